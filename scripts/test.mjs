@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// Runs every *.test.ts in the repository (or below the paths given) with node's built-in test
+// runner, loading TypeScript through tsx and workspace packages from source ('source' condition).
+// Node 20's runner does not expand globs, so the file list is gathered here.
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const skip = new Set(['node_modules', 'dist', '.git', '.turbo', '.data', 'testdata', 'fixtures']);
+
+function collect(dir, out) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (skip.has(entry.name)) continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) collect(full, out);
+    else if (entry.name.endsWith('.test.ts')) out.push(full);
+  }
+  return out;
+}
+
+const args = process.argv.slice(2);
+const roots = args.length > 0 ? args.map((a) => path.resolve(a)) : ['packages', 'services', 'test'].map((d) => path.join(root, d));
+const files = [];
+for (const r of roots) {
+  try {
+    if (statSync(r).isDirectory()) collect(r, files);
+    else files.push(r);
+  } catch {
+    // a root that does not exist yet simply has no tests
+  }
+}
+if (files.length === 0) {
+  process.stderr.write('no test files found\n');
+  process.exit(1);
+}
+files.sort();
+const child = spawn(
+  process.execPath,
+  [
+    '--conditions=source',
+    '--import', 'tsx',
+    '--test',
+    '--test-reporter=spec',
+    `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+    `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 120000}`,
+    ...files.map((f) => path.relative(process.cwd(), f)),
+  ],
+  { stdio: 'inherit' },
+);
+child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
