@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import avro from 'avsc';
+import {
+  alertCodec,
+  eventCodec,
+  EVENT_KINDS,
+  HEADER_FINGERPRINT,
+  HEADER_VERSION,
+  readSchemaFile,
+  SCHEMAS_DIR,
+  SchemaValidationError,
+  UndecodableRecordError,
+  type AuditEvent,
+} from './index.js';
+
+const examplesDir = path.join(SCHEMAS_DIR, 'examples');
+const example = (name: string) => readSchemaFile(`examples/${name}.json`) as AuditEvent;
+const plain = (v: unknown) => JSON.parse(JSON.stringify(v));
+
+test('there is an example for every event kind', () => {
+  const files = new Set(readdirSync(examplesDir));
+  for (const kind of EVENT_KINDS) assert.ok(files.has(`${kind}.json`), `missing schemas/examples/${kind}.json`);
+});
+
+for (const kind of EVENT_KINDS) {
+  test(`example ${kind} validates and round-trips through Avro unchanged`, () => {
+    const ev = example(kind);
+    assert.deepEqual(eventCodec.validate(ev), []);
+    const { value, headers } = eventCodec.encode(ev);
+    assert.equal(headers[HEADER_VERSION], '2');
+    assert.equal(headers[HEADER_FINGERPRINT], eventCodec.fingerprint);
+    assert.deepStrictEqual(plain(eventCodec.decode(value, headers)), ev);
+  });
+}
+
+test('the alert example round-trips unchanged', () => {
+  const alert = readSchemaFile('examples/alert.json') as Parameters<typeof alertCodec.encode>[0];
+  const { value, headers } = alertCodec.encode(alert);
+  assert.deepStrictEqual(plain(alertCodec.decode(value, headers)), alert);
+});
+
+test('a record written with schema v1 is read by the current schema, new fields defaulted', () => {
+  const v1 = avro.Type.forSchema(readSchemaFile('avro/history/audit-event.v1.avsc') as avro.Schema);
+  const current = example('token.validated');
+  const { masking: _m, enrichment: _e, ...rest } = current;
+  const written = v1.toBuffer({ ...rest, schemaVersion: 1 });
+  const headers = { [HEADER_FINGERPRINT]: Buffer.from(v1.fingerprint('sha256').toString('hex')), [HEADER_VERSION]: Buffer.from('1') };
+  const read = plain(eventCodec.decode(written, headers));
+  assert.equal(read.schemaVersion, 1, 'the writer version is kept');
+  assert.equal(read.masking, null);
+  assert.equal(read.enrichment, null);
+  assert.deepStrictEqual({ ...read, schemaVersion: 2 }, { ...current, masking: null, enrichment: null });
+});
+
+test('a wrong-typed field is rejected with a message naming the field', () => {
+  const ev = { ...example('http.exchange'), occurredAt: '2026-11-20T09:15:00Z' } as unknown as AuditEvent;
+  assert.throws(() => eventCodec.encode(ev), (err: unknown) => {
+    assert.ok(err instanceof SchemaValidationError);
+    assert.equal(err.code, 'AUDIT_ERR_SCHEMA_INVALID');
+    assert.deepEqual(err.fields.map((f) => f.field), ['occurredAt']);
+    assert.match(err.message, /occurredAt: expected long/);
+    return true;
+  });
+});
+
+test('a missing required nested field is rejected naming its path', () => {
+  const ev = example('token.rejected');
+  const broken = { ...ev, http: { ...ev.http!, request: { ...ev.http!.request, method: undefined } } } as unknown as AuditEvent;
+  const errors = eventCodec.validate(broken);
+  assert.deepEqual(errors.map((e) => e.field), ['http.request.method']);
+  assert.match(errors[0]!.message, /missing/);
+});
+
+test('semantic checks: unknown kind, rejected without reason, raw token in fingerprint', () => {
+  const ev = example('token.rejected');
+  const fields = (e: unknown) => eventCodec.validate(e).map((x) => x.field);
+  assert.deepEqual(fields({ ...ev, kind: 'token.stolen' }), ['kind']);
+  assert.deepEqual(fields({ ...ev, rejection: null }), ['rejection']);
+  assert.deepEqual(fields({ ...ev, token: { ...ev.token!, fingerprint: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln' } }), ['token.fingerprint']);
+  assert.deepEqual(fields({ ...ev, id: 'not-a-uuid' }), ['id']);
+});
+
+test('bytes from an unknown writer schema or garbage are refused as undecodable', () => {
+  const { value } = eventCodec.encode(example('token.issued'));
+  assert.throws(() => eventCodec.decode(value, { [HEADER_FINGERPRINT]: 'f'.repeat(64) }), UndecodableRecordError);
+  assert.throws(() => eventCodec.decode(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])), UndecodableRecordError);
+  assert.throws(() => eventCodec.decode(value.subarray(0, value.length - 7)), UndecodableRecordError);
+});

@@ -1,0 +1,146 @@
+import avro from 'avsc';
+import { SchemaValidationError, UndecodableRecordError, type FieldError } from './errors.js';
+import { readSchemaFile } from './schemas.js';
+import { EVENT_KINDS, type Alert, type AuditEvent, type DeadLetter, type Revocation } from './types.js';
+
+/**
+ * Kafka record layout for every topic:
+ *   value   = Avro binary encoding (no container framing) of the writer's schema
+ *   headers = audit-schema: <full name>            e.g. io.jwtaudit.v1.AuditEvent
+ *             audit-schema-version: <int>          the writer's schema version
+ *             audit-schema-fingerprint: <hex>      SHA-256 of the writer schema's canonical form
+ *             content-type: avro/binary
+ * A reader decodes with the writer schema named by the fingerprint and resolves to its own
+ * (Avro schema resolution: added fields take their defaults), so old records stay readable.
+ */
+export const HEADER_SCHEMA = 'audit-schema';
+export const HEADER_VERSION = 'audit-schema-version';
+export const HEADER_FINGERPRINT = 'audit-schema-fingerprint';
+export const HEADER_CONTENT_TYPE = 'content-type';
+
+export type HeaderValue = Buffer | string | (Buffer | string)[] | undefined;
+export type RecordHeaders = Record<string, HeaderValue>;
+
+export interface Encoded {
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+export interface Codec<T> {
+  readonly name: string;
+  readonly version: number;
+  readonly fingerprint: string;
+  readonly type: avro.Type;
+  /** Validates, then encodes. Throws SchemaValidationError naming every bad field. */
+  encode(value: T): Encoded;
+  /** Decodes bytes written with the current or any earlier version of this schema. */
+  decode(value: Buffer, headers?: RecordHeaders): T;
+  /** Every field that does not fit the schema (plus semantic checks); empty when valid. */
+  validate(value: unknown): FieldError[];
+}
+
+interface Version {
+  version: number;
+  schema: unknown;
+}
+
+export function headerString(headers: RecordHeaders | undefined, name: string): string | undefined {
+  const v = headers?.[name];
+  if (v === undefined) return undefined;
+  const first = Array.isArray(v) ? v[0] : v;
+  return first === undefined ? undefined : first.toString();
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`;
+}
+
+export function createCodec<T>(
+  current: Version,
+  history: Version[] = [],
+  semantic: (value: T) => FieldError[] = () => [],
+): Codec<T> {
+  const type = avro.Type.forSchema(current.schema as avro.Schema);
+  const fingerprint = type.fingerprint('sha256').toString('hex');
+  const name = type.name ?? 'record';
+  const writers = new Map<string, { version: number; resolver: ReturnType<avro.Type["createResolver"]> | null }>();
+  writers.set(fingerprint, { version: current.version, resolver: null });
+  for (const h of history) {
+    const writer = avro.Type.forSchema(h.schema as avro.Schema);
+    writers.set(writer.fingerprint('sha256').toString('hex'), { version: h.version, resolver: type.createResolver(writer) });
+  }
+  const headers = {
+    [HEADER_SCHEMA]: name,
+    [HEADER_VERSION]: String(current.version),
+    [HEADER_FINGERPRINT]: fingerprint,
+    [HEADER_CONTENT_TYPE]: 'avro/binary',
+  };
+
+  const validate = (value: unknown): FieldError[] => {
+    const errors: FieldError[] = [];
+    if (value === null || typeof value !== 'object') return [{ field: '(root)', message: `expected a record, got ${describe(value)}` }];
+    type.isValid(value, {
+      errorHook(path: string[], v: unknown, t: avro.Type) {
+        errors.push({ field: path.join('.') || '(root)', message: `expected ${t.typeName}, got ${describe(v)}` });
+      },
+    });
+    if (errors.length === 0) errors.push(...semantic(value as T));
+    return errors;
+  };
+
+  return {
+    name,
+    version: current.version,
+    fingerprint,
+    type,
+    validate,
+    encode(value: T): Encoded {
+      const errors = validate(value);
+      if (errors.length > 0) throw new SchemaValidationError(name, errors);
+      return { value: type.toBuffer(value), headers };
+    },
+    decode(value: Buffer, recordHeaders?: RecordHeaders): T {
+      const fp = headerString(recordHeaders, HEADER_FINGERPRINT);
+      const writer = writers.get(fp ?? fingerprint);
+      if (!writer) throw new UndecodableRecordError(`unknown writer schema fingerprint ${fp} for ${name}`);
+      try {
+        return (writer.resolver ? type.fromBuffer(value, writer.resolver) : type.fromBuffer(value)) as T;
+      } catch (err) {
+        throw new UndecodableRecordError(`cannot decode ${name} v${writer.version}: ${(err as Error).message}`, err);
+      }
+    },
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const EVENT_KIND_SET = new Set<string>(EVENT_KINDS);
+
+function checkEvent(e: AuditEvent): FieldError[] {
+  const errors: FieldError[] = [];
+  if (!UUID.test(e.id)) errors.push({ field: 'id', message: 'expected a UUID' });
+  if (!(EVENT_KIND_SET as Set<string>).has(e.kind)) errors.push({ field: 'kind', message: `unknown kind ${JSON.stringify(e.kind)}` });
+  if (e.kind === 'token.rejected' && e.rejection === null) errors.push({ field: 'rejection', message: 'required for token.rejected' });
+  if (e.kind === 'key.rotated' && e.key === null) errors.push({ field: 'key', message: 'required for key.rotated' });
+  if (e.token && !SHA256_HEX.test(e.token.fingerprint)) {
+    errors.push({ field: 'token.fingerprint', message: 'expected a lower-case hex SHA-256 (never the token itself)' });
+  }
+  if (e.token?.previousFingerprint && !SHA256_HEX.test(e.token.previousFingerprint)) {
+    errors.push({ field: 'token.previousFingerprint', message: 'expected a lower-case hex SHA-256' });
+  }
+  return errors;
+}
+
+
+export const eventCodec: Codec<AuditEvent> = createCodec<AuditEvent>(
+  { version: 2, schema: readSchemaFile('avro/audit-event.avsc') },
+  [{ version: 1, schema: readSchemaFile('avro/history/audit-event.v1.avsc') }],
+  checkEvent,
+);
+
+export const alertCodec: Codec<Alert> = createCodec<Alert>({ version: 1, schema: readSchemaFile('avro/alert.avsc') });
+export const revocationCodec: Codec<Revocation> = createCodec<Revocation>({ version: 1, schema: readSchemaFile('avro/revocation.avsc') });
+export const deadLetterCodec: Codec<DeadLetter> = createCodec<DeadLetter>({ version: 1, schema: readSchemaFile('avro/dead-letter.avsc') });

@@ -1,0 +1,19 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { newId, partitionKey, uuidv7Time } from './index.js';
+
+test('partition key: subject, else client ip, else event id', () => {
+  const id = newId();
+  assert.equal(partitionKey({ id, actor: { sub: 'alice', clientId: null, tenant: null, roles: [], scopes: [] }, network: { clientIp: '10.0.0.1', forwardedFor: [], userAgent: null } }), 'sub:alice');
+  assert.equal(partitionKey({ id, actor: { sub: null, clientId: null, tenant: null, roles: [], scopes: [] }, network: { clientIp: '10.0.0.1', forwardedFor: [], userAgent: null } }), 'ip:10.0.0.1');
+  assert.equal(partitionKey({ id, actor: { sub: null, clientId: null, tenant: null, roles: [], scopes: [] }, network: null }), `id:${id}`);
+});
+
+test('ids are UUIDv7 carrying their creation time, and sort by it', () => {
+  const before = Date.now();
+  const a = newId();
+  const b = newId();
+  assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.ok(uuidv7Time(a) >= before && uuidv7Time(a) <= Date.now());
+  assert.ok(a < b);
+});

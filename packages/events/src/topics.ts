@@ -1,0 +1,13 @@
+/** Topic names. Versioned: a breaking change of a topic's contract is a new topic, not an edit. */
+export const TOPICS = {
+  /** Interceptor output; holds unmasked captures: short retention, restricted access. */
+  raw: 'audit.raw.v1',
+  masked: 'audit.masked.v1',
+  enriched: 'audit.enriched.v1',
+  alerts: 'audit.alerts.v1',
+  /** Compacted: revoked jti / deprovisioned subjects, read back by every interceptor at start. */
+  revocations: 'audit.revocations.v1',
+  /** Poison records with reason and origin. Restricted like raw (it may hold raw payloads). */
+  dlq: 'audit.dlq.v1',
+} as const;
+export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
