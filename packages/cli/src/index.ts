@@ -1,0 +1,1 @@
+export { buildProgram, EXIT, type CommandModule } from './program.js';
