@@ -1,2 +1,21 @@
 export { createLogger, REDACT_PATHS, type Logger, type LoggerConfig } from './logger.js';
 export { AuditError, toAuditError } from './errors.js';
+export {
+  loadConfig,
+  configFileFromArgv,
+  ConfigError,
+  KAFKA_ENV,
+  ES_ENV,
+  OPS_ENV,
+  kafkaConfigSchema,
+  esConfigSchema,
+  opsConfigSchema,
+  type LoadConfigOptions,
+  type KafkaConnectionConfig,
+  type EsConnectionConfig,
+  type OpsConfig,
+} from './config.js';
+export { createMetrics, LATENCY_BUCKETS, type Metrics } from './metrics.js';
+export { startOpsServer, type OpsServer, type Health } from './ops-server.js';
+export { onShutdown } from './shutdown.js';
+export { backoffDelay, sleep } from './backoff.js';

@@ -1,0 +1,238 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import * as addFormatsModule from 'ajv-formats';
+import { AuditError } from './errors.js';
+
+const addFormats = addFormatsModule.default as unknown as typeof addFormatsModule.default.default;
+
+/**
+ * One configuration convention for every service:
+ *   defaults (in code)  <-  config file (JSON; --config <file> or AUDIT_CONFIG)  <-  environment (AUDIT_*)
+ * The merged result is validated once at start against the service's JSON Schema
+ * (additionalProperties: false), and every problem is reported at once.
+ * Secrets come from the environment, or from a file named by the same variable with a `_FILE`
+ * suffix (AUDIT_KAFKA_SASL_PASSWORD_FILE=/run/secrets/kafka), never from the committed config file.
+ */
+
+export class ConfigError extends AuditError {
+  readonly problems: string[];
+  constructor(service: string, problems: string[]) {
+    super('AUDIT_ERR_CONFIG', `invalid configuration for ${service}:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface LoadConfigOptions<T> {
+  service: string;
+  /** JSON Schema of the whole config object. */
+  schema: object;
+  defaults: T;
+  /** Environment variable -> dotted config path, e.g. AUDIT_KAFKA_BROKERS -> 'kafka.brokers'. */
+  env?: Record<string, string>;
+  /** Config file path; default: `--config <file>` in argv, else AUDIT_CONFIG. */
+  file?: string;
+  argv?: string[];
+  environment?: NodeJS.ProcessEnv;
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type SchemaNode = { type?: string | string[]; properties?: Record<string, SchemaNode>; items?: SchemaNode; additionalProperties?: unknown };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? structuredClone(base) : structuredClone(over);
+  const out: Record<string, unknown> = structuredClone(base);
+  for (const [k, v] of Object.entries(over)) out[k] = k in out ? deepMerge(out[k], v) : structuredClone(v);
+  return out;
+}
+
+function schemaAt(schema: SchemaNode, path: string[]): SchemaNode | undefined {
+  let node: SchemaNode | undefined = schema;
+  for (const part of path) node = node?.properties?.[part];
+  return node;
+}
+
+function coerce(raw: string, node: SchemaNode | undefined, variable: string, problems: string[]): unknown {
+  const types = node?.type === undefined ? ['string'] : Array.isArray(node.type) ? node.type : [node.type];
+  const trimmed = raw.trim();
+  if (types.includes('array')) {
+    if (trimmed.startsWith('[')) return parseJson(trimmed, variable, problems);
+    const itemType = node?.items?.type;
+    const parts = trimmed === '' ? [] : trimmed.split(',').map((s) => s.trim());
+    return itemType === 'integer' || itemType === 'number' ? parts.map(Number) : parts;
+  }
+  if (types.includes('object')) return parseJson(trimmed, variable, problems);
+  if (types.includes('boolean') && /^(true|false|1|0|yes|no)$/i.test(trimmed)) return /^(true|1|yes)$/i.test(trimmed);
+  if ((types.includes('integer') || types.includes('number')) && trimmed !== '' && !Number.isNaN(Number(trimmed))) return Number(trimmed);
+  if (types.includes('null') && trimmed === '') return null;
+  if (types.includes('string')) return raw;
+  problems.push(`${variable}: cannot read ${JSON.stringify(raw)} as ${types.join(' | ')}`);
+  return undefined;
+}
+
+function parseJson(text: string, variable: string, problems: string[]): unknown {
+  try {
+    return JSON.parse(text) as Json;
+  } catch {
+    problems.push(`${variable}: expected JSON`);
+    return undefined;
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const part of path.slice(0, -1)) {
+    if (!isPlainObject(node[part])) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function describe(e: ErrorObject): string {
+  let field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  if (e.keyword === 'required') field = field ? `${field}.${e.params.missingProperty}` : String(e.params.missingProperty);
+  if (e.keyword === 'additionalProperties') return `${field ? `${field}.` : ''}${e.params.additionalProperty}: unknown setting`;
+  if (e.keyword === 'enum') return `${field}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  return `${field || '(root)'}: ${e.message ?? e.keyword}`;
+}
+
+export function configFileFromArgv(argv: string[]): string | undefined {
+  const i = argv.indexOf('--config');
+  if (i >= 0) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith('--config='));
+  return eq?.slice('--config='.length);
+}
+
+/** Loads, merges and validates a service's configuration; throws ConfigError listing every problem. */
+export function loadConfig<T>(opts: LoadConfigOptions<T>): T {
+  const environment = opts.environment ?? process.env;
+  const problems: string[] = [];
+  let merged: unknown = structuredClone(opts.defaults);
+
+  const file = opts.file ?? configFileFromArgv(opts.argv ?? process.argv.slice(2)) ?? environment.AUDIT_CONFIG;
+  if (file) {
+    try {
+      merged = deepMerge(merged, JSON.parse(readFileSync(file, 'utf8')));
+    } catch (err) {
+      problems.push(`config file ${file}: ${(err as Error).message}`);
+    }
+  }
+
+  const overrides: Record<string, unknown> = {};
+  for (const [variable, dotted] of Object.entries(opts.env ?? {})) {
+    let raw = environment[variable];
+    const fromFile = environment[`${variable}_FILE`];
+    if (raw === undefined && fromFile !== undefined) {
+      try {
+        raw = readFileSync(fromFile, 'utf8').replace(/\r?\n$/, '');
+      } catch (err) {
+        problems.push(`${variable}_FILE: cannot read ${fromFile}: ${(err as Error).message}`);
+      }
+    }
+    if (raw === undefined) continue;
+    const path = dotted.split('.');
+    const value = coerce(raw, schemaAt(opts.schema as SchemaNode, path), variable, problems);
+    if (value !== undefined) setPath(overrides, path, value);
+  }
+  merged = deepMerge(merged, overrides);
+
+  const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+  addFormats(ajv);
+  const validate = ajv.compile(opts.schema);
+  if (!validate(merged)) problems.push(...(validate.errors ?? []).map(describe));
+  if (problems.length > 0) throw new ConfigError(opts.service, problems);
+  return merged as T;
+}
+
+/** Environment variables every service that talks to Kafka understands. */
+export const KAFKA_ENV: Record<string, string> = {
+  AUDIT_KAFKA_BROKERS: 'kafka.brokers',
+  AUDIT_KAFKA_CLIENT_ID: 'kafka.clientId',
+  AUDIT_KAFKA_SSL: 'kafka.ssl',
+  AUDIT_KAFKA_SASL_MECHANISM: 'kafka.sasl.mechanism',
+  AUDIT_KAFKA_SASL_USERNAME: 'kafka.sasl.username',
+  AUDIT_KAFKA_SASL_PASSWORD: 'kafka.sasl.password',
+};
+
+/** Environment variables every service that talks to Elasticsearch understands. */
+export const ES_ENV: Record<string, string> = {
+  AUDIT_ES_URL: 'elasticsearch.url',
+  AUDIT_ES_API_KEY: 'elasticsearch.apiKey',
+  AUDIT_ES_USERNAME: 'elasticsearch.username',
+  AUDIT_ES_PASSWORD: 'elasticsearch.password',
+  AUDIT_ES_CA_FILE: 'elasticsearch.caFile',
+};
+
+/** Environment variables for the /metrics + /healthz listener. */
+export const OPS_ENV: Record<string, string> = {
+  AUDIT_METRICS_PORT: 'ops.port',
+  AUDIT_METRICS_HOST: 'ops.host',
+};
+
+export const kafkaConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['brokers', 'clientId'],
+  properties: {
+    brokers: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^\\s:]+:\\d+$' } },
+    clientId: { type: 'string', minLength: 1 },
+    ssl: { type: 'boolean' },
+    sasl: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mechanism', 'username', 'password'],
+      properties: {
+        mechanism: { enum: ['plain', 'scram-sha-256', 'scram-sha-512'] },
+        username: { type: 'string' },
+        password: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
+export const esConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    url: { type: 'string', format: 'uri' },
+    apiKey: { type: 'string' },
+    username: { type: 'string' },
+    password: { type: 'string' },
+    caFile: { type: 'string' },
+  },
+} as const;
+
+export const opsConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    host: { type: 'string' },
+  },
+} as const;
+
+export interface KafkaConnectionConfig {
+  brokers: string[];
+  clientId: string;
+  ssl?: boolean;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+}
+
+export interface EsConnectionConfig {
+  url: string;
+  apiKey?: string;
+  username?: string;
+  password?: string;
+  caFile?: string;
+}
+
+export interface OpsConfig {
+  /** /metrics and /healthz; 0 = ephemeral port. */
+  port?: number;
+  host?: string;
+}
