@@ -25,7 +25,7 @@ test('/metrics serves Prometheus text and /healthz follows health', async (t) =>
   ok = false;
   const h2 = await fetch(`${ops.url}/healthz`);
   assert.equal(h2.status, 503);
-  assert.equal((await h2.json()).consumer, 'stopped');
+  assert.equal(((await h2.json()) as { consumer: string }).consumer, "stopped");
   assert.equal((await fetch(`${ops.url}/nope`)).status, 404);
 });
 
