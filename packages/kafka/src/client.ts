@@ -1,0 +1,28 @@
+import { Kafka, logLevel, type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
+import type { KafkaConnectionConfig, Logger } from '@jwt-audit/runtime';
+
+/** kafkajs log lines go to pino; its INFO chatter (joins, commits) is debug for us. */
+function pinoLogCreator(logger: Logger): logCreator {
+  return () => ({ namespace, level, log }) => {
+    const { message, ...extra } = log;
+    const fields = { kafkajs: namespace, ...extra };
+    if (level === logLevel.ERROR) logger.error(fields, message);
+    else if (level === logLevel.WARN) logger.warn(fields, message);
+    else logger.debug(fields, message);
+  };
+}
+
+/** A kafkajs client for real Kafka (TLS/SASL from config) or the embedded broker (neither). */
+export function createKafkaClient(config: KafkaConnectionConfig, logger: Logger, overrides: Partial<KafkaConfig> = {}): Kafka {
+  const sasl = config.sasl ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions) : undefined;
+  return new Kafka({
+    clientId: config.clientId,
+    brokers: config.brokers,
+    ssl: config.ssl ?? false,
+    ...(sasl ? { sasl } : {}),
+    logLevel: logLevel.WARN,
+    logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' })),
+    retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 5_000 },
+    ...overrides,
+  });
+}

@@ -1,0 +1,15 @@
+export { createKafkaClient } from './client.js';
+export { ensureTopics, defaultTopics, type TopicSpec } from './topics.js';
+export { createAuditProducer, type AuditProducer, type OutRecord } from './producer.js';
+export {
+  createConsumerRunner,
+  type ConsumerRunner,
+  type ConsumerRunnerOptions,
+  type BatchHandler,
+  type BatchContext,
+  type DeadLetterRequest,
+} from './runner.js';
+export { createTransformStage, type TransformStageOptions } from './transform-stage.js';
+export { deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
+export { toInputRecord, type InputRecord } from './record.js';
+export { fromKafkaError } from './errors.js';
