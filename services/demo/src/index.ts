@@ -1,0 +1,2 @@
+export { startAuthServer, DEMO_USERS, DEMO_CLIENTS, type AuthServer, type AuthServerOptions } from './auth-server.js';
+export { startUpstream, type Upstream } from './upstream.js';
