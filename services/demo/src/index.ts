@@ -1,2 +1,3 @@
 export { startAuthServer, DEMO_USERS, DEMO_CLIENTS, type AuthServer, type AuthServerOptions } from './auth-server.js';
 export { startUpstream, type Upstream } from './upstream.js';
+export { startWebhookReceiver } from './webhook-receiver.js';
