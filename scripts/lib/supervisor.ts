@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import net from 'node:net';
+
+/**
+ * Runs the pipeline's components as child processes: prefixed, readable log lines; restart with
+ * backoff when one dies unexpectedly; stop in reverse start order (the edge first, the broker and
+ * search node last) so every stage can drain and commit.
+ */
+
+export interface ComponentSpec {
+  name: string;
+  /** Script to run with `node --conditions=source --import tsx`. */
+  script: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** Resolves when the component is ready to serve. */
+  ready?: () => Promise<boolean>;
+  readyTimeoutMs?: number;
+}
+
+const COLORS = [36, 33, 35, 32, 34, 91, 96, 93, 95, 92, 94];
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number, s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+/** One pino JSON line -> `12:01:02 masker     info  batch committed records=500`. */
+export function formatLine(name: string, color: number, line: string): string {
+  const tag = paint(color, name.padEnd(16));
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return `${new Date().toISOString().slice(11, 19)} ${tag} ${line}`;
+  }
+  if (rec === null || typeof rec !== 'object') return `${tag} ${line}`;
+  const { time, level, msg, pid: _p, hostname: _h, name: _n, ...rest } = rec;
+  const t = typeof time === 'string' ? time.slice(11, 19) : new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 19);
+  const lvl = LEVELS[level as number] ?? String(level ?? 'info');
+  const lvlText = lvl === 'error' || lvl === 'fatal' ? paint(31, lvl.padEnd(5)) : lvl === 'warn' ? paint(33, lvl.padEnd(5)) : lvl.padEnd(5);
+  const extras = Object.entries(rest)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+  return `${t} ${tag} ${lvlText} ${String(msg ?? '')}${extras ? ' ' + paint(90, extras) : ''}`;
+}
+
+export function waitForPort(port: number, host = '127.0.0.1'): () => Promise<boolean> {
+  return () =>
+    new Promise((resolve) => {
+      const socket = net.connect(port, host);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+}
+
+export function waitForHttp(url: string): () => Promise<boolean> {
+  return async () => {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      return res.status < 500;
+    } catch {
+      return false;
+    }
+  };
+}
+
+interface Running {
+  spec: ComponentSpec;
+  child?: ChildProcess;
+  color: number;
+  restarts: number;
+  stopping: boolean;
+}
+
+export class Supervisor {
+  private readonly running: Running[] = [];
+  private stopped = false;
+
+  constructor(private readonly out: (line: string) => void = (l) => process.stdout.write(l + '\n')) {}
+
+  /** Starts one component and waits until it is ready (or throws with its last log lines). */
+  async start(spec: ComponentSpec): Promise<void> {
+    const entry: Running = { spec, color: COLORS[this.running.length % COLORS.length]!, restarts: 0, stopping: false };
+    this.running.push(entry);
+    this.spawn(entry);
+    if (spec.ready) {
+      const deadline = Date.now() + (spec.readyTimeoutMs ?? 60_000);
+      while (!(await spec.ready())) {
+        if (Date.now() > deadline) throw new Error(`${spec.name} did not become ready in ${(spec.readyTimeoutMs ?? 60_000) / 1000} s`);
+        if (entry.child?.exitCode !== null && entry.child?.exitCode !== undefined && entry.restarts > 3) {
+          throw new Error(`${spec.name} keeps exiting (code ${entry.child.exitCode}); see its log lines above`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  private spawn(entry: Running): void {
+    const { spec } = entry;
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', spec.script, ...(spec.args ?? [])], {
+      env: { ...process.env, ...spec.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    entry.child = child;
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        if (line.trim()) this.out(formatLine(spec.name, entry.color, line));
+      });
+    }
+    child.on('exit', (code, signal) => {
+      if (entry.stopping || this.stopped) return;
+      entry.restarts++;
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(entry.restarts, 6));
+      this.out(formatLine('supervisor', 37, JSON.stringify({ level: 50, msg: `${spec.name} exited (${signal ?? code}); restarting in ${delay} ms`, restarts: entry.restarts })));
+      setTimeout(() => {
+        if (!this.stopped && !entry.stopping) this.spawn(entry);
+      }, delay).unref();
+    });
+  }
+
+  /** Stops every component, last started first, each with SIGTERM then SIGKILL after a grace period. */
+  async stopAll(graceMs = 15_000): Promise<void> {
+    this.stopped = true;
+    for (const entry of [...this.running].reverse()) {
+      entry.stopping = true;
+      const child = entry.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      });
+    }
+  }
+}
