@@ -43,6 +43,8 @@ export interface ConsumerRunnerOptions {
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   maxBytesPerPartition?: number;
+  /** Longest a fetch waits on the broker for data; also bounds how long stop() waits for it. Default 500 ms. */
+  maxWaitTimeMs?: number;
 }
 
 export interface ConsumerRunner {
@@ -185,6 +187,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
           allowAutoTopicCreation: false,
           sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
           heartbeatInterval: opts.heartbeatIntervalMs ?? 3_000,
+          maxWaitTimeInMs: opts.maxWaitTimeMs ?? 500,
           ...(opts.maxBytesPerPartition ? { maxBytesPerPartition: opts.maxBytesPerPartition } : {}),
         });
         consumer.on(consumer.events.CRASH, (e) => {

@@ -1,0 +1,181 @@
+import net from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from '@jwt-audit/runtime';
+import { ErrorCode } from './errors.js';
+import { GroupCoordinator } from './group/coordinator.js';
+import { serveConnection } from './network/connection.js';
+import { apiVersionsApi } from './protocol/api-versions.js';
+import type { ApiDefinition, BrokerContext } from './protocol/context.js';
+import { fetchApi } from './protocol/fetch.js';
+import {
+  describeGroupsApi,
+  findCoordinatorApi,
+  heartbeatApi,
+  joinGroupApi,
+  leaveGroupApi,
+  listGroupsApi,
+  offsetCommitApi,
+  offsetFetchApi,
+  syncGroupApi,
+} from './protocol/groups.js';
+import { listOffsetsApi } from './protocol/list-offsets.js';
+import { metadataApi } from './protocol/metadata.js';
+import { produceApi } from './protocol/produce.js';
+import { createTopicsApi, deleteTopicsApi, initProducerIdApi } from './protocol/topics-admin.js';
+import { readJson, writeFileAtomic } from './storage/durable-file.js';
+import type { FsyncPolicy } from './storage/partition-log.js';
+import { TopicStore } from './storage/topic-store.js';
+
+export interface BrokerOptions {
+  /** Data directory (created if missing). */
+  dir: string;
+  /** 0 = ephemeral; default 9092. */
+  port?: number;
+  /** Bind address; default 127.0.0.1. */
+  host?: string;
+  advertisedHost?: string;
+  advertisedPort?: number;
+  /** Create unknown topics on metadata requests; default false. */
+  autoCreateTopics?: boolean;
+  /** Partitions of auto-created topics and of CreateTopics with -1; default 1. */
+  defaultPartitions?: number;
+  /** 'always': fsync every appended batch and offset commit; 'interval' (default): every fsyncIntervalMs; 'never'. */
+  fsync?: FsyncPolicy;
+  fsyncIntervalMs?: number;
+  /** Largest request frame accepted; default 100 MiB. */
+  maxFrameBytes?: number;
+  /** Wait for more members when a group forms; default 200 ms. */
+  initialRebalanceDelayMs?: number;
+  /** Retention and compaction run this often; default 30 s. */
+  maintenanceIntervalMs?: number;
+  logger?: Logger;
+}
+
+export interface Broker {
+  /** "host:port" for kafkajs `brokers`. */
+  address: string;
+  host: string;
+  port: number;
+  /** Runs retention and compaction now (they also run on a timer). */
+  maintain(): { deletedSegments: number; compactedRecords: number };
+  close(): Promise<void>;
+}
+
+const silent = () => createLogger({ name: 'embedded-kafka', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+export async function startBroker(opts: BrokerOptions): Promise<Broker> {
+  const logger = (opts.logger ?? silent()).child({ component: 'embedded-kafka' });
+  const fsync = opts.fsync ?? 'interval';
+  fs.mkdirSync(opts.dir, { recursive: true });
+  const metaFile = path.join(opts.dir, 'broker.json');
+  const meta = readJson<{ clusterId: string; nextProducerId: number }>(metaFile, { clusterId: randomBytes(16).toString('base64url'), nextProducerId: 1000 });
+  writeFileAtomic(metaFile, JSON.stringify(meta), fsync !== 'never');
+
+  const topics = new TopicStore(opts.dir, fsync);
+  const groups = new GroupCoordinator({ dir: opts.dir, fsync: fsync !== 'never', initialRebalanceDelayMs: opts.initialRebalanceDelayMs ?? 200 });
+  const waiters = new Set<() => void>();
+
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 9092, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port, address } = server.address() as AddressInfo;
+  const host = opts.host ?? address;
+
+  const ctx: BrokerContext = {
+    nodeId: 1,
+    advertisedHost: opts.advertisedHost ?? host,
+    advertisedPort: opts.advertisedPort ?? port,
+    clusterId: meta.clusterId,
+    topics,
+    groups,
+    autoCreateTopics: opts.autoCreateTopics ?? false,
+    defaultPartitions: opts.defaultPartitions ?? 1,
+    logger,
+    createTopic(name, partitions, configs) {
+      if (topics.topics.has(name)) return ErrorCode.TOPIC_ALREADY_EXISTS;
+      topics.create(name, partitions, configs);
+      logger.info({ topic: name, partitions, configs }, 'topic created');
+      return ErrorCode.NONE;
+    },
+    deleteTopic(name) {
+      if (!topics.delete(name)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      groups.forgetTopic(name);
+      logger.info({ topic: name }, 'topic deleted');
+      return ErrorCode.NONE;
+    },
+    waitForAppend(ms, signal) {
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, ms));
+        waiters.add(done);
+        signal.addEventListener('abort', done, { once: true });
+      });
+    },
+    notifyAppend() {
+      for (const w of [...waiters]) w();
+    },
+    nextProducerId() {
+      const id = meta.nextProducerId++;
+      writeFileAtomic(metaFile, JSON.stringify(meta), fsync !== 'never');
+      return id;
+    },
+  };
+
+  const apiList: ApiDefinition[] = [
+    produceApi, fetchApi, listOffsetsApi, metadataApi, offsetCommitApi, offsetFetchApi, findCoordinatorApi,
+    joinGroupApi, heartbeatApi, leaveGroupApi, syncGroupApi, describeGroupsApi, listGroupsApi,
+    createTopicsApi, deleteTopicsApi, initProducerIdApi,
+  ];
+  apiList.push(apiVersionsApi(() => apiList));
+  const apis = new Map(apiList.map((a) => [a.key, a]));
+
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('close', () => sockets.delete(socket));
+    serveConnection(socket, apis, ctx, opts.maxFrameBytes ?? 100 * 1024 * 1024);
+  });
+
+  const timers: NodeJS.Timeout[] = [];
+  if (fsync === 'interval') timers.push(setInterval(() => topics.syncAll(), opts.fsyncIntervalMs ?? 1000));
+  const maintain = () => {
+    const r = topics.maintain();
+    if (r.deletedSegments || r.compactedRecords) logger.info(r, 'retention / compaction');
+    return r;
+  };
+  timers.push(setInterval(maintain, opts.maintenanceIntervalMs ?? 30_000));
+  for (const t of timers) t.unref();
+
+  logger.info({ address: `${host}:${port}`, dir: opts.dir, topics: topics.topics.size }, 'embedded Kafka broker listening');
+  let closing: Promise<void> | undefined;
+  return {
+    address: `${ctx.advertisedHost}:${ctx.advertisedPort}`,
+    host,
+    port,
+    maintain,
+    close: () =>
+      (closing ??= (async () => {
+        for (const t of timers) clearInterval(t);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const s of sockets) s.destroy();
+        });
+        ctx.notifyAppend();
+        groups.close();
+        topics.close();
+        logger.info('embedded Kafka broker stopped');
+      })()),
+  };
+}

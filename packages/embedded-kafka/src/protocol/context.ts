@@ -1,0 +1,40 @@
+import type { Logger } from '@jwt-audit/runtime';
+import type { GroupCoordinator } from '../group/coordinator.js';
+import type { TopicStore } from '../storage/topic-store.js';
+import type { Reader, Writer } from './primitives.js';
+
+/** What every API handler gets: the broker's state and the requesting client. */
+export interface BrokerContext {
+  nodeId: number;
+  advertisedHost: string;
+  advertisedPort: number;
+  clusterId: string;
+  topics: TopicStore;
+  groups: GroupCoordinator;
+  autoCreateTopics: boolean;
+  defaultPartitions: number;
+  logger: Logger;
+  /** Creates a topic (used by CreateTopics and auto-creation); returns a Kafka error code. */
+  createTopic(name: string, partitions: number, configs: Record<string, string>): number;
+  deleteTopic(name: string): number;
+  /** Resolves when a record is appended to any partition, or after `ms`. */
+  waitForAppend(ms: number, signal: AbortSignal): Promise<void>;
+  notifyAppend(): void;
+  nextProducerId(): number;
+}
+
+export interface RequestMeta {
+  apiVersion: number;
+  clientId: string | null;
+  clientHost: string;
+}
+
+export type Handler = (r: Reader, w: Writer, meta: RequestMeta, ctx: BrokerContext, signal: AbortSignal) => void | Promise<void>;
+
+export interface ApiDefinition {
+  key: number;
+  name: string;
+  minVersion: number;
+  maxVersion: number;
+  handle: Handler;
+}

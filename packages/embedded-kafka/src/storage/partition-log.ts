@@ -1,0 +1,368 @@
+/**
+ * One partition's log on disk: a directory of segments, each a pair of files
+ *
+ *   <baseOffset, 20 digits>.log    record batches v2, appended as received (offsets assigned)
+ *   <baseOffset, 20 digits>.index  one 40-byte entry per batch, appended after the batch:
+ *        int32 relativeOffset  int32 position  int32 size  int32 lastOffsetDelta
+ *        int64 maxTimestamp    int64 producerId  int32 baseSequence  int16 producerEpoch  int16 0
+ *
+ * Recovery at open: index entries pointing past the end of the log are dropped, the log is scanned
+ * from the last indexed batch on, and a torn or corrupt tail (a crash mid-append) is truncated away.
+ * Everything needed to serve fetches and to rebuild idempotent-producer state is in the index.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { crcValid, decodeRecords, readBatchHeader, rebuildBatch, type BatchHeader } from './record-batch.js';
+
+const ENTRY = 40;
+
+export type FsyncPolicy = 'always' | 'interval' | 'never';
+
+interface Entry {
+  offset: number;
+  last: number;
+  pos: number;
+  size: number;
+  maxTimestamp: number;
+  producerId: number;
+  baseSequence: number;
+  producerEpoch: number;
+}
+
+interface Segment {
+  baseOffset: number;
+  logPath: string;
+  indexPath: string;
+  logFd: number;
+  indexFd: number;
+  size: number;
+  entries: Entry[];
+  createdAt: number;
+}
+
+export interface LogOptions {
+  fsync: FsyncPolicy;
+  /** Roll the active segment past this size (bytes). */
+  segmentBytes: number;
+  /** Roll the active segment past this age (ms). */
+  segmentMs: number;
+}
+
+export interface ProducerBatch {
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  lastSequence: number;
+  baseOffset: number;
+}
+
+const name = (offset: number) => String(offset).padStart(20, '0');
+
+export class PartitionLog {
+  private segments: Segment[] = [];
+  private dirty = false;
+  /** A segment was closed since the last compaction: only then is there anything to compact. */
+  private rolled = false;
+  private leo = 0;
+  /** Last batches per producer id (up to 5, as Kafka keeps), rebuilt from the index at open. */
+  readonly producers = new Map<number, ProducerBatch[]>();
+
+  constructor(readonly dir: string, private readonly opts: LogOptions) {
+    fs.mkdirSync(dir, { recursive: true });
+    const bases = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.log'))
+      .map((f) => Number(f.slice(0, -4)))
+      .sort((a, b) => a - b);
+    for (const base of bases) this.segments.push(this.openSegment(base, true));
+    if (this.segments.length === 0) this.segments.push(this.openSegment(0, false));
+    for (const s of this.segments) for (const e of s.entries) this.trackProducer(e);
+    this.leo = this.active.baseOffset;
+    for (const s of this.segments) for (const e of s.entries) this.leo = Math.max(this.leo, e.last + 1);
+  }
+
+  /** The offset the next record gets (log end offset = high watermark on a single broker). */
+  get nextOffset(): number {
+    return this.leo;
+  }
+
+  get startOffset(): number {
+    const first = this.segments.find((s) => s.entries.length > 0);
+    return first ? first.entries[0]!.offset : this.leo;
+  }
+
+  get sizeBytes(): number {
+    return this.segments.reduce((n, s) => n + s.size, 0);
+  }
+
+  private openSegment(baseOffset: number, existing: boolean): Segment {
+    const logPath = path.join(this.dir, `${name(baseOffset)}.log`);
+    const indexPath = path.join(this.dir, `${name(baseOffset)}.index`);
+    const logFd = fs.openSync(logPath, existing ? 'r+' : 'w+');
+    const indexFd = fs.openSync(indexPath, fs.existsSync(indexPath) ? 'r+' : 'w+');
+    const seg: Segment = { baseOffset, logPath, indexPath, logFd, indexFd, size: fs.fstatSync(logFd).size, entries: [], createdAt: fs.fstatSync(logFd).birthtimeMs || Date.now() };
+    if (existing) this.recover(seg);
+    return seg;
+  }
+
+  private recover(seg: Segment): void {
+    const indexSize = fs.fstatSync(seg.indexFd).size;
+    const idx = Buffer.alloc(indexSize - (indexSize % ENTRY));
+    if (idx.length > 0) fs.readSync(seg.indexFd, idx, 0, idx.length, 0);
+    let validEnd = 0;
+    for (let p = 0; p < idx.length; p += ENTRY) {
+      const e: Entry = {
+        offset: seg.baseOffset + idx.readInt32BE(p),
+        pos: idx.readInt32BE(p + 4),
+        size: idx.readInt32BE(p + 8),
+        last: seg.baseOffset + idx.readInt32BE(p) + idx.readInt32BE(p + 12),
+        maxTimestamp: Number(idx.readBigInt64BE(p + 16)),
+        producerId: Number(idx.readBigInt64BE(p + 24)),
+        baseSequence: idx.readInt32BE(p + 32),
+        producerEpoch: idx.readInt16BE(p + 36),
+      };
+      if (e.pos !== validEnd || e.pos + e.size > seg.size) break;
+      seg.entries.push(e);
+      validEnd = e.pos + e.size;
+    }
+    // Scan what the index does not cover: batches appended before a crash hit the index, or a torn tail.
+    let pos = validEnd;
+    const rest = Buffer.alloc(seg.size - pos);
+    if (rest.length > 0) fs.readSync(seg.logFd, rest, 0, rest.length, pos);
+    let rp = 0;
+    for (;;) {
+      let h: BatchHeader | undefined;
+      try {
+        h = readBatchHeader(rest, rp);
+      } catch {
+        h = undefined;
+      }
+      if (!h || !crcValid(rest, rp, h)) break;
+      const e = this.entryFor(h, pos);
+      seg.entries.push(e);
+      this.writeIndex(seg, e);
+      pos += h.size;
+      rp += h.size;
+    }
+    if (pos < seg.size) {
+      fs.ftruncateSync(seg.logFd, pos);
+      seg.size = pos;
+    }
+    fs.ftruncateSync(seg.indexFd, seg.entries.length * ENTRY);
+  }
+
+  private entryFor(h: BatchHeader, pos: number): Entry {
+    return {
+      offset: h.baseOffset,
+      last: h.baseOffset + h.lastOffsetDelta,
+      pos,
+      size: h.size,
+      maxTimestamp: h.maxTimestamp,
+      producerId: h.producerId,
+      baseSequence: h.baseSequence,
+      producerEpoch: h.producerEpoch,
+    };
+  }
+
+  private writeIndex(seg: Segment, e: Entry): void {
+    const b = Buffer.alloc(ENTRY);
+    b.writeInt32BE(e.offset - seg.baseOffset, 0);
+    b.writeInt32BE(e.pos, 4);
+    b.writeInt32BE(e.size, 8);
+    b.writeInt32BE(e.last - e.offset, 12);
+    b.writeBigInt64BE(BigInt(e.maxTimestamp), 16);
+    b.writeBigInt64BE(BigInt(e.producerId), 24);
+    b.writeInt32BE(e.baseSequence, 32);
+    b.writeInt16BE(e.producerEpoch, 36);
+    fs.writeSync(seg.indexFd, b, 0, ENTRY, (seg.entries.length - 1) * ENTRY);
+  }
+
+  private trackProducer(e: Entry): void {
+    if (e.producerId < 0) return;
+    const list = this.producers.get(e.producerId) ?? [];
+    list.push({ producerId: e.producerId, producerEpoch: e.producerEpoch, baseSequence: e.baseSequence, lastSequence: e.baseSequence + (e.last - e.offset), baseOffset: e.offset });
+    if (list.length > 5) list.shift();
+    this.producers.set(e.producerId, list);
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** Appends batches (already validated); assigns offsets by rewriting each base offset. Returns the first. */
+  append(batches: { header: BatchHeader; bytes: Buffer }[], now = Date.now()): number {
+    const first = this.nextOffset;
+    if (this.active.size >= this.opts.segmentBytes || (this.active.entries.length > 0 && now - this.active.createdAt >= this.opts.segmentMs)) this.roll();
+    let next = first;
+    const seg = this.active;
+    for (const { header, bytes } of batches) {
+      bytes.writeBigInt64BE(BigInt(next), 0);
+      const e = this.entryFor({ ...header, baseOffset: next }, seg.size);
+      fs.writeSync(seg.logFd, bytes, 0, bytes.length, seg.size);
+      seg.size += bytes.length;
+      seg.entries.push(e);
+      this.writeIndex(seg, e);
+      this.trackProducer(e);
+      next = e.last + 1;
+    }
+    this.leo = next;
+    if (this.opts.fsync === 'always') this.sync();
+    else this.dirty = true;
+    return first;
+  }
+
+  sync(): void {
+    if (this.opts.fsync === 'never') return;
+    const seg = this.active;
+    fs.fsyncSync(seg.logFd);
+    fs.fsyncSync(seg.indexFd);
+    this.dirty = false;
+  }
+
+  syncIfDirty(): void {
+    if (this.dirty) this.sync();
+  }
+
+  private roll(): void {
+    const base = this.nextOffset;
+    if (this.opts.fsync !== 'never') this.sync();
+    this.segments.push(this.openSegment(base, false));
+    this.rolled = true;
+  }
+
+  /**
+   * Whole batches from the one holding `offset`, up to `maxBytes` (at least one batch, as Kafka
+   * does, so a batch larger than maxBytes still makes progress).
+   */
+  read(offset: number, maxBytes: number): Buffer {
+    const out: Buffer[] = [];
+    let total = 0;
+    for (const seg of this.segments) {
+      if (seg.entries.length === 0 || seg.entries[seg.entries.length - 1]!.last < offset) continue;
+      let i = lowerBound(seg.entries, offset);
+      while (i < seg.entries.length) {
+        const e = seg.entries[i]!;
+        if (total > 0 && total + e.size > maxBytes) return Buffer.concat(out);
+        // Read consecutive batches in one call.
+        let j = i;
+        let bytes = 0;
+        while (j < seg.entries.length && (total + bytes === 0 || total + bytes + seg.entries[j]!.size <= maxBytes)) bytes += seg.entries[j++]!.size;
+        const buf = Buffer.allocUnsafe(bytes);
+        fs.readSync(seg.logFd, buf, 0, bytes, e.pos);
+        out.push(buf);
+        total += bytes;
+        i = j;
+      }
+    }
+    return Buffer.concat(out);
+  }
+
+  /** The earliest offset whose batch has a timestamp >= ts; the end offset when none. */
+  offsetForTimestamp(ts: number): number {
+    for (const seg of this.segments) for (const e of seg.entries) if (e.maxTimestamp >= ts) return Math.max(e.offset, this.startOffset);
+    return this.nextOffset;
+  }
+
+  /** Deletes whole closed segments past the retention limits; returns how many were deleted. */
+  applyRetention(now: number, retentionMs: number, retentionBytes: number): number {
+    let deleted = 0;
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0]!;
+      const newestTs = oldest.entries.reduce((m, e) => Math.max(m, e.maxTimestamp), 0);
+      const tooOld = retentionMs >= 0 && oldest.entries.length > 0 && now - newestTs > retentionMs;
+      const tooBig = retentionBytes >= 0 && this.sizeBytes - oldest.size >= retentionBytes && this.sizeBytes > retentionBytes;
+      if (!tooOld && !tooBig) break;
+      this.dropSegment(oldest);
+      this.segments.shift();
+      deleted++;
+    }
+    return deleted;
+  }
+
+  private dropSegment(seg: Segment): void {
+    fs.closeSync(seg.logFd);
+    fs.closeSync(seg.indexFd);
+    fs.rmSync(seg.logPath, { force: true });
+    fs.rmSync(seg.indexPath, { force: true });
+  }
+
+  /**
+   * cleanup.policy=compact: rewrites the closed segments keeping, per key, only the latest record
+   * (looking at the whole log, active segment included). Offsets are kept; emptied batches go.
+   * Batches compressed with a codec other than gzip are kept whole.
+   */
+  compact(): number {
+    if (this.segments.length < 2 || !this.rolled) return 0;
+    this.rolled = false;
+    const latest = new Map<string, number>();
+    for (const seg of this.segments) {
+      for (const e of seg.entries) {
+        const records = decodeRecords(this.readEntry(seg, e));
+        for (const r of records ?? []) if (r.key) latest.set(r.key.toString('latin1'), r.offset);
+      }
+    }
+    let removed = 0;
+    for (const seg of this.segments.slice(0, -1)) {
+      const kept: Buffer[] = [];
+      for (const e of seg.entries) {
+        const batch = this.readEntry(seg, e);
+        const records = decodeRecords(batch);
+        if (!records) {
+          kept.push(batch);
+          continue;
+        }
+        const survivors = records.filter((r) => !r.key || latest.get(r.key.toString('latin1')) === r.offset);
+        removed += records.length - survivors.length;
+        if (survivors.length === records.length) kept.push(batch);
+        else if (survivors.length > 0) kept.push(rebuildBatch(batch, survivors));
+      }
+      this.rewriteSegment(seg, kept);
+    }
+    return removed;
+  }
+
+  private readEntry(seg: Segment, e: Entry): Buffer {
+    const b = Buffer.allocUnsafe(e.size);
+    fs.readSync(seg.logFd, b, 0, e.size, e.pos);
+    return b;
+  }
+
+  private rewriteSegment(seg: Segment, batches: Buffer[]): void {
+    const tmp = `${seg.logPath}.cleaned`;
+    fs.writeFileSync(tmp, Buffer.concat(batches));
+    const fd = fs.openSync(tmp, 'r');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.closeSync(seg.logFd);
+    fs.closeSync(seg.indexFd);
+    fs.rmSync(seg.indexPath, { force: true });
+    fs.renameSync(tmp, seg.logPath);
+    const fresh = this.openSegment(seg.baseOffset, true);
+    Object.assign(seg, fresh);
+  }
+
+  close(): void {
+    this.syncIfDirty();
+    for (const s of this.segments) {
+      fs.closeSync(s.logFd);
+      fs.closeSync(s.indexFd);
+    }
+    this.segments = [];
+  }
+
+  destroy(): void {
+    this.close();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function lowerBound(entries: Entry[], offset: number): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (entries[mid]!.last < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

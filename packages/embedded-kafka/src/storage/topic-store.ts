@@ -1,0 +1,112 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PartitionLog, type LogOptions } from './partition-log.js';
+import { readJson, writeFileAtomic } from './durable-file.js';
+
+/**
+ * Topics, their partitions and configs. Layout under the data dir:
+ *   topics.json                 { "<topic>": { "partitions": N, "configs": { "retention.ms": "..." } } }
+ *   logs/<topic>-<partition>/   one PartitionLog each
+ */
+
+export interface TopicMeta {
+  partitions: number;
+  configs: Record<string, string>;
+}
+
+/** Topic configs the broker understands; others are refused with INVALID_CONFIG. */
+export const KNOWN_CONFIGS = new Set(['retention.ms', 'retention.bytes', 'cleanup.policy', 'segment.bytes', 'segment.ms', 'max.message.bytes', 'min.insync.replicas', 'compression.type']);
+
+export const DEFAULT_CONFIGS: Record<string, string> = {
+  'retention.ms': String(7 * 24 * 3600 * 1000), // 7 days, Kafka's default
+  'retention.bytes': '-1',
+  'cleanup.policy': 'delete',
+  'segment.bytes': String(64 * 1024 * 1024), // 64 MiB
+  'segment.ms': String(24 * 3600 * 1000), // 1 day
+};
+
+export interface Topic {
+  name: string;
+  meta: TopicMeta;
+  logs: PartitionLog[];
+}
+
+const VALID_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+export class TopicStore {
+  readonly topics = new Map<string, Topic>();
+  private readonly metaFile: string;
+  private readonly logsDir: string;
+
+  constructor(private readonly dir: string, private readonly fsync: LogOptions['fsync']) {
+    fs.mkdirSync(dir, { recursive: true });
+    this.metaFile = path.join(dir, 'topics.json');
+    this.logsDir = path.join(dir, 'logs');
+    const meta = readJson<Record<string, TopicMeta>>(this.metaFile, {});
+    for (const [name, m] of Object.entries(meta)) this.topics.set(name, this.open(name, m));
+  }
+
+  static validName(name: string): boolean {
+    return VALID_NAME.test(name) && name !== '.' && name !== '..';
+  }
+
+  private logOptions(m: TopicMeta): LogOptions {
+    const c = { ...DEFAULT_CONFIGS, ...m.configs };
+    return { fsync: this.fsync, segmentBytes: Number(c['segment.bytes']), segmentMs: Number(c['segment.ms']) };
+  }
+
+  private open(name: string, m: TopicMeta): Topic {
+    const logs: PartitionLog[] = [];
+    for (let p = 0; p < m.partitions; p++) logs.push(new PartitionLog(path.join(this.logsDir, `${name}-${p}`), this.logOptions(m)));
+    return { name, meta: m, logs };
+  }
+
+  private save(): void {
+    const meta: Record<string, TopicMeta> = {};
+    for (const t of this.topics.values()) meta[t.name] = t.meta;
+    writeFileAtomic(this.metaFile, JSON.stringify(meta, null, 2), this.fsync !== 'never');
+  }
+
+  create(name: string, partitions: number, configs: Record<string, string>): Topic {
+    const t = this.open(name, { partitions, configs });
+    this.topics.set(name, t);
+    this.save();
+    return t;
+  }
+
+  delete(name: string): boolean {
+    const t = this.topics.get(name);
+    if (!t) return false;
+    this.topics.delete(name);
+    this.save();
+    for (const log of t.logs) log.destroy();
+    return true;
+  }
+
+  config(t: Topic, key: string): string {
+    return t.meta.configs[key] ?? DEFAULT_CONFIGS[key] ?? '';
+  }
+
+  /** Retention and compaction, run periodically. */
+  maintain(now = Date.now()): { deletedSegments: number; compactedRecords: number } {
+    let deletedSegments = 0;
+    let compactedRecords = 0;
+    for (const t of this.topics.values()) {
+      const policy = this.config(t, 'cleanup.policy');
+      for (const log of t.logs) {
+        if (policy.includes('delete')) deletedSegments += log.applyRetention(now, Number(this.config(t, 'retention.ms')), Number(this.config(t, 'retention.bytes')));
+        if (policy.includes('compact')) compactedRecords += log.compact();
+      }
+    }
+    return { deletedSegments, compactedRecords };
+  }
+
+  syncAll(): void {
+    for (const t of this.topics.values()) for (const log of t.logs) log.syncIfDirty();
+  }
+
+  close(): void {
+    for (const t of this.topics.values()) for (const log of t.logs) log.close();
+    this.topics.clear();
+  }
+}
