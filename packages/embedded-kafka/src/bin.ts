@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { createLogger } from '@jwt-audit/runtime';
+import { startBroker } from './broker.js';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+
+const program = new Command('embedded-kafka')
+  .description('A Kafka wire-protocol broker for one machine (the subset kafkajs and the audit pipeline use), persisted to --dir')
+  .option('--dir <path>', 'data directory', './.data/kafka')
+  .option('--port <n>', 'listen port (0 = any free port)', int('--port'), 9092)
+  .option('--host <addr>', 'listen address', '127.0.0.1')
+  .option('--advertised-host <host>', 'host clients are told to connect to (default: --host)')
+  .option('--advertised-port <n>', 'port clients are told to connect to (default: the listen port)', int('--advertised-port'))
+  .option('--auto-create-topics', 'create unknown topics on first metadata request', false)
+  .option('--default-partitions <n>', 'partitions of auto-created topics', int('--default-partitions'), 1)
+  .option('--fsync <policy>', 'always | interval | never', 'interval')
+  .option('--fsync-interval-ms <n>', 'fsync period with --fsync interval', int('--fsync-interval-ms'), 1000)
+  .option('--log-level <level>', 'pino level', 'info')
+  .showHelpAfterError();
+program.parse();
+const o = program.opts<{
+  dir: string; port: number; host: string; advertisedHost?: string; advertisedPort?: number; autoCreateTopics: boolean;
+  defaultPartitions: number; fsync: string; fsyncIntervalMs: number; logLevel: string;
+}>();
+if (!['always', 'interval', 'never'].includes(o.fsync)) program.error(`--fsync must be always, interval or never (got ${o.fsync})`, { exitCode: 2 });
+
+const logger = createLogger({ name: 'embedded-kafka', level: o.logLevel });
+try {
+  const broker = await startBroker({
+    dir: o.dir,
+    port: o.port,
+    host: o.host,
+    ...(o.advertisedHost ? { advertisedHost: o.advertisedHost } : {}),
+    ...(o.advertisedPort !== undefined ? { advertisedPort: o.advertisedPort } : {}),
+    autoCreateTopics: o.autoCreateTopics,
+    defaultPartitions: o.defaultPartitions,
+    fsync: o.fsync as 'always' | 'interval' | 'never',
+    fsyncIntervalMs: o.fsyncIntervalMs,
+    logger,
+  });
+  let stopping = false;
+  const stop = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    broker.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+} catch (err) {
+  logger.fatal({ err: (err as Error).message }, 'cannot start the broker');
+  process.exit(3);
+}
