@@ -176,7 +176,7 @@ test('a corrupted batch (bad CRC) is refused with CORRUPT_MESSAGE', async () => 
   await admin.createTopics({ topics: [{ topic: 'crc', numPartitions: 1 }] });
   await admin.disconnect();
   const batch = recordBatch(-1, -1, ['x']);
-  batch[batch.length - 1] ^= 0xff;
+  batch[batch.length - 1] = batch[batch.length - 1]! ^ 0xff;
   const res = readProduceResult((await exchange(shared.port, frame(0, 3, 1, produceBody('crc', batch)))) as Buffer);
   assert.equal(res.error, 2);
 });
