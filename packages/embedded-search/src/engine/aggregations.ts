@@ -1,0 +1,247 @@
+/**
+ * Aggregations over the documents a search matched, in Elasticsearch's response shapes:
+ * terms, date_histogram (fixed and calendar intervals, UTC), histogram, cardinality (exact),
+ * min, max, avg, sum, value_count, stats, top_hits, filter, filters; any of them nested as
+ * sub-aggregations of the bucketing ones.
+ */
+import { EsError, parsingError, unsupported } from '../errors.js';
+import { evaluate, fieldValues } from './query.js';
+import { kindOf, type IndexEngine } from './index-engine.js';
+import { formatDate, parseDate } from './values.js';
+
+export interface Hit {
+  engine: IndexEngine;
+  index: string;
+  doc: number;
+  score: number;
+}
+
+type Agg = Record<string, unknown>;
+
+function numericValues(h: Hit, field: string): number[] {
+  const col = h.engine.numericValues(field)?.get(h.doc);
+  if (col) return col;
+  const kind = kindOf(h.engine.field(field)?.type ?? 'keyword');
+  if (kind === 'number' || kind === 'date') return [];
+  return [];
+}
+
+function keyValues(h: Hit, field: string): (string | number)[] {
+  const m = h.engine.field(field);
+  if (!m) return [];
+  const kind = kindOf(m.type ?? 'keyword');
+  if (kind === 'text') throw new EsError(400, 'illegal_argument_exception', `Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [${field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory.`);
+  if (kind === 'number' || kind === 'date') return numericValues(h, field);
+  if (kind === 'boolean') return fieldValues(h.engine, h.doc, field).map((v) => (v === true || v === 'true' ? 1 : 0));
+  const raw = fieldValues(h.engine, h.doc, field).map(String);
+  return m.ignore_above !== undefined ? raw.filter((s) => s.length <= m.ignore_above!) : raw;
+}
+
+function isDateField(hits: Hit[], field: string): boolean {
+  return hits.some((h) => h.engine.field(field)?.type === 'date');
+}
+
+const FIXED: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function fixedInterval(s: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s);
+  if (!m) throw new EsError(400, 'illegal_argument_exception', `failed to parse setting [date_histogram.fixedInterval] with value [${s}] as a time value: unit is missing or unrecognized`);
+  return Number(m[1]) * FIXED[m[2]!]!;
+}
+
+function calendarFloor(ms: number, unit: string): number {
+  const d = new Date(ms);
+  switch (unit) {
+    case 'minute': d.setUTCSeconds(0, 0); break;
+    case 'hour': d.setUTCMinutes(0, 0, 0); break;
+    case 'day': d.setUTCHours(0, 0, 0, 0); break;
+    case 'week': { d.setUTCHours(0, 0, 0, 0); d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7)); break; }
+    case 'month': d.setUTCHours(0, 0, 0, 0); d.setUTCDate(1); break;
+    case 'quarter': d.setUTCHours(0, 0, 0, 0); d.setUTCDate(1); d.setUTCMonth(d.getUTCMonth() - (d.getUTCMonth() % 3)); break;
+    case 'year': d.setUTCHours(0, 0, 0, 0); d.setUTCMonth(0, 1); break;
+  }
+  return d.getTime();
+}
+
+function calendarNext(ms: number, unit: string): number {
+  const d = new Date(ms);
+  switch (unit) {
+    case 'minute': return ms + 60_000;
+    case 'hour': return ms + 3_600_000;
+    case 'day': return ms + 86_400_000;
+    case 'week': return ms + 7 * 86_400_000;
+    case 'month': d.setUTCMonth(d.getUTCMonth() + 1); return d.getTime();
+    case 'quarter': d.setUTCMonth(d.getUTCMonth() + 3); return d.getTime();
+    default: d.setUTCFullYear(d.getUTCFullYear() + 1); return d.getTime();
+  }
+}
+
+const CALENDAR: Record<string, string> = { '1m': 'minute', minute: 'minute', '1h': 'hour', hour: 'hour', '1d': 'day', day: 'day', '1w': 'week', week: 'week', '1M': 'month', month: 'month', '1q': 'quarter', quarter: 'quarter', '1y': 'year', year: 'year' };
+
+/** The hits a query keeps; the query is evaluated once per index, not once per hit. */
+function filterHits(hits: Hit[], query: unknown, now: number): Hit[] {
+  const byEngine = new Map<IndexEngine, Map<number, number>>();
+  return hits.filter((h) => {
+    let s = byEngine.get(h.engine);
+    if (!s) byEngine.set(h.engine, (s = evaluate(query, { engine: h.engine, now })));
+    return s.has(h.doc);
+  });
+}
+
+export interface AggContext {
+  now: number;
+  topHits: (hits: Hit[], spec: Agg) => Record<string, unknown>;
+}
+
+export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<string, unknown> {
+  if (specs === null || typeof specs !== 'object') throw parsingError('Expected [START_OBJECT] under [aggregations]');
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(specs as Record<string, unknown>)) {
+    const spec = raw as Agg;
+    const sub = spec.aggs ?? spec.aggregations;
+    const types = Object.keys(spec).filter((k) => k !== 'aggs' && k !== 'aggregations' && k !== 'meta');
+    if (types.length !== 1) throw parsingError(`Expected exactly one aggregation type for [${name}], found [${types.join(', ')}]`);
+    const type = types[0]!;
+    const body = (spec[type] ?? {}) as Agg;
+    const withSub = (bucketHits: Hit[], bucket: Record<string, unknown>) => (sub ? { ...bucket, ...aggregate(sub, bucketHits, ctx) } : bucket);
+    const field = body.field as string | undefined;
+    switch (type) {
+      case 'terms': {
+        if (!field) throw parsingError(`Required [field] for terms aggregation [${name}]`);
+        const size = Number(body.size ?? 10);
+        const groups = new Map<string | number, Hit[]>();
+        for (const h of hits) {
+          const vals = new Set(keyValues(h, field));
+          if (vals.size === 0 && body.missing !== undefined) vals.add(body.missing as string);
+          for (const v of vals) {
+            const g = groups.get(v);
+            if (g) g.push(h);
+            else groups.set(v, [h]);
+          }
+        }
+        const minDocCount = Number(body.min_doc_count ?? 1);
+        const order = (body.order ?? { _count: 'desc' }) as Record<string, string>;
+        const [orderKey, orderDir] = Object.entries(Array.isArray(order) ? order[0] : order)[0] ?? ['_count', 'desc'];
+        const sign = orderDir === 'asc' ? 1 : -1;
+        const entries = [...groups].filter(([, g]) => g.length >= minDocCount);
+        entries.sort((a, b) => {
+          if (orderKey === '_key') return sign * (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+          const diff = sign * (a[1].length - b[1].length);
+          return diff !== 0 ? diff : a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+        });
+        const kept = entries.slice(0, size);
+        const date = isDateField(hits, field);
+        out[name] = {
+          doc_count_error_upper_bound: 0,
+          sum_other_doc_count: entries.slice(size).reduce((n, [, g]) => n + g.length, 0),
+          buckets: kept.map(([k, g]) => withSub(g, { key: k, ...(date ? { key_as_string: formatDate(Number(k)) } : {}), doc_count: g.length })),
+        };
+        break;
+      }
+      case 'date_histogram':
+      case 'histogram': {
+        if (!field) throw parsingError(`Required [field] for ${type} aggregation [${name}]`);
+        let floor: (v: number) => number;
+        let next: (v: number) => number;
+        if (type === 'histogram') {
+          const interval = Number(body.interval);
+          if (!(interval > 0)) throw parsingError(`[interval] must be >0 for histogram aggregation [${name}]`);
+          floor = (v) => Math.floor(v / interval) * interval;
+          next = (v) => v + interval;
+        } else if (body.calendar_interval !== undefined) {
+          const unit = CALENDAR[String(body.calendar_interval)];
+          if (!unit) throw new EsError(400, 'illegal_argument_exception', `The supplied calendar interval [${String(body.calendar_interval)}] could not be parsed as a calendar interval.`);
+          floor = (v) => calendarFloor(v, unit);
+          next = (v) => calendarNext(v, unit);
+        } else if (body.fixed_interval !== undefined) {
+          const ms = fixedInterval(String(body.fixed_interval));
+          floor = (v) => Math.floor(v / ms) * ms;
+          next = (v) => v + ms;
+        } else if (body.interval !== undefined) {
+          throw unsupported('date_histogram [interval] (deprecated): use fixed_interval or calendar_interval');
+        } else throw new EsError(400, 'illegal_argument_exception', 'Invalid interval specified, must be non-null and non-empty');
+        if (body.time_zone !== undefined && !['UTC', 'Z', '+00:00', 'Etc/UTC', 'GMT'].includes(String(body.time_zone))) throw unsupported(`date_histogram time_zone [${String(body.time_zone)}] (UTC only)`);
+        const groups = new Map<number, Hit[]>();
+        for (const h of hits) {
+          for (const v of new Set(numericValues(h, field).map(floor))) {
+            const g = groups.get(v);
+            if (g) g.push(h);
+            else groups.set(v, [h]);
+          }
+        }
+        const minDocCount = Number(body.min_doc_count ?? 0);
+        let keys = [...groups.keys()].sort((a, b) => a - b);
+        const bounds = body.extended_bounds as { min?: unknown; max?: unknown } | undefined;
+        const toMs = (v: unknown) => (type === 'date_histogram' ? (typeof v === 'number' ? v : parseDate(v)) : Number(v));
+        if (minDocCount === 0 && (keys.length > 0 || bounds)) {
+          let lo = keys[0];
+          let hi = keys[keys.length - 1];
+          if (bounds?.min !== undefined) lo = Math.min(lo ?? Infinity, floor(toMs(bounds.min)!));
+          if (bounds?.max !== undefined) hi = Math.max(hi ?? -Infinity, floor(toMs(bounds.max)!));
+          const filled: number[] = [];
+          for (let k = lo!; k <= hi! && filled.length < 100_000; k = next(k)) filled.push(k);
+          keys = filled;
+        }
+        const buckets = keys
+          .map((k) => ({ k, g: groups.get(k) ?? [] }))
+          .filter(({ g }) => g.length >= minDocCount)
+          .map(({ k, g }) => withSub(g, { ...(type === 'date_histogram' ? { key_as_string: formatDate(k) } : {}), key: k, doc_count: g.length }));
+        out[name] = { buckets };
+        break;
+      }
+      case 'cardinality': {
+        if (!field) throw parsingError(`Required [field] for cardinality aggregation [${name}]`);
+        const set = new Set<string | number>();
+        for (const h of hits) for (const v of keyValues(h, field)) set.add(v);
+        out[name] = { value: set.size };
+        break;
+      }
+      case 'value_count': {
+        if (!field) throw parsingError(`Required [field] for value_count aggregation [${name}]`);
+        let n = 0;
+        for (const h of hits) n += keyValues(h, field).length;
+        out[name] = { value: n };
+        break;
+      }
+      case 'min':
+      case 'max':
+      case 'avg':
+      case 'sum':
+      case 'stats': {
+        if (!field) throw parsingError(`Required [field] for ${type} aggregation [${name}]`);
+        const kind = kindOf(hits.find((h) => h.engine.field(field))?.engine.field(field)?.type ?? 'long');
+        if (kind !== 'number' && kind !== 'date') throw new EsError(400, 'illegal_argument_exception', `Field [${field}] of type [${hits[0]?.engine.field(field)?.type}] is not supported for aggregation [${type}]`);
+        const vals = hits.flatMap((h) => numericValues(h, field));
+        const sum = vals.reduce((a, b) => a + b, 0);
+        const min = vals.length ? Math.min(...vals) : null;
+        const max = vals.length ? Math.max(...vals) : null;
+        const date = kind === 'date';
+        const withStr = (v: number | null) => (date && v !== null ? { value: v, value_as_string: formatDate(v) } : { value: v });
+        if (type === 'min') out[name] = withStr(min);
+        else if (type === 'max') out[name] = withStr(max);
+        else if (type === 'avg') out[name] = { value: vals.length ? sum / vals.length : null };
+        else if (type === 'sum') out[name] = { value: sum };
+        else out[name] = { count: vals.length, min, max, avg: vals.length ? sum / vals.length : null, sum };
+        break;
+      }
+      case 'top_hits':
+        out[name] = ctx.topHits(hits, body);
+        break;
+      case 'filter': {
+        const keep = filterHits(hits, body, ctx.now);
+        out[name] = withSub(keep, { doc_count: keep.length });
+        break;
+      }
+      case 'filters': {
+        const filters = body.filters as Record<string, unknown> | unknown[];
+        const evalOne = (f: unknown) => filterHits(hits, f, ctx.now);
+        if (Array.isArray(filters)) out[name] = { buckets: filters.map((f) => { const g = evalOne(f); return withSub(g, { doc_count: g.length }); }) };
+        else out[name] = { buckets: Object.fromEntries(Object.entries(filters ?? {}).map(([k, f]) => { const g = evalOne(f); return [k, withSub(g, { doc_count: g.length })]; })) };
+        break;
+      }
+      default:
+        throw unsupported(`aggregation [${type}]`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,4 @@
+export { IndexEngine, SUPPORTED_TYPES, type Mappings, type FieldMapping } from './index-engine.js';
+export { search, count, filterSource, type SearchTarget } from './search.js';
+export { resolveDate } from './date-math.js';
+export { parseDate } from './values.js';

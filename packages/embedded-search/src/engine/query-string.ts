@@ -1,0 +1,184 @@
+/**
+ * The query_string syntax (Lucene classic), the part people type into Kibana's search bar:
+ *   field:value   field:"a phrase"   field:(a OR b)   "phrase"   wild*card?
+ *   a AND b, a && b, a OR b, a || b, NOT a, !a, +required, -prohibited, (grouping)
+ *   field:[1 TO 5]  field:{a TO b}  field:[2024-01-01 TO now-1d/d]  field:>=10  field:<5  _exists_:field
+ * Juxtaposed clauses (`a b`) combine with the default operator. Precedence: OR < AND < NOT.
+ */
+import { parsingError } from '../errors.js';
+
+export type QsNode =
+  | { type: 'and'; children: QsNode[] }
+  | { type: 'or'; children: QsNode[] }
+  | { type: 'not'; child: QsNode }
+  | { type: 'group'; children: { occur: 'must' | 'should' | 'must_not'; node: QsNode }[] }
+  | { type: 'term'; field?: string; value: string; phrase: boolean }
+  | { type: 'range'; field?: string; from?: string; to?: string; includeFrom: boolean; includeTo: boolean };
+
+type Tok =
+  | { t: 'word'; v: string }
+  | { t: 'phrase'; v: string }
+  | { t: 'field'; v: string }
+  | { t: 'range'; from: string; to: string; incFrom: boolean; incTo: boolean }
+  | { t: 'cmp'; op: string; v: string }
+  | { t: '(' }
+  | { t: ')' }
+  | { t: 'AND' }
+  | { t: 'OR' }
+  | { t: 'NOT' }
+  | { t: '+' }
+  | { t: '-' };
+
+const SPECIAL = new Set([' ', '\t', '\n', '(', ')', '"', ':']);
+
+function tokenize(input: string): Tok[] {
+  const out: Tok[] = [];
+  let i = 0;
+  const err = (msg: string) => parsingError(`Failed to parse query [${input}]: ${msg}`, { 'caused_by': { type: 'parse_exception', reason: msg } });
+  while (i < input.length) {
+    const c = input[i]!;
+    if (c === ' ' || c === '\t' || c === '\n') { i++; continue; }
+    if (c === '(' || c === ')') { out.push({ t: c }); i++; continue; }
+    if (c === '"') {
+      let j = i + 1;
+      let v = '';
+      while (j < input.length && input[j] !== '"') {
+        if (input[j] === '\\' && j + 1 < input.length) j++;
+        v += input[j++];
+      }
+      if (j >= input.length) throw err('unterminated quoted string');
+      out.push({ t: 'phrase', v });
+      i = j + 1;
+      continue;
+    }
+    if (c === '[' || c === '{') {
+      const close = input.slice(i).search(/[\]}]/);
+      if (close < 0) throw err('unterminated range');
+      const inner = input.slice(i + 1, i + close).trim();
+      const m = /^(\S+)\s+TO\s+(\S+)$/.exec(inner);
+      if (!m) throw err(`malformed range [${inner}]`);
+      out.push({ t: 'range', from: m[1]!, to: m[2]!, incFrom: c === '[', incTo: input[i + close] === ']' });
+      i += close + 1;
+      continue;
+    }
+    if (input.startsWith('&&', i)) { out.push({ t: 'AND' }); i += 2; continue; }
+    if (input.startsWith('||', i)) { out.push({ t: 'OR' }); i += 2; continue; }
+    if ((c === '+' || c === '-' || c === '!') && (out.length === 0 || ['(', 'AND', 'OR', 'NOT', '+', '-', 'word', 'phrase', ')', 'range', 'cmp'].includes(out[out.length - 1]!.t)) && i + 1 < input.length && input[i + 1] !== ' ') {
+      out.push(c === '!' ? { t: 'NOT' } : { t: c });
+      i++;
+      continue;
+    }
+    if ((c === '>' || c === '<') && out.length > 0 && out[out.length - 1]!.t === 'field') {
+      const op = input[i + 1] === '=' ? `${c}=` : c;
+      i += op.length;
+      let v = '';
+      while (i < input.length && !SPECIAL.has(input[i]!)) v += input[i++];
+      out.push({ t: 'cmp', op, v });
+      continue;
+    }
+    let v = '';
+    while (i < input.length && !SPECIAL.has(input[i]!)) {
+      if (input[i] === '\\' && i + 1 < input.length) {
+        v += input[i + 1];
+        i += 2;
+        continue;
+      }
+      v += input[i++];
+    }
+    if (input[i] === ':') {
+      if (!v) throw err('a field name is missing before [:]');
+      out.push({ t: 'field', v });
+      i++;
+      continue;
+    }
+    if (v === 'AND' || v === 'OR' || v === 'NOT') out.push({ t: v });
+    else if (v) out.push({ t: 'word', v });
+    else throw err(`unexpected character [${input[i]}]`);
+  }
+  return out;
+}
+
+export function parseQueryString(input: string): QsNode {
+  const toks = tokenize(input);
+  let p = 0;
+  const err = (msg: string) => parsingError(`Failed to parse query [${input}]: ${msg}`);
+  const peek = () => toks[p];
+
+  function orExpr(field?: string): QsNode {
+    const children = [andExpr(field)];
+    while (peek()?.t === 'OR') {
+      p++;
+      children.push(andExpr(field));
+    }
+    return children.length === 1 ? children[0]! : { type: 'or', children };
+  }
+  function andExpr(field?: string): QsNode {
+    const children = [seq(field)];
+    while (peek()?.t === 'AND') {
+      p++;
+      children.push(seq(field));
+    }
+    return children.length === 1 ? children[0]! : { type: 'and', children };
+  }
+  function seq(field?: string): QsNode {
+    const items: { occur: 'must' | 'should' | 'must_not'; node: QsNode }[] = [];
+    while (p < toks.length && !['OR', 'AND', ')'].includes(peek()!.t)) {
+      let occur: 'must' | 'should' | 'must_not' = 'should';
+      const t = peek()!;
+      if (t.t === '+') { occur = 'must'; p++; }
+      else if (t.t === '-' || t.t === 'NOT') { occur = 'must_not'; p++; }
+      items.push({ occur, node: primary(field) });
+    }
+    if (items.length === 0) throw err(p < toks.length ? `unexpected [${peek()!.t}]` : 'unexpected end of query');
+    if (items.length === 1 && items[0]!.occur === 'should') return items[0]!.node;
+    if (items.length === 1 && items[0]!.occur === 'must_not') return { type: 'not', child: items[0]!.node };
+    return { type: 'group', children: items };
+  }
+  function primary(field?: string): QsNode {
+    const t = toks[p++];
+    if (!t) throw err('unexpected end of query');
+    switch (t.t) {
+      case '(': {
+        const inner = orExpr(field);
+        if (toks[p++]?.t !== ')') throw err('missing [)]');
+        return inner;
+      }
+      case 'field': {
+        const f = t.v;
+        const next = peek();
+        if (!next) throw err(`missing value for field [${f}]`);
+        if (f === '_exists_') {
+          p++;
+          if (next.t !== 'word') throw err('_exists_ needs a field name');
+          return { type: 'term', field: next.v, value: '*', phrase: false };
+        }
+        if (next.t === '(') {
+          p++;
+          const inner = orExpr(f);
+          if (toks[p++]?.t !== ')') throw err('missing [)]');
+          return inner;
+        }
+        return primary(f);
+      }
+      case 'word':
+        return { type: 'term', ...(field ? { field } : {}), value: t.v, phrase: false };
+      case 'phrase':
+        return { type: 'term', ...(field ? { field } : {}), value: t.v, phrase: true };
+      case 'range':
+        return { type: 'range', ...(field ? { field } : {}), from: t.from, to: t.to, includeFrom: t.incFrom, includeTo: t.incTo };
+      case 'cmp': {
+        const lower = t.op.startsWith('>');
+        return lower
+          ? { type: 'range', ...(field ? { field } : {}), from: t.v, to: '*', includeFrom: t.op === '>=', includeTo: true }
+          : { type: 'range', ...(field ? { field } : {}), from: '*', to: t.v, includeFrom: true, includeTo: t.op === '<=' };
+      }
+      default:
+        throw err(`unexpected [${t.t}]`);
+    }
+  }
+
+  if (toks.length === 0) return { type: 'term', value: '*', phrase: false };
+  const node = orExpr();
+  if (p < toks.length) throw err(`unexpected [${toks[p]!.t}]`);
+  return node;
+}

@@ -1,0 +1,451 @@
+/**
+ * Query DSL evaluation over one IndexEngine. A query evaluates to the matching doc numbers with a
+ * score each (Map<doc, score>). Scoring is deliberately simple and documented: full-text clauses
+ * (match, multi_match, match_phrase, query_string terms) score by the number of query terms they
+ * match weighted by inverse document frequency; term-level clauses score 1 (times boost); filter
+ * and must_not clauses do not score.
+ */
+import { EsError, parsingError, unsupported } from '../errors.js';
+import { resolveDate } from './date-math.js';
+import { kindOf, type IndexEngine } from './index-engine.js';
+import { parseQueryString, type QsNode } from './query-string.js';
+import { cidrRange, ipKey, tokenize } from './values.js';
+
+export type Scores = Map<number, number>;
+type Q = Record<string, unknown>;
+
+export interface EvalContext {
+  engine: IndexEngine;
+  now: number;
+}
+
+const obj = (v: unknown, what: string): Q => {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw parsingError(`[${what}] query malformed, no start_object after query name`);
+  return v as Q;
+};
+
+/** `{ field: value }` or `{ field: { value|query: ..., ...opts } }`. */
+function fieldAndParams(q: Q, valueKey: string, name: string): { field: string; value: unknown; params: Q } {
+  const keys = Object.keys(q).filter((k) => k !== 'boost' && k !== '_name');
+  if (keys.length !== 1) throw parsingError(`[${name}] query doesn't support multiple fields, found [${keys.join('] and [')}]`);
+  const field = keys[0]!;
+  const raw = q[field];
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+    const params = raw as Q;
+    return { field, value: params[valueKey], params };
+  }
+  return { field, value: raw, params: {} };
+}
+
+function boostOf(params: Q): number {
+  return typeof params.boost === 'number' ? params.boost : 1;
+}
+
+function fromSet(set: Iterable<number> | undefined, score = 1): Scores {
+  const out: Scores = new Map();
+  if (set) for (const d of set) out.set(d, score);
+  return out;
+}
+
+function all(ctx: EvalContext, score = 1): Scores {
+  return fromSet(ctx.engine.allDocs(), score);
+}
+
+function union(parts: Scores[]): Scores {
+  const out: Scores = new Map();
+  for (const p of parts) for (const [d, s] of p) out.set(d, (out.get(d) ?? 0) + s);
+  return out;
+}
+
+function intersect(a: Scores, b: Scores, scoreB = true): Scores {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  const out: Scores = new Map();
+  for (const [d] of small) if (large.has(d)) out.set(d, (a.get(d) ?? 0) + (scoreB ? (b.get(d) ?? 0) : 0));
+  return out;
+}
+
+function idf(ctx: EvalContext, docFreq: number): number {
+  const n = Math.max(1, ctx.engine.size);
+  return Math.log(1 + (n - docFreq + 0.5) / (docFreq + 0.5));
+}
+
+/** Exact-value matching for a field according to its mapping (term / terms / match on non-text). */
+function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensitive = false): Set<number> {
+  const m = ctx.engine.field(field);
+  const type = m?.type ?? 'keyword';
+  const kind = kindOf(type);
+  if (value === null || value === undefined) throw parsingError(`[term] query does not support null values for field [${field}]`);
+  if (kind === 'number' || kind === 'date') {
+    const target = kind === 'date' ? resolveDate(value, ctx.now, false, m?.format) : Number(value);
+    if (kind === 'number' && !Number.isFinite(target)) throw new EsError(400, 'query_shard_exception', `failed to create query: For input string: "${String(value)}"`);
+    const out = new Set<number>();
+    for (const [d, vals] of ctx.engine.numericValues(field) ?? []) if (vals.includes(target)) out.add(d);
+    return out;
+  }
+  if (kind === 'ip') {
+    const s = String(value);
+    const range = s.includes('/') ? cidrRange(s) : undefined;
+    const k = range ? undefined : ipKey(s);
+    if (!range && k === undefined) throw new EsError(400, 'query_shard_exception', `failed to create query: '${s}' is not an IP string literal.`);
+    const [lo, hi] = range ? [Number(range[0]), Number(range[1])] : [Number(k), Number(k)];
+    const out = new Set<number>();
+    for (const [d, vals] of ctx.engine.numericValues(field) ?? []) if (vals.some((v) => v >= lo && v <= hi)) out.add(d);
+    return out;
+  }
+  const term = kind === 'boolean' ? String(value === true || value === 'true') : String(value);
+  if (!caseInsensitive) return ctx.engine.termDocs(field, term) ?? new Set();
+  const lower = term.toLowerCase();
+  const out = new Set<number>();
+  for (const [t, docs] of ctx.engine.termDictionary(field) ?? []) if (t.toLowerCase() === lower) for (const d of docs) out.add(d);
+  return out;
+}
+
+function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
+  const m = ctx.engine.field(field);
+  const kind = kindOf(m?.type ?? 'keyword');
+  const out: Scores = new Map();
+  const boost = boostOf(p);
+  const bounds = { gt: p.gt ?? (p.include_lower === false ? p.from : undefined), gte: p.gte ?? (p.include_lower !== false ? p.from : undefined), lt: p.lt ?? (p.include_upper === false ? p.to : undefined), lte: p.lte ?? (p.include_upper !== false ? p.to : undefined) };
+  if (kind === 'number' || kind === 'date' || kind === 'ip') {
+    const conv = (v: unknown, roundUp: boolean): number | undefined => {
+      if (v === undefined || v === null) return undefined;
+      if (kind === 'date') return resolveDate(v, ctx.now, roundUp, (p.format as string | undefined) ?? m?.format);
+      if (kind === 'ip') return Number(ipKey(String(v)));
+      const n = Number(v);
+      if (!Number.isFinite(n)) throw new EsError(400, 'query_shard_exception', `failed to create query: For input string: "${String(v)}"`);
+      return n;
+    };
+    const gt = conv(bounds.gt, true);
+    const gte = conv(bounds.gte, false);
+    const lt = conv(bounds.lt, false);
+    const lte = conv(bounds.lte, true);
+    for (const [d, vals] of ctx.engine.numericValues(field) ?? []) {
+      if (vals.some((v) => (gt === undefined || v > gt) && (gte === undefined || v >= gte) && (lt === undefined || v < lt) && (lte === undefined || v <= lte))) out.set(d, boost);
+    }
+    return out;
+  }
+  const s = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+  const [gt, gte, lt, lte] = [s(bounds.gt), s(bounds.gte), s(bounds.lt), s(bounds.lte)];
+  for (const [t, docs] of ctx.engine.termDictionary(field) ?? []) {
+    if ((gt === undefined || t > gt) && (gte === undefined || t >= gte) && (lt === undefined || t < lt) && (lte === undefined || t <= lte)) for (const d of docs) out.set(d, boost);
+  }
+  return out;
+}
+
+function patternDocs(ctx: EvalContext, field: string, re: RegExp, boost: number): Scores {
+  const out: Scores = new Map();
+  for (const [t, docs] of ctx.engine.termDictionary(field) ?? []) if (re.test(t)) for (const d of docs) out.set(d, boost);
+  return out;
+}
+
+export function wildcardRegExp(pattern: string, caseInsensitive: boolean): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, caseInsensitive ? 'i' : '');
+}
+
+/** Full-text match on a field: analyses the query for text fields, exact for the others. */
+function matchDocs(ctx: EvalContext, field: string, query: unknown, operator: string, boost: number, minimumShouldMatch?: unknown): Scores {
+  const m = ctx.engine.field(field);
+  if (!m && !ctx.engine.termDictionary(field) && !ctx.engine.numericValues(field)) return new Map();
+  if (kindOf(m?.type ?? 'keyword') !== 'text') {
+    try {
+      return fromSet(termDocs(ctx, field, query), boost);
+    } catch (err) {
+      if (err instanceof EsError && err.type === 'query_shard_exception') return new Map();
+      throw err;
+    }
+  }
+  const tokens = tokenize(String(query ?? ''));
+  if (tokens.length === 0) return new Map();
+  const perToken = tokens.map((t) => {
+    const docs = ctx.engine.termDocs(field, t);
+    return fromSet(docs, boost * idf(ctx, docs?.size ?? 0));
+  });
+  if (operator.toLowerCase() === 'and') return perToken.reduce((a, b) => intersect(a, b));
+  const u = union(perToken);
+  const msm = minimumShouldMatch === undefined ? 1 : resolveMsm(minimumShouldMatch, tokens.length);
+  if (msm <= 1) return u;
+  const counts = new Map<number, number>();
+  for (const p of perToken) for (const [d] of p) counts.set(d, (counts.get(d) ?? 0) + 1);
+  for (const [d] of u) if ((counts.get(d) ?? 0) < msm) u.delete(d);
+  return u;
+}
+
+function sourceValues(source: Record<string, unknown>, path: string): unknown[] {
+  const out: unknown[] = [];
+  const walk = (v: unknown, parts: string[]) => {
+    if (v === undefined || v === null) return;
+    if (Array.isArray(v)) return v.forEach((x) => walk(x, parts));
+    if (parts.length === 0) return void out.push(v);
+    if (typeof v !== 'object') return;
+    const o = v as Record<string, unknown>;
+    // a key may itself contain dots ("user.id": x) at any level
+    for (let i = parts.length; i >= 1; i--) {
+      const key = parts.slice(0, i).join('.');
+      if (key in o) walk(o[key], parts.slice(i));
+    }
+  };
+  walk(source, path.split('.'));
+  return out;
+}
+
+/** Values of a field for one document, from its source (multi-fields read their parent). */
+export function fieldValues(engine: IndexEngine, doc: number, field: string): unknown[] {
+  const d = engine.doc(doc);
+  if (!d) return [];
+  const m = engine.field(field);
+  const path = (m?.__parent as string | undefined) ?? field;
+  return sourceValues(d.source, path);
+}
+
+function phraseDocs(ctx: EvalContext, field: string, query: unknown, boost: number): Scores {
+  const tokens = tokenize(String(query ?? ''));
+  if (tokens.length === 0) return new Map();
+  const candidates = tokens.map((t) => fromSet(ctx.engine.termDocs(field, t))).reduce((a, b) => intersect(a, b, false));
+  const out: Scores = new Map();
+  for (const [d] of candidates) {
+    for (const v of fieldValues(ctx.engine, d, field)) {
+      const words = tokenize(String(v));
+      let hit = false;
+      for (let i = 0; i + tokens.length <= words.length && !hit; i++) hit = tokens.every((t, j) => words[i + j] === t);
+      if (hit) {
+        out.set(d, boost * tokens.length);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function resolveMsm(v: unknown, optional: number): number {
+  if (typeof v === 'number') return v < 0 ? Math.max(0, optional + v) : v;
+  const s = String(v).trim();
+  const pct = /^(-?\d+)%$/.exec(s);
+  if (pct) {
+    const p = Number(pct[1]);
+    const n = Math.floor((optional * Math.abs(p)) / 100);
+    return p < 0 ? optional - n : n;
+  }
+  if (/^-?\d+$/.test(s)) return resolveMsm(Number(s), optional);
+  throw unsupported(`minimum_should_match [${s}]`);
+}
+
+function expandFields(ctx: EvalContext, fields: string[]): string[] {
+  const out: string[] = [];
+  for (const f of fields) {
+    const name = f.replace(/\^[\d.]+$/, '');
+    if (name.includes('*')) {
+      const re = wildcardRegExp(name, false);
+      out.push(...ctx.engine.fieldNames().filter((n) => re.test(n)));
+    } else out.push(name);
+  }
+  return out;
+}
+
+export function evaluate(query: unknown, ctx: EvalContext): Scores {
+  if (query === undefined || query === null) return all(ctx);
+  const q = obj(query, 'query');
+  const names = Object.keys(q);
+  if (names.length !== 1) throw parsingError(names.length === 0 ? 'query malformed, empty clause found' : `[${names[0]}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]`);
+  const name = names[0]!;
+  const body = q[name];
+  switch (name) {
+    case 'match_all':
+      return all(ctx, boostOf(obj(body ?? {}, name)));
+    case 'match_none':
+      return new Map();
+    case 'term': {
+      const { field, value, params } = fieldAndParams(obj(body, name), 'value', name);
+      return fromSet(termDocs(ctx, field, value, params.case_insensitive === true), boostOf(params));
+    }
+    case 'terms': {
+      const b = obj(body, name);
+      const fields = Object.keys(b).filter((k) => k !== 'boost' && k !== '_name');
+      if (fields.length !== 1) throw parsingError('[terms] query does not support multiple fields');
+      const values = b[fields[0]!];
+      if (!Array.isArray(values)) throw unsupported('terms lookup (terms query with an object instead of an array)');
+      const out = new Set<number>();
+      for (const v of values) for (const d of termDocs(ctx, fields[0]!, v)) out.add(d);
+      return fromSet(out, boostOf(b));
+    }
+    case 'ids': {
+      const b = obj(body, name);
+      const out: Scores = new Map();
+      for (const id of (b.values as unknown[]) ?? []) {
+        const n = ctx.engine.numOf(String(id));
+        if (n !== undefined) out.set(n, boostOf(b));
+      }
+      return out;
+    }
+    case 'range': {
+      const b = obj(body, name);
+      const fields = Object.keys(b);
+      if (fields.length !== 1) throw parsingError('[range] query does not support more than one field');
+      return rangeDocs(ctx, fields[0]!, obj(b[fields[0]!], name));
+    }
+    case 'exists': {
+      const b = obj(body, name);
+      if (typeof b.field !== 'string') throw parsingError('[exists] must be provided with a [field]');
+      const out = new Set<number>();
+      for (const f of expandFields(ctx, [b.field])) for (const d of ctx.engine.docsWithField(f) ?? []) out.add(d);
+      // an object field exists when any sub-field does
+      for (const f of ctx.engine.fieldNames()) if (f.startsWith(`${b.field}.`)) for (const d of ctx.engine.docsWithField(f) ?? []) out.add(d);
+      return fromSet(out, boostOf(b));
+    }
+    case 'prefix': {
+      const { field, value, params } = fieldAndParams(obj(body, name), 'value', name);
+      const ci = params.case_insensitive === true;
+      const p = ci ? String(value).toLowerCase() : String(value);
+      const out: Scores = new Map();
+      for (const [t, docs] of ctx.engine.termDictionary(field) ?? []) if ((ci ? t.toLowerCase() : t).startsWith(p)) for (const d of docs) out.set(d, boostOf(params));
+      return out;
+    }
+    case 'wildcard': {
+      const { field, value, params } = fieldAndParams(obj(body, name), 'value', name);
+      const v = value ?? params.wildcard;
+      return patternDocs(ctx, field, wildcardRegExp(String(v), params.case_insensitive === true), boostOf(params));
+    }
+    case 'match': {
+      const { field, value, params } = fieldAndParams(obj(body, name), 'query', name);
+      return matchDocs(ctx, field, value, String(params.operator ?? 'or'), boostOf(params), params.minimum_should_match);
+    }
+    case 'match_phrase': {
+      const { field, value, params } = fieldAndParams(obj(body, name), 'query', name);
+      return phraseDocs(ctx, field, value, boostOf(params));
+    }
+    case 'multi_match': {
+      const b = obj(body, name);
+      const type = String(b.type ?? 'best_fields');
+      if (!['best_fields', 'most_fields', 'phrase'].includes(type)) throw unsupported(`multi_match type [${type}]`);
+      const fields = expandFields(ctx, (b.fields as string[] | undefined) ?? ctx.engine.fieldNames());
+      const parts = fields.map((f) => (type === 'phrase' ? phraseDocs(ctx, f, b.query, boostOf(b)) : matchDocs(ctx, f, b.query, String(b.operator ?? 'or'), boostOf(b))));
+      if (type === 'most_fields') return union(parts);
+      const out: Scores = new Map();
+      for (const p of parts) for (const [d, s] of p) out.set(d, Math.max(out.get(d) ?? 0, s));
+      return out;
+    }
+    case 'bool':
+      return evalBool(obj(body, name), ctx);
+    case 'constant_score': {
+      const b = obj(body, name);
+      return fromSet(evaluate(b.filter, ctx).keys(), boostOf(b));
+    }
+    case 'query_string': {
+      const b = obj(body, name);
+      if (typeof b.query !== 'string') throw parsingError('[query_string] requires query');
+      const defaults = (b.fields as string[] | undefined) ?? (b.default_field ? [String(b.default_field)] : ['*']);
+      const node = parseQueryString(b.query);
+      return evalQs(node, ctx, defaults, String(b.default_operator ?? 'or').toLowerCase() === 'and' ? 'and' : 'or');
+    }
+    default:
+      throw unsupported(`query [${name}]`);
+  }
+}
+
+function clauses(v: unknown): unknown[] {
+  if (v === undefined || v === null) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+function evalBool(b: Q, ctx: EvalContext): Scores {
+  for (const k of Object.keys(b)) if (!['must', 'filter', 'should', 'must_not', 'minimum_should_match', 'boost', '_name'].includes(k)) throw parsingError(`[bool] query does not support [${k}]`);
+  const must = clauses(b.must).map((c) => evaluate(c, ctx));
+  const filter = clauses(b.filter).map((c) => evaluate(c, ctx));
+  const should = clauses(b.should).map((c) => evaluate(c, ctx));
+  const mustNot = clauses(b.must_not).map((c) => evaluate(c, ctx));
+  let base: Scores | undefined;
+  for (const m of must) base = base ? intersect(base, m) : m;
+  for (const f of filter) base = base ? intersect(base, fromSet(f.keys(), 0)) : fromSet(f.keys(), 0);
+  const hasRequired = must.length + filter.length > 0;
+  const msm = b.minimum_should_match !== undefined ? resolveMsm(b.minimum_should_match, should.length) : hasRequired ? 0 : should.length > 0 ? 1 : 0;
+  if (should.length > 0) {
+    const counts = new Map<number, number>();
+    const scores = new Map<number, number>();
+    for (const s of should) for (const [d, sc] of s) {
+      counts.set(d, (counts.get(d) ?? 0) + 1);
+      scores.set(d, (scores.get(d) ?? 0) + sc);
+    }
+    if (!base) {
+      base = new Map();
+      for (const [d, c] of counts) if (c >= msm) base.set(d, scores.get(d)!);
+    } else {
+      for (const [d] of [...base]) {
+        if ((counts.get(d) ?? 0) < msm) base.delete(d);
+        else base.set(d, base.get(d)! + (scores.get(d) ?? 0));
+      }
+    }
+  }
+  if (!base) base = all(ctx, hasRequired || should.length > 0 ? 0 : 1);
+  for (const n of mustNot) for (const [d] of n) base.delete(d);
+  const boost = boostOf(b);
+  if (boost !== 1) for (const [d, s] of base) base.set(d, s * boost);
+  return base;
+}
+
+function evalQs(node: QsNode, ctx: EvalContext, defaults: string[], op: 'and' | 'or'): Scores {
+  switch (node.type) {
+    case 'and':
+      return node.children.map((c) => evalQs(c, ctx, defaults, op)).reduce((a, b) => intersect(a, b));
+    case 'or':
+      return union(node.children.map((c) => evalQs(c, ctx, defaults, op)));
+    case 'not': {
+      const exclude = evalQs(node.child, ctx, defaults, op);
+      const out = all(ctx, 0);
+      for (const [d] of exclude) out.delete(d);
+      return out;
+    }
+    case 'group': {
+      // implicit operator between juxtaposed clauses; +required / -prohibited as Lucene does
+      const required = node.children.filter((c) => c.occur === 'must');
+      const prohibited = node.children.filter((c) => c.occur === 'must_not');
+      const optional = node.children.filter((c) => c.occur === 'should');
+      let base: Scores | undefined;
+      for (const r of required) base = base ? intersect(base, evalQs(r.node, ctx, defaults, op)) : evalQs(r.node, ctx, defaults, op);
+      if (optional.length > 0) {
+        const parts = optional.map((o) => evalQs(o.node, ctx, defaults, op));
+        const combined = op === 'and' ? parts.reduce((a, b) => intersect(a, b)) : union(parts);
+        base = base ? (op === 'and' ? intersect(base, combined) : addScores(base, combined)) : combined;
+      }
+      if (!base) base = all(ctx, 0);
+      for (const p of prohibited) for (const [d] of evalQs(p.node, ctx, defaults, op)) base.delete(d);
+      return base;
+    }
+    case 'term': {
+      const fields = node.field ? expandFields(ctx, [node.field]) : expandFields(ctx, defaults);
+      const parts = fields.map((f) => {
+        const kind = kindOf(ctx.engine.field(f)?.type ?? 'keyword');
+        if (node.phrase) return kind === 'text' ? phraseDocs(ctx, f, node.value, 1) : safe(() => fromSet(termDocs(ctx, f, node.value)));
+        if (node.value === '*' ) return fromSet(ctx.engine.docsWithField(f));
+        if (/[*?]/.test(node.value)) {
+          const isText = kind === 'text';
+          return patternDocs(ctx, f, wildcardRegExp(isText ? node.value.toLowerCase() : node.value, false), 1);
+        }
+        return safe(() => matchDocs(ctx, f, node.value, 'and', 1));
+      });
+      return union(parts);
+    }
+    case 'range': {
+      const fields = node.field ? [node.field] : defaults;
+      const p: Q = {};
+      if (node.from !== '*' && node.from !== undefined) p[node.includeFrom ? 'gte' : 'gt'] = node.from;
+      if (node.to !== '*' && node.to !== undefined) p[node.includeTo ? 'lte' : 'lt'] = node.to;
+      return union(expandFields(ctx, fields).map((f) => rangeDocs(ctx, f, p)));
+    }
+  }
+}
+
+function addScores(a: Scores, b: Scores): Scores {
+  const out: Scores = new Map(a);
+  for (const [d, s] of b) if (out.has(d)) out.set(d, out.get(d)! + s);
+  return out;
+}
+
+/** A field whose type cannot hold the value (a word against a number field) matches nothing, as `lenient` would. */
+function safe(fn: () => Scores): Scores {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof EsError && (err.type === 'query_shard_exception' || err.type === 'parse_exception')) return new Map();
+    throw err;
+  }
+}

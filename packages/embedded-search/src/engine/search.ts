@@ -1,0 +1,225 @@
+/**
+ * `_search` and `_count` over resolved target indices: query, total hits (track_total_hits),
+ * sort on several keys (fields, _score, _doc; missing first/last), from/size, search_after,
+ * `_source` filtering, aggregations. The HTTP layer adds took / timed_out / _shards.
+ */
+import { EsError, parsingError, unsupported } from '../errors.js';
+import { aggregate, type Hit } from './aggregations.js';
+import { kindOf, type IndexEngine } from './index-engine.js';
+import { evaluate, fieldValues, wildcardRegExp } from './query.js';
+import { parseDate } from './values.js';
+
+export interface SearchTarget {
+  index: string;
+  engine: IndexEngine;
+}
+
+type Body = Record<string, unknown>;
+type Params = Record<string, string | undefined>;
+
+const KNOWN_BODY = new Set(['query', 'size', 'from', 'sort', 'search_after', 'track_total_hits', '_source', 'aggs', 'aggregations', 'track_scores', 'timeout', 'version', 'seq_no_primary_term', 'fields', 'stored_fields', 'explain', 'highlight', 'runtime_mappings', 'pit', 'collapse', 'post_filter', 'min_score', 'docvalue_fields', 'profile', 'terminate_after', 'script_fields', 'suggest', 'rescore', 'indices_boost']);
+const UNSUPPORTED_BODY = new Set(['highlight', 'runtime_mappings', 'pit', 'collapse', 'post_filter', 'docvalue_fields', 'profile', 'script_fields', 'suggest', 'rescore', 'indices_boost', 'explain']);
+
+interface SortKey {
+  field: string;
+  order: 'asc' | 'desc';
+  missing: '_last' | '_first';
+}
+
+function parseSort(spec: unknown): SortKey[] {
+  if (spec === undefined) return [];
+  const list = Array.isArray(spec) ? spec : [spec];
+  return list.flatMap((s): SortKey[] => {
+    if (typeof s === 'string') {
+      if (s.includes(',')) return parseSort(s.split(','));
+      const [field, order] = s.split(':') as [string, string | undefined];
+      return [{ field, order: (order ?? (field === '_score' ? 'desc' : 'asc')) as 'asc' | 'desc', missing: '_last' }];
+    }
+    if (s && typeof s === 'object') {
+      return Object.entries(s as Record<string, unknown>).map(([field, v]) => {
+        const o = typeof v === 'string' ? { order: v } : ((v ?? {}) as Record<string, unknown>);
+        const order = String(o.order ?? (field === '_score' ? 'desc' : 'asc'));
+        if (order !== 'asc' && order !== 'desc') throw parsingError(`[sort] unknown order [${order}]`);
+        if (o.mode !== undefined && !['min', 'max'].includes(String(o.mode))) throw unsupported(`sort mode [${String(o.mode)}]`);
+        return { field, order, missing: o.missing === '_first' ? '_first' : '_last' };
+      });
+    }
+    throw parsingError('[sort] malformed');
+  });
+}
+
+function sortValue(h: Hit, key: SortKey): number | string | null {
+  if (key.field === '_score') return h.score;
+  if (key.field === '_doc') return h.doc;
+  const m = h.engine.field(key.field);
+  if (!m) return null;
+  const kind = kindOf(m.type ?? 'keyword');
+  if (kind === 'text') throw new EsError(400, 'illegal_argument_exception', `Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [${key.field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory.`);
+  let vals: (number | string)[];
+  if (kind === 'number' || kind === 'date' || kind === 'ip') vals = h.engine.numericValues(key.field)?.get(h.doc) ?? [];
+  else if (kind === 'boolean') vals = fieldValues(h.engine, h.doc, key.field).map((v) => (v === true || v === 'true' ? 1 : 0));
+  else vals = fieldValues(h.engine, h.doc, key.field).map(String);
+  if (vals.length === 0) return null;
+  return vals.reduce((a, b) => ((key.order === 'asc' ? b < a : b > a) ? b : a));
+}
+
+function compare(a: (number | string | null)[], b: (number | string | null)[], keys: SortKey[]): number {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const x = a[i] ?? null;
+    const y = b[i] ?? null;
+    if (x === y) continue;
+    if (x === null) return k.missing === '_first' ? -1 : 1;
+    if (y === null) return k.missing === '_first' ? 1 : -1;
+    const c = x < y ? -1 : 1;
+    return k.order === 'asc' ? c : -c;
+  }
+  return 0;
+}
+
+function wildcards(patterns: string[]): RegExp[] {
+  return patterns.map((p) => wildcardRegExp(p, false));
+}
+
+/** `_source` filtering: false, "field", ["a.*"], { includes, excludes }. */
+export function filterSource(source: Record<string, unknown>, spec: unknown): Record<string, unknown> | undefined {
+  if (spec === undefined || spec === true) return source;
+  if (spec === false) return undefined;
+  let includes: string[] = [];
+  let excludes: string[] = [];
+  if (typeof spec === 'string') includes = spec.split(',');
+  else if (Array.isArray(spec)) includes = spec.map(String);
+  else if (spec && typeof spec === 'object') {
+    const o = spec as Record<string, unknown>;
+    const list = (v: unknown) => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+    includes = list(o.includes ?? o.include);
+    excludes = list(o.excludes ?? o.exclude);
+  }
+  const inc = wildcards(includes);
+  const exc = wildcards(excludes);
+  const keep = (path: string, isLeaf: boolean) =>
+    !exc.some((r) => r.test(path)) && (inc.length === 0 || inc.some((r) => r.test(path) || (!isLeaf && includes.some((p) => p.startsWith(`${path}.`)))));
+  const walk = (o: Record<string, unknown>, prefix: string): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(o)) {
+      const path = prefix + k;
+      if (v && typeof v === 'object' && !Array.isArray(v)) {
+        if (exc.some((r) => r.test(path))) continue;
+        if (inc.some((r) => r.test(path))) {
+          out[k] = exc.length ? walk(v as Record<string, unknown>, `${path}.`) : v;
+          continue;
+        }
+        const sub = walk(v as Record<string, unknown>, `${path}.`);
+        if (Object.keys(sub).length > 0) out[k] = sub;
+      } else if (keep(path, true)) out[k] = v;
+    }
+    return out;
+  };
+  return walk(source, '');
+}
+
+function matchAll(targets: SearchTarget[], query: unknown, now: number): Hit[] {
+  const hits: Hit[] = [];
+  for (const t of targets) for (const [doc, score] of evaluate(query, { engine: t.engine, now })) hits.push({ engine: t.engine, index: t.index, doc, score });
+  return hits;
+}
+
+function queryFrom(body: Body | undefined, params: Params): unknown {
+  if (params.q !== undefined) {
+    return { query_string: { query: params.q, ...(params.df ? { default_field: params.df } : {}), ...(params.default_operator ? { default_operator: params.default_operator } : {}) } };
+  }
+  return body?.query;
+}
+
+export function search(targets: SearchTarget[], body: Body | undefined, params: Params, now: number): Record<string, unknown> {
+  const b = body ?? {};
+  for (const k of Object.keys(b)) {
+    if (!KNOWN_BODY.has(k)) throw parsingError(`Unknown key for a START_OBJECT in [${k}].`);
+    if (UNSUPPORTED_BODY.has(k)) throw unsupported(`search option [${k}]`);
+  }
+  const size = Number(params.size ?? b.size ?? 10);
+  const from = Number(params.from ?? b.from ?? 0);
+  if (!Number.isInteger(size) || size < 0) throw new EsError(400, 'illegal_argument_exception', `[size] parameter cannot be negative, found [${size}]`);
+  if (!Number.isInteger(from) || from < 0) throw new EsError(400, 'illegal_argument_exception', `[from] parameter cannot be negative, found [${from}]`);
+  if (from + size > 10_000) {
+    throw new EsError(400, 'illegal_argument_exception', `Result window is too large, from + size must be less than or equal to: [10000] but was [${from + size}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.`);
+  }
+  const hits = matchAll(targets, queryFrom(b, params), now);
+  const minScore = typeof b.min_score === 'number' ? b.min_score : undefined;
+  const kept = minScore === undefined ? hits : hits.filter((h) => h.score >= minScore);
+
+  const sortKeys = parseSort(params.sort ?? b.sort);
+  const byScore = sortKeys.length === 0;
+  const keys: SortKey[] = byScore ? [{ field: '_score', order: 'desc', missing: '_last' }] : sortKeys;
+  const valued = kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) }));
+  valued.sort((x, y) => compare(x.v, y.v, keys) || (x.h.index < y.h.index ? -1 : x.h.index > y.h.index ? 1 : x.h.doc - y.h.doc));
+
+  let page = valued;
+  if (b.search_after !== undefined) {
+    if (byScore && !Array.isArray(b.search_after)) throw parsingError('[search_after] must be an array');
+    const after = (b.search_after as unknown[]).map((v, i) => {
+      const k = keys[i];
+      if (k && k.field !== '_score' && k.field !== '_doc' && typeof v === 'string') {
+        const ms = targets.some((t) => t.engine.field(k.field)?.type === 'date') ? parseDate(v) : undefined;
+        return ms ?? v;
+      }
+      return v as number | string | null;
+    });
+    if (after.length !== keys.length) throw new EsError(400, 'illegal_argument_exception', `search_after has ${after.length} value(s) but sort has ${keys.length}.`);
+    if (from > 0) throw new EsError(400, 'illegal_argument_exception', '[from] parameter must be set to 0 when [search_after] is used.');
+    page = valued.filter((x) => compare(x.v, after, keys) > 0);
+  }
+  const selected = page.slice(from, from + size);
+
+  const trackTotal = params.track_total_hits ?? b.track_total_hits ?? 10_000;
+  const exact = trackTotal === true || trackTotal === 'true';
+  const limit = exact ? Infinity : trackTotal === false || trackTotal === 'false' ? -1 : Number(trackTotal);
+  const total = limit < 0 ? undefined : kept.length > limit ? { value: limit, relation: 'gte' } : { value: kept.length, relation: 'eq' };
+  const sourceSpec = params._source !== undefined ? (params._source === 'false' ? false : params._source === 'true' ? true : params._source) : b._source;
+  const trackScores = b.track_scores === true;
+  const maxScore = byScore || trackScores ? (kept.length ? Math.max(...kept.map((h) => h.score)) : null) : null;
+
+  const toHit = (x: { h: Hit; v: (number | string | null)[] }) => {
+    const d = x.h.engine.doc(x.h.doc)!;
+    const src = filterSource(d.source, sourceSpec);
+    return {
+      _index: x.h.index,
+      _id: d.id,
+      _score: byScore || trackScores ? x.h.score : null,
+      ...(b.version === true ? { _version: d.version } : {}),
+      ...(b.seq_no_primary_term === true ? { _seq_no: d.seqNo, _primary_term: 1 } : {}),
+      ...(src !== undefined ? { _source: src } : {}),
+      ...(byScore ? {} : { sort: x.v }),
+    };
+  };
+  const response: Record<string, unknown> = {
+    hits: { ...(total ? { total } : {}), max_score: maxScore, hits: selected.map(toHit) },
+  };
+  const aggs = b.aggs ?? b.aggregations;
+  if (aggs !== undefined) {
+    response.aggregations = aggregate(aggs, kept, {
+      now,
+      topHits: (bucketHits, spec) => {
+        const k = parseSort(spec.sort);
+        const ks: SortKey[] = k.length ? k : [{ field: '_score', order: 'desc', missing: '_last' }];
+        const vs = bucketHits.map((h) => ({ h, v: ks.map((key) => sortValue(h, key)) }));
+        vs.sort((x, y) => compare(x.v, y.v, ks) || x.h.doc - y.h.doc);
+        const n = Number(spec.size ?? 3);
+        const fromN = Number(spec.from ?? 0);
+        const page2 = vs.slice(fromN, fromN + n).map((x) => {
+          const d = x.h.engine.doc(x.h.doc)!;
+          const src = filterSource(d.source, spec._source);
+          return { _index: x.h.index, _id: d.id, _score: k.length ? null : x.h.score, ...(src !== undefined ? { _source: src } : {}), ...(k.length ? { sort: x.v } : {}) };
+        });
+        return { hits: { total: { value: bucketHits.length, relation: 'eq' }, max_score: k.length ? null : (bucketHits.length ? Math.max(...bucketHits.map((h) => h.score)) : null), hits: page2 } };
+      },
+    });
+  }
+  return response;
+}
+
+export function count(targets: SearchTarget[], body: Body | undefined, params: Params, now: number): { count: number } {
+  const b = body ?? {};
+  for (const k of Object.keys(b)) if (k !== 'query') throw parsingError(`request does not support [${k}]`);
+  return { count: matchAll(targets, queryFrom(b, params), now).length };
+}

@@ -1,0 +1,2 @@
+export { startSearchNode, type SearchNode, type SearchNodeOptions } from './server.js';
+export { EsError } from './errors.js';
