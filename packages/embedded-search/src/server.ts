@@ -252,10 +252,6 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     li.engine.index(id, src, { seqNo, version });
     li.seqNo = seqNo;
     store.record(li, { o: 'i', id, s: seqNo, v: version, src });
-    if (Object.keys(li.engine.mappings().properties ?? {}).length !== Object.keys(li.meta.mappings.properties ?? {}).length) {
-      li.meta.mappings = li.engine.mappings();
-      store.saveMeta();
-    }
     return { _index: li.meta.name, _id: id, _version: version, result: current ? 'updated' : 'created', _shards: { total: 1, successful: 1, failed: 0 }, _seq_no: seqNo, _primary_term: 1 };
   }
 
@@ -741,7 +737,13 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
             }
           },
         };
-        const out = route(r);
+        let out: Res;
+        try {
+          out = route(r);
+        } finally {
+          // every write of this request reaches the log before the response leaves
+          store.flush();
+        }
         send(out.status, out.body);
       } catch (err) {
         if (err instanceof EsError) {

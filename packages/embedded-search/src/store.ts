@@ -60,6 +60,10 @@ export interface LiveIndex {
   fd: number;
   logLines: number;
   dirty: boolean;
+  /** Lines not yet written to the log; flushed before a request is answered. */
+  pending: string[];
+  /** mappingVersion of the engine when the mappings were last saved. */
+  savedMappingVersion: number;
 }
 
 function atomicWrite(file: string, data: string): void {
@@ -136,7 +140,7 @@ export class Store {
       if (good < fs.statSync(file).size) fs.truncateSync(file, good);
     }
     const fd = fs.openSync(file, 'a');
-    return { meta: m, engine, seqNo, fd, logLines: lines, dirty: false };
+    return { meta: m, engine, seqNo, fd, logLines: lines, dirty: false, pending: [], savedMappingVersion: engine.mappingVersion };
   }
 
   createIndex(name: string, settings: Record<string, string>, mappings: Mappings, aliases: IndexMeta['aliases'], dataStream?: string): LiveIndex {
@@ -153,6 +157,7 @@ export class Store {
   deleteIndex(name: string): void {
     const li = this.live.get(name);
     if (!li) return;
+    li.pending = [];
     fs.closeSync(li.fd);
     this.live.delete(name);
     delete this.meta.indices[name];
@@ -163,12 +168,27 @@ export class Store {
 
   /** Appends one write to the index's log (the engine was updated by the caller). */
   record(li: LiveIndex, op: { o: 'i'; id: string; s: number; v: number; src: Record<string, unknown> } | { o: 'd'; id: string; s: number }): void {
-    fs.writeSync(li.fd, JSON.stringify(op) + '\n');
+    li.pending.push(JSON.stringify(op));
     li.logLines++;
     li.dirty = true;
   }
 
+  /** Writes the pending lines of every index (one write per index), before a response goes out. */
+  flush(): void {
+    for (const li of this.live.values()) {
+      if (li.pending.length === 0) continue;
+      fs.writeSync(li.fd, li.pending.join('\n') + '\n');
+      li.pending = [];
+      if (li.engine.mappingVersion !== li.savedMappingVersion) {
+        li.meta.mappings = li.engine.mappings();
+        li.savedMappingVersion = li.engine.mappingVersion;
+        this.saveMeta();
+      }
+    }
+  }
+
   sync(li?: LiveIndex): void {
+    this.flush();
     for (const x of li ? [li] : this.live.values()) {
       if (!x.dirty) continue;
       fs.fsyncSync(x.fd);
@@ -178,6 +198,7 @@ export class Store {
 
   /** Rewrites logs that are mostly superseded writes as snapshots of their live documents. */
   compact(): void {
+    this.flush();
     for (const li of this.live.values()) {
       if (li.logLines < 1000 || li.logLines < 2 * li.engine.size) continue;
       const file = this.logPath(li.meta);

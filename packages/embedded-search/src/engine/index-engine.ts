@@ -14,7 +14,7 @@ import { ipKey, looksLikeDate, parseDate, tokenize } from './values.js';
 export type FieldMapping = { type?: string; properties?: Record<string, FieldMapping>; fields?: Record<string, FieldMapping>; format?: string; ignore_above?: number; index?: boolean; [k: string]: unknown };
 export type Mappings = { dynamic?: boolean | 'true' | 'false' | 'strict' | 'runtime'; properties?: Record<string, FieldMapping>; [k: string]: unknown };
 
-export const SUPPORTED_TYPES = new Set(['keyword', 'text', 'date', 'long', 'integer', 'short', 'byte', 'float', 'double', 'half_float', 'scaled_float', 'boolean', 'ip', 'object', 'flattened', 'constant_keyword', 'match_only_text', 'wildcard']);
+export const SUPPORTED_TYPES = new Set(['keyword', 'text', 'date', 'long', 'integer', 'short', 'byte', 'float', 'double', 'half_float', 'scaled_float', 'boolean', 'ip', 'object', 'flattened', 'constant_keyword', 'match_only_text', 'wildcard', 'geo_point']);
 const NUMERIC = new Set(['long', 'integer', 'short', 'byte', 'float', 'double', 'half_float', 'scaled_float']);
 
 export function isNumericType(t: string | undefined): boolean {
@@ -22,8 +22,10 @@ export function isNumericType(t: string | undefined): boolean {
 }
 
 /** How a type is indexed: terms (exact strings), tokens (text), numbers (doc values), or both. */
-export function kindOf(type: string): 'keyword' | 'text' | 'number' | 'date' | 'boolean' | 'ip' | 'flattened' {
+export function kindOf(type: string): 'keyword' | 'text' | 'number' | 'date' | 'boolean' | 'ip' | 'flattened' | 'stored' {
   if (type === 'text' || type === 'match_only_text') return 'text';
+  // geo_point is accepted and kept in _source; geo queries are not supported
+  if (type === 'geo_point') return 'stored';
   if (NUMERIC.has(type)) return 'number';
   if (type === 'date') return 'date';
   if (type === 'boolean') return 'boolean';
@@ -60,6 +62,8 @@ export class IndexEngine {
   /** dotted path -> mapping, multi-fields included (`message.keyword`). */
   private flat = new Map<string, FieldMapping>();
   private freeSlots: number[] = [];
+  /** Bumped whenever the mappings change (dynamic additions included), so callers persist only then. */
+  mappingVersion = 0;
 
   constructor(mappings: Mappings = {}) {
     this.mapping = { ...structuredClone(mappings), properties: structuredClone(mappings.properties ?? {}) };
@@ -139,6 +143,7 @@ export class IndexEngine {
     this.validateMappings(merged.properties!, '');
     this.mapping = merged;
     this.reflatten();
+    this.mappingVersion++;
   }
 
   has(id: string): boolean {
@@ -198,6 +203,8 @@ export class IndexEngine {
       if (m.index === false) return;
       const kind = kindOf(type);
       switch (kind) {
+        case 'stored':
+          break;
         case 'text': {
           if (typeof value === 'object') fail(path, type, value);
           for (const t of tokenize(String(value))) entries.push({ field: path, term: t });
@@ -310,6 +317,7 @@ export class IndexEngine {
       else props[last] = m;
     }
     this.reflatten();
+    this.mappingVersion++;
   }
 
   index(id: string, source: Record<string, unknown>, meta: { seqNo: number; version: number; primaryTerm?: number }): void {

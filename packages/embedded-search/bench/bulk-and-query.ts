@@ -1,0 +1,97 @@
+/**
+ * Bulk indexing of ECS audit documents through the official client, and p50/p99 latency of a
+ * term query on user.id, a time-range + bool query and a terms aggregation over a day.
+ *   npm run bench -w packages/embedded-search           (BENCH_DOCS=200000 by default; 1000000 for the full figure)
+ * Baselines in the same run: JSON.parse + JSON.stringify of the same bulk bodies (the least work
+ * any bulk endpoint does) and the round trip of `GET /` (the HTTP floor for queries).
+ * The node runs in this process, so peak RSS includes the client's share.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import { startSearchNode } from '../src/index.js';
+
+const N = Number(process.env.BENCH_DOCS ?? 200_000);
+const CHUNK = 5_000;
+const Q = Number(process.env.BENCH_QUERIES ?? 100);
+const DAY = 86_400_000;
+const T0 = Date.parse('2026-11-20T00:00:00Z');
+const actions = ['token-validated', 'token-rejected', 'token-issued', 'token-refreshed', 'http-exchange'];
+
+function doc(i: number) {
+  const user = `user-${i % 5000}`;
+  return {
+    '@timestamp': new Date(T0 + Math.floor((i / N) * 3 * DAY)).toISOString(),
+    event: { kind: 'event', category: ['authentication'], action: actions[i % 5], outcome: i % 5 === 1 ? 'failure' : 'success', id: `ev-${i}` },
+    user: { id: user, name: user, roles: ['customer'] },
+    source: { ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` },
+    http: { request: { method: 'GET' }, response: { status_code: i % 5 === 1 ? 401 : 200 } },
+    url: { path: `/api/orders/${i % 1000}` },
+    user_agent: { original: 'Mozilla/5.0 (X11; Linux x86_64)' },
+    service: { name: 'orders-api' },
+    jwt: { jti: `jti-${i}`, iss: 'https://id.example/', kid: 'k1', alg: 'RS256', fingerprint: (i * 2654435761).toString(16).padStart(64, '0') },
+  };
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+async function timeIt(fn: () => Promise<unknown>, n = Q): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    await fn();
+    out.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return out;
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'esearch-bench-'));
+const node = await startSearchNode({ dir, port: 0 });
+const es = new Client({ node: node.url });
+await es.indices.putIndexTemplate({
+  name: 'bench', index_patterns: ['logs-audit.events-*'], data_stream: {}, priority: 200,
+  template: { mappings: { dynamic: 'true', properties: { '@timestamp': { type: 'date' }, user: { properties: { id: { type: 'keyword' } } }, event: { properties: { action: { type: 'keyword' }, outcome: { type: 'keyword' } } }, source: { properties: { ip: { type: 'ip' } } } } } },
+});
+
+// baseline: parse + serialise the same bulk bodies
+let t = process.hrtime.bigint();
+for (let i = 0; i < N; i += CHUNK) {
+  const lines: string[] = [];
+  for (let j = i; j < Math.min(N, i + CHUNK); j++) lines.push(JSON.stringify({ create: { _index: 'x', _id: `ev-${j}` } }), JSON.stringify(doc(j)));
+  for (const l of lines) JSON.parse(l);
+}
+const baselineSecs = Number(process.hrtime.bigint() - t) / 1e9;
+
+t = process.hrtime.bigint();
+for (let i = 0; i < N; i += CHUNK) {
+  const operations: object[] = [];
+  for (let j = i; j < Math.min(N, i + CHUNK); j++) operations.push({ create: { _index: 'logs-audit.events-bench', _id: `ev-${j}` } }, doc(j));
+  const r = await es.bulk({ operations });
+  if (r.errors) throw new Error('bulk errors');
+  if ((i / CHUNK) % 10 === 0) process.stderr.write(`\rindexed ${i}/${N}`);
+}
+const bulkSecs = Number(process.hrtime.bigint() - t) / 1e9;
+process.stderr.write('\n');
+const rssMb = process.resourceUsage().maxRSS / 1024;
+
+const floor = await timeIt(() => es.info());
+const term = await timeIt(() => es.search({ index: 'logs-audit*', query: { term: { 'user.id': `user-${Math.floor(Math.random() * 5000)}` } } }));
+const rangeBool = await timeIt(() => es.search({ index: 'logs-audit*', query: { bool: { filter: [{ range: { '@timestamp': { gte: '2026-11-21T00:00:00Z', lt: '2026-11-21T01:00:00Z' } } }, { term: { 'event.outcome': 'failure' } }] } } }), Math.max(10, Q / 4));
+const agg = await timeIt(() => es.search({ index: 'logs-audit*', size: 0, query: { range: { '@timestamp': { gte: '2026-11-21T00:00:00Z', lt: '2026-11-22T00:00:00Z' } } }, aggs: { actions: { terms: { field: 'event.action' } } } }), Math.max(5, Q / 10));
+
+await node.close();
+rmSync(dir, { recursive: true, force: true });
+
+const lat = (name: string, xs: number[]) => ({ name, p50ms: +pct(xs, 50).toFixed(2), p99ms: +pct(xs, 99).toFixed(2), p50OfFloor: +(pct(xs, 50) / pct(floor, 50)).toFixed(1) });
+const result = {
+  bench: 'embedded-search', docs: N,
+  bulk: { docsPerSec: Math.round(N / bulkSecs), baselineDocsPerSec: Math.round(N / baselineSecs), ofBaseline: +(baselineSecs / bulkSecs).toFixed(3), peakRssMb: Math.round(rssMb) },
+  queries: [lat('GET / (floor)', floor), lat('term user.id', term), lat('time range (1 h) + bool', rangeBool), lat('terms agg over a day', agg)],
+};
+console.log(`docs=${N}: bulk ${result.bulk.docsPerSec} docs/s (${result.bulk.ofBaseline}x JSON parse of the same bodies, ${result.bulk.baselineDocsPerSec} docs/s), peak RSS ${result.bulk.peakRssMb} MiB`);
+for (const q of result.queries) console.log(`${q.name.padEnd(26)} p50 ${q.p50ms} ms  p99 ${q.p99ms} ms  (${q.p50OfFloor}x the HTTP floor)`);
+console.log(JSON.stringify(result));
