@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readSchemaFile, type Alert, type AuditEvent } from '@jwt-audit/events';
+import { alertToEcsDocument, toEcsDocument } from './index.js';
+
+const ex = (k: string) => readSchemaFile(`examples/${k}.json`) as AuditEvent;
+
+test('a rejected token maps to ECS authentication fields with the reason and claims', () => {
+  const e = ex('token.rejected');
+  const d = toEcsDocument(e) as any;
+  assert.equal(d['@timestamp'], new Date(e.occurredAt).toISOString());
+  assert.deepEqual(d.event.category, ['authentication']);
+  assert.deepEqual(d.event.type, ['access', 'denied']);
+  assert.equal(d.event.action, 'token-rejected');
+  assert.equal(d.event.outcome, 'failure');
+  assert.equal(d.event.reason, 'expired');
+  assert.equal(d.user.id, 'alice@example.com');
+  assert.equal(d.source.ip, '203.0.113.24');
+  assert.equal(d.http.response.status_code, 401);
+  assert.equal(d.url.path, '/orders/1042');
+  assert.equal(d.jwt.exp, new Date(e.token!.exp! * 1000).toISOString());
+  assert.equal(d.jwt.fingerprint, e.token!.fingerprint);
+  assert.equal(d.trace.id, e.trace!.traceId);
+  assert.match(d.message, /token rejected \(expired\) for alice@example.com on GET \/orders\/1042/);
+});
+
+test('enrichment and masking land under ECS geo/as/user_agent and audit.*; nulls are dropped', () => {
+  const d = toEcsDocument(ex('http.exchange')) as any;
+  assert.equal(d.source.geo.country_iso_code, 'DE');
+  assert.deepEqual(d.source.geo.location, { lat: 52.52, lon: 13.405 });
+  assert.equal(d.source.as.number, 64500);
+  assert.equal(d.user_agent.name, 'Safari');
+  assert.deepEqual(d.audit.masking.rules, ['header:authorization:fingerprint', 'field:card:redact']);
+  assert.equal(d.audit.authorization.mismatch, false);
+  assert.equal(JSON.stringify(d).includes('null'), false);
+  const k = toEcsDocument(ex('key.rotated')) as any;
+  assert.equal(k.user, undefined);
+  assert.deepEqual(k.audit.key_rotation.added, ['rsa-2026-11']);
+});
+
+test('an alert maps to an ECS alert with a numeric severity and its evidence', () => {
+  const a = readSchemaFile('examples/alert.json') as Alert;
+  const d = alertToEcsDocument(a) as any;
+  assert.equal(d.event.kind, 'alert');
+  assert.equal(d.event.severity, 99);
+  assert.equal(d.rule.name, 'refresh-token-reuse');
+  assert.equal(d.user.id, 'alice@example.com');
+  assert.deepEqual(d.audit.alert.evidence, a.evidence);
+});

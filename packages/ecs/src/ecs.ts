@@ -1,0 +1,205 @@
+/**
+ * AuditEvent / Alert -> Elasticsearch documents in Elastic Common Schema field names, so Kibana's
+ * security and log views work on them as they are. Fields without an ECS home go under `jwt.*`
+ * (token claims and fingerprints) and `audit.*` (pipeline metadata and enrichment results).
+ * Pure: the indexer adds `audit.indexed_at` and `event.ingested`.
+ */
+import type { Alert, AuditEvent } from '@jwt-audit/events';
+
+export const ECS_VERSION = '8.11.0';
+
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? undefined : new Date(ms).toISOString());
+const secIso = (s: number | null | undefined) => (s === null || s === undefined ? undefined : new Date(s * 1000).toISOString());
+const nonEmpty = <T>(a: T[] | undefined | null) => (a && a.length > 0 ? a : undefined);
+
+/** `token.rejected` -> `token-rejected`: ECS actions are lower-case, hyphenated. */
+export function ecsAction(kind: string): string {
+  return kind.replace(/\./g, '-');
+}
+
+function categoryOf(kind: string): { category: string[]; type: string[] } {
+  switch (kind) {
+    case 'token.issued':
+    case 'token.refreshed':
+      return { category: ['authentication', 'iam'], type: ['creation'] };
+    case 'token.validated':
+      return { category: ['authentication'], type: ['access', 'allowed'] };
+    case 'token.rejected':
+      return { category: ['authentication'], type: ['access', 'denied'] };
+    case 'token.revoked':
+      return { category: ['authentication', 'iam'], type: ['deletion'] };
+    case 'session.started':
+      return { category: ['session', 'authentication'], type: ['start'] };
+    case 'session.ended':
+      return { category: ['session'], type: ['end'] };
+    case 'key.rotated':
+      return { category: ['configuration', 'iam'], type: ['change'] };
+    case 'subject.deprovisioned':
+      return { category: ['iam'], type: ['user', 'deletion'] };
+    default:
+      return { category: ['web', 'network'], type: ['access'] };
+  }
+}
+
+/** Removes undefined values and empty objects, so documents carry only what is known. */
+export function compact<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(compact) as T;
+  if (v === null || typeof v !== 'object') return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (x === undefined || x === null) continue;
+    const c = compact(x);
+    if (c && typeof c === 'object' && !Array.isArray(c) && Object.keys(c).length === 0) continue;
+    out[k] = c;
+  }
+  return out as T;
+}
+
+export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
+  const { category, type } = categoryOf(e.kind);
+  const t = e.token;
+  const req = e.http?.request;
+  const res = e.http?.response;
+  const en = e.enrichment;
+  const action = ecsAction(e.kind);
+  const who = e.actor.sub ?? e.actor.clientId ?? e.network?.clientIp ?? 'unknown';
+  const message =
+    e.kind === 'token.rejected'
+      ? `token rejected (${e.rejection?.reason ?? 'unknown'}) for ${who}${req ? ` on ${req.method} ${req.path}` : ''}`
+      : e.kind === 'http.exchange' && req
+        ? `${req.method} ${req.path} -> ${res?.status ?? '-'} by ${who}`
+        : `${action} ${who}`;
+  return compact({
+    '@timestamp': iso(e.occurredAt),
+    message,
+    ecs: { version: ECS_VERSION },
+    event: {
+      id: e.id,
+      kind: 'event',
+      category,
+      type,
+      action,
+      outcome: e.outcome,
+      reason: e.rejection?.reason ?? e.session?.reason ?? undefined,
+      created: iso(e.observedAt),
+      dataset: 'audit.events',
+      module: 'jwt-audit',
+      duration: res ? Math.round(res.latencyMs * 1e6) : undefined,
+    },
+    user: { id: e.actor.sub, name: e.actor.sub, roles: nonEmpty(e.actor.roles), domain: e.actor.tenant },
+    source: e.network?.clientIp
+      ? {
+          ip: e.network.clientIp,
+          geo: en?.geo
+            ? {
+                country_iso_code: en.geo.countryIso,
+                country_name: en.geo.country,
+                city_name: en.geo.city,
+                location: en.geo.lat !== null && en.geo.lon !== null ? { lat: en.geo.lat, lon: en.geo.lon } : undefined,
+              }
+            : undefined,
+          as: en?.asn ? { number: en.asn.number, organization: { name: en.asn.org } } : undefined,
+        }
+      : undefined,
+    user_agent: e.network?.userAgent
+      ? {
+          original: e.network.userAgent,
+          name: en?.userAgent?.name,
+          version: en?.userAgent?.version,
+          os: en?.userAgent ? { name: en.userAgent.os, version: en.userAgent.osVersion } : undefined,
+          device: en?.userAgent?.device ? { name: en.userAgent.device } : undefined,
+        }
+      : undefined,
+    http: req
+      ? {
+          request: { id: req.id, method: req.method, mime_type: req.body?.contentType, body: req.body ? { bytes: req.body.size, content: req.body.content } : undefined },
+          response: res ? { status_code: res.status, mime_type: res.body?.contentType, body: res.body ? { bytes: res.body.size, content: res.body.content } : undefined } : undefined,
+        }
+      : undefined,
+    url: req ? { scheme: req.scheme, domain: req.host, path: req.path, query: req.query } : undefined,
+    trace: e.trace?.traceId ? { id: e.trace.traceId } : undefined,
+    span: e.trace?.spanId ? { id: e.trace.spanId } : undefined,
+    service: { name: e.source.service, environment: e.source.environment, node: { name: e.source.instance } },
+    jwt: t || e.actor.clientId || nonEmpty(e.actor.scopes)
+      ? {
+          jti: t?.jti,
+          sid: t?.sid,
+          iss: t?.iss,
+          aud: nonEmpty(t?.aud),
+          kid: t?.kid,
+          alg: t?.alg,
+          typ: t?.typ,
+          iat: secIso(t?.iat),
+          nbf: secIso(t?.nbf),
+          exp: secIso(t?.exp),
+          client_id: e.actor.clientId,
+          family_id: t?.familyId,
+          fingerprint: t?.fingerprint,
+          previous_fingerprint: t?.previousFingerprint,
+          scopes: nonEmpty(e.actor.scopes),
+        }
+      : undefined,
+    audit: {
+      schema_version: e.schemaVersion,
+      kind: e.kind,
+      observed_at: iso(e.observedAt),
+      enriched_at: iso(en?.enrichedAt),
+      latency_ms: res?.latencyMs,
+      route: req?.route,
+      forwarded_for: nonEmpty(e.network?.forwardedFor),
+      masking: e.masking ? { rules: nonEmpty(e.masking.rulesApplied), policy_version: e.masking.policyVersion, key_id: e.masking.keyId } : undefined,
+      token_age_sec: en?.tokenAgeSec,
+      token_remaining_sec: en?.tokenRemainingSec,
+      lifetime_exceeds_policy: en ? en.lifetimeExceedsPolicy : undefined,
+      ip_class: en?.ipClass,
+      session_id: en?.sessionId ?? e.session?.id ?? t?.sid,
+      authorization: en?.authorization ? { required_scopes: nonEmpty(en.authorization.requiredScopes), missing_scopes: nonEmpty(en.authorization.missingScopes), mismatch: en.authorization.mismatch } : undefined,
+      key_rotation: e.key ? { jwks_url: e.key.jwksUrl, added: nonEmpty(e.key.added), removed: nonEmpty(e.key.removed), current: nonEmpty(e.key.current) } : undefined,
+      session: e.session ? { id: e.session.id, reason: e.session.reason } : undefined,
+      http: req
+        ? {
+            request_headers: Object.keys(req.headers).length ? req.headers : undefined,
+            response_headers: res && Object.keys(res.headers).length ? res.headers : undefined,
+            request_truncated: req.body?.truncated,
+            response_truncated: res?.body?.truncated,
+            request_sha256: req.body?.sha256,
+            response_sha256: res?.body?.sha256,
+          }
+        : undefined,
+      attributes: Object.keys(e.attributes).length ? e.attributes : undefined,
+    },
+  });
+}
+
+/** ECS event.severity: a number, higher is worse. */
+export const SEVERITY_SCORE: Record<Alert['severity'], number> = { low: 21, medium: 47, high: 73, critical: 99 };
+
+export function alertToEcsDocument(a: Alert): Record<string, unknown> {
+  return compact({
+    '@timestamp': iso(a.raisedAt),
+    message: a.description,
+    ecs: { version: ECS_VERSION },
+    event: {
+      id: a.id,
+      kind: 'alert',
+      category: ['authentication', 'threat'],
+      type: ['indicator'],
+      action: a.rule,
+      severity: SEVERITY_SCORE[a.severity],
+      created: iso(a.raisedAt),
+      start: iso(a.firstSeen),
+      end: iso(a.lastSeen),
+      dataset: 'audit.alerts',
+      module: 'jwt-audit',
+    },
+    rule: { name: a.rule, id: a.rule },
+    user: a.keys.subject ? { id: a.keys.subject } : undefined,
+    source: a.keys.ip ? { ip: a.keys.ip } : undefined,
+    jwt: { jti: a.keys.jti, client_id: a.keys.clientId, family_id: a.keys.familyId },
+    audit: {
+      schema_version: a.schemaVersion,
+      alert: { severity: a.severity, count: a.count, suppressed: a.suppressed, window_ms: a.window.sizeMs, window_start: iso(a.window.start), window_end: iso(a.window.end), evidence: nonEmpty(a.evidence), session_id: a.keys.sessionId },
+      attributes: Object.keys(a.attributes).length ? a.attributes : undefined,
+    },
+  });
+}
