@@ -1,0 +1,167 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { Client } from '@elastic/elasticsearch';
+import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
+import { startSearchNode, type SearchNode } from '@jwt-audit/embedded-search';
+import { alertCodec, deadLetterCodec, EVENT_KINDS, eventCodec, newId, readSchemaFile, TOPICS, partitionKey, type Alert, type AuditEvent } from '@jwt-audit/events';
+import { createAuditProducer, createKafkaClient, ensureTopics, defaultTopics } from '@jwt-audit/kafka';
+import { createLogger } from '@jwt-audit/runtime';
+import { createIndexerService, indexerDefaults, type IndexerConfig } from './index.js';
+
+const logger = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+let dir: string;
+let broker: Broker;
+let node: SearchNode;
+let es: Client;
+let esDir: string;
+let esPort: number;
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await Promise.resolve().then(fn).catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const config = (groupId: string): IndexerConfig => ({
+  ...indexerDefaults,
+  kafka: { brokers: [broker.address], clientId: 'indexer-test' },
+  elasticsearch: { url: node.url },
+  ops: {},
+  groupId,
+  namespace: 'test',
+});
+
+const example = (k: string) => readSchemaFile(`examples/${k}.json`) as AuditEvent;
+const fresh = (e: AuditEvent): AuditEvent => ({ ...e, id: newId() });
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'indexer-'));
+  esDir = path.join(dir, 'es');
+  broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
+  node = await startSearchNode({ dir: esDir, port: 0 });
+  esPort = node.port;
+  es = new Client({ node: node.url });
+  await ensureTopics(createKafkaClient({ brokers: [broker.address], clientId: 'setup' }, logger), defaultTopics(3));
+});
+
+after(async () => {
+  await es.close();
+  await node.close();
+  await broker.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function produce(topic: string, records: { key: string; value: Buffer; headers: Record<string, string> }[]) {
+  const p = createAuditProducer(createKafkaClient({ brokers: [broker.address], clientId: 'producer' }, logger), { logger });
+  await p.connect();
+  await p.send(topic, records);
+  await p.disconnect();
+}
+
+const count = async (index: string) => {
+  await es.indices.refresh({ index });
+  return (await es.count({ index })).count;
+};
+
+test('every event kind and an alert become searchable ECS documents; mappings come from the template; a second pass adds nothing', async () => {
+  const events = EVENT_KINDS.map((k) => fresh(example(k)));
+  const alert = { ...(readSchemaFile('examples/alert.json') as Alert), id: newId() };
+  await produce(TOPICS.enriched, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  await produce(TOPICS.alerts, [{ key: 'sub:alice', ...alertCodec.encode(alert) }]);
+
+  const svc = createIndexerService(config('idx-1'), { logger });
+  await svc.start();
+  try {
+    await waitFor('10 events indexed', async () => ((await count('logs-audit.events-test')) >= 10 ? true : undefined));
+    await waitFor('1 alert indexed', async () => ((await count('logs-audit.alerts-test')) >= 1 ? true : undefined));
+  } finally {
+    await svc.stop();
+  }
+  const mapping = Object.values(await es.indices.getMapping({ index: 'logs-audit.events-test' }))[0]!.mappings.properties as any;
+  assert.equal(mapping['@timestamp'].type, 'date');
+  assert.equal(mapping.source.properties.ip.type, 'ip');
+  assert.equal(mapping.user.properties.id.type, 'keyword');
+  assert.equal(mapping.event.properties.action.type, 'keyword');
+  assert.equal(mapping.jwt.properties.exp.type, 'date');
+
+  const rejected = await es.search<any>({ index: 'logs-audit.events-test', q: 'event.action:token-rejected AND event.reason:expired' });
+  assert.equal(rejected.hits.hits.length, 1);
+  assert.equal(rejected.hits.hits[0]!._id, events.find((e) => e.kind === 'token.rejected')!.id);
+  assert.equal(rejected.hits.hits[0]!._source.user.id, 'alice@example.com');
+  const a = await es.get<any>({ index: (await es.indices.getDataStream({ name: 'logs-audit.alerts-test' })).data_streams[0]!.indices[0]!.index_name, id: alert.id });
+  assert.equal(a._source.rule.name, 'refresh-token-reuse');
+
+  // the same records consumed again by another group: create ops with the same _id, so nothing changes
+  const again = createIndexerService(config('idx-2'), { logger });
+  await again.start();
+  const admin = createKafkaClient({ brokers: [broker.address], clientId: 'a' }, logger).admin();
+  await admin.connect();
+  try {
+    await waitFor('second pass committed', async () => {
+      const offs = await admin.fetchOffsets({ groupId: 'idx-2', topics: [TOPICS.enriched] });
+      const committed = offs[0]!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+      return committed >= 10 ? true : undefined;
+    });
+  } finally {
+    await admin.disconnect();
+    await again.stop();
+  }
+  assert.equal(await count('logs-audit.events-test'), 10);
+});
+
+test('a document Elasticsearch refuses goes to the DLQ with its reason; the rest of the batch is indexed', async () => {
+  const good = fresh(example('token.validated'));
+  const bad = fresh(example('token.validated'));
+  bad.network = { ...bad.network!, clientIp: 'not-an-ip' };
+  await produce(TOPICS.enriched, [good, bad].map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  await produce(TOPICS.enriched, [{ key: 'sub:x', value: Buffer.from('garbage'), headers: {} }]);
+  const svc = createIndexerService(config('idx-dlq'), { logger });
+  await svc.start();
+  const seen: ReturnType<typeof deadLetterCodec.decode>[] = [];
+  const consumer = createKafkaClient({ brokers: [broker.address], clientId: 'dlq' }, logger).consumer({ groupId: `dlq-${newId()}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [TOPICS.dlq], fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ message }) => void seen.push(deadLetterCodec.decode(message.value!, message.headers as never)) });
+  try {
+    await waitFor('good doc indexed', async () => ((await es.search({ index: 'logs-audit.events-test', query: { ids: { values: [good.id] } } })).hits.hits.length === 1 ? true : undefined));
+    const letters = await waitFor('two dead letters', () => (seen.filter((d) => d.stage === 'indexer').length >= 2 ? seen.filter((d) => d.stage === 'indexer') : undefined));
+    const mapping = letters.find((d) => d.code === 'AUDIT_ERR_ES_MAPPING')!;
+    assert.match(mapping.reason, /document_parsing_exception/);
+    assert.match(mapping.reason, /source\.ip/);
+    assert.equal(mapping.originTopic, TOPICS.enriched);
+    assert.equal(eventCodec.decode(mapping.payload!, { 'audit-schema-fingerprint': mapping.originHeaders['audit-schema-fingerprint'] }).id, bad.id);
+    assert.ok(letters.some((d) => d.code === 'AUDIT_ERR_UNDECODABLE'));
+  } finally {
+    await consumer.disconnect();
+    await svc.stop();
+  }
+});
+
+test('Elasticsearch down for a while: the indexer waits and retries; after the restart nothing is lost or duplicated', async () => {
+  const svc = createIndexerService(config('idx-outage'), { logger });
+  await svc.start();
+  try {
+    const before = await count('logs-audit.events-test');
+    await es.close();
+    await node.close();
+    const events = Array.from({ length: 25 }, (_, i) => ({ ...fresh(example('http.exchange')), attributes: { n: String(i) } }));
+    await produce(TOPICS.enriched, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+    await new Promise((r) => setTimeout(r, 1500)); // the indexer meets a closed port and backs off
+    node = await startSearchNode({ dir: esDir, port: esPort });
+    es = new Client({ node: node.url });
+    await waitFor('25 more documents', async () => ((await count('logs-audit.events-test')) >= before + 25 ? true : undefined), 60_000);
+    assert.equal(await count('logs-audit.events-test'), before + 25);
+    const ids = (await es.search({ index: 'logs-audit.events-test', size: 1000, query: { ids: { values: events.map((e) => e.id) } } })).hits.hits.map((h) => h._id);
+    assert.equal(new Set(ids).size, 25);
+  } finally {
+    await svc.stop();
+  }
+});

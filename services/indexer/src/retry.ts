@@ -1,0 +1,34 @@
+/**
+ * The one place that decides what an Elasticsearch failure means for the indexer:
+ *   - whole request: connection refused / timeout / 429 / 5xx  -> retriable (back off, retry the batch)
+ *                    any other 4xx                               -> not retriable (a bug or bad config)
+ *   - per bulk item: 201 / 200                                    -> written
+ *                    409 version_conflict on `create`             -> already written (redelivery): done
+ *                    429 / 5xx                                    -> retriable: the batch is retried; written
+ *                                                                    items come back as 409 and count as done
+ *                    other 4xx (mapping / parsing errors)         -> the record goes to the DLQ with ES's reason
+ */
+import { errors } from '@elastic/elasticsearch';
+import { AuditError } from '@jwt-audit/runtime';
+
+export type ItemOutcome = 'written' | 'duplicate' | 'retry' | 'reject';
+
+export function classifyItem(status: number): ItemOutcome {
+  if (status === 200 || status === 201) return 'written';
+  if (status === 409) return 'duplicate';
+  if (status === 429 || status >= 500) return 'retry';
+  return 'reject';
+}
+
+export function fromEsError(err: unknown, what: string): AuditError {
+  if (err instanceof errors.ResponseError) {
+    const status = err.statusCode ?? 0;
+    const retriable = status === 429 || status >= 500;
+    return new AuditError(retriable ? 'AUDIT_ERR_ES_UNAVAILABLE' : 'AUDIT_ERR_ES_REJECTED', `${what}: HTTP ${status} ${err.message}`, { retriable, cause: err });
+  }
+  if (err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError) {
+    return new AuditError('AUDIT_ERR_ES_UNAVAILABLE', `${what}: ${(err as Error).message}`, { retriable: true, cause: err });
+  }
+  if (err instanceof AuditError) return err;
+  return new AuditError('AUDIT_ERR_ES', `${what}: ${(err as Error)?.message ?? String(err)}`, { retriable: true, cause: err });
+}

@@ -1,0 +1,77 @@
+import type { Client } from '@elastic/elasticsearch';
+import { alertToEcsDocument, toEcsDocument } from '@jwt-audit/ecs';
+import { alertCodec, eventCodec, TOPICS } from '@jwt-audit/events';
+import type { DeadLetterRequest, InputRecord } from '@jwt-audit/kafka';
+import { AuditError, toAuditError, type Metrics } from '@jwt-audit/runtime';
+import { classifyItem, fromEsError } from './retry.js';
+
+export interface BulkOutcome {
+  written: number;
+  duplicates: number;
+  deadLetters: DeadLetterRequest[];
+}
+
+/**
+ * One consumed batch -> one `_bulk` of `create` ops with `_id` = event id, so a redelivered
+ * record can never be indexed twice. Resolves when every record is durably written, already
+ * present, or dead-lettered; throws a retriable error when any item must be retried.
+ */
+export async function indexBatch(es: Client, records: InputRecord[], namespace: string, metrics?: Metrics): Promise<BulkOutcome> {
+  const deadLetters: DeadLetterRequest[] = [];
+  const operations: object[] = [];
+  const origin: InputRecord[] = [];
+  const now = new Date().toISOString();
+  for (const r of records) {
+    try {
+      if (!r.value) throw new AuditError('AUDIT_ERR_EMPTY_RECORD', 'record has no value');
+      if (r.topic === TOPICS.alerts) {
+        const a = alertCodec.decode(r.value, r.headers);
+        const doc = alertToEcsDocument(a) as Record<string, any>;
+        doc.audit = { ...doc.audit, indexed_at: now };
+        operations.push({ create: { _index: `logs-audit.alerts-${namespace}`, _id: a.id } }, doc);
+      } else {
+        const e = eventCodec.decode(r.value, r.headers);
+        const doc = toEcsDocument(e) as Record<string, any>;
+        doc.event = { ...doc.event, ingested: now };
+        doc.audit = { ...doc.audit, indexed_at: now };
+        operations.push({ create: { _index: `logs-audit.events-${namespace}`, _id: e.id } }, doc);
+      }
+      origin.push(r);
+    } catch (err) {
+      deadLetters.push({ record: r, error: toAuditError(err, 'AUDIT_ERR_UNDECODABLE') });
+    }
+  }
+  if (origin.length === 0) return { written: 0, duplicates: 0, deadLetters };
+  let response;
+  const started = process.hrtime.bigint();
+  try {
+    response = await es.bulk({ operations });
+  } catch (err) {
+    throw fromEsError(err, `bulk of ${origin.length} documents`);
+  }
+  metrics?.histogram('audit_indexer_bulk_duration_seconds', 'Time of one _bulk request').observe(Number(process.hrtime.bigint() - started) / 1e9);
+  let written = 0;
+  let duplicates = 0;
+  let retry = 0;
+  response.items.forEach((item, i) => {
+    const result = Object.values(item)[0]!;
+    switch (classifyItem(result.status)) {
+      case 'written':
+        written++;
+        break;
+      case 'duplicate':
+        duplicates++;
+        break;
+      case 'retry':
+        retry++;
+        break;
+      case 'reject':
+        deadLetters.push({
+          record: origin[i]!,
+          error: new AuditError('AUDIT_ERR_ES_MAPPING', `Elasticsearch refused the document: ${result.error?.type}: ${result.error?.reason}`),
+        });
+    }
+  });
+  if (retry > 0) throw new AuditError('AUDIT_ERR_ES_UNAVAILABLE', `${retry} of ${origin.length} bulk items must be retried (429/5xx)`, { retriable: true });
+  return { written, duplicates, deadLetters };
+}
