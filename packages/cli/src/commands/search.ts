@@ -1,0 +1,111 @@
+import { Client } from '@elastic/elasticsearch';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { EXIT } from '../program.js';
+
+/**
+ * `audit search [query]`: a query string (Kibana/Lucene syntax) over the audit data streams,
+ * a time window, a readable table or JSON lines, and --follow. Works on the embedded search node
+ * and on real Elasticsearch: it is the same client.
+ */
+
+const DURATION = /^(\d+)(s|m|h|d|w)$/;
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+export function parseSince(v: string): string {
+  const m = DURATION.exec(v);
+  if (!m) throw new InvalidArgumentError('expected a duration like 30s, 15m, 2h, 7d');
+  return `now-${m[1]}${m[2] === 'w' ? 'w' : m[2]}`;
+}
+
+export interface SearchRow {
+  '@timestamp'?: string;
+  event?: { id?: string; action?: string; outcome?: string; reason?: string };
+  user?: { id?: string };
+  source?: { ip?: string };
+  http?: { request?: { method?: string }; response?: { status_code?: number } };
+  url?: { path?: string };
+  message?: string;
+  rule?: { name?: string };
+}
+
+export function formatRow(d: SearchRow): string {
+  const req = d.http?.request?.method ? `${d.http.request.method} ${d.url?.path ?? ''} ${d.http.response?.status_code ?? ''}`.trim() : '';
+  return [
+    (d['@timestamp'] ?? '').replace('T', ' ').replace('Z', ''),
+    (d.event?.action ?? d.rule?.name ?? '').padEnd(22),
+    (d.event?.outcome ?? '').padEnd(7),
+    (d.user?.id ?? '-').padEnd(20),
+    (d.source?.ip ?? '-').padEnd(15),
+    req.padEnd(28),
+    d.event?.reason ?? '',
+  ].join('  ');
+}
+
+function client(url: string, apiKey?: string): Client {
+  const u = new URL(url);
+  const auth = apiKey ? { apiKey } : u.username ? { username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } : undefined;
+  u.username = '';
+  u.password = '';
+  return new Client({ node: u.toString(), ...(auth ? { auth } : {}), maxRetries: 1, requestTimeout: 30_000 });
+}
+
+export function register(program: Command): void {
+  program
+    .command('search')
+    .description('search audit events (query string syntax, e.g. \'user.id:alice AND event.action:token-rejected\')')
+    .argument('[query]', 'query string; empty = everything', '')
+    .option('--since <duration>', 'only the last 30s / 15m / 2h / 7d', parseSince)
+    .option('--from <time>', 'start (ISO 8601 or date math like now-1d)')
+    .option('--to <time>', 'end (ISO 8601 or date math)', undefined)
+    .option('--size <n>', 'how many, newest first', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('1..10000');
+      return n;
+    }, 50)
+    .option('--index <pattern>', 'index, data stream or pattern', 'logs-audit.events-*')
+    .option('--alerts', 'search alerts instead of events (logs-audit.alerts-*)')
+    .option('--json', 'one JSON document per line')
+    .option('--follow', 'keep printing new matches (every 2 s) until interrupted')
+    .addOption(new Option('--es-url <url>', 'Elasticsearch URL').env('AUDIT_ES_URL').default('http://127.0.0.1:9200'))
+    .addOption(new Option('--api-key <key>', 'Elasticsearch API key').env('AUDIT_ES_API_KEY'))
+    .action(async (query: string, o: { since?: string; from?: string; to?: string; size: number; index: string; alerts?: boolean; json?: boolean; follow?: boolean; esUrl: string; apiKey?: string }) => {
+      const es = client(o.esUrl, o.apiKey);
+      const index = o.alerts ? 'logs-audit.alerts-*' : o.index;
+      const from = o.since ?? o.from;
+      const filter: object[] = [];
+      if (from || o.to) filter.push({ range: { '@timestamp': { ...(from ? { gte: from } : {}), ...(o.to ? { lte: o.to } : {}) } } });
+      const must = query.trim() ? [{ query_string: { query, default_operator: 'AND' } }] : [];
+      const print = (docs: { _id?: string; _source?: unknown }[]) => {
+        for (const h of docs) {
+          const d = h._source as SearchRow;
+          process.stdout.write(o.json ? `${JSON.stringify(d)}\n` : `${formatRow(d)}\n`);
+        }
+      };
+      try {
+        const res = await es.search({ index, size: o.size, sort: [{ '@timestamp': 'desc' }], query: { bool: { must, filter } }, ignore_unavailable: true, allow_no_indices: true, track_total_hits: true });
+        const hits = [...res.hits.hits].reverse();
+        if (!o.json) process.stdout.write(`${'time'.padEnd(23)}  ${'action'.padEnd(22)}  ${'outcome'.padEnd(7)}  ${'user'.padEnd(20)}  ${'source ip'.padEnd(15)}  ${'request'.padEnd(28)}  reason\n`);
+        print(hits);
+        const total = typeof res.hits.total === 'number' ? res.hits.total : (res.hits.total?.value ?? hits.length);
+        if (!o.json) process.stderr.write(`${hits.length} shown of ${total} matching\n`);
+        if (!o.follow) return;
+        const seen = new Set(hits.map((h) => h._id));
+        let last = (hits.at(-1)?._source as SearchRow | undefined)?.['@timestamp'] ?? new Date().toISOString();
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 2_000));
+          const more = await es.search({ index, size: 1000, sort: [{ '@timestamp': 'asc' }], query: { bool: { must, filter: [{ range: { '@timestamp': { gte: last } } }] } }, ignore_unavailable: true, allow_no_indices: true });
+          const fresh = more.hits.hits.filter((h) => !seen.has(h._id));
+          for (const h of fresh) seen.add(h._id);
+          print(fresh);
+          last = (fresh.at(-1)?._source as SearchRow | undefined)?.['@timestamp'] ?? last;
+        }
+      } catch (err) {
+        const e = err as { meta?: { statusCode?: number; body?: { error?: { reason?: string } } }; message: string };
+        const reason = e.meta?.body?.error?.reason ?? e.message;
+        process.stderr.write(`audit search: ${reason}\n`);
+        process.exitCode = e.meta?.statusCode === 400 ? EXIT.usage : EXIT.unavailable;
+      } finally {
+        await es.close();
+      }
+    });
+}
