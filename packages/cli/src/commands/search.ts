@@ -1,4 +1,4 @@
-import { Client } from '@elastic/elasticsearch';
+import { Client, type estypes } from '@elastic/elasticsearch';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXIT } from '../program.js';
 
@@ -72,9 +72,9 @@ export function register(program: Command): void {
       const es = client(o.esUrl, o.apiKey);
       const index = o.alerts ? 'logs-audit.alerts-*' : o.index;
       const from = o.since ?? o.from;
-      const filter: object[] = [];
+      const filter: estypes.QueryDslQueryContainer[] = [];
       if (from || o.to) filter.push({ range: { '@timestamp': { ...(from ? { gte: from } : {}), ...(o.to ? { lte: o.to } : {}) } } });
-      const must = query.trim() ? [{ query_string: { query, default_operator: 'AND' } }] : [];
+      const must: estypes.QueryDslQueryContainer[] = query.trim() ? [{ query_string: { query, default_operator: 'AND' } }] : [];
       const print = (docs: { _id?: string; _source?: unknown }[]) => {
         for (const h of docs) {
           const d = h._source as SearchRow;
