@@ -136,10 +136,10 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
       .sign(key.privateKey);
   };
 
-  const issue = async (res: http.ServerResponse, sub: string, clientId: string, scopes: string[], roles: string[], family?: { familyId: string; sid: string }) => {
+  const issue = async (res: http.ServerResponse, sub: string, clientId: string, scopes: string[], roles: string[], family?: { familyId: string; sid: string }, ttlSec = ttl) => {
     const sid = family?.sid ?? `sid-${randomBytes(6).toString('hex')}`;
-    const accessToken = await sign({ sub, client_id: clientId, scope: scopes.join(' '), roles, sid });
-    const body: Record<string, unknown> = { access_token: accessToken, token_type: 'Bearer', expires_in: ttl, scope: scopes.join(' ') };
+    const accessToken = await sign({ sub, client_id: clientId, scope: scopes.join(' '), roles, sid }, { expiresInSec: ttlSec });
+    const body: Record<string, unknown> = { access_token: accessToken, token_type: 'Bearer', expires_in: ttlSec, scope: scopes.join(' ') };
     if (sub !== clientId) {
       const rt = randomBytes(32).toString('base64url');
       refresh.set(rt, { sub, clientId, familyId: family?.familyId ?? `fam-${randomBytes(6).toString('hex')}`, sid, scopes, roles, rotated: false, revoked: false });
@@ -159,7 +159,9 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
         if (!user || user.password !== form.get('password')) return oauthError(res, 400, 'invalid_grant', 'bad credentials');
         const requested = form.get('scope')?.split(' ').filter(Boolean);
         const scopes = requested ? requested.filter((s) => user.scopes.includes(s)) : user.scopes;
-        return issue(res, form.get('username')!, client.id, scopes, user.roles);
+        // demo only: a short lifetime on request, so the traffic generator can replay expired tokens
+        const demoTtl = Number(form.get('demo_ttl'));
+        return issue(res, form.get('username')!, client.id, scopes, user.roles, undefined, Number.isInteger(demoTtl) && demoTtl >= 1 && demoTtl < ttl ? demoTtl : ttl);
       }
       case 'client_credentials':
         return issue(res, client.id, client.id, known.scopes, []);
