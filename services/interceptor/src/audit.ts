@@ -1,0 +1,148 @@
+import { newId, type Actor, type AuditEvent, type Body, type EventKind, type Http, type Network, type Outcome, type RejectionReason, type Source, type TokenInfo, type Trace } from '@jwt-audit/events';
+import { actorFromClaims, claimString, tokenInfo, type DecodedToken, type VerifyOutcome } from '@jwt-audit/jwt';
+
+/**
+ * The pure core of the interceptor: an exchange (what was seen on the wire, already filtered by
+ * the capture policy) plus the authentication outcome in, audit events out. No I/O.
+ */
+
+export interface ExchangeRequest {
+  id: string | null;
+  method: string;
+  scheme: string;
+  host: string;
+  path: string;
+  route: string | null;
+  query: string | null;
+  headers: Record<string, string>;
+  body: Body | null;
+}
+
+export interface ExchangeResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Body | null;
+  latencyMs: number;
+}
+
+export interface Exchange {
+  startedAt: number;
+  request: ExchangeRequest;
+  response: ExchangeResponse | null;
+  network: Network | null;
+  trace: Trace | null;
+}
+
+/** What authentication concluded for the exchange. */
+export type AuthResult =
+  | { kind: 'none' }
+  | { kind: 'missing' }
+  | { kind: 'malformed-header' }
+  | { kind: 'verified'; token: string; outcome: VerifyOutcome };
+
+export const EMPTY_ACTOR: Actor = { sub: null, clientId: null, tenant: null, roles: [], scopes: [] };
+
+/** The actor an exchange is attributed to: verified claims only. An unverified token names nobody. */
+export function actorOf(auth: AuthResult): Actor {
+  if (auth.kind !== 'verified') return EMPTY_ACTOR;
+  const o = auth.outcome;
+  if (o.ok) return actorFromClaims(o.claims);
+  if (o.signatureVerified) return actorFromClaims(o.decoded?.claims ?? null);
+  return EMPTY_ACTOR;
+}
+
+export function tokenOf(auth: AuthResult): TokenInfo | null {
+  if (auth.kind !== 'verified') return null;
+  const o = auth.outcome;
+  const decoded: DecodedToken | null = o.ok ? o.decoded : o.decoded;
+  return tokenInfo(auth.token, decoded, { typeHint: 'access', fingerprint: o.fingerprint });
+}
+
+export function rejectionOf(auth: AuthResult): { reason: RejectionReason; detail: string } | null {
+  switch (auth.kind) {
+    case 'missing':
+      return { reason: 'missing', detail: 'no bearer token' };
+    case 'malformed-header':
+      return { reason: 'malformed', detail: 'Authorization header is not a valid Bearer credential' };
+    case 'verified':
+      return auth.outcome.ok ? null : { reason: auth.outcome.reason, detail: auth.outcome.detail };
+    default:
+      return null;
+  }
+}
+
+export function baseEvent(kind: EventKind, source: Source, occurredAt: number, observedAt: number, outcome: Outcome, actor: Actor): AuditEvent {
+  return {
+    id: newId(),
+    schemaVersion: 2,
+    kind,
+    occurredAt,
+    observedAt,
+    source,
+    outcome,
+    actor,
+    token: null,
+    rejection: null,
+    key: null,
+    session: null,
+    http: null,
+    network: null,
+    trace: null,
+    masking: null,
+    enrichment: null,
+    attributes: {},
+  };
+}
+
+/** Attributes describing what a rejected token claimed; kept apart from actor because nothing vouches for them. */
+function untrustedAttributes(auth: AuthResult): Record<string, string> {
+  if (auth.kind !== 'verified' || auth.outcome.ok) return {};
+  const o = auth.outcome;
+  const attrs: Record<string, string> = { 'token.signatureVerified': String(o.signatureVerified) };
+  if (!o.signatureVerified) {
+    const sub = claimString(o.decoded?.claims?.sub);
+    if (sub) attrs['token.claimedSub'] = sub;
+  }
+  if (o.missingScopes) attrs['authorization.missingScopes'] = o.missingScopes.join(' ');
+  return attrs;
+}
+
+/**
+ * The token event for an exchange: token.validated or token.rejected (null for routes without
+ * authentication). It carries the request, not the response: it is emitted when the decision is
+ * made, before the upstream answers.
+ */
+export function tokenEvent(exchange: Exchange, auth: AuthResult, source: Source, mode: 'enforce' | 'observe', now: number): AuditEvent | null {
+  if (auth.kind === 'none') return null;
+  const rejection = rejectionOf(auth);
+  const e = baseEvent(rejection ? 'token.rejected' : 'token.validated', source, exchange.startedAt, now, rejection ? 'failure' : 'success', actorOf(auth));
+  e.token = tokenOf(auth);
+  e.rejection = rejection;
+  e.http = { request: exchange.request, response: null };
+  e.network = exchange.network;
+  e.trace = exchange.trace;
+  e.attributes = { mode, ...untrustedAttributes(auth) };
+  return e;
+}
+
+/** The http.exchange event once the response is complete. */
+export function exchangeEvent(exchange: Exchange, auth: AuthResult, source: Source, now: number): AuditEvent {
+  const status = exchange.response?.status ?? 0;
+  const outcome: Outcome = exchange.response === null ? 'unknown' : status < 400 ? 'success' : 'failure';
+  const e = baseEvent('http.exchange', source, exchange.startedAt, now, outcome, actorOf(auth));
+  e.token = tokenOf(auth);
+  const http: Http = { request: exchange.request, response: exchange.response };
+  e.http = http;
+  e.network = exchange.network;
+  e.trace = exchange.trace;
+  const rejection = rejectionOf(auth);
+  if (rejection) e.attributes = { 'auth.rejection': rejection.reason, ...untrustedAttributes(auth) };
+  return e;
+}
+
+/** Both events of one exchange, as the `audit` contract names it. */
+export function audit(exchange: Exchange, auth: AuthResult, source: Source, mode: 'enforce' | 'observe', now = Date.now()): AuditEvent[] {
+  const t = tokenEvent(exchange, auth, source, mode, now);
+  const x = exchangeEvent(exchange, auth, source, now);
+  return t ? [t, x] : [x];
+}

@@ -1,0 +1,275 @@
+import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import type { BodyCapture, CaptureRule, SamplingRule } from './capture.js';
+
+export type Mode = 'enforce' | 'observe';
+export type SpoolFullPolicy = 'fail-open' | 'fail-closed';
+
+export interface RouteConfig {
+  /** Shown in events (http.request.route) and metrics; defaults to the path pattern. */
+  name?: string;
+  /** "/api/orders/:id", "/api/*" (prefix), or an exact path. */
+  path: string;
+  methods?: string[];
+  /** Key of `upstreams`; required for the proxy, ignored by middleware. */
+  upstream?: string;
+  /** "jwt" (default): bearer token validated; "none": not authenticated (token endpoint, JWKS). */
+  auth?: 'jwt' | 'none';
+  scopes?: string[];
+  mode?: Mode;
+  /** Observe this OAuth endpoint's traffic for lifecycle events. */
+  tokenEndpoint?: 'token' | 'revocation';
+  capture?: { headers?: string[]; bodies?: BodyCapture; maxBodyBytes?: number };
+  onSpoolFull?: SpoolFullPolicy;
+}
+
+export interface InterceptorConfig {
+  listen: { host: string; port: number; tls?: { certFile: string; keyFile: string } };
+  mode: Mode;
+  upstreams: Record<string, string>;
+  routes: RouteConfig[];
+  jwt: {
+    jwksUrl?: string;
+    /** Static public JWKs / PEM keys, used when jwksUrl is not set. */
+    keys?: Array<Record<string, unknown>>;
+    algorithms: string[];
+    issuer?: string;
+    audience?: string;
+    clockToleranceSec: number;
+    requiredClaims: string[];
+    jwksCacheMaxAgeMs: number; // 10 min
+    jwksCooldownMs: number; // 30 s between unknown-kid refetches
+    maxTokenBytes: number;
+  };
+  capture: {
+    headers: string[];
+    secretHeaders: string[];
+    bodies: BodyCapture;
+    maxBodyBytes: number;
+    rules: CaptureRule[];
+    sampling: SamplingRule[];
+  };
+  trustedProxies: string[];
+  /** Header the verified subject is forwarded in (any client-sent value is removed); "" = none. */
+  forwardSubjectHeader: string;
+  /** Largest request body proxied (bytes); larger gets 413. */
+  maxRequestBodyBytes: number;
+  upstreamTimeoutMs: number;
+  /** Whole request (headers + body) must arrive within this (slowloris guard). */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  queue: { maxEvents: number; batchSize: number };
+  spool: { dir: string; maxBytes: number; fsync: 'always' | 'never' };
+  onSpoolFull: SpoolFullPolicy;
+  ingest: {
+    enabled: boolean;
+    path: string;
+    /** HMAC-SHA256 keys for signed bodies (secrets from the environment). */
+    hmacKeys: Array<{ id: string; secret: string }>;
+    /** Bearer JWTs for this audience (same issuer/keys as `jwt`) may push events. */
+    jwtAudience?: string;
+    maxBodyBytes: number;
+    /** Seconds a signed request stays valid (replay window). */
+    maxSkewSec: number;
+  };
+  revocations: { enabled: boolean; startupTimeoutMs: number };
+  source: { service: string; instance: string; environment: string };
+  kafka: KafkaConnectionConfig;
+  ops: OpsConfig;
+}
+
+export const defaults: InterceptorConfig = {
+  listen: { host: '127.0.0.1', port: 8080 },
+  mode: 'enforce',
+  upstreams: {},
+  routes: [],
+  jwt: {
+    algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    clockToleranceSec: 30,
+    requiredClaims: ['sub'],
+    jwksCacheMaxAgeMs: 600_000, // 10 min
+    jwksCooldownMs: 30_000, // 30 s
+    maxTokenBytes: 16_384, // 16 KiB
+  },
+  capture: {
+    headers: ['accept', 'content-type', 'content-length', 'user-agent', 'x-request-id', 'host', 'location', 'www-authenticate'],
+    secretHeaders: ['x-api-key'],
+    bodies: 'none',
+    maxBodyBytes: 4_096, // 4 KiB
+    rules: [],
+    sampling: [],
+  },
+  trustedProxies: [],
+  forwardSubjectHeader: 'x-auth-subject',
+  maxRequestBodyBytes: 10 * 1024 * 1024, // 10 MiB
+  upstreamTimeoutMs: 30_000, // 30 s
+  requestTimeoutMs: 30_000, // 30 s
+  headersTimeoutMs: 10_000, // 10 s
+  queue: { maxEvents: 20_000, batchSize: 500 },
+  spool: { dir: './.data/spool', maxBytes: 512 * 1024 * 1024, fsync: 'always' }, // 512 MiB
+  onSpoolFull: 'fail-open',
+  ingest: { enabled: true, path: '/audit/v1/events', hmacKeys: [], maxBodyBytes: 1_048_576, maxSkewSec: 300 },
+  revocations: { enabled: true, startupTimeoutMs: 15_000 },
+  source: { service: 'interceptor', instance: 'interceptor-1', environment: 'dev' },
+  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'interceptor' },
+  ops: { port: 9464, host: '127.0.0.1' },
+};
+
+const stringList = { type: 'array', items: { type: 'string' } } as const;
+const bodies = { enum: ['none', 'request', 'response', 'both'] } as const;
+const policy = { enum: ['fail-open', 'fail-closed'] } as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['listen', 'mode', 'upstreams', 'routes', 'jwt', 'capture', 'spool', 'kafka', 'source'],
+  properties: {
+    listen: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port'],
+      properties: {
+        host: { type: 'string' },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        tls: { type: 'object', additionalProperties: false, required: ['certFile', 'keyFile'], properties: { certFile: { type: 'string' }, keyFile: { type: 'string' } } },
+      },
+    },
+    mode: { enum: ['enforce', 'observe'] },
+    upstreams: { type: 'object', additionalProperties: { type: 'string', format: 'uri' } },
+    routes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path'],
+        properties: {
+          name: { type: 'string' },
+          path: { type: 'string', pattern: '^/' },
+          methods: stringList,
+          upstream: { type: 'string' },
+          auth: { enum: ['jwt', 'none'] },
+          scopes: stringList,
+          mode: { enum: ['enforce', 'observe'] },
+          tokenEndpoint: { enum: ['token', 'revocation'] },
+          capture: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { headers: stringList, bodies, maxBodyBytes: { type: 'integer', minimum: 0 } },
+          },
+          onSpoolFull: policy,
+        },
+      },
+    },
+    jwt: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['algorithms'],
+      properties: {
+        jwksUrl: { type: 'string', format: 'uri' },
+        keys: { type: 'array', items: { type: 'object' } },
+        algorithms: { type: 'array', minItems: 1, items: { type: 'string' } },
+        issuer: { type: 'string' },
+        audience: { type: 'string' },
+        clockToleranceSec: { type: 'integer', minimum: 0, maximum: 3600 },
+        requiredClaims: stringList,
+        jwksCacheMaxAgeMs: { type: 'integer', minimum: 1000 },
+        jwksCooldownMs: { type: 'integer', minimum: 0 },
+        maxTokenBytes: { type: 'integer', minimum: 256 },
+      },
+    },
+    capture: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        headers: stringList,
+        secretHeaders: stringList,
+        bodies,
+        maxBodyBytes: { type: 'integer', minimum: 0 },
+        rules: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { roles: stringList, scopes: stringList, bodies, headers: stringList, maxBodyBytes: { type: 'integer', minimum: 0 } },
+          },
+        },
+        sampling: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['rate'],
+            properties: { route: { type: 'string' }, pathPrefix: { type: 'string' }, status: { type: 'string', pattern: '^([1-5]xx|[1-5]\\d\\d)$' }, rate: { type: 'number', minimum: 0, maximum: 1 } },
+          },
+        },
+      },
+    },
+    trustedProxies: stringList,
+    forwardSubjectHeader: { type: 'string' },
+    maxRequestBodyBytes: { type: 'integer', minimum: 0 },
+    upstreamTimeoutMs: { type: 'integer', minimum: 1 },
+    requestTimeoutMs: { type: 'integer', minimum: 1 },
+    headersTimeoutMs: { type: 'integer', minimum: 1 },
+    queue: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { maxEvents: { type: 'integer', minimum: 1 }, batchSize: { type: 'integer', minimum: 1 } },
+    },
+    spool: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['dir'],
+      properties: { dir: { type: 'string', minLength: 1 }, maxBytes: { type: 'integer', minimum: 1024 }, fsync: { enum: ['always', 'never'] } },
+    },
+    onSpoolFull: policy,
+    ingest: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        path: { type: 'string', pattern: '^/' },
+        hmacKeys: {
+          type: 'array',
+          items: { type: 'object', additionalProperties: false, required: ['id', 'secret'], properties: { id: { type: 'string' }, secret: { type: 'string', minLength: 32 } } },
+        },
+        jwtAudience: { type: 'string' },
+        maxBodyBytes: { type: 'integer', minimum: 1 },
+        maxSkewSec: { type: 'integer', minimum: 1 },
+      },
+    },
+    revocations: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { enabled: { type: 'boolean' }, startupTimeoutMs: { type: 'integer', minimum: 0 } },
+    },
+    source: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['service', 'instance', 'environment'],
+      properties: { service: { type: 'string' }, instance: { type: 'string' }, environment: { type: 'string' } },
+    },
+    kafka: kafkaConfigSchema,
+    ops: opsConfigSchema,
+  },
+} as const;
+
+/** Environment variables -> config paths (on top of the shared Kafka / ops ones). */
+export const env: Record<string, string> = {
+  ...KAFKA_ENV,
+  ...OPS_ENV,
+  AUDIT_INTERCEPTOR_HOST: 'listen.host',
+  AUDIT_INTERCEPTOR_PORT: 'listen.port',
+  AUDIT_INTERCEPTOR_MODE: 'mode',
+  AUDIT_INTERCEPTOR_UPSTREAMS: 'upstreams',
+  AUDIT_INTERCEPTOR_ROUTES: 'routes',
+  AUDIT_JWT_JWKS_URL: 'jwt.jwksUrl',
+  AUDIT_JWT_ISSUER: 'jwt.issuer',
+  AUDIT_JWT_AUDIENCE: 'jwt.audience',
+  AUDIT_JWT_ALGORITHMS: 'jwt.algorithms',
+  AUDIT_TRUSTED_PROXIES: 'trustedProxies',
+  AUDIT_SPOOL_DIR: 'spool.dir',
+  AUDIT_SPOOL_MAX_BYTES: 'spool.maxBytes',
+  AUDIT_INGEST_HMAC_KEYS: 'ingest.hmacKeys',
+  AUDIT_INGEST_JWT_AUDIENCE: 'ingest.jwtAudience',
+  AUDIT_ENVIRONMENT: 'source.environment',
+  AUDIT_INSTANCE: 'source.instance',
+};

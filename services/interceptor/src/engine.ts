@@ -1,0 +1,258 @@
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { TLSSocket } from 'node:tls';
+import { TOPICS, eventCodec, partitionKey, revocationCodec, type AuditEvent, type Revocation, type Source } from '@jwt-audit/events';
+import { bearerToken, type Verifier } from '@jwt-audit/jwt';
+import type { Logger } from '@jwt-audit/runtime';
+import { actorOf, exchangeEvent, tokenEvent, type AuthResult, type Exchange } from './audit.js';
+import { BodyRecorder, captureHeaders, resolvePolicy, sampled, secretHeaderSet, type CapturePolicy, type CaptureRule, type SamplingRule } from './capture.js';
+import { networkOf, type TrustedProxies } from './client-ip.js';
+import type { Mode } from './config.js';
+import type { InterceptorMetrics } from './metrics.js';
+import { problem, type Problem } from './problem.js';
+import { revocationKey, type RevocationState } from './revocations.js';
+import type { Route } from './routes.js';
+import type { SpoolRecord } from './spool.js';
+import { hopTrace, type HopTrace } from './trace.js';
+
+/** Where events go: the publisher (or anything with the same two methods). */
+export interface EventSink {
+  enqueue(records: SpoolRecord[]): boolean;
+  canAccept(): boolean;
+}
+
+export interface EngineOptions {
+  verifier: Verifier;
+  revocations: RevocationState;
+  sink: EventSink;
+  source: Source;
+  mode: Mode;
+  capture: CapturePolicy & { secretHeaders: string[]; rules: CaptureRule[]; sampling: SamplingRule[] };
+  trusted: TrustedProxies;
+  forwardSubjectHeader: string;
+  realm?: string;
+  metrics: InterceptorMetrics;
+  logger: Logger;
+}
+
+export type Decision = { allow: true } | { allow: false; problem: Problem; headers: Record<string, string> };
+
+/** Per-request state between the decision and the end of the response. */
+export interface RequestContext {
+  route: Route | null;
+  routeName: string;
+  mode: Mode;
+  auth: AuthResult;
+  decision: Decision;
+  exchange: Exchange;
+  policy: CapturePolicy;
+  hop: HopTrace;
+  started: bigint;
+  requestBody: BodyRecorder | null;
+  responseBody: BodyRecorder | null;
+  /** the token event waits for the response when sampling may drop it */
+  pendingTokenEvent: AuditEvent | null;
+  requestContentType: string | null;
+}
+
+export function eventRecord(event: AuditEvent): SpoolRecord {
+  const { value, headers } = eventCodec.encode(event);
+  return { topic: TOPICS.raw, key: partitionKey(event), value, headers };
+}
+
+export function revocationRecord(r: Revocation): SpoolRecord {
+  const { value, headers } = revocationCodec.encode(r);
+  return { topic: TOPICS.revocations, key: revocationKey(r), value, headers };
+}
+
+function headerString(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** RFC 6750 3: quoted-string values must not carry '"' or '\'. */
+function quoted(s: string): string {
+  return s.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?');
+}
+
+export class Engine {
+  readonly allowHeaders: Set<string>;
+  readonly secretHeaders: Set<string>;
+  private readonly realm: string;
+
+  constructor(readonly o: EngineOptions) {
+    this.allowHeaders = new Set(o.capture.headers.map((h) => h.toLowerCase()));
+    this.secretHeaders = secretHeaderSet(o.capture.secretHeaders);
+    this.realm = o.realm ?? 'api';
+  }
+
+  /** Authenticates a request and decides whether it may pass (enforce) or is only observed. */
+  async begin(req: IncomingMessage, route: Route | null): Promise<RequestContext> {
+    const startedAt = Date.now();
+    const started = process.hrtime.bigint();
+    const mode = route?.mode ?? this.o.mode;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    const hop = hopTrace(req.headers.traceparent, req.headers.tracestate);
+
+    let auth: AuthResult = { kind: 'none' };
+    if (route === null || route.auth === 'jwt') {
+      const b = bearerToken(req.headers.authorization);
+      if ('error' in b) auth = b.error === 'missing' ? { kind: 'missing' } : { kind: 'malformed-header' };
+      else {
+        const outcome = await this.o.verifier.verify(b.token, { requiredScopes: route?.scopes ?? [], revocations: this.o.revocations });
+        auth = { kind: 'verified', token: b.token, outcome };
+      }
+      const ok = auth.kind === 'verified' && auth.outcome.ok;
+      this.o.metrics.outcome(ok ? 'validated' : 'rejected', ok ? 'none' : auth.kind === 'verified' && !auth.outcome.ok ? auth.outcome.reason : auth.kind === 'missing' ? 'missing' : 'malformed');
+    }
+    const actor = actorOf(auth);
+    const policy = resolvePolicy(this.o.capture, route?.capture, this.o.capture.rules, actor.sub ? actor : null);
+    const allow = policy.headers === this.o.capture.headers ? this.allowHeaders : new Set(policy.headers.map((h) => h.toLowerCase()));
+    const host = headerString(req.headers.host) ?? '';
+    const exchange: Exchange = {
+      startedAt,
+      request: {
+        id: headerString(req.headers['x-request-id'])?.slice(0, 128) ?? null,
+        method: (req.method ?? 'GET').slice(0, 16),
+        scheme: req.socket instanceof TLSSocket ? 'https' : 'http',
+        host: host.slice(0, 256),
+        path: path.slice(0, 2048),
+        route: route?.pattern ?? null,
+        query: q >= 0 ? url.slice(q + 1, q + 1 + 2048) : null,
+        headers: captureHeaders(req.headers as Record<string, string | string[] | undefined>, allow, this.secretHeaders),
+        body: null,
+      },
+      response: null,
+      network: networkOf(req.socket.remoteAddress, req.headers['x-forwarded-for'], headerString(req.headers['user-agent']), this.o.trusted),
+      trace: hop.trace,
+    };
+
+    const decision = this.decide(auth, mode, route);
+    const wantRequestBody = policy.bodies === 'request' || policy.bodies === 'both' || route?.tokenEndpoint != null;
+    const wantResponseBody = policy.bodies === 'response' || policy.bodies === 'both' || route?.tokenEndpoint === 'token';
+    const tokenCap = 64 * 1024;
+    const ctx: RequestContext = {
+      route,
+      routeName: route?.name ?? 'unmatched',
+      mode,
+      auth,
+      decision,
+      exchange,
+      policy,
+      hop,
+      started,
+      requestBody: wantRequestBody ? new BodyRecorder(route?.tokenEndpoint ? Math.max(tokenCap, policy.maxBodyBytes) : policy.maxBodyBytes) : null,
+      responseBody: wantResponseBody ? new BodyRecorder(route?.tokenEndpoint ? Math.max(tokenCap, policy.maxBodyBytes) : policy.maxBodyBytes) : null,
+      pendingTokenEvent: null,
+      requestContentType: headerString(req.headers['content-type'])?.slice(0, 128) ?? null,
+    };
+    const tEvent = tokenEvent(exchange, auth, this.o.source, mode, Date.now());
+    if (tEvent) {
+      // a rejection is published at once; a success waits for the response, where sampling may drop it
+      if (tEvent.kind === 'token.rejected') this.publish([tEvent]);
+      else ctx.pendingTokenEvent = tEvent;
+    }
+    return ctx;
+  }
+
+  private decide(auth: AuthResult, mode: Mode, route: Route | null): Decision {
+    if (route?.onSpoolFull === 'fail-closed' && !this.o.sink.canAccept()) {
+      return { allow: false, problem: problem(503, 'audit-unavailable', 'Audit trail unavailable', 'this route is not served while audit events cannot be recorded'), headers: { 'retry-after': '5' } };
+    }
+    if (mode === 'observe' || auth.kind === 'none') return { allow: true };
+    if (auth.kind === 'verified' && auth.outcome.ok) return { allow: true };
+    const realm = `realm="${quoted(this.realm)}"`;
+    if (auth.kind === 'missing') {
+      // RFC 6750 3.1: no error code when the request carried no authentication
+      return { allow: false, problem: problem(401, 'unauthorized', 'Authentication required', 'a bearer token is required'), headers: { 'www-authenticate': `Bearer ${realm}` } };
+    }
+    if (auth.kind === 'verified' && !auth.outcome.ok && auth.outcome.reason === 'insufficient_scope') {
+      const scope = quoted((route?.scopes ?? []).join(' '));
+      return {
+        allow: false,
+        problem: problem(403, 'insufficient-scope', 'Insufficient scope', auth.outcome.detail, { reason: 'insufficient_scope' }),
+        headers: { 'www-authenticate': `Bearer ${realm}, error="insufficient_scope", error_description="${quoted(auth.outcome.detail)}", scope="${scope}"` },
+      };
+    }
+    const reason = auth.kind === 'verified' && !auth.outcome.ok ? auth.outcome.reason : 'malformed';
+    const detail = auth.kind === 'verified' && !auth.outcome.ok ? auth.outcome.detail : 'Authorization header is not a valid Bearer credential';
+    const error = auth.kind === 'malformed-header' ? 'invalid_request' : 'invalid_token';
+    const status = error === 'invalid_request' ? 400 : 401;
+    return {
+      allow: false,
+      problem: problem(status, 'invalid-token', 'Invalid token', detail, { reason }),
+      headers: { 'www-authenticate': `Bearer ${realm}, error="${error}", error_description="${quoted(detail)}"` },
+    };
+  }
+
+  /** Request headers for the upstream: hop-by-hop removed, forwarding and trace headers set. */
+  upstreamHeaders(req: IncomingMessage, ctx: RequestContext): OutgoingHttpHeaders {
+    const out: OutgoingHttpHeaders = {};
+    const connection = headerString(req.headers.connection);
+    const hopByHop = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'traceparent', 'tracestate']);
+    if (connection) for (const h of connection.split(',')) hopByHop.add(h.trim().toLowerCase());
+    const subjectHeader = this.o.forwardSubjectHeader.toLowerCase();
+    for (const [k, v] of Object.entries(req.headers as IncomingHttpHeaders)) {
+      if (v === undefined || hopByHop.has(k) || k === subjectHeader) continue;
+      out[k] = v;
+    }
+    if (req.headers['transfer-encoding'] !== undefined) out['transfer-encoding'] = 'chunked';
+    const xff = headerString(req.headers['x-forwarded-for']);
+    const peer = req.socket.remoteAddress ?? '';
+    out['x-forwarded-for'] = xff ? `${xff}, ${peer}` : peer;
+    out['x-forwarded-proto'] = ctx.exchange.request.scheme;
+    if (req.headers.host) out['x-forwarded-host'] = req.headers.host;
+    out.traceparent = ctx.hop.outgoing.traceparent;
+    if (ctx.hop.outgoing.tracestate) out.tracestate = ctx.hop.outgoing.tracestate;
+    if (subjectHeader) {
+      const sub = actorOf(ctx.auth).sub;
+      if (sub && ctx.auth.kind === 'verified' && ctx.auth.outcome.ok) out[subjectHeader] = sub;
+    }
+    return out;
+  }
+
+  /** The response is complete (or failed): publish the exchange's events. */
+  finish(ctx: RequestContext, status: number, headers: Record<string, string | string[] | number | undefined>, extra: AuditEvent[] = []): void {
+    const seconds = Number(process.hrtime.bigint() - ctx.started) / 1e9;
+    const contentType = (h: Record<string, unknown>, name = 'content-type') => {
+      const v = h[name];
+      return typeof v === 'string' ? v.slice(0, 128) : null;
+    };
+    const wantReq = ctx.policy.bodies === 'request' || ctx.policy.bodies === 'both';
+    const wantRes = ctx.policy.bodies === 'response' || ctx.policy.bodies === 'both';
+    if (ctx.requestBody && wantReq) ctx.exchange.request.body = ctx.requestBody.toBody(ctx.requestContentType);
+    ctx.exchange.response = {
+      status,
+      headers: captureHeaders(headers, ctx.policy.headers === this.o.capture.headers ? this.allowHeaders : new Set(ctx.policy.headers), this.secretHeaders),
+      body: ctx.responseBody && wantRes ? ctx.responseBody.toBody(contentType(headers)) : null,
+      latencyMs: seconds * 1000,
+    };
+    this.o.metrics.request(ctx.routeName, status, seconds);
+    const events: AuditEvent[] = [];
+    const rejected = ctx.auth.kind !== 'none' && !(ctx.auth.kind === 'verified' && ctx.auth.outcome.ok);
+    const keep = rejected || status >= 400 || sampled(this.o.capture.sampling, ctx.route?.name ?? null, ctx.exchange.request.path, status);
+    if (keep) {
+      if (ctx.pendingTokenEvent) events.push(ctx.pendingTokenEvent);
+      events.push(exchangeEvent(ctx.exchange, ctx.auth, this.o.source, Date.now()));
+    }
+    events.push(...extra);
+    if (events.length > 0) this.publish(events);
+  }
+
+  publish(events: AuditEvent[], revocations: Revocation[] = []): boolean {
+    const records: SpoolRecord[] = [];
+    for (const e of events) {
+      try {
+        records.push(eventRecord(e));
+      } catch (err) {
+        // a bug, not bad input: every field is built by this service
+        this.o.logger.error({ err, kind: e.kind }, 'built an invalid audit event');
+      }
+    }
+    for (const r of revocations) {
+      records.push(revocationRecord(r));
+      this.o.revocations.apply(revocationKey(r), r); // enforced here at once, not only when the topic comes back
+    }
+    return this.o.sink.enqueue(records);
+  }
+}

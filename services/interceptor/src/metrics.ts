@@ -1,0 +1,58 @@
+import type { Metrics } from '@jwt-audit/runtime';
+import type { PublisherMetrics } from './publisher.js';
+
+export interface InterceptorMetrics {
+  publisher: PublisherMetrics;
+  request(route: string, status: number, seconds: number): void;
+  outcome(kind: 'validated' | 'rejected', reason: string): void;
+  revocationsApplied(n: number): void;
+  keyRotation(): void;
+  ingest(status: number, events: number): void;
+}
+
+/** Metric names follow audit_<component>_<what>_<unit>. */
+export function interceptorMetrics(m: Metrics): InterceptorMetrics {
+  const requests = m.counter('audit_interceptor_requests_total', 'Requests handled, by route and status class', ['route', 'status']);
+  const latency = m.histogram('audit_interceptor_request_duration_seconds', 'Time from request start to response end', ['route']);
+  const outcomes = m.counter('audit_interceptor_token_outcomes_total', 'Token validations by outcome and rejection reason', ['outcome', 'reason']);
+  const published = m.counter('audit_interceptor_published_records_total', 'Records acknowledged by Kafka', ['topic']);
+  const spooled = m.counter('audit_interceptor_spooled_records_total', 'Records written to the disk spool');
+  const lost = m.counter('audit_interceptor_lost_events_total', 'Audit records lost (queue or spool full)', ['reason']);
+  const publishLatency = m.histogram('audit_interceptor_publish_duration_seconds', 'Kafka send latency per batch');
+  const queueDepth = m.gauge('audit_interceptor_queue_depth_records', 'Records waiting in memory');
+  const spoolBytes = m.gauge('audit_interceptor_spool_bytes', 'Undelivered bytes in the disk spool');
+  const revocations = m.counter('audit_interceptor_revocation_records_total', 'Revocation records applied');
+  const rotations = m.counter('audit_interceptor_key_rotations_total', 'JWKS key-set changes seen');
+  const ingest = m.counter('audit_interceptor_ingest_requests_total', 'Ingest API requests by status', ['status']);
+  const ingestEvents = m.counter('audit_interceptor_ingest_events_total', 'Lifecycle events accepted by the ingest API');
+  return {
+    publisher: {
+      published: (topic, n) => published.inc({ topic }, n),
+      spooled: (n) => spooled.inc(n),
+      lost: (reason, n) => lost.inc({ reason }, n),
+      publishSeconds: (s) => publishLatency.observe(s),
+      queueDepth: (n) => queueDepth.set(n),
+      spoolBytes: (n) => spoolBytes.set(n),
+    },
+    request(route, status, seconds) {
+      requests.inc({ route, status: `${Math.floor(status / 100)}xx` });
+      latency.observe({ route }, seconds);
+    },
+    outcome: (kind, reason) => outcomes.inc({ outcome: kind, reason }),
+    revocationsApplied: (n) => revocations.inc(n),
+    keyRotation: () => rotations.inc(),
+    ingest(status, events) {
+      ingest.inc({ status: String(status) });
+      if (events > 0) ingestEvents.inc(events);
+    },
+  };
+}
+
+export const NOOP_INTERCEPTOR_METRICS: InterceptorMetrics = {
+  publisher: { published() {}, spooled() {}, lost() {}, publishSeconds() {}, queueDepth() {}, spoolBytes() {} },
+  request() {},
+  outcome() {},
+  revocationsApplied() {},
+  keyRotation() {},
+  ingest() {},
+};

@@ -1,0 +1,134 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Actor } from '@jwt-audit/events';
+import type { Claims } from '@jwt-audit/jwt';
+import { actorOf } from './audit.js';
+import type { Engine, RequestContext } from './engine.js';
+import { sendProblem } from './problem.js';
+import { matchRoute, type Route } from './routes.js';
+
+/**
+ * The interceptor inside a Node server instead of in front of it. Three shapes, one behaviour:
+ *   interceptHandler(core, handler)      wraps a node:http (req, res) handler
+ *   expressMiddleware(core)              Express / Connect (req, res, next)
+ *   fastifyPlugin(core)                  a Fastify plugin (onRequest hook on the raw request)
+ * The request is authenticated before the application sees it; in enforce mode a bad token gets
+ * 401/403 (RFC 6750) and the application is not called. The verified identity is on
+ * `req.auth`. Bodies are captured as the application reads / writes them (no extra buffering).
+ * Token endpoint observation needs the proxy (it reads the authorization server's responses).
+ */
+
+export interface AuthInfo {
+  actor: Actor;
+  claims: Claims | null;
+  tokenFingerprint: string | null;
+}
+
+export interface InterceptorCore {
+  readonly engine: Engine;
+  readonly routes: Route[];
+}
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    /** Set by the interceptor middleware: the verified identity (claims null when unauthenticated or observe-only failures). */
+    auth?: AuthInfo;
+  }
+}
+
+function tap(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, done: () => void): void {
+  if (ctx.requestBody) {
+    const recorder = ctx.requestBody;
+    const emit = req.emit;
+    // observe 'data' as the application consumes it, without switching the stream to flowing mode
+    req.emit = function (this: IncomingMessage, event: string | symbol, ...args: unknown[]) {
+      if (event === 'data' && args[0] !== undefined) recorder.push(args[0] as Buffer);
+      return emit.call(this, event, ...args);
+    } as typeof req.emit;
+  }
+  if (ctx.responseBody) {
+    const recorder = ctx.responseBody;
+    const write = res.write;
+    const end = res.end;
+    res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') recorder.push(chunk as Buffer | string);
+      return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof res.write;
+    res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') recorder.push(chunk as Buffer | string);
+      return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+    } as typeof res.end;
+  }
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    done();
+  };
+  res.on('finish', finish);
+  res.on('close', finish);
+}
+
+/** Runs the interceptor for one request; resolves true when the application should handle it. */
+async function intercept(core: InterceptorCore, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  const path = (req.url ?? '/').split('?', 1)[0]!;
+  const route = matchRoute(core.routes, req.method ?? 'GET', path);
+  const ctx = await core.engine.begin(req, route);
+  const auth = ctx.auth;
+  req.auth = {
+    actor: actorOf(auth),
+    claims: auth.kind === 'verified' && auth.outcome.ok ? auth.outcome.claims : null,
+    tokenFingerprint: auth.kind === 'verified' ? auth.outcome.fingerprint : null,
+  };
+  tap(req, res, ctx, () => core.engine.finish(ctx, res.writableFinished ? res.statusCode : 499, res.getHeaders()));
+  if (!ctx.decision.allow) {
+    req.resume();
+    sendProblem(res, ctx.decision.problem, ctx.decision.headers);
+    return false;
+  }
+  return true;
+}
+
+export function interceptHandler(core: InterceptorCore, handler: (req: IncomingMessage, res: ServerResponse) => unknown): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    intercept(core, req, res).then(
+      (pass) => {
+        if (pass) return handler(req, res);
+      },
+      (err: unknown) => {
+        core.engine.o.logger.error({ err }, 'interceptor middleware failed');
+        if (!res.headersSent) res.writeHead(500).end();
+      },
+    );
+  };
+}
+
+export function expressMiddleware(core: InterceptorCore): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
+  return (req, res, next) => {
+    intercept(core, req, res).then((pass) => {
+      if (pass) next();
+    }, next);
+  };
+}
+
+/** Minimal structural types, so this package does not depend on fastify. */
+interface FastifyLike {
+  addHook(name: 'onRequest', hook: (request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }) => Promise<void>): unknown;
+}
+
+/**
+ * A Fastify plugin: `fastify.register(fastifyPlugin(core))`. It hooks onRequest on the raw
+ * node objects; a refused request is answered here and the reply hijacked.
+ * (Register it with fastify-plugin semantics, i.e. at the root, or wrap it with fastify-plugin.)
+ */
+export function fastifyPlugin(core: InterceptorCore): (fastify: FastifyLike, opts: unknown, done: () => void) => void {
+  const plugin = (fastify: FastifyLike, _opts: unknown, done: () => void) => {
+    fastify.addHook('onRequest', async (request, reply) => {
+      const pass = await intercept(core, request.raw, reply.raw);
+      if (!pass) reply.hijack();
+    });
+    done();
+  };
+  // fastify-plugin's marker: the hook applies to the whole instance, not an encapsulated child
+  (plugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+  return plugin;
+}

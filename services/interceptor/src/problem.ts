@@ -1,0 +1,28 @@
+import type { ServerResponse } from 'node:http';
+import type { FieldError } from '@jwt-audit/events';
+
+/** RFC 9457 problem details. `type` URIs are stable and documented in the README. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: FieldError[];
+  [k: string]: unknown;
+}
+
+const BASE = 'https://jwt-audit.dev/problems/';
+
+export function problem(status: number, slug: string, title: string, detail?: string, extra: Record<string, unknown> = {}): Problem {
+  return { type: `${BASE}${slug}`, title, status, ...(detail !== undefined ? { detail } : {}), ...extra };
+}
+
+export function sendProblem(res: ServerResponse, p: Problem, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(p);
+  res.writeHead(p.status, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
+  res.end(body);
+}

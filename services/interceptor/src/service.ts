@@ -1,0 +1,239 @@
+import http, { type Server } from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Kafka } from 'kafkajs';
+import { createKafkaClient, createAuditProducer } from '@jwt-audit/kafka';
+import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
+import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { baseEvent, EMPTY_ACTOR } from './audit.js';
+import { trustedProxies } from './client-ip.js';
+import type { InterceptorConfig } from './config.js';
+import { Engine } from './engine.js';
+import { ingestHandler } from './ingest.js';
+import { interceptorMetrics, type InterceptorMetrics } from './metrics.js';
+import { createProxyHandler } from './proxy.js';
+import { Publisher, type RecordSink } from './publisher.js';
+import { RevocationFollower, RevocationState } from './revocations.js';
+import { compileRoutes, type Route } from './routes.js';
+import { Spool } from './spool.js';
+
+export interface InterceptorDeps {
+  logger: Logger;
+  metrics?: Metrics;
+  /** A kafkajs client; default: one from config.kafka. */
+  kafka?: Kafka;
+  /** Where records go instead of a Kafka producer (tests of the spool use a failing sink). */
+  sink?: RecordSink;
+  /** false: no proxy listener (middleware only). Default true. */
+  serve?: boolean;
+  /** false: no /metrics + /healthz listener. Default: when config.ops.port is set. */
+  ops?: boolean;
+}
+
+export interface Interceptor {
+  start(): Promise<{ url: string; opsUrl: string | null }>;
+  stop(): Promise<void>;
+  /** Available after start(): for the middleware factories. */
+  readonly engine: Engine;
+  readonly routes: Route[];
+  readonly revocations: RevocationState;
+  readonly publisher: Publisher;
+  readonly metrics: Metrics;
+}
+
+export function createInterceptor(config: InterceptorConfig, deps: InterceptorDeps): Interceptor {
+  const logger = deps.logger.child({ service: 'interceptor' });
+  const metrics = deps.metrics ?? createMetrics();
+  const m: InterceptorMetrics = interceptorMetrics(metrics);
+  const revocations = new RevocationState();
+  const routes = compileRoutes(config.routes, config.upstreams, { mode: config.mode, onSpoolFull: config.onSpoolFull }, deps.serve !== false);
+  const trusted = trustedProxies(config.trustedProxies);
+  const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger, { retry: { initialRetryTime: 100, retries: 2, maxRetryTime: 1_000 }, connectionTimeout: 1_000 });
+  const sink = deps.sink ?? createAuditProducer(kafka, { logger });
+  const spool = new Spool(config.spool.dir, config.spool.maxBytes, config.spool.fsync);
+  const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, metrics: m.publisher, sendTimeoutMs: 10_000 });
+  let engine: Engine | undefined;
+  let verifier: Verifier | undefined;
+  let server: Server | undefined;
+  let ops: OpsServer | undefined;
+  let follower: RevocationFollower | undefined;
+  let followerRetry: NodeJS.Timeout | undefined;
+  let sweep: NodeJS.Timeout | undefined;
+  let started: Promise<{ url: string; opsUrl: string | null }> | undefined;
+
+  const onKeyChange = (c: KeySetChange) => {
+    verifier?.clearCache();
+    m.keyRotation();
+    logger.info({ added: c.added, removed: c.removed }, 'signing key set changed');
+    const e = baseEvent('key.rotated', config.source, Date.now(), Date.now(), 'success', EMPTY_ACTOR);
+    e.key = c;
+    engine?.publish([e]);
+  };
+
+  const keyStore = async (): Promise<KeyStore> => {
+    if (config.jwt.jwksUrl) {
+      return remoteJwksStore({
+        url: config.jwt.jwksUrl,
+        cacheMaxAgeMs: config.jwt.jwksCacheMaxAgeMs,
+        cooldownMs: config.jwt.jwksCooldownMs,
+        onChange: onKeyChange,
+        onError: (err) => logger.warn({ err: err.message }, 'JWKS fetch failed'),
+      });
+    }
+    if (config.jwt.keys && config.jwt.keys.length > 0) return staticKeyStore(config.jwt.keys as unknown as StaticKey[]);
+    throw new Error('jwt: set jwksUrl or keys');
+  };
+
+  const startFollower = async (): Promise<void> => {
+    follower = new RevocationFollower(kafka, revocations, logger, {
+      startupTimeoutMs: config.revocations.startupTimeoutMs,
+      groupPrefix: `interceptor-revocations-${config.source.instance}`,
+      onApplied: (n) => m.revocationsApplied(n),
+    });
+    try {
+      await follower.start();
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'cannot follow revocations yet (Kafka unreachable?); retrying in 5 s');
+      await follower.stop();
+      follower = undefined;
+      followerRetry = setTimeout(() => void startFollower(), 5_000);
+    }
+  };
+
+  const doStart = async () => {
+    const keys = await keyStore();
+    verifier = createVerifier({
+      keys,
+      algorithms: config.jwt.algorithms,
+      ...(config.jwt.issuer !== undefined ? { issuer: config.jwt.issuer } : {}),
+      ...(config.jwt.audience !== undefined ? { audience: config.jwt.audience } : {}),
+      clockToleranceSec: config.jwt.clockToleranceSec,
+      requiredClaims: config.jwt.requiredClaims,
+      maxTokenBytes: config.jwt.maxTokenBytes,
+    });
+    engine = new Engine({
+      verifier,
+      revocations,
+      sink: publisher,
+      source: config.source,
+      mode: config.mode,
+      capture: { ...config.capture },
+      trusted,
+      forwardSubjectHeader: config.forwardSubjectHeader,
+      metrics: m,
+      logger,
+    });
+    await publisher.start();
+    // the first JWKS load off the first request's path (a failure is retried on demand)
+    await keys.refresh().catch((err: Error) => logger.warn({ err: err.message }, 'JWKS not loaded at start'));
+    if (config.revocations.enabled) await startFollower();
+    sweep = setInterval(() => revocations.sweep(), 60_000);
+    sweep.unref();
+
+    let url = '';
+    if (deps.serve !== false) {
+      const ingestVerifier = config.ingest.jwtAudience
+        ? createVerifier({ keys, algorithms: config.jwt.algorithms, audience: config.ingest.jwtAudience, ...(config.jwt.issuer !== undefined ? { issuer: config.jwt.issuer } : {}), clockToleranceSec: config.jwt.clockToleranceSec })
+        : undefined;
+      const eng = engine;
+      const handler = createProxyHandler({
+        engine: eng,
+        routes,
+        verifier,
+        logger,
+        upstreamTimeoutMs: config.upstreamTimeoutMs,
+        maxRequestBodyBytes: config.maxRequestBodyBytes,
+        ...(config.ingest.enabled
+          ? {
+              ingest: {
+                path: config.ingest.path,
+                handler: ingestHandler({
+                  hmacKeys: config.ingest.hmacKeys,
+                  ...(ingestVerifier ? { verifier: ingestVerifier } : {}),
+                  maxBodyBytes: config.ingest.maxBodyBytes,
+                  maxSkewSec: config.ingest.maxSkewSec,
+                  source: config.source,
+                  publish: (events, revs) => eng.publish(events, revs),
+                  canAccept: () => publisher.canAccept(),
+                  onResult: (status, n) => m.ingest(status, n),
+                }),
+              },
+            }
+          : {}),
+      });
+      const tls = config.listen.tls;
+      // node checks the timeouts below every connectionsCheckingInterval (default 30 s): check often enough to matter
+      const serverOptions = { connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs) };
+      const srv = tls
+        ? https.createServer({ ...serverOptions, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, handler)
+        : http.createServer(serverOptions, handler);
+      // slowloris: the whole request must arrive in time; headers sooner
+      srv.requestTimeout = config.requestTimeoutMs;
+      srv.headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+      srv.keepAliveTimeout = 5_000;
+      // malformed request lines / headers, oversized headers, timeouts: node's own clientError handling
+      // answers 400 / 431 / 408 and destroys the socket; nothing reaches the handler
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(config.listen.port, config.listen.host, () => resolve());
+      });
+      server = srv;
+      const { port, address } = srv.address() as AddressInfo;
+      url = `${tls ? 'https' : 'http'}://${address.includes(':') ? `[${address}]` : address}:${port}`;
+      logger.info({ url, mode: config.mode, routes: routes.length }, 'interceptor listening');
+    }
+    let opsUrl: string | null = null;
+    if (deps.ops ?? config.ops.port !== undefined) {
+      ops = await startOpsServer({
+        port: config.ops.port ?? 0,
+        host: config.ops.host ?? '127.0.0.1',
+        registry: metrics.registry,
+        logger,
+        health: () => {
+          const p = publisher.health();
+          // healthy while no event is being lost: Kafka down but the spool has room is degraded, not down
+          return { ok: publisher.canAccept(), kafka: p.kafka, queued: p.queued, spooledRecords: p.spooledRecords, spooledBytes: p.spooledBytes, revocationsReady: follower?.ready ?? false, revocations: revocations.size() };
+        },
+      });
+      opsUrl = ops.url;
+    }
+    return { url, opsUrl };
+  };
+
+  return {
+    get engine() {
+      if (!engine) throw new Error('interceptor not started');
+      return engine;
+    },
+    routes,
+    revocations,
+    publisher,
+    metrics,
+    start() {
+      started ??= doStart();
+      return started;
+    },
+    async stop() {
+      if (!started) return;
+      await started.catch(() => {});
+      started = undefined;
+      if (server) {
+        const s = server;
+        server = undefined;
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeIdleConnections();
+          setTimeout(() => s.closeAllConnections(), 2_000).unref();
+        });
+      }
+      clearTimeout(followerRetry);
+      clearInterval(sweep);
+      await follower?.stop();
+      follower = undefined;
+      await publisher.stop();
+      await ops?.close();
+      ops = undefined;
+    },
+  };
+}

@@ -1,0 +1,162 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import type { Kafka } from 'kafkajs';
+import { eventCodec, type AuditEvent } from '@jwt-audit/events';
+import { createLogger } from '@jwt-audit/runtime';
+import { defaults, type InterceptorConfig } from '../config.js';
+
+export const quietLogger = () => createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+export async function listen(server: http.Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise((r) => {
+    server.close(() => r());
+    server.closeAllConnections();
+  });
+}
+
+interface Key {
+  kid: string;
+  privateKey: CryptoKey;
+  jwk: JWK;
+}
+async function newKey(kid: string): Promise<Key> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
+}
+
+/**
+ * A small authorization server for the tests: JWKS, password / refresh_token grants with refresh
+ * rotation, RFC 7009 revocation, key rotation.
+ */
+export async function startTestAuthServer(opts: { issuer?: string; audience?: string } = {}) {
+  const keys: Key[] = [await newKey('k1')];
+  const refresh = new Map<string, { sub: string; used: boolean }>();
+  let jwksFetches = 0;
+  const audience = opts.audience ?? 'test-api';
+  let issuer = opts.issuer ?? '';
+  const sign = async (claims: Record<string, unknown> = {}, o: { kid?: string; expiresInSec?: number; aud?: string; iss?: string; nbfOffsetSec?: number } = {}) => {
+    const key = keys.find((k) => k.kid === o.kid) ?? keys[keys.length - 1]!;
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ sub: 'alice', scope: 'orders:read', roles: ['customer'], ...claims })
+      .setProtectedHeader({ alg: 'RS256', kid: o.kid ?? key.kid, typ: 'at+jwt' })
+      .setIssuer(o.iss ?? issuer)
+      .setAudience(o.aud ?? audience)
+      .setIssuedAt(now)
+      .setNotBefore(now + (o.nbfOffsetSec ?? 0))
+      .setExpirationTime(now + (o.expiresInSec ?? 300))
+      .setJti((claims.jti as string) ?? randomUUID())
+      .sign(key.privateKey);
+  };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const form = new URLSearchParams(Buffer.concat(chunks).toString());
+      const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+      if (req.url === '/jwks.json') {
+        jwksFetches++;
+        return json(200, { keys: keys.map((k) => k.jwk) });
+      }
+      if (req.url === '/oauth/token') {
+        let sub: string | undefined;
+        if (form.get('grant_type') === 'password') sub = form.get('username') ?? undefined;
+        if (form.get('grant_type') === 'refresh_token') {
+          const rec = refresh.get(form.get('refresh_token') ?? '');
+          if (!rec || rec.used) return json(400, { error: 'invalid_grant' });
+          rec.used = true;
+          sub = rec.sub;
+        }
+        if (!sub) return json(400, { error: 'unsupported_grant_type' });
+        const rt = randomBytes(24).toString('base64url');
+        refresh.set(rt, { sub, used: false });
+        return json(200, { access_token: await sign({ sub, client_id: 'web', sid: 'sid-1' }), token_type: 'Bearer', expires_in: 300, refresh_token: rt });
+      }
+      if (req.url === '/oauth/revoke') return res.writeHead(200).end();
+      json(404, { error: 'not found' });
+    });
+  });
+  const url = await listen(server);
+  if (!issuer) issuer = `${url}/`;
+  return {
+    url,
+    issuer,
+    audience,
+    jwksUrl: `${url}/jwks.json`,
+    sign,
+    get jwksFetches() {
+      return jwksFetches;
+    },
+    async rotate(): Promise<string> {
+      const k = await newKey(`k${keys.length + 1}-${randomBytes(2).toString('hex')}`);
+      keys.push(k);
+      return k.kid;
+    },
+    close: () => closeServer(server),
+  };
+}
+
+/** An upstream that echoes what it received (headers, body size). */
+export async function startEchoUpstream() {
+  const seen: Array<{ method: string; url: string; headers: http.IncomingHttpHeaders; bodyBytes: number }> = [];
+  const server = http.createServer((req, res) => {
+    let bodyBytes = 0;
+    req.on('data', (c: Buffer) => (bodyBytes += c.length));
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes });
+      const body = JSON.stringify({ ok: true, path: req.url, bodyBytes, subject: req.headers['x-auth-subject'] ?? null });
+      res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'session=secret-cookie-value' }).end(body);
+    });
+  });
+  const url = await listen(server);
+  return { url, seen, close: () => closeServer(server) };
+}
+
+export function testConfig(over: Partial<InterceptorConfig> & { brokers: string[]; spoolDir: string; jwksUrl: string; issuer: string; audience: string }): InterceptorConfig {
+  const { brokers, spoolDir, jwksUrl, issuer, audience, ...rest } = over;
+  return {
+    ...structuredClone(defaults),
+    listen: { host: '127.0.0.1', port: 0 },
+    jwt: { ...defaults.jwt, jwksUrl, issuer, audience, algorithms: ['RS256'], jwksCooldownMs: 0, clockToleranceSec: 5 },
+    kafka: { brokers, clientId: 'interceptor-test' },
+    spool: { dir: spoolDir, maxBytes: 64 * 1024 * 1024, fsync: 'always' },
+    source: { service: 'interceptor', instance: `test-${randomBytes(3).toString('hex')}`, environment: 'test' },
+    revocations: { enabled: true, startupTimeoutMs: 10_000 },
+    ops: {},
+    ...rest,
+  };
+}
+
+/** Collects decoded audit events from a topic from the beginning. */
+export async function collectEvents(kafka: Kafka, topic: string) {
+  const events: AuditEvent[] = [];
+  const raw: Buffer[] = [];
+  const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (!message.value) return;
+      raw.push(message.value);
+      events.push(eventCodec.decode(message.value, message.headers as Record<string, Buffer>));
+    },
+  });
+  return { events, raw, stop: () => consumer.disconnect() };
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, stepMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
