@@ -1,0 +1,114 @@
+/**
+ * Events/s from audit.enriched.v1 to searchable documents on the embedded parts, and the
+ * indexer's share of CPU. The broker and the search node run as child processes (their CLIs), the
+ * indexer in this process, so CPU is measured per process (/proc/<pid>/stat for the children,
+ * process.cpuUsage() here). Baseline in the same run: a pass-through consumer group reading the
+ * same records with the same runner and doing nothing with them.
+ *   npm run bench -w services/indexer          (BENCH_EVENTS=20000 by default)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Writable } from 'node:stream';
+import { Client } from '@elastic/elasticsearch';
+import { eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent } from '@jwt-audit/events';
+import { createAuditProducer, createConsumerRunner, createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
+import { createLogger } from '@jwt-audit/runtime';
+import { createIndexerService, indexerDefaults } from '../src/index.js';
+
+const N = Number(process.env.BENCH_EVENTS ?? 20_000);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const logger = createLogger({ name: 'bench', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const dir = mkdtempSync(path.join(tmpdir(), 'indexer-bench-'));
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+function child(script: string, args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(root, script), ...args, '--log-level', 'warn'], { stdio: 'ignore' });
+}
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+}
+
+async function until(fn: () => Promise<boolean>, ms = 600_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await fn().catch(() => false))) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const kport = await freePort();
+const eport = await freePort();
+const kafkaProc = child('packages/embedded-kafka/src/bin.ts', ['--dir', path.join(dir, 'k'), '--port', String(kport)]);
+const esProc = child('packages/embedded-search/src/bin.ts', ['--dir', path.join(dir, 'e'), '--port', String(eport)]);
+try {
+  const brokers = [`127.0.0.1:${kport}`];
+  const esUrl = `http://127.0.0.1:${eport}`;
+  const es = new Client({ node: esUrl });
+  await until(async () => (await es.ping()) === true);
+  const kafka = createKafkaClient({ brokers, clientId: 'bench' }, logger);
+  await until(async () => (await ensureTopics(kafka, defaultTopics(3)), true));
+  const producer = createAuditProducer(kafka, { logger });
+  await producer.connect();
+  const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
+  for (let i = 0; i < N; i += 1000) {
+    const batch = Array.from({ length: Math.min(1000, N - i) }, (_, j) => {
+      const e: AuditEvent = { ...base, id: newId(), occurredAt: Date.now(), actor: { ...base.actor, sub: `user-${(i + j) % 500}` } };
+      return { key: partitionKey(e), ...eventCodec.encode(e) };
+    });
+    await producer.send(TOPICS.enriched, batch);
+  }
+
+  // baseline: the same runner, a handler that does nothing
+  let seen = 0;
+  let t = process.hrtime.bigint();
+  const pass = createConsumerRunner({ kafka, groupId: 'bench-pass', topics: [TOPICS.enriched], stage: 'pass', logger, producer, partitionsConsumedConcurrently: 3, handler: async (r) => void (seen += r.length) });
+  await pass.start();
+  await until(async () => seen >= N);
+  const passSecs = Number(process.hrtime.bigint() - t) / 1e9;
+  await pass.stop();
+
+  const cpu0 = { self: process.cpuUsage(), kafka: cpuSeconds(kafkaProc.pid!), es: cpuSeconds(esProc.pid!) };
+  t = process.hrtime.bigint();
+  const svc = createIndexerService({ ...indexerDefaults, kafka: { brokers, clientId: 'bench-indexer' }, elasticsearch: { url: esUrl }, ops: {}, groupId: 'bench-indexer' }, { logger });
+  await svc.start();
+  await until(async () => {
+    await es.indices.refresh({ index: 'logs-audit.events-default' });
+    return (await es.count({ index: 'logs-audit.events-default' })).count >= N;
+  });
+  const secs = Number(process.hrtime.bigint() - t) / 1e9;
+  const selfCpu = process.cpuUsage(cpu0.self);
+  const indexerCpu = (selfCpu.user + selfCpu.system) / 1e6;
+  const kafkaCpu = cpuSeconds(kafkaProc.pid!) - cpu0.kafka;
+  const esCpu = cpuSeconds(esProc.pid!) - cpu0.es;
+  await svc.stop();
+  await producer.disconnect();
+  await es.close();
+  const total = indexerCpu + kafkaCpu + esCpu;
+  const result = {
+    bench: 'indexer', events: N,
+    indexer: { eventsPerSec: Math.round(N / secs), ofPassThrough: +(passSecs / secs).toFixed(3) },
+    passThrough: { eventsPerSec: Math.round(N / passSecs) },
+    cpuShare: { indexer: +(indexerCpu / total).toFixed(2), searchNode: +(esCpu / total).toFixed(2), broker: +(kafkaCpu / total).toFixed(2), cpuSeconds: +total.toFixed(1) },
+  };
+  console.log(`events=${N}: indexed and searchable at ${result.indexer.eventsPerSec} events/s (${result.indexer.ofPassThrough}x a pass-through consumer at ${result.passThrough.eventsPerSec} events/s)`);
+  console.log(`CPU share: indexer ${result.cpuShare.indexer}, search node ${result.cpuShare.searchNode}, broker ${result.cpuShare.broker} (${result.cpuShare.cpuSeconds} CPU s)`);
+  console.log(JSON.stringify(result));
+} finally {
+  kafkaProc.kill('SIGTERM');
+  esProc.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(dir, { recursive: true, force: true });
+}
