@@ -6,6 +6,9 @@ function pinoLogCreator(logger: Logger): logCreator {
   return () => ({ namespace, level, log }) => {
     const { message, ...extra } = log;
     const fields = { kafkajs: namespace, ...extra };
+    // We bound the idempotent producer's retries on purpose: callers retry whole batches (and the
+    // interceptor spools), which beats a send that never returns while Kafka is down.
+    if (message.startsWith('Limiting retries for the idempotent producer')) return logger.debug(fields, message);
     if (level === logLevel.ERROR) logger.error(fields, message);
     else if (level === logLevel.WARN) logger.warn(fields, message);
     else logger.debug(fields, message);

@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '@jwt-audit/runtime';
 import { fromKafkaError } from './errors.js';
 
@@ -23,7 +23,8 @@ export interface AuditProducer {
  * duplicate nor reorder a partition's records).
  */
 export function createAuditProducer(kafka: Kafka, opts: { logger: Logger; compression?: 'none' | 'gzip' }): AuditProducer {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  // Keys are always set (partitionKey), so the partitioner is murmur2 of the key as in Java clients.
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   let connected: Promise<void> | undefined;
   return {
