@@ -1,0 +1,89 @@
+import type { AuditEvent } from '@jwt-audit/events';
+
+/** Small readers over an AuditEvent that several rules share. */
+
+export const clientIp = (e: AuditEvent): string | null => e.network?.clientIp ?? null;
+
+/** Kinds in which a client presented a token to a protected resource. */
+export function isPresentation(e: AuditEvent): boolean {
+  return (e.kind === 'token.validated' || e.kind === 'token.rejected' || e.kind === 'http.exchange') && e.token !== null;
+}
+
+/**
+ * Events whose claims were verified (a valid token was presented or issued): only these speak
+ * for the subject. A rejected token's claims are untrusted and anyone can forge them.
+ */
+export function isVerified(e: AuditEvent): boolean {
+  if (e.kind === 'token.validated' || e.kind === 'token.issued' || e.kind === 'token.refreshed') return e.outcome !== 'failure';
+  if (e.kind === 'http.exchange') return e.token !== null && e.attributes['auth.rejection'] === undefined;
+  return false;
+}
+
+/**
+ * An authentication failure: a rejected token, or a 401 the upstream answered itself (wrong
+ * password at the token endpoint...). The interceptor also writes an http.exchange for a request
+ * whose token it rejected, marked with attributes['auth.rejection']: that one is not counted
+ * again.
+ */
+export function isAuthFailure(e: AuditEvent): boolean {
+  if (e.kind === 'token.rejected') return e.rejection?.reason !== 'insufficient_scope';
+  return e.kind === 'http.exchange' && e.http?.response?.status === 401 && e.attributes['auth.rejection'] === undefined;
+}
+
+export function sessionIdOf(e: AuditEvent): string | null {
+  return e.enrichment?.sessionId ?? e.token?.sid ?? null;
+}
+
+/** A stable device label: browser / OS / device family without versions (updates are not new devices). */
+export function deviceOf(e: AuditEvent): string | null {
+  const ua = e.enrichment?.userAgent;
+  if (ua && (ua.name || ua.os || ua.device)) return `${ua.name ?? '?'}|${ua.os ?? '?'}|${ua.device ?? '?'}`;
+  const raw = e.network?.userAgent;
+  if (!raw) return null;
+  return raw.replace(/[\d._]+/g, '').slice(0, 200);
+}
+
+export function asnOf(e: AuditEvent): number | null {
+  return e.enrichment?.asn?.number ?? null;
+}
+
+export function geoOf(e: AuditEvent): { lat: number; lon: number } | null {
+  const g = e.enrichment?.geo;
+  if (!g || g.lat === null || g.lon === null || !Number.isFinite(g.lat) || !Number.isFinite(g.lon)) return null;
+  return { lat: g.lat, lon: g.lon };
+}
+
+const EARTH_RADIUS_KM = 6371.0088;
+
+/** Great-circle distance (haversine), km. */
+export function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad;
+  const dLon = (b.lon - a.lon) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+/**
+ * A sliding window of event times (and their event ids), newest last, holding at most `cap`
+ * entries: enough to tell whether `cap` events fell within the window. Plain arrays: it is
+ * snapshotted as JSON.
+ */
+export interface TimeWindow {
+  t: number[];
+  ids: string[];
+}
+
+export function pushWindow(w: TimeWindow | undefined, at: number, id: string, windowMs: number, cap: number): TimeWindow {
+  const win = w ?? { t: [], ids: [] };
+  win.t.push(at);
+  win.ids.push(id);
+  // drop what fell out of the window, and keep the newest `cap`
+  let drop = 0;
+  while (drop < win.t.length && (win.t[drop]! <= at - windowMs || win.t.length - drop > cap)) drop++;
+  if (drop > 0) {
+    win.t.splice(0, drop);
+    win.ids.splice(0, drop);
+  }
+  return win;
+}

@@ -1,0 +1,55 @@
+import type { TokenType } from '@jwt-audit/events';
+import type { CommonRuleConfig, RuleDefinition } from '../types.js';
+
+/**
+ * long-lived-token: a token whose lifetime (exp - iat) exceeds policy for its type, or that the
+ * enricher flagged (enrichment.lifetimeExceedsPolicy).
+ *
+ * Catches: tokens minted outside policy: a misconfigured or compromised issuer, a forged token
+ * that verified because a signing key leaked, "never expires" service tokens that become
+ * permanent credentials when stolen.
+ *
+ * State: none; suppression per token (24 h by default) makes it one alert per token.
+ */
+export interface LongLivedTokenConfig extends CommonRuleConfig {
+  /** Longest allowed lifetime per token type (s). */
+  maxLifetimeSec: Record<TokenType, number>;
+  toleranceSec: number;
+  useEnricherFlag: boolean;
+}
+
+export const longLivedToken: RuleDefinition<LongLivedTokenConfig, never> = {
+  id: 'long-lived-token',
+  name: 'long-lived-token',
+  partitioning: 'subject',
+  catches: 'tokens living longer than policy (exp - iat): issuer misconfiguration or forgery, permanent credentials',
+  defaults: {
+    enabled: true, severity: 'medium', suppressMs: 24 * 3_600_000, maxKeys: 100_000,
+    maxLifetimeSec: { access: 3_600, id: 3_600, refresh: 30 * 86_400, unknown: 86_400 },
+    toleranceSec: 60, useEnricherFlag: true,
+  },
+  key(e, c) {
+    const t = e.token;
+    if (!t || e.kind === 'token.rejected' || e.kind === 'token.revoked') return null;
+    const lifetime = t.iat !== null && t.exp !== null ? t.exp - t.iat : null;
+    const over = lifetime !== null && lifetime > (c.maxLifetimeSec[t.typ] ?? c.maxLifetimeSec.unknown) + c.toleranceSec;
+    const flagged = c.useEnricherFlag && e.enrichment?.lifetimeExceedsPolicy === true;
+    return over || flagged ? (t.jti ?? `fp:${t.fingerprint}`) : null;
+  },
+  ttlMs: () => 0,
+  step(_entry, e, c) {
+    const t = e.token!;
+    const lifetime = t.iat !== null && t.exp !== null ? t.exp - t.iat : null;
+    const max = c.maxLifetimeSec[t.typ] ?? c.maxLifetimeSec.unknown;
+    return {
+      entry: undefined,
+      findings: [{
+        evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
+        description: lifetime !== null
+          ? `${t.typ} token ${t.jti ?? t.fingerprint.slice(0, 16)} lives ${Math.round(lifetime / 3600)} h, policy allows ${Math.round(max / 3600)} h`
+          : `${t.typ} token ${t.jti ?? t.fingerprint.slice(0, 16)} exceeds the lifetime policy (enricher)`,
+        attributes: { typ: t.typ, lifetimeSec: lifetime === null ? '' : String(lifetime), maxSec: String(max) },
+      }],
+    };
+  },
+};
