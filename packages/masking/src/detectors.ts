@@ -1,0 +1,65 @@
+/**
+ * Value detectors: find secrets and personal data inside free text, whatever field they are in.
+ * Each has a stable name (used in policies and in `masking.rulesApplied`) and, where a checksum
+ * exists (card numbers: Luhn; IBAN: mod 97; US SSN: the issued ranges), validates it to keep false
+ * positives down.
+ */
+
+export interface Detector {
+  name: string;
+  pattern: RegExp;
+  /** Extra validation of a match (checksums); default: every match counts. */
+  valid?: (match: string) => boolean;
+}
+
+export function luhn(digits: string): boolean {
+  const d = digits.replace(/\D/g, '');
+  if (d.length < 13 || d.length > 19) return false;
+  let sum = 0;
+  for (let i = 0; i < d.length; i++) {
+    let n = Number(d[d.length - 1 - i]);
+    if (i % 2 === 1) {
+      n *= 2;
+      if (n > 9) n -= 9;
+    }
+    sum += n;
+  }
+  return sum % 10 === 0;
+}
+
+export function ibanValid(raw: string): boolean {
+  const s = raw.replace(/\s/g, '').toUpperCase();
+  if (!/^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$/.test(s)) return false;
+  const moved = s.slice(4) + s.slice(0, 4);
+  let rem = 0;
+  for (const ch of moved) {
+    const v = ch >= 'A' ? String(ch.charCodeAt(0) - 55) : ch;
+    for (const digit of v) rem = (rem * 10 + Number(digit)) % 97;
+  }
+  return rem === 1;
+}
+
+function ssnValid(s: string): boolean {
+  const [a, b, c] = s.split('-');
+  return a !== '000' && a !== '666' && !a!.startsWith('9') && b !== '00' && c !== '0000';
+}
+
+/** Order matters: specific token formats before the generic ones that would also match them. */
+export const DETECTORS: Detector[] = [
+  { name: 'private-key', pattern: /-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY-----/g },
+  { name: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g },
+  { name: 'bearer-token', pattern: /\b(?:Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi },
+  { name: 'aws-access-key', pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[0-9A-Z]{16}\b/g },
+  { name: 'aws-secret-key', pattern: /(?<=aws.{0,20}?secret.{0,20}?[=:"'\s])[A-Za-z0-9/+]{40}\b/gi },
+  { name: 'gcp-api-key', pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g },
+  { name: 'azure-storage-key', pattern: /\bAccountKey=[A-Za-z0-9+/]{86}==/g },
+  { name: 'github-token', pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{82}\b/g },
+  { name: 'slack-token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g },
+  { name: 'stripe-key', pattern: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b/g },
+  { name: 'url-credentials', pattern: /(?<=[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+(?=@)/gi },
+  { name: 'email', pattern: /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/g },
+  { name: 'iban', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g, valid: ibanValid },
+  { name: 'credit-card', pattern: /\b(?:\d[ -]?){12,18}\d\b/g, valid: luhn },
+  { name: 'us-ssn', pattern: /\b\d{3}-\d{2}-\d{4}\b/g, valid: ssnValid },
+  { name: 'phone', pattern: /(?:\+\d{1,3}[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b|\+\d{10,14}\b/g },
+];

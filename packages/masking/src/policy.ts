@@ -1,0 +1,102 @@
+import { Ajv } from 'ajv';
+import { AuditError } from '@jwt-audit/runtime';
+
+export type Action = 'redact' | 'hash' | 'partial' | 'drop';
+
+/**
+ * A masking policy (a JSON file in production, validated at start):
+ *   fields     field-name patterns (case-insensitive regex source, matched against the key at any
+ *              depth of JSON bodies, form and multipart fields, query parameters) -> action
+ *   headers    header names -> action (Authorization, Cookie ... are always covered)
+ *   detectors  detector name -> action, for values anywhere in free text; absent = not applied
+ */
+export interface MaskingPolicy {
+  version: string;
+  fields: Record<string, Action>;
+  headers: Record<string, Action>;
+  detectors: Record<string, Action>;
+  /** Characters kept by `partial` (from the end). */
+  partialKeep: number;
+  /** Bodies whose content type is not text are never kept (size + sha256 only). */
+  textContentTypes: string[];
+}
+
+export const DEFAULT_POLICY: MaskingPolicy = {
+  version: 'default-1',
+  fields: {
+    '^(password|passwd|pwd|pass|passphrase)$': 'redact',
+    'secret': 'redact',
+    '^(access_?token|refresh_?token|id_?token|token|auth_?token|session_?token|csrf_?token|code|code_verifier|assertion)$': 'hash',
+    '^(api_?key|apikey|x-api-key|private_?key|client_?assertion)$': 'redact',
+    '^(authorization|proxy-authorization|cookie|set-cookie)$': 'hash',
+    '^(ssn|social_security_number|tax_?id)$': 'redact',
+    '^(card|card_?number|cc|ccnum|pan|credit_?card)$': 'partial',
+    '^(cvv|cvc|cvv2|pin)$': 'drop',
+    '^(iban|account_?number)$': 'partial',
+    '^(email|e-mail|mail)$': 'hash',
+    '^(phone|phone_?number|mobile|msisdn)$': 'hash',
+  },
+  headers: { authorization: 'hash', 'proxy-authorization': 'hash', cookie: 'hash', 'set-cookie': 'hash', 'x-api-key': 'redact' },
+  detectors: {
+    'private-key': 'redact',
+    jwt: 'hash',
+    'bearer-token': 'hash',
+    'aws-access-key': 'redact',
+    'aws-secret-key': 'redact',
+    'gcp-api-key': 'redact',
+    'azure-storage-key': 'redact',
+    'github-token': 'redact',
+    'slack-token': 'redact',
+    'stripe-key': 'redact',
+    'url-credentials': 'redact',
+    'credit-card': 'partial',
+    iban: 'partial',
+    'us-ssn': 'redact',
+    email: 'hash',
+    phone: 'hash',
+  },
+  partialKeep: 4,
+  textContentTypes: ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data', 'text/', 'application/xml', '+json', '+xml', 'application/graphql'],
+};
+
+const action = { enum: ['redact', 'hash', 'partial', 'drop'] };
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version'],
+  properties: {
+    version: { type: 'string', minLength: 1 },
+    fields: { type: 'object', additionalProperties: action },
+    headers: { type: 'object', additionalProperties: action },
+    detectors: { type: 'object', additionalProperties: action },
+    partialKeep: { type: 'integer', minimum: 0, maximum: 8 },
+    textContentTypes: { type: 'array', items: { type: 'string' } },
+  },
+};
+const validate = new Ajv({ allErrors: true }).compile(schema);
+
+/** Validates a policy document (merged over the default); every problem is reported at once. */
+export function parsePolicy(doc: unknown, detectorNames: string[]): MaskingPolicy {
+  if (!validate(doc)) {
+    throw new AuditError('AUDIT_ERR_MASKING_POLICY', `invalid masking policy: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}`).join('; ')}`);
+  }
+  const d = doc as Partial<MaskingPolicy>;
+  const policy: MaskingPolicy = {
+    ...DEFAULT_POLICY,
+    ...d,
+    fields: { ...DEFAULT_POLICY.fields, ...d.fields },
+    headers: { ...DEFAULT_POLICY.headers, ...d.headers },
+    detectors: { ...DEFAULT_POLICY.detectors, ...d.detectors },
+  };
+  const problems: string[] = [];
+  for (const p of Object.keys(policy.fields)) {
+    try {
+      new RegExp(p, 'i');
+    } catch (err) {
+      problems.push(`fields: ${p}: ${(err as Error).message}`);
+    }
+  }
+  for (const n of Object.keys(policy.detectors)) if (!detectorNames.includes(n)) problems.push(`detectors: unknown detector ${n}`);
+  if (problems.length) throw new AuditError('AUDIT_ERR_MASKING_POLICY', `invalid masking policy: ${problems.join('; ')}`);
+  return policy;
+}
