@@ -34,6 +34,9 @@ export const CANARIES = {
   cvv: '987',
   multipartPassword: 'multipart-canary-pw',
   nestedToken: 'nested-canary-token-abc',
+  azureStorageKey: `AccountKey=${'CanaryAzure0123456789abcdefghij'.repeat(3).slice(0, 86)}==`,
+  awsSecretKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYCANARYKEY1',
+  phoneInText: '(212) 555-0199',
 } as const;
 
 /** The strings that must not appear anywhere after masking (parts that are not secret are left out). */
@@ -82,7 +85,8 @@ export function canaryEvent(): AuditEvent {
             password: CANARIES.password,
             payment: { card_number: CANARIES.card, cvv: CANARIES.cvv, iban: CANARIES.iban },
             credentials: [{ api_key: CANARIES.apiKeyField, nested: { token: CANARIES.nestedToken } }],
-            comment: `keys: ${CANARIES.gcpKey} ${CANARIES.githubToken} ${CANARIES.slackToken} ${CANARIES.stripeKey}`,
+            comment: `keys: ${CANARIES.gcpKey} ${CANARIES.githubToken} ${CANARIES.slackToken} ${CANARIES.stripeKey}; call ${CANARIES.phoneInText}`,
+            deploy: { log: [`DefaultEndpointsProtocol=https;AccountName=x;${CANARIES.azureStorageKey};EndpointSuffix=core.windows.net`, `aws secret key ${CANARIES.awsSecretKey}`] },
             pem: CANARIES.privateKey,
             id_token: CANARIES.jwtInBody,
           }),

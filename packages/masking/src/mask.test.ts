@@ -6,13 +6,13 @@ import { createMasker, DEFAULT_POLICY, parsePolicy, DETECTORS, luhn, ibanValid }
 
 const masker = createMasker(DEFAULT_POLICY, { id: 'k1', secret: 'test-key-1' });
 
-test('canary: none of 25 planted secrets survives, in headers, query, nested JSON, form, multipart, free text', () => {
+test('canary: none of the planted secrets (28 kinds) survives, in headers, query, nested JSON, form, multipart, free text', () => {
   for (const e of [canaryEvent(), canaryFormEvent()]) {
     const masked = masker.mask(e);
     const bytes = eventCodec.encode(masked).value.toString('latin1') + JSON.stringify(masked);
     for (const v of CANARY_VALUES) assert.ok(!bytes.includes(v), `planted value survived: ${v}`);
   }
-  assert.ok(Object.keys(CANARIES).length >= 20);
+  assert.equal(Object.keys(CANARIES).length, 28);
 });
 
 test('what masking keeps: non-secret fields, last four digits, structure; rules are recorded', () => {
@@ -65,4 +65,64 @@ test('checksums keep false positives out; a policy is validated with every probl
   const names = DETECTORS.map((d) => d.name);
   assert.throws(() => parsePolicy({ fields: { a: 'explode' } }, names), /version|must be equal/);
   assert.equal(parsePolicy({ version: 'custom', fields: { '^nickname$': 'hash' } }, names).fields['^nickname$'], 'hash');
+});
+
+test('mask(event, policy, keys): the active key makes pseudonyms; rotation changes them; the ring is validated', async () => {
+  const { mask, parseKeyRing, pseudonym } = await import('./index.js');
+  const v1 = parseKeyRing('2025a:first-secret-0123456789');
+  const v2 = parseKeyRing('2025a:first-secret-0123456789,2026b:second-secret-0123456789', '2026b');
+  const a = mask(canaryEvent(), DEFAULT_POLICY, v1);
+  const b = mask(canaryEvent(), DEFAULT_POLICY, v1);
+  const c = mask(canaryEvent(), DEFAULT_POLICY, v2);
+  const email = (r: typeof a) => JSON.parse(r.event.http!.request.body!.content!).user.email as string;
+  assert.equal(email(a), email(b));
+  assert.equal(email(a), pseudonym(CANARIES.email, { id: '2025a', secret: 'first-secret-0123456789' }));
+  assert.equal(email(c), pseudonym(CANARIES.email, { id: '2026b', secret: 'second-secret-0123456789' }));
+  assert.notEqual(email(a).slice(-32), email(c).slice(-32));
+  assert.equal(c.event.masking!.keyId, '2026b');
+  assert.deepEqual(a.rulesApplied, a.event.masking!.rulesApplied);
+  assert.throws(() => parseKeyRing('k1:short'), /at least 16 bytes/);
+  assert.throws(() => parseKeyRing('k1:long-enough-secret-000', 'k9'), /active key id "k9" is not in the key ring/);
+  assert.throws(() => parseKeyRing('nocolon'), /expected id:secret/);
+  assert.throws(() => parseKeyRing('bad id!:long-enough-secret-000'), /letters, digits/);
+});
+
+test('a policy file: loaded and validated, or a clear error naming the file', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadPolicyFile, DETECTOR_NAMES, mask, parseKeyRing } = await import('./index.js');
+  const dir = await mkdtemp(join(tmpdir(), 'masking-'));
+  try {
+    const good = join(dir, 'policy.json');
+    await writeFile(good, JSON.stringify({ version: 'site-7', fields: { '^nickname$': 'drop' }, detectors: { email: 'redact' } }));
+    const policy = loadPolicyFile(good, DETECTOR_NAMES);
+    const e = canaryEvent();
+    e.http!.request.body!.content = JSON.stringify({ nickname: 'bobby', note: `write to ${CANARIES.email}` });
+    const out = mask(e, policy, parseKeyRing('k:site-seven-secret-000')).event;
+    assert.equal(out.http!.request.body!.content, '{"note":"write to [redacted:email]"}');
+    assert.equal(out.masking!.policyVersion, 'site-7');
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, '{"version": 1, "fields": {"x": "nuke"}}');
+    assert.throws(() => loadPolicyFile(bad, DETECTOR_NAMES), (err: Error) => err.message.includes(bad) && /version/.test(err.message) && /fields/.test(err.message));
+    await writeFile(bad, '{not json');
+    assert.throws(() => loadPolicyFile(bad, DETECTOR_NAMES), /bad\.json: .*JSON/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('text and truncated bodies, bad JSON and odd input never throw and are still masked', () => {
+  const e = canaryEvent();
+  e.http!.request.body = { contentType: 'application/json', size: 9000, truncated: true, sha256: null, content: `{"password":"${CANARIES.password}","note":"${CANARIES.email}` };
+  e.http!.response!.body = { contentType: 'text/plain', size: 50, truncated: false, sha256: null, content: `token=${CANARIES.nestedToken} ${CANARIES.ssn}` };
+  const m = masker.mask(e);
+  const s = JSON.stringify(m);
+  for (const v of [CANARIES.password, CANARIES.email, CANARIES.nestedToken, CANARIES.ssn]) assert.ok(!s.includes(v), v);
+  const broken = canaryEvent();
+  broken.http!.request.body = { contentType: 'application/json', size: 5, truncated: false, sha256: null, content: '{"a":' };
+  broken.http!.response!.body = { contentType: 'multipart/form-data', size: 5, truncated: false, sha256: null, content: `secret=${CANARIES.password}` };
+  const b = masker.mask(broken);
+  assert.equal(b.http!.request.body!.content, '{"a":');
+  assert.ok(!JSON.stringify(b).includes(CANARIES.password));
 });

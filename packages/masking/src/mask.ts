@@ -14,15 +14,11 @@
  * stable for one key, so a value correlates across events without being revealed; a new key id
  * gives new pseudonyms); partial -> `****` + the last characters; drop -> removed.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { AuditEvent, Body } from '@jwt-audit/events';
 import { DETECTORS } from './detectors.js';
+import { activeKey, pseudonym, type MaskingKey, type MaskingKeys } from './keys.js';
 import type { Action, MaskingPolicy } from './policy.js';
-
-export interface MaskingKey {
-  id: string;
-  secret: string | Buffer;
-}
 
 interface Ctx {
   applied: Set<string>;
@@ -30,7 +26,9 @@ interface Ctx {
 
 const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
 /** What this engine writes: masking an already-masked value again would change nothing useful. */
-const ALREADY_MASKED = /^(?:\[redacted:[a-z0-9_.-]+\]|hmac:[A-Za-z0-9_-]+:[0-9a-f]{32}|\*{4}[A-Za-z0-9]{0,8})$/;
+const ALREADY_MASKED = /^(?:\[redacted:[a-z0-9_.-]+\]|hmac:[A-Za-z0-9_-]+:[0-9a-f]{32})$/;
+/** A partial mask is only recognised as such for a partial rule: `****abcd` may well be a password. */
+const ALREADY_PARTIAL = /^\*{4}[A-Za-z0-9]{0,8}$/;
 const KV = /(["']?)([A-Za-z][A-Za-z0-9_.-]{1,40})\1(\s*[:=]\s*)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s&,;"'}{]+))/g;
 
 export interface Masker {
@@ -45,13 +43,13 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   const headerRules = new Map(Object.entries(policy.headers).map(([h, a]) => [h.toLowerCase(), a]));
 
   const apply = (value: string, action: Action, rule: string, ctx: Ctx): string | undefined => {
-    if (ALREADY_MASKED.test(value)) return value;
+    if (ALREADY_MASKED.test(value) || (action === 'partial' && ALREADY_PARTIAL.test(value))) return value;
     ctx.applied.add(`${rule}:${action}`);
     switch (action) {
       case 'redact':
         return `[redacted:${rule.split(':').pop()}]`;
       case 'hash':
-        return `hmac:${key.id}:${createHmac('sha256', key.secret).update(value).digest('hex').slice(0, 32)}`;
+        return pseudonym(value, key);
       case 'partial': {
         const plain = value.replace(/[\s-]/g, '');
         const keep = Math.min(policy.partialKeep, Math.floor(plain.length / 3));
@@ -70,7 +68,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     let out = s.replace(KV, (m, q: string, k: string, sep: string, dq?: string, sq?: string, bare?: string) => {
       const action = fieldAction(k);
       const v = dq ?? sq ?? bare ?? '';
-      if (!action || v === '' || FINGERPRINT.test(v) || /^\[redacted:|^hmac:|^\*\*\*\*/.test(v)) return m;
+      if (!action || v === '' || FINGERPRINT.test(v)) return m;
       const masked = apply(v, action, `field:${k.toLowerCase()}`, ctx) ?? '';
       return `${q}${k}${q}${sep}${dq !== undefined ? `"${masked}"` : sq !== undefined ? `'${masked}'` : masked}`;
     });
@@ -226,4 +224,19 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
       };
     },
   };
+}
+
+const cache = new WeakMap<MaskingPolicy, WeakMap<MaskingKeys, Masker>>();
+
+/**
+ * The pure entry point: the masked event and the rules applied (also recorded in
+ * `event.masking`). Compiled rules are cached per (policy, keys) object pair.
+ */
+export function mask(event: AuditEvent, policy: MaskingPolicy, keys: MaskingKeys): { event: AuditEvent; rulesApplied: string[] } {
+  let byKeys = cache.get(policy);
+  if (!byKeys) cache.set(policy, (byKeys = new WeakMap()));
+  let masker = byKeys.get(keys);
+  if (!masker) byKeys.set(keys, (masker = createMasker(policy, activeKey(keys))));
+  const out = masker.mask(event);
+  return { event: out, rulesApplied: out.masking?.rulesApplied ?? [] };
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { AuditError } from '@jwt-audit/runtime';
 
@@ -99,4 +100,19 @@ export function parsePolicy(doc: unknown, detectorNames: string[]): MaskingPolic
   for (const n of Object.keys(policy.detectors)) if (!detectorNames.includes(n)) problems.push(`detectors: unknown detector ${n}`);
   if (problems.length) throw new AuditError('AUDIT_ERR_MASKING_POLICY', `invalid masking policy: ${problems.join('; ')}`);
   return policy;
+}
+
+/** Reads and validates a policy file (JSON); a clear error names the file and every problem. */
+export function loadPolicyFile(file: string, detectorNames: string[]): MaskingPolicy {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new AuditError('AUDIT_ERR_MASKING_POLICY', `masking policy ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return parsePolicy(doc, detectorNames);
+  } catch (err) {
+    throw new AuditError('AUDIT_ERR_MASKING_POLICY', `${file}: ${(err as Error).message}`);
+  }
 }

@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMasker, DEFAULT_POLICY } from './index.js';
+
+const masker = createMasker(DEFAULT_POLICY, { id: 'k1', secret: 'detector-test-key-0123' });
+
+// [detector, text containing a value it must catch, the value, text it must leave alone]
+const cases: [string, string, string, string][] = [
+  ['private-key', 'key:\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n', 'MIIEvQIBADANBg', '-----BEGIN PUBLIC KEY----- abc'],
+  ['jwt', 'tok eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.sig_nature-x end', 'eyJzdWIiOiIxMjMifQ', 'eyJ alone is not a token'],
+  ['bearer-token', 'sent Bearer abcdef123456.xyz', 'abcdef123456.xyz', 'the bearer of bad news'],
+  ['aws-access-key', 'id AKIAIOSFODNN7EXAMPLE here', 'AKIAIOSFODNN7EXAMPLE', 'AKIA short'],
+  ['aws-secret-key', 'aws_secret = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'plain 40 chars wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY without context'],
+  ['gcp-api-key', 'k=AIzaSyA-1234567890abcdefghijklmnopqrstu', 'AIzaSyA-1234567890abcdefghijklmnopqrstu', 'AIza too short'],
+  ['azure-storage-key', `AccountKey=${'A'.repeat(86)}==;`, 'A'.repeat(86), 'AccountKey=short=='],
+  ['github-token', `ghp_${'a1'.repeat(18)}`, `ghp_${'a1'.repeat(18)}`, 'ghp_short'],
+  ['slack-token', 'xoxb-123456789012-abcdef', 'xoxb-123456789012-abcdef', 'xox nothing'],
+  ['stripe-key', 'sk_live_abcdefghijklmnop1234', 'sk_live_abcdefghijklmnop1234', 'sk_live_short'],
+  ['url-credentials', 'postgres://app:hunter2pw@db:5432/x', 'hunter2pw', 'https://example.org/a:b@c'],
+  ['email', 'from alice@example.com today', 'alice@example.com', 'not@an address'],
+  ['iban', 'pay DE89 3704 0044 0532 0130 00 now', '3704 0044 0532', 'GB82 WEST 1234 5698 7654 33'],
+  ['credit-card', 'card 378282246310005 ok', '378282246310005', 'card 378282246310006 ok'],
+  ['us-ssn', 'ssn is 123-45-6789.', '123-45-6789', 'not 000-12-3456 nor 666-12-3456'],
+  ['phone', 'call +44 20 7946 0958 or (415) 555-2671', '555-2671', 'build 2026.11.23'],
+];
+
+for (const [name, text, secret, clean] of cases) {
+  test(`detector ${name}: finds the value in free text and leaves look-alikes alone`, () => {
+    const hit = masker.maskText(text);
+    assert.ok(!hit.text.includes(secret), `${name} left ${secret} in ${hit.text}`);
+    assert.ok(hit.rules.some((r) => r.startsWith(`detector:${name}:`) || r.startsWith('field:')), `${name}: rules ${hit.rules.join(',')}`);
+    const miss = masker.maskText(clean);
+    assert.equal(miss.text, clean, `${name} changed ${clean}`);
+  });
+}
+
+test('epoch-ms timestamps and ids are not taken for card numbers', () => {
+  for (const t of ['1795166104000', '1700000000005', '1234567890123456']) assert.equal(masker.maskText(`at ${t}`).text, `at ${t}`);
+});
