@@ -135,3 +135,14 @@ test('partitionings: a state for the IP stage runs only IP-keyed rules', () => {
   }
   assert.deepEqual(out.map((a) => a.attributes.variant), ['ip']);
 });
+
+test('repartitionKeys: the IP and client keys an event needs, only for enabled rules', async () => {
+  const { repartitionKeys, partitioningOfKey } = await import('./detector.js');
+  const cfg = resolveDetectionConfig();
+  assert.deepEqual(repartitionKeys(cfg, ev({ kind: 'token.rejected', reason: 'malformed', ip: '198.51.100.3' })), ['ip:198.51.100.3']);
+  assert.deepEqual(repartitionKeys(cfg, ev({ kind: 'token.issued', clientId: 'web' })), ['client:web']);
+  assert.deepEqual(repartitionKeys(cfg, ev({ kind: 'token.validated' })), []);
+  assert.deepEqual(repartitionKeys(resolveDetectionConfig({ 'auth-failure-burst/ip': { enabled: false } }), ev({ kind: 'token.rejected', reason: 'malformed' })), []);
+  assert.equal(partitioningOfKey('ip:1.2.3.4'), 'ip');
+  assert.equal(partitioningOfKey('sub:alice'), null);
+});

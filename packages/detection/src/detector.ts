@@ -305,3 +305,28 @@ export function applyChanges(state: DetectorState, record: StateChanges): void {
   state.watermark = Math.max(state.watermark, record.watermark);
   state.offset = record.offset;
 }
+
+/**
+ * The repartition keys an event needs: `ip:<address>` / `client:<client id>` for each enabled rule
+ * keyed by IP or client that wants the event. The service re-keys the event onto its repartition
+ * topic under each, and runs `detect(state, event, now, 'ip' | 'client')` where it arrives.
+ */
+export function repartitionKeys(config: ResolvedDetectionConfig, event: AuditEvent): string[] {
+  const out: string[] = [];
+  for (const rule of RULES) {
+    if (rule.partitioning === 'subject') continue;
+    const c = config[rule.name];
+    if (!c?.enabled) continue;
+    const key = rule.key(event, c);
+    if (key === null) continue;
+    const k = `${rule.partitioning}:${key}`;
+    if (!out.includes(k)) out.push(k);
+  }
+  return out;
+}
+
+/** The partitioning a repartition key names (`ip:...` -> 'ip'). */
+export function partitioningOfKey(key: string): Partitioning | null {
+  const p = key.slice(0, key.indexOf(':'));
+  return p === 'ip' || p === 'client' ? p : null;
+}

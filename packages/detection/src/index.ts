@@ -4,6 +4,8 @@ export {
   advance,
   alertId,
   stateStats,
+  repartitionKeys,
+  partitioningOfKey,
   snapshotState,
   restoreState,
   drainChanges,

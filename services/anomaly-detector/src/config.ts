@@ -1,0 +1,73 @@
+import { TOPICS } from '@jwt-audit/events';
+import { detectionConfigSchema, type DetectionConfig } from '@jwt-audit/detection';
+import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+
+export interface DetectorServiceConfig {
+  kafka: KafkaConnectionConfig;
+  ops: OpsConfig;
+  groupId: string;
+  topics: {
+    input: string;
+    /** Events re-keyed by IP / OAuth client for the rules keyed that way; created by the service. */
+    repartition: string;
+    alerts: string;
+  };
+  repartitionPartitions: number;
+  /** Snapshots and journals, one folder per input partition. Shared by the instances of the group. */
+  stateDir: string;
+  /** A partition's journal is folded into a new snapshot after this many bytes. */
+  snapshotAfterBytes: number; // 8 MiB
+  /** fsync each journal append (a crash then loses nothing; off: the OS decides). */
+  fsync: boolean;
+  /** Events further than this in the future do not advance event time (ms). */
+  maxSkewMs: number; // 5 min
+  rules: DetectionConfig;
+}
+
+export const defaults: DetectorServiceConfig = {
+  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'anomaly-detector' },
+  ops: { port: 0, host: '127.0.0.1' },
+  groupId: 'anomaly-detector',
+  topics: { input: TOPICS.enriched, repartition: 'audit.anomaly.by-key.v1', alerts: TOPICS.alerts },
+  repartitionPartitions: 6,
+  stateDir: './.data/detector',
+  snapshotAfterBytes: 8 * 1024 * 1024, // 8 MiB
+  fsync: true,
+  maxSkewMs: 5 * 60_000, // 5 min
+  rules: {},
+};
+
+export const env: Record<string, string> = {
+  ...KAFKA_ENV,
+  ...OPS_ENV,
+  AUDIT_DETECTOR_GROUP_ID: 'groupId',
+  AUDIT_DETECTOR_STATE_DIR: 'stateDir',
+  AUDIT_DETECTOR_INPUT_TOPIC: 'topics.input',
+  AUDIT_DETECTOR_ALERTS_TOPIC: 'topics.alerts',
+  AUDIT_DETECTOR_REPARTITION_TOPIC: 'topics.repartition',
+  AUDIT_DETECTOR_FSYNC: 'fsync',
+  AUDIT_DETECTOR_RULES: 'rules',
+};
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kafka', 'groupId', 'topics', 'stateDir'],
+  properties: {
+    kafka: kafkaConfigSchema,
+    ops: opsConfigSchema,
+    groupId: { type: 'string', minLength: 1 },
+    topics: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['input', 'repartition', 'alerts'],
+      properties: { input: { type: 'string', minLength: 1 }, repartition: { type: 'string', minLength: 1 }, alerts: { type: 'string', minLength: 1 } },
+    },
+    repartitionPartitions: { type: 'integer', minimum: 1 },
+    stateDir: { type: 'string', minLength: 1 },
+    snapshotAfterBytes: { type: 'integer', minimum: 0 },
+    fsync: { type: 'boolean' },
+    maxSkewMs: { type: 'integer', minimum: 0 },
+    rules: detectionConfigSchema(),
+  },
+} as const;
