@@ -16,6 +16,8 @@ export interface TransformStageOptions {
   metrics?: Metrics;
   fromBeginning?: boolean;
   partitionsConsumedConcurrently?: number;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
   /** Pure work on one event. Throw a non-retriable error to dead-letter the record. */
   transform: (event: AuditEvent, record: InputRecord) => AuditEvent | Promise<AuditEvent>;
 }
@@ -36,6 +38,8 @@ export function createTransformStage(opts: TransformStageOptions): ConsumerRunne
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.fromBeginning !== undefined ? { fromBeginning: opts.fromBeginning } : {}),
     ...(opts.partitionsConsumedConcurrently ? { partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently } : {}),
+    ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
+    ...(opts.heartbeatIntervalMs ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
     async handler(records) {
       const out: OutRecord[] = [];
       const deadLetters: DeadLetterRequest[] = [];

@@ -1,0 +1,18 @@
+import { createLogger, loadConfig, onShutdown } from '@jwt-audit/runtime';
+import { defaults, env, schema, type EnricherConfig } from './config.js';
+import { createEnricherService } from './service.js';
+
+const logger = createLogger({ name: 'enricher' });
+let config: EnricherConfig;
+try {
+  config = loadConfig({ service: 'enricher', schema, defaults, env });
+} catch (err) {
+  logger.fatal({ err: (err as Error).message }, 'invalid configuration');
+  process.exit(2);
+}
+const service = createEnricherService(config, { logger });
+onShutdown(logger, () => service.stop());
+await service.start().catch((err: unknown) => {
+  logger.fatal({ err: (err as Error).message }, 'enricher failed to start');
+  process.exit(1);
+});

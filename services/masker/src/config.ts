@@ -1,0 +1,49 @@
+import { KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+
+export interface MaskerConfig {
+  kafka: KafkaConnectionConfig;
+  ops: OpsConfig;
+  groupId: string;
+  /** A masking policy JSON file (merged over the default policy); none = the default policy. */
+  policyFile?: string;
+  /** HMAC key for pseudonyms and its id (recorded on each event); rotate by changing both. From the environment or a file, never the config file. */
+  hmac: { keyId: string; key: string };
+  concurrency: number;
+}
+
+export const defaults: MaskerConfig = {
+  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-masker' },
+  ops: { port: 9465, host: '127.0.0.1' },
+  groupId: 'jwt-audit-masker',
+  hmac: { keyId: 'k1', key: '' },
+  concurrency: 3,
+};
+
+export const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kafka', 'groupId', 'hmac'],
+  properties: {
+    kafka: kafkaConfigSchema,
+    ops: opsConfigSchema,
+    groupId: { type: 'string', minLength: 1 },
+    policyFile: { type: 'string' },
+    hmac: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['keyId', 'key'],
+      properties: { keyId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' }, key: { type: 'string', minLength: 16 } },
+    },
+    concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+  },
+};
+
+export const env: Record<string, string> = {
+  ...KAFKA_ENV,
+  ...OPS_ENV,
+  AUDIT_MASKER_GROUP_ID: 'groupId',
+  AUDIT_MASKING_POLICY_FILE: 'policyFile',
+  AUDIT_MASKING_HMAC_KEY: 'hmac.key',
+  AUDIT_MASKING_KEY_ID: 'hmac.keyId',
+  AUDIT_MASKER_CONCURRENCY: 'concurrency',
+};

@@ -1,0 +1,18 @@
+import { createLogger, loadConfig, onShutdown } from '@jwt-audit/runtime';
+import { defaults, env, schema, type MaskerConfig } from './config.js';
+import { createMaskerService } from './service.js';
+
+const logger = createLogger({ name: 'masker' });
+let config: MaskerConfig;
+try {
+  config = loadConfig({ service: 'masker', schema, defaults, env });
+} catch (err) {
+  logger.fatal({ err: (err as Error).message }, 'invalid configuration');
+  process.exit(2);
+}
+const service = createMaskerService(config, { logger });
+onShutdown(logger, () => service.stop());
+await service.start().catch((err: unknown) => {
+  logger.fatal({ err: (err as Error).message }, 'masker failed to start');
+  process.exit(1);
+});

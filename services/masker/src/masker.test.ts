@@ -1,0 +1,125 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { Kafka } from 'kafkajs';
+import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
+import { deadLetterCodec, eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent } from '@jwt-audit/events';
+import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics, type AuditProducer } from '@jwt-audit/kafka';
+import { CANARY_VALUES, canaryEvent, canaryFormEvent } from '@jwt-audit/masking/testing';
+import { createLogger } from '@jwt-audit/runtime';
+import { createMaskerService, maskerDefaults, type MaskerConfig } from './index.js';
+
+const logger = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+let dir: string;
+let broker: Broker;
+let kafka: Kafka;
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'masker-'));
+  broker = await startBroker({ dir, port: 0 });
+  kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, logger);
+  await ensureTopics(kafka, defaultTopics(3));
+});
+after(async () => {
+  await broker.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const config = (groupId: string): MaskerConfig => ({ ...maskerDefaults, kafka: { brokers: [broker.address], clientId: 'masker-test' }, ops: {}, groupId, hmac: { keyId: 'k1', key: 'a-test-key-of-enough-length' } });
+
+async function produceRaw(records: { key: string; value: Buffer; headers?: Record<string, string> }[]) {
+  const p = createAuditProducer(kafka, { logger });
+  await p.connect();
+  await p.send(TOPICS.raw, records);
+  await p.disconnect();
+}
+
+/** Every record of a topic from the beginning, read until `until` holds. */
+async function readTopic(topic: string, until: (n: { key: Buffer | null; value: Buffer; headers: Record<string, Buffer> }[]) => boolean, ms = 30_000) {
+  const got: { key: Buffer | null; value: Buffer; headers: Record<string, Buffer> }[] = [];
+  const c = kafka.consumer({ groupId: `reader-${newId()}`, maxWaitTimeInMs: 100 });
+  await c.connect();
+  await c.subscribe({ topics: [topic], fromBeginning: true });
+  await c.run({ eachMessage: async ({ message }) => void got.push({ key: message.key, value: message.value!, headers: message.headers as Record<string, Buffer> }) });
+  const end = Date.now() + ms;
+  while (!until(got)) {
+    if (Date.now() > end) {
+      await c.disconnect();
+      throw new Error(`timed out reading ${topic}: ${got.length} records`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await c.disconnect();
+  return got;
+}
+
+test('canary: a byte scan of everything in audit.masked.v1 finds none of the planted secrets; poison goes to the DLQ', async () => {
+  const events = [canaryEvent(), canaryFormEvent(), canaryEvent()];
+  await produceRaw(events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  await produceRaw([{ key: 'sub:x', value: Buffer.from('{"not":"avro"}') }]);
+  const svc = createMaskerService(config('masker-canary'), { logger });
+  await svc.start();
+  try {
+    const masked = await readTopic(TOPICS.masked, (g) => g.length >= 3);
+    const bytes = Buffer.concat(masked.flatMap((r) => [r.key ?? Buffer.alloc(0), r.value, ...Object.values(r.headers)])).toString('latin1');
+    for (const v of CANARY_VALUES) assert.ok(!bytes.includes(v), `planted value reached audit.masked.v1: ${v}`);
+    const decoded = masked.map((r) => eventCodec.decode(r.value, r.headers));
+    assert.deepEqual(decoded.map((e) => e.id).sort(), events.map((e) => e.id).sort());
+    assert.ok(decoded.every((e) => e.masking!.keyId === 'k1' && e.masking!.rulesApplied.length > 5));
+    const dlq = (await readTopic(TOPICS.dlq, (g) => g.length >= 1)).map((r) => deadLetterCodec.decode(r.value, r.headers));
+    const letter = dlq.find((d) => d.stage === 'masker')!;
+    assert.equal(letter.code, 'AUDIT_ERR_UNDECODABLE');
+    assert.equal(letter.originTopic, TOPICS.raw);
+    assert.equal(letter.payload!.toString(), '{"not":"avro"}');
+  } finally {
+    await svc.stop();
+  }
+});
+
+test('a crash between produce and commit repeats work but loses nothing', async () => {
+  // A distinct input topic keeps this test independent of the previous one.
+  const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
+  const events = Array.from({ length: 40 }, (_, i) => ({ ...base, id: newId(), actor: { ...base.actor, sub: `crash-user-${i % 4}` } }));
+  const before = (await readTopic(TOPICS.masked, () => true)).length;
+  await produceRaw(events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+
+  // Instance A: its output is acknowledged by Kafka, then it freezes before committing (a crash).
+  let frozen = false;
+  const real = createAuditProducer(kafka, { logger });
+  const freezing: AuditProducer = {
+    raw: real.raw,
+    connect: () => real.connect(),
+    disconnect: () => real.disconnect(),
+    async send(topic, records) {
+      await real.send(topic, records);
+      if (topic === TOPICS.masked) {
+        frozen = true;
+        await new Promise(() => undefined); // never returns: no commit will follow
+      }
+    },
+  };
+  const a = createMaskerService({ ...config('masker-crash'), concurrency: 1 }, { logger, producer: freezing, sessionTimeoutMs: 3_000 });
+  void a.start();
+  const end = Date.now() + 20_000;
+  while (!frozen && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(frozen, 'instance A produced output');
+
+  // Instance B takes over once A's session expires, from the last committed offsets.
+  const b = createMaskerService({ ...config('masker-crash'), concurrency: 1 }, { logger, sessionTimeoutMs: 3_000 });
+  await b.start();
+  try {
+    const ids = new Set(events.map((e) => e.id));
+    const out = await readTopic(TOPICS.masked, (g) => {
+      const seen = new Set(g.slice(before).map((r) => eventCodec.decode(r.value, r.headers).id));
+      return [...ids].every((id) => seen.has(id));
+    }, 45_000);
+    const mine = out.slice(before).map((r) => eventCodec.decode(r.value, r.headers).id).filter((id) => ids.has(id));
+    assert.equal(new Set(mine).size, 40, 'nothing lost');
+    assert.ok(mine.length > 40, `the batch A produced before freezing was produced again (${mine.length} records for 40 events)`);
+  } finally {
+    await b.stop();
+  }
+});
