@@ -1,0 +1,71 @@
+import { TOPICS, type Severity } from '@jwt-audit/events';
+import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+
+export interface AlertWebhookConfig {
+  kafka: KafkaConnectionConfig;
+  ops: OpsConfig;
+  groupId: string;
+  topic: string;
+  webhook: {
+    url: string;
+    /** HMAC-SHA256 key; from the environment (AUDIT_WEBHOOK_SECRET or AUDIT_WEBHOOK_SECRET_FILE). */
+    secret: string;
+    timeoutMs: number; // 5 s
+  };
+  /** Alerts below this severity are not forwarded (committed and skipped). */
+  minSeverity: Severity;
+  /** Attempts per alert before it is dead-lettered. */
+  maxAttempts: number;
+  retry: { initialMs: number; maxMs: number }; // 500 ms .. 30 s
+}
+
+export const defaults: AlertWebhookConfig = {
+  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'alert-webhook' },
+  ops: { port: 0, host: '127.0.0.1' },
+  groupId: 'alert-webhook',
+  topic: TOPICS.alerts,
+  webhook: { url: 'http://127.0.0.1:9300/alerts', secret: '', timeoutMs: 5_000 },
+  minSeverity: 'low',
+  maxAttempts: 8,
+  retry: { initialMs: 500, maxMs: 30_000 },
+};
+
+export const env: Record<string, string> = {
+  ...KAFKA_ENV,
+  ...OPS_ENV,
+  AUDIT_WEBHOOK_URL: 'webhook.url',
+  AUDIT_WEBHOOK_SECRET: 'webhook.secret',
+  AUDIT_WEBHOOK_TIMEOUT_MS: 'webhook.timeoutMs',
+  AUDIT_WEBHOOK_GROUP_ID: 'groupId',
+  AUDIT_WEBHOOK_MIN_SEVERITY: 'minSeverity',
+  AUDIT_WEBHOOK_MAX_ATTEMPTS: 'maxAttempts',
+};
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kafka', 'groupId', 'topic', 'webhook'],
+  properties: {
+    kafka: kafkaConfigSchema,
+    ops: opsConfigSchema,
+    groupId: { type: 'string', minLength: 1 },
+    topic: { type: 'string', minLength: 1 },
+    webhook: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url', 'secret'],
+      properties: {
+        url: { type: 'string', format: 'uri', pattern: '^https?://' },
+        secret: { type: 'string', minLength: 16 },
+        timeoutMs: { type: 'integer', minimum: 1 },
+      },
+    },
+    minSeverity: { enum: ['low', 'medium', 'high', 'critical'] },
+    maxAttempts: { type: 'integer', minimum: 1 },
+    retry: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { initialMs: { type: 'integer', minimum: 0 }, maxMs: { type: 'integer', minimum: 0 } },
+    },
+  },
+} as const;

@@ -1,0 +1,144 @@
+import type { Kafka } from 'kafkajs';
+import { alertCodec, type Alert, type Severity } from '@jwt-audit/events';
+import { createAuditProducer, createConsumerRunner, createKafkaClient, type AuditProducer, type ConsumerRunner, type DeadLetterRequest } from '@jwt-audit/kafka';
+import { AuditError, backoffDelay, createMetrics, sleep, startOpsServer, toAuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import type { AlertWebhookConfig } from './config.js';
+import { classifyError, classifyResponse, type Outcome } from './retry.js';
+import { ALERT_ID_HEADER, sign, SIGNATURE_HEADER } from './signature.js';
+
+export interface AlertWebhookDeps {
+  logger: Logger;
+  metrics?: Metrics;
+  kafka?: Kafka;
+  ops?: boolean;
+}
+
+export interface AlertWebhookService {
+  start(): Promise<{ opsUrl: string | null }>;
+  stop(): Promise<void>;
+  health(): { ok: boolean; [k: string]: unknown };
+  readonly metrics: Metrics;
+}
+
+const RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+
+/**
+ * Source audit.alerts.v1 (own consumer group) -> JSON body, signed -> POST with retries -> commit.
+ * An alert that cannot be delivered after maxAttempts (or that the receiver rejects with a
+ * permanent 4xx) goes to audit.dlq.v1 with the reason; the partition moves on.
+ */
+export function createAlertWebhookService(config: AlertWebhookConfig, deps: AlertWebhookDeps): AlertWebhookService {
+  const logger = deps.logger.child({ service: 'alert-webhook' });
+  const metrics = deps.metrics ?? createMetrics();
+  const deliveries = metrics.counter('audit_webhook_deliveries_total', 'Webhook deliveries by result', ['result'] as const);
+  const attemptsTotal = metrics.counter('audit_webhook_attempts_total', 'HTTP attempts by outcome', ['outcome'] as const);
+  const latency = metrics.histogram('audit_webhook_request_duration_seconds', 'Webhook request latency');
+  const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger);
+  let producer: AuditProducer | undefined;
+  let runner: ConsumerRunner | undefined;
+  let ops: OpsServer | null = null;
+  let started: Promise<{ opsUrl: string | null }> | undefined;
+  let stopping: Promise<void> | undefined;
+  const abort = new AbortController();
+
+  async function attempt(body: string, alert: Alert): Promise<Outcome> {
+    const t0 = process.hrtime.bigint();
+    try {
+      const res = await fetch(config.webhook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign(config.webhook.secret, body, Date.now()), [ALERT_ID_HEADER]: alert.id, 'user-agent': 'jwt-audit-alert-webhook/0.1' },
+        body,
+        signal: AbortSignal.timeout(config.webhook.timeoutMs),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      return classifyResponse(res.status, res.headers.get('retry-after'));
+    } catch (err) {
+      return classifyError(err);
+    } finally {
+      latency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  }
+
+  /** Delivers one alert; resolves null when delivered, else the error to dead-letter it with. */
+  async function deliver(alert: Alert, ctx: { heartbeat(): Promise<void>; isRunning(): boolean; logger: Logger }): Promise<AuditError | null> {
+    const body = JSON.stringify(alert);
+    for (let n = 1; ; n++) {
+      const outcome = await attempt(body, alert);
+      attemptsTotal.inc({ outcome: outcome.kind });
+      if (outcome.kind === 'delivered') return null;
+      if (outcome.kind === 'permanent') return new AuditError('AUDIT_ERR_WEBHOOK_REJECTED', `receiver rejected alert ${alert.id}: ${outcome.reason}`);
+      if (n >= config.maxAttempts) return new AuditError('AUDIT_ERR_WEBHOOK_UNDELIVERABLE', `alert ${alert.id} not delivered after ${n} attempts: ${outcome.reason}`);
+      const delay = Math.min(config.retry.maxMs, Math.max(outcome.retryAfterMs ?? 0, backoffDelay(n - 1, config.retry.initialMs, config.retry.maxMs)));
+      ctx.logger.warn({ alert: alert.id, attempt: n, reason: outcome.reason, delayMs: delay }, 'webhook delivery failed: retrying');
+      const until = Date.now() + delay;
+      while (Date.now() < until) {
+        // stopping: leave the batch uncommitted, it is redelivered on the next start
+        if (!ctx.isRunning() || abort.signal.aborted) throw new AuditError('AUDIT_ERR_STOPPING', 'stopping during a retry', { retriable: true });
+        await sleep(Math.min(1_000, until - Date.now()), abort.signal);
+        await ctx.heartbeat().catch(() => undefined);
+      }
+    }
+  }
+
+  const health = () => runner?.health() ?? { ok: false, state: 'idle' };
+
+  return {
+    metrics,
+    health,
+    start() {
+      return (started ??= (async () => {
+        producer = createAuditProducer(kafka, { logger });
+        runner = createConsumerRunner({
+          kafka,
+          groupId: config.groupId,
+          topics: [config.topic],
+          stage: 'alert_webhook',
+          logger,
+          producer,
+          metrics,
+          fromBeginning: true,
+          handler: async (records, ctx) => {
+            const deadLetters: DeadLetterRequest[] = [];
+            for (const record of records) {
+              let alert: Alert;
+              try {
+                if (!record.value) throw new Error('record has no value');
+                alert = alertCodec.decode(record.value, record.headers);
+              } catch (err) {
+                deadLetters.push({ record, error: toAuditError(err, 'AUDIT_ERR_UNDECODABLE') });
+                continue;
+              }
+              if (RANK[alert.severity] < RANK[config.minSeverity]) {
+                deliveries.inc({ result: 'filtered' });
+                continue;
+              }
+              const error = await deliver(alert, ctx);
+              if (error) {
+                deliveries.inc({ result: 'dead_lettered' });
+                ctx.logger.error({ alert: alert.id, rule: alert.rule, code: error.code }, error.message);
+                deadLetters.push({ record, error });
+              } else {
+                deliveries.inc({ result: 'delivered' });
+                ctx.logger.info({ alert: alert.id, rule: alert.rule, severity: alert.severity }, 'alert delivered');
+              }
+            }
+            return { deadLetters };
+          },
+        });
+        await runner.start();
+        if (deps.ops !== false) ops = await startOpsServer({ port: config.ops.port ?? 0, host: config.ops.host, registry: metrics.registry, health, logger });
+        logger.info({ topic: config.topic, url: config.webhook.url }, 'forwarding alerts');
+        return { opsUrl: ops?.url ?? null };
+      })());
+    },
+    stop() {
+      return (stopping ??= (async () => {
+        abort.abort();
+        if (started) await started.catch(() => undefined);
+        await runner?.stop();
+        await producer?.disconnect().catch(() => undefined);
+        await ops?.close();
+      })());
+    },
+  };
+}
