@@ -1,0 +1,95 @@
+import { manifestName, segmentName, ZERO_HASH, type ArchivedRecord, type Manifest } from './format.js';
+import type { Signer } from './keys.js';
+import { encodeSegment, segmentDigest, sha256hex } from './segment.js';
+import type { ArchiveStorage } from './storage.js';
+
+/** The chain head of one topic-partition, read back from storage at start. */
+export interface StreamHead {
+  topic: string;
+  partition: number;
+  /** Sequence of the last manifest; -1 when the stream is empty. */
+  sequence: number;
+  previousManifestSha256: string;
+  /** Last archived offset; -1 when none. */
+  lastOffset: number;
+}
+
+export async function readHead(storage: ArchiveStorage, topic: string, partition: number): Promise<StreamHead> {
+  const manifests = (await storage.list(`${topic}/${partition}/`)).filter((k) => k.endsWith('.manifest.jws'));
+  const last = manifests.at(-1);
+  if (!last) return { topic, partition, sequence: -1, previousManifestSha256: ZERO_HASH, lastOffset: -1 };
+  const bytes = await storage.get(last);
+  const payload = JSON.parse(Buffer.from(bytes.toString().split('.')[1]!, 'base64url').toString()) as Manifest;
+  let lastOffset = payload.type === 'segment' ? payload.lastOffset : -1;
+  if (payload.type === 'deletion') {
+    // a deletion is not the end of the data: find the last segment manifest
+    for (const k of manifests.slice(0, -1).reverse()) {
+      const m = JSON.parse(Buffer.from((await storage.get(k)).toString().split('.')[1]!, 'base64url').toString()) as Manifest;
+      if (m.type === 'segment') {
+        lastOffset = m.lastOffset;
+        break;
+      }
+    }
+  }
+  return { topic, partition, sequence: payload.sequence, previousManifestSha256: sha256hex(bytes), lastOffset };
+}
+
+async function append(storage: ArchiveStorage, signer: Signer, head: StreamHead, manifest: Omit<Manifest, 'v' | 'sequence' | 'previousManifestSha256' | 'topic' | 'partition'>): Promise<Manifest> {
+  const full: Manifest = { v: 1, topic: head.topic, partition: head.partition, sequence: head.sequence + 1, previousManifestSha256: head.previousManifestSha256, ...manifest };
+  const jws = Buffer.from(await signer.sign(Buffer.from(JSON.stringify(full))));
+  await storage.putExclusive(`${head.topic}/${head.partition}/${manifestName(full.sequence)}`, jws);
+  head.sequence = full.sequence;
+  head.previousManifestSha256 = sha256hex(jws);
+  return full;
+}
+
+/**
+ * Seals records (consecutive offsets of one partition, after head.lastOffset) into a segment and
+ * its signed manifest. The segment is durable before the manifest is written, and the manifest
+ * before this resolves: only then may the consumer commit the offsets.
+ */
+export async function seal(storage: ArchiveStorage, signer: Signer, head: StreamHead, records: ArchivedRecord[], now = Date.now()): Promise<Manifest> {
+  if (records.length === 0) throw new Error('nothing to seal');
+  const first = records[0]!.offset;
+  const last = records[records.length - 1]!.offset;
+  const bytes = await encodeSegment(records);
+  const seq = head.sequence + 1;
+  const name = segmentName(seq, first, last);
+  await storage.putExclusive(`${head.topic}/${head.partition}/${name}`, bytes);
+  const { root } = segmentDigest(records);
+  const m = await append(storage, signer, head, {
+    type: 'segment',
+    segment: name,
+    firstOffset: first,
+    lastOffset: last,
+    recordCount: records.length,
+    firstTimestamp: Math.min(...records.map((r) => r.timestamp)),
+    lastTimestamp: Math.max(...records.map((r) => r.timestamp)),
+    segmentSha256: sha256hex(bytes),
+    segmentBytes: bytes.length,
+    merkleRoot: root,
+    sealedAt: now,
+  });
+  head.lastOffset = last;
+  return m;
+}
+
+/** Retention: deletes a sealed segment and records the deletion as the next link of the chain. */
+export async function recordDeletion(storage: ArchiveStorage, signer: Signer, head: StreamHead, deleted: Manifest, now = Date.now()): Promise<Manifest> {
+  const m = await append(storage, signer, head, {
+    type: 'deletion',
+    segment: '',
+    firstOffset: deleted.firstOffset,
+    lastOffset: deleted.lastOffset,
+    recordCount: deleted.recordCount,
+    firstTimestamp: deleted.firstTimestamp,
+    lastTimestamp: deleted.lastTimestamp,
+    segmentSha256: deleted.segmentSha256,
+    segmentBytes: deleted.segmentBytes,
+    merkleRoot: deleted.merkleRoot,
+    sealedAt: now,
+    deleted: { sequence: deleted.sequence, segment: deleted.segment, segmentSha256: deleted.segmentSha256 },
+  });
+  await storage.delete(`${head.topic}/${head.partition}/${deleted.segment}`);
+  return m;
+}
