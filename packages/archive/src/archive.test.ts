@@ -70,7 +70,7 @@ test('an untouched archive verifies; segments are readable Avro container files;
 
 test('tamper matrix: every case is detected and named', async (t) => {
   const cases: [string, (a: Awaited<ReturnType<typeof archive>>) => Promise<void> | void, string][] = [
-    ['flip one byte', (a) => { const b = readFileSync(a.segs[1]!); b[b.length - 20] ^= 0x01; writeFileSync(a.segs[1]!, b); }, 'changed'],
+    ['flip one byte', (a) => { const b = readFileSync(a.segs[1]!); b[b.length - 20] = b[b.length - 20]! ^ 0x01; writeFileSync(a.segs[1]!, b); }, 'changed'],
     ['truncate', (a) => truncateSync(a.segs[2]!, 100), 'truncated'],
     ['delete a segment', (a) => unlinkSync(a.segs[0]!), 'segment-deleted'],
     ['swap two segments', (a) => { const x = readFileSync(a.segs[0]!); writeFileSync(a.segs[0]!, readFileSync(a.segs[1]!)); writeFileSync(a.segs[1]!, x); }, 'reordered'],
