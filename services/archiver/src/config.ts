@@ -1,0 +1,67 @@
+import { KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+
+export interface ArchiverConfig {
+  kafka: KafkaConnectionConfig;
+  ops: OpsConfig;
+  groupId: string;
+  /** A member silent this long is dropped from the group and its partitions move on. */
+  sessionTimeoutMs: number;
+  topic: string;
+  /** Archive root (local filesystem backend). */
+  dir: string;
+  keys: {
+    /** Holds the signing key(s) and archive-public.jwks.json. */
+    dir: string;
+    /** A specific private JWK; default: the newest in `dir`, generated on first start when `generate`. */
+    privateKeyFile?: string;
+    generate: boolean;
+  };
+  /** A segment is sealed when any limit is reached. */
+  seal: { maxRecords: number; maxBytes: number; maxAgeMs: number };
+  /** Segments whose newest record is older than this are deleted, each deletion recorded in the chain; 0 = keep forever. */
+  retention: { maxAgeMs: number; intervalMs: number };
+}
+
+export const defaults: ArchiverConfig = {
+  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-archiver' },
+  ops: { port: 9468, host: '127.0.0.1' },
+  groupId: 'jwt-audit-archiver',
+  sessionTimeoutMs: 30_000, // 30 s
+  topic: 'audit.enriched.v1',
+  dir: './.data/archive',
+  keys: { dir: './.data/keys', generate: true },
+  seal: { maxRecords: 10_000, maxBytes: 8 * 1024 * 1024, maxAgeMs: 10_000 }, // 8 MiB, 10 s
+  retention: { maxAgeMs: 0, intervalMs: 3_600_000 }, // keep forever; check hourly
+};
+
+const positive = { type: 'integer', minimum: 1 };
+export const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kafka', 'groupId', 'topic', 'dir', 'keys', 'seal', 'retention'],
+  properties: {
+    kafka: kafkaConfigSchema,
+    ops: opsConfigSchema,
+    groupId: { type: 'string', minLength: 1 },
+    sessionTimeoutMs: { type: 'integer', minimum: 1000 },
+    topic: { type: 'string', minLength: 1 },
+    dir: { type: 'string', minLength: 1 },
+    keys: { type: 'object', additionalProperties: false, required: ['dir', 'generate'], properties: { dir: { type: 'string' }, privateKeyFile: { type: 'string' }, generate: { type: 'boolean' } } },
+    seal: { type: 'object', additionalProperties: false, required: ['maxRecords', 'maxBytes', 'maxAgeMs'], properties: { maxRecords: positive, maxBytes: positive, maxAgeMs: positive } },
+    retention: { type: 'object', additionalProperties: false, required: ['maxAgeMs', 'intervalMs'], properties: { maxAgeMs: { type: 'integer', minimum: 0 }, intervalMs: positive } },
+  },
+};
+
+export const env: Record<string, string> = {
+  ...KAFKA_ENV,
+  ...OPS_ENV,
+  AUDIT_ARCHIVER_GROUP_ID: 'groupId',
+  AUDIT_ARCHIVER_SESSION_TIMEOUT_MS: 'sessionTimeoutMs',
+  AUDIT_ARCHIVE_DIR: 'dir',
+  AUDIT_ARCHIVE_KEY_DIR: 'keys.dir',
+  AUDIT_ARCHIVE_PRIVATE_KEY_FILE: 'keys.privateKeyFile',
+  AUDIT_ARCHIVE_SEAL_MAX_RECORDS: 'seal.maxRecords',
+  AUDIT_ARCHIVE_SEAL_MAX_BYTES: 'seal.maxBytes',
+  AUDIT_ARCHIVE_SEAL_MAX_AGE_MS: 'seal.maxAgeMs',
+  AUDIT_ARCHIVE_RETENTION_MS: 'retention.maxAgeMs',
+};

@@ -1,0 +1,208 @@
+/**
+ * The archiver: audit.enriched.v1 -> sealed, signed segments, one stream per partition.
+ *
+ * Exactly-once archive: records are buffered per partition and sealed by size, count or age; the
+ * offsets of a partition are committed only after its seal is durable (segment, then manifest,
+ * each fsynced). After a crash or a rebalance, each partition resumes from its last sealed
+ * manifest (records at or below its last offset are skipped, the consumer seeks past it), so no
+ * offset is archived twice and none is missing. The consumer is driven directly (not the shared
+ * runner) because its commits follow seals, not batches.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Consumer } from 'kafkajs';
+import { eventCodec, headerString, HEADER_FINGERPRINT } from '@jwt-audit/events';
+import { generateSigningKey, loadSigner, localStorage, manifestsOf, readHead, recordDeletion, seal, type ArchivedRecord, type Signer, type StreamHead } from '@jwt-audit/archive';
+import { createKafkaClient } from '@jwt-audit/kafka';
+import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import type { ArchiverConfig } from './config.js';
+
+interface PartitionState {
+  head: StreamHead;
+  buffer: ArchivedRecord[];
+  bytes: number;
+  openedAt: number;
+  lock: Promise<void>;
+}
+
+export interface ArchiverService {
+  start(): Promise<{ metricsUrl: string | undefined; jwksFile: string }>;
+  stop(): Promise<void>;
+}
+
+async function resolveSigner(config: ArchiverConfig, logger: Logger): Promise<{ signer: Signer; jwksFile: string }> {
+  const jwksFile = path.join(config.keys.dir, 'archive-public.jwks.json');
+  let file = config.keys.privateKeyFile;
+  if (!file) {
+    const existing = existsSync(config.keys.dir) ? (await fs.readdir(config.keys.dir)).filter((f) => f.endsWith('.private.jwk.json')).sort() : [];
+    if (existing.length > 0) file = path.join(config.keys.dir, existing[existing.length - 1]!);
+    else if (config.keys.generate) {
+      const k = await generateSigningKey(config.keys.dir);
+      logger.info({ kid: k.kid, jwks: k.jwksFile }, 'archive signing key generated');
+      file = k.privateFile;
+    } else throw new Error(`no archive signing key in ${config.keys.dir}`);
+  }
+  return { signer: await loadSigner(file), jwksFile };
+}
+
+export function createArchiverService(config: ArchiverConfig, deps: { logger: Logger; metrics?: Metrics; now?: () => number }): ArchiverService {
+  const logger = deps.logger.child({ component: 'archiver' });
+  const metrics = deps.metrics ?? createMetrics();
+  const now = deps.now ?? Date.now;
+  const storage = localStorage(config.dir);
+  const kafka = createKafkaClient(config.kafka, logger);
+  const sealed = metrics.counter('audit_archiver_segments_sealed_total', 'Segments sealed');
+  const archived = metrics.counter('audit_archiver_records_total', 'Records archived');
+  const sealSeconds = metrics.histogram('audit_archiver_seal_duration_seconds', 'Time to write and fsync a segment and its manifest');
+  const partitions = new Map<number, PartitionState>();
+  let consumer: Consumer | undefined;
+  let signer: Signer | undefined;
+  let ops: OpsServer | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let retentionTimer: NodeJS.Timeout | undefined;
+  let state = 'idle';
+  let lastError: string | undefined;
+  let started: Promise<{ metricsUrl: string | undefined; jwksFile: string }> | undefined;
+  let stopped: Promise<void> | undefined;
+
+  const withLock = (p: PartitionState, fn: () => Promise<void>) => {
+    const next = p.lock.then(fn, fn);
+    p.lock = next.catch(() => undefined);
+    return next;
+  };
+
+  async function partition(n: number): Promise<PartitionState> {
+    let p = partitions.get(n);
+    if (!p) {
+      p = { head: await readHead(storage, config.topic, n), buffer: [], bytes: 0, openedAt: now(), lock: Promise.resolve() };
+      partitions.set(n, p);
+    }
+    return p;
+  }
+
+  /** Seals what the partition holds, then commits past it. Caller holds the lock. */
+  async function sealAndCommit(n: number, p: PartitionState): Promise<void> {
+    if (p.buffer.length === 0) return;
+    const t = process.hrtime.bigint();
+    const records = p.buffer;
+    const m = await seal(storage, signer!, p.head, records, now());
+    p.buffer = [];
+    p.bytes = 0;
+    p.openedAt = now();
+    sealSeconds.observe(Number(process.hrtime.bigint() - t) / 1e9);
+    sealed.inc();
+    archived.inc(records.length);
+    logger.debug({ partition: n, sequence: m.sequence, first: m.firstOffset, last: m.lastOffset }, 'segment sealed');
+    await consumer!.commitOffsets([{ topic: config.topic, partition: n, offset: String(m.lastOffset + 1) }]);
+  }
+
+  const due = (p: PartitionState) => p.buffer.length >= config.seal.maxRecords || p.bytes >= config.seal.maxBytes || (p.buffer.length > 0 && now() - p.openedAt >= config.seal.maxAgeMs);
+
+  async function sealDue(force = false): Promise<void> {
+    for (const [n, p] of partitions) {
+      if (p.buffer.length > 0 && (force || due(p))) {
+        await withLock(p, () => sealAndCommit(n, p)).catch((err: unknown) => {
+          lastError = (err as Error).message;
+          logger.error({ err: lastError, partition: n }, 'seal failed; the records stay buffered and are retried');
+        });
+      }
+    }
+  }
+
+  async function applyRetention(): Promise<void> {
+    if (config.retention.maxAgeMs <= 0) return;
+    const cutoff = now() - config.retention.maxAgeMs;
+    for (const [n, p] of partitions) {
+      await withLock(p, async () => {
+        const all = await manifestsOf(storage, `${config.topic}/${n}/`);
+        const deleted = new Set(all.filter((x) => x.m.type === 'deletion').map((x) => x.m.deleted!.sequence));
+        for (const { m } of all) {
+          if (m.type === 'segment' && !deleted.has(m.sequence) && m.lastTimestamp < cutoff) {
+            await recordDeletion(storage, signer!, p.head, m, now());
+            logger.info({ partition: n, segment: m.segment }, 'retention: segment deleted and recorded');
+          }
+        }
+      });
+    }
+  }
+
+  return {
+    start: () =>
+      (started ??= (async () => {
+        const keys = await resolveSigner(config, logger);
+        signer = keys.signer;
+        if (config.ops.port !== undefined) {
+          ops = await startOpsServer({ port: config.ops.port, ...(config.ops.host ? { host: config.ops.host } : {}), registry: metrics.registry, logger, health: () => ({ ok: state === 'running' && !lastError, state, ...(lastError ? { lastError } : {}) }) });
+        }
+        consumer = kafka.consumer({ groupId: config.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: Math.max(300, Math.floor(config.sessionTimeoutMs / 10)) });
+        consumer.on(consumer.events.GROUP_JOIN, (e) => {
+          // Unsealed buffers belong to the previous assignment: drop them, and resume every
+          // assigned partition right after its last sealed record.
+          const assigned = (e.payload.memberAssignment[config.topic] ?? []) as number[];
+          partitions.clear();
+          void (async () => {
+            for (const n of assigned) {
+              const head = await readHead(storage, config.topic, n);
+              if (head.lastOffset >= 0) consumer!.seek({ topic: config.topic, partition: n, offset: String(head.lastOffset + 1) });
+            }
+          })().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'resume after rebalance failed'));
+        });
+        await consumer.connect();
+        await consumer.subscribe({ topics: [config.topic], fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: 3,
+          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+            const p = await partition(batch.partition);
+            await withLock(p, async () => {
+              for (const msg of batch.messages) {
+                if (!isRunning() || isStale()) return;
+                const offset = Number(msg.offset);
+                if (offset <= p.head.lastOffset || (p.buffer.length > 0 && offset <= p.buffer[p.buffer.length - 1]!.offset)) {
+                  resolveOffset(msg.offset);
+                  continue; // already sealed (resumed after a crash) or already buffered
+                }
+                const value = msg.value ?? Buffer.alloc(0);
+                const headers = msg.headers as Record<string, Buffer | string | undefined>;
+                let eventId = `undecodable:${offset}`;
+                try {
+                  eventId = eventCodec.decode(value, headers).id;
+                } catch {
+                  // archived as consumed all the same: the archive keeps what the topic held
+                }
+                if (p.buffer.length === 0) p.openedAt = now();
+                p.buffer.push({ offset, timestamp: Number(msg.timestamp), key: msg.key ?? null, eventId, schemaFingerprint: headerString(headers, HEADER_FINGERPRINT) ?? '', event: value });
+                p.bytes += value.length;
+                resolveOffset(msg.offset);
+                if (due(p)) await sealAndCommit(batch.partition, p);
+              }
+            });
+            await heartbeat();
+          },
+        });
+        timer = setInterval(() => void sealDue(), Math.min(1000, config.seal.maxAgeMs));
+        retentionTimer = setInterval(() => void applyRetention().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'retention failed')), config.retention.intervalMs);
+        timer.unref();
+        retentionTimer.unref();
+        state = 'running';
+        logger.info({ dir: config.dir, kid: signer.kid, seal: config.seal }, 'archiver started');
+        return { metricsUrl: ops?.url, jwksFile: keys.jwksFile };
+      })()),
+    stop: () =>
+      (stopped ??= (async () => {
+        await started?.catch(() => undefined);
+        clearInterval(timer);
+        clearInterval(retentionTimer);
+        state = 'stopping';
+        if (consumer) {
+          // seal what is buffered and commit it, then leave the group
+          await consumer.stop().catch(() => undefined);
+          await sealDue(true);
+          await consumer.disconnect().catch(() => undefined);
+        }
+        state = 'stopped';
+        await ops?.close();
+      })()),
+  };
+}
