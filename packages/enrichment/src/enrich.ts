@@ -1,102 +1,42 @@
+import type { AuditEvent, Enrichment } from '@jwt-audit/events';
+import { checkAuthorization } from './authorization.js';
+import type { AsnLookup, GeoLookup } from './geo.js';
+import { classifyIp, normaliseIp } from './ip.js';
+import type { EnrichmentPolicy } from './policy.js';
+import { correlateSession, type SessionIndex } from './session.js';
+import { tokenTiming } from './token-timing.js';
+import { parseUserAgent } from './user-agent.js';
+
+/** I/O and state handed in, so `enrich` itself only maps data to data. */
+export interface EnrichmentLookups {
+  geo?: GeoLookup | null;
+  asn?: AsnLookup | null;
+  userAgent?: (ua: string) => ReturnType<typeof parseUserAgent>;
+  sessions?: SessionIndex;
+  /** Clock for `enrichedAt` (epoch ms). */
+  now?: () => number;
+}
+
 /**
- * enrich(event, lookups, policy, now) -> the event with `enrichment` filled:
- *   userAgent   parsed with ua-parser-js (1.x, MIT)
- *   ipClass     private | loopback | link-local | reserved | multicast | public (ipaddr.js ranges)
- *   geo, asn    from MaxMind-format databases (GeoLite2/GeoIP2 City and ASN) when configured
- *   token       age (now - iat), remaining lifetime (exp - now), lifetime above policy per token type
- *   authorization  the route's required scopes (policy) against the actor's scopes; a request that
- *               succeeded without them is recorded as a mismatch
- *   sessionId   the token's sid, else `family:<refresh-token family>`
- * Pure: lookups are passed in, `now` too.
+ * Adds `event.enrichment`: user agent, IP class, geo and ASN (public addresses only, when a
+ * database is configured), token age / remaining lifetime / lifetime over policy, route -> scopes
+ * check, session id. Never throws on odd input: a field it cannot work out stays null.
  */
-import ipaddr from 'ipaddr.js';
-import { UAParser } from 'ua-parser-js';
-import type { Asn, AuditEvent, Enrichment, Geo, UserAgentInfo } from '@jwt-audit/events';
-
-export interface Lookups {
-  geo?: (ip: string) => Geo | null;
-  asn?: (ip: string) => Asn | null;
-}
-
-export interface EnrichmentPolicy {
-  /** Longest acceptable exp - iat per token type, seconds. */
-  maxLifetimeSec: { access: number; refresh: number; id: number; unknown: number };
-  /** Route template (http.request.route) -> scopes the route requires. */
-  routeScopes: Record<string, string[]>;
-}
-
-export const DEFAULT_ENRICHMENT_POLICY: EnrichmentPolicy = {
-  maxLifetimeSec: { access: 3_600, refresh: 30 * 86_400, id: 3_600, unknown: 86_400 }, // 1 h, 30 d, 1 h, 1 d
-  routeScopes: {},
-};
-
-const IP_CLASSES: Record<string, string> = {
-  private: 'private',
-  uniqueLocal: 'private',
-  carrierGradeNat: 'private',
-  loopback: 'loopback',
-  linkLocal: 'link-local',
-  multicast: 'multicast',
-  unicast: 'public',
-  unspecified: 'reserved',
-  broadcast: 'reserved',
-  reserved: 'reserved',
-  benchmarking: 'reserved',
-  amt: 'reserved',
-  as112: 'reserved',
-  deprecated: 'reserved',
-  orchid2: 'reserved',
-  droneRemoteIdProtocolEntityTags: 'reserved',
-  teredo: 'reserved',
-  '6to4': 'reserved',
-  rfc6145: 'reserved',
-  rfc6052: 'reserved',
-  discard: 'reserved',
-};
-
-export function classifyIp(ip: string): string | null {
-  if (!ipaddr.isValid(ip)) return null;
-  let addr = ipaddr.parse(ip);
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();
-  // documentation ranges (RFC 5737 / 3849) are not routable: reserved
-  const doc4 = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'];
-  if (addr.kind() === 'ipv4' && doc4.some((c) => (addr as ipaddr.IPv4).match(ipaddr.IPv4.parseCIDR(c)))) return 'reserved';
-  return IP_CLASSES[addr.range()] ?? 'reserved';
-}
-
-export function parseUserAgent(ua: string): UserAgentInfo {
-  const r = new UAParser(ua).getResult();
-  return {
-    name: r.browser.name ?? null,
-    version: r.browser.version ?? null,
-    os: r.os.name ?? null,
-    osVersion: r.os.version ?? null,
-    device: r.device.model ? [r.device.vendor, r.device.model].filter(Boolean).join(' ') : (r.device.type ?? null),
-  };
-}
-
-export function enrich(e: AuditEvent, lookups: Lookups, policy: EnrichmentPolicy, now: number): AuditEvent {
-  const ip = e.network?.clientIp ?? null;
-  const ipClass = ip ? classifyIp(ip) : null;
-  const publicIp = ip && ipClass === 'public';
-  const t = e.token;
-  const nowSec = Math.floor(now / 1000);
-  const lifetime = t?.exp !== null && t?.exp !== undefined && t.iat !== null ? t.exp - t.iat : null;
-  const route = e.http?.request.route ?? null;
-  const required = route ? (policy.routeScopes[route] ?? null) : null;
-  const missing = required ? required.filter((s) => !e.actor.scopes.includes(s)) : [];
-  const granted = e.outcome === 'success' && (e.http?.response?.status ?? 200) < 400;
+export function enrich(event: AuditEvent, lookups: EnrichmentLookups, policy: EnrichmentPolicy): AuditEvent {
+  const rawIp = event.network?.clientIp ?? null;
+  const ip = rawIp ? normaliseIp(rawIp) : null;
+  const ipClass = rawIp ? classifyIp(rawIp) : null;
+  const publicIp = ipClass === 'public' ? ip : null;
+  const ua = event.network?.userAgent ?? null;
   const enrichment: Enrichment = {
-    geo: publicIp && lookups.geo ? lookups.geo(ip) : null,
-    asn: publicIp && lookups.asn ? lookups.asn(ip) : null,
-    userAgent: e.network?.userAgent ? parseUserAgent(e.network.userAgent) : null,
+    geo: publicIp && lookups.geo ? lookups.geo(publicIp) : null,
+    asn: publicIp && lookups.asn ? lookups.asn(publicIp) : null,
+    userAgent: ua ? (lookups.userAgent ?? parseUserAgent)(ua) : null,
     ipClass,
-    tokenAgeSec: t?.iat !== null && t?.iat !== undefined ? nowSec - t.iat : null,
-    tokenRemainingSec: t?.exp !== null && t?.exp !== undefined ? t.exp - nowSec : null,
-    lifetimeExceedsPolicy: lifetime !== null && lifetime > policy.maxLifetimeSec[t!.typ],
-    authorization: required ? { requiredScopes: required, missingScopes: missing, mismatch: missing.length > 0 && granted } : null,
-    sessionId: t?.sid ?? e.session?.id ?? (t?.familyId ? `family:${t.familyId}` : null),
-    enrichedAt: now,
+    ...tokenTiming(event, policy),
+    authorization: checkAuthorization(event, policy.routes),
+    sessionId: correlateSession(event, lookups.sessions),
+    enrichedAt: (lookups.now ?? Date.now)(),
   };
-  return { ...e, enrichment };
+  return { ...event, enrichment };
 }

@@ -1,2 +1,8 @@
-export { enrich, classifyIp, parseUserAgent, DEFAULT_ENRICHMENT_POLICY, type Lookups, type EnrichmentPolicy } from './enrich.js';
-export { openMaxmind } from './maxmind.js';
+export { enrich, type EnrichmentLookups } from './enrich.js';
+export { DEFAULT_ENRICHMENT_POLICY, enrichmentPolicySchema, parseEnrichmentPolicy, type EnrichmentPolicy, type RouteScopeRule } from './policy.js';
+export { classifyIp, normaliseIp, type IpClass } from './ip.js';
+export { parseUserAgent, createUserAgentCache } from './user-agent.js';
+export { openGeoDatabases, geoFromReader, asnFromReader, type GeoLookup, type AsnLookup } from './geo.js';
+export { checkAuthorization } from './authorization.js';
+export { tokenTiming, type TokenTiming } from './token-timing.js';
+export { createSessionIndex, correlateSession, type SessionIndex } from './session.js';

@@ -1,13 +1,17 @@
 import { KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
-import { DEFAULT_ENRICHMENT_POLICY, type EnrichmentPolicy } from '@jwt-audit/enrichment';
+import { DEFAULT_ENRICHMENT_POLICY, enrichmentPolicySchema, type EnrichmentPolicy } from '@jwt-audit/enrichment';
 
 export interface EnricherConfig {
   kafka: KafkaConnectionConfig;
   ops: OpsConfig;
   groupId: string;
-  /** MaxMind-format databases (GeoLite2/GeoIP2 City and ASN); geo/ASN stay empty without them. */
-  geoip: { cityDb?: string; asnDb?: string };
+  /** MaxMind-format databases (GeoLite2/GeoIP2 City or Country, and ASN); geo/ASN stay null without them. */
+  geoip: { cityDb?: string; asnDb?: string; watch?: boolean };
+  /** Token lifetime limits by type (seconds) and route -> required scopes (first match wins). */
   policy: EnrichmentPolicy;
+  /** Refresh-token families remembered for session correlation (per instance). */
+  sessionCacheSize: number;
+  /** Partitions processed in parallel (each in order). */
   concurrency: number;
 }
 
@@ -17,10 +21,10 @@ export const defaults: EnricherConfig = {
   groupId: 'jwt-audit-enricher',
   geoip: {},
   policy: DEFAULT_ENRICHMENT_POLICY,
+  sessionCacheSize: 100_000,
   concurrency: 3,
 };
 
-const seconds = { type: 'integer', minimum: 1 };
 export const schema = {
   type: 'object',
   additionalProperties: false,
@@ -29,16 +33,9 @@ export const schema = {
     kafka: kafkaConfigSchema,
     ops: opsConfigSchema,
     groupId: { type: 'string', minLength: 1 },
-    geoip: { type: 'object', additionalProperties: false, properties: { cityDb: { type: 'string' }, asnDb: { type: 'string' } } },
-    policy: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['maxLifetimeSec', 'routeScopes'],
-      properties: {
-        maxLifetimeSec: { type: 'object', additionalProperties: false, required: ['access', 'refresh', 'id', 'unknown'], properties: { access: seconds, refresh: seconds, id: seconds, unknown: seconds } },
-        routeScopes: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
-      },
-    },
+    geoip: { type: 'object', additionalProperties: false, properties: { cityDb: { type: 'string', minLength: 1 }, asnDb: { type: 'string', minLength: 1 }, watch: { type: 'boolean' } } },
+    policy: enrichmentPolicySchema,
+    sessionCacheSize: { type: 'integer', minimum: 0 },
     concurrency: { type: 'integer', minimum: 1, maximum: 64 },
   },
 };
@@ -49,6 +46,11 @@ export const env: Record<string, string> = {
   AUDIT_ENRICHER_GROUP_ID: 'groupId',
   AUDIT_GEOIP_CITY_DB: 'geoip.cityDb',
   AUDIT_GEOIP_ASN_DB: 'geoip.asnDb',
-  AUDIT_ENRICHER_ROUTE_SCOPES: 'policy.routeScopes',
+  AUDIT_GEOIP_WATCH: 'geoip.watch',
+  AUDIT_ENRICHER_ROUTES: 'policy.routes',
+  AUDIT_ENRICHER_MAX_ACCESS_LIFETIME_SEC: 'policy.maxLifetimeSec.access',
+  AUDIT_ENRICHER_MAX_REFRESH_LIFETIME_SEC: 'policy.maxLifetimeSec.refresh',
+  AUDIT_ENRICHER_MAX_ID_LIFETIME_SEC: 'policy.maxLifetimeSec.id',
+  AUDIT_ENRICHER_SESSION_CACHE_SIZE: 'sessionCacheSize',
   AUDIT_ENRICHER_CONCURRENCY: 'concurrency',
 };

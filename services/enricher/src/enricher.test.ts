@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent } from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
+import { buildMmdb } from '@jwt-audit/enrichment/testing';
 import { createLogger } from '@jwt-audit/runtime';
 import { createEnricherService, enricherDefaults } from './index.js';
 
@@ -22,14 +23,21 @@ test('masked events come out enriched on audit.enriched.v1, keyed by subject, in
   const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, logger);
   await ensureTopics(kafka, defaultTopics(3));
   const base = readSchemaFile('examples/token.validated.json') as AuditEvent;
-  const events = Array.from({ length: 12 }, (_, i) => ({ ...base, id: newId(), actor: { ...base.actor, sub: `u${i % 3}` }, attributes: { n: String(i) }, enrichment: null }));
+  const occurredAt = (base.token!.iat! + 60) * 1000;
+  const events = Array.from({ length: 12 }, (_, i) => ({ ...base, id: newId(), occurredAt, actor: { ...base.actor, sub: `u${i % 3}` }, network: { ...base.network!, clientIp: i % 2 ? '81.2.69.142' : '203.0.113.24' }, attributes: { n: String(i) }, enrichment: null }));
+  const cityDb = path.join(dir, 'city.mmdb');
+  writeFileSync(cityDb, buildMmdb({ '81.2.69.0/24': { country: { iso_code: 'GB', names: { en: 'United Kingdom' } }, city: { names: { en: 'London' } } } }));
   const p = createAuditProducer(kafka, { logger });
   await p.connect();
   await p.send(TOPICS.masked, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
   await p.disconnect();
-  const now = (base.token!.iat! + 60) * 1000;
-  const svc = createEnricherService({ ...enricherDefaults, kafka: { brokers: [broker.address], clientId: 'enricher-test' }, ops: {}, policy: { ...enricherDefaults.policy, routeScopes: { '/orders/:id': ['orders:read'] } } }, { logger, now: () => now });
-  await svc.start();
+  const now = 1_900_000_000_000;
+  const svc = createEnricherService(
+    { ...enricherDefaults, kafka: { brokers: [broker.address], clientId: 'enricher-test' }, ops: { port: 0 }, geoip: { cityDb }, policy: { ...enricherDefaults.policy, routes: [{ route: '/orders/:id', scopes: ['orders:read'] }] } },
+    { logger, now: () => now },
+  );
+  const { metricsUrl } = await svc.start();
+  assert.deepEqual(await svc.start(), { metricsUrl }, 'start() is idempotent');
   const out: { key: string; e: AuditEvent }[] = [];
   const c = kafka.consumer({ groupId: 'reader', maxWaitTimeInMs: 100 });
   await c.connect();
@@ -38,14 +46,23 @@ test('masked events come out enriched on audit.enriched.v1, keyed by subject, in
   const end = Date.now() + 20_000;
   while (out.length < 12 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   await c.disconnect();
+  const health = await fetch(`${metricsUrl}/healthz`);
+  assert.equal(health.status, 200);
+  const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
+  assert.match(metrics, /audit_enricher_geo_lookups_total\{result="found"\} 6/);
+  assert.match(metrics, /audit_enricher_records_total\{outcome="processed"\} 12/);
+  await svc.stop();
   await svc.stop();
   assert.equal(out.length, 12);
   for (const { key, e } of out) {
     assert.equal(key, `sub:${e.actor.sub}`);
     assert.equal(e.enrichment!.tokenAgeSec, 60);
-    assert.equal(e.enrichment!.ipClass, 'reserved', '203.0.113.0/24 is a documentation range');
+    const odd = Number(e.attributes.n) % 2 === 1;
+    assert.equal(e.enrichment!.ipClass, odd ? 'public' : 'reserved', '203.0.113.0/24 is a documentation range');
+    assert.equal(e.enrichment!.geo?.city ?? null, odd ? 'London' : null);
+    assert.equal(e.enrichment!.enrichedAt, now);
     assert.equal(e.enrichment!.userAgent!.name, 'Safari');
-    assert.deepEqual(e.enrichment!.authorization, { requiredScopes: ['orders:read'], missingScopes: [], mismatch: false });
+    assert.deepEqual({ ...e.enrichment!.authorization! }, { requiredScopes: ['orders:read'], missingScopes: [], mismatch: false });
     assert.equal(e.enrichment!.sessionId, base.token!.sid);
   }
   for (const u of ['u0', 'u1', 'u2']) {

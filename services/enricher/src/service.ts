@@ -1,7 +1,7 @@
 import { TOPICS } from '@jwt-audit/events';
-import { enrich, openMaxmind, type Lookups } from '@jwt-audit/enrichment';
+import { createSessionIndex, createUserAgentCache, enrich, openGeoDatabases, parseEnrichmentPolicy, type EnrichmentLookups } from '@jwt-audit/enrichment';
 import { createAuditProducer, createKafkaClient, createTransformStage, type AuditProducer, type ConsumerRunner } from '@jwt-audit/kafka';
-import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { AuditError, createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { EnricherConfig } from './config.js';
 
 export interface EnricherService {
@@ -9,12 +9,26 @@ export interface EnricherService {
   stop(): Promise<void>;
 }
 
-/** audit.masked.v1 -> enrich -> audit.enriched.v1. */
-export function createEnricherService(config: EnricherConfig, deps: { logger: Logger; metrics?: Metrics; producer?: AuditProducer; sessionTimeoutMs?: number; now?: () => number }): EnricherService {
+export interface EnricherDeps {
+  logger: Logger;
+  metrics?: Metrics;
+  /** Tests: a producer that fails on purpose. */
+  producer?: AuditProducer;
+  /** Tests of take-over after a crash. */
+  sessionTimeoutMs?: number;
+  /** Clock for enrichment.enrichedAt (epoch ms). */
+  now?: () => number;
+}
+
+/** audit.masked.v1 -> enrich -> audit.enriched.v1; undecodable or invalid records go to the DLQ. */
+export function createEnricherService(config: EnricherConfig, deps: EnricherDeps): EnricherService {
   const logger = deps.logger.child({ component: 'enricher' });
   const metrics = deps.metrics ?? createMetrics();
-  const now = deps.now ?? Date.now;
-  const mismatches = metrics.counter('audit_enricher_authorization_mismatch_total', 'Requests granted without the route\'s required scopes');
+  // the config schema already checked the shape; this also fills defaults a partial policy left out
+  const policy = parseEnrichmentPolicy(config.policy);
+  const mismatches = metrics.counter('audit_enricher_authorization_mismatch_total', 'Events whose token lacked a scope the route requires');
+  const overLifetime = metrics.counter('audit_enricher_lifetime_exceeds_policy_total', 'Events whose token lifetime exceeds the policy for its type');
+  const geoHits = metrics.counter('audit_enricher_geo_lookups_total', 'Geo lookups of public addresses, by result', ['result'] as const);
   const kafka = createKafkaClient(config.kafka, logger);
   const producer = deps.producer ?? createAuditProducer(kafka, { logger });
   let stage: ConsumerRunner | undefined;
@@ -24,7 +38,19 @@ export function createEnricherService(config: EnricherConfig, deps: { logger: Lo
   return {
     start: () =>
       (started ??= (async () => {
-        const lookups: Lookups = await openMaxmind({ ...(config.geoip.cityDb ? { city: config.geoip.cityDb } : {}), ...(config.geoip.asnDb ? { asn: config.geoip.asnDb } : {}) });
+        let dbs: Awaited<ReturnType<typeof openGeoDatabases>>;
+        try {
+          dbs = await openGeoDatabases({ geo: config.geoip.cityDb ?? null, asn: config.geoip.asnDb ?? null }, { watch: config.geoip.watch ?? false });
+        } catch (err) {
+          throw new AuditError('AUDIT_ERR_GEOIP', `cannot open the MaxMind database: ${(err as Error).message}`, { cause: err });
+        }
+        const lookups: EnrichmentLookups = {
+          geo: dbs.geo,
+          asn: dbs.asn,
+          userAgent: createUserAgentCache(),
+          sessions: createSessionIndex(config.sessionCacheSize),
+          now: deps.now ?? Date.now,
+        };
         if (config.ops.port !== undefined) {
           ops = await startOpsServer({ port: config.ops.port, ...(config.ops.host ? { host: config.ops.host } : {}), registry: metrics.registry, logger, health: () => stage?.health() ?? { ok: false, state: 'starting' } });
         }
@@ -40,13 +66,16 @@ export function createEnricherService(config: EnricherConfig, deps: { logger: Lo
           partitionsConsumedConcurrently: config.concurrency,
           ...(deps.sessionTimeoutMs ? { sessionTimeoutMs: deps.sessionTimeoutMs, heartbeatIntervalMs: Math.floor(deps.sessionTimeoutMs / 5) } : {}),
           transform: (event) => {
-            const out = enrich(event, lookups, config.policy, now());
-            if (out.enrichment?.authorization?.mismatch) mismatches.inc();
+            const out = enrich(event, lookups, policy);
+            const x = out.enrichment!;
+            if (x.authorization?.mismatch) mismatches.inc();
+            if (x.lifetimeExceedsPolicy) overLifetime.inc();
+            if (x.ipClass === 'public' && dbs.geo) geoHits.inc({ result: x.geo ? 'found' : 'not_found' });
             return out;
           },
         });
         await stage.start();
-        logger.info({ geo: Boolean(lookups.geo), asn: Boolean(lookups.asn) }, 'enricher started');
+        logger.info({ geo: Boolean(dbs.geo), asn: Boolean(dbs.asn), routes: policy.routes.length }, 'enricher started');
         return { metricsUrl: ops?.url };
       })()),
     stop: () =>

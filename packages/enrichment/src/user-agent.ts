@@ -1,0 +1,40 @@
+import UAParser from 'ua-parser-js';
+import type { UserAgentInfo } from '@jwt-audit/events';
+
+/**
+ * User agents through ua-parser-js 1.x (MIT). `device` is the model when the UA names one
+ * (iPhone, Pixel 7), else its type (mobile, tablet, smarttv ...), else null: desktop browsers do
+ * not say. A UA masked upstream (it carried a secret) still parses: only the secret was replaced.
+ */
+export function parseUserAgent(ua: string): UserAgentInfo | null {
+  if (!ua.trim()) return null;
+  const r = new UAParser(ua).getResult();
+  const info: UserAgentInfo = {
+    name: r.browser.name ?? null,
+    version: r.browser.version ?? null,
+    os: r.os.name ?? null,
+    osVersion: r.os.version ?? null,
+    device: r.device.model ?? r.device.type ?? null,
+  };
+  return info.name || info.os || info.device ? info : { ...info, name: ua.split(/[\s/]/)[0]!.slice(0, 64) || null };
+}
+
+/**
+ * The same few user agents make up most traffic and parsing one is a few dozen regexes, so the
+ * results are kept in a small bounded cache (Map insertion order gives a cheap LRU).
+ */
+export function createUserAgentCache(max = 2_000): (ua: string) => UserAgentInfo | null {
+  const cache = new Map<string, UserAgentInfo | null>();
+  return (ua) => {
+    const hit = cache.get(ua);
+    if (hit !== undefined || cache.has(ua)) {
+      cache.delete(ua);
+      cache.set(ua, hit ?? null);
+      return hit ?? null;
+    }
+    const info = parseUserAgent(ua);
+    cache.set(ua, info);
+    if (cache.size > max) cache.delete(cache.keys().next().value!);
+    return info;
+  };
+}
