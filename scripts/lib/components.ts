@@ -75,7 +75,7 @@ export function pipelineComponents(s: StartSettings, probe: Probes): { infrastru
     },
     ready: probe.waitForHttp(`http://${s.host}:${s.authPort}/.well-known/jwks.json`),
   });
-  out.push(service('masker', { AUDIT_MASKING_KEY_FILE: path.join(s.dataDir, 'keys', 'masking-hmac.key') }));
+  out.push(service('masker', { AUDIT_MASKING_HMAC_KEY_FILE: path.join(s.dataDir, 'keys', 'masking-hmac.key') }));
   out.push(service('enricher'));
   out.push(service('indexer'));
   out.push(service('archiver', { AUDIT_ARCHIVE_DIR: path.join(s.dataDir, 'archive'), AUDIT_ARCHIVE_KEY_DIR: path.join(s.dataDir, 'keys') }));
