@@ -10,7 +10,20 @@ export interface Detector {
   pattern: RegExp;
   /** Extra validation of a match (checksums); default: every match counts. */
   valid?: (match: string) => boolean;
+  /**
+   * A cheap necessary condition: text that fails it cannot contain a match, so the regex is not
+   * run. Most strings in an event are short and innocent; this is what keeps masking fast.
+   */
+  hint: (text: string) => boolean;
 }
+
+const has = (...needles: string[]) => (t: string) => needles.some((n) => t.includes(n));
+const hasI = (re: RegExp) => (t: string) => re.test(t);
+// the digit-shaped detectors run on nearly every string (ids, versions, paths), so each gets the
+// cheapest shape its matches must contain
+const cardHint = hasI(/\d{4}/);
+const ssnHint = hasI(/\d{3}-\d{2}-/);
+const phoneHint = hasI(/\d{3}\)?[ .-]\d{3}[ .-]\d|\+\d{10}/);
 
 export function luhn(digits: string): boolean {
   const d = digits.replace(/\D/g, '');
@@ -46,23 +59,24 @@ function ssnValid(s: string): boolean {
 
 /** Order matters: specific token formats before the generic ones that would also match them. */
 export const DETECTORS: Detector[] = [
-  { name: 'private-key', pattern: /-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY-----/g },
-  { name: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g },
-  { name: 'bearer-token', pattern: /\b(?:Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi },
-  { name: 'aws-access-key', pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[0-9A-Z]{16}\b/g },
-  { name: 'aws-secret-key', pattern: /(?<=aws.{0,20}?secret.{0,20}?[=:"'\s])[A-Za-z0-9/+]{40}\b/gi },
-  { name: 'gcp-api-key', pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g },
-  { name: 'azure-storage-key', pattern: /\bAccountKey=[A-Za-z0-9+/]{86}==/g },
-  { name: 'github-token', pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{82}\b/g },
-  { name: 'slack-token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g },
-  { name: 'stripe-key', pattern: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b/g },
-  { name: 'url-credentials', pattern: /(?<=[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+(?=@)/gi },
-  { name: 'email', pattern: /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/g },
-  { name: 'iban', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g, valid: ibanValid },
-  // issuer prefixes 3-6 only: a 13-digit epoch-ms timestamp starts with 1 and would pass Luhn one time in ten
-  { name: 'credit-card', pattern: /\b[3-6](?:\d[ -]?){11,17}\d\b/g, valid: luhn },
-  { name: 'us-ssn', pattern: /\b\d{3}-\d{2}-\d{4}\b/g, valid: ssnValid },
-  { name: 'phone', pattern: /(?:\+\d{1,3}[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b|\+\d{10,14}\b/g },
+  { name: 'private-key', pattern: /-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY-----/g, hint: has('PRIVATE KEY-----') },
+  { name: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, hint: has('eyJ') },
+  { name: 'bearer-token', pattern: /\b(?:Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi, hint: hasI(/bearer|basic|token/i) },
+  { name: 'aws-access-key', pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[0-9A-Z]{16}\b/g, hint: hasI(/A(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA)/) },
+  { name: 'aws-secret-key', pattern: /(?<=aws.{0,20}?secret.{0,20}?[=:"'\s])[A-Za-z0-9/+]{40}\b/gi, hint: hasI(/aws/i) },
+  { name: 'gcp-api-key', pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g, hint: has('AIza') },
+  { name: 'azure-storage-key', pattern: /\bAccountKey=[A-Za-z0-9+/]{86}==/g, hint: has('AccountKey=') },
+  { name: 'github-token', pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{82}\b/g, hint: has('ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_') },
+  { name: 'slack-token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g, hint: has('xox') },
+  { name: 'stripe-key', pattern: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b/g, hint: has('sk_live_', 'sk_test_', 'rk_live_', 'rk_test_') },
+  { name: 'url-credentials', pattern: /(?<=[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+(?=@)/gi, hint: has('://') },
+  { name: 'email', pattern: /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/g, hint: has('@') },
+  { name: 'iban', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g, valid: ibanValid, hint: hasI(/[A-Z]{2}\d{2}/) },
+  // Issuer prefixes 3-6 only: a 13-digit epoch-ms timestamp starts with 1 and would pass Luhn one
+  // time in ten. Printed as 13-19 digits, whole or in groups (4-4-4-4, Amex 4-6-5); Luhn checks the length.
+  { name: 'credit-card', pattern: /\b[3-6]\d{3}(?:[ -]?\d{3,6}){1,4}\b/g, valid: luhn, hint: cardHint },
+  { name: 'us-ssn', pattern: /\b\d{3}-\d{2}-\d{4}\b/g, valid: ssnValid, hint: ssnHint },
+  { name: 'phone', pattern: /(?:\+\d{1,3}[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b|\+\d{10,14}\b/g, hint: phoneHint },
 ];
 
 export const DETECTOR_NAMES: string[] = DETECTORS.map((d) => d.name);
