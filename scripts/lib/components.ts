@@ -90,6 +90,8 @@ export function pipelineComponents(s: StartSettings, probe: Probes): { infrastru
       AUDIT_DEMO_UPSTREAM_URL: `http://${s.host}:${s.upstreamPort}`,
       AUDIT_JWT_ISSUER: `${edge}/`,
       AUDIT_JWT_JWKS_URL: `http://${s.host}:${s.authPort}/.well-known/jwks.json`,
+      // the demo traffic generator plays clients behind a proxy on this machine (X-Forwarded-For)
+      AUDIT_TRUSTED_PROXIES: '127.0.0.0/8',
     }),
   );
   return { infrastructure, services: out };
