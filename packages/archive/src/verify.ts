@@ -6,7 +6,8 @@
 import type { JSONWebKeySet } from 'jose';
 import { ZERO_HASH, type Manifest } from './format.js';
 import { verifyJws } from './keys.js';
-import { decodeSegment, segmentDigest, sha256hex } from './segment.js';
+import { rawOffset, rawSegmentRecords, sha256hex } from './segment.js';
+import { leafHash, merkleRoot } from './merkle.js';
 import type { ArchiveStorage } from './storage.js';
 
 export type FindingKind =
@@ -124,21 +125,22 @@ async function verifyStream(storage: ArchiveStorage, jwks: JSONWebKeySet, stream
       else if (bytes.length > m.segmentBytes) add('appended', m.segment, `segment is ${bytes.length} bytes, its manifest says ${m.segmentBytes}: bytes were added`);
       else add('changed', m.segment, 'segment SHA-256 does not match its manifest: bytes were changed');
     }
-    let records;
+    let records: Buffer[];
     try {
-      records = await decodeSegment(bytes);
+      records = await rawSegmentRecords(bytes);
     } catch (err) {
       if (sha === m.segmentSha256) add('malformed', m.segment, `segment does not decode: ${(err as Error).message}`);
       continue;
     }
     report.records += records.length;
-    const { root } = segmentDigest(records);
+    const root = merkleRoot(records.map(leafHash)).toString('hex');
     if (sha !== m.segmentSha256 && root !== m.merkleRoot) {
       const extra = records.length - m.recordCount;
       add(extra > 0 ? 'inserted' : extra < 0 ? 'changed' : 'changed', m.segment, extra > 0 ? `${extra} record(s) inserted (Merkle root differs)` : extra < 0 ? `${-extra} record(s) removed (Merkle root differs)` : 'record contents changed (Merkle root differs)');
     } else if (root !== m.merkleRoot) add('changed', m.segment, 'Merkle root does not match the manifest');
     records.forEach((r, i) => {
-      if (r.offset !== m.firstOffset + i && sha === m.segmentSha256) add('malformed', m.segment, `record ${i} has offset ${r.offset}, expected ${m.firstOffset + i}`);
+      const offset = rawOffset(r);
+      if (offset !== m.firstOffset + i && sha === m.segmentSha256) add('malformed', m.segment, `record ${i} has offset ${offset}, expected ${m.firstOffset + i}`);
     });
   }
   for (const orphan of segmentKeys) add('inserted', orphan.slice(stream.length), 'segment file has no signed manifest');
