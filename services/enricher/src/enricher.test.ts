@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { startBroker } from '@jwt-audit/embedded-kafka';
-import { eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent } from '@jwt-audit/events';
+import { deadLetterCodec, eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent, type DeadLetter } from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
 import { buildMmdb } from '@jwt-audit/enrichment/testing';
 import { createLogger } from '@jwt-audit/runtime';
@@ -13,7 +13,7 @@ import { createEnricherService, enricherDefaults } from './index.js';
 
 const logger = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
-test('masked events come out enriched on audit.enriched.v1, keyed by subject, in order per subject', async (t) => {
+test('masked events come out enriched on audit.enriched.v1, keyed by subject, in order per subject; poison goes to the DLQ; stop() commits', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'enricher-'));
   const broker = await startBroker({ dir, port: 0 });
   t.after(async () => {
@@ -30,6 +30,8 @@ test('masked events come out enriched on audit.enriched.v1, keyed by subject, in
   const p = createAuditProducer(kafka, { logger });
   await p.connect();
   await p.send(TOPICS.masked, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  // poison: not Avro at all, and a record with no value
+  await p.send(TOPICS.masked, [{ key: 'sub:u0', value: Buffer.from('garbage') }, { key: 'sub:u1', value: null }]);
   await p.disconnect();
   const now = 1_900_000_000_000;
   const svc = createEnricherService(
@@ -51,8 +53,30 @@ test('masked events come out enriched on audit.enriched.v1, keyed by subject, in
   const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
   assert.match(metrics, /audit_enricher_geo_lookups_total\{result="found"\} 6/);
   assert.match(metrics, /audit_enricher_records_total\{outcome="processed"\} 12/);
+  const dlq: DeadLetter[] = [];
+  const d = kafka.consumer({ groupId: 'dlq-reader', maxWaitTimeInMs: 100 });
+  await d.connect();
+  await d.subscribe({ topics: [TOPICS.dlq], fromBeginning: true });
+  await d.run({ eachMessage: async ({ message }) => void dlq.push(deadLetterCodec.decode(message.value!, message.headers as never)) });
+  for (const end = Date.now() + 20_000; dlq.length < 2 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+  await d.disconnect();
   await svc.stop();
   await svc.stop();
+  assert.deepEqual(dlq.map((l) => [l.stage, l.code, l.originTopic]).sort(), [
+    ['enricher', 'AUDIT_ERR_EMPTY_RECORD', TOPICS.masked],
+    ['enricher', 'AUDIT_ERR_UNDECODABLE', TOPICS.masked],
+  ]);
+  assert.ok(dlq.every((l) => l.reason.length > 0 && l.originOffset >= 0));
+  // graceful stop: every input offset, poison included, is committed
+  const admin = kafka.admin();
+  await admin.connect();
+  const high = await admin.fetchTopicOffsets(TOPICS.masked);
+  const [committed] = await admin.fetchOffsets({ groupId: enricherDefaults.groupId, topics: [TOPICS.masked] });
+  await admin.disconnect();
+  assert.deepEqual(
+    committed!.partitions.map((x) => [x.partition, x.offset]).sort(),
+    high.map((x) => [x.partition, x.high]).sort(),
+  );
   assert.equal(out.length, 12);
   for (const { key, e } of out) {
     assert.equal(key, `sub:${e.actor.sub}`);

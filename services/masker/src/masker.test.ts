@@ -60,8 +60,9 @@ test('canary: a byte scan of everything in audit.masked.v1 finds none of the pla
   const events = [canaryEvent(), canaryFormEvent(), canaryEvent()];
   await produceRaw(events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
   await produceRaw([{ key: 'sub:x', value: Buffer.from('{"not":"avro"}') }]);
-  const svc = createMaskerService(config('masker-canary'), { logger });
-  await svc.start();
+  const svc = createMaskerService({ ...config('masker-canary'), ops: { port: 0 } }, { logger });
+  const { metricsUrl } = await svc.start();
+  assert.deepEqual(await svc.start(), { metricsUrl }, 'start() is idempotent');
   try {
     const masked = await readTopic(TOPICS.masked, (g) => g.length >= 3);
     const bytes = Buffer.concat(masked.flatMap((r) => [r.key ?? Buffer.alloc(0), r.value, ...Object.values(r.headers)])).toString('latin1');
@@ -69,11 +70,30 @@ test('canary: a byte scan of everything in audit.masked.v1 finds none of the pla
     const decoded = masked.map((r) => eventCodec.decode(r.value, r.headers));
     assert.deepEqual(decoded.map((e) => e.id).sort(), events.map((e) => e.id).sort());
     assert.ok(decoded.every((e) => e.masking!.keyId === 'k1' && e.masking!.rulesApplied.length > 5));
+    // the same planted email in two events: one pseudonym, so the events still correlate
+    const emailOf = (e: AuditEvent) => (JSON.parse(e.http!.request.body!.content!) as { user: { email: string } }).user.email;
+    const twins = decoded.filter((e) => e.id === events[0]!.id || e.id === events[2]!.id).map(emailOf);
+    assert.equal(twins.length, 2);
+    assert.equal(twins[0], twins[1]);
+    assert.match(twins[0]!, /^hmac:k1:[0-9a-f]{32}$/);
+    assert.equal((await fetch(`${metricsUrl}/healthz`)).status, 200);
     const dlq = (await readTopic(TOPICS.dlq, (g) => g.length >= 1)).map((r) => deadLetterCodec.decode(r.value, r.headers));
     const letter = dlq.find((d) => d.stage === 'masker')!;
     assert.equal(letter.code, 'AUDIT_ERR_UNDECODABLE');
     assert.equal(letter.originTopic, TOPICS.raw);
     assert.equal(letter.payload!.toString(), '{"not":"avro"}');
+    // rule counts are flushed to the registry once a second: wait for them, with a deadline
+    let text = '';
+    for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      text = await (await fetch(`${metricsUrl}/metrics`)).text();
+      if (text.includes('audit_masker_rules_applied_total{rule="header:authorization:hash"} 3')) break;
+    }
+    assert.match(text, /audit_masker_rules_applied_total\{rule="header:authorization:hash"\} 3/, 'three events carried an Authorization header');
+    assert.match(text, /audit_masker_rules_applied_total\{rule="field:redact"\} [1-9]/);
+    assert.doesNotMatch(text, /rule="field:[^"]*:/, 'field names (from the outside) are folded into the action');
+    assert.match(text, /audit_masker_records_total\{outcome="dead_lettered"\} 1/);
+    await svc.stop();
+    await assert.rejects(fetch(`${metricsUrl}/metrics`), 'the ops server is closed by stop()');
   } finally {
     await svc.stop();
   }

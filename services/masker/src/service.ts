@@ -20,7 +20,7 @@ export function createMaskerService(config: MaskerConfig, deps: { logger: Logger
   const metrics = deps.metrics ?? createMetrics();
   const policy = loadPolicy(config.policyFile);
   const masker = createMasker(policy, { id: config.hmac.keyId, secret: config.hmac.key });
-  const applied = metrics.counter('audit_masker_rules_applied_total', 'Events a masking rule was applied to, by rule (field names folded: field:<action>)', ['rule'] as const);
+  const applied = metrics.counter('audit_masker_rules_applied_total', 'Masking rules applied, counted once per event and rule; field and unlisted header names folded into field:<action> / header:<action>', ['rule'] as const);
   // Counted in a map and flushed once a second: a labelled inc() per rule per event was a
   // measurable share of the stage's time (bench/). Field and header names come from the outside,
   // so they are folded into the action to keep the label set bounded.
