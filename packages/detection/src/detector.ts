@@ -63,6 +63,12 @@ export interface DetectorOptions {
   partitionings?: Partitioning[];
   /** Events further in the future than this (vs `now`) do not advance the watermark (ms). */
   maxSkewMs?: number;
+  /**
+   * How far behind the watermark an event may arrive and still find its state (ms, default 0):
+   * sweeping keeps entries until watermark - allowedLatenessMs. A repartitioned stream interleaves
+   * its source partitions, so it is out of order by up to one batch of one partition.
+   */
+  allowedLatenessMs?: number;
 }
 
 export interface DetectResult {
@@ -73,6 +79,7 @@ export interface DetectResult {
 const MAX_EVIDENCE = 20;
 const DEFAULT_SKEW_MS = 5 * 60_000;
 const skewOf = new WeakMap<DetectorState, number>();
+const latenessOf = new WeakMap<DetectorState, number>();
 
 export function createDetectorState(options: DetectorOptions = {}): DetectorState {
   const config = resolveDetectionConfig(options.rules);
@@ -83,6 +90,7 @@ export function createDetectorState(options: DetectorOptions = {}): DetectorStat
   });
   const state: DetectorState = { config, slots, watermark: 0, offset: null };
   skewOf.set(state, options.maxSkewMs ?? DEFAULT_SKEW_MS);
+  latenessOf.set(state, options.allowedLatenessMs ?? 0);
   return state;
 }
 
@@ -162,7 +170,7 @@ function closeWindows(state: DetectorState, now: number, out: Alert[]): void {
 
 function raise(state: DetectorState, slot: RuleSlot, f: Finding, e: AuditEvent, stateKey: string, now: number, out: Alert[]): void {
   const sKey = f.suppressKey ?? stateKey;
-  const open = slot.suppress.get(sKey, state.watermark);
+  const open = slot.suppress.get(sKey, e.occurredAt);
   if (open && e.occurredAt < open.e) {
     open.n++;
     open.c += 1;
@@ -200,7 +208,10 @@ export function detect(state: DetectorState, event: AuditEvent, now: number, onl
     if (only !== undefined && slot.rule.partitioning !== only) continue;
     const key = slot.rule.key(event, slot.config);
     if (key === null) continue;
-    const entry = slot.store.get(key, state.watermark);
+    // Expiry is judged at the event's own time, not the watermark: an event that arrives late (a
+    // repartitioned stream interleaves partitions) still meets the state its time would have seen.
+    // The watermark only drives sweeping (memory) and closing suppression windows.
+    const entry = slot.store.get(key, event.occurredAt);
     const r = slot.rule.step(entry, event, slot.config);
     if (r.entry === undefined) {
       if (entry !== undefined) slot.store.delete(key);
@@ -208,7 +219,7 @@ export function detect(state: DetectorState, event: AuditEvent, now: number, onl
       slot.store.set(key, r.entry, r.expiresAt ?? Math.max(event.occurredAt, state.watermark) + slot.rule.ttlMs(slot.config));
     }
     if (r.findings) for (const f of r.findings) raise(state, slot, f, event, key, now, alerts);
-    slot.store.sweep(state.watermark, 4);
+    slot.store.sweep(state.watermark - (latenessOf.get(state) ?? 0), 4);
   }
   return { state, alerts };
 }

@@ -21,6 +21,8 @@ export interface DetectorServiceConfig {
   fsync: boolean;
   /** Events further than this in the future do not advance event time (ms). */
   maxSkewMs: number; // 5 min
+  /** Out-of-order tolerance of the repartitioned (IP / client) stream (ms); see the README. */
+  allowedLatenessMs: number; // 10 min
   rules: DetectionConfig;
 }
 
@@ -34,6 +36,7 @@ export const defaults: DetectorServiceConfig = {
   snapshotAfterBytes: 8 * 1024 * 1024, // 8 MiB
   fsync: true,
   maxSkewMs: 5 * 60_000, // 5 min
+  allowedLatenessMs: 10 * 60_000, // 10 min
   rules: {},
 };
 
@@ -47,6 +50,7 @@ export const env: Record<string, string> = {
   AUDIT_DETECTOR_REPARTITION_TOPIC: 'topics.repartition',
   AUDIT_DETECTOR_FSYNC: 'fsync',
   AUDIT_DETECTOR_RULES: 'rules',
+  AUDIT_DETECTOR_ALLOWED_LATENESS_MS: 'allowedLatenessMs',
 };
 
 export const configSchema = {
@@ -68,6 +72,7 @@ export const configSchema = {
     snapshotAfterBytes: { type: 'integer', minimum: 0 },
     fsync: { type: 'boolean' },
     maxSkewMs: { type: 'integer', minimum: 0 },
+    allowedLatenessMs: { type: 'integer', minimum: 0 },
     rules: detectionConfigSchema(),
   },
 } as const;

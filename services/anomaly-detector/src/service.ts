@@ -25,7 +25,7 @@ import {
 } from '@jwt-audit/kafka';
 import { createMetrics, startOpsServer, toAuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { DetectorServiceConfig } from './config.js';
-import { PartitionStateStore } from './state-store.js';
+import { lockPartitionState, PartitionStateStore } from './state-store.js';
 
 export interface DetectorServiceDeps {
   logger: Logger;
@@ -88,6 +88,7 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
     rules: config.rules,
     partitionings: topic === config.topics.input ? ['subject'] : ['ip', 'client'],
     maxSkewMs: config.maxSkewMs,
+    ...(topic === config.topics.input ? {} : { allowedLatenessMs: config.allowedLatenessMs }),
   });
 
   /** The partition's state, continuing the one in memory only if it ends right before this batch. */
@@ -108,6 +109,15 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
   }
 
   async function handle(records: InputRecord[], ctx: { topic: string; partition: number; logger: Logger }): Promise<{ deadLetters: DeadLetterRequest[] }> {
+    const unlock = await lockPartitionState(config.stateDir, `${ctx.topic}-${ctx.partition}`);
+    try {
+      return await handleLocked(records, ctx);
+    } finally {
+      unlock();
+    }
+  }
+
+  async function handleLocked(records: InputRecord[], ctx: { topic: string; partition: number; logger: Logger }): Promise<{ deadLetters: DeadLetterRequest[] }> {
     const ps = stateFor(ctx.topic, ctx.partition, records[0]!.offset, ctx.logger);
     const { state } = ps;
     const fromInput = ctx.topic === config.topics.input;
@@ -212,10 +222,15 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
         await runner?.stop();
         // a clean stop leaves every owned partition as one snapshot: the fastest restore
         for (const [name, ps] of partitions) {
+          const unlock = await lockPartitionState(config.stateDir, name);
           try {
-            ps.store.snapshot(ps.state);
+            // only if no other instance moved the partition on since (its journal would be newer)
+            const onDisk = ps.store.load().state.offset;
+            if (onDisk === ps.state.offset) ps.store.snapshot(ps.state);
           } catch (err) {
             logger.warn({ err, partitionState: name }, 'final snapshot failed; the journal still holds the state');
+          } finally {
+            unlock();
           }
         }
         partitions.clear();

@@ -112,3 +112,43 @@ export class PartitionStateStore {
     return size(this.snapshotFile) + size(this.journalFile);
   }
 }
+
+/**
+ * An exclusive lock on one partition's state folder (a lock file created with O_EXCL holding the
+ * owner's pid), held from loading the state to appending the batch's journal line. During a
+ * rebalance the previous owner may still be finishing a batch when the new owner reads the state:
+ * the lock makes the reader wait for that journal line. A lock whose owner process is gone, or
+ * older than `staleMs`, is taken over.
+ */
+export async function lockPartitionState(stateDir: string, name: string, staleMs = 60_000): Promise<() => void> {
+  const dir = path.join(stateDir, name.replace(/[^a-zA-Z0-9._-]/g, '_'));
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'lock');
+  for (;;) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let stale = false;
+    try {
+      const pid = Number(readFileSync(file, 'utf8'));
+      const age = Date.now() - statSync(file).mtimeMs;
+      if (age > staleMs) stale = true;
+      else if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+        try {
+          process.kill(pid, 0);
+        } catch (e) {
+          stale = (e as NodeJS.ErrnoException).code === 'ESRCH';
+        }
+      }
+    } catch {
+      continue; // released meanwhile
+    }
+    if (stale) rmSync(file, { force: true });
+    else await new Promise((r) => setTimeout(r, 10));
+  }
+}
