@@ -37,7 +37,8 @@ test('user agents: browser, OS, device; a bare tool name; the cache returns the 
   assert.deepEqual(parseUserAgent(iphone), { name: 'Mobile Safari', version: '17.2', os: 'iOS', osVersion: '17.2', device: 'iPhone' });
   const chrome = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
   assert.deepEqual(parseUserAgent(chrome), { name: 'Chrome', version: '120.0.0.0', os: 'Windows', osVersion: '10', device: null });
-  assert.equal(parseUserAgent('my-batch-job/2.1')?.name, 'my-batch-job');
+  assert.deepEqual(parseUserAgent('my-batch-job/2.1 (linux)'), { name: 'my-batch-job', version: '2.1', os: 'linux', osVersion: null, device: null });
+  assert.equal(parseUserAgent('python-requests')?.version, null);
   assert.equal(parseUserAgent('   '), null);
   const cached = createUserAgentCache(2);
   assert.deepEqual(cached(chrome), parseUserAgent(chrome));

@@ -16,7 +16,10 @@ export function parseUserAgent(ua: string): UserAgentInfo | null {
     osVersion: r.os.version ?? null,
     device: r.device.model ?? r.device.type ?? null,
   };
-  return info.name || info.os || info.device ? info : { ...info, name: ua.split(/[\s/]/)[0]!.slice(0, 64) || null };
+  if (info.name) return info;
+  // not a browser: tools and SDKs mostly say `product/version` (curl/8.5.0, okhttp/4.12.0)
+  const m = /^([^\s/]{1,64})(?:\/([^\s;()]{1,32}))?/.exec(ua.trim());
+  return { ...info, name: m?.[1] ?? null, version: m?.[2] ?? null };
 }
 
 /**
