@@ -72,6 +72,7 @@ export function pipelineComponents(s: StartSettings, probe: Probes): { infrastru
       AUDIT_DEMO_WEBHOOK_PORT: String(s.webhookPort),
       AUDIT_DEMO_HOST: s.host,
       AUDIT_DEMO_ISSUER: `${edge}/`,
+      AUDIT_DEMO_WEBHOOK_SECRET: 'demo-webhook-secret',
     },
     ready: probe.waitForHttp(`http://${s.host}:${s.authPort}/.well-known/jwks.json`),
   });

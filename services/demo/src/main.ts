@@ -18,7 +18,7 @@ const auth = await startAuthServer({
   logger,
 });
 const upstream = await startUpstream({ port: Number(env.AUDIT_DEMO_UPSTREAM_PORT ?? 9100), host, logger });
-const webhook = await startWebhookReceiver({ port: Number(env.AUDIT_DEMO_WEBHOOK_PORT ?? 9300), host, logger });
+const webhook = await startWebhookReceiver({ port: Number(env.AUDIT_DEMO_WEBHOOK_PORT ?? 9300), host, logger, ...(env.AUDIT_DEMO_WEBHOOK_SECRET ? { secret: env.AUDIT_DEMO_WEBHOOK_SECRET } : {}) });
 logger.info({ auth: auth.url, jwks: auth.jwksUrl, upstream: upstream.url, webhook: webhook.url }, 'demo ready');
 onShutdown(logger, async () => {
   await Promise.all([auth.close(), upstream.close(), webhook.close()]);
