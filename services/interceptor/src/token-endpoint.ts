@@ -17,7 +17,17 @@ import type { Exchange } from './audit.js';
 /** Refresh-token families: fingerprint of a refresh token -> family id. Bounded (oldest first out). */
 export class FamilyTracker {
   private readonly map = new Map<string, string>();
+  /** family -> subject, so a refused refresh (no claims to read) is still attributed to its subject. */
+  private readonly subjects = new Map<string, string>();
   constructor(private readonly max = 100_000) {}
+  subject(family: string): string | undefined {
+    return this.subjects.get(family);
+  }
+  setSubject(family: string, sub: string): void {
+    this.subjects.delete(family);
+    this.subjects.set(family, sub);
+    if (this.subjects.size > this.max) this.subjects.delete(this.subjects.keys().next().value as string);
+  }
   get(fp: string): string | undefined {
     return this.map.get(fp);
   }
@@ -132,6 +142,8 @@ export async function observeTokenEndpoint(input: TokenEndpointInput, source: So
       previousFingerprint: presentedFp,
     });
     e.attributes['oauth.error'] = String(claimString(body?.error) ?? `http_${input.status}`).slice(0, 64);
+    // keyed like the family's other events (by subject), so per-subject rules see the replay
+    if (!e.actor.sub && family) e.actor.sub = families.subject(family) ?? null;
     return { events: [e], revocations: [] };
   }
 
@@ -144,6 +156,8 @@ export async function observeTokenEndpoint(input: TokenEndpointInput, source: So
   const familyId = family ?? (newRefreshFp ? `fam-${newRefreshFp.slice(0, 16)}` : null);
   if (newRefreshFp && familyId) families.set(newRefreshFp, familyId);
   if (presentedFp && familyId) families.set(presentedFp, familyId);
+  const subject = claimString(claims?.sub);
+  if (familyId && subject) families.setSubject(familyId, subject);
 
   const accessInfo = tokenInfo(access, accessDecoded, { typeHint: 'access', familyId });
   events.push(mk('token.issued', 'success', claims, accessInfo));
