@@ -63,8 +63,9 @@ export async function seal(storage: ArchiveStorage, signer: Signer, head: Stream
     firstOffset: first,
     lastOffset: last,
     recordCount: records.length,
-    firstTimestamp: Math.min(...records.map((r) => r.timestamp)),
-    lastTimestamp: Math.max(...records.map((r) => r.timestamp)),
+    // a loop, not Math.min(...): segments may hold more records than the stack has frames
+    firstTimestamp: records.reduce((m, r) => Math.min(m, r.timestamp), Infinity),
+    lastTimestamp: records.reduce((m, r) => Math.max(m, r.timestamp), -Infinity),
     segmentSha256: sha256hex(bytes),
     segmentBytes: bytes.length,
     merkleRoot: root,

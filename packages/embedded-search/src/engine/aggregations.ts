@@ -9,6 +9,19 @@ import { evaluate, fieldValues } from './query.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
 import { formatDate, parseDate } from './values.js';
 
+/** Math.max(...xs) overflows the stack past ~100k values; a loop does not. */
+function maxOf(xs: number[]): number {
+  let m = -Infinity;
+  for (const x of xs) if (x > m) m = x;
+  return m;
+}
+
+function minOf(xs: number[]): number {
+  let m = Infinity;
+  for (const x of xs) if (x < m) m = x;
+  return m;
+}
+
 export interface Hit {
   engine: IndexEngine;
   index: string;
@@ -213,8 +226,8 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         if (kind !== 'number' && kind !== 'date') throw new EsError(400, 'illegal_argument_exception', `Field [${field}] of type [${hits[0]?.engine.field(field)?.type}] is not supported for aggregation [${type}]`);
         const vals = hits.flatMap((h) => numericValues(h, field));
         const sum = vals.reduce((a, b) => a + b, 0);
-        const min = vals.length ? Math.min(...vals) : null;
-        const max = vals.length ? Math.max(...vals) : null;
+        const min = vals.length ? minOf(vals) : null;
+        const max = vals.length ? maxOf(vals) : null;
         const date = kind === 'date';
         const withStr = (v: number | null) => (date && v !== null ? { value: v, value_as_string: formatDate(v) } : { value: v });
         if (type === 'min') out[name] = withStr(min);

@@ -9,6 +9,19 @@ import { kindOf, type IndexEngine } from './index-engine.js';
 import { evaluate, fieldValues, wildcardRegExp } from './query.js';
 import { parseDate } from './values.js';
 
+/** Math.max(...xs) overflows the stack past ~100k values; a loop does not. */
+function maxOf(xs: number[]): number {
+  let m = -Infinity;
+  for (const x of xs) if (x > m) m = x;
+  return m;
+}
+
+function minOf(xs: number[]): number {
+  let m = Infinity;
+  for (const x of xs) if (x < m) m = x;
+  return m;
+}
+
 export interface SearchTarget {
   index: string;
   engine: IndexEngine;
@@ -177,7 +190,7 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   const total = limit < 0 ? undefined : kept.length > limit ? { value: limit, relation: 'gte' } : { value: kept.length, relation: 'eq' };
   const sourceSpec = params._source !== undefined ? (params._source === 'false' ? false : params._source === 'true' ? true : params._source) : b._source;
   const trackScores = b.track_scores === true;
-  const maxScore = byScore || trackScores ? (kept.length ? Math.max(...kept.map((h) => h.score)) : null) : null;
+  const maxScore = byScore || trackScores ? (kept.length ? maxOf(kept.map((h) => h.score)) : null) : null;
 
   const toHit = (x: { h: Hit; v: (number | string | null)[] }) => {
     const d = x.h.engine.doc(x.h.doc)!;
@@ -211,7 +224,7 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
           const src = filterSource(d.source, spec._source);
           return { _index: x.h.index, _id: d.id, _score: k.length ? null : x.h.score, ...(src !== undefined ? { _source: src } : {}), ...(k.length ? { sort: x.v } : {}) };
         });
-        return { hits: { total: { value: bucketHits.length, relation: 'eq' }, max_score: k.length ? null : (bucketHits.length ? Math.max(...bucketHits.map((h) => h.score)) : null), hits: page2 } };
+        return { hits: { total: { value: bucketHits.length, relation: 'eq' }, max_score: k.length ? null : (bucketHits.length ? maxOf(bucketHits.map((h) => h.score)) : null), hits: page2 } };
       },
     });
   }
