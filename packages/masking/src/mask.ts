@@ -86,14 +86,14 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     return a ?? undefined;
   };
 
-  // Header values, user agents, hosts, content types ... repeat from event to event; running every
-  // detector over them again is most of the cost of masking (bench/: the masker stage went from
-  // 0.5x to 0.6x of a pass-through consumer). Same input, same key -> same output and rules.
+  // Header values and user agents repeat from event to event, so their results are kept (same
+  // input, same key -> same output and rules). Only theirs: caching values that never come back
+  // (paths, ids, body fields) costs more in garbage collection than it saves.
   const textCache = new Map<string, { out: string; rules: string[] }>();
-  const text = (s: string, ctx: Ctx): string => {
+  const textRepeated = (s: string, ctx: Ctx): string => {
     // nothing shorter than 4 characters holds a key=value pair, nothing shorter than 6 a detected value
     if (s.length < 4) return s;
-    if (s.length > 512) return textUncached(s, ctx);
+    if (s.length > 512) return text(s, ctx);
     const hit = textCache.get(s);
     if (hit) {
       for (const r of hit.rules) ctx.applied.add(r);
@@ -101,14 +101,15 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
       return hit.out;
     }
     const sub: Ctx = { applied: new Set(), changes: 0 };
-    const out = textUncached(s, sub);
+    const out = text(s, sub);
     for (const r of sub.applied) ctx.applied.add(r);
     ctx.changes += sub.changes;
     if (textCache.size >= 5_000) textCache.clear();
     textCache.set(s, { out, rules: [...sub.applied] });
     return out;
   };
-  const textUncached = (s: string, ctx: Ctx): string => {
+  const text = (s: string, ctx: Ctx): string => {
+    if (s.length < 4) return s;
     // sensitive key/value pairs first: a password is not recognisable by its value
     let out = !s.includes('=') && !s.includes(':') ? s : s.replace(KV, (m, q: string, k: string, sep: string, dq?: string, sq?: string, bare?: string) => {
       const action = fieldAction(k);
@@ -258,7 +259,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
           const masked = apply(v, action, `header:${lower}`, ctx);
           if (masked !== undefined) out[name] = masked;
         }
-      } else out[name] = text(v, ctx);
+      } else out[name] = textRepeated(v, ctx);
     }
     return out;
   };
@@ -295,7 +296,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
         http,
         attributes,
         rejection: e.rejection ? { ...e.rejection, detail: e.rejection.detail === null ? null : text(e.rejection.detail, ctx) } : null,
-        network: e.network ? { ...e.network, userAgent: e.network.userAgent === null ? null : text(e.network.userAgent, ctx) } : null,
+        network: e.network ? { ...e.network, userAgent: e.network.userAgent === null ? null : textRepeated(e.network.userAgent, ctx) } : null,
         session: e.session ? { ...e.session, reason: e.session.reason === null ? null : text(e.session.reason, ctx) } : null,
         masking: { rulesApplied: [...ctx.applied].sort(), policyVersion: policy.version, keyId: key.id },
       };

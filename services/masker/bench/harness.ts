@@ -141,6 +141,14 @@ export async function passThrough(b: Bench, inputTopic: string, groupId: string)
   return secs;
 }
 
+/** Wall seconds and this process's CPU seconds (user + system) spent while `fn` ran. */
+export async function timed(fn: () => Promise<number>): Promise<{ secs: number; cpuUsPerEvent: number }> {
+  const c = process.cpuUsage();
+  const secs = await fn();
+  const d = process.cpuUsage(c);
+  return { secs, cpuUsPerEvent: Math.round((d.user + d.system) / N) };
+}
+
 /** Records a stage has processed (output acknowledged), from its metrics. */
 export async function processed(metrics: Metrics, stage: string): Promise<number> {
   const m = metrics.registry.getSingleMetric(`audit_${stage}_records_total`);
