@@ -1,7 +1,7 @@
 import type { AuditEvent, Enrichment } from '@jwt-audit/events';
 import { checkAuthorization } from './authorization.js';
 import type { AsnLookup, GeoLookup } from './geo.js';
-import { classifyIp, normaliseIp } from './ip.js';
+import { inspectIp } from './ip.js';
 import type { EnrichmentPolicy } from './policy.js';
 import { correlateSession, type SessionIndex } from './session.js';
 import { tokenTiming } from './token-timing.js';
@@ -24,9 +24,9 @@ export interface EnrichmentLookups {
  */
 export function enrich(event: AuditEvent, lookups: EnrichmentLookups, policy: EnrichmentPolicy): AuditEvent {
   const rawIp = event.network?.clientIp ?? null;
-  const ip = rawIp ? normaliseIp(rawIp) : null;
-  const ipClass = rawIp ? classifyIp(rawIp) : null;
-  const publicIp = ipClass === 'public' ? ip : null;
+  const inspected = rawIp ? inspectIp(rawIp) : null;
+  const ipClass = inspected?.ipClass ?? null;
+  const publicIp = ipClass === 'public' ? inspected!.ip : null;
   const ua = event.network?.userAgent ?? null;
   const enrichment: Enrichment = {
     geo: publicIp && lookups.geo ? lookups.geo(publicIp) : null,

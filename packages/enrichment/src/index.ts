@@ -1,6 +1,6 @@
 export { enrich, type EnrichmentLookups } from './enrich.js';
 export { DEFAULT_ENRICHMENT_POLICY, enrichmentPolicySchema, parseEnrichmentPolicy, type EnrichmentPolicy, type RouteScopeRule } from './policy.js';
-export { classifyIp, normaliseIp, type IpClass } from './ip.js';
+export { classifyIp, inspectIp, normaliseIp, type IpClass } from './ip.js';
 export { parseUserAgent, createUserAgentCache } from './user-agent.js';
 export { openGeoDatabases, geoFromReader, asnFromReader, type GeoLookup, type AsnLookup } from './geo.js';
 export { checkAuthorization } from './authorization.js';

@@ -11,13 +11,27 @@ export type IpClass = 'private' | 'loopback' | 'reserved' | 'public';
  * IPv4-mapped IPv6 (::ffff:a.b.c.d) is classified as its IPv4 address. Not an IP -> null.
  */
 export function classifyIp(raw: string): IpClass | null {
+  return inspectIp(raw)?.ipClass ?? null;
+}
+
+/** The canonical text of an address, as geo databases are keyed (null when not an IP). */
+export function normaliseIp(raw: string): string | null {
+  return inspectIp(raw)?.ip ?? null;
+}
+
+/** Both at once, parsing the address a single time (the enricher needs both for every event). */
+export function inspectIp(raw: string): { ip: string; ipClass: IpClass } | null {
   const s = raw.trim().replace(/^\[|\](?::\d+)?$/g, '').replace(/%.*$/, '');
   if (!ipaddr.isValid(s)) return null;
   let addr = ipaddr.parse(s);
   if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();
   // a bare number or short form ("1", "10.1") is valid to inet_aton but never a client address
-  if (addr.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(s) && !s.includes(':')) return null;
-  switch (addr.range()) {
+  else if (addr.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(s)) return null;
+  return { ip: addr.toString(), ipClass: rangeClass(addr.range()) };
+}
+
+function rangeClass(range: string): IpClass {
+  switch (range) {
     case 'unicast':
     case '6to4':
     case 'teredo':
@@ -31,12 +45,4 @@ export function classifyIp(raw: string): IpClass | null {
     default:
       return 'reserved';
   }
-}
-
-/** The canonical text of an address, as geo databases are keyed (null when not an IP). */
-export function normaliseIp(raw: string): string | null {
-  const s = raw.trim().replace(/^\[|\](?::\d+)?$/g, '').replace(/%.*$/, '');
-  if (!ipaddr.isValid(s)) return null;
-  const addr = ipaddr.parse(s);
-  return addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() ? (addr as ipaddr.IPv6).toIPv4Address().toString() : addr.toString();
 }
