@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AuditEvent, Body } from '@jwt-audit/events';
-import { DETECTORS } from './detectors.js';
+import { anyHint, DETECTORS } from './detectors.js';
 import { activeKey, pseudonym, type MaskingKey, type MaskingKeys } from './keys.js';
 import type { Action, MaskingPolicy } from './policy.js';
 
@@ -42,6 +42,7 @@ export interface Masker {
 export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   const fieldRules = Object.entries(policy.fields).map(([p, a]) => ({ re: new RegExp(p, 'i'), action: a }));
   const detectors = DETECTORS.filter((d) => policy.detectors[d.name]);
+  const hintOfAny = anyHint(detectors);
   const headerRules = new Map(Object.entries(policy.headers).map(([h, a]) => [h.toLowerCase(), a]));
 
   const pseudonyms = new Map<string, string>();
@@ -118,9 +119,9 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
       const masked = apply(v, action, `field:${k.toLowerCase()}`, ctx) ?? '';
       return `${q}${k}${q}${sep}${dq !== undefined ? `"${masked}"` : sq !== undefined ? `'${masked}'` : masked}`;
     });
-    if (out.length < 6) return out;
+    if (out.length < 6 || !hintOfAny.test(out)) return out;
     for (const d of detectors) {
-      if (!d.hint(out)) continue;
+      if (!d.hint.test(out)) continue;
       d.pattern.lastIndex = 0;
       out = out.replace(d.pattern, (m) => {
         if (/^\[redacted:|^hmac:[a-z0-9-]+:[0-9a-f]{32}$/.test(m)) return m;
