@@ -10,7 +10,13 @@ try {
   logger.fatal({ err: (err as Error).message }, 'invalid configuration');
   process.exit(2);
 }
-const service = createEnricherService(config, { logger });
+let service: ReturnType<typeof createEnricherService>;
+try {
+  service = createEnricherService(config, { logger }); // reads and validates the policy: fail before consuming
+} catch (err) {
+  logger.fatal({ err: (err as Error).message }, 'invalid configuration');
+  process.exit(2);
+}
 onShutdown(logger, () => service.stop());
 await service.start().catch((err: unknown) => {
   logger.fatal({ err: (err as Error).message }, 'enricher failed to start');

@@ -10,7 +10,13 @@ try {
   logger.fatal({ err: (err as Error).message }, 'invalid configuration');
   process.exit(2);
 }
-const service = createMaskerService(config, { logger });
+let service: ReturnType<typeof createMaskerService>;
+try {
+  service = createMaskerService(config, { logger }); // reads and validates the policy: fail before consuming
+} catch (err) {
+  logger.fatal({ err: (err as Error).message }, 'invalid configuration');
+  process.exit(2);
+}
 onShutdown(logger, () => service.stop());
 await service.start().catch((err: unknown) => {
   logger.fatal({ err: (err as Error).message }, 'masker failed to start');
