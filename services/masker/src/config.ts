@@ -9,6 +9,8 @@ export interface MaskerConfig {
   /** HMAC key for pseudonyms and its id (recorded on each event); rotate by changing both. From the environment or a file, never the config file. */
   hmac: { keyId: string; key: string };
   concurrency: number;
+  /** What a dead letter keeps of the raw record: masked text (default), nothing, or the raw bytes (replayable; only for a DLQ restricted like audit.raw.v1). */
+  dlqPayload?: 'masked' | 'drop' | 'raw';
 }
 
 export const defaults: MaskerConfig = {
@@ -17,6 +19,7 @@ export const defaults: MaskerConfig = {
   groupId: 'jwt-audit-masker',
   hmac: { keyId: 'k1', key: '' },
   concurrency: 3,
+  dlqPayload: 'masked',
 };
 
 export const schema = {
@@ -35,6 +38,7 @@ export const schema = {
       properties: { keyId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' }, key: { type: 'string', minLength: 16 } },
     },
     concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+    dlqPayload: { enum: ['masked', 'drop', 'raw'] },
   },
 };
 
@@ -46,4 +50,5 @@ export const env: Record<string, string> = {
   AUDIT_MASKING_HMAC_KEY: 'hmac.key',
   AUDIT_MASKING_KEY_ID: 'hmac.keyId',
   AUDIT_MASKER_CONCURRENCY: 'concurrency',
+  AUDIT_MASKER_DLQ_PAYLOAD: 'dlqPayload',
 };

@@ -1,2 +1,2 @@
-export { createMaskerService, loadPolicy, type MaskerService } from './service.js';
+export { createMaskerService, loadPolicy, maskDeadLetters, type MaskerService } from './service.js';
 export { defaults as maskerDefaults, schema as maskerConfigSchema, env as maskerEnv, type MaskerConfig } from './config.js';

@@ -8,7 +8,7 @@ import type { Kafka } from 'kafkajs';
 import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
 import { deadLetterCodec, eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent } from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics, type AuditProducer } from '@jwt-audit/kafka';
-import { CANARY_VALUES, canaryEvent, canaryFormEvent } from '@jwt-audit/masking/testing';
+import { CANARIES, CANARY_VALUES, canaryEvent, canaryFormEvent } from '@jwt-audit/masking/testing';
 import { createLogger } from '@jwt-audit/runtime';
 import { createMaskerService, maskerDefaults, type MaskerConfig } from './index.js';
 
@@ -59,7 +59,8 @@ async function readTopic(topic: string, until: (n: { key: Buffer | null; value: 
 test('canary: a byte scan of everything in audit.masked.v1 finds none of the planted secrets; poison goes to the DLQ', async () => {
   const events = [canaryEvent(), canaryFormEvent(), canaryEvent()];
   await produceRaw(events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
-  await produceRaw([{ key: 'sub:x', value: Buffer.from('{"not":"avro"}') }]);
+  const poison = `{"not":"avro","password":"${CANARIES.password}","note":"mail ${CANARIES.email}"}`;
+  await produceRaw([{ key: 'sub:x', value: Buffer.from(poison), headers: { 'x-debug': CANARIES.awsAccessKey } }]);
   const svc = createMaskerService({ ...config('masker-canary'), ops: { port: 0 } }, { logger });
   const { metricsUrl } = await svc.start();
   assert.deepEqual(await svc.start(), { metricsUrl }, 'start() is idempotent');
@@ -81,7 +82,13 @@ test('canary: a byte scan of everything in audit.masked.v1 finds none of the pla
     const letter = dlq.find((d) => d.stage === 'masker')!;
     assert.equal(letter.code, 'AUDIT_ERR_UNDECODABLE');
     assert.equal(letter.originTopic, TOPICS.raw);
-    assert.equal(letter.payload!.toString(), '{"not":"avro"}');
+    // the dead letter says what and where, but carries no planted secret either
+    assert.equal(letter.originPartition >= 0 && letter.originOffset >= 0, true);
+    const kept = letter.payload!.toString();
+    assert.match(kept, /^\{"not":"avro","password":"\[redacted:password\]","note":"mail hmac:k1:[0-9a-f]{32}"\}$/);
+    assert.equal(letter.originHeaders['x-debug'], '[redacted:aws-access-key]');
+    const dlqBytes = (await readTopic(TOPICS.dlq, (g) => g.length >= 1)).map((r) => r.value.toString('latin1')).join('');
+    for (const v of [CANARIES.password, CANARIES.email, CANARIES.awsAccessKey]) assert.ok(!dlqBytes.includes(v), `planted value reached audit.dlq.v1: ${v}`);
     // rule counts are flushed to the registry once a second: wait for them, with a deadline
     let text = '';
     for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {

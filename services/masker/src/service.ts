@@ -1,6 +1,6 @@
-import { TOPICS } from '@jwt-audit/events';
-import { createAuditProducer, createKafkaClient, createTransformStage, type AuditProducer, type ConsumerRunner } from '@jwt-audit/kafka';
-import { createMasker, DEFAULT_POLICY, DETECTOR_NAMES, loadPolicyFile, type MaskingPolicy } from '@jwt-audit/masking';
+import { deadLetterCodec, TOPICS } from '@jwt-audit/events';
+import { createAuditProducer, createKafkaClient, createTransformStage, DLQ_TOPIC, type AuditProducer, type ConsumerRunner, type OutRecord } from '@jwt-audit/kafka';
+import { createMasker, DEFAULT_POLICY, DETECTOR_NAMES, loadPolicyFile, type Masker, type MaskingPolicy } from '@jwt-audit/masking';
 import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { MaskerConfig } from './config.js';
 
@@ -12,6 +12,28 @@ export interface MaskerService {
 /** The policy file (validated, merged over the default policy), or the default policy. */
 export function loadPolicy(file: string | undefined): MaskingPolicy {
   return file ? loadPolicyFile(file, DETECTOR_NAMES) : DEFAULT_POLICY;
+}
+
+/**
+ * A dead letter of the masker carries the raw record it could not read, secrets and all. Unless
+ * the DLQ is trusted with raw bytes (`dlqPayload: 'raw'`, for replay), its payload is masked as
+ * text (`masked`: readable, not replayable) or removed (`drop`); the reason and the origin headers
+ * are masked as text in both cases.
+ */
+export function maskDeadLetters(inner: AuditProducer, masker: Masker, mode: 'masked' | 'drop' | 'raw'): AuditProducer {
+  const maskLetter = (r: OutRecord): OutRecord => {
+    const letter = deadLetterCodec.decode(r.value!, r.headers);
+    const payload = letter.payload === null || mode === 'drop' ? null : Buffer.from(masker.maskText(letter.payload.toString('utf8')).text, 'utf8');
+    const originHeaders = Object.fromEntries(Object.entries(letter.originHeaders).map(([k, v]) => [k, masker.maskText(v).text]));
+    const encoded = deadLetterCodec.encode({ ...letter, payload, originHeaders, reason: masker.maskText(letter.reason).text });
+    return { ...r, value: encoded.value, headers: encoded.headers };
+  };
+  return {
+    raw: inner.raw,
+    connect: () => inner.connect(),
+    disconnect: () => inner.disconnect(),
+    send: (topic, records) => inner.send(topic, topic === DLQ_TOPIC && mode !== 'raw' ? records.map(maskLetter) : records),
+  };
 }
 
 /** audit.raw.v1 -> mask -> audit.masked.v1; undecodable records go to the DLQ (restricted, like raw). */
@@ -41,7 +63,7 @@ export function createMaskerService(config: MaskerConfig, deps: { logger: Logger
   };
   let flushTimer: NodeJS.Timeout | undefined;
   const kafka = createKafkaClient(config.kafka, logger);
-  const producer = deps.producer ?? createAuditProducer(kafka, { logger });
+  const producer = maskDeadLetters(deps.producer ?? createAuditProducer(kafka, { logger }), masker, config.dlqPayload ?? 'masked');
   let stage: ConsumerRunner | undefined;
   let ops: OpsServer | undefined;
   let started: Promise<{ metricsUrl: string | undefined }> | undefined;
