@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { deadLetterCodec, eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent, type DeadLetter } from '@jwt-audit/events';
-import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
+import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics, type AuditProducer } from '@jwt-audit/kafka';
 import { buildMmdb } from '@jwt-audit/enrichment/testing';
 import { createLogger } from '@jwt-audit/runtime';
 import { createEnricherService, enricherDefaults } from './index.js';
@@ -93,4 +93,57 @@ test('masked events come out enriched on audit.enriched.v1, keyed by subject, in
     const ns = out.filter((o) => o.e.actor.sub === u).map((o) => Number(o.e.attributes.n));
     assert.deepEqual(ns, [...ns].sort((a, b) => a - b));
   }
+});
+
+test('a crash between produce and commit repeats work but loses nothing', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'enricher-crash-'));
+  const broker = await startBroker({ dir, port: 0 });
+  t.after(async () => {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, logger);
+  await ensureTopics(kafka, defaultTopics(3));
+  const base = readSchemaFile('examples/token.validated.json') as AuditEvent;
+  const events = Array.from({ length: 40 }, (_, i) => ({ ...base, id: newId(), actor: { ...base.actor, sub: `crash-${i % 4}` }, enrichment: null }));
+  const ids = new Set(events.map((e) => e.id));
+  const p = createAuditProducer(kafka, { logger });
+  await p.connect();
+  await p.send(TOPICS.masked, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  await p.disconnect();
+  const config = { ...enricherDefaults, kafka: { brokers: [broker.address], clientId: 'enricher-crash' }, ops: {}, groupId: 'enricher-crash', concurrency: 1 };
+
+  // Instance A: its output is acknowledged by Kafka, then it freezes before committing (a crash).
+  let frozen = false;
+  const real = createAuditProducer(kafka, { logger });
+  const freezing: AuditProducer = {
+    raw: real.raw,
+    connect: () => real.connect(),
+    disconnect: () => real.disconnect(),
+    async send(topic, records) {
+      await real.send(topic, records);
+      if (topic === TOPICS.enriched) {
+        frozen = true;
+        await new Promise(() => undefined); // never returns: no commit follows
+      }
+    },
+  };
+  void createEnricherService(config, { logger, producer: freezing, sessionTimeoutMs: 3_000 }).start();
+  for (const end = Date.now() + 20_000; !frozen && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(frozen, 'instance A produced output');
+
+  // Instance B takes over once A's session expires, from the last committed offsets.
+  const b = createEnricherService(config, { logger, sessionTimeoutMs: 3_000 });
+  await b.start();
+  const seen: string[] = [];
+  const c = kafka.consumer({ groupId: 'crash-reader', maxWaitTimeInMs: 100 });
+  await c.connect();
+  await c.subscribe({ topics: [TOPICS.enriched], fromBeginning: true });
+  await c.run({ eachMessage: async ({ message }) => void seen.push(eventCodec.decode(message.value!, message.headers as never).id) });
+  for (const end = Date.now() + 45_000; !(new Set(seen).size === ids.size) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+  await c.disconnect();
+  await b.stop();
+  assert.equal(new Set(seen).size, 40, 'nothing lost');
+  assert.ok(seen.every((id) => ids.has(id)));
+  assert.ok(seen.length > 40, `the batch A produced before freezing was produced again (${seen.length} records for 40 events)`);
 });
