@@ -48,9 +48,10 @@ test('pseudonyms are stable for a key and differ across keys', () => {
 
 test('interceptor fingerprints pass through; already-masked values are not masked twice', () => {
   const e = canaryEvent();
-  e.http!.request.headers = { authorization: `sha256:${'a'.repeat(64)}` };
+  e.http!.request.headers = { authorization: `sha256:${'a'.repeat(64)}`, cookie: `sha256:${'b'.repeat(64)}, sha256:${'c'.repeat(64)}` };
   const once = masker.mask(e);
   assert.equal(once.http!.request.headers.authorization, `sha256:${'a'.repeat(64)}`);
+  assert.equal(once.http!.request.headers.cookie, `sha256:${'b'.repeat(64)}, sha256:${'c'.repeat(64)}`, 'a repeated header: one fingerprint per value');
   const twice = masker.mask(once);
   assert.deepEqual(twice.http, once.http);
 });

@@ -26,7 +26,8 @@ interface Ctx {
   changes: number;
 }
 
-const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
+/** The interceptor's fingerprints of secret headers (one per value of a repeated header). */
+const FINGERPRINT = /^sha256:[0-9a-f]{64}(?:, sha256:[0-9a-f]{64})*$/;
 /** What this engine writes: masking an already-masked value again would change nothing useful. */
 const ALREADY_MASKED = /^(?:\[redacted:[a-z0-9_.-]+\]|hmac:[A-Za-z0-9_-]+:[0-9a-f]{32})$/;
 /** A partial mask is only recognised as such for a partial rule: `****abcd` may well be a password. */
