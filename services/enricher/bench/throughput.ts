@@ -11,7 +11,7 @@ import path from 'node:path';
 import { TOPICS } from '@jwt-audit/events';
 import { buildMmdb } from '@jwt-audit/enrichment/testing';
 import { createEnricherService, enricherDefaults } from '../src/index.js';
-import { cpuSeconds, identityStage, timed, logger, N, passThrough, processed, produceEvents, quietMetrics, rawEvent, startBench, until } from './harness.js';
+import { cpuSeconds, identityStage, timed, logger, N, passThrough, processed, produceEvents, quietMetrics, rawEvent, startBench, until } from '../../../scripts/lib/stage-bench.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'enricher-bench-'));
 const cityDb = path.join(dir, 'city.mmdb');

@@ -5,7 +5,7 @@
  */
 import { TOPICS } from '@jwt-audit/events';
 import { createMaskerService, maskerDefaults } from '../src/index.js';
-import { cpuSeconds, identityStage, timed, logger, N, passThrough, processed, produceEvents, quietMetrics, rawEvent, startBench, until } from './harness.js';
+import { cpuSeconds, identityStage, timed, logger, N, passThrough, processed, produceEvents, quietMetrics, rawEvent, startBench, until } from '../../../scripts/lib/stage-bench.js';
 
 const b = await startBench();
 try {

@@ -7,20 +7,8 @@
 import { EsError, parsingError, unsupported } from '../errors.js';
 import { evaluate, fieldValues } from './query.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
-import { formatDate, parseDate } from './values.js';
+import { formatDate, maxOf, minOf, parseDate } from './values.js';
 
-/** Math.max(...xs) overflows the stack past ~100k values; a loop does not. */
-function maxOf(xs: number[]): number {
-  let m = -Infinity;
-  for (const x of xs) if (x > m) m = x;
-  return m;
-}
-
-function minOf(xs: number[]): number {
-  let m = Infinity;
-  for (const x of xs) if (x < m) m = x;
-  return m;
-}
 
 export interface Hit {
   engine: IndexEngine;

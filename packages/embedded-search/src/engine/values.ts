@@ -81,3 +81,16 @@ export function cidrRange(cidr: string): [bigint, bigint] | undefined {
   const shift = p.family === 4 ? (0xffffn << 32n) : 0n;
   return [base | shift, top | shift];
 }
+
+/** Math.max(...xs) overflows the stack past ~100k values; a loop does not. */
+export function maxOf(xs: number[]): number {
+  let m = -Infinity;
+  for (const x of xs) if (x > m) m = x;
+  return m;
+}
+
+export function minOf(xs: number[]): number {
+  let m = Infinity;
+  for (const x of xs) if (x < m) m = x;
+  return m;
+}

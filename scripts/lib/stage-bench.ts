@@ -1,6 +1,5 @@
 /**
- * (Same harness as services/masker/bench/harness.ts; kept per workspace so each bench stands alone.)
- * Shared by this service's bench: the embedded broker in its own process (its CLI), topics, a
+ * Shared by the transform-stage benches (services/masker, services/enricher): the embedded broker in its own process (its CLI), topics, a
  * realistic event generator, and the pass-through baseline (a consumer group that consumes each
  * batch and produces the same bytes to another topic, acks=all, then commits: the same runner,
  * no work). The stage and the baseline read the same N records in the same run.
@@ -19,7 +18,7 @@ import { createLogger, createMetrics, type Metrics } from '@jwt-audit/runtime';
 
 export const N = Number(process.env.BENCH_EVENTS ?? 20_000);
 export const logger = createLogger({ name: 'bench', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
