@@ -6,7 +6,7 @@ import path from 'node:path';
 import { eventCodec, newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
 import {
   auditPath, checkProof, decodeSegment, encodeSegment, exportEvents, generateSigningKey, leafHash, loadJwks, loadSigner, localStorage,
-  merkleRoot, prove, readHead, recordDeletion, rootFromPath, seal, verifyArchive, manifestsOf, type ArchivedRecord,
+  merkleRoot, prove, readHead, recordDeletion, recoverStream, rootFromPath, seal, verifyArchive, manifestsOf, type ArchivedRecord,
 } from './index.js';
 
 const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
@@ -94,6 +94,18 @@ test('tamper matrix: every case is detected and named', async (t) => {
     const found = await kinds(a);
     assert.ok(found.includes(expected as never), `${name}: expected ${expected}, got ${found.join(', ') || 'nothing'}`);
   }
+});
+
+test('a segment left without its manifest by a crash is removed at recovery; the chain stays valid', async (t) => {
+  const a = await archive(t);
+  unlinkSync(a.mans[2]!); // the crash hit between the segment write and its manifest
+  const { head, removed } = await recoverStream(a.storage, TOPIC, 0);
+  assert.deepEqual(removed.map((k) => k.split('/').pop()), [path.basename(a.segs[2]!)]);
+  assert.equal(head.sequence, 1);
+  assert.equal(head.lastOffset, 16);
+  assert.deepEqual((await verifyArchive(a.storage, a.jwks)).findings, []);
+  await seal(a.storage, a.signer, head, records(17, 12));
+  assert.equal((await verifyArchive(a.storage, a.jwks)).ok, true);
 });
 
 test('an offset gap between segments is named', async (t) => {

@@ -1,6 +1,6 @@
 export { localStorage, StorageError, type ArchiveStorage } from './storage.js';
 export { generateSigningKey, loadSigner, loadJwks, verifyJws, type Signer } from './keys.js';
-export { seal, readHead, recordDeletion, type StreamHead } from './writer.js';
+export { seal, readHead, recoverStream, recordDeletion, type StreamHead } from './writer.js';
 export { verifyArchive, type VerifyReport, type Finding, type FindingKind } from './verify.js';
 export { prove, checkProof, exportEvents, manifestsOf, type InclusionProof, type ProofCheck } from './prove.js';
 export { encodeSegment, decodeSegment, segmentDigest, sha256hex } from './segment.js';

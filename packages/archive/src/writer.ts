@@ -34,6 +34,25 @@ export async function readHead(storage: ArchiveStorage, topic: string, partition
   return { topic, partition, sequence: payload.sequence, previousManifestSha256: sha256hex(bytes), lastOffset };
 }
 
+/**
+ * Crash recovery for one stream: a segment file is written before its manifest, and the manifest
+ * is the commit point. A crash between the two leaves a segment that was never sealed; it is
+ * removed here (its records were not committed, so they are consumed and sealed again). Call it
+ * before writing to a stream this process has just taken over.
+ */
+export async function recoverStream(storage: ArchiveStorage, topic: string, partition: number): Promise<{ head: StreamHead; removed: string[] }> {
+  const head = await readHead(storage, topic, partition);
+  const prefix = `${topic}/${partition}/`;
+  const removed: string[] = [];
+  for (const key of (await storage.list(prefix)).filter((k) => k.endsWith('.avro'))) {
+    if (Number(key.slice(prefix.length).split('.')[0]) > head.sequence) {
+      await storage.delete(key);
+      removed.push(key);
+    }
+  }
+  return { head, removed };
+}
+
 async function append(storage: ArchiveStorage, signer: Signer, head: StreamHead, manifest: Omit<Manifest, 'v' | 'sequence' | 'previousManifestSha256' | 'topic' | 'partition'>): Promise<Manifest> {
   const full: Manifest = { v: 1, topic: head.topic, partition: head.partition, sequence: head.sequence + 1, previousManifestSha256: head.previousManifestSha256, ...manifest };
   const jws = Buffer.from(await signer.sign(Buffer.from(JSON.stringify(full))));

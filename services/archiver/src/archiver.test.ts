@@ -13,7 +13,7 @@ import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics } f
 import { createLogger } from '@jwt-audit/runtime';
 import { archiverDefaults, createArchiverService } from './index.js';
 
-const logger = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const logger = createLogger({ name: 'test', level: process.env.DEBUG_TEST ? 'debug' : 'silent', ...(process.env.DEBUG_TEST ? {} : { destination: new Writable({ write: (_c, _e, cb) => cb() }) }) });
 const main = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');
 const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
 

@@ -12,7 +12,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Consumer } from 'kafkajs';
 import { eventCodec, headerString, HEADER_FINGERPRINT } from '@jwt-audit/events';
-import { generateSigningKey, loadSigner, localStorage, manifestsOf, readHead, recordDeletion, seal, type ArchivedRecord, type Signer, type StreamHead } from '@jwt-audit/archive';
+import { generateSigningKey, loadSigner, localStorage, manifestsOf, readHead, recordDeletion, recoverStream, seal, type ArchivedRecord, type Signer, type StreamHead } from '@jwt-audit/archive';
 import { createKafkaClient } from '@jwt-audit/kafka';
 import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { ArchiverConfig } from './config.js';
@@ -71,10 +71,17 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
     return next;
   };
 
+  /** The stream's head after removing a segment a crash left without its manifest. */
+  async function recover(n: number): Promise<StreamHead> {
+    const { head, removed } = await recoverStream(storage, config.topic, n);
+    if (removed.length > 0) logger.warn({ partition: n, removed }, 'removed segment(s) written before a crash but never sealed by a manifest');
+    return head;
+  }
+
   async function partition(n: number): Promise<PartitionState> {
     let p = partitions.get(n);
     if (!p) {
-      p = { head: await readHead(storage, config.topic, n), buffer: [], bytes: 0, openedAt: now(), lock: Promise.resolve() };
+      p = { head: await recover(n), buffer: [], bytes: 0, openedAt: now(), lock: Promise.resolve() };
       partitions.set(n, p);
     }
     return p;
@@ -142,6 +149,7 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
           partitions.clear();
           void (async () => {
             for (const n of assigned) {
+              // read-only here: removing unsealed files happens once, when the partition's state is created
               const head = await readHead(storage, config.topic, n);
               if (head.lastOffset >= 0) consumer!.seek({ topic: config.topic, partition: n, offset: String(head.lastOffset + 1) });
             }
