@@ -89,3 +89,20 @@ test('bytes from an unknown writer schema or garbage are refused as undecodable'
   assert.throws(() => eventCodec.decode(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])), UndecodableRecordError);
   assert.throws(() => eventCodec.decode(value.subarray(0, value.length - 7)), UndecodableRecordError);
 });
+
+test('encoding reuses no output memory and handles records of any size byte-for-byte like avsc', () => {
+  const ev = example('http.exchange');
+  const withBody = (n: number): AuditEvent => ({ ...ev, http: { ...ev.http!, request: { ...ev.http!.request, body: { ...ev.http!.request.body!, content: 'x'.repeat(n), size: n } } } });
+  const small = eventCodec.encode(ev).value;
+  const copy = Buffer.from(small);
+  // bigger than the first scratch buffer, then bigger than any kept scratch buffer, then small again
+  for (const n of [40_000, 2_000_000, 10]) {
+    const e = withBody(n);
+    const { value } = eventCodec.encode(e);
+    assert.ok(value.equals(eventCodec.type.toBuffer(e)), `body of ${n}: the same bytes as toBuffer`);
+    assert.equal((eventCodec.decode(value) as AuditEvent).http!.request.body!.content!.length, n);
+  }
+  assert.ok(small.equals(copy), 'an earlier result is not overwritten by later encodes');
+  // a value that does not fit still names the field after a bigger one grew the buffer
+  assert.throws(() => eventCodec.encode({ ...withBody(50_000), occurredAt: 'x' } as unknown as AuditEvent), /occurredAt/);
+});

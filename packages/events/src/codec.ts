@@ -58,6 +58,9 @@ function describe(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`;
 }
 
+/** Largest record whose encoding buffer a codec keeps for reuse (bigger ones get their own). */
+const SCRATCH_MAX = 1024 * 1024; // 1 MiB
+
 export function createCodec<T>(
   current: Version,
   history: Version[] = [],
@@ -91,6 +94,30 @@ export function createCodec<T>(
     return errors;
   };
 
+  // One scratch buffer per codec, grown to the largest record seen (up to SCRATCH_MAX). avsc's
+  // toBuffer writes into a fixed 1 KiB buffer and, for any larger value (an audit event is
+  // 1.3-2 KiB), writes the whole value a second time into a zero-filled buffer of the exact size:
+  // measured as half of an event's encode. type.encode() writes once and throws on a value that
+  // does not fit the schema exactly as toBuffer does; the bytes are then copied out
+  // (allocUnsafe: pooled, no zero fill, every byte is overwritten by the copy).
+  let scratch = Buffer.allocUnsafe(16 * 1024);
+  const toBuffer = (value: T): Buffer => {
+    let end = type.encode(value, scratch, 0);
+    if (end < 0) {
+      const size = scratch.length - end; // encode() returns minus the bytes that were missing
+      if (size > SCRATCH_MAX) {
+        const exact = Buffer.allocUnsafe(size);
+        type.encode(value, exact, 0);
+        return exact;
+      }
+      scratch = Buffer.allocUnsafe(2 ** Math.ceil(Math.log2(size)));
+      end = type.encode(value, scratch, 0);
+    }
+    const out = Buffer.allocUnsafe(end);
+    scratch.copy(out, 0, 0, end);
+    return out;
+  };
+
   return {
     name,
     version: current.version,
@@ -98,13 +125,13 @@ export function createCodec<T>(
     type,
     validate,
     encode(value: T): Encoded {
-      // toBuffer checks every type as it writes, so a separate isValid pass first would do the
+      // Writing checks every type as it writes, so a separate isValid pass first would do the
       // work twice (measured: most of a transform stage's encode cost). The full field-by-field
       // validation runs only to explain a failure; the cheap semantic checks always run.
       let buf: Buffer;
       try {
         if (value === null || typeof value !== 'object') throw new Error('not a record');
-        buf = type.toBuffer(value);
+        buf = toBuffer(value);
       } catch {
         const errors = validate(value);
         throw new SchemaValidationError(name, errors.length > 0 ? errors : [{ field: '(root)', message: 'does not fit the schema' }]);
