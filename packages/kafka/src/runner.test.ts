@@ -93,6 +93,35 @@ test('transform stage: every event transformed once, keyed by subject; a poison 
   }
 });
 
+test('transform stage: an async transform is awaited, and its rejection dead-letters that record only', async () => {
+  const input = `t.in.${newId()}`;
+  const output = `t.out.${newId()}`;
+  await ensureTopics(kafka, [{ topic: input, numPartitions: 1 }, { topic: output, numPartitions: 1 }, { topic: TOPICS.dlq, numPartitions: 1 }]);
+  const producer = createAuditProducer(kafka, { logger });
+  await producer.connect();
+  const events = Array.from({ length: 6 }, (_, i) => event('user-async', i));
+  await producer.send(input, events.map((e) => ({ key: 'sub:user-async', ...eventCodec.encode(e) })));
+  const stage = createTransformStage({
+    kafka, groupId: `g-${newId()}`, stage: 'async-stage', inputTopic: input, outputTopic: output, logger, producer,
+    transform: async (e) => {
+      await new Promise((r) => setTimeout(r, 1));
+      if (e.attributes.n === '3') throw new AuditError('AUDIT_ERR_TEST', 'refused by the transform');
+      return { ...e, attributes: { ...e.attributes, seen: 'async' } };
+    },
+  });
+  await stage.start();
+  try {
+    const out = (await readAll(output, 5)).map((r) => eventCodec.decode(r.value!, r.headers));
+    assert.deepEqual(out.map((e) => e.attributes), ['0', '1', '2', '4', '5'].map((n) => ({ n, seen: 'async' })));
+    const dlq = (await readAll(TOPICS.dlq, 1)).map((r) => deadLetterCodec.decode(r.value!, r.headers)).filter((d) => d.originTopic === input);
+    assert.equal(dlq.length, 1);
+    assert.equal(dlq[0]!.code, 'AUDIT_ERR_TEST');
+  } finally {
+    await stage.stop();
+    await producer.disconnect();
+  }
+});
+
 test('runner: a retriable sink failure is retried; offsets are committed only after success', async () => {
   const topic = `t.retry.${newId()}`;
   const groupId = `g-${newId()}`;
