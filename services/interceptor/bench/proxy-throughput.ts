@@ -1,120 +1,178 @@
 /**
- * Requests/s and p50/p99 latency through the interceptor (enforce mode, RS256, cached JWKS,
- * events published to the embedded broker) against the same upstream behind a bare node:http
- * reverse proxy that does nothing else, measured in one run with autocannon.
- *   npm run bench -w services/interceptor            (10 s per target)
- *   BENCH_SECONDS=30 BENCH_CONNECTIONS=100 npm run bench -w services/interceptor
+ * The interceptor against a bare node:http reverse proxy, same upstream, same run.
+ *
+ * Every part runs in its own process, as in production: the embedded broker, the upstream, the
+ * proxy under test (bench/target.ts: `bare` or `interceptor` in enforce mode, RS256, cached
+ * JWKS, every exchange published to the broker), and the load generator (autocannon, here).
+ * Two measurements per target, alternating bare / interceptor for BENCH_ROUNDS rounds:
+ *   - throughput: as many requests as BENCH_CONNECTIONS keep-alive connections can push
+ *     (saturation; latency there is queueing, so it is reported but not compared);
+ *   - latency: p50/p99 at a fixed offered load (BENCH_RATE req/s; default half the bare proxy's
+ *     saturation throughput), which both can serve, so the difference is the added latency.
+ * The best round of each target is compared (noise on a shared machine only slows runs down).
+ *
+ *   npm run bench -w services/interceptor
+ *   BENCH_SECONDS=20 BENCH_ROUNDS=3 BENCH_CONNECTIONS=100 npm run bench -w services/interceptor
+ *   BENCH_PROFILE=/tmp/prof npm run bench -w services/interceptor   (CPU profiles of the targets)
  */
-import http from 'node:http';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 // @ts-expect-error autocannon ships no types
 import autocannon from 'autocannon';
 import { createKafkaClient, ensureTopics } from '@jwt-audit/kafka';
-import { createInterceptor } from '../src/index.js';
-import { closeServer, listen, quietLogger, startTestAuthServer, testConfig } from '../src/testdata/harness.js';
+import { quietLogger, startTestAuthServer } from '../src/testdata/harness.js';
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const profileDir = process.env.BENCH_PROFILE;
 
 interface Result {
-  requests: { average: number };
-  latency: { p50: number; p99: number };
+  requests: { average: number; total: number };
+  latency: { p50: number; p90: number; p99: number; average: number };
   non2xx: number;
   errors: number;
+  timeouts: number;
 }
 
-function run(url: string, headers: Record<string, string>): Promise<Result> {
+function load(url: string, headers: Record<string, string>, opts: { duration: number; overallRate?: number }): Promise<Result> {
   return new Promise((resolve, reject) => {
-    // the load generator in a worker thread, so it does not share the event loop it measures
-    autocannon({ url, connections, duration: seconds, headers, workers: 1 }, (err: Error | null, r: Result) => (err ? reject(err) : resolve(r)));
+    autocannon({ url, connections, headers, ...opts }, (err: Error | null, r: Result) => (err ? reject(err) : resolve(r)));
   });
 }
 
-const logger = quietLogger();
+interface Child {
+  proc: ChildProcess;
+  /** The next JSON line the child prints. */
+  next(): Promise<Record<string, unknown>>;
+}
+
+function child(file: string, env: Record<string, string>, nodeArgs: string[] = []): Child {
+  const proc = spawn(process.execPath, [...nodeArgs, '--conditions=source', '--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
+  return {
+    proc,
+    async next() {
+      const r = await lines.next();
+      if (r.done) throw new Error(`${file} exited before answering`);
+      return JSON.parse(r.value) as Record<string, unknown>;
+    },
+  };
+}
+
+async function stopChild(c: Child): Promise<Record<string, unknown> | null> {
+  const exited = new Promise((r) => c.proc.once('exit', r));
+  c.proc.kill('SIGTERM');
+  const last = await c.next().catch(() => null);
+  await exited;
+  return last;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const up = await new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).on('error', () => resolve(false)));
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on port ${port}`);
+}
+
+/** CPU time (user + system, every thread) a process has used so far, in µs (Linux /proc). */
+function cpuMicros(pid: number | undefined): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime + stime, in clock ticks of 1/100 s
+}
+
+const progress = (s: string) => process.stderr.write(`${s}\n`);
 const dir = await mkdtemp(path.join(tmpdir(), 'interceptor-bench-'));
-// the broker runs in its own process, as a broker would: its CPU is not the interceptor's event loop
-const kafkaPort = await new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const p = (s.address() as net.AddressInfo).port;
-    s.close(() => resolve(p));
-  });
-});
-const bin = fileURLToPath(new URL('../../../packages/embedded-kafka/src/bin.ts', import.meta.url));
-const brokerProc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', bin, '--dir', path.join(dir, 'kafka'), '--port', String(kafkaPort)], { stdio: 'ignore' });
-const broker = { address: `127.0.0.1:${kafkaPort}` };
-for (let i = 0; ; i++) {
-  const up = await new Promise<boolean>((resolve) => net.connect(kafkaPort, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).on('error', () => resolve(false)));
-  if (up) break;
-  if (i > 300) throw new Error('embedded broker did not start');
-  await new Promise((r) => setTimeout(r, 100));
-}
-await ensureTopics(createKafkaClient({ brokers: [broker.address], clientId: 'bench' }, logger));
+const kafkaPort = await freePort();
+const brokerProc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fileURLToPath(new URL('../../../packages/embedded-kafka/src/bin.ts', import.meta.url)), '--dir', path.join(dir, 'kafka'), '--port', String(kafkaPort)], { stdio: 'ignore' });
+await waitForPort(kafkaPort);
+const brokerAddress = `127.0.0.1:${kafkaPort}`;
+await ensureTopics(createKafkaClient({ brokers: [brokerAddress], clientId: 'bench' }, quietLogger()));
 const auth = await startTestAuthServer();
-const body = JSON.stringify({ orders: [{ id: 1041, sku: 'A-1001', quantity: 1 }] });
-const upstream = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body));
-});
-const upstreamUrl = await listen(upstream);
-const up = new URL(upstreamUrl);
-
-// baseline: a bare reverse proxy, node:http piping with a keep-alive agent, nothing else
-const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
-const bare = http.createServer((req, res) => {
-  const p = http.request({ hostname: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent }, (r) => {
-    res.writeHead(r.statusCode ?? 502, r.headers);
-    r.pipe(res);
-  });
-  p.on('error', () => res.writeHead(502).end());
-  req.pipe(p);
-});
-const bareUrl = await listen(bare);
-
-const interceptor = createInterceptor(
-  testConfig({
-    brokers: [broker.address],
-    spoolDir: path.join(dir, 'spool'),
-    jwksUrl: auth.jwksUrl,
-    issuer: auth.issuer,
-    audience: auth.audience,
-    upstreams: { api: upstreamUrl },
-    routes: [{ name: 'orders', path: '/api/orders', upstream: 'api', scopes: ['orders:read'] }],
-    revocations: { enabled: true, startupTimeoutMs: 5_000 },
-  }),
-  { logger },
-);
-const { url } = await interceptor.start();
-const token = await auth.sign({ sub: 'bench-user', scope: 'orders:read' });
+const upstream = child('./upstream.ts', {});
+const upstreamUrl = String((await upstream.next()).url);
+const token = await auth.sign({ sub: 'bench-user', scope: 'orders:read' }, { expiresInSec: 3600 });
 const headers = { authorization: `Bearer ${token}` };
 
-await run(`${bareUrl}/api/orders`, headers); // warm-up both paths (JIT, sockets, JWKS)
-await run(`${url}/api/orders`, headers);
-const base = await run(`${bareUrl}/api/orders`, headers);
-const ic = await run(`${url}/api/orders`, headers);
-const published = /audit_interceptor_published_records_total\{topic="audit.raw.v1"\} (\d+)/.exec(await interceptor.metrics.registry.metrics())?.[1];
+type Kind = 'bare' | 'interceptor';
+/** CPU µs per request during the saturation run: the proxy process (all its threads), the broker, the upstream. */
+interface Cpu {
+  proxy: number;
+  broker: number;
+  upstream: number;
+}
+const results: Record<Kind, Array<{ max: Result; fixed: Result; published: number; cpu: Cpu }>> = { bare: [], interceptor: [] };
+let rate = Number(process.env.BENCH_RATE ?? 0);
 
-const row = (name: string, r: Result) => `| ${name} | ${Math.round(r.requests.average)} | ${r.latency.p50} | ${r.latency.p99} | ${r.non2xx + r.errors} |`;
-process.stdout.write(
-  [
-    `connections=${connections}, ${seconds} s per target, node ${process.version}`,
-    '| target | req/s | p50 ms | p99 ms | non-2xx+errors |',
-    '| --- | --- | --- | --- | --- |',
-    row('bare node proxy', base),
-    row('interceptor (enforce, RS256)', ic),
-    `throughput ratio: ${(ic.requests.average / base.requests.average).toFixed(2)}x (target >= 0.85x); added p99: ${(ic.latency.p99 - base.latency.p99).toFixed(1)} ms (target <= 1 ms); events published: ${published}`,
-  ].join('\n') + '\n',
-);
+for (let round = 1; round <= rounds; round++) {
+  for (const kind of ['bare', 'interceptor'] as const) {
+    const target = child(
+      './target.ts',
+      { BENCH_TARGET: kind, BENCH_UPSTREAM: upstreamUrl, BENCH_BROKER: brokerAddress, BENCH_DIR: path.join(dir, `${kind}-${round}`), BENCH_JWKS: auth.jwksUrl, BENCH_ISSUER: auth.issuer, BENCH_AUDIENCE: auth.audience },
+      profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${round}`)}`] : [],
+    );
+    const url = `${String((await target.next()).url)}/api/orders`;
+    progress(`round ${round}/${rounds}: ${kind}: warm-up`);
+    await load(url, headers, { duration: 2 });
+    progress(`round ${round}/${rounds}: ${kind}: saturation, ${seconds} s`);
+    const pids = { proxy: target.proc.pid, broker: brokerProc.pid, upstream: upstream.proc.pid };
+    const before = { proxy: cpuMicros(pids.proxy), broker: cpuMicros(pids.broker), upstream: cpuMicros(pids.upstream) };
+    const max = await load(url, headers, { duration: seconds });
+    const per = (k: keyof Cpu) => (cpuMicros(pids[k]) - before[k]) / max.requests.total;
+    const cpu: Cpu = { proxy: per('proxy'), broker: per('broker'), upstream: per('upstream') };
+    if (rate === 0) rate = Math.max(100, Math.round(max.requests.average / 2 / 100) * 100);
+    progress(`round ${round}/${rounds}: ${kind}: ${rate} req/s offered, ${seconds} s`);
+    const fixed = await load(url, headers, { duration: seconds, overallRate: rate });
+    const last = await stopChild(target);
+    results[kind].push({ max, fixed, published: Number(last?.published ?? 0), cpu });
+  }
+}
 
-await interceptor.stop();
-await closeServer(bare);
-await closeServer(upstream);
+const best = (kind: Kind) => results[kind].reduce((a, b) => (b.max.requests.average > a.max.requests.average ? b : a));
+const bestLatency = (kind: Kind) => results[kind].reduce((a, b) => (b.fixed.latency.p99 < a.fixed.latency.p99 ? b : a)).fixed;
+const failures = (r: Result) => r.non2xx + r.errors + r.timeouts;
+const lines = [
+  `node ${process.version}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds, fixed load ${rate} req/s`,
+  '| target | round | max req/s | p50 / p99 ms at max | p50 / p99 ms at fixed load | CPU µs/request: proxy, broker, upstream | failed | events published |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- |',
+];
+for (let i = 0; i < rounds; i++) {
+  for (const kind of ['bare', 'interceptor'] as const) {
+    const r = results[kind][i]!;
+    lines.push(`| ${kind === 'bare' ? 'bare node proxy' : 'interceptor (enforce, RS256)'} | ${i + 1} | ${Math.round(r.max.requests.average)} | ${r.max.latency.p50} / ${r.max.latency.p99} | ${r.fixed.latency.p50} / ${r.fixed.latency.p99} | ${Math.round(r.cpu.proxy)}, ${Math.round(r.cpu.broker)}, ${Math.round(r.cpu.upstream)} | ${failures(r.max) + failures(r.fixed)} | ${kind === 'bare' ? '-' : r.published} |`);
+  }
+}
+const ratio = best('interceptor').max.requests.average / best('bare').max.requests.average;
+const leastCpu = (kind: Kind) => Math.min(...results[kind].map((r) => r.cpu.proxy));
+const cpuRatio = leastCpu('bare') / leastCpu('interceptor');
+const added = bestLatency('interceptor').latency.p99 - bestLatency('bare').latency.p99;
+lines.push(`throughput: ${ratio.toFixed(2)}x the bare proxy (target >= 0.85x); added p99 at ${rate} req/s: ${added.toFixed(1)} ms (target <= 1 ms)`);
+lines.push(`proxy CPU per request: bare ${Math.round(leastCpu('bare'))} µs, interceptor ${Math.round(leastCpu('interceptor'))} µs: requests per core ${cpuRatio.toFixed(2)}x the bare proxy`);
+process.stdout.write(lines.join('\n') + '\n');
+
+await stopChild(upstream);
 await auth.close();
 brokerProc.kill('SIGTERM');
 await new Promise((r) => brokerProc.once('exit', r));
-agent.destroy();
 await rm(dir, { recursive: true, force: true });

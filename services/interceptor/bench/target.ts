@@ -1,0 +1,69 @@
+/**
+ * One proxy under test, in its own process (as it runs in production): `bare` is a node:http
+ * reverse proxy that does nothing else; `interceptor` is the interceptor in enforce mode. Reads
+ * its settings from BENCH_* variables, prints {"url": ...} on stdout when listening, and stops
+ * cleanly on SIGTERM (so `node --cpu-prof` writes its profile).
+ */
+import http from 'node:http';
+import path from 'node:path';
+import { createInterceptor } from '../src/index.js';
+import { closeServer, listen, quietLogger, testConfig } from '../src/testdata/harness.js';
+
+const env = (name: string): string => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is required`);
+  return v;
+};
+
+const kind = env('BENCH_TARGET');
+const upstreamUrl = env('BENCH_UPSTREAM');
+let stop: () => Promise<void>;
+let url: string;
+
+if (kind === 'bare') {
+  const up = new URL(upstreamUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+  const bare = http.createServer((req, res) => {
+    const p = http.request({ hostname: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    p.on('error', () => res.writeHead(502).end());
+    req.pipe(p);
+  });
+  url = await listen(bare);
+  stop = async () => {
+    await closeServer(bare);
+    agent.destroy();
+  };
+} else if (kind === 'interceptor') {
+  const interceptor = createInterceptor(
+    testConfig({
+      brokers: [env('BENCH_BROKER')],
+      spoolDir: path.join(env('BENCH_DIR'), 'spool'),
+      jwksUrl: env('BENCH_JWKS'),
+      issuer: env('BENCH_ISSUER'),
+      audience: env('BENCH_AUDIENCE'),
+      upstreams: { api: upstreamUrl },
+      routes: [{ name: 'orders', path: '/api/orders', upstream: 'api', scopes: ['orders:read'] }],
+      revocations: { enabled: true, startupTimeoutMs: 5_000 },
+    }),
+    { logger: quietLogger() },
+  );
+  url = (await interceptor.start()).url;
+  stop = async () => {
+    const published = /audit_interceptor_published_records_total\{topic="audit.raw.v1"\} (\d+)/.exec(await interceptor.metrics.registry.metrics())?.[1];
+    await interceptor.stop();
+    process.stdout.write(JSON.stringify({ published: Number(published ?? 0) }) + '\n');
+  };
+} else {
+  throw new Error(`BENCH_TARGET must be bare or interceptor, not ${kind}`);
+}
+
+process.stdout.write(JSON.stringify({ url }) + '\n');
+process.once('SIGTERM', () => {
+  stop().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+});
