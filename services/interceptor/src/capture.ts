@@ -60,11 +60,17 @@ export function resolvePolicy(base: CapturePolicy, route: Partial<CapturePolicy>
   return p;
 }
 
-function fingerprintValue(name: string, value: string): string {
+/** A token whose fingerprint is already known (the verifier computed it), so it is not hashed twice. */
+export interface KnownToken {
+  token: string;
+  fingerprint: string;
+}
+
+function fingerprintValue(name: string, value: string, known: KnownToken | undefined): string {
   // An Authorization bearer value is fingerprinted as the bare token, so it joins token.fingerprint.
   if (name === 'authorization' || name === 'proxy-authorization') {
     const b = bearerToken(value);
-    if ('token' in b) return `sha256:${tokenFingerprint(b.token)}`;
+    if ('token' in b) return `sha256:${known && known.token === b.token ? known.fingerprint : tokenFingerprint(b.token)}`;
   }
   return `sha256:${tokenFingerprint(value)}`;
 }
@@ -73,14 +79,14 @@ function fingerprintValue(name: string, value: string): string {
  * Headers as the event keeps them. Secret headers (present) become `sha256:<hex>` (each value of
  * a repeated header separately); allow-listed ones are kept, bounded; everything else is dropped.
  */
-export function captureHeaders(raw: Record<string, string | string[] | number | undefined>, allow: ReadonlySet<string>, secret: ReadonlySet<string>): Record<string, string> {
+export function captureHeaders(raw: Record<string, string | string[] | number | undefined>, allow: ReadonlySet<string>, secret: ReadonlySet<string>, known?: KnownToken): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;
     const name = k.toLowerCase();
     if (secret.has(name)) {
       const values = Array.isArray(v) ? v : [String(v)];
-      out[name] = values.map((x) => fingerprintValue(name, x)).join(', ');
+      out[name] = values.map((x) => fingerprintValue(name, x, known)).join(', ');
     } else if (allow.has(name)) {
       const s = Array.isArray(v) ? v.join(', ') : String(v);
       out[name] = s.length > MAX_HEADER_CHARS ? s.slice(0, MAX_HEADER_CHARS) : s;

@@ -38,6 +38,8 @@ export function trustedProxies(entries: string[]): TrustedProxies {
       list.addSubnet(ip, n, type);
     }
   }
+  // BlockList.check builds a SocketAddress per call; with nothing trusted there is nothing to check
+  if (entries.length === 0) return { isTrusted: () => false };
   return {
     isTrusted(ip) {
       const n = normalizeIp(ip);

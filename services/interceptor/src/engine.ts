@@ -119,7 +119,7 @@ export class Engine {
         path: path.slice(0, 2048),
         route: route?.pattern ?? null,
         query: q >= 0 ? url.slice(q + 1, q + 1 + 2048) : null,
-        headers: captureHeaders(req.headers as Record<string, string | string[] | undefined>, allow, this.secretHeaders),
+        headers: captureHeaders(req.headers as Record<string, string | string[] | undefined>, allow, this.secretHeaders, auth.kind === 'verified' ? { token: auth.token, fingerprint: auth.outcome.fingerprint } : undefined),
         body: null,
       },
       response: null,
