@@ -7,6 +7,8 @@ export interface RecordSink {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   send(topic: string, records: OutRecord[]): Promise<void>;
+  /** Releases what the sink holds (a thread); called once by Publisher.stop(). */
+  close?(): Promise<void>;
 }
 
 export interface PublisherMetrics {
@@ -110,6 +112,7 @@ export class Publisher {
     this.loop = undefined;
     await this.o.spool.close();
     await this.o.sink.disconnect().catch(() => {});
+    await this.o.sink.close?.().catch(() => {});
   }
 
   private busy = false;

@@ -17,6 +17,7 @@ import { Publisher, type RecordSink } from './publisher.js';
 import { RevocationFollower, RevocationState } from './revocations.js';
 import { compileRoutes, type Route } from './routes.js';
 import { Spool } from './spool.js';
+import { ThreadSink } from './thread-sink.js';
 
 export interface InterceptorDeps {
   logger: Logger;
@@ -49,8 +50,11 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   const revocations = new RevocationState();
   const routes = compileRoutes(config.routes, config.upstreams, { mode: config.mode, onSpoolFull: config.onSpoolFull }, deps.serve !== false);
   const trusted = trustedProxies(config.trustedProxies);
-  const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger, { retry: { initialRetryTime: 100, retries: 2, maxRetryTime: 1_000 }, connectionTimeout: 1_000 });
-  const sink = deps.sink ?? createAuditProducer(kafka, { logger });
+  // short retries: a failed send is spooled and retried by the publisher, not held in kafkajs
+  const clientOverrides = { retry: { initialRetryTime: 100, retries: 2, maxRetryTime: 1_000 }, connectionTimeout: 1_000 };
+  const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger, clientOverrides);
+  // the producer on its own thread, unless a client or sink was handed in
+  const sink = deps.sink ?? (deps.kafka ? createAuditProducer(deps.kafka, { logger }) : new ThreadSink({ kafka: config.kafka, clientOverrides, loggerName: 'interceptor', logLevel: deps.logger.level }, logger));
   const spool = new Spool(config.spool.dir, config.spool.maxBytes, config.spool.fsync);
   const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, metrics: m.publisher, sendTimeoutMs: 10_000 });
   let engine: Engine | undefined;
