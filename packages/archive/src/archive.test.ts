@@ -6,8 +6,11 @@ import path from 'node:path';
 import { eventCodec, newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
 import {
   auditPath, checkProof, decodeSegment, encodeSegment, exportEvents, generateSigningKey, leafHash, loadJwks, loadSigner, localStorage,
-  merkleRoot, prove, readHead, recordDeletion, recoverStream, rootFromPath, seal, verifyArchive, manifestsOf, type ArchivedRecord,
+  merkleRoot, prove, readHead, recordDeletion, recoverStream, rootFromPath, seal, verifyArchive, manifestsOf, type ArchivedRecord, type SegmentFormat,
 } from './index.js';
+import { canonical } from './format.js';
+import { merkleRootFlat } from './merkle.js';
+import { checkSegment } from './segment-check.js';
 
 const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
 const TOPIC = 'audit.enriched.v1';
@@ -20,7 +23,7 @@ function records(from: number, n: number): ArchivedRecord[] {
   });
 }
 
-async function archive(t: { after: (fn: () => void) => void }) {
+async function archive(t: { after: (fn: () => void) => void }, format: Partial<SegmentFormat> = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'archive-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const keys = await generateSigningKey(path.join(dir, 'keys'), 'k1');
@@ -28,14 +31,14 @@ async function archive(t: { after: (fn: () => void) => void }) {
   const storage = localStorage(path.join(dir, 'data'));
   const head = await readHead(storage, TOPIC, 0);
   const all = [records(0, 10), records(10, 7), records(17, 12)];
-  for (const batch of all) await seal(storage, signer, head, batch);
+  for (const batch of all) await seal(storage, signer, head, batch, Date.now(), format);
   const jwks = await loadJwks(keys.jwksFile);
   const streamDir = path.join(dir, 'data', TOPIC, '0');
   const files = readdirSync(streamDir).sort();
   const segs = files.filter((f) => f.endsWith('.avro')).map((f) => path.join(streamDir, f));
   const mans = files.filter((f) => f.endsWith('.jws')).map((f) => path.join(streamDir, f));
   for (const f of [...segs, ...mans]) chmodSync(f, 0o644); // the tamperer has write access
-  return { dir, storage, signer, jwks, head, all, segs, mans, streamDir };
+  return { dir, storage, signer, jwks, head, all, segs, mans, streamDir, format };
 }
 
 const kinds = async (a: Awaited<ReturnType<typeof archive>>) => (await verifyArchive(a.storage, a.jwks)).findings.map((f) => f.kind);
@@ -68,13 +71,66 @@ test('an untouched archive verifies; segments are readable Avro container files;
   assert.equal((await verifyArchive(a.storage, a.jwks)).ok, true);
 });
 
+test('RFC 6962 root: the flat in-place fold equals the recursive definition for 0..70 leaves', () => {
+  for (let n = 0; n <= 70; n++) {
+    const leaves = Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`r${i}`)));
+    assert.deepEqual(merkleRootFlat(Buffer.concat(leaves), n), merkleRoot(leaves), `n=${n}`);
+  }
+});
+
+for (const format of [{ codec: 'deflate' }, { codec: 'null' }, { codec: 'deflate', deflateLevel: 1, blockBytes: 4096 }] as Partial<SegmentFormat>[]) {
+  test(`segment check (${JSON.stringify(format)}): same hashes as decoding each record; standard Avro reads the file`, async () => {
+    const recs = records(100, 40);
+    const bytes = await encodeSegment(recs, format);
+    const c = checkSegment(bytes, 100, recs.length);
+    assert.equal(c.error, undefined);
+    assert.equal(c.records, 40);
+    assert.equal(c.merkleRoot, merkleRoot(recs.map((r) => leafHash(canonical(r)))).toString('hex'));
+    assert.deepEqual(c.offsetMismatches, []);
+    assert.deepEqual((await decodeSegment(bytes)).map((r) => r.eventId), recs.map((r) => r.eventId));
+    assert.deepEqual(checkSegment(bytes, 101, 1).offsetMismatches.slice(0, 2), [[0, 100], [1, 101]]);
+    const copy = Buffer.from(bytes);
+    checkSegment(copy, 100, 40);
+    assert.deepEqual(copy, bytes, 'the check leaves the bytes as they were');
+  });
+}
+
+test('segment check: a file that is not a readable container of ArchivedRecord is named, never thrown', async () => {
+  const good = await encodeSegment(records(0, 30), { codec: 'null' });
+  const deflated = await encodeSegment(records(0, 30));
+  const other = await encodeSegment(records(0, 3)).then((b) => b.toString('latin1').replace('ArchivedRecord', 'ArchivedRecorX'));
+  const cases: [string, Buffer, RegExp][] = [
+    ['empty', Buffer.alloc(0), /bad magic/],
+    ['bad magic', Buffer.concat([Buffer.from('Obj\x02'), good.subarray(4)]), /bad magic/],
+    ['truncated header', good.subarray(0, 40), /runs past the end/],
+    ['truncated block', good.subarray(0, good.length - 100), /runs past the end/],
+    ['bad sync marker', Buffer.concat([good.subarray(0, good.length - 1), Buffer.from([good[good.length - 1]! ^ 1])]), /sync marker/],
+    ['corrupt deflate data', (() => { const b = Buffer.from(deflated); b.fill(0xff, b.length - 200, b.length - 20); return b; })(), /does not inflate|runs past|after its|cannot fit|union branch|negative/],
+    ['another schema', Buffer.from(other, 'latin1'), /not ArchivedRecord/],
+  ];
+  for (const [name, bytes, reason] of cases) {
+    const c = checkSegment(bytes, 0, 30);
+    assert.match(c.error ?? '', reason, name);
+    assert.equal(c.records, 0, name);
+    assert.equal(c.sha256.length, 64, name);
+  }
+});
+
+test('segments written before 1 MiB blocks (avsc\'s 64 KiB default) still verify', async (t) => {
+  const a = await archive(t, { blockBytes: 64 * 1024 });
+  await seal(a.storage, a.signer, a.head, records(29, 200), Date.now(), { blockBytes: 2048 });
+  const report = await verifyArchive(a.storage, a.jwks);
+  assert.deepEqual(report.findings, []);
+  assert.equal(report.records, 229);
+});
+
 test('tamper matrix: every case is detected and named', async (t) => {
   const cases: [string, (a: Awaited<ReturnType<typeof archive>>) => Promise<void> | void, string][] = [
     ['flip one byte', (a) => { const b = readFileSync(a.segs[1]!); b[b.length - 20] = b[b.length - 20]! ^ 0x01; writeFileSync(a.segs[1]!, b); }, 'changed'],
     ['truncate', (a) => truncateSync(a.segs[2]!, 100), 'truncated'],
     ['delete a segment', (a) => unlinkSync(a.segs[0]!), 'segment-deleted'],
     ['swap two segments', (a) => { const x = readFileSync(a.segs[0]!); writeFileSync(a.segs[0]!, readFileSync(a.segs[1]!)); writeFileSync(a.segs[1]!, x); }, 'reordered'],
-    ['insert a forged record', async (a) => { const r = await decodeSegment(readFileSync(a.segs[1]!)); r.splice(3, 0, { ...r[3]!, eventId: newId() }); writeFileSync(a.segs[1]!, await encodeSegment(r)); }, 'inserted'],
+    ['insert a forged record', async (a) => { const r = await decodeSegment(readFileSync(a.segs[1]!)); r.splice(3, 0, { ...r[3]!, eventId: newId() }); writeFileSync(a.segs[1]!, await encodeSegment(r, a.format)); }, 'inserted'],
     ['re-sign with a wrong key (same kid)', async (a) => {
       const other = await loadSigner((await generateSigningKey(path.join(a.dir, 'evil'), 'k1')).privateFile);
       const payload = JSON.parse(Buffer.from(readFileSync(a.mans[1]!, 'utf8').split('.')[1]!, 'base64url').toString());
@@ -88,11 +144,13 @@ test('tamper matrix: every case is detected and named', async (t) => {
     ['drop a manifest', (a) => unlinkSync(a.mans[1]!), 'manifest-deleted'],
     ['reorder manifests', (a) => { renameSync(a.mans[1]!, `${a.mans[1]}.x`); renameSync(a.mans[2]!, a.mans[1]!); renameSync(`${a.mans[1]}.x`, a.mans[2]!); }, 'reordered'],
   ];
-  for (const [name, tamper, expected] of cases) {
-    const a = await archive(t);
-    await tamper(a);
-    const found = await kinds(a);
-    assert.ok(found.includes(expected as never), `${name}: expected ${expected}, got ${found.join(', ') || 'nothing'}`);
+  for (const format of [{ codec: 'deflate' }, { codec: 'null' }] as Partial<SegmentFormat>[]) {
+    for (const [name, tamper, expected] of cases) {
+      const a = await archive(t, format);
+      await tamper(a);
+      const found = await kinds(a);
+      assert.ok(found.includes(expected as never), `${format.codec}: ${name}: expected ${expected}, got ${found.join(', ') || 'nothing'}`);
+    }
   }
 });
 

@@ -3,6 +3,6 @@ export { generateSigningKey, loadSigner, loadJwks, verifyJws, type Signer } from
 export { seal, readHead, recoverStream, recordDeletion, type StreamHead } from './writer.js';
 export { verifyArchive, type VerifyReport, type Finding, type FindingKind } from './verify.js';
 export { prove, checkProof, exportEvents, manifestsOf, type InclusionProof, type ProofCheck } from './prove.js';
-export { encodeSegment, decodeSegment, segmentDigest, sha256hex } from './segment.js';
+export { encodeSegment, decodeSegment, segmentDigest, sha256hex, defaultSegmentFormat, type SegmentFormat } from './segment.js';
 export { merkleRoot, leafHash, auditPath, rootFromPath } from './merkle.js';
 export { canonical, recordType, segmentName, manifestName, type ArchivedRecord, type Manifest } from './format.js';

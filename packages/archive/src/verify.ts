@@ -6,8 +6,8 @@
 import type { JSONWebKeySet } from 'jose';
 import { ZERO_HASH, type Manifest } from './format.js';
 import { verifyJws } from './keys.js';
-import { rawOffset, rawSegmentRecords, sha256hex } from './segment.js';
-import { leafHash, merkleRoot } from './merkle.js';
+import { sha256hex } from './segment.js';
+import { checkSegment, type SegmentCheck } from './segment-check.js';
 import type { ArchiveStorage } from './storage.js';
 
 export type FindingKind =
@@ -41,23 +41,58 @@ export interface VerifyReport {
   findings: Finding[];
 }
 
-export async function verifyArchive(
-  storage: ArchiveStorage,
-  jwks: JSONWebKeySet,
-  opts: { partition?: number; onProgress?: (p: { stream: string; done: number; total: number; bytes: number }) => void } = {},
-): Promise<VerifyReport> {
+export interface VerifyOptions {
+  partition?: number;
+  onProgress?: (p: { stream: string; done: number; total: number; bytes: number }) => void;
+}
+
+/**
+ * Segments read ahead of the one being checked, so the next file is read (libuv's thread pool)
+ * while this thread hashes. Checks run here, one after the other: a worker_threads pool was
+ * measured and not kept (services/archiver/README.md, "Verify speed").
+ */
+const READ_AHEAD = 2;
+
+export async function verifyArchive(storage: ArchiveStorage, jwks: JSONWebKeySet, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const report: VerifyReport = { ok: true, streams: 0, manifests: 0, segments: 0, records: 0, bytes: 0, findings: [] };
   const streams = (await storage.streams()).filter((s) => opts.partition === undefined || s.endsWith(`/${opts.partition}/`));
+  // Manifests first, then the segments of every stream through one read-ahead pipeline.
+  const plans: StreamPlan[] = [];
   for (const stream of streams) {
     report.streams++;
-    await verifyStream(storage, jwks, stream, report, opts.onProgress);
+    plans.push(await checkManifests(storage, jwks, stream, report));
   }
+  const toCheck = plans.flatMap((p) => p.segmentManifests.filter((m) => !p.deletedSeqs.has(m.sequence)).map((m) => ({ stream: p.stream, m })));
+  const window = new Map<number, Promise<SegmentOutcome>>();
+  let next = 0;
+  let job = 0;
+  const nextOutcome = async () => {
+    for (; next < toCheck.length && next <= job + READ_AHEAD; next++) {
+      window.set(next, readSegment(storage, toCheck[next]!.stream, toCheck[next]!.m));
+    }
+    const outcome = await window.get(job)!;
+    window.delete(job++);
+    return outcome;
+  };
+  for (const plan of plans) await checkSegments(plan, report, nextOutcome, opts.onProgress);
+  report.findings = plans.flatMap((p) => p.findings);
   report.ok = report.findings.length === 0;
   return report;
 }
 
-async function verifyStream(storage: ArchiveStorage, jwks: JSONWebKeySet, stream: string, report: VerifyReport, onProgress?: (p: { stream: string; done: number; total: number; bytes: number }) => void) {
-  const add = (kind: FindingKind, file: string, message: string) => report.findings.push({ kind, stream, file, message });
+interface StreamPlan {
+  stream: string;
+  /** This stream's findings, manifests' then segments', in file order. */
+  findings: Finding[];
+  add: (kind: FindingKind, file: string, message: string) => void;
+  segmentManifests: Manifest[];
+  deletedSeqs: Set<number>;
+  segmentKeys: Set<string>;
+}
+
+async function checkManifests(storage: ArchiveStorage, jwks: JSONWebKeySet, stream: string, report: VerifyReport): Promise<StreamPlan> {
+  const findings: Finding[] = [];
+  const add = (kind: FindingKind, file: string, message: string) => findings.push({ kind, stream, file, message });
   const keys = await storage.list(stream);
   const manifestKeys = keys.filter((k) => k.endsWith('.manifest.jws'));
   const segmentKeys = new Set(keys.filter((k) => k.endsWith('.avro')));
@@ -93,11 +128,26 @@ async function verifyStream(storage: ArchiveStorage, jwks: JSONWebKeySet, stream
     verified.push({ key, m, bytes });
   }
   const deletedSeqs = new Set(verified.filter((v) => v.m.type === 'deletion').map((v) => v.m.deleted!.sequence));
-  const segmentManifests = verified.filter((v) => v.m.type === 'segment');
-  const byHash = new Map(segmentManifests.map((v) => [v.m.segmentSha256, v.m]));
+  return { stream, findings, add, segmentManifests: verified.filter((v) => v.m.type === 'segment').map((v) => v.m), deletedSeqs, segmentKeys };
+}
+
+type SegmentOutcome = { missing: true } | { missing: false; bytes: Buffer };
+
+/** Never rejects: a segment that cannot be read is a missing one. */
+async function readSegment(storage: ArchiveStorage, stream: string, m: Manifest): Promise<SegmentOutcome> {
+  try {
+    return { missing: false, bytes: await storage.get(`${stream}${m.segment}`) };
+  } catch {
+    return { missing: true };
+  }
+}
+
+async function checkSegments(plan: StreamPlan, report: VerifyReport, nextOutcome: () => Promise<SegmentOutcome>, onProgress?: (p: { stream: string; done: number; total: number; bytes: number }) => void) {
+  const { stream, add, segmentManifests, deletedSeqs, segmentKeys } = plan;
+  const byHash = new Map(segmentManifests.map((m) => [m.segmentSha256, m]));
   let lastOffset: number | undefined;
   let done = 0;
-  for (const { m } of segmentManifests) {
+  for (const m of segmentManifests) {
     done++;
     const key = `${stream}${m.segment}`;
     if (lastOffset !== undefined) {
@@ -107,41 +157,35 @@ async function verifyStream(storage: ArchiveStorage, jwks: JSONWebKeySet, stream
     lastOffset = m.lastOffset;
     segmentKeys.delete(key);
     if (deletedSeqs.has(m.sequence)) continue;
-    let bytes: Buffer;
-    try {
-      bytes = await storage.get(key);
-    } catch {
+    const outcome = await nextOutcome();
+    if (outcome.missing) {
       add('segment-deleted', m.segment, 'segment file is missing and no deletion was recorded for it');
       continue;
     }
+    const size = outcome.bytes.length;
+    const check = checkSegment(outcome.bytes, m.firstOffset, m.recordCount);
     report.segments++;
-    report.bytes += bytes.length;
+    report.bytes += size;
     onProgress?.({ stream, done, total: segmentManifests.length, bytes: report.bytes });
-    const sha = sha256hex(bytes);
+    const sha = check.sha256;
     if (sha !== m.segmentSha256) {
       const other = byHash.get(sha);
       if (other) add('reordered', m.segment, `segment holds the bytes of sequence ${other.sequence} (${other.segment}): segments were swapped`);
-      else if (bytes.length < m.segmentBytes) add('truncated', m.segment, `segment is ${bytes.length} bytes, its manifest says ${m.segmentBytes}: truncated`);
-      else if (bytes.length > m.segmentBytes) add('appended', m.segment, `segment is ${bytes.length} bytes, its manifest says ${m.segmentBytes}: bytes were added`);
+      else if (size < m.segmentBytes) add('truncated', m.segment, `segment is ${size} bytes, its manifest says ${m.segmentBytes}: truncated`);
+      else if (size > m.segmentBytes) add('appended', m.segment, `segment is ${size} bytes, its manifest says ${m.segmentBytes}: bytes were added`);
       else add('changed', m.segment, 'segment SHA-256 does not match its manifest: bytes were changed');
     }
-    let records: Buffer[];
-    try {
-      records = await rawSegmentRecords(bytes);
-    } catch (err) {
-      if (sha === m.segmentSha256) add('malformed', m.segment, `segment does not decode: ${(err as Error).message}`);
+    if (check.error !== undefined) {
+      if (sha === m.segmentSha256) add('malformed', m.segment, `segment does not decode: ${check.error}`);
       continue;
     }
-    report.records += records.length;
-    const root = merkleRoot(records.map(leafHash)).toString('hex');
+    report.records += check.records;
+    const root = check.merkleRoot;
     if (sha !== m.segmentSha256 && root !== m.merkleRoot) {
-      const extra = records.length - m.recordCount;
-      add(extra > 0 ? 'inserted' : extra < 0 ? 'changed' : 'changed', m.segment, extra > 0 ? `${extra} record(s) inserted (Merkle root differs)` : extra < 0 ? `${-extra} record(s) removed (Merkle root differs)` : 'record contents changed (Merkle root differs)');
+      const extra = check.records - m.recordCount;
+      add(extra > 0 ? 'inserted' : 'changed', m.segment, extra > 0 ? `${extra} record(s) inserted (Merkle root differs)` : extra < 0 ? `${-extra} record(s) removed (Merkle root differs)` : 'record contents changed (Merkle root differs)');
     } else if (root !== m.merkleRoot) add('changed', m.segment, 'Merkle root does not match the manifest');
-    records.forEach((r, i) => {
-      const offset = rawOffset(r);
-      if (offset !== m.firstOffset + i && sha === m.segmentSha256) add('malformed', m.segment, `record ${i} has offset ${offset}, expected ${m.firstOffset + i}`);
-    });
+    if (sha === m.segmentSha256) for (const [i, offset] of check.offsetMismatches) add('malformed', m.segment, `record ${i} has offset ${offset}, expected ${m.firstOffset + i}`);
   }
   for (const orphan of segmentKeys) add('inserted', orphan.slice(stream.length), 'segment file has no signed manifest');
 }
