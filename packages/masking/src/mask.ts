@@ -17,13 +17,12 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent, Body } from '@jwt-audit/events';
 import { anyHint, DETECTORS } from './detectors.js';
+import { maskJson } from './json-body.js';
 import { activeKey, pseudonym, type MaskingKey, type MaskingKeys } from './keys.js';
 import type { Action, MaskingPolicy } from './policy.js';
 
 interface Ctx {
   applied: Set<string>;
-  /** Values changed so far: a JSON body nothing changed in is kept as it came (no re-serialising). */
-  changes: number;
 }
 
 /** The interceptor's fingerprints of secret headers (one per value of a repeated header). */
@@ -34,6 +33,20 @@ const ALREADY_MASKED = /^(?:\[redacted:[a-z0-9_.-]+\]|hmac:[A-Za-z0-9_-]+:[0-9a-
 const ALREADY_PARTIAL = /^\*{4}[A-Za-z0-9]{0,8}$/;
 const KV = /(["']?)([A-Za-z][A-Za-z0-9_.-]{1,40})\1(\s*[:=]\s*)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s&,;"'}{]+))/g;
 
+/**
+ * One rule as it is applied: its action, the entry it adds to `masking.rulesApplied` and its
+ * redaction text, built once per field, header or detector name rather than once per value.
+ */
+interface Rule {
+  action: Action;
+  applied: string;
+  redacted: string;
+}
+const makeRule = (kind: string, name: string, action: Action): Rule => {
+  const rule = `${kind}:${name}`;
+  return { action, applied: `${rule}:${action}`, redacted: `[redacted:${rule.split(':').pop()}]` };
+};
+
 export interface Masker {
   mask(event: AuditEvent): AuditEvent;
   /** Masks one free-text value (exposed for tests and other stages). */
@@ -42,18 +55,18 @@ export interface Masker {
 
 export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   const fieldRules = Object.entries(policy.fields).map(([p, a]) => ({ re: new RegExp(p, 'i'), action: a }));
-  const detectors = DETECTORS.filter((d) => policy.detectors[d.name]);
+  const detectors = DETECTORS.filter((d) => policy.detectors[d.name]).map((d) => ({ ...d, rule: makeRule('detector', d.name, policy.detectors[d.name]!) }));
   const hintOfAny = anyHint(detectors);
   const headerRules = new Map(Object.entries(policy.headers).map(([h, a]) => [h.toLowerCase(), a]));
 
   const pseudonyms = new Map<string, string>();
-  const apply = (value: string, action: Action, rule: string, ctx: Ctx): string | undefined => {
+  const apply = (value: string, rule: Rule, ctx: Ctx): string | undefined => {
+    const action = rule.action;
     if (ALREADY_MASKED.test(value) || (action === 'partial' && ALREADY_PARTIAL.test(value))) return value;
-    ctx.applied.add(`${rule}:${action}`);
-    ctx.changes++;
+    ctx.applied.add(rule.applied);
     switch (action) {
       case 'redact':
-        return `[redacted:${rule.split(':').pop()}]`;
+        return rule.redacted;
       case 'hash': {
         // The same values come back (a user's email, a session cookie's fingerprint), and an HMAC
         // is the most expensive step of masking: keep recent answers. Bounded; values from outside.
@@ -77,15 +90,29 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
 
   // Field names repeat endlessly (the same JSON shapes, the same headers), and a name is matched
   // against every pattern: remember the answer. Bounded, since names come from the outside.
-  const fieldCache = new Map<string, Action | null>();
-  const fieldAction = (name: string): Action | undefined => {
-    let a = fieldCache.get(name);
-    if (a === undefined) {
-      a = fieldRules.find((r) => r.re.test(name))?.action ?? null;
+  const fieldCache = new Map<string, Rule | null>();
+  const fieldRule = (name: string): Rule | undefined => {
+    let r = fieldCache.get(name);
+    if (r === undefined) {
+      const action = fieldRules.find((f) => f.re.test(name))?.action;
+      r = action ? makeRule('field', name.toLowerCase(), action) : null;
       if (fieldCache.size >= 10_000) fieldCache.clear();
-      fieldCache.set(name, a);
+      fieldCache.set(name, r);
     }
-    return a ?? undefined;
+    return r ?? undefined;
+  };
+  // The same for header names: policy.headers first, then the field patterns.
+  const headerCache = new Map<string, Rule | null>();
+  const headerRule = (name: string): Rule | undefined => {
+    let r = headerCache.get(name);
+    if (r === undefined) {
+      const lower = name.toLowerCase();
+      const action = headerRules.get(lower) ?? fieldRule(lower)?.action;
+      r = action ? makeRule('header', lower, action) : null;
+      if (headerCache.size >= 10_000) headerCache.clear();
+      headerCache.set(name, r);
+    }
+    return r ?? undefined;
   };
 
   // Header values and user agents repeat from event to event, so their results are kept (same
@@ -99,13 +126,11 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     const hit = textCache.get(s);
     if (hit) {
       for (const r of hit.rules) ctx.applied.add(r);
-      if (hit.out !== s) ctx.changes++;
       return hit.out;
     }
-    const sub: Ctx = { applied: new Set(), changes: 0 };
+    const sub: Ctx = { applied: new Set() };
     const out = text(s, sub);
     for (const r of sub.applied) ctx.applied.add(r);
-    ctx.changes += sub.changes;
     if (textCache.size >= 5_000) textCache.clear();
     textCache.set(s, { out, rules: [...sub.applied] });
     return out;
@@ -114,10 +139,10 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     if (s.length < 4) return s;
     // sensitive key/value pairs first: a password is not recognisable by its value
     let out = !s.includes('=') && !s.includes(':') ? s : s.replace(KV, (m, q: string, k: string, sep: string, dq?: string, sq?: string, bare?: string) => {
-      const action = fieldAction(k);
+      const rule = fieldRule(k);
       const v = dq ?? sq ?? bare ?? '';
-      if (!action || v === '' || FINGERPRINT.test(v)) return m;
-      const masked = apply(v, action, `field:${k.toLowerCase()}`, ctx) ?? '';
+      if (!rule || v === '' || FINGERPRINT.test(v)) return m;
+      const masked = apply(v, rule, ctx) ?? '';
       return `${q}${k}${q}${sep}${dq !== undefined ? `"${masked}"` : sq !== undefined ? `'${masked}'` : masked}`;
     });
     if (out.length < 6 || !hintOfAny.test(out)) return out;
@@ -127,37 +152,31 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
       out = out.replace(d.pattern, (m) => {
         if (/^\[redacted:|^hmac:[a-z0-9-]+:[0-9a-f]{32}$/.test(m)) return m;
         if (d.valid && !d.valid(m)) return m;
-        return apply(m, policy.detectors[d.name]!, `detector:${d.name}`, ctx) ?? '';
+        return apply(m, d.rule, ctx) ?? '';
       });
     }
     return out;
   };
 
-  const json = (v: unknown, ctx: Ctx): unknown => {
-    if (typeof v === 'string') return text(v, ctx);
-    if (Array.isArray(v)) return v.map((x) => json(x, ctx));
-    if (v && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-        const action = fieldAction(k);
-        if (!action || x === null || x === undefined) {
-          out[k] = json(x, ctx);
-          continue;
-        }
-        const raw = typeof x === 'string' ? x : JSON.stringify(x);
-        if (typeof x === 'string' && (FINGERPRINT.test(x) || x === '')) {
-          out[k] = x;
-          continue;
-        }
-        const masked = apply(raw, action, `field:${k.toLowerCase()}`, ctx);
-        if (masked !== undefined) out[k] = masked;
-      }
-      return out;
-    }
-    return v;
+  /**
+   * A JSON body, masked in place (json-body.ts): string values through the detectors, members
+   * whose name matches a field pattern masked whole (objects and arrays as their JSON) or dropped.
+   * Throws on invalid JSON (the caller masks it as text); null when nothing changed.
+   */
+  let jsonCtx: Ctx = { applied: new Set() };
+  const jsonHooks = {
+    string: (s: string) => text(s, jsonCtx),
+    matches: (name: string) => fieldRule(name) !== undefined,
+    whole: (name: string, raw: string, isString: boolean) => (isString && (raw === '' || FINGERPRINT.test(raw)) ? raw : apply(raw, fieldRule(name)!, jsonCtx)),
+  };
+  const json = (s: string, ctx: Ctx): string | null => {
+    jsonCtx = ctx;
+    return maskJson(s, jsonHooks);
   };
 
   const formDecode = (x: string): string => {
+    // most keys and values are plain: nothing to decode
+    if (!x.includes('%') && !x.includes('+')) return x;
     const plus = x.replace(/\+/g, ' ');
     try {
       return decodeURIComponent(plus);
@@ -177,9 +196,9 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
       const eq = pair.indexOf('=');
       const k = formDecode(eq < 0 ? pair : pair.slice(0, eq));
       const v = eq < 0 ? '' : formDecode(pair.slice(eq + 1));
-      const action = fieldAction(k);
+      const rule = fieldRule(k);
       let masked: string | undefined;
-      if (action && v !== '') masked = apply(v, action, `field:${k.toLowerCase()}`, ctx);
+      if (rule && v !== '') masked = apply(v, rule, ctx);
       else {
         masked = text(v, ctx);
         // the key can carry a secret too (a token used as a parameter name)
@@ -215,13 +234,12 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
           const trailing = body.match(/\r?\n$/)?.[0] ?? '';
           if (/^\[file part: \d+ bytes, sha256 [0-9a-f]{64}\]$/.test(body.slice(0, body.length - trailing.length))) return part;
           ctx.applied.add('body:multipart-file:dropped');
-          ctx.changes++;
-          return `${head}${sep}[file part: ${Buffer.byteLength(body)} bytes, sha256 ${createHash('sha256').update(body).digest('hex')}]${trailing}`;
+                return `${head}${sep}[file part: ${Buffer.byteLength(body)} bytes, sha256 ${createHash('sha256').update(body).digest('hex')}]${trailing}`;
         }
-        const action = fieldAction(name);
+        const rule = fieldRule(name);
         const trailing = body.match(/\r?\n$/)?.[0] ?? '';
         const value = body.slice(0, body.length - trailing.length);
-        const masked = action && value ? (apply(value, action, `field:${name.toLowerCase()}`, ctx) ?? '') : text(value, ctx);
+        const masked = rule && value ? (apply(value, rule, ctx) ?? '') : text(value, ctx);
         return `${head}${sep}${masked}${trailing}`;
       })
       .join(`--${boundary}`);
@@ -231,17 +249,19 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     if (!b || b.content === null) return b;
     if (!isText(b.contentType)) {
       ctx.applied.add('body:binary:dropped');
-      ctx.changes++;
-      return { ...b, content: null, sha256: b.sha256 ?? createHash('sha256').update(b.content).digest('hex') };
+        return { ...b, content: null, sha256: b.sha256 ?? createHash('sha256').update(b.content).digest('hex') };
     }
     const ct = (b.contentType ?? '').toLowerCase();
     let content: string;
     if (ct.includes('json') && !b.truncated) {
+      const applied = ctx.applied.size;
       try {
-        const before = ctx.changes;
-        const masked = json(JSON.parse(b.content), ctx);
-        content = ctx.changes === before ? b.content : JSON.stringify(masked);
+        content = json(b.content, ctx) ?? b.content;
       } catch {
+        // not JSON after all (or nested too deep to scan): forget what the partial scan recorded
+        // (a Set keeps insertion order) and mask it as text
+        let i = 0;
+        for (const r of [...ctx.applied]) if (i++ >= applied) ctx.applied.delete(r);
         content = text(b.content, ctx);
       }
     } else if (ct.includes('x-www-form-urlencoded')) content = form(b.content, ctx);
@@ -253,12 +273,11 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   const headers = (h: Record<string, string>, ctx: Ctx): Record<string, string> => {
     const out: Record<string, string> = {};
     for (const [name, v] of Object.entries(h)) {
-      const lower = name.toLowerCase();
-      const action = headerRules.get(lower) ?? fieldAction(lower);
-      if (action) {
+      const rule = headerRule(name);
+      if (rule) {
         if (FINGERPRINT.test(v)) out[name] = v;
         else {
-          const masked = apply(v, action, `header:${lower}`, ctx);
+          const masked = apply(v, rule, ctx);
           if (masked !== undefined) out[name] = masked;
         }
       } else out[name] = textRepeated(v, ctx);
@@ -270,11 +289,11 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
 
   return {
     maskText(s: string) {
-      const ctx: Ctx = { applied: new Set(), changes: 0 };
+      const ctx: Ctx = { applied: new Set() };
       return { text: text(s, ctx), rules: [...ctx.applied].sort() };
     },
     mask(e: AuditEvent): AuditEvent {
-      const ctx: Ctx = { applied: new Set(e.masking?.rulesApplied ?? []), changes: 0 };
+      const ctx: Ctx = { applied: new Set(e.masking?.rulesApplied ?? []) };
       const http = e.http
         ? {
             request: {
@@ -289,8 +308,8 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
         : null;
       const attributes: Record<string, string> = {};
       for (const [k, v] of Object.entries(e.attributes)) {
-        const action = fieldAction(k);
-        const masked = action && v ? apply(v, action, `field:${k.toLowerCase()}`, ctx) : text(v, ctx);
+        const rule = fieldRule(k);
+        const masked = rule && v ? apply(v, rule, ctx) : text(v, ctx);
         if (masked !== undefined) attributes[k] = masked;
       }
       return {
