@@ -57,7 +57,7 @@ export interface InterceptorConfig {
   /** Whole request (headers + body) must arrive within this (slowloris guard). */
   requestTimeoutMs: number;
   headersTimeoutMs: number;
-  queue: { maxEvents: number; batchSize: number };
+  queue: { maxEvents: number; batchSize: number; lingerMs: number };
   spool: { dir: string; maxBytes: number; fsync: 'always' | 'never' };
   onSpoolFull: SpoolFullPolicy;
   ingest: {
@@ -104,7 +104,7 @@ export const defaults: InterceptorConfig = {
   upstreamTimeoutMs: 30_000, // 30 s
   requestTimeoutMs: 30_000, // 30 s
   headersTimeoutMs: 10_000, // 10 s
-  queue: { maxEvents: 20_000, batchSize: 500 },
+  queue: { maxEvents: 20_000, batchSize: 500, lingerMs: 5 }, // lingerMs: 5 ms (a partial batch waits that long for more)
   spool: { dir: './.data/spool', maxBytes: 512 * 1024 * 1024, fsync: 'always' }, // 512 MiB
   onSpoolFull: 'fail-open',
   ingest: { enabled: true, path: '/audit/v1/events', hmacKeys: [], maxBodyBytes: 1_048_576, maxSkewSec: 300 },
@@ -212,7 +212,7 @@ export const configSchema = {
     queue: {
       type: 'object',
       additionalProperties: false,
-      properties: { maxEvents: { type: 'integer', minimum: 1 }, batchSize: { type: 'integer', minimum: 1 } },
+      properties: { maxEvents: { type: 'integer', minimum: 1 }, batchSize: { type: 'integer', minimum: 1 }, lingerMs: { type: 'integer', minimum: 0, maximum: 1000 } },
     },
     spool: {
       type: 'object',

@@ -26,6 +26,11 @@ export interface PublisherOptions {
   logger: Logger;
   maxQueue: number;
   batchSize: number;
+  /**
+   * How long a partial batch waits for more records before it is sent (Kafka's linger.ms). Fewer,
+   * larger sends cost less per record on both sides; 0 sends whatever is queued at once.
+   */
+  lingerMs?: number;
   /** A send that takes longer counts as failed and its records go to the spool. */
   sendTimeoutMs?: number;
   metrics?: PublisherMetrics;
@@ -128,6 +133,8 @@ export class Publisher {
       }
       this.busy = true;
       try {
+        const linger = this.o.lingerMs ?? 0;
+        if (linger > 0 && this.queue.length < this.o.batchSize && !this.stopping && !this.o.spool.pending) await new Promise((r) => setTimeout(r, linger));
         const batch = this.queue.splice(0, this.o.batchSize);
         this.metrics.queueDepth(this.queue.length);
         if (batch.length > 0) {
