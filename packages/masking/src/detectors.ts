@@ -21,7 +21,9 @@ const has = (...needles: string[]) => new RegExp(needles.map((n) => n.replace(/[
 const hasI = (re: RegExp) => re;
 // the digit-shaped detectors run on nearly every string (ids, versions, paths), so each gets the
 // cheapest shape its matches must contain
-const cardHint = /\d{4}/;
+// (a card match starts with [3-6] and three digits, then a group of at least three digits: a
+// plain four-digit run in an id or a path is not enough to run the detectors)
+const cardHint = /[3-6]\d{3}[ -]?\d{3}/;
 const ssnHint = /\d{3}-\d{2}-/;
 const phoneHint = /\d{3}\)?[ .-]\d{3}[ .-]\d|\+\d{10}/;
 

@@ -120,9 +120,9 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   // (paths, ids, body fields) costs more in garbage collection than it saves.
   const textCache = new Map<string, { out: string; rules: string[] }>();
   const textRepeated = (s: string, ctx: Ctx): string => {
-    // nothing shorter than 4 characters holds a key=value pair, nothing shorter than 6 a detected value
-    if (s.length < 4) return s;
-    if (s.length > 512) return text(s, ctx);
+    // nothing shorter than 4 characters holds a key=value pair, nothing shorter than 6 a detected value;
+    // short values (ids, content types) are screened faster than they are looked up and stored
+    if (s.length < 32 || s.length > 512) return text(s, ctx);
     const hit = textCache.get(s);
     if (hit) {
       for (const r of hit.rules) ctx.applied.add(r);
