@@ -35,6 +35,35 @@ declare module 'node:http' {
   }
 }
 
+type HeaderMap = Record<string, string | string[] | number | undefined>;
+
+/** writeHead's headers argument (an object, [name, value] pairs, or a flat name/value list) as a map. */
+function headersArgument(h: unknown): HeaderMap {
+  const out: HeaderMap = {};
+  if (Array.isArray(h)) {
+    const pairs: unknown[][] = Array.isArray(h[0]) ? (h as unknown[][]) : [];
+    if (pairs.length === 0) for (let i = 0; i + 1 < h.length; i += 2) pairs.push([h[i], h[i + 1]]);
+    for (const [k, v] of pairs) if (typeof k === 'string') out[k.toLowerCase()] = v as string | string[] | number;
+  } else if (h && typeof h === 'object') {
+    for (const [k, v] of Object.entries(h as HeaderMap)) out[k.toLowerCase()] = v;
+  }
+  return out;
+}
+
+/**
+ * Headers given to writeHead() never reach res.getHeaders() (node's fast path, which Fastify
+ * and plain handlers use), so they are remembered here for the event.
+ */
+function rememberHeadHeaders(res: ServerResponse): () => HeaderMap {
+  let written: HeaderMap = {};
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, status: number, ...rest: unknown[]) {
+    written = headersArgument(typeof rest[0] === 'string' ? rest[1] : rest[0]);
+    return (writeHead as (...a: unknown[]) => ServerResponse).call(this, status, ...rest);
+  } as typeof res.writeHead;
+  return () => ({ ...res.getHeaders(), ...written });
+}
+
 function tap(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, done: () => void): void {
   if (ctx.requestBody) {
     const recorder = ctx.requestBody;
@@ -79,7 +108,8 @@ async function intercept(core: InterceptorCore, req: IncomingMessage, res: Serve
     claims: auth.kind === 'verified' && auth.outcome.ok ? auth.outcome.claims : null,
     tokenFingerprint: auth.kind === 'verified' ? auth.outcome.fingerprint : null,
   };
-  tap(req, res, ctx, () => core.engine.finish(ctx, res.writableFinished ? res.statusCode : 499, res.getHeaders()));
+  const responseHeaders = rememberHeadHeaders(res);
+  tap(req, res, ctx, () => core.engine.finish(ctx, res.writableFinished ? res.statusCode : 499, responseHeaders()));
   if (!ctx.decision.allow) {
     req.resume();
     sendProblem(res, ctx.decision.problem, ctx.decision.headers);
