@@ -24,7 +24,7 @@
 import zlib from 'node:zlib';
 import avro from 'avsc';
 import { recordType } from './format.js';
-import { merkleRootFlat, sha256 } from './merkle.js';
+import { merkleRootFlat, sha256, sha256Into } from './merkle.js';
 
 export interface SegmentCheck {
   /** SHA-256 of the file's bytes, hex. */
@@ -143,25 +143,23 @@ class Leaves {
    * caller's buffer is unchanged when this returns. Only a record at the start of a buffer is copied.
    */
   add(data: Buffer, s: number, e: number): void {
-    let h: Buffer;
+    if ((this.n + 1) * 32 > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(bigger, 0, 0, this.n * 32);
+      this.buf = bigger;
+    }
     if (s > 0) {
       const saved = data[s - 1]!;
       data[s - 1] = 0;
-      h = sha256(data.subarray(s - 1, e));
+      sha256Into(data.subarray(s - 1, e), this.buf, this.n * 32);
       data[s - 1] = saved;
     } else {
       const len = e - s + 1;
       const tmp = len <= this.first.length ? this.first : Buffer.allocUnsafe(len);
       tmp[0] = 0;
       data.copy(tmp, 1, s, e);
-      h = sha256(tmp.subarray(0, len));
+      sha256Into(tmp.subarray(0, len), this.buf, this.n * 32);
     }
-    if ((this.n + 1) * 32 > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(this.buf.length * 2);
-      this.buf.copy(bigger, 0, 0, this.n * 32);
-      this.buf = bigger;
-    }
-    h.copy(this.buf, this.n * 32);
     this.n++;
   }
 }

@@ -25,7 +25,7 @@ async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 30
   }
 }
 
-test('a crash mid-segment (process killed) then restart: no gap, no duplicate, every record archived once', async (t) => {
+test('a crash mid-segment (process killed) then restart: no gap, no duplicate, every record archived once (and a codec change between runs verifies)', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'archiver-'));
   const broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
   t.after(async () => {
@@ -47,7 +47,7 @@ test('a crash mid-segment (process killed) then restart: no gap, no duplicate, e
   const keyDir = path.join(dir, 'keys');
 
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main], {
-    env: { ...process.env, AUDIT_KAFKA_BROKERS: broker.address, AUDIT_ARCHIVE_DIR: archiveDir, AUDIT_ARCHIVE_KEY_DIR: keyDir, AUDIT_ARCHIVE_SEAL_MAX_RECORDS: '7', AUDIT_ARCHIVE_SEAL_MAX_AGE_MS: '600000', AUDIT_ARCHIVER_SESSION_TIMEOUT_MS: '4000', AUDIT_METRICS_PORT: '0', AUDIT_LOG_LEVEL: 'warn' },
+    env: { ...process.env, AUDIT_KAFKA_BROKERS: broker.address, AUDIT_ARCHIVE_DIR: archiveDir, AUDIT_ARCHIVE_KEY_DIR: keyDir, AUDIT_ARCHIVE_SEAL_MAX_RECORDS: '7', AUDIT_ARCHIVE_SEAL_MAX_AGE_MS: '600000', AUDIT_ARCHIVE_SEGMENT_CODEC: 'null', AUDIT_ARCHIVER_SESSION_TIMEOUT_MS: '4000', AUDIT_METRICS_PORT: '0', AUDIT_LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });
   const manifests = () => (existsSync(archiveDir) ? readdirSync(archiveDir, { recursive: true }).filter((f) => String(f).endsWith('.manifest.jws')).length : 0);
@@ -75,6 +75,11 @@ test('a crash mid-segment (process killed) then restart: no gap, no duplicate, e
     for (const key of (await storage.list(stream)).filter((k) => k.endsWith('.avro'))) archivedIds.push(...(await decodeSegment(await storage.get(key))).map((r) => r.eventId));
   }
   assert.equal(archivedIds.length, 80);
+  const codecs = new Set<string>();
+  for (const stream of await storage.streams()) {
+    for (const key of (await storage.list(stream)).filter((k) => k.endsWith('.avro'))) codecs.add((await storage.get(key)).includes('\x0edeflate', 0, 'latin1') ? 'deflate' : 'null'); // the header's avro.codec value, length-prefixed
+  }
+  assert.deepEqual([...codecs].sort(), ['deflate', 'null'], 'the first run wrote null-codec segments (AUDIT_ARCHIVE_SEGMENT_CODEC), the second deflate ones (the default)');
   assert.deepEqual(new Set(archivedIds), new Set(ids));
   await producer.disconnect();
 });

@@ -92,7 +92,7 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
     if (p.buffer.length === 0) return;
     const t = process.hrtime.bigint();
     const records = p.buffer;
-    const m = await seal(storage, signer!, p.head, records, now());
+    const m = await seal(storage, signer!, p.head, records, now(), config.segment);
     p.buffer = [];
     p.bytes = 0;
     p.openedAt = now();
@@ -194,7 +194,7 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
         timer.unref();
         retentionTimer.unref();
         state = 'running';
-        logger.info({ dir: config.dir, kid: signer.kid, seal: config.seal }, 'archiver started');
+        logger.info({ dir: config.dir, kid: signer.kid, seal: config.seal, segment: config.segment }, 'archiver started');
         return { metricsUrl: ops?.url, jwksFile: keys.jwksFile };
       })()),
     stop: () =>
