@@ -7,9 +7,11 @@
  * Two measurements per target, alternating bare / interceptor for BENCH_ROUNDS rounds:
  *   - throughput: as many requests as BENCH_CONNECTIONS keep-alive connections can push
  *     (saturation; latency there is queueing, so it is reported but not compared);
- *   - latency: p50/p99 at a fixed offered load (BENCH_RATE req/s; default half the bare proxy's
- *     saturation throughput), which both can serve, so the difference is the added latency.
- * The best round of each target is compared (noise on a shared machine only slows runs down).
+ *   - latency: p50/p99 at a fixed offered load (BENCH_RATE req/s; default half the slower
+ *     target's saturation throughput), which both serve, so the difference is the added latency.
+ * All saturation runs come first, then the fixed-load runs. The best round of each target is
+ * compared (noise on a shared machine only slows runs down). The CPU per request of each process
+ * (all threads, from /proc) is the figure least moved by that noise.
  *
  *   npm run bench -w services/interceptor
  *   BENCH_SECONDS=20 BENCH_ROUNDS=3 BENCH_CONNECTIONS=100 npm run bench -w services/interceptor
@@ -122,36 +124,56 @@ interface Cpu {
   broker: number;
   upstream: number;
 }
-const results: Record<Kind, Array<{ max: Result; fixed: Result; published: number; cpu: Cpu }>> = { bare: [], interceptor: [] };
-let rate = Number(process.env.BENCH_RATE ?? 0);
+interface Row {
+  max: Result;
+  fixed?: Result;
+  published: number;
+  cpu: Cpu;
+}
+const results: Record<Kind, Row[]> = { bare: [], interceptor: [] };
 
+/** Starts a target, warms it up, runs `measure`, stops it; returns what it measured and what the target said last. */
+async function withTarget<T>(kind: Kind, label: string, measure: (url: string, pid: number) => Promise<T>): Promise<{ value: T; published: number }> {
+  const target = child(
+    './target.ts',
+    { BENCH_TARGET: kind, BENCH_UPSTREAM: upstreamUrl, BENCH_BROKER: brokerAddress, BENCH_DIR: path.join(dir, `${kind}-${label}`), BENCH_JWKS: auth.jwksUrl, BENCH_ISSUER: auth.issuer, BENCH_AUDIENCE: auth.audience },
+    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${label}`)}`] : [],
+  );
+  const url = `${String((await target.next()).url)}/api/orders`;
+  await load(url, headers, { duration: 2 }); // JIT, sockets, JWKS, producer connection
+  const value = await measure(url, target.proc.pid!);
+  const last = await stopChild(target);
+  return { value, published: Number(last?.published ?? 0) };
+}
+
+// phase 1: saturation, alternating targets
 for (let round = 1; round <= rounds; round++) {
   for (const kind of ['bare', 'interceptor'] as const) {
-    const target = child(
-      './target.ts',
-      { BENCH_TARGET: kind, BENCH_UPSTREAM: upstreamUrl, BENCH_BROKER: brokerAddress, BENCH_DIR: path.join(dir, `${kind}-${round}`), BENCH_JWKS: auth.jwksUrl, BENCH_ISSUER: auth.issuer, BENCH_AUDIENCE: auth.audience },
-      profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${round}`)}`] : [],
-    );
-    const url = `${String((await target.next()).url)}/api/orders`;
-    progress(`round ${round}/${rounds}: ${kind}: warm-up`);
-    await load(url, headers, { duration: 2 });
     progress(`round ${round}/${rounds}: ${kind}: saturation, ${seconds} s`);
-    const pids = { proxy: target.proc.pid, broker: brokerProc.pid, upstream: upstream.proc.pid };
-    const before = { proxy: cpuMicros(pids.proxy), broker: cpuMicros(pids.broker), upstream: cpuMicros(pids.upstream) };
-    const max = await load(url, headers, { duration: seconds });
-    const per = (k: keyof Cpu) => (cpuMicros(pids[k]) - before[k]) / max.requests.total;
-    const cpu: Cpu = { proxy: per('proxy'), broker: per('broker'), upstream: per('upstream') };
-    if (rate === 0) rate = Math.max(100, Math.round(max.requests.average / 2 / 100) * 100);
-    progress(`round ${round}/${rounds}: ${kind}: ${rate} req/s offered, ${seconds} s`);
-    const fixed = await load(url, headers, { duration: seconds, overallRate: rate });
-    const last = await stopChild(target);
-    results[kind].push({ max, fixed, published: Number(last?.published ?? 0), cpu });
+    const { value, published } = await withTarget(kind, `max-${round}`, async (url, pid) => {
+      const pids = { proxy: pid, broker: brokerProc.pid, upstream: upstream.proc.pid };
+      const before = { proxy: cpuMicros(pids.proxy), broker: cpuMicros(pids.broker), upstream: cpuMicros(pids.upstream) };
+      const max = await load(url, headers, { duration: seconds });
+      const per = (k: keyof Cpu) => (cpuMicros(pids[k]) - before[k]) / max.requests.total;
+      return { max, cpu: { proxy: per('proxy'), broker: per('broker'), upstream: per('upstream') } };
+    });
+    results[kind].push({ ...value, published });
   }
 }
 
 const best = (kind: Kind) => results[kind].reduce((a, b) => (b.max.requests.average > a.max.requests.average ? b : a));
-const bestLatency = (kind: Kind) => results[kind].reduce((a, b) => (b.fixed.latency.p99 < a.fixed.latency.p99 ? b : a)).fixed;
-const failures = (r: Result) => r.non2xx + r.errors + r.timeouts;
+// phase 2: latency at an offered load both can serve (half the slower one's best saturation throughput)
+const rate = Number(process.env.BENCH_RATE ?? 0) || Math.max(100, Math.round(Math.min(best('bare').max.requests.average, best('interceptor').max.requests.average) / 2 / 100) * 100);
+for (let round = 1; round <= rounds; round++) {
+  for (const kind of ['bare', 'interceptor'] as const) {
+    progress(`round ${round}/${rounds}: ${kind}: ${rate} req/s offered, ${seconds} s`);
+    const { value } = await withTarget(kind, `fixed-${round}`, (url) => load(url, headers, { duration: seconds, overallRate: rate }));
+    results[kind][round - 1]!.fixed = value;
+  }
+}
+
+const bestLatency = (kind: Kind) => results[kind].reduce((a, b) => (b.fixed!.latency.p99 < a.fixed!.latency.p99 ? b : a)).fixed!;
+const failures = (r: Result | undefined) => (r ? r.non2xx + r.errors + r.timeouts : 0);
 const lines = [
   `node ${process.version}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds, fixed load ${rate} req/s`,
   '| target | round | max req/s | p50 / p99 ms at max | p50 / p99 ms at fixed load | CPU µs/request: proxy, broker, upstream | failed | events published |',
@@ -160,7 +182,7 @@ const lines = [
 for (let i = 0; i < rounds; i++) {
   for (const kind of ['bare', 'interceptor'] as const) {
     const r = results[kind][i]!;
-    lines.push(`| ${kind === 'bare' ? 'bare node proxy' : 'interceptor (enforce, RS256)'} | ${i + 1} | ${Math.round(r.max.requests.average)} | ${r.max.latency.p50} / ${r.max.latency.p99} | ${r.fixed.latency.p50} / ${r.fixed.latency.p99} | ${Math.round(r.cpu.proxy)}, ${Math.round(r.cpu.broker)}, ${Math.round(r.cpu.upstream)} | ${failures(r.max) + failures(r.fixed)} | ${kind === 'bare' ? '-' : r.published} |`);
+    lines.push(`| ${kind === 'bare' ? 'bare node proxy' : 'interceptor (enforce, RS256)'} | ${i + 1} | ${Math.round(r.max.requests.average)} | ${r.max.latency.p50} / ${r.max.latency.p99} | ${r.fixed!.latency.p50} / ${r.fixed!.latency.p99} | ${Math.round(r.cpu.proxy)}, ${Math.round(r.cpu.broker)}, ${Math.round(r.cpu.upstream)} | ${failures(r.max) + failures(r.fixed)} | ${kind === 'bare' ? '-' : r.published} |`);
   }
 }
 const ratio = best('interceptor').max.requests.average / best('bare').max.requests.average;
