@@ -33,7 +33,7 @@ export interface SegmentCheck {
   records: number;
   /** RFC 6962 root over the records' leaf hashes, hex ('' when the file does not parse). */
   merkleRoot: string;
-  /** Records whose offset is not `firstOffset + index`, as [index, offset]. */
+  /** Records whose offset is not `firstOffset + index`, as [index, offset]; the first 1,000 (each becomes a finding). */
   offsetMismatches: [number, number][];
   /** Set when the file is not a readable Avro container of ArchivedRecord. */
   error?: string;
@@ -45,6 +45,7 @@ const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
 /** The smallest ArchivedRecord encoding: six one-byte fields. */
 const MIN_RECORD_BYTES = 6;
 const INFLATE_CHUNK = 1024 * 1024;
+const MAX_MISMATCHES = 1000;
 
 class SegmentFormatError extends Error {}
 
@@ -178,7 +179,7 @@ function walkBlock(data: Buffer, pos: number, end: number, count: number, leaves
     r.skipBytes(); // schemaFingerprint
     r.skipBytes(); // event
     if (r.pos > end) throw new SegmentFormatError(`record ${leaves.n} runs past the end of its block`);
-    if (offset !== firstOffset + leaves.n && mismatches.length < 1000) mismatches.push([leaves.n, offset]);
+    if (offset !== firstOffset + leaves.n && mismatches.length < MAX_MISMATCHES) mismatches.push([leaves.n, offset]);
     leaves.add(data, s, r.pos);
   }
   if (r.pos !== end) throw new SegmentFormatError(`a block holds ${end - r.pos} byte(s) after its ${count} records`);

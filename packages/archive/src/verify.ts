@@ -49,7 +49,7 @@ export interface VerifyOptions {
 /**
  * Segments read ahead of the one being checked, so the next files are read (libuv's thread pool)
  * while this thread hashes. Checks run here, one after the other: a worker_threads pool was
- * measured and not kept (services/archiver/README.md, "Verify speed").
+ * measured and not kept (services/archiver/README.md, "What was measured and not kept").
  */
 const READ_AHEAD = 3;
 
