@@ -4,6 +4,7 @@
  * the end of the unit, as Elasticsearch does, so `lte: now/d` includes the whole day. UTC only.
  */
 import { EsError } from '../errors.js';
+import { DEFAULT_DATE_FORMAT } from './date-format.js';
 import { parseDate } from './values.js';
 
 const UNITS = 'yMwdhHms';
@@ -36,10 +37,20 @@ function add(d: Date, n: number, unit: string): Date {
   return r;
 }
 
-/** Resolves a date or date-math expression to epoch ms; `roundUp` for gt / lte bounds. */
+/**
+ * Resolves a date or date-math expression to epoch ms through `format`; `roundUp` for gt / lte
+ * bounds (and the upper end of a date term). As Elasticsearch's date math parser: a value without
+ * `||` is parsed rounding up its missing time fields, the anchor before `||` is parsed as is and
+ * only the `/unit` rounding after it rounds up.
+ */
 export function resolveDate(expr: unknown, now: number, roundUp = false, format?: string): number {
-  if (typeof expr === 'number') return expr;
-  if (typeof expr !== 'string') throw new EsError(400, 'parse_exception', `failed to parse date field [${String(expr)}]`);
+  const fail = () => new EsError(400, 'parse_exception', `failed to parse date field [${String(expr)}] with format [${format ?? DEFAULT_DATE_FORMAT}]`);
+  if (typeof expr === 'number') {
+    const ms = parseDate(expr, format, roundUp);
+    if (ms === undefined) throw fail();
+    return ms;
+  }
+  if (typeof expr !== 'string') throw fail();
   let anchor: Date;
   let ops: string;
   if (expr.startsWith('now')) {
@@ -47,9 +58,8 @@ export function resolveDate(expr: unknown, now: number, roundUp = false, format?
     ops = expr.slice(3);
   } else {
     const i = expr.indexOf('||');
-    const base = i >= 0 ? expr.slice(0, i) : expr;
-    const ms = parseDate(base, format);
-    if (ms === undefined) throw new EsError(400, 'parse_exception', `failed to parse date field [${expr}] with format [${format ?? 'strict_date_optional_time||epoch_millis'}]`);
+    const ms = i >= 0 ? parseDate(expr.slice(0, i), format) : parseDate(expr, format, roundUp);
+    if (ms === undefined) throw fail();
     anchor = new Date(ms);
     ops = i >= 0 ? expr.slice(i + 2) : '';
   }

@@ -1,15 +1,18 @@
 /**
  * One index's documents and the structures that answer queries without scanning documents:
  *   - an inverted index per field (term -> doc numbers) for keyword, text tokens, boolean, ip, flattened;
- *   - numeric doc values per field (doc number -> numbers) for long/integer/float/double/date/ip,
+ *   - numeric doc values per field (doc number -> numbers) for long/integer/float/double/date,
  *     used by range queries, sorting and aggregations;
+ *   - ip doc values per field (doc number -> 128-bit keys as 32 hex digits, see values.ts ipSortKey)
+ *     for ip CIDR and range queries and sorting: a JS number cannot hold an IPv6 address;
  *   - a presence set per field for `exists`.
  * Documents keep their _source; a replaced or deleted document's entries are recomputed from its
  * source and removed, so structures stay exact. Mappings follow Elasticsearch's default dynamic
  * mapping for fields not mapped explicitly.
  */
 import { EsError } from '../errors.js';
-import { ipKey, looksLikeDate, parseDate, tokenize } from './values.js';
+import { dateFormat } from './date-format.js';
+import { formatIp, ipSortKey, looksLikeDate, parseDate, tokenize } from './values.js';
 
 export type FieldMapping = { type?: string; properties?: Record<string, FieldMapping>; fields?: Record<string, FieldMapping>; format?: string; ignore_above?: number; index?: boolean; [k: string]: unknown };
 export type Mappings = { dynamic?: boolean | 'true' | 'false' | 'strict' | 'runtime'; properties?: Record<string, FieldMapping>; [k: string]: unknown };
@@ -45,6 +48,7 @@ interface Entry {
   field: string;
   term?: string;
   num?: number;
+  ip?: string;
 }
 
 function preview(v: unknown): string {
@@ -57,6 +61,7 @@ export class IndexEngine {
   private readonly idMap = new Map<string, number>();
   private readonly terms = new Map<string, Map<string, Set<number>>>();
   private readonly numbers = new Map<string, Map<number, number[]>>();
+  private readonly ips = new Map<string, Map<number, string[]>>();
   private readonly present = new Map<string, Set<number>>();
   private mapping: Mappings;
   /** dotted path -> mapping, multi-fields included (`message.keyword`). */
@@ -89,6 +94,8 @@ export class IndexEngine {
       const type = m.type ?? (m.properties ? 'object' : undefined);
       if (type === 'nested') throw new EsError(400, 'illegal_argument_exception', `unsupported by the embedded search node: mapping type [nested] for field [${prefix}${name}]`);
       if (type && !SUPPORTED_TYPES.has(type)) throw new EsError(400, 'mapper_parsing_exception', `No handler for type [${type}] declared on field [${prefix}${name}]`);
+      // an unusable date format fails at mapping time, as in Elasticsearch, not on the first document
+      if (type === 'date' && m.format !== undefined) dateFormat(String(m.format));
       if (m.properties) this.validateMappings(m.properties, `${prefix}${name}.`);
     }
   }
@@ -182,6 +189,11 @@ export class IndexEngine {
     return this.numbers.get(field);
   }
 
+  /** ip doc values: doc number -> sortable keys (values.ts ipSortKey). */
+  ipValues(field: string): Map<number, string[]> | undefined {
+    return this.ips.get(field);
+  }
+
   docsWithField(field: string): Set<number> | undefined {
     return this.present.get(field);
   }
@@ -236,9 +248,9 @@ export class IndexEngine {
           break;
         }
         case 'ip': {
-          const k = typeof value === 'string' ? ipKey(value) : undefined;
+          const k = typeof value === 'string' ? ipSortKey(value.trim()) : undefined;
           if (k === undefined) fail(path, type, value);
-          entries.push({ field: path, term: String(value), num: Number(k) });
+          entries.push({ field: path, term: formatIp(k!), ip: k });
           break;
         }
         case 'flattened': {
@@ -358,6 +370,15 @@ export class IndexEngine {
           const arr = col.get(n);
           if (arr) arr.push(e.num);
           else col.set(n, [e.num]);
+        } else col.delete(n);
+      }
+      if (e.ip !== undefined) {
+        let col = this.ips.get(e.field);
+        if (!col) this.ips.set(e.field, (col = new Map()));
+        if (add) {
+          const arr = col.get(n);
+          if (arr) arr.push(e.ip);
+          else col.set(n, [e.ip]);
         } else col.delete(n);
       }
     }

@@ -9,7 +9,7 @@ import { EsError, parsingError, unsupported } from '../errors.js';
 import { resolveDate } from './date-math.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
 import { parseQueryString, type QsNode } from './query-string.js';
-import { cidrRange, ipKey, tokenize } from './values.js';
+import { cidrRange, formatIp, ipSortKey, tokenize } from './values.js';
 
 export type Scores = Map<number, number>;
 type Q = Record<string, unknown>;
@@ -75,22 +75,36 @@ function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensiti
   const type = m?.type ?? 'keyword';
   const kind = kindOf(type);
   if (value === null || value === undefined) throw parsingError(`[term] query does not support null values for field [${field}]`);
-  if (kind === 'number' || kind === 'date') {
-    const target = kind === 'date' ? resolveDate(value, ctx.now, false, m?.format) : Number(value);
-    if (kind === 'number' && !Number.isFinite(target)) throw new EsError(400, 'query_shard_exception', `failed to create query: For input string: "${String(value)}"`);
+  if (kind === 'date') {
+    // Elasticsearch runs a date term as the range [value rounded down, value rounded up]:
+    // `2026-11-20` matches that whole day, `now/h` the current hour.
+    const lo = resolveDate(value, ctx.now, false, m?.format);
+    const hi = resolveDate(value, ctx.now, true, m?.format);
+    const out = new Set<number>();
+    for (const [d, vals] of ctx.engine.numericValues(field) ?? []) if (vals.some((v) => v >= lo && v <= hi)) out.add(d);
+    return out;
+  }
+  if (kind === 'number') {
+    const target = Number(value);
+    if (!Number.isFinite(target)) throw new EsError(400, 'query_shard_exception', `failed to create query: For input string: "${String(value)}"`);
     const out = new Set<number>();
     for (const [d, vals] of ctx.engine.numericValues(field) ?? []) if (vals.includes(target)) out.add(d);
     return out;
   }
   if (kind === 'ip') {
-    const s = String(value);
-    const range = s.includes('/') ? cidrRange(s) : undefined;
-    const k = range ? undefined : ipKey(s);
-    if (!range && k === undefined) throw new EsError(400, 'query_shard_exception', `failed to create query: '${s}' is not an IP string literal.`);
-    const [lo, hi] = range ? [Number(range[0]), Number(range[1])] : [Number(k), Number(k)];
-    const out = new Set<number>();
-    for (const [d, vals] of ctx.engine.numericValues(field) ?? []) if (vals.some((v) => v >= lo && v <= hi)) out.add(d);
-    return out;
+    const s = String(value).trim();
+    if (s.includes('/')) {
+      const range = cidrRange(s);
+      if (!range) throw new EsError(400, 'query_shard_exception', `failed to create query: Expected [ip/prefix] but was [${s}]`);
+      const [lo, hi] = range;
+      const out = new Set<number>();
+      for (const [d, vals] of ctx.engine.ipValues(field) ?? []) if (vals.some((v) => v >= lo && v <= hi)) out.add(d);
+      return out;
+    }
+    // an address is a term on its canonical form (2001:0DB8::0001 and 2001:db8::1 are one address)
+    const k = ipSortKey(s);
+    if (k === undefined) throw notAnIp(s);
+    return new Set(ctx.engine.termDocs(field, formatIp(k)) ?? []);
   }
   const term = kind === 'boolean' ? String(value === true || value === 'true') : String(value);
   if (!caseInsensitive) return ctx.engine.termDocs(field, term) ?? new Set();
@@ -100,17 +114,31 @@ function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensiti
   return out;
 }
 
+const notAnIp = (s: string) => new EsError(400, 'query_shard_exception', `failed to create query: '${s}' is not an IP string literal.`);
+
 function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
   const m = ctx.engine.field(field);
   const kind = kindOf(m?.type ?? 'keyword');
   const out: Scores = new Map();
   const boost = boostOf(p);
   const bounds = { gt: p.gt ?? (p.include_lower === false ? p.from : undefined), gte: p.gte ?? (p.include_lower !== false ? p.from : undefined), lt: p.lt ?? (p.include_upper === false ? p.to : undefined), lte: p.lte ?? (p.include_upper !== false ? p.to : undefined) };
-  if (kind === 'number' || kind === 'date' || kind === 'ip') {
+  if (kind === 'ip') {
+    const conv = (v: unknown): string | undefined => {
+      if (v === undefined || v === null) return undefined;
+      const k = ipSortKey(String(v).trim());
+      if (k === undefined) throw notAnIp(String(v));
+      return k;
+    };
+    const [gt, gte, lt, lte] = [conv(bounds.gt), conv(bounds.gte), conv(bounds.lt), conv(bounds.lte)];
+    for (const [d, vals] of ctx.engine.ipValues(field) ?? []) {
+      if (vals.some((v) => (gt === undefined || v > gt) && (gte === undefined || v >= gte) && (lt === undefined || v < lt) && (lte === undefined || v <= lte))) out.set(d, boost);
+    }
+    return out;
+  }
+  if (kind === 'number' || kind === 'date') {
     const conv = (v: unknown, roundUp: boolean): number | undefined => {
       if (v === undefined || v === null) return undefined;
       if (kind === 'date') return resolveDate(v, ctx.now, roundUp, (p.format as string | undefined) ?? m?.format);
-      if (kind === 'ip') return Number(ipKey(String(v)));
       const n = Number(v);
       if (!Number.isFinite(n)) throw new EsError(400, 'query_shard_exception', `failed to create query: For input string: "${String(v)}"`);
       return n;

@@ -7,7 +7,7 @@ import { EsError, parsingError, unsupported } from '../errors.js';
 import { aggregate, type Hit } from './aggregations.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
 import { evaluate, fieldValues, wildcardRegExp } from './query.js';
-import { maxOf, parseDate } from './values.js';
+import { formatIp, ipSortKey, maxOf, parseDate } from './values.js';
 
 
 export interface SearchTarget {
@@ -57,7 +57,8 @@ function sortValue(h: Hit, key: SortKey): number | string | null {
   const kind = kindOf(m.type ?? 'keyword');
   if (kind === 'text') throw new EsError(400, 'illegal_argument_exception', `Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [${key.field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory.`);
   let vals: (number | string)[];
-  if (kind === 'number' || kind === 'date' || kind === 'ip') vals = h.engine.numericValues(key.field)?.get(h.doc) ?? [];
+  if (kind === 'number' || kind === 'date') vals = h.engine.numericValues(key.field)?.get(h.doc) ?? [];
+  else if (kind === 'ip') vals = h.engine.ipValues(key.field)?.get(h.doc) ?? [];
   else if (kind === 'boolean') vals = fieldValues(h.engine, h.doc, key.field).map((v) => (v === true || v === 'true' ? 1 : 0));
   else vals = fieldValues(h.engine, h.doc, key.field).map(String);
   if (vals.length === 0) return null;
@@ -153,6 +154,10 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   const byScore = sortKeys.length === 0;
   const keys: SortKey[] = byScore ? [{ field: '_score', order: 'desc', missing: '_last' }] : sortKeys;
   const valued = kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) }));
+  // ip sort values compare as 128-bit keys and are shown as addresses, as Elasticsearch shows them
+  const isIp = (k: SortKey) => targets.some((t) => t.engine.field(k.field)?.type === 'ip');
+  const ipSorts = keys.map(isIp);
+  const shownSort = (v: (number | string | null)[]) => (ipSorts.some(Boolean) ? v.map((x, i) => (ipSorts[i] && typeof x === 'string' ? formatIp(x) : x)) : v);
   valued.sort((x, y) => compare(x.v, y.v, keys) || (x.h.index < y.h.index ? -1 : x.h.index > y.h.index ? 1 : x.h.doc - y.h.doc));
 
   let page = valued;
@@ -161,6 +166,7 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
     const after = (b.search_after as unknown[]).map((v, i) => {
       const k = keys[i];
       if (k && k.field !== '_score' && k.field !== '_doc' && typeof v === 'string') {
+        if (isIp(k)) return ipSortKey(v) ?? v;
         const ms = targets.some((t) => t.engine.field(k.field)?.type === 'date') ? parseDate(v) : undefined;
         return ms ?? v;
       }
@@ -190,7 +196,7 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
       ...(b.version === true ? { _version: d.version } : {}),
       ...(b.seq_no_primary_term === true ? { _seq_no: d.seqNo, _primary_term: 1 } : {}),
       ...(src !== undefined ? { _source: src } : {}),
-      ...(byScore ? {} : { sort: x.v }),
+      ...(byScore ? {} : { sort: shownSort(x.v) }),
     };
   };
   const response: Record<string, unknown> = {
@@ -210,7 +216,7 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
         const page2 = vs.slice(fromN, fromN + n).map((x) => {
           const d = x.h.engine.doc(x.h.doc)!;
           const src = filterSource(d.source, spec._source);
-          return { _index: x.h.index, _id: d.id, _score: k.length ? null : x.h.score, ...(src !== undefined ? { _source: src } : {}), ...(k.length ? { sort: x.v } : {}) };
+          return { _index: x.h.index, _id: d.id, _score: k.length ? null : x.h.score, ...(src !== undefined ? { _source: src } : {}), ...(k.length ? { sort: x.v.map((v, i) => (typeof v === 'string' && isIp(ks[i]!) ? formatIp(v) : v)) } : {}) };
         });
         return { hits: { total: { value: bucketHits.length, relation: 'eq' }, max_score: k.length ? null : (bucketHits.length ? maxOf(bucketHits.map((h) => h.score)) : null), hits: page2 } };
       },

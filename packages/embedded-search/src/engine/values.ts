@@ -1,34 +1,38 @@
 /**
  * Field value parsing per mapping type: what a document field becomes in the index.
  *   keyword, flattened -> the string (exact term)        text -> lower-cased word tokens
- *   long/integer/float/double -> number                  date -> epoch ms (ISO 8601 or epoch_millis)
- *   boolean -> "true"/"false" term                       ip -> canonical string + bigint for ranges/CIDR
+ *   long/integer/float/double -> number                  date -> epoch ms (through the field's format)
+ *   boolean -> "true"/"false" term                       ip -> canonical string term + 128-bit sort key
  */
 import net from 'node:net';
+import { dateFormat } from './date-format.js';
 
 export function tokenize(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}_]+(?:['.][\p{L}\p{N}_]+)*/gu) ?? [];
 }
 
-const ISO = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?([Zz]|[+-]\d{2}:?\d{2})?$/;
-
+/**
+ * Elasticsearch's dynamic date detection: strings containing '-', ':' or '/' that parse with
+ * strict_date_optional_time (the first of the default dynamic_date_formats; the slash forms are not
+ * detected here).
+ */
 export function looksLikeDate(s: string): boolean {
-  return ISO.test(s) && !Number.isNaN(Date.parse(s));
+  return /[-:/]/.test(s) && dateFormat('strict_date_optional_time').parse(s) !== undefined;
 }
 
-/** Dates: ISO 8601 strings (with or without time / zone; no zone = UTC) or epoch milliseconds. */
-export function parseDate(v: unknown, format?: string): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
+/**
+ * A date field value or query bound -> epoch ms, through the field's (or query's) format; default
+ * strict_date_optional_time||epoch_millis. A JSON number is read as its text, as Elasticsearch does,
+ * so it is epoch millis under the default format. `roundUp` fills missing time fields with their
+ * maximum (see date-format.ts). Throws a 400 for an unsupported format.
+ */
+export function parseDate(v: unknown, format?: string, roundUp = false): number | undefined {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return undefined;
+    v = Number.isInteger(v) ? v.toFixed(0) : String(v);
+  }
   if (typeof v !== 'string') return undefined;
-  const s = v.trim();
-  // strict_date_optional_time||epoch_millis (ES's default): a bare 4-digit number is a year.
-  if (/^-?\d+$/.test(s) && s.length !== 4 && (!format || format.includes('epoch_millis'))) return Number(s);
-  if (!ISO.test(s)) return undefined;
-  let iso = s.replace(' ', 'T');
-  if (/^\d{4}(-\d{2}){2}$/.test(iso)) iso += 'T00:00:00Z';
-  else if (!/([Zz]|[+-]\d{2}:?\d{2})$/.test(iso)) iso += 'Z';
-  const ms = Date.parse(iso);
-  return Number.isNaN(ms) ? undefined : ms;
+  return dateFormat(format).parse(v.trim(), roundUp);
 }
 
 export function formatDate(ms: number): string {
@@ -61,14 +65,45 @@ export function ipToBigInt(ip: string): { v: bigint; family: 4 | 6 } | undefined
   return undefined;
 }
 
-/** IPv4 stored in the IPv4-mapped IPv6 space, so one number line holds both families. */
+/** IPv4 stored in the IPv4-mapped IPv6 space, so one number line holds both families (as Elasticsearch encodes ips). */
 export function ipKey(ip: string): bigint | undefined {
   const p = ipToBigInt(ip);
   if (!p) return undefined;
   return p.family === 4 ? (0xffffn << 32n) | p.v : p.v;
 }
 
-export function cidrRange(cidr: string): [bigint, bigint] | undefined {
+/**
+ * An ip's doc value: its 128-bit key as 32 hex digits, so string order is address order. A JS
+ * number cannot hold it (53 bits): every 2001:db8::x would collapse onto one value.
+ */
+export function ipSortKey(ip: string): string | undefined {
+  const k = ipKey(ip);
+  return k === undefined ? undefined : hex128(k);
+}
+
+const hex128 = (k: bigint) => k.toString(16).padStart(32, '0');
+
+/** Canonical text of an ip key, as Elasticsearch renders it: dotted IPv4 for v4 (and v4-mapped), RFC 5952 for v6. */
+export function formatIp(key: bigint | string): string {
+  const k = typeof key === 'string' ? BigInt(`0x${key}`) : key;
+  if (k >> 32n === 0xffffn) return [24n, 16n, 8n, 0n].map((s) => String((k >> s) & 0xffn)).join('.');
+  const groups = Array.from({ length: 8 }, (_, i) => Number((k >> BigInt(112 - 16 * i)) & 0xffffn));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hexes = groups.map((g) => g.toString(16));
+  if (best < 0) return hexes.join(':');
+  return `${hexes.slice(0, best).join(':')}::${hexes.slice(best + bestLen).join(':')}`;
+}
+
+/** A CIDR block as inclusive [low, high] doc-value keys (see ipSortKey). */
+export function cidrRange(cidr: string): [string, string] | undefined {
   const [addr, bitsText] = cidr.split('/');
   const p = addr ? ipToBigInt(addr) : undefined;
   if (!p || bitsText === undefined || !/^\d+$/.test(bitsText)) return undefined;
@@ -79,7 +114,7 @@ export function cidrRange(cidr: string): [bigint, bigint] | undefined {
   const base = (p.v >> hostBits) << hostBits;
   const top = base | ((1n << hostBits) - 1n);
   const shift = p.family === 4 ? (0xffffn << 32n) : 0n;
-  return [base | shift, top | shift];
+  return [hex128(base | shift), hex128(top | shift)];
 }
 
 /** Math.max(...xs) overflows the stack past ~100k values; a loop does not. */
