@@ -64,6 +64,24 @@ export function revocationRecord(r: Revocation): SpoolRecord {
   return { topic: TOPICS.revocations, key: revocationKey(r), value, headers };
 }
 
+/** Not forwarded upstream: RFC 9110 7.6.1 hop-by-hop fields, and the trace headers this hop rewrites. */
+const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'traceparent', 'tracestate']);
+
+/** The field names a Connection header lists (hop-by-hop too), beyond the usual keep-alive / close; undefined when none. */
+export function connectionTokens(connection: string | undefined): string[] | undefined {
+  if (!connection) return undefined;
+  const names = connection.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '' && h !== 'keep-alive' && h !== 'close');
+  return names.length > 0 ? names : undefined;
+}
+
+/** Lower-cased allow-list sets per capture policy, built once per policy object. */
+const allowSets = new WeakMap<string[], Set<string>>();
+function allowSet(headers: string[]): Set<string> {
+  let set = allowSets.get(headers);
+  if (!set) allowSets.set(headers, (set = new Set(headers.map((h) => h.toLowerCase()))));
+  return set;
+}
+
 function headerString(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -107,7 +125,7 @@ export class Engine {
     }
     const actor = actorOf(auth);
     const policy = resolvePolicy(this.o.capture, route?.capture, this.o.capture.rules, actor.sub ? actor : null);
-    const allow = policy.headers === this.o.capture.headers ? this.allowHeaders : new Set(policy.headers.map((h) => h.toLowerCase()));
+    const allow = policy.headers === this.o.capture.headers ? this.allowHeaders : allowSet(policy.headers);
     const host = headerString(req.headers.host) ?? '';
     const exchange: Exchange = {
       startedAt,
@@ -188,12 +206,10 @@ export class Engine {
   /** Request headers for the upstream: hop-by-hop removed, forwarding and trace headers set. */
   upstreamHeaders(req: IncomingMessage, ctx: RequestContext): OutgoingHttpHeaders {
     const out: OutgoingHttpHeaders = {};
-    const connection = headerString(req.headers.connection);
-    const hopByHop = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'traceparent', 'tracestate']);
-    if (connection) for (const h of connection.split(',')) hopByHop.add(h.trim().toLowerCase());
+    const listed = connectionTokens(headerString(req.headers.connection));
     const subjectHeader = this.o.forwardSubjectHeader.toLowerCase();
     for (const [k, v] of Object.entries(req.headers as IncomingHttpHeaders)) {
-      if (v === undefined || hopByHop.has(k) || k === subjectHeader) continue;
+      if (v === undefined || REQUEST_HOP_BY_HOP.has(k) || k === subjectHeader || listed?.includes(k)) continue;
       out[k] = v;
     }
     if (req.headers['transfer-encoding'] !== undefined) out['transfer-encoding'] = 'chunked';
@@ -223,7 +239,7 @@ export class Engine {
     if (ctx.requestBody && wantReq) ctx.exchange.request.body = ctx.requestBody.toBody(ctx.requestContentType);
     ctx.exchange.response = {
       status,
-      headers: captureHeaders(headers, ctx.policy.headers === this.o.capture.headers ? this.allowHeaders : new Set(ctx.policy.headers), this.secretHeaders),
+      headers: captureHeaders(headers, ctx.policy.headers === this.o.capture.headers ? this.allowHeaders : allowSet(ctx.policy.headers), this.secretHeaders),
       body: ctx.responseBody && wantRes ? ctx.responseBody.toBody(contentType(headers)) : null,
       latencyMs: seconds * 1000,
     };

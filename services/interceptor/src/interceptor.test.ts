@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -102,6 +103,26 @@ describe('interceptor through the proxy, on the embedded broker', () => {
       assert.ok(!raw.includes(token), 'no record holds the raw token');
       assert.ok(!raw.includes('secret-cookie-value'), 'no record holds a cookie value');
     }
+  });
+
+  it('does not forward hop-by-hop headers, including those the Connection header names', async () => {
+    const token = await auth.sign({ sub: 'alice' });
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${url}/api/orders/7`, {
+        headers: { authorization: `Bearer ${token}`, connection: 'keep-alive, X-Hop-Secret', 'x-hop-secret': 'not-for-upstream', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-authorization': 'Basic cHJveHk6cHc=', 'x-end-to-end': 'kept' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 200);
+    const seen = upstream.seen.at(-1)!;
+    for (const h of ['x-hop-secret', 'keep-alive', 'te', 'proxy-authorization']) assert.equal(seen.headers[h], undefined, `${h} is hop-by-hop`);
+    assert.equal(seen.headers['x-end-to-end'], 'kept');
+    assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
   });
 
   it('rejects every kind of bad token with RFC 6750 challenges and audits the precise reason', async () => {

@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Verifier } from '@jwt-audit/jwt';
 import type { Logger } from '@jwt-audit/runtime';
-import type { Engine, RequestContext } from './engine.js';
+import { connectionTokens, type Engine, type RequestContext } from './engine.js';
 import { problem, sendProblem } from './problem.js';
 import { matchRoute, type Route } from './routes.js';
 import { FamilyTracker, observeTokenEndpoint } from './token-endpoint.js';
@@ -127,10 +127,8 @@ export function createProxyHandler(o: ProxyOptions): (req: IncomingMessage, res:
     });
     upReq.on('response', (upRes) => {
       const headers: Record<string, string | string[]> = {};
-      const connection = upRes.headers.connection;
-      const drop = new Set(HOP_BY_HOP);
-      if (typeof connection === 'string') for (const h of connection.split(',')) drop.add(h.trim().toLowerCase());
-      for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined && !drop.has(k)) headers[k] = v;
+      const listed = connectionTokens(upRes.headers.connection);
+      for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && !listed?.includes(k)) headers[k] = v;
       res.writeHead(upRes.statusCode ?? 502, headers);
       upRes.on('data', (chunk: Buffer) => ctx.responseBody?.push(chunk));
       upRes.pipe(res);
