@@ -89,7 +89,36 @@ test('field parsing: dates in ISO 8601 and epoch_millis, format with ||, numbers
   assert.deepEqual(hitIds(e, { term: { ip: '192.168.0.0/16' } }), ['2']);
   assert.deepEqual(hitIds(e, { term: { ok: true } }), ['1']);
   assert.deepEqual(hitIds(e, { term: { ok: 'false' } }), ['2']);
+  // a field that only takes epoch_millis refuses an ISO date; the default format refuses a space for the 'T'
   assert.throws(() => e.index('3', { ms: '2026-11-20' }, { seqNo: 2, version: 1 }), isEsError('document_parsing_exception', /\[ms\] of type \[date\]/));
+  assert.throws(() => e.index('3', { at: '2026-11-20 10:00:00' }, { seqNo: 2, version: 1 }), isEsError('document_parsing_exception', /\[at\] of type \[date\]/));
+  assert.throws(() => e.index('3', { at: '2026-02-30' }, { seqNo: 2, version: 1 }), isEsError('document_parsing_exception', /\[at\]/), 'dates are resolved strictly');
+});
+
+test('date formats: patterns, built-ins, epoch_second, and what is not supported', () => {
+  const e = new IndexEngine({
+    properties: {
+      eu: { type: 'date', format: 'dd/MM/yyyy' },
+      logged: { type: 'date', format: "yyyy-MM-dd HH:mm:ss||yyyy-MM-dd'T'HH:mm:ssXXX" },
+      sec: { type: 'date', format: 'epoch_second' },
+      day: { type: 'date', format: 'strict_date' },
+    },
+  });
+  e.index('1', { eu: '20/11/2026', logged: '2026-11-20 10:00:00', sec: 1_700_000_000, day: '2026-11-20' }, { seqNo: 0, version: 1 });
+  e.index('2', { eu: '01/12/2026', logged: '2026-11-20T10:00:00+02:00', sec: '1700000000.5', day: '2026-11-21' }, { seqNo: 1, version: 1 });
+  // the field's format reads query values too; a query's own format overrides it
+  assert.deepEqual(hitIds(e, { term: { eu: '20/11/2026' } }), ['1']);
+  assert.deepEqual(hitIds(e, { range: { eu: { gte: '2026-11-25', format: 'strict_date' } } }), ['2']);
+  assert.deepEqual(hitIds(e, { range: { logged: { lt: '2026-11-20T09:00:00Z', format: 'strict_date_optional_time' } } }), ['2'], 'an offset moves the instant');
+  assert.deepEqual(hitIds(e, { term: { sec: 1_700_000_000 } }), ['1']);
+  assert.deepEqual(hitIds(e, { range: { sec: { gt: '1700000000' } } }), ['2'], 'fractions of a second are kept to the millisecond');
+  assert.deepEqual(hitIds(e, { term: { day: '2026-11-21' } }), ['2']);
+  assert.throws(() => e.index('3', { eu: '2026-11-20' }, { seqNo: 2, version: 1 }), isEsError('document_parsing_exception', /\[eu\]/));
+  assert.throws(() => e.index('3', { day: '2026-11-20T10:00:00Z' }, { seqNo: 2, version: 1 }), isEsError('document_parsing_exception', /\[day\]/));
+  // a format the embedded node cannot read is refused when the mapping is made, naming it
+  assert.throws(() => new IndexEngine({ properties: { d: { type: 'date', format: 'EEE, dd MMM yyyy' } } }), isEsError('illegal_argument_exception', /date format \[EEE, dd MMM yyyy\]/));
+  assert.throws(() => new IndexEngine({ properties: { d: { type: 'date', format: 'week_date' } } }), isEsError('illegal_argument_exception', /week_date/));
+  assert.throws(() => hitIds(e, { range: { eu: { gte: 'x', format: 'hh:mm a' } } }), isEsError('illegal_argument_exception', /hh:mm a/));
 });
 
 test('multi-fields, ignore_above, index: false, flattened and object fields', () => {
@@ -106,12 +135,21 @@ test('multi-fields, ignore_above, index: false, flattened and object fields', ()
   assert.deepEqual(hitIds(e, { term: { 'msg.raw': 'Short one' } }), ['1']);
   assert.deepEqual(hitIds(e, { exists: { field: 'msg.raw' } }), ['1'], 'values above ignore_above are not indexed');
   assert.deepEqual(hitIds(e, { match: { msg: 'MESSAGE' } }), ['2']);
-  assert.deepEqual(hitIds(e, { term: { secret: 's' } }), []);
+  assert.deepEqual(hitIds(e, { term: { secret: 's' } }), ['1'], 'index: false with doc values is still queryable in Elasticsearch 8 (slower)');
   assert.deepEqual(hitIds(e, { term: { claims: 'read' } }), ['1', '2'], 'a flattened field matches any of its leaf values');
   assert.deepEqual(hitIds(e, { term: { 'claims.tenant.id': 't1' } }), ['1']);
   assert.deepEqual(hitIds(e, { term: { 'claims.scope': 'write' } }), ['2']);
   assert.deepEqual(hitIds(e, { term: { 'user.id': 'u2' } }), ['2'], 'a dotted key in the source is the same field as an object path');
   assert.deepEqual(hitIds(e, { exists: { field: 'user' } }), ['1', '2'], 'an object exists when any sub-field does');
+});
+
+test('fields that are not indexed and have no doc values cannot be searched', () => {
+  const e = new IndexEngine({ properties: { k: { type: 'keyword', index: false, doc_values: false }, t: { type: 'text', index: false }, n: { type: 'long', index: false } } });
+  e.index('1', { k: 'a', t: 'hello', n: 5 }, { seqNo: 0, version: 1 });
+  assert.throws(() => hitIds(e, { term: { k: 'a' } }), isEsError('query_shard_exception', /Cannot search on field \[k\] since it is not indexed nor has doc values/));
+  assert.throws(() => hitIds(e, { match: { t: 'hello' } }), isEsError('query_shard_exception', /Cannot search on field \[t\]/));
+  assert.deepEqual(hitIds(e, { range: { n: { gte: 5 } } }), ['1'], 'a number keeps its doc values');
+  assert.deepEqual(e.get('1')!.source, { k: 'a', t: 'hello', n: 5 });
 });
 
 test('arrays index every value, as Elasticsearch does', () => {

@@ -20,6 +20,17 @@ export type Mappings = { dynamic?: boolean | 'true' | 'false' | 'strict' | 'runt
 export const SUPPORTED_TYPES = new Set(['keyword', 'text', 'date', 'long', 'integer', 'short', 'byte', 'float', 'double', 'half_float', 'scaled_float', 'boolean', 'ip', 'object', 'flattened', 'constant_keyword', 'match_only_text', 'wildcard', 'geo_point']);
 const NUMERIC = new Set(['long', 'integer', 'short', 'byte', 'float', 'double', 'half_float', 'scaled_float']);
 
+/**
+ * Whether a field can be queried. Elasticsearch 8 queries a field with `index: false` through its
+ * doc values (slower) when it has them: numbers, dates, boolean, ip, keyword; text and flattened
+ * with `index: false`, or anything without doc values either, answer a 400.
+ */
+export function isSearchable(m: FieldMapping | undefined): boolean {
+  if (!m || m.index !== false) return true;
+  const kind = kindOf(m.type ?? 'keyword');
+  return m.doc_values !== false && kind !== 'text' && kind !== 'flattened' && kind !== 'stored';
+}
+
 export function isNumericType(t: string | undefined): boolean {
   return t !== undefined && NUMERIC.has(t);
 }
@@ -212,7 +223,8 @@ export class IndexEngine {
     const leaf = (path: string, m: FieldMapping, value: unknown) => {
       if (value === null || value === undefined) return;
       const type = m.type ?? 'object';
-      if (m.index === false) return;
+      // kept in our structures whenever Elasticsearch could still query it (doc-value-only fields)
+      if (!isSearchable(m)) return;
       const kind = kindOf(type);
       switch (kind) {
         case 'stored':

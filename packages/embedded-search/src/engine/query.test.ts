@@ -49,10 +49,36 @@ test('ip: exact v4 and v6, CIDR blocks as terms, ranges', () => {
   assert.deepEqual(f.ids({ query: { term: { 'source.ip': '10.0.0.0/8' } } }), f.where((d) => inCidr(d.source.ip, '10.0.0.0', 8)));
   assert.deepEqual(f.ids({ query: { term: { 'source.ip': '10.0.2.0/24' } } }), f.where((d) => inCidr(d.source.ip, '10.0.2.0', 24)));
   assert.deepEqual(f.ids({ query: { term: { 'source.ip': '2001:db8::/32' } } }), f.where((d) => inCidr(d.source.ip, '2001:db8::', 32)));
-  assert.deepEqual(f.ids({ query: { term: { 'source.ip': '2001:0db8:0000::0005' } } }), f.where((d) => d.source.ip === '2001:db8::5'));
+  // one v6 address, written out in full: exactly one document (every 2001:db8::x once matched it)
+  const v6 = f.where((d) => d.source.ip === '2001:db8::b');
+  assert.equal(v6.length, 1);
+  assert.deepEqual(f.ids({ query: { term: { 'source.ip': '2001:0DB8:0000::000b' } } }), v6);
+  assert.deepEqual(f.ids({ query: { term: { 'source.ip': '2001:db8::5' } } }), [], 'an address no document has');
+  assert.deepEqual(f.ids({ query: { term: { 'source.ip': '2001:db8::8/125' } } }), f.where((d) => inCidr(d.source.ip, '2001:db8::8', 125)));
+  assert.deepEqual(f.ids({ query: { term: { 'source.ip': '::ffff:10.0.2.0/120' } } }), f.where((d) => inCidr(d.source.ip, '10.0.2.0', 24)), 'v4-mapped v6 is the same address as v4');
   assert.deepEqual(f.ids({ query: { terms: { 'source.ip': ['10.0.0.0/16', '203.0.113.1'] } } }), f.where((d) => inCidr(d.source.ip, '10.0.0.0', 16) || d.source.ip === '203.0.113.1'));
   assert.deepEqual(f.ids({ query: { range: { 'source.ip': { gte: '203.0.113.10', lt: '203.0.113.20' } } } }), f.where((d) => net.isIPv4(d.source.ip) && d.source.ip.startsWith('203.0.113.') && Number(d.source.ip.split('.')[3]) >= 10 && Number(d.source.ip.split('.')[3]) < 20));
+  const v6Tail = (ip: string) => (net.isIPv6(ip) ? parseInt(ip.split(':').at(-1)!, 16) : -1);
+  assert.deepEqual(f.ids({ query: { range: { 'source.ip': { gt: '2001:db8::3', lte: '2001:db8::c' } } } }), f.where((d) => v6Tail(d.source.ip) > 3 && v6Tail(d.source.ip) <= 12));
   assert.throws(() => f.run({ query: { term: { 'source.ip': 'not-an-ip' } } }), isEsError('query_shard_exception', /not an IP string literal/));
+  assert.throws(() => f.run({ query: { range: { 'source.ip': { gte: '10.0.0.300' } } } }), isEsError('query_shard_exception', /not an IP string literal/));
+});
+
+test('sort on an ip field: address order, v4 (as v4-mapped) before 2001:db8::/32, shown as addresses', () => {
+  const key = (ip: string) => (net.isIPv4(ip) ? [0, ...ip.split('.').map(Number)] : [1, v6Num(ip)]);
+  const v6Num = (ip: string) => parseInt(ip.split(':').at(-1)!, 16);
+  const cmp = (a: string, b: string) => {
+    const [x, y] = [key(a), key(b)];
+    for (let i = 0; i < Math.max(x.length, y.length); i++) if (x[i] !== y[i]) return (x[i] ?? -1) - (y[i] ?? -1);
+    return 0;
+  };
+  const r = f.run({ size: 200, query: { match_all: {} }, sort: [{ 'source.ip': 'desc' }, { 'event.id': 'asc' }] });
+  const shown = r.hits.hits.map((h) => h.sort![0] as string);
+  // shown in canonical form (RFC 5952): the fixture's 2001:db8::0 is 2001:db8::
+  const expected = f.docs.map((d) => d.doc.source.ip).sort((a, b) => cmp(b, a)).map((ip) => (ip === '2001:db8::0' ? '2001:db8::' : ip));
+  assert.deepEqual(shown, expected);
+  const after = f.run({ size: 3, sort: [{ 'source.ip': 'asc' }, { 'event.id': 'asc' }], search_after: ['2001:db8::c', 'ev-44'] });
+  assert.deepEqual(after.hits.hits.map((h) => h.sort![0]), ['2001:db8::d', '2001:db8::e', '2001:db8::f']);
 });
 
 test('range on numbers, dates (formats, date math) and keywords', () => {
@@ -73,6 +99,12 @@ test('range on numbers, dates (formats, date math) and keywords', () => {
   assert.deepEqual(f.ids({ query: { range: { '@timestamp': { lte: '2026-11-20T10:17:00Z||/h' } } } }), f.where((d) => ts(d) <= Date.parse('2026-11-20T10:59:59.999Z')), 'lte rounds up to the end of the unit');
   assert.deepEqual(f.ids({ query: { range: { '@timestamp': { gt: '2026-11-20T10:17:00Z||/h' } } } }), f.where((d) => ts(d) > Date.parse('2026-11-20T10:59:59.999Z')), 'gt rounds up too');
   assert.deepEqual(f.ids({ query: { range: { '@timestamp': { lt: '2026-11-20T10:17:00Z||/h' } } } }), f.where((d) => ts(d) < Date.parse('2026-11-20T10:00:00Z')), 'lt rounds down');
+  // without date math, a value missing its time fields: gt/lte take the end of what it names, gte/lt the start
+  const dayEnd = Date.parse('2026-11-20T23:59:59.999Z');
+  assert.deepEqual(f.ids({ query: { range: { '@timestamp': { lte: '2026-11-20' } } } }), f.where((d) => ts(d) <= dayEnd));
+  assert.deepEqual(f.ids({ query: { range: { '@timestamp': { gt: '2026-11-20' } } } }), f.where((d) => ts(d) > dayEnd));
+  assert.deepEqual(f.ids({ query: { range: { '@timestamp': { gte: '2026-11-20T10', lte: '2026-11-20T10' } } } }), f.where((d) => new Date(ts(d)).toISOString().startsWith('2026-11-20T10')));
+  assert.deepEqual(f.ids({ query: { term: { '@timestamp': '2026-11-21' } } }), f.where((d) => d['@timestamp'].startsWith('2026-11-21')), 'a date term is the span it names');
   // epoch_millis-formatted date field
   assert.deepEqual(f.ids({ query: { range: { 'jwt.exp': { lt: T0 + 3 * HOUR } } } }), f.where((d) => d.jwt.exp < T0 + 3 * HOUR));
   // keyword range compares terms
@@ -106,7 +138,8 @@ test('match: analysed on text (operator, minimum_should_match), exact on keyword
   assert.deepEqual(f.ids({ query: { match: { 'event.action': 'token-rejected' } } }), f.where((d) => d.event.action === 'token-rejected'));
   assert.deepEqual(f.ids({ query: { match: { 'event.action': 'token' } } }), [], 'keyword fields are not analysed');
   assert.deepEqual(f.ids({ query: { match: { 'http.response.status_code': '500' } } }), f.where((d) => d.http.response?.status_code === 500));
-  assert.deepEqual(f.ids({ query: { match: { 'http.response.status_code': 'abc' } } }), [], 'a word against a number field matches nothing with lenient');
+  assert.throws(() => f.run({ query: { match: { 'http.response.status_code': 'abc' } } }), isEsError('query_shard_exception'), 'a word against a number field is a 400');
+  assert.deepEqual(f.ids({ query: { match: { 'http.response.status_code': { query: 'abc', lenient: true } } } }), [], 'and matches nothing with lenient');
   // scoring: documents matching more of the terms rank first
   const r = f.run({ query: { match: { message: 'token rejected alice' } }, size: 100 });
   const top = r.hits.hits[0]!;

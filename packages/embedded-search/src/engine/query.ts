@@ -7,7 +7,7 @@
  */
 import { EsError, parsingError, unsupported } from '../errors.js';
 import { resolveDate } from './date-math.js';
-import { kindOf, type IndexEngine } from './index-engine.js';
+import { isSearchable, kindOf, type IndexEngine } from './index-engine.js';
 import { parseQueryString, type QsNode } from './query-string.js';
 import { cidrRange, formatIp, ipSortKey, tokenize } from './values.js';
 
@@ -69,9 +69,15 @@ function idf(ctx: EvalContext, docFreq: number): number {
   return Math.log(1 + (n - docFreq + 0.5) / (docFreq + 0.5));
 }
 
+function searchable(ctx: EvalContext, field: string) {
+  const m = ctx.engine.field(field);
+  if (!isSearchable(m)) throw new EsError(400, 'query_shard_exception', `failed to create query: Cannot search on field [${field}] since it is not indexed${m?.doc_values === false ? ' nor has doc values' : ''}.`);
+  return m;
+}
+
 /** Exact-value matching for a field according to its mapping (term / terms / match on non-text). */
 function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensitive = false): Set<number> {
-  const m = ctx.engine.field(field);
+  const m = searchable(ctx, field);
   const type = m?.type ?? 'keyword';
   const kind = kindOf(type);
   if (value === null || value === undefined) throw parsingError(`[term] query does not support null values for field [${field}]`);
@@ -117,7 +123,7 @@ function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensiti
 const notAnIp = (s: string) => new EsError(400, 'query_shard_exception', `failed to create query: '${s}' is not an IP string literal.`);
 
 function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
-  const m = ctx.engine.field(field);
+  const m = searchable(ctx, field);
   const kind = kindOf(m?.type ?? 'keyword');
   const out: Scores = new Map();
   const boost = boostOf(p);
@@ -171,15 +177,19 @@ export function wildcardRegExp(pattern: string, caseInsensitive: boolean): RegEx
   return new RegExp(`^${body}$`, caseInsensitive ? 'i' : '');
 }
 
-/** Full-text match on a field: analyses the query for text fields, exact for the others. */
-function matchDocs(ctx: EvalContext, field: string, query: unknown, operator: string, boost: number, minimumShouldMatch?: unknown): Scores {
-  const m = ctx.engine.field(field);
+/**
+ * Full-text match on a field: analyses the query for text fields, exact for the others. A value the
+ * field cannot hold (a word against a number) is a 400 unless `lenient`, as in Elasticsearch.
+ */
+function matchDocs(ctx: EvalContext, field: string, query: unknown, operator: string, boost: number, minimumShouldMatch?: unknown, lenient = false): Scores {
+  const m = lenient ? ctx.engine.field(field) : searchable(ctx, field);
+  if (lenient && !isSearchable(m)) return new Map();
   if (!m && !ctx.engine.termDictionary(field) && !ctx.engine.numericValues(field)) return new Map();
   if (kindOf(m?.type ?? 'keyword') !== 'text') {
     try {
       return fromSet(termDocs(ctx, field, query), boost);
     } catch (err) {
-      if (err instanceof EsError && err.type === 'query_shard_exception') return new Map();
+      if (lenient && err instanceof EsError && (err.type === 'query_shard_exception' || err.type === 'parse_exception')) return new Map();
       throw err;
     }
   }
@@ -335,7 +345,7 @@ export function evaluate(query: unknown, ctx: EvalContext): Scores {
     }
     case 'match': {
       const { field, value, params } = fieldAndParams(obj(body, name), 'query', name);
-      return matchDocs(ctx, field, value, String(params.operator ?? 'or'), boostOf(params), params.minimum_should_match);
+      return matchDocs(ctx, field, value, String(params.operator ?? 'or'), boostOf(params), params.minimum_should_match, params.lenient === true);
     }
     case 'match_phrase': {
       const { field, value, params } = fieldAndParams(obj(body, name), 'query', name);
@@ -346,7 +356,7 @@ export function evaluate(query: unknown, ctx: EvalContext): Scores {
       const type = String(b.type ?? 'best_fields');
       if (!['best_fields', 'most_fields', 'phrase'].includes(type)) throw unsupported(`multi_match type [${type}]`);
       const fields = expandFields(ctx, (b.fields as string[] | undefined) ?? ctx.engine.fieldNames());
-      const parts = fields.map((f) => (type === 'phrase' ? phraseDocs(ctx, f, b.query, boostOf(b)) : matchDocs(ctx, f, b.query, String(b.operator ?? 'or'), boostOf(b))));
+      const parts = fields.map((f) => (type === 'phrase' ? phraseDocs(ctx, f, b.query, boostOf(b)) : matchDocs(ctx, f, b.query, String(b.operator ?? 'or'), boostOf(b), undefined, b.lenient !== false)));
       if (type === 'most_fields') return union(parts);
       const out: Scores = new Map();
       for (const p of parts) for (const [d, s] of p) out.set(d, Math.max(out.get(d) ?? 0, s));
@@ -448,7 +458,7 @@ function evalQs(node: QsNode, ctx: EvalContext, defaults: string[], op: 'and' | 
           const isText = kind === 'text';
           return patternDocs(ctx, f, wildcardRegExp(isText ? node.value.toLowerCase() : node.value, false), 1);
         }
-        return safe(() => matchDocs(ctx, f, node.value, 'and', 1));
+        return safe(() => matchDocs(ctx, f, node.value, 'and', 1, undefined, true));
       });
       return union(parts);
     }
