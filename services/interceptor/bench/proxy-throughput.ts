@@ -34,6 +34,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const profileDir = process.env.BENCH_PROFILE;
+/** The targets run the workspaces' compiled dist/ (npm run bench builds them first), as production does. */
+const fromSource = process.env.BENCH_FROM_SOURCE === '1';
 
 interface Result {
   requests: { average: number; total: number };
@@ -55,8 +57,8 @@ interface Child {
   next(): Promise<Record<string, unknown>>;
 }
 
-function child(file: string, env: Record<string, string>, nodeArgs: string[] = []): Child {
-  const proc = spawn(process.execPath, [...nodeArgs, '--conditions=source', '--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))], {
+function child(file: string, env: Record<string, string>, nodeArgs: string[] = [], fromSource = true): Child {
+  const proc = spawn(process.execPath, [...nodeArgs, ...(fromSource ? ['--conditions=source'] : []), '--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -140,6 +142,7 @@ async function withTarget<T>(kind: Kind, label: string, measure: (url: string, p
     './target.ts',
     { BENCH_TARGET: kind, BENCH_UPSTREAM: upstreamUrl, BENCH_BROKER: brokerAddress, BENCH_DIR: path.join(dir, `${kind}-${label}`), BENCH_JWKS: auth.jwksUrl, BENCH_ISSUER: auth.issuer, BENCH_AUDIENCE: auth.audience },
     profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${label}`)}`] : [],
+    fromSource,
   );
   const url = `${String((await target.next()).url)}/api/orders`;
   await load(url, headers, { duration: 2 }); // JIT, sockets, JWKS, producer connection

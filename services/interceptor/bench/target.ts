@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import path from 'node:path';
-import { createInterceptor } from '../src/index.js';
+import type { createInterceptor as CreateInterceptor } from '../src/index.js';
 import { closeServer, listen, quietLogger, testConfig } from '../src/testdata/harness.js';
 
 const env = (name: string): string => {
@@ -37,6 +37,9 @@ if (kind === 'bare') {
     agent.destroy();
   };
 } else if (kind === 'interceptor') {
+  // the compiled package, as production runs it (tsx's transpiled sources wrap every closure made
+  // per request in a naming helper); BENCH_FROM_SOURCE=1 measures the sources instead
+  const { createInterceptor } = (await import(process.env.BENCH_FROM_SOURCE ? '../src/index.js' : '@jwt-audit/interceptor')) as { createInterceptor: typeof CreateInterceptor };
   const interceptor = createInterceptor(
     testConfig({
       brokers: [env('BENCH_BROKER')],
