@@ -19,3 +19,4 @@ export { createMetrics, LATENCY_BUCKETS, type Metrics } from './metrics.js';
 export { startOpsServer, type OpsServer, type Health } from './ops-server.js';
 export { onShutdown } from './shutdown.js';
 export { backoffDelay, sleep } from './backoff.js';
+export { startWorker, siblingModule } from './worker.js';

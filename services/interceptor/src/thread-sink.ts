@@ -1,6 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { KafkaConfig } from 'kafkajs';
-import type { KafkaConnectionConfig, Logger } from '@jwt-audit/runtime';
+import { siblingModule, startWorker, type KafkaConnectionConfig, type Logger } from '@jwt-audit/runtime';
 import type { OutRecord } from '@jwt-audit/kafka';
 import type { RecordSink } from './publisher.js';
 import { encodeRecord } from './spool.js';
@@ -16,17 +16,7 @@ export interface ProducerThreadData {
 export type ThreadRequest = { id: number; op: 'connect' | 'disconnect' } | { id: number; op: 'send'; topic: string; frame: Uint8Array };
 export type ThreadReply = { id: number; ok: true } | { id: number; ok: false; message: string };
 
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_FILE = new URL(`./producer-thread.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url);
-
-/** A build runs the compiled .js beside this file; from source (npm start, tests) Node 20 does not
- * apply the parent's `--import tsx` to worker threads, so the worker registers tsx itself first. */
-function startWorker(workerData: ProducerThreadData): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_FILE, { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(WORKER_FILE.href)}); });`;
-  return new Worker(boot, { eval: true, workerData });
-}
+const WORKER_FILE = siblingModule(import.meta.url, 'producer-thread');
 
 /**
  * A RecordSink whose idempotent producer lives on its own thread (producer-thread.ts), so
@@ -90,7 +80,7 @@ export class ThreadSink implements RecordSink {
   }
 
   private spawn(): Worker {
-    const worker = startWorker(this.data);
+    const worker = startWorker(WORKER_FILE, this.data);
     worker.on('message', (m: ThreadReply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
