@@ -10,6 +10,7 @@ export {
   type DeadLetterRequest,
 } from './runner.js';
 export { createTransformStage, type TransformStageOptions } from './transform-stage.js';
+export type { OffloadedTransform, OffloadSpec } from './transform-pool.js';
 export { deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
 export { toInputRecord, type InputRecord } from './record.js';
 export { fromKafkaError } from './errors.js';

@@ -3,7 +3,8 @@ import { AuditError, toAuditError, type Logger, type Metrics } from '@jwt-audit/
 import type { Kafka } from 'kafkajs';
 import type { AuditProducer, OutRecord } from './producer.js';
 import type { InputRecord } from './record.js';
-import { createConsumerRunner, type ConsumerRunner, type DeadLetterRequest } from './runner.js';
+import { createConsumerRunner, type ConsumerRunner, type ConsumerRunnerOptions, type DeadLetterRequest } from './runner.js';
+import { TransformPool, type OffloadSpec } from './transform-pool.js';
 
 export interface TransformStageOptions {
   kafka: Kafka;
@@ -20,15 +21,16 @@ export interface TransformStageOptions {
   heartbeatIntervalMs?: number;
   /** Pure work on one event. Throw a non-retriable error to dead-letter the record. */
   transform: (event: AuditEvent, record: InputRecord) => AuditEvent | Promise<AuditEvent>;
+  /**
+   * Decode, transform and encode on worker threads instead (transform-pool.ts): the module's
+   * createTransform(data) builds the same transform there. `transform` above is then unused.
+   * `onNotes` receives, on this thread, what the module's notes(out) said of each output.
+   */
+  offload?: OffloadSpec & { onNotes?: (notes: unknown) => void };
 }
 
-/**
- * topic -> decode -> transform -> encode -> topic. The output batch is acknowledged by Kafka
- * before the input offsets are committed; a record that cannot be decoded, transformed or
- * re-encoded goes to the DLQ with the reason, and the rest of its batch carries on.
- */
-export function createTransformStage(opts: TransformStageOptions): ConsumerRunner {
-  return createConsumerRunner({
+function runnerOptions(opts: TransformStageOptions): Omit<ConsumerRunnerOptions, 'handler'> {
+  return {
     kafka: opts.kafka,
     groupId: opts.groupId,
     topics: [opts.inputTopic],
@@ -40,6 +42,18 @@ export function createTransformStage(opts: TransformStageOptions): ConsumerRunne
     ...(opts.partitionsConsumedConcurrently ? { partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently } : {}),
     ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
     ...(opts.heartbeatIntervalMs ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
+  };
+}
+
+/**
+ * topic -> decode -> transform -> encode -> topic. The output batch is acknowledged by Kafka
+ * before the input offsets are committed; a record that cannot be decoded, transformed or
+ * re-encoded goes to the DLQ with the reason, and the rest of its batch carries on.
+ */
+export function createTransformStage(opts: TransformStageOptions): ConsumerRunner {
+  if (opts.offload) return offloadedStage(opts, opts.offload);
+  return createConsumerRunner({
+    ...runnerOptions(opts),
     async handler(records) {
       const out: OutRecord[] = [];
       const deadLetters: DeadLetterRequest[] = [];
@@ -63,4 +77,42 @@ export function createTransformStage(opts: TransformStageOptions): ConsumerRunne
       return { deadLetters };
     },
   });
+}
+
+/** The same stage with decode -> transform -> encode on a TransformPool's threads. */
+function offloadedStage(opts: TransformStageOptions, offload: NonNullable<TransformStageOptions['offload']>): ConsumerRunner {
+  const pool = new TransformPool(offload, opts.logger.child({ component: 'transform-pool' }));
+  const runner = createConsumerRunner({
+    ...runnerOptions(opts),
+    async handler(records) {
+      const results = await pool.run(records);
+      // a retriable failure retries the whole batch: before anything of it is counted or sent
+      const retry = results.find((r) => !r.ok && r.error.retriable);
+      if (retry && !retry.ok) throw retry.error;
+      const out: OutRecord[] = [];
+      const deadLetters: DeadLetterRequest[] = [];
+      results.forEach((r, i) => {
+        const record = records[i]!;
+        if (!r.ok) {
+          deadLetters.push({ record, error: r.error });
+          return;
+        }
+        if (offload.onNotes && r.notes !== undefined) offload.onNotes(r.notes);
+        out.push({ key: r.key, value: r.value, headers: r.headers, timestamp: record.timestamp });
+      });
+      await opts.producer.send(opts.outputTopic, out);
+      return { deadLetters };
+    },
+  });
+  return {
+    async start() {
+      await pool.start(); // a transform that cannot be built fails the start, not every record
+      await runner.start();
+    },
+    async stop() {
+      await runner.stop();
+      await pool.close();
+    },
+    health: () => runner.health(),
+  };
 }
