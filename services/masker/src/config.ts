@@ -9,6 +9,11 @@ export interface MaskerConfig {
   /** HMAC key for pseudonyms and its id (recorded on each event); rotate by changing both. From the environment or a file, never the config file. */
   hmac: { keyId: string; key: string };
   concurrency: number;
+  /**
+   * Worker threads that decode, mask and encode, beside the thread running the Kafka client (0:
+   * all in one thread). Masking is CPU-bound; one thread lets it overlap the client's work.
+   */
+  threads?: number;
   /** What a dead letter keeps of the raw record: masked text (default), nothing, or the raw bytes (replayable; only for a DLQ restricted like audit.raw.v1). */
   dlqPayload?: 'masked' | 'drop' | 'raw';
 }
@@ -19,6 +24,7 @@ export const defaults: MaskerConfig = {
   groupId: 'jwt-audit-masker',
   hmac: { keyId: 'k1', key: '' },
   concurrency: 3,
+  threads: 1,
   dlqPayload: 'masked',
 };
 
@@ -38,6 +44,7 @@ export const schema = {
       properties: { keyId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' }, key: { type: 'string', minLength: 16 } },
     },
     concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+    threads: { type: 'integer', minimum: 0, maximum: 16 },
     dlqPayload: { enum: ['masked', 'drop', 'raw'] },
   },
 };
@@ -50,5 +57,6 @@ export const env: Record<string, string> = {
   AUDIT_MASKING_HMAC_KEY: 'hmac.key',
   AUDIT_MASKING_KEY_ID: 'hmac.keyId',
   AUDIT_MASKER_CONCURRENCY: 'concurrency',
+  AUDIT_MASKER_THREADS: 'threads',
   AUDIT_MASKER_DLQ_PAYLOAD: 'dlqPayload',
 };

@@ -1,18 +1,18 @@
 import { deadLetterCodec, TOPICS } from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, createTransformStage, DLQ_TOPIC, type AuditProducer, type ConsumerRunner, type OutRecord } from '@jwt-audit/kafka';
-import { createMasker, DEFAULT_POLICY, DETECTOR_NAMES, loadPolicyFile, type Masker, type MaskingPolicy } from '@jwt-audit/masking';
-import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createMasker, type Masker } from '@jwt-audit/masking';
+import { createMetrics, siblingModule, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { MaskerConfig } from './config.js';
+import { loadPolicy, type MaskerTransformData } from './transform.js';
 
 export interface MaskerService {
   start(): Promise<{ metricsUrl: string | undefined }>;
   stop(): Promise<void>;
 }
 
-/** The policy file (validated, merged over the default policy), or the default policy. */
-export function loadPolicy(file: string | undefined): MaskingPolicy {
-  return file ? loadPolicyFile(file, DETECTOR_NAMES) : DEFAULT_POLICY;
-}
+export { loadPolicy };
+
+const TRANSFORM_MODULE = siblingModule(import.meta.url, 'transform').href;
 
 /**
  * A dead letter of the masker carries the raw record it could not read, secrets and all. Unless
@@ -57,6 +57,9 @@ export function createMaskerService(config: MaskerConfig, deps: { logger: Logger
     if (kind === 'header' && !knownHeaders.has(rule.slice(first + 1, last))) return `header:${action}`;
     return rule;
   };
+  const countRules = (rules: string[]) => {
+    for (const r of rules) ruleCounts.set(r, (ruleCounts.get(r) ?? 0) + 1);
+  };
   const flushRuleCounts = () => {
     for (const [r, n] of ruleCounts) applied.inc({ rule: label(r) }, n);
     ruleCounts.clear();
@@ -87,9 +90,19 @@ export function createMaskerService(config: MaskerConfig, deps: { logger: Logger
           ...(deps.sessionTimeoutMs ? { sessionTimeoutMs: deps.sessionTimeoutMs, heartbeatIntervalMs: Math.floor(deps.sessionTimeoutMs / 5) } : {}),
           transform: (event) => {
             const out = masker.mask(event);
-            for (const r of out.masking!.rulesApplied) ruleCounts.set(r, (ruleCounts.get(r) ?? 0) + 1);
+            countRules(out.masking!.rulesApplied);
             return out;
           },
+          ...((config.threads ?? 1) > 0
+            ? {
+                offload: {
+                  module: TRANSFORM_MODULE,
+                  data: { ...(config.policyFile ? { policyFile: config.policyFile } : {}), keyId: config.hmac.keyId, key: config.hmac.key } satisfies MaskerTransformData,
+                  threads: config.threads ?? 1,
+                  onNotes: (rules: unknown) => countRules(rules as string[]),
+                },
+              }
+            : {}),
         });
         flushTimer = setInterval(flushRuleCounts, 1_000);
         flushTimer.unref();
