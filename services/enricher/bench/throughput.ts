@@ -32,14 +32,14 @@ try {
   let passSecs = pass1.secs;
   const identity = await timed(() => identityStage(b, TOPICS.masked, 'bench-identity'));
   const identitySecs = identity.secs;
-  const cpu0 = { self: process.cpuUsage(), broker: cpuSeconds(b.brokerProc.pid!) };
-  const t = process.hrtime.bigint();
   const metrics = quietMetrics();
   const svc = createEnricherService(
     { ...enricherDefaults, kafka: { brokers: b.brokers, clientId: 'bench-enricher' }, ops: {}, groupId: 'bench-enricher', geoip: { cityDb, asnDb }, policy: { ...enricherDefaults.policy, routes } },
     { logger, metrics },
   );
   await svc.start();
+  const cpu0 = { self: process.cpuUsage(), broker: cpuSeconds(b.brokerProc.pid!) };
+  const t = process.hrtime.bigint();
   await until(async () => (await processed(metrics, 'enricher')) >= N);
   const secs = Number(process.hrtime.bigint() - t) / 1e9;
   const self = process.cpuUsage(cpu0.self);

@@ -15,11 +15,11 @@ try {
   // a transform stage whose transform does nothing: what decoding and re-encoding cost alone
   const identity = await timed(() => identityStage(b, TOPICS.raw, 'bench-identity'));
   const identitySecs = identity.secs;
+  const metrics = quietMetrics();
+  const svc = createMaskerService({ ...maskerDefaults, kafka: { brokers: b.brokers, clientId: 'bench-masker' }, ops: {}, groupId: 'bench-masker', threads: Number(process.env.BENCH_THREADS ?? maskerDefaults.threads), hmac: { keyId: 'bench', key: 'bench-key-0123456789abcdef' } }, { logger, metrics });
+  await svc.start();
   const cpu0 = { self: process.cpuUsage(), broker: cpuSeconds(b.brokerProc.pid!) };
   const t = process.hrtime.bigint();
-  const metrics = quietMetrics();
-  const svc = createMaskerService({ ...maskerDefaults, kafka: { brokers: b.brokers, clientId: 'bench-masker' }, ops: {}, groupId: 'bench-masker', hmac: { keyId: 'bench', key: 'bench-key-0123456789abcdef' } }, { logger, metrics });
-  await svc.start();
   await until(async () => (await processed(metrics, 'masker')) >= N);
   const secs = Number(process.hrtime.bigint() - t) / 1e9;
   const self = process.cpuUsage(cpu0.self);
