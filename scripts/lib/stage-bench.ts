@@ -18,7 +18,7 @@ import { eventCodec, newId, partitionKey, readSchemaFile, type AuditEvent } from
 import { createAuditProducer, createConsumerRunner, createKafkaClient, createTransformStage, defaultTopics, ensureTopics, type AuditProducer } from '@jwt-audit/kafka';
 import { createLogger, createMetrics, type Metrics } from '@jwt-audit/runtime';
 
-export const N = Number(process.env.BENCH_EVENTS ?? 20_000);
+export const N = Number(process.env.BENCH_EVENTS ?? 60_000);
 export const logger = createLogger({ name: 'bench', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
