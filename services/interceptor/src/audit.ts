@@ -42,20 +42,31 @@ export type AuthResult =
 
 export const EMPTY_ACTOR: Actor = { sub: null, clientId: null, tenant: null, roles: [], scopes: [] };
 
+// The verifier hands back the same outcome object for every use of a token it has cached, and a
+// request asks for its actor four times and its token info twice: derive them once per outcome.
+// Events only read them (they are encoded, never changed), so sharing is safe.
+const actors = new WeakMap<VerifyOutcome, Actor>();
+const tokens = new WeakMap<VerifyOutcome, TokenInfo>();
+
 /** The actor an exchange is attributed to: verified claims only. An unverified token names nobody. */
 export function actorOf(auth: AuthResult): Actor {
   if (auth.kind !== 'verified') return EMPTY_ACTOR;
   const o = auth.outcome;
-  if (o.ok) return actorFromClaims(o.claims);
-  if (o.signatureVerified) return actorFromClaims(o.decoded?.claims ?? null);
-  return EMPTY_ACTOR;
+  if (!o.ok && !o.signatureVerified) return EMPTY_ACTOR;
+  let actor = actors.get(o);
+  if (!actor) actors.set(o, (actor = actorFromClaims(o.ok ? o.claims : (o.decoded?.claims ?? null))));
+  return actor;
 }
 
 export function tokenOf(auth: AuthResult): TokenInfo | null {
   if (auth.kind !== 'verified') return null;
   const o = auth.outcome;
-  const decoded: DecodedToken | null = o.ok ? o.decoded : o.decoded;
-  return tokenInfo(auth.token, decoded, { typeHint: 'access', fingerprint: o.fingerprint });
+  let info = tokens.get(o);
+  if (!info) {
+    const decoded: DecodedToken | null = o.decoded;
+    tokens.set(o, (info = tokenInfo(auth.token, decoded, { typeHint: 'access', fingerprint: o.fingerprint })));
+  }
+  return info;
 }
 
 export function rejectionOf(auth: AuthResult): { reason: RejectionReason; detail: string } | null {

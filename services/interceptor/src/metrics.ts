@@ -25,6 +25,9 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
   const rotations = m.counter('audit_interceptor_key_rotations_total', 'JWKS key-set changes seen');
   const ingest = m.counter('audit_interceptor_ingest_requests_total', 'Ingest API requests by status', ['status']);
   const ingestEvents = m.counter('audit_interceptor_ingest_events_total', 'Lifecycle events accepted by the ingest API');
+  // label values are bounded: route names from the config, status classes, the schema's reasons
+  const requestChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
+  const outcomeChildren = new Map<string, { inc(): void }>();
   return {
     publisher: {
       published: (topic, n) => published.inc({ topic }, n),
@@ -35,10 +38,20 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
       spoolBytes: (n) => spoolBytes.set(n),
     },
     request(route, status, seconds) {
-      requests.inc({ route, status: `${Math.floor(status / 100)}xx` });
-      latency.observe({ route }, seconds);
+      // once per request: label children looked up in a map rather than by prom-client's label hashing
+      const cls = Math.floor(status / 100);
+      const key = `${route}\u0000${cls}`;
+      let r = requestChildren.get(key);
+      if (!r) requestChildren.set(key, (r = { count: requests.labels({ route, status: `${cls}xx` }), latency: latency.labels({ route }) }));
+      r.count.inc();
+      r.latency.observe(seconds);
     },
-    outcome: (kind, reason) => outcomes.inc({ outcome: kind, reason }),
+    outcome(kind, reason) {
+      const key = `${kind}\u0000${reason}`;
+      let c = outcomeChildren.get(key);
+      if (!c) outcomeChildren.set(key, (c = outcomes.labels({ outcome: kind, reason })));
+      c.inc();
+    },
     revocationsApplied: (n) => revocations.inc(n),
     keyRotation: () => rotations.inc(),
     ingest(status, events) {
