@@ -16,4 +16,9 @@ test('ids are UUIDv7 carrying their creation time, and sort by it', () => {
   assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.ok(uuidv7Time(a) >= before && uuidv7Time(a) <= Date.now());
   assert.ok(a < b);
+  // many in the same millisecond, across several refills of the random pool: all distinct, in order
+  const ids = Array.from({ length: 2_000 }, () => newId());
+  assert.equal(new Set(ids).size, ids.length);
+  for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1]! < ids[i]!, `${ids[i - 1]} < ${ids[i]}`);
+  assert.ok(new Set(ids.map((id) => id.slice(-12))).size > 1_990, 'the random tail varies');
 });
