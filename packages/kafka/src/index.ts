@@ -11,6 +11,8 @@ export {
 } from './runner.js';
 export { createTransformStage, type TransformStageOptions } from './transform-stage.js';
 export type { OffloadedTransform, OffloadSpec } from './transform-pool.js';
+/** Moving records between threads cheaply (one transferred buffer, a table of header sets). */
+export { pack as packBuffers, unpack as unpackBuffer, headerTable } from './transform-pool.js';
 export { deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
 export { toInputRecord, type InputRecord } from './record.js';
 export { fromKafkaError } from './errors.js';

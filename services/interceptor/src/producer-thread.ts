@@ -6,13 +6,12 @@
  *
  * Protocol with ThreadSink (thread-sink.ts), one message per call, answered by id:
  *   { id, op: 'connect' | 'disconnect' }
- *   { id, op: 'send', topic, frame }   frame = records in the spool's record format (spool.ts)
+ *   { id, op: 'send', ...SendBatch }  values packed in one transferred buffer, header sets as a table
  *   -> { id, ok: true } | { id, ok: false, message }
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createAuditProducer, createKafkaClient } from '@jwt-audit/kafka';
+import { createAuditProducer, createKafkaClient, unpackBuffer } from '@jwt-audit/kafka';
 import { createLogger, toAuditError } from '@jwt-audit/runtime';
-import { decodeRecords } from './spool.js';
 import type { ProducerThreadData, ThreadReply, ThreadRequest } from './thread-sink.js';
 
 const data = workerData as ProducerThreadData;
@@ -22,11 +21,9 @@ const port = parentPort!;
 
 async function handle(m: ThreadRequest): Promise<void> {
   if (m.op !== 'send') return m.op === 'connect' ? producer.connect() : producer.disconnect();
-  const { entries, corrupt } = decodeRecords(Buffer.from(m.frame.buffer, m.frame.byteOffset, m.frame.byteLength), 0);
-  if (corrupt) throw new Error('producer thread received a corrupt frame');
   await producer.send(
     m.topic,
-    entries.map(({ record }) => ({ key: record.key, value: record.value, headers: record.headers })),
+    m.keys.map((key, i) => ({ key, value: unpackBuffer(m.blob, m.spans, i), headers: m.headerSets[m.headerIndex[i]!]! })),
   );
 }
 

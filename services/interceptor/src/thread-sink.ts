@@ -1,9 +1,8 @@
 import type { Worker } from 'node:worker_threads';
 import type { KafkaConfig } from 'kafkajs';
 import { siblingModule, startWorker, type KafkaConnectionConfig, type Logger } from '@jwt-audit/runtime';
-import type { OutRecord } from '@jwt-audit/kafka';
+import { headerTable, packBuffers, type OutRecord } from '@jwt-audit/kafka';
 import type { RecordSink } from './publisher.js';
-import { encodeRecord } from './spool.js';
 
 export interface ProducerThreadData {
   kafka: KafkaConnectionConfig;
@@ -13,10 +12,20 @@ export interface ProducerThreadData {
   logLevel: string;
 }
 
-export type ThreadRequest = { id: number; op: 'connect' | 'disconnect' } | { id: number; op: 'send'; topic: string; frame: Uint8Array };
+/** A batch to send: values packed in one transferred buffer, header sets as a table (packages/kafka). */
+export interface SendBatch {
+  topic: string;
+  keys: Array<string | null>;
+  blob: Uint8Array;
+  spans: Int32Array;
+  headerSets: Array<Record<string, string>>;
+  headerIndex: Int32Array;
+}
+export type ThreadRequest = { id: number; op: 'connect' | 'disconnect' } | ({ id: number; op: 'send' } & SendBatch);
 export type ThreadReply = { id: number; ok: true } | { id: number; ok: false; message: string };
 
 const WORKER_FILE = siblingModule(import.meta.url, 'producer-thread');
+const NO_HEADERS: Record<string, string> = {};
 
 /**
  * A RecordSink whose idempotent producer lives on its own thread (producer-thread.ts), so
@@ -51,15 +60,10 @@ export class ThreadSink implements RecordSink {
 
   send(topic: string, records: OutRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    const parts = records.map((r) => encodeRecord({ topic, key: r.key === null ? null : String(r.key), value: r.value, headers: r.headers ?? {} }));
-    // its own ArrayBuffer (not the shared pool a small Buffer.concat would use), so it can be transferred
-    const frame = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      frame.set(p, at);
-      at += p.length;
-    }
-    return this.call({ op: 'send', topic, frame }, [frame.buffer]);
+    const { blob, spans } = packBuffers(records.map((r) => r.value));
+    const { headerSets, headerIndex } = headerTable(records.map((r) => r.headers ?? NO_HEADERS));
+    const keys = records.map((r) => (r.key === null ? null : r.key.toString()));
+    return this.call({ op: 'send', topic, keys, blob, spans, headerSets, headerIndex }, [blob.buffer as ArrayBuffer, spans.buffer as ArrayBuffer, headerIndex.buffer as ArrayBuffer]);
   }
 
   /** Disconnects and ends the thread. */
@@ -70,7 +74,7 @@ export class ThreadSink implements RecordSink {
     await w?.terminate();
   }
 
-  private call(req: { op: 'connect' | 'disconnect' } | { op: 'send'; topic: string; frame: Uint8Array }, transfer: ArrayBuffer[] = []): Promise<void> {
+  private call(req: { op: 'connect' | 'disconnect' } | ({ op: 'send' } & SendBatch), transfer: ArrayBuffer[] = []): Promise<void> {
     const worker = (this.worker ??= this.spawn());
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
