@@ -1,23 +1,15 @@
-import { randomFillSync } from 'node:crypto';
+import { pooledRandomBytes } from '@jwt-audit/runtime';
 import { v7 as uuidv7 } from 'uuid';
 
-// uuid refills a 256-byte pool (one randomFillSync per 16 ids); that call costs enough here to be
-// a visible share of an interceptor request (two ids each), so the pool is 4 KiB. The sequence
-// below is uuid's own monotonic v7 state (updateV7State), kept here because passing our random
-// bytes to v7() bypasses its internal state.
-const POOL_BYTES = 16 * 256;
-let pool = new Uint8Array(0);
-let at = POOL_BYTES;
+// uuid refills a 256-byte pool (one randomFillSync per 16 ids); that call was a visible share of
+// an interceptor request (two ids each), so the bytes come from the runtime's larger pool. The
+// sequence below is uuid's own monotonic v7 state (updateV7State), kept here because passing our
+// random bytes to v7() bypasses its internal state.
 const state = { msecs: -Infinity, seq: 0 };
 
 /** A new event / alert id: UUIDv7, so ids sort by creation time (friendly to index and archive). */
 export function newId(): string {
-  if (at + 16 > pool.length) {
-    if (pool.length === 0) pool = new Uint8Array(POOL_BYTES);
-    randomFillSync(pool);
-    at = 0;
-  }
-  const random = pool.subarray(at, (at += 16));
+  const random = pooledRandomBytes(16);
   const now = Date.now();
   if (now > state.msecs) {
     state.seq = (random[6]! << 23) | (random[7]! << 16) | (random[8]! << 8) | random[9]!;

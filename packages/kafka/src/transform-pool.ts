@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import type { AuditEvent } from '@jwt-audit/events';
 import { AuditError, siblingModule, startWorker, type Logger } from '@jwt-audit/runtime';
 import type { InputRecord } from './record.js';
+import type { Transform } from './transform-record.js';
 
 /**
  * What a module run on a stage's worker threads exports as `createTransform(data)`: the same
@@ -10,7 +11,7 @@ import type { InputRecord } from './record.js';
  * thread's `onNotes` receives (the masker counts its rules with it).
  */
 export interface OffloadedTransform {
-  transform(event: AuditEvent, record: InputRecord): AuditEvent | Promise<AuditEvent>;
+  transform: Transform;
   notes?(out: AuditEvent): unknown;
 }
 

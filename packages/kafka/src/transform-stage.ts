@@ -1,10 +1,9 @@
-import { eventCodec, partitionKey, type AuditEvent } from '@jwt-audit/events';
-import { AuditError, toAuditError, type Logger, type Metrics } from '@jwt-audit/runtime';
+import type { Logger, Metrics } from '@jwt-audit/runtime';
 import type { Kafka } from 'kafkajs';
 import type { AuditProducer, OutRecord } from './producer.js';
-import type { InputRecord } from './record.js';
 import { createConsumerRunner, type ConsumerRunner, type ConsumerRunnerOptions, type DeadLetterRequest } from './runner.js';
 import { TransformPool, type OffloadSpec } from './transform-pool.js';
+import { isPromise, transformRecord, type Transform } from './transform-record.js';
 
 export interface TransformStageOptions {
   kafka: Kafka;
@@ -20,7 +19,7 @@ export interface TransformStageOptions {
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   /** Pure work on one event. Throw a non-retriable error to dead-letter the record. */
-  transform: (event: AuditEvent, record: InputRecord) => AuditEvent | Promise<AuditEvent>;
+  transform: Transform;
   /**
    * Decode, transform and encode on worker threads instead (transform-pool.ts): the module's
    * createTransform(data) builds the same transform there. `transform` above is then unused.
@@ -58,20 +57,14 @@ export function createTransformStage(opts: TransformStageOptions): ConsumerRunne
       const out: OutRecord[] = [];
       const deadLetters: DeadLetterRequest[] = [];
       for (const record of records) {
-        try {
-          if (record.value === null) throw new AuditError('AUDIT_ERR_EMPTY_RECORD', 'record has no value');
-          const event = eventCodec.decode(record.value, record.headers);
-          // Awaiting only a promise: the masker's and enricher's transforms are synchronous, and an
-          // await per record costs a microtask turn each (measured in the stage benches).
-          const returned = opts.transform(event, record);
-          const result = typeof (returned as Promise<AuditEvent>).then === 'function' ? await returned : (returned as AuditEvent);
-          const encoded = eventCodec.encode(result);
-          out.push({ key: partitionKey(result), value: encoded.value, headers: encoded.headers, timestamp: record.timestamp });
-        } catch (err) {
-          const e = toAuditError(err, 'AUDIT_ERR_TRANSFORM');
-          if (e.retriable) throw e;
-          deadLetters.push({ record, error: e });
+        const pending = transformRecord(opts.transform, record);
+        const r = isPromise(pending) ? await pending : pending;
+        if (!r.ok) {
+          if (r.error.retriable) throw r.error;
+          deadLetters.push({ record, error: r.error });
+          continue;
         }
+        out.push({ key: r.key, value: r.value, headers: r.headers, timestamp: record.timestamp });
       }
       await opts.producer.send(opts.outputTopic, out);
       return { deadLetters };

@@ -8,25 +8,13 @@
  * -> WireResults   one result per record, in order (values spans of one buffer, errors by index)
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { eventCodec, partitionKey, type AuditEvent } from '@jwt-audit/events';
-import { AuditError, toAuditError } from '@jwt-audit/runtime';
+import { toAuditError } from '@jwt-audit/runtime';
 import type { InputRecord } from './record.js';
 import { headerTable, pack, unpack, type OffloadedTransform, type WireBatch, type WireResults } from './transform-pool.js';
+import { isPromise, transformRecord } from './transform-record.js';
 
 const port = parentPort!;
 const spec = workerData as { module: string; data: unknown };
-
-async function one(t: OffloadedTransform, record: InputRecord): Promise<{ event: AuditEvent } | { error: { code: string; message: string; retriable: boolean } }> {
-  try {
-    if (record.value === null) throw new AuditError('AUDIT_ERR_EMPTY_RECORD', 'record has no value');
-    const event = eventCodec.decode(record.value, record.headers);
-    const returned = t.transform(event, record);
-    return { event: typeof (returned as Promise<AuditEvent>).then === 'function' ? await returned : (returned as AuditEvent) };
-  } catch (err) {
-    const e = toAuditError(err, 'AUDIT_ERR_TRANSFORM');
-    return { error: { code: e.code, message: e.message, retriable: e.retriable } };
-  }
-}
 
 async function handle(t: OffloadedTransform, m: WireBatch): Promise<WireResults> {
   const n = m.offsets.length;
@@ -38,24 +26,28 @@ async function handle(t: OffloadedTransform, m: WireBatch): Promise<WireResults>
   const none: Record<string, string> = {};
   for (let i = 0; i < n; i++) {
     const record: InputRecord = { topic: m.topic, partition: m.partition, offset: m.offsets[i]!, timestamp: m.timestamps[i]!, key: unpack(m.blob, m.spans, 2 * i), value: unpack(m.blob, m.spans, 2 * i + 1), headers: m.headerSets[m.headerIndex[i]!]! };
-    const done = await one(t, record);
-    let encoded: { value: Buffer; headers: Record<string, string> } | undefined;
-    if ('event' in done) {
+    const pending = transformRecord(t.transform, record);
+    let r = isPromise(pending) ? await pending : pending;
+    let note: unknown;
+    if (r.ok) {
       try {
-        encoded = eventCodec.encode(done.event);
-        keys.push(partitionKey(done.event));
-        notes.push(t.notes?.(done.event));
+        note = t.notes?.(r.event);
       } catch (err) {
-        const e = toAuditError(err, 'AUDIT_ERR_TRANSFORM');
-        errors[i] = { code: e.code, message: e.message, retriable: e.retriable };
+        r = { ok: false, error: toAuditError(err, 'AUDIT_ERR_TRANSFORM') };
       }
-    } else errors[i] = done.error;
-    if (!encoded) {
+    }
+    if (r.ok) {
+      values.push(r.value);
+      keys.push(r.key);
+      headers.push(r.headers);
+      notes.push(note);
+    } else {
+      errors[i] = { code: r.error.code, message: r.error.message, retriable: r.error.retriable };
+      values.push(null);
       keys.push(null);
+      headers.push(none);
       notes.push(undefined);
     }
-    values.push(encoded?.value ?? null);
-    headers.push(encoded?.headers ?? none);
   }
   const { blob, spans } = pack(values);
   const { headerSets, headerIndex } = headerTable(headers);

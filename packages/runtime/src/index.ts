@@ -20,3 +20,4 @@ export { startOpsServer, type OpsServer, type Health } from './ops-server.js';
 export { onShutdown } from './shutdown.js';
 export { backoffDelay, sleep } from './backoff.js';
 export { startWorker, siblingModule } from './worker.js';
+export { pooledRandomBytes } from './random.js';

@@ -8,7 +8,7 @@ import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, typ
 import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import { baseEvent, EMPTY_ACTOR } from './audit.js';
 import { trustedProxies } from './client-ip.js';
-import { defaults, type InterceptorConfig } from './config.js';
+import type { InterceptorConfig } from './config.js';
 import { Engine } from './engine.js';
 import { ingestHandler } from './ingest.js';
 import { interceptorMetrics, type InterceptorMetrics } from './metrics.js';
@@ -56,7 +56,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   // the producer on its own thread, unless a client or sink was handed in
   const sink = deps.sink ?? (deps.kafka ? createAuditProducer(deps.kafka, { logger }) : new ThreadSink({ kafka: config.kafka, clientOverrides, loggerName: 'interceptor', logLevel: deps.logger.level }, logger));
   const spool = new Spool(config.spool.dir, config.spool.maxBytes, config.spool.fsync);
-  const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, lingerMs: config.queue.lingerMs ?? defaults.queue.lingerMs, metrics: m.publisher, sendTimeoutMs: 10_000 });
+  const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, lingerMs: config.queue.lingerMs, metrics: m.publisher, sendTimeoutMs: 10_000 });
   let engine: Engine | undefined;
   let verifier: Verifier | undefined;
   let server: Server | undefined;
