@@ -21,13 +21,14 @@ export function isVerified(e: AuditEvent): boolean {
 
 /**
  * An authentication failure: a rejected token, or a 401 the upstream answered itself (wrong
- * password at the token endpoint...). The interceptor also writes an http.exchange for a request
- * whose token it rejected, marked with attributes['auth.rejection']: that one is not counted
- * again.
+ * password at the token endpoint, an application that refused a valid token...): an
+ * http.exchange, or the token.validated that records a proxied request with a valid token. The
+ * interceptor also writes an http.exchange for a request whose token it rejected, marked with
+ * attributes['auth.rejection']: that one is not counted again.
  */
 export function isAuthFailure(e: AuditEvent): boolean {
   if (e.kind === 'token.rejected') return e.rejection?.reason !== 'insufficient_scope';
-  return e.kind === 'http.exchange' && e.http?.response?.status === 401 && e.attributes['auth.rejection'] === undefined;
+  return (e.kind === 'http.exchange' || e.kind === 'token.validated') && e.http?.response?.status === 401 && e.attributes['auth.rejection'] === undefined;
 }
 
 export function sessionIdOf(e: AuditEvent): string | null {

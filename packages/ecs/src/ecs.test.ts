@@ -47,3 +47,16 @@ test('an alert maps to an ECS alert with a numeric severity and its evidence', (
   assert.equal(d.user.id, 'alice@example.com');
   assert.deepEqual(d.audit.alert.evidence, a.evidence);
 });
+
+test("the interceptor's token.validated is also the exchange: authentication and web, with the response", () => {
+  const d = toEcsDocument(ex('token.validated')) as any;
+  assert.deepEqual(d.event.category, ['authentication', 'web']);
+  assert.deepEqual(d.event.type, ['access', 'allowed']);
+  assert.equal(d.event.action, 'token-validated');
+  assert.equal(d.http.response.status_code, 200);
+  assert.equal(d.event.duration, 12_400_000);
+  assert.match(d.message, /^GET \/orders\/1042 -> 200 by \S+ \(token valid\)$/);
+  // pushed by an identity provider through the ingest API: no exchange, authentication only
+  const pushed = toEcsDocument({ ...ex('token.validated'), http: null }) as any;
+  assert.deepEqual(pushed.event.category, ['authentication']);
+});

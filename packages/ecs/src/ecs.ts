@@ -17,13 +17,14 @@ export function ecsAction(kind: string): string {
   return kind.replace(/\./g, '-');
 }
 
-function categoryOf(kind: string): { category: string[]; type: string[] } {
+function categoryOf(kind: string, web: boolean): { category: string[]; type: string[] } {
   switch (kind) {
     case 'token.issued':
     case 'token.refreshed':
       return { category: ['authentication', 'iam'], type: ['creation'] };
     case 'token.validated':
-      return { category: ['authentication'], type: ['access', 'allowed'] };
+      // the interceptor's token.validated is also the exchange's record (request and response)
+      return { category: web ? ['authentication', 'web'] : ['authentication'], type: ['access', 'allowed'] };
     case 'token.rejected':
       return { category: ['authentication'], type: ['access', 'denied'] };
     case 'token.revoked':
@@ -56,7 +57,7 @@ export function compact<T>(v: T): T {
 }
 
 export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
-  const { category, type } = categoryOf(e.kind);
+  const { category, type } = categoryOf(e.kind, e.http?.response != null);
   const t = e.token;
   const req = e.http?.request;
   const res = e.http?.response;
@@ -68,6 +69,8 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
       ? `token rejected (${e.rejection?.reason ?? 'unknown'}) for ${who}${req ? ` on ${req.method} ${req.path}` : ''}`
       : e.kind === 'http.exchange' && req
         ? `${req.method} ${req.path} -> ${res?.status ?? '-'} by ${who}`
+        : e.kind === 'token.validated' && req && res
+          ? `${req.method} ${req.path} -> ${res.status} by ${who} (token valid)`
         : `${action} ${who}`;
   return compact({
     '@timestamp': iso(e.occurredAt),

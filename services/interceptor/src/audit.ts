@@ -119,9 +119,12 @@ function untrustedAttributes(auth: AuthResult): Record<string, string> {
 }
 
 /**
- * The token event for an exchange: token.validated or token.rejected (null for routes without
- * authentication). It carries the request, not the response: it is emitted when the decision is
- * made, before the upstream answers.
+ * The token event for an exchange (null for routes without authentication). A rejection is
+ * token.rejected, built when the decision is made: it carries the request only and is published
+ * at once, before any upstream answers. A success is token.validated, built when the response is
+ * complete: it carries the request and the response and is the exchange's only event, so a proxied
+ * request with a valid token is one record for Kafka, the broker and every stage downstream (it
+ * used to be followed by an http.exchange holding the same request again).
  */
 export function tokenEvent(exchange: Exchange, auth: AuthResult, source: Source, mode: 'enforce' | 'observe', now: number): AuditEvent | null {
   if (auth.kind === 'none') return null;
@@ -129,14 +132,18 @@ export function tokenEvent(exchange: Exchange, auth: AuthResult, source: Source,
   const e = baseEvent(rejection ? 'token.rejected' : 'token.validated', source, exchange.startedAt, now, rejection ? 'failure' : 'success', actorOf(auth));
   e.token = tokenOf(auth);
   e.rejection = rejection;
-  e.http = { request: exchange.request, response: null };
+  e.http = { request: exchange.request, response: rejection ? null : exchange.response };
   e.network = exchange.network;
   e.trace = exchange.trace;
   e.attributes = { mode, ...untrustedAttributes(auth) };
   return e;
 }
 
-/** The http.exchange event once the response is complete. */
+/**
+ * The http.exchange event once the response is complete: for routes without authentication, and
+ * after a token.rejected (marked with attributes["auth.rejection"]), where it records what the
+ * client was answered.
+ */
 export function exchangeEvent(exchange: Exchange, auth: AuthResult, source: Source, now: number): AuditEvent {
   const status = exchange.response?.status ?? 0;
   const outcome: Outcome = exchange.response === null ? 'unknown' : status < 400 ? 'success' : 'failure';
@@ -151,9 +158,14 @@ export function exchangeEvent(exchange: Exchange, auth: AuthResult, source: Sour
   return e;
 }
 
-/** Both events of one exchange, as the `audit` contract names it. */
+/**
+ * Every event of one complete exchange: a valid token's token.validated alone; a rejected token's
+ * token.rejected and the http.exchange that records the answer; an unauthenticated route's
+ * http.exchange.
+ */
 export function audit(exchange: Exchange, auth: AuthResult, source: Source, mode: 'enforce' | 'observe', now = Date.now()): AuditEvent[] {
   const t = tokenEvent(exchange, auth, source, mode, now);
+  if (t?.kind === 'token.validated') return [t];
   const x = exchangeEvent(exchange, auth, source, now);
   return t ? [t, x] : [x];
 }

@@ -3,7 +3,7 @@ import { TLSSocket } from 'node:tls';
 import { TOPICS, eventCodec, partitionKey, revocationCodec, type AuditEvent, type Revocation, type Source } from '@jwt-audit/events';
 import { bearerToken, type Verifier } from '@jwt-audit/jwt';
 import type { Logger } from '@jwt-audit/runtime';
-import { actorOf, exchangeEvent, tokenEvent, type AuthResult, type Exchange } from './audit.js';
+import { actorOf, exchangeEvent, rejectionOf, tokenEvent, type AuthResult, type Exchange } from './audit.js';
 import { BodyRecorder, captureHeaders, resolvePolicy, sampled, secretHeaderSet, type CapturePolicy, type CaptureRule, type SamplingRule } from './capture.js';
 import { networkOf, type TrustedProxies } from './client-ip.js';
 import type { Mode } from './config.js';
@@ -49,8 +49,6 @@ export interface RequestContext {
   started: bigint;
   requestBody: BodyRecorder | null;
   responseBody: BodyRecorder | null;
-  /** the token event waits for the response when sampling may drop it */
-  pendingTokenEvent: AuditEvent | null;
   requestContentType: string | null;
 }
 
@@ -161,15 +159,10 @@ export class Engine {
       started,
       requestBody: wantRequestBody ? new BodyRecorder(route?.tokenEndpoint ? Math.max(tokenCap, policy.maxBodyBytes) : policy.maxBodyBytes) : null,
       responseBody: wantResponseBody ? new BodyRecorder(route?.tokenEndpoint ? Math.max(tokenCap, policy.maxBodyBytes) : policy.maxBodyBytes) : null,
-      pendingTokenEvent: null,
       requestContentType: headerString(req.headers['content-type'])?.slice(0, 128) ?? null,
     };
-    const tEvent = tokenEvent(exchange, auth, this.o.source, mode, Date.now());
-    if (tEvent) {
-      // a rejection is published at once; a success waits for the response, where sampling may drop it
-      if (tEvent.kind === 'token.rejected') this.publish([tEvent]);
-      else ctx.pendingTokenEvent = tEvent;
-    }
+    // a rejection is published at once; a success is recorded with its response (finish), where sampling may drop it
+    if (rejectionOf(auth)) this.publish([tokenEvent(exchange, auth, this.o.source, mode, Date.now())!]);
     return ctx;
   }
 
@@ -248,8 +241,9 @@ export class Engine {
     const rejected = ctx.auth.kind !== 'none' && !(ctx.auth.kind === 'verified' && ctx.auth.outcome.ok);
     const keep = rejected || status >= 400 || sampled(this.o.capture.sampling, ctx.route?.name ?? null, ctx.exchange.request.path, status);
     if (keep) {
-      if (ctx.pendingTokenEvent) events.push(ctx.pendingTokenEvent);
-      events.push(exchangeEvent(ctx.exchange, ctx.auth, this.o.source, Date.now()));
+      const now = Date.now();
+      // a valid token: one event for the exchange, token.validated with the response
+      events.push(ctx.auth.kind === 'verified' && ctx.auth.outcome.ok ? tokenEvent(ctx.exchange, ctx.auth, this.o.source, ctx.mode, now)! : exchangeEvent(ctx.exchange, ctx.auth, this.o.source, now));
     }
     events.push(...extra);
     if (events.length > 0) this.publish(events);

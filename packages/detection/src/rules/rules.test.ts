@@ -86,6 +86,9 @@ test('auth-failure-burst: per subject and per IP thresholds within the window', 
   // a 401 the interceptor already reported as token.rejected is not counted twice
   assert.equal(run('auth-failure-burst/subject', Array.from({ length: 12 }, (_, i) => ({ kind: 'http.exchange' as const, status: 401, at: T0 + i, attributes: { 'auth.rejection': 'expired' } }))).length, 0);
   assert.equal(run('auth-failure-burst/subject', Array.from({ length: 10 }, (_, i) => ({ kind: 'http.exchange' as const, status: 401, at: T0 + i * 1000, noToken: true }))).length, 1, 'wrong passwords');
+  // an application answering 401 to requests whose token the interceptor found valid (one token.validated per request)
+  assert.equal(run('auth-failure-burst/subject', Array.from({ length: 10 }, (_, i) => ({ kind: 'token.validated' as const, status: 401, at: T0 + i * 1000 }))).length, 1, 'refused by the application');
+  assert.equal(run('auth-failure-burst/subject', Array.from({ length: 10 }, (_, i) => ({ kind: 'token.validated' as const, status: 200, at: T0 + i * 1000 }))).length, 0, 'served');
 });
 
 test('token-tampering: bad signature, alg none, unknown kid alert on first sight', () => {
