@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { createInterceptor as CreateInterceptor } from '../src/index.js';
 import { closeServer, listen, quietLogger, testConfig } from '../src/testdata/harness.js';
+import { defaults } from '../src/config.js';
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -50,14 +51,17 @@ if (kind === 'bare') {
       upstreams: { api: upstreamUrl },
       routes: [{ name: 'orders', path: '/api/orders', upstream: 'api', scopes: ['orders:read'] }],
       revocations: { enabled: true, startupTimeoutMs: 5_000 },
+      ...(process.env.BENCH_LINGER_MS ? { queue: { ...defaults.queue, lingerMs: Number(process.env.BENCH_LINGER_MS) } } : {}),
     }),
     { logger: quietLogger() },
   );
   url = (await interceptor.start()).url;
   stop = async () => {
-    const published = /audit_interceptor_published_records_total\{topic="audit.raw.v1"\} (\d+)/.exec(await interceptor.metrics.registry.metrics())?.[1];
+    const text = await interceptor.metrics.registry.metrics();
+    const published = /audit_interceptor_published_records_total\{topic="audit.raw.v1"\} (\d+)/.exec(text)?.[1];
+    const sends = /audit_interceptor_publish_duration_seconds_count (\d+)/.exec(text)?.[1];
     await interceptor.stop();
-    process.stdout.write(JSON.stringify({ published: Number(published ?? 0) }) + '\n');
+    process.stdout.write(JSON.stringify({ published: Number(published ?? 0), sends: Number(sends ?? 0) }) + '\n');
   };
 } else {
   throw new Error(`BENCH_TARGET must be bare or interceptor, not ${kind}`);

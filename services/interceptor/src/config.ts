@@ -104,7 +104,10 @@ export const defaults: InterceptorConfig = {
   upstreamTimeoutMs: 30_000, // 30 s
   requestTimeoutMs: 30_000, // 30 s
   headersTimeoutMs: 10_000, // 10 s
-  queue: { maxEvents: 20_000, batchSize: 500, lingerMs: 5 }, // lingerMs: 5 ms (a partial batch waits that long for more)
+  // lingerMs: a partial batch waits that long for more records. kafkajs spends ~200 µs per send
+  // besides its per-record work, so larger batches cost less CPU per event; 20 ms more before an
+  // event reaches Kafka is invisible to an audit trail and to no request.
+  queue: { maxEvents: 20_000, batchSize: 500, lingerMs: 20 },
   spool: { dir: './.data/spool', maxBytes: 512 * 1024 * 1024, fsync: 'always' }, // 512 MiB
   onSpoolFull: 'fail-open',
   ingest: { enabled: true, path: '/audit/v1/events', hmacKeys: [], maxBodyBytes: 1_048_576, maxSkewSec: 300 },
