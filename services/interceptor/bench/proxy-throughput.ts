@@ -138,11 +138,21 @@ interface Row {
   /** producer sends (batches) */
   sends: number;
   cpu: Cpu;
+  /** inside the proxy process during the steady load: event-loop delay and GC pauses, ms */
+  stalls?: Stalls;
+}
+interface Stalls {
+  loopDelayP99: number;
+  loopDelayMax: number;
+  gcPauses: number;
+  gcPauseP99: number;
+  gcPauseMax: number;
+  gcPauseTotal: number;
 }
 const results: Record<Kind, Row[]> = { bare: [], interceptor: [] };
 
 /** Starts a target, warms it up, runs `measure`, stops it; returns what it measured and what the target said last. */
-async function withTarget<T>(kind: Kind, label: string, measure: (url: string, pid: number) => Promise<T>): Promise<{ value: T; published: number; sends: number }> {
+async function withTarget<T>(kind: Kind, label: string, measure: (url: string, pid: number) => Promise<T>): Promise<{ value: T; published: number; sends: number; stalls: Stalls }> {
   const target = child(
     './target.ts',
     { BENCH_TARGET: kind, BENCH_UPSTREAM: upstreamUrl, BENCH_BROKER: brokerAddress, BENCH_DIR: path.join(dir, `${kind}-${label}`), BENCH_JWKS: auth.jwksUrl, BENCH_ISSUER: auth.issuer, BENCH_AUDIENCE: auth.audience },
@@ -151,9 +161,10 @@ async function withTarget<T>(kind: Kind, label: string, measure: (url: string, p
   );
   const url = `${String((await target.next()).url)}/api/orders`;
   await load(url, headers, { duration: 2 }); // JIT, sockets, JWKS, producer connection
+  target.proc.kill('SIGUSR2'); // the target counts stalls from here
   const value = await measure(url, target.proc.pid!);
   const last = await stopChild(target);
-  return { value, published: Number(last?.published ?? 0), sends: Number(last?.sends ?? 0) };
+  return { value, published: Number(last?.published ?? 0), sends: Number(last?.sends ?? 0), stalls: last as unknown as Stalls };
 }
 
 // phase 1: saturation, alternating targets
@@ -189,8 +200,9 @@ const rate = Number(process.env.BENCH_RATE ?? 0) || Math.max(100, Math.round(Mat
 for (let round = 1; round <= rounds; round++) {
   for (const kind of ['bare', 'interceptor'] as const) {
     progress(`round ${round}/${rounds}: ${kind}: ${rate} req/s offered, ${seconds} s`);
-    const { value } = await withTarget(kind, `fixed-${round}`, (url) => steadyLoad(url, headers, rate, seconds));
+    const { value, stalls } = await withTarget(kind, `fixed-${round}`, (url) => steadyLoad(url, headers, rate, seconds));
     results[kind][round - 1]!.fixed = value;
+    results[kind][round - 1]!.stalls = stalls;
   }
 }
 
@@ -198,13 +210,13 @@ const bestLatency = (kind: Kind) => results[kind].reduce((a, b) => (b.fixed!.p99
 const failures = (r: Result) => r.non2xx + r.errors + r.timeouts;
 const lines = [
   `node ${process.version}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds, steady load ${rate} req/s`,
-  '| target | round | max req/s | p50 / p99 ms at max | p50 / p99 ms at a steady load | CPU µs/request: proxy (its event loop), broker, upstream | failed | events published |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| target | round | max req/s | p50 / p99 ms at max | p50 / p99 ms at a steady load | steady load, in the proxy: loop delay p99 / max, GC pauses (max) ms | CPU µs/request: proxy (its event loop), broker, upstream | failed | events published |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 for (let i = 0; i < rounds; i++) {
   for (const kind of ['bare', 'interceptor'] as const) {
     const r = results[kind][i]!;
-    lines.push(`| ${kind === 'bare' ? 'bare node proxy' : 'interceptor (enforce, RS256)'} | ${i + 1} | ${Math.round(r.max.requests.average)} | ${r.max.latency.p50} / ${r.max.latency.p99} | ${r.fixed!.p50} / ${r.fixed!.p99} | ${Math.round(r.cpu.proxy)} (${Math.round(r.cpu.loop)}), ${Math.round(r.cpu.broker)}, ${Math.round(r.cpu.upstream)} | ${failures(r.max) + r.fixed!.failed} | ${kind === 'bare' ? '-' : r.published} |`);
+    lines.push(`| ${kind === 'bare' ? 'bare node proxy' : 'interceptor (enforce, RS256)'} | ${i + 1} | ${Math.round(r.max.requests.average)} | ${r.max.latency.p50} / ${r.max.latency.p99} | ${r.fixed!.p50} / ${r.fixed!.p99} | ${r.stalls!.loopDelayP99.toFixed(1)} / ${r.stalls!.loopDelayMax.toFixed(1)}, ${r.stalls!.gcPauses} (${r.stalls!.gcPauseMax.toFixed(1)}) | ${Math.round(r.cpu.proxy)} (${Math.round(r.cpu.loop)}), ${Math.round(r.cpu.broker)}, ${Math.round(r.cpu.upstream)} | ${failures(r.max) + r.fixed!.failed} | ${kind === 'bare' ? '-' : r.published} |`);
   }
 }
 const ratio = best('interceptor').max.requests.average / best('bare').max.requests.average;

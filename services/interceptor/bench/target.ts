@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import path from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { createInterceptor as CreateInterceptor } from '../src/index.js';
 import { closeServer, listen, quietLogger, testConfig } from '../src/testdata/harness.js';
 import { defaults } from '../src/config.js';
@@ -18,7 +19,32 @@ const env = (name: string): string => {
 
 const kind = env('BENCH_TARGET');
 const upstreamUrl = env('BENCH_UPSTREAM');
-let stop: () => Promise<void>;
+/** Stops the target; returns what it has to report. */
+let stop: () => Promise<Record<string, number>>;
+
+// Where a request's latency can stall inside this process: event-loop delay and GC pauses, counted
+// from SIGUSR2 (sent when the measurement starts) to SIGTERM
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+let gcPauses: number[] = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcPauses.push(e.duration);
+}).observe({ entryTypes: ['gc'] });
+process.on('SIGUSR2', () => {
+  loopDelay.reset();
+  gcPauses = [];
+});
+function stalls(): Record<string, number> {
+  const sorted = [...gcPauses].sort((a, b) => a - b);
+  return {
+    loopDelayP99: loopDelay.percentile(99) / 1e6,
+    loopDelayMax: loopDelay.max / 1e6,
+    gcPauses: sorted.length,
+    gcPauseP99: sorted[Math.floor(sorted.length * 0.99)] ?? 0,
+    gcPauseMax: sorted.at(-1) ?? 0,
+    gcPauseTotal: sorted.reduce((a, b) => a + b, 0),
+  };
+}
 let url: string;
 
 if (kind === 'bare') {
@@ -36,6 +62,7 @@ if (kind === 'bare') {
   stop = async () => {
     await closeServer(bare);
     agent.destroy();
+    return {};
   };
 } else if (kind === 'interceptor') {
   // the compiled package, as production runs it (tsx's transpiled sources wrap every closure made
@@ -61,7 +88,7 @@ if (kind === 'bare') {
     const published = /audit_interceptor_published_records_total\{topic="audit.raw.v1"\} (\d+)/.exec(text)?.[1];
     const sends = /audit_interceptor_publish_duration_seconds_count (\d+)/.exec(text)?.[1];
     await interceptor.stop();
-    process.stdout.write(JSON.stringify({ published: Number(published ?? 0), sends: Number(sends ?? 0) }) + '\n');
+    return { published: Number(published ?? 0), sends: Number(sends ?? 0) };
   };
 } else {
   throw new Error(`BENCH_TARGET must be bare or interceptor, not ${kind}`);
@@ -69,8 +96,12 @@ if (kind === 'bare') {
 
 process.stdout.write(JSON.stringify({ url }) + '\n');
 process.once('SIGTERM', () => {
+  const seen = stalls();
   stop().then(
-    () => process.exit(0),
+    (said) => {
+      process.stdout.write(JSON.stringify({ ...said, ...seen }) + '\n');
+      process.exit(0);
+    },
     () => process.exit(1),
   );
 });
