@@ -121,7 +121,11 @@ const upstreamUrl = String((await upstream.next()).url);
 const token = await auth.sign({ sub: 'bench-user', scope: 'orders:read' }, { expiresInSec: 3600 });
 const headers = { authorization: `Bearer ${token}` };
 
-type Kind = 'bare' | 'interceptor';
+type Kind = 'bare' | 'interceptor' | 'compare';
+/** BENCH_COMPARE_DIR: a checkout of another version (npm ci + build done there) measured as a third target, for A/B work */
+const compareDir = process.env.BENCH_COMPARE_DIR;
+const kinds: Kind[] = compareDir ? ['bare', 'interceptor', 'compare'] : ['bare', 'interceptor'];
+const labelOf = (kind: Kind) => (kind === 'bare' ? 'bare node proxy' : kind === 'interceptor' ? 'interceptor (enforce, RS256)' : `interceptor from ${compareDir}`);
 /** CPU µs per request during the saturation run: the proxy process (all its threads), the broker, the upstream, the load generator (this process). */
 interface Cpu {
   proxy: number;
@@ -151,13 +155,13 @@ interface Stalls {
   gcPauseMax: number;
   gcPauseTotal: number;
 }
-const results: Record<Kind, Row[]> = { bare: [], interceptor: [] };
+const results: Record<Kind, Row[]> = { bare: [], interceptor: [], compare: [] };
 
 /** Starts a target, warms it up, runs `measure`, stops it; returns what it measured and what the target said last. */
 async function withTarget<T>(kind: Kind, label: string, measure: (url: string, pid: number) => Promise<T>): Promise<{ value: T; published: number; sends: number; stalls: Stalls }> {
   const target = child(
     './target.ts',
-    { BENCH_TARGET: kind, BENCH_UPSTREAM: upstreamUrl, BENCH_BROKER: brokerAddress, BENCH_DIR: path.join(dir, `${kind}-${label}`), BENCH_JWKS: auth.jwksUrl, BENCH_ISSUER: auth.issuer, BENCH_AUDIENCE: auth.audience },
+    { BENCH_TARGET: kind === 'compare' ? 'interceptor' : kind, ...(kind === 'compare' ? { BENCH_INTERCEPTOR_DIR: compareDir! } : {}), BENCH_UPSTREAM: upstreamUrl, BENCH_BROKER: brokerAddress, BENCH_DIR: path.join(dir, `${kind}-${label}`), BENCH_JWKS: auth.jwksUrl, BENCH_ISSUER: auth.issuer, BENCH_AUDIENCE: auth.audience },
     profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${label}`)}`] : [],
     fromSource,
   );
@@ -171,7 +175,7 @@ async function withTarget<T>(kind: Kind, label: string, measure: (url: string, p
 
 // phase 1: saturation, alternating targets
 for (let round = 1; round <= rounds; round++) {
-  for (const kind of ['bare', 'interceptor'] as const) {
+  for (const kind of kinds) {
     progress(`round ${round}/${rounds}: ${kind}: saturation, ${seconds} s`);
     const { value, published, sends } = await withTarget(kind, `max-${round}`, async (url, pid) => {
       const pids = { proxy: pid, broker: brokerProc.pid, upstream: upstream.proc.pid };
@@ -200,7 +204,7 @@ await stopChild(floorChild);
 // phase 2: latency at a steady offered load both can serve (half the slower one's best saturation throughput)
 const rate = Number(process.env.BENCH_RATE ?? 0) || Math.max(100, Math.round(Math.min(best('bare').max.requests.average, best('interceptor').max.requests.average) / 2 / 100) * 100);
 for (let round = 1; round <= rounds; round++) {
-  for (const kind of ['bare', 'interceptor'] as const) {
+  for (const kind of kinds) {
     progress(`round ${round}/${rounds}: ${kind}: ${rate} req/s offered, ${seconds} s`);
     const { value, stalls } = await withTarget(kind, `fixed-${round}`, async (url, pid) => {
       const before = { proxy: cpuMicros(pid), loop: cpuMicros(pid, true) };
@@ -221,9 +225,9 @@ const lines = [
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 for (let i = 0; i < rounds; i++) {
-  for (const kind of ['bare', 'interceptor'] as const) {
+  for (const kind of kinds) {
     const r = results[kind][i]!;
-    lines.push(`| ${kind === 'bare' ? 'bare node proxy' : 'interceptor (enforce, RS256)'} | ${i + 1} | ${Math.round(r.max.requests.average)} | ${r.max.latency.p50} / ${r.max.latency.p99} | ${r.fixed!.p50} / ${r.fixed!.p99} | ${r.stalls!.loopDelayP99.toFixed(1)} / ${r.stalls!.loopDelayMax.toFixed(1)}, ${r.stalls!.gcPauses} (${r.stalls!.gcPauseMax.toFixed(1)}) | ${Math.round(r.cpu.proxy)} (${Math.round(r.cpu.loop)}), ${Math.round(r.cpu.broker)}, ${Math.round(r.cpu.upstream)} | ${failures(r.max) + r.fixed!.failed} | ${kind === 'bare' ? '-' : r.published} |`);
+    lines.push(`| ${labelOf(kind)} | ${i + 1} | ${Math.round(r.max.requests.average)} | ${r.max.latency.p50} / ${r.max.latency.p99} | ${r.fixed!.p50} / ${r.fixed!.p99} | ${r.stalls!.loopDelayP99.toFixed(1)} / ${r.stalls!.loopDelayMax.toFixed(1)}, ${r.stalls!.gcPauses} (${r.stalls!.gcPauseMax.toFixed(1)}) | ${Math.round(r.cpu.proxy)} (${Math.round(r.cpu.loop)}), ${Math.round(r.cpu.broker)}, ${Math.round(r.cpu.upstream)} | ${failures(r.max) + r.fixed!.failed} | ${kind === 'bare' ? '-' : r.published} |`);
   }
 }
 const ratio = best('interceptor').max.requests.average / best('bare').max.requests.average;

@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { createInterceptor as CreateInterceptor } from '../src/index.js';
 import { closeServer, listen, quietLogger, testConfig } from '../src/testdata/harness.js';
@@ -67,7 +68,9 @@ if (kind === 'bare') {
 } else if (kind === 'interceptor') {
   // the compiled package, as production runs it (tsx's transpiled sources wrap every closure made
   // per request in a naming helper); BENCH_FROM_SOURCE=1 measures the sources instead
-  const { createInterceptor } = (await import(process.env.BENCH_FROM_SOURCE ? '../src/index.js' : '@jwt-audit/interceptor')) as { createInterceptor: typeof CreateInterceptor };
+  const other = process.env.BENCH_INTERCEPTOR_DIR; // another checkout's build (BENCH_COMPARE_DIR)
+  const from = other ? pathToFileURL(path.join(other, 'services/interceptor/dist/index.js')).href : process.env.BENCH_FROM_SOURCE ? '../src/index.js' : '@jwt-audit/interceptor';
+  const { createInterceptor } = (await import(from)) as { createInterceptor: typeof CreateInterceptor };
   const interceptor = createInterceptor(
     testConfig({
       brokers: [env('BENCH_BROKER')],

@@ -60,6 +60,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   let engine: Engine | undefined;
   let verifier: Verifier | undefined;
   let server: Server | undefined;
+  let closeUpstreams: (() => Promise<void>) | undefined;
   let ops: OpsServer | undefined;
   let follower: RevocationFollower | undefined;
   let followerRetry: NodeJS.Timeout | undefined;
@@ -172,6 +173,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       const srv = tls
         ? https.createServer({ ...serverOptions, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, handler)
         : http.createServer(serverOptions, handler);
+      closeUpstreams = handler.close;
       // slowloris: the whole request must arrive in time; headers sooner
       srv.requestTimeout = config.requestTimeoutMs;
       srv.headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
@@ -230,6 +232,8 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
           s.closeIdleConnections();
           setTimeout(() => s.closeAllConnections(), 2_000).unref();
         });
+        await closeUpstreams?.();
+        closeUpstreams = undefined;
       }
       clearTimeout(followerRetry);
       clearInterval(sweep);
