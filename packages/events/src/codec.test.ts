@@ -30,11 +30,17 @@ for (const kind of EVENT_KINDS) {
     const ev = example(kind);
     assert.deepEqual(eventCodec.validate(ev), []);
     const { value, headers } = eventCodec.encode(ev);
-    assert.equal(headers[HEADER_VERSION], '2');
-    assert.equal(headers[HEADER_FINGERPRINT], eventCodec.fingerprint);
+    assert.deepEqual(headers, { [HEADER_VERSION]: '2', [HEADER_FINGERPRINT]: eventCodec.fingerprint }, 'the two headers every record carries');
     assert.deepStrictEqual(plain(eventCodec.decode(value, headers)), ev);
   });
 }
+
+test('records written with the older four headers still decode', () => {
+  const ev = example('http.exchange');
+  const { value, headers } = eventCodec.encode(ev);
+  const old = { 'audit-schema': Buffer.from('io.jwtaudit.v1.AuditEvent'), ...headers, 'content-type': Buffer.from('avro/binary') };
+  assert.deepStrictEqual(plain(eventCodec.decode(value, old)), ev);
+});
 
 test('the alert example round-trips unchanged', () => {
   const alert = readSchemaFile('examples/alert.json') as Parameters<typeof alertCodec.encode>[0];

@@ -6,17 +6,17 @@ import { EVENT_KINDS, type Alert, type AuditEvent, type DeadLetter, type Revocat
 /**
  * Kafka record layout for every topic:
  *   value   = Avro binary encoding (no container framing) of the writer's schema
- *   headers = audit-schema: <full name>            e.g. io.jwtaudit.v1.AuditEvent
- *             audit-schema-version: <int>          the writer's schema version
+ *   headers = audit-schema-version: <int>          the writer's schema version
  *             audit-schema-fingerprint: <hex>      SHA-256 of the writer schema's canonical form
- *             content-type: avro/binary
  * A reader decodes with the writer schema named by the fingerprint and resolves to its own
  * (Avro schema resolution: added fields take their defaults), so old records stay readable.
+ * The topic names the record type (audit.*.v1 -> AuditEvent, audit.alerts.v1 -> Alert ...).
+ * Records written before 2026-12-02 also carry `audit-schema` (the type's full name) and
+ * `content-type: avro/binary`; readers never needed them, and kafkajs spends ~3 µs of CPU per
+ * header per record in every producer of the pipeline, so they are no longer written.
  */
-export const HEADER_SCHEMA = 'audit-schema';
 export const HEADER_VERSION = 'audit-schema-version';
 export const HEADER_FINGERPRINT = 'audit-schema-fingerprint';
-export const HEADER_CONTENT_TYPE = 'content-type';
 
 export type HeaderValue = Buffer | string | (Buffer | string)[] | undefined;
 export type RecordHeaders = Record<string, HeaderValue>;
@@ -76,10 +76,8 @@ export function createCodec<T>(
     writers.set(writer.fingerprint('sha256').toString('hex'), { version: h.version, resolver: type.createResolver(writer) });
   }
   const headers = {
-    [HEADER_SCHEMA]: name,
     [HEADER_VERSION]: String(current.version),
     [HEADER_FINGERPRINT]: fingerprint,
-    [HEADER_CONTENT_TYPE]: 'avro/binary',
   };
 
   const validate = (value: unknown): FieldError[] => {

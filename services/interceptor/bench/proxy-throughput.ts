@@ -124,6 +124,8 @@ const headers = { authorization: `Bearer ${token}` };
 type Kind = 'bare' | 'interceptor' | 'compare';
 /** BENCH_COMPARE_DIR: a checkout of another version (npm ci + build done there) measured as a third target, for A/B work */
 const compareDir = process.env.BENCH_COMPARE_DIR;
+/** BENCH_INTERCEPTOR_NODE_ARGS: node options for the interceptor target only (say, GC settings against BENCH_COMPARE_DIR=. without them) */
+const interceptorNodeArgs = (process.env.BENCH_INTERCEPTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const kinds: Kind[] = compareDir ? ['bare', 'interceptor', 'compare'] : ['bare', 'interceptor'];
 const labelOf = (kind: Kind) => (kind === 'bare' ? 'bare node proxy' : kind === 'interceptor' ? 'interceptor (enforce, RS256)' : `interceptor from ${compareDir}`);
 /** CPU µs per request during the saturation run: the proxy process (all its threads), the broker, the upstream, the load generator (this process). */
@@ -162,7 +164,7 @@ async function withTarget<T>(kind: Kind, label: string, measure: (url: string, p
   const target = child(
     './target.ts',
     { BENCH_TARGET: kind === 'compare' ? 'interceptor' : kind, ...(kind === 'compare' ? { BENCH_INTERCEPTOR_DIR: compareDir! } : {}), BENCH_UPSTREAM: upstreamUrl, BENCH_BROKER: brokerAddress, BENCH_DIR: path.join(dir, `${kind}-${label}`), BENCH_JWKS: auth.jwksUrl, BENCH_ISSUER: auth.issuer, BENCH_AUDIENCE: auth.audience },
-    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${label}`)}`] : [],
+    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${label}`)}`] : []), ...(kind === 'interceptor' ? interceptorNodeArgs : [])],
     fromSource,
   );
   const url = `${String((await target.next()).url)}/api/orders`;
