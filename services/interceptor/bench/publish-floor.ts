@@ -8,8 +8,10 @@
  * Run by proxy-throughput.ts after the interceptor's runs: it reads back up to BENCH_SAMPLE
  * records the interceptor published to audit.raw.v1, then produces BENCH_RECORDS copies of them
  * (same keys, values, headers) to a scratch topic with the same partition count, BENCH_BATCH at
- * a time. Prints one JSON line: records, batch, value bytes, CPU µs per record of this process.
+ * a time. Prints one JSON line: records, batch, value bytes, CPU µs per record of this process and
+ * (BENCH_BROKER_PID) of the broker, both over the timed sends only.
  */
+import { readFileSync } from 'node:fs';
 import { createAuditProducer, createKafkaClient } from '@jwt-audit/kafka';
 import { TOPICS } from '@jwt-audit/events';
 import { quietLogger } from '../src/testdata/harness.js';
@@ -66,10 +68,20 @@ await producer.connect();
 let next = 0;
 const take = () => Array.from({ length: batch }, () => sample[next++ % sample.length]!);
 for (let i = 0; i < 100; i++) await producer.send(topic, take()); // JIT, connection, producer id
+/** CPU µs a process has used (Linux /proc; utime + stime in 1/100 s ticks); 0 without a pid. */
+const cpuOf = (pid: number): number => {
+  if (!pid) return 0;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 1e4;
+};
+const brokerPid = Number(process.env.BENCH_BROKER_PID ?? 0);
+const brokerBefore = cpuOf(brokerPid);
 const before = process.cpuUsage();
 let sent = 0;
 for (; sent < total; sent += batch) await producer.send(topic, take());
 const cpu = process.cpuUsage(before);
+const brokerCpu = cpuOf(brokerPid) - brokerBefore;
 await producer.disconnect();
 const valueBytes = sample.reduce((n, s) => n + s.value.length, 0) / sample.length;
-process.stdout.write(JSON.stringify({ records: sent, batch, valueBytes: Math.round(valueBytes), headers: Object.keys(sample[0]!.headers).length, cpuPerRecord: (cpu.user + cpu.system) / sent }) + '\n');
+process.stdout.write(JSON.stringify({ records: sent, batch, valueBytes: Math.round(valueBytes), headers: Object.keys(sample[0]!.headers).length, cpuPerRecord: (cpu.user + cpu.system) / sent, brokerPerRecord: brokerCpu / sent }) + '\n');
