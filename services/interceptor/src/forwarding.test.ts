@@ -50,6 +50,7 @@ describe('forwarding to the upstream', () => {
   let token: string;
   let reader: Awaited<ReturnType<typeof collectEvents>>;
   const received: Array<{ method: string; path: string; headers: http.IncomingHttpHeaders; body: Buffer }> = [];
+  const cancelled: string[] = []; // upstream requests whose connection closed before they were answered
   const big = Buffer.alloc(1024 * 1024 + 7, 'x');
   for (let i = 0; i < big.length; i += 4096) big[i] = 48 + ((i / 4096) % 10);
 
@@ -76,7 +77,12 @@ describe('forwarding to the upstream', () => {
         if (p.startsWith('/api/cookies')) return res.writeHead(201, [['set-cookie', 'a=secret-one; HttpOnly'], ['set-cookie', 'b=secret-two'], ['content-type', 'application/json']]).end('{"ok":true}');
         if (p.startsWith('/api/empty')) return res.writeHead(204).end();
         if (p.startsWith('/api/silent')) return; // never answers
-        if (p.startsWith('/api/slow')) return void setTimeout(() => res.writeHead(200).end('late'), 1_000);
+        if (p.startsWith('/api/slow')) {
+          res.on('close', () => {
+            if (!res.writableFinished) cancelled.push(p);
+          });
+          return void setTimeout(() => !res.destroyed && res.writeHead(200).end('late'), 1_000);
+        }
         res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' }).end('hello');
       });
     });
@@ -196,13 +202,14 @@ describe('forwarding to the upstream', () => {
     assert.equal((await eventFor('fwd-504')).http?.response?.status, 504);
   });
 
-  it('records 499 when the client leaves before the upstream answers', async () => {
+  it('records 499 when the client leaves before the upstream answers, and cancels the upstream request', async () => {
     const req = http.request(`${url}/api/slow`, { headers: { ...authz(), 'x-request-id': 'fwd-499' } });
     req.on('error', () => {});
     req.end();
     await new Promise((r) => setTimeout(r, 150));
     req.destroy();
     assert.equal((await eventFor('fwd-499')).http?.response?.status, 499);
+    await waitFor('the upstream request cancelled', () => cancelled.includes('/api/slow'), 2_000);
     assert.equal((await send(url, { path: '/api/plain', headers: authz() })).status, 200);
   });
 });
