@@ -7,7 +7,7 @@
  * it has processed all N: start-up is a one-time cost, not throughput.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import type { Kafka } from 'kafkajs';
 import { eventCodec, newId, partitionKey, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
 import { createAuditProducer, createConsumerRunner, createKafkaClient, createTransformStage, defaultTopics, ensureTopics, type AuditProducer } from '@jwt-audit/kafka';
 import { createLogger, createMetrics, type Metrics } from '@jwt-audit/runtime';
+import { cpuMicros } from './proc-cpu.js';
 
 export const N = Number(process.env.BENCH_EVENTS ?? 60_000);
 export const logger = createLogger({ name: 'bench', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
@@ -31,8 +32,7 @@ async function freePort(): Promise<number> {
 }
 
 export function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return cpuMicros(pid) / 1e6;
 }
 
 export async function until(fn: () => boolean | Promise<boolean>, ms = 600_000): Promise<void> {

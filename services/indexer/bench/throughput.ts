@@ -7,7 +7,7 @@
  *   npm run bench -w services/indexer          (BENCH_EVENTS=20000 by default)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { Client } from '@elastic/elasticsearch';
 import { eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent } from '@jwt-audit/events';
 import { createAuditProducer, createConsumerRunner, createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
+import { cpuMicros } from '../../../scripts/lib/proc-cpu.js';
 import { createIndexerService, indexerDefaults } from '../src/index.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -36,10 +37,7 @@ function child(script: string, args: string[]): ChildProcess {
   return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(root, script), ...args, '--log-level', 'warn'], { stdio: 'ignore' });
 }
 
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
-}
+const cpuSeconds = (pid: number): number => cpuMicros(pid) / 1e6;
 
 async function until(fn: () => Promise<boolean>, ms = 600_000): Promise<void> {
   const end = Date.now() + ms;

@@ -22,13 +22,13 @@ import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 // @ts-expect-error autocannon ships no types
 import autocannon from 'autocannon';
 import { createKafkaClient, ensureTopics } from '@jwt-audit/kafka';
+import { cpuMicros } from '../../../scripts/lib/proc-cpu.js';
 import { quietLogger, startTestAuthServer } from '../src/testdata/harness.js';
 import { steadyLoad, type SteadyResult } from './steady-load.js';
 
@@ -99,13 +99,6 @@ async function waitForPort(port: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`nothing listens on port ${port}`);
-}
-
-/** CPU time (user + system) a process (every thread), or with `mainThread` only its main thread, has used so far, in µs (Linux /proc). */
-function cpuMicros(pid: number | undefined, mainThread = false): number {
-  const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime + stime, in clock ticks of 1/100 s
 }
 
 const progress = (s: string) => process.stderr.write(`${s}\n`);
@@ -180,7 +173,7 @@ for (let round = 1; round <= rounds; round++) {
   for (const kind of kinds) {
     progress(`round ${round}/${rounds}: ${kind}: saturation, ${seconds} s`);
     const { value, published, sends } = await withTarget(kind, `max-${round}`, async (url, pid) => {
-      const pids = { proxy: pid, broker: brokerProc.pid, upstream: upstream.proc.pid };
+      const pids = { proxy: pid, broker: brokerProc.pid!, upstream: upstream.proc.pid! };
       const before = { proxy: cpuMicros(pids.proxy), loop: cpuMicros(pid, true), broker: cpuMicros(pids.broker), upstream: cpuMicros(pids.upstream), loadgen: process.cpuUsage() };
       const max = await load(url, headers, { duration: seconds });
       const per = (k: keyof typeof pids) => (cpuMicros(pids[k]) - before[k]) / max.requests.total;

@@ -11,9 +11,9 @@
  * a time. Prints one JSON line: records, batch, value bytes, CPU µs per record of this process and
  * (BENCH_BROKER_PID) of the broker, both over the timed sends only.
  */
-import { readFileSync } from 'node:fs';
 import { createAuditProducer, createKafkaClient } from '@jwt-audit/kafka';
 import { TOPICS } from '@jwt-audit/events';
+import { cpuMicros } from '../../../scripts/lib/proc-cpu.js';
 import { quietLogger } from '../src/testdata/harness.js';
 
 const brokers = [process.env.BENCH_BROKER ?? ''];
@@ -68,13 +68,7 @@ await producer.connect();
 let next = 0;
 const take = () => Array.from({ length: batch }, () => sample[next++ % sample.length]!);
 for (let i = 0; i < 100; i++) await producer.send(topic, take()); // JIT, connection, producer id
-/** CPU µs a process has used (Linux /proc; utime + stime in 1/100 s ticks); 0 without a pid. */
-const cpuOf = (pid: number): number => {
-  if (!pid) return 0;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 1e4;
-};
+const cpuOf = (pid: number): number => (pid ? cpuMicros(pid) : 0);
 const brokerPid = Number(process.env.BENCH_BROKER_PID ?? 0);
 const brokerBefore = cpuOf(brokerPid);
 const before = process.cpuUsage();

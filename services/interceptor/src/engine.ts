@@ -62,8 +62,11 @@ export function revocationRecord(r: Revocation): SpoolRecord {
   return { topic: TOPICS.revocations, key: revocationKey(r), value, headers };
 }
 
-/** Not forwarded upstream: RFC 9110 7.6.1 hop-by-hop fields, and the trace headers this hop rewrites. */
-const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'traceparent', 'tracestate']);
+/**
+ * Not forwarded upstream: RFC 9110 7.6.1 hop-by-hop fields, the trace headers this hop rewrites,
+ * and Expect (this hop answers 100-continue itself; the upstream client frames the body anew).
+ */
+const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'traceparent', 'tracestate']);
 
 /** The field names a Connection header lists (hop-by-hop too), beyond the usual keep-alive / close; undefined when none. */
 export function connectionTokens(connection: string | undefined): string[] | undefined {
@@ -80,7 +83,7 @@ function allowSet(headers: string[]): Set<string> {
   return set;
 }
 
-function headerString(v: string | string[] | undefined): string | undefined {
+export function headerString(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
@@ -205,7 +208,6 @@ export class Engine {
       if (v === undefined || REQUEST_HOP_BY_HOP.has(k) || k === subjectHeader || listed?.includes(k)) continue;
       out[k] = v;
     }
-    if (req.headers['transfer-encoding'] !== undefined) out['transfer-encoding'] = 'chunked';
     const xff = headerString(req.headers['x-forwarded-for']);
     const peer = req.socket.remoteAddress ?? '';
     out['x-forwarded-for'] = xff ? `${xff}, ${peer}` : peer;
@@ -238,12 +240,13 @@ export class Engine {
     };
     this.o.metrics.request(ctx.routeName, status, seconds);
     const events: AuditEvent[] = [];
-    const rejected = ctx.auth.kind !== 'none' && !(ctx.auth.kind === 'verified' && ctx.auth.outcome.ok);
+    const valid = ctx.auth.kind === 'verified' && ctx.auth.outcome.ok;
+    const rejected = ctx.auth.kind !== 'none' && !valid;
     const keep = rejected || status >= 400 || sampled(this.o.capture.sampling, ctx.route?.name ?? null, ctx.exchange.request.path, status);
     if (keep) {
       const now = Date.now();
       // a valid token: one event for the exchange, token.validated with the response
-      events.push(ctx.auth.kind === 'verified' && ctx.auth.outcome.ok ? tokenEvent(ctx.exchange, ctx.auth, this.o.source, ctx.mode, now)! : exchangeEvent(ctx.exchange, ctx.auth, this.o.source, now));
+      events.push(valid ? tokenEvent(ctx.exchange, ctx.auth, this.o.source, ctx.mode, now)! : exchangeEvent(ctx.exchange, ctx.auth, this.o.source, now));
     }
     events.push(...extra);
     if (events.length > 0) this.publish(events);

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Verifier } from '@jwt-audit/jwt';
 import type { Logger } from '@jwt-audit/runtime';
-import { connectionTokens, type Engine, type RequestContext } from './engine.js';
+import { connectionTokens, headerString, type Engine, type RequestContext } from './engine.js';
 import { problem, sendProblem } from './problem.js';
 import { matchRoute, type Route } from './routes.js';
 import { FamilyTracker, observeTokenEndpoint } from './token-endpoint.js';
@@ -90,14 +90,13 @@ export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res
       sendProblem(res, problem(413, 'payload-too-large', 'Payload too large', `the request body exceeds ${o.maxRequestBodyBytes} bytes`));
       finish(413, res.getHeaders());
     };
-    if (Number(req.headers['content-length'] ?? 0) > o.maxRequestBodyBytes) return tooLarge();
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > o.maxRequestBodyBytes) return tooLarge();
 
     const headers = o.engine.upstreamHeaders(req, ctx);
     headers.host = upstream.host;
-    // undici frames the body itself (chunked when no length is known) and has no 100-continue
-    delete headers['transfer-encoding'];
-    delete headers.expect;
-    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    // undici frames the body itself: with its declared length, or chunked when none was given
+    const hasBody = req.headers['transfer-encoding'] !== undefined || declared > 0;
     if (!hasBody) delete headers['content-length'];
     const abort = new Abort();
     let answered = false; // by this proxy (413) or the client left: the upstream's outcome no longer matters
@@ -147,14 +146,14 @@ export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res
   }
 
   const respond = (req: IncomingMessage, res: ServerResponse, route: Route, ctx: RequestContext, upRes: Dispatcher.ResponseData, finish: (status: number, headers: Record<string, string | string[] | number | undefined>, extra?: Parameters<Engine['finish']>[3]) => void) => {
-    const status = upRes.statusCode;
-    const headers: Record<string, string | string[]> = {};
-    const listed = connectionTokens(headerValue(upRes.headers.connection));
-    for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && !listed?.includes(k)) headers[k] = v;
     if (res.destroyed) {
       upRes.body.destroy();
       return;
     }
+    const status = upRes.statusCode;
+    const headers: Record<string, string | string[]> = {};
+    const listed = connectionTokens(headerString(upRes.headers.connection));
+    for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && !listed?.includes(k)) headers[k] = v;
     res.writeHead(status, headers);
     upRes.body.on('data', (chunk: Buffer) => ctx.responseBody?.push(chunk));
     upRes.body.on('error', () => {
@@ -218,6 +217,3 @@ class Abort extends EventEmitter {
   }
 }
 
-function headerValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
