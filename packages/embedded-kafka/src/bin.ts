@@ -20,13 +20,23 @@ const program = new Command('embedded-kafka')
   .option('--default-partitions <n>', 'partitions of auto-created topics', int('--default-partitions'), 1)
   .option('--fsync <policy>', 'always | interval | never', 'interval')
   .option('--fsync-interval-ms <n>', 'fsync period with --fsync interval', int('--fsync-interval-ms'), 1000)
+  .option('--socket-request-max-bytes <n>', 'largest request frame (socket.request.max.bytes)', int('--socket-request-max-bytes'))
+  .option('--queued-max-requests <n>', 'requests in flight, all connections (queued.max.requests)', int('--queued-max-requests'))
+  .option('--queued-max-request-bytes <n>', 'bytes of requests in flight (queued.max.request.bytes)', int('--queued-max-request-bytes'))
+  .option('--connections-max-idle-ms <n>', 'close idle connections after (connections.max.idle.ms)', int('--connections-max-idle-ms'))
+  .option('--fetch-max-bytes <n>', 'largest Fetch response (fetch.max.bytes)', int('--fetch-max-bytes'))
   .option('--log-level <level>', 'pino level', 'info')
   .showHelpAfterError();
 program.parse();
 const o = program.opts<{
   dir: string; port: number; host: string; advertisedHost?: string; advertisedPort?: number; autoCreateTopics: boolean;
   defaultPartitions: number; fsync: string; fsyncIntervalMs: number; logLevel: string;
+  socketRequestMaxBytes?: number; queuedMaxRequests?: number; queuedMaxRequestBytes?: number; connectionsMaxIdleMs?: number; fetchMaxBytes?: number;
 }>();
+// Limits given on the command line; the others keep startBroker's (Kafka's) defaults.
+const limits = Object.fromEntries(
+  (['socketRequestMaxBytes', 'queuedMaxRequests', 'queuedMaxRequestBytes', 'connectionsMaxIdleMs', 'fetchMaxBytes'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
+);
 if (!['always', 'interval', 'never'].includes(o.fsync)) program.error(`--fsync must be always, interval or never (got ${o.fsync})`, { exitCode: 2 });
 
 const logger = createLogger({ name: 'embedded-kafka', level: o.logLevel });
@@ -41,6 +51,7 @@ try {
     defaultPartitions: o.defaultPartitions,
     fsync: o.fsync as 'always' | 'interval' | 'never',
     fsyncIntervalMs: o.fsyncIntervalMs,
+    ...limits,
     logger,
   });
   let stopping = false;

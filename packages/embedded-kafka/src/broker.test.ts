@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readdirSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { CompressionTypes, Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
 import { startBroker, type Broker } from './index.js';
 import { Writer } from './protocol/primitives.js';
-import { crc32c } from './storage/crc32c.js';
+import { exchange, frame, produceBody, readProduceResult, recordBatch } from './testdata/wire.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -75,69 +74,6 @@ test('produce/consume round trip keeps keys, headers and timestamps, plain and g
     assert.deepEqual(mine.map((m) => Number(m.n)), [...mine.map((m) => Number(m.n))].sort((a, b) => a - b));
   }
 });
-
-// --- raw protocol helpers, to send exactly the bytes a retrying or hostile client would ---
-
-function frame(apiKey: number, version: number, correlationId: number, body: Buffer): Buffer {
-  const w = new Writer();
-  w.int32(0).int16(apiKey).int16(version).int32(correlationId).nullableString('raw-test').raw(body);
-  const b = Buffer.from(w.toBuffer());
-  b.writeInt32BE(b.length - 4, 0);
-  return b;
-}
-
-/** Sends bytes; resolves with the first response frame's body (after the correlation id), or 'closed'. */
-function exchange(port: number, bytes: Buffer): Promise<Buffer | 'closed'> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let buf = Buffer.alloc(0);
-    s.on('connect', () => s.write(bytes));
-    s.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
-        s.destroy();
-        resolve(buf.subarray(8, 4 + buf.readInt32BE(0)));
-      }
-    });
-    s.on('close', () => resolve('closed'));
-    s.on('error', () => resolve('closed'));
-  });
-}
-
-function recordBatch(producerId: number, baseSequence: number, values: string[]): Buffer {
-  const records = new Writer();
-  values.forEach((v, i) => {
-    const r = new Writer();
-    r.int8(0).varlong(0n).varint(i).varint(-1).varint(Buffer.byteLength(v)).raw(Buffer.from(v)).varint(0);
-    records.varint(r.length).raw(r.toBuffer());
-  });
-  const now = Date.now();
-  const w = new Writer();
-  w.int64(0).int32(0).int32(0).int8(2).uint32(0).int16(0).int32(values.length - 1).int64(now).int64(now);
-  w.int64(producerId).int16(0).int32(baseSequence).int32(values.length).raw(records.toBuffer());
-  const b = Buffer.from(w.toBuffer());
-  b.writeInt32BE(b.length - 12, 8);
-  b.writeUInt32BE(crc32c(b, 21), 17);
-  return b;
-}
-
-function produceBody(topic: string, batch: Buffer): Buffer {
-  const w = new Writer();
-  w.nullableString(null).int16(-1).int32(5000);
-  w.array([topic], (x, t) => {
-    x.string(t);
-    x.array([0], (y, p) => y.int32(p).bytes(batch));
-  });
-  return w.toBuffer();
-}
-
-function readProduceResult(body: Buffer): { error: number; baseOffset: number } {
-  // [topics: name, [partition, error, base_offset, log_append_time]], throttle
-  let o = 4;
-  const nameLen = body.readInt16BE(o);
-  o += 2 + nameLen + 4 + 4;
-  return { error: body.readInt16BE(o), baseOffset: Number(body.readBigInt64BE(o + 2)) };
-}
 
 test('idempotent producer: a retried batch is acknowledged once and not appended again; a gap is refused', async () => {
   const kafka = client(shared);

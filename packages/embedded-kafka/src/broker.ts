@@ -7,7 +7,8 @@ import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '@jwt-audit/runtime';
 import { ErrorCode } from './errors.js';
 import { GroupCoordinator } from './group/coordinator.js';
-import { serveConnection } from './network/connection.js';
+import { serveConnection, type NetworkStats } from './network/connection.js';
+import { RequestBudget } from './network/request-budget.js';
 import { apiVersionsApi } from './protocol/api-versions.js';
 import type { ApiDefinition, BrokerContext } from './protocol/context.js';
 import { fetchApi } from './protocol/fetch.js';
@@ -46,8 +47,16 @@ export interface BrokerOptions {
   /** 'always': fsync every appended batch and offset commit; 'interval' (default): every fsyncIntervalMs; 'never'. */
   fsync?: FsyncPolicy;
   fsyncIntervalMs?: number;
-  /** Largest request frame accepted; default 100 MiB. */
-  maxFrameBytes?: number;
+  /** Largest request frame accepted (Kafka: socket.request.max.bytes); default 104,857,600 (100 MiB). */
+  socketRequestMaxBytes?: number;
+  /** Requests received and not yet answered, all connections together (Kafka: queued.max.requests); default 500. */
+  queuedMaxRequests?: number;
+  /** Bytes of those requests (Kafka: queued.max.request.bytes, unbounded by default there); default 268,435,456 (256 MiB). */
+  queuedMaxRequestBytes?: number;
+  /** Close connections idle this long (Kafka: connections.max.idle.ms); default 600,000 (10 min). */
+  connectionsMaxIdleMs?: number;
+  /** Largest Fetch response (Kafka: fetch.max.bytes); default 57,671,680 (55 MiB). */
+  fetchMaxBytes?: number;
   /** Wait for more members when a group forms; default 200 ms. */
   initialRebalanceDelayMs?: number;
   /** Retention and compaction run this often; default 30 s. */
@@ -62,7 +71,15 @@ export interface Broker {
   port: number;
   /** Runs retention and compaction now (they also run on a timer). */
   maintain(): { deletedSegments: number; compactedRecords: number };
+  /** What the broker holds right now: connections, requests in flight, responses waiting for a reader. */
+  stats(): BrokerStats;
   close(): Promise<void>;
+}
+
+export interface BrokerStats extends NetworkStats {
+  reservedBytes: number;
+  inFlightRequests: number;
+  waitingConnections: number;
 }
 
 const silent = () => createLogger({ name: 'embedded-kafka', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
@@ -96,12 +113,19 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
     groups,
     autoCreateTopics: opts.autoCreateTopics ?? false,
     defaultPartitions: opts.defaultPartitions ?? 1,
+    fetchMaxBytes: opts.fetchMaxBytes ?? 57_671_680,
     logger,
     createTopic(name, partitions, configs) {
-      if (topics.topics.has(name)) return ErrorCode.TOPIC_ALREADY_EXISTS;
-      topics.create(name, partitions, configs);
+      if (topics.topics.has(name)) return { error: ErrorCode.TOPIC_ALREADY_EXISTS, message: `Topic '${name}' already exists.` };
+      try {
+        topics.create(name, partitions, configs);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        logger.error({ topic: name, partitions, err: e.message }, 'topic not created: nothing of it was kept');
+        return { error: ErrorCode.UNKNOWN_SERVER_ERROR, message: `cannot create ${partitions} partitions: ${e.code ?? e.message} (nothing was created)` };
+      }
       logger.info({ topic: name, partitions, configs }, 'topic created');
-      return ErrorCode.NONE;
+      return { error: ErrorCode.NONE, message: null };
     },
     deleteTopic(name) {
       if (!topics.delete(name)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
@@ -140,13 +164,18 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
   apiList.push(apiVersionsApi(() => apiList));
   const apis = new Map(apiList.map((a) => [a.key, a]));
 
+  const limits = { socketRequestMaxBytes: opts.socketRequestMaxBytes ?? 104_857_600, connectionsMaxIdleMs: opts.connectionsMaxIdleMs ?? 600_000 };
+  const budget = new RequestBudget(opts.queuedMaxRequestBytes ?? 256 * 1024 * 1024, opts.queuedMaxRequests ?? 500);
+  const netStats: NetworkStats = { connections: 0, blockedResponses: 0, blockedResponseBytes: 0, requestsHandled: 0 };
   const sockets = new Set<net.Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));
-    serveConnection(socket, apis, ctx, opts.maxFrameBytes ?? 100 * 1024 * 1024);
+    serveConnection(socket, apis, ctx, limits, budget, netStats);
   });
+  // At the descriptor limit accept() fails; the server keeps listening and serves again once descriptors are free.
+  server.on('error', (err) => logger.error({ err: err.message }, 'listener error'));
 
   const timers: NodeJS.Timeout[] = [];
   if (fsync === 'interval') timers.push(setInterval(() => topics.syncAll(), opts.fsyncIntervalMs ?? 1000));
@@ -165,6 +194,7 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
     host,
     port,
     maintain,
+    stats: () => ({ ...netStats, ...budget.stats }),
     close: () =>
       (closing ??= (async () => {
         for (const t of timers) clearInterval(t);

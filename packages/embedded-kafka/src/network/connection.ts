@@ -1,12 +1,20 @@
 /**
  * One client connection. Framing (Kafka protocol guide):
- *   request  = size INT32, api_key INT16, api_version INT16, correlation_id INT32, client_id NULLABLE_STRING, body
- *   response = size INT32, correlation_id INT32, body
- * Requests are handled one at a time, in order, as a Kafka broker does per connection, so
- * responses always come back in request order (a long-polling fetch delays those behind it).
- * A frame that is negative or larger than the limit, an unknown API key, an unsupported version
- * (but for ApiVersions, answered with UNSUPPORTED_VERSION) or a body that does not parse closes
- * this connection only.
+ *   request  = size INT32, api_key INT16, api_version INT16, correlation_id INT32, client_id NULLABLE_STRING,
+ *              [header v2, flexible versions: tagged fields], body
+ *   response = size INT32, correlation_id INT32, [header v1, flexible versions but ApiVersions: tagged fields], body
+ *
+ * Back-pressure, as Kafka's SocketServer does it: once a request frame is complete the connection
+ * is muted (the socket is paused, nothing more is read) until its response has been handed to the
+ * kernel, i.e. `write` returned true or 'drain' fired. So a client that pipelines requests and
+ * never reads holds at most one response in the broker's memory, one request is in flight per
+ * connection, and requests are answered in order. Frames are read into one buffer of their
+ * declared size (frame-reader.ts), reserved first from the broker-wide RequestBudget.
+ * `connections.max.idle.ms`: a connection with no request in flight and no bytes moving for that
+ * long is closed (a half-sent frame does not keep it open).
+ * A frame that is too small or larger than `socket.request.max.bytes`, an unknown API key, an
+ * unsupported version (but for ApiVersions, answered with UNSUPPORTED_VERSION) or a body that does
+ * not parse closes this connection only.
  */
 import type net from 'node:net';
 import { ErrorCode, KafkaProtocolError } from '../errors.js';
@@ -14,52 +22,143 @@ import { writeApiVersions } from '../protocol/api-versions.js';
 import type { ApiDefinition, BrokerContext } from '../protocol/context.js';
 import { Reader, Writer } from '../protocol/primitives.js';
 import { NO_RESPONSE } from '../protocol/produce.js';
+import { FrameReader, FrameSizeError } from './frame-reader.js';
+import type { RequestBudget } from './request-budget.js';
 
-export function serveConnection(socket: net.Socket, apis: Map<number, ApiDefinition>, ctx: BrokerContext, maxFrameBytes: number): void {
+export interface ConnectionLimits {
+  socketRequestMaxBytes: number;
+  connectionsMaxIdleMs: number;
+}
+
+/** Broker-wide counters of what connections hold, for `broker.stats()` and the tests that bound it. */
+export interface NetworkStats {
+  connections: number;
+  /** Responses whose write is waiting for the client to read ('drain'). */
+  blockedResponses: number;
+  blockedResponseBytes: number;
+  requestsHandled: number;
+}
+
+export function serveConnection(
+  socket: net.Socket,
+  apis: Map<number, ApiDefinition>,
+  ctx: BrokerContext,
+  limits: ConnectionLimits,
+  budget: RequestBudget,
+  stats: NetworkStats,
+): void {
   const log = ctx.logger.child({ client: `${socket.remoteAddress}:${socket.remotePort}` });
   const abort = new AbortController();
-  let pending: Buffer = Buffer.alloc(0);
-  const queue: Buffer[] = [];
-  let busy = false;
+  const reader = new FrameReader(limits.socketRequestMaxBytes);
+  let chunk: Buffer | undefined;
+  let chunkOffset = 0;
+  /** A request is in flight, or the connection waits for budget: read nothing more. */
+  let muted = false;
+  let reserved = 0;
   let closed = false;
+  stats.connections++;
+
+  const idle = (on: boolean) => socket.setTimeout(on ? limits.connectionsMaxIdleMs : 0);
+  idle(true);
 
   const close = (reason: string) => {
     if (closed) return;
     closed = true;
+    stats.connections--;
     log.debug({ reason }, 'closing connection');
     abort.abort();
+    budget.cancel(onBudget);
+    if (reserved > 0) budget.release(reserved);
+    reserved = 0;
+    chunk = undefined;
     socket.destroy();
   };
 
-  socket.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 4) {
-      const size = pending.readInt32BE(0);
-      if (size < 8 || size > maxFrameBytes) {
-        log.warn({ size, maxFrameBytes }, 'frame size out of bounds: connection closed');
-        return close('bad frame size');
+  const mute = () => {
+    muted = true;
+    idle(false);
+    socket.pause();
+  };
+  const unmute = () => {
+    if (closed) return;
+    muted = false;
+    idle(true);
+    pump();
+    if (!muted && !closed) socket.resume();
+  };
+
+  function onBudget(): void {
+    reserved = reader.declared;
+    reader.allocate();
+    unmute();
+  }
+
+  /** Consumes the buffered chunk until it is used up or the connection mutes. */
+  function pump(): void {
+    try {
+      while (!muted && !closed && chunk) {
+        if (reader.needsBuffer) {
+          if (!budget.reserve(reader.declared, onBudget)) {
+            mute();
+            return;
+          }
+          reserved = reader.declared;
+          reader.allocate();
+        }
+        if (chunkOffset >= chunk.length) {
+          chunk = undefined;
+          break;
+        }
+        chunkOffset += reader.feed(chunk, chunkOffset);
+        if (reader.complete) dispatch(reader.take());
       }
-      if (pending.length < 4 + size) break;
-      queue.push(pending.subarray(4, 4 + size));
-      pending = pending.subarray(4 + size);
+    } catch (err) {
+      if (!(err instanceof FrameSizeError)) throw err;
+      log.warn({ size: err.size, max: err.max }, 'frame size out of bounds: connection closed');
+      close('bad frame size');
     }
-    void drain();
+  }
+
+  function dispatch(frame: Buffer): void {
+    mute();
+    stats.requestsHandled++;
+    void handle(frame).then(async (response) => {
+      budget.release(reserved);
+      reserved = 0;
+      if (closed) return;
+      if (response && !socket.write(response)) {
+        stats.blockedResponses++;
+        stats.blockedResponseBytes += response.length;
+        // Stay muted until the client has read it: the response is the only one this connection holds.
+        idle(true);
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            socket.off('drain', done);
+            socket.off('close', done);
+            resolve();
+          };
+          socket.on('drain', done);
+          socket.on('close', done);
+        });
+        stats.blockedResponses--;
+        stats.blockedResponseBytes -= response.length;
+      }
+      unmute();
+    });
+  }
+
+  socket.on('data', (data: Buffer) => {
+    // After pause() no further 'data' arrives; the chunk that made us mute is kept and resumed from.
+    chunk = chunk && chunkOffset < chunk.length ? Buffer.concat([chunk.subarray(chunkOffset), data]) : data;
+    chunkOffset = 0;
+    pump();
+  });
+  socket.on('timeout', () => {
+    log.debug({ idleMs: limits.connectionsMaxIdleMs }, 'idle connection closed (connections.max.idle.ms)');
+    close('idle');
   });
   socket.on('error', () => close('socket error'));
   socket.on('close', () => close('peer closed'));
-
-  async function drain(): Promise<void> {
-    if (busy) return;
-    busy = true;
-    try {
-      while (queue.length > 0 && !closed) {
-        const response = await handle(queue.shift()!);
-        if (response && !closed) socket.write(response);
-      }
-    } finally {
-      busy = false;
-    }
-  }
 
   async function handle(frame: Buffer): Promise<Buffer | undefined> {
     const r = new Reader(frame);
@@ -71,13 +170,13 @@ export function serveConnection(socket: net.Socket, apis: Map<number, ApiDefinit
       correlationId = r.int32();
       const clientId = r.nullableString();
       const api = apis.get(apiKey);
-      const w = new Writer(1024);
-      w.int32(0).int32(correlationId);
       if (!api) {
         log.warn({ apiKey }, 'unknown API key: connection closed');
         close('unknown api');
         return undefined;
       }
+      const w = new Writer(1024);
+      w.int32(0).int32(correlationId);
       if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
         if (api.key === 18) {
           writeApiVersions(w, [...apis.values()], 0, ErrorCode.UNSUPPORTED_VERSION);
@@ -87,14 +186,19 @@ export function serveConnection(socket: net.Socket, apis: Map<number, ApiDefinit
         close('unsupported version');
         return undefined;
       }
+      const flexible = api.flexibleVersion !== undefined && apiVersion >= api.flexibleVersion;
+      if (flexible) r.skipTaggedFields();
+      // ApiVersions answers with response header v0 at every version, so old clients can read it.
+      if (flexible && api.key !== 18) w.uvarint(0);
       try {
-        await api.handle(r, w, { apiVersion, clientId, clientHost: socket.remoteAddress ?? '' }, ctx, abort.signal);
+        await api.handle(r, w, { apiVersion, clientId, clientHost: socket.remoteAddress ?? '', flexible }, ctx, abort.signal);
       } catch (err) {
         if (err === NO_RESPONSE) return undefined;
         throw err;
       }
       return finish(w);
     } catch (err) {
+      if (closed) return undefined;
       const malformed = err instanceof KafkaProtocolError || err instanceof RangeError;
       log.warn({ apiKey, correlationId, err: (err as Error).message }, malformed ? 'malformed request: connection closed' : 'request failed: connection closed');
       close('bad request');

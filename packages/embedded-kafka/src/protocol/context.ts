@@ -13,9 +13,11 @@ export interface BrokerContext {
   groups: GroupCoordinator;
   autoCreateTopics: boolean;
   defaultPartitions: number;
+  /** Broker cap on a Fetch response (Kafka: fetch.max.bytes). */
+  fetchMaxBytes: number;
   logger: Logger;
-  /** Creates a topic (used by CreateTopics and auto-creation); returns a Kafka error code. */
-  createTopic(name: string, partitions: number, configs: Record<string, string>): number;
+  /** Creates a topic (used by CreateTopics and auto-creation): a Kafka error code and message. */
+  createTopic(name: string, partitions: number, configs: Record<string, string>): { error: number; message: string | null };
   deleteTopic(name: string): number;
   /** Resolves when a record is appended to any partition, or after `ms`. */
   waitForAppend(ms: number, signal: AbortSignal): Promise<void>;
@@ -27,6 +29,8 @@ export interface RequestMeta {
   apiVersion: number;
   clientId: string | null;
   clientHost: string;
+  /** A flexible version (KIP-482): compact strings/arrays/bytes and tagged fields. */
+  flexible: boolean;
 }
 
 export type Handler = (r: Reader, w: Writer, meta: RequestMeta, ctx: BrokerContext, signal: AbortSignal) => void | Promise<void>;
@@ -36,5 +40,7 @@ export interface ApiDefinition {
   name: string;
   minVersion: number;
   maxVersion: number;
+  /** First flexible version (request header v2, response header v1); undefined = none. */
+  flexibleVersion?: number;
   handle: Handler;
 }

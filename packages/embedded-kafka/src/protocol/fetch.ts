@@ -6,9 +6,14 @@
  *   Response: throttle_time_ms INT32, [responses: topic STRING, [partitions: partition INT32,
  *             error_code INT16, high_watermark INT64, last_stable_offset INT64,
  *             [aborted_transactions: producer_id INT64, first_offset INT64] (nullable), records NULLABLE_BYTES]]
- * Long polling: with fewer than min_bytes available the response waits until enough data is
- * appended or max_wait_ms passes; it returns as soon as a produce brings enough. Whole batches are
- * returned (the first may start before fetch_offset; clients skip the records before it).
+ * Long polling (Kafka's ReplicaManager.fetchMessages): the response is sent at once when
+ * max_wait_ms <= 0 or at least min_bytes are available (so min_bytes = 0 never waits), else when a
+ * produce brings enough or max_wait_ms passes. Whole batches are returned (the first may start
+ * before fetch_offset; clients skip the records before it).
+ * Size: the response holds at most min(max_bytes, the broker's fetch.max.bytes) and each partition
+ * at most its partition_max_bytes, except that the first partition with data returns at least its
+ * first batch even if that is larger (Kafka's minOneMessage), so a large record still progresses;
+ * every later partition is held to its limits strictly.
  */
 import { ErrorCode } from '../errors.js';
 import type { ApiDefinition, BrokerContext } from './context.js';
@@ -28,7 +33,7 @@ function collect(ctx: BrokerContext, wants: Want[], maxBytes: number) {
       const hw = log.nextOffset;
       if (p.offset < log.startOffset || p.offset > hw) return { partition: p.partition, error: ErrorCode.OFFSET_OUT_OF_RANGE, hw, records: Buffer.alloc(0) };
       const budget = Math.max(0, Math.min(p.maxBytes, maxBytes - total));
-      const records = p.offset < hw && (budget > 0 || total === 0) ? log.read(p.offset, Math.max(budget, 1)) : Buffer.alloc(0);
+      const records = p.offset < hw ? log.read(p.offset, budget, total === 0) : Buffer.alloc(0);
       total += records.length;
       return { partition: p.partition, error: ErrorCode.NONE, hw, records };
     }),
@@ -46,7 +51,7 @@ export const fetchApi: ApiDefinition = {
     const maxWait = Math.max(0, Math.min(r.int32(), 30_000));
     const minBytes = r.int32();
     const requestedMax = r.int32();
-    const maxBytes = requestedMax > 0 ? requestedMax : 50 * 1024 * 1024;
+    const maxBytes = Math.min(requestedMax > 0 ? requestedMax : ctx.fetchMaxBytes, ctx.fetchMaxBytes);
     r.int8();
     const wants: Want[] = r.array((x) => ({
       topic: x.string(),
@@ -55,7 +60,7 @@ export const fetchApi: ApiDefinition = {
     const deadline = Date.now() + maxWait;
     let result = collect(ctx, wants, maxBytes);
     const hasError = () => result.out.some((t) => t.partitions.some((p) => p.error !== ErrorCode.NONE));
-    while (result.total < Math.max(1, minBytes) && !hasError() && Date.now() < deadline && !signal.aborted) {
+    while (result.total < minBytes && !hasError() && Date.now() < deadline && !signal.aborted) {
       await ctx.waitForAppend(deadline - Date.now(), signal);
       result = collect(ctx, wants, maxBytes);
     }

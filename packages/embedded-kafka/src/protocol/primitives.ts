@@ -3,7 +3,10 @@
  *   INT8/16/32/64, BOOLEAN (int8), STRING (int16 length + UTF-8), NULLABLE_STRING (-1 = null),
  *   BYTES / NULLABLE_BYTES (int32 length), ARRAY (int32 count, -1 = null), VARINT / VARLONG
  *   (zig-zag, used inside record batches only).
- * Only non-flexible (pre-KIP-482) versions are implemented, so no compact types or tagged fields.
+ * Flexible versions (KIP-482) add UNSIGNED_VARINT, COMPACT_STRING / COMPACT_NULLABLE_STRING /
+ * COMPACT_BYTES (unsigned varint length + 1, 0 = null), COMPACT_ARRAY (unsigned varint count + 1,
+ * 0 = null) and TAGGED_FIELDS (unsigned varint count, each tag uvarint, size uvarint, bytes).
+ * Handlers read and write both encodings through the `flex`-taking helpers.
  */
 import { KafkaProtocolError } from '../errors.js';
 
@@ -105,6 +108,82 @@ export class Reader {
     }
     return (result >> 1n) ^ -(result & 1n);
   }
+  uvarint(): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      this.need(1);
+      const byte = this.buf[this.offset++]!;
+      result += (byte & 0x7f) * 2 ** shift;
+      if ((byte & 0x80) === 0) break;
+      shift += 7;
+      if (shift > 28) throw new KafkaProtocolError('unsigned varint too long');
+    }
+    return result;
+  }
+  /** Length of a compact field: -1 for null. */
+  private compactLength(): number {
+    return this.uvarint() - 1;
+  }
+  compactNullableString(): string | null {
+    const len = this.compactLength();
+    if (len < 0) return null;
+    this.need(len);
+    const s = this.buf.toString('utf8', this.offset, this.offset + len);
+    this.offset += len;
+    return s;
+  }
+  compactNullableBytes(): Buffer | null {
+    const len = this.compactLength();
+    if (len < 0) return null;
+    this.need(len);
+    const b = this.buf.subarray(this.offset, this.offset + len);
+    this.offset += len;
+    return b;
+  }
+  compactNullableArray<T>(item: (r: Reader) => T): T[] | null {
+    const n = this.compactLength();
+    if (n < 0) return null;
+    if (n > this.buf.length - this.offset) throw new KafkaProtocolError(`array of ${n} elements in ${this.buf.length - this.offset} bytes`);
+    const out: T[] = [];
+    for (let i = 0; i < n; i++) out.push(item(this));
+    return out;
+  }
+  /** Tagged fields this broker does not interpret are skipped, as KIP-482 allows. */
+  skipTaggedFields(): void {
+    const n = this.uvarint();
+    for (let i = 0; i < n; i++) {
+      this.uvarint();
+      const size = this.uvarint();
+      this.need(size);
+      this.offset += size;
+    }
+  }
+  // Version-dependent encodings: `flex` picks the compact form.
+  str(flex: boolean): string {
+    const s = flex ? this.compactNullableString() : this.nullableString();
+    if (s === null) throw new KafkaProtocolError('null where a STRING is required');
+    return s;
+  }
+  nstr(flex: boolean): string | null {
+    return flex ? this.compactNullableString() : this.nullableString();
+  }
+  byts(flex: boolean): Buffer {
+    return (flex ? this.compactNullableBytes() : this.nullableBytes()) ?? Buffer.alloc(0);
+  }
+  nbyts(flex: boolean): Buffer | null {
+    return flex ? this.compactNullableBytes() : this.nullableBytes();
+  }
+  arr<T>(flex: boolean, item: (r: Reader) => T): T[] {
+    return (flex ? this.compactNullableArray(item) : this.nullableArray(item)) ?? [];
+  }
+  narr<T>(flex: boolean, item: (r: Reader) => T): T[] | null {
+    return flex ? this.compactNullableArray(item) : this.nullableArray(item);
+  }
+  /** End of a flexible struct: its tagged fields. */
+  tags(flex: boolean): void {
+    if (flex) this.skipTaggedFields();
+  }
   remaining(): number {
     return this.buf.length - this.offset;
   }
@@ -204,6 +283,41 @@ export class Writer {
       z >>= 7n;
     }
     return this.int8u(Number(z));
+  }
+  uvarint(v: number): this {
+    let z = v;
+    while (z >= 0x80) {
+      this.int8u((z & 0x7f) | 0x80);
+      z = Math.floor(z / 128);
+    }
+    return this.int8u(z);
+  }
+  str(flex: boolean, s: string | null): this {
+    if (!flex) return this.nullableString(s);
+    if (s === null) return this.uvarint(0);
+    const len = Buffer.byteLength(s);
+    this.uvarint(len + 1);
+    this.room(len);
+    this.buf.write(s, this.pos, 'utf8');
+    this.pos += len;
+    return this;
+  }
+  byts(flex: boolean, b: Buffer | null): this {
+    if (!flex) return this.nullableBytes(b);
+    if (b === null) return this.uvarint(0);
+    this.uvarint(b.length + 1);
+    return this.raw(b);
+  }
+  arr<T>(flex: boolean, items: readonly T[] | null, write: (w: Writer, item: T) => void): this {
+    if (!flex) return this.array(items, write);
+    if (items === null) return this.uvarint(0);
+    this.uvarint(items.length + 1);
+    for (const it of items) write(this, it);
+    return this;
+  }
+  /** End of a flexible struct: no tagged fields. */
+  tags(flex: boolean): this {
+    return flex ? this.uvarint(0) : this;
   }
   private int8u(v: number): this {
     this.room(1);

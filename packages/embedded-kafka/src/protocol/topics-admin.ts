@@ -49,8 +49,8 @@ export const createTopicsApi: ApiDefinition = {
       if (t.replication !== -1 && t.replication !== 1) return { name: t.name, error: ErrorCode.INVALID_REPLICATION_FACTOR, message: 'this broker is a single node: replication factor 1' };
       const bad = validateConfigs(configs);
       if (bad) return { name: t.name, error: ErrorCode.INVALID_CONFIG, message: bad };
-      if (!validateOnly) ctx.createTopic(t.name, partitions, configs);
-      return { name: t.name, error: ErrorCode.NONE, message: null };
+      if (validateOnly) return { name: t.name, error: ErrorCode.NONE, message: null };
+      return { name: t.name, ...ctx.createTopic(t.name, partitions, configs) };
     });
     if (v >= 2) w.int32(0);
     w.array(results, (x, t) => {

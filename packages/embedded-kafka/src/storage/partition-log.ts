@@ -74,8 +74,19 @@ export class PartitionLog {
       .filter((f) => f.endsWith('.log'))
       .map((f) => Number(f.slice(0, -4)))
       .sort((a, b) => a - b);
-    for (const base of bases) this.segments.push(this.openSegment(base, true));
-    if (this.segments.length === 0) this.segments.push(this.openSegment(0, false));
+    try {
+      // Only the active (last) segment keeps descriptors open: closed segments are opened for a
+      // read and closed again, so a partition costs two descriptors however many segments it has.
+      for (const base of bases) {
+        const prev = this.segments[this.segments.length - 1];
+        if (prev) closeFds(prev);
+        this.segments.push(this.openSegment(base, true));
+      }
+      if (this.segments.length === 0) this.segments.push(this.openSegment(0, false));
+    } catch (err) {
+      for (const seg of this.segments) closeFds(seg);
+      throw err;
+    }
     for (const s of this.segments) for (const e of s.entries) this.trackProducer(e);
     this.leo = this.active.baseOffset;
     for (const s of this.segments) for (const e of s.entries) this.leo = Math.max(this.leo, e.last + 1);
@@ -99,10 +110,18 @@ export class PartitionLog {
     const logPath = path.join(this.dir, `${name(baseOffset)}.log`);
     const indexPath = path.join(this.dir, `${name(baseOffset)}.index`);
     const logFd = fs.openSync(logPath, existing ? 'r+' : 'w+');
-    const indexFd = fs.openSync(indexPath, fs.existsSync(indexPath) ? 'r+' : 'w+');
-    const seg: Segment = { baseOffset, logPath, indexPath, logFd, indexFd, size: fs.fstatSync(logFd).size, entries: [], createdAt: fs.fstatSync(logFd).birthtimeMs || Date.now() };
-    if (existing) this.recover(seg);
-    return seg;
+    let indexFd = -1;
+    try {
+      indexFd = fs.openSync(indexPath, fs.existsSync(indexPath) ? 'r+' : 'w+');
+      const st = fs.fstatSync(logFd);
+      const seg: Segment = { baseOffset, logPath, indexPath, logFd, indexFd, size: st.size, entries: [], createdAt: st.birthtimeMs || Date.now() };
+      if (existing) this.recover(seg);
+      return seg;
+    } catch (err) {
+      fs.closeSync(logFd);
+      if (indexFd >= 0) fs.closeSync(indexFd);
+      throw err;
+    }
   }
 
   private recover(seg: Segment): void {
@@ -226,15 +245,18 @@ export class PartitionLog {
   private roll(): void {
     const base = this.nextOffset;
     if (this.opts.fsync !== 'never') this.sync();
-    this.segments.push(this.openSegment(base, false));
+    const next = this.openSegment(base, false);
+    closeFds(this.active);
+    this.segments.push(next);
     this.rolled = true;
   }
 
   /**
-   * Whole batches from the one holding `offset`, up to `maxBytes` (at least one batch, as Kafka
-   * does, so a batch larger than maxBytes still makes progress).
+   * Whole batches from the one holding `offset`, up to `maxBytes`; with `minOne`, at least one
+   * batch even when it is larger (Kafka's minOneMessage), so a batch larger than maxBytes still
+   * makes progress.
    */
-  read(offset: number, maxBytes: number): Buffer {
+  read(offset: number, maxBytes: number, minOne = true): Buffer {
     const out: Buffer[] = [];
     let total = 0;
     for (const seg of this.segments) {
@@ -246,9 +268,10 @@ export class PartitionLog {
         // Read consecutive batches in one call.
         let j = i;
         let bytes = 0;
-        while (j < seg.entries.length && (total + bytes === 0 || total + bytes + seg.entries[j]!.size <= maxBytes)) bytes += seg.entries[j++]!.size;
+        while (j < seg.entries.length && ((minOne && total + bytes === 0) || total + bytes + seg.entries[j]!.size <= maxBytes)) bytes += seg.entries[j++]!.size;
+        if (bytes === 0) return Buffer.concat(out);
         const buf = Buffer.allocUnsafe(bytes);
-        fs.readSync(seg.logFd, buf, 0, bytes, e.pos);
+        withLogFd(seg, (fd) => fs.readSync(fd, buf, 0, bytes, e.pos));
         out.push(buf);
         total += bytes;
         i = j;
@@ -280,8 +303,7 @@ export class PartitionLog {
   }
 
   private dropSegment(seg: Segment): void {
-    fs.closeSync(seg.logFd);
-    fs.closeSync(seg.indexFd);
+    closeFds(seg);
     fs.rmSync(seg.logPath, { force: true });
     fs.rmSync(seg.indexPath, { force: true });
   }
@@ -323,7 +345,7 @@ export class PartitionLog {
 
   private readEntry(seg: Segment, e: Entry): Buffer {
     const b = Buffer.allocUnsafe(e.size);
-    fs.readSync(seg.logFd, b, 0, e.size, e.pos);
+    withLogFd(seg, (fd) => fs.readSync(fd, b, 0, e.size, e.pos));
     return b;
   }
 
@@ -333,26 +355,42 @@ export class PartitionLog {
     const fd = fs.openSync(tmp, 'r');
     fs.fsyncSync(fd);
     fs.closeSync(fd);
-    fs.closeSync(seg.logFd);
-    fs.closeSync(seg.indexFd);
+    const active = seg === this.active;
+    closeFds(seg);
     fs.rmSync(seg.indexPath, { force: true });
     fs.renameSync(tmp, seg.logPath);
     const fresh = this.openSegment(seg.baseOffset, true);
+    if (!active) closeFds(fresh);
     Object.assign(seg, fresh);
   }
 
   close(): void {
     this.syncIfDirty();
-    for (const s of this.segments) {
-      fs.closeSync(s.logFd);
-      fs.closeSync(s.indexFd);
-    }
+    for (const s of this.segments) closeFds(s);
     this.segments = [];
   }
 
   destroy(): void {
     this.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function closeFds(seg: Segment): void {
+  if (seg.logFd >= 0) fs.closeSync(seg.logFd);
+  if (seg.indexFd >= 0) fs.closeSync(seg.indexFd);
+  seg.logFd = -1;
+  seg.indexFd = -1;
+}
+
+/** A closed segment's log is opened read-only for the call and closed again. */
+function withLogFd<T>(seg: Segment, fn: (fd: number) => T): T {
+  if (seg.logFd >= 0) return fn(seg.logFd);
+  const fd = fs.openSync(seg.logPath, 'r');
+  try {
+    return fn(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

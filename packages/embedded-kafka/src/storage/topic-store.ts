@@ -55,9 +55,15 @@ export class TopicStore {
     return { fsync: this.fsync, segmentBytes: Number(c['segment.bytes']), segmentMs: Number(c['segment.ms']) };
   }
 
+  /** Opens every partition; if one fails (EMFILE, ENOSPC), closes those already open and rethrows. */
   private open(name: string, m: TopicMeta): Topic {
     const logs: PartitionLog[] = [];
-    for (let p = 0; p < m.partitions; p++) logs.push(new PartitionLog(path.join(this.logsDir, `${name}-${p}`), this.logOptions(m)));
+    try {
+      for (let p = 0; p < m.partitions; p++) logs.push(new PartitionLog(path.join(this.logsDir, `${name}-${p}`), this.logOptions(m)));
+    } catch (err) {
+      for (const log of logs) log.close();
+      throw err;
+    }
     return { name, meta: m, logs };
   }
 
@@ -67,10 +73,32 @@ export class TopicStore {
     writeFileAtomic(this.metaFile, JSON.stringify(meta, null, 2), this.fsync !== 'never');
   }
 
+  /**
+   * Creates a topic, all or nothing: when a partition cannot be opened (a resource limit), every
+   * descriptor opened for it is closed, its directories are removed, topics.json is not touched,
+   * and the error is rethrown for the caller to answer.
+   */
   create(name: string, partitions: number, configs: Record<string, string>): Topic {
-    const t = this.open(name, { partitions, configs });
+    const dirs = Array.from({ length: partitions }, (_, p) => path.join(this.logsDir, `${name}-${p}`));
+    const removeDirs = () => {
+      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    };
+    let t: Topic;
+    try {
+      t = this.open(name, { partitions, configs });
+    } catch (err) {
+      removeDirs();
+      throw err;
+    }
     this.topics.set(name, t);
-    this.save();
+    try {
+      this.save();
+    } catch (err) {
+      this.topics.delete(name);
+      for (const log of t.logs) log.close();
+      removeDirs();
+      throw err;
+    }
     return t;
   }
 
