@@ -40,6 +40,7 @@ export interface LifecycleEventInput {
 // Compiled once at load, never per request.
 const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
 addFormats(ajv);
+ajv.addSchema(readSchemaFile('json/shapes.json') as object);
 ajv.addSchema(readSchemaFile('json/lifecycle-event.json') as object, 'lifecycle-event.json');
 const validateRequest = ajv.compile(readSchemaFile('json/ingest-request.json') as object);
 const validateOne = ajv.getSchema('lifecycle-event.json')!;

@@ -24,7 +24,13 @@ export interface JsonMaskHooks {
    * other value (`isString` tells which). The same string = keep; undefined = drop the member.
    */
   whole(name: string, raw: string, isString: boolean): string | undefined;
+  /** The masked form of a member name (a secret used as a key); the same name when nothing was found. */
+  name?(name: string): string;
 }
+
+/** Deeper than this the document is refused (JsonDepthError) and masked by the loose scanner. */
+export const MAX_JSON_DEPTH = 256;
+export class JsonDepthError extends Error {}
 
 export class JsonSyntaxError extends Error {}
 
@@ -76,6 +82,8 @@ class Scanner {
     private readonly src: string,
     private readonly hooks: JsonMaskHooks,
   ) {}
+
+  private depth = 0;
 
   document(): string | null {
     this.ws();
@@ -182,8 +190,13 @@ class Scanner {
       const masked = this.hooks.string(s);
       return masked === s ? null : JSON.stringify(masked);
     }
-    if (c === C.OpenBrace) return this.object(walk);
-    if (c === C.OpenBracket) return this.array(walk);
+    if (c === C.OpenBrace || c === C.OpenBracket) {
+      // bounded, so a hostile document cannot exhaust the stack: the caller masks it loosely
+      if (++this.depth > MAX_JSON_DEPTH) throw new JsonDepthError(`JSON nested deeper than ${MAX_JSON_DEPTH}`);
+      const r = c === C.OpenBrace ? this.object(walk) : this.array(walk);
+      this.depth--;
+      return r;
+    }
     if (c === C.LowerT) this.literal('true');
     else if (c === C.LowerF) this.literal('false');
     else if (c === C.LowerN) this.literal('null');
@@ -217,6 +230,7 @@ class Scanner {
         leadingDropped = false;
       }
       const name = walk ? this.stringAt(keyStart, keyEnd) : '';
+      const renamed = walk && this.hooks.name ? this.hooks.name(name) : name;
       this.ws();
       if (src.charCodeAt(this.p) !== C.Colon) this.fail();
       this.p++;
@@ -241,6 +255,10 @@ class Scanner {
         }
         from = valueEnd;
       } else {
+        if (renamed !== name) {
+          out = (out ?? '') + src.slice(from, keyStart) + JSON.stringify(renamed);
+          from = keyEnd;
+        }
         if (replacement !== null) {
           out = (out ?? '') + src.slice(from, valueStart) + replacement;
           from = valueEnd;

@@ -1,25 +1,36 @@
 /**
  * mask(event) -> the same event with secrets and personal data replaced, and the rules applied
- * recorded in `event.masking`. What is looked at:
- *   headers          policy.headers by name (Authorization, Cookie, Set-Cookie, Proxy-Authorization
- *                    are always covered; the interceptor's `sha256:` fingerprints are kept as they
- *                    are), every other header value through the detectors
- *   query string     parameters by name (field rules), values through the detectors
- *   bodies           JSON at any depth, form-urlencoded, multipart (text parts by name; file parts
- *                    reduced to size + sha256), other text; a non-text body is never kept (size +
- *                    sha256 only); truncated JSON is handled as text
- *   free text        `key=value` / `"key": "value"` pairs with sensitive keys, then the detectors,
- *                    in bodies, header values, paths, rejection details, attributes, user agents
+ * recorded in `event.masking`. Every string field of the event has a treatment (event-fields.ts,
+ * tabled in the README):
+ *   free text        `key=value` / `"key": "value"` pairs whose key has a sensitive word, then the
+ *                    detectors, then once more on base64 / base64url / percent-encoded runs decoded
+ *   headers          names and values: policy.headers and key words by name, shapes for Host,
+ *                    X-Request-Id, X-Forwarded-For, Forwarded, Content-Type, traceparent; every
+ *                    other value as free text; a header name that is not a token is fingerprinted
+ *   query string     parameters by name (key words), values and names as free text
+ *   bodies           by media type (parsed, RFC 9110): JSON at any depth (member names too; too deep
+ *                    or cut by the capture cap: the loose scanner), form-urlencoded, multipart with a
+ *                    valid boundary (preamble, part headers, parts, epilogue), other text; a body in
+ *                    a charset other than UTF-8/ASCII/Latin-1, with NULs, of a non-text type or with
+ *                    an unparseable type is never kept (size + sha256 only)
+ *   identifiers      a strict shape (shapes.ts) and no detector may fire on them; otherwise a keyed
+ *                    fingerprint, flagged `shape:<field>:hash`. Claims of a token whose signature did
+ *                    not verify are attacker input: jti, sid and familyId are always fingerprinted.
  * Actions: redact -> `[redacted:<rule>]`; hash -> `hmac:<key id>:<32 hex>` (keyed HMAC-SHA256:
  * stable for one key, so a value correlates across events without being revealed; a new key id
  * gives new pseudonyms); partial -> `****` + the last characters; drop -> removed.
  */
 import { createHash } from 'node:crypto';
-import type { AuditEvent, Body } from '@jwt-audit/events';
+import { EVENT_KINDS, type AuditEvent, type Body, type TokenInfo } from '@jwt-audit/events';
 import { anyHint, DETECTORS } from './detectors.js';
-import { maskJson } from './json-body.js';
+import { EVENT_FIELDS, KNOWN_ATTRIBUTES } from './event-fields.js';
+import { JsonDepthError, JsonSyntaxError, maskJson } from './json-body.js';
+import { compileKeyWords } from './key-words.js';
 import { activeKey, pseudonym, type MaskingKey, type MaskingKeys } from './keys.js';
+import { maskLooseJson } from './loose-json.js';
+import { charsetReadable, isJsonType, looksBinary, parseMediaType, typeListed, validBoundary } from './media-type.js';
 import type { Action, MaskingPolicy } from './policy.js';
+import { SHAPES, type ShapeName } from './shapes.js';
 
 interface Ctx {
   applied: Set<string>;
@@ -31,7 +42,15 @@ const FINGERPRINT = /^sha256:[0-9a-f]{64}(?:, sha256:[0-9a-f]{64})*$/;
 const ALREADY_MASKED = /^(?:\[redacted:[a-z0-9_.-]+\]|hmac:[A-Za-z0-9_-]+:[0-9a-f]{32})$/;
 /** A partial mask is only recognised as such for a partial rule: `****abcd` may well be a password. */
 const ALREADY_PARTIAL = /^\*{4}[A-Za-z0-9]{0,8}$/;
-const KV = /(["']?)([A-Za-z][A-Za-z0-9_.-]{1,40})\1(\s*[:=]\s*)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s&,;"'}{]+))/g;
+const KV = /(["']?)([A-Za-z_][A-Za-z0-9_.-]{0,40})\1(\s*[:=]\s*)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s&,;"'}{]+))/g;
+/** Runs that may be base64 / base64url text: decoded once for detection. */
+const B64_RUN = /[A-Za-z0-9+/_-]{24,}={0,2}/g;
+const B64_HINT = /[A-Za-z0-9+/_-]{24}/;
+/** Runs holding percent-escapes. */
+const PCT_RUN = /[^\s"'<>]*%[0-9A-Fa-f]{2}[^\s"'<>]*/g;
+/** Rejections decided before (or without) a verified signature: the claims are whatever was sent. */
+const UNVERIFIED_REASONS = new Set(['malformed', 'bad_signature', 'alg_not_allowed', 'unknown_kid']);
+const KINDS = new Set<string>(EVENT_KINDS);
 
 /**
  * One rule as it is applied: its action, the entry it adds to `masking.rulesApplied` and its
@@ -46,6 +65,8 @@ const makeRule = (kind: string, name: string, action: Action): Rule => {
   const rule = `${kind}:${name}`;
   return { action, applied: `${rule}:${action}`, redacted: `[redacted:${rule.split(':').pop()}]` };
 };
+/** A name as it may appear in a rule id: a word of the vocabulary, or `other` (names come from outside). */
+const ruleName = (name: string) => (/^[a-z0-9_.-]{1,40}$/.test(name) ? name : 'other');
 
 export interface Masker {
   mask(event: AuditEvent): AuditEvent;
@@ -55,11 +76,24 @@ export interface Masker {
 
 export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   const fieldRules = Object.entries(policy.fields).map(([p, a]) => ({ re: new RegExp(p, 'i'), action: a }));
+  const words = compileKeyWords({ words: policy.words, notSensitive: policy.notSensitive });
   const detectors = DETECTORS.filter((d) => policy.detectors[d.name]).map((d) => ({ ...d, rule: makeRule('detector', d.name, policy.detectors[d.name]!) }));
   const hintOfAny = anyHint(detectors);
   const headerRules = new Map(Object.entries(policy.headers).map(([h, a]) => [h.toLowerCase(), a]));
+  const encodedRule = makeRule('encoded', 'detector', 'redact');
 
   const pseudonyms = new Map<string, string>();
+  const hash = (value: string): string => {
+    // The same values come back (a user's email, a session cookie's fingerprint), and an HMAC
+    // is the most expensive step of masking: keep recent answers. Bounded; values from outside.
+    let p = pseudonyms.get(value);
+    if (p === undefined) {
+      p = pseudonym(value, key);
+      if (pseudonyms.size >= 10_000) pseudonyms.clear();
+      pseudonyms.set(value, p);
+    }
+    return p;
+  };
   const apply = (value: string, rule: Rule, ctx: Ctx): string | undefined => {
     const action = rule.action;
     if (ALREADY_MASKED.test(value) || (action === 'partial' && ALREADY_PARTIAL.test(value))) return value;
@@ -67,17 +101,8 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     switch (action) {
       case 'redact':
         return rule.redacted;
-      case 'hash': {
-        // The same values come back (a user's email, a session cookie's fingerprint), and an HMAC
-        // is the most expensive step of masking: keep recent answers. Bounded; values from outside.
-        let p = pseudonyms.get(value);
-        if (p === undefined) {
-          p = pseudonym(value, key);
-          if (pseudonyms.size >= 10_000) pseudonyms.clear();
-          pseudonyms.set(value, p);
-        }
-        return p;
-      }
+      case 'hash':
+        return hash(value);
       case 'partial': {
         const plain = value.replace(/[\s-]/g, '');
         const keep = Math.min(policy.partialKeep, Math.floor(plain.length / 3));
@@ -88,27 +113,29 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     }
   };
 
-  // Field names repeat endlessly (the same JSON shapes, the same headers), and a name is matched
-  // against every pattern: remember the answer. Bounded, since names come from the outside.
+  // Key names repeat endlessly (the same JSON shapes, the same headers), and a name is split into
+  // words and matched: remember the answer. Bounded, since names come from the outside.
   const fieldCache = new Map<string, Rule | null>();
   const fieldRule = (name: string): Rule | undefined => {
     let r = fieldCache.get(name);
     if (r === undefined) {
-      const action = fieldRules.find((f) => f.re.test(name))?.action;
-      r = action ? makeRule('field', name.toLowerCase(), action) : null;
+      const custom = fieldRules.find((f) => f.re.test(name));
+      const word = custom ? undefined : words.match(name);
+      r = custom ? makeRule('field', ruleName(name.toLowerCase()), custom.action) : word ? makeRule('field', word.word.replace(/ /g, '-'), word.action) : null;
       if (fieldCache.size >= 10_000) fieldCache.clear();
       fieldCache.set(name, r);
     }
     return r ?? undefined;
   };
-  // The same for header names: policy.headers first, then the field patterns.
+  // The same for header names: policy.headers first, then the key words.
   const headerCache = new Map<string, Rule | null>();
   const headerRule = (name: string): Rule | undefined => {
     let r = headerCache.get(name);
     if (r === undefined) {
       const lower = name.toLowerCase();
-      const action = headerRules.get(lower) ?? fieldRule(lower)?.action;
-      r = action ? makeRule('header', lower, action) : null;
+      const listed = headerRules.get(lower);
+      const field = listed ? undefined : fieldRule(lower);
+      r = listed ? makeRule('header', lower, listed) : field ? makeRule('header', field.applied.split(':')[1]!, field.action) : null;
       if (headerCache.size >= 10_000) headerCache.clear();
       headerCache.set(name, r);
     }
@@ -120,8 +147,6 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   // (paths, ids, body fields) costs more in garbage collection than it saves.
   const textCache = new Map<string, { out: string; rules: string[] }>();
   const textRepeated = (s: string, ctx: Ctx): string => {
-    // nothing shorter than 4 characters holds a key=value pair, nothing shorter than 6 a detected value;
-    // short values (ids, content types) are screened faster than they are looked up and stored
     if (s.length < 32 || s.length > 512) return text(s, ctx);
     const hit = textCache.get(s);
     if (hit) {
@@ -135,8 +160,10 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     textCache.set(s, { out, rules: [...sub.applied] });
     return out;
   };
-  const text = (s: string, ctx: Ctx): string => {
-    if (s.length < 4) return s;
+
+  /** key=value pairs and the detectors, without decoding. */
+  const plain = (s: string, ctx: Ctx): string => {
+    if (s.length < 3) return s;
     // sensitive key/value pairs first: a password is not recognisable by its value
     let out = !s.includes('=') && !s.includes(':') ? s : s.replace(KV, (m, q: string, k: string, sep: string, dq?: string, sq?: string, bare?: string) => {
       const rule = fieldRule(k);
@@ -158,20 +185,98 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     return out;
   };
 
+  /** Whether decoded bytes are text worth scanning (not the noise any 24 letters decode to). */
+  const readable = (b: Buffer): string | null => {
+    if (b.length < 8) return null;
+    let printable = 0;
+    for (const c of b) if ((c >= 0x20 && c < 0x7f) || c === 9 || c === 10 || c === 13) printable++;
+    return printable / b.length >= 0.9 ? b.toString('utf8') : null;
+  };
+  /** A run replaced whole when its decoded form holds something the plain scan would mask. */
+  const decodedHit = (decoded: string | null): boolean => {
+    if (decoded === null) return false;
+    const sub: Ctx = { applied: new Set() };
+    return plain(decoded, sub) !== decoded;
+  };
+
+  const text = (s: string, ctx: Ctx): string => {
+    let out = plain(s, ctx);
+    if (out.length < 12) return out;
+    // base64 / base64url / percent-encoded text, decoded once: a secret that was encoded to pass a
+    // filter is still a secret. The whole encoded run is redacted (its decoded form is never kept).
+    if (B64_HINT.test(out)) {
+      B64_RUN.lastIndex = 0;
+      out = out.replace(B64_RUN, (run) => {
+        if (ALREADY_MASKED.test(run) || /^[0-9a-f]+$/.test(run)) return run;
+        if (!decodedHit(readable(Buffer.from(run, 'base64')))) return run;
+        ctx.applied.add(encodedRule.applied);
+        return '[redacted:encoded]';
+      });
+    }
+    if (out.includes('%')) {
+      PCT_RUN.lastIndex = 0;
+      out = out.replace(PCT_RUN, (run) => {
+        let decoded: string;
+        try {
+          decoded = decodeURIComponent(run.replace(/\+/g, ' '));
+        } catch {
+          return run;
+        }
+        if (decoded === run || !decodedHit(decoded)) return run;
+        ctx.applied.add(encodedRule.applied);
+        return '[redacted:encoded]';
+      });
+    }
+    return out;
+  };
+
+  /** Whether free-text masking would change a value (identifiers, names, keys). */
+  const unsafeCache = new Map<string, boolean>();
+  const textChanges = (s: string): boolean => {
+    let r = unsafeCache.get(s);
+    if (r === undefined) {
+      r = text(s, { applied: new Set() }) !== s;
+      if (unsafeCache.size >= 10_000) unsafeCache.clear();
+      unsafeCache.set(s, r);
+    }
+    return r;
+  };
+
+  /** A value with a strict shape: kept when it has it and nothing is detected in it, else fingerprinted. */
+  const shaped = (value: string, shape: ShapeName, field: string, ctx: Ctx): string => {
+    if (ALREADY_MASKED.test(value)) return value;
+    if (SHAPES[shape](value) && !textChanges(value)) return value;
+    ctx.applied.add(`shape:${field}:hash`);
+    return hash(value);
+  };
+  const shapedOrNull = (value: string | null, shape: ShapeName, field: string, ctx: Ctx): string | null => (value === null ? null : shaped(value, shape, field, ctx));
+  const fingerprinted = (value: string, rule: string, ctx: Ctx): string => {
+    if (ALREADY_MASKED.test(value)) return value;
+    ctx.applied.add(rule);
+    return hash(value);
+  };
+
   /**
    * A JSON body, masked in place (json-body.ts): string values through the detectors, members
-   * whose name matches a field pattern masked whole (objects and arrays as their JSON) or dropped.
-   * Throws on invalid JSON (the caller masks it as text); null when nothing changed.
+   * whose name has a sensitive word masked whole (objects and arrays as their JSON) or dropped,
+   * member names that hold a secret fingerprinted. Throws on invalid or too deep JSON (the caller
+   * masks it with the loose scanner); null when nothing changed.
    */
   let jsonCtx: Ctx = { applied: new Set() };
+  const memberName = (name: string): string => (name.length < 6 || !textChanges(name) ? name : fingerprinted(name, 'name:json-member:hash', jsonCtx));
   const jsonHooks = {
     string: (s: string) => text(s, jsonCtx),
     matches: (name: string) => fieldRule(name) !== undefined,
     whole: (name: string, raw: string, isString: boolean) => (isString && (raw === '' || FINGERPRINT.test(raw)) ? raw : apply(raw, fieldRule(name)!, jsonCtx)),
+    name: memberName,
   };
   const json = (s: string, ctx: Ctx): string | null => {
     jsonCtx = ctx;
     return maskJson(s, jsonHooks);
+  };
+  const loose = (s: string, ctx: Ctx): string => {
+    jsonCtx = ctx;
+    return maskLooseJson(s, jsonHooks);
   };
 
   const formDecode = (x: string): string => {
@@ -197,82 +302,199 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
       const k = formDecode(eq < 0 ? pair : pair.slice(0, eq));
       const v = eq < 0 ? '' : formDecode(pair.slice(eq + 1));
       const rule = fieldRule(k);
+      // the key can carry a secret too (a token used as a parameter name)
+      const maskedKey = text(k, ctx);
       let masked: string | undefined;
       if (rule && v !== '') masked = apply(v, rule, ctx);
       else {
         masked = text(v, ctx);
-        // the key can carry a secret too (a token used as a parameter name)
-        const maskedKey = text(k, ctx);
         if (masked === v && maskedKey === k) {
           out.push(pair);
           continue;
         }
-        out.push(new URLSearchParams([[maskedKey, masked]]).toString());
-        continue;
       }
-      if (masked !== undefined) out.push(new URLSearchParams([[k, masked]]).toString());
+      if (masked !== undefined) out.push(new URLSearchParams([[maskedKey, masked]]).toString());
     }
     return out.join('&');
   };
 
-  const isText = (contentType: string | null) => !contentType || policy.textContentTypes.some((t) => contentType.toLowerCase().includes(t));
-
-  const multipart = (s: string, contentType: string, ctx: Ctx): string => {
-    const boundary = /boundary="?([^";]+)"?/i.exec(contentType)?.[1];
-    if (!boundary) return text(s, ctx);
-    return s
-      .split(`--${boundary}`)
-      .map((part) => {
-        const split = part.indexOf('\r\n\r\n') >= 0 ? part.indexOf('\r\n\r\n') : part.indexOf('\n\n');
-        if (split < 0) return part;
-        const head = part.slice(0, split);
-        const body = part.slice(split).replace(/^\r?\n\r?\n/, '');
-        const sep = part.slice(split, split + (part.startsWith('\r\n\r\n', split) ? 4 : 2));
-        const name = /name="([^"]*)"/i.exec(head)?.[1] ?? '';
-        const partType = /content-type:\s*([^\r\n]+)/i.exec(head)?.[1] ?? null;
-        if (/filename=/i.test(head) || !isText(partType)) {
-          const trailing = body.match(/\r?\n$/)?.[0] ?? '';
-          if (/^\[file part: \d+ bytes, sha256 [0-9a-f]{64}\]$/.test(body.slice(0, body.length - trailing.length))) return part;
-          ctx.applied.add('body:multipart-file:dropped');
-                return `${head}${sep}[file part: ${Buffer.byteLength(body)} bytes, sha256 ${createHash('sha256').update(body).digest('hex')}]${trailing}`;
-        }
-        const rule = fieldRule(name);
-        const trailing = body.match(/\r?\n$/)?.[0] ?? '';
-        const value = body.slice(0, body.length - trailing.length);
-        const masked = rule && value ? (apply(value, rule, ctx) ?? '') : text(value, ctx);
-        return `${head}${sep}${masked}${trailing}`;
-      })
-      .join(`--${boundary}`);
+  /** A Content-Type value: the media type kept, each parameter masked by name and value; unparseable: fingerprinted. */
+  const mediaType = (v: string, field: string, ctx: Ctx): string => {
+    if (v === '' || ALREADY_MASKED.test(v)) return v;
+    const m = parseMediaType(v);
+    if (!m) return fingerprinted(v, `shape:${field}:hash`, ctx);
+    let changed = false;
+    let out = m.type;
+    for (const [name, value] of Object.entries(m.parameters)) {
+      let masked: string | undefined = value;
+      if (!/^[a-z0-9!#$&^_.+-]{1,64}$/.test(name) || textChanges(name)) {
+        changed = true;
+        continue; // a parameter name that is not a token, or holds a secret: the parameter is left out
+      }
+      const rule = fieldRule(name);
+      if (rule && value !== '') masked = apply(value, rule, ctx);
+      else if (name === 'charset') masked = /^[A-Za-z0-9._:-]{1,40}$/.test(value) ? value : fingerprinted(value, `shape:${field}:hash`, ctx);
+      else if (name === 'boundary') masked = validBoundary(value) && !textChanges(value) ? value : fingerprinted(value, `shape:${field}:hash`, ctx);
+      else masked = text(value, ctx);
+      if (masked !== value) changed = true;
+      if (masked === undefined) continue;
+      out += `; ${name}=${/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(masked) ? masked : JSON.stringify(masked)}`;
+    }
+    return changed ? out : v;
   };
 
-  const body = (b: Body | null, ctx: Ctx): Body | null => {
-    if (!b || b.content === null) return b;
-    if (!isText(b.contentType)) {
-      ctx.applied.add('body:binary:dropped');
-        return { ...b, content: null, sha256: b.sha256 ?? createHash('sha256').update(b.content).digest('hex') };
-    }
-    const ct = (b.contentType ?? '').toLowerCase();
-    let content: string;
-    if (ct.includes('json') && !b.truncated) {
+  const isTextType = (type: string) => typeListed(type, policy.textContentTypes);
+
+  const fileOf = (body: string) => `[file part: ${Buffer.byteLength(body)} bytes, sha256 ${createHash('sha256').update(body).digest('hex')}]`;
+
+  /** One part's header lines: Content-Disposition by its parameters, Content-Type as a media type, the rest as headers. */
+  const partHeaders = (head: string, ctx: Ctx): { head: string; name: string; file: boolean; type: string | null } => {
+    let name = '';
+    let file = false;
+    let type: string | null = null;
+    const lines = head.split(/\r?\n/).map((line) => {
+      const colon = line.indexOf(':');
+      if (colon <= 0) return text(line, ctx);
+      const h = line.slice(0, colon);
+      const v = line.slice(colon + 1).trim();
+      const lower = h.toLowerCase();
+      if (lower === 'content-disposition') {
+        name = /\bname="([^"]*)"|\bname=([^;\s]+)/i.exec(v)?.slice(1).find((x) => x !== undefined) ?? '';
+        file = /\bfilename\*?=/i.test(v);
+        const maskedName = name === '' || !textChanges(name) ? name : fingerprinted(name, 'name:multipart-part:hash', ctx);
+        const rest = v.replace(/\bname="[^"]*"|\bname=[^;\s]+/i, 'name=""');
+        return `${h}: ${text(rest, ctx).replace('name=""', `name=${JSON.stringify(maskedName)}`)}`;
+      }
+      if (lower === 'content-type') {
+        type = parseMediaType(v)?.type ?? 'application/octet-stream';
+        return `${h}: ${mediaType(v, 'multipart.part.content-type', ctx)}`;
+      }
+      const one = headers({ [h]: v }, ctx);
+      const [k, val] = Object.entries(one)[0] ?? [h, ''];
+      return `${k}: ${val}`;
+    });
+    return { head: lines.join(head.includes('\r\n') ? '\r\n' : '\n'), name, file, type };
+  };
+
+  /**
+   * A multipart body with a valid boundary: the preamble and the epilogue as text, each part's
+   * headers, then its content by name (key words), as JSON or text; file and non-text parts
+   * reduced to their size and SHA-256.
+   */
+  const multipart = (s: string, boundary: string, ctx: Ctx): string => {
+    const delimiter = `--${boundary}`;
+    const pieces = s.split(delimiter);
+    return pieces
+      .map((part, i) => {
+        if (i === 0) return text(part, ctx); // preamble
+        if (part.startsWith('--')) return `--${text(part.slice(2), ctx)}`; // the close delimiter, then the epilogue
+        const split = part.indexOf('\r\n\r\n') >= 0 ? part.indexOf('\r\n\r\n') : part.indexOf('\n\n');
+        if (split < 0) return text(part, ctx);
+        const sep = part.startsWith('\r\n\r\n', split) ? '\r\n\r\n' : '\n\n';
+        const h = partHeaders(part.slice(0, split), ctx);
+        const body = part.slice(split + sep.length);
+        const trailing = body.match(/\r?\n$/)?.[0] ?? '';
+        const value = body.slice(0, body.length - trailing.length);
+        if (h.file || (h.type !== null && !isTextType(h.type))) {
+          if (/^\[file part: \d+ bytes, sha256 [0-9a-f]{64}\]$/.test(value)) return `${h.head}${sep}${body}`;
+          ctx.applied.add('body:multipart-file:dropped');
+          return `${h.head}${sep}${fileOf(body)}${trailing}`;
+        }
+        const rule = fieldRule(h.name);
+        let masked: string;
+        if (rule && value) masked = apply(value, rule, ctx) ?? '';
+        else if (h.type !== null && isJsonType(h.type)) masked = jsonOrLoose(value, false, ctx);
+        else masked = text(value, ctx);
+        return `${h.head}${sep}${masked}${trailing}`;
+      })
+      .join(delimiter);
+  };
+
+  const jsonOrLoose = (s: string, truncated: boolean, ctx: Ctx): string => {
+    if (!truncated) {
       const applied = ctx.applied.size;
       try {
-        content = json(b.content, ctx) ?? b.content;
-      } catch {
-        // not JSON after all (or nested too deep to scan): forget what the partial scan recorded
-        // (a Set keeps insertion order) and mask it as text
+        return json(s, ctx) ?? s;
+      } catch (err) {
+        // not JSON after all, or nested too deep: forget what the partial scan recorded (a Set
+        // keeps insertion order) and scan it loosely
+        if (!(err instanceof JsonSyntaxError || err instanceof JsonDepthError || err instanceof RangeError || err instanceof SyntaxError)) throw err;
         let i = 0;
         for (const r of [...ctx.applied]) if (i++ >= applied) ctx.applied.delete(r);
-        content = text(b.content, ctx);
       }
-    } else if (ct.includes('x-www-form-urlencoded')) content = form(b.content, ctx);
-    else if (ct.includes('multipart/')) content = multipart(b.content, b.contentType!, ctx);
+    }
+    return text(loose(s, ctx), ctx);
+  };
+
+  const binary = (b: Body, ctx: Ctx, contentType: string | null): Body => {
+    ctx.applied.add('body:binary:dropped');
+    return { ...b, contentType, content: null, sha256: b.sha256 !== null && SHAPES.hex64(b.sha256) ? b.sha256 : createHash('sha256').update(b.content ?? '').digest('hex') };
+  };
+
+  const body = (b: Body | null, field: string, ctx: Ctx): Body | null => {
+    if (!b) return b;
+    const contentType = b.contentType === null ? null : mediaType(b.contentType, `${field}.contentType`, ctx);
+    const sha256 = shapedOrNull(b.sha256, 'hex64', `${field}.sha256`, ctx);
+    if (b.content === null) return { ...b, contentType, sha256 };
+    const media = b.contentType === null ? null : parseMediaType(b.contentType);
+    if (b.contentType !== null && media === null) return binary(b, ctx, contentType);
+    if (media && (!isTextType(media.type) || !charsetReadable(media.parameters.charset))) return binary(b, ctx, contentType);
+    if (looksBinary(b.content)) return binary(b, ctx, contentType);
+    const type = media?.type ?? '';
+    let content: string;
+    if (isJsonType(type)) content = jsonOrLoose(b.content, b.truncated, ctx);
+    else if (type === 'application/x-www-form-urlencoded') content = form(b.content, ctx);
+    else if (type.startsWith('multipart/') && validBoundary(media!.parameters.boundary)) content = multipart(b.content, media!.parameters.boundary!, ctx);
+    else if (/^\s*[[{]/.test(b.content)) content = text(loose(b.content, ctx), ctx);
     else content = text(b.content, ctx);
-    return { ...b, content };
+    return { ...b, contentType, sha256, content };
+  };
+
+  /** X-Forwarded-For / X-Real-IP / Forwarded: each address kept when it is one, else fingerprinted. */
+  const forwarded = (v: string, ctx: Ctx): string =>
+    v
+      .split(',')
+      .map((entry) => {
+        const e = entry.trim();
+        if (!e.includes('=')) return SHAPES.forwardedEntry(e) ? entry : ` ${fingerprinted(e, 'shape:header.x-forwarded-for:hash', ctx)}`;
+        // RFC 7239 pairs: for/by are nodes, host a host, proto a scheme; anything else as text
+        return entry
+          .split(';')
+          .map((pair) => {
+            const [k = '', ...rest] = pair.split('=');
+            const raw = rest.join('=').trim();
+            const val = raw.replace(/^"|"$/g, '');
+            const name = k.trim().toLowerCase();
+            const node = val.replace(/^\[([^\]]+)\](?::\d+)?$/, '$1').replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, '$1');
+            const ok = name === 'for' || name === 'by' ? SHAPES.forwardedEntry(node) : name === 'host' ? SHAPES.host(val) : name === 'proto' ? SHAPES.scheme(val) : false;
+            return ok ? pair : `${k}=${fingerprinted(raw, 'shape:header.forwarded:hash', ctx)}`;
+          })
+          .join(';');
+      })
+      .join(',');
+
+  const HEADER_SHAPES: Record<string, (v: string, ctx: Ctx) => string> = {
+    host: (v, ctx) => shaped(v, 'host', 'header.host', ctx),
+    'x-request-id': (v, ctx) => shaped(v, 'identifier', 'header.x-request-id', ctx),
+    'x-correlation-id': (v, ctx) => shaped(v, 'identifier', 'header.x-correlation-id', ctx),
+    'x-forwarded-for': forwarded,
+    'x-real-ip': forwarded,
+    forwarded,
+    'x-forwarded-host': (v, ctx) => shaped(v, 'host', 'header.x-forwarded-host', ctx),
+    'x-forwarded-proto': (v, ctx) => shaped(v, 'scheme', 'header.x-forwarded-proto', ctx),
+    'content-type': (v, ctx) => mediaType(v, 'header.content-type', ctx),
+    traceparent: (v, ctx) => shaped(v, 'traceparent', 'header.traceparent', ctx),
+    tracestate: (v, ctx) => shaped(v, 'tracestate', 'header.tracestate', ctx),
   };
 
   const headers = (h: Record<string, string>, ctx: Ctx): Record<string, string> => {
     const out: Record<string, string> = {};
     for (const [name, v] of Object.entries(h)) {
+      if (!SHAPES.headerName(name) || textChanges(name)) {
+        // a header name that is not a token, or holds a secret: both name and value fingerprinted
+        out[fingerprinted(name, 'name:header:hash', ctx)] = fingerprinted(v, 'name:header:hash', ctx);
+        continue;
+      }
       const rule = headerRule(name);
       if (rule) {
         if (FINGERPRINT.test(v)) out[name] = v;
@@ -280,12 +502,55 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
           const masked = apply(v, rule, ctx);
           if (masked !== undefined) out[name] = masked;
         }
-      } else out[name] = textRepeated(v, ctx);
+        continue;
+      }
+      const special = HEADER_SHAPES[name.toLowerCase()];
+      out[name] = special ? special(v, ctx) : textRepeated(v, ctx);
     }
     return out;
   };
 
   const query = (q: string | null, ctx: Ctx): string | null => (q ? form(q, ctx) : q);
+
+  const claim = (value: string | null, field: string, unverified: boolean, ctx: Ctx): string | null => {
+    if (value === null) return null;
+    const t = EVENT_FIELDS[field];
+    if (t?.kind !== 'claim') throw new Error(`event-fields.ts: ${field} is not a claim`);
+    if (unverified && t.fingerprintUnverified) return fingerprinted(value, `unverified:${field}:hash`, ctx);
+    return shaped(value, t.shape, field, ctx);
+  };
+  const token = (t: TokenInfo | null, unverified: boolean, ctx: Ctx): TokenInfo | null =>
+    t && {
+      ...t,
+      jti: claim(t.jti, 'token.jti', unverified, ctx),
+      sid: claim(t.sid, 'token.sid', unverified, ctx),
+      iss: claim(t.iss, 'token.iss', unverified, ctx),
+      aud: t.aud.map((a) => claim(a, 'token.aud[]', unverified, ctx)!),
+      kid: claim(t.kid, 'token.kid', unverified, ctx),
+      alg: claim(t.alg, 'token.alg', unverified, ctx),
+      familyId: claim(t.familyId, 'token.familyId', unverified, ctx),
+      fingerprint: shaped(t.fingerprint, 'hex64', 'token.fingerprint', ctx),
+      previousFingerprint: shapedOrNull(t.previousFingerprint, 'hex64', 'token.previousFingerprint', ctx),
+    };
+
+  const attributes = (a: Record<string, string>, ctx: Ctx): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(a)) {
+      const known = KNOWN_ATTRIBUTES[k];
+      if (known !== undefined) {
+        if (known === 'fingerprint') out[k] = fingerprinted(v, `unverified:attributes.${k}:hash`, ctx);
+        else if (Array.isArray(known)) out[k] = known.includes(v) ? v : fingerprinted(v, `shape:attributes.${k}:hash`, ctx);
+        else out[k] = shaped(v, known as ShapeName, `attributes.${k}`, ctx);
+        continue;
+      }
+      const keyOk = ALREADY_MASKED.test(k) || (SHAPES.attributeKey(k) && !textChanges(k));
+      const outKey = keyOk ? k : fingerprinted(k, 'shape:attributes{key}:hash', ctx);
+      const rule = fieldRule(k);
+      const masked = rule && v ? apply(v, rule, ctx) : text(v, ctx);
+      if (masked !== undefined) out[outKey] = masked;
+    }
+    return out;
+  };
 
   return {
     maskText(s: string) {
@@ -293,32 +558,72 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
       return { text: text(s, ctx), rules: [...ctx.applied].sort() };
     },
     mask(e: AuditEvent): AuditEvent {
-      const ctx: Ctx = { applied: new Set(e.masking?.rulesApplied ?? []) };
+      const ctx: Ctx = { applied: new Set((e.masking?.rulesApplied ?? []).filter((r) => SHAPES.ruleId(r))) };
+      const unverified = e.attributes['token.signatureVerified'] === 'false' || (e.rejection !== null && UNVERIFIED_REASONS.has(e.rejection.reason));
+      const req = e.http?.request;
       const http = e.http
         ? {
             request: {
-              ...e.http.request,
-              path: text(e.http.request.path, ctx),
-              query: query(e.http.request.query, ctx),
-              headers: headers(e.http.request.headers, ctx),
-              body: body(e.http.request.body, ctx),
+              ...req!,
+              id: shapedOrNull(req!.id, 'identifier', 'http.request.id', ctx),
+              method: shaped(req!.method, 'method', 'http.request.method', ctx),
+              scheme: shaped(req!.scheme, 'scheme', 'http.request.scheme', ctx),
+              host: shaped(req!.host, 'host', 'http.request.host', ctx),
+              path: text(req!.path, ctx),
+              route: req!.route === null ? null : text(req!.route, ctx),
+              query: query(req!.query, ctx),
+              headers: headers(req!.headers, ctx),
+              body: body(req!.body, 'http.request.body', ctx),
             },
-            response: e.http.response ? { ...e.http.response, headers: headers(e.http.response.headers, ctx), body: body(e.http.response.body, ctx) } : null,
+            response: e.http.response ? { ...e.http.response, headers: headers(e.http.response.headers, ctx), body: body(e.http.response.body, 'http.response.body', ctx) } : null,
           }
         : null;
-      const attributes: Record<string, string> = {};
-      for (const [k, v] of Object.entries(e.attributes)) {
-        const rule = fieldRule(k);
-        const masked = rule && v ? apply(v, rule, ctx) : text(v, ctx);
-        if (masked !== undefined) attributes[k] = masked;
-      }
+      if (e.enrichment) ctx.applied.add('enrichment:raw:dropped');
       return {
         ...e,
-        http,
-        attributes,
+        id: shaped(e.id, 'uuid', 'id', ctx),
+        kind: KINDS.has(e.kind) ? e.kind : (fingerprinted(e.kind, 'shape:kind:hash', ctx) as AuditEvent['kind']),
+        source: {
+          service: shaped(e.source.service, 'name', 'source.service', ctx),
+          instance: shaped(e.source.instance, 'name', 'source.instance', ctx),
+          environment: shaped(e.source.environment, 'name', 'source.environment', ctx),
+        },
+        actor: {
+          sub: shapedOrNull(e.actor.sub, 'identifier', 'actor.sub', ctx),
+          clientId: shapedOrNull(e.actor.clientId, 'identifier', 'actor.clientId', ctx),
+          tenant: shapedOrNull(e.actor.tenant, 'identifier', 'actor.tenant', ctx),
+          roles: e.actor.roles.map((r) => shaped(r, 'scopeToken', 'actor.roles[]', ctx)),
+          scopes: e.actor.scopes.map((s) => shaped(s, 'scopeToken', 'actor.scopes[]', ctx)),
+        },
+        token: token(e.token, unverified, ctx),
         rejection: e.rejection ? { ...e.rejection, detail: e.rejection.detail === null ? null : text(e.rejection.detail, ctx) } : null,
-        network: e.network ? { ...e.network, userAgent: e.network.userAgent === null ? null : textRepeated(e.network.userAgent, ctx) } : null,
-        session: e.session ? { ...e.session, reason: e.session.reason === null ? null : text(e.session.reason, ctx) } : null,
+        key: e.key
+          ? {
+              jwksUrl: shapedOrNull(e.key.jwksUrl, 'url', 'key.jwksUrl', ctx),
+              added: e.key.added.map((k) => shaped(k, 'identifier', 'key.added[]', ctx)),
+              removed: e.key.removed.map((k) => shaped(k, 'identifier', 'key.removed[]', ctx)),
+              current: e.key.current.map((k) => shaped(k, 'identifier', 'key.current[]', ctx)),
+            }
+          : null,
+        session: e.session ? { id: shaped(e.session.id, 'identifier', 'session.id', ctx), reason: e.session.reason === null ? null : text(e.session.reason, ctx) } : null,
+        http,
+        network: e.network
+          ? {
+              clientIp: shapedOrNull(e.network.clientIp, 'ip', 'network.clientIp', ctx),
+              forwardedFor: e.network.forwardedFor.map((f) => shaped(f, 'forwardedEntry', 'network.forwardedFor[]', ctx)),
+              userAgent: e.network.userAgent === null ? null : textRepeated(e.network.userAgent, ctx),
+            }
+          : null,
+        trace: e.trace
+          ? {
+              traceparent: shapedOrNull(e.trace.traceparent, 'traceparent', 'trace.traceparent', ctx),
+              tracestate: shapedOrNull(e.trace.tracestate, 'tracestate', 'trace.tracestate', ctx),
+              traceId: shapedOrNull(e.trace.traceId, 'traceId', 'trace.traceId', ctx),
+              spanId: shapedOrNull(e.trace.spanId, 'spanId', 'trace.spanId', ctx),
+            }
+          : null,
+        enrichment: null,
+        attributes: attributes(e.attributes, ctx),
         masking: { rulesApplied: [...ctx.applied].sort(), policyVersion: policy.version, keyId: key.id },
       };
     },

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { AuditError } from '@jwt-audit/runtime';
+import { DEFAULT_KEY_WORDS, DEFAULT_NOT_SENSITIVE } from './key-words.js';
 
 export type Action = 'redact' | 'hash' | 'partial' | 'drop';
 
@@ -14,32 +15,39 @@ export type Action = 'redact' | 'hash' | 'partial' | 'drop';
 export interface MaskingPolicy {
   version: string;
   fields: Record<string, Action>;
+  /**
+   * Sensitive words of key names (key-words.ts): a key is split into words and matched against
+   * these, in every place a key names a value (JSON members, form fields, query parameters,
+   * headers, attribute keys, multipart part names, key=value pairs in text).
+   */
+  words: Record<string, Action>;
+  /** Keys with a sensitive word that carry no secret (`token_type`, `expires_in`), normalised. */
+  notSensitive: string[];
   headers: Record<string, Action>;
   detectors: Record<string, Action>;
   /** Characters kept by `partial` (from the end). */
   partialKeep: number;
-  /** Bodies whose content type is not text are never kept (size + sha256 only). */
+  /**
+   * Bodies whose media type (parsed, RFC 9110) is not text are never kept (size + sha256 only):
+   * an entry ending in `/` is a type prefix (`text/`), one starting with `+` a structured-syntax
+   * suffix (`+json`), anything else an exact `type/subtype`.
+   */
   textContentTypes: string[];
 }
 
 export const DEFAULT_POLICY: MaskingPolicy = {
   version: 'default-1',
+  // names that are sensitive only as a whole (a word rule would catch `status_code`, `zip_code`)
   fields: {
-    '^(password|passwd|pwd|pass|passphrase)$': 'redact',
-    'secret': 'redact',
-    '^(access_?token|refresh_?token|id_?token|token|auth_?token|session_?token|csrf_?token|code|code_verifier|assertion)$': 'hash',
-    '^(api_?key|apikey|x-api-key|private_?key|client_?assertion)$': 'redact',
-    '^(authorization|proxy-authorization|cookie|set-cookie)$': 'hash',
-    '^(ssn|social_security_number|tax_?id)$': 'redact',
-    '^(card|card_?number|cc|ccnum|pan|credit_?card)$': 'partial',
-    '^(cvv|cvc|cvv2|pin)$': 'drop',
-    '^(iban|account_?number)$': 'partial',
-    '^(email|e-mail|mail)$': 'hash',
-    '^(phone|phone_?number|mobile|msisdn)$': 'hash',
+    '^(code|auth_?code|authorization_?code|code_?verifier|device_?code|user_?code|nonce)$': 'hash',
+    '^(cc|e-?mail)$': 'hash',
   },
+  words: DEFAULT_KEY_WORDS,
+  notSensitive: DEFAULT_NOT_SENSITIVE,
   headers: { authorization: 'hash', 'proxy-authorization': 'hash', cookie: 'hash', 'set-cookie': 'hash', 'x-api-key': 'redact' },
   detectors: {
     'private-key': 'redact',
+    jwe: 'hash',
     jwt: 'hash',
     'bearer-token': 'hash',
     'aws-access-key': 'redact',
@@ -47,8 +55,13 @@ export const DEFAULT_POLICY: MaskingPolicy = {
     'gcp-api-key': 'redact',
     'azure-storage-key': 'redact',
     'github-token': 'redact',
+    'gitlab-token': 'redact',
+    'npm-token': 'redact',
+    'pypi-token': 'redact',
+    'rubygems-token': 'redact',
     'slack-token': 'redact',
     'stripe-key': 'redact',
+    'vendor-token': 'redact',
     'url-credentials': 'redact',
     'credit-card': 'partial',
     iban: 'partial',
@@ -57,7 +70,7 @@ export const DEFAULT_POLICY: MaskingPolicy = {
     phone: 'hash',
   },
   partialKeep: 4,
-  textContentTypes: ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data', 'text/', 'application/xml', '+json', '+xml', 'application/graphql'],
+  textContentTypes: ['application/json', 'application/x-www-form-urlencoded', 'multipart/', 'text/', 'application/xml', '+json', '+xml', 'application/graphql', 'application/javascript'],
 };
 
 const action = { enum: ['redact', 'hash', 'partial', 'drop'] };
@@ -68,6 +81,8 @@ const schema = {
   properties: {
     version: { type: 'string', minLength: 1 },
     fields: { type: 'object', additionalProperties: action },
+    words: { type: 'object', additionalProperties: action },
+    notSensitive: { type: 'array', items: { type: 'string', minLength: 1 } },
     headers: { type: 'object', additionalProperties: action },
     detectors: { type: 'object', additionalProperties: action },
     partialKeep: { type: 'integer', minimum: 0, maximum: 8 },
@@ -86,6 +101,8 @@ export function parsePolicy(doc: unknown, detectorNames: string[]): MaskingPolic
     ...DEFAULT_POLICY,
     ...d,
     fields: { ...DEFAULT_POLICY.fields, ...d.fields },
+    words: { ...DEFAULT_POLICY.words, ...d.words },
+    notSensitive: [...DEFAULT_POLICY.notSensitive, ...(d.notSensitive ?? [])],
     headers: { ...DEFAULT_POLICY.headers, ...d.headers },
     detectors: { ...DEFAULT_POLICY.detectors, ...d.detectors },
   };
