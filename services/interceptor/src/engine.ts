@@ -50,6 +50,8 @@ export interface RequestContext {
   requestBody: BodyRecorder | null;
   responseBody: BodyRecorder | null;
   requestContentType: string | null;
+  /** What the exchange's event says beyond the exchange itself (a failure's reason, dropped headers); null when nothing. */
+  attributes: Record<string, string> | null;
 }
 
 export function eventRecord(event: AuditEvent): SpoolRecord {
@@ -163,6 +165,7 @@ export class Engine {
       requestBody: wantRequestBody ? new BodyRecorder(route?.tokenEndpoint ? Math.max(tokenCap, policy.maxBodyBytes) : policy.maxBodyBytes) : null,
       responseBody: wantResponseBody ? new BodyRecorder(route?.tokenEndpoint ? Math.max(tokenCap, policy.maxBodyBytes) : policy.maxBodyBytes) : null,
       requestContentType: headerString(req.headers['content-type'])?.slice(0, 128) ?? null,
+      attributes: null,
     };
     // a rejection is published at once; a success is recorded with its response (finish), where sampling may drop it
     if (rejectionOf(auth)) this.publish([tokenEvent(exchange, auth, this.o.source, mode, Date.now())!]);
@@ -242,11 +245,14 @@ export class Engine {
     const events: AuditEvent[] = [];
     const valid = ctx.auth.kind === 'verified' && ctx.auth.outcome.ok;
     const rejected = ctx.auth.kind !== 'none' && !valid;
-    const keep = rejected || status >= 400 || sampled(this.o.capture.sampling, ctx.route?.name ?? null, ctx.exchange.request.path, status);
+    // an exchange with something to say (a failure, dropped headers) is never sampled away
+    const keep = rejected || status >= 400 || ctx.attributes !== null || sampled(this.o.capture.sampling, ctx.route?.name ?? null, ctx.exchange.request.path, status);
     if (keep) {
       const now = Date.now();
       // a valid token: one event for the exchange, token.validated with the response
-      events.push(valid ? tokenEvent(ctx.exchange, ctx.auth, this.o.source, ctx.mode, now)! : exchangeEvent(ctx.exchange, ctx.auth, this.o.source, now));
+      const e = valid ? tokenEvent(ctx.exchange, ctx.auth, this.o.source, ctx.mode, now)! : exchangeEvent(ctx.exchange, ctx.auth, this.o.source, now);
+      if (ctx.attributes) Object.assign(e.attributes, ctx.attributes);
+      events.push(e);
     }
     events.push(...extra);
     if (events.length > 0) this.publish(events);

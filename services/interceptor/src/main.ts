@@ -6,6 +6,7 @@
  */
 import { createLogger, loadConfig, onShutdown } from '@jwt-audit/runtime';
 import { configSchema, defaults, env, type InterceptorConfig } from './config.js';
+import { installProcessGuards } from './process-guards.js';
 import { createInterceptor } from './service.js';
 
 export function demoRoutes(authUrl: string, upstreamUrl: string): Pick<InterceptorConfig, 'upstreams' | 'routes'> {
@@ -37,6 +38,7 @@ try {
     logger.info({ auth: demoAuth, api: demoApi }, 'no routes configured: fronting the demo authorization server and API');
   }
   const interceptor = createInterceptor(config, { logger });
+  installProcessGuards(logger, interceptor.metrics);
   const { url, opsUrl } = await interceptor.start();
   logger.info({ url, opsUrl }, 'interceptor ready');
   onShutdown(logger, () => interceptor.stop());

@@ -8,6 +8,10 @@ export interface InterceptorMetrics {
   revocationsApplied(n: number): void;
   keyRotation(): void;
   ingest(status: number, events: number): void;
+  /** Upstream response headers node cannot write, dropped instead of thrown. */
+  droppedResponseHeaders(n: number): void;
+  /** An exchange ended by a failure (upstream or internal); `reason` is one of a fixed set. */
+  exchangeError(reason: string): void;
 }
 
 /** Metric names follow audit_<component>_<what>_<unit>. */
@@ -25,6 +29,8 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
   const rotations = m.counter('audit_interceptor_key_rotations_total', 'JWKS key-set changes seen');
   const ingest = m.counter('audit_interceptor_ingest_requests_total', 'Ingest API requests by status', ['status']);
   const ingestEvents = m.counter('audit_interceptor_ingest_events_total', 'Lifecycle events accepted by the ingest API');
+  const droppedHeaders = m.counter('audit_interceptor_dropped_response_headers_total', 'Upstream response headers dropped because node cannot write them (bad name or value)');
+  const exchangeErrors = m.counter('audit_interceptor_exchange_errors_total', 'Exchanges ended by a failure, by reason (upstream_* or internal)', ['reason']);
   // label values are bounded: route names from the config, status classes, the schema's reasons
   const requestChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
   const outcomeChildren = new Map<string, { inc(): void }>();
@@ -58,6 +64,8 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
       ingest.inc({ status: String(status) });
       if (events > 0) ingestEvents.inc(events);
     },
+    droppedResponseHeaders: (n) => droppedHeaders.inc(n),
+    exchangeError: (reason) => exchangeErrors.inc({ reason }),
   };
 }
 
@@ -68,4 +76,6 @@ export const NOOP_INTERCEPTOR_METRICS: InterceptorMetrics = {
   revocationsApplied() {},
   keyRotation() {},
   ingest() {},
+  droppedResponseHeaders() {},
+  exchangeError() {},
 };

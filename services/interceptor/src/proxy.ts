@@ -1,11 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { TLSSocket } from 'node:tls';
+import { Pool, type Dispatcher } from 'undici';
 import type { Verifier } from '@jwt-audit/jwt';
 import type { Logger } from '@jwt-audit/runtime';
-import { connectionTokens, headerString, type Engine, type RequestContext } from './engine.js';
-import { problem, sendProblem } from './problem.js';
+import { headerString, type Engine, type RequestContext } from './engine.js';
+import { failureEvent, upstreamFailure, type FailureReason } from './exchange-failure.js';
+import { problem, sendProblem, type Problem } from './problem.js';
+import { writableResponseHeaders } from './response-headers.js';
 import { matchRoute, type Route } from './routes.js';
 import { FamilyTracker, observeTokenEndpoint } from './token-endpoint.js';
 
@@ -27,8 +30,6 @@ export interface ProxyOptions {
   /** Handles the ingest API path, when enabled. */
   ingest?: { path: string; handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
 }
-
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 const UNMATCHED: Route = {
   name: 'unmatched',
@@ -54,8 +55,53 @@ export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res
   };
   const families = new FamilyTracker();
   const log = o.logger.child({ component: 'proxy' });
+  const metrics = o.engine.o.metrics;
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /**
+   * Ends one exchange that failed, whatever failed: the client gets a problem document (or, once
+   * the head went out, a cut connection), the exchange its event with the reason, the operator a
+   * log line and a metric. Nothing here may throw past this exchange.
+   */
+  const fail = (req: IncomingMessage, res: ServerResponse, state: ExchangeState, status: number, reason: FailureReason, err: unknown): void => {
+    try {
+      metrics.exchangeError(reason);
+      const detail = err instanceof Error ? err.message : String(err);
+      if (reason === 'internal') log.error({ err, route: state.ctx?.routeName }, 'exchange failed');
+      else log.warn({ route: state.ctx?.routeName, reason, err: detail }, 'upstream exchange failed');
+      if (!res.headersSent && !res.destroyed) sendProblem(res, failureProblem(status));
+      else res.destroy();
+      if (state.ctx && state.finish) {
+        state.ctx.attributes = { ...state.ctx.attributes, 'proxy.error': reason };
+        state.finish(res.headersSent ? res.statusCode : status, res.getHeaders());
+        return;
+      }
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      o.engine.publish([
+        failureEvent(
+          {
+            startedAt: state.startedAt,
+            method: req.method ?? '',
+            path: q >= 0 ? url.slice(0, q) : url,
+            query: q >= 0 ? url.slice(q + 1) : null,
+            host: headerString(req.headers.host) ?? '',
+            scheme: req.socket instanceof TLSSocket ? 'https' : 'http',
+            requestId: headerString(req.headers['x-request-id']) ?? null,
+            clientIp: req.socket.remoteAddress ?? null,
+            userAgent: headerString(req.headers['user-agent']) ?? null,
+          },
+          status,
+          reason,
+          o.engine.o.source,
+        ),
+      ]);
+    } catch (again) {
+      log.error({ err: again }, 'failed to end a failed exchange');
+      res.destroy();
+    }
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, state: ExchangeState): Promise<void> => {
     const url = req.url ?? '/';
     const path = url.split('?', 1)[0]!;
     if (o.ingest && path === o.ingest.path) return o.ingest.handler(req, res);
@@ -67,6 +113,8 @@ export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res
       finished = true;
       o.engine.finish(ctx, status, headers, extra);
     };
+    state.ctx = ctx;
+    state.finish = finish;
 
     if (!route || !route.upstream) {
       req.resume();
@@ -80,10 +128,10 @@ export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res
       finish(ctx.decision.problem.status, res.getHeaders());
       return;
     }
-    forward(req, res, route, route.upstream, ctx, finish);
+    forward(req, res, route, route.upstream, ctx, finish, state);
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, route: Route, upstream: URL, ctx: RequestContext, finish: (status: number, headers: Record<string, string | string[] | number | undefined>, extra?: Parameters<Engine['finish']>[3]) => void) => {
+  const forward = (req: IncomingMessage, res: ServerResponse, route: Route, upstream: URL, ctx: RequestContext, finish: Finish, state: ExchangeState) => {
     const tooLarge = () => {
       req.resume();
       res.setHeader('connection', 'close');
@@ -123,13 +171,18 @@ export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res
       // undici takes an async iterable body (lib/core/request.js isIterable); its types list only Readable
       .request({ method: (req.method ?? 'GET') as Dispatcher.HttpMethod, path: base + (req.url ?? '/'), headers: headers as Record<string, string | string[]>, body: body as unknown as Readable | null, signal: abort })
       .then(
-        (upRes) => respond(req, res, route, ctx, upRes, finish),
-        (err: Error) => {
+        (upRes) => {
+          try {
+            respond(req, res, route, ctx, upRes, finish, state);
+          } catch (err) {
+            discard(upRes.body);
+            fail(req, res, state, 500, 'internal', err);
+          }
+        },
+        (err: unknown) => {
           if (answered || res.headersSent) return;
-          const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
-          log.warn({ route: route.name, err: err.message }, timeout ? 'upstream timed out' : 'upstream request failed');
-          sendProblem(res, timeout ? problem(504, 'upstream-timeout', 'Upstream timeout', 'the upstream did not answer in time') : problem(502, 'bad-gateway', 'Bad gateway', 'the upstream could not be reached'));
-          finish(res.statusCode, res.getHeaders());
+          const reason = upstreamFailure(err);
+          fail(req, res, state, reason === 'upstream_timeout' ? 504 : 502, reason, err);
         },
       );
   };
@@ -145,63 +198,124 @@ export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res
     }
   }
 
-  const respond = (req: IncomingMessage, res: ServerResponse, route: Route, ctx: RequestContext, upRes: Dispatcher.ResponseData, finish: (status: number, headers: Record<string, string | string[] | number | undefined>, extra?: Parameters<Engine['finish']>[3]) => void) => {
+  const respond = (req: IncomingMessage, res: ServerResponse, route: Route, ctx: RequestContext, upRes: Dispatcher.ResponseData, finish: Finish, state: ExchangeState) => {
     if (res.destroyed) {
-      upRes.body.destroy();
+      discard(upRes.body);
       return;
     }
     const status = upRes.statusCode;
-    const headers: Record<string, string | string[]> = {};
-    const listed = connectionTokens(headerString(upRes.headers.connection));
-    for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && !listed?.includes(k)) headers[k] = v;
-    res.writeHead(status, headers);
-    upRes.body.on('data', (chunk: Buffer) => ctx.responseBody?.push(chunk));
-    upRes.body.on('error', () => {
-      // the upstream failed mid-body (reset, body timeout): the client gets a cut response
-      res.destroy();
-      finish(status, headers);
+    // a final status node cannot write, or one that is not final: the upstream is broken
+    if (!(status >= 200 && status <= 599)) {
+      discard(upRes.body);
+      return fail(req, res, state, 502, 'upstream_invalid_status', new Error(`upstream answered status ${status}`));
+    }
+    const { headers, dropped, droppedCount } = writableResponseHeaders(upRes.headers);
+    if (droppedCount > 0) {
+      metrics.droppedResponseHeaders(droppedCount);
+      ctx.attributes = { ...ctx.attributes, 'proxy.droppedHeaders': dropped.join(','), 'proxy.droppedHeaderCount': String(droppedCount) };
+      log.warn({ route: route.name, dropped, count: droppedCount }, 'dropped upstream response headers node cannot write');
+    }
+    // The head is written with the first body byte (or the end), not before: a body that fails
+    // before its first byte (a bad chunk size, a close) still gets a problem document, and a
+    // head node refuses ends this exchange only. The pump is stream.pipe's, with backpressure.
+    const body = upRes.body;
+    let headWritten = false;
+    const writeHead = (): boolean => {
+      if (headWritten) return true;
+      headWritten = true;
+      try {
+        res.writeHead(status, headers);
+        return true;
+      } catch (err) {
+        discard(body);
+        fail(req, res, state, 502, 'upstream_malformed_response', err);
+        return false;
+      }
+    };
+    body.on('data', (chunk: Buffer) => {
+      ctx.responseBody?.push(chunk);
+      if (writeHead() && !res.write(chunk)) body.pause();
     });
-    upRes.body.pipe(res);
+    res.on('drain', () => body.resume());
+    body.on('end', () => {
+      if (writeHead()) res.end();
+    });
+    body.on('error', (err: Error) => {
+      // the client left first: its 499 is recorded, and undici's abort is no upstream failure
+      if (res.destroyed) return;
+      // the upstream failed mid-body (reset, body timeout, a bad chunk): the client gets a
+      // problem if nothing went out yet, a cut response otherwise
+      const reason = upstreamFailure(err);
+      fail(req, res, state, res.headersSent ? status : 502, reason === 'upstream_failed' ? 'upstream_body_error' : reason, err);
+    });
     res.on('finish', () => {
-      if (!route.tokenEndpoint) return finish(status, headers);
-      observeTokenEndpoint(
-        {
-          kind: route.tokenEndpoint,
-          exchange: ctx.exchange,
-          requestBody: ctx.requestBody?.head() ?? Buffer.alloc(0),
-          requestContentType: ctx.requestContentType,
-          authorization: typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined,
-          status,
-          responseBody: ctx.responseBody?.head() ?? null,
-        },
-        o.engine.o.source,
-        families,
-        o.verifier,
-      ).then(
-        (observed) => {
-          finish(status, headers, observed.events);
-          if (observed.revocations.length > 0) o.engine.publish([], observed.revocations);
-        },
-        (err: unknown) => {
-          log.warn({ err: (err as Error).message }, 'token endpoint observation failed');
-          finish(status, headers);
-        },
-      );
+      try {
+        finished(req, route, ctx, status, headers, finish);
+      } catch (err) {
+        fail(req, res, state, status, 'internal', err);
+      }
     });
   };
 
+  /** The response reached the client: the exchange's events (and a token endpoint's lifecycle events). */
+  const finished = (req: IncomingMessage, route: Route, ctx: RequestContext, status: number, headers: Record<string, string | string[]>, finish: Finish) => {
+    if (!route.tokenEndpoint) return finish(status, headers);
+    observeTokenEndpoint(
+      {
+        kind: route.tokenEndpoint,
+        exchange: ctx.exchange,
+        requestBody: ctx.requestBody?.head() ?? Buffer.alloc(0),
+        requestContentType: ctx.requestContentType,
+        authorization: typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined,
+        status,
+        responseBody: ctx.responseBody?.head() ?? null,
+      },
+      o.engine.o.source,
+      families,
+      o.verifier,
+    ).then(
+      (observed) => {
+        finish(status, headers, observed.events);
+        if (observed.revocations.length > 0) o.engine.publish([], observed.revocations);
+      },
+      (err: unknown) => {
+        log.warn({ err: (err as Error).message }, 'token endpoint observation failed');
+        finish(status, headers);
+      },
+    )
+    .catch((err: unknown) => log.error({ err }, 'recording a token endpoint exchange failed'));
+  };
+
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res).catch((err: unknown) => {
-      log.error({ err }, 'request handling failed');
-      if (!res.headersSent) sendProblem(res, problem(500, 'internal', 'Internal error'));
-      else res.destroy();
-    });
+    const state: ExchangeState = { startedAt: Date.now() };
+    handle(req, res, state).catch((err: unknown) => fail(req, res, state, 500, 'internal', err));
   };
   /** Closes the upstream connection pools (once the server no longer takes requests). */
   const close = async (): Promise<void> => {
     await Promise.all([...pools.values()].map((p) => p.destroy()));
   };
   return Object.assign(handler, { close });
+}
+
+/** Drops an upstream body nobody will read. undici's destroy() emits an AbortError, which without a listener would be an uncaught exception. */
+function discard(body: Readable): void {
+  if (body.listenerCount('error') === 0) body.on('error', () => {});
+  body.destroy();
+}
+
+type Finish = (status: number, headers: Record<string, string | string[] | number | undefined>, extra?: Parameters<Engine['finish']>[3]) => void;
+
+/** What is known of one exchange, for ending it when something fails. */
+interface ExchangeState {
+  startedAt: number;
+  ctx?: RequestContext;
+  finish?: Finish;
+}
+
+function failureProblem(status: number): Problem {
+  if (status === 504) return problem(504, 'upstream-timeout', 'Upstream timeout', 'the upstream did not answer in time');
+  if (status === 502) return problem(502, 'bad-gateway', 'Bad gateway', 'the upstream could not be reached or did not answer with valid HTTP');
+  return problem(500, 'internal', 'Internal error');
 }
 
 /**
