@@ -48,7 +48,7 @@ test('tail --from-beginning --severity high --rule: prints matching alerts from 
 
   const out: string[] = [];
   const err: string[] = [];
-  const n = await tailAlerts({ brokers: [broker.address], topic, severity: 'high', rules: ['token-tampering'], json: true, fromBeginning: true, max: 2 }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const n = await tailAlerts({ kafka: { brokers: [broker.address], clientId: 'audit-cli' }, topic, severity: 'high', rules: ['token-tampering'], json: true, fromBeginning: true, max: 2 }, { out: (l) => out.push(l), err: (l) => err.push(l) });
   assert.equal(n, 2);
   assert.deepEqual(out.map((l) => (JSON.parse(l) as Alert).id), [sent[1]!.id, sent[3]!.id]);
   assert.equal(err.length, 1);

@@ -1,10 +1,14 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
+import { createKafkaClient } from '@jwt-audit/kafka';
+import { createLogger, type KafkaConnectionConfig } from '@jwt-audit/runtime';
+import { Writable } from 'node:stream';
 import { alertCodec, newId, TOPICS, type Alert, type Severity } from '@jwt-audit/events';
 
 export const SEVERITIES: Severity[] = ['low', 'medium', 'high', 'critical'];
 
 export interface TailOptions {
-  brokers: string[];
+  /** Brokers, SASL and TLS: the same settings as the services' (see connections.ts). */
+  kafka: KafkaConnectionConfig;
   topic?: string;
   /** Minimum severity shown. */
   severity?: Severity;
@@ -38,7 +42,9 @@ export function formatAlert(a: Alert): string {
  * reported on `err` and skipped.
  */
 export async function tailAlerts(opts: TailOptions, io: { out(line: string): void; err(line: string): void; signal?: AbortSignal }): Promise<number> {
-  const kafka = new Kafka({ clientId: 'audit-cli', brokers: opts.brokers, logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 200 }, connectionTimeout: 3_000 });
+  // The CLI reports failures itself, in one line; kafkajs's own log lines would only repeat them.
+  const silent = createLogger({ name: 'audit-cli', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+  const kafka = createKafkaClient(opts.kafka, silent, { logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 200 }, connectionTimeout: 3_000 });
   const consumer = kafka.consumer({ groupId: `audit-cli-tail-${newId()}`, maxWaitTimeInMs: 200 });
   let shown = 0;
   let done: () => void = () => undefined;

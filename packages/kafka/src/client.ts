@@ -1,5 +1,5 @@
 import { Kafka, logLevel, type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
-import type { KafkaConnectionConfig, Logger } from '@jwt-audit/runtime';
+import { kafkaTlsOption, type KafkaConnectionConfig, type Logger } from '@jwt-audit/runtime';
 
 /** kafkajs log lines go to pino; its INFO chatter (joins, commits) is debug for us. */
 function pinoLogCreator(logger: Logger): logCreator {
@@ -21,7 +21,7 @@ export function createKafkaClient(config: KafkaConnectionConfig, logger: Logger,
   return new Kafka({
     clientId: config.clientId,
     brokers: config.brokers,
-    ssl: config.ssl ?? false,
+    ssl: kafkaTlsOption(config),
     ...(sasl ? { sasl } : {}),
     logLevel: logLevel.WARN,
     logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' })),

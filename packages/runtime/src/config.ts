@@ -92,6 +92,17 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path[path.length - 1]!] = value;
 }
 
+/** The message for one schema error, naming the variable that set the value when one did. */
+function describeWithSource(e: ErrorObject, fromEnv: Map<string, string>): string {
+  const message = describe(e);
+  const field = message.slice(0, message.indexOf(':'));
+  for (let path = field; path !== ''; path = path.includes('.') ? path.slice(0, path.lastIndexOf('.')) : '') {
+    const variable = fromEnv.get(path);
+    if (variable) return `${message} (set by ${variable})`;
+  }
+  return message;
+}
+
 function describe(e: ErrorObject): string {
   let field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
   if (e.keyword === 'required') field = field ? `${field}.${e.params.missingProperty}` : String(e.params.missingProperty);
@@ -123,6 +134,7 @@ export function loadConfig<T>(opts: LoadConfigOptions<T>): T {
   }
 
   const overrides: Record<string, unknown> = {};
+  const fromEnv = new Map<string, string>();
   for (const [variable, dotted] of Object.entries(opts.env ?? {})) {
     let raw = environment[variable];
     const fromFile = environment[`${variable}_FILE`];
@@ -134,6 +146,7 @@ export function loadConfig<T>(opts: LoadConfigOptions<T>): T {
       }
     }
     if (raw === undefined) continue;
+    fromEnv.set(dotted, environment[variable] !== undefined ? variable : `${variable}_FILE`);
     const path = dotted.split('.');
     const value = coerce(raw, schemaAt(opts.schema as SchemaNode, path), variable, problems);
     if (value !== undefined) setPath(overrides, path, value);
@@ -143,7 +156,7 @@ export function loadConfig<T>(opts: LoadConfigOptions<T>): T {
   const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
   addFormats(ajv);
   const validate = ajv.compile(opts.schema);
-  if (!validate(merged)) problems.push(...(validate.errors ?? []).map(describe));
+  if (!validate(merged)) problems.push(...(validate.errors ?? []).map((e) => describeWithSource(e, fromEnv)));
   if (problems.length > 0) throw new ConfigError(opts.service, problems);
   return merged as T;
 }
@@ -156,6 +169,10 @@ export const KAFKA_ENV: Record<string, string> = {
   AUDIT_KAFKA_SASL_MECHANISM: 'kafka.sasl.mechanism',
   AUDIT_KAFKA_SASL_USERNAME: 'kafka.sasl.username',
   AUDIT_KAFKA_SASL_PASSWORD: 'kafka.sasl.password',
+  // Paths of PEM files (not secrets themselves); any of them turns TLS on.
+  AUDIT_KAFKA_SSL_CA_FILE: 'kafka.tls.caFile',
+  AUDIT_KAFKA_SSL_CERT_FILE: 'kafka.tls.certFile',
+  AUDIT_KAFKA_SSL_KEY_FILE: 'kafka.tls.keyFile',
 };
 
 /** Environment variables every service that talks to Elasticsearch understands. */
@@ -181,6 +198,11 @@ export const kafkaConfigSchema = {
     brokers: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^\\s:]+:\\d+$' } },
     clientId: { type: 'string', minLength: 1 },
     ssl: { type: 'boolean' },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { caFile: { type: 'string', minLength: 1 }, certFile: { type: 'string', minLength: 1 }, keyFile: { type: 'string', minLength: 1 } },
+    },
     sasl: {
       type: 'object',
       additionalProperties: false,
@@ -220,6 +242,8 @@ export interface KafkaConnectionConfig {
   brokers: string[];
   clientId: string;
   ssl?: boolean;
+  /** PEM files: a CA to trust instead of the system's, and a client certificate + key (mutual TLS). Implies TLS. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
 }
 

@@ -15,6 +15,7 @@ export {
   type EsConnectionConfig,
   type OpsConfig,
 } from './config.js';
+export { kafkaTlsOption, esClientOptions } from './connections.js';
 export { createMetrics, LATENCY_BUCKETS, type Metrics } from './metrics.js';
 export { startOpsServer, type OpsServer, type Health } from './ops-server.js';
 export { onShutdown } from './shutdown.js';

@@ -1,17 +1,14 @@
 import { Client } from '@elastic/elasticsearch';
-import { readFileSync } from 'node:fs';
 import { TOPICS } from '@jwt-audit/events';
 import { createAuditProducer, createConsumerRunner, createKafkaClient, type ConsumerRunner } from '@jwt-audit/kafka';
-import { backoffDelay, createMetrics, sleep, startOpsServer, type EsConnectionConfig, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { backoffDelay, createMetrics, esClientOptions, sleep, startOpsServer, type EsConnectionConfig, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { IndexerConfig } from './config.js';
 import { indexBatch } from './sink.js';
 import { installTemplates } from './templates.js';
 
 export function createEsClient(c: EsConnectionConfig): Client {
   return new Client({
-    node: c.url,
-    ...(c.apiKey ? { auth: { apiKey: c.apiKey } } : c.username ? { auth: { username: c.username, password: c.password ?? '' } } : {}),
-    ...(c.caFile ? { tls: { ca: readFileSync(c.caFile) } } : {}),
+    ...esClientOptions(c, 'indexer'),
     // the runner owns retries (with backoff and jitter), so the client does not retry on its own
     maxRetries: 0,
     requestTimeout: 30_000,

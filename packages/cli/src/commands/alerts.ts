@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Severity } from '@jwt-audit/events';
 import { EXIT } from '../program.js';
 import { SEVERITIES, tailAlerts } from '../alerts-tail.js';
+import { kafkaConnection } from '../connections.js';
 
 function severity(value: string): Severity {
   if (!(SEVERITIES as string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${SEVERITIES.join(', ')}`);
@@ -28,19 +29,17 @@ export function register(program: Command): void {
     .option('--from-beginning', 'start from the oldest retained alert instead of new ones')
     .option('--max <n>', 'exit after n alerts', positiveInt)
     .option('--topic <topic>', 'alerts topic', 'audit.alerts.v1')
-    .option('--brokers <list>', 'Kafka brokers, comma separated (default: AUDIT_KAFKA_BROKERS or 127.0.0.1:9092)')
+    .option('--brokers <list>', 'Kafka brokers, comma separated (default: AUDIT_KAFKA_BROKERS or 127.0.0.1:9092; SASL and TLS from AUDIT_KAFKA_*)')
     .action(async (opts: { severity?: Severity; rule: string[]; json?: boolean; fromBeginning?: boolean; max?: number; topic: string; brokers?: string }) => {
-      const brokers = (opts.brokers ?? process.env.AUDIT_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
-      if (brokers.length === 0 || brokers.some((b) => !/^[^\s:]+:\d+$/.test(b))) {
-        throw Object.assign(new Error(`--brokers: expected host:port[,host:port...], got ${JSON.stringify(brokers.join(','))}`), { exitCode: EXIT.usage });
-      }
+      const kafka = kafkaConnection(opts.brokers !== undefined ? { brokers: opts.brokers } : {});
+      const brokers = kafka.brokers;
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
         await tailAlerts(
-          { brokers, topic: opts.topic, rules: opts.rule, json: opts.json ?? false, fromBeginning: opts.fromBeginning ?? false, ...(opts.severity ? { severity: opts.severity } : {}), ...(opts.max ? { max: opts.max } : {}) },
+          { kafka, topic: opts.topic, rules: opts.rule, json: opts.json ?? false, fromBeginning: opts.fromBeginning ?? false, ...(opts.severity ? { severity: opts.severity } : {}), ...(opts.max ? { max: opts.max } : {}) },
           { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`), signal: stop.signal },
         );
       } catch (err) {

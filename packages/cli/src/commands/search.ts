@@ -1,6 +1,8 @@
 import { Client, type estypes } from '@elastic/elasticsearch';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { esClientOptions } from '@jwt-audit/runtime';
 import { EXIT } from '../program.js';
+import { esConnection } from '../connections.js';
 
 /**
  * `audit search [query]`: a query string (Kibana/Lucene syntax) over the audit data streams,
@@ -41,12 +43,8 @@ export function formatRow(d: SearchRow): string {
   ].join('  ');
 }
 
-function client(url: string, apiKey?: string): Client {
-  const u = new URL(url);
-  const auth = apiKey ? { apiKey } : u.username ? { username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } : undefined;
-  u.username = '';
-  u.password = '';
-  return new Client({ node: u.toString(), ...(auth ? { auth } : {}), maxRetries: 1, requestTimeout: 30_000 });
+function client(flags: { esUrl?: string; apiKey?: string }): Client {
+  return new Client({ ...esClientOptions(esConnection(flags), 'audit'), maxRetries: 1, requestTimeout: 30_000 });
 }
 
 export function register(program: Command): void {
@@ -66,10 +64,10 @@ export function register(program: Command): void {
     .option('--alerts', 'search alerts instead of events (logs-audit.alerts-*)')
     .option('--json', 'one JSON document per line')
     .option('--follow', 'keep printing new matches (every 2 s) until interrupted')
-    .addOption(new Option('--es-url <url>', 'Elasticsearch URL').env('AUDIT_ES_URL').default('http://127.0.0.1:9200'))
-    .addOption(new Option('--api-key <key>', 'Elasticsearch API key').env('AUDIT_ES_API_KEY'))
-    .action(async (query: string, o: { since?: string; from?: string; to?: string; size: number; index: string; alerts?: boolean; json?: boolean; follow?: boolean; esUrl: string; apiKey?: string }) => {
-      const es = client(o.esUrl, o.apiKey);
+    .option('--es-url <url>', 'Elasticsearch URL (default: AUDIT_ES_URL or http://127.0.0.1:9200; credentials and CA from AUDIT_ES_*)')
+    .option('--api-key <key>', 'Elasticsearch API key (default: AUDIT_ES_API_KEY)')
+    .action(async (query: string, o: { since?: string; from?: string; to?: string; size: number; index: string; alerts?: boolean; json?: boolean; follow?: boolean; esUrl?: string; apiKey?: string }) => {
+      const es = client({ ...(o.esUrl !== undefined ? { esUrl: o.esUrl } : {}), ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}) });
       const index = o.alerts ? 'logs-audit.alerts-*' : o.index;
       const from = o.since ?? o.from;
       const filter: estypes.QueryDslQueryContainer[] = [];

@@ -1,0 +1,73 @@
+import {
+  ConfigError,
+  ES_ENV,
+  esConfigSchema,
+  KAFKA_ENV,
+  kafkaConfigSchema,
+  loadConfig,
+  type EsConnectionConfig,
+  type KafkaConnectionConfig,
+} from '@jwt-audit/runtime';
+import { EXIT } from './program.js';
+
+/**
+ * The CLI reaches Kafka and Elasticsearch with the same settings as the services: the
+ * `AUDIT_KAFKA_*` and `AUDIT_ES_*` variables (SASL, TLS with CA and client certificate files,
+ * API key or username/password, `_FILE` for secrets), loaded and validated by the runtime's
+ * config loader. A command-line flag, where a command has one, wins over the environment.
+ * A bad setting is a usage error (exit 2) naming the setting.
+ */
+
+function usage(err: unknown): never {
+  if (err instanceof ConfigError) throw Object.assign(new Error(err.message), { exitCode: EXIT.usage });
+  throw err;
+}
+
+export function kafkaConnection(flags: { brokers?: string } = {}, environment: NodeJS.ProcessEnv = process.env): KafkaConnectionConfig {
+  let cfg: { kafka: KafkaConnectionConfig };
+  try {
+    cfg = loadConfig<{ kafka: KafkaConnectionConfig }>({
+      service: 'audit',
+      schema: { type: 'object', additionalProperties: false, required: ['kafka'], properties: { kafka: kafkaConfigSchema } },
+      defaults: { kafka: { brokers: ['127.0.0.1:9092'], clientId: 'audit-cli' } },
+      env: KAFKA_ENV,
+      environment,
+      argv: [],
+    });
+  } catch (err) {
+    usage(err);
+  }
+  if (flags.brokers === undefined) return cfg.kafka;
+  const brokers = flags.brokers.split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0 || brokers.some((b) => !/^[^\s:]+:\d+$/.test(b))) {
+    throw Object.assign(new Error(`--brokers: expected host:port[,host:port...], got ${JSON.stringify(flags.brokers)}`), { exitCode: EXIT.usage });
+  }
+  return { ...cfg.kafka, brokers };
+}
+
+export function esConnection(flags: { esUrl?: string; apiKey?: string } = {}, environment: NodeJS.ProcessEnv = process.env): EsConnectionConfig {
+  let cfg: { elasticsearch: EsConnectionConfig };
+  try {
+    cfg = loadConfig<{ elasticsearch: EsConnectionConfig }>({
+      service: 'audit',
+      schema: { type: 'object', additionalProperties: false, required: ['elasticsearch'], properties: { elasticsearch: esConfigSchema } },
+      defaults: { elasticsearch: { url: 'http://127.0.0.1:9200' } },
+      env: ES_ENV,
+      environment,
+      argv: [],
+    });
+  } catch (err) {
+    usage(err);
+  }
+  const es = { ...cfg.elasticsearch };
+  if (flags.esUrl !== undefined) {
+    try {
+      new URL(flags.esUrl);
+    } catch {
+      throw Object.assign(new Error(`--es-url: expected a URL like http://127.0.0.1:9200, got ${JSON.stringify(flags.esUrl)}`), { exitCode: EXIT.usage });
+    }
+    es.url = flags.esUrl;
+  }
+  if (flags.apiKey !== undefined) es.apiKey = flags.apiKey;
+  return es;
+}
