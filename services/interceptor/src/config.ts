@@ -57,6 +57,10 @@ export interface InterceptorConfig {
   /** Whole request (headers + body) must arrive within this (slowloris guard). */
   requestTimeoutMs: number;
   headersTimeoutMs: number;
+  /** Requests node refuses itself (clientError) are audited up to this rate; beyond it they are only counted. */
+  clientErrorEvents: { perSecond: number; burst: number };
+  /** Open client connections allowed, in all and per socket peer address (0: no per-address cap). */
+  connections: { max: number; maxPerIp: number };
   queue: { maxEvents: number; batchSize: number; lingerMs: number };
   spool: { dir: string; maxBytes: number; fsync: 'always' | 'never' };
   onSpoolFull: SpoolFullPolicy;
@@ -104,6 +108,9 @@ export const defaults: InterceptorConfig = {
   upstreamTimeoutMs: 30_000, // 30 s
   requestTimeoutMs: 30_000, // 30 s
   headersTimeoutMs: 10_000, // 10 s
+  clientErrorEvents: { perSecond: 20, burst: 100 }, // events/s sustained, and the burst above it
+  // a descriptor each; behind a load balancer every client is its address: raise maxPerIp or set 0
+  connections: { max: 10_000, maxPerIp: 1_000 },
   // lingerMs: a partial batch waits that long for more records. kafkajs spends ~200 µs per send
   // besides its per-record work, so larger batches cost less CPU per event; 20 ms more before an
   // event reaches Kafka is invisible to an audit trail and to no request.
@@ -212,6 +219,8 @@ export const configSchema = {
     upstreamTimeoutMs: { type: 'integer', minimum: 1 },
     requestTimeoutMs: { type: 'integer', minimum: 1 },
     headersTimeoutMs: { type: 'integer', minimum: 1 },
+    connections: { type: 'object', additionalProperties: false, required: ['max', 'maxPerIp'], properties: { max: { type: 'integer', minimum: 1 }, maxPerIp: { type: 'integer', minimum: 0 } } },
+    clientErrorEvents: { type: 'object', additionalProperties: false, required: ['perSecond', 'burst'], properties: { perSecond: { type: 'number', exclusiveMinimum: 0 }, burst: { type: 'integer', minimum: 1 } } },
     queue: {
       type: 'object',
       additionalProperties: false,

@@ -1,6 +1,7 @@
 import { errors as undiciErrors } from 'undici';
 import type { AuditEvent, Source } from '@jwt-audit/events';
 import { EMPTY_ACTOR, baseEvent } from './audit.js';
+import { normalizeIp } from './client-ip.js';
 
 /**
  * Why an exchange failed, as a fixed set of reasons (they label a metric and go on the event as
@@ -17,7 +18,13 @@ export type FailureReason =
   | 'upstream_length_mismatch'
   | 'upstream_body_error'
   | 'upstream_failed'
-  | 'internal';
+  | 'internal'
+  // the client's side, as node's clientError names it (client-errors.ts)
+  | 'malformed_request'
+  | 'request_header_fields_too_large'
+  | 'chunk_extensions_too_large'
+  | 'request_timeout'
+  | 'client_reset';
 
 /** The reason for an error undici reports for an upstream request (before or during the response). */
 export function upstreamFailure(err: unknown): FailureReason {
@@ -63,7 +70,7 @@ export function failureEvent(r: FailedRequest, status: number, reason: string, s
     },
     response: { status, headers: {}, body: null, latencyMs: Math.max(0, now - r.startedAt) },
   };
-  e.network = { clientIp: r.clientIp, forwardedFor: [], userAgent: r.userAgent?.slice(0, 512) ?? null };
+  e.network = { clientIp: normalizeIp(r.clientIp ?? undefined), forwardedFor: [], userAgent: r.userAgent?.slice(0, 512) ?? null };
   e.attributes = { 'proxy.error': reason };
   return e;
 }

@@ -12,6 +12,10 @@ export interface InterceptorMetrics {
   droppedResponseHeaders(n: number): void;
   /** An exchange ended by a failure (upstream or internal); `reason` is one of a fixed set. */
   exchangeError(reason: string): void;
+  /** node's clientError (a request refused before or while the handler ran); `recorded`: an event was published (rate-limited). */
+  clientError(reason: string, recorded: boolean): void;
+  openConnections(n: number): void;
+  refusedConnection(reason: 'max_connections' | 'max_connections_per_ip'): void;
 }
 
 /** Metric names follow audit_<component>_<what>_<unit>. */
@@ -31,6 +35,10 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
   const ingestEvents = m.counter('audit_interceptor_ingest_events_total', 'Lifecycle events accepted by the ingest API');
   const droppedHeaders = m.counter('audit_interceptor_dropped_response_headers_total', 'Upstream response headers dropped because node cannot write them (bad name or value)');
   const exchangeErrors = m.counter('audit_interceptor_exchange_errors_total', 'Exchanges ended by a failure, by reason (upstream_* or internal)', ['reason']);
+  const clientErrors = m.counter('audit_interceptor_client_errors_total', 'Requests node refused (malformed, too large, too slow, reset mid-head), by reason', ['reason']);
+  const clientErrorsUnrecorded = m.counter('audit_interceptor_client_error_events_suppressed_total', 'Client errors counted but not published as events (over the rate limit)');
+  const connections = m.gauge('audit_interceptor_open_connections', 'Client connections open on the proxy listener');
+  const refusedConnections = m.counter('audit_interceptor_refused_connections_total', 'Client connections refused over a cap, by cap', ['reason']);
   // label values are bounded: route names from the config, status classes, the schema's reasons
   const requestChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
   const outcomeChildren = new Map<string, { inc(): void }>();
@@ -66,6 +74,12 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
     },
     droppedResponseHeaders: (n) => droppedHeaders.inc(n),
     exchangeError: (reason) => exchangeErrors.inc({ reason }),
+    clientError(reason, recorded) {
+      clientErrors.inc({ reason });
+      if (!recorded) clientErrorsUnrecorded.inc();
+    },
+    openConnections: (n) => connections.set(n),
+    refusedConnection: (reason) => refusedConnections.inc({ reason }),
   };
 }
 
@@ -78,4 +92,7 @@ export const NOOP_INTERCEPTOR_METRICS: InterceptorMetrics = {
   ingest() {},
   droppedResponseHeaders() {},
   exchangeError() {},
+  clientError() {},
+  openConnections() {},
+  refusedConnection() {},
 };

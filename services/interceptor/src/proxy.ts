@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
@@ -45,7 +46,15 @@ const UNMATCHED: Route = {
   regex: /^$/,
 };
 
-export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res: ServerResponse) => void) & { close(): Promise<void> } {
+export interface ProxyHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** Closes the upstream connection pools (once the server no longer takes requests). */
+  close(): Promise<void>;
+  /** node's clientError on a socket: ends the exchange in flight there, if any, with `status` (client-errors.ts). */
+  clientError(socket: Socket, reason: FailureReason, status: number, err: Error): { handled: boolean; served: boolean };
+}
+
+export function createProxyHandler(o: ProxyOptions): ProxyHandler {
   // one keep-alive connection pool per upstream origin
   const pools = new Map<string, Pool>();
   const poolFor = (upstream: URL): Pool => {
@@ -67,8 +76,9 @@ export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res
       metrics.exchangeError(reason);
       const detail = err instanceof Error ? err.message : String(err);
       if (reason === 'internal') log.error({ err, route: state.ctx?.routeName }, 'exchange failed');
-      else log.warn({ route: state.ctx?.routeName, reason, err: detail }, 'upstream exchange failed');
-      if (!res.headersSent && !res.destroyed) sendProblem(res, failureProblem(status));
+      else if (reason.startsWith('upstream_')) log.warn({ route: state.ctx?.routeName, reason, err: detail }, 'upstream exchange failed');
+      else log.info({ route: state.ctx?.routeName, reason }, 'request refused mid-exchange');
+      if (!res.headersSent && !res.destroyed) sendProblem(res, failureProblem(status), status === 408 || status === 400 ? { connection: 'close' } : {});
       else res.destroy();
       if (state.ctx && state.finish) {
         state.ctx.attributes = { ...state.ctx.attributes, 'proxy.error': reason };
@@ -104,6 +114,11 @@ export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res
   const handle = async (req: IncomingMessage, res: ServerResponse, state: ExchangeState): Promise<void> => {
     const url = req.url ?? '/';
     const path = url.split('?', 1)[0]!;
+    // RFC 9112 3.2: an HTTP/1.1 request without Host is a 400 (the server leaves it to this handler, to audit it)
+    if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
+      req.resume();
+      return fail(req, res, state, 400, 'malformed_request', new Error('no Host header'));
+    }
     if (o.ingest && path === o.ingest.path) return o.ingest.handler(req, res);
     const route = matchRoute(o.routes, req.method ?? 'GET', path);
     const ctx = await o.engine.begin(req, route ?? UNMATCHED);
@@ -147,7 +162,11 @@ export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res
     const hasBody = req.headers['transfer-encoding'] !== undefined || declared > 0;
     if (!hasBody) delete headers['content-length'];
     const abort = new Abort();
-    let answered = false; // by this proxy (413) or the client left: the upstream's outcome no longer matters
+    let answered = false; // by this proxy (413, 408) or the client left: the upstream's outcome no longer matters
+    state.abortUpstream = () => {
+      answered = true;
+      abort.abort();
+    };
 
     // the body reaches undici as it pulls (an eager 'data' listener would drop what flows before
     // undici has a connection), counted against the cap and captured on the way
@@ -286,15 +305,30 @@ export function createProxyHandler(o: ProxyOptions): ((req: IncomingMessage, res
     .catch((err: unknown) => log.error({ err }, 'recording a token endpoint exchange failed'));
   };
 
+  // the latest exchange on each connection, for node's clientError (a slow or broken body arrives there)
+  const exchanges = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse; state: ExchangeState }>();
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const state: ExchangeState = { startedAt: Date.now() };
+    exchanges.set(req.socket, { req, res, state });
     handle(req, res, state).catch((err: unknown) => fail(req, res, state, 500, 'internal', err));
   };
-  /** Closes the upstream connection pools (once the server no longer takes requests). */
   const close = async (): Promise<void> => {
     await Promise.all([...pools.values()].map((p) => p.destroy()));
   };
-  return Object.assign(handler, { close });
+  const clientError = (socket: Socket, reason: FailureReason, status: number, err: Error): { handled: boolean; served: boolean } => {
+    const x = exchanges.get(socket);
+    if (!x) return { handled: false, served: false };
+    if (x.res.writableFinished || x.res.destroyed) return { handled: false, served: true };
+    // the exchange in flight answers: a slow body is a 408, a broken one a 400 (not the 499 of a client that left)
+    x.state.abortUpstream?.();
+    if (status === 0) socket.destroy(); // a reset: the response's close records the 499
+    else {
+      fail(x.req, x.res, x.state, status, reason, err);
+      x.res.once('finish', () => socket.destroy());
+    }
+    return { handled: true, served: true };
+  };
+  return Object.assign(handler, { close, clientError });
 }
 
 /** Drops an upstream body nobody will read. undici's destroy() emits an AbortError, which without a listener would be an uncaught exception. */
@@ -310,9 +344,15 @@ interface ExchangeState {
   startedAt: number;
   ctx?: RequestContext;
   finish?: Finish;
+  /** Set while an upstream request is out: cancels it (the client is answered by this proxy). */
+  abortUpstream?: () => void;
 }
 
 function failureProblem(status: number): Problem {
+  if (status === 400) return problem(400, 'bad-request', 'Bad request', 'the request could not be parsed');
+  if (status === 408) return problem(408, 'request-timeout', 'Request timeout', 'the request did not arrive in time');
+  if (status === 413) return problem(413, 'payload-too-large', 'Payload too large');
+  if (status === 431) return problem(431, 'request-header-fields-too-large', 'Request header fields too large');
   if (status === 504) return problem(504, 'upstream-timeout', 'Upstream timeout', 'the upstream did not answer in time');
   if (status === 502) return problem(502, 'bad-gateway', 'Bad gateway', 'the upstream could not be reached or did not answer with valid HTTP');
   return problem(500, 'internal', 'Internal error');

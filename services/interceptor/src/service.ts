@@ -1,13 +1,15 @@
-import http, { type Server } from 'node:http';
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import { createKafkaClient, createAuditProducer } from '@jwt-audit/kafka';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
 import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import { baseEvent, EMPTY_ACTOR } from './audit.js';
+import { createClientErrorHandler } from './client-errors.js';
 import { trustedProxies } from './client-ip.js';
+import { limitConnections } from './connection-limits.js';
 import type { InterceptorConfig } from './config.js';
 import { Engine } from './engine.js';
 import { ingestHandler } from './ingest.js';
@@ -168,18 +170,34 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
           : {}),
       });
       const tls = config.listen.tls;
-      // node checks the timeouts below every connectionsCheckingInterval (default 30 s): check often enough to matter
-      const serverOptions = { connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs) };
+      // node checks the timeouts below every connectionsCheckingInterval (default 30 s): check often enough to matter;
+      // a request without Host is the handler's to refuse (node's own 400 for it is not audited)
+      const serverOptions = { connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs), requireHostHeader: false };
+      let refused: (s: Socket) => boolean = () => false;
+      const serve = (req: IncomingMessage, res: ServerResponse) => (refused(req.socket) ? res.destroy() : handler(req, res));
       const srv = tls
-        ? https.createServer({ ...serverOptions, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, handler)
-        : http.createServer(serverOptions, handler);
+        ? https.createServer({ ...serverOptions, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, serve)
+        : http.createServer(serverOptions, serve);
+      refused = limitConnections(srv, { maxConnections: config.connections.max, maxConnectionsPerIp: config.connections.maxPerIp }, m, tls !== undefined);
       closeUpstreams = handler.close;
       // slowloris: the whole request must arrive in time; headers sooner
       srv.requestTimeout = config.requestTimeoutMs;
       srv.headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
       srv.keepAliveTimeout = 5_000;
-      // malformed request lines / headers, oversized headers, timeouts: node's own clientError handling
-      // answers 400 / 431 / 408 and destroys the socket; nothing reaches the handler
+      // malformed request lines / headers, oversized headers, timeouts, resets mid-head: answered
+      // as node would (400 / 431 / 413 / 408) and audited, rate-limited (client-errors.ts)
+      srv.on(
+        'clientError',
+        createClientErrorHandler({
+          source: config.source,
+          sink: publisher,
+          logger,
+          eventsPerSec: config.clientErrorEvents.perSecond,
+          burst: config.clientErrorEvents.burst,
+          metrics: m,
+          inFlight: handler.clientError,
+        }),
+      );
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject);
         srv.listen(config.listen.port, config.listen.host, () => resolve());
