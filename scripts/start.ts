@@ -11,27 +11,29 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Supervisor, waitForHttp, waitForPort, formatLine, type ComponentSpec } from './lib/supervisor.js';
 import { pipelineComponents, type StartSettings } from './lib/components.js';
+import { busyPorts, lockDataDir, portsInUse, readStartSettings } from './lib/start-settings.js';
 import { setup } from './lib/setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const env = process.env;
-const settings: StartSettings = {
-  root,
-  dataDir: path.resolve(env.AUDIT_DATA_DIR ?? path.join(root, '.data')),
-  host: env.AUDIT_HOST ?? '127.0.0.1',
-  kafkaPort: Number(env.AUDIT_KAFKA_PORT ?? 9092),
-  esPort: Number(env.AUDIT_ES_PORT ?? 9200),
-  interceptorPort: Number(env.AUDIT_INTERCEPTOR_PORT ?? 8080),
-  authPort: Number(env.AUDIT_DEMO_AUTH_PORT ?? 9000),
-  upstreamPort: Number(env.AUDIT_DEMO_UPSTREAM_PORT ?? 9100),
-  webhookPort: Number(env.AUDIT_DEMO_WEBHOOK_PORT ?? 9300),
-  opsBasePort: Number(env.AUDIT_OPS_BASE_PORT ?? 9464),
-  externalKafka: env.AUDIT_KAFKA_BROKERS,
-  externalEs: env.AUDIT_ES_URL,
-};
-mkdirSync(settings.dataDir, { recursive: true });
-
 const say = (msg: string) => process.stdout.write(formatLine('start', 37, JSON.stringify({ level: 30, msg })) + '\n');
+function refuse(msg: string, code: number): never {
+  process.stderr.write(formatLine('start', 37, JSON.stringify({ level: 60, msg })) + '\n');
+  process.exit(code);
+}
+
+// Everything that can be checked is checked before anything starts, and reported at once.
+const { settings, problems } = readStartSettings(root, process.env);
+if (problems.length > 0) refuse(`cannot start: ${problems.length} setting(s) wrong:\n  - ${problems.join('\n  - ')}`, 2);
+mkdirSync(settings.dataDir, { recursive: true });
+const lock = lockDataDir(settings.dataDir);
+if ('heldBy' in lock) refuse(`cannot start: npm start (pid ${lock.heldBy}) already runs on ${settings.dataDir}; stop it first, or set AUDIT_DATA_DIR and the ports for a second instance`, 1);
+const busy = await busyPorts(settings.host, portsInUse(settings));
+if (busy.length > 0) {
+  lock.release();
+  refuse(`cannot start: ${busy.length} port(s) already in use (another program, or another npm start):\n  - ${busy.join('\n  - ')}`, 1);
+}
+process.on('exit', () => lock.release());
+
 const supervisor = new Supervisor();
 let stopping = false;
 const stop = async (code: number) => {
@@ -42,8 +44,11 @@ const stop = async (code: number) => {
   say(`stopped; data kept in ${settings.dataDir}`);
   process.exit(code);
 };
+// The children run in process groups of their own, so a terminal's Ctrl-C reaches this process
+// alone and the pipeline stops in order: the edge first, the broker and search node last.
 process.on('SIGINT', () => (stopping ? process.exit(130) : void stop(0)));
 process.on('SIGTERM', () => void stop(0));
+process.on('SIGHUP', () => void stop(0));
 
 const { infrastructure, services } = pipelineComponents(settings, { waitForHttp, waitForPort });
 const all = [...infrastructure, ...services];

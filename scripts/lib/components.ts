@@ -73,6 +73,8 @@ export function pipelineComponents(s: StartSettings, probe: Probes): { infrastru
       AUDIT_DEMO_HOST: s.host,
       AUDIT_DEMO_ISSUER: `${edge}/`,
       AUDIT_DEMO_WEBHOOK_SECRET: 'demo-webhook-secret',
+      // kept, so tokens issued before a restart still verify (a new key would make them unknown_kid)
+      AUDIT_DEMO_KEY_FILE: path.join(s.dataDir, 'keys', 'demo-idp.private.jwks.json'),
     },
     ready: probe.waitForHttp(`http://${s.host}:${s.authPort}/.well-known/jwks.json`),
   });

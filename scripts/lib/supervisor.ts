@@ -104,6 +104,9 @@ export class Supervisor {
     const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', spec.script, ...(spec.args ?? [])], {
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A process group of its own: a terminal's Ctrl-C (SIGINT to the foreground group) reaches
+      // the supervisor only, which then stops the children in order instead of all at once.
+      detached: true,
     });
     entry.child = child;
     for (const stream of [child.stdout, child.stderr]) {

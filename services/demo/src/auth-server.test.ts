@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { createLogger } from '@jwt-audit/runtime';
 import { startAuthServer } from './auth-server.js';
@@ -48,4 +51,31 @@ test('key rotation publishes the new key and signs with it', async (t) => {
   const tok = await auth.sign({ sub: 'bob' });
   const header = JSON.parse(Buffer.from(tok.split('.')[0]!, 'base64url').toString());
   assert.equal(header.kid, kid);
+});
+
+test('with a key file, the signing keys survive a restart: a token issued before it still verifies', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'demo-idp-'));
+  try {
+    const keyFile = path.join(dir, 'keys', 'idp.jwks.json');
+    const first = await startAuthServer({ port: 0, logger, keyFile });
+    const before = await token(first.url, { grant_type: 'password', username: 'alice', password: 'alice-pw' });
+    const rotated = await first.rotateKey();
+    await first.close();
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600, 'private keys readable by their owner only');
+    const second = await startAuthServer({ port: 0, logger, keyFile, issuer: first.issuer });
+    try {
+      const jwks = createRemoteJWKSet(new URL(second.jwksUrl));
+      const { payload } = await jwtVerify(before.body.access_token!, jwks, { issuer: first.issuer, audience: 'demo-api' });
+      assert.equal(payload.sub, 'alice');
+      const published = (await (await fetch(second.jwksUrl)).json()) as { keys: Record<string, unknown>[] };
+      assert.equal(published.keys.at(-1)!.kid, rotated, 'the newest key signs after the restart too');
+      for (const k of published.keys) assert.equal(k.d, undefined, 'the JWKS never publishes a private part');
+    } finally {
+      await second.close();
+    }
+    writeFileSync(keyFile, 'not json');
+    await assert.rejects(startAuthServer({ port: 0, logger, keyFile }), /demo IdP key file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,7 +1,9 @@
 import http from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'jose';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type CryptoKey } from 'jose';
 import type { Logger } from '@jwt-audit/runtime';
 
 /**
@@ -50,6 +52,11 @@ export interface AuthServerOptions {
   issuer?: string;
   audience?: string;
   accessTokenTtlSec?: number;
+  /**
+   * Where the signing keys live (private JWKs, 0600). Set, they survive a restart, so tokens
+   * issued before it still verify; unset, each start makes a new key (tests).
+   */
+  keyFile?: string;
   logger: Logger;
 }
 
@@ -70,11 +77,38 @@ interface SigningKey {
   jwk: JWK;
 }
 
-async function newKey(): Promise<SigningKey> {
+interface StoredKey extends SigningKey {
+  privateJwk: JWK;
+}
+
+async function newKey(): Promise<StoredKey> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = `demo-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString('hex')}`;
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
-  return { kid, privateKey, jwk };
+  return { kid, privateKey, jwk, privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'RS256' } };
+}
+
+async function loadKeys(file: string): Promise<StoredKey[] | undefined> {
+  let stored: JWK[];
+  try {
+    stored = JSON.parse(readFileSync(file, 'utf8')) as JWK[];
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`demo IdP key file ${file}: ${(err as Error).message}`);
+  }
+  return Promise.all(
+    stored.map(async (privateJwk) => {
+      const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = privateJwk;
+      return { kid: privateJwk.kid!, privateKey: (await importJWK(privateJwk, 'RS256')) as CryptoKey, jwk: { ...pub, use: 'sig' }, privateJwk };
+    }),
+  );
+}
+
+function saveKeys(file: string, keys: StoredKey[]): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, JSON.stringify(keys.map((k) => k.privateJwk)), { mode: 0o600 });
+  renameSync(tmp, file);
 }
 
 function readBody(req: http.IncomingMessage, limit = 64 * 1024): Promise<string> {
@@ -117,7 +151,8 @@ function clientFrom(req: http.IncomingMessage, form: URLSearchParams): { id: str
 export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServer> {
   const log = opts.logger.child({ component: 'demo-auth' });
   const ttl = opts.accessTokenTtlSec ?? 900;
-  const keys: SigningKey[] = [await newKey()];
+  const keys: StoredKey[] = (opts.keyFile ? await loadKeys(opts.keyFile) : undefined) ?? [await newKey()];
+  if (opts.keyFile) saveKeys(opts.keyFile, keys);
   const refresh = new Map<string, RefreshRecord>();
   let issuer = opts.issuer ?? '';
   const audience = opts.audience ?? 'demo-api';
@@ -217,6 +252,7 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
   const rotateKey = async () => {
     keys.push(await newKey());
     if (keys.length > 2) keys.shift();
+    if (opts.keyFile) saveKeys(opts.keyFile, keys);
     log.info({ kid: keys[keys.length - 1]!.kid }, 'signing key rotated');
     return keys[keys.length - 1]!.kid;
   };

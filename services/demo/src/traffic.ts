@@ -1,12 +1,20 @@
 /**
  * `npm run demo:traffic`: a few minutes of realistic traffic through the interceptor, attacks
- * included, so that rejections, revocations and alerts appear. Talks HTTP only (the edge URL).
- *   AUDIT_DEMO_EDGE (http://127.0.0.1:8080)  AUDIT_DEMO_DURATION_S (180)  AUDIT_DEMO_RPS (20)
- * Each line it prints says what it just did; the attacks are labelled.
+ * included, so that rejections, revocations and alerts appear. It takes the same settings as
+ * `npm start` (AUDIT_HOST, AUDIT_INTERCEPTOR_PORT, AUDIT_ES_PORT or AUDIT_ES_URL), or
+ *   AUDIT_DEMO_EDGE (the edge URL)  AUDIT_DEMO_DURATION_S (180)  AUDIT_DEMO_RPS (20)
+ *   AUDIT_JWT_CLOCK_TOLERANCE_SEC (30, as the interceptor's)
+ * Each line it prints says what it just did; the attacks are labelled, and at the end a table
+ * shows each attack with the alerts it raised (read from the alerts index), and any alert that
+ * no labelled attack explains.
  */
-const edge = process.env.AUDIT_DEMO_EDGE ?? 'http://127.0.0.1:8080';
-const durationMs = Number(process.env.AUDIT_DEMO_DURATION_S ?? 180) * 1000;
-const rps = Number(process.env.AUDIT_DEMO_RPS ?? 20);
+const env = process.env;
+const host = env.AUDIT_HOST || '127.0.0.1';
+const edge = env.AUDIT_DEMO_EDGE || `http://${host}:${env.AUDIT_INTERCEPTOR_PORT || 8080}`;
+const esUrl = env.AUDIT_ES_URL || `http://${host}:${env.AUDIT_ES_PORT || 9200}`;
+const clockToleranceMs = Number(env.AUDIT_JWT_CLOCK_TOLERANCE_SEC || 30) * 1000;
+const durationMs = Number(env.AUDIT_DEMO_DURATION_S || 180) * 1000;
+const rps = Number(env.AUDIT_DEMO_RPS || 20);
 const basic = 'Basic ' + Buffer.from('demo-web:demo-web-secret').toString('base64');
 const users: [string, string][] = [['alice', 'alice-pw'], ['bob', 'bob-pw'], ['carol', 'carol-pw']];
 const ips = ['203.0.113.10', '198.51.100.23', '192.0.2.77'];
@@ -47,15 +55,19 @@ async function login(user: string, pw: string, ip: string, ua: string, extra: Re
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
-const attacks: [string, () => Promise<void>][] = [
-  ['refresh-token reuse (stolen refresh token replayed after rotation)', async () => {
+/** A token issued at the start with a 1 s lifetime: expired beyond the clock tolerance by the time its attack runs. */
+let expiring: { session: Session; expiresAt: number } | undefined;
+
+/** Each labelled attack: what it is, the rule(s) meant to catch it, and how to play it. */
+const attacks: [string, string[], () => Promise<void>][] = [
+  ['refresh-token reuse (stolen refresh token replayed after rotation)', ['refresh-token-reuse'], async () => {
     const s = await login('bob', 'bob-pw', ips[1]!, agents[0]!);
     if (!s?.refresh) return;
     await token({ grant_type: 'refresh_token', refresh_token: s.refresh }, s.ip);
     const reuse = await token({ grant_type: 'refresh_token', refresh_token: s.refresh }, '198.18.0.66');
     say(`  reuse -> ${reuse.status} ${reuse.body.error ?? ''}`);
   }],
-  ['revoked token used again', async () => {
+  ['revoked token used again', ['revoked-token-use'], async () => {
     const s = await login('alice', 'alice-pw', ips[0]!, agents[0]!);
     if (!s) return;
     await fetch(`${edge}/oauth/revoke`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: s.access }) });
@@ -63,7 +75,7 @@ const attacks: [string, () => Promise<void>][] = [
     await new Promise((r) => setTimeout(r, 3000));
     say(`  revoked token -> ${await call(s, 'GET', '/api/orders')}`);
   }],
-  ['alg:none and forged signatures', async () => {
+  ['alg:none and forged signatures', ['token-tampering'], async () => {
     const now = Math.floor(Date.now() / 1000);
     const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'carol', scope: 'admin', exp: now + 600 })}.`;
     say(`  alg none -> ${await call({ access: none, ip: '198.18.0.9', ua: 'curl/8.4' }, 'GET', '/api/admin/users')}`);
@@ -73,26 +85,31 @@ const attacks: [string, () => Promise<void>][] = [
     const forged = `${h}.${b64({ sub: 'carol', roles: ['admin'], scope: 'admin', exp: now + 600 })}.${sig}`;
     say(`  forged payload -> ${await call({ ...s, access: forged }, 'GET', '/api/admin/users')}`);
   }],
-  ['burst of garbage tokens from one address (token guessing)', async () => {
+  ['burst of garbage tokens from one address (token guessing)', ['auth-failure-burst', 'token-tampering'], async () => {
     const codes: number[] = [];
     for (let i = 0; i < 25; i++) codes.push(await call({ access: `guess.${i}.${Math.random().toString(36).slice(2)}`, ip: '198.18.0.200', ua: 'python-requests/2.31' }, 'GET', '/api/orders'));
     say(`  25 guesses -> ${[...new Set(codes)].join(',')}`);
   }],
-  ['expired token replayed', async () => {
-    const s = await login('alice', 'alice-pw', ips[0]!, agents[1]!, { demo_ttl: '1' });
-    if (!s) return;
-    await new Promise((r) => setTimeout(r, 2500));
+  ['expired token replayed', ['expired-token-replay'], async () => {
+    if (!expiring) return;
+    // Within the clock tolerance an expired token is still accepted, as RFC 7519 allows: replay it beyond.
+    const wait = expiring.expiresAt + clockToleranceMs + 2_000 - Date.now();
+    if (wait > 0) {
+      say(`  waiting ${Math.ceil(wait / 1000)} s until the token is expired beyond the ${clockToleranceMs / 1000} s clock tolerance`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    const s = expiring.session;
     const codes = [];
     for (let i = 0; i < 6; i++) codes.push(await call(s, 'GET', '/api/orders'));
     say(`  expired x6 -> ${[...new Set(codes)].join(',')}`);
   }],
-  ['one token from many places (token theft)', async () => {
+  ['one token from many places (token theft)', ['token-multi-origin', 'impossible-travel'], async () => {
     const s = await login('carol', 'carol-pw', ips[2]!, agents[0]!);
     if (!s) return;
     for (const ip of ['198.18.1.1', '198.18.2.2', '198.18.3.3', '198.18.4.4', '198.18.5.5']) await call({ ...s, ip, ua: 'curl/8.4' }, 'GET', '/api/orders');
     say('  same token from 5 addresses');
   }],
-  ['non-admin reaching an admin route (insufficient scope)', async () => {
+  ['non-admin reaching an admin route (insufficient scope)', ['auth-failure-burst', 'privilege-change-in-session'], async () => {
     const s = await login('bob', 'bob-pw', ips[1]!, agents[1]!);
     if (!s) return;
     const codes = [];
@@ -101,8 +118,81 @@ const attacks: [string, () => Promise<void>][] = [
   }],
 ];
 
+interface Played {
+  name: string;
+  rules: string[];
+  start: number;
+  end: number;
+}
+
+interface AlertDoc {
+  rule?: { name?: string };
+  event?: { id?: string; start?: string; end?: string };
+  user?: { id?: string };
+  source?: { ip?: string };
+  audit?: { alert?: { severity?: string } };
+}
+
+/** The alerts raised since `since`, from the alerts index (empty, with a note, when it cannot be read). */
+async function alertsSince(since: number): Promise<AlertDoc[] | undefined> {
+  try {
+    const res = await fetch(`${esUrl}/logs-audit.alerts-*/_search?ignore_unavailable=true&allow_no_indices=true`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ size: 1000, sort: [{ '@timestamp': 'asc' }], query: { range: { '@timestamp': { gte: new Date(since).toISOString() } } } }),
+    });
+    if (!res.ok) return undefined;
+    const body = (await res.json()) as { hits?: { hits?: { _source: AlertDoc }[] } };
+    return (body.hits?.hits ?? []).map((h) => h._source);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An alert belongs to an attack when its rule is one meant for it and it fired on what happened while the attack ran. */
+function explains(p: Played, a: AlertDoc): boolean {
+  const first = Date.parse(a.event?.start ?? '');
+  const last = Date.parse(a.event?.end ?? a.event?.start ?? '');
+  return p.rules.includes(a.rule?.name ?? '') && last >= p.start - 1_000 && first <= p.end + 1_000;
+}
+
+async function closingTable(played: Played[], since: number): Promise<void> {
+  // The pipeline needs a few seconds from the last request to a searchable alert.
+  let alerts: AlertDoc[] | undefined;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    alerts = await alertsSince(since);
+    const missing = played.filter((p) => !(alerts ?? []).some((a) => explains(p, a)));
+    if (alerts === undefined || missing.length === 0 || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+  if (alerts === undefined) {
+    say(`cannot read alerts from ${esUrl} (set AUDIT_ES_URL): no closing table`);
+    return;
+  }
+  say('attack -> alerts raised');
+  const explained = new Set<AlertDoc>();
+  let caught = 0;
+  for (const p of played) {
+    const mine = alerts.filter((a) => explains(p, a));
+    for (const a of mine) explained.add(a);
+    if (mine.length > 0) caught++;
+    const rules = [...new Set(mine.map((a) => `${a.rule?.name} (${a.audit?.alert?.severity ?? '?'})`))].join(', ');
+    say(`  ${mine.length > 0 ? 'ALERTED ' : 'MISSED  '} ${p.name.padEnd(60)} ${rules || `none (expected ${p.rules.join(' or ')})`}`);
+  }
+  const others = alerts.filter((a) => !explained.has(a));
+  say(`${caught} of ${played.length} labelled attacks raised their alert; ${others.length} other alert(s) no labelled attack explains${others.length ? ':' : ''}`);
+  const byRule = new Map<string, number>();
+  for (const a of others) byRule.set(a.rule?.name ?? '?', (byRule.get(a.rule?.name ?? '?') ?? 0) + 1);
+  for (const [rule, n] of byRule) say(`  ${rule} x${n}`);
+}
+
 async function main(): Promise<void> {
+  const since = Date.now();
   say(`traffic to ${edge} for ${durationMs / 1000} s at ~${rps} requests/s`);
+  const short = await login('alice', 'alice-pw', ips[0]!, agents[1]!, { demo_ttl: '1' });
+  if (short) expiring = { session: short, expiresAt: Date.now() + 1_000 };
+  const played: Played[] = [];
   const sessions: Session[] = [];
   for (const [u, pw] of users) {
     const s = await login(u, pw, ips[users.findIndex(([x]) => x === u)]!, agents[0]!);
@@ -125,9 +215,11 @@ async function main(): Promise<void> {
         if (r.status === 200) Object.assign(s, { access: r.body.access_token, refresh: r.body.refresh_token });
       }
       if (Date.now() >= nextAttack) {
-        const [name, run] = attacks[attack++ % attacks.length]!;
+        const [name, rules, run] = attacks[attack++ % attacks.length]!;
         say(`ATTACK ${name}`);
+        const start = Date.now();
         await run();
+        played.push({ name, rules, start, end: Date.now() });
         nextAttack = Date.now() + 10_000;
       }
     } catch (err) {
@@ -138,7 +230,8 @@ async function main(): Promise<void> {
     if (n % 200 === 0) say(`${n} requests sent`);
     await new Promise((r) => setTimeout(r, 1000 / rps));
   }
-  say(`done: ${n} requests`);
+  say(`done: ${n} requests, ${played.length} labelled attacks`);
+  await closingTable(played, since);
 }
 
 await main().catch((err: unknown) => {
