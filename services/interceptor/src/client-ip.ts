@@ -17,6 +17,9 @@ export function normalizeIp(ip: string | undefined): string | null {
   if (!ip) return null;
   let v = ip.trim();
   if (v.startsWith('[') && v.includes(']')) v = v.slice(1, v.indexOf(']'));
+  // a zone ("fe80::1%eth0") names an interface of the host that wrote it; Elasticsearch's ip type refuses it
+  const zone = v.indexOf('%');
+  if (zone >= 0) v = v.slice(0, zone);
   if (v.toLowerCase().startsWith('::ffff:') && isIP(v.slice(7)) === 4) v = v.slice(7);
   // "1.2.3.4:5678" (some proxies add the port)
   if (isIP(v) === 0 && /^\d+\.\d+\.\d+\.\d+:\d+$/.test(v)) v = v.slice(0, v.lastIndexOf(':'));
@@ -70,5 +73,18 @@ export function networkOf(remoteAddress: string | undefined, xff: string | strin
       if (!trusted.isTrusted(hop)) break;
     }
   }
-  return { clientIp, forwardedFor, userAgent: userAgent ? userAgent.slice(0, 512) : null };
+  // only addresses go into the event's IP field ("unknown", "_hidden", a typo: counted by invalidForwardedFor instead)
+  const addresses: string[] = [];
+  for (const f of forwardedFor) {
+    const ip = normalizeIp(f);
+    if (ip) addresses.push(ip);
+  }
+  return { clientIp, forwardedFor: addresses, userAgent: userAgent ? userAgent.slice(0, 512) : null };
+}
+
+/** How many X-Forwarded-For entries are not IP addresses (RFC 7239 obfuscated identifiers, "unknown", garbage). */
+export function invalidForwardedFor(xff: string | string[] | undefined): number {
+  let n = 0;
+  for (const f of parseForwardedFor(xff)) if (!normalizeIp(f)) n++;
+  return n;
 }

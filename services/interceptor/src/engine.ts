@@ -5,7 +5,8 @@ import { bearerToken, type Verifier } from '@jwt-audit/jwt';
 import type { Logger } from '@jwt-audit/runtime';
 import { actorOf, exchangeEvent, rejectionOf, tokenEvent, type AuthResult, type Exchange } from './audit.js';
 import { BodyRecorder, captureHeaders, resolvePolicy, sampled, secretHeaderSet, type CapturePolicy, type CaptureRule, type SamplingRule } from './capture.js';
-import { networkOf, type TrustedProxies } from './client-ip.js';
+import { invalidForwardedFor, networkOf, normalizeIp, type TrustedProxies } from './client-ip.js';
+import { forwardedNode, forwardedQuoted, isForwardingHeader, isSubjectHeader } from './identity-headers.js';
 import type { Mode } from './config.js';
 import type { InterceptorMetrics } from './metrics.js';
 import { problem, type Problem } from './problem.js';
@@ -167,6 +168,15 @@ export class Engine {
       requestContentType: headerString(req.headers['content-type'])?.slice(0, 128) ?? null,
       attributes: null,
     };
+    const xffHeader = req.headers['x-forwarded-for'];
+    if (xffHeader !== undefined) {
+      // entries that are not IP addresses never reach an IP field (network.forwardedFor keeps only addresses): flagged
+      const invalid = invalidForwardedFor(xffHeader);
+      if (invalid > 0) {
+        ctx.attributes = { 'network.invalidForwardedFor': String(invalid) };
+        this.o.metrics.invalidForwardedFor(invalid);
+      }
+    }
     // a rejection is published at once; a success is recorded with its response (finish), where sampling may drop it
     if (rejectionOf(auth)) this.publish([tokenEvent(exchange, auth, this.o.source, mode, Date.now())!]);
     return ctx;
@@ -207,15 +217,26 @@ export class Engine {
     const out: OutgoingHttpHeaders = {};
     const listed = connectionTokens(headerString(req.headers.connection));
     const subjectHeader = this.o.forwardSubjectHeader.toLowerCase();
+    const peer = normalizeIp(req.socket.remoteAddress) ?? '';
+    // what a client says about where it came from is believed (and passed on) from a trusted proxy only
+    const trustedPeer = peer !== '' && this.o.trusted.isTrusted(peer);
     for (const [k, v] of Object.entries(req.headers as IncomingHttpHeaders)) {
-      if (v === undefined || REQUEST_HOP_BY_HOP.has(k) || k === subjectHeader || listed?.includes(k)) continue;
+      if (v === undefined || REQUEST_HOP_BY_HOP.has(k) || listed?.includes(k)) continue;
+      if (isSubjectHeader(k, subjectHeader) || (!trustedPeer && isForwardingHeader(k))) continue;
       out[k] = v;
     }
-    const xff = headerString(req.headers['x-forwarded-for']);
-    const peer = req.socket.remoteAddress ?? '';
+    const scheme = ctx.exchange.request.scheme;
+    const host = headerString(req.headers.host);
+    const xff = trustedPeer ? headerString(req.headers['x-forwarded-for']) : undefined;
     out['x-forwarded-for'] = xff ? `${xff}, ${peer}` : peer;
-    out['x-forwarded-proto'] = ctx.exchange.request.scheme;
-    if (req.headers.host) out['x-forwarded-host'] = req.headers.host;
+    out['x-forwarded-proto'] = (trustedPeer && headerString(req.headers['x-forwarded-proto'])) || scheme;
+    const forwardedHost = (trustedPeer && headerString(req.headers['x-forwarded-host'])) || host;
+    if (forwardedHost) out['x-forwarded-host'] = forwardedHost;
+    const clientIp = ctx.exchange.network?.clientIp ?? peer;
+    if (!trustedPeer || !req.headers['x-real-ip']) out['x-real-ip'] = clientIp;
+    const element = `for=${forwardedNode(peer)};proto=${scheme}${host ? `;host=${forwardedQuoted(host)}` : ''}`;
+    const prior = trustedPeer ? headerString(req.headers.forwarded) : undefined;
+    out.forwarded = prior ? `${prior}, ${element}` : element;
     out.traceparent = ctx.hop.outgoing.traceparent;
     if (ctx.hop.outgoing.tracestate) out.tracestate = ctx.hop.outgoing.tracestate;
     if (subjectHeader) {

@@ -15,6 +15,8 @@ export interface InterceptorMetrics {
   /** node's clientError (a request refused before or while the handler ran); `recorded`: an event was published (rate-limited). */
   clientError(reason: string, recorded: boolean): void;
   openConnections(n: number): void;
+  /** X-Forwarded-For entries that are not IP addresses (kept out of the event's IP fields). */
+  invalidForwardedFor(n: number): void;
   refusedConnection(reason: 'max_connections' | 'max_connections_per_ip'): void;
 }
 
@@ -39,6 +41,7 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
   const clientErrorsUnrecorded = m.counter('audit_interceptor_client_error_events_suppressed_total', 'Client errors counted but not published as events (over the rate limit)');
   const connections = m.gauge('audit_interceptor_open_connections', 'Client connections open on the proxy listener');
   const refusedConnections = m.counter('audit_interceptor_refused_connections_total', 'Client connections refused over a cap, by cap', ['reason']);
+  const invalidXff = m.counter('audit_interceptor_invalid_forwarded_for_total', 'X-Forwarded-For entries that are not IP addresses, left out of network.forwardedFor');
   // label values are bounded: route names from the config, status classes, the schema's reasons
   const requestChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
   const outcomeChildren = new Map<string, { inc(): void }>();
@@ -79,6 +82,7 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
       if (!recorded) clientErrorsUnrecorded.inc();
     },
     openConnections: (n) => connections.set(n),
+    invalidForwardedFor: (n) => invalidXff.inc(n),
     refusedConnection: (reason) => refusedConnections.inc({ reason }),
   };
 }
@@ -94,5 +98,6 @@ export const NOOP_INTERCEPTOR_METRICS: InterceptorMetrics = {
   exchangeError() {},
   clientError() {},
   openConnections() {},
+  invalidForwardedFor() {},
   refusedConnection() {},
 };

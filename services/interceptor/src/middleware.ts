@@ -3,6 +3,7 @@ import type { Actor } from '@jwt-audit/events';
 import type { Claims } from '@jwt-audit/jwt';
 import { actorOf } from './audit.js';
 import type { Engine, RequestContext } from './engine.js';
+import { stripSubjectHeader } from './identity-headers.js';
 import { sendProblem } from './problem.js';
 import { matchRoute, type Route } from './routes.js';
 
@@ -101,8 +102,16 @@ function tap(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, don
 async function intercept(core: InterceptorCore, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   const path = (req.url ?? '/').split('?', 1)[0]!;
   const route = matchRoute(core.routes, req.method ?? 'GET', path);
+  // as in proxy mode: the application reads the subject header from the interceptor only, never from the client
+  const subjectHeader = core.engine.o.forwardSubjectHeader.toLowerCase();
+  stripSubjectHeader(req.headers, req.rawHeaders, subjectHeader);
   const ctx = await core.engine.begin(req, route);
   const auth = ctx.auth;
+  const sub = auth.kind === 'verified' && auth.outcome.ok ? actorOf(auth).sub : null;
+  if (subjectHeader && sub) {
+    req.headers[subjectHeader] = sub;
+    req.rawHeaders.push(subjectHeader, sub);
+  }
   req.auth = {
     actor: actorOf(auth),
     claims: auth.kind === 'verified' && auth.outcome.ok ? auth.outcome.claims : null,
