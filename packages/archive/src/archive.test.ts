@@ -199,3 +199,9 @@ test('retention deletes a segment only through a recorded deletion; export strea
   for await (const r of exportEvents(a.storage, 1_795_000_012_000, 1_795_000_015_000)) out.push(r);
   assert.deepEqual(out.map((r) => r.offset), [12, 13, 14, 15]);
 });
+
+test('a newest manifest that is not a manifest (what a torn write used to leave) stops the writer with a named error', async (t) => {
+  const a = await archive(t);
+  writeFileSync(path.join(a.streamDir, '0000000003.manifest.jws'), '');
+  await assert.rejects(recoverStream(a.storage, TOPIC, 0), (err: Error & { code?: string }) => err.code === 'AUDIT_ERR_ARCHIVE_MANIFEST_UNREADABLE' && /0000000003\.manifest\.jws is not a readable manifest \(0 bytes\)/.test(err.message));
+});

@@ -1,13 +1,16 @@
 /**
  * Where archive files live. Write-once by contract: `putExclusive` fails if the object exists, and
- * a stored object is never modified, only deleted by the retention task. The local backend uses
- * exclusive create, fsync of the file and its directory, and makes the file read-only. An S3
+ * a stored object is never modified, only deleted by the retention task. An object appears whole
+ * or not at all: the local backend writes a hidden temporary file, fsyncs it, publishes it under
+ * its name with link(2) (exclusive: fails if the name exists), fsyncs the directory, and makes the
+ * file read-only. An S3
  * backend maps this onto PutObject with `If-None-Match: *` into a bucket with Object Lock
  * (compliance mode, retention = the archive's retention), ListObjectsV2 and DeleteObject after
  * the lock expires.
  */
 import { promises as fs, constants } from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 
 export interface ArchiveStorage {
   putExclusive(key: string, data: Buffer): Promise<void>;
@@ -17,6 +20,11 @@ export interface ArchiveStorage {
   delete(key: string): Promise<void>;
   /** Topic/partition prefixes present ("audit.enriched.v1/0/"). */
   streams(): Promise<string[]>;
+  /**
+   * Removes what interrupted writes left under a prefix (never a published object); returns the
+   * names removed. S3: abort the prefix's incomplete multipart uploads.
+   */
+  removeIncomplete(prefix: string): Promise<string[]>;
 }
 
 export class StorageError extends Error {
@@ -24,6 +32,9 @@ export class StorageError extends Error {
     super(message);
   }
 }
+
+/** Hidden: `list` skips names starting with a dot, so readers never see a file being written. */
+const TMP_PREFIX = '.tmp-';
 
 export function localStorage(root: string): ArchiveStorage {
   const abs = (key: string) => {
@@ -41,22 +52,33 @@ export function localStorage(root: string): ArchiveStorage {
   };
   return {
     async putExclusive(key, data) {
+      // Written under a hidden temporary name, fsynced, then published with link(2), which fails
+      // when the name exists: the final name only ever holds a complete file, so a crash (or a
+      // SIGKILL) mid-write leaves at most a hidden temporary file, never a torn segment or
+      // manifest that a reader or the next start would take for a sealed one.
       const file = abs(key);
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      let h;
+      const dir = path.dirname(file);
+      await fs.mkdir(dir, { recursive: true });
+      if (await fs.access(file).then(() => true, () => false)) throw new StorageError(`${key} already exists`, 'exists');
+      const tmp = path.join(dir, `${TMP_PREFIX}${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}`);
+      const h = await fs.open(tmp, 'wx', 0o444);
       try {
-        h = await fs.open(file, 'wx', 0o444);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new StorageError(`${key} already exists`, 'exists');
-        throw err;
-      }
-      try {
-        await h.writeFile(data);
-        await h.sync();
+        try {
+          await h.writeFile(data);
+          await h.sync();
+        } finally {
+          await h.close();
+        }
+        try {
+          await fs.link(tmp, file);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new StorageError(`${key} already exists`, 'exists');
+          throw err;
+        }
       } finally {
-        await h.close();
+        await fs.rm(tmp, { force: true });
       }
-      await fsyncDir(path.dirname(file));
+      await fsyncDir(dir);
     },
     async get(key) {
       // One read of the whole file instead of fs.readFile's 512 KiB steps: each step needs this
@@ -95,6 +117,13 @@ export function localStorage(root: string): ArchiveStorage {
       await fs.chmod(file, 0o644).catch(() => undefined);
       await fs.rm(file, { force: true });
       await fsyncDir(path.dirname(file));
+    },
+    async removeIncomplete(prefix) {
+      const dir = abs(prefix);
+      const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((f) => f.startsWith(TMP_PREFIX));
+      for (const f of names) await fs.rm(path.join(dir, f), { force: true });
+      if (names.length > 0) await fsyncDir(dir);
+      return names.map((f) => prefix + f);
     },
     async streams() {
       const out: string[] = [];

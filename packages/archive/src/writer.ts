@@ -3,6 +3,7 @@ import type { Signer } from './keys.js';
 import { encodeSegment, sha256hex, type SegmentFormat } from './segment.js';
 import { checkSegment } from './segment-check.js';
 import type { ArchiveStorage } from './storage.js';
+import { ARCHIVE_ERRORS, ArchiveError } from './errors.js';
 
 /** The chain head of one topic-partition, read back from storage at start. */
 export interface StreamHead {
@@ -15,17 +16,28 @@ export interface StreamHead {
   lastOffset: number;
 }
 
+/** The payload of a manifest file, unverified (the writer reads its own chain back). */
+export function manifestPayload(key: string, bytes: Buffer): Manifest {
+  try {
+    const m = JSON.parse(Buffer.from(bytes.toString().split('.')[1] ?? '', 'base64url').toString()) as Manifest;
+    if (typeof m.sequence !== 'number' || typeof m.lastOffset !== 'number') throw new Error('not a manifest');
+    return m;
+  } catch (err) {
+    throw new ArchiveError(ARCHIVE_ERRORS.manifestUnreadable, `${key} is not a readable manifest (${bytes.length} bytes): the stream's chain cannot be extended; run \`audit archive verify\``, { cause: err });
+  }
+}
+
 export async function readHead(storage: ArchiveStorage, topic: string, partition: number): Promise<StreamHead> {
   const manifests = (await storage.list(`${topic}/${partition}/`)).filter((k) => k.endsWith('.manifest.jws'));
   const last = manifests.at(-1);
   if (!last) return { topic, partition, sequence: -1, previousManifestSha256: ZERO_HASH, lastOffset: -1 };
   const bytes = await storage.get(last);
-  const payload = JSON.parse(Buffer.from(bytes.toString().split('.')[1]!, 'base64url').toString()) as Manifest;
+  const payload = manifestPayload(last, bytes);
   let lastOffset = payload.type === 'segment' ? payload.lastOffset : -1;
   if (payload.type === 'deletion') {
     // a deletion is not the end of the data: find the last segment manifest
     for (const k of manifests.slice(0, -1).reverse()) {
-      const m = JSON.parse(Buffer.from((await storage.get(k)).toString().split('.')[1]!, 'base64url').toString()) as Manifest;
+      const m = manifestPayload(k, await storage.get(k));
       if (m.type === 'segment') {
         lastOffset = m.lastOffset;
         break;
@@ -44,7 +56,7 @@ export async function readHead(storage: ArchiveStorage, topic: string, partition
 export async function recoverStream(storage: ArchiveStorage, topic: string, partition: number): Promise<{ head: StreamHead; removed: string[] }> {
   const head = await readHead(storage, topic, partition);
   const prefix = `${topic}/${partition}/`;
-  const removed: string[] = [];
+  const removed: string[] = await storage.removeIncomplete(prefix);
   for (const key of (await storage.list(prefix)).filter((k) => k.endsWith('.avro'))) {
     if (Number(key.slice(prefix.length).split('.')[0]) > head.sequence) {
       await storage.delete(key);

@@ -55,6 +55,12 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
   const archived = metrics.counter('audit_archiver_records_total', 'Records archived');
   const sealSeconds = metrics.histogram('audit_archiver_seal_duration_seconds', 'Time to write and fsync a segment and its manifest');
   const partitions = new Map<number, PartitionState>();
+  /** Partition states being created (or created) for the current assignment. */
+  const creating = new Map<number, Promise<PartitionState>>();
+  /** The lock of each state of the previous assignment, until the new state of that partition exists. */
+  const retired = new Map<number, Promise<void>>();
+  /** Counts assignments, so a state created for an earlier one is not kept. */
+  let generation = 0;
   let consumer: Consumer | undefined;
   let signer: Signer | undefined;
   let ops: OpsServer | undefined;
@@ -64,6 +70,15 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
   let lastError: string | undefined;
   let started: Promise<{ metricsUrl: string | undefined; jwksFile: string }> | undefined;
   let stopped: Promise<void> | undefined;
+
+  /** Resolves once nothing is queued on the state's lock any more (work may queue while waiting). */
+  const drained = async (p: PartitionState) => {
+    let current: Promise<void>;
+    do {
+      current = p.lock;
+      await current;
+    } while (current !== p.lock);
+  };
 
   const withLock = (p: PartitionState, fn: () => Promise<void>) => {
     const next = p.lock.then(fn, fn);
@@ -78,11 +93,29 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
     return head;
   }
 
-  async function partition(n: number): Promise<PartitionState> {
-    let p = partitions.get(n);
+  /**
+   * The state of partition n, created on first use after an assignment. Creation waits for what
+   * the previous assignment's state still has in flight (a timer-driven seal can be between its
+   * segment and its manifest when the group rebalances): recovery must not remove that segment
+   * as unsealed, nor read a head its manifest is about to extend.
+   */
+  function partition(n: number): Promise<PartitionState> {
+    let p = creating.get(n);
     if (!p) {
-      p = { head: await recover(n), buffer: [], bytes: 0, openedAt: now(), lock: Promise.resolve() };
-      partitions.set(n, p);
+      const g = generation;
+      p = (retired.get(n) ?? Promise.resolve()).then(async () => {
+        if (g === generation) retired.delete(n);
+        return { head: await recover(n), buffer: [], bytes: 0, openedAt: now(), lock: Promise.resolve() } satisfies PartitionState;
+      });
+      creating.set(n, p);
+      p.then(
+        (state) => {
+          if (g === generation) partitions.set(n, state);
+        },
+        () => {
+          if (creating.get(n) === p) creating.delete(n);
+        },
+      );
     }
     return p;
   }
@@ -146,7 +179,13 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
           // Unsealed buffers belong to the previous assignment: drop them, and resume every
           // assigned partition right after its last sealed record.
           const assigned = (e.payload.memberAssignment[config.topic] ?? []) as number[];
+          generation++;
+          for (const [n, p] of creating) {
+            const before = retired.get(n);
+            retired.set(n, Promise.all([before, p.then(drained, () => undefined)]).then(() => undefined));
+          }
           partitions.clear();
+          creating.clear();
           void (async () => {
             for (const n of assigned) {
               // read-only here: removing unsealed files happens once, when the partition's state is created
