@@ -7,6 +7,7 @@ import { eventCodec, newId, readSchemaFile, type AuditEvent } from '@jwt-audit/e
 import {
   auditPath, checkProof, decodeSegment, encodeSegment, exportEvents, generateSigningKey, leafHash, loadJwks, loadSigner, localStorage,
   merkleRoot, prove, readHead, recordDeletion, recoverStream, rootFromPath, seal, verifyArchive, manifestsOf, type ArchivedRecord, type SegmentFormat,
+  appendCheckpoint, markOf, readCheckpointChain,
 } from './index.js';
 import { canonical } from './format.js';
 import { merkleRootFlat } from './merkle.js';
@@ -31,14 +32,20 @@ async function archive(t: { after: (fn: () => void) => void }, format: Partial<S
   const storage = localStorage(path.join(dir, 'data'));
   const head = await readHead(storage, TOPIC, 0);
   const all = [records(0, 10), records(10, 7), records(17, 12)];
-  for (const batch of all) await seal(storage, signer, head, batch, Date.now(), format);
+  const chain = await readCheckpointChain(storage, TOPIC);
+  for (const batch of all) {
+    await seal(storage, signer, head, batch, Date.now(), format);
+    await appendCheckpoint(storage, signer, chain, { archive: 'test', partitionCount: 1, marks: [markOf(head)], createdAt: Date.now(), intervalMs: 60_000 });
+  }
   const jwks = await loadJwks(keys.jwksFile);
   const streamDir = path.join(dir, 'data', TOPIC, '0');
   const files = readdirSync(streamDir).sort();
   const segs = files.filter((f) => f.endsWith('.avro')).map((f) => path.join(streamDir, f));
   const mans = files.filter((f) => f.endsWith('.jws')).map((f) => path.join(streamDir, f));
-  for (const f of [...segs, ...mans]) chmodSync(f, 0o644); // the tamperer has write access
-  return { dir, storage, signer, jwks, head, all, segs, mans, streamDir, format };
+  const cpDir = path.join(dir, 'data', TOPIC, 'checkpoints');
+  const cps = readdirSync(cpDir).sort().map((f) => path.join(cpDir, f));
+  for (const f of [...segs, ...mans, ...cps]) chmodSync(f, 0o644); // the tamperer has write access
+  return { dir, storage, signer, jwks, head, chain, all, segs, mans, cps, streamDir, format };
 }
 
 const kinds = async (a: Awaited<ReturnType<typeof archive>>) => (await verifyArchive(a.storage, a.jwks)).findings.map((f) => f.kind);
@@ -157,6 +164,7 @@ test('tamper matrix: every case is detected and named', async (t) => {
 test('a segment left without its manifest by a crash is removed at recovery; the chain stays valid', async (t) => {
   const a = await archive(t);
   unlinkSync(a.mans[2]!); // the crash hit between the segment write and its manifest
+  unlinkSync(a.cps[2]!); // so the checkpoint after that seal was never written either
   const { head, removed } = await recoverStream(a.storage, TOPIC, 0);
   assert.deepEqual(removed.map((k) => k.split('/').pop()), [path.basename(a.segs[2]!)]);
   assert.equal(head.sequence, 1);

@@ -20,6 +20,8 @@ export interface ArchiveStorage {
   delete(key: string): Promise<void>;
   /** Topic/partition prefixes present ("audit.enriched.v1/0/"). */
   streams(): Promise<string[]>;
+  /** Topics present (a folder per topic, holding partition streams and/or checkpoints), sorted. */
+  topics(): Promise<string[]>;
   /**
    * Removes what interrupted writes left under a prefix (never a published object); returns the
    * names removed. S3: abort the prefix's incomplete multipart uploads.
@@ -125,9 +127,13 @@ export function localStorage(root: string): ArchiveStorage {
       if (names.length > 0) await fsyncDir(dir);
       return names.map((f) => prefix + f);
     },
+    async topics() {
+      const entries = await fs.readdir(root, { withFileTypes: true }).catch(() => []);
+      return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    },
     async streams() {
       const out: string[] = [];
-      const topics = await fs.readdir(root).catch(() => [] as string[]);
+      const topics = (await fs.readdir(root).catch(() => [] as string[])).filter((t) => !t.startsWith('.'));
       for (const t of topics.sort()) {
         const parts = await fs.readdir(path.join(root, t)).catch(() => [] as string[]);
         for (const p of parts.filter((x) => /^\d+$/.test(x)).sort((a, b) => Number(a) - Number(b))) out.push(`${t}/${p}/`);

@@ -1,7 +1,9 @@
 /**
  * Verification of a whole archive, or one partition: every manifest signature, every chain link,
  * sequence and offset continuity, every segment's SHA-256, size, Merkle root, record count and
- * offsets. Each problem is a finding naming what is wrong and where.
+ * offsets; and completeness: the checkpoint chain, and every partition and chain the newest
+ * checkpoint (or an expected head from outside the archive) names. Each problem is a finding
+ * naming what is wrong and where; nothing found to verify is a finding too, never an OK.
  */
 import type { JSONWebKeySet } from 'jose';
 import { ZERO_HASH, type Manifest } from './format.js';
@@ -9,6 +11,8 @@ import { verifyJws } from './keys.js';
 import { sha256hex } from './segment.js';
 import { checkSegment, type SegmentCheck } from './segment-check.js';
 import type { ArchiveStorage } from './storage.js';
+import { checkpointName, checkpointPrefix, type ExpectedHead } from './checkpoint.js';
+import { checkCheckpoints, checkCoverage, chooseCheckpoint, describeAge, type ChainSummary, type CheckpointUsed } from './verify-checkpoints.js';
 
 export type FindingKind =
   | 'changed'
@@ -22,7 +26,17 @@ export type FindingKind =
   | 'unknown-key'
   | 'gap'
   | 'duplicate'
-  | 'malformed';
+  | 'malformed'
+  // completeness
+  | 'partition-missing'
+  | 'tail-truncated'
+  | 'checkpoint-gap'
+  | 'checkpoint-missing'
+  | 'head-mismatch'
+  | 'not-found'
+  // warnings only
+  | 'stale-checkpoint'
+  | 'not-covered';
 
 export interface Finding {
   kind: FindingKind;
@@ -39,10 +53,21 @@ export interface VerifyReport {
   records: number;
   bytes: number;
   findings: Finding[];
+  /** Worth knowing, not tampering: a stale checkpoint, seals newer than it. */
+  warnings: Finding[];
+  /** The checkpoint each topic was verified from. */
+  checkpoints: CheckpointUsed[];
 }
 
 export interface VerifyOptions {
   partition?: number;
+  /** A head from outside the archive (`--expect-head`, `--from-topic`): the archive must reach it. */
+  expectHead?: ExpectedHead;
+  /** A checkpoint older than this is a warning; default 3 of its own `intervalMs`. */
+  maxAgeMs?: number;
+  now?: number;
+  /** Named in the finding when nothing is found (the directory, for the local backend). */
+  location?: string;
   onProgress?: (p: { stream: string; done: number; total: number; bytes: number }) => void;
 }
 
@@ -54,8 +79,12 @@ export interface VerifyOptions {
 const READ_AHEAD = 3;
 
 export async function verifyArchive(storage: ArchiveStorage, jwks: JSONWebKeySet, opts: VerifyOptions = {}): Promise<VerifyReport> {
-  const report: VerifyReport = { ok: true, streams: 0, manifests: 0, segments: 0, records: 0, bytes: 0, findings: [] };
-  const streams = (await storage.streams()).filter((s) => opts.partition === undefined || s.endsWith(`/${opts.partition}/`));
+  const report: VerifyReport = { ok: true, streams: 0, manifests: 0, segments: 0, records: 0, bytes: 0, findings: [], warnings: [], checkpoints: [] };
+  const topics = await storage.topics();
+  const allStreams = await storage.streams();
+  const streams = allStreams.filter((s) => opts.partition === undefined || s.endsWith(`/${opts.partition}/`));
+  const checkpointPlans = [];
+  for (const topic of topics) checkpointPlans.push(await checkCheckpoints(storage, jwks, topic));
   // Manifests first, then the segments of every stream through one read-ahead pipeline.
   const plans: StreamPlan[] = [];
   for (const stream of streams) {
@@ -79,9 +108,50 @@ export async function verifyArchive(storage: ArchiveStorage, jwks: JSONWebKeySet
     return outcome;
   };
   for (const plan of plans) await checkSegments(plan, report, nextOutcome, opts.onProgress);
-  report.findings = plans.flatMap((p) => p.findings);
+  const completeness: Finding[] = [];
+  const add = (kind: FindingKind, stream: string, file: string, message: string) => completeness.push({ kind, stream, file, message });
+  const warn = (kind: FindingKind, stream: string, file: string, message: string) => report.warnings.push({ kind, stream, file, message });
+  const now = opts.now ?? Date.now();
+  const where = opts.location ?? 'the archive';
+  if (topics.length === 0) add('not-found', '', '', `nothing to verify: ${where} holds no topic (expected <topic>/<partition>/ streams of segments and manifests, and <topic>/checkpoints/)`);
+  let headPlaced = opts.expectHead === undefined;
+  for (const cp of checkpointPlans) {
+    const topic = cp.topic;
+    const chains = new Map<number, ChainSummary>(plans.filter((p) => p.stream.startsWith(`${topic}/`)).map((p) => [Number(p.stream.split('/')[1]), p.chain]));
+    const expectHere = opts.expectHead && (cp.bySha.has(opts.expectHead.sha256) || (opts.expectHead.jws !== undefined && checkpointTopic(opts.expectHead.jws) === topic) || (!opts.expectHead.jws && checkpointPlans.length === 1)) ? opts.expectHead : undefined;
+    if (expectHere) headPlaced = true;
+    const chosen = await chooseCheckpoint(cp, jwks, expectHere, (kind, file, message) => add(kind, checkpointPrefix(topic), file, message));
+    if (!chosen) {
+      add('checkpoint-missing', checkpointPrefix(topic), '', `no checkpoint for ${topic}${cp.files > 0 ? ' that verifies' : ''}: expected signed <seq>.checkpoint.jws files, written by the archiver at every seal; without one, a removed tail or partition cannot be told from one never written`);
+      continue;
+    }
+    const { c } = chosen;
+    const ageMs = now - c.createdAt;
+    report.checkpoints.push({ topic, archive: c.archive, sequence: c.sequence, sha256: chosen.sha256, createdAt: c.createdAt, ageMs, partitionCount: c.partitionCount, source: chosen.source, anchored: chosen.anchored });
+    const bound = opts.maxAgeMs ?? 3 * c.intervalMs;
+    if (ageMs > bound) warn('stale-checkpoint', checkpointPrefix(topic), checkpointName(c.sequence), `checkpoint ${c.sequence} is ${describeAge(ageMs)} old (written ${new Date(c.createdAt).toISOString()}; bound ${describeAge(bound)}): what was sealed since is not covered, and newer checkpoints may have been removed with the data`);
+    checkCoverage(c, topic, chains, opts.partition, add, warn);
+    if (opts.partition !== undefined && !chains.has(opts.partition)) {
+      const mark = c.partitions[opts.partition];
+      if (opts.partition >= c.partitionCount) add('not-found', `${topic}/${opts.partition}/`, '', `partition ${opts.partition} is not in the archive: no stream ${topic}/${opts.partition}/, and checkpoint ${c.sequence} names partitions 0..${c.partitionCount - 1}`);
+      else if (mark && mark.sequence < 0) add('not-found', `${topic}/${opts.partition}/`, '', `partition ${opts.partition} holds nothing to verify: checkpoint ${c.sequence} says nothing was sealed for it yet`);
+    }
+  }
+  if (opts.partition !== undefined && streams.length === 0 && !completeness.some((f) => f.stream.endsWith(`/${opts.partition}/`))) {
+    add('not-found', '', '', `partition ${opts.partition}: no stream of that partition in ${where}`);
+  }
+  if (!headPlaced) add('head-mismatch', '', '', `the expected head (sha256:${opts.expectHead!.sha256}) matches no checkpoint of any topic in ${where}`);
+  report.findings = [...plans.flatMap((p) => p.findings), ...checkpointPlans.flatMap((p) => p.findings), ...completeness];
   report.ok = report.findings.length === 0;
   return report;
+}
+
+function checkpointTopic(jws: string): string | undefined {
+  try {
+    return (JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString()) as { topic?: string }).topic;
+  } catch {
+    return undefined;
+  }
 }
 
 interface StreamPlan {
@@ -92,6 +162,7 @@ interface StreamPlan {
   segmentManifests: Manifest[];
   deletedSeqs: Set<number>;
   segmentKeys: Set<string>;
+  chain: ChainSummary;
 }
 
 async function checkManifests(storage: ArchiveStorage, jwks: JSONWebKeySet, stream: string, report: VerifyReport): Promise<StreamPlan> {
@@ -104,15 +175,19 @@ async function checkManifests(storage: ArchiveStorage, jwks: JSONWebKeySet, stre
   const verified: { key: string; m: Manifest; bytes: Buffer }[] = [];
   let previousHash = ZERO_HASH;
   let expectedSeq = 0;
+  const chain: ChainSummary = { manifestSha: new Map(), lastSequence: -1 };
   for (const key of manifestKeys) {
     const file = key.slice(stream.length);
     const fileSeq = Number(file.split('.')[0]);
     const bytes = await storage.get(key);
     report.manifests++;
+    const sha = sha256hex(bytes);
+    chain.manifestSha.set(fileSeq, sha);
+    chain.lastSequence = Math.max(chain.lastSequence, fileSeq);
     const res = await verifyJws(bytes.toString(), jwks);
     if (!res.ok) {
       add(res.reason === 'unknown-key' ? 'unknown-key' : res.reason === 'bad-signature' ? 'forged' : 'malformed', file, res.reason === 'unknown-key' ? 'manifest signed with a key that is not in the trusted key set' : res.reason === 'bad-signature' ? 'manifest signature does not verify: the manifest was altered or forged' : 'manifest is not a valid JWS');
-      previousHash = sha256hex(bytes);
+      previousHash = sha;
       expectedSeq = fileSeq + 1;
       continue;
     }
@@ -127,12 +202,12 @@ async function checkManifests(storage: ArchiveStorage, jwks: JSONWebKeySet, stre
     if (m.sequence !== fileSeq) add('reordered', file, `manifest says sequence ${m.sequence} but is stored as ${fileSeq}`);
     if (fileSeq > expectedSeq) add('manifest-deleted', file, `manifest(s) ${expectedSeq}..${fileSeq - 1} missing before this one`);
     if (m.previousManifestSha256 !== previousHash && fileSeq <= expectedSeq) add(fileSeq < expectedSeq ? 'inserted' : 'reordered', file, 'chain broken: previous-manifest hash does not match the manifest before it');
-    previousHash = sha256hex(bytes);
+    previousHash = sha;
     expectedSeq = fileSeq + 1;
     verified.push({ key, m, bytes });
   }
   const deletedSeqs = new Set(verified.filter((v) => v.m.type === 'deletion').map((v) => v.m.deleted!.sequence));
-  return { stream, findings, add, segmentManifests: verified.filter((v) => v.m.type === 'segment').map((v) => v.m), deletedSeqs, segmentKeys };
+  return { stream, findings, add, segmentManifests: verified.filter((v) => v.m.type === 'segment').map((v) => v.m), deletedSeqs, segmentKeys, chain };
 }
 
 type SegmentOutcome = { missing: true } | { missing: false; bytes: Buffer };

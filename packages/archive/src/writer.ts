@@ -14,6 +14,8 @@ export interface StreamHead {
   previousManifestSha256: string;
   /** Last archived offset; -1 when none. */
   lastOffset: number;
+  /** Offset range named by the last manifest (a deletion names the deleted segment's); -1 when none. */
+  lastManifestRange: { firstOffset: number; lastOffset: number };
 }
 
 /** The payload of a manifest file, unverified (the writer reads its own chain back). */
@@ -30,7 +32,7 @@ export function manifestPayload(key: string, bytes: Buffer): Manifest {
 export async function readHead(storage: ArchiveStorage, topic: string, partition: number): Promise<StreamHead> {
   const manifests = (await storage.list(`${topic}/${partition}/`)).filter((k) => k.endsWith('.manifest.jws'));
   const last = manifests.at(-1);
-  if (!last) return { topic, partition, sequence: -1, previousManifestSha256: ZERO_HASH, lastOffset: -1 };
+  if (!last) return { topic, partition, sequence: -1, previousManifestSha256: ZERO_HASH, lastOffset: -1, lastManifestRange: { firstOffset: -1, lastOffset: -1 } };
   const bytes = await storage.get(last);
   const payload = manifestPayload(last, bytes);
   let lastOffset = payload.type === 'segment' ? payload.lastOffset : -1;
@@ -44,7 +46,7 @@ export async function readHead(storage: ArchiveStorage, topic: string, partition
       }
     }
   }
-  return { topic, partition, sequence: payload.sequence, previousManifestSha256: sha256hex(bytes), lastOffset };
+  return { topic, partition, sequence: payload.sequence, previousManifestSha256: sha256hex(bytes), lastOffset, lastManifestRange: { firstOffset: payload.firstOffset, lastOffset: payload.lastOffset } };
 }
 
 /**
@@ -72,6 +74,7 @@ async function append(storage: ArchiveStorage, signer: Signer, head: StreamHead,
   await storage.putExclusive(`${head.topic}/${head.partition}/${manifestName(full.sequence)}`, jws);
   head.sequence = full.sequence;
   head.previousManifestSha256 = sha256hex(jws);
+  head.lastManifestRange = { firstOffset: full.firstOffset, lastOffset: full.lastOffset };
   return full;
 }
 
