@@ -9,5 +9,10 @@ export const TOPICS = {
   revocations: 'audit.revocations.v1',
   /** Poison records with reason and origin. Restricted like raw (it may hold raw payloads). */
   dlq: 'audit.dlq.v1',
+  /**
+   * Compacted, keyed by archive id: each archive's newest signed checkpoint (the JWS), an anchor
+   * outside the archive directory that `audit archive verify --from-topic` checks a copy against.
+   */
+  archiveCheckpoints: 'audit.archive-checkpoints.v1',
 } as const;
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];

@@ -13,7 +13,8 @@ const DAY_MS = 86_400_000;
 
 /**
  * The pipeline's topics. raw holds unmasked captures: short retention. revocations is compacted:
- * the latest state per jti/subject is all an interceptor needs to rebuild at start.
+ * the latest state per jti/subject is all an interceptor needs to rebuild at start;
+ * archive-checkpoints likewise: the newest checkpoint per archive.
  */
 export function defaultTopics(partitions = 6): TopicSpec[] {
   return [
@@ -23,6 +24,8 @@ export function defaultTopics(partitions = 6): TopicSpec[] {
     { topic: TOPICS.alerts, numPartitions: partitions, configs: { 'retention.ms': String(30 * DAY_MS) } },
     { topic: TOPICS.revocations, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } },
     { topic: TOPICS.dlq, numPartitions: 1, configs: { 'retention.ms': String(14 * DAY_MS) } },
+    // the newest checkpoint per archive is all a verifier needs; the writer's ACL is produce-only
+    { topic: TOPICS.archiveCheckpoints, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } },
   ];
 }
 
