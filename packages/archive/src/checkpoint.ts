@@ -96,7 +96,7 @@ export async function readCheckpointChain(storage: ArchiveStorage, topic: string
 }
 
 /** Follows checkpoints appended by another writer after the one this chain knows. */
-async function catchUp(storage: ArchiveStorage, chain: CheckpointChain): Promise<void> {
+export async function catchUp(storage: ArchiveStorage, chain: CheckpointChain): Promise<void> {
   for (;;) {
     let bytes: Buffer;
     try {

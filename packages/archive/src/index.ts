@@ -7,7 +7,7 @@ export { encodeSegment, decodeSegment, segmentDigest, sha256hex, defaultSegmentF
 export { merkleRoot, leafHash, auditPath, rootFromPath } from './merkle.js';
 export { canonical, recordType, segmentName, manifestName, type ArchivedRecord, type Manifest } from './format.js';
 export {
-  appendCheckpoint, readCheckpointChain, checkpointPayload, headLine, parseExpectedHead, markOf, emptyMark, checkpointName, checkpointPrefix,
+  appendCheckpoint, readCheckpointChain, catchUp as followCheckpointChain, checkpointPayload, headLine, parseExpectedHead, markOf, emptyMark, checkpointName, checkpointPrefix,
   type Checkpoint, type CheckpointChain, type PartitionMark, type ExpectedHead,
 } from './checkpoint.js';
 export type { CheckpointUsed } from './verify-checkpoints.js';

@@ -1,15 +1,6 @@
 #!/usr/bin/env node
-import { CommanderError } from 'commander';
-import { buildProgram, EXIT } from './program.js';
+import { runAudit } from './run.js';
 
-const program = await buildProgram();
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    // --help and --version end through here with exit code 0; usage errors were already printed.
-    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
-  }
-  process.stderr.write(`audit: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : EXIT.failed);
-}
+const { code, failed } = await runAudit(process.argv.slice(2));
+if (failed) process.exit(code);
+process.exitCode = code;

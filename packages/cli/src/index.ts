@@ -1,1 +1,2 @@
 export { buildProgram, EXIT, type CommandModule } from './program.js';
+export { runAudit } from './run.js';

@@ -26,6 +26,13 @@ export interface ArchiverConfig {
   segment: { codec: 'deflate' | 'null'; deflateLevel: number };
   /** Segments whose newest record is older than this are deleted, each deletion recorded in the chain; 0 = keep forever. */
   retention: { maxAgeMs: number; intervalMs: number };
+  /**
+   * Signed checkpoints of every partition's chain (README: "Checkpoints"): written within
+   * `minIntervalMs` of a seal and every `intervalMs` while idle (a verifier warns when the newest
+   * is older than 3 intervals), and published to `topic` keyed by `archiveId`
+   * (default `<groupId>/<topic>`) unless `publish` is false.
+   */
+  checkpoint: { intervalMs: number; minIntervalMs: number; archiveId?: string; topic: string; publish: boolean };
 }
 
 export const defaults: ArchiverConfig = {
@@ -39,13 +46,14 @@ export const defaults: ArchiverConfig = {
   seal: { maxRecords: 10_000, maxBytes: 8 * 1024 * 1024, maxAgeMs: 10_000 }, // 8 MiB, 10 s
   segment: { codec: 'deflate', deflateLevel: 6 },
   retention: { maxAgeMs: 0, intervalMs: 3_600_000 }, // keep forever; check hourly
+  checkpoint: { intervalMs: 10_000, minIntervalMs: 1_000, topic: 'audit.archive-checkpoints.v1', publish: true }, // 10 s idle, 1 s after a seal
 };
 
 const positive = { type: 'integer', minimum: 1 };
 export const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['kafka', 'groupId', 'topic', 'dir', 'keys', 'seal', 'segment', 'retention'],
+  required: ['kafka', 'groupId', 'topic', 'dir', 'keys', 'seal', 'segment', 'retention', 'checkpoint'],
   properties: {
     kafka: kafkaConfigSchema,
     ops: opsConfigSchema,
@@ -57,6 +65,12 @@ export const schema = {
     seal: { type: 'object', additionalProperties: false, required: ['maxRecords', 'maxBytes', 'maxAgeMs'], properties: { maxRecords: positive, maxBytes: positive, maxAgeMs: positive } },
     segment: { type: 'object', additionalProperties: false, required: ['codec', 'deflateLevel'], properties: { codec: { enum: ['deflate', 'null'] }, deflateLevel: { type: 'integer', minimum: 1, maximum: 9 } } },
     retention: { type: 'object', additionalProperties: false, required: ['maxAgeMs', 'intervalMs'], properties: { maxAgeMs: { type: 'integer', minimum: 0 }, intervalMs: positive } },
+    checkpoint: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['intervalMs', 'minIntervalMs', 'topic', 'publish'],
+      properties: { intervalMs: { type: 'integer', minimum: 100 }, minIntervalMs: { type: 'integer', minimum: 0 }, archiveId: { type: 'string', minLength: 1, maxLength: 200 }, topic: { type: 'string', minLength: 1 }, publish: { type: 'boolean' } },
+    },
   },
 };
 
@@ -74,4 +88,9 @@ export const env: Record<string, string> = {
   AUDIT_ARCHIVE_SEGMENT_CODEC: 'segment.codec',
   AUDIT_ARCHIVE_DEFLATE_LEVEL: 'segment.deflateLevel',
   AUDIT_ARCHIVE_RETENTION_MS: 'retention.maxAgeMs',
+  AUDIT_ARCHIVE_CHECKPOINT_INTERVAL_MS: 'checkpoint.intervalMs',
+  AUDIT_ARCHIVE_CHECKPOINT_MIN_INTERVAL_MS: 'checkpoint.minIntervalMs',
+  AUDIT_ARCHIVE_ID: 'checkpoint.archiveId',
+  AUDIT_ARCHIVE_CHECKPOINT_TOPIC: 'checkpoint.topic',
+  AUDIT_ARCHIVE_CHECKPOINT_PUBLISH: 'checkpoint.publish',
 };

@@ -12,10 +12,11 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Consumer } from 'kafkajs';
 import { eventCodec, headerString, HEADER_FINGERPRINT } from '@jwt-audit/events';
-import { generateSigningKey, loadSigner, localStorage, manifestsOf, readHead, recordDeletion, recoverStream, seal, type ArchivedRecord, type Signer, type StreamHead } from '@jwt-audit/archive';
-import { createKafkaClient } from '@jwt-audit/kafka';
+import { ARCHIVE_ERRORS, generateSigningKey, loadSigner, localStorage, manifestsOf, readHead, recordDeletion, recoverStream, seal, type ArchivedRecord, type Signer, type StreamHead } from '@jwt-audit/archive';
+import { createAuditProducer, createKafkaClient, type AuditProducer } from '@jwt-audit/kafka';
 import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { ArchiverConfig } from './config.js';
+import { createCheckpointer, type Checkpointer } from './checkpointer.js';
 
 interface PartitionState {
   head: StreamHead;
@@ -63,6 +64,28 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
   let generation = 0;
   let consumer: Consumer | undefined;
   let signer: Signer | undefined;
+  let checkpointer: Checkpointer | undefined;
+  let producer: AuditProducer | undefined;
+  const admin = kafka.admin();
+  let adminConnected: Promise<void> | undefined;
+  let partitionCount: { n: number; at: number } | undefined;
+  /** The topic's partition count (cached a minute): checkpoints name every partition, owned here or not. */
+  async function topicPartitions(): Promise<number | undefined> {
+    if (partitionCount && Date.now() - partitionCount.at < 60_000) return partitionCount.n;
+    try {
+      await (adminConnected ??= admin.connect().catch((err: unknown) => {
+        adminConnected = undefined;
+        throw err;
+      }));
+      const md = await admin.fetchTopicMetadata({ topics: [config.topic] });
+      const n = md.topics[0]?.partitions.length;
+      if (n) partitionCount = { n, at: Date.now() };
+      return n ?? partitionCount?.n;
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'partition count unavailable; the checkpoint keeps the previous one');
+      return partitionCount?.n;
+    }
+  }
   let ops: OpsServer | undefined;
   let timer: NodeJS.Timeout | undefined;
   let retentionTimer: NodeJS.Timeout | undefined;
@@ -105,7 +128,10 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
       const g = generation;
       p = (retired.get(n) ?? Promise.resolve()).then(async () => {
         if (g === generation) retired.delete(n);
-        return { head: await recover(n), buffer: [], bytes: 0, openedAt: now(), lock: Promise.resolve() } satisfies PartitionState;
+        const head = await recover(n);
+        await checkpointer!.checkRecovered(head);
+        checkpointer!.note(head);
+        return { head, buffer: [], bytes: 0, openedAt: now(), lock: Promise.resolve() } satisfies PartitionState;
       });
       creating.set(n, p);
       p.then(
@@ -132,6 +158,8 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
     sealSeconds.observe(Number(process.hrtime.bigint() - t) / 1e9);
     sealed.inc();
     archived.inc(records.length);
+    checkpointer!.note(p.head);
+    checkpointer!.sealed();
     logger.debug({ partition: n, sequence: m.sequence, first: m.firstOffset, last: m.lastOffset }, 'segment sealed');
     await consumer!.commitOffsets([{ topic: config.topic, partition: n, offset: String(m.lastOffset + 1) }]);
   }
@@ -159,6 +187,8 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
         for (const { m } of all) {
           if (m.type === 'segment' && !deleted.has(m.sequence) && m.lastTimestamp < cutoff) {
             await recordDeletion(storage, signer!, p.head, m, now());
+            checkpointer!.note(p.head);
+            checkpointer!.sealed();
             logger.info({ partition: n, segment: m.segment }, 'retention: segment deleted and recorded');
           }
         }
@@ -171,6 +201,15 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
       (started ??= (async () => {
         const keys = await resolveSigner(config, logger);
         signer = keys.signer;
+        if (config.checkpoint.publish) {
+          producer = createAuditProducer(kafka, { logger });
+          await producer.connect();
+        }
+        checkpointer = createCheckpointer(
+          { topic: config.topic, archive: config.checkpoint.archiveId ?? `${config.groupId}/${config.topic}`, intervalMs: config.checkpoint.intervalMs, minIntervalMs: config.checkpoint.minIntervalMs },
+          { storage, signer, logger, metrics, now, partitionCount: topicPartitions, ...(producer ? { publish: (archive: string, jws: string) => producer!.send(config.checkpoint.topic, [{ key: archive, value: Buffer.from(jws) }]) } : {}) },
+        );
+        await checkpointer.start();
         if (config.ops.port !== undefined) {
           ops = await startOpsServer({ port: config.ops.port, ...(config.ops.host ? { host: config.ops.host } : {}), registry: metrics.registry, logger, health: () => ({ ok: state === 'running' && !lastError, state, ...(lastError ? { lastError } : {}) }) });
         }
@@ -201,7 +240,17 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: 3,
           eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-            const p = await partition(batch.partition);
+            let p: PartitionState;
+            try {
+              p = await partition(batch.partition);
+            } catch (err) {
+              if ((err as { code?: string }).code !== ARCHIVE_ERRORS.behindCheckpoint) throw err;
+              // Not retried: only an operator can decide what a removed tail means.
+              lastError = (err as Error).message;
+              logger.error({ code: ARCHIVE_ERRORS.behindCheckpoint, partition: batch.partition, err: lastError }, 'partition paused: its archive is behind the checkpoint');
+              consumer!.pause([{ topic: config.topic, partitions: [batch.partition] }]);
+              return;
+            }
             await withLock(p, async () => {
               for (const msg of batch.messages) {
                 if (!isRunning() || isStale()) return;
@@ -248,6 +297,9 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
           await sealDue(true);
           await consumer.disconnect().catch(() => undefined);
         }
+        await checkpointer?.stop();
+        await producer?.disconnect().catch(() => undefined);
+        if (adminConnected) await admin.disconnect().catch(() => undefined);
         state = 'stopped';
         await ops?.close();
       })()),

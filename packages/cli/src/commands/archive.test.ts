@@ -1,15 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { generateSigningKey, loadSigner, localStorage, readHead, seal } from '@jwt-audit/archive';
+import { appendCheckpoint, generateSigningKey, loadSigner, localStorage, markOf, readCheckpointChain, readHead, seal } from '@jwt-audit/archive';
 import { eventCodec, newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
+import { runAudit } from '../run.js';
 
 const run = promisify(execFile);
+const sequentially = async <T>(fns: (() => Promise<T>)[]) => {
+  const out: T[] = [];
+  for (const fn of fns) out.push(await fn()); // one at a time: they share this process's stdout
+  return out;
+};
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin.ts');
 async function audit(args: string[]) {
   try {
@@ -18,6 +24,22 @@ async function audit(args: string[]) {
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** The same command lines in this process (runAudit is what bin.ts runs): no node start-up each. */
+async function auditHere(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const write = { out: process.stdout.write, err: process.stderr.write };
+  process.stdout.write = ((c: string | Uint8Array) => (out.push(String(c)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array) => (err.push(String(c)), true)) as typeof process.stderr.write;
+  try {
+    const r = await runAudit(args);
+    return { code: r.code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    process.stdout.write = write.out;
+    process.stderr.write = write.err;
   }
 }
 
@@ -30,6 +52,7 @@ test('audit archive verify / prove / check-proof / export, and verify failing on
   const head = await readHead(storage, 'audit.enriched.v1', 0);
   const base = readSchemaFile('examples/token.validated.json') as AuditEvent;
   const ids: string[] = [];
+  const chain = await readCheckpointChain(storage, 'audit.enriched.v1');
   for (let s = 0; s < 3; s++) {
     await seal(storage, signer, head, Array.from({ length: 5 }, (_, i) => {
       const e = { ...base, id: newId(), occurredAt: Date.parse('2026-11-20T10:00:00Z') + (s * 5 + i) * 60_000 };
@@ -37,29 +60,31 @@ test('audit archive verify / prove / check-proof / export, and verify failing on
       const enc = eventCodec.encode(e);
       return { offset: s * 5 + i, timestamp: e.occurredAt, key: null, eventId: e.id, schemaFingerprint: enc.headers['audit-schema-fingerprint']!, event: enc.value };
     }));
+    await appendCheckpoint(storage, signer, chain, { archive: 'cli-test', partitionCount: 1, marks: [markOf(head)], createdAt: Date.now(), intervalMs: 3_600_000 });
   }
   const common = ['--dir', path.join(dir, 'archive'), '--jwks', keys.jwksFile];
   const ok = await audit(['archive', 'verify', ...common]);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /^OK: 1 partition\(s\), 3 manifests, 3 segments, 15 records/m);
-  const json = await audit(['archive', 'verify', ...common, '--json']);
+  assert.match(ok.stdout, /^OK: 1 partition\(s\), 3 manifests, 3 segments, 15 records, 0\.0 MB, 0 finding\(s\), 0 warning\(s\)/m);
+  assert.match(ok.stdout, /^checked against checkpoint 2: cli-test, 1 partition\(s\), written .*, sha256:[0-9a-f]{64}$/m);
+  const json = await auditHere(['archive', 'verify', ...common, '--json']);
   assert.equal(JSON.parse(json.stdout).records, 15);
 
   const proofFile = path.join(dir, 'proof.json');
-  const proved = await audit(['archive', 'prove', ids[7]!, '--dir', path.join(dir, 'archive'), '--out', proofFile]);
+  const proved = await auditHere(['archive', 'prove', ids[7]!, '--dir', path.join(dir, 'archive'), '--out', proofFile]);
   assert.equal(proved.code, 0, proved.stderr);
-  const valid = await audit(['archive', 'check-proof', proofFile, '--jwks', keys.jwksFile]);
+  const valid = await auditHere(['archive', 'check-proof', proofFile, '--jwks', keys.jwksFile]);
   assert.equal(valid.code, 0);
   assert.match(valid.stdout, new RegExp(`^VALID: event ${ids[7]} is record 3 of 5 in audit.enriched.v1/0`));
   const proof = JSON.parse(readFileSync(proofFile, 'utf8'));
   proof.auditPath[0] = '0'.repeat(64);
   writeFileSync(proofFile, JSON.stringify(proof));
-  const invalid = await audit(['archive', 'check-proof', proofFile, '--jwks', keys.jwksFile]);
+  const invalid = await auditHere(['archive', 'check-proof', proofFile, '--jwks', keys.jwksFile]);
   assert.equal(invalid.code, 1);
   assert.match(invalid.stdout, /^INVALID: the record is not included under the signed Merkle root/);
-  assert.equal((await audit(['archive', 'prove', newId(), '--dir', path.join(dir, 'archive')])).code, 1);
+  assert.equal((await auditHere(['archive', 'prove', newId(), '--dir', path.join(dir, 'archive')])).code, 1);
 
-  const exported = await audit(['archive', 'export', '--from', '2026-11-20T10:03:00Z', '--to', '2026-11-20T10:06:00Z', '--dir', path.join(dir, 'archive')]);
+  const exported = await auditHere(['archive', 'export', '--from', '2026-11-20T10:03:00Z', '--to', '2026-11-20T10:06:00Z', '--dir', path.join(dir, 'archive')]);
   assert.equal(exported.code, 0);
   assert.deepEqual(exported.stdout.trim().split('\n').map((l) => JSON.parse(l).offset), [3, 4, 5, 6]);
 
@@ -74,4 +99,82 @@ test('audit archive verify / prove / check-proof / export, and verify failing on
   assert.match(bad.stdout, /FAIL changed\s+audit\.enriched\.v1\/0\/0000000000\.\d+-\d+\.avro: segment SHA-256 does not match its manifest/);
   assert.match(bad.stdout, /^TAMPERED:/m);
   assert.equal((await audit(['archive', 'verify', '--dir', dir, '--jwks', path.join(dir, 'nope.json')])).code, 3);
+});
+
+test('audit archive head, verify --expect-head, and nothing to verify failing with what was expected', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cli-head-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const keys = await generateSigningKey(path.join(dir, 'keys'), 'k1');
+  const signer = await loadSigner(keys.privateFile);
+  const storage = localStorage(path.join(dir, 'archive'));
+  const base = readSchemaFile('examples/token.validated.json') as AuditEvent;
+  const chain = await readCheckpointChain(storage, 'audit.enriched.v1');
+  const heads = [await readHead(storage, 'audit.enriched.v1', 0), await readHead(storage, 'audit.enriched.v1', 1), await readHead(storage, 'audit.enriched.v1', 2)];
+  for (const [p, n] of [[0, 3], [1, 2], [0, 4]] as const) {
+    await seal(storage, signer, heads[p]!, Array.from({ length: n }, (_, i) => {
+      const e = { ...base, id: newId() };
+      const enc = eventCodec.encode(e);
+      return { offset: heads[p]!.lastOffset + 1 + i, timestamp: e.occurredAt, key: null, eventId: e.id, schemaFingerprint: enc.headers['audit-schema-fingerprint']!, event: enc.value };
+    }));
+    await appendCheckpoint(storage, signer, chain, { archive: 'cli-head', partitionCount: 3, marks: heads.map(markOf), createdAt: Date.now(), intervalMs: 3_600_000 });
+  }
+  const archiveDir = path.join(dir, 'archive');
+  const common = ['--jwks', keys.jwksFile];
+  const head = await auditHere(['archive', 'head', '--dir', archiveDir, ...common]);
+  const jws = await auditHere(['archive', 'head', '--dir', archiveDir, '--jws', ...common]);
+  assert.equal(head.code, 0, head.stderr);
+  assert.match(head.stdout, /^cli-head checkpoint 2 \d{4}-\d\d-\d\dT[\d:.]+Z sha256:[0-9a-f]{64}\n$/);
+  writeFileSync(path.join(dir, 'head.jws'), jws.stdout);
+  writeFileSync(path.join(dir, 'head.txt'), head.stdout);
+  const hash = head.stdout.trim().split('sha256:')[1]!;
+
+  // a copy with partition 0's tail and every checkpoint removed
+  const copy = path.join(dir, 'copy');
+  cpSync(archiveDir, copy, { recursive: true });
+  for (const e of readdirSync(copy, { recursive: true, withFileTypes: true })) if (e.isFile()) chmodSync(path.join(e.parentPath, e.name), 0o644);
+  rmSync(path.join(copy, 'audit.enriched.v1', 'checkpoints'), { recursive: true });
+  const p0 = path.join(copy, 'audit.enriched.v1', '0');
+  for (const f of readdirSync(p0).filter((f) => f.startsWith('0000000001.'))) unlinkSync(path.join(p0, f));
+
+  mkdirSync(path.join(dir, 'empty'));
+  const run = (args: string[]) => auditHere(['archive', ...args, ...common]);
+  type R = Awaited<ReturnType<typeof auditHere>>;
+  const [good, badJws, badHash, noHead, usage, stale, missing, empty, p99, p2, noCheckpointHead] = (await sequentially([
+    () => run(['verify', '--dir', archiveDir, '--expect-head', path.join(dir, 'head.txt')]),
+    () => run(['verify', '--dir', copy, '--expect-head', path.join(dir, 'head.jws')]),
+    () => run(['verify', '--dir', copy, '--expect-head', `sha256:${hash}`]),
+    () => run(['verify', '--dir', copy]),
+    () => run(['verify', '--dir', archiveDir, '--expect-head', 'not-a-head']),
+    () => run(['verify', '--dir', archiveDir, '--max-age', '0s']),
+    () => run(['verify', '--dir', path.join(dir, 'nowhere')]),
+    () => run(['verify', '--dir', path.join(dir, 'empty'), '--json']),
+    () => run(['verify', '--dir', archiveDir, '--partition', '99']),
+    () => run(['verify', '--dir', archiveDir, '--partition', '2']),
+    () => run(['head', '--dir', copy]),
+  ])) as [R, R, R, R, R, R, R, R, R, R, R];
+  assert.equal(good.code, 0, good.stdout);
+  assert.match(good.stdout, /^checked against checkpoint 2, matching the expected head: cli-head, 3 partition\(s\)/m);
+  assert.equal(badJws.code, 1, badJws.stdout);
+  assert.match(badJws.stdout, /^FAIL head-mismatch\s+audit\.enriched\.v1\/checkpoints\/\(expected head\): the expected head, checkpoint 2 of cli-head .* is not in the archive \(it holds no checkpoint\): checkpoints were removed/m);
+  assert.match(badJws.stdout, /^FAIL tail-truncated\s+audit\.enriched\.v1\/0\/: chain ends at manifest 0, checkpoint 2 .* says its chain reaches manifest 1/m);
+  assert.match(badJws.stdout, /^checked against the expected head \(not in the archive\)/m);
+  assert.equal(badHash.code, 1, badHash.stdout);
+  assert.match(badHash.stdout, new RegExp(`^FAIL head-mismatch .*no checkpoint in the archive has SHA-256 ${hash}`, 'm'));
+  assert.equal(noHead.code, 1);
+  assert.match(noHead.stdout, /^FAIL checkpoint-missing\s+audit\.enriched\.v1\/checkpoints\/: no checkpoint for audit\.enriched\.v1: expected signed/m);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--expect-head: expected a SHA-256/);
+  assert.equal(stale.code, 0, 'staleness is a warning');
+  assert.match(stale.stdout, /^WARN stale-checkpoint\s+audit\.enriched\.v1\/checkpoints\/0000000002\.checkpoint\.jws: checkpoint 2 is \d+ s old/m);
+  // nothing to verify: exit 1, saying what was expected
+  assert.equal(missing.code, 1);
+  assert.match(missing.stdout, /^FAIL not-found\s+archive directory .*nowhere does not exist \(expected <topic>\/<partition>\/ streams/m);
+  assert.equal(empty.code, 1);
+  assert.match(JSON.parse(empty.stdout).findings[0].message, /holds no topic/);
+  assert.equal(p99.code, 1);
+  assert.match(p99.stdout, /FAIL not-found\s+audit\.enriched\.v1\/99\/: partition 99 is not in the archive: no stream audit\.enriched\.v1\/99\/, and checkpoint 2 names partitions 0\.\.2/);
+  assert.equal(p2.code, 1);
+  assert.match(p2.stdout, /partition 2 holds nothing to verify: checkpoint 2 says nothing was sealed for it yet/);
+  assert.equal(noCheckpointHead.code, 1);
+  assert.match(noCheckpointHead.stderr, /no checkpoint in .*copy \(expected <topic>\/checkpoints\/<seq>\.checkpoint\.jws\)/);
 });

@@ -2,7 +2,12 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { checkProof, exportEvents, generateSigningKey, loadJwks, localStorage, prove, verifyArchive, type InclusionProof } from '@jwt-audit/archive';
+import {
+  checkpointPayload, checkpointPrefix, checkProof, exportEvents, generateSigningKey, headLine, loadJwks, localStorage, parseExpectedHead, prove, readCheckpointChain,
+  sha256hex, verifyArchive, verifyJws, type ArchiveStorage, type ExpectedHead, type InclusionProof,
+} from '@jwt-audit/archive';
+import { TOPICS } from '@jwt-audit/events';
+import { readPublishedCheckpoints } from '../checkpoint-topic.js';
 import { EXIT } from '../program.js';
 
 /**
@@ -13,9 +18,9 @@ import { EXIT } from '../program.js';
 const dirOption = () => new Option('--dir <path>', 'archive directory').env('AUDIT_ARCHIVE_DIR').default('./.data/archive');
 const jwksOption = () => new Option('--jwks <file>', 'public keys (JWKS) trusted for manifests').env('AUDIT_ARCHIVE_JWKS').default('./.data/keys/archive-public.jwks.json');
 
+/** Ends the command: bin.ts prints `audit: archive: <message>` and exits with the code. */
 function fail(message: string, code: number): never {
-  process.stderr.write(`audit archive: ${message}\n`);
-  process.exit(code);
+  throw Object.assign(new Error(`archive: ${message}`), { exitCode: code });
 }
 
 async function jwksFrom(file: string) {
@@ -24,6 +29,50 @@ async function jwksFrom(file: string) {
   } catch (err) {
     return fail(`cannot read the public keys ${file}: ${(err as Error).message}`, EXIT.unavailable);
   }
+}
+
+const brokersOption = () => new Option('--brokers <list>', 'Kafka brokers for --from-topic, comma separated').env('AUDIT_KAFKA_BROKERS').default('127.0.0.1:9092');
+const checkpointTopicOption = () => new Option('--checkpoint-topic <topic>', 'where the archiver publishes its checkpoints').env('AUDIT_ARCHIVE_CHECKPOINT_TOPIC').default(TOPICS.archiveCheckpoints);
+const archiveIdOption = () => new Option('--archive-id <id>', "the archive's key on the checkpoint topic (default: the archive id in the directory's newest checkpoint)").env('AUDIT_ARCHIVE_ID');
+
+function partitionNumber(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 2 ** 31 - 1) throw new InvalidArgumentError('a partition number');
+  return Number(v);
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+function duration(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError('expected a duration: milliseconds, or a number with ms, s, m, h or d (90s, 15m, 7d)');
+  return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']!);
+}
+
+async function expectedHeadFrom(value: string): Promise<ExpectedHead> {
+  const fromFile = await fs.readFile(value, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENAMETOOLONG' ? undefined : fail(`--expect-head: cannot read ${value}: ${err.message}`, EXIT.usage)));
+  const parsed = parseExpectedHead(fromFile ?? value);
+  if (!parsed) fail(`--expect-head: ${fromFile !== undefined ? `${value} holds` : 'expected'} a SHA-256 (64 hex digits, optionally sha256:), a line of \`audit archive head\`, or a file holding one or a checkpoint JWS`, EXIT.usage);
+  return parsed;
+}
+
+/** The newest checkpoint the archiver published for this archive, as an expected head. */
+async function headFromTopic(storage: ArchiveStorage, o: { brokers?: string; checkpointTopic: string; archiveId?: string }): Promise<ExpectedHead & { jws: string }> {
+  const brokers = (o.brokers ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0 || brokers.some((b) => !/^[^\s:]+:\d+$/.test(b))) fail(`--brokers: expected host:port[,host:port...], got ${JSON.stringify(o.brokers ?? '')}`, EXIT.usage);
+  let published: Map<string, string>;
+  try {
+    published = await readPublishedCheckpoints(brokers, o.checkpointTopic);
+  } catch (err) {
+    return fail(`cannot read ${o.checkpointTopic} from ${brokers.join(',')}: ${(err as Error).message}`, EXIT.unavailable);
+  }
+  let id = o.archiveId;
+  if (!id) {
+    for (const topic of await storage.topics()) id ??= (await readCheckpointChain(storage, topic).catch(() => undefined))?.last?.archive;
+  }
+  if (!id && published.size === 1) id = [...published.keys()][0];
+  if (!id) fail(`--from-topic: which archive? ${o.checkpointTopic} holds ${published.size === 0 ? 'no checkpoint' : `checkpoints of ${[...published.keys()].join(', ')}`} and the directory names none: give --archive-id`, EXIT.usage);
+  const jws = published.get(id);
+  if (!jws) fail(`no checkpoint of archive ${id} on ${o.checkpointTopic}${published.size > 0 ? ` (it holds ${[...published.keys()].join(', ')})` : ''}: expected the archiver to publish one at every checkpoint`, EXIT.failed);
+  return { jws, sha256: sha256hex(jws) };
 }
 
 function time(v: string): number {
@@ -37,21 +86,40 @@ export function register(program: Command): void {
 
   archive
     .command('verify')
-    .description('check every signature, hash, Merkle root, chain link and offset; exit 1 naming what is wrong')
+    .description('check every signature, hash, Merkle root, chain link and offset, and that nothing the newest checkpoint (or an expected head) names was removed; exit 1 naming what is wrong')
     .addOption(dirOption())
     .addOption(jwksOption())
-    .option('--partition <n>', 'only this partition', (v) => {
-      if (!/^\d+$/.test(v)) throw new InvalidArgumentError('a partition number');
-      return Number(v);
-    })
+    .option('--partition <n>', 'only this partition', partitionNumber)
+    .option('--expect-head <hash|file>', 'a head from outside the archive (SHA-256, a line of `audit archive head`, or a file holding one or the checkpoint JWS): the archive must reach it')
+    .option('--from-topic', 'take the expected head from the checkpoint topic (the newest checkpoint the archiver published)')
+    .addOption(brokersOption())
+    .addOption(checkpointTopicOption())
+    .addOption(archiveIdOption())
+    .option('--max-age <duration>', 'warn when the checkpoint verified from is older (e.g. 90s, 15m, 2h, 7d; default 3 of its checkpoint intervals: 30 s with the archiver defaults)', duration)
     .option('--json', 'print the report as JSON')
-    .action(async (o: { dir: string; jwks: string; partition?: number; json?: boolean }) => {
+    .action(async (o: { dir: string; jwks: string; partition?: number; json?: boolean; expectHead?: string; fromTopic?: boolean; brokers?: string; checkpointTopic: string; archiveId?: string; maxAge?: number }) => {
+      if (o.expectHead !== undefined && o.fromTopic) fail('--expect-head and --from-topic: give one of them', EXIT.usage);
       const jwks = await jwksFrom(o.jwks);
+      const dir = path.resolve(o.dir);
+      const storage = localStorage(dir);
+      if (!(await fs.stat(dir).then((st) => st.isDirectory(), () => false))) {
+        const finding = { kind: 'not-found', stream: '', file: '', message: `archive directory ${o.dir} does not exist (expected <topic>/<partition>/ streams of segments and manifests, and <topic>/checkpoints/)` };
+        if (o.json) process.stdout.write(`${JSON.stringify({ ok: false, streams: 0, manifests: 0, segments: 0, records: 0, bytes: 0, findings: [finding], warnings: [], checkpoints: [] }, null, 2)}\n`);
+        else process.stdout.write(`FAIL ${finding.kind.padEnd(18)} ${finding.message}\nTAMPERED: nothing to verify, 1 finding(s)\n`);
+        process.exitCode = EXIT.failed;
+        return;
+      }
+      let expectHead: ExpectedHead | undefined;
+      if (o.expectHead !== undefined) expectHead = await expectedHeadFrom(o.expectHead);
+      if (o.fromTopic) expectHead = await headFromTopic(storage, o);
       const bar = process.stderr.isTTY && !o.json ? new cliProgress.SingleBar({ format: 'verifying {stream} [{bar}] {value}/{total} segments {mb} MB', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
       let current = '';
       let lastLine = 0;
-      const report = await verifyArchive(localStorage(path.resolve(o.dir)), jwks, {
+      const report = await verifyArchive(storage, jwks, {
+        location: o.dir,
         ...(o.partition !== undefined ? { partition: o.partition } : {}),
+        ...(expectHead ? { expectHead } : {}),
+        ...(o.maxAge !== undefined ? { maxAgeMs: o.maxAge } : {}),
         onProgress: (p) => {
           const mb = (p.bytes / 1e6).toFixed(1);
           if (bar) {
@@ -70,11 +138,47 @@ export function register(program: Command): void {
       bar?.stop();
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
-        for (const f of report.findings) process.stdout.write(`FAIL ${f.kind.padEnd(16)} ${f.stream}${f.file}: ${f.message}\n`);
-        process.stdout.write(`${report.ok ? 'OK' : 'TAMPERED'}: ${report.streams} partition(s), ${report.manifests} manifests, ${report.segments} segments, ${report.records} records, ${(report.bytes / 1e6).toFixed(1)} MB, ${report.findings.length} finding(s)\n`);
+        for (const f of report.findings) process.stdout.write(`FAIL ${f.kind.padEnd(18)} ${f.stream}${f.file}${f.stream || f.file ? ': ' : ''}${f.message}\n`);
+        for (const w of report.warnings) process.stdout.write(`WARN ${w.kind.padEnd(18)} ${w.stream}${w.file}${w.stream || w.file ? ': ' : ''}${w.message}\n`);
+        for (const c of report.checkpoints) {
+          const from = c.source === 'expected-head' ? 'the expected head (not in the archive)' : `checkpoint ${c.sequence}${c.anchored ? ', matching the expected head' : ''}`;
+          process.stdout.write(`checked against ${from}: ${c.archive}, ${c.partitionCount} partition(s), written ${new Date(c.createdAt).toISOString()}, sha256:${c.sha256}\n`);
+        }
+        process.stdout.write(`${report.ok ? 'OK' : 'TAMPERED'}: ${report.streams} partition(s), ${report.manifests} manifests, ${report.segments} segments, ${report.records} records, ${(report.bytes / 1e6).toFixed(1)} MB, ${report.findings.length} finding(s), ${report.warnings.length} warning(s)\n`);
       }
-      if (report.streams === 0 && !o.json) process.stderr.write(`note: no archive streams under ${o.dir}\n`);
       process.exitCode = report.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  archive
+    .command('head')
+    .description('print the archive\'s newest checkpoint as one line (archive, sequence, time, SHA-256) to hand to a notary or a ticket; `verify --expect-head` takes it back')
+    .addOption(dirOption())
+    .addOption(jwksOption())
+    .option('--jws', 'print the whole signed checkpoint instead (what the checkpoint topic holds)')
+    .option('--from-topic', 'the newest checkpoint published to the checkpoint topic instead of the archive\'s')
+    .addOption(brokersOption())
+    .addOption(checkpointTopicOption())
+    .addOption(archiveIdOption())
+    .action(async (o: { dir: string; jwks: string; jws?: boolean; fromTopic?: boolean; brokers?: string; checkpointTopic: string; archiveId?: string }) => {
+      const jwks = await jwksFrom(o.jwks);
+      const storage = localStorage(path.resolve(o.dir));
+      let jws: string;
+      if (o.fromTopic) jws = (await headFromTopic(storage, o)).jws!;
+      else {
+        const topics = await storage.topics();
+        const newest: string[] = [];
+        for (const topic of topics) {
+          const key = (await storage.list(checkpointPrefix(topic))).filter((k) => k.endsWith('.checkpoint.jws')).at(-1);
+          if (key) newest.push((await storage.get(key)).toString());
+        }
+        if (newest.length === 0) fail(`no checkpoint in ${o.dir} (expected <topic>/checkpoints/<seq>.checkpoint.jws)`, EXIT.failed);
+        if (newest.length > 1 && !o.archiveId) fail(`${o.dir} holds checkpoints of ${newest.length} archives (${newest.map((j) => checkpointPayload(j)?.archive).join(', ')}): choose one with --archive-id`, EXIT.usage);
+        jws = newest.find((j) => !o.archiveId || checkpointPayload(j)?.archive === o.archiveId) ?? fail(`no checkpoint of archive ${o.archiveId} in ${o.dir}`, EXIT.failed);
+      }
+      const sig = await verifyJws(jws, jwks);
+      if (!sig.ok) fail(`the newest checkpoint does not verify with ${o.jwks} (${sig.reason}): run \`audit archive verify\``, EXIT.failed);
+      const c = checkpointPayload(jws)!;
+      process.stdout.write(o.jws ? `${jws}\n` : `${headLine(c, sha256hex(jws))}\n`);
     });
 
   archive
