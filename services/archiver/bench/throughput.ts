@@ -9,13 +9,17 @@
  * the per-round ratios is printed too. sha256sum is timed inside a shell around it, so the cost
  * of forking this process is not counted against it; verify runs in this process, as
  * `verifyArchive` (the `audit archive verify` command adds Node's start-up to it).
+ *
+ * Checkpoints: the archive gets one after every seal, as the archiver writes it. Each round also
+ * verifies the same files with the checkpoints moved aside (verify then reports only
+ * checkpoint-missing), in alternating order, so their cost is a ratio from the same run.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { generateSigningKey, loadJwks, loadSigner, localStorage, readHead, seal, verifyArchive, type ArchivedRecord, type SegmentFormat } from '@jwt-audit/archive';
+import { appendCheckpoint, generateSigningKey, loadJwks, loadSigner, localStorage, markOf, readCheckpointChain, readHead, seal, verifyArchive, type ArchivedRecord, type SegmentFormat } from '@jwt-audit/archive';
 import { eventCodec, newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
 
 const N = Number(process.env.BENCH_EVENTS ?? 100_000);
@@ -64,26 +68,47 @@ for (const { name: codec, ...format } of CODECS) {
     const signer = await loadSigner(keys.privateFile);
     const storage = localStorage(path.join(dir, 'archive'));
     const head = await readHead(storage, 'audit.enriched.v1', 0);
+    const chain = await readCheckpointChain(storage, 'audit.enriched.v1');
     let t = process.hrtime.bigint();
-    for (const b of batches) await seal(storage, signer, head, b, Date.now(), format);
+    for (const b of batches) {
+      await seal(storage, signer, head, b, Date.now(), format);
+      await appendCheckpoint(storage, signer, chain, { archive: 'bench', partitionCount: 1, marks: [markOf(head)], createdAt: Date.now(), intervalMs: 3_600_000 });
+    }
     const writeSecs = secondsSince(t);
 
     const streamDir = path.join(dir, 'archive', 'audit.enriched.v1', '0');
     const files = readdirSync(streamDir).filter((f) => f.endsWith('.avro')).map((f) => path.join(streamDir, f));
     const jwks = await loadJwks(keys.jwksFile);
-    const rounds: { sha: number; verify: number }[] = [];
+    const rounds: { sha: number; verify: number; bare: number }[] = [];
+    const cpDir = path.join(dir, 'archive', 'audit.enriched.v1', 'checkpoints');
+    const timeVerify = async (withCheckpoints: boolean) => {
+      if (!withCheckpoints) renameSync(cpDir, `${cpDir}.aside`);
+      try {
+        t = process.hrtime.bigint();
+        const report = await verifyArchive(storage, jwks);
+        const secs = secondsSince(t);
+        const kinds = report.findings.map((f) => f.kind).join(',');
+        if (report.records !== N || kinds !== (withCheckpoints ? '' : 'checkpoint-missing')) throw new Error(`verify failed on an untouched archive: ${JSON.stringify(report.findings.slice(0, 3))}`);
+        return { secs, bytes: report.bytes };
+      } finally {
+        if (!withCheckpoints) renameSync(`${cpDir}.aside`, cpDir);
+      }
+    };
     let mb = 0;
     for (let r = 0; r < ROUNDS; r++) {
       const sha = sha256sumSeconds(files);
-      t = process.hrtime.bigint();
-      const report = await verifyArchive(storage, jwks);
-      const verify = secondsSince(t);
-      if (!report.ok || report.records !== N) throw new Error(`verify failed on an untouched archive: ${JSON.stringify(report.findings.slice(0, 3))}`);
-      mb = report.bytes / 1e6;
-      rounds.push({ sha, verify });
+      const order = r % 2 === 0 ? [true, false] : [false, true];
+      const timed: Record<string, number> = {};
+      for (const withCheckpoints of order) {
+        const v = await timeVerify(withCheckpoints);
+        timed[String(withCheckpoints)] = v.secs;
+        mb = v.bytes / 1e6;
+      }
+      rounds.push({ sha, verify: timed.true!, bare: timed.false! });
     }
     const bestSha = Math.min(...rounds.map((r) => r.sha));
     const bestVerify = Math.min(...rounds.map((r) => r.verify));
+    const bestBare = Math.min(...rounds.map((r) => r.bare));
     const ratios = rounds.map((r) => r.sha / r.verify);
     const result = {
       bench: 'archiver', codec, events: N, eventMB: +(bytesIn / 1e6).toFixed(1), archiveMB: +mb.toFixed(1),
@@ -92,11 +117,13 @@ for (const { name: codec, ...format } of CODECS) {
       sha256sum: { mbPerSec: +(mb / bestSha).toFixed(1) },
       verifyOfSha256sum: +(bestSha / bestVerify).toFixed(3),
       roundRatios: ratios.map((x) => +x.toFixed(3)),
+      checkpoints: { count: batches.length, verifyWithOverWithout: +(bestVerify / bestBare).toFixed(3), roundRatios: rounds.map((r) => +(r.verify / r.bare).toFixed(3)) },
     };
     results.push(result);
     console.log(`[${codec}] events=${N}: ${result.eventMB} MB of Avro events -> ${result.archiveMB} MB of segments`);
     console.log(`[${codec}] write : ${result.write.eventsPerSec} events/s, ${result.write.eventMBPerSec} MB/s of events (seal: container + Merkle + signed manifest, fsynced)`);
     console.log(`[${codec}] verify: ${result.verify.mbPerSec} MB/s of segments (${result.verify.eventsPerSec} events/s) = ${result.verifyOfSha256sum}x sha256sum (${result.sha256sum.mbPerSec} MB/s) over the same files; per round ${result.roundRatios.join(', ')}x`);
+    console.log(`[${codec}] checkpoints (${result.checkpoints.count}, one per seal): verify takes ${result.checkpoints.verifyWithOverWithout}x the time without them (best of each; per round ${result.checkpoints.roundRatios.join(', ')}x)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
