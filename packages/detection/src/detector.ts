@@ -5,7 +5,7 @@ import { DetectionStateError } from './errors.js';
 import { clientIp, sessionIdOf } from './event-facts.js';
 import { KeyedStore, type Slot, type StoreDump } from './keyed-store.js';
 import { RULES } from './rules/index.js';
-import type { AnyRule, CommonRuleConfig, Finding, Partitioning } from './types.js';
+import { REPARTITIONED, type AnyRule, type CommonRuleConfig, type Finding, type Partitioning } from './types.js';
 
 /**
  * The detector: every enabled rule over one stream of events, as data in, data out.
@@ -338,6 +338,6 @@ export function repartitionKeys(config: ResolvedDetectionConfig, event: AuditEve
 
 /** The partitioning a repartition key names (`ip:...` -> 'ip'). */
 export function partitioningOfKey(key: string): Partitioning | null {
-  const p = key.slice(0, key.indexOf(':'));
-  return p === 'ip' || p === 'client' ? p : null;
+  const p = key.slice(0, key.indexOf(':')) as Partitioning;
+  return REPARTITIONED.includes(p) ? p : null;
 }

@@ -77,14 +77,51 @@ export interface TimeWindow {
 
 export function pushWindow(w: TimeWindow | undefined, at: number, id: string, windowMs: number, cap: number): TimeWindow {
   const win = w ?? { t: [], ids: [] };
-  win.t.push(at);
-  win.ids.push(id);
+  // Kept sorted by event time, and evicted against the newest time held, not the arriving
+  // event's: a repartitioned stream interleaves several source partitions, so an older event can
+  // arrive after newer ones, and must neither bring back what fell out of the window nor keep
+  // the window open (a count "within 60 s" whose evidence spans 40 minutes).
+  let i = win.t.length;
+  while (i > 0 && win.t[i - 1]! > at) i--;
+  win.t.splice(i, 0, at);
+  win.ids.splice(i, 0, id);
+  const newest = win.t[win.t.length - 1]!;
   // drop what fell out of the window, and keep the newest `cap`
   let drop = 0;
-  while (drop < win.t.length && (win.t[drop]! <= at - windowMs || win.t.length - drop > cap)) drop++;
+  while (drop < win.t.length && (win.t[drop]! <= newest - windowMs || win.t.length - drop > cap)) drop++;
   if (drop > 0) {
     win.t.splice(0, drop);
     win.ids.splice(0, drop);
   }
   return win;
+}
+
+/** Paths of OAuth token endpoints (a login or refresh is a POST to one). */
+export const TOKEN_PATHS = ['/oauth/token', '/oauth2/token', '/token', '/protocol/openid-connect/token', '/oauth2/v2.0/token', '/connect/token', '/oauth2/default/v1/token'];
+
+/**
+ * A failed login at a token endpoint, as the edge records it: the http.exchange of a POST to a
+ * token path answered 400 (RFC 6749 5.2 `invalid_grant`, the usual answer to a wrong password)
+ * or 401 (`invalid_client`), for any grant but refresh_token (a refused refresh is a
+ * token.refreshed failure, refresh-token-reuse's business). `username` is the attempted username
+ * as the request body carries it (masked: a keyed hash, stable per user), when captured.
+ */
+export function loginFailureOf(e: AuditEvent): { username: string | null } | null {
+  if (e.kind !== 'http.exchange' || e.token !== null) return null;
+  const http = e.http;
+  const status = http?.response?.status;
+  if (!http || http.request.method !== 'POST' || (status !== 400 && status !== 401)) return null;
+  const path = http.request.path;
+  if (!TOKEN_PATHS.some((p) => path === p || path.endsWith(p))) return null;
+  const body = http.request.body?.content ?? null;
+  if (body === null) return { username: null };
+  let form: URLSearchParams;
+  try {
+    form = new URLSearchParams(body.trim().startsWith('{') ? Object.entries(JSON.parse(body) as Record<string, unknown>).filter(([, v]) => typeof v === 'string') as [string, string][] : body);
+  } catch {
+    return { username: null };
+  }
+  if (form.get('grant_type') === 'refresh_token') return null;
+  const u = form.get('username');
+  return { username: u ? u.slice(0, 200) : null };
 }

@@ -1,6 +1,6 @@
 import type { AlertKeys, AuditEvent, Severity } from '@jwt-audit/events';
 
-/** The twelve rule ids, as they appear in `Alert.rule`. */
+/** The rule ids, as they appear in `Alert.rule`. */
 export const RULE_IDS = [
   'revoked-token-use',
   'refresh-token-reuse',
@@ -14,6 +14,11 @@ export const RULE_IDS = [
   'issuance-spike',
   'deprovisioned-subject-activity',
   'new-device-for-subject',
+  'unexpected-issuer',
+  'token-guessing',
+  'response-volume',
+  'resource-enumeration',
+  'unusual-hour',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 
@@ -22,7 +27,9 @@ export type RuleId = (typeof RULE_IDS)[number];
  * keyed by IP or OAuth client sees all of that key's events only after a repartition (the
  * detector service re-keys the events those rules want onto a repartition topic).
  */
-export type Partitioning = 'subject' | 'ip' | 'client';
+export type Partitioning = 'subject' | 'ip' | 'client' | 'network' | 'login';
+/** The partitionings that need a repartition topic (their keys are written `<partitioning>:<key>`). */
+export const REPARTITIONED: readonly Partitioning[] = ['ip', 'client', 'network', 'login'];
 
 /** Settings every rule has. */
 export interface CommonRuleConfig {
@@ -74,6 +81,8 @@ export interface RuleDefinition<C extends CommonRuleConfig = CommonRuleConfig, E
   partitioning: Partitioning;
   /** The attack it catches, for docs and `--help`. */
   catches: string;
+  /** What an analyst should do first (copied into each alert's attributes.response). */
+  respond?: string;
   defaults: C;
   key(event: AuditEvent, config: C): string | null;
   /** Event time an untouched entry stays (ms). */

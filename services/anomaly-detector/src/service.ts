@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { alertCodec, eventCodec, TOPICS, type Alert } from '@jwt-audit/events';
 import {
-
+  REPARTITIONED,
   detect,
   partitioningOfKey,
   repartitionKeys,
@@ -86,7 +86,7 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
 
   const detectorOptions = (topic: string): DetectorOptions => ({
     rules: config.rules,
-    partitionings: topic === config.topics.input ? ['subject'] : ['ip', 'client'],
+    partitionings: topic === config.topics.input ? ['subject'] : [...REPARTITIONED],
     maxSkewMs: config.maxSkewMs,
     ...(topic === config.topics.input ? {} : { allowedLatenessMs: config.allowedLatenessMs }),
   });

@@ -256,7 +256,7 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
       password: `pw-${i}-${Math.floor(rand() * 1e9)}`,
       home,
       tz: home.city.iso === 'US' ? -5 : home.city.iso === 'GB' ? 0 : 1,
-      office: chance(0.6),
+      office: home.office !== null && chance(0.6),
       desktop: { ua: pick(DESKTOP_UAS), clientId: 'web-portal', kind: 'desktop', host: Math.floor(rand() * 60_000) },
       phone: chance(0.7) ? { ua: pick([UA.iphone, UA.android]), clientId: 'mobile-app', kind: 'phone', host: Math.floor(rand() * 60_000) } : null,
       roles: chance(0.05) ? ['employee', 'admin'] : ['employee'],
@@ -273,7 +273,9 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     };
     if (chance(0.08)) {
       const to = pick([NETWORKS.comcast, NETWORKS.bt, NETWORKS.orange, NETWORKS.telefonica, NETWORKS.dtagMunich].filter((n) => n.city !== home.city));
-      p.flight = { day: 1 + Math.floor(rand() * (days - 1)), depart: 6 + Math.floor(rand() * 8), hours: to.city.iso === home.city.iso ? 1 : to.city.iso === 'US' || home.city.iso === 'US' ? 8 : 2, to };
+      // block time of a real flight: ~750 km/h over the great circle plus taxi and climb
+      const km = Math.hypot((to.city.lat - home.city.lat) * 111, (to.city.lon - home.city.lon) * 111 * Math.cos((home.city.lat * Math.PI) / 180));
+      p.flight = { day: 1 + Math.floor(rand() * (days - 1)), depart: 6 + Math.floor(rand() * 8), hours: Math.max(1, km / 750 + 0.75), to };
     }
     if (chance(0.06)) p.newDevice = { day: 1 + Math.floor(rand() * (days - 1)), device: chance(0.5) ? { ua: UA.androidNew, clientId: 'mobile-app', kind: 'phone', host: Math.floor(rand() * 60_000) } : { ua: UA.chromeWinNew === p.desktop.ua ? UA.safariMac : pick(DESKTOP_UAS.filter((u) => u !== p.desktop.ua)), clientId: 'web-portal', kind: 'desktop', host: p.desktop.host } };
     if (chance(0.05)) p.roleGrant = { at: start + (1 + Math.floor(rand() * (days - 1))) * DAY + between(9, 15) * HOUR, role: 'approver' };
@@ -305,7 +307,7 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     if (p.flight) {
       const dep = start + p.flight.day * DAY + p.flight.depart * HOUR;
       const arr = dep + p.flight.hours * HOUR;
-      if (t >= dep + 30 * MIN && t < arr - 30 * MIN && p.flight.hours > 1) return { net: NETWORKS.inflight, ip: addressIn(NETWORKS.inflight, p.desktop.host + day), ua: d.ua };
+      if (t >= dep + 30 * MIN && t < arr && p.flight.hours > 1) return { net: NETWORKS.inflight, ip: addressIn(NETWORKS.inflight, p.desktop.host + day), ua: d.ua };
       if (t >= arr) return { net: p.flight.to, ip: addressIn(p.flight.to, p.desktop.host * 7 + 13), ua: d.ua };
     }
     if (p.vpn) {
@@ -321,7 +323,7 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
       // CGNAT: the public address changes every ~10 minutes
       return { net: p.home.carrier, ip: addressIn(p.home.carrier, (d.host + Math.floor(t / (10 * MIN)) * 7919) % 65_000), ua: d.ua };
     }
-    if (p.office && weekday && localHour >= 8.5 && localHour < 17.5) return { net: p.home.office, ip: addressIn(p.home.office, 1), ua: d.ua };
+    if (p.office && p.home.office && weekday && localHour >= 8.5 && localHour < 17.5) return { net: p.home.office, ip: addressIn(p.home.office, 1), ua: d.ua };
     return { net: p.home.isp, ip: addressIn(p.home.isp, p.desktop.host), ua: d.ua };
   };
 
@@ -687,9 +689,10 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const v = people.find((p, i) => i > 10 * day && !p.nightOwl && p.home.city === CITIES.paris && !p.flight && !p.vpn) ?? victim();
     const l = newLabel('unusual-hour', ['unusual-hour'], v.sub);
     const t0 = start + day * DAY + (3.5 - v.tz) * HOUR;
-    const who: Caller = { ip: addressIn(v.home.isp, 50_000 + day), ua: UA.firefoxLinux };
+    // a machine the owner never used, on the owner's own ISP (a neighbour's line, a compromised router)
+    const who: Caller = { ip: addressIn(v.home.isp, 50_000 + day), ua: v.desktop.ua === UA.firefoxLinux ? UA.edgeWin : UA.firefoxLinux };
     let held: Held | null = null;
-    attack(l, t0, async () => { held = await idp.login(t0, who, v, { ua: UA.firefoxLinux, clientId: 'web-portal', kind: 'desktop', host: 1 }, v.password); });
+    attack(l, t0, async () => { held = await idp.login(t0, who, v, { ua: who.ua, clientId: 'web-portal', kind: 'desktop', host: 1 }, v.password); });
     for (let i = 0; i < 10; i++) attack(l, t0 + 60_000 + i * 45_000, async () => { if (held) await edge.api(t0 + 60_000 + i * 45_000, who, held.access, ROUTES.orders, { bytes: 40_000 }); });
   }
   // a leaver's session still in use after deprovisioning

@@ -103,6 +103,8 @@ export const NETWORKS = {
   officeBerlin: network('office-berlin', 'office', 3320, 'Deutsche Telekom AG', CITIES.berlin),
   officeLondon: network('office-london', 'office', 2856, 'British Telecommunications PLC', CITIES.london),
   officeParis: network('office-paris', 'office', 3215, 'Orange S.A.', CITIES.paris),
+  officeMunich: network('office-munich', 'office', 3320, 'Deutsche Telekom AG', CITIES.munich),
+  officeNewYork: network('office-nyc', 'office', 7922, 'Comcast Cable Communications', CITIES.newYork),
   // mobile carriers: CGNAT addresses rotate every few minutes and geolocate to the carrier's hub
   vodafoneDe: network('vodafone-de', 'carrier', 3209, 'Vodafone GmbH', CITIES.dusseldorf),
   ee: network('ee', 'carrier', 12576, 'EE Limited', CITIES.manchester),
@@ -128,14 +130,15 @@ export const NETWORKS = {
 /** Home broadband and mobile carrier per home city (people live where their ISP is). */
 export const HOMES = [
   { city: CITIES.berlin, isp: NETWORKS.dtag, carrier: NETWORKS.vodafoneDe, office: NETWORKS.officeBerlin },
-  { city: CITIES.hamburg, isp: NETWORKS.dtagHamburg, carrier: NETWORKS.vodafoneDe, office: NETWORKS.officeBerlin },
-  { city: CITIES.munich, isp: NETWORKS.dtagMunich, carrier: NETWORKS.vodafoneDe, office: NETWORKS.officeBerlin },
+  { city: CITIES.hamburg, isp: NETWORKS.dtagHamburg, carrier: NETWORKS.vodafoneDe, office: null },
+  { city: CITIES.munich, isp: NETWORKS.dtagMunich, carrier: NETWORKS.vodafoneDe, office: NETWORKS.officeMunich },
   { city: CITIES.paris, isp: NETWORKS.orange, carrier: NETWORKS.orangeMobile, office: NETWORKS.officeParis },
-  { city: CITIES.lyon, isp: NETWORKS.orangeLyon, carrier: NETWORKS.orangeMobile, office: NETWORKS.officeParis },
+  // Orange runs fixed and mobile lines in one AS: a Lyon-based hub for phones all over France
+  { city: CITIES.lyon, isp: NETWORKS.orangeLyon, carrier: NETWORKS.orangeMobile, office: null },
   { city: CITIES.london, isp: NETWORKS.bt, carrier: NETWORKS.ee, office: NETWORKS.officeLondon },
-  { city: CITIES.manchester, isp: NETWORKS.btManchester, carrier: NETWORKS.ee, office: NETWORKS.officeLondon },
-  { city: CITIES.madrid, isp: NETWORKS.telefonica, carrier: NETWORKS.orangeMobile, office: NETWORKS.officeParis },
-  { city: CITIES.newYork, isp: NETWORKS.comcast, carrier: NETWORKS.tmobileUs, office: NETWORKS.officeLondon },
+  { city: CITIES.manchester, isp: NETWORKS.btManchester, carrier: NETWORKS.ee, office: null },
+  { city: CITIES.madrid, isp: NETWORKS.telefonica, carrier: NETWORKS.orangeMobile, office: null },
+  { city: CITIES.newYork, isp: NETWORKS.comcast, carrier: NETWORKS.tmobileUs, office: NETWORKS.officeNewYork },
 ];
 
 export const ALL_NETWORKS: readonly Network[] = networks;

@@ -1,54 +1,80 @@
-import { clientIp, pushWindow, type TimeWindow } from '../event-facts.js';
+import { clientIp } from '../event-facts.js';
 import type { CommonRuleConfig, RuleDefinition } from '../types.js';
 
 /**
- * expired-token-replay: the same client presents expired tokens again and again, or presents a
- * token that expired long ago.
+ * expired-token-replay: one expired token presented again and again over time, or a token that
+ * expired long ago.
  *
  * Catches: replay of captured tokens (an attacker replaying what a proxy log or a stolen HAR file
- * held, probing for a verifier that skips exp or has a large clock skew). A well-behaved client
- * presents an expired token at most once, then refreshes.
+ * held, probing for a verifier that skips exp or has a large clock skew), also low and slow (one
+ * try every few minutes for hours).
  *
- * State: per (subject or IP, client id), the times of the last `threshold` expired rejections.
+ * Not replay: a client retrying a few times right after its token expired, before it refreshes.
+ * Presentations of one token closer together than `retryGapMs` are one retry burst; the rule
+ * counts bursts ("episodes"), so a retrying client makes one and a replayer many.
+ *
+ * State: per (subject or IP, token fingerprint), the episodes' start times and event ids.
  */
 export interface ExpiredTokenReplayConfig extends CommonRuleConfig {
+  /** Episodes of one expired token within `windowMs` that raise an alert. */
   threshold: number;
   windowMs: number;
+  /** Presentations closer together than this are one retry burst (ms). */
+  retryGapMs: number;
   /** A token expired more than this long ago alerts on first sight (s); 0 = off. */
   staleAfterSec: number;
 }
 
-export const expiredTokenReplay: RuleDefinition<ExpiredTokenReplayConfig, TimeWindow> = {
+interface Entry {
+  /** episode start times */
+  t: number[];
+  ids: string[];
+  /** last presentation time */
+  l: number;
+}
+
+export const expiredTokenReplay: RuleDefinition<ExpiredTokenReplayConfig, Entry> = {
   id: 'expired-token-replay',
   name: 'expired-token-replay',
   partitioning: 'subject',
-  catches: 'repeated presentation of expired tokens by one client, or of long-expired ones: captured tokens replayed',
-  defaults: { enabled: true, severity: 'medium', suppressMs: 30 * 60_000, maxKeys: 100_000, threshold: 3, windowMs: 10 * 60_000, staleAfterSec: 7 * 86_400 },
+  catches: 'one expired token presented again and again over time, or a long-expired one: a captured token replayed',
+  respond: 'the token is refused; find where the copy came from (the IP and device below): a proxy log, a HAR file or a compromised device of the subject',
+  defaults: { enabled: true, severity: 'medium', suppressMs: 6 * 3_600_000, maxKeys: 100_000, threshold: 4, windowMs: 6 * 3_600_000, retryGapMs: 2 * 60_000, staleAfterSec: 7 * 86_400 },
   key(e) {
-    if (e.kind !== 'token.rejected' || e.rejection?.reason !== 'expired') return null;
+    if (e.kind !== 'token.rejected' || e.rejection?.reason !== 'expired' || !e.token) return null;
     const who = e.actor.sub ? `s:${e.actor.sub}` : clientIp(e) ? `ip:${clientIp(e)}` : null;
-    return who ? `${who}|${e.actor.clientId ?? ''}` : null;
+    return who ? `${who}|${e.token.fingerprint.slice(0, 16)}` : null;
   },
   ttlMs: (c) => c.windowMs,
   step(entry, e, c) {
-    const w = pushWindow(entry, e.occurredAt, e.id, c.windowMs, c.threshold);
+    const st: Entry = entry ?? { t: [], ids: [], l: Number.NEGATIVE_INFINITY };
+    const newEpisode = e.occurredAt - st.l > c.retryGapMs;
+    st.l = Math.max(st.l, e.occurredAt);
+    if (newEpisode) {
+      st.t.push(e.occurredAt);
+      st.ids.push(e.id);
+      while (st.t.length > 0 && (st.t[0]! <= e.occurredAt - c.windowMs || st.t.length > c.threshold)) {
+        st.t.shift();
+        st.ids.shift();
+      }
+    }
     const expiredForSec = e.token?.exp ? Math.floor(e.occurredAt / 1000) - e.token.exp : null;
     if (c.staleAfterSec > 0 && expiredForSec !== null && expiredForSec > c.staleAfterSec) {
       return {
-        entry: w,
+        entry: st,
         findings: [{
           evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
-          description: `token expired ${Math.round(expiredForSec / 86_400)} days ago was presented`,
+          description: `a token that expired ${Math.round(expiredForSec / 86_400)} days ago was presented from ${clientIp(e) ?? '?'}`,
           attributes: { expiredForSec: String(expiredForSec) },
         }],
       };
     }
-    if (w.t.length < c.threshold) return { entry: w };
+    if (!newEpisode || st.t.length < c.threshold) return { entry: st };
     return {
-      entry: w,
+      entry: st,
       findings: [{
-        evidence: [...w.ids], count: w.t.length, windowMs: c.windowMs, firstSeen: w.t[0]!,
-        description: `${w.t.length} expired tokens presented by the same client within ${Math.round(c.windowMs / 60_000)} min`,
+        evidence: [...st.ids], count: st.t.length, windowMs: c.windowMs, firstSeen: st.t[0]!,
+        description: `one expired token was presented ${st.t.length} separate times over ${Math.round((e.occurredAt - st.t[0]!) / 60_000)} min (not one retry burst), last from ${clientIp(e) ?? '?'}`,
         attributes: expiredForSec !== null ? { expiredForSec: String(expiredForSec) } : ({} as Record<string, string>),
       }],
     };

@@ -1,5 +1,5 @@
 import type { AnyRule } from '../types.js';
-import { authFailureBurstByIp, authFailureBurstBySubject } from './auth-failure-burst.js';
+import { authFailureBurstByIp, authFailureBurstByLogin, authFailureBurstByNetwork, authFailureBurstBySubject } from './auth-failure-burst.js';
 import { deprovisionedSubjectActivity } from './deprovisioned-subject-activity.js';
 import { expiredTokenReplay } from './expired-token-replay.js';
 import { impossibleTravel } from './impossible-travel.js';
@@ -11,6 +11,11 @@ import { refreshTokenReuse } from './refresh-token-reuse.js';
 import { revokedTokenUse } from './revoked-token-use.js';
 import { tokenMultiOrigin } from './token-multi-origin.js';
 import { tokenTampering } from './token-tampering.js';
+import { unexpectedIssuer } from './unexpected-issuer.js';
+import { tokenGuessing } from './token-guessing.js';
+import { responseVolume } from './response-volume.js';
+import { resourceEnumeration } from './resource-enumeration.js';
+import { unusualHour } from './unusual-hour.js';
 
 /** Every rule (and keying), in the order they run on an event. */
 export const RULES: readonly AnyRule[] = [
@@ -20,6 +25,8 @@ export const RULES: readonly AnyRule[] = [
   impossibleTravel,
   authFailureBurstBySubject,
   authFailureBurstByIp,
+  authFailureBurstByLogin,
+  authFailureBurstByNetwork,
   tokenTampering,
   expiredTokenReplay,
   privilegeChangeInSession,
@@ -29,4 +36,9 @@ export const RULES: readonly AnyRule[] = [
   issuanceSpikeByClient,
   deprovisionedSubjectActivity,
   newDeviceForSubject,
+  unexpectedIssuer,
+  tokenGuessing,
+  responseVolume,
+  resourceEnumeration,
+  unusualHour,
 ];

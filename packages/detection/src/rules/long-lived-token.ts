@@ -1,4 +1,5 @@
 import type { TokenType } from '@jwt-audit/events';
+import { isVerified } from '../event-facts.js';
 import type { CommonRuleConfig, RuleDefinition } from '../types.js';
 
 /**
@@ -28,9 +29,11 @@ export const longLivedToken: RuleDefinition<LongLivedTokenConfig, never> = {
     maxLifetimeSec: { access: 3_600, id: 3_600, refresh: 30 * 86_400, unknown: 86_400 },
     toleranceSec: 60, useEnricherFlag: true,
   },
+  respond: 'revoke the token (its jti) and find the issuer configuration or key that minted it; a leaked signing key means rotating it',
   key(e, c) {
     const t = e.token;
-    if (!t || e.kind === 'token.rejected' || e.kind === 'token.revoked') return null;
+    // verified tokens only: a rejected request's token says nothing true about its lifetime
+    if (!t || e.kind === 'token.revoked' || !isVerified(e)) return null;
     const lifetime = t.iat !== null && t.exp !== null ? t.exp - t.iat : null;
     const over = lifetime !== null && lifetime > (c.maxLifetimeSec[t.typ] ?? c.maxLifetimeSec.unknown) + c.toleranceSec;
     const flagged = c.useEnricherFlag && e.enrichment?.lifetimeExceedsPolicy === true;

@@ -19,6 +19,12 @@ export interface NewDeviceConfig extends CommonRuleConfig {
   maxAsns: number;
   /** A subject not seen for this long is forgotten (ms). */
   memoryMs: number;
+  /**
+   * Alert only when the device and the network are both new (default): a new phone on the
+   * usual carrier, a new browser at home, the usual laptop in a hotel are everyday events; an
+   * unknown machine on an unknown network is what a takeover looks like.
+   */
+  requireBoth: boolean;
 }
 
 type Entry = [firstSeen: number, devices: string[], asns: number[]];
@@ -42,7 +48,8 @@ export const newDeviceForSubject: RuleDefinition<NewDeviceConfig, Entry> = {
   name: 'new-device-for-subject',
   partitioning: 'subject',
   catches: 'first-seen user agent or network for a subject: takeover from the attacker\'s machine (low severity, context)',
-  defaults: { enabled: true, severity: 'low', suppressMs: 6 * 3_600_000, maxKeys: 1_000_000, learningMs: 24 * 3_600_000, maxDevices: 8, maxAsns: 8, memoryMs: 90 * 86_400_000 },
+  defaults: { enabled: true, severity: 'low', suppressMs: 6 * 3_600_000, maxKeys: 1_000_000, learningMs: 24 * 3_600_000, maxDevices: 8, maxAsns: 8, memoryMs: 90 * 86_400_000, requireBoth: true },
+  respond: 'confirm with the subject that the device and network are theirs; if not, revoke its sessions and reset the password',
   key: (e) => (e.actor.sub && isVerified(e) && (deviceOf(e) !== null || asnOf(e) !== null) ? e.actor.sub : null),
   ttlMs: (c) => c.memoryMs,
   step(entry, e, c) {
@@ -51,7 +58,7 @@ export const newDeviceForSubject: RuleDefinition<NewDeviceConfig, Entry> = {
     const st: Entry = entry ?? [e.occurredAt, [], []];
     const newDevice = device !== null && remember(st[1], device, c.maxDevices);
     const newAsn = asn !== null && remember(st[2], asn, c.maxAsns);
-    if (!entry || e.occurredAt < st[0] + c.learningMs || (!newDevice && !newAsn)) return { entry: st };
+    if (!entry || e.occurredAt < st[0] + c.learningMs || (!newDevice && !newAsn) || (c.requireBoth && !(newDevice && newAsn))) return { entry: st };
     const what = [newDevice ? `user agent ${device}` : null, newAsn ? `network AS${asn}` : null].filter(Boolean).join(' and ');
     return {
       entry: st,

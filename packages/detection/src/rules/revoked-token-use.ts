@@ -1,5 +1,5 @@
 import type { AuditEvent } from '@jwt-audit/events';
-import { isPresentation } from '../event-facts.js';
+import { asnOf, clientIp, deviceOf, isPresentation } from '../event-facts.js';
 import type { CommonRuleConfig, RuleDefinition } from '../types.js';
 
 /**
@@ -10,14 +10,28 @@ import type { CommonRuleConfig, RuleDefinition } from '../types.js';
  * revocation. A rejection with reason `revoked` (the interceptor enforced it) fires too: the
  * attempt itself is the signal.
  *
- * State: per jti, the revocation time and event id, kept until the token's own exp (it cannot be
- * used after that anyway) or `retainMs` when the event carries no exp.
+ * Not a copy: the revoking client's own tail (another tab polling after logout, from the same
+ * device and network, within `tailMs`), and requests in flight or stamped by an instance whose
+ * clock runs a few seconds ahead (`graceMs`, measured from the revocation's own event time).
+ *
+ * State: per jti, the revocation time, event id and the revoking client's device and network,
+ * kept until the token's own exp (it cannot be used after that anyway) or `retainMs` when the
+ * event carries no exp.
  */
 export interface RevokedTokenUseConfig extends CommonRuleConfig {
-  /** Presentations this soon after the revocation are requests already in flight (ms). */
+  /**
+   * Presentations this soon after the revocation (by the revocation's own time) are requests
+   * already in flight, plus the clock skew between instances (ms).
+   */
   graceMs: number;
   /** How long a revocation is remembered when the token has no exp (ms). */
   retainMs: number;
+  /**
+   * The revoking client's own tail: another tab or a poller on the same device and network goes
+   * on presenting the token for a while after logout (rejected by the interceptor). Presentations
+   * from the revoking device and network within this long are that tail, not a stolen copy (ms).
+   */
+  tailMs: number;
 }
 
 interface Entry {
@@ -25,32 +39,44 @@ interface Entry {
   r: number;
   /** revocation event id */
   e: string;
+  /** the revoking client's device|network, when the revocation carried one */
+  o?: string;
 }
+
+const originOf = (e: AuditEvent): string | null => {
+  const ip = clientIp(e);
+  if (!ip) return null;
+  return `${deviceOf(e) ?? '?'}|${asnOf(e) ?? ip}`;
+};
 
 export const revokedTokenUse: RuleDefinition<RevokedTokenUseConfig, Entry> = {
   id: 'revoked-token-use',
   name: 'revoked-token-use',
   partitioning: 'subject',
-  catches: 'a revoked token (jti) presented again: a stolen copy, or a client ignoring revocation',
-  defaults: { enabled: true, severity: 'high', suppressMs: 10 * 60_000, maxKeys: 200_000, graceMs: 2_000, retainMs: 24 * 3_600_000 },
+  catches: 'a revoked token (jti) presented again from somewhere else than the client that revoked it: a stolen copy',
+  respond: 'the token is already refused where revocation is enforced; find where the copy came from (the IP and device below), revoke the subject\'s other sessions and check the device that revoked it for malware',
+  defaults: { enabled: true, severity: 'high', suppressMs: 10 * 60_000, maxKeys: 200_000, graceMs: 5_000, retainMs: 24 * 3_600_000, tailMs: 10 * 60_000 },
   key: (e: AuditEvent) => e.token?.jti ?? null,
   ttlMs: (c) => c.retainMs,
   step(entry, e, c) {
     const jti = e.token!.jti!;
     if (e.kind === 'token.revoked') {
       const exp = e.token?.exp ? e.token.exp * 1000 : e.occurredAt + c.retainMs;
+      const o = originOf(e);
       // a token already expired still gets a short memory: replays of it are interesting too
-      return { entry: entry ?? { r: e.occurredAt, e: e.id }, expiresAt: Math.max(exp, e.occurredAt + c.graceMs) + c.graceMs };
+      return { entry: entry ?? { r: e.occurredAt, e: e.id, ...(o ? { o } : {}) }, expiresAt: Math.max(exp, e.occurredAt + c.graceMs) + c.graceMs };
     }
     if (!isPresentation(e)) return { entry };
     const rejectedAsRevoked = e.kind === 'token.rejected' && e.rejection?.reason === 'revoked';
     if (entry && e.occurredAt > entry.r + c.graceMs) {
+      const sinceMs = e.occurredAt - entry.r;
+      if (entry.o !== undefined && entry.o === originOf(e) && sinceMs <= c.tailMs) return { entry }; // the revoking client's own tail
       return {
         entry,
         findings: [{
-          evidence: [entry.e, e.id], count: 1, windowMs: e.occurredAt - entry.r, firstSeen: entry.r,
-          description: `token ${jti} was presented ${Math.round((e.occurredAt - entry.r) / 1000)} s after it was revoked`,
-          attributes: { enforced: String(rejectedAsRevoked) },
+          evidence: [entry.e, e.id], count: 1, windowMs: sinceMs, firstSeen: entry.r,
+          description: `token ${jti} was presented ${Math.round(sinceMs / 1000)} s after it was revoked, from ${clientIp(e) ?? '?'}${entry.o !== undefined ? ' (not the device and network that revoked it)' : ''}${rejectedAsRevoked ? '; the interceptor refused it' : ''}`,
+          attributes: { enforced: String(rejectedAsRevoked), sinceSec: String(Math.round(sinceMs / 1000)) },
         }],
       };
     }
@@ -59,7 +85,7 @@ export const revokedTokenUse: RuleDefinition<RevokedTokenUseConfig, Entry> = {
         entry,
         findings: [{
           evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
-          description: `token ${jti} was presented after revocation (rejected by the interceptor)`,
+          description: `token ${jti} was presented after revocation from ${clientIp(e) ?? '?'} (rejected by the interceptor; the revocation itself is older than this detector's memory)`,
           attributes: { enforced: 'true' },
         }],
       };

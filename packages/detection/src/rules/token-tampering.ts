@@ -29,18 +29,22 @@ export const tokenTampering: RuleDefinition<TokenTamperingConfig, never> = {
     const reason = e.kind === 'token.rejected' ? e.rejection?.reason : undefined;
     const alg = e.token?.alg?.toLowerCase();
     const hit = (reason !== undefined && c.reasons.includes(reason)) || (alg !== undefined && c.forbiddenAlgs.some((a) => a.toLowerCase() === alg));
-    return hit ? `${e.actor.sub ?? ''}|${clientIp(e) ?? ''}` : null;
+    return hit ? `${e.actor.sub ?? e.attributes['token.claimedSub'] ?? ''}|${clientIp(e) ?? ''}` : null;
   },
+  respond: 'block the source IP; the token was refused, but the subject it names (claimed, unverified) may be targeted: check that account for other activity',
   ttlMs: () => 0,
   step(_entry, e) {
     const reason = e.rejection?.reason ?? null;
     const alg = e.token?.alg ?? null;
+    // a forged token names nobody we can vouch for; the subject it claims is still who is targeted
+    const claimed = e.actor.sub === null ? (e.attributes['token.claimedSub'] ?? null) : null;
     return {
       entry: undefined,
       findings: [{
+        ...(claimed ? { keys: { subject: claimed } } : {}),
         evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
-        description: `tampered token presented${reason ? ` (${reason})` : ''}${alg ? `, alg ${alg}` : ''}${e.token?.kid ? `, kid ${e.token.kid}` : ''}`,
-        attributes: { ...(reason ? { reason } : {}), ...(alg ? { alg } : {}), ...(e.token?.kid ? { kid: e.token.kid } : {}) },
+        description: `tampered token presented from ${clientIp(e) ?? '?'}${reason ? ` (${reason})` : ''}${alg ? `, alg ${alg}` : ''}${e.token?.kid ? `, kid ${e.token.kid}` : ''}${claimed ? `, claiming to be ${claimed} (unverified)` : ''}`,
+        attributes: { ...(claimed ? { subjectClaimed: 'true' } : {}), ...(reason ? { reason } : {}), ...(alg ? { alg } : {}), ...(e.token?.kid ? { kid: e.token.kid } : {}) },
       }],
     };
   },
