@@ -89,8 +89,8 @@ test('memory is bounded: maxKeys per rule, least recently written evicted; expir
   const stats = stateStats(state)['impossible-travel']!;
   assert.equal(stats.keys, 100);
   assert.equal(stats.evictions, 900);
-  // a day later (memoryMs) every entry has expired
-  advance(state, T0 + 25 * 3_600_000, 0);
+  // a month later (knownPlacesMs) every entry has expired
+  advance(state, T0 + 31 * 86_400_000, 0);
   assert.equal(stateStats(state)['impossible-travel']!.keys, 0);
 });
 
@@ -125,7 +125,7 @@ test('a disabled rule raises nothing and keeps no state', () => {
 
 test('partitionings: a state for the IP stage runs only IP-keyed rules', () => {
   const state = createDetectorState({ partitionings: ['ip', 'client'] });
-  assert.deepEqual(state.slots.map((s) => s.rule.name).sort(), ['auth-failure-burst/ip', 'issuance-spike/client']);
+  assert.deepEqual(state.slots.map((s) => s.rule.name).sort(), ['auth-failure-burst/ip', 'issuance-spike/client', 'token-guessing']);
   const sub = createDetectorState({ partitionings: ['subject'] });
   assert.ok(!sub.slots.some((s) => s.rule.partitioning !== 'subject'));
   const out: Alert[] = [];
@@ -142,7 +142,15 @@ test('repartitionKeys: the IP and client keys an event needs, only for enabled r
   assert.deepEqual(repartitionKeys(cfg, ev({ kind: 'token.rejected', reason: 'malformed', ip: '198.51.100.3' })), ['ip:198.51.100.3']);
   assert.deepEqual(repartitionKeys(cfg, ev({ kind: 'token.issued', clientId: 'web' })), ['client:web']);
   assert.deepEqual(repartitionKeys(cfg, ev({ kind: 'token.validated' })), []);
-  assert.deepEqual(repartitionKeys(resolveDetectionConfig({ 'auth-failure-burst/ip': { enabled: false } }), ev({ kind: 'token.rejected', reason: 'malformed' })), []);
+  assert.deepEqual(repartitionKeys(resolveDetectionConfig({ 'auth-failure-burst/ip': { enabled: false }, 'token-guessing': { enabled: false } }), ev({ kind: 'token.rejected', reason: 'malformed' })), []);
+  // a failed login at the token endpoint goes to the IP, username and network stages
+  const login = ev({ kind: 'http.exchange', noToken: true, status: 400, ip: '198.51.100.7', asn: 64501 });
+  login.http!.request.method = 'POST';
+  login.http!.request.path = '/oauth/token';
+  login.http!.request.body = { contentType: 'application/x-www-form-urlencoded', size: 0, truncated: false, sha256: null, content: 'grant_type=password&username=hmac%3Ak%3Aabc&password=%5Bredacted%5D' };
+  assert.deepEqual(repartitionKeys(cfg, login).sort(), ['ip:198.51.100.7', 'login:hmac:k:abc', 'network:AS64501']);
   assert.equal(partitioningOfKey('ip:1.2.3.4'), 'ip');
+  assert.equal(partitioningOfKey('network:AS1'), 'network');
+  assert.equal(partitioningOfKey('login:x'), 'login');
   assert.equal(partitioningOfKey('sub:alice'), null);
 });

@@ -51,6 +51,14 @@ interface RuleSlot {
 export interface DetectorState {
   readonly config: ResolvedDetectionConfig;
   readonly slots: RuleSlot[];
+  /**
+   * Event ids already run through the rules (per partitioning), so an event delivered twice (a
+   * stage re-producing what it had not committed before a crash lands at a new offset) does not
+   * count twice towards a threshold. Bounded by `dedupeMaxIds` and `dedupeWindowMs` of event time.
+   */
+  readonly seen: KeyedStore<1>;
+  /** Duplicate events skipped since the state was created. */
+  duplicates: number;
   /** Largest event time seen (ms), not beyond now + maxSkewMs. */
   watermark: number;
   /** The last input position applied (the service stores the Kafka offset here). */
@@ -69,6 +77,10 @@ export interface DetectorOptions {
    * its source partitions, so it is out of order by up to one batch of one partition.
    */
   allowedLatenessMs?: number;
+  /** Event time an event id is remembered for deduplication (ms, default 1 h). */
+  dedupeWindowMs?: number;
+  /** Most event ids remembered for deduplication (default 200,000; 0 disables it). */
+  dedupeMaxIds?: number;
 }
 
 export interface DetectResult {
@@ -80,6 +92,9 @@ const MAX_EVIDENCE = 20;
 const DEFAULT_SKEW_MS = 5 * 60_000;
 const skewOf = new WeakMap<DetectorState, number>();
 const latenessOf = new WeakMap<DetectorState, number>();
+const dedupeOf = new WeakMap<DetectorState, number>();
+const DEFAULT_DEDUPE_WINDOW_MS = 3_600_000;
+const DEFAULT_DEDUPE_MAX_IDS = 200_000;
 
 export function createDetectorState(options: DetectorOptions = {}): DetectorState {
   const config = resolveDetectionConfig(options.rules);
@@ -88,7 +103,9 @@ export function createDetectorState(options: DetectorOptions = {}): DetectorStat
     const c = config[rule.name]!;
     return { rule, config: c, store: new KeyedStore<unknown>(c.maxKeys), suppress: new KeyedStore<SuppressionEntry>(c.maxKeys) };
   });
-  const state: DetectorState = { config, slots, watermark: 0, offset: null };
+  const maxIds = options.dedupeMaxIds ?? DEFAULT_DEDUPE_MAX_IDS;
+  const state: DetectorState = { config, slots, seen: new KeyedStore<1>(Math.max(1, maxIds)), duplicates: 0, watermark: 0, offset: null };
+  dedupeOf.set(state, maxIds > 0 ? (options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS) : 0);
   skewOf.set(state, options.maxSkewMs ?? DEFAULT_SKEW_MS);
   latenessOf.set(state, options.allowedLatenessMs ?? 0);
   return state;
@@ -119,9 +136,31 @@ function keysOf(e: AuditEvent, over: Partial<AlertKeys> | undefined): AlertKeys 
   };
 }
 
+/** A stable key for one incident: every alert of one rule and suppression key (roll-ups and later windows included) shares it. */
+export function incidentKey(ruleName: string, suppressKey: string): string {
+  return createHash('sha256').update(`${ruleName}\u0000${suppressKey}`).digest('hex').slice(0, 32);
+}
+
+/** Where the triggering event came from, for a person to read: address, place, network. */
+function networkOf(e: AuditEvent): string | null {
+  const ip = clientIp(e);
+  if (!ip) return null;
+  const g = e.enrichment?.geo;
+  const a = e.enrichment?.asn;
+  const place = g ? [g.city, g.countryIso].filter(Boolean).join(', ') : '';
+  return `${ip}${place ? ` (${place})` : ''}${a ? ` AS${a.number}${a.org ? ` ${a.org}` : ''}` : ''}${e.network?.userAgent ? ` ua=${e.network.userAgent.slice(0, 120)}` : ''}`;
+}
+
 function toAlert(slot: RuleSlot, f: Finding, e: AuditEvent, suppressKey: string, now: number): Alert {
   const evidence = f.evidence.includes(e.id) ? f.evidence.slice(-MAX_EVIDENCE) : [...f.evidence.slice(-(MAX_EVIDENCE - 1)), e.id];
   const lastSeen = e.occurredAt;
+  const net = networkOf(e);
+  // context an analyst needs without opening the evidence: the incident, what to do, the token and where it came from
+  const context: Record<string, string> = { incidentKey: incidentKey(slot.rule.name, suppressKey) };
+  if (slot.rule.respond) context.response = slot.rule.respond;
+  if (e.token) context.tokenFingerprint = e.token.fingerprint.slice(0, 16);
+  if (e.token?.previousFingerprint) context.presentedFingerprint = e.token.previousFingerprint.slice(0, 16);
+  if (net) context.network = net;
   return {
     id: alertId(lastSeen, slot.rule.name, suppressKey, e.id),
     schemaVersion: 1,
@@ -136,7 +175,7 @@ function toAlert(slot: RuleSlot, f: Finding, e: AuditEvent, suppressKey: string,
     raisedAt: now,
     evidence,
     description: f.description,
-    attributes: { ...(f.attributes ?? {}), ...(slot.rule.name !== slot.rule.id ? { variant: slot.rule.name.slice(slot.rule.id.length + 1) } : {}) },
+    attributes: { ...context, ...(f.attributes ?? {}), ...(slot.rule.name !== slot.rule.id ? { variant: slot.rule.name.slice(slot.rule.id.length + 1) } : {}) },
   };
 }
 
@@ -199,6 +238,16 @@ function raise(state: DetectorState, slot: RuleSlot, f: Finding, e: AuditEvent, 
  */
 export function detect(state: DetectorState, event: AuditEvent, now: number, only?: Partitioning): DetectResult {
   const alerts: Alert[] = [];
+  const dedupeMs = dedupeOf.get(state) ?? 0;
+  if (dedupeMs > 0) {
+    const id = only === undefined ? event.id : `${only}|${event.id}`;
+    if (state.seen.get(id, event.occurredAt) !== undefined) {
+      state.duplicates++;
+      return { state, alerts };
+    }
+    state.seen.set(id, 1, Math.max(event.occurredAt, state.watermark) + dedupeMs);
+    state.seen.sweep(state.watermark - dedupeMs, 4);
+  }
   const limit = now + (skewOf.get(state) ?? DEFAULT_SKEW_MS);
   if (event.occurredAt > state.watermark && event.occurredAt <= limit) {
     state.watermark = event.occurredAt;
@@ -234,6 +283,7 @@ export function advance(state: DetectorState, watermark: number, now: number): A
     state.watermark = watermark;
     closeWindows(state, now, alerts);
     for (const slot of state.slots) slot.store.sweep(watermark, Number.MAX_SAFE_INTEGER);
+    state.seen.sweep(watermark, Number.MAX_SAFE_INTEGER);
   }
   return alerts;
 }
@@ -245,7 +295,7 @@ export function stateStats(state: DetectorState): Record<string, { keys: number;
 
 /* ---------- persistence: snapshots and change journals (plain JSON) ---------- */
 
-/** Snapshot format v1: { v: 1, watermark, offset, stores: { "<rule>": [[key, entry, expiresAt]...], "<rule>#s": suppressions } }. */
+/** Snapshot format v1: { v: 1, watermark, offset, stores: { "<rule>": [[key, entry, expiresAt]...], "<rule>#s": suppressions, "#seen": event ids (deduplication; absent in older snapshots) } }. */
 export interface DetectorSnapshot {
   v: 1;
   watermark: number;
@@ -269,6 +319,8 @@ export function snapshotState(state: DetectorState): DetectorSnapshot {
     s.store.drainChanges();
     s.suppress.drainChanges();
   }
+  stores['#seen'] = state.seen.dump();
+  state.seen.drainChanges();
   return { v: 1, watermark: state.watermark, offset: state.offset, stores };
 }
 
@@ -278,6 +330,7 @@ function storesOf(state: DetectorState): Map<string, KeyedStore<unknown>> {
     m.set(s.rule.name, s.store);
     m.set(`${s.rule.name}#s`, s.suppress as KeyedStore<unknown>);
   }
+  m.set('#seen', state.seen as KeyedStore<unknown>);
   return m;
 }
 

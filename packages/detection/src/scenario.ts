@@ -287,8 +287,10 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
     make('token.issued', t, { sub: v.sub, ep, roles: v.roles, token: tok });
     make('token.validated', t + MIN, { sub: v.sub, ep, roles: v.roles, token: tok });
     make('token.revoked', t + 3 * MIN, { sub: v.sub, ep, roles: v.roles, token: tok });
-    make('token.validated', t + 8 * MIN, { sub: v.sub, ep, roles: v.roles, token: tok });
-    make('token.rejected', t + 9 * MIN, { sub: v.sub, ep, roles: v.roles, token: tok, rejection: 'revoked' });
+    // the copy is used from the attacker's machine (the victim's own tabs after logout are its tail, not a copy)
+    const copy = attackerEp(v.home);
+    make('token.validated', t + 8 * MIN, { sub: v.sub, ep: copy, roles: v.roles, token: tok });
+    make('token.rejected', t + 9 * MIN, { sub: v.sub, ep: copy, roles: v.roles, token: tok, rejection: 'revoked' });
   });
 
   trace('refresh-token-reuse', 'rotated refresh token exchanged again', (t) => {
@@ -351,7 +353,8 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
     const v = victim(8);
     const ep = attackerEp(v.home);
     const old = newToken(t - 3 * 3_600_000, 'access', 900, null, null);
-    for (let i = 0; i < 4; i++) make('token.rejected', t + i * 90_000, { sub: v.sub, ep, clientId: 'web-portal', token: old, rejection: 'expired' });
+    // separate tries, not one retry burst
+    for (let i = 0; i < 4; i++) make('token.rejected', t + i * 5 * MIN, { sub: v.sub, ep, clientId: 'web-portal', token: old, rejection: 'expired' });
   });
 
   trace('privilege-change-in-session', 'refresh returns an admin role', (t) => {
@@ -369,7 +372,7 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
     const v = victim(10);
     const ep = v.endpoints[0]!;
     const tok = sessionToken(t);
-    for (let i = 0; i < 6; i++) make('token.rejected', t + i * 20_000, { sub: v.sub, ep, roles: v.roles, token: tok, rejection: 'insufficient_scope', path: '/api/admin/users' });
+    for (let i = 0; i < 8; i++) make('token.rejected', t + i * 20_000, { sub: v.sub, ep, roles: v.roles, token: tok, rejection: 'insufficient_scope', status: 403, path: `/api/admin/${['users', 'roles', 'audit', 'keys', 'billing', 'tenants', 'flags', 'quotas'][i]}` });
   });
 
   trace('long-lived-token', 'access token valid for 30 days', (t) => {
