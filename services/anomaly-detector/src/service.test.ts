@@ -125,7 +125,8 @@ test('restart and rebalance mid-scenario: no alert lost or repeated, every trace
     const firsts = got.filter((x) => !x.attributes.rollupOf);
     assert.deepEqual(new Set(firsts.filter((x) => !replayBound(x)).map(identity)), new Set(expectedAlerts.filter((x) => !replayBound(x)).map(identity)), 'the same alerts as one uninterrupted in-memory run');
     const inService = evaluate(scenario, firsts);
-    assert.deepEqual(inService.missed.map((m) => m.name), ['a client harvesting tokens for many subjects']);
+    // the replay-bound trace may or may not be found, depending on how the partitions' batches interleave
+    assert.deepEqual(inService.missed.map((m) => m.name).filter((n) => n !== 'a client harvesting tokens for many subjects'), []);
     assert.deepEqual(inService.falsePositives.map((f) => f.description), []);
   } finally {
     for (const s of services) await s.stop();

@@ -1,4 +1,5 @@
-import { clientIp } from '../event-facts.js';
+import type { AuditEvent } from '@jwt-audit/events';
+import { asnOf, clientIp, deviceOf } from '../event-facts.js';
 import type { CommonRuleConfig, RuleDefinition } from '../types.js';
 
 /**
@@ -11,9 +12,11 @@ import type { CommonRuleConfig, RuleDefinition } from '../types.js';
  *
  * Not replay: a client retrying a few times right after its token expired, before it refreshes.
  * Presentations of one token closer together than `retryGapMs` are one retry burst; the rule
- * counts bursts ("episodes"), so a retrying client makes one and a replayer many.
+ * counts bursts ("episodes"), so a retrying client makes one and a replayer many; a try from
+ * another device or network than the previous one is a new episode (copies replayed elsewhere).
  *
- * State: per (subject or IP, token fingerprint), the episodes' start times and event ids.
+ * State: per (subject or IP, token fingerprint), the episodes' start times and event ids, the last
+ * presentation's time and origin.
  */
 export interface ExpiredTokenReplayConfig extends CommonRuleConfig {
   /** Episodes of one expired token within `windowMs` that raise an alert. */
@@ -31,7 +34,11 @@ interface Entry {
   ids: string[];
   /** last presentation time */
   l: number;
+  /** last presentation's origin (device | network) */
+  o?: string;
 }
+
+const originOf = (e: AuditEvent) => `${deviceOf(e) ?? '?'}|${asnOf(e) ?? clientIp(e) ?? '?'}`;
 
 export const expiredTokenReplay: RuleDefinition<ExpiredTokenReplayConfig, Entry> = {
   id: 'expired-token-replay',
@@ -48,8 +55,11 @@ export const expiredTokenReplay: RuleDefinition<ExpiredTokenReplayConfig, Entry>
   ttlMs: (c) => c.windowMs,
   step(entry, e, c) {
     const st: Entry = entry ?? { t: [], ids: [], l: Number.NEGATIVE_INFINITY };
-    const newEpisode = e.occurredAt - st.l > c.retryGapMs;
+    const origin = originOf(e);
+    // a try from another device or network is another party's, however close in time
+    const newEpisode = e.occurredAt - st.l > c.retryGapMs || (st.o !== undefined && st.o !== origin);
     st.l = Math.max(st.l, e.occurredAt);
+    st.o = origin;
     if (newEpisode) {
       st.t.push(e.occurredAt);
       st.ids.push(e.id);

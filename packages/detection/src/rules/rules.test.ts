@@ -66,7 +66,7 @@ test('token-multi-origin: alternating origins, another device or too many networ
   // a copy on the same ISP nearby, with the owner's browser string: still two origins taking turns
   assert.equal(run('token-multi-origin', Array.from({ length: 6 }, (_, i) => use(T0 + i * 20_000, i % 2 ? '203.0.200.9' : '203.0.113.5', 64500))).length, 1, 'same network, other address block');
   // carrier-grade NAT: a new address every few minutes, never back
-  assert.equal(run('token-multi-origin', Array.from({ length: 12 }, (_, i) => use(T0 + i * MIN, `100.64.${i}.1`, 64600))).length, 0, 'CGNAT churn');
+  assert.equal(run('token-multi-origin', Array.from({ length: 12 }, (_, i) => use(T0 + i * MIN, `100.64.${i}.1`, 3209))).length, 0, 'CGNAT churn of a mobile carrier');
   assert.equal(run('token-multi-origin', [use(T0, '203.0.113.5', 64500), use(T0 + MIN, '203.0.113.5', 64500), use(T0 + 2 * MIN, '198.51.100.1', 64600), use(T0 + 3 * MIN, '198.51.100.1', 64600)]).length, 0, 'Wi-Fi to mobile once');
   assert.equal(run('token-multi-origin', Array.from({ length: 12 }, (_, i) => use(T0 + i * 10_000, `203.0.113.${1 + (i % 4)}`, 64500))).length, 0, 'an office NAT pool is one origin');
   // a service token shared by five pods
@@ -75,6 +75,7 @@ test('token-multi-origin: alternating origins, another device or too many networ
   assert.equal(run('token-multi-origin', [...pods, use(T0 + 201_000, '192.0.2.50', 14061, { sub: 'billing@clients', clientId: 'billing', ua: 'python-requests/2.31' })]).length, 1, 'a service token from another device and network');
   assert.equal(run('token-multi-origin', [use(T0, '203.0.113.5', 64500), use(T0 + MIN, '203.0.113.5', 64500, { ua: 'python-requests/2.31' })]).length, 1, 'another device');
   assert.equal(run('token-multi-origin', [use(T0, '1.1.1.1', 1), use(T0 + MIN, '2.2.2.2', 2), use(T0 + 2 * MIN, '3.3.3.3', 3)]).length, 1, 'three networks');
+  assert.equal(run('token-multi-origin', [1, 2, 3, 4, 5].map((i) => use(T0 + i * 5_000, `198.18.${i}.${i}`, 64500))).length, 1, 'five address blocks within seconds');
   assert.equal(run('token-multi-origin', interleaved, { 'token-multi-origin': { maxReturns: 10 } }).length, 0, 'configurable');
 });
 
@@ -82,9 +83,9 @@ test('token-multi-origin: generated CGNAT and roaming walks never fire; generate
   let seed = 11;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   for (let k = 0; k < 200; k++) {
-    const walk = Array.from({ length: 5 + Math.floor(rnd() * 20) }, (_, i) => ({ at: T0 + i * Math.floor(10_000 + rnd() * 60_000), ip: `100.${64 + k % 50}.${i}.${1 + Math.floor(rnd() * 250)}`, asn: rnd() < 0.9 ? 64600 : 64601 }));
-    // at most one switch of network and never back to an earlier block
-    assert.equal(run('token-multi-origin', walk.map((w, i) => ({ ...w, asn: i < walk.length / 2 ? 64600 : 64601 }))).length, 0, JSON.stringify(walk));
+    const walk = Array.from({ length: 5 + Math.floor(rnd() * 20) }, (_, i) => ({ at: T0 + i * Math.floor(10_000 + rnd() * 60_000), ip: `100.${64 + k % 50}.${i}.${1 + Math.floor(rnd() * 250)}`, asn: 3209 }));
+    // a carrier's CGNAT walk, at most one switch to another carrier, never back to an earlier block
+    assert.equal(run('token-multi-origin', walk.map((w, i) => ({ ...w, asn: i < walk.length / 2 ? 3209 : 22394 }))).length, 0, JSON.stringify(walk));
     const owner = `203.0.${113 + (k % 20)}.${1 + (k % 200)}`;
     const copy = `198.51.${k % 200}.${1 + Math.floor(rnd() * 250)}`;
     const turns = 4 + Math.floor(rnd() * 8);
@@ -140,6 +141,7 @@ test('expired-token-replay: one expired token presented in separate tries fires;
   assert.equal(run('expired-token-replay', [0, 1, 2].map((i) => exp(T0 + i * 12 * MIN))).length, 0, 'three are below the threshold');
   assert.equal(run('expired-token-replay', [0, 1, 2, 3].map((i) => exp(T0 + i * 12 * MIN, { fingerprint: fp(`t${i}`) }))).length, 0, 'per token: four tokens each tried once');
   assert.equal(run('expired-token-replay', [exp(T0, { exp: Math.floor(T0 / 1000) - 30 * 86400 })]).length, 1, 'expired a month ago');
+  assert.equal(run('expired-token-replay', [0, 1, 2, 3].map((i) => exp(T0 + i * 1_000, { ip: `198.51.100.${i}`, asn: 64900 + i }))).length, 1, 'one captured token tried from four networks within seconds');
   // generated retry bursts of any length and spacing under the gap stay one episode
   let seed = 5;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);

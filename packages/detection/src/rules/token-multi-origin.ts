@@ -1,11 +1,12 @@
 import type { AuditEvent } from '@jwt-audit/events';
 import { asnOf, clientIp, deviceOf, isVerified } from '../event-facts.js';
 import type { CommonRuleConfig, RuleDefinition } from '../types.js';
+import { UNLOCATABLE_ASNS } from './impossible-travel.js';
 
 /**
  * token-multi-origin: one token (jti) used by two parties at once: its uses alternate between
  * network origins (A, B, A, B ...), or it shows up with another device (user agent family), or
- * on more networks than allowed, within a window.
+ * on more networks or address blocks than allowed, within a window.
  *
  * Catches: a bearer token copied out of its client (XSS, malware, a leaked log or HAR file) and
  * replayed elsewhere while its owner goes on using it, including a copy replayed with the
@@ -27,6 +28,10 @@ export interface TokenMultiOriginConfig extends CommonRuleConfig {
   maxReturns: number;
   /** Distinct networks (ASNs) allowed within the window. */
   maxAsns: number;
+  /** Distinct origins (AS + /24) allowed within the window for a person's token, not counting `churnAsns`. */
+  maxOrigins: number;
+  /** Networks whose addresses churn by design (mobile carriers' CGNAT pools, VPN exits): their origins are not counted against maxOrigins. */
+  churnAsns: string[];
   /** Distinct device families allowed for one token (1: a token belongs to one client). */
   maxUserAgents: number;
 }
@@ -75,7 +80,7 @@ export const tokenMultiOrigin: RuleDefinition<TokenMultiOriginConfig, Entry> = {
   partitioning: 'subject',
   catches: 'one token used by two parties at once (alternating origins, another device, too many networks): token theft',
   respond: 'revoke the token and its session (refresh-token family), then find how it leaked from the legitimate device (the first origin below)',
-  defaults: { enabled: true, severity: 'high', suppressMs: 30 * 60_000, maxKeys: 500_000, windowMs: 15 * 60_000, maxReturns: 2, maxAsns: 2, maxUserAgents: 1 },
+  defaults: { enabled: true, severity: 'high', suppressMs: 30 * 60_000, maxKeys: 500_000, windowMs: 15 * 60_000, maxReturns: 2, maxAsns: 2, maxOrigins: 4, maxUserAgents: 1, churnAsns: UNLOCATABLE_ASNS },
   // verified presentations only (a rejected token's jti can be forged to frame someone), and the
   // issuance of a client-credentials token (to mark it as a service's)
   key(e: AuditEvent) {
@@ -106,6 +111,8 @@ export const tokenMultiOrigin: RuleDefinition<TokenMultiOriginConfig, Entry> = {
     distinct(state.ua, deviceOf(e), at, e.id, c.windowMs);
     const over: string[] = [];
     if (!service && state.r.length >= c.maxReturns && state.o.length >= 2) over.push(`alternating between ${state.o.length} origins (${state.r.length} returns)`);
+    const counted = state.o.filter((x) => !c.churnAsns.includes(x[0].slice(0, x[0].indexOf('/')))).length;
+    if (!service && counted > c.maxOrigins) over.push(`${counted} address blocks`);
     if (state.asn.length > c.maxAsns) over.push(`${state.asn.length} networks`);
     if (state.ua.length > c.maxUserAgents) over.push(`${state.ua.length} devices (${state.ua.map((u) => u[0]).join(' / ')})`);
     if (over.length === 0) return { entry: state, ...(state.svc ? { expiresAt: Math.max(at + c.windowMs, e.token?.exp ? e.token.exp * 1000 : 0) } : {}) };
