@@ -73,6 +73,7 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
   const alertsTotal = metrics.counter('audit_detector_alerts_total', 'Alerts produced, by rule and severity', ['rule', 'severity'] as const);
   const forwardedTotal = metrics.counter('audit_detector_repartitioned_total', 'Events re-keyed onto the repartition topic');
   const skippedTotal = metrics.counter('audit_detector_redelivered_skipped_total', 'Redelivered records already in the restored state');
+  const duplicatesTotal = metrics.counter('audit_detector_duplicate_events_total', 'Events whose id the state had already run (a stage re-produced them at new offsets), skipped');
   const restoreSeconds = metrics.histogram('audit_detector_restore_duration_seconds', 'Time to restore a partition state from its snapshot and journal');
   const stateKeys = metrics.gauge('audit_detector_state_keys', 'Keys held per rule store, summed over owned partitions', ['rule'] as const);
 
@@ -126,6 +127,7 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
     const deadLetters: DeadLetterRequest[] = [];
     const at = now();
     const done = state.offset === null ? -1n : BigInt(state.offset);
+    const duplicatesBefore = state.duplicates;
     let processed = 0;
     for (const r of records) {
       if (BigInt(r.offset) <= done) {
@@ -166,6 +168,7 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
     ps.store.append(drainChanges(state));
     if (ps.store.needsSnapshot) ps.store.snapshot(state);
     eventsTotal.inc({ stage: fromInput ? 'subject' : 'repartition' }, processed);
+    if (state.duplicates > duplicatesBefore) duplicatesTotal.inc(state.duplicates - duplicatesBefore);
     return { deadLetters };
   }
 
