@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 
@@ -21,10 +21,17 @@ export const EXIT = {
   unavailable: 3,
 } as const;
 
+function version(): string {
+  // package.json sits one level above both src/ (run from source) and dist/ (built)
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 export async function buildProgram(): Promise<Command> {
   const program = new Command('audit')
     .description('Operate the JWT audit pipeline: search events, tail alerts, verify and prove archives')
-    .showHelpAfterError()
+    .version(version(), '-V, --version', 'print the version')
+    // One line pointing at the help, not the whole help after every typo.
+    .showHelpAfterError("(add --help for this command's usage)")
     .exitOverride();
   const dir = new URL('./commands/', import.meta.url);
   const files = readdirSync(fileURLToPath(dir))

@@ -37,6 +37,8 @@ export function register(program: Command): void {
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      // On stderr, so --json output stays clean; without it an empty topic looks like a hang.
+      process.stderr.write(`waiting for ${opts.fromBeginning ? '' : 'new '}alerts on ${opts.topic} from ${brokers.join(',')} (Ctrl-C to stop)…\n`);
       try {
         await tailAlerts(
           { kafka, topic: opts.topic, rules: opts.rule, json: opts.json ?? false, fromBeginning: opts.fromBeginning ?? false, ...(opts.severity ? { severity: opts.severity } : {}), ...(opts.max ? { max: opts.max } : {}) },

@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client } from '@elastic/elasticsearch';
 import { startSearchNode, type SearchNode } from '@jwt-audit/embedded-search';
-import { toEcsDocument } from '@jwt-audit/ecs';
-import { newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
+import { alertToEcsDocument, toEcsDocument } from '@jwt-audit/ecs';
+import { newId, readSchemaFile, type Alert, type AuditEvent } from '@jwt-audit/events';
 
 const run = promisify(execFile);
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin.ts');
@@ -75,4 +75,36 @@ test('audit search: a malformed query exits 2 with Elasticsearch\'s reason; an u
   const usage = await audit(['search', '--since', 'yesterday']);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /expected a duration/);
+});
+
+test('audit search --alerts: a table of severity, rule and description; a pattern matching no index is an error, not "0 matching"', async () => {
+  const es = new Client({ node: node.url });
+  try {
+    await es.indices.putIndexTemplate({ name: 'a', ...(readSchemaFile('elasticsearch/template-logs-audit.alerts.json') as object) } as never);
+    const alert = { ...(readSchemaFile('examples/alert.json') as Alert), id: newId(), raisedAt: Date.now() - 5_000 };
+    await es.index({ index: 'logs-audit.alerts-test', id: alert.id, op_type: 'create', refresh: true, document: alertToEcsDocument(alert) });
+  } finally {
+    await es.close();
+  }
+  const r = await audit(['search', '--alerts', '--since', '1h']);
+  assert.equal(r.code, 0, r.stderr);
+  const [header, row] = r.stdout.trim().split('\n');
+  assert.match(header!, /^time\s+severity\s+rule\s+user\s+source ip\s+count\s+description$/);
+  assert.match(row!, /CRITICAL\s+refresh-token-reuse\s+alice@example\.com\s+198\.51\.100\.7\s+x2\s+refresh token of family fam-5d1e was exchanged twice/);
+  const missing = await audit(['search', '--index', 'logs-nothing-here-*', 'x']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no index or data stream matches logs-nothing-here-\*/);
+});
+
+test('audit --version prints the version; a usage error prints one line pointing at --help, not the whole help', async () => {
+  const v = await audit(['--version']);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout.trim(), /^\d+\.\d+\.\d+$/);
+  const typo = await audit(['serach', 'x']);
+  assert.equal(typo.code, 2);
+  assert.ok(typo.stderr.trim().split('\n').length <= 3, typo.stderr);
+  assert.match(typo.stderr, /--help/);
+  const badFlag = await audit(['search', '--sizee', '3']);
+  assert.equal(badFlag.code, 2);
+  assert.ok(badFlag.stderr.trim().split('\n').length <= 3, badFlag.stderr);
 });

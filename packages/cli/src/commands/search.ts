@@ -30,6 +30,31 @@ export interface SearchRow {
   rule?: { name?: string };
 }
 
+export interface AlertRow {
+  '@timestamp'?: string;
+  message?: string;
+  rule?: { name?: string };
+  user?: { id?: string };
+  source?: { ip?: string };
+  audit?: { alert?: { severity?: string; count?: number } };
+}
+
+/** Alerts read differently from events: severity, rule and what it says, then who and where. */
+export function formatAlertRow(d: AlertRow): string {
+  return [
+    (d['@timestamp'] ?? '').replace('T', ' ').replace('Z', ''),
+    (d.audit?.alert?.severity ?? '').toUpperCase().padEnd(8),
+    (d.rule?.name ?? '').padEnd(30),
+    (d.user?.id ?? '-').padEnd(20),
+    (d.source?.ip ?? '-').padEnd(15),
+    `x${d.audit?.alert?.count ?? 1}`.padEnd(5),
+    d.message ?? '',
+  ].join('  ');
+}
+
+const EVENT_HEADER = `${'time'.padEnd(23)}  ${'action'.padEnd(22)}  ${'outcome'.padEnd(7)}  ${'user'.padEnd(20)}  ${'source ip'.padEnd(15)}  ${'request'.padEnd(28)}  reason`;
+const ALERT_HEADER = `${'time'.padEnd(23)}  ${'severity'.padEnd(8)}  ${'rule'.padEnd(30)}  ${'user'.padEnd(20)}  ${'source ip'.padEnd(15)}  ${'count'.padEnd(5)}  description`;
+
 export function formatRow(d: SearchRow): string {
   const req = d.http?.request?.method ? `${d.http.request.method} ${d.url?.path ?? ''} ${d.http.response?.status_code ?? ''}`.trim() : '';
   return [
@@ -47,6 +72,17 @@ function client(flags: { esUrl?: string; apiKey?: string }): Client {
   return new Client({ ...esClientOptions(esConnection(flags), 'audit'), maxRetries: 1, requestTimeout: 30_000 });
 }
 
+/** Whether the pattern names at least one index or data stream (a 404 or an empty answer: none). */
+async function indexMatches(es: Client, index: string): Promise<boolean> {
+  try {
+    const found = await es.indices.get({ index, allow_no_indices: false });
+    return Object.keys(found).length > 0;
+  } catch (err) {
+    if ((err as { meta?: { statusCode?: number } }).meta?.statusCode === 404) return false;
+    throw err;
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('search')
@@ -55,7 +91,7 @@ export function register(program: Command): void {
     .option('--since <duration>', 'only the last 30s / 15m / 2h / 7d', parseSince)
     .option('--from <time>', 'start (ISO 8601 or date math like now-1d)')
     .option('--to <time>', 'end (ISO 8601 or date math)', undefined)
-    .option('--size <n>', 'how many, newest first', (v) => {
+    .option('--size <n>', 'show the newest n matches (printed oldest first, so the newest is last)', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('1..10000');
       return n;
@@ -76,13 +112,19 @@ export function register(program: Command): void {
       const print = (docs: { _id?: string; _source?: unknown }[]) => {
         for (const h of docs) {
           const d = h._source as SearchRow;
-          process.stdout.write(o.json ? `${JSON.stringify(d)}\n` : `${formatRow(d)}\n`);
+          process.stdout.write(o.json ? `${JSON.stringify(d)}\n` : `${o.alerts ? formatAlertRow(d as AlertRow) : formatRow(d)}\n`);
         }
       };
       try {
+        // An index pattern that matches nothing is a mistake (or nothing was indexed yet), not "0 matches".
+        if (!(await indexMatches(es, index))) {
+          process.stderr.write(`audit search: no index or data stream matches ${index}: nothing has been indexed there yet, or --index is wrong\n`);
+          process.exitCode = EXIT.failed;
+          return;
+        }
         const res = await es.search({ index, size: o.size, sort: [{ '@timestamp': 'desc' }], query: { bool: { must, filter } }, ignore_unavailable: true, allow_no_indices: true, track_total_hits: true });
         const hits = [...res.hits.hits].reverse();
-        if (!o.json) process.stdout.write(`${'time'.padEnd(23)}  ${'action'.padEnd(22)}  ${'outcome'.padEnd(7)}  ${'user'.padEnd(20)}  ${'source ip'.padEnd(15)}  ${'request'.padEnd(28)}  reason\n`);
+        if (!o.json) process.stdout.write(`${o.alerts ? ALERT_HEADER : EVENT_HEADER}\n`);
         print(hits);
         const total = typeof res.hits.total === 'number' ? res.hits.total : (res.hits.total?.value ?? hits.length);
         if (!o.json) process.stderr.write(`${hits.length} shown of ${total} matching\n`);
