@@ -57,6 +57,11 @@ export interface BrokerOptions {
   connectionsMaxIdleMs?: number;
   /** Largest Fetch response (Kafka: fetch.max.bytes); default 57,671,680 (55 MiB). */
   fetchMaxBytes?: number;
+  /** Largest record batch, the default of every topic's max.message.bytes (Kafka: message.max.bytes); default 1,048,588. */
+  messageMaxBytes?: number;
+  /** Session timeouts a JoinGroup may ask for (Kafka: group.min/max.session.timeout.ms); default 6,000 / 1,800,000. */
+  groupMinSessionTimeoutMs?: number;
+  groupMaxSessionTimeoutMs?: number;
   /** Wait for more members when a group forms; default 200 ms. */
   initialRebalanceDelayMs?: number;
   /** Retention and compaction run this often; default 30 s. */
@@ -92,8 +97,14 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
   const meta = readJson<{ clusterId: string; nextProducerId: number }>(metaFile, { clusterId: randomBytes(16).toString('base64url'), nextProducerId: 1000 });
   writeFileAtomic(metaFile, JSON.stringify(meta), fsync !== 'never');
 
-  const topics = new TopicStore(opts.dir, fsync);
-  const groups = new GroupCoordinator({ dir: opts.dir, fsync: fsync !== 'never', initialRebalanceDelayMs: opts.initialRebalanceDelayMs ?? 200 });
+  const topics = new TopicStore(opts.dir, fsync, { 'max.message.bytes': String(opts.messageMaxBytes ?? 1_048_588) });
+  const groups = new GroupCoordinator({
+    dir: opts.dir,
+    fsync: fsync !== 'never',
+    initialRebalanceDelayMs: opts.initialRebalanceDelayMs ?? 200,
+    minSessionTimeoutMs: opts.groupMinSessionTimeoutMs ?? 6_000,
+    maxSessionTimeoutMs: opts.groupMaxSessionTimeoutMs ?? 1_800_000,
+  });
   const waiters = new Set<() => void>();
 
   const server = net.createServer();

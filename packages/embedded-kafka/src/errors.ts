@@ -9,6 +9,7 @@ export const ErrorCode = {
   LEADER_NOT_AVAILABLE: 5,
   REQUEST_TIMED_OUT: 7,
   MESSAGE_TOO_LARGE: 10,
+  INVALID_TIMESTAMP: 32,
   COORDINATOR_NOT_AVAILABLE: 15,
   NOT_COORDINATOR: 16,
   INVALID_TOPIC_EXCEPTION: 17,
@@ -32,6 +33,9 @@ export const ErrorCode = {
   GROUP_ID_NOT_FOUND: 69,
   NON_EMPTY_GROUP: 68,
   UNKNOWN_PRODUCER_ID: 59,
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
+  UNSUPPORTED_COMPRESSION_TYPE: 76,
+  INVALID_RECORD: 87,
 } as const;
 
 /** A request that cannot be parsed: the connection that sent it is closed, as Kafka does. */

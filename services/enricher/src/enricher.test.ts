@@ -128,12 +128,12 @@ test('a crash between produce and commit repeats work but loses nothing', async 
       }
     },
   };
-  void createEnricherService(config, { logger, producer: freezing, sessionTimeoutMs: 3_000 }).start();
+  void createEnricherService(config, { logger, producer: freezing, sessionTimeoutMs: 6_000 }).start();
   for (const end = Date.now() + 20_000; !frozen && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
   assert.ok(frozen, 'instance A produced output');
 
   // Instance B takes over once A's session expires, from the last committed offsets.
-  const b = createEnricherService(config, { logger, sessionTimeoutMs: 3_000 });
+  const b = createEnricherService(config, { logger, sessionTimeoutMs: 6_000 });
   await b.start();
   const seen: string[] = [];
   const c = kafka.consumer({ groupId: 'crash-reader', maxWaitTimeInMs: 100 });

@@ -130,14 +130,14 @@ test('a crash between produce and commit repeats work but loses nothing', async 
       }
     },
   };
-  const a = createMaskerService({ ...config('masker-crash'), concurrency: 1 }, { logger, producer: freezing, sessionTimeoutMs: 3_000 });
+  const a = createMaskerService({ ...config('masker-crash'), concurrency: 1 }, { logger, producer: freezing, sessionTimeoutMs: 6_000 });
   void a.start();
   const end = Date.now() + 20_000;
   while (!frozen && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   assert.ok(frozen, 'instance A produced output');
 
   // Instance B takes over once A's session expires, from the last committed offsets.
-  const b = createMaskerService({ ...config('masker-crash'), concurrency: 1 }, { logger, sessionTimeoutMs: 3_000 });
+  const b = createMaskerService({ ...config('masker-crash'), concurrency: 1 }, { logger, sessionTimeoutMs: 6_000 });
   await b.start();
   try {
     const out = await readTopic(TOPICS.masked, (g) => {

@@ -60,6 +60,9 @@ export interface CoordinatorOptions {
   fsync: boolean;
   /** Wait this long for more members when a group forms (Kafka: group.initial.rebalance.delay.ms). */
   initialRebalanceDelayMs: number;
+  /** JoinGroup's session timeout must be within these (Kafka: group.min/max.session.timeout.ms), else INVALID_SESSION_TIMEOUT. */
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
   now?: () => number;
 }
 
@@ -116,7 +119,7 @@ export class GroupCoordinator {
     const fail = (errorCode: number): Promise<JoinResult> =>
       Promise.resolve({ errorCode, generationId: -1, protocolName: '', leader: '', memberId: req.memberId, members: [] });
     if (!req.groupId) return fail(ErrorCode.INVALID_GROUP_ID);
-    if (req.sessionTimeout < 1000 || req.sessionTimeout > 30 * 60_000) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
+    if (req.sessionTimeout < this.opts.minSessionTimeoutMs || req.sessionTimeout > this.opts.maxSessionTimeoutMs) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
     const g = this.group(req.groupId);
     if (g.members.size > 0 && g.protocolType !== req.protocolType) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     if (g.members.size > 0 && !req.protocols.some((p) => [...g.members.values()].every((m) => m.protocols.some((q) => q.name === p.name)))) {

@@ -1,18 +1,24 @@
 /**
- * Produce (key 0), version 3 (the first with record batches v2).
- *   Request:  transactional_id NULLABLE_STRING, acks INT16, timeout_ms INT32,
+ * Produce (key 0), versions 0-11 (ProduceRequest.json / ProduceResponse.json; flexible from v9).
+ *   Request:  [v3+ transactional_id NULLABLE_STRING], acks INT16, timeout_ms INT32,
  *             [topic_data: name STRING, [partition_data: index INT32, records NULLABLE_BYTES]]
  *   Response: [responses: name STRING, [partition_responses: index INT32, error_code INT16,
- *                base_offset INT64, log_append_time_ms INT64]], throttle_time_ms INT32
- * Each batch is checked (magic 2, CRC-32C) and stored as received, compressed or not, with its
- * base offset assigned. Idempotent producers (producer_id >= 0): per partition the batch's
- * sequence must follow the producer's last one; a retried batch already appended is acknowledged
- * with its original offset and not appended again; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
+ *                base_offset INT64, v2+ log_append_time_ms INT64, v5+ log_start_offset INT64,
+ *                v8+ [record_errors: batch_index INT32, batch_index_error_message NULLABLE_STRING],
+ *                v8+ error_message NULLABLE_STRING]], v1+ throttle_time_ms INT32
+ *   v10-11 add only tagged fields (current leader, node endpoints), which this broker leaves out.
+ * Validation as Kafka 3.9 does it: storage/log-validator.ts. Record batches v2 (magic 2) only: a
+ * v0-2 request carrying an older message format gets UNSUPPORTED_FOR_MESSAGE_FORMAT (Kafka would
+ * convert it). Each batch is stored as received, compressed or not, with its base offset assigned.
+ * Idempotent producers (producer_id >= 0): per partition the batch's sequence must follow the
+ * producer's last one; a retried batch already appended is acknowledged with its original offset
+ * and not appended again; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
  * acks=0 gets no response (the connection layer drops it). Transactions are not supported.
  */
 import { ErrorCode } from '../errors.js';
-import { BatchError, splitBatches, type BatchHeader } from '../storage/record-batch.js';
+import { hasTransactionalBatch, validateRecordSet } from '../storage/log-validator.js';
 import type { PartitionLog } from '../storage/partition-log.js';
+import type { BatchHeader } from '../storage/record-batch.js';
 import type { ApiDefinition } from './context.js';
 
 export const NO_RESPONSE = Symbol('no-response');
@@ -34,48 +40,88 @@ function checkSequence(log: PartitionLog, batches: { header: BatchHeader }[]): {
   return { error: ErrorCode.NONE };
 }
 
+interface PartitionResult {
+  index: number;
+  error: number;
+  baseOffset: number;
+  logAppendTime: number;
+  logStartOffset: number;
+  message: string | null;
+}
+
 export const produceApi: ApiDefinition = {
   key: 0,
   name: 'Produce',
-  minVersion: 3,
-  maxVersion: 3,
-  handle(r, w, _meta, ctx) {
-    const transactionalId = r.nullableString();
+  minVersion: 0,
+  maxVersion: 11,
+  flexibleVersion: 9,
+  handle(r, w, { apiVersion: v, flexible: f }, ctx) {
+    const transactionalId = v >= 3 ? r.nstr(f) : null;
     const acks = r.int16();
     r.int32();
-    const topics = r.array((x) => ({ name: x.string(), partitions: x.array((y) => ({ index: y.int32(), records: y.nullableBytes() })) }));
+    const topics = r.arr(f, (x) => {
+      const name = x.str(f);
+      const partitions = x.arr(f, (y) => {
+        const p = { index: y.int32(), records: y.nbyts(f) };
+        y.tags(f);
+        return p;
+      });
+      x.tags(f);
+      return { name, partitions };
+    });
+    r.tags(f);
     const now = Date.now();
+    // KafkaApis: transactional records need a transactional id, else the whole request fails.
+    const txnDenied = transactionalId === null && topics.some((t) => t.partitions.some((p) => hasTransactionalBatch(p.records)));
     const results = topics.map((t) => ({
       name: t.name,
-      partitions: t.partitions.map((p) => {
-        const res = (error: number, baseOffset = -1) => ({ index: p.index, error, baseOffset });
-        if (transactionalId !== null) return res(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
-        if (acks !== 0 && acks !== 1 && acks !== -1) return res(ErrorCode.INVALID_REQUIRED_ACKS);
+      partitions: t.partitions.map((p): PartitionResult => {
+        const res = (error: number, baseOffset = -1, message: string | null = null, logAppendTime = -1): PartitionResult => ({
+          index: p.index, error, baseOffset, logAppendTime, logStartOffset: log?.startOffset ?? -1, message,
+        });
         const topic = ctx.topics.topics.get(t.name);
         const log = topic?.logs[p.index];
-        if (!log) return res(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-        let batches;
-        try {
-          batches = splitBatches(p.records ?? Buffer.alloc(0));
-        } catch (err) {
-          ctx.logger.warn({ topic: t.name, partition: p.index, reason: (err as BatchError).message }, 'produce refused: corrupt batch');
-          return res(ErrorCode.CORRUPT_MESSAGE);
+        if (txnDenied) return res(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        if (transactionalId !== null) return res(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, -1, 'transactions are not supported by this broker');
+        if (acks !== 0 && acks !== 1 && acks !== -1) return res(ErrorCode.INVALID_REQUIRED_ACKS);
+        if (!topic || !log) return res(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        if (v < 3 && p.records && p.records.length >= 17 && p.records.readInt8(16) !== 2) {
+          return res(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, -1, 'message formats v0/v1 are not supported by this broker: send record batches v2');
         }
-        if (batches.length === 0) return res(ErrorCode.CORRUPT_MESSAGE);
-        const maxBytes = Number(ctx.topics.config(topic, 'max.message.bytes') || 16 * 1024 * 1024);
-        if (batches.some((b) => b.header.size > maxBytes)) return res(ErrorCode.MESSAGE_TOO_LARGE);
-        const seq = checkSequence(log, batches);
+        const logAppendTimeTopic = ctx.topics.config(topic, 'message.timestamp.type') === 'LogAppendTime';
+        const checked = validateRecordSet(Math.max(v, 3), p.records, {
+          maxMessageBytes: Number(ctx.topics.config(topic, 'max.message.bytes')),
+          compacted: ctx.topics.config(topic, 'cleanup.policy').includes('compact'),
+          logAppendTime: logAppendTimeTopic,
+        }, now);
+        if (!checked.ok) {
+          ctx.logger.warn({ topic: t.name, partition: p.index, error: checked.error, reason: checked.message }, 'produce refused');
+          return res(checked.error, -1, checked.message);
+        }
+        const appendTime = logAppendTimeTopic ? now : -1;
+        const seq = checkSequence(log, checked.batches);
         if (seq.error !== ErrorCode.NONE) return res(seq.error);
-        if (seq.duplicateOffset !== undefined) return res(ErrorCode.NONE, seq.duplicateOffset);
-        return res(ErrorCode.NONE, log.append(batches, now));
+        if (seq.duplicateOffset !== undefined) return res(ErrorCode.NONE, seq.duplicateOffset, null, appendTime);
+        return res(ErrorCode.NONE, log.append(checked.batches, now), null, appendTime);
       }),
     }));
     if (results.some((t) => t.partitions.some((p) => p.baseOffset >= 0))) ctx.notifyAppend();
     if (acks === 0) throw NO_RESPONSE;
-    w.array(results, (x, t) => {
-      x.string(t.name);
-      x.array(t.partitions, (y, p) => y.int32(p.index).int16(p.error).int64(p.baseOffset).int64(-1));
+    w.arr(f, results, (x, t) => {
+      x.str(f, t.name);
+      x.arr(f, t.partitions, (y, p) => {
+        y.int32(p.index).int16(p.error).int64(p.baseOffset);
+        if (v >= 2) y.int64(p.logAppendTime);
+        if (v >= 5) y.int64(p.logStartOffset);
+        if (v >= 8) {
+          y.arr(f, [], () => undefined);
+          y.str(f, p.message);
+        }
+        y.tags(f);
+      });
+      x.tags(f);
     });
-    w.int32(0);
+    if (v >= 1) w.int32(0);
+    w.tags(f);
   },
 };

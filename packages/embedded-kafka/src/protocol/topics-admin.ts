@@ -13,17 +13,9 @@
  * One broker: replication factor must be 1 or -1 (broker default).
  */
 import { ErrorCode } from '../errors.js';
-import { KNOWN_CONFIGS, TopicStore } from '../storage/topic-store.js';
+import { validateTopicConfigs } from '../storage/topic-config.js';
+import { TopicStore } from '../storage/topic-store.js';
 import type { ApiDefinition } from './context.js';
-
-function validateConfigs(configs: Record<string, string>): string | undefined {
-  for (const [k, v] of Object.entries(configs)) {
-    if (!KNOWN_CONFIGS.has(k)) return `unsupported topic config ${k}`;
-    if (k === 'cleanup.policy' && !/^(delete|compact|compact,delete|delete,compact)$/.test(v)) return `invalid cleanup.policy ${v}`;
-    if (['retention.ms', 'retention.bytes', 'segment.bytes', 'segment.ms', 'max.message.bytes'].includes(k) && !/^-?\d+$/.test(v)) return `${k} must be an integer`;
-  }
-  return undefined;
-}
 
 export const createTopicsApi: ApiDefinition = {
   key: 19,
@@ -47,7 +39,7 @@ export const createTopicsApi: ApiDefinition = {
       if (ctx.topics.topics.has(t.name)) return { name: t.name, error: ErrorCode.TOPIC_ALREADY_EXISTS, message: `Topic '${t.name}' already exists.` };
       if (partitions < 1 || partitions > 10_000) return { name: t.name, error: ErrorCode.INVALID_PARTITIONS, message: 'number of partitions must be 1..10000' };
       if (t.replication !== -1 && t.replication !== 1) return { name: t.name, error: ErrorCode.INVALID_REPLICATION_FACTOR, message: 'this broker is a single node: replication factor 1' };
-      const bad = validateConfigs(configs);
+      const bad = validateTopicConfigs(configs);
       if (bad) return { name: t.name, error: ErrorCode.INVALID_CONFIG, message: bad };
       if (validateOnly) return { name: t.name, error: ErrorCode.NONE, message: null };
       return { name: t.name, ...ctx.createTopic(t.name, partitions, configs) };

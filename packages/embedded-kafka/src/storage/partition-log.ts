@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { crcValid, decodeRecords, readBatchHeader, rebuildBatch, type BatchHeader } from './record-batch.js';
+import { crcValid, decodeRecords, readBatchHeader, rebuildBatch, type BatchHeader, type DecodedRecord } from './record-batch.js';
 
 const ENTRY = 40;
 
@@ -311,7 +311,7 @@ export class PartitionLog {
   /**
    * cleanup.policy=compact: rewrites the closed segments keeping, per key, only the latest record
    * (looking at the whole log, active segment included). Offsets are kept; emptied batches go.
-   * Batches compressed with a codec other than gzip are kept whole.
+   * Batches of every codec are decoded (codecs.ts); kept records are rewritten uncompressed.
    */
   compact(): number {
     if (this.segments.length < 2 || !this.rolled) return 0;
@@ -319,7 +319,7 @@ export class PartitionLog {
     const latest = new Map<string, number>();
     for (const seg of this.segments) {
       for (const e of seg.entries) {
-        const records = decodeRecords(this.readEntry(seg, e));
+        const records = tryDecode(this.readEntry(seg, e));
         for (const r of records ?? []) if (r.key) latest.set(r.key.toString('latin1'), r.offset);
       }
     }
@@ -328,7 +328,7 @@ export class PartitionLog {
       const kept: Buffer[] = [];
       for (const e of seg.entries) {
         const batch = this.readEntry(seg, e);
-        const records = decodeRecords(batch);
+        const records = tryDecode(batch);
         if (!records) {
           kept.push(batch);
           continue;
@@ -373,6 +373,15 @@ export class PartitionLog {
   destroy(): void {
     this.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Records of a stored batch; undefined for one that does not decode (stored before validation existed): kept whole. */
+function tryDecode(batch: Buffer): DecodedRecord[] | undefined {
+  try {
+    return decodeRecords(batch);
+  } catch {
+    return undefined;
   }
 }
 

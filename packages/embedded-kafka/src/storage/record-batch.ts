@@ -21,8 +21,8 @@
  * key (varint length, -1 = null), value (same), headers (varint count, each key/value varint-length).
  * baseOffset and partitionLeaderEpoch sit outside the CRC, so assigning offsets keeps it valid.
  */
-import { gunzipSync } from 'node:zlib';
 import { crc32c } from './crc32c.js';
+import { decompress } from './codecs.js';
 import { Reader, Writer } from '../protocol/primitives.js';
 
 export const BATCH_HEADER_BYTES = 61;
@@ -72,30 +72,6 @@ export function crcValid(buf: Buffer, pos: number, h: BatchHeader): boolean {
   return crc32c(buf, pos + 21, pos + h.size) === h.crc;
 }
 
-/**
- * Splits a produce request's record set into batches, validating each (magic 2, CRC, counts).
- * Throws BatchError for anything else: older message formats are not accepted.
- */
-export function splitBatches(records: Buffer): { header: BatchHeader; bytes: Buffer }[] {
-  const out: { header: BatchHeader; bytes: Buffer }[] = [];
-  let pos = 0;
-  while (pos < records.length) {
-    if (records.length - pos >= 17 && records.readInt8(pos + 16) !== 2) throw new BatchError(`unsupported message format magic ${records.readInt8(pos + 16)}`);
-    const h = readBatchHeader(records, pos);
-    if (!h) throw new BatchError('truncated record batch');
-    if (h.magic !== 2) throw new BatchError(`unsupported message format magic ${h.magic}`);
-    if (!crcValid(records, pos, h)) throw new BatchError('record batch CRC-32C mismatch');
-    if (h.recordCount < 0 || h.lastOffsetDelta < 0) throw new BatchError('negative record count or offset delta');
-    out.push({ header: h, bytes: Buffer.from(records.subarray(pos, pos + h.size)) });
-    pos += h.size;
-  }
-  return out;
-}
-
-export function setBaseOffset(batch: Buffer, baseOffset: number): void {
-  batch.writeBigInt64BE(BigInt(baseOffset), 0);
-}
-
 export interface DecodedRecord {
   offset: number;
   timestamp: number;
@@ -107,40 +83,57 @@ export interface DecodedRecord {
   offsetDelta: number;
 }
 
-const COMPRESSION_MASK = 0x07;
+export const COMPRESSION_MASK = 0x07;
+export const TIMESTAMP_TYPE_BIT = 0x08;
+export const TRANSACTIONAL_BIT = 0x10;
+export const CONTROL_BIT = 0x20;
 
-/** Decodes the records of an uncompressed or gzip batch (other codecs: undefined, kept opaque). */
-export function decodeRecords(batch: Buffer): DecodedRecord[] | undefined {
+/**
+ * Decodes every record of a batch of any codec (codecs.ts). Throws CodecError when the body does
+ * not decompress and BatchError when the records do not parse exactly (a record running past the
+ * section, a negative length other than -1 for null, bytes left over after recordCount records:
+ * Kafka's "Incorrect declared batch size").
+ */
+export function decodeRecords(batch: Buffer): DecodedRecord[] {
   const h = readBatchHeader(batch);
-  if (!h) return undefined;
-  const codec = h.attributes & COMPRESSION_MASK;
-  let body = batch.subarray(BATCH_HEADER_BYTES, h.size);
-  if (codec === 1) body = gunzipSync(body);
-  else if (codec !== 0) return undefined;
+  if (!h) throw new BatchError('truncated record batch');
+  const body = decompress(h.attributes & COMPRESSION_MASK, batch.subarray(BATCH_HEADER_BYTES, h.size));
   const r = new Reader(body);
   const out: DecodedRecord[] = [];
-  for (let i = 0; i < h.recordCount; i++) {
-    const start = r.offset;
+  const field = (what: string): Buffer | null => {
     const len = r.varint();
-    const bodyStart = r.offset;
-    r.int8();
-    const tsDelta = Number(r.varlong());
-    const offsetDelta = r.varint();
-    const keyLen = r.varint();
-    const key = keyLen < 0 ? null : Buffer.from(body.subarray(r.offset, (r.offset += keyLen)));
-    const valLen = r.varint();
-    const value = valLen < 0 ? null : Buffer.from(body.subarray(r.offset, (r.offset += valLen)));
-    const headerCount = r.varint();
-    const headers: { key: string; value: Buffer | null }[] = [];
-    for (let j = 0; j < headerCount; j++) {
-      const kl = r.varint();
-      const k = body.toString('utf8', r.offset, (r.offset += kl));
-      const vl = r.varint();
-      headers.push({ key: k, value: vl < 0 ? null : Buffer.from(body.subarray(r.offset, (r.offset += vl))) });
+    if (len < -1) throw new BatchError(`negative ${what} length ${len}`);
+    if (len === -1) return null;
+    if (len > r.remaining()) throw new BatchError(`${what} runs past the records`);
+    return Buffer.from(body.subarray(r.offset, (r.offset += len)));
+  };
+  try {
+    for (let i = 0; i < h.recordCount; i++) {
+      const start = r.offset;
+      const len = r.varint();
+      const bodyStart = r.offset;
+      if (len < 0 || len > r.remaining()) throw new BatchError(`record ${i} length ${len} runs past the records`);
+      r.int8();
+      const tsDelta = Number(r.varlong());
+      const offsetDelta = r.varint();
+      const key = field('key');
+      const value = field('value');
+      const headerCount = r.varint();
+      if (headerCount < 0) throw new BatchError(`negative header count ${headerCount}`);
+      const headers: { key: string; value: Buffer | null }[] = [];
+      for (let j = 0; j < headerCount; j++) {
+        const k = field('header key');
+        if (k === null) throw new BatchError('null header key');
+        headers.push({ key: k.toString('utf8'), value: field('header value') });
+      }
+      if (r.offset !== bodyStart + len) throw new BatchError(`record ${i} declares ${len} bytes, holds ${r.offset - bodyStart}`);
+      out.push({ offset: h.baseOffset + offsetDelta, timestamp: h.firstTimestamp + tsDelta, key, value, headers, raw: Buffer.from(body.subarray(start, r.offset)), offsetDelta });
     }
-    r.offset = bodyStart + len;
-    out.push({ offset: h.baseOffset + offsetDelta, timestamp: h.firstTimestamp + tsDelta, key, value, headers, raw: Buffer.from(body.subarray(start, r.offset)), offsetDelta });
+  } catch (err) {
+    if (err instanceof BatchError) throw err;
+    throw new BatchError(`records do not parse: ${(err as Error).message}`);
   }
+  if (r.remaining() > 0) throw new BatchError(`${r.remaining()} bytes after the declared ${h.recordCount} records`);
   return out;
 }
 

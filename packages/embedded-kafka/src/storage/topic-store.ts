@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PartitionLog, type LogOptions } from './partition-log.js';
 import { readJson, writeFileAtomic } from './durable-file.js';
+import { DEFAULT_CONFIGS } from './topic-config.js';
 
 /**
  * Topics, their partitions and configs. Layout under the data dir:
@@ -13,17 +14,6 @@ export interface TopicMeta {
   partitions: number;
   configs: Record<string, string>;
 }
-
-/** Topic configs the broker understands; others are refused with INVALID_CONFIG. */
-export const KNOWN_CONFIGS = new Set(['retention.ms', 'retention.bytes', 'cleanup.policy', 'segment.bytes', 'segment.ms', 'max.message.bytes', 'min.insync.replicas', 'compression.type']);
-
-export const DEFAULT_CONFIGS: Record<string, string> = {
-  'retention.ms': String(7 * 24 * 3600 * 1000), // 7 days, Kafka's default
-  'retention.bytes': '-1',
-  'cleanup.policy': 'delete',
-  'segment.bytes': String(64 * 1024 * 1024), // 64 MiB
-  'segment.ms': String(24 * 3600 * 1000), // 1 day
-};
 
 export interface Topic {
   name: string;
@@ -38,7 +28,11 @@ export class TopicStore {
   private readonly metaFile: string;
   private readonly logsDir: string;
 
-  constructor(private readonly dir: string, private readonly fsync: LogOptions['fsync']) {
+  private readonly defaults: Record<string, string>;
+
+  /** `brokerDefaults`: topic configs whose default comes from the broker (max.message.bytes from message.max.bytes). */
+  constructor(private readonly dir: string, private readonly fsync: LogOptions['fsync'], brokerDefaults: Record<string, string> = {}) {
+    this.defaults = { ...DEFAULT_CONFIGS, ...brokerDefaults };
     fs.mkdirSync(dir, { recursive: true });
     this.metaFile = path.join(dir, 'topics.json');
     this.logsDir = path.join(dir, 'logs');
@@ -51,7 +45,7 @@ export class TopicStore {
   }
 
   private logOptions(m: TopicMeta): LogOptions {
-    const c = { ...DEFAULT_CONFIGS, ...m.configs };
+    const c = { ...this.defaults, ...m.configs };
     return { fsync: this.fsync, segmentBytes: Number(c['segment.bytes']), segmentMs: Number(c['segment.ms']) };
   }
 
@@ -112,7 +106,7 @@ export class TopicStore {
   }
 
   config(t: Topic, key: string): string {
-    return t.meta.configs[key] ?? DEFAULT_CONFIGS[key] ?? '';
+    return t.meta.configs[key] ?? this.defaults[key] ?? '';
   }
 
   /** Retention and compaction, run periodically. */

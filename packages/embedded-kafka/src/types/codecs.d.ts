@@ -1,0 +1,9 @@
+// Minimal declarations for the two pure-JS codec packages without their own types.
+declare module 'snappyjs' {
+  export function uncompress(compressed: Uint8Array, maxLength?: number): Uint8Array;
+  export function compress(uncompressed: Uint8Array): Uint8Array;
+}
+declare module 'lz4js' {
+  export function decompress(src: Uint8Array, maxSize?: number): Uint8Array;
+  export function compress(src: Uint8Array, maxSize?: number): Uint8Array;
+}
