@@ -47,7 +47,7 @@ test('a crash mid-segment (process killed) then restart: no gap, no duplicate, e
   const keyDir = path.join(dir, 'keys');
 
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main], {
-    env: { ...process.env, AUDIT_KAFKA_BROKERS: broker.address, AUDIT_ARCHIVE_DIR: archiveDir, AUDIT_ARCHIVE_KEY_DIR: keyDir, AUDIT_ARCHIVE_SEAL_MAX_RECORDS: '7', AUDIT_ARCHIVE_SEAL_MAX_AGE_MS: '600000', AUDIT_ARCHIVE_SEGMENT_CODEC: 'null', AUDIT_ARCHIVER_SESSION_TIMEOUT_MS: '4000', AUDIT_METRICS_PORT: '0', AUDIT_LOG_LEVEL: 'warn' },
+    env: { ...process.env, AUDIT_KAFKA_BROKERS: broker.address, AUDIT_ARCHIVE_DIR: archiveDir, AUDIT_ARCHIVE_KEY_DIR: keyDir, AUDIT_ARCHIVE_SEAL_MAX_RECORDS: '7', AUDIT_ARCHIVE_SEAL_MAX_AGE_MS: '600000', AUDIT_ARCHIVE_SEGMENT_CODEC: 'null', AUDIT_ARCHIVER_SESSION_TIMEOUT_MS: '6000', AUDIT_METRICS_PORT: '0', AUDIT_LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });
   const manifests = () => (existsSync(archiveDir) ? readdirSync(archiveDir, { recursive: true }).filter((f) => String(f).endsWith('.manifest.jws')).length : 0);
