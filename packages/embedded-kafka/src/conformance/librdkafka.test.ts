@@ -1,0 +1,159 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Kafka, logLevel } from 'kafkajs';
+import { startBroker, type Broker } from '../index.js';
+import { fetchBody, RawConnection, readFetchResult } from '../testdata/wire.js';
+
+// Conformance with a client nobody here wrote: librdkafka 2.0.2, through kcat and
+// python3-confluent-kafka from Debian (.ci/run installs both). Each expectation is Kafka's
+// documented behaviour (protocol guide, KIPs named below), checked on the wire by librdkafka.
+
+const PYTHON = '/usr/bin/python3';
+const CLIENT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', 'testdata', 'rdkafka-client.py');
+
+function requireTools(): void {
+  const missing: string[] = [];
+  if (spawnSync('kcat', ['-V']).status !== 0) missing.push('kcat');
+  if (spawnSync(PYTHON, ['-c', 'import confluent_kafka']).status !== 0) missing.push('python3-confluent-kafka');
+  if (missing.length > 0) throw new Error(`the librdkafka conformance tests need ${missing.join(' and ')}: apt-get install -y kcat python3-confluent-kafka (.ci/run installs them)`);
+}
+
+function run(cmd: string, args: string[], input?: string, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+let broker: Broker;
+let dir: string;
+const kcat = (...args: string[]) => ['-b', broker.address, '-X', 'api.version.request=true', ...args];
+
+before(async () => {
+  requireTools();
+  dir = mkdtempSync(path.join(tmpdir(), 'ekafka-rdkafka-'));
+  broker = await startBroker({ dir, port: 0, initialRebalanceDelayMs: 0 });
+});
+after(async () => {
+  await broker?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function createTopic(topic: string, numPartitions = 1) {
+  const admin = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions }] });
+  await admin.disconnect();
+}
+
+/** The codec ids of the batches stored in partition 0, read back over the wire. */
+async function storedCodecs(topic: string): Promise<number[]> {
+  const c = await RawConnection.open(broker.port);
+  const [p] = readFetchResult(await c.request(1, 4, fetchBody(topic, [{ partition: 0, offset: 0, maxBytes: 1 << 20 }])));
+  c.close();
+  const codecs: number[] = [];
+  for (let pos = 0; pos + 23 <= p!.records.length; pos += 12 + p!.records.readInt32BE(pos + 8)) codecs.push(p!.records.readInt16BE(pos + 21) & 7);
+  return codecs;
+}
+
+const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+
+test('kcat produces with every codec and the broker stores the batches compressed as sent; kcat reads them back (Produce v3+ advertised from v0, Fetch up to v12: librdkafka enables compression and zstd)', async () => {
+  for (const [id, codec] of CODECS.entries()) {
+    const topic = `kcat-${codec}`;
+    await createTopic(topic);
+    const lines = Array.from({ length: 200 }, (_, i) => `key${i % 7}:${codec}-value-${i}-${'x'.repeat(i % 50)}`);
+    const p = await run('kcat', kcat('-P', '-t', topic, '-z', codec, '-K', ':', '-X', 'linger.ms=50'), `${lines.join('\n')}\n`);
+    assert.equal(p.code, 0, `kcat -P -z ${codec}: ${p.stderr}`);
+    const codecs = await storedCodecs(topic);
+    assert.ok(codecs.length > 0);
+    // librdkafka sends a batch uncompressed when compressing would not make it smaller (a lone first record)
+    assert.ok(codecs.includes(id), `${codec}: batches stored with codec ${id} (${codecs.join(',')})`);
+    assert.ok(codecs.every((c) => c === id || c === 0), `${codec}: ${codecs.join(',')}`);
+    const c = await run('kcat', kcat('-C', '-t', topic, '-o', 'beginning', '-e', '-f', '%k:%s\\n'));
+    assert.equal(c.code, 0, c.stderr);
+    assert.deepEqual(c.stdout.trim().split('\n'), lines, `${codec}: every record back, in order`);
+  }
+});
+
+test('python3-confluent-kafka (idempotent) produces with timestamps; offsets_for_times and kcat -o s@ts find the first *record* at or after the time, -1 past the end (ListOffsets, KIP-79)', async () => {
+  const topic = 'rd-times';
+  await createTopic(topic);
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  const input = Array.from({ length: 100 }, (_, i) => JSON.stringify({ key: `k${i}`, value: `v${i}`, timestamp: t0 + i * 1000 })).join('\n');
+  const p = await run(PYTHON, [CLIENT, 'produce', broker.address, topic, 'lz4'], `${input}\n`);
+  assert.equal(p.code, 0, p.stderr);
+  assert.deepEqual(JSON.parse(p.stdout), { delivered: 100, errors: [], undelivered: 0 });
+  for (const i of [0, 1, 37, 50, 99]) {
+    // timestamps between records too: the next record is the answer
+    for (const skew of [0, -500]) {
+      const r = await run(PYTHON, [CLIENT, 'offsets-for-times', broker.address, topic, String(t0 + i * 1000 + skew)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).offset, i, `t0 + ${i} s ${skew} ms`);
+    }
+  }
+  const past = await run(PYTHON, [CLIENT, 'offsets-for-times', broker.address, topic, String(t0 + 200_000)]);
+  assert.equal(JSON.parse(past.stdout).offset, -1, 'no record that new: -1');
+  const k = await run('kcat', kcat('-C', '-t', topic, '-o', `s@${t0 + 42_000}`, '-e', '-f', '%o %T %s\\n'));
+  assert.equal(k.code, 0, k.stderr);
+  const first = k.stdout.trim().split('\n')[0]!.split(' ');
+  assert.deepEqual(first, ['42', String(t0 + 42_000), 'v42']);
+  const o = await run('kcat', kcat('-C', '-t', topic, '-o', '95', '-e', '-f', '%o\\n'));
+  assert.deepEqual(o.stdout.trim().split('\n').map(Number), [95, 96, 97, 98, 99]);
+});
+
+interface Member {
+  lines: Record<string, unknown>[];
+  done: Promise<void>;
+}
+
+function member(topic: string, group: string, assignor: string, stopFile: string): Member {
+  const child = spawn(PYTHON, [CLIENT, 'group', broker.address, topic, group, assignor, stopFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: Record<string, unknown>[] = [];
+  createInterface({ input: child.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
+  return { lines, done: new Promise((resolve) => child.once('exit', () => resolve())) };
+}
+
+for (const assignor of ['range', 'cooperative-sticky']) {
+  test(`a librdkafka group of two (${assignor}) splits 6 partitions and consumes every record once, committing as it goes (classic group protocol, KIP-429 for cooperative)`, async () => {
+    const topic = `rd-group-${assignor}`;
+    await createTopic(topic, 6);
+    const stop = path.join(dir, `stop-${assignor}`);
+    const a = member(topic, `g-${assignor}`, assignor, stop);
+    const b = member(topic, `g-${assignor}`, assignor, stop);
+    const latest = (m: Member) => [...m.lines].reverse().find((l) => 'assignment' in l)?.assignment as number[] | undefined;
+    const end = Date.now() + 45_000;
+    while (!(latest(a)?.length && latest(b)?.length && latest(a)!.length + latest(b)!.length === 6)) {
+      assert.ok(Date.now() < end, `no stable two-member assignment: ${JSON.stringify(latest(a))} / ${JSON.stringify(latest(b))}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const owned = new Map([[a, latest(a)!], [b, latest(b)!]]);
+    assert.deepEqual([...owned.get(a)!, ...owned.get(b)!].sort(), [0, 1, 2, 3, 4, 5]);
+    const producer = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    await producer.send({ topic, messages: Array.from({ length: 120 }, (_, i) => ({ key: `s${i}`, value: `r${i}` })) });
+    await producer.disconnect();
+    const records = () => [...a.lines, ...b.lines].filter((l) => 'value' in l);
+    while (records().length < 120) {
+      assert.ok(Date.now() < end, `${records().length} of 120 consumed`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    writeFileSync(stop, '');
+    await Promise.all([a.done, b.done]);
+    const values = records().map((r) => r.value as string);
+    assert.equal(new Set(values).size, 120, 'every record');
+    assert.equal(values.length, 120, 'none twice');
+    for (const m of [a, b]) for (const r of m.lines.filter((l) => 'value' in l)) assert.ok(owned.get(m)!.includes(r.partition as number), 'each member read only its own partitions');
+    const admin = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const committed = (await admin.fetchOffsets({ groupId: `g-${assignor}`, topics: [topic] }))[0]!.partitions;
+    const high = await admin.fetchTopicOffsets(topic);
+    await admin.disconnect();
+    for (const p of committed) assert.equal(p.offset, high.find((h) => h.partition === p.partition)!.high, `partition ${p.partition} committed to its end`);
+  });
+}
