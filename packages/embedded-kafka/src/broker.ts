@@ -19,11 +19,14 @@ import {
   joinGroupApi,
   leaveGroupApi,
   listGroupsApi,
+  deleteGroupsApi,
   offsetCommitApi,
   offsetFetchApi,
   syncGroupApi,
 } from './protocol/groups.js';
 import { listOffsetsApi } from './protocol/list-offsets.js';
+import { alterConfigsApi, describeConfigsApi, incrementalAlterConfigsApi } from './protocol/configs-admin.js';
+import { createPartitionsApi, deleteRecordsApi } from './protocol/partitions-admin.js';
 import { metadataApi } from './protocol/metadata.js';
 import { produceApi } from './protocol/produce.js';
 import { createTopicsApi, deleteTopicsApi, initProducerIdApi } from './protocol/topics-admin.js';
@@ -138,6 +141,29 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
       logger.info({ topic: name, partitions, configs }, 'topic created');
       return { error: ErrorCode.NONE, message: null };
     },
+    addPartitions(name, count) {
+      try {
+        topics.addPartitions(name, count);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        logger.error({ topic: name, count, err: e.message }, 'partitions not added: nothing of them was kept');
+        return { error: ErrorCode.UNKNOWN_SERVER_ERROR, message: `cannot add partitions: ${e.code ?? e.message} (nothing was added)` };
+      }
+      logger.info({ topic: name, partitions: count }, 'partitions added');
+      return { error: ErrorCode.NONE, message: null };
+    },
+    brokerConfigs: {
+      'message.max.bytes': String(opts.messageMaxBytes ?? 1_048_588),
+      'fetch.max.bytes': String(opts.fetchMaxBytes ?? 57_671_680),
+      'socket.request.max.bytes': String(opts.socketRequestMaxBytes ?? 104_857_600),
+      'connections.max.idle.ms': String(opts.connectionsMaxIdleMs ?? 600_000),
+      'queued.max.requests': String(opts.queuedMaxRequests ?? 500),
+      'queued.max.request.bytes': String(opts.queuedMaxRequestBytes ?? 256 * 1024 * 1024),
+      'group.min.session.timeout.ms': String(opts.groupMinSessionTimeoutMs ?? 6_000),
+      'group.max.session.timeout.ms': String(opts.groupMaxSessionTimeoutMs ?? 1_800_000),
+      'auto.create.topics.enable': String(opts.autoCreateTopics ?? false),
+      'num.partitions': String(opts.defaultPartitions ?? 1),
+    },
     deleteTopic(name) {
       if (!topics.delete(name)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
       groups.forgetTopic(name);
@@ -170,7 +196,8 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
   const apiList: ApiDefinition[] = [
     produceApi, fetchApi, listOffsetsApi, metadataApi, offsetCommitApi, offsetFetchApi, findCoordinatorApi,
     joinGroupApi, heartbeatApi, leaveGroupApi, syncGroupApi, describeGroupsApi, listGroupsApi,
-    createTopicsApi, deleteTopicsApi, initProducerIdApi,
+    createTopicsApi, deleteTopicsApi, initProducerIdApi, createPartitionsApi, deleteRecordsApi, describeConfigsApi,
+    alterConfigsApi, incrementalAlterConfigsApi, deleteGroupsApi,
   ];
   apiList.push(apiVersionsApi(() => apiList));
   const apis = new Map(apiList.map((a) => [a.key, a]));

@@ -36,6 +36,9 @@ export const ErrorCode = {
   TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
   INVALID_RECORD: 87,
+  INVALID_REPLICA_ASSIGNMENT: 39,
+  FETCH_SESSION_ID_NOT_FOUND: 70,
+  UNKNOWN_TOPIC_ID: 100,
 } as const;
 
 /** A request that cannot be parsed: the connection that sent it is closed, as Kafka does. */

@@ -332,6 +332,17 @@ export class GroupCoordinator {
   }
 
   /** Drops offsets of a deleted topic. */
+  /** DeleteGroups: only a group without members (GroupCoordinator: NON_EMPTY_GROUP); unknown ids GROUP_ID_NOT_FOUND. */
+  deleteGroup(groupId: string): number {
+    const g = this.groups.get(groupId);
+    if (!g || (g.members.size === 0 && g.offsets.size === 0 && g.generation === 0)) return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (g.members.size > 0) return ErrorCode.NON_EMPTY_GROUP;
+    if (g.timer) clearTimeout(g.timer);
+    this.groups.delete(groupId);
+    this.persist();
+    return ErrorCode.NONE;
+  }
+
   forgetTopic(topic: string): void {
     let changed = false;
     for (const g of this.groups.values()) {

@@ -19,6 +19,10 @@ export interface BrokerContext {
   /** Creates a topic (used by CreateTopics and auto-creation): a Kafka error code and message. */
   createTopic(name: string, partitions: number, configs: Record<string, string>): { error: number; message: string | null };
   deleteTopic(name: string): number;
+  /** CreatePartitions: grows a topic to `count` partitions, all or nothing. */
+  addPartitions(name: string, count: number): { error: number; message: string | null };
+  /** The broker configs DescribeConfigs reports (read-only). */
+  brokerConfigs: Record<string, string>;
   /** Resolves when a record is appended to any partition, or after `ms`. */
   waitForAppend(ms: number, signal: AbortSignal): Promise<void>;
   notifyAppend(): void;

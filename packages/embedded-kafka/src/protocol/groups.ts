@@ -190,3 +190,23 @@ export const listGroupsApi: ApiDefinition = {
     w.array(ctx.groups.list(), (x, g) => x.string(g.groupId).string(g.protocolType));
   },
 };
+
+/**
+ * DeleteGroups (key 42), versions 0-2 (flexible from 2)
+ *   Request:  [groups_names STRING]
+ *   Response: throttle_time_ms INT32, [results: group_id STRING, error_code INT16]
+ */
+export const deleteGroupsApi: ApiDefinition = {
+  key: 42,
+  name: 'DeleteGroups',
+  minVersion: 0,
+  maxVersion: 2,
+  flexibleVersion: 2,
+  handle(r, w, { flexible: f }, ctx) {
+    const ids = r.arr(f, (x) => x.str(f));
+    r.tags(f);
+    w.int32(0);
+    w.arr(f, ids, (x, id) => x.str(f, id).int16(id ? ctx.groups.deleteGroup(id) : ErrorCode.INVALID_GROUP_ID).tags(f));
+    w.tags(f);
+  },
+};

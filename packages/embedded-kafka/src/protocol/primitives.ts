@@ -149,6 +149,13 @@ export class Reader {
     for (let i = 0; i < n; i++) out.push(item(this));
     return out;
   }
+  /** UUID (16 bytes) as 32 hex digits; the all-zero UUID is null. */
+  uuid(): string | null {
+    this.need(16);
+    const hex = this.buf.toString('hex', this.offset, this.offset + 16);
+    this.offset += 16;
+    return /^0+$/.test(hex) ? null : hex;
+  }
   /** Tagged fields this broker does not interpret are skipped, as KIP-482 allows. */
   skipTaggedFields(): void {
     const n = this.uvarint();
@@ -314,6 +321,9 @@ export class Writer {
     this.uvarint(items.length + 1);
     for (const it of items) write(this, it);
     return this;
+  }
+  uuid(hex: string | null): this {
+    return this.raw(hex ? Buffer.from(hex, 'hex') : Buffer.alloc(16));
   }
   /** End of a flexible struct: no tagged fields. */
   tags(flex: boolean): this {

@@ -12,9 +12,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { crcValid, decodeRecords, readBatchHeader, rebuildBatch, type BatchHeader, type DecodedRecord } from './record-batch.js';
+import { readJson, writeFileAtomic } from './durable-file.js';
+import { crcValid, decodeRecords, readBatchHeader, rebuildBatch, type BatchHeader, type DecodedRecord, TIMESTAMP_TYPE_BIT } from './record-batch.js';
 
 const ENTRY = 40;
+const START_FILE = 'log-start-offset';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
@@ -67,8 +69,12 @@ export class PartitionLog {
   /** Last batches per producer id (up to 5, as Kafka keeps), rebuilt from the index at open. */
   readonly producers = new Map<number, ProducerBatch[]>();
 
-  constructor(readonly dir: string, private readonly opts: LogOptions) {
+  /** Log start offset set by DeleteRecords (0 when never set); segments may begin below it. */
+  private logStart = 0;
+
+  constructor(readonly dir: string, private opts: LogOptions) {
     fs.mkdirSync(dir, { recursive: true });
+    this.logStart = Number(readJson<number>(path.join(dir, START_FILE), 0)) || 0;
     const bases = fs
       .readdirSync(dir)
       .filter((f) => f.endsWith('.log'))
@@ -99,7 +105,25 @@ export class PartitionLog {
 
   get startOffset(): number {
     const first = this.segments.find((s) => s.entries.length > 0);
-    return first ? first.entries[0]!.offset : this.leo;
+    return Math.max(this.logStart, first ? first.entries[0]!.offset : this.leo);
+  }
+
+  /**
+   * DeleteRecords: moves the log start offset up to `offset` (persisted in `log-start-offset`, as
+   * Kafka's log-start-offset checkpoint) and deletes the segments wholly below it. Returns the new start.
+   */
+  deleteRecordsBefore(offset: number): number {
+    if (offset > this.logStart) {
+      this.logStart = offset;
+      writeFileAtomic(path.join(this.dir, START_FILE), String(offset), this.opts.fsync !== 'never');
+    }
+    this.deleteWhile((seg) => seg.entries.length > 0 && seg.entries[seg.entries.length - 1]!.last < this.logStart);
+    return this.startOffset;
+  }
+
+  /** New segment.bytes / segment.ms (AlterConfigs): they apply from the next append. */
+  reconfigure(opts: Pick<LogOptions, 'segmentBytes' | 'segmentMs'>): void {
+    this.opts = { ...this.opts, ...opts };
   }
 
   get sizeBytes(): number {
@@ -280,23 +304,63 @@ export class PartitionLog {
     return Buffer.concat(out);
   }
 
-  /** The earliest offset whose batch has a timestamp >= ts; the end offset when none. */
-  offsetForTimestamp(ts: number): number {
-    for (const seg of this.segments) for (const e of seg.entries) if (e.maxTimestamp >= ts) return Math.max(e.offset, this.startOffset);
-    return this.nextOffset;
+  /**
+   * The first record (not batch) whose timestamp is >= ts, as Kafka's fetchOffsetByTimestamp:
+   * batches are skipped by their max timestamp, the first candidate batch is decoded. Undefined
+   * when no record is that new.
+   */
+  offsetForTimestamp(ts: number): { offset: number; timestamp: number } | undefined {
+    const start = this.startOffset;
+    for (const seg of this.segments) {
+      for (const e of seg.entries) {
+        if (e.maxTimestamp < ts || e.last < start) continue;
+        const hit = this.recordsOf(seg, e).find((r) => r.timestamp >= ts && r.offset >= start);
+        if (hit) return { offset: hit.offset, timestamp: hit.timestamp };
+      }
+    }
+    return undefined;
   }
 
-  /** Deletes whole closed segments past the retention limits; returns how many were deleted. */
+  /** The first record with the largest timestamp (ListOffsets -3, KIP-734). */
+  maxTimestampRecord(): { offset: number; timestamp: number } | undefined {
+    let best: { seg: Segment; e: Entry } | undefined;
+    for (const seg of this.segments) for (const e of seg.entries) if (!best || e.maxTimestamp > best.e.maxTimestamp) best = { seg, e };
+    if (!best) return undefined;
+    const { seg, e } = best;
+    const hit = this.recordsOf(seg, e).find((r) => r.timestamp === e.maxTimestamp);
+    return hit ? { offset: hit.offset, timestamp: hit.timestamp } : { offset: e.last, timestamp: e.maxTimestamp };
+  }
+
+  /** A stored batch's records, with the timestamps a consumer sees (LogAppendTime: the batch's). */
+  private recordsOf(seg: Segment, e: Entry): { offset: number; timestamp: number }[] {
+    const batch = this.readEntry(seg, e);
+    const records = tryDecode(batch) ?? [];
+    const logAppend = (batch.readInt16BE(21) & TIMESTAMP_TYPE_BIT) !== 0;
+    return records.map((r) => ({ offset: r.offset, timestamp: logAppend ? e.maxTimestamp : r.timestamp }));
+  }
+
+  /**
+   * Deletes the oldest segments past the retention limits, as Kafka's UnifiedLog.deleteOldSegments:
+   * a segment whose newest record is older than retention.ms, or while the log without it still
+   * holds retention.bytes. The active segment counts too: when every segment is to go, a new empty
+   * one is rolled first (UnifiedLog.deleteSegments), so an idle topic's records do expire.
+   */
   applyRetention(now: number, retentionMs: number, retentionBytes: number): number {
-    let deleted = 0;
-    while (this.segments.length > 1) {
-      const oldest = this.segments[0]!;
+    return this.deleteWhile((oldest) => {
       const newestTs = oldest.entries.reduce((m, e) => Math.max(m, e.maxTimestamp), 0);
       const tooOld = retentionMs >= 0 && oldest.entries.length > 0 && now - newestTs > retentionMs;
-      const tooBig = retentionBytes >= 0 && this.sizeBytes - oldest.size >= retentionBytes && this.sizeBytes > retentionBytes;
-      if (!tooOld && !tooBig) break;
+      const tooBig = retentionBytes >= 0 && oldest.entries.length > 0 && this.sizeBytes - oldest.size >= retentionBytes;
+      return tooOld || tooBig;
+    });
+  }
+
+  /** Deletes segments from the oldest while `doomed` says so; rolls first when the active one goes. */
+  private deleteWhile(doomed: (seg: Segment) => boolean): number {
+    let deleted = 0;
+    while (this.segments.length > 0 && doomed(this.segments[0]!)) {
+      if (this.segments.length === 1) this.roll();
+      const oldest = this.segments.shift()!;
       this.dropSegment(oldest);
-      this.segments.shift();
       deleted++;
     }
     return deleted;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PartitionLog, type LogOptions } from './partition-log.js';
@@ -13,6 +14,8 @@ import { DEFAULT_CONFIGS } from './topic-config.js';
 export interface TopicMeta {
   partitions: number;
   configs: Record<string, string>;
+  /** Topic id (KIP-516), 32 hex digits; given to topics created before ids existed when loaded. */
+  id?: string;
 }
 
 export interface Topic {
@@ -37,7 +40,15 @@ export class TopicStore {
     this.metaFile = path.join(dir, 'topics.json');
     this.logsDir = path.join(dir, 'logs');
     const meta = readJson<Record<string, TopicMeta>>(this.metaFile, {});
-    for (const [name, m] of Object.entries(meta)) this.topics.set(name, this.open(name, m));
+    let missingIds = false;
+    for (const [name, m] of Object.entries(meta)) {
+      if (!m.id) {
+        m.id = randomBytes(16).toString('hex');
+        missingIds = true;
+      }
+      this.topics.set(name, this.open(name, m));
+    }
+    if (missingIds) this.save();
   }
 
   static validName(name: string): boolean {
@@ -50,10 +61,10 @@ export class TopicStore {
   }
 
   /** Opens every partition; if one fails (EMFILE, ENOSPC), closes those already open and rethrows. */
-  private open(name: string, m: TopicMeta): Topic {
+  private open(name: string, m: TopicMeta, from = 0): Topic {
     const logs: PartitionLog[] = [];
     try {
-      for (let p = 0; p < m.partitions; p++) logs.push(new PartitionLog(path.join(this.logsDir, `${name}-${p}`), this.logOptions(m)));
+      for (let p = from; p < m.partitions; p++) logs.push(new PartitionLog(path.join(this.logsDir, `${name}-${p}`), this.logOptions(m)));
     } catch (err) {
       for (const log of logs) log.close();
       throw err;
@@ -79,7 +90,7 @@ export class TopicStore {
     };
     let t: Topic;
     try {
-      t = this.open(name, { partitions, configs });
+      t = this.open(name, { partitions, configs, id: randomBytes(16).toString('hex') });
     } catch (err) {
       removeDirs();
       throw err;
@@ -94,6 +105,38 @@ export class TopicStore {
       throw err;
     }
     return t;
+  }
+
+  /** The topic with this id (Metadata v10+ asks by id). */
+  nameOf(id: string): string | undefined {
+    for (const t of this.topics.values()) if (t.meta.id === id) return t.name;
+    return undefined;
+  }
+
+  /** CreatePartitions: opens partitions [current, count), all or nothing, as create() does. */
+  addPartitions(name: string, count: number): void {
+    const t = this.topics.get(name)!;
+    const from = t.meta.partitions;
+    const dirs = Array.from({ length: count - from }, (_, i) => path.join(this.logsDir, `${name}-${from + i}`));
+    let added: Topic;
+    try {
+      added = this.open(name, { ...t.meta, partitions: count }, from);
+    } catch (err) {
+      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+      throw err;
+    }
+    t.logs.push(...added.logs);
+    t.meta.partitions = count;
+    this.save();
+  }
+
+  /** AlterConfigs: replaces the topic's configs (already validated); segment settings apply from the next append. */
+  setConfigs(name: string, configs: Record<string, string>): void {
+    const t = this.topics.get(name)!;
+    t.meta.configs = configs;
+    const o = this.logOptions(t.meta);
+    for (const log of t.logs) log.reconfigure({ segmentBytes: o.segmentBytes, segmentMs: o.segmentMs });
+    this.save();
   }
 
   delete(name: string): boolean {
