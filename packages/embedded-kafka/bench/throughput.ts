@@ -1,11 +1,14 @@
 /**
  * kafkajs producer -> embedded broker -> kafkajs consumer, 1 KiB records in batches of 1,000,
- * against a plain TCP echo of the same bytes on loopback (the ceiling), in the same run.
+ * then the same through kcat (librdkafka, a separate process: produce with acks=all and
+ * idempotence, consume from the beginning to the end), against a plain TCP echo of the same bytes
+ * on loopback (the ceiling), in the same run. Without kcat on the PATH its rows are left out.
  *   npm run bench -w packages/embedded-kafka            (BENCH_RECORDS=200000 by default)
  * Prints a table and a JSON line.
  */
 import net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -46,6 +49,21 @@ async function echoBaseline(): Promise<number> {
   return secs;
 }
 
+/** Runs kcat with stdin from `input` (or nothing); resolves with its wall time in seconds. */
+function kcat(args: string[], input?: string): Promise<number> {
+  const stdin = input ? openSync(input, 'r') : 'ignore';
+  const start = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn('kcat', args, { stdio: [stdin, 'ignore', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (typeof stdin === 'number') closeSync(stdin);
+      if (code !== 0) reject(new Error(`kcat ${args.join(' ')} exited ${code}`));
+      else resolve(Number(process.hrtime.bigint() - start) / 1e9);
+    });
+  });
+}
+
 async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), 'ekafka-bench-'));
   const broker = await startBroker({ dir, port: 0, fsync: 'interval' });
@@ -82,14 +100,29 @@ async function main() {
   });
   await consumer.disconnect();
   await producer.disconnect();
+
+  const hasKcat = spawnSync('kcat', ['-V']).status === 0;
+  let kcatProduceSecs = 0;
+  let kcatConsumeSecs = 0;
+  if (hasKcat) {
+    await admin.createTopics({ topics: [{ topic: 'bench-kcat', numPartitions: 1 }] });
+    const input = path.join(dir, 'records.txt');
+    writeFileSync(input, `${'a'.repeat(SIZE)}\n`.repeat(RECORDS));
+    const common = ['-b', broker.address, '-t', 'bench-kcat', '-q'];
+    kcatProduceSecs = await kcat(['-P', ...common, '-X', 'acks=all', '-X', 'enable.idempotence=true', '-X', 'linger.ms=5', '-X', 'batch.num.messages=1000'], input);
+    kcatConsumeSecs = await kcat(['-C', ...common, '-o', 'beginning', '-e', '-f', '%o\n']);
+  } else {
+    process.stderr.write('kcat not found: its rows are left out (apt-get install -y kcat)\n');
+  }
   await admin.disconnect();
   await broker.close();
   rmSync(dir, { recursive: true, force: true });
 
   const row = (name: string, secs: number) => ({ name, recordsPerSec: Math.round(RECORDS / secs), mbPerSec: +(MB / secs).toFixed(1), ofEcho: +(echoSecs / secs).toFixed(3) });
-  const rows = [row('tcp echo (ceiling)', echoSecs), row('produce (acks all, idempotent)', produceSecs), row('consume (group, from beginning)', consumeSecs)];
+  const rows = [row('tcp echo (ceiling)', echoSecs), row('kafkajs produce (acks all, idempotent)', produceSecs), row('kafkajs consume (group, from beginning)', consumeSecs)];
+  if (hasKcat) rows.push(row('kcat produce (acks all, idempotent)', kcatProduceSecs), row('kcat consume (from beginning to end)', kcatConsumeSecs));
   console.log(`records=${RECORDS} size=${SIZE}B batch=${BATCH}`);
-  for (const r of rows) console.log(`${r.name.padEnd(34)} ${String(r.recordsPerSec).padStart(9)} rec/s ${String(r.mbPerSec).padStart(8)} MB/s  ${r.ofEcho}x echo`);
+  for (const r of rows) console.log(`${r.name.padEnd(40)} ${String(r.recordsPerSec).padStart(9)} rec/s ${String(r.mbPerSec).padStart(8)} MB/s  ${r.ofEcho}x echo`);
   console.log(JSON.stringify({ bench: 'embedded-kafka-throughput', records: RECORDS, rows }));
 }
 

@@ -63,8 +63,8 @@ const name = (offset: number) => String(offset).padStart(20, '0');
 export class PartitionLog {
   private segments: Segment[] = [];
   private dirty = false;
-  /** A segment was closed since the last compaction: only then is there anything to compact. */
-  private rolled = false;
+  /** Bytes of the closed segments as the last compaction left them (0 at open: all dirty). */
+  private cleanBytes = 0;
   private leo = 0;
   /** Last batches per producer id (up to 5, as Kafka keeps), rebuilt from the index at open. */
   readonly producers = new Map<number, ProducerBatch[]>();
@@ -272,7 +272,6 @@ export class PartitionLog {
     const next = this.openSegment(base, false);
     closeFds(this.active);
     this.segments.push(next);
-    this.rolled = true;
   }
 
   /**
@@ -373,13 +372,25 @@ export class PartitionLog {
   }
 
   /**
-   * cleanup.policy=compact: rewrites the closed segments keeping, per key, only the latest record
-   * (looking at the whole log, active segment included). Offsets are kept; emptied batches go.
-   * Batches of every codec are decoded (codecs.ts); kept records are rewritten uncompressed.
+   * cleanup.policy=compact, after Kafka's LogCleaner, over the closed segments (the active one is
+   * never cleaned):
+   *   - runs when the dirty bytes (closed segments not cleaned since the broker started or since the
+   *     last pass: after a restart everything is dirty, so compaction resumes) are at least
+   *     min.cleanable.dirty.ratio of all closed bytes;
+   *   - cleans segments from the oldest up to the first holding a record newer than
+   *     min.compaction.lag.ms;
+   *   - keeps per key only the latest record of the whole log; a latest record that is a
+   *     tombstone (null value) goes too once its batch is older than delete.retention.ms (Kafka
+   *     counts that from the first cleaning: here from the record's timestamp);
+   *   - offsets are kept, emptied batches and emptied segments go; batches of every codec are
+   *     decoded (codecs.ts) and kept records rewritten uncompressed.
+   * Returns how many records were removed.
    */
-  compact(): number {
-    if (this.segments.length < 2 || !this.rolled) return 0;
-    this.rolled = false;
+  compact(now: number, o: { minCleanableDirtyRatio: number; minCompactionLagMs: number; deleteRetentionMs: number }): number {
+    const closed = this.segments.slice(0, -1);
+    const closedBytes = closed.reduce((n, s) => n + s.size, 0);
+    if (closed.length === 0 || closedBytes === 0) return 0;
+    if ((closedBytes - this.cleanBytes) / closedBytes < o.minCleanableDirtyRatio) return 0;
     const latest = new Map<string, number>();
     for (const seg of this.segments) {
       for (const e of seg.entries) {
@@ -387,9 +398,12 @@ export class PartitionLog {
         for (const r of records ?? []) if (r.key) latest.set(r.key.toString('latin1'), r.offset);
       }
     }
+    const newest = (seg: Segment) => seg.entries.reduce((m, e) => Math.max(m, e.maxTimestamp), -1);
     let removed = 0;
-    for (const seg of this.segments.slice(0, -1)) {
+    for (const seg of closed) {
+      if (newest(seg) > now - o.minCompactionLagMs) break;
       const kept: Buffer[] = [];
+      let changed = false;
       for (const e of seg.entries) {
         const batch = this.readEntry(seg, e);
         const records = tryDecode(batch);
@@ -397,13 +411,22 @@ export class PartitionLog {
           kept.push(batch);
           continue;
         }
-        const survivors = records.filter((r) => !r.key || latest.get(r.key.toString('latin1')) === r.offset);
+        const expiredTombstones = e.maxTimestamp < now - o.deleteRetentionMs;
+        const survivors = records.filter((r) => !r.key || (latest.get(r.key.toString('latin1')) === r.offset && !(r.value === null && expiredTombstones)));
         removed += records.length - survivors.length;
         if (survivors.length === records.length) kept.push(batch);
-        else if (survivors.length > 0) kept.push(rebuildBatch(batch, survivors));
+        else {
+          changed = true;
+          if (survivors.length > 0) kept.push(rebuildBatch(batch, survivors));
+        }
       }
-      this.rewriteSegment(seg, kept);
+      if (!changed) continue;
+      if (kept.length === 0) {
+        this.dropSegment(seg);
+        this.segments.splice(this.segments.indexOf(seg), 1);
+      } else this.rewriteSegment(seg, kept);
     }
+    this.cleanBytes = this.segments.slice(0, -1).reduce((n, s) => n + s.size, 0);
     return removed;
   }
 

@@ -160,7 +160,13 @@ export class TopicStore {
       const policy = this.config(t, 'cleanup.policy');
       for (const log of t.logs) {
         if (policy.includes('delete')) deletedSegments += log.applyRetention(now, Number(this.config(t, 'retention.ms')), Number(this.config(t, 'retention.bytes')));
-        if (policy.includes('compact')) compactedRecords += log.compact();
+        if (policy.includes('compact')) {
+          compactedRecords += log.compact(now, {
+            minCleanableDirtyRatio: Number(this.config(t, 'min.cleanable.dirty.ratio')),
+            minCompactionLagMs: Number(this.config(t, 'min.compaction.lag.ms')),
+            deleteRetentionMs: Number(this.config(t, 'delete.retention.ms')),
+          });
+        }
       }
     }
     return { deletedSegments, compactedRecords };
