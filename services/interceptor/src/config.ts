@@ -1,5 +1,7 @@
 import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import type { AmbiguousPathAction } from './canonical-path.js';
 import type { BodyCapture, CaptureRule, SamplingRule } from './capture.js';
+import { DEFAULT_METHODS } from './routes.js';
 
 export type Mode = 'enforce' | 'observe';
 export type SpoolFullPolicy = 'fail-open' | 'fail-closed';
@@ -7,14 +9,20 @@ export type SpoolFullPolicy = 'fail-open' | 'fail-closed';
 export interface RouteConfig {
   /** Shown in events (http.request.route) and metrics; defaults to the path pattern. */
   name?: string;
-  /** "/api/orders/:id", "/api/*" (prefix), or an exact path. */
+  /** "/api/orders/:id", "/api/*" (prefix, and "/api" itself), or an exact path; canonical (no "//", ".", "..", escaped unreserved characters). */
   path: string;
+  /** Methods served on this path (default: `methods`); another method is 405. HEAD comes with GET. */
   methods?: string[];
   /** Key of `upstreams`; required for the proxy, ignored by middleware. */
   upstream?: string;
   /** "jwt" (default): bearer token validated; "none": not authenticated (token endpoint, JWKS). */
   auth?: 'jwt' | 'none';
-  scopes?: string[];
+  /** Scopes every method needs, or per method: { "GET": [...], "POST": [...], "*": [...] (the rest) }; HEAD is judged as GET. */
+  scopes?: string[] | Record<string, string[]>;
+  /** Match the path's case exactly (default false: case-insensitive, as Express routes). */
+  caseSensitive?: boolean;
+  /** "/a/" and "/a" are different paths (default false: one trailing slash is ignored). */
+  strictTrailingSlash?: boolean;
   mode?: Mode;
   /** Observe this OAuth endpoint's traffic for lifecycle events. */
   tokenEndpoint?: 'token' | 'revocation';
@@ -27,6 +35,12 @@ export interface InterceptorConfig {
   mode: Mode;
   upstreams: Record<string, string>;
   routes: RouteConfig[];
+  /** Methods a route serves when it lists none (HEAD comes with GET); TRACE, CONNECT and others are refused unless a route lists them. */
+  methods: string[];
+  paths: {
+    /** Encoded "/" and "\", a literal "\", ";" path parameters: refused with 400 ("reject"), or kept as escaped data ("keep-encoded"). */
+    ambiguous: AmbiguousPathAction;
+  };
   jwt: {
     jwksUrl?: string;
     /** Static public JWKs / PEM keys, used when jwksUrl is not set. */
@@ -86,6 +100,8 @@ export const defaults: InterceptorConfig = {
   mode: 'enforce',
   upstreams: {},
   routes: [],
+  methods: [...DEFAULT_METHODS],
+  paths: { ambiguous: 'reject' },
   jwt: {
     algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
     clockToleranceSec: 30,
@@ -157,7 +173,9 @@ export const configSchema = {
           methods: stringList,
           upstream: { type: 'string' },
           auth: { enum: ['jwt', 'none'] },
-          scopes: stringList,
+          scopes: { oneOf: [stringList, { type: 'object', additionalProperties: stringList }] },
+          caseSensitive: { type: 'boolean' },
+          strictTrailingSlash: { type: 'boolean' },
           mode: { enum: ['enforce', 'observe'] },
           tokenEndpoint: { enum: ['token', 'revocation'] },
           capture: {
@@ -169,6 +187,8 @@ export const configSchema = {
         },
       },
     },
+    methods: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z][A-Za-z-]*$' } },
+    paths: { type: 'object', additionalProperties: false, properties: { ambiguous: { enum: ['reject', 'keep-encoded'] } } },
     jwt: {
       type: 'object',
       additionalProperties: false,

@@ -11,7 +11,7 @@ import type { Mode } from './config.js';
 import type { InterceptorMetrics } from './metrics.js';
 import { problem, type Problem } from './problem.js';
 import { revocationKey, type RevocationState } from './revocations.js';
-import type { Route } from './routes.js';
+import type { Refusal, Resolution, Route } from './routes.js';
 import type { SpoolRecord } from './spool.js';
 import { hopTrace, type HopTrace } from './trace.js';
 
@@ -90,6 +90,19 @@ export function headerString(v: string | string[] | undefined): string | undefin
   return Array.isArray(v) ? v[0] : v;
 }
 
+const REFUSAL_PROBLEMS: Record<Refusal['status'], [slug: string, title: string]> = {
+  400: ['bad-path', 'Bad request target'],
+  404: ['no-route', 'Not found'],
+  405: ['method-not-allowed', 'Method not allowed'],
+  501: ['method-not-implemented', 'Not implemented'],
+};
+
+/** A request the router refused: the problem document, and Allow on a 405 (RFC 9110 15.5.6). */
+export function refusalDecision(r: Refusal): Decision {
+  const [slug, title] = REFUSAL_PROBLEMS[r.status];
+  return { allow: false, problem: problem(r.status, slug, title, r.detail, { reason: r.reason }), headers: r.allow !== undefined ? { allow: r.allow } : {} };
+}
+
 /** RFC 6750 3: quoted-string values must not carry '"' or '\'. */
 function quoted(s: string): string {
   return s.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?');
@@ -106,22 +119,24 @@ export class Engine {
     this.realm = o.realm ?? 'api';
   }
 
-  /** Authenticates a request and decides whether it may pass (enforce) or is only observed. */
-  async begin(req: IncomingMessage, route: Route | null): Promise<RequestContext> {
+  /**
+   * Authenticates a request and decides whether it may pass (enforce) or is only observed. `target`
+   * is how the router judged it: its route, the scopes for its method, its canonical path, or why
+   * it is refused before any token is looked at.
+   */
+  async begin(req: IncomingMessage, target: Resolution): Promise<RequestContext> {
     const startedAt = Date.now();
     const started = process.hrtime.bigint();
+    const route = target.route;
     const mode = route?.mode ?? this.o.mode;
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q >= 0 ? url.slice(0, q) : url;
     const hop = hopTrace(req.headers.traceparent, req.headers.tracestate);
 
     let auth: AuthResult = { kind: 'none' };
-    if (route === null || route.auth === 'jwt') {
+    if (target.refusal === null && (route === null || route.auth === 'jwt')) {
       const b = bearerToken(req.headers.authorization);
       if ('error' in b) auth = b.error === 'missing' ? { kind: 'missing' } : { kind: 'malformed-header' };
       else {
-        const outcome = await this.o.verifier.verify(b.token, { requiredScopes: route?.scopes ?? [], revocations: this.o.revocations });
+        const outcome = await this.o.verifier.verify(b.token, { requiredScopes: target.scopes as string[], revocations: this.o.revocations });
         auth = { kind: 'verified', token: b.token, outcome };
       }
       const ok = auth.kind === 'verified' && auth.outcome.ok;
@@ -138,9 +153,9 @@ export class Engine {
         method: (req.method ?? 'GET').slice(0, 16),
         scheme: req.socket instanceof TLSSocket ? 'https' : 'http',
         host: host.slice(0, 256),
-        path: path.slice(0, 2048),
+        path: target.path.slice(0, 2048),
         route: route?.pattern ?? null,
-        query: q >= 0 ? url.slice(q + 1, q + 1 + 2048) : null,
+        query: target.query === null ? null : target.query.slice(0, 2048),
         headers: captureHeaders(req.headers as Record<string, string | string[] | undefined>, allow, this.secretHeaders, auth.kind === 'verified' ? { token: auth.token, fingerprint: auth.outcome.fingerprint } : undefined),
         body: null,
       },
@@ -148,8 +163,16 @@ export class Engine {
       network: networkOf(req.socket.remoteAddress, req.headers['x-forwarded-for'], headerString(req.headers['user-agent']), this.o.trusted),
       trace: hop.trace,
     };
+    // the path as sent when it was not canonical, and why the router refused it: on every event
+    // of the exchange (and never sampled away)
+    let attributes: Record<string, string> | null = null;
+    if (target.rawPath !== null || target.refusal !== null) {
+      attributes = {};
+      if (target.rawPath !== null) attributes['url.original'] = target.rawPath.slice(0, 2048);
+      if (target.refusal !== null) attributes['http.refusal'] = target.refusal.reason;
+    }
 
-    const decision = this.decide(auth, mode, route);
+    const decision = this.decide(auth, mode, target);
     const wantRequestBody = policy.bodies === 'request' || policy.bodies === 'both' || route?.tokenEndpoint != null;
     const wantResponseBody = policy.bodies === 'response' || policy.bodies === 'both' || route?.tokenEndpoint === 'token';
     const tokenCap = 64 * 1024;
@@ -166,7 +189,7 @@ export class Engine {
       requestBody: wantRequestBody ? new BodyRecorder(route?.tokenEndpoint ? Math.max(tokenCap, policy.maxBodyBytes) : policy.maxBodyBytes) : null,
       responseBody: wantResponseBody ? new BodyRecorder(route?.tokenEndpoint ? Math.max(tokenCap, policy.maxBodyBytes) : policy.maxBodyBytes) : null,
       requestContentType: headerString(req.headers['content-type'])?.slice(0, 128) ?? null,
-      attributes: null,
+      attributes,
     };
     const xffHeader = req.headers['x-forwarded-for'];
     if (xffHeader !== undefined) {
@@ -178,11 +201,17 @@ export class Engine {
       }
     }
     // a rejection is published at once; a success is recorded with its response (finish), where sampling may drop it
-    if (rejectionOf(auth)) this.publish([tokenEvent(exchange, auth, this.o.source, mode, Date.now())!]);
+    if (rejectionOf(auth)) {
+      const rejected = tokenEvent(exchange, auth, this.o.source, mode, Date.now())!;
+      if (attributes) Object.assign(rejected.attributes, attributes);
+      this.publish([rejected]);
+    }
     return ctx;
   }
 
-  private decide(auth: AuthResult, mode: Mode, route: Route | null): Decision {
+  private decide(auth: AuthResult, mode: Mode, target: Resolution): Decision {
+    const route = target.route;
+    if (target.refusal !== null) return refusalDecision(target.refusal);
     if (route?.onSpoolFull === 'fail-closed' && !this.o.sink.canAccept()) {
       return { allow: false, problem: problem(503, 'audit-unavailable', 'Audit trail unavailable', 'this route is not served while audit events cannot be recorded'), headers: { 'retry-after': '5' } };
     }
@@ -194,7 +223,7 @@ export class Engine {
       return { allow: false, problem: problem(401, 'unauthorized', 'Authentication required', 'a bearer token is required'), headers: { 'www-authenticate': `Bearer ${realm}` } };
     }
     if (auth.kind === 'verified' && !auth.outcome.ok && auth.outcome.reason === 'insufficient_scope') {
-      const scope = quoted((route?.scopes ?? []).join(' '));
+      const scope = quoted(target.scopes.join(' '));
       return {
         allow: false,
         problem: problem(403, 'insufficient-scope', 'Insufficient scope', auth.outcome.detail, { reason: 'insufficient_scope' }),

@@ -15,12 +15,12 @@ export function demoRoutes(authUrl: string, upstreamUrl: string): Pick<Intercept
     routes: [
       { name: 'token', path: '/oauth/token', methods: ['POST'], upstream: 'auth', auth: 'none', tokenEndpoint: 'token' },
       { name: 'revoke', path: '/oauth/revoke', methods: ['POST'], upstream: 'auth', auth: 'none', tokenEndpoint: 'revocation' },
-      { name: 'well-known', path: '/.well-known/*', upstream: 'auth', auth: 'none' },
-      { name: 'health', path: '/healthz', upstream: 'api', auth: 'none' },
+      { name: 'well-known', path: '/.well-known/*', methods: ['GET'], upstream: 'auth', auth: 'none' },
+      { name: 'health', path: '/healthz', methods: ['GET'], upstream: 'api', auth: 'none' },
       { name: 'admin', path: '/api/admin/*', upstream: 'api', scopes: ['admin'], onSpoolFull: 'fail-closed', capture: { bodies: 'both' } },
-      { name: 'orders-write', path: '/api/orders', methods: ['POST'], upstream: 'api', scopes: ['orders:write'] },
-      { name: 'order', path: '/api/orders/:id', methods: ['GET'], upstream: 'api', scopes: ['orders:read'] },
-      { name: 'orders', path: '/api/orders', methods: ['GET'], upstream: 'api', scopes: ['orders:read'] },
+      // one route per path, every method on it judged: PUT or DELETE here is 405, not the catch-all's business
+      { name: 'orders', path: '/api/orders', upstream: 'api', scopes: { GET: ['orders:read'], POST: ['orders:write'] } },
+      { name: 'order', path: '/api/orders/:id', upstream: 'api', scopes: { GET: ['orders:read'] } },
       { name: 'api', path: '/api/*', upstream: 'api' },
     ],
   };

@@ -5,7 +5,7 @@ import { actorOf } from './audit.js';
 import type { Engine, RequestContext } from './engine.js';
 import { stripSubjectHeader } from './identity-headers.js';
 import { sendProblem } from './problem.js';
-import { matchRoute, type Route } from './routes.js';
+import type { Router } from './routes.js';
 
 /**
  * The interceptor inside a Node server instead of in front of it. Three shapes, one behaviour:
@@ -26,7 +26,7 @@ export interface AuthInfo {
 
 export interface InterceptorCore {
   readonly engine: Engine;
-  readonly routes: Route[];
+  readonly router: Router;
 }
 
 declare module 'node:http' {
@@ -98,14 +98,22 @@ function tap(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, don
   res.on('close', finish);
 }
 
+/** The target as the client sent it, for requests whose req.url canonicalUrl rewrote. */
+const sentUrls = new WeakMap<IncomingMessage, string>();
+
 /** Runs the interceptor for one request; resolves true when the application should handle it. */
 async function intercept(core: InterceptorCore, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-  const path = (req.url ?? '/').split('?', 1)[0]!;
-  const route = matchRoute(core.routes, req.method ?? 'GET', path);
+  // judged on what the client sent (Fastify's rewriteUrl has replaced req.url by now)
+  let target = core.router.resolve(req.method ?? 'GET', sentUrls.get(req) ?? req.url ?? '/');
+  // observe mode: a path no route covers is authenticated and recorded, not refused
+  if (target.refusal?.reason === 'no_route' && core.engine.o.mode === 'observe') target = { ...target, refusal: null };
+  // the application routes on the path the interceptor judged (node:http, Express; Fastify has
+  // routed before onRequest: give it canonicalUrl as rewriteUrl)
+  if (target.refusal === null || target.refusal.status !== 400) req.url = target.path + (target.query === null ? '' : `?${target.query}`);
   // as in proxy mode: the application reads the subject header from the interceptor only, never from the client
   const subjectHeader = core.engine.o.forwardSubjectHeader.toLowerCase();
   stripSubjectHeader(req.headers, req.rawHeaders, subjectHeader);
-  const ctx = await core.engine.begin(req, route);
+  const ctx = await core.engine.begin(req, target);
   const auth = ctx.auth;
   const sub = auth.kind === 'verified' && auth.outcome.ok ? actorOf(auth).sub : null;
   if (subjectHeader && sub) {
@@ -146,6 +154,19 @@ export function expressMiddleware(core: InterceptorCore): (req: IncomingMessage,
     intercept(core, req, res).then((pass) => {
       if (pass) next();
     }, next);
+  };
+}
+
+/**
+ * For Fastify's `rewriteUrl` option: Fastify routes before any hook runs, so the canonical path
+ * has to be given to its router up front (`Fastify({ rewriteUrl: canonicalUrl(core) })`). A target
+ * with no canonical form is left as sent; the onRequest hook refuses it.
+ */
+export function canonicalUrl(core: InterceptorCore): (req: IncomingMessage) => string {
+  return (req) => {
+    sentUrls.set(req, req.url ?? '/');
+    const t = core.router.resolve(req.method ?? 'GET', req.url ?? '/');
+    return t.refusal?.status === 400 ? (req.url ?? '/') : t.path + (t.query === null ? '' : `?${t.query}`);
   };
 }
 

@@ -10,7 +10,7 @@ import { headerString, type Engine, type RequestContext } from './engine.js';
 import { failureEvent, upstreamFailure, type FailureReason } from './exchange-failure.js';
 import { problem, sendProblem, type Problem } from './problem.js';
 import { writableResponseHeaders } from './response-headers.js';
-import { matchRoute, type Route } from './routes.js';
+import type { Resolution, Route, Router } from './routes.js';
 import { FamilyTracker, observeTokenEndpoint } from './token-endpoint.js';
 
 /**
@@ -23,7 +23,7 @@ import { FamilyTracker, observeTokenEndpoint } from './token-endpoint.js';
  */
 export interface ProxyOptions {
   engine: Engine;
-  routes: Route[];
+  router: Router;
   verifier: Verifier;
   logger: Logger;
   upstreamTimeoutMs: number;
@@ -32,19 +32,6 @@ export interface ProxyOptions {
   ingest?: { path: string; handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
 }
 
-const UNMATCHED: Route = {
-  name: 'unmatched',
-  pattern: '(unmatched)',
-  methods: null,
-  upstream: null,
-  auth: 'none',
-  scopes: [],
-  mode: 'observe',
-  tokenEndpoint: null,
-  capture: undefined,
-  onSpoolFull: 'fail-open',
-  regex: /^$/,
-};
 
 export interface ProxyHandler {
   (req: IncomingMessage, res: ServerResponse): void;
@@ -112,16 +99,14 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, state: ExchangeState): Promise<void> => {
-    const url = req.url ?? '/';
-    const path = url.split('?', 1)[0]!;
     // RFC 9112 3.2: an HTTP/1.1 request without Host is a 400 (the server leaves it to this handler, to audit it)
     if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
       req.resume();
       return fail(req, res, state, 400, 'malformed_request', new Error('no Host header'));
     }
-    if (o.ingest && path === o.ingest.path) return o.ingest.handler(req, res);
-    const route = matchRoute(o.routes, req.method ?? 'GET', path);
-    const ctx = await o.engine.begin(req, route ?? UNMATCHED);
+    const target = o.router.resolve(req.method ?? 'GET', req.url ?? '/');
+    if (o.ingest && target.path === o.ingest.path && (target.refusal === null || target.refusal.status !== 400)) return o.ingest.handler(req, res);
+    const ctx = await o.engine.begin(req, target);
     let finished = false;
     const finish = (status: number, headers: Record<string, string | string[] | number | undefined>, extra: Parameters<Engine['finish']>[3] = []) => {
       if (finished) return;
@@ -131,22 +116,25 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     state.ctx = ctx;
     state.finish = finish;
 
-    if (!route || !route.upstream) {
-      req.resume();
-      sendProblem(res, problem(404, 'no-route', 'Not found', 'no route matches this path'));
-      finish(404, res.getHeaders());
-      return;
-    }
+    // a refused target (400 / 404 / 405 / 501) and a refused token alike: the decision says so
     if (!ctx.decision.allow) {
       req.resume();
       sendProblem(res, ctx.decision.problem, ctx.decision.headers);
       finish(ctx.decision.problem.status, res.getHeaders());
       return;
     }
-    forward(req, res, route, route.upstream, ctx, finish, state);
+    const route = target.route;
+    if (!route?.upstream) {
+      // only a middleware-mode route has no upstream; compileRoutes requires one for the proxy
+      req.resume();
+      sendProblem(res, problem(404, 'no-route', 'Not found', 'no route matches this path'));
+      finish(404, res.getHeaders());
+      return;
+    }
+    forward(req, res, route, route.upstream, target, ctx, finish, state);
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, route: Route, upstream: URL, ctx: RequestContext, finish: Finish, state: ExchangeState) => {
+  const forward = (req: IncomingMessage, res: ServerResponse, route: Route, upstream: URL, target: Resolution, ctx: RequestContext, finish: Finish, state: ExchangeState) => {
     const tooLarge = () => {
       req.resume();
       res.setHeader('connection', 'close');
@@ -186,9 +174,11 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     });
 
     const base = upstream.pathname.endsWith('/') ? upstream.pathname.slice(0, -1) : upstream.pathname;
+    // the upstream gets the path the route was judged on, never the client's spelling of it
+    const path = base + target.path + (target.query === null ? '' : `?${target.query}`);
     poolFor(upstream)
       // undici takes an async iterable body (lib/core/request.js isIterable); its types list only Readable
-      .request({ method: (req.method ?? 'GET') as Dispatcher.HttpMethod, path: base + (req.url ?? '/'), headers: headers as Record<string, string | string[]>, body: body as unknown as Readable | null, signal: abort })
+      .request({ method: (req.method ?? 'GET') as Dispatcher.HttpMethod, path, headers: headers as Record<string, string | string[]>, body: body as unknown as Readable | null, signal: abort })
       .then(
         (upRes) => {
           try {

@@ -1,13 +1,36 @@
+import { canonicalTarget, type AmbiguousPathAction, type PathRefusalReason } from './canonical-path.js';
 import type { Mode, RouteConfig, SpoolFullPolicy } from './config.js';
+
+/**
+ * Route resolution: which configured route judges a request, with which scopes, on which path.
+ *
+ * - The path is canonical first (canonical-path.ts); the route is matched on that form and the
+ *   same form is forwarded.
+ * - Matching is case-insensitive and ignores one trailing slash (as Express and most frameworks
+ *   route); per route `caseSensitive` / `strictTrailingSlash` opt out. A "/prefix/*" pattern also
+ *   covers "/prefix" itself (unless strictTrailingSlash).
+ * - The first route whose path matches owns every method on that path: a method it does not serve
+ *   is refused (405 with Allow), never handed to a later route (a GET-only route followed by a
+ *   catch-all used to let PUT and DELETE through on the catch-all's terms). `scopes` apply to
+ *   every method unless given per method; HEAD is judged as GET.
+ * - Methods the edge does not know (neither in RFC 9110 nor served by any route) are 501; TRACE
+ *   and CONNECT are known and served by no route unless one lists them: 405.
+ * - No route: 404 (the proxy has nowhere to send it; the middleware lets it through only in
+ *   observe mode). A catch-all is a route like any other ("/*").
+ */
 
 /** A configured route, compiled once at start. */
 export interface Route {
   name: string;
   pattern: string;
-  methods: Set<string> | null;
   upstream: URL | null;
   auth: 'jwt' | 'none';
-  scopes: string[];
+  /** Every method the route serves (HEAD not listed: it is GET) and the scopes each needs. */
+  methods: ReadonlyMap<string, readonly string[]>;
+  /** The Allow header for this route (HEAD included with GET). */
+  allow: string;
+  caseSensitive: boolean;
+  strictTrailingSlash: boolean;
   mode: Mode;
   tokenEndpoint: 'token' | 'revocation' | null;
   capture: RouteConfig['capture'];
@@ -15,52 +38,175 @@ export interface Route {
   regex: RegExp;
 }
 
+export type RefusalReason = PathRefusalReason | 'no_route' | 'method_not_allowed' | 'method_not_implemented';
+
+export interface Refusal {
+  status: 400 | 404 | 405 | 501;
+  reason: RefusalReason;
+  detail: string;
+  /** For a 405: the methods the route serves. */
+  allow?: string;
+}
+
+/** How the edge judges one request. */
+export interface Resolution {
+  route: Route | null;
+  /** The method the request is judged as (HEAD as GET). */
+  method: string;
+  /** The scopes the route needs for that method. */
+  scopes: readonly string[];
+  /** Canonical path (raw when the target was refused before it had one). */
+  path: string;
+  query: string | null;
+  /** The path as sent, when it differs from `path`. */
+  rawPath: string | null;
+  refusal: Refusal | null;
+}
+
+export interface Router {
+  readonly routes: readonly Route[];
+  resolve(method: string, target: string): Resolution;
+}
+
+/** Methods served by a route that does not name its own. HEAD comes with GET. */
+export const DEFAULT_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+/** RFC 9110 9.3 and PATCH (RFC 5789): not served is 405; any other method is 501 unless a route serves it. */
+const KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+
 function escape(s: string): string {
   return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** "/orders/:id" -> segment parameter; a trailing "*" -> any suffix; else exact. */
-export function compilePattern(pattern: string): RegExp {
-  const star = pattern.endsWith('*');
-  const body = (star ? pattern.slice(0, -1) : pattern)
+/**
+ * "/orders/:id" -> one segment parameter; a trailing "*" -> any suffix ("/api/*" also matches
+ * "/api" unless strict); else exact. Patterns are matched against canonical paths, lower-cased
+ * and without a trailing slash unless the route opts out.
+ */
+export function compilePattern(pattern: string, o: { caseSensitive?: boolean; strictTrailingSlash?: boolean } = {}): RegExp {
+  let p = o.caseSensitive ? pattern : pattern.toLowerCase();
+  const star = p.endsWith('*');
+  if (star) p = p.slice(0, -1);
+  const dirStar = star && p.endsWith('/');
+  if (dirStar) p = p.slice(0, -1);
+  else if (!o.strictTrailingSlash && p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+  const body = p
     .split('/')
     .map((seg) => (seg.startsWith(':') ? '[^/]+' : escape(seg)))
     .join('/');
-  return new RegExp(`^${body}${star ? '.*' : ''}$`);
+  if (!star) return new RegExp(`^${body}$`);
+  if (!dirStar) return new RegExp(`^${body}.*$`);
+  return new RegExp(o.strictTrailingSlash ? `^${body}/.*$` : `^${body}(?:/.*)?$`);
 }
 
-export function compileRoutes(routes: RouteConfig[], upstreams: Record<string, string>, defaults: { mode: Mode; onSpoolFull: SpoolFullPolicy }, requireUpstream: boolean): Route[] {
+/** The string a route's regex is tested against. */
+function matchKey(path: string, r: Route): string {
+  let k = r.caseSensitive ? path : path.toLowerCase();
+  if (!r.strictTrailingSlash && k.length > 1 && k.endsWith('/')) k = k.slice(0, -1);
+  return k;
+}
+
+function methodScopes(r: RouteConfig, i: number, defaultMethods: string[], problems: string[]): Map<string, readonly string[]> {
+  const upper = (ms: string[]) => ms.map((m) => m.toUpperCase());
+  const scopes = r.scopes ?? [];
+  const named = Array.isArray(scopes) ? null : new Map(Object.entries(scopes).map(([m, s]) => [m.toUpperCase(), s] as const));
+  const listed = r.methods ? upper(r.methods) : null;
+  for (const m of listed ?? []) if (m === 'HEAD' && !listed?.includes('GET')) problems.push(`routes.${i}.methods: HEAD is judged as GET; list GET instead`);
+  for (const m of named?.keys() ?? []) if (m === 'HEAD') problems.push(`routes.${i}.scopes: HEAD is judged as GET; give GET its scopes`);
+  for (const m of [...(listed ?? []), ...(named?.keys() ?? [])]) {
+    if (m !== '*' && !/^[A-Z][A-Z-]*$/.test(m)) problems.push(`routes.${i}: ${JSON.stringify(m)} is not a method name`);
+  }
+  // served: the listed methods; else the methods the scopes name (all defaults with "*"); else the defaults
+  const served = listed ?? (named && !named.has('*') ? [...named.keys()] : defaultMethods);
+  const out = new Map<string, readonly string[]>();
+  for (const m of served) {
+    if (m === 'HEAD') continue;
+    const s = named ? (named.get(m) ?? named.get('*')) : scopes;
+    if (s === undefined) problems.push(`routes.${i}.scopes: no scopes for ${m} (name it, or give "*")`);
+    else out.set(m, s as string[]);
+  }
+  if (named) for (const m of named.keys()) if (m !== '*' && !out.has(m)) problems.push(`routes.${i}.scopes: ${m} is not in routes.${i}.methods`);
+  return out;
+}
+
+export interface RouterOptions {
+  upstreams: Record<string, string>;
+  mode: Mode;
+  onSpoolFull: SpoolFullPolicy;
+  /** Methods a route serves when it names none (HEAD comes with GET). */
+  methods: string[];
+  ambiguousPaths: AmbiguousPathAction;
+  /** The proxy needs an upstream on every route; the middleware needs none. */
+  requireUpstream: boolean;
+}
+
+export function compileRoutes(routes: RouteConfig[], o: RouterOptions): Route[] {
   const problems: string[] = [];
+  const defaultMethods = o.methods.map((m) => m.toUpperCase());
+  const seen = new Map<string, number>();
   const out = routes.map((r, i): Route => {
     let upstream: URL | null = null;
     if (r.upstream !== undefined) {
-      const u = upstreams[r.upstream];
+      const u = o.upstreams[r.upstream];
       if (u === undefined) problems.push(`routes.${i}.upstream: no upstream named ${JSON.stringify(r.upstream)}`);
       else upstream = new URL(u);
-    } else if (requireUpstream) problems.push(`routes.${i}.upstream: required`);
+    } else if (o.requireUpstream) problems.push(`routes.${i}.upstream: required`);
+    const c = canonicalTarget(r.path.replace(/\*$/, ''), o.ambiguousPaths);
+    if (!c.ok || c.rawPath !== null || c.query !== null) problems.push(`routes.${i}.path: ${JSON.stringify(r.path)} is not a canonical path${c.ok && c.query === null ? ` (write ${JSON.stringify(c.path + (r.path.endsWith('*') ? '*' : ''))})` : ''}`);
+    const caseSensitive = r.caseSensitive ?? false;
+    const strictTrailingSlash = r.strictTrailingSlash ?? false;
+    const regex = compilePattern(r.path, { caseSensitive, strictTrailingSlash });
+    const key = `${caseSensitive}:${strictTrailingSlash}:${regex.source}`;
+    const earlier = seen.get(key);
+    if (earlier !== undefined) problems.push(`routes.${i}.path: matches exactly what routes.${earlier}.path matches, so it is never used (a route owns every method on its path: give routes.${earlier} the methods and per-method scopes)`);
+    else seen.set(key, i);
+    const methods = methodScopes(r, i, defaultMethods, problems);
+    const allow = [...methods.keys()].flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
     return {
       name: r.name ?? r.path,
       pattern: r.path,
-      methods: r.methods ? new Set(r.methods.map((m) => m.toUpperCase())) : null,
       upstream,
       auth: r.auth ?? 'jwt',
-      scopes: r.scopes ?? [],
-      mode: r.mode ?? defaults.mode,
+      methods,
+      allow,
+      caseSensitive,
+      strictTrailingSlash,
+      mode: r.mode ?? o.mode,
       tokenEndpoint: r.tokenEndpoint ?? null,
       capture: r.capture,
-      onSpoolFull: r.onSpoolFull ?? defaults.onSpoolFull,
-      regex: compilePattern(r.path),
+      onSpoolFull: r.onSpoolFull ?? o.onSpoolFull,
+      regex,
     };
   });
   if (problems.length > 0) throw new Error(`invalid routes:\n  - ${problems.join('\n  - ')}`);
   return out;
 }
 
-/** First route (in configuration order) whose pattern and method match. */
-export function matchRoute(routes: Route[], method: string, path: string): Route | null {
-  for (const r of routes) {
-    if (r.methods && !r.methods.has(method)) continue;
-    if (r.regex.test(path)) return r;
-  }
+/** First route (in configuration order) whose pattern matches the canonical path; methods are not looked at. */
+export function matchRoute(routes: readonly Route[], path: string): Route | null {
+  for (const r of routes) if (r.regex.test(matchKey(path, r))) return r;
   return null;
+}
+
+const NONE: readonly string[] = [];
+
+export function createRouter(routes: RouteConfig[], o: RouterOptions): Router {
+  const compiled = compileRoutes(routes, o);
+  const known = new Set([...KNOWN_METHODS, ...compiled.flatMap((r) => [...r.methods.keys()])]);
+  return {
+    routes: compiled,
+    resolve(method, target) {
+      const judged = method === 'HEAD' ? 'GET' : method;
+      const c = canonicalTarget(target, o.ambiguousPaths);
+      if (!c.ok) {
+        return { route: null, method: judged, scopes: NONE, path: c.rawPath, query: c.query, rawPath: null, refusal: { status: 400, reason: c.reason, detail: c.detail } };
+      }
+      const base = { method: judged, path: c.path, query: c.query, rawPath: c.rawPath };
+      if (!known.has(method)) return { ...base, route: null, scopes: NONE, refusal: { status: 501, reason: 'method_not_implemented', detail: `${method} is not a method this edge serves` } };
+      const route = matchRoute(compiled, c.path);
+      if (!route) return { ...base, route: null, scopes: NONE, refusal: { status: 404, reason: 'no_route', detail: 'no route matches this path' } };
+      const scopes = route.methods.get(judged);
+      if (!scopes) return { ...base, route, scopes: NONE, refusal: { status: 405, reason: 'method_not_allowed', detail: `${method} is not served on this path`, allow: route.allow } };
+      return { ...base, route, scopes, refusal: null };
+    },
+  };
 }

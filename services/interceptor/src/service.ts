@@ -17,7 +17,7 @@ import { interceptorMetrics, type InterceptorMetrics } from './metrics.js';
 import { createProxyHandler } from './proxy.js';
 import { Publisher, type RecordSink } from './publisher.js';
 import { RevocationFollower, RevocationState } from './revocations.js';
-import { compileRoutes, type Route } from './routes.js';
+import { createRouter, type Router } from './routes.js';
 import { Spool } from './spool.js';
 import { ThreadSink } from './thread-sink.js';
 
@@ -39,7 +39,7 @@ export interface Interceptor {
   stop(): Promise<void>;
   /** Available after start(): for the middleware factories. */
   readonly engine: Engine;
-  readonly routes: Route[];
+  readonly router: Router;
   readonly revocations: RevocationState;
   readonly publisher: Publisher;
   readonly metrics: Metrics;
@@ -50,7 +50,14 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   const metrics = deps.metrics ?? createMetrics();
   const m: InterceptorMetrics = interceptorMetrics(metrics);
   const revocations = new RevocationState();
-  const routes = compileRoutes(config.routes, config.upstreams, { mode: config.mode, onSpoolFull: config.onSpoolFull }, deps.serve !== false);
+  const router = createRouter(config.routes, {
+    upstreams: config.upstreams,
+    mode: config.mode,
+    onSpoolFull: config.onSpoolFull,
+    methods: config.methods,
+    ambiguousPaths: config.paths.ambiguous,
+    requireUpstream: deps.serve !== false,
+  });
   const trusted = trustedProxies(config.trustedProxies);
   // short retries: a failed send is spooled and retried by the publisher, not held in kafkajs
   const clientOverrides = { retry: { initialRetryTime: 100, retries: 2, maxRetryTime: 1_000 }, connectionTimeout: 1_000 };
@@ -146,7 +153,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       const eng = engine;
       const handler = createProxyHandler({
         engine: eng,
-        routes,
+        router,
         verifier,
         logger,
         upstreamTimeoutMs: config.upstreamTimeoutMs,
@@ -205,7 +212,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       server = srv;
       const { port, address } = srv.address() as AddressInfo;
       url = `${tls ? 'https' : 'http'}://${address.includes(':') ? `[${address}]` : address}:${port}`;
-      logger.info({ url, mode: config.mode, routes: routes.length }, 'interceptor listening');
+      logger.info({ url, mode: config.mode, routes: router.routes.length }, 'interceptor listening');
     }
     let opsUrl: string | null = null;
     if (deps.ops ?? config.ops.port !== undefined) {
@@ -230,7 +237,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       if (!engine) throw new Error('interceptor not started');
       return engine;
     },
-    routes,
+    router,
     revocations,
     publisher,
     metrics,
