@@ -96,8 +96,21 @@ export async function checkProof(proof: InclusionProof, jwks: JSONWebKeySet): Pr
   return { ok: true, manifest: m, event };
 }
 
-/** Every archived event whose occurredAt is within [from, to], as it was consumed. */
-export async function* exportEvents(storage: ArchiveStorage, from: number, to: number): AsyncGenerator<{ topic: string; partition: number; offset: number; event: unknown }> {
+export interface ExportOptions {
+  /**
+   * Drop a record whose event id was already exported (default true): at-least-once delivery
+   * upstream can archive one event at two offsets. Exact, over the exported range (memory: ~100
+   * bytes per exported event).
+   */
+  dedupe?: boolean;
+  /** Filled in as the export runs. */
+  stats?: { events: number; duplicates: number };
+}
+
+/** Every archived event whose occurredAt is within [from, to], as it was consumed; each event once unless `dedupe: false`. */
+export async function* exportEvents(storage: ArchiveStorage, from: number, to: number, opts: ExportOptions = {}): AsyncGenerator<{ topic: string; partition: number; offset: number; event: unknown }> {
+  const seen = (opts.dedupe ?? true) ? new Set<string>() : undefined;
+  const stats = opts.stats ?? { events: 0, duplicates: 0 };
   for (const stream of await storage.streams()) {
     for (const { m } of await manifestsOf(storage, stream)) {
       if (m.type !== 'segment') continue;
@@ -109,7 +122,16 @@ export async function* exportEvents(storage: ArchiveStorage, from: number, to: n
       }
       for (const r of records) {
         const e = eventCodec.decode(r.event, { 'audit-schema-fingerprint': r.schemaFingerprint });
-        if (e.occurredAt >= from && e.occurredAt <= to) yield { topic: m.topic, partition: m.partition, offset: r.offset, event: JSON.parse(JSON.stringify(e)) };
+        if (e.occurredAt < from || e.occurredAt > to) continue;
+        if (seen) {
+          if (seen.has(e.id)) {
+            stats.duplicates++;
+            continue;
+          }
+          seen.add(e.id);
+        }
+        stats.events++;
+        yield { topic: m.topic, partition: m.partition, offset: r.offset, event: JSON.parse(JSON.stringify(e)) };
       }
     }
   }

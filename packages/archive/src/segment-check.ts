@@ -166,7 +166,7 @@ class Leaves {
 }
 
 /** Walks `count` ArchivedRecords in data[pos, end), hashing each as a leaf and checking its offset. */
-function walkBlock(data: Buffer, pos: number, end: number, count: number, leaves: Leaves, firstOffset: number, mismatches: [number, number][]): void {
+function walkBlock(data: Buffer, pos: number, end: number, count: number, leaves: Leaves, firstOffset: number, mismatches: [number, number][], eventIds: string[] | undefined): void {
   const r = new Reader(data, pos, end);
   for (let i = 0; i < count; i++) {
     const s = r.pos;
@@ -175,7 +175,13 @@ function walkBlock(data: Buffer, pos: number, end: number, count: number, leaves
     const branch = r.long();
     if (branch === 1) r.skipBytes();
     else if (branch !== 0) throw new SegmentFormatError(`record ${leaves.n}: key union branch ${branch}`);
-    r.skipBytes(); // eventId
+    if (eventIds) {
+      const len = r.long();
+      if (len < 0 || r.pos + len > end) throw new SegmentFormatError(`record ${leaves.n}: event id runs past the end of its block`);
+      // latin1 maps bytes to characters one to one: equal strings are equal ids, without a UTF-8 decode
+      eventIds.push(data.toString('latin1', r.pos, r.pos + len));
+      r.pos += len;
+    } else r.skipBytes(); // eventId
     r.skipBytes(); // schemaFingerprint
     r.skipBytes(); // event
     if (r.pos > end) throw new SegmentFormatError(`record ${leaves.n} runs past the end of its block`);
@@ -187,10 +193,10 @@ function walkBlock(data: Buffer, pos: number, end: number, count: number, leaves
 
 /**
  * Checks a segment file's bytes. `firstOffset` is the manifest's, `expectedRecords` only sizes the
- * leaf buffer. Never throws on bad input: a file that does not parse comes back with `error`.
+ * leaf buffer; `eventIds`, when given, receives each record's event id (in record order). Never throws on bad input: a file that does not parse comes back with `error`.
  * The bytes are not modified (see Leaves.add).
  */
-export function checkSegment(bytes: Buffer, firstOffset: number, expectedRecords = 1024): SegmentCheck {
+export function checkSegment(bytes: Buffer, firstOffset: number, expectedRecords = 1024, eventIds?: string[]): SegmentCheck {
   const sha = sha256(bytes).toString('hex');
   const leaves = new Leaves(expectedRecords);
   const mismatches: [number, number][] = [];
@@ -216,10 +222,10 @@ export function checkSegment(bytes: Buffer, firstOffset: number, expectedRecords
           throw new SegmentFormatError(`block ${block} does not inflate: ${(err as Error).message}`);
         }
         if (count * MIN_RECORD_BYTES > raw.length) throw new SegmentFormatError(`block ${block}: ${count} records cannot fit in ${raw.length} bytes`);
-        walkBlock(raw, 0, raw.length, count, leaves, firstOffset, mismatches);
+        walkBlock(raw, 0, raw.length, count, leaves, firstOffset, mismatches, eventIds);
       } else {
         if (count * MIN_RECORD_BYTES > size) throw new SegmentFormatError(`block ${block}: ${count} records cannot fit in ${size} bytes`);
-        walkBlock(bytes, r.pos - 16 - size, r.pos - 16, count, leaves, firstOffset, mismatches);
+        walkBlock(bytes, r.pos - 16 - size, r.pos - 16, count, leaves, firstOffset, mismatches, eventIds);
       }
       block++;
     }

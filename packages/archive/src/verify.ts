@@ -57,6 +57,12 @@ export interface VerifyReport {
   warnings: Finding[];
   /** The checkpoint each topic was verified from. */
   checkpoints: CheckpointUsed[];
+  /**
+   * Information, not tampering: per partition, records whose event id was already archived
+   * earlier in that partition (at-least-once re-delivery upstream re-produces an event at a new
+   * offset; the archive keeps what the topic held). Within the last DUPLICATE_WINDOW records.
+   */
+  duplicates: { stream: string; records: number; example: { eventId: string; segment: string } }[];
 }
 
 export interface VerifyOptions {
@@ -68,6 +74,11 @@ export interface VerifyOptions {
   now?: number;
   /** Named in the finding when nothing is found (the directory, for the local backend). */
   location?: string;
+  /**
+   * Count repeated event ids per partition (report.duplicates); default false: it costs verify
+   * ~1.3x the CPU time (services/archiver/README.md, benchmark).
+   */
+  duplicates?: boolean;
   onProgress?: (p: { stream: string; done: number; total: number; bytes: number }) => void;
 }
 
@@ -78,8 +89,15 @@ export interface VerifyOptions {
  */
 const READ_AHEAD = 3;
 
+/**
+ * How many of a partition's most recent event ids a repeat is looked for in (memory: ~100 bytes
+ * each). Re-deliveries come from a stage re-producing a batch it had not committed, so a copy lands
+ * within a batch or a few of its original.
+ */
+export const DUPLICATE_WINDOW = 1_000_000;
+
 export async function verifyArchive(storage: ArchiveStorage, jwks: JSONWebKeySet, opts: VerifyOptions = {}): Promise<VerifyReport> {
-  const report: VerifyReport = { ok: true, streams: 0, manifests: 0, segments: 0, records: 0, bytes: 0, findings: [], warnings: [], checkpoints: [] };
+  const report: VerifyReport = { ok: true, streams: 0, manifests: 0, segments: 0, records: 0, bytes: 0, findings: [], warnings: [], checkpoints: [], duplicates: [] };
   const topics = await storage.topics();
   const allStreams = await storage.streams();
   const streams = allStreams.filter((s) => opts.partition === undefined || s.endsWith(`/${opts.partition}/`));
@@ -107,7 +125,7 @@ export async function verifyArchive(storage: ArchiveStorage, jwks: JSONWebKeySet
     window.delete(job++);
     return outcome;
   };
-  for (const plan of plans) await checkSegments(plan, report, nextOutcome, opts.onProgress);
+  for (const plan of plans) await checkSegments(plan, report, nextOutcome, opts.onProgress, opts.duplicates ?? false);
   const completeness: Finding[] = [];
   const add = (kind: FindingKind, stream: string, file: string, message: string) => completeness.push({ kind, stream, file, message });
   const warn = (kind: FindingKind, stream: string, file: string, message: string) => report.warnings.push({ kind, stream, file, message });
@@ -221,8 +239,35 @@ async function readSegment(storage: ArchiveStorage, stream: string, m: Manifest)
   }
 }
 
-async function checkSegments(plan: StreamPlan, report: VerifyReport, nextOutcome: () => Promise<SegmentOutcome>, onProgress?: (p: { stream: string; done: number; total: number; bytes: number }) => void) {
+/** Repeated event ids of one partition, among its last DUPLICATE_WINDOW records. */
+class RepeatCounter {
+  private readonly seen = new Set<string>();
+  private readonly ring: string[] = [];
+  private next = 0;
+  records = 0;
+  example: { eventId: string; segment: string } | undefined;
+
+  add(ids: string[], segment: string): void {
+    for (const id of ids) {
+      if (this.seen.has(id)) {
+        this.records++;
+        this.example ??= { eventId: id, segment };
+        continue;
+      }
+      if (this.ring.length < DUPLICATE_WINDOW) this.ring.push(id);
+      else {
+        this.seen.delete(this.ring[this.next]!);
+        this.ring[this.next] = id;
+        this.next = (this.next + 1) % DUPLICATE_WINDOW;
+      }
+      this.seen.add(id);
+    }
+  }
+}
+
+async function checkSegments(plan: StreamPlan, report: VerifyReport, nextOutcome: () => Promise<SegmentOutcome>, onProgress: ((p: { stream: string; done: number; total: number; bytes: number }) => void) | undefined, countDuplicates: boolean) {
   const { stream, add, segmentManifests, deletedSeqs, segmentKeys } = plan;
+  const repeats = countDuplicates ? new RepeatCounter() : undefined;
   const byHash = new Map(segmentManifests.map((m) => [m.segmentSha256, m]));
   let lastOffset: number | undefined;
   let done = 0;
@@ -242,7 +287,9 @@ async function checkSegments(plan: StreamPlan, report: VerifyReport, nextOutcome
       continue;
     }
     const size = outcome.bytes.length;
-    const check = checkSegment(outcome.bytes, m.firstOffset, m.recordCount);
+    const ids: string[] | undefined = repeats ? [] : undefined;
+    const check = checkSegment(outcome.bytes, m.firstOffset, m.recordCount, ids);
+    if (ids && check.error === undefined) repeats!.add(ids, m.segment);
     report.segments++;
     report.bytes += size;
     onProgress?.({ stream, done, total: segmentManifests.length, bytes: report.bytes });
@@ -267,4 +314,5 @@ async function checkSegments(plan: StreamPlan, report: VerifyReport, nextOutcome
     if (sha === m.segmentSha256) for (const [i, offset] of check.offsetMismatches) add('malformed', m.segment, `record ${i} has offset ${offset}, expected ${m.firstOffset + i}`);
   }
   for (const orphan of segmentKeys) add('inserted', orphan.slice(stream.length), 'segment file has no signed manifest');
+  if (repeats?.example) report.duplicates.push({ stream, records: repeats.records, example: repeats.example });
 }

@@ -12,14 +12,15 @@
  *
  * Checkpoints: the archive gets one after every seal, as the archiver writes it. Each round also
  * verifies the same files with the checkpoints moved aside (verify then reports only
- * checkpoint-missing), in alternating order, so their cost is a ratio from the same run.
+ * checkpoint-missing) and with duplicate counting on (--duplicates), in rotating order, so the cost of each is a
+ * ratio from the same run (the median of the per-round ratios, which load disturbs least).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { appendCheckpoint, generateSigningKey, loadJwks, loadSigner, localStorage, markOf, readCheckpointChain, readHead, seal, verifyArchive, type ArchivedRecord, type SegmentFormat } from '@jwt-audit/archive';
+import { appendCheckpoint, checkCheckpoints, generateSigningKey, loadJwks, loadSigner, localStorage, markOf, readCheckpointChain, readHead, seal, verifyArchive, type ArchivedRecord, type SegmentFormat } from '@jwt-audit/archive';
 import { eventCodec, newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
 
 const N = Number(process.env.BENCH_EVENTS ?? 100_000);
@@ -31,6 +32,10 @@ const CODECS = (process.env.BENCH_CODECS ?? 'deflate,null').split(',').map((spec
   return { name: spec, codec, ...(level ? { deflateLevel: Number(level) } : {}) };
 });
 const secondsSince = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
 let bytesIn = 0;
@@ -79,17 +84,19 @@ for (const { name: codec, ...format } of CODECS) {
     const streamDir = path.join(dir, 'archive', 'audit.enriched.v1', '0');
     const files = readdirSync(streamDir).filter((f) => f.endsWith('.avro')).map((f) => path.join(streamDir, f));
     const jwks = await loadJwks(keys.jwksFile);
-    const rounds: { sha: number; verify: number; bare: number }[] = [];
+    const rounds: { sha: number; verify: number; bare: number; dup: number; cpu: Record<string, number> }[] = [];
     const cpDir = path.join(dir, 'archive', 'audit.enriched.v1', 'checkpoints');
-    const timeVerify = async (withCheckpoints: boolean) => {
+    const timeVerify = async (withCheckpoints: boolean, duplicates: boolean) => {
       if (!withCheckpoints) renameSync(cpDir, `${cpDir}.aside`);
       try {
         t = process.hrtime.bigint();
-        const report = await verifyArchive(storage, jwks);
+        const cpu0 = process.cpuUsage();
+        const report = await verifyArchive(storage, jwks, { duplicates });
         const secs = secondsSince(t);
+        const cpu = process.cpuUsage(cpu0);
         const kinds = report.findings.map((f) => f.kind).join(',');
         if (report.records !== N || kinds !== (withCheckpoints ? '' : 'checkpoint-missing')) throw new Error(`verify failed on an untouched archive: ${JSON.stringify(report.findings.slice(0, 3))}`);
-        return { secs, bytes: report.bytes };
+        return { secs, cpu: (cpu.user + cpu.system) / 1e6, bytes: report.bytes };
       } finally {
         if (!withCheckpoints) renameSync(`${cpDir}.aside`, cpDir);
       }
@@ -97,14 +104,25 @@ for (const { name: codec, ...format } of CODECS) {
     let mb = 0;
     for (let r = 0; r < ROUNDS; r++) {
       const sha = sha256sumSeconds(files);
-      const order = r % 2 === 0 ? [true, false] : [false, true];
+      const variants = ['verify', 'bare', 'dup'] as const;
       const timed: Record<string, number> = {};
-      for (const withCheckpoints of order) {
-        const v = await timeVerify(withCheckpoints);
-        timed[String(withCheckpoints)] = v.secs;
+      const cpu: Record<string, number> = {};
+      for (let k = 0; k < 3; k++) {
+        const which = variants[(r + k) % 3]!;
+        const v = await timeVerify(which !== 'bare', which === 'dup');
+        timed[which] = v.secs;
+        cpu[which] = v.cpu;
         mb = v.bytes / 1e6;
       }
-      rounds.push({ sha, verify: timed.true!, bare: timed.false! });
+      rounds.push({ sha, verify: timed.verify!, bare: timed.bare!, dup: timed.dup!, cpu });
+    }
+    // the checkpoint work alone (chain, hashes, the newest signature), against a whole verify:
+    // wall-time ratios of two whole verifies are too noisy on a loaded machine for a few percent
+    const cpTimes: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      t = process.hrtime.bigint();
+      await checkCheckpoints(storage, jwks, 'audit.enriched.v1');
+      cpTimes.push(secondsSince(t));
     }
     const bestSha = Math.min(...rounds.map((r) => r.sha));
     const bestVerify = Math.min(...rounds.map((r) => r.verify));
@@ -117,13 +135,17 @@ for (const { name: codec, ...format } of CODECS) {
       sha256sum: { mbPerSec: +(mb / bestSha).toFixed(1) },
       verifyOfSha256sum: +(bestSha / bestVerify).toFixed(3),
       roundRatios: ratios.map((x) => +x.toFixed(3)),
-      checkpoints: { count: batches.length, verifyWithOverWithout: +(bestVerify / bestBare).toFixed(3), roundRatios: rounds.map((r) => +(r.verify / r.bare).toFixed(3)) },
+      // CPU time of this process as well as wall time: on a shared machine the CPU time of the
+      // same work varies far less than its wall time
+      checkpoints: { count: batches.length, chainCheckMs: +(median(cpTimes) * 1000).toFixed(2), chainCheckOfVerify: +(median(cpTimes) / bestVerify).toFixed(4), verifyWithOverWithout: +median(rounds.map((r) => r.verify / r.bare)).toFixed(3), cpuWithOverWithout: +median(rounds.map((r) => r.cpu.verify! / r.cpu.bare!)).toFixed(3), bestOverBest: +(bestVerify / bestBare).toFixed(3), roundRatios: rounds.map((r) => +(r.verify / r.bare).toFixed(3)) },
+      duplicateCount: { verifyWithOverWithout: +median(rounds.map((r) => r.dup / r.verify)).toFixed(3), cpuWithOverWithout: +median(rounds.map((r) => r.cpu.dup! / r.cpu.verify!)).toFixed(3), roundRatios: rounds.map((r) => +(r.dup / r.verify).toFixed(3)) },
     };
     results.push(result);
     console.log(`[${codec}] events=${N}: ${result.eventMB} MB of Avro events -> ${result.archiveMB} MB of segments`);
     console.log(`[${codec}] write : ${result.write.eventsPerSec} events/s, ${result.write.eventMBPerSec} MB/s of events (seal: container + Merkle + signed manifest, fsynced)`);
     console.log(`[${codec}] verify: ${result.verify.mbPerSec} MB/s of segments (${result.verify.eventsPerSec} events/s) = ${result.verifyOfSha256sum}x sha256sum (${result.sha256sum.mbPerSec} MB/s) over the same files; per round ${result.roundRatios.join(', ')}x`);
-    console.log(`[${codec}] checkpoints (${result.checkpoints.count}, one per seal): verify takes ${result.checkpoints.verifyWithOverWithout}x the time without them (best of each; per round ${result.checkpoints.roundRatios.join(', ')}x)`);
+    console.log(`[${codec}] checkpoints (${result.checkpoints.count}, one per seal): checking them alone takes ${result.checkpoints.chainCheckMs} ms (median of 9) = ${(result.checkpoints.chainCheckOfVerify * 100).toFixed(2)}% of the best verify; whole verify takes ${result.checkpoints.verifyWithOverWithout}x the time (${result.checkpoints.cpuWithOverWithout}x the CPU time) without them (median of rounds; best over best ${result.checkpoints.bestOverBest}x; per round ${result.checkpoints.roundRatios.join(', ')}x)`);
+    console.log(`[${codec}] duplicate counting (--duplicates): verify takes ${result.duplicateCount.verifyWithOverWithout}x the time (${result.duplicateCount.cpuWithOverWithout}x the CPU time) without it (median; per round ${result.duplicateCount.roundRatios.join(', ')}x)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -178,3 +178,32 @@ test('audit archive head, verify --expect-head, and nothing to verify failing wi
   assert.equal(noCheckpointHead.code, 1);
   assert.match(noCheckpointHead.stderr, /no checkpoint in .*copy \(expected <topic>\/checkpoints\/<seq>\.checkpoint\.jws\)/);
 });
+
+test('audit archive export drops repeated event ids and says how many; verify --duplicates names them as information', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cli-dup-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const keys = await generateSigningKey(path.join(dir, 'keys'), 'k1');
+  const signer = await loadSigner(keys.privateFile);
+  const storage = localStorage(path.join(dir, 'archive'));
+  const head = await readHead(storage, 'audit.enriched.v1', 0);
+  const base = readSchemaFile('examples/token.validated.json') as AuditEvent;
+  const events = Array.from({ length: 6 }, (_, i) => ({ ...base, id: newId(), occurredAt: Date.parse('2026-11-20T10:00:00Z') + i * 1000 }));
+  // a stage re-produced events 2..4 after a crash: they are archived again at new offsets
+  const sequence = [...events, ...events.slice(2, 5)];
+  await seal(storage, signer, head, sequence.map((e, offset) => {
+    const enc = eventCodec.encode(e);
+    return { offset, timestamp: e.occurredAt, key: null, eventId: e.id, schemaFingerprint: enc.headers['audit-schema-fingerprint']!, event: enc.value };
+  }));
+  await appendCheckpoint(storage, signer, await readCheckpointChain(storage, 'audit.enriched.v1'), { archive: 'dup', partitionCount: 1, marks: [markOf(head)], createdAt: Date.now(), intervalMs: 3_600_000 });
+  const args = ['--dir', path.join(dir, 'archive')];
+  const exported = await auditHere(['archive', 'export', '--from', '2026-11-20T00:00:00Z', '--to', '2026-11-21T00:00:00Z', ...args]);
+  assert.equal(exported.code, 0, exported.stderr);
+  assert.deepEqual(exported.stdout.trim().split('\n').map((l) => JSON.parse(l).event.id), events.map((e) => e.id));
+  assert.equal(exported.stderr, '6 event(s), 3 duplicate(s) dropped (an event id already exported: re-delivery upstream)\n');
+  const kept = await auditHere(['archive', 'export', '--from', '2026-11-20T00:00:00Z', '--to', '2026-11-21T00:00:00Z', ...args, '--keep-duplicates']);
+  assert.equal(kept.stdout.trim().split('\n').length, 9);
+  const verified = await auditHere(['archive', 'verify', ...args, '--jwks', keys.jwksFile, '--duplicates']);
+  assert.equal(verified.code, 0, verified.stdout);
+  assert.match(verified.stdout, new RegExp(`^INFO duplicates\\s+audit\\.enriched\\.v1/0/: 3 record\\(s\\) repeat an event id archived earlier in this partition \\(e\\.g\\. ${events[2]!.id} in 0000000000\\.`, 'm'));
+  assert.match(verified.stdout, /^OK: 1 partition/m);
+});
