@@ -1,34 +1,8 @@
 import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
-import type { AmbiguousPathAction } from './canonical-path.js';
-import type { BodyCapture, CaptureRule, SamplingRule } from './capture.js';
-import { DEFAULT_METHODS } from './routes.js';
+import { DEFAULT_METHODS, type AmbiguousPathAction, type BodyCapture, type CaptureRule, type Mode, type RouteConfig, type SamplingRule, type SpoolFullPolicy } from '@jwt-audit/edge';
 
-export type Mode = 'enforce' | 'observe';
-export type SpoolFullPolicy = 'fail-open' | 'fail-closed';
+export type { Mode, RouteConfig, SpoolFullPolicy };
 
-export interface RouteConfig {
-  /** Shown in events (http.request.route) and metrics; defaults to the path pattern. */
-  name?: string;
-  /** "/api/orders/:id", "/api/*" (prefix, and "/api" itself), or an exact path; canonical (no "//", ".", "..", escaped unreserved characters). */
-  path: string;
-  /** Methods served on this path (default: `methods`); another method is 405. HEAD comes with GET. */
-  methods?: string[];
-  /** Key of `upstreams`; required for the proxy, ignored by middleware. */
-  upstream?: string;
-  /** "jwt" (default): bearer token validated; "none": not authenticated (token endpoint, JWKS). */
-  auth?: 'jwt' | 'none';
-  /** Scopes every method needs, or per method: { "GET": [...], "POST": [...], "*": [...] (the rest) }; HEAD is judged as GET. */
-  scopes?: string[] | Record<string, string[]>;
-  /** Match the path's case exactly (default false: case-insensitive, as Express routes). */
-  caseSensitive?: boolean;
-  /** "/a/" and "/a" are different paths (default false: one trailing slash is ignored). */
-  strictTrailingSlash?: boolean;
-  mode?: Mode;
-  /** Observe this OAuth endpoint's traffic for lifecycle events. */
-  tokenEndpoint?: 'token' | 'revocation';
-  capture?: { headers?: string[]; bodies?: BodyCapture; maxBodyBytes?: number };
-  onSpoolFull?: SpoolFullPolicy;
-}
 
 export interface InterceptorConfig {
   listen: { host: string; port: number; tls?: { certFile: string; keyFile: string } };

@@ -4,14 +4,13 @@ import { TOPICS, eventCodec, partitionKey, revocationCodec, type AuditEvent, typ
 import { bearerToken, type Verifier } from '@jwt-audit/jwt';
 import type { Logger } from '@jwt-audit/runtime';
 import { actorOf, exchangeEvent, rejectionOf, tokenEvent, type AuthResult, type Exchange } from './audit.js';
-import { BodyRecorder, captureHeaders, resolvePolicy, sampled, secretHeaderSet, type CapturePolicy, type CaptureRule, type SamplingRule } from './capture.js';
+import { BodyRecorder, captureHeaders, resolvePolicy, sampled, secretHeaderSet, type CapturePolicy, type CaptureRule, type Refusal, type Resolution, type Route, type SamplingRule } from '@jwt-audit/edge';
 import { invalidForwardedFor, networkOf, normalizeIp, type TrustedProxies } from './client-ip.js';
 import { forwardedNode, forwardedQuoted, isForwardingHeader, isSubjectHeader } from './identity-headers.js';
 import type { Mode } from './config.js';
 import type { InterceptorMetrics } from './metrics.js';
 import { problem, type Problem } from './problem.js';
 import { revocationKey, type RevocationState } from './revocations.js';
-import type { Refusal, Resolution, Route } from './routes.js';
 import type { SpoolRecord } from './spool.js';
 import { hopTrace, type HopTrace } from './trace.js';
 

@@ -5,7 +5,7 @@ import { actorOf } from './audit.js';
 import type { Engine, RequestContext } from './engine.js';
 import { stripSubjectHeader } from './identity-headers.js';
 import { sendProblem } from './problem.js';
-import type { Router } from './routes.js';
+import type { Router } from '@jwt-audit/edge';
 
 /**
  * The interceptor inside a Node server instead of in front of it. Three shapes, one behaviour:

@@ -10,7 +10,7 @@ import { headerString, type Engine, type RequestContext } from './engine.js';
 import { failureEvent, upstreamFailure, type FailureReason } from './exchange-failure.js';
 import { problem, sendProblem, type Problem } from './problem.js';
 import { writableResponseHeaders } from './response-headers.js';
-import type { Resolution, Route, Router } from './routes.js';
+import type { Resolution, Route, Router } from '@jwt-audit/edge';
 import { FamilyTracker, observeTokenEndpoint } from './token-endpoint.js';
 
 /**

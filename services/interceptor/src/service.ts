@@ -17,7 +17,7 @@ import { interceptorMetrics, type InterceptorMetrics } from './metrics.js';
 import { createProxyHandler } from './proxy.js';
 import { Publisher, type RecordSink } from './publisher.js';
 import { RevocationFollower, RevocationState } from './revocations.js';
-import { createRouter, type Router } from './routes.js';
+import { createRouter, type Router } from '@jwt-audit/edge';
 import { Spool } from './spool.js';
 import { ThreadSink } from './thread-sink.js';
 

@@ -1,5 +1,6 @@
 import { canonicalTarget, type AmbiguousPathAction, type PathRefusalReason } from './canonical-path.js';
-import type { Mode, RouteConfig, SpoolFullPolicy } from './config.js';
+import type { BodyCapture } from './capture.js';
+import { RouteConfigError } from './errors.js';
 
 /**
  * Route resolution: which configured route judges a request, with which scopes, on which path.
@@ -18,6 +19,33 @@ import type { Mode, RouteConfig, SpoolFullPolicy } from './config.js';
  * - No route: 404 (the proxy has nowhere to send it; the middleware lets it through only in
  *   observe mode). A catch-all is a route like any other ("/*").
  */
+
+export type Mode = 'enforce' | 'observe';
+export type SpoolFullPolicy = 'fail-open' | 'fail-closed';
+
+export interface RouteConfig {
+  /** Shown in events (http.request.route) and metrics; defaults to the path pattern. */
+  name?: string;
+  /** "/api/orders/:id", "/api/*" (prefix, and "/api" itself), or an exact path; canonical (no "//", ".", "..", escaped unreserved characters). */
+  path: string;
+  /** Methods served on this path (default: `methods`); another method is 405. HEAD comes with GET. */
+  methods?: string[];
+  /** Key of `upstreams`; required for the proxy, ignored by middleware. */
+  upstream?: string;
+  /** "jwt" (default): bearer token validated; "none": not authenticated (token endpoint, JWKS). */
+  auth?: 'jwt' | 'none';
+  /** Scopes every method needs, or per method: { "GET": [...], "POST": [...], "*": [...] (the rest) }; HEAD is judged as GET. */
+  scopes?: string[] | Record<string, string[]>;
+  /** Match the path's case exactly (default false: case-insensitive, as Express routes). */
+  caseSensitive?: boolean;
+  /** "/a/" and "/a" are different paths (default false: one trailing slash is ignored). */
+  strictTrailingSlash?: boolean;
+  mode?: Mode;
+  /** Observe this OAuth endpoint's traffic for lifecycle events. */
+  tokenEndpoint?: 'token' | 'revocation';
+  capture?: { headers?: string[]; bodies?: BodyCapture; maxBodyBytes?: number };
+  onSpoolFull?: SpoolFullPolicy;
+}
 
 /** A configured route, compiled once at start. */
 export interface Route {
@@ -177,7 +205,7 @@ export function compileRoutes(routes: RouteConfig[], o: RouterOptions): Route[] 
       regex,
     };
   });
-  if (problems.length > 0) throw new Error(`invalid routes:\n  - ${problems.join('\n  - ')}`);
+  if (problems.length > 0) throw new RouteConfigError(problems);
   return out;
 }
 

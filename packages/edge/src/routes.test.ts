@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RouteConfig } from './config.js';
-import { compilePattern, createRouter, DEFAULT_METHODS, type RouterOptions } from './routes.js';
+import { RouteConfigError } from './errors.js';
+import { compilePattern, createRouter, DEFAULT_METHODS, type RouteConfig, type RouterOptions } from './routes.js';
 
 const options: RouterOptions = { upstreams: { api: 'http://127.0.0.1:1' }, mode: 'enforce', onSpoolFull: 'fail-open', methods: DEFAULT_METHODS, ambiguousPaths: 'reject', requireUpstream: true };
 const router = (routes: RouteConfig[], o: Partial<RouterOptions> = {}) => createRouter(routes.map((r) => ({ upstream: 'api', ...r })), { ...options, ...o });
@@ -104,6 +104,8 @@ describe('router', () => {
           { path: '/bad', methods: ['G ET'] },
         ]),
       (err: Error) => {
+        assert.ok(err instanceof RouteConfigError);
+        assert.equal(err.code, 'AUDIT_ERR_EDGE_ROUTES');
         for (const want of [
           'routes.1.path: matches exactly what routes.0.path matches',
           'routes.2.path: "/api//x" is not a canonical path (write "/api/x")',
