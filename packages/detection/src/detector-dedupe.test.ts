@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Alert } from '@jwt-audit/events';
-import { advance, createDetectorState, detect, restoreState, snapshotState } from './detector.js';
+import { advance, applyChanges, createDetectorState, detect, drainChanges, restoreState, snapshotState } from './detector.js';
 import { generateScenario } from './scenario.js';
 import { ev, T0 } from './testdata/events.js';
 
@@ -47,11 +47,19 @@ test('deduplication: a scenario with generated duplicates (a crashed stage re-pr
   }
 });
 
-test('deduplication is bounded: dedupeMaxIds ids at most', () => {
+test('deduplication is bounded: the last dedupeMaxIds ids, also through a journal replay', () => {
   const state = createDetectorState({ dedupeMaxIds: 50 });
-  for (let i = 0; i < 500; i++) {
-    const e = ev({ at: T0 + i, sub: `u${i}` });
-    detect(state, e, e.occurredAt);
-  }
+  const events = Array.from({ length: 500 }, (_, i) => ev({ at: T0 + i, sub: `u${i}` }));
+  for (const e of events) detect(state, e, e.occurredAt);
   assert.equal(state.seen.size, 50);
+  assert.ok(state.seen.has(events[499]!.id) && !state.seen.has(events[449]!.id) && state.seen.has(events[450]!.id));
+  // snapshot + journal: the restored memory is the live one
+  const snap = JSON.parse(JSON.stringify(snapshotState(state)));
+  const more = Array.from({ length: 30 }, (_, i) => ev({ at: T0 + 600 + i, sub: `v${i}` }));
+  for (const e of more) detect(state, e, e.occurredAt);
+  const journal = JSON.parse(JSON.stringify(drainChanges(state)));
+  const restored = restoreState(snap, { dedupeMaxIds: 50 });
+  applyChanges(restored, journal);
+  assert.deepEqual(restored.seen.dump(), state.seen.dump());
+  assert.equal(drainChanges(state).seen, undefined, 'nothing pending after a drain');
 });

@@ -4,6 +4,7 @@ import { resolveDetectionConfig, type DetectionConfig, type ResolvedDetectionCon
 import { DetectionStateError } from './errors.js';
 import { clientIp, sessionIdOf } from './event-facts.js';
 import { KeyedStore, type Slot, type StoreDump } from './keyed-store.js';
+import { RecentIds } from './recent-ids.js';
 import { RULES } from './rules/index.js';
 import { REPARTITIONED, type AnyRule, type CommonRuleConfig, type Finding, type Partitioning } from './types.js';
 
@@ -54,9 +55,9 @@ export interface DetectorState {
   /**
    * Event ids already run through the rules (per partitioning), so an event delivered twice (a
    * stage re-producing what it had not committed before a crash lands at a new offset) does not
-   * count twice towards a threshold. Bounded by `dedupeMaxIds` and `dedupeWindowMs` of event time.
+   * count twice towards a threshold. The last `dedupeMaxIds` ids.
    */
-  readonly seen: KeyedStore<1>;
+  readonly seen: RecentIds;
   /** Duplicate events skipped since the state was created. */
   duplicates: number;
   /** Largest event time seen (ms), not beyond now + maxSkewMs. */
@@ -77,9 +78,7 @@ export interface DetectorOptions {
    * its source partitions, so it is out of order by up to one batch of one partition.
    */
   allowedLatenessMs?: number;
-  /** Event time an event id is remembered for deduplication (ms, default 1 h). */
-  dedupeWindowMs?: number;
-  /** Most event ids remembered for deduplication (default 200,000; 0 disables it). */
+  /** Event ids remembered for deduplication: the last this many (default 200,000, ~30 MB; 0 disables it). */
   dedupeMaxIds?: number;
 }
 
@@ -92,8 +91,6 @@ const MAX_EVIDENCE = 20;
 const DEFAULT_SKEW_MS = 5 * 60_000;
 const skewOf = new WeakMap<DetectorState, number>();
 const latenessOf = new WeakMap<DetectorState, number>();
-const dedupeOf = new WeakMap<DetectorState, number>();
-const DEFAULT_DEDUPE_WINDOW_MS = 3_600_000;
 const DEFAULT_DEDUPE_MAX_IDS = 200_000;
 
 export function createDetectorState(options: DetectorOptions = {}): DetectorState {
@@ -104,8 +101,7 @@ export function createDetectorState(options: DetectorOptions = {}): DetectorStat
     return { rule, config: c, store: new KeyedStore<unknown>(c.maxKeys), suppress: new KeyedStore<SuppressionEntry>(c.maxKeys) };
   });
   const maxIds = options.dedupeMaxIds ?? DEFAULT_DEDUPE_MAX_IDS;
-  const state: DetectorState = { config, slots, seen: new KeyedStore<1>(Math.max(1, maxIds)), duplicates: 0, watermark: 0, offset: null };
-  dedupeOf.set(state, maxIds > 0 ? (options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS) : 0);
+  const state: DetectorState = { config, slots, seen: new RecentIds(maxIds), duplicates: 0, watermark: 0, offset: null };
   skewOf.set(state, options.maxSkewMs ?? DEFAULT_SKEW_MS);
   latenessOf.set(state, options.allowedLatenessMs ?? 0);
   return state;
@@ -238,15 +234,13 @@ function raise(state: DetectorState, slot: RuleSlot, f: Finding, e: AuditEvent, 
  */
 export function detect(state: DetectorState, event: AuditEvent, now: number, only?: Partitioning): DetectResult {
   const alerts: Alert[] = [];
-  const dedupeMs = dedupeOf.get(state) ?? 0;
-  if (dedupeMs > 0) {
+  if (state.seen.cap > 0) {
     const id = only === undefined ? event.id : `${only}|${event.id}`;
-    if (state.seen.get(id, event.occurredAt) !== undefined) {
+    if (state.seen.has(id)) {
       state.duplicates++;
       return { state, alerts };
     }
-    state.seen.set(id, 1, Math.max(event.occurredAt, state.watermark) + dedupeMs);
-    state.seen.sweep(state.watermark - dedupeMs, 4);
+    state.seen.add(id);
   }
   const limit = now + (skewOf.get(state) ?? DEFAULT_SKEW_MS);
   if (event.occurredAt > state.watermark && event.occurredAt <= limit) {
@@ -283,7 +277,6 @@ export function advance(state: DetectorState, watermark: number, now: number): A
     state.watermark = watermark;
     closeWindows(state, now, alerts);
     for (const slot of state.slots) slot.store.sweep(watermark, Number.MAX_SAFE_INTEGER);
-    state.seen.sweep(watermark, Number.MAX_SAFE_INTEGER);
   }
   return alerts;
 }
@@ -295,12 +288,13 @@ export function stateStats(state: DetectorState): Record<string, { keys: number;
 
 /* ---------- persistence: snapshots and change journals (plain JSON) ---------- */
 
-/** Snapshot format v1: { v: 1, watermark, offset, stores: { "<rule>": [[key, entry, expiresAt]...], "<rule>#s": suppressions, "#seen": event ids (deduplication; absent in older snapshots) } }. */
+/** Snapshot format v1: { v: 1, watermark, offset, stores: { "<rule>": [[key, entry, expiresAt]...], "<rule>#s": suppressions }, seen: the last event ids, oldest first (deduplication; absent in older snapshots) }. */
 export interface DetectorSnapshot {
   v: 1;
   watermark: number;
   offset: string | null;
   stores: Record<string, StoreDump<unknown>>;
+  seen?: string[];
 }
 
 /** One journal record: what changed in one batch ([store, key, value, expiresAt], value null = removed). */
@@ -308,6 +302,8 @@ export interface StateChanges {
   watermark: number;
   offset: string | null;
   changes: Array<[store: string, key: string, value: unknown, expiresAt: number]>;
+  /** event ids run in the batch (deduplication memory), oldest first */
+  seen?: string[];
 }
 
 export function snapshotState(state: DetectorState): DetectorSnapshot {
@@ -319,9 +315,7 @@ export function snapshotState(state: DetectorState): DetectorSnapshot {
     s.store.drainChanges();
     s.suppress.drainChanges();
   }
-  stores['#seen'] = state.seen.dump();
-  state.seen.drainChanges();
-  return { v: 1, watermark: state.watermark, offset: state.offset, stores };
+  return { v: 1, watermark: state.watermark, offset: state.offset, stores, seen: state.seen.dump() };
 }
 
 function storesOf(state: DetectorState): Map<string, KeyedStore<unknown>> {
@@ -330,7 +324,6 @@ function storesOf(state: DetectorState): Map<string, KeyedStore<unknown>> {
     m.set(s.rule.name, s.store);
     m.set(`${s.rule.name}#s`, s.suppress as KeyedStore<unknown>);
   }
-  m.set('#seen', state.seen as KeyedStore<unknown>);
   return m;
 }
 
@@ -348,6 +341,7 @@ export function restoreState(snapshot: unknown, options: DetectorOptions = {}): 
     if (!Array.isArray(dump)) throw new DetectionStateError(`snapshot store ${name} is not a list`);
     stores.get(name)?.load(dump);
   }
+  state.seen.load(snap.seen);
   return state;
 }
 
@@ -357,7 +351,8 @@ export function drainChanges(state: DetectorState): StateChanges {
   for (const [name, store] of storesOf(state)) {
     for (const [key, slot] of store.drainChanges()) changes.push([name, key, slot ? slot.v : null, slot ? slot.x : 0]);
   }
-  return { watermark: state.watermark, offset: state.offset, changes };
+  const seen = state.seen.drain();
+  return { watermark: state.watermark, offset: state.offset, changes, ...(seen.length > 0 ? { seen } : {}) };
 }
 
 /** Replays a journal record onto a state (restore = snapshot + every journal record since). */
@@ -366,6 +361,7 @@ export function applyChanges(state: DetectorState, record: StateChanges): void {
   for (const [name, key, value, x] of record.changes) {
     stores.get(name)?.apply(key, value === null ? undefined : ({ v: value, x } as Slot<unknown>));
   }
+  state.seen.load(record.seen);
   state.watermark = Math.max(state.watermark, record.watermark);
   state.offset = record.offset;
 }
