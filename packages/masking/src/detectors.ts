@@ -15,6 +15,8 @@ export interface Detector {
    * run. Most strings in an event are short and innocent; this is what keeps masking fast.
    */
   hint: RegExp;
+  /** What `redact` writes instead of `[redacted:<name>]`, where that text would be misread in place. */
+  redacted?: string;
 }
 
 const has = (...needles: string[]) => new RegExp(needles.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'));
@@ -94,8 +96,12 @@ export const DETECTORS: Detector[] = [
     pattern: /\b(?:sk-(?:proj|ant|svcacct|admin)-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|hf_[A-Za-z0-9]{34,}|lin_(?:api|oauth)_[A-Za-z0-9]{40}|gl(?:sa|c)_[A-Za-z0-9_+/=-]{32,}|dapi[a-f0-9]{32}|hv[sbr]\.[A-Za-z0-9_-]{24,}|ops_[A-Za-z0-9_-]{40,}|(?:secret|ntn)_[A-Za-z0-9]{43,46}|fig[dhu]_[A-Za-z0-9_-]{30,}|gsk_[A-Za-z0-9]{48,}|dckr_pat_[A-Za-z0-9_-]{27,})/g,
     hint: hasI(/sk-|sg\.|shp|hf_|lin_|glsa_|glc_|dapi|hv[sbr]\.|ops_|secret_|ntn_|fig[dhu]_|gsk_|dckr_/i),
   },
-  // the password of scheme://user:password@host (DSNs and URLs of every scheme)
-  { name: 'url-credentials', pattern: /(?<=[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+(?=@)/gi, hint: has('://') },
+  // the userinfo of scheme://user:password@host (DSNs and URLs of every scheme), user and password
+  // together: a user name left before a redacted password still reads as a connection string to
+  // secret scanners, and is often personal
+  // together (redacted as `REDACTED`: `[redacted:...]` has a colon, and `scheme://[redacted:x]@host`
+  // would read as a user `[redacted` with a password)
+  { name: 'url-credentials', pattern: /(?<=[a-z][a-z0-9+.-]*:\/\/)[^\s:/@]*:[^\s@/]+(?=@)/gi, hint: has('://'), redacted: 'REDACTED' },
   // Bounded parts (local <= 64, labels <= 63 without dots, <= 10 labels): the unbounded
   // `[A-Za-z0-9.-]+\.` form took seconds on 64 KiB of "a-a-a-..." after an @ (backtracking).
   { name: 'email', pattern: /\b[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,10}[A-Za-z]{2,24}\b/g, hint: has('@') },

@@ -47,7 +47,7 @@ const KV = /(["']?)([A-Za-z_][A-Za-z0-9_.-]{0,40})\1(\s*[:=]\s*)(?:"((?:[^"\\]|\
 const B64_RUN = /[A-Za-z0-9+/_-]{24,}={0,2}/g;
 const B64_HINT = /[A-Za-z0-9+/_-]{24}/;
 /** Runs holding percent-escapes. */
-const PCT_RUN = /[^\s"'<>]*%[0-9A-Fa-f]{2}[^\s"'<>]*/g;
+const PCT_RUN = /[^\s"<>]*%[0-9A-Fa-f]{2}[^\s"<>]*/g;
 /** Rejections decided before (or without) a verified signature: the claims are whatever was sent. */
 const UNVERIFIED_REASONS = new Set(['malformed', 'bad_signature', 'alg_not_allowed', 'unknown_kid']);
 const KINDS = new Set<string>(EVENT_KINDS);
@@ -77,7 +77,10 @@ export interface Masker {
 export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   const fieldRules = Object.entries(policy.fields).map(([p, a]) => ({ re: new RegExp(p, 'i'), action: a }));
   const words = compileKeyWords({ words: policy.words, notSensitive: policy.notSensitive });
-  const detectors = DETECTORS.filter((d) => policy.detectors[d.name]).map((d) => ({ ...d, rule: makeRule('detector', d.name, policy.detectors[d.name]!) }));
+  const detectors = DETECTORS.filter((d) => policy.detectors[d.name]).map((d) => {
+    const rule = makeRule('detector', d.name, policy.detectors[d.name]!);
+    return { ...d, rule: d.redacted ? { ...rule, redacted: d.redacted } : rule };
+  });
   const hintOfAny = anyHint(detectors);
   const headerRules = new Map(Object.entries(policy.headers).map(([h, a]) => [h.toLowerCase(), a]));
   const encodedRule = makeRule('encoded', 'detector', 'redact');
@@ -161,17 +164,37 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     return out;
   };
 
+  /**
+   * `key=value`, `key: value`, `"key": "value"` pairs with a sensitive key, masked. The value of an
+   * innocent key is scanned again: in `line: password=x` the first pair found is `line`, and its
+   * bare value holds the pair that matters.
+   */
+  const pairs = (s: string, ctx: Ctx): string => {
+    let out = '';
+    let from = 0;
+    KV.lastIndex = 0;
+    for (let m = KV.exec(s); m !== null; m = KV.exec(s)) {
+      const [whole, q = '', k = '', sep = '', dq, sq, bare] = m;
+      const rule = fieldRule(k);
+      const v = dq ?? sq ?? bare ?? '';
+      if (!rule) {
+        // scan again from where the value starts: it may be the next key
+        KV.lastIndex = m.index + 2 * q.length + k.length + sep.length;
+        continue;
+      }
+      if (v === '' || FINGERPRINT.test(v)) continue;
+      const masked = apply(v, rule, ctx) ?? '';
+      out += `${s.slice(from, m.index)}${q}${k}${q}${sep}${dq !== undefined ? `"${masked}"` : sq !== undefined ? `'${masked}'` : masked}`;
+      from = m.index + whole.length;
+    }
+    return from === 0 ? s : out + s.slice(from);
+  };
+
   /** key=value pairs and the detectors, without decoding. */
   const plain = (s: string, ctx: Ctx): string => {
     if (s.length < 3) return s;
     // sensitive key/value pairs first: a password is not recognisable by its value
-    let out = !s.includes('=') && !s.includes(':') ? s : s.replace(KV, (m, q: string, k: string, sep: string, dq?: string, sq?: string, bare?: string) => {
-      const rule = fieldRule(k);
-      const v = dq ?? sq ?? bare ?? '';
-      if (!rule || v === '' || FINGERPRINT.test(v)) return m;
-      const masked = apply(v, rule, ctx) ?? '';
-      return `${q}${k}${q}${sep}${dq !== undefined ? `"${masked}"` : sq !== undefined ? `'${masked}'` : masked}`;
-    });
+    let out = !s.includes('=') && !s.includes(':') ? s : pairs(s, ctx);
     if (out.length < 6 || !hintOfAny.test(out)) return out;
     for (const d of detectors) {
       if (!d.hint.test(out)) continue;
@@ -192,29 +215,59 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     for (const c of b) if ((c >= 0x20 && c < 0x7f) || c === 9 || c === 10 || c === 13) printable++;
     return printable / b.length >= 0.9 ? b.toString('utf8') : null;
   };
-  /** A run replaced whole when its decoded form holds something the plain scan would mask. */
-  const decodedHit = (decoded: string | null): boolean => {
+  /**
+   * Whether a decoded run holds something the plain scan would mask, looking one level further
+   * down (base64 inside percent-encoding, percent-encoding twice) but no more.
+   */
+  const decodedHit = (decoded: string | null, depth = 1): boolean => {
     if (decoded === null) return false;
-    const sub: Ctx = { applied: new Set() };
-    return plain(decoded, sub) !== decoded;
+    if (plain(decoded, { applied: new Set() }) !== decoded) return true;
+    return depth > 0 && encodedHit(decoded, depth - 1);
+  };
+  /**
+   * A base64 run decoded: as found, and from after each of its first slashes (`/` is in the
+   * alphabet, so a path `/files/<base64>` is one run whose start is not the encoding's).
+   */
+  const b64Hit = (run: string, depth: number): boolean => {
+    if (/^[0-9a-f]+$/.test(run)) return false; // hex: digests and pseudonyms
+    for (let start = 0, n = 0; start >= 0 && n < 5; n++) {
+      const candidate = run.slice(start);
+      if (candidate.length < 24) break;
+      if (decodedHit(readable(Buffer.from(candidate, 'base64')), depth)) return true;
+      const slash = run.indexOf('/', start);
+      start = slash < 0 ? -1 : slash + 1;
+    }
+    return false;
+  };
+  const encodedHit = (s: string, depth: number): boolean => {
+    if (B64_HINT.test(s)) for (const [run] of s.matchAll(B64_RUN)) if (b64Hit(run, depth)) return true;
+    if (s.includes('%')) {
+      for (const [run] of s.matchAll(PCT_RUN)) {
+        try {
+          const d = decodeURIComponent(run.replace(/\+/g, ' '));
+          if (d !== run && decodedHit(d, depth)) return true;
+        } catch {
+          // not percent-encoding after all
+        }
+      }
+    }
+    return false;
   };
 
   const text = (s: string, ctx: Ctx): string => {
     let out = plain(s, ctx);
     if (out.length < 12) return out;
-    // base64 / base64url / percent-encoded text, decoded once: a secret that was encoded to pass a
-    // filter is still a secret. The whole encoded run is redacted (its decoded form is never kept).
+    // base64 / base64url / percent-encoded text, decoded for detection: a secret that was encoded
+    // to pass a filter is still a secret. The whole encoded run is redacted (its decoded form is
+    // never kept).
     if (B64_HINT.test(out)) {
-      B64_RUN.lastIndex = 0;
       out = out.replace(B64_RUN, (run) => {
-        if (ALREADY_MASKED.test(run) || /^[0-9a-f]+$/.test(run)) return run;
-        if (!decodedHit(readable(Buffer.from(run, 'base64')))) return run;
+        if (ALREADY_MASKED.test(run) || !b64Hit(run, 1)) return run;
         ctx.applied.add(encodedRule.applied);
         return '[redacted:encoded]';
       });
     }
     if (out.includes('%')) {
-      PCT_RUN.lastIndex = 0;
       out = out.replace(PCT_RUN, (run) => {
         let decoded: string;
         try {
