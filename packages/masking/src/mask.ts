@@ -51,6 +51,7 @@ const PCT_RUN = /[^\s"<>]*%[0-9A-Fa-f]{2}[^\s"<>]*/g;
 /** Rejections decided before (or without) a verified signature: the claims are whatever was sent. */
 const UNVERIFIED_REASONS = new Set(['malformed', 'bad_signature', 'alg_not_allowed', 'unknown_kid']);
 const KINDS = new Set<string>(EVENT_KINDS);
+const CLOSED_SHAPES = new Set<ShapeName>(['uuid', 'hex64', 'traceparent', 'traceId', 'ip', 'forwardedEntry', 'method', 'scheme']);
 
 /**
  * One rule as it is applied: its action, the entry it adds to `masking.rulesApplied` and its
@@ -229,7 +230,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
    * alphabet, so a path `/files/<base64>` is one run whose start is not the encoding's).
    */
   const b64Hit = (run: string, depth: number): boolean => {
-    if (/^[0-9a-f]+$/.test(run)) return false; // hex: digests and pseudonyms
+    if (/^[0-9a-f-]+$/i.test(run)) return false; // hex: digests, pseudonyms, UUIDs
     for (let start = 0, n = 0; start >= 0 && n < 5; n++) {
       const candidate = run.slice(start);
       if (candidate.length < 24) break;
@@ -286,6 +287,8 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   /** Whether free-text masking would change a value (identifiers, names, keys). */
   const unsafeCache = new Map<string, boolean>();
   const textChanges = (s: string): boolean => {
+    // most identifiers fail every screen: no pair separator, no detector hint, nothing encoded
+    if (s.length < 3 || (!s.includes(':') && !s.includes('=') && !s.includes('%') && !hintOfAny.test(s) && !B64_HINT.test(s))) return false;
     let r = unsafeCache.get(s);
     if (r === undefined) {
       r = text(s, { applied: new Set() }) !== s;
@@ -298,7 +301,9 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   /** A value with a strict shape: kept when it has it and nothing is detected in it, else fingerprinted. */
   const shaped = (value: string, shape: ShapeName, field: string, ctx: Ctx): string => {
     if (ALREADY_MASKED.test(value)) return value;
-    if (SHAPES[shape](value) && !textChanges(value)) return value;
+    // closed shapes (UUIDs, SHA-256 hex, trace ids, addresses, methods) cannot hold anything a
+    // detector knows (a 16-hex span id can be a card number: not closed)
+    if (SHAPES[shape](value) && (CLOSED_SHAPES.has(shape) || !textChanges(value))) return value;
     ctx.applied.add(`shape:${field}:hash`);
     return hash(value);
   };
@@ -372,7 +377,23 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   };
 
   /** A Content-Type value: the media type kept, each parameter masked by name and value; unparseable: fingerprinted. */
+  // content types repeat from event to event: keep their results (output and rules)
+  const mediaTypeCache = new Map<string, { out: string; rules: string[] }>();
   const mediaType = (v: string, field: string, ctx: Ctx): string => {
+    const key = `${field}\u0000${v}`;
+    const hit = mediaTypeCache.get(key);
+    if (hit) {
+      for (const r of hit.rules) ctx.applied.add(r);
+      return hit.out;
+    }
+    const sub: Ctx = { applied: new Set() };
+    const out = mediaTypeUncached(v, field, sub);
+    for (const r of sub.applied) ctx.applied.add(r);
+    if (mediaTypeCache.size >= 1_000) mediaTypeCache.clear();
+    mediaTypeCache.set(key, { out, rules: [...sub.applied] });
+    return out;
+  };
+  const mediaTypeUncached = (v: string, field: string, ctx: Ctx): string => {
     if (v === '' || ALREADY_MASKED.test(v)) return v;
     const m = parseMediaType(v);
     if (!m) return fingerprinted(v, `shape:${field}:hash`, ctx);

@@ -14,7 +14,19 @@ const TOKEN = "[!#$%&'*+.^_`|~0-9a-z-]+";
 const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}$`);
 
 /** The parsed media type, or null when the header is not one (the body is then treated as binary). */
+const parsed = new Map<string, MediaType | null>();
+/** The parsed media type (cached: the same few content types come back on every event; treat as read-only). */
 export function parseMediaType(header: string): MediaType | null {
+  let m = parsed.get(header);
+  if (m === undefined) {
+    m = parseUncached(header);
+    if (parsed.size >= 1_000) parsed.clear();
+    parsed.set(header, m);
+  }
+  return m;
+}
+
+function parseUncached(header: string): MediaType | null {
   try {
     const p = parse(header);
     // content-type 2.x is lenient (it returns any text before `;` as the type): the

@@ -73,6 +73,6 @@ export const SHAPES: Record<ShapeName, (s: string) => boolean> = {
   traceId: re(/^[0-9a-f]{32}$/),
   spanId: re(/^[0-9a-f]{16}$/),
   headerName: re(TOKEN),
-  ruleId: re(/^[a-z-]+:[A-Za-z0-9._~:@|+*/{}[\]-]{1,160}:(?:redact|hash|partial|drop|dropped)$/),
+  ruleId: re(/^[a-z-]+:[A-Za-z0-9._~:@|+*/{}[\]-]{1,160}:(?:redact|hash|partial|drop|dropped|fingerprint)$/),
   scopeList: (s) => s === '' || s.split(' ').every((t) => SCOPE.test(t)),
 };
