@@ -147,52 +147,76 @@ const B64 = `${AN}+/`;
 const B64URL = `${AN}_-`;
 const HEX = '0123456789abcdef';
 const b64url = (s: string) => Buffer.from(s).toString('base64url');
-const pemOf = (label: string, salt: string) => {
-  const body = gen(B64, 64, salt);
-  return { plant: `-----BEGIN ${label}-----\n${body}\n${gen(B64, 64, `${salt}2`)}\n-----END ${label}-----`, secrets: [body] };
-};
 
-function corpus(): CanaryKind[] {
+/** The digits with their Luhn check digit appended. */
+function withLuhn(digits: string): string {
+  for (let c = 0; c < 10; c++) {
+    const d = `${digits}${c}`;
+    let sum = 0;
+    for (let i = 0; i < d.length; i++) {
+      let n = Number(d[d.length - 1 - i]);
+      if (i % 2 === 1) n = n * 2 > 9 ? n * 2 - 9 : n * 2;
+      sum += n;
+    }
+    if (sum % 10 === 0) return d;
+  }
+  throw new Error('unreachable');
+}
+const mod97 = (digits: string) => [...digits].reduce((r, ch) => (r * 10 + Number(ch)) % 97, 0);
+const group4 = (s: string) => s.replace(/(.{4})(?=.)/g, '$1 ');
+
+function corpus(variant: string): CanaryKind[] {
+  const g = (alphabet: string, n: number, salt: string) => gen(alphabet, n, `${variant}${salt}`);
+  const pemOf = (label: string, salt: string) => {
+    const body = g(B64, 64, salt);
+    return { plant: `-----BEGIN ${label}-----\n${body}\n${g(B64, 64, `${salt}2`)}\n-----END ${label}-----`, secrets: [body] };
+  };
   const k = (kind: string, plant: string, ...secrets: string[]): CanaryKind => ({ kind, plant, secrets: secrets.length ? secrets : [plant] });
   const pem = (kind: string, label: string, salt: string): CanaryKind => ({ kind, ...pemOf(label, salt) });
   const jwsHeader = b64url(JSON.stringify({ alg: 'RS256', kid: 'canary' }));
   const jwsPayload = b64url(JSON.stringify({ sub: 'canary-jws-subject', exp: 1795166104 }));
-  const jws = `${jwsHeader}.${jwsPayload}.${gen(B64URL, 86, 'jws-sig')}`;
-  const jwe = `${b64url(JSON.stringify({ alg: 'RSA-OAEP', enc: 'A256GCM' }))}.${gen(B64URL, 342, 'jwe-key')}.${gen(B64URL, 16, 'jwe-iv')}.${gen(B64URL, 120, 'jwe-ct')}.${gen(B64URL, 22, 'jwe-tag')}`;
+  const jws = `${jwsHeader}.${jwsPayload}.${g(B64URL, 86, 'jws-sig')}`;
+  const jwe = `${b64url(JSON.stringify({ alg: 'RSA-OAEP', enc: 'A256GCM' }))}.${g(B64URL, 342, 'jwe-key')}.${g(B64URL, 16, 'jwe-iv')}.${g(B64URL, 120, 'jwe-ct')}.${g(B64URL, 22, 'jwe-tag')}`;
   const unsigned = `${b64url('{"alg":"none"}')}.${b64url(JSON.stringify({ sub: 'canary-none-subject', admin: true }))}.`;
-  const awsSecret = gen(B64, 40, 'aws-secret');
+  const awsSecret = g(B64, 40, 'aws-secret');
   const saKey = pemOf('PRIVATE KEY', 'gcp-sa');
-  const saKeyId = gen(HEX, 40, 'gcp-sa-id');
-  const ghp = `ghp_${gen(AN, 36, 'ghp')}`;
-  const pwd = (salt: string) => `Cn${gen(AN, 14, salt)}!`;
+  const saKeyId = g(HEX, 40, 'gcp-sa-id');
+  const ghp = `ghp_${g(AN, 36, 'ghp')}`;
+  const D = '0123456789';
+  const visa = withLuhn(`4539${g(D, 11, 'visa')}`);
+  const amex = withLuhn(`37${g(D, 12, 'amex')}`);
+  const bban = `50010517${g(D, 10, 'iban')}`;
+  const iban = `DE${String(98 - mod97(`${bban}131400`)).padStart(2, '0')}${bban}`;
+  const ssn = `${g('12345', 1, 'ssn1')}${g(D, 2, 'ssn2')}-${g('123456789', 2, 'ssn3')}-${g('123456789', 4, 'ssn4')}`;
+  const pwd = (salt: string) => `Cn${g(AN, 14, salt)}!`;
   return [
-    k('aws-access-key', `AKIA${gen(UP, 16, 'akia')}`),
-    k('aws-sts-key', `ASIA${gen(UP, 16, 'asia')}`),
+    k('aws-access-key', `AKIA${g(UP, 16, 'akia')}`),
+    k('aws-sts-key', `ASIA${g(UP, 16, 'asia')}`),
     k('aws-secret-key', `aws_secret_access_key=${awsSecret}`, awsSecret),
-    k('gcp-api-key', `AIza${gen(B64URL, 35, 'aiza')}`),
+    k('gcp-api-key', `AIza${g(B64URL, 35, 'aiza')}`),
     k('gcp-service-account', JSON.stringify({ type: 'service_account', project_id: 'canary', private_key_id: saKeyId, private_key: saKey.plant }), saKeyId, ...saKey.secrets),
-    k('azure-storage-key', `DefaultEndpointsProtocol=https;AccountName=canary;AccountKey=${gen(B64, 44, 'azure-short')}==;EndpointSuffix=core.windows.net`, gen(B64, 44, 'azure-short')),
-    k('azure-storage-key-86', `AccountKey=${gen(B64, 86, 'azure-86')}==`, gen(B64, 86, 'azure-86')),
-    k('azure-sas', `https://canary.blob.core.windows.net/c/b?sv=2022-11-02&ss=b&sig=${encodeURIComponent(gen(B64, 43, 'sas'))}%3D`, gen(B64, 43, 'sas'), encodeURIComponent(gen(B64, 43, 'sas'))),
-    k('azure-service-bus', `Endpoint=sb://canary.servicebus.windows.net/;SharedAccessKeyName=root;SharedAccessKey=${gen(B64, 44, 'sb')}`, gen(B64, 44, 'sb')),
-    k('npm-token', `npm_${gen(AN, 36, 'npm')}`),
-    k('pypi-token', `pypi-AgEIcHlwaS5vcmc${gen(B64URL, 70, 'pypi')}`),
-    k('rubygems-token', `rubygems_${gen(HEX, 48, 'gems')}`),
+    k('azure-storage-key', `DefaultEndpointsProtocol=https;AccountName=canary;AccountKey=${g(B64, 44, 'azure-short')}==;EndpointSuffix=core.windows.net`, g(B64, 44, 'azure-short')),
+    k('azure-storage-key-86', `AccountKey=${g(B64, 86, 'azure-86')}==`, g(B64, 86, 'azure-86')),
+    k('azure-sas', `https://canary.blob.core.windows.net/c/b?sv=2022-11-02&ss=b&sig=${encodeURIComponent(g(B64, 43, 'sas'))}%3D`, g(B64, 43, 'sas'), encodeURIComponent(g(B64, 43, 'sas'))),
+    k('azure-service-bus', `Endpoint=sb://canary.servicebus.windows.net/;SharedAccessKeyName=root;SharedAccessKey=${g(B64, 44, 'sb')}`, g(B64, 44, 'sb')),
+    k('npm-token', `npm_${g(AN, 36, 'npm')}`),
+    k('pypi-token', `pypi-AgEIcHlwaS5vcmc${g(B64URL, 70, 'pypi')}`),
+    k('rubygems-token', `rubygems_${g(HEX, 48, 'gems')}`),
     k('github-classic', ghp),
-    k('github-oauth', `gho_${gen(AN, 36, 'gho')}`),
-    k('github-app', `ghs_${gen(AN, 36, 'ghs')}`),
-    k('github-refresh', `ghr_${gen(AN, 36, 'ghr')}`),
-    k('github-fine-grained', `github_pat_${gen(AN, 22, 'pat1')}_${gen(AN, 59, 'pat2')}`),
-    k('gitlab-pat', `glpat-${gen(B64URL, 20, 'glpat')}`),
-    k('gitlab-deploy', `gldt-${gen(B64URL, 20, 'gldt')}`),
-    k('gitlab-runner', `glrt-${gen(B64URL, 20, 'glrt')}`),
-    k('slack-bot', `xoxb-${gen('0123456789', 12, 'sb1')}-${gen('0123456789', 13, 'sb2')}-${gen(AN, 24, 'sb3')}`),
-    k('slack-user', `xoxp-${gen('0123456789', 12, 'sp1')}-${gen('0123456789', 12, 'sp2')}-${gen('0123456789', 13, 'sp3')}-${gen(HEX, 32, 'sp4')}`),
-    k('slack-webhook', `https://hooks.slack.com/services/T${gen(UP, 8, 'wh1')}/B${gen(UP, 8, 'wh2')}/${gen(AN, 24, 'wh3')}`),
-    k('stripe-secret', `sk_live_${gen(AN, 24, 'sk')}`),
-    k('stripe-test', `sk_test_${gen(AN, 24, 'skt')}`),
-    k('stripe-restricted', `rk_live_${gen(AN, 24, 'rk')}`),
-    k('stripe-webhook', `whsec_${gen(AN, 32, 'whsec')}`),
+    k('github-oauth', `gho_${g(AN, 36, 'gho')}`),
+    k('github-app', `ghs_${g(AN, 36, 'ghs')}`),
+    k('github-refresh', `ghr_${g(AN, 36, 'ghr')}`),
+    k('github-fine-grained', `github_pat_${g(AN, 22, 'pat1')}_${g(AN, 59, 'pat2')}`),
+    k('gitlab-pat', `glpat-${g(B64URL, 20, 'glpat')}`),
+    k('gitlab-deploy', `gldt-${g(B64URL, 20, 'gldt')}`),
+    k('gitlab-runner', `glrt-${g(B64URL, 20, 'glrt')}`),
+    k('slack-bot', `xoxb-${g('0123456789', 12, 'sb1')}-${g('0123456789', 13, 'sb2')}-${g(AN, 24, 'sb3')}`),
+    k('slack-user', `xoxp-${g('0123456789', 12, 'sp1')}-${g('0123456789', 12, 'sp2')}-${g('0123456789', 13, 'sp3')}-${g(HEX, 32, 'sp4')}`),
+    k('slack-webhook', `https://hooks.slack.com/services/T${g(UP, 8, 'wh1')}/B${g(UP, 8, 'wh2')}/${g(AN, 24, 'wh3')}`),
+    k('stripe-secret', `sk_live_${g(AN, 24, 'sk')}`),
+    k('stripe-test', `sk_test_${g(AN, 24, 'skt')}`),
+    k('stripe-restricted', `rk_live_${g(AN, 24, 'rk')}`),
+    k('stripe-webhook', `whsec_${g(AN, 32, 'whsec')}`),
     pem('pem-rsa', 'RSA PRIVATE KEY', 'rsa'),
     pem('pem-ec', 'EC PRIVATE KEY', 'ec'),
     pem('pem-dsa', 'DSA PRIVATE KEY', 'dsa'),
@@ -209,36 +233,39 @@ function corpus(): CanaryKind[] {
     k('jws', jws, jwsPayload, jws.split('.')[2]!),
     k('jwe', jwe, jwe.split('.')[1]!, jwe.split('.')[3]!),
     k('jwt-unsigned', unsigned, unsigned.split('.')[1]!),
-    k('bearer-opaque', `Bearer ${gen(B64URL, 40, 'bearer')}`, gen(B64URL, 40, 'bearer')),
+    k('bearer-opaque', `Bearer ${g(B64URL, 40, 'bearer')}`, g(B64URL, 40, 'bearer')),
     k('basic-credentials', `Basic ${Buffer.from(`canary-user:${pwd('basic')}`).toString('base64')}`, Buffer.from(`canary-user:${pwd('basic')}`).toString('base64'), pwd('basic')),
     k('password-pair', `password=${pwd('pair')}`, pwd('pair')),
     k('camel-password', `dbPassword: ${pwd('camel')}`, pwd('camel')),
-    k('client-secret', `client_secret=${gen(B64URL, 32, 'cs')}`, gen(B64URL, 32, 'cs')),
-    k('api-key-pair', `"x-api-key": "${gen(AN, 32, 'apikey')}"`, gen(AN, 32, 'apikey')),
-    k('token-pair', `refresh_token=${gen(B64URL, 43, 'rt')}`, gen(B64URL, 43, 'rt')),
-    k('amz-signature', `X-Amz-Signature=${gen(HEX, 64, 'amzsig')}`, gen(HEX, 64, 'amzsig')),
-    k('otp-pair', `otp=${gen('0123456789', 9, 'otp')}x`, `${gen('0123456789', 9, 'otp')}x`),
-    k('session-cookie', `session=${gen(B64URL, 32, 'sess')}`, gen(B64URL, 32, 'sess')),
+    k('client-secret', `client_secret=${g(B64URL, 32, 'cs')}`, g(B64URL, 32, 'cs')),
+    k('api-key-pair', `"x-api-key": "${g(AN, 32, 'apikey')}"`, g(AN, 32, 'apikey')),
+    k('token-pair', `refresh_token=${g(B64URL, 43, 'rt')}`, g(B64URL, 43, 'rt')),
+    k('amz-signature', `X-Amz-Signature=${g(HEX, 64, 'amzsig')}`, g(HEX, 64, 'amzsig')),
+    k('otp-pair', `otp=${g('0123456789', 9, 'otp')}x`, `${g('0123456789', 9, 'otp')}x`),
+    k('session-cookie', `session=${g(B64URL, 32, 'sess')}`, g(B64URL, 32, 'sess')),
     k('passphrase-pair', `passphrase='${pwd('phrase')} horse'`, `${pwd('phrase')} horse`),
-    k('email', `canary.${gen('abcdefghijklmnopqrstuvwxyz', 10, 'mail')}@example.org`),
-    k('phone', `+1 415-555-${gen('0123456789', 4, 'phone')}`),
-    k('credit-card-visa', '4539 1488 0343 6467', '4539 1488 0343', '453914880343'),
-    k('credit-card-amex', '378734493671000', '37873449367'),
-    k('iban', 'DE44 5001 0517 5407 3249 31', 'DE44 5001 0517 5407', 'DE4450010517540732'),
-    k('us-ssn', '457-55-5462', '457-55-5462'),
-    k('openai-key', `sk-proj-${gen(B64URL, 48, 'openai')}`),
-    k('anthropic-key', `sk-ant-api03-${gen(B64URL, 93, 'anthropic')}AA`),
-    k('sendgrid-key', `SG.${gen(B64URL, 22, 'sg1')}.${gen(B64URL, 43, 'sg2')}`),
-    k('shopify-token', `shpat_${gen(HEX, 32, 'shop')}`),
-    k('huggingface-token', `hf_${gen(AN, 34, 'hf')}`),
-    k('databricks-token', `dapi${gen(HEX, 32, 'dapi')}`),
-    k('vault-token', `hvs.${gen(B64URL, 90, 'vault')}`),
-    k('docker-hub-token', `dckr_pat_${gen(B64URL, 27, 'docker')}`),
-    k('linear-key', `lin_api_${gen(AN, 40, 'linear')}`),
-    k('grafana-token', `glsa_${gen(AN, 32, 'grafana')}_${gen(HEX, 8, 'grafana2')}`),
+    k('email', `canary.${g('abcdefghijklmnopqrstuvwxyz', 10, 'mail')}@example.org`),
+    k('phone', `+1 415-555-${g('0123456789', 4, 'phone')}`),
+    k('credit-card-visa', group4(visa), group4(visa).slice(0, 14), visa.slice(0, 12)),
+    k('credit-card-amex', amex, amex.slice(0, 11)),
+    k('iban', group4(iban), group4(iban).slice(0, 19), iban.slice(0, 18)),
+    k('us-ssn', ssn),
+    k('openai-key', `sk-proj-${g(B64URL, 48, 'openai')}`),
+    k('anthropic-key', `sk-ant-api03-${g(B64URL, 93, 'anthropic')}AA`),
+    k('sendgrid-key', `SG.${g(B64URL, 22, 'sg1')}.${g(B64URL, 43, 'sg2')}`),
+    k('shopify-token', `shpat_${g(HEX, 32, 'shop')}`),
+    k('huggingface-token', `hf_${g(AN, 34, 'hf')}`),
+    k('databricks-token', `dapi${g(HEX, 32, 'dapi')}`),
+    k('vault-token', `hvs.${g(B64URL, 90, 'vault')}`),
+    k('docker-hub-token', `dckr_pat_${g(B64URL, 27, 'docker')}`),
+    k('linear-key', `lin_api_${g(AN, 40, 'linear')}`),
+    k('grafana-token', `glsa_${g(AN, 32, 'grafana')}_${g(HEX, 8, 'grafana2')}`),
     k('base64-github-token', Buffer.from(`token ${ghp}`).toString('base64')),
     k('percent-encoded-password', encodeURIComponent(`{"password":"${pwd('pct')}"}`), pwd('pct')),
   ];
 }
 
-export const CANARY_CORPUS: CanaryKind[] = corpus();
+export const CANARY_CORPUS: CanaryKind[] = corpus('');
+
+/** The same kinds with other values: one variant per placement, so a value found names its placement. */
+export const canaryCorpus = (variant: string): CanaryKind[] => corpus(variant);
