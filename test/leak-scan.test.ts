@@ -10,7 +10,7 @@
  * Each placement plants its own variant of the corpus (canaryCorpus(placement)), so a value found
  * names its kind and its placement; a hit fails the test naming kind, placement and where. The
  * maintained rule set (secretlint's recommended preset) runs over every stored document as well.
- * audit.raw.v1 itself (restricted, short retention) and audit.revocations.v1 (the edge's own
+ * LEAK_CONTEXT=1 adds the bytes around each hit to the failure. audit.raw.v1 itself (restricted, short retention) and audit.revocations.v1 (the edge's own
  * enforcement data: shape-checked jti and subjects) are the inputs, not scanned.
  */
 import { test } from 'node:test';
@@ -38,7 +38,7 @@ import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
 import { createArchiverService, archiverDefaults } from '@jwt-audit/archiver';
 import { createDetectorService, defaults as detectorDefaults } from '@jwt-audit/anomaly-detector';
 
-const HTTP_PLACEMENTS = ['request header', 'query', 'nested JSON', 'form', 'multipart', 'free text', 'response body', 'response header'] as const;
+const HTTP_PLACEMENTS = ['request header', 'query', 'nested JSON', 'form', 'multipart', 'free text', 'response body', 'response header', 'forged token claims'] as const;
 /** Lifecycle-event fields of the ingest API: each kind is pushed in each of them (a 400 is a refusal, not a leak). */
 const INGEST_FIELDS: Record<string, (v: string) => Record<string, unknown>> = {
   subject: (v) => ({ subject: v }),
@@ -112,7 +112,7 @@ function echoUpstream(): Promise<{ url: string; server: Server }> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server })));
 }
 
-test('leak scan: 72 canary kinds x 28 placements through the running pipeline; nothing stored after audit.raw.v1 holds any of them, in any form', async (t) => {
+test('leak scan: 72 canary kinds x 29 placements through the running pipeline; nothing stored after audit.raw.v1 holds any of them, in any form', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'leak-scan-'));
   const stops: (() => Promise<void>)[] = [];
   t.after(async () => {
@@ -186,12 +186,17 @@ test('leak scan: 72 canary kinds x 28 placements through the running pipeline; n
   const noNl = (s: string) => s.replace(/[\r\n]+/g, ' ');
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const requests: Array<() => Promise<Response>> = [];
+  // a token whose signature does not verify, its claims the attacker's: rejected (401), two events
+  const b64u = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const forged = (v: string) => `${b64u({ alg: 'RS256', kid: 'forged', typ: 'JWT' })}.${b64u({ sub: v, jti: v, sid: v, iss: v, aud: v, fid: v, exp: Math.floor(Date.now() / 1000) + 600 })}.${Buffer.alloc(256, 7).toString('base64url')}`;
+  let forgedRequests = 0;
   for (let i = 0; i < kinds; i++) {
     const at = (p: string) => corpora[p]![i]!.plant;
     const common = { authorization: `Bearer ${token}`, 'x-echo-body': b64(at('response body')), 'x-echo-header': b64(noNl(at('response header'))) };
     requests.push(() => fetch(`${edge}/api/orders?page=1&q=${encodeURIComponent(at('query'))}`, { method: 'POST', headers: { ...common, 'x-debug': noNl(at('request header')), 'content-type': 'application/json' }, body: JSON.stringify({ order: { lines: [{ note: at('nested JSON') }] } }) }));
     requests.push(() => fetch(`${edge}/api/form`, { method: 'POST', headers: { ...common, 'content-type': 'application/x-www-form-urlencoded' }, body: `user=bob&comment=${encodeURIComponent(at('form'))}` }));
     requests.push(() => fetch(`${edge}/api/upload`, { method: 'POST', headers: { ...common, 'content-type': 'multipart/form-data; boundary=leakscan' }, body: `preamble\r\n--leakscan\r\nContent-Disposition: form-data; name="comment"\r\n\r\n${at('multipart')}\r\n--leakscan--\r\n` }));
+    requests.push(() => (forgedRequests++, fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${forged(at('forged token claims'))}` } })));
     requests.push(() => fetch(`${edge}/api/log`, { method: 'POST', headers: { ...common, 'content-type': 'text/plain; charset=utf-8' }, body: `log line: ${at('free text')} end` }));
   }
   // ingest: every field, every kind, one batch per field; the batch is refused with a 400 naming
@@ -227,11 +232,14 @@ test('leak scan: 72 canary kinds x 28 placements through the running pipeline; n
     const batch = await Promise.all(requests.slice(i, i + 16).map((f) => f()));
     for (const r of batch) {
       await r.arrayBuffer();
+      if (r.status === 401) continue; // the forged tokens
       assert.equal(r.status, 200);
       httpEvents++;
     }
   }
-  const expected = httpEvents + ingested;
+  assert.equal(httpEvents + forgedRequests, 5 * kinds);
+  // a rejected token is a token.rejected and the http.exchange that records the answer
+  const expected = httpEvents + 2 * forgedRequests + ingested;
 
   // everything through: indexed and archived
   const es = new Client({ node: search.url });
@@ -287,7 +295,13 @@ test('leak scan: 72 canary kinds x 28 placements through the running pipeline; n
   const hits: string[] = [];
   const needles = [...planted].flatMap(([secret, what]) => forms(secret).map(([form, f]) => ({ f: Buffer.from(f), form, what })));
   for (const [where, bytes] of stored) {
-    for (const n of needles) if (bytes.includes(n.f)) hits.push(`${n.what}: found ${n.form} in ${where}`);
+    for (const n of needles) {
+      const at = bytes.indexOf(n.f);
+      if (at < 0) continue;
+      hits.push(`${n.what}: found ${n.form} in ${where}`);
+      // LEAK_CONTEXT=1: the bytes around the hit too, to see which field kept it
+      if (process.env.LEAK_CONTEXT) hits.push(bytes.toString('latin1', Math.max(0, at - 200), at + 60));
+    }
   }
   assert.deepEqual(hits.slice(0, 50), [], `${hits.length} leaks`);
 
@@ -296,5 +310,5 @@ test('leak scan: 72 canary kinds x 28 placements through the running pipeline; n
   const findings = (await lintSource({ source: { filePath: '/stored.json', content: documents.join('\n'), ext: '.json', contentType: 'text' }, options: { config: { rules: [{ id: 'preset', rule: recommended }] }, maskSecrets: true } })).messages;
   assert.deepEqual(findings.map((m) => `${m.ruleId}: ${m.message}`), []);
 
-  t.diagnostic(`${kinds} kinds x ${PLACEMENTS.length} placements; ${httpEvents} proxied requests, ${ingested} ingest events accepted and ${refused} refused (400 naming the field); ${stored.length} stored objects, ${(stored.reduce((n, [, b]) => n + b.length, 0) / 1e6).toFixed(1)} MB scanned for ${needles.length} needles`);
+  t.diagnostic(`${kinds} kinds x ${PLACEMENTS.length} placements; ${httpEvents} proxied requests, ${forgedRequests} with forged tokens, ${ingested} ingest events accepted and ${refused} refused (400 naming the field); ${stored.length} stored objects, ${(stored.reduce((n, [, b]) => n + b.length, 0) / 1e6).toFixed(1)} MB scanned for ${needles.length} needles`);
 });

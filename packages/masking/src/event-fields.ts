@@ -44,9 +44,10 @@ export const EVENT_FIELDS: Record<string, Treatment> = {
   'actor.scopes[]': shape('scopeToken'),
   'token.jti': claim('identifier', true),
   'token.sid': claim('identifier', true),
-  'token.iss': claim('urlOrIdentifier', false),
-  'token.aud[]': claim('urlOrIdentifier', false),
-  'token.kid': claim('identifier', false),
+  'token.iss': claim('urlOrIdentifier', true),
+  'token.aud[]': claim('urlOrIdentifier', true),
+  'token.kid': claim('identifier', true),
+  // unverified: kept only when it is a registered JOSE algorithm (alg_not_allowed needs to say which)
   'token.alg': claim('alg', false),
   'token.familyId': claim('identifier', true),
   'token.fingerprint': shape('hex64'),

@@ -51,6 +51,8 @@ const PCT_RUN = /[^\s"<>]*%[0-9A-Fa-f]{2}[^\s"<>]*/g;
 /** Rejections decided before (or without) a verified signature: the claims are whatever was sent. */
 const UNVERIFIED_REASONS = new Set(['malformed', 'bad_signature', 'alg_not_allowed', 'unknown_kid']);
 const KINDS = new Set<string>(EVENT_KINDS);
+/** The JWS algorithms of the IANA JOSE registry: what an unverified token's alg may say and be kept. */
+const JOSE_ALGS = new Set(['none', 'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'ES256K', 'PS256', 'PS384', 'PS512', 'EdDSA', 'Ed25519', 'Ed448']);
 const CLOSED_SHAPES = new Set<ShapeName>(['uuid', 'hex64', 'traceparent', 'traceId', 'ip', 'forwardedEntry', 'method', 'scheme']);
 
 /**
@@ -590,7 +592,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     if (value === null) return null;
     const t = EVENT_FIELDS[field];
     if (t?.kind !== 'claim') throw new Error(`event-fields.ts: ${field} is not a claim`);
-    if (unverified && t.fingerprintUnverified) return fingerprinted(value, `unverified:${field}:hash`, ctx);
+    if (unverified && (t.fingerprintUnverified || !JOSE_ALGS.has(value))) return fingerprinted(value, `unverified:${field}:hash`, ctx);
     return shaped(value, t.shape, field, ctx);
   };
   const token = (t: TokenInfo | null, unverified: boolean, ctx: Ctx): TokenInfo | null =>

@@ -99,15 +99,17 @@ test('every shaped field keeps a well-shaped value as it is', () => {
   assert.deepEqual(out.masking!.rulesApplied.filter((r) => r.startsWith('shape:')), []);
 });
 
-test('claims of a token whose signature did not verify: jti, sid, familyId and the claimed subject always fingerprinted', () => {
+test('claims of a token whose signature did not verify: jti, sid, familyId, iss, aud, kid and the claimed subject always fingerprinted; alg only kept when registered', () => {
   for (const reason of ['bad_signature', 'malformed', 'alg_not_allowed', 'unknown_kid'] as const) {
     const e = fullEvent();
     e.rejection = { reason, detail: 'x' };
     e.attributes = { 'token.signatureVerified': 'false', 'token.claimedSub': 'attacker-chosen' };
     const out = masker.mask(e);
-    for (const f of ['jti', 'sid', 'familyId'] as const) assert.equal(out.token![f], pseudonym(e.token![f]!, key), `${reason} ${f}`);
+    for (const f of ['jti', 'sid', 'familyId', 'iss', 'kid'] as const) assert.equal(out.token![f], pseudonym(e.token![f]!, key), `${reason} ${f}`);
+    assert.deepEqual(out.token!.aud, e.token!.aud.map((a) => pseudonym(a, key)));
     assert.equal(out.attributes['token.claimedSub'], pseudonym('attacker-chosen', key));
-    assert.equal(out.token!.kid, e.token!.kid, 'well-shaped kid kept for diagnosis');
+    assert.equal(out.token!.alg, 'RS256', 'a registered alg is kept, to say which one was refused');
+    assert.equal(masker.mask({ ...e, token: { ...e.token!, alg: 'x9Qh2mL7pV3kR8sT1wY6zN4bC5dF0gJ' } }).token!.alg, pseudonym('x9Qh2mL7pV3kR8sT1wY6zN4bC5dF0gJ', key));
     assert.ok(out.masking!.rulesApplied.includes('unverified:token.jti:hash'));
   }
   // a verified token's claims are kept
