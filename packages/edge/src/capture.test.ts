@@ -1,11 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { Actor } from '@jwt-audit/events';
 import { BodyRecorder, captureHeaders, isTextual, resolvePolicy, sampled, secretHeaderSet, type CapturePolicy } from './capture.js';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 const actor = (roles: string[], scopes: string[]): Actor => ({ sub: 'alice', clientId: null, tenant: null, roles, scopes });
+const keyed = (v: string) => `hmac:t:${createHmac('sha256', 'test-key-0123456789').update(v).digest('hex').slice(0, 32)}`;
 const base: CapturePolicy = { headers: ['accept', 'user-agent'], bodies: 'none', maxBodyBytes: 16 };
 
 describe('capture policy', () => {
@@ -24,15 +25,17 @@ describe('capture policy', () => {
       { accept: 'application/json', 'User-Agent': 'x'.repeat(5000), authorization: `Bearer ${token}`, cookie: 'a=1', 'x-api-key': ['k1', 'k2'], 'x-other': 'dropped', 'content-length': 12 },
       new Set(['accept', 'user-agent', 'content-length']),
       secretHeaderSet(['X-Api-Key']),
+      keyed,
     );
     assert.equal(out.accept, 'application/json');
     assert.equal(out['user-agent']!.length, 1024);
     assert.equal(out['content-length'], '12');
     assert.equal(out.authorization, `sha256:${sha(token)}`, 'a bearer value is fingerprinted as the bare token, so it joins token.fingerprint');
-    assert.equal(out.cookie, `sha256:${sha('a=1')}`);
-    assert.equal(out['x-api-key'], `sha256:${sha('k1')}, sha256:${sha('k2')}`, 'each value of a repeated header separately');
+    assert.equal(out.cookie, keyed('a=1'), 'every other secret value through the keyed fingerprint, never a plain SHA-256');
+    assert.equal(out['x-api-key'], `${keyed('k1')}, ${keyed('k2')}`, 'each value of a repeated header separately');
+    assert.equal(captureHeaders({ authorization: 'Basic YTpi' }, new Set(), secretHeaderSet([]), keyed).authorization, keyed('Basic YTpi'), 'Basic credentials keyed');
     assert.equal(out['x-other'], undefined);
-    const known = captureHeaders({ authorization: `Bearer ${token}` }, new Set(), secretHeaderSet([]), { token, fingerprint: 'f'.repeat(64) });
+    const known = captureHeaders({ authorization: `Bearer ${token}` }, new Set(), secretHeaderSet([]), keyed, { token, fingerprint: 'f'.repeat(64) });
     assert.equal(known.authorization, `sha256:${'f'.repeat(64)}`, 'the verifier\'s fingerprint is reused');
   });
 

@@ -2,6 +2,9 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Actor, Body } from '@jwt-audit/events';
 import { bearerToken, tokenFingerprint } from '@jwt-audit/jwt';
 
+/** A secret header value's fingerprint, keyed (fingerprint-key.ts): `hmac:<key id>:<hex>`. */
+export type SecretFingerprint = (value: string) => string;
+
 /**
  * What an exchange's event keeps: an allow-list of headers, secret headers only as fingerprints,
  * bodies per route and per role/scope up to a size cap, and sampling for low-value events.
@@ -66,27 +69,29 @@ export interface KnownToken {
   fingerprint: string;
 }
 
-function fingerprintValue(name: string, value: string, known: KnownToken | undefined): string {
-  // An Authorization bearer value is fingerprinted as the bare token, so it joins token.fingerprint.
+function fingerprintValue(name: string, value: string, keyed: SecretFingerprint, known: KnownToken | undefined): string {
+  // An Authorization bearer value is fingerprinted as the bare token, so it joins token.fingerprint
+  // (a token carries its signature's entropy: its SHA-256 cannot be guessed back). Everything else
+  // (Basic credentials, cookies, API keys) may be guessable: keyed.
   if (name === 'authorization' || name === 'proxy-authorization') {
     const b = bearerToken(value);
     if ('token' in b) return `sha256:${known && known.token === b.token ? known.fingerprint : tokenFingerprint(b.token)}`;
   }
-  return `sha256:${tokenFingerprint(value)}`;
+  return keyed(value);
 }
 
 /**
- * Headers as the event keeps them. Secret headers (present) become `sha256:<hex>` (each value of
+ * Headers as the event keeps them. Secret headers (present) become fingerprints (each value of
  * a repeated header separately); allow-listed ones are kept, bounded; everything else is dropped.
  */
-export function captureHeaders(raw: Record<string, string | string[] | number | undefined>, allow: ReadonlySet<string>, secret: ReadonlySet<string>, known?: KnownToken): Record<string, string> {
+export function captureHeaders(raw: Record<string, string | string[] | number | undefined>, allow: ReadonlySet<string>, secret: ReadonlySet<string>, keyed: SecretFingerprint, known?: KnownToken): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;
     const name = k.toLowerCase();
     if (secret.has(name)) {
       const values = Array.isArray(v) ? v : [String(v)];
-      out[name] = values.map((x) => fingerprintValue(name, x, known)).join(', ');
+      out[name] = values.map((x) => fingerprintValue(name, x, keyed, known)).join(', ');
     } else if (allow.has(name)) {
       const s = Array.isArray(v) ? v.join(', ') : String(v);
       out[name] = s.length > MAX_HEADER_CHARS ? s.slice(0, MAX_HEADER_CHARS) : s;

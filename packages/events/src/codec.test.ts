@@ -30,7 +30,7 @@ for (const kind of EVENT_KINDS) {
     const ev = example(kind);
     assert.deepEqual(eventCodec.validate(ev), []);
     const { value, headers } = eventCodec.encode(ev);
-    assert.deepEqual(headers, { [HEADER_VERSION]: '2', [HEADER_FINGERPRINT]: eventCodec.fingerprint }, 'the two headers every record carries');
+    assert.deepEqual(headers, { [HEADER_VERSION]: '3', [HEADER_FINGERPRINT]: eventCodec.fingerprint }, 'the two headers every record carries');
     assert.deepStrictEqual(plain(eventCodec.decode(value, headers)), ev);
   });
 }
@@ -59,6 +59,19 @@ test('a record written with schema v1 is read by the current schema, new fields 
   assert.equal(read.masking, null);
   assert.equal(read.enrichment, null);
   assert.deepStrictEqual({ ...read, schemaVersion: 2 }, { ...current, masking: null, enrichment: null });
+});
+
+test('a record written with schema v2 is read by the current schema (v3: the claims policy\'s and canonical form\'s rejection reasons)', () => {
+  const v2 = avro.Type.forSchema(readSchemaFile('avro/history/audit-event.v2.avsc') as avro.Schema);
+  const current = example('token.rejected');
+  const written = v2.toBuffer(current);
+  const headers = { [HEADER_FINGERPRINT]: Buffer.from(v2.fingerprint('sha256').toString('hex')), [HEADER_VERSION]: Buffer.from('2') };
+  assert.deepStrictEqual(plain(eventCodec.decode(written, headers)), current);
+  for (const reason of ['non_canonical', 'unknown_crit', 'iat_in_future', 'lifetime_too_long'] as const) {
+    const e = { ...current, rejection: { reason, detail: 'x' } };
+    const encoded = eventCodec.encode(e);
+    assert.deepStrictEqual(plain(eventCodec.decode(encoded.value, encoded.headers)).rejection, { reason, detail: 'x' });
+  }
 });
 
 test('a wrong-typed field is rejected with a message naming the field', () => {

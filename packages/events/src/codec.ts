@@ -172,8 +172,11 @@ function checkEvent(e: AuditEvent): FieldError[] {
 
 
 export const eventCodec: Codec<AuditEvent> = createCodec<AuditEvent>(
-  { version: 2, schema: readSchemaFile('avro/audit-event.avsc') },
-  [{ version: 1, schema: readSchemaFile('avro/history/audit-event.v1.avsc') }],
+  { version: 3, schema: readSchemaFile('avro/audit-event.avsc') },
+  [
+    { version: 2, schema: readSchemaFile('avro/history/audit-event.v2.avsc') },
+    { version: 1, schema: readSchemaFile('avro/history/audit-event.v1.avsc') },
+  ],
   checkEvent,
 );
 

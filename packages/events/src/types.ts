@@ -31,6 +31,11 @@ export const REJECTION_REASONS = [
   'revoked',
   'subject_deprovisioned',
   'insufficient_scope',
+  // schema v3
+  'non_canonical',
+  'unknown_crit',
+  'iat_in_future',
+  'lifetime_too_long',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 

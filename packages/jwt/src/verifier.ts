@@ -4,7 +4,7 @@ import type { RejectionReason } from '@jwt-audit/events';
 import { SUPPORTED_ALGS, isHmac } from './algorithms.js';
 import { decodeUnverified, scopesOf, type Claims, type DecodedToken } from './decode.js';
 import { JwtConfigError } from './errors.js';
-import { tokenFingerprint } from './fingerprint.js';
+import { canonicalJws, tokenFingerprint } from './fingerprint.js';
 import type { KeyStore } from './keys.js';
 
 export interface VerifierOptions {
@@ -21,6 +21,17 @@ export interface VerifierOptions {
   typ?: string;
   /** Longest token accepted (bytes); longer is `malformed` without parsing. Default 16 KiB. */
   maxTokenBytes?: number;
+  /**
+   * Longest lifetime accepted, in seconds: `exp - iat`, or `exp - now` for a token without `iat`.
+   * Default 86 400 (24 h); 0 disables. Above it: `lifetime_too_long`.
+   */
+  maxLifetimeSec?: number;
+  /**
+   * What a token whose `iat` lies beyond the clock tolerance in the future, or whose lifetime is
+   * above maxLifetimeSec, gets: "reject" (default; reasons `iat_in_future`, `lifetime_too_long`)
+   * or "flag" (accepted, the reasons in `Verified.flags`, for a rollout that measures first).
+   */
+  claimsPolicy?: 'reject' | 'flag';
   /** Verified tokens remembered so repeated use skips the signature check. Default 10 000; 0 disables. */
   cacheSize?: number;
   now?: () => number;
@@ -44,7 +55,11 @@ export interface Verified {
   header: Claims;
   claims: Claims;
   decoded: DecodedToken;
+  /** claimsPolicy "flag": the claim checks it failed but was accepted for; absent when none. */
+  flags?: ClaimFlag[];
 }
+
+export type ClaimFlag = 'iat_in_future' | 'lifetime_too_long';
 
 export interface Rejected {
   ok: false;
@@ -103,6 +118,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const required = [...new Set(['exp', ...(options.requiredClaims ?? [])])];
   const cacheSize = options.cacheSize ?? 10_000;
   const cache = cacheSize > 0 ? new LRUCache<string, Verified>({ max: cacheSize }) : undefined;
+  const maxLifetime = options.maxLifetimeSec ?? 86_400;
+  const flagOnly = options.claimsPolicy === 'flag';
 
   const joseOptions = (): JWTVerifyOptions => ({
     algorithms: [...algorithms],
@@ -129,6 +146,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const nowSec = now() / 1000;
     if (typeof c.exp === 'number' && c.exp + tolerance <= nowSec) return reject(v.fingerprint, v.decoded, 'expired', 'token expired', true);
     if (typeof c.nbf === 'number' && c.nbf - tolerance > nowSec) return reject(v.fingerprint, v.decoded, 'not_yet_valid', 'token not valid yet (nbf)', true);
+    // a token issued "in the future", or one that lives for years, is a forged or misconfigured issuer's
+    let flags: ClaimFlag[] | undefined;
+    if (typeof c.iat === 'number' && c.iat - tolerance > nowSec) {
+      if (!flagOnly) return reject(v.fingerprint, v.decoded, 'iat_in_future', 'token issued in the future (iat beyond the clock tolerance)', true);
+      (flags ??= []).push('iat_in_future');
+    }
+    if (maxLifetime > 0 && typeof c.exp === 'number') {
+      const from = typeof c.iat === 'number' ? c.iat : nowSec;
+      if (!(c.exp - from <= maxLifetime)) {
+        if (!flagOnly) return reject(v.fingerprint, v.decoded, 'lifetime_too_long', `token lifetime above ${maxLifetime} s`, true);
+        (flags ??= []).push('lifetime_too_long');
+      }
+    }
     const revocations = ctx?.revocations;
     if (revocations) {
       if (typeof c.jti === 'string' && revocations.isJtiRevoked(c.jti)) return reject(v.fingerprint, v.decoded, 'revoked', 'token revoked (jti)', true);
@@ -136,16 +166,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     const missing = missingScopes(ctx?.requiredScopes, scopesOf(c));
     if (missing.length > 0) return { ...reject(v.fingerprint, v.decoded, 'insufficient_scope', `missing scope: ${missing.join(' ')}`, true), missingScopes: missing };
-    return v;
+    return flags ? { ...v, flags } : v;
   };
 
   const verify = async (token: string, ctx?: VerifyContext): Promise<VerifyOutcome> => {
     const cached = cache?.get(token);
     if (cached) return policy(cached, ctx);
     if (token.length > maxBytes) return reject(tokenFingerprint(token), null, 'malformed', `token longer than ${maxBytes} bytes`);
+    // over the canonical form, so a variant below has the fingerprint of the token it varies
     const fingerprint = tokenFingerprint(token);
-    const decoded = decodeUnverified(token);
+    const canonical = canonicalJws(token);
+    const decoded = decodeUnverified(canonical ?? token);
     if (!decoded) return reject(fingerprint, null, 'malformed', 'not a compact JWS (header.payload.signature)');
+    // the same bytes spelled another way (padding, non-zero trailing bits) verify too: one token, one spelling
+    if (canonical !== token) return reject(fingerprint, decoded, 'non_canonical', 'token is not in canonical base64url (padding or non-zero trailing bits)');
     const { header } = decoded;
     if (typeof header.alg !== 'string') return reject(fingerprint, decoded, 'malformed', 'header has no alg');
     if (header.alg.toLowerCase() === 'none') return reject(fingerprint, decoded, 'alg_not_allowed', 'alg none is never accepted');
@@ -154,6 +188,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return reject(fingerprint, decoded, 'malformed', 'header kid is not a short string');
     }
     if (!decoded.claims) return reject(fingerprint, decoded, 'malformed', 'payload is not a JSON object');
+    // RFC 7515 4.1.11: a token naming an extension this verifier does not implement must be refused (no extension is implemented)
+    if (header.crit !== undefined) return reject(fingerprint, decoded, 'unknown_crit', `crit names extensions not understood: ${JSON.stringify(header.crit).slice(0, 64)}`);
     const found = await options.keys.lookup(header.kid as string | undefined, header.alg);
     if (!found.ok) return reject(fingerprint, decoded, found.reason, found.detail);
 

@@ -85,7 +85,7 @@ export function rejectionOf(auth: AuthResult): { reason: RejectionReason; detail
 export function baseEvent(kind: EventKind, source: Source, occurredAt: number, observedAt: number, outcome: Outcome, actor: Actor): AuditEvent {
   return {
     id: newId(),
-    schemaVersion: 2,
+    schemaVersion: 3,
     kind,
     occurredAt,
     observedAt,
@@ -136,6 +136,8 @@ export function tokenEvent(exchange: Exchange, auth: AuthResult, source: Source,
   e.network = exchange.network;
   e.trace = exchange.trace;
   e.attributes = { mode, ...untrustedAttributes(auth) };
+  // claimsPolicy "flag": accepted, and what it would have been refused for
+  if (auth.kind === 'verified' && auth.outcome.ok && auth.outcome.flags) e.attributes['token.flags'] = auth.outcome.flags.join(',');
   return e;
 }
 

@@ -27,6 +27,10 @@ export interface InterceptorConfig {
     jwksCacheMaxAgeMs: number; // 10 min
     jwksCooldownMs: number; // 30 s between unknown-kid refetches
     maxTokenBytes: number;
+    /** Longest token lifetime accepted (exp - iat, or exp - now): 24 h; 0 disables. */
+    maxLifetimeSec: number;
+    /** iat in the future / lifetime too long: "reject" (own reasons) or "flag" (accepted, attributes["token.flags"]). */
+    claimsPolicy: 'reject' | 'flag';
   };
   capture: {
     headers: string[];
@@ -37,6 +41,8 @@ export interface InterceptorConfig {
     sampling: SamplingRule[];
   };
   trustedProxies: string[];
+  /** The key ring secret header values are fingerprinted with (`id:secret,...`, from AUDIT_FINGERPRINT_KEYS[_FILE]); fingerprint-key.ts. */
+  fingerprint: { keys?: string; activeKeyId?: string };
   /** Header the verified subject is forwarded in (any client-sent value is removed); "" = none. */
   forwardSubjectHeader: string;
   /** Largest request body proxied (bytes); larger gets 413. */
@@ -62,6 +68,8 @@ export interface InterceptorConfig {
     maxBodyBytes: number;
     /** Seconds a signed request stays valid (replay window). */
     maxSkewSec: number;
+    /** Signatures and event ids remembered to refuse replays (409) within 2 x maxSkewSec; default 100 000. */
+    replayCacheSize?: number;
   };
   revocations: { enabled: boolean; startupTimeoutMs: number };
   source: { service: string; instance: string; environment: string };
@@ -83,6 +91,8 @@ export const defaults: InterceptorConfig = {
     jwksCacheMaxAgeMs: 600_000, // 10 min
     jwksCooldownMs: 30_000, // 30 s
     maxTokenBytes: 16_384, // 16 KiB
+    maxLifetimeSec: 86_400, // 24 h
+    claimsPolicy: 'reject',
   },
   capture: {
     headers: ['accept', 'content-type', 'content-length', 'user-agent', 'x-request-id', 'host', 'location', 'www-authenticate'],
@@ -93,6 +103,7 @@ export const defaults: InterceptorConfig = {
     sampling: [],
   },
   trustedProxies: [],
+  fingerprint: {},
   forwardSubjectHeader: 'x-auth-subject',
   maxRequestBodyBytes: 10 * 1024 * 1024, // 10 MiB
   upstreamTimeoutMs: 30_000, // 30 s
@@ -107,7 +118,7 @@ export const defaults: InterceptorConfig = {
   queue: { maxEvents: 20_000, batchSize: 500, lingerMs: 20 },
   spool: { dir: './.data/spool', maxBytes: 512 * 1024 * 1024, fsync: 'always' }, // 512 MiB
   onSpoolFull: 'fail-open',
-  ingest: { enabled: true, path: '/audit/v1/events', hmacKeys: [], maxBodyBytes: 1_048_576, maxSkewSec: 300 },
+  ingest: { enabled: true, path: '/audit/v1/events', hmacKeys: [], maxBodyBytes: 1_048_576, maxSkewSec: 300, replayCacheSize: 100_000 },
   revocations: { enabled: true, startupTimeoutMs: 15_000 },
   source: { service: 'interceptor', instance: 'interceptor-1', environment: 'dev' },
   kafka: { brokers: ['127.0.0.1:9092'], clientId: 'interceptor' },
@@ -178,6 +189,8 @@ export const configSchema = {
         jwksCacheMaxAgeMs: { type: 'integer', minimum: 1000 },
         jwksCooldownMs: { type: 'integer', minimum: 0 },
         maxTokenBytes: { type: 'integer', minimum: 256 },
+        maxLifetimeSec: { type: 'integer', minimum: 0 },
+        claimsPolicy: { enum: ['reject', 'flag'] },
       },
     },
     capture: {
@@ -208,6 +221,7 @@ export const configSchema = {
       },
     },
     trustedProxies: stringList,
+    fingerprint: { type: 'object', additionalProperties: false, properties: { keys: { type: 'string', minLength: 1 }, activeKeyId: { type: 'string', minLength: 1 } } },
     forwardSubjectHeader: { type: 'string' },
     maxRequestBodyBytes: { type: 'integer', minimum: 0 },
     upstreamTimeoutMs: { type: 'integer', minimum: 1 },
@@ -240,6 +254,7 @@ export const configSchema = {
         jwtAudience: { type: 'string' },
         maxBodyBytes: { type: 'integer', minimum: 1 },
         maxSkewSec: { type: 'integer', minimum: 1 },
+        replayCacheSize: { type: 'integer', minimum: 1 },
       },
     },
     revocations: {
@@ -277,5 +292,7 @@ export const env: Record<string, string> = {
   AUDIT_INGEST_HMAC_KEYS: 'ingest.hmacKeys',
   AUDIT_INGEST_JWT_AUDIENCE: 'ingest.jwtAudience',
   AUDIT_ENVIRONMENT: 'source.environment',
+  AUDIT_FINGERPRINT_KEYS: 'fingerprint.keys',
+  AUDIT_FINGERPRINT_ACTIVE_KEY_ID: 'fingerprint.activeKeyId',
   AUDIT_INSTANCE: 'source.instance',
 };

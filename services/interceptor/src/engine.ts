@@ -4,7 +4,7 @@ import { TOPICS, eventCodec, partitionKey, revocationCodec, type AuditEvent, typ
 import { bearerToken, type Verifier } from '@jwt-audit/jwt';
 import type { Logger } from '@jwt-audit/runtime';
 import { actorOf, exchangeEvent, rejectionOf, tokenEvent, type AuthResult, type Exchange } from './audit.js';
-import { BodyRecorder, captureHeaders, resolvePolicy, sampled, secretHeaderSet, type CapturePolicy, type CaptureRule, type Refusal, type Resolution, type Route, type SamplingRule } from '@jwt-audit/edge';
+import { BodyRecorder, captureHeaders, resolvePolicy, sampled, secretHeaderSet, type CapturePolicy, type CaptureRule, type Refusal, type Resolution, type Route, type SamplingRule, type SecretFingerprint } from '@jwt-audit/edge';
 import { invalidForwardedFor, networkOf, normalizeIp, type TrustedProxies } from './client-ip.js';
 import { forwardedNode, forwardedQuoted, isForwardingHeader, isSubjectHeader } from './identity-headers.js';
 import type { Mode } from './config.js';
@@ -30,6 +30,8 @@ export interface EngineOptions {
   trusted: TrustedProxies;
   forwardSubjectHeader: string;
   realm?: string;
+  /** Fingerprints secret header values (fingerprint-key.ts). */
+  secretFingerprint: SecretFingerprint;
   metrics: InterceptorMetrics;
   logger: Logger;
 }
@@ -155,7 +157,7 @@ export class Engine {
         path: target.path.slice(0, 2048),
         route: route?.pattern ?? null,
         query: target.query === null ? null : target.query.slice(0, 2048),
-        headers: captureHeaders(req.headers as Record<string, string | string[] | undefined>, allow, this.secretHeaders, auth.kind === 'verified' ? { token: auth.token, fingerprint: auth.outcome.fingerprint } : undefined),
+        headers: captureHeaders(req.headers as Record<string, string | string[] | undefined>, allow, this.secretHeaders, this.o.secretFingerprint, auth.kind === 'verified' ? { token: auth.token, fingerprint: auth.outcome.fingerprint } : undefined),
         body: null,
       },
       response: null,
@@ -286,7 +288,7 @@ export class Engine {
     if (ctx.requestBody && wantReq) ctx.exchange.request.body = ctx.requestBody.toBody(ctx.requestContentType);
     ctx.exchange.response = {
       status,
-      headers: captureHeaders(headers, ctx.policy.headers === this.o.capture.headers ? this.allowHeaders : allowSet(ctx.policy.headers), this.secretHeaders),
+      headers: captureHeaders(headers, ctx.policy.headers === this.o.capture.headers ? this.allowHeaders : allowSet(ctx.policy.headers), this.secretHeaders, this.o.secretFingerprint),
       body: ctx.responseBody && wantRes ? ctx.responseBody.toBody(contentType(headers)) : null,
       latencyMs: seconds * 1000,
     };

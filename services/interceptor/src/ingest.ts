@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { validateIngestRequest, type AuditEvent, type LifecycleEventInput, type Revocation, type Source } from '@jwt-audit/events';
 import { bearerToken, type Verifier } from '@jwt-audit/jwt';
@@ -13,7 +14,15 @@ import { problem, sendProblem } from './problem.js';
  *     accepted while |now - t| <= maxSkewSec (replay window);
  *   Authorization: Bearer <JWT> for the configured ingest audience.
  * Body: one lifecycle event or { events: [...] } (schemas/json/ingest-request.json).
- * 202 { accepted, ids }; 400 problem document naming every bad field; 401; 413; 415; 503.
+ * 202 { accepted, ids }; 400 problem document naming every bad field; 401; 409; 413; 415; 503.
+ *
+ * Replay: a body is accepted once. Within the window a signature is valid in (|now - t| <=
+ * maxSkewSec, so 2 x maxSkewSec in all), every accepted signature and every provider event id
+ * (`id`, per principal) is remembered; a repeat gets 409 (`replayed`) naming what was seen.
+ * Remembered only once the events were queued (a 503 may be retried as is). The memory is
+ * bounded (`replayCacheSize` entries, least recently used dropped first): a flood of distinct
+ * valid bodies larger than that could push an entry out early, so size it above the signed
+ * requests of 2 x maxSkewSec.
  */
 
 export interface IngestOptions {
@@ -22,6 +31,8 @@ export interface IngestOptions {
   verifier?: Verifier;
   maxBodyBytes: number;
   maxSkewSec: number;
+  /** Signatures and event ids remembered for replay detection; default 100 000. */
+  replayCacheSize?: number;
   source: Source;
   publish(events: AuditEvent[], revocations: Revocation[]): boolean;
   canAccept(): boolean;
@@ -57,7 +68,7 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too_larg
   });
 }
 
-function checkSignature(header: string, keyId: string | undefined, body: Buffer, keys: IngestOptions['hmacKeys'], nowSec: number, skew: number): string | null {
+function checkSignature(header: string, keyId: string | undefined, body: Buffer, keys: IngestOptions['hmacKeys'], nowSec: number, skew: number): string | { mac: string } {
   const parts = Object.fromEntries(header.split(',').map((p) => p.trim().split('=', 2) as [string, string]));
   const t = Number(parts.t);
   const v1 = parts.v1;
@@ -67,7 +78,7 @@ function checkSignature(header: string, keyId: string | undefined, body: Buffer,
   for (const k of keys) {
     if (keyId !== undefined && k.id !== keyId) continue;
     const expected = createHmac('sha256', k.secret).update(`${t}.`).update(body).digest();
-    if (timingSafeEqual(expected, given)) return null;
+    if (timingSafeEqual(expected, given)) return { mac: v1 };
   }
   return 'signature does not match';
 }
@@ -118,6 +129,13 @@ export function toAuditEvent(input: LifecycleEventInput, source: Source, princip
 
 export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const now = o.now ?? Date.now;
+  // value: when the entry stops mattering (ms); ttl checked here with the handler's clock
+  const seen = new LRUCache<string, number>({ max: o.replayCacheSize ?? 100_000 });
+  const windowMs = 2 * o.maxSkewSec * 1000;
+  const wasSeen = (key: string, t: number) => {
+    const until = seen.get(key);
+    return until !== undefined && until > t;
+  };
   const fail = (res: ServerResponse, status: number, slug: string, title: string, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
     o.onResult?.(status, 0);
     sendProblem(res, problem(status, slug, title, detail, extra), headers);
@@ -134,13 +152,17 @@ export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: Ser
 
     // authentication
     let principal: string | null = null;
+    let signature: string | null = null;
     let authError = 'no credentials: send X-Audit-Signature or a Bearer token';
     const sig = req.headers['x-audit-signature'];
     if (typeof sig === 'string' && o.hmacKeys.length > 0) {
       const keyId = typeof req.headers['x-audit-key-id'] === 'string' ? req.headers['x-audit-key-id'] : undefined;
-      const err = checkSignature(sig, keyId, body, o.hmacKeys, Math.floor(now() / 1000), o.maxSkewSec);
-      if (err === null) principal = `hmac:${keyId ?? 'any'}`;
-      else authError = err;
+      const checked = checkSignature(sig, keyId, body, o.hmacKeys, Math.floor(now() / 1000), o.maxSkewSec);
+      if (typeof checked === 'string') authError = checked;
+      else {
+        principal = `hmac:${keyId ?? 'any'}`;
+        signature = `sig:${checked.mac}`;
+      }
     } else if (req.headers.authorization !== undefined && o.verifier) {
       const b = bearerToken(req.headers.authorization);
       if ('token' in b) {
@@ -162,6 +184,13 @@ export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: Ser
       const first = v.errors[0];
       return fail(res, 400, 'invalid-event', 'Invalid lifecycle event', first ? `${first.field}: ${first.message}` : 'invalid', { errors: v.errors });
     }
+    const t0 = now();
+    const replayed: Array<{ field: string; message: string }> = [];
+    if (signature && wasSeen(signature, t0)) replayed.push({ field: '(signature)', message: 'this signed body was already accepted' });
+    v.events.forEach((input, i) => {
+      if (input.id !== undefined && wasSeen(`id:${principal}:${input.id}`, t0)) replayed.push({ field: v.events.length === 1 && !Array.isArray((parsed as { events?: unknown }).events) ? 'id' : `events[${i}].id`, message: `event ${JSON.stringify(input.id).slice(0, 80)} was already accepted` });
+    });
+    if (replayed.length > 0) return fail(res, 409, 'replayed', 'Already accepted', replayed[0]!.message, { errors: replayed });
     if (!o.canAccept()) return fail(res, 503, 'audit-unavailable', 'Audit trail unavailable', 'events cannot be recorded right now; retry later', {}, { 'retry-after': '5' });
     const t = now();
     const events: AuditEvent[] = [];
@@ -172,6 +201,9 @@ export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: Ser
       if (revocation) revocations.push(revocation);
     }
     if (!o.publish(events, revocations)) return fail(res, 503, 'audit-unavailable', 'Audit trail unavailable', 'the event queue is full; retry later', {}, { 'retry-after': '5' });
+    const until = t + windowMs;
+    if (signature) seen.set(signature, until);
+    for (const input of v.events) if (input.id !== undefined) seen.set(`id:${principal}:${input.id}`, until);
     o.onResult?.(202, events.length);
     const out = JSON.stringify({ accepted: events.length, ids: events.map((e) => e.id) });
     res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) }).end(out);

@@ -11,7 +11,8 @@ import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
 import { TOPICS, revocationCodec, type AuditEvent } from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, ensureTopics } from '@jwt-audit/kafka';
 import { createInterceptor, signIngestBody, type Interceptor } from './index.js';
-import { collectEvents, quietLogger, startEchoUpstream, startTestAuthServer, testConfig, waitFor } from './testdata/harness.js';
+import { pseudonym } from '@jwt-audit/masking';
+import { TEST_FINGERPRINT_KEYS, collectEvents, quietLogger, startEchoUpstream, startTestAuthServer, testConfig, waitFor } from './testdata/harness.js';
 
 const logger = quietLogger();
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -74,6 +75,18 @@ describe('interceptor through the proxy, on the embedded broker', () => {
     fetch(`${url}${p}`, { headers: { ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}), ...headers } });
   const eventsFor = (fp: string, kind?: string) => reader.events.filter((e) => e.token?.fingerprint === fp && (!kind || e.kind === kind));
 
+  it('fingerprints Basic credentials, API keys and cookies with the keyed HMAC, never plain SHA-256', async () => {
+    const secret = TEST_FINGERPRINT_KEYS.split(':')[1]!;
+    const values = { authorization: `Basic ${Buffer.from('alice:hunter2').toString('base64')}`, 'x-api-key': 'key-0123', cookie: 'sid=abc; theme=dark' };
+    const res = await get('/observed/secrets', undefined, { ...values, 'x-request-id': 'secrets-1' });
+    assert.equal(res.status, 200);
+    const e = await waitFor('the exchange', () => reader.events.find((x) => x.http?.request.id === 'secrets-1'));
+    for (const [name, value] of Object.entries(values)) {
+      assert.equal(e.http!.request.headers[name], pseudonym(value, { id: 'test', secret }), name);
+      assert.ok(!JSON.stringify(e).includes(sha(value)), `${name}: no plain SHA-256`);
+    }
+  });
+
   it('passes a valid token upstream with the subject and trace context, and publishes one token.validated per request, with the response and without the token', async () => {
     const token = await auth.sign({ sub: 'alice' });
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -96,7 +109,9 @@ describe('interceptor through the proxy, on the embedded broker', () => {
     assert.equal(validated.http?.request.headers.authorization, `sha256:${fp}`);
     assert.equal(validated.trace?.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(validated.http?.response?.status, 200);
-    assert.match(validated.http?.response?.headers['set-cookie'] ?? '', /^sha256:[0-9a-f]{64}$/);
+    // a cookie is guessable: keyed with the deployment's fingerprint key, the key id inside (what `audit fingerprint --header set-cookie` prints)
+    assert.equal(validated.http?.response?.headers['set-cookie'], pseudonym('session=secret-cookie-value', { id: 'test', secret: TEST_FINGERPRINT_KEYS.split(':')[1]! }));
+    assert.ok(!JSON.stringify(validated).includes(sha('session=secret-cookie-value')), 'never its plain SHA-256');
     assert.ok((validated.http?.response?.latencyMs ?? -1) >= 0);
     assert.equal(validated.network?.clientIp, '127.0.0.1');
     // a second request with the same token: one subject, one partition, events in request order,

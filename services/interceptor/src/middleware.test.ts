@@ -122,7 +122,7 @@ describe('middleware: node:http, Express and Fastify', () => {
       assert.ok(!reader.raw.some((r) => r.includes(token)), 'no record holds the raw token');
       if (shape === 'node:http') {
         // given to writeHead() only, never to setHeader(): still captured, as a fingerprint
-        assert.match(exchange.http?.response?.headers['set-cookie'] ?? '', /^sha256:[0-9a-f]{64}$/);
+        assert.match(exchange.http?.response?.headers['set-cookie'] ?? '', /^hmac:test:[0-9a-f]{32}$/, 'a cookie keyed, never a plain SHA-256');
         assert.ok(!reader.raw.some((r) => r.includes('mw-cookie-secret')), 'no record holds the cookie value');
       }
     });

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import { createKafkaClient, createAuditProducer } from '@jwt-audit/kafka';
+import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
 import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import { baseEvent, EMPTY_ACTOR } from './audit.js';
@@ -12,6 +13,7 @@ import { trustedProxies } from './client-ip.js';
 import { limitConnections } from './connection-limits.js';
 import type { InterceptorConfig } from './config.js';
 import { Engine } from './engine.js';
+import { fingerprintKey } from './fingerprint-key.js';
 import { ingestHandler } from './ingest.js';
 import { interceptorMetrics, type InterceptorMetrics } from './metrics.js';
 import { createProxyHandler } from './proxy.js';
@@ -125,8 +127,12 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       clockToleranceSec: config.jwt.clockToleranceSec,
       requiredClaims: config.jwt.requiredClaims,
       maxTokenBytes: config.jwt.maxTokenBytes,
+      maxLifetimeSec: config.jwt.maxLifetimeSec,
+      claimsPolicy: config.jwt.claimsPolicy,
     });
+    const fpKey = fingerprintKey(config.fingerprint, logger);
     engine = new Engine({
+      secretFingerprint: (value) => pseudonym(value, fpKey),
       verifier,
       revocations,
       sink: publisher,
@@ -148,7 +154,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     let url = '';
     if (deps.serve !== false) {
       const ingestVerifier = config.ingest.jwtAudience
-        ? createVerifier({ keys, algorithms: config.jwt.algorithms, audience: config.ingest.jwtAudience, ...(config.jwt.issuer !== undefined ? { issuer: config.jwt.issuer } : {}), clockToleranceSec: config.jwt.clockToleranceSec })
+        ? createVerifier({ keys, algorithms: config.jwt.algorithms, audience: config.ingest.jwtAudience, ...(config.jwt.issuer !== undefined ? { issuer: config.jwt.issuer } : {}), clockToleranceSec: config.jwt.clockToleranceSec, maxLifetimeSec: config.jwt.maxLifetimeSec, claimsPolicy: config.jwt.claimsPolicy })
         : undefined;
       const eng = engine;
       const handler = createProxyHandler({
@@ -167,6 +173,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
                   ...(ingestVerifier ? { verifier: ingestVerifier } : {}),
                   maxBodyBytes: config.ingest.maxBodyBytes,
                   maxSkewSec: config.ingest.maxSkewSec,
+                  ...(config.ingest.replayCacheSize !== undefined ? { replayCacheSize: config.ingest.replayCacheSize } : {}),
                   source: config.source,
                   publish: (events, revs) => eng.publish(events, revs),
                   canAccept: () => publisher.canAccept(),

@@ -119,6 +119,9 @@ export async function startEchoUpstream() {
   return { url, seen, close: () => closeServer(server) };
 }
 
+/** The fingerprint key ring of test interceptors (secret header values: hmac:test:<hex>). */
+export const TEST_FINGERPRINT_KEYS = 'test:test-fingerprint-secret-0123456789';
+
 export function testConfig(over: Partial<InterceptorConfig> & { brokers: string[]; spoolDir: string; jwksUrl: string; issuer: string; audience: string }): InterceptorConfig {
   const { brokers, spoolDir, jwksUrl, issuer, audience, ...rest } = over;
   return {
@@ -129,6 +132,7 @@ export function testConfig(over: Partial<InterceptorConfig> & { brokers: string[
     spool: { dir: spoolDir, maxBytes: 64 * 1024 * 1024, fsync: 'always' },
     source: { service: 'interceptor', instance: `test-${randomBytes(3).toString('hex')}`, environment: 'test' },
     revocations: { enabled: true, startupTimeoutMs: 10_000 },
+    fingerprint: { keys: TEST_FINGERPRINT_KEYS },
     ops: {},
     ...rest,
   };

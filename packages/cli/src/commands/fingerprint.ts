@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { bearerToken, canonicalJws, tokenFingerprint } from '@jwt-audit/jwt';
+import { parseKeyRing, pseudonym, type MaskingKeys } from '@jwt-audit/masking';
+import { EXIT } from '../program.js';
+
+/**
+ * `audit fingerprint [value]`: the fingerprint an audit event carries for a value an investigator
+ * holds (a token, a cookie, an API key, a Basic credential), to search the index for it. The
+ * value comes from the argument or, better (it stays out of shell history), from stdin.
+ *   --token          token.fingerprint: hex SHA-256 of the token's canonical form (JWTs: RFC 7515 base64url)
+ *   --header <name>  the value as http.*.headers.<name> shows it: a Bearer credential in
+ *                    authorization as sha256:<token fingerprint>, every other secret header as
+ *                    hmac:<key id>:<hex>, keyed with the interceptor's AUDIT_FINGERPRINT_KEYS
+ *                    (`id:secret,...`, or AUDIT_FINGERPRINT_KEYS_FILE); --key-id for an older key
+ * Exit codes: 0 printed, 2 usage or key configuration error.
+ */
+
+function fail(message: string): never {
+  process.stderr.write(`audit fingerprint: ${message}\n`);
+  process.exit(EXIT.usage);
+}
+
+function keyRing(): MaskingKeys {
+  let spec = process.env.AUDIT_FINGERPRINT_KEYS;
+  const file = process.env.AUDIT_FINGERPRINT_KEYS_FILE;
+  if (spec === undefined && file !== undefined) {
+    try {
+      spec = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      fail(`AUDIT_FINGERPRINT_KEYS_FILE: ${(err as Error).message}`);
+    }
+  }
+  if (!spec) fail('--header needs the interceptor\'s fingerprint keys: set AUDIT_FINGERPRINT_KEYS (id:secret,...) or AUDIT_FINGERPRINT_KEYS_FILE');
+  try {
+    return parseKeyRing(spec, process.env.AUDIT_FINGERPRINT_ACTIVE_KEY_ID);
+  } catch (err) {
+    return fail(`AUDIT_FINGERPRINT_KEYS: ${(err as Error).message}`);
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('fingerprint')
+    .description('print the fingerprint audit events carry for a value you hold (a token, or a secret header value), to search for it')
+    .argument('[value]', 'the value; read from stdin when absent (keeps it out of shell history)')
+    .option('--token', 'the value is a token: print token.fingerprint')
+    .option('--header <name>', 'the value is this request/response header\'s value: print it as the event\'s headers map shows it')
+    .option('--key-id <id>', 'with --header: the key an older event names (default: the active key)')
+    .option('--json', 'JSON output')
+    .action((value: string | undefined, o: { token?: boolean; header?: string; keyId?: string; json?: boolean }) => {
+      if (!o.token === !o.header) fail('give exactly one of --token or --header <name>');
+      const raw = value ?? readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      if (raw === '') fail('no value given (argument or stdin)');
+      let out: Record<string, unknown>;
+      if (o.token) {
+        const canonical = canonicalJws(raw);
+        out = { kind: 'token', fingerprint: tokenFingerprint(raw), jwt: canonical !== null, canonical: canonical === null || canonical === raw };
+      } else {
+        const name = o.header!.toLowerCase();
+        const bearer = name === 'authorization' || name === 'proxy-authorization' ? bearerToken(raw) : null;
+        if (bearer && 'token' in bearer) out = { kind: 'bearer', header: name, fingerprint: `sha256:${tokenFingerprint(bearer.token)}` };
+        else {
+          const ring = keyRing();
+          const id = o.keyId ?? ring.activeKeyId;
+          const secret = ring.keys[id];
+          if (secret === undefined) fail(`--key-id ${JSON.stringify(id)} is not in AUDIT_FINGERPRINT_KEYS`);
+          out = { kind: 'secret', header: name, keyId: id, fingerprint: pseudonym(raw, { id, secret }) };
+        }
+      }
+      process.stdout.write(o.json ? `${JSON.stringify(out)}\n` : `${String(out.fingerprint)}\n`);
+      if (!o.json && out.kind === 'token' && out.canonical === false) process.stderr.write('note: the token is not in canonical base64url; the verifier refuses it (non_canonical), and its events carry this fingerprint\n');
+    });
+}
