@@ -16,27 +16,48 @@ import { EXIT } from '../program.js';
  * Exit codes: 0 printed, 2 usage or key configuration error.
  */
 
-function fail(message: string): never {
-  process.stderr.write(`audit fingerprint: ${message}\n`);
-  process.exit(EXIT.usage);
-}
+export class FingerprintUsageError extends Error {}
 
-function keyRing(): MaskingKeys {
-  let spec = process.env.AUDIT_FINGERPRINT_KEYS;
-  const file = process.env.AUDIT_FINGERPRINT_KEYS_FILE;
+function keyRing(env: NodeJS.ProcessEnv): MaskingKeys {
+  let spec = env.AUDIT_FINGERPRINT_KEYS;
+  const file = env.AUDIT_FINGERPRINT_KEYS_FILE;
   if (spec === undefined && file !== undefined) {
     try {
       spec = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      fail(`AUDIT_FINGERPRINT_KEYS_FILE: ${(err as Error).message}`);
+      throw new FingerprintUsageError(`AUDIT_FINGERPRINT_KEYS_FILE: ${(err as Error).message}`);
     }
   }
-  if (!spec) fail('--header needs the interceptor\'s fingerprint keys: set AUDIT_FINGERPRINT_KEYS (id:secret,...) or AUDIT_FINGERPRINT_KEYS_FILE');
+  if (!spec) throw new FingerprintUsageError("--header needs the interceptor's fingerprint keys: set AUDIT_FINGERPRINT_KEYS (id:secret,...) or AUDIT_FINGERPRINT_KEYS_FILE");
   try {
-    return parseKeyRing(spec, process.env.AUDIT_FINGERPRINT_ACTIVE_KEY_ID);
+    return parseKeyRing(spec, env.AUDIT_FINGERPRINT_ACTIVE_KEY_ID);
   } catch (err) {
-    return fail(`AUDIT_FINGERPRINT_KEYS: ${(err as Error).message}`);
+    throw new FingerprintUsageError(`AUDIT_FINGERPRINT_KEYS: ${(err as Error).message}`);
   }
+}
+
+export interface FingerprintOptions {
+  token?: boolean;
+  header?: string;
+  keyId?: string;
+}
+
+/** What the command prints (its --json form), or a FingerprintUsageError naming what is wrong. */
+export function fingerprintOf(raw: string, o: FingerprintOptions, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  if (!o.token === !o.header) throw new FingerprintUsageError('give exactly one of --token or --header <name>');
+  if (raw === '') throw new FingerprintUsageError('no value given (argument or stdin)');
+  if (o.token) {
+    const canonical = canonicalJws(raw);
+    return { kind: 'token', fingerprint: tokenFingerprint(raw), jwt: canonical !== null, canonical: canonical === null || canonical === raw };
+  }
+  const name = o.header!.toLowerCase();
+  const bearer = name === 'authorization' || name === 'proxy-authorization' ? bearerToken(raw) : null;
+  if (bearer && 'token' in bearer) return { kind: 'bearer', header: name, fingerprint: `sha256:${tokenFingerprint(bearer.token)}` };
+  const ring = keyRing(env);
+  const id = o.keyId ?? ring.activeKeyId;
+  const secret = ring.keys[id];
+  if (secret === undefined) throw new FingerprintUsageError(`--key-id ${JSON.stringify(id)} is not in AUDIT_FINGERPRINT_KEYS`);
+  return { kind: 'secret', header: name, keyId: id, fingerprint: pseudonym(raw, { id, secret }) };
 }
 
 export function register(program: Command): void {
@@ -48,25 +69,15 @@ export function register(program: Command): void {
     .option('--header <name>', 'the value is this request/response header\'s value: print it as the event\'s headers map shows it')
     .option('--key-id <id>', 'with --header: the key an older event names (default: the active key)')
     .option('--json', 'JSON output')
-    .action((value: string | undefined, o: { token?: boolean; header?: string; keyId?: string; json?: boolean }) => {
-      if (!o.token === !o.header) fail('give exactly one of --token or --header <name>');
-      const raw = value ?? readFileSync(0, 'utf8').replace(/\r?\n$/, '');
-      if (raw === '') fail('no value given (argument or stdin)');
+    .action((value: string | undefined, o: FingerprintOptions & { json?: boolean }) => {
       let out: Record<string, unknown>;
-      if (o.token) {
-        const canonical = canonicalJws(raw);
-        out = { kind: 'token', fingerprint: tokenFingerprint(raw), jwt: canonical !== null, canonical: canonical === null || canonical === raw };
-      } else {
-        const name = o.header!.toLowerCase();
-        const bearer = name === 'authorization' || name === 'proxy-authorization' ? bearerToken(raw) : null;
-        if (bearer && 'token' in bearer) out = { kind: 'bearer', header: name, fingerprint: `sha256:${tokenFingerprint(bearer.token)}` };
-        else {
-          const ring = keyRing();
-          const id = o.keyId ?? ring.activeKeyId;
-          const secret = ring.keys[id];
-          if (secret === undefined) fail(`--key-id ${JSON.stringify(id)} is not in AUDIT_FINGERPRINT_KEYS`);
-          out = { kind: 'secret', header: name, keyId: id, fingerprint: pseudonym(raw, { id, secret }) };
-        }
+      try {
+        if (!o.token === !o.header) throw new FingerprintUsageError('give exactly one of --token or --header <name>');
+        out = fingerprintOf(value ?? readFileSync(0, 'utf8').replace(/\r?\n$/, ''), o);
+      } catch (err) {
+        if (!(err instanceof FingerprintUsageError)) throw err;
+        process.stderr.write(`audit fingerprint: ${err.message}\n`);
+        process.exit(EXIT.usage);
       }
       process.stdout.write(o.json ? `${JSON.stringify(out)}\n` : `${String(out.fingerprint)}\n`);
       if (!o.json && out.kind === 'token' && out.canonical === false) process.stderr.write('note: the token is not in canonical base64url; the verifier refuses it (non_canonical), and its events carry this fingerprint\n');
