@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pseudonym } from '@jwt-audit/masking';
-import { FingerprintUsageError, fingerprintOf } from './fingerprint.js';
+import { FingerprintUsageError, fingerprintOf } from './fingerprint-of.js';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin.ts');
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'bin.ts');
 const KEYS = 'k2026:second-fingerprint-secret-000,k2025:first-fingerprint-secret-0000';
 
 function audit(args: string[], o: { stdin?: string; env?: Record<string, string | undefined> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
