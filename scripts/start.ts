@@ -35,6 +35,8 @@ if (busy.length > 0) {
 process.on('exit', () => lock.release());
 
 const supervisor = new Supervisor();
+// Whatever ends this process (a second Ctrl-C, a failed start), no component outlives it.
+process.on('exit', () => supervisor.killAll());
 let stopping = false;
 const stop = async (code: number) => {
   if (stopping) return;

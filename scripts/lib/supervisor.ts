@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const watchdog = fileURLToPath(new URL('./orphan-watchdog.ts', import.meta.url));
 
 /**
  * Runs the pipeline's components as child processes: prefixed, readable log lines; restart with
@@ -101,7 +104,8 @@ export class Supervisor {
 
   private spawn(entry: Running): void {
     const { spec } = entry;
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', spec.script, ...(spec.args ?? [])], {
+    // The watchdog stops the child should this process die without stopping it (see the file).
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '--import', watchdog, spec.script, ...(spec.args ?? [])], {
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       // A process group of its own: a terminal's Ctrl-C (SIGINT to the foreground group) reaches
@@ -123,6 +127,23 @@ export class Supervisor {
         if (!this.stopped && !entry.stopping) this.spawn(entry);
       }, delay).unref();
     });
+  }
+
+  /**
+   * Kills every component's process group at once, synchronously: for `process.on('exit')`, when
+   * this process ends by any path other than stopAll() (a second Ctrl-C, an error while starting).
+   */
+  killAll(): void {
+    this.stopped = true;
+    for (const entry of this.running) {
+      const pid = entry.child?.pid;
+      if (pid === undefined || entry.child!.exitCode !== null || entry.child!.signalCode !== null) continue;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   }
 
   /** Stops every component, last started first, each with SIGTERM then SIGKILL after a grace period. */
