@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '@jwt-audit/runtime';
 import { startBroker } from './broker.js';
@@ -28,6 +29,11 @@ const program = new Command('embedded-kafka')
   .option('--message-max-bytes <n>', 'largest record batch, default of max.message.bytes (message.max.bytes)', int('--message-max-bytes'))
   .option('--group-min-session-timeout-ms <n>', 'shortest JoinGroup session timeout (group.min.session.timeout.ms)', int('--group-min-session-timeout-ms'))
   .option('--group-max-session-timeout-ms <n>', 'longest JoinGroup session timeout (group.max.session.timeout.ms)', int('--group-max-session-timeout-ms'))
+  .option('--sasl-users-file <path>', 'require SASL (PLAIN, SCRAM-SHA-256/512): a JSON file {"user": "password", ...}')
+  .option('--sasl-mechanisms <list>', 'comma-separated mechanisms offered with --sasl-users-file', 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512')
+  .option('--tls-cert-file <path>', 'serve TLS: PEM certificate (chain), with --tls-key-file')
+  .option('--tls-key-file <path>', 'PEM private key of --tls-cert-file')
+  .option('--tls-client-ca-file <path>', 'require client certificates signed by this CA (mutual TLS)')
   .option('--log-level <level>', 'pino level', 'info')
   .showHelpAfterError();
 program.parse();
@@ -36,12 +42,46 @@ const o = program.opts<{
   defaultPartitions: number; fsync: string; fsyncIntervalMs: number; logLevel: string;
   socketRequestMaxBytes?: number; queuedMaxRequests?: number; queuedMaxRequestBytes?: number; connectionsMaxIdleMs?: number; fetchMaxBytes?: number;
   messageMaxBytes?: number; groupMinSessionTimeoutMs?: number; groupMaxSessionTimeoutMs?: number;
+  saslUsersFile?: string; saslMechanisms: string; tlsCertFile?: string; tlsKeyFile?: string; tlsClientCaFile?: string;
 }>();
 // Limits given on the command line; the others keep startBroker's (Kafka's) defaults.
 const limits = Object.fromEntries(
   (['socketRequestMaxBytes', 'queuedMaxRequests', 'queuedMaxRequestBytes', 'connectionsMaxIdleMs', 'fetchMaxBytes', 'messageMaxBytes', 'groupMinSessionTimeoutMs', 'groupMaxSessionTimeoutMs'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
 );
 if (!['always', 'interval', 'never'].includes(o.fsync)) program.error(`--fsync must be always, interval or never (got ${o.fsync})`, { exitCode: 2 });
+
+const read = (flag: string, file: string) => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    return program.error(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { exitCode: 2 });
+  }
+};
+let sasl: { users: Record<string, string>; mechanisms: ('PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512')[] } | undefined;
+if (o.saslUsersFile) {
+  let users: unknown;
+  try {
+    users = JSON.parse(read('--sasl-users-file', o.saslUsersFile));
+  } catch {
+    program.error(`--sasl-users-file: ${o.saslUsersFile} is not JSON`, { exitCode: 2 });
+  }
+  if (!users || typeof users !== 'object' || Array.isArray(users) || Object.values(users).some((p) => typeof p !== 'string') || Object.keys(users).length === 0) {
+    program.error('--sasl-users-file: expected a JSON object of user names to password strings, at least one', { exitCode: 2 });
+  }
+  const mechanisms = o.saslMechanisms.split(',').map((m) => m.trim().toUpperCase());
+  const unknown = mechanisms.filter((m) => !['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'].includes(m));
+  if (unknown.length > 0 || mechanisms.length === 0) program.error(`--sasl-mechanisms: unknown ${unknown.join(', ')} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)`, { exitCode: 2 });
+  sasl = { users: users as Record<string, string>, mechanisms: mechanisms as ('PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512')[] };
+}
+if (Boolean(o.tlsCertFile) !== Boolean(o.tlsKeyFile)) program.error('--tls-cert-file and --tls-key-file go together', { exitCode: 2 });
+if (o.tlsClientCaFile && !o.tlsCertFile) program.error('--tls-client-ca-file needs --tls-cert-file and --tls-key-file', { exitCode: 2 });
+const tlsOpts = o.tlsCertFile
+  ? {
+      cert: read('--tls-cert-file', o.tlsCertFile),
+      key: read('--tls-key-file', o.tlsKeyFile!),
+      ...(o.tlsClientCaFile ? { ca: read('--tls-client-ca-file', o.tlsClientCaFile), requestClientCert: true } : {}),
+    }
+  : undefined;
 
 const logger = createLogger({ name: 'embedded-kafka', level: o.logLevel });
 try {
@@ -56,6 +96,8 @@ try {
     fsync: o.fsync as 'always' | 'interval' | 'never',
     fsyncIntervalMs: o.fsyncIntervalMs,
     ...limits,
+    ...(sasl ? { sasl } : {}),
+    ...(tlsOpts ? { tls: tlsOpts } : {}),
     logger,
   });
   let stopping = false;

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +30,7 @@ import { alterConfigsApi, describeConfigsApi, incrementalAlterConfigsApi } from 
 import { createPartitionsApi, deleteRecordsApi } from './protocol/partitions-admin.js';
 import { metadataApi } from './protocol/metadata.js';
 import { produceApi } from './protocol/produce.js';
+import { saslAuthenticateApi, saslHandshakeApi, SaslUsers, type SaslOptions } from './protocol/sasl.js';
 import { createTopicsApi, deleteTopicsApi, initProducerIdApi } from './protocol/topics-admin.js';
 import { readJson, writeFileAtomic } from './storage/durable-file.js';
 import type { FsyncPolicy } from './storage/partition-log.js';
@@ -69,6 +71,10 @@ export interface BrokerOptions {
   initialRebalanceDelayMs?: number;
   /** Retention and compaction run this often; default 30 s. */
   maintenanceIntervalMs?: number;
+  /** Require SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) on the listener: Kafka's SASL_PLAINTEXT, or SASL_SSL with `tls`. */
+  sasl?: SaslOptions;
+  /** Serve TLS on the listener (Kafka's SSL / SASL_SSL): PEM key and certificate; `ca` + `requestClientCert` for mutual TLS. */
+  tls?: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer; requestClientCert?: boolean };
   logger?: Logger;
 }
 
@@ -110,7 +116,17 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
   });
   const waiters = new Set<() => void>();
 
-  const server = net.createServer();
+  const users = opts.sasl ? new SaslUsers(opts.sasl) : undefined;
+  const server = opts.tls
+    ? tls.createServer({
+        key: opts.tls.key,
+        cert: opts.tls.cert,
+        ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
+        requestCert: opts.tls.requestClientCert ?? false,
+        rejectUnauthorized: opts.tls.requestClientCert ?? false,
+        minVersion: 'TLSv1.2',
+      })
+    : net.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 9092, opts.host ?? '127.0.0.1', () => resolve());
@@ -199,14 +215,16 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
     createTopicsApi, deleteTopicsApi, initProducerIdApi, createPartitionsApi, deleteRecordsApi, describeConfigsApi,
     alterConfigsApi, incrementalAlterConfigsApi, deleteGroupsApi,
   ];
+  if (users) apiList.push(saslHandshakeApi(users), saslAuthenticateApi(users));
   apiList.push(apiVersionsApi(() => apiList));
   const apis = new Map(apiList.map((a) => [a.key, a]));
 
-  const limits = { socketRequestMaxBytes: opts.socketRequestMaxBytes ?? 104_857_600, connectionsMaxIdleMs: opts.connectionsMaxIdleMs ?? 600_000 };
+  const limits = { socketRequestMaxBytes: opts.socketRequestMaxBytes ?? 104_857_600, connectionsMaxIdleMs: opts.connectionsMaxIdleMs ?? 600_000, saslRequired: users !== undefined };
   const budget = new RequestBudget(opts.queuedMaxRequestBytes ?? 256 * 1024 * 1024, opts.queuedMaxRequests ?? 500);
   const netStats: NetworkStats = { connections: 0, blockedResponses: 0, blockedResponseBytes: 0, requestsHandled: 0 };
   const sockets = new Set<net.Socket>();
-  server.on('connection', (socket) => {
+  // A TLS listener hands over the socket once the handshake is done; a failed handshake is logged only.
+  server.on(opts.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));
@@ -214,6 +232,10 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
   });
   // At the descriptor limit accept() fails; the server keeps listening and serves again once descriptors are free.
   server.on('error', (err) => logger.error({ err: err.message }, 'listener error'));
+  server.on('tlsClientError', (err: Error, socket: net.Socket) => {
+    logger.warn({ client: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message }, 'TLS handshake failed');
+    socket.destroy();
+  });
 
   const timers: NodeJS.Timeout[] = [];
   if (fsync === 'interval') timers.push(setInterval(() => topics.syncAll(), opts.fsyncIntervalMs ?? 1000));
@@ -225,7 +247,8 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
   timers.push(setInterval(maintain, opts.maintenanceIntervalMs ?? 30_000));
   for (const t of timers) t.unref();
 
-  logger.info({ address: `${host}:${port}`, dir: opts.dir, topics: topics.topics.size }, 'embedded Kafka broker listening');
+  const protocol = `${users ? 'SASL_' : ''}${opts.tls ? 'SSL' : 'PLAINTEXT'}`;
+  logger.info({ address: `${host}:${port}`, dir: opts.dir, topics: topics.topics.size, protocol, ...(users ? { mechanisms: users.mechanisms } : {}) }, 'embedded Kafka broker listening');
   let closing: Promise<void> | undefined;
   return {
     address: `${ctx.advertisedHost}:${ctx.advertisedPort}`,

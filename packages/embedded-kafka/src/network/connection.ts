@@ -22,12 +22,15 @@ import { writeApiVersions } from '../protocol/api-versions.js';
 import type { ApiDefinition, BrokerContext } from '../protocol/context.js';
 import { Reader, Writer } from '../protocol/primitives.js';
 import { NO_RESPONSE } from '../protocol/produce.js';
+import { newSaslSession, PRE_AUTH_APIS } from '../protocol/sasl.js';
 import { FrameReader, FrameSizeError } from './frame-reader.js';
 import type { RequestBudget } from './request-budget.js';
 
 export interface ConnectionLimits {
   socketRequestMaxBytes: number;
   connectionsMaxIdleMs: number;
+  /** The listener requires SASL: nothing but ApiVersions and the SASL exchange before it succeeds. */
+  saslRequired?: boolean;
 }
 
 /** Broker-wide counters of what connections hold, for `broker.stats()` and the tests that bound it. */
@@ -56,6 +59,7 @@ export function serveConnection(
   let muted = false;
   let reserved = 0;
   let closed = false;
+  const sasl = limits.saslRequired ? newSaslSession() : undefined;
   stats.connections++;
 
   const idle = (on: boolean) => socket.setTimeout(on ? limits.connectionsMaxIdleMs : 0);
@@ -126,6 +130,12 @@ export function serveConnection(
       budget.release(reserved);
       reserved = 0;
       if (closed) return;
+      if (sasl?.closeAfterResponse) {
+        // A failed SASL exchange: the answer is written, then the connection ends (nothing more is read).
+        if (response) socket.end(response);
+        else socket.end();
+        return;
+      }
       if (response && !socket.write(response)) {
         stats.blockedResponses++;
         stats.blockedResponseBytes += response.length;
@@ -186,12 +196,17 @@ export function serveConnection(
         close('unsupported version');
         return undefined;
       }
+      if (sasl && sasl.state !== 'done' && !PRE_AUTH_APIS.has(api.key)) {
+        log.warn({ api: api.name }, 'request before SASL authentication: connection closed');
+        close('not authenticated');
+        return undefined;
+      }
       const flexible = api.flexibleVersion !== undefined && apiVersion >= api.flexibleVersion;
       if (flexible) r.skipTaggedFields();
       // ApiVersions answers with response header v0 at every version, so old clients can read it.
       if (flexible && api.key !== 18) w.uvarint(0);
       try {
-        await api.handle(r, w, { apiVersion, clientId, clientHost: socket.remoteAddress ?? '', flexible }, ctx, abort.signal);
+        await api.handle(r, w, { apiVersion, clientId, clientHost: socket.remoteAddress ?? '', flexible, ...(sasl ? { sasl } : {}) }, ctx, abort.signal);
       } catch (err) {
         if (err === NO_RESPONSE) return undefined;
         throw err;

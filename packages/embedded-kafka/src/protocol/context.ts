@@ -2,6 +2,7 @@ import type { Logger } from '@jwt-audit/runtime';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import type { TopicStore } from '../storage/topic-store.js';
 import type { Reader, Writer } from './primitives.js';
+import type { SaslSession } from './sasl.js';
 
 /** What every API handler gets: the broker's state and the requesting client. */
 export interface BrokerContext {
@@ -35,6 +36,8 @@ export interface RequestMeta {
   clientHost: string;
   /** A flexible version (KIP-482): compact strings/arrays/bytes and tagged fields. */
   flexible: boolean;
+  /** This connection's SASL exchange, on a listener that requires SASL. */
+  sasl?: SaslSession;
 }
 
 export type Handler = (r: Reader, w: Writer, meta: RequestMeta, ctx: BrokerContext, signal: AbortSignal) => void | Promise<void>;
