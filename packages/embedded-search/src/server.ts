@@ -5,6 +5,7 @@
  * templates, data streams, ILM, documents and bulk live here; queries in ./engine.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
@@ -12,6 +13,7 @@ import { createLogger, type Logger } from '@jwt-audit/runtime';
 import { EsError, indexNotFound, parsingError, unsupported } from './errors.js';
 import { count as countDocs, IndexEngine, search as searchDocs, type Mappings, type SearchTarget } from './engine/index.js';
 import { flattenSettings, Store, type IndexTemplate, type LiveIndex } from './store.js';
+import { authenticateResponse, Security, WWW_AUTHENTICATE, type SecurityOptions } from './security.js';
 
 export interface SearchNodeOptions {
   dir: string;
@@ -21,6 +23,10 @@ export interface SearchNodeOptions {
   logger?: Logger;
   /** How often ILM phases are evaluated; default 60 s (tests use less). */
   ilmPollIntervalMs?: number;
+  /** Require authentication (basic and API keys), as Elasticsearch with security enabled (./security.ts). */
+  security?: SecurityOptions;
+  /** Serve HTTPS: PEM key and certificate. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 export interface SearchNode {
@@ -693,7 +699,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
 
   // ---------- HTTP ----------
 
-  const server = http.createServer((req, res) => {
+  const security = opts.security ? new Security(opts.security) : undefined;
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -704,7 +711,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       const accept = String(req.headers.accept ?? '');
       const contentType = accept.includes('vnd.elasticsearch') ? 'application/vnd.elasticsearch+json;compatible-with=8' : 'application/json';
       const send = (status: number, body: unknown) => {
-        const headers: Record<string, string> = { 'x-elastic-product': 'Elasticsearch' };
+        const headers: Record<string, string | string[]> = { 'x-elastic-product': 'Elasticsearch', ...(status === 401 && security ? { 'www-authenticate': WWW_AUTHENTICATE } : {}) };
         if (req.method === 'HEAD' || body === undefined) {
           res.writeHead(status, headers).end();
           return;
@@ -715,6 +722,13 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       try {
         if (size > 200 * 1024 * 1024) throw new EsError(413, 'content_too_long_exception', 'request body is larger than 200 MiB');
         const url = new URL(req.url ?? '/', 'http://localhost');
+        if (security) {
+          const principal = security.authenticate(req.headers, url.pathname);
+          if (url.pathname === '/_security/_authenticate') {
+            send(200, authenticateResponse(principal));
+            return;
+          }
+        }
         const parts = url.pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
         const params: Params = Object.fromEntries(url.searchParams);
         const body = Buffer.concat(chunks);
@@ -754,7 +768,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         }
       }
     });
-  });
+  };
+  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, handler) : http.createServer(handler);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -774,10 +789,11 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     }, opts.ilmPollIntervalMs ?? 60_000),
   ];
   for (const t of timers) t.unref();
-  log.info({ url: `http://${host}:${port}`, dir: opts.dir, indices: store.live.size }, 'embedded search node listening');
+  const scheme = opts.tls ? 'https' : 'http';
+  log.info({ url: `${scheme}://${host}:${port}`, dir: opts.dir, indices: store.live.size, security: security !== undefined }, 'embedded search node listening');
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     runIlm,
     close: () =>

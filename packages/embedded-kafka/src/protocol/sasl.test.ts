@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { startBroker, type Broker } from '../index.js';
-import { makeTestPki, type TestPki } from '../testdata/tls.js';
+import { makeTestPki, type TestPki } from '@jwt-audit/runtime/testing/pki';
 import { RawConnection } from '../testdata/wire.js';
 import { Writer } from './primitives.js';
 

@@ -1,5 +1,5 @@
 /**
- * A throw-away certificate authority and a server certificate for 127.0.0.1 / localhost, made with
+ * For tests only. A throw-away certificate authority and a server certificate for 127.0.0.1 / localhost, made with
  * the system's openssl for one test run (nothing secret is committed), for the TLS listeners of the
  * embedded broker and search node and the clients that must verify them.
  */
