@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync, readdirSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CompressionTypes, Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
+import { Writable } from 'node:stream';
+import { createLogger } from '@jwt-audit/runtime';
 import { startBroker, type Broker } from './index.js';
 import { Writer } from './protocol/primitives.js';
 import { exchange, frame, produceBody, readProduceResult, recordBatch } from './testdata/wire.js';
@@ -238,7 +240,14 @@ test('restart: every acknowledged record and committed offset survives; consumpt
   const segment = readdirSync(logDir).find((f) => f.endsWith('.log'))!;
   appendFileSync(path.join(logDir, segment), Buffer.from([0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 1, 0, 7, 7, 7]));
 
-  broker = await startBroker({ dir, port: 0 });
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger({ name: 'torn', level: 'warn', destination: new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) }) });
+  broker = await startBroker({ dir, port: 0, logger });
+  const cut = lines.filter((l) => /torn segment tail cut/.test(String(l.msg)));
+  assert.equal(cut.length, 1, 'the cut is logged once, with what was cut');
+  assert.equal(cut[0]!.cutBytes, 15);
+  assert.equal(cut[0]!.lastOffset, 99);
+  assert.equal(cut[0]!.segment, path.join('logs', 'durable-0', segment));
   kafka = client(broker);
   const admin2 = kafka.admin();
   await admin2.connect();

@@ -106,7 +106,8 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
   const meta = readJson<{ clusterId: string; nextProducerId: number }>(metaFile, { clusterId: randomBytes(16).toString('base64url'), nextProducerId: 1000 });
   writeFileAtomic(metaFile, JSON.stringify(meta), fsync !== 'never');
 
-  const topics = new TopicStore(opts.dir, fsync, { 'max.message.bytes': String(opts.messageMaxBytes ?? 1_048_588) });
+  // Kafka logs the same fact ("Truncating ... to ... due to corrupt or incomplete record batch"): the records cut are lost
+  const topics = new TopicStore(opts.dir, fsync, { 'max.message.bytes': String(opts.messageMaxBytes ?? 1_048_588) }, (cut) => logger.warn({ ...cut, segment: path.relative(opts.dir, cut.segment) }, 'torn segment tail cut at start: the bytes after the last whole batch are dropped'));
   const groups = new GroupCoordinator({
     dir: opts.dir,
     fsync: fsync !== 'never',

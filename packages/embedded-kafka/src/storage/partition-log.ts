@@ -48,6 +48,17 @@ export interface LogOptions {
   segmentBytes: number;
   /** Roll the active segment past this age (ms). */
   segmentMs: number;
+  /** Told when opening a segment cut a torn or corrupt tail (a crash mid-append): never silent. */
+  onTornTail?: (cut: TornTail) => void;
+}
+
+export interface TornTail {
+  segment: string;
+  /** Where the last whole batch ends: the segment's size from now on. */
+  validBytes: number;
+  cutBytes: number;
+  /** Offset of the last whole batch kept in the segment, -1 if none. */
+  lastOffset: number;
 }
 
 export interface ProducerBatch {
@@ -188,8 +199,10 @@ export class PartitionLog {
       rp += h.size;
     }
     if (pos < seg.size) {
+      const cutBytes = seg.size - pos;
       fs.ftruncateSync(seg.logFd, pos);
       seg.size = pos;
+      this.opts.onTornTail?.({ segment: seg.logPath, validBytes: pos, cutBytes, lastOffset: seg.entries[seg.entries.length - 1]?.last ?? -1 });
     }
     fs.ftruncateSync(seg.indexFd, seg.entries.length * ENTRY);
   }

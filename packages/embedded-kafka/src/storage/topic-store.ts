@@ -34,7 +34,7 @@ export class TopicStore {
   private readonly defaults: Record<string, string>;
 
   /** `brokerDefaults`: topic configs whose default comes from the broker (max.message.bytes from message.max.bytes). */
-  constructor(private readonly dir: string, private readonly fsync: LogOptions['fsync'], brokerDefaults: Record<string, string> = {}) {
+  constructor(private readonly dir: string, private readonly fsync: LogOptions['fsync'], brokerDefaults: Record<string, string> = {}, private readonly onTornTail?: LogOptions['onTornTail']) {
     this.defaults = { ...DEFAULT_CONFIGS, ...brokerDefaults };
     fs.mkdirSync(dir, { recursive: true });
     this.metaFile = path.join(dir, 'topics.json');
@@ -57,7 +57,7 @@ export class TopicStore {
 
   private logOptions(m: TopicMeta): LogOptions {
     const c = { ...this.defaults, ...m.configs };
-    return { fsync: this.fsync, segmentBytes: Number(c['segment.bytes']), segmentMs: Number(c['segment.ms']) };
+    return { fsync: this.fsync, segmentBytes: Number(c['segment.bytes']), segmentMs: Number(c['segment.ms']), ...(this.onTornTail ? { onTornTail: this.onTornTail } : {}) };
   }
 
   /** Opens every partition; if one fails (EMFILE, ENOSPC), closes those already open and rethrows. */
