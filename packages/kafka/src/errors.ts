@@ -1,11 +1,142 @@
+/**
+ * The one table that says what a Kafka client error means for a stage. kafkajs' own `retriable`
+ * flag is not enough: it marks "the coordinator is not aware of this member" and an idempotent
+ * producer's sequence errors non-retriable, and a stage that believed it dead-lettered good
+ * records or left a consumer crashed in a live process (issue #28).
+ *
+ *   class            what happened                                 what the stage does
+ *   rebalance        the group moved on without us, or its          give the error back to kafkajs
+ *                    coordinator moved                              (it rejoins); the batch is not
+ *                                                                   committed and comes back
+ *   producer-state   the broker no longer accepts this idempotent   re-create the producer (new id
+ *                    producer's sequence or epoch                   and epoch), retry the batch
+ *   record           this record can never be written (too large,   the only class that goes to
+ *                    invalid, cannot be decoded, masked or mapped)  the DLQ
+ *   fatal            authentication, authorization, configuration   hold the partition, retry with
+ *                                                                   the longest backoff, unhealthy;
+ *                                                                   a consumer that stops on one
+ *                                                                   exits the process (code 75)
+ *   transient        connections, timeouts, leaders moving,         back off with jitter, retry
+ *                    retries exhausted, anything unknown            the batch, holding the partition
+ */
 import { AuditError } from '@jwt-audit/runtime';
 
-/** Normalises what kafkajs throws: its `retriable` flag decides between backing off and failing. */
+export type FailureClass = 'rebalance' | 'producer-state' | 'record' | 'fatal' | 'transient';
+
+/** Kafka protocol error types (kafkajs `type`) that are not transient. */
+const BY_TYPE: Record<string, FailureClass> = {
+  UNKNOWN_MEMBER_ID: 'rebalance',
+  REBALANCE_IN_PROGRESS: 'rebalance',
+  ILLEGAL_GENERATION: 'rebalance',
+  NOT_COORDINATOR_FOR_GROUP: 'rebalance',
+  GROUP_COORDINATOR_NOT_AVAILABLE: 'rebalance',
+  GROUP_LOAD_IN_PROGRESS: 'rebalance',
+  MEMBER_ID_REQUIRED: 'rebalance',
+  FENCED_INSTANCE_ID: 'rebalance',
+  OUT_OF_ORDER_SEQUENCE_NUMBER: 'producer-state',
+  UNKNOWN_PRODUCER_ID: 'producer-state',
+  INVALID_PRODUCER_EPOCH: 'producer-state',
+  INVALID_PRODUCER_ID_MAPPING: 'producer-state',
+  PRODUCER_FENCED: 'producer-state',
+  MESSAGE_TOO_LARGE: 'record',
+  RECORD_LIST_TOO_LARGE: 'record',
+  INVALID_RECORD: 'record',
+  INVALID_TIMESTAMP: 'record',
+  TOPIC_AUTHORIZATION_FAILED: 'fatal',
+  GROUP_AUTHORIZATION_FAILED: 'fatal',
+  CLUSTER_AUTHORIZATION_FAILED: 'fatal',
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 'fatal',
+  SASL_AUTHENTICATION_FAILED: 'fatal',
+  UNSUPPORTED_SASL_MECHANISM: 'fatal',
+  ILLEGAL_SASL_STATE: 'fatal',
+  INVALID_CONFIG: 'fatal',
+  UNSUPPORTED_VERSION: 'fatal',
+};
+
+/** kafkajs error classes (`name`) that are not transient; every other name is. */
+const BY_NAME: Record<string, FailureClass> = {
+  KafkaJSSASLAuthenticationError: 'fatal',
+  KafkaJSServerDoesNotSupportApiKey: 'fatal',
+  KafkaJSNotImplemented: 'fatal',
+  KafkaJSMemberIdRequired: 'rebalance',
+  KafkaJSFetcherRebalanceError: 'rebalance',
+};
+
+/** Codes of our own errors (AuditError) with a class other than their `retriable` flag says. */
+const BY_CODE: Record<string, FailureClass> = {
+  AUDIT_ERR_KAFKA_REBALANCE: 'rebalance',
+  AUDIT_ERR_KAFKA_PRODUCER_STATE: 'producer-state',
+  AUDIT_ERR_KAFKA_RECORD: 'record',
+  AUDIT_ERR_KAFKA_FATAL: 'fatal',
+  AUDIT_ERR_KAFKA: 'transient',
+  // a transform module that cannot be built fails every record alike: not a record's fault
+  AUDIT_ERR_TRANSFORM_THREAD: 'fatal',
+  AUDIT_ERR_ES_UNAUTHORIZED: 'fatal',
+};
+
+const CODE_OF: Record<FailureClass, string> = {
+  rebalance: 'AUDIT_ERR_KAFKA_REBALANCE',
+  'producer-state': 'AUDIT_ERR_KAFKA_PRODUCER_STATE',
+  record: 'AUDIT_ERR_KAFKA_RECORD',
+  fatal: 'AUDIT_ERR_KAFKA_FATAL',
+  transient: 'AUDIT_ERR_KAFKA',
+};
+
+/** Worse first: an aggregate of several errors takes the class that asks the most of the stage. */
+const RANK: FailureClass[] = ['fatal', 'producer-state', 'rebalance', 'record', 'transient'];
+
+interface KafkaLike {
+  name?: string;
+  type?: string;
+  retriable?: boolean;
+  cause?: unknown;
+  errors?: unknown[];
+  code?: string;
+}
+
+/** The class of a kafkajs error: its protocol type or error class, through causes and aggregates. */
+function kafkaClass(err: unknown, depth = 0): FailureClass {
+  if (err === null || typeof err !== 'object' || depth > 8) return 'transient';
+  const e = err as KafkaLike;
+  const found: FailureClass[] = [];
+  if (e.type && BY_TYPE[e.type]) found.push(BY_TYPE[e.type]!);
+  if (e.name && BY_NAME[e.name]) found.push(BY_NAME[e.name]!);
+  // a retry wrapper (NumberOfRetriesExceeded, NonRetriableError) names what it wrapped as its cause
+  if (e.cause !== undefined && e.cause !== err) found.push(kafkaClass(e.cause, depth + 1));
+  // KafkaJSAggregateError: one send to several brokers failed in several ways
+  if (Array.isArray(e.errors)) for (const inner of e.errors) found.push(kafkaClass(inner, depth + 1));
+  return RANK.find((c) => found.includes(c)) ?? 'transient';
+}
+
+/**
+ * The class of anything a stage caught. Errors from kafkajs by the table above. Our own errors
+ * by code where listed; otherwise a retriable AuditError is transient and a non-retriable one is
+ * the handler's verdict on the record (the BatchHandler contract: throw a non-retriable error to
+ * dead-letter).
+ */
+export function failureClass(err: unknown): FailureClass {
+  if (err instanceof AuditError) {
+    const byCode = BY_CODE[err.code];
+    if (byCode) return byCode;
+    return err.retriable ? 'transient' : 'record';
+  }
+  return kafkaClass(err);
+}
+
+/**
+ * Normalises what kafkajs throws, once, where it was caught: the code names the class
+ * (AUDIT_ERR_KAFKA_<CLASS>, AUDIT_ERR_KAFKA for transient), `retriable` is false only for the
+ * record and fatal classes, and `cause` keeps the kafkajs error (a rebalance is handed back to
+ * kafkajs as it was thrown, see kafkaCause).
+ */
 export function fromKafkaError(err: unknown, what: string): AuditError {
   if (err instanceof AuditError) return err;
-  const e = err as { message?: string; retriable?: boolean; name?: string };
-  // kafkajs marks transient broker/network conditions retriable; a send that failed after its own
-  // retries (KafkaJSNumberOfRetriesExceeded) is still worth retrying the whole batch later.
-  const retriable = e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSRequestTimeoutError';
-  return new AuditError('AUDIT_ERR_KAFKA', `${what}: ${e.message ?? String(err)}`, { retriable, cause: err });
+  const e = err as { message?: string };
+  const cls = kafkaClass(err);
+  return new AuditError(CODE_OF[cls], `${what}: ${e?.message ?? String(err)}`, { retriable: cls !== 'record' && cls !== 'fatal', cause: err });
+}
+
+/** The kafkajs error under an AuditError made by fromKafkaError (kafkajs rejoins on its own types only). */
+export function kafkaCause(err: unknown): unknown {
+  return err instanceof AuditError && err.cause !== undefined && err.code.startsWith('AUDIT_ERR_KAFKA') ? err.cause : err;
 }

@@ -7,8 +7,13 @@ import { Writable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { deadLetterCodec, eventCodec, readSchemaFile, newId, type AuditEvent, TOPICS } from '@jwt-audit/events';
-import { AuditError, createLogger } from '@jwt-audit/runtime';
-import { createKafkaClient, createAuditProducer, createConsumerRunner, createTransformStage, ensureTopics, type InputRecord } from './index.js';
+import { AuditError, createLogger, createMetrics } from '@jwt-audit/runtime';
+import { createRequire } from 'node:module';
+import kafkajs from 'kafkajs';
+import { createKafkaClient, createAuditProducer, createConsumerRunner, createTransformStage, ensureTopics, fromKafkaError, type InputRecord } from './index.js';
+import { DeadLetterRate } from './runner.js';
+
+const codeError = (code: number) => (createRequire(import.meta.url)('kafkajs/src/protocol/error') as { createErrorFromCode(c: number): Error }).createErrorFromCode(code);
 
 const logger = createLogger({ name: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 let broker: Awaited<ReturnType<typeof startBroker>>;
@@ -189,5 +194,136 @@ test('runner: a batch failing for good is split; only the bad record is dead-let
   } finally {
     await runner.stop();
     await producer.disconnect();
+  }
+});
+
+test('runner: a commit refused because the session expired (unknown member) rejoins and resumes; nothing lost, the process never left without a consumer', async () => {
+  const topic = `t.rejoin.${newId()}`;
+  const groupId = `g-${newId()}`;
+  await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
+  const producer = createAuditProducer(kafka, { logger });
+  await producer.connect();
+  await producer.send(topic, Array.from({ length: 20 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })));
+  const sunk: string[] = [];
+  let stalled = false;
+  const crashes: unknown[] = [];
+  const metrics = createMetrics({ defaultMetrics: false });
+  const runner = createConsumerRunner({
+    kafka, groupId, topics: [topic], stage: 'rejoin', logger, producer, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000, metrics,
+    onFailure: (err) => crashes.push(err),
+    handler: async (records) => {
+      if (!stalled) {
+        // longer than the session without a heartbeat: the broker removes the member, and the
+        // commit that follows is answered UNKNOWN_MEMBER_ID (or ILLEGAL_GENERATION)
+        stalled = true;
+        await new Promise((r) => setTimeout(r, 9_000));
+      }
+      sunk.push(...records.map((r) => r.value!.toString()));
+    },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  await runner.start();
+  try {
+    await waitFor('the batch redone and committed', async () => ((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset === '20' ? true : undefined), 45_000);
+    assert.deepEqual(new Set(sunk), new Set(Array.from({ length: 20 }, (_, i) => String(i))), 'every record sunk');
+    assert.ok(sunk.length > 20, `the uncommitted batch was delivered again after the rejoin (${sunk.length} records sunk)`);
+    assert.deepEqual(crashes, [], 'the consumer was never given up');
+    assert.match(await metrics.registry.metrics(), /audit_rejoin_rejoins_total 1\b/, 'the refused commit handed the rebalance back to kafkajs, which rejoined');
+    await waitFor('healthy again', () => (runner.health().ok ? true : undefined));
+    assert.equal(runner.health().state, 'running');
+  } finally {
+    await runner.stop();
+    await admin.disconnect();
+    await producer.disconnect();
+  }
+});
+
+test('runner: a dead-letter rate above the threshold turns health unhealthy, and it recovers when the rate falls', async () => {
+  const topic = `t.dlrate.${newId()}`;
+  await ensureTopics(kafka, [{ topic, numPartitions: 1 }, { topic: TOPICS.dlq, numPartitions: 1 }]);
+  const producer = createAuditProducer(kafka, { logger });
+  await producer.connect();
+  await producer.send(topic, Array.from({ length: 30 }, (_, i) => ({ key: 'k', value: Buffer.from(i % 3 === 0 ? 'ok' : 'poison') })));
+  const runner = createConsumerRunner({
+    kafka, groupId: `g-${newId()}`, topics: [topic], stage: 'dlrate', logger, producer, deadLetterAlert: { ratio: 0.05, windowMs: 3_000, minCount: 5 },
+    handler: async (records) => ({ deadLetters: records.filter((r) => r.value!.toString() === 'poison').map((record) => ({ record, error: new AuditError('AUDIT_ERR_TEST_POISON', 'poison') })) }),
+  });
+  await runner.start();
+  try {
+    const unhealthy = await waitFor('unhealthy', () => (runner.health().ok ? undefined : runner.health()));
+    assert.match(unhealthy.lastError ?? '', /dead-letter rate above 0\.05/);
+    // nothing more comes: after the window the rate is 0 again
+    await waitFor('healthy after the window', () => (runner.health().ok ? true : undefined), 15_000);
+  } finally {
+    await runner.stop();
+    await producer.disconnect();
+  }
+});
+
+test('runner: a batch failing for a reason that is not the record (sink down, a non-retriable Kafka error) is held and retried, never dead-lettered', async () => {
+  const topic = `t.hold.${newId()}`;
+  const groupId = `g-${newId()}`;
+  await ensureTopics(kafka, [{ topic, numPartitions: 1 }, { topic: TOPICS.dlq, numPartitions: 1 }]);
+  const producer = createAuditProducer(kafka, { logger });
+  await producer.connect();
+  await producer.send(topic, Array.from({ length: 6 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })));
+  const { KafkaJSNonRetriableError } = kafkajs;
+  // what the masker met (issue #28): a sequence error, an unreachable broker, then a fatal one
+  const failures = [
+    fromKafkaError(codeError(45), 'producing'),
+    fromKafkaError(new KafkaJSNonRetriableError(new Error('connect ECONNREFUSED 127.0.0.1:1')), 'producing'),
+    new AuditError('AUDIT_ERR_ES_UNAUTHORIZED', 'HTTP 401', { retriable: true }),
+  ];
+  const sunk: string[] = [];
+  const metrics = createMetrics({ defaultMetrics: false });
+  const runner = createConsumerRunner({
+    kafka, groupId, topics: [topic], stage: 'hold', logger, producer, retry: { initialMs: 20, maxMs: 200 }, metrics,
+    handler: async (records) => {
+      const f = failures.shift();
+      if (f) throw f;
+      sunk.push(...records.map((r) => r.value!.toString()));
+    },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  await runner.start();
+  try {
+    await waitFor('committed', async () => ((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset === '6' ? true : undefined));
+    assert.deepEqual(sunk, ['0', '1', '2', '3', '4', '5']);
+    assert.equal(failures.length, 0);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /audit_hold_records_total\{outcome="processed"\} 6\b/);
+    assert.doesNotMatch(text, /outcome="dead_lettered"/, 'nothing dead-lettered');
+    assert.match(text, /audit_hold_retries_total 3\b/, 'each failure backed off and retried the same batch');
+  } finally {
+    await runner.stop();
+    await admin.disconnect();
+    await producer.disconnect();
+  }
+});
+
+test('dead-letter rate: generated sequences agree with counting every record of the window', () => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let run = 0; run < 200; run++) {
+    const windowMs = 1_000 * (1 + Math.floor(random() * 10));
+    const ratio = [0, 0.01, 0.1, 0.5][Math.floor(random() * 4)]!;
+    const minCount = Math.floor(random() * 20);
+    const rate = new DeadLetterRate(windowMs, ratio, minCount);
+    const events: Array<{ at: number; total: number; dead: number }> = [];
+    let now = 1_700_000_000_000 + Math.floor(random() * 1_000);
+    for (let i = 0; i < 60; i++) {
+      now += Math.floor(random() * 1_500);
+      const total = Math.floor(random() * 50);
+      const dead = Math.floor(random() * (total + 1) * random());
+      rate.add(total, dead, now);
+      events.push({ at: now, total, dead });
+      // the oracle: the buckets of whole seconds after (now - window)
+      const inWindow = events.filter((e) => Math.floor(e.at / 1000) > Math.floor((now - windowMs) / 1000));
+      const t = inWindow.reduce((n, e) => n + e.total, 0);
+      const d = inWindow.reduce((n, e) => n + e.dead, 0);
+      assert.deepEqual(rate.read(now), { total: t, dead: d, above: d >= minCount && d > ratio * t }, `run ${run} step ${i}`);
+    }
   }
 });

@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { AuditError, backoffDelay, sleep, toAuditError, type Logger, type Metrics } from '@jwt-audit/runtime';
 import { deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
-import { fromKafkaError } from './errors.js';
+import { failureClass, fromKafkaError, kafkaCause } from './errors.js';
 import type { AuditProducer } from './producer.js';
 import { toInputRecord, type InputRecord } from './record.js';
 
@@ -45,6 +45,24 @@ export interface ConsumerRunnerOptions {
   maxBytesPerPartition?: number;
   /** Longest a fetch waits on the broker for data; also bounds how long stop() waits for it. Default 500 ms. */
   maxWaitTimeMs?: number;
+  /**
+   * A consumer that kafkajs stopped without restarting it is re-created and rejoins, after a
+   * backoff from initialMs to maxMs; after maxAttempts re-creations in a row that never joined
+   * the group, or an error of the fatal class, the runner gives up and calls onFailure.
+   * Defaults: 1 s, 30 s, 10 attempts.
+   */
+  restart?: { initialMs?: number; maxMs?: number; maxAttempts?: number };
+  /**
+   * Called once when the consumer stopped for good. Services exit with EXIT_TEMPFAIL (75) there,
+   * so that a supervisor, systemd or Kubernetes restarts the process: never a live process
+   * without a consumer.
+   */
+  onFailure?: (err: AuditError) => void;
+  /**
+   * Health turns unhealthy while more than `ratio` of the records of the last `windowMs` were
+   * dead-lettered (and at least `minCount` of them). Defaults: 0.01, 60 s, 10.
+   */
+  deadLetterAlert?: { ratio?: number; windowMs?: number; minCount?: number };
 }
 
 export interface ConsumerRunner {
@@ -55,16 +73,67 @@ export interface ConsumerRunner {
 
 const ABORTED = Symbol('aborted');
 
+/** Thrown out of eachBatch so that kafkajs sees its own error and rejoins the group. */
+class Rejoin extends Error {
+  constructor(readonly kafkaError: unknown) {
+    super('rejoin');
+  }
+}
+
+/** Records and dead letters per second over a sliding window: the dead-letter rate alert. */
+export class DeadLetterRate {
+  private readonly buckets: Array<{ second: number; total: number; dead: number }> = [];
+  constructor(
+    private readonly windowMs: number,
+    private readonly ratio: number,
+    private readonly minCount: number,
+  ) {}
+
+  add(total: number, dead: number, now = Date.now()): void {
+    const second = Math.floor(now / 1000);
+    const last = this.buckets[this.buckets.length - 1];
+    if (last?.second === second) {
+      last.total += total;
+      last.dead += dead;
+    } else this.buckets.push({ second, total, dead });
+    this.trim(now);
+  }
+
+  /** Records and dead letters in the window, and whether the dead letters are above the threshold. */
+  read(now = Date.now()): { total: number; dead: number; above: boolean } {
+    this.trim(now);
+    let total = 0;
+    let dead = 0;
+    for (const b of this.buckets) {
+      total += b.total;
+      dead += b.dead;
+    }
+    return { total, dead, above: dead >= this.minCount && dead > this.ratio * total };
+  }
+
+  private trim(now: number): void {
+    const oldest = Math.floor((now - this.windowMs) / 1000);
+    while (this.buckets.length > 0 && this.buckets[0]!.second <= oldest) this.buckets.shift();
+  }
+}
+
 /**
  * The consumer loop every stage shares. Delivery is at-least-once: a batch's offsets are committed
  * only after its handler resolved (output durable) and its dead letters were acknowledged. The
  * visible result is exactly-once because every sink is idempotent.
  *
- * Failure policy, in one place:
- * - retriable error (sink down, broker unavailable): back off with jitter and retry the same batch,
- *   heartbeating meanwhile, so the partition waits and nothing is skipped;
- * - non-retriable error for the batch: split it and handle each record alone; a record that still
- *   fails goes to the DLQ with its reason and origin, and the partition moves on.
+ * Failure policy, in one place (the classes are errors.ts'):
+ * - record (the handler's verdict, a record too large or invalid for Kafka): split the batch and
+ *   handle each record alone; a record that still fails so goes to the DLQ with its reason and
+ *   origin, and the partition moves on. The only way to the DLQ;
+ * - rebalance (unknown member, rebalance in progress, coordinator moved), from a commit or a
+ *   heartbeat: the batch is abandoned uncommitted and kafkajs' own error is handed back to it,
+ *   which rejoins the group; the batch comes back to whoever owns the partition;
+ * - anything else (a sink or Kafka unreachable, a produce that failed, a producer re-created, an
+ *   authentication failure): back off with jitter and retry the same batch, however long,
+ *   heartbeating meanwhile, so the partition waits and nothing is skipped or dead-lettered;
+ * - a consumer kafkajs stopped without restarting it is re-created (restart option); if that
+ *   fails for good, onFailure.
  */
 export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
   const log = opts.logger.child({ component: 'consumer', stage: opts.stage, groupId: opts.groupId });
@@ -75,15 +144,31 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   const recordsTotal = m?.counter(`audit_${stageLabel}_records_total`, 'Records consumed, by outcome', ['outcome'] as const);
   const retriesTotal = m?.counter(`audit_${stageLabel}_retries_total`, 'Batch attempts that failed with a retriable error');
   const batchSeconds = m?.histogram(`audit_${stageLabel}_batch_duration_seconds`, 'Time to process and commit one batch');
+  const restartsTotal = m?.counter(`audit_${stageLabel}_consumer_restarts_total`, 'Consumers re-created after kafkajs stopped one without restarting it');
+  const rejoinsTotal = m?.counter(`audit_${stageLabel}_rejoins_total`, 'Batches abandoned uncommitted because the group moved on (rebalance, unknown member, coordinator moved)');
+  const dlqAlert = m?.gauge(`audit_${stageLabel}_dead_letter_alert`, '1 while the dead-letter rate is above its threshold (health unhealthy)');
+  const restartInitial = opts.restart?.initialMs ?? 1_000;
+  const restartMax = opts.restart?.maxMs ?? 30_000;
+  const restartAttempts = opts.restart?.maxAttempts ?? 10;
+  const dlRatio = opts.deadLetterAlert?.ratio ?? 0.01;
+  const dlRate = new DeadLetterRate(opts.deadLetterAlert?.windowMs ?? 60_000, dlRatio, opts.deadLetterAlert?.minCount ?? 10);
+  let alerting = false;
 
   let consumer: Consumer | undefined;
-  let state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' = 'idle';
+  let state: 'idle' | 'starting' | 'running' | 'restarting' | 'failed' | 'stopping' | 'stopped' = 'idle';
+  /** Consumers created in a row that have not joined the group yet. */
+  let failedLaunches = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
   let lastError: string | undefined;
   let starting: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
   const abort = new AbortController();
 
-  async function withRetry<T>(what: string, payload: EachBatchPayload, fn: () => Promise<T>): Promise<T | typeof ABORTED> {
+  /**
+   * Runs fn until it succeeds, backing off between attempts. A record-class failure is thrown when
+   * `recordFails` (the caller splits or dead-letters); a rebalance-class one is thrown as Rejoin.
+   */
+  async function withRetry<T>(what: string, payload: EachBatchPayload, fn: () => Promise<T>, recordFails = false): Promise<T | typeof ABORTED> {
     for (let attempt = 0; ; attempt++) {
       // A rebalance took the partition: another member redoes the batch. A stop lets a batch in
       // flight finish and commit, but does not keep retrying a failing one.
@@ -92,17 +177,26 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       try {
         return await fn();
       } catch (err) {
+        if (err instanceof Rejoin) throw err;
         const e = toAuditError(err);
-        if (!e.retriable) throw e;
+        const cls = failureClass(e);
+        if (cls === 'record' && recordFails) throw e;
+        if (cls === 'rebalance') throw new Rejoin(kafkaCause(e));
         lastError = e.message;
         retriesTotal?.inc();
-        const delay = backoffDelay(attempt, retryInitial, retryMax);
-        log.warn({ err: { code: e.code, message: e.message }, attempt, delayMs: delay, what }, 'retriable failure: backing off');
-        // Wait in slices so the group keeps our membership and a stop() is seen promptly.
+        // an authentication or configuration failure is not fixed by hammering: the longest wait
+        const delay = cls === 'fatal' ? retryMax : backoffDelay(attempt, retryInitial, retryMax);
+        log.warn({ err: { code: e.code, message: e.message }, class: cls, attempt, delayMs: delay, what }, 'failure: backing off, the partition waits');
+        // Wait in slices so the group keeps our membership and a stop() is seen promptly; a
+        // heartbeat that says the group moved on ends the batch (kafkajs rejoins).
         const until = Date.now() + delay;
         while (Date.now() < until && payload.isRunning() && !abort.signal.aborted) {
           await sleep(Math.min(1_000, until - Date.now()), abort.signal);
-          await payload.heartbeat().catch(() => undefined);
+          try {
+            await payload.heartbeat();
+          } catch (hb) {
+            if (failureClass(hb) === 'rebalance') throw new Rejoin(hb);
+          }
         }
       }
     }
@@ -116,7 +210,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
           return (await opts.handler([record], ctx))?.deadLetters ?? [];
         } catch (err) {
           const e = toAuditError(err, 'AUDIT_ERR_PROCESSING');
-          if (e.retriable) throw e;
+          if (failureClass(e) !== 'record') throw e;
           return [{ record, error: e }];
         }
       });
@@ -127,6 +221,17 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    try {
+      await processBatch(payload);
+    } catch (err) {
+      if (!(err instanceof Rejoin)) throw err;
+      rejoinsTotal?.inc();
+      log.warn({ topic: payload.batch.topic, partition: payload.batch.partition, err: (err.kafkaError as Error)?.message }, 'the group moved on: batch left uncommitted, rejoining');
+      throw err.kafkaError;
+    }
+  }
+
+  async function processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
     const started = process.hrtime.bigint();
@@ -144,10 +249,11 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
 
     let dead: DeadLetterRequest[] | typeof ABORTED;
     try {
-      const result = await withRetry('batch', payload, () => opts.handler(records, ctx));
+      const result = await withRetry('batch', payload, () => opts.handler(records, ctx), true);
       dead = result === ABORTED ? ABORTED : (result?.deadLetters ?? []);
     } catch (err) {
-      batchLog.warn({ err: { code: toAuditError(err).code, message: (err as Error).message } }, 'batch failed: handling its records one by one');
+      if (err instanceof Rejoin) throw err;
+      batchLog.warn({ err: { code: toAuditError(err).code, message: (err as Error).message } }, 'batch failed for a record: handling its records one by one');
       dead = await handleSplit(records, ctx, payload);
     }
     if (dead === ABORTED) return; // stopping or rebalanced: not committed, redelivered later
@@ -162,12 +268,13 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       recordsTotal?.inc({ outcome: 'dead_lettered' }, dead.length);
     }
     recordsTotal?.inc({ outcome: 'processed' }, records.length - dead.length);
+    noteDeadLetters(records.length, dead.length);
 
     payload.resolveOffset(last);
     const next = (BigInt(last) + 1n).toString();
     const committed = await withRetry('commit', payload, async () => {
       try {
-        await consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+        await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
       } catch (err) {
         throw fromKafkaError(err, 'committing offsets');
       }
@@ -178,32 +285,95 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     batchLog.debug({ records: records.length, deadLettered: dead.length }, 'batch committed');
   }
 
+  function noteDeadLetters(total: number, dead: number): void {
+    dlRate.add(total, dead);
+    checkDeadLetterRate();
+  }
+
+  /** Raises or clears the alert (log line and gauge once per change); read by health() too, as the window slides. */
+  function checkDeadLetterRate(): boolean {
+    const now = dlRate.read();
+    if (now.above && !alerting) {
+      alerting = true;
+      dlqAlert?.set(1);
+      log.error({ deadLettered: now.dead, records: now.total, threshold: dlRatio }, 'dead-letter rate above its threshold: unhealthy until it falls');
+    } else if (!now.above && alerting) {
+      alerting = false;
+      dlqAlert?.set(0);
+      log.warn({ deadLettered: now.dead, records: now.total, threshold: dlRatio }, 'dead-letter rate back under its threshold');
+    }
+    return alerting;
+  }
+
+  /** Creates a consumer, joins and runs it; a crash kafkajs does not restart itself comes back to relaunch(). */
+  async function launch(): Promise<void> {
+    const c = opts.kafka.consumer({
+      groupId: opts.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: opts.heartbeatIntervalMs ?? 3_000,
+      maxWaitTimeInMs: opts.maxWaitTimeMs ?? 500,
+      ...(opts.maxBytesPerPartition ? { maxBytesPerPartition: opts.maxBytesPerPartition } : {}),
+    });
+    consumer = c;
+    c.on(c.events.GROUP_JOIN, () => {
+      failedLaunches = 0;
+      if (state === 'restarting') state = 'running';
+    });
+    c.on(c.events.CRASH, (e) => {
+      const { error, restart } = e.payload as { error?: Error; restart?: boolean };
+      lastError = String(error?.message ?? 'consumer crashed');
+      log.error({ error: lastError, restart }, 'consumer crashed');
+      // kafkajs restarts the consumer itself when restart is true; otherwise it is stopped for good
+      if (!restart && c === consumer) relaunch(error);
+    });
+    await c.connect();
+    await c.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
+    await c.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
+      eachBatch,
+    });
+  }
+
+  function giveUp(err: AuditError): void {
+    if (state === 'failed') return;
+    state = 'failed';
+    lastError = err.message;
+    log.fatal({ err: { code: err.code, message: err.message } }, 'consumer stopped for good');
+    opts.onFailure?.(err);
+  }
+
+  /** A new consumer after a backoff, unless the error is fatal or too many launches failed in a row. */
+  function relaunch(cause: unknown): void {
+    if (state === 'stopping' || state === 'stopped' || state === 'failed') return;
+    const e = fromKafkaError(cause, 'consuming');
+    if (failureClass(cause) === 'fatal') return giveUp(e);
+    if (failedLaunches >= restartAttempts) return giveUp(new AuditError('AUDIT_ERR_KAFKA_CONSUMER_STOPPED', `the consumer could not rejoin after ${failedLaunches} attempts: ${e.message}`, { cause }));
+    const delay = backoffDelay(failedLaunches, restartInitial, restartMax);
+    failedLaunches++;
+    state = 'restarting';
+    restartsTotal?.inc();
+    log.warn({ attempt: failedLaunches, delayMs: delay }, 're-creating the consumer');
+    const old = consumer;
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      void (async () => {
+        await old?.disconnect().catch(() => undefined);
+        if (state !== 'restarting') return;
+        await launch();
+      })().catch((err: unknown) => relaunch(err));
+    }, delay);
+  }
+
   return {
     start() {
       return (starting ??= (async () => {
         state = 'starting';
-        consumer = opts.kafka.consumer({
-          groupId: opts.groupId,
-          allowAutoTopicCreation: false,
-          sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
-          heartbeatInterval: opts.heartbeatIntervalMs ?? 3_000,
-          maxWaitTimeInMs: opts.maxWaitTimeMs ?? 500,
-          ...(opts.maxBytesPerPartition ? { maxBytesPerPartition: opts.maxBytesPerPartition } : {}),
-        });
-        consumer.on(consumer.events.CRASH, (e) => {
-          lastError = String((e.payload as { error?: Error }).error?.message ?? 'consumer crashed');
-          log.error({ error: lastError, restart: (e.payload as { restart?: boolean }).restart }, 'consumer crashed');
-        });
         await opts.producer.connect();
-        await consumer.connect();
-        await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
-        await consumer.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
-          eachBatch,
-        });
-        state = 'running';
+        await launch();
+        if (state === 'starting') state = 'running';
         log.info({ topics: opts.topics }, 'consuming');
       })());
     },
@@ -215,6 +385,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         }
         state = 'stopping';
         abort.abort();
+        clearTimeout(restartTimer);
         await starting.catch(() => undefined);
         // disconnect() waits for the batch in flight, which commits before returning, then leaves the group.
         await consumer?.disconnect().catch((err: unknown) => log.warn({ err }, 'consumer disconnect failed'));
@@ -222,6 +393,11 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         log.info('stopped');
       })());
     },
-    health: () => ({ ok: state === 'running' && lastError === undefined, state, ...(lastError ? { lastError } : {}) }),
+    health: () => {
+      checkDeadLetterRate();
+      const ok = state === 'running' && lastError === undefined && !alerting;
+      const why = lastError ?? (alerting ? `dead-letter rate above ${dlRatio}` : undefined);
+      return { ok, state, ...(why ? { lastError: why } : {}) };
+    },
   };
 }

@@ -18,6 +18,9 @@ export interface TransformStageOptions {
   partitionsConsumedConcurrently?: number;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /** The runner's: a consumer that stopped for good (the service exits with EXIT_TEMPFAIL there). */
+  onFailure?: ConsumerRunnerOptions['onFailure'];
+  deadLetterAlert?: ConsumerRunnerOptions['deadLetterAlert'];
   /** Pure work on one event. Throw a non-retriable error to dead-letter the record. */
   transform: Transform;
   /**
@@ -41,6 +44,8 @@ function runnerOptions(opts: TransformStageOptions): Omit<ConsumerRunnerOptions,
     ...(opts.partitionsConsumedConcurrently ? { partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently } : {}),
     ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
     ...(opts.heartbeatIntervalMs ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
+    ...(opts.onFailure ? { onFailure: opts.onFailure } : {}),
+    ...(opts.deadLetterAlert ? { deadLetterAlert: opts.deadLetterAlert } : {}),
   };
 }
 

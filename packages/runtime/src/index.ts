@@ -18,7 +18,7 @@ export {
 export { kafkaTlsOption, esClientOptions } from './connections.js';
 export { createMetrics, LATENCY_BUCKETS, type Metrics } from './metrics.js';
 export { startOpsServer, type OpsServer, type Health } from './ops-server.js';
-export { onShutdown } from './shutdown.js';
+export { onShutdown, exitForRestart, EXIT_TEMPFAIL } from './shutdown.js';
 export { backoffDelay, sleep } from './backoff.js';
 export { startWorker, siblingModule } from './worker.js';
 export { pooledRandomBytes } from './random.js';

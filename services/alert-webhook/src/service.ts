@@ -7,6 +7,8 @@ import { classifyError, classifyResponse, type Outcome } from './retry.js';
 import { ALERT_ID_HEADER, sign, SIGNATURE_HEADER } from './signature.js';
 
 export interface AlertWebhookDeps {
+  /** A consumer that stopped for good; main.ts exits with EXIT_TEMPFAIL (75) there. */
+  onFailure?: (err: AuditError) => void;
   logger: Logger;
   metrics?: Metrics;
   kafka?: Kafka;
@@ -89,6 +91,7 @@ export function createAlertWebhookService(config: AlertWebhookConfig, deps: Aler
       return (started ??= (async () => {
         producer = createAuditProducer(kafka, { logger });
         runner = createConsumerRunner({
+          ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
           kafka,
           groupId: config.groupId,
           topics: [config.topic],

@@ -23,11 +23,13 @@ import {
   type InputRecord,
   type OutRecord,
 } from '@jwt-audit/kafka';
-import { createMetrics, startOpsServer, toAuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createMetrics, startOpsServer, toAuditError, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { DetectorServiceConfig } from './config.js';
 import { lockPartitionState, PartitionStateStore } from './state-store.js';
 
 export interface DetectorServiceDeps {
+  /** A consumer that stopped for good; main.ts exits with EXIT_TEMPFAIL (75) there. */
+  onFailure?: (err: AuditError) => void;
   logger: Logger;
   metrics?: Metrics;
   kafka?: Kafka;
@@ -198,6 +200,7 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
         );
         producer = createAuditProducer(kafka, { logger });
         runner = createConsumerRunner({
+          ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
           kafka,
           groupId: config.groupId,
           topics: [config.topics.input, config.topics.repartition],

@@ -1,4 +1,4 @@
-import { createLogger, loadConfig, onShutdown } from '@jwt-audit/runtime';
+import { createLogger, exitForRestart, loadConfig, onShutdown } from '@jwt-audit/runtime';
 import { defaults, env, schema, type EnricherConfig } from './config.js';
 import { createEnricherService } from './service.js';
 
@@ -12,7 +12,7 @@ try {
 }
 let service: ReturnType<typeof createEnricherService>;
 try {
-  service = createEnricherService(config, { logger }); // reads and validates the policy: fail before consuming
+  service = createEnricherService(config, { logger, onFailure: (err) => exitForRestart(logger, err, () => service.stop()) }); // reads and validates the policy: fail before consuming
 } catch (err) {
   logger.fatal({ err: (err as Error).message }, 'invalid configuration');
   process.exit(2);

@@ -10,6 +10,8 @@ export interface EnricherService {
 }
 
 export interface EnricherDeps {
+  /** A consumer that stopped for good; main.ts exits with EXIT_TEMPFAIL (75) there. */
+  onFailure?: (err: AuditError) => void;
   logger: Logger;
   metrics?: Metrics;
   /** Tests: a producer that fails on purpose. */
@@ -55,6 +57,7 @@ export function createEnricherService(config: EnricherConfig, deps: EnricherDeps
           ops = await startOpsServer({ port: config.ops.port, ...(config.ops.host ? { host: config.ops.host } : {}), registry: metrics.registry, logger, health: () => stage?.health() ?? { ok: false, state: 'starting' } });
         }
         stage = createTransformStage({
+          ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
           kafka,
           groupId: config.groupId,
           stage: 'enricher',

@@ -1,7 +1,11 @@
 /**
  * The one place that decides what an Elasticsearch failure means for the indexer:
  *   - whole request: connection refused / timeout / 429 / 5xx  -> retriable (back off, retry the batch)
- *                    any other 4xx                               -> not retriable (a bug or bad config)
+ *                    401 / 403                                   -> AUDIT_ERR_ES_UNAUTHORIZED: the fatal class of
+ *                                                                   @jwt-audit/kafka's errors.ts, held and retried at
+ *                                                                   the longest backoff, unhealthy; never dead-lettered
+ *                    any other 4xx                               -> not retriable: the runner splits the batch and
+ *                                                                   dead-letters the record still refused alone
  *   - per bulk item: 201 / 200                                    -> written
  *                    409 version_conflict on `create`             -> already written (redelivery): done
  *                    429 / 5xx                                    -> retriable: the batch is retried; written
@@ -23,6 +27,8 @@ export function classifyItem(status: number): ItemOutcome {
 export function fromEsError(err: unknown, what: string): AuditError {
   if (err instanceof errors.ResponseError) {
     const status = err.statusCode ?? 0;
+    // credentials are not the records' fault: the partition waits until they are fixed
+    if (status === 401 || status === 403) return new AuditError('AUDIT_ERR_ES_UNAUTHORIZED', `${what}: HTTP ${status} ${err.message}`, { retriable: true, cause: err });
     const retriable = status === 429 || status >= 500;
     return new AuditError(retriable ? 'AUDIT_ERR_ES_UNAVAILABLE' : 'AUDIT_ERR_ES_REJECTED', `${what}: HTTP ${status} ${err.message}`, { retriable, cause: err });
   }

@@ -1,7 +1,7 @@
 import { Client } from '@elastic/elasticsearch';
 import { TOPICS } from '@jwt-audit/events';
 import { createAuditProducer, createConsumerRunner, createKafkaClient, type ConsumerRunner } from '@jwt-audit/kafka';
-import { backoffDelay, createMetrics, esClientOptions, sleep, startOpsServer, type EsConnectionConfig, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { backoffDelay, createMetrics, esClientOptions, sleep, startOpsServer, type EsConnectionConfig, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { IndexerConfig } from './config.js';
 import { indexBatch } from './sink.js';
 import { installTemplates } from './templates.js';
@@ -21,7 +21,7 @@ export interface IndexerService {
 }
 
 /** audit.enriched.v1 + audit.alerts.v1 -> Elasticsearch (ECS, data streams), commit after the bulk succeeded. */
-export function createIndexerService(config: IndexerConfig, deps: { logger: Logger; metrics?: Metrics }): IndexerService {
+export function createIndexerService(config: IndexerConfig, deps: { logger: Logger; metrics?: Metrics; onFailure?: (err: AuditError) => void }): IndexerService {
   const logger = deps.logger.child({ component: 'indexer' });
   const metrics = deps.metrics ?? createMetrics();
   const kafka = createKafkaClient(config.kafka, logger);
@@ -54,6 +54,7 @@ export function createIndexerService(config: IndexerConfig, deps: { logger: Logg
           }
         }
         runner = createConsumerRunner({
+          ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
           kafka,
           groupId: config.groupId,
           topics: [TOPICS.enriched, TOPICS.alerts],

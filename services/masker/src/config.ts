@@ -14,7 +14,11 @@ export interface MaskerConfig {
    * all in one thread). Masking is CPU-bound; one thread lets it overlap the client's work.
    */
   threads?: number;
-  /** What a dead letter keeps of the raw record: masked text (default), nothing, or the raw bytes (replayable; only for a DLQ restricted like audit.raw.v1). */
+  /**
+   * What a dead letter keeps of the raw record: the raw bytes and headers (default: replayable
+   * with `audit dlq replay`, so audit.dlq.v1 is restricted like audit.raw.v1), masked text
+   * (readable, not replayable), or nothing.
+   */
   dlqPayload?: 'masked' | 'drop' | 'raw';
 }
 
@@ -25,7 +29,7 @@ export const defaults: MaskerConfig = {
   hmac: { keyId: 'k1', key: '' },
   concurrency: 3,
   threads: 1,
-  dlqPayload: 'masked',
+  dlqPayload: 'raw',
 };
 
 export const schema = {

@@ -61,7 +61,7 @@ test('canary: a byte scan of everything in audit.masked.v1 finds none of the pla
   await produceRaw(events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
   const poison = `{"not":"avro","password":"${CANARIES.password}","note":"mail ${CANARIES.email}"}`;
   await produceRaw([{ key: 'sub:x', value: Buffer.from(poison), headers: { 'x-debug': CANARIES.awsAccessKey } }]);
-  const svc = createMaskerService({ ...config('masker-canary'), ops: { port: 0 } }, { logger });
+  const svc = createMaskerService({ ...config('masker-canary'), ops: { port: 0 }, dlqPayload: 'masked' }, { logger });
   const { metricsUrl } = await svc.start();
   assert.deepEqual(await svc.start(), { metricsUrl }, 'start() is idempotent');
   try {
@@ -101,6 +101,26 @@ test('canary: a byte scan of everything in audit.masked.v1 finds none of the pla
     assert.match(text, /audit_masker_records_total\{outcome="dead_lettered"\} 1/);
     await svc.stop();
     await assert.rejects(fetch(`${metricsUrl}/metrics`), 'the ops server is closed by stop()');
+  } finally {
+    await svc.stop();
+  }
+});
+
+test('by default a dead letter keeps the raw payload and headers byte for byte (replayable), and only its reason is masked', async () => {
+  const topicNote = `poison-${newId()}`;
+  const poison = Buffer.from(`{"not":"avro","password":"${CANARIES.password}","n":"${topicNote}"}`);
+  await produceRaw([{ key: 'sub:raw-letter', value: poison, headers: { 'x-debug': CANARIES.awsAccessKey, 'x-note': topicNote } }]);
+  assert.equal(maskerDefaults.dlqPayload, 'raw');
+  const svc = createMaskerService(config('masker-raw-letters'), { logger });
+  await svc.start();
+  try {
+    const letters = (await readTopic(TOPICS.dlq, (g) => g.some((r) => r.value.includes(topicNote)))).map((r) => deadLetterCodec.decode(r.value, r.headers));
+    const letter = letters.find((d) => d.originHeaders['x-note'] === topicNote)!;
+    assert.equal(letter.stage, 'masker');
+    assert.deepEqual(letter.payload, poison, 'the original bytes: audit dlq replay can re-inject them');
+    assert.equal(letter.originHeaders['x-debug'], CANARIES.awsAccessKey, 'the original headers (the schema fingerprint travels there)');
+    assert.equal(letter.originKey?.toString(), 'sub:raw-letter');
+    assert.ok(!letter.reason.includes(CANARIES.password), 'the reason is masked');
   } finally {
     await svc.stop();
   }

@@ -1,7 +1,7 @@
 import { deadLetterCodec, TOPICS } from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, createTransformStage, DLQ_TOPIC, type AuditProducer, type ConsumerRunner, type OutRecord } from '@jwt-audit/kafka';
 import { createMasker, type Masker } from '@jwt-audit/masking';
-import { createMetrics, siblingModule, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createMetrics, siblingModule, startOpsServer, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { MaskerConfig } from './config.js';
 import { loadPolicy, type MaskerTransformData } from './transform.js';
 
@@ -15,29 +15,33 @@ export { loadPolicy };
 const TRANSFORM_MODULE = siblingModule(import.meta.url, 'transform').href;
 
 /**
- * A dead letter of the masker carries the raw record it could not read, secrets and all. Unless
- * the DLQ is trusted with raw bytes (`dlqPayload: 'raw'`, for replay), its payload is masked as
- * text (`masked`: readable, not replayable) or removed (`drop`); the reason and the origin headers
- * are masked as text in both cases.
+ * A dead letter of the masker carries the raw record it could not read, secrets and all. By
+ * default (`dlqPayload: 'raw'`) it keeps the raw payload and headers, so that `audit dlq replay`
+ * can re-inject it once the cause is fixed: audit.dlq.v1 is then restricted like audit.raw.v1
+ * (issue #28: masked-only dead letters were events lost for good). `masked` keeps the payload and
+ * the origin headers as masked text (readable, not replayable), `drop` removes the payload. The
+ * reason is masked as text in every mode: it is not needed to replay and may quote the record.
  */
 export function maskDeadLetters(inner: AuditProducer, masker: Masker, mode: 'masked' | 'drop' | 'raw'): AuditProducer {
   const maskLetter = (r: OutRecord): OutRecord => {
     const letter = deadLetterCodec.decode(r.value!, r.headers);
-    const payload = letter.payload === null || mode === 'drop' ? null : Buffer.from(masker.maskText(letter.payload.toString('utf8')).text, 'utf8');
-    const originHeaders = Object.fromEntries(Object.entries(letter.originHeaders).map(([k, v]) => [k, masker.maskText(v).text]));
+    const payload = letter.payload === null || mode === 'drop' ? null : mode === 'raw' ? letter.payload : Buffer.from(masker.maskText(letter.payload.toString('utf8')).text, 'utf8');
+    const originHeaders = mode === 'raw' ? letter.originHeaders : Object.fromEntries(Object.entries(letter.originHeaders).map(([k, v]) => [k, masker.maskText(v).text]));
     const encoded = deadLetterCodec.encode({ ...letter, payload, originHeaders, reason: masker.maskText(letter.reason).text });
     return { ...r, value: encoded.value, headers: encoded.headers };
   };
   return {
-    raw: inner.raw,
+    get raw() {
+      return inner.raw;
+    },
     connect: () => inner.connect(),
     disconnect: () => inner.disconnect(),
-    send: (topic, records) => inner.send(topic, topic === DLQ_TOPIC && mode !== 'raw' ? records.map(maskLetter) : records),
+    send: (topic, records) => inner.send(topic, topic === DLQ_TOPIC ? records.map(maskLetter) : records),
   };
 }
 
 /** audit.raw.v1 -> mask -> audit.masked.v1; undecodable records go to the DLQ (restricted, like raw). */
-export function createMaskerService(config: MaskerConfig, deps: { logger: Logger; metrics?: Metrics; producer?: AuditProducer; sessionTimeoutMs?: number }): MaskerService {
+export function createMaskerService(config: MaskerConfig, deps: { logger: Logger; metrics?: Metrics; producer?: AuditProducer; sessionTimeoutMs?: number; onFailure?: (err: AuditError) => void }): MaskerService {
   const logger = deps.logger.child({ component: 'masker' });
   const metrics = deps.metrics ?? createMetrics();
   const policy = loadPolicy(config.policyFile);
@@ -66,7 +70,7 @@ export function createMaskerService(config: MaskerConfig, deps: { logger: Logger
   };
   let flushTimer: NodeJS.Timeout | undefined;
   const kafka = createKafkaClient(config.kafka, logger);
-  const producer = maskDeadLetters(deps.producer ?? createAuditProducer(kafka, { logger }), masker, config.dlqPayload ?? 'masked');
+  const producer = maskDeadLetters(deps.producer ?? createAuditProducer(kafka, { logger }), masker, config.dlqPayload ?? 'raw');
   let stage: ConsumerRunner | undefined;
   let ops: OpsServer | undefined;
   let started: Promise<{ metricsUrl: string | undefined }> | undefined;
@@ -78,6 +82,7 @@ export function createMaskerService(config: MaskerConfig, deps: { logger: Logger
           ops = await startOpsServer({ port: config.ops.port, ...(config.ops.host ? { host: config.ops.host } : {}), registry: metrics.registry, logger, health: () => stage?.health() ?? { ok: false, state: 'starting' } });
         }
         stage = createTransformStage({
+          ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
           kafka,
           groupId: config.groupId,
           stage: 'masker',
