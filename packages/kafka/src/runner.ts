@@ -1,9 +1,10 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { EachBatchPayload, Kafka } from 'kafkajs';
 import { AuditError, backoffDelay, sleep, toAuditError, type Logger, type Metrics } from '@jwt-audit/runtime';
 import { deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
 import { failureClass, fromKafkaError, kafkaCause } from './errors.js';
 import type { AuditProducer } from './producer.js';
 import { toInputRecord, type InputRecord } from './record.js';
+import { superviseConsumer, type RestartPolicy } from './supervised-consumer.js';
 
 export interface DeadLetterRequest {
   record: InputRecord;
@@ -51,7 +52,7 @@ export interface ConsumerRunnerOptions {
    * the group, or an error of the fatal class, the runner gives up and calls onFailure.
    * Defaults: 1 s, 30 s, 10 attempts.
    */
-  restart?: { initialMs?: number; maxMs?: number; maxAttempts?: number };
+  restart?: RestartPolicy;
   /**
    * Called once when the consumer stopped for good. Services exit with EXIT_TEMPFAIL (75) there,
    * so that a supervisor, systemd or Kubernetes restarts the process: never a live process
@@ -144,21 +145,12 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   const recordsTotal = m?.counter(`audit_${stageLabel}_records_total`, 'Records consumed, by outcome', ['outcome'] as const);
   const retriesTotal = m?.counter(`audit_${stageLabel}_retries_total`, 'Batch attempts that failed with a retriable error');
   const batchSeconds = m?.histogram(`audit_${stageLabel}_batch_duration_seconds`, 'Time to process and commit one batch');
-  const restartsTotal = m?.counter(`audit_${stageLabel}_consumer_restarts_total`, 'Consumers re-created after kafkajs stopped one without restarting it');
   const rejoinsTotal = m?.counter(`audit_${stageLabel}_rejoins_total`, 'Batches abandoned uncommitted because the group moved on (rebalance, unknown member, coordinator moved)');
   const dlqAlert = m?.gauge(`audit_${stageLabel}_dead_letter_alert`, '1 while the dead-letter rate is above its threshold (health unhealthy)');
-  const restartInitial = opts.restart?.initialMs ?? 1_000;
-  const restartMax = opts.restart?.maxMs ?? 30_000;
-  const restartAttempts = opts.restart?.maxAttempts ?? 10;
   const dlRatio = opts.deadLetterAlert?.ratio ?? 0.01;
   const dlRate = new DeadLetterRate(opts.deadLetterAlert?.windowMs ?? 60_000, dlRatio, opts.deadLetterAlert?.minCount ?? 10);
   let alerting = false;
 
-  let consumer: Consumer | undefined;
-  let state: 'idle' | 'starting' | 'running' | 'restarting' | 'failed' | 'stopping' | 'stopped' = 'idle';
-  /** Consumers created in a row that have not joined the group yet. */
-  let failedLaunches = 0;
-  let restartTimer: NodeJS.Timeout | undefined;
   let lastError: string | undefined;
   let starting: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
@@ -305,98 +297,53 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     return alerting;
   }
 
-  /** Creates a consumer, joins and runs it; a crash kafkajs does not restart itself comes back to relaunch(). */
-  async function launch(): Promise<void> {
-    const c = opts.kafka.consumer({
+  const supervised = superviseConsumer({
+    kafka: opts.kafka,
+    stage: opts.stage,
+    logger: opts.logger,
+    ...(m ? { metrics: m } : {}),
+    ...(opts.restart ? { restart: opts.restart } : {}),
+    ...(opts.onFailure ? { onFailure: opts.onFailure } : {}),
+    config: {
       groupId: opts.groupId,
       allowAutoTopicCreation: false,
       sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: opts.heartbeatIntervalMs ?? 3_000,
       maxWaitTimeInMs: opts.maxWaitTimeMs ?? 500,
       ...(opts.maxBytesPerPartition ? { maxBytesPerPartition: opts.maxBytesPerPartition } : {}),
-    });
-    consumer = c;
-    c.on(c.events.GROUP_JOIN, () => {
-      failedLaunches = 0;
-      if (state === 'restarting') state = 'running';
-    });
-    c.on(c.events.CRASH, (e) => {
-      const { error, restart } = e.payload as { error?: Error; restart?: boolean };
-      lastError = String(error?.message ?? 'consumer crashed');
-      log.error({ error: lastError, restart }, 'consumer crashed');
-      // kafkajs restarts the consumer itself when restart is true; otherwise it is stopped for good
-      if (!restart && c === consumer) relaunch(error);
-    });
-    await c.connect();
-    await c.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
-    await c.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
-      eachBatch,
-    });
-  }
-
-  function giveUp(err: AuditError): void {
-    if (state === 'failed') return;
-    state = 'failed';
-    lastError = err.message;
-    log.fatal({ err: { code: err.code, message: err.message } }, 'consumer stopped for good');
-    opts.onFailure?.(err);
-  }
-
-  /** A new consumer after a backoff, unless the error is fatal or too many launches failed in a row. */
-  function relaunch(cause: unknown): void {
-    if (state === 'stopping' || state === 'stopped' || state === 'failed') return;
-    const e = fromKafkaError(cause, 'consuming');
-    if (failureClass(cause) === 'fatal') return giveUp(e);
-    if (failedLaunches >= restartAttempts) return giveUp(new AuditError('AUDIT_ERR_KAFKA_CONSUMER_STOPPED', `the consumer could not rejoin after ${failedLaunches} attempts: ${e.message}`, { cause }));
-    const delay = backoffDelay(failedLaunches, restartInitial, restartMax);
-    failedLaunches++;
-    state = 'restarting';
-    restartsTotal?.inc();
-    log.warn({ attempt: failedLaunches, delayMs: delay }, 're-creating the consumer');
-    const old = consumer;
-    restartTimer = setTimeout(() => {
-      restartTimer = undefined;
-      void (async () => {
-        await old?.disconnect().catch(() => undefined);
-        if (state !== 'restarting') return;
-        await launch();
-      })().catch((err: unknown) => relaunch(err));
-    }, delay);
-  }
+    },
+    async run(c) {
+      await c.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
+      await c.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
+        eachBatch,
+      });
+    },
+  });
 
   return {
     start() {
       return (starting ??= (async () => {
-        state = 'starting';
         await opts.producer.connect();
-        await launch();
-        if (state === 'starting') state = 'running';
+        await supervised.start();
         log.info({ topics: opts.topics }, 'consuming');
       })());
     },
     stop() {
       return (stopping ??= (async () => {
-        if (!starting) {
-          state = 'stopped';
-          return;
-        }
-        state = 'stopping';
         abort.abort();
-        clearTimeout(restartTimer);
-        await starting.catch(() => undefined);
-        // disconnect() waits for the batch in flight, which commits before returning, then leaves the group.
-        await consumer?.disconnect().catch((err: unknown) => log.warn({ err }, 'consumer disconnect failed'));
-        state = 'stopped';
+        await starting?.catch(() => undefined);
+        await supervised.stop();
         log.info('stopped');
       })());
     },
     health: () => {
       checkDeadLetterRate();
-      const ok = state === 'running' && lastError === undefined && !alerting;
-      const why = lastError ?? (alerting ? `dead-letter rate above ${dlRatio}` : undefined);
+      const state = starting && supervised.state === 'idle' ? 'starting' : supervised.state;
+      const why = supervised.lastCrash ?? lastError ?? (alerting ? `dead-letter rate above ${dlRatio}` : undefined);
+      const ok = state === 'running' && why === undefined;
       return { ok, state, ...(why ? { lastError: why } : {}) };
     },
   };

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent } from '@jwt-audit/events';
-import { decodeSegment, loadJwks, localStorage, verifyArchive } from '@jwt-audit/archive';
+import { decodeSegment, loadJwks, localStorage, readHead, verifyArchive } from '@jwt-audit/archive';
 import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
 import { archiverDefaults, createArchiverService } from './index.js';
@@ -82,4 +82,53 @@ test('a crash mid-segment (process killed) then restart: no gap, no duplicate, e
   assert.deepEqual([...codecs].sort(), ['deflate', 'null'], 'the first run wrote null-codec segments (AUDIT_ARCHIVE_SEGMENT_CODEC), the second deflate ones (the default)');
   assert.deepEqual(new Set(archivedIds), new Set(ids));
   await producer.disconnect();
+});
+
+test('a graceful stop seals what is buffered and commits it while the consumer still runs: no "seal failed", and a restart archives nothing twice', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'archiver-stop-'));
+  const broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
+  t.after(async () => {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, logger);
+  await ensureTopics(kafka, defaultTopics(3));
+  const producer = createAuditProducer(kafka, { logger });
+  await producer.connect();
+  const events = Array.from({ length: 40 }, (_, i) => ({ ...base, id: newId(), actor: { ...base.actor, sub: `stop-${i % 6}` } }));
+  await producer.send(TOPICS.enriched, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  await producer.disconnect();
+  const lines: Array<{ level: number; msg: string }> = [];
+  const recording = createLogger({ name: 'archiver', level: 'warn', destination: new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c)) as { level: number; msg: string }), cb()) }) });
+  const cfg = { ...archiverDefaults, kafka: { brokers: [broker.address], clientId: 'archiver-stop' }, ops: {}, groupId: 'archiver-stop', dir: path.join(dir, 'archive'), keys: { dir: path.join(dir, 'keys'), generate: true }, sessionTimeoutMs: 6_000 };
+  // nothing is due by size, count or age: only the stop seals
+  const svc = createArchiverService({ ...cfg, seal: { maxRecords: 1_000, maxBytes: 1 << 24, maxAgeMs: 600_000 } }, { logger: recording });
+  await svc.start();
+  const admin = kafka.admin();
+  await admin.connect();
+  t.after(() => admin.disconnect());
+  await until('the archiver joined its group', async () => (await admin.describeGroups(['archiver-stop'])).groups[0]?.state === 'Stable');
+  await new Promise((r) => setTimeout(r, 2_000)); // batches buffered; none is due
+  assert.equal(readdirSync(path.join(dir, 'archive'), { recursive: true }).filter((f) => String(f).endsWith('.manifest.jws')).length, 0, 'nothing sealed before the stop');
+  await svc.stop();
+  assert.deepEqual(lines.filter((l) => /seal failed|not initialized/i.test(l.msg + JSON.stringify(l))), [], 'the stop sealed and committed without an error');
+  // what the stop sealed is exactly what it committed, partition by partition
+  const committed = new Map((await admin.fetchOffsets({ groupId: 'archiver-stop', topics: [TOPICS.enriched] }))[0]!.partitions.map((p) => [p.partition, p.offset]));
+  const storage = localStorage(path.join(dir, 'archive'));
+  let sealedByStop = 0;
+  for (const p of [0, 1, 2]) {
+    const head = await readHead(storage, TOPICS.enriched, p);
+    assert.equal(committed.get(p), head.lastOffset >= 0 ? String(head.lastOffset + 1) : '-1', `partition ${p}`);
+    sealedByStop += head.lastOffset + 1;
+  }
+  assert.ok(sealedByStop > 0, 'the stop sealed what was buffered');
+  const jwks = await loadJwks(path.join(dir, 'keys', 'archive-public.jwks.json'));
+  // a restart archives the rest, each record once
+  const again = createArchiverService({ ...cfg, seal: { maxRecords: 1_000, maxBytes: 1 << 24, maxAgeMs: 300 } }, { logger });
+  await again.start();
+  t.after(() => again.stop());
+  await until('the rest archived by the restart', async () => (await verifyArchive(storage, jwks)).records >= 40);
+  const report = await verifyArchive(storage, jwks);
+  assert.deepEqual(report.findings, [], 'no gap, no duplicate');
+  assert.equal(report.records, 40);
 });

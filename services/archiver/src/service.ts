@@ -13,8 +13,8 @@ import path from 'node:path';
 import type { Consumer } from 'kafkajs';
 import { eventCodec, headerString, HEADER_FINGERPRINT } from '@jwt-audit/events';
 import { ARCHIVE_ERRORS, generateSigningKey, loadSigner, localStorage, manifestsOf, readHead, recordDeletion, recoverStream, seal, type ArchivedRecord, type Signer, type StreamHead } from '@jwt-audit/archive';
-import { createAuditProducer, createKafkaClient, type AuditProducer } from '@jwt-audit/kafka';
-import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createAuditProducer, createKafkaClient, superviseConsumer, type AuditProducer, type SupervisedConsumer } from '@jwt-audit/kafka';
+import { createMetrics, startOpsServer, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { ArchiverConfig } from './config.js';
 import { createCheckpointer, type Checkpointer } from './checkpointer.js';
 
@@ -46,7 +46,7 @@ async function resolveSigner(config: ArchiverConfig, logger: Logger): Promise<{ 
   return { signer: await loadSigner(file), jwksFile };
 }
 
-export function createArchiverService(config: ArchiverConfig, deps: { logger: Logger; metrics?: Metrics; now?: () => number }): ArchiverService {
+export function createArchiverService(config: ArchiverConfig, deps: { logger: Logger; metrics?: Metrics; now?: () => number; onFailure?: (err: AuditError) => void }): ArchiverService {
   const logger = deps.logger.child({ component: 'archiver' });
   const metrics = deps.metrics ?? createMetrics();
   const now = deps.now ?? Date.now;
@@ -62,7 +62,9 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
   const retired = new Map<number, Promise<void>>();
   /** Counts assignments, so a state created for an earlier one is not kept. */
   let generation = 0;
-  let consumer: Consumer | undefined;
+  let supervised: SupervisedConsumer | undefined;
+  /** The consumer in use now: a new one after the supervisor re-created it. */
+  const current = (): Consumer | undefined => supervised?.consumer;
   let signer: Signer | undefined;
   let checkpointer: Checkpointer | undefined;
   let producer: AuditProducer | undefined;
@@ -161,7 +163,7 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
     checkpointer!.note(p.head);
     checkpointer!.sealed();
     logger.debug({ partition: n, sequence: m.sequence, first: m.firstOffset, last: m.lastOffset }, 'segment sealed');
-    await consumer!.commitOffsets([{ topic: config.topic, partition: n, offset: String(m.lastOffset + 1) }]);
+    await current()!.commitOffsets([{ topic: config.topic, partition: n, offset: String(m.lastOffset + 1) }]);
   }
 
   const due = (p: PartitionState) => p.buffer.length >= config.seal.maxRecords || p.bytes >= config.seal.maxBytes || (p.buffer.length > 0 && now() - p.openedAt >= config.seal.maxAgeMs);
@@ -211,9 +213,30 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
         );
         await checkpointer.start();
         if (config.ops.port !== undefined) {
-          ops = await startOpsServer({ port: config.ops.port, ...(config.ops.host ? { host: config.ops.host } : {}), registry: metrics.registry, logger, health: () => ({ ok: state === 'running' && !lastError, state, ...(lastError ? { lastError } : {}) }) });
+          ops = await startOpsServer({
+            port: config.ops.port,
+            ...(config.ops.host ? { host: config.ops.host } : {}),
+            registry: metrics.registry,
+            logger,
+            health: () => {
+              // a consumer being re-created (or given up) is not a running archiver
+              const s = state === 'running' && supervised && supervised.state !== 'running' ? supervised.state : state;
+              const why = lastError ?? supervised?.lastCrash;
+              return { ok: s === 'running' && !why, state: s, ...(why ? { lastError: why } : {}) };
+            },
+          });
         }
-        consumer = kafka.consumer({ groupId: config.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: Math.max(300, Math.floor(config.sessionTimeoutMs / 10)) });
+        // supervised: a consumer kafkajs stops without restarting it is re-created and rejoins (issue #28)
+        supervised = superviseConsumer({
+          kafka,
+          stage: 'archiver',
+          logger,
+          metrics,
+          ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
+          config: { groupId: config.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: Math.max(300, Math.floor(config.sessionTimeoutMs / 10)) },
+          run: (consumer) => run(consumer),
+        });
+        const run = async (consumer: Consumer) => {
         consumer.on(consumer.events.GROUP_JOIN, (e) => {
           // Unsealed buffers belong to the previous assignment: drop them, and resume every
           // assigned partition right after its last sealed record.
@@ -229,11 +252,10 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
             for (const n of assigned) {
               // read-only here: removing unsealed files happens once, when the partition's state is created
               const head = await readHead(storage, config.topic, n);
-              if (head.lastOffset >= 0) consumer!.seek({ topic: config.topic, partition: n, offset: String(head.lastOffset + 1) });
+              if (head.lastOffset >= 0) consumer.seek({ topic: config.topic, partition: n, offset: String(head.lastOffset + 1) });
             }
           })().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'resume after rebalance failed'));
         });
-        await consumer.connect();
         await consumer.subscribe({ topics: [config.topic], fromBeginning: true });
         await consumer.run({
           autoCommit: false,
@@ -248,7 +270,7 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
               // Not retried: only an operator can decide what a removed tail means.
               lastError = (err as Error).message;
               logger.error({ code: ARCHIVE_ERRORS.behindCheckpoint, partition: batch.partition, err: lastError }, 'partition paused: its archive is behind the checkpoint');
-              consumer!.pause([{ topic: config.topic, partitions: [batch.partition] }]);
+              consumer.pause([{ topic: config.topic, partitions: [batch.partition] }]);
               return;
             }
             await withLock(p, async () => {
@@ -277,6 +299,8 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
             await heartbeat();
           },
         });
+        };
+        await supervised.start();
         timer = setInterval(() => void sealDue(), Math.min(1000, config.seal.maxAgeMs));
         retentionTimer = setInterval(() => void applyRetention().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'retention failed')), config.retention.intervalMs);
         timer.unref();
@@ -291,12 +315,21 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
         clearInterval(timer);
         clearInterval(retentionTimer);
         state = 'stopping';
+        const consumer = current();
         if (consumer) {
-          // seal what is buffered and commit it, then leave the group
-          await consumer.stop().catch(() => undefined);
+          // Seal what is buffered and commit it while the consumer still runs (kafkajs skips or
+          // refuses commits once it is stopped: "Consumer group was not initialized", issue #28),
+          // with fetching paused so nothing new is buffered meanwhile; then leave the group. A
+          // batch still in flight may buffer records after the seal: they are not committed,
+          // and the next start archives them (a partition resumes after its last sealed offset).
+          try {
+            consumer.pause([{ topic: config.topic }]);
+          } catch {
+            // not running (never joined, or being re-created): nothing is fetched anyway
+          }
           await sealDue(true);
-          await consumer.disconnect().catch(() => undefined);
         }
+        await supervised?.stop();
         await checkpointer?.stop();
         await producer?.disconnect().catch(() => undefined);
         if (adminConnected) await admin.disconnect().catch(() => undefined);
