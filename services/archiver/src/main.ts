@@ -1,4 +1,4 @@
-import { createLogger, loadConfig, onShutdown } from '@jwt-audit/runtime';
+import { createLogger, exitForRestart, loadConfig, onShutdown } from '@jwt-audit/runtime';
 import { defaults, env, schema, type ArchiverConfig } from './config.js';
 import { createArchiverService } from './service.js';
 
@@ -10,7 +10,7 @@ try {
   logger.fatal({ err: (err as Error).message }, 'invalid configuration');
   process.exit(2);
 }
-const service = createArchiverService(config, { logger });
+const service = createArchiverService(config, { logger, onFailure: (err) => exitForRestart(logger, err, () => service.stop()) });
 onShutdown(logger, () => service.stop());
 await service.start().catch((err: unknown) => {
   logger.fatal({ err: (err as Error).message }, 'archiver failed to start');
