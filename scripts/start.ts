@@ -34,7 +34,7 @@ if (busy.length > 0) {
 }
 process.on('exit', () => lock.release());
 
-const supervisor = new Supervisor();
+const supervisor = new Supervisor(undefined, { unhealthyRestartMs: settings.unhealthyRestartMs });
 // Whatever ends this process (a second Ctrl-C, a failed start), no component outlives it.
 process.on('exit', () => supervisor.killAll());
 let stopping = false;

@@ -18,6 +18,8 @@ export interface StartSettings {
   externalKafka: string | undefined;
   /** Set: use this Elasticsearch instead of starting the embedded search node. */
   externalEs: string | undefined;
+  /** A service whose /healthz stays unhealthy this long is restarted (ms; 0: never). */
+  unhealthyRestartMs: number;
 }
 
 interface Probes {
@@ -42,6 +44,8 @@ export function pipelineComponents(s: StartSettings, probe: Probes): { infrastru
       env: { ...common, AUDIT_METRICS_PORT: String(port), AUDIT_METRICS_HOST: s.host, ...env },
       ready: probe.waitForHttp(`http://${s.host}:${port}/healthz`),
       readyTimeoutMs: 90_000,
+      // the same probe once it runs: 503 (consumer given up or re-created, dead-letter rate) is unhealthy
+      healthy: probe.waitForHttp(`http://${s.host}:${port}/healthz`),
     };
   };
   const edge = `http://${s.host}:${s.interceptorPort}`;

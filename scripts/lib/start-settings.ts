@@ -56,6 +56,16 @@ export function readStartSettings(root: string, env: NodeJS.ProcessEnv): { setti
   }
   const level = env.AUDIT_LOG_LEVEL;
   if (level !== undefined && level !== '' && !LOG_LEVELS.includes(level)) problems.push(`AUDIT_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+  // AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS: how long a service may answer /healthz unhealthy before
+  // it is restarted; 0 disables it. At least 10 s: a rebalance or a broker restart is unhealthy
+  // for a few seconds, and restarting a stage for that only lengthens it.
+  let unhealthyRestartMs = 120_000;
+  const unhealthy = env.AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS;
+  if (unhealthy !== undefined && unhealthy !== '') {
+    const n = Number(unhealthy);
+    if (!/^\d+$/.test(unhealthy.trim()) || (n !== 0 && (n < 10_000 || n > 86_400_000))) problems.push(`AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS: expected 0 (never) or milliseconds 10000..86400000, got ${JSON.stringify(unhealthy)}`);
+    else unhealthyRestartMs = n;
+  }
   const host = env.AUDIT_HOST || '127.0.0.1';
   const settings: StartSettings = {
     root,
@@ -64,6 +74,7 @@ export function readStartSettings(root: string, env: NodeJS.ProcessEnv): { setti
     ...ports,
     externalKafka,
     externalEs,
+    unhealthyRestartMs,
   };
   // Two components on one port would fail later, inside a service, as EADDRINUSE.
   const used = new Map<number, string>();

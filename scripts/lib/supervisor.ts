@@ -20,6 +20,22 @@ export interface ComponentSpec {
   /** Resolves when the component is ready to serve. */
   ready?: () => Promise<boolean>;
   readyTimeoutMs?: number;
+  /**
+   * Asked every few seconds once the component is ready (its /healthz): a component unhealthy for
+   * longer than the supervisor's unhealthyRestartMs is stopped (SIGTERM, SIGKILL after the grace
+   * period) and restarted like one that exited. A process can be alive and useless: a consumer
+   * given up, a stage stuck behind a dead-letter storm.
+   */
+  healthy?: () => Promise<boolean>;
+}
+
+export interface SupervisorOptions {
+  /** How long a component may stay unhealthy before it is restarted; 0: never. Default 120 s. */
+  unhealthyRestartMs?: number;
+  /** How often health is asked. Default 5 s. */
+  healthIntervalMs?: number;
+  /** Grace between SIGTERM and SIGKILL for an unhealthy restart. Default 15 s. */
+  graceMs?: number;
 }
 
 const COLORS = [36, 33, 35, 32, 34, 91, 96, 93, 95, 92, 94];
@@ -77,19 +93,82 @@ interface Running {
   color: number;
   restarts: number;
   stopping: boolean;
+  /** Since when the component answers unhealthy (epoch ms), undefined while healthy. */
+  unhealthySince?: number;
+  /** Health is asked only once the component was ready (or healthy) after its last spawn. */
+  watched: boolean;
+  healthTimer?: NodeJS.Timeout;
 }
 
 export class Supervisor {
   private readonly running: Running[] = [];
   private stopped = false;
 
-  constructor(private readonly out: (line: string) => void = (l) => process.stdout.write(l + '\n')) {}
+  private readonly unhealthyRestartMs: number;
+  private readonly healthIntervalMs: number;
+  private readonly graceMs: number;
+
+  constructor(
+    private readonly out: (line: string) => void = (l) => process.stdout.write(l + '\n'),
+    options: SupervisorOptions = {},
+  ) {
+    this.unhealthyRestartMs = options.unhealthyRestartMs ?? 120_000;
+    this.healthIntervalMs = options.healthIntervalMs ?? 5_000;
+    this.graceMs = options.graceMs ?? 15_000;
+  }
+
+  /** Restarts so far of the named component (exits and unhealthy restarts). */
+  restartsOf(name: string): number {
+    return this.running.find((r) => r.spec.name === name)?.restarts ?? 0;
+  }
+
+  private say(level: number, msg: string, extra: Record<string, unknown> = {}): void {
+    this.out(formatLine('supervisor', 37, JSON.stringify({ level, msg, ...extra })));
+  }
+
+  /** Asks a ready component's health; restarts it once it has been unhealthy for too long. */
+  private watch(entry: Running): void {
+    const probe = entry.spec.healthy;
+    if (!probe || this.unhealthyRestartMs <= 0) return;
+    clearInterval(entry.healthTimer);
+    entry.healthTimer = setInterval(() => {
+      const child = entry.child;
+      if (this.stopped || entry.stopping || !child || child.exitCode !== null || child.signalCode !== null) return;
+      void probe().then((ok) => {
+        if (child !== entry.child || this.stopped || entry.stopping) return;
+        if (ok) {
+          entry.watched = true;
+          if (entry.unhealthySince !== undefined) this.say(30, `${entry.spec.name} is healthy again`);
+          entry.unhealthySince = undefined;
+          return;
+        }
+        // starting up after a restart is not being unhealthy: only once it was healthy or ready
+        if (!entry.watched) return;
+        const now = Date.now();
+        if (entry.unhealthySince === undefined) {
+          entry.unhealthySince = now;
+          this.say(40, `${entry.spec.name} is unhealthy; restarting it if it stays so for ${this.unhealthyRestartMs} ms`);
+          return;
+        }
+        if (now - entry.unhealthySince < this.unhealthyRestartMs) return;
+        this.say(50, `${entry.spec.name} unhealthy for ${now - entry.unhealthySince} ms: restarting it`, { unhealthyRestartMs: this.unhealthyRestartMs });
+        entry.unhealthySince = undefined;
+        entry.watched = false;
+        const timer = setTimeout(() => child.kill('SIGKILL'), this.graceMs);
+        timer.unref();
+        child.once('exit', () => clearTimeout(timer));
+        child.kill('SIGTERM'); // the exit handler restarts it
+      });
+    }, this.healthIntervalMs);
+    entry.healthTimer.unref();
+  }
 
   /** Starts one component and waits until it is ready (or throws with its last log lines). */
   async start(spec: ComponentSpec): Promise<void> {
-    const entry: Running = { spec, color: COLORS[this.running.length % COLORS.length]!, restarts: 0, stopping: false };
+    const entry: Running = { spec, color: COLORS[this.running.length % COLORS.length]!, restarts: 0, stopping: false, watched: false };
     this.running.push(entry);
     this.spawn(entry);
+    this.watch(entry);
     if (spec.ready) {
       const deadline = Date.now() + (spec.readyTimeoutMs ?? 60_000);
       while (!(await spec.ready())) {
@@ -99,6 +178,7 @@ export class Supervisor {
         }
         await new Promise((r) => setTimeout(r, 200));
       }
+      entry.watched = true;
     }
   }
 
@@ -113,6 +193,7 @@ export class Supervisor {
       detached: true,
     });
     entry.child = child;
+    entry.unhealthySince = undefined;
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => {
         if (line.trim()) this.out(formatLine(spec.name, entry.color, line));
@@ -122,7 +203,8 @@ export class Supervisor {
       if (entry.stopping || this.stopped) return;
       entry.restarts++;
       const delay = Math.min(30_000, 500 * 2 ** Math.min(entry.restarts, 6));
-      this.out(formatLine('supervisor', 37, JSON.stringify({ level: 50, msg: `${spec.name} exited (${signal ?? code}); restarting in ${delay} ms`, restarts: entry.restarts })));
+      entry.watched = false;
+      this.say(50, `${spec.name} exited (${signal ?? code}${code === 75 ? ': its consumer stopped for good' : ''}); restarting in ${delay} ms`, { restarts: entry.restarts });
       setTimeout(() => {
         if (!this.stopped && !entry.stopping) this.spawn(entry);
       }, delay).unref();
@@ -135,6 +217,7 @@ export class Supervisor {
    */
   killAll(): void {
     this.stopped = true;
+    for (const entry of this.running) clearInterval(entry.healthTimer);
     for (const entry of this.running) {
       const pid = entry.child?.pid;
       if (pid === undefined || entry.child!.exitCode !== null || entry.child!.signalCode !== null) continue;
@@ -149,6 +232,7 @@ export class Supervisor {
   /** Stops every component, last started first, each with SIGTERM then SIGKILL after a grace period. */
   async stopAll(graceMs = 15_000): Promise<void> {
     this.stopped = true;
+    for (const entry of this.running) clearInterval(entry.healthTimer);
     for (const entry of [...this.running].reverse()) {
       entry.stopping = true;
       const child = entry.child;

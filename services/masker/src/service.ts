@@ -28,7 +28,8 @@ export function maskDeadLetters(inner: AuditProducer, masker: Masker, mode: 'mas
     const payload = letter.payload === null || mode === 'drop' ? null : mode === 'raw' ? letter.payload : Buffer.from(masker.maskText(letter.payload.toString('utf8')).text, 'utf8');
     const originHeaders = mode === 'raw' ? letter.originHeaders : Object.fromEntries(Object.entries(letter.originHeaders).map(([k, v]) => [k, masker.maskText(v).text]));
     const encoded = deadLetterCodec.encode({ ...letter, payload, originHeaders, reason: masker.maskText(letter.reason).text });
-    return { ...r, value: encoded.value, headers: encoded.headers };
+    // says what the payload is, so that `audit dlq replay` never re-injects masked text as a record
+    return { ...r, value: encoded.value, headers: mode === 'raw' ? encoded.headers : { ...encoded.headers, 'audit-dlq-payload': mode } };
   };
   return {
     get raw() {

@@ -1,0 +1,401 @@
+/**
+ * Fault injection (issue #28 item 5): the pipeline on the embedded broker (its own process, so it
+ * can be killed -9 and restarted on its address) and the embedded search node, every stage
+ * in-process, requests through the real interceptor, each with a unique x-request-id. Per fault,
+ * every request the interceptor answered must be found, by its id, in Elasticsearch and in the
+ * archive; nothing may be dead-lettered (no fault here is a record's fault); duplicates are
+ * counted per place. The figures per fault are printed as a table (the root README's).
+ *
+ *   broker kill -9 + restart   a masker batch is held across it, longer than its session, so its
+ *                              commit meets the restarted broker's UNKNOWN_MEMBER_ID: the runner
+ *                              must rejoin (before: consumer crashed ... restart=false, for good)
+ *   torn segment tail          the last batch of audit.masked.v1 cut at restart: the masker's
+ *                              idempotent producer gets OUT_OF_ORDER_SEQUENCE_NUMBER and must be
+ *                              re-created (before: 12 % of events dead-lettered and committed)
+ *   transient produce failures produces of masker and enricher fail as kafkajs reports an
+ *                              unreachable broker, wrapped retriable and non-retriable
+ *   stop with events in flight every stage stopped gracefully under load and started again
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import kafkajs from 'kafkajs';
+import { Client } from '@elastic/elasticsearch';
+import { exportEvents, localStorage } from '@jwt-audit/archive';
+import { startSearchNode } from '@jwt-audit/embedded-search';
+import { deadLetterCodec, eventCodec, newId, TOPICS } from '@jwt-audit/events';
+import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics, fromKafkaError, type AuditProducer } from '@jwt-audit/kafka';
+import { createLogger, createMetrics, type Metrics } from '@jwt-audit/runtime';
+import { startAuthServer, startUpstream } from '@jwt-audit/demo';
+import { createInterceptor, defaults as interceptorDefaults, type InterceptorConfig } from '@jwt-audit/interceptor';
+import { createMaskerService, maskerDefaults } from '@jwt-audit/masker';
+import { createEnricherService, enricherDefaults } from '@jwt-audit/enricher';
+import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
+import { createArchiverService, archiverDefaults } from '@jwt-audit/archiver';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const logger = createLogger({ name: 'faults', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const PER_FAULT = 60;
+const NAMESPACE = 'faults';
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out (${ms} ms) waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface BrokerProcess {
+  address: string;
+  port: number;
+  child: ChildProcess;
+  /** The broker's log lines (pino JSON), from this start. */
+  lines: Array<{ msg: string; [k: string]: unknown }>;
+}
+
+/** The embedded broker in a process of its own: `kill -9` is a real crash, restarted on its port. */
+async function startBrokerProcess(dir: string, port = 0): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(root, 'packages/embedded-kafka/src/bin.ts'), '--dir', dir, '--port', String(port), '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: BrokerProcess['lines'] = [];
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the broker did not start in 60 s')), 60_000);
+    child.once('exit', (code) => reject(new Error(`the broker exited (${code})`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const l = JSON.parse(line) as BrokerProcess['lines'][number];
+        lines.push(l);
+        if (l.msg === 'embedded Kafka broker listening') {
+          clearTimeout(timer);
+          resolve(String(l.address));
+        }
+      } catch {
+        // not a log line
+      }
+    });
+  });
+  return { address, port: Number(address.slice(address.lastIndexOf(':') + 1)), child, lines };
+}
+
+async function kill9(b: BrokerProcess): Promise<void> {
+  if (b.child.exitCode !== null || b.child.signalCode !== null) return;
+  const exited = new Promise((r) => b.child.once('exit', r));
+  b.child.kill('SIGKILL');
+  await exited;
+}
+
+/**
+ * The stage's producer with faults switched on by the test (our AuditProducer interface, not
+ * kafkajs): `hold` keeps sends to `topic` waiting until released; `fail` makes the next sends to
+ * it throw what kafkajs throws when the broker is unreachable.
+ */
+function faultyProducer(inner: AuditProducer, topic: string) {
+  let release: () => void = () => undefined;
+  let gate: Promise<void> | undefined;
+  const ctl = {
+    held: 0,
+    failures: [] as Error[],
+    hold() {
+      gate = new Promise((r) => (release = r));
+    },
+    release() {
+      gate = undefined;
+      release();
+    },
+  };
+  const producer: AuditProducer = {
+    get raw() {
+      return inner.raw;
+    },
+    connect: () => inner.connect(),
+    disconnect: () => inner.disconnect(),
+    async send(t, records) {
+      if (t === topic) {
+        if (gate) {
+          ctl.held++;
+          await gate;
+        }
+        const f = ctl.failures.shift();
+        if (f) throw fromKafkaError(f, `producing ${records.length} records to ${t}`);
+      }
+      return inner.send(t, records);
+    },
+  };
+  return { producer, ctl };
+}
+
+const counter = async (m: Metrics, name: string): Promise<number> => {
+  const text = await m.registry.metrics();
+  let n = 0;
+  for (const line of text.split('\n')) if (line.startsWith(name) && !line.startsWith('#')) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return n;
+};
+
+interface Row {
+  fault: string;
+  sent: number;
+  answered: number;
+  lostEs: number;
+  lostArchive: number;
+  dupArchive: number;
+  dupEnriched: number;
+  recoveryMs: number;
+}
+
+const t0 = Date.now();
+/** Progress on stderr (FAULTS_PROGRESS=1): where a slow or stuck run is. */
+const progress = (what: string) => {
+  if (process.env.FAULTS_PROGRESS) process.stderr.write(`faults +${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}\n`);
+};
+
+// Four faults with restarts take minutes on a loaded 2-core machine: more than the runner's default.
+test('faults: broker kill -9 (unknown-member commit), torn segment tail, transient produce failures, stop under load: nothing answered is missing from Elasticsearch or the archive', { timeout: 480_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faults-'));
+  const stops: Array<() => Promise<void>> = [];
+  let broker = await startBrokerProcess(path.join(dir, 'kafka'));
+  t.after(async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await kill9(broker);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const search = await startSearchNode({ dir: path.join(dir, 'search'), port: 0 });
+  stops.push(() => search.close());
+  const kafkaCfg = (clientId: string) => ({ brokers: [broker.address], clientId });
+  const kafka = createKafkaClient(kafkaCfg('faults-setup'), logger);
+  await ensureTopics(kafka, defaultTopics(3));
+  const upstream = await startUpstream({ port: 0, logger });
+  stops.push(() => upstream.close());
+  // the route needs no token; the interceptor still loads a key set at start
+  const auth = await startAuthServer({ port: 0, logger });
+  stops.push(() => auth.close());
+
+  // --- the stages, re-creatable (the last fault stops and starts them)
+  const sessionTimeoutMs = 6_000;
+  let masker!: ReturnType<typeof faultyProducer>;
+  let enricher!: ReturnType<typeof faultyProducer>;
+  let maskerMetrics!: Metrics;
+  let enricherMetrics!: Metrics;
+  let stages: Array<{ start(): Promise<unknown>; stop(): Promise<void> }> = [];
+  const startStages = async () => {
+    maskerMetrics = createMetrics({ defaultMetrics: false });
+    enricherMetrics = createMetrics({ defaultMetrics: false });
+    const mk = createKafkaClient(kafkaCfg('masker'), logger);
+    masker = faultyProducer(createAuditProducer(mk, { logger, metrics: maskerMetrics }), TOPICS.masked);
+    const ek = createKafkaClient(kafkaCfg('enricher'), logger);
+    enricher = faultyProducer(createAuditProducer(ek, { logger, metrics: enricherMetrics }), TOPICS.enriched);
+    stages = [
+      createMaskerService({ ...maskerDefaults, kafka: kafkaCfg('masker'), ops: {}, hmac: { keyId: 'faults', key: 'a-fault-suite-masking-key' } }, { logger, metrics: maskerMetrics, producer: masker.producer, sessionTimeoutMs }),
+      createEnricherService({ ...enricherDefaults, kafka: kafkaCfg('enricher'), ops: {} }, { logger, metrics: enricherMetrics, producer: enricher.producer, sessionTimeoutMs }),
+      createIndexerService({ ...indexerDefaults, kafka: kafkaCfg('indexer'), elasticsearch: { url: search.url }, ops: {}, namespace: NAMESPACE }, { logger }),
+      createArchiverService({ ...archiverDefaults, kafka: kafkaCfg('archiver'), ops: {}, sessionTimeoutMs, dir: path.join(dir, 'archive'), keys: { dir: path.join(dir, 'keys'), generate: true }, seal: { maxRecords: 1000, maxBytes: 1 << 20, maxAgeMs: 300 } }, { logger }),
+    ];
+    for (const s of stages) await s.start();
+  };
+  await startStages();
+  stops.push(async () => {
+    for (const s of stages) await s.stop();
+  });
+
+  const config: InterceptorConfig = {
+    ...interceptorDefaults,
+    listen: { host: '127.0.0.1', port: 0 },
+    upstreams: { api: upstream.url },
+    routes: [{ name: 'orders', path: '/api/orders', methods: ['GET'], upstream: 'api', auth: 'none' }],
+    jwt: { ...interceptorDefaults.jwt, jwksUrl: auth.jwksUrl, issuer: auth.issuer, audience: 'demo-api' },
+    spool: { ...interceptorDefaults.spool, dir: path.join(dir, 'spool') },
+    kafka: kafkaCfg('interceptor'),
+    ops: {},
+  };
+  const interceptor = createInterceptor(config, { logger, ops: false });
+  const { url: edge } = await interceptor.start();
+  stops.push(() => interceptor.stop());
+
+  // --- requests and where they end up
+  const answered = new Map<string, string>(); // request id -> fault
+  const sentBy = new Map<string, number>();
+  async function send(fault: string, n: number, paceMs = 20): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const id = newId();
+      sentBy.set(fault, (sentBy.get(fault) ?? 0) + 1);
+      const res = await fetch(`${edge}/api/orders`, { headers: { 'x-request-id': id } }).catch(() => undefined);
+      await res?.arrayBuffer();
+      // answered: the client got the upstream's answer, so the exchange was audited
+      if (res && res.status < 500) answered.set(id, fault);
+      if (paceMs > 0) await new Promise((r) => setTimeout(r, paceMs));
+    }
+  }
+  const es = new Client({ node: search.url });
+  stops.push(() => es.close());
+  const indexed = async (): Promise<Set<string>> => {
+    await es.indices.refresh({ index: `logs-audit.events-${NAMESPACE}` });
+    const r = await es.search<{ http?: { request?: { id?: string } } }>({ index: `logs-audit.events-${NAMESPACE}`, size: 10_000, query: { match_all: {} } });
+    return new Set(r.hits.hits.map((h) => h._source?.http?.request?.id).filter((x): x is string => typeof x === 'string'));
+  };
+  const storage = localStorage(path.join(dir, 'archive'));
+  const archived = async (): Promise<Map<string, number>> => {
+    const counts = new Map<string, number>();
+    for await (const r of exportEvents(storage, 0, Date.now() + 86_400_000, { dedupe: false })) {
+      const id = (r.event as { http?: { request?: { id?: string } } }).http?.request?.id;
+      if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    return counts;
+  };
+  /** Waits until every answered request of `fault` is indexed and archived; the time it took. */
+  async function recovered(fault: string, since: number): Promise<number> {
+    progress(`${fault}: waiting for every answered request`);
+    const mine = [...answered].filter(([, f]) => f === fault).map(([id]) => id);
+    let missing = { es: mine.length, archive: mine.length };
+    try {
+      await until(`${fault}: every answered request indexed and archived`, async () => {
+        const [inEs, inArchive] = await Promise.all([indexed(), archived()]);
+        missing = { es: mine.filter((id) => !inEs.has(id)).length, archive: mine.filter((id) => !inArchive.has(id)).length };
+        return missing.es === 0 && missing.archive === 0 ? true : undefined;
+      }, 150_000);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}: ${missing.es} missing from Elasticsearch, ${missing.archive} from the archive, of ${mine.length} answered`);
+    }
+    progress(`${fault}: recovered in ${Date.now() - since} ms`);
+    return Date.now() - since;
+  }
+  const recovery = new Map<string, number>();
+
+  // 1. broker kill -9 and restart, a masker batch held across it longer than its session
+  {
+    const fault = 'broker kill -9 + restart';
+    await send(fault, 20);
+    await recovered(fault, Date.now());
+    masker.ctl.hold();
+    const heldBefore = masker.ctl.held;
+    const rejoinsBefore = await counter(maskerMetrics, 'audit_masker_rejoins_total');
+    await send(fault, 10);
+    await until('a masker batch held', async () => (masker.ctl.held > heldBefore ? true : undefined), 30_000);
+    const port = broker.port;
+    progress('kill -9 the broker');
+    await kill9(broker);
+    await send(fault, 15); // the interceptor spools them
+    broker = await startBrokerProcess(path.join(dir, 'kafka'), port);
+    const restartedAt = Date.now();
+    // past the masker's session: the restarted broker does not know the member any more
+    await new Promise((r) => setTimeout(r, sessionTimeoutMs + 1_000));
+    progress('releasing the held masker batch');
+    masker.ctl.release();
+    await send(fault, PER_FAULT - 45);
+    recovery.set(fault, await recovered(fault, restartedAt));
+    assert.ok((await counter(maskerMetrics, 'audit_masker_rejoins_total')) > rejoinsBefore, 'the held batch met the unknown-member commit error, and the masker rejoined');
+  }
+
+  // 2. a torn tail of audit.masked.v1: the last batch the masker produced is cut at restart
+  {
+    const fault = 'torn segment tail';
+    await send(fault, PER_FAULT / 2);
+    await recovered(fault, Date.now());
+    const recreatedBefore = await counter(maskerMetrics, 'audit_kafka_producer_recreated_total');
+    const port = broker.port;
+    await kill9(broker);
+    // every event of this suite is keyed by the client address: one partition holds them
+    const logs = path.join(dir, 'kafka', 'logs');
+    const partitionDir = readdirSync(logs).filter((d) => d.startsWith(`${TOPICS.masked}-`)).map((d) => path.join(logs, d)).sort((a, b) => size(b) - size(a))[0]!;
+    const segment = readdirSync(partitionDir).filter((f) => f.endsWith('.log')).sort().at(-1)!;
+    truncateSync(path.join(partitionDir, segment), statSync(path.join(partitionDir, segment)).size - 7);
+    broker = await startBrokerProcess(path.join(dir, 'kafka'), port);
+    const restartedAt = Date.now();
+    assert.ok(broker.lines.some((l) => l.msg.startsWith('torn segment tail cut')), 'the broker logs the cut');
+    await send(fault, PER_FAULT / 2);
+    recovery.set(fault, await recovered(fault, restartedAt));
+    assert.ok((await counter(maskerMetrics, 'audit_kafka_producer_recreated_total')) > recreatedBefore, 'OUT_OF_ORDER_SEQUENCE_NUMBER re-created the masker producer');
+  }
+
+  // 3. transient produce failures, as kafkajs reports an unreachable broker
+  {
+    const fault = 'transient produce failures';
+    const { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } = kafkajs;
+    const refused = () => new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092');
+    const failures = () => [
+      new KafkaJSNumberOfRetriesExceeded(refused(), { retryCount: 5, retryTime: 100 }),
+      // what a handler's retry wrapper makes of it: non-retriable to kafkajs, still not the record's fault
+      new (KafkaJSNonRetriableError as unknown as new (e: Error, o: object) => Error)(refused(), { cause: refused() }),
+      refused(),
+    ];
+    masker.ctl.failures.push(...failures());
+    enricher.ctl.failures.push(...failures(), ...failures());
+    const startedAt = Date.now();
+    await send(fault, PER_FAULT);
+    recovery.set(fault, await recovered(fault, startedAt));
+    assert.equal(masker.ctl.failures.length + enricher.ctl.failures.length, 0, 'every injected failure was met');
+  }
+
+  // 4. every stage stopped gracefully with events in flight, then started again
+  {
+    const fault = 'stop under load';
+    const sending = send(fault, PER_FAULT, 40);
+    await until('events in flight', async () => ((sentBy.get(fault) ?? 0) >= PER_FAULT / 3 ? true : undefined), 30_000);
+    progress('stopping every stage');
+    for (const s of stages) await s.stop();
+    progress('starting every stage');
+    await startStages();
+    const restartedAt = Date.now();
+    await sending;
+    recovery.set(fault, await recovered(fault, restartedAt));
+  }
+
+  // --- duplicates per place, dead letters, the table
+  const inArchive = await archived();
+  const enrichedCounts = new Map<string, number>();
+  const dlq: unknown[] = [];
+  const reader = createKafkaClient(kafkaCfg('faults-reader'), logger).consumer({ groupId: `faults-reader-${newId()}`, maxWaitTimeInMs: 100 });
+  await reader.connect();
+  await reader.subscribe({ topics: [TOPICS.enriched, TOPICS.dlq], fromBeginning: true });
+  let seen = 0;
+  await reader.run({
+    eachMessage: async ({ topic, message }) => {
+      seen++;
+      if (topic === TOPICS.dlq) return void dlq.push(deadLetterCodec.decode(message.value!, message.headers as never));
+      const id = eventCodec.decode(message.value!, message.headers as never).http?.request.id;
+      if (id) enrichedCounts.set(id, (enrichedCounts.get(id) ?? 0) + 1);
+    },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const total = async (topic: string) => (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  const expected = (await total(TOPICS.enriched)) + (await total(TOPICS.dlq));
+  await admin.disconnect();
+  await until('audit.enriched.v1 and audit.dlq.v1 read', async () => (seen >= expected ? true : undefined), 30_000);
+  await reader.disconnect();
+  const inEs = await indexed();
+
+  const rows: Row[] = [...recovery.keys()].map((fault) => {
+    const mine = [...answered].filter(([, f]) => f === fault).map(([id]) => id);
+    return {
+      fault,
+      sent: sentBy.get(fault) ?? 0,
+      answered: mine.length,
+      lostEs: mine.filter((id) => !inEs.has(id)).length,
+      lostArchive: mine.filter((id) => !inArchive.has(id)).length,
+      dupArchive: mine.reduce((n, id) => n + Math.max(0, (inArchive.get(id) ?? 0) - 1), 0),
+      dupEnriched: mine.reduce((n, id) => n + Math.max(0, (enrichedCounts.get(id) ?? 0) - 1), 0),
+      recoveryMs: recovery.get(fault)!,
+    };
+  });
+  t.diagnostic('| fault | sent | answered | lost (Elasticsearch) | lost (archive) | duplicated (archive) | duplicated (audit.enriched.v1) | recovery |');
+  t.diagnostic('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) t.diagnostic(`| ${r.fault} | ${r.sent} | ${r.answered} | ${r.lostEs} | ${r.lostArchive} | ${r.dupArchive} | ${r.dupEnriched} | ${(r.recoveryMs / 1000).toFixed(1)} s |`);
+  for (const r of rows) {
+    assert.ok(r.answered > 0, `${r.fault}: requests were answered`);
+    assert.equal(r.lostEs, 0, `${r.fault}: answered but not indexed`);
+    assert.equal(r.lostArchive, 0, `${r.fault}: answered but not archived`);
+  }
+  assert.equal(inEs.size, new Set([...answered.keys()].filter((id) => inEs.has(id))).size);
+  assert.deepEqual(dlq, [], 'no fault here is a record that can never succeed: nothing dead-lettered');
+});
+
+function size(dir: string): number {
+  return readdirSync(dir).filter((f) => f.endsWith('.log')).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
+}
