@@ -349,25 +349,27 @@ test('faults: broker kill -9 (unknown-member commit), torn segment tail, transie
   // --- duplicates per place, dead letters, the table
   const inArchive = await archived();
   const enrichedCounts = new Map<string, number>();
+  const maskedCounts = new Map<string, number>();
   const dlq: unknown[] = [];
   const reader = createKafkaClient(kafkaCfg('faults-reader'), logger).consumer({ groupId: `faults-reader-${newId()}`, maxWaitTimeInMs: 100 });
   await reader.connect();
-  await reader.subscribe({ topics: [TOPICS.enriched, TOPICS.dlq], fromBeginning: true });
+  await reader.subscribe({ topics: [TOPICS.masked, TOPICS.enriched, TOPICS.dlq], fromBeginning: true });
   let seen = 0;
   await reader.run({
     eachMessage: async ({ topic, message }) => {
       seen++;
       if (topic === TOPICS.dlq) return void dlq.push(deadLetterCodec.decode(message.value!, message.headers as never));
       const id = eventCodec.decode(message.value!, message.headers as never).http?.request.id;
-      if (id) enrichedCounts.set(id, (enrichedCounts.get(id) ?? 0) + 1);
+      const counts = topic === TOPICS.masked ? maskedCounts : enrichedCounts;
+      if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
     },
   });
   const admin = kafka.admin();
   await admin.connect();
   const total = async (topic: string) => (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  const expected = (await total(TOPICS.enriched)) + (await total(TOPICS.dlq));
+  const expected = (await total(TOPICS.masked)) + (await total(TOPICS.enriched)) + (await total(TOPICS.dlq));
   await admin.disconnect();
-  await until('audit.enriched.v1 and audit.dlq.v1 read', async () => (seen >= expected ? true : undefined), 30_000);
+  await until('audit.masked.v1, audit.enriched.v1 and audit.dlq.v1 read', async () => (seen >= expected ? true : undefined), 30_000);
   await reader.disconnect();
   const inEs = await indexed();
 
@@ -394,6 +396,13 @@ test('faults: broker kill -9 (unknown-member commit), torn segment tail, transie
   }
   assert.equal(inEs.size, new Set([...answered.keys()].filter((id) => inEs.has(id))).size);
   assert.deepEqual(dlq, [], 'no fault here is a record that can never succeed: nothing dead-lettered');
+  // a clean stop repeats nothing (issue #27 item 1): each stage finishes and commits the batch it
+  // holds, through the batch's consumer group, before it leaves
+  const stopped = [...answered].filter(([, f]) => f === 'stop under load').map(([id]) => id);
+  const repeated = (counts: Map<string, number>) => stopped.filter((id) => (counts.get(id) ?? 0) > 1).length;
+  assert.equal(repeated(maskedCounts), 0, 'graceful stop: nothing repeated in audit.masked.v1');
+  assert.equal(repeated(enrichedCounts), 0, 'graceful stop: nothing repeated in audit.enriched.v1');
+  assert.equal(repeated(inArchive), 0, 'graceful stop: nothing archived twice');
 });
 
 function size(dir: string): number {
