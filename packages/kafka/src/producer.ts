@@ -10,13 +10,54 @@ export interface OutRecord {
   timestamp?: number;
 }
 
+/**
+ * What one send may put in a request by default: under Kafka's message.max.bytes (1,048,588, the
+ * broker's and a topic's default), which caps each partition's record batch. A batch over it is
+ * refused whole with MESSAGE_TOO_LARGE, which names no record, so a stage's runner would retry the
+ * batch record by record (slow, and a lone record over it is the only one that is really too large).
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 1_000_000;
+/** A record's share of a batch beyond its key, value and headers (varint lengths, deltas, attributes). */
+const RECORD_OVERHEAD = 24;
+
+/** Bytes a record takes in an uncompressed v2 record batch, from above. */
+export function recordSize(r: OutRecord): number {
+  let n = RECORD_OVERHEAD + (r.key?.length ?? 0) * (typeof r.key === 'string' ? 3 : 1) + (r.value?.length ?? 0);
+  if (r.headers) for (const [k, v] of Object.entries(r.headers)) n += 10 + Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}
+
+/**
+ * Splits records, in order, into runs of at most maxBytes (by recordSize); a record larger than
+ * maxBytes alone is a run of its own (the broker decides whether it is too large).
+ */
+export function chunkRecords<R extends OutRecord>(records: R[], maxBytes: number): R[][] {
+  const chunks: R[][] = [];
+  let chunk: R[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const n = recordSize(r);
+    if (chunk.length > 0 && bytes + n > maxBytes) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(r);
+    bytes += n;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
 export interface AuditProducer {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   /**
    * Resolves once every record is acknowledged by all in-sync replicas. Rejects with an
    * AuditError classed by errors.ts; after a producer-state error the producer has already been
-   * re-created, so retrying the same send is all a caller does.
+   * re-created, so retrying the same send is all a caller does. Records are sent in requests of at
+   * most maxRequestBytes, one after the other (so a partition's order is kept); after a failure
+   * the requests before it are already written, and a retry writes them again (at least once).
    */
   send(topic: string, records: OutRecord[]): Promise<void>;
   /** The kafkajs producer in use now (a new one after each re-creation). */
@@ -32,11 +73,12 @@ export interface AuditProducer {
  * fenced epoch), no retry of the same producer can succeed: it is replaced by a new one, which
  * gets a new producer id from the broker, and the failed send is reported retriable.
  */
-export function createAuditProducer(kafka: Kafka, opts: { logger: Logger; compression?: 'none' | 'gzip'; metrics?: Metrics }): AuditProducer {
+export function createAuditProducer(kafka: Kafka, opts: { logger: Logger; compression?: 'none' | 'gzip'; metrics?: Metrics; maxRequestBytes?: number }): AuditProducer {
   // Keys are always set (partitionKey), so the partitioner is murmur2 of the key as in Java clients.
   const make = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   const log = opts.logger.child({ component: 'producer' });
+  const maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const recreated = opts.metrics?.counter('audit_kafka_producer_recreated_total', 'Idempotent producers replaced after a producer-state error (sequence, producer id, epoch)');
   let producer = make();
   let connected: Promise<void> | undefined;
@@ -77,18 +119,20 @@ export function createAuditProducer(kafka: Kafka, opts: { logger: Logger; compre
       try {
         // connected again after a re-creation; a no-op otherwise (the promise is kept)
         if (!closed) await connect();
-        p = producer;
-        await p.send({
-          topic,
-          acks: -1,
-          compression,
-          messages: records.map((r) => ({
-            key: r.key,
-            value: r.value,
-            ...(r.headers ? { headers: r.headers } : {}),
-            ...(r.timestamp !== undefined ? { timestamp: String(r.timestamp) } : {}),
-          })),
-        });
+        for (const chunk of chunkRecords(records, maxRequestBytes)) {
+          p = producer;
+          await p.send({
+            topic,
+            acks: -1,
+            compression,
+            messages: chunk.map((r) => ({
+              key: r.key,
+              value: r.value,
+              ...(r.headers ? { headers: r.headers } : {}),
+              ...(r.timestamp !== undefined ? { timestamp: String(r.timestamp) } : {}),
+            })),
+          });
+        }
       } catch (err) {
         const e = fromKafkaError(err, `producing ${records.length} records to ${topic}`);
         if (failureClass(e) === 'producer-state') await replace(p, e.message);
