@@ -13,7 +13,7 @@ export { createTransformStage, type TransformStageOptions } from './transform-st
 export type { OffloadedTransform, OffloadSpec } from './transform-pool.js';
 /** Moving records between threads cheaply (one transferred buffer, a table of header sets). */
 export { pack as packBuffers, unpack as unpackBuffer, headerTable } from './transform-pool.js';
-export { deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
+export { deadLetterRecord, deadLetterAlertRecord, DEAD_LETTER_RATE_RULE, DLQ_TOPIC } from './dead-letter.js';
 export { toInputRecord, type InputRecord } from './record.js';
 export { fromKafkaError, failureClass, kafkaCause, type FailureClass } from './errors.js';
 export { superviseConsumer, type SupervisedConsumer, type SupervisedConsumerOptions, type RestartPolicy } from './supervised-consumer.js';

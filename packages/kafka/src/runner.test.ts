@@ -6,11 +6,11 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
 import { startBroker } from '@jwt-audit/embedded-kafka';
-import { deadLetterCodec, eventCodec, readSchemaFile, newId, type AuditEvent, TOPICS } from '@jwt-audit/events';
+import { alertCodec, deadLetterCodec, eventCodec, readSchemaFile, newId, type AuditEvent, TOPICS } from '@jwt-audit/events';
 import { AuditError, createLogger, createMetrics } from '@jwt-audit/runtime';
 import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
-import { createKafkaClient, createAuditProducer, createConsumerRunner, createTransformStage, ensureTopics, fromKafkaError, type InputRecord } from './index.js';
+import { DEAD_LETTER_RATE_RULE, createKafkaClient, createAuditProducer, createConsumerRunner, createTransformStage, ensureTopics, fromKafkaError, type InputRecord } from './index.js';
 import { DeadLetterRate } from './runner.js';
 
 const codeError = (code: number) => (createRequire(import.meta.url)('kafkajs/src/protocol/error') as { createErrorFromCode(c: number): Error }).createErrorFromCode(code);
@@ -241,7 +241,7 @@ test('runner: a commit refused because the session expired (unknown member) rejo
 
 test('runner: a dead-letter rate above the threshold turns health unhealthy, and it recovers when the rate falls', async () => {
   const topic = `t.dlrate.${newId()}`;
-  await ensureTopics(kafka, [{ topic, numPartitions: 1 }, { topic: TOPICS.dlq, numPartitions: 1 }]);
+  await ensureTopics(kafka, [{ topic, numPartitions: 1 }, { topic: TOPICS.dlq, numPartitions: 1 }, { topic: TOPICS.alerts, numPartitions: 1 }]);
   const producer = createAuditProducer(kafka, { logger });
   await producer.connect();
   await producer.send(topic, Array.from({ length: 30 }, (_, i) => ({ key: 'k', value: Buffer.from(i % 3 === 0 ? 'ok' : 'poison') })));
@@ -255,6 +255,18 @@ test('runner: a dead-letter rate above the threshold turns health unhealthy, and
     assert.match(unhealthy.lastError ?? '', /dead-letter rate above 0\.05/);
     // nothing more comes: after the window the rate is 0 again
     await waitFor('healthy after the window', () => (runner.health().ok ? true : undefined), 15_000);
+    // every batch done: one alert any alerting consumer of audit.alerts.v1 sees, naming the dead letters
+    const alerts = (await readAll(TOPICS.alerts, 1)).map((r) => alertCodec.decode(r.value!, r.headers as never));
+    const letters = (await readAll(TOPICS.dlq, 20)).map((r) => deadLetterCodec.decode(r.value!, r.headers as never));
+    const mine = alerts.filter((a) => a.attributes['pipeline.topic'] === topic);
+    assert.equal(mine.length, 1, 'one alert while the rate stays above the threshold, not one per batch');
+    const [alert] = mine;
+    assert.equal(alert!.rule, DEAD_LETTER_RATE_RULE);
+    assert.equal(alert!.severity, 'high');
+    assert.equal(alert!.attributes['pipeline.stage'], 'dlrate');
+    assert.ok(alert!.count >= 5 && alert!.evidence.length > 0);
+    const ids = new Set(letters.filter((l) => l.originTopic === topic).map((l) => l.id));
+    for (const id of alert!.evidence) assert.ok(ids.has(id), `evidence ${id} is a dead letter of audit.dlq.v1`);
   } finally {
     await runner.stop();
     await producer.disconnect();

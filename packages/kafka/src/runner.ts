@@ -1,6 +1,9 @@
 import type { EachBatchPayload, Kafka } from 'kafkajs';
+import { newId, TOPICS } from '@jwt-audit/events';
 import { AuditError, backoffDelay, sleep, toAuditError, type Logger, type Metrics } from '@jwt-audit/runtime';
-import { deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
+import { DEAD_LETTER_RATE_RULE, deadLetterAlertRecord, deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
+
+const ALERTS_TOPIC = TOPICS.alerts;
 import { failureClass, fromKafkaError, kafkaCause } from './errors.js';
 import type { AuditProducer } from './producer.js';
 import { toInputRecord, type InputRecord } from './record.js';
@@ -61,7 +64,8 @@ export interface ConsumerRunnerOptions {
   onFailure?: (err: AuditError) => void;
   /**
    * Health turns unhealthy while more than `ratio` of the records of the last `windowMs` were
-   * dead-lettered (and at least `minCount` of them). Defaults: 0.01, 60 s, 10.
+   * dead-lettered (and at least `minCount` of them). Defaults: 0.01, 60 s, 10. Each time it turns
+   * so, an alert (rule pipeline-dead-letter-rate, severity high) goes to audit.alerts.v1.
    */
   deadLetterAlert?: { ratio?: number; windowMs?: number; minCount?: number };
 }
@@ -148,8 +152,12 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   const rejoinsTotal = m?.counter(`audit_${stageLabel}_rejoins_total`, 'Batches abandoned uncommitted because the group moved on (rebalance, unknown member, coordinator moved)');
   const dlqAlert = m?.gauge(`audit_${stageLabel}_dead_letter_alert`, '1 while the dead-letter rate is above its threshold (health unhealthy)');
   const dlRatio = opts.deadLetterAlert?.ratio ?? 0.01;
-  const dlRate = new DeadLetterRate(opts.deadLetterAlert?.windowMs ?? 60_000, dlRatio, opts.deadLetterAlert?.minCount ?? 10);
+  const dlWindowMs = opts.deadLetterAlert?.windowMs ?? 60_000;
+  const dlRate = new DeadLetterRate(dlWindowMs, dlRatio, opts.deadLetterAlert?.minCount ?? 10);
+  const alertsRaised = m?.counter(`audit_${stageLabel}_dead_letter_alerts_total`, `Alerts (rule ${DEAD_LETTER_RATE_RULE}) produced to audit.alerts.v1 when the dead-letter rate passed its threshold`);
   let alerting = false;
+  let raised: { total: number; dead: number } | undefined;
+  let lastLetters: { topic: string; partition: number; ids: string[] } | undefined;
 
   let lastError: string | undefined;
   let starting: Promise<void> | undefined;
@@ -251,16 +259,24 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     if (dead === ABORTED) return; // stopping or rebalanced: not committed, redelivered later
 
     if (dead.length > 0) {
-      const letters = dead.map((d) => deadLetterRecord(opts.stage, d.record, d.error));
+      const ids = dead.map(() => newId());
+      const letters = dead.map((d, i) => deadLetterRecord(opts.stage, d.record, d.error, Date.now(), ids[i]));
       const sent = await withRetry('dlq', payload, () => opts.producer.send(DLQ_TOPIC, letters));
       if (sent === ABORTED) return;
+      lastLetters = { topic: batch.topic, partition: batch.partition, ids };
       for (const d of dead) {
         batchLog.warn({ offset: d.record.offset, code: d.error.code, reason: d.error.message }, 'record dead-lettered');
       }
       recordsTotal?.inc({ outcome: 'dead_lettered' }, dead.length);
     }
     recordsTotal?.inc({ outcome: 'processed' }, records.length - dead.length);
-    noteDeadLetters(records.length, dead.length);
+    if (noteDeadLetters(records.length, dead.length)) {
+      // raised by this batch: on audit.alerts.v1 before the batch commits, so it is never lost
+      const alert = deadLetterAlertRecord({ stage: opts.stage, groupId: opts.groupId, topic: batch.topic, partition: batch.partition, deadLettered: raised!.dead, records: raised!.total, ratio: dlRatio, windowMs: dlWindowMs, evidence: lastLetters?.ids ?? [] });
+      const sentAlert = await withRetry('alert', payload, () => opts.producer.send(ALERTS_TOPIC, [alert]));
+      if (sentAlert === ABORTED) return;
+      alertsRaised?.inc();
+    }
 
     payload.resolveOffset(last);
     const next = (BigInt(last) + 1n).toString();
@@ -277,9 +293,16 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     batchLog.debug({ records: records.length, deadLettered: dead.length }, 'batch committed');
   }
 
-  function noteDeadLetters(total: number, dead: number): void {
+  /** True when this batch raised the alert (the rate passed the threshold with it). */
+  function noteDeadLetters(total: number, dead: number): boolean {
     dlRate.add(total, dead);
+    const was = alerting;
     checkDeadLetterRate();
+    if (!was && alerting) {
+      raised = dlRate.read();
+      return true;
+    }
+    return false;
   }
 
   /** Raises or clears the alert (log line and gauge once per change); read by health() too, as the window slides. */
