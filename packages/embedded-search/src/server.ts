@@ -770,6 +770,11 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     });
   };
   const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, handler) : http.createServer(handler);
+  // Elasticsearch does not close an idle client connection; node's 5 s default did, and under load
+  // (a long bulk holding the event loop) the timer fired with a pooled client's next request
+  // already on the wire: "read ECONNRESET", retried by the client (issue #28 item 4). Idle sockets
+  // are closed after 10 minutes instead, announced in the Keep-Alive header so clients close first.
+  server.keepAliveTimeout = 600_000;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
