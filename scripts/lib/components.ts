@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { EsConnectionConfig, KafkaConnectionConfig } from '@jwt-audit/runtime';
 import type { ComponentSpec } from './supervisor.js';
 
 /** Where `npm start` puts things; every port and address is configurable through the environment. */
@@ -20,6 +21,9 @@ export interface StartSettings {
   externalEs: string | undefined;
   /** A service whose /healthz stays unhealthy this long is restarted (ms; 0: never). */
   unhealthyRestartMs: number;
+  /** SASL / TLS and Elasticsearch credentials from AUDIT_KAFKA_* / AUDIT_ES_* (brokers and URL: above); the services read the same variables. */
+  kafka: KafkaConnectionConfig;
+  elasticsearch: EsConnectionConfig;
 }
 
 interface Probes {

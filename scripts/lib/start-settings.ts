@@ -1,7 +1,27 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { ConfigError, ES_ENV, esConfigSchema, KAFKA_ENV, kafkaConfigSchema, kafkaTlsOption, loadConfig, esClientOptions, type EsConnectionConfig, type KafkaConnectionConfig } from '@jwt-audit/runtime';
 import type { StartSettings } from './components.js';
+
+/**
+ * The connection settings every service will read (AUDIT_KAFKA_* / AUDIT_ES_*), loaded by the
+ * services' own loader now, so a wrong one is named before 10 processes start and each reports it.
+ * The embedded parts need none, but a setting given is checked all the same.
+ */
+function connection<T>(key: 'kafka' | 'elasticsearch', schema: object, env: Record<string, string>, defaults: T, environment: NodeJS.ProcessEnv, problems: string[]): T {
+  try {
+    const cfg = loadConfig<Record<string, T>>({ service: 'npm start', schema: { type: 'object', additionalProperties: false, properties: { [key]: schema } }, defaults: { [key]: defaults }, env, environment, argv: [] });
+    // the PEM files are read as the services will read them (an unreadable one is named)
+    if (key === 'kafka') kafkaTlsOption(cfg[key] as KafkaConnectionConfig, 'npm start');
+    else esClientOptions(cfg[key] as EsConnectionConfig, 'npm start');
+    return cfg[key]!;
+  } catch (err) {
+    if (err instanceof ConfigError) problems.push(...err.problems);
+    else throw err;
+    return defaults;
+  }
+}
 
 /**
  * `npm start`'s own settings, read from the environment and checked before anything starts:
@@ -54,6 +74,10 @@ export function readStartSettings(root: string, env: NodeJS.ProcessEnv): { setti
     }
     if (!ok) problems.push(`AUDIT_ES_URL: expected an http(s) URL like http://127.0.0.1:9200, got ${JSON.stringify(externalEs)}`);
   }
+  // brokers and URL are checked above with npm start's own words; the rest as the services will
+  const connEnv = { ...env, AUDIT_KAFKA_BROKERS: undefined, AUDIT_ES_URL: undefined, AUDIT_CONFIG: undefined };
+  const kafkaConn = connection<KafkaConnectionConfig>('kafka', kafkaConfigSchema, KAFKA_ENV, { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-setup' }, connEnv, problems);
+  const esConn = connection<EsConnectionConfig>('elasticsearch', esConfigSchema, ES_ENV, { url: 'http://127.0.0.1:9200' }, connEnv, problems);
   const level = env.AUDIT_LOG_LEVEL;
   if (level !== undefined && level !== '' && !LOG_LEVELS.includes(level)) problems.push(`AUDIT_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
   // AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS: how long a service may answer /healthz unhealthy before
@@ -75,6 +99,8 @@ export function readStartSettings(root: string, env: NodeJS.ProcessEnv): { setti
     externalKafka,
     externalEs,
     unhealthyRestartMs,
+    kafka: { ...kafkaConn, clientId: 'jwt-audit-setup' },
+    elasticsearch: esConn,
   };
   // Two components on one port would fail later, inside a service, as EADDRINUSE.
   const used = new Map<number, string>();

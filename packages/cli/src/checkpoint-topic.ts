@@ -1,13 +1,18 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { Writable } from 'node:stream';
+import { logLevel } from 'kafkajs';
 import { newId } from '@jwt-audit/events';
+import { createKafkaClient } from '@jwt-audit/kafka';
+import { createLogger, type KafkaConnectionConfig } from '@jwt-audit/runtime';
 
 /**
  * Reads the compacted checkpoint topic to its end and returns the newest value per key (archive
  * id -> checkpoint JWS). A throwaway consumer group, nothing committed. Throws when Kafka cannot
  * be reached.
  */
-export async function readPublishedCheckpoints(brokers: string[], topic: string, timeoutMs = 15_000): Promise<Map<string, string>> {
-  const kafka = new Kafka({ clientId: 'audit-cli', brokers, logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 200 }, connectionTimeout: 3_000 });
+export async function readPublishedCheckpoints(conn: KafkaConnectionConfig, topic: string, timeoutMs = 15_000): Promise<Map<string, string>> {
+  const silent = createLogger({ name: 'audit-cli', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+  // the services' connection settings: brokers, SASL and TLS from AUDIT_KAFKA_* (connections.ts)
+  const kafka = createKafkaClient(conn, silent, { logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 200 }, connectionTimeout: 3_000 });
   const admin = kafka.admin();
   await admin.connect();
   let ends: Map<number, bigint>;

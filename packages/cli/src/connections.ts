@@ -1,5 +1,8 @@
+import { explainKafkaError } from '@jwt-audit/kafka';
 import {
   ConfigError,
+  explainEsError,
+  isSettingsRefused,
   ES_ENV,
   esConfigSchema,
   KAFKA_ENV,
@@ -15,7 +18,10 @@ import { EXIT } from './program.js';
  * `AUDIT_KAFKA_*` and `AUDIT_ES_*` variables (SASL, TLS with CA and client certificate files,
  * API key or username/password, `_FILE` for secrets), loaded and validated by the runtime's
  * config loader. A command-line flag, where a command has one, wins over the environment.
- * A bad setting is a usage error (exit 2) naming the setting.
+ * A bad setting is a usage error (exit 2) naming the setting, and so is a setting the other side
+ * refused (credentials, SASL mechanism, a certificate no configured CA trusts, plaintext at a TLS
+ * listener): the translation of kafkajs / Elasticsearch client errors into those lines is
+ * @jwt-audit/kafka's explainKafkaError and @jwt-audit/runtime's explainEsError, used here once.
  */
 
 function usage(err: unknown): never {
@@ -70,4 +76,20 @@ export function esConnection(flags: { esUrl?: string; apiKey?: string } = {}, en
   }
   if (flags.apiKey !== undefined) es.apiKey = flags.apiKey;
   return es;
+}
+
+/**
+ * The error a command ends with when Kafka failed it: the refused setting named (exit 2), else
+ * `<what> on <brokers>: <why>` (exit 3, unreachable), with a hint where one can be told.
+ */
+export async function kafkaFailure(err: unknown, what: string, conn: KafkaConnectionConfig): Promise<Error> {
+  const explained = await explainKafkaError(err, conn).catch(() => undefined);
+  if (explained && isSettingsRefused(explained)) return Object.assign(new Error(`${what}: ${explained.message}`), { exitCode: EXIT.usage });
+  return Object.assign(new Error(`${what} on ${conn.brokers.join(',')}: ${(explained ?? (err as Error)).message ?? String(err)}`), { exitCode: EXIT.unavailable });
+}
+
+/** The same for Elasticsearch: the refused setting (exit 2), or undefined (the caller reports it). */
+export async function esRefused(err: unknown, conn: EsConnectionConfig): Promise<string | undefined> {
+  const explained = await explainEsError(err, conn).catch(() => undefined);
+  return explained && isSettingsRefused(explained) ? explained.message : undefined;
 }

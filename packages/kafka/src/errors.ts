@@ -12,14 +12,14 @@
  *                    producer's sequence or epoch                   and epoch), retry the batch
  *   record           this record can never be written (too large,   the only class that goes to
  *                    invalid, cannot be decoded, masked or mapped)  the DLQ
- *   fatal            authentication, authorization, configuration   hold the partition, retry with
- *                                                                   the longest backoff, unhealthy;
+ *   fatal            authentication, authorization, configuration,  hold the partition, retry with
+ *                    a broker certificate no configured CA trusts   the longest backoff, unhealthy;
  *                                                                   a consumer that stops on one
  *                                                                   exits the process (code 75)
  *   transient        connections, timeouts, leaders moving,         back off with jitter, retry
  *                    retries exhausted, anything unknown            the batch, holding the partition
  */
-import { AuditError } from '@jwt-audit/runtime';
+import { AuditError, settingsRefused, speaksTls, untrustedCertificate, type KafkaConnectionConfig } from '@jwt-audit/runtime';
 
 export type FailureClass = 'rebalance' | 'producer-state' | 'record' | 'fatal' | 'transient';
 
@@ -99,6 +99,8 @@ function kafkaClass(err: unknown, depth = 0): FailureClass {
   if (err === null || typeof err !== 'object' || depth > 8) return 'transient';
   const e = err as KafkaLike;
   const found: FailureClass[] = [];
+  // kafkajs calls an untrusted certificate a retriable connection error; it never heals by itself
+  if (depth === 0 && untrustedCertificate(err)) found.push('fatal');
   if (e.type && BY_TYPE[e.type]) found.push(BY_TYPE[e.type]!);
   if (e.name && BY_NAME[e.name]) found.push(BY_NAME[e.name]!);
   // a retry wrapper (NumberOfRetriesExceeded, NonRetriableError) names what it wrapped as its cause
@@ -116,6 +118,7 @@ function kafkaClass(err: unknown, depth = 0): FailureClass {
  */
 export function failureClass(err: unknown): FailureClass {
   if (err instanceof AuditError) {
+    if (err.code === 'AUDIT_ERR_SETTINGS_REFUSED') return 'fatal';
     const byCode = BY_CODE[err.code];
     if (byCode) return byCode;
     return err.retriable ? 'transient' : 'record';
@@ -129,11 +132,79 @@ export function failureClass(err: unknown): FailureClass {
  * record and fatal classes, and `cause` keeps the kafkajs error (a rebalance is handed back to
  * kafkajs as it was thrown, see kafkaCause).
  */
-export function fromKafkaError(err: unknown, what: string): AuditError {
+export function fromKafkaError(err: unknown, what: string, config?: KafkaConnectionConfig): AuditError {
   if (err instanceof AuditError) return err;
+  // a refused setting keeps its class code (fatal) and says which setting in the message
+  const refused = kafkaSettingsRefused(err, config);
   const e = err as { message?: string };
   const cls = kafkaClass(err);
-  return new AuditError(CODE_OF[cls], `${what}: ${e?.message ?? String(err)}`, { retriable: cls !== 'record' && cls !== 'fatal', cause: err });
+  return new AuditError(CODE_OF[cls], `${what}: ${refused?.message ?? e?.message ?? String(err)}`, { retriable: cls !== 'record' && cls !== 'fatal', cause: err });
+}
+
+function findIn(err: unknown, match: (e: KafkaLike) => boolean, depth = 0): KafkaLike | undefined {
+  if (err === null || typeof err !== 'object' || depth > 8) return undefined;
+  const e = err as KafkaLike;
+  if (match(e)) return e;
+  for (const inner of [e.cause, ...(Array.isArray(e.errors) ? e.errors : [])]) {
+    if (inner !== undefined && inner !== err) {
+      const found = findIn(inner, match, depth + 1);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+const SASL_NAME: Record<string, string> = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' };
+
+/**
+ * The settings a kafkajs error says are wrong, as one line naming the variable (code
+ * AUDIT_ERR_SETTINGS_REFUSED), or undefined when it is something else. Synchronous: what the
+ * error itself proves (credentials refused, mechanism not offered, certificate not trusted).
+ */
+export function kafkaSettingsRefused(err: unknown, config?: KafkaConnectionConfig): AuditError | undefined {
+  if (err instanceof AuditError && err.code === 'AUDIT_ERR_SETTINGS_REFUSED') return err;
+  const mech = config?.sasl ? SASL_NAME[config.sasl.mechanism] : undefined;
+  const user = config?.sasl ? ` of user ${JSON.stringify(config.sasl.username)}` : '';
+  if (findIn(err, (e) => e.name === 'KafkaJSSASLAuthenticationError' || e.type === 'SASL_AUTHENTICATION_FAILED')) {
+    return settingsRefused(`Kafka refused the SASL credentials${user}${mech ? ` (${mech})` : ''}: check AUDIT_KAFKA_SASL_USERNAME and AUDIT_KAFKA_SASL_PASSWORD`, err);
+  }
+  if (findIn(err, (e) => e.type === 'UNSUPPORTED_SASL_MECHANISM')) {
+    return settingsRefused(`the Kafka broker does not offer SASL mechanism ${mech ?? '(the configured one)'}: check AUDIT_KAFKA_SASL_MECHANISM`, err);
+  }
+  if (findIn(err, (e) => e.type === 'ILLEGAL_SASL_STATE')) {
+    return settingsRefused('the Kafka broker does not expect SASL on this listener: unset AUDIT_KAFKA_SASL_MECHANISM, or use its SASL listener', err);
+  }
+  const untrusted = untrustedCertificate(err);
+  if (untrusted) {
+    const ca = config?.tls?.caFile;
+    return settingsRefused(`the Kafka broker's TLS certificate is not trusted (${untrusted}): set AUDIT_KAFKA_SSL_CA_FILE to the CA that signed it${ca ? ` (now ${ca})` : ''}`, err);
+  }
+  return undefined;
+}
+
+/**
+ * What a connection failure means for the settings, for a client that is about to give up (a
+ * service that could not start, a CLI command): kafkaSettingsRefused, and for a connection the
+ * broker closed without answering, a TLS handshake to tell a TLS listener (AUDIT_KAFKA_SSL unset)
+ * from a broker that is going away. Undefined: not a settings problem as far as can be told.
+ */
+export async function explainKafkaError(err: unknown, config: KafkaConnectionConfig): Promise<AuditError | undefined> {
+  const refused = kafkaSettingsRefused(err, config);
+  if (refused) return refused;
+  const closed = findIn(err, (e) => e.name === 'KafkaJSConnectionClosedError' || /closed connection/i.test(String((e as { message?: unknown }).message ?? '')));
+  if (!closed) return undefined;
+  const tlsOn = config.ssl === true || Boolean(config.tls?.caFile || config.tls?.certFile);
+  if (!tlsOn) {
+    const first = config.brokers[0] ?? '';
+    const colon = first.lastIndexOf(':');
+    if (colon > 0 && (await speaksTls(first.slice(0, colon), Number(first.slice(colon + 1))))) {
+      return settingsRefused(`the Kafka broker at ${first} speaks TLS: set AUDIT_KAFKA_SSL=true, or AUDIT_KAFKA_SSL_CA_FILE to the CA that signed its certificate`, err);
+    }
+  }
+  if (!config.sasl) {
+    return new AuditError('AUDIT_ERR_KAFKA', `the Kafka broker closed the connection without answering: if its listener requires SASL, set AUDIT_KAFKA_SASL_MECHANISM, AUDIT_KAFKA_SASL_USERNAME and AUDIT_KAFKA_SASL_PASSWORD`, { retriable: true, cause: err });
+  }
+  return undefined;
 }
 
 /** The kafkajs error under an AuditError made by fromKafkaError (kafkajs rejoins on its own types only). */

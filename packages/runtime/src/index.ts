@@ -16,6 +16,7 @@ export {
   type OpsConfig,
 } from './config.js';
 export { kafkaTlsOption, esClientOptions } from './connections.js';
+export { SETTINGS_REFUSED, EXIT_SETTINGS, settingsRefused, isSettingsRefused, untrustedCertificate, speaksTls, explainEsError, isEsClientError } from './connection-errors.js';
 export { createMetrics, LATENCY_BUCKETS, type Metrics } from './metrics.js';
 export { startOpsServer, type OpsServer, type Health } from './ops-server.js';
 export { onShutdown, exitForRestart, EXIT_TEMPFAIL } from './shutdown.js';

@@ -1,3 +1,4 @@
+import { exitOnStartFailure } from '@jwt-audit/kafka';
 import { createLogger, exitForRestart, loadConfig, onShutdown } from '@jwt-audit/runtime';
 import { defaults, env, schema, type ArchiverConfig } from './config.js';
 import { createArchiverService } from './service.js';
@@ -12,7 +13,5 @@ try {
 }
 const service = createArchiverService(config, { logger, onFailure: (err) => exitForRestart(logger, err, () => service.stop()) });
 onShutdown(logger, () => service.stop());
-await service.start().catch((err: unknown) => {
-  logger.fatal({ err: (err as Error).message }, 'archiver failed to start');
-  process.exit(1);
-});
+// a refused setting (credentials, SASL mechanism, CA) exits 2 naming it; anything else 1
+await service.start().catch((err: unknown) => exitOnStartFailure(logger, 'archiver', err, { kafka: config.kafka }));

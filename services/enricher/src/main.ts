@@ -1,3 +1,4 @@
+import { exitOnStartFailure } from '@jwt-audit/kafka';
 import { createLogger, exitForRestart, loadConfig, onShutdown } from '@jwt-audit/runtime';
 import { defaults, env, schema, type EnricherConfig } from './config.js';
 import { createEnricherService } from './service.js';
@@ -18,7 +19,5 @@ try {
   process.exit(2);
 }
 onShutdown(logger, () => service.stop());
-await service.start().catch((err: unknown) => {
-  logger.fatal({ err: (err as Error).message }, 'enricher failed to start');
-  process.exit(1);
-});
+// a refused setting (credentials, SASL mechanism, CA) exits 2 naming it; anything else 1
+await service.start().catch((err: unknown) => exitOnStartFailure(logger, 'enricher', err, { kafka: config.kafka }));

@@ -3,7 +3,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Kafka } from 'kafkajs';
-import { createKafkaClient, createAuditProducer } from '@jwt-audit/kafka';
+import { createKafkaClient, createAuditProducer, explainKafkaError } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
 import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
@@ -110,7 +110,10 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     try {
       await follower.start();
     } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'cannot follow revocations yet (Kafka unreachable?); retrying in 5 s');
+      // The edge keeps serving (events spool) whatever Kafka says; a refused setting is named, every retry.
+      const refused = await explainKafkaError(err, config.kafka).catch(() => undefined);
+      if (refused && refused.code === 'AUDIT_ERR_SETTINGS_REFUSED') logger.error({ err: { code: refused.code, message: refused.message } }, `cannot follow revocations: ${refused.message}; events are spooled; retrying in 5 s`);
+      else logger.warn({ err: (refused ?? (err as Error)).message }, 'cannot follow revocations yet (Kafka unreachable?); retrying in 5 s');
       await follower.stop();
       follower = undefined;
       followerRetry = setTimeout(() => void startFollower(), 5_000);

@@ -1,3 +1,4 @@
+import { exitOnStartFailure } from '@jwt-audit/kafka';
 import { createLogger, exitForRestart, loadConfig, onShutdown } from '@jwt-audit/runtime';
 import { defaults, env, schema, type MaskerConfig } from './config.js';
 import { createMaskerService } from './service.js';
@@ -18,7 +19,5 @@ try {
   process.exit(2);
 }
 onShutdown(logger, () => service.stop());
-await service.start().catch((err: unknown) => {
-  logger.fatal({ err: (err as Error).message }, 'masker failed to start');
-  process.exit(1);
-});
+// a refused setting (credentials, SASL mechanism, CA) exits 2 naming it; anything else 1
+await service.start().catch((err: unknown) => exitOnStartFailure(logger, 'masker', err, { kafka: config.kafka }));

@@ -1,8 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { Severity } from '@jwt-audit/events';
-import { EXIT } from '../program.js';
 import { SEVERITIES, tailAlerts } from '../alerts-tail.js';
-import { kafkaConnection } from '../connections.js';
+import { kafkaConnection, kafkaFailure } from '../connections.js';
 
 function severity(value: string): Severity {
   if (!(SEVERITIES as string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${SEVERITIES.join(', ')}`);
@@ -45,7 +44,7 @@ export function register(program: Command): void {
           { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`), signal: stop.signal },
         );
       } catch (err) {
-        throw Object.assign(new Error(`cannot read alerts from ${brokers.join(',')}: ${(err as Error).message}`), { exitCode: EXIT.unavailable });
+        throw await kafkaFailure(err, `cannot read alerts from ${opts.topic}`, kafka);
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -8,6 +8,8 @@ import {
 } from '@jwt-audit/archive';
 import { TOPICS } from '@jwt-audit/events';
 import { readPublishedCheckpoints } from '../checkpoint-topic.js';
+import { kafkaConnection, kafkaFailure } from '../connections.js';
+import type { KafkaConnectionConfig } from '@jwt-audit/runtime';
 import { EXIT } from '../program.js';
 
 /**
@@ -31,7 +33,7 @@ async function jwksFrom(file: string) {
   }
 }
 
-const brokersOption = () => new Option('--brokers <list>', 'Kafka brokers for --from-topic, comma separated').env('AUDIT_KAFKA_BROKERS').default('127.0.0.1:9092');
+const brokersOption = () => new Option('--brokers <list>', 'Kafka brokers for --from-topic, comma separated (default: AUDIT_KAFKA_BROKERS or 127.0.0.1:9092; SASL and TLS from AUDIT_KAFKA_*)');
 const checkpointTopicOption = () => new Option('--checkpoint-topic <topic>', 'where the archiver publishes its checkpoints').env('AUDIT_ARCHIVE_CHECKPOINT_TOPIC').default(TOPICS.archiveCheckpoints);
 const archiveIdOption = () => new Option('--archive-id <id>', "the archive's key on the checkpoint topic (default: the archive id in the directory's newest checkpoint)").env('AUDIT_ARCHIVE_ID');
 
@@ -56,13 +58,18 @@ async function expectedHeadFrom(value: string): Promise<ExpectedHead> {
 
 /** The newest checkpoint the archiver published for this archive, as an expected head. */
 async function headFromTopic(storage: ArchiveStorage, o: { brokers?: string; checkpointTopic: string; archiveId?: string }): Promise<ExpectedHead & { jws: string }> {
-  const brokers = (o.brokers ?? '').split(',').map((b) => b.trim()).filter(Boolean);
-  if (brokers.length === 0 || brokers.some((b) => !/^[^\s:]+:\d+$/.test(b))) fail(`--brokers: expected host:port[,host:port...], got ${JSON.stringify(o.brokers ?? '')}`, EXIT.usage);
+  let conn: KafkaConnectionConfig;
+  try {
+    conn = kafkaConnection(o.brokers !== undefined ? { brokers: o.brokers } : {});
+  } catch (err) {
+    return fail((err as Error).message, EXIT.usage);
+  }
   let published: Map<string, string>;
   try {
-    published = await readPublishedCheckpoints(brokers, o.checkpointTopic);
+    published = await readPublishedCheckpoints(conn, o.checkpointTopic);
   } catch (err) {
-    return fail(`cannot read ${o.checkpointTopic} from ${brokers.join(',')}: ${(err as Error).message}`, EXIT.unavailable);
+    const e = await kafkaFailure(err, `cannot read ${o.checkpointTopic}`, conn);
+    return fail(e.message, (e as Error & { exitCode: number }).exitCode);
   }
   let id = o.archiveId;
   if (!id) {

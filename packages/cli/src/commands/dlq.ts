@@ -5,7 +5,7 @@ import { TOPICS } from '@jwt-audit/events';
 import { createKafkaClient } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
 import { EXIT } from '../program.js';
-import { kafkaConnection } from '../connections.js';
+import { kafkaConnection, kafkaFailure } from '../connections.js';
 
 /**
  * `audit dlq replay`: re-injects dead letters into the topic they came from, once the cause is
@@ -79,7 +79,7 @@ export function register(program: Command): void {
           { dryRun: o.dryRun === true, ...(o.limit !== undefined ? { limit: o.limit } : {}) },
         );
       } catch (err) {
-        throw Object.assign(new Error(`cannot replay from ${TOPICS.dlq} on ${conn.brokers.join(',')}: ${(err as Error).message}`), { exitCode: EXIT.unavailable });
+        throw await kafkaFailure(err, `cannot replay from ${TOPICS.dlq}`, conn);
       }
       if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else {

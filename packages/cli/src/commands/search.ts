@@ -1,8 +1,8 @@
 import { Client, type estypes } from '@elastic/elasticsearch';
 import { Command, InvalidArgumentError } from 'commander';
-import { esClientOptions } from '@jwt-audit/runtime';
+import { esClientOptions, type EsConnectionConfig } from '@jwt-audit/runtime';
 import { EXIT } from '../program.js';
-import { esConnection } from '../connections.js';
+import { esConnection, esRefused } from '../connections.js';
 
 /**
  * `audit search [query]`: a query string (Kibana/Lucene syntax) over the audit data streams,
@@ -68,8 +68,8 @@ export function formatRow(d: SearchRow): string {
   ].join('  ');
 }
 
-function client(flags: { esUrl?: string; apiKey?: string }): Client {
-  return new Client({ ...esClientOptions(esConnection(flags), 'audit'), maxRetries: 1, requestTimeout: 30_000 });
+function client(conn: EsConnectionConfig): Client {
+  return new Client({ ...esClientOptions(conn, 'audit'), maxRetries: 1, requestTimeout: 30_000 });
 }
 
 /** Whether the pattern names at least one index or data stream (a 404 or an empty answer: none). */
@@ -103,7 +103,8 @@ export function register(program: Command): void {
     .option('--es-url <url>', 'Elasticsearch URL (default: AUDIT_ES_URL or http://127.0.0.1:9200; credentials and CA from AUDIT_ES_*)')
     .option('--api-key <key>', 'Elasticsearch API key (default: AUDIT_ES_API_KEY)')
     .action(async (query: string, o: { since?: string; from?: string; to?: string; size: number; index: string; alerts?: boolean; json?: boolean; follow?: boolean; esUrl?: string; apiKey?: string }) => {
-      const es = client({ ...(o.esUrl !== undefined ? { esUrl: o.esUrl } : {}), ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}) });
+      const conn = esConnection({ ...(o.esUrl !== undefined ? { esUrl: o.esUrl } : {}), ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}) });
+      const es = client(conn);
       const index = o.alerts ? 'logs-audit.alerts-*' : o.index;
       const from = o.since ?? o.from;
       const filter: estypes.QueryDslQueryContainer[] = [];
@@ -140,6 +141,12 @@ export function register(program: Command): void {
           last = (fresh.at(-1)?._source as SearchRow | undefined)?.['@timestamp'] ?? last;
         }
       } catch (err) {
+        const refused = await esRefused(err, conn);
+        if (refused) {
+          process.stderr.write(`audit search: ${refused}\n`);
+          process.exitCode = EXIT.usage;
+          return;
+        }
         const e = err as { meta?: { statusCode?: number; body?: { error?: { reason?: string } } }; message: string };
         const reason = e.meta?.body?.error?.reason ?? e.message;
         process.stderr.write(`audit search: ${reason}\n`);

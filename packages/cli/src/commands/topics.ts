@@ -3,8 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { logLevel } from 'kafkajs';
 import { createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
-import { EXIT } from '../program.js';
-import { kafkaConnection } from '../connections.js';
+import { kafkaConnection, kafkaFailure } from '../connections.js';
 
 /**
  * `audit topics list | apply`: the pipeline's topics (partitions, retention, compaction) from the
@@ -52,7 +51,7 @@ export function register(program: Command): void {
       try {
         created = await ensureTopics(kafka, specs);
       } catch (err) {
-        throw Object.assign(new Error(`cannot apply topics on ${conn.brokers.join(',')}: ${(err as Error).message}`), { exitCode: EXIT.unavailable });
+        throw await kafkaFailure(err, 'cannot apply topics', conn);
       }
       const existing = specs.map((s) => s.topic).filter((t) => !created.includes(t));
       if (o.json) process.stdout.write(`${JSON.stringify({ created, existing })}\n`);
