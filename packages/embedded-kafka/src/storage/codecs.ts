@@ -11,7 +11,7 @@
  * Pure-JS decoders (snappyjs, lz4js, fzstd) so the broker installs without native builds.
  */
 import { gunzipSync } from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
+import { Decompress as ZstdStream } from 'fzstd';
 import { decompress as lz4Decompress } from 'lz4js';
 import { uncompress as snappyUncompress } from 'snappyjs';
 
@@ -47,6 +47,51 @@ function snappy(body: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
+const LZ4_MAGIC = 0x184d2204;
+const LZ4_BLOCK_MAX = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20];
+
+/**
+ * The most an LZ4 frame can decompress to, from its block headers (a declared content size is
+ * checked too, but a frame can lie about it): throws when it passes the cap or the frame is not one.
+ */
+function lz4Bound(body: Buffer): number {
+  if (body.length < 7 || body.readUInt32LE(0) !== LZ4_MAGIC) throw new Error('invalid LZ4 frame: magic number');
+  const flg = body[4]!;
+  const blockMax = LZ4_BLOCK_MAX[(body[5]! >> 4) & 7] ?? 0;
+  if ((flg & 0xc0) !== 0x40 || blockMax === 0) throw new Error('invalid LZ4 frame descriptor');
+  let pos = 6;
+  if (flg & 0x08) {
+    if (body.length < 15) throw new Error('truncated LZ4 frame');
+    if (body.readBigUInt64LE(6) > BigInt(MAX_DECOMPRESSED_BYTES)) throw new Error(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
+    pos += 8;
+  }
+  pos += 1; // header checksum
+  let bound = 0;
+  for (;;) {
+    if (pos + 4 > body.length) throw new Error('truncated LZ4 frame');
+    const word = body.readUInt32LE(pos);
+    pos += 4;
+    if (word === 0) return bound;
+    const size = word & 0x7fffffff;
+    bound += word & 0x80000000 ? size : blockMax;
+    if (bound > MAX_DECOMPRESSED_BYTES) throw new Error(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
+    pos += size + (flg & 0x10 ? 4 : 0);
+  }
+}
+
+/** zstd as a stream, stopped as soon as the output passes the cap (a frame may not declare its size). */
+function zstd(body: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let total = 0;
+  const stream = new ZstdStream((chunk) => {
+    total += chunk.length;
+    if (total > MAX_DECOMPRESSED_BYTES) throw new Error(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
+    parts.push(Buffer.from(chunk)); // a copy: the chunk may be a view of the stream's window
+  });
+  stream.push(body, true);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+}
+
 /** The uncompressed records section of a batch body; throws CodecError when it does not decode. */
 export function decompress(codec: number, body: Buffer): Buffer {
   try {
@@ -58,11 +103,14 @@ export function decompress(codec: number, body: Buffer): Buffer {
         return gunzipSync(body, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
       case Codec.SNAPPY:
         return snappy(body);
-      case Codec.LZ4:
-        out = Buffer.from(lz4Decompress(body));
+      case Codec.LZ4: {
+        // the frame's declared content size, or its blocks times their maximum size: known before
+        // anything is allocated, and the output buffer is never larger
+        out = Buffer.from(lz4Decompress(body, lz4Bound(body)));
         break;
+      }
       case Codec.ZSTD:
-        out = Buffer.from(zstdDecompress(body));
+        out = zstd(body);
         break;
       default:
         throw new Error(`unknown compression type id ${codec}`);

@@ -5,5 +5,7 @@ declare module 'snappyjs' {
 }
 declare module 'lz4js' {
   export function decompress(src: Uint8Array, maxSize?: number): Uint8Array;
+  /** The frame's content size if it declares one, else its blocks times the frame's block maximum. */
+  export function decompressBound(src: Uint8Array): number;
   export function compress(src: Uint8Array, maxSize?: number): Uint8Array;
 }
