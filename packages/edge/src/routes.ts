@@ -15,7 +15,9 @@ import { RouteConfigError } from './errors.js';
  *   catch-all used to let PUT and DELETE through on the catch-all's terms). `scopes` apply to
  *   every method unless given per method; HEAD is judged as GET.
  * - Methods the edge does not know (neither in RFC 9110 nor served by any route) are 501; TRACE
- *   and CONNECT are known and served by no route unless one lists them: 405.
+ *   is known and served by no route unless one lists it: 405. CONNECT is always 405, whatever
+ *   its target: the edge opens no tunnels (a tunnel's bytes could not be judged or audited), and
+ *   a route that lists it is a configuration error.
  * - No route: 404 (the proxy has nowhere to send it; the middleware lets it through only in
  *   observe mode). A catch-all is a route like any other ("/*").
  */
@@ -142,9 +144,10 @@ function methodScopes(r: RouteConfig, i: number, defaultMethods: string[], probl
   for (const m of named?.keys() ?? []) if (m === 'HEAD') problems.push(`routes.${i}.scopes: HEAD is judged as GET; give GET its scopes`);
   for (const m of [...(listed ?? []), ...(named?.keys() ?? [])]) {
     if (m !== '*' && !/^[A-Z][A-Z-]*$/.test(m)) problems.push(`routes.${i}: ${JSON.stringify(m)} is not a method name`);
+    if (m === 'CONNECT') problems.push(`routes.${i}: CONNECT is never served (the edge opens no tunnels)`);
   }
   // served: the listed methods; else the methods the scopes name (all defaults with "*"); else the defaults
-  const served = listed ?? (named && !named.has('*') ? [...named.keys()] : defaultMethods);
+  const served = (listed ?? (named && !named.has('*') ? [...named.keys()] : defaultMethods)).filter((m) => m !== 'CONNECT');
   const out = new Map<string, readonly string[]>();
   for (const m of served) {
     if (m === 'HEAD') continue;
@@ -169,6 +172,7 @@ export interface RouterOptions {
 
 export function compileRoutes(routes: RouteConfig[], o: RouterOptions): Route[] {
   const problems: string[] = [];
+  if (o.methods.some((m) => m.toUpperCase() === 'CONNECT')) problems.push('methods: CONNECT is never served (the edge opens no tunnels)');
   const defaultMethods = o.methods.map((m) => m.toUpperCase());
   const seen = new Map<string, number>();
   const out = routes.map((r, i): Route => {
@@ -216,6 +220,8 @@ export function matchRoute(routes: readonly Route[], path: string): Route | null
 }
 
 const NONE: readonly string[] = [];
+// RFC 9110 10.2.1: an empty Allow says the target allows no methods (a tunnel's authority is no resource here)
+const CONNECT_REFUSAL: Refusal = { status: 405, reason: 'method_not_allowed', detail: 'CONNECT is not served: this edge opens no tunnels', allow: '' };
 
 export function createRouter(routes: RouteConfig[], o: RouterOptions): Router {
   const compiled = compileRoutes(routes, o);
@@ -223,6 +229,9 @@ export function createRouter(routes: RouteConfig[], o: RouterOptions): Router {
   return {
     routes: compiled,
     resolve(method, target) {
+      // node hands a CONNECT to the server's 'connect' listener, not to the request handler; its
+      // target is authority-form ("host:443"), which is not a path: recorded as sent
+      if (method === 'CONNECT') return { route: null, method, scopes: NONE, path: target, query: null, rawPath: null, refusal: CONNECT_REFUSAL };
       const judged = method === 'HEAD' ? 'GET' : method;
       const c = canonicalTarget(target, o.ambiguousPaths);
       if (!c.ok) {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
 import type { Verifier } from '@jwt-audit/jwt';
@@ -37,6 +37,8 @@ export interface ProxyHandler {
   (req: IncomingMessage, res: ServerResponse): void;
   /** Closes the upstream connection pools (once the server no longer takes requests). */
   close(): Promise<void>;
+  /** node's 'connect' (a CONNECT request, which never reaches the request handler): answered 405 and audited as any refused method, then the connection is closed. */
+  connect(req: IncomingMessage, socket: Duplex): void;
   /** node's clientError on a socket: ends the exchange in flight there, if any, with `status` (client-errors.ts). */
   clientError(socket: Socket, reason: FailureReason, status: number, err: Error): { handled: boolean; served: boolean };
 }
@@ -318,7 +320,21 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     }
     return { handled: true, served: true };
   };
-  return Object.assign(handler, { close, clientError });
+  const connect = (req: IncomingMessage, socket: Duplex): void => {
+    // node has detached its parser and error handling from the socket: it is this exchange's alone
+    socket.on('error', () => socket.destroy());
+    // no response object comes with a CONNECT: one on its socket, so the refusal is written and
+    // audited by the same path as every other (the router refuses CONNECT whatever the target)
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.once('finish', () => {
+      res.detachSocket(socket as Socket);
+      socket.end(); // no tunnel: whatever the client sends next is not read
+    });
+    handler(req, res);
+  };
+  return Object.assign(handler, { close, clientError, connect });
 }
 
 /** Drops an upstream body nobody will read. undici's destroy() emits an AbortError, which without a listener would be an uncaught exception. */

@@ -193,6 +193,8 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
         ? https.createServer({ ...serverOptions, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, serve)
         : http.createServer(serverOptions, serve);
       refused = limitConnections(srv, { maxConnections: config.connections.max, maxConnectionsPerIp: config.connections.maxPerIp }, m, tls !== undefined);
+      // a CONNECT never reaches `serve`: node emits 'connect' (without a listener it drops the connection unaudited)
+      srv.on('connect', (req: IncomingMessage, socket: Socket) => (refused(socket) ? socket.destroy() : handler.connect(req, socket)));
       closeUpstreams = handler.close;
       // slowloris: the whole request must arrive in time; headers sooner
       srv.requestTimeout = config.requestTimeoutMs;
