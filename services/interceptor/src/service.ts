@@ -7,9 +7,8 @@ import { createKafkaClient, createAuditProducer } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
 import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
-import { baseEvent, EMPTY_ACTOR } from './audit.js';
+import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { createClientErrorHandler } from './client-errors.js';
-import { trustedProxies } from './client-ip.js';
 import { limitConnections } from './connection-limits.js';
 import type { InterceptorConfig } from './config.js';
 import { Engine } from './engine.js';
@@ -19,7 +18,6 @@ import { interceptorMetrics, type InterceptorMetrics } from './metrics.js';
 import { createProxyHandler } from './proxy.js';
 import { Publisher, type RecordSink } from './publisher.js';
 import { RevocationFollower, RevocationState } from './revocations.js';
-import { createRouter, type Router } from '@jwt-audit/edge';
 import { Spool } from './spool.js';
 import { ThreadSink } from './thread-sink.js';
 
