@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { demoInterceptorEnv } from '@jwt-audit/demo';
 import type { EsConnectionConfig, KafkaConnectionConfig } from '@jwt-audit/runtime';
 import type { ComponentSpec } from './supervisor.js';
 
@@ -97,8 +98,8 @@ export function pipelineComponents(s: StartSettings, probe: Probes): { infrastru
       AUDIT_INTERCEPTOR_PORT: String(s.interceptorPort),
       AUDIT_INTERCEPTOR_HOST: s.host,
       AUDIT_SPOOL_DIR: path.join(s.dataDir, 'spool'),
-      AUDIT_DEMO_AUTH_URL: `http://${s.host}:${s.authPort}`,
-      AUDIT_DEMO_UPSTREAM_URL: `http://${s.host}:${s.upstreamPort}`,
+      // the demo's route table (services/demo/src/interceptor-routes.ts), as any deployment's configuration
+      ...demoInterceptorEnv(`http://${s.host}:${s.authPort}`, `http://${s.host}:${s.upstreamPort}`),
       AUDIT_JWT_ISSUER: `${edge}/`,
       AUDIT_JWT_JWKS_URL: `http://${s.host}:${s.authPort}/.well-known/jwks.json`,
       // the demo traffic generator plays clients behind a proxy on this machine (X-Forwarded-For)

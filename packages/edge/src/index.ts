@@ -1,4 +1,11 @@
 export { canonicalTarget, removeDotSegments, type AmbiguousPathAction, type CanonicalTarget, type PathRefusalReason } from './canonical-path.js';
 export { createRouter, compileRoutes, compilePattern, matchRoute, DEFAULT_METHODS, type Mode, type Refusal, type RefusalReason, type Resolution, type Route, type RouteConfig, type Router, type RouterOptions, type SpoolFullPolicy } from './routes.js';
 export { ALWAYS_SECRET, BodyRecorder, captureHeaders, isTextual, resolvePolicy, sampled, secretHeaderSet, type BodyCapture, type CapturePolicy, type CaptureRule, type KnownToken, type SamplingRule, type SecretFingerprint } from './capture.js';
+export { bearerChallenge, challengeQuoted, decide, refusalDecision, type DecideOptions, type Decision } from './decision.js';
+export { answerPreflight, corsResponseHeaders, isSerializedOrigin, preflightOf, type CorsConfig, type CorsPolicy, type PreflightAction, type PreflightRequest } from './preflight.js';
+export { actorOf, baseEvent, EMPTY_ACTOR, exchangeEvent, rejectionOf, tokenEvent, tokenOf, type AuthResult, type Exchange } from './exchange-events.js';
+export { hopTrace, parseTraceparent, type HopTrace, type ParsedTraceparent } from './trace-context.js';
+export { invalidForwardedFor, networkOf, normalizeIp, parseForwardedFor, trustedProxies, type TrustedProxies } from './client-ip.js';
+export { FamilyTracker, observeTokenEndpoint, type Observed, type TokenEndpointInput } from './token-endpoint.js';
+export { problem, type Problem } from './problem.js';
 export { RouteConfigError } from './errors.js';

@@ -76,6 +76,18 @@ describe('router', () => {
     assert.equal(dav.resolve('TRACE', '/other').refusal?.status, 405);
   });
 
+  it('refuses CONNECT with 405 and an empty Allow whatever its target, recording the target as sent', () => {
+    const catchAll = router([{ path: '/*' }]);
+    for (const target of ['example.com:443', '127.0.0.1:22', '[::1]:8080', '/api/orders', '*', 'http://example.com/', '', 'x'.repeat(3000)]) {
+      const r = catchAll.resolve('CONNECT', target);
+      assert.deepEqual(r.refusal, { status: 405, reason: 'method_not_allowed', detail: 'CONNECT is not served: this edge opens no tunnels', allow: '' }, target);
+      assert.equal(r.route, null);
+      assert.equal(r.path, target);
+      assert.equal(r.method, 'CONNECT');
+    }
+    assert.equal(catchAll.resolve('connect', '/api').refusal?.status, 501, 'method names are case-sensitive (RFC 9110 9.1): "connect" is not CONNECT');
+  });
+
   it('refuses a target without a canonical form with 400, and the raw path is what it records', () => {
     const r = table.resolve('GET', '/api%2Fadmin/users?q=1');
     assert.deepEqual(r.refusal, { status: 400, reason: 'encoded_slash', detail: 'encoded "/" (%2F) in the path' });
@@ -102,6 +114,8 @@ describe('router', () => {
           { path: '/m', methods: ['GET', 'PUT'], scopes: { GET: ['r'] } },
           { path: '/n', methods: ['GET'], scopes: { GET: ['r'], POST: ['w'] } },
           { path: '/bad', methods: ['G ET'] },
+          { path: '/tunnel', methods: ['GET', 'CONNECT'] },
+          { path: '/tunnel2', scopes: { CONNECT: ['x'], GET: [] } },
         ]),
       (err: Error) => {
         assert.ok(err instanceof RouteConfigError);
@@ -116,12 +130,15 @@ describe('router', () => {
           'routes.7.scopes: no scopes for PUT',
           'routes.8.scopes: POST is not in routes.8.methods',
           'routes.9: "G ET" is not a method name',
+          'routes.10: CONNECT is never served',
+          'routes.11: CONNECT is never served',
         ])
           assert.ok(err.message.includes(want), `${want}\n${err.message}`);
         return true;
       },
     );
     assert.doesNotThrow(() => router([{ path: '/g', methods: ['GET', 'HEAD'] }]), 'HEAD listed with GET is harmless');
+    assert.throws(() => router([{ path: '/g' }], { methods: ['GET', 'connect'] }), /methods: CONNECT is never served/);
   });
 
   it('compiles patterns to anchored regexes', () => {

@@ -1,6 +1,7 @@
 import { canonicalTarget, type AmbiguousPathAction, type PathRefusalReason } from './canonical-path.js';
 import type { BodyCapture } from './capture.js';
 import { RouteConfigError } from './errors.js';
+import { compileCors, corsProblems, type CorsConfig, type CorsPolicy, type PreflightAction, type PreflightRequest } from './preflight.js';
 
 /**
  * Route resolution: which configured route judges a request, with which scopes, on which path.
@@ -15,9 +16,14 @@ import { RouteConfigError } from './errors.js';
  *   catch-all used to let PUT and DELETE through on the catch-all's terms). `scopes` apply to
  *   every method unless given per method; HEAD is judged as GET.
  * - Methods the edge does not know (neither in RFC 9110 nor served by any route) are 501; TRACE
- *   and CONNECT are known and served by no route unless one lists them: 405.
+ *   is known and served by no route unless one lists it: 405. CONNECT is always 405, whatever
+ *   its target: the edge opens no tunnels (a tunnel's bytes could not be judged or audited), and
+ *   a route that lists it is a configuration error.
  * - No route: 404 (the proxy has nowhere to send it; the middleware lets it through only in
  *   observe mode). A catch-all is a route like any other ("/*").
+ * - A genuine CORS preflight (preflight.ts) on a route that needs a token is judged by the
+ *   route's `preflight` action, without a token and whatever `methods` lists (it asks about
+ *   another method); everything else about it (canonical path, 404) as for any request.
  */
 
 export type Mode = 'enforce' | 'observe';
@@ -45,6 +51,10 @@ export interface RouteConfig {
   tokenEndpoint?: 'token' | 'revocation';
   capture?: { headers?: string[]; bodies?: BodyCapture; maxBodyBytes?: number };
   onSpoolFull?: SpoolFullPolicy;
+  /** CORS preflights on a route that needs a token: "forward" (default), "answer" (from `cors`), "refuse" (preflight.ts). */
+  preflight?: PreflightAction;
+  /** The CORS policy preflights are answered from; only with preflight "answer". */
+  cors?: CorsConfig;
 }
 
 /** A configured route, compiled once at start. */
@@ -63,6 +73,8 @@ export interface Route {
   tokenEndpoint: 'token' | 'revocation' | null;
   capture: RouteConfig['capture'];
   onSpoolFull: SpoolFullPolicy;
+  preflight: PreflightAction;
+  cors: CorsPolicy | null;
   regex: RegExp;
 }
 
@@ -89,11 +101,14 @@ export interface Resolution {
   /** The path as sent, when it differs from `path`. */
   rawPath: string | null;
   refusal: Refusal | null;
+  /** A genuine CORS preflight on a route that needs a token: how the route treats it (no token is looked at). */
+  preflight: { action: PreflightAction; request: PreflightRequest } | null;
 }
 
 export interface Router {
   readonly routes: readonly Route[];
-  resolve(method: string, target: string): Resolution;
+  /** `preflight`: what preflightOf() made of the request's headers (null: not a genuine preflight). */
+  resolve(method: string, target: string, preflight?: PreflightRequest | null): Resolution;
 }
 
 /** Methods served by a route that does not name its own. HEAD comes with GET. */
@@ -142,9 +157,10 @@ function methodScopes(r: RouteConfig, i: number, defaultMethods: string[], probl
   for (const m of named?.keys() ?? []) if (m === 'HEAD') problems.push(`routes.${i}.scopes: HEAD is judged as GET; give GET its scopes`);
   for (const m of [...(listed ?? []), ...(named?.keys() ?? [])]) {
     if (m !== '*' && !/^[A-Z][A-Z-]*$/.test(m)) problems.push(`routes.${i}: ${JSON.stringify(m)} is not a method name`);
+    if (m === 'CONNECT') problems.push(`routes.${i}: CONNECT is never served (the edge opens no tunnels)`);
   }
   // served: the listed methods; else the methods the scopes name (all defaults with "*"); else the defaults
-  const served = listed ?? (named && !named.has('*') ? [...named.keys()] : defaultMethods);
+  const served = (listed ?? (named && !named.has('*') ? [...named.keys()] : defaultMethods)).filter((m) => m !== 'CONNECT');
   const out = new Map<string, readonly string[]>();
   for (const m of served) {
     if (m === 'HEAD') continue;
@@ -169,6 +185,7 @@ export interface RouterOptions {
 
 export function compileRoutes(routes: RouteConfig[], o: RouterOptions): Route[] {
   const problems: string[] = [];
+  if (o.methods.some((m) => m.toUpperCase() === 'CONNECT')) problems.push('methods: CONNECT is never served (the edge opens no tunnels)');
   const defaultMethods = o.methods.map((m) => m.toUpperCase());
   const seen = new Map<string, number>();
   const out = routes.map((r, i): Route => {
@@ -188,6 +205,11 @@ export function compileRoutes(routes: RouteConfig[], o: RouterOptions): Route[] 
     if (earlier !== undefined) problems.push(`routes.${i}.path: matches exactly what routes.${earlier}.path matches, so it is never used (a route owns every method on its path: give routes.${earlier} the methods and per-method scopes)`);
     else seen.set(key, i);
     const methods = methodScopes(r, i, defaultMethods, problems);
+    const preflight = r.preflight ?? 'forward';
+    if (preflight === 'answer' && !r.cors) problems.push(`routes.${i}.cors: required with preflight "answer" (the policy preflights are answered from)`);
+    if (r.cors && preflight !== 'answer') problems.push(`routes.${i}.cors: used only with preflight "answer" (with "${preflight}" it would never apply)`);
+    if (r.cors && (r.auth ?? 'jwt') === 'none') problems.push(`routes.${i}.cors: a route without authentication forwards its preflights as any request; the upstream answers them`);
+    if (r.cors) problems.push(...corsProblems(r.cors, `routes.${i}.cors`));
     const allow = [...methods.keys()].flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
     return {
       name: r.name ?? r.path,
@@ -202,6 +224,8 @@ export function compileRoutes(routes: RouteConfig[], o: RouterOptions): Route[] 
       tokenEndpoint: r.tokenEndpoint ?? null,
       capture: r.capture,
       onSpoolFull: r.onSpoolFull ?? o.onSpoolFull,
+      preflight,
+      cors: r.cors ? compileCors(r.cors) : null,
       regex,
     };
   });
@@ -216,22 +240,28 @@ export function matchRoute(routes: readonly Route[], path: string): Route | null
 }
 
 const NONE: readonly string[] = [];
+// RFC 9110 10.2.1: an empty Allow says the target allows no methods (a tunnel's authority is no resource here)
+const CONNECT_REFUSAL: Refusal = { status: 405, reason: 'method_not_allowed', detail: 'CONNECT is not served: this edge opens no tunnels', allow: '' };
 
 export function createRouter(routes: RouteConfig[], o: RouterOptions): Router {
   const compiled = compileRoutes(routes, o);
   const known = new Set([...KNOWN_METHODS, ...compiled.flatMap((r) => [...r.methods.keys()])]);
   return {
     routes: compiled,
-    resolve(method, target) {
+    resolve(method, target, preflight = null) {
+      // node hands a CONNECT to the server's 'connect' listener, not to the request handler; its
+      // target is authority-form ("host:443"), which is not a path: recorded as sent
+      if (method === 'CONNECT') return { route: null, method, scopes: NONE, path: target, query: null, rawPath: null, refusal: CONNECT_REFUSAL, preflight: null };
       const judged = method === 'HEAD' ? 'GET' : method;
       const c = canonicalTarget(target, o.ambiguousPaths);
       if (!c.ok) {
-        return { route: null, method: judged, scopes: NONE, path: c.rawPath, query: c.query, rawPath: null, refusal: { status: 400, reason: c.reason, detail: c.detail } };
+        return { route: null, method: judged, scopes: NONE, path: c.rawPath, query: c.query, rawPath: null, refusal: { status: 400, reason: c.reason, detail: c.detail }, preflight: null };
       }
-      const base = { method: judged, path: c.path, query: c.query, rawPath: c.rawPath };
+      const base = { method: judged, path: c.path, query: c.query, rawPath: c.rawPath, preflight: null };
       if (!known.has(method)) return { ...base, route: null, scopes: NONE, refusal: { status: 501, reason: 'method_not_implemented', detail: `${method} is not a method this edge serves` } };
       const route = matchRoute(compiled, c.path);
       if (!route) return { ...base, route: null, scopes: NONE, refusal: { status: 404, reason: 'no_route', detail: 'no route matches this path' } };
+      if (preflight !== null && route.auth === 'jwt') return { ...base, route, scopes: NONE, refusal: null, preflight: { action: route.preflight, request: preflight } };
       const scopes = route.methods.get(judged);
       if (!scopes) return { ...base, route, scopes: NONE, refusal: { status: 405, reason: 'method_not_allowed', detail: `${method} is not served on this path`, allow: route.allow } };
       return { ...base, route, scopes, refusal: null };

@@ -3,16 +3,38 @@ import { TLSSocket } from 'node:tls';
 import { TOPICS, eventCodec, partitionKey, revocationCodec, type AuditEvent, type Revocation, type Source } from '@jwt-audit/events';
 import { bearerToken, type Verifier } from '@jwt-audit/jwt';
 import type { Logger } from '@jwt-audit/runtime';
-import { actorOf, exchangeEvent, rejectionOf, tokenEvent, type AuthResult, type Exchange } from './audit.js';
-import { BodyRecorder, captureHeaders, resolvePolicy, sampled, secretHeaderSet, type CapturePolicy, type CaptureRule, type Refusal, type Resolution, type Route, type SamplingRule, type SecretFingerprint } from '@jwt-audit/edge';
-import { invalidForwardedFor, networkOf, normalizeIp, type TrustedProxies } from './client-ip.js';
+import {
+  actorOf,
+  BodyRecorder,
+  captureHeaders,
+  decide,
+  exchangeEvent,
+  hopTrace,
+  invalidForwardedFor,
+  networkOf,
+  normalizeIp,
+  rejectionOf,
+  resolvePolicy,
+  sampled,
+  secretHeaderSet,
+  tokenEvent,
+  type AuthResult,
+  type CapturePolicy,
+  type CaptureRule,
+  type Decision,
+  type Exchange,
+  type HopTrace,
+  type Resolution,
+  type Route,
+  type SamplingRule,
+  type SecretFingerprint,
+  type TrustedProxies,
+} from '@jwt-audit/edge';
 import { forwardedNode, forwardedQuoted, isForwardingHeader, isSubjectHeader } from './identity-headers.js';
 import type { Mode } from './config.js';
 import type { InterceptorMetrics } from './metrics.js';
-import { problem, type Problem } from './problem.js';
 import { revocationKey, type RevocationState } from './revocations.js';
 import type { SpoolRecord } from './spool.js';
-import { hopTrace, type HopTrace } from './trace.js';
 
 /** Where events go: the publisher (or anything with the same two methods). */
 export interface EventSink {
@@ -35,8 +57,6 @@ export interface EngineOptions {
   metrics: InterceptorMetrics;
   logger: Logger;
 }
-
-export type Decision = { allow: true } | { allow: false; problem: Problem; headers: Record<string, string> };
 
 /** Per-request state between the decision and the end of the response. */
 export interface RequestContext {
@@ -91,33 +111,17 @@ export function headerString(v: string | string[] | undefined): string | undefin
   return Array.isArray(v) ? v[0] : v;
 }
 
-const REFUSAL_PROBLEMS: Record<Refusal['status'], [slug: string, title: string]> = {
-  400: ['bad-path', 'Bad request target'],
-  404: ['no-route', 'Not found'],
-  405: ['method-not-allowed', 'Method not allowed'],
-  501: ['method-not-implemented', 'Not implemented'],
-};
-
-/** A request the router refused: the problem document, and Allow on a 405 (RFC 9110 15.5.6). */
-export function refusalDecision(r: Refusal): Decision {
-  const [slug, title] = REFUSAL_PROBLEMS[r.status];
-  return { allow: false, problem: problem(r.status, slug, title, r.detail, { reason: r.reason }), headers: r.allow !== undefined ? { allow: r.allow } : {} };
-}
-
-/** RFC 6750 3: quoted-string values must not carry '"' or '\'. */
-function quoted(s: string): string {
-  return s.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?');
-}
-
 export class Engine {
   readonly allowHeaders: Set<string>;
   readonly secretHeaders: Set<string>;
   private readonly realm: string;
+  private readonly canAccept: () => boolean;
 
   constructor(readonly o: EngineOptions) {
     this.allowHeaders = new Set(o.capture.headers.map((h) => h.toLowerCase()));
     this.secretHeaders = secretHeaderSet(o.capture.secretHeaders);
     this.realm = o.realm ?? 'api';
+    this.canAccept = () => o.sink.canAccept();
   }
 
   /**
@@ -133,7 +137,8 @@ export class Engine {
     const hop = hopTrace(req.headers.traceparent, req.headers.tracestate);
 
     let auth: AuthResult = { kind: 'none' };
-    if (target.refusal === null && (route === null || route.auth === 'jwt')) {
+    // a refused target and a genuine CORS preflight (which carries no credentials) are judged without a token
+    if (target.refusal === null && target.preflight === null && (route === null || route.auth === 'jwt')) {
       const b = bearerToken(req.headers.authorization);
       if ('error' in b) auth = b.error === 'missing' ? { kind: 'missing' } : { kind: 'malformed-header' };
       else {
@@ -167,13 +172,20 @@ export class Engine {
     // the path as sent when it was not canonical, and why the router refused it: on every event
     // of the exchange (and never sampled away)
     let attributes: Record<string, string> | null = null;
-    if (target.rawPath !== null || target.refusal !== null) {
+    if (target.rawPath !== null || target.refusal !== null || target.preflight !== null) {
       attributes = {};
       if (target.rawPath !== null) attributes['url.original'] = target.rawPath.slice(0, 2048);
       if (target.refusal !== null) attributes['http.refusal'] = target.refusal.reason;
     }
 
-    const decision = this.decide(auth, mode, target);
+    const decision = decide(auth, mode, target, { realm: this.realm, canAccept: this.canAccept });
+    if (target.preflight !== null && attributes !== null) {
+      // a preflight is an exchange without a token: what was asked and how the route treated it
+      attributes['http.preflight'] = target.preflight.action;
+      attributes['cors.origin'] = target.preflight.request.origin.slice(0, 256);
+      attributes['cors.requestMethod'] = target.preflight.request.method.slice(0, 32);
+      if (!decision.allow && decision.problem?.reason !== undefined) attributes['cors.refusal'] = String(decision.problem.reason);
+    }
     const wantRequestBody = policy.bodies === 'request' || policy.bodies === 'both' || route?.tokenEndpoint != null;
     const wantResponseBody = policy.bodies === 'response' || policy.bodies === 'both' || route?.tokenEndpoint === 'token';
     const tokenCap = 64 * 1024;
@@ -197,7 +209,7 @@ export class Engine {
       // entries that are not IP addresses never reach an IP field (network.forwardedFor keeps only addresses): flagged
       const invalid = invalidForwardedFor(xffHeader);
       if (invalid > 0) {
-        ctx.attributes = { 'network.invalidForwardedFor': String(invalid) };
+        ctx.attributes = { ...ctx.attributes, 'network.invalidForwardedFor': String(invalid) };
         this.o.metrics.invalidForwardedFor(invalid);
       }
     }
@@ -208,38 +220,6 @@ export class Engine {
       this.publish([rejected]);
     }
     return ctx;
-  }
-
-  private decide(auth: AuthResult, mode: Mode, target: Resolution): Decision {
-    const route = target.route;
-    if (target.refusal !== null) return refusalDecision(target.refusal);
-    if (route?.onSpoolFull === 'fail-closed' && !this.o.sink.canAccept()) {
-      return { allow: false, problem: problem(503, 'audit-unavailable', 'Audit trail unavailable', 'this route is not served while audit events cannot be recorded'), headers: { 'retry-after': '5' } };
-    }
-    if (mode === 'observe' || auth.kind === 'none') return { allow: true };
-    if (auth.kind === 'verified' && auth.outcome.ok) return { allow: true };
-    const realm = `realm="${quoted(this.realm)}"`;
-    if (auth.kind === 'missing') {
-      // RFC 6750 3.1: no error code when the request carried no authentication
-      return { allow: false, problem: problem(401, 'unauthorized', 'Authentication required', 'a bearer token is required'), headers: { 'www-authenticate': `Bearer ${realm}` } };
-    }
-    if (auth.kind === 'verified' && !auth.outcome.ok && auth.outcome.reason === 'insufficient_scope') {
-      const scope = quoted(target.scopes.join(' '));
-      return {
-        allow: false,
-        problem: problem(403, 'insufficient-scope', 'Insufficient scope', auth.outcome.detail, { reason: 'insufficient_scope' }),
-        headers: { 'www-authenticate': `Bearer ${realm}, error="insufficient_scope", error_description="${quoted(auth.outcome.detail)}", scope="${scope}"` },
-      };
-    }
-    const reason = auth.kind === 'verified' && !auth.outcome.ok ? auth.outcome.reason : 'malformed';
-    const detail = auth.kind === 'verified' && !auth.outcome.ok ? auth.outcome.detail : 'Authorization header is not a valid Bearer credential';
-    const error = auth.kind === 'malformed-header' ? 'invalid_request' : 'invalid_token';
-    const status = error === 'invalid_request' ? 400 : 401;
-    return {
-      allow: false,
-      problem: problem(status, 'invalid-token', 'Invalid token', detail, { reason }),
-      headers: { 'www-authenticate': `Bearer ${realm}, error="${error}", error_description="${quoted(detail)}"` },
-    };
   }
 
   /** Request headers for the upstream: hop-by-hop removed, forwarding and trace headers set. */

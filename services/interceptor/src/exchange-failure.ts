@@ -1,7 +1,6 @@
 import { errors as undiciErrors } from 'undici';
 import type { AuditEvent, Source } from '@jwt-audit/events';
-import { EMPTY_ACTOR, baseEvent } from './audit.js';
-import { normalizeIp } from './client-ip.js';
+import { EMPTY_ACTOR, baseEvent, normalizeIp } from '@jwt-audit/edge';
 
 /**
  * Why an exchange failed, as a fixed set of reasons (they label a metric and go on the event as

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
 import { TOPICS } from '@jwt-audit/events';
 import { createKafkaClient, ensureTopics } from '@jwt-audit/kafka';
-import { invalidForwardedFor, networkOf, trustedProxies } from './client-ip.js';
+import { invalidForwardedFor, networkOf, trustedProxies } from '@jwt-audit/edge';
 import { isForwardingHeader, isSubjectHeader } from './identity-headers.js';
 import { createInterceptor, interceptHandler, type Interceptor } from './index.js';
 import { closeServer, collectEvents, listen, quietLogger, startEchoUpstream, startTestAuthServer, testConfig, waitFor } from './testdata/harness.js';

@@ -1,9 +1,8 @@
 export { createInterceptor, type Interceptor, type InterceptorDeps } from './service.js';
 export { interceptHandler, expressMiddleware, fastifyPlugin, canonicalUrl, type AuthInfo, type InterceptorCore } from './middleware.js';
 export { configSchema, defaults, env, type InterceptorConfig, type RouteConfig, type Mode } from './config.js';
-export { audit, tokenEvent, exchangeEvent, type Exchange, type AuthResult } from './audit.js';
+// the pure core lives in @jwt-audit/edge; these stay exported here for embedders that imported them from the interceptor
+export { tokenEvent, exchangeEvent, parseTraceparent, hopTrace, networkOf, trustedProxies, type Exchange, type AuthResult } from '@jwt-audit/edge';
 export { signIngestBody } from './ingest.js';
 export { installProcessGuards } from './process-guards.js';
-export { parseTraceparent, hopTrace } from './trace.js';
-export { networkOf, trustedProxies } from './client-ip.js';
 export { Spool, encodeRecord, decodeRecords, type SpoolRecord } from './spool.js';

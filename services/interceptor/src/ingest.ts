@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { validateIngestRequest, type AuditEvent, type LifecycleEventInput, type Revocation, type Source } from '@jwt-audit/events';
 import { bearerToken, type Verifier } from '@jwt-audit/jwt';
-import { baseEvent } from './audit.js';
+import { baseEvent } from '@jwt-audit/edge';
 import { problem, sendProblem } from './problem.js';
 
 /**

@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Actor } from '@jwt-audit/events';
 import type { Claims } from '@jwt-audit/jwt';
-import { actorOf } from './audit.js';
+import { actorOf, corsResponseHeaders, preflightOf, type Router } from '@jwt-audit/edge';
 import type { Engine, RequestContext } from './engine.js';
 import { stripSubjectHeader } from './identity-headers.js';
-import { sendProblem } from './problem.js';
-import type { Router } from '@jwt-audit/edge';
+import { sendDecision } from './problem.js';
 
 /**
  * The interceptor inside a Node server instead of in front of it. Three shapes, one behaviour:
@@ -104,7 +103,7 @@ const sentUrls = new WeakMap<IncomingMessage, string>();
 /** Runs the interceptor for one request; resolves true when the application should handle it. */
 async function intercept(core: InterceptorCore, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   // judged on what the client sent (Fastify's rewriteUrl has replaced req.url by now)
-  let target = core.router.resolve(req.method ?? 'GET', sentUrls.get(req) ?? req.url ?? '/');
+  let target = core.router.resolve(req.method ?? 'GET', sentUrls.get(req) ?? req.url ?? '/', preflightOf(req.method, req.headers));
   // observe mode: a path no route covers is authenticated and recorded, not refused
   if (target.refusal?.reason === 'no_route' && core.engine.o.mode === 'observe') target = { ...target, refusal: null };
   // the application routes on the path the interceptor judged (node:http, Express; Fastify has
@@ -129,9 +128,12 @@ async function intercept(core: InterceptorCore, req: IncomingMessage, res: Serve
   tap(req, res, ctx, () => core.engine.finish(ctx, res.writableFinished ? res.statusCode : 499, responseHeaders()));
   if (!ctx.decision.allow) {
     req.resume();
-    sendProblem(res, ctx.decision.problem, ctx.decision.headers);
+    sendDecision(res, ctx.decision);
     return false;
   }
+  // preflights answered here: the application's actual responses carry the CORS headers too
+  const cors = target.route?.preflight === 'answer' ? corsResponseHeaders(target.route, req.headers.origin) : null;
+  if (cors) for (const [k, v] of Object.entries(cors)) if (!res.hasHeader(k)) res.setHeader(k, v);
   return true;
 }
 

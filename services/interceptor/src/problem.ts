@@ -1,20 +1,17 @@
 import type { ServerResponse } from 'node:http';
-import type { FieldError } from '@jwt-audit/events';
+import type { Problem } from '@jwt-audit/edge';
 
-/** RFC 9457 problem details. `type` URIs are stable and documented in the README. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  errors?: FieldError[];
-  [k: string]: unknown;
-}
+export { problem, type Problem } from '@jwt-audit/edge';
 
-const BASE = 'https://jwt-audit.dev/problems/';
-
-export function problem(status: number, slug: string, title: string, detail?: string, extra: Record<string, unknown> = {}): Problem {
-  return { type: `${BASE}${slug}`, title, status, ...(detail !== undefined ? { detail } : {}), ...extra };
+/** Writes a decision that does not let the request pass: its problem document, or (a preflight answered at the edge) its status and headers alone. */
+export function sendDecision(res: ServerResponse, d: { status: number; problem: Problem | null; headers: Record<string, string> }): void {
+  if (d.problem) return sendProblem(res, d.problem, d.headers);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(d.status, d.headers);
+  res.end();
 }
 
 export function sendProblem(res: ServerResponse, p: Problem, headers: Record<string, string> = {}): void {

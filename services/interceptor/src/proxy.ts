@@ -1,17 +1,16 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
 import type { Verifier } from '@jwt-audit/jwt';
 import type { Logger } from '@jwt-audit/runtime';
 import { headerString, type Engine, type RequestContext } from './engine.js';
 import { failureEvent, upstreamFailure, type FailureReason } from './exchange-failure.js';
-import { problem, sendProblem, type Problem } from './problem.js';
+import { problem, sendDecision, sendProblem, type Problem } from './problem.js';
 import { writableResponseHeaders } from './response-headers.js';
-import type { Resolution, Route, Router } from '@jwt-audit/edge';
-import { FamilyTracker, observeTokenEndpoint } from './token-endpoint.js';
+import { corsResponseHeaders, FamilyTracker, observeTokenEndpoint, preflightOf, type Resolution, type Route, type Router } from '@jwt-audit/edge';
 
 /**
  * The reverse proxy: node:http on the client side, undici to the upstreams (one keep-alive pool
@@ -37,6 +36,8 @@ export interface ProxyHandler {
   (req: IncomingMessage, res: ServerResponse): void;
   /** Closes the upstream connection pools (once the server no longer takes requests). */
   close(): Promise<void>;
+  /** node's 'connect' (a CONNECT request, which never reaches the request handler): answered 405 and audited as any refused method, then the connection is closed. */
+  connect(req: IncomingMessage, socket: Duplex): void;
   /** node's clientError on a socket: ends the exchange in flight there, if any, with `status` (client-errors.ts). */
   clientError(socket: Socket, reason: FailureReason, status: number, err: Error): { handled: boolean; served: boolean };
 }
@@ -104,7 +105,7 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
       req.resume();
       return fail(req, res, state, 400, 'malformed_request', new Error('no Host header'));
     }
-    const target = o.router.resolve(req.method ?? 'GET', req.url ?? '/');
+    const target = o.router.resolve(req.method ?? 'GET', req.url ?? '/', preflightOf(req.method, req.headers));
     if (o.ingest && target.path === o.ingest.path && (target.refusal === null || target.refusal.status !== 400)) return o.ingest.handler(req, res);
     const ctx = await o.engine.begin(req, target);
     let finished = false;
@@ -116,11 +117,11 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     state.ctx = ctx;
     state.finish = finish;
 
-    // a refused target (400 / 404 / 405 / 501) and a refused token alike: the decision says so
+    // a refused target (400 / 404 / 405 / 501), a refused token and a preflight answered here alike: the decision says so
     if (!ctx.decision.allow) {
       req.resume();
-      sendProblem(res, ctx.decision.problem, ctx.decision.headers);
-      finish(ctx.decision.problem.status, res.getHeaders());
+      sendDecision(res, ctx.decision);
+      finish(ctx.decision.status, res.getHeaders());
       return;
     }
     const route = target.route;
@@ -219,6 +220,9 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
       return fail(req, res, state, 502, 'upstream_invalid_status', new Error(`upstream answered status ${status}`));
     }
     const { headers, dropped, droppedCount } = writableResponseHeaders(upRes.headers);
+    // a route whose preflights the edge answers: the actual response tells the browser too (unless the upstream already did)
+    const cors = route.preflight === 'answer' ? corsResponseHeaders(route, req.headers.origin) : null;
+    if (cors && headers['access-control-allow-origin'] === undefined) Object.assign(headers, cors);
     if (droppedCount > 0) {
       metrics.droppedResponseHeaders(droppedCount);
       ctx.attributes = { ...ctx.attributes, 'proxy.droppedHeaders': dropped.join(','), 'proxy.droppedHeaderCount': String(droppedCount) };
@@ -318,7 +322,21 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     }
     return { handled: true, served: true };
   };
-  return Object.assign(handler, { close, clientError });
+  const connect = (req: IncomingMessage, socket: Duplex): void => {
+    // node has detached its parser and error handling from the socket: it is this exchange's alone
+    socket.on('error', () => socket.destroy());
+    // no response object comes with a CONNECT: one on its socket, so the refusal is written and
+    // audited by the same path as every other (the router refuses CONNECT whatever the target)
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.once('finish', () => {
+      res.detachSocket(socket as Socket);
+      socket.end(); // no tunnel: whatever the client sends next is not read
+    });
+    handler(req, res);
+  };
+  return Object.assign(handler, { close, clientError, connect });
 }
 
 /** Drops an upstream body nobody will read. undici's destroy() emits an AbortError, which without a listener would be an uncaught exception. */

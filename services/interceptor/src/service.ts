@@ -7,9 +7,8 @@ import { createKafkaClient, createAuditProducer, explainKafkaError } from '@jwt-
 import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
 import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
-import { baseEvent, EMPTY_ACTOR } from './audit.js';
+import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { createClientErrorHandler } from './client-errors.js';
-import { trustedProxies } from './client-ip.js';
 import { limitConnections } from './connection-limits.js';
 import type { InterceptorConfig } from './config.js';
 import { Engine } from './engine.js';
@@ -19,7 +18,6 @@ import { interceptorMetrics, type InterceptorMetrics } from './metrics.js';
 import { createProxyHandler } from './proxy.js';
 import { Publisher, type RecordSink } from './publisher.js';
 import { RevocationFollower, RevocationState } from './revocations.js';
-import { createRouter, type Router } from '@jwt-audit/edge';
 import { Spool } from './spool.js';
 import { ThreadSink } from './thread-sink.js';
 
@@ -196,6 +194,8 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
         ? https.createServer({ ...serverOptions, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, serve)
         : http.createServer(serverOptions, serve);
       refused = limitConnections(srv, { maxConnections: config.connections.max, maxConnectionsPerIp: config.connections.maxPerIp }, m, tls !== undefined);
+      // a CONNECT never reaches `serve`: node emits 'connect' (without a listener it drops the connection unaudited)
+      srv.on('connect', (req: IncomingMessage, socket: Socket) => (refused(socket) ? socket.destroy() : handler.connect(req, socket)));
       closeUpstreams = handler.close;
       // slowloris: the whole request must arrive in time; headers sooner
       srv.requestTimeout = config.requestTimeoutMs;

@@ -3,11 +3,8 @@ import type { AuditEvent, Revocation, Source } from '@jwt-audit/events';
 import { createVerifier, staticKeyStore, type RevocationCheck, type Verifier } from '@jwt-audit/jwt';
 import { DEFAULT_POLICY, mask, parseKeyRing, type MaskingKeys } from '@jwt-audit/masking';
 import { DEFAULT_ENRICHMENT_POLICY, createSessionIndex, createUserAgentCache, enrich, type EnrichmentLookups } from '@jwt-audit/enrichment';
-import { audit, type AuthResult, type Exchange } from '@jwt-audit/interceptor';
-// The token-endpoint observer and the event skeleton are not in the interceptor's public exports;
-// the evaluation wants exactly the code the edge runs, so it reads them from the source.
-import { FamilyTracker, observeTokenEndpoint } from '../../../../services/interceptor/src/token-endpoint.js';
-import { baseEvent } from '../../../../services/interceptor/src/audit.js';
+// the evaluation wants exactly the code the edge runs: the interceptor's pure core
+import { baseEvent, exchangeEvent, FamilyTracker, observeTokenEndpoint, tokenEvent, type AuthResult, type Exchange } from '@jwt-audit/edge';
 import { asnLookup, geoLookup } from './world.js';
 
 /**
@@ -18,6 +15,18 @@ import { asnLookup, geoLookup } from './world.js';
  * Events come out as audit.enriched.v1 would carry them. Time is simulated: every call takes
  * the simulated time, and each API instance reads its own (possibly skewed) clock.
  */
+
+/**
+ * The events the interceptor publishes for one complete exchange (engine.ts begin + finish): a
+ * valid token's token.validated alone; a rejected token's token.rejected and the http.exchange
+ * recording the answer; a route without authentication, its http.exchange.
+ */
+function exchangeEvents(exchange: Exchange, auth: AuthResult, source: Source, now: number): AuditEvent[] {
+  const t = tokenEvent(exchange, auth, source, 'enforce', now);
+  if (t?.kind === 'token.validated') return [t];
+  const x = exchangeEvent(exchange, auth, source, now);
+  return t ? [t, x] : [x];
+}
 
 export const ISSUER = 'https://id.example.com/';
 export const STAGING_ISSUER = 'https://id-staging.example.com/';
@@ -96,7 +105,7 @@ export async function createEdge(options: { skewedInstanceMs: number }): Promise
         network: { clientIp: who.ip, forwardedFor: [], userAgent: who.ua },
         trace: null,
       };
-      const out = audit(exchange, auth, inst.source, 'enforce', startedAt + Math.ceil(latencyMs));
+      const out = exchangeEvents(exchange, auth, inst.source, startedAt + Math.ceil(latencyMs));
       return { status, events: out.map(pipeline) };
     },
     async tokenEndpoint(at, who, form, status, response, basic) {
@@ -118,7 +127,7 @@ export async function createEdge(options: { skewedInstanceMs: number }): Promise
         { kind: 'token', exchange, requestBody: Buffer.from(body), requestContentType: 'application/x-www-form-urlencoded', authorization: basic ? `Basic ${basic}` : undefined, status, responseBody: Buffer.from(JSON.stringify(response)) },
         idpSource, families, idpVerifier, at + 41,
       );
-      const http = audit(exchange, { kind: 'none' }, idpSource, 'enforce', at + 41);
+      const http = exchangeEvents(exchange, { kind: 'none' }, idpSource, at + 41);
       return [...http, ...observed.events].map(pipeline);
     },
     async revoke(at, who, token, hint) {

@@ -1,34 +1,16 @@
-import { newId, type Actor, type AuditEvent, type Body, type EventKind, type Http, type Network, type Outcome, type RejectionReason, type Source, type TokenInfo, type Trace } from '@jwt-audit/events';
+import { newId, type Actor, type AuditEvent, type EventKind, type Http, type HttpRequest, type HttpResponse, type Network, type Outcome, type RejectionReason, type Source, type TokenInfo, type Trace } from '@jwt-audit/events';
 import { actorFromClaims, claimString, tokenInfo, type DecodedToken, type VerifyOutcome } from '@jwt-audit/jwt';
 
 /**
- * The pure core of the interceptor: an exchange (what was seen on the wire, already filtered by
- * the capture policy) plus the authentication outcome in, audit events out. No I/O.
+ * The events of one exchange: what was seen on the wire (already filtered by the capture policy)
+ * plus the authentication outcome in, audit events out. No I/O. The request and response are the
+ * event model's own types (the event carries them as they are).
  */
-
-export interface ExchangeRequest {
-  id: string | null;
-  method: string;
-  scheme: string;
-  host: string;
-  path: string;
-  route: string | null;
-  query: string | null;
-  headers: Record<string, string>;
-  body: Body | null;
-}
-
-export interface ExchangeResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: Body | null;
-  latencyMs: number;
-}
 
 export interface Exchange {
   startedAt: number;
-  request: ExchangeRequest;
-  response: ExchangeResponse | null;
+  request: HttpRequest;
+  response: HttpResponse | null;
   network: Network | null;
   trace: Trace | null;
 }
@@ -158,16 +140,4 @@ export function exchangeEvent(exchange: Exchange, auth: AuthResult, source: Sour
   const rejection = rejectionOf(auth);
   if (rejection) e.attributes = { 'auth.rejection': rejection.reason, ...untrustedAttributes(auth) };
   return e;
-}
-
-/**
- * Every event of one complete exchange: a valid token's token.validated alone; a rejected token's
- * token.rejected and the http.exchange that records the answer; an unauthenticated route's
- * http.exchange.
- */
-export function audit(exchange: Exchange, auth: AuthResult, source: Source, mode: 'enforce' | 'observe', now = Date.now()): AuditEvent[] {
-  const t = tokenEvent(exchange, auth, source, mode, now);
-  if (t?.kind === 'token.validated') return [t];
-  const x = exchangeEvent(exchange, auth, source, now);
-  return t ? [t, x] : [x];
 }

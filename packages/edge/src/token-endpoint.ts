@@ -1,7 +1,6 @@
 import type { AuditEvent, Revocation, Source, TokenInfo } from '@jwt-audit/events';
 import { actorFromClaims, claimString, decodeUnverified, tokenFingerprint, tokenInfo, type Verifier } from '@jwt-audit/jwt';
-import { baseEvent } from './audit.js';
-import type { Exchange } from './audit.js';
+import { baseEvent, type Exchange } from './exchange-events.js';
 
 /**
  * Lifecycle events from watching an OAuth 2.0 authorization server's endpoints:
