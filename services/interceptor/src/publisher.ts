@@ -440,6 +440,8 @@ export class Publisher {
     e.events += n;
     if (err !== undefined) e.err = errMessage(err);
     this.lossLog.set(reason, e);
+    // after the stop no timer may be left to log it: the process is about to exit
+    if (this.stopped) return this.flushLossLog();
     if (this.lossTimer) return;
     const wait = this.lastLossLog + LOSS_LOG_MS - now;
     if (wait <= 0) this.flushLossLog();
