@@ -61,6 +61,8 @@ export interface PublisherOptions {
 
 const NOOP_METRICS: PublisherMetrics = { published() {}, spooled() {}, lost() {}, publishSeconds() {}, queueDepth() {}, spoolBytes() {} };
 const LOSS_LOG_MS = 5_000;
+/** Room the spool must have for a fail-closed request to be let through: a few batches of events. */
+const HEADROOM_BYTES = 64 * 1024;
 
 export interface PublisherHealth {
   ok: boolean;
@@ -70,7 +72,7 @@ export interface PublisherHealth {
   spooledBytes: number;
   /** free bytes on the spool's filesystem (null: unknown) */
   spoolFreeBytes: number | null;
-  /** the spool could take a batch now (maxBytes and the free-space reserve) */
+  /** the spool could take 64 KiB more now (maxBytes, and the free-space reserve kept) */
   spoolRoom: boolean;
   /** events were lost within unhealthyAfterLossMs */
   losing: boolean;
@@ -167,7 +169,7 @@ export class Publisher {
    */
   canAccept(): boolean {
     if (this.stopped || this.queue.length >= this.o.maxQueue) return false;
-    return this.kafkaUp && !this.o.spool.pending ? true : this.o.spool.hasRoom(64 * 1024);
+    return this.kafkaUp && !this.o.spool.pending ? true : this.o.spool.hasRoom(HEADROOM_BYTES);
   }
 
   /**
@@ -180,7 +182,7 @@ export class Publisher {
     const s = spool.stats();
     const free = spool.freeBytes();
     this.metrics.spoolFreeBytes?.(Number.isFinite(free) ? free : -1);
-    const spoolRoom = spool.hasRoom(0);
+    const spoolRoom = spool.hasRoom(HEADROOM_BYTES);
     const losing = this.losing();
     return {
       ok: this.canAccept() && spoolRoom && !losing && !this.loopFailing,
