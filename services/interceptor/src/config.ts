@@ -56,7 +56,11 @@ export interface InterceptorConfig {
   /** Open client connections allowed, in all and per socket peer address (0: no per-address cap). */
   connections: { max: number; maxPerIp: number };
   queue: { maxEvents: number; batchSize: number; lingerMs: number };
-  spool: { dir: string; maxBytes: number; fsync: 'always' | 'never' };
+  /**
+   * minFreeBytes: bytes to keep free on the spool's filesystem (statfs); below it the spool takes
+   * nothing more (fail-closed routes answer 503, /healthz is 503). Default 64 MiB.
+   */
+  spool: { dir: string; maxBytes: number; fsync: 'always' | 'never'; minFreeBytes?: number };
   onSpoolFull: SpoolFullPolicy;
   ingest: {
     enabled: boolean;
@@ -76,6 +80,9 @@ export interface InterceptorConfig {
   kafka: KafkaConnectionConfig;
   ops: OpsConfig;
 }
+
+/** spool.minFreeBytes by default: 64 MiB left free on the spool's filesystem. */
+export const DEFAULT_SPOOL_MIN_FREE_BYTES = 64 * 1024 * 1024;
 
 export const defaults: InterceptorConfig = {
   listen: { host: '127.0.0.1', port: 8080 },
@@ -116,7 +123,7 @@ export const defaults: InterceptorConfig = {
   // besides its per-record work, so larger batches cost less CPU per event; 20 ms more before an
   // event reaches Kafka is invisible to an audit trail and to no request.
   queue: { maxEvents: 20_000, batchSize: 500, lingerMs: 20 },
-  spool: { dir: './.data/spool', maxBytes: 512 * 1024 * 1024, fsync: 'always' }, // 512 MiB
+  spool: { dir: './.data/spool', maxBytes: 512 * 1024 * 1024, fsync: 'always', minFreeBytes: DEFAULT_SPOOL_MIN_FREE_BYTES }, // 512 MiB, 64 MiB
   onSpoolFull: 'fail-open',
   ingest: { enabled: true, path: '/audit/v1/events', hmacKeys: [], maxBodyBytes: 1_048_576, maxSkewSec: 300, replayCacheSize: 100_000 },
   revocations: { enabled: true, startupTimeoutMs: 15_000 },
@@ -251,7 +258,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['dir'],
-      properties: { dir: { type: 'string', minLength: 1 }, maxBytes: { type: 'integer', minimum: 1024 }, fsync: { enum: ['always', 'never'] } },
+      properties: { dir: { type: 'string', minLength: 1 }, maxBytes: { type: 'integer', minimum: 1024 }, fsync: { enum: ['always', 'never'] }, minFreeBytes: { type: 'integer', minimum: 0 } },
     },
     onSpoolFull: policy,
     ingest: {
@@ -303,6 +310,7 @@ export const env: Record<string, string> = {
   AUDIT_TRUSTED_PROXIES: 'trustedProxies',
   AUDIT_SPOOL_DIR: 'spool.dir',
   AUDIT_SPOOL_MAX_BYTES: 'spool.maxBytes',
+  AUDIT_SPOOL_MIN_FREE_BYTES: 'spool.minFreeBytes',
   AUDIT_INGEST_HMAC_KEYS: 'ingest.hmacKeys',
   AUDIT_INGEST_JWT_AUDIENCE: 'ingest.jwtAudience',
   AUDIT_ENVIRONMENT: 'source.environment',

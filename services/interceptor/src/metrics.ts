@@ -27,7 +27,11 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
   const outcomes = m.counter('audit_interceptor_token_outcomes_total', 'Token validations by outcome and rejection reason', ['outcome', 'reason']);
   const published = m.counter('audit_interceptor_published_records_total', 'Records acknowledged by Kafka', ['topic']);
   const spooled = m.counter('audit_interceptor_spooled_records_total', 'Records written to the disk spool');
-  const lost = m.counter('audit_interceptor_lost_events_total', 'Audit records lost (queue or spool full)', ['reason']);
+  const lost = m.counter('audit_interceptor_lost_events_total', 'Audit records lost, by reason (queue_full, spool_full, spool_error, spool_corrupt, stopped_in_memory)', ['reason']);
+  const spoolFree = m.gauge('audit_interceptor_spool_free_bytes', "Free bytes on the spool's filesystem as last measured (statfs; -1 unknown)");
+  const cursorFailures = m.counter('audit_interceptor_spool_cursor_write_failures_total', 'Spool cursor writes that failed (retried; until one succeeds a restart would re-send delivered records)');
+  const loopRestarts = m.counter('audit_interceptor_publisher_restarts_total', 'Times the publisher loop failed and was restarted');
+  const tailCut = m.counter('audit_interceptor_spool_tail_cut_bytes_total', 'Bytes of torn or corrupt spool tail cut at start');
   const publishLatency = m.histogram('audit_interceptor_publish_duration_seconds', 'Kafka send latency per batch');
   const queueDepth = m.gauge('audit_interceptor_queue_depth_records', 'Records waiting in memory');
   const spoolBytes = m.gauge('audit_interceptor_spool_bytes', 'Undelivered bytes in the disk spool');
@@ -53,6 +57,10 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
       publishSeconds: (s) => publishLatency.observe(s),
       queueDepth: (n) => queueDepth.set(n),
       spoolBytes: (n) => spoolBytes.set(n),
+      spoolFreeBytes: (n) => spoolFree.set(n),
+      cursorWriteFailed: () => cursorFailures.inc(),
+      loopRestarted: () => loopRestarts.inc(),
+      spoolTailCut: (bytes) => tailCut.inc(bytes),
     },
     request(route, status, seconds) {
       // once per request: label children looked up in a map rather than by prom-client's label hashing

@@ -10,7 +10,7 @@ import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServe
 import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { createClientErrorHandler } from './client-errors.js';
 import { limitConnections } from './connection-limits.js';
-import type { InterceptorConfig } from './config.js';
+import { DEFAULT_SPOOL_MIN_FREE_BYTES, type InterceptorConfig } from './config.js';
 import { Engine } from './engine.js';
 import { fingerprintKey } from './fingerprint-key.js';
 import { ingestHandler } from './ingest.js';
@@ -18,7 +18,7 @@ import { interceptorMetrics, type InterceptorMetrics } from './metrics.js';
 import { createProxyHandler } from './proxy.js';
 import { Publisher, type RecordSink } from './publisher.js';
 import { RevocationFollower, RevocationState } from './revocations.js';
-import { Spool } from './spool.js';
+import { Spool, type SpoolFs } from './spool.js';
 import { ThreadSink } from './thread-sink.js';
 
 export interface InterceptorDeps {
@@ -28,6 +28,8 @@ export interface InterceptorDeps {
   kafka?: Kafka;
   /** Where records go instead of a Kafka producer (tests of the spool use a failing sink). */
   sink?: RecordSink;
+  /** The spool's file operations (tests inject ENOSPC / EIO); default the real ones. */
+  spoolFs?: SpoolFs;
   /** false: no proxy listener (middleware only). Default true. */
   serve?: boolean;
   /** false: no /metrics + /healthz listener. Default: when config.ops.port is set. */
@@ -64,7 +66,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger, clientOverrides);
   // the producer on its own thread, unless a client or sink was handed in
   const sink = deps.sink ?? (deps.kafka ? createAuditProducer(deps.kafka, { logger }) : new ThreadSink({ kafka: config.kafka, clientOverrides, loggerName: 'interceptor', logLevel: deps.logger.level }, logger));
-  const spool = new Spool(config.spool.dir, config.spool.maxBytes, config.spool.fsync);
+  const spool = new Spool(config.spool.dir, config.spool.maxBytes, config.spool.fsync, { minFreeBytes: config.spool.minFreeBytes ?? DEFAULT_SPOOL_MIN_FREE_BYTES, ...(deps.spoolFs ? { fs: deps.spoolFs } : {}) });
   const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, lingerMs: config.queue.lingerMs, metrics: m.publisher, sendTimeoutMs: 10_000 });
   let engine: Engine | undefined;
   let verifier: Verifier | undefined;
@@ -232,9 +234,8 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
         registry: metrics.registry,
         logger,
         health: () => {
-          const p = publisher.health();
-          // healthy while no event is being lost: Kafka down but the spool has room is degraded, not down
-          return { ok: publisher.canAccept(), kafka: p.kafka, queued: p.queued, spooledRecords: p.spooledRecords, spooledBytes: p.spooledBytes, revocationsReady: follower?.ready ?? false, revocations: revocations.size() };
+          // healthy while no event is being lost or would be (publisher.ts health()): Kafka down but the spool has room is degraded, not down
+          return { ...publisher.health(), revocationsReady: follower?.ready ?? false, revocations: revocations.size() };
         },
       });
       opsUrl = ops.url;

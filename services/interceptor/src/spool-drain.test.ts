@@ -8,6 +8,7 @@ import { TOPICS } from '@jwt-audit/events';
 import { createKafkaClient, ensureTopics } from '@jwt-audit/kafka';
 import { createInterceptor, type Interceptor } from './index.js';
 import type { InterceptorConfig } from './config.js';
+import { SimDisk } from './testdata/sim-disk.js';
 import { collectEvents, quietLogger, startEchoUpstream, startTestAuthServer, testConfig, waitFor } from './testdata/harness.js';
 
 const logger = quietLogger();
@@ -118,4 +119,32 @@ it('fail-closed routes answer 503 when the spool is full; fail-open routes keep 
   assert.equal((await call('/api/still-open')).status, 200);
   await waitFor('loss counted', async () => /audit_interceptor_lost_events_total\{reason="spool_full"\} [1-9]/.test(await i.metrics.registry.metrics()));
   assert.equal(i.publisher.health().kafka, false);
+});
+
+it('a nearly full spool filesystem (below spool.minFreeBytes): fail-closed routes 503, /healthz 503 naming it, losses counted by reason', async () => {
+  await broker?.close();
+  broker = undefined;
+  const token = await auth.sign({ sub: 's4' });
+  const spoolDir = path.join(dir, 'spool-disk');
+  const disk = new SimDisk(512 * 1024, spoolDir);
+  const c = config({ spool: { dir: spoolDir, maxBytes: 64 * 1024 * 1024, fsync: 'never', minFreeBytes: 256 * 1024 }, ops: { port: 0 } });
+  const i = createInterceptor(c, { logger, spoolFs: disk });
+  running.push(i);
+  const { url, opsUrl } = await i.start();
+  const call = (p: string) => fetch(`${url}${p}`, { headers: { authorization: `Bearer ${token}` } });
+  await waitFor('reserve reached', async () => {
+    await Promise.all(Array.from({ length: 20 }, () => call('/api/fill')));
+    return !i.publisher.canAccept();
+  }, 30_000, 10);
+  assert.equal((await call('/admin/users')).status, 503);
+  assert.equal((await call('/api/still-open')).status, 200);
+  const h = await fetch(`${opsUrl}/healthz`);
+  assert.equal(h.status, 503);
+  const body = (await h.json()) as { spoolRoom: boolean; kafka: boolean; spoolFreeBytes: number };
+  assert.equal(body.spoolRoom, false);
+  assert.equal(body.kafka, false);
+  assert.ok(body.spoolFreeBytes < 256 * 1024 + 64 * 1024);
+  assert.ok(disk.used() <= 512 * 1024 - 200 * 1024, 'the reserve is left free');
+  await waitFor('loss counted', async () => /audit_interceptor_lost_events_total\{reason="spool_full"\} [1-9]/.test(await i.metrics.registry.metrics()));
+  assert.match(await (await fetch(`${opsUrl}/metrics`)).text(), /audit_interceptor_spool_free_bytes \d+/);
 });
