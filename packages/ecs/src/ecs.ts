@@ -2,14 +2,64 @@
  * AuditEvent / Alert -> Elasticsearch documents in Elastic Common Schema field names, so Kibana's
  * security and log views work on them as they are. Fields without an ECS home go under `jwt.*`
  * (token claims and fingerprints) and `audit.*` (pipeline metadata and enrichment results).
- * Pure: the indexer adds `audit.indexed_at` and `event.ingested`.
+ * Pure: the indexer adds `event.ingested` and `audit.indexed_at` (withIndexTimes) to events and alerts alike.
+ * A value its mapped type would refuse is left out and named in `audit.unindexable` (see Unindexable).
  */
-import type { Alert, AuditEvent } from '@jwt-audit/events';
+import net from 'node:net';
+import { SchemaValidationError, type Alert, type AuditEvent } from '@jwt-audit/events';
 
 export const ECS_VERSION = '8.11.0';
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? undefined : new Date(ms).toISOString());
-const secIso = (s: number | null | undefined) => (s === null || s === undefined ? undefined : new Date(s * 1000).toISOString());
+/** The widest instant Elasticsearch's default date format reads back (4-digit years): 0000-01-01 .. 9999-12-31. */
+const MIN_DATE_MS = Date.parse('0000-01-01T00:00:00.000Z');
+const MAX_DATE_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * Values the mapped type would refuse are left out of the document (a refused value fails the whole
+ * document, which would let whoever chose the value keep the event out of the index) and their ECS
+ * field is named in `audit.unindexable`. The event itself stays in the archive as it was.
+ */
+class Unindexable {
+  readonly fields: string[] = [];
+  /** epoch ms -> ISO 8601, or undefined (and noted) when Elasticsearch could not read it back. */
+  date(field: string, ms: number | null | undefined): string | undefined {
+    if (ms === null || ms === undefined) return undefined;
+    if (Number.isFinite(ms) && ms >= MIN_DATE_MS && ms <= MAX_DATE_MS) return new Date(ms).toISOString();
+    this.fields.push(field);
+    return undefined;
+  }
+  /** An IPv4/IPv6 address as an `ip` field takes it (no zone id), or undefined (noted). */
+  ip(field: string, v: string | null | undefined): string | undefined {
+    if (v === null || v === undefined) return undefined;
+    if (isIndexableIp(v)) return v;
+    this.fields.push(field);
+    return undefined;
+  }
+  ips(field: string, vs: string[] | undefined): string[] | undefined {
+    const ok = (vs ?? []).filter(isIndexableIp);
+    if (ok.length < (vs ?? []).length) this.fields.push(field);
+    return nonEmpty(ok);
+  }
+  /** A finite number; an integer within the safe range when `integer`. */
+  num(field: string, v: number | null | undefined, integer = false): number | undefined {
+    if (v === null || v === undefined) return undefined;
+    if (integer ? Number.isSafeInteger(v) : Number.isFinite(v)) return v;
+    this.fields.push(field);
+    return undefined;
+  }
+}
+
+/** What an Elasticsearch `ip` field accepts: a plain IPv4 or IPv6 literal (a `%zone` suffix is refused). */
+export function isIndexableIp(v: string): boolean {
+  return net.isIP(v) !== 0 && !v.includes('%');
+}
+
+/** A time of our own (occurredAt, observedAt, raisedAt ...) must be indexable: the event is refused naming the field. */
+function ownDate(schema: string, field: string, ms: number): string {
+  if (Number.isFinite(ms) && ms >= MIN_DATE_MS && ms <= MAX_DATE_MS) return new Date(ms).toISOString();
+  throw new SchemaValidationError(schema, [{ field, message: `${ms} is outside the dates Elasticsearch can index (years 0000-9999)` }]);
+}
+
 const nonEmpty = <T>(a: T[] | undefined | null) => (a && a.length > 0 ? a : undefined);
 
 /** `token.rejected` -> `token-rejected`: ECS actions are lower-case, hyphenated. */
@@ -63,6 +113,14 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
   const res = e.http?.response;
   const en = e.enrichment;
   const action = ecsAction(e.kind);
+  const u = new Unindexable();
+  const timestamp = ownDate('audit event', 'occurredAt', e.occurredAt);
+  const observed = ownDate('audit event', 'observedAt', e.observedAt);
+  const clientIp = u.ip('source.ip', e.network?.clientIp);
+  const latencyMs = u.num('audit.latency_ms', res?.latencyMs);
+  const geo = en?.geo;
+  const location = geo && geo.lat !== null && geo.lon !== null && Math.abs(geo.lat) <= 90 && Math.abs(geo.lon) <= 180 ? { lat: geo.lat, lon: geo.lon } : undefined;
+  if (geo && geo.lat !== null && geo.lon !== null && !location) u.fields.push('source.geo.location');
   const who = e.actor.sub ?? e.actor.clientId ?? e.network?.clientIp ?? 'unknown';
   const message =
     e.kind === 'token.rejected'
@@ -72,8 +130,8 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
         : e.kind === 'token.validated' && req && res
           ? `${req.method} ${req.path} -> ${res.status} by ${who} (token valid)`
         : `${action} ${who}`;
-  return compact({
-    '@timestamp': iso(e.occurredAt),
+  const doc = compact({
+    '@timestamp': timestamp,
     message,
     ecs: { version: ECS_VERSION },
     event: {
@@ -84,21 +142,23 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
       action,
       outcome: e.outcome,
       reason: e.rejection?.reason ?? e.session?.reason ?? undefined,
-      created: iso(e.observedAt),
+      created: observed,
       dataset: 'audit.events',
       module: 'jwt-audit',
-      duration: res ? Math.round(res.latencyMs * 1e6) : undefined,
+      duration: latencyMs === undefined ? undefined : u.num('event.duration', Math.round(latencyMs * 1e6), true),
     },
     user: { id: e.actor.sub, name: e.actor.sub, roles: nonEmpty(e.actor.roles), domain: e.actor.tenant },
     source: e.network?.clientIp
       ? {
-          ip: e.network.clientIp,
+          // ECS: the address as seen (any form); source.ip only when it is one
+          address: e.network.clientIp,
+          ip: clientIp,
           geo: en?.geo
             ? {
                 country_iso_code: en.geo.countryIso,
                 country_name: en.geo.country,
                 city_name: en.geo.city,
-                location: en.geo.lat !== null && en.geo.lon !== null ? { lat: en.geo.lat, lon: en.geo.lon } : undefined,
+                location,
               }
             : undefined,
           as: en?.asn ? { number: en.asn.number, organization: { name: en.asn.org } } : undefined,
@@ -132,9 +192,9 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
           kid: t?.kid,
           alg: t?.alg,
           typ: t?.typ,
-          iat: secIso(t?.iat),
-          nbf: secIso(t?.nbf),
-          exp: secIso(t?.exp),
+          iat: u.date('jwt.iat', secondsToMs(t?.iat)),
+          nbf: u.date('jwt.nbf', secondsToMs(t?.nbf)),
+          exp: u.date('jwt.exp', secondsToMs(t?.exp)),
           client_id: e.actor.clientId,
           family_id: t?.familyId,
           fingerprint: t?.fingerprint,
@@ -145,11 +205,11 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
     audit: {
       schema_version: e.schemaVersion,
       kind: e.kind,
-      observed_at: iso(e.observedAt),
-      enriched_at: iso(en?.enrichedAt),
-      latency_ms: res?.latencyMs,
+      observed_at: observed,
+      enriched_at: u.date('audit.enriched_at', en?.enrichedAt),
+      latency_ms: latencyMs,
       route: req?.route,
-      forwarded_for: nonEmpty(e.network?.forwardedFor),
+      forwarded_for: u.ips('audit.forwarded_for', e.network?.forwardedFor),
       masking: e.masking ? { rules: nonEmpty(e.masking.rulesApplied), policy_version: e.masking.policyVersion, key_id: e.masking.keyId } : undefined,
       token_age_sec: en?.tokenAgeSec,
       token_remaining_sec: en?.tokenRemainingSec,
@@ -171,15 +231,20 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
         : undefined,
       attributes: Object.keys(e.attributes).length ? e.attributes : undefined,
     },
-  });
+  }) as Record<string, unknown>;
+  return u.fields.length > 0 ? { ...doc, audit: { ...(doc.audit as object), unindexable: u.fields } } : doc;
 }
+
+const secondsToMs = (s: number | null | undefined) => (s === null || s === undefined ? undefined : s * 1000);
 
 /** ECS event.severity: a number, higher is worse. */
 export const SEVERITY_SCORE: Record<Alert['severity'], number> = { low: 21, medium: 47, high: 73, critical: 99 };
 
 export function alertToEcsDocument(a: Alert): Record<string, unknown> {
-  return compact({
-    '@timestamp': iso(a.raisedAt),
+  const u = new Unindexable();
+  const raised = ownDate('alert', 'raisedAt', a.raisedAt);
+  const doc = compact({
+    '@timestamp': raised,
     message: a.description,
     ecs: { version: ECS_VERSION },
     event: {
@@ -189,20 +254,31 @@ export function alertToEcsDocument(a: Alert): Record<string, unknown> {
       type: ['indicator'],
       action: a.rule,
       severity: SEVERITY_SCORE[a.severity],
-      created: iso(a.raisedAt),
-      start: iso(a.firstSeen),
-      end: iso(a.lastSeen),
+      created: raised,
+      start: ownDate('alert', 'firstSeen', a.firstSeen),
+      end: ownDate('alert', 'lastSeen', a.lastSeen),
       dataset: 'audit.alerts',
       module: 'jwt-audit',
     },
     rule: { name: a.rule, id: a.rule },
     user: a.keys.subject ? { id: a.keys.subject } : undefined,
-    source: a.keys.ip ? { ip: a.keys.ip } : undefined,
+    source: a.keys.ip ? { address: a.keys.ip, ip: u.ip('source.ip', a.keys.ip) } : undefined,
     jwt: { jti: a.keys.jti, client_id: a.keys.clientId, family_id: a.keys.familyId },
     audit: {
       schema_version: a.schemaVersion,
-      alert: { severity: a.severity, count: a.count, suppressed: a.suppressed, window_ms: a.window.sizeMs, window_start: iso(a.window.start), window_end: iso(a.window.end), evidence: nonEmpty(a.evidence), session_id: a.keys.sessionId },
+      alert: { severity: a.severity, count: a.count, suppressed: a.suppressed, window_ms: a.window.sizeMs, window_start: ownDate('alert', 'window.start', a.window.start), window_end: ownDate('alert', 'window.end', a.window.end), evidence: nonEmpty(a.evidence), session_id: a.keys.sessionId },
       attributes: Object.keys(a.attributes).length ? a.attributes : undefined,
     },
-  });
+  }) as Record<string, unknown>;
+  return u.fields.length > 0 ? { ...doc, audit: { ...(doc.audit as object), unindexable: u.fields } } : doc;
+}
+
+/**
+ * The times the indexer adds when it writes a document, events and alerts alike: ECS
+ * `event.ingested` (when it reached the index) and `audit.indexed_at` (the same instant, kept for
+ * existing searches).
+ */
+export function withIndexTimes(doc: Record<string, unknown>, nowIso: string): Record<string, unknown> {
+  const d = doc as { event?: object; audit?: object };
+  return { ...doc, event: { ...d.event, ingested: nowIso }, audit: { ...d.audit, indexed_at: nowIso } };
 }

@@ -1,5 +1,5 @@
 import type { Client } from '@elastic/elasticsearch';
-import { alertToEcsDocument, toEcsDocument } from '@jwt-audit/ecs';
+import { alertToEcsDocument, toEcsDocument, withIndexTimes } from '@jwt-audit/ecs';
 import { alertCodec, eventCodec, TOPICS } from '@jwt-audit/events';
 import type { DeadLetterRequest, InputRecord } from '@jwt-audit/kafka';
 import { AuditError, toAuditError, type Metrics } from '@jwt-audit/runtime';
@@ -26,14 +26,11 @@ export async function indexBatch(es: Client, records: InputRecord[], namespace: 
       if (!r.value) throw new AuditError('AUDIT_ERR_EMPTY_RECORD', 'record has no value');
       if (r.topic === TOPICS.alerts) {
         const a = alertCodec.decode(r.value, r.headers);
-        const doc = alertToEcsDocument(a) as Record<string, any>;
-        doc.audit = { ...doc.audit, indexed_at: now };
+        const doc = withIndexTimes(alertToEcsDocument(a), now);
         operations.push({ create: { _index: `logs-audit.alerts-${namespace}`, _id: a.id } }, doc);
       } else {
         const e = eventCodec.decode(r.value, r.headers);
-        const doc = toEcsDocument(e) as Record<string, any>;
-        doc.event = { ...doc.event, ingested: now };
-        doc.audit = { ...doc.audit, indexed_at: now };
+        const doc = withIndexTimes(toEcsDocument(e), now);
         operations.push({ create: { _index: `logs-audit.events-${namespace}`, _id: e.id } }, doc);
       }
       origin.push(r);
