@@ -3,6 +3,7 @@ import { createKafkaClient } from '@jwt-audit/kafka';
 import { createLogger, type KafkaConnectionConfig } from '@jwt-audit/runtime';
 import { Writable } from 'node:stream';
 import { alertCodec, newId, TOPICS, type Alert, type Severity } from '@jwt-audit/events';
+import { alertToEcsDocument } from '@jwt-audit/ecs';
 
 export const SEVERITIES: Severity[] = ['low', 'medium', 'high', 'critical'];
 
@@ -64,7 +65,8 @@ export async function tailAlerts(opts: TailOptions, io: { out(line: string): voi
           return;
         }
         if (!matches(alert, opts)) return;
-        io.out(opts.json ? JSON.stringify(alert) : formatAlert(alert));
+        // the same document as `audit search --alerts --json` (the indexer's, ECS names, ISO times)
+        io.out(opts.json ? JSON.stringify(alertToEcsDocument(alert)) : formatAlert(alert));
         shown++;
         if (opts.max !== undefined && shown >= opts.max) done();
       },

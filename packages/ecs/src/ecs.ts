@@ -106,6 +106,12 @@ export function compact<T>(v: T): T {
   return out as T;
 }
 
+/** A key set change says what changed, where (it has no actor: it was "key-rotated unknown"). */
+function keyRotationMessage(k: NonNullable<AuditEvent['key']>): string {
+  const list = (ids: string[]) => (ids.length > 0 ? ids.join(', ') : 'none');
+  return `signing keys changed${k.jwksUrl ? ` at ${k.jwksUrl}` : ''}: added ${list(k.added)}; removed ${list(k.removed)}; ${k.current.length} current`;
+}
+
 export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
   const { category, type } = categoryOf(e.kind, e.http?.response != null);
   const t = e.token;
@@ -129,6 +135,8 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
         ? `${req.method} ${req.path} -> ${res?.status ?? '-'} by ${who}`
         : e.kind === 'token.validated' && req && res
           ? `${req.method} ${req.path} -> ${res.status} by ${who} (token valid)`
+        : e.kind === 'key.rotated' && e.key
+          ? keyRotationMessage(e.key)
         : `${action} ${who}`;
   const doc = compact({
     '@timestamp': timestamp,

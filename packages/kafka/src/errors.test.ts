@@ -5,7 +5,7 @@ import kafkajs from 'kafkajs';
 import { AuditError } from '@jwt-audit/runtime';
 // kafkajs is CommonJS: its error classes are properties of the default export
 const { KafkaJSAggregateError, KafkaJSConnectionError, KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError, KafkaJSSASLAuthenticationError } = kafkajs;
-import { failureClass, fromKafkaError, kafkaCause, type FailureClass } from './errors.js';
+import { failureClass, fromKafkaError, isConnectionError, kafkaCause, type FailureClass } from './errors.js';
 
 // kafkajs' own table of Kafka's error codes: every code the protocol can answer, as kafkajs raises it
 const { errorCodes, createErrorFromCode } = createRequire(import.meta.url)('kafkajs/src/protocol/error') as {
@@ -102,4 +102,48 @@ test('errors: client-side kafkajs errors by class; our own errors by code, else 
   const fenced = createErrorFromCode(47);
   assert.equal(failureClass(new KafkaJSAggregateError('x', [createErrorFromCode(10), fenced, new KafkaJSConnectionError('x')])), 'producer-state');
   assert.equal(failureClass(new KafkaJSAggregateError('x', [createErrorFromCode(10), createErrorFromCode(29)])), 'fatal');
+});
+
+test('isConnectionError: the broker unreachable, however kafkajs wraps it; never a protocol answer or a refused setting', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { code: 'ECONNREFUSED' });
+  const connection = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092', { broker: '127.0.0.1:9092', code: 'ECONNREFUSED' } as never);
+  const wrapped = [
+    connection,
+    new KafkaJSConnectionError('Connection timeout', { broker: 'b:9092' } as never),
+    new KafkaJSConnectionError('Closed connection', { broker: 'b:9092' } as never),
+    new KafkaJSRequestTimeoutError('Request Metadata(key: 3, version: 6) timed out', {} as never),
+    new KafkaJSNumberOfRetriesExceeded(connection, { retryCount: 5, retryTime: 3000 }),
+    new KafkaJSNonRetriableError(connection),
+    new KafkaJSNonRetriableError(new KafkaJSNumberOfRetriesExceeded(connection, { retryCount: 5, retryTime: 3000 })),
+    new KafkaJSAggregateError('Failed to send', [connection]),
+    fromKafkaError(connection, 'producing 3 records to audit.raw.v1'),
+    fromKafkaError(new KafkaJSNumberOfRetriesExceeded(connection, { retryCount: 5, retryTime: 3000 }), 'consuming'),
+    refused,
+  ];
+  for (const e of wrapped) assert.equal(isConnectionError(e), true, `${(e as Error).name}: ${(e as Error).message}`);
+  // kafkajs' log lines of the outage, as its logCreator gets them
+  for (const line of [
+    'Connection error: connect ECONNREFUSED 127.0.0.1:42257',
+    'Failed to connect to seed broker, trying another broker from the list: Connection error: connect ECONNREFUSED 127.0.0.1:42257',
+    'Crash: KafkaJSNumberOfRetriesExceeded: Connection error: connect ECONNREFUSED 127.0.0.1:42257',
+    'Crash: KafkaJSNonRetriableError: Connection error: connect ECONNREFUSED 127.0.0.1:42257',
+    'Connection error: read ECONNRESET',
+    'Connection timeout',
+    'Request Produce(key: 0, version: 7) timed out',
+  ]) assert.equal(isConnectionError(line), true, line);
+  // not the broker being down: answers of a live broker, our own verdicts, refused settings
+  for (const { code, type } of errorCodes) assert.equal(isConnectionError(createErrorFromCode(code)), false, type);
+  for (const e of [
+    new (KafkaJSGroupCoordinatorNotFound as unknown as new (m: string) => Error)('Failed to find group coordinator'),
+    new (KafkaJSSASLAuthenticationError as unknown as new (m: string) => Error)('SASL SCRAM SHA512 authentication failed: ...'),
+    new AuditError('AUDIT_ERR_KAFKA_RECORD', 'record 3: cannot decode'),
+    Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }),
+    new KafkaJSConnectionError('Connection error: self-signed certificate in certificate chain', { broker: 'b:9093', code: 'SELF_SIGNED_CERT_IN_CHAIN' } as never),
+    undefined,
+    null,
+    42,
+  ]) assert.equal(isConnectionError(e), false, String((e as Error | undefined)?.message ?? e));
+  for (const line of ['Restarting the consumer in 300ms', 'The group is rebalancing, re-joining', 'Connection error: self-signed certificate in certificate chain', 'Response Heartbeat(key: 12, version: 3)']) {
+    assert.equal(isConnectionError(line), false, line);
+  }
 });

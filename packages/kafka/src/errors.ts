@@ -211,3 +211,19 @@ export async function explainKafkaError(err: unknown, config: KafkaConnectionCon
 export function kafkaCause(err: unknown): unknown {
   return err instanceof AuditError && err.cause !== undefined && err.code.startsWith('AUDIT_ERR_KAFKA') ? err.cause : err;
 }
+
+/** kafkajs error classes that mean "the broker could not be reached", whatever it was asked. */
+const CONNECTION_NAMES = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError']);
+/** The same in words: kafkajs' log lines carry a message, and its wrappers quote the cause in theirs. */
+const CONNECTION_TEXT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection error|Connection timeout|Closed connection|connection (?:was )?closed|Failed to connect|not connected|Broker not connected|Request .* timed out|Kafka unreachable/i;
+
+/**
+ * Whether an error (or a kafkajs log line's message) says the broker could not be reached: a
+ * dependency being down, reported by DependencyLog, not a failure of its own. A refused setting
+ * (credentials, certificate) is not one: it never heals and is named on its own line.
+ */
+export function isConnectionError(err: unknown): boolean {
+  if (typeof err === 'string') return CONNECTION_TEXT.test(err) && !untrustedCertificate({ message: err });
+  if (kafkaSettingsRefused(err)) return false;
+  return findIn(err, (e) => (e.name !== undefined && CONNECTION_NAMES.has(e.name)) || CONNECTION_TEXT.test(String((e as { message?: unknown }).message ?? ''))) !== undefined;
+}

@@ -1,4 +1,4 @@
-export { createKafkaClient } from './client.js';
+export { createKafkaClient, type KafkaClientOptions } from './client.js';
 export { ensureTopics, defaultTopics, type TopicSpec } from './topics.js';
 export { createAuditProducer, chunkRecords, recordSize, DEFAULT_MAX_REQUEST_BYTES, type AuditProducer, type OutRecord } from './producer.js';
 export {
@@ -15,6 +15,6 @@ export type { OffloadedTransform, OffloadSpec } from './transform-pool.js';
 export { pack as packBuffers, unpack as unpackBuffer, headerTable } from './transform-pool.js';
 export { deadLetterRecord, deadLetterAlertRecord, DEAD_LETTER_RATE_RULE, DLQ_TOPIC } from './dead-letter.js';
 export { toInputRecord, type InputRecord } from './record.js';
-export { fromKafkaError, failureClass, kafkaCause, kafkaSettingsRefused, explainKafkaError, type FailureClass } from './errors.js';
+export { fromKafkaError, failureClass, kafkaCause, kafkaSettingsRefused, explainKafkaError, isConnectionError, type FailureClass } from './errors.js';
 export { superviseConsumer, type SupervisedConsumer, type SupervisedConsumerOptions, type RestartPolicy } from './supervised-consumer.js';
 export { exitOnStartFailure, startFailure } from './start-failure.js';

@@ -1,10 +1,10 @@
 import type { EachBatchPayload, Kafka } from 'kafkajs';
 import { newId, TOPICS } from '@jwt-audit/events';
-import { AuditError, backoffDelay, sleep, toAuditError, type Logger, type Metrics } from '@jwt-audit/runtime';
+import { AuditError, backoffDelay, dependencyLog, sleep, toAuditError, type Logger, type Metrics } from '@jwt-audit/runtime';
 import { DEAD_LETTER_RATE_RULE, deadLetterAlertRecord, deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
 
 const ALERTS_TOPIC = TOPICS.alerts;
-import { failureClass, fromKafkaError, kafkaCause } from './errors.js';
+import { failureClass, fromKafkaError, isConnectionError, kafkaCause } from './errors.js';
 import type { AuditProducer } from './producer.js';
 import { toInputRecord, type InputRecord } from './record.js';
 import { superviseConsumer, type RestartPolicy } from './supervised-consumer.js';
@@ -142,6 +142,7 @@ export class DeadLetterRate {
  */
 export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
   const log = opts.logger.child({ component: 'consumer', stage: opts.stage, groupId: opts.groupId });
+  const kafkaState = dependencyLog(opts.logger, 'kafka');
   const retryInitial = opts.retry?.initialMs ?? 200;
   const retryMax = opts.retry?.maxMs ?? 10_000;
   const m = opts.metrics;
@@ -186,7 +187,12 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         retriesTotal?.inc();
         // an authentication or configuration failure is not fixed by hammering: the longest wait
         const delay = cls === 'fatal' ? retryMax : backoffDelay(attempt, retryInitial, retryMax);
-        log.warn({ err: { code: e.code, message: e.message }, class: cls, attempt, delayMs: delay, what }, 'failure: backing off, the partition waits');
+        const line = { err: { code: e.code, message: e.message }, class: cls, attempt, delayMs: delay, what };
+        // Kafka unreachable: the outage's line (dependency state), not one per attempt and partition
+        if (e.code.startsWith('AUDIT_ERR_KAFKA') && isConnectionError(e)) {
+          kafkaState.failed(e, { stage: opts.stage });
+          log.debug(line, 'failure: backing off, the partition waits');
+        } else log.warn(line, 'failure: backing off, the partition waits');
         // Wait in slices so the group keeps our membership and a stop() is seen promptly; a
         // heartbeat that says the group moved on ends the batch (kafkajs rejoins).
         const until = Date.now() + delay;

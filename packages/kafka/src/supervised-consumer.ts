@@ -1,6 +1,6 @@
 import type { Consumer, ConsumerConfig, Kafka } from 'kafkajs';
-import { AuditError, backoffDelay, type Logger, type Metrics } from '@jwt-audit/runtime';
-import { failureClass, fromKafkaError } from './errors.js';
+import { AuditError, backoffDelay, dependencyLog, type Logger, type Metrics } from '@jwt-audit/runtime';
+import { failureClass, fromKafkaError, isConnectionError } from './errors.js';
 
 export interface RestartPolicy {
   /** Backoff before a re-created consumer, from initialMs up to maxMs. Defaults 1 s, 30 s. */
@@ -46,6 +46,8 @@ export interface SupervisedConsumer {
  */
 export function superviseConsumer(opts: SupervisedConsumerOptions): SupervisedConsumer {
   const log = opts.logger.child({ component: 'consumer-supervisor', stage: opts.stage });
+  // a crash because the broker is unreachable is the outage's, reported once by the dependency state
+  const kafkaState = dependencyLog(opts.logger, 'kafka');
   const label = opts.stage.replace(/[^a-zA-Z0-9_]/g, '_');
   const restarts = opts.metrics?.counter(`audit_${label}_consumer_restarts_total`, 'Consumers re-created after kafkajs stopped one without restarting it');
   const initialMs = opts.restart?.initialMs ?? 1_000;
@@ -70,7 +72,10 @@ export function superviseConsumer(opts: SupervisedConsumerOptions): SupervisedCo
     c.on(c.events.CRASH, (e) => {
       const { error, restart } = e.payload as { error?: Error; restart?: boolean };
       lastCrash = String(error?.message ?? 'consumer crashed');
-      log.error({ error: lastCrash, restart }, 'consumer crashed');
+      if (isConnectionError(error)) {
+        kafkaState.failed(error, { stage: opts.stage });
+        log.debug({ error: lastCrash, restart }, 'consumer crashed');
+      } else log.error({ error: lastCrash, restart }, 'consumer crashed');
       if (!restart && c === consumer) relaunch(error);
     });
     await c.connect();
@@ -94,7 +99,8 @@ export function superviseConsumer(opts: SupervisedConsumerOptions): SupervisedCo
     failedLaunches++;
     state = 'restarting';
     restarts?.inc();
-    log.warn({ attempt: failedLaunches, delayMs: delay }, 're-creating the consumer');
+    if (kafkaState.down) log.debug({ attempt: failedLaunches, delayMs: delay }, 're-creating the consumer');
+    else log.warn({ attempt: failedLaunches, delayMs: delay }, 're-creating the consumer');
     const old = consumer;
     timer = setTimeout(() => {
       timer = undefined;

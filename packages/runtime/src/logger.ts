@@ -50,16 +50,25 @@ export function createLogger(config: LoggerConfig): Logger {
   const env = process.env;
   const level = env.AUDIT_LOG_LEVEL ?? config.level ?? 'info';
   const pretty = config.pretty ?? (env.AUDIT_LOG_PRETTY === '1' || env.AUDIT_LOG_PRETTY === 'true');
+  let root: Logger | undefined;
   const options: LoggerOptions = {
     name: config.name,
     level,
     redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+    // A stack is for whoever debugs the code, not for the operator reading the log: at info a
+    // logged error is its type and message (issue #25: outages logged hundreds of stacks).
+    serializers: { err: (e: unknown) => withoutStack(pino.stdSerializers.err(e as Error), root) },
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  if (config.destination) return pino(options, config.destination);
-  if (pretty) {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });
-  }
-  return pino(options);
+  if (config.destination) root = pino(options, config.destination);
+  else if (pretty) root = pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });
+  else root = pino(options);
+  return root;
+}
+
+function withoutStack(serialized: unknown, root: Logger | undefined): unknown {
+  if (root?.isLevelEnabled('debug') || serialized === null || typeof serialized !== 'object' || !('stack' in serialized)) return serialized;
+  const { stack: _stack, ...rest } = serialized as Record<string, unknown>;
+  return rest;
 }

@@ -13,12 +13,15 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createAuditProducer, createKafkaClient, unpackBuffer } from '@jwt-audit/kafka';
-import { createLogger, toAuditError } from '@jwt-audit/runtime';
+import { createLogger, dependencyLog, toAuditError } from '@jwt-audit/runtime';
 import type { ProducerThreadData, ThreadReply, ThreadRequest } from './thread-sink.js';
 
 const data = workerData as ProducerThreadData;
 const logger = createLogger({ name: data.loggerName, level: data.logLevel }).child({ component: 'producer-thread' });
-const producer = createAuditProducer(createKafkaClient(data.kafka, logger, data.clientOverrides), { logger });
+// Quiet: every failed send comes back to the publisher on the main thread, which reports the outage
+// (spooling) beside the main thread's kafka dependency state; this thread's lines would repeat it.
+const kafkaState = dependencyLog(logger, 'kafka', { quiet: true });
+const producer = createAuditProducer(createKafkaClient(data.kafka, logger, data.clientOverrides, { dependency: kafkaState }), { logger });
 const port = parentPort!;
 
 // Below the event loop in the scheduler's eyes (Linux: a thread's nice value is its own): when

@@ -3,10 +3,10 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Kafka } from 'kafkajs';
-import { createKafkaClient, createAuditProducer, explainKafkaError } from '@jwt-audit/kafka';
+import { createKafkaClient, createAuditProducer, explainKafkaError, isConnectionError } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
-import { createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createMetrics, dependencyLog, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { createClientErrorHandler } from './client-errors.js';
 import { limitConnections } from './connection-limits.js';
@@ -113,7 +113,11 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       // The edge keeps serving (events spool) whatever Kafka says; a refused setting is named, every retry.
       const refused = await explainKafkaError(err, config.kafka).catch(() => undefined);
       if (refused && refused.code === 'AUDIT_ERR_SETTINGS_REFUSED') logger.error({ err: { code: refused.code, message: refused.message } }, `cannot follow revocations: ${refused.message}; events are spooled; retrying in 5 s`);
-      else logger.warn({ err: (refused ?? (err as Error)).message }, 'cannot follow revocations yet (Kafka unreachable?); retrying in 5 s');
+      else if (!refused && isConnectionError(err)) {
+        // the outage's line is the kafka dependency state's (once down, a count per interval, once back)
+        dependencyLog(logger, 'kafka').failed(err, { component: 'revocations' });
+        logger.debug({ err: (err as Error).message }, 'cannot follow revocations yet (Kafka unreachable); retrying in 5 s');
+      } else logger.warn({ err: (refused ?? (err as Error)).message }, 'cannot follow revocations yet (Kafka unreachable?); retrying in 5 s');
       await follower.stop();
       follower = undefined;
       followerRetry = setTimeout(() => void startFollower(), 5_000);

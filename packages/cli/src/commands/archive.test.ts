@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { appendCheckpoint, generateSigningKey, loadSigner, localStorage, markOf, readCheckpointChain, readHead, seal } from '@jwt-audit/archive';
 import { eventCodec, newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
 import { runAudit } from '../run.js';
+import { parseTime } from './archive.js';
 
 const run = promisify(execFile);
 const sequentially = async <T>(fns: (() => Promise<T>)[]) => {
@@ -73,20 +74,52 @@ test('audit archive verify / prove / check-proof / export, and verify failing on
   const proofFile = path.join(dir, 'proof.json');
   const proved = await auditHere(['archive', 'prove', ids[7]!, '--dir', path.join(dir, 'archive'), '--out', proofFile]);
   assert.equal(proved.code, 0, proved.stderr);
+  // --out says what it wrote (it printed nothing, issue #25)
+  assert.match(proved.stdout, new RegExp(`^wrote the inclusion proof of event ${ids[7]} \\(record 3 of 5 in audit\\.enriched\\.v1/0 \\S+\\.avro\\) to ${proofFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; check it with: audit archive check-proof `));
   const valid = await auditHere(['archive', 'check-proof', proofFile, '--jwks', keys.jwksFile]);
   assert.equal(valid.code, 0);
   assert.match(valid.stdout, new RegExp(`^VALID: event ${ids[7]} is record 3 of 5 in audit.enriched.v1/0`));
+  // --json: ECS names, ISO times (packages/cli/README.md)
+  const validJson = JSON.parse((await auditHere(['archive', 'check-proof', proofFile, '--jwks', keys.jwksFile, '--json'])).stdout);
+  assert.deepEqual(Object.keys(validJson), ['ok', 'event', 'archive']);
+  assert.equal(validJson.ok, true);
+  assert.deepEqual(validJson.event, { id: ids[7] });
+  assert.deepEqual({ ...validJson.archive, segment: undefined, sealed_at: undefined }, { topic: 'audit.enriched.v1', partition: 0, offset: 7, record: 3, records: 5, segment: undefined, sealed_at: undefined });
+  assert.match(validJson.archive.sealed_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const proof = JSON.parse(readFileSync(proofFile, 'utf8'));
   proof.auditPath[0] = '0'.repeat(64);
   writeFileSync(proofFile, JSON.stringify(proof));
   const invalid = await auditHere(['archive', 'check-proof', proofFile, '--jwks', keys.jwksFile]);
   assert.equal(invalid.code, 1);
   assert.match(invalid.stdout, /^INVALID: the record is not included under the signed Merkle root/);
+  const invalidJson = await auditHere(['archive', 'check-proof', proofFile, '--jwks', keys.jwksFile, '--json']);
+  assert.equal(invalidJson.code, 1);
+  assert.deepEqual(JSON.parse(invalidJson.stdout), { ok: false, event: { id: ids[7] }, error: { message: 'the record is not included under the signed Merkle root' } });
   assert.equal((await auditHere(['archive', 'prove', newId(), '--dir', path.join(dir, 'archive')])).code, 1);
 
   const exported = await auditHere(['archive', 'export', '--from', '2026-11-20T10:03:00Z', '--to', '2026-11-20T10:06:00Z', '--dir', path.join(dir, 'archive')]);
   assert.equal(exported.code, 0);
   assert.deepEqual(exported.stdout.trim().split('\n').map((l) => JSON.parse(l).offset), [3, 4, 5, 6]);
+  // the time syntax of `audit search`: date math, epoch ms, --since; --to defaults to now
+  const math = await auditHere(['archive', 'export', '--from', '2026-11-20T10:00:00Z||+3m', '--to', `${Date.parse('2026-11-20T10:00:00Z')}||+6m`, '--dir', path.join(dir, 'archive')]);
+  assert.equal(math.code, 0, math.stderr);
+  assert.deepEqual(math.stdout.trim().split('\n').map((l) => JSON.parse(l).offset), [3, 4, 5, 6]);
+  const sinceEpoch = Math.ceil((Date.now() - Date.parse('2026-11-20T10:14:00Z')) / 86_400_000) + 1;
+  const recent = await auditHere(['archive', 'export', '--from', `now-${sinceEpoch}d`, '--dir', path.join(dir, 'archive')]);
+  assert.equal(recent.code, 0, recent.stderr);
+  assert.equal(recent.stdout.trim().split('\n').length, 15);
+  assert.equal((await auditHere(['archive', 'export', '--since', '1h', '--dir', path.join(dir, 'archive')])).stdout, '', 'nothing archived in the last hour');
+  const noFrom = await auditHere(['archive', 'export', '--to', 'now', '--dir', path.join(dir, 'archive')]);
+  assert.equal(noFrom.code, 2);
+  assert.match(noFrom.stderr, /^audit: archive: export: missing --from \(or --since\): where the export starts, e\.g\. --from now-1h/);
+  const neither = await auditHere(['archive', 'export', '--dir', path.join(dir, 'archive')]);
+  assert.equal(neither.code, 2);
+  assert.match(neither.stderr, /missing --from \(or --since\).*; --to defaults to now/);
+  const backwards = await auditHere(['archive', 'export', '--from', 'now', '--to', 'now-1h', '--dir', path.join(dir, 'archive')]);
+  assert.equal(backwards.code, 2);
+  assert.match(backwards.stderr, /--to \(.*\) is before --from/);
+  const badMath = await auditHere(['archive', 'export', '--from', 'now-1x', '--dir', path.join(dir, 'archive')]);
+  assert.equal(badMath.code, 2);
 
   const streamDir = path.join(dir, 'archive', 'audit.enriched.v1', '0');
   const seg = path.join(streamDir, readdirSync(streamDir).find((f) => f.endsWith('.avro'))!);
@@ -206,4 +239,54 @@ test('audit archive export drops repeated event ids and says how many; verify --
   assert.equal(verified.code, 0, verified.stdout);
   assert.match(verified.stdout, new RegExp(`^INFO duplicates\\s+audit\\.enriched\\.v1/0/: 3 record\\(s\\) repeat an event id archived earlier in this partition \\(e\\.g\\. ${events[2]!.id} in 0000000000\\.`, 'm'));
   assert.match(verified.stdout, /^OK: 1 partition/m);
+});
+
+// in a child process: the command writes to stdout, where this file's test reports go too
+test('audit archive keygen says when the new key takes effect', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cli-keygen-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const keysDir = path.join(dir, 'keys');
+  const first = await audit(['archive', 'keygen', '--keys-dir', keysDir, '--kid', 'archive-2026-11-20-a']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(JSON.parse(first.stdout).kid, 'archive-2026-11-20-a');
+  assert.match(first.stderr, /^new signing key archive-2026-11-20-a: .*archive-2026-11-20-a\.private\.jwk\.json; its public key was appended to .*archive-public\.jwks\.json .*A running archiver keeps signing with its current key: the new key takes effect when the archiver restarts/);
+  // a name that sorts before the newest key: it does not take effect on its own
+  const older = await audit(['archive', 'keygen', '--keys-dir', keysDir, '--kid', 'archive-2026-01-01-z']);
+  assert.equal(older.code, 0, older.stderr);
+  assert.match(older.stderr, /It does not take effect on its own: archive-2026-11-20-a\.private\.jwk\.json sorts after it.*set AUDIT_ARCHIVE_PRIVATE_KEY_FILE=.*archive-2026-01-01-z\.private\.jwk\.json and restart the archiver/);
+  assert.equal(JSON.parse(readFileSync(path.join(keysDir, 'archive-public.jwks.json'), 'utf8')).keys.length, 2);
+});
+
+test('parseTime: what `audit search` accepts (ISO, epoch ms, now, date math, rounding), generated against plain arithmetic', () => {
+  const now = Date.parse('2026-11-20T10:17:42.123Z');
+  assert.equal(parseTime('now', now), now);
+  assert.equal(parseTime('now-1h', now), now - 3_600_000);
+  assert.equal(parseTime('now+15m', now), now + 900_000);
+  assert.equal(parseTime('now-1d/d', now), Date.parse('2026-11-19T00:00:00Z'));
+  assert.equal(parseTime('now/h', now), Date.parse('2026-11-20T10:00:00Z'));
+  assert.equal(parseTime('now/M', now), Date.parse('2026-11-01T00:00:00Z'));
+  assert.equal(parseTime('now/y', now), Date.parse('2026-01-01T00:00:00Z'));
+  assert.equal(parseTime('now/w', now), Date.parse('2026-11-16T00:00:00Z'), 'Monday');
+  assert.equal(parseTime('now-1M', now), Date.parse('2026-10-20T10:17:42.123Z'));
+  assert.equal(parseTime('2026-11-20T10:00:00Z'), Date.parse('2026-11-20T10:00:00Z'));
+  assert.equal(parseTime('2026-11-20'), Date.parse('2026-11-20T00:00:00Z'));
+  assert.equal(parseTime('1700000000000'), 1_700_000_000_000);
+  assert.equal(parseTime('2026-11-20T10:00:00Z||+1h-30m'), Date.parse('2026-11-20T10:30:00Z'));
+  const ms: Record<string, number> = { w: 604_800_000, d: 86_400_000, h: 3_600_000, H: 3_600_000, m: 60_000, s: 1000 };
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n);
+  for (let i = 0; i < 500; i++) {
+    const base = Date.UTC(2000 + rand(50), rand(12), 1 + rand(28), rand(24), rand(60), rand(60), rand(1000));
+    const steps = Array.from({ length: 1 + rand(3) }, () => ({ sign: rand(2) ? '+' : '-', n: rand(500), unit: Object.keys(ms)[rand(6)]! }));
+    const math = steps.map((s) => `${s.sign}${s.n}${s.unit}`).join('');
+    const expected = steps.reduce((t, s) => t + (s.sign === '+' ? 1 : -1) * s.n * ms[s.unit]!, base);
+    assert.equal(parseTime(`now${math}`, base), expected, `now${math}`);
+    assert.equal(parseTime(`${new Date(base).toISOString()}||${math}`), expected);
+    assert.equal(parseTime(`${base}||${math}`), expected);
+    const day = parseTime(`now${math}/d`, base);
+    assert.equal(day, Math.floor(expected / 86_400_000) * 86_400_000);
+  }
+  for (const bad of ['', 'yesterday', 'now-', 'now-1', 'now-1x', 'now1h', 'now-1h/', 'now/q', 'Tuesday', '2026-13-45', 'now||+1h', '12abc', ' - ']) {
+    assert.throws(() => parseTime(bad, now), (e: Error) => /expected|date math/.test(e.message), bad);
+  }
 });

@@ -11,6 +11,7 @@ import { readPublishedCheckpoints } from '../checkpoint-topic.js';
 import { kafkaConnection, kafkaFailure } from '../connections.js';
 import type { KafkaConnectionConfig } from '@jwt-audit/runtime';
 import { EXIT } from '../program.js';
+import { parseSince } from './search.js';
 
 /**
  * `audit archive verify | prove | check-proof | export | keygen`: everything an auditor needs to
@@ -82,10 +83,71 @@ async function headFromTopic(storage: ArchiveStorage, o: { brokers?: string; che
   return { jws, sha256: sha256hex(jws) };
 }
 
-function time(v: string): number {
-  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (Number.isNaN(ms)) throw new InvalidArgumentError('expected an ISO 8601 time or epoch milliseconds');
-  return ms;
+/**
+ * The times `audit search` takes, read here because export has no Elasticsearch to do the date
+ * math: ISO 8601, epoch milliseconds, `now`, and date math on either (`now-1h`, `now-7d/d`,
+ * `2026-11-20T10:00:00Z||+1h`): units y M w d h H m s, `/unit` rounds down (UTC).
+ */
+export function parseTime(v: string, now = Date.now()): number {
+  const text = v.trim();
+  const anchorEnd = text.startsWith('now') ? 3 : text.indexOf('||');
+  const anchorText = text.startsWith('now') ? 'now' : anchorEnd >= 0 ? text.slice(0, anchorEnd) : text;
+  let math = text.startsWith('now') ? text.slice(3) : anchorEnd >= 0 ? text.slice(anchorEnd + 2) : '';
+  let t = anchorText === 'now' ? now : /^\d+$/.test(anchorText) ? Number(anchorText) : Date.parse(anchorText);
+  if (Number.isNaN(t) || (anchorText !== 'now' && !/^\d+$/.test(anchorText) && !/^\d{4}-\d\d-\d\d/.test(anchorText))) {
+    throw new InvalidArgumentError('expected an ISO 8601 time, epoch milliseconds, now, or date math like now-1h, now-7d/d, 2026-11-20T10:00:00Z||+1h');
+  }
+  while (math.length > 0) {
+    const m = /^([+-])(\d+)([yMwdhHms])|^\/([yMwdhHms])/.exec(math);
+    if (!m) throw new InvalidArgumentError(`date math: cannot read "${math}" (expected +N or -N with a unit y M w d h m s, or /unit to round, e.g. now-1h, now-1d/d)`);
+    math = math.slice(m[0].length);
+    const d = new Date(t);
+    if (m[4]) t = roundDown(d, m[4]);
+    else {
+      const n = Number(m[2]) * (m[1] === '-' ? -1 : 1);
+      const unit = m[3]!;
+      if (unit === 'y') d.setUTCFullYear(d.getUTCFullYear() + n);
+      else if (unit === 'M') d.setUTCMonth(d.getUTCMonth() + n);
+      else d.setTime(d.getTime() + n * MATH_MS[unit]!);
+      t = d.getTime();
+    }
+  }
+  return t;
+}
+const MATH_MS: Record<string, number> = { w: 604_800_000, d: 86_400_000, h: 3_600_000, H: 3_600_000, m: 60_000, s: 1000 };
+function roundDown(d: Date, unit: string): number {
+  const parts = [d.getUTCFullYear(), unit === 'y' ? 0 : d.getUTCMonth(), ['y', 'M'].includes(unit) ? 1 : d.getUTCDate(), ['y', 'M', 'w', 'd'].includes(unit) ? 0 : d.getUTCHours(), ['h', 'H', 'm', 's'].includes(unit) ? (['h', 'H'].includes(unit) ? 0 : d.getUTCMinutes()) : 0, unit === 's' ? d.getUTCSeconds() : 0] as const;
+  let t = Date.UTC(...parts);
+  if (unit === 'w') t -= ((new Date(t).getUTCDay() + 6) % 7) * 86_400_000; // weeks start on Monday, as in Elasticsearch
+  return t;
+}
+
+/**
+ * `check-proof --json`: ECS names and ISO times, as every --json of the CLI (packages/cli/README.md):
+ *   { ok, event: { id }, archive: { topic, partition, offset, segment, record, records, sealed_at } }
+ *   { ok: false, event: { id }, error: { message } }
+ */
+export function proofResult(proof: InclusionProof, r: Awaited<ReturnType<typeof checkProof>>): Record<string, unknown> {
+  if (!r.ok) return { ok: false, event: { id: proof.eventId }, error: { message: r.reason } };
+  return {
+    ok: true,
+    event: { id: proof.eventId },
+    archive: { topic: r.manifest.topic, partition: r.manifest.partition, offset: proof.offset, segment: proof.segment, record: proof.leafIndex + 1, records: proof.treeSize, sealed_at: new Date(r.manifest.sealedAt).toISOString() },
+  };
+}
+
+/**
+ * When a new signing key is used (issue #25): the archiver picks its key at start, the private
+ * key file whose name sorts last, unless AUDIT_ARCHIVE_PRIVATE_KEY_FILE names one.
+ */
+async function keyTakesEffect(dir: string, k: { kid: string; privateFile: string; jwksFile: string }): Promise<string> {
+  const keys = (await fs.readdir(dir)).filter((f) => f.endsWith('.private.jwk.json')).sort();
+  const last = keys.at(-1);
+  const wrote = `new signing key ${k.kid}: ${k.privateFile}; its public key was appended to ${k.jwksFile} (copy it to wherever archives are verified).`;
+  const pinned = process.env.AUDIT_ARCHIVE_PRIVATE_KEY_FILE;
+  if (pinned) return `${wrote} The archiver signs with AUDIT_ARCHIVE_PRIVATE_KEY_FILE (${pinned}): set it to ${k.privateFile} and restart the archiver to use the new key.`;
+  if (last === path.basename(k.privateFile)) return `${wrote} A running archiver keeps signing with its current key: the new key takes effect when the archiver restarts (it signs with the key file whose name sorts last, this one).`;
+  return `${wrote} It does not take effect on its own: ${last} sorts after it, and the archiver signs with the key file whose name sorts last; set AUDIT_ARCHIVE_PRIVATE_KEY_FILE=${k.privateFile} and restart the archiver to use it.`;
 }
 
 export function register(program: Command): void {
@@ -201,8 +263,10 @@ export function register(program: Command): void {
       const proof = await prove(localStorage(path.resolve(o.dir)), eventId);
       if (!proof) fail(`event ${eventId} is not in the archive`, EXIT.failed);
       const text = `${JSON.stringify(proof, null, 2)}\n`;
-      if (o.out) await fs.writeFile(o.out, text);
-      else process.stdout.write(text);
+      if (!o.out) return void process.stdout.write(text);
+      await fs.writeFile(o.out, text);
+      // what was written, on stdout: the proof itself is in the file
+      process.stdout.write(`wrote the inclusion proof of event ${eventId} (record ${proof!.leafIndex + 1} of ${proof!.treeSize} in ${proof!.topic}/${proof!.partition} ${proof!.segment}) to ${o.out}; check it with: audit archive check-proof ${o.out}\n`);
     });
 
   archive
@@ -219,7 +283,7 @@ export function register(program: Command): void {
         return fail(`cannot read proof ${file}: ${(err as Error).message}`, EXIT.usage);
       }
       const r = await checkProof(proof, await jwksFrom(o.jwks));
-      if (o.json) process.stdout.write(`${JSON.stringify(r.ok ? { ok: true, eventId: proof.eventId, topic: r.manifest.topic, partition: r.manifest.partition, offset: proof.offset, sealedAt: r.manifest.sealedAt } : r)}\n`);
+      if (o.json) process.stdout.write(`${JSON.stringify(proofResult(proof, r))}\n`);
       else process.stdout.write(r.ok ? `VALID: event ${proof.eventId} is record ${proof.leafIndex + 1} of ${proof.treeSize} in ${r.manifest.topic}/${r.manifest.partition} ${proof.segment}, sealed ${new Date(r.manifest.sealedAt).toISOString()}\n` : `INVALID: ${r.reason}\n`);
       process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
     });
@@ -227,13 +291,19 @@ export function register(program: Command): void {
   archive
     .command('export')
     .description('stream archived events as JSON lines, for an auditor; each event once (by event id) unless --keep-duplicates')
-    .requiredOption('--from <time>', 'start (ISO 8601 or epoch ms)', time)
-    .requiredOption('--to <time>', 'end (ISO 8601 or epoch ms)', time)
+    .option('--since <duration>', 'the last 30s / 15m / 2h / 7d (as `audit search --since`)', (v: string) => parseTime(parseSince(v)))
+    .option('--from <time>', 'start: ISO 8601, epoch ms, or date math like now-1d (as `audit search`)', (v: string) => parseTime(v))
+    .option('--to <time>', 'end, same syntax (default: now)', (v: string) => parseTime(v))
     .addOption(dirOption())
     .option('--keep-duplicates', 'also print records whose event id was already printed (at-least-once re-deliveries)')
-    .action(async (o: { from: number; to: number; dir: string; keepDuplicates?: boolean }) => {
+    .action(async (o: { since?: number; from?: number; to?: number; dir: string; keepDuplicates?: boolean }) => {
+      if (o.since !== undefined && o.from !== undefined) fail('export: --since and --from: give one of them', EXIT.usage);
+      const from = o.since ?? o.from;
+      if (from === undefined) fail(`export: missing --from (or --since): where the export starts${o.to === undefined ? '; --to defaults to now' : ''}, e.g. --from now-1h or --from 2026-11-20T10:00:00Z`, EXIT.usage);
+      const to = o.to ?? Date.now();
+      if (to < from) fail(`export: --to (${new Date(to).toISOString()}) is before --from (${new Date(from).toISOString()})`, EXIT.usage);
       const stats = { events: 0, duplicates: 0 };
-      for await (const r of exportEvents(localStorage(path.resolve(o.dir)), o.from, o.to, { dedupe: !o.keepDuplicates, stats })) process.stdout.write(`${JSON.stringify(r)}\n`);
+      for await (const r of exportEvents(localStorage(path.resolve(o.dir)), from, to, { dedupe: !o.keepDuplicates, stats })) process.stdout.write(`${JSON.stringify(r)}\n`);
       process.stderr.write(o.keepDuplicates ? `${stats.events} record(s), duplicates kept\n` : `${stats.events} event(s), ${stats.duplicates} duplicate(s) dropped (an event id already exported: re-delivery upstream)\n`);
     });
 
@@ -245,5 +315,6 @@ export function register(program: Command): void {
     .action(async (o: { keysDir: string; kid?: string }) => {
       const k = await generateSigningKey(o.keysDir, o.kid);
       process.stdout.write(`${JSON.stringify(k)}\n`);
+      process.stderr.write(`${await keyTakesEffect(o.keysDir, k)}\n`);
     });
 }

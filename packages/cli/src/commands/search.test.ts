@@ -38,6 +38,11 @@ before(async () => {
     { ...base, id: newId(), occurredAt: now - 30_000, actor: { ...base.actor, sub: 'bob' } },
     { ...(readSchemaFile('examples/token.validated.json') as AuditEvent), id: newId(), occurredAt: now - 20_000, actor: { ...base.actor, sub: 'alice' } },
     { ...base, id: newId(), occurredAt: now - 3 * 86_400_000, actor: { ...base.actor, sub: 'alice' } },
+    // one login: an access, a refresh and an id token, which were three identical token-issued rows
+    ...(['access', 'refresh', 'id'] as const).map((typ, i) => {
+      const issued = readSchemaFile('examples/token.issued.json') as AuditEvent;
+      return { ...issued, id: newId(), occurredAt: now - 10_000 + i, actor: { ...issued.actor, sub: 'carol' }, token: { ...issued.token!, typ } };
+    }),
   ];
   await es.bulk({ refresh: true, operations: events.flatMap((e) => [{ create: { _index: 'logs-audit.events-test', _id: e.id } }, toEcsDocument(e)]) });
   await es.close();
@@ -54,8 +59,16 @@ test('audit search: a query string and a time window, as a table', async () => {
   const rows = r.stdout.trim().split('\n');
   assert.match(rows[0]!, /^time\s+action\s+outcome\s+user/);
   assert.equal(rows.length, 2, 'the 3-day-old rejection is outside the window');
-  assert.match(rows[1]!, /token-rejected\s+failure\s+alice\s+203\.0\.113\.24\s+GET \/orders\/1042 401\s+expired/);
+  assert.match(rows[1]!, /token-rejected \(access\)\s+failure\s+alice\s+203\.0\.113\.24\s+GET \/orders\/1042 401\s+expired/);
   assert.match(r.stderr, /1 shown of 1 matching/);
+});
+
+test('audit search: access, refresh and id tokens are told apart in the rows', async () => {
+  const r = await audit(['search', 'user.id:carol', '--since', '1h']);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n').slice(1);
+  assert.deepEqual(rows.map((l) => /token-issued \((\w+)\)/.exec(l)?.[1]), ['access', 'refresh', 'id']);
+  assert.match(rows[0]!, /token-issued \(access\)\s+success\s+carol/);
 });
 
 test('audit search --json prints one ECS document per line, oldest first', async () => {
@@ -79,9 +92,9 @@ test('audit search: a malformed query exits 2 with Elasticsearch\'s reason; an u
 
 test('audit search --alerts: a table of severity, rule and description; a pattern matching no index is an error, not "0 matching"', async () => {
   const es = new Client({ node: node.url });
+  const alert = { ...(readSchemaFile('examples/alert.json') as Alert), id: newId(), raisedAt: Date.now() - 5_000 };
   try {
     await es.indices.putIndexTemplate({ name: 'a', ...(readSchemaFile('elasticsearch/template-logs-audit.alerts.json') as object) } as never);
-    const alert = { ...(readSchemaFile('examples/alert.json') as Alert), id: newId(), raisedAt: Date.now() - 5_000 };
     await es.index({ index: 'logs-audit.alerts-test', id: alert.id, op_type: 'create', refresh: true, document: alertToEcsDocument(alert) });
   } finally {
     await es.close();
@@ -91,6 +104,10 @@ test('audit search --alerts: a table of severity, rule and description; a patter
   const [header, row] = r.stdout.trim().split('\n');
   assert.match(header!, /^time\s+severity\s+rule\s+user\s+source ip\s+count\s+description$/);
   assert.match(row!, /CRITICAL\s+refresh-token-reuse\s+alice@example\.com\s+198\.51\.100\.7\s+x2\s+refresh token of family fam-5d1e was exchanged twice/);
+  // --json: the alert's document, the one shape `audit alerts tail --json` prints too
+  const json = await audit(['search', '--alerts', '--since', '1h', '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout.trim()), JSON.parse(JSON.stringify(alertToEcsDocument(alert))));
   const missing = await audit(['search', '--index', 'logs-nothing-here-*', 'x']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no index or data stream matches logs-nothing-here-\*/);

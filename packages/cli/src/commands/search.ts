@@ -28,6 +28,7 @@ export interface SearchRow {
   url?: { path?: string };
   message?: string;
   rule?: { name?: string };
+  jwt?: { typ?: string };
 }
 
 export interface AlertRow {
@@ -52,14 +53,24 @@ export function formatAlertRow(d: AlertRow): string {
   ].join('  ');
 }
 
-const EVENT_HEADER = `${'time'.padEnd(23)}  ${'action'.padEnd(22)}  ${'outcome'.padEnd(7)}  ${'user'.padEnd(20)}  ${'source ip'.padEnd(15)}  ${'request'.padEnd(28)}  reason`;
+/**
+ * The action, and for a token event which token: a login issues an access, a refresh and maybe an
+ * id token, which were identical `token-issued` rows (issue #25).
+ */
+export function actionOf(d: SearchRow): string {
+  const action = d.event?.action ?? d.rule?.name ?? '';
+  const typ = d.jwt?.typ;
+  return action.startsWith('token-') && typ && typ !== 'unknown' ? `${action} (${typ})` : action;
+}
+
+const EVENT_HEADER = `${'time'.padEnd(23)}  ${'action'.padEnd(26)}  ${'outcome'.padEnd(7)}  ${'user'.padEnd(20)}  ${'source ip'.padEnd(15)}  ${'request'.padEnd(28)}  reason`;
 const ALERT_HEADER = `${'time'.padEnd(23)}  ${'severity'.padEnd(8)}  ${'rule'.padEnd(30)}  ${'user'.padEnd(20)}  ${'source ip'.padEnd(15)}  ${'count'.padEnd(5)}  description`;
 
 export function formatRow(d: SearchRow): string {
   const req = d.http?.request?.method ? `${d.http.request.method} ${d.url?.path ?? ''} ${d.http.response?.status_code ?? ''}`.trim() : '';
   return [
     (d['@timestamp'] ?? '').replace('T', ' ').replace('Z', ''),
-    (d.event?.action ?? d.rule?.name ?? '').padEnd(22),
+    actionOf(d).padEnd(26),
     (d.event?.outcome ?? '').padEnd(7),
     (d.user?.id ?? '-').padEnd(20),
     (d.source?.ip ?? '-').padEnd(15),
