@@ -276,7 +276,16 @@ test('restart keeps indices, templates, data streams, ILM policies and documents
   assert.equal((await c2.indices.getIndexTemplate({ name: 't' })).index_templates.length, 1);
   assert.ok((await c2.ilm.getLifecycle({ name: 'keep' })).keep);
   assert.equal((await c2.indices.getDataStream({ name: 'logs-r-a' })).data_streams.length, 1);
-  await assert.rejects(c2.get({ index: 'logs-r-a', id: 'torn' }));
+  for (const index of ['logs-r-a', 'plain']) assert.equal((await c2.search({ index, query: { ids: { values: ['torn'] } } })).hits.hits.length, 0, `${index}: the torn record is gone`);
+  // as Elasticsearch: a get by id names an index or alias, never a data stream (excluded_ds)
+  await assert.rejects(c2.get({ index: 'logs-r-a', id: '2' }), (err: { meta?: { statusCode?: number; body?: { error?: { type?: string; root_cause?: Array<Record<string, string>> } } } }) => {
+    assert.equal(err.meta?.statusCode, 404);
+    assert.equal(err.meta?.body?.error?.type, 'index_not_found_exception');
+    assert.equal(err.meta?.body?.error?.root_cause?.[0]?.excluded_ds, 'true');
+    return true;
+  });
+  const backing = (await c2.indices.getDataStream({ name: 'logs-r-a' })).data_streams[0]!.indices[0]!.index_name;
+  assert.equal((await c2.get({ index: backing, id: '2' })).found, true);
   await c2.close();
   await n2.close();
   rmSync(d2, { recursive: true, force: true });

@@ -591,6 +591,9 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       case '_doc':
       case '_create': {
         if (m === 'GET' || m === 'HEAD') {
+          // Elasticsearch resolves a get against indices and aliases only: a data stream's name is
+          // not found (its backing indices are), as index_not_found_exception with excluded_ds
+          if (store.meta.dataStreams[target]) throw new EsError(404, 'index_not_found_exception', `no such index [${target}]`, { 'resource.type': 'index_or_alias', excluded_ds: 'true', 'resource.id': target, index_uuid: '_na_', index: target });
           const li = store.live.get(target) ?? store.live.get(expand(target, {})[0] ?? '');
           if (!li) throw indexNotFound(target);
           const d = c ? li.engine.get(decodeURIComponent(c)) : undefined;
