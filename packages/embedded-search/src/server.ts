@@ -334,6 +334,13 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       }
     }
     refresh(params, [...touched]);
+    // Elasticsearch marks every successful item of a refresh=true bulk (not wait_for) as refreshed.
+    if (params.refresh === 'true' || params.refresh === '') {
+      for (const item of items) {
+        const r = Object.values(item)[0] as Json;
+        if (!r.error) r.forced_refresh = true;
+      }
+    }
     return ok({ took: now() - started, errors, items });
   }
 
@@ -672,10 +679,35 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     throw new EsError(400, 'illegal_argument_exception', `unsupported by the embedded search node: ${m} /${r.parts.join('/')} (see packages/embedded-search/README.md for what is supported)`);
   }
 
+  /**
+   * Elasticsearch parses a search body on the coordinating node but builds the query, sorts and
+   * aggregations on each shard: what fails there answers as a search_phase_execution_exception
+   * ("all shards failed") whose root cause and failed_shards carry the shard's error, with its status.
+   * Body syntax errors (parsing_exception for an unknown query type, x_content_parse_exception) and
+   * what the embedded node does not implement are not wrapped.
+   */
+  function shardPhaseFailure(err: unknown): unknown {
+    if (!(err instanceof EsError) || err.status !== 400 || /^(unsupported by the embedded search node|\[(from|size)\] parameter cannot be negative)/.test(err.message)) return err;
+    const shardLevel = ['query_shard_exception', 'parse_exception', 'illegal_argument_exception', 'number_format_exception'].includes(err.type) || (err.type === 'parsing_exception' && err.message.startsWith('Failed to parse query ['));
+    if (!shardLevel) return err;
+    const cause = err.toCause();
+    return new EsError(400, 'search_phase_execution_exception', 'all shards failed', {
+      phase: 'query',
+      grouped: true,
+      failed_shards: [{ shard: 0, index: null, node: 'embedded', reason: cause }],
+      caused_by: cause,
+    });
+  }
+
   function searchRoute(target: string | undefined, r: Req): Res {
     const started = now();
     const t = targets(target, r.params);
-    const res = searchDocs(t, r.json(), r.params, now());
+    let res: Record<string, unknown>;
+    try {
+      res = searchDocs(t, r.json(), r.params, now());
+    } catch (err) {
+      throw shardPhaseFailure(err);
+    }
     return ok({ took: now() - started, timed_out: false, _shards: shards(t.length), ...res });
   }
 

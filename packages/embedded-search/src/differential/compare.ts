@@ -65,6 +65,16 @@ function maskDates(value: unknown): unknown {
   return value;
 }
 
+/** Error objects inside a 200 (bulk items, mget docs) compare by type: reasons are prose, uuids differ. */
+function dropErrorProse(value: unknown): void {
+  if (value === null || typeof value !== 'object') return;
+  const o = value as Record<string, unknown>;
+  if (typeof o.type === 'string' && typeof o.reason === 'string') {
+    for (const k of ['reason', 'root_cause', 'index_uuid', 'stack_trace']) delete o[k];
+  }
+  for (const v of Object.values(o)) dropErrorProse(v);
+}
+
 export function normalize(req: DiffRequest, res: RecordedResponse): unknown {
   if (res.status >= 400) {
     const err = (res.body as { error?: { type?: unknown } } | null)?.error;
@@ -72,6 +82,7 @@ export function normalize(req: DiffRequest, res: RecordedResponse): unknown {
   }
   const body = maskDates(structuredClone(res.body));
   for (const p of [...DEFAULT_IGNORES, ...(req.ignore ?? [])]) dropPath(body, p.split('.'));
+  dropErrorProse(body);
   const hits = (body as { hits?: { hits?: { _id?: string }[] } } | null)?.hits?.hits;
   if (req.unordered && Array.isArray(hits)) hits.sort((a, b) => String(a._id).localeCompare(String(b._id)));
   return { status: res.status, body };

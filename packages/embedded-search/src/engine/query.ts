@@ -112,6 +112,11 @@ function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensiti
     if (k === undefined) throw notAnIp(s);
     return new Set(ctx.engine.termDocs(field, formatIp(k)) ?? []);
   }
+  if (kind === 'boolean' && value !== true && value !== false && value !== 'true' && value !== 'false') {
+    // Elasticsearch parses a boolean term strictly: only true and false (so free text skips the field)
+    const reason = `Can't parse boolean value [${String(value)}], expected [true] or [false]`;
+    throw new EsError(400, 'query_shard_exception', `failed to create query: ${reason}`, { caused_by: { type: 'illegal_argument_exception', reason } });
+  }
   const term = kind === 'boolean' ? String(value === true || value === 'true') : String(value);
   if (!caseInsensitive) return ctx.engine.termDocs(field, term) ?? new Set();
   const lower = term.toLowerCase();
