@@ -354,6 +354,9 @@ export function evaluate(query: unknown, ctx: EvalContext): Scores {
     }
     case 'match_phrase': {
       const { field, value, params } = fieldAndParams(obj(body, name), 'query', name);
+      // a phrase on a field that is not text is one term (what Kibana's filter pills send on keywords)
+      const m = ctx.engine.field(field);
+      if (m && kindOf(m.type ?? 'keyword') !== 'text') return matchDocs(ctx, field, value, 'or', boostOf(params), undefined, params.lenient === true);
       return phraseDocs(ctx, field, value, boostOf(params));
     }
     case 'multi_match': {
