@@ -255,7 +255,7 @@ function countAndErrorCases(): DiffCase[] {
   out.push(count('term', { query: { term: { 'user.id': 'alice' } } }));
   out.push(count('range', { query: { range: { 'http.response.status_code': { gte: 400 } } } }));
   out.push(count('query_string', { query: { query_string: { query: 'user.id:alice OR user.id:bob' } } }));
-  out.push(count('wildcard-target', undefined, '/logs-audit*/_count'));
+  out.push(count('wildcard-target', undefined, '/logs-audit.events-diff*,diff-*/_count'));
   out.push(count('missing-index', undefined, '/no-such-index/_count'));
   out.push(count('size-not-allowed', { size: 1 }));
   out.push(count('q', undefined, `${S}/_count?q=user.id:alice`));
