@@ -38,6 +38,15 @@ function keyValues(h: Hit, field: string): (string | number)[] {
   return m.ignore_above !== undefined ? raw.filter((s) => s.length <= m.ignore_above!) : raw;
 }
 
+/** The values of a field for `missing`: a text field has no doc values but may still be present. */
+function keyValuesOrNone(h: Hit, field: string): unknown[] {
+  const kind = kindOf(h.engine.field(field)?.type ?? 'keyword');
+  return kind === 'text' ? fieldValues(h.engine, h.doc, field) : keyValues(h, field);
+}
+
+/** Aggregation names of Elasticsearch 8 that this node does not implement (answered as unsupported). */
+const ES_AGGREGATIONS = new Set(['percentiles', 'percentile_ranks', 'extended_stats', 'range', 'date_range', 'ip_range', 'composite', 'rare_terms', 'significant_terms', 'significant_text', 'multi_terms', 'auto_date_histogram', 'variable_width_histogram', 'geo_bounds', 'geo_centroid', 'geohash_grid', 'geotile_grid', 'geohex_grid', 'geo_distance', 'nested', 'reverse_nested', 'children', 'parent', 'sampler', 'diversified_sampler', 'random_sampler', 'global', 'adjacency_matrix', 'scripted_metric', 'median_absolute_deviation', 'weighted_avg', 'boxplot', 'string_stats', 't_test', 'top_metrics', 'rate', 'matrix_stats', 'avg_bucket', 'max_bucket', 'min_bucket', 'sum_bucket', 'stats_bucket', 'extended_stats_bucket', 'percentiles_bucket', 'bucket_script', 'bucket_selector', 'bucket_sort', 'cumulative_sum', 'cumulative_cardinality', 'derivative', 'moving_fn', 'moving_percentiles', 'normalize', 'serial_diff', 'inference', 'categorize_text', 'frequent_item_sets', 'time_series', 'ip_prefix']);
+
 function isDateField(hits: Hit[], field: string): boolean {
   return hits.some((h) => h.engine.field(field)?.type === 'date');
 }
@@ -305,8 +314,15 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         else out[name] = { buckets: Object.fromEntries(Object.entries(filters ?? {}).map(([k, f]) => { const g = evalOne(f); return [k, withSub(g, { doc_count: g.length })]; })) };
         break;
       }
+      case 'missing': {
+        if (!field) throw parsingError(`Required [field] for missing aggregation [${name}]`);
+        const keep = hits.filter((h) => keyValuesOrNone(h, field).length === 0);
+        out[name] = withSub(keep, { doc_count: keep.length });
+        break;
+      }
       default:
-        throw unsupported(`aggregation [${type}]`);
+        if (ES_AGGREGATIONS.has(type)) throw unsupported(`aggregation [${type}]`);
+        throw parsingError(`Unknown aggregation type [${type}]`, { caused_by: { type: 'named_object_not_found_exception', reason: `[1:1] unknown field [${type}]` } });
     }
   }
   return out;
