@@ -45,13 +45,13 @@ test('every recorded case answers on the embedded node as on Elasticsearch, or i
       for (const [i, req] of c.requests.entries()) {
         const actual = await send(node.url, req);
         const d = firstDifference(normalize(req, c.recorded[i]!), normalize(req, actual));
-        if (d && !diff) diff = { ...d, path: c.requests.length > 1 ? `${d.path}` : d.path };
+        if (d && !diff) diff = d;
       }
       const k = known.get(c.id);
       if (diff) {
         const kind = kindOf(diff.path, diff.expected, diff.actual);
         const auto = `${diff.path}: Elasticsearch ${JSON.stringify(diff.expected)?.slice(0, 120)}, embedded ${JSON.stringify(diff.actual)?.slice(0, 120)}`;
-        found.push({ id: c.id, kind, reason: k?.reason ?? auto });
+        found.push({ id: c.id, kind: k?.kind ?? kind, reason: k?.reason ?? auto, observed: auto });
         if (!k) unexpected.push(`${c.id}: ${auto}`);
       } else if (k) {
         disappeared.push(c.id);

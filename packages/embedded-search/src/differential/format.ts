@@ -53,5 +53,8 @@ export interface DiffSuite {
 export interface KnownDifference {
   id: string;
   kind: string;
+  /** Why it differs (written by hand; the test keeps it when it rewrites the list). */
   reason: string;
+  /** The first differing path and the two values, as the last run saw them. */
+  observed?: string;
 }
