@@ -383,8 +383,8 @@ export function evaluate(query: unknown, ctx: EvalContext): Scores {
       const b = obj(body, name);
       if (typeof b.query !== 'string') throw parsingError('[query_string] requires query');
       const defaults = (b.fields as string[] | undefined) ?? (b.default_field ? [String(b.default_field)] : ['*']);
-      const node = parseQueryString(b.query);
-      return evalQs(node, ctx, defaults, String(b.default_operator ?? 'or').toLowerCase() === 'and' ? 'and' : 'or');
+      const op = String(b.default_operator ?? 'or').toLowerCase() === 'and' ? 'and' : 'or';
+      return evalQs(parseQueryString(b.query, op), ctx, defaults, op);
     }
     default:
       // a query Elasticsearch has but this node lacks is named as unsupported; any other name is
@@ -455,8 +455,10 @@ function evalQs(node: QsNode, ctx: EvalContext, defaults: string[], op: 'and' | 
       for (const r of required) base = base ? intersect(base, evalQs(r.node, ctx, defaults, op)) : evalQs(r.node, ctx, defaults, op);
       if (optional.length > 0) {
         const parts = optional.map((o) => evalQs(o.node, ctx, defaults, op));
-        const combined = op === 'and' ? parts.reduce((a, b) => intersect(a, b)) : union(parts);
-        base = base ? (op === 'and' ? intersect(base, combined) : addScores(base, combined)) : combined;
+        // the default operator is already in each clause's occur (parseQueryString): optional
+        // clauses only add to the score of required ones, or match alone when none is required
+        const combined = union(parts);
+        base = base ? addScores(base, combined) : combined;
       }
       if (!base) base = all(ctx, 0);
       for (const p of prohibited) for (const [d] of evalQs(p.node, ctx, defaults, op)) base.delete(d);
