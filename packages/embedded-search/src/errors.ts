@@ -26,7 +26,9 @@ export class EsError extends Error {
 
   toBody(): { error: Record<string, unknown>; status: number } {
     const cause = this.toCause();
-    return { error: { root_cause: [cause], ...cause }, status: this.status };
+    // a search phase failure's root cause is the shard's error, as Elasticsearch reports it
+    const root = this.type === 'search_phase_execution_exception' && this.extra.caused_by ? this.extra.caused_by : cause;
+    return { error: { root_cause: [root], ...cause }, status: this.status };
   }
 }
 

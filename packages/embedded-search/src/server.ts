@@ -216,10 +216,15 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     return expand(target, params).map((index) => ({ index, engine: store.live.get(index)!.engine }));
   }
 
+  /** A data stream's name where only an index or alias may be named (get by id, mget, an index op). */
+  function dataStreamExcluded(name: string): EsError {
+    return new EsError(404, 'index_not_found_exception', `no such index [${name}]`, { 'resource.type': 'index_or_alias', excluded_ds: 'true', 'resource.id': name, index_uuid: '_na_', index: name });
+  }
+
   /** Where a write to `name` goes, creating the index or data stream on first write as ES does. */
   function writeTarget(name: string, op: string): { li: LiveIndex; dataStream?: string } {
     if (store.meta.dataStreams[name]) {
-      if (op !== 'create') throw new EsError(400, 'illegal_argument_exception', `only write ops with an op_type of create are allowed in data streams`);
+      if (op !== 'create') throw new EsError(400, 'illegal_argument_exception', `only write ops with an op_type of create are allowed in data streams`, { caused_by: dataStreamExcluded(name).toCause() });
       const ds = store.meta.dataStreams[name]!;
       return { li: store.live.get(ds.indices[ds.indices.length - 1]!)!, dataStream: name };
     }
@@ -248,7 +253,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
   function writeDoc(li: LiveIndex, id: string, source: unknown, op: 'index' | 'create', dataStream?: string): Json {
     if (source === null || typeof source !== 'object' || Array.isArray(source)) throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: document is not an object`);
     const src = source as Json;
-    if (dataStream && src['@timestamp'] === undefined) throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: data stream timestamp field [@timestamp] is missing`);
+    if (dataStream && src['@timestamp'] === undefined) throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: data stream timestamp field [@timestamp] is missing`, { caused_by: { type: 'illegal_argument_exception', reason: 'data stream timestamp field [@timestamp] is missing' }, _index: li.meta.name });
     const current = li.engine.get(id);
     if (op === 'create' && current) {
       throw new EsError(409, 'version_conflict_engine_exception', `[${id}]: version conflict, document already exists (current version [${current.version}])`, { index_uuid: li.meta.uuid, shard: '0', index: li.meta.name });
@@ -330,10 +335,20 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       } catch (err) {
         if (!(err instanceof EsError)) throw err;
         errors = true;
-        items.push({ [op]: { _index: index ?? null, _id: id ?? null, status: err.status, error: err.toCause() } });
+        // a document refused by a data stream's write index names that backing index, as Elasticsearch does
+        const resolved = typeof err.extra._index === 'string' ? err.extra._index : index;
+        const { _index: _ignored, ...cause } = err.toCause();
+        items.push({ [op]: { _index: resolved ?? null, _id: id ?? null, status: err.status, error: cause } });
       }
     }
     refresh(params, [...touched]);
+    // Elasticsearch marks every successful item of a refresh=true bulk (not wait_for) as refreshed.
+    if (params.refresh === 'true' || params.refresh === '') {
+      for (const item of items) {
+        const r = Object.values(item)[0] as Json;
+        if (!r.error) r.forced_refresh = true;
+      }
+    }
     return ok({ took: now() - started, errors, items });
   }
 
@@ -593,7 +608,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         if (m === 'GET' || m === 'HEAD') {
           // Elasticsearch resolves a get against indices and aliases only: a data stream's name is
           // not found (its backing indices are), as index_not_found_exception with excluded_ds
-          if (store.meta.dataStreams[target]) throw new EsError(404, 'index_not_found_exception', `no such index [${target}]`, { 'resource.type': 'index_or_alias', excluded_ds: 'true', 'resource.id': target, index_uuid: '_na_', index: target });
+          if (store.meta.dataStreams[target]) throw dataStreamExcluded(target);
           const li = store.live.get(target) ?? store.live.get(expand(target, {})[0] ?? '');
           if (!li) throw indexNotFound(target);
           const d = c ? li.engine.get(decodeURIComponent(c)) : undefined;
@@ -608,7 +623,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
           return ok(res, res.result === 'deleted' ? 200 : 404);
         }
         if (m === 'PUT' || m === 'POST') {
-          const op = b === '_create' || p.op_type === 'create' ? 'create' : 'index';
+          // an auto-generated id makes the write a create, as Elasticsearch does (so it may go to a data stream)
+          const op = b === '_create' || p.op_type === 'create' || !c ? 'create' : 'index';
           const id = c ? decodeURIComponent(c) : randomBytes(15).toString('base64url');
           if (!c && m === 'PUT') throw new EsError(405, 'method_not_allowed', 'Incorrect HTTP method for uri and method: [PUT], allowed: [POST]');
           const { li, dataStream } = writeTarget(target, op);
@@ -672,10 +688,35 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     throw new EsError(400, 'illegal_argument_exception', `unsupported by the embedded search node: ${m} /${r.parts.join('/')} (see packages/embedded-search/README.md for what is supported)`);
   }
 
+  /**
+   * Elasticsearch parses a search body on the coordinating node but builds the query, sorts and
+   * aggregations on each shard: what fails there answers as a search_phase_execution_exception
+   * ("all shards failed") whose root cause and failed_shards carry the shard's error, with its status.
+   * Body syntax errors (parsing_exception for an unknown query type, x_content_parse_exception) and
+   * what the embedded node does not implement are not wrapped.
+   */
+  function shardPhaseFailure(err: unknown): unknown {
+    if (!(err instanceof EsError) || err.status !== 400 || /^(unsupported by the embedded search node|\[(from|size)\] parameter cannot be negative)/.test(err.message)) return err;
+    const shardLevel = ['query_shard_exception', 'parse_exception', 'illegal_argument_exception'].includes(err.type) || (err.type === 'parsing_exception' && err.message.startsWith('Failed to parse query ['));
+    if (!shardLevel) return err;
+    const cause = err.toCause();
+    return new EsError(400, 'search_phase_execution_exception', 'all shards failed', {
+      phase: 'query',
+      grouped: true,
+      failed_shards: [{ shard: 0, index: null, node: 'embedded', reason: cause }],
+      caused_by: cause,
+    });
+  }
+
   function searchRoute(target: string | undefined, r: Req): Res {
     const started = now();
     const t = targets(target, r.params);
-    const res = searchDocs(t, r.json(), r.params, now());
+    let res: Record<string, unknown>;
+    try {
+      res = searchDocs(t, r.json(), r.params, now());
+    } catch (err) {
+      throw shardPhaseFailure(err);
+    }
     return ok({ took: now() - started, timed_out: false, _shards: shards(t.length), ...res });
   }
 
@@ -693,7 +734,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         const index = String(s._index ?? target ?? '');
         const id = String(s._id);
         const li = store.live.get(index);
-        if (!li) return { _index: index, _id: id, error: indexNotFound(index).toCause() };
+        if (!li) return { _index: index, _id: id, error: (store.meta.dataStreams[index] ? dataStreamExcluded(index) : indexNotFound(index)).toCause() };
         const d = li.engine.get(id);
         return d ? { _index: index, _id: id, _version: d.version, _seq_no: d.seqNo, _primary_term: 1, found: true, _source: d.source } : { _index: index, _id: id, found: false };
       }),

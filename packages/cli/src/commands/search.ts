@@ -158,8 +158,9 @@ export function register(program: Command): void {
           process.exitCode = EXIT.usage;
           return;
         }
-        const e = err as { meta?: { statusCode?: number; body?: { error?: { reason?: string } } }; message: string };
-        const reason = e.meta?.body?.error?.reason ?? e.message;
+        const e = err as { meta?: { statusCode?: number; body?: { error?: { reason?: string; root_cause?: { reason?: string }[] } } }; message: string };
+        // a query that fails on the shards is "all shards failed" at the top: the root cause says why
+        const reason = e.meta?.body?.error?.root_cause?.[0]?.reason ?? e.meta?.body?.error?.reason ?? e.message;
         process.stderr.write(`audit search: ${reason}\n`);
         process.exitCode = e.meta?.statusCode === 400 ? EXIT.usage : EXIT.unavailable;
       } finally {

@@ -38,6 +38,15 @@ function keyValues(h: Hit, field: string): (string | number)[] {
   return m.ignore_above !== undefined ? raw.filter((s) => s.length <= m.ignore_above!) : raw;
 }
 
+/** The values of a field for `missing`: a text field has no doc values but may still be present. */
+function keyValuesOrNone(h: Hit, field: string): unknown[] {
+  const kind = kindOf(h.engine.field(field)?.type ?? 'keyword');
+  return kind === 'text' ? fieldValues(h.engine, h.doc, field) : keyValues(h, field);
+}
+
+/** Aggregation names of Elasticsearch 8 that this node does not implement (answered as unsupported). */
+const ES_AGGREGATIONS = new Set(['percentiles', 'percentile_ranks', 'extended_stats', 'range', 'date_range', 'ip_range', 'composite', 'rare_terms', 'significant_terms', 'significant_text', 'multi_terms', 'auto_date_histogram', 'variable_width_histogram', 'geo_bounds', 'geo_centroid', 'geohash_grid', 'geotile_grid', 'geohex_grid', 'geo_distance', 'nested', 'reverse_nested', 'children', 'parent', 'sampler', 'diversified_sampler', 'random_sampler', 'global', 'adjacency_matrix', 'scripted_metric', 'median_absolute_deviation', 'weighted_avg', 'boxplot', 'string_stats', 't_test', 'top_metrics', 'rate', 'matrix_stats', 'avg_bucket', 'max_bucket', 'min_bucket', 'sum_bucket', 'stats_bucket', 'extended_stats_bucket', 'percentiles_bucket', 'bucket_script', 'bucket_selector', 'bucket_sort', 'cumulative_sum', 'cumulative_cardinality', 'derivative', 'moving_fn', 'moving_percentiles', 'normalize', 'serial_diff', 'inference', 'categorize_text', 'frequent_item_sets', 'time_series', 'ip_prefix']);
+
 function isDateField(hits: Hit[], field: string): boolean {
   return hits.some((h) => h.engine.field(field)?.type === 'date');
 }
@@ -89,6 +98,44 @@ function filterHits(hits: Hit[], query: unknown, now: number): Hit[] {
   });
 }
 
+/** terms include/exclude: an array of exact terms, or a string as a regular expression over the whole term. */
+function termFilter(spec: unknown, fallback: boolean): (k: string | number) => boolean {
+  if (spec === undefined) return () => fallback;
+  if (Array.isArray(spec)) {
+    const set = new Set(spec.map(String));
+    return (k) => set.has(String(k));
+  }
+  if (typeof spec === 'string') {
+    const re = new RegExp(`^(?:${spec})$`);
+    return (k) => re.test(String(k));
+  }
+  throw unsupported('terms include/exclude partitions');
+}
+
+/** key_as_string for a java.time pattern of the common letters (yyyy MM dd HH mm ss SSS, 'quoted' text), UTC. */
+function javaDateFormatter(pattern: string): (ms: number) => string {
+  if (!/^(?:yyyy|yy|MM|dd|HH|mm|ss|SSS|'[^']*'|[-/:. T])+$/.test(pattern)) {
+    return formatDate;
+  }
+  const pad = (n: number, w: number) => String(n).padStart(w, '0');
+  return (ms) => {
+    const d = new Date(ms);
+    return pattern.replace(/yyyy|yy|MM|dd|HH|mm|ss|SSS|'([^']*)'/g, (t, lit: string | undefined) => {
+      if (lit !== undefined) return lit;
+      switch (t) {
+        case 'yyyy': return pad(d.getUTCFullYear(), 4);
+        case 'yy': return pad(d.getUTCFullYear() % 100, 2);
+        case 'MM': return pad(d.getUTCMonth() + 1, 2);
+        case 'dd': return pad(d.getUTCDate(), 2);
+        case 'HH': return pad(d.getUTCHours(), 2);
+        case 'mm': return pad(d.getUTCMinutes(), 2);
+        case 'ss': return pad(d.getUTCSeconds(), 2);
+        default: return pad(d.getUTCMilliseconds(), 3);
+      }
+    });
+  };
+}
+
 export interface AggContext {
   now: number;
   topHits: (hits: Hit[], spec: Agg) => Record<string, unknown>;
@@ -124,18 +171,32 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         const order = (body.order ?? { _count: 'desc' }) as Record<string, string>;
         const [orderKey, orderDir] = Object.entries(Array.isArray(order) ? order[0] : order)[0] ?? ['_count', 'desc'];
         const sign = orderDir === 'asc' ? 1 : -1;
-        const entries = [...groups].filter(([, g]) => g.length >= minDocCount);
+        const included = termFilter(body.include, true);
+        const excluded = termFilter(body.exclude, false);
+        const entries = [...groups].filter(([k, g]) => g.length >= minDocCount && included(k) && !excluded(k));
+        // order by a sub-aggregation's value ("lat", "lat.value", "s.avg"), computed once per bucket
+        const byMetric = orderKey !== '_key' && orderKey !== '_count' && orderKey !== undefined;
+        const metric = new Map<string | number, number>();
+        if (byMetric) {
+          const [aggName, prop = 'value'] = orderKey.split(/[.>]/) as [string, string?];
+          if (!sub || !(aggName in (sub as Agg))) throw new EsError(400, 'aggregation_execution_exception', `Invalid aggregation order path [${orderKey}]. The provided aggregation [${aggName}] either does not exist, or is a pipeline aggregation and cannot be used to sort the buckets.`);
+          for (const [k, g] of entries) {
+            const v = (aggregate({ [aggName]: (sub as Agg)[aggName] }, g, ctx)[aggName] as Record<string, unknown>)[prop];
+            metric.set(k, typeof v === 'number' ? v : sign > 0 ? Infinity : -Infinity);
+          }
+        }
         entries.sort((a, b) => {
           if (orderKey === '_key') return sign * (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-          const diff = sign * (a[1].length - b[1].length);
+          const diff = byMetric ? sign * (metric.get(a[0])! - metric.get(b[0])!) || (b[1].length - a[1].length) : sign * (a[1].length - b[1].length);
           return diff !== 0 ? diff : a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
         });
         const kept = entries.slice(0, size);
         const date = isDateField(hits, field);
+        const bool = hits.some((h) => h.engine.field(field)?.type === 'boolean');
         out[name] = {
           doc_count_error_upper_bound: 0,
           sum_other_doc_count: entries.slice(size).reduce((n, [, g]) => n + g.length, 0),
-          buckets: kept.map(([k, g]) => withSub(g, { key: k, ...(date ? { key_as_string: formatDate(Number(k)) } : {}), doc_count: g.length })),
+          buckets: kept.map(([k, g]) => withSub(g, { key: k, ...(date ? { key_as_string: formatDate(Number(k)) } : bool ? { key_as_string: k === 1 ? 'true' : 'false' } : {}), doc_count: g.length })),
         };
         break;
       }
@@ -161,6 +222,16 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         } else if (body.interval !== undefined) {
           throw unsupported('date_histogram [interval] (deprecated): use fixed_interval or calendar_interval');
         } else throw new EsError(400, 'illegal_argument_exception', 'Invalid interval specified, must be non-null and non-empty');
+        if (type === 'date_histogram' && body.offset !== undefined) {
+          // buckets start at the interval boundary shifted by the offset ("+6h": days from 06:00)
+          const o = String(body.offset);
+          const sign = o.startsWith('-') ? -1 : 1;
+          const ms = sign * fixedInterval(o.replace(/^[+-]/, ''));
+          const [f0, n0] = [floor, next];
+          floor = (v) => f0(v - ms) + ms;
+          next = (v) => n0(v - ms) + ms;
+        }
+        const keyString = type === 'date_histogram' && body.format !== undefined ? javaDateFormatter(String(body.format)) : formatDate;
         if (body.time_zone !== undefined && !['UTC', 'Z', '+00:00', 'Etc/UTC', 'GMT'].includes(String(body.time_zone))) throw unsupported(`date_histogram time_zone [${String(body.time_zone)}] (UTC only)`);
         const groups = new Map<number, Hit[]>();
         for (const h of hits) {
@@ -186,7 +257,7 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         const buckets = keys
           .map((k) => ({ k, g: groups.get(k) ?? [] }))
           .filter(({ g }) => g.length >= minDocCount)
-          .map(({ k, g }) => withSub(g, { ...(type === 'date_histogram' ? { key_as_string: formatDate(k) } : {}), key: k, doc_count: g.length }));
+          .map(({ k, g }) => withSub(g, { ...(type === 'date_histogram' ? { key_as_string: keyString(k) } : {}), key: k, doc_count: g.length }));
         out[name] = { buckets };
         break;
       }
@@ -220,9 +291,12 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         const withStr = (v: number | null) => (date && v !== null ? { value: v, value_as_string: formatDate(v) } : { value: v });
         if (type === 'min') out[name] = withStr(min);
         else if (type === 'max') out[name] = withStr(max);
-        else if (type === 'avg') out[name] = { value: vals.length ? sum / vals.length : null };
-        else if (type === 'sum') out[name] = { value: sum };
-        else out[name] = { count: vals.length, min, max, avg: vals.length ? sum / vals.length : null, sum };
+        else if (type === 'avg') out[name] = withStr(vals.length ? sum / vals.length : null);
+        else if (type === 'sum') out[name] = withStr(sum);
+        else {
+          const avg = vals.length ? sum / vals.length : null;
+          out[name] = { count: vals.length, min, max, avg, sum, ...(date && vals.length ? { min_as_string: formatDate(min!), max_as_string: formatDate(max!), avg_as_string: formatDate(avg!), sum_as_string: formatDate(sum) } : {}) };
+        }
         break;
       }
       case 'top_hits':
@@ -240,8 +314,15 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         else out[name] = { buckets: Object.fromEntries(Object.entries(filters ?? {}).map(([k, f]) => { const g = evalOne(f); return [k, withSub(g, { doc_count: g.length })]; })) };
         break;
       }
+      case 'missing': {
+        if (!field) throw parsingError(`Required [field] for missing aggregation [${name}]`);
+        const keep = hits.filter((h) => keyValuesOrNone(h, field).length === 0);
+        out[name] = withSub(keep, { doc_count: keep.length });
+        break;
+      }
       default:
-        throw unsupported(`aggregation [${type}]`);
+        if (ES_AGGREGATIONS.has(type)) throw unsupported(`aggregation [${type}]`);
+        throw parsingError(`Unknown aggregation type [${type}]`, { caused_by: { type: 'named_object_not_found_exception', reason: `[1:1] unknown field [${type}]` } });
     }
   }
   return out;

@@ -18,6 +18,30 @@ export type FieldMapping = { type?: string; properties?: Record<string, FieldMap
 export type Mappings = { dynamic?: boolean | 'true' | 'false' | 'strict' | 'runtime'; properties?: Record<string, FieldMapping>; [k: string]: unknown };
 
 export const SUPPORTED_TYPES = new Set(['keyword', 'text', 'date', 'long', 'integer', 'short', 'byte', 'float', 'double', 'half_float', 'scaled_float', 'boolean', 'ip', 'object', 'flattened', 'constant_keyword', 'match_only_text', 'wildcard', 'geo_point']);
+/** Largest magnitude a JSON number may have for each integer type (Jackson's coercion check). */
+const INTEGER_RANGE: Record<string, number> = { long: 2 ** 63, integer: 2 ** 31, short: 2 ** 15, byte: 2 ** 7 };
+
+/** The caused_by Elasticsearch gives under a document_parsing_exception, by field type and value. */
+function parseCause(type: string, value: unknown, format: string | undefined): Record<string, unknown> {
+  const json = typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+  if (typeof value === 'object' && value !== null) return { type: 'illegal_state_exception', reason: `Can't get text on a START_OBJECT` };
+  if (NUMERIC.has(type)) {
+    if (typeof value === 'boolean') {
+      const reason = `Current token (VALUE_${String(value).toUpperCase()}) not numeric, can not use numeric value accessors`;
+      return { type: 'x_content_parse_exception', reason, caused_by: { type: 'json_parse_exception', reason } };
+    }
+    if (typeof value === 'number') {
+      const reason = `Numeric value (${json}) out of range of ${type}`;
+      return { type: 'x_content_parse_exception', reason, caused_by: { type: 'input_coercion_exception', reason } };
+    }
+    return { type: 'illegal_argument_exception', reason: `For input string: "${json}"` };
+  }
+  if (type === 'date') return { type: 'illegal_argument_exception', reason: `failed to parse date field [${json}] with format [${format ?? 'strict_date_optional_time||epoch_millis'}]`, caused_by: { type: 'date_time_parse_exception', reason: 'Failed to parse with all enclosed parsers' } };
+  if (type === 'boolean') return { type: 'illegal_argument_exception', reason: `Failed to parse value [${json}] as only [true] or [false] are allowed.` };
+  if (type === 'ip') return { type: 'illegal_argument_exception', reason: `'${json}' is not an IP string literal.` };
+  return { type: 'illegal_argument_exception', reason: `failed to parse [${json}]` };
+}
+
 const NUMERIC = new Set(['long', 'integer', 'short', 'byte', 'float', 'double', 'half_float', 'scaled_float']);
 
 /**
@@ -218,8 +242,9 @@ export class IndexEngine {
     const added = new Map<string, FieldMapping>();
     const dynamic = String(this.mapping.dynamic ?? 'true');
     const fail = (path: string, type: string, value: unknown) => {
-      throw new EsError(400, 'document_parsing_exception', `[1:2] failed to parse field [${path}] of type [${type}] in document with id '${id}'. Preview of field's value: '${preview(value)}'`);
+      throw new EsError(400, 'document_parsing_exception', `[1:2] failed to parse field [${path}] of type [${type}] in document with id '${id}'. Preview of field's value: '${preview(value)}'`, { caused_by: parseCause(type, value, formatOf(path)) });
     };
+    const formatOf = (path: string) => this.field(path)?.format;
     const leaf = (path: string, m: FieldMapping, value: unknown) => {
       if (value === null || value === undefined) return;
       const type = m.type ?? 'object';
@@ -243,6 +268,7 @@ export class IndexEngine {
         case 'number': {
           const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
           if (!Number.isFinite(n)) fail(path, type, value);
+          if (typeof value === 'number' && INTEGER_RANGE[type] !== undefined && Math.abs(value) > INTEGER_RANGE[type]!) fail(path, type, value);
           const v = type === 'long' || type === 'integer' || type === 'short' || type === 'byte' ? Math.trunc(n) : n;
           entries.push({ field: path, num: v, term: String(v) });
           break;

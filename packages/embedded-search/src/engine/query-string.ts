@@ -98,40 +98,43 @@ function tokenize(input: string): Tok[] {
   return out;
 }
 
-export function parseQueryString(input: string): QsNode {
+export function parseQueryString(input: string, op: 'and' | 'or' = 'or'): QsNode {
   const toks = tokenize(input);
   let p = 0;
   const err = (msg: string) => parsingError(`Failed to parse query [${input}]: ${msg}`);
   const peek = () => toks[p];
 
-  function orExpr(field?: string): QsNode {
-    const children = [andExpr(field)];
-    while (peek()?.t === 'OR') {
-      p++;
-      children.push(andExpr(field));
-    }
-    return children.length === 1 ? children[0]! : { type: 'or', children };
-  }
-  function andExpr(field?: string): QsNode {
-    const children = [seq(field)];
-    while (peek()?.t === 'AND') {
-      p++;
-      children.push(seq(field));
-    }
-    return children.length === 1 ? children[0]! : { type: 'and', children };
-  }
-  function seq(field?: string): QsNode {
+  /**
+   * One level of clauses with Lucene's classic occur rules (QueryParser.addClause): AND makes the
+   * clause before it and the one after it required, OR under default operator AND makes them
+   * optional, +/- and NOT mark one clause; so `a OR b AND c` is `a +b +c`, not `a OR (b AND c)`.
+   */
+  function clauses(field?: string): QsNode {
     const items: { occur: 'must' | 'should' | 'must_not'; node: QsNode }[] = [];
-    while (p < toks.length && !['OR', 'AND', ')'].includes(peek()!.t)) {
-      let occur: 'must' | 'should' | 'must_not' = 'should';
+    let conj: 'AND' | 'OR' | undefined;
+    while (p < toks.length && peek()!.t !== ')') {
       const t = peek()!;
-      if (t.t === '+') { occur = 'must'; p++; }
-      else if (t.t === '-' || t.t === 'NOT') { occur = 'must_not'; p++; }
-      items.push({ occur, node: primary(field) });
+      if (t.t === 'AND' || t.t === 'OR') {
+        if (items.length === 0 || conj !== undefined) throw err(`unexpected [${t.t}]`);
+        conj = t.t;
+        p++;
+        continue;
+      }
+      let mods: '+' | '-' | undefined;
+      if (t.t === '+') { mods = '+'; p++; }
+      else if (t.t === '-' || t.t === 'NOT') { mods = '-'; p++; }
+      const node = primary(field);
+      const prev = items[items.length - 1];
+      if (prev && prev.occur !== 'must_not') {
+        if (conj === 'AND') prev.occur = 'must';
+        else if (conj === 'OR' && op === 'and') prev.occur = 'should';
+      }
+      const occur = mods === '-' ? 'must_not' : op === 'or' ? (mods === '+' || conj === 'AND' ? 'must' : 'should') : conj !== 'OR' ? 'must' : 'should';
+      items.push({ occur, node });
+      conj = undefined;
     }
-    if (items.length === 0) throw err(p < toks.length ? `unexpected [${peek()!.t}]` : 'unexpected end of query');
-    if (items.length === 1 && items[0]!.occur === 'should') return items[0]!.node;
-    if (items.length === 1 && items[0]!.occur === 'must_not') return { type: 'not', child: items[0]!.node };
+    if (conj !== undefined || items.length === 0) throw err(p < toks.length ? `unexpected [${peek()!.t}]` : 'unexpected end of query');
+    if (items.length === 1 && items[0]!.occur !== 'must_not') return items[0]!.node;
     return { type: 'group', children: items };
   }
   function primary(field?: string): QsNode {
@@ -139,7 +142,7 @@ export function parseQueryString(input: string): QsNode {
     if (!t) throw err('unexpected end of query');
     switch (t.t) {
       case '(': {
-        const inner = orExpr(field);
+        const inner = clauses(field);
         if (toks[p++]?.t !== ')') throw err('missing [)]');
         return inner;
       }
@@ -154,7 +157,7 @@ export function parseQueryString(input: string): QsNode {
         }
         if (next.t === '(') {
           p++;
-          const inner = orExpr(f);
+          const inner = clauses(f);
           if (toks[p++]?.t !== ')') throw err('missing [)]');
           return inner;
         }
@@ -178,7 +181,7 @@ export function parseQueryString(input: string): QsNode {
   }
 
   if (toks.length === 0) return { type: 'term', value: '*', phrase: false };
-  const node = orExpr();
+  const node = clauses();
   if (p < toks.length) throw err(`unexpected [${toks[p]!.t}]`);
   return node;
 }

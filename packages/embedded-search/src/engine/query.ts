@@ -112,6 +112,11 @@ function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensiti
     if (k === undefined) throw notAnIp(s);
     return new Set(ctx.engine.termDocs(field, formatIp(k)) ?? []);
   }
+  if (kind === 'boolean' && value !== true && value !== false && value !== 'true' && value !== 'false') {
+    // Elasticsearch parses a boolean term strictly: only true and false (so free text skips the field)
+    const reason = `Can't parse boolean value [${String(value)}], expected [true] or [false]`;
+    throw new EsError(400, 'query_shard_exception', `failed to create query: ${reason}`, { caused_by: { type: 'illegal_argument_exception', reason } });
+  }
   const term = kind === 'boolean' ? String(value === true || value === 'true') : String(value);
   if (!caseInsensitive) return ctx.engine.termDocs(field, term) ?? new Set();
   const lower = term.toLowerCase();
@@ -280,6 +285,9 @@ function expandFields(ctx: EvalContext, fields: string[]): string[] {
   return out;
 }
 
+/** Query names of Elasticsearch 8 (the ones this node does not implement answer as unsupported). */
+const ES_QUERIES = new Set(['regexp', 'fuzzy', 'simple_query_string', 'match_bool_prefix', 'match_phrase_prefix', 'combined_fields', 'intervals', 'nested', 'has_child', 'has_parent', 'parent_id', 'geo_bounding_box', 'geo_distance', 'geo_grid', 'geo_polygon', 'geo_shape', 'shape', 'more_like_this', 'script', 'script_score', 'function_score', 'percolate', 'rank_feature', 'wrapper', 'pinned', 'distance_feature', 'dis_max', 'boosting', 'span_term', 'span_near', 'span_or', 'span_not', 'span_first', 'span_multi', 'span_containing', 'span_within', 'field_masking_span', 'terms_set', 'type', 'knn', 'text_expansion', 'sparse_vector', 'semantic']);
+
 export function evaluate(query: unknown, ctx: EvalContext): Scores {
   if (query === undefined || query === null) return all(ctx);
   const q = obj(query, 'query');
@@ -349,6 +357,9 @@ export function evaluate(query: unknown, ctx: EvalContext): Scores {
     }
     case 'match_phrase': {
       const { field, value, params } = fieldAndParams(obj(body, name), 'query', name);
+      // a phrase on a field that is not text is one term (what Kibana's filter pills send on keywords)
+      const m = ctx.engine.field(field);
+      if (m && kindOf(m.type ?? 'keyword') !== 'text') return matchDocs(ctx, field, value, 'or', boostOf(params), undefined, params.lenient === true);
       return phraseDocs(ctx, field, value, boostOf(params));
     }
     case 'multi_match': {
@@ -372,11 +383,14 @@ export function evaluate(query: unknown, ctx: EvalContext): Scores {
       const b = obj(body, name);
       if (typeof b.query !== 'string') throw parsingError('[query_string] requires query');
       const defaults = (b.fields as string[] | undefined) ?? (b.default_field ? [String(b.default_field)] : ['*']);
-      const node = parseQueryString(b.query);
-      return evalQs(node, ctx, defaults, String(b.default_operator ?? 'or').toLowerCase() === 'and' ? 'and' : 'or');
+      const op = String(b.default_operator ?? 'or').toLowerCase() === 'and' ? 'and' : 'or';
+      return evalQs(parseQueryString(b.query, op), ctx, defaults, op);
     }
     default:
-      throw unsupported(`query [${name}]`);
+      // a query Elasticsearch has but this node lacks is named as unsupported; any other name is
+      // Elasticsearch's parse error for an unknown query
+      if (ES_QUERIES.has(name)) throw unsupported(`query [${name}]`);
+      throw parsingError(`unknown query [${name}]`, { caused_by: { type: 'named_object_not_found_exception', reason: `[1:1] unknown field [${name}]` } });
   }
 }
 
@@ -441,8 +455,10 @@ function evalQs(node: QsNode, ctx: EvalContext, defaults: string[], op: 'and' | 
       for (const r of required) base = base ? intersect(base, evalQs(r.node, ctx, defaults, op)) : evalQs(r.node, ctx, defaults, op);
       if (optional.length > 0) {
         const parts = optional.map((o) => evalQs(o.node, ctx, defaults, op));
-        const combined = op === 'and' ? parts.reduce((a, b) => intersect(a, b)) : union(parts);
-        base = base ? (op === 'and' ? intersect(base, combined) : addScores(base, combined)) : combined;
+        // the default operator is already in each clause's occur (parseQueryString): optional
+        // clauses only add to the score of required ones, or match alone when none is required
+        const combined = union(parts);
+        base = base ? addScores(base, combined) : combined;
       }
       if (!base) base = all(ctx, 0);
       for (const p of prohibited) for (const [d] of evalQs(p.node, ctx, defaults, op)) base.delete(d);

@@ -25,6 +25,7 @@ interface SortKey {
   field: string;
   order: 'asc' | 'desc';
   missing: '_last' | '_first';
+  unmappedType?: string;
 }
 
 function parseSort(spec: unknown): SortKey[] {
@@ -42,7 +43,7 @@ function parseSort(spec: unknown): SortKey[] {
         const order = String(o.order ?? (field === '_score' ? 'desc' : 'asc'));
         if (order !== 'asc' && order !== 'desc') throw parsingError(`[sort] unknown order [${order}]`);
         if (o.mode !== undefined && !['min', 'max'].includes(String(o.mode))) throw unsupported(`sort mode [${String(o.mode)}]`);
-        return { field, order, missing: o.missing === '_first' ? '_first' : '_last' };
+        return { field, order, missing: o.missing === '_first' ? '_first' : '_last', ...(o.unmapped_type !== undefined ? { unmappedType: String(o.unmapped_type) } : {}) };
       });
     }
     throw parsingError('[sort] malformed');
@@ -139,6 +140,9 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
     if (!KNOWN_BODY.has(k)) throw parsingError(`Unknown key for a START_OBJECT in [${k}].`);
     if (UNSUPPORTED_BODY.has(k)) throw unsupported(`search option [${k}]`);
   }
+  for (const v of [params.size ?? b.size, params.from ?? b.from]) {
+    if (typeof v === 'string' && !/^\s*-?\d+\s*$/.test(v)) throw new EsError(400, 'number_format_exception', `For input string: "${v}"`);
+  }
   const size = Number(params.size ?? b.size ?? 10);
   const from = Number(params.from ?? b.from ?? 0);
   if (!Number.isInteger(size) || size < 0) throw new EsError(400, 'illegal_argument_exception', `[size] parameter cannot be negative, found [${size}]`);
@@ -152,6 +156,11 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
 
   const sortKeys = parseSort(params.sort ?? b.sort);
   const byScore = sortKeys.length === 0;
+  for (const k of sortKeys) {
+    // as Elasticsearch: sorting on a field no target maps is an error unless unmapped_type says what it is
+    if (k.field.startsWith('_') || k.unmappedType !== undefined || targets.length === 0) continue;
+    if (!targets.some((t) => t.engine.field(k.field))) throw new EsError(400, 'query_shard_exception', `No mapping found for [${k.field}] in order to sort on`);
+  }
   const keys: SortKey[] = byScore ? [{ field: '_score', order: 'desc', missing: '_last' }] : sortKeys;
   const valued = kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) }));
   // ip sort values compare as 128-bit keys and are shown as addresses, as Elasticsearch shows them
