@@ -176,15 +176,29 @@ async function closingTable(played: Played[], since: number): Promise<void> {
   say('attack -> alerts raised');
   const explained = new Set<AlertDoc>();
   let caught = 0;
+  let folded = 0;
+  // An attack played again within its rule's suppression window (10 min for most rules) by the same
+  // users and addresses raises no new alert: the detector folds it into the first run's incident
+  // and reports the count in a roll-up alert when the window closes, after this run.
+  const firstAlert = new Map<string, string>();
   for (const p of played) {
     const mine = alerts.filter((a) => explains(p, a));
     for (const a of mine) explained.add(a);
-    if (mine.length > 0) caught++;
     const rules = [...new Set(mine.map((a) => `${a.rule?.name} (${a.audit?.alert?.severity ?? '?'})`))].join(', ');
-    say(`  ${mine.length > 0 ? 'ALERTED ' : 'MISSED  '} ${p.name.padEnd(60)} ${rules || `none (expected ${p.rules.join(' or ')})`}`);
+    if (mine.length > 0) {
+      caught++;
+      if (!firstAlert.has(p.name)) firstAlert.set(p.name, rules);
+      say(`  ALERTED  ${p.name.padEnd(60)} ${rules}`);
+    } else if (firstAlert.has(p.name)) {
+      folded++;
+      say(`  FOLDED   ${p.name.padEnd(60)} into its first run's ${firstAlert.get(p.name)} (same rule and key within the suppression window; a roll-up alert follows when it closes)`);
+    } else {
+      say(`  MISSED   ${p.name.padEnd(60)} none (expected ${p.rules.join(' or ')})`);
+    }
   }
   const others = alerts.filter((a) => !explained.has(a));
-  say(`${caught} of ${played.length} labelled attacks raised their alert; ${others.length} other alert(s) no labelled attack explains${others.length ? ':' : ''}`);
+  const missed = played.length - caught - folded;
+  say(`${caught} of ${played.length} labelled attacks raised their alert, ${folded} repeat(s) folded into an earlier alert, ${missed} missed; ${others.length} other alert(s) no labelled attack explains${others.length ? ':' : ''}`);
   const byRule = new Map<string, number>();
   for (const a of others) byRule.set(a.rule?.name ?? '?', (byRule.get(a.rule?.name ?? '?') ?? 0) + 1);
   for (const [rule, n] of byRule) say(`  ${rule} x${n}`);
