@@ -66,23 +66,29 @@ export const deleteTopicsApi: ApiDefinition = {
 };
 
 /**
- * InitProducerId (key 22), version 0.
- *   Request:  transactional_id NULLABLE_STRING, transaction_timeout_ms INT32
+ * InitProducerId (key 22), versions 0-5 (flexible from 2; InitProducerIdRequest.json).
+ *   Request:  transactional_id NULLABLE_STRING, transaction_timeout_ms INT32,
+ *             v3+: producer_id INT64, producer_epoch INT16 (-1/-1: a new producer)
  *   Response: throttle_time_ms INT32, error_code INT16, producer_id INT64, producer_epoch INT16
- * Idempotent producers only: a transactional id is refused.
+ * Idempotent producers only: a transactional id is refused. As KafkaApis: a producer id without an
+ * epoch (or an epoch without an id) is INVALID_REQUEST; otherwise a producer without a
+ * transactional id always gets a new id at epoch 0 (TransactionCoordinator.handleInitProducerId).
  */
 export const initProducerIdApi: ApiDefinition = {
   key: 22,
   name: 'InitProducerId',
   minVersion: 0,
-  maxVersion: 0,
-  handle(r, w, _meta, ctx) {
-    const transactionalId = r.nullableString();
+  maxVersion: 5,
+  flexibleVersion: 2,
+  handle(r, w, { apiVersion: v, flexible: f }, ctx) {
+    const transactionalId = r.nstr(f);
     r.int32();
-    if (transactionalId !== null) {
-      w.int32(0).int16(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT).int64(-1).int16(-1);
-      return;
-    }
-    w.int32(0).int16(ErrorCode.NONE).int64(ctx.nextProducerId()).int16(0);
+    const producerId = v >= 3 ? r.int64() : -1n;
+    const producerEpoch = v >= 3 ? r.int16() : -1;
+    r.tags(f);
+    const error = transactionalId !== null ? ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT : (producerId === -1n) !== (producerEpoch === -1) ? ErrorCode.INVALID_REQUEST : ErrorCode.NONE;
+    if (error !== ErrorCode.NONE) w.int32(0).int16(error).int64(-1).int16(-1);
+    else w.int32(0).int16(ErrorCode.NONE).int64(ctx.nextProducerId()).int16(0);
+    w.tags(f);
   },
 };
