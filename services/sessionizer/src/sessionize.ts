@@ -278,7 +278,7 @@ function attribute(entry: SessionEntry, e: AuditEvent, at: number, rules: Sessio
 /** A body size no request has (NaN, negative, above 1 TiB) is not counted; the sum saturates. */
 function addBytes(sum: number, size: number | undefined): number {
   if (size === undefined || !Number.isSafeInteger(size) || size <= 0 || size > 2 ** 40) return sum;
-  return Math.min(sum + size, Number.MAX_SAFE_INTEGER);
+  return Math.min(sum + size, 2 ** 52); // avsc refuses longs from 2^53 - 1 on
 }
 
 /** Event time, bounded: a clock far in the future cannot keep a session open for ever. */
