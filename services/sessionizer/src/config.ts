@@ -89,6 +89,7 @@ export const configSchema = {
         maxAlertRules: positive,
         maxTokenIds: positive,
         maxSkewMs: { type: 'integer', minimum: 0 },
+        maxRecentIds: { type: 'integer', minimum: 0 },
       },
     },
   },

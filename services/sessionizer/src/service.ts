@@ -58,6 +58,7 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
   const eventsTotal = metrics.counter('audit_sessionizer_records_total', 'Records run through the sessions, by topic kind', ['input'] as const);
   const derivedTotal = metrics.counter('audit_sessionizer_derived_events_total', 'session.started / session.ended events emitted', ['kind'] as const);
   const summariesTotal = metrics.counter('audit_sessionizer_summaries_total', 'Session summary revisions published');
+  const duplicatesTotal = metrics.counter('audit_sessionizer_duplicate_events_total', 'Events whose id the state had run already (re-produced upstream at new offsets), skipped');
   const unmatchedAlerts = metrics.counter('audit_sessionizer_unmatched_alerts_total', 'Alerts no session of this partition could take (no subject, or none at that time)');
   const openGauge = metrics.gauge('audit_sessionizer_sessions', 'Sessions held, summed over partitions, by state', ['state'] as const);
 
@@ -112,6 +113,7 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
       const derived: AuditEvent[] = [];
       const at = now();
       const isAlerts = c.topic === config.topics.alerts;
+      const duplicatesBefore = h.state.duplicates;
       let n = 0;
       for (const r of records) {
         if (BigInt(r.offset) <= done) continue; // redelivered: already in the restored state
@@ -127,6 +129,7 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
         h.state.offsets[name] = r.offset;
       }
       await persist(h, derived);
+      if (h.state.duplicates > duplicatesBefore) duplicatesTotal.inc(h.state.duplicates - duplicatesBefore);
       eventsTotal.inc({ input: isAlerts ? 'alerts' : 'events' }, n);
       updateGauge();
       return { deadLetters };

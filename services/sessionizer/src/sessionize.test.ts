@@ -184,6 +184,26 @@ test('alerts are counted on the session they name, else on the subject\'s sessio
   assert.deepEqual(bySid.get('sess-2')!.alertRules, ['token-multi-origin']);
 });
 
+test('an event re-produced upstream (same id, new offset) counts once, also after a restore', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sessions-dupes-'));
+  try {
+    const store = new SessionStateStore(dir, { fsync: false, snapshotAfterBytes: 1_000_000 });
+    const state = store.load().state;
+    const events = [ev({ at: T0 }), ev({ at: T0 + MIN })];
+    for (const e of events) apply(state, e, T0 + MIN, ctx);
+    apply(state, events[0]!, T0 + MIN, ctx);
+    store.append(drainChanges(state).changes);
+    assert.equal([...state.sessions.values()][0]!.summary.requests, 2);
+    assert.equal(state.duplicates, 1);
+    for (const back of [store.load().state, (store.snapshot(state), store.load().state)]) {
+      for (const e of events) apply(back, e, T0 + 2 * MIN, ctx);
+      assert.equal([...back.sessions.values()][0]!.summary.requests, 2, 'the restored state knows the ids');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('derived events keep their ids on replay (idempotent sinks), and differ per session and kind', () => {
   const a = run([ev({ at: T0 })], T0 + 31 * MIN).derived.map((e) => e.id);
   const b = run([ev({ at: T0 })], T0 + 31 * MIN).derived.map((e) => e.id);

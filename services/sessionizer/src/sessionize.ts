@@ -40,6 +40,8 @@ export interface SessionizerRules {
   maxTokenIds: number;
   /** Events further in the future than now + this are taken at now (ms). */
   maxSkewMs: number; // 5 min
+  /** Event ids remembered per partition to skip duplicates (re-produced upstream at new offsets). */
+  maxRecentIds: number;
 }
 
 export const DEFAULT_RULES: SessionizerRules = {
@@ -53,6 +55,7 @@ export const DEFAULT_RULES: SessionizerRules = {
   maxAlertRules: 16,
   maxTokenIds: 16,
   maxSkewMs: 5 * 60_000, // 5 min
+  maxRecentIds: 100_000,
 };
 
 /** One session in the state: its summary plus what matching needs. Plain JSON (journaled). */
@@ -75,6 +78,15 @@ export interface SessionState {
   removed: Set<string>;
   /** Final summaries of open sessions evicted since the last drain (no longer in `sessions`). */
   finals: SessionSummary[];
+  /**
+   * Ids of the events run lately, oldest first (at most `maxRecentIds`): a crashed upstream stage
+   * re-produces events at new offsets with the same ids, which must not count twice.
+   */
+  recent: string[];
+  recentSet: Set<string>;
+  /** Ids added since the last drain (journaled). */
+  recentAdded: string[];
+  duplicates: number;
 }
 
 export interface Output {
@@ -87,7 +99,7 @@ const MAX_ITEM = 256;
 const AUTHORITATIVE_END: ReadonlySet<SessionEndReason> = new Set(['sign_out', 'revocation', 'deprovisioning']);
 
 export function createSessionState(): SessionState {
-  return { offsets: {}, sessions: new Map(), current: new Map(), changed: new Set(), removed: new Set(), finals: [] };
+  return { offsets: {}, sessions: new Map(), current: new Map(), changed: new Set(), removed: new Set(), finals: [], recent: [], recentSet: new Set(), recentAdded: [], duplicates: 0 };
 }
 
 /** A value an attacker may make long: kept when short, else replaced by a hash of it. */
@@ -297,6 +309,10 @@ function openSessionsOf(state: SessionState, subject: string): SessionEntry[] {
 export function apply(state: SessionState, e: AuditEvent, now: number, ctx: Context): Output {
   const out: Output = { events: [] };
   if (e.source.service === SESSIONIZER_SOURCE) return out; // our own derived events, back through the pipeline
+  if (!remember(state, e.id, ctx.rules.maxRecentIds)) {
+    state.duplicates++;
+    return out;
+  }
   const sub = e.actor.sub;
   if (!sub) return out;
   const subject = boundedValue(sub);
@@ -378,6 +394,23 @@ export function apply(state: SessionState, e: AuditEvent, now: number, ctx: Cont
   return out;
 }
 
+/** False when the id was run already (a duplicate); else remembers it, forgetting the oldest beyond `max`. */
+function remember(state: SessionState, id: string, max: number): boolean {
+  if (state.recentSet.has(id)) return false;
+  addRecent(state, id, max);
+  state.recentAdded.push(id);
+  return true;
+}
+
+function addRecent(state: SessionState, id: string, max: number): void {
+  state.recent.push(id);
+  state.recentSet.add(id);
+  // drop in chunks: shifting one id per event from a 100k array would be quadratic
+  if (state.recent.length > max + 1024) {
+    for (const old of state.recent.splice(0, state.recent.length - max)) state.recentSet.delete(old);
+  }
+}
+
 /** Counts an alert on the session it names (keys.sessionId), else on its subject's session at the alert's time. */
 export function applyAlert(state: SessionState, a: Alert, now: number): boolean {
   if (!a.keys.subject) return false;
@@ -428,6 +461,8 @@ export interface Changes {
   offsets: Record<string, string>;
   upserts: SessionEntry[];
   removed: string[];
+  /** Event ids run in this batch (duplicate detection). */
+  ids?: string[];
 }
 
 /** The changes since the last drain (the journal line) and the summaries to publish; clears them. */
@@ -439,13 +474,15 @@ export function drainChanges(state: SessionState): { changes: Changes; summaries
   }
   const summaries = [...upserts.map((x) => x.summary), ...state.finals].map((s) => structuredClone(s));
   state.finals = [];
-  const changes: Changes = { offsets: { ...state.offsets }, upserts: upserts.map((x) => structuredClone(x)), removed: [...state.removed] };
+  const changes: Changes = { offsets: { ...state.offsets }, upserts: upserts.map((x) => structuredClone(x)), removed: [...state.removed], ids: state.recentAdded };
   state.changed.clear();
   state.removed.clear();
+  state.recentAdded = [];
   return { changes, summaries };
 }
 
-export function applyChanges(state: SessionState, c: Changes): void {
+export function applyChanges(state: SessionState, c: Changes, maxRecentIds = DEFAULT_RULES.maxRecentIds): void {
+  for (const id of c.ids ?? []) if (!state.recentSet.has(id)) addRecent(state, id, maxRecentIds);
   for (const id of c.removed) {
     const entry = state.sessions.get(id);
     if (!entry) continue;
@@ -460,14 +497,14 @@ export function applyChanges(state: SessionState, c: Changes): void {
   Object.assign(state.offsets, c.offsets);
 }
 
-export function snapshotOf(state: SessionState): { version: 1; offsets: Record<string, string>; sessions: SessionEntry[] } {
-  return { version: 1, offsets: { ...state.offsets }, sessions: [...state.sessions.values()] };
+export function snapshotOf(state: SessionState): { version: 1; offsets: Record<string, string>; sessions: SessionEntry[]; recent: string[] } {
+  return { version: 1, offsets: { ...state.offsets }, sessions: [...state.sessions.values()], recent: state.recent };
 }
 
 export function restore(snapshot: unknown): SessionState {
-  const s = snapshot as { version?: number; offsets?: Record<string, string>; sessions?: SessionEntry[] };
+  const s = snapshot as { version?: number; offsets?: Record<string, string>; sessions?: SessionEntry[]; recent?: string[] };
   if (s?.version !== 1 || !Array.isArray(s.sessions)) throw new Error('not a sessionizer snapshot (version 1)');
   const state = createSessionState();
-  applyChanges(state, { offsets: s.offsets ?? {}, upserts: s.sessions, removed: [] });
+  applyChanges(state, { offsets: s.offsets ?? {}, upserts: s.sessions, removed: [], ids: s.recent ?? [] }, Infinity);
   return state;
 }
