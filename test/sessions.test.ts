@@ -188,6 +188,12 @@ test('sessions started and ended by each reason, summaries searchable, activity 
     skew = 31 * MIN;
     const daveAfter = await sessionWhen('dave', (s) => s.end_reason === 'idle_timeout');
     assert.equal(daveAfter.id, daveBefore.id);
+    // the consumer ran clean all along: every batch processed, none failed or dead-lettered
+    assert.equal(second.health().ok, true);
+    const text = await second.metrics.registry.metrics();
+    assert.match(text, /audit_sessionizer_records_total\{outcome="processed"\} [1-9]/);
+    assert.doesNotMatch(text, /audit_sessionizer_records_total\{outcome="(dead_lettered|failed)"\} [1-9]/);
+    assert.match(text, /audit_sessionizer_derived_events_total\{kind="session.ended"\} [1-9]/);
 
     // the trail: one session.started per derived session, one session.ended per derived end, with its reason
     const derived = await waitFor('derived events', async () => {

@@ -55,7 +55,7 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
   const metrics = deps.metrics ?? createMetrics();
   const now = deps.now ?? Date.now;
   const ctx: Context = { rules: config.rules, instance: config.instance };
-  const eventsTotal = metrics.counter('audit_sessionizer_records_total', 'Records run through the sessions, by topic kind', ['input'] as const);
+  const eventsTotal = metrics.counter('audit_sessionizer_inputs_total', 'Events and alerts run through the sessions, by input', ['input'] as const);
   const derivedTotal = metrics.counter('audit_sessionizer_derived_events_total', 'session.started / session.ended events emitted', ['kind'] as const);
   const summariesTotal = metrics.counter('audit_sessionizer_summaries_total', 'Session summary revisions published');
   const duplicatesTotal = metrics.counter('audit_sessionizer_duplicate_events_total', 'Events whose id the state had run already (re-produced upstream at new offsets), skipped');
