@@ -141,10 +141,13 @@ test('each end reason: sign-out, revocation, token expiry, idle timeout, deprovi
   assert.equal(gone.sessions.find((s) => s.subject === 'bob')!.endedAt, null, 'another subject keeps its session');
 });
 
-test('activity after sign-out is counted on the ended session, not a new one; after idle it opens a new session', () => {
+test('activity after sign-out is counted on the ended session, not a new one; after revocation or idle it opens a new session', () => {
   const r = run([ev({ at: T0 }), ev({ kind: 'session.ended', at: T0 + MIN }), ev({ at: T0 + 2 * MIN }), ev({ at: T0 + 3 * MIN })]);
   assert.equal(r.sessions.length, 1);
   assert.equal(r.sessions[0]!.afterEnd, 2);
+  // after a revocation, a valid token of the same sid (a refresh the IdP granted) is a new session, not activity after the end
+  const revoked = run([ev({ at: T0, jti: 'j1' }), ev({ kind: 'token.revoked', at: T0 + MIN, sid: null, jti: 'j1' }), ev({ at: T0 + 2 * MIN, jti: 'j2', rejected: true }), ev({ at: T0 + 3 * MIN, jti: 'j3' })]);
+  assert.deepEqual(revoked.sessions.map((x) => [x.endReason, x.afterEnd]), [['revocation', 0], [null, 0]]);
   const idle = run([ev({ at: T0 }), ev({ at: T0 + 45 * MIN })]);
   assert.equal(idle.sessions.length, 2);
   assert.equal(idle.sessions[0]!.endReason, 'idle_timeout');

@@ -13,9 +13,11 @@ import type { Alert, AuditEvent, SessionBasis, SessionEndReason, SessionSummary 
  * A session ends by sign-out (a pushed session.ended), revocation (token.revoked of one of its
  * tokens, its family or its sid), deprovisioning (subject.deprovisioned), token expiry (its newest
  * token expired `expiryGraceMs` ago) or idle timeout (`idleMs` without an event), or `evicted` when
- * the state is full. After sign-out, revocation or deprovisioning the same sid / family does not
- * open a new session: its events count as `afterEnd` on the ended one (the detector flags them);
- * after idle or expiry they open a new session.
+ * the state is full. After sign-out or deprovisioning the same sid / family does not open a new
+ * session: its events count as `afterEnd` on the ended one (the detector flags them). After idle,
+ * expiry or revocation they open a new session: a revoked token's own reuse is rejected at the edge
+ * (and is revoked-token-use's), while a valid token of the same sid was issued by the IdP since,
+ * which keeps the IdP's session going (a refresh after an access token was revoked).
  *
  * Untrusted input: a rejected token's claims can be forged, so a `token.rejected` never opens a
  * session (it is counted on an existing one); every set is bounded and every string cut.
@@ -96,7 +98,7 @@ export interface Output {
 
 const MAX_VALUE = 200;
 const MAX_ITEM = 256;
-const AUTHORITATIVE_END: ReadonlySet<SessionEndReason> = new Set(['sign_out', 'revocation', 'deprovisioning']);
+const AUTHORITATIVE_END: ReadonlySet<SessionEndReason> = new Set(['sign_out', 'deprovisioning']);
 
 export function createSessionState(): SessionState {
   return { offsets: {}, sessions: new Map(), current: new Map(), changed: new Set(), removed: new Set(), finals: [], recent: [], recentSet: new Set(), recentAdded: [], duplicates: 0 };
