@@ -12,10 +12,10 @@ import {
   type DeadLetterRequest,
   type InputRecord,
 } from '@jwt-audit/kafka';
-import { createMetrics, startOpsServer, toAuditError, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createMetrics, lockDirectory, startOpsServer, toAuditError, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { SessionizerConfig } from './config.js';
 import { apply, applyAlert, drainChanges, tick, type Context, type SessionState } from './sessionize.js';
-import { lockDir, SessionStateStore } from './state-store.js';
+import { SessionStateStore } from './state-store.js';
 
 export interface SessionizerDeps {
   logger: Logger;
@@ -104,7 +104,7 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
   }
 
   async function handle(records: InputRecord[], c: { topic: string; partition: number; logger: Logger }): Promise<{ deadLetters: DeadLetterRequest[] }> {
-    const unlock = await lockDir(dirOf(c.partition));
+    const unlock = await lockDirectory(dirOf(c.partition));
     try {
       const h = stateFor(c.partition, c.logger);
       const name = `${c.topic}-${c.partition}`;
@@ -149,7 +149,7 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
   /** Ends idle and expired sessions of every partition this instance holds, traffic or not. */
   async function runTick(): Promise<void> {
     for (const partition of [...held.keys()]) {
-      const unlock = await lockDir(dirOf(partition));
+      const unlock = await lockDirectory(dirOf(partition));
       try {
         const h = stateFor(partition, logger);
         const out = tick(h.state, now(), ctx);
@@ -211,7 +211,7 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
         await runner?.stop();
         // a clean stop leaves each held partition as one snapshot, if nobody else moved it on
         for (const [partition, h] of held) {
-          const unlock = await lockDir(dirOf(partition));
+          const unlock = await lockDirectory(dirOf(partition));
           try {
             if (h.store.version() === h.version) h.store.snapshot(h.state);
           } catch (err) {

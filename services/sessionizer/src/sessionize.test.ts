@@ -169,6 +169,10 @@ test('a rejected token (claims forgeable) never opens a session; our own derived
   const own = ev({ kind: 'session.started', at: T0 });
   own.source.service = SESSIONIZER_SOURCE;
   assert.equal(run([own]).sessions.length, 0);
+  const pushed = ev({ kind: 'session.started', at: T0 });
+  pushed.source.service = SESSIONIZER_SOURCE;
+  pushed.attributes = { 'ingest.principal': 'idp' };
+  assert.equal(run([pushed]).sessions.length, 1, 'a pushed event cannot hide behind our name');
 });
 
 test('alerts are counted on the session they name, else on the subject\'s session at that time', () => {

@@ -310,7 +310,9 @@ function openSessionsOf(state: SessionState, subject: string): SessionEntry[] {
 /** Runs one audit event through the sessions. */
 export function apply(state: SessionState, e: AuditEvent, now: number, ctx: Context): Output {
   const out: Output = { events: [] };
-  if (e.source.service === SESSIONIZER_SOURCE) return out; // our own derived events, back through the pipeline
+  // our own derived events, back through the pipeline; an ingest API caller naming itself
+  // `sessionizer` is still counted (the interceptor stamps every pushed event's ingest.principal)
+  if (e.source.service === SESSIONIZER_SOURCE && e.attributes['ingest.principal'] === undefined) return out;
   if (!remember(state, e.id, ctx.rules.maxRecentIds)) {
     state.duplicates++;
     return out;

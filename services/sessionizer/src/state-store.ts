@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { appendDurable, writeFileAtomic } from '@jwt-audit/runtime';
 import { applyChanges, createSessionState, restore, snapshotOf, type Changes, type SessionState } from './sessionize.js';
 
 /**
@@ -13,8 +14,9 @@ import { applyChanges, createSessionState, restore, snapshotOf, type Changes, ty
  * Restore = snapshot + every complete journal line (a torn last line is ignored: its batch was not
  * committed, Kafka redelivers it, and its derived events and summaries carry the same ids and
  * revisions again). The journal is fsync'ed before the consumer commits the batch. Several
- * instances may share the folder (a rebalance, a restart): `version()` tells an instance whether
- * someone else wrote since it last did, and it then reloads.
+ * instances may share the folder (a rebalance, a restart): each batch and tick holds the folder's
+ * lock (lockDirectory of @jwt-audit/runtime), and `version()` tells an instance whether someone
+ * else wrote since it last did, and it then reloads.
  */
 export class SessionStateStore {
   private readonly snapshotFile: string;
@@ -71,15 +73,7 @@ export class SessionStateStore {
   }
 
   append(changes: Changes): void {
-    const line = Buffer.from(`${JSON.stringify(changes)}\n`);
-    const fd = openSync(this.journalFile, 'a');
-    try {
-      writeSync(fd, line);
-      if (this.options.fsync) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    this.journalBytes += line.length;
+    this.journalBytes += appendDurable(this.journalFile, `${JSON.stringify(changes)}\n`, this.options.fsync);
   }
 
   get needsSnapshot(): boolean {
@@ -87,54 +81,9 @@ export class SessionStateStore {
   }
 
   snapshot(state: SessionState): void {
-    mkdirSync(this.dir, { recursive: true });
-    const tmp = `${this.snapshotFile}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, JSON.stringify(snapshotOf(state)));
-      if (this.options.fsync) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.snapshotFile);
+    writeFileAtomic(this.snapshotFile, JSON.stringify(snapshotOf(state)), this.options.fsync);
     rmSync(this.journalFile, { force: true });
     this.journalBytes = 0;
   }
 }
 
-/**
- * An exclusive lock on one partition's folder (O_EXCL lock file holding the owner's pid), held from
- * reading the state to appending the journal line, so that two instances during a rebalance, or a
- * batch and the timer of one instance, never interleave. A lock of a dead process, or older than
- * `staleMs`, is taken over.
- */
-export async function lockDir(dir: string, staleMs = 60_000): Promise<() => void> {
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'lock');
-  for (;;) {
-    try {
-      const fd = openSync(file, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let stale = false;
-    try {
-      const pid = Number(readFileSync(file, 'utf8'));
-      if (Date.now() - statSync(file).mtimeMs > staleMs) stale = true;
-      else if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0);
-        } catch (e) {
-          stale = (e as NodeJS.ErrnoException).code === 'ESRCH';
-        }
-      }
-    } catch {
-      continue; // released meanwhile
-    }
-    if (stale) rmSync(file, { force: true });
-    else await new Promise((r) => setTimeout(r, 10));
-  }
-}
