@@ -45,6 +45,7 @@ function time(flag: string) {
     let t: number;
     if (d) t = Date.now() - Number(d[1]) * UNIT_MS[d[2]!]!;
     else {
+      if (v.trim().endsWith('||')) throw new InvalidArgumentError(`${flag}: date math after || is missing (e.g. 2026-11-20T10:00:00Z||+1h)`);
       try {
         t = parseTime(v);
       } catch (err) {
@@ -64,7 +65,7 @@ function rate(v: string): number {
 
 function intIn(flag: string, min: number, max: number) {
   return (v: string) => {
-    if (!/^\d{1,9}$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`${flag} must be an integer ${min}..${max}`);
+    if (!/^\d{1,9}$/.test(v) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`${flag} must be an integer ${min}..${max}`);
     return Number(v);
   };
 }
@@ -83,7 +84,9 @@ function targetUrl(v: string): URL {
 }
 
 function productionUpstream(v: string, previous: string[] = []): string[] {
-  for (const one of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+  const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+  if (list.length === 0) throw new InvalidArgumentError('--production-upstream expects one or more http(s) URLs, comma separated');
+  for (const one of list) {
     try {
       const u = new URL(one);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();

@@ -97,6 +97,8 @@ const NOT_REPLAYED = new Set(['host', 'content-length', 'connection', 'keep-aliv
 /** Credentials: the recorded value is a fingerprint. */
 const CREDENTIALS = new Set(['authorization', 'proxy-authorization']);
 const FINGERPRINT = /^(?:sha256:[0-9a-f]{64}|hmac:[A-Za-z0-9_-]+:[0-9a-f]{16,})(?:, ?(?:sha256:[0-9a-f]{64}|hmac:[A-Za-z0-9_-]+:[0-9a-f]{16,}))*$/;
+/** Header names that hold credentials (cookies, API keys, signatures): a fingerprint there is not sent. */
+const SECRET_NAME = /cookie|key|token|secret|auth|session|passw|signature|credential/i;
 /** Methods whose requests normally carry no body: a missing capture there is not a lost body. */
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
 
@@ -142,7 +144,15 @@ export function planRequest(id: string, d: ExchangeDocument): PlannedRequest {
       continue;
     }
     if (FINGERPRINT.test(value)) {
-      flags.push({ code: 'secret-header-dropped', message: `${name} not sent: only its fingerprint was recorded` });
+      // A credential-like header (the interceptor's secretHeaders) holds its fingerprint: sending
+      // that as a key is pointless. Any other header was replaced by the masker (its value did not
+      // fit its shape): replayed as its mask, as masked values are.
+      if (SECRET_NAME.test(name)) {
+        flags.push({ code: 'secret-header-dropped', message: `${name} not sent: only its fingerprint was recorded` });
+        continue;
+      }
+      flags.push({ code: 'request-masked', message: `header ${name} is masked (only a pseudonym was recorded): replayed as its mask` });
+      headers[name] = value;
       continue;
     }
     // a header value that cannot be sent as it is (control characters) is left out

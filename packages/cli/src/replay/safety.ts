@@ -21,9 +21,15 @@ const hostOf = (u: URL) => u.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '')
 async function addresses(host: string): Promise<Set<string>> {
   const out = new Set<string>([host]);
   if (isIP(host)) {
-    // ::ffff:127.0.0.1 is 127.0.0.1
-    const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
-    if (m) out.add(m[1]!);
+    // ::ffff:127.0.0.1 (which URL writes ::ffff:7f00:1) is 127.0.0.1
+    const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+    if (dotted) out.add(dotted[1]!);
+    const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(host);
+    if (hex) {
+      const a = parseInt(hex[1]!, 16);
+      const b = parseInt(hex[2]!, 16);
+      out.add(`${a >> 8}.${a & 255}.${b >> 8}.${b & 255}`);
+    }
     return out;
   }
   try {
