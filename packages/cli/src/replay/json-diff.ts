@@ -34,10 +34,13 @@ const patternCache = new Map<string, RegExp>();
 
 /**
  * Whether `actual` could be what the masker turned into `recorded`: the text around each mask
- * equal, each mask standing for any text (a partial mask `****1234` for any text ending in 1234).
+ * equal, each mask standing for a run without white space (what the detectors and key-word rules
+ * replace: an address, a token, a number; a partial mask `****1234` for one ending in 1234). A
+ * text that is one mask and nothing else stands for anything.
  */
 export function fitsMasked(recorded: string, actual: string): boolean {
   if (!hasMask(recorded)) return recorded === actual;
+  if (WHOLE_MASK.test(recorded)) return true;
   let re = patternCache.get(recorded);
   if (!re) {
     const global = new RegExp(MASK_SOURCE, 'g');
@@ -46,7 +49,7 @@ export function fitsMasked(recorded: string, actual: string): boolean {
     for (const m of recorded.matchAll(global)) {
       source += escape(recorded.slice(last, m.index));
       // a partial mask keeps the value's last characters: those must still be there
-      source += m[0].startsWith('****') ? `[\\s\\S]*?${escape(m[0].slice(4))}` : '[\\s\\S]*?';
+      source += m[0].startsWith('****') ? `\\S*?${escape(m[0].slice(4))}` : '\\S*?';
       last = m.index + m[0].length;
     }
     source += escape(recorded.slice(last));

@@ -107,22 +107,27 @@ export const REPLAY_HEADER = 'x-audit-replay-of';
 
 function recordedResponse(d: ExchangeDocument): RecordedResponse | null {
   const res = d.http?.response;
-  if (!res || typeof res.status_code !== 'number') return null;
-  const body = res.body;
+  if (!plainObject(res) || typeof res.status_code !== 'number') return null;
+  const body = plainObject(res.body) ? res.body : undefined;
   const truncated = d.audit?.http?.response_truncated === true;
-  const length = d.audit?.http?.response_headers?.['content-length'];
-  const size = typeof body?.bytes === 'number' ? body.bytes : length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : null;
+  const headers = plainObject(d.audit?.http?.response_headers) ? d.audit!.http!.response_headers! : {};
+  const length = headers['content-length'];
+  const size = typeof body?.bytes === 'number' ? body.bytes : typeof length === 'string' && /^\d{1,15}$/.test(length) ? Number(length) : null;
+  const sha = d.audit?.http?.response_sha256;
+  const type = res.mime_type ?? headers['content-type'];
   return {
     status: res.status_code,
     size,
-    sha256: d.audit?.http?.response_sha256 ?? null,
+    sha256: typeof sha === 'string' ? sha : null,
     content: body && typeof body.content === 'string' && !truncated ? body.content : null,
-    contentType: res.mime_type ?? d.audit?.http?.response_headers?.['content-type'] ?? null,
+    contentType: typeof type === 'string' ? type : null,
     truncated,
   };
 }
 
 export class NotAnExchange extends Error {}
+
+const plainObject = <T>(v: T | undefined | null): v is T & object => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** The request to send for one recorded exchange; throws NotAnExchange for a document without a request. */
 export function planRequest(id: string, d: ExchangeDocument): PlannedRequest {
@@ -130,10 +135,10 @@ export function planRequest(id: string, d: ExchangeDocument): PlannedRequest {
   const path = d.url?.path;
   if (typeof method !== 'string' || typeof path !== 'string' || !path.startsWith('/')) throw new NotAnExchange(`event ${id} holds no recorded HTTP request`);
   const flags: Flag[] = [];
-  const query = d.url?.query;
+  const query = typeof d.url?.query === 'string' ? d.url.query : null;
   if (query && hasMask(query)) flags.push({ code: 'request-masked', message: 'query string has masked values: replayed as their masks' });
 
-  const recordedHeaders = d.audit?.http?.request_headers ?? {};
+  const recordedHeaders = plainObject(d.audit?.http?.request_headers) ? d.audit!.http!.request_headers! : {};
   const headers: Record<string, string> = {};
   let authenticated = d.audit?.kind === 'token.validated' || d.jwt?.fingerprint !== undefined;
   for (const [rawName, value] of Object.entries(recordedHeaders)) {
@@ -166,7 +171,7 @@ export function planRequest(id: string, d: ExchangeDocument): PlannedRequest {
 
   let body: string | null = null;
   let unfaithful = false;
-  const rb = d.http?.request?.body;
+  const rb = plainObject(d.http?.request?.body) ? d.http!.request!.body! : undefined;
   const declared = recordedHeaders['content-length'];
   if (rb) {
     if (typeof rb.content === 'string') {
@@ -187,10 +192,11 @@ export function planRequest(id: string, d: ExchangeDocument): PlannedRequest {
     unfaithful = true;
     flags.push({ code: 'request-body-not-captured', message: `request body not captured (the route's capture policy kept no request body${declared !== undefined ? `; it had ${declared} bytes` : ''})` });
   }
-  if (body !== null && d.http?.request?.mime_type && headers['content-type'] === undefined) headers['content-type'] = d.http.request.mime_type;
+  const mime = d.http?.request?.mime_type;
+  if (body !== null && typeof mime === 'string' && mime !== '' && !/[\0-\x1f\x7f]/.test(mime) && headers['content-type'] === undefined) headers['content-type'] = mime;
 
-  const rejection = d.audit?.attributes?.['auth.rejection'];
-  if (rejection) flags.push({ code: 'refused-at-edge', message: `the recorded request was refused at the edge (${rejection}); it is replayed with the operator's token` });
+  const rejection = plainObject(d.audit?.attributes) ? d.audit!.attributes!['auth.rejection'] : undefined;
+  if (typeof rejection === 'string' && rejection !== '') flags.push({ code: 'refused-at-edge', message: `the recorded request was refused at the edge (${rejection}); it is replayed with the operator's token` });
 
   const at = Date.parse(d['@timestamp'] ?? '');
   return {
@@ -204,6 +210,6 @@ export function planRequest(id: string, d: ExchangeDocument): PlannedRequest {
     flags,
     unfaithful,
     recorded: recordedResponse(d),
-    route: d.audit?.route ?? null,
+    route: typeof d.audit?.route === 'string' ? d.audit.route : null,
   };
 }
