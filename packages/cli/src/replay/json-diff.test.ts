@@ -141,3 +141,37 @@ test('free text with masked runs: the words around each mask must match', () => 
   assert.equal(isWholeMask('hmac:k1:0123'), false);
   assert.equal(hasMask('an ordinary sentence with *** stars'), false);
 });
+
+test('diffTree: the two bodies as one tree with each node\'s status, for a page; importable without the CLI', async () => {
+  const { diffTree: tree } = await import('@jwt-audit/cli/json-diff');
+  const t = tree(
+    { orders: [{ id: 1041, sku: 'A' }, { id: 1042, sku: 'B' }], email: 'hmac:k1:0123456789abcdef0123456789abcdef', gone: 1 },
+    { orders: [{ id: 1041, sku: 'A' }, { id: 1042, sku: 'Z' }, { id: 1043, sku: 'N' }], email: 'bob@example.com', fresh: true },
+  );
+  assert.equal(t.status, 'contains-changes');
+  const flat: Array<[string, string]> = [];
+  const walk = (n: typeof t) => {
+    flat.push([n.path, n.status]);
+    n.children?.forEach(walk);
+  };
+  walk(t);
+  assert.deepEqual(flat, [
+    ['', 'contains-changes'],
+    ['/orders', 'contains-changes'],
+    ['/orders/0', 'same'],
+    ['/orders/0/id', 'same'],
+    ['/orders/0/sku', 'same'],
+    ['/orders/1', 'contains-changes'],
+    ['/orders/1/id', 'same'],
+    ['/orders/1/sku', 'changed'],
+    ['/orders/2', 'added'],
+    ['/email', 'masked'],
+    ['/gone', 'removed'],
+    ['/fresh', 'added'],
+  ]);
+  assert.equal(tree({ a: [1, { b: '[redacted:x]' }] }, { a: [1, { b: 'secret' }] }).status, 'same');
+  // the module the console imports needs nothing of the CLI
+  const { readFileSync } = await import('node:fs');
+  const source = readFileSync(new URL('./json-diff.ts', import.meta.url), 'utf8');
+  assert.deepEqual([...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]), ['jsondiffpatch', 'jsondiffpatch/formatters/jsonpatch']);
+});

@@ -177,3 +177,70 @@ export function describeDifference(d: JsonDifference, maxChars = 80): string {
       return `${d.op} ${d.from ?? ''} -> ${where}`;
   }
 }
+
+/** One node of the side-by-side view: a member or item, with what became of it. */
+export interface DiffNode {
+  /** JSON Pointer of the node (in the recorded body, or the replayed one for an addition). */
+  path: string;
+  /** Member name or item index; null for the whole body. */
+  key: string | number | null;
+  status: 'same' | 'changed' | 'added' | 'removed' | 'masked' | 'contains-changes';
+  /** Leaf values (absent for `added` / `removed` sides and for containers). */
+  recorded?: unknown;
+  replayed?: unknown;
+  /** Members of an object / items of an array, in the recorded order, additions last. */
+  children?: DiffNode[];
+}
+
+const hashOf = (v: unknown, i: number) => {
+  const id = isPlainObject(v) ? v.id : undefined;
+  return typeof id === 'string' || typeof id === 'number' ? `id:${String(id)}` : `$$index:${i}`;
+};
+
+/**
+ * The two bodies as one tree for a page to render (the console's session timeline): every member
+ * with its status, masked values marked as such, array items paired by `id` where they have one
+ * (as diffJson pairs them). Pure data; no markup.
+ */
+export function diffTree(recorded: unknown, replayed: unknown): DiffNode {
+  const maskedPaths: string[] = [];
+  const comparable = neutraliseMasks(recorded, replayed, '', maskedPaths);
+  return node(recorded, comparable, '', null, new Set(maskedPaths));
+}
+
+function node(rec: unknown, rep: unknown, path: string, key: string | number | null, masked: Set<string>): DiffNode {
+  if (masked.has(path)) return { path, key, status: 'masked', recorded: rec };
+  if (Array.isArray(rec) && Array.isArray(rep)) {
+    const byHash = new Map(rep.map((v, i) => [hashOf(v, i), i]));
+    const used = new Set<number>();
+    const children: DiffNode[] = rec.map((v, i) => {
+      const j = byHash.get(hashOf(v, i));
+      if (j === undefined) return leafSide(v, `${path}/${i}`, i, 'removed');
+      used.add(j);
+      return node(v, rep[j], `${path}/${i}`, i, masked);
+    });
+    rep.forEach((v, j) => {
+      if (!used.has(j)) children.push(leafSide(v, `${path}/${j}`, j, 'added'));
+    });
+    return container(path, key, children);
+  }
+  if (isPlainObject(rec) && isPlainObject(rep)) {
+    const children: DiffNode[] = [];
+    for (const [k, v] of Object.entries(rec)) {
+      const p = `${path}/${pointerToken(k)}`;
+      children.push(Object.hasOwn(rep, k) ? node(v, rep[k], p, k, masked) : leafSide(v, p, k, 'removed'));
+    }
+    for (const [k, v] of Object.entries(rep)) if (!Object.hasOwn(rec, k)) children.push(leafSide(v, `${path}/${pointerToken(k)}`, k, 'added'));
+    return container(path, key, children);
+  }
+  const same = differ.diff(rec, rep) === undefined;
+  return { path, key, status: same ? 'same' : 'changed', recorded: rec, replayed: rep };
+}
+
+function leafSide(v: unknown, path: string, key: string | number, status: 'added' | 'removed'): DiffNode {
+  return status === 'added' ? { path, key, status, replayed: v } : { path, key, status, recorded: v };
+}
+
+function container(path: string, key: string | number | null, children: DiffNode[]): DiffNode {
+  return { path, key, status: children.every((c) => c.status === 'same' || c.status === 'masked') ? 'same' : 'contains-changes', children };
+}
