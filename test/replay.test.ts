@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client } from '@elastic/elasticsearch';
-import { runAudit } from '@jwt-audit/cli';
+import { runAuditCaptured as audit } from '@jwt-audit/cli';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { startSearchNode } from '@jwt-audit/embedded-search';
 import { createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
@@ -42,32 +42,6 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** `audit <args>` in this process (runAudit is what bin.ts runs), its output captured. */
-async function audit(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  // The command writes strings; the test runner's own reports (written to stdout while the command
-  // runs) are buffers and must get through, or the runner loses whole tests.
-  const capture = (into: string[], stream: NodeJS.WriteStream, original: typeof process.stdout.write) =>
-    ((c: string | Uint8Array, ...rest: unknown[]) => (typeof c === 'string' ? (into.push(c), true) : original.call(stream, c, ...(rest as [])))) as typeof process.stdout.write;
-  process.stdout.write = capture(out, process.stdout, write.out);
-  process.stderr.write = capture(err, process.stderr, write.err);
-  try {
-    const r = await runAudit(args);
-    return { code: r.code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
   }
 }
 
@@ -181,12 +155,15 @@ before(async () => {
 
   const es = new Client({ node: search.url });
   stops.push(() => es.close());
+  // the test instance's edge starts (slow: a producer, its thread) while the pipeline indexes
+  const edgeStarting = testEdgeStart();
   recordedIds = await until('the session indexed', async () => {
     await es.indices.refresh({ index: INDEX });
     const r = await es.search<Record<string, unknown>>({ index: INDEX, size: 100, query: { bool: { filter: [{ term: { 'audit.session_id': sessionId } }, { terms: { 'audit.kind': ['http.exchange', 'token.validated'] } }] } } });
     return r.hits.hits.length >= 7 ? r.hits.hits.map((h) => h._id!) : undefined;
   });
 
+  await edgeStarting;
   // the operator's own token for the test instance (the recorded one is never stored)
   operatorToken = await login(auth.url);
   tokenFile = path.join(dir, 'operator-token');
@@ -204,24 +181,25 @@ after(async () => {
  */
 let testEdge: string | undefined;
 let current = '';
+async function testEdgeStart(): Promise<void> {
+  const sw = http.createServer((req, res) => {
+    const up = http.request(`${current}${req.url}`, { method: req.method, headers: req.headers }, (u) => {
+      res.writeHead(u.statusCode ?? 502, u.headers);
+      u.pipe(res);
+    });
+    up.on('error', () => res.writeHead(502).end());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => sw.listen(0, '127.0.0.1', () => r()));
+  stops.push(() => new Promise((r) => (sw.closeAllConnections(), sw.close(() => r()))));
+  testEdge = await interceptor('test-edge', `http://127.0.0.1:${(sw.address() as AddressInfo).port}`, brokers, false);
+}
+
 async function testInstance(): Promise<{ url: string; apiUrl: string }> {
   const api = await startUpstream({ port: 0, logger });
   stops.push(() => api.close());
   current = api.url;
-  if (!testEdge) {
-    const sw = http.createServer((req, res) => {
-      const up = http.request(`${current}${req.url}`, { method: req.method, headers: req.headers }, (u) => {
-        res.writeHead(u.statusCode ?? 502, u.headers);
-        u.pipe(res);
-      });
-      up.on('error', () => res.writeHead(502).end());
-      req.pipe(up);
-    });
-    await new Promise<void>((r) => sw.listen(0, '127.0.0.1', () => r()));
-    stops.push(() => new Promise((r) => (sw.closeAllConnections(), sw.close(() => r()))));
-    testEdge = await interceptor('test-edge', `http://127.0.0.1:${(sw.address() as AddressInfo).port}`, brokers, false);
-  }
-  return { url: testEdge, apiUrl: api.url };
+  return { url: testEdge!, apiUrl: api.url };
 }
 
 interface JsonReport {

@@ -15,7 +15,7 @@ import { Client } from '@elastic/elasticsearch';
 import { startSearchNode, type SearchNode } from '@jwt-audit/embedded-search';
 import { toEcsDocument } from '@jwt-audit/ecs';
 import { newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
-import { runAudit } from '../run.js';
+import { runAuditCaptured as audit } from '../run-captured.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cli-replay-'));
 const stops: (() => Promise<void>)[] = [];
@@ -26,32 +26,6 @@ const operatorToken = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJvcGVyYXRvciJ9.c2lnbmF0dXJ
 /** The examples' session (token.sid), two exchanges: the GET and the POST of schemas/examples. */
 const sessionId = 'sess-8c1d';
 const RECORDED = 2;
-
-/** `audit <args>` in this process (runAudit is what bin.ts runs), its output captured. */
-async function audit(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  // The command writes strings; the test runner's own reports (written to stdout while the command
-  // runs) are buffers and must get through, or the runner loses whole tests.
-  const capture = (into: string[], stream: NodeJS.WriteStream, original: typeof process.stdout.write) =>
-    ((c: string | Uint8Array, ...rest: unknown[]) => (typeof c === 'string' ? (into.push(c), true) : original.call(stream, c, ...(rest as [])))) as typeof process.stdout.write;
-  process.stdout.write = capture(out, process.stdout, write.out);
-  process.stderr.write = capture(err, process.stderr, write.err);
-  try {
-    const r = await runAudit(args);
-    return { code: r.code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 /** A server that answers 200 to anything and counts what it got: a production stand-in, or a target. */
 async function countingServer(): Promise<{ url: string; port: number; count: () => number; close: () => Promise<void> }> {
