@@ -87,18 +87,21 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
     return next;
   }
 
-  /** Output (derived events, then summaries), then the journal line. */
+  /** Output (derived events, then summaries), then the journal line. Under the partition's lock: nothing changes the state meanwhile. */
   async function persist(h: Held, derived: AuditEvent[]): Promise<void> {
     const { changes, summaries } = drainChanges(h.state);
+    // serialised now: the drained objects are the state's own
+    const line = `${JSON.stringify(changes)}\n`;
+    const summaryRecords = summaries.map((s: SessionSummary) => ({ key: s.id, ...sessionCodec.encode(s), timestamp: s.updatedAt }));
     if (derived.length > 0) {
       await producer!.send(config.topics.events, derived.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e), timestamp: e.occurredAt })));
       for (const e of derived) derivedTotal.inc({ kind: e.kind });
     }
-    if (summaries.length > 0) {
-      await producer!.send(config.topics.sessions, summaries.map((s: SessionSummary) => ({ key: s.id, ...sessionCodec.encode(s), timestamp: s.updatedAt })));
-      summariesTotal.inc(summaries.length);
+    if (summaryRecords.length > 0) {
+      await producer!.send(config.topics.sessions, summaryRecords);
+      summariesTotal.inc(summaryRecords.length);
     }
-    h.store.append(changes); // always: the offsets moved
+    h.store.appendLine(line); // always: the offsets moved
     if (h.store.needsSnapshot) h.store.snapshot(h.state);
     h.version = h.store.version();
   }

@@ -73,7 +73,12 @@ export class SessionStateStore {
   }
 
   append(changes: Changes): void {
-    this.journalBytes += appendDurable(this.journalFile, `${JSON.stringify(changes)}\n`, this.options.fsync);
+    this.appendLine(`${JSON.stringify(changes)}\n`);
+  }
+
+  /** A journal line already serialised (`JSON.stringify(changes)` + newline). */
+  appendLine(line: string): void {
+    this.journalBytes += appendDurable(this.journalFile, line, this.options.fsync);
   }
 
   get needsSnapshot(): boolean {

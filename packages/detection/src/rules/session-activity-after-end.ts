@@ -2,16 +2,18 @@ import { isVerified, sessionIdOf } from '../event-facts.js';
 import type { CommonRuleConfig, RuleDefinition } from '../types.js';
 
 /**
- * session-activity-after-end: a valid token of a session used after the session was signed out or
- * its subject deprovisioned (a `session.ended` pushed by the IdP or derived by the sessionizer,
- * whose `session.reason` says how).
+ * session-activity-after-end: a valid token of a session used after the session was signed out (a
+ * `session.ended` pushed by the IdP, whose `session.reason` says how; the sessionizer derives the
+ * other ends).
  *
  * Catches: a stolen token or cookie replayed after the user signed out (the token outlives the
  * session at services that do not check it), a session "resumed" by someone who kept it. An end
  * by idle timeout or token expiry is not a sign-out: the same sid may rightly come back (the
  * sessionizer opens a new session then), so it raises nothing. Nor does an end by revocation: the
  * revoked token's own reuse is revoked-token-use's, and a valid token of the same sid was issued by
- * the IdP after the revocation (a refresh after an access token was revoked), which only it can. Rejected presentations are not
+ * the IdP after the revocation (a refresh after an access token was revoked), which only it can.
+ * An end by deprovisioning is deprovisioned-subject-activity's (critical, any activity of the
+ * subject): one alert for one fact. Rejected presentations are not
  * counted: their claims are forgeable and the edge enforced the end already.
  *
  * State: per session id, when and how it ended and the ending event's id; kept `retainMs`.
@@ -23,14 +25,14 @@ export interface SessionActivityAfterEndConfig extends CommonRuleConfig {
 }
 
 type Entry = [endedAt: number, eventId: string, reason: string];
-const NOT_A_SIGN_OUT = new Set(['idle_timeout', 'token_expiry', 'evicted', 'revocation']);
+const NOT_A_SIGN_OUT = new Set(['idle_timeout', 'token_expiry', 'evicted', 'revocation', 'deprovisioning']);
 const CLEANUP = new Set(['token.revoked', 'session.ended', 'subject.deprovisioned']);
 
 export const sessionActivityAfterEnd: RuleDefinition<SessionActivityAfterEndConfig, Entry> = {
   id: 'session-activity-after-end',
   name: 'session-activity-after-end',
   partitioning: 'subject',
-  catches: 'a session used after it was signed out or its subject deprovisioned: a token or cookie kept and replayed',
+  catches: 'a session used after it was signed out: a token or cookie kept and replayed',
   respond: 'revoke the session\'s tokens (audit sessions --subject <user>), check where the requests came from, make the services check revocation',
   defaults: { enabled: true, severity: 'high', suppressMs: 60 * 60_000, maxKeys: 100_000, graceMs: 5_000, retainMs: 24 * 3_600_000 },
   key: (e) => e.session?.id ?? sessionIdOf(e),

@@ -25,8 +25,8 @@ function run(rule: string, specs: Array<Spec & { session?: AuditEvent['session']
 
 const ended = (at: number, reason: string | null, sid = 'sess-1') => ({ kind: 'session.ended' as const, at, sid, session: { id: sid, reason } });
 
-test('session-activity-after-end: a valid token of a signed-out or deprovisioned session fires; idle, expiry or revocation ends, rejections, the grace and other sessions do not', () => {
-  for (const reason of ['sign_out', 'logout', 'deprovisioning', null]) {
+test('session-activity-after-end: a valid token of a signed-out session fires; idle, expiry, revocation or deprovisioning ends, rejections, the grace and other sessions do not', () => {
+  for (const reason of ['sign_out', 'logout', null]) {
     const alerts = run('session-activity-after-end', [{ at: T0 }, ended(T0 + MIN, reason), { at: T0 + 10 * MIN, ip: '198.51.100.9' }]);
     assert.equal(alerts.length, 1, String(reason));
     assert.equal(alerts[0]!.rule, 'session-activity-after-end');
@@ -34,7 +34,7 @@ test('session-activity-after-end: a valid token of a signed-out or deprovisioned
     assert.equal(alerts[0]!.attributes.endReason, reason ?? 'sign_out');
     assert.equal(alerts[0]!.evidence.length, 2);
   }
-  for (const reason of ['idle_timeout', 'token_expiry', 'evicted', 'revocation']) assert.equal(run('session-activity-after-end', [ended(T0, reason), { at: T0 + 10 * MIN }]).length, 0, reason);
+  for (const reason of ['idle_timeout', 'token_expiry', 'evicted', 'revocation', 'deprovisioning']) assert.equal(run('session-activity-after-end', [ended(T0, reason), { at: T0 + 10 * MIN }]).length, 0, reason);
   assert.equal(run('session-activity-after-end', [ended(T0, 'sign_out'), { at: T0 + 2_000 }]).length, 0, 'in flight');
   assert.equal(run('session-activity-after-end', [ended(T0, 'sign_out'), { at: T0 + 10 * MIN, kind: 'token.rejected', reason: 'revoked' }]).length, 0, 'rejected: enforced, claims forgeable');
   assert.equal(run('session-activity-after-end', [ended(T0, 'sign_out'), { at: T0 + 10 * MIN, sid: 'sess-2' }]).length, 0, 'another session');
