@@ -61,6 +61,15 @@ export async function startPipeline(say: (line: string) => void): Promise<Pipeli
   const supervisor = new Supervisor((line) => log.write(line + '\n'), { unhealthyRestartMs: settings.unhealthyRestartMs });
   const onExit = () => supervisor.killAll();
   process.on('exit', onExit);
+  // Ctrl-C or a kill: no component outlives the benchmark, and its data directory goes with it
+  const onSignal = (signal: NodeJS.Signals) => {
+    supervisor.killAll();
+    rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`e2e: stopped by ${signal}; every component killed\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const { infrastructure, services } = pipelineComponents(settings, { waitForHttp, waitForPort });
   const started: string[] = [];
   try {
@@ -90,6 +99,8 @@ export async function startPipeline(say: (line: string) => void): Promise<Pipeli
     async stop() {
       await supervisor.stopAll();
       process.off('exit', onExit);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       await new Promise((r) => log.end(r));
     },
   };
