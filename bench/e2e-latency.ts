@@ -179,8 +179,12 @@ interface StepResult {
   lag: Record<string, { p50: number; p99: number; max: number; atLoadEnd: number }>;
   /** seconds from the end of the load until every group had caught up (null: not within --drain) */
   drainSeconds: number | null;
-  /** % of one core used by each component during the load */
-  cpu: Record<string, number>;
+  /** % of one core used by each component during the load (null: it was restarted meanwhile) */
+  cpu: Record<string, number | null>;
+  /** components restarted during this rate (they exited), by name */
+  restarts: Record<string, number>;
+  /** seconds from the first request due to the last one answered (the load's nominal length is `seconds`) */
+  loadSeconds: number;
 }
 
 async function step(rate: number, seconds: number, label: string, measured = true): Promise<StepResult> {
@@ -192,7 +196,16 @@ async function step(rate: number, seconds: number, label: string, measured = tru
   const runId = randomUUID().slice(0, 8);
   const before = load();
   const pids = pipeline.pids();
-  const cpuBefore = Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, cpuMicros(pid)]));
+  const restartsBefore = pipeline.restarts();
+  // a component restarted meanwhile has a new process: its CPU is then not known (null)
+  const cpuOf = (pid: number): number | undefined => {
+    try {
+      return cpuMicros(pid);
+    } catch {
+      return undefined;
+    }
+  };
+  const cpuBefore = Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, cpuOf(pid)]));
   const benchCpuBefore = process.cpuUsage();
   const loadStarted = performance.now();
   let loadOver = false;
@@ -255,7 +268,12 @@ async function step(rate: number, seconds: number, label: string, measured = tru
   const result = await paced.done;
   const loadEnded = performance.now();
   loadOver = true;
-  const cpu = Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, Math.round(((cpuMicros(pid) - cpuBefore[n]!) / 1000 / (loadEnded - loadStarted)) * 100)]));
+  const cpu: Record<string, number | null> = Object.fromEntries(
+    Object.entries(pids).map(([n, pid]) => {
+      const [a, b] = [cpuBefore[n], cpuOf(pid)];
+      return [n, a === undefined || b === undefined ? null : Math.round(((b - a) / 1000 / (loadEnded - loadStarted)) * 100)];
+    }),
+  );
   const benchCpu = process.cpuUsage(benchCpuBefore);
   cpu['load generator + probes (this process)'] = Math.round(((benchCpu.user + benchCpu.system) / 1000 / (loadEnded - loadStarted)) * 100);
   atLoadEnd = await consumerLag(admin).catch(() => undefined);
@@ -292,6 +310,8 @@ async function step(rate: number, seconds: number, label: string, measured = tru
     lag,
     drainSeconds,
     cpu,
+    restarts: Object.fromEntries(Object.entries(pipeline.restarts()).map(([n, r]) => [n, r - (restartsBefore[n] ?? 0)]).filter(([, r]) => (r as number) > 0)),
+    loadSeconds: +((loadEnded - loadStarted) / 1000).toFixed(1),
   };
   if (measured) progress(`${label}: done: ${line(out)}`);
   return out;
@@ -343,13 +363,13 @@ const summary = {
 if (!opts.json) {
   const rows = [
     `node ${process.version}, ${opts.duration} s per rate, 1 probe in ${opts.probeEvery} requests, search polled every ${opts.pollMs} ms`,
-    '| rate (sent/s) | load avg before / after | HTTP p50 / p99 | request -> searchable | attack -> alert | revocation -> refused | lag max (at load end) | caught up after | CPU % of a core |',
+    '| rate (sent/s; s until the last answer) | load avg before / after | HTTP p50 / p99 | request -> searchable | attack -> alert | revocation -> refused | lag max (at load end) | caught up after | CPU % of a core |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
-        `| ${r.rate} (${r.load.achievedRate}) | ${r.loadAverage.before[0]} / ${r.loadAverage.after[0]} | ${ms(r.load.http.p50)} / ${ms(r.load.http.p99)} | ${dist(r.searchable)} | ${dist(r.alert)} | ${dist(r.revocation)} | ` +
+        `| ${r.rate} (${r.load.achievedRate}; ${r.loadSeconds} s) | ${r.loadAverage.before[0]} / ${r.loadAverage.after[0]} | ${ms(r.load.http.p50)} / ${ms(r.load.http.p99)} | ${dist(r.searchable)} | ${dist(r.alert)} | ${dist(r.revocation)} | ` +
         `${Object.entries(r.lag).map(([g, l]) => `${g} ${l.max} (${l.atLoadEnd})`).join(', ')} | ${r.drainSeconds === null ? `not within ${opts.drainSeconds} s` : `${r.drainSeconds} s`} | ` +
-        `${Object.entries(r.cpu).map(([c, p]) => `${c} ${p}`).join(', ')} |`,
+        `${Object.entries(r.cpu).map(([c, p]) => `${c} ${p ?? 'restarted'}`).join(', ')}${Object.keys(r.restarts).length > 0 ? `; restarted: ${Object.entries(r.restarts).map(([c, n]) => `${c} ${n}x`).join(', ')}` : ''} |`,
     ),
     ...summary.results.map((r) => `${r.rate} req/s: targets searchable p99 < 2 s ${r.met.searchable ? 'met' : 'NOT met'}, alert p99 < 1 s ${r.met.alert ? 'met' : 'NOT met'}, revocation p99 < 1 s ${r.met.revocation ? 'met' : 'NOT met'}`),
   ];
