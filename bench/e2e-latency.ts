@@ -121,6 +121,8 @@ async function followAlerts(): Promise<void> {
 // --- (a) searchable: probes looked for in the search node
 const probeSentAt = new Map<string, number>(); // request id -> sent
 const probeFound = new Map<string, number>(); // request id -> ms
+const probeFoundAt = new Map<string, number>(); // request id -> when found
+const probeAnsweredAt = new Map<string, number>(); // request id -> when the edge's answer arrived
 async function pollSearch(stopAt: () => boolean): Promise<void> {
   let errors = 0;
   while (!stopAt()) {
@@ -139,7 +141,10 @@ async function pollSearch(stopAt: () => boolean): Promise<void> {
         for (const h of body.hits?.hits ?? []) {
           const id = h._source?.http?.request?.id;
           const sent = id === undefined ? undefined : probeSentAt.get(id);
-          if (id !== undefined && sent !== undefined && !probeFound.has(id)) probeFound.set(id, started - sent);
+          if (id !== undefined && sent !== undefined && !probeFound.has(id)) {
+            probeFound.set(id, started - sent);
+            probeFoundAt.set(id, started);
+          }
         }
       } catch (err) {
         if (++errors % 20 === 1) progress(`search poll failed (${errors} so far): ${(err as Error).message}`);
@@ -173,6 +178,11 @@ interface StepResult {
   loadAverage: { before: [number, number, number]; after: [number, number, number] };
   load: PacedResult;
   searchable: Distribution;
+  /**
+   * the edge's answer -> searchable: the pipeline's own share of (a), without the time a request
+   * queued at the edge (a loaded edge answers late, and its event is produced when it answers)
+   */
+  searchableAfterAnswer: Distribution;
   alert: Distribution;
   revocation: Distribution;
   /** per consumer group: records behind, over the samples taken during the load and the drain */
@@ -190,6 +200,8 @@ interface StepResult {
 async function step(rate: number, seconds: number, label: string, measured = true): Promise<StepResult> {
   probeSentAt.clear();
   probeFound.clear();
+  probeFoundAt.clear();
+  probeAnsweredAt.clear();
   attackSentAt.clear();
   alertLatency.clear();
   const tokens = await Promise.all(['alice', 'bob', 'carol'].map(tokenFor));
@@ -217,7 +229,10 @@ async function step(rate: number, seconds: number, label: string, measured = tru
     rate,
     seconds,
     (i) => ({ path: '/api/orders', headers: { authorization: `Bearer ${tokens[i % tokens.length]}`, 'x-request-id': `e2e-${runId}-${i}` } }),
-    { onSent: (i, at) => (i % opts.probeEvery === 0 ? void probeSentAt.set(`e2e-${runId}-${i}`, at) : undefined) },
+    {
+      onSent: (i, at) => (i % opts.probeEvery === 0 ? void probeSentAt.set(`e2e-${runId}-${i}`, at) : undefined),
+      onAnswer: (i) => (i % opts.probeEvery === 0 ? void probeAnsweredAt.set(`e2e-${runId}-${i}`, performance.now()) : undefined),
+    },
   );
   const poller = pollSearch(() => drained || (loadOver && probeFound.size >= probeSentAt.size));
 
@@ -305,6 +320,11 @@ async function step(rate: number, seconds: number, label: string, measured = tru
     loadAverage: { before, after },
     load: result,
     searchable: summarize(missing(probeSentAt, probeFound)),
+    // found before its answer arrived counts as 0: the search saw it as the answer travelled back
+    searchableAfterAnswer: summarize([...probeSentAt.keys()].map((id) => {
+      const [found, answered] = [probeFoundAt.get(id), probeAnsweredAt.get(id)];
+      return found === undefined || answered === undefined ? Number.POSITIVE_INFINITY : Math.max(0, found - answered);
+    })),
     alert: summarize(missing(attackSentAt, alertLatency)),
     revocation: summarize(revocations),
     lag,
@@ -317,7 +337,7 @@ async function step(rate: number, seconds: number, label: string, measured = tru
   return out;
 }
 
-const ms = (v: number | null) => (v === null ? 'never' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+const ms = (v: number | null) => (v === null || !Number.isFinite(v) ? 'never' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
 const dist = (d: Distribution) => (d.n === 0 ? 'none' : `p50 ${ms(d.p50)}, p99 ${ms(d.p99)}, max ${ms(d.max)} (n ${d.n}${d.unresolved ? `, ${d.unresolved} never` : ''})`);
 function line(r: StepResult): string {
   return `searchable ${dist(r.searchable)}; alert ${dist(r.alert)}; revocation ${dist(r.revocation)}; sent ${r.load.sent} at ${r.load.achievedRate}/s, ${r.load.failed} failed`;
@@ -363,11 +383,11 @@ const summary = {
 if (!opts.json) {
   const rows = [
     `node ${process.version}, ${opts.duration} s per rate, 1 probe in ${opts.probeEvery} requests, search polled every ${opts.pollMs} ms`,
-    '| rate (sent/s; s until the last answer) | load avg before / after | HTTP p50 / p99 | request -> searchable | attack -> alert | revocation -> refused | lag max (at load end) | caught up after | CPU % of a core |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| rate (sent/s; s until the last answer) | load avg before / after | HTTP p50 / p99 | request -> searchable | its answer -> searchable | attack -> alert | revocation -> refused | lag max (at load end) | caught up after | CPU % of a core |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
-        `| ${r.rate} (${r.load.achievedRate}; ${r.loadSeconds} s) | ${r.loadAverage.before[0]} / ${r.loadAverage.after[0]} | ${ms(r.load.http.p50)} / ${ms(r.load.http.p99)} | ${dist(r.searchable)} | ${dist(r.alert)} | ${dist(r.revocation)} | ` +
+        `| ${r.rate} (${r.load.achievedRate}; ${r.loadSeconds} s) | ${r.loadAverage.before[0]} / ${r.loadAverage.after[0]} | ${ms(r.load.http.p50)} / ${ms(r.load.http.p99)} | ${dist(r.searchable)} | ${dist(r.searchableAfterAnswer)} | ${dist(r.alert)} | ${dist(r.revocation)} | ` +
         `${Object.entries(r.lag).map(([g, l]) => `${g} ${l.max} (${l.atLoadEnd})`).join(', ')} | ${r.drainSeconds === null ? `not within ${opts.drainSeconds} s` : `${r.drainSeconds} s`} | ` +
         `${Object.entries(r.cpu).map(([c, p]) => `${c} ${p ?? 'restarted'}`).join(', ')}${Object.keys(r.restarts).length > 0 ? `; restarted: ${Object.entries(r.restarts).map(([c, n]) => `${c} ${n}x`).join(', ')}` : ''} |`,
     ),
