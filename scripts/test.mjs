@@ -20,7 +20,7 @@ function collect(dir, out) {
 }
 
 const args = process.argv.slice(2);
-const roots = args.length > 0 ? args.map((a) => path.resolve(a)) : ['packages', 'services', 'test'].map((d) => path.join(root, d));
+const roots = args.length > 0 ? args.map((a) => path.resolve(a)) : ['packages', 'services', 'test', 'bench'].map((d) => path.join(root, d));
 const files = [];
 for (const r of roots) {
   try {

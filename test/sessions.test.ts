@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client } from '@elastic/elasticsearch';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
 import { startSearchNode, type SearchNode } from '@jwt-audit/embedded-search';
 import { alertCodec, eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type Alert, type AuditEvent } from '@jwt-audit/events';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { eventCodec, newId, partitionKey, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
 import { createAuditProducer, createConsumerRunner, createKafkaClient, createTransformStage, defaultTopics, ensureTopics, type AuditProducer } from '@jwt-audit/kafka';
 import { createLogger, createMetrics, type Metrics } from '@jwt-audit/runtime';

@@ -117,6 +117,13 @@ export class Supervisor {
     this.graceMs = options.graceMs ?? 15_000;
   }
 
+  /** The current process id of each running component, by name (for benchmarks reading /proc). */
+  pids(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.running) if (r.child?.pid !== undefined && r.child.exitCode === null && r.child.signalCode === null) out[r.spec.name] = r.child.pid;
+    return out;
+  }
+
   /** Restarts so far of the named component (exits and unhealthy restarts). */
   restartsOf(name: string): number {
     return this.running.find((r) => r.spec.name === name)?.restarts ?? 0;

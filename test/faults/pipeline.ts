@@ -17,7 +17,6 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import kafkajs from 'kafkajs';
 import { Client } from '@elastic/elasticsearch';
 import { exportEvents, localStorage } from '@jwt-audit/archive';
 import { startSearchNode } from '@jwt-audit/embedded-search';

@@ -2,13 +2,13 @@
 // retriable and wrapped non-retriable: retried and the partition held, never dead-lettered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import kafkajs from 'kafkajs';
+import { KafkaClientErrors } from '@jwt-audit/kafka';
 import { PER_FAULT, startFaultPipeline } from './pipeline.js';
 
 test('fault: transient produce failures (ECONNREFUSED, retriable and wrapped non-retriable) are retried; nothing answered is missing or dead-lettered', async (t) => {
   const p = await startFaultPipeline(t);
   const fault = 'transient produce failures';
-  const { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } = kafkajs;
+  const { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } = KafkaClientErrors;
   const refused = () => new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092');
   const failures = () => [
     new KafkaJSNumberOfRetriesExceeded(refused(), { retryCount: 5, retryTime: 100 }),

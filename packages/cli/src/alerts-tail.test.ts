@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '@jwt-audit/kafka';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { alertCodec, newId, readSchemaFile, type Alert, type Severity } from '@jwt-audit/events';
 import { alertToEcsDocument } from '@jwt-audit/ecs';

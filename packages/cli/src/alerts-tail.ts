@@ -1,4 +1,4 @@
-import { logLevel } from 'kafkajs';
+import { logLevel } from '@jwt-audit/kafka';
 import { createKafkaClient } from '@jwt-audit/kafka';
 import { createLogger, type KafkaConnectionConfig } from '@jwt-audit/runtime';
 import { Writable } from 'node:stream';

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { logLevel } from 'kafkajs';
+import { logLevel } from '@jwt-audit/kafka';
 import { newId } from '@jwt-audit/events';
 import { createKafkaClient } from '@jwt-audit/kafka';
 import { createLogger, type KafkaConnectionConfig } from '@jwt-audit/runtime';

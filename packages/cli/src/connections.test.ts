@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '@jwt-audit/kafka';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { defaultTopics } from '@jwt-audit/kafka';
 import { esClientOptions, kafkaTlsOption } from '@jwt-audit/runtime';

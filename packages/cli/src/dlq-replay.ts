@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { deadLetterCodec, newId, TOPICS, type DeadLetter } from '@jwt-audit/events';
 import { createAuditProducer, fromKafkaError, type OutRecord } from '@jwt-audit/kafka';
 import type { Logger } from '@jwt-audit/runtime';

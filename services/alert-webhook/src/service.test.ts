@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { alertCodec, deadLetterCodec, newId, readSchemaFile, TOPICS, type Alert, type DeadLetter } from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, ensureTopics } from '@jwt-audit/kafka';

@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { alertCodec, type Alert, type Severity } from '@jwt-audit/events';
 import { createAuditProducer, createConsumerRunner, createKafkaClient, type AuditProducer, type ConsumerRunner, type DeadLetterRequest } from '@jwt-audit/kafka';
 import { AuditError, backoffDelay, createMetrics, sleep, startOpsServer, toAuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { alertCodec, eventCodec, newId, partitionKey, TOPICS, type Alert } from '@jwt-audit/events';
 import { evaluate, generateScenario } from '@jwt-audit/detection';

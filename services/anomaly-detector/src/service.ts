@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { alertCodec, eventCodec, TOPICS, type Alert } from '@jwt-audit/events';
 import {
   REPARTITIONED,

@@ -10,7 +10,7 @@
  */
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Consumer } from 'kafkajs';
+import type { Consumer } from '@jwt-audit/kafka';
 import { eventCodec, headerString, HEADER_FINGERPRINT } from '@jwt-audit/events';
 import { ARCHIVE_ERRORS, generateSigningKey, loadSigner, localStorage, manifestsOf, readHead, recordDeletion, recoverStream, seal, type ArchivedRecord, type Signer, type StreamHead } from '@jwt-audit/archive';
 import { createAuditProducer, createKafkaClient, superviseConsumer, type AuditProducer, type SupervisedConsumer } from '@jwt-audit/kafka';

@@ -17,9 +17,21 @@
  *   npm run bench -w services/interceptor
  *   BENCH_SECONDS=20 BENCH_ROUNDS=3 BENCH_CONNECTIONS=100 npm run bench -w services/interceptor
  *   BENCH_PROFILE=/tmp/prof npm run bench -w services/interceptor   (CPU profiles of the targets)
+ *   BENCH_PIN=on npm run bench -w services/interceptor               (the pinned setup alone)
+ *
+ * Pinned (issue #21 item 2; BENCH_PIN: `both`, the default where `taskset` exists and there are 2
+ * CPUs or more, runs the unpinned suite and then the pinned one; `on` the pinned one alone; `off`
+ * the unpinned one alone): the proxy under test, with all its threads, runs on
+ * BENCH_PIN_PROXY_CPUS (default CPU 0) and everything else (the broker, the upstream, the load
+ * generator: this process) on BENCH_PIN_OTHER_CPUS (default the other CPUs), so both proxies get
+ * the same CPU budget, as in production where the broker and the clients are not on the proxy's
+ * cores. The steady rate there is half the bare proxy's pinned saturation throughput. Other
+ * programs on the machine are not pinned away: on a shared machine the proxy's CPU is still
+ * shared with them, so the ratios, not the absolute figures, are what compares.
  */
 import net from 'node:net';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -59,8 +71,10 @@ interface Child {
   next(): Promise<Record<string, unknown>>;
 }
 
-function child(file: string, env: Record<string, string>, nodeArgs: string[] = [], fromSource = true): Child {
-  const proc = spawn(process.execPath, [...nodeArgs, ...(fromSource ? ['--conditions=source'] : []), '--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))], {
+/** `cpus`: run the child on that CPU set (taskset execs node, so the pid is node's; its threads inherit the set). */
+function child(file: string, env: Record<string, string>, nodeArgs: string[] = [], fromSource = true, cpus?: string): Child {
+  const args = [...nodeArgs, ...(fromSource ? ['--conditions=source'] : []), '--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))];
+  const proc = spawn(cpus ? 'taskset' : process.execPath, cpus ? ['-c', cpus, process.execPath, ...args] : args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -150,15 +164,16 @@ interface Stalls {
   gcPauseMax: number;
   gcPauseTotal: number;
 }
-const results: Record<Kind, Row[]> = { bare: [], interceptor: [], compare: [] };
+type Pinning = { proxy: string; others: string } | undefined;
 
 /** Starts a target, warms it up, runs `measure`, stops it; returns what it measured and what the target said last. */
-async function withTarget<T>(kind: Kind, label: string, measure: (url: string, pid: number) => Promise<T>): Promise<{ value: T; published: number; sends: number; stalls: Stalls }> {
+async function withTarget<T>(kind: Kind, label: string, measure: (url: string, pid: number) => Promise<T>, pin: Pinning): Promise<{ value: T; published: number; sends: number; stalls: Stalls }> {
   const target = child(
     './target.ts',
-    { BENCH_TARGET: kind === 'compare' ? 'interceptor' : kind, ...(kind === 'compare' ? { BENCH_INTERCEPTOR_DIR: compareDir! } : {}), BENCH_UPSTREAM: upstreamUrl, BENCH_BROKER: brokerAddress, BENCH_DIR: path.join(dir, `${kind}-${label}`), BENCH_JWKS: auth.jwksUrl, BENCH_ISSUER: auth.issuer, BENCH_AUDIENCE: auth.audience },
-    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${label}`)}`] : []), ...(kind === 'interceptor' ? interceptorNodeArgs : [])],
+    { BENCH_TARGET: kind === 'compare' ? 'interceptor' : kind, ...(kind === 'compare' ? { BENCH_INTERCEPTOR_DIR: compareDir! } : {}), BENCH_UPSTREAM: upstreamUrl, BENCH_BROKER: brokerAddress, BENCH_DIR: path.join(dir, `${kind}-${label}${pin ? '-pinned' : ''}`), BENCH_JWKS: auth.jwksUrl, BENCH_ISSUER: auth.issuer, BENCH_AUDIENCE: auth.audience },
+    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${label}${pin ? '-pinned' : ''}`)}`] : []), ...(kind === 'interceptor' ? interceptorNodeArgs : [])],
     fromSource,
+    pin?.proxy,
   );
   const url = `${String((await target.next()).url)}/api/orders`;
   await load(url, headers, { duration: 2 }); // JIT, sockets, JWKS, producer connection
@@ -168,89 +183,141 @@ async function withTarget<T>(kind: Kind, label: string, measure: (url: string, p
   return { value, published: Number(last?.published ?? 0), sends: Number(last?.sends ?? 0), stalls: last as unknown as Stalls };
 }
 
-// phase 1: saturation, alternating targets
-for (let round = 1; round <= rounds; round++) {
-  for (const kind of kinds) {
-    progress(`round ${round}/${rounds}: ${kind}: saturation, ${seconds} s`);
-    const { value, published, sends } = await withTarget(kind, `max-${round}`, async (url, pid) => {
-      const pids = { proxy: pid, broker: brokerProc.pid!, upstream: upstream.proc.pid! };
-      const before = { proxy: cpuMicros(pids.proxy), loop: cpuMicros(pid, true), broker: cpuMicros(pids.broker), upstream: cpuMicros(pids.upstream), loadgen: process.cpuUsage() };
-      const max = await load(url, headers, { duration: seconds });
-      const per = (k: keyof typeof pids) => (cpuMicros(pids[k]) - before[k]) / max.requests.total;
-      const loop = (cpuMicros(pid, true) - before.loop) / max.requests.total;
-      const gen = process.cpuUsage(before.loadgen);
-      return { max, cpu: { proxy: per('proxy'), loop, broker: per('broker'), upstream: per('upstream'), loadgen: (gen.user + gen.system) / max.requests.total } };
-    });
-    results[kind].push({ ...value, published, sends });
-  }
-}
-
-const best = (kind: Kind) => results[kind].reduce((a, b) => (b.max.requests.average > a.max.requests.average ? b : a));
-
-// phase 1b: the publishing floor (bench/publish-floor.ts): kafkajs alone publishing the records the
-// interceptor just published, in its batch size, in a process of its own; the broker's share too
-progress('publishing floor: kafkajs alone, the interceptor\'s records and batch size');
-const fastest = best('interceptor');
-const floorChild = child('./publish-floor.ts', { BENCH_BROKER: brokerAddress, BENCH_BROKER_PID: String(brokerProc.pid), BENCH_BATCH: String(fastest.sends > 0 ? fastest.published / fastest.sends : 50) });
-const floor = (await floorChild.next()) as { records: number; batch: number; valueBytes: number; headers: number; cpuPerRecord: number; brokerPerRecord: number };
-await stopChild(floorChild);
-// phase 2: latency at a steady offered load both can serve (half the slower one's best saturation throughput)
-const rate = Number(process.env.BENCH_RATE ?? 0) || Math.max(100, Math.round(Math.min(best('bare').max.requests.average, best('interceptor').max.requests.average) / 2 / 100) * 100);
-for (let round = 1; round <= rounds; round++) {
-  for (const kind of kinds) {
-    progress(`round ${round}/${rounds}: ${kind}: ${rate} req/s offered, ${seconds} s`);
-    const { value, stalls } = await withTarget(kind, `fixed-${round}`, async (url, pid) => {
-      const before = { proxy: cpuMicros(pid), loop: cpuMicros(pid, true) };
-      const fixed = await steadyLoad(url, headers, rate, seconds);
-      return { fixed, cpu: { proxy: (cpuMicros(pid) - before.proxy) / fixed.sent, loop: (cpuMicros(pid, true) - before.loop) / fixed.sent } };
-    });
-    results[kind][round - 1]!.fixed = value.fixed;
-    results[kind][round - 1]!.steadyCpu = value.cpu;
-    results[kind][round - 1]!.stalls = stalls;
-  }
-}
-
-const bestLatency = (kind: Kind) => results[kind].reduce((a, b) => (b.fixed!.p99 < a.fixed!.p99 ? b : a)).fixed!;
 const failures = (r: Result) => r.non2xx + r.errors + r.timeouts;
-const lines = [
-  `node ${process.version}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds, steady load ${rate} req/s`,
-  '| target | round | max req/s | p50 / p99 ms at max | p50 / p99 ms at a steady load | steady load, in the proxy: loop delay p99 / max, GC pauses (max) ms | CPU µs/request: proxy (its event loop), broker, upstream | failed | events published |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-];
-for (let i = 0; i < rounds; i++) {
-  for (const kind of kinds) {
-    const r = results[kind][i]!;
-    lines.push(`| ${labelOf(kind)} | ${i + 1} | ${Math.round(r.max.requests.average)} | ${r.max.latency.p50} / ${r.max.latency.p99} | ${r.fixed!.p50} / ${r.fixed!.p99} | ${r.stalls!.loopDelayP99.toFixed(1)} / ${r.stalls!.loopDelayMax.toFixed(1)}, ${r.stalls!.gcPauses} (${r.stalls!.gcPauseMax.toFixed(1)}) | ${Math.round(r.cpu.proxy)} (${Math.round(r.cpu.loop)}), ${Math.round(r.cpu.broker)}, ${Math.round(r.cpu.upstream)} | ${failures(r.max) + r.fixed!.failed} | ${kind === 'bare' ? '-' : r.published} |`);
+
+/**
+ * One suite: saturation rounds, then steady-load rounds, alternating targets. Unpinned, it also
+ * measures the publishing floor and sets the steady rate to half the slower target's saturation
+ * (BENCH_RATE overrides); pinned, the steady rate is half the bare proxy's pinned saturation, as
+ * the target is stated.
+ */
+async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; added: number; rate: number }> {
+  const results: Record<Kind, Row[]> = { bare: [], interceptor: [], compare: [] };
+  const tag = pin ? `pinned (proxy on CPU ${pin.proxy}, the rest on ${pin.others})` : 'unpinned';
+  // phase 1: saturation, alternating targets
+  for (let round = 1; round <= rounds; round++) {
+    for (const kind of kinds) {
+      progress(`${tag}: round ${round}/${rounds}: ${kind}: saturation, ${seconds} s`);
+      const { value, published, sends } = await withTarget(kind, `max-${round}`, async (url, pid) => {
+        const pids = { proxy: pid, broker: brokerProc.pid!, upstream: upstream.proc.pid! };
+        const before = { proxy: cpuMicros(pids.proxy), loop: cpuMicros(pid, true), broker: cpuMicros(pids.broker), upstream: cpuMicros(pids.upstream), loadgen: process.cpuUsage() };
+        const max = await load(url, headers, { duration: seconds });
+        const per = (k: keyof typeof pids) => (cpuMicros(pids[k]) - before[k]) / max.requests.total;
+        const loop = (cpuMicros(pid, true) - before.loop) / max.requests.total;
+        const gen = process.cpuUsage(before.loadgen);
+        return { max, cpu: { proxy: per('proxy'), loop, broker: per('broker'), upstream: per('upstream'), loadgen: (gen.user + gen.system) / max.requests.total } };
+      }, pin);
+      results[kind].push({ ...value, published, sends });
+    }
   }
+
+  const best = (kind: Kind) => results[kind].reduce((a, b) => (b.max.requests.average > a.max.requests.average ? b : a));
+
+  // phase 1b (unpinned): the publishing floor (bench/publish-floor.ts): kafkajs alone publishing the
+  // records the interceptor just published, in its batch size, in a process of its own; the broker's share too
+  let floor: { records: number; batch: number; valueBytes: number; headers: number; cpuPerRecord: number; brokerPerRecord: number } | undefined;
+  if (!pin) {
+    progress('publishing floor: kafkajs alone, the interceptor\'s records and batch size');
+    const fastest = best('interceptor');
+    const floorChild = child('./publish-floor.ts', { BENCH_BROKER: brokerAddress, BENCH_BROKER_PID: String(brokerProc.pid), BENCH_BATCH: String(fastest.sends > 0 ? fastest.published / fastest.sends : 50) });
+    floor = (await floorChild.next()) as typeof floor;
+    await stopChild(floorChild);
+  }
+  // phase 2: latency at a steady offered load
+  const half = (n: number) => Math.max(100, Math.round(n / 2 / 100) * 100);
+  const rate = pin
+    ? Number(process.env.BENCH_PIN_RATE ?? 0) || half(best('bare').max.requests.average)
+    : Number(process.env.BENCH_RATE ?? 0) || half(Math.min(best('bare').max.requests.average, best('interceptor').max.requests.average));
+  for (let round = 1; round <= rounds; round++) {
+    for (const kind of kinds) {
+      progress(`${tag}: round ${round}/${rounds}: ${kind}: ${rate} req/s offered, ${seconds} s`);
+      const { value, stalls } = await withTarget(kind, `fixed-${round}`, async (url, pid) => {
+        const before = { proxy: cpuMicros(pid), loop: cpuMicros(pid, true) };
+        const fixed = await steadyLoad(url, headers, rate, seconds);
+        return { fixed, cpu: { proxy: (cpuMicros(pid) - before.proxy) / fixed.sent, loop: (cpuMicros(pid, true) - before.loop) / fixed.sent } };
+      }, pin);
+      results[kind][round - 1]!.fixed = value.fixed;
+      results[kind][round - 1]!.steadyCpu = value.cpu;
+      results[kind][round - 1]!.stalls = stalls;
+    }
+  }
+
+  const bestLatency = (kind: Kind) => results[kind].reduce((a, b) => (b.fixed!.p99 < a.fixed!.p99 ? b : a)).fixed!;
+  const lines = [
+    `${tag}: node ${process.version}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds, steady load ${rate} req/s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `| target | round | max req/s | p50 / p99 ms at max | p50 / p99 ms at a steady load | steady load, in the proxy: loop delay p99 / max, GC pauses (max) ms | CPU µs/request: proxy (its event loop), broker, upstream | ${pin ? 'busy at max: proxy CPU, the others\' CPU | ' : ''}failed | events published |`,
+    `| --- | --- | --- | --- | --- | --- | --- | ${pin ? '--- | ' : ''}--- | --- |`,
+  ];
+  for (let i = 0; i < rounds; i++) {
+    for (const kind of kinds) {
+      const r = results[kind][i]!;
+      // how busy each CPU set was at saturation: which side limited the throughput
+      const busy = pin ? `${Math.round((r.cpu.proxy * r.max.requests.average) / 1e4)} %, ${Math.round(((r.cpu.broker + r.cpu.upstream + r.cpu.loadgen) * r.max.requests.average) / 1e4)} % | ` : '';
+      lines.push(`| ${labelOf(kind)} | ${i + 1} | ${Math.round(r.max.requests.average)} | ${r.max.latency.p50} / ${r.max.latency.p99} | ${r.fixed!.p50} / ${r.fixed!.p99} | ${r.stalls!.loopDelayP99.toFixed(1)} / ${r.stalls!.loopDelayMax.toFixed(1)}, ${r.stalls!.gcPauses} (${r.stalls!.gcPauseMax.toFixed(1)}) | ${Math.round(r.cpu.proxy)} (${Math.round(r.cpu.loop)}), ${Math.round(r.cpu.broker)}, ${Math.round(r.cpu.upstream)} | ${busy}${failures(r.max) + r.fixed!.failed} | ${kind === 'bare' ? '-' : r.published} |`);
+    }
+  }
+  const ratio = best('interceptor').max.requests.average / best('bare').max.requests.average;
+  const leastCpu = (kind: Kind, k: 'proxy' | 'loop' = 'proxy') => Math.min(...results[kind].map((r) => r.cpu[k]));
+  const leastSteadyCpu = (kind: Kind, k: 'proxy' | 'loop') => Math.min(...results[kind].map((r) => r.steadyCpu![k]));
+  const cpuRatio = leastCpu('bare') / leastCpu('interceptor');
+  const loopRatio = leastCpu('bare', 'loop') / leastCpu('interceptor', 'loop');
+  const added = bestLatency('interceptor').p99 - bestLatency('bare').p99;
+  const addedP50 = bestLatency('interceptor').p50 - bestLatency('bare').p50;
+  lines.push(
+    pin
+      ? `${tag}: throughput ${ratio.toFixed(2)}x the bare proxy on the same CPU budget (target >= 0.7x: ${ratio >= 0.7 ? 'met' : 'NOT met'}); added at a steady ${rate} req/s (half the bare proxy's saturation): p50 ${addedP50.toFixed(2)} ms, p99 ${added.toFixed(2)} ms (target <= +1 ms: ${added <= 1 ? 'met' : 'NOT met'})`
+      : `throughput: ${ratio.toFixed(2)}x the bare proxy (target >= 0.85x); added at a steady ${rate} req/s: p50 ${addedP50.toFixed(2)} ms, p99 ${added.toFixed(2)} ms (target <= 1 ms)`,
+  );
+  lines.push(`proxy CPU per request: bare ${Math.round(leastCpu('bare'))} µs, interceptor ${Math.round(leastCpu('interceptor'))} µs: requests per core ${cpuRatio.toFixed(2)}x the bare proxy`);
+  lines.push(`event loop CPU per request: bare ${Math.round(leastCpu('bare', 'loop'))} µs, interceptor ${Math.round(leastCpu('interceptor', 'loop'))} µs: ${loopRatio.toFixed(2)}x (the interceptor's ceiling when its producer thread has a core of its own)`);
+  lines.push(
+    `at the same steady ${rate} req/s (per-request costs fall as the rate rises, so the saturation figures favour the faster target): ` +
+      `proxy CPU per request bare ${Math.round(leastSteadyCpu('bare', 'proxy'))} µs, interceptor ${Math.round(leastSteadyCpu('interceptor', 'proxy'))} µs; ` +
+      `event loop bare ${Math.round(leastSteadyCpu('bare', 'loop'))} µs, interceptor ${Math.round(leastSteadyCpu('interceptor', 'loop'))} µs (${(leastSteadyCpu('bare', 'loop') / leastSteadyCpu('interceptor', 'loop')).toFixed(2)}x)`,
+  );
+  if (floor) {
+    // On two shared cores every process's CPU comes out of the same budget: the bare setup spends
+    // `bareTotal` per request; the interceptor must add at least what publishing one record costs
+    // (kafkajs in the proxy, the broker receiving it)
+    const b = best('bare').cpu;
+    const bareTotal = b.proxy + b.upstream + b.broker + b.loadgen;
+    const publishing = floor.cpuPerRecord + floor.brokerPerRecord;
+    const ceiling = bareTotal / (bareTotal + publishing);
+    lines.push(
+      `publishing floor: kafkajs alone spends ${floor.cpuPerRecord.toFixed(0)} µs CPU per record and the broker ${floor.brokerPerRecord.toFixed(0)} µs (the interceptor's ${floor.valueBytes}-byte records with ${floor.headers} headers, batches of ${floor.batch.toFixed(0)}); ` +
+        `the bare setup spends ${bareTotal.toFixed(0)} µs per request in all (proxy ${b.proxy.toFixed(0)}, upstream ${b.upstream.toFixed(0)}, load generator ${b.loadgen.toFixed(0)}): ` +
+        `on these shared cores no design that publishes each request through kafkajs to this broker exceeds ${ceiling.toFixed(2)}x, before building or encoding any event`,
+    );
+  } else {
+    // pinned: the proxy's core pays for kafkajs too; the floor's own figure bounds it there
+    const b = best('bare').cpu;
+    lines.push(`${tag}: on the proxy's CPU alone, the interceptor spends ${Math.round(leastCpu('interceptor'))} µs per request against the bare proxy's ${Math.round(b.proxy)}: a ${(b.proxy / leastCpu('interceptor')).toFixed(2)}x ceiling when the proxy's CPU is the limit`);
+  }
+  return { lines, ratio, added, rate };
 }
-const ratio = best('interceptor').max.requests.average / best('bare').max.requests.average;
-const leastCpu = (kind: Kind, k: 'proxy' | 'loop' = 'proxy') => Math.min(...results[kind].map((r) => r.cpu[k]));
-const leastSteadyCpu = (kind: Kind, k: 'proxy' | 'loop') => Math.min(...results[kind].map((r) => r.steadyCpu![k]));
-const cpuRatio = leastCpu('bare') / leastCpu('interceptor');
-const loopRatio = leastCpu('bare', 'loop') / leastCpu('interceptor', 'loop');
-const added = bestLatency('interceptor').p99 - bestLatency('bare').p99;
-const addedP50 = bestLatency('interceptor').p50 - bestLatency('bare').p50;
-lines.push(`throughput: ${ratio.toFixed(2)}x the bare proxy (target >= 0.85x); added at a steady ${rate} req/s: p50 ${addedP50.toFixed(2)} ms, p99 ${added.toFixed(2)} ms (target <= 1 ms)`);
-lines.push(`proxy CPU per request: bare ${Math.round(leastCpu('bare'))} µs, interceptor ${Math.round(leastCpu('interceptor'))} µs: requests per core ${cpuRatio.toFixed(2)}x the bare proxy`);
-lines.push(`event loop CPU per request: bare ${Math.round(leastCpu('bare', 'loop'))} µs, interceptor ${Math.round(leastCpu('interceptor', 'loop'))} µs: ${loopRatio.toFixed(2)}x (the interceptor's ceiling when its producer thread has a core of its own)`);
-lines.push(
-  `at the same steady ${rate} req/s (per-request costs fall as the rate rises, so the saturation figures favour the faster target): ` +
-    `proxy CPU per request bare ${Math.round(leastSteadyCpu('bare', 'proxy'))} µs, interceptor ${Math.round(leastSteadyCpu('interceptor', 'proxy'))} µs; ` +
-    `event loop bare ${Math.round(leastSteadyCpu('bare', 'loop'))} µs, interceptor ${Math.round(leastSteadyCpu('interceptor', 'loop'))} µs (${(leastSteadyCpu('bare', 'loop') / leastSteadyCpu('interceptor', 'loop')).toFixed(2)}x)`,
-);
-// On two shared cores every process's CPU comes out of the same budget: the bare setup spends
-// `bareTotal` per request; the interceptor must add at least what publishing one record costs
-// (kafkajs in the proxy, the broker receiving it)
-const b = best('bare').cpu;
-const bareTotal = b.proxy + b.upstream + b.broker + b.loadgen;
-const publishing = floor.cpuPerRecord + floor.brokerPerRecord;
-const ceiling = bareTotal / (bareTotal + publishing);
-lines.push(
-  `publishing floor: kafkajs alone spends ${floor.cpuPerRecord.toFixed(0)} µs CPU per record and the broker ${floor.brokerPerRecord.toFixed(0)} µs (the interceptor's ${floor.valueBytes}-byte records with ${floor.headers} headers, batches of ${floor.batch.toFixed(0)}); ` +
-    `the bare setup spends ${bareTotal.toFixed(0)} µs per request in all (proxy ${b.proxy.toFixed(0)}, upstream ${b.upstream.toFixed(0)}, load generator ${b.loadgen.toFixed(0)}): ` +
-    `on these shared cores no design that publishes each request through kafkajs to this broker exceeds ${ceiling.toFixed(2)}x, before building or encoding any event`,
-);
-process.stdout.write(lines.join('\n') + '\n');
+
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const pinMode = process.env.BENCH_PIN ?? (hasTaskset && availableParallelism() >= 2 ? 'both' : 'off');
+if (!['on', 'off', 'both'].includes(pinMode)) throw new Error(`BENCH_PIN must be on, off or both, not ${JSON.stringify(pinMode)}`);
+if (pinMode !== 'off' && !hasTaskset) throw new Error('BENCH_PIN needs taskset (util-linux)');
+const out: string[] = [];
+if (pinMode !== 'on') out.push(...(await suite(undefined)).lines);
+if (pinMode !== 'off') {
+  const cpus = availableParallelism();
+  const pin = { proxy: process.env.BENCH_PIN_PROXY_CPUS ?? '0', others: process.env.BENCH_PIN_OTHER_CPUS ?? (cpus > 2 ? `1-${cpus - 1}` : '1') };
+  // everything but the proxy under test, with all its threads, onto the other CPU set
+  for (const pid of [process.pid, brokerProc.pid!, upstream.proc.pid!]) execFileSync('taskset', ['-a', '-p', '-c', pin.others, String(pid)], { stdio: 'ignore' });
+  if (out.length > 0) out.push('');
+  out.push(...(await suite(pin)).lines);
+}
+process.stdout.write(out.join('\n') + '\n');
 
 await stopChild(upstream);
 await auth.close();

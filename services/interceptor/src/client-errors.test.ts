@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net, { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
 import { TOPICS, eventCodec, type AuditEvent } from '@jwt-audit/events';
 import { createKafkaClient, ensureTopics } from '@jwt-audit/kafka';

@@ -5,7 +5,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
 import { TOPICS } from '@jwt-audit/events';
 import { createKafkaClient, ensureTopics } from '@jwt-audit/kafka';

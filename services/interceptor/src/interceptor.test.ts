@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
 import { TOPICS, revocationCodec, type AuditEvent } from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, ensureTopics } from '@jwt-audit/kafka';

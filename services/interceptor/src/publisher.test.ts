@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
 import { createAuditProducer, createKafkaClient } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';

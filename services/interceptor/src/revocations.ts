@@ -1,4 +1,4 @@
-import type { Kafka, Consumer } from 'kafkajs';
+import type { Kafka, Consumer } from '@jwt-audit/kafka';
 import { TOPICS, revocationCodec, type Revocation } from '@jwt-audit/events';
 import type { RevocationCheck } from '@jwt-audit/jwt';
 import { toAuditError, type Logger } from '@jwt-audit/runtime';

@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from 'no
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { createKafkaClient, createAuditProducer, explainKafkaError, isConnectionError } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';

@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import type { KafkaConfig } from 'kafkajs';
+import type { KafkaConfig } from '@jwt-audit/kafka';
 import { siblingModule, startWorker, type KafkaConnectionConfig, type Logger } from '@jwt-audit/runtime';
 import { headerTable, packBuffers, type OutRecord } from '@jwt-audit/kafka';
 import type { RecordSink } from './publisher.js';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { alertCodec, eventCodec, partitionKey, sessionCodec, TOPICS, type AuditEvent, type SessionSummary } from '@jwt-audit/events';
 import {
   createAuditProducer,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
 import { TOPICS } from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, deadLetterRecord, ensureTopics, type InputRecord } from '@jwt-audit/kafka';

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { Command, InvalidArgumentError } from 'commander';
-import { logLevel } from 'kafkajs';
+import { logLevel } from '@jwt-audit/kafka';
 import { TOPICS } from '@jwt-audit/events';
 import { createKafkaClient } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';

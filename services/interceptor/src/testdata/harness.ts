@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '@jwt-audit/kafka';
 import { eventCodec, type AuditEvent } from '@jwt-audit/events';
 import { createLogger } from '@jwt-audit/runtime';
 import { defaults, type InterceptorConfig } from '../config.js';
