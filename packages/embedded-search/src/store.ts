@@ -166,9 +166,12 @@ export class Store {
     fs.rmSync(this.logPath(li.meta), { force: true });
   }
 
-  /** Appends one write to the index's log (the engine was updated by the caller). */
-  record(li: LiveIndex, op: { o: 'i'; id: string; s: number; v: number; src: Record<string, unknown> } | { o: 'd'; id: string; s: number }): void {
-    li.pending.push(JSON.stringify(op));
+  /**
+   * Appends one write to the index's log (the engine was updated by the caller). `src` is the
+   * document's JSON text, spliced in as is (it was parsed, so it is valid JSON on one line).
+   */
+  record(li: LiveIndex, op: { o: 'i'; id: string; s: number; v: number; src: string } | { o: 'd'; id: string; s: number }): void {
+    li.pending.push(op.o === 'i' ? `{"o":"i","id":${JSON.stringify(op.id)},"s":${op.s},"v":${op.v},"src":${op.src}}` : JSON.stringify(op));
     li.logLines++;
     li.dirty = true;
   }
@@ -206,7 +209,7 @@ export class Store {
       const fd = fs.openSync(tmp, 'w');
       for (const id of li.engine.ids()) {
         const d = li.engine.get(id)!;
-        fs.writeSync(fd, JSON.stringify({ o: 'i', id, s: d.seqNo, v: d.version, src: d.source }) + '\n');
+        fs.writeSync(fd, `{"o":"i","id":${JSON.stringify(id)},"s":${d.seqNo},"v":${d.version},"src":${li.engine.sourceText(li.engine.numOf(id)!)}}\n`);
       }
       fs.fsyncSync(fd);
       fs.closeSync(fd);

@@ -20,11 +20,7 @@ export interface Hit {
 type Agg = Record<string, unknown>;
 
 function numericValues(h: Hit, field: string): number[] {
-  const col = h.engine.numericValues(field)?.get(h.doc);
-  if (col) return col;
-  const kind = kindOf(h.engine.field(field)?.type ?? 'keyword');
-  if (kind === 'number' || kind === 'date') return [];
-  return [];
+  return h.engine.numbersOf(field, h.doc);
 }
 
 function keyValues(h: Hit, field: string): (string | number)[] {
@@ -33,9 +29,10 @@ function keyValues(h: Hit, field: string): (string | number)[] {
   const kind = kindOf(m.type ?? 'keyword');
   if (kind === 'text') throw new EsError(400, 'illegal_argument_exception', `Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [${field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory.`);
   if (kind === 'number' || kind === 'date') return numericValues(h, field);
-  if (kind === 'boolean') return fieldValues(h.engine, h.doc, field).map((v) => (v === true || v === 'true' ? 1 : 0));
-  const raw = fieldValues(h.engine, h.doc, field).map(String);
-  return m.ignore_above !== undefined ? raw.filter((s) => s.length <= m.ignore_above!) : raw;
+  // keyword and boolean doc values are the terms indexed for the doc (ignore_above applied), read without its source
+  if (kind === 'boolean') return h.engine.termValuesOf(field, h.doc).map((v) => (v === 'true' ? 1 : 0));
+  if (kind === 'keyword') return h.engine.termValuesOf(field, h.doc);
+  return fieldValues(h.engine, h.doc, field).map(String);
 }
 
 /** The values of a field for `missing`: a text field has no doc values but may still be present. */

@@ -58,9 +58,10 @@ function sortValue(h: Hit, key: SortKey): number | string | null {
   const kind = kindOf(m.type ?? 'keyword');
   if (kind === 'text') throw new EsError(400, 'illegal_argument_exception', `Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [${key.field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory.`);
   let vals: (number | string)[];
-  if (kind === 'number' || kind === 'date') vals = h.engine.numericValues(key.field)?.get(h.doc) ?? [];
-  else if (kind === 'ip') vals = h.engine.ipValues(key.field)?.get(h.doc) ?? [];
-  else if (kind === 'boolean') vals = fieldValues(h.engine, h.doc, key.field).map((v) => (v === true || v === 'true' ? 1 : 0));
+  if (kind === 'number' || kind === 'date') vals = h.engine.numbersOf(key.field, h.doc);
+  else if (kind === 'ip') vals = h.engine.ipsOf(key.field, h.doc);
+  else if (kind === 'boolean') vals = h.engine.termValuesOf(key.field, h.doc).map((v) => (v === 'true' ? 1 : 0));
+  else if (kind === 'keyword') vals = h.engine.termValuesOf(key.field, h.doc);
   else vals = fieldValues(h.engine, h.doc, key.field).map(String);
   if (vals.length === 0) return null;
   return vals.reduce((a, b) => ((key.order === 'asc' ? b < a : b > a) ? b : a));
