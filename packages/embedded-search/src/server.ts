@@ -264,7 +264,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     const srcText = text ?? JSON.stringify(src);
     li.engine.index(id, src, { seqNo, version }, srcText);
     li.seqNo = seqNo;
-    store.record(li, { o: 'i', id, s: seqNo, v: version, src: srcText });
+    store.record(li, { o: 'i', id, s: seqNo, v: version, src: srcText, doc: li.engine.numOf(id)! });
     return { _index: li.meta.name, _id: id, _version: version, result: current ? 'updated' : 'created', _shards: { total: 1, successful: 1, failed: 0 }, _seq_no: seqNo, _primary_term: 1 };
   }
 
