@@ -11,6 +11,8 @@ if (!dir || !process.send) throw new Error('usage: forked by bulk-and-query.ts w
 const node = await startSearchNode({ dir, port: 0 });
 process.on('message', async (m: { type: string }) => {
   if (m.type === 'rss') {
+    // after a full collection: what the node holds, not the garbage a lazy collector left
+    (globalThis as { gc?: () => void }).gc?.();
     const mem = process.memoryUsage();
     const cpu = process.cpuUsage();
     process.send!({ type: 'rss', rss: mem.rss, peakRss: process.resourceUsage().maxRSS * 1024, heapUsed: mem.heapUsed, cpuMicros: cpu.user + cpu.system });

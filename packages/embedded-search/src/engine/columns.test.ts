@@ -22,7 +22,7 @@ function rng(seed: number) {
   return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]! };
 }
 
-type Doc = { n?: number | number[]; f?: number; k?: string | string[]; at?: string; ip?: string };
+type Doc = { n?: number | number[]; f?: number; k?: string | string[]; at?: string; ip?: string | string[] };
 const KEYS = ['a', 'b', 'c', 'dd', 'e e', 'ü', ''];
 
 function genDoc(r: ReturnType<typeof rng>): Doc {
@@ -33,7 +33,8 @@ function genDoc(r: ReturnType<typeof rng>): Doc {
   if (r.int(4) > 0) d.f = r.pick([0.1, 0.2, 0.30000000000000004, -1.5, 2.5, 1e-300, -0, 1e15]);
   if (r.int(5) > 0) d.k = r.int(3) === 0 ? [r.pick(KEYS), r.pick(KEYS)] : r.pick(KEYS);
   if (r.int(5) > 0) d.at = new Date(Date.UTC(2026, 10, 20) + r.int(48) * 1_800_000 + r.int(3)).toISOString();
-  if (r.int(3) > 0) d.ip = r.int(4) === 0 ? `2001:db8::${r.int(20).toString(16)}` : `10.0.${r.int(3)}.${r.int(256)}`;
+  const ip = () => (r.int(4) === 0 ? `2001:db8::${r.int(20).toString(16)}` : `10.0.${r.int(3)}.${r.int(256)}`);
+  if (r.int(3) > 0) d.ip = r.int(5) === 0 ? [ip(), ip()] : ip();
   return d;
 }
 
@@ -74,7 +75,9 @@ test('ranges, terms, sorts and aggregations over columns match a brute-force mod
         assert.deepEqual(ids({ query: { range: { at: { gte: from, lt: from + 3_600_000 } } } }), where((d) => d.at !== undefined && Date.parse(d.at) >= from && Date.parse(d.at) < from + 3_600_000));
         const block = `10.0.${r.int(3)}.${r.int(2) * 128}/25`;
         const [, c, base] = /^10\.0\.(\d)\.(\d+)/.exec(block)!;
-        assert.deepEqual(ids({ query: { term: { ip: block } } }), where((d) => d.ip !== undefined && d.ip.startsWith(`10.0.${c}.`) && Number(d.ip.split('.')[3]) >= Number(base) && Number(d.ip.split('.')[3]) < Number(base) + 128), block);
+        const inBlock = (ip: string) => ip.startsWith(`10.0.${c}.`) && Number(ip.split('.')[3]) >= Number(base) && Number(ip.split('.')[3]) < Number(base) + 128;
+        assert.deepEqual(ids({ query: { term: { ip: block } } }), where((d) => (d.ip === undefined ? [] : Array.isArray(d.ip) ? d.ip : [d.ip]).some(inBlock)), block);
+        assert.deepEqual(ids({ query: { term: { ip: '2001:db8::/120' } } }), where((d) => (d.ip === undefined ? [] : Array.isArray(d.ip) ? d.ip : [d.ip]).some((x) => x.startsWith('2001:db8::'))), 'v6 block');
       }
       const res = search([{ index: 'i', engine: e }], { size: 0, aggs: { k: { terms: { field: 'k', size: 50 } }, s: { stats: { field: 'n' } } } }, {}, 0);
       const counts = new Map<string, number>();

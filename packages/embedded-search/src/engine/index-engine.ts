@@ -12,7 +12,7 @@
  */
 import { EsError } from '../errors.js';
 import { dateFormat } from './date-format.js';
-import { FieldData, type Posting } from './columns.js';
+import { Bits, FieldData, type Posting } from './columns.js';
 import { formatIp, ipSortKey, looksLikeDate, parseDate, tokenize } from './values.js';
 
 export type FieldMapping = { type?: string; properties?: Record<string, FieldMapping>; fields?: Record<string, FieldMapping>; format?: string; ignore_above?: number; index?: boolean; [k: string]: unknown };
@@ -125,7 +125,7 @@ export class IndexEngine {
   private seqNos = new Float64Array(1024);
   private versions = new Float64Array(1024);
   /** JSON text of each document's _source while held in memory; undefined once stored elsewhere. */
-  private texts: (string | undefined)[] = [];
+  private readonly texts = new Map<number, string>();
   /** Byte position and length of the text in the reader's file, for documents not held in memory. */
   private textPos = new Float64Array(1024);
   private textLen = new Int32Array(1024);
@@ -253,7 +253,7 @@ export class IndexEngine {
 
   /** The JSON text of a live document's _source. */
   sourceText(n: number): string {
-    const t = this.texts[n];
+    const t = this.texts.get(n);
     if (t !== undefined) return t;
     if (!this.reader) throw new Error(`document ${n} has no source`);
     return this.reader(this.textPos[n]!, this.textLen[n]!);
@@ -265,7 +265,7 @@ export class IndexEngine {
     this.reader = reader;
     this.textPos[n] = pos;
     this.textLen[n] = len;
-    this.texts[n] = undefined;
+    this.texts.delete(n);
   }
 
   /** Doc number of an id (the `ids` query). */
@@ -288,6 +288,13 @@ export class IndexEngine {
     if (p === undefined) return [];
     if (typeof p === 'number') return this.live[p] === 1 ? [p] : [];
     const out: number[] = [];
+    if (p instanceof Bits) {
+      const live = this.live;
+      p.forEach((d) => {
+        if (live[d] === 1) out.push(d);
+      });
+      return out;
+    }
     const a = p.a;
     const live = this.live;
     for (let i = 0; i < p.n; i++) if (live[a[i]!] === 1) out.push(a[i]!);
@@ -303,11 +310,11 @@ export class IndexEngine {
 
   /** Every term the field has held (a term whose documents are all gone yields no docs). */
   termList(field: string): readonly string[] | undefined {
-    return this.fields.get(field)?.terms;
+    return this.fields.get(field)?.terms();
   }
 
   hasTerms(field: string): boolean {
-    return (this.fields.get(field)?.terms.length ?? 0) > 0;
+    return (this.fields.get(field)?.termCount ?? 0) > 0;
   }
 
   hasNumbers(field: string): boolean {
@@ -364,8 +371,9 @@ export class IndexEngine {
     if (!f) return undefined;
     const out: number[] = [];
     const live = this.live;
-    const a = f.present.a;
-    for (let i = 0; i < f.present.n; i++) if (live[a[i]!] === 1) out.push(a[i]!);
+    f.present.forEach((d) => {
+      if (live[d] === 1) out.push(d);
+    });
     return out;
   }
 
@@ -557,13 +565,14 @@ export class IndexEngine {
     this.docIds[n] = id;
     this.seqNos[n] = meta.seqNo;
     this.versions[n] = meta.version;
-    this.texts[n] = text ?? JSON.stringify(source);
+    this.texts.set(n, text ?? JSON.stringify(source));
     this.idMap.set(id, n);
     for (const e of entries) {
       let f = this.fields.get(e.field);
       if (!f) this.fields.set(e.field, (f = new FieldData()));
       f.markPresent(n);
-      if (e.term !== undefined) f.addTerm(n, e.term, e.dv === true);
+      // the event id is usually also a field (event.id): one string for both
+      if (e.term !== undefined) f.addTerm(n, e.term === id ? id : e.term, e.dv === true);
       if (e.num !== undefined) f.addNumber(n, e.num);
       if (e.ip !== undefined) f.addIp(n, e.ip);
     }
@@ -589,7 +598,7 @@ export class IndexEngine {
     this.live[n] = 0;
     this.liveCount--;
     this.docIds[n] = undefined;
-    this.texts[n] = undefined;
+    this.texts.delete(n);
   }
 
   delete(id: string): boolean {
