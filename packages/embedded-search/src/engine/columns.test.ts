@@ -66,6 +66,11 @@ test('ranges, terms, sorts and aggregations over columns match a brute-force mod
         const [gk, lk] = [r.pick(['gt', 'gte']), r.pick(['lt', 'lte'])];
         const inside = (x: number) => (gk === 'gt' ? x > lo : x >= lo) && (lk === 'lt' ? x < hi : x <= hi);
         assert.deepEqual(ids({ query: { range: { n: { [gk]: lo, [lk]: hi } } } }), where((d) => vals(d.n).some(inside)), `seed ${seed} n ${gk} ${lo} ${lk} ${hi}`);
+        const kv = r.pick(KEYS);
+        const kOf = (d: Doc) => (d.k === undefined ? [] : Array.isArray(d.k) ? d.k : [d.k]);
+        assert.deepEqual(ids({ query: { bool: { filter: [{ range: { n: { [gk]: lo, [lk]: hi } } }, { term: { k: kv } }] } } }), where((d) => vals(d.n).some(inside) && kOf(d).includes(kv)), `bool range + term k=${kv}`);
+        const kv2 = r.pick(KEYS);
+        assert.deepEqual(ids({ query: { bool: { must: [{ term: { k: { value: kv } } }], filter: [{ term: { k: kv2 } }, { term: { k: kv } }] } } }), where((d) => kOf(d).includes(kv) && kOf(d).includes(kv2)), `bool term ${kv} + ${kv2}`);
         const t = r.int(40) - 20;
         assert.deepEqual(ids({ query: { term: { n: t } } }), where((d) => vals(d.n).includes(t)), `term n ${t}`);
         const fb = r.pick([0.1, 0.2, 0.3, 0, -0, 2.5, 1e-300]);

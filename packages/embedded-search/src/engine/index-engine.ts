@@ -308,6 +308,24 @@ export class IndexEngine {
     return p === undefined ? undefined : this.liveOf(p);
   }
 
+  /** A membership test for the live docs holding `term`: bits, a binary search, or one number. */
+  termProbe(field: string, term: string): (d: number) => boolean {
+    const p = this.fields.get(field)?.postingOf(term);
+    if (p === undefined) return () => false;
+    if (typeof p === 'number') return (d) => d === p;
+    if (p instanceof Bits) return (d) => p.has(d);
+    return (d) => {
+      let a = 0;
+      let b = p.n;
+      while (a < b) {
+        const m = (a + b) >>> 1;
+        if (p.a[m]! < d) a = m + 1;
+        else b = m;
+      }
+      return a < p.n && p.a[a] === d;
+    };
+  }
+
   /** Every term the field has held (a term whose documents are all gone yields no docs). */
   termList(field: string): readonly string[] | undefined {
     return this.fields.get(field)?.terms();

@@ -408,6 +408,25 @@ export function evaluate(query: unknown, ctx: EvalContext): Scores {
   }
 }
 
+/** `{ term: { field: value } }` on a keyword field, as a membership test; undefined for anything else. */
+function termProbe(c: unknown, ctx: EvalContext): ((d: number) => boolean) | undefined {
+  if (!c || typeof c !== 'object' || Array.isArray(c)) return undefined;
+  const q = c as Q;
+  const keys = Object.keys(q);
+  if (keys.length !== 1 || keys[0] !== 'term') return undefined;
+  const body = q.term;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const fields = Object.keys(body as Q);
+  if (fields.length !== 1) return undefined;
+  const field = fields[0]!;
+  const raw = (body as Q)[field];
+  const value = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Q) : { value: raw };
+  if (Object.keys(value).some((k) => k !== 'value' && k !== 'boost') || typeof value.value !== 'string') return undefined;
+  const m = ctx.engine.field(field);
+  if (!m || m.index === false || kindOf(m.type ?? 'keyword') !== 'keyword') return undefined;
+  return ctx.engine.termProbe(field, value.value);
+}
+
 function clauses(v: unknown): unknown[] {
   if (v === undefined || v === null) return [];
   return Array.isArray(v) ? v : [v];
@@ -416,12 +435,23 @@ function clauses(v: unknown): unknown[] {
 function evalBool(b: Q, ctx: EvalContext): Scores {
   for (const k of Object.keys(b)) if (!['must', 'filter', 'should', 'must_not', 'minimum_should_match', 'boost', '_name'].includes(k)) throw parsingError(`[bool] query does not support [${k}]`);
   const must = clauses(b.must).map((c) => evaluate(c, ctx));
-  const filter = clauses(b.filter).map((c) => evaluate(c, ctx));
+  // a keyword term among other required clauses is checked per candidate against its posting
+  // instead of listing every document it holds (event.outcome: failure is a fifth of all events)
+  const filterClauses = clauses(b.filter);
+  const probes: ((d: number) => boolean)[] = [];
+  const rest = filterClauses.filter((c) => {
+    if (must.length + filterClauses.length < 2 || probes.length + 1 >= must.length + filterClauses.length) return true;
+    const probe = termProbe(c, ctx);
+    if (probe) probes.push(probe);
+    return !probe;
+  });
+  const filter = rest.map((c) => evaluate(c, ctx));
   const should = clauses(b.should).map((c) => evaluate(c, ctx));
   const mustNot = clauses(b.must_not).map((c) => evaluate(c, ctx));
   let base: Scores | undefined;
   for (const m of must) base = base ? intersect(base, m) : m;
   for (const f of filter) base = base ? intersect(base, fromSet(f.keys(), 0)) : fromSet(f.keys(), 0);
+  if (base && probes.length > 0) for (const [d] of base) if (!probes.every((p) => p(d))) base.delete(d);
   const hasRequired = must.length + filter.length > 0;
   const msm = b.minimum_should_match !== undefined ? resolveMsm(b.minimum_should_match, should.length) : hasRequired ? 0 : should.length > 0 ? 1 : 0;
   if (should.length > 0) {

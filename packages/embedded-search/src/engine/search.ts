@@ -163,7 +163,10 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
     if (!targets.some((t) => t.engine.field(k.field))) throw new EsError(400, 'query_shard_exception', `No mapping found for [${k.field}] in order to sort on`);
   }
   const keys: SortKey[] = byScore ? [{ field: '_score', order: 'desc', missing: '_last' }] : sortKeys;
-  const valued = kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) }));
+  // no page to show (size 0, the aggregation-only search): sorting every hit would be wasted work;
+  // sort values are still read once when the sort itself could fail (a text field)
+  const pageNeeded = size > 0 || b.search_after !== undefined;
+  const valued = pageNeeded ? kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })) : kept.slice(0, 1).map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) }));
   // ip sort values compare as 128-bit keys and are shown as addresses, as Elasticsearch shows them
   const isIp = (k: SortKey) => targets.some((t) => t.engine.field(k.field)?.type === 'ip');
   const ipSorts = keys.map(isIp);
