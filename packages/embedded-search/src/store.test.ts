@@ -11,18 +11,7 @@ import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Store, type LiveIndex } from './store.js';
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]! };
-}
+import { rng } from './engine/fixtures/rng.js';
 
 const PIECES = ['a', 'é', '日本', '😀', '"', '\\', '\u2028', '\n', '"src":', '}', '{', ' ', 'x'.repeat(40), '\u0000', 'ß'];
 

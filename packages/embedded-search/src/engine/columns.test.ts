@@ -8,19 +8,7 @@ import assert from 'node:assert/strict';
 import { IndexEngine } from './index-engine.js';
 import { search } from './search.js';
 import { ipKey, ipSortKey } from './values.js';
-
-/** mulberry32: a seeded generator, so a failure replays. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]! };
-}
+import { rng } from './fixtures/rng.js';
 
 type Doc = { n?: number | number[]; f?: number; k?: string | string[]; at?: string; ip?: string | string[] };
 const KEYS = ['a', 'b', 'c', 'dd', 'e e', 'ü', ''];
