@@ -77,6 +77,15 @@ test('ranges, terms, sorts and aggregations over columns match a brute-force mod
       for (const d of model.values()) for (const k of new Set(d.k === undefined ? [] : Array.isArray(d.k) ? d.k : [d.k])) counts.set(k, (counts.get(k) ?? 0) + 1);
       const buckets = (res.aggregations as { k: { buckets: { key: string; doc_count: number }[] } }).k.buckets;
       assert.deepEqual(new Map(buckets.map((b) => [b.key, b.doc_count])), counts);
+      // the count-only path (ordinals) and the general path (a sub-aggregation) agree, `missing` included
+      const terms = { field: 'k', size: 50, missing: r.pick(['zz', 'a']), min_doc_count: r.int(3), order: r.pick([{ _count: 'desc' }, { _key: 'asc' }]) };
+      const bucketsOf = (body: Record<string, unknown>) => ((search([{ index: 'i', engine: e }], { size: 0, aggs: { k: body } }, {}, 0).aggregations as { k: { buckets: { key: string; doc_count: number }[] } }).k.buckets.map((b) => [b.key, b.doc_count]));
+      const fast = bucketsOf({ terms });
+      assert.deepEqual(fast, bucketsOf({ terms, aggs: { c: { value_count: { field: 'n' } } } }));
+      const withMissing = new Map(counts);
+      const none = [...model.values()].filter((d) => (d.k === undefined ? [] : Array.isArray(d.k) ? d.k : [d.k]).length === 0).length;
+      if (none > 0) withMissing.set(terms.missing, (withMissing.get(terms.missing) ?? 0) + none);
+      assert.deepEqual(new Map(fast as [string, number][]), new Map([...withMissing].filter(([, n]) => n >= Math.max(1, terms.min_doc_count))));
       const all = [...model.values()].flatMap((d) => vals(d.n));
       assert.equal((res.aggregations as { s: { count: number } }).s.count, all.length);
       const sorted = (search([{ index: 'i', engine: e }], { size: 10_000, sort: [{ k: 'asc' }] }, {}, 0).hits as { hits: { _id: string; sort: unknown[] }[] }).hits;
