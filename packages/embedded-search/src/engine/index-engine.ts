@@ -1,14 +1,14 @@
 /**
- * One index's documents and the structures that answer queries without scanning documents:
- *   - an inverted index per field (term -> doc numbers) for keyword, text tokens, boolean, ip, flattened;
- *   - numeric doc values per field (doc number -> numbers) for long/integer/float/double/date,
- *     used by range queries, sorting and aggregations;
- *   - ip doc values per field (doc number -> 128-bit keys as 32 hex digits, see values.ts ipSortKey)
- *     for ip CIDR and range queries and sorting: a JS number cannot hold an IPv6 address;
- *   - a presence set per field for `exists`.
- * Documents keep their _source; a replaced or deleted document's entries are recomputed from its
- * source and removed, so structures stay exact. Mappings follow Elasticsearch's default dynamic
- * mapping for fields not mapped explicitly.
+ * One index's documents and the structures that answer queries without scanning documents, per
+ * field in columns.ts: postings (term -> doc numbers; keyword, text tokens, boolean, ip, numbers
+ * as terms, flattened), keyword/boolean doc values as term ordinals, numeric doc values with a
+ * sorted run for ranges, ip doc values (IPv4 as numbers, IPv6 as 32 hex digits, values.ts
+ * ipSortKey: a JS number cannot hold one), and presence bits for `exists`.
+ * Doc numbers only grow: a replaced document gets a new number and the old one is marked dead, so
+ * no structure is recomputed on replace or delete (dead numbers are skipped through the live
+ * bitmap). A document's _source is its JSON text, held until the store has written it to the log
+ * and read back from there afterwards (sourceStored). Mappings follow Elasticsearch's default
+ * dynamic mapping for fields not mapped explicitly.
  */
 import { EsError } from '../errors.js';
 import { dateFormat } from './date-format.js';
