@@ -250,7 +250,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
 
   // ---------- documents ----------
 
-  function writeDoc(li: LiveIndex, id: string, source: unknown, op: 'index' | 'create', dataStream?: string): Json {
+  /** `text` is the document's JSON as received (a bulk line): stored and logged as is, not serialised again. */
+  function writeDoc(li: LiveIndex, id: string, source: unknown, op: 'index' | 'create', dataStream?: string, text?: string): Json {
     if (source === null || typeof source !== 'object' || Array.isArray(source)) throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: document is not an object`);
     const src = source as Json;
     if (dataStream && src['@timestamp'] === undefined) throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: data stream timestamp field [@timestamp] is missing`, { caused_by: { type: 'illegal_argument_exception', reason: 'data stream timestamp field [@timestamp] is missing' }, _index: li.meta.name });
@@ -260,9 +261,10 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     }
     const seqNo = li.seqNo + 1;
     const version = (current?.version ?? 0) + 1;
-    li.engine.index(id, src, { seqNo, version });
+    const srcText = text ?? JSON.stringify(src);
+    li.engine.index(id, src, { seqNo, version }, srcText);
     li.seqNo = seqNo;
-    store.record(li, { o: 'i', id, s: seqNo, v: version, src });
+    store.record(li, { o: 'i', id, s: seqNo, v: version, src: srcText, doc: li.engine.numOf(id)! });
     return { _index: li.meta.name, _id: id, _version: version, result: current ? 'updated' : 'created', _shards: { total: 1, successful: 1, failed: 0 }, _seq_no: seqNo, _primary_term: 1 };
   }
 
@@ -302,11 +304,13 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       const index = (meta._index as string | undefined) ?? defaultIndex;
       let id = meta._id as string | undefined;
       let doc: unknown;
+      let docText: string | undefined;
       if (op !== 'delete') {
         const next = lines[++i];
         if (next === undefined || next.trim() === '') throw new EsError(400, 'illegal_argument_exception', `The bulk request must be terminated by a newline [\\n]`);
         try {
-          doc = JSON.parse(next);
+          docText = next.trim();
+          doc = JSON.parse(docText);
         } catch (err) {
           doc = Symbol.for('bad-json');
           void err;
@@ -329,7 +333,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         }
         id ??= randomBytes(15).toString('base64url');
         const { li, dataStream } = writeTarget(index, opType);
-        const r = writeDoc(li, id, doc, opType as 'index' | 'create', dataStream);
+        const r = writeDoc(li, id, doc, opType as 'index' | 'create', dataStream, docText);
         touched.add(li);
         items.push({ [op]: { ...r, status: r.result === 'created' ? 201 : 200 } });
       } catch (err) {

@@ -6,6 +6,7 @@
  */
 import { EsError, parsingError, unsupported } from '../errors.js';
 import { evaluate, fieldValues } from './query.js';
+import type { FieldData } from './columns.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
 import { formatDate, maxOf, minOf, parseDate } from './values.js';
 
@@ -20,11 +21,7 @@ export interface Hit {
 type Agg = Record<string, unknown>;
 
 function numericValues(h: Hit, field: string): number[] {
-  const col = h.engine.numericValues(field)?.get(h.doc);
-  if (col) return col;
-  const kind = kindOf(h.engine.field(field)?.type ?? 'keyword');
-  if (kind === 'number' || kind === 'date') return [];
-  return [];
+  return h.engine.numbersOf(field, h.doc);
 }
 
 function keyValues(h: Hit, field: string): (string | number)[] {
@@ -33,9 +30,51 @@ function keyValues(h: Hit, field: string): (string | number)[] {
   const kind = kindOf(m.type ?? 'keyword');
   if (kind === 'text') throw new EsError(400, 'illegal_argument_exception', `Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [${field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory.`);
   if (kind === 'number' || kind === 'date') return numericValues(h, field);
-  if (kind === 'boolean') return fieldValues(h.engine, h.doc, field).map((v) => (v === true || v === 'true' ? 1 : 0));
-  const raw = fieldValues(h.engine, h.doc, field).map(String);
-  return m.ignore_above !== undefined ? raw.filter((s) => s.length <= m.ignore_above!) : raw;
+  // keyword and boolean doc values are the terms indexed for the doc (ignore_above applied), read without its source
+  if (kind === 'boolean') return h.engine.termValuesOf(field, h.doc).map((v) => (v === 'true' ? 1 : 0));
+  if (kind === 'keyword') return h.engine.termValuesOf(field, h.doc);
+  return fieldValues(h.engine, h.doc, field).map(String);
+}
+
+/**
+ * Doc counts per term of a keyword field over the hits, read from term ordinals (one Int32Array of
+ * counts per index, no value arrays per hit); undefined when some index does not map the field as
+ * a keyword (the general path then reads values hit by hit).
+ */
+function countKeywordTerms(hits: Hit[], field: string, missing: unknown): Map<string | number, { length: number }> | undefined {
+  const perEngine = new Map<IndexEngine, { col: FieldData | undefined; counts: Int32Array }>();
+  let missingCount = 0;
+  for (const h of hits) {
+    let e = perEngine.get(h.engine);
+    if (!e) {
+      const m = h.engine.field(field);
+      if (!m || kindOf(m.type ?? 'keyword') !== 'keyword') return undefined;
+      const col = h.engine.column(field);
+      e = { col, counts: new Int32Array(col?.termCount ?? 0) };
+      perEngine.set(h.engine, e);
+    }
+    const ord = e.col ? e.col.ordOf(h.doc) : -1;
+    if (ord === -1) {
+      missingCount++;
+      continue;
+    }
+    e.counts[ord]!++;
+    const more = e.col!.moreOrds(h.doc);
+    if (more) for (const o of more) e.counts[o]!++;
+  }
+  const out = new Map<string | number, { length: number }>();
+  const add = (k: string | number, n: number) => {
+    const g = out.get(k);
+    if (g) g.length += n;
+    else out.set(k, { length: n });
+  };
+  for (const { col, counts } of perEngine.values()) {
+    if (!col) continue;
+    const terms = col.terms();
+    for (let o = 0; o < counts.length; o++) if (counts[o]! > 0) add(terms[o]!, counts[o]!);
+  }
+  if (missing !== undefined && missingCount > 0) add(missing as string, missingCount);
+  return out;
 }
 
 /** The values of a field for `missing`: a text field has no doc values but may still be present. */
@@ -157,15 +196,20 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
       case 'terms': {
         if (!field) throw parsingError(`Required [field] for terms aggregation [${name}]`);
         const size = Number(body.size ?? 10);
-        const groups = new Map<string | number, Hit[]>();
-        for (const h of hits) {
-          const vals = new Set(keyValues(h, field));
-          if (vals.size === 0 && body.missing !== undefined) vals.add(body.missing as string);
-          for (const v of vals) {
-            const g = groups.get(v);
-            if (g) g.push(h);
-            else groups.set(v, [h]);
+        // without sub-aggregations a bucket is only its count: counted on term ordinals (the fast path)
+        let groups: Map<string | number, { length: number }> | undefined = sub ? undefined : countKeywordTerms(hits, field, body.missing);
+        if (!groups) {
+          const lists = new Map<string | number, Hit[]>();
+          for (const h of hits) {
+            const vals = new Set(keyValues(h, field));
+            if (vals.size === 0 && body.missing !== undefined) vals.add(body.missing as string);
+            for (const v of vals) {
+              const g = lists.get(v);
+              if (g) g.push(h);
+              else lists.set(v, [h]);
+            }
           }
+          groups = lists;
         }
         const minDocCount = Number(body.min_doc_count ?? 1);
         const order = (body.order ?? { _count: 'desc' }) as Record<string, string>;
@@ -181,7 +225,7 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           const [aggName, prop = 'value'] = orderKey.split(/[.>]/) as [string, string?];
           if (!sub || !(aggName in (sub as Agg))) throw new EsError(400, 'aggregation_execution_exception', `Invalid aggregation order path [${orderKey}]. The provided aggregation [${aggName}] either does not exist, or is a pipeline aggregation and cannot be used to sort the buckets.`);
           for (const [k, g] of entries) {
-            const v = (aggregate({ [aggName]: (sub as Agg)[aggName] }, g, ctx)[aggName] as Record<string, unknown>)[prop];
+            const v = (aggregate({ [aggName]: (sub as Agg)[aggName] }, g as Hit[], ctx)[aggName] as Record<string, unknown>)[prop];
             metric.set(k, typeof v === 'number' ? v : sign > 0 ? Infinity : -Infinity);
           }
         }
@@ -196,7 +240,8 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         out[name] = {
           doc_count_error_upper_bound: 0,
           sum_other_doc_count: entries.slice(size).reduce((n, [, g]) => n + g.length, 0),
-          buckets: kept.map(([k, g]) => withSub(g, { key: k, ...(date ? { key_as_string: formatDate(Number(k)) } : bool ? { key_as_string: k === 1 ? 'true' : 'false' } : {}), doc_count: g.length })),
+          // g is a Hit[] whenever there are sub-aggregations (a bare count only without them)
+          buckets: kept.map(([k, g]) => withSub(g as Hit[], { key: k, ...(date ? { key_as_string: formatDate(Number(k)) } : bool ? { key_as_string: k === 1 ? 'true' : 'false' } : {}), doc_count: g.length })),
         };
         break;
       }

@@ -1,17 +1,18 @@
 /**
- * One index's documents and the structures that answer queries without scanning documents:
- *   - an inverted index per field (term -> doc numbers) for keyword, text tokens, boolean, ip, flattened;
- *   - numeric doc values per field (doc number -> numbers) for long/integer/float/double/date,
- *     used by range queries, sorting and aggregations;
- *   - ip doc values per field (doc number -> 128-bit keys as 32 hex digits, see values.ts ipSortKey)
- *     for ip CIDR and range queries and sorting: a JS number cannot hold an IPv6 address;
- *   - a presence set per field for `exists`.
- * Documents keep their _source; a replaced or deleted document's entries are recomputed from its
- * source and removed, so structures stay exact. Mappings follow Elasticsearch's default dynamic
- * mapping for fields not mapped explicitly.
+ * One index's documents and the structures that answer queries without scanning documents, per
+ * field in columns.ts: postings (term -> doc numbers; keyword, text tokens, boolean, ip, numbers
+ * as terms, flattened), keyword/boolean doc values as term ordinals, numeric doc values with a
+ * sorted run for ranges, ip doc values (IPv4 as numbers, IPv6 as 32 hex digits, values.ts
+ * ipSortKey: a JS number cannot hold one), and presence bits for `exists`.
+ * Doc numbers only grow: a replaced document gets a new number and the old one is marked dead, so
+ * no structure is recomputed on replace or delete (dead numbers are skipped through the live
+ * bitmap). A document's _source is its JSON text, held until the store has written it to the log
+ * and read back from there afterwards (sourceStored). Mappings follow Elasticsearch's default
+ * dynamic mapping for fields not mapped explicitly.
  */
 import { EsError } from '../errors.js';
 import { dateFormat } from './date-format.js';
+import { Bits, FieldData, type Posting } from './columns.js';
 import { formatIp, ipSortKey, looksLikeDate, parseDate, tokenize } from './values.js';
 
 export type FieldMapping = { type?: string; properties?: Record<string, FieldMapping>; fields?: Record<string, FieldMapping>; format?: string; ignore_above?: number; index?: boolean; [k: string]: unknown };
@@ -72,19 +73,43 @@ export function kindOf(type: string): 'keyword' | 'text' | 'number' | 'date' | '
   return 'keyword';
 }
 
-interface Doc {
-  id: string;
-  source: Record<string, unknown>;
-  seqNo: number;
-  version: number;
-}
-
 interface Entry {
   field: string;
   term?: string;
   num?: number;
   ip?: string;
+  /** The term is also the field's doc value (keyword, boolean). */
+  dv?: boolean;
 }
+
+/** A node of the cache of dotted paths (documents repeat the same keys). */
+interface PathNode {
+  path: string;
+  prefix: string;
+  kids?: Map<string, PathNode>;
+  /** objectMapping(path) as of structureVersion objVersion. */
+  obj?: FieldMapping | undefined;
+  objVersion?: number;
+}
+
+interface FieldInfo {
+  path: string;
+  type: string;
+  kind: ReturnType<typeof kindOf>;
+  searchable: boolean;
+  subs?: [string, FieldMapping][];
+}
+
+/** A stored document as callers see it; `source` is parsed from its JSON text when read. */
+export interface StoredDoc {
+  id: string;
+  seqNo: number;
+  version: number;
+  readonly source: Record<string, unknown>;
+}
+
+/** Where a document's JSON text lives once written elsewhere (the store's log): read back on demand. */
+export type SourceReader = (pos: number, len: number) => string;
 
 function preview(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
@@ -92,16 +117,29 @@ function preview(v: unknown): string {
 }
 
 export class IndexEngine {
-  private docs: (Doc | undefined)[] = [];
+  /** Doc numbers are never reused: a replaced document gets a new one (see columns.ts). */
+  private maxDoc = 0;
+  private live = new Uint8Array(1024);
+  private liveCount = 0;
+  private docIds: (string | undefined)[] = [];
+  private seqNos = new Float64Array(1024);
+  private versions = new Float64Array(1024);
+  /** JSON text of each document's _source while held in memory; undefined once stored elsewhere. */
+  private readonly texts = new Map<number, string>();
+  /** Byte position and length of the text in the reader's file, for documents not held in memory. */
+  private textPos = new Float64Array(1024);
+  private textLen = new Int32Array(1024);
+  private reader: SourceReader | undefined;
   private readonly idMap = new Map<string, number>();
-  private readonly terms = new Map<string, Map<string, Set<number>>>();
-  private readonly numbers = new Map<string, Map<number, number[]>>();
-  private readonly ips = new Map<string, Map<number, string[]>>();
-  private readonly present = new Map<string, Set<number>>();
+  private readonly fields = new Map<string, FieldData>();
+  private readonly paths: PathNode = { path: '', prefix: '' };
+  private pathCount = 0;
+  /** Bumped on every change of the mappings, so cached object mappings are looked up again. */
+  private structureVersion = 0;
+  private infos = new WeakMap<FieldMapping, FieldInfo>();
   private mapping: Mappings;
   /** dotted path -> mapping, multi-fields included (`message.keyword`). */
   private flat = new Map<string, FieldMapping>();
-  private freeSlots: number[] = [];
   /** Bumped whenever the mappings change (dynamic additions included), so callers persist only then. */
   mappingVersion = 0;
 
@@ -112,7 +150,7 @@ export class IndexEngine {
   }
 
   get size(): number {
-    return this.idMap.size;
+    return this.liveCount;
   }
 
   mappings(): Mappings {
@@ -150,6 +188,7 @@ export class IndexEngine {
     };
     walk(this.mapping.properties ?? {}, '');
     this.flat = flat;
+    this.structureVersion++;
   }
 
   /** Mapping of a field (a leaf or a multi-field), or undefined when unmapped. */
@@ -192,15 +231,41 @@ export class IndexEngine {
     return this.idMap.has(id);
   }
 
-  get(id: string): { source: Record<string, unknown>; seqNo: number; version: number } | undefined {
+  get(id: string): StoredDoc | undefined {
     const n = this.idMap.get(id);
-    const d = n === undefined ? undefined : this.docs[n];
-    return d ? { source: d.source, seqNo: d.seqNo, version: d.version } : undefined;
+    return n === undefined ? undefined : this.doc(n);
   }
 
   /** Internal doc number -> document (search uses numbers). */
-  doc(n: number): { id: string; source: Record<string, unknown>; seqNo: number; version: number } | undefined {
-    return this.docs[n];
+  doc(n: number): StoredDoc | undefined {
+    if (n >= this.maxDoc || this.live[n] !== 1) return undefined;
+    const engine = this;
+    let parsed: Record<string, unknown> | undefined;
+    return {
+      id: this.docIds[n]!,
+      seqNo: this.seqNos[n]!,
+      version: this.versions[n]!,
+      get source() {
+        return (parsed ??= JSON.parse(engine.sourceText(n)) as Record<string, unknown>);
+      },
+    };
+  }
+
+  /** The JSON text of a live document's _source. */
+  sourceText(n: number): string {
+    const t = this.texts.get(n);
+    if (t !== undefined) return t;
+    if (!this.reader) throw new Error(`document ${n} has no source`);
+    return this.reader(this.textPos[n]!, this.textLen[n]!);
+  }
+
+  /** The document's text now lives at pos/len of what `reader` reads: the copy in memory is dropped. */
+  sourceStored(n: number, pos: number, len: number, reader: SourceReader): void {
+    if (n >= this.maxDoc || this.live[n] !== 1) return;
+    this.reader = reader;
+    this.textPos[n] = pos;
+    this.textLen[n] = len;
+    this.texts.delete(n);
   }
 
   /** Doc number of an id (the `ids` query). */
@@ -208,29 +273,126 @@ export class IndexEngine {
     return this.idMap.get(id);
   }
 
+  isLive(n: number): boolean {
+    return this.live[n] === 1;
+  }
+
   allDocs(): number[] {
-    return [...this.idMap.values()];
+    const out: number[] = [];
+    const live = this.live;
+    for (let n = 0; n < this.maxDoc; n++) if (live[n] === 1) out.push(n);
+    return out;
   }
 
-  termDocs(field: string, term: string): Set<number> | undefined {
-    return this.terms.get(field)?.get(term);
+  private liveOf(p: Posting | undefined): number[] {
+    if (p === undefined) return [];
+    if (typeof p === 'number') return this.live[p] === 1 ? [p] : [];
+    const out: number[] = [];
+    if (p instanceof Bits) {
+      const live = this.live;
+      p.forEach((d) => {
+        if (live[d] === 1) out.push(d);
+      });
+      return out;
+    }
+    const a = p.a;
+    const live = this.live;
+    for (let i = 0; i < p.n; i++) if (live[a[i]!] === 1) out.push(a[i]!);
+    return out;
   }
 
-  termDictionary(field: string): Map<string, Set<number>> | undefined {
-    return this.terms.get(field);
+  /** Live docs holding `term` in `field`, ascending. */
+  termDocs(field: string, term: string): number[] | undefined {
+    const f = this.fields.get(field);
+    const p = f?.postingOf(term);
+    return p === undefined ? undefined : this.liveOf(p);
   }
 
-  numericValues(field: string): Map<number, number[]> | undefined {
-    return this.numbers.get(field);
+  /** A membership test for the live docs holding `term`: bits, a binary search, or one number. */
+  termProbe(field: string, term: string): (d: number) => boolean {
+    const p = this.fields.get(field)?.postingOf(term);
+    if (p === undefined) return () => false;
+    if (typeof p === 'number') return (d) => d === p;
+    if (p instanceof Bits) return (d) => p.has(d);
+    return (d) => {
+      let a = 0;
+      let b = p.n;
+      while (a < b) {
+        const m = (a + b) >>> 1;
+        if (p.a[m]! < d) a = m + 1;
+        else b = m;
+      }
+      return a < p.n && p.a[a] === d;
+    };
   }
 
-  /** ip doc values: doc number -> sortable keys (values.ts ipSortKey). */
-  ipValues(field: string): Map<number, string[]> | undefined {
-    return this.ips.get(field);
+  /** Every term the field has held (a term whose documents are all gone yields no docs). */
+  termList(field: string): readonly string[] | undefined {
+    return this.fields.get(field)?.terms();
   }
 
-  docsWithField(field: string): Set<number> | undefined {
-    return this.present.get(field);
+  hasTerms(field: string): boolean {
+    return (this.fields.get(field)?.termCount ?? 0) > 0;
+  }
+
+  hasNumbers(field: string): boolean {
+    return this.fields.get(field)?.hasNumbers ?? false;
+  }
+
+  /** Numeric doc values of one doc (numbers and dates). */
+  numbersOf(field: string, doc: number): number[] {
+    return this.fields.get(field)?.numbers(doc) ?? [];
+  }
+
+  /** Live docs with a value in [lo, hi] (inclusive), each once, ascending. */
+  numberRange(field: string, lo: number, hi: number): number[] {
+    const f = this.fields.get(field);
+    if (!f || !f.hasNumbers || lo > hi) return [];
+    const out: number[] = [];
+    const live = this.live;
+    let multi = false;
+    f.numberRange(lo, hi, (d) => {
+      if (live[d] === 1) out.push(d);
+    });
+    for (let i = 1; i < out.length && !multi; i++) if (out[i]! <= out[i - 1]!) multi = true;
+    if (!multi) return out;
+    return [...new Set(out)].sort((x, y) => x - y);
+  }
+
+  /** ip doc values of one doc: sortable keys (values.ts ipSortKey). */
+  ipsOf(field: string, doc: number): string[] {
+    return this.fields.get(field)?.ips(doc) ?? [];
+  }
+
+  /** Live docs with an ip key in [lo, hi] (string order = address order). */
+  ipMatching(field: string, test: (key: string) => boolean): number[] {
+    const out: number[] = [];
+    const live = this.live;
+    this.fields.get(field)?.forEachIp((d, keys) => {
+      if (live[d] === 1 && keys.some(test)) out.push(d);
+    });
+    return out;
+  }
+
+  /** Keyword / boolean doc values of one doc (the terms indexed for it), without reading its source. */
+  termValuesOf(field: string, doc: number): string[] {
+    return this.fields.get(field)?.termValues(doc) ?? [];
+  }
+
+  /** The columns of a field, for aggregations that walk doc values directly. */
+  column(field: string): FieldData | undefined {
+    return this.fields.get(field);
+  }
+
+  docsWithField(field: string): number[] | undefined {
+    const f = this.fields.get(field);
+    if (!f) return undefined;
+    const out: number[] = [];
+    const live = this.live;
+    f.present.forEach((d) => {
+      if (live[d] === 1) out.push(d);
+    });
+    return out;
   }
 
   /**
@@ -247,11 +409,11 @@ export class IndexEngine {
     const formatOf = (path: string) => this.field(path)?.format;
     const leaf = (path: string, m: FieldMapping, value: unknown) => {
       if (value === null || value === undefined) return;
-      const type = m.type ?? 'object';
+      const info = this.infoOf(path, m);
+      const type = info.type;
       // kept in our structures whenever Elasticsearch could still query it (doc-value-only fields)
-      if (!isSearchable(m)) return;
-      const kind = kindOf(type);
-      switch (kind) {
+      if (!info.searchable) return;
+      switch (info.kind) {
         case 'stored':
           break;
         case 'text': {
@@ -262,7 +424,7 @@ export class IndexEngine {
         case 'keyword': {
           if (typeof value === 'object') fail(path, type, value);
           const s = String(value);
-          if (m.ignore_above === undefined || s.length <= m.ignore_above) entries.push({ field: path, term: s });
+          if (m.ignore_above === undefined || s.length <= m.ignore_above) entries.push({ field: path, term: s, dv: true });
           break;
         }
         case 'number': {
@@ -282,7 +444,7 @@ export class IndexEngine {
         case 'boolean': {
           const b = value === true || value === 'true' ? 'true' : value === false || value === 'false' || value === '' ? 'false' : undefined;
           if (!b) fail(path, type, value);
-          entries.push({ field: path, term: b });
+          entries.push({ field: path, term: b, dv: true });
           break;
         }
         case 'ip': {
@@ -303,19 +465,30 @@ export class IndexEngine {
           break;
         }
       }
-      for (const [sub, sm] of Object.entries(m.fields ?? {})) leaf(`${path}.${sub}`, sm, value);
+      if (info.subs) for (const [subPath, sm] of info.subs) leaf(subPath, sm, value);
     };
-    const walk = (obj: Record<string, unknown>, prefix: string, dynamicHere: string) => {
-      for (const [k, value] of Object.entries(obj)) {
-        const path = prefix + k;
+    const walk = (obj: Record<string, unknown>, node: PathNode, dynamicHere: string) => {
+      const prefix = node.prefix;
+      for (const k of Object.keys(obj)) {
+        const value = obj[k];
+        const child = node.kids?.get(k) ?? this.pathNode(node, k);
+        const path = child.path;
         if (path === '_id' || path === '_index' || path === '_source') throw new EsError(400, 'document_parsing_exception', `[1:2] Field [${path}] is a metadata field and cannot be added inside a document.`);
         const m = this.flat.get(path) ?? added.get(path);
+        if (m && !Array.isArray(value)) {
+          leaf(path, m, value);
+          continue;
+        }
         const values = Array.isArray(value) ? value.flat(Infinity) : [value];
         if (m) {
           for (const v of values) leaf(path, m, v);
           continue;
         }
-        const objectMapping = this.objectMapping(path);
+        if (child.objVersion !== this.structureVersion) {
+          child.obj = this.objectMapping(path);
+          child.objVersion = this.structureVersion;
+        }
+        const objectMapping = child.obj;
         const firstPlain = values.find((v) => v !== null && v !== undefined);
         if (firstPlain !== null && typeof firstPlain === 'object' && !Array.isArray(firstPlain)) {
           if (objectMapping && objectMapping.enabled === false) continue;
@@ -323,7 +496,7 @@ export class IndexEngine {
           if (!objectMapping && dynamicHere === 'strict') throw new EsError(400, 'strict_dynamic_mapping_exception', `[1:2] mapping set to strict, dynamic introduction of [${k}] within [${prefix.slice(0, -1) || '_doc'}] is not allowed`);
           if (!objectMapping && dynamicHere !== 'false') added.set(path, { type: 'object', __object: true });
           if (!objectMapping && dynamicHere === 'false') continue;
-          for (const v of values) if (v && typeof v === 'object') walk(v as Record<string, unknown>, `${path}.`, childDynamic);
+          for (const v of values) if (v && typeof v === 'object') walk(v as Record<string, unknown>, child, childDynamic);
           continue;
         }
         if (firstPlain === undefined) continue;
@@ -338,8 +511,30 @@ export class IndexEngine {
         for (const v of values) leaf(path, dm, v);
       }
     };
-    walk(source, '', String(this.mapping.dynamic ?? 'true') === 'false' ? 'false' : dynamic);
+    walk(source, this.paths, String(this.mapping.dynamic ?? 'true') === 'false' ? 'false' : dynamic);
     return { entries, added };
+  }
+
+  /** The cached node of `parent.key`: its dotted path is built and hashed once, not per document. */
+  private pathNode(parent: PathNode, key: string): PathNode {
+    const path = parent.prefix + key;
+    const node: PathNode = { path, prefix: `${path}.` };
+    // bounded: documents with ever-new keys (dynamic: false) must not grow the cache without end
+    if (this.pathCount < 100_000) {
+      (parent.kids ??= new Map()).set(key, node);
+      this.pathCount++;
+    }
+    return node;
+  }
+
+  /** Type, kind and multi-fields of a leaf mapping, computed once per mapping object. */
+  private infoOf(path: string, m: FieldMapping): FieldInfo {
+    let info = this.infos.get(m);
+    if (info && info.path === path) return info;
+    const type = m.type ?? 'object';
+    info = { path, type, kind: kindOf(type), searchable: isSearchable(m), ...(m.fields ? { subs: Object.entries(m.fields).map(([sub, sm]): [string, FieldMapping] => [`${path}.${sub}`, sm]) } : {}) };
+    this.infos.set(m, info);
+    return info;
   }
 
   private objectMapping(path: string): FieldMapping | undefined {
@@ -370,72 +565,65 @@ export class IndexEngine {
     this.mappingVersion++;
   }
 
-  index(id: string, source: Record<string, unknown>, meta: { seqNo: number; version: number; primaryTerm?: number }): void {
+  /**
+   * Indexes a document. `text` is its JSON as received (a bulk line), kept as the stored _source
+   * instead of serialising the parsed object again; without it the object is serialised.
+   */
+  index(id: string, source: Record<string, unknown>, meta: { seqNo: number; version: number; primaryTerm?: number }, text?: string): void {
     if (source === null || typeof source !== 'object' || Array.isArray(source)) throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: the document must be an object`);
     const { entries, added } = this.analyze(id, source);
     // validated: from here on nothing throws
     this.addDynamic(added);
     const existing = this.idMap.get(id);
-    if (existing !== undefined) this.unindex(existing);
-    const n = existing ?? this.freeSlots.pop() ?? this.docs.length;
-    this.docs[n] = { id, source, seqNo: meta.seqNo, version: meta.version };
+    if (existing !== undefined) this.kill(existing);
+    const n = this.maxDoc++;
+    this.grow(n);
+    this.live[n] = 1;
+    this.liveCount++;
+    this.docIds[n] = id;
+    this.seqNos[n] = meta.seqNo;
+    this.versions[n] = meta.version;
+    this.texts.set(n, text ?? JSON.stringify(source));
     this.idMap.set(id, n);
-    this.apply(n, entries, true);
-  }
-
-  private apply(n: number, entries: Entry[], add: boolean): void {
     for (const e of entries) {
-      let p = this.present.get(e.field);
-      if (!p) this.present.set(e.field, (p = new Set()));
-      if (add) p.add(n);
-      else p.delete(n);
-      if (e.term !== undefined) {
-        let dict = this.terms.get(e.field);
-        if (!dict) this.terms.set(e.field, (dict = new Map()));
-        let set = dict.get(e.term);
-        if (add) {
-          if (!set) dict.set(e.term, (set = new Set()));
-          set.add(n);
-        } else if (set) {
-          set.delete(n);
-          if (set.size === 0) dict.delete(e.term);
-        }
-      }
-      if (e.num !== undefined) {
-        let col = this.numbers.get(e.field);
-        if (!col) this.numbers.set(e.field, (col = new Map()));
-        if (add) {
-          const arr = col.get(n);
-          if (arr) arr.push(e.num);
-          else col.set(n, [e.num]);
-        } else col.delete(n);
-      }
-      if (e.ip !== undefined) {
-        let col = this.ips.get(e.field);
-        if (!col) this.ips.set(e.field, (col = new Map()));
-        if (add) {
-          const arr = col.get(n);
-          if (arr) arr.push(e.ip);
-          else col.set(n, [e.ip]);
-        } else col.delete(n);
-      }
+      let f = this.fields.get(e.field);
+      if (!f) this.fields.set(e.field, (f = new FieldData()));
+      f.markPresent(n);
+      // the event id is usually also a field (event.id): one string for both
+      if (e.term !== undefined) f.addTerm(n, e.term === id ? id : e.term, e.dv === true);
+      if (e.num !== undefined) f.addNumber(n, e.num);
+      if (e.ip !== undefined) f.addIp(n, e.ip);
     }
   }
 
-  private unindex(n: number): void {
-    const d = this.docs[n];
-    if (!d) return;
-    const { entries } = this.analyze(d.id, d.source);
-    this.apply(n, entries, false);
+  private grow(n: number): void {
+    if (n < this.live.length) return;
+    const len = this.live.length * 2;
+    const live = new Uint8Array(len);
+    live.set(this.live);
+    this.live = live;
+    for (const k of ['seqNos', 'versions', 'textPos'] as const) {
+      const next = new Float64Array(len);
+      next.set(this[k]);
+      this[k] = next;
+    }
+    const lens = new Int32Array(len);
+    lens.set(this.textLen);
+    this.textLen = lens;
+  }
+
+  private kill(n: number): void {
+    this.live[n] = 0;
+    this.liveCount--;
+    this.docIds[n] = undefined;
+    this.texts.delete(n);
   }
 
   delete(id: string): boolean {
     const n = this.idMap.get(id);
     if (n === undefined) return false;
-    this.unindex(n);
-    this.docs[n] = undefined;
+    this.kill(n);
     this.idMap.delete(id);
-    this.freeSlots.push(n);
     return true;
   }
 }

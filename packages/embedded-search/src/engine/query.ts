@@ -76,7 +76,7 @@ function searchable(ctx: EvalContext, field: string) {
 }
 
 /** Exact-value matching for a field according to its mapping (term / terms / match on non-text). */
-function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensitive = false): Set<number> {
+function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensitive = false): number[] {
   const m = searchable(ctx, field);
   const type = m?.type ?? 'keyword';
   const kind = kindOf(type);
@@ -86,16 +86,12 @@ function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensiti
     // `2026-11-20` matches that whole day, `now/h` the current hour.
     const lo = resolveDate(value, ctx.now, false, m?.format);
     const hi = resolveDate(value, ctx.now, true, m?.format);
-    const out = new Set<number>();
-    for (const [d, vals] of ctx.engine.numericValues(field) ?? []) if (vals.some((v) => v >= lo && v <= hi)) out.add(d);
-    return out;
+    return ctx.engine.numberRange(field, lo, hi);
   }
   if (kind === 'number') {
     const target = Number(value);
     if (!Number.isFinite(target)) throw new EsError(400, 'query_shard_exception', `failed to create query: For input string: "${String(value)}"`);
-    const out = new Set<number>();
-    for (const [d, vals] of ctx.engine.numericValues(field) ?? []) if (vals.includes(target)) out.add(d);
-    return out;
+    return ctx.engine.numberRange(field, target, target);
   }
   if (kind === 'ip') {
     const s = String(value).trim();
@@ -103,14 +99,12 @@ function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensiti
       const range = cidrRange(s);
       if (!range) throw new EsError(400, 'query_shard_exception', `failed to create query: Expected [ip/prefix] but was [${s}]`);
       const [lo, hi] = range;
-      const out = new Set<number>();
-      for (const [d, vals] of ctx.engine.ipValues(field) ?? []) if (vals.some((v) => v >= lo && v <= hi)) out.add(d);
-      return out;
+      return ctx.engine.ipMatching(field, (v) => v >= lo && v <= hi);
     }
     // an address is a term on its canonical form (2001:0DB8::0001 and 2001:db8::1 are one address)
     const k = ipSortKey(s);
     if (k === undefined) throw notAnIp(s);
-    return new Set(ctx.engine.termDocs(field, formatIp(k)) ?? []);
+    return ctx.engine.termDocs(field, formatIp(k)) ?? [];
   }
   if (kind === 'boolean' && value !== true && value !== false && value !== 'true' && value !== 'false') {
     // Elasticsearch parses a boolean term strictly: only true and false (so free text skips the field)
@@ -118,11 +112,27 @@ function termDocs(ctx: EvalContext, field: string, value: unknown, caseInsensiti
     throw new EsError(400, 'query_shard_exception', `failed to create query: ${reason}`, { caused_by: { type: 'illegal_argument_exception', reason } });
   }
   const term = kind === 'boolean' ? String(value === true || value === 'true') : String(value);
-  if (!caseInsensitive) return ctx.engine.termDocs(field, term) ?? new Set();
+  if (!caseInsensitive) return ctx.engine.termDocs(field, term) ?? [];
   const lower = term.toLowerCase();
   const out = new Set<number>();
-  for (const [t, docs] of ctx.engine.termDictionary(field) ?? []) if (t.toLowerCase() === lower) for (const d of docs) out.add(d);
-  return out;
+  for (const t of ctx.engine.termList(field) ?? []) if (t.toLowerCase() === lower) for (const d of ctx.engine.termDocs(field, t)!) out.add(d);
+  return [...out].sort((a, b) => a - b);
+}
+
+const f64 = new Float64Array(1);
+const i64 = new BigInt64Array(f64.buffer);
+
+/** The smallest double greater than x (Math.nextUp). */
+function nextUp(x: number): number {
+  if (Number.isNaN(x) || x === Infinity) return x === Infinity ? NaN : x;
+  if (x === 0) return Number.MIN_VALUE;
+  f64[0] = x;
+  i64[0] = i64[0]! + (x > 0 ? 1n : -1n);
+  return f64[0]!;
+}
+
+function nextDown(x: number): number {
+  return -nextUp(-x);
 }
 
 const notAnIp = (s: string) => new EsError(400, 'query_shard_exception', `failed to create query: '${s}' is not an IP string literal.`);
@@ -141,9 +151,7 @@ function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
       return k;
     };
     const [gt, gte, lt, lte] = [conv(bounds.gt), conv(bounds.gte), conv(bounds.lt), conv(bounds.lte)];
-    for (const [d, vals] of ctx.engine.ipValues(field) ?? []) {
-      if (vals.some((v) => (gt === undefined || v > gt) && (gte === undefined || v >= gte) && (lt === undefined || v < lt) && (lte === undefined || v <= lte))) out.set(d, boost);
-    }
+    for (const d of ctx.engine.ipMatching(field, (v) => (gt === undefined || v > gt) && (gte === undefined || v >= gte) && (lt === undefined || v < lt) && (lte === undefined || v <= lte))) out.set(d, boost);
     return out;
   }
   if (kind === 'number' || kind === 'date') {
@@ -158,22 +166,28 @@ function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
     const gte = conv(bounds.gte, false);
     const lt = conv(bounds.lt, false);
     const lte = conv(bounds.lte, true);
-    for (const [d, vals] of ctx.engine.numericValues(field) ?? []) {
-      if (vals.some((v) => (gt === undefined || v > gt) && (gte === undefined || v >= gte) && (lt === undefined || v < lt) && (lte === undefined || v <= lte))) out.set(d, boost);
-    }
+    // strict bounds become the next representable double inside them: the sorted doc values answer [lo, hi]
+    let lo = -Infinity;
+    let hi = Infinity;
+    if (gt !== undefined) lo = Math.max(lo, nextUp(gt));
+    if (gte !== undefined) lo = Math.max(lo, gte);
+    if (lt !== undefined) hi = Math.min(hi, nextDown(lt));
+    if (lte !== undefined) hi = Math.min(hi, lte);
+    if (Number.isNaN(lo) || Number.isNaN(hi)) return out;
+    for (const d of ctx.engine.numberRange(field, lo, hi)) out.set(d, boost);
     return out;
   }
   const s = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
   const [gt, gte, lt, lte] = [s(bounds.gt), s(bounds.gte), s(bounds.lt), s(bounds.lte)];
-  for (const [t, docs] of ctx.engine.termDictionary(field) ?? []) {
-    if ((gt === undefined || t > gt) && (gte === undefined || t >= gte) && (lt === undefined || t < lt) && (lte === undefined || t <= lte)) for (const d of docs) out.set(d, boost);
+  for (const t of ctx.engine.termList(field) ?? []) {
+    if ((gt === undefined || t > gt) && (gte === undefined || t >= gte) && (lt === undefined || t < lt) && (lte === undefined || t <= lte)) for (const d of ctx.engine.termDocs(field, t)!) out.set(d, boost);
   }
   return out;
 }
 
 function patternDocs(ctx: EvalContext, field: string, re: RegExp, boost: number): Scores {
   const out: Scores = new Map();
-  for (const [t, docs] of ctx.engine.termDictionary(field) ?? []) if (re.test(t)) for (const d of docs) out.set(d, boost);
+  for (const t of ctx.engine.termList(field) ?? []) if (re.test(t)) for (const d of ctx.engine.termDocs(field, t)!) out.set(d, boost);
   return out;
 }
 
@@ -189,7 +203,7 @@ export function wildcardRegExp(pattern: string, caseInsensitive: boolean): RegEx
 function matchDocs(ctx: EvalContext, field: string, query: unknown, operator: string, boost: number, minimumShouldMatch?: unknown, lenient = false): Scores {
   const m = lenient ? ctx.engine.field(field) : searchable(ctx, field);
   if (lenient && !isSearchable(m)) return new Map();
-  if (!m && !ctx.engine.termDictionary(field) && !ctx.engine.numericValues(field)) return new Map();
+  if (!m && !ctx.engine.hasTerms(field) && !ctx.engine.hasNumbers(field)) return new Map();
   if (kindOf(m?.type ?? 'keyword') !== 'text') {
     try {
       return fromSet(termDocs(ctx, field, query), boost);
@@ -202,7 +216,7 @@ function matchDocs(ctx: EvalContext, field: string, query: unknown, operator: st
   if (tokens.length === 0) return new Map();
   const perToken = tokens.map((t) => {
     const docs = ctx.engine.termDocs(field, t);
-    return fromSet(docs, boost * idf(ctx, docs?.size ?? 0));
+    return fromSet(docs, boost * idf(ctx, docs?.length ?? 0));
   });
   if (operator.toLowerCase() === 'and') return perToken.reduce((a, b) => intersect(a, b));
   const u = union(perToken);
@@ -343,7 +357,7 @@ export function evaluate(query: unknown, ctx: EvalContext): Scores {
       const ci = params.case_insensitive === true;
       const p = ci ? String(value).toLowerCase() : String(value);
       const out: Scores = new Map();
-      for (const [t, docs] of ctx.engine.termDictionary(field) ?? []) if ((ci ? t.toLowerCase() : t).startsWith(p)) for (const d of docs) out.set(d, boostOf(params));
+      for (const t of ctx.engine.termList(field) ?? []) if ((ci ? t.toLowerCase() : t).startsWith(p)) for (const d of ctx.engine.termDocs(field, t)!) out.set(d, boostOf(params));
       return out;
     }
     case 'wildcard': {
@@ -394,6 +408,25 @@ export function evaluate(query: unknown, ctx: EvalContext): Scores {
   }
 }
 
+/** `{ term: { field: value } }` on a keyword field, as a membership test; undefined for anything else. */
+function termProbe(c: unknown, ctx: EvalContext): ((d: number) => boolean) | undefined {
+  if (!c || typeof c !== 'object' || Array.isArray(c)) return undefined;
+  const q = c as Q;
+  const keys = Object.keys(q);
+  if (keys.length !== 1 || keys[0] !== 'term') return undefined;
+  const body = q.term;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const fields = Object.keys(body as Q);
+  if (fields.length !== 1) return undefined;
+  const field = fields[0]!;
+  const raw = (body as Q)[field];
+  const value = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Q) : { value: raw };
+  if (Object.keys(value).some((k) => k !== 'value' && k !== 'boost') || typeof value.value !== 'string') return undefined;
+  const m = ctx.engine.field(field);
+  if (!m || m.index === false || kindOf(m.type ?? 'keyword') !== 'keyword') return undefined;
+  return ctx.engine.termProbe(field, value.value);
+}
+
 function clauses(v: unknown): unknown[] {
   if (v === undefined || v === null) return [];
   return Array.isArray(v) ? v : [v];
@@ -402,12 +435,23 @@ function clauses(v: unknown): unknown[] {
 function evalBool(b: Q, ctx: EvalContext): Scores {
   for (const k of Object.keys(b)) if (!['must', 'filter', 'should', 'must_not', 'minimum_should_match', 'boost', '_name'].includes(k)) throw parsingError(`[bool] query does not support [${k}]`);
   const must = clauses(b.must).map((c) => evaluate(c, ctx));
-  const filter = clauses(b.filter).map((c) => evaluate(c, ctx));
+  // a keyword term among other required clauses is checked per candidate against its posting
+  // instead of listing every document it holds (event.outcome: failure is a fifth of all events)
+  const filterClauses = clauses(b.filter);
+  const probes: ((d: number) => boolean)[] = [];
+  const rest = filterClauses.filter((c) => {
+    if (must.length + filterClauses.length < 2 || probes.length + 1 >= must.length + filterClauses.length) return true;
+    const probe = termProbe(c, ctx);
+    if (probe) probes.push(probe);
+    return !probe;
+  });
+  const filter = rest.map((c) => evaluate(c, ctx));
   const should = clauses(b.should).map((c) => evaluate(c, ctx));
   const mustNot = clauses(b.must_not).map((c) => evaluate(c, ctx));
   let base: Scores | undefined;
   for (const m of must) base = base ? intersect(base, m) : m;
   for (const f of filter) base = base ? intersect(base, fromSet(f.keys(), 0)) : fromSet(f.keys(), 0);
+  if (base && probes.length > 0) for (const [d] of base) if (!probes.every((p) => p(d))) base.delete(d);
   const hasRequired = must.length + filter.length > 0;
   const msm = b.minimum_should_match !== undefined ? resolveMsm(b.minimum_should_match, should.length) : hasRequired ? 0 : should.length > 0 ? 1 : 0;
   if (should.length > 0) {

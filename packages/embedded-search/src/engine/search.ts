@@ -58,9 +58,10 @@ function sortValue(h: Hit, key: SortKey): number | string | null {
   const kind = kindOf(m.type ?? 'keyword');
   if (kind === 'text') throw new EsError(400, 'illegal_argument_exception', `Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [${key.field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory.`);
   let vals: (number | string)[];
-  if (kind === 'number' || kind === 'date') vals = h.engine.numericValues(key.field)?.get(h.doc) ?? [];
-  else if (kind === 'ip') vals = h.engine.ipValues(key.field)?.get(h.doc) ?? [];
-  else if (kind === 'boolean') vals = fieldValues(h.engine, h.doc, key.field).map((v) => (v === true || v === 'true' ? 1 : 0));
+  if (kind === 'number' || kind === 'date') vals = h.engine.numbersOf(key.field, h.doc);
+  else if (kind === 'ip') vals = h.engine.ipsOf(key.field, h.doc);
+  else if (kind === 'boolean') vals = h.engine.termValuesOf(key.field, h.doc).map((v) => (v === 'true' ? 1 : 0));
+  else if (kind === 'keyword') vals = h.engine.termValuesOf(key.field, h.doc);
   else vals = fieldValues(h.engine, h.doc, key.field).map(String);
   if (vals.length === 0) return null;
   return vals.reduce((a, b) => ((key.order === 'asc' ? b < a : b > a) ? b : a));
@@ -162,7 +163,10 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
     if (!targets.some((t) => t.engine.field(k.field))) throw new EsError(400, 'query_shard_exception', `No mapping found for [${k.field}] in order to sort on`);
   }
   const keys: SortKey[] = byScore ? [{ field: '_score', order: 'desc', missing: '_last' }] : sortKeys;
-  const valued = kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) }));
+  // no page to show (size 0, the aggregation-only search): sorting every hit would be wasted work;
+  // sort values are still read once when the sort itself could fail (a text field)
+  const pageNeeded = size > 0 || b.search_after !== undefined;
+  const valued = pageNeeded ? kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })) : kept.slice(0, 1).map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) }));
   // ip sort values compare as 128-bit keys and are shown as addresses, as Elasticsearch shows them
   const isIp = (k: SortKey) => targets.some((t) => t.engine.field(k.field)?.type === 'ip');
   const ipSorts = keys.map(isIp);

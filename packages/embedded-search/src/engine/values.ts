@@ -77,14 +77,32 @@ export function ipKey(ip: string): bigint | undefined {
  * number cannot hold it (53 bits): every 2001:db8::x would collapse onto one value.
  */
 export function ipSortKey(ip: string): string | undefined {
+  // IPv4 without BigInt: the v4-mapped prefix and 8 hex digits (the common case, indexed per event)
+  const v4 = V4.exec(ip);
+  if (v4) {
+    let hex = V4_MAPPED;
+    for (let i = 1; i <= 4; i++) {
+      const o = Number(v4[i]);
+      if (o > 255 || (v4[i]!.length > 1 && v4[i]![0] === '0')) return undefined;
+      hex += o < 16 ? `0${o.toString(16)}` : o.toString(16);
+    }
+    return hex;
+  }
   const k = ipKey(ip);
   return k === undefined ? undefined : hex128(k);
 }
+
+const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const V4_MAPPED = '00000000000000000000ffff';
 
 const hex128 = (k: bigint) => k.toString(16).padStart(32, '0');
 
 /** Canonical text of an ip key, as Elasticsearch renders it: dotted IPv4 for v4 (and v4-mapped), RFC 5952 for v6. */
 export function formatIp(key: bigint | string): string {
+  if (typeof key === 'string' && key.length === 32 && key.startsWith(V4_MAPPED)) {
+    const n = parseInt(key.slice(24), 16);
+    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
   const k = typeof key === 'string' ? BigInt(`0x${key}`) : key;
   if (k >> 32n === 0xffffn) return [24n, 16n, 8n, 0n].map((s) => String((k >> s) & 0xffn)).join('.');
   const groups = Array.from({ length: 8 }, (_, i) => Number((k >> BigInt(112 - 16 * i)) & 0xffffn));
