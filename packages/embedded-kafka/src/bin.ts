@@ -26,6 +26,7 @@ const program = new Command('embedded-kafka')
   .option('--queued-max-request-bytes <n>', 'bytes of requests in flight (queued.max.request.bytes)', int('--queued-max-request-bytes'))
   .option('--connections-max-idle-ms <n>', 'close idle connections after (connections.max.idle.ms)', int('--connections-max-idle-ms'))
   .option('--fetch-max-bytes <n>', 'largest Fetch response (fetch.max.bytes)', int('--fetch-max-bytes'))
+  .option('--max-incremental-fetch-session-cache-slots <n>', 'fetch sessions kept, KIP-227 (max.incremental.fetch.session.cache.slots)', int('--max-incremental-fetch-session-cache-slots'))
   .option('--message-max-bytes <n>', 'largest record batch, default of max.message.bytes (message.max.bytes)', int('--message-max-bytes'))
   .option('--group-min-session-timeout-ms <n>', 'shortest JoinGroup session timeout (group.min.session.timeout.ms)', int('--group-min-session-timeout-ms'))
   .option('--group-max-session-timeout-ms <n>', 'longest JoinGroup session timeout (group.max.session.timeout.ms)', int('--group-max-session-timeout-ms'))
@@ -40,13 +41,13 @@ program.parse();
 const o = program.opts<{
   dir: string; port: number; host: string; advertisedHost?: string; advertisedPort?: number; autoCreateTopics: boolean;
   defaultPartitions: number; fsync: string; fsyncIntervalMs: number; logLevel: string;
-  socketRequestMaxBytes?: number; queuedMaxRequests?: number; queuedMaxRequestBytes?: number; connectionsMaxIdleMs?: number; fetchMaxBytes?: number;
+  socketRequestMaxBytes?: number; queuedMaxRequests?: number; queuedMaxRequestBytes?: number; connectionsMaxIdleMs?: number; fetchMaxBytes?: number; maxIncrementalFetchSessionCacheSlots?: number;
   messageMaxBytes?: number; groupMinSessionTimeoutMs?: number; groupMaxSessionTimeoutMs?: number;
   saslUsersFile?: string; saslMechanisms: string; tlsCertFile?: string; tlsKeyFile?: string; tlsClientCaFile?: string;
 }>();
 // Limits given on the command line; the others keep startBroker's (Kafka's) defaults.
 const limits = Object.fromEntries(
-  (['socketRequestMaxBytes', 'queuedMaxRequests', 'queuedMaxRequestBytes', 'connectionsMaxIdleMs', 'fetchMaxBytes', 'messageMaxBytes', 'groupMinSessionTimeoutMs', 'groupMaxSessionTimeoutMs'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
+  (['socketRequestMaxBytes', 'queuedMaxRequests', 'queuedMaxRequestBytes', 'connectionsMaxIdleMs', 'fetchMaxBytes', 'maxIncrementalFetchSessionCacheSlots', 'messageMaxBytes', 'groupMinSessionTimeoutMs', 'groupMaxSessionTimeoutMs'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
 );
 if (!['always', 'interval', 'never'].includes(o.fsync)) program.error(`--fsync must be always, interval or never (got ${o.fsync})`, { exitCode: 2 });
 

@@ -31,6 +31,7 @@ import { createPartitionsApi, deleteRecordsApi } from './protocol/partitions-adm
 import { metadataApi } from './protocol/metadata.js';
 import { produceApi } from './protocol/produce.js';
 import { saslAuthenticateApi, saslHandshakeApi, SaslUsers, type SaslOptions } from './protocol/sasl.js';
+import { FetchSessionCache } from './protocol/fetch-sessions.js';
 import { createTopicsApi, deleteTopicsApi, initProducerIdApi } from './protocol/topics-admin.js';
 import { readJson, writeFileAtomic } from './storage/durable-file.js';
 import type { FsyncPolicy } from './storage/partition-log.js';
@@ -62,6 +63,8 @@ export interface BrokerOptions {
   connectionsMaxIdleMs?: number;
   /** Largest Fetch response (Kafka: fetch.max.bytes); default 57,671,680 (55 MiB). */
   fetchMaxBytes?: number;
+  /** Incremental fetch sessions kept (Kafka: max.incremental.fetch.session.cache.slots); default 1,000; 0 creates none. */
+  maxIncrementalFetchSessionCacheSlots?: number;
   /** Largest record batch, the default of every topic's max.message.bytes (Kafka: message.max.bytes); default 1,048,588. */
   messageMaxBytes?: number;
   /** Session timeouts a JoinGroup may ask for (Kafka: group.min/max.session.timeout.ms); default 6,000 / 1,800,000. */
@@ -145,6 +148,7 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
     autoCreateTopics: opts.autoCreateTopics ?? false,
     defaultPartitions: opts.defaultPartitions ?? 1,
     fetchMaxBytes: opts.fetchMaxBytes ?? 57_671_680,
+    fetchSessions: new FetchSessionCache(opts.maxIncrementalFetchSessionCacheSlots ?? 1000),
     logger,
     createTopic(name, partitions, configs) {
       if (topics.topics.has(name)) return { error: ErrorCode.TOPIC_ALREADY_EXISTS, message: `Topic '${name}' already exists.` };

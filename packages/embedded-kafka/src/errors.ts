@@ -42,6 +42,7 @@ export const ErrorCode = {
   MEMBER_ID_REQUIRED: 79,
   FENCED_INSTANCE_ID: 82,
   INVALID_FETCH_SESSION_EPOCH: 71,
+  FETCH_SESSION_TOPIC_ID_ERROR: 106,
 } as const;
 
 /** A request that cannot be parsed: the connection that sent it is closed, as Kafka does. */

@@ -104,7 +104,8 @@ test('python3-confluent-kafka (idempotent) produces with timestamps; offsets_for
   const first = k.stdout.trim().split('\n')[0]!.split(' ');
   assert.deepEqual(first, ['42', String(t0 + 42_000), 'v42']);
   const o = await run('kcat', kcat('-C', '-t', topic, '-o', '95', '-e', '-f', '%o\\n'));
-  assert.deepEqual(o.stdout.trim().split('\n').map(Number), [95, 96, 97, 98, 99]);
+  assert.equal(o.code, 0, o.stderr);
+  assert.deepEqual(o.stdout.trim().split('\n').map(Number), [95, 96, 97, 98, 99], `kcat -o 95 printed ${JSON.stringify(o.stdout)}; stderr: ${o.stderr}`);
 });
 
 interface Member {

@@ -1,6 +1,7 @@
 import type { Logger } from '@jwt-audit/runtime';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import type { TopicStore } from '../storage/topic-store.js';
+import type { FetchSessionCache } from './fetch-sessions.js';
 import type { Reader, Writer } from './primitives.js';
 import type { SaslSession } from './sasl.js';
 
@@ -16,6 +17,8 @@ export interface BrokerContext {
   defaultPartitions: number;
   /** Broker cap on a Fetch response (Kafka: fetch.max.bytes). */
   fetchMaxBytes: number;
+  /** Incremental fetch sessions (KIP-227). */
+  fetchSessions: FetchSessionCache;
   logger: Logger;
   /** Creates a topic (used by CreateTopics and auto-creation): a Kafka error code and message. */
   createTopic(name: string, partitions: number, configs: Record<string, string>): { error: number; message: string | null };

@@ -13,9 +13,7 @@
  *   A topic id this broker does not know answers its partitions UNKNOWN_TOPIC_ID (v13+), as KafkaApis does.
  *   The tagged fields of v12+ responses (diverging epoch, current leader, snapshot id, v16's node
  *   endpoints) are left out: this broker is the leader of everything at epoch 0.
- * Fetch sessions (KIP-227): the broker creates none, answering session_id 0, which tells the client
- * to keep sending full fetches (Kafka does the same when its session cache is full); a request for
- * an existing session (session_id > 0) gets FETCH_SESSION_ID_NOT_FOUND, so the client starts over.
+ * Fetch sessions (KIP-227, v7+): see fetch-sessions.ts; v4-6 fetches are always full.
  * Long polling (Kafka's ReplicaManager.fetchMessages): the response is sent at once when
  * max_wait_ms <= 0 or at least min_bytes are available (so min_bytes = 0 never waits), else when a
  * produce brings enough or max_wait_ms passes. Whole batches are returned (the first may start
@@ -27,6 +25,7 @@
  */
 import { ErrorCode } from '../errors.js';
 import type { ApiDefinition, BrokerContext } from './context.js';
+import { nextEpoch, sessionKey, type FetchSession, type SessionPartition } from './fetch-sessions.js';
 
 interface Want {
   topic: string;
@@ -70,7 +69,7 @@ export const fetchApi: ApiDefinition = {
     const maxBytes = Math.min(requestedMax > 0 ? requestedMax : ctx.fetchMaxBytes, ctx.fetchMaxBytes);
     r.int8();
     const sessionId = v >= 7 ? r.int32() : 0;
-    if (v >= 7) r.int32();
+    const epoch = v >= 7 ? r.int32() : -1;
     const wants: Want[] = r.arr(f, (x) => {
       const topicId = v >= 13 ? x.uuid() : null;
       const topic = v >= 13 ? (topicId === null ? '' : (ctx.topics.nameOf(topicId) ?? '')) : x.str(f);
@@ -87,33 +86,99 @@ export const fetchApi: ApiDefinition = {
       x.tags(f);
       return { topic, topicId, partitions };
     });
+    const forgotten: string[] = [];
     if (v >= 7) {
       r.arr(f, (x) => {
-        if (v >= 13) x.uuid();
-        else x.str(f);
-        x.arr(f, (y) => y.int32());
+        const topicId = v >= 13 ? x.uuid() : null;
+        const topic = v >= 13 ? '' : x.str(f);
+        for (const p of x.arr(f, (y) => y.int32())) forgotten.push(sessionKey(topic, topicId, p));
         x.tags(f);
       });
     }
     if (v >= 11) r.str(f);
     r.tags(f);
-    if (sessionId > 0) {
-      // No sessions exist here: the client must start a new (full) fetch.
-      w.int32(0).int16(ErrorCode.FETCH_SESSION_ID_NOT_FOUND).int32(0);
+
+    // KIP-227: which session this fetch belongs to (FetchManager.newContext).
+    const sessions = ctx.fetchSessions;
+    const full = epoch === 0 || epoch === -1;
+    let session: FetchSession | undefined;
+    let sessionError: number = ErrorCode.NONE;
+    if (full) {
+      if (sessionId !== 0) sessions.remove(sessionId);
+    } else {
+      session = sessions.get(sessionId);
+      if (!session) sessionError = ErrorCode.FETCH_SESSION_ID_NOT_FOUND;
+      else if (session.epoch !== epoch) sessionError = ErrorCode.INVALID_FETCH_SESSION_EPOCH;
+      else if (session.usesTopicIds !== v >= 13) sessionError = ErrorCode.FETCH_SESSION_TOPIC_ID_ERROR;
+    }
+    if (sessionError !== ErrorCode.NONE) {
+      w.int32(0).int16(sessionError).int32(0);
       w.arr(f, [], () => undefined);
       w.tags(f);
       return;
     }
+    if (session) {
+      for (const t of wants) {
+        for (const p of t.partitions) {
+          const k = sessionKey(t.topic, t.topicId, p.partition);
+          const known = session.partitions.get(k);
+          if (known) {
+            known.offset = p.offset;
+            known.maxBytes = p.maxBytes;
+          } else session.partitions.set(k, { topic: t.topic, topicId: t.topicId, partition: p.partition, offset: p.offset, maxBytes: p.maxBytes, highWatermark: -1, logStartOffset: -1 });
+        }
+      }
+      for (const k of forgotten) session.partitions.delete(k);
+      if (session.partitions.size === 0) {
+        sessions.remove(session.id);
+        session = undefined;
+      } else session.epoch = nextEpoch(session.epoch);
+    }
+    // An incremental fetch reads every partition of its session, in the session's order.
+    const asked: Want[] = session ? sessionWants(session) : wants;
+
     const deadline = Date.now() + maxWait;
-    let result = collect(ctx, wants, maxBytes);
+    let result = collect(ctx, asked, maxBytes);
     const hasError = () => result.out.some((t) => t.partitions.some((p) => p.error !== ErrorCode.NONE));
     while (result.total < minBytes && !hasError() && Date.now() < deadline && !signal.aborted) {
       await ctx.waitForAppend(deadline - Date.now(), signal);
-      result = collect(ctx, wants, maxBytes);
+      result = collect(ctx, asked, maxBytes);
+    }
+    let answered = result.out;
+    let responseSessionId = 0;
+    if (session) {
+      // Only what changed for the client (FetchSession.CachedPartition.maybeUpdateResponseData).
+      const s = session;
+      responseSessionId = s.id;
+      answered = result.out
+        .map((t) => ({
+          ...t,
+          partitions: t.partitions.filter((p) => {
+            const cached = s.partitions.get(sessionKey(t.topic, t.topicId, p.partition))!;
+            const changed = p.records.length > 0 || p.error !== ErrorCode.NONE || cached.highWatermark !== p.hw || cached.logStartOffset !== p.start;
+            cached.highWatermark = p.error !== ErrorCode.NONE ? -1 : p.hw;
+            cached.logStartOffset = p.start;
+            return changed;
+          }),
+        }))
+        .filter((t) => t.partitions.length > 0);
+    } else if (v >= 7 && epoch === 0) {
+      const partitions = new Map<string, SessionPartition>();
+      for (const t of wants) {
+        const out = result.out.find((o) => o.topic === t.topic && o.topicId === t.topicId);
+        for (const p of t.partitions) {
+          const got = out?.partitions.find((x) => x.partition === p.partition);
+          partitions.set(sessionKey(t.topic, t.topicId, p.partition), {
+            topic: t.topic, topicId: t.topicId, partition: p.partition, offset: p.offset, maxBytes: p.maxBytes,
+            highWatermark: got && got.error === ErrorCode.NONE ? got.hw : -1, logStartOffset: got?.start ?? -1,
+          });
+        }
+      }
+      responseSessionId = sessions.create(v >= 13, partitions)?.id ?? 0;
     }
     w.int32(0);
-    if (v >= 7) w.int16(ErrorCode.NONE).int32(0);
-    w.arr(f, result.out, (x, t) => {
+    if (v >= 7) w.int16(ErrorCode.NONE).int32(responseSessionId);
+    w.arr(f, answered, (x, t) => {
       if (v >= 13) x.uuid(t.topicId);
       else x.str(f, t.topic);
       x.arr(f, t.partitions, (y, p) => {
@@ -129,3 +194,18 @@ export const fetchApi: ApiDefinition = {
     w.tags(f);
   },
 };
+
+/** A session's partitions as a fetch of them, topics grouped in first-seen order. */
+function sessionWants(session: FetchSession): Want[] {
+  const byTopic = new Map<string, Want>();
+  for (const p of session.partitions.values()) {
+    const k = p.topicId ?? p.topic;
+    let t = byTopic.get(k);
+    if (!t) {
+      t = { topic: p.topic, topicId: p.topicId, partitions: [] };
+      byTopic.set(k, t);
+    }
+    t.partitions.push({ partition: p.partition, offset: p.offset, maxBytes: p.maxBytes });
+  }
+  return [...byTopic.values()];
+}

@@ -51,8 +51,8 @@
  *   Response: throttle_time_ms (v1+), [groups: error_code, group_id, group_state, protocol_type,
  *             protocol_data, [members: member_id, group_instance_id (v4+), client_id, client_host,
  *             member_metadata BYTES, member_assignment BYTES], authorized_operations INT32 (v3+)]
- *   Without an authorizer every group operation is allowed: READ, DELETE, DESCRIBE (bits 3, 6, 8);
- *   INT32_MIN when not asked for.
+ *   Without an authorizer every group operation is allowed: READ, DELETE, DESCRIBE (bits 3, 6, 8),
+ *   for every group answered without an error, a Dead (unknown) one too; INT32_MIN when not asked for.
  * ListGroups (16) v0-5, flexible 3+
  *   Request: states_filter [STRING] (v4+), types_filter [STRING] (v5+)
  *   Response: throttle_time_ms (v1+), error_code, [groups: group_id, protocol_type, group_state (v4+),
@@ -337,7 +337,7 @@ export const describeGroupsApi: ApiDefinition = {
         if (v >= 4) y.str(f, m.groupInstanceId);
         y.str(f, m.clientId).str(f, m.clientHost).byts(f, m.metadata).byts(f, m.assignment).tags(f);
       });
-      if (v >= 3) x.int32(withOperations && g.state !== 'Dead' ? GROUP_OPERATIONS : -2147483648);
+      if (v >= 3) x.int32(withOperations && g.errorCode === ErrorCode.NONE ? GROUP_OPERATIONS : -2147483648);
       x.tags(f);
     });
     w.tags(f);
