@@ -32,13 +32,15 @@ export interface ConsoleDeps {
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+// src/static from src/ (source) and from dist/ (built: the image keeps src/static, deletes src/*.ts)
+const staticDir = path.resolve(here, '..', 'src', 'static');
 const require = createRequire(import.meta.url);
 const uplotDir = path.dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
 const STATIC: Record<string, { file: string; type: string }> = {
   '/static/uPlot.iife.min.js': { file: path.join(uplotDir, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
   '/static/uPlot.min.css': { file: path.join(uplotDir, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
-  '/static/console.js': { file: path.join(here, 'static', 'console.js'), type: 'text/javascript; charset=utf-8' },
-  '/static/console.css': { file: path.join(here, 'static', 'console.css'), type: 'text/css; charset=utf-8' },
+  '/static/console.js': { file: path.join(staticDir, 'console.js'), type: 'text/javascript; charset=utf-8' },
+  '/static/console.css': { file: path.join(staticDir, 'console.css'), type: 'text/css; charset=utf-8' },
 };
 
 const SECURITY_HEADERS = {
