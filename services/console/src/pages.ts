@@ -14,7 +14,7 @@ ${opts.jwt ? html`<form method="post" action="/login" class="card"><input type="
 <label>Access token (a JWT from your identity provider granting <code>audit:read</code>)<textarea name="token" rows="4" required autocomplete="off"></textarea></label>
 <button type="submit">Sign in with token</button></form>` : ''}
 ${ctx.demo ? html`<form method="post" action="/login" class="card" id="demo-login"><input type="hidden" name="next" value="${opts.next}">
-<label>Name (demo login: no password, no identity provider)<input name="name" value="auditor" pattern="[A-Za-z0-9._@-]{1,64}" required></label>
+<label>Name (demo login: no password, no identity provider)<input name="name" value="auditor" pattern="[A-Za-z0-9._@\-]{1,64}" required></label>
 <button type="submit" id="demo-sign-in">Sign in (demo)</button></form>` : ''}`);
 }
 

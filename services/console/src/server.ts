@@ -92,6 +92,11 @@ export function createConsoleServer(d: ConsoleDeps): Server {
     const ctx = async (): Promise<PageContext & { user: User | undefined }> => ({ user: await d.auth.userOf(req.headers.cookie, req.headers.authorization), demo: d.auth.demo });
 
     if (p === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ ok: true }));
+    if (p === '/favicon.ico') {
+      res.writeHead(204, { 'cache-control': 'public, max-age=86400' });
+      res.end();
+      return;
+    }
     const st = STATIC[p];
     if (st && method === 'GET') {
       res.writeHead(200, { 'content-type': st.type, 'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff' });
