@@ -48,7 +48,12 @@ export function parseTime(v: string): number | undefined {
     const n = Number(s);
     return n <= DATE_LIMIT ? n : undefined;
   }
-  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s)) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))?)?$/.exec(s);
+  if (!m) return undefined;
+  // Date.parse takes 2026-02-30 for March 2nd: every part is checked against its range first
+  const [y, mo, d, h = '0', mi = '0', se = '0', oh = '0', om = '0'] = m.slice(1).map((x) => x ?? undefined) as string[];
+  const daysIn = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate();
+  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > daysIn || Number(h) > 23 || Number(mi) > 59 || Number(se) > 59 || Number(oh) > 23 || Number(om) > 59) return undefined;
   const n = Date.parse(s);
   return Number.isFinite(n) && n >= 0 && n <= DATE_LIMIT ? n : undefined;
 }
