@@ -49,11 +49,15 @@ ${r.hits.length === 0 ? html`<p class="empty" id="no-results">No event matches.<
 <p class="pager">${s.page > 1 ? html`<a href="${searchHref(s, { page: s.page - 1 })}">previous</a>` : ''} page ${s.page} of ${pages} ${s.page < pages ? html`<a href="${searchHref(s, { page: s.page + 1 })}" id="next-page">next</a>` : ''}</p>`, { scripts: ['/static/uPlot.iife.min.js', '/static/console.js'] });
 }
 
+/** An audit.access row says what was read: `audit-access (timeline)`, its target in the reason column. */
+const accessAttr = (d: Doc, k: string): string | undefined => ((d.audit as { attributes?: Record<string, string> } | undefined)?.attributes ?? {})[`access.${k}`];
+
 function resultRow(h: Hit): Html {
   const d = h.doc;
+  const access = str(d, 'event.action') === 'audit-access';
   const req = str(d, 'http.request.method') ? `${str(d, 'http.request.method')} ${str(d, 'url.path') ?? ''} ${str(d, 'http.response.status_code') ?? ''}` : '';
-  return html`<tr class="${str(d, 'event.outcome') === 'failure' ? 'failure' : ''}"><td><a href="/event/${encodeURIComponent(h.id)}" class="event-link">${time(d['@timestamp'])}</a></td><td>${str(d, 'event.action')}${str(d, 'jwt.typ') && str(d, 'event.action')?.startsWith('token-') ? ` (${str(d, 'jwt.typ')})` : ''}</td><td>${str(d, 'event.outcome')}</td>
-<td>${str(d, 'user.id') ? html`<a href="/timeline?subject=${encodeURIComponent(str(d, 'user.id')!)}">${str(d, 'user.id')}</a>` : '-'}</td><td>${str(d, 'jwt.client_id') ?? ''}</td><td>${str(d, 'source.ip') ?? ''}</td><td>${req}</td><td>${str(d, 'event.reason') ?? ''}</td></tr>`;
+  return html`<tr class="${str(d, 'event.outcome') === 'failure' ? 'failure' : ''}"><td><a href="/event/${encodeURIComponent(h.id)}" class="event-link">${time(d['@timestamp'])}</a></td><td>${str(d, 'event.action')}${str(d, 'jwt.typ') && str(d, 'event.action')?.startsWith('token-') ? ` (${str(d, 'jwt.typ')})` : ''}${access && accessAttr(d, 'action') ? ` (${accessAttr(d, 'action')})` : ''}</td><td>${str(d, 'event.outcome')}</td>
+<td>${str(d, 'user.id') ? html`<a href="/timeline?subject=${encodeURIComponent(str(d, 'user.id')!)}">${str(d, 'user.id')}</a>` : '-'}</td><td>${str(d, 'jwt.client_id') ?? ''}</td><td>${str(d, 'source.ip') ?? ''}</td><td>${req}</td><td>${str(d, 'event.reason') ?? (access ? withMasks(accessAttr(d, 'target') ?? accessAttr(d, 'query') ?? '') : '')}</td></tr>`;
 }
 
 /** Every leaf of a document as dotted path -> value, in document order. */
