@@ -23,10 +23,12 @@ COPY --from=build /app /app
 #   archive  the archiver's segments and signed manifests
 #   keys     the archiver's signing keys (a recreated container must sign with the same key)
 #   detector the anomaly detector's per-subject state
+#   sessions the sessionizer's open and recently ended sessions
 RUN find /app/packages /app/services -path '*/src/*' -name '*.ts' -delete \
  && chown -R node:node /app \
  && install -d -o node -g node -m 0700 /var/lib/jwt-audit \
-      /var/lib/jwt-audit/spool /var/lib/jwt-audit/archive /var/lib/jwt-audit/keys /var/lib/jwt-audit/detector
+      /var/lib/jwt-audit/spool /var/lib/jwt-audit/archive /var/lib/jwt-audit/keys /var/lib/jwt-audit/detector \
+      /var/lib/jwt-audit/sessions
 USER node
 EXPOSE 8080 9464
 CMD ["node", "packages/cli/dist/bin.js", "--help"]

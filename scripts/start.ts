@@ -90,6 +90,7 @@ function readySummary(s: StartSettings): string {
     `  curl -s -u demo-web:demo-web-secret -d token=$TOKEN ${edge}/oauth/revoke      # revoke, then the first curl gets 401`,
     `  npm run -s audit -- search 'event.action:token-rejected' --since 15m`,
     `  npm run -s audit -- alerts tail`,
+    `  npm run -s audit -- sessions --subject alice                           # alice's sessions: start, end and how, IPs, requests`,
     `  npm run -s audit -- archive verify --dir ${path.join(s.dataDir, 'archive')}`,
     `  npm run demo:traffic                                                   # a few minutes of traffic, attacks included`,
     `Ctrl-C stops everything; data stays in ${s.dataDir}.`,

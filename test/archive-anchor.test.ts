@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { loadJwks, localStorage, verifyArchive } from '@jwt-audit/archive';
 import { archiverDefaults, createArchiverService, type ArchiverConfig } from '@jwt-audit/archiver';
-import { runAudit } from '@jwt-audit/cli';
+import { runAuditCaptured } from '@jwt-audit/cli';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent } from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
@@ -30,20 +30,8 @@ async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 60
   }
 }
 
-async function audit(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((c: string | Uint8Array) => (out.push(String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => (err.push(String(c)), true)) as typeof process.stderr.write;
-  try {
-    const r = await runAudit(args);
-    return { code: r.code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-  }
-}
+/** The command lines in this process, output captured without swallowing the test runner's own reports. */
+const audit = (args: string[]) => runAuditCaptured(args);
 
 test('checkpoints published to audit.archive-checkpoints.v1 catch a truncated copy; a truncated stream is not extended', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'archive-anchor-'));

@@ -18,7 +18,7 @@ function composeCommand(): string[] {
 test('docker-compose.yml is valid and runs every service of the pipeline', () => {
   const [cmd, ...pre] = composeCommand();
   const out = execFileSync(cmd!, [...pre, '--env-file', '.env.example', 'config'], { cwd: root, encoding: 'utf8' });
-  const services = ['interceptor', 'masker', 'enricher', 'indexer', 'archiver', 'anomaly-detector', 'alert-webhook', 'console'];
+  const services = ['interceptor', 'masker', 'enricher', 'indexer', 'archiver', 'anomaly-detector', 'sessionizer', 'alert-webhook', 'console'];
   for (const s of services) {
     assert.match(out, new RegExp(`\\n  ${s}:\\n`), `service ${s} missing from docker-compose.yml`);
     assert.match(out, new RegExp(`services/${s}/dist/main\\.js`), `service ${s} must run its built main.js`);
@@ -80,6 +80,7 @@ test('every stateful path of the stack is on a named volume, created in the imag
     interceptor: ['AUDIT_SPOOL_DIR'],
     archiver: ['AUDIT_ARCHIVE_DIR', 'AUDIT_ARCHIVE_KEY_DIR'],
     'anomaly-detector': ['AUDIT_DETECTOR_STATE_DIR'],
+    sessionizer: ['AUDIT_SESSIONIZER_STATE_DIR'],
   };
   for (const [name, settings] of Object.entries(writes)) {
     const s = compose.services[name];

@@ -94,6 +94,7 @@ export function pipelineComponents(s: StartSettings, probe: Probes): { infrastru
   out.push(service('indexer'));
   out.push(service('archiver', { AUDIT_ARCHIVE_DIR: path.join(s.dataDir, 'archive'), AUDIT_ARCHIVE_KEY_DIR: path.join(s.dataDir, 'keys') }));
   out.push(service('anomaly-detector', { AUDIT_DETECTOR_STATE_DIR: path.join(s.dataDir, 'detector') }));
+  out.push(service('sessionizer', { AUDIT_SESSIONIZER_STATE_DIR: path.join(s.dataDir, 'sessions') }));
   out.push(service('alert-webhook', { AUDIT_WEBHOOK_URL: `http://${s.host}:${s.webhookPort}/alerts`, AUDIT_WEBHOOK_SECRET: 'demo-webhook-secret' }));
   out.push(
     service('interceptor', {

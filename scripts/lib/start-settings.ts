@@ -41,7 +41,7 @@ const PORTS = {
 } as const;
 
 /** The services' /metrics ports, one per service from AUDIT_OPS_BASE_PORT (see components.ts). */
-export const OPS_PORTS = 7;
+export const OPS_PORTS = 8;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 

@@ -19,6 +19,8 @@ export const RULE_IDS = [
   'response-volume',
   'resource-enumeration',
   'unusual-hour',
+  'session-activity-after-end',
+  'session-multi-country',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 

@@ -54,6 +54,8 @@ export function fieldTable(template: unknown): FieldTable {
 export const EVENT_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-logs-audit.events.json'));
 /** The alerts data streams' fields (logs-audit.alerts-*). */
 export const ALERT_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-logs-audit.alerts.json'));
+/** The sessions index's fields (audit-sessions-*). */
+export const SESSION_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-audit-sessions.json'));
 
 export interface FieldProblem {
   path: string;

@@ -39,6 +39,9 @@ export const ErrorCode = {
   INVALID_REPLICA_ASSIGNMENT: 39,
   FETCH_SESSION_ID_NOT_FOUND: 70,
   UNKNOWN_TOPIC_ID: 100,
+  MEMBER_ID_REQUIRED: 79,
+  FENCED_INSTANCE_ID: 82,
+  INVALID_FETCH_SESSION_EPOCH: 71,
 } as const;
 
 /** A request that cannot be parsed: the connection that sent it is closed, as Kafka does. */

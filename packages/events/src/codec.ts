@@ -1,7 +1,7 @@
 import avro from 'avsc';
 import { SchemaValidationError, UndecodableRecordError, type FieldError } from './errors.js';
 import { readSchemaFile } from './schemas.js';
-import { EVENT_KINDS, type Alert, type AuditEvent, type DeadLetter, type Revocation } from './types.js';
+import { EVENT_KINDS, type Alert, type AuditEvent, type DeadLetter, type Revocation, type SessionSummary } from './types.js';
 
 /**
  * Kafka record layout for every topic:
@@ -183,3 +183,4 @@ export const eventCodec: Codec<AuditEvent> = createCodec<AuditEvent>(
 export const alertCodec: Codec<Alert> = createCodec<Alert>({ version: 1, schema: readSchemaFile('avro/alert.avsc') });
 export const revocationCodec: Codec<Revocation> = createCodec<Revocation>({ version: 1, schema: readSchemaFile('avro/revocation.avsc') });
 export const deadLetterCodec: Codec<DeadLetter> = createCodec<DeadLetter>({ version: 1, schema: readSchemaFile('avro/dead-letter.avsc') });
+export const sessionCodec: Codec<SessionSummary> = createCodec<SessionSummary>({ version: 1, schema: readSchemaFile('avro/session.avsc') });

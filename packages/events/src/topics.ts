@@ -14,5 +14,7 @@ export const TOPICS = {
    * outside the archive directory that `audit archive verify --from-topic` checks a copy against.
    */
   archiveCheckpoints: 'audit.archive-checkpoints.v1',
+  /** Compacted, keyed by session id: the sessionizer's session summaries (newest revision per session). */
+  sessions: 'audit.sessions.v1',
 } as const;
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];

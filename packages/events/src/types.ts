@@ -255,3 +255,45 @@ export interface DeadLetter {
   payload: Buffer | null;
   failedAt: number;
 }
+
+/** How a session's events were grouped (schemas/avro/session.avsc). */
+export type SessionBasis = 'sid' | 'family' | 'subject_client';
+export const SESSION_END_REASONS = ['sign_out', 'revocation', 'token_expiry', 'idle_timeout', 'deprovisioning', 'evicted'] as const;
+export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
+
+/** A session's summary on audit.sessions.v1 (compacted by id): the newest revision wins. */
+export interface SessionSummary {
+  id: string;
+  schemaVersion: number;
+  revision: number;
+  basis: SessionBasis;
+  sid: string | null;
+  familyId: string | null;
+  subject: string;
+  clientId: string | null;
+  tenant: string | null;
+  explicitStart: boolean;
+  startedAt: number;
+  lastSeenAt: number;
+  endedAt: number | null;
+  durationMs: number;
+  endReason: SessionEndReason | null;
+  endDetail: string | null;
+  tokenExpiresAt: number | null;
+  ips: string[];
+  ipsDropped: number;
+  countries: string[];
+  cities: string[];
+  requests: number;
+  routes: string[];
+  routesDropped: number;
+  bytesIn: number;
+  bytesOut: number;
+  rejections: number;
+  alerts: number;
+  alertRules: string[];
+  approvals: number;
+  afterEnd: number;
+  events: number;
+  updatedAt: number;
+}

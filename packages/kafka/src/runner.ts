@@ -157,7 +157,6 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   const dlRate = new DeadLetterRate(dlWindowMs, dlRatio, opts.deadLetterAlert?.minCount ?? 10);
   const alertsRaised = m?.counter(`audit_${stageLabel}_dead_letter_alerts_total`, `Alerts (rule ${DEAD_LETTER_RATE_RULE}) produced to audit.alerts.v1 when the dead-letter rate passed its threshold`);
   let alerting = false;
-  let raised: { total: number; dead: number } | undefined;
   let lastLetters: { topic: string; partition: number; ids: string[] } | undefined;
 
   let lastError: string | undefined;
@@ -276,9 +275,10 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       recordsTotal?.inc({ outcome: 'dead_lettered' }, dead.length);
     }
     recordsTotal?.inc({ outcome: 'processed' }, records.length - dead.length);
-    if (noteDeadLetters(records.length, dead.length)) {
+    const raised = noteDeadLetters(records.length, dead.length);
+    if (raised) {
       // raised by this batch: on audit.alerts.v1 before the batch commits, so it is never lost
-      const alert = deadLetterAlertRecord({ stage: opts.stage, groupId: opts.groupId, topic: batch.topic, partition: batch.partition, deadLettered: raised!.dead, records: raised!.total, ratio: dlRatio, windowMs: dlWindowMs, evidence: lastLetters?.ids ?? [] });
+      const alert = deadLetterAlertRecord({ stage: opts.stage, groupId: opts.groupId, topic: batch.topic, partition: batch.partition, deadLettered: raised.dead, records: raised.total, ratio: dlRatio, windowMs: dlWindowMs, evidence: lastLetters?.ids ?? [] });
       const sentAlert = await withRetry('alert', payload, () => opts.producer.send(ALERTS_TOPIC, [alert]));
       if (sentAlert === ABORTED) return;
       alertsRaised?.inc();
@@ -299,16 +299,12 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     batchLog.debug({ records: records.length, deadLettered: dead.length }, 'batch committed');
   }
 
-  /** True when this batch raised the alert (the rate passed the threshold with it). */
-  function noteDeadLetters(total: number, dead: number): boolean {
+  /** The window's counts when this batch raised the alert (the rate passed the threshold with it), else undefined. */
+  function noteDeadLetters(total: number, dead: number): { total: number; dead: number } | undefined {
     dlRate.add(total, dead);
     const was = alerting;
     checkDeadLetterRate();
-    if (!was && alerting) {
-      raised = dlRate.read();
-      return true;
-    }
-    return false;
+    return !was && alerting ? dlRate.read() : undefined;
   }
 
   /** Raises or clears the alert (log line and gauge once per change); read by health() too, as the window slides. */

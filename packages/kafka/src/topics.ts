@@ -26,6 +26,8 @@ export function defaultTopics(partitions = 6): TopicSpec[] {
     { topic: TOPICS.dlq, numPartitions: 1, configs: { 'retention.ms': String(14 * DAY_MS) } },
     // the newest checkpoint per archive is all a verifier needs; the writer's ACL is produce-only
     { topic: TOPICS.archiveCheckpoints, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } },
+    // the newest summary per session (keyed by session id); ended sessions are compacted to their last revision
+    { topic: TOPICS.sessions, numPartitions: partitions, configs: { 'cleanup.policy': 'compact' } },
   ];
 }
 

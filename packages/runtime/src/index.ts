@@ -24,3 +24,4 @@ export { onShutdown, exitForRestart, EXIT_TEMPFAIL } from './shutdown.js';
 export { backoffDelay, sleep } from './backoff.js';
 export { startWorker, siblingModule } from './worker.js';
 export { pooledRandomBytes } from './random.js';
+export { writeFileAtomic, appendDurable, lockDirectory } from './state-files.js';

@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { appendDurable, lockDirectory, writeFileAtomic } from '@jwt-audit/runtime';
 import {
   applyChanges,
   createDetectorState,
@@ -70,15 +71,7 @@ export class PartitionStateStore {
   }
 
   append(changes: StateChanges): void {
-    const line = Buffer.from(`${JSON.stringify(changes)}\n`);
-    const fd = openSync(this.journalFile, 'a');
-    try {
-      writeSync(fd, line);
-      if (this.options.fsync) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    this.journalBytes += line.length;
+    this.journalBytes += appendDurable(this.journalFile, `${JSON.stringify(changes)}\n`, this.options.fsync);
   }
 
   get needsSnapshot(): boolean {
@@ -87,16 +80,7 @@ export class PartitionStateStore {
 
   /** Writes the state as the new snapshot and empties the journal (the snapshot covers it). */
   snapshot(state: DetectorState): void {
-    mkdirSync(this.dir, { recursive: true });
-    const tmp = `${this.snapshotFile}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, JSON.stringify(snapshotState(state)));
-      if (this.options.fsync) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.snapshotFile);
+    writeFileAtomic(this.snapshotFile, JSON.stringify(snapshotState(state)), this.options.fsync);
     rmSync(this.journalFile, { force: true });
     this.journalBytes = 0;
   }
@@ -113,42 +97,7 @@ export class PartitionStateStore {
   }
 }
 
-/**
- * An exclusive lock on one partition's state folder (a lock file created with O_EXCL holding the
- * owner's pid), held from loading the state to appending the batch's journal line. During a
- * rebalance the previous owner may still be finishing a batch when the new owner reads the state:
- * the lock makes the reader wait for that journal line. A lock whose owner process is gone, or
- * older than `staleMs`, is taken over.
- */
+/** The lock on one partition's state folder (lockDirectory of @jwt-audit/runtime: O_EXCL, pid, stale takeover). */
 export async function lockPartitionState(stateDir: string, name: string, staleMs = 60_000): Promise<() => void> {
-  const dir = path.join(stateDir, name.replace(/[^a-zA-Z0-9._-]/g, '_'));
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'lock');
-  for (;;) {
-    try {
-      const fd = openSync(file, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let stale = false;
-    try {
-      const pid = Number(readFileSync(file, 'utf8'));
-      const age = Date.now() - statSync(file).mtimeMs;
-      if (age > staleMs) stale = true;
-      else if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0);
-        } catch (e) {
-          stale = (e as NodeJS.ErrnoException).code === 'ESRCH';
-        }
-      }
-    } catch {
-      continue; // released meanwhile
-    }
-    if (stale) rmSync(file, { force: true });
-    else await new Promise((r) => setTimeout(r, 10));
-  }
+  return lockDirectory(path.join(stateDir, name.replace(/[^a-zA-Z0-9._-]/g, '_')), staleMs);
 }

@@ -20,7 +20,7 @@ export interface IndexerService {
   stop(): Promise<void>;
 }
 
-/** audit.enriched.v1 + audit.alerts.v1 -> Elasticsearch (ECS, data streams), commit after the bulk succeeded. */
+/** audit.enriched.v1 + audit.alerts.v1 -> Elasticsearch (ECS, data streams), audit.sessions.v1 -> the sessions index; commit after the bulk succeeded. */
 export function createIndexerService(config: IndexerConfig, deps: { logger: Logger; metrics?: Metrics; onFailure?: (err: AuditError) => void }): IndexerService {
   const logger = deps.logger.child({ component: 'indexer' });
   const metrics = deps.metrics ?? createMetrics();
@@ -60,7 +60,7 @@ export function createIndexerService(config: IndexerConfig, deps: { logger: Logg
           ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
           kafka,
           groupId: config.groupId,
-          topics: [TOPICS.enriched, TOPICS.alerts],
+          topics: [TOPICS.enriched, TOPICS.alerts, TOPICS.sessions],
           stage: 'indexer',
           logger,
           producer,

@@ -1,6 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
-import { alertToEcsDocument, toEcsDocument, withIndexTimes } from '@jwt-audit/ecs';
-import { alertCodec, eventCodec, TOPICS } from '@jwt-audit/events';
+import { alertToEcsDocument, sessionToEcsDocument, toEcsDocument, withIndexTimes } from '@jwt-audit/ecs';
+import { alertCodec, eventCodec, sessionCodec, TOPICS } from '@jwt-audit/events';
 import type { DeadLetterRequest, InputRecord } from '@jwt-audit/kafka';
 import { AuditError, toAuditError, type Metrics } from '@jwt-audit/runtime';
 import { classifyItem, fromEsError } from './retry.js';
@@ -20,11 +20,26 @@ export async function indexBatch(es: Client, records: InputRecord[], namespace: 
   const deadLetters: DeadLetterRequest[] = [];
   const operations: object[] = [];
   const origin: InputRecord[] = [];
+  const sessionOp = new Map<string, number>(); // session id -> its op's position in origin
   const now = new Date().toISOString();
   for (const r of records) {
     try {
       if (!r.value) throw new AuditError('AUDIT_ERR_EMPTY_RECORD', 'record has no value');
-      if (r.topic === TOPICS.alerts) {
+      if (r.topic === TOPICS.sessions) {
+        // one document per session, replaced by each newer revision: a session's revisions share a
+        // partition and arrive in order, so the last write is the newest (redeliveries end there too)
+        const s = sessionCodec.decode(r.value, r.headers);
+        const doc = withIndexTimes(sessionToEcsDocument(s), now);
+        const at = sessionOp.get(s.id);
+        if (at !== undefined) {
+          // a newer revision in the same batch replaces the older one's document: one write per session
+          operations[at * 2 + 1] = doc;
+          origin[at] = r;
+          continue;
+        }
+        sessionOp.set(s.id, origin.length);
+        operations.push({ index: { _index: `audit-sessions-${namespace}`, _id: s.id } }, doc);
+      } else if (r.topic === TOPICS.alerts) {
         const a = alertCodec.decode(r.value, r.headers);
         const doc = withIndexTimes(alertToEcsDocument(a), now);
         operations.push({ create: { _index: `logs-audit.alerts-${namespace}`, _id: a.id } }, doc);

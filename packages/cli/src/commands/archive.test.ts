@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { appendCheckpoint, generateSigningKey, loadSigner, localStorage, markOf, readCheckpointChain, readHead, seal } from '@jwt-audit/archive';
 import { eventCodec, newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
-import { runAudit } from '../run.js';
+import { runAuditCaptured } from '../run-captured.js';
 import { parseTime } from './archive.js';
 
 const run = promisify(execFile);
@@ -28,21 +28,8 @@ async function audit(args: string[]) {
   }
 }
 
-/** The same command lines in this process (runAudit is what bin.ts runs): no node start-up each. */
-async function auditHere(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((c: string | Uint8Array) => (out.push(String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => (err.push(String(c)), true)) as typeof process.stderr.write;
-  try {
-    const r = await runAudit(args);
-    return { code: r.code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-  }
-}
+/** The command lines in this process, output captured without swallowing the test runner's own reports. */
+const auditHere = (args: string[]) => runAuditCaptured(args);
 
 test('audit archive verify / prove / check-proof / export, and verify failing on a tampered segment', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cli-archive-'));

@@ -16,6 +16,8 @@ import { tokenGuessing } from './token-guessing.js';
 import { responseVolume } from './response-volume.js';
 import { resourceEnumeration } from './resource-enumeration.js';
 import { unusualHour } from './unusual-hour.js';
+import { sessionActivityAfterEnd } from './session-activity-after-end.js';
+import { sessionMultiCountry } from './session-multi-country.js';
 
 /** Every rule (and keying), in the order they run on an event. */
 export const RULES: readonly AnyRule[] = [
@@ -41,4 +43,6 @@ export const RULES: readonly AnyRule[] = [
   responseVolume,
   resourceEnumeration,
   unusualHour,
+  sessionActivityAfterEnd,
+  sessionMultiCountry,
 ];

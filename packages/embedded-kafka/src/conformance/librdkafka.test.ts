@@ -110,13 +110,32 @@ test('python3-confluent-kafka (idempotent) produces with timestamps; offsets_for
 interface Member {
   lines: Record<string, unknown>[];
   done: Promise<void>;
+  kill(): void;
 }
 
-function member(topic: string, group: string, assignor: string, stopFile: string): Member {
-  const child = spawn(PYTHON, [CLIENT, 'group', broker.address, topic, group, assignor, stopFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+function member(topic: string, group: string, assignor: string, stopFile: string, instance?: string): Member {
+  const child = spawn(PYTHON, [CLIENT, 'group', broker.address, topic, group, assignor, stopFile, ...(instance ? [instance] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: Record<string, unknown>[] = [];
   createInterface({ input: child.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
-  return { lines, done: new Promise((resolve) => child.once('exit', () => resolve())) };
+  return { lines, done: new Promise((resolve) => child.once('exit', () => resolve())), kill: () => child.kill('SIGKILL') };
+}
+
+const latest = (m: Member) => [...m.lines].reverse().find((l) => 'assignment' in l)?.assignment as number[] | undefined;
+const consumed = (m: Member) => m.lines.filter((l) => 'value' in l).map((l) => l.value as string);
+
+async function until(what: () => boolean, message: () => string, ms = 45_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!what()) {
+    assert.ok(Date.now() < end, message());
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function produceValues(topic: string, values: string[]): Promise<void> {
+  const producer = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  await producer.send({ topic, messages: values.map((value, i) => ({ key: `k${i}`, value })) });
+  await producer.disconnect();
 }
 
 for (const assignor of ['range', 'cooperative-sticky']) {
@@ -157,3 +176,48 @@ for (const assignor of ['range', 'cooperative-sticky']) {
     for (const p of committed) assert.equal(p.offset, high.find((h) => h.partition === p.partition)!.high, `partition ${p.partition} committed to its end`);
   });
 }
+
+test('a librdkafka member killed with -9 is removed at its session timeout (6 s) and the survivor takes every partition; AdminClient.list_groups (ListGroups, DescribeGroups) sees the Stable group of two first', async () => {
+  const topic = 'rd-killed';
+  await createTopic(topic, 6);
+  const stop = path.join(dir, 'stop-killed');
+  const a = member(topic, 'g-killed', 'range', stop);
+  const b = member(topic, 'g-killed', 'range', stop);
+  await until(() => !!latest(a)?.length && !!latest(b)?.length && latest(a)!.length + latest(b)!.length === 6, () => `no two-member assignment: ${JSON.stringify(latest(a))} / ${JSON.stringify(latest(b))}`);
+  const listed = await run(PYTHON, [CLIENT, 'list-groups', broker.address]);
+  assert.equal(listed.code, 0, listed.stderr);
+  const g = (JSON.parse(listed.stdout) as { groups: { id: string; state: string; protocol_type: string; protocol: string; error: string | null; members: { assignment: number }[] }[] }).groups.find((x) => x.id === 'g-killed');
+  assert.ok(g, listed.stdout);
+  assert.deepEqual({ state: g.state, protocol_type: g.protocol_type, protocol: g.protocol, error: g.error, members: g.members.length }, { state: 'Stable', protocol_type: 'consumer', protocol: 'range', error: null, members: 2 });
+  for (const m of g.members) assert.ok(m.assignment > 0, 'each member has its assignment (Stable)');
+  a.kill();
+  await a.done;
+  await until(() => latest(b)?.length === 6, () => `survivor has ${JSON.stringify(latest(b))}`);
+  const values = Array.from({ length: 60 }, (_, i) => `after-kill-${i}`);
+  await produceValues(topic, values);
+  await until(() => values.every((v) => consumed(b).includes(v)), () => `${consumed(b).length} consumed by the survivor`);
+  writeFileSync(stop, '');
+  await b.done;
+});
+
+test('a librdkafka static member (group.instance.id, KIP-345) killed and restarted with the same instance id gets its partitions back and goes on from the committed offsets', async () => {
+  const topic = 'rd-static';
+  await createTopic(topic, 3);
+  const stop = path.join(dir, 'stop-static');
+  const first = member(topic, 'g-static', 'range', stop, 'rd-instance-1');
+  await until(() => latest(first)?.length === 3, () => `assignment ${JSON.stringify(latest(first))}`);
+  const before = Array.from({ length: 30 }, (_, i) => `before-${i}`);
+  await produceValues(topic, before);
+  await until(() => before.every((v) => consumed(first).includes(v)), () => `${consumed(first).length} of 30 before the kill`);
+  first.kill();
+  await first.done;
+  // Restarted within the session timeout: it replaces its old member id (which is then fenced).
+  const second = member(topic, 'g-static', 'range', stop, 'rd-instance-1');
+  await until(() => latest(second)?.length === 3, () => `restarted assignment ${JSON.stringify(latest(second))}`);
+  const after = Array.from({ length: 30 }, (_, i) => `after-${i}`);
+  await produceValues(topic, after);
+  await until(() => after.every((v) => consumed(second).includes(v)), () => `${consumed(second).length} after the restart`);
+  assert.deepEqual(consumed(second).filter((v) => v.startsWith('before-')), [], 'nothing committed is read again');
+  writeFileSync(stop, '');
+  await second.done;
+});

@@ -34,15 +34,16 @@ interface Described {
   readOnly: boolean;
 }
 
+/** Every topic config with its value and source (1 = the topic's own, 5 = the default): DescribeConfigs and CreateTopics v5+ (KIP-525). */
+export function topicConfigEntries(ctx: BrokerContext, own: Record<string, string>): Described[] {
+  return Object.keys(TOPIC_CONFIGS).sort().map((k) => ({ name: k, value: own[k] ?? (ctx.topics.defaults[k] || null), source: own[k] !== undefined ? 1 : 5, readOnly: false }));
+}
+
 function describe(ctx: BrokerContext, type: number, name: string): { error: number; message: string | null; configs: Described[] } {
   if (type === TOPIC) {
     const t = ctx.topics.topics.get(name);
     if (!t) return { error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `Topic '${name}' does not exist.`, configs: [] };
-    const configs = Object.keys(TOPIC_CONFIGS).sort().map((k) => {
-      const own = t.meta.configs[k];
-      return { name: k, value: own ?? (ctx.topics.config(t, k) || null), source: own !== undefined ? 1 : 5, readOnly: false };
-    });
-    return { error: ErrorCode.NONE, message: null, configs };
+    return { error: ErrorCode.NONE, message: null, configs: topicConfigEntries(ctx, t.meta.configs) };
   }
   if (type === BROKER) {
     if (name !== '' && name !== String(ctx.nodeId)) return { error: ErrorCode.INVALID_REQUEST, message: `Unexpected broker id, expected ${ctx.nodeId} or empty string, but received ${name}`, configs: [] };

@@ -1,14 +1,18 @@
 /**
- * Fetch (key 1), versions 4-12 (FetchRequest.json / FetchResponse.json; flexible from v12).
- *   Request:  replica_id INT32, max_wait_ms INT32, min_bytes INT32, max_bytes INT32, isolation_level INT8,
+ * Fetch (key 1), versions 4-17 (FetchRequest.json / FetchResponse.json; flexible from v12).
+ *   Request:  replica_id INT32 (v0-14; a tagged replica_state from v15), max_wait_ms INT32, min_bytes INT32, max_bytes INT32, isolation_level INT8,
  *             v7+ session_id INT32, session_epoch INT32,
- *             [topics: topic STRING, [partitions: partition INT32, v9+ current_leader_epoch INT32,
+ *             [topics: topic STRING (v13+: topic_id UUID), [partitions: partition INT32, v9+ current_leader_epoch INT32,
  *              fetch_offset INT64, v12+ last_fetched_epoch INT32, v5+ log_start_offset INT64, partition_max_bytes INT32]],
- *             v7+ [forgotten_topics_data: topic STRING, [partitions INT32]], v11+ rack_id STRING
+ *             v7+ [forgotten_topics_data: topic STRING (v13+: topic_id UUID), [partitions INT32]], v11+ rack_id STRING
+ *             (v17's replica_directory_id is a tagged field, skipped)
  *   Response: throttle_time_ms INT32, v7+ error_code INT16, session_id INT32,
- *             [responses: topic STRING, [partitions: partition INT32, error_code INT16, high_watermark INT64,
+ *             [responses: topic STRING (v13+: topic_id UUID), [partitions: partition INT32, error_code INT16, high_watermark INT64,
  *              last_stable_offset INT64, v5+ log_start_offset INT64, [aborted_transactions: producer_id INT64,
  *              first_offset INT64] (nullable), v11+ preferred_read_replica INT32, records NULLABLE_BYTES]]
+ *   A topic id this broker does not know answers its partitions UNKNOWN_TOPIC_ID (v13+), as KafkaApis does.
+ *   The tagged fields of v12+ responses (diverging epoch, current leader, snapshot id, v16's node
+ *   endpoints) are left out: this broker is the leader of everything at epoch 0.
  * Fetch sessions (KIP-227): the broker creates none, answering session_id 0, which tells the client
  * to keep sending full fetches (Kafka does the same when its session cache is full); a request for
  * an existing session (session_id > 0) gets FETCH_SESSION_ID_NOT_FOUND, so the client starts over.
@@ -26,6 +30,8 @@ import type { ApiDefinition, BrokerContext } from './context.js';
 
 interface Want {
   topic: string;
+  /** v13+: the topic id asked for; its name is '' when the id is unknown. */
+  topicId: string | null;
   partitions: { partition: number; offset: number; maxBytes: number }[];
 }
 
@@ -33,8 +39,10 @@ function collect(ctx: BrokerContext, wants: Want[], maxBytes: number) {
   let total = 0;
   const out = wants.map((t) => ({
     topic: t.topic,
+    topicId: t.topicId,
     partitions: t.partitions.map((p) => {
       const log = ctx.topics.topics.get(t.topic)?.logs[p.partition];
+      if (!log && t.topicId !== null && !t.topic) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_ID, hw: -1, start: -1, records: Buffer.alloc(0) };
       if (!log) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, hw: -1, start: -1, records: Buffer.alloc(0) };
       const hw = log.nextOffset;
       const start = log.startOffset;
@@ -52,10 +60,10 @@ export const fetchApi: ApiDefinition = {
   key: 1,
   name: 'Fetch',
   minVersion: 4,
-  maxVersion: 12,
+  maxVersion: 17,
   flexibleVersion: 12,
   async handle(r, w, { apiVersion: v, flexible: f }, ctx, signal) {
-    r.int32();
+    if (v <= 14) r.int32();
     const maxWait = Math.max(0, Math.min(r.int32(), 30_000));
     const minBytes = r.int32();
     const requestedMax = r.int32();
@@ -64,7 +72,8 @@ export const fetchApi: ApiDefinition = {
     const sessionId = v >= 7 ? r.int32() : 0;
     if (v >= 7) r.int32();
     const wants: Want[] = r.arr(f, (x) => {
-      const topic = x.str(f);
+      const topicId = v >= 13 ? x.uuid() : null;
+      const topic = v >= 13 ? (topicId === null ? '' : (ctx.topics.nameOf(topicId) ?? '')) : x.str(f);
       const partitions = x.arr(f, (y) => {
         const partition = y.int32();
         if (v >= 9) y.int32();
@@ -76,11 +85,12 @@ export const fetchApi: ApiDefinition = {
         return p;
       });
       x.tags(f);
-      return { topic, partitions };
+      return { topic, topicId, partitions };
     });
     if (v >= 7) {
       r.arr(f, (x) => {
-        x.str(f);
+        if (v >= 13) x.uuid();
+        else x.str(f);
         x.arr(f, (y) => y.int32());
         x.tags(f);
       });
@@ -104,7 +114,8 @@ export const fetchApi: ApiDefinition = {
     w.int32(0);
     if (v >= 7) w.int16(ErrorCode.NONE).int32(0);
     w.arr(f, result.out, (x, t) => {
-      x.str(f, t.topic);
+      if (v >= 13) x.uuid(t.topicId);
+      else x.str(f, t.topic);
       x.arr(f, t.partitions, (y, p) => {
         y.int32(p.partition).int16(p.error).int64(p.hw).int64(p.hw);
         if (v >= 5) y.int64(p.start);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { compress as lz4Compress } from 'lz4js';
-import { Codec, CodecError, decompress, MAX_DECOMPRESSED_BYTES } from './codecs.js';
+import { Codec, CodecError, decompress, lz4Bound, MAX_DECOMPRESSED_BYTES } from './codecs.js';
 
 const testdata = (name: string) => readFileSync(new URL(`./testdata/${name}`, import.meta.url));
 
@@ -42,6 +42,14 @@ test('decompression bombs: a batch body whose output would pass the cap is refus
   }
 });
 
+test('an lz4 frame of a small record is bounded by what its compressed blocks can expand to, not by the 4 MiB block maximum', () => {
+  for (const size of [1, 100, 1_000, 10_000]) {
+    const frame = Buffer.from(lz4Compress(Buffer.from('x'.repeat(size))));
+    const bound = lz4Bound(frame);
+    assert.ok(bound >= size && bound < 300 * frame.length, `${size} bytes in a ${frame.length}-byte frame: bound ${bound}`);
+  }
+});
+
 test('decompression under the cap gives the bytes back, for every codec, on generated inputs', () => {
   let seed = 3;
   const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
@@ -49,6 +57,12 @@ test('decompression under the cap gives the bytes back, for every codec, on gene
     const data = Buffer.from(Array.from({ length: Math.floor(rand() * 200_000) }, () => (rand() < 0.7 ? 97 : Math.floor(rand() * 256))));
     assert.deepEqual(decompress(Codec.GZIP, gzipSync(data)), data);
     assert.deepEqual(decompress(Codec.LZ4, Buffer.from(lz4Compress(data))), data);
+  }
+  // the most compressible inputs (one repeated byte, up to a whole 4 MiB block) reach LZ4's
+  // greatest expansion per compressed byte: the output bound from compressed sizes still holds
+  for (const size of [1, 15, 300, 65_536, 1 << 20, (4 << 20) - 1, 4 << 20]) {
+    const data = Buffer.alloc(size, 7);
+    assert.deepEqual(decompress(Codec.LZ4, Buffer.from(lz4Compress(data))), data, `${size} equal bytes`);
   }
   // zstd has no compressor in node 20: kcat produces zstd batches in the conformance tests
 });

@@ -51,10 +51,19 @@ const LZ4_MAGIC = 0x184d2204;
 const LZ4_BLOCK_MAX = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20];
 
 /**
+ * LZ4 cannot expand a compressed block by more than 255x (each extra input byte of a match length
+ * adds at most 255 output bytes); the constant covers the last literals and a block's token.
+ */
+const LZ4_MAX_RATIO = 256;
+const LZ4_BLOCK_SLACK = 64;
+
+/**
  * The most an LZ4 frame can decompress to, from its block headers (a declared content size is
  * checked too, but a frame can lie about it): throws when it passes the cap or the frame is not one.
+ * A compressed block counts as the smaller of its frame's block maximum and what its compressed
+ * size can expand to, so a 100-byte record does not cost a 4 MiB output buffer.
  */
-function lz4Bound(body: Buffer): number {
+export function lz4Bound(body: Buffer): number {
   if (body.length < 7 || body.readUInt32LE(0) !== LZ4_MAGIC) throw new Error('invalid LZ4 frame: magic number');
   const flg = body[4]!;
   const blockMax = LZ4_BLOCK_MAX[(body[5]! >> 4) & 7] ?? 0;
@@ -73,7 +82,7 @@ function lz4Bound(body: Buffer): number {
     pos += 4;
     if (word === 0) return bound;
     const size = word & 0x7fffffff;
-    bound += word & 0x80000000 ? size : blockMax;
+    bound += word & 0x80000000 ? size : Math.min(blockMax, size * LZ4_MAX_RATIO + LZ4_BLOCK_SLACK);
     if (bound > MAX_DECOMPRESSED_BYTES) throw new Error(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
     pos += size + (flg & 0x10 ? 4 : 0);
   }

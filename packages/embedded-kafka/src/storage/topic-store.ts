@@ -31,7 +31,7 @@ export class TopicStore {
   private readonly metaFile: string;
   private readonly logsDir: string;
 
-  private readonly defaults: Record<string, string>;
+  readonly defaults: Record<string, string>;
 
   /** `brokerDefaults`: topic configs whose default comes from the broker (max.message.bytes from message.max.bytes). */
   constructor(private readonly dir: string, private readonly fsync: LogOptions['fsync'], brokerDefaults: Record<string, string> = {}, private readonly onTornTail?: LogOptions['onTornTail']) {

@@ -3,8 +3,10 @@
 
   produce BROKER TOPIC CODEC      stdin: JSON lines {"key", "value", "timestamp"?}; prints {"delivered": n, "errors": [...]}
   offsets-for-times BROKER TOPIC TS   prints {"offset": n}
-  group BROKER TOPIC GROUP ASSIGNOR STOPFILE   a group member: prints its assignment on every change and each record
+  group BROKER TOPIC GROUP ASSIGNOR STOPFILE [INSTANCE]   a group member (static with group.instance.id INSTANCE):
+                                            prints its assignment on every change and each record
                                             (committed synchronously), until STOPFILE exists
+  list-groups BROKER                  prints {"groups": [...]} from AdminClient.list_groups (ListGroups + DescribeGroups)
 """
 import json
 import os
@@ -12,6 +14,7 @@ import sys
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 
 def out(obj):
@@ -48,8 +51,10 @@ def offsets_for_times(broker, topic, ts):
     c.close()
 
 
-def group(broker, topic, group_id, assignor, stopfile):
+def group(broker, topic, group_id, assignor, stopfile, instance=None):
+    conf = {"group.instance.id": instance} if instance else {}
     c = Consumer({
+        **conf,
         "bootstrap.servers": broker,
         "group.id": group_id,
         "partition.assignment.strategy": assignor,
@@ -91,6 +96,16 @@ def group(broker, topic, group_id, assignor, stopfile):
     out({"closed": True})
 
 
+def list_groups(broker):
+    a = AdminClient({"bootstrap.servers": broker})
+    groups = a.list_groups(timeout=20)
+    out({"groups": [{
+        "id": g.id, "state": g.state, "protocol_type": g.protocol_type, "protocol": g.protocol,
+        "error": str(g.error) if g.error else None,
+        "members": sorted([{"id": m.id, "client_id": m.client_id, "assignment": len(m.assignment)} for m in g.members], key=lambda m: m["id"]),
+    } for g in groups]})
+
+
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     try:
@@ -100,6 +115,8 @@ if __name__ == "__main__":
             offsets_for_times(*args)
         elif mode == "group":
             group(*args)
+        elif mode == "list-groups":
+            list_groups(*args)
         else:
             raise SystemExit(f"unknown mode {mode}")
     except KafkaException as e:
