@@ -18,7 +18,7 @@ function composeCommand(): string[] {
 test('docker-compose.yml is valid and runs every service of the pipeline', () => {
   const [cmd, ...pre] = composeCommand();
   const out = execFileSync(cmd!, [...pre, '--env-file', '.env.example', 'config'], { cwd: root, encoding: 'utf8' });
-  const services = ['interceptor', 'masker', 'enricher', 'indexer', 'archiver', 'anomaly-detector', 'sessionizer', 'alert-webhook'];
+  const services = ['interceptor', 'masker', 'enricher', 'indexer', 'archiver', 'anomaly-detector', 'sessionizer', 'alert-webhook', 'console'];
   for (const s of services) {
     assert.match(out, new RegExp(`\\n  ${s}:\\n`), `service ${s} missing from docker-compose.yml`);
     assert.match(out, new RegExp(`services/${s}/dist/main\\.js`), `service ${s} must run its built main.js`);

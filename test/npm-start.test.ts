@@ -74,7 +74,7 @@ const errorLine = /^\d\d:\d\d:\d\d \S+\s+(error|fatal)\s/;
 test('npm start: bad settings named at once; a second start refused; a busy port named; Ctrl-C stops everything cleanly', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'npm-start-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const base = await freePortBlock(13);
+  const base = await freePortBlock(15);
   const env = {
     AUDIT_DATA_DIR: path.join(dir, 'data'),
     AUDIT_KAFKA_PORT: String(base),
@@ -84,6 +84,7 @@ test('npm start: bad settings named at once; a second start refused; a busy port
     AUDIT_DEMO_UPSTREAM_PORT: String(base + 4),
     AUDIT_DEMO_WEBHOOK_PORT: String(base + 5),
     AUDIT_OPS_BASE_PORT: String(base + 6),
+    AUDIT_CONSOLE_PORT: String(base + 14),
   };
 
   // Every wrong setting at once, each by its variable, before anything starts.
@@ -100,6 +101,11 @@ test('npm start: bad settings named at once; a second start refused; a busy port
   await until('ready', () => first.lines.some((l) => /\bready\. Try:/.test(l)), 240_000).catch((err: Error) => {
     throw new Error(`${err.message}\n${first.lines.slice(-40).join('\n')}`);
   });
+  // the console's URL is printed with the rest, and it answers (a demo login on npm start)
+  assert.ok(first.lines.some((l) => l.includes(`http://127.0.0.1:${base + 14}/`)), 'the console URL is printed');
+  const login = await fetch(`http://127.0.0.1:${base + 14}/login`);
+  assert.equal(login.status, 200);
+  assert.match(await login.text(), /Demo login/);
 
   // A second start on the same data directory refuses at once, naming the running one.
   const second = start(env);

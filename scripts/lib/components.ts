@@ -14,6 +14,8 @@ export interface StartSettings {
   authPort: number;
   upstreamPort: number;
   webhookPort: number;
+  /** The web console (services/console). */
+  consolePort: number;
   /** /metrics + /healthz of each service on consecutive ports from here. */
   opsBasePort: number;
   /** Set: use this Kafka instead of starting the embedded broker. */
@@ -107,5 +109,22 @@ export function pipelineComponents(s: StartSettings, probe: Probes): { infrastru
       AUDIT_TRUSTED_PROXIES: '127.0.0.0/8',
     }),
   );
+  // last: it reads what the others wrote, and stops first
+  out.push({
+    name: 'console',
+    script: 'services/console/src/main.ts',
+    env: {
+      ...common,
+      AUDIT_CONSOLE_HOST: s.host,
+      AUDIT_CONSOLE_PORT: String(s.consolePort),
+      AUDIT_ARCHIVE_DIR: path.join(s.dataDir, 'archive'),
+      AUDIT_ARCHIVE_JWKS: path.join(s.dataDir, 'keys', 'archive-public.jwks.json'),
+      // no identity provider is configured for the console on npm start: a name-only sign-in, said on every page
+      AUDIT_CONSOLE_DEMO_LOGIN: 'true',
+    },
+    ready: probe.waitForHttp(`http://${s.host}:${s.consolePort}/healthz`),
+    readyTimeoutMs: 90_000,
+    healthy: probe.waitForHttp(`http://${s.host}:${s.consolePort}/healthz`),
+  });
   return { infrastructure, services: out };
 }

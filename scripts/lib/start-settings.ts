@@ -36,6 +36,7 @@ const PORTS = {
   AUDIT_DEMO_AUTH_PORT: ['authPort', 9000],
   AUDIT_DEMO_UPSTREAM_PORT: ['upstreamPort', 9100],
   AUDIT_DEMO_WEBHOOK_PORT: ['webhookPort', 9300],
+  AUDIT_CONSOLE_PORT: ['consolePort', 9400],
   AUDIT_OPS_BASE_PORT: ['opsBasePort', 9464],
 } as const;
 
@@ -117,7 +118,7 @@ export function portsInUse(s: StartSettings): [string, number][] {
   const out: [string, number][] = [];
   if (!s.externalKafka) out.push(['AUDIT_KAFKA_PORT', s.kafkaPort]);
   if (!s.externalEs) out.push(['AUDIT_ES_PORT', s.esPort]);
-  out.push(['AUDIT_INTERCEPTOR_PORT', s.interceptorPort], ['AUDIT_DEMO_AUTH_PORT', s.authPort], ['AUDIT_DEMO_UPSTREAM_PORT', s.upstreamPort], ['AUDIT_DEMO_WEBHOOK_PORT', s.webhookPort]);
+  out.push(['AUDIT_INTERCEPTOR_PORT', s.interceptorPort], ['AUDIT_DEMO_AUTH_PORT', s.authPort], ['AUDIT_DEMO_UPSTREAM_PORT', s.upstreamPort], ['AUDIT_DEMO_WEBHOOK_PORT', s.webhookPort], ['AUDIT_CONSOLE_PORT', s.consolePort]);
   for (let i = 0; i < OPS_PORTS; i++) out.push([i === 0 ? 'AUDIT_OPS_BASE_PORT' : `AUDIT_OPS_BASE_PORT+${i}`, s.opsBasePort + i]);
   return out;
 }

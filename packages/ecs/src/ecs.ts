@@ -87,6 +87,9 @@ function categoryOf(kind: string, web: boolean): { category: string[]; type: str
       return { category: ['configuration', 'iam'], type: ['change'] };
     case 'subject.deprovisioned':
       return { category: ['iam'], type: ['user', 'deletion'] };
+    case 'audit.access':
+      // a person reading the audit log: ECS has no "audit" category; it is an access to data
+      return { category: ['web'], type: ['access', 'info'] };
     default:
       return { category: ['web', 'network'], type: ['access'] };
   }
@@ -137,6 +140,8 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
           ? `${req.method} ${req.path} -> ${res.status} by ${who} (token valid)`
         : e.kind === 'key.rotated' && e.key
           ? keyRotationMessage(e.key)
+        : e.kind === 'audit.access'
+          ? `${who} ${e.attributes['access.action'] ?? 'read'} ${e.attributes['access.target'] ?? e.http?.request.path ?? ''} in the audit console`.trimEnd()
         : `${action} ${who}`;
   const doc = compact({
     '@timestamp': timestamp,

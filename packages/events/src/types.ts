@@ -15,6 +15,8 @@ export const EVENT_KINDS = [
   'key.rotated',
   'subject.deprovisioned',
   'http.exchange',
+  // who read the audit log: the console's searches, timelines, exports and proof downloads
+  'audit.access',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 

@@ -1,0 +1,283 @@
+/**
+ * The console in a real browser (playwright-core driving Debian's Chromium, no browser download),
+ * over the whole pipeline on the embedded parts, with demo-like traffic through the real
+ * interceptor: a login, requests, a refresh, and the rotated refresh token replayed from another
+ * machine (refresh-token-reuse). As a newcomer would: sign in, search, brush the histogram, open
+ * an event, open its session timeline and step to the reuse alert, download the event's inclusion
+ * proof and check it with `audit archive check-proof`, and find the console's own audit.access
+ * events. A screenshot of each page is written to services/console/.screenshots/ (gitignored).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@elastic/elasticsearch';
+import { chromium, type Page } from 'playwright-core';
+import { startBroker } from '@jwt-audit/embedded-kafka';
+import { startSearchNode } from '@jwt-audit/embedded-search';
+import { createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
+import { createLogger } from '@jwt-audit/runtime';
+import { runAudit } from '@jwt-audit/cli';
+import { startAuthServer, startUpstream } from '@jwt-audit/demo';
+import { createInterceptor, defaults as interceptorDefaults, type InterceptorConfig } from '@jwt-audit/interceptor';
+import { createMaskerService, maskerDefaults } from '@jwt-audit/masker';
+import { createEnricherService, enricherDefaults } from '@jwt-audit/enricher';
+import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
+import { createArchiverService, archiverDefaults } from '@jwt-audit/archiver';
+import { createDetectorService, defaults as detectorDefaults } from '@jwt-audit/anomaly-detector';
+import { defaults as consoleDefaults } from './config.js';
+import { createConsoleService } from './service.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const logger = createLogger({ name: 'browser-test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const shots = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.screenshots');
+
+const step = (what: string) => {
+  if (process.env.CONSOLE_TEST_DEBUG) process.stderr.write(`${new Date().toISOString()} ${what}\n`);
+};
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('the console in Chromium: sign in, search, brush, event, session timeline to the reuse alert, proof checked by the CLI, own access events', { timeout: 300_000 }, async (t) => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'console-browser-'));
+  const stops: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    step('stopping');
+    // the edge and the browser first, then the stages together (each drains its own), the broker and search node last:
+    // one after the other they take a good part of the runner's per-file limit on a loaded machine
+    const ordered = stops.reverse();
+    const infra = ordered.splice(ordered.length - 4);
+    const [first, ...stages] = [ordered.splice(0, 4), ordered];
+    for (const stop of first) await stop().catch(() => undefined);
+    await Promise.all(stages.flat().map((stop) => stop().catch(() => undefined)));
+    for (const stop of infra) await stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    step('stopped');
+  });
+  mkdirSync(shots, { recursive: true });
+
+  step('pipeline');
+  const broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
+  stops.push(() => broker.close());
+  const search = await startSearchNode({ dir: path.join(dir, 'search'), port: 0 });
+  stops.push(() => search.close());
+  const kafkaCfg = (clientId: string) => ({ brokers: [broker.address], clientId });
+  await ensureTopics(createKafkaClient(kafkaCfg('setup'), logger), defaultTopics(3));
+  const auth = await startAuthServer({ port: 0, logger });
+  stops.push(() => auth.close());
+  const upstream = await startUpstream({ port: 0, logger });
+  stops.push(() => upstream.close());
+  const services = [
+    createMaskerService({ ...maskerDefaults, kafka: kafkaCfg('masker'), ops: {}, hmac: { keyId: 'browser', key: 'a-browser-test-masking-key' } }, { logger }),
+    createEnricherService({ ...enricherDefaults, kafka: kafkaCfg('enricher'), ops: {} }, { logger }),
+    createIndexerService({ ...indexerDefaults, kafka: kafkaCfg('indexer'), elasticsearch: { url: search.url }, ops: {}, namespace: 'browser' }, { logger }),
+    createArchiverService({ ...archiverDefaults, kafka: kafkaCfg('archiver'), ops: {}, dir: path.join(dir, 'archive'), keys: { dir: path.join(dir, 'keys'), generate: true }, seal: { maxRecords: 1000, maxBytes: 1 << 20, maxAgeMs: 300 } }, { logger }),
+    createDetectorService({ ...detectorDefaults, kafka: kafkaCfg('detector'), stateDir: path.join(dir, 'detector'), repartitionPartitions: 3, fsync: false }, { logger, ops: false }),
+  ];
+  for (const s of services) {
+    await s.start();
+    stops.push(() => s.stop());
+  }
+  const config: InterceptorConfig = {
+    ...interceptorDefaults,
+    listen: { host: '127.0.0.1', port: 0 },
+    upstreams: { auth: auth.url, api: upstream.url },
+    routes: [
+      { name: 'token', path: '/oauth/token', methods: ['POST'], upstream: 'auth', auth: 'none', tokenEndpoint: 'token' },
+      { name: 'orders', path: '/api/orders', methods: ['GET'], upstream: 'api', scopes: ['orders:read'] },
+    ],
+    jwt: { ...interceptorDefaults.jwt, jwksUrl: auth.jwksUrl, issuer: auth.issuer, audience: 'demo-api' },
+    spool: { ...interceptorDefaults.spool, dir: path.join(dir, 'spool') },
+    kafka: kafkaCfg('interceptor'),
+    trustedProxies: ['127.0.0.0/8'],
+    ops: {},
+  };
+  const interceptor = createInterceptor(config, { logger, ops: false });
+  const { url: edge } = await interceptor.start();
+  stops.push(() => interceptor.stop());
+  const jwks = path.join(dir, 'keys', 'archive-public.jwks.json');
+  const consoleSvc = createConsoleService(
+    { ...consoleDefaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: search.url }, kafka: kafkaCfg('console'), archive: { dir: path.join(dir, 'archive'), jwks }, auth: { ...consoleDefaults.auth, demoLogin: true }, source: { service: 'console', instance: 'console-browser', environment: 'test' } },
+    { logger, ops: false },
+  );
+  const { url: consoleUrl } = await consoleSvc.start();
+  stops.push(() => consoleSvc.stop());
+
+  step('traffic');
+  // demo-like traffic: alice signs in on her laptop, works, refreshes; her old refresh token is replayed elsewhere
+  const basic = 'Basic ' + Buffer.from('demo-web:demo-web-secret').toString('base64');
+  const laptop = { 'x-forwarded-for': '198.51.100.23', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' };
+  const tokenCall = async (body: string, headers: Record<string, string>) => {
+    const r = await fetch(`${edge}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+    return { status: r.status, body: (await r.json()) as { access_token?: string; refresh_token?: string } };
+  };
+  const login = await tokenCall('grant_type=password&username=alice&password=alice-pw', laptop);
+  assert.equal(login.status, 200);
+  for (let i = 0; i < 3; i++) await (await fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${login.body.access_token}`, ...laptop } })).arrayBuffer();
+  const refreshed = await tokenCall(`grant_type=refresh_token&refresh_token=${login.body.refresh_token}`, laptop);
+  assert.equal(refreshed.status, 200);
+  await (await fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${refreshed.body.access_token}`, ...laptop } })).arrayBuffer();
+  await tokenCall(`grant_type=refresh_token&refresh_token=${login.body.refresh_token}`, { 'x-forwarded-for': '203.0.113.66', 'user-agent': 'python-requests/2.31.0' });
+
+  const es = new Client({ node: search.url });
+  stops.push(() => es.close());
+  step('waiting for the alert');
+  await until('the reuse alert indexed', async () => {
+    await es.indices.refresh({ index: 'logs-audit.alerts-browser' });
+    return (await es.count({ index: 'logs-audit.alerts-browser', query: { term: { 'rule.name': 'refresh-token-reuse' } } })).count > 0 ? true : undefined;
+  });
+  await until('the traffic indexed', async () => {
+    await es.indices.refresh({ index: 'logs-audit.events-browser' });
+    return (await es.count({ index: 'logs-audit.events-browser', query: { term: { 'user.id': 'alice' } } })).count >= 7 ? true : undefined;
+  });
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  stops.push(() => browser.close());
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  // a step that does not happen fails with what was awaited, well before the file's timeout
+  page.setDefaultTimeout(20_000);
+  const external: string[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(consoleUrl)) external.push(r.url());
+  });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const shot = (name: string, p: Page = page) => p.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+
+  step('1. sign in (demo login, said on the page)');
+  // 1. sign in (demo login, said on the page)
+  await page.goto(`${consoleUrl}/search`);
+  assert.match(page.url(), /\/login\?next=/);
+  assert.match((await page.textContent('#demo-banner')) ?? '', /Demo login/);
+  await shot('01-sign-in');
+  await page.fill('input[name=name]', 'auditor');
+  await page.click('#demo-sign-in');
+  await page.waitForURL(/\/search/);
+  assert.equal(await page.textContent('#signed-in-as'), 'auditor');
+
+  step('2. search in the query string syntax of `audit search`');
+  // 2. search in the query string syntax of `audit search`
+  await page.click('a[data-range="all"]');
+  await page.waitForURL(/range=all/);
+  await page.fill('#q', 'user.id:alice');
+  await page.click('#search-button');
+  await page.waitForURL(/q=user.id%3Aalice/);
+  const total = Number(await page.textContent('#total'));
+  assert.ok(total >= 7, `alice's events: ${total}`);
+  await page.waitForSelector('#histogram[data-ready="1"] canvas');
+  await shot('02-search');
+
+  step('3. brush the histogram: the range narrows to what was selected');
+  // 3. brush the histogram: the range narrows to what was selected
+  const over = (await page.$('#histogram .u-over'))!;
+  const box = (await over.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForURL(/from=.*&to=/);
+  const brushed = new URL(page.url());
+  assert.equal(brushed.searchParams.get('q'), 'user.id:alice', 'the query is kept');
+  assert.ok(Date.parse(brushed.searchParams.get('to')!) > Date.parse(brushed.searchParams.get('from')!));
+  assert.ok(Number(await page.textContent('#total')) <= total);
+  await shot('03-brushed');
+
+  step('4. open an event: the refresh');
+  // 4. open an event: the refresh
+  await page.goto(`${consoleUrl}/search?range=all&q=${encodeURIComponent('user.id:alice AND event.action:token-refreshed')}`);
+  await page.click('#results a.event-link');
+  await page.waitForURL(/\/event\//);
+  const eventId = (await page.textContent('#event-id'))!;
+  assert.match((await page.textContent('#fields'))!, /event\.action\s*token-refreshed/);
+  await shot('04-event');
+
+  step('5. its session timeline, stepped through to the reuse alert');
+  // 5. its session timeline, stepped through to the reuse alert
+  const sessionLink = (await page.$('#timeline-session')) ?? (await page.$('#timeline-family'));
+  assert.ok(sessionLink, 'the event links to its session (or family) timeline');
+  await sessionLink.click();
+  await page.waitForURL(/\/timeline\?/);
+  // a recording: a step forward, a step back, then straight to the next alert
+  const first = await page.textContent('#step-position');
+  await Promise.all([page.waitForURL(/at=1#step/), page.click('#step-next')]);
+  assert.match((await page.textContent('#step-position'))!, /^2 \//);
+  await Promise.all([page.waitForURL(/at=0#step/), page.click('#step-prev')]);
+  assert.equal(await page.textContent('#step-position'), first);
+  await Promise.all([page.waitForURL(/at=\d+#step/), page.click('#step-next-alert')]);
+  assert.match((await page.textContent('#step-action'))!, /ALERT refresh-token-reuse/);
+  await shot('05-timeline-alert');
+  // the family chain marks the reuse
+  await page.goto(`${consoleUrl}/alerts?rule=refresh-token-reuse`);
+  await shot('06-alerts');
+  await page.click('a.alert-timeline');
+  await page.waitForURL(/\/timeline\?family=/);
+  assert.match((await page.textContent('#chain'))!, /REUSE/);
+  await page.click('#step-next-alert');
+  await page.waitForURL(/at=\d+/);
+  assert.match((await page.textContent('#step-action'))!, /ALERT refresh-token-reuse/);
+  await shot('07-family-chain');
+
+  step("6. download the event's inclusion proof; the CLI checks it offline");
+  // 6. download the event's inclusion proof; the CLI checks it offline
+  const proofFile = path.join(dir, 'proof.json');
+  await until('the event archived', async () => {
+    await page.goto(`${consoleUrl}/event/${eventId}`);
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 5_000 }), page.click('#proof-link')]);
+    if (download.suggestedFilename() !== `proof-${eventId}.json`) return undefined;
+    await download.saveAs(proofFile);
+    return true;
+  }, 30_000);
+  const out: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
+  let check: { code: number };
+  try {
+    check = await runAudit(['archive', 'check-proof', proofFile, '--jwks', jwks]);
+  } finally {
+    process.stdout.write = write;
+  }
+  assert.equal(check.code, 0, out.join(''));
+  assert.match(out.join(''), new RegExp(`VALID: event ${eventId}`));
+
+  step('7. the integrity page verifies the archive per partition');
+  // 7. the integrity page verifies the archive per partition
+  await page.goto(`${consoleUrl}/integrity?verify=1`);
+  assert.equal(await page.textContent('#verify-state'), 'OK');
+  await shot('08-integrity');
+
+  step("8. the console's own reads are in the audit log, masked, enriched and indexed like the rest");
+  // 8. the console's own reads are in the audit log, masked, enriched and indexed like the rest
+  // an investigator pastes a token into the search box: the access event that records the search is masked like any event
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const pasted = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64({ sub: 'mallory', iss: 'https://idp.test/', exp: 1999999999 })}.${'Qk'.repeat(43)}`;
+  await page.goto(`${consoleUrl}/search?range=all&q=${encodeURIComponent(`"${pasted}"`)}`);
+  await until('the console access events indexed', async () => {
+    await page.goto(`${consoleUrl}/search?range=all&kind=audit-access&subject=auditor`);
+    const html = (await page.textContent('#results'))!;
+    return /audit-access/.test(html) && Number(await page.textContent('#total')) >= 5 ? true : undefined;
+  });
+  const accessIndexed = await es.search<Record<string, { attributes?: Record<string, string> }>>({ index: 'logs-audit.events-browser', size: 200, query: { term: { 'event.action': 'audit-access' } } });
+  const actions = new Set(accessIndexed.hits.hits.map((h) => h._source!.audit!.attributes!['access.action']));
+  for (const a of ['sign-in', 'search', 'event', 'timeline', 'proof']) assert.ok(actions.has(a), `an indexed audit.access for ${a}: ${[...actions].join(', ')}`);
+  assert.ok(!JSON.stringify(accessIndexed.hits.hits).includes(pasted.split('.')[1]!), 'a token typed into the search box is not indexed');
+  const searches = accessIndexed.hits.hits.filter((h) => h._source!.audit!.attributes!['access.action'] === 'search').map((h) => h._source!.audit!.attributes!['access.query'] ?? '');
+  // the masker's keyed hash (or a redaction) stands where the token was
+  assert.ok(searches.some((q) => /^"(hmac:[A-Za-z0-9_-]+:[0-9a-f]{32}|\[redacted:[a-z0-9_.-]+\])"$/.test(q)), `the pasted token is shown masked: ${searches.join(' | ')}`);
+  await shot('09-own-access-events');
+
+  assert.deepEqual(external, [], 'the pages load nothing from outside the console');
+  assert.deepEqual(errors, [], 'no script error on any page');
+});

@@ -1,0 +1,124 @@
+import { Client, type estypes } from '@elastic/elasticsearch';
+import { esClientOptions, type EsConnectionConfig } from '@jwt-audit/runtime';
+import { histogramInterval, searchQuery, type SearchParams } from './search-query.js';
+
+/** What the pages read from Elasticsearch (the embedded node or a real cluster: the same client). */
+
+export type Doc = Record<string, unknown> & { '@timestamp'?: string };
+export interface Hit {
+  id: string;
+  index: string;
+  doc: Doc;
+}
+
+export interface SearchResult {
+  total: number;
+  hits: Hit[];
+  histogram: { intervalMs: number; buckets: [number, number][] };
+  /** The span the histogram covers (epoch ms). */
+  span: { from: number; to: number } | undefined;
+}
+
+export type TimelineKey = 'subject' | 'session' | 'family';
+export const TIMELINE_FIELDS: Record<TimelineKey, { event: string; alert: string }> = {
+  subject: { event: 'user.id', alert: 'user.id' },
+  session: { event: 'audit.session_id', alert: 'audit.alert.session_id' },
+  family: { event: 'jwt.family_id', alert: 'jwt.family_id' },
+};
+/** A timeline holds at most this many entries (the oldest first); the page says when it was cut. */
+export const TIMELINE_MAX = 2_000;
+
+export interface Reader {
+  search(s: SearchParams): Promise<SearchResult>;
+  /** Streams every match (oldest first) in pages, for export. */
+  scan(s: SearchParams, onPage: (hits: Hit[]) => Promise<void> | void, max: number): Promise<number>;
+  get(id: string): Promise<Hit | undefined>;
+  timeline(key: TimelineKey, value: string): Promise<{ events: Hit[]; alerts: Hit[]; truncated: boolean }>;
+  alerts(filter: { severity?: string; rule?: string }, size: number): Promise<{ total: number; hits: Hit[]; bySeverity: Record<string, number>; byRule: Record<string, number> }>;
+  close(): Promise<void>;
+  readonly es: Client;
+}
+
+const num = (t: estypes.SearchTotalHits | number | undefined, dflt: number) => (typeof t === 'number' ? t : (t?.value ?? dflt));
+const toHit = (h: estypes.SearchHit<Doc>): Hit => ({ id: h._id!, index: h._index, doc: h._source ?? {} });
+
+/** A missing index is an empty answer, not an error: nothing was indexed yet. */
+const common = { ignore_unavailable: true, allow_no_indices: true } as const;
+
+export function createReader(conn: EsConnectionConfig, indices: { events: string; alerts: string }): Reader {
+  const es = new Client({ ...esClientOptions(conn, 'console'), maxRetries: 1, requestTimeout: 30_000 });
+  const bounds = async (query: estypes.QueryDslQueryContainer): Promise<{ from: number; to: number } | undefined> => {
+    const r = await es.search({ index: indices.events, size: 0, query, aggs: { lo: { min: { field: '@timestamp' } }, hi: { max: { field: '@timestamp' } } }, ...common });
+    const lo = (r.aggregations?.lo as { value?: number | null } | undefined)?.value;
+    const hi = (r.aggregations?.hi as { value?: number | null } | undefined)?.value;
+    return typeof lo === 'number' && typeof hi === 'number' ? { from: lo, to: hi } : undefined;
+  };
+  return {
+    es,
+    async search(s) {
+      const query = searchQuery(s);
+      const span = s.from !== undefined && s.to !== undefined ? { from: s.from, to: s.to } : await bounds(query);
+      const intervalMs = histogramInterval(span ? span.to - span.from : 3_600_000);
+      const r = await es.search<Doc>({
+        index: indices.events,
+        size: s.size,
+        from: (s.page - 1) * s.size,
+        sort: [{ '@timestamp': 'desc' }],
+        query,
+        track_total_hits: true,
+        aggs: span
+          ? { over_time: { date_histogram: { field: '@timestamp', fixed_interval: `${intervalMs / 1000}s`, min_doc_count: 0, extended_bounds: { min: span.from, max: span.to } } } }
+          : {},
+        ...common,
+      });
+      const buckets = ((r.aggregations?.over_time as { buckets?: { key: number; doc_count: number }[] } | undefined)?.buckets ?? []).map((b) => [b.key, b.doc_count] as [number, number]);
+      return { total: num(r.hits.total, r.hits.hits.length), hits: r.hits.hits.map(toHit), histogram: { intervalMs, buckets }, span };
+    },
+    async scan(s, onPage, max) {
+      // search_after on (@timestamp, event.id): stable paging without a scroll context to clean up
+      let after: estypes.SortResults | undefined;
+      let n = 0;
+      while (n < max) {
+        const r = await es.search<Doc>({ index: indices.events, size: Math.min(1000, max - n), sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }], query: searchQuery(s), ...(after ? { search_after: after } : {}), ...common });
+        const hits = r.hits.hits;
+        if (hits.length === 0) break;
+        await onPage(hits.map(toHit));
+        n += hits.length;
+        after = hits[hits.length - 1]!.sort;
+        if (!after) break;
+      }
+      return n;
+    },
+    async get(id) {
+      const r = await es.search<Doc>({ index: `${indices.events},${indices.alerts}`, size: 1, query: { ids: { values: [id] } }, ...common });
+      const h = r.hits.hits[0];
+      return h ? toHit(h) : undefined;
+    },
+    async timeline(key, value) {
+      const f = TIMELINE_FIELDS[key];
+      const [ev, al] = await Promise.all([
+        es.search<Doc>({ index: indices.events, size: TIMELINE_MAX + 1, sort: [{ '@timestamp': 'asc' }], query: { term: { [f.event]: value } }, ...common }),
+        es.search<Doc>({ index: indices.alerts, size: 200, sort: [{ '@timestamp': 'asc' }], query: { term: { [f.alert]: value } }, ...common }),
+      ]);
+      const events = ev.hits.hits.map(toHit);
+      return { events: events.slice(0, TIMELINE_MAX), alerts: al.hits.hits.map(toHit), truncated: events.length > TIMELINE_MAX };
+    },
+    async alerts(filter, size) {
+      const f: estypes.QueryDslQueryContainer[] = [];
+      if (filter.severity) f.push({ term: { 'audit.alert.severity': filter.severity } });
+      if (filter.rule) f.push({ term: { 'rule.name': filter.rule } });
+      const r = await es.search<Doc>({
+        index: indices.alerts,
+        size,
+        sort: [{ '@timestamp': 'desc' }],
+        query: { bool: { filter: f } },
+        track_total_hits: true,
+        aggs: { severity: { terms: { field: 'audit.alert.severity', size: 10 } }, rule: { terms: { field: 'rule.name', size: 100 } } },
+        ...common,
+      });
+      const terms = (name: string) => Object.fromEntries(((r.aggregations?.[name] as { buckets?: { key: string; doc_count: number }[] } | undefined)?.buckets ?? []).map((b) => [b.key, b.doc_count]));
+      return { total: num(r.hits.total, r.hits.hits.length), hits: r.hits.hits.map(toHit), bySeverity: terms('severity'), byRule: terms('rule') };
+    },
+    close: () => es.close(),
+  };
+}

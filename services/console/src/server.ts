@@ -1,0 +1,277 @@
+import { createReadStream } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AuditEvent } from '@jwt-audit/events';
+import type { Logger } from '@jwt-audit/runtime';
+import { accessEvent, type AccessAction, type AccessLog } from './access-event.js';
+import { SESSION_COOKIE, type Auth, type User } from './auth.js';
+import type { Integrity } from './integrity.js';
+import type { PageContext } from './layout.js';
+import { alertsPage, errorPage, eventPage, integrityPage, loginPage, searchPage, timelineForm, timelinePage } from './pages.js';
+import { TIMELINE_FIELDS, type Reader, type TimelineKey } from './reader.js';
+import { parseSearchParams, type ParamError } from './search-query.js';
+import { buildTimeline } from './timeline.js';
+
+/**
+ * The console's HTTP surface. Pages are server-rendered; the only script draws the charts
+ * (uPlot, served from node_modules) and turns a brushed range into a search. Every page that
+ * shows audit data requires a signed-in user with the read permission and records one
+ * `audit.access` event. Errors are RFC 9457 problem details (as JSON, or as a page for a browser).
+ */
+export interface ConsoleDeps {
+  reader: Reader;
+  auth: Auth;
+  integrity: Integrity;
+  accessLog: AccessLog;
+  source: AuditEvent['source'];
+  logger: Logger;
+  readRole: string;
+  now?: () => number;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// src/static from src/ (source) and from dist/ (built: the image keeps src/static, deletes src/*.ts)
+const staticDir = path.resolve(here, '..', 'src', 'static');
+const require = createRequire(import.meta.url);
+const uplotDir = path.dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
+const STATIC: Record<string, { file: string; type: string }> = {
+  '/static/uPlot.iife.min.js': { file: path.join(uplotDir, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
+  '/static/uPlot.min.css': { file: path.join(uplotDir, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
+  '/static/console.js': { file: path.join(staticDir, 'console.js'), type: 'text/javascript; charset=utf-8' },
+  '/static/console.css': { file: path.join(staticDir, 'console.css'), type: 'text/css; charset=utf-8' },
+};
+
+const SECURITY_HEADERS = {
+  // no external network at run time: everything the page loads comes from this server
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+export class HttpProblem extends Error {
+  constructor(readonly status: number, readonly title: string, readonly detail: string, readonly errors: ParamError[] = []) {
+    super(detail);
+  }
+}
+
+const MAX_FORM = 32 * 1024;
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') throw new HttpProblem(415, 'Unsupported Media Type', 'send the form as application/x-www-form-urlencoded');
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > MAX_FORM) throw new HttpProblem(413, 'Content Too Large', `a form is at most ${MAX_FORM} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** Only local paths are followed after sign-in: `next` must not send the user to another site. */
+const safeNext = (v: string | null | undefined) => (v && /^\/(?![/\\])[\x21-\x7e]{0,2000}$/.test(v) ? v : '/search');
+
+export function createConsoleServer(d: ConsoleDeps): Server {
+  const now = d.now ?? Date.now;
+  const log = d.logger.child({ component: 'http' });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, started: number): Promise<void> => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://console.invalid');
+    } catch {
+      throw new HttpProblem(400, 'Bad Request', 'the request target is not a URL');
+    }
+    const p = url.pathname;
+    const method = req.method ?? 'GET';
+    const ctx = async (): Promise<PageContext & { user: User | undefined }> => ({ user: await d.auth.userOf(req.headers.cookie, req.headers.authorization), demo: d.auth.demo });
+
+    if (p === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ ok: true }));
+    if (p === '/favicon.ico') {
+      res.writeHead(204, { 'cache-control': 'public, max-age=86400' });
+      res.end();
+      return;
+    }
+    const st = STATIC[p];
+    if (st && method === 'GET') {
+      res.writeHead(200, { 'content-type': st.type, 'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff' });
+      createReadStream(st.file).pipe(res);
+      return;
+    }
+    if (p === '/login') {
+      const c = await ctx();
+      if (method === 'GET') return send(res, 200, 'text/html; charset=utf-8', loginPage({ user: undefined, demo: c.demo }, { jwt: d.auth.jwt, next: safeNext(url.searchParams.get('next')) }));
+      if (method !== 'POST') throw new HttpProblem(405, 'Method Not Allowed', 'GET or POST /login');
+      const form = await readForm(req);
+      const token = form.get('token');
+      const name = form.get('name');
+      const out = token ? await d.auth.signInWithToken(token) : name !== null ? d.auth.signInDemo(name.trim()) : { ok: false as const, status: 400, reason: 'give a token (or, on the demo login, a name)' };
+      const who = out.ok ? out.user : { sub: null, permissions: [], method: token ? ('jwt' as const) : ('demo' as const), sessionRef: null };
+      record(req, who, 'sign-in', { status: out.ok ? 303 : out.status, started, url });
+      if (!out.ok) return send(res, out.status, 'text/html; charset=utf-8', loginPage({ user: undefined, demo: c.demo }, { jwt: d.auth.jwt, error: out.reason, next: safeNext(form.get('next')) }));
+      res.writeHead(303, { ...SECURITY_HEADERS, location: safeNext(form.get('next')), 'set-cookie': `${SESSION_COOKIE}=${out.cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.max(60, Math.floor((out.user.expiresAt - now()) / 1000))}` });
+      res.end();
+      return;
+    }
+    if (p === '/logout' && method === 'POST') {
+      const u = d.auth.signOut(req.headers.cookie);
+      if (u) record(req, u, 'sign-out', { status: 303, started, url });
+      res.writeHead(303, { ...SECURITY_HEADERS, location: '/login', 'set-cookie': `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` });
+      res.end();
+      return;
+    }
+    if (p === '/') {
+      res.writeHead(303, { location: '/search' });
+      res.end();
+      return;
+    }
+    if (method !== 'GET') throw new HttpProblem(405, 'Method Not Allowed', `${method} ${p}: the console's pages are read with GET`);
+    const c = await ctx();
+    const user = c.user;
+    if (!user) {
+      if (wantsHtml(req)) {
+        res.writeHead(303, { location: `/login?next=${encodeURIComponent(p + url.search)}` });
+        res.end();
+        return;
+      }
+      throw new HttpProblem(401, 'Unauthorized', 'sign in first (POST /login), or send Authorization: Bearer <JWT granting audit:read>');
+    }
+    if (!user.permissions.includes(d.readRole)) throw new HttpProblem(403, 'Forbidden', `${d.readRole} is required`);
+
+    if (p === '/search' || p === '/export') {
+      const parsed = parseSearchParams(url.searchParams, now());
+      if (!parsed.ok) {
+        record(req, user, p === '/search' ? 'search' : 'export', { status: 400, started, url, query: url.searchParams.get('q') ?? undefined });
+        throw new HttpProblem(400, 'Bad Request', 'the search parameters are not valid', parsed.errors);
+      }
+      const s = parsed.params;
+      if (p === '/export') {
+        res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': 'attachment; filename="audit-events.ndjson"' });
+        const n = await d.reader.scan(s, (hits) => new Promise<void>((ok) => (res.write(hits.map((h) => `${JSON.stringify({ _id: h.id, ...h.doc })}\n`).join('')) ? ok() : res.once('drain', ok))), 100_000);
+        res.end();
+        record(req, user, 'export', { status: 200, started, url, query: s.q, results: n, target: 'search' });
+        return;
+      }
+      const r = await d.reader.search(s);
+      record(req, user, 'search', { status: 200, started, url, query: s.q, results: r.total });
+      return send(res, 200, 'text/html; charset=utf-8', searchPage(c, s, r));
+    }
+    const ev = /^\/event\/([^/]+)(\/proof)?$/.exec(p);
+    if (ev) {
+      const id = decodeURIComponent(ev[1]!);
+      if (!ID.test(id)) throw new HttpProblem(400, 'Bad Request', 'an event id is 1 to 128 letters, digits, - or _');
+      if (ev[2]) {
+        if (!d.integrity.configured) throw new HttpProblem(404, 'Not Found', 'no archive is configured on this console');
+        const proof = await d.integrity.proof(id);
+        record(req, user, 'proof', { status: proof ? 200 : 404, started, url, target: `event:${id}` });
+        if (!proof) throw new HttpProblem(404, 'Not Found', `event ${id} is not in the archive (yet: the archiver seals segments every few seconds)`);
+        res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/json', 'content-disposition': `attachment; filename="proof-${id}.json"` });
+        res.end(`${JSON.stringify(proof, null, 2)}\n`);
+        return;
+      }
+      const hit = await d.reader.get(id);
+      record(req, user, 'event', { status: hit ? 200 : 404, started, url, target: `event:${id}`, results: hit ? 1 : 0 });
+      if (!hit) throw new HttpProblem(404, 'Not Found', `no event or alert ${id} in the index`);
+      return send(res, 200, 'text/html; charset=utf-8', eventPage(c, hit, d.integrity.configured));
+    }
+    if (p === '/timeline') {
+      const keys = (Object.keys(TIMELINE_FIELDS) as TimelineKey[]).filter((k) => url.searchParams.has(k));
+      if (keys.length === 0) return send(res, 200, 'text/html; charset=utf-8', timelineForm(c));
+      if (keys.length > 1) throw new HttpProblem(400, 'Bad Request', 'give one of subject, session or family', keys.map((k) => ({ param: k, message: 'given together with another' })));
+      const key = keys[0]!;
+      const values = url.searchParams.getAll(key);
+      const value = (values[0] ?? '').trim();
+      const errors: ParamError[] = [];
+      if (values.length > 1) errors.push({ param: key, message: 'given more than once' });
+      if (value === '' || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) errors.push({ param: key, message: '1 to 256 characters, no control characters' });
+      const atRaw = url.searchParams.get('at');
+      if (atRaw !== null && !/^\d{1,5}$/.test(atRaw)) errors.push({ param: 'at', message: 'expected a step number from 0' });
+      if (errors.length) throw new HttpProblem(400, 'Bad Request', 'the timeline parameters are not valid', errors);
+      const t = await d.reader.timeline(key, value);
+      const { entries, chain } = buildTimeline(t.events, t.alerts);
+      const at = Math.min(atRaw === null ? 0 : Number(atRaw), Math.max(0, entries.length - 1));
+      record(req, user, 'timeline', { status: 200, started, url, target: `${key}:${value}`, results: entries.length });
+      return send(res, 200, 'text/html; charset=utf-8', timelinePage(c, key, value, entries, chain, at, t.truncated));
+    }
+    if (p === '/alerts') {
+      const severity = url.searchParams.get('severity') ?? undefined;
+      const rule = url.searchParams.get('rule') ?? undefined;
+      const errors: ParamError[] = [];
+      if (severity !== undefined && !['low', 'medium', 'high', 'critical'].includes(severity)) errors.push({ param: 'severity', message: 'expected one of low, medium, high, critical' });
+      if (rule !== undefined && !/^[a-z0-9-]{1,100}$/.test(rule)) errors.push({ param: 'rule', message: 'a rule name: lower-case letters, digits and -' });
+      if (errors.length) throw new HttpProblem(400, 'Bad Request', 'the alert filters are not valid', errors);
+      const filter = { ...(severity ? { severity } : {}), ...(rule ? { rule } : {}) };
+      const r = await d.reader.alerts(filter, 200);
+      record(req, user, 'alerts', { status: 200, started, url, target: rule ? `rule:${rule}` : severity ? `severity:${severity}` : 'all', results: r.total });
+      return send(res, 200, 'text/html; charset=utf-8', alertsPage(c, filter, r));
+    }
+    if (p === '/integrity') {
+      let state = d.integrity.last();
+      if (d.integrity.configured && (!state || url.searchParams.get('verify') === '1')) state = await d.integrity.verify();
+      record(req, user, 'integrity', { status: 200, started, url, target: 'archive', results: state?.report.records ?? 0 });
+      return send(res, 200, 'text/html; charset=utf-8', integrityPage(c, d.integrity.dir, state?.report, state?.partitions ?? [], state?.checkedAt));
+    }
+    throw new HttpProblem(404, 'Not Found', `no page ${p}`);
+  };
+
+  const record = (req: IncomingMessage, user: Parameters<typeof accessEvent>[0]['user'], action: AccessAction, o: { status: number; started: number; url: URL; target?: string; query?: string; results?: number }) => {
+    const e = accessEvent(
+      {
+        user,
+        action,
+        ...(o.target !== undefined ? { target: o.target } : {}),
+        ...(o.query !== undefined ? { query: o.query } : {}),
+        ...(o.results !== undefined ? { results: o.results } : {}),
+        method: req.method ?? 'GET',
+        path: o.url.pathname.slice(0, 2048),
+        queryString: o.url.search ? o.url.search.slice(1, 4097) : null,
+        status: o.status,
+        latencyMs: Math.max(0, performance.now() - o.started),
+        clientIp: req.socket.remoteAddress ?? null,
+        userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'].slice(0, 512) : null,
+        host: (req.headers.host ?? 'console').slice(0, 255),
+      },
+      d.source,
+      now(),
+    );
+    d.accessLog.record(e);
+  };
+
+  return createServer((req, res) => {
+    const started = performance.now();
+    handle(req, res, started).catch((err: unknown) => {
+      const problem = err instanceof HttpProblem ? err : undefined;
+      const es = err as { meta?: { statusCode?: number; body?: { error?: { reason?: string; root_cause?: { reason?: string }[] } } } };
+      // a query string the index cannot parse is the user's mistake: 400 naming why
+      const esReason = es.meta?.statusCode === 400 ? (es.meta.body?.error?.root_cause?.[0]?.reason ?? es.meta.body?.error?.reason) : undefined;
+      const status = problem?.status ?? (esReason ? 400 : 502);
+      const title = problem?.title ?? (esReason ? 'Bad Request' : 'Bad Gateway');
+      const detail = problem?.detail ?? (esReason ? `the search was refused: ${esReason}` : 'the index or archive could not be read; see the console log');
+      const errors = problem?.errors ?? (esReason ? [{ param: 'q', message: esReason }] : []);
+      if (!problem && !esReason) log.error({ err: (err as Error).message, path: req.url?.split('?')[0] }, 'request failed');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (wantsHtml(req)) {
+        void d.auth.userOf(req.headers.cookie, req.headers.authorization).catch(() => undefined).then((user) => send(res, status, 'text/html; charset=utf-8', errorPage({ user, demo: d.auth.demo }, status, title, detail, errors)));
+      } else send(res, status, 'application/problem+json', JSON.stringify({ type: 'about:blank', title, status, detail, ...(errors.length ? { errors } : {}) }));
+    });
+  });
+}
+
+function wantsHtml(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? '').includes('text/html');
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export const STATIC_FILES = Object.fromEntries(Object.entries(STATIC).map(([k, v]) => [k, v.file]));

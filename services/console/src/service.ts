@@ -1,0 +1,67 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createAuditProducer, createKafkaClient, type AuditProducer } from '@jwt-audit/kafka';
+import { createMetrics, startOpsServer, type Logger, type OpsServer } from '@jwt-audit/runtime';
+import { createAccessLog, type AccessLog } from './access-event.js';
+import { createAuth } from './auth.js';
+import { configProblems, type ConsoleConfig } from './config.js';
+import { createIntegrity } from './integrity.js';
+import { createReader, type Reader } from './reader.js';
+import { createConsoleServer } from './server.js';
+
+export interface ConsoleService {
+  /** Resolves with the console's URL once it listens and its access-event producer is connected. */
+  start(): Promise<{ url: string; opsUrl: string | null }>;
+  stop(): Promise<void>;
+  readonly accessLog: AccessLog;
+}
+
+/** Thin wiring: reader (Elasticsearch), archive, sign-in, access-event producer, HTTP server. */
+export function createConsoleService(config: ConsoleConfig, deps: { logger: Logger; ops?: boolean; now?: () => number }): ConsoleService {
+  const problems = configProblems(config);
+  if (problems.length > 0) throw new Error(`console config: ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`);
+  const logger = deps.logger;
+  const reader: Reader = createReader(config.elasticsearch, config.indices);
+  const kafka = createKafkaClient(config.kafka, logger);
+  const producer: AuditProducer = createAuditProducer(kafka, { logger });
+  const accessLog = createAccessLog(producer, logger);
+  const auth = createAuth(config.auth, logger, deps.now);
+  const integrity = createIntegrity(config.archive.dir, config.archive.jwks);
+  const server: Server = createConsoleServer({ reader, auth, integrity, accessLog, source: config.source, logger, readRole: config.auth.readRole, ...(deps.now ? { now: deps.now } : {}) });
+  let ops: OpsServer | undefined;
+  let started: Promise<{ url: string; opsUrl: string | null }> | undefined;
+  let stopped: Promise<void> | undefined;
+  return {
+    accessLog,
+    start() {
+      started ??= (async () => {
+        await producer.connect();
+        await new Promise<void>((ok, fail) => {
+          server.once('error', fail);
+          server.listen(config.listen.port, config.listen.host, () => ok());
+        });
+        const a = server.address() as AddressInfo;
+        const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+        if (deps.ops !== false && config.ops.port !== undefined) {
+          const metrics = createMetrics();
+          ops = await startOpsServer({ port: config.ops.port, host: config.ops.host ?? '127.0.0.1', registry: metrics.registry, health: () => ({ ok: true, accessEventsSent: accessLog.sent, accessEventsDropped: accessLog.dropped }), logger });
+        }
+        return { url: `http://${host}:${a.port}`, opsUrl: ops?.url ?? null };
+      })();
+      return started;
+    },
+    stop() {
+      stopped ??= (async () => {
+        await new Promise<void>((ok) => {
+          server.close(() => ok());
+          server.closeAllConnections();
+        });
+        await accessLog.stop();
+        await producer.disconnect().catch(() => undefined);
+        await reader.close().catch(() => undefined);
+        await ops?.close();
+      })();
+      return stopped;
+    },
+  };
+}
