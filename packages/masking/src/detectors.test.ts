@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CANARY_CORPUS, CANARY_VALUES } from './canary.js';
+import { compileNeeds, DETECTORS, scanFeatures, type Detector, type Features } from './detectors.js';
 import { createMasker, DEFAULT_POLICY } from './index.js';
 
 const masker = createMasker(DEFAULT_POLICY, { id: 'k1', secret: 'detector-test-key-0123' });
@@ -63,5 +65,69 @@ test('hostile 64 KiB inputs (backtracking bait for every detector) are masked in
     masker.maskText(text);
     // linear scans take milliseconds; the quadratic email pattern this replaced took ~5 s here
     assert.ok(performance.now() - t < 1_000, `${name} took ${Math.round(performance.now() - t)} ms`);
+  }
+});
+
+/**
+ * A detector's `needs` (minimums of run length, digits, `@`, `=` ... on the text) let a text skip
+ * the detector unscanned, so they must hold for every text the pattern finds a match in, however
+ * short. Every match found in the corpus, the cases above and generated variants is taken with
+ * the text around it (lookbehinds such as `sig=` and lookaheads such as `@` are outside the
+ * match), then that text is shrunk one character at a time while the detector still matches it,
+ * down to a near-minimal one; the needs must hold for each text on the way.
+ */
+test('detector needs hold for every text a detector matches, down to the shortest it accepts', () => {
+  const compiled = compileNeeds(DETECTORS.map((d) => d.needs));
+  const samples = [...CANARY_CORPUS.map((c) => c.plant), ...CANARY_VALUES, ...cases.map((c) => c[1])];
+  // generated variants: each sample with some digits and letters changed, and cut at random points
+  let seed = 7;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  for (const s of [...samples]) {
+    for (let v = 0; v < 4; v++) {
+      const chars = [...s].map((c) => (rand(4) === 0 ? (/\d/.test(c) ? String(rand(10)) : /[a-z]/.test(c) ? 'abcdefghijklmnopqrstuvwxyz'[rand(26)]! : /[A-Z]/.test(c) ? 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[rand(26)]! : c) : c));
+      samples.push(chars.join(''), s.slice(rand(s.length)), s.slice(0, s.length - rand(s.length)));
+    }
+  }
+  const found = (d: Detector, s: string) => [...s.matchAll(new RegExp(d.pattern.source, d.pattern.flags))].filter((m) => !d.valid || d.valid(m[0]));
+  const failures: string[] = [];
+  let checked = 0;
+  DETECTORS.forEach((d, i) => {
+    let n = 0;
+    for (const sample of samples) {
+      for (const m of found(d, sample)) {
+        n++;
+        // the match with up to 64 characters either side (every lookaround here is shorter), or the whole sample
+        const window = sample.slice(Math.max(0, m.index - 64), m.index + m[0].length + 64);
+        let cur = found(d, window).length > 0 ? window : sample;
+        for (let shrunk = true; shrunk; ) {
+          checked++;
+          if (!compiled.one(scanFeatures(cur), i)) failures.push(`${d.name}: needs ${JSON.stringify(d.needs)} fail on ${JSON.stringify(cur)}`);
+          shrunk = false;
+          for (let at = 0; at < cur.length && cur.length > 1; at++) {
+            const next = cur.slice(0, at) + cur.slice(at + 1);
+            if (found(d, next).length > 0) {
+              cur = next;
+              shrunk = true;
+              break;
+            }
+          }
+        }
+      }
+    }
+    assert.ok(n > 0, `${d.name}: no sample matches, its needs are untested`);
+  });
+  assert.deepEqual(failures.slice(0, 20), []);
+  assert.ok(checked > 1000);
+});
+
+test('the features of a text only grow with the text around it (what makes checking needs on a match enough)', () => {
+  const samples = [...CANARY_CORPUS.map((c) => c.plant), ...cases.map((c) => c[1])];
+  const grows = (a: Features, b: Features) => b.digits >= a.digits && b.upperOrDigit >= a.upperOrDigit && b.run >= a.run && (!a.at || b.at) && (!a.eq || b.eq) && (!a.colon || b.colon) && (!a.percent || b.percent) && (!a.space || b.space);
+  for (const s of samples) {
+    for (let cut = 0; cut < s.length; cut += 3) {
+      const inner = { ...scanFeatures(s.slice(cut, cut + 40)) };
+      const outer = { ...scanFeatures(`x${s}\u00a0 y`) };
+      assert.ok(grows(inner, outer), `${JSON.stringify(s)} at ${cut}`);
+    }
   }
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { eventCodec } from '@jwt-audit/events';
 import { CANARY_VALUES, CANARIES, canaryEvent, canaryFormEvent } from './canary.js';
 import { createMasker, DEFAULT_POLICY, parsePolicy, DETECTORS, luhn, ibanValid } from './index.js';
+import { formEncode } from './mask.js';
 
 const masker = createMasker(DEFAULT_POLICY, { id: 'k1', secret: 'test-key-1' });
 
@@ -126,4 +127,17 @@ test('text and truncated bodies, bad JSON and odd input never throw and are stil
   const b = masker.mask(broken);
   assert.equal(b.http!.request.body!.content, '{"a":');
   assert.ok(!JSON.stringify(b).includes(CANARIES.password));
+});
+
+test('a masked form pair is written exactly as URLSearchParams writes it, for generated names and values (ASCII, BMP, astral, lone surrogates)', () => {
+  let seed = 11;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  for (let i = 0; i < 20_000; i++) {
+    let s = '';
+    for (let j = rand(10); j >= 0; j--) {
+      const r = rand(10);
+      s += r < 6 ? String.fromCharCode(32 + rand(95)) : r < 8 ? String.fromCharCode(rand(0x800)) : r < 9 ? String.fromCharCode(0xd800 + rand(0x800)) : String.fromCodePoint(0x10000 + rand(0x10000));
+    }
+    assert.equal(`${formEncode(s)}=${formEncode(s)}`, new URLSearchParams([[s, s]]).toString(), JSON.stringify(s));
+  }
 });

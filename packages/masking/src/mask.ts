@@ -22,11 +22,11 @@
  */
 import { createHash } from 'node:crypto';
 import { EVENT_KINDS, type AuditEvent, type Body, type TokenInfo } from '@jwt-audit/events';
-import { anyHint, DETECTORS } from './detectors.js';
+import { anyHint, compileNeeds, DETECTORS, scanFeatures } from './detectors.js';
 import { EVENT_FIELDS, KNOWN_ATTRIBUTES } from './event-fields.js';
 import { JsonDepthError, JsonSyntaxError, maskJson } from './json-body.js';
 import { compileKeyWords } from './key-words.js';
-import { activeKey, pseudonym, type MaskingKey, type MaskingKeys } from './keys.js';
+import { activeKey, pseudonymizer, type MaskingKey, type MaskingKeys } from './keys.js';
 import { maskLooseJson } from './loose-json.js';
 import { charsetReadable, isJsonType, looksBinary, parseMediaType, typeListed, validBoundary } from './media-type.js';
 import type { Action, MaskingPolicy } from './policy.js';
@@ -40,6 +40,11 @@ interface Ctx {
 const FINGERPRINT = /^sha256:[0-9a-f]{64}(?:, sha256:[0-9a-f]{64})*$/;
 /** What this engine writes: masking an already-masked value again would change nothing useful. */
 const ALREADY_MASKED = /^(?:\[redacted:[a-z0-9_.-]+\]|hmac:[A-Za-z0-9_-]+:[0-9a-f]{32})$/;
+/** ALREADY_MASKED, asked of nearly every value: its first character rules out most without the regex. */
+const alreadyMasked = (v: string): boolean => {
+  const c = v.charCodeAt(0);
+  return (c === 91 || c === 104) && ALREADY_MASKED.test(v);
+};
 /** A partial mask is only recognised as such for a partial rule: `****abcd` may well be a password. */
 const ALREADY_PARTIAL = /^\*{4}[A-Za-z0-9]{0,8}$/;
 const KV = /(["']?)([A-Za-z_][A-Za-z0-9_.-]{0,40})\1(\s*[:=]\s*)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s&,;"'}{]+))/g;
@@ -71,6 +76,20 @@ const makeRule = (kind: string, name: string, action: Action): Rule => {
 /** A name as it may appear in a rule id: a word of the vocabulary, or `other` (names come from outside). */
 const ruleName = (name: string) => (/^[a-z0-9_.-]{1,40}$/.test(name) ? name : 'other');
 
+/**
+ * A name or value encoded as URLSearchParams writes it (the WHATWG urlencoded serializer: only
+ * `*-._` and alphanumerics kept, space as `+`), without building a URLSearchParams per pair.
+ * `encodeURIComponent` keeps `!'()~` too, so those are escaped after it; a lone surrogate
+ * (which it refuses) goes through URLSearchParams, which writes U+FFFD for it.
+ */
+export const formEncode = (x: string): string => {
+  try {
+    return encodeURIComponent(x).replace(/%20/g, '+').replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  } catch {
+    return new URLSearchParams([['', x]]).toString().slice(1);
+  }
+};
+
 export interface Masker {
   mask(event: AuditEvent): AuditEvent;
   /** Masks one free-text value (exposed for tests and other stages). */
@@ -85,16 +104,19 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     return { ...d, rule: d.redacted ? { ...rule, redacted: d.redacted } : rule };
   });
   const hintOfAny = anyHint(detectors);
+  /** Whether a detector could match a text with these features (their `needs`). */
+  const needs = compileNeeds(detectors.map((d) => d.needs));
   const headerRules = new Map(Object.entries(policy.headers).map(([h, a]) => [h.toLowerCase(), a]));
   const encodedRule = makeRule('encoded', 'detector', 'redact');
 
+  const pseudonym = pseudonymizer(key);
   const pseudonyms = new Map<string, string>();
   const hash = (value: string): string => {
     // The same values come back (a user's email, a session cookie's fingerprint), and an HMAC
     // is the most expensive step of masking: keep recent answers. Bounded; values from outside.
     let p = pseudonyms.get(value);
     if (p === undefined) {
-      p = pseudonym(value, key);
+      p = pseudonym(value);
       if (pseudonyms.size >= 10_000) pseudonyms.clear();
       pseudonyms.set(value, p);
     }
@@ -102,7 +124,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   };
   const apply = (value: string, rule: Rule, ctx: Ctx): string | undefined => {
     const action = rule.action;
-    if (ALREADY_MASKED.test(value) || (action === 'partial' && ALREADY_PARTIAL.test(value))) return value;
+    if (alreadyMasked(value) || (action === 'partial' && ALREADY_PARTIAL.test(value))) return value;
     ctx.applied.add(rule.applied);
     switch (action) {
       case 'redact':
@@ -197,16 +219,24 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   const plain = (s: string, ctx: Ctx): string => {
     if (s.length < 3) return s;
     // sensitive key/value pairs first: a password is not recognisable by its value
-    let out = !s.includes('=') && !s.includes(':') ? s : pairs(s, ctx);
-    if (out.length < 6 || !hintOfAny.test(out)) return out;
-    for (const d of detectors) {
-      if (!d.hint.test(out)) continue;
+    let f = scanFeatures(s);
+    let out = !f.eq && !f.colon ? s : pairs(s, ctx);
+    if (out.length < 6) return out;
+    if (out !== s) f = scanFeatures(out);
+    // the detectors' needs, then their hints, then their patterns: each screen is cheaper than the next
+    if (!needs.any(f) || !hintOfAny.test(out)) return out;
+    for (let i = 0; i < detectors.length; i++) {
+      const d = detectors[i]!;
+      if (!needs.one(f, i) || !d.hint.test(out)) continue;
       d.pattern.lastIndex = 0;
+      const before = out;
       out = out.replace(d.pattern, (m) => {
         if (/^\[redacted:|^hmac:[a-z0-9-]+:[0-9a-f]{32}$/.test(m)) return m;
         if (d.valid && !d.valid(m)) return m;
         return apply(m, d.rule, ctx) ?? '';
       });
+      // what a later detector needs is judged on the text it will see
+      if (out !== before) f = scanFeatures(out);
     }
     return out;
   };
@@ -265,7 +295,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     // never kept).
     if (B64_HINT.test(out)) {
       out = out.replace(B64_RUN, (run) => {
-        if (ALREADY_MASKED.test(run) || !b64Hit(run, 1)) return run;
+        if (alreadyMasked(run) || !b64Hit(run, 1)) return run;
         ctx.applied.add(encodedRule.applied);
         return '[redacted:encoded]';
       });
@@ -290,7 +320,10 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   const unsafeCache = new Map<string, boolean>();
   const textChanges = (s: string): boolean => {
     // most identifiers fail every screen: no pair separator, no detector hint, nothing encoded
-    if (s.length < 3 || (!s.includes(':') && !s.includes('=') && !s.includes('%') && !hintOfAny.test(s) && !B64_HINT.test(s))) return false;
+    if (s.length < 3) return false;
+    // pairs need `:` or `=`, encoded runs `%` or 24 base64 characters, detectors their needs
+    const f = scanFeatures(s);
+    if (!f.colon && !f.eq && !f.percent && f.run < 24 && !needs.any(f)) return false;
     let r = unsafeCache.get(s);
     if (r === undefined) {
       r = text(s, { applied: new Set() }) !== s;
@@ -302,7 +335,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
 
   /** A value with a strict shape: kept when it has it and nothing is detected in it, else fingerprinted. */
   const shaped = (value: string, shape: ShapeName, field: string, ctx: Ctx): string => {
-    if (ALREADY_MASKED.test(value)) return value;
+    if (alreadyMasked(value)) return value;
     // closed shapes (UUIDs, SHA-256 hex, trace ids, addresses, methods) cannot hold anything a
     // detector knows (a 16-hex span id can be a card number: not closed)
     if (SHAPES[shape](value) && (CLOSED_SHAPES.has(shape) || !textChanges(value))) return value;
@@ -311,7 +344,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   };
   const shapedOrNull = (value: string | null, shape: ShapeName, field: string, ctx: Ctx): string | null => (value === null ? null : shaped(value, shape, field, ctx));
   const fingerprinted = (value: string, rule: string, ctx: Ctx): string => {
-    if (ALREADY_MASKED.test(value)) return value;
+    if (alreadyMasked(value)) return value;
     ctx.applied.add(rule);
     return hash(value);
   };
@@ -373,7 +406,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
           continue;
         }
       }
-      if (masked !== undefined) out.push(new URLSearchParams([[maskedKey, masked]]).toString());
+      if (masked !== undefined) out.push(`${formEncode(maskedKey)}=${formEncode(masked)}`);
     }
     return out.join('&');
   };
@@ -396,7 +429,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     return out;
   };
   const mediaTypeUncached = (v: string, field: string, ctx: Ctx): string => {
-    if (v === '' || ALREADY_MASKED.test(v)) return v;
+    if (v === '' || alreadyMasked(v)) return v;
     const m = parseMediaType(v);
     if (!m) return fingerprinted(v, `shape:${field}:hash`, ctx);
     let changed = false;
@@ -619,7 +652,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
         else out[k] = shaped(v, known as ShapeName, `attributes.${k}`, ctx);
         continue;
       }
-      const keyOk = ALREADY_MASKED.test(k) || (SHAPES.attributeKey(k) && !textChanges(k));
+      const keyOk = alreadyMasked(k) || (SHAPES.attributeKey(k) && !textChanges(k));
       const outKey = keyOk ? k : fingerprinted(k, 'shape:attributes{key}:hash', ctx);
       const rule = fieldRule(k);
       const masked = rule && v ? apply(v, rule, ctx) : text(v, ctx);
