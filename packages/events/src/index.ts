@@ -6,6 +6,7 @@ export {
   alertCodec,
   revocationCodec,
   deadLetterCodec,
+  approvalCodec,
   headerString,
   HEADER_VERSION,
   HEADER_FINGERPRINT,
