@@ -1,2 +1,3 @@
 export { buildProgram, EXIT, type CommandModule } from './program.js';
 export { runAudit } from './run.js';
+export { decideApproval, readApprovals, type DecisionResult } from './commands/approvals.js';

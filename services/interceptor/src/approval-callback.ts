@@ -149,7 +149,7 @@ export function approvalCallbackHandler(o: CallbackOptions): (req: IncomingMessa
     const result = o.gate.decide(d.approvalId, d.approver, d.decision === 'approve' ? 'granted' : 'denied', d.reason, 'callback');
     if (!result.ok) {
       const status = result.code === 'unknown_approval' ? 404 : result.code === 'self_approval' ? 403 : 409;
-      return answer(res, status, `approval-${result.code.replace(/_/g, '-')}`, status === 404 ? 'Unknown approval' : status === 403 ? 'Separation of duties' : 'Conflict', result.detail, { reason: result.code, ...(result.view ? { status: result.view.status } : {}) });
+      return answer(res, status, `approval-${result.code.replace(/_/g, '-')}`, status === 404 ? 'Unknown approval' : status === 403 ? 'Separation of duties' : 'Conflict', result.detail, { reason: result.code, ...(result.view ? { approvalStatus: result.view.status } : {}) });
     }
     o.onResult?.(202);
     const out = JSON.stringify({ approvalId: d.approvalId, status: result.view.status, approvers: result.view.approvers, approversRequired: result.view.request.approversRequired });

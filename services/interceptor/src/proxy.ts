@@ -239,7 +239,9 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     res.once('close', onClose);
     const decided = await gate.wait(view.id, rule.holdSec * 1000, gone.signal);
     res.off('close', onClose);
-    if (gone.signal.aborted && decided.status === 'pending') {
+    // the fold calls an approval past its deadline expired; the edge holding it writes that down (and audits it)
+    const undecided = decided.status === 'pending' || (decided.status === 'expired' && decided.reason === 'no decision in time');
+    if (gone.signal.aborted && undecided) {
       gate.end(decided, 'expired', { reason: 'the client went away while held', actor: who, exchange: ctx.exchange });
       mark(view.id, 'expired');
       finish(499, res.getHeaders());
@@ -254,7 +256,7 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
       mark(view.id, 'denied');
       return refuse(403, 'approval-denied', 'Approval denied', `denied by ${decided.deniedBy}${decided.reason ? `: ${decided.reason}` : ''}`, { reason: 'approval_denied', approvalId: view.id, approvalStatus: 'denied' });
     }
-    if (decided.status === 'pending') gate.end(decided, 'expired', { reason: `no decision within holdSec (${rule.holdSec} s)`, actor: who, exchange: ctx.exchange });
+    if (undecided) gate.end(decided, 'expired', { reason: `no decision within holdSec (${rule.holdSec} s)`, actor: who, exchange: ctx.exchange });
     mark(view.id, 'expired');
     return refuse(408, 'approval-timeout', 'No decision in time', `no approver decided within ${rule.holdSec} s`, { reason: 'approval_timeout', approvalId: view.id, approvalStatus: 'expired' }, { connection: 'close' });
   };
