@@ -166,6 +166,7 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
           }
         : null,
       attributes: o.attributes ?? {},
+      approval: null,
     };
     events.push(e);
     return e;

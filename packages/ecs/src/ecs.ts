@@ -90,6 +90,16 @@ function categoryOf(kind: string, web: boolean): { category: string[]; type: str
     case 'audit.access':
       // a person reading the audit log: ECS has no "audit" category; it is an access to data
       return { category: ['web'], type: ['access', 'info'] };
+    // schema v4: just-in-time approval (a person's decision on one request)
+    case 'approval.requested':
+    case 'approval.expired':
+      return { category: ['iam'], type: ['info'] };
+    case 'approval.granted':
+      return { category: ['iam'], type: ['change', 'allowed'] };
+    case 'approval.denied':
+      return { category: ['iam'], type: ['change', 'denied'] };
+    case 'approval.used':
+      return { category: ['iam', 'web'], type: ['access', 'allowed'] };
     default:
       return { category: ['web', 'network'], type: ['access'] };
   }
@@ -142,6 +152,8 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
           ? keyRotationMessage(e.key)
         : e.kind === 'audit.access'
           ? `${who} ${e.attributes['access.action'] ?? 'read'} ${e.attributes['access.target'] ?? e.http?.request.path ?? ''} in the audit console`.trimEnd()
+        : e.approval
+          ? `${action} ${e.approval.id} requested by ${e.approval.requester}${e.approval.approvers.length > 0 ? `, approvers ${e.approval.approvers.join(', ')}` : ''}${req ? ` for ${req.method} ${req.path}` : ''}`
         : `${action} ${who}`;
   const doc = compact({
     '@timestamp': timestamp,
@@ -154,7 +166,7 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
       type,
       action,
       outcome: e.outcome,
-      reason: e.rejection?.reason ?? e.session?.reason ?? undefined,
+      reason: e.rejection?.reason ?? e.session?.reason ?? e.approval?.reason ?? undefined,
       created: observed,
       dataset: 'audit.events',
       module: 'jwt-audit',
@@ -232,6 +244,19 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
       authorization: en?.authorization ? { required_scopes: nonEmpty(en.authorization.requiredScopes), missing_scopes: nonEmpty(en.authorization.missingScopes), mismatch: en.authorization.mismatch } : undefined,
       key_rotation: e.key ? { jwks_url: e.key.jwksUrl, added: nonEmpty(e.key.added), removed: nonEmpty(e.key.removed), current: nonEmpty(e.key.current) } : undefined,
       session: e.session ? { id: e.session.id, reason: e.session.reason } : undefined,
+      approval: e.approval
+        ? {
+            id: e.approval.id,
+            fingerprint: e.approval.fingerprint,
+            requester: e.approval.requester,
+            approvers: nonEmpty(e.approval.approvers),
+            approvers_required: e.approval.approversRequired,
+            reason: e.approval.reason,
+            mode: e.approval.mode,
+            rule: e.approval.rule,
+            expires_at: u.date('audit.approval.expires_at', e.approval.expiresAt),
+          }
+        : undefined,
       http: req
         ? {
             request_headers: Object.keys(req.headers).length ? req.headers : undefined,

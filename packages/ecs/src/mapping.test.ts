@@ -45,7 +45,7 @@ test('the maximal event reaches every part of the mapper: each top-level schema 
     id: 'event.id', schemaVersion: 'audit.schema_version', kind: 'audit.kind', occurredAt: '@timestamp', observedAt: 'event.created',
     source: 'service.name', outcome: 'event.outcome', actor: 'user.id', token: 'jwt.fingerprint', rejection: 'event.reason',
     key: 'audit.key_rotation.jwks_url', session: 'audit.session.id', http: 'http.request.method', network: 'source.ip',
-    trace: 'trace.id', masking: 'audit.masking.policy_version', enrichment: 'audit.enriched_at', attributes: 'audit.attributes',
+    trace: 'trace.id', masking: 'audit.masking.policy_version', enrichment: 'audit.enriched_at', attributes: 'audit.attributes', approval: 'audit.approval.id',
   };
   const top = (eventSchema as { fields: { name: string }[] }).fields.map((f) => f.name);
   for (const f of top) {

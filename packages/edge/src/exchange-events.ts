@@ -67,7 +67,7 @@ export function rejectionOf(auth: AuthResult): { reason: RejectionReason; detail
 export function baseEvent(kind: EventKind, source: Source, occurredAt: number, observedAt: number, outcome: Outcome, actor: Actor): AuditEvent {
   return {
     id: newId(),
-    schemaVersion: 3,
+    schemaVersion: 4,
     kind,
     occurredAt,
     observedAt,
@@ -84,6 +84,7 @@ export function baseEvent(kind: EventKind, source: Source, occurredAt: number, o
     masking: null,
     enrichment: null,
     attributes: {},
+    approval: null,
   };
 }
 

@@ -9,3 +9,6 @@ export { invalidForwardedFor, networkOf, normalizeIp, parseForwardedFor, trusted
 export { FamilyTracker, observeTokenEndpoint, type Observed, type TokenEndpointInput } from './token-endpoint.js';
 export { problem, type Problem } from './problem.js';
 export { RouteConfigError } from './errors.js';
+export { APPROVAL_DEFAULTS, APPROVAL_HEADER, approvalRuleFor, bodyConditionHolds, candidateRules, compileApprovalRules, parseApprovalHeader, requestFingerprint, sha256Hex, type ApprovalHeader, type ApprovalMode, type ApprovalRule, type ApprovalRuleConfig, type FingerprintInput } from './approvals.js';
+export { ApprovalBook, approvalIdOfKey, approvalKey, checkDecision, type ApprovalStatus, type ApprovalView, type DecisionCheck } from './approval-state.js';
+export { approvalEvent, approvalInfo, approvalRequestedAlert, type ApprovalEventKind } from './approval-events.js';

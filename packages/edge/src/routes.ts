@@ -1,3 +1,4 @@
+import { compileApprovalRules, type ApprovalRule, type ApprovalRuleConfig } from './approvals.js';
 import { canonicalTarget, type AmbiguousPathAction, type PathRefusalReason } from './canonical-path.js';
 import type { BodyCapture } from './capture.js';
 import { RouteConfigError } from './errors.js';
@@ -55,6 +56,8 @@ export interface RouteConfig {
   preflight?: PreflightAction;
   /** The CORS policy preflights are answered from; only with preflight "answer". */
   cors?: CorsConfig;
+  /** Requests that need a person's approval first (approvals.ts); the first rule that holds applies. Enforce mode, proxy only. */
+  approvals?: ApprovalRuleConfig[];
 }
 
 /** A configured route, compiled once at start. */
@@ -75,6 +78,7 @@ export interface Route {
   onSpoolFull: SpoolFullPolicy;
   preflight: PreflightAction;
   cors: CorsPolicy | null;
+  approvals: readonly ApprovalRule[];
   regex: RegExp;
 }
 
@@ -210,6 +214,7 @@ export function compileRoutes(routes: RouteConfig[], o: RouterOptions): Route[] 
     if (r.cors && preflight !== 'answer') problems.push(`routes.${i}.cors: used only with preflight "answer" (with "${preflight}" it would never apply)`);
     if (r.cors && (r.auth ?? 'jwt') === 'none') problems.push(`routes.${i}.cors: a route without authentication forwards its preflights as any request; the upstream answers them`);
     if (r.cors) problems.push(...corsProblems(r.cors, `routes.${i}.cors`));
+    const approvals = compileApprovalRules(r.approvals, { index: i, name: r.name ?? r.path, methods: new Set(methods.keys()), auth: r.auth ?? 'jwt', caseSensitive, strictTrailingSlash }, problems);
     const allow = [...methods.keys()].flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
     return {
       name: r.name ?? r.path,
@@ -226,6 +231,7 @@ export function compileRoutes(routes: RouteConfig[], o: RouterOptions): Route[] 
       onSpoolFull: r.onSpoolFull ?? o.onSpoolFull,
       preflight,
       cors: r.cors ? compileCors(r.cors) : null,
+      approvals,
       regex,
     };
   });

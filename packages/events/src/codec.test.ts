@@ -30,7 +30,7 @@ for (const kind of EVENT_KINDS) {
     const ev = example(kind);
     assert.deepEqual(eventCodec.validate(ev), []);
     const { value, headers } = eventCodec.encode(ev);
-    assert.deepEqual(headers, { [HEADER_VERSION]: '3', [HEADER_FINGERPRINT]: eventCodec.fingerprint }, 'the two headers every record carries');
+    assert.deepEqual(headers, { [HEADER_VERSION]: '4', [HEADER_FINGERPRINT]: eventCodec.fingerprint }, 'the two headers every record carries');
     assert.deepStrictEqual(plain(eventCodec.decode(value, headers)), ev);
   });
 }
@@ -71,6 +71,25 @@ test('a record written with schema v2 is read by the current schema (v3: the cla
     const e = { ...current, rejection: { reason, detail: 'x' } };
     const encoded = eventCodec.encode(e);
     assert.deepStrictEqual(plain(eventCodec.decode(encoded.value, encoded.headers)).rejection, { reason, detail: 'x' });
+  }
+});
+
+test('a record written with schema v3 is read by the current schema (v4: approval.* kinds and the approval record, defaulted to null)', () => {
+  const v3 = avro.Type.forSchema(readSchemaFile('avro/history/audit-event.v3.avsc') as avro.Schema);
+  const current = example('token.rejected');
+  const { approval: _a, ...rest } = current;
+  const written = v3.toBuffer({ ...rest, schemaVersion: 3 });
+  const headers = { [HEADER_FINGERPRINT]: Buffer.from(v3.fingerprint('sha256').toString('hex')), [HEADER_VERSION]: Buffer.from('3') };
+  const read = plain(eventCodec.decode(written, headers));
+  assert.equal(read.approval, null);
+  assert.deepStrictEqual({ ...read, schemaVersion: current.schemaVersion }, current);
+});
+
+test('an approval.* event needs its approval record, with a SHA-256 fingerprint (never the request itself)', () => {
+  const granted = example('approval.granted');
+  assert.deepEqual(eventCodec.validate({ ...granted, approval: null }), [{ field: 'approval', message: 'required for approval.granted' }]);
+  for (const fingerprint of ['', 'DELETE /api/admin/users/42', granted.approval!.fingerprint.toUpperCase(), `${granted.approval!.fingerprint}0`]) {
+    assert.throws(() => eventCodec.encode({ ...granted, approval: { ...granted.approval!, fingerprint } }), (err: unknown) => err instanceof SchemaValidationError && err.fields.some((f) => f.field === 'approval.fingerprint'));
   }
 });
 

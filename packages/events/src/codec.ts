@@ -1,7 +1,7 @@
 import avro from 'avsc';
 import { SchemaValidationError, UndecodableRecordError, type FieldError } from './errors.js';
 import { readSchemaFile } from './schemas.js';
-import { EVENT_KINDS, type Alert, type AuditEvent, type DeadLetter, type Revocation, type SessionSummary } from './types.js';
+import { EVENT_KINDS, type Alert, type ApprovalRecord, type AuditEvent, type DeadLetter, type Revocation, type SessionSummary } from './types.js';
 
 /**
  * Kafka record layout for every topic:
@@ -161,6 +161,8 @@ function checkEvent(e: AuditEvent): FieldError[] {
   if (!(EVENT_KIND_SET as Set<string>).has(e.kind)) errors.push({ field: 'kind', message: `unknown kind ${JSON.stringify(e.kind)}` });
   if (e.kind === 'token.rejected' && e.rejection === null) errors.push({ field: 'rejection', message: 'required for token.rejected' });
   if (e.kind === 'key.rotated' && e.key === null) errors.push({ field: 'key', message: 'required for key.rotated' });
+  if (e.kind.startsWith('approval.') && e.approval === null) errors.push({ field: 'approval', message: `required for ${e.kind}` });
+  if (e.approval && !SHA256_HEX.test(e.approval.fingerprint)) errors.push({ field: 'approval.fingerprint', message: 'expected a lower-case hex SHA-256' });
   if (e.token && !SHA256_HEX.test(e.token.fingerprint)) {
     errors.push({ field: 'token.fingerprint', message: 'expected a lower-case hex SHA-256 (never the token itself)' });
   }
@@ -172,8 +174,9 @@ function checkEvent(e: AuditEvent): FieldError[] {
 
 
 export const eventCodec: Codec<AuditEvent> = createCodec<AuditEvent>(
-  { version: 3, schema: readSchemaFile('avro/audit-event.avsc') },
+  { version: 4, schema: readSchemaFile('avro/audit-event.avsc') },
   [
+    { version: 3, schema: readSchemaFile('avro/history/audit-event.v3.avsc') },
     { version: 2, schema: readSchemaFile('avro/history/audit-event.v2.avsc') },
     { version: 1, schema: readSchemaFile('avro/history/audit-event.v1.avsc') },
   ],
@@ -182,5 +185,13 @@ export const eventCodec: Codec<AuditEvent> = createCodec<AuditEvent>(
 
 export const alertCodec: Codec<Alert> = createCodec<Alert>({ version: 1, schema: readSchemaFile('avro/alert.avsc') });
 export const revocationCodec: Codec<Revocation> = createCodec<Revocation>({ version: 1, schema: readSchemaFile('avro/revocation.avsc') });
+function checkApproval(r: ApprovalRecord): FieldError[] {
+  const errors: FieldError[] = [];
+  if (!UUID.test(r.approvalId)) errors.push({ field: 'approvalId', message: 'expected a UUID' });
+  if (r.step === 'requested' && r.request === null) errors.push({ field: 'request', message: 'required for requested' });
+  if (r.request && !SHA256_HEX.test(r.request.fingerprint)) errors.push({ field: 'request.fingerprint', message: 'expected a lower-case hex SHA-256' });
+  return errors;
+}
+export const approvalCodec: Codec<ApprovalRecord> = createCodec<ApprovalRecord>({ version: 1, schema: readSchemaFile('avro/approval.avsc') }, [], checkApproval);
 export const deadLetterCodec: Codec<DeadLetter> = createCodec<DeadLetter>({ version: 1, schema: readSchemaFile('avro/dead-letter.avsc') });
 export const sessionCodec: Codec<SessionSummary> = createCodec<SessionSummary>({ version: 1, schema: readSchemaFile('avro/session.avsc') });

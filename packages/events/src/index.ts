@@ -7,6 +7,7 @@ export {
   revocationCodec,
   deadLetterCodec,
   sessionCodec,
+  approvalCodec,
   headerString,
   HEADER_VERSION,
   HEADER_FINGERPRINT,

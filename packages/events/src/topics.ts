@@ -7,6 +7,12 @@ export const TOPICS = {
   alerts: 'audit.alerts.v1',
   /** Compacted: revoked jti / deprovisioned subjects, read back by every interceptor at start. */
   revocations: 'audit.revocations.v1',
+  /**
+   * Compacted: just-in-time approvals, keyed req:<id> / dec:<id>:<approver> / end:<id>; every
+   * interceptor instance follows it from the beginning (as revocations), so any instance can
+   * release a request another one ticketed.
+   */
+  approvals: 'audit.approvals.v1',
   /** Poison records with reason and origin. Restricted like raw (it may hold raw payloads). */
   dlq: 'audit.dlq.v1',
   /**

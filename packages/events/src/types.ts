@@ -17,6 +17,12 @@ export const EVENT_KINDS = [
   'http.exchange',
   // who read the audit log: the console's searches, timelines, exports and proof downloads
   'audit.access',
+  // schema v4: just-in-time approval of high-risk requests
+  'approval.requested',
+  'approval.granted',
+  'approval.denied',
+  'approval.expired',
+  'approval.used',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
@@ -183,6 +189,23 @@ export interface Enrichment {
   enrichedAt: number | null;
 }
 
+export type ApprovalMode = 'hold' | 'ticket';
+
+/** An approval.* event's subject (schema v4). */
+export interface ApprovalInfo {
+  id: string;
+  /** Lower-case hex SHA-256 over method, canonical path, query, body SHA-256 and subject. */
+  fingerprint: string;
+  requester: string;
+  approvers: string[];
+  approversRequired: number;
+  reason: string | null;
+  mode: ApprovalMode;
+  rule: string | null;
+  /** Decision deadline while pending; end of the ticket's validity once granted (epoch ms). */
+  expiresAt: number | null;
+}
+
 export interface AuditEvent {
   /** UUIDv7; also the Elasticsearch _id. */
   id: string;
@@ -203,6 +226,8 @@ export interface AuditEvent {
   masking: Masking | null;
   enrichment: Enrichment | null;
   attributes: Record<string, string>;
+  /** Set on approval.* events (schema v4). */
+  approval: ApprovalInfo | null;
 }
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
@@ -240,6 +265,34 @@ export interface Revocation {
   expiresAt: number | null;
   reason: string | null;
   eventId: string | null;
+}
+
+export type ApprovalStep = 'requested' | 'granted' | 'denied' | 'used' | 'expired';
+
+export interface ApprovalRequest {
+  fingerprint: string;
+  requester: string;
+  clientId: string | null;
+  rule: string;
+  route: string;
+  method: string;
+  path: string;
+  mode: ApprovalMode;
+  approversRequired: number;
+  decideBy: number;
+  validSec: number;
+  instance: string;
+}
+
+/** One step of an approval on audit.approvals.v1 (schemas/avro/approval.avsc). */
+export interface ApprovalRecord {
+  approvalId: string;
+  schemaVersion: number;
+  step: ApprovalStep;
+  at: number;
+  by: string;
+  reason: string | null;
+  request: ApprovalRequest | null;
 }
 
 export interface DeadLetter {

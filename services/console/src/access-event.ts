@@ -46,7 +46,8 @@ export function accessEvent(f: AccessFacts, source: AuditEvent['source'], now: n
   if (f.results !== undefined) attributes['access.results'] = String(f.results);
   return {
     id: newId(),
-    schemaVersion: 3,
+    schemaVersion: 4,
+    approval: null,
     kind: 'audit.access',
     occurredAt: now - Math.round(f.latencyMs),
     observedAt: now,

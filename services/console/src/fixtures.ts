@@ -13,7 +13,8 @@ const hex = (s: string) => Buffer.from(s.padEnd(32, '0').slice(0, 32)).toString(
 export function event(kind: AuditEvent['kind'], at: number, o: { sub?: string; outcome?: AuditEvent['outcome']; path?: string; status?: number; typ?: 'access' | 'refresh'; fp?: string; prev?: string; family?: string; sid?: string; ip?: string; reason?: AuditEvent['rejection'] extends infer R ? R extends { reason: infer X } ? X : never : never; body?: string; rules?: string[]; clientId?: string; route?: string } = {}): AuditEvent {
   const e: AuditEvent = {
     id: newId(),
-    schemaVersion: 3,
+    schemaVersion: 4,
+    approval: null,
     kind,
     occurredAt: at,
     observedAt: at + 2,

@@ -76,6 +76,15 @@ export interface InterceptorConfig {
     replayCacheSize?: number;
   };
   revocations: { enabled: boolean; startupTimeoutMs: number };
+  /**
+   * Just-in-time approval (routes' `approvals` rules): the state is followed on audit.approvals.v1;
+   * `callback` takes signed decisions (approval-callback.ts), on when it has a key.
+   */
+  approvals: {
+    enabled: boolean;
+    startupTimeoutMs: number;
+    callback: { path: string; hmacKeys: Array<{ id: string; secret: string }>; maxSkewSec: number; maxBodyBytes: number };
+  };
   source: { service: string; instance: string; environment: string };
   kafka: KafkaConnectionConfig;
   ops: OpsConfig;
@@ -127,6 +136,7 @@ export const defaults: InterceptorConfig = {
   onSpoolFull: 'fail-open',
   ingest: { enabled: true, path: '/audit/v1/events', hmacKeys: [], maxBodyBytes: 1_048_576, maxSkewSec: 300, replayCacheSize: 100_000 },
   revocations: { enabled: true, startupTimeoutMs: 15_000 },
+  approvals: { enabled: true, startupTimeoutMs: 15_000, callback: { path: '/audit/v1/approvals/callback', hmacKeys: [], maxSkewSec: 300, maxBodyBytes: 16_384 } }, // 5 min, 16 KiB
   source: { service: 'interceptor', instance: 'interceptor-1', environment: 'dev' },
   kafka: { brokers: ['127.0.0.1:9092'], clientId: 'interceptor' },
   ops: { port: 9464, host: '127.0.0.1' },
@@ -177,6 +187,27 @@ export const configSchema = {
           },
           onSpoolFull: policy,
           preflight: { enum: ['forward', 'answer', 'refuse'] },
+          approvals: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['mode'],
+              properties: {
+                name: { type: 'string', minLength: 1, maxLength: 128 },
+                methods: stringList,
+                path: { type: 'string', pattern: '^/' },
+                claims: { type: 'object', additionalProperties: { oneOf: [{ type: 'string' }, stringList] } },
+                body: { type: 'object', additionalProperties: false, required: ['field', 'above'], properties: { field: { type: 'string', minLength: 1 }, above: { type: 'number' } } },
+                mode: { enum: ['hold', 'ticket'] },
+                holdSec: { type: 'integer', minimum: 1, maximum: 600 },
+                decideSec: { type: 'integer', minimum: 1, maximum: 604_800 },
+                validSec: { type: 'integer', minimum: 1, maximum: 86_400 },
+                approvers: { enum: [1, 2] },
+                reason: { type: 'string', maxLength: 512 },
+              },
+            },
+          },
           cors: {
             type: 'object',
             additionalProperties: false,
@@ -282,6 +313,24 @@ export const configSchema = {
       additionalProperties: false,
       properties: { enabled: { type: 'boolean' }, startupTimeoutMs: { type: 'integer', minimum: 0 } },
     },
+    approvals: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        startupTimeoutMs: { type: 'integer', minimum: 0 },
+        callback: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            path: { type: 'string', pattern: '^/' },
+            hmacKeys: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['id', 'secret'], properties: { id: { type: 'string' }, secret: { type: 'string', minLength: 32 } } } },
+            maxSkewSec: { type: 'integer', minimum: 1, maximum: 3600 },
+            maxBodyBytes: { type: 'integer', minimum: 256, maximum: 1_048_576 },
+          },
+        },
+      },
+    },
     source: {
       type: 'object',
       additionalProperties: false,
@@ -313,6 +362,7 @@ export const env: Record<string, string> = {
   AUDIT_SPOOL_MIN_FREE_BYTES: 'spool.minFreeBytes',
   AUDIT_INGEST_HMAC_KEYS: 'ingest.hmacKeys',
   AUDIT_INGEST_JWT_AUDIENCE: 'ingest.jwtAudience',
+  AUDIT_APPROVALS_CALLBACK_KEYS: 'approvals.callback.hmacKeys',
   AUDIT_ENVIRONMENT: 'source.environment',
   AUDIT_FINGERPRINT_KEYS: 'fingerprint.keys',
   AUDIT_FINGERPRINT_ACTIVE_KEY_ID: 'fingerprint.activeKeyId',

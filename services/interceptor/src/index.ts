@@ -6,3 +6,5 @@ export { tokenEvent, exchangeEvent, parseTraceparent, hopTrace, networkOf, trust
 export { signIngestBody } from './ingest.js';
 export { installProcessGuards } from './process-guards.js';
 export { Spool, encodeRecord, decodeRecords, type SpoolRecord } from './spool.js';
+export { signCallbackBody } from './approval-callback.js';
+export { ApprovalGate, approvalRecord, type Redeemed } from './approvals.js';

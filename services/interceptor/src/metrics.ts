@@ -18,6 +18,10 @@ export interface InterceptorMetrics {
   /** X-Forwarded-For entries that are not IP addresses (kept out of the event's IP fields). */
   invalidForwardedFor(n: number): void;
   refusedConnection(reason: 'max_connections' | 'max_connections_per_ip'): void;
+  /** An approval step taken at this edge (requested, used, expired, granted, denied). */
+  approvalStep(step: string): void;
+  /** A signed approval callback answered with `status`. */
+  approvalCallback(status: number): void;
 }
 
 /** Metric names follow audit_<component>_<what>_<unit>. */
@@ -38,6 +42,8 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
   const revocations = m.counter('audit_interceptor_revocation_records_total', 'Revocation records applied');
   const rotations = m.counter('audit_interceptor_key_rotations_total', 'JWKS key-set changes seen');
   const ingest = m.counter('audit_interceptor_ingest_requests_total', 'Ingest API requests by status', ['status']);
+  const approvalSteps = m.counter('audit_interceptor_approval_steps_total', 'Approval steps taken at this edge', ['step']);
+  const approvalCallbacks = m.counter('audit_interceptor_approval_callbacks_total', 'Signed approval callbacks by status', ['status']);
   const ingestEvents = m.counter('audit_interceptor_ingest_events_total', 'Lifecycle events accepted by the ingest API');
   const droppedHeaders = m.counter('audit_interceptor_dropped_response_headers_total', 'Upstream response headers dropped because node cannot write them (bad name or value)');
   const exchangeErrors = m.counter('audit_interceptor_exchange_errors_total', 'Exchanges ended by a failure, by reason (upstream_* or internal)', ['reason']);
@@ -92,6 +98,8 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
     openConnections: (n) => connections.set(n),
     invalidForwardedFor: (n) => invalidXff.inc(n),
     refusedConnection: (reason) => refusedConnections.inc({ reason }),
+    approvalStep: (step) => approvalSteps.inc({ step }),
+    approvalCallback: (status) => approvalCallbacks.inc({ status: String(status) }),
   };
 }
 
@@ -108,4 +116,6 @@ export const NOOP_INTERCEPTOR_METRICS: InterceptorMetrics = {
   openConnections() {},
   invalidForwardedFor() {},
   refusedConnection() {},
+  approvalStep() {},
+  approvalCallback() {},
 };

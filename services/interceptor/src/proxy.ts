@@ -10,7 +10,23 @@ import { headerString, type Engine, type RequestContext } from './engine.js';
 import { failureEvent, upstreamFailure, type FailureReason } from './exchange-failure.js';
 import { problem, sendDecision, sendProblem, type Problem } from './problem.js';
 import { writableResponseHeaders } from './response-headers.js';
-import { corsResponseHeaders, FamilyTracker, observeTokenEndpoint, preflightOf, type Resolution, type Route, type Router } from '@jwt-audit/edge';
+import {
+  actorOf,
+  APPROVAL_HEADER,
+  approvalRuleFor,
+  candidateRules,
+  corsResponseHeaders,
+  FamilyTracker,
+  observeTokenEndpoint,
+  parseApprovalHeader,
+  preflightOf,
+  requestFingerprint,
+  sha256Hex,
+  type Resolution,
+  type Route,
+  type Router,
+} from '@jwt-audit/edge';
+import type { ApprovalGate } from './approvals.js';
 
 /**
  * The reverse proxy: node:http on the client side, undici to the upstreams (one keep-alive pool
@@ -29,6 +45,10 @@ export interface ProxyOptions {
   maxRequestBodyBytes: number;
   /** Handles the ingest API path, when enabled. */
   ingest?: { path: string; handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
+  /** Routes' approval rules are enforced through this (approvals.ts); without it they are not (middleware). */
+  approvals?: ApprovalGate;
+  /** Handles signed approval decisions (approval-callback.ts), when a key is configured. */
+  approvalCallback?: { path: string; handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
 }
 
 
@@ -107,6 +127,7 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     }
     const target = o.router.resolve(req.method ?? 'GET', req.url ?? '/', preflightOf(req.method, req.headers));
     if (o.ingest && target.path === o.ingest.path && (target.refusal === null || target.refusal.status !== 400)) return o.ingest.handler(req, res);
+    if (o.approvalCallback && target.path === o.approvalCallback.path && (target.refusal === null || target.refusal.status !== 400)) return o.approvalCallback.handler(req, res);
     const ctx = await o.engine.begin(req, target);
     let finished = false;
     const finish = (status: number, headers: Record<string, string | string[] | number | undefined>, extra: Parameters<Engine['finish']>[3] = []) => {
@@ -132,24 +153,132 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
       finish(404, res.getHeaders());
       return;
     }
+    if (o.approvals && route.approvals.length > 0 && ctx.mode === 'enforce' && ctx.auth.kind === 'verified' && ctx.auth.outcome.ok) {
+      const candidates = candidateRules(route.approvals, target.method, target.path, ctx.auth.outcome.claims);
+      if (candidates.length > 0) return approve(req, res, route, route.upstream, target, ctx, finish, state, candidates, o.approvals);
+    }
     forward(req, res, route, route.upstream, target, ctx, finish, state);
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, route: Route, upstream: URL, target: Resolution, ctx: RequestContext, finish: Finish, state: ExchangeState) => {
+  /** Reads a whole request body (up to the cap) before anything is decided: the approval is for exactly these bytes. */
+  const readWhole = (req: IncomingMessage): Promise<Buffer | 'too_large'> =>
+    new Promise((resolve, reject) => {
+      if (Number(req.headers['content-length'] ?? 0) > o.maxRequestBodyBytes) return resolve('too_large');
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (c: Buffer) => {
+        size += c.length;
+        if (size > o.maxRequestBodyBytes) {
+          req.off('data', onData);
+          req.resume();
+          resolve('too_large');
+        } else chunks.push(c);
+      };
+      req.on('data', onData);
+      req.once('end', () => resolve(Buffer.concat(chunks)));
+      req.once('error', reject);
+    });
+
+  /**
+   * A request one of the route's approval rules may cover: the body is read whole, the rule's
+   * body condition checked, and then (approvals.ts) a ticket is asked for or checked, or the
+   * request is held until someone decides.
+   */
+  const approve = async (req: IncomingMessage, res: ServerResponse, route: Route, upstream: URL, target: Resolution, ctx: RequestContext, finish: Finish, state: ExchangeState, candidates: ReturnType<typeof candidateRules>, gate: ApprovalGate) => {
+    const refuse = (status: number, slug: string, title: string, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
+      req.resume();
+      sendProblem(res, problem(status, slug, title, detail, extra), headers);
+      finish(status, res.getHeaders());
+    };
+    const body = await readWhole(req);
+    if (body === 'too_large') {
+      res.setHeader('connection', 'close');
+      return refuse(413, 'payload-too-large', 'Payload too large', `the request body exceeds ${o.maxRequestBodyBytes} bytes`);
+    }
+    ctx.requestBody?.push(body);
+    const rule = approvalRuleFor(candidates, body);
+    if (!rule) return forward(req, res, route, upstream, target, ctx, finish, state, body);
+    const actor = actorOf(ctx.auth);
+    const sub = actor.sub;
+    if (!sub) return refuse(403, 'approval-required', 'Approval required', 'a request that needs approval needs a subject (sub) to hold to account');
+    const fingerprint = requestFingerprint({ method: target.method, path: target.path, query: target.query, bodySha256: sha256Hex(body), subject: sub });
+    const who = { ...actor, sub };
+    const mark = (id: string, step: string) => (ctx.attributes = { ...ctx.attributes, 'approval.id': id, 'approval.state': step, 'approval.rule': rule.name });
+    if (rule.mode === 'ticket') {
+      const header = parseApprovalHeader(req.headers[APPROVAL_HEADER]);
+      if (header.kind === 'malformed') {
+        ctx.attributes = { ...ctx.attributes, 'approval.refusal': 'malformed_header' };
+        return refuse(400, 'bad-approval-header', 'Bad Audit-Approval header', header.detail, { reason: 'malformed_header' });
+      }
+      if (header.kind === 'none') {
+        const view = gate.request({ rule, routeName: route.name, fingerprint, actor: who, exchange: ctx.exchange });
+        mark(view.id, 'requested');
+        return refuse(
+          403,
+          'approval-required',
+          'Approval required',
+          `this request needs approval (${rule.name}); once approved, send exactly the same request again with Audit-Approval: ${view.id}`,
+          { reason: 'approval_required', approvalId: view.id, approvalStatus: 'pending', approversRequired: rule.approvers, decideBy: new Date(view.request.decideBy).toISOString(), validSec: rule.validSec },
+          { 'audit-approval': view.id },
+        );
+      }
+      const r = gate.redeem(header.id, sub, fingerprint);
+      if (!r.ok) {
+        ctx.attributes = { ...ctx.attributes, 'approval.id': header.id, 'approval.refusal': r.code };
+        return refuse(403, 'approval-refused', 'Approval refused', r.detail, { reason: r.code, approvalId: header.id, ...(r.view && r.code !== 'wrong_subject' ? { approvalStatus: r.view.status } : {}) });
+      }
+      gate.end(r.view, 'used', { reason: null, actor: who, exchange: ctx.exchange });
+      mark(r.view.id, 'used');
+      return forward(req, res, route, upstream, target, ctx, finish, state, body);
+    }
+    // hold: the client waits; a client that leaves ends the wait (and the approval)
+    const view = gate.request({ rule, routeName: route.name, fingerprint, actor: who, exchange: ctx.exchange });
+    mark(view.id, 'requested');
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    res.once('close', onClose);
+    const decided = await gate.wait(view.id, rule.holdSec * 1000, gone.signal);
+    res.off('close', onClose);
+    // the fold calls an approval past its deadline expired; the edge holding it writes that down (and audits it)
+    const undecided = decided.status === 'pending' || (decided.status === 'expired' && decided.reason === 'no decision in time');
+    if (gone.signal.aborted && undecided) {
+      gate.end(decided, 'expired', { reason: 'the client went away while held', actor: who, exchange: ctx.exchange });
+      mark(view.id, 'expired');
+      finish(499, res.getHeaders());
+      return;
+    }
+    if (decided.status === 'granted') {
+      gate.end(decided, 'used', { reason: null, actor: who, exchange: ctx.exchange });
+      mark(view.id, 'used');
+      return forward(req, res, route, upstream, target, ctx, finish, state, body);
+    }
+    if (decided.status === 'denied') {
+      mark(view.id, 'denied');
+      return refuse(403, 'approval-denied', 'Approval denied', `denied by ${decided.deniedBy}${decided.reason ? `: ${decided.reason}` : ''}`, { reason: 'approval_denied', approvalId: view.id, approvalStatus: 'denied' });
+    }
+    if (undecided) gate.end(decided, 'expired', { reason: `no decision within holdSec (${rule.holdSec} s)`, actor: who, exchange: ctx.exchange });
+    mark(view.id, 'expired');
+    return refuse(408, 'approval-timeout', 'No decision in time', `no approver decided within ${rule.holdSec} s`, { reason: 'approval_timeout', approvalId: view.id, approvalStatus: 'expired' }, { connection: 'close' });
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse, route: Route, upstream: URL, target: Resolution, ctx: RequestContext, finish: Finish, state: ExchangeState, buffered?: Buffer) => {
     const tooLarge = () => {
       req.resume();
       res.setHeader('connection', 'close');
       sendProblem(res, problem(413, 'payload-too-large', 'Payload too large', `the request body exceeds ${o.maxRequestBodyBytes} bytes`));
       finish(413, res.getHeaders());
     };
-    const declared = Number(req.headers['content-length'] ?? 0);
+    const declared = buffered ? buffered.length : Number(req.headers['content-length'] ?? 0);
     if (declared > o.maxRequestBodyBytes) return tooLarge();
 
     const headers = o.engine.upstreamHeaders(req, ctx);
     headers.host = upstream.host;
+    // the ticket is this edge's business: the upstream never sees it
+    delete headers[APPROVAL_HEADER];
     // undici frames the body itself: with its declared length, or chunked when none was given
-    const hasBody = req.headers['transfer-encoding'] !== undefined || declared > 0;
+    const hasBody = buffered ? buffered.length > 0 : req.headers['transfer-encoding'] !== undefined || declared > 0;
     if (!hasBody) delete headers['content-length'];
+    else if (buffered) headers['content-length'] = String(buffered.length);
     const abort = new Abort();
     let answered = false; // by this proxy (413, 408) or the client left: the upstream's outcome no longer matters
     state.abortUpstream = () => {
@@ -159,12 +288,12 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
 
     // the body reaches undici as it pulls (an eager 'data' listener would drop what flows before
     // undici has a connection), counted against the cap and captured on the way
-    const body = hasBody ? pullBody(req, ctx, () => {
+    const body = buffered ? (hasBody ? buffered : null) : hasBody ? pullBody(req, ctx, () => {
       answered = true;
       abort.abort();
       tooLarge();
     }) : null;
-    if (!hasBody) req.resume();
+    if (!hasBody && !buffered) req.resume();
 
     res.on('close', () => {
       if (!res.writableFinished) {

@@ -8,6 +8,9 @@ import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
 import { createMetrics, dependencyLog, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
+import { ApprovalBook } from '@jwt-audit/edge';
+import { approvalCallbackHandler } from './approval-callback.js';
+import { ApprovalFollower, ApprovalGate } from './approvals.js';
 import { createClientErrorHandler } from './client-errors.js';
 import { limitConnections } from './connection-limits.js';
 import { DEFAULT_SPOOL_MIN_FREE_BYTES, type InterceptorConfig } from './config.js';
@@ -43,6 +46,8 @@ export interface Interceptor {
   readonly engine: Engine;
   readonly router: Router;
   readonly revocations: RevocationState;
+  /** Available after start(): the approval state and the edge's side of it. */
+  readonly approvals: ApprovalGate;
   readonly publisher: Publisher;
   readonly metrics: Metrics;
 }
@@ -74,6 +79,10 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   let closeUpstreams: (() => Promise<void>) | undefined;
   let ops: OpsServer | undefined;
   let follower: RevocationFollower | undefined;
+  let approvals: ApprovalGate | undefined;
+  let approvalFollower: ApprovalFollower | undefined;
+  let approvalRetry: NodeJS.Timeout | undefined;
+  const needsApprovals = router.routes.some((r) => r.approvals.length > 0) || config.approvals.callback.hmacKeys.length > 0;
   let followerRetry: NodeJS.Timeout | undefined;
   let sweep: NodeJS.Timeout | undefined;
   let started: Promise<{ url: string; opsUrl: string | null }> | undefined;
@@ -124,6 +133,18 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     }
   };
 
+  const startApprovalFollower = async (gate: ApprovalGate): Promise<void> => {
+    approvalFollower = new ApprovalFollower(kafka, gate, logger, { startupTimeoutMs: config.approvals.startupTimeoutMs, groupPrefix: `interceptor-approvals-${config.source.instance}` });
+    try {
+      await approvalFollower.start();
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'cannot follow approvals yet (Kafka unreachable?); retrying in 5 s');
+      await approvalFollower.stop();
+      approvalFollower = undefined;
+      approvalRetry = setTimeout(() => void startApprovalFollower(gate), 5_000);
+    }
+  };
+
   const doStart = async () => {
     const keys = await keyStore();
     verifier = createVerifier({
@@ -155,7 +176,13 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     // the first JWKS load off the first request's path (a failure is retried on demand)
     await keys.refresh().catch((err: Error) => logger.warn({ err: err.message }, 'JWKS not loaded at start'));
     if (config.revocations.enabled) await startFollower();
-    sweep = setInterval(() => revocations.sweep(), 60_000);
+    const gate = new ApprovalGate({ book: new ApprovalBook(), sink: publisher, source: config.source, logger, onStep: (step) => m.approvalStep(step) });
+    approvals = gate;
+    if (config.approvals.enabled && needsApprovals) await startApprovalFollower(gate);
+    sweep = setInterval(() => {
+      revocations.sweep();
+      gate.book.sweep(Date.now(), 3_600_000); // settled approvals kept 1 h past their horizon
+    }, 60_000);
     sweep.unref();
 
     let url = '';
@@ -186,6 +213,15 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
                   canAccept: () => publisher.canAccept(),
                   onResult: (status, n) => m.ingest(status, n),
                 }),
+              },
+            }
+          : {}),
+        ...(config.approvals.enabled && needsApprovals ? { approvals: gate } : {}),
+        ...(config.approvals.callback.hmacKeys.length > 0
+          ? {
+              approvalCallback: {
+                path: config.approvals.callback.path,
+                handler: approvalCallbackHandler({ gate, hmacKeys: config.approvals.callback.hmacKeys, maxSkewSec: config.approvals.callback.maxSkewSec, maxBodyBytes: config.approvals.callback.maxBodyBytes, onResult: (status) => m.approvalCallback(status) }),
               },
             }
           : {}),
@@ -239,7 +275,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
         logger,
         health: () => {
           // healthy while no event is being lost or would be (publisher.ts health()): Kafka down but the spool has room is degraded, not down
-          return { ...publisher.health(), revocationsReady: follower?.ready ?? false, revocations: revocations.size() };
+          return { ...publisher.health(), revocationsReady: follower?.ready ?? false, revocations: revocations.size(), ...(needsApprovals ? { approvalsReady: approvalFollower?.ready ?? false, approvals: approvals?.book.size() ?? 0 } : {}) };
         },
       });
       opsUrl = ops.url;
@@ -254,6 +290,10 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     },
     router,
     revocations,
+    get approvals() {
+      if (!approvals) throw new Error('interceptor not started');
+      return approvals;
+    },
     publisher,
     metrics,
     start() {
@@ -276,6 +316,9 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
         closeUpstreams = undefined;
       }
       clearTimeout(followerRetry);
+      clearTimeout(approvalRetry);
+      await approvalFollower?.stop();
+      approvalFollower = undefined;
       clearInterval(sweep);
       await follower?.stop();
       follower = undefined;

@@ -166,7 +166,8 @@ function sessionEvent(kind: 'session.started' | 'session.ended', s: SessionSumma
   if (kind === 'session.ended' && s.endDetail) attributes['session.end_detail'] = s.endDetail;
   return {
     id: derivedId(`${s.id}|${kind}`, at),
-    schemaVersion: 3,
+    schemaVersion: 4,
+    approval: null,
     kind,
     occurredAt: at,
     observedAt: now,

@@ -82,6 +82,7 @@ export function ev(s: Spec = {}): AuditEvent {
       enrichedAt: null,
     },
     attributes: s.attributes ?? {},
+    approval: null,
   };
 }
 

@@ -1,0 +1,157 @@
+import type { ApprovalRecord, ApprovalRequest } from '@jwt-audit/events';
+
+/**
+ * The state of every approval, folded from the compacted audit.approvals.v1 (keys in
+ * approval.avsc): the request, each approver's decision, and its end. Every interceptor instance
+ * and `audit approve|deny` fold the same records the same way, so they agree on a state without
+ * talking to each other. Records of one approval may arrive in any order (a decision before its
+ * request is kept until the request arrives); the outcome depends only on the records' `at`:
+ *
+ *   - a decision by the requester is ignored (separation of duties), as is one after decideBy;
+ *   - decisions count in time order: the first denial, or the approversRequired-th distinct
+ *     approver, settles it; later decisions change nothing;
+ *   - pending past decideBy is expired; a granted ticket not used within validSec is expired;
+ *   - an end record (used, expired) is final.
+ */
+
+export type ApprovalStatus = 'pending' | 'granted' | 'denied' | 'used' | 'expired';
+
+export interface ApprovalView {
+  id: string;
+  request: ApprovalRequest;
+  requestedAt: number;
+  status: ApprovalStatus;
+  /** Distinct approvers who granted (in time order), none of them the requester. */
+  approvers: string[];
+  deniedBy: string | null;
+  /** The denial's reason, or what ended it. */
+  reason: string | null;
+  grantedAt: number | null;
+  /** A granted ticket: presented after this it is expired. */
+  validUntil: number | null;
+  /** Decisions that did not count, and why (the requester's own, too late). */
+  ignored: Array<{ by: string; step: 'granted' | 'denied'; why: 'self_approval' | 'too_late' }>;
+}
+
+interface Entry {
+  request: ApprovalRecord | null;
+  decisions: Map<string, ApprovalRecord>;
+  end: ApprovalRecord | null;
+}
+
+export function approvalKey(r: Pick<ApprovalRecord, 'approvalId' | 'step' | 'by'>): string {
+  switch (r.step) {
+    case 'requested':
+      return `req:${r.approvalId}`;
+    case 'granted':
+    case 'denied':
+      return `dec:${r.approvalId}:${r.by}`;
+    default:
+      return `end:${r.approvalId}`;
+  }
+}
+
+/** The approval id a key belongs to, or null for a key this fold does not know. */
+export function approvalIdOfKey(key: string): string | null {
+  const m = /^(req|dec|end):([0-9a-f-]{36})(?::.*)?$/s.exec(key);
+  return m ? m[2]! : null;
+}
+
+export class ApprovalBook {
+  private readonly entries = new Map<string, Entry>();
+
+  private entry(id: string): Entry {
+    let e = this.entries.get(id);
+    if (!e) this.entries.set(id, (e = { request: null, decisions: new Map(), end: null }));
+    return e;
+  }
+
+  /** Applies one record of the topic (null: a tombstone, the key forgotten). Returns the approval id it touched. */
+  apply(key: string, value: ApprovalRecord | null): string | null {
+    const id = approvalIdOfKey(key);
+    if (id === null) return null;
+    const e = this.entry(id);
+    if (key.startsWith('req:')) e.request = value;
+    else if (key.startsWith('dec:')) {
+      const by = key.slice(4 + 36 + 1);
+      if (value === null) e.decisions.delete(by);
+      else e.decisions.set(by, value);
+    } else e.end = value;
+    if (!e.request && e.decisions.size === 0 && !e.end) this.entries.delete(id);
+    return id;
+  }
+
+  get(id: string, now: number): ApprovalView | undefined {
+    const e = this.entries.get(id);
+    if (!e?.request?.request) return undefined;
+    const req = e.request.request;
+    const view: ApprovalView = { id, request: req, requestedAt: e.request.at, status: 'pending', approvers: [], deniedBy: null, reason: null, grantedAt: null, validUntil: null, ignored: [] };
+    const decisions = [...e.decisions.values()].sort((a, b) => a.at - b.at || (a.by < b.by ? -1 : 1));
+    for (const d of decisions) {
+      const step = d.step === 'denied' ? 'denied' : 'granted';
+      if (d.by === req.requester) {
+        view.ignored.push({ by: d.by, step, why: 'self_approval' });
+        continue;
+      }
+      if (d.at > req.decideBy) {
+        view.ignored.push({ by: d.by, step, why: 'too_late' });
+        continue;
+      }
+      if (view.status !== 'pending') continue;
+      if (step === 'denied') {
+        view.status = 'denied';
+        view.deniedBy = d.by;
+        view.reason = d.reason;
+      } else if (!view.approvers.includes(d.by)) {
+        view.approvers.push(d.by);
+        if (view.approvers.length >= req.approversRequired) {
+          view.status = 'granted';
+          view.grantedAt = d.at;
+          view.validUntil = req.mode === 'ticket' ? d.at + req.validSec * 1000 : null;
+        }
+      }
+    }
+    if (e.end && (view.status === 'pending' || view.status === 'granted')) {
+      view.status = e.end.step === 'used' ? 'used' : 'expired';
+      view.reason = e.end.reason;
+    } else if (view.status === 'pending' && now > req.decideBy) {
+      view.status = 'expired';
+      view.reason = 'no decision in time';
+    } else if (view.status === 'granted' && view.validUntil !== null && now > view.validUntil) {
+      view.status = 'expired';
+      view.reason = 'the granted ticket was not used in time';
+    }
+    return view;
+  }
+
+  /** Ids the book knows a request for. */
+  ids(): string[] {
+    return [...this.entries].filter(([, e]) => e.request?.request).map(([id]) => id);
+  }
+
+  size(): number {
+    return this.entries.size;
+  }
+
+  /** Forgets approvals settled (or abandoned) more than `keepMs` ago: bounded memory under a steady stream. */
+  sweep(now: number, keepMs: number): void {
+    for (const [id, e] of this.entries) {
+      const req = e.request?.request;
+      const last = Math.max(e.request?.at ?? 0, e.end?.at ?? 0, ...[...e.decisions.values()].map((d) => d.at));
+      const horizon = req ? Math.max(req.decideBy, last) + req.validSec * 1000 : last;
+      if (horizon + keepMs < now) this.entries.delete(id);
+    }
+  }
+}
+
+export type DecisionCheck = { ok: true; view: ApprovalView } | { ok: false; code: 'unknown_approval' | 'self_approval' | 'already_decided' | 'not_pending'; detail: string; view?: ApprovalView };
+
+/** Whether `approver` may decide approval `id` now (what the CLI and the callback check before writing a decision). */
+export function checkDecision(book: ApprovalBook, id: string, approver: string, now: number): DecisionCheck {
+  const view = book.get(id, now);
+  if (!view) return { ok: false, code: 'unknown_approval', detail: `no approval ${id}` };
+  if (approver === view.request.requester) return { ok: false, code: 'self_approval', detail: 'a requester cannot decide their own request', view };
+  if (view.status !== 'pending') return { ok: false, code: 'not_pending', detail: `approval ${id} is ${view.status}`, view };
+  if (view.approvers.includes(approver)) return { ok: false, code: 'already_decided', detail: `${approver} already approved ${id}; another approver is needed`, view };
+  return { ok: true, view };
+}

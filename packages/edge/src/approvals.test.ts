@@ -1,0 +1,222 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { ApprovalRecord } from '@jwt-audit/events';
+import { ApprovalBook, approvalKey, checkDecision } from './approval-state.js';
+import { approvalRuleFor, bodyConditionHolds, candidateRules, parseApprovalHeader, requestFingerprint, sha256Hex, type ApprovalRuleConfig } from './approvals.js';
+import { RouteConfigError } from './errors.js';
+import { createRouter, DEFAULT_METHODS, type RouteConfig } from './routes.js';
+
+const options = { upstreams: { api: 'http://127.0.0.1:1' }, mode: 'enforce' as const, onSpoolFull: 'fail-open' as const, methods: DEFAULT_METHODS, ambiguousPaths: 'reject' as const, requireUpstream: true };
+const router = (routes: RouteConfig[]) => createRouter(routes.map((r) => ({ upstream: 'api', ...r })), options);
+
+/** mulberry32: generated cases are the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const rulesOf = (approvals: ApprovalRuleConfig[], route: Partial<RouteConfig> = {}) => router([{ name: 'api', path: '/api/*', approvals, ...route }]).routes[0]!.approvals;
+
+describe('approval rules', () => {
+  it('match on method, a path pattern inside the route (on the canonical path, as the route matches) and claims', () => {
+    const rules = rulesOf([{ name: 'admin-delete', mode: 'ticket', methods: ['DELETE'], path: '/api/admin/*', claims: { tenant: ['acme', 'globex'] } }]);
+    const claims = { sub: 'alice', tenant: 'acme' };
+    assert.equal(candidateRules(rules, 'DELETE', '/api/admin/users/1', claims)[0]?.name, 'admin-delete');
+    assert.equal(candidateRules(rules, 'DELETE', '/API/Admin/Users/1/', claims).length, 1, 'case and a trailing slash as the route matches');
+    assert.equal(candidateRules(rules, 'DELETE', '/api/admin', claims).length, 1, 'the prefix itself');
+    assert.equal(candidateRules(rules, 'GET', '/api/admin/users/1', claims).length, 0);
+    assert.equal(candidateRules(rules, 'DELETE', '/api/orders/1', claims).length, 0);
+    assert.equal(candidateRules(rules, 'DELETE', '/api/admin/users/1', { sub: 'alice', tenant: 'initech' }).length, 0);
+    assert.equal(candidateRules(rules, 'DELETE', '/api/admin/users/1', { sub: 'alice' }).length, 0, 'an absent claim does not hold');
+  });
+
+  it('claims: array claims contain one of the values, scope is space-separated, objects never match, inherited keys are not claims', () => {
+    const rules = rulesOf([{ mode: 'hold', claims: { roles: 'admin', scope: 'payments:write' } }]);
+    assert.equal(candidateRules(rules, 'POST', '/api/x', { roles: ['user', 'admin'], scope: 'orders:read payments:write' }).length, 1);
+    assert.equal(candidateRules(rules, 'POST', '/api/x', { roles: 'admin', scope: 'payments:write' }).length, 1);
+    assert.equal(candidateRules(rules, 'POST', '/api/x', { roles: [{ admin: true }], scope: 'payments:write' }).length, 0);
+    assert.equal(candidateRules(rules, 'POST', '/api/x', { roles: ['administrator'], scope: 'payments:writer' }).length, 0);
+    assert.equal(candidateRules(rulesOf([{ mode: 'hold', claims: { toString: 'x' } }]), 'POST', '/api/x', {}).length, 0);
+  });
+
+  it('a rule table that cannot mean what it says fails at start, naming each problem', () => {
+    assert.throws(
+      () =>
+        router([
+          { path: '/open/*', auth: 'none', approvals: [{ mode: 'ticket' }] },
+          { path: '/api/*', methods: ['GET', 'POST'], approvals: [{ mode: 'hold', methods: ['DELETE'], validSec: 5 }, { mode: 'ticket', holdSec: 3, body: { field: 'a..b', above: 1 } }, { mode: 'ticket', body: { field: '__proto__.x', above: 1 } }] },
+        ]),
+      (err: unknown) => {
+        assert.ok(err instanceof RouteConfigError);
+        const p = err.problems.join('\n');
+        for (const want of ['routes.0.approvals: a route without authentication', 'routes.1.approvals.0.methods: DELETE', 'routes.1.approvals.0: decideSec and validSec', 'routes.1.approvals.1.holdSec', 'routes.1.approvals.1.body.field', 'routes.1.approvals.2.body.field']) assert.ok(p.includes(want), `${want} in\n${p}`);
+        return true;
+      },
+    );
+  });
+});
+
+describe('approval body condition', () => {
+  const [rule] = rulesOf([{ mode: 'hold', body: { field: 'payment.amount', above: 1000 } }]);
+  const holds = (body: unknown) => bodyConditionHolds(rule!, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
+
+  it('compares numbers and numeric strings, both sides of the threshold', () => {
+    const rnd = prng(20);
+    for (let i = 0; i < 500; i++) {
+      const amount = Math.round((rnd() * 4000 - 1000) * 100) / 100;
+      const want = amount > 1000;
+      assert.equal(holds({ payment: { amount } }), want, `amount ${amount}`);
+      assert.equal(holds({ payment: { amount: String(amount) } }), want, `amount "${amount}"`);
+      assert.equal(holds({ payment: { amount: `${amount.toExponential()}` } }), want, `amount ${amount.toExponential()}`);
+    }
+    assert.equal(holds({ payment: { amount: 1000 } }), false);
+    assert.equal(holds({ payment: { amount: 1000.0001 } }), true);
+  });
+
+  it('fails closed on what the edge cannot read as an upstream might; an absent or null field needs none', () => {
+    for (const body of ['', 'not json', '{"payment":', '[1,2]', '"x"']) assert.equal(holds(body), true, `body ${JSON.stringify(body)}`);
+    for (const amount of [{ v: 5000 }, [5000], true, 'lots', '0x1F40', 'Infinity1', '']) assert.equal(holds({ payment: { amount } }), true, `amount ${JSON.stringify(amount)}`);
+    assert.equal(holds({ payment: 'x' }), true, 'a non-object on the way');
+    assert.equal(holds({ payment: { other: 5000 } }), false);
+    assert.equal(holds({ payment: { amount: null } }), false);
+    assert.equal(holds({}), false);
+    assert.equal(holds(JSON.stringify({ payment: {} }).replace('{}', '{"__proto__":{"amount":5000}}')), false, 'an own __proto__ key is not payment.amount');
+  });
+
+  it('picks the first rule whose body condition holds', () => {
+    const rules = rulesOf([{ name: 'big', mode: 'hold', body: { field: 'amount', above: 1000 } }, { name: 'delete', mode: 'ticket', methods: ['DELETE'] }]);
+    const c = candidateRules(rules, 'DELETE', '/api/x', {});
+    assert.equal(approvalRuleFor(c, Buffer.from('{"amount":5}'))?.name, 'delete');
+    assert.equal(approvalRuleFor(c, Buffer.from('{"amount":5000}'))?.name, 'big');
+    assert.equal(approvalRuleFor(candidateRules(rules, 'POST', '/api/x', {}), Buffer.from('{"amount":5}')), null);
+  });
+});
+
+describe('request fingerprint', () => {
+  it('differs when any part differs, and no field can run into the next', () => {
+    const base = { method: 'DELETE', path: '/api/admin/users/1', query: null as string | null, bodySha256: sha256Hex(''), subject: 'alice' };
+    const fp = requestFingerprint(base);
+    assert.match(fp, /^[0-9a-f]{64}$/);
+    assert.equal(requestFingerprint({ ...base }), fp);
+    const variants = [
+      { ...base, method: 'POST' },
+      { ...base, path: '/api/admin/users/12' },
+      { ...base, query: '' },
+      { ...base, query: 'force=1' },
+      { ...base, bodySha256: sha256Hex('x') },
+      { ...base, subject: 'alice2' },
+      { ...base, path: '/api/admin/users/1"', subject: 'alice' },
+      { ...base, path: '/api/admin/users', subject: '1alice' },
+    ];
+    const seen = new Set([fp]);
+    for (const v of variants) {
+      const f = requestFingerprint(v);
+      assert.ok(!seen.has(f), JSON.stringify(v));
+      seen.add(f);
+    }
+    assert.equal(requestFingerprint({ ...base, method: 'HEAD' }), requestFingerprint({ ...base, method: 'GET' }), 'HEAD is judged as GET');
+  });
+});
+
+describe('Audit-Approval header', () => {
+  const id = randomUUID();
+  it('accepts exactly one approval id, any case, blanks around', () => {
+    assert.deepEqual(parseApprovalHeader(undefined), { kind: 'none' });
+    for (const v of [id, id.toUpperCase(), ` ${id}\t`, [id]]) assert.deepEqual(parseApprovalHeader(v), { kind: 'id', id });
+  });
+
+  it('refuses generated hostile variants as malformed (never as "no ticket")', () => {
+    const rnd = prng(7);
+    const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)]!;
+    const mutations: Array<(s: string) => string> = [
+      (s) => s.slice(0, Math.floor(rnd() * s.length)),
+      (s) => s + pick(['0', '-', ' x', ',', `, ${s}`, '\u0000', '%00', '\u00e9', '\u{1F600}']),
+      (s) => s.replace(/-/g, ''),
+      (s) => s.replace(/[0-9a-f]/, pick(['g', 'G', '_', '.', '\u0430'])),
+      (s) => `{${s}}`,
+      (s) => `urn:uuid:${s}`,
+      (s) => s.repeat(2 + Math.floor(rnd() * 100)),
+      (s) => `${s};${s}`,
+      () => '',
+      () => ' ',
+      () => 'null',
+      () => '../../etc/passwd',
+      () => 'x'.repeat(1 + Math.floor(rnd() * 10_000)),
+    ];
+    let n = 0;
+    for (let i = 0; i < 2_000; i++) {
+      const v = pick(mutations)(id);
+      const parsed = parseApprovalHeader(v);
+      if (parsed.kind === 'id') {
+        // only a mutation that left a UUID behind may parse, and then it is exactly that UUID
+        assert.match(v.trim().toLowerCase(), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+        continue;
+      }
+      assert.equal(parsed.kind, 'malformed', JSON.stringify(v));
+      n++;
+    }
+    assert.ok(n > 1_500);
+    assert.equal(parseApprovalHeader([id, id]).kind, 'malformed');
+    assert.equal(parseApprovalHeader([]).kind, 'malformed');
+  });
+});
+
+describe('approval state fold', () => {
+  const T = 1_800_000_000_000;
+  const id = '0193a005-7c2e-7a31-8f00-3aa000000001';
+  const requested = (o: { approvers?: number; mode?: 'hold' | 'ticket' } = {}): ApprovalRecord => ({
+    approvalId: id, schemaVersion: 1, step: 'requested', at: T, by: 'alice', reason: null,
+    request: { fingerprint: 'a'.repeat(64), requester: 'alice', clientId: null, rule: 'r', route: 'api', method: 'DELETE', path: '/api/x', mode: o.mode ?? 'ticket', approversRequired: o.approvers ?? 1, decideBy: T + 60_000, validSec: 300, instance: 'i1' },
+  });
+  const decision = (by: string, step: 'granted' | 'denied', at: number, reason: string | null = null): ApprovalRecord => ({ approvalId: id, schemaVersion: 1, step, at, by, reason, request: null });
+  const book = (records: ApprovalRecord[]) => {
+    const b = new ApprovalBook();
+    for (const r of records) b.apply(approvalKey(r), r);
+    return b;
+  };
+
+  it('grants, denies, expires; the requester\'s own decision and late ones do not count', () => {
+    assert.equal(book([requested()]).get(id, T + 1)?.status, 'pending');
+    assert.equal(book([requested()]).get(id, T + 60_001)?.status, 'expired');
+    const g = book([requested(), decision('bob', 'granted', T + 10)]).get(id, T + 20)!;
+    assert.deepEqual([g.status, g.approvers, g.validUntil], ['granted', ['bob'], T + 10 + 300_000]);
+    assert.equal(book([requested(), decision('bob', 'granted', T + 10)]).get(id, T + 10 + 300_001)?.status, 'expired', 'a ticket not used in time');
+    const d = book([requested(), decision('bob', 'denied', T + 10, 'no')]).get(id, T + 20)!;
+    assert.deepEqual([d.status, d.deniedBy, d.reason], ['denied', 'bob', 'no']);
+    const self = book([requested(), decision('alice', 'granted', T + 10)]).get(id, T + 20)!;
+    assert.deepEqual([self.status, self.ignored], ['pending', [{ by: 'alice', step: 'granted', why: 'self_approval' }]]);
+    assert.equal(book([requested(), decision('bob', 'granted', T + 60_001)]).get(id, T + 30)?.status, 'pending', 'a decision after decideBy never counts');
+  });
+
+  it('two approvers: two distinct non-requesters, the first denial settles it; order of arrival does not matter', () => {
+    const recs = [requested({ approvers: 2 }), decision('bob', 'granted', T + 10), decision('alice', 'granted', T + 11), decision('carol', 'granted', T + 12), decision('dave', 'denied', T + 13)];
+    const rnd = prng(3);
+    for (let i = 0; i < 50; i++) {
+      const shuffled = [...recs].sort(() => rnd() - 0.5);
+      const v = book(shuffled).get(id, T + 20)!;
+      assert.deepEqual([v.status, v.approvers], ['granted', ['bob', 'carol']]);
+    }
+    assert.equal(book([requested({ approvers: 2 }), decision('bob', 'granted', T + 10), decision('dave', 'denied', T + 11)]).get(id, T + 20)?.status, 'denied');
+    assert.equal(book([requested({ approvers: 2 }), decision('bob', 'granted', T + 10)]).get(id, T + 20)?.status, 'pending');
+  });
+
+  it('an end record is final; checkDecision names why a decision would not count', () => {
+    const used: ApprovalRecord = { approvalId: id, schemaVersion: 1, step: 'used', at: T + 30, by: 'alice', reason: null, request: null };
+    const b = book([requested(), decision('bob', 'granted', T + 10), used]);
+    assert.equal(b.get(id, T + 40)?.status, 'used');
+    assert.equal(checkDecision(b, id, 'carol', T + 40).ok, false);
+    const p = book([requested({ approvers: 2 }), decision('bob', 'granted', T + 10)]);
+    assert.deepEqual([checkDecision(p, id, 'alice', T + 20)].map((c) => (c.ok ? 'ok' : c.code)), ['self_approval']);
+    assert.deepEqual([checkDecision(p, id, 'bob', T + 20)].map((c) => (c.ok ? 'ok' : c.code)), ['already_decided']);
+    assert.equal(checkDecision(p, id, 'carol', T + 20).ok, true);
+    assert.deepEqual([checkDecision(p, randomUUID(), 'carol', T + 20)].map((c) => (c.ok ? 'ok' : c.code)), ['unknown_approval']);
+    p.sweep(T + 10 * 86_400_000, 3_600_000);
+    assert.equal(p.size(), 0, 'settled approvals are forgotten after the horizon');
+  });
+});

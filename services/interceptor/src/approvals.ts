@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import { TOPICS, alertCodec, approvalCodec, eventCodec, newId, partitionKey, type Actor, type ApprovalRecord, type AuditEvent, type Source } from '@jwt-audit/events';
+import {
+  ApprovalBook,
+  approvalEvent,
+  approvalKey,
+  approvalRequestedAlert,
+  checkDecision,
+  type ApprovalRule,
+  type ApprovalView,
+  type DecisionCheck,
+  type Exchange,
+} from '@jwt-audit/edge';
+import { toAuditError, type Logger } from '@jwt-audit/runtime';
+import type { EventSink } from './engine.js';
+import type { SpoolRecord } from './spool.js';
+
+/**
+ * Just-in-time approval at the edge: the runtime half (packages/edge/src/approvals.ts and
+ * approval-state.ts are the pure half). State is the fold of the compacted audit.approvals.v1,
+ * which every instance follows from the beginning (as revocations), so a request ticketed on one
+ * instance is released by any other, and a decision written anywhere (`audit approve`, the signed
+ * callback on any instance) reaches the instance holding a request.
+ *
+ * What this instance writes (its request, a ticket's use, an expiry) is applied to its own book at
+ * once, before the topic brings it back: a ticket is refused a second time on this instance
+ * without waiting for Kafka. Across instances a use is known once its record has travelled (the
+ * follower's fetch wait, 100 ms): two instances presented the same ticket within that window could
+ * both accept it. Routes whose single use must hold across instances belong in hold mode (the
+ * request never leaves the instance that holds it) or behind sticky routing by subject.
+ */
+
+export function approvalRecord(r: ApprovalRecord): SpoolRecord {
+  const { value, headers } = approvalCodec.encode(r);
+  return { topic: TOPICS.approvals, key: approvalKey(r), value, headers };
+}
+
+export interface ApprovalGateOptions {
+  book: ApprovalBook;
+  sink: EventSink;
+  source: Source;
+  logger: Logger;
+  now?: () => number;
+  onStep?: (step: string) => void;
+}
+
+export type Redeemed = { ok: true; view: ApprovalView } | { ok: false; code: 'unknown_approval' | 'approval_pending' | 'approval_denied' | 'approval_used' | 'approval_expired' | 'wrong_subject' | 'request_mismatch'; detail: string; view?: ApprovalView };
+
+export interface RequestedBy {
+  rule: ApprovalRule;
+  routeName: string;
+  fingerprint: string;
+  actor: Actor & { sub: string };
+  exchange: Exchange;
+}
+
+export class ApprovalGate {
+  readonly book: ApprovalBook;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly now: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly o: ApprovalGateOptions) {
+    this.book = o.book;
+    this.now = o.now ?? Date.now;
+    this.log = o.logger.child({ component: 'approvals' });
+  }
+
+  /** The follower applied records for these approvals: wake whoever waits on them. */
+  changed(id: string): void {
+    const ws = this.waiters.get(id);
+    if (ws) for (const w of [...ws]) w();
+  }
+
+  private write(records: ApprovalRecord[], events: AuditEvent[], extra: SpoolRecord[] = []): boolean {
+    const out: SpoolRecord[] = [];
+    for (const r of records) {
+      out.push(approvalRecord(r));
+      this.book.apply(approvalKey(r), r);
+    }
+    for (const e of events) {
+      const { value, headers } = eventCodec.encode(e);
+      out.push({ topic: TOPICS.raw, key: partitionKey(e), value, headers });
+    }
+    out.push(...extra);
+    for (const r of records) this.changed(r.approvalId);
+    return this.o.sink.enqueue(out);
+  }
+
+  /** A request that needs approval: a new approval, its audit event, and the alert that notifies approvers. */
+  request(by: RequestedBy): ApprovalView {
+    const at = this.now();
+    const id = newId();
+    const r = by.rule;
+    const decideMs = (r.mode === 'hold' ? r.holdSec : r.decideSec) * 1000;
+    const record: ApprovalRecord = {
+      approvalId: id,
+      schemaVersion: 1,
+      step: 'requested',
+      at,
+      by: by.actor.sub,
+      reason: r.reason,
+      request: {
+        fingerprint: by.fingerprint,
+        requester: by.actor.sub,
+        clientId: by.actor.clientId,
+        rule: r.name,
+        route: by.routeName,
+        method: by.exchange.request.method === 'HEAD' ? 'GET' : by.exchange.request.method,
+        path: by.exchange.request.path + (by.exchange.request.query === null ? '' : `?${by.exchange.request.query}`),
+        mode: r.mode,
+        approversRequired: r.approvers,
+        decideBy: at + decideMs,
+        validSec: r.validSec,
+        instance: this.o.source.instance,
+      },
+    };
+    this.book.apply(approvalKey(record), record);
+    const view = this.book.get(id, at)!;
+    const event = approvalEvent('approval.requested', view, { source: this.o.source, actor: by.actor, at, reason: r.reason, exchange: by.exchange });
+    const alert = approvalRequestedAlert(view, { eventId: event.id, actor: by.actor, clientIp: by.exchange.network?.clientIp ?? null, at, reason: r.reason });
+    const encoded = alertCodec.encode(alert);
+    this.write([record], [event], [{ topic: TOPICS.alerts, key: `sub:${by.actor.sub}`, value: encoded.value, headers: encoded.headers }]);
+    this.o.onStep?.('requested');
+    this.log.info({ approval: id, rule: r.name, mode: r.mode, requester: by.actor.sub, route: by.routeName }, 'approval requested');
+    return view;
+  }
+
+  /** Resolves once the approval is no longer pending, or at `ms` (then still pending), or when `signal` fires. */
+  wait(id: string, ms: number, signal: AbortSignal): Promise<ApprovalView> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const set = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, set);
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(check);
+        if (set.size === 0) this.waiters.delete(id);
+        signal.removeEventListener('abort', done);
+        resolve(this.book.get(id, this.now())!);
+      };
+      const check = () => {
+        const v = this.book.get(id, this.now());
+        if (!v || v.status !== 'pending') done();
+      };
+      set.add(check);
+      signal.addEventListener('abort', done, { once: true });
+      timer = setTimeout(done, ms);
+      check();
+    });
+  }
+
+  /** Ends an approval at the edge: a held request released or a ticket used (`used`), or no decision in time (`expired`). */
+  end(view: ApprovalView, step: 'used' | 'expired', o: { reason: string | null; actor: Actor; exchange?: Exchange }): ApprovalView {
+    const at = this.now();
+    const record: ApprovalRecord = { approvalId: view.id, schemaVersion: 1, step, at, by: step === 'used' ? view.request.requester : this.o.source.instance, reason: o.reason, request: null };
+    this.book.apply(approvalKey(record), record);
+    const after = this.book.get(view.id, at) ?? view;
+    const event = approvalEvent(step === 'used' ? 'approval.used' : 'approval.expired', after, { source: this.o.source, actor: o.actor, at, reason: o.reason, ...(o.exchange ? { exchange: o.exchange } : {}) });
+    this.write([record], [event]);
+    this.o.onStep?.(step);
+    return after;
+  }
+
+  /**
+   * A ticket presented with Audit-Approval: passes once, for the requester, for exactly the
+   * request approved, while valid. A refusal leaves the ticket as it was (someone else's retry
+   * or a changed body cannot burn the requester's ticket).
+   */
+  redeem(id: string, subject: string, fingerprint: string): Redeemed {
+    const view = this.book.get(id, this.now());
+    if (!view) return { ok: false, code: 'unknown_approval', detail: 'no such approval' };
+    if (view.request.requester !== subject) return { ok: false, code: 'wrong_subject', detail: 'the approval was asked for by another subject', view };
+    if (view.request.fingerprint !== fingerprint) return { ok: false, code: 'request_mismatch', detail: 'the approval is for another request (method, path, query and body must be exactly those approved)', view };
+    if (view.request.mode !== 'ticket') return { ok: false, code: 'unknown_approval', detail: 'no such ticket', view };
+    switch (view.status) {
+      case 'granted':
+        return { ok: true, view };
+      case 'pending':
+        return { ok: false, code: 'approval_pending', detail: `waiting for ${view.request.approversRequired - view.approvers.length} more approver(s)`, view };
+      case 'denied':
+        return { ok: false, code: 'approval_denied', detail: `denied${view.reason ? `: ${view.reason}` : ''}`, view };
+      case 'used':
+        return { ok: false, code: 'approval_used', detail: 'the ticket was already used', view };
+      default:
+        return { ok: false, code: 'approval_expired', detail: view.reason ?? 'expired', view };
+    }
+  }
+
+  /** A decision from the signed callback: checked against the book, written, audited. */
+  decide(id: string, approver: string, decision: 'granted' | 'denied', reason: string | null, via: string): DecisionCheck {
+    const at = this.now();
+    const check = checkDecision(this.book, id, approver, at);
+    if (!check.ok) return check;
+    const record: ApprovalRecord = { approvalId: id, schemaVersion: 1, step: decision, at, by: approver, reason, request: null };
+    this.book.apply(approvalKey(record), record);
+    const after = this.book.get(id, at)!;
+    const actor: Actor = { sub: approver, clientId: null, tenant: null, roles: [], scopes: [] };
+    const event = approvalEvent(decision === 'granted' ? 'approval.granted' : 'approval.denied', after, { source: this.o.source, actor, at, reason, via });
+    this.write([record], [event]);
+    this.o.onStep?.(decision);
+    this.log.info({ approval: id, approver, decision, status: after.status, via }, 'approval decided');
+    return { ok: true, view: after };
+  }
+}
+
+/**
+ * Follows audit.approvals.v1 from the beginning with a consumer group of its own (every instance
+ * needs every record; nothing is committed), as RevocationFollower does for revocations. start()
+ * resolves once caught up with the end offsets measured at start, or after startupTimeoutMs.
+ */
+export class ApprovalFollower {
+  private consumer: Consumer | undefined;
+  ready = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly gate: ApprovalGate,
+    logger: Logger,
+    private readonly opts: { startupTimeoutMs: number; groupPrefix: string },
+  ) {
+    this.log = logger.child({ component: 'approvals' });
+  }
+
+  async start(): Promise<void> {
+    if (this.consumer) return;
+    const consumer = this.kafka.consumer({ groupId: `${this.opts.groupPrefix}-${randomUUID()}`, maxWaitTimeInMs: 100, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    this.consumer = consumer;
+    const admin = this.kafka.admin();
+    let targets = new Map<number, bigint>();
+    try {
+      await admin.connect();
+      targets = new Map((await admin.fetchTopicOffsets(TOPICS.approvals)).map((o) => [o.partition, BigInt(o.high)]));
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    const caughtUp = new Map<number, boolean>([...targets].map(([p, high]) => [p, high === 0n]));
+    let markReady: () => void = () => {};
+    const readyPromise = new Promise<void>((resolve) => (markReady = resolve));
+    const check = () => {
+      if (!this.ready && [...caughtUp.values()].every(Boolean)) {
+        this.ready = true;
+        markReady();
+      }
+    };
+    check();
+    await consumer.connect();
+    await consumer.subscribe({ topic: TOPICS.approvals, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const touched = new Set<string>();
+        for (const m of batch.messages) {
+          const key = m.key?.toString() ?? '';
+          try {
+            const value = m.value === null ? null : approvalCodec.decode(m.value, m.headers as Record<string, Buffer>);
+            const id = this.gate.book.apply(key, value);
+            if (id) touched.add(id);
+          } catch (err) {
+            this.log.warn({ partition: batch.partition, offset: m.offset, err: toAuditError(err).message }, 'undecodable approval record skipped');
+          }
+        }
+        for (const id of touched) this.gate.changed(id);
+        const target = targets.get(batch.partition);
+        if (target !== undefined && BigInt(batch.lastOffset()) + 1n >= target) caughtUp.set(batch.partition, true);
+        check();
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([readyPromise, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.startupTimeoutMs)))]);
+    clearTimeout(timer);
+    if (!this.ready) this.log.warn({ timeoutMs: this.opts.startupTimeoutMs }, 'approval state not caught up at start; serving while it catches up');
+    else this.log.info({ approvals: this.gate.book.size() }, 'approval state rebuilt');
+  }
+
+  async stop(): Promise<void> {
+    const c = this.consumer;
+    this.consumer = undefined;
+    await c?.disconnect().catch(() => {});
+  }
+}
