@@ -715,6 +715,18 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
             }
           : null,
         session: e.session ? { id: shaped(e.session.id, 'identifier', 'session.id', ctx), reason: e.session.reason === null ? null : text(e.session.reason, ctx) } : null,
+        // schema v4: an approver's reason is free text, the people are identifiers like actor.sub
+        approval: e.approval
+          ? {
+              ...e.approval,
+              id: shaped(e.approval.id, 'uuid', 'approval.id', ctx),
+              fingerprint: shaped(e.approval.fingerprint, 'hex64', 'approval.fingerprint', ctx),
+              requester: shaped(e.approval.requester, 'identifier', 'approval.requester', ctx),
+              approvers: e.approval.approvers.map((a) => shaped(a, 'identifier', 'approval.approvers[]', ctx)),
+              reason: e.approval.reason === null ? null : text(e.approval.reason, ctx),
+              rule: shapedOrNull(e.approval.rule, 'identifier', 'approval.rule', ctx),
+            }
+          : null,
         http,
         network: e.network
           ? {

@@ -18,6 +18,7 @@ function fullEvent(): AuditEvent {
     token: { ...v.token!, jti: 'j-1', sid: 's-1', familyId: 'f-1', kid: 'k-1', alg: 'RS256', iss: 'https://idp.example.org', aud: ['api'], previousFingerprint: 'b'.repeat(64) },
     key: { jwksUrl: 'https://idp.example.org/jwks', added: ['a'], removed: ['b'], current: ['c'] },
     session: { id: 'sess-1', reason: 'logout' },
+    approval: { id: '0193a005-7c2e-7a31-8f00-3aa000000001', fingerprint: 'c'.repeat(64), requester: 'alice', approvers: ['bob'], approversRequired: 1, reason: 'approved for the migration', mode: 'ticket', rule: 'admin-delete', expiresAt: 1795166406000 },
     http: v.http ?? e.http,
     network: { clientIp: '203.0.113.9', forwardedFor: ['198.51.100.7'], userAgent: 'curl/8' },
     trace: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`, tracestate: 'vendor=abc', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) },
@@ -180,4 +181,17 @@ test('the ingest API refuses what the masker would fingerprint, naming the field
   const attr = validateIngestRequest({ ...base, attributes: { 'bad key': 'v' } });
   assert.ok(!attr.ok && attr.errors.some((err) => err.field.startsWith('attributes')), JSON.stringify(attr));
   assert.ok(n > 150);
+});
+
+test('an approval (schema v4): the approver\'s free-text reason is masked like any text, the people and ids kept when well-shaped', () => {
+  const ghp = `ghp_${'A1b2'.repeat(9)}`;
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln';
+  for (const [text, secret] of [['password=hunter2', 'hunter2'], ['card 4111 1111 1111 1111', '4111 1111 1111 1111'], [`token ${ghp}`, ghp], [jwt, jwt]] as const) {
+    const e = fullEvent();
+    e.approval = { ...e.approval!, reason: `approved, ${text}, for the migration` };
+    const out = masker.mask(e);
+    assert.ok(!out.approval!.reason!.includes(secret), `${text} -> ${out.approval!.reason}`);
+    assert.ok(out.approval!.reason!.startsWith('approved, '), out.approval!.reason!);
+    assert.deepEqual([out.approval!.requester, out.approval!.approvers, out.approval!.rule], ['alice', ['bob'], 'admin-delete']);
+  }
 });
