@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, Kafka } from '@jwt-audit/kafka';
 import { TOPICS, alertCodec, approvalCodec, eventCodec, newId, partitionKey, type Actor, type ApprovalRecord, type AuditEvent, type Source } from '@jwt-audit/events';
 import {
   ApprovalBook,

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { Command, InvalidArgumentError } from 'commander';
-import { logLevel, type Kafka } from 'kafkajs';
+import { logLevel, type Kafka } from '@jwt-audit/kafka';
 import { TOPICS, approvalCodec, eventCodec, newId, partitionKey, type ApprovalRecord } from '@jwt-audit/events';
 import { ApprovalBook, approvalEvent, approvalKey, checkDecision, type ApprovalView } from '@jwt-audit/edge';
 import { createKafkaClient } from '@jwt-audit/kafka';
