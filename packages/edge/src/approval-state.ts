@@ -11,7 +11,14 @@ import type { ApprovalRecord, ApprovalRequest } from '@jwt-audit/events';
  *   - decisions count in time order: the first denial, or the approversRequired-th distinct
  *     approver, settles it; later decisions change nothing;
  *   - pending past decideBy is expired; a granted ticket not used within validSec is expired;
- *   - an end record (used, expired) is final.
+ *   - an end record (used, expired) is final;
+ *   - a ticket's use is arbitrated by the log: an interceptor about to forward a ticketed request
+ *     writes a use claim (key use:<id>:<nonce>, step used, by its instance id) and forwards only
+ *     once it reads its own claim back as the first counting claim. Claims count in LOG order
+ *     (the order apply() sees them: audit.approvals.v1 has one partition, so one approval's records
+ *     are totally ordered), not by `at`, so every reader names the same winner whatever the
+ *     clocks; a claim counts when the ticket was granted and its `at` is within validUntil. The
+ *     writer's own claim is never applied before the log brings it back.
  */
 
 export type ApprovalStatus = 'pending' | 'granted' | 'denied' | 'used' | 'expired';
@@ -31,12 +38,23 @@ export interface ApprovalView {
   validUntil: number | null;
   /** Decisions that did not count, and why (the requester's own, too late). */
   ignored: Array<{ by: string; step: 'granted' | 'denied'; why: 'self_approval' | 'too_late' }>;
+  /** The use claim that won (the first counting one in log order): the instance that wrote it, its nonce, its time. */
+  usedBy: { instance: string; nonce: string; at: number } | null;
 }
 
 interface Entry {
   request: ApprovalRecord | null;
   decisions: Map<string, ApprovalRecord>;
   end: ApprovalRecord | null;
+  /** Use claims by nonce, in the order applied (Map keeps insertion order; a duplicate keeps its first place). */
+  claims: Map<string, ApprovalRecord>;
+}
+
+const NONCE = /^[0-9a-f-]{36}$/;
+
+/** The key of a ticket's use claim (see the header comment); `nonce` is a random UUID of the claiming instance. */
+export function useClaimKey(approvalId: string, nonce: string): string {
+  return `use:${approvalId}:${nonce}`;
 }
 
 export function approvalKey(r: Pick<ApprovalRecord, 'approvalId' | 'step' | 'by'>): string {
@@ -53,8 +71,10 @@ export function approvalKey(r: Pick<ApprovalRecord, 'approvalId' | 'step' | 'by'
 
 /** The approval id a key belongs to, or null for a key this fold does not know. */
 export function approvalIdOfKey(key: string): string | null {
-  const m = /^(req|dec|end):([0-9a-f-]{36})(?::.*)?$/s.exec(key);
-  return m ? m[2]! : null;
+  const m = /^(req|dec|end|use):([0-9a-f-]{36})(?::.*)?$/s.exec(key);
+  if (!m) return null;
+  if (m[1] === 'use' && !NONCE.test(key.slice(4 + 36 + 1))) return null;
+  return m[2]!;
 }
 
 export class ApprovalBook {
@@ -62,7 +82,7 @@ export class ApprovalBook {
 
   private entry(id: string): Entry {
     let e = this.entries.get(id);
-    if (!e) this.entries.set(id, (e = { request: null, decisions: new Map(), end: null }));
+    if (!e) this.entries.set(id, (e = { request: null, decisions: new Map(), end: null, claims: new Map() }));
     return e;
   }
 
@@ -76,8 +96,13 @@ export class ApprovalBook {
       const by = key.slice(4 + 36 + 1);
       if (value === null) e.decisions.delete(by);
       else e.decisions.set(by, value);
+    } else if (key.startsWith('use:')) {
+      const nonce = key.slice(4 + 36 + 1);
+      // a claim is a used step; anything else under a claim key is not a claim (and a replay keeps its first place)
+      if (value === null || value.step !== 'used' || value.approvalId !== id) e.claims.delete(nonce);
+      else if (!e.claims.has(nonce)) e.claims.set(nonce, value);
     } else e.end = value;
-    if (!e.request && e.decisions.size === 0 && !e.end) this.entries.delete(id);
+    if (!e.request && e.decisions.size === 0 && !e.end && e.claims.size === 0) this.entries.delete(id);
     return id;
   }
 
@@ -85,7 +110,7 @@ export class ApprovalBook {
     const e = this.entries.get(id);
     if (!e?.request?.request) return undefined;
     const req = e.request.request;
-    const view: ApprovalView = { id, request: req, requestedAt: e.request.at, status: 'pending', approvers: [], deniedBy: null, reason: null, grantedAt: null, validUntil: null, ignored: [] };
+    const view: ApprovalView = { id, request: req, requestedAt: e.request.at, status: 'pending', approvers: [], deniedBy: null, reason: null, grantedAt: null, validUntil: null, ignored: [], usedBy: null };
     const decisions = [...e.decisions.values()].sort((a, b) => a.at - b.at || (a.by < b.by ? -1 : 1));
     for (const d of decisions) {
       const step = d.step === 'denied' ? 'denied' : 'granted';
@@ -109,6 +134,14 @@ export class ApprovalBook {
           view.grantedAt = d.at;
           view.validUntil = req.mode === 'ticket' ? d.at + req.validSec * 1000 : null;
         }
+      }
+    }
+    if (view.status === 'granted' && req.mode === 'ticket' && view.validUntil !== null) {
+      for (const [nonce, c] of e.claims) {
+        if (c.at > view.validUntil) continue;
+        view.status = 'used';
+        view.usedBy = { instance: c.by, nonce, at: c.at };
+        break;
       }
     }
     if (e.end && (view.status === 'pending' || view.status === 'granted')) {
@@ -137,7 +170,7 @@ export class ApprovalBook {
   sweep(now: number, keepMs: number): void {
     for (const [id, e] of this.entries) {
       const req = e.request?.request;
-      const last = Math.max(e.request?.at ?? 0, e.end?.at ?? 0, ...[...e.decisions.values()].map((d) => d.at));
+      const last = Math.max(e.request?.at ?? 0, e.end?.at ?? 0, ...[...e.decisions.values()].map((d) => d.at), ...[...e.claims.values()].map((c) => c.at));
       const horizon = req ? Math.max(req.decideBy, last) + req.validSec * 1000 : last;
       if (horizon + keepMs < now) this.entries.delete(id);
     }

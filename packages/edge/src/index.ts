@@ -10,5 +10,5 @@ export { FamilyTracker, observeTokenEndpoint, type Observed, type TokenEndpointI
 export { problem, type Problem } from './problem.js';
 export { RouteConfigError } from './errors.js';
 export { APPROVAL_DEFAULTS, APPROVAL_HEADER, approvalRuleFor, bodyConditionHolds, candidateRules, compileApprovalRules, parseApprovalHeader, requestFingerprint, sha256Hex, type ApprovalHeader, type ApprovalMode, type ApprovalRule, type ApprovalRuleConfig, type FingerprintInput } from './approvals.js';
-export { ApprovalBook, approvalIdOfKey, approvalKey, checkDecision, type ApprovalStatus, type ApprovalView, type DecisionCheck } from './approval-state.js';
+export { ApprovalBook, approvalIdOfKey, approvalKey, checkDecision, useClaimKey, type ApprovalStatus, type ApprovalView, type DecisionCheck } from './approval-state.js';
 export { approvalEvent, approvalInfo, approvalRequestedAlert, type ApprovalEventKind } from './approval-events.js';

@@ -11,6 +11,7 @@ import {
   type ApprovalView,
   type DecisionCheck,
   type Exchange,
+  useClaimKey,
 } from '@jwt-audit/edge';
 import { toAuditError, type Logger } from '@jwt-audit/runtime';
 import type { EventSink } from './engine.js';
@@ -23,13 +24,18 @@ import type { SpoolRecord } from './spool.js';
  * instance is released by any other, and a decision written anywhere (`audit approve`, the signed
  * callback on any instance) reaches the instance holding a request.
  *
- * What this instance writes (its request, a ticket's use, an expiry) is applied to its own book at
- * once, before the topic brings it back: a ticket is refused a second time on this instance
- * without waiting for Kafka. Across instances a use is known once its record has travelled (the
- * follower's fetch wait, 100 ms): two instances presented the same ticket within that window could
- * both accept it. Routes whose single use must hold across instances belong in hold mode (the
- * request never leaves the instance that holds it) or behind sticky routing by subject.
+ * What this instance writes (its request, a decision, an end) is applied to its own book at once,
+ * before the topic brings it back. A ticket's use is different: the log is the arbiter. The
+ * instance writes a use claim (its instance id and a random nonce, key use:<id>:<nonce>) and
+ * forwards the request only once the follower has read that claim back as the first counting
+ * claim of the approval (approval-state.ts); an earlier claim, from any instance, wins and the
+ * request is refused as already used. A claim not read back within claimTimeoutMs is refused too
+ * (fail closed: the ticket may then be spent with nothing forwarded, never forwarded twice). On
+ * this instance a second presentation while a claim is in flight is refused at once.
  */
+
+/** How long a ticket's use waits for its claim to come back from the log before refusing (fail closed). */
+export const CLAIM_TIMEOUT_MS = 5_000;
 
 export function approvalRecord(r: ApprovalRecord): SpoolRecord {
   const { value, headers } = approvalCodec.encode(r);
@@ -43,9 +49,11 @@ export interface ApprovalGateOptions {
   logger: Logger;
   now?: () => number;
   onStep?: (step: string) => void;
+  /** Default CLAIM_TIMEOUT_MS. */
+  claimTimeoutMs?: number;
 }
 
-export type Redeemed = { ok: true; view: ApprovalView } | { ok: false; code: 'unknown_approval' | 'approval_pending' | 'approval_denied' | 'approval_used' | 'approval_expired' | 'wrong_subject' | 'request_mismatch'; detail: string; view?: ApprovalView };
+export type Redeemed = { ok: true; view: ApprovalView } | { ok: false; code: 'unknown_approval' | 'approval_pending' | 'approval_denied' | 'approval_used' | 'approval_expired' | 'wrong_subject' | 'request_mismatch' | 'claim_unconfirmed'; detail: string; view?: ApprovalView };
 
 export interface RequestedBy {
   rule: ApprovalRule;
@@ -60,6 +68,8 @@ export class ApprovalGate {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly now: () => number;
   private readonly log: Logger;
+  /** Approvals this instance has a use claim in flight for. */
+  private readonly claiming = new Set<string>();
 
   constructor(private readonly o: ApprovalGateOptions) {
     this.book = o.book;
@@ -186,6 +196,63 @@ export class ApprovalGate {
       default:
         return { ok: false, code: 'approval_expired', detail: view.reason ?? 'expired', view };
     }
+  }
+
+  /**
+   * A ticket presented with Audit-Approval, used: checked as redeem() does, then claimed on the
+   * log; resolves ok (the use written and audited: forward the request) only when this
+   * instance's claim is the first counting claim read back from audit.approvals.v1.
+   */
+  async use(id: string, subject: string, fingerprint: string, o: { actor: Actor; exchange: Exchange }): Promise<Redeemed> {
+    const r = this.redeem(id, subject, fingerprint);
+    if (!r.ok) return r;
+    if (this.claiming.has(id)) return { ok: false, code: 'approval_used', detail: 'the ticket is being used by another request', view: { ...r.view, status: 'used' } };
+    const nonce = randomUUID();
+    const claim: ApprovalRecord = { approvalId: id, schemaVersion: 1, step: 'used', at: this.now(), by: this.o.source.instance, reason: null, request: null };
+    const { value, headers } = approvalCodec.encode(claim);
+    this.claiming.add(id);
+    const started = this.now();
+    try {
+      // not applied to the book: only the log's order says whose claim is first
+      if (!this.o.sink.enqueue([{ topic: TOPICS.approvals, key: useClaimKey(id, nonce), value, headers }])) {
+        return { ok: false, code: 'claim_unconfirmed', detail: 'the ticket could not be claimed now (the audit pipeline is not accepting records); try again', view: r.view };
+      }
+      const timeoutMs = this.o.claimTimeoutMs ?? CLAIM_TIMEOUT_MS;
+      const settled = await this.waitFor(id, timeoutMs, (v) => v.status !== 'granted');
+      if (!settled || settled.status === 'granted') {
+        this.log.warn({ approval: id, timeoutMs }, 'ticket use claim not read back in time; refused (the ticket may be spent)');
+        return { ok: false, code: 'claim_unconfirmed', detail: `the ticket's use could not be confirmed within ${timeoutMs} ms; it may be spent`, view: settled ?? r.view };
+      }
+      if (settled.usedBy?.nonce !== nonce) {
+        if (settled.status === 'used') return { ok: false, code: 'approval_used', detail: 'the ticket was already used', view: settled };
+        return this.redeem(id, subject, fingerprint);
+      }
+      this.log.debug({ approval: id, claimMs: this.now() - started }, 'ticket use claim won');
+      return { ok: true, view: this.end(settled, 'used', { reason: null, actor: o.actor, exchange: o.exchange }) };
+    } finally {
+      this.claiming.delete(id);
+    }
+  }
+
+  /** Resolves with the view once `done` holds for it (or it is gone: undefined), or at `ms` with the view as it is. */
+  private waitFor(id: string, ms: number, done: (v: ApprovalView) => boolean): Promise<ApprovalView | undefined> {
+    return new Promise((resolve) => {
+      const set = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, set);
+      const finish = () => {
+        clearTimeout(timer);
+        set.delete(check);
+        if (set.size === 0) this.waiters.delete(id);
+        resolve(this.book.get(id, this.now()));
+      };
+      const check = () => {
+        const v = this.book.get(id, this.now());
+        if (!v || done(v)) finish();
+      };
+      const timer = setTimeout(finish, ms);
+      set.add(check);
+      check();
+    });
   }
 
   /** A decision from the signed callback: checked against the book, written, audited. */

@@ -222,12 +222,11 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
           { 'audit-approval': view.id },
         );
       }
-      const r = gate.redeem(header.id, sub, fingerprint);
+      const r = await gate.use(header.id, sub, fingerprint, { actor: who, exchange: ctx.exchange });
       if (!r.ok) {
         ctx.attributes = { ...ctx.attributes, 'approval.id': header.id, 'approval.refusal': r.code };
         return refuse(403, 'approval-refused', 'Approval refused', r.detail, { reason: r.code, approvalId: header.id, ...(r.view && r.code !== 'wrong_subject' ? { approvalStatus: r.view.status } : {}) });
       }
-      gate.end(r.view, 'used', { reason: null, actor: who, exchange: ctx.exchange });
       mark(r.view.id, 'used');
       return forward(req, res, route, upstream, target, ctx, finish, state, body);
     }
