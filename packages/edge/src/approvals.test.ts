@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { ApprovalRecord } from '@jwt-audit/events';
-import { ApprovalBook, approvalKey, checkDecision } from './approval-state.js';
+import { ApprovalBook, approvalKey, checkDecision, useClaimKey } from './approval-state.js';
 import { approvalRuleFor, bodyConditionHolds, candidateRules, parseApprovalHeader, requestFingerprint, sha256Hex, type ApprovalRuleConfig } from './approvals.js';
 import { RouteConfigError } from './errors.js';
 import { createRouter, DEFAULT_METHODS, type RouteConfig } from './routes.js';
@@ -204,6 +204,56 @@ describe('approval state fold', () => {
     }
     assert.equal(book([requested({ approvers: 2 }), decision('bob', 'granted', T + 10), decision('dave', 'denied', T + 11)]).get(id, T + 20)?.status, 'denied');
     assert.equal(book([requested({ approvers: 2 }), decision('bob', 'granted', T + 10)]).get(id, T + 20)?.status, 'pending');
+  });
+
+  it('use claims: the first counting claim in log order wins, whatever the clocks; every reader of the same log names the same winner (generated)', () => {
+    const claim = (instance: string, at: number): ApprovalRecord => ({ approvalId: id, schemaVersion: 1, step: 'used', at, by: instance, reason: null, request: null });
+    const validUntil = T + 10 + 300_000;
+    const rnd = prng(11);
+    for (let round = 0; round < 200; round++) {
+      const n = 1 + Math.floor(rnd() * 5);
+      // claims from several instances with skewed clocks, some after validUntil (they do not count)
+      const claims = Array.from({ length: n }, (_, k) => ({ nonce: randomUUID(), rec: claim(`i${k % 3}`, T + 20 + Math.floor((rnd() - 0.2) * 400_000)) }));
+      const log: Array<[string, ApprovalRecord]> = [[approvalKey(requested()), requested()], [approvalKey(decision('bob', 'granted', T + 10)), decision('bob', 'granted', T + 10)]];
+      for (const c of claims) log.push([useClaimKey(id, c.nonce), c.rec]);
+      // a producer retry may append a claim again: it keeps its first place
+      if (n > 1 && rnd() < 0.5) log.push([useClaimKey(id, claims[0]!.nonce), claims[0]!.rec]);
+      const expected = claims.find((c) => c.rec.at <= validUntil);
+      const readers = [new ApprovalBook(), new ApprovalBook()];
+      for (const b of readers) for (const [k, v] of log) b.apply(k, v);
+      for (const b of readers) {
+        const v = b.get(id, T + 20)!;
+        if (expected) assert.deepEqual([v.status, v.usedBy], ['used', { instance: expected.rec.by, nonce: expected.nonce, at: expected.rec.at }], `round ${round}`);
+        else assert.deepEqual([v.status, v.usedBy], ['granted', null], `round ${round}: no claim within validUntil`);
+      }
+    }
+  });
+
+  it('use claims count only on a granted ticket; a claim key that is not a UUID nonce, or a non-used step under it, is not a claim', () => {
+    const c: ApprovalRecord = { approvalId: id, schemaVersion: 1, step: 'used', at: T + 20, by: 'i1', reason: null, request: null };
+    const nonce = randomUUID();
+    const pending = book([requested()]);
+    pending.apply(useClaimKey(id, nonce), c);
+    assert.deepEqual([pending.get(id, T + 30)?.status, pending.get(id, T + 30)?.usedBy], ['pending', null], 'a claim does not grant');
+    const hold = book([requested({ mode: 'hold' }), decision('bob', 'granted', T + 10)]);
+    hold.apply(useClaimKey(id, nonce), c);
+    assert.equal(hold.get(id, T + 30)?.status, 'granted', 'a held request is ended by its end record, not a claim');
+    const g = () => book([requested(), decision('bob', 'granted', T + 10)]);
+    for (const key of [`use:${id}:`, `use:${id}:x`, `use:${id}:${nonce}:extra`, `use:${id}:${nonce.toUpperCase()}`, `use:${id}`, `use:${randomUUID()}:${nonce}`]) {
+      const b = g();
+      b.apply(key, c);
+      assert.equal(b.get(id, T + 30)?.status, 'granted', key);
+    }
+    for (const step of ['requested', 'granted', 'denied', 'expired'] as const) {
+      const b = g();
+      b.apply(useClaimKey(id, nonce), { ...c, step });
+      assert.equal(b.get(id, T + 30)?.status, 'granted', step);
+    }
+    const t = g();
+    t.apply(useClaimKey(id, nonce), c);
+    assert.equal(t.get(id, T + 30)?.status, 'used');
+    t.apply(useClaimKey(id, nonce), null);
+    assert.equal(t.get(id, T + 30)?.status, 'granted', 'a tombstone forgets the claim');
   });
 
   it('an end record is final; checkDecision names why a decision would not count', () => {

@@ -71,6 +71,33 @@ describe('just-in-time approval on the embedded broker, two interceptors sharing
     assert.equal(used.http?.request.path, '/api/admin/users/1');
   });
 
+  it('one ticket presented to both instances at the same moment passes exactly once (30 generated rounds; the log arbitrates)', async () => {
+    for (let round = 0; round < 30; round++) {
+      const p = `/api/admin/race-${round}-${randomUUID().slice(0, 8)}`;
+      const id = await ticket(p, undefined, round % 2 === 0 ? s.urlA : s.urlB);
+      await waitFor('both know the approval', () => s.a.approvals.book.get(id, Date.now()) && s.b.approvals.book.get(id, Date.now()));
+      assert.equal((await callback({ approvalId: id, decision: 'approve', approver: 'bob' })).status, 202);
+      await waitFor('both see the grant', () => s.a.approvals.book.get(id, Date.now())?.status === 'granted' && s.b.approvals.book.get(id, Date.now())?.status === 'granted');
+      // two or three presentations per instance, in a generated order, all in flight together
+      const order = [s.urlA, s.urlB, ...Array.from({ length: round % 3 }, (_, k) => ((round + k) % 2 === 0 ? s.urlA : s.urlB))];
+      const results = await Promise.all(order.map((base) => send(base, 'DELETE', p, { headers: { 'audit-approval': id } })));
+      const passed = results.filter((r) => r.status === 200);
+      assert.equal(passed.length, 1, `round ${round}: exactly one presentation passes (${results.map((r) => `${r.status} ${String(r.body.reason ?? '')}`).join(', ')})`);
+      for (const r of results.filter((x) => x.status !== 200)) {
+        assert.deepEqual([r.status, r.body.type, r.body.reason], [403, 'https://jwt-audit.dev/problems/approval-refused', 'approval_used'], `round ${round}`);
+      }
+      assert.equal(seenUpstream(p).length, 1, `round ${round}: the upstream saw the request once`);
+      await waitFor('both fold the same winner', () => {
+        const va = s.a.approvals.book.get(id, Date.now());
+        const vb = s.b.approvals.book.get(id, Date.now());
+        return va?.status === 'used' && vb?.status === 'used' && va.usedBy !== null && va.usedBy.nonce === vb.usedBy?.nonce;
+      });
+      const used = await waitFor('one approval.used', () => events(id, 'approval.used')[0]);
+      assert.equal(used.http?.request.path, p);
+      assert.equal(events(id, 'approval.used').length, 1);
+    }
+  });
+
   it('self-approval is refused by `audit approve`, by the callback, and ignored by the interceptors if written anyway', async () => {
     const id = await ticket('/api/admin/users/2');
     await waitFor('B knows the approval', () => s.b.approvals.book.get(id, Date.now()));
