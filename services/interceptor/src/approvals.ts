@@ -138,27 +138,8 @@ export class ApprovalGate {
   }
 
   /** Resolves once the approval is no longer pending, or at `ms` (then still pending), or when `signal` fires. */
-  wait(id: string, ms: number, signal: AbortSignal): Promise<ApprovalView> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const set = this.waiters.get(id) ?? new Set();
-      this.waiters.set(id, set);
-      const done = () => {
-        clearTimeout(timer);
-        set.delete(check);
-        if (set.size === 0) this.waiters.delete(id);
-        signal.removeEventListener('abort', done);
-        resolve(this.book.get(id, this.now())!);
-      };
-      const check = () => {
-        const v = this.book.get(id, this.now());
-        if (!v || v.status !== 'pending') done();
-      };
-      set.add(check);
-      signal.addEventListener('abort', done, { once: true });
-      timer = setTimeout(done, ms);
-      check();
-    });
+  async wait(id: string, ms: number, signal: AbortSignal): Promise<ApprovalView> {
+    return (await this.waitFor(id, ms, (v) => v.status !== 'pending', signal))!;
   }
 
   /** Ends an approval at the edge: a held request released or a ticket used (`used`), or no decision in time (`expired`). */
@@ -234,8 +215,8 @@ export class ApprovalGate {
     }
   }
 
-  /** Resolves with the view once `done` holds for it (or it is gone: undefined), or at `ms` with the view as it is. */
-  private waitFor(id: string, ms: number, done: (v: ApprovalView) => boolean): Promise<ApprovalView | undefined> {
+  /** Resolves with the view once `done` holds for it (or it is gone: undefined), or at `ms` or when `signal` fires with the view as it is. */
+  private waitFor(id: string, ms: number, done: (v: ApprovalView) => boolean, signal?: AbortSignal): Promise<ApprovalView | undefined> {
     return new Promise((resolve) => {
       const set = this.waiters.get(id) ?? new Set();
       this.waiters.set(id, set);
@@ -243,6 +224,7 @@ export class ApprovalGate {
         clearTimeout(timer);
         set.delete(check);
         if (set.size === 0) this.waiters.delete(id);
+        signal?.removeEventListener('abort', finish);
         resolve(this.book.get(id, this.now()));
       };
       const check = () => {
@@ -251,6 +233,7 @@ export class ApprovalGate {
       };
       const timer = setTimeout(finish, ms);
       set.add(check);
+      signal?.addEventListener('abort', finish, { once: true });
       check();
     });
   }
