@@ -11,6 +11,7 @@ const NAV = [
   ['/timeline', 'Sessions'],
   ['/alerts', 'Alerts'],
   ['/integrity', 'Integrity'],
+  ['/approvals', 'Approvals'],
 ] as const;
 
 export function page(ctx: PageContext, title: string, active: string, body: Html, opts: { scripts?: string[] } = {}): string {
