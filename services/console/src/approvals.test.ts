@@ -39,7 +39,9 @@ const ID = {
   released: '0193a005-7c2e-7a31-8f00-3aa000000001',
   denied: '0193a005-7c2e-7a31-8f00-3aa000000002',
   own: '0193a005-7c2e-7a31-8f00-3aa000000003',
+  hostile: '0193a005-7c2e-7a31-8f00-3aa000000004',
 };
+const HOSTILE_REQUESTER = '<img src=x onerror=alert(1)>';
 
 function requested(id: string, requester: string, o: { path: string; mode: 'hold' | 'ticket' }): ApprovalRecord {
   const at = Date.now();
@@ -81,7 +83,7 @@ before(async () => {
   search = await startSearchNode({ dir: path.join(dir, 'search'), port: 0 });
   const producer = kafka.producer();
   await producer.connect();
-  for (const r of [requested(ID.released, 'alice', { path: '/api/orders/17', mode: 'hold' }), requested(ID.denied, 'alice', { path: '/api/orders/18', mode: 'ticket' }), requested(ID.own, 'dave', { path: '/api/orders/19', mode: 'hold' })]) {
+  for (const r of [requested(ID.released, 'alice', { path: '/api/orders/17', mode: 'hold' }), requested(ID.denied, 'alice', { path: '/api/orders/18', mode: 'ticket' }), requested(ID.own, 'dave', { path: '/api/orders/19', mode: 'hold' }), requested(ID.hostile, HOSTILE_REQUESTER, { path: '/api/"><script>alert(2)</script>', mode: 'hold' })]) {
     const e = approvalCodec.encode(r);
     await producer.send({ topic: TOPICS.approvals, acks: -1, messages: [{ key: approvalKey(r), value: e.value, headers: e.headers }] });
   }
@@ -122,6 +124,9 @@ test('pending approvals are listed with requester, request, fingerprint, rule, m
   assert.match(page.body, /<td>ticket \(valid 300 s\)<\/td>/);
   assert.match(page.body, /class="requester">alice</);
   assert.doesNotMatch(page.body, /Approve<\/button>/);
+  // what the edge recorded (requester, path) is shown as text, never as markup
+  assert.ok(!page.body.includes(HOSTILE_REQUESTER) && !page.body.includes('<script>alert(2)'));
+  assert.ok(page.body.includes('&lt;img src=x onerror=alert(1)&gt;'));
   assert.match(page.body, /needs <code>audit:approve<\/code>/);
   const r = await decide(reader, { csrf: 'x', id: ID.released, decision: 'approve' });
   assert.equal(r.status, 403);
@@ -214,6 +219,17 @@ test('generated hostile decision forms never crash the console: each is a proble
   const bob = await signIn({ name: 'bob' });
   const { csrf } = await approvalsPage(bob);
   const junk = ['', ' ', 'x', '../../etc/passwd', '<script>alert(1)</script>', "' OR 1=1 --", '%00', '\u0000', 'é'.repeat(40), 'a'.repeat(5000), `${ID.own}\n`, ` ${ID.own}`, ID.own.toUpperCase(), `${ID.own}x`, ID.own.toUpperCase().replace(/-/g, ''), '{"$gt":""}', '${jndi:ldap://x}', '\ud800', '0193a005-7c2e-7a31-8f00-3aa00000000g'];
+  // generated: the pending id with one character replaced, dropped or doubled, and random strings
+  let seed = 0x5eed;
+  const rnd = (k: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % k);
+  const alphabet = ['G', 'z', 'A', 'F', '-', '/', ' ', '\u0000', '\n', '%', '<', '"', '\u00e9', '\u202e', '\ud83d\ude00', '\\'];
+  for (let i = 0; i < 40; i++) {
+    const at = rnd(ID.own.length);
+    const c = alphabet[rnd(alphabet.length)]!;
+    const v = [ID.own.slice(0, at) + c + ID.own.slice(at + 1), ID.own.slice(0, at) + ID.own.slice(at + 1), ID.own.slice(0, at) + c + ID.own.slice(at)][i % 3]!;
+    if (v !== ID.own && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v)) junk.push(v);
+  }
+  for (let i = 0; i < 20; i++) junk.push(Array.from({ length: 1 + rnd(60) }, () => String.fromCharCode(rnd(0x3000))).join(''));
   let n = 0;
   for (const id of junk) {
     const r = await decide(bob, { csrf, id, decision: 'approve' });
@@ -227,7 +243,9 @@ test('generated hostile decision forms never crash the console: each is a proble
     assert.deepEqual((await problem(r)).errors?.map((e) => e.param), ['decision']);
     n++;
   }
-  for (const reason of ['a'.repeat(1025), 'ok\u0000', 'bell\u0007', 'esc\u001b[31m', 'del\u007f']) {
+  const reasons = ['a'.repeat(1025), 'ok\u0000', 'bell\u0007', 'esc\u001b[31m', 'del\u007f'];
+  for (let i = 0; i < 15; i++) reasons.push(`why ${'x'.repeat(rnd(50))}${String.fromCharCode([0, 1, 7, 8, 11, 12, 14, 27, 31, 127][i % 10]!)}${'y'.repeat(rnd(50))}`);
+  for (const reason of reasons) {
     const r = await decide(bob, { csrf, id: ID.own, decision: 'deny', reason });
     assert.equal(r.status, 400, JSON.stringify(reason.slice(0, 20)));
     assert.deepEqual((await problem(r)).errors?.map((e) => e.param), ['reason']);
@@ -251,7 +269,7 @@ test('generated hostile decision forms never crash the console: each is a proble
   assert.equal(big.status, 413);
   const get = await fetch(`${base}/approvals/decide`, { headers: { cookie: bob } });
   assert.equal(get.status, 405);
-  assert.ok(n > 30);
+  assert.ok(n > 80, `${n} hostile forms`);
   // still serving, and dave's request still pending
   assert.equal((await readApprovals(kafka)).get(ID.own, Date.now())!.status, 'pending');
   assert.equal((await approvalsPage(bob)).status, 200);
