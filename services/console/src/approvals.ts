@@ -19,17 +19,24 @@ export interface Approvals {
   decide(d: { id: string; approver: string; decision: 'granted' | 'denied'; reason: string | null }): Promise<DecisionResult>;
 }
 
+/** Kafka could not be read or written: the page says so (503) instead of blaming the index. */
+export class ApprovalsUnavailable extends Error {}
+
+const unavailable = (what: string) => (err: unknown): never => {
+  throw new ApprovalsUnavailable(`${what}: ${(err as Error).message}`);
+};
+
 export function createApprovals(kafka: Kafka, instance: string): Approvals {
   return {
     async pending(now) {
-      const book = await readApprovals(kafka);
+      const book = await readApprovals(kafka).catch(unavailable('audit.approvals.v1 could not be read'));
       return book
         .ids()
         .map((id) => book.get(id, now)!)
         .filter((v) => v.status === 'pending')
         .sort((a, b) => a.requestedAt - b.requestedAt);
     },
-    decide: (d) => decideApproval(kafka, { ...d, instance }),
+    decide: (d) => decideApproval(kafka, { ...d, instance }).catch(unavailable('the decision could not be written')),
   };
 }
 

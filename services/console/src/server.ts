@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { AuditEvent } from '@jwt-audit/events';
 import type { Logger } from '@jwt-audit/runtime';
 import { accessEvent, type AccessAction, type AccessLog } from './access-event.js';
-import { approvalsPage, parseDecisionForm, refusalStatus, type Approvals } from './approvals.js';
+import { approvalsPage, ApprovalsUnavailable, parseDecisionForm, refusalStatus, type Approvals } from './approvals.js';
 import { csrfMatches, SESSION_COOKIE, type Auth, type User } from './auth.js';
 import type { Integrity } from './integrity.js';
 import type { PageContext } from './layout.js';
@@ -291,6 +291,10 @@ export function createConsoleServer(d: ConsoleDeps): Server {
   return createServer((req, res) => {
     const started = performance.now();
     handle(req, res, started).catch((err: unknown) => {
+      if (err instanceof ApprovalsUnavailable) {
+        log.error({ err: err.message }, 'approvals: Kafka unavailable');
+        err = new HttpProblem(503, 'Service Unavailable', 'the approvals on Kafka could not be read or written now; nothing was decided unless the list says so: reload and try again');
+      }
       const problem = err instanceof HttpProblem ? err : undefined;
       const es = err as { meta?: { statusCode?: number; body?: { error?: { reason?: string; root_cause?: { reason?: string }[] } } } };
       // a query string the index cannot parse is the user's mistake: 400 naming why
