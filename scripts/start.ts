@@ -83,7 +83,7 @@ function readySummary(s: StartSettings): string {
   const edge = `http://${s.host}:${s.interceptorPort}`;
   return [
     'ready. Try:',
-    `  open http://${s.host}:${s.consolePort}/                                  # the audit console (demo login): search, sessions, alerts, integrity`,
+    `  open http://${s.host}:${s.consolePort}/                                  # the audit console (demo login: audit:read + audit:approve): search, sessions, alerts, integrity, approvals`,
     `  TOKEN=$(curl -s -u demo-web:demo-web-secret -d grant_type=password -d username=alice -d password=alice-pw ${edge}/oauth/token | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
     `  curl -i -H "Authorization: Bearer $TOKEN" ${edge}/api/orders`,
     `  curl -i -H "Authorization: Bearer not.a.token" ${edge}/api/orders          # 401, audited as token.rejected`,

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createVerifier, remoteJwksStore, rolesOf, scopesOf, type Verifier } from '@jwt-audit/jwt';
 import type { Logger } from '@jwt-audit/runtime';
 import type { ConsoleConfig } from './config.js';
@@ -17,6 +17,11 @@ export interface User {
   /** A digest of the session cookie: names the console session in access events, reveals nothing. */
   sessionRef: string;
   expiresAt: number;
+  /**
+   * The per-session CSRF token every form that changes state (an approval decision) carries;
+   * null for a bearer request (no ambient credential a foreign page could ride on).
+   */
+  csrf: string | null;
 }
 
 export type SignIn = { ok: true; user: User; cookie: string } | { ok: false; status: number; reason: string };
@@ -34,6 +39,15 @@ export interface Auth {
 export const SESSION_COOKIE = 'audit_console_session';
 const DEMO_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
 const MAX_SESSIONS = 10_000;
+
+/** Whether a form's CSRF token is the session's (constant time). A bearer request needs none. */
+export function csrfMatches(user: User, given: string | null): boolean {
+  if (user.csrf === null) return true;
+  if (given === null) return false;
+  const a = Buffer.from(user.csrf);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (!header || header.length > 8192) return undefined;
@@ -60,7 +74,7 @@ export function createAuth(config: ConsoleConfig['auth'], logger: Logger, now: (
   const digest = (cookie: string) => createHash('sha256').update(cookie).digest('hex').slice(0, 32);
   const open = (sub: string, permissions: string[], method: User['method'], until: number): SignIn => {
     const cookie = randomBytes(32).toString('base64url');
-    const user: User = { sub, permissions, method, sessionRef: `console-${digest(cookie)}`, expiresAt: Math.min(until, now() + config.sessionTtlMs) };
+    const user: User = { sub, permissions, method, sessionRef: `console-${digest(cookie)}`, csrf: randomBytes(32).toString('base64url'), expiresAt: Math.min(until, now() + config.sessionTtlMs) };
     if (sessions.size >= MAX_SESSIONS) {
       // the oldest session gives way: a flood of sign-ins cannot grow memory without bound
       const first = sessions.keys().next().value;
@@ -89,7 +103,8 @@ export function createAuth(config: ConsoleConfig['auth'], logger: Logger, now: (
     signInDemo(name) {
       if (!config.demoLogin) return { ok: false, status: 403, reason: 'the demo login is not enabled on this console' };
       if (!DEMO_NAME.test(name)) return { ok: false, status: 400, reason: 'name: 1 to 64 letters, digits, . _ @ -' };
-      return open(name, [config.readRole], 'demo', now() + config.sessionTtlMs);
+      // the demo login grants both permissions, so `npm start` can show approvals end to end
+      return open(name, [config.readRole, config.approveRole], 'demo', now() + config.sessionTtlMs);
     },
     async userOf(cookieHeader, authorization) {
       const c = cookieValue(cookieHeader, SESSION_COOKIE);
@@ -101,7 +116,7 @@ export function createAuth(config: ConsoleConfig['auth'], logger: Logger, now: (
       const m = authorization ? /^Bearer ([A-Za-z0-9._~+/=-]{1,16384})$/.exec(authorization) : null;
       if (m && verifier) {
         const v = await verify(m[1]!);
-        if (v.ok) return { sub: v.sub, permissions: v.permissions, method: 'jwt', sessionRef: `bearer-${digest(m[1]!)}`, expiresAt: v.exp };
+        if (v.ok) return { sub: v.sub, permissions: v.permissions, method: 'jwt', sessionRef: `bearer-${digest(m[1]!)}`, csrf: null, expiresAt: v.exp };
       }
       return undefined;
     },

@@ -20,7 +20,9 @@ import { startBroker } from '@jwt-audit/embedded-kafka';
 import { startSearchNode } from '@jwt-audit/embedded-search';
 import { createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
-import { runAudit } from '@jwt-audit/cli';
+import { readApprovals, runAudit } from '@jwt-audit/cli';
+import { approvalKey } from '@jwt-audit/edge';
+import { approvalCodec, TOPICS, type ApprovalRecord } from '@jwt-audit/events';
 import { startAuthServer, startUpstream } from '@jwt-audit/demo';
 import { createInterceptor, defaults as interceptorDefaults, type InterceptorConfig } from '@jwt-audit/interceptor';
 import { createMaskerService, maskerDefaults } from '@jwt-audit/masker';
@@ -277,6 +279,31 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   // the masker's keyed hash (or a redaction) stands where the token was
   assert.ok(searches.some((q) => /^"(hmac:[A-Za-z0-9_-]+:[0-9a-f]{32}|\[redacted:[a-z0-9_.-]+\])"$/.test(q)), `the pasted token is shown masked: ${searches.join(' | ')}`);
   await shot('09-own-access-events');
+
+  step('9. a pending approval is listed and approved with its button (the demo login grants audit:approve)');
+  // 9. a request held for approval, as the interceptor records it, decided from the Approvals page
+  const approvalId = '0193a005-7c2e-7a31-8f00-3aa0000000b1';
+  const requested: ApprovalRecord = {
+    approvalId, schemaVersion: 1, step: 'requested', at: Date.now(), by: 'alice', reason: null,
+    request: { fingerprint: 'b'.repeat(64), requester: 'alice', clientId: 'web-portal', rule: 'delete-needs-approval', route: 'orders', method: 'DELETE', path: '/api/orders/42', mode: 'hold', approversRequired: 1, decideBy: Date.now() + 3_600_000, validSec: 300, instance: 'interceptor-browser' },
+  };
+  const approvalsKafka = createKafkaClient(kafkaCfg('approvals-setup'), logger);
+  const approvalsProducer = approvalsKafka.producer();
+  await approvalsProducer.connect();
+  const enc = approvalCodec.encode(requested);
+  await approvalsProducer.send({ topic: TOPICS.approvals, acks: -1, messages: [{ key: approvalKey(requested), value: enc.value, headers: enc.headers }] });
+  await approvalsProducer.disconnect();
+  await page.click('nav a[href="/approvals"]');
+  const row = page.locator(`tr[data-approval="${approvalId}"]`);
+  assert.match((await row.textContent()) ?? '', /alice.*DELETE \/api\/orders\/42/s);
+  await shot('10-approvals');
+  await row.locator('button[value="approve"]').click();
+  await page.waitForSelector('#notice');
+  assert.equal(await page.textContent('#notice'), `approved ${approvalId}`);
+  assert.equal(await page.locator(`tr[data-approval="${approvalId}"]`).count(), 0);
+  const released = (await readApprovals(approvalsKafka)).get(approvalId, Date.now())!;
+  assert.equal(released.status, 'granted');
+  assert.deepEqual(released.approvers, ['auditor']);
 
   assert.deepEqual(external, [], 'the pages load nothing from outside the console');
   assert.deepEqual(errors, [], 'no script error on any page');

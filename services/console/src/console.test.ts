@@ -134,12 +134,12 @@ test('JWT sign-in: verified like the interceptor (issuer, audience, signature, e
   assert.equal((await signIn({ token: tampered })).status, 401);
 });
 
-test('demo login: a name gives audit:read and every page says it is a demo login; bad names are refused', async () => {
+test('demo login: a name gives audit:read and audit:approve and every page says it is a demo login; bad names are refused', async () => {
   const r = await signIn({ name: 'auditor' });
   assert.equal(r.status, 303);
   const body = await (await get('/search', r.cookie!)).text();
   assert.match(body, /id="demo-banner"/);
-  assert.match(body, /audit:read/);
+  assert.match(body, /\(demo login; audit:read, audit:approve\)/);
   for (const name of ['', ' ', 'a'.repeat(65), 'x<script>', 'a b', 'é', '../etc', 'a\u0000b']) {
     const bad = await signIn({ name });
     assert.equal(bad.status, 400, JSON.stringify(name));

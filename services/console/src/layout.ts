@@ -11,6 +11,7 @@ const NAV = [
   ['/timeline', 'Sessions'],
   ['/alerts', 'Alerts'],
   ['/integrity', 'Integrity'],
+  ['/approvals', 'Approvals'],
 ] as const;
 
 export function page(ctx: PageContext, title: string, active: string, body: Html, opts: { scripts?: string[] } = {}): string {
@@ -24,7 +25,7 @@ export function page(ctx: PageContext, title: string, active: string, body: Html
     ? html`<span id="signed-in-as">${ctx.user.sub}</span> <small>(${ctx.user.method === 'demo' ? 'demo login' : 'JWT'}; ${ctx.user.permissions.join(', ')})</small>
 <form method="post" action="/logout" class="inline"><button type="submit">Sign out</button></form>`
     : ''}</div></header>
-${ctx.demo ? html`<p class="demo-banner" id="demo-banner">Demo login: no identity provider is configured, so anyone can sign in with any name. This is for <code>npm start</code> only; configure AUDIT_CONSOLE_JWT_JWKS_URL for real use.</p>` : ''}
+${ctx.demo ? html`<p class="demo-banner" id="demo-banner">Demo login: no identity provider is configured, so anyone can sign in with any name, with both <code>audit:read</code> and <code>audit:approve</code> (so anyone can decide approvals). This is for <code>npm start</code> only; configure AUDIT_CONSOLE_JWT_JWKS_URL for real use.</p>` : ''}
 <main>${body}</main>
 ${(opts.scripts ?? []).map((s) => html`<script src="${s}"></script>`)}
 </body></html>`.value}`;

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { AuditEvent } from '@jwt-audit/events';
 import type { Logger } from '@jwt-audit/runtime';
 import { accessEvent, type AccessAction, type AccessLog } from './access-event.js';
-import { SESSION_COOKIE, type Auth, type User } from './auth.js';
+import { approvalsPage, ApprovalsUnavailable, parseDecisionForm, refusalStatus, type Approvals } from './approvals.js';
+import { csrfMatches, SESSION_COOKIE, type Auth, type User } from './auth.js';
 import type { Integrity } from './integrity.js';
 import type { PageContext } from './layout.js';
 import { alertsPage, errorPage, eventPage, integrityPage, loginPage, searchPage, timelineForm, timelinePage } from './pages.js';
@@ -28,6 +29,9 @@ export interface ConsoleDeps {
   source: AuditEvent['source'];
   logger: Logger;
   readRole: string;
+  /** The permission that may decide approvals (`audit:approve`). */
+  approveRole: string;
+  approvals: Approvals;
   now?: () => number;
 }
 
@@ -130,7 +134,9 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       res.end();
       return;
     }
-    if (method !== 'GET') throw new HttpProblem(405, 'Method Not Allowed', `${method} ${p}: the console's pages are read with GET`);
+    const deciding = p === '/approvals/decide';
+    if (deciding && method !== 'POST') throw new HttpProblem(405, 'Method Not Allowed', 'POST /approvals/decide with the decision form');
+    if (!deciding && method !== 'GET') throw new HttpProblem(405, 'Method Not Allowed', `${method} ${p}: the console's pages are read with GET`);
     const c = await ctx();
     const user = c.user;
     if (!user) {
@@ -216,6 +222,46 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       record(req, user, 'integrity', { status: 200, started, url, target: 'archive', results: state?.report.records ?? 0 });
       return send(res, 200, 'text/html; charset=utf-8', integrityPage(c, d.integrity.dir, state?.report, state?.partitions ?? [], state?.checkedAt));
     }
+    if (p === '/approvals') {
+      const views = await d.approvals.pending(now());
+      record(req, user, 'approvals', { status: 200, started, url, target: 'pending', results: views.length });
+      const decided = url.searchParams.get('decided');
+      const notice = decided && /^(approved|denied|recorded) [0-9a-f-]{36}$/.test(decided) ? decided : undefined;
+      return send(res, 200, 'text/html; charset=utf-8', approvalsPage({ ...c, user }, views, { canDecide: user.permissions.includes(d.approveRole), approveRole: d.approveRole, now: now(), ...(notice ? { notice } : {}) }));
+    }
+    if (deciding) {
+      if (!user.permissions.includes(d.approveRole)) {
+        record(req, user, 'approve', { status: 403, started, url });
+        throw new HttpProblem(403, 'Forbidden', `${d.approveRole} is required to decide an approval`);
+      }
+      const form = await readForm(req);
+      const action = form.get('decision') === 'deny' ? 'deny' : 'approve';
+      if (!csrfMatches(user, form.get('csrf'))) {
+        record(req, user, action, { status: 403, started, url });
+        throw new HttpProblem(403, 'Forbidden', 'the form is missing its CSRF token or carries another session\'s: reload the Approvals page and decide again', [{ param: 'csrf', message: 'missing or not this session\'s' }]);
+      }
+      const parsed = parseDecisionForm(form);
+      if (!parsed.ok) {
+        record(req, user, action, { status: 400, started, url });
+        throw new HttpProblem(400, 'Bad Request', 'the decision form is not valid', parsed.errors);
+      }
+      const f = parsed.value;
+      const target = `approval:${f.id}`;
+      const out = await d.approvals.decide({ id: f.id, approver: user.sub, decision: f.decision, reason: f.reason });
+      if (!out.ok) {
+        const status = refusalStatus(out.code);
+        record(req, user, action, { status, started, url, target });
+        throw new HttpProblem(status, status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : 'Conflict', `${out.detail ?? 'refused'} (${out.code ?? 'refused'})`, [{ param: 'id', message: out.code ?? 'refused' }]);
+      }
+      record(req, user, action, { status: wantsHtml(req) ? 303 : 200, started, url, target });
+      if (wantsHtml(req)) {
+        const word = f.decision === 'denied' ? 'denied' : out.status === 'granted' ? 'approved' : 'recorded';
+        res.writeHead(303, { ...SECURITY_HEADERS, location: `/approvals?decided=${encodeURIComponent(`${word} ${f.id}`)}` });
+        res.end();
+        return;
+      }
+      return send(res, 200, 'application/json', JSON.stringify(out));
+    }
     throw new HttpProblem(404, 'Not Found', `no page ${p}`);
   };
 
@@ -245,6 +291,10 @@ export function createConsoleServer(d: ConsoleDeps): Server {
   return createServer((req, res) => {
     const started = performance.now();
     handle(req, res, started).catch((err: unknown) => {
+      if (err instanceof ApprovalsUnavailable) {
+        log.error({ err: err.message }, 'approvals: Kafka unavailable');
+        err = new HttpProblem(503, 'Service Unavailable', 'the approvals on Kafka could not be read or written now; nothing was decided unless the list says so: reload and try again');
+      }
       const problem = err instanceof HttpProblem ? err : undefined;
       const es = err as { meta?: { statusCode?: number; body?: { error?: { reason?: string; root_cause?: { reason?: string }[] } } } };
       // a query string the index cannot parse is the user's mistake: 400 naming why

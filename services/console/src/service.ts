@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { createAuditProducer, createKafkaClient, type AuditProducer } from '@jwt-audit/kafka';
 import { createMetrics, startOpsServer, type Logger, type OpsServer } from '@jwt-audit/runtime';
 import { createAccessLog, type AccessLog } from './access-event.js';
+import { createApprovals } from './approvals.js';
 import { createAuth } from './auth.js';
 import { configProblems, type ConsoleConfig } from './config.js';
 import { createIntegrity } from './integrity.js';
@@ -27,7 +28,7 @@ export function createConsoleService(config: ConsoleConfig, deps: { logger: Logg
   const accessLog = createAccessLog(producer, logger);
   const auth = createAuth(config.auth, logger, deps.now);
   const integrity = createIntegrity(config.archive.dir, config.archive.jwks);
-  const server: Server = createConsoleServer({ reader, auth, integrity, accessLog, source: config.source, logger, readRole: config.auth.readRole, ...(deps.now ? { now: deps.now } : {}) });
+  const server: Server = createConsoleServer({ reader, auth, integrity, accessLog, source: config.source, logger, readRole: config.auth.readRole, approveRole: config.auth.approveRole, approvals: createApprovals(kafka, config.source.instance), ...(deps.now ? { now: deps.now } : {}) });
   let ops: OpsServer | undefined;
   let started: Promise<{ url: string; opsUrl: string | null }> | undefined;
   let stopped: Promise<void> | undefined;
