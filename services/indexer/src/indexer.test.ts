@@ -80,7 +80,7 @@ test('every event kind and an alert become searchable ECS documents; mappings co
   const svc = createIndexerService(config('idx-1'), { logger });
   await svc.start();
   try {
-    await waitFor('10 events indexed', async () => ((await count('logs-audit.events-test')) >= 10 ? true : undefined));
+    await waitFor(`${events.length} events indexed`, async () => ((await count('logs-audit.events-test')) >= events.length ? true : undefined));
     await waitFor('1 alert indexed', async () => ((await count('logs-audit.alerts-test')) >= 1 ? true : undefined));
   } finally {
     await svc.stop();
@@ -108,13 +108,13 @@ test('every event kind and an alert become searchable ECS documents; mappings co
     await waitFor('second pass committed', async () => {
       const offs = await admin.fetchOffsets({ groupId: 'idx-2', topics: [TOPICS.enriched] });
       const committed = offs[0]!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
-      return committed >= 10 ? true : undefined;
+      return committed >= events.length ? true : undefined;
     });
   } finally {
     await admin.disconnect();
     await again.stop();
   }
-  assert.equal(await count('logs-audit.events-test'), 10);
+  assert.equal(await count('logs-audit.events-test'), events.length);
 });
 
 test('a document Elasticsearch refuses goes to the DLQ with its reason; the rest of the batch is indexed', async () => {
