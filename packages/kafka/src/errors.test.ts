@@ -8,6 +8,7 @@ const { KafkaJSAggregateError, KafkaJSConnectionError, KafkaJSGroupCoordinatorNo
 import { failureClass, fromKafkaError, isConnectionError, kafkaCause, type FailureClass } from './errors.js';
 
 // kafkajs' own table of Kafka's error codes: every code the protocol can answer, as kafkajs raises it
+const { KafkaJSNoBrokerAvailableError: NoBrokerAvailable } = createRequire(import.meta.url)('kafkajs/src/errors') as { KafkaJSNoBrokerAvailableError: new () => Error };
 const { errorCodes, createErrorFromCode } = createRequire(import.meta.url)('kafkajs/src/protocol/error') as {
   errorCodes: Array<{ type: string; code: number; retriable: boolean }>;
   createErrorFromCode(code: number): Error;
@@ -112,6 +113,9 @@ test('isConnectionError: the broker unreachable, however kafkajs wraps it; never
     new KafkaJSConnectionError('Connection timeout', { broker: 'b:9092' } as never),
     new KafkaJSConnectionError('Closed connection', { broker: 'b:9092' } as never),
     new KafkaJSRequestTimeoutError('Request Metadata(key: 3, version: 6) timed out', {} as never),
+    // every broker of the pool failed to connect: what a consumer crashes with mid-outage
+    new NoBrokerAvailable(),
+    new KafkaJSNonRetriableError(new NoBrokerAvailable()),
     new KafkaJSNumberOfRetriesExceeded(connection, { retryCount: 5, retryTime: 3000 }),
     new KafkaJSNonRetriableError(connection),
     new KafkaJSNonRetriableError(new KafkaJSNumberOfRetriesExceeded(connection, { retryCount: 5, retryTime: 3000 })),

@@ -213,9 +213,9 @@ export function kafkaCause(err: unknown): unknown {
 }
 
 /** kafkajs error classes that mean "the broker could not be reached", whatever it was asked. */
-const CONNECTION_NAMES = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError']);
+const CONNECTION_NAMES = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSNoBrokerAvailableError']);
 /** The same in words: kafkajs' log lines carry a message, and its wrappers quote the cause in theirs. */
-const CONNECTION_TEXT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection error|Connection timeout|Closed connection|connection (?:was )?closed|Failed to connect|not connected|Broker not connected|Request .* timed out|Kafka unreachable/i;
+const CONNECTION_TEXT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection error|Connection timeout|Closed connection|connection (?:was )?closed|Failed to connect|not connected|Broker not connected|Request .* timed out|Kafka unreachable|No broker available/i;
 
 /**
  * Whether an error (or a kafkajs log line's message) says the broker could not be reached: a
