@@ -209,3 +209,54 @@ test('nothing to verify is a failure that says what was expected', async (t) => 
   assert.deepEqual(r.findings, []);
   assert.equal(r.streams, 1);
 });
+
+test('verify while the archiver seals: seals and checkpoints landing between any two reads never make a complete archive look incomplete (generated interleavings)', async (t) => {
+  // The archiver keeps sealing while `audit archive verify` (or a test) reads: a partition's first
+  // seal, a new checkpoint naming it, a manifest past the checkpoint. Whatever lands between two of
+  // verify's reads, what it reads must still be a consistent archive (newer seals are warnings).
+  const root = mkdtempSync(path.join(tmpdir(), 'archive-concurrent-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  for (let round = 0; round < 40; round++) {
+    const rand = prng(7000 + round);
+    const dir = path.join(root, String(round));
+    const partitions = 2 + rand(3);
+    const keys = await generateSigningKey(path.join(dir, 'keys'), 'k1');
+    const signer = await loadSigner(keys.privateFile);
+    const inner = localStorage(path.join(dir, 'data'));
+    const heads: StreamHead[] = [];
+    for (let p = 0; p < partitions; p++) heads.push(await readHead(inner, TOPIC, p));
+    const chain = await readCheckpointChain(inner, TOPIC);
+    const step = async () => {
+      const p = rand(partitions);
+      await seal(inner, signer, heads[p]!, records(heads[p]!.lastOffset + 1, 1 + rand(3)), T0, { codec: 'null' });
+      // the archiver checkpoints soon after a seal, not always before the next one
+      if (rand(3) > 0) await appendCheckpoint(inner, signer, chain, { archive: 'gen', partitionCount: partitions, marks: heads.map(markOf), createdAt: T0, intervalMs: 10_000 });
+    };
+    await appendCheckpoint(inner, signer, chain, { archive: 'gen', partitionCount: partitions, marks: heads.map(markOf), createdAt: T0, intervalMs: 10_000 });
+    // partition 0 sealed before verify starts (a topic with data); the rest may come during it
+    await seal(inner, signer, heads[0]!, records(0, 2), T0, { codec: 'null' });
+    await appendCheckpoint(inner, signer, chain, { archive: 'gen', partitionCount: partitions, marks: heads.map(markOf), createdAt: T0, intervalMs: 10_000 });
+    let calls = 0;
+    const when = new Set(Array.from({ length: 1 + rand(4) }, () => rand(12)));
+    const during = async <T>(read: () => Promise<T>): Promise<T> => {
+      const r = await read();
+      if (when.has(calls++)) for (let n = 1 + rand(3); n > 0; n--) await step();
+      return r;
+    };
+    const storage = {
+      ...inner,
+      topics: () => during(() => inner.topics()),
+      streams: () => during(() => inner.streams()),
+      list: (prefix: string) => during(() => inner.list(prefix)),
+      get: (key: string) => during(() => inner.get(key)),
+    };
+    const jwks = await loadJwks(keys.jwksFile);
+    const report = await verifyArchive(storage, jwks, { now: T0 });
+    assert.deepEqual(report.findings, [], `round ${round} (seed ${7000 + round}): steps after reads ${[...when].sort((a, b) => a - b).join(',')}`);
+    assert.equal(report.ok, true);
+    // and once it settles, everything verifies with nothing newer than the checkpoint left over
+    await appendCheckpoint(inner, signer, chain, { archive: 'gen', partitionCount: partitions, marks: heads.map(markOf), createdAt: T0, intervalMs: 10_000 });
+    const settled = await verifyArchive(inner, jwks, { now: T0 });
+    assert.deepEqual([settled.findings, settled.warnings], [[], []], `round ${round} settled`);
+  }
+});
