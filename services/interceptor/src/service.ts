@@ -6,7 +6,7 @@ import type { Kafka } from '@jwt-audit/kafka';
 import { createKafkaClient, createAuditProducer, explainKafkaError, isConnectionError } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
-import { createMetrics, dependencyLog, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createMetrics, dependencyLog, SETTINGS_REFUSED, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { ApprovalBook } from '@jwt-audit/edge';
 import { approvalCallbackHandler } from './approval-callback.js';
@@ -121,7 +121,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     } catch (err) {
       // The edge keeps serving (events spool) whatever Kafka says; a refused setting is named, every retry.
       const refused = await explainKafkaError(err, config.kafka).catch(() => undefined);
-      if (refused && refused.code === 'AUDIT_ERR_SETTINGS_REFUSED') logger.error({ err: { code: refused.code, message: refused.message } }, `cannot follow revocations: ${refused.message}; events are spooled; retrying in 5 s`);
+      if (refused && refused.code === SETTINGS_REFUSED) logger.error({ err: { code: refused.code, message: refused.message } }, `cannot follow revocations: ${refused.message}; events are spooled; retrying in 5 s`);
       else if (!refused && isConnectionError(err)) {
         // the outage's line is the kafka dependency state's (once down, a count per interval, once back)
         dependencyLog(logger, 'kafka').failed(err, { component: 'revocations' });
