@@ -7,7 +7,7 @@ export { actorOf, baseEvent, EMPTY_ACTOR, exchangeEvent, rejectionOf, tokenEvent
 export { hopTrace, parseTraceparent, type HopTrace, type ParsedTraceparent } from './trace-context.js';
 export { invalidForwardedFor, networkOf, normalizeIp, parseForwardedFor, trustedProxies, type TrustedProxies } from './client-ip.js';
 export { FamilyTracker, observeTokenEndpoint, type Observed, type TokenEndpointInput } from './token-endpoint.js';
-export { problem, type Problem } from './problem.js';
+export { problem, PROBLEMS, type Problem } from './problem.js';
 export { EDGE_ERRORS, RouteConfigError } from './errors.js';
 export { APPROVAL_DEFAULTS, APPROVAL_HEADER, approvalRuleFor, bodyConditionHolds, candidateRules, compileApprovalRules, parseApprovalHeader, requestFingerprint, sha256Hex, type ApprovalHeader, type ApprovalMode, type ApprovalRule, type ApprovalRuleConfig, type FingerprintInput } from './approvals.js';
 export { ApprovalBook, approvalIdOfKey, approvalKey, checkDecision, useClaimKey, type ApprovalStatus, type ApprovalView, type DecisionCheck } from './approval-state.js';

@@ -1,6 +1,6 @@
 import { calculateJwkThumbprint, importJWK, importSPKI, type CryptoKey, type JWK } from 'jose';
 import { jwkFitsAlg } from './algorithms.js';
-import { JwksFetchError, JwtConfigError } from './errors.js';
+import { JWT_ERRORS, JwksFetchError, JwtConfigError } from './errors.js';
 
 /** What a JWKS refresh changed; the interceptor turns it into a `key.rotated` event. */
 export interface KeySetChange {
@@ -151,11 +151,11 @@ export function remoteJwksStore(opts: RemoteJwksOptions): KeyStore & { readonly 
     let doc: unknown;
     try {
       const res = await fetch(opts.url, { signal: AbortSignal.timeout(timeout), headers: { accept: 'application/json, application/jwk-set+json' }, redirect: 'error' });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      if (!res.ok) throw JWT_ERRORS.AUDIT_ERR_JWKS_FETCH.create(`HTTP ${res.status}`);
       const len = Number(res.headers.get('content-length') ?? 0);
-      if (len > maxBytes) throw new Error(`JWKS larger than ${maxBytes} bytes`);
+      if (len > maxBytes) throw JWT_ERRORS.AUDIT_ERR_JWKS_FETCH.create(`JWKS larger than ${maxBytes} bytes`);
       const text = await res.text();
-      if (text.length > maxBytes) throw new Error(`JWKS larger than ${maxBytes} bytes`);
+      if (text.length > maxBytes) throw JWT_ERRORS.AUDIT_ERR_JWKS_FETCH.create(`JWKS larger than ${maxBytes} bytes`);
       doc = JSON.parse(text);
     } catch (err) {
       throw new JwksFetchError(`cannot fetch JWKS ${opts.url}: ${(err as Error).message}`, err);

@@ -6,7 +6,7 @@ import type { Kafka } from '@jwt-audit/kafka';
 import { createKafkaClient, createAuditProducer, explainKafkaError, isConnectionError } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
-import { createMetrics, dependencyLog, SETTINGS_REFUSED, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { ConfigError, createMetrics, dependencyLog, SETTINGS_REFUSED, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { ApprovalBook } from '@jwt-audit/edge';
 import { approvalCallbackHandler } from './approval-callback.js';
@@ -14,6 +14,7 @@ import { ApprovalFollower, ApprovalGate } from './approvals.js';
 import { createClientErrorHandler } from './client-errors.js';
 import { limitConnections } from './connection-limits.js';
 import { DEFAULT_SPOOL_MIN_FREE_BYTES, type InterceptorConfig } from './config.js';
+import { INTERCEPTOR_ERRORS } from './errors.js';
 import { Engine } from './engine.js';
 import { fingerprintKey } from './fingerprint-key.js';
 import { ingestHandler } from './ingest.js';
@@ -107,7 +108,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       });
     }
     if (config.jwt.keys && config.jwt.keys.length > 0) return staticKeyStore(config.jwt.keys as unknown as StaticKey[]);
-    throw new Error('jwt: set jwksUrl or keys');
+    throw new ConfigError('interceptor', ['jwt: set jwksUrl or keys']);
   };
 
   const startFollower = async (): Promise<void> => {
@@ -285,13 +286,13 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
 
   return {
     get engine() {
-      if (!engine) throw new Error('interceptor not started');
+      if (!engine) throw INTERCEPTOR_ERRORS.AUDIT_ERR_INTERCEPTOR_NOT_STARTED.create();
       return engine;
     },
     router,
     revocations,
     get approvals() {
-      if (!approvals) throw new Error('interceptor not started');
+      if (!approvals) throw INTERCEPTOR_ERRORS.AUDIT_ERR_INTERCEPTOR_NOT_STARTED.create();
       return approvals;
     },
     publisher,
