@@ -18,7 +18,7 @@ export const SETTINGS_REFUSED = RUNTIME_ERRORS.AUDIT_ERR_SETTINGS_REFUSED.code;
 export const EXIT_SETTINGS = 2;
 
 export function settingsRefused(message: string, cause?: unknown): AuditError {
-  return new AuditError(SETTINGS_REFUSED, message, { retriable: false, ...(cause === undefined ? {} : { cause }) });
+  return cause === undefined ? RUNTIME_ERRORS.AUDIT_ERR_SETTINGS_REFUSED.create(message) : RUNTIME_ERRORS.AUDIT_ERR_SETTINGS_REFUSED.wrap(cause, message);
 }
 
 /** Whether err (or anything under it: causes, aggregates) is a SETTINGS_REFUSED error. */

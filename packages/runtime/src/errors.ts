@@ -49,7 +49,7 @@ const CODE = /^AUDIT_ERR_[A-Z0-9_]+$/;
 /**
  * A package's error catalogue (fastify's createError, as a table): each AUDIT_ERR_* code is
  * defined once, in the package's errors.ts, with its message, `retriable` flag and, for HTTP, its
- * status and problem type; call sites use `ERRORS.AUDIT_ERR_X.create(...)`, never the literal code.
+ * status and problem type; call sites use `<PACKAGE>_ERRORS.<code>.create(...)`, never the literal code.
  * The keys are the codes, so a grep for a code finds its definition and every use.
  */
 export function defineErrors<const K extends string>(specs: { [C in K]: ErrorSpec }): { readonly [C in K]: ErrorDefinition } {
