@@ -35,20 +35,26 @@ export function normalizeIp(ip: string | undefined): string | null {
   return isIP(v) === 0 ? null : v.toLowerCase();
 }
 
+/** What is wrong with each entry of a trustedProxies list (empty: nothing), for a config check that reports every problem at once. */
+export function trustedProxyProblems(entries: string[]): string[] {
+  const problems: string[] = [];
+  for (const e of entries) {
+    try {
+      proxyaddr.compile([e]);
+    } catch (err) {
+      problems.push(`trustedProxies: ${JSON.stringify(e)} is not an IP address, CIDR or range name (${(err as Error).message})`);
+    }
+  }
+  return problems;
+}
+
 /**
  * `entries`: IPs and CIDRs ("10.0.0.0/8", "::1", "fd00::/8"), an IPv4 netmask ("10.0.0.0/255.0.0.0"),
  * or proxy-addr's names `loopback`, `linklocal`, `uniquelocal`. Throws AUDIT_ERR_EDGE_TRUSTED_PROXIES
  * naming every invalid entry at once.
  */
 export function trustedProxies(entries: string[]): TrustedProxies {
-  const problems: string[] = [];
-  for (const e of entries) {
-    try {
-      proxyaddr.compile([e]);
-    } catch (err) {
-      problems.push(`${JSON.stringify(e)} is not an IP address, CIDR or range name (${(err as Error).message})`);
-    }
-  }
+  const problems = trustedProxyProblems(entries);
   if (problems.length > 0) throw EDGE_ERRORS.AUDIT_ERR_EDGE_TRUSTED_PROXIES.create(problems.join('; '));
   // with nothing trusted there is nothing to check
   if (entries.length === 0) return { isTrusted: () => false, trust: () => false };

@@ -5,7 +5,7 @@ export const EDGE_ERRORS = defineErrors({
   /** A route table that cannot mean what it says (every problem named at once). */
   AUDIT_ERR_EDGE_ROUTES: { message: 'invalid routes:\n  - %s' },
   /** A trustedProxies entry that is not an address, CIDR or range name (every bad entry named at once). */
-  AUDIT_ERR_EDGE_TRUSTED_PROXIES: { message: 'invalid trustedProxies: %s' },
+  AUDIT_ERR_EDGE_TRUSTED_PROXIES: { message: 'invalid %s' },
 });
 
 /** A route table that cannot mean what it says (every problem named at once): a configuration error, not retriable. */

@@ -5,7 +5,7 @@ export { bearerChallenge, challengeQuoted, decide, refusalDecision, type DecideO
 export { answerPreflight, corsResponseHeaders, isSerializedOrigin, preflightOf, type CorsConfig, type CorsPolicy, type PreflightAction, type PreflightRequest } from './preflight.js';
 export { actorOf, baseEvent, EMPTY_ACTOR, exchangeEvent, rejectionOf, tokenEvent, tokenOf, type AuthResult, type Exchange } from './exchange-events.js';
 export { hopTrace, parseTraceparent, type HopTrace, type ParsedTraceparent } from './trace-context.js';
-export { invalidForwardedFor, networkOf, normalizeIp, parseForwardedFor, trustedProxies, type TrustedProxies } from './client-ip.js';
+export { invalidForwardedFor, networkOf, normalizeIp, parseForwardedFor, trustedProxies, trustedProxyProblems, type TrustedProxies } from './client-ip.js';
 export { FamilyTracker, observeTokenEndpoint, type Observed, type TokenEndpointInput } from './token-endpoint.js';
 export { problem, PROBLEMS, type Problem } from './problem.js';
 export { EDGE_ERRORS, RouteConfigError } from './errors.js';

@@ -63,8 +63,9 @@ describe('remote JWKS over jose createRemoteJWKSet', () => {
         const ids = set.map((k) => k.kid!);
         assert.deepEqual(store.kids(), ids, `seed ${seed} round ${round}`);
         if (previous !== null) {
-          const added = ids.filter((k) => !previous!.includes(k));
-          const removed = previous.filter((k) => !ids.includes(k));
+          const prev: string[] = previous;
+          const added = ids.filter((k) => !prev.includes(k));
+          const removed = prev.filter((k) => !ids.includes(k));
           if (added.length + removed.length === 0) assert.equal(changes.length, 0, `seed ${seed} round ${round}: no change, no event`);
           else assert.deepEqual(changes.shift(), { jwksUrl: server.url, added, removed, current: ids }, `seed ${seed} round ${round}`);
         }

@@ -14,6 +14,7 @@ import { ApprovalFollower, ApprovalGate } from './approvals.js';
 import { createClientErrorHandler } from './client-errors.js';
 import { limitConnections } from './connection-limits.js';
 import { DEFAULT_SPOOL_MIN_FREE_BYTES, type InterceptorConfig } from './config.js';
+import { interceptorConfigProblems } from './config-problems.js';
 import { INTERCEPTOR_ERRORS } from './errors.js';
 import { Engine } from './engine.js';
 import { fingerprintKey } from './fingerprint-key.js';
@@ -54,6 +55,9 @@ export interface Interceptor {
 }
 
 export function createInterceptor(config: InterceptorConfig, deps: InterceptorDeps): Interceptor {
+  // every problem the schema could not see, at once (routes, trusted proxies, the key source)
+  const problems = interceptorConfigProblems(config, { serve: deps.serve !== false });
+  if (problems.length > 0) throw new ConfigError('interceptor', problems);
   const logger = deps.logger.child({ service: 'interceptor' });
   const metrics = deps.metrics ?? createMetrics();
   const m: InterceptorMetrics = interceptorMetrics(metrics);
