@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from 'no
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
+import { TOPICS } from '@jwt-audit/events';
 import type { Kafka } from '@jwt-audit/kafka';
 import { createKafkaClient, createAuditProducer, explainKafkaError, isConnectionError } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
@@ -181,7 +182,10 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     if (config.approvals.enabled && needsApprovals) await startApprovalFollower(gate);
     sweep = setInterval(() => {
       revocations.sweep();
-      gate.book.sweep(Date.now(), 3_600_000); // settled approvals kept 1 h past their horizon
+      // settled approvals kept 1 h past their horizon, then tombstoned on the compacted topic (every
+      // instance writes the same tombstones: idempotent, and compaction keeps one per key at most)
+      const forgotten = gate.book.sweep(Date.now(), 3_600_000);
+      if (forgotten.length > 0 && config.approvals.enabled && needsApprovals) publisher.enqueue(forgotten.map((key) => ({ topic: TOPICS.approvals, key, value: null, headers: {} })));
     }, 60_000);
     sweep.unref();
 
