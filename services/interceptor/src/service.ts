@@ -11,7 +11,7 @@ import { createMetrics, dependencyLog, startOpsServer, type Logger, type Metrics
 import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { ApprovalBook } from '@jwt-audit/edge';
 import { approvalCallbackHandler } from './approval-callback.js';
-import { ApprovalFollower, ApprovalGate } from './approvals.js';
+import { approvalFollower as createApprovalFollower, ApprovalGate, type ApprovalFollower } from './approvals.js';
 import { createClientErrorHandler } from './client-errors.js';
 import { limitConnections } from './connection-limits.js';
 import { DEFAULT_SPOOL_MIN_FREE_BYTES, type InterceptorConfig } from './config.js';
@@ -21,7 +21,7 @@ import { ingestHandler } from './ingest.js';
 import { interceptorMetrics, type InterceptorMetrics } from './metrics.js';
 import { createProxyHandler } from './proxy.js';
 import { Publisher, type RecordSink } from './publisher.js';
-import { RevocationFollower, RevocationState } from './revocations.js';
+import { revocationFollower, RevocationState, type RevocationFollower } from './revocations.js';
 import { Spool, type SpoolFs } from './spool.js';
 import { ThreadSink } from './thread-sink.js';
 
@@ -112,7 +112,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   };
 
   const startFollower = async (): Promise<void> => {
-    follower = new RevocationFollower(kafka, revocations, logger, {
+    follower = revocationFollower(kafka, revocations, logger, {
       startupTimeoutMs: config.revocations.startupTimeoutMs,
       groupPrefix: `interceptor-revocations-${config.source.instance}`,
       onApplied: (n) => m.revocationsApplied(n),
@@ -135,7 +135,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   };
 
   const startApprovalFollower = async (gate: ApprovalGate): Promise<void> => {
-    approvalFollower = new ApprovalFollower(kafka, gate, logger, { startupTimeoutMs: config.approvals.startupTimeoutMs, groupPrefix: `interceptor-approvals-${config.source.instance}` });
+    approvalFollower = createApprovalFollower(kafka, gate, logger, { startupTimeoutMs: config.approvals.startupTimeoutMs, groupPrefix: `interceptor-approvals-${config.source.instance}` });
     try {
       await approvalFollower.start();
     } catch (err) {
