@@ -18,5 +18,6 @@ export { toInputRecord, type InputRecord } from './record.js';
 export { KAFKA_ERRORS, fromKafkaError, failureClass, kafkaCause, kafkaSettingsRefused, explainKafkaError, isConnectionError, type FailureClass } from './errors.js';
 export { superviseConsumer, type SupervisedConsumer, type SupervisedConsumerOptions, type RestartPolicy } from './supervised-consumer.js';
 export { exitOnStartFailure, startFailure } from './start-failure.js';
+export { CompactedTopicFollower, type CompactedTopicFollowerOptions } from './compacted-follower.js';
 /** The client library's classes, types and constants: the only way other workspaces reach it. */
 export * from './kafka-client.js';

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from 'no
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
+import { TOPICS } from '@jwt-audit/events';
 import type { Kafka } from '@jwt-audit/kafka';
 import { createKafkaClient, createAuditProducer, explainKafkaError, isConnectionError } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
@@ -10,7 +11,7 @@ import { ConfigError, createMetrics, dependencyLog, SETTINGS_REFUSED, startOpsSe
 import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { ApprovalBook } from '@jwt-audit/edge';
 import { approvalCallbackHandler } from './approval-callback.js';
-import { ApprovalFollower, ApprovalGate } from './approvals.js';
+import { approvalFollower as createApprovalFollower, ApprovalGate, type ApprovalFollower } from './approvals.js';
 import { createClientErrorHandler } from './client-errors.js';
 import { limitConnections } from './connection-limits.js';
 import { DEFAULT_SPOOL_MIN_FREE_BYTES, type InterceptorConfig } from './config.js';
@@ -22,7 +23,7 @@ import { ingestHandler } from './ingest.js';
 import { interceptorMetrics, type InterceptorMetrics } from './metrics.js';
 import { createProxyHandler } from './proxy.js';
 import { Publisher, type RecordSink } from './publisher.js';
-import { RevocationFollower, RevocationState } from './revocations.js';
+import { revocationFollower, RevocationState, type RevocationFollower } from './revocations.js';
 import { Spool, type SpoolFs } from './spool.js';
 import { ThreadSink } from './thread-sink.js';
 
@@ -116,7 +117,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   };
 
   const startFollower = async (): Promise<void> => {
-    follower = new RevocationFollower(kafka, revocations, logger, {
+    follower = revocationFollower(kafka, revocations, logger, {
       startupTimeoutMs: config.revocations.startupTimeoutMs,
       groupPrefix: `interceptor-revocations-${config.source.instance}`,
       onApplied: (n) => m.revocationsApplied(n),
@@ -139,7 +140,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   };
 
   const startApprovalFollower = async (gate: ApprovalGate): Promise<void> => {
-    approvalFollower = new ApprovalFollower(kafka, gate, logger, { startupTimeoutMs: config.approvals.startupTimeoutMs, groupPrefix: `interceptor-approvals-${config.source.instance}` });
+    approvalFollower = createApprovalFollower(kafka, gate, logger, { startupTimeoutMs: config.approvals.startupTimeoutMs, groupPrefix: `interceptor-approvals-${config.source.instance}` });
     try {
       await approvalFollower.start();
     } catch (err) {
@@ -186,7 +187,10 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     if (config.approvals.enabled && needsApprovals) await startApprovalFollower(gate);
     sweep = setInterval(() => {
       revocations.sweep();
-      gate.book.sweep(Date.now(), 3_600_000); // settled approvals kept 1 h past their horizon
+      // settled approvals kept 1 h past their horizon, then tombstoned on the compacted topic (every
+      // instance writes the same tombstones: idempotent, and compaction keeps one per key at most)
+      const forgotten = gate.book.sweep(Date.now(), 3_600_000);
+      if (forgotten.length > 0 && config.approvals.enabled && needsApprovals) publisher.enqueue(forgotten.map((key) => ({ topic: TOPICS.approvals, key, value: null, headers: {} })));
     }, 60_000);
     sweep.unref();
 
