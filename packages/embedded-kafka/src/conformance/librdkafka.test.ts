@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker, type Broker } from '../index.js';
-import { fetchBody, RawConnection, readFetchResult } from '../testdata/wire.js';
+import { storedCodecs as storedCodecsOf } from '../testdata/wire.js';
 
 // Conformance with a client nobody here wrote: librdkafka 2.0.2, through kcat and
 // python3-confluent-kafka from Debian (.ci/run installs both). Each expectation is Kafka's
@@ -51,15 +51,7 @@ async function createTopic(topic: string, numPartitions = 1) {
   await admin.disconnect();
 }
 
-/** The codec ids of the batches stored in partition 0, read back over the wire. */
-async function storedCodecs(topic: string): Promise<number[]> {
-  const c = await RawConnection.open(broker.port);
-  const [p] = readFetchResult(await c.request(1, 4, fetchBody(topic, [{ partition: 0, offset: 0, maxBytes: 1 << 20 }])));
-  c.close();
-  const codecs: number[] = [];
-  for (let pos = 0; pos + 23 <= p!.records.length; pos += 12 + p!.records.readInt32BE(pos + 8)) codecs.push(p!.records.readInt16BE(pos + 21) & 7);
-  return codecs;
-}
+const storedCodecs = (topic: string) => storedCodecsOf(broker.port, topic);
 
 const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 
