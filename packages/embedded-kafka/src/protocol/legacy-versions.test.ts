@@ -458,7 +458,7 @@ test('generated malformed message sets v0/v1 are each answered as Kafka 3.9 answ
       tiny.writeInt32BE(13, 8);
       cases.push([`${wrap}: inner entry under 14 bytes`, wrapped(tiny), E.CORRUPT_MESSAGE]);
       const innerBadCrc = Buffer.from(inner);
-      innerBadCrc[innerBadCrc.length - 1] ^= 0xff;
+      innerBadCrc[innerBadCrc.length - 1] = innerBadCrc[innerBadCrc.length - 1]! ^ 0xff;
       cases.push([`${wrap}: inner CRC`, wrapped(innerBadCrc), E.CORRUPT_MESSAGE]);
       // nested compression, an inner magic other than the wrapper's
       cases.push([`${wrap}: nested compression`, wrapped(Buffer.concat([entry(0, message(magic, { key: Buffer.from('k'), value: compress(GZIP, inner, magic), attributes: GZIP })), inner.subarray(0, inner.length / 2)])), E.INVALID_RECORD]);
@@ -538,4 +538,30 @@ test('Fetch leader epochs (v9+ current_leader_epoch, v12+ last_fetched_epoch, KI
   assert.deepEqual(await fetch(12, 'legacy', { offset: end + 5, lastFetchedEpoch: 0, currentLeaderEpoch: 0 }), { error: 0, hw: end, logStart: 0, records: Buffer.alloc(0), diverging: { epoch: 0, endOffset: end } });
   assert.equal((await fetch(12, 'legacy', { offset: end + 5 })).error, E.OFFSET_OUT_OF_RANGE, 'without a last fetched epoch: out of range');
   assert.deepEqual(await fetch(12, 'legacy', { offset: 0, lastFetchedEpoch: 3 }), { error: E.OFFSET_OUT_OF_RANGE, hw: -1, logStart: -1, records: Buffer.alloc(0) });
+});
+
+test('ListOffsets v0 (deprecated in 3.9; librdkafka with broker.version.fallback below 0.10.1 sends it) answers old_style_offsets as UnifiedLog.legacyFetchOffsetsBefore: latest = the log end then segment starts, earliest = the log start, a time = segments modified by then', async () => {
+  const end = await logEnd('legacy-compact');
+  assert.ok(end > 0);
+  const ask = async (partition: number, timestamp: number, max: number) => {
+    const w = new Writer().int32(-1).array(['legacy-compact'], (x, t) => x.string(t).array([partition], (y, p) => y.int32(p).int64(timestamp).int32(max)));
+    const r = new Reader(await conn.request(2, 0, Buffer.from(w.toBuffer())));
+    let out!: { error: number; offsets: number[] };
+    r.array((x) => {
+      assert.equal(x.string(), 'legacy-compact');
+      x.array((y) => {
+        assert.equal(y.int32(), partition);
+        out = { error: y.int16(), offsets: y.array((z) => z.int64n()) };
+      });
+    });
+    assert.equal(r.remaining(), 0, 'ListOffsets v0 response decoded to its last byte');
+    return out;
+  };
+  assert.deepEqual(await ask(0, -1, 5), { error: 0, offsets: [end, 0] });
+  assert.deepEqual(await ask(0, -1, 1), { error: 0, offsets: [end] });
+  assert.deepEqual(await ask(0, -2, 5), { error: 0, offsets: [0] });
+  assert.deepEqual(await ask(0, Date.now() + 3_600_000, 5), { error: 0, offsets: [end, 0] });
+  assert.deepEqual(await ask(0, 0, 5), { error: 0, offsets: [] }, 'nothing modified by 1970');
+  assert.deepEqual(await ask(0, -1, 0), { error: 0, offsets: [] });
+  assert.deepEqual(await ask(7, -1, 5), { error: 3, offsets: [] });
 });

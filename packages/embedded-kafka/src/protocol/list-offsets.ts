@@ -1,9 +1,12 @@
 /**
- * ListOffsets (key 2), versions 1-8 (ListOffsetsRequest.json / ListOffsetsResponse.json; flexible from v6).
+ * ListOffsets (key 2), versions 0-8 (ListOffsetsRequest.json / ListOffsetsResponse.json; flexible from v6).
  *   Request:  replica_id INT32, v2+ isolation_level INT8, [topics: name STRING,
- *             [partitions: partition_index INT32, v4+ current_leader_epoch INT32, timestamp INT64]]
+ *             [partitions: partition_index INT32, v4+ current_leader_epoch INT32, timestamp INT64,
+ *             v0 max_num_offsets INT32]]
  *   Response: v2+ throttle_time_ms INT32, [topics: name STRING, [partitions: partition_index INT32,
- *             error_code INT16, timestamp INT64, offset INT64, v4+ leader_epoch INT32]]
+ *             error_code INT16, v0 old_style_offsets [INT64], v1+ timestamp INT64, offset INT64, v4+ leader_epoch INT32]]
+ * v0 (deprecated in 3.9, what librdkafka sends with broker.version.fallback < 0.10.1) answers as
+ * Kafka's legacyFetchOffsetsBefore: offsets of segment starts by file time (PartitionLog.legacyOffsetsBefore).
  * timestamp -1 = latest (log end), -2 = earliest (log start) and, from v8, -4 = earliest local (the
  * same here): timestamp -1 in the answer. From v7, -3 = the record with the largest timestamp.
  * Otherwise, as Kafka's UnifiedLog.fetchOffsetByTimestamp: the first *record* (not batch) whose
@@ -16,7 +19,7 @@ import type { ApiDefinition } from './context.js';
 export const listOffsetsApi: ApiDefinition = {
   key: 2,
   name: 'ListOffsets',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 8,
   flexibleVersion: 6,
   handle(r, w, { apiVersion: v, flexible: f }, ctx) {
@@ -28,8 +31,9 @@ export const listOffsetsApi: ApiDefinition = {
         const partition = y.int32();
         if (v >= 4) y.int32();
         const timestamp = y.int64n();
+        const maxNumOffsets = v === 0 ? y.int32() : 1;
         y.tags(f);
-        return { partition, timestamp };
+        return { partition, timestamp, maxNumOffsets };
       });
       x.tags(f);
       return { name, partitions };
@@ -40,6 +44,11 @@ export const listOffsetsApi: ApiDefinition = {
       x.str(f, t.name);
       x.arr(f, t.partitions, (y, p) => {
         const log = ctx.topics.topics.get(t.name)?.logs[p.partition];
+        if (v === 0) {
+          y.int32(p.partition).int16(log ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+          y.array(log ? log.legacyOffsetsBefore(p.timestamp, p.maxNumOffsets) : [], (z, o) => z.int64(o));
+          return;
+        }
         let found: { error: number; timestamp: number; offset: number };
         if (!log) found = { error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1, offset: -1 };
         else if (p.timestamp === -1) found = { error: ErrorCode.NONE, timestamp: -1, offset: log.nextOffset };
