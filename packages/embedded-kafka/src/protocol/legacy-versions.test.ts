@@ -565,3 +565,46 @@ test('ListOffsets v0 (deprecated in 3.9; librdkafka with broker.version.fallback
   assert.deepEqual(await ask(0, -1, 0), { error: 0, offsets: [] });
   assert.deepEqual(await ask(7, -1, 5), { error: 3, offsets: [] });
 });
+
+test('OffsetForLeaderEpoch v0-4 (KIP-101/320: where a fetched epoch ended) answers as Partition.lastOffsetForLeaderEpoch with the one epoch this broker has: epoch 0 ends at the log end, a later or undefined epoch (-1, -1), current_leader_epoch above 0 UNKNOWN_LEADER_EPOCH (v2+), unknown partitions UNKNOWN_TOPIC_OR_PARTITION; ListOffsets v4+ checks the current epoch too', async () => {
+  const end = await logEnd('legacy-compact');
+  for (let v = 0; v <= 4; v++) {
+    const f = v >= 4;
+    const asked: [number, number, number][] = [[0, -1, 0], [0, 0, 0], [0, -1, 1], [0, -1, -1], [0, 0, -5], [9, -1, 0]];
+    if (v >= 2) asked.push([0, 1, 0]);
+    const w = new Writer();
+    if (v >= 3) w.int32(-1);
+    w.arr(f, ['legacy-compact'], (x, t) => x.str(f, t).arr(f, asked, (y, [p, current, epoch]) => {
+      y.int32(p);
+      if (v >= 2) y.int32(current);
+      y.int32(epoch).tags(f);
+    }).tags(f));
+    w.tags(f);
+    const r = new Reader(await conn.request(23, v, Buffer.from(w.toBuffer()), f));
+    if (f) assert.equal(r.uvarint(), 0);
+    if (v >= 2) assert.equal(r.int32(), 0, 'throttle_time_ms');
+    const got: [number, number, number | undefined, number][] = [];
+    r.arr(f, (x) => {
+      assert.equal(x.str(f), 'legacy-compact');
+      x.arr(f, (y) => {
+        got.push([y.int16(), y.int32(), v >= 1 ? y.int32() : undefined, y.int64n()]);
+        if (f) assert.equal(y.uvarint(), 0);
+      });
+      if (f) assert.equal(x.uvarint(), 0);
+    });
+    if (f) assert.equal(r.uvarint(), 0);
+    assert.equal(r.remaining(), 0, `OffsetForLeaderEpoch v${v} decoded to its last byte`);
+    const e = (n: number) => (v >= 1 ? n : undefined);
+    const want: [number, number, number | undefined, number][] = [[0, 0, e(0), end], [0, 0, e(0), end], [0, 0, e(-1), -1], [0, 0, e(-1), -1], [0, 0, e(-5), 0], [3, 9, e(-1), -1]];
+    if (v >= 2) want.push([E.UNKNOWN_LEADER_EPOCH, 0, e(-1), -1]);
+    assert.deepEqual(got, want, `v${v}`);
+  }
+  // ListOffsets v4: current_leader_epoch (partition, epoch, timestamp -1 = latest)
+  for (const [current, error, offset, epoch] of [[1, E.UNKNOWN_LEADER_EPOCH, -1, -1], [0, 0, end, 0], [-1, 0, end, 0]]) {
+    const w = new Writer().int32(-1).int8(0).array(['legacy-compact'], (x, t) => x.string(t).array([0], (y) => y.int32(0).int32(current!).int64(-1)));
+    const r = new Reader(await conn.request(2, 4, Buffer.from(w.toBuffer())));
+    assert.equal(r.int32(), 0);
+    r.array((x) => x.string() && x.array((y) => assert.deepEqual([y.int32(), y.int16(), y.int64n(), y.int64n(), y.int32()], [0, error, -1, offset, epoch], `ListOffsets v4, current epoch ${current}`)));
+    assert.equal(r.remaining(), 0);
+  }
+});

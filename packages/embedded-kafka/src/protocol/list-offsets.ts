@@ -11,10 +11,12 @@
  * same here): timestamp -1 in the answer. From v7, -3 = the record with the largest timestamp.
  * Otherwise, as Kafka's UnifiedLog.fetchOffsetByTimestamp: the first *record* (not batch) whose
  * timestamp is >= the target, with that record's timestamp; offset and timestamp -1 when no record
- * is that new. There are no transactions, so both isolation levels read the same.
+ * is that new. There are no transactions, so both isolation levels read the same. A v4+
+ * current_leader_epoch above this broker's 0 is UNKNOWN_LEADER_EPOCH (Partition.fetchOffsetForTimestamp).
  */
 import { ErrorCode } from '../errors.js';
 import type { ApiDefinition } from './context.js';
+import { LEADER_EPOCH } from './fetch-legacy.js';
 
 export const listOffsetsApi: ApiDefinition = {
   key: 2,
@@ -29,11 +31,11 @@ export const listOffsetsApi: ApiDefinition = {
       const name = x.str(f);
       const partitions = x.arr(f, (y) => {
         const partition = y.int32();
-        if (v >= 4) y.int32();
+        const currentLeaderEpoch = v >= 4 ? y.int32() : -1;
         const timestamp = y.int64n();
         const maxNumOffsets = v === 0 ? y.int32() : 1;
         y.tags(f);
-        return { partition, timestamp, maxNumOffsets };
+        return { partition, currentLeaderEpoch, timestamp, maxNumOffsets };
       });
       x.tags(f);
       return { name, partitions };
@@ -51,6 +53,7 @@ export const listOffsetsApi: ApiDefinition = {
         }
         let found: { error: number; timestamp: number; offset: number };
         if (!log) found = { error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1, offset: -1 };
+        else if (p.currentLeaderEpoch > LEADER_EPOCH) found = { error: ErrorCode.UNKNOWN_LEADER_EPOCH, timestamp: -1, offset: -1 };
         else if (p.timestamp === -1) found = { error: ErrorCode.NONE, timestamp: -1, offset: log.nextOffset };
         else if (p.timestamp === -2 || (v >= 8 && p.timestamp === -4)) found = { error: ErrorCode.NONE, timestamp: -1, offset: log.startOffset };
         else if (v >= 7 && p.timestamp === -3) found = { error: ErrorCode.NONE, ...(log.maxTimestampRecord() ?? { timestamp: -1, offset: -1 }) };

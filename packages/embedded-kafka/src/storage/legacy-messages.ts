@@ -101,7 +101,9 @@ function entries(set: Buffer): Entry[] {
     if (magic < 0 || magic > 2) throw new Refused(ErrorCode.CORRUPT_MESSAGE, `Invalid magic found in record: ${magic}`);
     if (set.length - pos < LOG_OVERHEAD + size) break;
     const message = set.subarray(pos + LOG_OVERHEAD, pos + LOG_OVERHEAD + size);
-    out.push({ offset: Number(set.readBigInt64BE(pos)), message, magic, attributes: message.readInt8(5) });
+    // a batch v2 among the entries has its attributes (INT16) after its CRC-32C
+    const attributes = magic === 2 ? (message.length >= 11 ? message.readInt16BE(9) : 0) : message.readInt8(5);
+    out.push({ offset: Number(set.readBigInt64BE(pos)), message, magic, attributes });
     pos += LOG_OVERHEAD + size;
   }
   return out;
