@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker, type Broker } from '../index.js';
 import { Reader, Writer } from './primitives.js';
-import { RawConnection, exchange, frame } from '../testdata/wire.js';
+import { RawConnection, exchange, frame, prng } from '../testdata/wire.js';
 
 // The classic consumer group APIs at every version Kafka 3.9 advertises, on the raw wire: each
 // request encoded as apache/kafka's clients/src/main/resources/common/message/<Api>Request.json
@@ -539,17 +539,6 @@ test('InitProducerId v0-5 (flexible from v2): a new producer id at epoch 0 each 
 });
 
 /** A small seeded generator, so a failure names the case that reproduces it. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('generated malformed frames of every group API version (truncated anywhere, lengths and counts overclaimed) close only their connection', async () => {
   const bodies: [number, number, Buffer][] = [];
   for (let v = 0; v <= 6; v++) bodies.push([10, v, req.findCoordinator(v, ['fz-a', 'fz-b'])]);

@@ -11,7 +11,7 @@ import { compress as snappyCompress, uncompress as snappyUncompress } from 'snap
 import { startBroker, type Broker } from '../index.js';
 import { decodeRecords, readBatchHeader } from '../storage/record-batch.js';
 import { Reader, Writer } from './primitives.js';
-import { buildBatch, produceBody as produceV3Body, RawConnection, readProduceResult } from '../testdata/wire.js';
+import { buildBatch, prng, produceBody as produceV3Body, RawConnection, readProduceResult } from '../testdata/wire.js';
 
 // The old message formats on the raw wire, as Kafka 3.9 serves them (Produce v0-2 and Fetch v0-3 are
 // "deprecatedVersions" there, removed in 4.0 by KIP-896): message sets v0/v1 produced are converted
@@ -392,17 +392,6 @@ const ZSTD_FRAME_OF_ONE_RECORD = (() => {
   const len = body.length;
   return Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x20, len, (len << 3) | 1, 0, 0]), Buffer.from(body)]);
 })();
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Re-CRCs the message of the entry at `pos` (after its bytes were changed on purpose). */
 function recrc(set: Buffer, pos = 0): Buffer {
