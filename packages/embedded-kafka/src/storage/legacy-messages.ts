@@ -119,7 +119,8 @@ function sizeDelimited(message: Buffer, at: number, what: string): { value: Buff
   const len = message.readInt32BE(at);
   if (len < 0) return { value: null, end: at + 4 };
   if (at + 4 + len > message.length) throw new Refused(ErrorCode.UNKNOWN_SERVER_ERROR, `${what} length ${len} runs past the message`);
-  return { value: Buffer.from(message.subarray(at + 4, at + 4 + len)), end: at + 4 + len };
+  // a view: the request's buffer lives until the converted batch is built
+  return { value: message.subarray(at + 4, at + 4 + len), end: at + 4 + len };
 }
 
 function readRecord(e: Entry): LegacyRecord {
@@ -256,22 +257,49 @@ export function compress(codec: number, data: Buffer, magic: number): Buffer {
   }
 }
 
+/** Bytes of a zigzag varint (int32) / varlong. */
+function varintSize(v: number): number {
+  let z = ((v << 1) ^ (v >> 31)) >>> 0;
+  let n = 1;
+  while (z >= 0x80) {
+    z >>>= 7;
+    n++;
+  }
+  return n;
+}
+function varlongSize(v: number): number {
+  let z = BigInt.asUintN(64, (BigInt(v) << 1n) ^ (BigInt(v) >> 63n));
+  let n = 1;
+  while (z >= 0x80n) {
+    z >>= 7n;
+    n++;
+  }
+  return n;
+}
+
 /** One record batch v2 of legacy records (MemoryRecordsBuilder): offsets 0..n-1, assigned on append. */
 function buildBatch(records: LegacyRecord[], codec: number, logAppendTime: number | null): Buffer {
-  const body = new Writer(256);
   const base = records[0]!.timestamp;
   let maxTimestamp = -1;
-  records.forEach((r, i) => {
+  let total = 0;
+  // each record's length first, so the records are written once into one buffer (measured: a
+  // Writer per record cost about as much as the rest of the conversion)
+  const lengths = records.map((r, i) => {
     if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
-    const rec = new Writer(64);
-    rec.int8(0).varlong(BigInt(r.timestamp - base)).varint(i);
-    if (r.key === null) rec.varint(-1);
-    else rec.varint(r.key.length).raw(r.key);
-    if (r.value === null) rec.varint(-1);
-    else rec.varint(r.value.length).raw(r.value);
-    rec.varint(0);
-    const bytes = Buffer.from(rec.toBuffer());
-    body.varint(bytes.length).raw(bytes);
+    const k = r.key?.length ?? -1;
+    const v = r.value?.length ?? -1;
+    const len = 1 + varlongSize(r.timestamp - base) + varintSize(i) + varintSize(k) + Math.max(k, 0) + varintSize(v) + Math.max(v, 0) + 1;
+    total += varintSize(len) + len;
+    return len;
+  });
+  const body = new Writer(total);
+  records.forEach((r, i) => {
+    body.varint(lengths[i]!).int8(0).varlong(BigInt(r.timestamp - base)).varint(i);
+    if (r.key === null) body.varint(-1);
+    else body.varint(r.key.length).raw(r.key);
+    if (r.value === null) body.varint(-1);
+    else body.varint(r.value.length).raw(r.value);
+    body.varint(0);
   });
   const plain = Buffer.from(body.toBuffer());
   const section = codec === Codec.NONE ? plain : compress(codec, plain, 2);
@@ -306,14 +334,16 @@ export function convertLegacyRecordSet(records: Buffer | null, rules: TopicRules
   }
 }
 
+/** Appends one message entry to `w`, its CRC-32 patched in place once written. */
 function writeMessage(w: Writer, offset: number, magic: number, attributes: number, timestamp: number, key: Buffer | null, value: Buffer | null): void {
-  const m = new Writer(32 + (key?.length ?? 0) + (value?.length ?? 0));
-  m.uint32(0).int8(magic).int8(attributes);
-  if (magic === 1) m.int64(timestamp);
-  m.nullableBytes(key).nullableBytes(value);
-  const message = Buffer.from(m.toBuffer());
-  message.writeUInt32BE(crc32(message.subarray(4)), 0);
-  w.int64(offset).int32(message.length).raw(message);
+  const size = 6 + (magic === 1 ? 8 : 0) + 4 + (key?.length ?? 0) + 4 + (value?.length ?? 0);
+  w.int64(offset).int32(size);
+  const start = w.length;
+  w.uint32(0).int8(magic).int8(attributes);
+  if (magic === 1) w.int64(timestamp);
+  w.nullableBytes(key).nullableBytes(value);
+  const buf = w.toBuffer(); // a view of the writer's buffer: patched before anything else is written
+  buf.writeUInt32BE(crc32(buf.subarray(start + 4)), start);
 }
 
 /**
