@@ -49,7 +49,8 @@ function collect(ctx: BrokerContext, wants: Want[], maxBytes: number) {
       const start = log.startOffset;
       const epochs = checkEpochs(p, start, hw);
       if (epochs) return { partition: p.partition, records: Buffer.alloc(0), ...epochs };
-      if (p.offset < start || p.offset > hw) return { partition: p.partition, error: ErrorCode.OFFSET_OUT_OF_RANGE, hw, start, records: Buffer.alloc(0) };
+      // ReplicaManager.createLogReadResult: an error carries no high watermark or log start (-1)
+      if (p.offset < start || p.offset > hw) return { partition: p.partition, error: ErrorCode.OFFSET_OUT_OF_RANGE, hw: -1, start: -1, records: Buffer.alloc(0) };
       const budget = Math.max(0, Math.min(p.maxBytes, maxBytes - total));
       const records = p.offset < hw ? log.read(p.offset, budget, total === 0) : Buffer.alloc(0);
       total += records.length;

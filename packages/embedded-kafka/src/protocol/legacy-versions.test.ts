@@ -525,7 +525,7 @@ test('Fetch leader epochs (v9+ current_leader_epoch, v12+ last_fetched_epoch, KI
   assert.equal(ok.diverging, undefined);
   assert.ok(ok.records.length > 0);
   assert.deepEqual(await fetch(12, 'legacy', { offset: end + 5, lastFetchedEpoch: 0, currentLeaderEpoch: 0 }), { error: 0, hw: end, logStart: 0, records: Buffer.alloc(0), diverging: { epoch: 0, endOffset: end } });
-  assert.equal((await fetch(12, 'legacy', { offset: end + 5 })).error, E.OFFSET_OUT_OF_RANGE, 'without a last fetched epoch: out of range');
+  assert.deepEqual(await fetch(12, 'legacy', { offset: end + 5 }), { error: E.OFFSET_OUT_OF_RANGE, hw: -1, logStart: -1, records: Buffer.alloc(0) }, 'without a last fetched epoch: out of range, no high watermark (ReplicaManager.createLogReadResult)');
   assert.deepEqual(await fetch(12, 'legacy', { offset: 0, lastFetchedEpoch: 3 }), { error: E.OFFSET_OUT_OF_RANGE, hw: -1, logStart: -1, records: Buffer.alloc(0) });
 });
 
