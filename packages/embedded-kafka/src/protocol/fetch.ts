@@ -11,6 +11,10 @@
  *              last_stable_offset INT64, v5+ log_start_offset INT64, [aborted_transactions: producer_id INT64,
  *              first_offset INT64] (nullable), v11+ preferred_read_replica INT32, records NULLABLE_BYTES]]
  *   A topic id this broker does not know answers its partitions UNKNOWN_TOPIC_ID (v13+), as KafkaApis does.
+ * isolation_level READ_COMMITTED (1): records up to the last stable offset only (the first offset of
+ *   the oldest open transaction), and the aborted transactions overlapping the range read, for the
+ *   client to drop (an empty list when none); READ_UNCOMMITTED gets everything up to the high
+ *   watermark and a null list, as Kafka's ReplicaManager answers. last_stable_offset is sent for both.
  *   The tagged fields of v12+ responses (diverging epoch, current leader, snapshot id, v16's node
  *   endpoints) are left out: this broker is the leader of everything at epoch 0.
  * Fetch sessions (KIP-227, v7+): see fetch-sessions.ts; v4-6 fetches are always full.
@@ -34,22 +38,29 @@ interface Want {
   partitions: { partition: number; offset: number; maxBytes: number }[];
 }
 
-function collect(ctx: BrokerContext, wants: Want[], maxBytes: number) {
+/** isolation_level 1: read_committed stops at the last stable offset and lists the aborted transactions it covers. */
+const READ_COMMITTED = 1;
+
+function collect(ctx: BrokerContext, wants: Want[], maxBytes: number, isolation: number) {
   let total = 0;
   const out = wants.map((t) => ({
     topic: t.topic,
     topicId: t.topicId,
     partitions: t.partitions.map((p) => {
       const log = ctx.topics.topics.get(t.topic)?.logs[p.partition];
-      if (!log && t.topicId !== null && !t.topic) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_ID, hw: -1, start: -1, records: Buffer.alloc(0) };
-      if (!log) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, hw: -1, start: -1, records: Buffer.alloc(0) };
+      const none = { lso: -1, aborted: null, records: Buffer.alloc(0) };
+      if (!log && t.topicId !== null && !t.topic) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_ID, hw: -1, start: -1, ...none };
+      if (!log) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, hw: -1, start: -1, ...none };
       const hw = log.nextOffset;
       const start = log.startOffset;
-      if (p.offset < start || p.offset > hw) return { partition: p.partition, error: ErrorCode.OFFSET_OUT_OF_RANGE, hw, start, records: Buffer.alloc(0) };
+      const lso = log.lastStableOffset;
+      if (p.offset < start || p.offset > hw) return { partition: p.partition, error: ErrorCode.OFFSET_OUT_OF_RANGE, hw, start, ...none, lso };
       const budget = Math.max(0, Math.min(p.maxBytes, maxBytes - total));
-      const records = p.offset < hw ? log.read(p.offset, budget, total === 0) : Buffer.alloc(0);
+      const end = isolation === READ_COMMITTED ? lso : hw;
+      const records = p.offset < end ? log.read(p.offset, budget, total === 0, end) : Buffer.alloc(0);
       total += records.length;
-      return { partition: p.partition, error: ErrorCode.NONE, hw, start, records };
+      const aborted = isolation === READ_COMMITTED ? log.txns.abortedIn(p.offset, end) : null;
+      return { partition: p.partition, error: ErrorCode.NONE, hw, start, lso, aborted, records };
     }),
   }));
   return { out, total };
@@ -67,7 +78,7 @@ export const fetchApi: ApiDefinition = {
     const minBytes = r.int32();
     const requestedMax = r.int32();
     const maxBytes = Math.min(requestedMax > 0 ? requestedMax : ctx.fetchMaxBytes, ctx.fetchMaxBytes);
-    r.int8();
+    const isolation = r.int8();
     const sessionId = v >= 7 ? r.int32() : 0;
     const epoch = v >= 7 ? r.int32() : -1;
     const wants: Want[] = r.arr(f, (x) => {
@@ -138,11 +149,11 @@ export const fetchApi: ApiDefinition = {
     const asked: Want[] = session ? sessionWants(session) : wants;
 
     const deadline = Date.now() + maxWait;
-    let result = collect(ctx, asked, maxBytes);
+    let result = collect(ctx, asked, maxBytes, isolation);
     const hasError = () => result.out.some((t) => t.partitions.some((p) => p.error !== ErrorCode.NONE));
     while (result.total < minBytes && !hasError() && Date.now() < deadline && !signal.aborted) {
       await ctx.waitForAppend(deadline - Date.now(), signal);
-      result = collect(ctx, asked, maxBytes);
+      result = collect(ctx, asked, maxBytes, isolation);
     }
     let answered = result.out;
     let responseSessionId = 0;
@@ -182,9 +193,9 @@ export const fetchApi: ApiDefinition = {
       if (v >= 13) x.uuid(t.topicId);
       else x.str(f, t.topic);
       x.arr(f, t.partitions, (y, p) => {
-        y.int32(p.partition).int16(p.error).int64(p.hw).int64(p.hw);
+        y.int32(p.partition).int16(p.error).int64(p.hw).int64(p.lso);
         if (v >= 5) y.int64(p.start);
-        y.arr(f, [], () => undefined);
+        y.arr(f, p.aborted, (z, a) => z.int64(a.producerId).int64(a.firstOffset).tags(f));
         if (v >= 11) y.int32(-1);
         y.byts(f, p.records);
         y.tags(f);
