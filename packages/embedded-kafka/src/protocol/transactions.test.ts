@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { startBroker, type Broker, type BrokerOptions } from '../index.js';
+import { Reader, Writer } from './primitives.js';
+import { buildBatch, exchange, frame, produceBody, RawConnection, readProduceResult } from '../testdata/wire.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -289,4 +291,107 @@ test('generated interleavings of three transactional producers and a plain one r
     for (const p of producers) await p.disconnect();
     await plain.disconnect();
   }
+});
+
+// ---- the raw wire: error codes a client of any version must see ----
+
+const E = { NONE: 0, INVALID_PRODUCER_EPOCH: 47, INVALID_TXN_STATE: 48, INVALID_PRODUCER_ID_MAPPING: 49, INVALID_TRANSACTION_TIMEOUT: 50, UNKNOWN_TOPIC: 3, OPERATION_NOT_ATTEMPTED: 55, UNSTABLE_OFFSET_COMMIT: 88, PRODUCER_FENCED: 90 };
+
+const body = (fill: (w: Writer) => void) => {
+  const w = new Writer();
+  fill(w);
+  return Buffer.from(w.toBuffer());
+};
+const initPid = (txnId: string, timeoutMs = 60_000) => body((w) => w.nullableString(txnId).int32(timeoutMs)); // v1
+const readInit = (b: Buffer) => ({ error: b.readInt16BE(4), producerId: Number(b.readBigInt64BE(6)), epoch: b.readInt16BE(14) });
+const addPartitions = (txnId: string, pid: number, epoch: number, topic: string, partitions: number[]) =>
+  body((w) => w.string(txnId).int64(pid).int16(epoch).array([topic], (x, t) => x.string(t).array(partitions, (y, p) => y.int32(p))));
+const readAddPartitions = (b: Buffer) => {
+  const r = new Reader(b);
+  r.int32();
+  return r.array((x) => ({ name: x.string(), partitions: x.array((y) => ({ partition: y.int32(), error: y.int16() })) }))[0]!.partitions.map((p) => p.error);
+};
+const endTxn = (txnId: string, pid: number, epoch: number, commit: boolean) => body((w) => w.string(txnId).int64(pid).int16(epoch).bool(commit));
+const readError = (b: Buffer) => b.readInt16BE(4);
+
+test('raw wire: timeouts, id mapping, fencing per version (PRODUCER_FENCED from v2, INVALID_PRODUCER_EPOCH before), EndTxn retries, unadded partitions, require_stable', async () => {
+  const b = await start({ transactionMaxTimeoutMs: 120_000 });
+  await createTopic(b, 'wire-txn', 2);
+  const c = await RawConnection.open(b.port);
+  assert.equal(readInit(await c.request(22, 1, initPid('w', 120_001))).error, E.INVALID_TRANSACTION_TIMEOUT);
+  assert.equal(readInit(await c.request(22, 1, initPid('w', 0))).error, E.INVALID_TRANSACTION_TIMEOUT);
+  const first = readInit(await c.request(22, 1, initPid('w')));
+  assert.deepEqual({ error: first.error, epoch: first.epoch }, { error: 0, epoch: 0 });
+  const { producerId: pid } = first;
+  // Another producer id, an unknown transactional id: INVALID_PRODUCER_ID_MAPPING.
+  assert.deepEqual(readAddPartitions(await c.request(24, 1, addPartitions('w', pid + 1, 0, 'wire-txn', [0]))), [E.INVALID_PRODUCER_ID_MAPPING]);
+  assert.deepEqual(readAddPartitions(await c.request(24, 1, addPartitions('nobody', pid, 0, 'wire-txn', [0]))), [E.INVALID_PRODUCER_ID_MAPPING]);
+  // An unknown partition: that one UNKNOWN_TOPIC_OR_PARTITION, the rest not attempted.
+  assert.deepEqual(readAddPartitions(await c.request(24, 1, addPartitions('w', pid, 0, 'wire-txn', [0, 7]))), [E.OPERATION_NOT_ATTEMPTED, E.UNKNOWN_TOPIC]);
+  // EndTxn with nothing begun is INVALID_TXN_STATE.
+  assert.equal(readError(await c.request(26, 1, endTxn('w', pid, 0, true))), E.INVALID_TXN_STATE);
+  assert.deepEqual(readAddPartitions(await c.request(24, 1, addPartitions('w', pid, 0, 'wire-txn', [0]))), [E.NONE]);
+  // A transactional batch to a partition not added: INVALID_TXN_STATE, nothing stored.
+  const txnBatch = (seq: number, epoch = 0) => buildBatch([{ value: Buffer.from(`r${seq}`) }], { producerId: pid, producerEpoch: epoch, baseSequence: seq, attributes: 0x10 });
+  assert.equal(readProduceResult(await c.request(0, 3, produceBody('wire-txn', txnBatch(0), { transactionalId: 'w', partition: 1 }))).error, E.INVALID_TXN_STATE);
+  assert.equal(readProduceResult(await c.request(0, 3, produceBody('wire-txn', txnBatch(0), { transactionalId: 'w', partition: 0 }))).error, E.NONE);
+  // The commit, then its retry (NONE), then an abort of what was committed (INVALID_TXN_STATE).
+  assert.equal(readError(await c.request(26, 1, endTxn('w', pid, 0, true))), E.NONE);
+  assert.equal(readError(await c.request(26, 1, endTxn('w', pid, 0, true))), E.NONE);
+  assert.equal(readError(await c.request(26, 1, endTxn('w', pid, 0, false))), E.INVALID_TXN_STATE);
+  // A second InitProducerId fences epoch 0: v1 requests hear INVALID_PRODUCER_EPOCH, v2 PRODUCER_FENCED.
+  assert.equal(readInit(await c.request(22, 1, initPid('w'))).epoch, 1);
+  assert.equal(readError(await c.request(26, 1, endTxn('w', pid, 0, true))), E.INVALID_PRODUCER_EPOCH);
+  assert.equal(readError(await c.request(26, 2, endTxn('w', pid, 0, true))), E.PRODUCER_FENCED);
+  assert.deepEqual(readAddPartitions(await c.request(24, 2, addPartitions('w', pid, 0, 'wire-txn', [0]))), [E.PRODUCER_FENCED]);
+  assert.equal(readProduceResult(await c.request(0, 3, produceBody('wire-txn', txnBatch(1), { transactionalId: 'w', partition: 0 }))).error, E.INVALID_PRODUCER_EPOCH);
+  // require_stable: an offset held by an open transaction is UNSTABLE_OFFSET_COMMIT until it commits.
+  assert.deepEqual(readAddPartitions(await c.request(24, 1, addPartitions('w', pid, 1, 'wire-txn', [0]))), [E.NONE]);
+  assert.equal(readError(await c.request(25, 1, body((w) => w.string('w').int64(pid).int16(1).string('stable-g')))), E.NONE);
+  const txnCommit = body((w) => w.string('w').string('stable-g').int64(pid).int16(1).array(['wire-txn'], (x, t) => x.string(t).array([0], (y, p) => y.int32(p).int64(5).int32(-1).nullableString(null))));
+  const txnCommitted = new Reader(await c.request(28, 2, txnCommit));
+  txnCommitted.int32();
+  assert.deepEqual(txnCommitted.array((x) => (x.string(), x.array((y) => (y.int32(), y.int16())))), [[E.NONE]]);
+  const offsetFetch = (stable: boolean) => body((w) => w.str(true, 'stable-g').arr(true, ['wire-txn'], (x, t) => x.str(true, t).arr(true, [0], (y, p) => y.int32(p)).tags(true)).bool(stable).tags(true));
+  const readFetch = (b2: Buffer) => {
+    const r = new Reader(b2);
+    r.tags(true);
+    r.int32();
+    const [p] = r.arr(true, (x) => (x.str(true), x.arr(true, (y) => ({ partition: y.int32(), offset: y.int64n(), epoch: y.int32(), metadata: y.nstr(true), error: y.int16(), _: y.tags(true) }))))[0]!;
+    return { offset: p!.offset, error: p!.error };
+  };
+  assert.deepEqual(readFetch(await c.request(9, 7, offsetFetch(true), true)), { offset: -1, error: E.UNSTABLE_OFFSET_COMMIT });
+  assert.deepEqual(readFetch(await c.request(9, 7, offsetFetch(false), true)), { offset: -1, error: E.NONE });
+  assert.equal(readError(await c.request(26, 1, endTxn('w', pid, 1, true))), E.NONE);
+  assert.deepEqual(readFetch(await c.request(9, 7, offsetFetch(true), true)), { offset: 5, error: E.NONE });
+  c.close();
+});
+
+test('raw wire: 400 generated malformed transaction requests close only their own connection', async () => {
+  const b = await start();
+  await createTopic(b, 'wire-hostile');
+  const rnd = prng(7);
+  const valid: [number, number, Buffer][] = [
+    [24, 1, addPartitions('h', 1000, 0, 'wire-hostile', [0])],
+    [25, 1, body((w) => w.string('h').int64(1000).int16(0).string('g'))],
+    [26, 1, endTxn('h', 1000, 0, true)],
+    [28, 2, body((w) => w.string('h').string('g').int64(1000).int16(0).array(['wire-hostile'], (x, t) => x.string(t).array([0], (y, p) => y.int32(p).int64(1).int32(-1).nullableString(null))))],
+    [22, 1, initPid('h')],
+  ];
+  for (let i = 0; i < 400; i++) {
+    const [key, v, good] = valid[i % valid.length]!;
+    const bad = Buffer.from(good);
+    const cut = Math.floor(rnd() * bad.length);
+    const mode = i % 3;
+    let bytes: Buffer;
+    if (mode === 0) bytes = bad.subarray(0, cut); // cut short
+    else if (mode === 1) { bytes = bad; bytes.writeInt16BE(0x7fff, Math.min(cut, bad.length - 2) & ~1); } // a length overclaimed
+    else { bytes = bad; for (let j = 0; j < 4; j++) bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256); } // random bytes
+    const got = await exchange(b.port, frame(key, v, i, bytes));
+    assert.ok(got === 'closed' || Buffer.isBuffer(got), `request ${i} (key ${key}) answered or closed`);
+  }
+  // The broker still serves everyone else.
+  const c = await RawConnection.open(b.port);
+  assert.equal(readInit(await c.request(22, 1, initPid('after-hostile'))).error, E.NONE);
+  c.close();
 });
