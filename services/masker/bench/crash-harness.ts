@@ -24,6 +24,7 @@ const GROUP = 'crash-masker';
 export interface CrashResult {
   mode: 'at-least-once' | 'transactional';
   events: number;
+  /** Kills made while the load ran (asked for: `kills`; none is made once the load is over). */
   kills: number;
   /** Records of audit.masked.v1 read_committed, and how many event ids they hold. */
   readCommitted: number;
@@ -110,6 +111,7 @@ export async function runCrashScenario(o: { exactlyOnce: boolean; events: number
     const t0 = Date.now();
     child = await startChild(b.brokers, o.exactlyOnce, txnId);
     const step = Math.max(1, Math.round((o.rate ?? 500) / 10));
+    let loading = true;
     const load = (async () => {
       for (let i = 0; i < o.events; i += step) {
         const due = Date.now() + 100;
@@ -121,15 +123,20 @@ export async function runCrashScenario(o: { exactlyOnce: boolean; events: number
         await b.producer.send(TOPICS.raw, batch);
         await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
       }
+      loading = false;
     })();
+    let kills = 0;
     let seed = 0x2545f491;
     const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
     for (let k = 1; k <= o.kills; k++) {
       const at = Math.floor((o.events * k) / (o.kills + 1));
       const before = await committed(b.kafka);
-      await until(async () => ids.length >= at && (await committed(b.kafka)) > before, 600_000);
+      await until(async () => !loading || (ids.length >= at && (await committed(b.kafka)) > before), 600_000);
+      // a kill after the load is a kill of an idle stage: not what is measured
+      if (!loading) break;
       await new Promise((r) => setTimeout(r, Math.floor(random() * 3_000)));
       await kill9(child);
+      kills++;
       say(`${mode}: kill -9 #${k} with ${ids.length} produced, ${await committed(b.kafka)} committed`);
       child = await startChild(b.brokers, o.exactlyOnce, txnId);
     }
@@ -146,7 +153,7 @@ export async function runCrashScenario(o: { exactlyOnce: boolean; events: number
     const ru = await readAll(b.kafka, TOPICS.masked, true);
     const lost = ids.filter((id) => !rc.ids.has(id)).length;
     const duplicates = rc.records - rc.ids.size;
-    const result: CrashResult = { mode, events: o.events, kills: o.kills, readCommitted: rc.records, distinct: rc.ids.size, lost, duplicates, duplicatesPerCrash: +(duplicates / Math.max(1, o.kills)).toFixed(1), written: ru.records, seconds: +seconds.toFixed(1) };
+    const result: CrashResult = { mode, events: o.events, kills, readCommitted: rc.records, distinct: rc.ids.size, lost, duplicates, duplicatesPerCrash: +(duplicates / Math.max(1, kills)).toFixed(1), written: ru.records, seconds: +seconds.toFixed(1) };
     say(`${mode}: ${JSON.stringify(result)}`);
     return result;
   } finally {
