@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -222,6 +222,34 @@ test('a broker restarted mid-transaction keeps it open (LSO held), and the next 
   assert.equal(offs[0]!.partitions.find((x) => x.partition === 0)!.offset, '1', 'committed transactional offset survives the restart');
   await admin.disconnect();
   await next.disconnect();
+});
+
+test('a broker stopped between PrepareCommit and the markers finishes the commit at start: records visible, offsets applied', async () => {
+  const dir = tmp();
+  let b = await start({ dir });
+  await createTopic(b, 'txn-prepare', 2);
+  const p = await txProducer(b, 'prepare');
+  const t = await p.transaction();
+  await t.send({ topic: 'txn-prepare', messages: [{ partition: 0, value: 'p0' }, { partition: 1, value: 'p1' }] });
+  await t.sendOffsets({ consumerGroupId: 'prep-g', topics: [{ topic: 'txn-prepare', partitions: [{ partition: 0, offset: '3' }] }] });
+  await p.disconnect().catch(() => undefined);
+  await b.close();
+  // What transactions.json holds when the broker dies after writing PrepareCommit, before any marker.
+  const file = path.join(dir, 'transactions.json');
+  const state = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { state: string }>;
+  assert.equal(state.prepare!.state, 'Ongoing');
+  state.prepare!.state = 'PrepareCommit';
+  writeFileSync(file, JSON.stringify(state));
+  b = await start({ dir });
+  for (const o of await latestOffsets(b, 'txn-prepare')) assert.equal(o.offset, 2, `partition ${o.partition}: record + commit marker, decided at start`);
+  const rc = await readTopic(b, 'txn-prepare', { done: (v) => v.length >= 2 });
+  assert.deepEqual([...rc].sort(), ['p0', 'p1']);
+  const admin = client(b).admin();
+  await admin.connect();
+  const offs = await admin.fetchOffsets({ groupId: 'prep-g', topics: ['txn-prepare'] });
+  assert.equal(offs[0]!.partitions.find((x) => x.partition === 0)!.offset, '3');
+  await admin.disconnect();
+  assert.equal((JSON.parse(readFileSync(file, 'utf8')) as Record<string, { state: string }>).prepare!.state, 'CompleteCommit');
 });
 
 /** A small seeded generator, so a failure names the case that reproduces it. */
