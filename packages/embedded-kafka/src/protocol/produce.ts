@@ -19,9 +19,8 @@
 import { ErrorCode } from '../errors.js';
 import { hasTransactionalBatch, validateRecordSet } from '../storage/log-validator.js';
 import type { PartitionLog } from '../storage/partition-log.js';
-import type { BatchHeader } from '../storage/record-batch.js';
+import { TRANSACTIONAL_BIT, type BatchHeader } from '../storage/record-batch.js';
 import type { ApiDefinition, BrokerContext } from './context.js';
-import { TRANSACTIONAL_BIT } from '../storage/record-batch.js';
 
 export const NO_RESPONSE = Symbol('no-response');
 
