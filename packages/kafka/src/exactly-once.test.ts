@@ -8,7 +8,7 @@ import type { Kafka } from 'kafkajs';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { deadLetterCodec, eventCodec, readSchemaFile, newId, type AuditEvent, TOPICS } from '@jwt-audit/events';
 import { AuditError, createLogger } from '@jwt-audit/runtime';
-import { createKafkaClient, createAuditProducer, createConsumerRunner, createTransformStage, ensureTopics, type InputRecord } from './index.js';
+import { createKafkaClient, createAuditProducer, createConsumerRunner, createTransformStage, ensureTopics, type InputRecord, type TransactionScope } from './index.js';
 
 // The transactional consume-transform-produce path (issue #27 item 2): outputs, dead letters and
 // the input offset commit together, so an attempt that fails after producing leaves nothing a
@@ -167,4 +167,46 @@ test('a transactional producer fenced by a newer instance of the same id is repl
   assert.deepEqual(values, ['first', 'second', 'third']);
   await a.disconnect();
   await b.disconnect();
+});
+
+test('two transactional stages in a chain (as masker -> enricher), every other transaction of each failing after producing: the second reads only committed records and the end holds each event once', async () => {
+  const [input, middle, output] = [`eos.c.in.${newId()}`, `eos.c.mid.${newId()}`, `eos.c.out.${newId()}`];
+  await ensureTopics(kafka, [input, middle, output].map((topic) => ({ topic, numPartitions: 2 })));
+  const feeder = createAuditProducer(kafka, { logger });
+  await feeder.connect();
+  const events = Array.from({ length: 150 }, (_, i) => event(`user-${i % 5}`, i));
+  await feeder.send(input, events.map((e) => ({ key: `sub:${e.actor.sub}`, ...eventCodec.encode(e) })));
+  await feeder.disconnect();
+  const stages = [[input, middle], [middle, output]].map(([from, to], i) => {
+    const producer = createAuditProducer(kafka, { logger, transactionalId: `eos-chain-${i}-${newId()}` });
+    const stage = createTransformStage({
+      kafka, groupId: `g-chain-${i}-${newId()}`, stage: `chain-${i}`, inputTopic: from!, outputTopic: to!, logger, producer,
+      transform: (e) => ({ ...e, attributes: { ...e.attributes, [`stage${i}`]: 'yes' } }),
+    });
+    // every other transaction fails after its batch's output was produced (a sink that failed, a crash before commit): aborted, redone
+    const inner = producer.transaction!.bind(producer);
+    let n = 0;
+    producer.transaction = <T,>(fn: (tx: TransactionScope) => Promise<T>) =>
+      inner<T>(async (tx) => {
+        const r = await fn(tx);
+        if (++n % 2 === 1) throw new AuditError('AUDIT_ERR_TEST_SINK', 'failed after producing', { retriable: true });
+        return r;
+      });
+    return { stage, producer };
+  });
+  for (const s of stages) await s.stage.start();
+  try {
+    await waitFor('every event through both stages', async () => ((await readToEnd(output)).length >= events.length ? true : undefined), 60_000);
+    const out = (await readToEnd(output)).map((r) => eventCodec.decode(r.value!, r.headers));
+    assert.equal(out.length, events.length, 'each event once at the end of the chain');
+    assert.deepEqual(new Set(out.map((e) => e.id)), new Set(events.map((e) => e.id)));
+    for (const e of out) assert.deepEqual([e.attributes.stage0, e.attributes.stage1], ['yes', 'yes']);
+    const middleAll = await readToEnd(middle, true);
+    assert.ok(middleAll.length > events.length, `the first stage's aborted attempts were written (${middleAll.length} records read_uncommitted) and the second never read them`);
+  } finally {
+    for (const s of stages) {
+      await s.stage.stop();
+      await s.producer.disconnect();
+    }
+  }
 });
