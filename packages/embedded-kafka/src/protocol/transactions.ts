@@ -75,7 +75,7 @@ export class TransactionCoordinator {
         this.complete(id, m, m.state === 'PrepareCommit', true);
       }
     }
-    this.timer = setInterval(() => this.abortTimedOut(), opts.abortTimedOutIntervalMs);
+    this.timer = setInterval(() => this.abortTimedOut(), Math.max(10, opts.abortTimedOutIntervalMs));
     this.timer.unref();
   }
 
