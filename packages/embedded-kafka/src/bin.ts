@@ -30,6 +30,8 @@ const program = new Command('embedded-kafka')
   .option('--message-max-bytes <n>', 'largest record batch, default of max.message.bytes (message.max.bytes)', int('--message-max-bytes'))
   .option('--group-min-session-timeout-ms <n>', 'shortest JoinGroup session timeout (group.min.session.timeout.ms)', int('--group-min-session-timeout-ms'))
   .option('--group-max-session-timeout-ms <n>', 'longest JoinGroup session timeout (group.max.session.timeout.ms)', int('--group-max-session-timeout-ms'))
+  .option('--transaction-max-timeout-ms <n>', 'longest transaction.timeout.ms a producer may ask for (transaction.max.timeout.ms)', int('--transaction-max-timeout-ms'))
+  .option('--transaction-abort-timed-out-interval-ms <n>', 'how often open transactions are checked against their timeout (transaction.abort.timed.out.transaction.cleanup.interval.ms)', int('--transaction-abort-timed-out-interval-ms'))
   .option('--sasl-users-file <path>', 'require SASL (PLAIN, SCRAM-SHA-256/512): a JSON file {"user": "password", ...}')
   .option('--sasl-mechanisms <list>', 'comma-separated mechanisms offered with --sasl-users-file', 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512')
   .option('--tls-cert-file <path>', 'serve TLS: PEM certificate (chain), with --tls-key-file')
@@ -43,11 +45,12 @@ const o = program.opts<{
   defaultPartitions: number; fsync: string; fsyncIntervalMs: number; logLevel: string;
   socketRequestMaxBytes?: number; queuedMaxRequests?: number; queuedMaxRequestBytes?: number; connectionsMaxIdleMs?: number; fetchMaxBytes?: number; maxIncrementalFetchSessionCacheSlots?: number;
   messageMaxBytes?: number; groupMinSessionTimeoutMs?: number; groupMaxSessionTimeoutMs?: number;
+  transactionMaxTimeoutMs?: number; transactionAbortTimedOutIntervalMs?: number;
   saslUsersFile?: string; saslMechanisms: string; tlsCertFile?: string; tlsKeyFile?: string; tlsClientCaFile?: string;
 }>();
 // Limits given on the command line; the others keep startBroker's (Kafka's) defaults.
 const limits = Object.fromEntries(
-  (['socketRequestMaxBytes', 'queuedMaxRequests', 'queuedMaxRequestBytes', 'connectionsMaxIdleMs', 'fetchMaxBytes', 'maxIncrementalFetchSessionCacheSlots', 'messageMaxBytes', 'groupMinSessionTimeoutMs', 'groupMaxSessionTimeoutMs'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
+  (['socketRequestMaxBytes', 'queuedMaxRequests', 'queuedMaxRequestBytes', 'connectionsMaxIdleMs', 'fetchMaxBytes', 'maxIncrementalFetchSessionCacheSlots', 'messageMaxBytes', 'groupMinSessionTimeoutMs', 'groupMaxSessionTimeoutMs', 'transactionMaxTimeoutMs', 'transactionAbortTimedOutIntervalMs'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
 );
 if (!['always', 'interval', 'never'].includes(o.fsync)) program.error(`--fsync must be always, interval or never (got ${o.fsync})`, { exitCode: 2 });
 

@@ -34,6 +34,7 @@ import { produceApi } from './protocol/produce.js';
 import { saslAuthenticateApi, saslHandshakeApi, SaslUsers, type SaslOptions } from './protocol/sasl.js';
 import { FetchSessionCache } from './protocol/fetch-sessions.js';
 import { createTopicsApi, deleteTopicsApi, initProducerIdApi } from './protocol/topics-admin.js';
+import { addOffsetsToTxnApi, addPartitionsToTxnApi, endTxnApi, TransactionCoordinator, txnOffsetCommitApi } from './protocol/transactions.js';
 import { readJson, writeFileAtomic } from './storage/durable-file.js';
 import type { FsyncPolicy } from './storage/partition-log.js';
 import { TopicStore } from './storage/topic-store.js';
@@ -71,6 +72,10 @@ export interface BrokerOptions {
   /** Session timeouts a JoinGroup may ask for (Kafka: group.min/max.session.timeout.ms); default 6,000 / 1,800,000. */
   groupMinSessionTimeoutMs?: number;
   groupMaxSessionTimeoutMs?: number;
+  /** Longest transaction.timeout.ms a producer may ask for (Kafka: transaction.max.timeout.ms); default 900,000 (15 min). */
+  transactionMaxTimeoutMs?: number;
+  /** How often open transactions are checked against their timeout (Kafka: transaction.abort.timed.out.transaction.cleanup.interval.ms); default 10,000. */
+  transactionAbortTimedOutIntervalMs?: number;
   /** Wait for more members when a group forms; default 200 ms. */
   initialRebalanceDelayMs?: number;
   /** Retention and compaction run this often; default 30 s. */
@@ -120,6 +125,25 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
     maxSessionTimeoutMs: opts.groupMaxSessionTimeoutMs ?? 1_800_000,
   });
   const waiters = new Set<() => void>();
+  const notifyAppend = () => {
+    for (const w of [...waiters]) w();
+  };
+  const nextProducerId = () => {
+    const id = meta.nextProducerId++;
+    writeFileAtomic(metaFile, JSON.stringify(meta), fsync !== 'never');
+    return id;
+  };
+  const txns = new TransactionCoordinator({
+    dir: opts.dir,
+    fsync: fsync !== 'never',
+    topics,
+    groups,
+    nextProducerId,
+    notifyAppend,
+    logger,
+    maxTimeoutMs: opts.transactionMaxTimeoutMs ?? 900_000,
+    abortTimedOutIntervalMs: opts.transactionAbortTimedOutIntervalMs ?? 10_000,
+  });
 
   const users = opts.sasl ? new SaslUsers(opts.sasl) : undefined;
   const server = opts.tls
@@ -146,6 +170,7 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
     clusterId: meta.clusterId,
     topics,
     groups,
+    txns,
     autoCreateTopics: opts.autoCreateTopics ?? false,
     defaultPartitions: opts.defaultPartitions ?? 1,
     fetchMaxBytes: opts.fetchMaxBytes ?? 57_671_680,
@@ -185,6 +210,7 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
       'group.max.session.timeout.ms': String(opts.groupMaxSessionTimeoutMs ?? 1_800_000),
       'auto.create.topics.enable': String(opts.autoCreateTopics ?? false),
       'num.partitions': String(opts.defaultPartitions ?? 1),
+      'transaction.max.timeout.ms': String(opts.transactionMaxTimeoutMs ?? 900_000),
     },
     deleteTopic(name) {
       if (!topics.delete(name)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
@@ -205,14 +231,8 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
         signal.addEventListener('abort', done, { once: true });
       });
     },
-    notifyAppend() {
-      for (const w of [...waiters]) w();
-    },
-    nextProducerId() {
-      const id = meta.nextProducerId++;
-      writeFileAtomic(metaFile, JSON.stringify(meta), fsync !== 'never');
-      return id;
-    },
+    notifyAppend,
+    nextProducerId,
   };
 
   const apiList: ApiDefinition[] = [
@@ -220,6 +240,7 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
     joinGroupApi, heartbeatApi, leaveGroupApi, syncGroupApi, describeGroupsApi, listGroupsApi,
     createTopicsApi, deleteTopicsApi, initProducerIdApi, createPartitionsApi, deleteRecordsApi, describeConfigsApi,
     alterConfigsApi, incrementalAlterConfigsApi, deleteGroupsApi,
+    addPartitionsToTxnApi, addOffsetsToTxnApi, endTxnApi, txnOffsetCommitApi,
   ];
   if (users) apiList.push(saslHandshakeApi(users), saslAuthenticateApi(users));
   apiList.push(apiVersionsApi(() => apiList));
@@ -270,6 +291,7 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
           for (const s of sockets) s.destroy();
         });
         ctx.notifyAppend();
+        txns.close();
         groups.close();
         topics.close();
         logger.info('embedded Kafka broker stopped');

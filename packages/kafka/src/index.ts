@@ -1,6 +1,6 @@
 export { createKafkaClient, type KafkaClientOptions } from './client.js';
 export { ensureTopics, defaultTopics, type TopicSpec } from './topics.js';
-export { createAuditProducer, chunkRecords, recordSize, DEFAULT_MAX_REQUEST_BYTES, type AuditProducer, type OutRecord } from './producer.js';
+export { createAuditProducer, chunkRecords, recordSize, stageTransactionalId, DEFAULT_MAX_REQUEST_BYTES, type AuditProducer, type AuditProducerOptions, type OutRecord, type TransactionScope } from './producer.js';
 export {
   createConsumerRunner,
   type ConsumerRunner,

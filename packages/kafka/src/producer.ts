@@ -1,4 +1,6 @@
-import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { hostname } from 'node:os';
+import { CompressionTypes, Partitioners, type Kafka, type Producer, type Transaction } from 'kafkajs';
 import type { Logger, Metrics } from '@jwt-audit/runtime';
 import { failureClass, fromKafkaError } from './errors.js';
 
@@ -62,6 +64,19 @@ export interface AuditProducer {
   send(topic: string, records: OutRecord[]): Promise<void>;
   /** The kafkajs producer in use now (a new one after each re-creation). */
   readonly raw: Producer;
+  /**
+   * Only on a transactional producer (createAuditProducer with `transactionalId`): runs `fn` in one
+   * Kafka transaction, one at a time per producer. Every send() made from inside `fn` (however
+   * deep) goes into it, and `tx.sendOffsets` puts a consumer group's offset into it; the
+   * transaction commits when `fn` resolves and aborts when it rejects (then rejects with the
+   * AuditError, classed). Nothing of an aborted transaction is ever read by read_committed consumers.
+   */
+  transaction?<T>(fn: (tx: TransactionScope) => Promise<T>): Promise<T>;
+}
+
+export interface TransactionScope {
+  /** Commits `offset` (the next to read) for the group's partition with the transaction (TxnOffsetCommit). */
+  sendOffsets(groupId: string, topic: string, partition: number, offset: string): Promise<void>;
 }
 
 /**
@@ -73,9 +88,39 @@ export interface AuditProducer {
  * fenced epoch), no retry of the same producer can succeed: it is replaced by a new one, which
  * gets a new producer id from the broker, and the failed send is reported retriable.
  */
-export function createAuditProducer(kafka: Kafka, opts: { logger: Logger; compression?: 'none' | 'gzip'; metrics?: Metrics; maxRequestBytes?: number }): AuditProducer {
+export interface AuditProducerOptions {
+  logger: Logger;
+  compression?: 'none' | 'gzip';
+  metrics?: Metrics;
+  maxRequestBytes?: number;
+  /**
+   * Makes the producer transactional (exactly-once stages): one id per stage instance, stable
+   * across its restarts, so a restarted instance fences the one that crashed and aborts what it
+   * left open. Two live instances must never share it (the later fences the earlier).
+   */
+  transactionalId?: string;
+  /** Kafka's transaction.timeout.ms: the broker aborts a transaction open longer. Default 60,000 (1 min). */
+  transactionTimeoutMs?: number;
+}
+
+/**
+ * The transactional id of a stage instance: the configured one, else `<groupId>-<hostname>`
+ * (a container's or pod's hostname is its own, and stays across restarts of the process).
+ */
+export function stageTransactionalId(groupId: string, configured?: string): string {
+  return configured ?? `${groupId}-${hostname()}`;
+}
+
+export function createAuditProducer(kafka: Kafka, opts: AuditProducerOptions): AuditProducer {
   // Keys are always set (partitionKey), so the partitioner is murmur2 of the key as in Java clients.
-  const make = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const make = () =>
+    kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      ...(opts.transactionalId ? { transactionalId: opts.transactionalId, transactionTimeout: opts.transactionTimeoutMs ?? 60_000 } : {}),
+    });
   const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   const log = opts.logger.child({ component: 'producer' });
   const maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
@@ -99,10 +144,59 @@ export function createAuditProducer(kafka: Kafka, opts: { logger: Logger; compre
     await failed.disconnect().catch(() => undefined);
   }
 
-  return {
+  // The transaction of the batch being handled, found by every send() made inside it.
+  const current = new AsyncLocalStorage<Transaction>();
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function inTransaction<T>(fn: (tx: TransactionScope) => Promise<T>): Promise<T> {
+    if (!closed) await connect();
+    const p = producer;
+    let tx: Transaction;
+    try {
+      tx = await p.transaction();
+    } catch (err) {
+      const e = fromKafkaError(err, 'beginning a transaction');
+      // kafkajs refuses a new transaction while its last one is in an unknown state: a new producer (InitProducerId aborts it broker-side)
+      await replace(p, e.message);
+      throw e;
+    }
+    const scope: TransactionScope = {
+      async sendOffsets(groupId, topic, partition, offset) {
+        await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition, offset }] }] });
+      },
+    };
+    try {
+      const result = await current.run(tx, () => fn(scope));
+      await tx.commit();
+      return result;
+    } catch (err) {
+      const e = fromKafkaError(err, 'a transaction');
+      try {
+        await tx.abort();
+      } catch (abortErr) {
+        // a transaction that cannot be aborted from here is aborted by the next producer's InitProducerId
+        await replace(p, `abort failed: ${(abortErr as Error).message}`);
+        throw e;
+      }
+      if (failureClass(e) === 'producer-state') await replace(p, e.message);
+      throw e;
+    }
+  }
+
+  const self: AuditProducer = {
     get raw() {
       return producer;
     },
+    ...(opts.transactionalId
+      ? {
+          transaction<T>(fn: (tx: TransactionScope) => Promise<T>): Promise<T> {
+            // One transaction at a time: a kafkajs producer holds one.
+            const run = queue.then(() => inTransaction(fn));
+            queue = run.catch(() => undefined);
+            return run;
+          },
+        }
+      : {}),
     connect: () => {
       closed = false;
       return connect();
@@ -115,13 +209,19 @@ export function createAuditProducer(kafka: Kafka, opts: { logger: Logger; compre
     },
     async send(topic, records) {
       if (records.length === 0) return;
+      const tx = current.getStore();
+      if (opts.transactionalId && !tx) {
+        // a transactional producer writes only in transactions: a send of its own is one
+        await self.transaction!(() => self.send(topic, records));
+        return;
+      }
       let p = producer;
       try {
         // connected again after a re-creation; a no-op otherwise (the promise is kept)
         if (!closed) await connect();
         for (const chunk of chunkRecords(records, maxRequestBytes)) {
           p = producer;
-          await p.send({
+          await (tx ?? p).send({
             topic,
             acks: -1,
             compression,
@@ -140,4 +240,5 @@ export function createAuditProducer(kafka: Kafka, opts: { logger: Logger; compre
       }
     },
   };
+  return self;
 }

@@ -251,6 +251,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       heartbeat: () => payload.heartbeat(),
       isRunning: () => payload.isRunning() && !payload.isStale(),
     };
+    if (opts.producer.transaction) return processInTransaction(payload, records, ctx, batchLog, started);
 
     let dead: DeadLetterRequest[] | typeof ABORTED;
     try {
@@ -297,6 +298,77 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     lastError = undefined;
     batchSeconds?.observe(Number(process.hrtime.bigint() - started) / 1e9);
     batchLog.debug({ records: records.length, deadLettered: dead.length }, 'batch committed');
+  }
+
+  /**
+   * Exactly-once (a transactional producer): per batch one transaction holds the outputs, the dead
+   * letters, an alert the batch raised and the input offset (sendOffsets), and commits them
+   * together. On any failure the transaction aborts (read_committed readers never see its records)
+   * and the batch is redone from its first record, which is the group's committed offset. A batch
+   * that fails for one of its records is redone record by record in a new transaction, so nothing
+   * written by the failed attempt stays.
+   */
+  async function processInTransaction(payload: EachBatchPayload, records: InputRecord[], ctx: BatchContext, batchLog: Logger, started: bigint): Promise<void> {
+    const { batch } = payload;
+    const last = records[records.length - 1]!.offset;
+    const next = (BigInt(last) + 1n).toString();
+    const attempt = (split: boolean) =>
+      withRetry('transaction', payload, () =>
+        opts.producer.transaction!(async (tx) => {
+          const dead = split ? await handleEachInTransaction(records, ctx) : ((await opts.handler(records, ctx))?.deadLetters ?? []);
+          let ids: string[] = [];
+          if (dead.length > 0) {
+            ids = dead.map(() => newId());
+            await opts.producer.send(DLQ_TOPIC, dead.map((d, i) => deadLetterRecord(opts.stage, d.record, d.error, Date.now(), ids[i])));
+          }
+          // counted once per attempt: an aborted attempt that dead-lettered counts its letters again
+          const raised = noteDeadLetters(records.length, dead.length);
+          if (raised) {
+            const alert = deadLetterAlertRecord({ stage: opts.stage, groupId: opts.groupId, topic: batch.topic, partition: batch.partition, deadLettered: raised.dead, records: raised.total, ratio: dlRatio, windowMs: dlWindowMs, evidence: ids.length > 0 ? ids : (lastLetters?.ids ?? []) });
+            await opts.producer.send(ALERTS_TOPIC, [alert]);
+          }
+          // The group moved the partition to another member, which reads from the committed offset: abort, do not commit twice.
+          if (payload.isStale()) throw new Rejoin(new Error('partition reassigned during the transaction'));
+          await tx.sendOffsets(opts.groupId, batch.topic, batch.partition, next);
+          return { dead, ids, raised: raised !== undefined };
+        }),
+      !split);
+    let result: Awaited<ReturnType<typeof attempt>>;
+    try {
+      result = await attempt(false);
+    } catch (err) {
+      if (err instanceof Rejoin) throw err;
+      batchLog.warn({ err: { code: toAuditError(err).code, message: (err as Error).message } }, 'batch failed for a record: transaction aborted, redoing its records one by one');
+      result = await attempt(true);
+    }
+    if (result === ABORTED) return; // stopping or rebalanced: aborted, redelivered from the committed offset
+    if (result.dead.length > 0) {
+      lastLetters = { topic: batch.topic, partition: batch.partition, ids: result.ids };
+      for (const d of result.dead) batchLog.warn({ offset: d.record.offset, code: d.error.code, reason: d.error.message }, 'record dead-lettered');
+      recordsTotal?.inc({ outcome: 'dead_lettered' }, result.dead.length);
+    }
+    if (result.raised) alertsRaised?.inc();
+    recordsTotal?.inc({ outcome: 'processed' }, records.length - result.dead.length);
+    // the offset is committed (with the transaction): kafkajs only moves its position
+    payload.resolveOffset(last);
+    lastError = undefined;
+    batchSeconds?.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    batchLog.debug({ records: records.length, deadLettered: result.dead.length }, 'batch committed in a transaction');
+  }
+
+  /** Each record alone, inside the transaction: a record-class failure is that record's dead letter, anything else aborts it. */
+  async function handleEachInTransaction(records: InputRecord[], ctx: BatchContext): Promise<DeadLetterRequest[]> {
+    const dead: DeadLetterRequest[] = [];
+    for (const record of records) {
+      try {
+        dead.push(...((await opts.handler([record], ctx))?.deadLetters ?? []));
+      } catch (err) {
+        const e = toAuditError(err, 'AUDIT_ERR_PROCESSING');
+        if (failureClass(e) !== 'record') throw e;
+        dead.push({ record, error: e });
+      }
+    }
+    return dead;
   }
 
   /** The window's counts when this batch raised the alert (the rate passed the threshold with it), else undefined. */

@@ -173,6 +173,9 @@ export const KAFKA_ENV: Record<string, string> = {
   AUDIT_KAFKA_SSL_CA_FILE: 'kafka.tls.caFile',
   AUDIT_KAFKA_SSL_CERT_FILE: 'kafka.tls.certFile',
   AUDIT_KAFKA_SSL_KEY_FILE: 'kafka.tls.keyFile',
+  // Transform stages (masker, enricher): consume-transform-produce in Kafka transactions.
+  AUDIT_KAFKA_EXACTLY_ONCE: 'kafka.exactlyOnce',
+  AUDIT_KAFKA_TRANSACTIONAL_ID: 'kafka.transactionalId',
 };
 
 /** Environment variables every service that talks to Elasticsearch understands. */
@@ -198,6 +201,8 @@ export const kafkaConfigSchema = {
     brokers: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^\\s:]+:\\d+$' } },
     clientId: { type: 'string', minLength: 1 },
     ssl: { type: 'boolean' },
+    exactlyOnce: { type: 'boolean' },
+    transactionalId: { type: 'string', minLength: 1, maxLength: 200 },
     tls: {
       type: 'object',
       additionalProperties: false,
@@ -245,6 +250,13 @@ export interface KafkaConnectionConfig {
   /** PEM files: a CA to trust instead of the system's, and a client certificate + key (mutual TLS). Implies TLS. */
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  /**
+   * Transform stages only: each batch's outputs and input offset in one Kafka transaction
+   * (packages/kafka runner), so a crash repeats nothing a read_committed reader sees. Default false.
+   */
+  exactlyOnce?: boolean;
+  /** With exactlyOnce: this instance's transactional id, stable across restarts; default `<groupId>-<hostname>`. */
+  transactionalId?: string;
 }
 
 export interface EsConnectionConfig {

@@ -1,6 +1,6 @@
 import { TOPICS } from '@jwt-audit/events';
 import { createSessionIndex, createUserAgentCache, enrich, openGeoDatabases, parseEnrichmentPolicy, type EnrichmentLookups } from '@jwt-audit/enrichment';
-import { createAuditProducer, createKafkaClient, createTransformStage, type AuditProducer, type ConsumerRunner } from '@jwt-audit/kafka';
+import { createAuditProducer, createKafkaClient, createTransformStage, stageTransactionalId, type AuditProducer, type ConsumerRunner } from '@jwt-audit/kafka';
 import { AuditError, createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { EnricherConfig } from './config.js';
 import { ENRICHER_ERRORS } from './errors.js';
@@ -33,7 +33,7 @@ export function createEnricherService(config: EnricherConfig, deps: EnricherDeps
   const overLifetime = metrics.counter('audit_enricher_lifetime_exceeds_policy_total', 'Events whose token lifetime exceeds the policy for its type');
   const geoHits = metrics.counter('audit_enricher_geo_lookups_total', 'Geo lookups of public addresses, by result', ['result'] as const);
   const kafka = createKafkaClient(config.kafka, logger);
-  const producer = deps.producer ?? createAuditProducer(kafka, { logger });
+  const producer = deps.producer ?? createAuditProducer(kafka, { logger, ...(config.kafka.exactlyOnce ? { transactionalId: stageTransactionalId(config.groupId, config.kafka.transactionalId) } : {}) });
   let stage: ConsumerRunner | undefined;
   let ops: OpsServer | undefined;
   let started: Promise<{ metricsUrl: string | undefined }> | undefined;

@@ -1,7 +1,7 @@
 /**
  * Events/s through the masker (audit.raw.v1 -> audit.masked.v1) on the embedded broker, against a
  * pass-through consumer (consume + produce the same bytes + commit) in the same run.
- *   npm run bench -w services/masker          (BENCH_EVENTS=20000 by default)
+ *   npm run bench -w services/masker          (BENCH_EVENTS=20000 by default; BENCH_EXACTLY_ONCE=1: the transactional path)
  */
 import { TOPICS } from '@jwt-audit/events';
 import { createMaskerService, maskerDefaults } from '../src/index.js';
@@ -16,7 +16,7 @@ try {
   const identity = await timed(() => identityStage(b, TOPICS.raw, 'bench-identity'));
   const identitySecs = identity.secs;
   const metrics = quietMetrics();
-  const svc = createMaskerService({ ...maskerDefaults, kafka: { brokers: b.brokers, clientId: 'bench-masker' }, ops: {}, groupId: 'bench-masker', threads: Number(process.env.BENCH_THREADS ?? maskerDefaults.threads), hmac: { keyId: 'bench', key: 'bench-key-0123456789abcdef' } }, { logger, metrics });
+  const svc = createMaskerService({ ...maskerDefaults, kafka: { brokers: b.brokers, clientId: 'bench-masker', exactlyOnce: process.env.BENCH_EXACTLY_ONCE === '1', transactionalId: 'bench-masker-0' }, ops: {}, groupId: 'bench-masker', threads: Number(process.env.BENCH_THREADS ?? maskerDefaults.threads), hmac: { keyId: 'bench', key: 'bench-key-0123456789abcdef' } }, { logger, metrics });
   await svc.start();
   const cpu0 = { self: process.cpuUsage(), broker: cpuSeconds(b.brokerProc.pid!) };
   const t = process.hrtime.bigint();
@@ -32,6 +32,7 @@ try {
   const stageCpu = (self.user + self.system) / 1e6;
   const result = {
     bench: 'masker',
+    exactlyOnce: process.env.BENCH_EXACTLY_ONCE === '1',
     events: N,
     masker: { eventsPerSec: Math.round(N / secs), ofPassThrough: +(passSecs / secs).toFixed(2) },
     passThrough: { eventsPerSec: Math.round(N / passSecs) },

@@ -1,5 +1,5 @@
 import { deadLetterCodec, TOPICS } from '@jwt-audit/events';
-import { createAuditProducer, createKafkaClient, createTransformStage, DLQ_TOPIC, type AuditProducer, type ConsumerRunner, type OutRecord } from '@jwt-audit/kafka';
+import { createAuditProducer, createKafkaClient, createTransformStage, DLQ_TOPIC, stageTransactionalId, type AuditProducer, type ConsumerRunner, type OutRecord } from '@jwt-audit/kafka';
 import { createMasker, type Masker } from '@jwt-audit/masking';
 import { createMetrics, siblingModule, startOpsServer, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { MaskerConfig } from './config.js';
@@ -38,6 +38,7 @@ export function maskDeadLetters(inner: AuditProducer, masker: Masker, mode: 'mas
     connect: () => inner.connect(),
     disconnect: () => inner.disconnect(),
     send: (topic, records) => inner.send(topic, topic === DLQ_TOPIC ? records.map(maskLetter) : records),
+    ...(inner.transaction ? { transaction: inner.transaction.bind(inner) } : {}),
   };
 }
 
@@ -71,7 +72,7 @@ export function createMaskerService(config: MaskerConfig, deps: { logger: Logger
   };
   let flushTimer: NodeJS.Timeout | undefined;
   const kafka = createKafkaClient(config.kafka, logger);
-  const producer = maskDeadLetters(deps.producer ?? createAuditProducer(kafka, { logger }), masker, config.dlqPayload ?? 'raw');
+  const producer = maskDeadLetters(deps.producer ?? createAuditProducer(kafka, { logger, ...(config.kafka.exactlyOnce ? { transactionalId: stageTransactionalId(config.groupId, config.kafka.transactionalId) } : {}) }), masker, config.dlqPayload ?? 'raw');
   let stage: ConsumerRunner | undefined;
   let ops: OpsServer | undefined;
   let started: Promise<{ metricsUrl: string | undefined }> | undefined;

@@ -416,6 +416,27 @@ export class GroupCoordinator {
     return ErrorCode.NONE;
   }
 
+  /**
+   * TxnOffsetCommit v3+ (KIP-447): a member id or generation given must be the group's current
+   * one (GroupCoordinator.validateTxnOffsetCommit); an admin-style request (-1, "") is not checked.
+   */
+  validateTxnMember(groupId: string, generationId: number, memberId: string, groupInstanceId: string | null): number {
+    if (generationId < 0 && !memberId && groupInstanceId === null) return ErrorCode.NONE;
+    const g = this.groups.get(groupId);
+    if (!g) return ErrorCode.ILLEGAL_GENERATION;
+    const error = this.validateMember(g, memberId, groupInstanceId);
+    if (error !== ErrorCode.NONE) return error;
+    return generationId === g.generation ? ErrorCode.NONE : ErrorCode.ILLEGAL_GENERATION;
+  }
+
+  /** Offsets of a committed transaction, visible to the group from now on (no membership check: the commit is the coordinator's). */
+  applyTxnOffsets(groupId: string, offsets: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null }[]): void {
+    if (offsets.length === 0) return;
+    const g = this.group(groupId);
+    for (const o of offsets) g.offsets.set(key(o.topic, o.partition), { offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata });
+    this.persist();
+  }
+
   fetchOffset(groupId: string, topic: string, partition: number): CommittedOffset {
     return this.groups.get(groupId)?.offsets.get(key(topic, partition)) ?? { offset: -1, leaderEpoch: -1, metadata: null };
   }

@@ -4,6 +4,7 @@ import type { TopicStore } from '../storage/topic-store.js';
 import type { FetchSessionCache } from './fetch-sessions.js';
 import type { Reader, Writer } from './primitives.js';
 import type { SaslSession } from './sasl.js';
+import type { TransactionCoordinator } from './transactions.js';
 
 /** What every API handler gets: the broker's state and the requesting client. */
 export interface BrokerContext {
@@ -13,6 +14,8 @@ export interface BrokerContext {
   clusterId: string;
   topics: TopicStore;
   groups: GroupCoordinator;
+  /** Transactional ids and their transactions (transactions.ts). */
+  txns: TransactionCoordinator;
   autoCreateTopics: boolean;
   defaultPartitions: number;
   /** Broker cap on a Fetch response (Kafka: fetch.max.bytes). */

@@ -35,6 +35,10 @@ export interface PartitionAnswer {
   error: number;
   hw: number;
   start: number;
+  /** The last stable offset (v4+), -1 with an error. */
+  lso: number;
+  /** read_committed: the aborted transactions in the range read (v4+); read_uncommitted: null. */
+  aborted: Array<{ producerId: number; firstOffset: number }> | null;
   records: Buffer;
   diverging?: EpochEndOffset;
 }

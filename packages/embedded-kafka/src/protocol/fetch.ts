@@ -14,6 +14,10 @@
  *   v0-3 answer in message format v0/v1, leader epochs (v9+, v12+) are checked and v12+'s
  *   diverging_epoch tagged field is sent: fetch-legacy.ts. The other v12+ tagged fields (current
  *   leader, snapshot id, v16's node endpoints) are never set: this broker leads everything at epoch 0.
+ * isolation_level READ_COMMITTED (1): records up to the last stable offset only (the first offset of
+ *   the oldest open transaction), and the aborted transactions overlapping the range read, for the
+ *   client to drop (an empty list when none); READ_UNCOMMITTED gets everything up to the high
+ *   watermark and a null list, as Kafka's ReplicaManager answers. last_stable_offset is sent for both.
  * Fetch sessions (KIP-227, v7+): see fetch-sessions.ts; v4-6 fetches are always full.
  * Long polling (Kafka's ReplicaManager.fetchMessages): the response is sent at once when
  * max_wait_ms <= 0 or at least min_bytes are available (so min_bytes = 0 never waits), else when a
@@ -36,25 +40,32 @@ interface Want {
   partitions: { partition: number; offset: number; maxBytes: number; currentLeaderEpoch?: number; lastFetchedEpoch?: number }[];
 }
 
-function collect(ctx: BrokerContext, wants: Want[], maxBytes: number) {
+/** isolation_level 1: read_committed stops at the last stable offset and lists the aborted transactions it covers. */
+const READ_COMMITTED = 1;
+
+function collect(ctx: BrokerContext, wants: Want[], maxBytes: number, isolation: number) {
   let total = 0;
   const out = wants.map((t) => ({
     topic: t.topic,
     topicId: t.topicId,
     partitions: t.partitions.map((p): PartitionAnswer => {
       const log = ctx.topics.topics.get(t.topic)?.logs[p.partition];
-      if (!log && t.topicId !== null && !t.topic) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_ID, hw: -1, start: -1, records: Buffer.alloc(0) };
-      if (!log) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, hw: -1, start: -1, records: Buffer.alloc(0) };
+      const none = { lso: -1, aborted: null, records: Buffer.alloc(0) };
+      if (!log && t.topicId !== null && !t.topic) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_ID, hw: -1, start: -1, ...none };
+      if (!log) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, hw: -1, start: -1, ...none };
       const hw = log.nextOffset;
       const start = log.startOffset;
+      const lso = log.lastStableOffset;
       const epochs = checkEpochs(p, start, hw);
-      if (epochs) return { partition: p.partition, records: Buffer.alloc(0), ...epochs };
-      // ReplicaManager.createLogReadResult: an error carries no high watermark or log start (-1)
-      if (p.offset < start || p.offset > hw) return { partition: p.partition, error: ErrorCode.OFFSET_OUT_OF_RANGE, hw: -1, start: -1, records: Buffer.alloc(0) };
+      if (epochs) return { partition: p.partition, ...none, ...(epochs.error === ErrorCode.NONE ? { lso } : {}), ...epochs };
+      // ReplicaManager.createLogReadResult: an error carries no high watermark, stable offset or log start (-1)
+      if (p.offset < start || p.offset > hw) return { partition: p.partition, error: ErrorCode.OFFSET_OUT_OF_RANGE, hw: -1, start: -1, ...none };
       const budget = Math.max(0, Math.min(p.maxBytes, maxBytes - total));
-      const records = p.offset < hw ? log.read(p.offset, budget, total === 0) : Buffer.alloc(0);
+      const end = isolation === READ_COMMITTED ? lso : hw;
+      const records = p.offset < end ? log.read(p.offset, budget, total === 0, end) : Buffer.alloc(0);
       total += records.length;
-      return { partition: p.partition, error: ErrorCode.NONE, hw, start, records };
+      const aborted = isolation === READ_COMMITTED ? log.txns.abortedIn(p.offset, end) : null;
+      return { partition: p.partition, error: ErrorCode.NONE, hw, start, lso, aborted, records };
     }),
   }));
   return { out, total };
@@ -72,7 +83,7 @@ export const fetchApi: ApiDefinition = {
     const minBytes = r.int32();
     const requestedMax = v >= 3 ? r.int32() : 0;
     const maxBytes = Math.min(requestedMax > 0 ? requestedMax : ctx.fetchMaxBytes, ctx.fetchMaxBytes);
-    if (v >= 4) r.int8();
+    const isolation = v >= 4 ? r.int8() : 0; // v0-3 have no isolation level: read_uncommitted
     const sessionId = v >= 7 ? r.int32() : 0;
     const epoch = v >= 7 ? r.int32() : -1;
     const wants: Want[] = r.arr(f, (x) => {
@@ -143,11 +154,11 @@ export const fetchApi: ApiDefinition = {
     const asked: Want[] = session ? sessionWants(session) : wants;
 
     const deadline = Date.now() + maxWait;
-    let result = collect(ctx, asked, maxBytes);
+    let result = collect(ctx, asked, maxBytes, isolation);
     const hasError = () => result.out.some((t) => t.partitions.some((p) => p.error !== ErrorCode.NONE || p.diverging));
     while (result.total < minBytes && !hasError() && Date.now() < deadline && !signal.aborted) {
       await ctx.waitForAppend(deadline - Date.now(), signal);
-      result = collect(ctx, asked, maxBytes);
+      result = collect(ctx, asked, maxBytes, isolation);
     }
     let answered = result.out;
     let responseSessionId = 0;
@@ -190,9 +201,9 @@ export const fetchApi: ApiDefinition = {
       else x.str(f, t.topic);
       x.arr(f, t.partitions, (y, p) => {
         y.int32(p.partition).int16(p.error).int64(p.hw);
-        if (v >= 4) y.int64(p.hw);
+        if (v >= 4) y.int64(p.lso);
         if (v >= 5) y.int64(p.start);
-        if (v >= 4) y.arr(f, [], () => undefined);
+        if (v >= 4) y.arr(f, p.aborted, (z, a) => z.int64(a.producerId).int64(a.firstOffset).tags(f));
         if (v >= 11) y.int32(-1);
         y.byts(f, p.records);
         if (f && p.diverging) writeDivergingEpoch(y, p.diverging);

@@ -507,7 +507,7 @@ test('a pending member (MEMBER_ID_REQUIRED) may leave before it rejoins; LeaveGr
   c.close();
 });
 
-test('InitProducerId v0-5 (flexible from v2): a new producer id at epoch 0 each time; v3+ an id without an epoch is INVALID_REQUEST; a transactional id is refused', async () => {
+test('InitProducerId v0-5 (flexible from v2): a new producer id at epoch 0 each time; v3+ an id without an epoch is INVALID_REQUEST; a transactional id keeps its id and bumps its epoch', async () => {
   const c = await RawConnection.open(broker.port);
   const read = (v: number, b: Buffer) => {
     const { r, f } = open(22, v, b);
@@ -518,6 +518,7 @@ test('InitProducerId v0-5 (flexible from v2): a new producer id at epoch 0 each 
     return out;
   };
   const ids = new Set<number>();
+  const txnIds = new Set<number>();
   for (let v = 0; v <= 5; v++) {
     const got = read(v, await request(c, 22, v, req.initProducerId(v, null)));
     assert.equal(got.error, 0);
@@ -532,9 +533,15 @@ test('InitProducerId v0-5 (flexible from v2): a new producer id at epoch 0 each 
       assert.deepEqual(read(v, await request(c, 22, v, req.initProducerId(v, null, 5n, -1))), { error: 42, producerId: -1, epoch: -1 });
       assert.deepEqual(read(v, await request(c, 22, v, req.initProducerId(v, null, -1n, 3))), { error: 42, producerId: -1, epoch: -1 });
     }
-    assert.notEqual(read(v, await request(c, 22, v, req.initProducerId(v, 'txn-1'))).error, 0, 'no transactions here');
+    // A transactional id keeps its producer id and the epoch goes up by one each time (transactions.ts).
+    const txn = read(v, await request(c, 22, v, req.initProducerId(v, 'txn-1')));
+    assert.equal(txn.error, 0);
+    assert.equal(txn.epoch, v);
+    txnIds.add(txn.producerId);
   }
+  assert.equal(txnIds.size, 1, 'one producer id for the transactional id');
   assert.equal(ids.size, 6 + 3, 'every answer a new producer id');
+  assert.ok(![...txnIds].some((id) => ids.has(id)));
   c.close();
 });
 

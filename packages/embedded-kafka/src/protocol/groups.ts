@@ -49,7 +49,8 @@
  *   Response v1-7: throttle_time_ms (v3+), [topics: name, [partitions: partition_index,
  *            committed_offset, committed_leader_epoch (v5+), metadata, error_code]], error_code (v2+)
  *   Response v8+: throttle_time_ms, [groups: group_id, [topics: ...], error_code]
- *   Nothing is transactional here, so require_stable never waits; member id and epoch are the new
+ *   require_stable (v7+): a partition with an offset held by an open transaction (TxnOffsetCommit not yet
+ *   committed or aborted) answers UNSTABLE_OFFSET_COMMIT and offset -1, as Kafka; member id and epoch are the new
  *   consumer protocol's (KIP-848) and, as Kafka's classic coordinator does, not checked.
  * DescribeGroups (15) v0-5, flexible 5+
  *   Request: [groups STRING], include_authorized_operations BOOL (v3+)
@@ -287,7 +288,7 @@ export const offsetFetchApi: ApiDefinition = {
         return g;
       });
     }
-    if (v >= 7) r.bool();
+    const requireStable = v >= 7 ? r.bool() : false;
     r.tags(f);
     const resolve = (groupId: string, topics: TopicRequest[] | null): TopicRequest[] => {
       if (topics !== null) return topics;
@@ -302,10 +303,12 @@ export const offsetFetchApi: ApiDefinition = {
           // v0 reads ZooKeeper: KRaft Kafka 3.9 answers every partition -1, "", UNSUPPORTED_VERSION
           // (OffsetFetchRequest.getErrorResponse below v2)
           if (v === 0) return z.int32(p).int64(-1).str(f, '').int16(ErrorCode.UNSUPPORTED_VERSION);
-          const o = ctx.groups.fetchOffset(groupId, t.name, p);
+          // GroupMetadataManager.getOffsets: an offset a transaction still holds is not stable yet.
+          const unstable = requireStable && ctx.txns.hasPendingOffset(groupId, t.name, p);
+          const o = unstable ? { offset: -1, leaderEpoch: -1, metadata: '' } : ctx.groups.fetchOffset(groupId, t.name, p);
           z.int32(p).int64(o.offset);
           if (v >= 5) z.int32(o.leaderEpoch);
-          z.str(f, o.metadata).int16(ErrorCode.NONE).tags(f);
+          z.str(f, o.metadata).int16(unstable ? ErrorCode.UNSTABLE_OFFSET_COMMIT : ErrorCode.NONE).tags(f);
         });
         y.tags(f);
       });

@@ -11,7 +11,8 @@
  * same here): timestamp -1 in the answer. From v7, -3 = the record with the largest timestamp.
  * Otherwise, as Kafka's UnifiedLog.fetchOffsetByTimestamp: the first *record* (not batch) whose
  * timestamp is >= the target, with that record's timestamp; offset and timestamp -1 when no record
- * is that new. There are no transactions, so both isolation levels read the same. A v4+
+ * is that new. Latest under read_committed (isolation_level 1) is the last stable offset, not the
+ * high watermark (Kafka's fetchOffsetForTimestamp with isolation READ_COMMITTED). A v4+
  * current_leader_epoch above this broker's 0 is UNKNOWN_LEADER_EPOCH (Partition.fetchOffsetForTimestamp).
  */
 import { ErrorCode } from '../errors.js';
@@ -26,7 +27,7 @@ export const listOffsetsApi: ApiDefinition = {
   flexibleVersion: 6,
   handle(r, w, { apiVersion: v, flexible: f }, ctx) {
     r.int32();
-    if (v >= 2) r.int8();
+    const isolation = v >= 2 ? r.int8() : 0;
     const topics = r.arr(f, (x) => {
       const name = x.str(f);
       const partitions = x.arr(f, (y) => {
@@ -54,7 +55,7 @@ export const listOffsetsApi: ApiDefinition = {
         let found: { error: number; timestamp: number; offset: number };
         if (!log) found = { error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1, offset: -1 };
         else if (p.currentLeaderEpoch > LEADER_EPOCH) found = { error: ErrorCode.UNKNOWN_LEADER_EPOCH, timestamp: -1, offset: -1 };
-        else if (p.timestamp === -1) found = { error: ErrorCode.NONE, timestamp: -1, offset: log.nextOffset };
+        else if (p.timestamp === -1) found = { error: ErrorCode.NONE, timestamp: -1, offset: isolation === 1 ? log.lastStableOffset : log.nextOffset };
         else if (p.timestamp === -2 || (v >= 8 && p.timestamp === -4)) found = { error: ErrorCode.NONE, timestamp: -1, offset: log.startOffset };
         else if (v >= 7 && p.timestamp === -3) found = { error: ErrorCode.NONE, ...(log.maxTimestampRecord() ?? { timestamp: -1, offset: -1 }) };
         else found = { error: ErrorCode.NONE, ...(log.offsetForTimestamp(p.timestamp) ?? { timestamp: -1, offset: -1 }) };

@@ -14,14 +14,15 @@
  * Idempotent producers (producer_id >= 0): per partition the batch's sequence must follow the
  * producer's last one; a retried batch already appended is acknowledged with its original offset
  * and not appended again; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
- * acks=0 gets no response (the connection layer drops it). Transactions are not supported.
+ * acks=0 gets no response (the connection layer drops it). Transactional batches: checked against
+ * the transaction coordinator (transactions.ts) before the sequence check.
  */
 import { ErrorCode } from '../errors.js';
 import { hasTransactionalBatch, validateRecordSet } from '../storage/log-validator.js';
 import { convertLegacyRecordSet, isLegacyRecordSet } from '../storage/legacy-messages.js';
 import type { PartitionLog } from '../storage/partition-log.js';
-import type { BatchHeader } from '../storage/record-batch.js';
-import type { ApiDefinition } from './context.js';
+import { TRANSACTIONAL_BIT, type BatchHeader } from '../storage/record-batch.js';
+import type { ApiDefinition, BrokerContext } from './context.js';
 
 export const NO_RESPONSE = Symbol('no-response');
 
@@ -40,6 +41,12 @@ function checkSequence(log: PartitionLog, batches: { header: BatchHeader }[]): {
   const expected = !last || first.producerEpoch > last.producerEpoch ? 0 : last.lastSequence + 1;
   if (first.baseSequence !== expected) return { error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER };
   return { error: ErrorCode.NONE };
+}
+
+/** A transactional batch: its producer must hold the transactional id and have added the partition (transactions.ts). */
+function checkTransactional(ctx: BrokerContext, transactionalId: string, topic: string, partition: number, h: BatchHeader): number {
+  if ((h.attributes & TRANSACTIONAL_BIT) === 0) return ErrorCode.NONE;
+  return ctx.txns.checkProduce(transactionalId, h.producerId, h.producerEpoch, topic, partition);
 }
 
 interface PartitionResult {
@@ -84,7 +91,6 @@ export const produceApi: ApiDefinition = {
         const topic = ctx.topics.topics.get(t.name);
         const log = topic?.logs[p.index];
         if (txnDenied) return res(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-        if (transactionalId !== null) return res(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, -1, 'transactions are not supported by this broker');
         if (acks !== 0 && acks !== 1 && acks !== -1) return res(ErrorCode.INVALID_REQUIRED_ACKS);
         if (!topic || !log) return res(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
         const logAppendTimeTopic = ctx.topics.config(topic, 'message.timestamp.type') === 'LogAppendTime';
@@ -100,6 +106,8 @@ export const produceApi: ApiDefinition = {
           ctx.logger.warn({ topic: t.name, partition: p.index, error: checked.error, reason: checked.message }, 'produce refused');
           return res(checked.error, -1, checked.message);
         }
+        const txn = transactionalId === null ? ErrorCode.NONE : checkTransactional(ctx, transactionalId, t.name, p.index, checked.batches[0]!.header);
+        if (txn !== ErrorCode.NONE) return res(txn);
         const appendTime = logAppendTimeTopic ? now : -1;
         const seq = checkSequence(log, checked.batches);
         if (seq.error !== ErrorCode.NONE) return res(seq.error);

@@ -121,7 +121,8 @@ export const deleteTopicsApi: ApiDefinition = {
  *   Request:  transactional_id NULLABLE_STRING, transaction_timeout_ms INT32,
  *             v3+: producer_id INT64, producer_epoch INT16 (-1/-1: a new producer)
  *   Response: throttle_time_ms INT32, error_code INT16, producer_id INT64, producer_epoch INT16
- * Idempotent producers only: a transactional id is refused. As KafkaApis: a producer id without an
+ * A transactional id goes to the transaction coordinator (transactions.ts: epoch bump, fencing,
+ * open transaction aborted, INVALID_TRANSACTION_TIMEOUT past transaction.max.timeout.ms). As KafkaApis: a producer id without an
  * epoch (or an epoch without an id) is INVALID_REQUEST; otherwise a producer without a
  * transactional id always gets a new id at epoch 0 (TransactionCoordinator.handleInitProducerId).
  */
@@ -133,12 +134,16 @@ export const initProducerIdApi: ApiDefinition = {
   flexibleVersion: 2,
   handle(r, w, { apiVersion: v, flexible: f }, ctx) {
     const transactionalId = r.nstr(f);
-    r.int32();
+    const timeoutMs = r.int32();
     const producerId = v >= 3 ? r.int64() : -1n;
     const producerEpoch = v >= 3 ? r.int16() : -1;
     r.tags(f);
-    const error = transactionalId !== null ? ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT : (producerId === -1n) !== (producerEpoch === -1) ? ErrorCode.INVALID_REQUEST : ErrorCode.NONE;
-    if (error !== ErrorCode.NONE) w.int32(0).int16(error).int64(-1).int16(-1);
+    const error = (producerId === -1n) !== (producerEpoch === -1) ? ErrorCode.INVALID_REQUEST : ErrorCode.NONE;
+    if (error === ErrorCode.NONE && transactionalId !== null) {
+      // transactions.ts; PRODUCER_FENCED (KIP-588) is INVALID_PRODUCER_EPOCH to v0-3.
+      const t = ctx.txns.initTransactional(transactionalId, timeoutMs, Number(producerId), producerEpoch);
+      w.int32(0).int16(t.error === ErrorCode.PRODUCER_FENCED && v < 4 ? ErrorCode.INVALID_PRODUCER_EPOCH : t.error).int64(t.producerId).int16(t.producerEpoch);
+    } else if (error !== ErrorCode.NONE) w.int32(0).int16(error).int64(-1).int16(-1);
     else w.int32(0).int16(ErrorCode.NONE).int64(ctx.nextProducerId()).int16(0);
     w.tags(f);
   },

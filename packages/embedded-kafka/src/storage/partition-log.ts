@@ -4,16 +4,22 @@
  *   <baseOffset, 20 digits>.log    record batches v2, appended as received (offsets assigned)
  *   <baseOffset, 20 digits>.index  one 40-byte entry per batch, appended after the batch:
  *        int32 relativeOffset  int32 position  int32 size  int32 lastOffsetDelta
- *        int64 maxTimestamp    int64 producerId  int32 baseSequence  int16 producerEpoch  int16 0
+ *        int64 maxTimestamp    int64 producerId  int32 baseSequence  int16 producerEpoch  int16 flags
+ *   flags (transaction-state.ts): bit 0 transactional, bit 1 control batch, bit 2 abort marker;
+ *   indexes written before transactions existed hold 0 there, which reads as "not transactional".
  *
  * Recovery at open: index entries pointing past the end of the log are dropped, the log is scanned
  * from the last indexed batch on, and a torn or corrupt tail (a crash mid-append) is truncated away.
- * Everything needed to serve fetches and to rebuild idempotent-producer state is in the index.
+ * Everything needed to serve fetches and to rebuild idempotent-producer and transaction state
+(open and aborted transactions, the last stable offset) is in the index.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { crc32c } from './crc32c.js';
 import { readJson, writeFileAtomic } from './durable-file.js';
-import { crcValid, decodeRecords, readBatchHeader, rebuildBatch, type BatchHeader, type DecodedRecord, TIMESTAMP_TYPE_BIT } from './record-batch.js';
+import { crcValid, decodeRecords, readBatchHeader, rebuildBatch, type BatchHeader, type DecodedRecord, CONTROL_BIT, TIMESTAMP_TYPE_BIT, TRANSACTIONAL_BIT } from './record-batch.js';
+import { ABORT_FLAG, CONTROL_FLAG, PartitionTxns, TXN_FLAG } from './transaction-state.js';
+import { Writer } from '../protocol/primitives.js';
 
 const ENTRY = 40;
 const START_FILE = 'log-start-offset';
@@ -29,6 +35,8 @@ interface Entry {
   producerId: number;
   baseSequence: number;
   producerEpoch: number;
+  /** TXN_FLAG | CONTROL_FLAG | ABORT_FLAG. */
+  flags: number;
 }
 
 interface Segment {
@@ -79,6 +87,8 @@ export class PartitionLog {
   private leo = 0;
   /** Last batches per producer id (up to 5, as Kafka keeps), rebuilt from the index at open. */
   readonly producers = new Map<number, ProducerBatch[]>();
+  /** Open and aborted transactions, rebuilt from the index at open. */
+  readonly txns = new PartitionTxns();
 
   /** Log start offset set by DeleteRecords (0 when never set); segments may begin below it. */
   private logStart = 0;
@@ -174,6 +184,7 @@ export class PartitionLog {
         producerId: Number(idx.readBigInt64BE(p + 24)),
         baseSequence: idx.readInt32BE(p + 32),
         producerEpoch: idx.readInt16BE(p + 36),
+        flags: idx.readInt16BE(p + 38),
       };
       if (e.pos !== validEnd || e.pos + e.size > seg.size) break;
       seg.entries.push(e);
@@ -192,7 +203,7 @@ export class PartitionLog {
         h = undefined;
       }
       if (!h || !crcValid(rest, rp, h)) break;
-      const e = this.entryFor(h, pos);
+      const e = this.entryFor(h, pos, flagsOf(h, rest.subarray(rp, rp + h.size)));
       seg.entries.push(e);
       this.writeIndex(seg, e);
       pos += h.size;
@@ -207,7 +218,7 @@ export class PartitionLog {
     fs.ftruncateSync(seg.indexFd, seg.entries.length * ENTRY);
   }
 
-  private entryFor(h: BatchHeader, pos: number): Entry {
+  private entryFor(h: BatchHeader, pos: number, flags: number): Entry {
     return {
       offset: h.baseOffset,
       last: h.baseOffset + h.lastOffsetDelta,
@@ -217,6 +228,7 @@ export class PartitionLog {
       producerId: h.producerId,
       baseSequence: h.baseSequence,
       producerEpoch: h.producerEpoch,
+      flags,
     };
   }
 
@@ -230,11 +242,14 @@ export class PartitionLog {
     b.writeBigInt64BE(BigInt(e.producerId), 24);
     b.writeInt32BE(e.baseSequence, 32);
     b.writeInt16BE(e.producerEpoch, 36);
+    b.writeInt16BE(e.flags, 38);
     fs.writeSync(seg.indexFd, b, 0, ENTRY, (seg.entries.length - 1) * ENTRY);
   }
 
   private trackProducer(e: Entry): void {
-    if (e.producerId < 0) return;
+    this.txns.track(e.producerId, e.offset, e.flags);
+    // A marker carries no sequence: the producer's sequences go on across it.
+    if (e.producerId < 0 || (e.flags & CONTROL_FLAG) !== 0) return;
     const list = this.producers.get(e.producerId) ?? [];
     list.push({ producerId: e.producerId, producerEpoch: e.producerEpoch, baseSequence: e.baseSequence, lastSequence: e.baseSequence + (e.last - e.offset), baseOffset: e.offset });
     if (list.length > 5) list.shift();
@@ -253,7 +268,7 @@ export class PartitionLog {
     const seg = this.active;
     for (const { header, bytes } of batches) {
       bytes.writeBigInt64BE(BigInt(next), 0);
-      const e = this.entryFor({ ...header, baseOffset: next }, seg.size);
+      const e = this.entryFor({ ...header, baseOffset: next }, seg.size, flagsOf(header, bytes));
       fs.writeSync(seg.logFd, bytes, 0, bytes.length, seg.size);
       seg.size += bytes.length;
       seg.entries.push(e);
@@ -265,6 +280,33 @@ export class PartitionLog {
     if (this.opts.fsync === 'always') this.sync();
     else this.dirty = true;
     return first;
+  }
+
+  /**
+   * Writes a transaction marker (a control batch of one record, as Kafka's EndTransactionMarker):
+   * key = version INT16 0, type INT16 (0 abort, 1 commit); value = version INT16 0,
+   * coordinator_epoch INT32. The batch has the transactional and control bits, the producer's id
+   * and epoch, and sequence -1. Returns its offset.
+   */
+  appendMarker(producerId: number, producerEpoch: number, commit: boolean, now = Date.now()): number {
+    const key = Buffer.alloc(4);
+    key.writeInt16BE(commit ? 1 : 0, 2);
+    const value = Buffer.alloc(6);
+    const rec = new Writer(32).int8(0).varlong(0n).varint(0).varint(key.length).raw(key).varint(value.length).raw(value).varint(0).toBuffer();
+    const w = new Writer(128);
+    w.int64(0).int32(0).int32(0).int8(2).uint32(0);
+    w.int16(TRANSACTIONAL_BIT | CONTROL_BIT).int32(0).int64(now).int64(now);
+    w.int64(producerId).int16(producerEpoch).int32(-1).int32(1);
+    w.varint(rec.length).raw(rec);
+    const bytes = Buffer.from(w.toBuffer());
+    bytes.writeInt32BE(bytes.length - 12, 8);
+    bytes.writeUInt32BE(crc32cOf(bytes), 17);
+    return this.append([{ header: readBatchHeader(bytes)!, bytes }], now);
+  }
+
+  /** Kafka's last stable offset: the first offset of the oldest open transaction, else the log end. */
+  get lastStableOffset(): number {
+    return this.txns.lastStableOffset(this.leo);
   }
 
   sync(): void {
@@ -292,7 +334,7 @@ export class PartitionLog {
    * batch even when it is larger (Kafka's minOneMessage), so a batch larger than maxBytes still
    * makes progress.
    */
-  read(offset: number, maxBytes: number, minOne = true): Buffer {
+  read(offset: number, maxBytes: number, minOne = true, endOffset = Number.MAX_SAFE_INTEGER): Buffer {
     const out: Buffer[] = [];
     let total = 0;
     for (const seg of this.segments) {
@@ -300,11 +342,12 @@ export class PartitionLog {
       let i = lowerBound(seg.entries, offset);
       while (i < seg.entries.length) {
         const e = seg.entries[i]!;
+        if (e.offset >= endOffset) return Buffer.concat(out);
         if (total > 0 && total + e.size > maxBytes) return Buffer.concat(out);
         // Read consecutive batches in one call.
         let j = i;
         let bytes = 0;
-        while (j < seg.entries.length && ((minOne && total + bytes === 0) || total + bytes + seg.entries[j]!.size <= maxBytes)) bytes += seg.entries[j++]!.size;
+        while (j < seg.entries.length && seg.entries[j]!.offset < endOffset && ((minOne && total + bytes === 0) || total + bytes + seg.entries[j]!.size <= maxBytes)) bytes += seg.entries[j++]!.size;
         if (bytes === 0) return Buffer.concat(out);
         const buf = Buffer.allocUnsafe(bytes);
         withLogFd(seg, (fd) => fs.readSync(fd, buf, 0, bytes, e.pos));
@@ -393,6 +436,7 @@ export class PartitionLog {
       this.dropSegment(oldest);
       deleted++;
     }
+    if (deleted > 0) this.txns.forgetBefore(this.startOffset);
     return deleted;
   }
 
@@ -425,6 +469,7 @@ export class PartitionLog {
     const latest = new Map<string, number>();
     for (const seg of this.segments) {
       for (const e of seg.entries) {
+        if ((e.flags & CONTROL_FLAG) !== 0) continue;
         const records = tryDecode(this.readEntry(seg, e));
         for (const r of records ?? []) if (r.key) latest.set(r.key.toString('latin1'), r.offset);
       }
@@ -437,7 +482,8 @@ export class PartitionLog {
       let changed = false;
       for (const e of seg.entries) {
         const batch = this.readEntry(seg, e);
-        const records = tryDecode(batch);
+        // Markers stay: they decide the transactions before them (Kafka keeps them until delete.retention.ms).
+        const records = (e.flags & CONTROL_FLAG) !== 0 ? undefined : tryDecode(batch);
         if (!records) {
           kept.push(batch);
           continue;
@@ -492,6 +538,22 @@ export class PartitionLog {
     this.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The index flags of a batch: transactional, control, and for a control batch whether it aborts. */
+function flagsOf(h: BatchHeader, bytes: Buffer): number {
+  let flags = 0;
+  if ((h.attributes & TRANSACTIONAL_BIT) !== 0) flags |= TXN_FLAG;
+  if ((h.attributes & CONTROL_BIT) !== 0) {
+    flags |= CONTROL_FLAG;
+    const rec = tryDecode(bytes)?.[0];
+    if (rec?.key && rec.key.length >= 4 && rec.key.readInt16BE(2) === 0) flags |= ABORT_FLAG;
+  }
+  return flags;
+}
+
+function crc32cOf(bytes: Buffer): number {
+  return crc32c(bytes, 21);
 }
 
 /** Records of a stored batch; undefined for one that does not decode (stored before validation existed): kept whole. */
