@@ -65,6 +65,9 @@ function setupSuite(): DiffCase[] {
     { id: 'setup/template-events', requests: [{ method: 'PUT', path: '/_index_template/logs-audit.events', body: schema('template-logs-audit.events.json') }] },
     { id: 'setup/template-alerts', requests: [{ method: 'PUT', path: '/_index_template/logs-audit.alerts', body: schema('template-logs-audit.alerts.json') }] },
     { id: 'setup/bulk-60', requests: [{ method: 'POST', path: `${S}/_bulk?refresh=true`, body: bulk, ndjson: true, ignore: ['items.*.*._version'] }] },
+    // one segment in document order: _doc and _shard_doc (PIT) then follow the bulk's order, as the
+    // node's doc numbers do (a periodic refresh during the bulk may have split it in two)
+    { id: 'setup/forcemerge', requests: [{ method: 'POST', path: `${S}/_forcemerge?max_num_segments=1` }] },
   ];
 }
 
@@ -305,12 +308,173 @@ function bulkCases(): DiffCase[] {
   return out;
 }
 
+/** fields, docvalue_fields, highlight, script_fields: what Kibana's Discover asks of each hit. */
+function fetchCases(): DiffCase[] {
+  const out: DiffCase[] = [];
+  const page = (id: string, body: Record<string, unknown>): DiffCase => ({ id, requests: [search({ size: 5, sort: [{ 'event.id': 'asc' }], _source: false, ...body })] });
+  const fieldSpecs: unknown[] = [
+    'user.id', '@timestamp', 'source.ip', 'audit.*', 'message', 'http.response.status_code', 'jwt.scopes', 'no.such', '*', 'user', 'event.*', 'audit.latency_ms', 'event.reason', '*.id',
+    { field: '@timestamp', format: 'epoch_millis' }, { field: '@timestamp', format: 'yyyy-MM-dd' }, { field: '@timestamp', format: 'strict_date' }, { field: 'user.*' },
+  ];
+  for (const f of fieldSpecs) out.push(page(`fields/${JSON.stringify(f)}`, { fields: [f] }));
+  out.push(page('fields/several', { fields: ['user.id', 'event.action', { field: '@timestamp', format: 'epoch_millis' }] }));
+  out.push(page('fields/with-source', { fields: ['user.id'], _source: ['event.id'] }));
+  out.push(page('fields/string', { fields: 'user.id' }));
+  out.push(page('fields/unknown-key', { fields: [{ field: 'user.id', bogus: 1 }] }));
+  out.push(page('fields/bad-format', { fields: [{ field: '@timestamp', format: 'bogus-XYZ-q' }] }));
+  out.push(page('fields/number', { fields: [42] }));
+  out.push({ id: 'fields/dynamic-multi-field', requests: [{ method: 'POST', path: '/diff-bulk/_search', body: { size: 20, sort: [{ n: 'asc' }], _source: false, fields: ['*'] }, unordered: false }] });
+  out.push({ id: 'fields/include_unmapped', requests: [{ method: 'POST', path: '/diff-bulk/_search', body: { size: 20, sort: [{ n: 'asc' }], _source: false, fields: [{ field: '*', include_unmapped: true }] } }] });
+  const dvSpecs: unknown[] = ['user.roles', '@timestamp', 'source.ip', 'audit.lifetime_exceeds_policy', 'audit.latency_ms', 'event.duration', 'message', 'no.such', 'user.*', { field: '@timestamp', format: 'epoch_millis' }, { field: 'audit.latency_ms', format: '0.0' }];
+  for (const f of dvSpecs) out.push(page(`docvalue_fields/${JSON.stringify(f)}`, { docvalue_fields: [f] }));
+  // Discover's request: the fields, a highlight with Kibana's tags and the query's terms
+  const kibanaHl = { pre_tags: ['@kibana-highlighted-field@'], post_tags: ['@/kibana-highlighted-field@'], fields: { '*': {} }, fragment_size: 2147483647 };
+  const hlQueries: [string, unknown][] = [
+    ['match-text', { match: { message: 'alice rejected' } }],
+    ['match-phrase', { match_phrase: { message: 'alice get' } }],
+    ['term-keyword', { term: { 'user.id': 'alice' } }],
+    ['query_string-free', { query_string: { query: 'alice' } }],
+    ['query_string-field', { query_string: { query: 'message:rejected AND user.id:carol' } }],
+    ['query_string-wildcard', { query_string: { query: 'user.id:al*' } }],
+    ['bool', { bool: { must: [{ match: { message: 'rejected' } }], filter: [{ term: { 'event.outcome': 'failure' } }] } }],
+    ['range-and-ip', { bool: { should: [{ term: { 'source.ip': '10.0.0.1' } }, { range: { 'http.response.status_code': { gte: 400 } } }] } }],
+    ['match-two-words-adjacent', { match: { message: 'alice get' } }],
+  ];
+  for (const [name, query] of hlQueries) {
+    out.push(page(`highlight/${name}`, { query, highlight: { fields: { '*': {} } } }));
+    out.push(page(`highlight/${name}/kibana`, { query, highlight: kibanaHl }));
+  }
+  out.push(page('highlight/one-field', { query: { match: { message: 'alice' } }, highlight: { fields: { message: {}, 'user.id': {} } } }));
+  out.push(page('highlight/require_field_match-false', { query: { match: { message: 'alice' } }, highlight: { require_field_match: false, fields: { message: {}, 'user.id': {} } } }));
+  out.push(page('highlight/tags', { query: { match: { message: 'alice' } }, highlight: { pre_tags: ['['], post_tags: [']'], fields: { message: {} } } }));
+  out.push(page('highlight/no-fields', { query: { match: { message: 'alice' } }, highlight: {} }));
+  out.push(page('highlight/unknown-key', { query: { match: { message: 'alice' } }, highlight: { fields: { message: {} }, bogus: 1 } }));
+  out.push(page('highlight/match_all', { query: { match_all: {} }, highlight: { fields: { '*': {} } } }));
+  const scripts: [string, unknown][] = [
+    ['keyword-value', { source: "doc['user.id'].value" }],
+    ['long-value', { source: "doc['http.response.status_code'].value" }],
+    ['double-value', { source: "doc['audit.latency_ms'].value" }],
+    ['boolean-value', { source: "doc['audit.lifetime_exceeds_policy'].value" }],
+    ['size', { source: "doc['user.id'].size()" }],
+    ['guarded', { source: "doc['event.reason'].size() == 0 ? 'none' : doc['event.reason'].value" }],
+    ['missing-value', { source: "doc['event.reason'].value" }],
+    ['arithmetic', { source: "doc['http.response.status_code'].value * 2 + 1" }],
+    ['params', { source: "doc['audit.latency_ms'].value * params.f", params: { f: 10 } }],
+    ['string-concat', { source: "doc['user.id'].value + '@' + doc['service.name'].value", lang: 'painless' }],
+    ['empty', { source: "doc['user.id'].empty" }],
+    ['text-field', { source: "doc['message'].value" }],
+    ['syntax-error', { source: "doc['user.id'].value +" }],
+    ['unknown-lang', { source: '1', lang: 'nope' }],
+    ['string-form', "doc['user.id'].value"],
+    ['keyword-guarded', { source: "doc['user.id'].size() > 0 ? doc['user.id'].value : 'anonymous'" }],
+    ['date-value', { source: "doc['@timestamp'].value" }],
+    ['ip-value', { source: "doc['source.ip'].value" }],
+    ['list', { source: "doc['user.roles']" }],
+    ['index', { source: "doc['jwt.scopes'][0]" }],
+    ['integer-division', { source: "doc['http.response.status_code'].value / 100" }],
+    ['return-statement', { source: "return doc['http.response.status_code'].value >= 400;" }],
+    ['no-such-field', { source: "doc['no.such'].value" }],
+  ];
+  for (const [name, script] of scripts) out.push(page(`script_fields/${name}`, { script_fields: { s: { script } } }));
+  out.push(page('script_fields/with-source', { _source: ['event.id'], script_fields: { s: { script: { source: "doc['event.action'].value" } } } }));
+  return out;
+}
+
+/** _field_caps, point in time with search_after, _msearch, scroll: the APIs Kibana and clients page with. */
+function apiCases(): DiffCase[] {
+  const out: DiffCase[] = [];
+  const get = (id: string, p: string): DiffCase => ({ id, requests: [{ method: 'GET', path: p }] });
+  for (const f of ['user.*', '@timestamp', 'message', 'source.ip', 'audit.*', '*', '_*', 'no.such', 'user.id,event.action', '_id,_index,_source', '*.id']) {
+    out.push(get(`field_caps/${f}`, `${S}/_field_caps?fields=${encodeURIComponent(f)}`));
+  }
+  out.push(get('field_caps/two-indices', `${S},diff-bulk/_field_caps?fields=n,k,*.id`));
+  out.push(get('field_caps/two-indices-unmapped', `${S},diff-bulk/_field_caps?fields=n,k,*.id&include_unmapped=true`));
+  out.push(get('field_caps/diff-bulk-all', '/diff-bulk/_field_caps?fields=*'));
+  out.push(get('field_caps/no-fields', '/diff-bulk/_field_caps'));
+  out.push(get('field_caps/missing-index', '/nope/_field_caps?fields=*'));
+  out.push(get('field_caps/missing-index-ignore', '/nope,diff-bulk/_field_caps?fields=k&ignore_unavailable=true'));
+  out.push({ id: 'field_caps/body', requests: [{ method: 'POST', path: `${S}/_field_caps`, body: { fields: ['user.id'] } }] });
+  out.push({ id: 'field_caps/index_filter', requests: [{ method: 'POST', path: `${S},diff-bulk/_field_caps?fields=k,user.id`, body: { index_filter: { range: { '@timestamp': { gte: '2026-11-20' } } } } }] });
+  out.push({ id: 'field_caps/types', requests: [{ method: 'GET', path: `${S},diff-bulk/_field_caps?fields=*&types=keyword,long` }] });
+
+  const pitOpen: DiffRequest = { method: 'POST', path: `${S}/_pit?keep_alive=1m`, capture: { pit: 'id' }, ignore: ['id'] };
+  const pitClose: DiffRequest = { method: 'DELETE', path: '/_pit', body: { id: '{{pit}}' } };
+  // the auto-id document (errors/index-into-data-stream-op-index) has a random _id: left out where it could show
+  const named = { exists: { field: 'event.id' } };
+  const pitSearch = (body: Record<string, unknown>): DiffRequest => ({ method: 'POST', path: '/_search', body: { size: 5, _source: false, pit: { id: '{{pit}}', keep_alive: '1m' }, query: named, ...body }, ignore: ['pit_id'] });
+  const sorts: [string, unknown[], unknown[]][] = [
+    ['timestamp', [{ '@timestamp': 'asc' }], [1795138620000, 1]],
+    ['timestamp-desc', [{ '@timestamp': 'desc' }], [1795138620000, 1]],
+    ['status-then-shard_doc', [{ 'http.response.status_code': 'desc' }, { _shard_doc: 'asc' }], [401, 12]],
+    ['user-shard_doc-desc', [{ 'user.id': 'asc' }, { _shard_doc: 'desc' }], ['bob', 30]],
+    ['event.id', [{ 'event.id': 'asc' }], ['e-010', 10]],
+  ];
+  for (const [name, sort, after] of sorts) {
+    out.push({ id: `pit/${name}`, requests: [pitOpen, pitSearch({ sort }), pitSearch({ sort, search_after: after }), pitClose] });
+  }
+  // page through all 61 documents 20 at a time with search_after, as `audit search --all` and Kibana's CSV export do
+  const pages: DiffRequest[] = [pitOpen, pitSearch({ size: 20, sort: [{ '@timestamp': 'asc' }], _source: ['event.id'] })];
+  out.push({ id: 'pit/page-1', requests: pages });
+  out.push({
+    id: 'pit/search_after-pages',
+    requests: [
+      pitOpen,
+      pitSearch({ size: 25, sort: [{ '@timestamp': 'asc' }] }),
+      pitSearch({ size: 25, sort: [{ '@timestamp': 'asc' }], search_after: [1795287000000, 26] }),
+      pitSearch({ size: 25, sort: [{ '@timestamp': 'asc' }], search_after: [1795439040000, 52] }),
+      pitSearch({ size: 5, sort: [{ 'user.id': 'desc' }, { _shard_doc: 'asc' }], search_after: ['bob', 6], query: { term: { 'event.outcome': 'failure' } } }),
+      pitSearch({ size: 0, track_total_hits: true, aggs: { u: { terms: { field: 'user.id' } } } }),
+      pitSearch({ size: 3 }),
+      pitClose,
+    ],
+  });
+  out.push({ id: 'pit/snapshot', requests: [pitOpen, { method: 'PUT', path: `${S}/_create/e-after-pit?refresh=true`, body: { '@timestamp': '2026-11-19T00:00:00Z', event: { id: 'e-after-pit' } }, ignore: ['_index', '_version'] }, pitSearch({ size: 3, sort: [{ '@timestamp': 'asc' }] }), { method: 'POST', path: `${S}/_search`, body: { size: 0, query: { term: { 'event.id': 'e-after-pit' } } } }, pitClose] });
+  out.push({ id: 'pit/with-index', requests: [pitOpen, { method: 'POST', path: `${S}/_search`, body: { pit: { id: '{{pit}}' } } }, pitClose] });
+  out.push({ id: 'pit/closed', requests: [pitOpen, pitClose, pitClose, pitSearch({})] });
+  out.push({ id: 'pit/no-keep_alive', requests: [{ method: 'POST', path: `${S}/_pit` }] });
+  out.push({ id: 'pit/missing-index', requests: [{ method: 'POST', path: '/nope/_pit?keep_alive=1m' }] });
+  out.push({ id: 'pit/garbage-id', requests: [{ method: 'POST', path: '/_search', body: { pit: { id: 'garbage' } } }] });
+  out.push({ id: 'pit/close-garbage', requests: [{ method: 'DELETE', path: '/_pit', body: { id: 'garbage' } }] });
+  out.push({ id: 'pit/shard_doc-without-pit', requests: [search({ size: 3, sort: [{ _shard_doc: 'asc' }] })] });
+  out.push({ id: 'pit/with-scroll', requests: [pitOpen, { method: 'POST', path: '/_search?scroll=1m', body: { pit: { id: '{{pit}}' } } }, pitClose] });
+
+  const ms = (id: string, lines: unknown[], p = `${S}/_msearch`): DiffCase => ({ id: `msearch/${id}`, requests: [{ method: 'POST', path: p, ndjson: true, body: lines }] });
+  const one = { size: 2, sort: [{ 'event.id': 'asc' }], _source: false };
+  out.push(ms('three', [{ index: STREAM }, { ...one, query: { term: { 'user.id': 'alice' } } }, { index: 'nope' }, { size: 0 }, { index: `${STREAM},diff-bulk` }, { size: 0 }], '/_msearch'));
+  out.push(ms('default-index', [{}, { ...one }, {}, { size: 0, aggs: { a: { terms: { field: 'event.outcome' } } } }]));
+  out.push(ms('shard-errors', [{}, { size: 0, aggs: { a: { terms: { field: 'message' } } } }, {}, { query: { term: { 'http.response.status_code': 'abc' } } }, { index: 'nope', ignore_unavailable: true }, { size: 0 }]));
+  out.push(ms('header-options', [{ index: [STREAM], search_type: 'query_then_fetch', preference: '_local' }, { ...one }], '/_msearch'));
+  out.push(ms('bad-header-key', [{ bogus: 1 }, { size: 0 }]));
+  out.push(ms('bad-body-key', [{}, { sizee: 0 }]));
+  out.push(ms('unknown-query', [{}, { size: 0 }, {}, { query: { bogus: {} } }]));
+  out.push(ms('negative-from', [{}, { size: 0 }, {}, { from: -1 }]));
+  out.push(ms('header-only', [{}]));
+  out.push({ id: 'msearch/empty', requests: [{ method: 'POST', path: `${S}/_msearch`, ndjson: true, body: '' }] });
+  out.push({ id: 'msearch/no-final-newline', requests: [{ method: 'POST', path: `${S}/_msearch`, ndjson: true, body: '{}\n{"size":0}' }] });
+
+  const scrollStart = (body: Record<string, unknown>, p = `${S}/_search?scroll=1m`): DiffRequest => ({ method: 'POST', path: p, body, capture: { scroll: '_scroll_id' }, ignore: ['_scroll_id'] });
+  const scrollNext: DiffRequest = { method: 'POST', path: '/_search/scroll', body: { scroll: '1m', scroll_id: '{{scroll}}' }, ignore: ['_scroll_id'] };
+  const scrollClear: DiffRequest = { method: 'DELETE', path: '/_search/scroll', body: { scroll_id: '{{scroll}}' } };
+  out.push({ id: 'scroll/_doc', requests: [scrollStart({ size: 25, sort: ['_doc'], _source: ['event.id'], query: named }), scrollNext, scrollNext, scrollNext, scrollClear] });
+  out.push({ id: 'scroll/sorted', requests: [scrollStart({ size: 7, sort: [{ 'user.id': 'asc' }, { 'event.id': 'asc' }], _source: false, query: { term: { 'event.outcome': 'failure' } } }), scrollNext, scrollNext, scrollNext, scrollClear] });
+  out.push({ id: 'scroll/get-forms', requests: [scrollStart({ size: 2, sort: ['_doc'], _source: false, query: named }), { method: 'GET', path: '/_search/scroll?scroll=1m&scroll_id={{scroll}}', ignore: ['_scroll_id'] }, { method: 'GET', path: '/_search/scroll/{{scroll}}?scroll=1m', ignore: ['_scroll_id'] }, { method: 'DELETE', path: '/_search/scroll/{{scroll}}' }] });
+  out.push({ id: 'scroll/cleared', requests: [scrollStart({ size: 2, sort: ['_doc'], _source: false, query: named }), scrollClear, { method: 'DELETE', path: '/_search/scroll', body: { scroll_id: ['{{scroll}}'] } }, scrollNext] });
+  out.push({ id: 'scroll/aggs-first-page-only', requests: [scrollStart({ size: 30, sort: ['_doc'], _source: false, query: named, aggs: { a: { terms: { field: 'event.outcome' } } } }), scrollNext, scrollClear] });
+  out.push({ id: 'scroll/garbage-id', requests: [{ method: 'POST', path: '/_search/scroll', body: { scroll_id: 'garbage' } }] });
+  out.push({ id: 'scroll/clear-garbage', requests: [{ method: 'DELETE', path: '/_search/scroll', body: { scroll_id: 'garbage' } }] });
+  out.push({ id: 'scroll/with-from', requests: [search({ size: 2, from: 3 }, { path: `${S}/_search?scroll=1m` })] });
+  out.push({ id: 'scroll/with-search_after', requests: [search({ size: 2, sort: ['_doc'], search_after: [1] }, { path: `${S}/_search?scroll=1m` })] });
+  out.push({ id: 'scroll/bad-keep-alive', requests: [search({ size: 2 }, { path: `${S}/_search?scroll=forever` })] });
+  out.push({ id: 'scroll/no-id', requests: [{ method: 'POST', path: '/_search/scroll', body: { scroll: '1m' } }] });
+  return out;
+}
+
 export function suites(): DiffSuite[] {
   const cleanup: DiffRequest[] = [
     { method: 'DELETE', path: `/_data_stream/${STREAM}` },
     { method: 'DELETE', path: '/diff-bulk' },
   ];
   return [
-    { suite: 'audit-events', cleanup, cases: [...setupSuite(), ...queryCases(), ...sortCases(), ...aggCases(), ...countAndErrorCases(), ...bulkCases()] },
+    { suite: 'audit-events', cleanup, cases: [...setupSuite(), ...queryCases(), ...sortCases(), ...aggCases(), ...countAndErrorCases(), ...bulkCases(), ...fetchCases(), ...apiCases()] },
   ];
 }
