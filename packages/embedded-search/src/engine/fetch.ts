@@ -524,7 +524,11 @@ function parseHighlight(raw: unknown, query: unknown): HighlightOptions | undefi
   const h = raw as Q;
   for (const k of Object.keys(h)) if (!HL_KEYS.has(k)) throw new EsError(400, 'x_content_parse_exception', `[highlight] unknown field [${k}]`);
   const list = (v: unknown, d: string) => (Array.isArray(v) && v.length > 0 ? String(v[0]) : d);
+  const isObj = (v: unknown): v is Q => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const badFields = () => new EsError(400, 'x_content_parse_exception', '[highlight] failed to parse field [fields]: an object of field names, or an array of single-field objects');
+  if (h.fields !== undefined && !isObj(h.fields) && !(Array.isArray(h.fields) && h.fields.every(isObj))) throw badFields();
   const fields = h.fields === undefined ? [] : Array.isArray(h.fields) ? (h.fields as Q[]).flatMap((o) => Object.entries(o)) : Object.entries(h.fields as Q);
+  if (fields.some(([, o]) => o !== null && !isObj(o))) throw badFields();
   const terms: HlTerm[] = [];
   collectTerms(h.highlight_query ?? query, terms);
   return {

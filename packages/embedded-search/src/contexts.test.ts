@@ -1,0 +1,189 @@
+// Points in time, scrolls, _msearch, _field_caps and the fetch options (fields, highlight,
+// script_fields) through @elastic/elasticsearch as its users call them, and their inputs probed with
+// generated variants: every answer is a 2xx or Elasticsearch's 4xx error shape, never a 500.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import { startSearchNode, type SearchNode } from './index.js';
+
+const T0 = Date.parse('2026-11-20T00:00:00Z');
+const users = ['alice', 'bob', 'carol'];
+const docs = Array.from({ length: 250 }, (_, i) => ({
+  id: `d-${String(i).padStart(3, '0')}`,
+  '@timestamp': new Date(T0 + Math.floor(i / 2) * 60_000).toISOString(), // pairs share a timestamp: the tiebreaker matters
+  user: { id: users[i % 3]! },
+  status: i % 5 === 0 ? 401 : 200,
+  message: i % 5 === 0 ? `token rejected for ${users[i % 3]}` : `request by ${users[i % 3]} accepted`,
+}));
+const IDX = 'paging';
+
+let node: SearchNode;
+let es: Client;
+let dir: string;
+
+/** mulberry32: deterministic variants, the same every run. */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function raw(method: string, p: string, body?: string, type = 'application/json'): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(node.url + p, { method, headers: body !== undefined ? { 'content-type': type } : {}, body });
+  const text = await res.text();
+  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+function assertEsAnswer(r: { status: number; json: Record<string, unknown> }, what: string): void {
+  assert.ok(r.status < 500, `${what}: ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`);
+  if (r.status >= 400 && !('succeeded' in r.json)) {
+    const err = r.json.error as { type?: unknown; reason?: unknown } | undefined;
+    assert.equal(typeof err?.type, 'string', `${what}: an error names its type`);
+    assert.equal(r.json.status, r.status, `${what}: the body repeats the status`);
+  }
+}
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'esearch-contexts-'));
+  node = await startSearchNode({ dir, port: 0 });
+  es = new Client({ node: node.url });
+  await es.indices.create({ index: IDX, mappings: { properties: { '@timestamp': { type: 'date' }, user: { properties: { id: { type: 'keyword' } } }, status: { type: 'long' }, message: { type: 'text' } } } });
+  const res = await es.bulk({ refresh: true, operations: docs.flatMap(({ id, ...d }) => [{ index: { _index: IDX, _id: id } }, d]) });
+  assert.equal(res.errors, false);
+});
+
+after(async () => {
+  await node.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a point in time pages through every document once with search_after, and does not see later writes', async () => {
+  const pit = await es.openPointInTime({ index: IDX, keep_alive: '1m' });
+  // written after the PIT opened: a search in the PIT must not see it, a plain search does
+  await es.index({ index: IDX, id: 'late', document: { '@timestamp': new Date(T0).toISOString(), user: { id: 'zed' } }, refresh: true });
+  const seen: string[] = [];
+  let after: (string | number)[] | undefined;
+  for (let page = 0; page < 100; page++) {
+    const res = await es.search({ pit: { id: pit.id, keep_alive: '1m' }, size: 17, sort: [{ '@timestamp': 'asc' }], ...(after ? { search_after: after } : {}), _source: false });
+    if (res.hits.hits.length === 0) break;
+    for (const h of res.hits.hits) seen.push(h._id!);
+    after = res.hits.hits.at(-1)!.sort as (string | number)[];
+    assert.equal(after.length, 2, 'the implicit _shard_doc tiebreaker is the last sort value');
+  }
+  assert.deepEqual(seen, docs.map((d) => d.id), 'every document once, in timestamp order, ties in index order');
+  assert.equal((await es.count({ index: IDX, query: { term: { 'user.id': 'zed' } } })).count, 1, 'a plain search sees the late document');
+  const inPit = await es.search({ pit: { id: pit.id }, size: 0, query: { term: { 'user.id': 'zed' } }, track_total_hits: true });
+  assert.deepEqual(inPit.hits.total, { value: 0, relation: 'eq' });
+  const closed = await es.closePointInTime({ id: pit.id });
+  assert.deepEqual(closed, { succeeded: true, num_freed: 1 });
+  await assert.rejects(es.search({ pit: { id: pit.id }, size: 1 }), (err: { meta?: { statusCode?: number; body?: { error?: { root_cause?: { type?: string }[] } } } }) => {
+    assert.equal(err.meta?.statusCode, 404);
+    assert.equal(err.meta?.body?.error?.root_cause?.[0]?.type, 'search_context_missing_exception');
+    return true;
+  });
+  await es.delete({ index: IDX, id: 'late', refresh: true });
+});
+
+test('the client scroll helper reads every matching document, and a cleared scroll is gone', async () => {
+  const ids: string[] = [];
+  for await (const res of es.helpers.scrollSearch({ index: IDX, scroll: '30s', size: 40, query: { term: { status: 401 } }, sort: ['_doc'], _source: false })) {
+    for (const h of res.body.hits.hits) ids.push(h._id!);
+  }
+  assert.deepEqual(ids, docs.filter((d) => d.status === 401).map((d) => d.id));
+  const first = await es.search({ index: IDX, scroll: '30s', size: 5, sort: ['_doc'] });
+  assert.deepEqual(await es.clearScroll({ scroll_id: first._scroll_id! }), { succeeded: true, num_freed: 1 });
+  await assert.rejects(es.scroll({ scroll_id: first._scroll_id!, scroll: '30s' }), /search_context_missing_exception/);
+});
+
+test('_msearch answers each search in order, an item error beside the others', async () => {
+  const res = await es.msearch({
+    searches: [
+      { index: IDX }, { size: 0, query: { term: { 'user.id': 'alice' } } },
+      { index: 'no-such-index' }, { size: 0 },
+      { index: IDX }, { size: 0, aggs: { m: { terms: { field: 'message' } } } },
+    ],
+  });
+  const [a, missing, textAgg] = res.responses as Record<string, unknown>[];
+  assert.deepEqual((a as { hits: { total: unknown } }).hits.total, { value: docs.filter((d) => d.user.id === 'alice').length, relation: 'eq' });
+  assert.equal((missing as { status: number }).status, 404);
+  assert.equal((textAgg as { status: number }).status, 400);
+});
+
+test('_field_caps describes the mapping as Kibana reads it', async () => {
+  const caps = await es.fieldCaps({ index: IDX, fields: ['user.*', 'message', 'status'] });
+  assert.deepEqual(caps.fields['user.id'], { keyword: { type: 'keyword', metadata_field: false, searchable: true, aggregatable: true } });
+  assert.deepEqual(caps.fields.message, { text: { type: 'text', metadata_field: false, searchable: true, aggregatable: false } });
+  assert.equal(caps.fields.user?.object?.type, 'object');
+  assert.deepEqual(caps.indices, [IDX]);
+});
+
+test('fields, highlight and script_fields on the same hits', async () => {
+  const res = await es.search({
+    index: IDX,
+    size: 3,
+    sort: [{ '@timestamp': 'asc' }],
+    query: { match: { message: 'rejected' } },
+    _source: false,
+    fields: ['user.id', { field: '@timestamp', format: 'epoch_millis' }],
+    highlight: { fields: { message: {} } },
+    script_fields: { twice: { script: { source: "doc['status'].value * 2" } } },
+  });
+  const rejected = docs.filter((d) => d.status === 401).slice(0, 3);
+  assert.deepEqual(res.hits.hits.map((h) => h.fields), rejected.map((d) => ({ 'user.id': [d.user.id], '@timestamp': [String(Date.parse(d['@timestamp']))], twice: [802] })));
+  assert.deepEqual(res.hits.hits.map((h) => h.highlight), rejected.map((d) => ({ message: [`token <em>rejected</em> for ${d.user.id}`] })));
+});
+
+test('generated scripts: every one runs or is refused with an error, never a 500', async () => {
+  const r = rng(23);
+  const atoms = ["doc['status'].value", "doc['user.id'].value", "doc['user.id'].size()", "doc['nope'].value", "doc['message'].value", 'params.x', '1', '2.5', "'s'", 'true', 'null', "doc['status']", "doc['status'][0]", "doc['status'][9]", 'doc', 'params', 'foo', 'Math.max(1, 2)'];
+  const ops = [' + ', ' - ', ' * ', ' / ', ' % ', ' == ', ' != ', ' < ', ' >= ', ' && ', ' || ', ' ? ', ' : ', '(', ')', '[', ']', '.', ';', '!', "'", '"', 'return '];
+  for (let i = 0; i < 300; i++) {
+    let src = '';
+    const n = 1 + Math.floor(r() * 5);
+    for (let j = 0; j < n; j++) src += (r() < 0.6 ? atoms : ops)[Math.floor(r() * (r() < 0.6 ? atoms.length : ops.length))] ?? '';
+    const body = JSON.stringify({ size: 2, sort: [{ '@timestamp': 'asc' }], _source: false, script_fields: { s: { script: { source: src, params: { x: r() < 0.5 ? 3 : 'three' } } } } });
+    assertEsAnswer(await raw('POST', `/${IDX}/_search`, body), `script ${JSON.stringify(src)}`);
+  }
+});
+
+test('generated _msearch bodies, context ids and fetch options: never a 500', async () => {
+  const r = rng(7);
+  const lines = ['{}', `{"index":"${IDX}"}`, '{"index":"nope"}', '{"bogus":1}', '{"size":1}', '{"query":{"bogus":{}}}', '{"from":-1}', 'not json', '', '[]', '"s"', '{"size":0,"aggs":{"a":{"terms":{"field":"message"}}}}', '{"index":["a","b"]}', '{"highlight":{"fields":{"*":{}}}}', '{"fields":[{"field":"*","format":"x"}]}'];
+  for (let i = 0; i < 200; i++) {
+    const n = Math.floor(r() * 6);
+    let text = '';
+    for (let j = 0; j < n; j++) text += `${lines[Math.floor(r() * lines.length)]}\n`;
+    if (r() < 0.2) text = text.slice(0, -1);
+    assertEsAnswer(await raw('POST', `/${IDX}/_msearch`, text, 'application/x-ndjson'), `msearch ${JSON.stringify(text)}`);
+  }
+  const pit = await es.openPointInTime({ index: IDX, keep_alive: '1m' });
+  const scroll = (await es.search({ index: IDX, scroll: '1m', size: 1 }))._scroll_id!;
+  const ids = [pit.id, scroll, '', 'x', 'garbage==', Buffer.from('pit:1:zz').toString('base64url'), pit.id.slice(0, -2), `${scroll}A`, '%00', 'a'.repeat(5000)];
+  for (const id of ids) {
+    for (const p of ['pit', 'scroll'] as const) {
+      const what = `${p} id ${JSON.stringify(id.slice(0, 40))}`;
+      if (p === 'pit') {
+        assertEsAnswer(await raw('POST', '/_search', JSON.stringify({ size: 1, pit: { id } })), what);
+        assertEsAnswer(await raw('POST', '/_search', JSON.stringify({ size: 1, pit: { id, keep_alive: r() < 0.5 ? 'forever' : '1m' } })), what);
+      } else {
+        assertEsAnswer(await raw('POST', '/_search/scroll', JSON.stringify({ scroll_id: id, scroll: r() < 0.5 ? '1m' : 'soon' })), what);
+        assertEsAnswer(await raw('GET', `/_search/scroll/${encodeURIComponent(id) || 'x'}`), what);
+      }
+    }
+  }
+  assertEsAnswer(await raw('DELETE', '/_pit', JSON.stringify({ id: 42 })), 'close a numeric pit id');
+  assertEsAnswer(await raw('DELETE', '/_search/scroll', JSON.stringify({ scroll_id: [scroll, 'garbage'] })), 'clear a good and a bad scroll id');
+  const specs: unknown[] = [null, 1, 'x', [], [null], [{}], [{ field: 1 }], [{ field: '*', format: 'yyyy-MM-dd' }], [{ field: '*', include_unmapped: 'yes' }], [{ field: '@timestamp', format: 'EEE' }], [{ field: 'status', format: '#,##0.00' }], [{ field: 'status', format: 'abc' }]];
+  for (const f of specs) {
+    for (const key of ['fields', 'docvalue_fields']) assertEsAnswer(await raw('POST', `/${IDX}/_search`, JSON.stringify({ size: 2, [key]: f })), `${key} ${JSON.stringify(f)}`);
+    assertEsAnswer(await raw('POST', `/${IDX}/_search`, JSON.stringify({ size: 2, query: { match: { message: 'rejected' } }, highlight: { fields: f } })), `highlight fields ${JSON.stringify(f)}`);
+  }
+  for (const f of ['', '*', ',', 'a,,b', '_*', '*.*.*', '\u0000']) assertEsAnswer(await raw('GET', `/${IDX}/_field_caps?fields=${encodeURIComponent(f)}`), `field_caps ${JSON.stringify(f)}`);
+});
