@@ -240,6 +240,28 @@ function aggCases(): DiffCase[] {
   out.push(agg('range', { a: { range: { field: 'http.response.status_code', ranges: [{ to: 400 }, { from: 400 }] } } }));
   out.push(agg('missing', { a: { missing: { field: 'user.id' } } }));
   out.push(agg('composite', { a: { composite: { sources: [{ u: { terms: { field: 'user.id' } } }] } } }));
+  // the aggregations Kibana's visualisations send beyond the basic ones
+  out.push(agg('range/keys-keyed', { a: { range: { field: 'audit.latency_ms', keyed: true, ranges: [{ key: 'fast', to: 50 }, { from: 50, to: 200 }, { key: 'slow', from: 200 }] } } }));
+  out.push(agg('range/unsorted-overlapping', { a: { range: { field: 'http.response.status_code', ranges: [{ from: 400, to: 500 }, { to: 300 }, { from: 200, to: 402 }, { from: 500.5 }] } } }));
+  out.push(agg('range/sub-agg', { a: { range: { field: 'http.response.status_code', ranges: [{ to: 400 }, { from: 400 }] }, aggs: { u: { terms: { field: 'user.id' } }, l: { avg: { field: 'audit.latency_ms' } } } } }));
+  out.push(agg('range/no-ranges', { a: { range: { field: 'http.response.status_code' } } }));
+  out.push(agg('date_range', { a: { date_range: { field: '@timestamp', ranges: [{ to: '2026-11-21' }, { from: '2026-11-21', to: '2026-11-22||+1d' }, { from: '2026-11-23' }] } } }));
+  out.push(agg('date_range/format', { a: { date_range: { field: '@timestamp', format: 'yyyy-MM-dd', ranges: [{ to: '2026-11-21' }, { from: '2026-11-21' }] } } }));
+  out.push(agg('extended_stats/sigma', { a: { extended_stats: { field: 'http.response.status_code', sigma: 1 } } }));
+  out.push(agg('extended_stats/empty', { a: { extended_stats: { field: 'audit.latency_ms' } } }, { term: { 'user.id': 'nobody' } }));
+  out.push(agg('extended_stats/per-bucket', { a: { terms: { field: 'event.outcome' }, aggs: { s: { extended_stats: { field: 'audit.latency_ms' } } } } }));
+  out.push(agg('percentiles/percents', { a: { percentiles: { field: 'http.response.status_code', percents: [10, 50, 90, 99.9] } } }));
+  out.push(agg('percentiles/keyed-false', { a: { percentiles: { field: 'audit.latency_ms', percents: [50], keyed: false } } }));
+  out.push(agg('percentiles/empty', { a: { percentiles: { field: 'audit.latency_ms' } } }, { term: { 'user.id': 'nobody' } }));
+  out.push(agg('percentiles/per-bucket', { a: { terms: { field: 'user.id' }, aggs: { p: { percentiles: { field: 'audit.latency_ms', percents: [25, 75] } } } } }));
+  out.push(agg('composite/two-sources', { a: { composite: { size: 5, sources: [{ o: { terms: { field: 'event.outcome' } } }, { s: { terms: { field: 'http.response.status_code', order: 'desc' } } }] } } }));
+  out.push(agg('composite/after', { a: { composite: { size: 3, sources: [{ u: { terms: { field: 'user.id' } } }, { m: { terms: { field: 'http.request.method' } } }], after: { u: 'bob', m: 'GET' } } } }));
+  out.push(agg('composite/missing_bucket', { a: { composite: { sources: [{ r: { terms: { field: 'event.reason', missing_bucket: true } } }] } } }));
+  out.push(agg('composite/histogram-date_histogram', { a: { composite: { size: 4, sources: [{ d: { date_histogram: { field: '@timestamp', calendar_interval: 'day' } } }, { h: { histogram: { field: 'audit.latency_ms', interval: 100 } } }] } } }));
+  out.push(agg('composite/sub-agg', { a: { composite: { sources: [{ o: { terms: { field: 'event.outcome' } } }] }, aggs: { c: { cardinality: { field: 'user.id' } } } } }));
+  for (const [tz, spec] of [['America/New_York', { calendar_interval: 'week' }], ['Asia/Kolkata', { fixed_interval: '6h' }], ['+05:30', { calendar_interval: 'day' }], ['-08:00', { calendar_interval: 'month' }], ['UTC', { calendar_interval: 'day' }], ['Europe/Paris', { fixed_interval: '1d' }], ['Not/AZone', { calendar_interval: 'day' }]] as [string, Record<string, unknown>][]) {
+    out.push(agg(`date_histogram/time_zone=${tz}/${JSON.stringify(spec)}`, { a: { date_histogram: { field: '@timestamp', time_zone: tz, min_doc_count: 1, ...spec } } }));
+  }
   out.push(agg('histogram/status', { a: { histogram: { field: 'http.response.status_code', interval: 100 } } }));
   out.push(agg('filter', { a: { filter: { term: { 'event.outcome': 'failure' } }, aggs: { u: { terms: { field: 'user.id' } } } } }));
   out.push(agg('filters', { a: { filters: { filters: { fail: { term: { 'event.outcome': 'failure' } }, get: { term: { 'http.request.method': 'GET' } } } } } }));

@@ -5,6 +5,7 @@
  * sub-aggregations of the bucketing ones.
  */
 import { EsError, parsingError, unsupported } from '../errors.js';
+import { resolveDate } from './date-math.js';
 import { evaluate, fieldValues } from './query.js';
 import type { FieldData } from './columns.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
@@ -84,7 +85,7 @@ function keyValuesOrNone(h: Hit, field: string): unknown[] {
 }
 
 /** Aggregation names of Elasticsearch 8 that this node does not implement (answered as unsupported). */
-const ES_AGGREGATIONS = new Set(['percentiles', 'percentile_ranks', 'extended_stats', 'range', 'date_range', 'ip_range', 'composite', 'rare_terms', 'significant_terms', 'significant_text', 'multi_terms', 'auto_date_histogram', 'variable_width_histogram', 'geo_bounds', 'geo_centroid', 'geohash_grid', 'geotile_grid', 'geohex_grid', 'geo_distance', 'nested', 'reverse_nested', 'children', 'parent', 'sampler', 'diversified_sampler', 'random_sampler', 'global', 'adjacency_matrix', 'scripted_metric', 'median_absolute_deviation', 'weighted_avg', 'boxplot', 'string_stats', 't_test', 'top_metrics', 'rate', 'matrix_stats', 'avg_bucket', 'max_bucket', 'min_bucket', 'sum_bucket', 'stats_bucket', 'extended_stats_bucket', 'percentiles_bucket', 'bucket_script', 'bucket_selector', 'bucket_sort', 'cumulative_sum', 'cumulative_cardinality', 'derivative', 'moving_fn', 'moving_percentiles', 'normalize', 'serial_diff', 'inference', 'categorize_text', 'frequent_item_sets', 'time_series', 'ip_prefix']);
+const ES_AGGREGATIONS = new Set(['percentile_ranks', 'ip_range', 'rare_terms', 'significant_terms', 'significant_text', 'multi_terms', 'auto_date_histogram', 'variable_width_histogram', 'geo_bounds', 'geo_centroid', 'geohash_grid', 'geotile_grid', 'geohex_grid', 'geo_distance', 'nested', 'reverse_nested', 'children', 'parent', 'sampler', 'diversified_sampler', 'random_sampler', 'global', 'adjacency_matrix', 'scripted_metric', 'median_absolute_deviation', 'weighted_avg', 'boxplot', 'string_stats', 't_test', 'top_metrics', 'rate', 'matrix_stats', 'avg_bucket', 'max_bucket', 'min_bucket', 'sum_bucket', 'stats_bucket', 'extended_stats_bucket', 'percentiles_bucket', 'bucket_script', 'bucket_selector', 'bucket_sort', 'cumulative_sum', 'cumulative_cardinality', 'derivative', 'moving_fn', 'moving_percentiles', 'normalize', 'serial_diff', 'inference', 'categorize_text', 'frequent_item_sets', 'time_series', 'ip_prefix']);
 
 function isDateField(hits: Hit[], field: string): boolean {
   return hits.some((h) => h.engine.field(field)?.type === 'date');
@@ -173,6 +174,66 @@ function javaDateFormatter(pattern: string): (ms: number) => string {
       }
     });
   };
+}
+
+/** Java's Double.toString, which Elasticsearch's range keys and percentile names use ("400.0", "99.9", "1.0E21"). */
+export function javaDouble(x: number): string {
+  if (!Number.isFinite(x)) return x > 0 ? 'Infinity' : x < 0 ? '-Infinity' : 'NaN';
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-3 || a >= 1e7)) {
+    const [m, e] = x.toExponential().split('e') as [string, string];
+    return `${m.includes('.') ? m : `${m}.0`}E${Number(e)}`;
+  }
+  return Number.isInteger(x) ? `${x}.0` : String(x);
+}
+
+/** A time zone's offset from UTC in ms at an instant: a fixed "+05:30" or an IANA id (through Intl). */
+function zoneOffset(zone: string): (ms: number) => number {
+  const fixed = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
+  if (fixed) {
+    const o = (fixed[1] === '-' ? -1 : 1) * (Number(fixed[2]) * 60 + Number(fixed[3] ?? 0)) * 60_000;
+    return () => o;
+  }
+  if (['UTC', 'Z', 'GMT', 'Etc/UTC', 'Etc/GMT'].includes(zone)) return () => 0;
+  let fmt: Intl.DateTimeFormat;
+  try {
+    fmt = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
+  } catch {
+    throw new EsError(400, 'x_content_parse_exception', '[date_histogram] failed to parse field [time_zone]', { caused_by: { type: 'zone_rules_exception', reason: `Unknown time-zone ID: ${zone}` } });
+  }
+  return (ms) => {
+    const name = fmt.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+    const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
+    return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) * 60_000 : 0;
+  };
+}
+
+/** An instant as ISO text in a zone ("2026-11-20T00:00:00.000+01:00"; "Z" at offset 0). */
+function isoInZone(ms: number, off: number): string {
+  const local = new Date(ms + off).toISOString().slice(0, -1);
+  if (off === 0) return `${local}Z`;
+  const a = Math.abs(off) / 60_000;
+  return `${local}${off < 0 ? '-' : '+'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+}
+
+/** Percentiles over the values, interpolated at q*(n-1) between sorted values: what Elasticsearch 8.12's
+ *  t-digest answers while it still holds every value (its sorting digest); beyond a few hundred values
+ *  per bucket Elasticsearch approximates and the two may differ in the last digits. */
+function percentile(sorted: number[], pct: number): number | null {
+  if (sorted.length === 0) return null;
+  const x = (pct / 100) * (sorted.length - 1);
+  const lo = Math.floor(x);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (x - lo);
+}
+
+type Range = { key?: string; from?: number; to?: number; fromText?: unknown; toText?: unknown };
+
+function compareKeys(a: unknown, b: unknown): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  return (a as number | string) < (b as number | string) ? -1 : 1;
 }
 
 export interface AggContext {
@@ -276,8 +337,22 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           floor = (v) => f0(v - ms) + ms;
           next = (v) => n0(v - ms) + ms;
         }
-        const keyString = type === 'date_histogram' && body.format !== undefined ? javaDateFormatter(String(body.format)) : formatDate;
-        if (body.time_zone !== undefined && !['UTC', 'Z', '+00:00', 'Etc/UTC', 'GMT'].includes(String(body.time_zone))) throw unsupported(`date_histogram time_zone [${String(body.time_zone)}] (UTC only)`);
+        let keyString = type === 'date_histogram' && body.format !== undefined ? javaDateFormatter(String(body.format)) : formatDate;
+        if (type === 'date_histogram' && body.time_zone !== undefined) {
+          // buckets start at local boundaries of the zone (local midnight for days); keys stay UTC instants
+          const off = zoneOffset(String(body.time_zone));
+          const [f0, n0] = [floor, next];
+          floor = (v) => {
+            const lf = f0(v + off(v));
+            return lf - off(lf - off(v));
+          };
+          next = (k) => {
+            const ln = n0(k + off(k));
+            return ln - off(ln - off(k));
+          };
+          const fmt = body.format !== undefined ? javaDateFormatter(String(body.format)) : undefined;
+          keyString = (k) => (fmt ? fmt(k + off(k)) : isoInZone(k, off(k)));
+        }
         const groups = new Map<number, Hit[]>();
         for (const h of hits) {
           for (const v of new Set(numericValues(h, field).map(floor))) {
@@ -342,6 +417,129 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           const avg = vals.length ? sum / vals.length : null;
           out[name] = { count: vals.length, min, max, avg, sum, ...(date && vals.length ? { min_as_string: formatDate(min!), max_as_string: formatDate(max!), avg_as_string: formatDate(avg!), sum_as_string: formatDate(sum) } : {}) };
         }
+        break;
+      }
+      case 'range':
+      case 'date_range': {
+        if (!field) throw parsingError(`Required [field] for ${type} aggregation [${name}]`);
+        if (!Array.isArray(body.ranges) || body.ranges.length === 0) throw new EsError(400, 'illegal_argument_exception', `No [ranges] specified for the [${name}] aggregation`);
+        const date = type === 'date_range' || isDateField(hits, field);
+        const fmtName = (body.format as string | undefined) ?? (hits.find((h) => h.engine.field(field))?.engine.field(field)?.format as string | undefined);
+        const show = date ? (fmtName ? javaDateFormatter(fmtName.split('||')[0]!) : formatDate) : javaDouble;
+        const bound = (v: unknown, up: boolean): number | undefined => {
+          if (v === undefined || v === null) return undefined;
+          if (date) return typeof v === 'number' ? v : resolveDate(v, ctx.now, up, body.format as string | undefined);
+          const n = Number(v);
+          if (!Number.isFinite(n)) throw new EsError(400, 'number_format_exception', `For input string: "${String(v)}"`);
+          return n;
+        };
+        const ranges: Range[] = (body.ranges as Agg[]).map((r) => ({ ...(r.key !== undefined ? { key: String(r.key) } : {}), from: bound(r.from, false), to: bound(r.to, false) }));
+        // as Elasticsearch: buckets in order of (from, to), unbounded first
+        ranges.sort((a, b) => (a.from ?? -Infinity) - (b.from ?? -Infinity) || (a.to ?? Infinity) - (b.to ?? Infinity));
+        const buckets = ranges.map((r) => {
+          const g = hits.filter((h) => numericValues(h, field).some((v) => (r.from === undefined || v >= r.from) && (r.to === undefined || v < r.to)));
+          const key = r.key ?? `${r.from === undefined ? '*' : show(r.from)}-${r.to === undefined ? '*' : show(r.to)}`;
+          const b: Record<string, unknown> = { key };
+          if (r.from !== undefined) Object.assign(b, { from: r.from }, date ? { from_as_string: show(r.from) } : {});
+          if (r.to !== undefined) Object.assign(b, { to: r.to }, date ? { to_as_string: show(r.to) } : {});
+          b.doc_count = g.length;
+          return withSub(g, b);
+        });
+        if (body.keyed === true) out[name] = { buckets: Object.fromEntries(buckets.map(({ key, ...rest }) => [key as string, rest])) };
+        else out[name] = { buckets };
+        break;
+      }
+      case 'extended_stats': {
+        if (!field) throw parsingError(`Required [field] for extended_stats aggregation [${name}]`);
+        const vals = hits.flatMap((h) => numericValues(h, field));
+        const sigma = Number(body.sigma ?? 2);
+        const n = vals.length;
+        const sum = vals.reduce((a, b) => a + b, 0);
+        const sq = vals.reduce((a, b) => a + b * b, 0);
+        const avg = n ? sum / n : null;
+        const vp = n ? Math.max(0, (sq - (sum * sum) / n) / n) : null;
+        const vs = n > 1 ? Math.max(0, (sq - (sum * sum) / n) / (n - 1)) : n === 1 ? 0 : null;
+        const sdp = vp === null ? null : Math.sqrt(vp);
+        const sds = vs === null ? null : Math.sqrt(vs);
+        const b = (sd: number | null, s: number) => (avg === null || sd === null ? null : avg + s * sigma * sd);
+        out[name] = {
+          count: n, min: n ? minOf(vals) : null, max: n ? maxOf(vals) : null, avg, sum, sum_of_squares: n ? sq : null,
+          variance: vp, variance_population: vp, variance_sampling: vs, std_deviation: sdp, std_deviation_population: sdp, std_deviation_sampling: sds,
+          std_deviation_bounds: { upper: b(sdp, 1), lower: b(sdp, -1), upper_population: b(sdp, 1), lower_population: b(sdp, -1), upper_sampling: b(sds, 1), lower_sampling: b(sds, -1) },
+        };
+        break;
+      }
+      case 'percentiles': {
+        if (!field) throw parsingError(`Required [field] for percentiles aggregation [${name}]`);
+        const percents = (body.percents as unknown[] | undefined)?.map(Number) ?? [1, 5, 25, 50, 75, 95, 99];
+        if (percents.some((p) => !(p >= 0 && p <= 100))) throw new EsError(400, 'illegal_argument_exception', `percent must be in [0,100], got [${percents.find((p) => !(p >= 0 && p <= 100))}]`);
+        const sorted = hits.flatMap((h) => numericValues(h, field)).sort((a, b) => a - b);
+        const values = percents.map((p) => [p, percentile(sorted, p)] as const);
+        out[name] = { values: body.keyed === false ? values.map(([key, value]) => ({ key, value })) : Object.fromEntries(values.map(([p, v]) => [javaDouble(p), v])) };
+        break;
+      }
+      case 'composite': {
+        const sources = body.sources;
+        if (!Array.isArray(sources) || sources.length === 0) throw new EsError(400, 'illegal_argument_exception', `Composite [sources] cannot be null or empty`);
+        const size = Number(body.size ?? 10);
+        // each source: its name, how it reads one doc's keys, its order and whether a doc without a value is a null key
+        const srcs = (sources as Agg[]).map((src) => {
+          const [sname, def] = Object.entries(src)[0] as [string, Agg];
+          const [stype, sb] = Object.entries(def)[0] as [string, Agg];
+          const f = String(sb.field);
+          let keysOf: (h: Hit) => (string | number)[];
+          if (stype === 'terms') keysOf = (h) => [...new Set(keyValues(h, f))];
+          else if (stype === 'histogram') {
+            const iv = Number(sb.interval);
+            keysOf = (h) => [...new Set(numericValues(h, f).map((v) => Math.floor(v / iv) * iv))];
+          } else if (stype === 'date_histogram') {
+            const inner = aggregate({ x: { date_histogram: { ...sb, min_doc_count: 1 } } }, [], ctx);
+            void inner; // validates the interval
+            const unit = sb.calendar_interval !== undefined ? CALENDAR[String(sb.calendar_interval)] : undefined;
+            const ms = sb.fixed_interval !== undefined ? fixedInterval(String(sb.fixed_interval)) : undefined;
+            keysOf = (h) => [...new Set(numericValues(h, f).map((v) => (unit ? calendarFloor(v, unit) : Math.floor(v / ms!) * ms!)))];
+          } else throw unsupported(`composite source [${stype}]`);
+          return { sname, keysOf, desc: sb.order === 'desc', missingBucket: sb.missing_bucket === true };
+        });
+        const groups = new Map<string, { key: unknown[]; hits: Hit[] }>();
+        for (const h of hits) {
+          let combos: unknown[][] = [[]];
+          for (const s2 of srcs) {
+            const ks: unknown[] = s2.keysOf(h);
+            if (ks.length === 0) {
+              if (!s2.missingBucket) {
+                combos = [];
+                break;
+              }
+              ks.push(null);
+            }
+            combos = combos.flatMap((c) => ks.map((k) => [...c, k]));
+          }
+          for (const c of combos) {
+            const id = JSON.stringify(c);
+            const g = groups.get(id);
+            if (g) g.hits.push(h);
+            else groups.set(id, { key: c, hits: [h] });
+          }
+        }
+        const cmp = (a: unknown[], b: unknown[]) => {
+          for (let i = 0; i < srcs.length; i++) {
+            const c = compareKeys(a[i], b[i]);
+            if (c !== 0) return srcs[i]!.desc ? -c : c;
+          }
+          return 0;
+        };
+        let list = [...groups.values()].sort((a, b) => cmp(a.key, b.key));
+        if (body.after !== undefined) {
+          const after = srcs.map((s2) => (body.after as Agg)[s2.sname] ?? null);
+          list = list.filter((g) => cmp(g.key, after) > 0);
+        }
+        const page = list.slice(0, size);
+        const keyObj = (k: unknown[]) => Object.fromEntries(srcs.map((s2, i) => [s2.sname, k[i]]));
+        out[name] = {
+          ...(page.length > 0 ? { after_key: keyObj(page[page.length - 1]!.key) } : {}),
+          buckets: page.map((g) => withSub(g.hits, { key: keyObj(g.key), doc_count: g.hits.length })),
+        };
         break;
       }
       case 'top_hits':
