@@ -187,3 +187,21 @@ test('generated _msearch bodies, context ids and fetch options: never a 500', as
   }
   for (const f of ['', '*', ',', 'a,,b', '_*', '*.*.*', '\u0000']) assertEsAnswer(await raw('GET', `/${IDX}/_field_caps?fields=${encodeURIComponent(f)}`), `field_caps ${JSON.stringify(f)}`);
 });
+
+test('generated simple_query_string, regexp, fuzzy and query_string inputs: never a 500', async () => {
+  const r = rng(42);
+  const parts = ['alice', 'bob', 'rej*', '"token rejected"', '"open', '(', ')', '+', '|', '-', '~', '~2', '*', '\\', '/', '/al.*/', '[', ']', '{', '}', '<1-5>', '@', '#', '&', '.', '?', ':', 'user.id:', 'message:', 'AND', 'OR', 'NOT', ' ', '\u00e9', '\u0000'];
+  const pick = () => parts[Math.floor(r() * parts.length)]!;
+  for (let i = 0; i < 150; i++) {
+    let text = '';
+    for (let j = Math.floor(r() * 6); j >= 0; j--) text += pick() + (r() < 0.5 ? ' ' : '');
+    const queries = [
+      { simple_query_string: { query: text, ...(r() < 0.3 ? { default_operator: 'AND' } : {}) } },
+      { regexp: { [r() < 0.5 ? 'user.id' : 'message']: text } },
+      { fuzzy: { 'user.id': { value: text, fuzziness: ['AUTO', 0, 1, 2, 'x', -1][Math.floor(r() * 6)] } } },
+      { query_string: { query: text } },
+      { match: { message: { query: text, fuzziness: 'AUTO' } } },
+    ];
+    for (const query of queries) assertEsAnswer(await raw('POST', `/${IDX}/_search`, JSON.stringify({ size: 1, query })), `${Object.keys(query)[0]} ${JSON.stringify(text)}`);
+  }
+});

@@ -614,8 +614,15 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         const tpl = body as unknown as IndexTemplate;
         composeTemplate(tpl);
         if (tpl.template?.mappings) {
-          // validates the mapping types now rather than at first write
-          new IndexEngine(tpl.template.mappings);
+          // validates the mapping types now rather than at first write, wrapped as Elasticsearch wraps it
+          try {
+            new IndexEngine(tpl.template.mappings);
+          } catch (err) {
+            if (!(err instanceof EsError) || err.type !== 'mapper_parsing_exception') throw err;
+            throw new EsError(400, 'illegal_argument_exception', `composable template [${b}] template after composition is invalid`, {
+              caused_by: { type: 'illegal_argument_exception', reason: `invalid composite mappings for [${b}]`, caused_by: { type: 'mapper_parsing_exception', reason: `Failed to parse mapping: ${err.message}`, caused_by: err.toCause() } },
+            });
+          }
         }
         store.meta.templates[b] = tpl;
         store.saveMeta();
@@ -1021,13 +1028,18 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
             if (parsed !== null) return parsed;
             const text = body.toString('utf8').trim();
             if (!text) return (parsed = undefined);
+            let v: unknown;
             try {
-              const v = JSON.parse(text) as unknown;
-              if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
-              return (parsed = v as Json);
+              v = JSON.parse(text) as unknown;
             } catch (err) {
               throw new EsError(400, 'x_content_parse_exception', `[1:1] Failed to parse the request body as JSON: ${(err as Error).message}`);
             }
+            // valid JSON that is not an object: Elasticsearch's parser names the token it found instead
+            if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+              const token = Array.isArray(v) ? 'START_ARRAY' : v === null ? 'VALUE_NULL' : typeof v === 'string' ? 'VALUE_STRING' : typeof v === 'number' ? 'VALUE_NUMBER' : 'VALUE_BOOLEAN';
+              throw new EsError(400, 'parsing_exception', `Expected [START_OBJECT] but found [${token}]`, { line: 1, col: 1 });
+            }
+            return (parsed = v as Json);
           },
         };
         let out: Res;

@@ -170,6 +170,32 @@ function queryCases(): DiffCase[] {
   out.push(q('query/unknown-type', { bogus: { 'user.id': 'alice' } }));
   out.push(q('query/regexp', { regexp: { 'user.id': 'a.*' } }));
   out.push(q('query/fuzzy', { fuzzy: { 'user.id': 'alica' } }));
+  const regexps: [string, unknown][] = [
+    ['user.id', '[ab].*'], ['user.id', 'al(i|o)ce'], ['user.id', '.{3}'], ['user.id', 'b+o?b'], ['user.id', { value: 'ALICE', case_insensitive: true }], ['user.id', 'ali'],
+    ['url.path', '/api/.*'], ['url.path', '.*/[0-9]+'], ['event.action', 'token\\..*ed'], ['event.action', 'token"."re.*'], ['message', 'rej.*'], ['message', 'al.ce'],
+    ['source.ip', '10.*'], ['http.response.status_code', '4.*'], ['user.id', '[a'], ['user.id', 'a{2'],
+  ];
+  for (const [f, v] of regexps) out.push(q(`query/regexp/${f}=${JSON.stringify(v)}`, { regexp: { [f]: v } }));
+  const fuzzies: [string, unknown][] = [
+    ['user.id', 'alica'], ['user.id', { value: 'alcie' }], ['user.id', { value: 'alcie', transpositions: false }], ['user.id', { value: 'bobby', fuzziness: 2 }], ['user.id', { value: 'bo', fuzziness: 'AUTO' }],
+    ['user.id', { value: 'caroll', fuzziness: 0 }], ['user.id', { value: 'xlice', prefix_length: 1 }], ['user.id', { value: 'Alice' }], ['message', 'rejectd'], ['message', { value: 'acepted', fuzziness: 1 }],
+    ['event.action', 'token.rejectd'], ['source.ip', '10.0.0.2'], ['http.response.status_code', 402],
+  ];
+  for (const [f, v] of fuzzies) out.push(q(`query/fuzzy/${f}=${JSON.stringify(v)}`, { fuzzy: { [f]: v } }));
+  out.push(q('query/match/fuzziness', { match: { message: { query: 'alcie rejectd', fuzziness: 'AUTO' } } }));
+  out.push(q('query/match/fuzziness-keyword', { match: { 'user.id': { query: 'alcie', fuzziness: 1 } } }));
+  const sqs = [
+    'alice', 'alice rejected', 'alice | bob', 'alice -rejected', 'alice + -rejected', '-alice', '"alice GET"', 'rej*', 'alicee~1', '(alice | bob) + rejected', 'alice + bob | carol', 'alice | bob + rejected',
+    'GET', '401', '10.0.0.1', 'orders', '/api/orders', 'alice +', '(alice', '"alice', '\\-alice', '',
+  ];
+  for (const t of sqs) out.push(q(`query/simple_query_string/${t}`, { simple_query_string: { query: t } }));
+  out.push(q('query/simple_query_string/fields', { simple_query_string: { query: 'alice bob', fields: ['user.id'] } }));
+  out.push(q('query/simple_query_string/default_operator', { simple_query_string: { query: 'alice rejected', default_operator: 'AND' } }));
+  out.push(q('query/simple_query_string/fields-wildcard', { simple_query_string: { query: 'alice', fields: ['user.*', 'message'] } }));
+  out.push(q('query/simple_query_string/no-query', { simple_query_string: { fields: ['user.id'] } }));
+  for (const t of ['user.id:/al.*/', 'message:/rej.*/', '/ali.e/', 'user.id:/[/', 'alica~', 'user.id:alica~1', 'message:rejectd~', '"alice get"~2', 'user.id:/a.*/ AND event.outcome:failure']) {
+    out.push(q(`query/query_string/${t}`, { query_string: { query: t } }));
+  }
   for (const s of ['alice', 'user.id:alice', 'user.id:alice AND event.outcome:failure', 'user.id:(alice']) {
     out.push({ id: `query/uri-q/${s}`, requests: [{ method: 'GET', path: `${S}/_search?size=100&q=${encodeURIComponent(s)}`, unordered: true }] });
   }
