@@ -205,3 +205,17 @@ test('generated simple_query_string, regexp, fuzzy and query_string inputs: neve
     for (const query of queries) assertEsAnswer(await raw('POST', `/${IDX}/_search`, JSON.stringify({ size: 1, query })), `${Object.keys(query)[0]} ${JSON.stringify(text)}`);
   }
 });
+
+test('async search as Kibana submits it, kept with keep_on_completion, and _resolve/index', async () => {
+  const submitted = await es.asyncSearch.submit({ index: IDX, keep_on_completion: true, wait_for_completion_timeout: '100ms', size: 0, track_total_hits: true, query: { term: { status: 401 } } });
+  assert.equal(submitted.is_running, false);
+  assert.deepEqual(submitted.response.hits.total, { value: docs.filter((d) => d.status === 401).length, relation: 'eq' });
+  const again = await es.asyncSearch.get({ id: submitted.id! });
+  assert.deepEqual(again.response.hits.total, submitted.response.hits.total);
+  assert.equal((await es.asyncSearch.status({ id: submitted.id! })).completion_status, 200);
+  assert.deepEqual(await es.asyncSearch.delete({ id: submitted.id! }), { acknowledged: true });
+  await assert.rejects(es.asyncSearch.get({ id: submitted.id! }), /resource_not_found_exception/);
+  const resolved = await es.indices.resolveIndex({ name: `${IDX}*` });
+  assert.deepEqual(resolved, { indices: [{ name: IDX, attributes: ['open'] }], aliases: [], data_streams: [] });
+  for (const id of ['', 'x', 'a'.repeat(300), Buffer.from('async:1:zz').toString('base64url')]) assertEsAnswer(await raw('GET', `/_async_search/${encodeURIComponent(id) || 'y'}`), `async id ${id.slice(0, 20)}`);
+});

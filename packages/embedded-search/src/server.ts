@@ -506,6 +506,101 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     return ok({ succeeded: freed === ids.length, num_freed: freed }, freed > 0 ? 200 : 404);
   }
 
+  // ---------- async search: each search completes at once; kept only with keep_on_completion ----------
+
+  const asyncResults = new Map<string, { body: Json; expires: number }>();
+  let asyncSeq = 0;
+  const MAX_ASYNC = 1000;
+
+  function asyncSearch(target: string | undefined, r: Req): Res {
+    const p = r.params;
+    if (p.scroll !== undefined) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: [request_cache] cannot be used in a scroll context;2: [scroll] queries are not supported;');
+    const ttl = keepAlive(p.keep_alive ?? '5d', 'keep_alive');
+    if (p.wait_for_completion_timeout !== undefined) keepAlive(p.wait_for_completion_timeout, 'wait_for_completion_timeout');
+    const started = now();
+    const params: Params = { ...p };
+    for (const k of ['keep_alive', 'keep_on_completion', 'wait_for_completion_timeout', 'batched_reduce_size', 'ccs_minimize_roundtrips']) delete params[k];
+    const meta = { is_partial: false, is_running: false, start_time_in_millis: started, expiration_time_in_millis: started + ttl };
+    let status = 200;
+    let out: Json;
+    try {
+      const res = searchRoute(target, { ...r, params });
+      out = { ...meta, completion_time_in_millis: now(), response: res.body };
+    } catch (err) {
+      // what fails while searching is the async search's own error (status_exception) with the search's
+      // status; what Elasticsearch refuses before searching (a body it cannot parse) is a plain error
+      if (!(err instanceof EsError) || !['search_phase_execution_exception', 'index_not_found_exception'].includes(err.type)) throw err;
+      status = err.status;
+      const error = { type: 'status_exception', reason: 'error while executing search', caused_by: err.toCause() };
+      out = err.type === 'index_not_found_exception'
+        ? { ...meta, is_partial: true, error }
+        : { ...meta, is_partial: true, completion_time_in_millis: now(), response: { took: now() - started, timed_out: false, _shards: { total: 1, successful: 0, skipped: 0, failed: 1, failures: err.extra.failed_shards }, hits: { total: { value: 0, relation: 'gte' }, max_score: null, hits: [] } }, error };
+    }
+    if (p.keep_on_completion === 'true') {
+      for (const [id, a] of asyncResults) if (a.expires <= now()) asyncResults.delete(id);
+      if (asyncResults.size >= MAX_ASYNC) throw new EsError(429, 'es_rejected_execution_exception', `too many stored async search results (${MAX_ASYNC})`);
+      const id = Buffer.from(`async:${++asyncSeq}:${randomBytes(12).toString('hex')}`).toString('base64url');
+      out = { id, ...out };
+      asyncResults.set(id, { body: out, expires: started + ttl });
+    }
+    return ok(out, status);
+  }
+
+  function asyncResult(r: Req): Res {
+    const status = r.parts[1] === 'status';
+    const id = r.parts[status ? 2 : 1] ?? '';
+    if (!/^async:\d+:[0-9a-f]{24}$/.test(Buffer.from(id, 'base64url').toString('utf8'))) throw new EsError(400, 'illegal_argument_exception', `invalid id: [${id}]`);
+    const a = asyncResults.get(id);
+    if (!a || a.expires <= now()) {
+      asyncResults.delete(id);
+      throw new EsError(404, 'resource_not_found_exception', id);
+    }
+    if (r.method === 'DELETE') {
+      asyncResults.delete(id);
+      return ack();
+    }
+    if (status) {
+      const { response, ...rest } = a.body as Json & { response?: Json };
+      return ok({ ...rest, _shards: response?._shards ?? shards(0), completion_status: 200 });
+    }
+    return ok(a.body);
+  }
+
+  /** `_resolve/index/<expression>`: the indices, aliases and data streams a name or pattern names. */
+  function resolveIndex(expr: string): Res {
+    const indices = new Map<string, Json>();
+    const aliases = new Map<string, Set<string>>();
+    const streams = new Set<string>();
+    for (const raw of expr.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const wild = raw.includes('*');
+      const re = globToRegExp(raw);
+      let found = false;
+      for (const ds of Object.keys(store.meta.dataStreams)) if (re.test(ds)) (streams.add(ds), (found = true));
+      for (const li of store.live.values()) {
+        const name = li.meta.name;
+        if (re.test(name) && (!li.meta.dataStream || !wild) && (!name.startsWith('.') || raw.startsWith('.'))) {
+          indices.set(name, { name, ...(Object.keys(li.meta.aliases).length ? { aliases: Object.keys(li.meta.aliases).sort() } : {}), attributes: li.meta.dataStream ? ['hidden', 'open'] : ['open'], ...(li.meta.dataStream ? { data_stream: li.meta.dataStream } : {}) });
+          found = true;
+        }
+        for (const a of Object.keys(li.meta.aliases)) {
+          if (re.test(a)) {
+            (aliases.get(a) ?? aliases.set(a, new Set()).get(a)!).add(name);
+            found = true;
+          }
+        }
+      }
+      if (!found && !wild) throw indexNotFound(raw);
+    }
+    return ok({
+      indices: [...indices.values()].sort((x, y) => String(x.name).localeCompare(String(y.name))),
+      aliases: [...aliases].sort().map(([name, set]) => ({ name, indices: [...set].sort() })),
+      data_streams: [...streams].sort().map((name) => {
+        const ds = store.meta.dataStreams[name]!;
+        return { name, backing_indices: [...ds.indices], timestamp_field: '@timestamp' };
+      }),
+    });
+  }
+
   function fieldCapsRoute(target: string | undefined, r: Req): Res {
     const body = r.json() ?? {};
     const list = (v: unknown) => (v === undefined ? undefined : Array.isArray(v) ? v.map(String) : String(v).split(',').map((x) => x.trim()).filter(Boolean));
@@ -598,6 +693,9 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     if (a === '_search' && b === 'scroll' && (m === 'GET' || m === 'POST' || m === 'DELETE')) return scrollRoute(r);
     if (a === '_search' && (m === 'GET' || m === 'POST')) return searchRoute(undefined, r);
     if (a === '_pit' && m === 'DELETE') return pitClose(r);
+    if (a === '_async_search' && b && (m === 'GET' || m === 'DELETE')) return asyncResult(r);
+    if (a === '_async_search' && !b && m === 'POST') return asyncSearch(undefined, r);
+    if (a === '_resolve' && b === 'index' && c && m === 'GET') return resolveIndex(c);
     if (a === '_msearch' && (m === 'GET' || m === 'POST')) return msearch(undefined, r);
     if (a === '_field_caps' && (m === 'GET' || m === 'POST')) return fieldCapsRoute(undefined, r);
     if (a === '_count' && (m === 'GET' || m === 'POST')) return countRoute(undefined, r);
@@ -836,6 +934,9 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         break;
       case '_msearch':
         if (m === 'GET' || m === 'POST') return msearch(target, r);
+        break;
+      case '_async_search':
+        if (m === 'POST') return asyncSearch(target, r);
         break;
       case '_field_caps':
         if (m === 'GET' || m === 'POST') return fieldCapsRoute(target, r);

@@ -107,6 +107,9 @@ export function normalize(req: DiffRequest, res: RecordedResponse): unknown {
   }
   const body = maskDates(structuredClone(res.body));
   for (const p of [...DEFAULT_IGNORES, ...(req.ignore ?? [])]) dropPath(body, p.split('.'));
+  // an async search wraps a search answer in `response`
+  const inner = (body as { response?: unknown } | null)?.response;
+  if (inner !== null && typeof inner === 'object') for (const p of DEFAULT_IGNORES) dropPath(inner, p.split('.'));
   // each answer of an _msearch is a search answer of its own (its errors compared by type)
   const responses = (body as { responses?: unknown[] } | null)?.responses;
   if (Array.isArray(responses)) {

@@ -514,6 +514,28 @@ function apiCases(): DiffCase[] {
   out.push({ id: 'scroll/with-search_after', requests: [search({ size: 2, sort: ['_doc'], search_after: [1] }, { path: `${S}/_search?scroll=1m` })] });
   out.push({ id: 'scroll/bad-keep-alive', requests: [search({ size: 2 }, { path: `${S}/_search?scroll=forever` })] });
   out.push({ id: 'scroll/no-id', requests: [{ method: 'POST', path: '/_search/scroll', body: { scroll: '1m' } }] });
+
+  // Kibana's Discover and dashboards search through _async_search; data views are created through _resolve/index
+  const times = ['id', 'start_time_in_millis', 'expiration_time_in_millis', 'completion_time_in_millis'];
+  const asyncSearch = (id: string, body: unknown, p = `${S}/_async_search`): DiffCase => ({ id: `async_search/${id}`, requests: [{ method: 'POST', path: p, body, ignore: times }] });
+  out.push(asyncSearch('hits-and-aggs', { size: 2, sort: [{ 'event.id': 'asc' }], _source: false, aggs: { a: { terms: { field: 'event.outcome' } } } }));
+  out.push(asyncSearch('kibana-discover', { size: 3, sort: [{ '@timestamp': { order: 'desc', format: 'strict_date_optional_time', unmapped_type: 'boolean' } }], fields: [{ field: '*', include_unmapped: 'true' }, { field: '@timestamp', format: 'strict_date_optional_time' }], _source: false, track_total_hits: true, query: { bool: { filter: [{ range: { '@timestamp': { gte: '2026-11-20T00:00:00.000Z', lte: '2026-11-30T00:00:00.000Z', format: 'strict_date_optional_time' } } }], must: [{ query_string: { query: 'rejected', analyze_wildcard: true } }] } }, highlight: { pre_tags: ['@kibana-highlighted-field@'], post_tags: ['@/kibana-highlighted-field@'], fields: { '*': {} }, fragment_size: 2147483647 } }, `${S}/_async_search?batched_reduce_size=64&wait_for_completion_timeout=100ms&keep_on_completion=false&ignore_unavailable=true`));
+  out.push(asyncSearch('unknown-query', { query: { bogus: {} } }));
+  out.push(asyncSearch('shard-error', { size: 1, query: { term: { 'http.response.status_code': 'abc' } } }));
+  out.push(asyncSearch('missing-index', {}, '/nope/_async_search'));
+  out.push(asyncSearch('scroll', {}, `${S}/_async_search?scroll=1m`));
+  out.push({
+    id: 'async_search/keep_on_completion',
+    requests: [
+      { method: 'POST', path: `${S}/_async_search?keep_on_completion=true`, body: { size: 1, sort: [{ 'event.id': 'asc' }], _source: false }, capture: { a: 'id' }, ignore: times },
+      { method: 'GET', path: '/_async_search/{{a}}', ignore: times },
+      { method: 'GET', path: '/_async_search/status/{{a}}', ignore: times },
+      { method: 'DELETE', path: '/_async_search/{{a}}' },
+      { method: 'GET', path: '/_async_search/{{a}}' },
+    ],
+  });
+  out.push({ id: 'async_search/garbage-id', requests: [{ method: 'GET', path: '/_async_search/garbage' }] });
+  for (const t of [`${STREAM}*,diff-*`, 'nope', 'nope*', 'diff-bulk', STREAM, `${STREAM},nope`]) out.push(get(`resolve_index/${t}`, `/_resolve/index/${t}`));
   return out;
 }
 

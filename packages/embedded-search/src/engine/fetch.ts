@@ -36,7 +36,7 @@ function fieldSpecs(raw: unknown, key: 'fields' | 'docvalue_fields'): FieldSpec[
         if (!['field', 'format', ...(key === 'fields' ? ['include_unmapped'] : [])].includes(k)) throw new EsError(400, 'x_content_parse_exception', `[fetch_field_and_format] unknown field [${k}]`);
       }
       if (typeof o.field !== 'string') throw new EsError(400, 'x_content_parse_exception', '[fetch_field_and_format] field [field] is required');
-      return { field: o.field, ...(o.format !== undefined ? { format: String(o.format) } : {}), ...(o.include_unmapped === true ? { includeUnmapped: true } : {}) };
+      return { field: o.field, ...(o.format !== undefined ? { format: String(o.format) } : {}), ...(o.include_unmapped === true || o.include_unmapped === 'true' ? { includeUnmapped: true } : {}) };
     }
     return { field: String(f) };
   });

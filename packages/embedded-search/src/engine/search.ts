@@ -6,7 +6,7 @@
 import { EsError, parsingError, unsupported } from '../errors.js';
 import { aggregate, type Hit } from './aggregations.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
-import { fetchHit, parseFetch } from './fetch.js';
+import { dateFormatter, fetchHit, parseFetch } from './fetch.js';
 import { evaluate, fieldValues, wildcardRegExp } from './query.js';
 import { formatIp, ipSortKey, maxOf, parseDate } from './values.js';
 
@@ -37,6 +37,8 @@ interface SortKey {
   order: 'asc' | 'desc';
   missing: '_last' | '_first';
   unmappedType?: string;
+  /** A date sort value is shown in this format (Kibana asks for strict_date_optional_time). */
+  format?: string;
   /** `_shard_doc`: the shard's position in the request (ES puts it in the high 32 bits). */
   shardOf?: (index: string) => number;
 }
@@ -68,7 +70,7 @@ function parseSort(spec: unknown): SortKey[] {
         const order = String(o.order ?? (field === '_score' ? 'desc' : 'asc'));
         if (order !== 'asc' && order !== 'desc') throw parsingError(`[sort] unknown order [${order}]`);
         if (o.mode !== undefined && !['min', 'max'].includes(String(o.mode))) throw unsupported(`sort mode [${String(o.mode)}]`);
-        return { field, order, missing: o.missing === '_first' ? '_first' : '_last', ...(o.unmapped_type !== undefined ? { unmappedType: String(o.unmapped_type) } : {}) };
+        return { field, order, missing: o.missing === '_first' ? '_first' : '_last', ...(o.unmapped_type !== undefined ? { unmappedType: String(o.unmapped_type) } : {}), ...(o.format !== undefined ? { format: String(o.format) } : {}) };
       });
     }
     throw parsingError('[sort] malformed');
@@ -207,7 +209,8 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   const ipSorts = keys.map(isIp);
   const types = keys.map((k) => targets.map((t) => t.engine.field(k.field)?.type).find((x) => x !== undefined) ?? k.unmappedType);
   const missing = keys.map((k, i) => missingShown(types[i], k));
-  const shownSort = (v: (number | string | null)[]) => v.map((x, i) => (x === null ? missing[i]! : ipSorts[i] && typeof x === 'string' ? formatIp(x) : x));
+  const formats = keys.map((k, i) => (k.format !== undefined && types[i] === 'date' ? dateFormatter(k.format) : undefined));
+  const shownSort = (v: (number | string | null)[]) => v.map((x, i) => (x === null ? missing[i]! : ipSorts[i] && typeof x === 'string' ? formatIp(x) : formats[i] && typeof x === 'number' ? formats[i]!(x) : x));
   valued.sort((x, y) => compare(x.v, y.v, keys) || (x.h.index < y.h.index ? -1 : x.h.index > y.h.index ? 1 : x.h.doc - y.h.doc));
 
   let page = valued;
