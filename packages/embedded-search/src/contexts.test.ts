@@ -110,7 +110,7 @@ test('_msearch answers each search in order, an item error beside the others', a
       { index: IDX }, { size: 0, aggs: { m: { terms: { field: 'message' } } } },
     ],
   });
-  const [a, missing, textAgg] = res.responses as Record<string, unknown>[];
+  const [a, missing, textAgg] = res.responses as unknown as Record<string, unknown>[];
   assert.deepEqual((a as { hits: { total: unknown } }).hits.total, { value: docs.filter((d) => d.user.id === 'alice').length, relation: 'eq' });
   assert.equal((missing as { status: number }).status, 404);
   assert.equal((textAgg as { status: number }).status, 400);
