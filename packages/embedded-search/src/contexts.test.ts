@@ -219,3 +219,25 @@ test('async search as Kibana submits it, kept with keep_on_completion, and _reso
   assert.deepEqual(resolved, { indices: [{ name: IDX, attributes: ['open'] }], aliases: [], data_streams: [] });
   for (const id of ['', 'x', 'a'.repeat(300), Buffer.from('async:1:zz').toString('base64url')]) assertEsAnswer(await raw('GET', `/_async_search/${encodeURIComponent(id) || 'y'}`), `async id ${id.slice(0, 20)}`);
 });
+
+test('generated pipeline paths, ip ranges and time zones: never a 500', async () => {
+  const r = rng(5);
+  const pathParts = ['_count', 's', 's.value', 'f', 'f._count', 'f>s', 'nope', '>', '.', 'a>s', 'a._count', '', 's.avg', 's[0]'];
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
+  for (let i = 0; i < 120; i++) {
+    const path = pick(pathParts) + (r() < 0.3 ? pick(pathParts) : '');
+    const pipe = pick(['derivative', 'cumulative_sum', 'avg_bucket', 'max_bucket', 'stats_bucket', 'bucket_script']);
+    const pipeBody = pipe === 'bucket_script' ? { buckets_path: { x: path }, script: pick(['params.x * 2', 'params.x / 0', 'params.y', 'doc.x', '1 +']) } : { buckets_path: path };
+    const hist = { date_histogram: { field: '@timestamp', fixed_interval: '1h' }, aggs: { s: { sum: { field: 'status' } }, f: { filter: { term: { status: 401 } }, aggs: { s: { max: { field: 'status' } } } }, ...(PARENT.has(pipe) ? { p: { [pipe]: pipeBody } } : {}) } };
+    const aggs = { a: hist, ...(PARENT.has(pipe) ? {} : { p: { [pipe]: pipeBody } }) };
+    assertEsAnswer(await raw('POST', `/${IDX}/_search`, JSON.stringify({ size: 0, aggs })), `${pipe} ${JSON.stringify(pipeBody)}`);
+  }
+  const ips = ['10.0.0.0', '10.0.0.0/8', '::', '::/0', '0.0.0.0/0', 'nope', '300.1.1.1', '1.2.3.4/33', '2001:db8::/129', '', '1.2.3.4'];
+  for (let i = 0; i < 60; i++) {
+    const range = r() < 0.4 ? { mask: pick(ips) } : { ...(r() < 0.7 ? { from: pick(ips) } : {}), ...(r() < 0.7 ? { to: pick(ips) } : {}) };
+    assertEsAnswer(await raw('POST', `/${IDX}/_search`, JSON.stringify({ size: 0, aggs: { i: { ip_range: { field: 'source.ip', ranges: [range] } } } })), `ip_range ${JSON.stringify(range)}`);
+    const tz = pick(['UTC', '+05:30', '-25:00', 'Europe/Paris', 'Mars/Olympus', '', 'Z', '+0530']);
+    assertEsAnswer(await raw('POST', `/${IDX}/_search`, JSON.stringify({ size: 0, query: { range: { '@timestamp': { gte: '2026-11-20', time_zone: tz } } }, aggs: { d: { date_histogram: { field: '@timestamp', calendar_interval: 'day', time_zone: tz } } } })), `time_zone ${JSON.stringify(tz)}`);
+  }
+});
+const PARENT = new Set(['derivative', 'cumulative_sum', 'bucket_script']);

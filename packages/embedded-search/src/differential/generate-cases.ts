@@ -288,6 +288,21 @@ function aggCases(): DiffCase[] {
   for (const [tz, spec] of [['America/New_York', { calendar_interval: 'week' }], ['Asia/Kolkata', { fixed_interval: '6h' }], ['+05:30', { calendar_interval: 'day' }], ['-08:00', { calendar_interval: 'month' }], ['UTC', { calendar_interval: 'day' }], ['Europe/Paris', { fixed_interval: '1d' }], ['Not/AZone', { calendar_interval: 'day' }]] as [string, Record<string, unknown>][]) {
     out.push(agg(`date_histogram/time_zone=${tz}/${JSON.stringify(spec)}`, { a: { date_histogram: { field: '@timestamp', time_zone: tz, min_doc_count: 1, ...spec } } }));
   }
+  out.push(agg('ip_range', { a: { ip_range: { field: 'source.ip', ranges: [{ to: '10.0.1.0' }, { from: '10.0.1.0', to: '192.168.0.0' }, { mask: '192.168.0.0/16' }, { from: '2001:db8::' }] } } }));
+  out.push(agg('ip_range/keyed', { a: { ip_range: { field: 'source.ip', keyed: true, ranges: [{ key: 'ten', mask: '10.0.0.0/8' }, { mask: '172.16.0.0/12' }] } } }));
+  out.push(agg('date_histogram/hard_bounds', { a: { date_histogram: { field: '@timestamp', calendar_interval: 'day', hard_bounds: { min: '2026-11-21', max: '2026-11-22' } } } }));
+  const daily = { date_histogram: { field: '@timestamp', calendar_interval: 'day' } };
+  out.push(agg('pipeline/cumulative_sum', { a: { ...daily, aggs: { c: { cardinality: { field: 'user.id' } }, s: { sum: { field: 'audit.latency_ms' } }, cs: { cumulative_sum: { buckets_path: 's' } }, cc: { cumulative_sum: { buckets_path: '_count' } } } } }));
+  out.push(agg('pipeline/derivative', { a: { ...daily, aggs: { s: { sum: { field: 'audit.latency_ms' } }, d: { derivative: { buckets_path: 's' } }, dc: { derivative: { buckets_path: '_count' } } } } }));
+  for (const b of ['avg_bucket', 'max_bucket', 'min_bucket', 'sum_bucket', 'stats_bucket']) {
+    out.push(agg(`pipeline/${b}`, { a: { terms: { field: 'user.id' }, aggs: { l: { avg: { field: 'audit.latency_ms' } } } }, p: { [b]: { buckets_path: 'a>l' } } }));
+  }
+  out.push(agg('pipeline/max_bucket-count', { a: { ...daily }, p: { max_bucket: { buckets_path: 'a._count' } } }));
+  out.push(agg('pipeline/bucket_script', { a: { terms: { field: 'user.id' }, aggs: { f: { filter: { term: { 'event.outcome': 'failure' } } }, r: { bucket_script: { buckets_path: { fail: 'f._count', all: '_count' }, script: 'params.fail / params.all' } } } } }));
+  out.push(agg('pipeline/bad-path', { a: { terms: { field: 'user.id' } }, p: { avg_bucket: { buckets_path: 'a>nope' } } }));
+  out.push(q('query/range/time_zone', { range: { '@timestamp': { gte: '2026-11-21T00:00:00', lt: '2026-11-22T00:00:00', time_zone: '+05:00' } } }));
+  out.push(q('query/range/time_zone-iana', { range: { '@timestamp': { gte: '2026-11-21', lte: '2026-11-21', time_zone: 'America/New_York' } } }));
+  out.push(q('query/range/time_zone-explicit-offset-wins', { range: { '@timestamp': { gte: '2026-11-21T00:00:00Z', time_zone: '+05:00' } } }));
   out.push(agg('histogram/status', { a: { histogram: { field: 'http.response.status_code', interval: 100 } } }));
   out.push(agg('filter', { a: { filter: { term: { 'event.outcome': 'failure' } }, aggs: { u: { terms: { field: 'user.id' } } } } }));
   out.push(agg('filters', { a: { filters: { filters: { fail: { term: { 'event.outcome': 'failure' } }, get: { term: { 'http.request.method': 'GET' } } } } } }));

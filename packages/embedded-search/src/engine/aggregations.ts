@@ -9,7 +9,8 @@ import { resolveDate } from './date-math.js';
 import { evaluate, fieldValues } from './query.js';
 import type { FieldData } from './columns.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
-import { formatDate, maxOf, minOf, parseDate } from './values.js';
+import { cidrRange, formatIp, formatDate, ipSortKey, maxOf, minOf, parseDate, zoneOffset } from './values.js';
+import { runBucketScript } from './fetch.js';
 
 
 export interface Hit {
@@ -85,7 +86,7 @@ function keyValuesOrNone(h: Hit, field: string): unknown[] {
 }
 
 /** Aggregation names of Elasticsearch 8 that this node does not implement (answered as unsupported). */
-const ES_AGGREGATIONS = new Set(['percentile_ranks', 'ip_range', 'rare_terms', 'significant_terms', 'significant_text', 'multi_terms', 'auto_date_histogram', 'variable_width_histogram', 'geo_bounds', 'geo_centroid', 'geohash_grid', 'geotile_grid', 'geohex_grid', 'geo_distance', 'nested', 'reverse_nested', 'children', 'parent', 'sampler', 'diversified_sampler', 'random_sampler', 'global', 'adjacency_matrix', 'scripted_metric', 'median_absolute_deviation', 'weighted_avg', 'boxplot', 'string_stats', 't_test', 'top_metrics', 'rate', 'matrix_stats', 'avg_bucket', 'max_bucket', 'min_bucket', 'sum_bucket', 'stats_bucket', 'extended_stats_bucket', 'percentiles_bucket', 'bucket_script', 'bucket_selector', 'bucket_sort', 'cumulative_sum', 'cumulative_cardinality', 'derivative', 'moving_fn', 'moving_percentiles', 'normalize', 'serial_diff', 'inference', 'categorize_text', 'frequent_item_sets', 'time_series', 'ip_prefix']);
+const ES_AGGREGATIONS = new Set(['percentile_ranks', 'rare_terms', 'significant_terms', 'significant_text', 'multi_terms', 'auto_date_histogram', 'variable_width_histogram', 'geo_bounds', 'geo_centroid', 'geohash_grid', 'geotile_grid', 'geohex_grid', 'geo_distance', 'nested', 'reverse_nested', 'children', 'parent', 'sampler', 'diversified_sampler', 'random_sampler', 'global', 'adjacency_matrix', 'scripted_metric', 'median_absolute_deviation', 'weighted_avg', 'boxplot', 'string_stats', 't_test', 'top_metrics', 'rate', 'matrix_stats', 'extended_stats_bucket', 'percentiles_bucket', 'bucket_selector', 'bucket_sort', 'cumulative_cardinality', 'moving_fn', 'moving_percentiles', 'normalize', 'serial_diff', 'inference', 'categorize_text', 'frequent_item_sets', 'time_series', 'ip_prefix']);
 
 function isDateField(hits: Hit[], field: string): boolean {
   return hits.some((h) => h.engine.field(field)?.type === 'date');
@@ -187,27 +188,6 @@ export function javaDouble(x: number): string {
   return Number.isInteger(x) ? `${x}.0` : String(x);
 }
 
-/** A time zone's offset from UTC in ms at an instant: a fixed "+05:30" or an IANA id (through Intl). */
-function zoneOffset(zone: string): (ms: number) => number {
-  const fixed = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
-  if (fixed) {
-    const o = (fixed[1] === '-' ? -1 : 1) * (Number(fixed[2]) * 60 + Number(fixed[3] ?? 0)) * 60_000;
-    return () => o;
-  }
-  if (['UTC', 'Z', 'GMT', 'Etc/UTC', 'Etc/GMT'].includes(zone)) return () => 0;
-  let fmt: Intl.DateTimeFormat;
-  try {
-    fmt = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
-  } catch {
-    throw new EsError(400, 'x_content_parse_exception', '[date_histogram] failed to parse field [time_zone]', { caused_by: { type: 'zone_rules_exception', reason: `Unknown time-zone ID: ${zone}` } });
-  }
-  return (ms) => {
-    const name = fmt.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
-    const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
-    return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) * 60_000 : 0;
-  };
-}
-
 /** An instant as ISO text in a zone ("2026-11-20T00:00:00.000+01:00"; "Z" at offset 0). */
 function isoInZone(ms: number, off: number): string {
   const local = new Date(ms + off).toISOString().slice(0, -1);
@@ -236,6 +216,93 @@ function compareKeys(a: unknown, b: unknown): number {
   return (a as number | string) < (b as number | string) ? -1 : 1;
 }
 
+/** Pipeline aggregations computed from the buckets of others: parent ones inside a multi-bucket aggregation, sibling ones beside it. */
+const PARENT_PIPELINES = new Set(['derivative', 'cumulative_sum', 'bucket_script']);
+const SIBLING_PIPELINES = new Set(['avg_bucket', 'max_bucket', 'min_bucket', 'sum_bucket', 'stats_bucket']);
+
+function typeOf(spec: Agg): string | undefined {
+  return Object.keys(spec).find((k) => k !== 'aggs' && k !== 'aggregations' && k !== 'meta');
+}
+
+const badPath = (name: string, path: string) => new EsError(400, 'action_request_validation_exception', `Validation Failed: 1: No aggregation [${name}] found for path [${path}];`);
+
+/** A buckets_path inside one bucket: `_count`, `metric`, `metric.prop`, `single>metric`. */
+function pathValue(bucket: Record<string, unknown>, path: string, specs: Agg | undefined, full: string): number | null {
+  if (path === '_count') return bucket.doc_count as number;
+  const [head, ...rest] = path.split('>');
+  const [name, prop] = head!.split('.') as [string, string?];
+  if (!specs || !(name in specs)) throw badPath(name, full);
+  const v = bucket[name] as Record<string, unknown> | undefined;
+  if (rest.length > 0) return v ? pathValue(v, rest.join('>'), ((specs[name] as Agg).aggs ?? (specs[name] as Agg).aggregations) as Agg | undefined, full) : null;
+  if (!v) return null;
+  const x = prop === '_count' ? v.doc_count : prop !== undefined ? v[prop] ?? (v.values as Record<string, unknown> | undefined)?.[prop] : v.value !== undefined ? v.value : v.doc_count;
+  return typeof x === 'number' ? x : null;
+}
+
+function applyParentPipelines(buckets: Record<string, unknown>[], sub: Agg): void {
+  for (const [pname, raw] of Object.entries(sub)) {
+    const spec = raw as Agg;
+    const type = typeOf(spec);
+    if (!type || !PARENT_PIPELINES.has(type)) continue;
+    const body = spec[type] as Agg;
+    if (type === 'bucket_script') {
+      const paths = body.buckets_path as Record<string, string>;
+      const source = typeof body.script === 'string' ? body.script : String((body.script as Agg | undefined)?.source ?? '');
+      for (const b of buckets) {
+        const params: Record<string, unknown> = {};
+        let gap = false;
+        for (const [k, p] of Object.entries(paths ?? {})) {
+          const v = pathValue(b, p, sub, p);
+          if (v === null) gap = true;
+          params[k] = v;
+        }
+        if (gap) continue;
+        const v = runBucketScript(source, params);
+        b[pname] = { value: typeof v === 'number' ? v : null };
+      }
+      continue;
+    }
+    const path = String(body.buckets_path);
+    let prev: number | null = null;
+    let sum = 0;
+    buckets.forEach((b, i) => {
+      const v = pathValue(b, path, sub, path);
+      if (type === 'cumulative_sum') {
+        sum += v ?? 0;
+        b[pname] = { value: sum };
+      } else {
+        if (i > 0 && prev !== null && v !== null) b[pname] = { value: v - prev };
+        if (v !== null) prev = v;
+      }
+    });
+  }
+}
+
+function siblingPipeline(type: string, body: Agg, out: Record<string, unknown>, specs: Agg): Record<string, unknown> {
+  const path = String(body.buckets_path);
+  const [first, ...rest] = path.split('>');
+  const [aggName, prop] = rest.length === 0 ? (first!.split('.') as [string, string?]) : [first!, undefined];
+  if (!(aggName in specs)) throw badPath(aggName, path);
+  const sub = ((specs[aggName] as Agg).aggs ?? (specs[aggName] as Agg).aggregations) as Agg | undefined;
+  const inner = rest.length > 0 ? rest.join('>') : prop ?? '_count';
+  if (inner !== '_count' && !(inner.split(/[.>]/)[0]! in (sub ?? {}))) throw badPath(inner.split(/[.>]/)[0]!, path);
+  const raw = (out[aggName] as { buckets?: unknown } | undefined)?.buckets;
+  const buckets = (Array.isArray(raw) ? raw : Object.entries(raw ?? {}).map(([key, b]) => ({ key, ...(b as object) }))) as Record<string, unknown>[];
+  const vals = buckets.map((b) => ({ key: String(b.key_as_string ?? b.key), v: pathValue(b, inner, sub, path) })).filter((x) => x.v !== null) as { key: string; v: number }[];
+  const nums = vals.map((x) => x.v);
+  const sum = nums.reduce((a, b) => a + b, 0);
+  switch (type) {
+    case 'avg_bucket': return { value: nums.length ? sum / nums.length : null };
+    case 'sum_bucket': return { value: sum };
+    case 'stats_bucket': return { count: nums.length, min: nums.length ? minOf(nums) : null, max: nums.length ? maxOf(nums) : null, avg: nums.length ? sum / nums.length : null, sum };
+    default: {
+      if (nums.length === 0) return { value: null, keys: [] };
+      const best = type === 'max_bucket' ? maxOf(nums) : minOf(nums);
+      return { value: best, keys: vals.filter((x) => x.v === best).map((x) => x.key) };
+    }
+  }
+}
+
 export interface AggContext {
   now: number;
   topHits: (hits: Hit[], spec: Agg) => Record<string, unknown>;
@@ -250,6 +317,8 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
     const types = Object.keys(spec).filter((k) => k !== 'aggs' && k !== 'aggregations' && k !== 'meta');
     if (types.length !== 1) throw parsingError(`Expected exactly one aggregation type for [${name}], found [${types.join(', ')}]`);
     const type = types[0]!;
+    // pipelines read the results of others: computed after them (below, and by the bucketing parent)
+    if (PARENT_PIPELINES.has(type) || SIBLING_PIPELINES.has(type)) continue;
     const body = (spec[type] ?? {}) as Agg;
     const withSub = (bucketHits: Hit[], bucket: Record<string, unknown>) => (sub ? { ...bucket, ...aggregate(sub, bucketHits, ctx) } : bucket);
     const field = body.field as string | undefined;
@@ -340,7 +409,7 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         let keyString = type === 'date_histogram' && body.format !== undefined ? javaDateFormatter(String(body.format)) : formatDate;
         if (type === 'date_histogram' && body.time_zone !== undefined) {
           // buckets start at local boundaries of the zone (local midnight for days); keys stay UTC instants
-          const off = zoneOffset(String(body.time_zone));
+          const off = zoneOffset(String(body.time_zone), 'date_histogram');
           const [f0, n0] = [floor, next];
           floor = (v) => {
             const lf = f0(v + off(v));
@@ -374,6 +443,8 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           for (let k = lo!; k <= hi! && filled.length < 100_000; k = next(k)) filled.push(k);
           keys = filled;
         }
+        const hard = body.hard_bounds as { min?: unknown; max?: unknown } | undefined;
+        if (hard) keys = keys.filter((k) => (hard.min === undefined || k >= floor(toMs(hard.min)!)) && (hard.max === undefined || k < toMs(hard.max)!));
         const buckets = keys
           .map((k) => ({ k, g: groups.get(k) ?? [] }))
           .filter(({ g }) => g.length >= minDocCount)
@@ -447,6 +518,33 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         });
         if (body.keyed === true) out[name] = { buckets: Object.fromEntries(buckets.map(({ key, ...rest }) => [key as string, rest])) };
         else out[name] = { buckets };
+        break;
+      }
+      case 'ip_range': {
+        if (!field) throw parsingError(`Required [field] for ip_range aggregation [${name}]`);
+        if (!Array.isArray(body.ranges) || body.ranges.length === 0) throw new EsError(400, 'illegal_argument_exception', `No [ranges] specified for the [${name}] aggregation`);
+        const key = (v: unknown) => {
+          const k = ipSortKey(String(v));
+          if (k === undefined) throw new EsError(400, 'illegal_argument_exception', `'${String(v)}' is not an IP string literal.`);
+          return k;
+        };
+        const plusOne = (k: string) => (BigInt(`0x${k}`) + 1n).toString(16).padStart(32, '0');
+        const ranges = (body.ranges as Agg[]).map((r) => {
+          if (r.mask !== undefined) {
+            const c = cidrRange(String(r.mask));
+            if (!c) throw new EsError(400, 'illegal_argument_exception', `Expected [ip/prefix] but was [${String(r.mask)}]`);
+            return { key: r.key !== undefined ? String(r.key) : String(r.mask), from: c[0], to: plusOne(c[1]) };
+          }
+          const from = r.from !== undefined && r.from !== null ? key(r.from) : undefined;
+          const to = r.to !== undefined && r.to !== null ? key(r.to) : undefined;
+          return { key: r.key !== undefined ? String(r.key) : `${from ? formatIp(from) : '*'}-${to ? formatIp(to) : '*'}`, from, to };
+        });
+        ranges.sort((a, b) => (a.from ?? '').localeCompare(b.from ?? '') || (a.to ?? 'g').localeCompare(b.to ?? 'g'));
+        const buckets = ranges.map((r) => {
+          const g = hits.filter((h) => h.engine.ipsOf(field, h.doc).some((v) => (r.from === undefined || v >= r.from) && (r.to === undefined || v < r.to)));
+          return withSub(g, { key: r.key, ...(r.from ? { from: formatIp(r.from) } : {}), ...(r.to ? { to: formatIp(r.to) } : {}), doc_count: g.length });
+        });
+        out[name] = body.keyed === true ? { buckets: Object.fromEntries(buckets.map(({ key: k, ...rest }) => [k as string, rest])) } : { buckets };
         break;
       }
       case 'extended_stats': {
@@ -567,6 +665,12 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         if (ES_AGGREGATIONS.has(type)) throw unsupported(`aggregation [${type}]`);
         throw parsingError(`Unknown aggregation type [${type}]`, { caused_by: { type: 'named_object_not_found_exception', reason: `[1:1] unknown field [${type}]` } });
     }
+    const produced = (out[name] as { buckets?: unknown } | undefined)?.buckets;
+    if (sub && Array.isArray(produced)) applyParentPipelines(produced as Record<string, unknown>[], sub as Agg);
+  }
+  for (const [name, raw] of Object.entries(specs as Record<string, unknown>)) {
+    const type = typeOf(raw as Agg);
+    if (type && SIBLING_PIPELINES.has(type)) out[name] = siblingPipeline(type, (raw as Agg)[type] as Agg, out, specs as Agg);
   }
   return out;
 }

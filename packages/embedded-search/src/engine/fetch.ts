@@ -258,7 +258,7 @@ interface DocField {
   readonly docField: string;
   readonly values: unknown[];
 }
-type Script = { source: string; params: Q; ast: Node };
+type Script = { source: string; params: Q; ast: Node; doubleParams?: boolean };
 type Node =
   | { k: 'lit'; v: unknown; int?: boolean }
   | { k: 'doc' }
@@ -401,7 +401,15 @@ function parseScriptFields(raw: unknown): { name: string; script: Script }[] {
   });
 }
 
-function runScript(s: Script, h: Hit): unknown {
+/**
+ * A bucket_script's script: the same Painless subset over `params` (the buckets_path values, which
+ * are doubles in Elasticsearch, so `/` never divides as integers); `doc` is not available there.
+ */
+export function runBucketScript(source: string, params: Q): unknown {
+  return runScript({ source, params, ast: parsePainless(source), doubleParams: true }, undefined);
+}
+
+function runScript(s: Script, h: Hit | undefined): unknown {
   const num = (x: Val, at: number): number => {
     if (typeof x.v !== 'number') throw runtimeError(s.source, at);
     return x.v;
@@ -418,6 +426,7 @@ function runScript(s: Script, h: Hit): unknown {
         const obj = ev(n.obj);
         const key = ev(n.key).v;
         if (obj.v === 'doc') {
+          if (!h) throw unsupported(`script [${s.source}] (doc values in a bucket script)`);
           const field = String(key);
           const m = h.engine.field(field);
           if (!m) throw new EsError(400, 'illegal_argument_exception', `No field found for [${field}] in mapping`);
@@ -452,7 +461,7 @@ function runScript(s: Script, h: Hit): unknown {
         }
         if (obj.v === s.params && !n.call) {
           const v = s.params[n.name];
-          return { v, ...(typeof v === 'number' && Number.isInteger(v) ? { int: true } : {}) };
+          return { v, ...(typeof v === 'number' && Number.isInteger(v) && !s.doubleParams ? { int: true } : {}) };
         }
         throw unsupported(`script [${s.source}] (member [${n.name}])`);
       }

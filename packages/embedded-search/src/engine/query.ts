@@ -10,7 +10,7 @@ import { resolveDate } from './date-math.js';
 import { isSearchable, kindOf, type IndexEngine } from './index-engine.js';
 import { parseQueryString, type QsNode } from './query-string.js';
 import { parseSimpleQueryString, type SqsNode } from './simple-query-string.js';
-import { cidrRange, formatIp, ipSortKey, tokenize } from './values.js';
+import { cidrRange, formatIp, ipSortKey, tokenize, zoneOffset } from './values.js';
 
 export type Scores = Map<number, number>;
 type Q = Record<string, unknown>;
@@ -158,7 +158,15 @@ function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
   if (kind === 'number' || kind === 'date') {
     const conv = (v: unknown, roundUp: boolean): number | undefined => {
       if (v === undefined || v === null) return undefined;
-      if (kind === 'date') return resolveDate(v, ctx.now, roundUp, (p.format as string | undefined) ?? m?.format);
+      if (kind === 'date') {
+        const ms = resolveDate(v, ctx.now, roundUp, (p.format as string | undefined) ?? m?.format);
+        // time_zone: a date written without an offset is local time there; an explicit offset, epoch millis and now are instants already
+        if (p.time_zone === undefined || typeof v !== 'string') return ms;
+        const text = v.split('||')[0]!.trim();
+        if (text.startsWith('now') || /^\d+$/.test(text) || /T[\d:.,]*(Z|[+-]\d{2}(:?\d{2})?)$/i.test(text)) return ms;
+        const off = zoneOffset(String(p.time_zone), 'range');
+        return ms - off(ms - off(ms));
+      }
       const n = Number(v);
       if (!Number.isFinite(n)) throw new EsError(400, 'query_shard_exception', `failed to create query: For input string: "${String(v)}"`);
       return n;
