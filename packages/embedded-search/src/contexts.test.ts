@@ -97,6 +97,14 @@ test('the client scroll helper reads every matching document, and a cleared scro
     for (const h of res.body.hits.hits) ids.push(h._id!);
   }
   assert.deepEqual(ids, docs.filter((d) => d.status === 401).map((d) => d.id));
+  // a document deleted between two pages of a scroll is left out, never a failed page
+  const open = await es.search({ index: IDX, scroll: '30s', size: 5, sort: ['_doc'], _source: false });
+  await es.index({ index: IDX, id: 'gone', document: { '@timestamp': new Date(T0).toISOString(), user: { id: 'tmp' } }, refresh: true });
+  const s2 = await es.search({ index: IDX, scroll: '30s', size: 1, sort: ['_doc'], _source: false, query: { bool: { should: [{ term: { 'user.id': 'tmp' } }, { ids: { values: ['d-000'] } }] } } });
+  await es.delete({ index: IDX, id: 'gone', refresh: true });
+  const next = await es.scroll({ scroll_id: s2._scroll_id!, scroll: '30s' });
+  assert.deepEqual(next.hits.hits, [], 'the deleted document is not shown');
+  assert.deepEqual(await es.clearScroll({ scroll_id: [open._scroll_id!, s2._scroll_id!] }), { succeeded: true, num_freed: 2 });
   const first = await es.search({ index: IDX, scroll: '30s', size: 5, sort: ['_doc'] });
   assert.deepEqual(await es.clearScroll({ scroll_id: first._scroll_id! }), { succeeded: true, num_freed: 1 });
   await assert.rejects(es.scroll({ scroll_id: first._scroll_id!, scroll: '30s' }), /search_context_missing_exception/);

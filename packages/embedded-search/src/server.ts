@@ -410,6 +410,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     body?: Json;
     params?: Params;
     offset?: number;
+    /** scroll only: the hits of the first page's search, sorted (later pages are slices of it). */
+    cache?: NonNullable<SearchOptions['scrollCache']>;
   }
   const contexts = new Map<string, SearchContext>();
   let contextSeq = 0;
@@ -482,7 +484,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     const size = Number(c.params?.size ?? c.body?.size ?? 10);
     let res: Record<string, unknown>;
     try {
-      res = searchDocs(t, c.body, c.params ?? {}, now(), { docLimits: c.limits, scrollOffset: c.offset });
+      res = searchDocs(t, c.body, c.params ?? {}, now(), { docLimits: c.limits, scrollOffset: c.offset, scrollCache: (c.cache ??= {}) });
     } catch (err) {
       throw shardPhaseFailure(err);
     }
@@ -1046,7 +1048,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       ttl = keepAlive(scroll, 'scroll');
       if (Number(r.params.from ?? body?.from ?? 0) > 0) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: using [from] is not allowed in a scroll context;');
       if (body?.search_after !== undefined) throw new EsError(400, 'search_exception', '`search_after` cannot be used in a scroll context.');
-      opts = { scrollOffset: 0 };
+      opts = { scrollOffset: 0, scrollCache: {} };
     }
     const t = targets(target, r.params);
     let res: Record<string, unknown>;
@@ -1057,7 +1059,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     }
     if (scroll !== undefined) {
       const size = Number(r.params.size ?? body?.size ?? 10);
-      const id = openContext('scroll', t, ttl, { body: body ?? {}, params: { ...r.params, scroll: undefined }, offset: size });
+      const id = openContext('scroll', t, ttl, { body: body ?? {}, params: { ...r.params, scroll: undefined }, offset: size, ...(opts.scrollCache ? { cache: opts.scrollCache } : {}) });
       return ok({ _scroll_id: id, took: now() - started, timed_out: false, _shards: shards(t.length), ...res });
     }
     return ok({ took: now() - started, timed_out: false, _shards: shards(t.length), ...res });

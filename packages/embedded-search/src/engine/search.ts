@@ -27,6 +27,11 @@ export interface SearchOptions {
   pit?: boolean;
   /** A scroll page: hits from this offset, no result window, aggregations on the first page only. */
   scrollOffset?: number;
+  /**
+   * A scroll's matched and sorted hits, kept by its context after the first page so that later pages
+   * are slices, not the whole search again (a scroll of n hits would otherwise cost n²/size).
+   */
+  scrollCache?: { hits?: Hit[]; valued?: { h: Hit; v: (number | string | null)[] }[] };
 }
 
 const KNOWN_BODY = new Set(['query', 'size', 'from', 'sort', 'search_after', 'track_total_hits', '_source', 'aggs', 'aggregations', 'track_scores', 'timeout', 'version', 'seq_no_primary_term', 'fields', 'stored_fields', 'explain', 'highlight', 'runtime_mappings', 'pit', 'collapse', 'post_filter', 'min_score', 'docvalue_fields', 'profile', 'terminate_after', 'script_fields', 'suggest', 'rescore', 'indices_boost']);
@@ -183,7 +188,8 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
     throw new EsError(400, 'illegal_argument_exception', `Result window is too large, from + size must be less than or equal to: [10000] but was [${from + size}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.`);
   }
   const fetch = parseFetch(b);
-  const hits = matchAll(targets, queryFrom(b, params), now, opts.docLimits);
+  const cached = opts.scrollCache?.valued;
+  const hits = opts.scrollCache?.hits ?? matchAll(targets, queryFrom(b, params), now, opts.docLimits);
   const minScore = typeof b.min_score === 'number' ? b.min_score : undefined;
   const kept = minScore === undefined ? hits : hits.filter((h) => h.score >= minScore);
 
@@ -203,7 +209,7 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   // no page to show (size 0, the aggregation-only search): sorting every hit would be wasted work;
   // sort values are still read once when the sort itself could fail (a text field)
   const pageNeeded = size > 0 || b.search_after !== undefined;
-  const valued = pageNeeded ? kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })) : kept.slice(0, 1).map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) }));
+  const valued = cached ?? (pageNeeded || opts.scrollCache ? kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })) : kept.slice(0, 1).map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })));
   // ip sort values compare as 128-bit keys and are shown as addresses, as Elasticsearch shows them
   const isIp = (k: SortKey) => targets.some((t) => t.engine.field(k.field)?.type === 'ip');
   const ipSorts = keys.map(isIp);
@@ -211,7 +217,11 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   const missing = keys.map((k, i) => missingShown(types[i], k));
   const formats = keys.map((k, i) => (k.format !== undefined && types[i] === 'date' ? dateFormatter(k.format) : undefined));
   const shownSort = (v: (number | string | null)[]) => v.map((x, i) => (x === null ? missing[i]! : ipSorts[i] && typeof x === 'string' ? formatIp(x) : formats[i] && typeof x === 'number' ? formats[i]!(x) : x));
-  valued.sort((x, y) => compare(x.v, y.v, keys) || (x.h.index < y.h.index ? -1 : x.h.index > y.h.index ? 1 : x.h.doc - y.h.doc));
+  if (!cached) valued.sort((x, y) => compare(x.v, y.v, keys) || (x.h.index < y.h.index ? -1 : x.h.index > y.h.index ? 1 : x.h.doc - y.h.doc));
+  if (opts.scrollCache && !cached) {
+    opts.scrollCache.hits = hits;
+    opts.scrollCache.valued = valued;
+  }
 
   let page = valued;
   if (b.search_after !== undefined) {
@@ -229,7 +239,8 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
     if (from > 0) throw new EsError(400, 'illegal_argument_exception', '[from] parameter must be set to 0 when [search_after] is used.');
     page = valued.filter((x) => compare(x.v, after, keys) > 0);
   }
-  const selected = page.slice(from, from + size);
+  // a scroll's kept hits may include a document deleted since its first page: it is left out
+  const selected = cached ? page.slice(from, from + size).filter((x) => x.h.engine.isLive(x.h.doc)) : page.slice(from, from + size);
 
   const trackTotal = params.track_total_hits ?? b.track_total_hits ?? 10_000;
   const exact = trackTotal === true || trackTotal === 'true';
