@@ -303,6 +303,12 @@ function aggCases(): DiffCase[] {
   out.push(q('query/range/time_zone', { range: { '@timestamp': { gte: '2026-11-21T00:00:00', lt: '2026-11-22T00:00:00', time_zone: '+05:00' } } }));
   out.push(q('query/range/time_zone-iana', { range: { '@timestamp': { gte: '2026-11-21', lte: '2026-11-21', time_zone: 'America/New_York' } } }));
   out.push(q('query/range/time_zone-explicit-offset-wins', { range: { '@timestamp': { gte: '2026-11-21T00:00:00Z', time_zone: '+05:00' } } }));
+  out.push(agg('rare_terms', { a: { rare_terms: { field: 'event.reason' } } }));
+  out.push(agg('rare_terms/max_doc_count', { a: { rare_terms: { field: 'jwt.alg', max_doc_count: 7 } } }));
+  out.push(agg('rare_terms/numeric-sub', { a: { rare_terms: { field: 'http.response.status_code', max_doc_count: 12 }, aggs: { u: { cardinality: { field: 'user.id' } } } } }, { term: { 'event.outcome': 'failure' } }));
+  out.push(agg('significant_terms', { a: { significant_terms: { field: 'event.action' } } }, { term: { 'event.outcome': 'failure' } }));
+  out.push(agg('significant_terms/min_doc_count', { a: { significant_terms: { field: 'user.id', min_doc_count: 1 } } }, { term: { 'http.response.status_code': 401 } }));
+  out.push(agg('significant_terms/in-terms', { a: { terms: { field: 'service.name' }, aggs: { s: { significant_terms: { field: 'http.request.method', min_doc_count: 1 } } } } }));
   out.push(agg('histogram/status', { a: { histogram: { field: 'http.response.status_code', interval: 100 } } }));
   out.push(agg('filter', { a: { filter: { term: { 'event.outcome': 'failure' } }, aggs: { u: { terms: { field: 'user.id' } } } } }));
   out.push(agg('filters', { a: { filters: { filters: { fail: { term: { 'event.outcome': 'failure' } }, get: { term: { 'http.request.method': 'GET' } } } } } }));

@@ -86,7 +86,7 @@ function keyValuesOrNone(h: Hit, field: string): unknown[] {
 }
 
 /** Aggregation names of Elasticsearch 8 that this node does not implement (answered as unsupported). */
-const ES_AGGREGATIONS = new Set(['percentile_ranks', 'rare_terms', 'significant_terms', 'significant_text', 'multi_terms', 'auto_date_histogram', 'variable_width_histogram', 'geo_bounds', 'geo_centroid', 'geohash_grid', 'geotile_grid', 'geohex_grid', 'geo_distance', 'nested', 'reverse_nested', 'children', 'parent', 'sampler', 'diversified_sampler', 'random_sampler', 'global', 'adjacency_matrix', 'scripted_metric', 'median_absolute_deviation', 'weighted_avg', 'boxplot', 'string_stats', 't_test', 'top_metrics', 'rate', 'matrix_stats', 'extended_stats_bucket', 'percentiles_bucket', 'bucket_selector', 'bucket_sort', 'cumulative_cardinality', 'moving_fn', 'moving_percentiles', 'normalize', 'serial_diff', 'inference', 'categorize_text', 'frequent_item_sets', 'time_series', 'ip_prefix']);
+const ES_AGGREGATIONS = new Set(['percentile_ranks', 'significant_text', 'multi_terms', 'auto_date_histogram', 'variable_width_histogram', 'geo_bounds', 'geo_centroid', 'geohash_grid', 'geotile_grid', 'geohex_grid', 'geo_distance', 'nested', 'reverse_nested', 'children', 'parent', 'sampler', 'diversified_sampler', 'random_sampler', 'global', 'adjacency_matrix', 'scripted_metric', 'median_absolute_deviation', 'weighted_avg', 'boxplot', 'string_stats', 't_test', 'top_metrics', 'rate', 'matrix_stats', 'extended_stats_bucket', 'percentiles_bucket', 'bucket_selector', 'bucket_sort', 'cumulative_cardinality', 'moving_fn', 'moving_percentiles', 'normalize', 'serial_diff', 'inference', 'categorize_text', 'frequent_item_sets', 'time_series', 'ip_prefix']);
 
 function isDateField(hits: Hit[], field: string): boolean {
   return hits.some((h) => h.engine.field(field)?.type === 'date');
@@ -518,6 +518,50 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         });
         if (body.keyed === true) out[name] = { buckets: Object.fromEntries(buckets.map(({ key, ...rest }) => [key as string, rest])) };
         else out[name] = { buckets };
+        break;
+      }
+      case 'rare_terms': {
+        if (!field) throw parsingError(`Required [field] for rare_terms aggregation [${name}]`);
+        const maxCount = Number(body.max_doc_count ?? 1);
+        if (!(maxCount >= 1 && maxCount <= 100)) throw new EsError(400, 'illegal_argument_exception', `[max_doc_count] must be greater than 0 and at most 100, found [${String(body.max_doc_count)}]`);
+        const groups = new Map<string | number, Hit[]>();
+        for (const h of hits) for (const v of new Set(keyValues(h, field))) (groups.get(v) ?? groups.set(v, []).get(v)!).push(h);
+        const included = termFilter(body.include, true);
+        const excluded = termFilter(body.exclude, false);
+        const rare = [...groups].filter(([k, g]) => g.length <= maxCount && included(k) && !excluded(k));
+        // as Elasticsearch: the rarest first, then by key
+        rare.sort((a, b) => a[1].length - b[1].length || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+        const date = isDateField(hits, field);
+        out[name] = { buckets: rare.map(([k, g]) => withSub(g, { key: k, ...(date ? { key_as_string: formatDate(Number(k)) } : {}), doc_count: g.length })) };
+        break;
+      }
+      case 'significant_terms': {
+        if (!field) throw parsingError(`Required [field] for significant_terms aggregation [${name}]`);
+        // the background is every document of the indices searched; the foreground the bucket's hits
+        const engines = new Map<IndexEngine, string>();
+        for (const h of hits) engines.set(h.engine, h.index);
+        const bg = new Map<string | number, number>();
+        let bgCount = 0;
+        for (const [engine, index] of engines) {
+          for (const doc of engine.allDocs()) {
+            bgCount++;
+            for (const v of new Set(keyValues({ engine, index, doc, score: 0 }, field))) bg.set(v, (bg.get(v) ?? 0) + 1);
+          }
+        }
+        const fg = new Map<string | number, Hit[]>();
+        for (const h of hits) for (const v of new Set(keyValues(h, field))) (fg.get(v) ?? fg.set(v, []).get(v)!).push(h);
+        const minDocCount = Number(body.min_doc_count ?? 3);
+        const size = Number(body.size ?? 10);
+        const fgCount = hits.length;
+        // JLH, Elasticsearch's default heuristic: (fg% - bg%) * (fg% / bg%), only where the term is more common in the foreground
+        const scored = [...fg].flatMap(([k, g]) => {
+          const fgPct = g.length / fgCount;
+          const bgPct = (bg.get(k) ?? 0) / bgCount;
+          if (g.length < minDocCount || bgPct === 0 || fgPct <= bgPct) return [];
+          return [{ k, g, score: (fgPct - bgPct) * (fgPct / bgPct) }];
+        });
+        scored.sort((a, b) => b.score - a.score || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+        out[name] = { doc_count: fgCount, bg_count: bgCount, buckets: scored.slice(0, size).map(({ k, g, score }) => withSub(g, { key: k, doc_count: g.length, score, bg_count: bg.get(k) ?? 0 })) };
         break;
       }
       case 'ip_range': {
