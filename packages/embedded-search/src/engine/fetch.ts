@@ -253,7 +253,7 @@ function docvalueFieldsOf(h: Hit, specs: FieldSpec[], out: Record<string, unknow
 
 // ---------- script_fields: a Painless subset ----------
 
-type Val = { v: unknown; int?: boolean } ;
+type Val = { v: unknown; int?: boolean };
 interface DocField {
   readonly docField: string;
   readonly values: unknown[];
@@ -593,7 +593,7 @@ function collectTerms(query: unknown, out: HlTerm[]): void {
       break;
     case 'prefix':
     case 'wildcard': {
-      const fv = fieldValue(name === 'wildcard' ? 'value' : 'value');
+      const fv = fieldValue('value');
       if (fv) out.push({ field: fv[0], kind: 'pattern', value: name === 'prefix' ? `${String(fv[1])}*` : String(fv[1] ?? (b[fv[0]] as Q | undefined)?.wildcard) });
       break;
     }
@@ -669,10 +669,8 @@ function highlightOf(h: Hit, o: HighlightOptions): Record<string, string[]> | un
     for (const name of matchFields(h.engine, pattern)) {
       const m = h.engine.field(name)!;
       const k = kindOf(m.type ?? 'keyword');
-      if (k !== 'text' && k !== 'keyword') {
-        if (!pattern.includes('*')) continue;
-        continue;
-      }
+      // only text and keyword values are highlighted (an ip or a number never is, even named)
+      if (k !== 'text' && k !== 'keyword') continue;
       const fieldTerms = terms.filter((t) => !requireMatch || t.field === undefined || t.field === name || (t.field.includes('*') && wildcardRegExp(t.field, false).test(name)));
       if (fieldTerms.length === 0) continue;
       const frags: string[] = [];
