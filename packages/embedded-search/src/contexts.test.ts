@@ -249,3 +249,15 @@ test('generated pipeline paths, ip ranges and time zones: never a 500', async ()
   }
 });
 const PARENT = new Set(['derivative', 'cumulative_sum', 'bucket_script']);
+
+test('deeply nested scripts, simple_query_strings, query_strings and bool queries are refused or read, never a 500', async () => {
+  for (const n of [50, 150, 5000, 30000]) {
+    const scripts = ['('.repeat(n) + '1' + ')'.repeat(n), '-'.repeat(n) + '1', '1 ? '.repeat(n) + '1' + ' : 2'.repeat(n), '!'.repeat(n) + 'true'];
+    for (const source of scripts) assertEsAnswer(await raw('POST', `/${IDX}/_search`, JSON.stringify({ size: 1, script_fields: { s: { script: { source } } } })), `script of depth ${n}`);
+    assertEsAnswer(await raw('POST', `/${IDX}/_search`, JSON.stringify({ size: 0, query: { simple_query_string: { query: '('.repeat(n) + 'alice' } } })), `simple_query_string of depth ${n}`);
+    assertEsAnswer(await raw('POST', `/${IDX}/_search`, JSON.stringify({ size: 0, query: { query_string: { query: '('.repeat(n) + 'alice' + ')'.repeat(n) } } })), `query_string of depth ${n}`);
+    // built as text: JSON.stringify itself would overflow on the deepest
+    const bool = `${'{"bool":{"must":['.repeat(n)}{"match_all":{}}${']}}'.repeat(n)}`;
+    assertEsAnswer(await raw('POST', `/${IDX}/_search`, `{"size":0,"query":${bool}}`), `bool of depth ${n}`);
+  }
+});

@@ -1010,7 +1010,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
    * what the embedded node does not implement are not wrapped.
    */
   function shardPhaseFailure(err: unknown): unknown {
-    if (!(err instanceof EsError) || err.status !== 400 || /^(unsupported by the embedded search node|\[(from|size)\] parameter cannot be negative)/.test(err.message)) return err;
+    if (!(err instanceof EsError) || err.status !== 400 || /^(unsupported by the embedded search node|\[(from|size)\] parameter cannot be negative|The nested depth of the query exceeds)/.test(err.message)) return err;
     const shardLevel = ['query_shard_exception', 'parse_exception', 'illegal_argument_exception', 'script_exception'].includes(err.type) || (err.type === 'parsing_exception' && err.message.startsWith('Failed to parse query ['));
     if (!shardLevel) return err;
     const cause = err.toCause();

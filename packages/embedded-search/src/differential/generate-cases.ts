@@ -149,6 +149,12 @@ function queryCases(): DiffCase[] {
   out.push(q('query/bool/filter-plus-should', { bool: { filter: [clauses.get], should: [clauses.alice] } }));
   out.push(q('query/bool/empty', { bool: {} }));
   out.push(q('query/constant_score', { constant_score: { filter: clauses.failure } }));
+  // Elasticsearch's max_nested_depth (30): the deepest query it takes and the first it refuses
+  const nest = (n: number, wrap: (x: unknown) => unknown) => { let x: unknown = clauses.alice; for (let i = 0; i < n; i++) x = wrap(x); return x; };
+  for (const n of [29, 30, 35]) out.push(q(`query/nested-depth/bool-${n}`, nest(n, (x) => ({ bool: { must: [x] } }))));
+  out.push(q('query/nested-depth/bool-filter-30', nest(30, (x) => ({ bool: { filter: x } }))));
+  out.push(q('query/nested-depth/constant_score-30', nest(30, (x) => ({ constant_score: { filter: x } }))));
+  out.push(q('query/nested-depth/mixed-30', nest(30, (x) => ({ bool: { should: [x, clauses.get] } }))));
   const qs = [
     'alice', 'rejected', 'GET', '401', '10.0.0.1', 'Alice', 'alice rejected',
     'user.id:alice', 'user.id:Alice', 'user.id:alice AND event.outcome:failure', 'user.id:alice OR user.id:bob',
@@ -538,9 +544,10 @@ function apiCases(): DiffCase[] {
 
   // Kibana's Discover and dashboards search through _async_search; data views are created through _resolve/index
   const times = ['id', 'start_time_in_millis', 'expiration_time_in_millis', 'completion_time_in_millis'];
-  const asyncSearch = (id: string, body: unknown, p = `${S}/_async_search`): DiffCase => ({ id: `async_search/${id}`, requests: [{ method: 'POST', path: p, body, ignore: times }] });
+  // a long wait_for_completion_timeout: a loaded Elasticsearch would otherwise answer "still running" now and then
+  const asyncSearch = (id: string, body: unknown, p = `${S}/_async_search?wait_for_completion_timeout=30s`): DiffCase => ({ id: `async_search/${id}`, requests: [{ method: 'POST', path: p, body, ignore: times }] });
   out.push(asyncSearch('hits-and-aggs', { size: 2, sort: [{ 'event.id': 'asc' }], _source: false, aggs: { a: { terms: { field: 'event.outcome' } } } }));
-  out.push(asyncSearch('kibana-discover', { size: 3, sort: [{ '@timestamp': { order: 'desc', format: 'strict_date_optional_time', unmapped_type: 'boolean' } }], fields: [{ field: '*', include_unmapped: 'true' }, { field: '@timestamp', format: 'strict_date_optional_time' }], _source: false, track_total_hits: true, query: { bool: { filter: [{ range: { '@timestamp': { gte: '2026-11-20T00:00:00.000Z', lte: '2026-11-30T00:00:00.000Z', format: 'strict_date_optional_time' } } }], must: [{ query_string: { query: 'rejected', analyze_wildcard: true } }] } }, highlight: { pre_tags: ['@kibana-highlighted-field@'], post_tags: ['@/kibana-highlighted-field@'], fields: { '*': {} }, fragment_size: 2147483647 } }, `${S}/_async_search?batched_reduce_size=64&wait_for_completion_timeout=100ms&keep_on_completion=false&ignore_unavailable=true`));
+  out.push(asyncSearch('kibana-discover', { size: 3, sort: [{ '@timestamp': { order: 'desc', format: 'strict_date_optional_time', unmapped_type: 'boolean' } }], fields: [{ field: '*', include_unmapped: 'true' }, { field: '@timestamp', format: 'strict_date_optional_time' }], _source: false, track_total_hits: true, query: { bool: { filter: [{ range: { '@timestamp': { gte: '2026-11-20T00:00:00.000Z', lte: '2026-11-30T00:00:00.000Z', format: 'strict_date_optional_time' } } }], must: [{ query_string: { query: 'rejected', analyze_wildcard: true } }] } }, highlight: { pre_tags: ['@kibana-highlighted-field@'], post_tags: ['@/kibana-highlighted-field@'], fields: { '*': {} }, fragment_size: 2147483647 } }, `${S}/_async_search?batched_reduce_size=64&wait_for_completion_timeout=30s&keep_on_completion=false&ignore_unavailable=true`));
   out.push(asyncSearch('unknown-query', { query: { bogus: {} } }));
   out.push(asyncSearch('shard-error', { size: 1, query: { term: { 'http.response.status_code': 'abc' } } }));
   out.push(asyncSearch('missing-index', {}, '/nope/_async_search'));
@@ -548,7 +555,7 @@ function apiCases(): DiffCase[] {
   out.push({
     id: 'async_search/keep_on_completion',
     requests: [
-      { method: 'POST', path: `${S}/_async_search?keep_on_completion=true`, body: { size: 1, sort: [{ 'event.id': 'asc' }], _source: false }, capture: { a: 'id' }, ignore: times },
+      { method: 'POST', path: `${S}/_async_search?keep_on_completion=true&wait_for_completion_timeout=30s`, body: { size: 1, sort: [{ 'event.id': 'asc' }], _source: false }, capture: { a: 'id' }, ignore: times },
       { method: 'GET', path: '/_async_search/{{a}}', ignore: times },
       { method: 'GET', path: '/_async_search/status/{{a}}', ignore: times },
       { method: 'DELETE', path: '/_async_search/{{a}}' },

@@ -274,7 +274,13 @@ const compileError = (source: string, at: number) =>
 const runtimeError = (source: string, at: number) =>
   new EsError(400, 'script_exception', 'runtime error', { script_stack: [source, `${' '.repeat(at)}^---- HERE`], script: source, lang: 'painless', position: { offset: at, start: 0, end: source.length } });
 
+/** Painless's own limit on a script's size (script.max_size_in_bytes), and a nesting depth no script Kibana writes comes near. */
+const MAX_SCRIPT_BYTES = 65_535;
+const MAX_SCRIPT_DEPTH = 100;
+
 function parsePainless(source: string): Node {
+  if (Buffer.byteLength(source) > MAX_SCRIPT_BYTES) throw new EsError(400, 'illegal_argument_exception', `exceeded max allowed inline script size in bytes [${MAX_SCRIPT_BYTES}] with size [${Buffer.byteLength(source)}] for script [${source.slice(0, 40)}...]`);
+  let depth = 0;
   const toks: { t: string; v: string; at: number }[] = [];
   const re = /\s*(?:(\d+\.\d+|\d+)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([A-Za-z_]\w*)|(==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.()[\];,]))/y;
   let i = 0;
@@ -301,14 +307,16 @@ function parsePainless(source: string): Node {
   };
   if (peek()?.t === 'id' && peek()!.v === 'return') p++;
   const expr = (): Node => {
-    const c = or();
+    if (++depth > MAX_SCRIPT_DEPTH) throw unsupported(`script nested deeper than ${MAX_SCRIPT_DEPTH} levels`);
+    let n = or();
     if (peek()?.t === '?') {
       p++;
       const a = expr();
       expect(':');
-      return { k: 'cond', c, a, b: expr() };
+      n = { k: 'cond', c: n, a, b: expr() };
     }
-    return c;
+    depth--;
+    return n;
   };
   const left = (next: () => Node, ops: string[]) => (): Node => {
     let a = next();
@@ -322,7 +330,10 @@ function parsePainless(source: string): Node {
     const k = peek();
     if (k && (k.t === '!' || k.t === '-')) {
       p++;
-      return { k: 'unary', op: k.t, a: unary() };
+      if (++depth > MAX_SCRIPT_DEPTH) throw unsupported(`script nested deeper than ${MAX_SCRIPT_DEPTH} levels`);
+      const a = unary();
+      depth--;
+      return { k: 'unary', op: k.t, a };
     }
     return postfix();
   };

@@ -124,7 +124,18 @@ export function parseQueryString(input: string, op: 'and' | 'or' = 'or'): QsNode
    * clause before it and the one after it required, OR under default operator AND makes them
    * optional, +/- and NOT mark one clause; so `a OR b AND c` is `a +b +c`, not `a OR (b AND c)`.
    */
+  // groups nest by recursion: Lucene's own parser has no limit and overflows its stack (Elasticsearch
+  // 8.12.2 exits on a query_string of a few thousand nested parentheses); past this depth it is a parse error
+  let depth = 0;
   function clauses(field?: string): QsNode {
+    if (++depth > 200) throw err('groups nested deeper than 200');
+    try {
+      return clausesAt(field);
+    } finally {
+      depth--;
+    }
+  }
+  function clausesAt(field?: string): QsNode {
     const items: { occur: 'must' | 'should' | 'must_not'; node: QsNode }[] = [];
     let conj: 'AND' | 'OR' | undefined;
     while (p < toks.length && peek()!.t !== ')') {

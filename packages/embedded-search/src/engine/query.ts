@@ -433,7 +433,22 @@ function expandFields(ctx: EvalContext, fields: string[]): string[] {
 /** Query names of Elasticsearch 8 (the ones this node does not implement answer as unsupported). */
 const ES_QUERIES = new Set(['match_bool_prefix', 'match_phrase_prefix', 'combined_fields', 'intervals', 'nested', 'has_child', 'has_parent', 'parent_id', 'geo_bounding_box', 'geo_distance', 'geo_grid', 'geo_polygon', 'geo_shape', 'shape', 'more_like_this', 'script', 'script_score', 'function_score', 'percolate', 'rank_feature', 'wrapper', 'pinned', 'distance_feature', 'dis_max', 'boosting', 'span_term', 'span_near', 'span_or', 'span_not', 'span_first', 'span_multi', 'span_containing', 'span_within', 'field_masking_span', 'terms_set', 'type', 'knn', 'text_expansion', 'sparse_vector', 'semantic']);
 
+/** Elasticsearch's indices.query.bool.max_nested_depth (30): a query nested deeper is refused when parsed. */
+const MAX_NESTED_DEPTH = 30;
+const NESTED_TOO_DEEP = 'The nested depth of the query exceeds the maximum nested depth for queries set in [indices.query.bool.max_nested_depth]';
+let depth = 0;
+
 export function evaluate(query: unknown, ctx: EvalContext): Scores {
+  if (depth >= MAX_NESTED_DEPTH) throw new EsError(400, 'illegal_argument_exception', NESTED_TOO_DEEP);
+  depth++;
+  try {
+    return evaluateOne(query, ctx);
+  } finally {
+    depth--;
+  }
+}
+
+function evaluateOne(query: unknown, ctx: EvalContext): Scores {
   if (query === undefined || query === null) return all(ctx);
   const q = obj(query, 'query');
   const names = Object.keys(q);
@@ -584,7 +599,18 @@ function clauses(v: unknown): unknown[] {
 
 function evalBool(b: Q, ctx: EvalContext): Scores {
   for (const k of Object.keys(b)) if (!['must', 'filter', 'should', 'must_not', 'minimum_should_match', 'boost', '_name'].includes(k)) throw parsingError(`[bool] query does not support [${k}]`);
-  const must = clauses(b.must).map((c) => evaluate(c, ctx));
+  // a bool's clause that is nested too deep fails as the field of the bool that holds it, as Elasticsearch's parser reports it
+  const inClause = (key: string) => (c: unknown) => {
+    try {
+      return evaluate(c, ctx);
+    } catch (err) {
+      if (err instanceof EsError && (err.message === NESTED_TOO_DEEP || err.extra.nestedTooDeep === true)) {
+        throw new EsError(400, 'x_content_parse_exception', `[bool] failed to parse field [${key}]`, { caused_by: err.toCause(), nestedTooDeep: true });
+      }
+      throw err;
+    }
+  };
+  const must = clauses(b.must).map(inClause('must'));
   // a keyword term among other required clauses is checked per candidate against its posting
   // instead of listing every document it holds (event.outcome: failure is a fifth of all events)
   const filterClauses = clauses(b.filter);
@@ -595,9 +621,9 @@ function evalBool(b: Q, ctx: EvalContext): Scores {
     if (probe) probes.push(probe);
     return !probe;
   });
-  const filter = rest.map((c) => evaluate(c, ctx));
-  const should = clauses(b.should).map((c) => evaluate(c, ctx));
-  const mustNot = clauses(b.must_not).map((c) => evaluate(c, ctx));
+  const filter = rest.map(inClause('filter'));
+  const should = clauses(b.should).map(inClause('should'));
+  const mustNot = clauses(b.must_not).map(inClause('must_not'));
   let base: Scores | undefined;
   for (const m of must) base = base ? intersect(base, m) : m;
   for (const f of filter) base = base ? intersect(base, fromSet(f.keys(), 0)) : fromSet(f.keys(), 0);

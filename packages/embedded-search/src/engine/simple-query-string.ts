@@ -13,6 +13,9 @@ export type SqsNode =
 
 export function parseSimpleQueryString(input: string, defaultOp: 'and' | 'or'): SqsNode | undefined {
   let i = 0;
+  let depth = 0;
+  // groups nest by recursion: past this depth a '(' is read as a space, so no input can exhaust the stack
+  const MAX_DEPTH = 100;
   const group = (): SqsNode | undefined => {
     let current: SqsNode | undefined;
     let pending: 'and' | 'or' | undefined;
@@ -39,7 +42,10 @@ export function parseSimpleQueryString(input: string, defaultOp: 'and' | 'or'): 
       if (c === ')') { i++; break; }
       if (c === '(') {
         i++;
+        if (depth >= MAX_DEPTH) continue;
+        depth++;
         const inner = group();
+        depth--;
         if (inner) {
           closed.add(inner);
           add(inner);
