@@ -21,7 +21,8 @@ export class EsError extends Error {
 
   /** The `error` object of the response body (also used for per-item bulk errors). */
   toCause(): Record<string, unknown> {
-    return { type: this.type, reason: this.message, ...this.extra };
+    const { nestedTooDeep: _internal, ...extra } = this.extra;
+    return { type: this.type, reason: this.message, ...extra };
   }
 
   toBody(): { error: Record<string, unknown>; status: number } {

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '@jwt-audit/runtime';
 import { EsError, indexNotFound, parsingError, unsupported } from './errors.js';
-import { count as countDocs, IndexEngine, search as searchDocs, type Mappings, type SearchTarget } from './engine/index.js';
+import { count as countDocs, fieldCaps, IndexEngine, search as searchDocs, type Mappings, type SearchOptions, type SearchTarget } from './engine/index.js';
 import { flattenSettings, Store, type IndexTemplate, type LiveIndex } from './store.js';
 import { authenticateResponse, Security, WWW_AUTHENTICATE, type SecurityOptions } from './security.js';
 
@@ -394,6 +394,277 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     }
   }
 
+  // ---------- search contexts: points in time and scrolls ----------
+
+  /**
+   * A point in time or a scroll: the target indices and, per index, the doc numbers that existed
+   * when it opened (doc numbers only grow, so the documents written later stay out; a document
+   * deleted or replaced later is gone from it too, where Elasticsearch would still show it).
+   */
+  interface SearchContext {
+    kind: 'pit' | 'scroll';
+    targets: string[];
+    limits: Map<string, number>;
+    expires: number;
+    /** scroll only: the search it pages through and the next offset. */
+    body?: Json;
+    params?: Params;
+    offset?: number;
+    /** scroll only: the hits of the first page's search, sorted (later pages are slices of it). */
+    cache?: NonNullable<SearchOptions['scrollCache']>;
+  }
+  const contexts = new Map<string, SearchContext>();
+  let contextSeq = 0;
+  /** As Elasticsearch's search.max_open_scroll_context (500): beyond it a new context is refused. */
+  const MAX_CONTEXTS = 500;
+
+  function keepAlive(v: unknown, setting: string): number {
+    const m = /^(\d+)(nanos|micros|ms|s|m|h|d)$/.exec(String(v ?? ''));
+    if (!m) throw new EsError(400, 'illegal_argument_exception', `failed to parse setting [${setting}] with value [${String(v)}] as a time value: unit is missing or unrecognized`);
+    const unit = { nanos: 1e-6, micros: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms']!;
+    return Number(m[1]) * unit;
+  }
+
+  function openContext(kind: 'pit' | 'scroll', t: SearchTarget[], ttl: number, extra: Partial<SearchContext> = {}): string {
+    const t0 = now();
+    for (const [id, c] of contexts) if (c.expires <= t0) contexts.delete(id);
+    if (contexts.size >= MAX_CONTEXTS) {
+      throw new EsError(429, 'es_rejected_execution_exception', `Trying to create too many scroll contexts. Must be less than or equal to: [${MAX_CONTEXTS}]. This limit can be set by changing the [search.max_open_scroll_context] setting.`);
+    }
+    const id = Buffer.from(`${kind}:${++contextSeq}:${randomBytes(12).toString('hex')}`).toString('base64url');
+    contexts.set(id, { kind, targets: t.map((x) => x.index), limits: new Map(t.map((x) => [x.index, x.engine.docLimit])), expires: t0 + ttl, ...extra });
+    return id;
+  }
+
+  /** The context an id names: 400 for what is no id of this node, 404 (search_context_missing_exception) for one that is gone. */
+  function findContext(id: unknown, kind: 'pit' | 'scroll'): [string, SearchContext] {
+    const text = typeof id === 'string' ? Buffer.from(id, 'base64url').toString('utf8') : '';
+    const m = /^(pit|scroll):(\d+):[0-9a-f]{24}$/.exec(text);
+    if (!m || m[1] !== kind) throw new EsError(400, 'illegal_argument_exception', kind === 'scroll' ? 'Cannot parse scroll id' : 'invalid id', { caused_by: { type: 'e_o_f_exception', reason: null } });
+    const c = contexts.get(String(id));
+    if (!c || c.expires <= now()) {
+      contexts.delete(String(id));
+      const cause = { type: 'search_context_missing_exception', reason: `No search context found for id [${m[2]}]` };
+      throw new EsError(404, 'search_phase_execution_exception', 'all shards failed', { phase: 'query', grouped: true, failed_shards: [{ shard: -1, index: null, reason: cause }], caused_by: cause });
+    }
+    return [String(id), c];
+  }
+
+  function contextTargets(c: SearchContext): SearchTarget[] {
+    return c.targets.filter((n) => store.live.has(n)).map((index) => ({ index, engine: store.live.get(index)!.engine }));
+  }
+
+  function scrollRoute(r: Req): Res {
+    const body = r.parts[2] !== undefined ? {} : (r.json() ?? {});
+    const id = r.parts[2] ?? r.params.scroll_id ?? body.scroll_id;
+    if (r.method === 'DELETE') {
+      const ids = (Array.isArray(id) ? id : id === undefined ? [] : [id]).map(String);
+      if (ids.length === 0) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: no scroll ids specified;');
+      let freed = 0;
+      for (const x of ids) {
+        if (x === '_all') {
+          for (const [k, c] of contexts) if (c.kind === 'scroll' && contexts.delete(k)) freed++;
+          continue;
+        }
+        try {
+          const [k] = findContext(x, 'scroll');
+          if (contexts.delete(k)) freed++;
+        } catch (err) {
+          if (err instanceof EsError && err.status === 400) throw err;
+        }
+      }
+      return ok({ succeeded: true, num_freed: freed }, freed > 0 ? 200 : 404);
+    }
+    if (id === undefined) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: scrollId is missing;');
+    const [, c] = findContext(id, 'scroll');
+    const ttl = r.params.scroll ?? body.scroll;
+    if (ttl !== undefined) c.expires = now() + keepAlive(ttl, 'scroll');
+    const started = now();
+    const t = contextTargets(c);
+    const size = Number(c.params?.size ?? c.body?.size ?? 10);
+    let res: Record<string, unknown>;
+    try {
+      res = searchDocs(t, c.body, c.params ?? {}, now(), { docLimits: c.limits, scrollOffset: c.offset, scrollCache: (c.cache ??= {}) });
+    } catch (err) {
+      throw shardPhaseFailure(err);
+    }
+    c.offset = (c.offset ?? 0) + size;
+    return ok({ _scroll_id: String(id), took: now() - started, timed_out: false, _shards: shards(t.length), ...res });
+  }
+
+  function pitClose(r: Req): Res {
+    const body = r.json() ?? {};
+    const ids = (Array.isArray(body.id) ? body.id : [body.id]).filter((x) => x !== undefined);
+    if (ids.length === 0) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: no pit ids specified;');
+    let freed = 0;
+    for (const x of ids) {
+      try {
+        const [k] = findContext(x, 'pit');
+        if (contexts.delete(k)) freed++;
+      } catch (err) {
+        if (err instanceof EsError && err.status === 400) throw err;
+      }
+    }
+    return ok({ succeeded: freed === ids.length, num_freed: freed }, freed > 0 ? 200 : 404);
+  }
+
+  // ---------- async search: each search completes at once; kept only with keep_on_completion ----------
+
+  const asyncResults = new Map<string, { body: Json; expires: number }>();
+  let asyncSeq = 0;
+  const MAX_ASYNC = 1000;
+
+  function asyncSearch(target: string | undefined, r: Req): Res {
+    const p = r.params;
+    if (p.scroll !== undefined) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: [request_cache] cannot be used in a scroll context;2: [scroll] queries are not supported;');
+    const ttl = keepAlive(p.keep_alive ?? '5d', 'keep_alive');
+    if (p.wait_for_completion_timeout !== undefined) keepAlive(p.wait_for_completion_timeout, 'wait_for_completion_timeout');
+    const started = now();
+    const params: Params = { ...p };
+    for (const k of ['keep_alive', 'keep_on_completion', 'wait_for_completion_timeout', 'batched_reduce_size', 'ccs_minimize_roundtrips']) delete params[k];
+    const meta = { is_partial: false, is_running: false, start_time_in_millis: started, expiration_time_in_millis: started + ttl };
+    let status = 200;
+    let out: Json;
+    try {
+      const res = searchRoute(target, { ...r, params });
+      out = { ...meta, completion_time_in_millis: now(), response: res.body };
+    } catch (err) {
+      // what fails while searching is the async search's own error (status_exception) with the search's
+      // status; what Elasticsearch refuses before searching (a body it cannot parse) is a plain error
+      if (!(err instanceof EsError) || !['search_phase_execution_exception', 'index_not_found_exception'].includes(err.type)) throw err;
+      status = err.status;
+      const error = { type: 'status_exception', reason: 'error while executing search', caused_by: err.toCause() };
+      out = err.type === 'index_not_found_exception'
+        ? { ...meta, is_partial: true, error }
+        : { ...meta, is_partial: true, completion_time_in_millis: now(), response: { took: now() - started, timed_out: false, _shards: { total: 1, successful: 0, skipped: 0, failed: 1, failures: err.extra.failed_shards }, hits: { total: { value: 0, relation: 'gte' }, max_score: null, hits: [] } }, error };
+    }
+    if (p.keep_on_completion === 'true') {
+      for (const [id, a] of asyncResults) if (a.expires <= now()) asyncResults.delete(id);
+      if (asyncResults.size >= MAX_ASYNC) throw new EsError(429, 'es_rejected_execution_exception', `too many stored async search results (${MAX_ASYNC})`);
+      const id = Buffer.from(`async:${++asyncSeq}:${randomBytes(12).toString('hex')}`).toString('base64url');
+      out = { id, ...out };
+      asyncResults.set(id, { body: out, expires: started + ttl });
+    }
+    return ok(out, status);
+  }
+
+  function asyncResult(r: Req): Res {
+    const status = r.parts[1] === 'status';
+    const id = r.parts[status ? 2 : 1] ?? '';
+    if (!/^async:\d+:[0-9a-f]{24}$/.test(Buffer.from(id, 'base64url').toString('utf8'))) throw new EsError(400, 'illegal_argument_exception', `invalid id: [${id}]`);
+    const a = asyncResults.get(id);
+    if (!a || a.expires <= now()) {
+      asyncResults.delete(id);
+      throw new EsError(404, 'resource_not_found_exception', id);
+    }
+    if (r.method === 'DELETE') {
+      asyncResults.delete(id);
+      return ack();
+    }
+    if (status) {
+      const { response, ...rest } = a.body as Json & { response?: Json };
+      return ok({ ...rest, _shards: response?._shards ?? shards(0), completion_status: 200 });
+    }
+    return ok(a.body);
+  }
+
+  /** `_resolve/index/<expression>`: the indices, aliases and data streams a name or pattern names. */
+  function resolveIndex(expr: string): Res {
+    const indices = new Map<string, Json>();
+    const aliases = new Map<string, Set<string>>();
+    const streams = new Set<string>();
+    for (const raw of expr.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const wild = raw.includes('*');
+      const re = globToRegExp(raw);
+      let found = false;
+      for (const ds of Object.keys(store.meta.dataStreams)) if (re.test(ds)) (streams.add(ds), (found = true));
+      for (const li of store.live.values()) {
+        const name = li.meta.name;
+        if (re.test(name) && (!li.meta.dataStream || !wild) && (!name.startsWith('.') || raw.startsWith('.'))) {
+          indices.set(name, { name, ...(Object.keys(li.meta.aliases).length ? { aliases: Object.keys(li.meta.aliases).sort() } : {}), attributes: li.meta.dataStream ? ['hidden', 'open'] : ['open'], ...(li.meta.dataStream ? { data_stream: li.meta.dataStream } : {}) });
+          found = true;
+        }
+        for (const a of Object.keys(li.meta.aliases)) {
+          if (re.test(a)) {
+            (aliases.get(a) ?? aliases.set(a, new Set()).get(a)!).add(name);
+            found = true;
+          }
+        }
+      }
+      if (!found && !wild) throw indexNotFound(raw);
+    }
+    return ok({
+      indices: [...indices.values()].sort((x, y) => String(x.name).localeCompare(String(y.name))),
+      aliases: [...aliases].sort().map(([name, set]) => ({ name, indices: [...set].sort() })),
+      data_streams: [...streams].sort().map((name) => {
+        const ds = store.meta.dataStreams[name]!;
+        return { name, backing_indices: [...ds.indices], timestamp_field: '@timestamp' };
+      }),
+    });
+  }
+
+  function fieldCapsRoute(target: string | undefined, r: Req): Res {
+    const body = r.json() ?? {};
+    const list = (v: unknown) => (v === undefined ? undefined : Array.isArray(v) ? v.map(String) : String(v).split(',').map((x) => x.trim()).filter(Boolean));
+    const patterns = list(r.params.fields) ?? list(body.fields);
+    if (!patterns || patterns.length === 0) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: no fields specified;');
+    let t = targets(target, r.params);
+    if (body.index_filter !== undefined) {
+      // an index whose documents cannot match the filter is left out, as Elasticsearch's can-match phase does
+      t = t.filter((x) => countDocs([x], { query: body.index_filter }, {}, now()).count > 0);
+    }
+    const types = list(r.params.types ?? body.types);
+    return ok(fieldCaps(t, patterns, (r.params.include_unmapped ?? String(body.include_unmapped ?? false)) === 'true', types));
+  }
+
+  const MSEARCH_HEADER = new Set(['index', 'indices', 'search_type', 'preference', 'routing', 'request_cache', 'ignore_unavailable', 'allow_no_indices', 'expand_wildcards', 'ignore_throttled', 'allow_partial_search_results', 'ccs_minimize_roundtrips', 'max_concurrent_shard_requests', 'pre_filter_shard_size', 'batched_reduce_size']);
+
+  /**
+   * `_msearch`: header/body line pairs. A body Elasticsearch cannot parse fails the whole request;
+   * what fails in a search (a missing index, a shard-level error) is that item's error with its status.
+   */
+  function msearch(target: string | undefined, r: Req): Res {
+    const text = r.body.toString('utf8');
+    if (text.trim() === '') throw new EsError(400, 'parse_exception', 'request body or source parameter is required');
+    if (!text.endsWith('\n')) throw new EsError(400, 'illegal_argument_exception', 'The msearch request must be terminated by a newline [\n]');
+    const lines = text.split('\n');
+    lines.pop();
+    const parseLine = (l: string): Json => {
+      try {
+        const v = JSON.parse(l) as unknown;
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+        return v as Json;
+      } catch (err) {
+        throw new EsError(400, 'x_content_parse_exception', `[1:1] ${(err as Error).message}`);
+      }
+    };
+    const items: { header: Json; body: Json }[] = [];
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const header = lines[i]!.trim() === '' ? {} : parseLine(lines[i]!);
+      for (const k of Object.keys(header)) if (!MSEARCH_HEADER.has(k)) throw new EsError(400, 'illegal_argument_exception', `key [${k}] is not supported in the metadata section`);
+      items.push({ header, body: lines[i + 1]!.trim() === '' ? {} : parseLine(lines[i + 1]!) });
+    }
+    if (items.length === 0) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;');
+    const started = now();
+    const responses = items.map(({ header, body }) => {
+      const idx = header.index ?? header.indices;
+      const itemTarget = idx === undefined ? target : Array.isArray(idx) ? idx.map(String).join(',') : String(idx);
+      const params: Params = {};
+      for (const k of ['ignore_unavailable', 'allow_no_indices']) if (header[k] !== undefined) params[k] = String(header[k]);
+      const t0 = now();
+      try {
+        const t = targets(itemTarget, params);
+        const res = searchDocs(t, body, {}, now());
+        return { took: now() - t0, timed_out: false, _shards: shards(t.length), ...res, status: 200 };
+      } catch (err) {
+        const e = shardPhaseFailure(err);
+        if (e instanceof EsError && (e.type === 'search_phase_execution_exception' || e.type === 'index_not_found_exception')) return { ...e.toBody(), status: e.status };
+        throw e;
+      }
+    });
+    return ok({ took: now() - started, responses });
+  }
+
   // ---------- routes ----------
 
   function indexInfo(li: LiveIndex): Json {
@@ -421,7 +692,14 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       return ok({ cluster_name: 'jwt-audit', status: 'green', timed_out: false, number_of_nodes: 1, number_of_data_nodes: 1, active_primary_shards: n, active_shards: n, relocating_shards: 0, initializing_shards: 0, unassigned_shards: 0, delayed_unassigned_shards: 0, number_of_pending_tasks: 0, number_of_in_flight_fetch: 0, task_max_waiting_in_queue_millis: 0, active_shards_percent_as_number: 100 });
     }
     if (a === '_bulk' && (m === 'POST' || m === 'PUT')) return bulk(r.body, undefined, p);
+    if (a === '_search' && b === 'scroll' && (m === 'GET' || m === 'POST' || m === 'DELETE')) return scrollRoute(r);
     if (a === '_search' && (m === 'GET' || m === 'POST')) return searchRoute(undefined, r);
+    if (a === '_pit' && m === 'DELETE') return pitClose(r);
+    if (a === '_async_search' && b && (m === 'GET' || m === 'DELETE')) return asyncResult(r);
+    if (a === '_async_search' && !b && m === 'POST') return asyncSearch(undefined, r);
+    if (a === '_resolve' && b === 'index' && c && m === 'GET') return resolveIndex(c);
+    if (a === '_msearch' && (m === 'GET' || m === 'POST')) return msearch(undefined, r);
+    if (a === '_field_caps' && (m === 'GET' || m === 'POST')) return fieldCapsRoute(undefined, r);
     if (a === '_count' && (m === 'GET' || m === 'POST')) return countRoute(undefined, r);
     if (a === '_mget' && (m === 'GET' || m === 'POST')) return mget(undefined, r);
     if (a === '_refresh' && (m === 'POST' || m === 'GET')) {
@@ -436,8 +714,15 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         const tpl = body as unknown as IndexTemplate;
         composeTemplate(tpl);
         if (tpl.template?.mappings) {
-          // validates the mapping types now rather than at first write
-          new IndexEngine(tpl.template.mappings);
+          // validates the mapping types now rather than at first write, wrapped as Elasticsearch wraps it
+          try {
+            new IndexEngine(tpl.template.mappings);
+          } catch (err) {
+            if (!(err instanceof EsError) || err.type !== 'mapper_parsing_exception') throw err;
+            throw new EsError(400, 'illegal_argument_exception', `composable template [${b}] template after composition is invalid`, {
+              caused_by: { type: 'illegal_argument_exception', reason: `invalid composite mappings for [${b}]`, caused_by: { type: 'mapper_parsing_exception', reason: `Failed to parse mapping: ${err.message}`, caused_by: err.toCause() } },
+            });
+          }
         }
         store.meta.templates[b] = tpl;
         store.saveMeta();
@@ -634,6 +919,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
           const { li, dataStream } = writeTarget(target, op);
           const res = writeDoc(li, id, r.json(), op, dataStream);
           refresh(p, [li]);
+          // as in a bulk: refresh=true (not wait_for) answers that it forced a refresh
+          if (p.refresh === 'true' || p.refresh === '') res.forced_refresh = true;
           return ok(res, res.result === 'created' ? 201 : 200);
         }
         break;
@@ -646,6 +933,29 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         break;
       case '_count':
         if (m === 'GET' || m === 'POST') return countRoute(target, r);
+        break;
+      case '_msearch':
+        if (m === 'GET' || m === 'POST') return msearch(target, r);
+        break;
+      case '_async_search':
+        if (m === 'POST') return asyncSearch(target, r);
+        break;
+      case '_field_caps':
+        if (m === 'GET' || m === 'POST') return fieldCapsRoute(target, r);
+        break;
+      case '_pit':
+        if (m === 'POST') {
+          if (p.keep_alive === undefined) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: [keep_alive] is not specified;');
+          const ttl = keepAlive(p.keep_alive, 'keep_alive');
+          return ok({ id: openContext('pit', targets(target, p), ttl) });
+        }
+        break;
+      case '_forcemerge':
+        // there are no segments to merge: accepted, as a node whose shards are already merged answers
+        if (m === 'POST') {
+          const names = expand(target, p);
+          return ok({ _shards: { total: names.length, successful: names.length, failed: 0 } });
+        }
         break;
       case '_mget':
         if (m === 'GET' || m === 'POST') return mget(target, r);
@@ -700,8 +1010,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
    * what the embedded node does not implement are not wrapped.
    */
   function shardPhaseFailure(err: unknown): unknown {
-    if (!(err instanceof EsError) || err.status !== 400 || /^(unsupported by the embedded search node|\[(from|size)\] parameter cannot be negative)/.test(err.message)) return err;
-    const shardLevel = ['query_shard_exception', 'parse_exception', 'illegal_argument_exception'].includes(err.type) || (err.type === 'parsing_exception' && err.message.startsWith('Failed to parse query ['));
+    if (!(err instanceof EsError) || err.status !== 400 || /^(unsupported by the embedded search node|\[(from|size)\] parameter cannot be negative|The nested depth of the query exceeds)/.test(err.message)) return err;
+    const shardLevel = ['query_shard_exception', 'parse_exception', 'illegal_argument_exception', 'script_exception'].includes(err.type) || (err.type === 'parsing_exception' && err.message.startsWith('Failed to parse query ['));
     if (!shardLevel) return err;
     const cause = err.toCause();
     return new EsError(400, 'search_phase_execution_exception', 'all shards failed', {
@@ -714,12 +1024,43 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
 
   function searchRoute(target: string | undefined, r: Req): Res {
     const started = now();
+    const body = r.json();
+    const pit = body?.pit as Json | undefined;
+    const scroll = r.params.scroll;
+    if (pit !== undefined) {
+      if (target !== undefined) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: [indices] cannot be used with point in time. Do not specify any index with point in time.;');
+      if (scroll !== undefined) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: using [point in time] is not allowed in a scroll context;');
+      if (pit === null || typeof pit !== 'object') throw parsingError('[pit] expected an object');
+      const [id, c] = findContext(pit.id, 'pit');
+      if (pit.keep_alive !== undefined) c.expires = now() + keepAlive(pit.keep_alive, 'keep_alive');
+      const t = contextTargets(c);
+      let res: Record<string, unknown>;
+      try {
+        res = searchDocs(t, body, r.params, now(), { docLimits: c.limits, pit: true });
+      } catch (err) {
+        throw shardPhaseFailure(err);
+      }
+      return ok({ pit_id: id, took: now() - started, timed_out: false, _shards: shards(t.length), ...res });
+    }
+    let opts: SearchOptions = {};
+    let ttl = 0;
+    if (scroll !== undefined) {
+      ttl = keepAlive(scroll, 'scroll');
+      if (Number(r.params.from ?? body?.from ?? 0) > 0) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: using [from] is not allowed in a scroll context;');
+      if (body?.search_after !== undefined) throw new EsError(400, 'search_exception', '`search_after` cannot be used in a scroll context.');
+      opts = { scrollOffset: 0, scrollCache: {} };
+    }
     const t = targets(target, r.params);
     let res: Record<string, unknown>;
     try {
-      res = searchDocs(t, r.json(), r.params, now());
+      res = searchDocs(t, body, r.params, now(), opts);
     } catch (err) {
       throw shardPhaseFailure(err);
+    }
+    if (scroll !== undefined) {
+      const size = Number(r.params.size ?? body?.size ?? 10);
+      const id = openContext('scroll', t, ttl, { body: body ?? {}, params: { ...r.params, scroll: undefined }, offset: size, ...(opts.scrollCache ? { cache: opts.scrollCache } : {}) });
+      return ok({ _scroll_id: id, took: now() - started, timed_out: false, _shards: shards(t.length), ...res });
     }
     return ok({ took: now() - started, timed_out: false, _shards: shards(t.length), ...res });
   }
@@ -790,13 +1131,18 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
             if (parsed !== null) return parsed;
             const text = body.toString('utf8').trim();
             if (!text) return (parsed = undefined);
+            let v: unknown;
             try {
-              const v = JSON.parse(text) as unknown;
-              if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
-              return (parsed = v as Json);
+              v = JSON.parse(text) as unknown;
             } catch (err) {
               throw new EsError(400, 'x_content_parse_exception', `[1:1] Failed to parse the request body as JSON: ${(err as Error).message}`);
             }
+            // valid JSON that is not an object: Elasticsearch's parser names the token it found instead
+            if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+              const token = Array.isArray(v) ? 'START_ARRAY' : v === null ? 'VALUE_NULL' : typeof v === 'string' ? 'VALUE_STRING' : typeof v === 'number' ? 'VALUE_NUMBER' : 'VALUE_BOOLEAN';
+              throw new EsError(400, 'parsing_exception', `Expected [START_OBJECT] but found [${token}]`, { line: 1, col: 1 });
+            }
+            return (parsed = v as Json);
           },
         };
         let out: Res;

@@ -16,11 +16,36 @@ export const DEFAULT_IGNORES = [
   'error.root_cause',
 ];
 
+/** Replaces {{name}} in a request's path and body strings with values captured from earlier answers of its case. */
+export function substitute(req: DiffRequest, vars: Map<string, string>): DiffRequest {
+  if (vars.size === 0) return req;
+  const fill = (s: string) => s.replace(/\{\{(\w+)\}\}/g, (m, name: string) => vars.get(name) ?? m);
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return fill(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return { ...req, path: fill(req.path), ...(req.body !== undefined ? { body: walk(req.body) } : {}) };
+}
+
+/** Keeps the values a request's `capture` names (a PIT id, a scroll id) for the next requests of its case. */
+export function capture(req: DiffRequest, res: RecordedResponse, vars: Map<string, string>): void {
+  for (const [name, p] of Object.entries(req.capture ?? {})) {
+    let v: unknown = res.body;
+    for (const part of p.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+    if (typeof v === 'string') vars.set(name, v);
+  }
+}
+
 export async function send(baseUrl: string, req: DiffRequest): Promise<RecordedResponse> {
   const headers: Record<string, string> = {};
   let body: string | undefined;
   if (req.body !== undefined) {
-    if (req.ndjson) {
+    if (req.ndjson && typeof req.body === 'string') {
+      body = req.body;
+      headers['content-type'] = 'application/x-ndjson';
+    } else if (req.ndjson) {
       body = (req.body as unknown[]).map((l) => JSON.stringify(l)).join('\n') + '\n';
       headers['content-type'] = 'application/x-ndjson';
     } else {
@@ -82,6 +107,19 @@ export function normalize(req: DiffRequest, res: RecordedResponse): unknown {
   }
   const body = maskDates(structuredClone(res.body));
   for (const p of [...DEFAULT_IGNORES, ...(req.ignore ?? [])]) dropPath(body, p.split('.'));
+  // an async search wraps a search answer in `response`
+  const inner = (body as { response?: unknown } | null)?.response;
+  if (inner !== null && typeof inner === 'object') for (const p of DEFAULT_IGNORES) dropPath(inner, p.split('.'));
+  // each answer of an _msearch is a search answer of its own (its errors compared by type)
+  const responses = (body as { responses?: unknown[] } | null)?.responses;
+  if (Array.isArray(responses)) {
+    (body as { responses: unknown[] }).responses = responses.map((r) => {
+      const item = r as { status?: number; error?: { type?: unknown } };
+      if (typeof item.status === 'number' && item.status >= 400) return { status: item.status, errorType: item.error?.type };
+      for (const p of DEFAULT_IGNORES) dropPath(item, p.split('.'));
+      return item;
+    });
+  }
   dropErrorProse(body);
   const hits = (body as { hits?: { hits?: { _id?: string }[] } } | null)?.hits?.hits;
   if (req.unordered && Array.isArray(hits)) hits.sort((a, b) => String(a._id).localeCompare(String(b._id)));

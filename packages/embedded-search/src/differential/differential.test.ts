@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startSearchNode, type SearchNode } from '../server.js';
-import { firstDifference, kindOf, normalize, send } from './compare.js';
+import { capture, firstDifference, kindOf, normalize, send, substitute } from './compare.js';
 import type { DiffSuite, KnownDifference } from './format.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -42,8 +42,10 @@ test('every recorded case answers on the embedded node as on Elasticsearch, or i
       total++;
       assert.ok(c.recorded && c.recorded.length === c.requests.length, `case ${c.id} is not recorded: run npm run record`);
       let diff: ReturnType<typeof firstDifference>;
+      const vars = new Map<string, string>();
       for (const [i, req] of c.requests.entries()) {
-        const actual = await send(node.url, req);
+        const actual = await send(node.url, substitute(req, vars));
+        capture(req, actual, vars);
         const d = firstDifference(normalize(req, c.recorded[i]!), normalize(req, actual));
         if (d && !diff) diff = d;
       }

@@ -14,7 +14,9 @@
  *   }]
  * }
  * Request = { method, path, body?, ndjson?: true (body is an array of lines), ignore?: [path...],
- *             unordered?: true (hits compared as a set: the query defines no order) }.
+ *             unordered?: true (hits compared as a set: the query defines no order),
+ *             capture?: { name: "path.in.body" } (a value of this answer, e.g. a PIT or scroll id,
+ *             that later requests of the same case use as {{name}} in their path or body) }.
  * The cases of a suite run in order on one node, so the first cases of a suite are its setup
  * (templates, bulk loads) and are compared like any other.
  *
@@ -29,6 +31,7 @@ export interface DiffRequest {
   ndjson?: boolean;
   ignore?: string[];
   unordered?: boolean;
+  capture?: Record<string, string>;
 }
 
 export interface RecordedResponse {

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { send } from './compare.js';
+import { capture, send, substitute } from './compare.js';
 import { suites } from './generate-cases.js';
 
 const url = process.env.AUDIT_TEST_ES_URL;
@@ -22,7 +22,12 @@ for (const suite of suites()) {
   for (const req of suite.cleanup) await send(url, req);
   for (const c of suite.cases) {
     c.recorded = [];
-    for (const req of c.requests) c.recorded.push(await send(url, req));
+    const vars = new Map<string, string>();
+    for (const req of c.requests) {
+      const res = await send(url, substitute(req, vars));
+      capture(req, res, vars);
+      c.recorded.push(res);
+    }
   }
   suite.recordedFrom = version;
   writeFileSync(path.join(dir, `${suite.suite}.json`), JSON.stringify(suite, null, 1) + '\n');

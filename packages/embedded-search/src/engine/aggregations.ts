@@ -5,10 +5,12 @@
  * sub-aggregations of the bucketing ones.
  */
 import { EsError, parsingError, unsupported } from '../errors.js';
+import { resolveDate } from './date-math.js';
 import { evaluate, fieldValues } from './query.js';
 import type { FieldData } from './columns.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
-import { formatDate, maxOf, minOf, parseDate } from './values.js';
+import { cidrRange, formatIp, formatDate, ipSortKey, maxOf, minOf, parseDate, zoneOffset } from './values.js';
+import { runBucketScript } from './fetch.js';
 
 
 export interface Hit {
@@ -84,7 +86,7 @@ function keyValuesOrNone(h: Hit, field: string): unknown[] {
 }
 
 /** Aggregation names of Elasticsearch 8 that this node does not implement (answered as unsupported). */
-const ES_AGGREGATIONS = new Set(['percentiles', 'percentile_ranks', 'extended_stats', 'range', 'date_range', 'ip_range', 'composite', 'rare_terms', 'significant_terms', 'significant_text', 'multi_terms', 'auto_date_histogram', 'variable_width_histogram', 'geo_bounds', 'geo_centroid', 'geohash_grid', 'geotile_grid', 'geohex_grid', 'geo_distance', 'nested', 'reverse_nested', 'children', 'parent', 'sampler', 'diversified_sampler', 'random_sampler', 'global', 'adjacency_matrix', 'scripted_metric', 'median_absolute_deviation', 'weighted_avg', 'boxplot', 'string_stats', 't_test', 'top_metrics', 'rate', 'matrix_stats', 'avg_bucket', 'max_bucket', 'min_bucket', 'sum_bucket', 'stats_bucket', 'extended_stats_bucket', 'percentiles_bucket', 'bucket_script', 'bucket_selector', 'bucket_sort', 'cumulative_sum', 'cumulative_cardinality', 'derivative', 'moving_fn', 'moving_percentiles', 'normalize', 'serial_diff', 'inference', 'categorize_text', 'frequent_item_sets', 'time_series', 'ip_prefix']);
+const ES_AGGREGATIONS = new Set(['percentile_ranks', 'significant_text', 'multi_terms', 'auto_date_histogram', 'variable_width_histogram', 'geo_bounds', 'geo_centroid', 'geohash_grid', 'geotile_grid', 'geohex_grid', 'geo_distance', 'nested', 'reverse_nested', 'children', 'parent', 'sampler', 'diversified_sampler', 'random_sampler', 'global', 'adjacency_matrix', 'scripted_metric', 'median_absolute_deviation', 'weighted_avg', 'boxplot', 'string_stats', 't_test', 'top_metrics', 'rate', 'matrix_stats', 'extended_stats_bucket', 'percentiles_bucket', 'bucket_selector', 'bucket_sort', 'cumulative_cardinality', 'moving_fn', 'moving_percentiles', 'normalize', 'serial_diff', 'inference', 'categorize_text', 'frequent_item_sets', 'time_series', 'ip_prefix']);
 
 function isDateField(hits: Hit[], field: string): boolean {
   return hits.some((h) => h.engine.field(field)?.type === 'date');
@@ -175,6 +177,132 @@ function javaDateFormatter(pattern: string): (ms: number) => string {
   };
 }
 
+/** Java's Double.toString, which Elasticsearch's range keys and percentile names use ("400.0", "99.9", "1.0E21"). */
+export function javaDouble(x: number): string {
+  if (!Number.isFinite(x)) return x > 0 ? 'Infinity' : x < 0 ? '-Infinity' : 'NaN';
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-3 || a >= 1e7)) {
+    const [m, e] = x.toExponential().split('e') as [string, string];
+    return `${m.includes('.') ? m : `${m}.0`}E${Number(e)}`;
+  }
+  return Number.isInteger(x) ? `${x}.0` : String(x);
+}
+
+/** An instant as ISO text in a zone ("2026-11-20T00:00:00.000+01:00"; "Z" at offset 0). */
+function isoInZone(ms: number, off: number): string {
+  const local = new Date(ms + off).toISOString().slice(0, -1);
+  if (off === 0) return `${local}Z`;
+  const a = Math.abs(off) / 60_000;
+  return `${local}${off < 0 ? '-' : '+'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+}
+
+/** Percentiles over the values, interpolated at q*(n-1) between sorted values: what Elasticsearch 8.12's
+ *  t-digest answers while it still holds every value (its sorting digest); beyond a few hundred values
+ *  per bucket Elasticsearch approximates and the two may differ in the last digits. */
+function percentile(sorted: number[], pct: number): number | null {
+  if (sorted.length === 0) return null;
+  const x = (pct / 100) * (sorted.length - 1);
+  const lo = Math.floor(x);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (x - lo);
+}
+
+type Range = { key?: string; from?: number; to?: number; fromText?: unknown; toText?: unknown };
+
+function compareKeys(a: unknown, b: unknown): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  return (a as number | string) < (b as number | string) ? -1 : 1;
+}
+
+/** Pipeline aggregations computed from the buckets of others: parent ones inside a multi-bucket aggregation, sibling ones beside it. */
+const PARENT_PIPELINES = new Set(['derivative', 'cumulative_sum', 'bucket_script']);
+const SIBLING_PIPELINES = new Set(['avg_bucket', 'max_bucket', 'min_bucket', 'sum_bucket', 'stats_bucket']);
+
+function typeOf(spec: Agg): string | undefined {
+  return Object.keys(spec).find((k) => k !== 'aggs' && k !== 'aggregations' && k !== 'meta');
+}
+
+const badPath = (name: string, path: string) => new EsError(400, 'action_request_validation_exception', `Validation Failed: 1: No aggregation [${name}] found for path [${path}];`);
+
+/** A buckets_path inside one bucket: `_count`, `metric`, `metric.prop`, `single>metric`. */
+function pathValue(bucket: Record<string, unknown>, path: string, specs: Agg | undefined, full: string): number | null {
+  if (path === '_count') return bucket.doc_count as number;
+  const [head, ...rest] = path.split('>');
+  const [name, prop] = head!.split('.') as [string, string?];
+  if (!specs || !(name in specs)) throw badPath(name, full);
+  const v = bucket[name] as Record<string, unknown> | undefined;
+  if (rest.length > 0) return v ? pathValue(v, rest.join('>'), ((specs[name] as Agg).aggs ?? (specs[name] as Agg).aggregations) as Agg | undefined, full) : null;
+  if (!v) return null;
+  const x = prop === '_count' ? v.doc_count : prop !== undefined ? v[prop] ?? (v.values as Record<string, unknown> | undefined)?.[prop] : v.value !== undefined ? v.value : v.doc_count;
+  return typeof x === 'number' ? x : null;
+}
+
+function applyParentPipelines(buckets: Record<string, unknown>[], sub: Agg): void {
+  for (const [pname, raw] of Object.entries(sub)) {
+    const spec = raw as Agg;
+    const type = typeOf(spec);
+    if (!type || !PARENT_PIPELINES.has(type)) continue;
+    const body = spec[type] as Agg;
+    if (type === 'bucket_script') {
+      const paths = body.buckets_path as Record<string, string>;
+      const source = typeof body.script === 'string' ? body.script : String((body.script as Agg | undefined)?.source ?? '');
+      for (const b of buckets) {
+        const params: Record<string, unknown> = {};
+        let gap = false;
+        for (const [k, p] of Object.entries(paths ?? {})) {
+          const v = pathValue(b, p, sub, p);
+          if (v === null) gap = true;
+          params[k] = v;
+        }
+        if (gap) continue;
+        const v = runBucketScript(source, params);
+        b[pname] = { value: typeof v === 'number' ? v : null };
+      }
+      continue;
+    }
+    const path = String(body.buckets_path);
+    let prev: number | null = null;
+    let sum = 0;
+    buckets.forEach((b, i) => {
+      const v = pathValue(b, path, sub, path);
+      if (type === 'cumulative_sum') {
+        sum += v ?? 0;
+        b[pname] = { value: sum };
+      } else {
+        if (i > 0 && prev !== null && v !== null) b[pname] = { value: v - prev };
+        if (v !== null) prev = v;
+      }
+    });
+  }
+}
+
+function siblingPipeline(type: string, body: Agg, out: Record<string, unknown>, specs: Agg): Record<string, unknown> {
+  const path = String(body.buckets_path);
+  const [first, ...rest] = path.split('>');
+  const [aggName, prop] = rest.length === 0 ? (first!.split('.') as [string, string?]) : [first!, undefined];
+  if (!(aggName in specs)) throw badPath(aggName, path);
+  const sub = ((specs[aggName] as Agg).aggs ?? (specs[aggName] as Agg).aggregations) as Agg | undefined;
+  const inner = rest.length > 0 ? rest.join('>') : prop ?? '_count';
+  if (inner !== '_count' && !(inner.split(/[.>]/)[0]! in (sub ?? {}))) throw badPath(inner.split(/[.>]/)[0]!, path);
+  const raw = (out[aggName] as { buckets?: unknown } | undefined)?.buckets;
+  const buckets = (Array.isArray(raw) ? raw : Object.entries(raw ?? {}).map(([key, b]) => ({ key, ...(b as object) }))) as Record<string, unknown>[];
+  const vals = buckets.map((b) => ({ key: String(b.key_as_string ?? b.key), v: pathValue(b, inner, sub, path) })).filter((x) => x.v !== null) as { key: string; v: number }[];
+  const nums = vals.map((x) => x.v);
+  const sum = nums.reduce((a, b) => a + b, 0);
+  switch (type) {
+    case 'avg_bucket': return { value: nums.length ? sum / nums.length : null };
+    case 'sum_bucket': return { value: sum };
+    case 'stats_bucket': return { count: nums.length, min: nums.length ? minOf(nums) : null, max: nums.length ? maxOf(nums) : null, avg: nums.length ? sum / nums.length : null, sum };
+    default: {
+      if (nums.length === 0) return { value: null, keys: [] };
+      const best = type === 'max_bucket' ? maxOf(nums) : minOf(nums);
+      return { value: best, keys: vals.filter((x) => x.v === best).map((x) => x.key) };
+    }
+  }
+}
+
 export interface AggContext {
   now: number;
   topHits: (hits: Hit[], spec: Agg) => Record<string, unknown>;
@@ -189,6 +317,8 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
     const types = Object.keys(spec).filter((k) => k !== 'aggs' && k !== 'aggregations' && k !== 'meta');
     if (types.length !== 1) throw parsingError(`Expected exactly one aggregation type for [${name}], found [${types.join(', ')}]`);
     const type = types[0]!;
+    // pipelines read the results of others: computed after them (below, and by the bucketing parent)
+    if (PARENT_PIPELINES.has(type) || SIBLING_PIPELINES.has(type)) continue;
     const body = (spec[type] ?? {}) as Agg;
     const withSub = (bucketHits: Hit[], bucket: Record<string, unknown>) => (sub ? { ...bucket, ...aggregate(sub, bucketHits, ctx) } : bucket);
     const field = body.field as string | undefined;
@@ -276,8 +406,22 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           floor = (v) => f0(v - ms) + ms;
           next = (v) => n0(v - ms) + ms;
         }
-        const keyString = type === 'date_histogram' && body.format !== undefined ? javaDateFormatter(String(body.format)) : formatDate;
-        if (body.time_zone !== undefined && !['UTC', 'Z', '+00:00', 'Etc/UTC', 'GMT'].includes(String(body.time_zone))) throw unsupported(`date_histogram time_zone [${String(body.time_zone)}] (UTC only)`);
+        let keyString = type === 'date_histogram' && body.format !== undefined ? javaDateFormatter(String(body.format)) : formatDate;
+        if (type === 'date_histogram' && body.time_zone !== undefined) {
+          // buckets start at local boundaries of the zone (local midnight for days); keys stay UTC instants
+          const off = zoneOffset(String(body.time_zone), 'date_histogram');
+          const [f0, n0] = [floor, next];
+          floor = (v) => {
+            const lf = f0(v + off(v));
+            return lf - off(lf - off(v));
+          };
+          next = (k) => {
+            const ln = n0(k + off(k));
+            return ln - off(ln - off(k));
+          };
+          const fmt = body.format !== undefined ? javaDateFormatter(String(body.format)) : undefined;
+          keyString = (k) => (fmt ? fmt(k + off(k)) : isoInZone(k, off(k)));
+        }
         const groups = new Map<number, Hit[]>();
         for (const h of hits) {
           for (const v of new Set(numericValues(h, field).map(floor))) {
@@ -299,6 +443,8 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           for (let k = lo!; k <= hi! && filled.length < 100_000; k = next(k)) filled.push(k);
           keys = filled;
         }
+        const hard = body.hard_bounds as { min?: unknown; max?: unknown } | undefined;
+        if (hard) keys = keys.filter((k) => (hard.min === undefined || k >= floor(toMs(hard.min)!)) && (hard.max === undefined || k < toMs(hard.max)!));
         const buckets = keys
           .map((k) => ({ k, g: groups.get(k) ?? [] }))
           .filter(({ g }) => g.length >= minDocCount)
@@ -344,6 +490,199 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         }
         break;
       }
+      case 'range':
+      case 'date_range': {
+        if (!field) throw parsingError(`Required [field] for ${type} aggregation [${name}]`);
+        if (!Array.isArray(body.ranges) || body.ranges.length === 0) throw new EsError(400, 'illegal_argument_exception', `No [ranges] specified for the [${name}] aggregation`);
+        const date = type === 'date_range' || isDateField(hits, field);
+        const fmtName = (body.format as string | undefined) ?? (hits.find((h) => h.engine.field(field))?.engine.field(field)?.format as string | undefined);
+        const show = date ? (fmtName ? javaDateFormatter(fmtName.split('||')[0]!) : formatDate) : javaDouble;
+        const bound = (v: unknown, up: boolean): number | undefined => {
+          if (v === undefined || v === null) return undefined;
+          if (date) return typeof v === 'number' ? v : resolveDate(v, ctx.now, up, body.format as string | undefined);
+          const n = Number(v);
+          if (!Number.isFinite(n)) throw new EsError(400, 'number_format_exception', `For input string: "${String(v)}"`);
+          return n;
+        };
+        const ranges: Range[] = (body.ranges as Agg[]).map((r) => ({ ...(r.key !== undefined ? { key: String(r.key) } : {}), from: bound(r.from, false), to: bound(r.to, false) }));
+        // as Elasticsearch: buckets in order of (from, to), unbounded first
+        ranges.sort((a, b) => (a.from ?? -Infinity) - (b.from ?? -Infinity) || (a.to ?? Infinity) - (b.to ?? Infinity));
+        const buckets = ranges.map((r) => {
+          const g = hits.filter((h) => numericValues(h, field).some((v) => (r.from === undefined || v >= r.from) && (r.to === undefined || v < r.to)));
+          const key = r.key ?? `${r.from === undefined ? '*' : show(r.from)}-${r.to === undefined ? '*' : show(r.to)}`;
+          const b: Record<string, unknown> = { key };
+          if (r.from !== undefined) Object.assign(b, { from: r.from }, date ? { from_as_string: show(r.from) } : {});
+          if (r.to !== undefined) Object.assign(b, { to: r.to }, date ? { to_as_string: show(r.to) } : {});
+          b.doc_count = g.length;
+          return withSub(g, b);
+        });
+        if (body.keyed === true) out[name] = { buckets: Object.fromEntries(buckets.map(({ key, ...rest }) => [key as string, rest])) };
+        else out[name] = { buckets };
+        break;
+      }
+      case 'rare_terms': {
+        if (!field) throw parsingError(`Required [field] for rare_terms aggregation [${name}]`);
+        const maxCount = Number(body.max_doc_count ?? 1);
+        if (!(maxCount >= 1 && maxCount <= 100)) throw new EsError(400, 'illegal_argument_exception', `[max_doc_count] must be greater than 0 and at most 100, found [${String(body.max_doc_count)}]`);
+        const groups = new Map<string | number, Hit[]>();
+        for (const h of hits) for (const v of new Set(keyValues(h, field))) (groups.get(v) ?? groups.set(v, []).get(v)!).push(h);
+        const included = termFilter(body.include, true);
+        const excluded = termFilter(body.exclude, false);
+        const rare = [...groups].filter(([k, g]) => g.length <= maxCount && included(k) && !excluded(k));
+        // as Elasticsearch: the rarest first, then by key
+        rare.sort((a, b) => a[1].length - b[1].length || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+        const date = isDateField(hits, field);
+        out[name] = { buckets: rare.map(([k, g]) => withSub(g, { key: k, ...(date ? { key_as_string: formatDate(Number(k)) } : {}), doc_count: g.length })) };
+        break;
+      }
+      case 'significant_terms': {
+        if (!field) throw parsingError(`Required [field] for significant_terms aggregation [${name}]`);
+        // the background is every document of the indices searched; the foreground the bucket's hits
+        const engines = new Map<IndexEngine, string>();
+        for (const h of hits) engines.set(h.engine, h.index);
+        const bg = new Map<string | number, number>();
+        let bgCount = 0;
+        for (const [engine, index] of engines) {
+          for (const doc of engine.allDocs()) {
+            bgCount++;
+            for (const v of new Set(keyValues({ engine, index, doc, score: 0 }, field))) bg.set(v, (bg.get(v) ?? 0) + 1);
+          }
+        }
+        const fg = new Map<string | number, Hit[]>();
+        for (const h of hits) for (const v of new Set(keyValues(h, field))) (fg.get(v) ?? fg.set(v, []).get(v)!).push(h);
+        const minDocCount = Number(body.min_doc_count ?? 3);
+        const size = Number(body.size ?? 10);
+        const fgCount = hits.length;
+        // JLH, Elasticsearch's default heuristic: (fg% - bg%) * (fg% / bg%), only where the term is more common in the foreground
+        const scored = [...fg].flatMap(([k, g]) => {
+          const fgPct = g.length / fgCount;
+          const bgPct = (bg.get(k) ?? 0) / bgCount;
+          if (g.length < minDocCount || bgPct === 0 || fgPct <= bgPct) return [];
+          return [{ k, g, score: (fgPct - bgPct) * (fgPct / bgPct) }];
+        });
+        scored.sort((a, b) => b.score - a.score || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+        out[name] = { doc_count: fgCount, bg_count: bgCount, buckets: scored.slice(0, size).map(({ k, g, score }) => withSub(g, { key: k, doc_count: g.length, score, bg_count: bg.get(k) ?? 0 })) };
+        break;
+      }
+      case 'ip_range': {
+        if (!field) throw parsingError(`Required [field] for ip_range aggregation [${name}]`);
+        if (!Array.isArray(body.ranges) || body.ranges.length === 0) throw new EsError(400, 'illegal_argument_exception', `No [ranges] specified for the [${name}] aggregation`);
+        const key = (v: unknown) => {
+          const k = ipSortKey(String(v));
+          if (k === undefined) throw new EsError(400, 'illegal_argument_exception', `'${String(v)}' is not an IP string literal.`);
+          return k;
+        };
+        const plusOne = (k: string) => (BigInt(`0x${k}`) + 1n).toString(16).padStart(32, '0');
+        const ranges = (body.ranges as Agg[]).map((r) => {
+          if (r.mask !== undefined) {
+            const c = cidrRange(String(r.mask));
+            if (!c) throw new EsError(400, 'illegal_argument_exception', `Expected [ip/prefix] but was [${String(r.mask)}]`);
+            return { key: r.key !== undefined ? String(r.key) : String(r.mask), from: c[0], to: plusOne(c[1]) };
+          }
+          const from = r.from !== undefined && r.from !== null ? key(r.from) : undefined;
+          const to = r.to !== undefined && r.to !== null ? key(r.to) : undefined;
+          return { key: r.key !== undefined ? String(r.key) : `${from ? formatIp(from) : '*'}-${to ? formatIp(to) : '*'}`, from, to };
+        });
+        ranges.sort((a, b) => (a.from ?? '').localeCompare(b.from ?? '') || (a.to ?? 'g').localeCompare(b.to ?? 'g'));
+        const buckets = ranges.map((r) => {
+          const g = hits.filter((h) => h.engine.ipsOf(field, h.doc).some((v) => (r.from === undefined || v >= r.from) && (r.to === undefined || v < r.to)));
+          return withSub(g, { key: r.key, ...(r.from ? { from: formatIp(r.from) } : {}), ...(r.to ? { to: formatIp(r.to) } : {}), doc_count: g.length });
+        });
+        out[name] = body.keyed === true ? { buckets: Object.fromEntries(buckets.map(({ key: k, ...rest }) => [k as string, rest])) } : { buckets };
+        break;
+      }
+      case 'extended_stats': {
+        if (!field) throw parsingError(`Required [field] for extended_stats aggregation [${name}]`);
+        const vals = hits.flatMap((h) => numericValues(h, field));
+        const sigma = Number(body.sigma ?? 2);
+        const n = vals.length;
+        const sum = vals.reduce((a, b) => a + b, 0);
+        const sq = vals.reduce((a, b) => a + b * b, 0);
+        const avg = n ? sum / n : null;
+        const vp = n ? Math.max(0, (sq - (sum * sum) / n) / n) : null;
+        const vs = n > 1 ? Math.max(0, (sq - (sum * sum) / n) / (n - 1)) : n === 1 ? 0 : null;
+        const sdp = vp === null ? null : Math.sqrt(vp);
+        const sds = vs === null ? null : Math.sqrt(vs);
+        const b = (sd: number | null, s: number) => (avg === null || sd === null ? null : avg + s * sigma * sd);
+        out[name] = {
+          count: n, min: n ? minOf(vals) : null, max: n ? maxOf(vals) : null, avg, sum, sum_of_squares: n ? sq : null,
+          variance: vp, variance_population: vp, variance_sampling: vs, std_deviation: sdp, std_deviation_population: sdp, std_deviation_sampling: sds,
+          std_deviation_bounds: { upper: b(sdp, 1), lower: b(sdp, -1), upper_population: b(sdp, 1), lower_population: b(sdp, -1), upper_sampling: b(sds, 1), lower_sampling: b(sds, -1) },
+        };
+        break;
+      }
+      case 'percentiles': {
+        if (!field) throw parsingError(`Required [field] for percentiles aggregation [${name}]`);
+        const percents = (body.percents as unknown[] | undefined)?.map(Number) ?? [1, 5, 25, 50, 75, 95, 99];
+        if (percents.some((p) => !(p >= 0 && p <= 100))) throw new EsError(400, 'illegal_argument_exception', `percent must be in [0,100], got [${percents.find((p) => !(p >= 0 && p <= 100))}]`);
+        const sorted = hits.flatMap((h) => numericValues(h, field)).sort((a, b) => a - b);
+        const values = percents.map((p) => [p, percentile(sorted, p)] as const);
+        out[name] = { values: body.keyed === false ? values.map(([key, value]) => ({ key, value })) : Object.fromEntries(values.map(([p, v]) => [javaDouble(p), v])) };
+        break;
+      }
+      case 'composite': {
+        const sources = body.sources;
+        if (!Array.isArray(sources) || sources.length === 0) throw new EsError(400, 'illegal_argument_exception', `Composite [sources] cannot be null or empty`);
+        const size = Number(body.size ?? 10);
+        // each source: its name, how it reads one doc's keys, its order and whether a doc without a value is a null key
+        const srcs = (sources as Agg[]).map((src) => {
+          const [sname, def] = Object.entries(src)[0] as [string, Agg];
+          const [stype, sb] = Object.entries(def)[0] as [string, Agg];
+          const f = String(sb.field);
+          let keysOf: (h: Hit) => (string | number)[];
+          if (stype === 'terms') keysOf = (h) => [...new Set(keyValues(h, f))];
+          else if (stype === 'histogram') {
+            const iv = Number(sb.interval);
+            keysOf = (h) => [...new Set(numericValues(h, f).map((v) => Math.floor(v / iv) * iv))];
+          } else if (stype === 'date_histogram') {
+            aggregate({ x: { date_histogram: { ...sb, min_doc_count: 1 } } }, [], ctx); // the interval's errors, as a date_histogram gives them
+            const unit = sb.calendar_interval !== undefined ? CALENDAR[String(sb.calendar_interval)] : undefined;
+            const ms = sb.fixed_interval !== undefined ? fixedInterval(String(sb.fixed_interval)) : undefined;
+            keysOf = (h) => [...new Set(numericValues(h, f).map((v) => (unit ? calendarFloor(v, unit) : Math.floor(v / ms!) * ms!)))];
+          } else throw unsupported(`composite source [${stype}]`);
+          return { sname, keysOf, desc: sb.order === 'desc', missingBucket: sb.missing_bucket === true };
+        });
+        const groups = new Map<string, { key: unknown[]; hits: Hit[] }>();
+        for (const h of hits) {
+          let combos: unknown[][] = [[]];
+          for (const s2 of srcs) {
+            const ks: unknown[] = s2.keysOf(h);
+            if (ks.length === 0) {
+              if (!s2.missingBucket) {
+                combos = [];
+                break;
+              }
+              ks.push(null);
+            }
+            combos = combos.flatMap((c) => ks.map((k) => [...c, k]));
+          }
+          for (const c of combos) {
+            const id = JSON.stringify(c);
+            const g = groups.get(id);
+            if (g) g.hits.push(h);
+            else groups.set(id, { key: c, hits: [h] });
+          }
+        }
+        const cmp = (a: unknown[], b: unknown[]) => {
+          for (let i = 0; i < srcs.length; i++) {
+            const c = compareKeys(a[i], b[i]);
+            if (c !== 0) return srcs[i]!.desc ? -c : c;
+          }
+          return 0;
+        };
+        let list = [...groups.values()].sort((a, b) => cmp(a.key, b.key));
+        if (body.after !== undefined) {
+          const after = srcs.map((s2) => (body.after as Agg)[s2.sname] ?? null);
+          list = list.filter((g) => cmp(g.key, after) > 0);
+        }
+        const page = list.slice(0, size);
+        const keyObj = (k: unknown[]) => Object.fromEntries(srcs.map((s2, i) => [s2.sname, k[i]]));
+        out[name] = {
+          ...(page.length > 0 ? { after_key: keyObj(page[page.length - 1]!.key) } : {}),
+          buckets: page.map((g) => withSub(g.hits, { key: keyObj(g.key), doc_count: g.hits.length })),
+        };
+        break;
+      }
       case 'top_hits':
         out[name] = ctx.topHits(hits, body);
         break;
@@ -369,6 +708,12 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         if (ES_AGGREGATIONS.has(type)) throw unsupported(`aggregation [${type}]`);
         throw parsingError(`Unknown aggregation type [${type}]`, { caused_by: { type: 'named_object_not_found_exception', reason: `[1:1] unknown field [${type}]` } });
     }
+    const produced = (out[name] as { buckets?: unknown } | undefined)?.buckets;
+    if (sub && Array.isArray(produced)) applyParentPipelines(produced as Record<string, unknown>[], sub as Agg);
+  }
+  for (const [name, raw] of Object.entries(specs as Record<string, unknown>)) {
+    const type = typeOf(raw as Agg);
+    if (type && SIBLING_PIPELINES.has(type)) out[name] = siblingPipeline(type, (raw as Agg)[type] as Agg, out, specs as Agg);
   }
   return out;
 }

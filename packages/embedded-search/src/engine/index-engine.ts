@@ -153,6 +153,11 @@ export class IndexEngine {
     return this.liveCount;
   }
 
+  /** One more than the highest doc number given out: a point in time sees the docs below it. */
+  get docLimit(): number {
+    return this.maxDoc;
+  }
+
   mappings(): Mappings {
     return structuredClone(this.mapping);
   }

@@ -12,12 +12,13 @@ export type QsNode =
   | { type: 'or'; children: QsNode[] }
   | { type: 'not'; child: QsNode }
   | { type: 'group'; children: { occur: 'must' | 'should' | 'must_not'; node: QsNode }[] }
-  | { type: 'term'; field?: string; value: string; phrase: boolean }
+  | { type: 'term'; field?: string; value: string; phrase: boolean; regex?: boolean }
   | { type: 'range'; field?: string; from?: string; to?: string; includeFrom: boolean; includeTo: boolean };
 
 type Tok =
   | { t: 'word'; v: string }
   | { t: 'phrase'; v: string }
+  | { t: 'regex'; v: string }
   | { t: 'field'; v: string }
   | { t: 'range'; from: string; to: string; incFrom: boolean; incTo: boolean }
   | { t: 'cmp'; op: string; v: string }
@@ -29,7 +30,9 @@ type Tok =
   | { t: '+' }
   | { t: '-' };
 
-const SPECIAL = new Set([' ', '\t', '\n', '(', ')', '"', ':']);
+// '/' ends a term and starts a regular expression, as in Lucene (so url.path:/api/orders is the
+// regex /api/ then the term orders, and an unquoted CIDR is an unterminated regex)
+const SPECIAL = new Set([' ', '\t', '\n', '(', ')', '"', ':', '/']);
 
 function tokenize(input: string): Tok[] {
   const out: Tok[] = [];
@@ -51,6 +54,18 @@ function tokenize(input: string): Tok[] {
       i = j + 1;
       continue;
     }
+    if (c === '/') {
+      let j = i + 1;
+      let v = '';
+      while (j < input.length && input[j] !== '/') {
+        if (input[j] === '\\' && j + 1 < input.length) v += input[j++];
+        v += input[j++];
+      }
+      if (j >= input.length) throw err(`Lexical error at line 1, column ${input.length + 1}.  Encountered: <EOF> after prefix "${input.slice(i)}"`);
+      out.push({ t: 'regex', v });
+      i = j + 1;
+      continue;
+    }
     if (c === '[' || c === '{') {
       const close = input.slice(i).search(/[\]}]/);
       if (close < 0) throw err('unterminated range');
@@ -63,7 +78,7 @@ function tokenize(input: string): Tok[] {
     }
     if (input.startsWith('&&', i)) { out.push({ t: 'AND' }); i += 2; continue; }
     if (input.startsWith('||', i)) { out.push({ t: 'OR' }); i += 2; continue; }
-    if ((c === '+' || c === '-' || c === '!') && (out.length === 0 || ['(', 'AND', 'OR', 'NOT', '+', '-', 'word', 'phrase', ')', 'range', 'cmp'].includes(out[out.length - 1]!.t)) && i + 1 < input.length && input[i + 1] !== ' ') {
+    if ((c === '+' || c === '-' || c === '!') && (out.length === 0 || ['(', 'AND', 'OR', 'NOT', '+', '-', 'word', 'phrase', 'regex', ')', 'range', 'cmp'].includes(out[out.length - 1]!.t)) && i + 1 < input.length && input[i + 1] !== ' ') {
       out.push(c === '!' ? { t: 'NOT' } : { t: c });
       i++;
       continue;
@@ -109,7 +124,18 @@ export function parseQueryString(input: string, op: 'and' | 'or' = 'or'): QsNode
    * clause before it and the one after it required, OR under default operator AND makes them
    * optional, +/- and NOT mark one clause; so `a OR b AND c` is `a +b +c`, not `a OR (b AND c)`.
    */
+  // groups nest by recursion: Lucene's own parser has no limit and overflows its stack (Elasticsearch
+  // 8.12.2 exits on a query_string of a few thousand nested parentheses); past this depth it is a parse error
+  let depth = 0;
   function clauses(field?: string): QsNode {
+    if (++depth > 200) throw err('groups nested deeper than 200');
+    try {
+      return clausesAt(field);
+    } finally {
+      depth--;
+    }
+  }
+  function clausesAt(field?: string): QsNode {
     const items: { occur: 'must' | 'should' | 'must_not'; node: QsNode }[] = [];
     let conj: 'AND' | 'OR' | undefined;
     while (p < toks.length && peek()!.t !== ')') {
@@ -167,6 +193,8 @@ export function parseQueryString(input: string, op: 'and' | 'or' = 'or'): QsNode
         return { type: 'term', ...(field ? { field } : {}), value: t.v, phrase: false };
       case 'phrase':
         return { type: 'term', ...(field ? { field } : {}), value: t.v, phrase: true };
+      case 'regex':
+        return { type: 'term', ...(field ? { field } : {}), value: t.v, phrase: false, regex: true };
       case 'range':
         return { type: 'range', ...(field ? { field } : {}), from: t.from, to: t.to, includeFrom: t.incFrom, includeTo: t.incTo };
       case 'cmp': {

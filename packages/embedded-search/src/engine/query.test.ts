@@ -210,7 +210,7 @@ test('constant_score scores its filter with the boost', () => {
 });
 
 test('unsupported queries and malformed ones answer with an EsError naming them', () => {
-  for (const q of ['nested', 'geo_distance', 'script', 'fuzzy', 'regexp', 'more_like_this']) {
+  for (const q of ['nested', 'geo_distance', 'script', 'function_score', 'dis_max', 'more_like_this']) {
     assert.throws(() => f.run({ query: { [q]: { field: { value: 'x' } } } }), (e: unknown) => e instanceof EsError && e.status === 400 && e.message.includes(`[${q}]`), q);
   }
   assert.throws(() => f.run({ query: { term: { 'user.id': 'a' }, match: { message: 'b' } } }), isEsError('parsing_exception'));

@@ -9,7 +9,8 @@ import { EsError, parsingError, unsupported } from '../errors.js';
 import { resolveDate } from './date-math.js';
 import { isSearchable, kindOf, type IndexEngine } from './index-engine.js';
 import { parseQueryString, type QsNode } from './query-string.js';
-import { cidrRange, formatIp, ipSortKey, tokenize } from './values.js';
+import { parseSimpleQueryString, type SqsNode } from './simple-query-string.js';
+import { cidrRange, formatIp, ipSortKey, tokenize, zoneOffset } from './values.js';
 
 export type Scores = Map<number, number>;
 type Q = Record<string, unknown>;
@@ -157,7 +158,15 @@ function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
   if (kind === 'number' || kind === 'date') {
     const conv = (v: unknown, roundUp: boolean): number | undefined => {
       if (v === undefined || v === null) return undefined;
-      if (kind === 'date') return resolveDate(v, ctx.now, roundUp, (p.format as string | undefined) ?? m?.format);
+      if (kind === 'date') {
+        const ms = resolveDate(v, ctx.now, roundUp, (p.format as string | undefined) ?? m?.format);
+        // time_zone: a date written without an offset is local time there; an explicit offset, epoch millis and now are instants already
+        if (p.time_zone === undefined || typeof v !== 'string') return ms;
+        const text = v.split('||')[0]!.trim();
+        if (text.startsWith('now') || /^\d+$/.test(text) || /T[\d:.,]*(Z|[+-]\d{2}(:?\d{2})?)$/i.test(text)) return ms;
+        const off = zoneOffset(String(p.time_zone), 'range');
+        return ms - off(ms - off(ms));
+      }
       const n = Number(v);
       if (!Number.isFinite(n)) throw new EsError(400, 'query_shard_exception', `failed to create query: For input string: "${String(v)}"`);
       return n;
@@ -197,14 +206,136 @@ export function wildcardRegExp(pattern: string, caseInsensitive: boolean): RegEx
 }
 
 /**
+ * A Lucene regular expression (RegExp with the default flags) as a JavaScript one over a whole
+ * term: `.`, `*`, `+`, `?`, `{n,m}`, `[...]`, `|`, `(...)`, `"literal"`, `\x` (any character
+ * escaped is itself: Lucene has no \d or \w). The operators JavaScript has no form for (`~`
+ * complement, `&` intersection, `<n-m>` intervals, `@` any string, `#` empty) are a 400 naming them.
+ */
+export function luceneRegExp(pattern: string, caseInsensitive: boolean): RegExp {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      const n = pattern[++i];
+      if (n === undefined) throw new EsError(400, 'query_shard_exception', `failed to create query: expected character after '\\' at position ${i}`);
+      out += n.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      out += c === '\\' ? '\\\\' : c;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      out += c;
+      if (pattern[i + 1] === '^') out += pattern[++i];
+      continue;
+    }
+    if (c === '"') {
+      const end = pattern.indexOf('"', i + 1);
+      if (end < 0) throw new EsError(400, 'query_shard_exception', `failed to create query: expected '"' at position ${pattern.length}`);
+      out += pattern.slice(i + 1, end).replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+      i = end;
+      continue;
+    }
+    if ('~&<@#'.includes(c)) throw unsupported(`regexp operator [${c}]`);
+    if (c === '.') out += '[\\s\\S]';
+    else if (c === '^' || c === '$' || c === '/') out += `\\${c}`;
+    else out += c;
+  }
+  try {
+    return new RegExp(`^(?:${out})$`, `u${caseInsensitive ? 'i' : ''}`);
+  } catch (err) {
+    throw new EsError(400, 'query_shard_exception', `failed to create query: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`);
+  }
+}
+
+function regexpDocs(ctx: EvalContext, field: string, pattern: string, params: Q, lenient: boolean): Scores {
+  const m = ctx.engine.field(field);
+  const kind = kindOf(m?.type ?? 'keyword');
+  if (m && kind !== 'keyword' && kind !== 'text') {
+    if (lenient) return new Map();
+    throw new EsError(400, 'query_shard_exception', `Can only use regexp queries on keyword and text fields - not on [${field}] which is of type [${m.type}]`);
+  }
+  return patternDocs(ctx, field, luceneRegExp(pattern, params.case_insensitive === true), boostOf(params));
+}
+
+/** Damerau-Levenshtein distance (optimal string alignment, as Lucene's automata count transpositions), or max+1 once past max. */
+function editDistance(a: string[], b: string[], max: number, transpositions: boolean): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev2: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      if (transpositions && i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, prev2[j - 2]! + 1);
+      cur.push(d);
+      best = Math.min(best, d);
+    }
+    if (best > max) return max + 1;
+    prev2 = prev;
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** Elasticsearch's fuzziness: AUTO is 0 edits up to 2 characters, 1 up to 5, 2 beyond; numbers at most 2. */
+function maxEdits(fuzziness: unknown, term: string): number {
+  const len = [...term].length;
+  const s = String(fuzziness ?? 'AUTO').toUpperCase();
+  const auto = /^AUTO(?::(\d+),(\d+))?$/.exec(s);
+  if (auto) {
+    const lo = Number(auto[1] ?? 3);
+    const hi = Number(auto[2] ?? 6);
+    return len < lo ? 0 : len < hi ? 1 : 2;
+  }
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < 0) throw parsingError(`failed to parse fuzziness [${String(fuzziness)}]`);
+  return Math.min(2, Math.floor(n));
+}
+
+function fuzzyDocs(ctx: EvalContext, field: string, value: string, params: Q, lenient: boolean): Scores {
+  const m = ctx.engine.field(field);
+  const kind = kindOf(m?.type ?? 'keyword');
+  if (m && kind !== 'keyword' && kind !== 'text') {
+    if (lenient) return new Map();
+    throw new EsError(400, 'query_shard_exception', `failed to create query: Can only use fuzzy queries on keyword and text fields - not on [${field}] which is of type [${m.type}]`);
+  }
+  const max = maxEdits(params.fuzziness, value);
+  const prefixLen = Number(params.prefix_length ?? 0);
+  const transpositions = params.transpositions !== false;
+  const q = [...value];
+  const prefix = q.slice(0, prefixLen).join('');
+  const out: Scores = new Map();
+  for (const t of ctx.engine.termList(field) ?? []) {
+    if (prefixLen > 0 && !t.startsWith(prefix)) continue;
+    if (editDistance(q, [...t], max, transpositions) <= max) for (const d of ctx.engine.termDocs(field, t)!) out.set(d, boostOf(params));
+  }
+  return out;
+}
+
+/**
  * Full-text match on a field: analyses the query for text fields, exact for the others. A value the
  * field cannot hold (a word against a number) is a 400 unless `lenient`, as in Elasticsearch.
  */
-function matchDocs(ctx: EvalContext, field: string, query: unknown, operator: string, boost: number, minimumShouldMatch?: unknown, lenient = false): Scores {
+function matchDocs(ctx: EvalContext, field: string, query: unknown, operator: string, boost: number, minimumShouldMatch?: unknown, lenient = false, fuzziness?: unknown): Scores {
   const m = lenient ? ctx.engine.field(field) : searchable(ctx, field);
   if (lenient && !isSearchable(m)) return new Map();
   if (!m && !ctx.engine.hasTerms(field) && !ctx.engine.hasNumbers(field)) return new Map();
-  if (kindOf(m?.type ?? 'keyword') !== 'text') {
+  const kind = kindOf(m?.type ?? 'keyword');
+  if (fuzziness !== undefined && (kind === 'keyword' || kind === 'text')) {
+    // fuzziness in a match: each analysed term (the whole value on a keyword) matched within its edits
+    const terms = kind === 'text' ? tokenize(String(query ?? '')) : [String(query ?? '')];
+    const parts = terms.map((t) => fuzzyDocs(ctx, field, t, { fuzziness, boost }, true));
+    if (parts.length === 0) return new Map();
+    return operator.toLowerCase() === 'and' ? parts.reduce((a, b) => intersect(a, b)) : union(parts);
+  }
+  if (kind !== 'text') {
     try {
       return fromSet(termDocs(ctx, field, query), boost);
     } catch (err) {
@@ -300,9 +431,24 @@ function expandFields(ctx: EvalContext, fields: string[]): string[] {
 }
 
 /** Query names of Elasticsearch 8 (the ones this node does not implement answer as unsupported). */
-const ES_QUERIES = new Set(['regexp', 'fuzzy', 'simple_query_string', 'match_bool_prefix', 'match_phrase_prefix', 'combined_fields', 'intervals', 'nested', 'has_child', 'has_parent', 'parent_id', 'geo_bounding_box', 'geo_distance', 'geo_grid', 'geo_polygon', 'geo_shape', 'shape', 'more_like_this', 'script', 'script_score', 'function_score', 'percolate', 'rank_feature', 'wrapper', 'pinned', 'distance_feature', 'dis_max', 'boosting', 'span_term', 'span_near', 'span_or', 'span_not', 'span_first', 'span_multi', 'span_containing', 'span_within', 'field_masking_span', 'terms_set', 'type', 'knn', 'text_expansion', 'sparse_vector', 'semantic']);
+const ES_QUERIES = new Set(['match_bool_prefix', 'match_phrase_prefix', 'combined_fields', 'intervals', 'nested', 'has_child', 'has_parent', 'parent_id', 'geo_bounding_box', 'geo_distance', 'geo_grid', 'geo_polygon', 'geo_shape', 'shape', 'more_like_this', 'script', 'script_score', 'function_score', 'percolate', 'rank_feature', 'wrapper', 'pinned', 'distance_feature', 'dis_max', 'boosting', 'span_term', 'span_near', 'span_or', 'span_not', 'span_first', 'span_multi', 'span_containing', 'span_within', 'field_masking_span', 'terms_set', 'type', 'knn', 'text_expansion', 'sparse_vector', 'semantic']);
+
+/** Elasticsearch's indices.query.bool.max_nested_depth (30): a query nested deeper is refused when parsed. */
+const MAX_NESTED_DEPTH = 30;
+const NESTED_TOO_DEEP = 'The nested depth of the query exceeds the maximum nested depth for queries set in [indices.query.bool.max_nested_depth]';
+let depth = 0;
 
 export function evaluate(query: unknown, ctx: EvalContext): Scores {
+  if (depth >= MAX_NESTED_DEPTH) throw new EsError(400, 'illegal_argument_exception', NESTED_TOO_DEEP);
+  depth++;
+  try {
+    return evaluateOne(query, ctx);
+  } finally {
+    depth--;
+  }
+}
+
+function evaluateOne(query: unknown, ctx: EvalContext): Scores {
   if (query === undefined || query === null) return all(ctx);
   const q = obj(query, 'query');
   const names = Object.keys(q);
@@ -365,9 +511,28 @@ export function evaluate(query: unknown, ctx: EvalContext): Scores {
       const v = value ?? params.wildcard;
       return patternDocs(ctx, field, wildcardRegExp(String(v), params.case_insensitive === true), boostOf(params));
     }
+    case 'regexp': {
+      const { field, value, params } = fieldAndParams(obj(body, name), 'value', name);
+      if (typeof value !== 'string') throw parsingError('[regexp] query requires a string value');
+      return regexpDocs(ctx, field, value, params, false);
+    }
     case 'match': {
       const { field, value, params } = fieldAndParams(obj(body, name), 'query', name);
-      return matchDocs(ctx, field, value, String(params.operator ?? 'or'), boostOf(params), params.minimum_should_match, params.lenient === true);
+      return matchDocs(ctx, field, value, String(params.operator ?? 'or'), boostOf(params), params.minimum_should_match, params.lenient === true, params.fuzziness);
+    }
+    case 'fuzzy': {
+      const { field, value, params } = fieldAndParams(obj(body, name), 'value', name);
+      if (value === undefined || value === null || typeof value === 'object') throw parsingError('[fuzzy] query requires a value');
+      return fuzzyDocs(ctx, field, String(value), params, false);
+    }
+    case 'simple_query_string': {
+      const b = obj(body, name);
+      if (typeof b.query !== 'string') throw parsingError('[simple_query_string] query text missing');
+      const op = String(b.default_operator ?? 'or').toLowerCase() === 'and' ? 'and' : 'or';
+      const tree = parseSimpleQueryString(b.query, op);
+      if (!tree) return new Map();
+      const fields = expandFields(ctx, (b.fields as string[] | undefined) ?? ['*']);
+      return evalSqs(tree, ctx, fields, op);
     }
     case 'match_phrase': {
       const { field, value, params } = fieldAndParams(obj(body, name), 'query', name);
@@ -434,7 +599,18 @@ function clauses(v: unknown): unknown[] {
 
 function evalBool(b: Q, ctx: EvalContext): Scores {
   for (const k of Object.keys(b)) if (!['must', 'filter', 'should', 'must_not', 'minimum_should_match', 'boost', '_name'].includes(k)) throw parsingError(`[bool] query does not support [${k}]`);
-  const must = clauses(b.must).map((c) => evaluate(c, ctx));
+  // a bool's clause that is nested too deep fails as the field of the bool that holds it, as Elasticsearch's parser reports it
+  const inClause = (key: string) => (c: unknown) => {
+    try {
+      return evaluate(c, ctx);
+    } catch (err) {
+      if (err instanceof EsError && (err.message === NESTED_TOO_DEEP || err.extra.nestedTooDeep === true)) {
+        throw new EsError(400, 'x_content_parse_exception', `[bool] failed to parse field [${key}]`, { caused_by: err.toCause(), nestedTooDeep: true });
+      }
+      throw err;
+    }
+  };
+  const must = clauses(b.must).map(inClause('must'));
   // a keyword term among other required clauses is checked per candidate against its posting
   // instead of listing every document it holds (event.outcome: failure is a fifth of all events)
   const filterClauses = clauses(b.filter);
@@ -445,9 +621,9 @@ function evalBool(b: Q, ctx: EvalContext): Scores {
     if (probe) probes.push(probe);
     return !probe;
   });
-  const filter = rest.map((c) => evaluate(c, ctx));
-  const should = clauses(b.should).map((c) => evaluate(c, ctx));
-  const mustNot = clauses(b.must_not).map((c) => evaluate(c, ctx));
+  const filter = rest.map(inClause('filter'));
+  const should = clauses(b.should).map(inClause('should'));
+  const mustNot = clauses(b.must_not).map(inClause('must_not'));
   let base: Scores | undefined;
   for (const m of must) base = base ? intersect(base, m) : m;
   for (const f of filter) base = base ? intersect(base, fromSet(f.keys(), 0)) : fromSet(f.keys(), 0);
@@ -512,6 +688,10 @@ function evalQs(node: QsNode, ctx: EvalContext, defaults: string[], op: 'and' | 
       const fields = node.field ? expandFields(ctx, [node.field]) : expandFields(ctx, defaults);
       const parts = fields.map((f) => {
         const kind = kindOf(ctx.engine.field(f)?.type ?? 'keyword');
+        // an invalid regular expression in query_string matches nothing, as Elasticsearch answers it
+        if (node.regex) return safe(() => regexpDocs(ctx, f, kind === 'text' ? node.value.toLowerCase() : node.value, {}, !node.field));
+        const fz = node.phrase ? null : /^(.*[^~])~(\d+(?:\.\d+)?)?$/.exec(node.value);
+        if (fz) return fuzzyDocs(ctx, f, kind === 'text' ? fz[1]!.toLowerCase() : fz[1]!, fz[2] !== undefined ? { fuzziness: Math.floor(Number(fz[2])) } : {}, true);
         if (node.phrase) return kind === 'text' ? phraseDocs(ctx, f, node.value, 1) : safe(() => fromSet(termDocs(ctx, f, node.value)));
         if (node.value === '*' ) return fromSet(ctx.engine.docsWithField(f));
         if (/[*?]/.test(node.value)) {
@@ -545,5 +725,37 @@ function safe(fn: () => Scores): Scores {
   } catch (err) {
     if (err instanceof EsError && (err.type === 'query_shard_exception' || err.type === 'parse_exception')) return new Map();
     throw err;
+  }
+}
+
+/** simple_query_string over its fields: every term is lenient (a field that cannot hold it matches nothing). */
+function evalSqs(node: SqsNode, ctx: EvalContext, fields: string[], op: 'and' | 'or'): Scores {
+  switch (node.type) {
+    case 'and':
+      return node.children.map((c) => evalSqs(c, ctx, fields, op)).reduce((a, b) => intersect(a, b));
+    case 'or':
+      return union(node.children.map((c) => evalSqs(c, ctx, fields, op)));
+    case 'not': {
+      const out = all(ctx, 0);
+      for (const [d] of evalSqs(node.child, ctx, fields, op)) out.delete(d);
+      return out;
+    }
+    case 'phrase':
+      return union(fields.map((f) => (kindOf(ctx.engine.field(f)?.type ?? 'keyword') === 'text' ? phraseDocs(ctx, f, node.value, 1) : safe(() => matchDocs(ctx, f, node.value, op, 1, undefined, true)))));
+    case 'term':
+      return union(
+        fields.map((f) => {
+          const kind = kindOf(ctx.engine.field(f)?.type ?? 'keyword');
+          if (node.prefix) {
+            if (kind !== 'text' && kind !== 'keyword') return new Map();
+            const p = kind === 'text' ? node.value.toLowerCase() : node.value;
+            const out: Scores = new Map();
+            for (const t of ctx.engine.termList(f) ?? []) if (t.startsWith(p)) for (const d of ctx.engine.termDocs(f, t)!) out.set(d, 1);
+            return out;
+          }
+          if (node.fuzzy !== undefined) return fuzzyDocs(ctx, f, kind === 'text' ? node.value.toLowerCase() : node.value, { fuzziness: node.fuzzy === 'auto' ? 'AUTO' : node.fuzzy }, true);
+          return safe(() => matchDocs(ctx, f, node.value, op, 1, undefined, true));
+        }),
+      );
   }
 }

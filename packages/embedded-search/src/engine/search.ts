@@ -6,6 +6,7 @@
 import { EsError, parsingError, unsupported } from '../errors.js';
 import { aggregate, type Hit } from './aggregations.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
+import { dateFormatter, fetchHit, parseFetch } from './fetch.js';
 import { evaluate, fieldValues, wildcardRegExp } from './query.js';
 import { formatIp, ipSortKey, maxOf, parseDate } from './values.js';
 
@@ -18,14 +19,45 @@ export interface SearchTarget {
 type Body = Record<string, unknown>;
 type Params = Record<string, string | undefined>;
 
+/** How a point in time or a scroll context shapes a search (server.ts keeps the contexts). */
+export interface SearchOptions {
+  /** Per index: only doc numbers below this are visible (the documents that existed when the context opened). */
+  docLimits?: Map<string, number>;
+  /** A point-in-time search: `_shard_doc` sorts, and an explicit sort gets it as the implicit tiebreaker. */
+  pit?: boolean;
+  /** A scroll page: hits from this offset, no result window, aggregations on the first page only. */
+  scrollOffset?: number;
+  /**
+   * A scroll's matched and sorted hits, kept by its context after the first page so that later pages
+   * are slices, not the whole search again (a scroll of n hits would otherwise cost n²/size).
+   */
+  scrollCache?: { hits?: Hit[]; valued?: { h: Hit; v: (number | string | null)[] }[] };
+}
+
 const KNOWN_BODY = new Set(['query', 'size', 'from', 'sort', 'search_after', 'track_total_hits', '_source', 'aggs', 'aggregations', 'track_scores', 'timeout', 'version', 'seq_no_primary_term', 'fields', 'stored_fields', 'explain', 'highlight', 'runtime_mappings', 'pit', 'collapse', 'post_filter', 'min_score', 'docvalue_fields', 'profile', 'terminate_after', 'script_fields', 'suggest', 'rescore', 'indices_boost']);
-const UNSUPPORTED_BODY = new Set(['highlight', 'runtime_mappings', 'pit', 'collapse', 'post_filter', 'docvalue_fields', 'profile', 'script_fields', 'suggest', 'rescore', 'indices_boost', 'explain']);
+const UNSUPPORTED_BODY = new Set(['runtime_mappings', 'collapse', 'post_filter', 'profile', 'suggest', 'rescore', 'indices_boost', 'explain']);
 
 interface SortKey {
   field: string;
   order: 'asc' | 'desc';
   missing: '_last' | '_first';
   unmappedType?: string;
+  /** A date sort value is shown in this format (Kibana asks for strict_date_optional_time). */
+  format?: string;
+  /** `_shard_doc`: the shard's position in the request (ES puts it in the high 32 bits). */
+  shardOf?: (index: string) => number;
+}
+
+/**
+ * The sort value Elasticsearch shows for a document without one: the missing value Lucene sorted it
+ * by, Long.MAX_VALUE / MIN_VALUE for long and date fields (Integer's for the smaller integers), null otherwise.
+ */
+function missingShown(type: string | undefined, key: SortKey): number | null {
+  if (type === undefined) return null;
+  const high = (key.missing === '_last') === (key.order === 'asc');
+  if (type === 'long' || type === 'date' || type === 'date_nanos') return high ? 2 ** 63 : -(2 ** 63);
+  if (type === 'integer' || type === 'short' || type === 'byte') return high ? 2147483647 : -2147483648;
+  return null;
 }
 
 function parseSort(spec: unknown): SortKey[] {
@@ -43,7 +75,7 @@ function parseSort(spec: unknown): SortKey[] {
         const order = String(o.order ?? (field === '_score' ? 'desc' : 'asc'));
         if (order !== 'asc' && order !== 'desc') throw parsingError(`[sort] unknown order [${order}]`);
         if (o.mode !== undefined && !['min', 'max'].includes(String(o.mode))) throw unsupported(`sort mode [${String(o.mode)}]`);
-        return { field, order, missing: o.missing === '_first' ? '_first' : '_last', ...(o.unmapped_type !== undefined ? { unmappedType: String(o.unmapped_type) } : {}) };
+        return { field, order, missing: o.missing === '_first' ? '_first' : '_last', ...(o.unmapped_type !== undefined ? { unmappedType: String(o.unmapped_type) } : {}), ...(o.format !== undefined ? { format: String(o.format) } : {}) };
       });
     }
     throw parsingError('[sort] malformed');
@@ -53,6 +85,7 @@ function parseSort(spec: unknown): SortKey[] {
 function sortValue(h: Hit, key: SortKey): number | string | null {
   if (key.field === '_score') return h.score;
   if (key.field === '_doc') return h.doc;
+  if (key.field === '_shard_doc') return (key.shardOf?.(h.index) ?? 0) * 2 ** 32 + h.doc;
   const m = h.engine.field(key.field);
   if (!m) return null;
   const kind = kindOf(m.type ?? 'keyword');
@@ -122,9 +155,12 @@ export function filterSource(source: Record<string, unknown>, spec: unknown): Re
   return walk(source, '');
 }
 
-function matchAll(targets: SearchTarget[], query: unknown, now: number): Hit[] {
+function matchAll(targets: SearchTarget[], query: unknown, now: number, limits?: Map<string, number>): Hit[] {
   const hits: Hit[] = [];
-  for (const t of targets) for (const [doc, score] of evaluate(query, { engine: t.engine, now })) hits.push({ engine: t.engine, index: t.index, doc, score });
+  for (const t of targets) {
+    const limit = limits?.get(t.index) ?? Infinity;
+    for (const [doc, score] of evaluate(query, { engine: t.engine, now })) if (doc < limit) hits.push({ engine: t.engine, index: t.index, doc, score });
+  }
   return hits;
 }
 
@@ -135,7 +171,7 @@ function queryFrom(body: Body | undefined, params: Params): unknown {
   return body?.query;
 }
 
-export function search(targets: SearchTarget[], body: Body | undefined, params: Params, now: number): Record<string, unknown> {
+export function search(targets: SearchTarget[], body: Body | undefined, params: Params, now: number, opts: SearchOptions = {}): Record<string, unknown> {
   const b = body ?? {};
   for (const k of Object.keys(b)) {
     if (!KNOWN_BODY.has(k)) throw parsingError(`Unknown key for a START_OBJECT in [${k}].`);
@@ -145,17 +181,24 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
     if (typeof v === 'string' && !/^\s*-?\d+\s*$/.test(v)) throw new EsError(400, 'number_format_exception', `For input string: "${v}"`);
   }
   const size = Number(params.size ?? b.size ?? 10);
-  const from = Number(params.from ?? b.from ?? 0);
+  const from = opts.scrollOffset ?? Number(params.from ?? b.from ?? 0);
   if (!Number.isInteger(size) || size < 0) throw new EsError(400, 'illegal_argument_exception', `[size] parameter cannot be negative, found [${size}]`);
   if (!Number.isInteger(from) || from < 0) throw new EsError(400, 'illegal_argument_exception', `[from] parameter cannot be negative, found [${from}]`);
-  if (from + size > 10_000) {
+  if (from + size > 10_000 && opts.scrollOffset === undefined) {
     throw new EsError(400, 'illegal_argument_exception', `Result window is too large, from + size must be less than or equal to: [10000] but was [${from + size}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.`);
   }
-  const hits = matchAll(targets, queryFrom(b, params), now);
+  const fetch = parseFetch(b);
+  const cached = opts.scrollCache?.valued;
+  const hits = opts.scrollCache?.hits ?? matchAll(targets, queryFrom(b, params), now, opts.docLimits);
   const minScore = typeof b.min_score === 'number' ? b.min_score : undefined;
   const kept = minScore === undefined ? hits : hits.filter((h) => h.score >= minScore);
 
   const sortKeys = parseSort(params.sort ?? b.sort);
+  if (sortKeys.some((k) => k.field === '_shard_doc')) {
+    if (!opts.pit) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: [_shard_doc] sort field cannot be used without [point in time];');
+  } else if (opts.pit && sortKeys.length > 0) sortKeys.push({ field: '_shard_doc', order: 'asc', missing: '_last' });
+  const shardPos = new Map(targets.map((t, i) => [t.index, i]));
+  for (const k of sortKeys) if (k.field === '_shard_doc') k.shardOf = (index) => shardPos.get(index) ?? 0;
   const byScore = sortKeys.length === 0;
   for (const k of sortKeys) {
     // as Elasticsearch: sorting on a field no target maps is an error unless unmapped_type says what it is
@@ -166,19 +209,26 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   // no page to show (size 0, the aggregation-only search): sorting every hit would be wasted work;
   // sort values are still read once when the sort itself could fail (a text field)
   const pageNeeded = size > 0 || b.search_after !== undefined;
-  const valued = pageNeeded ? kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })) : kept.slice(0, 1).map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) }));
+  const valued = cached ?? (pageNeeded || opts.scrollCache ? kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })) : kept.slice(0, 1).map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })));
   // ip sort values compare as 128-bit keys and are shown as addresses, as Elasticsearch shows them
   const isIp = (k: SortKey) => targets.some((t) => t.engine.field(k.field)?.type === 'ip');
   const ipSorts = keys.map(isIp);
-  const shownSort = (v: (number | string | null)[]) => (ipSorts.some(Boolean) ? v.map((x, i) => (ipSorts[i] && typeof x === 'string' ? formatIp(x) : x)) : v);
-  valued.sort((x, y) => compare(x.v, y.v, keys) || (x.h.index < y.h.index ? -1 : x.h.index > y.h.index ? 1 : x.h.doc - y.h.doc));
+  const types = keys.map((k) => targets.map((t) => t.engine.field(k.field)?.type).find((x) => x !== undefined) ?? k.unmappedType);
+  const missing = keys.map((k, i) => missingShown(types[i], k));
+  const formats = keys.map((k, i) => (k.format !== undefined && types[i] === 'date' ? dateFormatter(k.format) : undefined));
+  const shownSort = (v: (number | string | null)[]) => v.map((x, i) => (x === null ? missing[i]! : ipSorts[i] && typeof x === 'string' ? formatIp(x) : formats[i] && typeof x === 'number' ? formats[i]!(x) : x));
+  if (!cached) valued.sort((x, y) => compare(x.v, y.v, keys) || (x.h.index < y.h.index ? -1 : x.h.index > y.h.index ? 1 : x.h.doc - y.h.doc));
+  if (opts.scrollCache && !cached) {
+    opts.scrollCache.hits = hits;
+    opts.scrollCache.valued = valued;
+  }
 
   let page = valued;
   if (b.search_after !== undefined) {
     if (byScore && !Array.isArray(b.search_after)) throw parsingError('[search_after] must be an array');
     const after = (b.search_after as unknown[]).map((v, i) => {
       const k = keys[i];
-      if (k && k.field !== '_score' && k.field !== '_doc' && typeof v === 'string') {
+      if (k && k.field !== '_score' && k.field !== '_doc' && k.field !== '_shard_doc' && typeof v === 'string') {
         if (isIp(k)) return ipSortKey(v) ?? v;
         const ms = targets.some((t) => t.engine.field(k.field)?.type === 'date') ? parseDate(v) : undefined;
         return ms ?? v;
@@ -189,7 +239,8 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
     if (from > 0) throw new EsError(400, 'illegal_argument_exception', '[from] parameter must be set to 0 when [search_after] is used.');
     page = valued.filter((x) => compare(x.v, after, keys) > 0);
   }
-  const selected = page.slice(from, from + size);
+  // a scroll's kept hits may include a document deleted since its first page: it is left out
+  const selected = cached ? page.slice(from, from + size).filter((x) => x.h.engine.isLive(x.h.doc)) : page.slice(from, from + size);
 
   const trackTotal = params.track_total_hits ?? b.track_total_hits ?? 10_000;
   const exact = trackTotal === true || trackTotal === 'true';
@@ -209,6 +260,7 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
       ...(b.version === true ? { _version: d.version } : {}),
       ...(b.seq_no_primary_term === true ? { _seq_no: d.seqNo, _primary_term: 1 } : {}),
       ...(src !== undefined ? { _source: src } : {}),
+      ...(fetch ? fetchHit(x.h, fetch) : {}),
       ...(byScore ? {} : { sort: shownSort(x.v) }),
     };
   };
@@ -216,7 +268,7 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
     hits: { ...(total ? { total } : {}), max_score: maxScore, hits: selected.map(toHit) },
   };
   const aggs = b.aggs ?? b.aggregations;
-  if (aggs !== undefined) {
+  if (aggs !== undefined && !opts.scrollOffset) {
     response.aggregations = aggregate(aggs, kept, {
       now,
       topHits: (bucketHits, spec) => {

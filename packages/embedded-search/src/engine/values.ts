@@ -5,6 +5,7 @@
  *   boolean -> "true"/"false" term                       ip -> canonical string term + 128-bit sort key
  */
 import net from 'node:net';
+import { EsError } from '../errors.js';
 import { dateFormat } from './date-format.js';
 
 export function tokenize(text: string): string[] {
@@ -147,3 +148,26 @@ export function minOf(xs: number[]): number {
   for (const x of xs) if (x < m) m = x;
   return m;
 }
+
+/** A time zone's offset from UTC in ms at an instant: a fixed "+05:30" or an IANA id (through Intl). */
+export function zoneOffset(zone: string, owner: string): (ms: number) => number {
+  const fixed = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
+  if (fixed && (Number(fixed[2]) > 18 || Number(fixed[3] ?? 0) > 59)) throw new EsError(400, 'x_content_parse_exception', `[${owner}] failed to parse field [time_zone]`, { caused_by: { type: 'date_time_exception', reason: `Zone offset hours not in valid range: value ${Number(fixed[2])} is not in the range -18 to 18` } });
+  if (fixed) {
+    const o = (fixed[1] === '-' ? -1 : 1) * (Number(fixed[2]) * 60 + Number(fixed[3] ?? 0)) * 60_000;
+    return () => o;
+  }
+  if (['UTC', 'Z', 'GMT', 'Etc/UTC', 'Etc/GMT'].includes(zone)) return () => 0;
+  let fmt: Intl.DateTimeFormat;
+  try {
+    fmt = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
+  } catch {
+    throw new EsError(400, 'x_content_parse_exception', `[${owner}] failed to parse field [time_zone]`, { caused_by: { type: 'zone_rules_exception', reason: `Unknown time-zone ID: ${zone}` } });
+  }
+  return (ms) => {
+    const name = fmt.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+    const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
+    return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) * 60_000 : 0;
+  };
+}
+
