@@ -328,7 +328,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
             await opts.producer.send(ALERTS_TOPIC, [alert]);
           }
           // The group moved the partition to another member, which reads from the committed offset: abort, do not commit twice.
-          if (payload.isStale()) throw new Rejoin(new Error('partition reassigned during the transaction'));
+          if (payload.isStale()) throw new Rejoin(KAFKA_ERRORS.AUDIT_ERR_KAFKA_REBALANCE.create('partition reassigned during the transaction'));
           await tx.sendOffsets(opts.groupId, batch.topic, batch.partition, next);
           return { dead, ids, raised: raised !== undefined };
         }),
@@ -363,7 +363,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       try {
         dead.push(...((await opts.handler([record], ctx))?.deadLetters ?? []));
       } catch (err) {
-        const e = toAuditError(err, 'AUDIT_ERR_PROCESSING');
+        const e = toAuditError(err, KAFKA_ERRORS.AUDIT_ERR_PROCESSING);
         if (failureClass(e) !== 'record') throw e;
         dead.push({ record, error: e });
       }
