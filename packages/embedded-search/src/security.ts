@@ -13,6 +13,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { EsError } from './errors.js';
+import { SEARCH_NODE_ERRORS } from './audit-errors.js';
 
 export interface SecurityOptions {
   /** Native realm users: name -> password. */
@@ -39,7 +40,7 @@ export class Security {
   constructor(opts: SecurityOptions) {
     for (const [u, p] of Object.entries(opts.users ?? {})) this.users.set(u, digest(p));
     for (const [id, k] of Object.entries(opts.apiKeys ?? {})) this.apiKeys.set(id, digest(k));
-    if (this.users.size === 0 && this.apiKeys.size === 0) throw new Error('security needs at least one user or API key');
+    if (this.users.size === 0 && this.apiKeys.size === 0) throw SEARCH_NODE_ERRORS.AUDIT_ERR_SEARCH_CONFIG.create('security needs at least one user or API key');
   }
 
   /** Who sent the request, or the EsError (401) Elasticsearch would answer; `headers` of the error carry the challenges. */

@@ -632,7 +632,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     const parseLine = (l: string): Json => {
       try {
         const v = JSON.parse(l) as unknown;
-        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new SyntaxError('not an object') // caught just below: a JSON value that is not an object is a parse error;
         return v as Json;
       } catch (err) {
         throw new EsError(400, 'x_content_parse_exception', `[1:1] ${(err as Error).message}`);

@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { IndexEngine, type Mappings } from './engine/index.js';
+import { SEARCH_NODE_ERRORS } from './audit-errors.js';
 
 export interface IndexMeta {
   name: string;
@@ -139,7 +140,7 @@ export class Store {
         let done = 0;
         while (done < len) {
           const n = fs.readSync(li.fd, buf, done, len - done, pos + done);
-          if (n === 0) throw new Error(`log ${file} ends before byte ${pos + len}`);
+          if (n === 0) throw SEARCH_NODE_ERRORS.AUDIT_ERR_SEARCH_LOG_TRUNCATED.create(file, pos + len);
           done += n;
         }
         return buf.toString('utf8');

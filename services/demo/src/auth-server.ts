@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type CryptoKey } from 'jose';
 import type { Logger } from '@jwt-audit/runtime';
+import { DEMO_ERRORS } from './errors.js';
 
 /**
  * A small OAuth 2.0 authorization server for the demo and the end-to-end tests:
@@ -94,7 +95,7 @@ async function loadKeys(file: string): Promise<StoredKey[] | undefined> {
     stored = JSON.parse(readFileSync(file, 'utf8')) as JWK[];
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`demo IdP key file ${file}: ${(err as Error).message}`);
+    throw DEMO_ERRORS.AUDIT_ERR_DEMO_KEY.wrap(err, file, (err as Error).message);
   }
   return Promise.all(
     stored.map(async (privateJwk) => {
@@ -118,7 +119,7 @@ function readBody(req: http.IncomingMessage, limit = 64 * 1024): Promise<string>
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        reject(new Error('body too large'));
+        reject(DEMO_ERRORS.AUDIT_ERR_DEMO_BODY_TOO_LARGE.create());
         req.destroy();
       } else chunks.push(c);
     });

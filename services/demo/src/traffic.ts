@@ -8,6 +8,7 @@
  * shows each attack with the alerts it raised (read from the alerts index), and any alert that
  * no labelled attack explains.
  */
+import { DEMO_ERRORS } from './errors.js';
 const env = process.env;
 const host = env.AUDIT_HOST || '127.0.0.1';
 const edge = env.AUDIT_DEMO_EDGE || `http://${host}:${env.AUDIT_INTERCEPTOR_PORT || 8080}`;
@@ -234,7 +235,7 @@ async function main(): Promise<void> {
       background.set(u, s);
     }
   }
-  if (sessions.length === 0) throw new Error(`cannot log in through ${edge}: is npm start running?`);
+  if (sessions.length === 0) throw DEMO_ERRORS.AUDIT_ERR_DEMO_LOGIN.create(edge);
   const end = Date.now() + durationMs;
   let n = 0;
   let nextAttack = Date.now() + 5_000;

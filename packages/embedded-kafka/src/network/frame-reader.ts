@@ -7,6 +7,7 @@
  * allocated, and the allocation itself waits for the caller (`needsBuffer` -> `allocate()`), so
  * the connection can first reserve the bytes from the broker-wide budget.
  */
+import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
 
 export class FrameSizeError extends Error {
   constructor(readonly size: number, readonly max: number) {
@@ -38,7 +39,7 @@ export class FrameReader {
   }
 
   allocate(): void {
-    if (!this.needsBuffer) throw new Error('allocate() without a declared frame');
+    if (!this.needsBuffer) throw RUNTIME_ERRORS.AUDIT_ERR_INTERNAL.create('allocate() without a declared frame');
     this.frame = Buffer.allocUnsafe(this.declared);
     this.fill = 0;
   }
@@ -68,7 +69,7 @@ export class FrameReader {
 
   /** The completed frame (without its size prefix); resets for the next one. */
   take(): Buffer {
-    if (!this.complete) throw new Error('take() before the frame is complete');
+    if (!this.complete) throw RUNTIME_ERRORS.AUDIT_ERR_INTERNAL.create('take() before the frame is complete');
     const f = this.frame!;
     this.frame = undefined;
     this.fill = 0;

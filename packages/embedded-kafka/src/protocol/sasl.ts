@@ -15,6 +15,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ErrorCode } from '../errors.js';
 import type { ApiDefinition } from './context.js';
+import { BROKER_ERRORS } from '../audit-errors.js';
 
 export const SASL_ERRORS = { ILLEGAL_SASL_STATE: 34, UNSUPPORTED_SASL_MECHANISM: 33, SASL_AUTHENTICATION_FAILED: 58 } as const;
 
@@ -43,7 +44,7 @@ export class SaslUsers {
 
   constructor(opts: SaslOptions) {
     this.mechanisms = opts.mechanisms ?? [...SASL_MECHANISMS];
-    for (const m of this.mechanisms) if (!SASL_MECHANISMS.includes(m)) throw new Error(`unknown SASL mechanism ${m}`);
+    for (const m of this.mechanisms) if (!SASL_MECHANISMS.includes(m)) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CONFIG.create(`unknown SASL mechanism ${m}`);
     for (const [user, password] of Object.entries(opts.users)) {
       this.plain.set(user, sha256(Buffer.from(password, 'utf8')));
       for (const hash of ['sha256', 'sha512'] as const) {

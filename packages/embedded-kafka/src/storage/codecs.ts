@@ -14,6 +14,7 @@ import { gunzipSync } from 'node:zlib';
 import { Decompress as ZstdStream } from 'fzstd';
 import { decompress as lz4Decompress } from 'lz4js';
 import { uncompress as snappyUncompress } from 'snappyjs';
+import { BROKER_ERRORS } from '../audit-errors.js';
 
 export const Codec = { NONE: 0, GZIP: 1, SNAPPY: 2, LZ4: 3, ZSTD: 4 } as const;
 export const CODEC_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
@@ -35,10 +36,10 @@ function snappy(body: Buffer): Buffer {
   const parts: Buffer[] = [];
   let total = 0;
   for (let pos = 16; pos < body.length; ) {
-    if (pos + 4 > body.length) throw new Error('truncated xerial snappy block length');
+    if (pos + 4 > body.length) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create('truncated xerial snappy block length');
     const len = body.readInt32BE(pos);
     pos += 4;
-    if (len < 0 || pos + len > body.length) throw new Error('truncated xerial snappy block');
+    if (len < 0 || pos + len > body.length) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create('truncated xerial snappy block');
     const block = Buffer.from(snappyUncompress(body.subarray(pos, pos + len), MAX_DECOMPRESSED_BYTES - total));
     total += block.length;
     parts.push(block);
@@ -64,26 +65,26 @@ const LZ4_BLOCK_SLACK = 64;
  * size can expand to, so a 100-byte record does not cost a 4 MiB output buffer.
  */
 export function lz4Bound(body: Buffer): number {
-  if (body.length < 7 || body.readUInt32LE(0) !== LZ4_MAGIC) throw new Error('invalid LZ4 frame: magic number');
+  if (body.length < 7 || body.readUInt32LE(0) !== LZ4_MAGIC) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create('invalid LZ4 frame: magic number');
   const flg = body[4]!;
   const blockMax = LZ4_BLOCK_MAX[(body[5]! >> 4) & 7] ?? 0;
-  if ((flg & 0xc0) !== 0x40 || blockMax === 0) throw new Error('invalid LZ4 frame descriptor');
+  if ((flg & 0xc0) !== 0x40 || blockMax === 0) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create('invalid LZ4 frame descriptor');
   let pos = 6;
   if (flg & 0x08) {
-    if (body.length < 15) throw new Error('truncated LZ4 frame');
-    if (body.readBigUInt64LE(6) > BigInt(MAX_DECOMPRESSED_BYTES)) throw new Error(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
+    if (body.length < 15) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create('truncated LZ4 frame');
+    if (body.readBigUInt64LE(6) > BigInt(MAX_DECOMPRESSED_BYTES)) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
     pos += 8;
   }
   pos += 1; // header checksum
   let bound = 0;
   for (;;) {
-    if (pos + 4 > body.length) throw new Error('truncated LZ4 frame');
+    if (pos + 4 > body.length) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create('truncated LZ4 frame');
     const word = body.readUInt32LE(pos);
     pos += 4;
     if (word === 0) return bound;
     const size = word & 0x7fffffff;
     bound += word & 0x80000000 ? size : Math.min(blockMax, size * LZ4_MAX_RATIO + LZ4_BLOCK_SLACK);
-    if (bound > MAX_DECOMPRESSED_BYTES) throw new Error(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
+    if (bound > MAX_DECOMPRESSED_BYTES) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
     pos += size + (flg & 0x10 ? 4 : 0);
   }
 }
@@ -94,7 +95,7 @@ function zstd(body: Buffer): Buffer {
   let total = 0;
   const stream = new ZstdStream((chunk) => {
     total += chunk.length;
-    if (total > MAX_DECOMPRESSED_BYTES) throw new Error(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
+    if (total > MAX_DECOMPRESSED_BYTES) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
     parts.push(Buffer.from(chunk)); // a copy: the chunk may be a view of the stream's window
   });
   stream.push(body, true);
@@ -122,9 +123,9 @@ export function decompress(codec: number, body: Buffer): Buffer {
         out = zstd(body);
         break;
       default:
-        throw new Error(`unknown compression type id ${codec}`);
+        throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create(`unknown compression type id ${codec}`);
     }
-    if (out.length > MAX_DECOMPRESSED_BYTES) throw new Error(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
+    if (out.length > MAX_DECOMPRESSED_BYTES) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
     return out;
   } catch (err) {
     throw new CodecError(codec, err);

@@ -14,6 +14,7 @@ import { EsError } from '../errors.js';
 import { dateFormat } from './date-format.js';
 import { Bits, FieldData, type Posting } from './columns.js';
 import { formatIp, ipSortKey, looksLikeDate, parseDate, tokenize } from './values.js';
+import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
 
 export type FieldMapping = { type?: string; properties?: Record<string, FieldMapping>; fields?: Record<string, FieldMapping>; format?: string; ignore_above?: number; index?: boolean; [k: string]: unknown };
 export type Mappings = { dynamic?: boolean | 'true' | 'false' | 'strict' | 'runtime'; properties?: Record<string, FieldMapping>; [k: string]: unknown };
@@ -260,7 +261,7 @@ export class IndexEngine {
   sourceText(n: number): string {
     const t = this.texts.get(n);
     if (t !== undefined) return t;
-    if (!this.reader) throw new Error(`document ${n} has no source`);
+    if (!this.reader) throw RUNTIME_ERRORS.AUDIT_ERR_INTERNAL.create(`document ${n} has no source`);
     return this.reader(this.textPos[n]!, this.textLen[n]!);
   }
 
