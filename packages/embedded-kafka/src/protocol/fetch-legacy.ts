@@ -78,7 +78,7 @@ export function adaptForOldFetch<P extends PartitionAnswer, T extends TopicAnswe
   return answered.map((t) => {
     const topic = ctx.topics.topics.get(t.topic);
     if (!topic) return t;
-    const refuse = (p: P, error: number): P => ({ ...p, error, hw: -1, start: -1, records: Buffer.alloc(0) });
+    const refuse = (p: P, error: number): P => ({ ...p, error, hw: -1, start: -1, lso: -1, aborted: null, records: Buffer.alloc(0) });
     return {
       ...t,
       partitions: t.partitions.map((p) => {
