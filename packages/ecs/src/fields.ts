@@ -50,10 +50,10 @@ export function fieldTable(template: unknown): FieldTable {
   return out;
 }
 
-/** The events data streams' fields (logs-audit.events-*). */
-export const EVENT_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-logs-audit.events.json'));
-/** The alerts data streams' fields (logs-audit.alerts-*). */
-export const ALERT_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-logs-audit.alerts.json'));
+/** The events data streams' fields (logs-jwt_audit.events-*). */
+export const EVENT_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-logs-jwt_audit.events.json'));
+/** The alerts data streams' fields (logs-jwt_audit.alerts-*). */
+export const ALERT_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-logs-jwt_audit.alerts.json'));
 /** The sessions index's fields (audit-sessions-*). */
 export const SESSION_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-audit-sessions.json'));
 
