@@ -36,7 +36,7 @@ export const defaults: ConsoleConfig = {
   elasticsearch: { url: 'http://127.0.0.1:9200' },
   kafka: { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-console' },
   ops: { port: 0, host: '127.0.0.1' },
-  indices: { events: 'logs-audit.events-*', alerts: 'logs-audit.alerts-*' },
+  indices: { events: 'logs-jwt_audit.events-*', alerts: 'logs-jwt_audit.alerts-*' },
   archive: { dir: '', jwks: '' },
   auth: { jwksUrl: '', issuer: '', audience: 'jwt-audit-console', algorithms: ['RS256', 'ES256', 'EdDSA'], readRole: 'audit:read', approveRole: 'audit:approve', demoLogin: false, sessionTtlMs: 8 * 3_600_000 },
   source: { service: 'console', instance: 'console-1', environment: 'production' },
