@@ -34,7 +34,7 @@ const MAX_DATE_MS = Date.parse('9999-12-31T23:59:59.999Z');
 /**
  * Values the mapped type would refuse are left out of the document (a refused value fails the whole
  * document, which would let whoever chose the value keep the event out of the index) and their ECS
- * field is named in `audit.unindexable`. The event itself stays in the archive as it was.
+ * field is named in `jwt_audit.unindexable`. The event itself stays in the archive as it was.
  */
 class Unindexable {
   readonly fields: string[] = [];

@@ -50,7 +50,7 @@ ${r.hits.length === 0 ? html`<p class="empty" id="no-results">No event matches.<
 }
 
 /** An audit.access row says what was read: `audit-access (timeline)`, its target in the reason column. */
-const accessAttr = (d: Doc, k: string): string | undefined => ((d.audit as { attributes?: Record<string, string> } | undefined)?.attributes ?? {})[`access.${k}`];
+const accessAttr = (d: Doc, k: string): string | undefined => ((d.jwt_audit as { attributes?: Record<string, string> } | undefined)?.attributes ?? {})[`access.${k}`];
 
 function resultRow(h: Hit): Html {
   const d = h.doc;
@@ -71,7 +71,7 @@ export function flatten(v: unknown, prefix = '', out: [string, string][] = []): 
 
 export function eventPage(ctx: PageContext, h: Hit, archived: boolean): string {
   const d = h.doc;
-  const rules = ((d.audit as { masking?: { rules?: unknown } } | undefined)?.masking?.rules ?? []) as string[];
+  const rules = ((d.jwt_audit as { masking?: { rules?: unknown } } | undefined)?.masking?.rules ?? []) as string[];
   const isAlert = h.index.includes('alerts');
   const links: Html[] = [];
   const sub = str(d, 'user.id');
@@ -80,7 +80,7 @@ export function eventPage(ctx: PageContext, h: Hit, archived: boolean): string {
   if (sub) links.push(html`<a href="/timeline?subject=${encodeURIComponent(sub)}" id="timeline-subject">subject ${sub}</a>`);
   if (sid) links.push(html`<a href="/timeline?session=${encodeURIComponent(sid)}" id="timeline-session">session ${sid}</a>`);
   if (fam) links.push(html`<a href="/timeline?family=${encodeURIComponent(fam)}" id="timeline-family">refresh family ${fam}</a>`);
-  const evidence = isAlert ? (((d.audit as { alert?: { evidence?: unknown } } | undefined)?.alert?.evidence ?? []) as string[]) : [];
+  const evidence = isAlert ? (((d.jwt_audit as { alert?: { evidence?: unknown } } | undefined)?.alert?.evidence ?? []) as string[]) : [];
   return page(ctx, `Event ${h.id}`, '/search', html`<h1>${isAlert ? 'Alert' : 'Event'} <code id="event-id">${h.id}</code></h1>
 <p class="message">${withMasks(str(d, 'message') ?? '')}</p>
 <p>Timelines: ${links.length ? links.map((l, i) => html`${i ? ' · ' : ''}${l}`) : 'none (no subject, session or family)'}</p>
@@ -127,7 +127,7 @@ function stepDetail(e: Entry): Html {
 <p>${withMasks(e.summary)}</p>
 ${str(d, 'event.reason') ? html`<p>reason: <code>${str(d, 'event.reason')}</code></p>` : ''}
 ${bodies.map(([w, b]) => html`<p>${w} body (as captured, masked):</p><pre>${withMasks(b!)}</pre>`)}
-${e.alert ? html`<p>evidence: ${(((d.audit as { alert?: { evidence?: string[] } }).alert?.evidence) ?? []).map((id) => html`<a href="/event/${encodeURIComponent(id)}">${id.slice(0, 13)}…</a> `)}</p>` : ''}
+${e.alert ? html`<p>evidence: ${(((d.jwt_audit as { alert?: { evidence?: string[] } }).alert?.evidence) ?? []).map((id) => html`<a href="/event/${encodeURIComponent(id)}">${id.slice(0, 13)}…</a> `)}</p>` : ''}
 <p><a href="/event/${encodeURIComponent(e.id)}" id="step-event-link">every field of this ${e.kind}</a></p></div>`;
 }
 
@@ -150,7 +150,7 @@ export function alertsPage(ctx: PageContext, filter: { severity?: string; rule?:
 <table class="results" id="alerts"><thead><tr><th>raised</th><th>severity</th><th>rule</th><th>subject</th><th>description</th><th>evidence</th><th>timeline</th></tr></thead><tbody>
 ${r.hits.map((h) => {
   const d = h.doc;
-  const ev = ((d.audit as { alert?: { evidence?: string[] } } | undefined)?.alert?.evidence ?? []);
+  const ev = ((d.jwt_audit as { alert?: { evidence?: string[] } } | undefined)?.alert?.evidence ?? []);
   const t = link(d);
   return html`<tr class="sev-${str(d, 'jwt_audit.alert.severity') ?? ''}"><td><a href="/event/${encodeURIComponent(h.id)}">${time(d['@timestamp'])}</a></td><td>${str(d, 'jwt_audit.alert.severity')}</td><td>${str(d, 'rule.name')}</td><td>${str(d, 'user.id') ?? '-'}</td><td>${str(d, 'message')}</td>
 <td>${ev.map((id) => html`<a href="/event/${encodeURIComponent(id)}" class="evidence">${id.slice(0, 8)}</a> `)}</td><td>${t ? html`<a href="${t}" class="alert-timeline">timeline</a>` : ''}</td></tr>`;
