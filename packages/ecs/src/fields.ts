@@ -169,7 +169,7 @@ export function checkDocument(doc: Record<string, unknown>, table: FieldTable): 
   return out;
 }
 
-/** Every leaf path of a document, arrays flattened (`jwt.aud`, not `jwt.aud.0`); flattened fields are one leaf. */
+/** Every leaf path of a document, arrays flattened (`jwt_audit.token.aud`, not `jwt_audit.token.aud.0`); flattened fields are one leaf. */
 export function leafPaths(doc: Record<string, unknown>, table: FieldTable): string[] {
   const out = new Set<string>();
   const visit = (v: unknown, path: string) => {

@@ -60,7 +60,7 @@ test('any document: a plan whose headers are all strings, or NotAnExchange (gene
   const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
   const values = [null, undefined, 0, -1, 1e308, '', 'x', '/', '/api\r\nx: y', 'GET', ['a'], { a: 1 }, true, 'hmac:k:0123456789abcdef0123456789abcdef', '[redacted:x]'];
   const any = () => values[Math.floor(r() * values.length)];
-  const paths = ['@timestamp', 'http.request.method', 'http.request.mime_type', 'http.request.body', 'http.request.body.bytes', 'http.request.body.content', 'http.response', 'http.response.status_code', 'http.response.body.content', 'http.response.body.bytes', 'url.path', 'url.query', 'audit.kind', 'jwt_audit.http.request_headers', 'jwt_audit.http.request_headers.accept', 'jwt_audit.http.request_headers.content-length', 'jwt_audit.http.response_headers', 'jwt_audit.http.request_truncated', 'jwt_audit.attributes', 'jwt_audit.route', 'jwt_audit.token.fingerprint'];
+  const paths = ['@timestamp', 'http.request.method', 'http.request.mime_type', 'http.request.body', 'http.request.body.bytes', 'http.request.body.content', 'http.response', 'http.response.status_code', 'http.response.body.content', 'http.response.body.bytes', 'url.path', 'url.query', 'event.action', 'jwt_audit.http.request_headers', 'jwt_audit.http.request_headers.accept', 'jwt_audit.http.request_headers.content-length', 'jwt_audit.http.response_headers', 'jwt_audit.http.request_truncated', 'jwt_audit.attributes', 'jwt_audit.route', 'jwt_audit.token.fingerprint'];
   let planned = 0;
   const template = example('http.exchange');
   for (let i = 0; i < 1000; i++) {
