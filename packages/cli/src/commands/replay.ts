@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { EVENTS_INDEX_PATTERN } from '@jwt-audit/ecs';
 import { esClientOptions } from '@jwt-audit/runtime';
 import { EXIT } from '../program.js';
 import { esConnection, esRefused } from '../connections.js';
@@ -181,7 +182,7 @@ export function register(program: Command): void {
     .option('--allow-production', 'allow a target that is a configured production upstream')
     .option('--production-upstream <urls>', 'production upstreams to refuse as target, besides the interceptor\'s AUDIT_INTERCEPTOR_UPSTREAMS (comma separated or repeated)', productionUpstream)
     .option('--interceptor-config <file>', 'the interceptor\'s config file: its upstreams are refused as target too')
-    .option('--index <pattern>', 'index, data stream or pattern of events', 'logs-jwt_audit.events-*')
+    .option('--index <pattern>', 'index, data stream or pattern of events', EVENTS_INDEX_PATTERN)
     .option('--json', `one JSON report: {"target","selection","dry_run","summary","requests":[...]}`)
     .option('--es-url <url>', 'Elasticsearch URL (default: AUDIT_ES_URL or http://127.0.0.1:9200; credentials and CA from AUDIT_ES_*)')
     .option('--api-key <key>', 'Elasticsearch API key (default: AUDIT_ES_API_KEY)')

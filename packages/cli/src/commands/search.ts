@@ -1,5 +1,6 @@
 import { Client, type estypes } from '@elastic/elasticsearch';
 import { Command, InvalidArgumentError } from 'commander';
+import { ALERTS_INDEX_PATTERN, EVENTS_INDEX_PATTERN } from '@jwt-audit/ecs';
 import { esClientOptions, type EsConnectionConfig } from '@jwt-audit/runtime';
 import { EXIT } from '../program.js';
 import { esConnection, esRefused } from '../connections.js';
@@ -107,8 +108,8 @@ export function register(program: Command): void {
       if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('1..10000');
       return n;
     }, 50)
-    .option('--index <pattern>', 'index, data stream or pattern', 'logs-jwt_audit.events-*')
-    .option('--alerts', 'search alerts instead of events (logs-jwt_audit.alerts-*)')
+    .option('--index <pattern>', 'index, data stream or pattern', EVENTS_INDEX_PATTERN)
+    .option('--alerts', `search alerts instead of events (${ALERTS_INDEX_PATTERN})`)
     .option('--json', 'one JSON document per line')
     .option('--follow', 'keep printing new matches (every 2 s) until interrupted')
     .option('--es-url <url>', 'Elasticsearch URL (default: AUDIT_ES_URL or http://127.0.0.1:9200; credentials and CA from AUDIT_ES_*)')
@@ -116,7 +117,7 @@ export function register(program: Command): void {
     .action(async (query: string, o: { since?: string; from?: string; to?: string; size: number; index: string; alerts?: boolean; json?: boolean; follow?: boolean; esUrl?: string; apiKey?: string }) => {
       const conn = esConnection({ ...(o.esUrl !== undefined ? { esUrl: o.esUrl } : {}), ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}) });
       const es = client(conn);
-      const index = o.alerts ? 'logs-jwt_audit.alerts-*' : o.index;
+      const index = o.alerts ? ALERTS_INDEX_PATTERN : o.index;
       const from = o.since ?? o.from;
       const filter: estypes.QueryDslQueryContainer[] = [];
       if (from || o.to) filter.push({ range: { '@timestamp': { ...(from ? { gte: from } : {}), ...(o.to ? { lte: o.to } : {}) } } });
