@@ -11,4 +11,4 @@ export {
   type Checkpoint, type CheckpointChain, type PartitionMark, type ExpectedHead,
 } from './checkpoint.js';
 export { checkCheckpoints, type CheckpointUsed } from './verify-checkpoints.js';
-export { ArchiveError, ARCHIVE_ERRORS } from './errors.js';
+export { ArchiveError, ARCHIVE_CODES, ARCHIVE_ERRORS } from './errors.js';

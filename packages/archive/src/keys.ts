@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CompactSign, compactVerify, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, type JWK, type JSONWebKeySet } from 'jose';
+import { ARCHIVE_CODES } from './errors.js';
 
 /**
  * Manifest signing keys: Ed25519 (JWS alg EdDSA) with a key id. The private key stays with the
@@ -34,7 +35,7 @@ export async function generateSigningKey(dir: string, kid = `archive-${new Date(
 
 export async function loadSigner(privateFile: string): Promise<Signer> {
   const jwk = JSON.parse(await fs.readFile(privateFile, 'utf8')) as JWK;
-  if (!jwk.kid || jwk.crv !== 'Ed25519' || !jwk.d) throw new Error(`${privateFile}: expected an Ed25519 private JWK with a kid`);
+  if (!jwk.kid || jwk.crv !== 'Ed25519' || !jwk.d) throw ARCHIVE_CODES.AUDIT_ERR_ARCHIVE_KEY_INVALID.create(privateFile);
   const key = await importJWK(jwk, 'EdDSA');
   return { kid: jwk.kid, sign: (payload) => new CompactSign(payload).setProtectedHeader({ alg: 'EdDSA', kid: jwk.kid! }).sign(key) };
 }

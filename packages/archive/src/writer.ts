@@ -3,7 +3,7 @@ import type { Signer } from './keys.js';
 import { encodeSegment, sha256hex, type SegmentFormat } from './segment.js';
 import { checkSegment } from './segment-check.js';
 import type { ArchiveStorage } from './storage.js';
-import { ARCHIVE_ERRORS, ArchiveError } from './errors.js';
+import { ARCHIVE_CODES, ARCHIVE_ERRORS, ArchiveError } from './errors.js';
 
 /** The chain head of one topic-partition, read back from storage at start. */
 export interface StreamHead {
@@ -22,7 +22,7 @@ export interface StreamHead {
 export function manifestPayload(key: string, bytes: Buffer): Manifest {
   try {
     const m = JSON.parse(Buffer.from(bytes.toString().split('.')[1] ?? '', 'base64url').toString()) as Manifest;
-    if (typeof m.sequence !== 'number' || typeof m.lastOffset !== 'number') throw new Error('not a manifest');
+    if (typeof m.sequence !== 'number' || typeof m.lastOffset !== 'number') throw ARCHIVE_CODES.AUDIT_ERR_ARCHIVE_MANIFEST_UNREADABLE.create('not a manifest');
     return m;
   } catch (err) {
     throw new ArchiveError(ARCHIVE_ERRORS.manifestUnreadable, `${key} is not a readable manifest (${bytes.length} bytes): the stream's chain cannot be extended; run \`audit archive verify\``, { cause: err });
@@ -84,14 +84,14 @@ async function append(storage: ArchiveStorage, signer: Signer, head: StreamHead,
  * before this resolves: only then may the consumer commit the offsets.
  */
 export async function seal(storage: ArchiveStorage, signer: Signer, head: StreamHead, records: ArchivedRecord[], now = Date.now(), format: Partial<SegmentFormat> = {}): Promise<Manifest> {
-  if (records.length === 0) throw new Error('nothing to seal');
+  if (records.length === 0) throw ARCHIVE_CODES.AUDIT_ERR_ARCHIVE_SEAL.create('nothing to seal');
   const first = records[0]!.offset;
   const last = records[records.length - 1]!.offset;
   const bytes = await encodeSegment(records, format);
   // The file hash and Merkle root come from the encoded file by the very code verify runs, so a
   // sealed segment verifies by construction (and it is ~3x cheaper than re-encoding each record).
   const check = checkSegment(bytes, first, records.length);
-  if (check.error !== undefined || check.records !== records.length) throw new Error(`segment encoding does not read back: ${check.error ?? `${check.records} of ${records.length} records`}`);
+  if (check.error !== undefined || check.records !== records.length) throw ARCHIVE_CODES.AUDIT_ERR_ARCHIVE_SEAL.create(`segment encoding does not read back: ${check.error ?? `${check.records} of ${records.length} records`}`);
   const seq = head.sequence + 1;
   const name = segmentName(seq, first, last);
   await storage.putExclusive(`${head.topic}/${head.partition}/${name}`, bytes);

@@ -3,6 +3,7 @@ import { logLevel } from '@jwt-audit/kafka';
 import { newId } from '@jwt-audit/events';
 import { createKafkaClient } from '@jwt-audit/kafka';
 import { createLogger, type KafkaConnectionConfig } from '@jwt-audit/runtime';
+import { CLI_ERRORS } from './errors.js';
 
 /**
  * Reads the compacted checkpoint topic to its end and returns the newest value per key (archive
@@ -46,7 +47,7 @@ export async function readPublishedCheckpoints(conn: KafkaConnectionConfig, topi
       },
     });
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([finished, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${topic} not read to its end within ${timeoutMs / 1000} s`)), timeoutMs)))]).finally(() => clearTimeout(timer));
+    await Promise.race([finished, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(CLI_ERRORS.AUDIT_ERR_CLI_UNAVAILABLE.create(`${topic} not read to its end within ${timeoutMs / 1000} s`)), timeoutMs)))]).finally(() => clearTimeout(timer));
   } finally {
     await consumer.disconnect().catch(() => undefined);
   }

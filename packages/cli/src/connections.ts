@@ -12,6 +12,7 @@ import {
   type KafkaConnectionConfig,
 } from '@jwt-audit/runtime';
 import { EXIT } from './program.js';
+import { cliError } from './errors.js';
 
 /**
  * The CLI reaches Kafka and Elasticsearch with the same settings as the services: the
@@ -25,7 +26,7 @@ import { EXIT } from './program.js';
  */
 
 function usage(err: unknown): never {
-  if (err instanceof ConfigError) throw Object.assign(new Error(err.message), { exitCode: EXIT.usage });
+  if (err instanceof ConfigError) throw cliError(EXIT.usage, err.message);
   throw err;
 }
 
@@ -46,7 +47,7 @@ export function kafkaConnection(flags: { brokers?: string } = {}, environment: N
   if (flags.brokers === undefined) return cfg.kafka;
   const brokers = flags.brokers.split(',').map((b) => b.trim()).filter(Boolean);
   if (brokers.length === 0 || brokers.some((b) => !/^[^\s:]+:\d+$/.test(b))) {
-    throw Object.assign(new Error(`--brokers: expected host:port[,host:port...], got ${JSON.stringify(flags.brokers)}`), { exitCode: EXIT.usage });
+    throw cliError(EXIT.usage, `--brokers: expected host:port[,host:port...], got ${JSON.stringify(flags.brokers)}`);
   }
   return { ...cfg.kafka, brokers };
 }
@@ -70,7 +71,7 @@ export function esConnection(flags: { esUrl?: string; apiKey?: string } = {}, en
     try {
       new URL(flags.esUrl);
     } catch {
-      throw Object.assign(new Error(`--es-url: expected a URL like http://127.0.0.1:9200, got ${JSON.stringify(flags.esUrl)}`), { exitCode: EXIT.usage });
+      throw cliError(EXIT.usage, `--es-url: expected a URL like http://127.0.0.1:9200, got ${JSON.stringify(flags.esUrl)}`);
     }
     es.url = flags.esUrl;
   }
@@ -84,8 +85,8 @@ export function esConnection(flags: { esUrl?: string; apiKey?: string } = {}, en
  */
 export async function kafkaFailure(err: unknown, what: string, conn: KafkaConnectionConfig): Promise<Error> {
   const explained = await explainKafkaError(err, conn).catch(() => undefined);
-  if (explained && isSettingsRefused(explained)) return Object.assign(new Error(`${what}: ${explained.message}`), { exitCode: EXIT.usage });
-  return Object.assign(new Error(`${what} on ${conn.brokers.join(',')}: ${(explained ?? (err as Error)).message ?? String(err)}`), { exitCode: EXIT.unavailable });
+  if (explained && isSettingsRefused(explained)) return cliError(EXIT.usage, `${what}: ${explained.message}`);
+  return cliError(EXIT.unavailable, `${what} on ${conn.brokers.join(',')}: ${(explained ?? (err as Error)).message ?? String(err)}`);
 }
 
 /** The same for Elasticsearch: the refused setting (exit 2), or undefined (the caller reports it). */

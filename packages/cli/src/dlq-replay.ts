@@ -2,6 +2,7 @@ import type { Kafka } from '@jwt-audit/kafka';
 import { deadLetterCodec, newId, TOPICS, type DeadLetter } from '@jwt-audit/events';
 import { createAuditProducer, fromKafkaError, type OutRecord } from '@jwt-audit/kafka';
 import type { Logger } from '@jwt-audit/runtime';
+import { CLI_ERRORS } from './errors.js';
 
 /** What a dead letter's own header says its payload is (the masker's dlqPayload); none: the original bytes. */
 export const HEADER_DLQ_PAYLOAD = 'audit-dlq-payload';
@@ -123,7 +124,7 @@ export async function replayDeadLetters(kafka: Kafka, logger: Logger, filter: Re
       });
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`reading ${TOPICS.dlq} did not reach its end in ${opts.readTimeoutMs ?? 60_000} ms`)), opts.readTimeoutMs ?? 60_000);
+        timer = setTimeout(() => reject(CLI_ERRORS.AUDIT_ERR_CLI_UNAVAILABLE.create(`reading ${TOPICS.dlq} did not reach its end in ${opts.readTimeoutMs ?? 60_000} ms`)), opts.readTimeoutMs ?? 60_000);
       });
       try {
         await Promise.race([finished, timeout]);

@@ -166,14 +166,27 @@ export class ApprovalBook {
     return this.entries.size;
   }
 
-  /** Forgets approvals settled (or abandoned) more than `keepMs` ago: bounded memory under a steady stream. */
-  sweep(now: number, keepMs: number): void {
+  /**
+   * Forgets approvals settled (or abandoned) more than `keepMs` ago: bounded memory under a steady
+   * stream. Returns every key the forgotten approvals had on the topic (request, each decision, the
+   * end, each use claim), for the caller to tombstone: the compacted topic then drops them too,
+   * instead of growing by an approval's records forever. Past its horizon an approval can no longer
+   * be decided or used, so forgetting it changes no answer: a ticket presented later is unknown.
+   */
+  sweep(now: number, keepMs: number): string[] {
+    const forgotten: string[] = [];
     for (const [id, e] of this.entries) {
       const req = e.request?.request;
       const last = Math.max(e.request?.at ?? 0, e.end?.at ?? 0, ...[...e.decisions.values()].map((d) => d.at), ...[...e.claims.values()].map((c) => c.at));
       const horizon = req ? Math.max(req.decideBy, last) + req.validSec * 1000 : last;
-      if (horizon + keepMs < now) this.entries.delete(id);
+      if (horizon + keepMs >= now) continue;
+      this.entries.delete(id);
+      if (e.request) forgotten.push(`req:${id}`);
+      for (const by of e.decisions.keys()) forgotten.push(`dec:${id}:${by}`);
+      if (e.end) forgotten.push(`end:${id}`);
+      for (const nonce of e.claims.keys()) forgotten.push(useClaimKey(id, nonce));
     }
+    return forgotten;
   }
 }
 

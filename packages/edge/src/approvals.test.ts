@@ -269,4 +269,41 @@ describe('approval state fold', () => {
     p.sweep(T + 10 * 86_400_000, 3_600_000);
     assert.equal(p.size(), 0, 'settled approvals are forgotten after the horizon');
   });
+
+  it('sweep names every key a forgotten approval had, so its tombstones leave the compacted topic holding only live approvals (generated logs)', () => {
+    const r01 = prng(11);
+    const rnd = (n: number) => Math.floor(r01() * n);
+    for (let round = 0; round < 100; round++) {
+      // a log of several approvals, each with a request (or not), decisions, an end, use claims, at various ages
+      const log = new Map<string, ApprovalRecord>();
+      const ids = Array.from({ length: 1 + rnd(6) }, () => randomUUID());
+      const ages = new Map<string, number>();
+      for (const aid of ids) {
+        const at = T - rnd(3) * 86_400_000; // today, yesterday, two days ago
+        ages.set(aid, at);
+        const req: ApprovalRecord = { ...requested({ approvers: 1 + rnd(2) }), approvalId: aid, at };
+        req.request = { ...req.request!, decideBy: at + 60_000 };
+        if (rnd(5) > 0) log.set(approvalKey(req), req);
+        for (let d = rnd(4); d > 0; d--) {
+          const r: ApprovalRecord = { approvalId: aid, schemaVersion: 1, step: rnd(4) === 0 ? 'denied' : 'granted', at: at + 10 * d, by: `u${rnd(5)}`, reason: 'r', request: null };
+          log.set(approvalKey(r), r);
+        }
+        if (rnd(3) === 0) log.set(`end:${aid}`, { approvalId: aid, schemaVersion: 1, step: 'expired', at: at + 70_000, by: 'i1', reason: 'x', request: null });
+        for (let c = rnd(3); c > 0; c--) log.set(useClaimKey(aid, randomUUID()), { approvalId: aid, schemaVersion: 1, step: 'used', at: at + 20, by: 'i2', reason: null, request: null });
+      }
+      const b = new ApprovalBook();
+      for (const [k, v] of log) b.apply(k, v);
+      const now = T + 1_000_000;
+      const forgotten = b.sweep(now, 3_600_000);
+      const expected = [...log.keys()].filter((k) => (ages.get(k.split(':')[1]!) ?? T) < T - 1);
+      assert.deepEqual([...forgotten].sort(), expected.sort(), `round ${round}: the keys of approvals older than a day, all of them`);
+      // compaction after the tombstones: a reader starting from the topic sees only the live approvals, as the sweeping book does
+      const compacted = new Map(log);
+      for (const k of forgotten) compacted.delete(k);
+      const reader = new ApprovalBook();
+      for (const [k, v] of compacted) reader.apply(k, v);
+      assert.deepEqual(reader.ids().sort(), b.ids().sort(), `round ${round}`);
+      for (const aid of b.ids()) assert.deepEqual(reader.get(aid, now), b.get(aid, now));
+    }
+  });
 });

@@ -1,6 +1,7 @@
+import type { ErrorDefinition } from '@jwt-audit/runtime';
 import type { AuthResult } from './exchange-events.js';
 import { answerPreflight } from './preflight.js';
-import { problem, type Problem } from './problem.js';
+import { problem, PROBLEMS, type Problem } from './problem.js';
 import type { Mode, Refusal, Resolution } from './routes.js';
 
 /**
@@ -26,17 +27,16 @@ export interface DecideOptions {
   canAccept: () => boolean;
 }
 
-const REFUSAL_PROBLEMS: Record<Refusal['status'], [slug: string, title: string]> = {
-  400: ['bad-path', 'Bad request target'],
-  404: ['no-route', 'Not found'],
-  405: ['method-not-allowed', 'Method not allowed'],
-  501: ['method-not-implemented', 'Not implemented'],
+const REFUSAL_PROBLEMS: Record<Refusal['status'], ErrorDefinition> = {
+  400: PROBLEMS.AUDIT_ERR_HTTP_BAD_PATH,
+  404: PROBLEMS.AUDIT_ERR_HTTP_NO_ROUTE,
+  405: PROBLEMS.AUDIT_ERR_HTTP_METHOD_NOT_ALLOWED,
+  501: PROBLEMS.AUDIT_ERR_HTTP_METHOD_NOT_IMPLEMENTED,
 };
 
 /** A request the router refused: the problem document, and Allow on a 405 (RFC 9110 15.5.6). */
 export function refusalDecision(r: Refusal): Decision {
-  const [slug, title] = REFUSAL_PROBLEMS[r.status];
-  return { allow: false, status: r.status, problem: problem(r.status, slug, title, r.detail, { reason: r.reason }), headers: r.allow !== undefined ? { allow: r.allow } : {} };
+  return { allow: false, status: r.status, problem: problem(REFUSAL_PROBLEMS[r.status], r.detail, { reason: r.reason }), headers: r.allow !== undefined ? { allow: r.allow } : {} };
 }
 
 /** RFC 6750 3: a quoted-string value may not carry '"' or '\' (replaced), nor anything outside printable ASCII. */
@@ -48,13 +48,13 @@ export function challengeQuoted(s: string): string {
 export function bearerChallenge(auth: Exclude<AuthResult, { kind: 'none' }>, scopes: readonly string[], realm = 'api'): Decision & { allow: false } {
   const r = `realm="${challengeQuoted(realm)}"`;
   if (auth.kind === 'missing') {
-    return { allow: false, status: 401, problem: problem(401, 'unauthorized', 'Authentication required', 'a bearer token is required'), headers: { 'www-authenticate': `Bearer ${r}` } };
+    return { allow: false, status: 401, problem: problem(PROBLEMS.AUDIT_ERR_HTTP_UNAUTHORIZED, 'a bearer token is required'), headers: { 'www-authenticate': `Bearer ${r}` } };
   }
   if (auth.kind === 'verified' && !auth.outcome.ok && auth.outcome.reason === 'insufficient_scope') {
     return {
       allow: false,
       status: 403,
-      problem: problem(403, 'insufficient-scope', 'Insufficient scope', auth.outcome.detail, { reason: 'insufficient_scope' }),
+      problem: problem(PROBLEMS.AUDIT_ERR_HTTP_INSUFFICIENT_SCOPE, auth.outcome.detail, { reason: 'insufficient_scope' }),
       headers: { 'www-authenticate': `Bearer ${r}, error="insufficient_scope", error_description="${challengeQuoted(auth.outcome.detail)}", scope="${challengeQuoted(scopes.join(' '))}"` },
     };
   }
@@ -66,7 +66,7 @@ export function bearerChallenge(auth: Exclude<AuthResult, { kind: 'none' }>, sco
   return {
     allow: false,
     status,
-    problem: problem(status, 'invalid-token', 'Invalid token', detail, { reason }),
+    problem: problem(PROBLEMS.AUDIT_ERR_HTTP_INVALID_TOKEN, detail, { reason }, status),
     headers: { 'www-authenticate': `Bearer ${r}, error="${error}", error_description="${challengeQuoted(detail)}"` },
   };
 }
@@ -77,13 +77,13 @@ export function decide(auth: AuthResult, mode: Mode, target: Resolution, o: Deci
   const route = target.route;
   if (target.refusal !== null) return refusalDecision(target.refusal);
   if (route?.onSpoolFull === 'fail-closed' && !o.canAccept()) {
-    return { allow: false, status: 503, problem: problem(503, 'audit-unavailable', 'Audit trail unavailable', 'this route is not served while audit events cannot be recorded'), headers: { 'retry-after': '5' } };
+    return { allow: false, status: 503, problem: problem(PROBLEMS.AUDIT_ERR_HTTP_AUDIT_UNAVAILABLE, 'this route is not served while audit events cannot be recorded'), headers: { 'retry-after': '5' } };
   }
   if (mode === 'observe') return ALLOW;
   if (target.preflight !== null && route !== null) {
     if (target.preflight.action === 'forward') return ALLOW;
     if (target.preflight.action === 'refuse') {
-      return { allow: false, status: 403, problem: problem(403, 'preflight-refused', 'CORS preflight refused', 'this route does not serve cross-origin requests', { reason: 'preflight_refused' }), headers: {} };
+      return { allow: false, status: 403, problem: problem(PROBLEMS.AUDIT_ERR_HTTP_PREFLIGHT_REFUSED, 'this route does not serve cross-origin requests', { reason: 'preflight_refused' }), headers: {} };
     }
     return answerPreflight(route, target.preflight.request);
   }

@@ -5,10 +5,10 @@ export { bearerChallenge, challengeQuoted, decide, refusalDecision, type DecideO
 export { answerPreflight, corsResponseHeaders, isSerializedOrigin, preflightOf, type CorsConfig, type CorsPolicy, type PreflightAction, type PreflightRequest } from './preflight.js';
 export { actorOf, baseEvent, EMPTY_ACTOR, exchangeEvent, rejectionOf, tokenEvent, tokenOf, type AuthResult, type Exchange } from './exchange-events.js';
 export { hopTrace, parseTraceparent, type HopTrace, type ParsedTraceparent } from './trace-context.js';
-export { invalidForwardedFor, networkOf, normalizeIp, parseForwardedFor, trustedProxies, type TrustedProxies } from './client-ip.js';
+export { invalidForwardedFor, networkOf, normalizeIp, parseForwardedFor, trustedProxies, trustedProxyProblems, type TrustedProxies } from './client-ip.js';
 export { FamilyTracker, observeTokenEndpoint, type Observed, type TokenEndpointInput } from './token-endpoint.js';
-export { problem, type Problem } from './problem.js';
-export { RouteConfigError } from './errors.js';
+export { problem, PROBLEMS, type Problem } from './problem.js';
+export { EDGE_ERRORS, RouteConfigError } from './errors.js';
 export { APPROVAL_DEFAULTS, APPROVAL_HEADER, approvalRuleFor, bodyConditionHolds, candidateRules, compileApprovalRules, parseApprovalHeader, requestFingerprint, sha256Hex, type ApprovalHeader, type ApprovalMode, type ApprovalRule, type ApprovalRuleConfig, type FingerprintInput } from './approvals.js';
 export { ApprovalBook, approvalIdOfKey, approvalKey, checkDecision, useClaimKey, type ApprovalStatus, type ApprovalView, type DecisionCheck } from './approval-state.js';
 export { approvalEvent, approvalInfo, approvalRequestedAlert, type ApprovalEventKind } from './approval-events.js';

@@ -1,5 +1,5 @@
 import type { Decision } from './decision.js';
-import { problem } from './problem.js';
+import { problem, PROBLEMS } from './problem.js';
 import type { Route } from './routes.js';
 
 /**
@@ -120,7 +120,7 @@ function originAllowed(p: CorsPolicy, origin: string): boolean {
 const VARY = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
 
 function refused(reason: string, detail: string): Decision {
-  return { allow: false, status: 403, problem: problem(403, 'preflight-refused', 'CORS preflight refused', detail, { reason }), headers: { vary: VARY } };
+  return { allow: false, status: 403, problem: problem(PROBLEMS.AUDIT_ERR_HTTP_PREFLIGHT_REFUSED, detail, { reason }), headers: { vary: VARY } };
 }
 
 /** A preflight answered at the edge from the route's policy: 204 with the Access-Control-Allow-* headers, or 403 naming what is not allowed. */

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { AuditEvent, Revocation, Source, TokenInfo } from '@jwt-audit/events';
 import { actorFromClaims, claimString, decodeUnverified, tokenFingerprint, tokenInfo, type Verifier } from '@jwt-audit/jwt';
 import { baseEvent, type Exchange } from './exchange-events.js';
@@ -13,27 +14,29 @@ import { baseEvent, type Exchange } from './exchange-events.js';
  * Tokens are decoded for their claims and fingerprinted; they never leave this module.
  */
 
-/** Refresh-token families: fingerprint of a refresh token -> family id. Bounded (oldest first out). */
+/**
+ * Refresh-token families: fingerprint of a refresh token -> family id. Bounded by lru-cache
+ * (least recently written out first: reads `peek`, so a hot lookup does not keep a family alive).
+ */
 export class FamilyTracker {
-  private readonly map = new Map<string, string>();
+  private readonly map: LRUCache<string, string>;
   /** family -> subject, so a refused refresh (no claims to read) is still attributed to its subject. */
-  private readonly subjects = new Map<string, string>();
-  constructor(private readonly max = 100_000) {}
+  private readonly subjects: LRUCache<string, string>;
+  constructor(max = 100_000) {
+    this.map = new LRUCache({ max });
+    this.subjects = new LRUCache({ max });
+  }
   subject(family: string): string | undefined {
-    return this.subjects.get(family);
+    return this.subjects.peek(family);
   }
   setSubject(family: string, sub: string): void {
-    this.subjects.delete(family);
     this.subjects.set(family, sub);
-    if (this.subjects.size > this.max) this.subjects.delete(this.subjects.keys().next().value as string);
   }
   get(fp: string): string | undefined {
-    return this.map.get(fp);
+    return this.map.peek(fp);
   }
   set(fp: string, family: string): void {
-    this.map.delete(fp);
     this.map.set(fp, family);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
   }
 }
 

@@ -26,6 +26,7 @@ import {
   syncGroupApi,
 } from './protocol/groups.js';
 import { listOffsetsApi } from './protocol/list-offsets.js';
+import { offsetForLeaderEpochApi } from './protocol/offset-for-leader-epoch.js';
 import { alterConfigsApi, describeConfigsApi, incrementalAlterConfigsApi } from './protocol/configs-admin.js';
 import { createPartitionsApi, deleteRecordsApi } from './protocol/partitions-admin.js';
 import { metadataApi } from './protocol/metadata.js';
@@ -215,7 +216,7 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
   };
 
   const apiList: ApiDefinition[] = [
-    produceApi, fetchApi, listOffsetsApi, metadataApi, offsetCommitApi, offsetFetchApi, findCoordinatorApi,
+    produceApi, fetchApi, listOffsetsApi, offsetForLeaderEpochApi, metadataApi, offsetCommitApi, offsetFetchApi, findCoordinatorApi,
     joinGroupApi, heartbeatApi, leaveGroupApi, syncGroupApi, describeGroupsApi, listGroupsApi,
     createTopicsApi, deleteTopicsApi, initProducerIdApi, createPartitionsApi, deleteRecordsApi, describeConfigsApi,
     alterConfigsApi, incrementalAlterConfigsApi, deleteGroupsApi,

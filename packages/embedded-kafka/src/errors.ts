@@ -43,6 +43,8 @@ export const ErrorCode = {
   FENCED_INSTANCE_ID: 82,
   INVALID_FETCH_SESSION_EPOCH: 71,
   FETCH_SESSION_TOPIC_ID_ERROR: 106,
+  FENCED_LEADER_EPOCH: 74,
+  UNKNOWN_LEADER_EPOCH: 75,
 } as const;
 
 /** A request that cannot be parsed: the connection that sent it is closed, as Kafka does. */

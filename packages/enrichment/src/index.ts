@@ -6,3 +6,4 @@ export { openGeoDatabases, geoFromReader, asnFromReader, type GeoLookup, type As
 export { checkAuthorization } from './authorization.js';
 export { tokenTiming, type TokenTiming } from './token-timing.js';
 export { createSessionIndex, correlateSession, type SessionIndex } from './session.js';
+export { ENRICHMENT_ERRORS } from './errors.js';

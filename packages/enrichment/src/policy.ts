@@ -1,6 +1,6 @@
 import { Ajv } from 'ajv';
-import { AuditError } from '@jwt-audit/runtime';
 import type { TokenType } from '@jwt-audit/events';
+import { ENRICHMENT_ERRORS } from './errors.js';
 
 export interface RouteScopeRule {
   /** HTTP method, or absent for any. */
@@ -58,7 +58,7 @@ const validate = new Ajv({ allErrors: true }).compile(enrichmentPolicySchema);
 /** Validates a policy document over the defaults; every problem at once. */
 export function parseEnrichmentPolicy(doc: unknown): EnrichmentPolicy {
   if (!validate(doc)) {
-    throw new AuditError('AUDIT_ERR_ENRICHMENT_POLICY', `invalid enrichment policy: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}`).join('; ')}`);
+    throw ENRICHMENT_ERRORS.AUDIT_ERR_ENRICHMENT_POLICY.create((validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}`).join('; '));
   }
   const d = doc as Partial<EnrichmentPolicy>;
   return { maxLifetimeSec: { ...DEFAULT_ENRICHMENT_POLICY.maxLifetimeSec, ...d.maxLifetimeSec }, routes: d.routes ?? [] };

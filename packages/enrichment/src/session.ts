@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { AuditEvent } from '@jwt-audit/events';
 
 /**
@@ -13,14 +14,13 @@ export interface SessionIndex {
 }
 
 export function createSessionIndex(max = 100_000): SessionIndex {
-  const m = new Map<string, string>();
+  // least recently written out first, as before lru-cache: a read (`peek`) does not refresh a family
+  const m = new LRUCache<string, string>({ max });
   return {
-    get: (f) => m.get(f),
+    get: (f) => m.peek(f),
     set(f, sid) {
-      if (m.get(f) === sid) return;
-      m.delete(f);
+      if (m.peek(f) === sid) return;
       m.set(f, sid);
-      if (m.size > max) m.delete(m.keys().next().value!);
     },
   };
 }

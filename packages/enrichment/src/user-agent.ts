@@ -1,4 +1,5 @@
 import UAParser from 'ua-parser-js';
+import { LRUCache } from 'lru-cache';
 import type { UserAgentInfo } from '@jwt-audit/events';
 
 /**
@@ -24,20 +25,16 @@ export function parseUserAgent(ua: string): UserAgentInfo | null {
 
 /**
  * The same few user agents make up most traffic and parsing one is a few dozen regexes, so the
- * results are kept in a small bounded cache (Map insertion order gives a cheap LRU).
+ * results are kept in a small lru-cache. lru-cache holds no null, and "not a user agent" is worth
+ * remembering too, so each result is boxed.
  */
 export function createUserAgentCache(max = 2_000): (ua: string) => UserAgentInfo | null {
-  const cache = new Map<string, UserAgentInfo | null>();
+  const cache = new LRUCache<string, { info: UserAgentInfo | null }>({ max });
   return (ua) => {
     const hit = cache.get(ua);
-    if (hit !== undefined || cache.has(ua)) {
-      cache.delete(ua);
-      cache.set(ua, hit ?? null);
-      return hit ?? null;
-    }
+    if (hit !== undefined) return hit.info;
     const info = parseUserAgent(ua);
-    cache.set(ua, info);
-    if (cache.size > max) cache.delete(cache.keys().next().value!);
+    cache.set(ua, { info });
     return info;
   };
 }

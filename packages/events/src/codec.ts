@@ -1,5 +1,5 @@
 import avro from 'avsc';
-import { SchemaValidationError, UndecodableRecordError, type FieldError } from './errors.js';
+import { EVENTS_ERRORS, SchemaValidationError, UndecodableRecordError, type FieldError } from './errors.js';
 import { readSchemaFile } from './schemas.js';
 import { EVENT_KINDS, type Alert, type ApprovalRecord, type AuditEvent, type DeadLetter, type Revocation, type SessionSummary } from './types.js';
 
@@ -128,7 +128,7 @@ export function createCodec<T>(
       // validation runs only to explain a failure; the cheap semantic checks always run.
       let buf: Buffer;
       try {
-        if (value === null || typeof value !== 'object') throw new Error('not a record');
+        if (value === null || typeof value !== 'object') throw EVENTS_ERRORS.AUDIT_ERR_SCHEMA_INVALID.create(name, 'not a record');
         buf = toBuffer(value);
       } catch {
         const errors = validate(value);

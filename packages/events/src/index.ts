@@ -16,7 +16,7 @@ export {
   type RecordHeaders,
   type HeaderValue,
 } from './codec.js';
-export { SchemaValidationError, UndecodableRecordError, type FieldError } from './errors.js';
+export { EVENTS_ERRORS, SchemaValidationError, UndecodableRecordError, type FieldError } from './errors.js';
 export { newId, uuidv7Time } from './ids.js';
 export { partitionKey } from './keys.js';
 export { validateIngestRequest, type LifecycleEventInput, type IngestValidation } from './ingest.js';

@@ -2,5 +2,5 @@ export { createVerifier, bearerToken, missingScopes, type Verifier, type Verifie
 export { staticKeyStore, remoteJwksStore, type KeyStore, type KeySetChange, type StaticKey, type RemoteJwksOptions, type KeyLookup } from './keys.js';
 export { decodeUnverified, tokenInfo, actorFromClaims, scopesOf, rolesOf, claimString, type Claims, type DecodedToken } from './decode.js';
 export { canonicalJws, tokenFingerprint } from './fingerprint.js';
-export { JwtConfigError, JwksFetchError } from './errors.js';
+export { JWT_ERRORS, JwtConfigError, JwksFetchError } from './errors.js';
 export { SUPPORTED_ALGS, ASYMMETRIC_ALGS, HMAC_ALGS, jwkFitsAlg } from './algorithms.js';

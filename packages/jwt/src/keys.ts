@@ -1,6 +1,6 @@
-import { calculateJwkThumbprint, importJWK, importSPKI, type CryptoKey, type JWK } from 'jose';
+import { calculateJwkThumbprint, createLocalJWKSet, createRemoteJWKSet, customFetch, errors as joseErrors, importJWK, importSPKI, type CryptoKey, type FetchImplementation, type JWK } from 'jose';
 import { jwkFitsAlg } from './algorithms.js';
-import { JwksFetchError, JwtConfigError } from './errors.js';
+import { JWT_ERRORS, JwksFetchError, JwtConfigError } from './errors.js';
 
 /** What a JWKS refresh changed; the interceptor turns it into a `key.rotated` event. */
 export interface KeySetChange {
@@ -120,82 +120,96 @@ export interface RemoteJwksOptions {
   /** Called when a refresh changes the set of key ids (not on the first load). */
   onChange?: (change: KeySetChange) => void;
   onError?: (err: JwksFetchError) => void;
-  now?: () => number;
+}
+
+/** The key ids of a JWKS's signature keys (the kid, else the RFC 7638 thumbprint), for the rotation diff. */
+async function idsOf(keys: JWK[]): Promise<string[]> {
+  return (await entriesOf(keys)).map((e) => e.id);
 }
 
 /**
- * A JWKS fetched from a URL: cached, refreshed when stale (a failed refresh keeps the keys it
- * has), refetched when a token names a kid the set lacks (at most once per cooldown, and one
- * fetch in flight at a time, so a flood of made-up kids cannot turn into a flood of fetches).
+ * A JWKS fetched from a URL, by jose's createRemoteJWKSet: cached, refreshed when older than
+ * cacheMaxAgeMs, refetched when a token names a kid the set lacks (at most once per cooldown,
+ * one fetch in flight at a time, so a flood of made-up kids cannot turn into a flood of fetches).
+ * What this layer adds:
+ *   - the size cap and no redirects (jose's customFetch);
+ *   - entries jose would refuse the whole set for (not objects, no kty) and symmetric keys (a
+ *     public JWKS holding them is misconfigured) are dropped, as before;
+ *   - the rotation diff: a refresh that changes the key ids calls onChange (key.rotated);
+ *   - stale keys beat no keys: a failed refresh keeps verifying with the last set it had, and is
+ *     not tried again for the cooldown;
+ *   - before the first load succeeds, a failed fetch is not retried for min(cooldown, 1 s), so
+ *     an unreachable JWKS is not fetched once per request.
  */
 export function remoteJwksStore(opts: RemoteJwksOptions): KeyStore & { readonly url: string; readonly fetchCount: number } {
-  const maxAge = opts.cacheMaxAgeMs ?? 600_000;
   const cooldown = opts.cooldownMs ?? 30_000;
-  const timeout = opts.timeoutMs ?? 5_000;
   const maxBytes = opts.maxBytes ?? 512 * 1024;
-  const now = opts.now ?? Date.now;
-  let entries: Map<string, Entry> | undefined;
-  let fetchedAt = -Infinity;
-  let attemptedAt = -Infinity;
-  let inflight: Promise<void> | undefined;
-  let fetchCount = 0;
+  let url: URL;
   try {
-    new URL(opts.url);
+    url = new URL(opts.url);
   } catch {
     throw new JwtConfigError(`jwksUrl ${JSON.stringify(opts.url)} is not a URL`);
   }
+  let fetchCount = 0;
+  let current: string[] | undefined;
+  let lastGood: ReturnType<typeof createLocalJWKSet> | undefined;
+  let failedAt = -Infinity;
 
-  const load = async (): Promise<void> => {
-    attemptedAt = now();
+  const cappedFetch: FetchImplementation = async (href, init) => {
     fetchCount++;
-    let doc: unknown;
-    try {
-      const res = await fetch(opts.url, { signal: AbortSignal.timeout(timeout), headers: { accept: 'application/json, application/jwk-set+json' }, redirect: 'error' });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const len = Number(res.headers.get('content-length') ?? 0);
-      if (len > maxBytes) throw new Error(`JWKS larger than ${maxBytes} bytes`);
-      const text = await res.text();
-      if (text.length > maxBytes) throw new Error(`JWKS larger than ${maxBytes} bytes`);
-      doc = JSON.parse(text);
-    } catch (err) {
-      throw new JwksFetchError(`cannot fetch JWKS ${opts.url}: ${(err as Error).message}`, err);
-    }
-    const keys = (doc as { keys?: unknown })?.keys;
-    if (!Array.isArray(keys)) throw new JwksFetchError(`JWKS ${opts.url} has no "keys" array`);
-    // A public JWKS holding symmetric keys is a misconfiguration; they are never used.
-    const next = new Map((await entriesOf(keys.filter((k: JWK) => k?.kty !== 'oct') as JWK[])).map((e) => [e.id, e]));
-    if (entries) {
-      // keep imported keys for unchanged entries
-      for (const [id, e] of next) {
-        const old = entries.get(id);
-        if (old && JSON.stringify(old.jwk) === JSON.stringify(e.jwk)) next.set(id, old);
-      }
-      const added = [...next.keys()].filter((k) => !entries!.has(k));
-      const removed = [...entries.keys()].filter((k) => !next.has(k));
+    const res = await fetch(href, { ...init, redirect: 'error' });
+    if (res.status !== 200) throw JWT_ERRORS.AUDIT_ERR_JWKS_FETCH.create(`HTTP ${res.status}`);
+    const len = Number(res.headers.get('content-length') ?? 0);
+    if (len > maxBytes) throw JWT_ERRORS.AUDIT_ERR_JWKS_FETCH.create(`JWKS larger than ${maxBytes} bytes`);
+    const text = await res.text();
+    if (text.length > maxBytes) throw JWT_ERRORS.AUDIT_ERR_JWKS_FETCH.create(`JWKS larger than ${maxBytes} bytes`);
+    const keys = (JSON.parse(text) as { keys?: unknown } | null)?.keys;
+    if (!Array.isArray(keys)) throw JWT_ERRORS.AUDIT_ERR_JWKS_FETCH.create('no "keys" array');
+    const usable = keys.filter((k): k is JWK => k !== null && typeof k === 'object' && !Array.isArray(k) && typeof (k as JWK).kty === 'string' && (k as JWK).kty !== 'oct');
+    const ids = await idsOf(usable);
+    if (current) {
+      const added = ids.filter((k) => !current!.includes(k));
+      const removed = current.filter((k) => !ids.includes(k));
       if (added.length > 0 || removed.length > 0) {
-        entries = next;
-        opts.onChange?.({ jwksUrl: opts.url, added, removed, current: [...next.keys()] });
+        current = ids;
+        opts.onChange?.({ jwksUrl: opts.url, added, removed, current: ids });
       }
     }
-    entries = next;
-    fetchedAt = now();
+    current = ids;
+    lastGood = createLocalJWKSet({ keys: usable });
+    return new Response(JSON.stringify({ keys: usable }), { status: 200, headers: { 'content-type': 'application/json' } });
   };
 
-  const refresh = (): Promise<void> => {
-    inflight ??= load().finally(() => {
-      inflight = undefined;
-    });
-    return inflight;
+  const remote = createRemoteJWKSet(url, {
+    timeoutDuration: opts.timeoutMs ?? 5_000,
+    cooldownDuration: cooldown,
+    cacheMaxAge: opts.cacheMaxAgeMs ?? 600_000,
+    [customFetch]: cappedFetch,
+  });
+
+  const fetchError = (err: unknown): JwksFetchError => {
+    if (err instanceof JwksFetchError) return err;
+    const e = err as { message?: string; cause?: { message?: string } };
+    return new JwksFetchError(`cannot fetch JWKS ${opts.url}: ${e?.cause?.message ?? e?.message ?? String(err)}`, err);
   };
 
-  const ensure = async (): Promise<void> => {
-    if (!entries) {
-      if (now() - attemptedAt < Math.min(cooldown, 1_000) && !inflight) throw new JwksFetchError(`JWKS ${opts.url} unavailable`);
-      await refresh();
-    } else if (now() - fetchedAt > maxAge && now() - attemptedAt >= Math.min(cooldown, maxAge)) {
-      await refresh().catch((err: JwksFetchError) => opts.onError?.(err)); // stale keys beat no keys
+  /** The keys of `set` that fit kid and alg; undefined when jose says none do. */
+  const keysFrom = async (set: typeof remote | NonNullable<typeof lastGood>, kid: string | undefined, alg: string): Promise<CryptoKey[] | undefined> => {
+    try {
+      return [(await set({ alg, ...(kid !== undefined ? { kid } : {}) })) as CryptoKey];
+    } catch (err) {
+      if (err instanceof joseErrors.JWKSMultipleMatchingKeys) {
+        const out: CryptoKey[] = [];
+        for await (const k of err as unknown as AsyncIterable<CryptoKey>) out.push(k);
+        return out;
+      }
+      if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JOSENotSupported) return undefined;
+      throw err;
     }
   };
+
+  const noMatch = (kid: string | undefined, alg: string): KeyLookup =>
+    kid !== undefined && !current?.includes(kid) ? lookupResult(undefined, kid, alg) : lookupResult([], kid, alg);
 
   return {
     url: opts.url,
@@ -204,24 +218,30 @@ export function remoteJwksStore(opts: RemoteJwksOptions): KeyStore & { readonly 
     },
     asymmetric: true,
     async lookup(kid, alg) {
+      const sinceFailure = Date.now() - failedAt;
+      let found: CryptoKey[] | undefined;
+      if (!lastGood) {
+        if (sinceFailure < Math.min(cooldown, 1_000)) return { ok: false, reason: 'unknown_kid', detail: 'key set unavailable' };
+      } else if (sinceFailure < cooldown) {
+        // the last refresh failed less than a cooldown ago: verify with the keys we have, do not fetch again yet
+        found = await keysFrom(lastGood, kid, alg).catch(() => undefined);
+        return found === undefined || found.length === 0 ? noMatch(kid, alg) : { ok: true, keys: found };
+      }
       try {
-        await ensure();
+        found = await keysFrom(remote, kid, alg);
       } catch (err) {
-        opts.onError?.(err as JwksFetchError);
-        return { ok: false, reason: 'unknown_kid', detail: 'key set unavailable' };
+        failedAt = Date.now();
+        opts.onError?.(fetchError(err));
+        if (!lastGood) return { ok: false, reason: 'unknown_kid', detail: 'key set unavailable' };
+        found = await keysFrom(lastGood, kid, alg).catch(() => undefined); // stale keys beat no keys
       }
-      let found = await candidates(entries!, kid, alg);
-      if (found === undefined && now() - attemptedAt >= cooldown) {
-        try {
-          await refresh();
-        } catch (err) {
-          opts.onError?.(err as JwksFetchError);
-        }
-        found = await candidates(entries!, kid, alg);
-      }
-      return lookupResult(found, kid, alg);
+      return found === undefined || found.length === 0 ? noMatch(kid, alg) : { ok: true, keys: found };
     },
-    kids: () => [...(entries?.keys() ?? [])],
-    refresh,
+    kids: () => [...(current ?? [])],
+    refresh: () =>
+      remote.reload().catch((err: unknown) => {
+        failedAt = Date.now();
+        throw fetchError(err);
+      }),
   };
 }

@@ -19,7 +19,31 @@
  *   transient        connections, timeouts, leaders moving,         back off with jitter, retry
  *                    retries exhausted, anything unknown            the batch, holding the partition
  */
-import { AuditError, settingsRefused, speaksTls, untrustedCertificate, type KafkaConnectionConfig } from '@jwt-audit/runtime';
+import { AuditError, defineErrors, SETTINGS_REFUSED, settingsRefused, speaksTls, untrustedCertificate, type KafkaConnectionConfig } from '@jwt-audit/runtime';
+
+/** The codes this package defines (listed in its README); the first five name the classes above. */
+export const KAFKA_ERRORS = defineErrors({
+  /** transient: a Kafka call failed in a way that heals (connection, timeout, leader moving, anything unknown). */
+  AUDIT_ERR_KAFKA: { message: '%s', retriable: true },
+  /** rebalance: the group moved on without this member; kafkajs rejoins. */
+  AUDIT_ERR_KAFKA_REBALANCE: { message: '%s', retriable: true },
+  /** producer-state: the broker no longer accepts this idempotent producer's sequence or epoch. */
+  AUDIT_ERR_KAFKA_PRODUCER_STATE: { message: '%s', retriable: true },
+  /** record: this record can never be written (too large, invalid): dead-lettered. */
+  AUDIT_ERR_KAFKA_RECORD: { message: '%s' },
+  /** fatal: authentication, authorization, configuration, an untrusted certificate. */
+  AUDIT_ERR_KAFKA_FATAL: { message: '%s' },
+  /** A consumer that could not rejoin its group after its restart attempts: the process exits. */
+  AUDIT_ERR_KAFKA_CONSUMER_STOPPED: { message: 'the consumer could not rejoin after %s attempts: %s' },
+  /** A record with no value (a tombstone) on a topic of events: dead-lettered. */
+  AUDIT_ERR_EMPTY_RECORD: { message: 'record has no value' },
+  /** A transform threw on a record (what it threw is the cause): dead-lettered. */
+  AUDIT_ERR_TRANSFORM: { message: '%s' },
+  /** The transform threads are stopped, exited, or could not build the transform module. */
+  AUDIT_ERR_TRANSFORM_THREAD: { message: '%s', retriable: true },
+  /** A batch handler threw something that is not an AuditError, on a record. */
+  AUDIT_ERR_PROCESSING: { message: '%s' },
+});
 
 export type FailureClass = 'rebalance' | 'producer-state' | 'record' | 'fatal' | 'transient';
 
@@ -64,22 +88,23 @@ const BY_NAME: Record<string, FailureClass> = {
 
 /** Codes of our own errors (AuditError) with a class other than their `retriable` flag says. */
 const BY_CODE: Record<string, FailureClass> = {
-  AUDIT_ERR_KAFKA_REBALANCE: 'rebalance',
-  AUDIT_ERR_KAFKA_PRODUCER_STATE: 'producer-state',
-  AUDIT_ERR_KAFKA_RECORD: 'record',
-  AUDIT_ERR_KAFKA_FATAL: 'fatal',
-  AUDIT_ERR_KAFKA: 'transient',
+  [KAFKA_ERRORS.AUDIT_ERR_KAFKA_REBALANCE.code]: 'rebalance',
+  [KAFKA_ERRORS.AUDIT_ERR_KAFKA_PRODUCER_STATE.code]: 'producer-state',
+  [KAFKA_ERRORS.AUDIT_ERR_KAFKA_RECORD.code]: 'record',
+  [KAFKA_ERRORS.AUDIT_ERR_KAFKA_FATAL.code]: 'fatal',
+  [KAFKA_ERRORS.AUDIT_ERR_KAFKA.code]: 'transient',
   // a transform module that cannot be built fails every record alike: not a record's fault
-  AUDIT_ERR_TRANSFORM_THREAD: 'fatal',
+  [KAFKA_ERRORS.AUDIT_ERR_TRANSFORM_THREAD.code]: 'fatal',
+  // the indexer's code (services/indexer/src/errors.ts): credentials refused heal only by a fix
   AUDIT_ERR_ES_UNAUTHORIZED: 'fatal',
 };
 
 const CODE_OF: Record<FailureClass, string> = {
-  rebalance: 'AUDIT_ERR_KAFKA_REBALANCE',
-  'producer-state': 'AUDIT_ERR_KAFKA_PRODUCER_STATE',
-  record: 'AUDIT_ERR_KAFKA_RECORD',
-  fatal: 'AUDIT_ERR_KAFKA_FATAL',
-  transient: 'AUDIT_ERR_KAFKA',
+  rebalance: KAFKA_ERRORS.AUDIT_ERR_KAFKA_REBALANCE.code,
+  'producer-state': KAFKA_ERRORS.AUDIT_ERR_KAFKA_PRODUCER_STATE.code,
+  record: KAFKA_ERRORS.AUDIT_ERR_KAFKA_RECORD.code,
+  fatal: KAFKA_ERRORS.AUDIT_ERR_KAFKA_FATAL.code,
+  transient: KAFKA_ERRORS.AUDIT_ERR_KAFKA.code,
 };
 
 /** Worse first: an aggregate of several errors takes the class that asks the most of the stage. */
@@ -118,7 +143,7 @@ function kafkaClass(err: unknown, depth = 0): FailureClass {
  */
 export function failureClass(err: unknown): FailureClass {
   if (err instanceof AuditError) {
-    if (err.code === 'AUDIT_ERR_SETTINGS_REFUSED') return 'fatal';
+    if (err.code === SETTINGS_REFUSED) return 'fatal';
     const byCode = BY_CODE[err.code];
     if (byCode) return byCode;
     return err.retriable ? 'transient' : 'record';
@@ -162,7 +187,7 @@ const SASL_NAME: Record<string, string> = { plain: 'PLAIN', 'scram-sha-256': 'SC
  * error itself proves (credentials refused, mechanism not offered, certificate not trusted).
  */
 export function kafkaSettingsRefused(err: unknown, config?: KafkaConnectionConfig): AuditError | undefined {
-  if (err instanceof AuditError && err.code === 'AUDIT_ERR_SETTINGS_REFUSED') return err;
+  if (err instanceof AuditError && err.code === SETTINGS_REFUSED) return err;
   const mech = config?.sasl ? SASL_NAME[config.sasl.mechanism] : undefined;
   const user = config?.sasl ? ` of user ${JSON.stringify(config.sasl.username)}` : '';
   if (findIn(err, (e) => e.name === 'KafkaJSSASLAuthenticationError' || e.type === 'SASL_AUTHENTICATION_FAILED')) {
@@ -202,14 +227,14 @@ export async function explainKafkaError(err: unknown, config: KafkaConnectionCon
     }
   }
   if (!config.sasl) {
-    return new AuditError('AUDIT_ERR_KAFKA', `the Kafka broker closed the connection without answering: if its listener requires SASL, set AUDIT_KAFKA_SASL_MECHANISM, AUDIT_KAFKA_SASL_USERNAME and AUDIT_KAFKA_SASL_PASSWORD`, { retriable: true, cause: err });
+    return KAFKA_ERRORS.AUDIT_ERR_KAFKA.wrap(err, 'the Kafka broker closed the connection without answering: if its listener requires SASL, set AUDIT_KAFKA_SASL_MECHANISM, AUDIT_KAFKA_SASL_USERNAME and AUDIT_KAFKA_SASL_PASSWORD');
   }
   return undefined;
 }
 
 /** The kafkajs error under an AuditError made by fromKafkaError (kafkajs rejoins on its own types only). */
 export function kafkaCause(err: unknown): unknown {
-  return err instanceof AuditError && err.cause !== undefined && err.code.startsWith('AUDIT_ERR_KAFKA') ? err.cause : err;
+  return err instanceof AuditError && err.cause !== undefined && err.code.startsWith(KAFKA_ERRORS.AUDIT_ERR_KAFKA.code) ? err.cause : err;
 }
 
 /** kafkajs error classes that mean "the broker could not be reached", whatever it was asked. */

@@ -15,8 +15,9 @@ export type { OffloadedTransform, OffloadSpec } from './transform-pool.js';
 export { pack as packBuffers, unpack as unpackBuffer, headerTable } from './transform-pool.js';
 export { deadLetterRecord, deadLetterAlertRecord, DEAD_LETTER_RATE_RULE, DLQ_TOPIC } from './dead-letter.js';
 export { toInputRecord, type InputRecord } from './record.js';
-export { fromKafkaError, failureClass, kafkaCause, kafkaSettingsRefused, explainKafkaError, isConnectionError, type FailureClass } from './errors.js';
+export { KAFKA_ERRORS, fromKafkaError, failureClass, kafkaCause, kafkaSettingsRefused, explainKafkaError, isConnectionError, type FailureClass } from './errors.js';
 export { superviseConsumer, type SupervisedConsumer, type SupervisedConsumerOptions, type RestartPolicy } from './supervised-consumer.js';
 export { exitOnStartFailure, startFailure } from './start-failure.js';
+export { CompactedTopicFollower, type CompactedTopicFollowerOptions } from './compacted-follower.js';
 /** The client library's classes, types and constants: the only way other workspaces reach it. */
 export * from './kafka-client.js';

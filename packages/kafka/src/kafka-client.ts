@@ -13,6 +13,7 @@ export type {
   ConsumerConfig,
   EachBatchPayload,
   EachMessagePayload,
+  IHeaders,
   ITopicConfig,
   KafkaConfig,
   KafkaMessage,

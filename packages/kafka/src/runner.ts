@@ -4,7 +4,7 @@ import { AuditError, backoffDelay, dependencyLog, sleep, toAuditError, type Logg
 import { DEAD_LETTER_RATE_RULE, deadLetterAlertRecord, deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
 
 const ALERTS_TOPIC = TOPICS.alerts;
-import { failureClass, fromKafkaError, isConnectionError, kafkaCause } from './errors.js';
+import { failureClass, fromKafkaError, isConnectionError, KAFKA_ERRORS, kafkaCause } from './errors.js';
 import type { AuditProducer } from './producer.js';
 import { toInputRecord, type InputRecord } from './record.js';
 import { superviseConsumer, type RestartPolicy } from './supervised-consumer.js';
@@ -188,7 +188,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         const delay = cls === 'fatal' ? retryMax : backoffDelay(attempt, retryInitial, retryMax);
         const line = { err: { code: e.code, message: e.message }, class: cls, attempt, delayMs: delay, what };
         // Kafka unreachable: the outage's line (dependency state), not one per attempt and partition
-        if (e.code.startsWith('AUDIT_ERR_KAFKA') && isConnectionError(e)) {
+        if (e.code.startsWith(KAFKA_ERRORS.AUDIT_ERR_KAFKA.code) && isConnectionError(e)) {
           kafkaState.failed(e, { stage: opts.stage });
           log.debug(line, 'failure: backing off, the partition waits');
         } else log.warn(line, 'failure: backing off, the partition waits');
@@ -214,7 +214,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         try {
           return (await opts.handler([record], ctx))?.deadLetters ?? [];
         } catch (err) {
-          const e = toAuditError(err, 'AUDIT_ERR_PROCESSING');
+          const e = toAuditError(err, KAFKA_ERRORS.AUDIT_ERR_PROCESSING);
           if (failureClass(e) !== 'record') throw e;
           return [{ record, error: e }];
         }

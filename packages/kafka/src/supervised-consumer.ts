@@ -1,6 +1,6 @@
 import type { Consumer, ConsumerConfig, Kafka } from 'kafkajs';
 import { AuditError, backoffDelay, dependencyLog, type Logger, type Metrics } from '@jwt-audit/runtime';
-import { failureClass, fromKafkaError, isConnectionError } from './errors.js';
+import { failureClass, fromKafkaError, isConnectionError, KAFKA_ERRORS } from './errors.js';
 
 export interface RestartPolicy {
   /** Backoff before a re-created consumer, from initialMs up to maxMs. Defaults 1 s, 30 s. */
@@ -94,7 +94,7 @@ export function superviseConsumer(opts: SupervisedConsumerOptions): SupervisedCo
     if (state === 'stopping' || state === 'stopped' || state === 'failed') return;
     const e = fromKafkaError(cause, 'consuming');
     if (failureClass(cause) === 'fatal') return giveUp(e);
-    if (failedLaunches >= maxAttempts) return giveUp(new AuditError('AUDIT_ERR_KAFKA_CONSUMER_STOPPED', `the consumer could not rejoin after ${failedLaunches} attempts: ${e.message}`, { cause }));
+    if (failedLaunches >= maxAttempts) return giveUp(KAFKA_ERRORS.AUDIT_ERR_KAFKA_CONSUMER_STOPPED.wrap(cause, failedLaunches, e.message));
     const delay = backoffDelay(failedLaunches, initialMs, maxMs);
     failedLaunches++;
     state = 'restarting';

@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { AuditEvent } from '@jwt-audit/events';
 import { AuditError, siblingModule, startWorker, type Logger } from '@jwt-audit/runtime';
+import { KAFKA_ERRORS } from './errors.js';
 import type { InputRecord } from './record.js';
 import type { Transform } from './transform-record.js';
 
@@ -143,14 +144,14 @@ export class TransformPool {
   }
 
   async run(records: InputRecord[]): Promise<PoolResult[]> {
-    if (this.closed) throw new AuditError('AUDIT_ERR_TRANSFORM_THREAD', 'transform threads are stopped', { retriable: true });
+    if (this.closed) throw KAFKA_ERRORS.AUDIT_ERR_TRANSFORM_THREAD.create('transform threads are stopped');
     let best = 0;
     for (let i = 1; i < this.slots.length; i++) if ((this.slots[i]?.pending.size ?? 0) < (this.slots[best]?.pending.size ?? 0)) best = i;
     const slot = this.slot(best);
     // a thread replaced mid-run that cannot start is retried like one that died: its batches must
     // not be dead-lettered for a fault that is not theirs
     await slot.ready.catch((err: Error) => {
-      throw new AuditError('AUDIT_ERR_TRANSFORM_THREAD', err.message, { retriable: true, cause: err });
+      throw KAFKA_ERRORS.AUDIT_ERR_TRANSFORM_THREAD.wrap(err, err.message);
     });
     const { blob, spans } = pack(records.flatMap((r) => [r.key, r.value]));
     const { headerSets, headerIndex } = headerTable(
@@ -203,7 +204,7 @@ export class TransformPool {
       if (m.ready === true) return onReady?.resolve();
       if (m.ready === false) {
         // the module or its data is wrong: not retriable, and every batch would fail the same way
-        fail(new AuditError('AUDIT_ERR_TRANSFORM_THREAD', `transform thread could not start: ${m.message}`));
+        fail(KAFKA_ERRORS.AUDIT_ERR_TRANSFORM_THREAD.create(`transform thread could not start: ${m.message}`));
         void worker.terminate();
         return;
       }
@@ -215,9 +216,9 @@ export class TransformPool {
     });
     worker.on('error', (err) => {
       this.logger.error({ err: err.message }, 'transform thread failed; its batches will be retried');
-      fail(new AuditError('AUDIT_ERR_TRANSFORM_THREAD', `transform thread failed: ${err.message}`, { retriable: true, cause: err }));
+      fail(KAFKA_ERRORS.AUDIT_ERR_TRANSFORM_THREAD.wrap(err, `transform thread failed: ${err.message}`));
     });
-    worker.on('exit', (code) => fail(new AuditError('AUDIT_ERR_TRANSFORM_THREAD', `transform thread exited (code ${code})`, { retriable: true })));
+    worker.on('exit', (code) => fail(KAFKA_ERRORS.AUDIT_ERR_TRANSFORM_THREAD.create(`transform thread exited (code ${code})`)));
     // Held (ref) only while it starts or has batches in flight: a stage abandoned without stop()
     // must not keep the process alive. Set after the listeners, since attaching one refs again.
     worker.ref();

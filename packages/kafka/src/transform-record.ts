@@ -1,5 +1,6 @@
 import { eventCodec, partitionKey, type AuditEvent } from '@jwt-audit/events';
-import { AuditError, toAuditError } from '@jwt-audit/runtime';
+import { toAuditError, type AuditError } from '@jwt-audit/runtime';
+import { KAFKA_ERRORS } from './errors.js';
 import type { InputRecord } from './record.js';
 
 export type Transform = (event: AuditEvent, record: InputRecord) => AuditEvent | Promise<AuditEvent>;
@@ -7,7 +8,7 @@ export type Transform = (event: AuditEvent, record: InputRecord) => AuditEvent |
 /** One record through a stage: the output (event, key, encoding) or the error that dead-letters it. */
 export type RecordOutcome = { ok: true; event: AuditEvent; key: string; value: Buffer; headers: Record<string, string> } | { ok: false; error: AuditError };
 
-const failed = (err: unknown): RecordOutcome => ({ ok: false, error: toAuditError(err, 'AUDIT_ERR_TRANSFORM') });
+const failed = (err: unknown): RecordOutcome => ({ ok: false, error: toAuditError(err, KAFKA_ERRORS.AUDIT_ERR_TRANSFORM) });
 
 function encoded(event: AuditEvent): RecordOutcome {
   try {
@@ -25,7 +26,7 @@ function encoded(event: AuditEvent): RecordOutcome {
  */
 export function transformRecord(transform: Transform, record: InputRecord): RecordOutcome | Promise<RecordOutcome> {
   try {
-    if (record.value === null) throw new AuditError('AUDIT_ERR_EMPTY_RECORD', 'record has no value');
+    if (record.value === null) throw KAFKA_ERRORS.AUDIT_ERR_EMPTY_RECORD.create();
     const returned = transform(eventCodec.decode(record.value, record.headers), record);
     return isPromise(returned) ? returned.then(encoded, failed) : encoded(returned);
   } catch (err) {

@@ -10,6 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { toAuditError } from '@jwt-audit/runtime';
 import type { InputRecord } from './record.js';
+import { KAFKA_ERRORS } from './errors.js';
 import { headerTable, pack, unpack, type OffloadedTransform, type WireBatch, type WireResults } from './transform-pool.js';
 import { isPromise, transformRecord } from './transform-record.js';
 
@@ -33,7 +34,7 @@ async function handle(t: OffloadedTransform, m: WireBatch): Promise<WireResults>
       try {
         note = t.notes?.(r.event);
       } catch (err) {
-        r = { ok: false, error: toAuditError(err, 'AUDIT_ERR_TRANSFORM') };
+        r = { ok: false, error: toAuditError(err, KAFKA_ERRORS.AUDIT_ERR_TRANSFORM) };
       }
     }
     if (r.ok) {

@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { eventCodec, type AuditEvent } from '@jwt-audit/events';
 import { DETECTOR_NAMES } from './detectors.js';
+import { MASKING_ERRORS } from './errors.js';
 import { parseKeyRing, pseudonym, validateKeys, type MaskingKeys } from './keys.js';
 import { mask } from './mask.js';
 import { DEFAULT_POLICY, loadPolicyFile, type MaskingPolicy } from './policy.js';
@@ -80,10 +81,10 @@ program
         try {
           event = JSON.parse(line) as AuditEvent;
         } catch {
-          throw new Error('not valid JSON'); // V8's message quotes the input, which is unmasked
+          throw MASKING_ERRORS.AUDIT_ERR_MASKING_INPUT.create('not valid JSON'); // V8's message quotes the input, which is unmasked
         }
         const problems = eventCodec.validate(event);
-        if (problems.length) throw new Error(problems.map((p) => `${p.field}: ${p.message}`).join('; '));
+        if (problems.length) throw MASKING_ERRORS.AUDIT_ERR_MASKING_INPUT.create(problems.map((p) => `${p.field}: ${p.message}`).join('; '));
         process.stdout.write(`${JSON.stringify(mask(event, policy, keys).event)}\n`);
       } catch (err) {
         bad++;

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
+import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
 
 const jwt = 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJjYW5hcnktdXNlciIsImV4cCI6MTc5NTE2NjEwNH0.c2lnbmF0dXJlLWNhbmFyeS1ieXRlcw';
 const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAcanaryprivatekeymaterial0123456789abcdef\n-----END RSA PRIVATE KEY-----';
@@ -160,7 +161,7 @@ function withLuhn(digits: string): string {
     }
     if (sum % 10 === 0) return d;
   }
-  throw new Error('unreachable');
+  throw RUNTIME_ERRORS.AUDIT_ERR_INTERNAL.create('unreachable');
 }
 const mod97 = (digits: string) => [...digits].reduce((r, ch) => (r * 10 + Number(ch)) % 97, 0);
 const group4 = (s: string) => s.replace(/(.{4})(?=.)/g, '$1 ');

@@ -1,5 +1,5 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
-import { AuditError } from '@jwt-audit/runtime';
+import { MASKING_ERRORS } from './errors.js';
 
 /**
  * Pseudonym keys. New pseudonyms are made with the active key; older keys stay in the ring so an
@@ -23,7 +23,7 @@ const MIN_SECRET_BYTES = 16;
 
 export function activeKey(keys: MaskingKeys): MaskingKey {
   const secret = keys.keys[keys.activeKeyId];
-  if (secret === undefined) throw new AuditError('AUDIT_ERR_MASKING_KEYS', `masking keys: active key id ${JSON.stringify(keys.activeKeyId)} is not in the key ring`);
+  if (secret === undefined) throw MASKING_ERRORS.AUDIT_ERR_MASKING_KEYS.create(`masking keys: active key id ${JSON.stringify(keys.activeKeyId)} is not in the key ring`);
   return { id: keys.activeKeyId, secret };
 }
 
@@ -35,7 +35,7 @@ export function validateKeys(keys: MaskingKeys): MaskingKeys {
     if (!KEY_ID.test(id)) problems.push(`key id ${JSON.stringify(id)}: letters, digits, _ and - only, at most 32`);
     if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) problems.push(`key ${id}: the secret must be at least ${MIN_SECRET_BYTES} bytes`);
   }
-  if (problems.length) throw new AuditError('AUDIT_ERR_MASKING_KEYS', `invalid masking keys: ${problems.join('; ')}`);
+  if (problems.length) throw MASKING_ERRORS.AUDIT_ERR_MASKING_KEYS.create(`invalid masking keys: ${problems.join('; ')}`);
   return keys;
 }
 
@@ -48,13 +48,13 @@ export function parseKeyRing(spec: string, active?: string): MaskingKeys {
   let first: string | undefined;
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const i = part.indexOf(':');
-    if (i <= 0) throw new AuditError('AUDIT_ERR_MASKING_KEYS', 'masking keys: expected id:secret[,id:secret...]');
+    if (i <= 0) throw MASKING_ERRORS.AUDIT_ERR_MASKING_KEYS.create('masking keys: expected id:secret[,id:secret...]');
     const id = part.slice(0, i);
     const raw = part.slice(i + 1);
     keys[id] = raw.startsWith('base64:') ? Buffer.from(raw.slice(7), 'base64') : raw;
     first ??= id;
   }
-  if (!first) throw new AuditError('AUDIT_ERR_MASKING_KEYS', 'masking keys: the key ring is empty');
+  if (!first) throw MASKING_ERRORS.AUDIT_ERR_MASKING_KEYS.create('masking keys: the key ring is empty');
   return validateKeys({ activeKeyId: active ?? first, keys });
 }
 

@@ -22,6 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import { EVENT_KINDS, type AuditEvent, type Body, type TokenInfo } from '@jwt-audit/events';
+import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
 import { anyHint, compileNeeds, DETECTORS, scanFeatures } from './detectors.js';
 import { EVENT_FIELDS, KNOWN_ATTRIBUTES } from './event-fields.js';
 import { JsonDepthError, JsonSyntaxError, maskJson } from './json-body.js';
@@ -624,7 +625,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   const claim = (value: string | null, field: string, unverified: boolean, ctx: Ctx): string | null => {
     if (value === null) return null;
     const t = EVENT_FIELDS[field];
-    if (t?.kind !== 'claim') throw new Error(`event-fields.ts: ${field} is not a claim`);
+    if (t?.kind !== 'claim') throw RUNTIME_ERRORS.AUDIT_ERR_INTERNAL.create(`event-fields.ts: ${field} is not a claim`);
     if (unverified && (t.fingerprintUnverified || !JOSE_ALGS.has(value))) return fingerprinted(value, `unverified:${field}:hash`, ctx);
     return shaped(value, t.shape, field, ctx);
   };

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { AuditError } from '@jwt-audit/runtime';
+import { MASKING_ERRORS } from './errors.js';
 import { DEFAULT_KEY_WORDS, DEFAULT_NOT_SENSITIVE } from './key-words.js';
 
 export type Action = 'redact' | 'hash' | 'partial' | 'drop';
@@ -94,7 +94,7 @@ const validate = new Ajv({ allErrors: true }).compile(schema);
 /** Validates a policy document (merged over the default); every problem is reported at once. */
 export function parsePolicy(doc: unknown, detectorNames: string[]): MaskingPolicy {
   if (!validate(doc)) {
-    throw new AuditError('AUDIT_ERR_MASKING_POLICY', `invalid masking policy: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}`).join('; ')}`);
+    throw MASKING_ERRORS.AUDIT_ERR_MASKING_POLICY.create(`invalid masking policy: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}`).join('; ')}`);
   }
   const d = doc as Partial<MaskingPolicy>;
   const policy: MaskingPolicy = {
@@ -115,7 +115,7 @@ export function parsePolicy(doc: unknown, detectorNames: string[]): MaskingPolic
     }
   }
   for (const n of Object.keys(policy.detectors)) if (!detectorNames.includes(n)) problems.push(`detectors: unknown detector ${n}`);
-  if (problems.length) throw new AuditError('AUDIT_ERR_MASKING_POLICY', `invalid masking policy: ${problems.join('; ')}`);
+  if (problems.length) throw MASKING_ERRORS.AUDIT_ERR_MASKING_POLICY.create(`invalid masking policy: ${problems.join('; ')}`);
   return policy;
 }
 
@@ -125,11 +125,11 @@ export function loadPolicyFile(file: string, detectorNames: string[]): MaskingPo
   try {
     doc = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new AuditError('AUDIT_ERR_MASKING_POLICY', `masking policy ${file}: ${(err as Error).message}`);
+    throw MASKING_ERRORS.AUDIT_ERR_MASKING_POLICY.create(`masking policy ${file}: ${(err as Error).message}`);
   }
   try {
     return parsePolicy(doc, detectorNames);
   } catch (err) {
-    throw new AuditError('AUDIT_ERR_MASKING_POLICY', `${file}: ${(err as Error).message}`);
+    throw MASKING_ERRORS.AUDIT_ERR_MASKING_POLICY.create(`${file}: ${(err as Error).message}`);
   }
 }

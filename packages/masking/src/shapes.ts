@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { readSchemaFile } from '@jwt-audit/events';
+import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
 
 interface ShapeDef {
   pattern?: string;
@@ -14,7 +15,7 @@ interface ShapeDef {
 const defs = (readSchemaFile('json/shapes.json') as { definitions: Record<string, ShapeDef> }).definitions;
 const fromSchema = (name: string): RegExp => {
   const d = defs[name];
-  if (!d?.pattern) throw new Error(`schemas/json/shapes.json: no pattern for ${name}`);
+  if (!d?.pattern) throw RUNTIME_ERRORS.AUDIT_ERR_INTERNAL.create(`schemas/json/shapes.json: no pattern for ${name}`);
   return new RegExp(d.pattern);
 };
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import * as addFormatsModule from 'ajv-formats';
-import { AuditError } from './errors.js';
+import { AuditError, RUNTIME_ERRORS } from './errors.js';
 
 const addFormats = addFormatsModule.default as unknown as typeof addFormatsModule.default.default;
 
@@ -17,7 +17,7 @@ const addFormats = addFormatsModule.default as unknown as typeof addFormatsModul
 export class ConfigError extends AuditError {
   readonly problems: string[];
   constructor(service: string, problems: string[]) {
-    super('AUDIT_ERR_CONFIG', `invalid configuration for ${service}:\n  - ${problems.join('\n  - ')}`);
+    super(RUNTIME_ERRORS.AUDIT_ERR_CONFIG.code, `invalid configuration for ${service}:\n  - ${problems.join('\n  - ')}`);
     this.name = 'ConfigError';
     this.problems = problems;
   }

@@ -1,6 +1,6 @@
 import { connect as tlsConnect } from 'node:tls';
 import type { EsConnectionConfig } from './config.js';
-import { AuditError } from './errors.js';
+import { AuditError, RUNTIME_ERRORS } from './errors.js';
 
 /**
  * What a refused connection means in terms of the settings that made it. A wrong password, an
@@ -12,13 +12,13 @@ import { AuditError } from './errors.js';
  */
 
 /** The code of an error that names a setting to fix: credentials, mechanism or trust refused. */
-export const SETTINGS_REFUSED = 'AUDIT_ERR_SETTINGS_REFUSED';
+export const SETTINGS_REFUSED = RUNTIME_ERRORS.AUDIT_ERR_SETTINGS_REFUSED.code;
 
 /** The exit code of a process whose settings were refused (as for an invalid configuration). */
 export const EXIT_SETTINGS = 2;
 
 export function settingsRefused(message: string, cause?: unknown): AuditError {
-  return new AuditError(SETTINGS_REFUSED, message, { retriable: false, ...(cause === undefined ? {} : { cause }) });
+  return cause === undefined ? RUNTIME_ERRORS.AUDIT_ERR_SETTINGS_REFUSED.create(message) : RUNTIME_ERRORS.AUDIT_ERR_SETTINGS_REFUSED.wrap(cause, message);
 }
 
 /** Whether err (or anything under it: causes, aggregates) is a SETTINGS_REFUSED error. */

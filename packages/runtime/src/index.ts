@@ -1,6 +1,6 @@
 export { createLogger, REDACT_PATHS, type Logger, type LoggerConfig } from './logger.js';
 export { dependencyLog, createDependencyLog, createLogThrottle, reasonOf, DEPENDENCY_LOG_INTERVAL_MS, DEPENDENCY_LOG_MAX_INTERVAL_MS, type DependencyLog, type DependencyLogOptions } from './dependency-log.js';
-export { AuditError, toAuditError } from './errors.js';
+export { AuditError, toAuditError, defineErrors, RUNTIME_ERRORS, type ErrorDefinition, type ErrorSpec } from './errors.js';
 export {
   loadConfig,
   configFileFromArgv,

@@ -3,6 +3,9 @@ import { alertCodec, type Alert, type Severity } from '@jwt-audit/events';
 import { createAuditProducer, createConsumerRunner, createKafkaClient, type AuditProducer, type ConsumerRunner, type DeadLetterRequest } from '@jwt-audit/kafka';
 import { AuditError, backoffDelay, createMetrics, sleep, startOpsServer, toAuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { AlertWebhookConfig } from './config.js';
+import { WEBHOOK_ERRORS } from './errors.js';
+import { EVENTS_ERRORS } from '@jwt-audit/events';
+import { KAFKA_ERRORS } from '@jwt-audit/kafka';
 import { classifyError, classifyResponse, type Outcome } from './retry.js';
 import { ALERT_ID_HEADER, sign, SIGNATURE_HEADER } from './signature.js';
 
@@ -68,14 +71,14 @@ export function createAlertWebhookService(config: AlertWebhookConfig, deps: Aler
       const outcome = await attempt(body, alert);
       attemptsTotal.inc({ outcome: outcome.kind });
       if (outcome.kind === 'delivered') return null;
-      if (outcome.kind === 'permanent') return new AuditError('AUDIT_ERR_WEBHOOK_REJECTED', `receiver rejected alert ${alert.id}: ${outcome.reason}`);
-      if (n >= config.maxAttempts) return new AuditError('AUDIT_ERR_WEBHOOK_UNDELIVERABLE', `alert ${alert.id} not delivered after ${n} attempts: ${outcome.reason}`);
+      if (outcome.kind === 'permanent') return WEBHOOK_ERRORS.AUDIT_ERR_WEBHOOK_REJECTED.create(alert.id, outcome.reason);
+      if (n >= config.maxAttempts) return WEBHOOK_ERRORS.AUDIT_ERR_WEBHOOK_UNDELIVERABLE.create(alert.id, n, outcome.reason);
       const delay = Math.min(config.retry.maxMs, Math.max(outcome.retryAfterMs ?? 0, backoffDelay(n - 1, config.retry.initialMs, config.retry.maxMs)));
       ctx.logger.warn({ alert: alert.id, attempt: n, reason: outcome.reason, delayMs: delay }, 'webhook delivery failed: retrying');
       const until = Date.now() + delay;
       while (Date.now() < until) {
         // stopping: leave the batch uncommitted, it is redelivered on the next start
-        if (!ctx.isRunning() || abort.signal.aborted) throw new AuditError('AUDIT_ERR_STOPPING', 'stopping during a retry', { retriable: true });
+        if (!ctx.isRunning() || abort.signal.aborted) throw WEBHOOK_ERRORS.AUDIT_ERR_STOPPING.create();
         await sleep(Math.min(1_000, until - Date.now()), abort.signal);
         await ctx.heartbeat().catch(() => undefined);
       }
@@ -105,10 +108,10 @@ export function createAlertWebhookService(config: AlertWebhookConfig, deps: Aler
             for (const record of records) {
               let alert: Alert;
               try {
-                if (!record.value) throw new Error('record has no value');
+                if (!record.value) throw KAFKA_ERRORS.AUDIT_ERR_EMPTY_RECORD.create();
                 alert = alertCodec.decode(record.value, record.headers);
               } catch (err) {
-                deadLetters.push({ record, error: toAuditError(err, 'AUDIT_ERR_UNDECODABLE') });
+                deadLetters.push({ record, error: toAuditError(err, EVENTS_ERRORS.AUDIT_ERR_UNDECODABLE) });
                 continue;
               }
               if (RANK[alert.severity] < RANK[config.minSeverity]) {

@@ -25,6 +25,9 @@ import {
 } from '@jwt-audit/kafka';
 import { createMetrics, startOpsServer, toAuditError, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { DetectorServiceConfig } from './config.js';
+import { DETECTOR_ERRORS } from './errors.js';
+import { EVENTS_ERRORS } from '@jwt-audit/events';
+import { KAFKA_ERRORS } from '@jwt-audit/kafka';
 import { lockPartitionState, PartitionStateStore } from './state-store.js';
 
 export interface DetectorServiceDeps {
@@ -137,7 +140,7 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
         continue;
       }
       try {
-        if (r.value === null) throw new Error('record has no value');
+        if (r.value === null) throw KAFKA_ERRORS.AUDIT_ERR_EMPTY_RECORD.create();
         const event = eventCodec.decode(r.value, r.headers);
         if (fromInput) {
           alerts.push(...detect(state, event, at, 'subject').alerts);
@@ -146,12 +149,12 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
           for (const key of repartitionKeys(ruleConfig, event)) forwards.push({ key, value: r.value, headers, timestamp: event.occurredAt });
         } else {
           const p = partitioningOfKey(r.key?.toString() ?? '');
-          if (p === null) throw new Error(`repartition record without an ip:/client: key`);
+          if (p === null) throw DETECTOR_ERRORS.AUDIT_ERR_DETECTOR_REPARTITION_KEY.create();
           alerts.push(...detect(state, event, at, p).alerts);
         }
         processed++;
       } catch (err) {
-        deadLetters.push({ record: r, error: toAuditError(err, 'AUDIT_ERR_UNDECODABLE') });
+        deadLetters.push({ record: r, error: toAuditError(err, EVENTS_ERRORS.AUDIT_ERR_UNDECODABLE) });
       }
       state.offset = r.offset;
     }

@@ -16,6 +16,7 @@ import { ARCHIVE_ERRORS, generateSigningKey, loadSigner, localStorage, manifests
 import { createAuditProducer, createKafkaClient, superviseConsumer, type AuditProducer, type SupervisedConsumer } from '@jwt-audit/kafka';
 import { createMetrics, startOpsServer, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { ArchiverConfig } from './config.js';
+import { ARCHIVER_ERRORS } from './errors.js';
 import { createCheckpointer, type Checkpointer } from './checkpointer.js';
 
 interface PartitionState {
@@ -41,7 +42,7 @@ async function resolveSigner(config: ArchiverConfig, logger: Logger): Promise<{ 
       const k = await generateSigningKey(config.keys.dir);
       logger.info({ kid: k.kid, jwks: k.jwksFile }, 'archive signing key generated');
       file = k.privateFile;
-    } else throw new Error(`no archive signing key in ${config.keys.dir}`);
+    } else throw ARCHIVER_ERRORS.AUDIT_ERR_ARCHIVER_NO_KEY.create(config.keys.dir);
   }
   return { signer: await loadSigner(file), jwksFile };
 }

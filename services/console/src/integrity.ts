@@ -1,4 +1,5 @@
 import { loadJwks, localStorage, manifestsOf, prove, verifyArchive, type InclusionProof, type VerifyReport } from '@jwt-audit/archive';
+import { CONSOLE_ERRORS } from './errors.js';
 
 /**
  * The Integrity page's facts: the archive verified as `audit archive verify` does (packages/archive),
@@ -57,7 +58,7 @@ export function createIntegrity(dir: string, jwksFile: string): Integrity {
     configured: storage !== undefined,
     dir,
     verify() {
-      if (!storage) return Promise.reject(new Error('no archive configured'));
+      if (!storage) return Promise.reject(CONSOLE_ERRORS.AUDIT_ERR_CONSOLE_NO_ARCHIVE.create());
       running ??= run().finally(() => (running = undefined));
       return running;
     },

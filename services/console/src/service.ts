@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAuditProducer, createKafkaClient, type AuditProducer } from '@jwt-audit/kafka';
-import { createMetrics, startOpsServer, type Logger, type OpsServer } from '@jwt-audit/runtime';
+import { ConfigError, createMetrics, startOpsServer, type Logger, type OpsServer } from '@jwt-audit/runtime';
 import { createAccessLog, type AccessLog } from './access-event.js';
 import { createApprovals } from './approvals.js';
 import { createAuth } from './auth.js';
@@ -20,7 +20,7 @@ export interface ConsoleService {
 /** Thin wiring: reader (Elasticsearch), archive, sign-in, access-event producer, HTTP server. */
 export function createConsoleService(config: ConsoleConfig, deps: { logger: Logger; ops?: boolean; now?: () => number }): ConsoleService {
   const problems = configProblems(config);
-  if (problems.length > 0) throw new Error(`console config: ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`);
+  if (problems.length > 0) throw new ConfigError('console', problems);
   const logger = deps.logger;
   const reader: Reader = createReader(config.elasticsearch, config.indices);
   const kafka = createKafkaClient(config.kafka, logger);

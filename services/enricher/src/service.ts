@@ -3,6 +3,7 @@ import { createSessionIndex, createUserAgentCache, enrich, openGeoDatabases, par
 import { createAuditProducer, createKafkaClient, createTransformStage, type AuditProducer, type ConsumerRunner } from '@jwt-audit/kafka';
 import { AuditError, createMetrics, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { EnricherConfig } from './config.js';
+import { ENRICHER_ERRORS } from './errors.js';
 
 export interface EnricherService {
   start(): Promise<{ metricsUrl: string | undefined }>;
@@ -44,7 +45,7 @@ export function createEnricherService(config: EnricherConfig, deps: EnricherDeps
         try {
           dbs = await openGeoDatabases({ geo: config.geoip.cityDb ?? null, asn: config.geoip.asnDb ?? null }, { watch: config.geoip.watch ?? false });
         } catch (err) {
-          throw new AuditError('AUDIT_ERR_GEOIP', `cannot open the MaxMind database: ${(err as Error).message}`, { cause: err });
+          throw ENRICHER_ERRORS.AUDIT_ERR_GEOIP.wrap(err, (err as Error).message);
         }
         const lookups: EnrichmentLookups = {
           geo: dbs.geo,

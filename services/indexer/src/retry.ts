@@ -14,6 +14,7 @@
  */
 import { errors } from '@elastic/elasticsearch';
 import { AuditError } from '@jwt-audit/runtime';
+import { INDEXER_ERRORS } from './errors.js';
 
 export type ItemOutcome = 'written' | 'duplicate' | 'retry' | 'reject';
 
@@ -28,13 +29,13 @@ export function fromEsError(err: unknown, what: string): AuditError {
   if (err instanceof errors.ResponseError) {
     const status = err.statusCode ?? 0;
     // credentials are not the records' fault: the partition waits until they are fixed
-    if (status === 401 || status === 403) return new AuditError('AUDIT_ERR_ES_UNAUTHORIZED', `${what}: HTTP ${status} ${err.message}`, { retriable: true, cause: err });
+    if (status === 401 || status === 403) return INDEXER_ERRORS.AUDIT_ERR_ES_UNAUTHORIZED.wrap(err, what, status, err.message);
     const retriable = status === 429 || status >= 500;
-    return new AuditError(retriable ? 'AUDIT_ERR_ES_UNAVAILABLE' : 'AUDIT_ERR_ES_REJECTED', `${what}: HTTP ${status} ${err.message}`, { retriable, cause: err });
+    return retriable ? INDEXER_ERRORS.AUDIT_ERR_ES_UNAVAILABLE.wrap(err, `${what}: HTTP ${status} ${err.message}`) : INDEXER_ERRORS.AUDIT_ERR_ES_REJECTED.wrap(err, what, status, err.message);
   }
   if (err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError) {
-    return new AuditError('AUDIT_ERR_ES_UNAVAILABLE', `${what}: ${(err as Error).message}`, { retriable: true, cause: err });
+    return INDEXER_ERRORS.AUDIT_ERR_ES_UNAVAILABLE.wrap(err, `${what}: ${(err as Error).message}`);
   }
   if (err instanceof AuditError) return err;
-  return new AuditError('AUDIT_ERR_ES', `${what}: ${(err as Error)?.message ?? String(err)}`, { retriable: true, cause: err });
+  return INDEXER_ERRORS.AUDIT_ERR_ES.wrap(err, `${what}: ${(err as Error)?.message ?? String(err)}`);
 }

@@ -1,8 +1,9 @@
 import type { Client } from '@elastic/elasticsearch';
 import { alertsDataStream, alertToEcsDocument, eventsDataStream, sessionToEcsDocument, toEcsDocument, withIndexTimes } from '@jwt-audit/ecs';
-import { alertCodec, eventCodec, sessionCodec, TOPICS } from '@jwt-audit/events';
-import type { DeadLetterRequest, InputRecord } from '@jwt-audit/kafka';
-import { AuditError, toAuditError, type Metrics } from '@jwt-audit/runtime';
+import { alertCodec, eventCodec, EVENTS_ERRORS, sessionCodec, TOPICS } from '@jwt-audit/events';
+import { KAFKA_ERRORS, type DeadLetterRequest, type InputRecord } from '@jwt-audit/kafka';
+import { toAuditError, type Metrics } from '@jwt-audit/runtime';
+import { INDEXER_ERRORS } from './errors.js';
 import { classifyItem, fromEsError } from './retry.js';
 
 export interface BulkOutcome {
@@ -24,7 +25,7 @@ export async function indexBatch(es: Client, records: InputRecord[], namespace: 
   const now = new Date().toISOString();
   for (const r of records) {
     try {
-      if (!r.value) throw new AuditError('AUDIT_ERR_EMPTY_RECORD', 'record has no value');
+      if (!r.value) throw KAFKA_ERRORS.AUDIT_ERR_EMPTY_RECORD.create();
       if (r.topic === TOPICS.sessions) {
         // one document per session, replaced by each newer revision: a session's revisions share a
         // partition and arrive in order, so the last write is the newest (redeliveries end there too)
@@ -50,7 +51,7 @@ export async function indexBatch(es: Client, records: InputRecord[], namespace: 
       }
       origin.push(r);
     } catch (err) {
-      deadLetters.push({ record: r, error: toAuditError(err, 'AUDIT_ERR_UNDECODABLE') });
+      deadLetters.push({ record: r, error: toAuditError(err, EVENTS_ERRORS.AUDIT_ERR_UNDECODABLE) });
     }
   }
   if (origin.length === 0) return { written: 0, duplicates: 0, deadLetters };
@@ -80,10 +81,10 @@ export async function indexBatch(es: Client, records: InputRecord[], namespace: 
       case 'reject':
         deadLetters.push({
           record: origin[i]!,
-          error: new AuditError('AUDIT_ERR_ES_MAPPING', `Elasticsearch refused the document: ${result.error?.type}: ${result.error?.reason}`),
+          error: INDEXER_ERRORS.AUDIT_ERR_ES_MAPPING.create(result.error?.type, result.error?.reason),
         });
     }
   });
-  if (retry > 0) throw new AuditError('AUDIT_ERR_ES_UNAVAILABLE', `${retry} of ${origin.length} bulk items must be retried (429/5xx)`, { retriable: true });
+  if (retry > 0) throw INDEXER_ERRORS.AUDIT_ERR_ES_UNAVAILABLE.create(`${retry} of ${origin.length} bulk items must be retried (429/5xx)`);
   return { written, duplicates, deadLetters };
 }

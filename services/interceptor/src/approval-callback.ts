@@ -1,9 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
+import type { DecisionCheck } from '@jwt-audit/edge';
 import type { FieldError } from '@jwt-audit/events';
+import type { ErrorDefinition } from '@jwt-audit/runtime';
 import type { ApprovalGate } from './approvals.js';
-import { problem, sendProblem } from './problem.js';
+import { problem, PROBLEMS, sendProblem } from './problem.js';
 
 /**
  * POST <approvals.callback.path> (default /audit/v1/approvals/callback): a decision from a chat
@@ -114,42 +116,50 @@ function checkSignature(header: string | string[] | undefined, body: Buffer, key
   return { ok: false, detail: 'signature does not match' };
 }
 
+/** Why a decision was not taken, as its problem type. */
+const DECISION_PROBLEMS: Record<Exclude<DecisionCheck, { ok: true }>['code'], ErrorDefinition> = {
+  unknown_approval: PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_UNKNOWN,
+  self_approval: PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_SELF,
+  already_decided: PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_ALREADY_DECIDED,
+  not_pending: PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_NOT_PENDING,
+};
+
 export function approvalCallbackHandler(o: CallbackOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const now = o.now ?? Date.now;
   const skewMs = o.maxSkewSec * 1000;
   // accepted signatures, for 2 x the window a signature is valid in
   const seen = new LRUCache<string, true>({ max: 100_000, ttl: 2 * skewMs });
-  const answer = (res: ServerResponse, status: number, slug: string, title: string, detail?: string, extra: Record<string, unknown> = {}) => {
-    o.onResult?.(status);
-    sendProblem(res, problem(status, slug, title, detail, extra));
+  const answer = (res: ServerResponse, type: ErrorDefinition, detail?: string, extra: Record<string, unknown> = {}) => {
+    const p = problem(type, detail, extra);
+    o.onResult?.(p.status);
+    sendProblem(res, p);
   };
   return async (req, res) => {
     if (req.method !== 'POST') {
       req.resume();
       res.setHeader('allow', 'POST');
-      return answer(res, 405, 'method-not-allowed', 'Method not allowed', 'decisions are POSTed');
+      return answer(res, PROBLEMS.AUDIT_ERR_HTTP_METHOD_NOT_ALLOWED, 'decisions are POSTed');
     }
     const ct = (typeof req.headers['content-type'] === 'string' ? req.headers['content-type'] : '').split(';')[0]!.trim().toLowerCase();
     if (ct !== 'application/json') {
       req.resume();
-      return answer(res, 415, 'unsupported-media-type', 'Unsupported media type', 'send application/json');
+      return answer(res, PROBLEMS.AUDIT_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE, 'send application/json');
     }
     const body = await readBody(req, o.maxBodyBytes);
     if (body === 'too_large') {
       res.setHeader('connection', 'close');
-      return answer(res, 413, 'payload-too-large', 'Payload too large', `a decision is at most ${o.maxBodyBytes} bytes`);
+      return answer(res, PROBLEMS.AUDIT_ERR_HTTP_PAYLOAD_TOO_LARGE, `a decision is at most ${o.maxBodyBytes} bytes`);
     }
     const sig = checkSignature(req.headers['x-audit-signature'], body, o.hmacKeys, now(), skewMs);
-    if (!sig.ok) return answer(res, 401, 'bad-signature', 'Unauthorized', sig.detail);
-    if (seen.has(sig.mac)) return answer(res, 409, 'replayed', 'Replayed', 'this signed decision was already received', { reason: 'replayed' });
+    if (!sig.ok) return answer(res, PROBLEMS.AUDIT_ERR_HTTP_BAD_SIGNATURE, sig.detail);
+    if (seen.has(sig.mac)) return answer(res, PROBLEMS.AUDIT_ERR_HTTP_REPLAYED, 'this signed decision was already received', { reason: 'replayed' });
     const parsed = parseDecision(body);
-    if (!parsed.ok) return answer(res, 400, 'invalid-decision', 'Invalid decision', 'the body does not describe a decision', { errors: parsed.errors });
+    if (!parsed.ok) return answer(res, PROBLEMS.AUDIT_ERR_HTTP_INVALID_DECISION, 'the body does not describe a decision', { errors: parsed.errors });
     seen.set(sig.mac, true);
     const d = parsed.value;
     const result = o.gate.decide(d.approvalId, d.approver, d.decision === 'approve' ? 'granted' : 'denied', d.reason, 'callback');
     if (!result.ok) {
-      const status = result.code === 'unknown_approval' ? 404 : result.code === 'self_approval' ? 403 : 409;
-      return answer(res, status, `approval-${result.code.replace(/_/g, '-')}`, status === 404 ? 'Unknown approval' : status === 403 ? 'Separation of duties' : 'Conflict', result.detail, { reason: result.code, ...(result.view ? { approvalStatus: result.view.status } : {}) });
+      return answer(res, DECISION_PROBLEMS[result.code], result.detail, { reason: result.code, ...(result.view ? { approvalStatus: result.view.status } : {}) });
     }
     o.onResult?.(202);
     const out = JSON.stringify({ approvalId: d.approvalId, status: result.view.status, approvers: result.view.approvers, approversRequired: result.view.request.approversRequired });

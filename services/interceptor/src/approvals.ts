@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka } from '@jwt-audit/kafka';
+import { CompactedTopicFollower, type Kafka } from '@jwt-audit/kafka';
 import { TOPICS, alertCodec, approvalCodec, eventCodec, newId, partitionKey, type Actor, type ApprovalRecord, type AuditEvent, type Source } from '@jwt-audit/events';
 import {
   ApprovalBook,
@@ -13,7 +13,7 @@ import {
   type Exchange,
   useClaimKey,
 } from '@jwt-audit/edge';
-import { toAuditError, type Logger } from '@jwt-audit/runtime';
+import type { Logger } from '@jwt-audit/runtime';
 import type { EventSink } from './engine.js';
 import type { SpoolRecord } from './spool.js';
 
@@ -256,78 +256,27 @@ export class ApprovalGate {
 }
 
 /**
- * Follows audit.approvals.v1 from the beginning with a consumer group of its own (every instance
- * needs every record; nothing is committed), as RevocationFollower does for revocations. start()
+ * Follows audit.approvals.v1 from the beginning (packages/kafka's CompactedTopicFollower, as
+ * RevocationFollower does for revocations: a group of its own, nothing committed). start()
  * resolves once caught up with the end offsets measured at start, or after startupTimeoutMs.
  */
-export class ApprovalFollower {
-  private consumer: Consumer | undefined;
-  ready = false;
-  private readonly log: Logger;
+export type ApprovalFollower = CompactedTopicFollower<ApprovalRecord>;
 
-  constructor(
-    private readonly kafka: Kafka,
-    private readonly gate: ApprovalGate,
-    logger: Logger,
-    private readonly opts: { startupTimeoutMs: number; groupPrefix: string },
-  ) {
-    this.log = logger.child({ component: 'approvals' });
-  }
-
-  async start(): Promise<void> {
-    if (this.consumer) return;
-    const consumer = this.kafka.consumer({ groupId: `${this.opts.groupPrefix}-${randomUUID()}`, maxWaitTimeInMs: 100, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
-    this.consumer = consumer;
-    const admin = this.kafka.admin();
-    let targets = new Map<number, bigint>();
-    try {
-      await admin.connect();
-      targets = new Map((await admin.fetchTopicOffsets(TOPICS.approvals)).map((o) => [o.partition, BigInt(o.high)]));
-    } finally {
-      await admin.disconnect().catch(() => {});
-    }
-    const caughtUp = new Map<number, boolean>([...targets].map(([p, high]) => [p, high === 0n]));
-    let markReady: () => void = () => {};
-    const readyPromise = new Promise<void>((resolve) => (markReady = resolve));
-    const check = () => {
-      if (!this.ready && [...caughtUp.values()].every(Boolean)) {
-        this.ready = true;
-        markReady();
+export function approvalFollower(kafka: Kafka, gate: ApprovalGate, logger: Logger, opts: { startupTimeoutMs: number; groupPrefix: string }): ApprovalFollower {
+  return new CompactedTopicFollower(kafka, logger, {
+    topic: TOPICS.approvals,
+    component: 'approvals',
+    decode: (value, headers) => approvalCodec.decode(value, headers as Record<string, Buffer>),
+    onBatch: (records) => {
+      const touched = new Set<string>();
+      for (const r of records) {
+        const id = gate.book.apply(r.key, r.value);
+        if (id) touched.add(id);
       }
-    };
-    check();
-    await consumer.connect();
-    await consumer.subscribe({ topic: TOPICS.approvals, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const touched = new Set<string>();
-        for (const m of batch.messages) {
-          const key = m.key?.toString() ?? '';
-          try {
-            const value = m.value === null ? null : approvalCodec.decode(m.value, m.headers as Record<string, Buffer>);
-            const id = this.gate.book.apply(key, value);
-            if (id) touched.add(id);
-          } catch (err) {
-            this.log.warn({ partition: batch.partition, offset: m.offset, err: toAuditError(err).message }, 'undecodable approval record skipped');
-          }
-        }
-        for (const id of touched) this.gate.changed(id);
-        const target = targets.get(batch.partition);
-        if (target !== undefined && BigInt(batch.lastOffset()) + 1n >= target) caughtUp.set(batch.partition, true);
-        check();
-      },
-    });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([readyPromise, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.startupTimeoutMs)))]);
-    clearTimeout(timer);
-    if (!this.ready) this.log.warn({ timeoutMs: this.opts.startupTimeoutMs }, 'approval state not caught up at start; serving while it catches up');
-    else this.log.info({ approvals: this.gate.book.size() }, 'approval state rebuilt');
-  }
-
-  async stop(): Promise<void> {
-    const c = this.consumer;
-    this.consumer = undefined;
-    await c?.disconnect().catch(() => {});
-  }
+      for (const id of touched) gate.changed(id);
+    },
+    describeState: () => ({ approvals: gate.book.size() }),
+    groupPrefix: opts.groupPrefix,
+    startupTimeoutMs: opts.startupTimeoutMs,
+  });
 }

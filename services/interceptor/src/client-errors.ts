@@ -1,6 +1,8 @@
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Source } from '@jwt-audit/events';
-import type { Logger } from '@jwt-audit/runtime';
+import type { ErrorDefinition, Logger } from '@jwt-audit/runtime';
+import { problem, PROBLEMS } from './problem.js';
 import { failureEvent, type FailedRequest, type FailureReason } from './exchange-failure.js';
 import type { EventSink } from './engine.js';
 import { eventRecord } from './engine.js';
@@ -32,11 +34,11 @@ export interface ClientErrorOptions {
   now?: () => number;
 }
 
-const STATUS: Partial<Record<ClientErrorReason, [number, string, string]>> = {
-  malformed_request: [400, 'Bad Request', 'bad-request'],
-  request_header_fields_too_large: [431, 'Request Header Fields Too Large', 'request-header-fields-too-large'],
-  chunk_extensions_too_large: [413, 'Payload Too Large', 'payload-too-large'],
-  request_timeout: [408, 'Request Timeout', 'request-timeout'],
+const STATUS: Partial<Record<ClientErrorReason, ErrorDefinition>> = {
+  malformed_request: PROBLEMS.AUDIT_ERR_HTTP_BAD_REQUEST,
+  request_header_fields_too_large: PROBLEMS.AUDIT_ERR_HTTP_HEADER_FIELDS_TOO_LARGE,
+  chunk_extensions_too_large: PROBLEMS.AUDIT_ERR_HTTP_PAYLOAD_TOO_LARGE,
+  request_timeout: PROBLEMS.AUDIT_ERR_HTTP_REQUEST_TIMEOUT,
 };
 
 export function clientErrorReason(code: string | undefined): ClientErrorReason {
@@ -76,7 +78,7 @@ export function createClientErrorHandler(o: ClientErrorOptions): (err: Error & {
   return (err, socket) => {
     try {
       const reason = clientErrorReason(err.code);
-      const status = STATUS[reason]?.[0] ?? 0;
+      const status = STATUS[reason]?.status ?? 0;
       const flight = o.inFlight(socket, reason, status, err);
       if (flight.handled) {
         o.metrics.clientError(reason, true);
@@ -84,9 +86,8 @@ export function createClientErrorHandler(o: ClientErrorOptions): (err: Error & {
       }
       if (reason !== 'client_reset') {
         if (socket.writable) {
-          const [, text, slug] = STATUS[reason]!;
-          const body = JSON.stringify({ type: `https://jwt-audit.dev/problems/${slug}`, title: text, status });
-          socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
+          const body = JSON.stringify(problem(STATUS[reason]!));
+          socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
         } else socket.destroy();
       } else socket.destroy();
       // a reset is a refused request only when it cut a head short (an idle keep-alive connection closing is not)

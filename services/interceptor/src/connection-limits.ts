@@ -1,4 +1,5 @@
 import type { Server, Socket } from 'node:net';
+import { problem, PROBLEMS } from './problem.js';
 
 /**
  * Caps on open client connections: all of them, and per client address (the socket peer: a
@@ -22,7 +23,7 @@ export interface ConnectionMetrics {
   refusedConnection(reason: 'max_connections' | 'max_connections_per_ip'): void;
 }
 
-const BODY = (detail: string) => JSON.stringify({ type: 'https://jwt-audit.dev/problems/too-many-connections', title: 'Too many connections', status: 503, detail });
+const BODY = (detail: string) => JSON.stringify(problem(PROBLEMS.AUDIT_ERR_HTTP_TOO_MANY_CONNECTIONS, detail));
 
 /**
  * Installs the caps on `server` (before node's own connection listener, so a refused socket is

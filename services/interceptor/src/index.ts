@@ -1,6 +1,7 @@
 export { createInterceptor, type Interceptor, type InterceptorDeps } from './service.js';
 export { interceptHandler, expressMiddleware, fastifyPlugin, canonicalUrl, type AuthInfo, type InterceptorCore } from './middleware.js';
 export { configSchema, defaults, env, type InterceptorConfig, type RouteConfig, type Mode } from './config.js';
+export { interceptorConfigProblems } from './config-problems.js';
 // the pure core lives in @jwt-audit/edge; these stay exported here for embedders that imported them from the interceptor
 export { tokenEvent, exchangeEvent, parseTraceparent, hopTrace, networkOf, trustedProxies, type Exchange, type AuthResult } from '@jwt-audit/edge';
 export { signIngestBody } from './ingest.js';

@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { validateIngestRequest, type AuditEvent, type LifecycleEventInput, type Revocation, type Source } from '@jwt-audit/events';
 import { bearerToken, type Verifier } from '@jwt-audit/jwt';
 import { baseEvent } from '@jwt-audit/edge';
-import { problem, sendProblem } from './problem.js';
+import type { ErrorDefinition } from '@jwt-audit/runtime';
+import { problem, PROBLEMS, sendProblem } from './problem.js';
 
 /**
  * POST /audit/v1/events: identity providers push lifecycle events (issue, refresh, revoke,
@@ -136,18 +137,19 @@ export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: Ser
     const until = seen.get(key);
     return until !== undefined && until > t;
   };
-  const fail = (res: ServerResponse, status: number, slug: string, title: string, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
-    o.onResult?.(status, 0);
-    sendProblem(res, problem(status, slug, title, detail, extra), headers);
+  const fail = (res: ServerResponse, type: ErrorDefinition, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
+    const p = problem(type, detail, extra);
+    o.onResult?.(p.status, 0);
+    sendProblem(res, p, headers);
   };
   return async (req, res) => {
-    if (req.method !== 'POST') return fail(res, 405, 'method-not-allowed', 'Method not allowed', 'use POST', {}, { allow: 'POST' });
+    if (req.method !== 'POST') return fail(res, PROBLEMS.AUDIT_ERR_HTTP_METHOD_NOT_ALLOWED, 'use POST', {}, { allow: 'POST' });
     const ct = String(req.headers['content-type'] ?? '');
-    if (!/^application\/(json|[\w.+-]+\+json)\s*(;|$)/i.test(ct)) return fail(res, 415, 'unsupported-media-type', 'Unsupported media type', 'the body must be application/json');
+    if (!/^application\/(json|[\w.+-]+\+json)\s*(;|$)/i.test(ct)) return fail(res, PROBLEMS.AUDIT_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE, 'the body must be application/json');
     const body = await readBody(req, o.maxBodyBytes);
     if (body === 'too_large') {
       res.setHeader('connection', 'close');
-      return fail(res, 413, 'payload-too-large', 'Payload too large', `the body exceeds ${o.maxBodyBytes} bytes`);
+      return fail(res, PROBLEMS.AUDIT_ERR_HTTP_PAYLOAD_TOO_LARGE, `the body exceeds ${o.maxBodyBytes} bytes`);
     }
 
     // authentication
@@ -171,18 +173,18 @@ export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: Ser
         else authError = `token rejected: ${v.reason}`;
       } else authError = 'Authorization is not a Bearer credential';
     }
-    if (!principal) return fail(res, 401, 'unauthorized', 'Authentication required', authError, {}, { 'www-authenticate': 'Bearer realm="audit-ingest"' });
+    if (!principal) return fail(res, PROBLEMS.AUDIT_ERR_HTTP_UNAUTHORIZED, authError, {}, { 'www-authenticate': 'Bearer realm="audit-ingest"' });
 
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));
     } catch {
-      return fail(res, 400, 'invalid-json', 'Invalid JSON', 'the body is not valid JSON', { errors: [{ field: '(root)', message: 'not valid JSON' }] });
+      return fail(res, PROBLEMS.AUDIT_ERR_HTTP_INVALID_JSON, 'the body is not valid JSON', { errors: [{ field: '(root)', message: 'not valid JSON' }] });
     }
     const v = validateIngestRequest(parsed);
     if (!v.ok) {
       const first = v.errors[0];
-      return fail(res, 400, 'invalid-event', 'Invalid lifecycle event', first ? `${first.field}: ${first.message}` : 'invalid', { errors: v.errors });
+      return fail(res, PROBLEMS.AUDIT_ERR_HTTP_INVALID_EVENT, first ? `${first.field}: ${first.message}` : 'invalid', { errors: v.errors });
     }
     const t0 = now();
     const replayed: Array<{ field: string; message: string }> = [];
@@ -190,8 +192,8 @@ export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: Ser
     v.events.forEach((input, i) => {
       if (input.id !== undefined && wasSeen(`id:${principal}:${input.id}`, t0)) replayed.push({ field: v.events.length === 1 && !Array.isArray((parsed as { events?: unknown }).events) ? 'id' : `events[${i}].id`, message: `event ${JSON.stringify(input.id).slice(0, 80)} was already accepted` });
     });
-    if (replayed.length > 0) return fail(res, 409, 'replayed', 'Already accepted', replayed[0]!.message, { errors: replayed });
-    if (!o.canAccept()) return fail(res, 503, 'audit-unavailable', 'Audit trail unavailable', 'events cannot be recorded right now; retry later', {}, { 'retry-after': '5' });
+    if (replayed.length > 0) return fail(res, PROBLEMS.AUDIT_ERR_HTTP_REPLAYED, replayed[0]!.message, { errors: replayed });
+    if (!o.canAccept()) return fail(res, PROBLEMS.AUDIT_ERR_HTTP_AUDIT_UNAVAILABLE, 'events cannot be recorded right now; retry later', {}, { 'retry-after': '5' });
     const t = now();
     const events: AuditEvent[] = [];
     const revocations: Revocation[] = [];
@@ -200,7 +202,7 @@ export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: Ser
       events.push(event);
       if (revocation) revocations.push(revocation);
     }
-    if (!o.publish(events, revocations)) return fail(res, 503, 'audit-unavailable', 'Audit trail unavailable', 'the event queue is full; retry later', {}, { 'retry-after': '5' });
+    if (!o.publish(events, revocations)) return fail(res, PROBLEMS.AUDIT_ERR_HTTP_AUDIT_UNAVAILABLE, 'the event queue is full; retry later', {}, { 'retry-after': '5' });
     const until = t + windowMs;
     if (signature) seen.set(signature, until);
     for (const input of v.events) if (input.id !== undefined) seen.set(`id:${principal}:${input.id}`, until);

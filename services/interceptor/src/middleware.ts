@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import onFinished from 'on-finished';
 import type { Actor } from '@jwt-audit/events';
 import type { Claims } from '@jwt-audit/jwt';
 import { actorOf, corsResponseHeaders, preflightOf, type Router } from '@jwt-audit/edge';
@@ -87,14 +88,8 @@ function tap(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, don
       return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
     } as typeof res.end;
   }
-  let finished = false;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    done();
-  };
-  res.on('finish', finish);
-  res.on('close', finish);
+  // once, whichever comes first: the response finished, or its connection closed or failed under it
+  onFinished(res, () => done());
 }
 
 /** The target as the client sent it, for requests whose req.url canonicalUrl rewrote. */

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Problem } from '@jwt-audit/edge';
 
-export { problem, type Problem } from '@jwt-audit/edge';
+export { problem, PROBLEMS, type Problem } from '@jwt-audit/edge';
 
 /** Writes a decision that does not let the request pass: its problem document, or (a preflight answered at the edge) its status and headers alone. */
 export function sendDecision(res: ServerResponse, d: { status: number; problem: Problem | null; headers: Record<string, string> }): void {

@@ -5,10 +5,11 @@ import type { Duplex, Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
 import type { Verifier } from '@jwt-audit/jwt';
-import type { Logger } from '@jwt-audit/runtime';
+import type { ErrorDefinition, Logger } from '@jwt-audit/runtime';
 import { headerString, type Engine, type RequestContext } from './engine.js';
 import { failureEvent, upstreamFailure, type FailureReason } from './exchange-failure.js';
-import { problem, sendDecision, sendProblem, type Problem } from './problem.js';
+import { INTERCEPTOR_ERRORS } from './errors.js';
+import { problem, PROBLEMS, sendDecision, sendProblem, type Problem } from './problem.js';
 import { writableResponseHeaders } from './response-headers.js';
 import {
   actorOf,
@@ -123,7 +124,7 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     // RFC 9112 3.2: an HTTP/1.1 request without Host is a 400 (the server leaves it to this handler, to audit it)
     if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
       req.resume();
-      return fail(req, res, state, 400, 'malformed_request', new Error('no Host header'));
+      return fail(req, res, state, 400, 'malformed_request', INTERCEPTOR_ERRORS.AUDIT_ERR_PROXY_REQUEST.create('no Host header'));
     }
     const target = o.router.resolve(req.method ?? 'GET', req.url ?? '/', preflightOf(req.method, req.headers));
     if (o.ingest && target.path === o.ingest.path && (target.refusal === null || target.refusal.status !== 400)) return o.ingest.handler(req, res);
@@ -149,7 +150,7 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     if (!route?.upstream) {
       // only a middleware-mode route has no upstream; compileRoutes requires one for the proxy
       req.resume();
-      sendProblem(res, problem(404, 'no-route', 'Not found', 'no route matches this path'));
+      sendProblem(res, problem(PROBLEMS.AUDIT_ERR_HTTP_NO_ROUTE, 'no route matches this path'));
       finish(404, res.getHeaders());
       return;
     }
@@ -185,22 +186,23 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
    * request is held until someone decides.
    */
   const approve = async (req: IncomingMessage, res: ServerResponse, route: Route, upstream: URL, target: Resolution, ctx: RequestContext, finish: Finish, state: ExchangeState, candidates: ReturnType<typeof candidateRules>, gate: ApprovalGate) => {
-    const refuse = (status: number, slug: string, title: string, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
+    const refuse = (type: ErrorDefinition, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
       req.resume();
-      sendProblem(res, problem(status, slug, title, detail, extra), headers);
-      finish(status, res.getHeaders());
+      const p = problem(type, detail, extra);
+      sendProblem(res, p, headers);
+      finish(p.status, res.getHeaders());
     };
     const body = await readWhole(req);
     if (body === 'too_large') {
       res.setHeader('connection', 'close');
-      return refuse(413, 'payload-too-large', 'Payload too large', `the request body exceeds ${o.maxRequestBodyBytes} bytes`);
+      return refuse(PROBLEMS.AUDIT_ERR_HTTP_PAYLOAD_TOO_LARGE, `the request body exceeds ${o.maxRequestBodyBytes} bytes`);
     }
     ctx.requestBody?.push(body);
     const rule = approvalRuleFor(candidates, body);
     if (!rule) return forward(req, res, route, upstream, target, ctx, finish, state, body);
     const actor = actorOf(ctx.auth);
     const sub = actor.sub;
-    if (!sub) return refuse(403, 'approval-required', 'Approval required', 'a request that needs approval needs a subject (sub) to hold to account');
+    if (!sub) return refuse(PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_REQUIRED, 'a request that needs approval needs a subject (sub) to hold to account');
     const fingerprint = requestFingerprint({ method: target.method, path: target.path, query: target.query, bodySha256: sha256Hex(body), subject: sub });
     const who = { ...actor, sub };
     const mark = (id: string, step: string) => (ctx.attributes = { ...ctx.attributes, 'approval.id': id, 'approval.state': step, 'approval.rule': rule.name });
@@ -208,15 +210,13 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
       const header = parseApprovalHeader(req.headers[APPROVAL_HEADER]);
       if (header.kind === 'malformed') {
         ctx.attributes = { ...ctx.attributes, 'approval.refusal': 'malformed_header' };
-        return refuse(400, 'bad-approval-header', 'Bad Audit-Approval header', header.detail, { reason: 'malformed_header' });
+        return refuse(PROBLEMS.AUDIT_ERR_HTTP_BAD_APPROVAL_HEADER, header.detail, { reason: 'malformed_header' });
       }
       if (header.kind === 'none') {
         const view = gate.request({ rule, routeName: route.name, fingerprint, actor: who, exchange: ctx.exchange });
         mark(view.id, 'requested');
         return refuse(
-          403,
-          'approval-required',
-          'Approval required',
+          PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_REQUIRED,
           `this request needs approval (${rule.name}); once approved, send exactly the same request again with Audit-Approval: ${view.id}`,
           { reason: 'approval_required', approvalId: view.id, approvalStatus: 'pending', approversRequired: rule.approvers, decideBy: new Date(view.request.decideBy).toISOString(), validSec: rule.validSec },
           { 'audit-approval': view.id },
@@ -225,7 +225,7 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
       const r = await gate.use(header.id, sub, fingerprint, { actor: who, exchange: ctx.exchange });
       if (!r.ok) {
         ctx.attributes = { ...ctx.attributes, 'approval.id': header.id, 'approval.refusal': r.code };
-        return refuse(403, 'approval-refused', 'Approval refused', r.detail, { reason: r.code, approvalId: header.id, ...(r.view && r.code !== 'wrong_subject' ? { approvalStatus: r.view.status } : {}) });
+        return refuse(PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_REFUSED, r.detail, { reason: r.code, approvalId: header.id, ...(r.view && r.code !== 'wrong_subject' ? { approvalStatus: r.view.status } : {}) });
       }
       mark(r.view.id, 'used');
       return forward(req, res, route, upstream, target, ctx, finish, state, body);
@@ -253,18 +253,18 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     }
     if (decided.status === 'denied') {
       mark(view.id, 'denied');
-      return refuse(403, 'approval-denied', 'Approval denied', `denied by ${decided.deniedBy}${decided.reason ? `: ${decided.reason}` : ''}`, { reason: 'approval_denied', approvalId: view.id, approvalStatus: 'denied' });
+      return refuse(PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_DENIED, `denied by ${decided.deniedBy}${decided.reason ? `: ${decided.reason}` : ''}`, { reason: 'approval_denied', approvalId: view.id, approvalStatus: 'denied' });
     }
     if (undecided) gate.end(decided, 'expired', { reason: `no decision within holdSec (${rule.holdSec} s)`, actor: who, exchange: ctx.exchange });
     mark(view.id, 'expired');
-    return refuse(408, 'approval-timeout', 'No decision in time', `no approver decided within ${rule.holdSec} s`, { reason: 'approval_timeout', approvalId: view.id, approvalStatus: 'expired' }, { connection: 'close' });
+    return refuse(PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_TIMEOUT, `no approver decided within ${rule.holdSec} s`, { reason: 'approval_timeout', approvalId: view.id, approvalStatus: 'expired' }, { connection: 'close' });
   };
 
   const forward = (req: IncomingMessage, res: ServerResponse, route: Route, upstream: URL, target: Resolution, ctx: RequestContext, finish: Finish, state: ExchangeState, buffered?: Buffer) => {
     const tooLarge = () => {
       req.resume();
       res.setHeader('connection', 'close');
-      sendProblem(res, problem(413, 'payload-too-large', 'Payload too large', `the request body exceeds ${o.maxRequestBodyBytes} bytes`));
+      sendProblem(res, problem(PROBLEMS.AUDIT_ERR_HTTP_PAYLOAD_TOO_LARGE, `the request body exceeds ${o.maxRequestBodyBytes} bytes`));
       finish(413, res.getHeaders());
     };
     const declared = buffered ? buffered.length : Number(req.headers['content-length'] ?? 0);
@@ -345,7 +345,7 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     // a final status node cannot write, or one that is not final: the upstream is broken
     if (!(status >= 200 && status <= 599)) {
       discard(upRes.body);
-      return fail(req, res, state, 502, 'upstream_invalid_status', new Error(`upstream answered status ${status}`));
+      return fail(req, res, state, 502, 'upstream_invalid_status', INTERCEPTOR_ERRORS.AUDIT_ERR_UPSTREAM_STATUS.create(status));
     }
     const { headers, dropped, droppedCount } = writableResponseHeaders(upRes.headers);
     // a route whose preflights the edge answers: the actual response tells the browser too (unless the upstream already did)
@@ -485,13 +485,13 @@ interface ExchangeState {
 }
 
 function failureProblem(status: number): Problem {
-  if (status === 400) return problem(400, 'bad-request', 'Bad request', 'the request could not be parsed');
-  if (status === 408) return problem(408, 'request-timeout', 'Request timeout', 'the request did not arrive in time');
-  if (status === 413) return problem(413, 'payload-too-large', 'Payload too large');
-  if (status === 431) return problem(431, 'request-header-fields-too-large', 'Request header fields too large');
-  if (status === 504) return problem(504, 'upstream-timeout', 'Upstream timeout', 'the upstream did not answer in time');
-  if (status === 502) return problem(502, 'bad-gateway', 'Bad gateway', 'the upstream could not be reached or did not answer with valid HTTP');
-  return problem(500, 'internal', 'Internal error');
+  if (status === 400) return problem(PROBLEMS.AUDIT_ERR_HTTP_BAD_REQUEST, 'the request could not be parsed');
+  if (status === 408) return problem(PROBLEMS.AUDIT_ERR_HTTP_REQUEST_TIMEOUT, 'the request did not arrive in time');
+  if (status === 413) return problem(PROBLEMS.AUDIT_ERR_HTTP_PAYLOAD_TOO_LARGE);
+  if (status === 431) return problem(PROBLEMS.AUDIT_ERR_HTTP_HEADER_FIELDS_TOO_LARGE);
+  if (status === 504) return problem(PROBLEMS.AUDIT_ERR_HTTP_UPSTREAM_TIMEOUT, 'the upstream did not answer in time');
+  if (status === 502) return problem(PROBLEMS.AUDIT_ERR_HTTP_BAD_GATEWAY, 'the upstream could not be reached or did not answer with valid HTTP');
+  return problem(PROBLEMS.AUDIT_ERR_HTTP_INTERNAL);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { backoffDelay, toAuditError, type Logger } from '@jwt-audit/runtime';
 import type { OutRecord } from '@jwt-audit/kafka';
+import { INTERCEPTOR_ERRORS } from './errors.js';
 import { Spool, type SpoolRecord } from './spool.js';
 
 /** The part of @jwt-audit/kafka's AuditProducer the publisher needs. */
@@ -349,7 +350,7 @@ export class Publisher {
     const ms = this.o.sendTimeoutMs ?? 15_000;
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`send timed out after ${ms} ms`)), ms)))]);
+      await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(INTERCEPTOR_ERRORS.AUDIT_ERR_SEND_TIMEOUT.create(ms)), ms)))]);
     } finally {
       clearTimeout(timer);
     }

@@ -2,25 +2,28 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from 'no
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
+import { TOPICS } from '@jwt-audit/events';
 import type { Kafka } from '@jwt-audit/kafka';
 import { createKafkaClient, createAuditProducer, explainKafkaError, isConnectionError } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
-import { createMetrics, dependencyLog, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { ConfigError, createMetrics, dependencyLog, SETTINGS_REFUSED, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { ApprovalBook } from '@jwt-audit/edge';
 import { approvalCallbackHandler } from './approval-callback.js';
-import { ApprovalFollower, ApprovalGate } from './approvals.js';
+import { approvalFollower as createApprovalFollower, ApprovalGate, type ApprovalFollower } from './approvals.js';
 import { createClientErrorHandler } from './client-errors.js';
 import { limitConnections } from './connection-limits.js';
 import { DEFAULT_SPOOL_MIN_FREE_BYTES, type InterceptorConfig } from './config.js';
+import { interceptorConfigProblems } from './config-problems.js';
+import { INTERCEPTOR_ERRORS } from './errors.js';
 import { Engine } from './engine.js';
 import { fingerprintKey } from './fingerprint-key.js';
 import { ingestHandler } from './ingest.js';
 import { interceptorMetrics, type InterceptorMetrics } from './metrics.js';
 import { createProxyHandler } from './proxy.js';
 import { Publisher, type RecordSink } from './publisher.js';
-import { RevocationFollower, RevocationState } from './revocations.js';
+import { revocationFollower, RevocationState, type RevocationFollower } from './revocations.js';
 import { Spool, type SpoolFs } from './spool.js';
 import { ThreadSink } from './thread-sink.js';
 
@@ -53,6 +56,9 @@ export interface Interceptor {
 }
 
 export function createInterceptor(config: InterceptorConfig, deps: InterceptorDeps): Interceptor {
+  // every problem the schema could not see, at once (routes, trusted proxies, the key source)
+  const problems = interceptorConfigProblems(config, { serve: deps.serve !== false });
+  if (problems.length > 0) throw new ConfigError('interceptor', problems);
   const logger = deps.logger.child({ service: 'interceptor' });
   const metrics = deps.metrics ?? createMetrics();
   const m: InterceptorMetrics = interceptorMetrics(metrics);
@@ -107,11 +113,11 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       });
     }
     if (config.jwt.keys && config.jwt.keys.length > 0) return staticKeyStore(config.jwt.keys as unknown as StaticKey[]);
-    throw new Error('jwt: set jwksUrl or keys');
+    throw new ConfigError('interceptor', ['jwt: set jwksUrl or keys']);
   };
 
   const startFollower = async (): Promise<void> => {
-    follower = new RevocationFollower(kafka, revocations, logger, {
+    follower = revocationFollower(kafka, revocations, logger, {
       startupTimeoutMs: config.revocations.startupTimeoutMs,
       groupPrefix: `interceptor-revocations-${config.source.instance}`,
       onApplied: (n) => m.revocationsApplied(n),
@@ -121,7 +127,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     } catch (err) {
       // The edge keeps serving (events spool) whatever Kafka says; a refused setting is named, every retry.
       const refused = await explainKafkaError(err, config.kafka).catch(() => undefined);
-      if (refused && refused.code === 'AUDIT_ERR_SETTINGS_REFUSED') logger.error({ err: { code: refused.code, message: refused.message } }, `cannot follow revocations: ${refused.message}; events are spooled; retrying in 5 s`);
+      if (refused && refused.code === SETTINGS_REFUSED) logger.error({ err: { code: refused.code, message: refused.message } }, `cannot follow revocations: ${refused.message}; events are spooled; retrying in 5 s`);
       else if (!refused && isConnectionError(err)) {
         // the outage's line is the kafka dependency state's (once down, a count per interval, once back)
         dependencyLog(logger, 'kafka').failed(err, { component: 'revocations' });
@@ -134,7 +140,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   };
 
   const startApprovalFollower = async (gate: ApprovalGate): Promise<void> => {
-    approvalFollower = new ApprovalFollower(kafka, gate, logger, { startupTimeoutMs: config.approvals.startupTimeoutMs, groupPrefix: `interceptor-approvals-${config.source.instance}` });
+    approvalFollower = createApprovalFollower(kafka, gate, logger, { startupTimeoutMs: config.approvals.startupTimeoutMs, groupPrefix: `interceptor-approvals-${config.source.instance}` });
     try {
       await approvalFollower.start();
     } catch (err) {
@@ -181,7 +187,10 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     if (config.approvals.enabled && needsApprovals) await startApprovalFollower(gate);
     sweep = setInterval(() => {
       revocations.sweep();
-      gate.book.sweep(Date.now(), 3_600_000); // settled approvals kept 1 h past their horizon
+      // settled approvals kept 1 h past their horizon, then tombstoned on the compacted topic (every
+      // instance writes the same tombstones: idempotent, and compaction keeps one per key at most)
+      const forgotten = gate.book.sweep(Date.now(), 3_600_000);
+      if (forgotten.length > 0 && config.approvals.enabled && needsApprovals) publisher.enqueue(forgotten.map((key) => ({ topic: TOPICS.approvals, key, value: null, headers: {} })));
     }, 60_000);
     sweep.unref();
 
@@ -285,13 +294,13 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
 
   return {
     get engine() {
-      if (!engine) throw new Error('interceptor not started');
+      if (!engine) throw INTERCEPTOR_ERRORS.AUDIT_ERR_INTERCEPTOR_NOT_STARTED.create();
       return engine;
     },
     router,
     revocations,
     get approvals() {
-      if (!approvals) throw new Error('interceptor not started');
+      if (!approvals) throw INTERCEPTOR_ERRORS.AUDIT_ERR_INTERCEPTOR_NOT_STARTED.create();
       return approvals;
     },
     publisher,

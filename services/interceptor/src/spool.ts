@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readFile, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
+import { INTERCEPTOR_ERRORS } from './errors.js';
 
 /**
  * The disk spool: an append-only file of records waiting for Kafka, and a cursor file saying how
@@ -339,7 +340,7 @@ export class Spool {
 
   /** Appends whole records in order: those that fit are written, or (on a failed write) none of them. */
   async append(records: SpoolRecord[]): Promise<AppendResult> {
-    if (!this.fh) throw new Error('spool not open');
+    if (!this.fh) throw INTERCEPTOR_ERRORS.AUDIT_ERR_SPOOL_CLOSED.create();
     const goodEnd = this.headerMissing ? 0 : this.size;
     if (this.tailDirty) {
       try {
@@ -425,7 +426,7 @@ export class Spool {
   /** Writes the cursor to the slot not holding the newest one (and fsyncs it). */
   async flushCursor(): Promise<void> {
     const cfh = this.cfh;
-    if (!cfh) throw new Error('spool not open');
+    if (!cfh) throw INTERCEPTOR_ERRORS.AUDIT_ERR_SPOOL_CLOSED.create();
     if (!this.cursorAllocated) {
       // both slots get their blocks now, once: later cursor writes overwrite them in place
       const zero = Buffer.alloc(2 * SLOT);

@@ -3,6 +3,7 @@ import type { KafkaConfig } from '@jwt-audit/kafka';
 import { siblingModule, startWorker, type KafkaConnectionConfig, type Logger } from '@jwt-audit/runtime';
 import { headerTable, packBuffers, type OutRecord } from '@jwt-audit/kafka';
 import type { RecordSink } from './publisher.js';
+import { INTERCEPTOR_ERRORS } from './errors.js';
 
 export interface ProducerThreadData {
   kafka: KafkaConnectionConfig;
@@ -90,7 +91,7 @@ export class ThreadSink implements RecordSink {
       if (!p) return;
       this.pending.delete(m.id);
       if (m.ok) p.resolve();
-      else p.reject(new Error(m.message));
+      else p.reject(INTERCEPTOR_ERRORS.AUDIT_ERR_PRODUCER_THREAD.create(m.message));
     });
     const fail = (err: Error) => {
       if (this.worker === worker) {
@@ -105,7 +106,7 @@ export class ThreadSink implements RecordSink {
       this.log.error({ err: err.message }, 'producer thread failed; the next send starts a new one');
       fail(err);
     });
-    worker.on('exit', (code) => fail(new Error(`producer thread exited (code ${code})`)));
+    worker.on('exit', (code) => fail(INTERCEPTOR_ERRORS.AUDIT_ERR_PRODUCER_THREAD.create(`producer thread exited (code ${code})`)));
     return worker;
   }
 }

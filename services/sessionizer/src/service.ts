@@ -14,6 +14,8 @@ import {
 } from '@jwt-audit/kafka';
 import { createMetrics, lockDirectory, startOpsServer, toAuditError, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { SessionizerConfig } from './config.js';
+import { EVENTS_ERRORS } from '@jwt-audit/events';
+import { KAFKA_ERRORS } from '@jwt-audit/kafka';
 import { apply, applyAlert, drainChanges, tick, type Context, type SessionState } from './sessionize.js';
 import { SessionStateStore } from './state-store.js';
 
@@ -121,13 +123,13 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
       for (const r of records) {
         if (BigInt(r.offset) <= done) continue; // redelivered: already in the restored state
         try {
-          if (r.value === null) throw new Error('record has no value');
+          if (r.value === null) throw KAFKA_ERRORS.AUDIT_ERR_EMPTY_RECORD.create();
           if (isAlerts) {
             if (!applyAlert(h.state, alertCodec.decode(r.value, r.headers), at)) unmatchedAlerts.inc();
           } else derived.push(...apply(h.state, eventCodec.decode(r.value, r.headers), at, ctx).events);
           n++;
         } catch (err) {
-          deadLetters.push({ record: r, error: toAuditError(err, 'AUDIT_ERR_UNDECODABLE') });
+          deadLetters.push({ record: r, error: toAuditError(err, EVENTS_ERRORS.AUDIT_ERR_UNDECODABLE) });
         }
         h.state.offsets[name] = r.offset;
       }

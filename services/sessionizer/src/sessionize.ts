@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Alert, AuditEvent, SessionBasis, SessionEndReason, SessionSummary } from '@jwt-audit/events';
+import { SESSIONIZER_ERRORS } from './errors.js';
 
 /**
  * The sessionizer's pure core: `apply(state, event, now)`, `applyAlert(state, alert, now)` and
@@ -512,7 +513,7 @@ export function snapshotOf(state: SessionState): { version: 1; offsets: Record<s
 
 export function restore(snapshot: unknown): SessionState {
   const s = snapshot as { version?: number; offsets?: Record<string, string>; sessions?: SessionEntry[]; recent?: string[] };
-  if (s?.version !== 1 || !Array.isArray(s.sessions)) throw new Error('not a sessionizer snapshot (version 1)');
+  if (s?.version !== 1 || !Array.isArray(s.sessions)) throw SESSIONIZER_ERRORS.AUDIT_ERR_SESSIONIZER_SNAPSHOT.create();
   const state = createSessionState();
   applyChanges(state, { offsets: s.offsets ?? {}, upserts: s.sessions, removed: [], ids: s.recent ?? [] }, Infinity);
   return state;

@@ -7,6 +7,7 @@ import { createKafkaClient } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
 import { kafkaConnection, kafkaFailure } from '../connections.js';
 import { EXIT } from '../program.js';
+import { cliError, CLI_ERRORS } from '../errors.js';
 
 /**
  * `audit approve <id>` / `audit deny <id> --reason <why>`: decides a just-in-time approval the
@@ -72,7 +73,7 @@ export async function readApprovals(kafka: Kafka, timeoutMs = 15_000): Promise<A
       },
     });
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([finished, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${TOPICS.approvals} not read to its end within ${timeoutMs / 1000} s`)), timeoutMs)))]).finally(() => clearTimeout(timer));
+    await Promise.race([finished, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(CLI_ERRORS.AUDIT_ERR_CLI_UNAVAILABLE.create(`${TOPICS.approvals} not read to its end within ${timeoutMs / 1000} s`)), timeoutMs)))]).finally(() => clearTimeout(timer));
   } finally {
     await consumer.disconnect().catch(() => undefined);
   }
@@ -139,10 +140,10 @@ interface Flags {
 
 async function run(id: string, decision: 'granted' | 'denied', o: Flags): Promise<void> {
   const approver = (o.approver ?? process.env.AUDIT_APPROVER ?? '').trim();
-  if (approver === '' || approver.length > 256 || /[\u0000-\u001f\u007f]/.test(approver)) throw Object.assign(new Error('--approver <name> (or AUDIT_APPROVER) is required: who decides, 1-256 characters'), { exitCode: EXIT.usage });
+  if (approver === '' || approver.length > 256 || /[\u0000-\u001f\u007f]/.test(approver)) throw cliError(EXIT.usage, '--approver <name> (or AUDIT_APPROVER) is required: who decides, 1-256 characters');
   const reason = o.reason?.trim() || null;
-  if (decision === 'denied' && reason === null) throw Object.assign(new Error('--reason <why> is required to deny'), { exitCode: EXIT.usage });
-  if (reason !== null && reason.length > 1024) throw Object.assign(new Error('--reason is longer than 1024 characters'), { exitCode: EXIT.usage });
+  if (decision === 'denied' && reason === null) throw cliError(EXIT.usage, '--reason <why> is required to deny');
+  if (reason !== null && reason.length > 1024) throw cliError(EXIT.usage, '--reason is longer than 1024 characters');
   const conn = kafkaConnection(o.brokers !== undefined ? { brokers: o.brokers } : {});
   const kafka = createKafkaClient(conn, silent(), { logLevel: logLevel.NOTHING, connectionTimeout: 3_000, retry: { retries: 2, initialRetryTime: 200 } });
   let result: DecisionResult;

@@ -12,6 +12,7 @@ import { kafkaConnection, kafkaFailure } from '../connections.js';
 import type { KafkaConnectionConfig } from '@jwt-audit/runtime';
 import { EXIT } from '../program.js';
 import { parseSince } from './search.js';
+import { cliError } from '../errors.js';
 
 /**
  * `audit archive verify | prove | check-proof | export | keygen`: everything an auditor needs to
@@ -23,7 +24,7 @@ const jwksOption = () => new Option('--jwks <file>', 'public keys (JWKS) trusted
 
 /** Ends the command: bin.ts prints `audit: archive: <message>` and exits with the code. */
 function fail(message: string, code: number): never {
-  throw Object.assign(new Error(`archive: ${message}`), { exitCode: code });
+  throw cliError(code, `archive: ${message}`);
 }
 
 async function jwksFrom(file: string) {

@@ -6,6 +6,7 @@ import { createKafkaClient } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
 import { EXIT } from '../program.js';
 import { kafkaConnection, kafkaFailure } from '../connections.js';
+import { cliError } from '../errors.js';
 
 /**
  * `audit dlq replay`: re-injects dead letters into the topic they came from, once the cause is
@@ -56,7 +57,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output: {"dryRun","read","matched","replayed","notReplayable","letters":[...]}')
     .action(async (o: ReplayFlags) => {
       if (o.fromOffset !== undefined && o.toOffset !== undefined && o.fromOffset > o.toOffset) {
-        throw Object.assign(new Error('--from-offset is after --to-offset'), { exitCode: EXIT.usage });
+        throw cliError(EXIT.usage, '--from-offset is after --to-offset');
       }
       const conn = kafkaConnection(o.brokers !== undefined ? { brokers: o.brokers } : {});
       const silent = createLogger({ name: 'audit-cli', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });

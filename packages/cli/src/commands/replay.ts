@@ -11,6 +11,7 @@ import { outgoing, replay, type ReplayRow } from '../replay/replay.js';
 import { formatDryRun, formatTable, jsonReport, summarise, type ReportContext } from '../replay/report.js';
 import { productionMatch, productionUpstreams } from '../replay/safety.js';
 import { describeSelection, selectExchanges, type Selection } from '../replay/select.js';
+import { cliError, CLI_ERRORS } from '../errors.js';
 
 /**
  * `audit replay`: a recorded session sent again to a test instance, each answer compared with the
@@ -19,7 +20,7 @@ import { describeSelection, selectExchanges, type Selection } from '../replay/se
  * target for every request, could not be reached.
  */
 
-const usage = (message: string) => Object.assign(new Error(message), { exitCode: EXIT.usage });
+const usage = (message: string) => cliError(EXIT.usage, message);
 
 /** Session ids and subjects as the index holds them: a keyword, no control characters. */
 function identifier(flag: string) {
@@ -90,7 +91,7 @@ function productionUpstream(v: string, previous: string[] = []): string[] {
   for (const one of list) {
     try {
       const u = new URL(one);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw CLI_ERRORS.AUDIT_ERR_CLI_USAGE.create('not an http(s) URL');
     } catch {
       throw new InvalidArgumentError(`--production-upstream expects http(s) URLs, comma separated or repeated; ${JSON.stringify(one.slice(0, 60))} is not one`);
     }
@@ -235,7 +236,7 @@ Example:
         const refused = await esRefused(err, conn);
         if (refused) throw usage(refused);
         const e = err as { meta?: { statusCode?: number; body?: { error?: { reason?: string } } }; message: string };
-        throw Object.assign(new Error(`reading ${o.index} on ${conn.url}: ${e.meta?.body?.error?.reason ?? e.message}`), { exitCode: e.meta?.statusCode === 400 ? EXIT.usage : EXIT.unavailable });
+        throw cliError(e.meta?.statusCode === 400 ? EXIT.usage : EXIT.unavailable, `reading ${o.index} on ${conn.url}: ${e.meta?.body?.error?.reason ?? e.message}`);
       } finally {
         await es.close();
       }

@@ -8,6 +8,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { CLI_ERRORS } from '../errors.js';
 
 export interface ProductionUpstream {
   url: string;
@@ -72,9 +73,9 @@ export function productionUpstreams(flags: { productionUpstream?: string[]; inte
   const out: ProductionUpstream[] = [];
   for (const url of flags.productionUpstream ?? []) out.push({ url, source: '--production-upstream' });
   const fromObject = (v: unknown, where: string) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}: expected a JSON object of upstream name -> URL`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw CLI_ERRORS.AUDIT_ERR_CLI_USAGE.create(`${where}: expected a JSON object of upstream name -> URL`);
     for (const [name, url] of Object.entries(v)) {
-      if (typeof url !== 'string') throw new Error(`${where}: upstream ${JSON.stringify(name)} is not a URL string`);
+      if (typeof url !== 'string') throw CLI_ERRORS.AUDIT_ERR_CLI_USAGE.create(`${where}: upstream ${JSON.stringify(name)} is not a URL string`);
       out.push({ url, source: `${where} (${name})` });
     }
   };
@@ -84,7 +85,7 @@ export function productionUpstreams(flags: { productionUpstream?: string[]; inte
     try {
       parsed = JSON.parse(env);
     } catch {
-      throw new Error('AUDIT_INTERCEPTOR_UPSTREAMS: not JSON (expected {"name": "http://host:port", ...})');
+      throw CLI_ERRORS.AUDIT_ERR_CLI_USAGE.create('AUDIT_INTERCEPTOR_UPSTREAMS: not JSON (expected {"name": "http://host:port", ...})');
     }
     fromObject(parsed, 'AUDIT_INTERCEPTOR_UPSTREAMS');
   }
@@ -93,7 +94,7 @@ export function productionUpstreams(flags: { productionUpstream?: string[]; inte
     try {
       parsed = JSON.parse(readFileSync(flags.interceptorConfig, 'utf8'));
     } catch (err) {
-      throw new Error(`--interceptor-config: cannot read ${flags.interceptorConfig} as JSON (${(err as Error).message})`);
+      throw CLI_ERRORS.AUDIT_ERR_CLI_USAGE.create(`--interceptor-config: cannot read ${flags.interceptorConfig} as JSON (${(err as Error).message})`);
     }
     const ups = (parsed as { upstreams?: unknown } | null)?.upstreams;
     if (ups !== undefined) fromObject(ups, '--interceptor-config upstreams');

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { ReplayedResponse } from './compare.js';
+import { CLI_ERRORS } from '../errors.js';
 
 /** Text kept of a response for the body comparison; the size and hash cover all of it. */
 const MAX_TEXT_BYTES = 16 * 1024 * 1024; // 16 MiB
@@ -39,7 +40,7 @@ export function send(req: Outgoing, timeoutMs: number): Promise<ReplayedResponse
       });
       res.on('error', reject);
     });
-    r.on('timeout', () => r.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    r.on('timeout', () => r.destroy(CLI_ERRORS.AUDIT_ERR_CLI_UNAVAILABLE.create(`no answer within ${timeoutMs} ms`)));
     r.on('error', reject);
     r.end(body ?? undefined);
   });

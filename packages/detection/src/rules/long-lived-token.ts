@@ -32,8 +32,12 @@ export const longLivedToken: RuleDefinition<LongLivedTokenConfig, never> = {
   respond: 'revoke the token (its jti) and find the issuer configuration or key that minted it; a leaked signing key means rotating it',
   key(e, c) {
     const t = e.token;
-    // verified tokens only: a rejected request's token says nothing true about its lifetime
-    if (!t || e.kind === 'token.revoked' || !isVerified(e)) return null;
+    // verified tokens only: a rejected request's token says nothing true about its lifetime,
+    // except one the edge refused for its lifetime after its signature verified (the edge's
+    // jwt.maxLifetimeSec policy, lifetime_too_long): the issuer did mint it, and that is the
+    // misconfigured or compromised issuer this rule is for, refused or not
+    const refusedForLifetime = e.kind === 'token.rejected' && e.rejection?.reason === 'lifetime_too_long' && e.attributes['token.signatureVerified'] === 'true';
+    if (!t || e.kind === 'token.revoked' || !(isVerified(e) || refusedForLifetime)) return null;
     const lifetime = t.iat !== null && t.exp !== null ? t.exp - t.iat : null;
     const over = lifetime !== null && lifetime > (c.maxLifetimeSec[t.typ] ?? c.maxLifetimeSec.unknown) + c.toleranceSec;
     const flagged = c.useEnricherFlag && e.enrichment?.lifetimeExceedsPolicy === true;

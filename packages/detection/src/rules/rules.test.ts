@@ -181,6 +181,11 @@ test('long-lived-token: exp - iat above the policy of its type, once per token',
   assert.equal(alerts.length, 1, 'suppressed per jti');
   assert.equal(run('long-lived-token', [{ iat, exp: iat + 3600 }]).length, 0);
   assert.equal(run('long-lived-token', [{ iat, exp: iat + 7 * 86400, typ: 'refresh', jti: 'r' }]).length, 0, 'refresh policy is longer');
+  // the edge's own lifetime policy refused it after its signature verified: the issuer minted it all the same
+  const refused = (verified: string, reason = 'lifetime_too_long') => ({ kind: 'token.rejected' as const, reason, iat, exp: iat + 30 * 86400, attributes: { 'token.signatureVerified': verified } });
+  assert.equal(run('long-lived-token', [refused('true')]).length, 1, 'refused by the edge for its lifetime, signed by a trusted key');
+  assert.equal(run('long-lived-token', [refused('false')]).length, 0, 'a forged token claims any lifetime');
+  assert.equal(run('long-lived-token', [refused('true', 'expired')]).length, 0, 'refused for another reason: its claims are not the point');
 });
 
 test('issuance-spike: far above the key\'s own baseline, or above minCount for a new key', () => {

@@ -42,14 +42,42 @@ test('session-activity-after-end: a valid token of a signed-out session fires; i
   assert.equal(run('session-activity-after-end', [{ at: T0 }, { at: T0 + 10 * MIN }]).length, 0, 'no end');
 });
 
-test('session-multi-country: one session located in a second country fires once per new country; two sessions in two countries do not', () => {
-  const alerts = run('session-multi-country', [{ at: T0, country: 'DE' }, { at: T0 + MIN, country: 'DE' }, { at: T0 + 2 * MIN, country: 'BR', ip: '198.51.100.9' }, { at: T0 + 3 * MIN, country: 'DE' }]);
+test('session-multi-country: one session used in a second country by another device fires; the same device abroad, two sessions, rejected tokens and unlocatable networks do not', () => {
+  const alerts = run('session-multi-country', [{ at: T0, country: 'DE', ua: 'Firefox/1' }, { at: T0 + MIN, country: 'DE', ua: 'Firefox/2' }, { at: T0 + 2 * MIN, country: 'BR', ip: '198.51.100.9', ua: 'python-requests/2' }, { at: T0 + 3 * MIN, country: 'DE', ua: 'Firefox/2' }]);
   assert.equal(alerts.length, 1);
   assert.equal(alerts[0]!.attributes.countries, 'DE,BR');
   assert.equal(alerts[0]!.keys.sessionId, 'sess-1');
-  assert.equal(run('session-multi-country', [{ at: T0, country: 'DE' }, { at: T0 + MIN, country: 'BR', sid: 'sess-2' }]).length, 0);
-  assert.equal(run('session-multi-country', [{ at: T0, country: 'DE' }, { at: T0 + MIN, country: 'BR', kind: 'token.rejected', reason: 'expired' }]).length, 0, 'rejected claims are forgeable');
-  // bounded: a session seen from 100 countries keeps at most 8
-  const many = run('session-multi-country', Array.from({ length: 100 }, (_, i) => ({ at: T0 + i * MIN, country: `C${i}` })));
+  assert.equal(alerts[0]!.evidence.length, 2);
+  assert.equal(run('session-multi-country', [{ at: T0, country: 'DE', ua: 'A/1' }, { at: T0 + MIN, country: 'BR', sid: 'sess-2', ua: 'B/1' }]).length, 0, 'two sessions');
+  assert.equal(run('session-multi-country', [{ at: T0, country: 'DE', ua: 'A/1' }, { at: T0 + MIN, country: 'BR', kind: 'token.rejected', reason: 'expired', ua: 'B/1' }]).length, 0, 'rejected claims are forgeable');
+  assert.equal(run('session-multi-country', [{ at: T0, country: 'DE', ua: 'A/1' }, { at: T0 + MIN, country: 'NL', asn: 9009, ua: 'B/1' }]).length, 0, 'a VPN exit locates nobody');
+  // bounded: a session seen from 100 countries keeps at most 8 places
+  const many = run('session-multi-country', Array.from({ length: 100 }, (_, i) => ({ at: T0 + i * MIN, country: `C${i}`, ua: `D${String.fromCharCode(97 + (i % 26))}/1` })));
   assert.ok(many.length >= 1 && many.length <= 7, String(many.length));
+});
+
+test('session-multi-country (generated): a session that only ever moves with its one device never fires, whatever its countries and order; a second device in another country always does', () => {
+  let seed = 4242;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const countries = ['DE', 'FR', 'ES', 'GB', 'US', 'NL', 'BR', 'JP'];
+  const browsers = ['Mozilla/5.0 (iPhone) Safari/604.1', 'Mozilla/5.0 (Windows NT 10.0) Chrome/120.0', 'okhttp/4.12', 'Mozilla/5.0 (X11; Linux) Firefox/121.0'];
+  for (let round = 0; round < 300; round++) {
+    const ua = browsers[rand(browsers.length)]!;
+    const n = 2 + rand(30);
+    // travel, carrier hubs across a border, home and away alternating: one device throughout
+    const trip = Array.from({ length: n }, (_, i) => ({ at: T0 + i * MIN, country: countries[rand(1 + rand(countries.length))]!, ua: ua.replace(/\d+/, String(rand(99))) }));
+    assert.equal(run('session-multi-country', trip).length, 0, `round ${round}: ${JSON.stringify(trip.map((t) => t.country))}`);
+    // a copy of the session on another device, in a country the owner's device was not seen in
+    const seen = new Set(trip.map((t) => t.country));
+    const away = countries.find((c) => !seen.has(c))!;
+    const other = browsers.find((b) => b.replace(/[\d._]+/g, '') !== ua.replace(/[\d._]+/g, ''))!;
+    const copied = [...trip];
+    copied.splice(1 + rand(n), 0, { at: T0 + rand(n) * MIN, country: away, ua: other });
+    const alerts = run('session-multi-country', copied);
+    assert.ok(alerts.length >= 1, `round ${round}: copied to ${away}`);
+    assert.ok(alerts[0]!.attributes.countries!.split(',').includes(away), `round ${round}: names ${away}`);
+  }
 });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker, type Broker } from '../index.js';
-import { fetchBody, RawConnection, readFetchResult } from '../testdata/wire.js';
+import { storedCodecs as storedCodecsOf } from '../testdata/wire.js';
 
 // Conformance with a client nobody here wrote: librdkafka 2.0.2, through kcat and
 // python3-confluent-kafka from Debian (.ci/run installs both). Each expectation is Kafka's
@@ -51,15 +51,7 @@ async function createTopic(topic: string, numPartitions = 1) {
   await admin.disconnect();
 }
 
-/** The codec ids of the batches stored in partition 0, read back over the wire. */
-async function storedCodecs(topic: string): Promise<number[]> {
-  const c = await RawConnection.open(broker.port);
-  const [p] = readFetchResult(await c.request(1, 4, fetchBody(topic, [{ partition: 0, offset: 0, maxBytes: 1 << 20 }])));
-  c.close();
-  const codecs: number[] = [];
-  for (let pos = 0; pos + 23 <= p!.records.length; pos += 12 + p!.records.readInt32BE(pos + 8)) codecs.push(p!.records.readInt16BE(pos + 21) & 7);
-  return codecs;
-}
+const storedCodecs = (topic: string) => storedCodecsOf(broker.port, topic);
 
 const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 
@@ -78,6 +70,32 @@ test('kcat produces with every codec and the broker stores the batches compresse
     const c = await run('kcat', kcat('-C', '-t', topic, '-o', 'beginning', '-e', '-f', '%k:%s\\n'));
     assert.equal(c.code, 0, c.stderr);
     assert.deepEqual(c.stdout.trim().split('\n'), lines, `${codec}: every record back, in order`);
+  }
+});
+
+test('kcat as an old client (api.version.request=false, broker.version.fallback 0.9.0 / 0.10.0: Produce v1 / v2 with message sets v0 / v1, Fetch v1 / v2): every codec it has is stored as record batches v2 of that codec and read back down-converted, keys, values and (v1) timestamps intact (Kafka 3.9 serves these deprecated versions: LogValidator, RecordsUtil.downConvert)', async () => {
+  for (const [fallback, magic] of [['0.9.0', 0], ['0.10.0', 1]] as const) {
+    const old = ['-b', broker.address, '-X', 'api.version.request=false', '-X', `broker.version.fallback=${fallback}`];
+    for (const [id, codec] of CODECS.entries()) {
+      if (codec === 'zstd') continue; // zstd needs Produce v7 (KIP-110)
+      const topic = `kcat-old-${magic}-${codec}`;
+      await createTopic(topic);
+      const lines = Array.from({ length: 200 }, (_, i) => `key${i % 7}:${codec}-old-${i}-${'x'.repeat(i % 50)}`);
+      const before = Date.now();
+      const p = await run('kcat', [...old, '-P', '-t', topic, '-z', codec, '-K', ':', '-X', 'linger.ms=50'], `${lines.join('\n')}\n`);
+      assert.equal(p.code, 0, `kcat ${fallback} -P -z ${codec}: ${p.stderr}`);
+      const codecs = await storedCodecs(topic);
+      assert.ok(codecs.includes(id), `${fallback} ${codec}: batches stored with codec ${id} (${codecs.join(',')})`);
+      assert.ok(codecs.every((c) => c === id || c === 0), `${fallback} ${codec}: ${codecs.join(',')}`);
+      const c = await run('kcat', [...old, '-C', '-t', topic, '-o', 'beginning', '-e', '-f', '%k:%s|%T\\n']);
+      assert.equal(c.code, 0, c.stderr);
+      const got = c.stdout.trim().split('\n').map((l) => l.split('|'));
+      assert.deepEqual(got.map(([r]) => r), lines, `${fallback} ${codec}: every record back, in order`);
+      for (const [, ts] of got) {
+        if (magic === 0) assert.ok(Number(ts) <= 0, `message format v0 has no timestamp (${ts})`);
+        else assert.ok(Number(ts) >= before - 1000 && Number(ts) <= Date.now(), `the producer's timestamp (${ts})`);
+      }
+    }
   }
 });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
 import { startBroker, type Broker } from '../index.js';
-import { RawConnection, fetchBody, readFetchResult } from '../testdata/wire.js';
+import { storedCodecs as storedCodecsOf } from '../testdata/wire.js';
 
 // @platformatic/kafka 1.x, a client written from Kafka's message definitions by people who are not
 // us: it needs flexible versions throughout (ApiVersions v3+, CreateTopics v7, DeleteTopics v6,
@@ -26,14 +26,7 @@ after(async () => {
 const bootstrapBrokers = () => [broker.address];
 
 /** The codec ids of the batches stored in a partition, read back over the wire. */
-async function storedCodecs(topic: string, partition: number): Promise<number[]> {
-  const c = await RawConnection.open(broker.port);
-  const [p] = readFetchResult(await c.request(1, 4, fetchBody(topic, [{ partition, offset: 0, maxBytes: 1 << 20 }])));
-  c.close();
-  const codecs: number[] = [];
-  for (let pos = 0; pos + 23 <= p!.records.length; pos += 12 + p!.records.readInt32BE(pos + 8)) codecs.push(p!.records.readInt16BE(pos + 21) & 7);
-  return codecs;
-}
+const storedCodecs = (topic: string, partition: number) => storedCodecsOf(broker.port, topic, partition);
 
 test('@platformatic/kafka admin: createTopics answers the topic id and configs (CreateTopics v7, KIP-525) that metadata then reports; createPartitions, describeConfigs, deleteTopics', async () => {
   const admin = new Admin({ clientId: 'plt-admin', bootstrapBrokers: bootstrapBrokers() });

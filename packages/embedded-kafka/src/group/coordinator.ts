@@ -456,7 +456,7 @@ export class GroupCoordinator {
   }
 
   list(): { groupId: string; protocolType: string; state: GroupState }[] {
-    return [...this.groups.values()].filter((g) => g.members.size > 0 || g.offsets.size > 0).map((g) => ({ groupId: g.id, protocolType: g.protocolType || 'consumer', state: g.state }));
+    return [...this.groups.values()].filter((g) => g.members.size > 0 || g.offsets.size > 0).map((g) => ({ groupId: g.id, protocolType: g.protocolType, state: g.state }));
   }
 
   /** Drops offsets of a deleted topic. */

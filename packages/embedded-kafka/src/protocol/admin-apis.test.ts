@@ -42,7 +42,7 @@ test('ApiVersions v3 (flexible, KIP-511): compact array and tagged fields, respo
     assert.equal(r.remaining(), 0, 'nothing left over');
     const byKey = new Map(apis.map((a) => [a.key, a]));
     assert.equal(byKey.size, apis.length);
-    for (const [key, min, max] of [[0, 0, 11], [1, 4, 17], [2, 1, 8], [3, 0, 12], [8, 2, 9], [9, 1, 9], [10, 0, 6], [11, 0, 9], [12, 0, 4], [13, 0, 5], [14, 0, 5], [15, 0, 5], [16, 0, 5], [18, 0, 4], [19, 0, 7], [20, 0, 6], [21, 0, 2], [22, 0, 5], [32, 0, 4], [33, 0, 2], [37, 0, 3], [42, 0, 2], [44, 0, 1]] as const) {
+    for (const [key, min, max] of [[0, 0, 11], [1, 0, 17], [2, 0, 8], [3, 0, 12], [23, 0, 4], [8, 0, 9], [9, 0, 9], [10, 0, 6], [11, 0, 9], [12, 0, 4], [13, 0, 5], [14, 0, 5], [15, 0, 5], [16, 0, 5], [18, 0, 4], [19, 0, 7], [20, 0, 6], [21, 0, 2], [22, 0, 5], [32, 0, 4], [33, 0, 2], [37, 0, 3], [42, 0, 2], [44, 0, 1]] as const) {
       assert.deepEqual(byKey.get(key), { key, min, max }, `api ${key}`);
     }
   }

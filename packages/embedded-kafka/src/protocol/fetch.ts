@@ -1,18 +1,19 @@
 /**
- * Fetch (key 1), versions 4-17 (FetchRequest.json / FetchResponse.json; flexible from v12).
- *   Request:  replica_id INT32 (v0-14; a tagged replica_state from v15), max_wait_ms INT32, min_bytes INT32, max_bytes INT32, isolation_level INT8,
+ * Fetch (key 1), versions 0-17 (FetchRequest.json / FetchResponse.json; flexible from v12).
+ *   Request:  replica_id INT32 (v0-14; a tagged replica_state from v15), max_wait_ms INT32, min_bytes INT32, v3+ max_bytes INT32, v4+ isolation_level INT8,
  *             v7+ session_id INT32, session_epoch INT32,
  *             [topics: topic STRING (v13+: topic_id UUID), [partitions: partition INT32, v9+ current_leader_epoch INT32,
  *              fetch_offset INT64, v12+ last_fetched_epoch INT32, v5+ log_start_offset INT64, partition_max_bytes INT32]],
  *             v7+ [forgotten_topics_data: topic STRING (v13+: topic_id UUID), [partitions INT32]], v11+ rack_id STRING
  *             (v17's replica_directory_id is a tagged field, skipped)
- *   Response: throttle_time_ms INT32, v7+ error_code INT16, session_id INT32,
+ *   Response: v1+ throttle_time_ms INT32, v7+ error_code INT16, session_id INT32,
  *             [responses: topic STRING (v13+: topic_id UUID), [partitions: partition INT32, error_code INT16, high_watermark INT64,
- *              last_stable_offset INT64, v5+ log_start_offset INT64, [aborted_transactions: producer_id INT64,
+ *              v4+ last_stable_offset INT64, v5+ log_start_offset INT64, v4+ [aborted_transactions: producer_id INT64,
  *              first_offset INT64] (nullable), v11+ preferred_read_replica INT32, records NULLABLE_BYTES]]
  *   A topic id this broker does not know answers its partitions UNKNOWN_TOPIC_ID (v13+), as KafkaApis does.
- *   The tagged fields of v12+ responses (diverging epoch, current leader, snapshot id, v16's node
- *   endpoints) are left out: this broker is the leader of everything at epoch 0.
+ *   v0-3 answer in message format v0/v1, leader epochs (v9+, v12+) are checked and v12+'s
+ *   diverging_epoch tagged field is sent: fetch-legacy.ts. The other v12+ tagged fields (current
+ *   leader, snapshot id, v16's node endpoints) are never set: this broker leads everything at epoch 0.
  * Fetch sessions (KIP-227, v7+): see fetch-sessions.ts; v4-6 fetches are always full.
  * Long polling (Kafka's ReplicaManager.fetchMessages): the response is sent at once when
  * max_wait_ms <= 0 or at least min_bytes are available (so min_bytes = 0 never waits), else when a
@@ -25,13 +26,14 @@
  */
 import { ErrorCode } from '../errors.js';
 import type { ApiDefinition, BrokerContext } from './context.js';
+import { adaptForOldFetch, checkEpochs, writeDivergingEpoch, type PartitionAnswer } from './fetch-legacy.js';
 import { nextEpoch, sessionKey, type FetchSession, type SessionPartition } from './fetch-sessions.js';
 
 interface Want {
   topic: string;
   /** v13+: the topic id asked for; its name is '' when the id is unknown. */
   topicId: string | null;
-  partitions: { partition: number; offset: number; maxBytes: number }[];
+  partitions: { partition: number; offset: number; maxBytes: number; currentLeaderEpoch?: number; lastFetchedEpoch?: number }[];
 }
 
 function collect(ctx: BrokerContext, wants: Want[], maxBytes: number) {
@@ -39,13 +41,16 @@ function collect(ctx: BrokerContext, wants: Want[], maxBytes: number) {
   const out = wants.map((t) => ({
     topic: t.topic,
     topicId: t.topicId,
-    partitions: t.partitions.map((p) => {
+    partitions: t.partitions.map((p): PartitionAnswer => {
       const log = ctx.topics.topics.get(t.topic)?.logs[p.partition];
       if (!log && t.topicId !== null && !t.topic) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_ID, hw: -1, start: -1, records: Buffer.alloc(0) };
       if (!log) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, hw: -1, start: -1, records: Buffer.alloc(0) };
       const hw = log.nextOffset;
       const start = log.startOffset;
-      if (p.offset < start || p.offset > hw) return { partition: p.partition, error: ErrorCode.OFFSET_OUT_OF_RANGE, hw, start, records: Buffer.alloc(0) };
+      const epochs = checkEpochs(p, start, hw);
+      if (epochs) return { partition: p.partition, records: Buffer.alloc(0), ...epochs };
+      // ReplicaManager.createLogReadResult: an error carries no high watermark or log start (-1)
+      if (p.offset < start || p.offset > hw) return { partition: p.partition, error: ErrorCode.OFFSET_OUT_OF_RANGE, hw: -1, start: -1, records: Buffer.alloc(0) };
       const budget = Math.max(0, Math.min(p.maxBytes, maxBytes - total));
       const records = p.offset < hw ? log.read(p.offset, budget, total === 0) : Buffer.alloc(0);
       total += records.length;
@@ -58,16 +63,16 @@ function collect(ctx: BrokerContext, wants: Want[], maxBytes: number) {
 export const fetchApi: ApiDefinition = {
   key: 1,
   name: 'Fetch',
-  minVersion: 4,
+  minVersion: 0,
   maxVersion: 17,
   flexibleVersion: 12,
   async handle(r, w, { apiVersion: v, flexible: f }, ctx, signal) {
     if (v <= 14) r.int32();
     const maxWait = Math.max(0, Math.min(r.int32(), 30_000));
     const minBytes = r.int32();
-    const requestedMax = r.int32();
+    const requestedMax = v >= 3 ? r.int32() : 0;
     const maxBytes = Math.min(requestedMax > 0 ? requestedMax : ctx.fetchMaxBytes, ctx.fetchMaxBytes);
-    r.int8();
+    if (v >= 4) r.int8();
     const sessionId = v >= 7 ? r.int32() : 0;
     const epoch = v >= 7 ? r.int32() : -1;
     const wants: Want[] = r.arr(f, (x) => {
@@ -75,11 +80,11 @@ export const fetchApi: ApiDefinition = {
       const topic = v >= 13 ? (topicId === null ? '' : (ctx.topics.nameOf(topicId) ?? '')) : x.str(f);
       const partitions = x.arr(f, (y) => {
         const partition = y.int32();
-        if (v >= 9) y.int32();
+        const currentLeaderEpoch = v >= 9 ? y.int32() : -1;
         const offset = y.int64n();
-        if (v >= 12) y.int32();
+        const lastFetchedEpoch = v >= 12 ? y.int32() : -1;
         if (v >= 5) y.int64();
-        const p = { partition, offset, maxBytes: y.int32() };
+        const p = { partition, offset, maxBytes: y.int32(), currentLeaderEpoch, lastFetchedEpoch };
         y.tags(f);
         return p;
       });
@@ -139,7 +144,7 @@ export const fetchApi: ApiDefinition = {
 
     const deadline = Date.now() + maxWait;
     let result = collect(ctx, asked, maxBytes);
-    const hasError = () => result.out.some((t) => t.partitions.some((p) => p.error !== ErrorCode.NONE));
+    const hasError = () => result.out.some((t) => t.partitions.some((p) => p.error !== ErrorCode.NONE || p.diverging));
     while (result.total < minBytes && !hasError() && Date.now() < deadline && !signal.aborted) {
       await ctx.waitForAppend(deadline - Date.now(), signal);
       result = collect(ctx, asked, maxBytes);
@@ -176,18 +181,22 @@ export const fetchApi: ApiDefinition = {
       }
       responseSessionId = sessions.create(v >= 13, partitions)?.id ?? 0;
     }
-    w.int32(0);
+    // v0-3 answer in message format v0/v1; v0-9 cannot read a zstd topic (fetch-legacy.ts)
+    if (v < 10) answered = adaptForOldFetch(v, ctx, answered, asked);
+    if (v >= 1) w.int32(0);
     if (v >= 7) w.int16(ErrorCode.NONE).int32(responseSessionId);
     w.arr(f, answered, (x, t) => {
       if (v >= 13) x.uuid(t.topicId);
       else x.str(f, t.topic);
       x.arr(f, t.partitions, (y, p) => {
-        y.int32(p.partition).int16(p.error).int64(p.hw).int64(p.hw);
+        y.int32(p.partition).int16(p.error).int64(p.hw);
+        if (v >= 4) y.int64(p.hw);
         if (v >= 5) y.int64(p.start);
-        y.arr(f, [], () => undefined);
+        if (v >= 4) y.arr(f, [], () => undefined);
         if (v >= 11) y.int32(-1);
         y.byts(f, p.records);
-        y.tags(f);
+        if (f && p.diverging) writeDivergingEpoch(y, p.diverging);
+        else y.tags(f);
       });
       x.tags(f);
     });

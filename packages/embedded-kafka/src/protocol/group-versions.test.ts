@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker, type Broker } from '../index.js';
 import { Reader, Writer } from './primitives.js';
-import { RawConnection, exchange, frame } from '../testdata/wire.js';
+import { RawConnection, exchange, frame, prng } from '../testdata/wire.js';
 
 // The classic consumer group APIs at every version Kafka 3.9 advertises, on the raw wire: each
 // request encoded as apache/kafka's clients/src/main/resources/common/message/<Api>Request.json
@@ -99,14 +99,16 @@ const req = {
   }),
   commit: (v: number, group: string, generation: number, memberId: string, parts: [number, number][], instanceId: string | null = null) => body((w) => {
     const f = flexible(8, v);
-    w.str(f, group).int32(generation).str(f, memberId);
+    w.str(f, group);
+    if (v >= 1) w.int32(generation).str(f, memberId);
     if (v >= 7) w.str(f, instanceId);
-    if (v <= 4) w.int64(-1);
+    if (v >= 2 && v <= 4) w.int64(-1);
     w.arr(f, ['gv'], (x, t) => {
       x.str(f, t);
       x.arr(f, parts, (y, [p, o]) => {
         y.int32(p).int64(o);
         if (v >= 6) y.int32(7);
+        if (v === 1) y.int64(Date.now());
         reqTags(y.str(f, `meta-${o}`), f);
       });
       reqTags(x, f);
@@ -447,6 +449,20 @@ test('a group through every version: JoinGroup 0-9 (MEMBER_ID_REQUIRED from v4),
   c.close();
 });
 
+test('OffsetCommit v0 and OffsetFetch v0 (ZooKeeper-era offsets, deprecated in 3.9) answer as a KRaft Kafka 3.9: UNSUPPORTED_VERSION on every partition (KafkaApis requireZkOrThrow, OffsetCommitRequest/OffsetFetchRequest.getErrorResponse), nothing stored; OffsetCommit v1 commits as v2', async () => {
+  const c = await RawConnection.open(broker.port);
+  const group = 'zk-era';
+  assert.deepEqual(readCommit(0, await request(c, 8, 0, req.commit(0, group, -1, '', [[0, 5], [9, 1]]))), [[0, 35], [9, 35]], 'the error response covers the whole request');
+  const none: FetchedPartition = { topic: 'gv', partition: 0, offset: -1, leaderEpoch: undefined, metadata: null, error: 0 };
+  assert.deepEqual(readFetchOffsets(1, await request(c, 9, 1, req.fetchOffsets(1, [[group, [['gv', [0]]]]]))), [{ error: undefined, partitions: [none] }], 'v0 stored nothing');
+  // v1 (commit_timestamp per partition) into the empty group, as an admin commit (generation -1)
+  assert.deepEqual(readCommit(1, await request(c, 8, 1, req.commit(1, group, -1, '', [[0, 5], [9, 1]]))), [[0, 0], [9, 3]]);
+  assert.deepEqual(readFetchOffsets(1, await request(c, 9, 1, req.fetchOffsets(1, [[group, [['gv', [0]]]]]))), [{ error: undefined, partitions: [{ ...none, offset: 5, metadata: 'meta-5' }] }]);
+  // OffsetFetch v0: -1, "" and UNSUPPORTED_VERSION per partition asked, committed or not
+  assert.deepEqual(readFetchOffsets(0, await request(c, 9, 0, req.fetchOffsets(0, [[group, [['gv', [0, 1]]]]]))), [{ error: undefined, partitions: [{ ...none, metadata: '', error: 35 }, { ...none, partition: 1, metadata: '', error: 35 }] }]);
+  c.close();
+});
+
 test('static membership (KIP-345, JoinGroup v5+): an instance id gets its member id at once; joining again replaces it and fences the old id (FENCED_INSTANCE_ID); LeaveGroup by instance id alone removes it', async () => {
   const c = await RawConnection.open(broker.port);
   for (const v of [5, 9]) {
@@ -523,17 +539,6 @@ test('InitProducerId v0-5 (flexible from v2): a new producer id at epoch 0 each 
 });
 
 /** A small seeded generator, so a failure names the case that reproduces it. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('generated malformed frames of every group API version (truncated anywhere, lengths and counts overclaimed) close only their connection', async () => {
   const bodies: [number, number, Buffer][] = [];
   for (let v = 0; v <= 6; v++) bodies.push([10, v, req.findCoordinator(v, ['fz-a', 'fz-b'])]);
@@ -541,8 +546,8 @@ test('generated malformed frames of every group API version (truncated anywhere,
   for (let v = 0; v <= 5; v++) bodies.push([14, v, req.sync(v, { group: 'fuzz', generation: 1, memberId: 'fz-member', assignments: [['fz-member', Buffer.from('x')]] })]);
   for (let v = 0; v <= 4; v++) bodies.push([12, v, req.heartbeat(v, 'fuzz', 1, 'fz-member')]);
   for (let v = 0; v <= 5; v++) bodies.push([13, v, req.leave(v, 'fuzz', [['fz-member', null]])]);
-  for (let v = 2; v <= 9; v++) bodies.push([8, v, req.commit(v, 'fuzz', 1, 'fz-member', [[0, 1]])]);
-  for (let v = 1; v <= 9; v++) bodies.push([9, v, req.fetchOffsets(v, [['fuzz', [['gv', [0]]]]])]);
+  for (let v = 0; v <= 9; v++) bodies.push([8, v, req.commit(v, 'fuzz', 1, 'fz-member', [[0, 1]])]);
+  for (let v = 0; v <= 9; v++) bodies.push([9, v, req.fetchOffsets(v, [['fuzz', [['gv', [0]]]]])]);
   for (let v = 0; v <= 5; v++) bodies.push([15, v, req.describe(v, ['fuzz'])]);
   for (let v = 3; v <= 5; v++) bodies.push([16, v, req.list(v, ['Stable'], v >= 5 ? ['classic'] : [])]);
   for (let v = 0; v <= 5; v++) bodies.push([22, v, req.initProducerId(v, null)]);

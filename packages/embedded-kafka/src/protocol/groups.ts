@@ -31,13 +31,18 @@
  *   Request: group_id, member_id (v0-2); [members: member_id, group_instance_id, reason (v5+)] (v3+)
  *   Response: throttle_time_ms (v1+), error_code, [members: member_id, group_instance_id, error_code] (v3+)
  *   Below v3 the one member's error is the top-level error (LeaveGroupResponse).
- * OffsetCommit (8) v2-9, flexible 8+
- *   Request: group_id, generation_id_or_member_epoch, member_id, group_instance_id (v7+),
+ * OffsetCommit (8) v0-9, flexible 8+
+ *   Request: group_id, generation_id_or_member_epoch (v1+), member_id (v1+), group_instance_id (v7+),
  *            retention_time_ms INT64 (v2-4), [topics: name, [partitions: partition_index,
- *            committed_offset INT64, committed_leader_epoch INT32 (v6+), committed_metadata NULLABLE_STRING]]
+ *            committed_offset INT64, committed_leader_epoch INT32 (v6+), commit_timestamp INT64 (v1 only),
+ *            committed_metadata NULLABLE_STRING]]
+ *   v0 (ZooKeeper offsets) is answered as a KRaft Kafka 3.9: UNSUPPORTED_VERSION on every partition
+ *   when any topic exists (nothing stored). v1 commits as v2; its commit_timestamp only sets when
+ *   Kafka would expire the offset, and offsets never expire here, so it is read and not kept.
  *   Response: throttle_time_ms (v3+), [topics: name, [partitions: partition_index, error_code]]
- * OffsetFetch (9) v1-9, flexible 6+
- *   Request v1-7: group_id, [topics: name, [partition_indexes INT32]] (null = all from v2),
+ * OffsetFetch (9) v0-9, flexible 6+ (v0 reads ZooKeeper: every partition -1, "", UNSUPPORTED_VERSION
+ *   from a KRaft Kafka 3.9)
+ *   Request v0-7: group_id, [topics: name, [partition_indexes INT32]] (null = all from v2),
  *            require_stable BOOL (v7+)
  *   Request v8+: [groups: group_id, member_id NULLABLE_STRING (v9+), member_epoch INT32 (v9+),
  *            [topics] (null = all)], require_stable BOOL
@@ -210,20 +215,20 @@ export const leaveGroupApi: ApiDefinition = {
 export const offsetCommitApi: ApiDefinition = {
   key: 8,
   name: 'OffsetCommit',
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 9,
   flexibleVersion: 8,
   handle(r, w, { apiVersion: v, flexible: f }, ctx) {
     const groupId = r.str(f);
-    const generationId = r.int32();
-    const memberId = r.str(f);
+    const generationId = v >= 1 ? r.int32() : -1;
+    const memberId = v >= 1 ? r.str(f) : '';
     const groupInstanceId = v >= 7 ? nullable(r, f) : null;
-    if (v <= 4) r.int64();
+    if (v >= 2 && v <= 4) r.int64();
     const topics = r.arr(f, (x) => {
       const t = {
         name: x.str(f),
         partitions: x.arr(f, (y) => {
-          const p = { partition: y.int32(), offset: y.int64n(), leaderEpoch: v >= 6 ? y.int32() : -1, metadata: y.nstr(f) };
+          const p = { partition: y.int32(), offset: y.int64n(), leaderEpoch: v >= 6 ? y.int32() : -1, commitTimestamp: v === 1 ? y.int64n() : -1, metadata: y.nstr(f) };
           y.tags(f);
           return p;
         }),
@@ -234,11 +239,14 @@ export const offsetCommitApi: ApiDefinition = {
     r.tags(f);
     const known = topics.map((t) => ({ ...t, partitions: t.partitions.map((p) => ({ ...p, exists: !!ctx.topics.topics.get(t.name)?.logs[p.partition] })) }));
     const offsets = known.flatMap((t) => t.partitions.filter((p) => p.exists).map((p) => ({ topic: t.name, partition: p.partition, offset: p.offset, leaderEpoch: p.leaderEpoch, metadata: p.metadata })));
-    const code = ctx.groups.commit({ groupId, generationId, memberId, groupInstanceId, offsets });
+    // v0 stores offsets in ZooKeeper: a KRaft Kafka 3.9 answers the whole request UNSUPPORTED_VERSION
+    // (commitOffsetsToZookeeper's requireZkOrThrow) once a topic exists, and changes nothing.
+    const zookeeperOnly = v === 0 && offsets.length > 0;
+    const code = zookeeperOnly ? ErrorCode.UNSUPPORTED_VERSION : ctx.groups.commit({ groupId, generationId, memberId, groupInstanceId, offsets });
     if (v >= 3) w.int32(0);
     w.arr(f, known, (x, t) => {
       x.str(f, t.name);
-      x.arr(f, t.partitions, (y, p) => y.int32(p.partition).int16(p.exists ? code : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION).tags(f));
+      x.arr(f, t.partitions, (y, p) => y.int32(p.partition).int16(p.exists || zookeeperOnly ? code : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION).tags(f));
       x.tags(f);
     });
     w.tags(f);
@@ -259,7 +267,7 @@ function readTopics(r: Reader, f: boolean, nullableTopics: boolean): TopicReques
 export const offsetFetchApi: ApiDefinition = {
   key: 9,
   name: 'OffsetFetch',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 9,
   flexibleVersion: 6,
   handle(r, w, { apiVersion: v, flexible: f }, ctx) {
@@ -291,6 +299,9 @@ export const offsetFetchApi: ApiDefinition = {
       x.arr(f, topics, (y, t) => {
         y.str(f, t.name);
         y.arr(f, t.partitions, (z, p) => {
+          // v0 reads ZooKeeper: KRaft Kafka 3.9 answers every partition -1, "", UNSUPPORTED_VERSION
+          // (OffsetFetchRequest.getErrorResponse below v2)
+          if (v === 0) return z.int32(p).int64(-1).str(f, '').int16(ErrorCode.UNSUPPORTED_VERSION);
           const o = ctx.groups.fetchOffset(groupId, t.name, p);
           z.int32(p).int64(o.offset);
           if (v >= 5) z.int32(o.leaderEpoch);

@@ -7,9 +7,10 @@
  *                v8+ [record_errors: batch_index INT32, batch_index_error_message NULLABLE_STRING],
  *                v8+ error_message NULLABLE_STRING]], v1+ throttle_time_ms INT32
  *   v10-11 add only tagged fields (current leader, node endpoints), which this broker leaves out.
- * Validation as Kafka 3.9 does it: storage/log-validator.ts. Record batches v2 (magic 2) only: a
- * v0-2 request carrying an older message format gets UNSUPPORTED_FOR_MESSAGE_FORMAT (Kafka would
- * convert it). Each batch is stored as received, compressed or not, with its base offset assigned.
+ * Validation as Kafka 3.9 does it: storage/log-validator.ts. A v0-2 request may carry message sets
+ * v0/v1 (magic 0/1): validated and converted to one record batch v2 as Kafka 3.9 does
+ * (storage/legacy-messages.ts). Each batch v2 is stored as received, compressed or not, with its
+ * base offset assigned.
  * Idempotent producers (producer_id >= 0): per partition the batch's sequence must follow the
  * producer's last one; a retried batch already appended is acknowledged with its original offset
  * and not appended again; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
@@ -17,6 +18,7 @@
  */
 import { ErrorCode } from '../errors.js';
 import { hasTransactionalBatch, validateRecordSet } from '../storage/log-validator.js';
+import { convertLegacyRecordSet, isLegacyRecordSet } from '../storage/legacy-messages.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import type { BatchHeader } from '../storage/record-batch.js';
 import type { ApiDefinition } from './context.js';
@@ -85,15 +87,15 @@ export const produceApi: ApiDefinition = {
         if (transactionalId !== null) return res(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, -1, 'transactions are not supported by this broker');
         if (acks !== 0 && acks !== 1 && acks !== -1) return res(ErrorCode.INVALID_REQUIRED_ACKS);
         if (!topic || !log) return res(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-        if (v < 3 && p.records && p.records.length >= 17 && p.records.readInt8(16) !== 2) {
-          return res(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, -1, 'message formats v0/v1 are not supported by this broker: send record batches v2');
-        }
         const logAppendTimeTopic = ctx.topics.config(topic, 'message.timestamp.type') === 'LogAppendTime';
-        const checked = validateRecordSet(Math.max(v, 3), p.records, {
+        const rules = {
           maxMessageBytes: Number(ctx.topics.config(topic, 'max.message.bytes')),
           compacted: ctx.topics.config(topic, 'cleanup.policy').includes('compact'),
           logAppendTime: logAppendTimeTopic,
-        }, now);
+        };
+        // v0-2 may carry message sets v0/v1: converted to one batch v2 (storage/legacy-messages.ts)
+        const checked = v < 3 && isLegacyRecordSet(p.records) ? convertLegacyRecordSet(p.records, rules, now) : validateRecordSet(Math.max(v, 3), p.records, rules, now);
+        if (checked.ok && checked.batches.length === 0) return res(ErrorCode.NONE);
         if (!checked.ok) {
           ctx.logger.warn({ topic: t.name, partition: p.index, error: checked.error, reason: checked.message }, 'produce refused');
           return res(checked.error, -1, checked.message);

@@ -42,7 +42,8 @@ const fail = (error: number, message: string): Validation => ({ ok: false, error
 export function hasTransactionalBatch(records: Buffer | null): boolean {
   if (!records) return false;
   for (let pos = 0; pos + 23 <= records.length; ) {
-    if ((records.readInt16BE(pos + 21) & TRANSACTIONAL_BIT) !== 0) return true;
+    // a message v0/v1 (magic 0/1) is never transactional: its bytes 21-22 are no attributes
+    if (records.readInt8(pos + 16) === 2 && (records.readInt16BE(pos + 21) & TRANSACTIONAL_BIT) !== 0) return true;
     const len = records.readInt32BE(pos + 8);
     if (len <= 0) return false;
     pos += 12 + len;

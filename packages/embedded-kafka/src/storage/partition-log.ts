@@ -334,6 +334,24 @@ export class PartitionLog {
   }
 
   /** The first record with the largest timestamp (ListOffsets -3, KIP-734). */
+  /**
+   * ListOffsets v0 (UnifiedLog.legacyFetchOffsetsBefore): each segment stands for its base offset
+   * (at least the log start) at its file's modification time, plus the log end now when the last
+   * segment holds data; -1 = latest, -2 = earliest, else the entries at or before the time. At
+   * most maxNumOffsets, largest first.
+   */
+  legacyOffsetsBefore(timestamp: number, maxNumOffsets: number, now = Date.now()): number[] {
+    const points: [number, number][] = this.segments.map((s) => [Math.max(s.baseOffset, this.startOffset), fs.statSync(s.logPath).mtimeMs]);
+    if (this.segments[this.segments.length - 1]!.size > 0) points.push([this.leo, now]);
+    let start: number;
+    if (timestamp === -1) start = points.length - 1;
+    else if (timestamp === -2) start = 0;
+    else for (start = points.length - 1; start >= 0 && points[start]![1] > timestamp; start--);
+    const out: number[] = [];
+    for (let i = start; i >= 0 && out.length < maxNumOffsets; i--) out.push(points[i]![0]);
+    return out.sort((a, b) => b - a);
+  }
+
   maxTimestampRecord(): { offset: number; timestamp: number } | undefined {
     let best: { seg: Segment; e: Entry } | undefined;
     for (const seg of this.segments) for (const e of seg.entries) if (!best || e.maxTimestamp > best.e.maxTimestamp) best = { seg, e };

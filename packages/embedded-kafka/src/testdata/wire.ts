@@ -215,3 +215,25 @@ export function readFetchResult(body: Buffer): { partition: number; error: numbe
   });
   return out;
 }
+
+/** The codec ids (attributes bits 0-2) of the record batches stored in a partition, read back with Fetch v4. */
+export async function storedCodecs(port: number, topic: string, partition = 0): Promise<number[]> {
+  const c = await RawConnection.open(port);
+  const [p] = readFetchResult(await c.request(1, 4, fetchBody(topic, [{ partition, offset: 0, maxBytes: 1 << 20 }])));
+  c.close();
+  const codecs: number[] = [];
+  for (let pos = 0; pos + 23 <= p!.records.length; pos += 12 + p!.records.readInt32BE(pos + 8)) codecs.push(p!.records.readInt16BE(pos + 21) & 7);
+  return codecs;
+}
+
+/** A seeded generator (mulberry32) for generated test inputs: the same cases on every run. */
+export function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -9,3 +9,7 @@ declare module 'lz4js' {
   export function decompressBound(src: Uint8Array): number;
   export function compress(src: Uint8Array, maxSize?: number): Uint8Array;
 }
+declare module 'lz4js/xxh32.js' {
+  /** XXH32 of src[index, index + len) with the seed. */
+  export function hash(seed: number, src: Uint8Array, index: number, len: number): number;
+}
