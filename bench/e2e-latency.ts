@@ -131,7 +131,7 @@ async function pollSearch(stopAt: () => boolean): Promise<void> {
     for (let i = 0; i < pending.length; i += 1000) {
       const ids = pending.slice(i, i + 1000);
       try {
-        const res = await fetch(`${pipeline.esUrl}/logs-audit.events-*/_search?ignore_unavailable=true&allow_no_indices=true`, {
+        const res = await fetch(`${pipeline.esUrl}/logs-jwt_audit.events-*/_search?ignore_unavailable=true&allow_no_indices=true`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ size: ids.length, _source: ['http.request.id'], query: { terms: { 'http.request.id': ids } } }),

@@ -99,12 +99,12 @@ test('end to end: valid token -> searchable + archived, no alert; revoked token 
   const es = new Client({ node: search.url });
   stops.push(() => es.close());
   const validated = await until('the validated request indexed', async () => {
-    await es.indices.refresh({ index: 'logs-audit.events-e2e' });
-    const r = await es.search<Record<string, any>>({ index: 'logs-audit.events-e2e', query: { query_string: { query: 'user.id:alice AND url.path:"/api/orders" AND event.outcome:success' } } });
+    await es.indices.refresh({ index: 'logs-jwt_audit.events-e2e' });
+    const r = await es.search<Record<string, any>>({ index: 'logs-jwt_audit.events-e2e', query: { query_string: { query: 'user.id:alice AND url.path:"/api/orders" AND event.outcome:success' } } });
     return r.hits.hits[0];
   });
   assert.ok(!JSON.stringify(validated._source).includes(token), 'the raw token is never indexed');
-  assert.equal(validated._source!.jwt.iss, auth.issuer);
+  assert.equal(validated._source!.jwt_audit.token.iss, auth.issuer);
 
   // 2. an archived record that verifies, with an inclusion proof
   const storage = localStorage(path.join(dir, 'archive'));
@@ -141,18 +141,18 @@ test('end to end: valid token -> searchable + archived, no alert; revoked token 
   await replay.arrayBuffer();
   assert.equal(replay.status, 401);
   const rejected = await until('the rejection indexed', async () => {
-    await es.indices.refresh({ index: 'logs-audit.events-e2e' });
-    const r = await es.search<Record<string, any>>({ index: 'logs-audit.events-e2e', query: { query_string: { query: 'event.action:token-rejected AND event.reason:revoked AND user.id:alice' } } });
+    await es.indices.refresh({ index: 'logs-jwt_audit.events-e2e' });
+    const r = await es.search<Record<string, any>>({ index: 'logs-jwt_audit.events-e2e', query: { query_string: { query: 'event.action:token-rejected AND event.reason:revoked AND user.id:alice' } } });
     return r.hits.hits[0];
   });
   assert.equal(rejected._source!.url.path, '/api/orders');
-  assert.equal(rejected._source!.jwt.fingerprint, validated._source!.jwt.fingerprint, 'the same token, by fingerprint');
+  assert.equal(rejected._source!.jwt_audit.token.fingerprint, validated._source!.jwt_audit.token.fingerprint, 'the same token, by fingerprint');
   const alert = await until('the revoked-token-use alert', async () => alerts.find((a) => a.rule === 'revoked-token-use'));
   assert.equal(alert.keys.subject, 'alice');
   assert.ok(alert.evidence.includes(rejected._id!) || alert.evidence.length > 0);
   await until('the alert indexed', async () => {
-    await es.indices.refresh({ index: 'logs-audit.alerts-e2e' });
-    return (await es.count({ index: 'logs-audit.alerts-e2e', query: { term: { 'rule.name': 'revoked-token-use' } } })).count > 0 ? true : undefined;
+    await es.indices.refresh({ index: 'logs-jwt_audit.alerts-e2e' });
+    return (await es.count({ index: 'logs-jwt_audit.alerts-e2e', query: { term: { 'rule.name': 'revoked-token-use' } } })).count > 0 ? true : undefined;
   });
 
   // 5. tampering with the archive is detected

@@ -13,7 +13,7 @@ const objects = readFileSync(path.join(SCHEMAS_DIR, 'kibana', 'jwt-audit.ndjson'
 test('Kibana saved objects: a data view per data stream, the four saved searches, a dashboard; every reference resolves', () => {
   const byKey = new Map(objects.map((o) => [`${o.type}:${o.id}`, o]));
   assert.equal(byKey.size, objects.length, 'ids are unique');
-  assert.deepEqual(objects.filter((o) => o.type === 'index-pattern').map((o) => o.attributes.title).sort(), ['logs-audit.alerts-*', 'logs-audit.events-*']);
+  assert.deepEqual(objects.filter((o) => o.type === 'index-pattern').map((o) => o.attributes.title).sort(), ['logs-jwt_audit.alerts-*', 'logs-jwt_audit.events-*']);
   assert.deepEqual(objects.filter((o) => o.type === 'search').map((o) => o.attributes.title).sort(), ['Admin sessions', 'Alerts', 'Rejected tokens by reason', 'Revoked-token use']);
   for (const o of objects) for (const r of o.references) assert.ok(byKey.has(`${r.type}:${r.id}`), `${o.id} -> ${r.type}:${r.id}`);
   const dashboard = objects.find((o) => o.type === 'dashboard');
@@ -31,9 +31,9 @@ test('every saved search query runs against documents indexed with the template'
     await node.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  for (const name of ['logs-audit.events', 'logs-audit.alerts']) await es.indices.putIndexTemplate({ name, ...(readSchemaFile(`elasticsearch/template-${name}.json`) as object) } as never);
+  for (const name of ['logs-jwt_audit.events', 'logs-jwt_audit.alerts']) await es.indices.putIndexTemplate({ name, ...(readSchemaFile(`elasticsearch/template-${name}.json`) as object) } as never);
   const docs = EVENT_KINDS.map((k) => toEcsDocument(readSchemaFile(`examples/${k}.json`) as AuditEvent));
-  const res = await es.bulk({ refresh: true, operations: docs.flatMap((d) => [{ create: { _index: 'logs-audit.events-default' } }, d]) });
+  const res = await es.bulk({ refresh: true, operations: docs.flatMap((d) => [{ create: { _index: 'logs-jwt_audit.events-default' } }, d]) });
   assert.equal(res.errors, false, JSON.stringify(res.items.find((i) => Object.values(i)[0]!.error)));
   for (const s of objects.filter((o) => o.type === 'search')) {
     const source = JSON.parse(s.attributes.kibanaSavedObjectMeta.searchSourceJSON);

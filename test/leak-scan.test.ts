@@ -273,8 +273,8 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
   stops.push(() => es.close());
   phase('sent');
   await until('every event indexed', async () => {
-    await es.indices.refresh({ index: 'logs-audit.events-leak' });
-    const n = (await es.count({ index: 'logs-audit.events-leak' })).count;
+    await es.indices.refresh({ index: 'logs-jwt_audit.events-leak' });
+    const n = (await es.count({ index: 'logs-jwt_audit.events-leak' })).count;
     return n >= expected ? n : undefined;
   }, 120_000);
   const storage = localStorage(path.join(dir, 'archive'));
@@ -304,7 +304,7 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
   await until('the topics read', async () => ((counts.get(TOPICS.masked) ?? 0) >= expected && (counts.get(TOPICS.enriched) ?? 0) >= expected ? true : undefined));
   await new Promise((r) => setTimeout(r, 1_000)); // alerts and dead letters trail the events
   await consumer.disconnect();
-  const docs = await es.search({ index: 'logs-audit.*', size: 10_000, query: { match_all: {} } });
+  const docs = await es.search({ index: 'logs-jwt_audit.*', size: 10_000, query: { match_all: {} } });
   stored.push(['search node documents', Buffer.from(JSON.stringify(docs.hits.hits))]);
   stored.push(['archive export', Buffer.from(exported.join('\n'))]);
   for (const url of metricsUrls) stored.push([`metrics ${url}`, Buffer.from(await (await fetch(`${url}/metrics`)).text())]);

@@ -118,8 +118,8 @@ test('a 30 s broker outage: fewer than 10 lines per service, each with a down li
   const es = new Client({ node: search.url });
   stops.push(() => es.close());
   const indexed = async (id: string): Promise<true | undefined> => {
-    await es.indices.refresh({ index: `logs-audit.events-${NAMESPACE}` });
-    const r = await es.search({ index: `logs-audit.events-${NAMESPACE}`, size: 1, query: { term: { 'http.request.id': id } } });
+    await es.indices.refresh({ index: `logs-jwt_audit.events-${NAMESPACE}` });
+    const r = await es.search({ index: `logs-jwt_audit.events-${NAMESPACE}`, size: 1, query: { term: { 'http.request.id': id } } });
     return r.hits.hits.length > 0 ? true : undefined;
   };
   const request = async (id = newId()) => {

@@ -33,7 +33,7 @@ import { createEnricherService, enricherDefaults } from '@jwt-audit/enricher';
 import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
 
 const logger = createLogger({ name: 'replay', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-const INDEX = 'logs-audit.events-replay';
+const INDEX = 'logs-jwt_audit.events-replay';
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
@@ -159,7 +159,7 @@ before(async () => {
   const edgeStarting = testEdgeStart();
   recordedIds = await until('the session indexed', async () => {
     await es.indices.refresh({ index: INDEX });
-    const r = await es.search<Record<string, unknown>>({ index: INDEX, size: 100, query: { bool: { filter: [{ term: { 'audit.session_id': sessionId } }, { terms: { 'audit.kind': ['http.exchange', 'token.validated'] } }] } } });
+    const r = await es.search<Record<string, unknown>>({ index: INDEX, size: 100, query: { bool: { filter: [{ term: { 'jwt_audit.session_id': sessionId } }, { terms: { 'event.action': ['http-exchange', 'token-validated'] } }] } } });
     return r.hits.hits.length >= 7 ? r.hits.hits.map((h) => h._id!) : undefined;
   });
 

@@ -179,14 +179,14 @@ test('secured Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (auth over HTTPS
   const es = new Client(esClientOptions({ url: search.url, username: 'elastic', password: 'es-pw', caFile: pki.caFile }));
   stops.push(() => es.close());
   const validated = await until('the request indexed', async () => {
-    await es.indices.refresh({ index: 'logs-audit.events-secured' });
-    const r = await es.search<Record<string, any>>({ index: 'logs-audit.events-secured', query: { query_string: { query: 'user.id:alice AND url.path:"/api/orders" AND event.outcome:success' } } });
+    await es.indices.refresh({ index: 'logs-jwt_audit.events-secured' });
+    const r = await es.search<Record<string, any>>({ index: 'logs-jwt_audit.events-secured', query: { query_string: { query: 'user.id:alice AND url.path:"/api/orders" AND event.outcome:success' } } });
     return r.hits.hits[0];
   });
   await until('the event archived', async () => prove(localStorage(archiveDir), validated._id!));
   await until('the tampering alert indexed', async () => {
-    await es.indices.refresh({ index: 'logs-audit.alerts-secured' });
-    return (await es.count({ index: 'logs-audit.alerts-secured', query: { term: { 'rule.name': 'token-tampering' } } })).count > 0 ? true : undefined;
+    await es.indices.refresh({ index: 'logs-jwt_audit.alerts-secured' });
+    return (await es.count({ index: 'logs-jwt_audit.alerts-secured', query: { term: { 'rule.name': 'token-tampering' } } })).count > 0 ? true : undefined;
   });
   // the archiver publishes a checkpoint naming the sealed segment
   const archiveArgs = ['--dir', archiveDir, '--jwks', path.join(keysDir, 'archive-public.jwks.json')];
@@ -195,7 +195,7 @@ test('secured Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (auth over HTTPS
   // Every CLI command that talks to Kafka or Elasticsearch, with the documented variables only
   const since = new Date(Date.now() - 3_600_000).toISOString();
   const commands: Array<[string[], (r: Ran) => void]> = [
-    [['search', `event.id:"${validated._id}"`, '--index', 'logs-audit.events-secured', '--json'], (r) => assert.equal((JSON.parse(r.stdout.trim()) as { event: { id: string } }).event.id, validated._id)],
+    [['search', `event.id:"${validated._id}"`, '--index', 'logs-jwt_audit.events-secured', '--json'], (r) => assert.equal((JSON.parse(r.stdout.trim()) as { event: { id: string } }).event.id, validated._id)],
     [['search', '--alerts', 'rule.name:token-tampering', '--json'], (r) => assert.match(r.stdout, /token-tampering/)],
     [['alerts', 'tail', '--from-beginning', '--rule', 'token-tampering', '--max', '1', '--json'], (r) => assert.equal((JSON.parse(r.stdout.trim()) as { rule: { name: string } }).rule.name, 'token-tampering')],
     [['archive', 'verify', '--from-topic', ...archiveArgs], (r) => assert.match(r.stdout, /^OK: /m)],

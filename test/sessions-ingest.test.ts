@@ -90,17 +90,17 @@ test('through the interceptor: sign-in and sign-out pushed through the ingest AP
 
   const es = new Client({ node: search.url });
   stops.push(() => es.close());
-  type Doc = { audit: { session: { basis: string; sid: string; explicit_start: boolean; end_reason?: string; end_detail?: string; requests: number; open: boolean } } };
+  type Doc = { event: { reason?: string }; jwt_audit: { session: { basis: string; sid: string; explicit_start: boolean; end_detail?: string; requests: number; open: boolean } } };
   const deadline = Date.now() + 90_000;
   let docs: Doc[] = [];
   for (;;) {
     docs = await es.search<Doc>({ index: 'audit-sessions-*', query: { term: { 'user.id': 'alice' } } }).then((r) => r.hits.hits.map((h) => h._source!), () => []);
-    if (docs.length > 0 && docs[0]!.audit.session.end_reason === 'sign_out' && docs[0]!.audit.session.requests >= 3) break;
+    if (docs.length > 0 && docs[0]!.event.reason === 'sign_out' && docs[0]!.jwt_audit.session.requests >= 3) break;
     if (Date.now() > deadline) assert.fail(`no ended session of alice in time: ${JSON.stringify(docs)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.equal(docs.length, 1, 'the token, the requests, the pushed start and end are one session');
-  const s = docs[0]!.audit.session;
+  const s = docs[0]!.jwt_audit.session;
   assert.equal(s.basis, 'sid');
   assert.equal(s.sid, sid);
   assert.equal(s.explicit_start, true);

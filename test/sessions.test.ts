@@ -93,20 +93,24 @@ const send = (events: AuditEvent[]) => producer.send(TOPICS.enriched, events.map
 
 interface SessionDoc {
   user: { id: string };
-  audit: { session: { id: string; open: boolean; end_reason?: string; end_detail?: string; requests: number; ips?: string[]; alerts: number; alert_rules?: string[]; after_end: number; explicit_start: boolean; revision: number } };
+  /** ECS event.reason: why the session ended. */
+  event: { reason?: string };
+  jwt_audit: { session: { id: string; open: boolean; end_detail?: string; requests: number; ips?: string[]; alerts: number; alert_rules?: string[]; after_end: number; explicit_start: boolean; revision: number } };
 }
 
 async function sessionsOf(sub: string): Promise<SessionDoc[]> {
   await es.indices.refresh({ index: 'audit-sessions-*' });
-  const r = await es.search<SessionDoc>({ index: 'audit-sessions-*', size: 100, query: { term: { 'user.id': sub } }, sort: [{ 'audit.session.started_at': 'asc' }] });
+  const r = await es.search<SessionDoc>({ index: 'audit-sessions-*', size: 100, query: { term: { 'user.id': sub } }, sort: [{ 'event.start': 'asc' }] });
   return r.hits.hits.map((h) => h._source!);
 }
 
 /** The only session of `sub` once `ok` holds for it. */
-const sessionWhen = (sub: string, ok: (s: SessionDoc['audit']['session']) => boolean) =>
+type SessionView = SessionDoc['jwt_audit']['session'] & { end_reason?: string };
+const view = (d: SessionDoc): SessionView => ({ ...d.jwt_audit.session, end_reason: d.event.reason });
+const sessionWhen = (sub: string, ok: (s: SessionView) => boolean) =>
   waitFor(`a session of ${sub}`, async () => {
     const all = await sessionsOf(sub);
-    return all.length === 1 && ok(all[0]!.audit.session) ? all[0]!.audit.session : undefined;
+    return all.length === 1 && ok(view(all[0]!)) ? view(all[0]!) : undefined;
   });
 
 async function readRaw(): Promise<AuditEvent[]> {
@@ -184,7 +188,7 @@ test('sessions started and ended by each reason, summaries searchable, activity 
     // no more traffic: 5 min later carol's token has expired; 31 min later dave is idle
     skew = 5 * MIN;
     await sessionWhen('carol', (s) => s.end_reason === 'token_expiry');
-    assert.equal((await sessionsOf('dave'))[0]!.audit.session.open, true, 'dave is not idle yet');
+    assert.equal((await sessionsOf('dave'))[0]!.jwt_audit.session.open, true, 'dave is not idle yet');
     skew = 31 * MIN;
     const daveAfter = await sessionWhen('dave', (s) => s.end_reason === 'idle_timeout');
     assert.equal(daveAfter.id, daveBefore.id);
@@ -208,7 +212,7 @@ test('sessions started and ended by each reason, summaries searchable, activity 
 
     // the same through the search a user runs: every end reason is a term
     await es.indices.refresh({ index: 'audit-sessions-*' });
-    const byReason = await es.search({ index: 'audit-sessions-*', size: 0, aggs: { r: { terms: { field: 'audit.session.end_reason' } } } });
+    const byReason = await es.search({ index: 'audit-sessions-*', size: 0, aggs: { r: { terms: { field: 'event.reason' } } } });
     const buckets = (byReason.aggregations!.r as { buckets: { key: string; doc_count: number }[] }).buckets.map((b) => b.key).sort();
     assert.deepEqual(buckets, ['deprovisioning', 'idle_timeout', 'revocation', 'sign_out', 'token_expiry']);
   } finally {

@@ -231,8 +231,8 @@ export async function startFaultPipeline(t: TestContext) {
   const es = new Client({ node: search.url });
   stops.push(() => es.close());
   const indexed = async (): Promise<Set<string>> => {
-    await es.indices.refresh({ index: `logs-audit.events-${NAMESPACE}` });
-    const r = await es.search<{ http?: { request?: { id?: string } } }>({ index: `logs-audit.events-${NAMESPACE}`, size: 10_000, query: { match_all: {} } });
+    await es.indices.refresh({ index: `logs-jwt_audit.events-${NAMESPACE}` });
+    const r = await es.search<{ http?: { request?: { id?: string } } }>({ index: `logs-jwt_audit.events-${NAMESPACE}`, size: 10_000, query: { match_all: {} } });
     return new Set(r.hits.hits.map((h) => h._source?.http?.request?.id).filter((x): x is string => typeof x === 'string'));
   };
   const storage = localStorage(path.join(dir, 'archive'));

@@ -52,12 +52,12 @@ test('tail --from-beginning --severity high --rule: prints matching alerts from 
   const n = await tailAlerts({ kafka: { brokers: [broker.address], clientId: 'audit-cli' }, topic, severity: 'high', rules: ['token-tampering'], json: true, fromBeginning: true, max: 2 }, { out: (l) => out.push(l), err: (l) => err.push(l) });
   assert.equal(n, 2);
   // the indexer's document (what `audit search --alerts --json` prints): ECS names, ISO times
-  const docs = out.map((l) => JSON.parse(l) as { '@timestamp': string; event: { id: string; kind: string; start: string; end: string }; rule: { name: string }; audit: { alert: { severity: string } } });
+  const docs = out.map((l) => JSON.parse(l) as { '@timestamp': string; event: { id: string; kind: string; start: string; end: string }; rule: { name: string }; jwt_audit: { alert: { severity: string } } });
   assert.deepEqual(docs.map((d) => d.event.id), [sent[1]!.id, sent[3]!.id]);
   assert.deepEqual(docs[0], JSON.parse(JSON.stringify(alertToEcsDocument(sent[1]!))));
   assert.equal(docs[0]!.event.kind, 'alert');
   assert.equal(docs[0]!.rule.name, 'token-tampering');
-  assert.equal(docs[0]!.audit.alert.severity, 'high');
+  assert.equal(docs[0]!.jwt_audit.alert.severity, 'high');
   for (const t of [docs[0]!['@timestamp'], docs[0]!.event.start, docs[0]!.event.end]) assert.match(t, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.equal(err.length, 1);
   assert.match(err[0]!, /undecodable/);

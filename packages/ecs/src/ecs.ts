@@ -1,14 +1,31 @@
 /**
- * AuditEvent / Alert -> Elasticsearch documents in Elastic Common Schema field names, so Kibana's
- * security and log views work on them as they are. Fields without an ECS home go under `jwt.*`
- * (token claims and fingerprints) and `audit.*` (pipeline metadata and enrichment results).
- * Pure: the indexer adds `event.ingested` and `audit.indexed_at` (withIndexTimes) to events and alerts alike.
- * A value its mapped type would refuse is left out and named in `audit.unindexable` (see Unindexable).
+ * AuditEvent / Alert -> Elasticsearch documents in Elastic Common Schema (ECS_VERSION, the one
+ * Elasticsearch 8.12 ships) field names, so Kibana's security and log views work on them as they
+ * are. Fields without an ECS home go under the one custom namespace `jwt_audit.*` (token claims
+ * in `jwt_audit.token.*`, pipeline metadata and enrichment results beside them); no custom field
+ * repeats an ECS one. Pure: the indexer adds `event.ingested` and `data_stream.namespace`
+ * (withIndexTimes) to events and alerts alike. A value its mapped type would refuse is left out
+ * and named in `jwt_audit.unindexable` (see Unindexable). packages/ecs/README.md lists the choices.
  */
 import net from 'node:net';
 import { SchemaValidationError, type Alert, type AuditEvent } from '@jwt-audit/events';
 
 export const ECS_VERSION = '8.11.0';
+
+/**
+ * The data streams (`<type>-<dataset>-<namespace>`, Elastic's naming scheme: a dataset has no
+ * hyphen). `event.module` / `event.dataset` / `data_stream.*` name the same thing.
+ */
+export const MODULE = 'jwt_audit';
+export const DATA_STREAM_TYPE = 'logs';
+export const EVENTS_DATASET = `${MODULE}.events`;
+export const ALERTS_DATASET = `${MODULE}.alerts`;
+export const SESSIONS_DATASET = `${MODULE}.sessions`;
+/** Every events data stream (`logs-jwt_audit.events-*`), the default of searches. */
+export const EVENTS_INDEX_PATTERN = `${DATA_STREAM_TYPE}-${EVENTS_DATASET}-*`;
+export const ALERTS_INDEX_PATTERN = `${DATA_STREAM_TYPE}-${ALERTS_DATASET}-*`;
+export const eventsDataStream = (namespace: string): string => `${DATA_STREAM_TYPE}-${EVENTS_DATASET}-${namespace}`;
+export const alertsDataStream = (namespace: string): string => `${DATA_STREAM_TYPE}-${ALERTS_DATASET}-${namespace}`;
 
 /** The widest instant Elasticsearch's default date format reads back (4-digit years): 0000-01-01 .. 9999-12-31. */
 const MIN_DATE_MS = Date.parse('0000-01-01T00:00:00.000Z');
@@ -17,7 +34,7 @@ const MAX_DATE_MS = Date.parse('9999-12-31T23:59:59.999Z');
 /**
  * Values the mapped type would refuse are left out of the document (a refused value fails the whole
  * document, which would let whoever chose the value keep the event out of the index) and their ECS
- * field is named in `audit.unindexable`. The event itself stays in the archive as it was.
+ * field is named in `jwt_audit.unindexable`. The event itself stays in the archive as it was.
  */
 class Unindexable {
   readonly fields: string[] = [];
@@ -67,22 +84,31 @@ export function ecsAction(kind: string): string {
   return kind.replace(/\./g, '-');
 }
 
-function categoryOf(kind: string, web: boolean): { category: string[]; type: string[] } {
+/**
+ * event.category / event.type from ECS's allowed values: every type is one the ECS definition
+ * expects for one of the categories, and every category gets one of its expected types
+ * (authentication: start/end/info; web: access/error/info; iam: creation/deletion/change/info/user;
+ * session: start/end/info). Success or failure is event.outcome, never a type ("allowed" and
+ * "denied" belong to network and intrusion_detection). src/ecs-reference.test.ts checks every kind.
+ */
+export function categoryOf(kind: string, web: boolean, status?: number): { category: string[]; type: string[] } {
+  // an exchange with its response is also a web access ("error" when the server failed)
+  const webType = status !== undefined && status >= 500 ? ['access', 'error'] : ['access'];
   switch (kind) {
     case 'token.issued':
+      return { category: ['authentication', 'iam'], type: ['start', 'creation'] };
     case 'token.refreshed':
-      return { category: ['authentication', 'iam'], type: ['creation'] };
+      return { category: ['authentication', 'iam'], type: ['info', 'creation'] };
     case 'token.validated':
-      // the interceptor's token.validated is also the exchange's record (request and response)
-      return { category: web ? ['authentication', 'web'] : ['authentication'], type: ['access', 'allowed'] };
     case 'token.rejected':
-      return { category: ['authentication'], type: ['access', 'denied'] };
+      // the interceptor's token.validated / token.rejected is also the exchange's record (request and response)
+      return web ? { category: ['authentication', 'web'], type: ['info', ...webType] } : { category: ['authentication'], type: ['info'] };
     case 'token.revoked':
-      return { category: ['authentication', 'iam'], type: ['deletion'] };
+      return { category: ['authentication', 'iam'], type: ['end', 'deletion'] };
     case 'session.started':
       return { category: ['session', 'authentication'], type: ['start'] };
     case 'session.ended':
-      return { category: ['session'], type: ['end'] };
+      return { category: ['session', 'authentication'], type: ['end'] };
     case 'key.rotated':
       return { category: ['configuration', 'iam'], type: ['change'] };
     case 'subject.deprovisioned':
@@ -95,15 +121,26 @@ function categoryOf(kind: string, web: boolean): { category: string[]; type: str
     case 'approval.expired':
       return { category: ['iam'], type: ['info'] };
     case 'approval.granted':
-      return { category: ['iam'], type: ['change', 'allowed'] };
     case 'approval.denied':
-      return { category: ['iam'], type: ['change', 'denied'] };
+      return { category: ['iam'], type: ['change'] };
     case 'approval.used':
-      return { category: ['iam', 'web'], type: ['access', 'allowed'] };
+      return { category: ['iam', 'web'], type: ['info', 'access'] };
     default:
-      return { category: ['web', 'network'], type: ['access'] };
+      return { category: ['web', 'network'], type: webType };
   }
 }
+
+/** Host header -> ECS url.domain and url.port (`example.com:8443`, `[2001:db8::1]:8080`); a host without a valid port stays whole. */
+export function splitHost(host: string): { domain: string; port?: number } {
+  const m = /^(\[[^\]]*\]|[^:]*):(\d{1,5})$/.exec(host);
+  const port = m ? Number(m[2]) : undefined;
+  if (!m || port === undefined || port > 65_535 || m[1] === '' || m[1] === '[]') return { domain: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host };
+  const domain = m[1]!;
+  return { domain: domain.startsWith('[') ? domain.slice(1, -1) : domain, port };
+}
+
+/** ECS related.*: every distinct value, in order of appearance, or undefined. */
+const distinct = (xs: (string | null | undefined)[]): string[] | undefined => nonEmpty([...new Set(xs.filter((x): x is string => typeof x === 'string' && x !== ''))]);
 
 /** Removes undefined values and empty objects, so documents carry only what is known. */
 export function compact<T>(v: T): T {
@@ -126,7 +163,7 @@ function keyRotationMessage(k: NonNullable<AuditEvent['key']>): string {
 }
 
 export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
-  const { category, type } = categoryOf(e.kind, e.http?.response != null);
+  const { category, type } = categoryOf(e.kind, e.http?.response != null, e.http?.response?.status);
   const t = e.token;
   const req = e.http?.request;
   const res = e.http?.response;
@@ -136,7 +173,9 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
   const timestamp = ownDate('audit event', 'occurredAt', e.occurredAt);
   const observed = ownDate('audit event', 'observedAt', e.observedAt);
   const clientIp = u.ip('source.ip', e.network?.clientIp);
-  const latencyMs = u.num('audit.latency_ms', res?.latencyMs);
+  const forwardedFor = u.ips('jwt_audit.forwarded_for', e.network?.forwardedFor);
+  const latencyMs = u.num('event.duration', res?.latencyMs);
+  const host = req ? splitHost(req.host) : undefined;
   const geo = en?.geo;
   const location = geo && geo.lat !== null && geo.lon !== null && Math.abs(geo.lat) <= 90 && Math.abs(geo.lon) <= 180 ? { lat: geo.lat, lon: geo.lon } : undefined;
   if (geo && geo.lat !== null && geo.lon !== null && !location) u.fields.push('source.geo.location');
@@ -159,6 +198,7 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
     '@timestamp': timestamp,
     message,
     ecs: { version: ECS_VERSION },
+    data_stream: { type: DATA_STREAM_TYPE, dataset: EVENTS_DATASET },
     event: {
       id: e.id,
       kind: 'event',
@@ -168,11 +208,18 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
       outcome: e.outcome,
       reason: e.rejection?.reason ?? e.session?.reason ?? e.approval?.reason ?? undefined,
       created: observed,
-      dataset: 'audit.events',
-      module: 'jwt-audit',
+      dataset: EVENTS_DATASET,
+      module: MODULE,
+      // ECS event.duration is in nanoseconds
       duration: latencyMs === undefined ? undefined : u.num('event.duration', Math.round(latencyMs * 1e6), true),
     },
-    user: { id: e.actor.sub, name: e.actor.sub, roles: nonEmpty(e.actor.roles), domain: e.actor.tenant },
+    // the sub is an identifier, not a name: user.name stays unset (no name claim reaches us)
+    user: { id: e.actor.sub, roles: nonEmpty(e.actor.roles) },
+    organization: e.actor.tenant ? { id: e.actor.tenant } : undefined,
+    related: {
+      user: distinct([e.actor.sub, e.approval?.requester, ...(e.approval?.approvers ?? [])]),
+      ip: distinct([clientIp, ...(forwardedFor ?? [])]),
+    },
     source: e.network?.clientIp
       ? {
           // ECS: the address as seen (any form); source.ip only when it is one
@@ -204,37 +251,34 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
           response: res ? { status_code: res.status, mime_type: res.body?.contentType, body: res.body ? { bytes: res.body.size, content: res.body.content } : undefined } : undefined,
         }
       : undefined,
-    url: req ? { scheme: req.scheme, domain: req.host, path: req.path, query: req.query } : undefined,
+    url: req ? { scheme: req.scheme, domain: host?.domain, port: host?.port, path: req.path, query: req.query } : undefined,
     trace: e.trace?.traceId ? { id: e.trace.traceId } : undefined,
     span: e.trace?.spanId ? { id: e.trace.spanId } : undefined,
     service: { name: e.source.service, environment: e.source.environment, node: { name: e.source.instance } },
-    jwt: t || e.actor.clientId || nonEmpty(e.actor.scopes)
-      ? {
-          jti: t?.jti,
-          sid: t?.sid,
-          iss: t?.iss,
-          aud: nonEmpty(t?.aud),
-          kid: t?.kid,
-          alg: t?.alg,
-          typ: t?.typ,
-          iat: u.date('jwt.iat', secondsToMs(t?.iat)),
-          nbf: u.date('jwt.nbf', secondsToMs(t?.nbf)),
-          exp: u.date('jwt.exp', secondsToMs(t?.exp)),
-          client_id: e.actor.clientId,
-          family_id: t?.familyId,
-          fingerprint: t?.fingerprint,
-          previous_fingerprint: t?.previousFingerprint,
-          scopes: nonEmpty(e.actor.scopes),
-        }
-      : undefined,
-    audit: {
+    jwt_audit: {
+      token: t || e.actor.clientId || nonEmpty(e.actor.scopes)
+        ? {
+            jti: t?.jti,
+            sid: t?.sid,
+            iss: t?.iss,
+            aud: nonEmpty(t?.aud),
+            kid: t?.kid,
+            alg: t?.alg,
+            typ: t?.typ,
+            iat: u.date('jwt_audit.token.iat', secondsToMs(t?.iat)),
+            nbf: u.date('jwt_audit.token.nbf', secondsToMs(t?.nbf)),
+            exp: u.date('jwt_audit.token.exp', secondsToMs(t?.exp)),
+            client_id: e.actor.clientId,
+            family_id: t?.familyId,
+            fingerprint: t?.fingerprint,
+            previous_fingerprint: t?.previousFingerprint,
+            scopes: nonEmpty(e.actor.scopes),
+          }
+        : undefined,
       schema_version: e.schemaVersion,
-      kind: e.kind,
-      observed_at: observed,
-      enriched_at: u.date('audit.enriched_at', en?.enrichedAt),
-      latency_ms: latencyMs,
+      enriched_at: u.date('jwt_audit.enriched_at', en?.enrichedAt),
       route: req?.route,
-      forwarded_for: u.ips('audit.forwarded_for', e.network?.forwardedFor),
+      forwarded_for: forwardedFor,
       masking: e.masking ? { rules: nonEmpty(e.masking.rulesApplied), policy_version: e.masking.policyVersion, key_id: e.masking.keyId } : undefined,
       token_age_sec: en?.tokenAgeSec,
       token_remaining_sec: en?.tokenRemainingSec,
@@ -243,7 +287,8 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
       session_id: en?.sessionId ?? e.session?.id ?? t?.sid,
       authorization: en?.authorization ? { required_scopes: nonEmpty(en.authorization.requiredScopes), missing_scopes: nonEmpty(en.authorization.missingScopes), mismatch: en.authorization.mismatch } : undefined,
       key_rotation: e.key ? { jwks_url: e.key.jwksUrl, added: nonEmpty(e.key.added), removed: nonEmpty(e.key.removed), current: nonEmpty(e.key.current) } : undefined,
-      session: e.session ? { id: e.session.id, reason: e.session.reason } : undefined,
+      // the session's reason is event.reason
+      session: e.session ? { id: e.session.id } : undefined,
       approval: e.approval
         ? {
             id: e.approval.id,
@@ -251,10 +296,10 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
             requester: e.approval.requester,
             approvers: nonEmpty(e.approval.approvers),
             approvers_required: e.approval.approversRequired,
-            reason: e.approval.reason,
+            // the approval's reason is event.reason
             mode: e.approval.mode,
             rule: e.approval.rule,
-            expires_at: u.date('audit.approval.expires_at', e.approval.expiresAt),
+            expires_at: u.date('jwt_audit.approval.expires_at', e.approval.expiresAt),
           }
         : undefined,
       http: req
@@ -270,7 +315,7 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
       attributes: Object.keys(e.attributes).length ? e.attributes : undefined,
     },
   }) as Record<string, unknown>;
-  return u.fields.length > 0 ? { ...doc, audit: { ...(doc.audit as object), unindexable: u.fields } } : doc;
+  return u.fields.length > 0 ? { ...doc, jwt_audit: { ...(doc.jwt_audit as object), unindexable: u.fields } } : doc;
 }
 
 const secondsToMs = (s: number | null | undefined) => (s === null || s === undefined ? undefined : s * 1000);
@@ -281,42 +326,49 @@ export const SEVERITY_SCORE: Record<Alert['severity'], number> = { low: 21, medi
 export function alertToEcsDocument(a: Alert): Record<string, unknown> {
   const u = new Unindexable();
   const raised = ownDate('alert', 'raisedAt', a.raisedAt);
+  const ip = a.keys.ip ? u.ip('source.ip', a.keys.ip) : undefined;
   const doc = compact({
     '@timestamp': raised,
     message: a.description,
     ecs: { version: ECS_VERSION },
+    data_stream: { type: DATA_STREAM_TYPE, dataset: ALERTS_DATASET },
     event: {
       id: a.id,
       kind: 'alert',
-      category: ['authentication', 'threat'],
-      type: ['indicator'],
+      // a detection over the audit stream: ECS's intrusion_detection (allowed/denied/info); threat
+      // is for threat-intelligence indicators, which an alert is not
+      category: ['intrusion_detection'],
+      type: ['info'],
       action: a.rule,
       severity: SEVERITY_SCORE[a.severity],
       created: raised,
       start: ownDate('alert', 'firstSeen', a.firstSeen),
       end: ownDate('alert', 'lastSeen', a.lastSeen),
-      dataset: 'audit.alerts',
-      module: 'jwt-audit',
+      dataset: ALERTS_DATASET,
+      module: MODULE,
     },
     rule: { name: a.rule, id: a.rule },
     user: a.keys.subject ? { id: a.keys.subject } : undefined,
-    source: a.keys.ip ? { address: a.keys.ip, ip: u.ip('source.ip', a.keys.ip) } : undefined,
-    jwt: { jti: a.keys.jti, client_id: a.keys.clientId, family_id: a.keys.familyId },
-    audit: {
+    source: a.keys.ip ? { address: a.keys.ip, ip } : undefined,
+    related: { user: distinct([a.keys.subject]), ip: distinct([ip]) },
+    jwt_audit: {
+      token: { jti: a.keys.jti, client_id: a.keys.clientId, family_id: a.keys.familyId },
       schema_version: a.schemaVersion,
       alert: { severity: a.severity, count: a.count, suppressed: a.suppressed, window_ms: a.window.sizeMs, window_start: ownDate('alert', 'window.start', a.window.start), window_end: ownDate('alert', 'window.end', a.window.end), evidence: nonEmpty(a.evidence), session_id: a.keys.sessionId },
       attributes: Object.keys(a.attributes).length ? a.attributes : undefined,
     },
   }) as Record<string, unknown>;
-  return u.fields.length > 0 ? { ...doc, audit: { ...(doc.audit as object), unindexable: u.fields } } : doc;
+  return u.fields.length > 0 ? { ...doc, jwt_audit: { ...(doc.jwt_audit as object), unindexable: u.fields } } : doc;
 }
 
 /**
- * The times the indexer adds when it writes a document, events and alerts alike: ECS
- * `event.ingested` (when it reached the index) and `audit.indexed_at` (the same instant, kept for
- * existing searches).
+ * What the indexer adds when it writes a document, events, alerts and sessions alike: ECS
+ * `event.ingested` (when it reached the index) and, for a data stream (events, alerts; not the
+ * sessions index), `data_stream.namespace` (the stream's last part: `logs-jwt_audit.events-<namespace>`).
  */
-export function withIndexTimes(doc: Record<string, unknown>, nowIso: string): Record<string, unknown> {
-  const d = doc as { event?: object; audit?: object };
-  return { ...doc, event: { ...d.event, ingested: nowIso }, audit: { ...d.audit, indexed_at: nowIso } };
+export function withIndexTimes(doc: Record<string, unknown>, nowIso: string, namespace?: string): Record<string, unknown> {
+  const d = doc as { event?: object; data_stream?: object };
+  const out: Record<string, unknown> = { ...doc, event: { ...d.event, ingested: nowIso } };
+  if (namespace !== undefined) out.data_stream = { ...d.data_stream, namespace };
+  return out;
 }

@@ -50,10 +50,10 @@ export function fieldTable(template: unknown): FieldTable {
   return out;
 }
 
-/** The events data streams' fields (logs-audit.events-*). */
-export const EVENT_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-logs-audit.events.json'));
-/** The alerts data streams' fields (logs-audit.alerts-*). */
-export const ALERT_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-logs-audit.alerts.json'));
+/** The events data streams' fields (logs-jwt_audit.events-*). */
+export const EVENT_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-logs-jwt_audit.events.json'));
+/** The alerts data streams' fields (logs-jwt_audit.alerts-*). */
+export const ALERT_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-logs-jwt_audit.alerts.json'));
 /** The sessions index's fields (audit-sessions-*). */
 export const SESSION_FIELDS: FieldTable = fieldTable(readSchemaFile('elasticsearch/template-audit-sessions.json'));
 
@@ -169,7 +169,7 @@ export function checkDocument(doc: Record<string, unknown>, table: FieldTable): 
   return out;
 }
 
-/** Every leaf path of a document, arrays flattened (`jwt.aud`, not `jwt.aud.0`); flattened fields are one leaf. */
+/** Every leaf path of a document, arrays flattened (`jwt_audit.token.aud`, not `jwt_audit.token.aud.0`); flattened fields are one leaf. */
 export function leafPaths(doc: Record<string, unknown>, table: FieldTable): string[] {
   const out = new Set<string>();
   const visit = (v: unknown, path: string) => {

@@ -23,8 +23,8 @@ const objects = readFileSync(path.join(SCHEMAS_DIR, 'kibana/jwt-audit.ndjson'), 
   .map((l) => JSON.parse(l) as SavedObject);
 const dataViews = new Map(objects.filter((o) => o.type === 'index-pattern').map((o) => [o.id, o]));
 const tableOf = (title: string | undefined): FieldTable => {
-  if (title === 'logs-audit.events-*') return EVENT_FIELDS;
-  if (title === 'logs-audit.alerts-*') return ALERT_FIELDS;
+  if (title === 'logs-jwt_audit.events-*') return EVENT_FIELDS;
+  if (title === 'logs-jwt_audit.alerts-*') return ALERT_FIELDS;
   throw new assert.AssertionError({ message: `data view ${title} matches neither template` });
 };
 

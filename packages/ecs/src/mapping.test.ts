@@ -19,8 +19,8 @@ const alertSchema = readSchemaFile('avro/alert.avsc') as never;
 const NOW = '2026-03-01T10:00:01.000Z';
 
 /** What the indexer writes: the mapper's document plus its index times, after an Avro round trip. */
-const eventDoc = (e: AuditEvent) => withIndexTimes(toEcsDocument(avroEvent(e)), NOW);
-const alertDoc = (a: Alert) => withIndexTimes(alertToEcsDocument(avroAlert(a)), NOW);
+const eventDoc = (e: AuditEvent) => withIndexTimes(toEcsDocument(avroEvent(e)), NOW, 'default');
+const alertDoc = (a: Alert) => withIndexTimes(alertToEcsDocument(avroAlert(a)), NOW, 'default');
 const avroEvent = (e: AuditEvent) => eventCodec.decode(eventCodec.encode(e).value);
 const avroAlert = (a: Alert) => alertCodec.decode(alertCodec.encode(a).value);
 
@@ -42,18 +42,18 @@ test('the maximal event reaches every part of the mapper: each top-level schema 
   const paths = leafPaths(doc, EVENT_FIELDS);
   // one ECS home per schema part; a new top-level field without a home fails here
   const homes: Record<string, string> = {
-    id: 'event.id', schemaVersion: 'audit.schema_version', kind: 'audit.kind', occurredAt: '@timestamp', observedAt: 'event.created',
-    source: 'service.name', outcome: 'event.outcome', actor: 'user.id', token: 'jwt.fingerprint', rejection: 'event.reason',
-    key: 'audit.key_rotation.jwks_url', session: 'audit.session.id', http: 'http.request.method', network: 'source.ip',
-    trace: 'trace.id', masking: 'audit.masking.policy_version', enrichment: 'audit.enriched_at', attributes: 'audit.attributes', approval: 'audit.approval.id',
+    id: 'event.id', schemaVersion: 'jwt_audit.schema_version', kind: 'event.action', occurredAt: '@timestamp', observedAt: 'event.created',
+    source: 'service.name', outcome: 'event.outcome', actor: 'user.id', token: 'jwt_audit.token.fingerprint', rejection: 'event.reason',
+    key: 'jwt_audit.key_rotation.jwks_url', session: 'jwt_audit.session.id', http: 'http.request.method', network: 'source.ip',
+    trace: 'trace.id', masking: 'jwt_audit.masking.policy_version', enrichment: 'jwt_audit.enriched_at', attributes: 'jwt_audit.attributes', approval: 'jwt_audit.approval.id',
   };
   const top = (eventSchema as { fields: { name: string }[] }).fields.map((f) => f.name);
   for (const f of top) {
     assert.ok(homes[f], `schema field ${f} has no ECS home named in this test`);
     assert.ok(paths.includes(homes[f]!), `${f} -> ${homes[f]} missing from the document`);
   }
-  // and the index times the indexer adds
-  assert.ok(paths.includes('event.ingested') && paths.includes('audit.indexed_at'));
+  // and what the indexer adds
+  assert.ok(paths.includes('event.ingested') && paths.includes('data_stream.namespace'));
 });
 
 test('every example event maps to mapped fields only', () => {
@@ -68,14 +68,16 @@ test('the example alert and a maximal alert map to the alerts template, with ecs
     const doc = alertDoc(a) as { ecs?: { version?: string }; event?: { ingested?: string } };
     assertClean(`${what} alert`, doc, ALERT_FIELDS);
     assert.equal(typeof doc.ecs?.version, 'string');
+    assert.equal(ALERT_FIELDS.get('ecs.version')?.type, 'keyword');
     assert.equal(doc.event?.ingested, NOW);
+    assert.equal(ALERT_FIELDS.get('event.ingested')?.type, 'date');
   }
 });
 
 /**
  * At every leaf, every boundary value Avro accepts: the document is still accepted whole (no
  * rejected value: a refused value would send the event to the DLQ, so whoever chose it could keep
- * it out of the index), nothing unmapped, and a value left out is named in audit.unindexable.
+ * it out of the index), nothing unmapped, and a value left out is named in jwt_audit.unindexable.
  * Our own times out of range are refused naming the field instead.
  */
 function boundaries(kind: 'event' | 'alert') {
@@ -100,7 +102,7 @@ function boundaries(kind: 'event' | 'alert') {
       }
       let doc: Record<string, unknown>;
       try {
-        doc = withIndexTimes(kind === 'event' ? toEcsDocument(decoded as AuditEvent) : alertToEcsDocument(decoded as Alert), NOW);
+        doc = withIndexTimes(kind === 'event' ? toEcsDocument(decoded as AuditEvent) : alertToEcsDocument(decoded as Alert), NOW, 'default');
       } catch (err) {
         const named = err instanceof SchemaValidationError && own.includes(leaf.path.join('.')) && err.fields[0]?.field === leaf.path.join('.');
         if (!named) failures.push(`${where}: mapper threw ${(err as Error).message}`);
@@ -131,10 +133,13 @@ test('the checker itself fails what Elasticsearch would refuse or not index', ()
   assert.deepEqual(kinds({ source: { ip: 'not an ip' } }), ['rejected:source.ip']);
   assert.deepEqual(kinds({ '@timestamp': '+010000-01-01T00:00:00.000Z' }), ['rejected:@timestamp']);
   assert.deepEqual(kinds({ http: { response: { status_code: 1.5 } } }), ['rejected:http.response.status_code']);
-  assert.deepEqual(kinds({ audit: { latency_ms: Number.NaN } }), ['rejected:audit.latency_ms']);
-  assert.deepEqual(kinds({ audit: { lifetime_exceeds_policy: 'yes' } }), ['rejected:audit.lifetime_exceeds_policy']);
+  assert.deepEqual(kinds({ event: { duration: Number.NaN } }), ['rejected:event.duration']);
+  assert.deepEqual(kinds({ jwt_audit: { lifetime_exceeds_policy: 'yes' } }), ['rejected:jwt_audit.lifetime_exceeds_policy']);
+  assert.deepEqual(kinds({ audit: { kind: 'token.issued' } }), ['unmapped:audit.kind'], 'the old namespace is gone');
   assert.deepEqual(kinds({ user: { id: { nested: 1 } } }), ['rejected:user.id']);
   assert.deepEqual(kinds({ source: { geo: { location: { lat: 91, lon: 0 } } } }), ['rejected:source.geo.location']);
-  assert.deepEqual(kinds({ url: { path: 'x'.repeat(1025) } }), ['unsearchable:url.path']);
-  assert.deepEqual(kinds({ audit: { attributes: { a: 1 } } }), ['rejected:audit.attributes.a']);
+  assert.deepEqual(kinds({ url: { query: 'x'.repeat(1025) } }), ['unsearchable:url.query']);
+  // url.path is ECS's wildcard type: no ignore_above, no term limit
+  assert.deepEqual(kinds({ url: { path: 'x'.repeat(40_000) } }), []);
+  assert.deepEqual(kinds({ jwt_audit: { attributes: { a: 1 } } }), ['rejected:jwt_audit.attributes.a']);
 });

@@ -18,7 +18,9 @@ test('a session summary maps to the sessions template: every field mapped and ac
     assert.deepEqual(sessionCodec.validate(s), []);
     const doc = withIndexTimes(sessionToEcsDocument(s), new Date(0).toISOString());
     assert.deepEqual(checkDocument(doc, SESSION_FIELDS), [], s.id);
-    const session = (doc.audit as { session: { open: boolean; id: string } }).session;
+    const session = (doc.jwt_audit as { session: { open: boolean; id: string } }).session;
+    assert.equal((doc.event as { dataset: string }).dataset, 'jwt_audit.sessions');
+    assert.deepEqual((doc.organization as { id?: string } | undefined)?.id, s.tenant ?? undefined);
     assert.equal(session.open, s.endedAt === null);
     assert.equal(session.id, s.id);
   }

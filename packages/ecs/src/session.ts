@@ -1,5 +1,5 @@
 import type { SessionSummary } from '@jwt-audit/events';
-import { compact, ECS_VERSION } from './ecs.js';
+import { compact, ECS_VERSION, isIndexableIp, MODULE, SESSIONS_DATASET } from './ecs.js';
 
 const iso = (ms: number | null) => (ms === null || !Number.isFinite(ms) ? undefined : new Date(ms).toISOString());
 const nonEmpty = <T>(xs: T[]) => (xs.length > 0 ? xs : undefined);
@@ -13,7 +13,7 @@ function describe(s: SessionSummary): string {
 /**
  * A session summary as the document of the sessions index (`audit-sessions-<namespace>`, one
  * document per session, `_id` = the session id, replaced by each newer revision). ECS has no session
- * object outside process: the summary lives under `audit.session.*`; `user.id` and the `event.*`
+ * object outside process: the summary lives under `jwt_audit.session.*`; `user.id` and the `event.*`
  * times are the ECS ones, so the usual searches (`user.id:alice`) work.
  */
 export function sessionToEcsDocument(s: SessionSummary): Record<string, unknown> {
@@ -31,11 +31,13 @@ export function sessionToEcsDocument(s: SessionSummary): Record<string, unknown>
       // ECS event.duration is in nanoseconds
       duration: s.durationMs * 1_000_000,
       reason: s.endReason ?? undefined,
-      dataset: 'audit.sessions',
-      module: 'jwt-audit',
+      dataset: SESSIONS_DATASET,
+      module: MODULE,
     },
     user: { id: s.subject },
-    audit: {
+    organization: s.tenant ? { id: s.tenant } : undefined,
+    related: { user: [s.subject], ip: nonEmpty(s.ips.filter(isIndexableIp)) },
+    jwt_audit: {
       schema_version: s.schemaVersion,
       session: {
         id: s.id,
@@ -44,14 +46,11 @@ export function sessionToEcsDocument(s: SessionSummary): Record<string, unknown>
         sid: s.sid,
         family_id: s.familyId,
         client_id: s.clientId,
-        tenant: s.tenant,
+        // started_at, ended_at, duration_ms and end_reason are ECS event.start, event.end,
+        // event.duration (ns) and event.reason; the tenant is organization.id
         explicit_start: s.explicitStart,
         open: s.endedAt === null,
-        started_at: iso(s.startedAt),
         last_seen_at: iso(s.lastSeenAt),
-        ended_at: iso(s.endedAt),
-        duration_ms: s.durationMs,
-        end_reason: s.endReason,
         end_detail: s.endDetail,
         token_expires_at: iso(s.tokenExpiresAt),
         ips: nonEmpty(s.ips),

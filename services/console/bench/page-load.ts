@@ -74,7 +74,7 @@ for (const [name, qs] of scenarios) {
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   const query = searchQuery(parsed.params);
   const bare = await time(async () => {
-    await es.search({ index: 'logs-audit.events-*', size: 50, sort: [{ '@timestamp': 'desc' }], query, track_total_hits: true });
+    await es.search({ index: 'logs-jwt_audit.events-*', size: 50, sort: [{ '@timestamp': 'desc' }], query, track_total_hits: true });
   });
   const pageLoad = await time(async () => {
     const r = await fetch(`${url}/search?${qs}`, { headers: { cookie, accept: 'text/html' } });

@@ -137,12 +137,12 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   stops.push(() => es.close());
   step('waiting for the alert');
   await until('the reuse alert indexed', async () => {
-    await es.indices.refresh({ index: 'logs-audit.alerts-browser' });
-    return (await es.count({ index: 'logs-audit.alerts-browser', query: { term: { 'rule.name': 'refresh-token-reuse' } } })).count > 0 ? true : undefined;
+    await es.indices.refresh({ index: 'logs-jwt_audit.alerts-browser' });
+    return (await es.count({ index: 'logs-jwt_audit.alerts-browser', query: { term: { 'rule.name': 'refresh-token-reuse' } } })).count > 0 ? true : undefined;
   });
   await until('the traffic indexed', async () => {
-    await es.indices.refresh({ index: 'logs-audit.events-browser' });
-    return (await es.count({ index: 'logs-audit.events-browser', query: { term: { 'user.id': 'alice' } } })).count >= 7 ? true : undefined;
+    await es.indices.refresh({ index: 'logs-jwt_audit.events-browser' });
+    return (await es.count({ index: 'logs-jwt_audit.events-browser', query: { term: { 'user.id': 'alice' } } })).count >= 7 ? true : undefined;
   });
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
@@ -271,11 +271,11 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
     const html = (await page.textContent('#results'))!;
     return /audit-access/.test(html) && Number(await page.textContent('#total')) >= 5 ? true : undefined;
   });
-  const accessIndexed = await es.search<Record<string, { attributes?: Record<string, string> }>>({ index: 'logs-audit.events-browser', size: 200, query: { term: { 'event.action': 'audit-access' } } });
-  const actions = new Set(accessIndexed.hits.hits.map((h) => h._source!.audit!.attributes!['access.action']));
+  const accessIndexed = await es.search<Record<string, { attributes?: Record<string, string> }>>({ index: 'logs-jwt_audit.events-browser', size: 200, query: { term: { 'event.action': 'audit-access' } } });
+  const actions = new Set(accessIndexed.hits.hits.map((h) => h._source!.jwt_audit!.attributes!['access.action']));
   for (const a of ['sign-in', 'search', 'event', 'timeline', 'proof']) assert.ok(actions.has(a), `an indexed audit.access for ${a}: ${[...actions].join(', ')}`);
   assert.ok(!JSON.stringify(accessIndexed.hits.hits).includes(pasted.split('.')[1]!), 'a token typed into the search box is not indexed');
-  const searches = accessIndexed.hits.hits.filter((h) => h._source!.audit!.attributes!['access.action'] === 'search').map((h) => h._source!.audit!.attributes!['access.query'] ?? '');
+  const searches = accessIndexed.hits.hits.filter((h) => h._source!.jwt_audit!.attributes!['access.action'] === 'search').map((h) => h._source!.jwt_audit!.attributes!['access.query'] ?? '');
   // the masker's keyed hash (or a redaction) stands where the token was
   assert.ok(searches.some((q) => /^"(hmac:[A-Za-z0-9_-]+:[0-9a-f]{32}|\[redacted:[a-z0-9_.-]+\])"$/.test(q)), `the pasted token is shown masked: ${searches.join(' | ')}`);
   await shot('09-own-access-events');

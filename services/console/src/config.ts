@@ -1,3 +1,4 @@
+import { ALERTS_INDEX_PATTERN, EVENTS_INDEX_PATTERN } from '@jwt-audit/ecs';
 import { ES_ENV, esConfigSchema, KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, type EsConnectionConfig, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
 
 /**
@@ -36,7 +37,7 @@ export const defaults: ConsoleConfig = {
   elasticsearch: { url: 'http://127.0.0.1:9200' },
   kafka: { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-console' },
   ops: { port: 0, host: '127.0.0.1' },
-  indices: { events: 'logs-audit.events-*', alerts: 'logs-audit.alerts-*' },
+  indices: { events: EVENTS_INDEX_PATTERN, alerts: ALERTS_INDEX_PATTERN },
   archive: { dir: '', jwks: '' },
   auth: { jwksUrl: '', issuer: '', audience: 'jwt-audit-console', algorithms: ['RS256', 'ES256', 'EdDSA'], readRole: 'audit:read', approveRole: 'audit:approve', demoLogin: false, sessionTtlMs: 8 * 3_600_000 },
   source: { service: 'console', instance: 'console-1', environment: 'production' },

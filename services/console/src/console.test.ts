@@ -222,7 +222,7 @@ test('event page: every field, masked values shown as masked, the masking rules 
   assert.match(body, /<mark class="masked"[^>]*>\[redacted:card\]<\/mark>/);
   assert.match(body, /<mark class="masked"[^>]*>hmac:test:0123456789abcdef0123456789abcdef<\/mark>/);
   assert.match(body, /<code class="rule">detector:card:redact<\/code>/);
-  for (const field of ['event.id', 'user.id', 'url.path', 'jwt.fingerprint', 'http.request.body.content', 'audit.masking.rules', 'source.ip']) assert.match(body, new RegExp(`<th>${field.replace(/\./g, '\\.')}</th>`), field);
+  for (const field of ['event.id', 'user.id', 'url.path', 'jwt_audit.token.fingerprint', 'http.request.body.content', 'jwt_audit.masking.rules', 'source.ip']) assert.match(body, new RegExp(`<th>${field.replace(/\./g, '\\.')}</th>`), field);
   assert.equal((await get(`/event/${'0'.repeat(8)}-0000-7000-8000-000000000000`, cookie!, 'application/json')).status, 404);
   for (const id of ['..%2F..%2Fetc', '%3Cscript%3E', 'a'.repeat(200), '%00']) assert.equal((await get(`/event/${id}`, cookie!, 'application/json')).status, 400, id);
 });

@@ -5,7 +5,7 @@
  * templates and ECS mapping, on the embedded search node.
  */
 import type { Client } from '@elastic/elasticsearch';
-import { alertToEcsDocument, toEcsDocument, withIndexTimes } from '@jwt-audit/ecs';
+import { alertsDataStream, alertToEcsDocument, eventsDataStream, toEcsDocument, withIndexTimes } from '@jwt-audit/ecs';
 import { newId, type Alert, type AuditEvent } from '@jwt-audit/events';
 
 const hex = (s: string) => Buffer.from(s.padEnd(32, '0').slice(0, 32)).toString('hex');
@@ -67,11 +67,11 @@ export function reuseStory(t0: number, sub = 'alice', family = 'fam-1', sid = 's
 export async function indexAll(es: Client, namespace: string, events: AuditEvent[], alerts: Alert[] = []): Promise<void> {
   const now = new Date().toISOString();
   const ops: object[] = [];
-  for (const e of events) ops.push({ create: { _index: `logs-audit.events-${namespace}`, _id: e.id } }, withIndexTimes(toEcsDocument(e), now));
-  for (const a of alerts) ops.push({ create: { _index: `logs-audit.alerts-${namespace}`, _id: a.id } }, withIndexTimes(alertToEcsDocument(a), now));
+  for (const e of events) ops.push({ create: { _index: eventsDataStream(namespace), _id: e.id } }, withIndexTimes(toEcsDocument(e), now, namespace));
+  for (const a of alerts) ops.push({ create: { _index: alertsDataStream(namespace), _id: a.id } }, withIndexTimes(alertToEcsDocument(a), now, namespace));
   for (let i = 0; i < ops.length; i += 10_000) {
     const r = await es.bulk({ operations: ops.slice(i, i + 10_000), refresh: false });
     if (r.errors) throw new Error(`bulk: ${JSON.stringify(r.items.find((x) => Object.values(x)[0]?.error))}`);
   }
-  await es.indices.refresh({ index: 'logs-audit.*' });
+  await es.indices.refresh({ index: 'logs-jwt_audit.*' });
 }

@@ -50,14 +50,14 @@ ${r.hits.length === 0 ? html`<p class="empty" id="no-results">No event matches.<
 }
 
 /** An audit.access row says what was read: `audit-access (timeline)`, its target in the reason column. */
-const accessAttr = (d: Doc, k: string): string | undefined => ((d.audit as { attributes?: Record<string, string> } | undefined)?.attributes ?? {})[`access.${k}`];
+const accessAttr = (d: Doc, k: string): string | undefined => ((d.jwt_audit as { attributes?: Record<string, string> } | undefined)?.attributes ?? {})[`access.${k}`];
 
 function resultRow(h: Hit): Html {
   const d = h.doc;
   const access = str(d, 'event.action') === 'audit-access';
   const req = str(d, 'http.request.method') ? `${str(d, 'http.request.method')} ${str(d, 'url.path') ?? ''} ${str(d, 'http.response.status_code') ?? ''}` : '';
-  return html`<tr class="${str(d, 'event.outcome') === 'failure' ? 'failure' : ''}"><td><a href="/event/${encodeURIComponent(h.id)}" class="event-link">${time(d['@timestamp'])}</a></td><td>${str(d, 'event.action')}${str(d, 'jwt.typ') && str(d, 'event.action')?.startsWith('token-') ? ` (${str(d, 'jwt.typ')})` : ''}${access && accessAttr(d, 'action') ? ` (${accessAttr(d, 'action')})` : ''}</td><td>${str(d, 'event.outcome')}</td>
-<td>${str(d, 'user.id') ? html`<a href="/timeline?subject=${encodeURIComponent(str(d, 'user.id')!)}">${str(d, 'user.id')}</a>` : '-'}</td><td>${str(d, 'jwt.client_id') ?? ''}</td><td>${str(d, 'source.ip') ?? ''}</td><td>${req}</td><td>${str(d, 'event.reason') ?? (access ? withMasks(accessAttr(d, 'target') ?? accessAttr(d, 'query') ?? '') : '')}</td></tr>`;
+  return html`<tr class="${str(d, 'event.outcome') === 'failure' ? 'failure' : ''}"><td><a href="/event/${encodeURIComponent(h.id)}" class="event-link">${time(d['@timestamp'])}</a></td><td>${str(d, 'event.action')}${str(d, 'jwt_audit.token.typ') && str(d, 'event.action')?.startsWith('token-') ? ` (${str(d, 'jwt_audit.token.typ')})` : ''}${access && accessAttr(d, 'action') ? ` (${accessAttr(d, 'action')})` : ''}</td><td>${str(d, 'event.outcome')}</td>
+<td>${str(d, 'user.id') ? html`<a href="/timeline?subject=${encodeURIComponent(str(d, 'user.id')!)}">${str(d, 'user.id')}</a>` : '-'}</td><td>${str(d, 'jwt_audit.token.client_id') ?? ''}</td><td>${str(d, 'source.ip') ?? ''}</td><td>${req}</td><td>${str(d, 'event.reason') ?? (access ? withMasks(accessAttr(d, 'target') ?? accessAttr(d, 'query') ?? '') : '')}</td></tr>`;
 }
 
 /** Every leaf of a document as dotted path -> value, in document order. */
@@ -71,21 +71,21 @@ export function flatten(v: unknown, prefix = '', out: [string, string][] = []): 
 
 export function eventPage(ctx: PageContext, h: Hit, archived: boolean): string {
   const d = h.doc;
-  const rules = ((d.audit as { masking?: { rules?: unknown } } | undefined)?.masking?.rules ?? []) as string[];
+  const rules = ((d.jwt_audit as { masking?: { rules?: unknown } } | undefined)?.masking?.rules ?? []) as string[];
   const isAlert = h.index.includes('alerts');
   const links: Html[] = [];
   const sub = str(d, 'user.id');
-  const sid = str(d, 'audit.session_id') ?? str(d, 'audit.alert.session_id');
-  const fam = str(d, 'jwt.family_id');
+  const sid = str(d, 'jwt_audit.session_id') ?? str(d, 'jwt_audit.alert.session_id');
+  const fam = str(d, 'jwt_audit.token.family_id');
   if (sub) links.push(html`<a href="/timeline?subject=${encodeURIComponent(sub)}" id="timeline-subject">subject ${sub}</a>`);
   if (sid) links.push(html`<a href="/timeline?session=${encodeURIComponent(sid)}" id="timeline-session">session ${sid}</a>`);
   if (fam) links.push(html`<a href="/timeline?family=${encodeURIComponent(fam)}" id="timeline-family">refresh family ${fam}</a>`);
-  const evidence = isAlert ? (((d.audit as { alert?: { evidence?: unknown } } | undefined)?.alert?.evidence ?? []) as string[]) : [];
+  const evidence = isAlert ? (((d.jwt_audit as { alert?: { evidence?: unknown } } | undefined)?.alert?.evidence ?? []) as string[]) : [];
   return page(ctx, `Event ${h.id}`, '/search', html`<h1>${isAlert ? 'Alert' : 'Event'} <code id="event-id">${h.id}</code></h1>
 <p class="message">${withMasks(str(d, 'message') ?? '')}</p>
 <p>Timelines: ${links.length ? links.map((l, i) => html`${i ? ' · ' : ''}${l}`) : 'none (no subject, session or family)'}</p>
 ${isAlert ? html`<p>Evidence: ${evidence.map((id) => html`<a href="/event/${encodeURIComponent(id)}" class="evidence">${id}</a> `)}</p>` : html`<p>Inclusion proof: ${archived ? html`<a href="/event/${encodeURIComponent(h.id)}/proof" id="proof-link" download>download (check offline: <code>audit archive check-proof &lt;file&gt;</code>)</a>` : 'no archive configured on this console'}</p>`}
-<h2>Masking</h2><p id="masking-rules">${rules.length ? html`rules that fired: ${rules.map((r) => html`<code class="rule">${r}</code> `)}` : 'no masking rule fired on this event'}${str(d, 'audit.masking.policy_version') ? html` · policy ${str(d, 'audit.masking.policy_version')}` : ''}</p>
+<h2>Masking</h2><p id="masking-rules">${rules.length ? html`rules that fired: ${rules.map((r) => html`<code class="rule">${r}</code> `)}` : 'no masking rule fired on this event'}${str(d, 'jwt_audit.masking.policy_version') ? html` · policy ${str(d, 'jwt_audit.masking.policy_version')}` : ''}</p>
 <h2>Every field</h2><table class="fields" id="fields"><tbody>${flatten(d).map(([k, v]) => html`<tr><th>${k}</th><td>${withMasks(v)}</td></tr>`)}</tbody></table>`);
 }
 
@@ -103,8 +103,8 @@ export function timelinePage(ctx: PageContext, key: TimelineKey, value: string, 
   const s = steps(entries, at);
   const cur = entries[at];
   const go = (i: number, label: string, id: string) => (i >= 0 ? html`<a href="${base}&at=${i}#step" id="${id}" class="step">${label}</a>` : html`<span class="step disabled" id="${id}">${label}</span>`);
-  const families = [...new Set(entries.map((e) => str(e.doc, 'jwt.family_id')).filter((x): x is string => !!x))];
-  const sessions = [...new Set(entries.map((e) => str(e.doc, 'audit.session_id')).filter((x): x is string => !!x))];
+  const families = [...new Set(entries.map((e) => str(e.doc, 'jwt_audit.token.family_id')).filter((x): x is string => !!x))];
+  const sessions = [...new Set(entries.map((e) => str(e.doc, 'jwt_audit.session_id')).filter((x): x is string => !!x))];
   const points = entries.map((e) => [Date.parse(e.at), e.alert ? 3 : e.rejection || e.reuse ? 2 : 1]);
   return page(ctx, `${KEY_LABEL[key]} ${value}`, '/timeline', html`<h1>${KEY_LABEL[key]} <code id="timeline-value">${value}</code></h1>
 <p>${entries.length} entries${truncated ? ' (the first ones only: narrow by session or family)' : ''} · ${entries.filter((e) => e.rejection).length} rejections · ${entries.filter((e) => e.alert).length} alerts
@@ -127,7 +127,7 @@ function stepDetail(e: Entry): Html {
 <p>${withMasks(e.summary)}</p>
 ${str(d, 'event.reason') ? html`<p>reason: <code>${str(d, 'event.reason')}</code></p>` : ''}
 ${bodies.map(([w, b]) => html`<p>${w} body (as captured, masked):</p><pre>${withMasks(b!)}</pre>`)}
-${e.alert ? html`<p>evidence: ${(((d.audit as { alert?: { evidence?: string[] } }).alert?.evidence) ?? []).map((id) => html`<a href="/event/${encodeURIComponent(id)}">${id.slice(0, 13)}…</a> `)}</p>` : ''}
+${e.alert ? html`<p>evidence: ${(((d.jwt_audit as { alert?: { evidence?: string[] } }).alert?.evidence) ?? []).map((id) => html`<a href="/event/${encodeURIComponent(id)}">${id.slice(0, 13)}…</a> `)}</p>` : ''}
 <p><a href="/event/${encodeURIComponent(e.id)}" id="step-event-link">every field of this ${e.kind}</a></p></div>`;
 }
 
@@ -139,8 +139,8 @@ export function alertsPage(ctx: PageContext, filter: { severity?: string; rule?:
     return `/alerts?${p.toString()}`;
   };
   const link = (d: Doc) => {
-    const fam = str(d, 'jwt.family_id');
-    const sid = str(d, 'audit.alert.session_id');
+    const fam = str(d, 'jwt_audit.token.family_id');
+    const sid = str(d, 'jwt_audit.alert.session_id');
     const sub = str(d, 'user.id');
     return fam ? `/timeline?family=${encodeURIComponent(fam)}` : sid ? `/timeline?session=${encodeURIComponent(sid)}` : sub ? `/timeline?subject=${encodeURIComponent(sub)}` : undefined;
   };
@@ -150,9 +150,9 @@ export function alertsPage(ctx: PageContext, filter: { severity?: string; rule?:
 <table class="results" id="alerts"><thead><tr><th>raised</th><th>severity</th><th>rule</th><th>subject</th><th>description</th><th>evidence</th><th>timeline</th></tr></thead><tbody>
 ${r.hits.map((h) => {
   const d = h.doc;
-  const ev = ((d.audit as { alert?: { evidence?: string[] } } | undefined)?.alert?.evidence ?? []);
+  const ev = ((d.jwt_audit as { alert?: { evidence?: string[] } } | undefined)?.alert?.evidence ?? []);
   const t = link(d);
-  return html`<tr class="sev-${str(d, 'audit.alert.severity') ?? ''}"><td><a href="/event/${encodeURIComponent(h.id)}">${time(d['@timestamp'])}</a></td><td>${str(d, 'audit.alert.severity')}</td><td>${str(d, 'rule.name')}</td><td>${str(d, 'user.id') ?? '-'}</td><td>${str(d, 'message')}</td>
+  return html`<tr class="sev-${str(d, 'jwt_audit.alert.severity') ?? ''}"><td><a href="/event/${encodeURIComponent(h.id)}">${time(d['@timestamp'])}</a></td><td>${str(d, 'jwt_audit.alert.severity')}</td><td>${str(d, 'rule.name')}</td><td>${str(d, 'user.id') ?? '-'}</td><td>${str(d, 'message')}</td>
 <td>${ev.map((id) => html`<a href="/event/${encodeURIComponent(id)}" class="evidence">${id.slice(0, 8)}</a> `)}</td><td>${t ? html`<a href="${t}" class="alert-timeline">timeline</a>` : ''}</td></tr>`;
 })}</tbody></table>${r.total === 0 ? html`<p class="empty">No alert.</p>` : ''}`);
 }

@@ -22,8 +22,8 @@ export interface SearchResult {
 export type TimelineKey = 'subject' | 'session' | 'family';
 export const TIMELINE_FIELDS: Record<TimelineKey, { event: string; alert: string }> = {
   subject: { event: 'user.id', alert: 'user.id' },
-  session: { event: 'audit.session_id', alert: 'audit.alert.session_id' },
-  family: { event: 'jwt.family_id', alert: 'jwt.family_id' },
+  session: { event: 'jwt_audit.session_id', alert: 'jwt_audit.alert.session_id' },
+  family: { event: 'jwt_audit.token.family_id', alert: 'jwt_audit.token.family_id' },
 };
 /** A timeline holds at most this many entries (the oldest first); the page says when it was cut. */
 export const TIMELINE_MAX = 2_000;
@@ -105,7 +105,7 @@ export function createReader(conn: EsConnectionConfig, indices: { events: string
     },
     async alerts(filter, size) {
       const f: estypes.QueryDslQueryContainer[] = [];
-      if (filter.severity) f.push({ term: { 'audit.alert.severity': filter.severity } });
+      if (filter.severity) f.push({ term: { 'jwt_audit.alert.severity': filter.severity } });
       if (filter.rule) f.push({ term: { 'rule.name': filter.rule } });
       const r = await es.search<Doc>({
         index: indices.alerts,
@@ -113,7 +113,7 @@ export function createReader(conn: EsConnectionConfig, indices: { events: string
         sort: [{ '@timestamp': 'desc' }],
         query: { bool: { filter: f } },
         track_total_hits: true,
-        aggs: { severity: { terms: { field: 'audit.alert.severity', size: 10 } }, rule: { terms: { field: 'rule.name', size: 100 } } },
+        aggs: { severity: { terms: { field: 'jwt_audit.alert.severity', size: 10 } }, rule: { terms: { field: 'rule.name', size: 100 } } },
         ...common,
       });
       const terms = (name: string) => Object.fromEntries(((r.aggregations?.[name] as { buckets?: { key: string; doc_count: number }[] } | undefined)?.buckets ?? []).map((b) => [b.key, b.doc_count]));

@@ -29,7 +29,7 @@ test('the Elasticsearch query: query_string with AND as audit search, each filte
   const q = searchQuery(p.params) as { bool: { must: unknown[]; filter: unknown[] } };
   assert.deepEqual(q.bool.must, [{ query_string: { query: 'a b', default_operator: 'AND' } }]);
   const terms = q.bool.filter.filter((f) => 'term' in (f as object)).map((f) => Object.keys((f as { term: object }).term)[0]);
-  assert.deepEqual(terms, ['event.outcome', 'event.action', 'audit.route', 'user.id', 'jwt.client_id']);
+  assert.deepEqual(terms, ['event.outcome', 'event.action', 'jwt_audit.route', 'user.id', 'jwt_audit.token.client_id']);
 });
 
 test('generated bad values: every one refused naming its parameter, whatever the parameter', () => {

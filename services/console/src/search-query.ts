@@ -132,9 +132,9 @@ export function searchQuery(s: SearchParams): estypes.QueryDslQueryContainer {
   if (s.from !== undefined || s.to !== undefined) filter.push({ range: { '@timestamp': { ...(s.from !== undefined ? { gte: s.from } : {}), ...(s.to !== undefined ? { lte: s.to } : {}), format: 'epoch_millis' } } });
   if (s.outcome) filter.push({ term: { 'event.outcome': s.outcome } });
   if (s.action) filter.push({ term: { 'event.action': s.action } });
-  if (s.route) filter.push({ term: { 'audit.route': s.route } });
+  if (s.route) filter.push({ term: { 'jwt_audit.route': s.route } });
   if (s.subject) filter.push({ term: { 'user.id': s.subject } });
-  if (s.client) filter.push({ term: { 'jwt.client_id': s.client } });
+  if (s.client) filter.push({ term: { 'jwt_audit.token.client_id': s.client } });
   const must: estypes.QueryDslQueryContainer[] = s.q ? [{ query_string: { query: s.q, default_operator: 'AND' } }] : [];
   return { bool: { must, filter } };
 }

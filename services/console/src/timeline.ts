@@ -38,9 +38,15 @@ export const str = (d: Doc, path: string): string | undefined => {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 };
 
+/** ECS event.duration (nanoseconds) as ` in 12.4 ms`, or nothing. */
+function latencyMs(d: Doc): string {
+  const ns = get(d, 'event.duration');
+  return typeof ns === 'number' && Number.isFinite(ns) ? ` in ${Number((ns / 1e6).toFixed(3))} ms` : '';
+}
+
 function summary(d: Doc, kind: Entry['kind']): string {
-  if (kind === 'alert') return `${(str(d, 'audit.alert.severity') ?? '').toUpperCase()} ${str(d, 'rule.name') ?? ''}: ${str(d, 'message') ?? ''}`;
-  const req = str(d, 'http.request.method') ? `${str(d, 'http.request.method')} ${str(d, 'url.path') ?? ''} -> ${str(d, 'http.response.status_code') ?? '-'}${str(d, 'audit.latency_ms') ? ` in ${str(d, 'audit.latency_ms')} ms` : ''}` : '';
+  if (kind === 'alert') return `${(str(d, 'jwt_audit.alert.severity') ?? '').toUpperCase()} ${str(d, 'rule.name') ?? ''}: ${str(d, 'message') ?? ''}`;
+  const req = str(d, 'http.request.method') ? `${str(d, 'http.request.method')} ${str(d, 'url.path') ?? ''} -> ${str(d, 'http.response.status_code') ?? '-'}${latencyMs(d)}` : '';
   const reason = str(d, 'event.reason');
   return [req || str(d, 'message') || '', reason ? `(${reason})` : ''].filter(Boolean).join(' ');
 }
@@ -60,7 +66,7 @@ export function buildTimeline(events: Hit[], alerts: Hit[]): { entries: Entry[];
     const action = kind === 'alert' ? (str(d, 'rule.name') ?? 'alert') : (str(d, 'event.action') ?? '');
     let reuse = false;
     if (kind === 'event' && action === 'token-refreshed') {
-      const prev = str(d, 'jwt.previous_fingerprint');
+      const prev = str(d, 'jwt_audit.token.previous_fingerprint');
       if (prev) {
         reuse = exchanged.has(prev);
         exchanged.add(prev);
@@ -68,8 +74,8 @@ export function buildTimeline(events: Hit[], alerts: Hit[]): { entries: Entry[];
     }
     const n = entries.length;
     entries.push({ n, id: h.id, at: String(d['@timestamp'] ?? ''), kind, action, outcome: str(d, 'event.outcome') ?? '', summary: summary(d, kind), rejection: kind === 'event' && isRejection(d), alert: kind === 'alert', reuse, doc: d });
-    if (kind === 'event' && ((action === 'token-issued' && str(d, 'jwt.typ') === 'refresh') || action === 'token-refreshed')) {
-      chain.push({ entry: n, at: String(d['@timestamp'] ?? ''), fingerprint: str(d, 'jwt.fingerprint') ?? '', previous: str(d, 'jwt.previous_fingerprint') ?? null, reuse, outcome: str(d, 'event.outcome') ?? '', sourceIp: str(d, 'source.ip') ?? null });
+    if (kind === 'event' && ((action === 'token-issued' && str(d, 'jwt_audit.token.typ') === 'refresh') || action === 'token-refreshed')) {
+      chain.push({ entry: n, at: String(d['@timestamp'] ?? ''), fingerprint: str(d, 'jwt_audit.token.fingerprint') ?? '', previous: str(d, 'jwt_audit.token.previous_fingerprint') ?? null, reuse, outcome: str(d, 'event.outcome') ?? '', sourceIp: str(d, 'source.ip') ?? null });
     }
   }
   return { entries, chain };

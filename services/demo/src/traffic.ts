@@ -150,13 +150,13 @@ interface AlertDoc {
   event?: { id?: string; start?: string; end?: string };
   user?: { id?: string };
   source?: { ip?: string };
-  audit?: { alert?: { severity?: string } };
+  jwt_audit?: { alert?: { severity?: string } };
 }
 
 /** The alerts raised since `since`, from the alerts index (empty, with a note, when it cannot be read). */
 async function alertsSince(since: number): Promise<AlertDoc[] | undefined> {
   try {
-    const res = await fetch(`${esUrl}/logs-audit.alerts-*/_search?ignore_unavailable=true&allow_no_indices=true`, {
+    const res = await fetch(`${esUrl}/logs-jwt_audit.alerts-*/_search?ignore_unavailable=true&allow_no_indices=true`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ size: 1000, sort: [{ '@timestamp': 'asc' }], query: { range: { '@timestamp': { gte: new Date(since).toISOString() } } } }),
@@ -201,7 +201,7 @@ async function closingTable(played: Played[], since: number): Promise<void> {
   for (const p of played) {
     const mine = alerts.filter((a) => explains(p, a));
     for (const a of mine) explained.add(a);
-    const rules = [...new Set(mine.map((a) => `${a.rule?.name} (${a.audit?.alert?.severity ?? '?'})`))].join(', ');
+    const rules = [...new Set(mine.map((a) => `${a.rule?.name} (${a.jwt_audit?.alert?.severity ?? '?'})`))].join(', ');
     if (mine.length > 0) {
       caught++;
       if (!firstAlert.has(p.name)) firstAlert.set(p.name, rules);

@@ -83,8 +83,8 @@ try {
   const svc = createIndexerService({ ...indexerDefaults, kafka: { brokers, clientId: 'bench-indexer' }, elasticsearch: { url: esUrl }, ops: {}, groupId: 'bench-indexer' }, { logger });
   await svc.start();
   await until(async () => {
-    await es.indices.refresh({ index: 'logs-audit.events-default' });
-    return (await es.count({ index: 'logs-audit.events-default' })).count >= N;
+    await es.indices.refresh({ index: 'logs-jwt_audit.events-default' });
+    return (await es.count({ index: 'logs-jwt_audit.events-default' })).count >= N;
   });
   const secs = Number(process.hrtime.bigint() - t) / 1e9;
   const selfCpu = process.cpuUsage(cpu0.self);

@@ -5,7 +5,7 @@ export interface IndexerConfig {
   elasticsearch: EsConnectionConfig;
   ops: OpsConfig;
   groupId: string;
-  /** Data stream namespace: logs-audit.events-<namespace>, logs-audit.alerts-<namespace>. */
+  /** Data stream namespace: logs-jwt_audit.events-<namespace>, logs-jwt_audit.alerts-<namespace> (also data_stream.namespace). */
   namespace: string;
   /** Install index templates and the ILM policy at start. */
   installTemplates: boolean;

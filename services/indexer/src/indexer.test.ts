@@ -80,23 +80,23 @@ test('every event kind and an alert become searchable ECS documents; mappings co
   const svc = createIndexerService(config('idx-1'), { logger });
   await svc.start();
   try {
-    await waitFor(`${events.length} events indexed`, async () => ((await count('logs-audit.events-test')) >= events.length ? true : undefined));
-    await waitFor('1 alert indexed', async () => ((await count('logs-audit.alerts-test')) >= 1 ? true : undefined));
+    await waitFor(`${events.length} events indexed`, async () => ((await count('logs-jwt_audit.events-test')) >= events.length ? true : undefined));
+    await waitFor('1 alert indexed', async () => ((await count('logs-jwt_audit.alerts-test')) >= 1 ? true : undefined));
   } finally {
     await svc.stop();
   }
-  const mapping = Object.values(await es.indices.getMapping({ index: 'logs-audit.events-test' }))[0]!.mappings.properties as any;
+  const mapping = Object.values(await es.indices.getMapping({ index: 'logs-jwt_audit.events-test' }))[0]!.mappings.properties as any;
   assert.equal(mapping['@timestamp'].type, 'date');
   assert.equal(mapping.source.properties.ip.type, 'ip');
   assert.equal(mapping.user.properties.id.type, 'keyword');
   assert.equal(mapping.event.properties.action.type, 'keyword');
-  assert.equal(mapping.jwt.properties.exp.type, 'date');
+  assert.equal(mapping.jwt_audit.properties.token.properties.exp.type, 'date');
 
-  const rejected = await es.search<any>({ index: 'logs-audit.events-test', q: 'event.action:token-rejected AND event.reason:expired' });
+  const rejected = await es.search<any>({ index: 'logs-jwt_audit.events-test', q: 'event.action:token-rejected AND event.reason:expired' });
   assert.equal(rejected.hits.hits.length, 1);
   assert.equal(rejected.hits.hits[0]!._id, events.find((e) => e.kind === 'token.rejected')!.id);
   assert.equal(rejected.hits.hits[0]!._source.user.id, 'alice@example.com');
-  const a = await es.get<any>({ index: (await es.indices.getDataStream({ name: 'logs-audit.alerts-test' })).data_streams[0]!.indices[0]!.index_name, id: alert.id });
+  const a = await es.get<any>({ index: (await es.indices.getDataStream({ name: 'logs-jwt_audit.alerts-test' })).data_streams[0]!.indices[0]!.index_name, id: alert.id });
   assert.equal(a._source.rule.name, 'refresh-token-reuse');
 
   // the same records consumed again by another group: create ops with the same _id, so nothing changes
@@ -114,13 +114,13 @@ test('every event kind and an alert become searchable ECS documents; mappings co
     await admin.disconnect();
     await again.stop();
   }
-  assert.equal(await count('logs-audit.events-test'), events.length);
+  assert.equal(await count('logs-jwt_audit.events-test'), events.length);
 });
 
 test('a document Elasticsearch refuses goes to the DLQ with its reason; the rest of the batch is indexed', async () => {
   // The mapper never writes a value the project's templates refuse (packages/ecs/src/mapping.test.ts),
   // so a refusal is provoked with an operator's template of higher priority that maps user.id as a number.
-  await es.indices.putIndexTemplate({ name: 'refuse-user-id', index_patterns: ['logs-audit.events-refuse*'], data_stream: {}, priority: 500, template: { mappings: { properties: { user: { properties: { id: { type: 'long' } } } } } } });
+  await es.indices.putIndexTemplate({ name: 'refuse-user-id', index_patterns: ['logs-jwt_audit.events-refuse*'], data_stream: {}, priority: 500, template: { mappings: { properties: { user: { properties: { id: { type: 'long' } } } } } } });
   const good = fresh(example('token.validated'));
   good.actor = { ...good.actor, sub: null };
   const bad = fresh(example('token.validated'));
@@ -134,7 +134,7 @@ test('a document Elasticsearch refuses goes to the DLQ with its reason; the rest
   await consumer.subscribe({ topics: [TOPICS.dlq], fromBeginning: true });
   await consumer.run({ eachMessage: async ({ message }) => void seen.push(deadLetterCodec.decode(message.value!, message.headers as never)) });
   try {
-    await waitFor('good doc indexed', async () => ((await es.search({ index: 'logs-audit.events-refuse', query: { ids: { values: [good.id] } } })).hits.hits.length === 1 ? true : undefined));
+    await waitFor('good doc indexed', async () => ((await es.search({ index: 'logs-jwt_audit.events-refuse', query: { ids: { values: [good.id] } } })).hits.hits.length === 1 ? true : undefined));
     // this group reads the topic from its start: earlier tests' events with a subject are refused here too
     const letterOf = (d: (typeof seen)[number]) => d.code === 'AUDIT_ERR_ES_MAPPING' && eventCodec.decode(d.payload!, { 'audit-schema-fingerprint': d.originHeaders['audit-schema-fingerprint'] }).id === bad.id;
     const mapping = await waitFor('the refused document dead-lettered', () => seen.find((d) => d.stage === 'indexer' && letterOf(d)));
@@ -163,8 +163,8 @@ test('Elasticsearch down for a while: the indexer waits and retries; after the r
     es = new Client({ node: node.url });
     // this group reads the topic from its start, so earlier tests' events may be indexed here too: count these 25
     const mine = async () => {
-      await es.indices.refresh({ index: 'logs-audit.events-test' });
-      return (await es.search({ index: 'logs-audit.events-test', size: 1000, query: { ids: { values: events.map((e) => e.id) } } })).hits.hits.map((h) => h._id);
+      await es.indices.refresh({ index: 'logs-jwt_audit.events-test' });
+      return (await es.search({ index: 'logs-jwt_audit.events-test', size: 1000, query: { ids: { values: events.map((e) => e.id) } } })).hits.hits.map((h) => h._id);
     };
     const ids = await waitFor('the 25 documents', async () => ((await mine()).length >= 25 ? mine() : undefined), 60_000);
     assert.equal(ids.length, 25);

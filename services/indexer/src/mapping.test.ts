@@ -32,7 +32,7 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'indexer-mapping-'));
   if (!external) node = await startSearchNode({ dir, port: 0 });
   es = new Client({ node: external ?? node!.url });
-  if (external) await es.indices.deleteDataStream({ name: 'logs-audit.*-mapping' }).catch(() => undefined);
+  if (external) await es.indices.deleteDataStream({ name: 'logs-jwt_audit.*-mapping' }).catch(() => undefined);
   await installTemplates(es, logger);
 });
 
@@ -125,22 +125,22 @@ test('maximal events of every kind, every example and values the types would ref
   const out = await indexBatch(es, records, 'mapping');
   assert.deepEqual(out.deadLetters.map((d) => d.error.message), []);
   assert.equal(out.written, evs.length);
-  await es.indices.refresh({ index: 'logs-audit.events-mapping' });
-  const checks = await assertSearchable('logs-audit.events-mapping', evs.map((e) => e.id), EVENT_FIELDS);
+  await es.indices.refresh({ index: 'logs-jwt_audit.events-mapping' });
+  const checks = await assertSearchable('logs-jwt_audit.events-mapping', evs.map((e) => e.id), EVENT_FIELDS);
   assert.ok(checks > 500, `${checks} leaf checks`);
-  const located = await es.search<any>({ index: 'logs-audit.events-mapping', size: evs.length, query: { ids: { values: evs.map((e) => e.id) } } });
+  const located = await es.search<any>({ index: 'logs-jwt_audit.events-mapping', size: evs.length, query: { ids: { values: evs.map((e) => e.id) } } });
   for (const h of located.hits.hits) {
     const geo = evs.find((e) => e.id === h._id)!.enrichment?.geo;
     if (geo?.lat != null && geo.lon != null) assert.deepEqual(h._source.source.geo.location, { lat: geo.lat, lon: geo.lon });
   }
-  // the refused values: left out of their typed fields, the address kept as ECS source.address, named in audit.unindexable
+  // the refused values: left out of their typed fields, the address kept as ECS source.address, named in jwt_audit.unindexable
   // a search by id: Elasticsearch refuses GET /<data stream>/_doc/<id> (index_not_found_exception)
-  const odd = (await es.search<any>({ index: 'logs-audit.events-mapping', query: { ids: { values: [evs.at(-1)!.id] } } })).hits.hits[0]!._source;
+  const odd = (await es.search<any>({ index: 'logs-jwt_audit.events-mapping', query: { ids: { values: [evs.at(-1)!.id] } } })).hits.hits[0]!._source;
   assert.equal(odd.source.address, 'unknown');
   assert.equal(odd.source.ip, undefined);
-  assert.deepEqual(odd.audit.forwarded_for, ['198.51.100.9']);
-  assert.deepEqual(odd.audit.unindexable, ['source.ip', 'audit.forwarded_for']);
-  const bySub = await es.search({ index: 'logs-audit.events-mapping', query: { term: { 'audit.unindexable': 'source.ip' } } });
+  assert.deepEqual(odd.jwt_audit.forwarded_for, ['198.51.100.9']);
+  assert.deepEqual(odd.jwt_audit.unindexable, ['source.ip', 'jwt_audit.forwarded_for']);
+  const bySub = await es.search({ index: 'logs-jwt_audit.events-mapping', query: { term: { 'jwt_audit.unindexable': 'source.ip' } } });
   assert.deepEqual(bySub.hits.hits.map((h) => h._id), [evs.at(-1)!.id]);
 });
 
@@ -153,10 +153,10 @@ test('the example alert and a maximal alert: indexed with ecs.version and event.
   const out = await indexBatch(es, records, 'mapping');
   assert.deepEqual(out.deadLetters.map((d) => d.error.message), []);
   assert.equal(out.written, as.length);
-  await es.indices.refresh({ index: 'logs-audit.alerts-mapping' });
-  await assertSearchable('logs-audit.alerts-mapping', as.map((a) => a.id), ALERT_FIELDS);
+  await es.indices.refresh({ index: 'logs-jwt_audit.alerts-mapping' });
+  await assertSearchable('logs-jwt_audit.alerts-mapping', as.map((a) => a.id), ALERT_FIELDS);
   for (const field of ['ecs.version', 'event.ingested']) {
-    const r = await es.search({ index: 'logs-audit.alerts-mapping', size: 0, track_total_hits: true, query: { exists: { field } } });
+    const r = await es.search({ index: 'logs-jwt_audit.alerts-mapping', size: 0, track_total_hits: true, query: { exists: { field } } });
     assert.equal(typeof r.hits.total === 'number' ? r.hits.total : r.hits.total!.value, as.length, field);
   }
 });

@@ -1,5 +1,5 @@
 import type { Client } from '@elastic/elasticsearch';
-import { alertToEcsDocument, sessionToEcsDocument, toEcsDocument, withIndexTimes } from '@jwt-audit/ecs';
+import { alertsDataStream, alertToEcsDocument, eventsDataStream, sessionToEcsDocument, toEcsDocument, withIndexTimes } from '@jwt-audit/ecs';
 import { alertCodec, eventCodec, EVENTS_ERRORS, sessionCodec, TOPICS } from '@jwt-audit/events';
 import { KAFKA_ERRORS, type DeadLetterRequest, type InputRecord } from '@jwt-audit/kafka';
 import { toAuditError, type Metrics } from '@jwt-audit/runtime';
@@ -42,12 +42,12 @@ export async function indexBatch(es: Client, records: InputRecord[], namespace: 
         operations.push({ index: { _index: `audit-sessions-${namespace}`, _id: s.id } }, doc);
       } else if (r.topic === TOPICS.alerts) {
         const a = alertCodec.decode(r.value, r.headers);
-        const doc = withIndexTimes(alertToEcsDocument(a), now);
-        operations.push({ create: { _index: `logs-audit.alerts-${namespace}`, _id: a.id } }, doc);
+        const doc = withIndexTimes(alertToEcsDocument(a), now, namespace);
+        operations.push({ create: { _index: alertsDataStream(namespace), _id: a.id } }, doc);
       } else {
         const e = eventCodec.decode(r.value, r.headers);
-        const doc = withIndexTimes(toEcsDocument(e), now);
-        operations.push({ create: { _index: `logs-audit.events-${namespace}`, _id: e.id } }, doc);
+        const doc = withIndexTimes(toEcsDocument(e), now, namespace);
+        operations.push({ create: { _index: eventsDataStream(namespace), _id: e.id } }, doc);
       }
       origin.push(r);
     } catch (err) {

@@ -10,7 +10,7 @@ import { fromEsError } from './retry.js';
 export async function installTemplates(es: Client, logger: Logger): Promise<void> {
   try {
     await es.ilm.putLifecycle({ name: 'logs-audit', ...(readSchemaFile('elasticsearch/ilm-logs-audit.json') as object) } as never);
-    for (const name of ['logs-audit.events', 'logs-audit.alerts', 'audit-sessions']) {
+    for (const name of ['logs-jwt_audit.events', 'logs-jwt_audit.alerts', 'audit-sessions']) {
       await es.indices.putIndexTemplate({ name, ...(readSchemaFile(`elasticsearch/template-${name}.json`) as object) } as never);
     }
     logger.info('index templates and ILM policy installed');

@@ -46,11 +46,11 @@ before(async () => {
   node = await startSearchNode({ dir, port: 0 });
   esUrl = node.url;
   const es = new Client({ node: node.url });
-  await es.indices.putIndexTemplate({ name: 'e', ...(readSchemaFile('elasticsearch/template-logs-audit.events.json') as object) } as never);
+  await es.indices.putIndexTemplate({ name: 'e', ...(readSchemaFile('elasticsearch/template-logs-jwt_audit.events.json') as object) } as never);
   const now = Date.now();
   const docs = (['token.validated', 'http.exchange'] as const).map((kind, i) => ({ ...(readSchemaFile(`examples/${kind}.json`) as AuditEvent), id: newId(), occurredAt: now - 60_000 + i * 1000 }));
-  for (const e of docs) await es.index({ index: 'logs-audit.events-replay', id: e.id, document: toEcsDocument(e), op_type: 'create' });
-  await es.indices.refresh({ index: 'logs-audit.events-replay' });
+  for (const e of docs) await es.index({ index: 'logs-jwt_audit.events-replay', id: e.id, document: toEcsDocument(e), op_type: 'create' });
+  await es.indices.refresh({ index: 'logs-jwt_audit.events-replay' });
   await es.close();
   tokenFile = path.join(dir, 'operator-token');
   writeFileSync(tokenFile, `${operatorToken}\n`, { mode: 0o600 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { EVENTS_INDEX_PATTERN } from '@jwt-audit/ecs';
 import { esClientOptions } from '@jwt-audit/runtime';
 import { EXIT } from '../program.js';
 import { esConnection, esRefused } from '../connections.js';
@@ -165,7 +166,7 @@ export function register(program: Command): void {
     .description(
       'replay a recorded session against a test instance and compare each answer with the recorded one: the requests in recorded order with their method, path, query, allow-listed headers and captured bodies, authenticated with your token (recorded tokens are never stored)',
     )
-    .option('--session <id>', 'the recorded session (audit.session_id: the token\'s sid)', identifier('--session'))
+    .option('--session <id>', 'the recorded session (jwt_audit.session_id: the token\'s sid)', identifier('--session'))
     .option('--subject <sub>', 'every request of a subject (user.id) between --since and --until', identifier('--subject'))
     .option('--event <ids>', 'these events (ids, comma separated or repeated)', eventIds)
     .option('--since <time>', 'from: a duration back from now (15m, 2h, 7d), ISO 8601, epoch ms or date math (now-1h)', time('--since'))
@@ -182,7 +183,7 @@ export function register(program: Command): void {
     .option('--allow-production', 'allow a target that is a configured production upstream')
     .option('--production-upstream <urls>', 'production upstreams to refuse as target, besides the interceptor\'s AUDIT_INTERCEPTOR_UPSTREAMS (comma separated or repeated)', productionUpstream)
     .option('--interceptor-config <file>', 'the interceptor\'s config file: its upstreams are refused as target too')
-    .option('--index <pattern>', 'index, data stream or pattern of events', 'logs-audit.events-*')
+    .option('--index <pattern>', 'index, data stream or pattern of events', EVENTS_INDEX_PATTERN)
     .option('--json', `one JSON report: {"target","selection","dry_run","summary","requests":[...]}`)
     .option('--es-url <url>', 'Elasticsearch URL (default: AUDIT_ES_URL or http://127.0.0.1:9200; credentials and CA from AUDIT_ES_*)')
     .option('--api-key <key>', 'Elasticsearch API key (default: AUDIT_ES_API_KEY)')

@@ -33,7 +33,7 @@ function fieldsRead(doc: Record<string, unknown>, read: (d: never) => unknown): 
 const eventSchema = readSchemaFile('avro/audit-event.avsc') as never;
 const unmapped = (paths: Set<string>, table: FieldTable) => [...paths].filter((p) => !table.has(p));
 
-test('every field an event row reads is a mapped field of logs-audit.events-*', () => {
+test('every field an event row reads is a mapped field of logs-jwt_audit.events-*', () => {
   const read = new Set<string>();
   for (const kind of EVENT_KINDS) {
     const doc = withIndexTimes(toEcsDocument(maximal(eventSchema, { kind }).value as unknown as AuditEvent), new Date().toISOString());
@@ -43,10 +43,10 @@ test('every field an event row reads is a mapped field of logs-audit.events-*', 
   assert.deepEqual(unmapped(read, EVENT_FIELDS), []);
 });
 
-test('every field an alert row reads is a mapped field of logs-audit.alerts-*', () => {
+test('every field an alert row reads is a mapped field of logs-jwt_audit.alerts-*', () => {
   const doc = withIndexTimes(alertToEcsDocument(maximal(readSchemaFile('avro/alert.avsc') as never).value as unknown as Alert), new Date().toISOString());
   const read = fieldsRead(doc, (d: AlertRow) => formatAlertRow(d));
-  assert.ok(read.has('rule.name') && read.has('audit.alert.severity'), [...read].join(', '));
+  assert.ok(read.has('rule.name') && read.has('jwt_audit.alert.severity'), [...read].join(', '));
   assert.deepEqual(unmapped(read, ALERT_FIELDS), []);
 });
 

@@ -30,7 +30,7 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'cli-search-'));
   node = await startSearchNode({ dir, port: 0 });
   const es = new Client({ node: node.url });
-  await es.indices.putIndexTemplate({ name: 'e', ...(readSchemaFile('elasticsearch/template-logs-audit.events.json') as object) } as never);
+  await es.indices.putIndexTemplate({ name: 'e', ...(readSchemaFile('elasticsearch/template-logs-jwt_audit.events.json') as object) } as never);
   const base = readSchemaFile('examples/token.rejected.json') as AuditEvent;
   const now = Date.now();
   const events: AuditEvent[] = [
@@ -44,7 +44,7 @@ before(async () => {
       return { ...issued, id: newId(), occurredAt: now - 10_000 + i, actor: { ...issued.actor, sub: 'carol' }, token: { ...issued.token!, typ } };
     }),
   ];
-  await es.bulk({ refresh: true, operations: events.flatMap((e) => [{ create: { _index: 'logs-audit.events-test', _id: e.id } }, toEcsDocument(e)]) });
+  await es.bulk({ refresh: true, operations: events.flatMap((e) => [{ create: { _index: 'logs-jwt_audit.events-test', _id: e.id } }, toEcsDocument(e)]) });
   await es.close();
 });
 
@@ -94,8 +94,8 @@ test('audit search --alerts: a table of severity, rule and description; a patter
   const es = new Client({ node: node.url });
   const alert = { ...(readSchemaFile('examples/alert.json') as Alert), id: newId(), raisedAt: Date.now() - 5_000 };
   try {
-    await es.indices.putIndexTemplate({ name: 'a', ...(readSchemaFile('elasticsearch/template-logs-audit.alerts.json') as object) } as never);
-    await es.index({ index: 'logs-audit.alerts-test', id: alert.id, op_type: 'create', refresh: true, document: alertToEcsDocument(alert) });
+    await es.indices.putIndexTemplate({ name: 'a', ...(readSchemaFile('elasticsearch/template-logs-jwt_audit.alerts.json') as object) } as never);
+    await es.index({ index: 'logs-jwt_audit.alerts-test', id: alert.id, op_type: 'create', refresh: true, document: alertToEcsDocument(alert) });
   } finally {
     await es.close();
   }

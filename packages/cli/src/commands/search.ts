@@ -1,5 +1,6 @@
 import { Client, type estypes } from '@elastic/elasticsearch';
 import { Command, InvalidArgumentError } from 'commander';
+import { ALERTS_INDEX_PATTERN, EVENTS_INDEX_PATTERN } from '@jwt-audit/ecs';
 import { esClientOptions, type EsConnectionConfig } from '@jwt-audit/runtime';
 import { EXIT } from '../program.js';
 import { esConnection, esRefused } from '../connections.js';
@@ -28,7 +29,7 @@ export interface SearchRow {
   url?: { path?: string };
   message?: string;
   rule?: { name?: string };
-  jwt?: { typ?: string };
+  jwt_audit?: { token?: { typ?: string } };
 }
 
 export interface AlertRow {
@@ -37,18 +38,18 @@ export interface AlertRow {
   rule?: { name?: string };
   user?: { id?: string };
   source?: { ip?: string };
-  audit?: { alert?: { severity?: string; count?: number } };
+  jwt_audit?: { alert?: { severity?: string; count?: number } };
 }
 
 /** Alerts read differently from events: severity, rule and what it says, then who and where. */
 export function formatAlertRow(d: AlertRow): string {
   return [
     (d['@timestamp'] ?? '').replace('T', ' ').replace('Z', ''),
-    (d.audit?.alert?.severity ?? '').toUpperCase().padEnd(8),
+    (d.jwt_audit?.alert?.severity ?? '').toUpperCase().padEnd(8),
     (d.rule?.name ?? '').padEnd(30),
     (d.user?.id ?? '-').padEnd(20),
     (d.source?.ip ?? '-').padEnd(15),
-    `x${d.audit?.alert?.count ?? 1}`.padEnd(5),
+    `x${d.jwt_audit?.alert?.count ?? 1}`.padEnd(5),
     d.message ?? '',
   ].join('  ');
 }
@@ -59,7 +60,7 @@ export function formatAlertRow(d: AlertRow): string {
  */
 export function actionOf(d: SearchRow): string {
   const action = d.event?.action ?? d.rule?.name ?? '';
-  const typ = d.jwt?.typ;
+  const typ = d.jwt_audit?.token?.typ;
   return action.startsWith('token-') && typ && typ !== 'unknown' ? `${action} (${typ})` : action;
 }
 
@@ -107,8 +108,8 @@ export function register(program: Command): void {
       if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('1..10000');
       return n;
     }, 50)
-    .option('--index <pattern>', 'index, data stream or pattern', 'logs-audit.events-*')
-    .option('--alerts', 'search alerts instead of events (logs-audit.alerts-*)')
+    .option('--index <pattern>', 'index, data stream or pattern', EVENTS_INDEX_PATTERN)
+    .option('--alerts', `search alerts instead of events (${ALERTS_INDEX_PATTERN})`)
     .option('--json', 'one JSON document per line')
     .option('--follow', 'keep printing new matches (every 2 s) until interrupted')
     .option('--es-url <url>', 'Elasticsearch URL (default: AUDIT_ES_URL or http://127.0.0.1:9200; credentials and CA from AUDIT_ES_*)')
@@ -116,7 +117,7 @@ export function register(program: Command): void {
     .action(async (query: string, o: { since?: string; from?: string; to?: string; size: number; index: string; alerts?: boolean; json?: boolean; follow?: boolean; esUrl?: string; apiKey?: string }) => {
       const conn = esConnection({ ...(o.esUrl !== undefined ? { esUrl: o.esUrl } : {}), ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}) });
       const es = client(conn);
-      const index = o.alerts ? 'logs-audit.alerts-*' : o.index;
+      const index = o.alerts ? ALERTS_INDEX_PATTERN : o.index;
       const from = o.since ?? o.from;
       const filter: estypes.QueryDslQueryContainer[] = [];
       if (from || o.to) filter.push({ range: { '@timestamp': { ...(from ? { gte: from } : {}), ...(o.to ? { lte: o.to } : {}) } } });

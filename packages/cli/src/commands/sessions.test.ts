@@ -70,7 +70,7 @@ async function auditHere(args: string[]) {
   }
 }
 
-const ids = (stdout: string) => stdout.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { audit: { session: { id: string } } }).audit.session.id);
+const ids = (stdout: string) => stdout.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { jwt_audit: { session: { id: string } } }).jwt_audit.session.id);
 
 test('audit sessions: every session newest first as a table, filtered by --subject, --open, --since, as --json', async () => {
   const all = await audit(['sessions']);

@@ -12,17 +12,15 @@ import { parseSince } from './search.js';
 
 export interface SessionRow {
   user?: { id?: string };
-  audit?: {
+  /** ECS: start, end, duration (ns) and reason (why it ended) of the session. */
+  event?: { start?: string; end?: string; duration?: number; reason?: string };
+  jwt_audit?: {
     session?: {
       id?: string;
       basis?: string;
       client_id?: string;
       open?: boolean;
-      started_at?: string;
       last_seen_at?: string;
-      ended_at?: string;
-      duration_ms?: number;
-      end_reason?: string;
       requests?: number;
       ips?: string[];
       ips_dropped?: number;
@@ -47,12 +45,13 @@ export function formatDuration(ms: number | undefined): string {
 export const SESSION_HEADER = `${'started'.padEnd(19)}  ${'ended'.padEnd(19)}  ${'duration'.padEnd(8)}  ${'user'.padEnd(20)}  ${'client'.padEnd(14)}  ${'basis'.padEnd(14)}  ${'reqs'.padStart(5)}  ${'ips'.padStart(4)}  ${'countries'.padEnd(10)}  ${'alerts'.padStart(6)}  end reason`;
 
 export function formatSessionRow(d: SessionRow): string {
-  const s = d.audit?.session ?? {};
+  const s = d.jwt_audit?.session ?? {};
+  const e = d.event ?? {};
   const flags = [s.after_end ? `+${s.after_end} after end` : '', s.rejections ? `${s.rejections} rejected` : ''].filter(Boolean).join(', ');
   return [
-    time(s.started_at).padEnd(19),
-    (s.open ? 'open' : time(s.ended_at)).padEnd(19),
-    formatDuration(s.duration_ms).padEnd(8),
+    time(e.start).padEnd(19),
+    (s.open ? 'open' : time(e.end)).padEnd(19),
+    formatDuration(e.duration === undefined ? undefined : e.duration / 1e6).padEnd(8),
     (d.user?.id ?? '-').padEnd(20),
     (s.client_id ?? '-').padEnd(14),
     (s.basis ?? '').padEnd(14),
@@ -60,7 +59,7 @@ export function formatSessionRow(d: SessionRow): string {
     `${(s.ips?.length ?? 0)}${s.ips_dropped ? '+' : ''}`.padStart(4),
     (s.countries ?? []).join(',').padEnd(10),
     String(s.alerts ?? 0).padStart(6),
-    `${s.end_reason ?? (s.open ? '' : '?')}${flags ? ` (${flags})` : ''}`,
+    `${e.reason ?? (s.open ? '' : '?')}${flags ? ` (${flags})` : ''}`,
   ].join('  ');
 }
 
@@ -78,9 +77,9 @@ function subject(v: string): string {
 export function sessionsQuery(o: { subject?: string; open?: boolean; since?: string }): estypes.QueryDslQueryContainer {
   const filter: estypes.QueryDslQueryContainer[] = [];
   if (o.subject !== undefined) filter.push({ term: { 'user.id': o.subject } });
-  if (o.open) filter.push({ term: { 'audit.session.open': true } });
+  if (o.open) filter.push({ term: { 'jwt_audit.session.open': true } });
   // active since: a session that began earlier but was still seen in the window counts
-  if (o.since) filter.push({ range: { 'audit.session.last_seen_at': { gte: o.since } } });
+  if (o.since) filter.push({ range: { 'jwt_audit.session.last_seen_at': { gte: o.since } } });
   return { bool: { filter } };
 }
 
@@ -109,7 +108,7 @@ export function register(program: Command): void {
           process.exitCode = EXIT.failed;
           return;
         }
-        const res = await es.search({ index: o.index, size: o.size, sort: [{ 'audit.session.started_at': 'desc' }], query: sessionsQuery(o), ignore_unavailable: true, allow_no_indices: true, track_total_hits: true });
+        const res = await es.search({ index: o.index, size: o.size, sort: [{ 'event.start': 'desc' }], query: sessionsQuery(o), ignore_unavailable: true, allow_no_indices: true, track_total_hits: true });
         const hits = res.hits.hits;
         if (o.json) {
           for (const h of hits) process.stdout.write(`${JSON.stringify(h._source)}\n`);

@@ -32,7 +32,7 @@ test('the example exchange: recorded method, path, query, allow-listed headers a
 
 test('what cannot be replayed faithfully is flagged with why', () => {
   const base = example('http.exchange');
-  const withReq = (req: object, audit: object = {}) => planRequest('e', { ...base, http: { ...base.http, request: { method: 'POST', ...req } }, audit: { ...base.audit, http: { ...base.audit!.http, ...audit } } });
+  const withReq = (req: object, audit: object = {}) => planRequest('e', { ...base, http: { ...base.http, request: { method: 'POST', ...req } }, jwt_audit: { ...base.jwt_audit, http: { ...base.jwt_audit!.http, ...audit } } });
   const truncated = withReq({ body: { bytes: 9000, content: '{"a":"' } }, { request_truncated: true });
   assert.equal(truncated.unfaithful, true);
   assert.match(truncated.flags[0]!.message, /truncated: 6 of 9000 bytes/);
@@ -44,12 +44,12 @@ test('what cannot be replayed faithfully is flagged with why', () => {
   assert.match(off.flags[0]!.message, /capture policy kept no request body; it had 40 bytes/);
   const empty = withReq({}, { request_headers: { 'content-length': '0' } });
   assert.equal(empty.unfaithful, false);
-  const get = planRequest('g', { ...base, http: { ...base.http, request: { method: 'GET' } }, audit: { ...base.audit, http: {} } });
+  const get = planRequest('g', { ...base, http: { ...base.http, request: { method: 'GET' } }, jwt_audit: { ...base.jwt_audit, http: {} } });
   assert.equal(get.unfaithful, false, 'a GET without a captured body had none');
   const secret = withReq({ mime_type: 'application/json', body: { bytes: 2, content: '{}' } }, { request_headers: { 'x-api-key': 'hmac:k1:0123456789abcdef0123456789abcdef', cookie: 'hmac:k1:0123456789abcdef0123456789abcdef', 'x-trace': 'a\r\nx-injected: 1', host: 'prod.example.com' } });
   assert.deepEqual(secret.headers, { 'content-type': 'application/json' });
   assert.deepEqual(secret.flags.map((f) => f.code), ['secret-header-dropped', 'secret-header-dropped', 'secret-header-dropped']);
-  const refused = planRequest('r', { ...base, audit: { ...base.audit, attributes: { 'auth.rejection': 'revoked' } } });
+  const refused = planRequest('r', { ...base, jwt_audit: { ...base.jwt_audit, attributes: { 'auth.rejection': 'revoked' } } });
   assert.ok(refused.flags.some((f) => f.code === 'refused-at-edge' && /revoked/.test(f.message)));
   assert.throws(() => planRequest('x', example('token.issued')), NotAnExchange);
 });
@@ -60,7 +60,7 @@ test('any document: a plan whose headers are all strings, or NotAnExchange (gene
   const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
   const values = [null, undefined, 0, -1, 1e308, '', 'x', '/', '/api\r\nx: y', 'GET', ['a'], { a: 1 }, true, 'hmac:k:0123456789abcdef0123456789abcdef', '[redacted:x]'];
   const any = () => values[Math.floor(r() * values.length)];
-  const paths = ['@timestamp', 'http.request.method', 'http.request.mime_type', 'http.request.body', 'http.request.body.bytes', 'http.request.body.content', 'http.response', 'http.response.status_code', 'http.response.body.content', 'http.response.body.bytes', 'url.path', 'url.query', 'audit.kind', 'audit.http.request_headers', 'audit.http.request_headers.accept', 'audit.http.request_headers.content-length', 'audit.http.response_headers', 'audit.http.request_truncated', 'audit.attributes', 'audit.route', 'jwt.fingerprint'];
+  const paths = ['@timestamp', 'http.request.method', 'http.request.mime_type', 'http.request.body', 'http.request.body.bytes', 'http.request.body.content', 'http.response', 'http.response.status_code', 'http.response.body.content', 'http.response.body.bytes', 'url.path', 'url.query', 'event.action', 'jwt_audit.http.request_headers', 'jwt_audit.http.request_headers.accept', 'jwt_audit.http.request_headers.content-length', 'jwt_audit.http.response_headers', 'jwt_audit.http.request_truncated', 'jwt_audit.attributes', 'jwt_audit.route', 'jwt_audit.token.fingerprint'];
   let planned = 0;
   const template = example('http.exchange');
   for (let i = 0; i < 1000; i++) {
@@ -111,7 +111,7 @@ test('replay: recorded spacing kept under --pace recorded, the rate limit otherw
   const plan = [
     planRequest('a', { ...base, '@timestamp': at(0) }),
     planRequest('b', { ...base, '@timestamp': at(4000) }),
-    planRequest('c', { ...base, '@timestamp': at(4500), audit: { ...base.audit, http: { ...base.audit!.http, request_truncated: true } } }),
+    planRequest('c', { ...base, '@timestamp': at(4500), jwt_audit: { ...base.jwt_audit, http: { ...base.jwt_audit!.http, request_truncated: true } } }),
   ];
   const waits: number[] = [];
   const sleep = async (ms: number) => void waits.push(ms);

@@ -5,13 +5,13 @@
  *
  * What the document holds (packages/ecs `toEcsDocument`, packages/edge capture policy):
  *   http.request.method, url.path, url.query        the request line (query after masking)
- *   audit.http.request_headers                      allow-listed headers; secret ones only as
+ *   jwt_audit.http.request_headers                      allow-listed headers; secret ones only as
  *                                                   fingerprints (`sha256:<hex>`, `hmac:<id>:<hex>`)
- *   http.request.body.{bytes, content}, http.request.mime_type, audit.http.request_truncated
+ *   http.request.body.{bytes, content}, http.request.mime_type, jwt_audit.http.request_truncated
  *                                                   a captured body: the first maxBodyBytes as UTF-8
  *                                                   text, masked; binary bodies only as size + sha256
- *   http.response.status_code, http.response.body.{bytes, content}, audit.http.response_sha256,
- *   audit.http.response_truncated, audit.http.response_headers
+ *   http.response.status_code, http.response.body.{bytes, content}, jwt_audit.http.response_sha256,
+ *   jwt_audit.http.response_truncated, jwt_audit.http.response_headers
  *                                                   what the client was answered
  * Recorded tokens are never stored, so the Authorization header is the operator's token, sent
  * where the recorded request carried a credential.
@@ -28,12 +28,10 @@ export interface ExchangeDocument {
     response?: { status_code?: number; mime_type?: string; body?: { bytes?: number; content?: string } };
   };
   url?: { path?: string; query?: string };
-  jwt?: { fingerprint?: string };
-  audit?: {
-    kind?: string;
+  jwt_audit?: {
+    token?: { fingerprint?: string };
     route?: string;
     session_id?: string;
-    latency_ms?: number;
     masking?: { rules?: string[] };
     attributes?: Record<string, string>;
     http?: {
@@ -109,11 +107,11 @@ function recordedResponse(d: ExchangeDocument): RecordedResponse | null {
   const res = d.http?.response;
   if (!plainObject(res) || typeof res.status_code !== 'number') return null;
   const body = plainObject(res.body) ? res.body : undefined;
-  const truncated = d.audit?.http?.response_truncated === true;
-  const headers = plainObject(d.audit?.http?.response_headers) ? d.audit!.http!.response_headers! : {};
+  const truncated = d.jwt_audit?.http?.response_truncated === true;
+  const headers = plainObject(d.jwt_audit?.http?.response_headers) ? d.jwt_audit!.http!.response_headers! : {};
   const length = headers['content-length'];
   const size = typeof body?.bytes === 'number' ? body.bytes : typeof length === 'string' && /^\d{1,15}$/.test(length) ? Number(length) : null;
-  const sha = d.audit?.http?.response_sha256;
+  const sha = d.jwt_audit?.http?.response_sha256;
   const type = res.mime_type ?? headers['content-type'];
   return {
     status: res.status_code,
@@ -138,9 +136,9 @@ export function planRequest(id: string, d: ExchangeDocument): PlannedRequest {
   const query = typeof d.url?.query === 'string' ? d.url.query : null;
   if (query && hasMask(query)) flags.push({ code: 'request-masked', message: 'query string has masked values: replayed as their masks' });
 
-  const recordedHeaders = plainObject(d.audit?.http?.request_headers) ? d.audit!.http!.request_headers! : {};
+  const recordedHeaders = plainObject(d.jwt_audit?.http?.request_headers) ? d.jwt_audit!.http!.request_headers! : {};
   const headers: Record<string, string> = {};
-  let authenticated = d.audit?.kind === 'token.validated' || d.jwt?.fingerprint !== undefined;
+  let authenticated = d.event?.action === 'token-validated' || d.jwt_audit?.token?.fingerprint !== undefined;
   for (const [rawName, value] of Object.entries(recordedHeaders)) {
     const name = rawName.toLowerCase();
     if (typeof value !== 'string' || NOT_REPLAYED.has(name)) continue;
@@ -176,7 +174,7 @@ export function planRequest(id: string, d: ExchangeDocument): PlannedRequest {
   if (rb) {
     if (typeof rb.content === 'string') {
       body = rb.content;
-      if (d.audit?.http?.request_truncated === true) {
+      if (d.jwt_audit?.http?.request_truncated === true) {
         unfaithful = true;
         flags.push({ code: 'request-body-truncated', message: `request body truncated: ${Buffer.byteLength(rb.content)} of ${rb.bytes ?? '?'} bytes were kept` });
       } else if (hasMask(rb.content)) {
@@ -195,7 +193,7 @@ export function planRequest(id: string, d: ExchangeDocument): PlannedRequest {
   const mime = d.http?.request?.mime_type;
   if (body !== null && typeof mime === 'string' && mime !== '' && !/[\0-\x1f\x7f]/.test(mime) && headers['content-type'] === undefined) headers['content-type'] = mime;
 
-  const rejection = plainObject(d.audit?.attributes) ? d.audit!.attributes!['auth.rejection'] : undefined;
+  const rejection = plainObject(d.jwt_audit?.attributes) ? d.jwt_audit!.attributes!['auth.rejection'] : undefined;
   if (typeof rejection === 'string' && rejection !== '') flags.push({ code: 'refused-at-edge', message: `the recorded request was refused at the edge (${rejection}); it is replayed with the operator's token` });
 
   const at = Date.parse(d['@timestamp'] ?? '');
@@ -210,6 +208,6 @@ export function planRequest(id: string, d: ExchangeDocument): PlannedRequest {
     flags,
     unfaithful,
     recorded: recordedResponse(d),
-    route: typeof d.audit?.route === 'string' ? d.audit.route : null,
+    route: typeof d.jwt_audit?.route === 'string' ? d.jwt_audit.route : null,
   };
 }

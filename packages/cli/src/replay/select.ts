@@ -7,6 +7,7 @@
  * request only and is followed by the http.exchange of the same request, which is the one taken.
  */
 import type { Client, estypes } from '@elastic/elasticsearch';
+import { ecsAction } from '@jwt-audit/ecs';
 import type { ExchangeDocument } from './plan.js';
 
 export type Selector =
@@ -22,6 +23,8 @@ export interface Selection {
 }
 
 export const EXCHANGE_KINDS = ['http.exchange', 'token.validated'];
+/** The same kinds as ECS event.action writes them (`http-exchange`). */
+export const EXCHANGE_ACTIONS = EXCHANGE_KINDS.map(ecsAction);
 
 export function describeSelection(s: Selection): string {
   const what = s.selector.kind === 'session' ? `session ${s.selector.session}` : s.selector.kind === 'subject' ? `subject ${s.selector.subject}` : `${s.selector.ids.length} event${s.selector.ids.length === 1 ? '' : 's'}`;
@@ -30,8 +33,8 @@ export function describeSelection(s: Selection): string {
 }
 
 export function selectionQuery(s: Selection): estypes.QueryDslQueryContainer {
-  const filter: estypes.QueryDslQueryContainer[] = [{ terms: { 'audit.kind': EXCHANGE_KINDS } }, { exists: { field: 'http.request.method' } }];
-  if (s.selector.kind === 'session') filter.push({ term: { 'audit.session_id': s.selector.session } });
+  const filter: estypes.QueryDslQueryContainer[] = [{ terms: { 'event.action': EXCHANGE_ACTIONS } }, { exists: { field: 'http.request.method' } }];
+  if (s.selector.kind === 'session') filter.push({ term: { 'jwt_audit.session_id': s.selector.session } });
   else if (s.selector.kind === 'subject') filter.push({ term: { 'user.id': s.selector.subject } });
   else filter.push({ ids: { values: s.selector.ids } });
   if (s.since !== undefined || s.until !== undefined) {

@@ -62,8 +62,8 @@ function setupSuite(): DiffCase[] {
   for (const d of documents()) bulk.push({ create: { _id: (d.event as { id: string }).id } }, d);
   return [
     { id: 'setup/ilm', requests: [{ method: 'PUT', path: '/_ilm/policy/logs-audit', body: schema('ilm-logs-audit.json') }] },
-    { id: 'setup/template-events', requests: [{ method: 'PUT', path: '/_index_template/logs-audit.events', body: schema('template-logs-audit.events.json') }] },
-    { id: 'setup/template-alerts', requests: [{ method: 'PUT', path: '/_index_template/logs-audit.alerts', body: schema('template-logs-audit.alerts.json') }] },
+    { id: 'setup/template-events', requests: [{ method: 'PUT', path: '/_index_template/logs-audit.events', body: schema('template-logs-jwt_audit.events.json') }] },
+    { id: 'setup/template-alerts', requests: [{ method: 'PUT', path: '/_index_template/logs-audit.alerts', body: schema('template-logs-jwt_audit.alerts.json') }] },
     { id: 'setup/bulk-60', requests: [{ method: 'POST', path: `${S}/_bulk?refresh=true`, body: bulk, ndjson: true, ignore: ['items.*.*._version'] }] },
     // one segment in document order: _doc and _shard_doc (PIT) then follow the bulk's order, as the
     // node's doc numbers do (a periodic refresh during the bulk may have split it in two)

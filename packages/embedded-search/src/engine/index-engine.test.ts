@@ -213,3 +213,28 @@ test('putMappings merges new fields and refuses a type change', () => {
   assert.throws(() => new IndexEngine({ properties: { x: { type: 'nested' } } }), isEsError('illegal_argument_exception', /nested/));
   assert.throws(() => new IndexEngine({ properties: { x: { type: 'unicorn' } } }), isEsError('mapper_parsing_exception', /No handler for type \[unicorn\]/));
 });
+
+test('constant_keyword: the first value becomes the mapping\'s, any other value is refused as Elasticsearch refuses it', () => {
+  // generated: values of every JSON kind a client could send after the first, and first documents with two values
+  const seconds: unknown[] = ['b', 'A', ' a', 'a ', '', 7, true, ['a', 'b'], ['b']];
+  for (const second of seconds) {
+    const e = new IndexEngine({ dynamic: false, properties: { data_stream: { properties: { namespace: { type: 'constant_keyword' } } } } });
+    e.index('1', { data_stream: { namespace: 'a' } }, { seqNo: 0, version: 1 });
+    assert.equal((e.mappings().properties!.data_stream!.properties!.namespace as { value?: string }).value, 'a');
+    assert.throws(
+      () => e.index('2', { data_stream: { namespace: second } }, { seqNo: 1, version: 1 }),
+      isEsError('document_parsing_exception', /failed to parse field \[data_stream\.namespace\] of type \[constant_keyword\]/),
+      JSON.stringify(second),
+    );
+    assert.equal(e.size, 1, 'the refused document left nothing behind');
+    e.index('3', { data_stream: { namespace: ['a', 'a'] } }, { seqNo: 2, version: 1 });
+    e.index('4', {}, { seqNo: 3, version: 1 });
+    assert.deepEqual(hitIds(e, { term: { 'data_stream.namespace': 'a' } }), ['1', '3']);
+  }
+  const fresh = new IndexEngine({ properties: { ns: { type: 'constant_keyword' } } });
+  assert.throws(() => fresh.index('1', { ns: ['a', 'b'] }, { seqNo: 0, version: 1 }), isEsError('illegal_argument_exception', /Cannot update parameter \[value\] from \[a\] to \[b\]/));
+  assert.equal((fresh.mappings().properties!.ns as { value?: string }).value, undefined, 'a refused first document sets no value');
+  const fixed = new IndexEngine({ properties: { ns: { type: 'constant_keyword', value: 'prod' } } });
+  assert.throws(() => fixed.index('1', { ns: 'dev' }, { seqNo: 0, version: 1 }), isEsError('document_parsing_exception'));
+  fixed.index('2', { ns: 'prod' }, { seqNo: 1, version: 1 });
+});

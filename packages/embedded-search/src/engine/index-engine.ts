@@ -405,14 +405,27 @@ export class IndexEngine {
    * Walks a source and returns the index entries plus the mappings dynamic mapping would add.
    * Throws document_parsing_exception / strict_dynamic_mapping_exception without side effects.
    */
-  private analyze(id: string, source: Record<string, unknown>): { entries: Entry[]; added: Map<string, FieldMapping> } {
+  private analyze(id: string, source: Record<string, unknown>): { entries: Entry[]; added: Map<string, FieldMapping>; constants: Map<string, string> } {
     const entries: Entry[] = [];
     const added = new Map<string, FieldMapping>();
+    // constant_keyword fields without a `value` yet: the first document's value becomes the mapping's
+    const constants = new Map<string, string>();
     const dynamic = String(this.mapping.dynamic ?? 'true');
     const fail = (path: string, type: string, value: unknown) => {
       throw new EsError(400, 'document_parsing_exception', `[1:2] failed to parse field [${path}] of type [${type}] in document with id '${id}'. Preview of field's value: '${preview(value)}'`, { caused_by: parseCause(type, value, formatOf(path)) });
     };
     const formatOf = (path: string) => this.field(path)?.format;
+    /** Elasticsearch's constant_keyword: one value per index, set by the mapping or by the first document that has the field. */
+    const constantValue = (path: string, m: FieldMapping, s: string) => {
+      const fixed = typeof m.value === 'string' ? m.value : constants.get(path);
+      if (fixed === undefined) return void constants.set(path, s);
+      if (s === fixed) return;
+      // two values in the first document: a mapping update that conflicts with itself
+      if (typeof m.value !== 'string') throw new EsError(400, 'illegal_argument_exception', `Mapper for [${path}] conflicts with existing mapper:\n\tCannot update parameter [value] from [${fixed}] to [${s}]`);
+      throw new EsError(400, 'document_parsing_exception', `[1:2] failed to parse field [${path}] of type [constant_keyword] in document with id '${id}'. Preview of field's value: '${preview(s)}'`, {
+        caused_by: { type: 'illegal_argument_exception', reason: `[constant_keyword] field [${path}] only accepts values that are equal to the value defined in the mappings [${fixed}], but got [${s}]` },
+      });
+    };
     const leaf = (path: string, m: FieldMapping, value: unknown) => {
       if (value === null || value === undefined) return;
       const info = this.infoOf(path, m);
@@ -430,6 +443,7 @@ export class IndexEngine {
         case 'keyword': {
           if (typeof value === 'object') fail(path, type, value);
           const s = String(value);
+          if (type === 'constant_keyword') constantValue(path, m, s);
           if (m.ignore_above === undefined || s.length <= m.ignore_above) entries.push({ field: path, term: s, dv: true });
           break;
         }
@@ -518,7 +532,7 @@ export class IndexEngine {
       }
     };
     walk(source, this.paths, String(this.mapping.dynamic ?? 'true') === 'false' ? 'false' : dynamic);
-    return { entries, added };
+    return { entries, added, constants };
   }
 
   /** The cached node of `parent.key`: its dotted path is built and hashed once, not per document. */
@@ -554,6 +568,16 @@ export class IndexEngine {
     return m && (m.type === undefined || m.type === 'object') ? m : undefined;
   }
 
+  /** The first value of a constant_keyword field becomes its mapping's `value`, as GET _mapping then shows it. */
+  private fixConstants(constants: Map<string, string>): void {
+    if (constants.size === 0) return;
+    for (const [path, v] of constants) {
+      const m = this.flat.get(path);
+      if (m && m.__parent === undefined) m.value = v;
+    }
+    this.mappingVersion++;
+  }
+
   private addDynamic(added: Map<string, FieldMapping>): void {
     if (added.size === 0) return;
     for (const [path, m] of added) {
@@ -577,9 +601,10 @@ export class IndexEngine {
    */
   index(id: string, source: Record<string, unknown>, meta: { seqNo: number; version: number; primaryTerm?: number }, text?: string): void {
     if (source === null || typeof source !== 'object' || Array.isArray(source)) throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: the document must be an object`);
-    const { entries, added } = this.analyze(id, source);
+    const { entries, added, constants } = this.analyze(id, source);
     // validated: from here on nothing throws
     this.addDynamic(added);
+    this.fixConstants(constants);
     const existing = this.idMap.get(id);
     if (existing !== undefined) this.kill(existing);
     const n = this.maxDoc++;
