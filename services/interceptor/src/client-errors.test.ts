@@ -96,6 +96,7 @@ function generateCases(): RefusedCase[] {
     cases.push({
       name: 'a body that never arrives',
       bytes: head(['content-length: 1000'], `POST ${p} HTTP/1.1`),
+      // biome-ignore lint/suspicious/noThenProperty: a case's follow-up step, never awaited as a promise
       then: (s) => {
         const drip = setInterval(() => (s.writable ? s.write('x') : clearInterval(drip)), 100);
         s.on('close', () => clearInterval(drip));
