@@ -1,4 +1,2 @@
-export { IndexEngine, SUPPORTED_TYPES, type Mappings, type FieldMapping } from './index-engine.js';
-export { search, count, filterSource, type SearchTarget } from './search.js';
-export { resolveDate } from './date-math.js';
-export { parseDate } from './values.js';
+export { IndexEngine, type Mappings } from './index-engine.js';
+export { search, count, type SearchTarget } from './search.js';
