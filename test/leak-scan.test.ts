@@ -37,6 +37,7 @@ import { createEnricherService, enricherDefaults } from '@jwt-audit/enricher';
 import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
 import { createArchiverService, archiverDefaults } from '@jwt-audit/archiver';
 import { createDetectorService, defaults as detectorDefaults } from '@jwt-audit/anomaly-detector';
+import { until } from '@jwt-audit/runtime/testing/wait';
 
 const HTTP_PLACEMENTS = ['request header', 'query', 'nested JSON', 'form', 'multipart', 'free text', 'response body', 'response header', 'forged token claims'] as const;
 /** Lifecycle-event fields of the ingest API: each kind is pushed in each of them (a 400 is a refusal, not a leak). */
@@ -70,16 +71,6 @@ const forms = (s: string): Array<[string, string]> => [
   ['percent-encoded', encodeURIComponent(s)],
   ['base64', Buffer.from(s).toString('base64')],
 ];
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 45_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function filesUnder(dir: string): string[] {
   const out: string[] = [];

@@ -12,18 +12,11 @@ import { decodeSegment, loadJwks, localStorage, readHead, verifyArchive } from '
 import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
 import { archiverDefaults, createArchiverService } from './index.js';
+import { until } from '@jwt-audit/runtime/testing/wait';
 
 const logger = createLogger({ name: 'test', level: process.env.DEBUG_TEST ? 'debug' : 'silent', ...(process.env.DEBUG_TEST ? {} : { destination: new Writable({ write: (_c, _e, cb) => cb() }) }) });
 const main = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');
 const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('a crash mid-segment (process killed) then restart: no gap, no duplicate, every record archived once (and a codec change between runs verifies)', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'archiver-'));
