@@ -68,3 +68,41 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     throw err;
   }
 }
+
+type KafkaClient = ReturnType<typeof createKafkaClient>;
+
+/** Records a topic holds: its end offsets summed over partitions. */
+export async function topicEnd(kafka: KafkaClient, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Whether every consumer group named has committed up to the end of each of its topics: the
+ * positive marker that a stage has handled everything before it (stages commit only after their
+ * output is written), so what it writes is all there to read.
+ */
+export async function caughtUp(kafka: KafkaClient, groups: Record<string, readonly string[]>): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const [groupId, topics] of Object.entries(groups)) {
+      for (const topic of topics) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        for (const end of ends) {
+          const at = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
+          if (Number(end.high) > 0 && at < Number(end.high)) return false;
+        }
+      }
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
