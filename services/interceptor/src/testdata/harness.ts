@@ -172,6 +172,8 @@ export interface StackOptions {
   routes: InterceptorConfig['routes'];
   /** anything else of the interceptor's config (testConfig's defaults otherwise); revocations default off */
   config?: Partial<InterceptorConfig>;
+  /** the interceptor's ops listener (/metrics, /healthz) on a free port */
+  ops?: boolean;
 }
 
 /**
@@ -180,13 +182,17 @@ export interface StackOptions {
  * stop() stops them in order and removes the directory.
  */
 export async function startStack(o: StackOptions) {
+  return startStackWith(o, await startEchoUpstream());
+}
+
+/** startStack with the test's own upstream (named 'api') instead of the echo upstream; stop() closes it too. */
+export async function startStackWith<U extends { url: string; close(): Promise<void> }>(o: StackOptions, upstream: U) {
   const logger = quietLogger();
   const dir = await mkdtemp(path.join(tmpdir(), `${o.name}-`));
   const broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
   const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, logger);
   await ensureTopics(kafka);
   const auth = await startTestAuthServer();
-  const upstream = await startEchoUpstream();
   const interceptor = createInterceptor(
     testConfig({
       brokers: [broker.address],
@@ -199,9 +205,9 @@ export async function startStack(o: StackOptions) {
       revocations: { enabled: false, startupTimeoutMs: 1_000 },
       ...o.config,
     }),
-    { logger },
+    { logger, ...(o.ops ? { ops: true } : {}) },
   );
-  const { url } = await interceptor.start();
+  const { url, opsUrl } = await interceptor.start();
   const reader = await collectEvents(kafka, TOPICS.raw);
   const stop = async () => {
     await reader.stop().catch(() => undefined);
@@ -211,7 +217,7 @@ export async function startStack(o: StackOptions) {
     await broker.close().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   };
-  return { dir, broker, kafka, auth, upstream, interceptor, url, reader, logger, stop };
+  return { dir, broker, kafka, auth, upstream, interceptor, url, opsUrl, reader, logger, stop };
 }
 
 /** mulberry32: a small seeded PRNG, so generated test cases are the same on every run. */
