@@ -11,6 +11,7 @@ import { startBroker } from '@jwt-audit/embedded-kafka';
 import { eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent } from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
+import { until } from '@jwt-audit/runtime/testing/wait';
 
 /**
  * The checkpoint topic as the anchor outside the archive: the archiver publishes every
@@ -21,14 +22,6 @@ import { createLogger } from '@jwt-audit/runtime';
 const logger = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
 const TOPIC = TOPICS.enriched;
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 60_000) {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The command lines in this process, output captured without swallowing the test runner's own reports. */
 const audit = (args: string[]) => runAuditCaptured(args);

@@ -37,6 +37,8 @@ import { createEnricherService, enricherDefaults } from '@jwt-audit/enricher';
 import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
 import { createArchiverService, archiverDefaults } from '@jwt-audit/archiver';
 import { createDetectorService, defaults as detectorDefaults } from '@jwt-audit/anomaly-detector';
+import { until } from '@jwt-audit/runtime/testing/wait';
+import { caughtUp, topicEnd } from './support/embedded.js';
 
 const HTTP_PLACEMENTS = ['request header', 'query', 'nested JSON', 'form', 'multipart', 'free text', 'response body', 'response header', 'forged token claims'] as const;
 /** Lifecycle-event fields of the ingest API: each kind is pushed in each of them (a 400 is a refusal, not a leak). */
@@ -70,16 +72,6 @@ const forms = (s: string): Array<[string, string]> => [
   ['percent-encoded', encodeURIComponent(s)],
   ['base64', Buffer.from(s).toString('base64')],
 ];
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 45_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
@@ -302,7 +294,21 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
     },
   });
   await until('the topics read', async () => ((counts.get(TOPICS.masked) ?? 0) >= expected && (counts.get(TOPICS.enriched) ?? 0) >= expected ? true : undefined));
-  await new Promise((r) => setTimeout(r, 1_000)); // alerts and dead letters trail the events
+  // alerts and dead letters trail the events: the stages that write them have committed every
+  // input record (after writing), and the reader has read both topics to their end
+  const setup = createKafkaClient(kafkaCfg('leak-offsets'), logger);
+  await until('every stage caught up', () =>
+    caughtUp(setup, {
+      [maskerDefaults.groupId]: [TOPICS.raw],
+      [enricherDefaults.groupId]: [TOPICS.masked],
+      [indexerDefaults.groupId]: [TOPICS.enriched, TOPICS.alerts],
+      [detectorDefaults.groupId]: [TOPICS.enriched, detectorDefaults.topics.repartition],
+    }),
+  );
+  for (const topic of [TOPICS.alerts, TOPICS.dlq]) {
+    const end = await topicEnd(setup, topic);
+    await until(`${topic} read to its end (${end})`, () => (counts.get(topic) ?? 0) >= end);
+  }
   await consumer.disconnect();
   const docs = await es.search({ index: 'logs-jwt_audit.*', size: 10_000, query: { match_all: {} } });
   stored.push(['search node documents', Buffer.from(JSON.stringify(docs.hits.hits))]);

@@ -32,6 +32,7 @@ import { createMaskerService, maskerDefaults } from '@jwt-audit/masker';
 import { createEnricherService, enricherDefaults } from '@jwt-audit/enricher';
 import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
 import { createDetectorService, defaults as detectorDefaults } from '@jwt-audit/anomaly-detector';
+import { until } from '@jwt-audit/runtime/testing/wait';
 
 const OUTAGE_MS = 30_000;
 const NAMESPACE = 'outage';
@@ -53,16 +54,6 @@ function capture(name: string) {
     },
   });
   return { name, lines, logger: createLogger({ name, level: 'info', destination }) };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await Promise.resolve(fn()).catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out (${ms} ms) waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 test('a 30 s broker outage: fewer than 10 lines per service, each with a down line, a count line and a back line, no stack', async (t) => {

@@ -15,35 +15,18 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { Client } from '@elastic/elasticsearch';
 import { runAuditCaptured as audit } from '@jwt-audit/cli';
-import { startBroker } from '@jwt-audit/embedded-kafka';
-import { startSearchNode } from '@jwt-audit/embedded-search';
-import { createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
-import { createLogger } from '@jwt-audit/runtime';
-import { startAuthServer, startUpstream, type AuthServer } from '@jwt-audit/demo';
+import { startUpstream, type AuthServer } from '@jwt-audit/demo';
 import type { RouteConfig } from '@jwt-audit/edge';
 import { createInterceptor, defaults as interceptorDefaults, type InterceptorConfig } from '@jwt-audit/interceptor';
-import { createMaskerService, maskerDefaults } from '@jwt-audit/masker';
-import { createEnricherService, enricherDefaults } from '@jwt-audit/enricher';
-import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
+import { until } from '@jwt-audit/runtime/testing/wait';
+import { DEMO_CLIENT_BASIC, startPipeline } from './support/pipeline.js';
+import { silentLogger } from './support/embedded.js';
 
-const logger = createLogger({ name: 'replay', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const logger = silentLogger('replay');
 const INDEX = 'logs-jwt_audit.events-replay';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A server that answers 200 to anything and counts what it got: a production stand-in, or a dry run's target. */
 async function countingServer(): Promise<{ url: string; port: number; count: () => number; close: () => Promise<void> }> {
@@ -68,7 +51,7 @@ const routes: RouteConfig[] = [
   { name: 'api', path: '/api/*', upstream: 'api' },
 ];
 
-const dir = mkdtempSync(path.join(tmpdir(), 'replay-'));
+let dir: string;
 const stops: (() => Promise<void>)[] = [];
 let auth: AuthServer;
 let esUrl: string;
@@ -76,7 +59,6 @@ let sessionId: string;
 let recordedIds: string[] = [];
 let tokenFile: string;
 let operatorToken: string;
-let prodApiUrl: string;
 let recordingStarted: number;
 let recordingEnded: number;
 
@@ -101,8 +83,7 @@ async function interceptor(name: string, apiUrl: string, brokers: string[], revo
 }
 
 async function login(base: string, user = 'alice'): Promise<string> {
-  const basic = 'Basic ' + Buffer.from('demo-web:demo-web-secret').toString('base64');
-  const r = await fetch(`${base}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=password&username=${user}&password=${user}-pw` });
+  const r = await fetch(`${base}/oauth/token`, { method: 'POST', headers: { authorization: DEMO_CLIENT_BASIC, 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=password&username=${user}&password=${user}-pw` });
   assert.equal(r.status, 200);
   return ((await r.json()) as { access_token: string }).access_token;
 }
@@ -110,29 +91,12 @@ async function login(base: string, user = 'alice'): Promise<string> {
 let brokers: string[];
 
 before(async () => {
-  const broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
-  stops.push(() => broker.close());
-  const search = await startSearchNode({ dir: path.join(dir, 'search'), port: 0 });
-  stops.push(() => search.close());
-  esUrl = search.url;
-  brokers = [broker.address];
-  const kafkaCfg = (clientId: string) => ({ brokers, clientId });
-  await ensureTopics(createKafkaClient(kafkaCfg('setup'), logger), defaultTopics(1));
-  for (const s of [
-    createMaskerService({ ...maskerDefaults, kafka: kafkaCfg('masker'), ops: {}, hmac: { keyId: 'replay', key: 'a-replay-test-masking-key' } }, { logger }),
-    createEnricherService({ ...enricherDefaults, kafka: kafkaCfg('enricher'), ops: {} }, { logger }),
-    createIndexerService({ ...indexerDefaults, kafka: kafkaCfg('indexer'), elasticsearch: { url: search.url }, ops: {}, namespace: 'replay' }, { logger }),
-  ]) {
-    await s.start();
-    stops.push(() => s.stop());
-  }
-  auth = await startAuthServer({ port: 0, logger });
-  stops.push(() => auth.close());
-
+  // the recording side: masker -> enricher -> indexer; its interceptors are started here, below
+  const p = await startPipeline({ name: 'replay', partitions: 1, stages: ['masker', 'enricher', 'indexer'], interceptor: false });
+  stops.push(() => p.stop());
+  ({ dir, esUrl, brokers, auth } = p);
   // "production": the demo API behind the recording interceptor
-  const prodApi = await startUpstream({ port: 0, logger });
-  stops.push(() => prodApi.close());
-  prodApiUrl = prodApi.url;
+  const prodApi = p.upstream;
   const edge = await interceptor('recording-edge', prodApi.url, brokers);
 
   recordingStarted = Date.now();
@@ -153,8 +117,7 @@ before(async () => {
   assert.equal(await call('POST', '/api/notes', JSON.stringify({ text: 'not captured' })), 404);
   recordingEnded = Date.now();
 
-  const es = new Client({ node: search.url });
-  stops.push(() => es.close());
+  const es = p.es;
   // the test instance's edge starts (slow: a producer, its thread) while the pipeline indexes
   const edgeStarting = testEdgeStart();
   recordedIds = await until('the session indexed', async () => {
@@ -172,7 +135,6 @@ before(async () => {
 
 after(async () => {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /**

@@ -34,19 +34,10 @@ import { createArchiverService, archiverConfigSchema, archiverDefaults, archiver
 import { createDetectorService, configSchema as detectorSchema, defaults as detectorDefaults, env as detectorEnv, type DetectorServiceConfig } from '@jwt-audit/anomaly-detector';
 import { readStartSettings } from '../scripts/lib/start-settings.js';
 import { setup } from '../scripts/lib/setup.js';
+import { until } from '@jwt-audit/runtime/testing/wait';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const logger = createLogger({ name: 'secured', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 45_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Ran {
   code: number;

@@ -13,6 +13,7 @@ import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics, ty
 import { createLogger } from '@jwt-audit/runtime';
 import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
 import { createSessionizerService, defaults as sessionizerDefaults, type SessionizerConfig, type SessionizerService } from '@jwt-audit/sessionizer';
+import { until as waitFor } from '@jwt-audit/runtime/testing/wait';
 
 /**
  * Sessions end to end on the embedded broker and search node: enriched events and an alert in,
@@ -48,21 +49,6 @@ after(async () => {
   await broker.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const base = readSchemaFile('examples/token.validated.json') as AuditEvent;
 

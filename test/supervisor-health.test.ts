@@ -11,16 +11,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Supervisor } from '../scripts/lib/supervisor.js';
 import { readStartSettings } from '../scripts/lib/start-settings.js';
+import { until } from '@jwt-audit/runtime/testing/wait';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('supervisor: a component unhealthy for longer than the limit is stopped and restarted; a healthy one, or one unhealthy for less, is left alone', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'supervisor-health-'));

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Supervisor } from '../scripts/lib/supervisor.js';
+import { until } from '@jwt-audit/runtime/testing/wait';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -22,14 +23,6 @@ const alive = (pid: number) => {
     return false;
   }
 };
-
-async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A component that records its pid, and on SIGTERM records that its shutdown ran, then exits. */
 function component(dir: string, name: string): string {

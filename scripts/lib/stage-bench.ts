@@ -172,14 +172,3 @@ export async function identityStage(b: Bench, inputTopic: string, groupId: strin
   await stage.stop();
   return secs;
 }
-
-/** Offsets of a topic summed over partitions: how many records it holds. */
-export async function topicSize(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}

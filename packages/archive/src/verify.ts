@@ -9,7 +9,7 @@ import type { JSONWebKeySet } from 'jose';
 import { ZERO_HASH, type Manifest } from './format.js';
 import { verifyJws } from './keys.js';
 import { sha256hex } from './segment.js';
-import { checkSegment, type SegmentCheck } from './segment-check.js';
+import { checkSegment } from './segment-check.js';
 import type { ArchiveStorage } from './storage.js';
 import { checkpointName, checkpointPrefix, type ExpectedHead } from './checkpoint.js';
 import { checkCheckpoints, checkCoverage, chooseCheckpoint, describeAge, type ChainSummary, type CheckpointUsed } from './verify-checkpoints.js';

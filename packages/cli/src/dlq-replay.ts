@@ -7,7 +7,7 @@ import { CLI_ERRORS } from './errors.js';
 /** What a dead letter's own header says its payload is (the masker's dlqPayload); none: the original bytes. */
 export const HEADER_DLQ_PAYLOAD = 'audit-dlq-payload';
 /** Set on every record `audit dlq replay` re-injects: the id of the dead letter it came from. */
-export const HEADER_REPLAYED_FROM = 'audit-replayed-from';
+const HEADER_REPLAYED_FROM = 'audit-replayed-from';
 
 export interface ReplayFilter {
   /** Origin topic (where the record is re-injected). */

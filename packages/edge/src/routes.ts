@@ -120,7 +120,7 @@ export const DEFAULT_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTION
 /** RFC 9110 9.3 and PATCH (RFC 5789): not served is 405; any other method is 501 unless a route serves it. */
 const KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -138,7 +138,7 @@ export function compilePattern(pattern: string, o: { caseSensitive?: boolean; st
   else if (!o.strictTrailingSlash && p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
   const body = p
     .split('/')
-    .map((seg) => (seg.startsWith(':') ? '[^/]+' : escape(seg)))
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : escapeRegExp(seg)))
     .join('/');
   if (!star) return new RegExp(`^${body}$`);
   if (!dirStar) return new RegExp(`^${body}.*$`);

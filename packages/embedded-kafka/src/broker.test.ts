@@ -9,6 +9,7 @@ import { createLogger } from '@jwt-audit/runtime';
 import { startBroker, type Broker } from './index.js';
 import { Writer } from './protocol/primitives.js';
 import { exchange, frame, produceBody, readProduceResult, recordBatch } from './testdata/wire.js';
+import { until } from '@jwt-audit/runtime/testing/wait';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -22,15 +23,8 @@ after(() => {
 
 const client = (b: Broker, id = 'test') => new Kafka({ brokers: [b.address], clientId: id, logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 50 } });
 
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** polled every 25 ms: the states waited for here are short-lived */
+const waitFor = <T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000) => until(what, check, { timeoutMs: ms, intervalMs: 25 });
 
 let shared: Broker;
 before(async () => {

@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
 import { DEAD_LETTER_RATE_RULE, createKafkaClient, createAuditProducer, createConsumerRunner, createTransformStage, ensureTopics, fromKafkaError, type InputRecord } from './index.js';
 import { DeadLetterRate } from './runner.js';
+import { until as waitFor } from '@jwt-audit/runtime/testing/wait';
 
 const codeError = (code: number) => (createRequire(import.meta.url)('kafkajs/src/protocol/error') as { createErrorFromCode(c: number): Error }).createErrorFromCode(code);
 
@@ -32,16 +33,6 @@ after(async () => {
 
 const example = readSchemaFile('examples/http.exchange.json') as AuditEvent;
 const event = (sub: string, n: number): AuditEvent => ({ ...example, id: newId(), actor: { ...example.actor, sub }, attributes: { n: String(n) } });
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function readAll(topic: string, expected: number): Promise<InputRecord[]> {
   const consumer = kafka.consumer({ groupId: `reader-${newId()}`, maxWaitTimeInMs: 100 });

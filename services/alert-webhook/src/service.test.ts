@@ -15,6 +15,7 @@ import { defaults } from './config.js';
 import { createAlertWebhookService } from './service.js';
 import { sign, verify, SIGNATURE_HEADER, ALERT_ID_HEADER } from './signature.js';
 import { classifyResponse } from './retry.js';
+import { until as waitFor } from '@jwt-audit/runtime/testing/wait';
 
 const logger = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 const SECRET = 'test-webhook-secret-0123456789';
@@ -31,16 +32,6 @@ after(async () => {
   await broker.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('signature: HMAC-SHA256 over "<t>.<body>"; tampered body, wrong key, or stale timestamp fail', () => {
   const body = '{"rule":"x"}';

@@ -13,6 +13,7 @@ import { createAuditProducer, createKafkaClient, ensureTopics, defaultTopics } f
 import { createLogger } from '@jwt-audit/runtime';
 import { defaults, type DetectorServiceConfig } from './config.js';
 import { createDetectorService, type DetectorService } from './service.js';
+import { until as waitFor } from '@jwt-audit/runtime/testing/wait';
 
 const logger = createLogger({ name: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 let broker: Awaited<ReturnType<typeof startBroker>>;
@@ -28,16 +29,6 @@ after(async () => {
   await broker.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Resolves when the group has committed every partition of `topics` to its end. */
 async function caughtUp(groupId: string, topics: string[]): Promise<true | undefined> {

@@ -10,20 +10,13 @@ import { startBroker } from '@jwt-audit/embedded-kafka';
 import { eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEvent } from '@jwt-audit/events';
 import { decodeSegment, loadJwks, localStorage, readHead, verifyArchive } from '@jwt-audit/archive';
 import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
-import { createLogger } from '@jwt-audit/runtime';
+import { createLogger, createMetrics } from '@jwt-audit/runtime';
 import { archiverDefaults, createArchiverService } from './index.js';
+import { until } from '@jwt-audit/runtime/testing/wait';
 
 const logger = createLogger({ name: 'test', level: process.env.DEBUG_TEST ? 'debug' : 'silent', ...(process.env.DEBUG_TEST ? {} : { destination: new Writable({ write: (_c, _e, cb) => cb() }) }) });
 const main = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');
 const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('a crash mid-segment (process killed) then restart: no gap, no duplicate, every record archived once (and a codec change between runs verifies)', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'archiver-'));
@@ -102,13 +95,16 @@ test('a graceful stop seals what is buffered and commits it while the consumer s
   const recording = createLogger({ name: 'archiver', level: 'warn', destination: new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c)) as { level: number; msg: string }), cb()) }) });
   const cfg = { ...archiverDefaults, kafka: { brokers: [broker.address], clientId: 'archiver-stop' }, ops: {}, groupId: 'archiver-stop', dir: path.join(dir, 'archive'), keys: { dir: path.join(dir, 'keys'), generate: true }, sessionTimeoutMs: 6_000 };
   // nothing is due by size, count or age: only the stop seals
-  const svc = createArchiverService({ ...cfg, seal: { maxRecords: 1_000, maxBytes: 1 << 24, maxAgeMs: 600_000 } }, { logger: recording });
+  const metrics = createMetrics();
+  const svc = createArchiverService({ ...cfg, seal: { maxRecords: 1_000, maxBytes: 1 << 24, maxAgeMs: 600_000 } }, { logger: recording, metrics });
   await svc.start();
   const admin = kafka.admin();
   await admin.connect();
   t.after(() => admin.disconnect());
   await until('the archiver joined its group', async () => (await admin.describeGroups(['archiver-stop'])).groups[0]?.state === 'Stable');
-  await new Promise((r) => setTimeout(r, 2_000)); // batches buffered; none is due
+  // the marker: every record read into an open segment (none is due, so none may be sealed yet)
+  const bufferedRecords = async () => (await metrics.registry.getSingleMetric('audit_archiver_records_buffered_total')!.get()).values[0]?.value ?? 0;
+  await until('every record buffered', async () => (await bufferedRecords()) >= events.length);
   assert.equal(readdirSync(path.join(dir, 'archive'), { recursive: true }).filter((f) => String(f).endsWith('.manifest.jws')).length, 0, 'nothing sealed before the stop');
   await svc.stop();
   assert.deepEqual(lines.filter((l) => /seal failed|not initialized/i.test(l.msg + JSON.stringify(l))), [], 'the stop sealed and committed without an error');

@@ -55,6 +55,7 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
   const kafka = createKafkaClient(config.kafka, logger);
   const sealed = metrics.counter('audit_archiver_segments_sealed_total', 'Segments sealed');
   const archived = metrics.counter('audit_archiver_records_total', 'Records archived');
+  const buffered = metrics.counter('audit_archiver_records_buffered_total', 'Records read into an open segment (archived once it is sealed)');
   const sealSeconds = metrics.histogram('audit_archiver_seal_duration_seconds', 'Time to write and fsync a segment and its manifest');
   const partitions = new Map<number, PartitionState>();
   /** Partition states being created (or created) for the current assignment. */
@@ -292,6 +293,7 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
                 }
                 if (p.buffer.length === 0) p.openedAt = now();
                 p.buffer.push({ offset, timestamp: Number(msg.timestamp), key: msg.key ?? null, eventId, schemaFingerprint: headerString(headers, HEADER_FINGERPRINT) ?? '', event: value });
+                buffered.inc();
                 p.bytes += value.length;
                 resolveOffset(msg.offset);
                 if (due(p)) await sealAndCommit(batch.partition, p);

@@ -9,27 +9,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@elastic/elasticsearch';
 import { chromium, type Page } from 'playwright-core';
-import { startBroker } from '@jwt-audit/embedded-kafka';
-import { startSearchNode } from '@jwt-audit/embedded-search';
-import { createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
+import { createKafkaClient } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
+import { until } from '@jwt-audit/runtime/testing/wait';
 import { readApprovals, runAudit } from '@jwt-audit/cli';
 import { approvalKey } from '@jwt-audit/edge';
 import { approvalCodec, TOPICS, type ApprovalRecord } from '@jwt-audit/events';
-import { startAuthServer, startUpstream } from '@jwt-audit/demo';
-import { createInterceptor, defaults as interceptorDefaults, type InterceptorConfig } from '@jwt-audit/interceptor';
-import { createMaskerService, maskerDefaults } from '@jwt-audit/masker';
-import { createEnricherService, enricherDefaults } from '@jwt-audit/enricher';
-import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
-import { createArchiverService, archiverDefaults } from '@jwt-audit/archiver';
-import { createDetectorService, defaults as detectorDefaults } from '@jwt-audit/anomaly-detector';
+// the cross-service pipeline fixture of test/support (this test drives the whole pipeline, as test/ does)
+import { DEMO_CLIENT_BASIC, DEMO_ROUTES, startPipeline } from '../../../test/support/pipeline.js';
 import { defaults as consoleDefaults } from './config.js';
 import { createConsoleService } from './service.js';
 
@@ -41,85 +33,34 @@ const step = (what: string) => {
   if (process.env.CONSOLE_TEST_DEBUG) process.stderr.write(`${new Date().toISOString()} ${what}\n`);
 };
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 test('the console in Chromium: sign in, search, brush, event, session timeline to the reuse alert, proof checked by the CLI, own access events', { timeout: 300_000 }, async (t) => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-  const dir = mkdtempSync(path.join(tmpdir(), 'console-browser-'));
-  const stops: (() => Promise<void>)[] = [];
+  mkdirSync(shots, { recursive: true });
+  step('pipeline');
+  const p = await startPipeline({
+    name: 'console-browser',
+    namespace: 'browser',
+    logger,
+    interceptor: (config) => ({ ...config, routes: DEMO_ROUTES.filter((r) => r.name !== 'revoke'), trustedProxies: ['127.0.0.0/8'] }),
+  });
   t.after(async () => {
     step('stopping');
-    // the edge and the browser first, then the stages together (each drains its own), the broker and search node last:
-    // one after the other they take a good part of the runner's per-file limit on a loaded machine
-    const ordered = stops.reverse();
-    const infra = ordered.splice(ordered.length - 4);
-    const [first, ...stages] = [ordered.splice(0, 4), ordered];
-    for (const stop of first) await stop().catch(() => undefined);
-    await Promise.all(stages.flat().map((stop) => stop().catch(() => undefined)));
-    for (const stop of infra) await stop().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    await p.stop();
     step('stopped');
   });
-  mkdirSync(shots, { recursive: true });
-
-  step('pipeline');
-  const broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
-  stops.push(() => broker.close());
-  const search = await startSearchNode({ dir: path.join(dir, 'search'), port: 0 });
-  stops.push(() => search.close());
-  const kafkaCfg = (clientId: string) => ({ brokers: [broker.address], clientId });
-  await ensureTopics(createKafkaClient(kafkaCfg('setup'), logger), defaultTopics(3));
-  const auth = await startAuthServer({ port: 0, logger });
-  stops.push(() => auth.close());
-  const upstream = await startUpstream({ port: 0, logger });
-  stops.push(() => upstream.close());
-  const services = [
-    createMaskerService({ ...maskerDefaults, kafka: kafkaCfg('masker'), ops: {}, hmac: { keyId: 'browser', key: 'a-browser-test-masking-key' } }, { logger }),
-    createEnricherService({ ...enricherDefaults, kafka: kafkaCfg('enricher'), ops: {} }, { logger }),
-    createIndexerService({ ...indexerDefaults, kafka: kafkaCfg('indexer'), elasticsearch: { url: search.url }, ops: {}, namespace: 'browser' }, { logger }),
-    createArchiverService({ ...archiverDefaults, kafka: kafkaCfg('archiver'), ops: {}, dir: path.join(dir, 'archive'), keys: { dir: path.join(dir, 'keys'), generate: true }, seal: { maxRecords: 1000, maxBytes: 1 << 20, maxAgeMs: 300 } }, { logger }),
-    createDetectorService({ ...detectorDefaults, kafka: kafkaCfg('detector'), stateDir: path.join(dir, 'detector'), repartitionPartitions: 3, fsync: false }, { logger, ops: false }),
-  ];
-  for (const s of services) {
-    await s.start();
-    stops.push(() => s.stop());
-  }
-  const config: InterceptorConfig = {
-    ...interceptorDefaults,
-    listen: { host: '127.0.0.1', port: 0 },
-    upstreams: { auth: auth.url, api: upstream.url },
-    routes: [
-      { name: 'token', path: '/oauth/token', methods: ['POST'], upstream: 'auth', auth: 'none', tokenEndpoint: 'token' },
-      { name: 'orders', path: '/api/orders', methods: ['GET'], upstream: 'api', scopes: ['orders:read'] },
-    ],
-    jwt: { ...interceptorDefaults.jwt, jwksUrl: auth.jwksUrl, issuer: auth.issuer, audience: 'demo-api' },
-    spool: { ...interceptorDefaults.spool, dir: path.join(dir, 'spool') },
-    kafka: kafkaCfg('interceptor'),
-    trustedProxies: ['127.0.0.0/8'],
-    ops: {},
-  };
-  const interceptor = createInterceptor(config, { logger, ops: false });
-  const { url: edge } = await interceptor.start();
-  stops.push(() => interceptor.stop());
-  const jwks = path.join(dir, 'keys', 'archive-public.jwks.json');
+  const { dir, edge, es } = p;
+  const kafkaCfg = p.kafka;
+  const jwks = p.jwksFile;
   const consoleSvc = createConsoleService(
-    { ...consoleDefaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: search.url }, kafka: kafkaCfg('console'), archive: { dir: path.join(dir, 'archive'), jwks }, auth: { ...consoleDefaults.auth, demoLogin: true }, source: { service: 'console', instance: 'console-browser', environment: 'test' } },
+    { ...consoleDefaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: p.esUrl }, kafka: kafkaCfg('console'), archive: { dir: p.archiveDir, jwks }, auth: { ...consoleDefaults.auth, demoLogin: true }, source: { service: 'console', instance: 'console-browser', environment: 'test' } },
     { logger, ops: false },
   );
   const { url: consoleUrl } = await consoleSvc.start();
-  stops.push(() => consoleSvc.stop());
+  p.defer(() => consoleSvc.stop());
 
   step('traffic');
   // demo-like traffic: alice signs in on her laptop, works, refreshes; her old refresh token is replayed elsewhere
-  const basic = 'Basic ' + Buffer.from('demo-web:demo-web-secret').toString('base64');
+  const basic = DEMO_CLIENT_BASIC;
   const laptop = { 'x-forwarded-for': '198.51.100.23', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' };
   const tokenCall = async (body: string, headers: Record<string, string>) => {
     const r = await fetch(`${edge}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
@@ -133,8 +74,6 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   await (await fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${refreshed.body.access_token}`, ...laptop } })).arrayBuffer();
   await tokenCall(`grant_type=refresh_token&refresh_token=${login.body.refresh_token}`, { 'x-forwarded-for': '203.0.113.66', 'user-agent': 'python-requests/2.31.0' });
 
-  const es = new Client({ node: search.url });
-  stops.push(() => es.close());
   step('waiting for the alert');
   await until('the reuse alert indexed', async () => {
     await es.indices.refresh({ index: 'logs-jwt_audit.alerts-browser' });
@@ -146,7 +85,7 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   });
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-  stops.push(() => browser.close());
+  p.defer(() => browser.close());
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
   // a step that does not happen fails with what was awaited, well before the file's timeout

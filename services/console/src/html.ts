@@ -28,8 +28,6 @@ export function html(strings: TemplateStringsArray, ...values: Part[]): Html {
   return new Html(out);
 }
 
-export const raw = (s: string) => new Html(s);
-
 /** Masked values as the masker writes them: `[redacted:<rule>]`, `hmac:<key id>:<32 hex>`, `****abcd`. */
 const MASKED = /\[redacted:[a-z0-9_.-]+\]|hmac:[A-Za-z0-9_-]+:[0-9a-f]{32}|\*{4}[A-Za-z0-9]{0,8}/g;
 
@@ -43,5 +41,3 @@ export function withMasks(v: string): Html {
   }
   return new Html(out + esc(v.slice(last)));
 }
-
-export const isMasked = (v: string) => new RegExp(MASKED.source).test(v);

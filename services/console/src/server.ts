@@ -323,5 +323,3 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
-
-export const STATIC_FILES = Object.fromEntries(Object.entries(STATIC).map(([k, v]) => [k, v.file]));

@@ -11,6 +11,7 @@ import { alertCodec, deadLetterCodec, EVENT_KINDS, eventCodec, newId, readSchema
 import { createAuditProducer, createKafkaClient, ensureTopics, defaultTopics } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
 import { createIndexerService, indexerDefaults, type IndexerConfig } from './index.js';
+import { until as waitFor } from '@jwt-audit/runtime/testing/wait';
 
 const logger = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 let dir: string;
@@ -19,16 +20,6 @@ let node: SearchNode;
 let es: Client;
 let esDir: string;
 let esPort: number;
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await Promise.resolve().then(fn).catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const config = (groupId: string): IndexerConfig => ({
   ...indexerDefaults,

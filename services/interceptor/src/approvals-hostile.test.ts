@@ -9,7 +9,6 @@ import { CALLBACK, CALLBACK_SECRET as SECRET, startApprovalStack } from './testd
 type Stack = Awaited<ReturnType<typeof startApprovalStack>>;
 
 /** The first instance's pending approval of a rule (a held request has no id the client sees before it ends). */
-const pendingOf = (s: Stack, i: 'a' | 'b', rule: string) => s[i].approvals.book.ids().map((id) => s[i].approvals.book.get(id, Date.now())!).find((v) => v.request.rule === rule && v.status === 'pending');
 
 describe('just-in-time approval: hostile input, on the embedded broker', () => {
   let s: Stack;
@@ -23,7 +22,6 @@ describe('just-in-time approval: hostile input, on the embedded broker', () => {
   const send: Stack['send'] = (...args) => s.send(...args);
   const callback: Stack['callback'] = (...args) => s.callback(...args);
   const seenUpstream = (p: string) => s.seenUpstream(p);
-  const events = (id: string, kind: string) => s.events(id, kind);
   const ticket = async (p: string) => {
     const r = await send(s.urlA, 'DELETE', p);
     assert.equal(r.status, 403);

@@ -18,7 +18,6 @@ describe('just-in-time approval on the embedded broker, two interceptors sharing
   after(async () => {
     await s?.stop();
   });
-  const token = (sub: string) => s.auth.sign({ sub });
   const send: Stack['send'] = (...args) => s.send(...args);
   const callback: Stack['callback'] = (...args) => s.callback(...args);
   const seenUpstream = (p: string) => s.seenUpstream(p);

@@ -1,17 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net, { type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { Kafka } from '@jwt-audit/kafka';
-import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
-import { TOPICS, eventCodec, type AuditEvent } from '@jwt-audit/events';
-import { createKafkaClient, ensureTopics } from '@jwt-audit/kafka';
+import { eventCodec, type AuditEvent } from '@jwt-audit/events';
 import { createClientErrorHandler, requestLine } from './client-errors.js';
 import type { SpoolRecord } from './spool.js';
-import { createInterceptor, type Interceptor } from './index.js';
-import { collectEvents, quietLogger, startEchoUpstream, startTestAuthServer, testConfig, waitFor } from './testdata/harness.js';
+import { collectEvents, quietLogger, startStack, waitFor } from './testdata/harness.js';
 
 /** What node refuses itself is answered with a problem document and audited. */
 interface RefusedCase {
@@ -96,6 +89,7 @@ function generateCases(): RefusedCase[] {
     cases.push({
       name: 'a body that never arrives',
       bytes: head(['content-length: 1000'], `POST ${p} HTTP/1.1`),
+      // biome-ignore lint/suspicious/noThenProperty: a case's follow-up step, never awaited as a promise
       then: (s) => {
         const drip = setInterval(() => (s.writable ? s.write('x') : clearInterval(drip)), 100);
         s.on('close', () => clearInterval(drip));
@@ -123,47 +117,22 @@ function send(port: number, c: RefusedCase): Promise<string> {
 
 describe('requests node refuses are answered with a problem and audited', () => {
   const cases = generateCases();
-  let dir: string;
-  let broker: Broker;
-  let kafka: Kafka;
-  let auth: Awaited<ReturnType<typeof startTestAuthServer>>;
-  let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
-  let interceptor: Interceptor;
+  let stack: Awaited<ReturnType<typeof startStack>>;
   let port: number;
   let reader: Awaited<ReturnType<typeof collectEvents>>;
 
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'client-errors-'));
-    broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
-    kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, quietLogger());
-    await ensureTopics(kafka);
-    auth = await startTestAuthServer();
-    upstream = await startEchoUpstream();
-    const config = testConfig({
-      brokers: [broker.address],
-      spoolDir: path.join(dir, 'spool'),
-      jwksUrl: auth.jwksUrl,
-      issuer: auth.issuer,
-      audience: auth.audience,
-      upstreams: { api: upstream.url },
+    stack = await startStack({
+      name: 'client-errors',
       routes: [{ name: 'ce', path: '/ce/*', upstream: 'api', auth: 'none' }],
-      requestTimeoutMs: 1_500,
-      headersTimeoutMs: 1_000,
-      clientErrorEvents: { perSecond: 10_000, burst: 10_000 },
-      revocations: { enabled: false, startupTimeoutMs: 1_000 },
+      config: { requestTimeoutMs: 1_500, headersTimeoutMs: 1_000, clientErrorEvents: { perSecond: 10_000, burst: 10_000 } },
     });
-    interceptor = createInterceptor(config, { logger: quietLogger() });
-    port = Number(new URL((await interceptor.start()).url).port);
-    reader = await collectEvents(kafka, TOPICS.raw);
+    port = Number(new URL(stack.url).port);
+    reader = stack.reader;
   });
 
   after(async () => {
-    await reader?.stop();
-    await interceptor?.stop();
-    await upstream?.close();
-    await auth?.close();
-    await broker?.close();
-    await rm(dir, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   it('answers each generated malformed, oversized, slow or smuggling request with its status as a problem document, and publishes an http.exchange with the reason and the client address', async () => {

@@ -1,61 +1,27 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
-import { TOPICS } from '@jwt-audit/events';
-import { createKafkaClient, ensureTopics } from '@jwt-audit/kafka';
-import { createInterceptor, type Interceptor } from './index.js';
-import { collectEvents, quietLogger, startEchoUpstream, startTestAuthServer, testConfig, waitFor } from './testdata/harness.js';
+import { collectEvents, startEchoUpstream, startStack, startTestAuthServer, waitFor } from './testdata/harness.js';
 
 /**
  * CONNECT never reaches a request handler in node:http (the server emits 'connect', and without
  * a listener drops the connection unaudited). The interceptor answers it 405 with a problem
  * document, audits it as an http.exchange with the reason, opens no tunnel and closes.
  */
-const logger = quietLogger();
-let dir: string;
-let broker: Broker;
+let stack: Awaited<ReturnType<typeof startStack>>;
 let auth: Awaited<ReturnType<typeof startTestAuthServer>>;
 let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
-let interceptor: Interceptor;
 let url: string;
 let reader: Awaited<ReturnType<typeof collectEvents>>;
 
 before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'connect-'));
-  broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
-  const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, logger);
-  await ensureTopics(kafka);
-  auth = await startTestAuthServer();
-  upstream = await startEchoUpstream();
-  interceptor = createInterceptor(
-    testConfig({
-      brokers: [broker.address],
-      spoolDir: path.join(dir, 'spool'),
-      jwksUrl: auth.jwksUrl,
-      issuer: auth.issuer,
-      audience: auth.audience,
-      upstreams: { api: upstream.url },
-      // a catch-all without authentication: if CONNECT reached any route it would be let through
-      routes: [{ name: 'all', path: '/*', upstream: 'api', auth: 'none' }],
-      revocations: { enabled: false, startupTimeoutMs: 1_000 },
-    }),
-    { logger },
-  );
-  url = (await interceptor.start()).url;
-  reader = await collectEvents(kafka, TOPICS.raw);
+  // a catch-all without authentication: if CONNECT reached any route it would be let through
+  stack = await startStack({ name: 'connect', routes: [{ name: 'all', path: '/*', upstream: 'api', auth: 'none' }] });
+  ({ auth, upstream, url, reader } = stack);
 });
 
 after(async () => {
-  await reader?.stop();
-  await interceptor?.stop();
-  await upstream?.close();
-  await auth?.close();
-  await broker?.close();
-  await rm(dir, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 /** Writes `bytes` on a fresh connection and reads until the interceptor closes it. */

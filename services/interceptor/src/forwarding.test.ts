@@ -206,7 +206,8 @@ describe('forwarding to the upstream', () => {
     const req = http.request(`${url}/api/slow`, { headers: { ...authz(), 'x-request-id': 'fwd-499' } });
     req.on('error', () => {});
     req.end();
-    await new Promise((r) => setTimeout(r, 150));
+    // the upstream has the request (it answers only after 1 s): the client leaves before the answer
+    await waitFor('the request upstream', () => received.some((r) => r.path === '/api/slow'));
     req.destroy();
     assert.equal((await eventFor('fwd-499')).http?.response?.status, 499);
     await waitFor('the upstream request cancelled', () => cancelled.includes('/api/slow'), 2_000);

@@ -1,16 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { Kafka } from '@jwt-audit/kafka';
-import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
-import { TOPICS } from '@jwt-audit/events';
-import { createKafkaClient, ensureTopics } from '@jwt-audit/kafka';
-import { createInterceptor, type Interceptor } from './index.js';
-import { collectEvents, quietLogger, startTestAuthServer, testConfig, waitFor } from './testdata/harness.js';
+import type { Interceptor } from './index.js';
+import { collectEvents, startStackWith, waitFor } from './testdata/harness.js';
 
 /**
  * An upstream that answers with raw bytes over node:net, so it can say what no HTTP library
@@ -158,48 +151,25 @@ function request(base: string, p: string, requestId: string): Promise<Answer> {
 
 describe('a hostile upstream cannot break the response path', () => {
   const cases = generateCases();
-  let dir: string;
-  let broker: Broker;
-  let kafka: Kafka;
-  let auth: Awaited<ReturnType<typeof startTestAuthServer>>;
-  let upstream: Awaited<ReturnType<typeof startHostileUpstream>>;
+  let stack: Awaited<ReturnType<typeof startStackWith<Awaited<ReturnType<typeof startHostileUpstream>>>>>;
   let interceptor: Interceptor;
   let url: string;
   let opsUrl: string;
   let reader: Awaited<ReturnType<typeof collectEvents>>;
 
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'hostile-'));
-    broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
-    kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, quietLogger());
-    await ensureTopics(kafka);
-    auth = await startTestAuthServer();
-    upstream = await startHostileUpstream(cases);
-    const config = testConfig({
-      brokers: [broker.address],
-      spoolDir: path.join(dir, 'spool'),
-      jwksUrl: auth.jwksUrl,
-      issuer: auth.issuer,
-      audience: auth.audience,
-      upstreams: { hostile: upstream.url },
-      routes: [{ name: 'hostile', path: '/h/*', upstream: 'hostile', auth: 'none' }, { name: 'ok', path: '/ok', upstream: 'hostile', auth: 'none' }],
-      upstreamTimeoutMs: 5_000,
-      revocations: { enabled: false, startupTimeoutMs: 1_000 },
-    });
-    interceptor = createInterceptor(config, { logger: quietLogger(), ops: true });
-    const started = await interceptor.start();
-    url = started.url;
-    opsUrl = started.opsUrl!;
-    reader = await collectEvents(kafka, TOPICS.raw);
+    stack = await startStackWith({
+      name: 'hostile',
+      routes: [{ name: 'hostile', path: '/h/*', upstream: 'api', auth: 'none' }, { name: 'ok', path: '/ok', upstream: 'api', auth: 'none' }],
+      config: { upstreamTimeoutMs: 5_000 },
+      ops: true,
+    }, await startHostileUpstream(cases));
+    ({ interceptor, url, reader } = stack);
+    opsUrl = stack.opsUrl!;
   });
 
   after(async () => {
-    await reader?.stop();
-    await interceptor?.stop();
-    await upstream?.close();
-    await auth?.close();
-    await broker?.close();
-    await rm(dir, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   it(`answers ${cases.length} generated malformed responses with a problem document or without the bad headers, audits each, and serves the next request`, async () => {

@@ -102,20 +102,3 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
     approvalCallback: (status) => approvalCallbacks.inc({ status: String(status) }),
   };
 }
-
-export const NOOP_INTERCEPTOR_METRICS: InterceptorMetrics = {
-  publisher: { published() {}, spooled() {}, lost() {}, publishSeconds() {}, queueDepth() {}, spoolBytes() {} },
-  request() {},
-  outcome() {},
-  revocationsApplied() {},
-  keyRotation() {},
-  ingest() {},
-  droppedResponseHeaders() {},
-  exchangeError() {},
-  clientError() {},
-  openConnections() {},
-  invalidForwardedFor() {},
-  refusedConnection() {},
-  approvalStep() {},
-  approvalCallback() {},
-};

@@ -1,14 +1,7 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
-import { TOPICS } from '@jwt-audit/events';
-import { createKafkaClient, ensureTopics } from '@jwt-audit/kafka';
-import { createInterceptor, type Interceptor } from './index.js';
-import { collectEvents, quietLogger, startEchoUpstream, startTestAuthServer, testConfig, waitFor } from './testdata/harness.js';
+import { collectEvents, startEchoUpstream, startStack, startTestAuthServer, waitFor } from './testdata/harness.js';
 
 /**
  * CORS preflights on routes that need a token: forwarded unauthenticated (default), answered at
@@ -16,52 +9,25 @@ import { collectEvents, quietLogger, startEchoUpstream, startTestAuthServer, tes
  * spellings, methods, missing or malformed headers, credentials) prove that nothing but a genuine
  * preflight escapes authentication.
  */
-const logger = quietLogger();
-let dir: string;
-let broker: Broker;
+let stack: Awaited<ReturnType<typeof startStack>>;
 let auth: Awaited<ReturnType<typeof startTestAuthServer>>;
 let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
-let interceptor: Interceptor;
 let url: string;
 let reader: Awaited<ReturnType<typeof collectEvents>>;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
 before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'preflight-'));
-  broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
-  const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, logger);
-  await ensureTopics(kafka);
-  auth = await startTestAuthServer();
-  upstream = await startEchoUpstream();
-  interceptor = createInterceptor(
-    testConfig({
-      brokers: [broker.address],
-      spoolDir: path.join(dir, 'spool'),
-      jwksUrl: auth.jwksUrl,
-      issuer: auth.issuer,
-      audience: auth.audience,
-      upstreams: { api: upstream.url },
-      routes: [
-        { name: 'answer', path: '/answer/*', upstream: 'api', methods: ['GET', 'POST'], preflight: 'answer', cors: { origins: ['https://app.example.com'], headers: ['content-type', 'authorization'], credentials: true } },
-        { name: 'refuse', path: '/refuse/*', upstream: 'api', preflight: 'refuse' },
-        { name: 'api', path: '/api/*', upstream: 'api', scopes: ['orders:read'] },
-      ],
-      revocations: { enabled: false, startupTimeoutMs: 1_000 },
-    }),
-    { logger },
-  );
-  url = (await interceptor.start()).url;
-  reader = await collectEvents(kafka, TOPICS.raw);
+  stack = await startStack({ name: 'preflight', routes: [
+    { name: 'answer', path: '/answer/*', upstream: 'api', methods: ['GET', 'POST'], preflight: 'answer', cors: { origins: ['https://app.example.com'], headers: ['content-type', 'authorization'], credentials: true } },
+    { name: 'refuse', path: '/refuse/*', upstream: 'api', preflight: 'refuse' },
+    { name: 'api', path: '/api/*', upstream: 'api', scopes: ['orders:read'] },
+  ] });
+  ({ auth, upstream, url, reader } = stack);
 });
 
 after(async () => {
   agent.destroy();
-  await reader?.stop();
-  await interceptor?.stop();
-  await upstream?.close();
-  await auth?.close();
-  await broker?.close();
-  await rm(dir, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 /** rawHeaders as a flat [name, value, ...] list, so spellings and repeats are sent as given. */

@@ -109,7 +109,6 @@ it('a full spool disk: fail-closed admission stops before the reserve, /healthz 
     const log = capturingLogger();
     const { p } = start({ spoolDir, sink: deadSink(), disk, minFreeBytes: 32 * 1024, metrics, logger: log.logger });
     await p.start();
-    let accepted = 0; // events a fail-closed route would have let through
     let refused = 0;
     let sent = 0;
     let unhealthySeen = false;
@@ -119,7 +118,6 @@ it('a full spool disk: fail-closed admission stops before the reserve, /healthz 
         refused++;
         continue;
       }
-      if (closed) accepted++;
       p.enqueue([record(topic, `${variant}-${n}`)]);
       sent++;
       if (n % 50 === 0) {

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { INTERCEPTOR_ERRORS } from './errors.js';
@@ -588,13 +588,5 @@ export class Spool {
       read += bytesRead;
     }
     return buf.subarray(0, read);
-  }
-}
-
-export async function spoolFileSize(dir: string): Promise<number> {
-  try {
-    return (await stat(path.join(dir, 'events.spool'))).size;
-  } catch {
-    return 0;
   }
 }

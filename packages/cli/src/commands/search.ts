@@ -12,7 +12,6 @@ import { esConnection, esRefused } from '../connections.js';
  */
 
 const DURATION = /^(\d+)(s|m|h|d|w)$/;
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 export function parseSince(v: string): string {
   const m = DURATION.exec(v);

@@ -47,12 +47,12 @@ export function fitsMasked(recorded: string, actual: string): boolean {
     let source = '';
     let last = 0;
     for (const m of recorded.matchAll(global)) {
-      source += escape(recorded.slice(last, m.index));
+      source += escapeRegExp(recorded.slice(last, m.index));
       // a partial mask keeps the value's last characters: those must still be there
-      source += m[0].startsWith('****') ? `\\S*?${escape(m[0].slice(4))}` : '\\S*?';
+      source += m[0].startsWith('****') ? `\\S*?${escapeRegExp(m[0].slice(4))}` : '\\S*?';
       last = m.index + m[0].length;
     }
-    source += escape(recorded.slice(last));
+    source += escapeRegExp(recorded.slice(last));
     re = new RegExp(`^${source}$`);
     if (patternCache.size > 1000) patternCache.clear();
     patternCache.set(recorded, re);
@@ -60,7 +60,7 @@ export function fitsMasked(recorded: string, actual: string): boolean {
   return re.test(actual);
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** An RFC 6901 JSON Pointer token. */
 const pointerToken = (k: string | number) => String(k).replace(/~/g, '~0').replace(/\//g, '~1');

@@ -113,22 +113,26 @@ test('replay: recorded spacing kept under --pace recorded, the rate limit otherw
     planRequest('b', { ...base, '@timestamp': at(4000) }),
     planRequest('c', { ...base, '@timestamp': at(4500), jwt_audit: { ...base.jwt_audit, http: { ...base.jwt_audit!.http, request_truncated: true } } }),
   ];
+  // the test's own clock: it moves only when replay sleeps, so each wait is exactly what pacing asks for
+  let clock = 1_700_000_000_000;
+  const now = () => clock;
   const waits: number[] = [];
-  const sleep = async (ms: number) => void waits.push(ms);
-  const paced = await replay(plan, { target, token: 'tok', rate: 1000, pace: 'recorded', timeoutMs: 5000, dryRun: false, sendUnfaithful: false, sleep });
+  const sleep = async (ms: number) => {
+    waits.push(ms);
+    clock += ms;
+  };
+  const paced = await replay(plan, { target, token: 'tok', rate: 1000, pace: 'recorded', timeoutMs: 5000, dryRun: false, sendUnfaithful: false, sleep, now });
   assert.deepEqual(paced.map((r) => r.result), ['match', 'match', 'skipped']);
-  assert.equal(waits.length, 1);
-  assert.ok(waits[0]! > 3000 && waits[0]! <= 4000, `waited ${waits[0]} ms for a request recorded 4 s after the first`);
+  assert.deepEqual(waits, [4000], 'one wait: the 4 s between the first two recorded requests');
   assert.equal(seen.length, 2);
   assert.equal(seen[0]!.body, '{"sku":"A-1001","quantity":2,"card":"[redacted:card]"}');
   assert.equal(seen[0]!.headers.authorization, 'Bearer tok');
   assert.equal(seen[0]!.headers['x-audit-replay-of'], 'a');
 
   waits.length = 0;
-  const limited = await replay(plan, { target, token: 'tok', rate: 2, pace: 'none', timeoutMs: 5000, dryRun: false, sendUnfaithful: true, sleep });
+  const limited = await replay(plan, { target, token: 'tok', rate: 2, pace: 'none', timeoutMs: 5000, dryRun: false, sendUnfaithful: true, sleep, now });
   assert.deepEqual(limited.map((r) => r.result), ['match', 'match', 'match']);
-  assert.equal(waits.length, 2);
-  for (const w of waits) assert.ok(w > 0 && w <= 500, `waited ${w} ms at 2 requests/s`);
+  assert.deepEqual(waits, [500, 500], 'at 2 requests/s, 500 ms before each request after the first');
   assert.equal(seen.length, 5, 'the truncated request sent with --send-unfaithful');
 
   const dry = await replay(plan, { target, token: 'tok', rate: 2, pace: 'none', timeoutMs: 5000, dryRun: true, sendUnfaithful: false, sleep });

@@ -34,6 +34,8 @@ export interface ReplayOptions {
   /** Called after each request (progress). */
   onRow?: (row: ReplayRow, total: number) => void;
   sleep?: (ms: number) => Promise<void>;
+  /** The clock pacing reads (ms); with `sleep`, a test's own time. */
+  now?: () => number;
 }
 
 /** The recorded path and query under the target's base path (`http://test:8080/base` + `/api/x`). */
@@ -52,6 +54,7 @@ const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 export async function replay(plan: PlannedRequest[], o: ReplayOptions): Promise<ReplayRow[]> {
   const sleep = o.sleep ?? defaultSleep;
+  const now = o.now ?? Date.now;
   const rows: ReplayRow[] = [];
   const minGapMs = 1000 / o.rate;
   let lastSent: number | null = null;
@@ -64,11 +67,11 @@ export async function replay(plan: PlannedRequest[], o: ReplayOptions): Promise<
       row.result = 'skipped';
     } else if (!o.dryRun) {
       // the later of: the rate limit's next slot, and (pace recorded) the recorded offset
-      let due = lastSent === null ? Date.now() : lastSent + minGapMs;
+      let due = lastSent === null ? now() : lastSent + minGapMs;
       if (o.pace === 'recorded' && firstSent !== null) due = Math.max(due, firstSent + (p.at - firstRecorded));
-      const wait = due - Date.now();
+      const wait = due - now();
       if (wait > 0) await sleep(wait);
-      const started = Date.now();
+      const started = now();
       lastSent = started;
       firstSent ??= started;
       try {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent } from '@jwt-audit/events';
 import { AUDIENCE, createEdge, ISSUER, STAGING_ISSUER, type Caller, type Edge, type Route } from './edge.js';
-import { addressIn, CITIES, HOMES, NETWORKS, type City, type Network } from './world.js';
+import { addressIn, CITIES, HOMES, NETWORKS, type Network } from './world.js';
 
 /**
  * A realistic evaluation corpus, independent of the rules and of the unit-test scenario:

@@ -82,10 +82,6 @@ export function asnLookup(ip: string): Asn | null {
   return n ? { number: n.asn, org: n.org } : null;
 }
 
-export function networkOf(ip: string): Network | undefined {
-  return byBlock.get(ip.split('.').slice(0, 2).join('.'));
-}
-
 export const NETWORKS = {
   // eyeball ISPs: home broadband, one address per household for days
   dtag: network('dtag', 'isp', 3320, 'Deutsche Telekom AG', CITIES.berlin),
@@ -141,4 +137,3 @@ export const HOMES = [
   { city: CITIES.newYork, isp: NETWORKS.comcast, carrier: NETWORKS.tmobileUs, office: NETWORKS.officeNewYork },
 ];
 
-export const ALL_NETWORKS: readonly Network[] = networks;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker, type Broker } from '../index.js';
 import { buildBatch, fetchBody, produceBody, RawConnection, readFetchResult, readProduceResult } from '../testdata/wire.js';
+import { until } from '@jwt-audit/runtime/testing/wait';
 
 const dirs: string[] = [];
 after(() => {
@@ -17,13 +18,8 @@ const start = (o: Parameters<typeof startBroker>[0] extends infer T ? Partial<T>
   return startBroker({ dir, port: 0, ...o });
 };
 
-async function waitFor(what: string, fn: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** polled every 10 ms: the states waited for here are short-lived */
+const waitFor = <T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000) => until(what, check, { timeoutMs: ms, intervalMs: 10 });
 
 const kafkaOf = (b: Broker) => new Kafka({ brokers: [b.address], clientId: 'bp', logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 50 } });
 

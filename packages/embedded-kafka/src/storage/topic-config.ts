@@ -1,7 +1,9 @@
 /**
  * Topic configs as Kafka 3.9 defines them (storage LogConfig: name, type, validator). Every one of
  * them is accepted with its type and range checked, so a topic created here is created the same way
- * on Kafka; the broker applies those it implements (APPLIED) and stores the others. Anything else is
+ * on Kafka; the broker applies those it implements (cleanup.policy, delete.retention.ms,
+ * max.message.bytes, message.timestamp.type, min.cleanable.dirty.ratio, min.compaction.lag.ms,
+ * retention.bytes, retention.ms, segment.bytes, segment.ms) and stores the others. Anything else is
  * INVALID_CONFIG, as Kafka answers an unknown topic config.
  * Defaults are Kafka's except segment.bytes (64 MiB here, 1 GiB there) and segment.ms (1 day
  * here, 7 days there), so a laptop's data directory stays small; max.message.bytes defaults to the
@@ -64,12 +66,6 @@ export const TOPIC_CONFIGS: Record<string, Check> = {
   'segment.ms': long(1),
   'unclean.leader.election.enable': bool,
 };
-
-/** The configs this broker acts on; the rest are validated, stored and reported. */
-export const APPLIED = new Set([
-  'cleanup.policy', 'delete.retention.ms', 'max.message.bytes', 'message.timestamp.type', 'min.cleanable.dirty.ratio',
-  'min.compaction.lag.ms', 'retention.bytes', 'retention.ms', 'segment.bytes', 'segment.ms',
-]);
 
 export const DEFAULT_CONFIGS: Record<string, string> = {
   'cleanup.policy': 'delete',

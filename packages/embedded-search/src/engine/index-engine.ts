@@ -57,10 +57,6 @@ export function isSearchable(m: FieldMapping | undefined): boolean {
   return m.doc_values !== false && kind !== 'text' && kind !== 'flattened' && kind !== 'stored';
 }
 
-export function isNumericType(t: string | undefined): boolean {
-  return t !== undefined && NUMERIC.has(t);
-}
-
 /** How a type is indexed: terms (exact strings), tokens (text), numbers (doc values), or both. */
 export function kindOf(type: string): 'keyword' | 'text' | 'number' | 'date' | 'boolean' | 'ip' | 'flattened' | 'stored' {
   if (type === 'text' || type === 'match_only_text') return 'text';

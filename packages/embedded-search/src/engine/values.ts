@@ -46,7 +46,7 @@ export function ipToBigInt(ip: string): { v: bigint; family: 4 | 6 } | undefined
     return { v: ip.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n), family: 4 };
   }
   if (family === 6) {
-    let [head, tail] = ip.split('::') as [string, string | undefined];
+    const [head, tail] = ip.split('::') as [string, string | undefined];
     const parse = (part: string) => (part ? part.split(':') : []);
     let h = parse(head);
     let t = tail === undefined ? [] : parse(tail);

@@ -3,10 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
-import type { Kafka } from '@jwt-audit/kafka';
-import { eventCodec, type AuditEvent } from '@jwt-audit/events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startBroker } from '@jwt-audit/embedded-kafka';
+import { createKafkaClient, ensureTopics, type Kafka } from '@jwt-audit/kafka';
+import { eventCodec, TOPICS, type AuditEvent } from '@jwt-audit/events';
 import { createLogger } from '@jwt-audit/runtime';
+import { until } from '@jwt-audit/runtime/testing/wait';
 import { defaults, type InterceptorConfig } from '../config.js';
+import { createInterceptor } from '../service.js';
 
 export const quietLogger = () => createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
@@ -155,14 +161,63 @@ export async function collectEvents(kafka: Kafka, topic: string) {
   return { events, raw, stop: () => consumer.disconnect() };
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, stepMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
+/** The interceptor tests' wait: the project's one `until`, checking every 25 ms. */
+export function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, stepMs = 25): Promise<T> {
+  return until(what, fn, { timeoutMs, intervalMs: stepMs });
+}
+
+export interface StackOptions {
+  /** prefix of the temporary directory */
+  name: string;
+  routes: InterceptorConfig['routes'];
+  /** anything else of the interceptor's config (testConfig's defaults otherwise); revocations default off */
+  config?: Partial<InterceptorConfig>;
+  /** the interceptor's ops listener (/metrics, /healthz) on a free port */
+  ops?: boolean;
+}
+
+/**
+ * One interceptor in front of the echo upstream, with the test authorization server, on the
+ * embedded broker (port 0, topics created), and a reader of audit.raw.v1 from the beginning.
+ * stop() stops them in order and removes the directory.
+ */
+export async function startStack(o: StackOptions) {
+  return startStackWith(o, await startEchoUpstream());
+}
+
+/** startStack with the test's own upstream (named 'api') instead of the echo upstream; stop() closes it too. */
+export async function startStackWith<U extends { url: string; close(): Promise<void> }>(o: StackOptions, upstream: U) {
+  const logger = quietLogger();
+  const dir = await mkdtemp(path.join(tmpdir(), `${o.name}-`));
+  const broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
+  const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, logger);
+  await ensureTopics(kafka);
+  const auth = await startTestAuthServer();
+  const interceptor = createInterceptor(
+    testConfig({
+      brokers: [broker.address],
+      spoolDir: path.join(dir, 'spool'),
+      jwksUrl: auth.jwksUrl,
+      issuer: auth.issuer,
+      audience: auth.audience,
+      upstreams: { api: upstream.url },
+      routes: o.routes,
+      revocations: { enabled: false, startupTimeoutMs: 1_000 },
+      ...o.config,
+    }),
+    { logger, ...(o.ops ? { ops: true } : {}) },
+  );
+  const { url, opsUrl } = await interceptor.start();
+  const reader = await collectEvents(kafka, TOPICS.raw);
+  const stop = async () => {
+    await reader.stop().catch(() => undefined);
+    await interceptor.stop().catch(() => undefined);
+    await upstream.close().catch(() => undefined);
+    await auth.close().catch(() => undefined);
+    await broker.close().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { dir, broker, kafka, auth, upstream, interceptor, url, opsUrl, reader, logger, stop };
 }
 
 /** mulberry32: a small seeded PRNG, so generated test cases are the same on every run. */
