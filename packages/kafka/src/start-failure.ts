@@ -15,11 +15,19 @@ export async function exitOnStartFailure(logger: Logger, service: string, err: u
   process.exit(explained.exitCode);
 }
 
-/** What exitOnStartFailure logs and exits with (separate, so it is tested in-process). */
-export async function startFailure(err: unknown, conns: { kafka?: KafkaConnectionConfig; elasticsearch?: EsConnectionConfig }): Promise<{ code: string | undefined; message: string; exitCode: number }> {
+/**
+ * For runService's explainStartFailure: the start failure in terms of the settings (a
+ * SETTINGS_REFUSED error when Kafka or Elasticsearch refused one), or undefined when it is none of those.
+ */
+export async function explainStartFailure(err: unknown, conns: { kafka?: KafkaConnectionConfig; elasticsearch?: EsConnectionConfig }): Promise<unknown> {
   let hasEs = false;
   for (let e: unknown = err, d = 0; e && typeof e === 'object' && d < 8; e = (e as { cause?: unknown }).cause, d++) if (isEsClientError(e)) hasEs = true;
-  const explained = (hasEs && conns.elasticsearch ? await explainEsError(err, conns.elasticsearch) : undefined) ?? (!hasEs && conns.kafka ? await explainKafkaError(err, conns.kafka).catch(() => undefined) : undefined);
+  return (hasEs && conns.elasticsearch ? await explainEsError(err, conns.elasticsearch) : undefined) ?? (!hasEs && conns.kafka ? await explainKafkaError(err, conns.kafka).catch(() => undefined) : undefined);
+}
+
+/** What exitOnStartFailure logs and exits with (separate, so it is tested in-process). */
+export async function startFailure(err: unknown, conns: { kafka?: KafkaConnectionConfig; elasticsearch?: EsConnectionConfig }): Promise<{ code: string | undefined; message: string; exitCode: number }> {
+  const explained = await explainStartFailure(err, conns);
   const e = (explained ?? err) as { code?: string; message?: string };
   const refused = isSettingsRefused(explained ?? err);
   return { code: e.code, message: e.message ?? String(err), exitCode: refused ? EXIT_SETTINGS : 1 };

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import * as addFormatsModule from 'ajv-formats';
 import { AuditError } from './errors.js';
 
@@ -34,6 +34,13 @@ export interface LoadConfigOptions<T> {
   file?: string;
   argv?: string[];
   environment?: NodeJS.ProcessEnv;
+  /**
+   * The checks a schema cannot express (routes that compile, CIDRs that parse, a masking policy
+   * file that validates, detector rules): each problem one line naming its field. It runs on the
+   * merged config even when the schema found problems, so that every problem is reported at once;
+   * a check that throws on a config the schema already rejected is not reported twice.
+   */
+  check?: (config: T) => string[];
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -46,7 +53,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function deepMerge(base: unknown, over: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? structuredClone(base) : structuredClone(over);
   const out: Record<string, unknown> = structuredClone(base);
-  for (const [k, v] of Object.entries(over)) out[k] = k in out ? deepMerge(out[k], v) : structuredClone(v);
+  // own properties only, defined rather than assigned: a "__proto__" or "constructor" key in a
+  // config file stays a key (which the schema then names as an unknown setting) instead of
+  // replacing the object's prototype, where additionalProperties would never see it
+  for (const [k, v] of Object.entries(over)) {
+    const value = Object.hasOwn(out, k) ? deepMerge(out[k], v) : structuredClone(v);
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 
@@ -111,6 +124,20 @@ function describe(e: ErrorObject): string {
   return `${field || '(root)'}: ${e.message ?? e.keyword}`;
 }
 
+const validators = new WeakMap<object, ValidateFunction>();
+
+/** The schema's compiled validator, compiled once per schema object (tests load a config hundreds of times). */
+function validatorOf(schema: object): ValidateFunction {
+  let validate = validators.get(schema);
+  if (!validate) {
+    const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+    addFormats(ajv);
+    validate = ajv.compile(schema);
+    validators.set(schema, validate);
+  }
+  return validate;
+}
+
 export function configFileFromArgv(argv: string[]): string | undefined {
   const i = argv.indexOf('--config');
   if (i >= 0) return argv[i + 1];
@@ -153,10 +180,17 @@ export function loadConfig<T>(opts: LoadConfigOptions<T>): T {
   }
   merged = deepMerge(merged, overrides);
 
-  const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
-  addFormats(ajv);
-  const validate = ajv.compile(opts.schema);
-  if (!validate(merged)) problems.push(...(validate.errors ?? []).map((e) => describeWithSource(e, fromEnv)));
+  const validate = validatorOf(opts.schema);
+  const schemaValid = validate(merged);
+  if (!schemaValid) problems.push(...(validate.errors ?? []).map((e) => describeWithSource(e, fromEnv)));
+  if (opts.check) {
+    try {
+      problems.push(...opts.check(merged as T));
+    } catch (err) {
+      // a check reading a shape the schema rejected may throw: that problem is already listed
+      if (schemaValid) problems.push(err instanceof Error ? err.message : String(err));
+    }
+  }
   if (problems.length > 0) throw new ConfigError(opts.service, problems);
   return merged as T;
 }
@@ -259,4 +293,18 @@ export interface OpsConfig {
   /** /metrics and /healthz; 0 = ephemeral port. */
   port?: number;
   host?: string;
+}
+
+/**
+ * A semantic check as a list of problems: what `fn` throws, as one line (prefixed with the field
+ * unless the message already starts with it); nothing when it does not throw.
+ */
+export function problemsOf(field: string, fn: () => unknown): string[] {
+  try {
+    fn();
+    return [];
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return [message.startsWith(field) ? message : `${field}: ${message}`];
+  }
 }

@@ -3,6 +3,7 @@ export { dependencyLog, createDependencyLog, createLogThrottle, reasonOf, DEPEND
 export { AuditError, toAuditError } from './errors.js';
 export {
   loadConfig,
+  problemsOf,
   configFileFromArgv,
   ConfigError,
   KAFKA_ENV,
@@ -20,6 +21,8 @@ export { kafkaTlsOption, esClientOptions } from './connections.js';
 export { SETTINGS_REFUSED, EXIT_SETTINGS, settingsRefused, isSettingsRefused, untrustedCertificate, speaksTls, explainEsError, isEsClientError } from './connection-errors.js';
 export { createMetrics, LATENCY_BUCKETS, type Metrics } from './metrics.js';
 export { startOpsServer, type OpsServer, type Health } from './ops-server.js';
+export { runService, EXIT_CODES, type RunServiceOptions, type ServiceContext } from './service.js';
+export { defineComponent, STOPPED, type Component } from './component.js';
 export { onShutdown, exitForRestart, EXIT_TEMPFAIL } from './shutdown.js';
 export { backoffDelay, sleep } from './backoff.js';
 export { startWorker, siblingModule } from './worker.js';

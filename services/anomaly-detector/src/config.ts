@@ -1,6 +1,6 @@
 import { TOPICS } from '@jwt-audit/events';
-import { detectionConfigSchema, type DetectionConfig } from '@jwt-audit/detection';
-import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { detectionConfigSchema, resolveDetectionConfig, type DetectionConfig } from '@jwt-audit/detection';
+import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, problemsOf, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
 
 export interface DetectorServiceConfig {
   kafka: KafkaConnectionConfig;
@@ -76,3 +76,8 @@ export const configSchema = {
     rules: detectionConfigSchema(),
   },
 } as const;
+
+/** The check the schema cannot express: the detection rules resolve (known rules, consistent thresholds). */
+export function checkConfig(config: DetectorServiceConfig): string[] {
+  return problemsOf('rules', () => resolveDetectionConfig(config.rules));
+}

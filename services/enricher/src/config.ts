@@ -1,5 +1,5 @@
-import { KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
-import { DEFAULT_ENRICHMENT_POLICY, enrichmentPolicySchema, type EnrichmentPolicy } from '@jwt-audit/enrichment';
+import { KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, problemsOf, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { DEFAULT_ENRICHMENT_POLICY, enrichmentPolicySchema, parseEnrichmentPolicy, type EnrichmentPolicy } from '@jwt-audit/enrichment';
 
 export interface EnricherConfig {
   kafka: KafkaConnectionConfig;
@@ -54,3 +54,8 @@ export const env: Record<string, string> = {
   AUDIT_ENRICHER_SESSION_CACHE_SIZE: 'sessionCacheSize',
   AUDIT_ENRICHER_CONCURRENCY: 'concurrency',
 };
+
+/** The check the schema cannot express: the enrichment policy parses (route patterns compile). */
+export function checkConfig(config: EnricherConfig): string[] {
+  return problemsOf('policy', () => parseEnrichmentPolicy(config.policy));
+}

@@ -1,5 +1,5 @@
-import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
-import { DEFAULT_METHODS, type AmbiguousPathAction, type BodyCapture, type CaptureRule, type Mode, type RouteConfig, type SamplingRule, type SpoolFullPolicy } from '@jwt-audit/edge';
+import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, problemsOf, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { createRouter, RouteConfigError, trustedProxies, DEFAULT_METHODS, type AmbiguousPathAction, type BodyCapture, type CaptureRule, type Mode, type RouteConfig, type SamplingRule, type SpoolFullPolicy } from '@jwt-audit/edge';
 
 export type { Mode, RouteConfig, SpoolFullPolicy };
 
@@ -368,3 +368,20 @@ export const env: Record<string, string> = {
   AUDIT_FINGERPRINT_ACTIVE_KEY_ID: 'fingerprint.activeKeyId',
   AUDIT_INSTANCE: 'source.instance',
 };
+
+/**
+ * The checks the schema cannot express, run by runService with the schema's (every problem at
+ * once): routes that compile (every route problem is listed), trusted proxies that parse (each bad
+ * entry named), and a key source for JWT verification. `serve: false` (middleware only) needs no upstreams.
+ */
+export function checkConfig(config: InterceptorConfig, opts: { serve?: boolean } = {}): string[] {
+  const problems: string[] = [];
+  try {
+    createRouter(config.routes, { upstreams: config.upstreams, mode: config.mode, onSpoolFull: config.onSpoolFull, methods: config.methods, ambiguousPaths: config.paths.ambiguous, requireUpstream: opts.serve !== false });
+  } catch (err) {
+    problems.push(...(err instanceof RouteConfigError ? err.problems : [`routes: ${(err as Error).message}`]));
+  }
+  config.trustedProxies.forEach((entry, i) => problems.push(...problemsOf(`trustedProxies.${i}`, () => trustedProxies([entry]))));
+  if (!config.jwt.jwksUrl && !(config.jwt.keys && config.jwt.keys.length > 0)) problems.push('jwt: set jwksUrl (AUDIT_JWT_JWKS_URL) or keys');
+  return problems;
+}

@@ -3,20 +3,22 @@
  * then serve until SIGINT/SIGTERM. (`npm start` gives it the demo's routes through
  * AUDIT_INTERCEPTOR_ROUTES: services/demo/src/interceptor-routes.ts.)
  */
-import { createLogger, loadConfig, onShutdown } from '@jwt-audit/runtime';
-import { configSchema, defaults, env, type InterceptorConfig } from './config.js';
+import { explainStartFailure } from '@jwt-audit/kafka';
+import { runService } from '@jwt-audit/runtime';
+import { checkConfig, configSchema, defaults, env } from './config.js';
 import { installProcessGuards } from './process-guards.js';
 import { createInterceptor } from './service.js';
 
-const logger = createLogger({ name: 'interceptor' });
-try {
-  const config = loadConfig<InterceptorConfig>({ service: 'interceptor', schema: configSchema, defaults, env });
-  const interceptor = createInterceptor(config, { logger });
-  installProcessGuards(logger, interceptor.metrics);
-  const { url, opsUrl } = await interceptor.start();
-  logger.info({ url, opsUrl }, 'interceptor ready');
-  onShutdown(logger, () => interceptor.stop());
-} catch (err) {
-  logger.fatal({ err }, (err as Error).message);
-  process.exitCode = 1;
-}
+await runService({
+  name: 'interceptor',
+  configSchema,
+  defaults,
+  env,
+  check: (config) => checkConfig(config),
+  create: (config, { logger }) => {
+    const interceptor = createInterceptor(config, { logger });
+    installProcessGuards(logger, interceptor.metrics);
+    return interceptor;
+  },
+  explainStartFailure: (err, config) => explainStartFailure(err, { kafka: config.kafka }),
+});

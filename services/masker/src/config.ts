@@ -1,4 +1,5 @@
-import { KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, problemsOf, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { loadPolicy } from './transform.js';
 
 export interface MaskerConfig {
   kafka: KafkaConnectionConfig;
@@ -64,3 +65,8 @@ export const env: Record<string, string> = {
   AUDIT_MASKER_THREADS: 'threads',
   AUDIT_MASKER_DLQ_PAYLOAD: 'dlqPayload',
 };
+
+/** The check the schema cannot express: the masking policy file reads and validates (each of its problems named). */
+export function checkConfig(config: MaskerConfig): string[] {
+  return config.policyFile === undefined ? [] : problemsOf('policyFile', () => loadPolicy(config.policyFile));
+}
