@@ -80,11 +80,20 @@ function coerce(raw: string, node: SchemaNode | undefined, variable: string, pro
   }
   if (types.includes('object')) return parseJson(trimmed, variable, problems);
   if (types.includes('boolean') && /^(true|false|1|0|yes|no)$/i.test(trimmed)) return /^(true|1|yes)$/i.test(trimmed);
-  if ((types.includes('integer') || types.includes('number')) && trimmed !== '' && !Number.isNaN(Number(trimmed))) return Number(trimmed);
+  if ((types.includes('integer') || types.includes('number')) && trimmed !== '' && !Number.isNaN(Number(trimmed))) {
+    if (Number.isFinite(Number(trimmed))) return Number(trimmed);
+    problems.push(`${variable}: ${quoteShort(raw)} is not a finite number`); // 1e309 would be Infinity
+    return undefined;
+  }
   if (types.includes('null') && trimmed === '') return null;
   if (types.includes('string')) return raw;
-  problems.push(`${variable}: cannot read ${JSON.stringify(raw)} as ${types.join(' | ')}`);
+  problems.push(`${variable}: cannot read ${quoteShort(raw)} as ${types.join(' | ')}`);
   return undefined;
+}
+
+/** A value quoted for a problem line: at most 64 characters of it (a huge value is not echoed back). */
+function quoteShort(raw: string): string {
+  return raw.length <= 64 ? JSON.stringify(raw) : `${JSON.stringify(raw.slice(0, 64))}... (${raw.length} characters)`;
 }
 
 function parseJson(text: string, variable: string, problems: string[]): unknown {
@@ -113,16 +122,31 @@ function describeWithSource(e: ErrorObject, fromEnv: Map<string, string>): strin
     const variable = fromEnv.get(path);
     if (variable) return `${message} (set by ${variable})`;
   }
+  if (e.keyword === 'required') {
+    // a variable that started this object (AUDIT_KAFKA_SASL_USERNAME alone) is why the rest is missing
+    const parent = field.includes('.') ? field.slice(0, field.lastIndexOf('.')) : '';
+    const starters = [...fromEnv].filter(([path]) => parent !== '' && path.startsWith(`${parent}.`)).map(([, variable]) => variable);
+    if (starters.length > 0) return `${message} (${parent} is set by ${starters.join(', ')})`;
+  }
   return message;
 }
 
 function describe(e: ErrorObject): string {
-  let field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  // a JSON Pointer: "/rules/auth-failure-burst~1subject" -> rules.auth-failure-burst/subject
+  let field = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
   if (e.keyword === 'required') field = field ? `${field}.${e.params.missingProperty}` : String(e.params.missingProperty);
   if (e.keyword === 'additionalProperties') return `${field ? `${field}.` : ''}${e.params.additionalProperty}: unknown setting`;
   if (e.keyword === 'enum') return `${field}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   return `${field || '(root)'}: ${e.message ?? e.keyword}`;
 }
+
+/** The top-level setting a problem line names: "routes.0.path: ..." -> "routes". */
+function topField(problem: string): string {
+  const end = problem.search(/[.:\s]/);
+  return end < 0 ? problem : problem.slice(0, end);
+}
+
+const MAX_PROBLEM_CHARS = 1_000;
 
 const validators = new WeakMap<object, ValidateFunction>();
 
@@ -184,14 +208,17 @@ export function loadConfig<T>(opts: LoadConfigOptions<T>): T {
   const schemaValid = validate(merged);
   if (!schemaValid) problems.push(...(validate.errors ?? []).map((e) => describeWithSource(e, fromEnv)));
   if (opts.check) {
+    // A check reading a part the schema rejected would say it again, or throw on the odd shape:
+    // only its problems with settings the schema found nothing wrong with are added.
+    const rejected = new Set(problems.map(topField));
     try {
-      problems.push(...opts.check(merged as T));
+      problems.push(...opts.check(merged as T).filter((p) => !rejected.has(topField(p))));
     } catch (err) {
-      // a check reading a shape the schema rejected may throw: that problem is already listed
       if (schemaValid) problems.push(err instanceof Error ? err.message : String(err));
     }
   }
-  if (problems.length > 0) throw new ConfigError(opts.service, problems);
+  // a problem quoting a huge value (a 1 MiB path in a policy file's error) is cut, not echoed whole
+  if (problems.length > 0) throw new ConfigError(opts.service, problems.map((p) => (p.length <= MAX_PROBLEM_CHARS ? p : `${p.slice(0, MAX_PROBLEM_CHARS)}... (${p.length} characters)`)));
   return merged as T;
 }
 
@@ -305,6 +332,9 @@ export function problemsOf(field: string, fn: () => unknown): string[] {
     return [];
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return [message.startsWith(field) ? message : `${field}: ${message}`];
+    if (message.startsWith(field)) return [message];
+    // "trustedProxies: bad prefix ..." checked as trustedProxies.3 -> "trustedProxies.3: bad prefix ..."
+    const top = `${field.split('.')[0]}: `;
+    return [`${field}: ${message.startsWith(top) ? message.slice(top.length) : message}`];
   }
 }

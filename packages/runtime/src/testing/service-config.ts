@@ -130,8 +130,11 @@ export function testServiceConfig<C>(o: ServiceConfigTestOptions<C>): void {
       }
     };
     const objects: string[][] = [[]];
+    // a setting the environment gives (a secret) wins over the file: not probed through the file
+    const fromEnvironment = Object.keys(o.environment ?? {}).map((v) => o.env[v.replace(/_FILE$/, '')]).filter((f): f is string => f !== undefined);
     for (const [at, node] of schemaPaths(o.schema as SchemaNode)) {
       const field = at.join('.');
+      if (fromEnvironment.some((f) => f === field || f.startsWith(`${field}.`))) continue;
       if (types(node).includes('object') && node.properties && node.additionalProperties === false) objects.push(at);
       const wrong = wrongType(node);
       // a node with neither a type nor an enum (oneOf, anyOf) may accept the value: it must only not crash
