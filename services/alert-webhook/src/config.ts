@@ -1,5 +1,5 @@
 import { TOPICS, type Severity } from '@jwt-audit/events';
-import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, RETRY_POLICIES, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
 
 export interface AlertWebhookConfig {
   kafka: KafkaConnectionConfig;
@@ -24,10 +24,11 @@ export const defaults: AlertWebhookConfig = {
   ops: { port: 0, host: '127.0.0.1' },
   groupId: 'alert-webhook',
   topic: TOPICS.alerts,
-  webhook: { url: 'http://127.0.0.1:9300/alerts', secret: '', timeoutMs: 5_000 },
+  // the retry defaults are the webhookDelivery policy's (packages/runtime/src/backoff.ts)
+  webhook: { url: 'http://127.0.0.1:9300/alerts', secret: '', timeoutMs: RETRY_POLICIES.webhookDelivery.timeoutMs }, // 5 s per attempt
   minSeverity: 'low',
-  maxAttempts: 8,
-  retry: { initialMs: 500, maxMs: 30_000 },
+  maxAttempts: RETRY_POLICIES.webhookDelivery.attempts, // 8
+  retry: { initialMs: RETRY_POLICIES.webhookDelivery.initialMs, maxMs: RETRY_POLICIES.webhookDelivery.maxMs }, // 0.5 s doubling to 30 s, full jitter
 };
 
 export const env: Record<string, string> = {
@@ -39,6 +40,8 @@ export const env: Record<string, string> = {
   AUDIT_WEBHOOK_GROUP_ID: 'groupId',
   AUDIT_WEBHOOK_MIN_SEVERITY: 'minSeverity',
   AUDIT_WEBHOOK_MAX_ATTEMPTS: 'maxAttempts',
+  AUDIT_WEBHOOK_RETRY_INITIAL_MS: 'retry.initialMs',
+  AUDIT_WEBHOOK_RETRY_MAX_MS: 'retry.maxMs',
 };
 
 export const configSchema = {

@@ -1,7 +1,7 @@
 import type { Kafka } from '@jwt-audit/kafka';
 import { alertCodec, type Alert, type Severity } from '@jwt-audit/events';
 import { createAuditProducer, createConsumerRunner, createKafkaClient, type AuditProducer, type ConsumerRunner, type DeadLetterRequest } from '@jwt-audit/kafka';
-import { AuditError, backoffDelay, createMetrics, sleep, startOpsServer, toAuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { attemptsLeft, AuditError, createMetrics, retryDelay, retryPolicy, RETRY_POLICIES, sleep, startOpsServer, toAuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { AlertWebhookConfig } from './config.js';
 import { classifyError, classifyResponse, type Outcome } from './retry.js';
 import { ALERT_ID_HEADER, sign, SIGNATURE_HEADER } from './signature.js';
@@ -30,6 +30,7 @@ const RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3
  * permanent 4xx) goes to audit.dlq.v1 with the reason; the partition moves on.
  */
 export function createAlertWebhookService(config: AlertWebhookConfig, deps: AlertWebhookDeps): AlertWebhookService {
+  const delivery = retryPolicy(RETRY_POLICIES.webhookDelivery, { attempts: config.maxAttempts, initialMs: config.retry.initialMs, maxMs: config.retry.maxMs, timeoutMs: config.webhook.timeoutMs });
   const logger = deps.logger.child({ service: 'alert-webhook' });
   const metrics = deps.metrics ?? createMetrics();
   const deliveries = metrics.counter('audit_webhook_deliveries_total', 'Webhook deliveries by result', ['result'] as const);
@@ -50,10 +51,10 @@ export function createAlertWebhookService(config: AlertWebhookConfig, deps: Aler
         method: 'POST',
         headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign(config.webhook.secret, body, Date.now()), [ALERT_ID_HEADER]: alert.id, 'user-agent': 'jwt-audit-alert-webhook/0.1' },
         body,
-        signal: AbortSignal.timeout(config.webhook.timeoutMs),
+        signal: AbortSignal.timeout(delivery.timeoutMs),
       });
       await res.arrayBuffer().catch(() => undefined);
-      return classifyResponse(res.status, res.headers.get('retry-after'));
+      return classifyResponse(res.status, res.headers.get('retry-after'), delivery);
     } catch (err) {
       return classifyError(err);
     } finally {
@@ -69,8 +70,8 @@ export function createAlertWebhookService(config: AlertWebhookConfig, deps: Aler
       attemptsTotal.inc({ outcome: outcome.kind });
       if (outcome.kind === 'delivered') return null;
       if (outcome.kind === 'permanent') return new AuditError('AUDIT_ERR_WEBHOOK_REJECTED', `receiver rejected alert ${alert.id}: ${outcome.reason}`);
-      if (n >= config.maxAttempts) return new AuditError('AUDIT_ERR_WEBHOOK_UNDELIVERABLE', `alert ${alert.id} not delivered after ${n} attempts: ${outcome.reason}`);
-      const delay = Math.min(config.retry.maxMs, Math.max(outcome.retryAfterMs ?? 0, backoffDelay(n - 1, config.retry.initialMs, config.retry.maxMs)));
+      if (!attemptsLeft(delivery, n)) return new AuditError('AUDIT_ERR_WEBHOOK_UNDELIVERABLE', `alert ${alert.id} not delivered after ${n} attempts: ${outcome.reason}`);
+      const delay = Math.min(delivery.maxMs, Math.max(outcome.retryAfterMs ?? 0, retryDelay(delivery, n - 1)));
       ctx.logger.warn({ alert: alert.id, attempt: n, reason: outcome.reason, delayMs: delay }, 'webhook delivery failed: retrying');
       const until = Date.now() + delay;
       while (Date.now() < until) {

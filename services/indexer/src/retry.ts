@@ -13,14 +13,14 @@
  *                    other 4xx (mapping / parsing errors)         -> the record goes to the DLQ with ES's reason
  */
 import { errors } from '@elastic/elasticsearch';
-import { AuditError } from '@jwt-audit/runtime';
+import { AuditError, retriesStatus, RETRY_POLICIES } from '@jwt-audit/runtime';
 
 export type ItemOutcome = 'written' | 'duplicate' | 'retry' | 'reject';
 
 export function classifyItem(status: number): ItemOutcome {
   if (status === 200 || status === 201) return 'written';
   if (status === 409) return 'duplicate';
-  if (status === 429 || status >= 500) return 'retry';
+  if (retriesStatus(RETRY_POLICIES.indexerBulkItem, status)) return 'retry';
   return 'reject';
 }
 
@@ -29,7 +29,7 @@ export function fromEsError(err: unknown, what: string): AuditError {
     const status = err.statusCode ?? 0;
     // credentials are not the records' fault: the partition waits until they are fixed
     if (status === 401 || status === 403) return new AuditError('AUDIT_ERR_ES_UNAUTHORIZED', `${what}: HTTP ${status} ${err.message}`, { retriable: true, cause: err });
-    const retriable = status === 429 || status >= 500;
+    const retriable = retriesStatus(RETRY_POLICIES.indexerBulkItem, status);
     return new AuditError(retriable ? 'AUDIT_ERR_ES_UNAVAILABLE' : 'AUDIT_ERR_ES_REJECTED', `${what}: HTTP ${status} ${err.message}`, { retriable, cause: err });
   }
   if (err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError) {

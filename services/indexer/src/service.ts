@@ -1,7 +1,7 @@
 import { Client } from '@elastic/elasticsearch';
 import { TOPICS } from '@jwt-audit/events';
 import { createAuditProducer, createConsumerRunner, createKafkaClient, type ConsumerRunner } from '@jwt-audit/kafka';
-import { backoffDelay, createMetrics, esClientOptions, explainEsError, sleep, startOpsServer, type EsConnectionConfig, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createMetrics, retryDelay, RETRY_POLICIES, esClientOptions, explainEsError, sleep, startOpsServer, type EsConnectionConfig, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { IndexerConfig } from './config.js';
 import { indexBatch } from './sink.js';
 import { installTemplates } from './templates.js';
@@ -52,7 +52,7 @@ export function createIndexerService(config: IndexerConfig, deps: { logger: Logg
               const refused = await explainEsError(err, config.elasticsearch);
               if (refused) throw refused;
               logger.warn({ err: (err as Error).message, attempt }, 'Elasticsearch not ready: retrying');
-              await sleep(backoffDelay(attempt, 500, 10_000), abort.signal);
+              await sleep(retryDelay(RETRY_POLICIES.indexerTemplates, attempt), abort.signal);
             }
           }
         }

@@ -6,7 +6,7 @@ import type { Kafka } from '@jwt-audit/kafka';
 import { createKafkaClient, createAuditProducer, explainKafkaError, isConnectionError } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
-import { createMetrics, dependencyLog, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createMetrics, dependencyLog, kafkajsRetry, retryDelay, RETRY_POLICIES, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { ApprovalBook } from '@jwt-audit/edge';
 import { approvalCallbackHandler } from './approval-callback.js';
@@ -67,12 +67,12 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   });
   const trusted = trustedProxies(config.trustedProxies);
   // short retries: a failed send is spooled and retried by the publisher, not held in kafkajs
-  const clientOverrides = { retry: { initialRetryTime: 100, retries: 2, maxRetryTime: 1_000 }, connectionTimeout: 1_000 };
+  const clientOverrides = { retry: kafkajsRetry(RETRY_POLICIES.interceptorKafkaClient), connectionTimeout: RETRY_POLICIES.interceptorKafkaClient.timeoutMs };
   const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger, clientOverrides);
   // the producer on its own thread, unless a client or sink was handed in
   const sink = deps.sink ?? (deps.kafka ? createAuditProducer(deps.kafka, { logger }) : new ThreadSink({ kafka: config.kafka, clientOverrides, loggerName: 'interceptor', logLevel: deps.logger.level }, logger));
   const spool = new Spool(config.spool.dir, config.spool.maxBytes, config.spool.fsync, { minFreeBytes: config.spool.minFreeBytes ?? DEFAULT_SPOOL_MIN_FREE_BYTES, ...(deps.spoolFs ? { fs: deps.spoolFs } : {}) });
-  const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, lingerMs: config.queue.lingerMs, metrics: m.publisher, sendTimeoutMs: 10_000 });
+  const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, lingerMs: config.queue.lingerMs, metrics: m.publisher, sendTimeoutMs: RETRY_POLICIES.publisherSend.timeoutMs });
   let engine: Engine | undefined;
   let verifier: Verifier | undefined;
   let server: Server | undefined;
@@ -129,7 +129,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       } else logger.warn({ err: (refused ?? (err as Error)).message }, 'cannot follow revocations yet (Kafka unreachable?); retrying in 5 s');
       await follower.stop();
       follower = undefined;
-      followerRetry = setTimeout(() => void startFollower(), 5_000);
+      followerRetry = setTimeout(() => void startFollower(), retryDelay(RETRY_POLICIES.follower, 0));
     }
   };
 
@@ -141,7 +141,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       logger.warn({ err: (err as Error).message }, 'cannot follow approvals yet (Kafka unreachable?); retrying in 5 s');
       await approvalFollower.stop();
       approvalFollower = undefined;
-      approvalRetry = setTimeout(() => void startApprovalFollower(gate), 5_000);
+      approvalRetry = setTimeout(() => void startApprovalFollower(gate), retryDelay(RETRY_POLICIES.follower, 0));
     }
   };
 
