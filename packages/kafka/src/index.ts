@@ -9,6 +9,18 @@ export {
   type BatchContext,
   type DeadLetterRequest,
 } from './runner.js';
+export {
+  createConsumerService,
+  createTransformService,
+  type ConsumerService,
+  type ConsumerServiceDeps,
+  type ConsumerServiceOptions,
+  type MeteredConsumerService,
+  type TransformService,
+  type TransformServiceDeps,
+  type TransformServiceOptions,
+  type TransformWiring,
+} from './consumer-service.js';
 export { createTransformStage, type TransformStageOptions } from './transform-stage.js';
 export type { OffloadedTransform, OffloadSpec } from './transform-pool.js';
 /** Moving records between threads cheaply (one transferred buffer, a table of header sets). */

@@ -338,3 +338,33 @@ export function problemsOf(field: string, fn: () => unknown): string[] {
     return [`${field}: ${message.startsWith(top) ? message.slice(top.length) : message}`];
   }
 }
+
+/**
+ * The JSON Schema of a service that consumes Kafka: its connection (`kafka`), the ops listener
+ * (`ops`) and its consumer group (`groupId`, required), with the service's own settings beside
+ * them; unknown settings are refused.
+ */
+export function consumerServiceSchema(required: string[], properties: Record<string, object>): { type: 'object'; additionalProperties: false; required: string[]; properties: Record<string, object> } {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['kafka', 'groupId', ...required],
+    properties: { kafka: kafkaConfigSchema, ops: opsConfigSchema, groupId: { type: 'string', minLength: 1 }, ...properties },
+  };
+}
+
+/** The settings every service that consumes Kafka has (consumerServiceSchema's). */
+export interface ConsumerServiceConfig {
+  kafka: KafkaConnectionConfig;
+  ops: OpsConfig;
+  /** The consumer group: instances with the same one share the partitions. */
+  groupId: string;
+}
+
+/**
+ * Their defaults: the broker of `npm start` (127.0.0.1:9092), the client id and consumer group
+ * named for the service, and the ops listener on 127.0.0.1 at `opsPort` (0: an ephemeral port).
+ */
+export function consumerServiceDefaults(name: string, opsPort: number, clientId = name): ConsumerServiceConfig {
+  return { kafka: { brokers: ['127.0.0.1:9092'], clientId }, ops: { port: opsPort, host: '127.0.0.1' }, groupId: name };
+}

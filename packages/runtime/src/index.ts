@@ -3,6 +3,9 @@ export { dependencyLog, createDependencyLog, createLogThrottle, reasonOf, DEPEND
 export { AuditError, toAuditError } from './errors.js';
 export {
   loadConfig,
+  consumerServiceSchema,
+  consumerServiceDefaults,
+  type ConsumerServiceConfig,
   problemsOf,
   configFileFromArgv,
   ConfigError,
