@@ -29,6 +29,6 @@ export { deadLetterRecord, deadLetterAlertRecord, DEAD_LETTER_RATE_RULE, DLQ_TOP
 export { toInputRecord, type InputRecord } from './record.js';
 export { fromKafkaError, failureClass, kafkaCause, kafkaSettingsRefused, explainKafkaError, isConnectionError, type FailureClass } from './errors.js';
 export { superviseConsumer, type SupervisedConsumer, type SupervisedConsumerOptions, type RestartPolicy } from './supervised-consumer.js';
-export { exitOnStartFailure, explainStartFailure, startFailure } from './start-failure.js';
+export { explainStartFailure, startFailure } from './start-failure.js';
 /** The client library's classes, types and constants: the only way other workspaces reach it. */
 export * from './kafka-client.js';

@@ -26,7 +26,7 @@ export { createMetrics, LATENCY_BUCKETS, type Metrics } from './metrics.js';
 export { startOpsServer, type OpsServer, type Health } from './ops-server.js';
 export { runService, EXIT_CODES, type RunServiceOptions, type ServiceContext } from './service.js';
 export { defineComponent, STOPPED, type Component } from './component.js';
-export { onShutdown, exitForRestart, EXIT_TEMPFAIL } from './shutdown.js';
+export { onShutdown, EXIT_TEMPFAIL } from './shutdown.js';
 export { backoffDelay, sleep, retryDelay, retryPolicy, retriesStatus, attemptsLeft, kafkajsRetry, RETRY_POLICIES, type RetryPolicy } from './backoff.js';
 export { startWorker, siblingModule } from './worker.js';
 export { pooledRandomBytes } from './random.js';

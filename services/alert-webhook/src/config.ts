@@ -59,3 +59,6 @@ export const configSchema = consumerServiceSchema(['topic', 'webhook'], {
     properties: { initialMs: { type: 'integer', minimum: 0 }, maxMs: { type: 'integer', minimum: 0 } },
   },
 });
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'alert-webhook', configSchema, defaults, env };

@@ -10,6 +10,8 @@ export interface DetectorServiceConfig extends ConsumerServiceConfig {
     alerts: string;
   };
   repartitionPartitions: number;
+  /** How long the repartition topic keeps records (ms), when the service creates it. */
+  repartitionRetentionMs?: number;
   /** Snapshots and journals, one folder per input partition. Shared by the instances of the group. */
   stateDir: string;
   /** A partition's journal is folded into a new snapshot after this many bytes. */
@@ -27,6 +29,7 @@ export const defaults: DetectorServiceConfig = {
   ...consumerServiceDefaults('anomaly-detector', 0),
   topics: { input: TOPICS.enriched, repartition: 'audit.anomaly.by-key.v1', alerts: TOPICS.alerts },
   repartitionPartitions: 6,
+  repartitionRetentionMs: 86_400_000, // 1 day
   stateDir: './.data/detector',
   snapshotAfterBytes: 8 * 1024 * 1024, // 8 MiB
   fsync: true,
@@ -43,6 +46,7 @@ export const env: Record<string, string> = {
   AUDIT_DETECTOR_INPUT_TOPIC: 'topics.input',
   AUDIT_DETECTOR_ALERTS_TOPIC: 'topics.alerts',
   AUDIT_DETECTOR_REPARTITION_TOPIC: 'topics.repartition',
+  AUDIT_DETECTOR_REPARTITION_RETENTION_MS: 'repartitionRetentionMs',
   AUDIT_DETECTOR_FSYNC: 'fsync',
   AUDIT_DETECTOR_RULES: 'rules',
   AUDIT_DETECTOR_ALLOWED_LATENESS_MS: 'allowedLatenessMs',
@@ -56,6 +60,7 @@ export const configSchema = consumerServiceSchema(['topics', 'stateDir'], {
     properties: { input: { type: 'string', minLength: 1 }, repartition: { type: 'string', minLength: 1 }, alerts: { type: 'string', minLength: 1 } },
   },
   repartitionPartitions: { type: 'integer', minimum: 1 },
+  repartitionRetentionMs: { type: 'integer', minimum: 60_000 },
   stateDir: { type: 'string', minLength: 1 },
   snapshotAfterBytes: { type: 'integer', minimum: 0 },
   fsync: { type: 'boolean' },
@@ -68,3 +73,6 @@ export const configSchema = consumerServiceSchema(['topics', 'stateDir'], {
 export function checkConfig(config: DetectorServiceConfig): string[] {
   return problemsOf('rules', () => resolveDetectionConfig(config.rules));
 }
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'anomaly-detector', configSchema, defaults, env, check: checkConfig };

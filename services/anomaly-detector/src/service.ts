@@ -163,7 +163,7 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
     kafka,
     logger,
     metrics,
-    ensure: [TOPICS.dlq, config.topics.input, config.topics.alerts, { topic: config.topics.repartition, numPartitions: config.repartitionPartitions, configs: { 'retention.ms': String(86_400_000) } }],
+    ensure: [TOPICS.dlq, config.topics.input, config.topics.alerts, { topic: config.topics.repartition, numPartitions: config.repartitionPartitions, configs: { 'retention.ms': String(config.repartitionRetentionMs ?? 86_400_000) } }],
     runner: {
       groupId: config.groupId,
       topics: [config.topics.input, config.topics.repartition],

@@ -81,3 +81,6 @@ export const env: Record<string, string> = {
   AUDIT_ARCHIVE_CHECKPOINT_TOPIC: 'checkpoint.topic',
   AUDIT_ARCHIVE_CHECKPOINT_PUBLISH: 'checkpoint.publish',
 };
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'archiver', configSchema: schema, defaults, env };

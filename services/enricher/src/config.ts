@@ -46,3 +46,6 @@ export const env: Record<string, string> = {
 export function checkConfig(config: EnricherConfig): string[] {
   return problemsOf('policy', () => parseEnrichmentPolicy(config.policy));
 }
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'enricher', configSchema: schema, defaults, env, check: checkConfig };

@@ -1,15 +1,7 @@
 /** The enricher as a process: config file (--config / AUDIT_CONFIG) + AUDIT_* environment; exit codes in packages/runtime/README.md. */
 import { explainStartFailure } from '@jwt-audit/kafka';
 import { runService } from '@jwt-audit/runtime';
-import { checkConfig, defaults, env, schema } from './config.js';
+import { serviceConfig } from './config.js';
 import { createEnricherService } from './service.js';
 
-await runService({
-  name: 'enricher',
-  configSchema: schema,
-  defaults,
-  env,
-  check: checkConfig,
-  create: (config, { logger, onFailure }) => createEnricherService(config, { logger, onFailure }),
-  explainStartFailure: (err, config) => explainStartFailure(err, { kafka: config.kafka }),
-});
+await runService({ ...serviceConfig, create: createEnricherService, explainStartFailure });

@@ -1,6 +1,8 @@
 import { consumerServiceSchema, consumerServiceDefaults, ES_ENV, esConfigSchema, KAFKA_ENV, OPS_ENV, type EsConnectionConfig, type ConsumerServiceConfig } from '@jwt-audit/runtime';
 
 export interface IndexerConfig extends ConsumerServiceConfig {
+  /** One Elasticsearch request's time limit (ms); a timed-out bulk is retried by the runner. */
+  requestTimeoutMs?: number;
   elasticsearch: EsConnectionConfig;
   /** Data stream namespace: logs-audit.events-<namespace>, logs-audit.alerts-<namespace>. */
   namespace: string;
@@ -16,6 +18,7 @@ export const defaults: IndexerConfig = {
   namespace: 'default',
   installTemplates: true,
   concurrency: 3,
+  requestTimeoutMs: 30_000, // 30 s
 };
 
 export const schema = consumerServiceSchema(['elasticsearch', 'namespace'], {
@@ -23,6 +26,7 @@ export const schema = consumerServiceSchema(['elasticsearch', 'namespace'], {
   namespace: { type: 'string', pattern: '^[a-z0-9_]{1,100}$' },
   installTemplates: { type: 'boolean' },
   concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+  requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
 });
 
 export const env: Record<string, string> = {
@@ -33,4 +37,8 @@ export const env: Record<string, string> = {
   AUDIT_INDEXER_NAMESPACE: 'namespace',
   AUDIT_INDEXER_INSTALL_TEMPLATES: 'installTemplates',
   AUDIT_INDEXER_CONCURRENCY: 'concurrency',
+  AUDIT_INDEXER_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
 };
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'indexer', configSchema: schema, defaults, env };

@@ -72,7 +72,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   // the producer on its own thread, unless a client or sink was handed in
   const sink = deps.sink ?? (deps.kafka ? createAuditProducer(deps.kafka, { logger }) : new ThreadSink({ kafka: config.kafka, clientOverrides, loggerName: 'interceptor', logLevel: deps.logger.level }, logger));
   const spool = new Spool(config.spool.dir, config.spool.maxBytes, config.spool.fsync, { minFreeBytes: config.spool.minFreeBytes ?? DEFAULT_SPOOL_MIN_FREE_BYTES, ...(deps.spoolFs ? { fs: deps.spoolFs } : {}) });
-  const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, lingerMs: config.queue.lingerMs, metrics: m.publisher, sendTimeoutMs: RETRY_POLICIES.publisherSend.timeoutMs });
+  const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, lingerMs: config.queue.lingerMs, metrics: m.publisher, sendTimeoutMs: config.queue.sendTimeoutMs ?? RETRY_POLICIES.publisherSend.timeoutMs });
   let engine: Engine | undefined;
   let verifier: Verifier | undefined;
   let server: Server | undefined;
@@ -242,7 +242,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       // slowloris: the whole request must arrive in time; headers sooner
       srv.requestTimeout = config.requestTimeoutMs;
       srv.headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
-      srv.keepAliveTimeout = 5_000;
+      srv.keepAliveTimeout = config.keepAliveTimeoutMs ?? 5_000;
       // malformed request lines / headers, oversized headers, timeouts, resets mid-head: answered
       // as node would (400 / 431 / 413 / 408) and audited, rate-limited (client-errors.ts)
       srv.on(

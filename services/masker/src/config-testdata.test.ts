@@ -2,16 +2,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@jwt-audit/runtime';
 import { testServiceConfig } from '@jwt-audit/runtime/testing/service-config';
-import { checkConfig, defaults, env, schema } from './config.js';
+import { serviceConfig } from './config.js';
 import { createMaskerService } from './service.js';
 
 // testdata/valid.json and invalid.json (+ invalid.expected.json), generated hostile values, stop() before start()
 testServiceConfig({
-  service: 'masker',
-  schema,
-  defaults,
-  env,
-  check: checkConfig,
+  ...serviceConfig,
   testdata: path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'testdata'),
   environment: { AUDIT_MASKING_HMAC_KEY: 'a-test-hmac-key-of-enough-length' },
   create: (config) => createMaskerService(config, { logger: createLogger({ name: 'masker', level: 'silent' }) }),

@@ -57,3 +57,6 @@ export const env: Record<string, string> = {
 export function checkConfig(config: MaskerConfig): string[] {
   return config.policyFile === undefined ? [] : problemsOf('policyFile', () => loadPolicy(config.policyFile));
 }
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'masker', configSchema: schema, defaults, env, check: checkConfig };

@@ -81,3 +81,6 @@ export const configSchema = consumerServiceSchema(['topics', 'stateDir'], {
     },
   },
 });
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'sessionizer', configSchema, defaults, env };

@@ -18,8 +18,9 @@ import type { Component } from '../component.js';
 import { ConfigError, loadConfig } from '../config.js';
 
 export interface ServiceConfigTestOptions<C> {
-  service: string;
-  schema: object;
+  /** As runService takes them (each service's `serviceConfig`). */
+  name: string;
+  configSchema: object;
   defaults: C;
   env: Record<string, string>;
   check?: (config: C) => string[];
@@ -70,7 +71,8 @@ const HUGE = 'x'.repeat(1 << 20); // 1 MiB
 const ENV_VALUES = ['', ' ', 'not-a-value', '-1', '1e309', 'NaN', '0x10', 'true', '[', '[1,2', '{', '{"a":1}', '[{"a":null}]', 'null', '\u0000', 'a\u001b[31mb', '\ud800', '../../../../etc/passwd', HUGE];
 
 /** Registers the tests listed at the top of this file. */
-export function testServiceConfig<C>(o: ServiceConfigTestOptions<C>): void {
+export function testServiceConfig<C>(options: ServiceConfigTestOptions<C>): void {
+  const o = { ...options, service: options.name, schema: options.configSchema };
   const load = (environment: Record<string, string>, file?: string) =>
     loadConfig<C>({ service: o.service, schema: o.schema, defaults: o.defaults, env: o.env, environment, argv: [], ...(o.check ? { check: o.check } : {}), ...(file ? { file } : {}) });
   const valid = path.join(o.testdata, 'valid.json');
