@@ -1,46 +1,41 @@
 import type { Kafka } from 'kafkajs';
-import { defineComponent, startOpsServer, type AuditError, type Logger, type Metrics, type OpsConfig, type OpsServer } from '@jwt-audit/runtime';
+import { defineComponent, startOpsServer, type Component, type AuditError, type Logger, type Metrics, type OpsConfig, type OpsServer } from '@jwt-audit/runtime';
 import { createAuditProducer, type AuditProducer } from './producer.js';
 import { createConsumerRunner, type ConsumerRunner, type ConsumerRunnerOptions } from './runner.js';
 import { createTransformStage, type TransformStageOptions } from './transform-stage.js';
 import { defaultTopics, ensureTopics, type TopicSpec } from './topics.js';
 
-/** What a consumer service is given: tests hand in a client or a registry, or turn the ops listener off. */
-export interface ConsumerServiceDeps {
+/** What every service made by the helpers here is given (runService's ServiceContext fits it). */
+interface ServiceDeps {
   logger: Logger;
   metrics?: Metrics;
-  kafka?: Kafka;
-  /** false: no /metrics + /healthz listener. Default true. */
-  ops?: boolean;
   /** A consumer that stopped for good; runService exits 75 (EXIT_CODES.restart) there. */
   onFailure?: (err: AuditError) => void;
 }
 
+/** What a consumer service is given: tests hand in a client or a registry, or turn the ops listener off. */
+export interface ConsumerServiceDeps extends ServiceDeps {
+  kafka?: Kafka;
+  /** false: no /metrics + /healthz listener. Default true. */
+  ops?: boolean;
+}
+
 /** A consumer service as runService and tests see it. */
-export interface MeteredConsumerService {
-  start(): Promise<{ opsUrl: string | null }>;
-  stop(): Promise<void>;
+export interface MeteredConsumerService extends Component<{ opsUrl: string | null }> {
   health(): { ok: boolean; [k: string]: unknown };
   readonly metrics: Metrics;
 }
 
 /** What a transform service is given. */
-export interface TransformServiceDeps {
-  logger: Logger;
-  metrics?: Metrics;
+export interface TransformServiceDeps extends ServiceDeps {
   /** Tests: a producer that fails on purpose. */
   producer?: AuditProducer;
   /** Tests of take-over after a crash: a shorter consumer session. */
   sessionTimeoutMs?: number;
-  /** A consumer that stopped for good; runService exits 75 (EXIT_CODES.restart) there. */
-  onFailure?: (err: AuditError) => void;
 }
 
 /** A transform service as runService and tests see it. */
-export interface TransformService {
-  start(): Promise<{ metricsUrl: string | undefined }>;
-  stop(): Promise<void>;
-}
+export type TransformService = Component<{ metricsUrl: string | undefined }>;
 
 export interface ConsumerServiceOptions {
   kafka: Kafka;
@@ -63,9 +58,7 @@ export interface ConsumerServiceOptions {
   afterRunnerStop?: () => void | Promise<void>;
 }
 
-export interface ConsumerService {
-  start(): Promise<{ opsUrl: string | null }>;
-  stop(): Promise<void>;
+export interface ConsumerService extends Component<{ opsUrl: string | null }> {
   health(): { ok: boolean; [k: string]: unknown };
   /** For the handler's output (alerts, re-keyed records) and the runner's dead letters. */
   readonly producer: AuditProducer;
