@@ -86,6 +86,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   let followerRetry: NodeJS.Timeout | undefined;
   let sweep: NodeJS.Timeout | undefined;
   let started: Promise<{ url: string; opsUrl: string | null }> | undefined;
+  let stopping: Promise<void> | undefined;
 
   const onKeyChange = (c: KeySetChange) => {
     verifier?.clearCache();
@@ -300,31 +301,34 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       started ??= doStart();
       return started;
     },
-    async stop() {
-      if (!started) return;
-      await started.catch(() => {});
-      started = undefined;
-      if (server) {
-        const s = server;
-        server = undefined;
-        await new Promise<void>((resolve) => {
-          s.close(() => resolve());
-          s.closeIdleConnections();
-          setTimeout(() => s.closeAllConnections(), 2_000).unref();
-        });
-        await closeUpstreams?.();
-        closeUpstreams = undefined;
-      }
-      clearTimeout(followerRetry);
-      clearTimeout(approvalRetry);
-      await approvalFollower?.stop();
-      approvalFollower = undefined;
-      clearInterval(sweep);
-      await follower?.stop();
-      follower = undefined;
-      await publisher.stop();
-      await ops?.close();
-      ops = undefined;
+    stop() {
+      // concurrent calls share one stop (a signal during another stop); a stop during start waits for it
+      return (stopping ??= (async () => {
+        if (!started) return;
+        await started.catch(() => {});
+        started = undefined;
+        if (server) {
+          const s = server;
+          server = undefined;
+          await new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeIdleConnections();
+            setTimeout(() => s.closeAllConnections(), 2_000).unref();
+          });
+          await closeUpstreams?.();
+          closeUpstreams = undefined;
+        }
+        clearTimeout(followerRetry);
+        clearTimeout(approvalRetry);
+        await approvalFollower?.stop();
+        approvalFollower = undefined;
+        clearInterval(sweep);
+        await follower?.stop();
+        follower = undefined;
+        await publisher.stop();
+        await ops?.close();
+        ops = undefined;
+      })().finally(() => (stopping = undefined)));
     },
   };
 }
