@@ -10,15 +10,7 @@ import {
   type DetectorOptions,
   type DetectorState,
 } from '@jwt-audit/detection';
-import {
-  createConsumerService,
-  createKafkaClient,
-  type ConsumerServiceDeps,
-  type MeteredConsumerService,
-  type DeadLetterRequest,
-  type InputRecord,
-  type OutRecord,
-} from '@jwt-audit/kafka';
+import { createConsumerService, createKafkaClient, type ConsumerServiceDeps, type DeadLetterRequest, type InputRecord, type MeteredConsumerService, type OutRecord } from '@jwt-audit/kafka';
 import { createMetrics, toAuditError, type Logger } from '@jwt-audit/runtime';
 import type { DetectorServiceConfig } from './config.js';
 import { lockPartitionState, PartitionStateStore } from './state-store.js';

@@ -1,13 +1,6 @@
 import path from 'node:path';
 import { alertCodec, eventCodec, partitionKey, sessionCodec, TOPICS, type AuditEvent, type SessionSummary } from '@jwt-audit/events';
-import {
-  createConsumerService,
-  createKafkaClient,
-  type ConsumerServiceDeps,
-  type MeteredConsumerService,
-  type DeadLetterRequest,
-  type InputRecord,
-} from '@jwt-audit/kafka';
+import { createConsumerService, createKafkaClient, type ConsumerServiceDeps, type DeadLetterRequest, type InputRecord, type MeteredConsumerService } from '@jwt-audit/kafka';
 import { createMetrics, lockDirectory, toAuditError, type Logger } from '@jwt-audit/runtime';
 import type { SessionizerConfig } from './config.js';
 import { apply, applyAlert, drainChanges, tick, type Context, type SessionState } from './sessionize.js';
