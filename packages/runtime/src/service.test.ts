@@ -67,6 +67,17 @@ test('SIGTERM once ready: clean stop, exit 0', async () => {
   assert.ok(p.messages().includes('component stopped'));
 });
 
+test('a second signal during a slow stop: exit 1 at once, without waiting for the stop', async () => {
+  const p = run({ FIXTURE_STOP_MS: '60000' });
+  await p.line('fixture ready');
+  p.child.kill('SIGTERM');
+  await p.line('component stopping slowly');
+  p.child.kill('SIGTERM');
+  assert.equal(await p.exited, EXIT_CODES.failed, p.stderr());
+  assert.ok(p.messages().includes('second signal: exiting without a clean stop'));
+  assert.ok(!p.messages().includes('stopped'), 'the stop did not finish');
+});
+
 test('an invalid configuration: every problem (environment, file, semantic check) in one fatal line, exit 2, nothing started', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'run-service-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

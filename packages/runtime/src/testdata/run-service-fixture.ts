@@ -1,6 +1,7 @@
 /**
  * A service made with runService whose component does what FIXTURE_* says, for service.test.ts:
  *   FIXTURE_START: ok (default) | slow (start takes FIXTURE_START_MS, default 4 s) | fail | refused | fail-later | create-throws
+ *   FIXTURE_STOP_MS: stop() takes this long
  * The component logs each step ("component starting", "component started", "component stopped")
  * so that the test waits on lines, never on time.
  */
@@ -49,6 +50,10 @@ await runService<FixtureConfig, { opsUrl: string }>({
       },
       stop: async () => {
         clearInterval(alive);
+        if (process.env.FIXTURE_STOP_MS) {
+          logger.info('component stopping slowly');
+          await new Promise((r) => setTimeout(r, Number(process.env.FIXTURE_STOP_MS)));
+        }
         logger.info({ started }, 'component stopped');
       },
     });
