@@ -1,5 +1,5 @@
 import { Kafka, logLevel, type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
-import { createLogThrottle, dependencyLog, kafkaTlsOption, type DependencyLog, type KafkaConnectionConfig, type Logger } from '@jwt-audit/runtime';
+import { createLogThrottle, dependencyLog, kafkajsRetry, kafkaTlsOption, RETRY_POLICIES, type DependencyLog, type KafkaConnectionConfig, type Logger } from '@jwt-audit/runtime';
 import { isConnectionError } from './errors.js';
 
 /** Message templates: numbers (ports, delays, offsets, correlation ids) do not make a line new. */
@@ -91,7 +91,7 @@ export function createKafkaClient(config: KafkaConnectionConfig, logger: Logger,
     ...(sasl ? { sasl } : {}),
     logLevel: logLevel.WARN,
     logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' }), dependency),
-    retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 5_000 },
+    retry: kafkajsRetry(RETRY_POLICIES.kafkaClient),
     ...overrides,
   });
   // A completed request is the broker answering: the one signal every kind of client gives.

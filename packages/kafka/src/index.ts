@@ -9,6 +9,18 @@ export {
   type BatchContext,
   type DeadLetterRequest,
 } from './runner.js';
+export {
+  createConsumerService,
+  createTransformService,
+  type ConsumerService,
+  type ConsumerServiceDeps,
+  type ConsumerServiceOptions,
+  type MeteredConsumerService,
+  type TransformService,
+  type TransformServiceDeps,
+  type TransformServiceOptions,
+  type TransformWiring,
+} from './consumer-service.js';
 export { createTransformStage, type TransformStageOptions } from './transform-stage.js';
 export type { OffloadedTransform, OffloadSpec } from './transform-pool.js';
 /** Moving records between threads cheaply (one transferred buffer, a table of header sets). */
@@ -17,7 +29,7 @@ export { deadLetterRecord, deadLetterAlertRecord, DEAD_LETTER_RATE_RULE, DLQ_TOP
 export { toInputRecord, type InputRecord } from './record.js';
 export { KAFKA_ERRORS, fromKafkaError, failureClass, kafkaCause, kafkaSettingsRefused, explainKafkaError, isConnectionError, type FailureClass } from './errors.js';
 export { superviseConsumer, type SupervisedConsumer, type SupervisedConsumerOptions, type RestartPolicy } from './supervised-consumer.js';
-export { exitOnStartFailure, startFailure } from './start-failure.js';
+export { explainStartFailure, startFailure } from './start-failure.js';
 export { CompactedTopicFollower, type CompactedTopicFollowerOptions } from './compacted-follower.js';
 /** The client library's classes, types and constants: the only way other workspaces reach it. */
 export * from './kafka-client.js';

@@ -1,6 +1,6 @@
 import type { EachBatchPayload, Kafka } from 'kafkajs';
 import { newId, TOPICS } from '@jwt-audit/events';
-import { AuditError, backoffDelay, dependencyLog, sleep, toAuditError, type Logger, type Metrics } from '@jwt-audit/runtime';
+import { AuditError, dependencyLog, retryDelay, retryPolicy, RETRY_POLICIES, sleep, toAuditError, type Logger, type Metrics } from '@jwt-audit/runtime';
 import { DEAD_LETTER_RATE_RULE, deadLetterAlertRecord, deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
 
 const ALERTS_TOPIC = TOPICS.alerts;
@@ -143,8 +143,8 @@ export class DeadLetterRate {
 export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
   const log = opts.logger.child({ component: 'consumer', stage: opts.stage, groupId: opts.groupId });
   const kafkaState = dependencyLog(opts.logger, 'kafka');
-  const retryInitial = opts.retry?.initialMs ?? 200;
-  const retryMax = opts.retry?.maxMs ?? 10_000;
+  const retry = retryPolicy(RETRY_POLICIES.consumerBatch, { initialMs: opts.retry?.initialMs, maxMs: opts.retry?.maxMs });
+  const retryMax = retry.maxMs;
   const m = opts.metrics;
   const stageLabel = opts.stage.replace(/[^a-zA-Z0-9_]/g, '_');
   const recordsTotal = m?.counter(`audit_${stageLabel}_records_total`, 'Records consumed, by outcome', ['outcome'] as const);
@@ -185,7 +185,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         lastError = e.message;
         retriesTotal?.inc();
         // an authentication or configuration failure is not fixed by hammering: the longest wait
-        const delay = cls === 'fatal' ? retryMax : backoffDelay(attempt, retryInitial, retryMax);
+        const delay = cls === 'fatal' ? retryMax : retryDelay(retry, attempt);
         const line = { err: { code: e.code, message: e.message }, class: cls, attempt, delayMs: delay, what };
         // Kafka unreachable: the outage's line (dependency state), not one per attempt and partition
         if (e.code.startsWith(KAFKA_ERRORS.AUDIT_ERR_KAFKA.code) && isConnectionError(e)) {

@@ -1,5 +1,5 @@
 import type { Consumer, ConsumerConfig, Kafka } from 'kafkajs';
-import { AuditError, backoffDelay, dependencyLog, type Logger, type Metrics } from '@jwt-audit/runtime';
+import { AuditError, dependencyLog, retryDelay, retryPolicy, RETRY_POLICIES, type Logger, type Metrics } from '@jwt-audit/runtime';
 import { failureClass, fromKafkaError, isConnectionError, KAFKA_ERRORS } from './errors.js';
 
 export interface RestartPolicy {
@@ -50,9 +50,8 @@ export function superviseConsumer(opts: SupervisedConsumerOptions): SupervisedCo
   const kafkaState = dependencyLog(opts.logger, 'kafka');
   const label = opts.stage.replace(/[^a-zA-Z0-9_]/g, '_');
   const restarts = opts.metrics?.counter(`audit_${label}_consumer_restarts_total`, 'Consumers re-created after kafkajs stopped one without restarting it');
-  const initialMs = opts.restart?.initialMs ?? 1_000;
-  const maxMs = opts.restart?.maxMs ?? 30_000;
-  const maxAttempts = opts.restart?.maxAttempts ?? 10;
+  const policy = retryPolicy(RETRY_POLICIES.consumerRelaunch, { initialMs: opts.restart?.initialMs, maxMs: opts.restart?.maxMs, attempts: opts.restart?.maxAttempts });
+  const maxAttempts = policy.attempts;
   let consumer: Consumer | undefined;
   let state: SupervisedState = 'idle';
   let lastCrash: string | undefined;
@@ -95,7 +94,7 @@ export function superviseConsumer(opts: SupervisedConsumerOptions): SupervisedCo
     const e = fromKafkaError(cause, 'consuming');
     if (failureClass(cause) === 'fatal') return giveUp(e);
     if (failedLaunches >= maxAttempts) return giveUp(KAFKA_ERRORS.AUDIT_ERR_KAFKA_CONSUMER_STOPPED.wrap(cause, failedLaunches, e.message));
-    const delay = backoffDelay(failedLaunches, initialMs, maxMs);
+    const delay = retryDelay(policy, failedLaunches);
     failedLaunches++;
     state = 'restarting';
     restarts?.inc();

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import * as addFormatsModule from 'ajv-formats';
 import { AuditError, RUNTIME_ERRORS } from './errors.js';
 
@@ -34,6 +34,13 @@ export interface LoadConfigOptions<T> {
   file?: string;
   argv?: string[];
   environment?: NodeJS.ProcessEnv;
+  /**
+   * The checks a schema cannot express (routes that compile, CIDRs that parse, a masking policy
+   * file that validates, detector rules): each problem one line naming its field. It runs on the
+   * merged config even when the schema found problems, so that every problem is reported at once;
+   * a check that throws on a config the schema already rejected is not reported twice.
+   */
+  check?: (config: T) => string[];
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -46,7 +53,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function deepMerge(base: unknown, over: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? structuredClone(base) : structuredClone(over);
   const out: Record<string, unknown> = structuredClone(base);
-  for (const [k, v] of Object.entries(over)) out[k] = k in out ? deepMerge(out[k], v) : structuredClone(v);
+  // own properties only, defined rather than assigned: a "__proto__" or "constructor" key in a
+  // config file stays a key (which the schema then names as an unknown setting) instead of
+  // replacing the object's prototype, where additionalProperties would never see it
+  for (const [k, v] of Object.entries(over)) {
+    const value = Object.hasOwn(out, k) ? deepMerge(out[k], v) : structuredClone(v);
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 
@@ -67,11 +80,20 @@ function coerce(raw: string, node: SchemaNode | undefined, variable: string, pro
   }
   if (types.includes('object')) return parseJson(trimmed, variable, problems);
   if (types.includes('boolean') && /^(true|false|1|0|yes|no)$/i.test(trimmed)) return /^(true|1|yes)$/i.test(trimmed);
-  if ((types.includes('integer') || types.includes('number')) && trimmed !== '' && !Number.isNaN(Number(trimmed))) return Number(trimmed);
+  if ((types.includes('integer') || types.includes('number')) && trimmed !== '' && !Number.isNaN(Number(trimmed))) {
+    if (Number.isFinite(Number(trimmed))) return Number(trimmed);
+    problems.push(`${variable}: ${quoteShort(raw)} is not a finite number`); // 1e309 would be Infinity
+    return undefined;
+  }
   if (types.includes('null') && trimmed === '') return null;
   if (types.includes('string')) return raw;
-  problems.push(`${variable}: cannot read ${JSON.stringify(raw)} as ${types.join(' | ')}`);
+  problems.push(`${variable}: cannot read ${quoteShort(raw)} as ${types.join(' | ')}`);
   return undefined;
+}
+
+/** A value quoted for a problem line: at most 64 characters of it (a huge value is not echoed back). */
+function quoteShort(raw: string): string {
+  return raw.length <= 64 ? JSON.stringify(raw) : `${JSON.stringify(raw.slice(0, 64))}... (${raw.length} characters)`;
 }
 
 function parseJson(text: string, variable: string, problems: string[]): unknown {
@@ -100,15 +122,44 @@ function describeWithSource(e: ErrorObject, fromEnv: Map<string, string>): strin
     const variable = fromEnv.get(path);
     if (variable) return `${message} (set by ${variable})`;
   }
+  if (e.keyword === 'required') {
+    // a variable that started this object (AUDIT_KAFKA_SASL_USERNAME alone) is why the rest is missing
+    const parent = field.includes('.') ? field.slice(0, field.lastIndexOf('.')) : '';
+    const starters = [...fromEnv].filter(([path]) => parent !== '' && path.startsWith(`${parent}.`)).map(([, variable]) => variable);
+    if (starters.length > 0) return `${message} (${parent} is set by ${starters.join(', ')})`;
+  }
   return message;
 }
 
 function describe(e: ErrorObject): string {
-  let field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  // a JSON Pointer: "/rules/auth-failure-burst~1subject" -> rules.auth-failure-burst/subject
+  let field = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
   if (e.keyword === 'required') field = field ? `${field}.${e.params.missingProperty}` : String(e.params.missingProperty);
   if (e.keyword === 'additionalProperties') return `${field ? `${field}.` : ''}${e.params.additionalProperty}: unknown setting`;
   if (e.keyword === 'enum') return `${field}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   return `${field || '(root)'}: ${e.message ?? e.keyword}`;
+}
+
+/** The top-level setting a problem line names: "routes.0.path: ..." -> "routes". */
+function topField(problem: string): string {
+  const end = problem.search(/[.:\s]/);
+  return end < 0 ? problem : problem.slice(0, end);
+}
+
+const MAX_PROBLEM_CHARS = 1_000;
+
+const validators = new WeakMap<object, ValidateFunction>();
+
+/** The schema's compiled validator, compiled once per schema object (tests load a config hundreds of times). */
+function validatorOf(schema: object): ValidateFunction {
+  let validate = validators.get(schema);
+  if (!validate) {
+    const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+    addFormats(ajv);
+    validate = ajv.compile(schema);
+    validators.set(schema, validate);
+  }
+  return validate;
 }
 
 export function configFileFromArgv(argv: string[]): string | undefined {
@@ -153,11 +204,21 @@ export function loadConfig<T>(opts: LoadConfigOptions<T>): T {
   }
   merged = deepMerge(merged, overrides);
 
-  const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
-  addFormats(ajv);
-  const validate = ajv.compile(opts.schema);
-  if (!validate(merged)) problems.push(...(validate.errors ?? []).map((e) => describeWithSource(e, fromEnv)));
-  if (problems.length > 0) throw new ConfigError(opts.service, problems);
+  const validate = validatorOf(opts.schema);
+  const schemaValid = validate(merged);
+  if (!schemaValid) problems.push(...(validate.errors ?? []).map((e) => describeWithSource(e, fromEnv)));
+  if (opts.check) {
+    // A check reading a part the schema rejected would say it again, or throw on the odd shape:
+    // only its problems with settings the schema found nothing wrong with are added.
+    const rejected = new Set(problems.map(topField));
+    try {
+      problems.push(...opts.check(merged as T).filter((p) => !rejected.has(topField(p))));
+    } catch (err) {
+      if (schemaValid) problems.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  // a problem quoting a huge value (a 1 MiB path in a policy file's error) is cut, not echoed whole
+  if (problems.length > 0) throw new ConfigError(opts.service, problems.map((p) => (p.length <= MAX_PROBLEM_CHARS ? p : `${p.slice(0, MAX_PROBLEM_CHARS)}... (${p.length} characters)`)));
   return merged as T;
 }
 
@@ -271,4 +332,51 @@ export interface OpsConfig {
   /** /metrics and /healthz; 0 = ephemeral port. */
   port?: number;
   host?: string;
+}
+
+/**
+ * A semantic check as a list of problems: what `fn` throws, as one line (prefixed with the field
+ * unless the message already starts with it); nothing when it does not throw.
+ */
+export function problemsOf(field: string, fn: () => unknown): string[] {
+  try {
+    fn();
+    return [];
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (message.startsWith(field)) return [message];
+    // "trustedProxies: bad prefix ..." checked as trustedProxies.3 -> "trustedProxies.3: bad prefix ..."
+    const top = `${field.split('.')[0]}: `;
+    return [`${field}: ${message.startsWith(top) ? message.slice(top.length) : message}`];
+  }
+}
+
+/**
+ * The JSON Schema of a service that consumes Kafka: its connection (`kafka`), the ops listener
+ * (`ops`) and its consumer group (`groupId`, required), with the service's own settings beside
+ * them; unknown settings are refused.
+ */
+export function consumerServiceSchema(required: string[], properties: Record<string, object>): { type: 'object'; additionalProperties: false; required: string[]; properties: Record<string, object> } {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['kafka', 'groupId', ...required],
+    properties: { kafka: kafkaConfigSchema, ops: opsConfigSchema, groupId: { type: 'string', minLength: 1 }, ...properties },
+  };
+}
+
+/** The settings every service that consumes Kafka has (consumerServiceSchema's). */
+export interface ConsumerServiceConfig {
+  kafka: KafkaConnectionConfig;
+  ops: OpsConfig;
+  /** The consumer group: instances with the same one share the partitions. */
+  groupId: string;
+}
+
+/**
+ * Their defaults: the broker of `npm start` (127.0.0.1:9092), the client id and consumer group
+ * named for the service, and the ops listener on 127.0.0.1 at `opsPort` (0: an ephemeral port).
+ */
+export function consumerServiceDefaults(name: string, opsPort: number, clientId = name): ConsumerServiceConfig {
+  return { kafka: { brokers: ['127.0.0.1:9092'], clientId }, ops: { port: opsPort, host: '127.0.0.1' }, groupId: name };
 }

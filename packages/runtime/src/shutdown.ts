@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
+import { EXIT_CODES } from './service.js';
 
 /**
+ * For a process that is not a runService service (the demo side of `npm start`).
  * Stops the service once on SIGINT / SIGTERM (source stops, transforms drain, sinks flush,
  * offsets commit: the order is the service's stop()), then exits. A second signal, or a stop
  * that takes longer than `timeoutMs`, exits at once with code 1.
@@ -34,17 +36,5 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>, timeoutMs 
   process.on('SIGTERM', handler);
 }
 
-/**
- * The exit code of a service whose consumer stopped for good (EX_TEMPFAIL, sysexits.h: "try
- * again later"): the process must not stay alive without a consumer, and a supervisor (npm start's,
- * systemd's Restart=on-failure, Kubernetes) restarts it.
- */
-export const EXIT_TEMPFAIL = 75;
-
-/** Logs why, stops what can still be stopped (bounded by `timeoutMs`), and exits with EXIT_TEMPFAIL. */
-export function exitForRestart(logger: Logger, err: { code?: string; message: string }, stop?: () => Promise<void>, timeoutMs = 10_000): void {
-  logger.fatal({ err: { code: err.code, message: err.message }, exitCode: EXIT_TEMPFAIL }, 'consumer stopped for good: exiting so that the supervisor restarts the process');
-  const exit = () => process.exit(EXIT_TEMPFAIL);
-  setTimeout(exit, timeoutMs).unref();
-  void (stop ?? (() => Promise.resolve()))().catch(() => undefined).then(exit);
-}
+/** The exit code of a service whose consumer stopped for good (EX_TEMPFAIL): EXIT_CODES.restart. */
+export const EXIT_TEMPFAIL = EXIT_CODES.restart;

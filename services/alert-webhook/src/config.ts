@@ -1,10 +1,7 @@
 import { TOPICS, type Severity } from '@jwt-audit/events';
-import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { consumerServiceSchema, consumerServiceDefaults, KAFKA_ENV, OPS_ENV, RETRY_POLICIES, type ConsumerServiceConfig } from '@jwt-audit/runtime';
 
-export interface AlertWebhookConfig {
-  kafka: KafkaConnectionConfig;
-  ops: OpsConfig;
-  groupId: string;
+export interface AlertWebhookConfig extends ConsumerServiceConfig {
   topic: string;
   webhook: {
     url: string;
@@ -20,14 +17,13 @@ export interface AlertWebhookConfig {
 }
 
 export const defaults: AlertWebhookConfig = {
-  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'alert-webhook' },
-  ops: { port: 0, host: '127.0.0.1' },
-  groupId: 'alert-webhook',
+  ...consumerServiceDefaults('alert-webhook', 0),
   topic: TOPICS.alerts,
-  webhook: { url: 'http://127.0.0.1:9300/alerts', secret: '', timeoutMs: 5_000 },
+  // the retry defaults are the webhookDelivery policy's (packages/runtime/src/backoff.ts)
+  webhook: { url: 'http://127.0.0.1:9300/alerts', secret: '', timeoutMs: RETRY_POLICIES.webhookDelivery.timeoutMs }, // 5 s per attempt
   minSeverity: 'low',
-  maxAttempts: 8,
-  retry: { initialMs: 500, maxMs: 30_000 },
+  maxAttempts: RETRY_POLICIES.webhookDelivery.attempts, // 8
+  retry: { initialMs: RETRY_POLICIES.webhookDelivery.initialMs, maxMs: RETRY_POLICIES.webhookDelivery.maxMs }, // 0.5 s doubling to 30 s, full jitter
 };
 
 export const env: Record<string, string> = {
@@ -39,33 +35,30 @@ export const env: Record<string, string> = {
   AUDIT_WEBHOOK_GROUP_ID: 'groupId',
   AUDIT_WEBHOOK_MIN_SEVERITY: 'minSeverity',
   AUDIT_WEBHOOK_MAX_ATTEMPTS: 'maxAttempts',
+  AUDIT_WEBHOOK_RETRY_INITIAL_MS: 'retry.initialMs',
+  AUDIT_WEBHOOK_RETRY_MAX_MS: 'retry.maxMs',
 };
 
-export const configSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['kafka', 'groupId', 'topic', 'webhook'],
-  properties: {
-    kafka: kafkaConfigSchema,
-    ops: opsConfigSchema,
-    groupId: { type: 'string', minLength: 1 },
-    topic: { type: 'string', minLength: 1 },
-    webhook: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['url', 'secret'],
-      properties: {
-        url: { type: 'string', format: 'uri', pattern: '^https?://' },
-        secret: { type: 'string', minLength: 16 },
-        timeoutMs: { type: 'integer', minimum: 1 },
-      },
-    },
-    minSeverity: { enum: ['low', 'medium', 'high', 'critical'] },
-    maxAttempts: { type: 'integer', minimum: 1 },
-    retry: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { initialMs: { type: 'integer', minimum: 0 }, maxMs: { type: 'integer', minimum: 0 } },
+export const configSchema = consumerServiceSchema(['topic', 'webhook'], {
+  topic: { type: 'string', minLength: 1 },
+  webhook: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['url', 'secret'],
+    properties: {
+      url: { type: 'string', format: 'uri', pattern: '^https?://' },
+      secret: { type: 'string', minLength: 16 },
+      timeoutMs: { type: 'integer', minimum: 1 },
     },
   },
-} as const;
+  minSeverity: { enum: ['low', 'medium', 'high', 'critical'] },
+  maxAttempts: { type: 'integer', minimum: 1 },
+  retry: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { initialMs: { type: 'integer', minimum: 0 }, maxMs: { type: 'integer', minimum: 0 } },
+  },
+});
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'alert-webhook', configSchema, defaults, env };

@@ -1,29 +1,14 @@
-import type { Kafka } from '@jwt-audit/kafka';
-import { alertCodec, type Alert, type Severity } from '@jwt-audit/events';
-import { createAuditProducer, createConsumerRunner, createKafkaClient, type AuditProducer, type ConsumerRunner, type DeadLetterRequest } from '@jwt-audit/kafka';
-import { AuditError, backoffDelay, createMetrics, sleep, startOpsServer, toAuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { alertCodec, EVENTS_ERRORS, type Alert, type Severity } from '@jwt-audit/events';
+import { createConsumerService, createKafkaClient, KAFKA_ERRORS, type ConsumerServiceDeps, type DeadLetterRequest, type MeteredConsumerService } from '@jwt-audit/kafka';
+import { attemptsLeft, AuditError, createMetrics, retryDelay, retryPolicy, RETRY_POLICIES, sleep, toAuditError, type Logger } from '@jwt-audit/runtime';
 import type { AlertWebhookConfig } from './config.js';
 import { WEBHOOK_ERRORS } from './errors.js';
-import { EVENTS_ERRORS } from '@jwt-audit/events';
-import { KAFKA_ERRORS } from '@jwt-audit/kafka';
 import { classifyError, classifyResponse, type Outcome } from './retry.js';
 import { ALERT_ID_HEADER, sign, SIGNATURE_HEADER } from './signature.js';
 
-export interface AlertWebhookDeps {
-  /** A consumer that stopped for good; main.ts exits with EXIT_TEMPFAIL (75) there. */
-  onFailure?: (err: AuditError) => void;
-  logger: Logger;
-  metrics?: Metrics;
-  kafka?: Kafka;
-  ops?: boolean;
-}
+export type AlertWebhookDeps = ConsumerServiceDeps;
 
-export interface AlertWebhookService {
-  start(): Promise<{ opsUrl: string | null }>;
-  stop(): Promise<void>;
-  health(): { ok: boolean; [k: string]: unknown };
-  readonly metrics: Metrics;
-}
+export type AlertWebhookService = MeteredConsumerService;
 
 const RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 
@@ -33,17 +18,13 @@ const RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3
  * permanent 4xx) goes to audit.dlq.v1 with the reason; the partition moves on.
  */
 export function createAlertWebhookService(config: AlertWebhookConfig, deps: AlertWebhookDeps): AlertWebhookService {
+  const delivery = retryPolicy(RETRY_POLICIES.webhookDelivery, { attempts: config.maxAttempts, initialMs: config.retry.initialMs, maxMs: config.retry.maxMs, timeoutMs: config.webhook.timeoutMs });
   const logger = deps.logger.child({ service: 'alert-webhook' });
   const metrics = deps.metrics ?? createMetrics();
   const deliveries = metrics.counter('audit_webhook_deliveries_total', 'Webhook deliveries by result', ['result'] as const);
   const attemptsTotal = metrics.counter('audit_webhook_attempts_total', 'HTTP attempts by outcome', ['outcome'] as const);
   const latency = metrics.histogram('audit_webhook_request_duration_seconds', 'Webhook request latency');
   const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger);
-  let producer: AuditProducer | undefined;
-  let runner: ConsumerRunner | undefined;
-  let ops: OpsServer | null = null;
-  let started: Promise<{ opsUrl: string | null }> | undefined;
-  let stopping: Promise<void> | undefined;
   const abort = new AbortController();
 
   async function attempt(body: string, alert: Alert): Promise<Outcome> {
@@ -53,10 +34,10 @@ export function createAlertWebhookService(config: AlertWebhookConfig, deps: Aler
         method: 'POST',
         headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign(config.webhook.secret, body, Date.now()), [ALERT_ID_HEADER]: alert.id, 'user-agent': 'jwt-audit-alert-webhook/0.1' },
         body,
-        signal: AbortSignal.timeout(config.webhook.timeoutMs),
+        signal: AbortSignal.timeout(delivery.timeoutMs),
       });
       await res.arrayBuffer().catch(() => undefined);
-      return classifyResponse(res.status, res.headers.get('retry-after'));
+      return classifyResponse(res.status, res.headers.get('retry-after'), delivery);
     } catch (err) {
       return classifyError(err);
     } finally {
@@ -72,8 +53,8 @@ export function createAlertWebhookService(config: AlertWebhookConfig, deps: Aler
       attemptsTotal.inc({ outcome: outcome.kind });
       if (outcome.kind === 'delivered') return null;
       if (outcome.kind === 'permanent') return WEBHOOK_ERRORS.AUDIT_ERR_WEBHOOK_REJECTED.create(alert.id, outcome.reason);
-      if (n >= config.maxAttempts) return WEBHOOK_ERRORS.AUDIT_ERR_WEBHOOK_UNDELIVERABLE.create(alert.id, n, outcome.reason);
-      const delay = Math.min(config.retry.maxMs, Math.max(outcome.retryAfterMs ?? 0, backoffDelay(n - 1, config.retry.initialMs, config.retry.maxMs)));
+      if (!attemptsLeft(delivery, n)) return WEBHOOK_ERRORS.AUDIT_ERR_WEBHOOK_UNDELIVERABLE.create(alert.id, n, outcome.reason);
+      const delay = Math.min(delivery.maxMs, Math.max(outcome.retryAfterMs ?? 0, retryDelay(delivery, n - 1)));
       ctx.logger.warn({ alert: alert.id, attempt: n, reason: outcome.reason, delayMs: delay }, 'webhook delivery failed: retrying');
       const until = Date.now() + delay;
       while (Date.now() < until) {
@@ -85,66 +66,48 @@ export function createAlertWebhookService(config: AlertWebhookConfig, deps: Aler
     }
   }
 
-  const health = () => runner?.health() ?? { ok: false, state: 'idle' };
-
-  return {
+  const service = createConsumerService({
+    kafka,
+    logger,
     metrics,
-    health,
-    start() {
-      return (started ??= (async () => {
-        producer = createAuditProducer(kafka, { logger });
-        runner = createConsumerRunner({
-          ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
-          kafka,
-          groupId: config.groupId,
-          topics: [config.topic],
-          stage: 'alert_webhook',
-          logger,
-          producer,
-          metrics,
-          fromBeginning: true,
-          handler: async (records, ctx) => {
-            const deadLetters: DeadLetterRequest[] = [];
-            for (const record of records) {
-              let alert: Alert;
-              try {
-                if (!record.value) throw KAFKA_ERRORS.AUDIT_ERR_EMPTY_RECORD.create();
-                alert = alertCodec.decode(record.value, record.headers);
-              } catch (err) {
-                deadLetters.push({ record, error: toAuditError(err, EVENTS_ERRORS.AUDIT_ERR_UNDECODABLE) });
-                continue;
-              }
-              if (RANK[alert.severity] < RANK[config.minSeverity]) {
-                deliveries.inc({ result: 'filtered' });
-                continue;
-              }
-              const error = await deliver(alert, ctx);
-              if (error) {
-                deliveries.inc({ result: 'dead_lettered' });
-                ctx.logger.error({ alert: alert.id, rule: alert.rule, code: error.code }, error.message);
-                deadLetters.push({ record, error });
-              } else {
-                deliveries.inc({ result: 'delivered' });
-                ctx.logger.info({ alert: alert.id, rule: alert.rule, severity: alert.severity }, 'alert delivered');
-              }
-            }
-            return { deadLetters };
-          },
-        });
-        await runner.start();
-        if (deps.ops !== false) ops = await startOpsServer({ port: config.ops.port ?? 0, host: config.ops.host, registry: metrics.registry, health, logger });
-        logger.info({ topic: config.topic, url: config.webhook.url }, 'forwarding alerts');
-        return { opsUrl: ops?.url ?? null };
-      })());
+    ensure: [],
+    runner: {
+      groupId: config.groupId,
+      topics: [config.topic],
+      stage: 'alert_webhook',
+      fromBeginning: true,
+      handler: async (records, ctx) => {
+        const deadLetters: DeadLetterRequest[] = [];
+        for (const record of records) {
+          let alert: Alert;
+          try {
+            if (!record.value) throw KAFKA_ERRORS.AUDIT_ERR_EMPTY_RECORD.create();
+            alert = alertCodec.decode(record.value, record.headers);
+          } catch (err) {
+            deadLetters.push({ record, error: toAuditError(err, EVENTS_ERRORS.AUDIT_ERR_UNDECODABLE) });
+            continue;
+          }
+          if (RANK[alert.severity] < RANK[config.minSeverity]) {
+            deliveries.inc({ result: 'filtered' });
+            continue;
+          }
+          const error = await deliver(alert, ctx);
+          if (error) {
+            deliveries.inc({ result: 'dead_lettered' });
+            ctx.logger.error({ alert: alert.id, rule: alert.rule, code: error.code }, error.message);
+            deadLetters.push({ record, error });
+          } else {
+            deliveries.inc({ result: 'delivered' });
+            ctx.logger.info({ alert: alert.id, rule: alert.rule, severity: alert.severity }, 'alert delivered');
+          }
+        }
+        return { deadLetters };
+      },
     },
-    stop() {
-      return (stopping ??= (async () => {
-        abort.abort();
-        if (started) await started.catch(() => undefined);
-        await runner?.stop();
-        await producer?.disconnect().catch(() => undefined);
-        await ops?.close();
-      })());
-    },
-  };
+    ops: deps.ops === false ? false : config.ops,
+    ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
+    afterStart: () => logger.info({ topic: config.topic, url: config.webhook.url }, 'forwarding alerts'),
+    beforeStop: () => abort.abort(),
+  });
+  return { metrics, health: service.health, start: service.start, stop: service.stop };
 }

@@ -1,11 +1,8 @@
 import { TOPICS } from '@jwt-audit/events';
-import { detectionConfigSchema, type DetectionConfig } from '@jwt-audit/detection';
-import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { detectionConfigSchema, resolveDetectionConfig, type DetectionConfig } from '@jwt-audit/detection';
+import { consumerServiceSchema, consumerServiceDefaults, KAFKA_ENV, OPS_ENV, problemsOf, type ConsumerServiceConfig } from '@jwt-audit/runtime';
 
-export interface DetectorServiceConfig {
-  kafka: KafkaConnectionConfig;
-  ops: OpsConfig;
-  groupId: string;
+export interface DetectorServiceConfig extends ConsumerServiceConfig {
   topics: {
     input: string;
     /** Events re-keyed by IP / OAuth client for the rules keyed that way; created by the service. */
@@ -13,6 +10,8 @@ export interface DetectorServiceConfig {
     alerts: string;
   };
   repartitionPartitions: number;
+  /** How long the repartition topic keeps records (ms), when the service creates it. */
+  repartitionRetentionMs?: number;
   /** Snapshots and journals, one folder per input partition. Shared by the instances of the group. */
   stateDir: string;
   /** A partition's journal is folded into a new snapshot after this many bytes. */
@@ -27,11 +26,10 @@ export interface DetectorServiceConfig {
 }
 
 export const defaults: DetectorServiceConfig = {
-  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'anomaly-detector' },
-  ops: { port: 0, host: '127.0.0.1' },
-  groupId: 'anomaly-detector',
+  ...consumerServiceDefaults('anomaly-detector', 0),
   topics: { input: TOPICS.enriched, repartition: 'audit.anomaly.by-key.v1', alerts: TOPICS.alerts },
   repartitionPartitions: 6,
+  repartitionRetentionMs: 86_400_000, // 1 day
   stateDir: './.data/detector',
   snapshotAfterBytes: 8 * 1024 * 1024, // 8 MiB
   fsync: true,
@@ -48,31 +46,33 @@ export const env: Record<string, string> = {
   AUDIT_DETECTOR_INPUT_TOPIC: 'topics.input',
   AUDIT_DETECTOR_ALERTS_TOPIC: 'topics.alerts',
   AUDIT_DETECTOR_REPARTITION_TOPIC: 'topics.repartition',
+  AUDIT_DETECTOR_REPARTITION_RETENTION_MS: 'repartitionRetentionMs',
   AUDIT_DETECTOR_FSYNC: 'fsync',
   AUDIT_DETECTOR_RULES: 'rules',
   AUDIT_DETECTOR_ALLOWED_LATENESS_MS: 'allowedLatenessMs',
 };
 
-export const configSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['kafka', 'groupId', 'topics', 'stateDir'],
-  properties: {
-    kafka: kafkaConfigSchema,
-    ops: opsConfigSchema,
-    groupId: { type: 'string', minLength: 1 },
-    topics: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['input', 'repartition', 'alerts'],
-      properties: { input: { type: 'string', minLength: 1 }, repartition: { type: 'string', minLength: 1 }, alerts: { type: 'string', minLength: 1 } },
-    },
-    repartitionPartitions: { type: 'integer', minimum: 1 },
-    stateDir: { type: 'string', minLength: 1 },
-    snapshotAfterBytes: { type: 'integer', minimum: 0 },
-    fsync: { type: 'boolean' },
-    maxSkewMs: { type: 'integer', minimum: 0 },
-    allowedLatenessMs: { type: 'integer', minimum: 0 },
-    rules: detectionConfigSchema(),
+export const configSchema = consumerServiceSchema(['topics', 'stateDir'], {
+  topics: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['input', 'repartition', 'alerts'],
+    properties: { input: { type: 'string', minLength: 1 }, repartition: { type: 'string', minLength: 1 }, alerts: { type: 'string', minLength: 1 } },
   },
-} as const;
+  repartitionPartitions: { type: 'integer', minimum: 1 },
+  repartitionRetentionMs: { type: 'integer', minimum: 60_000 },
+  stateDir: { type: 'string', minLength: 1 },
+  snapshotAfterBytes: { type: 'integer', minimum: 0 },
+  fsync: { type: 'boolean' },
+  maxSkewMs: { type: 'integer', minimum: 0 },
+  allowedLatenessMs: { type: 'integer', minimum: 0 },
+  rules: detectionConfigSchema(),
+});
+
+/** The check the schema cannot express: the detection rules resolve (known rules, consistent thresholds). */
+export function checkConfig(config: DetectorServiceConfig): string[] {
+  return problemsOf('rules', () => resolveDetectionConfig(config.rules));
+}
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'anomaly-detector', configSchema, defaults, env, check: checkConfig };

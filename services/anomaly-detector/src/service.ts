@@ -1,4 +1,3 @@
-import type { Kafka } from '@jwt-audit/kafka';
 import { alertCodec, eventCodec, TOPICS, type Alert } from '@jwt-audit/events';
 import {
   REPARTITIONED,
@@ -11,43 +10,20 @@ import {
   type DetectorOptions,
   type DetectorState,
 } from '@jwt-audit/detection';
-import {
-  createAuditProducer,
-  createConsumerRunner,
-  createKafkaClient,
-  defaultTopics,
-  ensureTopics,
-  type AuditProducer,
-  type ConsumerRunner,
-  type DeadLetterRequest,
-  type InputRecord,
-  type OutRecord,
-} from '@jwt-audit/kafka';
-import { createMetrics, startOpsServer, toAuditError, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createConsumerService, createKafkaClient, type ConsumerServiceDeps, type DeadLetterRequest, type InputRecord, type MeteredConsumerService, type OutRecord } from '@jwt-audit/kafka';
+import { createMetrics, toAuditError, type Logger } from '@jwt-audit/runtime';
 import type { DetectorServiceConfig } from './config.js';
 import { DETECTOR_ERRORS } from './errors.js';
 import { EVENTS_ERRORS } from '@jwt-audit/events';
 import { KAFKA_ERRORS } from '@jwt-audit/kafka';
 import { lockPartitionState, PartitionStateStore } from './state-store.js';
 
-export interface DetectorServiceDeps {
-  /** A consumer that stopped for good; main.ts exits with EXIT_TEMPFAIL (75) there. */
-  onFailure?: (err: AuditError) => void;
-  logger: Logger;
-  metrics?: Metrics;
-  kafka?: Kafka;
-  /** false: no /metrics + /healthz listener. Default true. */
-  ops?: boolean;
+export interface DetectorServiceDeps extends ConsumerServiceDeps {
   /** Processing clock (stamps raisedAt, bounds event-time skew); default Date.now. */
   now?: () => number;
 }
 
-export interface DetectorService {
-  start(): Promise<{ opsUrl: string | null }>;
-  stop(): Promise<void>;
-  health(): { ok: boolean; [k: string]: unknown };
-  readonly metrics: Metrics;
-}
+export type DetectorService = MeteredConsumerService;
 
 interface PartitionState {
   state: DetectorState;
@@ -83,11 +59,6 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
   const stateKeys = metrics.gauge('audit_detector_state_keys', 'Keys held per rule store, summed over owned partitions', ['rule'] as const);
 
   const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger);
-  let producer: AuditProducer | undefined;
-  let runner: ConsumerRunner | undefined;
-  let ops: OpsServer | null = null;
-  let started: Promise<{ opsUrl: string | null }> | undefined;
-  let stopping: Promise<void> | undefined;
   const partitions = new Map<string, PartitionState>();
 
   const detectorOptions = (topic: string): DetectorOptions => ({
@@ -160,14 +131,14 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
     }
     // output first (acknowledged), then the state journal, then the runner commits the offsets
     if (alerts.length > 0) {
-      await producer!.send(config.topics.alerts, alerts.map((a) => ({ key: alertKey(a), ...alertCodec.encode(a), timestamp: a.raisedAt })));
+      await producer.send(config.topics.alerts, alerts.map((a) => ({ key: alertKey(a), ...alertCodec.encode(a), timestamp: a.raisedAt })));
       for (const a of alerts) {
         alertsTotal.inc({ rule: a.rule, severity: a.severity });
         ctx.logger.info({ alert: a.id, rule: a.rule, severity: a.severity, keys: a.keys, count: a.count, suppressed: a.suppressed }, a.description);
       }
     }
     if (forwards.length > 0) {
-      await producer!.send(config.topics.repartition, forwards);
+      await producer.send(config.topics.repartition, forwards);
       forwardedTotal.inc(forwards.length);
     }
     ps.store.append(drainChanges(state));
@@ -183,70 +154,43 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
     for (const [rule, n] of sums) stateKeys.set({ rule }, n);
   }
 
-  const health = () => {
-    const h = runner?.health() ?? { ok: false, state: 'idle' };
-    return { ...h, partitions: partitions.size };
-  };
-
-  return {
+  const service = createConsumerService({
+    kafka,
+    logger,
     metrics,
-    health,
-    start() {
-      return (started ??= (async () => {
-        await ensureTopics(
-          kafka,
-          [
-            ...defaultTopics().filter((t) => t.topic === TOPICS.dlq || t.topic === config.topics.input || t.topic === config.topics.alerts),
-            { topic: config.topics.repartition, numPartitions: config.repartitionPartitions, configs: { 'retention.ms': String(86_400_000) } },
-          ],
-          logger,
-        );
-        producer = createAuditProducer(kafka, { logger });
-        runner = createConsumerRunner({
-          ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
-          kafka,
-          groupId: config.groupId,
-          topics: [config.topics.input, config.topics.repartition],
-          stage: 'detector',
-          logger,
-          producer,
-          metrics,
-          handler: async (records, ctx) => {
-            const out = await handle(records, ctx);
-            updateGauges();
-            return out;
-          },
-        });
-        await runner.start();
-        if (deps.ops !== false) {
-          ops = await startOpsServer({ port: config.ops.port ?? 0, host: config.ops.host, registry: metrics.registry, health, logger });
-        }
-        logger.info({ input: config.topics.input, repartition: config.topics.repartition, alerts: config.topics.alerts, rules: Object.keys(ruleConfig).filter((r) => ruleConfig[r]!.enabled) }, 'anomaly detector running');
-        return { opsUrl: ops?.url ?? null };
-      })());
+    ensure: [TOPICS.dlq, config.topics.input, config.topics.alerts, { topic: config.topics.repartition, numPartitions: config.repartitionPartitions, configs: { 'retention.ms': String(config.repartitionRetentionMs ?? 86_400_000) } }],
+    runner: {
+      groupId: config.groupId,
+      topics: [config.topics.input, config.topics.repartition],
+      stage: 'detector',
+      handler: async (records, ctx) => {
+        const out = await handle(records, ctx);
+        updateGauges();
+        return out;
+      },
     },
-    stop() {
-      return (stopping ??= (async () => {
-        if (started) await started.catch(() => undefined);
-        await runner?.stop();
-        // a clean stop leaves every owned partition as one snapshot: the fastest restore
-        for (const [name, ps] of partitions) {
-          const unlock = await lockPartitionState(config.stateDir, name);
-          try {
-            // only if no other instance moved the partition on since (its journal would be newer)
-            const onDisk = ps.store.load().state.offset;
-            if (onDisk === ps.state.offset) ps.store.snapshot(ps.state);
-          } catch (err) {
-            logger.warn({ err, partitionState: name }, 'final snapshot failed; the journal still holds the state');
-          } finally {
-            unlock();
-          }
+    ops: deps.ops === false ? false : config.ops,
+    health: () => ({ partitions: partitions.size }),
+    ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
+    afterStart: () => logger.info({ input: config.topics.input, repartition: config.topics.repartition, alerts: config.topics.alerts, rules: Object.keys(ruleConfig).filter((r) => ruleConfig[r]!.enabled) }, 'anomaly detector running'),
+    afterRunnerStop: async () => {
+      // a clean stop leaves every owned partition as one snapshot: the fastest restore
+      for (const [name, ps] of partitions) {
+        const unlock = await lockPartitionState(config.stateDir, name);
+        try {
+          // only if no other instance moved the partition on since (its journal would be newer)
+          const onDisk = ps.store.load().state.offset;
+          if (onDisk === ps.state.offset) ps.store.snapshot(ps.state);
+        } catch (err) {
+          logger.warn({ err, partitionState: name }, 'final snapshot failed; the journal still holds the state');
+        } finally {
+          unlock();
         }
-        partitions.clear();
-        await producer?.disconnect().catch(() => undefined);
-        await ops?.close();
-      })());
+      }
+      partitions.clear();
     },
-  };
+  });
+  const producer = service.producer;
+  return { metrics, health: service.health, start: service.start, stop: service.stop };
 }
 

@@ -1,9 +1,6 @@
-import { KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { consumerServiceSchema, consumerServiceDefaults, KAFKA_ENV, OPS_ENV, type ConsumerServiceConfig } from '@jwt-audit/runtime';
 
-export interface ArchiverConfig {
-  kafka: KafkaConnectionConfig;
-  ops: OpsConfig;
-  groupId: string;
+export interface ArchiverConfig extends ConsumerServiceConfig {
   /** A member silent this long is dropped from the group and its partitions move on. */
   sessionTimeoutMs: number;
   topic: string;
@@ -36,9 +33,7 @@ export interface ArchiverConfig {
 }
 
 export const defaults: ArchiverConfig = {
-  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-archiver' },
-  ops: { port: 9468, host: '127.0.0.1' },
-  groupId: 'jwt-audit-archiver',
+  ...consumerServiceDefaults('jwt-audit-archiver', 9468),
   sessionTimeoutMs: 30_000, // 30 s
   topic: 'audit.enriched.v1',
   dir: './.data/archive',
@@ -50,29 +45,21 @@ export const defaults: ArchiverConfig = {
 };
 
 const positive = { type: 'integer', minimum: 1 };
-export const schema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['kafka', 'groupId', 'topic', 'dir', 'keys', 'seal', 'segment', 'retention', 'checkpoint'],
-  properties: {
-    kafka: kafkaConfigSchema,
-    ops: opsConfigSchema,
-    groupId: { type: 'string', minLength: 1 },
-    sessionTimeoutMs: { type: 'integer', minimum: 1000 },
-    topic: { type: 'string', minLength: 1 },
-    dir: { type: 'string', minLength: 1 },
-    keys: { type: 'object', additionalProperties: false, required: ['dir', 'generate'], properties: { dir: { type: 'string' }, privateKeyFile: { type: 'string' }, generate: { type: 'boolean' } } },
-    seal: { type: 'object', additionalProperties: false, required: ['maxRecords', 'maxBytes', 'maxAgeMs'], properties: { maxRecords: positive, maxBytes: positive, maxAgeMs: positive } },
-    segment: { type: 'object', additionalProperties: false, required: ['codec', 'deflateLevel'], properties: { codec: { enum: ['deflate', 'null'] }, deflateLevel: { type: 'integer', minimum: 1, maximum: 9 } } },
-    retention: { type: 'object', additionalProperties: false, required: ['maxAgeMs', 'intervalMs'], properties: { maxAgeMs: { type: 'integer', minimum: 0 }, intervalMs: positive } },
-    checkpoint: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['intervalMs', 'minIntervalMs', 'topic', 'publish'],
-      properties: { intervalMs: { type: 'integer', minimum: 100 }, minIntervalMs: { type: 'integer', minimum: 0 }, archiveId: { type: 'string', minLength: 1, maxLength: 200 }, topic: { type: 'string', minLength: 1 }, publish: { type: 'boolean' } },
-    },
+export const schema = consumerServiceSchema(['topic', 'dir', 'keys', 'seal', 'segment', 'retention', 'checkpoint'], {
+  sessionTimeoutMs: { type: 'integer', minimum: 1000 },
+  topic: { type: 'string', minLength: 1 },
+  dir: { type: 'string', minLength: 1 },
+  keys: { type: 'object', additionalProperties: false, required: ['dir', 'generate'], properties: { dir: { type: 'string' }, privateKeyFile: { type: 'string' }, generate: { type: 'boolean' } } },
+  seal: { type: 'object', additionalProperties: false, required: ['maxRecords', 'maxBytes', 'maxAgeMs'], properties: { maxRecords: positive, maxBytes: positive, maxAgeMs: positive } },
+  segment: { type: 'object', additionalProperties: false, required: ['codec', 'deflateLevel'], properties: { codec: { enum: ['deflate', 'null'] }, deflateLevel: { type: 'integer', minimum: 1, maximum: 9 } } },
+  retention: { type: 'object', additionalProperties: false, required: ['maxAgeMs', 'intervalMs'], properties: { maxAgeMs: { type: 'integer', minimum: 0 }, intervalMs: positive } },
+  checkpoint: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['intervalMs', 'minIntervalMs', 'topic', 'publish'],
+    properties: { intervalMs: { type: 'integer', minimum: 100 }, minIntervalMs: { type: 'integer', minimum: 0 }, archiveId: { type: 'string', minLength: 1, maxLength: 200 }, topic: { type: 'string', minLength: 1 }, publish: { type: 'boolean' } },
   },
-};
+});
 
 export const env: Record<string, string> = {
   ...KAFKA_ENV,
@@ -94,3 +81,6 @@ export const env: Record<string, string> = {
   AUDIT_ARCHIVE_CHECKPOINT_TOPIC: 'checkpoint.topic',
   AUDIT_ARCHIVE_CHECKPOINT_PUBLISH: 'checkpoint.publish',
 };
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'archiver', configSchema: schema, defaults, env };

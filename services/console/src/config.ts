@@ -118,3 +118,6 @@ export function configProblems(c: ConsoleConfig): string[] {
   if (c.archive.dir && !c.archive.jwks) p.push('archive.jwks: required with archive.dir (AUDIT_ARCHIVE_JWKS)');
   return p;
 }
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'console', configSchema, defaults, env, check: configProblems };

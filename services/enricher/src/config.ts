@@ -1,10 +1,7 @@
-import { KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
-import { DEFAULT_ENRICHMENT_POLICY, enrichmentPolicySchema, type EnrichmentPolicy } from '@jwt-audit/enrichment';
+import { consumerServiceSchema, consumerServiceDefaults, KAFKA_ENV, OPS_ENV, problemsOf, type ConsumerServiceConfig } from '@jwt-audit/runtime';
+import { DEFAULT_ENRICHMENT_POLICY, enrichmentPolicySchema, parseEnrichmentPolicy, type EnrichmentPolicy } from '@jwt-audit/enrichment';
 
-export interface EnricherConfig {
-  kafka: KafkaConnectionConfig;
-  ops: OpsConfig;
-  groupId: string;
+export interface EnricherConfig extends ConsumerServiceConfig {
   /** MaxMind-format databases (GeoLite2/GeoIP2 City or Country, and ASN); geo/ASN stay null without them. */
   geoip: { cityDb?: string; asnDb?: string; watch?: boolean };
   /** Token lifetime limits by type (seconds) and route -> required scopes (first match wins). */
@@ -16,29 +13,19 @@ export interface EnricherConfig {
 }
 
 export const defaults: EnricherConfig = {
-  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-enricher' },
-  ops: { port: 9467, host: '127.0.0.1' },
-  groupId: 'jwt-audit-enricher',
+  ...consumerServiceDefaults('jwt-audit-enricher', 9467),
   geoip: {},
   policy: DEFAULT_ENRICHMENT_POLICY,
   sessionCacheSize: 100_000,
   concurrency: 3,
 };
 
-export const schema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['kafka', 'groupId', 'policy'],
-  properties: {
-    kafka: kafkaConfigSchema,
-    ops: opsConfigSchema,
-    groupId: { type: 'string', minLength: 1 },
-    geoip: { type: 'object', additionalProperties: false, properties: { cityDb: { type: 'string', minLength: 1 }, asnDb: { type: 'string', minLength: 1 }, watch: { type: 'boolean' } } },
-    policy: enrichmentPolicySchema,
-    sessionCacheSize: { type: 'integer', minimum: 0 },
-    concurrency: { type: 'integer', minimum: 1, maximum: 64 },
-  },
-};
+export const schema = consumerServiceSchema(['policy'], {
+  geoip: { type: 'object', additionalProperties: false, properties: { cityDb: { type: 'string', minLength: 1 }, asnDb: { type: 'string', minLength: 1 }, watch: { type: 'boolean' } } },
+  policy: enrichmentPolicySchema,
+  sessionCacheSize: { type: 'integer', minimum: 0 },
+  concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+});
 
 export const env: Record<string, string> = {
   ...KAFKA_ENV,
@@ -54,3 +41,11 @@ export const env: Record<string, string> = {
   AUDIT_ENRICHER_SESSION_CACHE_SIZE: 'sessionCacheSize',
   AUDIT_ENRICHER_CONCURRENCY: 'concurrency',
 };
+
+/** The check the schema cannot express: the enrichment policy parses (route patterns compile). */
+export function checkConfig(config: EnricherConfig): string[] {
+  return problemsOf('policy', () => parseEnrichmentPolicy(config.policy));
+}
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'enricher', configSchema: schema, defaults, env, check: checkConfig };

@@ -1,10 +1,9 @@
-import { ES_ENV, esConfigSchema, KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, type EsConnectionConfig, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { consumerServiceSchema, consumerServiceDefaults, ES_ENV, esConfigSchema, KAFKA_ENV, OPS_ENV, type EsConnectionConfig, type ConsumerServiceConfig } from '@jwt-audit/runtime';
 
-export interface IndexerConfig {
-  kafka: KafkaConnectionConfig;
+export interface IndexerConfig extends ConsumerServiceConfig {
+  /** One Elasticsearch request's time limit (ms); a timed-out bulk is retried by the runner. */
+  requestTimeoutMs?: number;
   elasticsearch: EsConnectionConfig;
-  ops: OpsConfig;
-  groupId: string;
   /** Data stream namespace: logs-jwt_audit.events-<namespace>, logs-jwt_audit.alerts-<namespace> (also data_stream.namespace). */
   namespace: string;
   /** Install index templates and the ILM policy at start. */
@@ -14,29 +13,21 @@ export interface IndexerConfig {
 }
 
 export const defaults: IndexerConfig = {
-  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-indexer' },
+  ...consumerServiceDefaults('jwt-audit-indexer', 9466),
   elasticsearch: { url: 'http://127.0.0.1:9200' },
-  ops: { port: 9466, host: '127.0.0.1' },
-  groupId: 'jwt-audit-indexer',
   namespace: 'default',
   installTemplates: true,
   concurrency: 3,
+  requestTimeoutMs: 30_000, // 30 s
 };
 
-export const schema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['kafka', 'elasticsearch', 'groupId', 'namespace'],
-  properties: {
-    kafka: kafkaConfigSchema,
-    elasticsearch: esConfigSchema,
-    ops: opsConfigSchema,
-    groupId: { type: 'string', minLength: 1 },
-    namespace: { type: 'string', pattern: '^[a-z0-9_]{1,100}$' },
-    installTemplates: { type: 'boolean' },
-    concurrency: { type: 'integer', minimum: 1, maximum: 64 },
-  },
-};
+export const schema = consumerServiceSchema(['elasticsearch', 'namespace'], {
+  elasticsearch: esConfigSchema,
+  namespace: { type: 'string', pattern: '^[a-z0-9_]{1,100}$' },
+  installTemplates: { type: 'boolean' },
+  concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+  requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
+});
 
 export const env: Record<string, string> = {
   ...KAFKA_ENV,
@@ -46,4 +37,8 @@ export const env: Record<string, string> = {
   AUDIT_INDEXER_NAMESPACE: 'namespace',
   AUDIT_INDEXER_INSTALL_TEMPLATES: 'installTemplates',
   AUDIT_INDEXER_CONCURRENCY: 'concurrency',
+  AUDIT_INDEXER_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
 };
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'indexer', configSchema: schema, defaults, env };

@@ -13,7 +13,7 @@
  *                    other 4xx (mapping / parsing errors)         -> the record goes to the DLQ with ES's reason
  */
 import { errors } from '@elastic/elasticsearch';
-import { AuditError } from '@jwt-audit/runtime';
+import { AuditError, retriesStatus, RETRY_POLICIES } from '@jwt-audit/runtime';
 import { INDEXER_ERRORS } from './errors.js';
 
 export type ItemOutcome = 'written' | 'duplicate' | 'retry' | 'reject';
@@ -21,7 +21,7 @@ export type ItemOutcome = 'written' | 'duplicate' | 'retry' | 'reject';
 export function classifyItem(status: number): ItemOutcome {
   if (status === 200 || status === 201) return 'written';
   if (status === 409) return 'duplicate';
-  if (status === 429 || status >= 500) return 'retry';
+  if (retriesStatus(RETRY_POLICIES.indexerBulkItem, status)) return 'retry';
   return 'reject';
 }
 
@@ -30,7 +30,7 @@ export function fromEsError(err: unknown, what: string): AuditError {
     const status = err.statusCode ?? 0;
     // credentials are not the records' fault: the partition waits until they are fixed
     if (status === 401 || status === 403) return INDEXER_ERRORS.AUDIT_ERR_ES_UNAUTHORIZED.wrap(err, what, status, err.message);
-    const retriable = status === 429 || status >= 500;
+    const retriable = retriesStatus(RETRY_POLICIES.indexerBulkItem, status);
     return retriable ? INDEXER_ERRORS.AUDIT_ERR_ES_UNAVAILABLE.wrap(err, `${what}: HTTP ${status} ${err.message}`) : INDEXER_ERRORS.AUDIT_ERR_ES_REJECTED.wrap(err, what, status, err.message);
   }
   if (err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError) {

@@ -1,17 +1,17 @@
 import { Client } from '@elastic/elasticsearch';
 import { TOPICS } from '@jwt-audit/events';
 import { createAuditProducer, createConsumerRunner, createKafkaClient, type ConsumerRunner } from '@jwt-audit/kafka';
-import { backoffDelay, createMetrics, esClientOptions, explainEsError, sleep, startOpsServer, type EsConnectionConfig, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createMetrics, retryDelay, RETRY_POLICIES, esClientOptions, explainEsError, sleep, startOpsServer, type EsConnectionConfig, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { IndexerConfig } from './config.js';
 import { indexBatch } from './sink.js';
 import { installTemplates } from './templates.js';
 
-export function createEsClient(c: EsConnectionConfig): Client {
+export function createEsClient(c: EsConnectionConfig, requestTimeoutMs = 30_000): Client {
   return new Client({
     ...esClientOptions(c, 'indexer'),
     // the runner owns retries (with backoff and jitter), so the client does not retry on its own
     maxRetries: 0,
-    requestTimeout: 30_000,
+    requestTimeout: requestTimeoutMs,
   });
 }
 
@@ -26,7 +26,7 @@ export function createIndexerService(config: IndexerConfig, deps: { logger: Logg
   const metrics = deps.metrics ?? createMetrics();
   const kafka = createKafkaClient(config.kafka, logger);
   const producer = createAuditProducer(kafka, { logger });
-  const es = createEsClient(config.elasticsearch);
+  const es = createEsClient(config.elasticsearch, config.requestTimeoutMs);
   const indexed = metrics.counter('audit_indexer_documents_total', 'Documents by outcome', ['outcome'] as const);
   let runner: ConsumerRunner | undefined;
   let ops: OpsServer | undefined;
@@ -52,7 +52,7 @@ export function createIndexerService(config: IndexerConfig, deps: { logger: Logg
               const refused = await explainEsError(err, config.elasticsearch);
               if (refused) throw refused;
               logger.warn({ err: (err as Error).message, attempt }, 'Elasticsearch not ready: retrying');
-              await sleep(backoffDelay(attempt, 500, 10_000), abort.signal);
+              await sleep(retryDelay(RETRY_POLICIES.indexerTemplates, attempt), abort.signal);
             }
           }
         }

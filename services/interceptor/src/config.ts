@@ -1,5 +1,5 @@
-import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
-import { DEFAULT_METHODS, type AmbiguousPathAction, type BodyCapture, type CaptureRule, type Mode, type RouteConfig, type SamplingRule, type SpoolFullPolicy } from '@jwt-audit/edge';
+import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, problemsOf, RETRY_POLICIES, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { createRouter, RouteConfigError, trustedProxies, DEFAULT_METHODS, type AmbiguousPathAction, type BodyCapture, type CaptureRule, type Mode, type RouteConfig, type SamplingRule, type SpoolFullPolicy } from '@jwt-audit/edge';
 
 export type { Mode, RouteConfig, SpoolFullPolicy };
 
@@ -55,7 +55,10 @@ export interface InterceptorConfig {
   clientErrorEvents: { perSecond: number; burst: number };
   /** Open client connections allowed, in all and per socket peer address (0: no per-address cap). */
   connections: { max: number; maxPerIp: number };
-  queue: { maxEvents: number; batchSize: number; lingerMs: number };
+  /** sendTimeoutMs: one send of a batch to Kafka; past it the batch is spooled (the publisherSend retry policy). */
+  queue: { maxEvents: number; batchSize: number; lingerMs: number; sendTimeoutMs?: number };
+  /** How long an idle keep-alive connection from a client stays open (ms). */
+  keepAliveTimeoutMs?: number;
   /**
    * minFreeBytes: bytes to keep free on the spool's filesystem (statfs); below it the spool takes
    * nothing more (fail-closed routes answer 503, /healthz is 503). Default 64 MiB.
@@ -131,7 +134,8 @@ export const defaults: InterceptorConfig = {
   // lingerMs: a partial batch waits that long for more records. kafkajs spends ~200 µs per send
   // besides its per-record work, so larger batches cost less CPU per event; 20 ms more before an
   // event reaches Kafka is invisible to an audit trail and to no request.
-  queue: { maxEvents: 20_000, batchSize: 500, lingerMs: 20 },
+  queue: { maxEvents: 20_000, batchSize: 500, lingerMs: 20, sendTimeoutMs: RETRY_POLICIES.publisherSend.timeoutMs }, // send: 10 s
+  keepAliveTimeoutMs: 5_000, // 5 s
   spool: { dir: './.data/spool', maxBytes: 512 * 1024 * 1024, fsync: 'always', minFreeBytes: DEFAULT_SPOOL_MIN_FREE_BYTES }, // 512 MiB, 64 MiB
   onSpoolFull: 'fail-open',
   ingest: { enabled: true, path: '/audit/v1/events', hmacKeys: [], maxBodyBytes: 1_048_576, maxSkewSec: 300, replayCacheSize: 100_000 },
@@ -276,6 +280,7 @@ export const configSchema = {
     forwardSubjectHeader: { type: 'string' },
     maxRequestBodyBytes: { type: 'integer', minimum: 0 },
     upstreamTimeoutMs: { type: 'integer', minimum: 1 },
+    keepAliveTimeoutMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
     requestTimeoutMs: { type: 'integer', minimum: 1 },
     headersTimeoutMs: { type: 'integer', minimum: 1 },
     connections: { type: 'object', additionalProperties: false, required: ['max', 'maxPerIp'], properties: { max: { type: 'integer', minimum: 1 }, maxPerIp: { type: 'integer', minimum: 0 } } },
@@ -283,7 +288,7 @@ export const configSchema = {
     queue: {
       type: 'object',
       additionalProperties: false,
-      properties: { maxEvents: { type: 'integer', minimum: 1 }, batchSize: { type: 'integer', minimum: 1 }, lingerMs: { type: 'integer', minimum: 0, maximum: 1000 } },
+      properties: { maxEvents: { type: 'integer', minimum: 1 }, batchSize: { type: 'integer', minimum: 1 }, lingerMs: { type: 'integer', minimum: 0, maximum: 1000 }, sendTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 } },
     },
     spool: {
       type: 'object',
@@ -349,6 +354,8 @@ export const env: Record<string, string> = {
   AUDIT_INTERCEPTOR_HOST: 'listen.host',
   AUDIT_INTERCEPTOR_PORT: 'listen.port',
   AUDIT_INTERCEPTOR_MODE: 'mode',
+  AUDIT_INTERCEPTOR_SEND_TIMEOUT_MS: 'queue.sendTimeoutMs',
+  AUDIT_INTERCEPTOR_KEEP_ALIVE_TIMEOUT_MS: 'keepAliveTimeoutMs',
   AUDIT_INTERCEPTOR_UPSTREAMS: 'upstreams',
   AUDIT_INTERCEPTOR_ROUTES: 'routes',
   AUDIT_INTERCEPTOR_SAMPLING: 'capture.sampling',
@@ -368,3 +375,23 @@ export const env: Record<string, string> = {
   AUDIT_FINGERPRINT_ACTIVE_KEY_ID: 'fingerprint.activeKeyId',
   AUDIT_INSTANCE: 'source.instance',
 };
+
+/**
+ * The checks the schema cannot express, run by runService with the schema's (every problem at
+ * once): routes that compile (every route problem is listed), trusted proxies that parse (each bad
+ * entry named), and a key source for JWT verification. `serve: false` (middleware only) needs no upstreams.
+ */
+export function checkConfig(config: InterceptorConfig, opts: { serve?: boolean } = {}): string[] {
+  const problems: string[] = [];
+  try {
+    createRouter(config.routes, { upstreams: config.upstreams, mode: config.mode, onSpoolFull: config.onSpoolFull, methods: config.methods, ambiguousPaths: config.paths.ambiguous, requireUpstream: opts.serve !== false });
+  } catch (err) {
+    problems.push(...(err instanceof RouteConfigError ? err.problems : [`routes: ${(err as Error).message}`]));
+  }
+  config.trustedProxies.forEach((entry, i) => problems.push(...problemsOf(`trustedProxies.${i}`, () => trustedProxies([entry]))));
+  if (!config.jwt.jwksUrl && !(config.jwt.keys && config.jwt.keys.length > 0)) problems.push('jwt: set jwksUrl (AUDIT_JWT_JWKS_URL) or keys');
+  return problems;
+}
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'interceptor', configSchema, defaults, env, check: (config: InterceptorConfig) => checkConfig(config) };

@@ -1,4 +1,4 @@
-import { backoffDelay, toAuditError, type Logger } from '@jwt-audit/runtime';
+import { retryDelay, RETRY_POLICIES, toAuditError, type Logger } from '@jwt-audit/runtime';
 import type { OutRecord } from '@jwt-audit/kafka';
 import { INTERCEPTOR_ERRORS } from './errors.js';
 import { Spool, type SpoolRecord } from './spool.js';
@@ -245,7 +245,7 @@ export class Publisher {
         this.loopFailures++;
         this.loopFailing = true;
         this.metrics.loopRestarted?.();
-        const delayMs = Math.max(50, backoffDelay(this.loopFailures, 100, 5_000));
+        const delayMs = retryDelay(RETRY_POLICIES.publisherLoop, this.loopFailures);
         if (this.stopping && this.loopFailures >= 3) {
           this.log.error({ err: errMessage(err), failures: this.loopFailures }, 'publisher loop failed while stopping; giving up');
           return;
@@ -347,7 +347,7 @@ export class Publisher {
   }
 
   private async withTimeout(p: Promise<void>): Promise<void> {
-    const ms = this.o.sendTimeoutMs ?? 15_000;
+    const ms = this.o.sendTimeoutMs ?? RETRY_POLICIES.publisherSend.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(INTERCEPTOR_ERRORS.AUDIT_ERR_SEND_TIMEOUT.create(ms)), ms)))]);
@@ -393,7 +393,7 @@ export class Publisher {
     } else {
       // not acknowledged: re-sent from the same place next time (at-least-once; sinks dedupe by event id)
       this.drainFailures++;
-      this.nextDrainAt = Date.now() + Math.max(100, backoffDelay(this.drainFailures, 200, 5_000));
+      this.nextDrainAt = Date.now() + retryDelay(RETRY_POLICIES.spoolDrain, this.drainFailures);
     }
   }
 
@@ -415,7 +415,7 @@ export class Publisher {
   private cursorFailed(err: unknown): void {
     this.cursorFailures++;
     this.metrics.cursorWriteFailed?.();
-    this.nextCursorAt = Date.now() + Math.max(100, backoffDelay(this.cursorFailures, 200, 5_000));
+    this.nextCursorAt = Date.now() + retryDelay(RETRY_POLICIES.spoolCursor, this.cursorFailures);
     const now = Date.now();
     if (this.cursorFailures === 1 || now - this.lastCursorLog >= LOSS_LOG_MS) {
       this.lastCursorLog = now;

@@ -7,7 +7,7 @@ import type { Kafka } from '@jwt-audit/kafka';
 import { createKafkaClient, createAuditProducer, explainKafkaError, isConnectionError } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
-import { ConfigError, createMetrics, dependencyLog, SETTINGS_REFUSED, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { ConfigError, createMetrics, dependencyLog, kafkajsRetry, retryDelay, RETRY_POLICIES, SETTINGS_REFUSED, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { ApprovalBook } from '@jwt-audit/edge';
 import { approvalCallbackHandler } from './approval-callback.js';
@@ -73,12 +73,12 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   });
   const trusted = trustedProxies(config.trustedProxies);
   // short retries: a failed send is spooled and retried by the publisher, not held in kafkajs
-  const clientOverrides = { retry: { initialRetryTime: 100, retries: 2, maxRetryTime: 1_000 }, connectionTimeout: 1_000 };
+  const clientOverrides = { retry: kafkajsRetry(RETRY_POLICIES.interceptorKafkaClient), connectionTimeout: RETRY_POLICIES.interceptorKafkaClient.timeoutMs };
   const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger, clientOverrides);
   // the producer on its own thread, unless a client or sink was handed in
   const sink = deps.sink ?? (deps.kafka ? createAuditProducer(deps.kafka, { logger }) : new ThreadSink({ kafka: config.kafka, clientOverrides, loggerName: 'interceptor', logLevel: deps.logger.level }, logger));
   const spool = new Spool(config.spool.dir, config.spool.maxBytes, config.spool.fsync, { minFreeBytes: config.spool.minFreeBytes ?? DEFAULT_SPOOL_MIN_FREE_BYTES, ...(deps.spoolFs ? { fs: deps.spoolFs } : {}) });
-  const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, lingerMs: config.queue.lingerMs, metrics: m.publisher, sendTimeoutMs: 10_000 });
+  const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, lingerMs: config.queue.lingerMs, metrics: m.publisher, sendTimeoutMs: config.queue.sendTimeoutMs ?? RETRY_POLICIES.publisherSend.timeoutMs });
   let engine: Engine | undefined;
   let verifier: Verifier | undefined;
   let server: Server | undefined;
@@ -92,6 +92,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   let followerRetry: NodeJS.Timeout | undefined;
   let sweep: NodeJS.Timeout | undefined;
   let started: Promise<{ url: string; opsUrl: string | null }> | undefined;
+  let stopping: Promise<void> | undefined;
 
   const onKeyChange = (c: KeySetChange) => {
     verifier?.clearCache();
@@ -135,7 +136,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       } else logger.warn({ err: (refused ?? (err as Error)).message }, 'cannot follow revocations yet (Kafka unreachable?); retrying in 5 s');
       await follower.stop();
       follower = undefined;
-      followerRetry = setTimeout(() => void startFollower(), 5_000);
+      followerRetry = setTimeout(() => void startFollower(), retryDelay(RETRY_POLICIES.follower, 0));
     }
   };
 
@@ -147,7 +148,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       logger.warn({ err: (err as Error).message }, 'cannot follow approvals yet (Kafka unreachable?); retrying in 5 s');
       await approvalFollower.stop();
       approvalFollower = undefined;
-      approvalRetry = setTimeout(() => void startApprovalFollower(gate), 5_000);
+      approvalRetry = setTimeout(() => void startApprovalFollower(gate), retryDelay(RETRY_POLICIES.follower, 0));
     }
   };
 
@@ -251,7 +252,7 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       // slowloris: the whole request must arrive in time; headers sooner
       srv.requestTimeout = config.requestTimeoutMs;
       srv.headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
-      srv.keepAliveTimeout = 5_000;
+      srv.keepAliveTimeout = config.keepAliveTimeoutMs ?? 5_000;
       // malformed request lines / headers, oversized headers, timeouts, resets mid-head: answered
       // as node would (400 / 431 / 413 / 408) and audited, rate-limited (client-errors.ts)
       srv.on(
@@ -309,31 +310,34 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       started ??= doStart();
       return started;
     },
-    async stop() {
-      if (!started) return;
-      await started.catch(() => {});
-      started = undefined;
-      if (server) {
-        const s = server;
-        server = undefined;
-        await new Promise<void>((resolve) => {
-          s.close(() => resolve());
-          s.closeIdleConnections();
-          setTimeout(() => s.closeAllConnections(), 2_000).unref();
-        });
-        await closeUpstreams?.();
-        closeUpstreams = undefined;
-      }
-      clearTimeout(followerRetry);
-      clearTimeout(approvalRetry);
-      await approvalFollower?.stop();
-      approvalFollower = undefined;
-      clearInterval(sweep);
-      await follower?.stop();
-      follower = undefined;
-      await publisher.stop();
-      await ops?.close();
-      ops = undefined;
+    stop() {
+      // concurrent calls share one stop (a signal during another stop); a stop during start waits for it
+      return (stopping ??= (async () => {
+        if (!started) return;
+        await started.catch(() => {});
+        started = undefined;
+        if (server) {
+          const s = server;
+          server = undefined;
+          await new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeIdleConnections();
+            setTimeout(() => s.closeAllConnections(), 2_000).unref();
+          });
+          await closeUpstreams?.();
+          closeUpstreams = undefined;
+        }
+        clearTimeout(followerRetry);
+        clearTimeout(approvalRetry);
+        await approvalFollower?.stop();
+        approvalFollower = undefined;
+        clearInterval(sweep);
+        await follower?.stop();
+        follower = undefined;
+        await publisher.stop();
+        await ops?.close();
+        ops = undefined;
+      })().finally(() => (stopping = undefined)));
     },
   };
 }

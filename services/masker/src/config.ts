@@ -1,9 +1,7 @@
-import { KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { consumerServiceSchema, consumerServiceDefaults, KAFKA_ENV, OPS_ENV, problemsOf, type ConsumerServiceConfig } from '@jwt-audit/runtime';
+import { loadPolicy } from './transform.js';
 
-export interface MaskerConfig {
-  kafka: KafkaConnectionConfig;
-  ops: OpsConfig;
-  groupId: string;
+export interface MaskerConfig extends ConsumerServiceConfig {
   /** A masking policy JSON file (merged over the default policy); none = the default policy. */
   policyFile?: string;
   /** HMAC key for pseudonyms and its id (recorded on each event); rotate by changing both. From the environment or a file, never the config file. */
@@ -23,35 +21,25 @@ export interface MaskerConfig {
 }
 
 export const defaults: MaskerConfig = {
-  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-masker' },
-  ops: { port: 9465, host: '127.0.0.1' },
-  groupId: 'jwt-audit-masker',
+  ...consumerServiceDefaults('jwt-audit-masker', 9465),
   hmac: { keyId: 'k1', key: '' },
   concurrency: 3,
   threads: 1,
   dlqPayload: 'raw',
 };
 
-export const schema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['kafka', 'groupId', 'hmac'],
-  properties: {
-    kafka: kafkaConfigSchema,
-    ops: opsConfigSchema,
-    groupId: { type: 'string', minLength: 1 },
-    policyFile: { type: 'string' },
-    hmac: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['keyId', 'key'],
-      properties: { keyId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' }, key: { type: 'string', minLength: 16 } },
-    },
-    concurrency: { type: 'integer', minimum: 1, maximum: 64 },
-    threads: { type: 'integer', minimum: 0, maximum: 16 },
-    dlqPayload: { enum: ['masked', 'drop', 'raw'] },
+export const schema = consumerServiceSchema(['hmac'], {
+  policyFile: { type: 'string' },
+  hmac: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['keyId', 'key'],
+    properties: { keyId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' }, key: { type: 'string', minLength: 16 } },
   },
-};
+  concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+  threads: { type: 'integer', minimum: 0, maximum: 16 },
+  dlqPayload: { enum: ['masked', 'drop', 'raw'] },
+});
 
 export const env: Record<string, string> = {
   ...KAFKA_ENV,
@@ -64,3 +52,11 @@ export const env: Record<string, string> = {
   AUDIT_MASKER_THREADS: 'threads',
   AUDIT_MASKER_DLQ_PAYLOAD: 'dlqPayload',
 };
+
+/** The check the schema cannot express: the masking policy file reads and validates (each of its problems named). */
+export function checkConfig(config: MaskerConfig): string[] {
+  return config.policyFile === undefined ? [] : problemsOf('policyFile', () => loadPolicy(config.policyFile));
+}
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'masker', configSchema: schema, defaults, env, check: checkConfig };

@@ -1,14 +1,11 @@
 import { deadLetterCodec, TOPICS } from '@jwt-audit/events';
-import { createAuditProducer, createKafkaClient, createTransformStage, DLQ_TOPIC, stageTransactionalId, type AuditProducer, type ConsumerRunner, type OutRecord } from '@jwt-audit/kafka';
+import { createAuditProducer, createKafkaClient, createTransformService, DLQ_TOPIC, stageTransactionalId, type AuditProducer, type OutRecord, type TransformService, type TransformServiceDeps } from '@jwt-audit/kafka';
 import { createMasker, type Masker } from '@jwt-audit/masking';
-import { createMetrics, siblingModule, startOpsServer, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createMetrics, siblingModule } from '@jwt-audit/runtime';
 import type { MaskerConfig } from './config.js';
 import { loadPolicy, type MaskerTransformData } from './transform.js';
 
-export interface MaskerService {
-  start(): Promise<{ metricsUrl: string | undefined }>;
-  stop(): Promise<void>;
-}
+export type MaskerService = TransformService;
 
 export { loadPolicy };
 
@@ -43,7 +40,7 @@ export function maskDeadLetters(inner: AuditProducer, masker: Masker, mode: 'mas
 }
 
 /** audit.raw.v1 -> mask -> audit.masked.v1; undecodable records go to the DLQ (restricted, like raw). */
-export function createMaskerService(config: MaskerConfig, deps: { logger: Logger; metrics?: Metrics; producer?: AuditProducer; sessionTimeoutMs?: number; onFailure?: (err: AuditError) => void }): MaskerService {
+export function createMaskerService(config: MaskerConfig, deps: TransformServiceDeps): MaskerService {
   const logger = deps.logger.child({ component: 'masker' });
   const metrics = deps.metrics ?? createMetrics();
   const policy = loadPolicy(config.policyFile);
@@ -73,58 +70,37 @@ export function createMaskerService(config: MaskerConfig, deps: { logger: Logger
   let flushTimer: NodeJS.Timeout | undefined;
   const kafka = createKafkaClient(config.kafka, logger);
   const producer = maskDeadLetters(deps.producer ?? createAuditProducer(kafka, { logger, ...(config.kafka.exactlyOnce ? { transactionalId: stageTransactionalId(config.groupId, config.kafka.transactionalId) } : {}) }), masker, config.dlqPayload ?? 'raw');
-  let stage: ConsumerRunner | undefined;
-  let ops: OpsServer | undefined;
-  let started: Promise<{ metricsUrl: string | undefined }> | undefined;
-  let stopped: Promise<void> | undefined;
-  return {
-    start: () =>
-      (started ??= (async () => {
-        if (config.ops.port !== undefined) {
-          ops = await startOpsServer({ port: config.ops.port, ...(config.ops.host ? { host: config.ops.host } : {}), registry: metrics.registry, logger, health: () => stage?.health() ?? { ok: false, state: 'starting' } });
-        }
-        stage = createTransformStage({
-          ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
-          kafka,
-          groupId: config.groupId,
-          stage: 'masker',
-          inputTopic: TOPICS.raw,
-          outputTopic: TOPICS.masked,
-          logger,
-          producer,
-          metrics,
-          partitionsConsumedConcurrently: config.concurrency,
-          ...(deps.sessionTimeoutMs ? { sessionTimeoutMs: deps.sessionTimeoutMs, heartbeatIntervalMs: Math.floor(deps.sessionTimeoutMs / 5) } : {}),
-          transform: (event) => {
-            const out = masker.mask(event);
-            countRules(out.masking!.rulesApplied);
-            return out;
-          },
-          ...((config.threads ?? 1) > 0
-            ? {
-                offload: {
-                  module: TRANSFORM_MODULE,
-                  data: { ...(config.policyFile ? { policyFile: config.policyFile } : {}), keyId: config.hmac.keyId, key: config.hmac.key } satisfies MaskerTransformData,
-                  threads: config.threads ?? 1,
-                  onNotes: (rules: unknown) => countRules(rules as string[]),
-                },
-              }
-            : {}),
-        });
-        flushTimer = setInterval(flushRuleCounts, 1_000);
-        flushTimer.unref();
-        await stage.start();
-        logger.info({ policy: policy.version, keyId: config.hmac.keyId }, 'masker started');
-        return { metricsUrl: ops?.url };
-      })()),
-    stop: () =>
-      (stopped ??= (async () => {
-        await started?.catch(() => undefined);
-        await stage?.stop();
-        clearInterval(flushTimer);
-        flushRuleCounts();
-        await producer.disconnect().catch(() => undefined);
-        await ops?.close();
-      })()),
-  };
+  return createTransformService({ kafka, logger, metrics, producer, ops: config.ops, deps }, {
+    beforeStart: () => {
+      flushTimer = setInterval(flushRuleCounts, 1_000);
+      flushTimer.unref();
+    },
+    stage: () => ({
+      groupId: config.groupId,
+      stage: 'masker',
+      inputTopic: TOPICS.raw,
+      outputTopic: TOPICS.masked,
+      partitionsConsumedConcurrently: config.concurrency,
+      transform: (event) => {
+        const out = masker.mask(event);
+        countRules(out.masking!.rulesApplied);
+        return out;
+      },
+      ...((config.threads ?? 1) > 0
+        ? {
+            offload: {
+              module: TRANSFORM_MODULE,
+              data: { ...(config.policyFile ? { policyFile: config.policyFile } : {}), keyId: config.hmac.keyId, key: config.hmac.key } satisfies MaskerTransformData,
+              threads: config.threads ?? 1,
+              onNotes: (rules: unknown) => countRules(rules as string[]),
+            },
+          }
+        : {}),
+    }),
+    afterStart: () => logger.info({ policy: policy.version, keyId: config.hmac.keyId }, 'masker started'),
+    afterRunnerStop: () => {
+      clearInterval(flushTimer);
+      flushRuleCounts();
+    },
+  });
 }

@@ -1,11 +1,8 @@
 import { TOPICS } from '@jwt-audit/events';
-import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import { consumerServiceSchema, consumerServiceDefaults, KAFKA_ENV, OPS_ENV, type ConsumerServiceConfig } from '@jwt-audit/runtime';
 import { DEFAULT_RULES, type SessionizerRules } from './sessionize.js';
 
-export interface SessionizerConfig {
-  kafka: KafkaConnectionConfig;
-  ops: OpsConfig;
-  groupId: string;
+export interface SessionizerConfig extends ConsumerServiceConfig {
   topics: {
     /** Enriched events (keyed by subject). */
     input: string;
@@ -28,9 +25,7 @@ export interface SessionizerConfig {
 }
 
 export const defaults: SessionizerConfig = {
-  kafka: { brokers: ['127.0.0.1:9092'], clientId: 'sessionizer' },
-  ops: { port: 0, host: '127.0.0.1' },
-  groupId: 'sessionizer',
+  ...consumerServiceDefaults('sessionizer', 0),
   topics: { input: TOPICS.enriched, alerts: TOPICS.alerts, events: TOPICS.raw, sessions: TOPICS.sessions },
   stateDir: './.data/sessions',
   snapshotAfterBytes: 8 * 1024 * 1024, // 8 MiB
@@ -56,41 +51,36 @@ export const env: Record<string, string> = {
 
 const positive = { type: 'integer', minimum: 1 } as const;
 
-export const configSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['kafka', 'groupId', 'topics', 'stateDir'],
-  properties: {
-    kafka: kafkaConfigSchema,
-    ops: opsConfigSchema,
-    groupId: { type: 'string', minLength: 1 },
-    topics: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['input', 'alerts', 'events', 'sessions'],
-      properties: { input: { type: 'string', minLength: 1 }, alerts: { type: 'string', minLength: 1 }, events: { type: 'string', minLength: 1 }, sessions: { type: 'string', minLength: 1 } },
-    },
-    stateDir: { type: 'string', minLength: 1 },
-    snapshotAfterBytes: { type: 'integer', minimum: 0 },
-    fsync: { type: 'boolean' },
-    tickMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
-    instance: { type: 'string', minLength: 1, maxLength: 200 },
-    rules: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        idleMs: { type: 'integer', minimum: 1000 },
-        expiryGraceMs: { type: 'integer', minimum: 0 },
-        retainEndedMs: { type: 'integer', minimum: 0 },
-        maxSessions: positive,
-        maxIps: positive,
-        maxRoutes: positive,
-        maxGeos: positive,
-        maxAlertRules: positive,
-        maxTokenIds: positive,
-        maxSkewMs: { type: 'integer', minimum: 0 },
-        maxRecentIds: { type: 'integer', minimum: 0 },
-      },
+export const configSchema = consumerServiceSchema(['topics', 'stateDir'], {
+  topics: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['input', 'alerts', 'events', 'sessions'],
+    properties: { input: { type: 'string', minLength: 1 }, alerts: { type: 'string', minLength: 1 }, events: { type: 'string', minLength: 1 }, sessions: { type: 'string', minLength: 1 } },
+  },
+  stateDir: { type: 'string', minLength: 1 },
+  snapshotAfterBytes: { type: 'integer', minimum: 0 },
+  fsync: { type: 'boolean' },
+  tickMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
+  instance: { type: 'string', minLength: 1, maxLength: 200 },
+  rules: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      idleMs: { type: 'integer', minimum: 1000 },
+      expiryGraceMs: { type: 'integer', minimum: 0 },
+      retainEndedMs: { type: 'integer', minimum: 0 },
+      maxSessions: positive,
+      maxIps: positive,
+      maxRoutes: positive,
+      maxGeos: positive,
+      maxAlertRules: positive,
+      maxTokenIds: positive,
+      maxSkewMs: { type: 'integer', minimum: 0 },
+      maxRecentIds: { type: 'integer', minimum: 0 },
     },
   },
-} as const;
+});
+
+/** What runService needs to load and check this service's configuration (main.ts). */
+export const serviceConfig = { name: 'sessionizer', configSchema, defaults, env };

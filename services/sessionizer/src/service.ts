@@ -1,43 +1,21 @@
 import path from 'node:path';
-import type { Kafka } from '@jwt-audit/kafka';
 import { alertCodec, eventCodec, partitionKey, sessionCodec, TOPICS, type AuditEvent, type SessionSummary } from '@jwt-audit/events';
-import {
-  createAuditProducer,
-  createConsumerRunner,
-  createKafkaClient,
-  defaultTopics,
-  ensureTopics,
-  type AuditProducer,
-  type ConsumerRunner,
-  type DeadLetterRequest,
-  type InputRecord,
-} from '@jwt-audit/kafka';
-import { createMetrics, lockDirectory, startOpsServer, toAuditError, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import { createConsumerService, createKafkaClient, type ConsumerServiceDeps, type DeadLetterRequest, type InputRecord, type MeteredConsumerService } from '@jwt-audit/kafka';
+import { createMetrics, lockDirectory, toAuditError, type Logger } from '@jwt-audit/runtime';
 import type { SessionizerConfig } from './config.js';
 import { EVENTS_ERRORS } from '@jwt-audit/events';
 import { KAFKA_ERRORS } from '@jwt-audit/kafka';
 import { apply, applyAlert, drainChanges, tick, type Context, type SessionState } from './sessionize.js';
 import { SessionStateStore } from './state-store.js';
 
-export interface SessionizerDeps {
-  logger: Logger;
-  metrics?: Metrics;
-  kafka?: Kafka;
-  /** false: no /metrics + /healthz listener. Default true. */
-  ops?: boolean;
+export interface SessionizerDeps extends ConsumerServiceDeps {
   /** Processing clock (idle and expiry ends, updatedAt); default Date.now. */
   now?: () => number;
-  /** A consumer that stopped for good; main.ts exits 75 there. */
-  onFailure?: (err: AuditError) => void;
 }
 
-export interface SessionizerService {
-  start(): Promise<{ opsUrl: string | null }>;
-  stop(): Promise<void>;
+export interface SessionizerService extends MeteredConsumerService {
   /** Runs the idle / expiry timer once now (tests; the service runs it every tickMs). */
   tickNow(): Promise<void>;
-  health(): { ok: boolean; [k: string]: unknown };
-  readonly metrics: Metrics;
 }
 
 interface Held {
@@ -65,13 +43,8 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
   const openGauge = metrics.gauge('audit_sessionizer_sessions', 'Sessions held, summed over partitions, by state', ['state'] as const);
 
   const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger);
-  let producer: AuditProducer | undefined;
-  let runner: ConsumerRunner | undefined;
-  let ops: OpsServer | null = null;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
-  let started: Promise<{ opsUrl: string | null }> | undefined;
-  let stopping: Promise<void> | undefined;
   const held = new Map<number, Held>();
 
   const dirOf = (partition: number) => path.join(config.stateDir, `p${partition}`);
@@ -96,11 +69,11 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
     const line = `${JSON.stringify(changes)}\n`;
     const summaryRecords = summaries.map((s: SessionSummary) => ({ key: s.id, ...sessionCodec.encode(s), timestamp: s.updatedAt }));
     if (derived.length > 0) {
-      await producer!.send(config.topics.events, derived.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e), timestamp: e.occurredAt })));
+      await producer.send(config.topics.events, derived.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e), timestamp: e.occurredAt })));
       for (const e of derived) derivedTotal.inc({ kind: e.kind });
     }
     if (summaryRecords.length > 0) {
-      await producer!.send(config.topics.sessions, summaryRecords);
+      await producer.send(config.topics.sessions, summaryRecords);
       summariesTotal.inc(summaryRecords.length);
     }
     h.store.appendLine(line); // always: the offsets moved
@@ -173,62 +146,41 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
     return next;
   }
 
-  const health = () => ({ ...(runner?.health() ?? { ok: false, state: 'idle' }), partitions: held.size });
-
-  return {
+  const service = createConsumerService({
+    kafka,
+    logger,
     metrics,
-    health,
-    tickNow,
-    start() {
-      return (started ??= (async () => {
-        await ensureTopics(
-          kafka,
-          defaultTopics().filter((t) => ([TOPICS.dlq, config.topics.input, config.topics.alerts, config.topics.events, config.topics.sessions] as string[]).includes(t.topic)),
-          logger,
-        );
-        producer = createAuditProducer(kafka, { logger });
-        runner = createConsumerRunner({
-          ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
-          kafka,
-          groupId: config.groupId,
-          topics: [config.topics.input, config.topics.alerts],
-          stage: 'sessionizer',
-          logger,
-          producer,
-          metrics,
-          handler: handle,
-        });
-        await runner.start();
-        timer = setInterval(() => {
-          tickNow().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'session timer failed; retrying at the next tick'));
-        }, config.tickMs);
-        timer.unref();
-        if (deps.ops !== false) ops = await startOpsServer({ port: config.ops.port ?? 0, host: config.ops.host, registry: metrics.registry, health, logger });
-        logger.info({ input: config.topics.input, alerts: config.topics.alerts, sessions: config.topics.sessions, idleMs: config.rules.idleMs }, 'sessionizer running');
-        return { opsUrl: ops?.url ?? null };
-      })());
+    ensure: [TOPICS.dlq, config.topics.input, config.topics.alerts, config.topics.events, config.topics.sessions],
+    runner: { groupId: config.groupId, topics: [config.topics.input, config.topics.alerts], stage: 'sessionizer', handler: handle },
+    ops: deps.ops === false ? false : config.ops,
+    health: () => ({ partitions: held.size }),
+    ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
+    afterStart: () => {
+      timer = setInterval(() => {
+        tickNow().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'session timer failed; retrying at the next tick'));
+      }, config.tickMs);
+      timer.unref();
+      logger.info({ input: config.topics.input, alerts: config.topics.alerts, sessions: config.topics.sessions, idleMs: config.rules.idleMs }, 'sessionizer running');
     },
-    stop() {
-      return (stopping ??= (async () => {
-        if (started) await started.catch(() => undefined);
-        if (timer) clearInterval(timer);
-        await ticking?.catch(() => undefined);
-        await runner?.stop();
-        // a clean stop leaves each held partition as one snapshot, if nobody else moved it on
-        for (const [partition, h] of held) {
-          const unlock = await lockDirectory(dirOf(partition));
-          try {
-            if (h.store.version() === h.version) h.store.snapshot(h.state);
-          } catch (err) {
-            logger.warn({ err, partition }, 'final snapshot failed; the journal still holds the state');
-          } finally {
-            unlock();
-          }
+    beforeStop: async () => {
+      if (timer) clearInterval(timer);
+      await ticking?.catch(() => undefined);
+    },
+    afterRunnerStop: async () => {
+      // a clean stop leaves each held partition as one snapshot, if nobody else moved it on
+      for (const [partition, h] of held) {
+        const unlock = await lockDirectory(dirOf(partition));
+        try {
+          if (h.store.version() === h.version) h.store.snapshot(h.state);
+        } catch (err) {
+          logger.warn({ err, partition }, 'final snapshot failed; the journal still holds the state');
+        } finally {
+          unlock();
         }
-        held.clear();
-        await producer?.disconnect().catch(() => undefined);
-        await ops?.close();
-      })());
+      }
+      held.clear();
     },
-  };
+  });
+  const producer = service.producer;
+  return { metrics, health: service.health, tickNow, start: service.start, stop: service.stop };
 }

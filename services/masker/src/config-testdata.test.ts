@@ -1,0 +1,14 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '@jwt-audit/runtime';
+import { testServiceConfig } from '@jwt-audit/runtime/testing/service-config';
+import { serviceConfig } from './config.js';
+import { createMaskerService } from './service.js';
+
+// testdata/valid.json and invalid.json (+ invalid.expected.json), generated hostile values, stop() before start()
+testServiceConfig({
+  ...serviceConfig,
+  testdata: path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'testdata'),
+  environment: { AUDIT_MASKING_HMAC_KEY: 'a-test-hmac-key-of-enough-length' },
+  create: (config) => createMaskerService(config, { logger: createLogger({ name: 'masker', level: 'silent' }) }),
+});
