@@ -30,6 +30,7 @@ import { createEnricherService, enricherDefaults } from '@jwt-audit/enricher';
 import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
 import { createArchiverService, archiverDefaults } from '@jwt-audit/archiver';
 import { createDetectorService, defaults as detectorDefaults } from '@jwt-audit/anomaly-detector';
+import { createSessionizerService, defaults as sessionizerDefaults } from '@jwt-audit/sessionizer';
 import { defaults as consoleDefaults } from './config.js';
 import { createConsoleService } from './service.js';
 
@@ -87,6 +88,7 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
     createIndexerService({ ...indexerDefaults, kafka: kafkaCfg('indexer'), elasticsearch: { url: search.url }, ops: {}, namespace: 'browser' }, { logger }),
     createArchiverService({ ...archiverDefaults, kafka: kafkaCfg('archiver'), ops: {}, dir: path.join(dir, 'archive'), keys: { dir: path.join(dir, 'keys'), generate: true }, seal: { maxRecords: 1000, maxBytes: 1 << 20, maxAgeMs: 300 } }, { logger }),
     createDetectorService({ ...detectorDefaults, kafka: kafkaCfg('detector'), stateDir: path.join(dir, 'detector'), repartitionPartitions: 3, fsync: false }, { logger, ops: false }),
+    createSessionizerService({ ...sessionizerDefaults, kafka: kafkaCfg('sessionizer'), stateDir: path.join(dir, 'sessions'), fsync: false, tickMs: 500 }, { logger, ops: false }),
   ];
   for (const s of services) {
     await s.start();
@@ -305,6 +307,36 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   assert.equal(released.status, 'granted');
   assert.deepEqual(released.approvers, ['auditor']);
 
+  step("10. Sessions: alice's session from the sessionizer's summary, its timeline with the summary header");
+  await sessionsStep(page, shot, es);
+
   assert.deepEqual(external, [], 'the pages load nothing from outside the console');
   assert.deepEqual(errors, [], 'no script error on any page');
 });
+
+/** Sessions (issue #20): the list read from the sessionizer's summaries, a row opening that session's timeline. */
+async function sessionsStep(page: Page, shot: (name: string) => Promise<unknown>, es: Client): Promise<void> {
+  await until("alice's session summary indexed", async () => {
+    await es.indices.refresh({ index: 'audit-sessions-*' });
+    const r = await es.count({ index: 'audit-sessions-*', query: { term: { 'user.id': 'alice' } }, ignore_unavailable: true });
+    return r.count > 0 ? true : undefined;
+  });
+  await page.click('nav a[href="/sessions"]');
+  await page.waitForURL(/\/sessions/);
+  await page.fill('#s-subject', 'alice');
+  await Promise.all([page.waitForURL(/subject=alice/), page.click('#sessions-button')]);
+  const row = page.locator('#sessions tbody tr').first();
+  const cells = await row.locator('td').allTextContents();
+  assert.equal(cells.length, 13, 'start, end, duration, subject, client, IPs, requests, routes, bytes, rejections, alerts, approvals, end reason');
+  assert.equal(cells[3], 'alice');
+  assert.ok(Number(cells[6]) >= 4, `alice's requests: ${cells[6]}`);
+  await shot('11-sessions');
+  await Promise.all([page.waitForURL(/\/timeline\?summary=/), row.locator('a.session-link').click()]);
+  assert.match((await page.textContent('#session-summary'))!, /alice/);
+  assert.ok(Number(await page.textContent('#summary-requests')) >= 4);
+  const position = (await page.textContent('#step-position'))!;
+  assert.ok(Number(position.split('/')[1]) >= 4, `the session's entries: ${position}`);
+  await Promise.all([page.waitForURL(/summary=.*at=1#step/), page.click('#step-next')]);
+  assert.match((await page.textContent('#step-position'))!, /^2 \//);
+  await shot('12-session-timeline');
+}

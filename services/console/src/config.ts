@@ -12,7 +12,7 @@ export interface ConsoleConfig {
   kafka: KafkaConnectionConfig;
   ops: OpsConfig;
   /** Index patterns read: the indexer's data streams. */
-  indices: { events: string; alerts: string };
+  indices: { events: string; alerts: string; sessions: string };
   /** The archiver's directory and the public keys that verify it; '' = no archive (Integrity says so). */
   archive: { dir: string; jwks: string };
   auth: {
@@ -36,7 +36,7 @@ export const defaults: ConsoleConfig = {
   elasticsearch: { url: 'http://127.0.0.1:9200' },
   kafka: { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-console' },
   ops: { port: 0, host: '127.0.0.1' },
-  indices: { events: 'logs-audit.events-*', alerts: 'logs-audit.alerts-*' },
+  indices: { events: 'logs-audit.events-*', alerts: 'logs-audit.alerts-*', sessions: 'audit-sessions-*' },
   archive: { dir: '', jwks: '' },
   auth: { jwksUrl: '', issuer: '', audience: 'jwt-audit-console', algorithms: ['RS256', 'ES256', 'EdDSA'], readRole: 'audit:read', approveRole: 'audit:approve', demoLogin: false, sessionTtlMs: 8 * 3_600_000 },
   source: { service: 'console', instance: 'console-1', environment: 'production' },
@@ -50,6 +50,7 @@ export const env: Record<string, string> = {
   AUDIT_CONSOLE_PORT: 'listen.port',
   AUDIT_CONSOLE_EVENTS_INDEX: 'indices.events',
   AUDIT_CONSOLE_ALERTS_INDEX: 'indices.alerts',
+  AUDIT_CONSOLE_SESSIONS_INDEX: 'indices.sessions',
   AUDIT_ARCHIVE_DIR: 'archive.dir',
   AUDIT_ARCHIVE_JWKS: 'archive.jwks',
   AUDIT_CONSOLE_JWT_JWKS_URL: 'auth.jwksUrl',
@@ -79,7 +80,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['events', 'alerts'],
-      properties: { events: { type: 'string', minLength: 1 }, alerts: { type: 'string', minLength: 1 } },
+      properties: { events: { type: 'string', minLength: 1 }, alerts: { type: 'string', minLength: 1 }, sessions: { type: 'string', minLength: 1 } },
     },
     archive: {
       type: 'object',

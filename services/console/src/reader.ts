@@ -1,6 +1,8 @@
 import { Client, type estypes } from '@elastic/elasticsearch';
 import { esClientOptions, type EsConnectionConfig } from '@jwt-audit/runtime';
+import { ALERT_FIELDS } from '@jwt-audit/ecs';
 import { histogramInterval, searchQuery, type SearchParams } from './search-query.js';
+import { SF, sessionScope, sessionsQuery, sessionView, type SessionParams, type SessionView } from './session-query.js';
 
 /** What the pages read from Elasticsearch (the embedded node or a real cluster: the same client). */
 
@@ -34,6 +36,10 @@ export interface Reader {
   scan(s: SearchParams, onPage: (hits: Hit[]) => Promise<void> | void, max: number): Promise<number>;
   get(id: string): Promise<Hit | undefined>;
   timeline(key: TimelineKey, value: string): Promise<{ events: Hit[]; alerts: Hit[]; truncated: boolean }>;
+  /** The sessionizer's summaries, newest start first. */
+  sessions(s: SessionParams): Promise<{ total: number; sessions: SessionView[] }>;
+  /** One session's summary and its timeline: the events and alerts of its key over its span. */
+  sessionTimeline(id: string): Promise<{ session: SessionView; events: Hit[]; alerts: Hit[]; truncated: boolean } | undefined>;
   alerts(filter: { severity?: string; rule?: string }, size: number): Promise<{ total: number; hits: Hit[]; bySeverity: Record<string, number>; byRule: Record<string, number> }>;
   close(): Promise<void>;
   readonly es: Client;
@@ -45,7 +51,13 @@ const toHit = (h: estypes.SearchHit<Doc>): Hit => ({ id: h._id!, index: h._index
 /** A missing index is an empty answer, not an error: nothing was indexed yet. */
 const common = { ignore_unavailable: true, allow_no_indices: true } as const;
 
-export function createReader(conn: EsConnectionConfig, indices: { events: string; alerts: string }): Reader {
+const alertField = (p: string) => {
+  if (!ALERT_FIELDS.has(p)) throw new Error(`console: the alerts index template has no ${p}`);
+  return p;
+};
+const ALERT_KEY = { sessionId: alertField('audit.alert.session_id'), familyId: alertField('jwt.family_id'), subject: alertField('user.id'), clientId: alertField('jwt.client_id') };
+
+export function createReader(conn: EsConnectionConfig, indices: { events: string; alerts: string; sessions: string }): Reader {
   const es = new Client({ ...esClientOptions(conn, 'console'), maxRetries: 1, requestTimeout: 30_000 });
   const bounds = async (query: estypes.QueryDslQueryContainer): Promise<{ from: number; to: number } | undefined> => {
     const r = await es.search({ index: indices.events, size: 0, query, aggs: { lo: { min: { field: '@timestamp' } }, hi: { max: { field: '@timestamp' } } }, ...common });
@@ -102,6 +114,31 @@ export function createReader(conn: EsConnectionConfig, indices: { events: string
       ]);
       const events = ev.hits.hits.map(toHit);
       return { events: events.slice(0, TIMELINE_MAX), alerts: al.hits.hits.map(toHit), truncated: events.length > TIMELINE_MAX };
+    },
+    async sessions(s) {
+      const r = await es.search<Doc>({
+        index: indices.sessions,
+        size: s.size,
+        from: (s.page - 1) * s.size,
+        sort: [{ [SF.startedAt]: 'desc' }],
+        query: sessionsQuery(s),
+        track_total_hits: true,
+        ...common,
+      });
+      return { total: num(r.hits.total, r.hits.hits.length), sessions: r.hits.hits.map((h) => sessionView(h._id!, h._source ?? {})) };
+    },
+    async sessionTimeline(id) {
+      const r = await es.search<Doc>({ index: indices.sessions, size: 1, query: { ids: { values: [id] } }, ...common });
+      const h = r.hits.hits[0];
+      if (!h) return undefined;
+      const session = sessionView(h._id!, h._source ?? {});
+      const scope = sessionScope(session, ALERT_KEY);
+      const [ev, al] = await Promise.all([
+        es.search<Doc>({ index: indices.events, size: TIMELINE_MAX + 1, sort: [{ '@timestamp': 'asc' }], query: scope.events, ...common }),
+        es.search<Doc>({ index: indices.alerts, size: 200, sort: [{ '@timestamp': 'asc' }], query: scope.alerts, ...common }),
+      ]);
+      const events = ev.hits.hits.map(toHit);
+      return { session, events: events.slice(0, TIMELINE_MAX), alerts: al.hits.hits.map(toHit), truncated: events.length > TIMELINE_MAX };
     },
     async alerts(filter, size) {
       const f: estypes.QueryDslQueryContainer[] = [];

@@ -14,6 +14,8 @@ import { alertsPage, errorPage, eventPage, integrityPage, loginPage, searchPage,
 import { TIMELINE_FIELDS, type Reader, type TimelineKey } from './reader.js';
 import { parseSearchParams, type ParamError } from './search-query.js';
 import { buildTimeline } from './timeline.js';
+import { parseSessionParams, parseSummaryId } from './session-query.js';
+import { sessionsPage } from './sessions-page.js';
 
 /**
  * The console's HTTP surface. Pages are server-rendered; the only script draws the charts
@@ -185,19 +187,47 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       if (!hit) throw new HttpProblem(404, 'Not Found', `no event or alert ${id} in the index`);
       return send(res, 200, 'text/html; charset=utf-8', eventPage(c, hit, d.integrity.configured));
     }
+    if (p === '/sessions') {
+      const parsed = parseSessionParams(url.searchParams, now());
+      if (!parsed.ok) {
+        record(req, user, 'sessions', { status: 400, started, url });
+        throw new HttpProblem(400, 'Bad Request', 'the session filters are not valid', parsed.errors);
+      }
+      const s = parsed.params;
+      const r = await d.reader.sessions(s);
+      const target = [s.subject !== undefined ? `subject:${s.subject}` : '', s.state ?? '', s.reason ? `reason:${s.reason}` : '', s.sinceRaw ? `since:${s.sinceRaw}` : ''].filter(Boolean).join(' ');
+      record(req, user, 'sessions', { status: 200, started, url, target: target ? `sessions ${target}` : 'sessions', results: r.total });
+      return send(res, 200, 'text/html; charset=utf-8', sessionsPage(c, s, r));
+    }
     if (p === '/timeline') {
-      const keys = (Object.keys(TIMELINE_FIELDS) as TimelineKey[]).filter((k) => url.searchParams.has(k));
+      const keys = ([...Object.keys(TIMELINE_FIELDS), 'summary'] as (TimelineKey | 'summary')[]).filter((k) => url.searchParams.has(k));
       if (keys.length === 0) return send(res, 200, 'text/html; charset=utf-8', timelineForm(c));
-      if (keys.length > 1) throw new HttpProblem(400, 'Bad Request', 'give one of subject, session or family', keys.map((k) => ({ param: k, message: 'given together with another' })));
+      if (keys.length > 1) throw new HttpProblem(400, 'Bad Request', 'give one of subject, session, family or summary', keys.map((k) => ({ param: k, message: 'given together with another' })));
       const key = keys[0]!;
       const values = url.searchParams.getAll(key);
-      const value = (values[0] ?? '').trim();
+      const value = key === 'summary' ? (values[0] ?? '') : (values[0] ?? '').trim();
       const errors: ParamError[] = [];
-      if (values.length > 1) errors.push({ param: key, message: 'given more than once' });
-      if (value === '' || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) errors.push({ param: key, message: '1 to 256 characters, no control characters' });
+      if (key === 'summary') {
+        const id = parseSummaryId(values);
+        if (!id.ok) errors.push(...id.errors);
+      } else {
+        if (values.length > 1) errors.push({ param: key, message: 'given more than once' });
+        if (value === '' || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) errors.push({ param: key, message: '1 to 256 characters, no control characters' });
+      }
       const atRaw = url.searchParams.get('at');
       if (atRaw !== null && !/^\d{1,5}$/.test(atRaw)) errors.push({ param: 'at', message: 'expected a step number from 0' });
-      if (errors.length) throw new HttpProblem(400, 'Bad Request', 'the timeline parameters are not valid', errors);
+      if (errors.length) {
+        record(req, user, 'timeline', { status: 400, started, url });
+        throw new HttpProblem(400, 'Bad Request', 'the timeline parameters are not valid', errors);
+      }
+      if (key === 'summary') {
+        const t = await d.reader.sessionTimeline(value);
+        record(req, user, 'timeline', { status: t ? 200 : 404, started, url, target: `summary:${value}`, results: t ? t.events.length + t.alerts.length : 0 });
+        if (!t) throw new HttpProblem(404, 'Not Found', 'no session with this id in the sessions index', [{ param: 'summary', message: 'no such session' }]);
+        const { entries, chain } = buildTimeline(t.events, t.alerts);
+        const at = Math.min(atRaw === null ? 0 : Number(atRaw), Math.max(0, entries.length - 1));
+        return send(res, 200, 'text/html; charset=utf-8', timelinePage(c, 'summary', value, entries, chain, at, t.truncated, t.session));
+      }
       const t = await d.reader.timeline(key, value);
       const { entries, chain } = buildTimeline(t.events, t.alerts);
       const at = Math.min(atRaw === null ? 0 : Number(atRaw), Math.max(0, entries.length - 1));
