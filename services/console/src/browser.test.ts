@@ -112,8 +112,12 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   const { url: edge } = await interceptor.start();
   stops.push(() => interceptor.stop());
   const jwks = path.join(dir, 'keys', 'archive-public.jwks.json');
+  // the console's replay target: a test instance of the demo API (the interceptor's upstreams are production)
+  const testApi = await startUpstream({ port: 0, logger });
+  stops.push(() => testApi.close());
+  const replay = { ...consoleDefaults.replay, target: testApi.url, productionUpstreams: [upstream.url, auth.url] };
   const consoleSvc = createConsoleService(
-    { ...consoleDefaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: search.url }, kafka: kafkaCfg('console'), archive: { dir: path.join(dir, 'archive'), jwks }, auth: { ...consoleDefaults.auth, demoLogin: true }, source: { service: 'console', instance: 'console-browser', environment: 'test' } },
+    { ...consoleDefaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: search.url }, kafka: kafkaCfg('console'), archive: { dir: path.join(dir, 'archive'), jwks }, auth: { ...consoleDefaults.auth, demoLogin: true }, replay, source: { service: 'console', instance: 'console-browser', environment: 'test' } },
     { logger, ops: false },
   );
   const { url: consoleUrl } = await consoleSvc.start();
@@ -310,6 +314,9 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   step("10. Sessions: alice's session from the sessionizer's summary, its timeline with the summary header");
   await sessionsStep(page, shot, es);
 
+  step("11. replay alice's session to the console's test instance: a dry run, then with the operator's token");
+  await replayStep(page, shot, auth.url);
+
   assert.deepEqual(external, [], 'the pages load nothing from outside the console');
   assert.deepEqual(errors, [], 'no script error on any page');
 });
@@ -339,4 +346,24 @@ async function sessionsStep(page: Page, shot: (name: string) => Promise<unknown>
   await Promise.all([page.waitForURL(/summary=.*at=1#step/), page.click('#step-next')]);
   assert.match((await page.textContent('#step-position'))!, /^2 \//);
   await shot('12-session-timeline');
+}
+
+/** Replay (issue #19 item 3) from the session timeline the Sessions step left open: dry run first, then the operator's token. */
+async function replayStep(page: Page, shot: (name: string) => Promise<unknown>, idp: string): Promise<void> {
+  assert.match((await page.textContent('#replay-form'))!, /Dry run/);
+  await Promise.all([page.waitForURL(/\/replay$/), page.click('#replay-dry-run')]);
+  assert.match((await page.textContent('#replay-summary'))!, /would be sent, \d+ skipped, \d+ flagged; nothing was sent/);
+  const wouldSend = await page.locator('#replay-rows tr[data-result="dry-run"]').count();
+  assert.ok(wouldSend >= 4, `alice's GET /api/orders requests: ${wouldSend}`);
+  await shot('13-replay-dry-run');
+  // the operator's own token for the test instance, from the IdP (the recorded ones were never stored)
+  const basic = 'Basic ' + Buffer.from('demo-web:demo-web-secret').toString('base64');
+  const r = await fetch(`${idp}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=alice&password=alice-pw' });
+  const token = ((await r.json()) as { access_token: string }).access_token;
+  await page.fill('#replay-token', token);
+  await Promise.all([page.waitForURL(/\/replay$/), page.click('#replay-run')]);
+  assert.equal(await page.locator('#replay-rows tr[data-result="match"]').count(), wouldSend, 'the test instance answers as production did');
+  assert.match((await page.textContent('#replay-summary'))!, new RegExp(`${wouldSend} match, 0 differ, 0 failed`));
+  assert.ok(!(await page.content()).includes(token), 'the token is not on the page');
+  await shot('14-replay-result');
 }

@@ -101,7 +101,7 @@ export function timelineForm(ctx: PageContext, error?: string): string {
 const KEY_LABEL: Record<TimelineKey | 'summary', string> = { subject: 'Subject', session: 'Session', family: 'Refresh-token family', summary: 'Session of' };
 
 /** `summary`: the timeline of one of the sessionizer's sessions, its summary as the header. */
-export function timelinePage(ctx: PageContext, key: TimelineKey | 'summary', value: string, entries: Entry[], chain: ChainLink[], at: number, truncated: boolean, summary?: SessionView): string {
+export function timelinePage(ctx: PageContext, key: TimelineKey | 'summary', value: string, entries: Entry[], chain: ChainLink[], at: number, truncated: boolean, summary?: SessionView, panel?: Html): string {
   const base = `/timeline?${key}=${encodeURIComponent(value)}`;
   const s = steps(entries, at);
   const cur = entries[at];
@@ -112,6 +112,7 @@ export function timelinePage(ctx: PageContext, key: TimelineKey | 'summary', val
   const shown = summary ? summary.subject : value;
   return page(ctx, `${KEY_LABEL[key]} ${shown}`, summary ? '/sessions' : '/timeline', html`<h1>${KEY_LABEL[key]} <code id="timeline-value">${shown}</code></h1>
 ${summary ? sessionHeader(summary) : ''}
+${panel ?? ''}
 <p>${entries.length} entries${truncated ? ' (the first ones only: narrow by session or family)' : ''} · ${entries.filter((e) => e.rejection).length} rejections · ${entries.filter((e) => e.alert).length} alerts
 ${families.length && key !== 'family' ? html` · families: ${families.map((f) => html`<a href="/timeline?family=${encodeURIComponent(f)}" class="family-link">${f}</a> `)}` : ''}
 ${sessions.length && key !== 'session' && key !== 'summary' ? html` · sessions: ${sessions.slice(0, 20).map((f) => html`<a href="/timeline?session=${encodeURIComponent(f)}">${f}</a> `)}` : ''}</p>

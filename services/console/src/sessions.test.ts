@@ -21,6 +21,7 @@ import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics, ty
 import { createLogger } from '@jwt-audit/runtime';
 import { createSessionizerService, defaults as sessionizerDefaults, type SessionizerService } from '@jwt-audit/sessionizer';
 import { defaults } from './config.js';
+import { rawEventsWhen } from './fixtures.js';
 import { createConsoleService, type ConsoleService } from './service.js';
 
 const logger = createLogger({ name: 'console-sessions-test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
@@ -344,26 +345,16 @@ test('every Sessions view and session timeline is an audit.access event on audit
   await (await get('/sessions?subject=alice&reason=sign_out')).arrayBuffer();
   await (await get(`/timeline?summary=${encodeURIComponent(alice1.id)}`)).arrayBuffer();
   await (await get('/sessions?state=nope', 'application/json')).arrayBuffer();
-  const consumer = kafka.consumer({ groupId: `access-${newId()}`, maxWaitTimeInMs: 100 });
-  const seen: AuditEvent[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topics: [TOPICS.raw], fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void seen.push(eventCodec.decode(message.value!, message.headers)) });
-  try {
-    const access = () => seen.filter((e) => e.kind === 'audit.access' && e.actor.sub === 'auditor');
-    await waitFor('the access events', async () => {
-      const a = access();
-      return a.some((e) => e.attributes['access.target'] === 'sessions subject:alice reason:sign_out')
-        && a.some((e) => e.attributes['access.target'] === `summary:${alice1.id}` && e.attributes['access.results'] === '7')
-        && a.some((e) => e.attributes['access.action'] === 'sessions' && e.outcome === 'failure' && e.http?.response?.status === 400)
-        ? true : undefined;
-    });
-    const list = access().find((e) => e.attributes['access.target'] === 'sessions subject:alice reason:sign_out')!;
-    assert.equal(list.attributes['access.action'], 'sessions');
-    assert.equal(list.attributes['access.results'], '1');
-    assert.equal(list.http?.request.route, 'console.sessions');
-    assert.ok(!JSON.stringify(access()).includes(cookie.split('=')[1]!), 'the session cookie is never in an access event');
-  } finally {
-    await consumer.disconnect();
-  }
+  const auditor = (all: AuditEvent[]) => all.filter((e) => e.kind === 'audit.access' && e.actor.sub === 'auditor');
+  const seen = await rawEventsWhen(kafka, 'the access events', (all) => {
+    const a = auditor(all);
+    return a.some((e) => e.attributes['access.target'] === 'sessions subject:alice reason:sign_out')
+      && a.some((e) => e.attributes['access.target'] === `summary:${alice1.id}` && e.attributes['access.results'] === '7')
+      && a.some((e) => e.attributes['access.action'] === 'sessions' && e.outcome === 'failure' && e.http?.response?.status === 400);
+  });
+  const list = auditor(seen).find((e) => e.attributes['access.target'] === 'sessions subject:alice reason:sign_out')!;
+  assert.equal(list.attributes['access.action'], 'sessions');
+  assert.equal(list.attributes['access.results'], '1');
+  assert.equal(list.http?.request.route, 'console.sessions');
+  assert.ok(!JSON.stringify(auditor(seen)).includes(cookie.split('=')[1]!), 'the session cookie is never in an access event');
 });
