@@ -23,7 +23,8 @@ export function defaultTopics(partitions = 6): TopicSpec[] {
     { topic: TOPICS.enriched, numPartitions: partitions, configs: { 'retention.ms': String(7 * DAY_MS) } },
     { topic: TOPICS.alerts, numPartitions: partitions, configs: { 'retention.ms': String(30 * DAY_MS) } },
     { topic: TOPICS.revocations, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } },
-    // one step per key (request, each approver's decision, its end): the fold is the approval's state
+    // one step per key: req:<id> (the request), dec:<id>:<approver> (each decision), end:<id> (used, released
+    // or expired), use:<id>:<nonce> (an interceptor's claim on a ticket; the first in log order wins): the fold is the approval's state
     { topic: TOPICS.approvals, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } },
     { topic: TOPICS.dlq, numPartitions: 1, configs: { 'retention.ms': String(14 * DAY_MS) } },
     // the newest checkpoint per archive is all a verifier needs; the writer's ACL is produce-only
