@@ -20,3 +20,4 @@ export { superviseConsumer, type SupervisedConsumer, type SupervisedConsumerOpti
 export { exitOnStartFailure, startFailure } from './start-failure.js';
 /** The client library's classes, types and constants: the only way other workspaces reach it. */
 export * from './kafka-client.js';
+export { followCompactedTopic, type CompactedFollower, type CompactedRecord } from './compacted-follower.js';

@@ -30,7 +30,8 @@ export function createConsoleService(config: ConsoleConfig, deps: { logger: Logg
   const auth = createAuth(config.auth, logger, deps.now);
   const integrity = createIntegrity(config.archive.dir, config.archive.jwks);
   const replayer = createReplayer(config.replay, reader.es, config.indices.events);
-  const server: Server = createConsoleServer({ reader, auth, integrity, accessLog, source: config.source, logger, readRole: config.auth.readRole, approveRole: config.auth.approveRole, approvals: createApprovals(kafka, config.source.instance), replayer, ...(deps.now ? { now: deps.now } : {}) });
+  const approvals = createApprovals(kafka, config.source.instance);
+  const server: Server = createConsoleServer({ reader, auth, integrity, accessLog, source: config.source, logger, readRole: config.auth.readRole, approveRole: config.auth.approveRole, approvals, replayer, ...(deps.now ? { now: deps.now } : {}) });
   let ops: OpsServer | undefined;
   let started: Promise<{ url: string; opsUrl: string | null }> | undefined;
   let stopped: Promise<void> | undefined;
@@ -62,6 +63,7 @@ export function createConsoleService(config: ConsoleConfig, deps: { logger: Logg
           server.closeAllConnections();
         });
         await accessLog.stop();
+        await approvals.stop();
         await producer.disconnect().catch(() => undefined);
         await reader.close().catch(() => undefined);
         await ops?.close();
