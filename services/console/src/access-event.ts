@@ -13,14 +13,16 @@ import type { User } from './auth.js';
  * granted as roles, client id `jwt-audit-console`); session.id = a digest of the console session
  * (never the cookie); http = the console request (method, path, route `console.<what>`, query
  * string, status, latency); network = the reader's address and user agent; attributes:
- *   access.action   search | event | timeline | alerts | integrity | proof | export | sign-in | sign-out
+ *   access.action   search | event | timeline | sessions (the list) | alerts | integrity | proof | export | sign-in | sign-out
  *                   | approvals (the list) | approve | deny (a decision; target `approval:<id>`)
- *   access.target   what was looked at: `event:<id>`, `subject:<sub>`, `session:<id>`, `family:<id>`, ...
+ *                   | replay-dry-run | replay (a session replayed to the console's test instance; results = requests)
+ *   access.target   what was looked at: `event:<id>`, `subject:<sub>`, `session:<id>`, `family:<id>`,
+ *                   `summary:<session id>` (a session's timeline from the Sessions page), `sessions` ...
  *   access.query    the query string typed in the search box (masked by the masker like any text)
  *   access.results  how many events the answer held
  *   access.method   how the user signed in: jwt | demo
  */
-export type AccessAction = 'search' | 'event' | 'timeline' | 'alerts' | 'integrity' | 'proof' | 'export' | 'sign-in' | 'sign-out' | 'approvals' | 'approve' | 'deny';
+export type AccessAction = 'search' | 'event' | 'timeline' | 'sessions' | 'alerts' | 'integrity' | 'proof' | 'export' | 'sign-in' | 'sign-out' | 'approvals' | 'approve' | 'deny' | 'replay-dry-run' | 'replay';
 
 export interface AccessFacts {
   user: User | { sub: string | null; permissions: string[]; method: 'jwt' | 'demo'; sessionRef: string | null };

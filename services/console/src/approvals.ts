@@ -1,6 +1,8 @@
-import { decideApproval, readApprovals, type DecisionResult } from '@jwt-audit/cli';
-import type { ApprovalView } from '@jwt-audit/edge';
-import type { Kafka } from '@jwt-audit/kafka';
+import { decideApproval, type DecisionResult } from '@jwt-audit/cli';
+import { ApprovalBook, type ApprovalView } from '@jwt-audit/edge';
+import { approvalCodec, TOPICS } from '@jwt-audit/events';
+import { CompactedTopicFollower, type Kafka } from '@jwt-audit/kafka';
+import type { Logger } from '@jwt-audit/runtime';
 import type { User } from './auth.js';
 import { html } from './html.js';
 import { page, type PageContext } from './layout.js';
@@ -8,7 +10,7 @@ import type { ParamError } from './search-query.js';
 
 /**
  * Just-in-time approvals in the console: the pending ones, folded from audit.approvals.v1 exactly
- * as `audit approve|deny` and every interceptor fold it (`readApprovals` of @jwt-audit/cli), and a
+ * as `audit approve|deny` and every interceptor fold it (packages/edge's ApprovalBook), and a
  * decision written by the CLI's own `decideApproval`, with the signed-in user as the approver: the
  * same checks (unknown id, the requester deciding their own request, not pending, the same
  * approver twice) and the same records (the decision on audit.approvals.v1, approval.granted /
@@ -17,6 +19,7 @@ import type { ParamError } from './search-query.js';
 export interface Approvals {
   pending(now: number): Promise<ApprovalView[]>;
   decide(d: { id: string; approver: string; decision: 'granted' | 'denied'; reason: string | null }): Promise<DecisionResult>;
+  stop(): Promise<void>;
 }
 
 /** Kafka could not be read or written: the page says so (503) instead of blaming the index. */
@@ -26,10 +29,28 @@ const unavailable = (what: string) => (err: unknown): never => {
   throw new ApprovalsUnavailable(`${what}: ${(err as Error).message}`);
 };
 
-export function createApprovals(kafka: Kafka, instance: string): Approvals {
+/**
+ * The console keeps one follower of audit.approvals.v1 (packages/kafka's CompactedTopicFollower, as the interceptors follow it),
+ * started with the first Approvals page, folding every record into one ApprovalBook as the
+ * interceptors do; a page waits until the follower has read what was written before it (its own
+ * decisions included), instead of reading the whole topic with a fresh consumer group per page.
+ */
+export function createApprovals(kafka: Kafka, instance: string, logger: Logger): Approvals {
+  const book = new ApprovalBook();
+  const follower = new CompactedTopicFollower(kafka, logger, {
+    topic: TOPICS.approvals,
+    component: 'approvals',
+    decode: (value, headers) => approvalCodec.decode(value, headers as Record<string, Buffer>),
+    onBatch: (records) => {
+      for (const r of records) book.apply(r.key, r.value);
+    },
+    groupPrefix: `jwt-audit-console-approvals-${instance}`,
+    // the first Approvals page waits in caughtUp(), not here
+    startupTimeoutMs: 0,
+  });
   return {
     async pending(now) {
-      const book = await readApprovals(kafka).catch(unavailable('audit.approvals.v1 could not be read'));
+      await follower.caughtUp().catch(unavailable('audit.approvals.v1 could not be read'));
       return book
         .ids()
         .map((id) => book.get(id, now)!)
@@ -37,6 +58,7 @@ export function createApprovals(kafka: Kafka, instance: string): Approvals {
         .sort((a, b) => a.requestedAt - b.requestedAt);
     },
     decide: (d) => decideApproval(kafka, { ...d, instance }).catch(unavailable('the decision could not be written')),
+    stop: () => follower.stop(),
   };
 }
 

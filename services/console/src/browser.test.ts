@@ -14,12 +14,14 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
+import type { Client } from '@elastic/elasticsearch';
 import { createKafkaClient } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
 import { until } from '@jwt-audit/runtime/testing/wait';
 import { readApprovals, runAudit } from '@jwt-audit/cli';
 import { approvalKey } from '@jwt-audit/edge';
 import { approvalCodec, TOPICS, type ApprovalRecord } from '@jwt-audit/events';
+import { startUpstream } from '@jwt-audit/demo';
 // the cross-service pipeline fixture of test/support (this test drives the whole pipeline, as test/ does)
 import { DEMO_CLIENT_BASIC, DEMO_ROUTES, startPipeline } from '../../../test/support/pipeline.js';
 import { defaults as consoleDefaults } from './config.js';
@@ -41,6 +43,7 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
     name: 'console-browser',
     namespace: 'browser',
     logger,
+    stages: ['masker', 'enricher', 'indexer', 'archiver', 'detector', 'sessionizer'],
     interceptor: (config) => ({ ...config, routes: DEMO_ROUTES.filter((r) => r.name !== 'revoke'), trustedProxies: ['127.0.0.0/8'] }),
   });
   t.after(async () => {
@@ -51,8 +54,12 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   const { dir, edge, es } = p;
   const kafkaCfg = p.kafka;
   const jwks = p.jwksFile;
+  // the console's replay target: a test instance of the demo API (the interceptor's upstreams are production)
+  const testApi = await startUpstream({ port: 0, logger });
+  p.defer(() => testApi.close());
+  const replay = { ...consoleDefaults.replay, target: testApi.url, productionUpstreams: [p.upstream.url, p.auth.url] };
   const consoleSvc = createConsoleService(
-    { ...consoleDefaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: p.esUrl }, kafka: kafkaCfg('console'), archive: { dir: p.archiveDir, jwks }, auth: { ...consoleDefaults.auth, demoLogin: true }, source: { service: 'console', instance: 'console-browser', environment: 'test' } },
+    { ...consoleDefaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: p.esUrl }, kafka: kafkaCfg('console'), archive: { dir: p.archiveDir, jwks }, auth: { ...consoleDefaults.auth, demoLogin: true }, replay, source: { service: 'console', instance: 'console-browser', environment: 'test' } },
     { logger, ops: false },
   );
   const { url: consoleUrl } = await consoleSvc.start();
@@ -244,6 +251,59 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   assert.equal(released.status, 'granted');
   assert.deepEqual(released.approvers, ['auditor']);
 
+  step("10. Sessions: alice's session from the sessionizer's summary, its timeline with the summary header");
+  await sessionsStep(page, shot, es);
+
+  step("11. replay alice's session to the console's test instance: a dry run, then with the operator's token");
+  await replayStep(page, shot, p.auth.url);
+
   assert.deepEqual(external, [], 'the pages load nothing from outside the console');
   assert.deepEqual(errors, [], 'no script error on any page');
 });
+
+/** Sessions (issue #20): the list read from the sessionizer's summaries, a row opening that session's timeline. */
+async function sessionsStep(page: Page, shot: (name: string) => Promise<unknown>, es: Client): Promise<void> {
+  await until("alice's session summary indexed", async () => {
+    await es.indices.refresh({ index: 'audit-sessions-*' });
+    const r = await es.count({ index: 'audit-sessions-*', query: { term: { 'user.id': 'alice' } }, ignore_unavailable: true });
+    return r.count > 0 ? true : undefined;
+  });
+  await page.click('nav a[href="/sessions"]');
+  await page.waitForURL(/\/sessions/);
+  await page.fill('#s-subject', 'alice');
+  await Promise.all([page.waitForURL(/subject=alice/), page.click('#sessions-button')]);
+  const row = page.locator('#sessions tbody tr').first();
+  const cells = await row.locator('td').allTextContents();
+  assert.equal(cells.length, 13, 'start, end, duration, subject, client, IPs, requests, routes, bytes, rejections, alerts, approvals, end reason');
+  assert.equal(cells[3], 'alice');
+  assert.ok(Number(cells[6]) >= 4, `alice's requests: ${cells[6]}`);
+  await shot('11-sessions');
+  await Promise.all([page.waitForURL(/\/timeline\?summary=/), row.locator('a.session-link').click()]);
+  assert.match((await page.textContent('#session-summary'))!, /alice/);
+  assert.ok(Number(await page.textContent('#summary-requests')) >= 4);
+  const position = (await page.textContent('#step-position'))!;
+  assert.ok(Number(position.split('/')[1]) >= 4, `the session's entries: ${position}`);
+  await Promise.all([page.waitForURL(/summary=.*at=1#step/), page.click('#step-next')]);
+  assert.match((await page.textContent('#step-position'))!, /^2 \//);
+  await shot('12-session-timeline');
+}
+
+/** Replay (issue #19 item 3) from the session timeline the Sessions step left open: dry run first, then the operator's token. */
+async function replayStep(page: Page, shot: (name: string) => Promise<unknown>, idp: string): Promise<void> {
+  assert.match((await page.textContent('#replay-form'))!, /Dry run/);
+  await Promise.all([page.waitForURL(/\/replay$/), page.click('#replay-dry-run')]);
+  assert.match((await page.textContent('#replay-summary'))!, /would be sent, \d+ skipped, \d+ flagged; nothing was sent/);
+  const wouldSend = await page.locator('#replay-rows tr[data-result="dry-run"]').count();
+  assert.ok(wouldSend >= 4, `alice's GET /api/orders requests: ${wouldSend}`);
+  await shot('13-replay-dry-run');
+  // the operator's own token for the test instance, from the IdP (the recorded ones were never stored)
+  const basic = 'Basic ' + Buffer.from('demo-web:demo-web-secret').toString('base64');
+  const r = await fetch(`${idp}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=alice&password=alice-pw' });
+  const token = ((await r.json()) as { access_token: string }).access_token;
+  await page.fill('#replay-token', token);
+  await Promise.all([page.waitForURL(/\/replay$/), page.click('#replay-run')]);
+  assert.equal(await page.locator('#replay-rows tr[data-result="match"]').count(), wouldSend, 'the test instance answers as production did');
+  assert.match((await page.textContent('#replay-summary'))!, new RegExp(`${wouldSend} match, 0 differ, 0 failed`));
+  assert.ok(!(await page.content()).includes(token), 'the token is not on the page');
+  await shot('14-replay-result');
+}

@@ -13,7 +13,7 @@ export interface ConsoleConfig {
   kafka: KafkaConnectionConfig;
   ops: OpsConfig;
   /** Index patterns read: the indexer's data streams. */
-  indices: { events: string; alerts: string };
+  indices: { events: string; alerts: string; sessions: string };
   /** The archiver's directory and the public keys that verify it; '' = no archive (Integrity says so). */
   archive: { dir: string; jwks: string };
   auth: {
@@ -28,6 +28,20 @@ export interface ConsoleConfig {
     demoLogin: boolean;
     sessionTtlMs: number; // 8 h
   };
+  /**
+   * Replay from a session's timeline (as `audit replay`): the test instance the requests go to
+   * ('' = no Replay button), the production upstreams refused as target (besides the
+   * interceptor's AUDIT_INTERCEPTOR_UPSTREAMS in the console's environment), and who may replay.
+   */
+  replay: {
+    target: string;
+    productionUpstreams: string[];
+    /** Replay sends traffic with an operator's token: an action, not a read (`audit:approve` by default). */
+    role: string;
+    rate: number; // requests per second
+    limit: number; // requests per replay
+    timeoutMs: number; // 30 s
+  };
   /** Who publishes the console's audit.access events (the event's source). */
   source: { service: string; instance: string; environment: string };
 }
@@ -37,9 +51,10 @@ export const defaults: ConsoleConfig = {
   elasticsearch: { url: 'http://127.0.0.1:9200' },
   kafka: { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-console' },
   ops: { port: 0, host: '127.0.0.1' },
-  indices: { events: EVENTS_INDEX_PATTERN, alerts: ALERTS_INDEX_PATTERN },
+  indices: { events: EVENTS_INDEX_PATTERN, alerts: ALERTS_INDEX_PATTERN, sessions: 'audit-sessions-*' },
   archive: { dir: '', jwks: '' },
   auth: { jwksUrl: '', issuer: '', audience: 'jwt-audit-console', algorithms: ['RS256', 'ES256', 'EdDSA'], readRole: 'audit:read', approveRole: 'audit:approve', demoLogin: false, sessionTtlMs: 8 * 3_600_000 },
+  replay: { target: '', productionUpstreams: [], role: 'audit:approve', rate: 5, limit: 1000, timeoutMs: 30_000 },
   source: { service: 'console', instance: 'console-1', environment: 'production' },
 };
 
@@ -51,6 +66,7 @@ export const env: Record<string, string> = {
   AUDIT_CONSOLE_PORT: 'listen.port',
   AUDIT_CONSOLE_EVENTS_INDEX: 'indices.events',
   AUDIT_CONSOLE_ALERTS_INDEX: 'indices.alerts',
+  AUDIT_CONSOLE_SESSIONS_INDEX: 'indices.sessions',
   AUDIT_ARCHIVE_DIR: 'archive.dir',
   AUDIT_ARCHIVE_JWKS: 'archive.jwks',
   AUDIT_CONSOLE_JWT_JWKS_URL: 'auth.jwksUrl',
@@ -58,6 +74,10 @@ export const env: Record<string, string> = {
   AUDIT_CONSOLE_JWT_AUDIENCE: 'auth.audience',
   AUDIT_CONSOLE_JWT_ALGORITHMS: 'auth.algorithms',
   AUDIT_CONSOLE_DEMO_LOGIN: 'auth.demoLogin',
+  AUDIT_CONSOLE_REPLAY_TARGET: 'replay.target',
+  AUDIT_CONSOLE_REPLAY_PRODUCTION_UPSTREAMS: 'replay.productionUpstreams',
+  AUDIT_CONSOLE_REPLAY_ROLE: 'replay.role',
+  AUDIT_CONSOLE_REPLAY_RATE: 'replay.rate',
   AUDIT_ENVIRONMENT: 'source.environment',
   AUDIT_INSTANCE: 'source.instance',
 };
@@ -80,7 +100,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['events', 'alerts'],
-      properties: { events: { type: 'string', minLength: 1 }, alerts: { type: 'string', minLength: 1 } },
+      properties: { events: { type: 'string', minLength: 1 }, alerts: { type: 'string', minLength: 1 }, sessions: { type: 'string', minLength: 1 } },
     },
     archive: {
       type: 'object',
@@ -99,6 +119,18 @@ export const configSchema = {
         approveRole: { type: 'string', minLength: 1 },
         demoLogin: { type: 'boolean' },
         sessionTtlMs: { type: 'integer', minimum: 60_000 },
+      },
+    },
+    replay: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        target: { type: 'string', pattern: '^(https?://[^\\s?#@]+)?$' },
+        productionUpstreams: { type: 'array', items: { type: 'string', pattern: '^https?://\\S+$' } },
+        role: { type: 'string', minLength: 1 },
+        rate: { type: 'number', exclusiveMinimum: 0, maximum: 1000 },
+        limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+        timeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
       },
     },
     source: {

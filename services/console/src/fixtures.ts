@@ -5,6 +5,8 @@
  * templates and ECS mapping, on the embedded search node.
  */
 import type { Client } from '@elastic/elasticsearch';
+import { eventCodec, TOPICS } from '@jwt-audit/events';
+import type { Kafka } from '@jwt-audit/kafka';
 import { alertsDataStream, alertToEcsDocument, eventsDataStream, toEcsDocument, withIndexTimes } from '@jwt-audit/ecs';
 import { newId, type Alert, type AuditEvent } from '@jwt-audit/events';
 
@@ -74,4 +76,26 @@ export async function indexAll(es: Client, namespace: string, events: AuditEvent
     if (r.errors) throw new Error(`bulk: ${JSON.stringify(r.items.find((x) => Object.values(x)[0]?.error))}`);
   }
   await es.indices.refresh({ index: 'logs-jwt_audit.*' });
+}
+
+/**
+ * The events on audit.raw.v1 (the console's audit.access among them) once `done` holds for them,
+ * read by a fresh consumer group from the beginning; throws naming `what` after `ms`.
+ */
+export async function rawEventsWhen(kafka: Kafka, what: string, done: (events: AuditEvent[]) => boolean, ms = 60_000): Promise<AuditEvent[]> {
+  const consumer = kafka.consumer({ groupId: `raw-reader-${newId()}`, maxWaitTimeInMs: 100 });
+  const seen: AuditEvent[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [TOPICS.raw], fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push(eventCodec.decode(message.value!, message.headers)) });
+    const end = Date.now() + ms;
+    while (!done(seen)) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what} on ${TOPICS.raw} (${seen.length} events read)`);
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    return seen;
+  } finally {
+    await consumer.disconnect();
+  }
 }

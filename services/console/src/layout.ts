@@ -8,7 +8,8 @@ export interface PageContext {
 
 const NAV = [
   ['/search', 'Search'],
-  ['/timeline', 'Sessions'],
+  ['/sessions', 'Sessions'],
+  ['/timeline', 'Timelines'],
   ['/alerts', 'Alerts'],
   ['/integrity', 'Integrity'],
   ['/approvals', 'Approvals'],

@@ -4,6 +4,8 @@ import { page, type PageContext } from './layout.js';
 import type { Doc, Hit, SearchResult, TimelineKey } from './reader.js';
 import { ACTIONS, OUTCOMES, PAGE_SIZES, RANGE_PRESETS, searchHref, type ParamError, type SearchParams } from './search-query.js';
 import { steps, str, type ChainLink, type Entry } from './timeline.js';
+import type { SessionView } from './session-query.js';
+import { sessionHeader } from './sessions-page.js';
 
 const time = (iso: string | undefined) => (iso ?? '').replace('T', ' ').replace('Z', '');
 
@@ -96,9 +98,10 @@ export function timelineForm(ctx: PageContext, error?: string): string {
 <form method="get" action="/timeline" class="card"><label>Refresh-token family id<input name="family" maxlength="256"></label><button>Show timeline</button></form>`);
 }
 
-const KEY_LABEL: Record<TimelineKey, string> = { subject: 'Subject', session: 'Session', family: 'Refresh-token family' };
+const KEY_LABEL: Record<TimelineKey | 'summary', string> = { subject: 'Subject', session: 'Session', family: 'Refresh-token family', summary: 'Session of' };
 
-export function timelinePage(ctx: PageContext, key: TimelineKey, value: string, entries: Entry[], chain: ChainLink[], at: number, truncated: boolean): string {
+/** `summary`: the timeline of one of the sessionizer's sessions, its summary as the header. */
+export function timelinePage(ctx: PageContext, key: TimelineKey | 'summary', value: string, entries: Entry[], chain: ChainLink[], at: number, truncated: boolean, summary?: SessionView, panel?: Html): string {
   const base = `/timeline?${key}=${encodeURIComponent(value)}`;
   const s = steps(entries, at);
   const cur = entries[at];
@@ -106,10 +109,13 @@ export function timelinePage(ctx: PageContext, key: TimelineKey, value: string, 
   const families = [...new Set(entries.map((e) => str(e.doc, 'jwt_audit.token.family_id')).filter((x): x is string => !!x))];
   const sessions = [...new Set(entries.map((e) => str(e.doc, 'jwt_audit.session_id')).filter((x): x is string => !!x))];
   const points = entries.map((e) => [Date.parse(e.at), e.alert ? 3 : e.rejection || e.reuse ? 2 : 1]);
-  return page(ctx, `${KEY_LABEL[key]} ${value}`, '/timeline', html`<h1>${KEY_LABEL[key]} <code id="timeline-value">${value}</code></h1>
+  const shown = summary ? summary.subject : value;
+  return page(ctx, `${KEY_LABEL[key]} ${shown}`, summary ? '/sessions' : '/timeline', html`<h1>${KEY_LABEL[key]} <code id="timeline-value">${shown}</code></h1>
+${summary ? sessionHeader(summary) : ''}
+${panel ?? ''}
 <p>${entries.length} entries${truncated ? ' (the first ones only: narrow by session or family)' : ''} · ${entries.filter((e) => e.rejection).length} rejections · ${entries.filter((e) => e.alert).length} alerts
 ${families.length && key !== 'family' ? html` · families: ${families.map((f) => html`<a href="/timeline?family=${encodeURIComponent(f)}" class="family-link">${f}</a> `)}` : ''}
-${sessions.length && key !== 'session' ? html` · sessions: ${sessions.slice(0, 20).map((f) => html`<a href="/timeline?session=${encodeURIComponent(f)}">${f}</a> `)}` : ''}</p>
+${sessions.length && key !== 'session' && key !== 'summary' ? html` · sessions: ${sessions.slice(0, 20).map((f) => html`<a href="/timeline?session=${encodeURIComponent(f)}">${f}</a> `)}` : ''}</p>
 <div id="timeline-chart" class="chart" data-points="${JSON.stringify(points)}"></div>
 ${chain.length ? html`<h2>Refresh-token chain</h2><ol class="chain" id="chain">${chain.map((c) => html`<li class="${c.reuse ? 'reuse' : ''}"><a href="${base}&at=${c.entry}#step">${time(c.at)}</a> ${c.previous ? html`<code>${c.previous.slice(0, 12)}</code> → ` : 'issued '}<code>${c.fingerprint.slice(0, 12)}</code> ${c.outcome} ${c.sourceIp ? `from ${c.sourceIp}` : ''} ${c.reuse ? html`<strong class="reuse-mark">REUSE: this refresh token was already exchanged</strong>` : ''}</li>`)}</ol>` : ''}
 <div class="player" id="step"><div class="controls">${go(s.prev, '◀ previous', 'step-prev')} ${go(s.next, 'next ▶', 'step-next')} ${go(s.prevRejection, '⇤ previous rejection', 'step-prev-rejection')} ${go(s.nextRejection, 'next rejection ⇥', 'step-next-rejection')} ${go(s.prevAlert, '⇤ previous alert', 'step-prev-alert')} ${go(s.nextAlert, 'next alert ⇥', 'step-next-alert')} <span id="step-position">${entries.length ? at + 1 : 0} / ${entries.length}</span></div>

@@ -58,16 +58,32 @@ export function parseTime(v: string): number | undefined {
   return Number.isFinite(n) && n >= 0 && n <= DATE_LIMIT ? n : undefined;
 }
 
-function text(p: URLSearchParams, name: string, errors: ParamError[], max = MAX_VALUE): string | undefined {
+/** Control characters but tab and line breaks (a pasted query may hold those). */
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/** One value of a parameter, trimmed; undefined when absent or blank; each problem pushed naming it. `control`: the characters refused. */
+export function text(p: URLSearchParams, name: string, errors: ParamError[], max = MAX_VALUE, control: RegExp = CONTROL): string | undefined {
   const all = p.getAll(name);
   if (all.length > 1) errors.push({ param: name, message: 'given more than once' });
   const v = all[0];
   if (v === undefined || v.trim() === '') return undefined;
   if (v.length > max) errors.push({ param: name, message: `longer than ${max} characters` });
   // control characters have no place in a query; NUL in particular breaks the index's parsers
-  else if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(v)) errors.push({ param: name, message: 'contains control characters' });
+  else if (control.test(v)) errors.push({ param: name, message: 'contains control characters' });
   else return v.trim();
   return undefined;
+}
+
+/** A whole number parameter (up to 6 digits) that `ok` accepts, else `dflt` and a problem naming it. */
+export function intParam(p: URLSearchParams, name: string, errors: ParamError[], dflt: number, ok: (n: number) => boolean, expect: string): number {
+  const v = text(p, name, errors);
+  if (v === undefined) return dflt;
+  const n = /^\d{1,6}$/.test(v) ? Number(v) : NaN;
+  if (!ok(n)) {
+    errors.push({ param: name, message: expect });
+    return dflt;
+  }
+  return n;
 }
 
 export function parseSearchParams(p: URLSearchParams, now: number): { ok: true; params: SearchParams } | { ok: false; errors: ParamError[] } {
@@ -109,16 +125,7 @@ export function parseSearchParams(p: URLSearchParams, now: number): { ok: true; 
   const route = text(p, 'route', errors);
   const subject = text(p, 'subject', errors);
   const client = text(p, 'client', errors);
-  const int = (name: string, dflt: number, ok: (n: number) => boolean, expect: string) => {
-    const v = text(p, name, errors);
-    if (v === undefined) return dflt;
-    const n = /^\d{1,6}$/.test(v) ? Number(v) : NaN;
-    if (!ok(n)) {
-      errors.push({ param: name, message: expect });
-      return dflt;
-    }
-    return n;
-  };
+  const int = (name: string, dflt: number, ok: (n: number) => boolean, expect: string) => intParam(p, name, errors, dflt, ok, expect);
   const size = int('size', 50, (n) => PAGE_SIZES.includes(n), `expected one of ${PAGE_SIZES.join(', ')}`);
   const page = int('page', 1, (n) => Number.isInteger(n) && n >= 1, 'expected a page number from 1');
   if (page * size > MAX_WINDOW) errors.push({ param: 'page', message: `only the first ${MAX_WINDOW} matches can be paged through: narrow the search` });

@@ -14,6 +14,11 @@ import { alertsPage, errorPage, eventPage, integrityPage, loginPage, searchPage,
 import { TIMELINE_FIELDS, type Reader, type TimelineKey } from './reader.js';
 import { parseSearchParams, type ParamError } from './search-query.js';
 import { buildTimeline } from './timeline.js';
+import { parseSessionParams, parseSummaryId } from './session-query.js';
+import { sessionsPage } from './sessions-page.js';
+import { exchangeIds, ReplayRefused, tokenProblem, type Replayer } from './replay.js';
+import { replayPage, replayPanel, type ReplayScope } from './replay-page.js';
+import type { Selection } from '@jwt-audit/cli';
 
 /**
  * The console's HTTP surface. Pages are server-rendered; the only script draws the charts
@@ -32,6 +37,7 @@ export interface ConsoleDeps {
   /** The permission that may decide approvals (`audit:approve`). */
   approveRole: string;
   approvals: Approvals;
+  replayer: Replayer;
   now?: () => number;
 }
 
@@ -80,9 +86,35 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 /** Only local paths are followed after sign-in: `next` must not send the user to another site. */
 const safeNext = (v: string | null | undefined) => (v && /^\/(?![/\\])[\x21-\x7e]{0,2000}$/.test(v) ? v : '/search');
 
+/** The replay form: which session (summary or session id), dry run or run, the operator's token (run only). */
+function parseReplayForm(form: URLSearchParams): { ok: true; scope: ReplayScope; token: string | null } | { ok: false; errors: ParamError[] } {
+  const errors: ParamError[] = [];
+  for (const k of new Set(form.keys())) {
+    if (!['summary', 'session', 'mode', 'token', 'csrf'].includes(k)) errors.push({ param: k.slice(0, 64), message: 'not a replay form field (summary or session, mode, token, csrf)' });
+    else if (form.getAll(k).length > 1) errors.push({ param: k, message: 'given more than once' });
+  }
+  const keys = (['summary', 'session'] as const).filter((k) => form.has(k));
+  if (keys.length !== 1) errors.push({ param: keys.length ? keys[1]! : 'summary', message: 'give the session to replay: summary (a session id of the Sessions page) or session (a sid)' });
+  const key = keys[0] ?? 'summary';
+  const value = form.get(key) ?? '';
+  const max = key === 'summary' ? 1024 : 256;
+  if (keys.length === 1 && (value === '' || value.length > max || /[\u0000-\u001f\u007f]/.test(value))) errors.push({ param: key, message: `1 to ${max} characters, no control characters` });
+  const mode = form.get('mode') ?? 'dry-run';
+  if (mode !== 'dry-run' && mode !== 'run') errors.push({ param: 'mode', message: 'expected dry-run or run' });
+  let token: string | null = null;
+  if (mode === 'run') {
+    const raw = (form.get('token') ?? '').trim();
+    const problem = raw === '' ? 'required to replay: your token for the test instance (recorded tokens are never stored, so never replayed)' : tokenProblem(raw);
+    if (problem) errors.push({ param: 'token', message: problem });
+    else token = raw;
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, scope: { key, value }, token };
+}
+
 export function createConsoleServer(d: ConsoleDeps): Server {
   const now = d.now ?? Date.now;
   const log = d.logger.child({ component: 'http' });
+  const panelFor = (user: User, scope: ReplayScope) => (d.replayer.target && user.permissions.includes(d.replayer.role) ? replayPanel(scope, user.csrf ?? '', d.replayer.target) : undefined);
 
   const handle = async (req: IncomingMessage, res: ServerResponse, started: number): Promise<void> => {
     let url: URL;
@@ -135,8 +167,10 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       return;
     }
     const deciding = p === '/approvals/decide';
+    const replaying = p === '/replay';
     if (deciding && method !== 'POST') throw new HttpProblem(405, 'Method Not Allowed', 'POST /approvals/decide with the decision form');
-    if (!deciding && method !== 'GET') throw new HttpProblem(405, 'Method Not Allowed', `${method} ${p}: the console's pages are read with GET`);
+    if (replaying && method !== 'POST') throw new HttpProblem(405, 'Method Not Allowed', 'POST /replay with the replay form of a session timeline');
+    if (!deciding && !replaying && method !== 'GET') throw new HttpProblem(405, 'Method Not Allowed', `${method} ${p}: the console's pages are read with GET`);
     const c = await ctx();
     const user = c.user;
     if (!user) {
@@ -185,24 +219,52 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       if (!hit) throw new HttpProblem(404, 'Not Found', `no event or alert ${id} in the index`);
       return send(res, 200, 'text/html; charset=utf-8', eventPage(c, hit, d.integrity.configured));
     }
+    if (p === '/sessions') {
+      const parsed = parseSessionParams(url.searchParams, now());
+      if (!parsed.ok) {
+        record(req, user, 'sessions', { status: 400, started, url });
+        throw new HttpProblem(400, 'Bad Request', 'the session filters are not valid', parsed.errors);
+      }
+      const s = parsed.params;
+      const r = await d.reader.sessions(s);
+      const target = [s.subject !== undefined ? `subject:${s.subject}` : '', s.state ?? '', s.reason ? `reason:${s.reason}` : '', s.sinceRaw ? `since:${s.sinceRaw}` : ''].filter(Boolean).join(' ');
+      record(req, user, 'sessions', { status: 200, started, url, target: target ? `sessions ${target}` : 'sessions', results: r.total });
+      return send(res, 200, 'text/html; charset=utf-8', sessionsPage(c, s, r));
+    }
     if (p === '/timeline') {
-      const keys = (Object.keys(TIMELINE_FIELDS) as TimelineKey[]).filter((k) => url.searchParams.has(k));
+      const keys = ([...Object.keys(TIMELINE_FIELDS), 'summary'] as (TimelineKey | 'summary')[]).filter((k) => url.searchParams.has(k));
       if (keys.length === 0) return send(res, 200, 'text/html; charset=utf-8', timelineForm(c));
-      if (keys.length > 1) throw new HttpProblem(400, 'Bad Request', 'give one of subject, session or family', keys.map((k) => ({ param: k, message: 'given together with another' })));
+      if (keys.length > 1) throw new HttpProblem(400, 'Bad Request', 'give one of subject, session, family or summary', keys.map((k) => ({ param: k, message: 'given together with another' })));
       const key = keys[0]!;
       const values = url.searchParams.getAll(key);
-      const value = (values[0] ?? '').trim();
+      const value = key === 'summary' ? (values[0] ?? '') : (values[0] ?? '').trim();
       const errors: ParamError[] = [];
-      if (values.length > 1) errors.push({ param: key, message: 'given more than once' });
-      if (value === '' || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) errors.push({ param: key, message: '1 to 256 characters, no control characters' });
+      if (key === 'summary') {
+        const id = parseSummaryId(values);
+        if (!id.ok) errors.push(...id.errors);
+      } else {
+        if (values.length > 1) errors.push({ param: key, message: 'given more than once' });
+        if (value === '' || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) errors.push({ param: key, message: '1 to 256 characters, no control characters' });
+      }
       const atRaw = url.searchParams.get('at');
       if (atRaw !== null && !/^\d{1,5}$/.test(atRaw)) errors.push({ param: 'at', message: 'expected a step number from 0' });
-      if (errors.length) throw new HttpProblem(400, 'Bad Request', 'the timeline parameters are not valid', errors);
+      if (errors.length) {
+        record(req, user, 'timeline', { status: 400, started, url });
+        throw new HttpProblem(400, 'Bad Request', 'the timeline parameters are not valid', errors);
+      }
+      if (key === 'summary') {
+        const t = await d.reader.sessionTimeline(value);
+        record(req, user, 'timeline', { status: t ? 200 : 404, started, url, target: `summary:${value}`, results: t ? t.events.length + t.alerts.length : 0 });
+        if (!t) throw new HttpProblem(404, 'Not Found', 'no session with this id in the sessions index', [{ param: 'summary', message: 'no such session' }]);
+        const { entries, chain } = buildTimeline(t.events, t.alerts);
+        const at = Math.min(atRaw === null ? 0 : Number(atRaw), Math.max(0, entries.length - 1));
+        return send(res, 200, 'text/html; charset=utf-8', timelinePage(c, 'summary', value, entries, chain, at, t.truncated, t.session, panelFor(user, { key: 'summary', value })));
+      }
       const t = await d.reader.timeline(key, value);
       const { entries, chain } = buildTimeline(t.events, t.alerts);
       const at = Math.min(atRaw === null ? 0 : Number(atRaw), Math.max(0, entries.length - 1));
       record(req, user, 'timeline', { status: 200, started, url, target: `${key}:${value}`, results: entries.length });
-      return send(res, 200, 'text/html; charset=utf-8', timelinePage(c, key, value, entries, chain, at, t.truncated));
+      return send(res, 200, 'text/html; charset=utf-8', timelinePage(c, key, value, entries, chain, at, t.truncated, undefined, key === 'session' ? panelFor(user, { key: 'session', value }) : undefined));
     }
     if (p === '/alerts') {
       const severity = url.searchParams.get('severity') ?? undefined;
@@ -228,6 +290,51 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       const decided = url.searchParams.get('decided');
       const notice = decided && /^(approved|denied|recorded) [0-9a-f-]{36}$/.test(decided) ? decided : undefined;
       return send(res, 200, 'text/html; charset=utf-8', approvalsPage({ ...c, user }, views, { canDecide: user.permissions.includes(d.approveRole), approveRole: d.approveRole, now: now(), ...(notice ? { notice } : {}) }));
+    }
+    if (replaying) {
+      const form = await readForm(req);
+      const dryRun = form.get('mode') !== 'run';
+      const action = dryRun ? 'replay-dry-run' : 'replay';
+      if (!user.permissions.includes(d.replayer.role)) {
+        record(req, user, action, { status: 403, started, url });
+        throw new HttpProblem(403, 'Forbidden', `${d.replayer.role} is required to replay: a replay sends requests to a service`);
+      }
+      if (!csrfMatches(user, form.get('csrf'))) {
+        record(req, user, action, { status: 403, started, url });
+        throw new HttpProblem(403, 'Forbidden', 'the form is missing its CSRF token or carries another session\'s: reload the timeline and start again', [{ param: 'csrf', message: 'missing or not this session\'s' }]);
+      }
+      const parsed = parseReplayForm(form);
+      if (!parsed.ok) {
+        record(req, user, action, { status: 400, started, url });
+        throw new HttpProblem(400, 'Bad Request', 'the replay form is not valid', parsed.errors);
+      }
+      const { scope, token } = parsed;
+      const target = `${scope.key}:${scope.value}`;
+      let sel: Selection;
+      if (scope.key === 'session') sel = { selector: { kind: 'session', session: scope.value } };
+      else {
+        const t = await d.reader.sessionTimeline(scope.value);
+        if (!t) {
+          record(req, user, action, { status: 404, started, url, target });
+          throw new HttpProblem(404, 'Not Found', 'no session with this id in the sessions index', [{ param: 'summary', message: 'no such session' }]);
+        }
+        sel = { selector: { kind: 'events', ids: exchangeIds(t.events) } };
+        if (sel.selector.kind === 'events' && sel.selector.ids.length === 0) {
+          record(req, user, action, { status: 422, started, url, target });
+          throw new HttpProblem(422, 'Unprocessable Content', 'this session recorded no HTTP exchange to replay');
+        }
+      }
+      try {
+        const run = await d.replayer.run(sel, { token: dryRun ? null : token, dryRun });
+        record(req, user, action, { status: 200, started, url, target, results: run.rows.length });
+        return send(res, 200, 'text/html; charset=utf-8', replayPage(c, scope, run, user.csrf ?? ''));
+      } catch (err) {
+        if (err instanceof ReplayRefused) {
+          record(req, user, action, { status: err.status, started, url, target });
+          throw new HttpProblem(err.status, err.status === 403 ? 'Forbidden' : err.status === 404 ? 'Not Found' : 'Unprocessable Content', err.message, err.errors);
+        }
+        throw err;
+      }
     }
     if (deciding) {
       if (!user.permissions.includes(d.approveRole)) {

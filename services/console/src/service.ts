@@ -8,6 +8,7 @@ import { createAuth } from './auth.js';
 import { configProblems, type ConsoleConfig } from './config.js';
 import { createIntegrity } from './integrity.js';
 import { createReader, type Reader } from './reader.js';
+import { createReplayer, replayConfigProblems } from './replay.js';
 import { createConsoleServer } from './server.js';
 
 export interface ConsoleService {
@@ -19,7 +20,7 @@ export interface ConsoleService {
 
 /** Thin wiring: reader (Elasticsearch), archive, sign-in, access-event producer, HTTP server. */
 export function createConsoleService(config: ConsoleConfig, deps: { logger: Logger; ops?: boolean; now?: () => number }): ConsoleService {
-  const problems = configProblems(config);
+  const problems = [...configProblems(config), ...replayConfigProblems(config.replay, process.env)];
   if (problems.length > 0) throw new ConfigError('console', problems);
   const logger = deps.logger;
   const reader: Reader = createReader(config.elasticsearch, config.indices);
@@ -28,7 +29,9 @@ export function createConsoleService(config: ConsoleConfig, deps: { logger: Logg
   const accessLog = createAccessLog(producer, logger);
   const auth = createAuth(config.auth, logger, deps.now);
   const integrity = createIntegrity(config.archive.dir, config.archive.jwks);
-  const server: Server = createConsoleServer({ reader, auth, integrity, accessLog, source: config.source, logger, readRole: config.auth.readRole, approveRole: config.auth.approveRole, approvals: createApprovals(kafka, config.source.instance), ...(deps.now ? { now: deps.now } : {}) });
+  const replayer = createReplayer(config.replay, reader.es, config.indices.events);
+  const approvals = createApprovals(kafka, config.source.instance, logger);
+  const server: Server = createConsoleServer({ reader, auth, integrity, accessLog, source: config.source, logger, readRole: config.auth.readRole, approveRole: config.auth.approveRole, approvals, replayer, ...(deps.now ? { now: deps.now } : {}) });
   let ops: OpsServer | undefined;
   let started: Promise<{ url: string; opsUrl: string | null }> | undefined;
   let stopped: Promise<void> | undefined;
@@ -36,6 +39,8 @@ export function createConsoleService(config: ConsoleConfig, deps: { logger: Logg
     accessLog,
     start() {
       started ??= (async () => {
+        // a replay target that is a production upstream is a configuration error: refuse to start
+        await replayer.check();
         await producer.connect();
         await new Promise<void>((ok, fail) => {
           server.once('error', fail);
@@ -58,6 +63,7 @@ export function createConsoleService(config: ConsoleConfig, deps: { logger: Logg
           server.closeAllConnections();
         });
         await accessLog.stop();
+        await approvals.stop();
         await producer.disconnect().catch(() => undefined);
         await reader.close().catch(() => undefined);
         await ops?.close();
