@@ -321,16 +321,22 @@ async function step(rate: number, seconds: number, label: string, measured = tru
     load: result,
     searchable: summarize(missing(probeSentAt, probeFound)),
     // found before its answer arrived counts as 0: the search saw it as the answer travelled back
-    searchableAfterAnswer: summarize([...probeSentAt.keys()].map((id) => {
-      const [found, answered] = [probeFoundAt.get(id), probeAnsweredAt.get(id)];
-      return found === undefined || answered === undefined ? Number.POSITIVE_INFINITY : Math.max(0, found - answered);
-    })),
+    searchableAfterAnswer: summarize(
+      [...probeSentAt.keys()].map((id) => {
+        const [found, answered] = [probeFoundAt.get(id), probeAnsweredAt.get(id)];
+        return found === undefined || answered === undefined ? Number.POSITIVE_INFINITY : Math.max(0, found - answered);
+      }),
+    ),
     alert: summarize(missing(attackSentAt, alertLatency)),
     revocation: summarize(revocations),
     lag,
     drainSeconds,
     cpu,
-    restarts: Object.fromEntries(Object.entries(pipeline.restarts()).map(([n, r]) => [n, r - (restartsBefore[n] ?? 0)]).filter(([, r]) => (r as number) > 0)),
+    restarts: Object.fromEntries(
+      Object.entries(pipeline.restarts())
+        .map(([n, r]) => [n, r - (restartsBefore[n] ?? 0)])
+        .filter(([, r]) => (r as number) > 0),
+    ),
     loadSeconds: +((loadEnded - loadStarted) / 1000).toFixed(1),
   };
   if (measured) progress(`${label}: done: ${line(out)}`);
@@ -338,7 +344,8 @@ async function step(rate: number, seconds: number, label: string, measured = tru
 }
 
 const ms = (v: number | null) => (v === null || !Number.isFinite(v) ? 'never' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
-const dist = (d: Distribution) => (d.n === 0 ? 'none' : `p50 ${ms(d.p50)}, p99 ${ms(d.p99)}, max ${ms(d.max)} (n ${d.n}${d.unresolved ? `, ${d.unresolved} never` : ''})`);
+const dist = (d: Distribution) =>
+  d.n === 0 ? 'none' : `p50 ${ms(d.p50)}, p99 ${ms(d.p99)}, max ${ms(d.max)} (n ${d.n}${d.unresolved ? `, ${d.unresolved} never` : ''})`;
 function line(r: StepResult): string {
   return `searchable ${dist(r.searchable)}; alert ${dist(r.alert)}; revocation ${dist(r.revocation)}; sent ${r.load.sent} at ${r.load.achievedRate}/s, ${r.load.failed} failed`;
 }
@@ -377,7 +384,11 @@ const summary = {
   targets: TARGETS,
   results: results.map((r) => ({
     ...r,
-    met: { searchable: met(r.searchable, TARGETS.searchableP99Ms), alert: met(r.alert, TARGETS.alertP99Ms), revocation: met(r.revocation, TARGETS.revocationP99Ms) },
+    met: {
+      searchable: met(r.searchable, TARGETS.searchableP99Ms),
+      alert: met(r.alert, TARGETS.alertP99Ms),
+      revocation: met(r.revocation, TARGETS.revocationP99Ms),
+    },
   })),
 };
 if (!opts.json) {
@@ -388,10 +399,23 @@ if (!opts.json) {
     ...results.map(
       (r) =>
         `| ${r.rate} (${r.load.achievedRate}; ${r.loadSeconds} s) | ${r.loadAverage.before[0]} / ${r.loadAverage.after[0]} | ${ms(r.load.http.p50)} / ${ms(r.load.http.p99)} | ${dist(r.searchable)} | ${dist(r.searchableAfterAnswer)} | ${dist(r.alert)} | ${dist(r.revocation)} | ` +
-        `${Object.entries(r.lag).map(([g, l]) => `${g} ${l.max} (${l.atLoadEnd})`).join(', ')} | ${r.drainSeconds === null ? `not within ${opts.drainSeconds} s` : `${r.drainSeconds} s`} | ` +
-        `${Object.entries(r.cpu).map(([c, p]) => `${c} ${p ?? 'restarted'}`).join(', ')}${Object.keys(r.restarts).length > 0 ? `; restarted: ${Object.entries(r.restarts).map(([c, n]) => `${c} ${n}x`).join(', ')}` : ''} |`,
+        `${Object.entries(r.lag)
+          .map(([g, l]) => `${g} ${l.max} (${l.atLoadEnd})`)
+          .join(', ')} | ${r.drainSeconds === null ? `not within ${opts.drainSeconds} s` : `${r.drainSeconds} s`} | ` +
+        `${Object.entries(r.cpu)
+          .map(([c, p]) => `${c} ${p ?? 'restarted'}`)
+          .join(', ')}${
+          Object.keys(r.restarts).length > 0
+            ? `; restarted: ${Object.entries(r.restarts)
+                .map(([c, n]) => `${c} ${n}x`)
+                .join(', ')}`
+            : ''
+        } |`,
     ),
-    ...summary.results.map((r) => `${r.rate} req/s: targets searchable p99 < 2 s ${r.met.searchable ? 'met' : 'NOT met'}, alert p99 < 1 s ${r.met.alert ? 'met' : 'NOT met'}, revocation p99 < 1 s ${r.met.revocation ? 'met' : 'NOT met'}`),
+    ...summary.results.map(
+      (r) =>
+        `${r.rate} req/s: targets searchable p99 < 2 s ${r.met.searchable ? 'met' : 'NOT met'}, alert p99 < 1 s ${r.met.alert ? 'met' : 'NOT met'}, revocation p99 < 1 s ${r.met.revocation ? 'met' : 'NOT met'}`,
+    ),
   ];
   process.stdout.write(rows.join('\n') + '\n');
 }

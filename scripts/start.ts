@@ -26,7 +26,11 @@ const { settings, problems } = readStartSettings(root, process.env);
 if (problems.length > 0) refuse(`cannot start: ${problems.length} setting(s) wrong:\n  - ${problems.join('\n  - ')}`, 2);
 mkdirSync(settings.dataDir, { recursive: true });
 const lock = lockDataDir(settings.dataDir);
-if ('heldBy' in lock) refuse(`cannot start: npm start (pid ${lock.heldBy}) already runs on ${settings.dataDir}; stop it first, or set AUDIT_DATA_DIR and the ports for a second instance`, 1);
+if ('heldBy' in lock)
+  refuse(
+    `cannot start: npm start (pid ${lock.heldBy}) already runs on ${settings.dataDir}; stop it first, or set AUDIT_DATA_DIR and the ports for a second instance`,
+    1,
+  );
 const busy = await busyPorts(settings.host, portsInUse(settings));
 if (busy.length > 0) {
   lock.release();
@@ -63,7 +67,9 @@ const launch = async (c: ComponentSpec) => {
 };
 const missingInfra = infrastructure.filter((c) => !present(c));
 if (missingInfra.length > 0) {
-  say(`cannot start: ${missingInfra.map((c) => c.script).join(', ')} not built yet; set AUDIT_KAFKA_BROKERS / AUDIT_ES_URL to use a running Kafka / Elasticsearch`);
+  say(
+    `cannot start: ${missingInfra.map((c) => c.script).join(', ')} not built yet; set AUDIT_KAFKA_BROKERS / AUDIT_ES_URL to use a running Kafka / Elasticsearch`,
+  );
   process.exit(1);
 }
 try {

@@ -39,7 +39,8 @@ const child = spawn(
   process.execPath,
   [
     '--conditions=source',
-    '--import', 'tsx',
+    '--import',
+    'tsx',
     '--test',
     '--test-reporter=spec',
     `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,

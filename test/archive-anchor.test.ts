@@ -40,7 +40,10 @@ test('checkpoints published to audit.archive-checkpoints.v1 catch a truncated co
   t.after(() => producer.disconnect());
   const produce = async (n: number) => {
     const events = Array.from({ length: n }, (_, i) => ({ ...base, id: newId(), actor: { ...base.actor, sub: `s${i % 12}` } }));
-    await producer.send(TOPIC, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+    await producer.send(
+      TOPIC,
+      events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })),
+    );
   };
   const archiveDir = path.join(dir, 'archive');
   const config: ArchiverConfig = {
@@ -78,7 +81,10 @@ test('checkpoints published to audit.archive-checkpoints.v1 catch a truncated co
   assert.match(ok.stdout, /matching the expected head: jwt-audit-archiver\/audit\.enriched\.v1, 3 partition\(s\)/);
 
   // the partition with the most manifests loses its tail
-  const manifests = (p: number) => readdirSync(path.join(archiveDir, TOPIC, String(p))).filter((f) => f.endsWith('.manifest.jws')).sort();
+  const manifests = (p: number) =>
+    readdirSync(path.join(archiveDir, TOPIC, String(p)))
+      .filter((f) => f.endsWith('.manifest.jws'))
+      .sort();
   const victim = [0, 1, 2].sort((a, b) => manifests(b).length - manifests(a).length)[0]!;
   const tail = manifests(victim).at(-1)!.split('.')[0]!;
   const removeTail = (root: string) => {
@@ -109,7 +115,12 @@ test('checkpoints published to audit.archive-checkpoints.v1 catch a truncated co
   try {
     await until('health names the paused partition', async () => {
       const h = (await (await fetch(`${started.metricsUrl}/healthz`)).json()) as { ok: boolean; lastError?: string };
-      return !h.ok && new RegExp(`${TOPIC}/${victim}/ ends at manifest ${Number(tail) - 1}, but checkpoint \\d+ says it reaches manifest ${Number(tail)}`).test(h.lastError ?? '');
+      return (
+        !h.ok &&
+        new RegExp(`${TOPIC}/${victim}/ ends at manifest ${Number(tail) - 1}, but checkpoint \\d+ says it reaches manifest ${Number(tail)}`).test(
+          h.lastError ?? '',
+        )
+      );
     });
     const others = [0, 1, 2].filter((p) => p !== victim);
     const before = Object.fromEntries(others.map((p) => [p, manifests(p).length]));
@@ -120,5 +131,8 @@ test('checkpoints published to audit.archive-checkpoints.v1 catch a truncated co
   }
   assert.equal(manifests(victim).at(-1)!.split('.')[0], String(Number(tail) - 1).padStart(10, '0'), 'nothing was appended to the truncated stream');
   const report = await verifyArchive(storage, jwks);
-  assert.deepEqual(report.findings.map((f) => [f.kind, f.stream]), [['tail-truncated', `${TOPIC}/${victim}/`]]);
+  assert.deepEqual(
+    report.findings.map((f) => [f.kind, f.stream]),
+    [['tail-truncated', `${TOPIC}/${victim}/`]],
+  );
 });

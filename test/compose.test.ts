@@ -38,7 +38,14 @@ test('every service docker-compose runs has a main entry in the repository', () 
 test('the interceptor configuration docker-compose mounts is valid', async () => {
   const { loadConfig } = await import('@jwt-audit/runtime');
   const { configSchema, defaults, env } = await import('@jwt-audit/interceptor');
-  const cfg = loadConfig({ service: 'interceptor', schema: configSchema, defaults, env, file: path.join(root, 'config', 'interceptor.docker.json'), environment: {} });
+  const cfg = loadConfig({
+    service: 'interceptor',
+    schema: configSchema,
+    defaults,
+    env,
+    file: path.join(root, 'config', 'interceptor.docker.json'),
+    environment: {},
+  });
   assert.equal(cfg.listen.host, '0.0.0.0');
   assert.ok(cfg.routes.some((r) => r.tokenEndpoint === 'token'));
 });

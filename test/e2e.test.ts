@@ -22,7 +22,11 @@ test('end to end: valid token -> searchable + archived, no alert; revoked token 
   const kafkaCfg = p.kafka;
 
   const basic = DEMO_CLIENT_BASIC;
-  const tokenRes = await fetch(`${edge}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=alice&password=alice-pw' });
+  const tokenRes = await fetch(`${edge}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=password&username=alice&password=alice-pw',
+  });
   assert.equal(tokenRes.status, 200);
   const { access_token: token } = (await tokenRes.json()) as { access_token: string };
   const ok = await fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${token}` } });
@@ -32,7 +36,10 @@ test('end to end: valid token -> searchable + archived, no alert; revoked token 
   // 1. a searchable document, in ECS, without the raw token
   const validated = await until('the validated request indexed', async () => {
     await es.indices.refresh({ index: p.index });
-    const r = await es.search<Record<string, any>>({ index: p.index, query: { query_string: { query: 'user.id:alice AND url.path:"/api/orders" AND event.outcome:success' } } });
+    const r = await es.search<Record<string, any>>({
+      index: p.index,
+      query: { query_string: { query: 'user.id:alice AND url.path:"/api/orders" AND event.outcome:success' } },
+    });
     return r.hits.hits[0];
   });
   assert.ok(!JSON.stringify(validated._source).includes(token), 'the raw token is never indexed');
@@ -57,13 +64,21 @@ test('end to end: valid token -> searchable + archived, no alert; revoked token 
   // an alert about the valid request, sent before it, has been read by then
 
   // 4. revoke, then the same token: 401 within about a second, a rejected document, an alert
-  const revoked = await fetch(`${edge}/oauth/revoke`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${token}` });
+  const revoked = await fetch(`${edge}/oauth/revoke`, {
+    method: 'POST',
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    body: `token=${token}`,
+  });
   assert.equal(revoked.status, 200);
-  const denied = await until('the revoked token refused', async () => {
-    const r = await fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${token}` } });
-    await r.arrayBuffer();
-    return r.status === 401 ? r : undefined;
-  }, 5_000);
+  const denied = await until(
+    'the revoked token refused',
+    async () => {
+      const r = await fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${token}` } });
+      await r.arrayBuffer();
+      return r.status === 401 ? r : undefined;
+    },
+    5_000,
+  );
   assert.match(denied.headers.get('www-authenticate') ?? '', /invalid_token/);
   // the rule treats presentations within 5 s of the revocation as requests already in flight, and
   // the revoking client's own tabs going on for a while as its tail: the stolen copy is used again
@@ -74,14 +89,21 @@ test('end to end: valid token -> searchable + archived, no alert; revoked token 
   assert.equal(replay.status, 401);
   const rejected = await until('the rejection indexed', async () => {
     await es.indices.refresh({ index: p.index });
-    const r = await es.search<Record<string, any>>({ index: p.index, query: { query_string: { query: 'event.action:token-rejected AND event.reason:revoked AND user.id:alice' } } });
+    const r = await es.search<Record<string, any>>({
+      index: p.index,
+      query: { query_string: { query: 'event.action:token-rejected AND event.reason:revoked AND user.id:alice' } },
+    });
     return r.hits.hits[0];
   });
   assert.equal(rejected._source!.url.path, '/api/orders');
   assert.equal(rejected._source!.jwt_audit.token.fingerprint, validated._source!.jwt_audit.token.fingerprint, 'the same token, by fingerprint');
   const alert = await until('the revoked-token-use alert', async () => alerts.find((a) => a.rule === 'revoked-token-use'));
   assert.equal(alert.keys.subject, 'alice');
-  assert.deepEqual(alerts.slice(0, alerts.indexOf(alert)).filter((a) => a.keys.subject === 'alice'), [], 'no alert for the valid request before it');
+  assert.deepEqual(
+    alerts.slice(0, alerts.indexOf(alert)).filter((a) => a.keys.subject === 'alice'),
+    [],
+    'no alert for the valid request before it',
+  );
   // the evidence is the revocation and the replayed use: a rejected, revoked presentation of this very token
   const evidence = await until('the evidence indexed', async () => {
     const r = await es.search<Record<string, any>>({ index: p.index, size: 10, query: { ids: { values: alert.evidence } } });
@@ -106,5 +128,8 @@ test('end to end: valid token -> searchable + archived, no alert; revoked token 
   writeFileSync(segment, bytes);
   const report = await verifyArchive(storage, jwks);
   assert.equal(report.ok, false);
-  assert.ok(report.findings.some((f) => f.kind === 'changed'), JSON.stringify(report.findings));
+  assert.ok(
+    report.findings.some((f) => f.kind === 'changed'),
+    JSON.stringify(report.findings),
+  );
 });

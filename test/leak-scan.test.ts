@@ -40,7 +40,17 @@ import { createDetectorService, defaults as detectorDefaults } from '@jwt-audit/
 import { until } from '@jwt-audit/runtime/testing/wait';
 import { caughtUp, topicEnd } from './support/embedded.js';
 
-const HTTP_PLACEMENTS = ['request header', 'query', 'nested JSON', 'form', 'multipart', 'free text', 'response body', 'response header', 'forged token claims'] as const;
+const HTTP_PLACEMENTS = [
+  'request header',
+  'query',
+  'nested JSON',
+  'form',
+  'multipart',
+  'free text',
+  'response body',
+  'response header',
+  'forged token claims',
+] as const;
 /** Lifecycle-event fields of the ingest API: each kind is pushed in each of them (a 400 is a refusal, not a leak). */
 const INGEST_FIELDS: Record<string, (v: string) => Record<string, unknown>> = {
   subject: (v) => ({ subject: v }),
@@ -101,7 +111,9 @@ function echoUpstream(): Promise<{ url: string; server: Server }> {
       res.writeHead(200, { 'content-type': 'application/json', 'x-upstream-debug': header, 'content-length': Buffer.byteLength(out) }).end(out);
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server })),
+  );
 }
 
 test('leak scan: 72 canary kinds x 29 placements through the running pipeline; nothing stored after audit.raw.v1 holds any of them, in any form', async (t) => {
@@ -112,7 +124,11 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
     rmSync(dir, { recursive: true, force: true });
   });
   const logLines: Buffer[] = [];
-  const logger = createLogger({ name: 'leak-scan', level: 'info', destination: new Writable({ write: (c, _e, cb) => void (logLines.push(Buffer.from(c)), cb()) }) });
+  const logger = createLogger({
+    name: 'leak-scan',
+    level: 'info',
+    destination: new Writable({ write: (c, _e, cb) => void (logLines.push(Buffer.from(c)), cb()) }),
+  });
 
   const broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
   stops.push(() => broker.close());
@@ -130,7 +146,17 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
     createMaskerService({ ...maskerDefaults, kafka: kafkaCfg('masker'), ops, hmac: { keyId: 'leak', key: 'a-leak-scan-masking-key-0123' } }, { logger }),
     createEnricherService({ ...enricherDefaults, kafka: kafkaCfg('enricher'), ops }, { logger }),
     createIndexerService({ ...indexerDefaults, kafka: kafkaCfg('indexer'), elasticsearch: { url: search.url }, ops, namespace: 'leak' }, { logger }),
-    createArchiverService({ ...archiverDefaults, kafka: kafkaCfg('archiver'), ops, dir: path.join(dir, 'archive'), keys: { dir: path.join(dir, 'keys'), generate: true }, seal: { maxRecords: 500, maxBytes: 1 << 20, maxAgeMs: 300 } }, { logger }),
+    createArchiverService(
+      {
+        ...archiverDefaults,
+        kafka: kafkaCfg('archiver'),
+        ops,
+        dir: path.join(dir, 'archive'),
+        keys: { dir: path.join(dir, 'keys'), generate: true },
+        seal: { maxRecords: 500, maxBytes: 1 << 20, maxAgeMs: 300 },
+      },
+      { logger },
+    ),
   ];
   const metricsUrls: string[] = [];
   for (const s of services) {
@@ -138,7 +164,10 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
     if (r.metricsUrl) metricsUrls.push(r.metricsUrl);
     stops.push(() => s.stop());
   }
-  const detector = createDetectorService({ ...detectorDefaults, kafka: kafkaCfg('detector'), stateDir: path.join(dir, 'detector'), repartitionPartitions: 3, fsync: false, ops }, { logger });
+  const detector = createDetectorService(
+    { ...detectorDefaults, kafka: kafkaCfg('detector'), stateDir: path.join(dir, 'detector'), repartitionPartitions: 3, fsync: false, ops },
+    { logger },
+  );
   const d = await detector.start();
   if (d.opsUrl) metricsUrls.push(d.opsUrl);
   stops.push(() => detector.stop());
@@ -150,7 +179,12 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
     upstreams: { api: upstream.url },
     routes: [{ name: 'api', path: '/api/*', methods: ['GET', 'POST'], upstream: 'api' }],
     jwt: { ...interceptorDefaults.jwt, jwksUrl: auth.jwksUrl, issuer: auth.issuer, audience: 'demo-api' },
-    capture: { ...interceptorDefaults.capture, bodies: 'both', maxBodyBytes: 16_384, headers: [...interceptorDefaults.capture.headers, 'x-debug', 'x-upstream-debug', 'x-forwarded-for'] },
+    capture: {
+      ...interceptorDefaults.capture,
+      bodies: 'both',
+      maxBodyBytes: 16_384,
+      headers: [...interceptorDefaults.capture.headers, 'x-debug', 'x-upstream-debug', 'x-forwarded-for'],
+    },
     spool: { ...interceptorDefaults.spool, dir: path.join(dir, 'spool') },
     ingest: { ...interceptorDefaults.ingest, enabled: true, hmacKeys: [{ id: 'k1', secret: ingestKey }] },
     kafka: kafkaCfg('interceptor'),
@@ -183,16 +217,41 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
   const requests: Array<() => Promise<Response>> = [];
   // a token whose signature does not verify, its claims the attacker's: rejected (401), two events
   const b64u = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const forged = (v: string) => `${b64u({ alg: 'RS256', kid: 'forged', typ: 'JWT' })}.${b64u({ sub: v, jti: v, sid: v, iss: v, aud: v, fid: v, exp: Math.floor(Date.now() / 1000) + 600 })}.${Buffer.alloc(256, 7).toString('base64url')}`;
+  const forged = (v: string) =>
+    `${b64u({ alg: 'RS256', kid: 'forged', typ: 'JWT' })}.${b64u({ sub: v, jti: v, sid: v, iss: v, aud: v, fid: v, exp: Math.floor(Date.now() / 1000) + 600 })}.${Buffer.alloc(256, 7).toString('base64url')}`;
   let forgedRequests = 0;
   for (let i = 0; i < kinds; i++) {
     const at = (p: string) => corpora[p]![i]!.plant;
     const common = { authorization: `Bearer ${token}`, 'x-echo-body': b64(at('response body')), 'x-echo-header': b64(noNl(at('response header'))) };
-    requests.push(() => fetch(`${edge}/api/orders?page=1&q=${encodeURIComponent(at('query'))}`, { method: 'POST', headers: { ...common, 'x-debug': noNl(at('request header')), 'content-type': 'application/json' }, body: JSON.stringify({ order: { lines: [{ note: at('nested JSON') }] } }) }));
-    requests.push(() => fetch(`${edge}/api/form`, { method: 'POST', headers: { ...common, 'content-type': 'application/x-www-form-urlencoded' }, body: `user=bob&comment=${encodeURIComponent(at('form'))}` }));
-    requests.push(() => fetch(`${edge}/api/upload`, { method: 'POST', headers: { ...common, 'content-type': 'multipart/form-data; boundary=leakscan' }, body: `preamble\r\n--leakscan\r\nContent-Disposition: form-data; name="comment"\r\n\r\n${at('multipart')}\r\n--leakscan--\r\n` }));
+    requests.push(() =>
+      fetch(`${edge}/api/orders?page=1&q=${encodeURIComponent(at('query'))}`, {
+        method: 'POST',
+        headers: { ...common, 'x-debug': noNl(at('request header')), 'content-type': 'application/json' },
+        body: JSON.stringify({ order: { lines: [{ note: at('nested JSON') }] } }),
+      }),
+    );
+    requests.push(() =>
+      fetch(`${edge}/api/form`, {
+        method: 'POST',
+        headers: { ...common, 'content-type': 'application/x-www-form-urlencoded' },
+        body: `user=bob&comment=${encodeURIComponent(at('form'))}`,
+      }),
+    );
+    requests.push(() =>
+      fetch(`${edge}/api/upload`, {
+        method: 'POST',
+        headers: { ...common, 'content-type': 'multipart/form-data; boundary=leakscan' },
+        body: `preamble\r\n--leakscan\r\nContent-Disposition: form-data; name="comment"\r\n\r\n${at('multipart')}\r\n--leakscan--\r\n`,
+      }),
+    );
     requests.push(() => (forgedRequests++, fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${forged(at('forged token claims'))}` } })));
-    requests.push(() => fetch(`${edge}/api/log`, { method: 'POST', headers: { ...common, 'content-type': 'text/plain; charset=utf-8' }, body: `log line: ${at('free text')} end` }));
+    requests.push(() =>
+      fetch(`${edge}/api/log`, {
+        method: 'POST',
+        headers: { ...common, 'content-type': 'text/plain; charset=utf-8' },
+        body: `log line: ${at('free text')} end`,
+      }),
+    );
   }
   // ingest: every field, every kind. One event per kind and event type carries all of that type's
   // fields (each field its own corpus variant), so the pipeline carries ~200 events rather than
@@ -202,16 +261,27 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
   let refused = 0;
   const push = async (events: unknown[]) => {
     const body = JSON.stringify({ events });
-    const r = await fetch(`${edge}/audit/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-audit-signature': signIngestBody(ingestKey, body), 'x-audit-key-id': 'k1' }, body });
+    const r = await fetch(`${edge}/audit/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-audit-signature': signIngestBody(ingestKey, body), 'x-audit-key-id': 'k1' },
+      body,
+    });
     return { status: r.status, body: (await r.json()) as { errors?: Array<{ field: string }> } };
   };
   const merge = (a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> => {
     const out = { ...a };
-    for (const [k, v] of Object.entries(b)) out[k] = v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object' ? merge(out[k] as Record<string, unknown>, v as Record<string, unknown>) : v;
+    for (const [k, v] of Object.entries(b))
+      out[k] =
+        v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object'
+          ? merge(out[k] as Record<string, unknown>, v as Record<string, unknown>)
+          : v;
     return out;
   };
   const groups: Record<string, { base: Record<string, unknown>; fields: string[] }> = {
-    'token.issued': { base: { type: 'token.issued', subject: 'leak-scan', token: { fingerprint: 'a'.repeat(64) } }, fields: Object.keys(INGEST_FIELDS).filter((f) => !f.startsWith('session.') && !f.startsWith('key.')) },
+    'token.issued': {
+      base: { type: 'token.issued', subject: 'leak-scan', token: { fingerprint: 'a'.repeat(64) } },
+      fields: Object.keys(INGEST_FIELDS).filter((f) => !f.startsWith('session.') && !f.startsWith('key.')),
+    },
     'session.ended': { base: { type: 'session.ended', subject: 'leak-scan', session: { id: 's-1' } }, fields: ['session.id', 'session.reason'] },
     'key.rotated': { base: { type: 'key.rotated', key: {} }, fields: ['key.jwksUrl', 'key.added'] },
   };
@@ -224,7 +294,13 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
   };
   for (const { base, fields } of Object.values(groups)) {
     const live = Array.from({ length: kinds }, () => new Set(fields));
-    const build = () => live.map((set, i) => [...set].reduce<Record<string, unknown>>((e, f) => merge(e, INGEST_FIELDS[f]!(corpora[`ingest ${f}`]![i]!.plant)), { ...base, occurredAt: new Date().toISOString() }));
+    const build = () =>
+      live.map((set, i) =>
+        [...set].reduce<Record<string, unknown>>((e, f) => merge(e, INGEST_FIELDS[f]!(corpora[`ingest ${f}`]![i]!.plant)), {
+          ...base,
+          occurredAt: new Date().toISOString(),
+        }),
+      );
     for (let round = 0; ; round++) {
       assert.ok(round < 4, 'the batch is accepted once the fields named are taken out');
       const r = await push(build());
@@ -264,19 +340,27 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
   const es = new Client({ node: search.url });
   stops.push(() => es.close());
   phase('sent');
-  await until('every event indexed', async () => {
-    await es.indices.refresh({ index: 'logs-jwt_audit.events-leak' });
-    const n = (await es.count({ index: 'logs-jwt_audit.events-leak' })).count;
-    return n >= expected ? n : undefined;
-  }, 120_000);
+  await until(
+    'every event indexed',
+    async () => {
+      await es.indices.refresh({ index: 'logs-jwt_audit.events-leak' });
+      const n = (await es.count({ index: 'logs-jwt_audit.events-leak' })).count;
+      return n >= expected ? n : undefined;
+    },
+    120_000,
+  );
   const storage = localStorage(path.join(dir, 'archive'));
   const exported: string[] = [];
   phase('indexed');
-  await until('every event archived', async () => {
-    exported.length = 0;
-    for await (const r of exportEvents(storage, 0, Date.now() + 60_000)) exported.push(JSON.stringify(r));
-    return exported.length >= expected ? true : undefined;
-  }, 60_000);
+  await until(
+    'every event archived',
+    async () => {
+      exported.length = 0;
+      for await (const r of exportEvents(storage, 0, Date.now() + 60_000)) exported.push(JSON.stringify(r));
+      return exported.length >= expected ? true : undefined;
+    },
+    60_000,
+  );
 
   phase('archived');
   // what is stored, by place
@@ -289,11 +373,15 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
   await consumer.run({
     eachMessage: async ({ topic, message }) => {
       counts.set(topic, (counts.get(topic) ?? 0) + 1);
-      const headers = Object.entries(message.headers ?? {}).map(([k, v]) => `${k}=${String(v)}`).join('\n');
+      const headers = Object.entries(message.headers ?? {})
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join('\n');
       stored.push([`topic ${topic}`, Buffer.concat([message.key ?? Buffer.alloc(0), Buffer.from(headers), message.value ?? Buffer.alloc(0)])]);
     },
   });
-  await until('the topics read', async () => ((counts.get(TOPICS.masked) ?? 0) >= expected && (counts.get(TOPICS.enriched) ?? 0) >= expected ? true : undefined));
+  await until('the topics read', async () =>
+    (counts.get(TOPICS.masked) ?? 0) >= expected && (counts.get(TOPICS.enriched) ?? 0) >= expected ? true : undefined,
+  );
   // alerts and dead letters trail the events: the stages that write them have committed every
   // input record (after writing), and the reader has read both topics to their end
   const setup = createKafkaClient(kafkaCfg('leak-offsets'), logger);
@@ -318,14 +406,20 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
   await detector.stop();
   for (const s of services) await s.stop();
   stored.push(['service logs', Buffer.concat(logLines)]);
-  for (const [where, d2] of [['search node data', 'search'], ['archive files', 'archive'], ['spool', 'spool'], ['detector state', 'detector']] as const) {
+  for (const [where, d2] of [
+    ['search node data', 'search'],
+    ['archive files', 'archive'],
+    ['spool', 'spool'],
+    ['detector state', 'detector'],
+  ] as const) {
     for (const f of filesUnder(path.join(dir, d2))) stored.push([`${where} ${path.relative(dir, f)}`, readFileSync(f)]);
   }
 
   // the scan can find what is there: a value planted in every event and kept by the masking
   // (the route, the subject) is found in every place that holds events in readable form
   const control = (re: RegExp) => stored.filter(([w]) => re.test(w)).some(([, b]) => b.includes(Buffer.from('leak-scan')));
-  for (const re of [/^topic audit\.masked/, /^topic audit\.enriched/, /^search node documents/, /^search node data/, /^archive export/]) assert.ok(control(re), `control value found in ${re.source}`);
+  for (const re of [/^topic audit\.masked/, /^topic audit\.enriched/, /^search node documents/, /^search node data/, /^archive export/])
+    assert.ok(control(re), `control value found in ${re.source}`);
 
   phase('collected');
   // the scan
@@ -359,9 +453,19 @@ test('leak scan: 72 canary kinds x 29 placements through the running pipeline; n
 
   // the maintained rule set over every stored document
   const documents = [...docs.hits.hits.map((h) => JSON.stringify(h._source, null, 1)), ...exported];
-  const findings = (await lintSource({ source: { filePath: '/stored.json', content: documents.join('\n'), ext: '.json', contentType: 'text' }, options: { config: { rules: [{ id: 'preset', rule: recommended }] }, maskSecrets: true } })).messages;
-  assert.deepEqual(findings.map((m) => `${m.ruleId}: ${m.message}`), []);
+  const findings = (
+    await lintSource({
+      source: { filePath: '/stored.json', content: documents.join('\n'), ext: '.json', contentType: 'text' },
+      options: { config: { rules: [{ id: 'preset', rule: recommended }] }, maskSecrets: true },
+    })
+  ).messages;
+  assert.deepEqual(
+    findings.map((m) => `${m.ruleId}: ${m.message}`),
+    [],
+  );
 
   phase('scanned');
-  t.diagnostic(`${kinds} kinds x ${PLACEMENTS.length} placements; ${httpEvents} proxied requests, ${forgedRequests} with forged tokens, ${ingested} ingest events accepted and ${refused} refused (400 naming the field); ${stored.length} stored objects, ${(stored.reduce((n, [, b]) => n + b.length, 0) / 1e6).toFixed(1)} MB scanned for ${needles.length} needles; ${phases.join(', ')}`);
+  t.diagnostic(
+    `${kinds} kinds x ${PLACEMENTS.length} placements; ${httpEvents} proxied requests, ${forgedRequests} with forged tokens, ${ingested} ingest events accepted and ${refused} refused (400 naming the field); ${stored.length} stored objects, ${(stored.reduce((n, [, b]) => n + b.length, 0) / 1e6).toFixed(1)} MB scanned for ${needles.length} needles; ${phases.join(', ')}`,
+  );
 });

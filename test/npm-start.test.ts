@@ -39,7 +39,9 @@ function start(env: Record<string, string>): Run {
       lines.push(...parts);
     });
   }
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, ms: Date.now() - begun })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, ms: Date.now() - begun })),
+  );
   return { child, lines, exited };
 }
 
@@ -95,7 +97,10 @@ test('npm start: bad settings named at once; a second start refused; a busy port
     throw new Error(`${err.message}\n${first.lines.slice(-40).join('\n')}`);
   });
   // the console's URL is printed with the rest, and it answers (a demo login on npm start)
-  assert.ok(first.lines.some((l) => l.includes(`http://127.0.0.1:${base + 14}/`)), 'the console URL is printed');
+  assert.ok(
+    first.lines.some((l) => l.includes(`http://127.0.0.1:${base + 14}/`)),
+    'the console URL is printed',
+  );
   const login = await fetch(`http://127.0.0.1:${base + 14}/login`);
   assert.equal(login.status, 200);
   assert.match(await login.text(), /Demo login/);
@@ -120,7 +125,14 @@ test('npm start: bad settings named at once; a second start refused; a busy port
   const stopped = await first.exited;
   const after = first.lines.slice(before);
   assert.equal(stopped.code, 0, after.join('\n'));
-  assert.deepEqual(after.filter((l) => errorLine.test(l)), [], 'no error line while stopping');
-  assert.ok(after.some((l) => /stopped; data kept in/.test(l)), after.join('\n'));
+  assert.deepEqual(
+    after.filter((l) => errorLine.test(l)),
+    [],
+    'no error line while stopping',
+  );
+  assert.ok(
+    after.some((l) => /stopped; data kept in/.test(l)),
+    after.join('\n'),
+  );
   assert.ok(!after.some((l) => /second signal/.test(l)), 'every component stopped cleanly, not forced');
 });

@@ -83,10 +83,19 @@ test('a 30 s broker outage: fewer than 10 lines per service, each with a down li
     detector: capture('anomaly-detector'),
   };
   const services = [
-    createMaskerService({ ...maskerDefaults, kafka: kafkaCfg('masker'), ops: {}, hmac: { keyId: 'o1', key: 'an-outage-test-masking-key' } }, { logger: cap.masker.logger }),
+    createMaskerService(
+      { ...maskerDefaults, kafka: kafkaCfg('masker'), ops: {}, hmac: { keyId: 'o1', key: 'an-outage-test-masking-key' } },
+      { logger: cap.masker.logger },
+    ),
     createEnricherService({ ...enricherDefaults, kafka: kafkaCfg('enricher'), ops: {} }, { logger: cap.enricher.logger }),
-    createIndexerService({ ...indexerDefaults, kafka: kafkaCfg('indexer'), elasticsearch: { url: search.url }, ops: {}, namespace: NAMESPACE }, { logger: cap.indexer.logger }),
-    createDetectorService({ ...detectorDefaults, kafka: kafkaCfg('detector'), stateDir: path.join(dir, 'detector'), repartitionPartitions: 3, fsync: false }, { logger: cap.detector.logger, ops: false }),
+    createIndexerService(
+      { ...indexerDefaults, kafka: kafkaCfg('indexer'), elasticsearch: { url: search.url }, ops: {}, namespace: NAMESPACE },
+      { logger: cap.indexer.logger },
+    ),
+    createDetectorService(
+      { ...detectorDefaults, kafka: kafkaCfg('detector'), stateDir: path.join(dir, 'detector'), repartitionPartitions: 3, fsync: false },
+      { logger: cap.detector.logger, ops: false },
+    ),
   ];
   for (const s of services) {
     await s.start();
@@ -137,7 +146,8 @@ test('a 30 s broker outage: fewer than 10 lines per service, each with a down li
   t.diagnostic(`broker down ${((Date.now() - closedAt) / 1000).toFixed(1)} s`);
 
   // recovered: every service said so, and the request answered during the outage is searchable
-  const allBack = () => (Object.keys(cap) as Array<keyof typeof cap>).every((k) => cap[k].lines.slice(from[k]).some((l) => /^kafka reachable again/.test(l.msg)));
+  const allBack = () =>
+    (Object.keys(cap) as Array<keyof typeof cap>).every((k) => cap[k].lines.slice(from[k]).some((l) => /^kafka reachable again/.test(l.msg)));
   await until('every service logs that Kafka is back', () => (allBack() ? true : undefined), 45_000);
   await until('the request answered during the outage indexed', () => indexed(during.id), 45_000);
   clearInterval(traffic);
@@ -154,9 +164,22 @@ test('a 30 s broker outage: fewer than 10 lines per service, each with a down li
     assert.equal(lines.filter((l) => /^kafka unreachable: /.test(l.msg)).length, 1, `${c.name}: one line when Kafka goes down`);
     const counts = lines.filter((l) => /^kafka still unreachable after \d+ s: \d+ failed attempts since the last line/.test(l.msg));
     assert.ok(counts.length >= 1, `${c.name}: a count line while Kafka is down`);
-    assert.ok(counts.every((l) => typeof l.failures === 'number' && l.failures > 0 && typeof l.downMs === 'number'), `${c.name}: count lines carry failures and downMs`);
-    assert.equal(lines.filter((l) => /^kafka reachable again after \d+ s \(\d+ failed attempts\)$/.test(l.msg)).length, 1, `${c.name}: one line when Kafka is back`);
-    assert.ok(text.every((l) => !l.includes('"stack"') && !/\\n\s+at /.test(l)), `${c.name}: no stack at info`);
-    assert.ok(lines.every((l) => l.level <= 40), `${c.name}: an outage that heals is no error:\n${text.filter((l) => !l.includes('"level":30') && !l.includes('"level":40')).join('\n')}`);
+    assert.ok(
+      counts.every((l) => typeof l.failures === 'number' && l.failures > 0 && typeof l.downMs === 'number'),
+      `${c.name}: count lines carry failures and downMs`,
+    );
+    assert.equal(
+      lines.filter((l) => /^kafka reachable again after \d+ s \(\d+ failed attempts\)$/.test(l.msg)).length,
+      1,
+      `${c.name}: one line when Kafka is back`,
+    );
+    assert.ok(
+      text.every((l) => !l.includes('"stack"') && !/\\n\s+at /.test(l)),
+      `${c.name}: no stack at info`,
+    );
+    assert.ok(
+      lines.every((l) => l.level <= 40),
+      `${c.name}: an outage that heals is no error:\n${text.filter((l) => !l.includes('"level":30') && !l.includes('"level":40')).join('\n')}`,
+    );
   }
 });

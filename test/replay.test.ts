@@ -83,7 +83,11 @@ async function interceptor(name: string, apiUrl: string, brokers: string[], revo
 }
 
 async function login(base: string, user = 'alice'): Promise<string> {
-  const r = await fetch(`${base}/oauth/token`, { method: 'POST', headers: { authorization: DEMO_CLIENT_BASIC, 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=password&username=${user}&password=${user}-pw` });
+  const r = await fetch(`${base}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: DEMO_CLIENT_BASIC, 'content-type': 'application/x-www-form-urlencoded' },
+    body: `grant_type=password&username=${user}&password=${user}-pw`,
+  });
   assert.equal(r.status, 200);
   return ((await r.json()) as { access_token: string }).access_token;
 }
@@ -103,7 +107,15 @@ before(async () => {
   const token = await login(edge);
   sessionId = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid;
   const call = async (method: string, p: string, body?: string, type = 'application/json') => {
-    const r = await fetch(`${edge}${p}`, { method, headers: { authorization: `Bearer ${token}`, 'x-request-id': p.includes('9999') ? 'rec/9999' : `rec-${method}-${p.length}`, ...(body !== undefined ? { 'content-type': type } : {}) }, ...(body !== undefined ? { body } : {}) });
+    const r = await fetch(`${edge}${p}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        'x-request-id': p.includes('9999') ? 'rec/9999' : `rec-${method}-${p.length}`,
+        ...(body !== undefined ? { 'content-type': type } : {}),
+      },
+      ...(body !== undefined ? { body } : {}),
+    });
     await r.arrayBuffer();
     return r.status;
   };
@@ -122,7 +134,11 @@ before(async () => {
   const edgeStarting = testEdgeStart();
   recordedIds = await until('the session indexed', async () => {
     await es.indices.refresh({ index: INDEX });
-    const r = await es.search<Record<string, unknown>>({ index: INDEX, size: 100, query: { bool: { filter: [{ term: { 'jwt_audit.session_id': sessionId } }, { terms: { 'event.action': ['http-exchange', 'token-validated'] } }] } } });
+    const r = await es.search<Record<string, unknown>>({
+      index: INDEX,
+      size: 100,
+      query: { bool: { filter: [{ term: { 'jwt_audit.session_id': sessionId } }, { terms: { 'event.action': ['http-exchange', 'token-validated'] } }] } },
+    });
     return r.hits.hits.length >= 7 ? r.hits.hits.map((h) => h._id!) : undefined;
   });
 
@@ -166,7 +182,15 @@ async function testInstance(): Promise<{ url: string; apiUrl: string }> {
 
 interface JsonReport {
   summary: { requests: number; matched: number; differed: number; skipped: number; errors: number; flagged: number };
-  requests: Array<{ n: number; event: { id: string }; request: { method: string; target: string; headers: Record<string, string>; body: string | null }; result: string; differences: Array<{ kind: string; json?: Array<{ op: string; path: string; recorded?: unknown; replayed?: unknown }> }>; flags: Array<{ code: string; message: string }>; masked: string[] }>;
+  requests: Array<{
+    n: number;
+    event: { id: string };
+    request: { method: string; target: string; headers: Record<string, string>; body: string | null };
+    result: string;
+    differences: Array<{ kind: string; json?: Array<{ op: string; path: string; recorded?: unknown; replayed?: unknown }> }>;
+    flags: Array<{ code: string; message: string }>;
+    masked: string[];
+  }>;
 }
 
 test('an identical test instance: every replayed request matches; masked, truncated and uncaptured bodies are flagged', async () => {
@@ -175,7 +199,19 @@ test('an identical test instance: every replayed request matches; masked, trunca
   assert.equal(r.code, 0, r.stderr + r.stdout);
   const report = JSON.parse(r.stdout) as JsonReport;
   const byTarget = new Map(report.requests.map((q) => [`${q.request.method} ${q.request.target}`, q]));
-  assert.deepEqual([...byTarget.keys()], ['GET /api/orders', 'POST /api/orders', 'GET /api/orders/1043', 'GET /api/orders/9999?expand=items', 'POST /api/profile', 'POST /api/upload', 'POST /api/notes'], 'in recorded order');
+  assert.deepEqual(
+    [...byTarget.keys()],
+    [
+      'GET /api/orders',
+      'POST /api/orders',
+      'GET /api/orders/1043',
+      'GET /api/orders/9999?expand=items',
+      'POST /api/profile',
+      'POST /api/upload',
+      'POST /api/notes',
+    ],
+    'in recorded order',
+  );
   assert.deepEqual(report.summary, { requests: 7, matched: 5, differed: 0, skipped: 2, errors: 0, flagged: 4 });
   for (const k of ['GET /api/orders', 'POST /api/orders', 'GET /api/orders/1043']) {
     assert.equal(byTarget.get(k)!.result, 'match', k);
@@ -188,13 +224,19 @@ test('an identical test instance: every replayed request matches; masked, trunca
   const missing = byTarget.get('GET /api/orders/9999?expand=items')!;
   assert.equal(missing.result, 'match');
   assert.match(missing.request.headers['x-request-id']!, /^hmac:replay:[0-9a-f]{32}$/);
-  assert.deepEqual(missing.flags.map((f) => f.code), ['request-masked']);
+  assert.deepEqual(
+    missing.flags.map((f) => f.code),
+    ['request-masked'],
+  );
   assert.equal(byTarget.get('POST /api/orders')!.request.headers.authorization, 'Bearer <operator token>');
   assert.ok(!r.stdout.includes(operatorToken) && !r.stderr.includes(operatorToken), 'the operator token is never printed');
   // masked: replayed as its mask, flagged, and the answer still matches
   const profile = byTarget.get('POST /api/profile')!;
   assert.equal(profile.result, 'match');
-  assert.ok(profile.flags.some((f) => f.code === 'request-masked'), JSON.stringify(profile.flags));
+  assert.ok(
+    profile.flags.some((f) => f.code === 'request-masked'),
+    JSON.stringify(profile.flags),
+  );
   assert.ok(!profile.request.body!.includes('hunter2-Secret!') && /\[redacted:|hmac:/.test(profile.request.body!), profile.request.body!);
   // truncated and not captured: listed with why, not sent
   const upload = byTarget.get('POST /api/upload')!;
@@ -202,7 +244,10 @@ test('an identical test instance: every replayed request matches; masked, trunca
   assert.match(upload.flags.map((f) => `${f.code}: ${f.message}`).join('\n'), /request-body-truncated: request body truncated: 16 of \d+ bytes/);
   const notes = byTarget.get('POST /api/notes')!;
   assert.equal(notes.result, 'skipped');
-  assert.ok(notes.flags.some((f) => f.code === 'request-body-not-captured'), JSON.stringify(notes.flags));
+  assert.ok(
+    notes.flags.some((f) => f.code === 'request-body-not-captured'),
+    JSON.stringify(notes.flags),
+  );
 
   // the table says the same
   const again = await testInstance();
@@ -217,7 +262,11 @@ test('an identical test instance: every replayed request matches; masked, trunca
 test('a test instance that answers differently: the differences are reported, exit 1', async () => {
   const instance = await testInstance();
   // the test instance's data differs from production's at recording time: one more order exists
-  const seeded = await fetch(`${instance.apiUrl}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-auth-subject': 'mallory' }, body: JSON.stringify({ sku: 'Z-9999', quantity: 7 }) });
+  const seeded = await fetch(`${instance.apiUrl}/api/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-auth-subject': 'mallory' },
+    body: JSON.stringify({ sku: 'Z-9999', quantity: 7 }),
+  });
   assert.equal(seeded.status, 201);
   const r = await audit(['replay', '--session', sessionId, '--target', instance.url, '--token-file', tokenFile, '--rate', '50', '--es-url', esUrl, '--json']);
   assert.equal(r.code, 1, r.stderr + r.stdout);
@@ -225,12 +274,22 @@ test('a test instance that answers differently: the differences are reported, ex
   const list = report.requests.find((q) => q.request.target === '/api/orders' && q.request.method === 'GET')!;
   assert.equal(list.result, 'differs');
   const json = list.differences.find((d) => d.kind === 'json')!.json!;
-  assert.deepEqual(json.map((d) => [d.op, d.path]), [['add', '/orders/2']], JSON.stringify(json));
+  assert.deepEqual(
+    json.map((d) => [d.op, d.path]),
+    [['add', '/orders/2']],
+    JSON.stringify(json),
+  );
   assert.ok(list.differences.some((d) => d.kind === 'size'));
   const created = report.requests.find((q) => q.request.target === '/api/orders' && q.request.method === 'POST')!;
-  assert.ok(created.differences.find((d) => d.kind === 'json')!.json!.some((d) => d.op === 'replace' && d.path === '/id' && d.recorded === 1043 && d.replayed === 1044), JSON.stringify(created.differences));
+  assert.ok(
+    created.differences.find((d) => d.kind === 'json')!.json!.some((d) => d.op === 'replace' && d.path === '/id' && d.recorded === 1043 && d.replayed === 1044),
+    JSON.stringify(created.differences),
+  );
   const one = report.requests.find((q) => q.request.target === '/api/orders/1043')!;
-  assert.ok(one.differences.find((d) => d.kind === 'json')!.json!.some((d) => d.path === '/sku' && d.recorded === 'C-3003' && d.replayed === 'Z-9999'), JSON.stringify(one.differences));
+  assert.ok(
+    one.differences.find((d) => d.kind === 'json')!.json!.some((d) => d.path === '/sku' && d.recorded === 'C-3003' && d.replayed === 'Z-9999'),
+    JSON.stringify(one.differences),
+  );
   // what did not change still matches
   assert.equal(report.requests.find((q) => q.request.target === '/api/orders/9999?expand=items')!.result, 'match');
 
@@ -246,7 +305,21 @@ test('a test instance that answers differently: the differences are reported, ex
 test('selection by subject and time range, and by event ids, gives the same requests', async () => {
   const since = new Date(recordingStarted).toISOString();
   const until = new Date(recordingEnded).toISOString();
-  const bySubject = await audit(['replay', '--subject', 'alice', '--since', since, '--until', until, '--target', 'http://127.0.0.1:1', '--dry-run', '--es-url', esUrl, '--json']);
+  const bySubject = await audit([
+    'replay',
+    '--subject',
+    'alice',
+    '--since',
+    since,
+    '--until',
+    until,
+    '--target',
+    'http://127.0.0.1:1',
+    '--dry-run',
+    '--es-url',
+    esUrl,
+    '--json',
+  ]);
   assert.equal(bySubject.code, 0, bySubject.stderr);
   const subjectReport = JSON.parse(bySubject.stdout) as JsonReport;
   assert.equal(subjectReport.requests.length, 7);
@@ -254,7 +327,11 @@ test('selection by subject and time range, and by event ids, gives the same requ
   assert.deepEqual(new Set(ids), new Set(recordedIds));
   const byEvents = await audit(['replay', '--event', [...ids].reverse().join(','), '--target', 'http://127.0.0.1:1', '--dry-run', '--es-url', esUrl, '--json']);
   assert.equal(byEvents.code, 0, byEvents.stderr);
-  assert.deepEqual((JSON.parse(byEvents.stdout) as JsonReport).requests.map((q) => q.event.id), ids, 'recorded order, whatever order the ids were given in');
+  assert.deepEqual(
+    (JSON.parse(byEvents.stdout) as JsonReport).requests.map((q) => q.event.id),
+    ids,
+    'recorded order, whatever order the ids were given in',
+  );
 });
 
 test('--dry-run prints what would be sent and sends nothing', async () => {

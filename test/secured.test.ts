@@ -26,12 +26,24 @@ import { createKafkaClient, startFailure } from '@jwt-audit/kafka';
 import { createLogger, esClientOptions, loadConfig } from '@jwt-audit/runtime';
 import { makeTestPki } from '@jwt-audit/runtime/testing/pki';
 import { startAuthServer, startUpstream } from '@jwt-audit/demo';
-import { createInterceptor, configSchema as interceptorSchema, defaults as interceptorDefaults, env as interceptorEnv, type InterceptorConfig } from '@jwt-audit/interceptor';
+import {
+  createInterceptor,
+  configSchema as interceptorSchema,
+  defaults as interceptorDefaults,
+  env as interceptorEnv,
+  type InterceptorConfig,
+} from '@jwt-audit/interceptor';
 import { createMaskerService, maskerConfigSchema, maskerDefaults, maskerEnv, type MaskerConfig } from '@jwt-audit/masker';
 import { createEnricherService, enricherConfigSchema, enricherDefaults, enricherEnv, type EnricherConfig } from '@jwt-audit/enricher';
 import { createIndexerService, indexerConfigSchema, indexerDefaults, indexerEnv, type IndexerConfig } from '@jwt-audit/indexer';
 import { createArchiverService, archiverConfigSchema, archiverDefaults, archiverEnv, type ArchiverConfig } from '@jwt-audit/archiver';
-import { createDetectorService, configSchema as detectorSchema, defaults as detectorDefaults, env as detectorEnv, type DetectorServiceConfig } from '@jwt-audit/anomaly-detector';
+import {
+  createDetectorService,
+  configSchema as detectorSchema,
+  defaults as detectorDefaults,
+  env as detectorEnv,
+  type DetectorServiceConfig,
+} from '@jwt-audit/anomaly-detector';
 import { readStartSettings } from '../scripts/lib/start-settings.js';
 import { setup } from '../scripts/lib/setup.js';
 import { until } from '@jwt-audit/runtime/testing/wait';
@@ -61,12 +73,14 @@ function audit(args: string[], env: Record<string, string>): Promise<Ran> {
 async function pooled<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
   return out;
 }
 
@@ -83,11 +97,21 @@ test('secured Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (auth over HTTPS
   const stranger = makeTestPki();
   t.after(() => rmSync(stranger.dir, { recursive: true, force: true }));
 
-  const broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0, sasl: { users: { audit: 'kafka-pw', reader: 'reader-pw' }, mechanisms: ['SCRAM-SHA-512'] }, tls: { key: pki.key, cert: pki.cert } });
+  const broker = await startBroker({
+    dir: path.join(dir, 'kafka'),
+    port: 0,
+    sasl: { users: { audit: 'kafka-pw', reader: 'reader-pw' }, mechanisms: ['SCRAM-SHA-512'] },
+    tls: { key: pki.key, cert: pki.cert },
+  });
   stops.push(() => broker.close());
   const apiKeyId = 'cli-key';
   const apiKeySecret = 'cli-key-secret';
-  const search = await startSearchNode({ dir: path.join(dir, 'search'), port: 0, security: { users: { elastic: 'es-pw' }, apiKeys: { [apiKeyId]: apiKeySecret } }, tls: { key: pki.key, cert: pki.cert } });
+  const search = await startSearchNode({
+    dir: path.join(dir, 'search'),
+    port: 0,
+    security: { users: { elastic: 'es-pw' }, apiKeys: { [apiKeyId]: apiKeySecret } },
+    tls: { key: pki.key, cert: pki.cert },
+  });
   stops.push(() => search.close());
   assert.match(search.url, /^https:/);
 
@@ -119,12 +143,32 @@ test('secured Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (auth over HTTPS
   const services = [
     createMaskerService({ ...masker, ops: {} }, { logger }),
     createEnricherService({ ...configOf<EnricherConfig>('enricher', enricherConfigSchema, enricherDefaults, enricherEnv), ops: {} }, { logger }),
-    createIndexerService({ ...configOf<IndexerConfig>('indexer', indexerConfigSchema, indexerDefaults, indexerEnv, { AUDIT_INDEXER_NAMESPACE: 'secured' }), ops: {} }, { logger }),
-    createArchiverService(
-      { ...configOf<ArchiverConfig>('archiver', archiverConfigSchema, archiverDefaults, archiverEnv, { AUDIT_ARCHIVE_DIR: archiveDir, AUDIT_ARCHIVE_KEY_DIR: keysDir, AUDIT_ARCHIVE_SEAL_MAX_AGE_MS: '300', AUDIT_ARCHIVE_CHECKPOINT_INTERVAL_MS: '500', AUDIT_ARCHIVE_CHECKPOINT_MIN_INTERVAL_MS: '0' }), ops: {} },
+    createIndexerService(
+      { ...configOf<IndexerConfig>('indexer', indexerConfigSchema, indexerDefaults, indexerEnv, { AUDIT_INDEXER_NAMESPACE: 'secured' }), ops: {} },
       { logger },
     ),
-    createDetectorService({ ...configOf<DetectorServiceConfig>('anomaly-detector', detectorSchema, detectorDefaults, detectorEnv, { AUDIT_DETECTOR_STATE_DIR: path.join(dir, 'detector') }), fsync: false }, { logger, ops: false }),
+    createArchiverService(
+      {
+        ...configOf<ArchiverConfig>('archiver', archiverConfigSchema, archiverDefaults, archiverEnv, {
+          AUDIT_ARCHIVE_DIR: archiveDir,
+          AUDIT_ARCHIVE_KEY_DIR: keysDir,
+          AUDIT_ARCHIVE_SEAL_MAX_AGE_MS: '300',
+          AUDIT_ARCHIVE_CHECKPOINT_INTERVAL_MS: '500',
+          AUDIT_ARCHIVE_CHECKPOINT_MIN_INTERVAL_MS: '0',
+        }),
+        ops: {},
+      },
+      { logger },
+    ),
+    createDetectorService(
+      {
+        ...configOf<DetectorServiceConfig>('anomaly-detector', detectorSchema, detectorDefaults, detectorEnv, {
+          AUDIT_DETECTOR_STATE_DIR: path.join(dir, 'detector'),
+        }),
+        fsync: false,
+      },
+      { logger, ops: false },
+    ),
   ];
   for (const s of services) {
     await s.start();
@@ -136,7 +180,12 @@ test('secured Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (auth over HTTPS
   const upstream = await startUpstream({ port: 0, logger });
   stops.push(() => upstream.close());
   const edgeConfig: InterceptorConfig = {
-    ...configOf<InterceptorConfig>('interceptor', interceptorSchema, interceptorDefaults, interceptorEnv, { AUDIT_SPOOL_DIR: path.join(dir, 'spool'), AUDIT_JWT_JWKS_URL: auth.jwksUrl, AUDIT_JWT_ISSUER: auth.issuer, AUDIT_JWT_AUDIENCE: 'demo-api' }),
+    ...configOf<InterceptorConfig>('interceptor', interceptorSchema, interceptorDefaults, interceptorEnv, {
+      AUDIT_SPOOL_DIR: path.join(dir, 'spool'),
+      AUDIT_JWT_JWKS_URL: auth.jwksUrl,
+      AUDIT_JWT_ISSUER: auth.issuer,
+      AUDIT_JWT_AUDIENCE: 'demo-api',
+    }),
     listen: { host: '127.0.0.1', port: 0 },
     upstreams: { auth: auth.url, api: upstream.url },
     routes: [
@@ -151,7 +200,11 @@ test('secured Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (auth over HTTPS
 
   // A request through the interceptor, and a forged token (token-tampering alerts on first sight)
   const basic = 'Basic ' + Buffer.from('demo-web:demo-web-secret').toString('base64');
-  const tokenRes = await fetch(`${edge}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=alice&password=alice-pw' });
+  const tokenRes = await fetch(`${edge}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=password&username=alice&password=alice-pw',
+  });
   assert.equal(tokenRes.status, 200);
   const { access_token: token } = (await tokenRes.json()) as { access_token: string };
   const ok = await fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${token}` } });
@@ -171,7 +224,10 @@ test('secured Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (auth over HTTPS
   stops.push(() => es.close());
   const validated = await until('the request indexed', async () => {
     await es.indices.refresh({ index: 'logs-jwt_audit.events-secured' });
-    const r = await es.search<Record<string, any>>({ index: 'logs-jwt_audit.events-secured', query: { query_string: { query: 'user.id:alice AND url.path:"/api/orders" AND event.outcome:success' } } });
+    const r = await es.search<Record<string, any>>({
+      index: 'logs-jwt_audit.events-secured',
+      query: { query_string: { query: 'user.id:alice AND url.path:"/api/orders" AND event.outcome:success' } },
+    });
     return r.hits.hits[0];
   });
   await until('the event archived', async () => prove(localStorage(archiveDir), validated._id!));
@@ -181,17 +237,30 @@ test('secured Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (auth over HTTPS
   });
   // the archiver publishes a checkpoint naming the sealed segment
   const archiveArgs = ['--dir', archiveDir, '--jwks', path.join(keysDir, 'archive-public.jwks.json')];
-  await until('a checkpoint published', async () => ((await audit(['archive', 'head', '--from-topic', ...archiveArgs], cliEnv)).code === 0 ? true : undefined), 30_000);
+  await until(
+    'a checkpoint published',
+    async () => ((await audit(['archive', 'head', '--from-topic', ...archiveArgs], cliEnv)).code === 0 ? true : undefined),
+    30_000,
+  );
 
   // Every CLI command that talks to Kafka or Elasticsearch, with the documented variables only
   const since = new Date(Date.now() - 3_600_000).toISOString();
   const commands: Array<[string[], (r: Ran) => void]> = [
-    [['search', `event.id:"${validated._id}"`, '--index', 'logs-jwt_audit.events-secured', '--json'], (r) => assert.equal((JSON.parse(r.stdout.trim()) as { event: { id: string } }).event.id, validated._id)],
+    [
+      ['search', `event.id:"${validated._id}"`, '--index', 'logs-jwt_audit.events-secured', '--json'],
+      (r) => assert.equal((JSON.parse(r.stdout.trim()) as { event: { id: string } }).event.id, validated._id),
+    ],
     [['search', '--alerts', 'rule.name:token-tampering', '--json'], (r) => assert.match(r.stdout, /token-tampering/)],
-    [['alerts', 'tail', '--from-beginning', '--rule', 'token-tampering', '--max', '1', '--json'], (r) => assert.equal((JSON.parse(r.stdout.trim()) as { rule: { name: string } }).rule.name, 'token-tampering')],
+    [
+      ['alerts', 'tail', '--from-beginning', '--rule', 'token-tampering', '--max', '1', '--json'],
+      (r) => assert.equal((JSON.parse(r.stdout.trim()) as { rule: { name: string } }).rule.name, 'token-tampering'),
+    ],
     [['archive', 'verify', '--from-topic', ...archiveArgs], (r) => assert.match(r.stdout, /^OK: /m)],
     [['archive', 'head', '--from-topic', ...archiveArgs], (r) => assert.match(r.stdout, /sha256:[0-9a-f]{64}/)],
-    [['archive', 'export', '--from', since, '--to', new Date(Date.now() + 60_000).toISOString(), '--dir', archiveDir], (r) => assert.ok(r.stdout.includes(validated._id!)), ],
+    [
+      ['archive', 'export', '--from', since, '--to', new Date(Date.now() + 60_000).toISOString(), '--dir', archiveDir],
+      (r) => assert.ok(r.stdout.includes(validated._id!)),
+    ],
     [['topics', 'apply', '--json'], (r) => assert.deepEqual((JSON.parse(r.stdout) as { created: string[] }).created, [])],
     [['topics', 'list'], (r) => assert.match(r.stdout, /audit\.raw\.v1/)],
     [['dlq', 'replay', '--dry-run', '--stage', 'masker', '--json'], (r) => assert.ok((JSON.parse(r.stdout) as { matched: number }).matched >= 1, r.stdout)],
@@ -219,7 +288,11 @@ test('secured Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (auth over HTTPS
   const esFaults: Array<[string, Record<string, string | undefined>, RegExp]> = [
     ['bad API key', { AUDIT_ES_API_KEY: Buffer.from(`${apiKeyId}:wrong`).toString('base64') }, /refused the API key.*AUDIT_ES_API_KEY/],
     ['unknown API key id', { AUDIT_ES_API_KEY: Buffer.from('nobody:x').toString('base64') }, /AUDIT_ES_API_KEY/],
-    ['wrong password', { AUDIT_ES_API_KEY: undefined, AUDIT_ES_USERNAME: 'elastic', AUDIT_ES_PASSWORD: 'wrong' }, /refused user "elastic".*AUDIT_ES_USERNAME and AUDIT_ES_PASSWORD/],
+    [
+      'wrong password',
+      { AUDIT_ES_API_KEY: undefined, AUDIT_ES_USERNAME: 'elastic', AUDIT_ES_PASSWORD: 'wrong' },
+      /refused user "elastic".*AUDIT_ES_USERNAME and AUDIT_ES_PASSWORD/,
+    ],
     ['unknown user', { AUDIT_ES_API_KEY: undefined, AUDIT_ES_USERNAME: 'mallory', AUDIT_ES_PASSWORD: 'es-pw' }, /refused user "mallory".*AUDIT_ES_PASSWORD/],
     ['no credentials', { AUDIT_ES_API_KEY: undefined }, /requires authentication.*AUDIT_ES_API_KEY, or AUDIT_ES_USERNAME and AUDIT_ES_PASSWORD/],
     ['http against HTTPS', { AUDIT_ES_URL: search.url.replace('https:', 'http:') }, /answers HTTPS only: AUDIT_ES_URL/],
@@ -227,23 +300,37 @@ test('secured Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (auth over HTTPS
   ];
   const withEnv = (over: Record<string, string | undefined>) => {
     const env: Record<string, string> = { ...cliEnv };
-    for (const [k, v] of Object.entries(over)) if (v === undefined) delete env[k];
-    else env[k] = v;
+    for (const [k, v] of Object.entries(over))
+      if (v === undefined) delete env[k];
+      else env[k] = v;
     return env;
   };
   const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
     ...kafkaFaults.map(([what, over, re], i): [string, string[], Record<string, string>, RegExp] => [
       `Kafka ${what}`,
       // each fault through another command, so every Kafka-talking command meets one
-      [['alerts', 'tail', '--max', '1'], ['topics', 'apply'], ['dlq', 'replay', '--dry-run'], ['archive', 'head', '--from-topic', ...archiveArgs]][i % 4]!,
+      [
+        ['alerts', 'tail', '--max', '1'],
+        ['topics', 'apply'],
+        ['dlq', 'replay', '--dry-run'],
+        ['archive', 'head', '--from-topic', ...archiveArgs],
+      ][i % 4]!,
       withEnv(over),
       re,
     ]),
-    ...esFaults.map(([what, over, re]): [string, string[], Record<string, string>, RegExp] => [`Elasticsearch ${what}`, ['search', '--since', '1h'], withEnv(over), re]),
+    ...esFaults.map(([what, over, re]): [string, string[], Record<string, string>, RegExp] => [
+      `Elasticsearch ${what}`,
+      ['search', '--since', '1h'],
+      withEnv(over),
+      re,
+    ]),
   ];
   const failures = await pooled(cases, 3, async ([what, args, env, re]) => ({ what, args, re, r: await audit(args, env) }));
   for (const { what, args, re, r } of failures) {
-    const lines = r.stderr.trim().split('\n').filter((l) => !/^waiting for /.test(l));
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !/^waiting for /.test(l));
     assert.equal(r.code, 2, `${what} (audit ${args.join(' ')}): exit ${r.code}\n${r.stderr}`);
     assert.equal(lines.length, 1, `${what}: one line\n${r.stderr}`);
     assert.match(lines[0]!, re, what);
@@ -251,18 +338,29 @@ test('secured Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (auth over HTTPS
   }
 
   // The services: the same translation decides their start failure (log line, exit 2); a real one for each kind
-  const wrongKafka = configOf<MaskerConfig>('masker', maskerConfigSchema, maskerDefaults, maskerEnv, { AUDIT_KAFKA_SASL_PASSWORD_FILE: path.join(dir, 'wrong-password') });
+  const wrongKafka = configOf<MaskerConfig>('masker', maskerConfigSchema, maskerDefaults, maskerEnv, {
+    AUDIT_KAFKA_SASL_PASSWORD_FILE: path.join(dir, 'wrong-password'),
+  });
   const failedMasker = createMaskerService({ ...wrongKafka, ops: {}, groupId: 'secured-wrong' }, { logger });
-  const maskerErr = await failedMasker.start().then(() => undefined, (err: unknown) => err);
+  const maskerErr = await failedMasker.start().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   await failedMasker.stop().catch(() => undefined);
   assert.ok(maskerErr, 'the masker does not start with a wrong password');
   const maskerExit = await startFailure(maskerErr, { kafka: wrongKafka.kafka });
   assert.equal(maskerExit.exitCode, 2);
   assert.match(maskerExit.message, /AUDIT_KAFKA_SASL_PASSWORD/);
 
-  const wrongEs = configOf<IndexerConfig>('indexer', indexerConfigSchema, indexerDefaults, indexerEnv, { AUDIT_ES_PASSWORD: 'wrong', AUDIT_INDEXER_GROUP_ID: 'secured-wrong' });
+  const wrongEs = configOf<IndexerConfig>('indexer', indexerConfigSchema, indexerDefaults, indexerEnv, {
+    AUDIT_ES_PASSWORD: 'wrong',
+    AUDIT_INDEXER_GROUP_ID: 'secured-wrong',
+  });
   const failedIndexer = createIndexerService({ ...wrongEs, ops: {} }, { logger });
-  const indexerErr = await failedIndexer.start().then(() => undefined, (err: unknown) => err);
+  const indexerErr = await failedIndexer.start().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   await failedIndexer.stop().catch(() => undefined);
   assert.ok(indexerErr, 'the indexer does not start when Elasticsearch refuses its password (no endless wait)');
   const indexerExit = await startFailure(indexerErr, { kafka: wrongEs.kafka, elasticsearch: wrongEs.elasticsearch });

@@ -15,18 +15,42 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const services = readdirSync(path.join(root, 'services')).filter((s) => existsSync(path.join(root, 'services', s, 'testdata', 'invalid.expected.json')));
 
 // what a deployment gives through the environment (the config-testdata tests give the same)
-const SECRETS = { AUDIT_WEBHOOK_SECRET: 'a-test-webhook-secret-long-enough', AUDIT_MASKING_HMAC_KEY: 'a-test-hmac-key-of-enough-length', AUDIT_DEMO_WEBHOOK_SECRET: 'a-demo-webhook-secret-long-enough' };
+const SECRETS = {
+  AUDIT_WEBHOOK_SECRET: 'a-test-webhook-secret-long-enough',
+  AUDIT_MASKING_HMAC_KEY: 'a-test-hmac-key-of-enough-length',
+  AUDIT_DEMO_WEBHOOK_SECRET: 'a-demo-webhook-secret-long-enough',
+};
 
 function run(service: string): Promise<{ code: number | null; lines: Array<{ level: number; msg: string; problems?: string[] }>; out: string }> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(root, 'services', service, 'src', 'main.ts'), '--config', path.join(root, 'services', service, 'testdata', 'invalid.json')], {
-    env: { ...process.env, AUDIT_LOG_LEVEL: 'info', AUDIT_LOG_PRETTY: '0', ...SECRETS },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      path.join(root, 'services', service, 'src', 'main.ts'),
+      '--config',
+      path.join(root, 'services', service, 'testdata', 'invalid.json'),
+    ],
+    {
+      env: { ...process.env, AUDIT_LOG_LEVEL: 'info', AUDIT_LOG_PRETTY: '0', ...SECRETS },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   return new Promise((resolve) =>
-    child.once('exit', (code) => resolve({ code, out, lines: out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; problems?: string[] }) })),
+    child.once('exit', (code) =>
+      resolve({
+        code,
+        out,
+        lines: out
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { level: number; msg: string; problems?: string[] }),
+      }),
+    ),
   );
 }
 
@@ -40,7 +64,11 @@ test('every main.ts: an invalid config file is one fatal line naming every probl
     assert.equal(fatal.length, 1, `${service}: ${r.out}`);
     const problems = fatal[0]!.problems ?? [];
     assert.equal(problems.length, expected.length, `${service}: ${JSON.stringify(problems)}`);
-    for (const field of expected) assert.ok(problems.some((p) => p.startsWith(field)), `${service}: ${field} in ${JSON.stringify(problems)}`);
+    for (const field of expected)
+      assert.ok(
+        problems.some((p) => p.startsWith(field)),
+        `${service}: ${field} in ${JSON.stringify(problems)}`,
+      );
     assert.match(fatal[0]!.msg, new RegExp(`^invalid configuration for ${service}:`));
   }
 });

@@ -26,12 +26,20 @@ test('through the interceptor: sign-in and sign-out pushed through the ingest AP
   const { edge, es } = p;
   const push = async (event: object) => {
     const body = JSON.stringify(event);
-    const r = await fetch(`${edge}/audit/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-audit-signature': signIngestBody(ingestKey, body), 'x-audit-key-id': 'k1' }, body });
+    const r = await fetch(`${edge}/audit/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-audit-signature': signIngestBody(ingestKey, body), 'x-audit-key-id': 'k1' },
+      body,
+    });
     assert.ok(r.status < 300, `ingest answered ${r.status}: ${await r.text()}`);
   };
 
   const basic = DEMO_CLIENT_BASIC;
-  const tokenRes = await fetch(`${edge}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=alice&password=alice-pw' });
+  const tokenRes = await fetch(`${edge}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=password&username=alice&password=alice-pw',
+  });
   assert.equal(tokenRes.status, 200);
   const { access_token: token } = (await tokenRes.json()) as { access_token: string };
   const sid = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid?: string }).sid;
@@ -42,9 +50,18 @@ test('through the interceptor: sign-in and sign-out pushed through the ingest AP
     assert.equal(r.status, 200);
     await r.arrayBuffer();
   }
-  await push({ type: 'session.ended', occurredAt: new Date(Date.now() + 5).toISOString(), subject: 'alice', clientId: 'demo-web', session: { id: sid, reason: 'logout' } });
+  await push({
+    type: 'session.ended',
+    occurredAt: new Date(Date.now() + 5).toISOString(),
+    subject: 'alice',
+    clientId: 'demo-web',
+    session: { id: sid, reason: 'logout' },
+  });
 
-  type Doc = { event: { reason?: string }; jwt_audit: { session: { basis: string; sid: string; explicit_start: boolean; end_detail?: string; requests: number; open: boolean } } };
+  type Doc = {
+    event: { reason?: string };
+    jwt_audit: { session: { basis: string; sid: string; explicit_start: boolean; end_detail?: string; requests: number; open: boolean } };
+  };
   let docs: Doc[] = [];
   await until(
     'an ended session of alice with its 3 requests',

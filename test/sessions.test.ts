@@ -65,23 +65,51 @@ function request(sub: string, o: { sid?: string | null; jti?: string; expInMs?: 
   };
 }
 
-function lifecycle(kind: 'session.started' | 'session.ended' | 'token.revoked' | 'subject.deprovisioned', sub: string, o: { sid?: string; jti?: string; reason?: string } = {}): AuditEvent {
+function lifecycle(
+  kind: 'session.started' | 'session.ended' | 'token.revoked' | 'subject.deprovisioned',
+  sub: string,
+  o: { sid?: string; jti?: string; reason?: string } = {},
+): AuditEvent {
   const at = Date.now();
   return {
-    ...base, id: newId(), kind, occurredAt: at, observedAt: at, actor: { ...base.actor, sub }, http: null, trace: null,
+    ...base,
+    id: newId(),
+    kind,
+    occurredAt: at,
+    observedAt: at,
+    actor: { ...base.actor, sub },
+    http: null,
+    trace: null,
     token: kind === 'token.revoked' ? { ...base.token!, sid: null, jti: o.jti ?? null } : null,
     session: o.sid ? { id: o.sid, reason: o.reason ?? null } : null,
     attributes: o.reason && kind === 'token.revoked' ? { reason: o.reason } : {},
   };
 }
 
-const send = (events: AuditEvent[]) => producer.send(TOPICS.enriched, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+const send = (events: AuditEvent[]) =>
+  producer.send(
+    TOPICS.enriched,
+    events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })),
+  );
 
 interface SessionDoc {
   user: { id: string };
   /** ECS event.reason: why the session ended. */
   event: { reason?: string };
-  jwt_audit: { session: { id: string; open: boolean; end_detail?: string; requests: number; ips?: string[]; alerts: number; alert_rules?: string[]; after_end: number; explicit_start: boolean; revision: number } };
+  jwt_audit: {
+    session: {
+      id: string;
+      open: boolean;
+      end_detail?: string;
+      requests: number;
+      ips?: string[];
+      alerts: number;
+      alert_rules?: string[];
+      after_end: number;
+      explicit_start: boolean;
+      revision: number;
+    };
+  };
 }
 
 async function sessionsOf(sub: string): Promise<SessionDoc[]> {
@@ -126,7 +154,17 @@ test('sessions started and ended by each reason, summaries searchable, activity 
     rules: { ...sessionizerDefaults.rules, idleMs: 30 * MIN, expiryGraceMs: MIN },
   };
   const clock = () => Date.now() + skew;
-  const indexer = createIndexerService({ ...indexerDefaults, kafka: { brokers: [broker.address], clientId: 'indexer' }, elasticsearch: { url: node.url }, ops: {}, groupId: 'indexer-test', namespace: 'test' }, { logger });
+  const indexer = createIndexerService(
+    {
+      ...indexerDefaults,
+      kafka: { brokers: [broker.address], clientId: 'indexer' },
+      elasticsearch: { url: node.url },
+      ops: {},
+      groupId: 'indexer-test',
+      namespace: 'test',
+    },
+    { logger },
+  );
   const running: SessionizerService[] = [];
   try {
     await indexer.start();
@@ -145,7 +183,12 @@ test('sessions started and ended by each reason, summaries searchable, activity 
     await send([request('carol', { sid: 's-carol', expInMs: 2 * MIN })]);
     await send([request('dave', { expInMs: 600 * MIN })]);
     // an alert about alice's session
-    const alert: Alert = { ...(readSchemaFile('examples/alert.json') as Alert), id: newId(), rule: 'token-multi-origin', keys: { subject: 'alice', jti: null, ip: null, clientId: null, familyId: null, sessionId: 's-alice' } };
+    const alert: Alert = {
+      ...(readSchemaFile('examples/alert.json') as Alert),
+      id: newId(),
+      rule: 'token-multi-origin',
+      keys: { subject: 'alice', jti: null, ip: null, clientId: null, familyId: null, sessionId: 's-alice' },
+    };
     await producer.send(TOPICS.alerts, [{ key: 'sub:alice', ...alertCodec.encode(alert) }]);
 
     const alice = await sessionWhen('alice', (s) => s.end_reason === 'sign_out' && s.alerts === 1);
@@ -192,8 +235,11 @@ test('sessions started and ended by each reason, summaries searchable, activity 
     });
     const ended = new Map(derived.filter((e) => e.kind === 'session.ended').map((e) => [e.actor.sub, e.session?.reason]));
     assert.deepEqual(Object.fromEntries(ended), { bob: 'revocation', erin: 'deprovisioning', carol: 'token_expiry', dave: 'idle_timeout' });
-    const started = derived.filter((e) => e.kind === 'session.started').map((e) => e.actor.sub).sort();
-    assert.deepEqual(started, ['bob', 'carol', 'dave', 'erin'], 'alice\'s was pushed; nobody started twice across the restart');
+    const started = derived
+      .filter((e) => e.kind === 'session.started')
+      .map((e) => e.actor.sub)
+      .sort();
+    assert.deepEqual(started, ['bob', 'carol', 'dave', 'erin'], "alice's was pushed; nobody started twice across the restart");
     assert.equal(new Set(derived.map((e) => e.id)).size, derived.length);
 
     // the same through the search a user runs: every end reason is a term

@@ -33,7 +33,10 @@ test('npm start: external Kafka/Elasticsearch settings are read as the services 
   // generated: each wrong setting alone, then all of them at once
   const missing = path.join(dir, 'missing.pem');
   const bad: Array<[Record<string, string>, RegExp]> = [
-    [{ AUDIT_KAFKA_SASL_MECHANISM: 'gssapi', AUDIT_KAFKA_SASL_USERNAME: 'u', AUDIT_KAFKA_SASL_PASSWORD: 'p' }, /kafka\.sasl\.mechanism: must be one of .*AUDIT_KAFKA_SASL_MECHANISM/],
+    [
+      { AUDIT_KAFKA_SASL_MECHANISM: 'gssapi', AUDIT_KAFKA_SASL_USERNAME: 'u', AUDIT_KAFKA_SASL_PASSWORD: 'p' },
+      /kafka\.sasl\.mechanism: must be one of .*AUDIT_KAFKA_SASL_MECHANISM/,
+    ],
     [{ AUDIT_KAFKA_SASL_MECHANISM: 'plain' }, /kafka\.sasl.*username/],
     [{ AUDIT_KAFKA_SASL_PASSWORD_FILE: missing }, /AUDIT_KAFKA_SASL_PASSWORD_FILE: cannot read/],
     [{ AUDIT_KAFKA_SSL: 'yes please' }, /AUDIT_KAFKA_SSL/],
@@ -44,8 +47,22 @@ test('npm start: external Kafka/Elasticsearch settings are read as the services 
   ];
   for (const [env, pattern] of bad) {
     const { problems } = readStartSettings(root, { AUDIT_KAFKA_BROKERS: 'kafka:9093', AUDIT_ES_URL: 'https://es:9200', ...env });
-    assert.ok(problems.some((p) => pattern.test(p)), `${JSON.stringify(env)} -> ${JSON.stringify(problems)}`);
+    assert.ok(
+      problems.some((p) => pattern.test(p)),
+      `${JSON.stringify(env)} -> ${JSON.stringify(problems)}`,
+    );
   }
-  const all = readStartSettings(root, { AUDIT_KAFKA_BROKERS: 'kafka:9093', AUDIT_KAFKA_SASL_MECHANISM: 'gssapi', AUDIT_KAFKA_SASL_USERNAME: 'u', AUDIT_KAFKA_SASL_PASSWORD: 'p', AUDIT_ES_URL: 'nope', AUDIT_ES_CA_FILE: missing });
-  for (const v of ['AUDIT_KAFKA_SASL_MECHANISM', 'AUDIT_ES_URL', 'AUDIT_ES_CA_FILE']) assert.ok(all.problems.some((p) => p.includes(v)), `${v} named in ${JSON.stringify(all.problems)}`);
+  const all = readStartSettings(root, {
+    AUDIT_KAFKA_BROKERS: 'kafka:9093',
+    AUDIT_KAFKA_SASL_MECHANISM: 'gssapi',
+    AUDIT_KAFKA_SASL_USERNAME: 'u',
+    AUDIT_KAFKA_SASL_PASSWORD: 'p',
+    AUDIT_ES_URL: 'nope',
+    AUDIT_ES_CA_FILE: missing,
+  });
+  for (const v of ['AUDIT_KAFKA_SASL_MECHANISM', 'AUDIT_ES_URL', 'AUDIT_ES_CA_FILE'])
+    assert.ok(
+      all.problems.some((p) => p.includes(v)),
+      `${v} named in ${JSON.stringify(all.problems)}`,
+    );
 });

@@ -44,8 +44,22 @@ process.on('SIGTERM', () => srv.close(() => process.exit(0)));
   try {
     const flaky = path.join(dir, 'flaky.port');
     const steady = path.join(dir, 'steady.port');
-    await supervisor.start({ name: 'flaky', script, env: { FLAKY: '1', PORT_FILE: flaky }, ready: probe(flaky), readyTimeoutMs: 30_000, healthy: probe(flaky) });
-    await supervisor.start({ name: 'steady', script, env: { FLAKY: '0', PORT_FILE: steady }, ready: probe(steady), readyTimeoutMs: 30_000, healthy: probe(steady) });
+    await supervisor.start({
+      name: 'flaky',
+      script,
+      env: { FLAKY: '1', PORT_FILE: flaky },
+      ready: probe(flaky),
+      readyTimeoutMs: 30_000,
+      healthy: probe(flaky),
+    });
+    await supervisor.start({
+      name: 'steady',
+      script,
+      env: { FLAKY: '0', PORT_FILE: steady },
+      ready: probe(steady),
+      readyTimeoutMs: 30_000,
+      healthy: probe(steady),
+    });
     await until('the unhealthy component restarted twice', () => supervisor.restartsOf('flaky') >= 2, 60_000);
     assert.ok(lines.some((l) => /flaky is unhealthy; restarting it if it stays so for 1500 ms/.test(l)));
     assert.ok(lines.some((l) => /flaky unhealthy for \d+ ms: restarting it/.test(l)));
@@ -60,16 +74,30 @@ process.on('SIGTERM', () => srv.close(() => process.exit(0)));
 });
 
 test('AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS: 0 or 10 s .. 24 h, anything else named as a problem', () => {
-  const problem = (v: string) => readStartSettings(root, { AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS: v }).problems.filter((p) => p.startsWith('AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS'));
+  const problem = (v: string) =>
+    readStartSettings(root, { AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS: v }).problems.filter((p) => p.startsWith('AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS'));
   assert.equal(readStartSettings(root, {}).settings.unhealthyRestartMs, 120_000, 'default: 2 minutes');
   let seed = 11;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const valid = ['0', '10000', '86400000', ...Array.from({ length: 50 }, () => String(10_000 + Math.floor(random() * (86_400_000 - 10_000))))];
   for (const v of valid) {
     assert.deepEqual(problem(v), [], v);
     assert.equal(readStartSettings(root, { AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS: v }).settings.unhealthyRestartMs, Number(v));
   }
-  const invalid = ['1', '9999', '86400001', '-1', '-10000', '1e5', '10000.5', 'abc', '0x2710', '12 000', '120s', ...Array.from({ length: 30 }, () => String(1 + Math.floor(random() * 9_999)))];
+  const invalid = [
+    '1',
+    '9999',
+    '86400001',
+    '-1',
+    '-10000',
+    '1e5',
+    '10000.5',
+    'abc',
+    '0x2710',
+    '12 000',
+    '120s',
+    ...Array.from({ length: 30 }, () => String(1 + Math.floor(random() * 9_999))),
+  ];
   for (const v of invalid) {
     const p = problem(v);
     assert.equal(p.length, 1, v);

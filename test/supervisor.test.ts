@@ -53,7 +53,11 @@ test('killAll() kills every component at once, each in its own process group', a
   assert.ok(pids.every(alive));
   sup.killAll();
   await until('every component gone', () => !pids.some(alive), 30_000);
-  assert.deepEqual(lines.filter((l) => /restarting/.test(l)), [], 'nothing is restarted after killAll');
+  assert.deepEqual(
+    lines.filter((l) => /restarting/.test(l)),
+    [],
+    'nothing is restarted after killAll',
+  );
 });
 
 test('a supervisor killed with SIGKILL leaves no component running: each stops itself gracefully', async (t) => {

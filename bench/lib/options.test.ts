@@ -13,7 +13,28 @@ const NUMERIC: Array<[string, keyof typeof DEFAULTS, number, number]> = [
 
 /** Values no whole-number option may take: generated around every shape a typo or an attacker tries. */
 function badNumbers(min: number, max: number): string[] {
-  const out = ['', ' ', '-1', '+5', '1.5', '1e3', '0x10', 'NaN', 'Infinity', '-0', '1,000', '1_000', '٣', '１０', '10s', 's10', '\u0000', '9'.repeat(400), String(max + 1), String(Number.MAX_SAFE_INTEGER + 2)];
+  const out = [
+    '',
+    ' ',
+    '-1',
+    '+5',
+    '1.5',
+    '1e3',
+    '0x10',
+    'NaN',
+    'Infinity',
+    '-0',
+    '1,000',
+    '1_000',
+    '٣',
+    '１０',
+    '10s',
+    's10',
+    '\u0000',
+    '9'.repeat(400),
+    String(max + 1),
+    String(Number.MAX_SAFE_INTEGER + 2),
+  ];
   if (min > 0) out.push(String(min - 1));
   for (let i = 0; i < 40; i++) {
     const n = Math.floor(Math.random() * max) + min;
@@ -25,7 +46,11 @@ function badNumbers(min: number, max: number): string[] {
 test('every whole-number option refuses malformed and out-of-range values, naming the option and the range', () => {
   for (const [flag, , min, max] of NUMERIC) {
     for (const raw of badNumbers(min, max)) {
-      assert.throws(() => parseOptions({ [flag]: raw }), (err: Error) => err.message.includes(`--${flag}: expected a whole number ${min}..${max}`) && err.message.includes(JSON.stringify(raw)), `--${flag} ${JSON.stringify(raw)}`);
+      assert.throws(
+        () => parseOptions({ [flag]: raw }),
+        (err: Error) => err.message.includes(`--${flag}: expected a whole number ${min}..${max}`) && err.message.includes(JSON.stringify(raw)),
+        `--${flag} ${JSON.stringify(raw)}`,
+      );
     }
   }
 });
@@ -45,7 +70,21 @@ test('--rates takes comma-separated rates in order and refuses any list with a b
     const rates = Array.from({ length: 1 + (i % 20) }, () => 1 + Math.floor(Math.random() * 100_000));
     assert.deepEqual(parseOptions({ rates: rates.join(',') }).rates, rates);
   }
-  for (const bad of ['', ',', '1000,', ',1000', '1000,,3000', '1000;3000', '1000 3000', '0', '100001', '1000,-5', '1000,abc', '1e3', Array(21).fill('1').join(',')]) {
+  for (const bad of [
+    '',
+    ',',
+    '1000,',
+    ',1000',
+    '1000,,3000',
+    '1000;3000',
+    '1000 3000',
+    '0',
+    '100001',
+    '1000,-5',
+    '1000,abc',
+    '1e3',
+    Array(21).fill('1').join(','),
+  ]) {
     assert.throws(() => parseOptions({ rates: bad }), /--rates: /, JSON.stringify(bad));
   }
 });

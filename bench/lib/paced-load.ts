@@ -57,7 +57,14 @@ export function pacedLoad(
       if (++answered < total) return;
       agent.destroy();
       const ms = (p: number) => +(histogram.percentile(p) / 1000).toFixed(2);
-      resolve({ due: total, sent, ok, failed: total - ok, achievedRate: Math.round((sent * 1000) / Math.max(1, lastSentAt - start)), http: { p50: ms(50), p99: ms(99), max: +(histogram.max / 1000).toFixed(2) } });
+      resolve({
+        due: total,
+        sent,
+        ok,
+        failed: total - ok,
+        achievedRate: Math.round((sent * 1000) / Math.max(1, lastSentAt - start)),
+        http: { p50: ms(50), p99: ms(99), max: +(histogram.max / 1000).toFixed(2) },
+      });
     };
     const fire = (i: number, dueAt: number) => {
       const r = make(i);

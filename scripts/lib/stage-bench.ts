@@ -15,7 +15,15 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from '@jwt-audit/kafka';
 import { eventCodec, newId, partitionKey, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
-import { createAuditProducer, createConsumerRunner, createKafkaClient, createTransformStage, defaultTopics, ensureTopics, type AuditProducer } from '@jwt-audit/kafka';
+import {
+  createAuditProducer,
+  createConsumerRunner,
+  createKafkaClient,
+  createTransformStage,
+  defaultTopics,
+  ensureTopics,
+  type AuditProducer,
+} from '@jwt-audit/kafka';
 import { createLogger, createMetrics, type Metrics } from '@jwt-audit/runtime';
 import { cpuMicros } from './proc-cpu.js';
 
@@ -37,7 +45,11 @@ export function cpuSeconds(pid: number): number {
 
 export async function until(fn: () => boolean | Promise<boolean>, ms = 600_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!(await Promise.resolve().then(fn).catch(() => false))) {
+  while (
+    !(await Promise.resolve()
+      .then(fn)
+      .catch(() => false))
+  ) {
     if (Date.now() > end) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -54,7 +66,22 @@ export interface Bench {
 export async function startBench(): Promise<Bench> {
   const dir = mkdtempSync(path.join(tmpdir(), 'stage-bench-'));
   const port = await freePort();
-  const brokerProc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(root, 'packages/embedded-kafka/src/bin.ts'), '--dir', dir, '--port', String(port), '--log-level', 'warn'], { stdio: 'ignore' });
+  const brokerProc = spawn(
+    process.execPath,
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      path.join(root, 'packages/embedded-kafka/src/bin.ts'),
+      '--dir',
+      dir,
+      '--port',
+      String(port),
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'ignore' },
+  );
   const brokers = [`127.0.0.1:${port}`];
   const kafka = createKafkaClient({ brokers, clientId: 'bench' }, logger);
   await until(async () => (await ensureTopics(kafka, [...defaultTopics(3), { topic: 'bench.passthrough', numPartitions: 3 }]), true), 30_000);
@@ -89,7 +116,17 @@ const UAS = [
 export function rawEvent(i: number): AuditEvent {
   const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
   const planted = i % 4 === 0 ? ` contact bob${i}@example.org card 4111 1111 1111 1111 tok eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2ln` : '';
-  const body = JSON.stringify({ sku: `A-${i}`, quantity: i % 5, customer: { name: 'Alice Example', email: `alice${i % 100}@example.com`, phone: '+1 415-555-0142' }, password: `pw-${i}`, note: `deliver after 5pm${planted}`, items: [{ id: 1, price: 9.99 }, { id: 2, price: 19.5 }] });
+  const body = JSON.stringify({
+    sku: `A-${i}`,
+    quantity: i % 5,
+    customer: { name: 'Alice Example', email: `alice${i % 100}@example.com`, phone: '+1 415-555-0142' },
+    password: `pw-${i}`,
+    note: `deliver after 5pm${planted}`,
+    items: [
+      { id: 1, price: 9.99 },
+      { id: 2, price: 19.5 },
+    ],
+  });
   return {
     ...base,
     id: newId(),
@@ -102,7 +139,12 @@ export function rawEvent(i: number): AuditEvent {
         ...base.http!.request,
         path: `/orders/${i}`,
         query: `page=${i % 10}&access_token=opaque-${i}&sort=desc`,
-        headers: { 'content-type': 'application/json', authorization: `sha256:${'ab'.repeat(32)}`, 'x-request-id': `req-${i}`, 'user-agent': UAS[i % UAS.length]! },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `sha256:${'ab'.repeat(32)}`,
+          'x-request-id': `req-${i}`,
+          'user-agent': UAS[i % UAS.length]!,
+        },
         body: { contentType: 'application/json', size: body.length, truncated: false, sha256: null, content: body },
       },
     },
@@ -131,7 +173,15 @@ export async function passThrough(b: Bench, inputTopic: string, groupId: string)
     producer: b.producer,
     partitionsConsumedConcurrently: 3,
     handler: async (records) => {
-      await b.producer.send('bench.passthrough', records.map((r) => ({ key: r.key, value: r.value, headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, String(v)])), timestamp: r.timestamp })));
+      await b.producer.send(
+        'bench.passthrough',
+        records.map((r) => ({
+          key: r.key,
+          value: r.value,
+          headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, String(v)])),
+          timestamp: r.timestamp,
+        })),
+      );
       seen += records.length;
     },
   });
@@ -164,7 +214,18 @@ export const quietMetrics = () => createMetrics({ defaultMetrics: false });
 /** The same transform stage the services use, with a transform that returns its input. */
 export async function identityStage(b: Bench, inputTopic: string, groupId: string): Promise<number> {
   const metrics = quietMetrics();
-  const stage = createTransformStage({ kafka: b.kafka, groupId, stage: 'identity', inputTopic, outputTopic: 'bench.passthrough', logger, producer: b.producer, metrics, partitionsConsumedConcurrently: 3, transform: (e) => e });
+  const stage = createTransformStage({
+    kafka: b.kafka,
+    groupId,
+    stage: 'identity',
+    inputTopic,
+    outputTopic: 'bench.passthrough',
+    logger,
+    producer: b.producer,
+    metrics,
+    partitionsConsumedConcurrently: 3,
+    transform: (e) => e,
+  });
   await stage.start();
   const t = process.hrtime.bigint();
   await until(async () => (await processed(metrics, 'identity')) >= N);

@@ -1,7 +1,18 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { ConfigError, ES_ENV, esConfigSchema, KAFKA_ENV, kafkaConfigSchema, kafkaTlsOption, loadConfig, esClientOptions, type EsConnectionConfig, type KafkaConnectionConfig } from '@jwt-audit/runtime';
+import {
+  ConfigError,
+  ES_ENV,
+  esConfigSchema,
+  KAFKA_ENV,
+  kafkaConfigSchema,
+  kafkaTlsOption,
+  loadConfig,
+  esClientOptions,
+  type EsConnectionConfig,
+  type KafkaConnectionConfig,
+} from '@jwt-audit/runtime';
 import type { StartSettings } from './components.js';
 
 /**
@@ -9,9 +20,23 @@ import type { StartSettings } from './components.js';
  * services' own loader now, so a wrong one is named before 10 processes start and each reports it.
  * The embedded parts need none, but a setting given is checked all the same.
  */
-function connection<T>(key: 'kafka' | 'elasticsearch', schema: object, env: Record<string, string>, defaults: T, environment: NodeJS.ProcessEnv, problems: string[]): T {
+function connection<T>(
+  key: 'kafka' | 'elasticsearch',
+  schema: object,
+  env: Record<string, string>,
+  defaults: T,
+  environment: NodeJS.ProcessEnv,
+  problems: string[],
+): T {
   try {
-    const cfg = loadConfig<Record<string, T>>({ service: 'npm start', schema: { type: 'object', additionalProperties: false, properties: { [key]: schema } }, defaults: { [key]: defaults }, env, environment, argv: [] });
+    const cfg = loadConfig<Record<string, T>>({
+      service: 'npm start',
+      schema: { type: 'object', additionalProperties: false, properties: { [key]: schema } },
+      defaults: { [key]: defaults },
+      env,
+      environment,
+      argv: [],
+    });
     // the PEM files are read as the services will read them (an unreadable one is named)
     if (key === 'kafka') kafkaTlsOption(cfg[key] as KafkaConnectionConfig, 'npm start');
     else esClientOptions(cfg[key] as EsConnectionConfig, 'npm start');
@@ -57,7 +82,10 @@ export function readStartSettings(root: string, env: NodeJS.ProcessEnv): { setti
     }
     return n;
   };
-  const ports = Object.fromEntries(Object.entries(PORTS).map(([variable, [key]]) => [key, port(variable as keyof typeof PORTS)])) as Record<(typeof PORTS)[keyof typeof PORTS][0], number>;
+  const ports = Object.fromEntries(Object.entries(PORTS).map(([variable, [key]]) => [key, port(variable as keyof typeof PORTS)])) as Record<
+    (typeof PORTS)[keyof typeof PORTS][0],
+    number
+  >;
   const externalKafka = env.AUDIT_KAFKA_BROKERS === '' ? undefined : env.AUDIT_KAFKA_BROKERS;
   if (externalKafka !== undefined) {
     const brokers = externalKafka.split(',').map((b) => b.trim());
@@ -77,10 +105,18 @@ export function readStartSettings(root: string, env: NodeJS.ProcessEnv): { setti
   }
   // brokers and URL are checked above with npm start's own words; the rest as the services will
   const connEnv = { ...env, AUDIT_KAFKA_BROKERS: undefined, AUDIT_ES_URL: undefined, AUDIT_CONFIG: undefined };
-  const kafkaConn = connection<KafkaConnectionConfig>('kafka', kafkaConfigSchema, KAFKA_ENV, { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-setup' }, connEnv, problems);
+  const kafkaConn = connection<KafkaConnectionConfig>(
+    'kafka',
+    kafkaConfigSchema,
+    KAFKA_ENV,
+    { brokers: ['127.0.0.1:9092'], clientId: 'jwt-audit-setup' },
+    connEnv,
+    problems,
+  );
   const esConn = connection<EsConnectionConfig>('elasticsearch', esConfigSchema, ES_ENV, { url: 'http://127.0.0.1:9200' }, connEnv, problems);
   const level = env.AUDIT_LOG_LEVEL;
-  if (level !== undefined && level !== '' && !LOG_LEVELS.includes(level)) problems.push(`AUDIT_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+  if (level !== undefined && level !== '' && !LOG_LEVELS.includes(level))
+    problems.push(`AUDIT_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
   // AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS: how long a service may answer /healthz unhealthy before
   // it is restarted; 0 disables it. At least 10 s: a rebalance or a broker restart is unhealthy
   // for a few seconds, and restarting a stage for that only lengthens it.
@@ -88,7 +124,8 @@ export function readStartSettings(root: string, env: NodeJS.ProcessEnv): { setti
   const unhealthy = env.AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS;
   if (unhealthy !== undefined && unhealthy !== '') {
     const n = Number(unhealthy);
-    if (!/^\d+$/.test(unhealthy.trim()) || (n !== 0 && (n < 10_000 || n > 86_400_000))) problems.push(`AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS: expected 0 (never) or milliseconds 10000..86400000, got ${JSON.stringify(unhealthy)}`);
+    if (!/^\d+$/.test(unhealthy.trim()) || (n !== 0 && (n < 10_000 || n > 86_400_000)))
+      problems.push(`AUDIT_SUPERVISOR_UNHEALTHY_RESTART_MS: expected 0 (never) or milliseconds 10000..86400000, got ${JSON.stringify(unhealthy)}`);
     else unhealthyRestartMs = n;
   }
   const host = env.AUDIT_HOST || '127.0.0.1';
@@ -118,7 +155,13 @@ export function portsInUse(s: StartSettings): [string, number][] {
   const out: [string, number][] = [];
   if (!s.externalKafka) out.push(['AUDIT_KAFKA_PORT', s.kafkaPort]);
   if (!s.externalEs) out.push(['AUDIT_ES_PORT', s.esPort]);
-  out.push(['AUDIT_INTERCEPTOR_PORT', s.interceptorPort], ['AUDIT_DEMO_AUTH_PORT', s.authPort], ['AUDIT_DEMO_UPSTREAM_PORT', s.upstreamPort], ['AUDIT_DEMO_WEBHOOK_PORT', s.webhookPort], ['AUDIT_CONSOLE_PORT', s.consolePort]);
+  out.push(
+    ['AUDIT_INTERCEPTOR_PORT', s.interceptorPort],
+    ['AUDIT_DEMO_AUTH_PORT', s.authPort],
+    ['AUDIT_DEMO_UPSTREAM_PORT', s.upstreamPort],
+    ['AUDIT_DEMO_WEBHOOK_PORT', s.webhookPort],
+    ['AUDIT_CONSOLE_PORT', s.consolePort],
+  );
   for (let i = 0; i < OPS_PORTS; i++) out.push([i === 0 ? 'AUDIT_OPS_BASE_PORT' : `AUDIT_OPS_BASE_PORT+${i}`, s.opsBasePort + i]);
   return out;
 }

@@ -211,7 +211,9 @@ export class Supervisor {
       entry.restarts++;
       const delay = Math.min(30_000, 500 * 2 ** Math.min(entry.restarts, 6));
       entry.watched = false;
-      this.say(50, `${spec.name} exited (${signal ?? code}${code === 75 ? ': its consumer stopped for good' : ''}); restarting in ${delay} ms`, { restarts: entry.restarts });
+      this.say(50, `${spec.name} exited (${signal ?? code}${code === 75 ? ': its consumer stopped for good' : ''}); restarting in ${delay} ms`, {
+        restarts: entry.restarts,
+      });
       setTimeout(() => {
         if (!this.stopped && !entry.stopping) this.spawn(entry);
       }, delay).unref();

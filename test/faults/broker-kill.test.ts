@@ -23,6 +23,9 @@ test('fault: broker kill -9 + restart with a masker batch held past its session;
   p.masker.ctl.release();
   await p.send(fault, PER_FAULT - 45);
   const recovery = await p.recovered(fault, restartedAt);
-  assert.ok((await counter(p.maskerMetrics, 'audit_masker_rejoins_total')) > rejoinsBefore, 'the held batch met the unknown-member commit error, and the masker rejoined');
+  assert.ok(
+    (await counter(p.maskerMetrics, 'audit_masker_rejoins_total')) > rejoinsBefore,
+    'the held batch met the unknown-member commit error, and the masker rejoined',
+  );
   await p.report(fault, recovery);
 });

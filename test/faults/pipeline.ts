@@ -55,7 +55,22 @@ export interface BrokerProcess {
 
 /** The embedded broker in a process of its own: `kill -9` is a real crash, restarted on its port. */
 async function startBrokerProcess(dir: string, port = 0): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(root, 'packages/embedded-kafka/src/bin.ts'), '--dir', dir, '--port', String(port), '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      path.join(root, 'packages/embedded-kafka/src/bin.ts'),
+      '--dir',
+      dir,
+      '--port',
+      String(port),
+      '--log-level',
+      'info',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const lines: BrokerProcess['lines'] = [];
   const address = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the broker did not start in 60 s')), 60_000);
@@ -147,7 +162,6 @@ export const progress = (what: string) => {
   if (process.env.FAULTS_PROGRESS) process.stderr.write(`faults +${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}\n`);
 };
 
-
 /** The pipeline of one fault's file, started; everything it started is stopped after the test. */
 export async function startFaultPipeline(t: TestContext) {
   const dir = mkdtempSync(path.join(tmpdir(), 'faults-'));
@@ -184,10 +198,27 @@ export async function startFaultPipeline(t: TestContext) {
     const ek = createKafkaClient(kafkaCfg('enricher'), logger);
     enricher = faultyProducer(createAuditProducer(ek, { logger, metrics: enricherMetrics }), TOPICS.enriched);
     stages = [
-      createMaskerService({ ...maskerDefaults, kafka: kafkaCfg('masker'), ops: {}, hmac: { keyId: 'faults', key: 'a-fault-suite-masking-key' } }, { logger, metrics: maskerMetrics, producer: masker.producer, sessionTimeoutMs }),
-      createEnricherService({ ...enricherDefaults, kafka: kafkaCfg('enricher'), ops: {} }, { logger, metrics: enricherMetrics, producer: enricher.producer, sessionTimeoutMs }),
+      createMaskerService(
+        { ...maskerDefaults, kafka: kafkaCfg('masker'), ops: {}, hmac: { keyId: 'faults', key: 'a-fault-suite-masking-key' } },
+        { logger, metrics: maskerMetrics, producer: masker.producer, sessionTimeoutMs },
+      ),
+      createEnricherService(
+        { ...enricherDefaults, kafka: kafkaCfg('enricher'), ops: {} },
+        { logger, metrics: enricherMetrics, producer: enricher.producer, sessionTimeoutMs },
+      ),
       createIndexerService({ ...indexerDefaults, kafka: kafkaCfg('indexer'), elasticsearch: { url: search.url }, ops: {}, namespace: NAMESPACE }, { logger }),
-      createArchiverService({ ...archiverDefaults, kafka: kafkaCfg('archiver'), ops: {}, sessionTimeoutMs, dir: path.join(dir, 'archive'), keys: { dir: path.join(dir, 'keys'), generate: true }, seal: { maxRecords: 1000, maxBytes: 1 << 20, maxAgeMs: 300 } }, { logger }),
+      createArchiverService(
+        {
+          ...archiverDefaults,
+          kafka: kafkaCfg('archiver'),
+          ops: {},
+          sessionTimeoutMs,
+          dir: path.join(dir, 'archive'),
+          keys: { dir: path.join(dir, 'keys'), generate: true },
+          seal: { maxRecords: 1000, maxBytes: 1 << 20, maxAgeMs: 300 },
+        },
+        { logger },
+      ),
     ];
     for (const s of stages) await s.start();
   };
@@ -232,7 +263,11 @@ export async function startFaultPipeline(t: TestContext) {
   stops.push(() => es.close());
   const indexed = async (): Promise<Set<string>> => {
     await es.indices.refresh({ index: `logs-jwt_audit.events-${NAMESPACE}` });
-    const r = await es.search<{ http?: { request?: { id?: string } } }>({ index: `logs-jwt_audit.events-${NAMESPACE}`, size: 10_000, query: { match_all: {} } });
+    const r = await es.search<{ http?: { request?: { id?: string } } }>({
+      index: `logs-jwt_audit.events-${NAMESPACE}`,
+      size: 10_000,
+      query: { match_all: {} },
+    });
     return new Set(r.hits.hits.map((h) => h._source?.http?.request?.id).filter((x): x is string => typeof x === 'string'));
   };
   const storage = localStorage(path.join(dir, 'archive'));
@@ -260,11 +295,15 @@ export async function startFaultPipeline(t: TestContext) {
     const mine = ids(phase);
     let missing = { es: mine.length, archive: mine.length };
     try {
-      await until(`${phase}: every answered request indexed and archived`, async () => {
-        const [inEs, inArchive] = await Promise.all([indexed(), archived()]);
-        missing = { es: mine.filter((id) => !inEs.has(id)).length, archive: mine.filter((id) => !inArchive.has(id)).length };
-        return missing.es === 0 && missing.archive === 0 ? true : undefined;
-      }, 90_000);
+      await until(
+        `${phase}: every answered request indexed and archived`,
+        async () => {
+          const [inEs, inArchive] = await Promise.all([indexed(), archived()]);
+          missing = { es: mine.filter((id) => !inEs.has(id)).length, archive: mine.filter((id) => !inArchive.has(id)).length };
+          return missing.es === 0 && missing.archive === 0 ? true : undefined;
+        },
+        90_000,
+      );
     } catch (err) {
       throw new Error(`${(err as Error).message}: ${missing.es} missing from Elasticsearch, ${missing.archive} from the archive, of ${mine.length} answered`);
     }
@@ -318,7 +357,9 @@ export async function startFaultPipeline(t: TestContext) {
       recoveryMs,
     };
     t.diagnostic('| fault | sent | answered | lost (Elasticsearch) | lost (archive) | duplicated (archive) | duplicated (audit.enriched.v1) | recovery |');
-    t.diagnostic(`| ${row.fault} | ${row.sent} | ${row.answered} | ${row.lostEs} | ${row.lostArchive} | ${row.dupArchive} | ${row.dupEnriched} | ${(row.recoveryMs / 1000).toFixed(1)} s |`);
+    t.diagnostic(
+      `| ${row.fault} | ${row.sent} | ${row.answered} | ${row.lostEs} | ${row.lostArchive} | ${row.dupArchive} | ${row.dupEnriched} | ${(row.recoveryMs / 1000).toFixed(1)} s |`,
+    );
     assert.ok(row.answered > 0, `${phase}: requests were answered`);
     assert.equal(row.lostEs, 0, `${phase}: answered but not indexed`);
     assert.equal(row.lostArchive, 0, `${phase}: answered but not archived`);
@@ -363,7 +404,11 @@ export async function startFaultPipeline(t: TestContext) {
       await admin.connect();
       try {
         const [ends, [committed]] = [await admin.fetchTopicOffsets(topic), await admin.fetchOffsets({ groupId, topics: [topic] })];
-        return ends.map((e) => ({ partition: e.partition, high: Number(e.high), committed: Number(committed!.partitions.find((c) => c.partition === e.partition)?.offset ?? -1) }));
+        return ends.map((e) => ({
+          partition: e.partition,
+          high: Number(e.high),
+          committed: Number(committed!.partitions.find((c) => c.partition === e.partition)?.offset ?? -1),
+        }));
       } finally {
         await admin.disconnect();
       }
@@ -379,5 +424,7 @@ export async function startFaultPipeline(t: TestContext) {
 }
 
 export function size(dir: string): number {
-  return readdirSync(dir).filter((f) => f.endsWith('.log')).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
 }

@@ -12,7 +12,9 @@ import { progress } from './pipeline.js';
 test('fault: the transactional masker killed -9 three times mid-load: every event once in audit.masked.v1 (read_committed), none lost', async (t) => {
   // 3,000 events at 60/s: a 50 s load, long enough for three kill-restart cycles (kills are made only while it runs)
   const r = await runCrashScenario({ exactlyOnce: true, events: 3_000, kills: 3, rate: 60, progress });
-  t.diagnostic(`| masker kill -9 x${r.kills}, transactional | ${r.events} | read_committed ${r.readCommitted} | lost ${r.lost} | duplicates ${r.duplicates} | written (aborted included) ${r.written} | ${r.seconds} s |`);
+  t.diagnostic(
+    `| masker kill -9 x${r.kills}, transactional | ${r.events} | read_committed ${r.readCommitted} | lost ${r.lost} | duplicates ${r.duplicates} | written (aborted included) ${r.written} | ${r.seconds} s |`,
+  );
   assert.ok(r.kills >= 2, `the masker was killed mid-load (${r.kills} of 3 kills made while the load ran)`);
   assert.equal(r.lost, 0, 'nothing lost');
   assert.equal(r.distinct, r.events, 'every event reached audit.masked.v1');

@@ -5,9 +5,30 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventCodec, newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
 import {
-  auditPath, checkProof, decodeSegment, encodeSegment, exportEvents, generateSigningKey, leafHash, loadJwks, loadSigner, localStorage,
-  merkleRoot, prove, readHead, recordDeletion, recoverStream, rootFromPath, seal, verifyArchive, manifestsOf, type ArchivedRecord, type SegmentFormat,
-  appendCheckpoint, markOf, readCheckpointChain,
+  auditPath,
+  checkProof,
+  decodeSegment,
+  encodeSegment,
+  exportEvents,
+  generateSigningKey,
+  leafHash,
+  loadJwks,
+  loadSigner,
+  localStorage,
+  merkleRoot,
+  prove,
+  readHead,
+  recordDeletion,
+  recoverStream,
+  rootFromPath,
+  seal,
+  verifyArchive,
+  manifestsOf,
+  type ArchivedRecord,
+  type SegmentFormat,
+  appendCheckpoint,
+  markOf,
+  readCheckpointChain,
 } from './index.js';
 import { canonical } from './format.js';
 import { merkleRootFlat } from './merkle.js';
@@ -20,7 +41,14 @@ function records(from: number, n: number): ArchivedRecord[] {
   return Array.from({ length: n }, (_, i) => {
     const e: AuditEvent = { ...base, id: newId(), occurredAt: 1_795_000_000_000 + (from + i) * 1000 };
     const enc = eventCodec.encode(e);
-    return { offset: from + i, timestamp: e.occurredAt, key: Buffer.from(`sub:${e.actor.sub}`), eventId: e.id, schemaFingerprint: enc.headers['audit-schema-fingerprint']!, event: enc.value };
+    return {
+      offset: from + i,
+      timestamp: e.occurredAt,
+      key: Buffer.from(`sub:${e.actor.sub}`),
+      eventId: e.id,
+      schemaFingerprint: enc.headers['audit-schema-fingerprint']!,
+      event: enc.value,
+    };
   });
 }
 
@@ -43,7 +71,9 @@ async function archive(t: { after: (fn: () => void) => void }, format: Partial<S
   const segs = files.filter((f) => f.endsWith('.avro')).map((f) => path.join(streamDir, f));
   const mans = files.filter((f) => f.endsWith('.jws')).map((f) => path.join(streamDir, f));
   const cpDir = path.join(dir, 'data', TOPIC, 'checkpoints');
-  const cps = readdirSync(cpDir).sort().map((f) => path.join(cpDir, f));
+  const cps = readdirSync(cpDir)
+    .sort()
+    .map((f) => path.join(cpDir, f));
   for (const f of [...segs, ...mans, ...cps]) chmodSync(f, 0o644); // the tamperer has write access
   return { dir, storage, signer, jwks, head, chain, all, segs, mans, cps, streamDir, format };
 }
@@ -94,8 +124,14 @@ for (const format of [{ codec: 'deflate' }, { codec: 'null' }, { codec: 'deflate
     assert.equal(c.records, 40);
     assert.equal(c.merkleRoot, merkleRoot(recs.map((r) => leafHash(canonical(r)))).toString('hex'));
     assert.deepEqual(c.offsetMismatches, []);
-    assert.deepEqual((await decodeSegment(bytes)).map((r) => r.eventId), recs.map((r) => r.eventId));
-    assert.deepEqual(checkSegment(bytes, 101, 1).offsetMismatches.slice(0, 2), [[0, 100], [1, 101]]);
+    assert.deepEqual(
+      (await decodeSegment(bytes)).map((r) => r.eventId),
+      recs.map((r) => r.eventId),
+    );
+    assert.deepEqual(checkSegment(bytes, 101, 1).offsetMismatches.slice(0, 2), [
+      [0, 100],
+      [1, 101],
+    ]);
     const copy = Buffer.from(bytes);
     checkSegment(copy, 100, 40);
     assert.deepEqual(copy, bytes, 'the check leaves the bytes as they were');
@@ -112,7 +148,15 @@ test('segment check: a file that is not a readable container of ArchivedRecord i
     ['truncated header', good.subarray(0, 40), /runs past the end/],
     ['truncated block', good.subarray(0, good.length - 100), /runs past the end/],
     ['bad sync marker', Buffer.concat([good.subarray(0, good.length - 1), Buffer.from([good[good.length - 1]! ^ 1])]), /sync marker/],
-    ['corrupt deflate data', (() => { const b = Buffer.from(deflated); b.fill(0xff, b.length - 200, b.length - 20); return b; })(), /does not inflate|runs past|after its|cannot fit|union branch|negative/],
+    [
+      'corrupt deflate data',
+      (() => {
+        const b = Buffer.from(deflated);
+        b.fill(0xff, b.length - 200, b.length - 20);
+        return b;
+      })(),
+      /does not inflate|runs past|after its|cannot fit|union branch|negative/,
+    ],
     ['another schema', Buffer.from(other, 'latin1'), /not ArchivedRecord/],
   ];
   for (const [name, bytes, reason] of cases) {
@@ -123,7 +167,7 @@ test('segment check: a file that is not a readable container of ArchivedRecord i
   }
 });
 
-test('segments written before 1 MiB blocks (avsc\'s 64 KiB default) still verify', async (t) => {
+test("segments written before 1 MiB blocks (avsc's 64 KiB default) still verify", async (t) => {
   const a = await archive(t, { blockBytes: 64 * 1024 });
   await seal(a.storage, a.signer, a.head, records(29, 200), Date.now(), { blockBytes: 2048 });
   const report = await verifyArchive(a.storage, a.jwks);
@@ -133,23 +177,63 @@ test('segments written before 1 MiB blocks (avsc\'s 64 KiB default) still verify
 
 test('tamper matrix: every case is detected and named', async (t) => {
   const cases: [string, (a: Awaited<ReturnType<typeof archive>>) => Promise<void> | void, string][] = [
-    ['flip one byte', (a) => { const b = readFileSync(a.segs[1]!); b[b.length - 20] = b[b.length - 20]! ^ 0x01; writeFileSync(a.segs[1]!, b); }, 'changed'],
+    [
+      'flip one byte',
+      (a) => {
+        const b = readFileSync(a.segs[1]!);
+        b[b.length - 20] = b[b.length - 20]! ^ 0x01;
+        writeFileSync(a.segs[1]!, b);
+      },
+      'changed',
+    ],
     ['truncate', (a) => truncateSync(a.segs[2]!, 100), 'truncated'],
     ['delete a segment', (a) => unlinkSync(a.segs[0]!), 'segment-deleted'],
-    ['swap two segments', (a) => { const x = readFileSync(a.segs[0]!); writeFileSync(a.segs[0]!, readFileSync(a.segs[1]!)); writeFileSync(a.segs[1]!, x); }, 'reordered'],
-    ['insert a forged record', async (a) => { const r = await decodeSegment(readFileSync(a.segs[1]!)); r.splice(3, 0, { ...r[3]!, eventId: newId() }); writeFileSync(a.segs[1]!, await encodeSegment(r, a.format)); }, 'inserted'],
-    ['re-sign with a wrong key (same kid)', async (a) => {
-      const other = await loadSigner((await generateSigningKey(path.join(a.dir, 'evil'), 'k1')).privateFile);
-      const payload = JSON.parse(Buffer.from(readFileSync(a.mans[1]!, 'utf8').split('.')[1]!, 'base64url').toString());
-      payload.recordCount = 99;
-      writeFileSync(a.mans[1]!, await other.sign(Buffer.from(JSON.stringify(payload))));
-    }, 'forged'],
-    ['sign with an unknown key', async (a) => {
-      const other = await loadSigner((await generateSigningKey(path.join(a.dir, 'evil2'), 'intruder')).privateFile);
-      writeFileSync(a.mans[2]!, await other.sign(Buffer.from(Buffer.from(readFileSync(a.mans[2]!, 'utf8').split('.')[1]!, 'base64url'))));
-    }, 'unknown-key'],
+    [
+      'swap two segments',
+      (a) => {
+        const x = readFileSync(a.segs[0]!);
+        writeFileSync(a.segs[0]!, readFileSync(a.segs[1]!));
+        writeFileSync(a.segs[1]!, x);
+      },
+      'reordered',
+    ],
+    [
+      'insert a forged record',
+      async (a) => {
+        const r = await decodeSegment(readFileSync(a.segs[1]!));
+        r.splice(3, 0, { ...r[3]!, eventId: newId() });
+        writeFileSync(a.segs[1]!, await encodeSegment(r, a.format));
+      },
+      'inserted',
+    ],
+    [
+      're-sign with a wrong key (same kid)',
+      async (a) => {
+        const other = await loadSigner((await generateSigningKey(path.join(a.dir, 'evil'), 'k1')).privateFile);
+        const payload = JSON.parse(Buffer.from(readFileSync(a.mans[1]!, 'utf8').split('.')[1]!, 'base64url').toString());
+        payload.recordCount = 99;
+        writeFileSync(a.mans[1]!, await other.sign(Buffer.from(JSON.stringify(payload))));
+      },
+      'forged',
+    ],
+    [
+      'sign with an unknown key',
+      async (a) => {
+        const other = await loadSigner((await generateSigningKey(path.join(a.dir, 'evil2'), 'intruder')).privateFile);
+        writeFileSync(a.mans[2]!, await other.sign(Buffer.from(Buffer.from(readFileSync(a.mans[2]!, 'utf8').split('.')[1]!, 'base64url'))));
+      },
+      'unknown-key',
+    ],
     ['drop a manifest', (a) => unlinkSync(a.mans[1]!), 'manifest-deleted'],
-    ['reorder manifests', (a) => { renameSync(a.mans[1]!, `${a.mans[1]}.x`); renameSync(a.mans[2]!, a.mans[1]!); renameSync(`${a.mans[1]}.x`, a.mans[2]!); }, 'reordered'],
+    [
+      'reorder manifests',
+      (a) => {
+        renameSync(a.mans[1]!, `${a.mans[1]}.x`);
+        renameSync(a.mans[2]!, a.mans[1]!);
+        renameSync(`${a.mans[1]}.x`, a.mans[2]!);
+      },
+      'reordered',
+    ],
   ];
   for (const format of [{ codec: 'deflate' }, { codec: 'null' }] as Partial<SegmentFormat>[]) {
     for (const [name, tamper, expected] of cases) {
@@ -166,7 +250,10 @@ test('a segment left without its manifest by a crash is removed at recovery; the
   unlinkSync(a.mans[2]!); // the crash hit between the segment write and its manifest
   unlinkSync(a.cps[2]!); // so the checkpoint after that seal was never written either
   const { head, removed } = await recoverStream(a.storage, TOPIC, 0);
-  assert.deepEqual(removed.map((k) => k.split('/').pop()), [path.basename(a.segs[2]!)]);
+  assert.deepEqual(
+    removed.map((k) => k.split('/').pop()),
+    [path.basename(a.segs[2]!)],
+  );
   assert.equal(head.sequence, 1);
   assert.equal(head.lastOffset, 16);
   assert.deepEqual((await verifyArchive(a.storage, a.jwks)).findings, []);
@@ -178,7 +265,10 @@ test('an offset gap between segments is named', async (t) => {
   const a = await archive(t);
   await seal(a.storage, a.signer, a.head, records(40, 2));
   const report = await verifyArchive(a.storage, a.jwks);
-  assert.deepEqual(report.findings.map((f) => [f.kind, f.message]), [['gap', 'offsets 29..39 were never archived']]);
+  assert.deepEqual(
+    report.findings.map((f) => [f.kind, f.message]),
+    [['gap', 'offsets 29..39 were never archived']],
+  );
 });
 
 test('inclusion proofs check offline with the public key; a proof for a modified record fails', async (t) => {
@@ -205,13 +295,20 @@ test('retention deletes a segment only through a recorded deletion; export strea
   assert.equal(report.records, 19);
   const out = [];
   for await (const r of exportEvents(a.storage, 1_795_000_012_000, 1_795_000_015_000)) out.push(r);
-  assert.deepEqual(out.map((r) => r.offset), [12, 13, 14, 15]);
+  assert.deepEqual(
+    out.map((r) => r.offset),
+    [12, 13, 14, 15],
+  );
 });
 
 test('a newest manifest that is not a manifest (what a torn write used to leave) stops the writer with a named error', async (t) => {
   const a = await archive(t);
   writeFileSync(path.join(a.streamDir, '0000000003.manifest.jws'), '');
-  await assert.rejects(recoverStream(a.storage, TOPIC, 0), (err: Error & { code?: string }) => err.code === 'AUDIT_ERR_ARCHIVE_MANIFEST_UNREADABLE' && /0000000003\.manifest\.jws is not a readable manifest \(0 bytes\)/.test(err.message));
+  await assert.rejects(
+    recoverStream(a.storage, TOPIC, 0),
+    (err: Error & { code?: string }) =>
+      err.code === 'AUDIT_ERR_ARCHIVE_MANIFEST_UNREADABLE' && /0000000003\.manifest\.jws is not a readable manifest \(0 bytes\)/.test(err.message),
+  );
 });
 
 test('duplicates (generated): an event archived at two offsets is information in verify, and export gives each event once', async (t) => {

@@ -62,7 +62,13 @@ export const checkpointName = (seq: number) => `${pad(seq, 10)}.checkpoint.jws`;
 export const emptyMark = (partition: number): PartitionMark => ({ partition, sequence: -1, firstOffset: -1, lastOffset: -1, manifestSha256: ZERO_HASH });
 
 export function markOf(head: StreamHead): PartitionMark {
-  return { partition: head.partition, sequence: head.sequence, firstOffset: head.lastManifestRange.firstOffset, lastOffset: head.lastManifestRange.lastOffset, manifestSha256: head.previousManifestSha256 };
+  return {
+    partition: head.partition,
+    sequence: head.sequence,
+    firstOffset: head.lastManifestRange.firstOffset,
+    lastOffset: head.lastManifestRange.lastOffset,
+    manifestSha256: head.previousManifestSha256,
+  };
 }
 
 /** The payload of a checkpoint JWS, unverified; undefined when it is not one. */
@@ -91,7 +97,11 @@ export async function readCheckpointChain(storage: ArchiveStorage, topic: string
   if (!last) return { topic, sequence: -1, sha256: ZERO_HASH, last: undefined };
   const bytes = await storage.get(last);
   const c = checkpointPayload(bytes.toString());
-  if (!c) throw new ArchiveError(ARCHIVE_ERRORS.checkpointInvalid, `${last} is not a readable checkpoint: the chain cannot be extended; run \`audit archive verify\``);
+  if (!c)
+    throw new ArchiveError(
+      ARCHIVE_ERRORS.checkpointInvalid,
+      `${last} is not a readable checkpoint: the chain cannot be extended; run \`audit archive verify\``,
+    );
   return { topic, sequence: c.sequence, sha256: sha256hex(bytes), last: c };
 }
 
@@ -160,7 +170,9 @@ export async function appendCheckpoint(
     chain.last = checkpoint;
     return { checkpoint, jws, sha256: chain.sha256 };
   }
-  throw new ArchiveError(ARCHIVE_ERRORS.checkpointContended, `checkpoint chain of ${chain.topic}: another writer appended 20 times in a row`, { retriable: true });
+  throw new ArchiveError(ARCHIVE_ERRORS.checkpointContended, `checkpoint chain of ${chain.topic}: another writer appended 20 times in a row`, {
+    retriable: true,
+  });
 }
 
 /** The one-line head for a notary or a ticket: archive, sequence, time, SHA-256 of the file. */

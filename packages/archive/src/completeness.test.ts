@@ -5,8 +5,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventCodec, newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
 import {
-  appendCheckpoint, generateSigningKey, loadJwks, loadSigner, localStorage, markOf, parseExpectedHead, readCheckpointChain, readHead, seal, verifyArchive,
-  type ArchivedRecord, type ExpectedHead, type StreamHead, type VerifyOptions,
+  appendCheckpoint,
+  generateSigningKey,
+  loadJwks,
+  loadSigner,
+  localStorage,
+  markOf,
+  parseExpectedHead,
+  readCheckpointChain,
+  readHead,
+  seal,
+  verifyArchive,
+  type ArchivedRecord,
+  type ExpectedHead,
+  type StreamHead,
+  type VerifyOptions,
 } from './index.js';
 import { sha256hex } from './segment.js';
 
@@ -34,7 +47,14 @@ function records(from: number, n: number): ArchivedRecord[] {
   return Array.from({ length: n }, (_, i) => {
     const e: AuditEvent = { ...base, id: newId(), occurredAt: T0 + (from + i) * 1000 };
     const enc = eventCodec.encode(e);
-    return { offset: from + i, timestamp: e.occurredAt, key: null, eventId: e.id, schemaFingerprint: enc.headers['audit-schema-fingerprint']!, event: enc.value };
+    return {
+      offset: from + i,
+      timestamp: e.occurredAt,
+      key: null,
+      eventId: e.id,
+      schemaFingerprint: enc.headers['audit-schema-fingerprint']!,
+      event: enc.value,
+    };
   });
 }
 
@@ -54,7 +74,8 @@ async function build(root: string, shape: Shape) {
   const heads: StreamHead[] = [];
   for (let p = 0; p < shape.partitions; p++) heads.push(await readHead(storage, TOPIC, p));
   const chain = await readCheckpointChain(storage, TOPIC);
-  const checkpoint = () => appendCheckpoint(storage, signer, chain, { archive: 'gen', partitionCount: shape.partitions, marks: heads.map(markOf), createdAt: T0, intervalMs: 10_000 });
+  const checkpoint = () =>
+    appendCheckpoint(storage, signer, chain, { archive: 'gen', partitionCount: shape.partitions, marks: heads.map(markOf), createdAt: T0, intervalMs: 10_000 });
   await checkpoint(); // at start, before anything is sealed
   // seals interleave across partitions, as they do in the archiver
   const todo = shape.seals.flatMap((n, p) => Array.from({ length: n }, () => p));
@@ -67,7 +88,20 @@ async function build(root: string, shape: Shape) {
     await checkpoint();
   }
   const jwks = await loadJwks(keys.jwksFile);
-  const head = { jws: readFileSync(path.join(root, 'data', TOPIC, 'checkpoints', readdirSync(path.join(root, 'data', TOPIC, 'checkpoints')).sort().at(-1)!), 'utf8') };
+  const head = {
+    jws: readFileSync(
+      path.join(
+        root,
+        'data',
+        TOPIC,
+        'checkpoints',
+        readdirSync(path.join(root, 'data', TOPIC, 'checkpoints'))
+          .sort()
+          .at(-1)!,
+      ),
+      'utf8',
+    ),
+  };
   return { jwks, head: { ...head, sha256: sha256hex(head.jws) } as ExpectedHead, heads };
 }
 
@@ -103,10 +137,17 @@ test('completeness tamper matrix (generated archives): every removal is detected
       return { report, at: `${label}: ${name}` };
     };
     const streamDir = (data: string, p: number) => path.join(data, TOPIC, String(p));
-    const files = (data: string, p: number, ext: string) => readdirSync(streamDir(data, p)).filter((f) => f.endsWith(ext)).sort().map((f) => path.join(streamDir(data, p), f));
+    const files = (data: string, p: number, ext: string) =>
+      readdirSync(streamDir(data, p))
+        .filter((f) => f.endsWith(ext))
+        .sort()
+        .map((f) => path.join(streamDir(data, p), f));
     const expect = (r: Awaited<ReturnType<typeof run>>, kind: string, stream?: string) => {
       const hit = r.report.findings.find((f) => f.kind === kind && (stream === undefined || f.stream === stream));
-      assert.ok(hit, `${r.at}: expected ${kind}${stream ? ` on ${stream}` : ''}, got ${r.report.findings.map((f) => `${f.kind} ${f.stream}${f.file}`).join(', ') || 'nothing'}`);
+      assert.ok(
+        hit,
+        `${r.at}: expected ${kind}${stream ? ` on ${stream}` : ''}, got ${r.report.findings.map((f) => `${f.kind} ${f.stream}${f.file}`).join(', ') || 'nothing'}`,
+      );
       assert.equal(r.report.ok, false, r.at);
       return hit;
     };
@@ -121,14 +162,27 @@ test('completeness tamper matrix (generated archives): every removal is detected
       const n = shape.seals[p]!;
       if (n === 0) continue; // nothing sealed: no folder expected (the untouched case verified without one)
       for (const k of [...new Set([1, n])]) {
-        const seg = await run(`partition ${p}: last ${k} segment(s) deleted`, (d) => files(d, p, '.avro').slice(-k).forEach((f) => unlinkSync(f)));
+        const seg = await run(`partition ${p}: last ${k} segment(s) deleted`, (d) =>
+          files(d, p, '.avro')
+            .slice(-k)
+            .forEach((f) => unlinkSync(f)),
+        );
         expect(seg, 'segment-deleted', stream);
-        const man = await run(`partition ${p}: last ${k} manifest(s) deleted`, (d) => files(d, p, '.manifest.jws').slice(-k).forEach((f) => unlinkSync(f)));
+        const man = await run(`partition ${p}: last ${k} manifest(s) deleted`, (d) =>
+          files(d, p, '.manifest.jws')
+            .slice(-k)
+            .forEach((f) => unlinkSync(f)),
+        );
         const hit = expect(man, 'tail-truncated', stream);
         assert.match(hit.message, new RegExp(`chain ends at manifest ${n - k - 1}, checkpoint \\d+ .* says its chain reaches manifest ${n - 1} `), man.at);
-        const both = await run(`partition ${p}: last ${k} segment(s) and manifest(s) deleted`, (d) => [...files(d, p, '.avro').slice(-k), ...files(d, p, '.manifest.jws').slice(-k)].forEach((f) => unlinkSync(f)));
+        const both = await run(`partition ${p}: last ${k} segment(s) and manifest(s) deleted`, (d) =>
+          [...files(d, p, '.avro').slice(-k), ...files(d, p, '.manifest.jws').slice(-k)].forEach((f) => unlinkSync(f)),
+        );
         expect(both, 'tail-truncated', stream);
-        assert.ok(both.report.findings.every((f) => f.stream === stream), `${both.at}: only partition ${p} is named`);
+        assert.ok(
+          both.report.findings.every((f) => f.stream === stream),
+          `${both.at}: only partition ${p} is named`,
+        );
       }
       const gone = await run(`partition ${p}: folder deleted`, (d) => rmSync(streamDir(d, p), { recursive: true }));
       expect(gone, 'partition-missing', stream);
@@ -138,15 +192,26 @@ test('completeness tamper matrix (generated archives): every removal is detected
 
     // the checkpoints themselves
     const cpDir = (d: string) => path.join(d, TOPIC, 'checkpoints');
-    const cps = (d: string) => readdirSync(cpDir(d)).sort().map((f) => path.join(cpDir(d), f));
+    const cps = (d: string) =>
+      readdirSync(cpDir(d))
+        .sort()
+        .map((f) => path.join(cpDir(d), f));
     const noCp = await run('checkpoints deleted', (d) => rmSync(cpDir(d), { recursive: true }));
     expect(noCp, 'checkpoint-missing', `${TOPIC}/checkpoints/`);
     const p0tail = (d: string) => [...files(d, 0, '.avro').slice(-1), ...files(d, 0, '.manifest.jws').slice(-1)].forEach((f) => unlinkSync(f));
-    for (const [what, given] of [['the head JWS', head], ['the head hash', { sha256: head.sha256 }], ['the head line', parseExpectedHead(`gen checkpoint 9 2026-12-02T00:00:00.000Z sha256:${head.sha256}`)!]] as const) {
-      const r = await run(`checkpoints and partition 0's tail deleted, ${what} given`, (d) => {
-        rmSync(cpDir(d), { recursive: true });
-        p0tail(d);
-      }, { expectHead: given });
+    for (const [what, given] of [
+      ['the head JWS', head],
+      ['the head hash', { sha256: head.sha256 }],
+      ['the head line', parseExpectedHead(`gen checkpoint 9 2026-12-02T00:00:00.000Z sha256:${head.sha256}`)!],
+    ] as const) {
+      const r = await run(
+        `checkpoints and partition 0's tail deleted, ${what} given`,
+        (d) => {
+          rmSync(cpDir(d), { recursive: true });
+          p0tail(d);
+        },
+        { expectHead: given },
+      );
       expect(r, 'head-mismatch');
       // with the whole JWS, the head also says what the partitions held
       if (given.jws) expect(r, 'tail-truncated', `${TOPIC}/0/`);
@@ -158,12 +223,16 @@ test('completeness tamper matrix (generated archives): every removal is detected
     const sealsOfP0 = shape.seals[0]!;
     const careful = (d: string) => {
       // every checkpoint written since partition 0's last seal (a suffix of the chain: marks never go back)
-      for (const f of cps(d)) if (JSON.parse(Buffer.from(readFileSync(f, 'utf8').split('.')[1]!, 'base64url').toString()).partitions[0].sequence === sealsOfP0 - 1) unlinkSync(f);
+      for (const f of cps(d))
+        if (JSON.parse(Buffer.from(readFileSync(f, 'utf8').split('.')[1]!, 'base64url').toString()).partitions[0].sequence === sealsOfP0 - 1) unlinkSync(f);
       p0tail(d);
     };
     const quiet = await run('tail and the checkpoints after it deleted, no head', careful, { now: T0 + 3_600_000 });
     assert.deepEqual(quiet.report.findings, [], `${quiet.at}: without a head only staleness can tell`);
-    assert.ok(quiet.report.warnings.some((w) => w.kind === 'stale-checkpoint' && /is 60 min old/.test(w.message)), `${quiet.at}: stale warning names the age`);
+    assert.ok(
+      quiet.report.warnings.some((w) => w.kind === 'stale-checkpoint' && /is 60 min old/.test(w.message)),
+      `${quiet.at}: stale warning names the age`,
+    );
     const caught = await run('tail and the checkpoints after it deleted, head given', careful, { expectHead: head });
     expect(caught, 'head-mismatch');
     expect(caught, 'tail-truncated', `${TOPIC}/0/`);
@@ -184,7 +253,10 @@ test('a stale checkpoint is a warning that says how old; a fresh one is not', as
   assert.deepEqual((await at(T0 + 30_000)).warnings, [], 'default bound: 3 intervals of 10 s');
   const stale = await at(T0 + 30_001);
   assert.equal(stale.ok, true, 'staleness alone is not tampering');
-  assert.deepEqual(stale.warnings.map((w) => w.kind), ['stale-checkpoint']);
+  assert.deepEqual(
+    stale.warnings.map((w) => w.kind),
+    ['stale-checkpoint'],
+  );
   assert.match(stale.warnings[0]!.message, /is 30 s old .*bound 30 s/);
   assert.match((await at(T0 + 2 * 86_400_000, 3_600_000)).warnings[0]!.message, /is 2 days old .*bound 60 min/);
   assert.deepEqual((await at(T0 + 2 * 86_400_000, 3 * 86_400_000)).warnings, []);
@@ -198,12 +270,20 @@ test('nothing to verify is a failure that says what was expected', async (t) => 
   const check = async (dir: string, opts: VerifyOptions, pattern: RegExp) => {
     const r = await verifyArchive(localStorage(dir), jwks, { now: T0, location: dir, ...opts });
     assert.equal(r.ok, false, `${dir} ${JSON.stringify(opts)}`);
-    assert.ok(r.findings.some((f) => f.kind === 'not-found' && pattern.test(f.message)), `${JSON.stringify(opts)}: ${r.findings.map((f) => f.message).join(' | ')}`);
+    assert.ok(
+      r.findings.some((f) => f.kind === 'not-found' && pattern.test(f.message)),
+      `${JSON.stringify(opts)}: ${r.findings.map((f) => f.message).join(' | ')}`,
+    );
   };
   await check(path.join(root, 'does-not-exist'), {}, /holds no topic \(expected <topic>\/<partition>\/ streams/);
   mkdirSync(path.join(root, 'empty'));
   await check(path.join(root, 'empty'), {}, /holds no topic/);
-  for (const p of [3, 4, 99, 2 ** 31]) await check(data, { partition: p }, new RegExp(`partition ${p} is not in the archive: no stream ${TOPIC.replaceAll('.', '\\.')}/${p}/, and checkpoint \\d+ names partitions 0\\.\\.2`));
+  for (const p of [3, 4, 99, 2 ** 31])
+    await check(
+      data,
+      { partition: p },
+      new RegExp(`partition ${p} is not in the archive: no stream ${TOPIC.replaceAll('.', '\\.')}/${p}/, and checkpoint \\d+ names partitions 0\\.\\.2`),
+    );
   await check(data, { partition: 1 }, /partition 1 holds nothing to verify: checkpoint \d+ says nothing was sealed for it yet/);
   const r = await verifyArchive(localStorage(data), jwks, { now: T0, partition: 2 });
   assert.deepEqual(r.findings, []);
@@ -230,7 +310,14 @@ test('verify while the archiver seals: seals and checkpoints landing between any
       const p = rand(partitions);
       await seal(inner, signer, heads[p]!, records(heads[p]!.lastOffset + 1, 1 + rand(3)), T0, { codec: 'null' });
       // the archiver checkpoints soon after a seal, not always before the next one
-      if (rand(3) > 0) await appendCheckpoint(inner, signer, chain, { archive: 'gen', partitionCount: partitions, marks: heads.map(markOf), createdAt: T0, intervalMs: 10_000 });
+      if (rand(3) > 0)
+        await appendCheckpoint(inner, signer, chain, {
+          archive: 'gen',
+          partitionCount: partitions,
+          marks: heads.map(markOf),
+          createdAt: T0,
+          intervalMs: 10_000,
+        });
     };
     await appendCheckpoint(inner, signer, chain, { archive: 'gen', partitionCount: partitions, marks: heads.map(markOf), createdAt: T0, intervalMs: 10_000 });
     // partition 0 sealed before verify starts (a topic with data); the rest may come during it

@@ -7,8 +7,20 @@ export { encodeSegment, decodeSegment, segmentDigest, sha256hex, defaultSegmentF
 export { merkleRoot, leafHash, auditPath, rootFromPath } from './merkle.js';
 export { canonical, recordType, segmentName, manifestName, type ArchivedRecord, type Manifest } from './format.js';
 export {
-  appendCheckpoint, readCheckpointChain, catchUp as followCheckpointChain, checkpointPayload, headLine, parseExpectedHead, markOf, emptyMark, checkpointName, checkpointPrefix,
-  type Checkpoint, type CheckpointChain, type PartitionMark, type ExpectedHead,
+  appendCheckpoint,
+  readCheckpointChain,
+  catchUp as followCheckpointChain,
+  checkpointPayload,
+  headLine,
+  parseExpectedHead,
+  markOf,
+  emptyMark,
+  checkpointName,
+  checkpointPrefix,
+  type Checkpoint,
+  type CheckpointChain,
+  type PartitionMark,
+  type ExpectedHead,
 } from './checkpoint.js';
 export { checkCheckpoints, type CheckpointUsed } from './verify-checkpoints.js';
 export { ArchiveError, ARCHIVE_CODES, ARCHIVE_ERRORS } from './errors.js';

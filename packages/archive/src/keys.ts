@@ -14,7 +14,10 @@ export interface Signer {
   sign(payload: Buffer): Promise<string>;
 }
 
-export async function generateSigningKey(dir: string, kid = `archive-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString('hex')}`): Promise<{ privateFile: string; jwksFile: string; kid: string }> {
+export async function generateSigningKey(
+  dir: string,
+  kid = `archive-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString('hex')}`,
+): Promise<{ privateFile: string; jwksFile: string; kid: string }> {
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const priv = { ...(await exportJWK(privateKey)), kid, alg: 'EdDSA' };
   const pub = { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' };
@@ -59,6 +62,9 @@ export async function verifyJws(jws: string, jwks: JSONWebKeySet): Promise<Verif
     return { ok: true, payload: Buffer.from(r.payload), kid };
   } catch (err) {
     const code = (err as { code?: string }).code;
-    return { ok: false, reason: code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' ? 'bad-signature' : code === 'ERR_JWKS_NO_MATCHING_KEY' ? 'unknown-key' : 'malformed' };
+    return {
+      ok: false,
+      reason: code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' ? 'bad-signature' : code === 'ERR_JWKS_NO_MATCHING_KEY' ? 'unknown-key' : 'malformed',
+    };
   }
 }

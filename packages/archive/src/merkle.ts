@@ -20,7 +20,9 @@ const hasOneShot = typeof (crypto as { hash?: unknown }).hash === 'function';
  * One-shot SHA-256. `crypto.hash` (Node >= 20.12) skips the Hash object that `createHash` makes,
  * measured 1.5 us against 2.3 us for a 1.1 KB record; Node 20.10/20.11 fall back to createHash.
  */
-export const sha256: (data: Uint8Array) => Buffer = hasOneShot ? (data) => crypto.hash('sha256', data, 'buffer') : (data) => crypto.createHash('sha256').update(data).digest();
+export const sha256: (data: Uint8Array) => Buffer = hasOneShot
+  ? (data) => crypto.hash('sha256', data, 'buffer')
+  : (data) => crypto.createHash('sha256').update(data).digest();
 
 /**
  * SHA-256 of `data` written to out[offset, offset + 32). The digest comes back as a latin1 string

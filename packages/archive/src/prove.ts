@@ -74,7 +74,8 @@ export async function checkProof(proof: InclusionProof, jwks: JSONWebKeySet): Pr
   const sig = await verifyJws(proof.manifest, jwks);
   if (!sig.ok) return { ok: false, reason: sig.reason === 'unknown-key' ? 'manifest signed by an unknown key' : 'manifest signature does not verify' };
   const m = JSON.parse(sig.payload.toString()) as Manifest;
-  if (m.type !== 'segment' || m.segment !== proof.segment || m.topic !== proof.topic || m.partition !== proof.partition) return { ok: false, reason: 'the manifest is not the one of the proof\'s segment' };
+  if (m.type !== 'segment' || m.segment !== proof.segment || m.topic !== proof.topic || m.partition !== proof.partition)
+    return { ok: false, reason: "the manifest is not the one of the proof's segment" };
   if (m.recordCount !== proof.treeSize) return { ok: false, reason: `tree size ${proof.treeSize} differs from the manifest's record count ${m.recordCount}` };
   const recordBytes = Buffer.from(proof.record, 'base64');
   let record: ArchivedRecord;
@@ -85,7 +86,12 @@ export async function checkProof(proof: InclusionProof, jwks: JSONWebKeySet): Pr
   }
   if (record.eventId !== proof.eventId || record.offset !== proof.offset) return { ok: false, reason: 'the record is not the claimed event' };
   const leaf = leafHash(recordBytes);
-  const root = rootFromPath(leaf, proof.leafIndex, proof.treeSize, proof.auditPath.map((h) => Buffer.from(h, 'hex')));
+  const root = rootFromPath(
+    leaf,
+    proof.leafIndex,
+    proof.treeSize,
+    proof.auditPath.map((h) => Buffer.from(h, 'hex')),
+  );
   if (!root || root.toString('hex') !== m.merkleRoot) return { ok: false, reason: 'the record is not included under the signed Merkle root' };
   let event: unknown;
   try {
@@ -108,7 +114,12 @@ export interface ExportOptions {
 }
 
 /** Every archived event whose occurredAt is within [from, to], as it was consumed; each event once unless `dedupe: false`. */
-export async function* exportEvents(storage: ArchiveStorage, from: number, to: number, opts: ExportOptions = {}): AsyncGenerator<{ topic: string; partition: number; offset: number; event: unknown }> {
+export async function* exportEvents(
+  storage: ArchiveStorage,
+  from: number,
+  to: number,
+  opts: ExportOptions = {},
+): AsyncGenerator<{ topic: string; partition: number; offset: number; event: unknown }> {
   const seen = (opts.dedupe ?? true) ? new Set<string>() : undefined;
   const stats = opts.stats ?? { events: 0, duplicates: 0 };
   for (const stream of await storage.streams()) {

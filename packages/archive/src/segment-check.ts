@@ -166,7 +166,16 @@ class Leaves {
 }
 
 /** Walks `count` ArchivedRecords in data[pos, end), hashing each as a leaf and checking its offset. */
-function walkBlock(data: Buffer, pos: number, end: number, count: number, leaves: Leaves, firstOffset: number, mismatches: [number, number][], eventIds: string[] | undefined): void {
+function walkBlock(
+  data: Buffer,
+  pos: number,
+  end: number,
+  count: number,
+  leaves: Leaves,
+  firstOffset: number,
+  mismatches: [number, number][],
+  eventIds: string[] | undefined,
+): void {
   const r = new Reader(data, pos, end);
   for (let i = 0; i < count; i++) {
     const s = r.pos;

@@ -37,7 +37,10 @@ export async function encodeSegment(records: ArchivedRecord[], format: Partial<S
       null: (buf: Buffer, cb: (err: Error | null, out?: Buffer) => void) => cb(null, buf),
       deflate: (buf: Buffer, cb: (err: Error | null, out?: Buffer) => void) => zlib.deflateRaw(buf, { level: f.deflateLevel }, cb),
     },
-    syncMarker: createHash('sha256').update(String(records[0]?.offset ?? 0)).digest().subarray(0, 16),
+    syncMarker: createHash('sha256')
+      .update(String(records[0]?.offset ?? 0))
+      .digest()
+      .subarray(0, 16),
   });
   const chunks: Buffer[] = [];
   enc.on('data', (c: Buffer) => chunks.push(c));

@@ -32,7 +32,9 @@ test('putExclusive under SIGKILL at random moments: a published name only ever h
   let published = 0;
   for (let round = 0; round < 6; round++) {
     const root = path.join(dir, String(round));
-    const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', child, root], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', child, root], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve) => proc.stdout.once('data', () => resolve()));
     await new Promise((r) => setTimeout(r, 5 + Math.random() * 60));
     proc.kill('SIGKILL');
@@ -42,14 +44,26 @@ test('putExclusive under SIGKILL at random moments: a published name only ever h
     for (const name of names.filter((n) => !n.startsWith('.'))) {
       const bytes = readFileSync(path.join(streamDir, name));
       assert.ok(bytes.length > 32, `${name}: ${bytes.length} bytes`);
-      assert.deepEqual(bytes.subarray(-32), createHash('sha256').update(bytes.subarray(0, -32)).digest(), `round ${round}: ${name} is torn (${bytes.length} bytes)`);
+      assert.deepEqual(
+        bytes.subarray(-32),
+        createHash('sha256').update(bytes.subarray(0, -32)).digest(),
+        `round ${round}: ${name} is torn (${bytes.length} bytes)`,
+      );
       published++;
     }
     const s = localStorage(root);
-    assert.deepEqual((await s.list('t/0/')).map((k) => k.slice(4)), names.filter((n) => !n.startsWith('.')).sort(), 'list shows published files only');
+    assert.deepEqual(
+      (await s.list('t/0/')).map((k) => k.slice(4)),
+      names.filter((n) => !n.startsWith('.')).sort(),
+      'list shows published files only',
+    );
     const removed = await s.removeIncomplete('t/0/');
     leftovers += removed.length;
-    assert.deepEqual(readdirSync(streamDir).filter((n) => n.startsWith('.')), [], 'removeIncomplete leaves no temporary file');
+    assert.deepEqual(
+      readdirSync(streamDir).filter((n) => n.startsWith('.')),
+      [],
+      'removeIncomplete leaves no temporary file',
+    );
   }
   t.diagnostic(`${published} whole files published, ${leftovers} interrupted writes left hidden and removed`);
 });

@@ -30,7 +30,10 @@ export interface ArchiveStorage {
 }
 
 export class StorageError extends Error {
-  constructor(message: string, readonly code: 'exists' | 'not-found' | 'io') {
+  constructor(
+    message: string,
+    readonly code: 'exists' | 'not-found' | 'io',
+  ) {
     super(message);
   }
 }
@@ -61,7 +64,13 @@ export function localStorage(root: string): ArchiveStorage {
       const file = abs(key);
       const dir = path.dirname(file);
       await fs.mkdir(dir, { recursive: true });
-      if (await fs.access(file).then(() => true, () => false)) throw new StorageError(`${key} already exists`, 'exists');
+      if (
+        await fs.access(file).then(
+          () => true,
+          () => false,
+        )
+      )
+        throw new StorageError(`${key} already exists`, 'exists');
       const tmp = path.join(dir, `${TMP_PREFIX}${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}`);
       const h = await fs.open(tmp, 'wx', 0o444);
       try {
@@ -108,7 +117,10 @@ export function localStorage(root: string): ArchiveStorage {
     },
     async list(prefix) {
       try {
-        return (await fs.readdir(abs(prefix))).filter((f) => !f.startsWith('.')).sort().map((f) => prefix + f);
+        return (await fs.readdir(abs(prefix)))
+          .filter((f) => !f.startsWith('.'))
+          .sort()
+          .map((f) => prefix + f);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
         throw err;
@@ -129,7 +141,10 @@ export function localStorage(root: string): ArchiveStorage {
     },
     async topics() {
       const entries = await fs.readdir(root, { withFileTypes: true }).catch(() => []);
-      return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+      return entries
+        .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+        .map((e) => e.name)
+        .sort();
     },
     async streams() {
       const out: string[] = [];

@@ -72,7 +72,8 @@ export async function checkCheckpoints(storage: ArchiveStorage, jwks: JSONWebKey
     if (c.sequence !== fileSeq) add('reordered', file, `checkpoint says sequence ${c.sequence} but is stored as ${fileSeq}`);
     const expected = previous ? previous.seq + 1 : 0;
     if (fileSeq > expected) add('checkpoint-gap', file, `checkpoint(s) ${expected}..${fileSeq - 1} missing before this one`);
-    else if (c.previousCheckpointSha256 !== (previous?.sha256 ?? ZERO_HASH)) add('checkpoint-gap', file, 'checkpoint chain broken: the previous-checkpoint hash does not match the checkpoint before it');
+    else if (c.previousCheckpointSha256 !== (previous?.sha256 ?? ZERO_HASH))
+      add('checkpoint-gap', file, 'checkpoint chain broken: the previous-checkpoint hash does not match the checkpoint before it');
     previous = { seq: fileSeq, sha256 };
     stored.push({ file, c, sha256, jws });
   }
@@ -84,7 +85,14 @@ export async function checkCheckpoints(storage: ArchiveStorage, jwks: JSONWebKey
     if (res.ok) newest = s;
     else add(messages[res.reason][0], s.file, messages[res.reason][1]);
   }
-  return { topic, findings, newest, bySeq: new Map(stored.map((s) => [s.c.sequence, s])), bySha: new Map(stored.map((s) => [s.sha256, s])), files: keys.length };
+  return {
+    topic,
+    findings,
+    newest,
+    bySeq: new Map(stored.map((s) => [s.c.sequence, s])),
+    bySha: new Map(stored.map((s) => [s.sha256, s])),
+    files: keys.length,
+  };
 }
 
 /** The part of a manifest chain that completeness needs. */
@@ -122,7 +130,11 @@ export async function chooseCheckpoint(
     return { c: found.c, sha256: found.sha256, source: 'archive', anchored: true };
   }
   if (!expected.jws) {
-    add('head-mismatch', '(expected head)', `no checkpoint in the archive has SHA-256 ${expected.sha256} (the expected head): it was removed, with the data it covers, or this is another archive${plan.newest ? `; the archive's newest checkpoint is ${plan.newest.c.sequence} (sha256:${plan.newest.sha256})` : ''}`);
+    add(
+      'head-mismatch',
+      '(expected head)',
+      `no checkpoint in the archive has SHA-256 ${expected.sha256} (the expected head): it was removed, with the data it covers, or this is another archive${plan.newest ? `; the archive's newest checkpoint is ${plan.newest.c.sequence} (sha256:${plan.newest.sha256})` : ''}`,
+    );
     return local;
   }
   const res = await verifyJws(expected.jws, jwks);
@@ -133,8 +145,18 @@ export async function chooseCheckpoint(
   const head = checkpointPayload(expected.jws)!;
   const same = plan.bySeq.get(head.sequence);
   const when = new Date(head.createdAt).toISOString();
-  if (same) add('head-mismatch', same.file, `checkpoint ${head.sequence} differs from the expected head of ${head.archive} (written ${when}): the checkpoint chain was rewritten`);
-  else add('head-mismatch', '(expected head)', `the expected head, checkpoint ${head.sequence} of ${head.archive} (written ${when}), is not in the archive (${plan.newest ? `its newest checkpoint is ${plan.newest.c.sequence}` : 'it holds no checkpoint'}): checkpoints were removed`);
+  if (same)
+    add(
+      'head-mismatch',
+      same.file,
+      `checkpoint ${head.sequence} differs from the expected head of ${head.archive} (written ${when}): the checkpoint chain was rewritten`,
+    );
+  else
+    add(
+      'head-mismatch',
+      '(expected head)',
+      `the expected head, checkpoint ${head.sequence} of ${head.archive} (written ${when}), is not in the archive (${plan.newest ? `its newest checkpoint is ${plan.newest.c.sequence}` : 'it holds no checkpoint'}): checkpoints were removed`,
+    );
   // The expected head is authentic; a newer local checkpoint is only trusted as far as its own signature.
   if (local && local.c.sequence > head.sequence) return local;
   return { c: head, sha256: expected.sha256, source: 'expected-head', anchored: false };
@@ -167,12 +189,21 @@ export function checkCoverage(
     }
     const sha = chain.manifestSha.get(mark.sequence);
     if (sha === undefined) {
-      if (chain.lastSequence < mark.sequence) add('tail-truncated', stream, '', `chain ends at manifest ${chain.lastSequence}, ${says}: manifest(s) ${chain.lastSequence + 1}..${mark.sequence} and their segments were removed`);
+      if (chain.lastSequence < mark.sequence)
+        add(
+          'tail-truncated',
+          stream,
+          '',
+          `chain ends at manifest ${chain.lastSequence}, ${says}: manifest(s) ${chain.lastSequence + 1}..${mark.sequence} and their segments were removed`,
+        );
       else add('manifest-deleted', stream, '', `manifest ${mark.sequence} is missing: ${says}`);
-    } else if (sha !== mark.manifestSha256) add('changed', stream, '', `manifest ${mark.sequence} is not the one ${label} commits to (its SHA-256 differs): the chain was rewritten`);
-    if (chain.lastSequence > mark.sequence) warn('not-covered', stream, '', `manifest(s) ${mark.sequence + 1}..${chain.lastSequence} were sealed after ${label}: no checkpoint covers them yet`);
+    } else if (sha !== mark.manifestSha256)
+      add('changed', stream, '', `manifest ${mark.sequence} is not the one ${label} commits to (its SHA-256 differs): the chain was rewritten`);
+    if (chain.lastSequence > mark.sequence)
+      warn('not-covered', stream, '', `manifest(s) ${mark.sequence + 1}..${chain.lastSequence} were sealed after ${label}: no checkpoint covers them yet`);
   }
   for (const p of chains.keys()) {
-    if (p >= c.partitionCount && (partitionFilter === undefined || p === partitionFilter)) warn('not-covered', `${topic}/${p}/`, '', `partition ${p} is not covered: ${label} names ${c.partitionCount} partition(s)`);
+    if (p >= c.partitionCount && (partitionFilter === undefined || p === partitionFilter))
+      warn('not-covered', `${topic}/${p}/`, '', `partition ${p} is not covered: ${label} names ${c.partitionCount} partition(s)`);
   }
 }

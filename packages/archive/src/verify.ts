@@ -97,7 +97,18 @@ const READ_AHEAD = 3;
 export const DUPLICATE_WINDOW = 1_000_000;
 
 export async function verifyArchive(storage: ArchiveStorage, jwks: JSONWebKeySet, opts: VerifyOptions = {}): Promise<VerifyReport> {
-  const report: VerifyReport = { ok: true, streams: 0, manifests: 0, segments: 0, records: 0, bytes: 0, findings: [], warnings: [], checkpoints: [], duplicates: [] };
+  const report: VerifyReport = {
+    ok: true,
+    streams: 0,
+    manifests: 0,
+    segments: 0,
+    records: 0,
+    bytes: 0,
+    findings: [],
+    warnings: [],
+    checkpoints: [],
+    duplicates: [],
+  };
   const topics = await storage.topics();
   // Checkpoints before streams and manifests: the archiver keeps sealing while verify reads, and a
   // checkpoint is only written after the seals it names, so whatever a checkpoint read here names is
@@ -135,28 +146,73 @@ export async function verifyArchive(storage: ArchiveStorage, jwks: JSONWebKeySet
   const warn = (kind: FindingKind, stream: string, file: string, message: string) => report.warnings.push({ kind, stream, file, message });
   const now = opts.now ?? Date.now();
   const where = opts.location ?? 'the archive';
-  if (topics.length === 0) add('not-found', '', '', `nothing to verify: ${where} holds no topic (expected <topic>/<partition>/ streams of segments and manifests, and <topic>/checkpoints/)`);
+  if (topics.length === 0)
+    add(
+      'not-found',
+      '',
+      '',
+      `nothing to verify: ${where} holds no topic (expected <topic>/<partition>/ streams of segments and manifests, and <topic>/checkpoints/)`,
+    );
   let headPlaced = opts.expectHead === undefined;
   for (const cp of checkpointPlans) {
     const topic = cp.topic;
     const chains = new Map<number, ChainSummary>(plans.filter((p) => p.stream.startsWith(`${topic}/`)).map((p) => [Number(p.stream.split('/')[1]), p.chain]));
-    const expectHere = opts.expectHead && (cp.bySha.has(opts.expectHead.sha256) || (opts.expectHead.jws !== undefined && checkpointTopic(opts.expectHead.jws) === topic) || (!opts.expectHead.jws && checkpointPlans.length === 1)) ? opts.expectHead : undefined;
+    const expectHere =
+      opts.expectHead &&
+      (cp.bySha.has(opts.expectHead.sha256) ||
+        (opts.expectHead.jws !== undefined && checkpointTopic(opts.expectHead.jws) === topic) ||
+        (!opts.expectHead.jws && checkpointPlans.length === 1))
+        ? opts.expectHead
+        : undefined;
     if (expectHere) headPlaced = true;
     const chosen = await chooseCheckpoint(cp, jwks, expectHere, (kind, file, message) => add(kind, checkpointPrefix(topic), file, message));
     if (!chosen) {
-      add('checkpoint-missing', checkpointPrefix(topic), '', `no checkpoint for ${topic}${cp.files > 0 ? ' that verifies' : ''}: expected signed <seq>.checkpoint.jws files, written by the archiver at every seal; without one, a removed tail or partition cannot be told from one never written`);
+      add(
+        'checkpoint-missing',
+        checkpointPrefix(topic),
+        '',
+        `no checkpoint for ${topic}${cp.files > 0 ? ' that verifies' : ''}: expected signed <seq>.checkpoint.jws files, written by the archiver at every seal; without one, a removed tail or partition cannot be told from one never written`,
+      );
       continue;
     }
     const { c } = chosen;
     const ageMs = now - c.createdAt;
-    report.checkpoints.push({ topic, archive: c.archive, sequence: c.sequence, sha256: chosen.sha256, createdAt: c.createdAt, ageMs, partitionCount: c.partitionCount, source: chosen.source, anchored: chosen.anchored });
+    report.checkpoints.push({
+      topic,
+      archive: c.archive,
+      sequence: c.sequence,
+      sha256: chosen.sha256,
+      createdAt: c.createdAt,
+      ageMs,
+      partitionCount: c.partitionCount,
+      source: chosen.source,
+      anchored: chosen.anchored,
+    });
     const bound = opts.maxAgeMs ?? 3 * c.intervalMs;
-    if (ageMs > bound) warn('stale-checkpoint', checkpointPrefix(topic), checkpointName(c.sequence), `checkpoint ${c.sequence} is ${describeAge(ageMs)} old (written ${new Date(c.createdAt).toISOString()}; bound ${describeAge(bound)}): what was sealed since is not covered, and newer checkpoints may have been removed with the data`);
+    if (ageMs > bound)
+      warn(
+        'stale-checkpoint',
+        checkpointPrefix(topic),
+        checkpointName(c.sequence),
+        `checkpoint ${c.sequence} is ${describeAge(ageMs)} old (written ${new Date(c.createdAt).toISOString()}; bound ${describeAge(bound)}): what was sealed since is not covered, and newer checkpoints may have been removed with the data`,
+      );
     checkCoverage(c, topic, chains, opts.partition, add, warn);
     if (opts.partition !== undefined && !chains.has(opts.partition)) {
       const mark = c.partitions[opts.partition];
-      if (opts.partition >= c.partitionCount) add('not-found', `${topic}/${opts.partition}/`, '', `partition ${opts.partition} is not in the archive: no stream ${topic}/${opts.partition}/, and checkpoint ${c.sequence} names partitions 0..${c.partitionCount - 1}`);
-      else if (mark && mark.sequence < 0) add('not-found', `${topic}/${opts.partition}/`, '', `partition ${opts.partition} holds nothing to verify: checkpoint ${c.sequence} says nothing was sealed for it yet`);
+      if (opts.partition >= c.partitionCount)
+        add(
+          'not-found',
+          `${topic}/${opts.partition}/`,
+          '',
+          `partition ${opts.partition} is not in the archive: no stream ${topic}/${opts.partition}/, and checkpoint ${c.sequence} names partitions 0..${c.partitionCount - 1}`,
+        );
+      else if (mark && mark.sequence < 0)
+        add(
+          'not-found',
+          `${topic}/${opts.partition}/`,
+          '',
+          `partition ${opts.partition} holds nothing to verify: checkpoint ${c.sequence} says nothing was sealed for it yet`,
+        );
     }
   }
   if (opts.partition !== undefined && streams.length === 0 && !completeness.some((f) => f.stream.endsWith(`/${opts.partition}/`))) {
@@ -208,7 +264,15 @@ async function checkManifests(storage: ArchiveStorage, jwks: JSONWebKeySet, stre
     chain.lastSequence = Math.max(chain.lastSequence, fileSeq);
     const res = await verifyJws(bytes.toString(), jwks);
     if (!res.ok) {
-      add(res.reason === 'unknown-key' ? 'unknown-key' : res.reason === 'bad-signature' ? 'forged' : 'malformed', file, res.reason === 'unknown-key' ? 'manifest signed with a key that is not in the trusted key set' : res.reason === 'bad-signature' ? 'manifest signature does not verify: the manifest was altered or forged' : 'manifest is not a valid JWS');
+      add(
+        res.reason === 'unknown-key' ? 'unknown-key' : res.reason === 'bad-signature' ? 'forged' : 'malformed',
+        file,
+        res.reason === 'unknown-key'
+          ? 'manifest signed with a key that is not in the trusted key set'
+          : res.reason === 'bad-signature'
+            ? 'manifest signature does not verify: the manifest was altered or forged'
+            : 'manifest is not a valid JWS',
+      );
       previousHash = sha;
       expectedSeq = fileSeq + 1;
       continue;
@@ -223,7 +287,8 @@ async function checkManifests(storage: ArchiveStorage, jwks: JSONWebKeySet, stre
     if (m.topic !== topic || String(m.partition) !== partitionText) add('inserted', file, `manifest belongs to ${m.topic}/${m.partition}, not to this stream`);
     if (m.sequence !== fileSeq) add('reordered', file, `manifest says sequence ${m.sequence} but is stored as ${fileSeq}`);
     if (fileSeq > expectedSeq) add('manifest-deleted', file, `manifest(s) ${expectedSeq}..${fileSeq - 1} missing before this one`);
-    if (m.previousManifestSha256 !== previousHash && fileSeq <= expectedSeq) add(fileSeq < expectedSeq ? 'inserted' : 'reordered', file, 'chain broken: previous-manifest hash does not match the manifest before it');
+    if (m.previousManifestSha256 !== previousHash && fileSeq <= expectedSeq)
+      add(fileSeq < expectedSeq ? 'inserted' : 'reordered', file, 'chain broken: previous-manifest hash does not match the manifest before it');
     previousHash = sha;
     expectedSeq = fileSeq + 1;
     verified.push({ key, m, bytes });
@@ -269,7 +334,13 @@ class RepeatCounter {
   }
 }
 
-async function checkSegments(plan: StreamPlan, report: VerifyReport, nextOutcome: () => Promise<SegmentOutcome>, onProgress: ((p: { stream: string; done: number; total: number; bytes: number }) => void) | undefined, countDuplicates: boolean) {
+async function checkSegments(
+  plan: StreamPlan,
+  report: VerifyReport,
+  nextOutcome: () => Promise<SegmentOutcome>,
+  onProgress: ((p: { stream: string; done: number; total: number; bytes: number }) => void) | undefined,
+  countDuplicates: boolean,
+) {
   const { stream, add, segmentManifests, deletedSeqs, segmentKeys } = plan;
   const repeats = countDuplicates ? new RepeatCounter() : undefined;
   const byHash = new Map(segmentManifests.map((m) => [m.segmentSha256, m]));
@@ -313,9 +384,18 @@ async function checkSegments(plan: StreamPlan, report: VerifyReport, nextOutcome
     const root = check.merkleRoot;
     if (sha !== m.segmentSha256 && root !== m.merkleRoot) {
       const extra = check.records - m.recordCount;
-      add(extra > 0 ? 'inserted' : 'changed', m.segment, extra > 0 ? `${extra} record(s) inserted (Merkle root differs)` : extra < 0 ? `${-extra} record(s) removed (Merkle root differs)` : 'record contents changed (Merkle root differs)');
+      add(
+        extra > 0 ? 'inserted' : 'changed',
+        m.segment,
+        extra > 0
+          ? `${extra} record(s) inserted (Merkle root differs)`
+          : extra < 0
+            ? `${-extra} record(s) removed (Merkle root differs)`
+            : 'record contents changed (Merkle root differs)',
+      );
     } else if (root !== m.merkleRoot) add('changed', m.segment, 'Merkle root does not match the manifest');
-    if (sha === m.segmentSha256) for (const [i, offset] of check.offsetMismatches) add('malformed', m.segment, `record ${i} has offset ${offset}, expected ${m.firstOffset + i}`);
+    if (sha === m.segmentSha256)
+      for (const [i, offset] of check.offsetMismatches) add('malformed', m.segment, `record ${i} has offset ${offset}, expected ${m.firstOffset + i}`);
   }
   for (const orphan of segmentKeys) add('inserted', orphan.slice(stream.length), 'segment file has no signed manifest');
   if (repeats?.example) report.duplicates.push({ stream, records: repeats.records, example: repeats.example });

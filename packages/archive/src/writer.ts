@@ -25,14 +25,19 @@ export function manifestPayload(key: string, bytes: Buffer): Manifest {
     if (typeof m.sequence !== 'number' || typeof m.lastOffset !== 'number') throw ARCHIVE_CODES.AUDIT_ERR_ARCHIVE_MANIFEST_UNREADABLE.create('not a manifest');
     return m;
   } catch (err) {
-    throw new ArchiveError(ARCHIVE_ERRORS.manifestUnreadable, `${key} is not a readable manifest (${bytes.length} bytes): the stream's chain cannot be extended; run \`audit archive verify\``, { cause: err });
+    throw new ArchiveError(
+      ARCHIVE_ERRORS.manifestUnreadable,
+      `${key} is not a readable manifest (${bytes.length} bytes): the stream's chain cannot be extended; run \`audit archive verify\``,
+      { cause: err },
+    );
   }
 }
 
 export async function readHead(storage: ArchiveStorage, topic: string, partition: number): Promise<StreamHead> {
   const manifests = (await storage.list(`${topic}/${partition}/`)).filter((k) => k.endsWith('.manifest.jws'));
   const last = manifests.at(-1);
-  if (!last) return { topic, partition, sequence: -1, previousManifestSha256: ZERO_HASH, lastOffset: -1, lastManifestRange: { firstOffset: -1, lastOffset: -1 } };
+  if (!last)
+    return { topic, partition, sequence: -1, previousManifestSha256: ZERO_HASH, lastOffset: -1, lastManifestRange: { firstOffset: -1, lastOffset: -1 } };
   const bytes = await storage.get(last);
   const payload = manifestPayload(last, bytes);
   let lastOffset = payload.type === 'segment' ? payload.lastOffset : -1;
@@ -46,7 +51,14 @@ export async function readHead(storage: ArchiveStorage, topic: string, partition
       }
     }
   }
-  return { topic, partition, sequence: payload.sequence, previousManifestSha256: sha256hex(bytes), lastOffset, lastManifestRange: { firstOffset: payload.firstOffset, lastOffset: payload.lastOffset } };
+  return {
+    topic,
+    partition,
+    sequence: payload.sequence,
+    previousManifestSha256: sha256hex(bytes),
+    lastOffset,
+    lastManifestRange: { firstOffset: payload.firstOffset, lastOffset: payload.lastOffset },
+  };
 }
 
 /**
@@ -68,8 +80,20 @@ export async function recoverStream(storage: ArchiveStorage, topic: string, part
   return { head, removed };
 }
 
-async function append(storage: ArchiveStorage, signer: Signer, head: StreamHead, manifest: Omit<Manifest, 'v' | 'sequence' | 'previousManifestSha256' | 'topic' | 'partition'>): Promise<Manifest> {
-  const full: Manifest = { v: 1, topic: head.topic, partition: head.partition, sequence: head.sequence + 1, previousManifestSha256: head.previousManifestSha256, ...manifest };
+async function append(
+  storage: ArchiveStorage,
+  signer: Signer,
+  head: StreamHead,
+  manifest: Omit<Manifest, 'v' | 'sequence' | 'previousManifestSha256' | 'topic' | 'partition'>,
+): Promise<Manifest> {
+  const full: Manifest = {
+    v: 1,
+    topic: head.topic,
+    partition: head.partition,
+    sequence: head.sequence + 1,
+    previousManifestSha256: head.previousManifestSha256,
+    ...manifest,
+  };
   const jws = Buffer.from(await signer.sign(Buffer.from(JSON.stringify(full))));
   await storage.putExclusive(`${head.topic}/${head.partition}/${manifestName(full.sequence)}`, jws);
   head.sequence = full.sequence;
@@ -83,7 +107,14 @@ async function append(storage: ArchiveStorage, signer: Signer, head: StreamHead,
  * its signed manifest. The segment is durable before the manifest is written, and the manifest
  * before this resolves: only then may the consumer commit the offsets.
  */
-export async function seal(storage: ArchiveStorage, signer: Signer, head: StreamHead, records: ArchivedRecord[], now = Date.now(), format: Partial<SegmentFormat> = {}): Promise<Manifest> {
+export async function seal(
+  storage: ArchiveStorage,
+  signer: Signer,
+  head: StreamHead,
+  records: ArchivedRecord[],
+  now = Date.now(),
+  format: Partial<SegmentFormat> = {},
+): Promise<Manifest> {
   if (records.length === 0) throw ARCHIVE_CODES.AUDIT_ERR_ARCHIVE_SEAL.create('nothing to seal');
   const first = records[0]!.offset;
   const last = records[records.length - 1]!.offset;
@@ -91,7 +122,8 @@ export async function seal(storage: ArchiveStorage, signer: Signer, head: Stream
   // The file hash and Merkle root come from the encoded file by the very code verify runs, so a
   // sealed segment verifies by construction (and it is ~3x cheaper than re-encoding each record).
   const check = checkSegment(bytes, first, records.length);
-  if (check.error !== undefined || check.records !== records.length) throw ARCHIVE_CODES.AUDIT_ERR_ARCHIVE_SEAL.create(`segment encoding does not read back: ${check.error ?? `${check.records} of ${records.length} records`}`);
+  if (check.error !== undefined || check.records !== records.length)
+    throw ARCHIVE_CODES.AUDIT_ERR_ARCHIVE_SEAL.create(`segment encoding does not read back: ${check.error ?? `${check.records} of ${records.length} records`}`);
   const seq = head.sequence + 1;
   const name = segmentName(seq, first, last);
   await storage.putExclusive(`${head.topic}/${head.partition}/${name}`, bytes);

@@ -15,7 +15,11 @@ if (existsSync(fileURLToPath(built))) {
 } else {
   // tsx from this checkout, whatever the working directory
   const tsx = import.meta.resolve('tsx');
-  const child = spawn(process.execPath, ['--conditions=source', '--import', tsx, fileURLToPath(new URL('../src/bin.ts', import.meta.url)), ...process.argv.slice(2)], { stdio: 'inherit' });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', tsx, fileURLToPath(new URL('../src/bin.ts', import.meta.url)), ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
   // Ctrl-C reaches the child too (same process group): let it stop, and end as it ends.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => {

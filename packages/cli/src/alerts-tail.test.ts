@@ -43,17 +43,51 @@ test('tail --from-beginning --severity high --rule: prints matching alerts from 
   await admin.disconnect();
   const producer = kafka.producer();
   await producer.connect();
-  const sent = [alert('token-tampering', 'low'), alert('token-tampering', 'high'), alert('impossible-travel', 'critical'), alert('token-tampering', 'critical')];
-  await producer.send({ topic, messages: [...sent.slice(0, 2).map((a) => ({ value: alertCodec.encode(a).value, headers: alertCodec.encode(a).headers })), { value: Buffer.from('garbage') }, ...sent.slice(2).map((a) => ({ value: alertCodec.encode(a).value, headers: alertCodec.encode(a).headers }))] });
+  const sent = [
+    alert('token-tampering', 'low'),
+    alert('token-tampering', 'high'),
+    alert('impossible-travel', 'critical'),
+    alert('token-tampering', 'critical'),
+  ];
+  await producer.send({
+    topic,
+    messages: [
+      ...sent.slice(0, 2).map((a) => ({ value: alertCodec.encode(a).value, headers: alertCodec.encode(a).headers })),
+      { value: Buffer.from('garbage') },
+      ...sent.slice(2).map((a) => ({ value: alertCodec.encode(a).value, headers: alertCodec.encode(a).headers })),
+    ],
+  });
   await producer.disconnect();
 
   const out: string[] = [];
   const err: string[] = [];
-  const n = await tailAlerts({ kafka: { brokers: [broker.address], clientId: 'audit-cli' }, topic, severity: 'high', rules: ['token-tampering'], json: true, fromBeginning: true, max: 2 }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const n = await tailAlerts(
+    {
+      kafka: { brokers: [broker.address], clientId: 'audit-cli' },
+      topic,
+      severity: 'high',
+      rules: ['token-tampering'],
+      json: true,
+      fromBeginning: true,
+      max: 2,
+    },
+    { out: (l) => out.push(l), err: (l) => err.push(l) },
+  );
   assert.equal(n, 2);
   // the indexer's document (what `audit search --alerts --json` prints): ECS names, ISO times
-  const docs = out.map((l) => JSON.parse(l) as { '@timestamp': string; event: { id: string; kind: string; start: string; end: string }; rule: { name: string }; jwt_audit: { alert: { severity: string } } });
-  assert.deepEqual(docs.map((d) => d.event.id), [sent[1]!.id, sent[3]!.id]);
+  const docs = out.map(
+    (l) =>
+      JSON.parse(l) as {
+        '@timestamp': string;
+        event: { id: string; kind: string; start: string; end: string };
+        rule: { name: string };
+        jwt_audit: { alert: { severity: string } };
+      },
+  );
+  assert.deepEqual(
+    docs.map((d) => d.event.id),
+    [sent[1]!.id, sent[3]!.id],
+  );
   assert.deepEqual(docs[0], JSON.parse(JSON.stringify(alertToEcsDocument(sent[1]!))));
   assert.equal(docs[0]!.event.kind, 'alert');
   assert.equal(docs[0]!.rule.name, 'token-tampering');
@@ -66,7 +100,13 @@ test('tail --from-beginning --severity high --rule: prints matching alerts from 
 test('command line: bad --severity is a usage error; unreachable brokers exit with EXIT.unavailable', async () => {
   const program = new Command('audit').exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
   register(program);
-  await assert.rejects(program.parseAsync(['node', 'audit', 'alerts', 'tail', '--severity', 'urgent']), (e: { exitCode?: number; code?: string }) => e.code === 'commander.invalidArgument');
+  await assert.rejects(
+    program.parseAsync(['node', 'audit', 'alerts', 'tail', '--severity', 'urgent']),
+    (e: { exitCode?: number; code?: string }) => e.code === 'commander.invalidArgument',
+  );
   await assert.rejects(program.parseAsync(['node', 'audit', 'alerts', 'tail', '--brokers', 'not a broker']), (e: { exitCode?: number }) => e.exitCode === 2);
-  await assert.rejects(program.parseAsync(['node', 'audit', 'alerts', 'tail', '--brokers', '127.0.0.1:1', '--max', '1']), (e: { exitCode?: number }) => e.exitCode === 3);
+  await assert.rejects(
+    program.parseAsync(['node', 'audit', 'alerts', 'tail', '--brokers', '127.0.0.1:1', '--max', '1']),
+    (e: { exitCode?: number }) => e.exitCode === 3,
+  );
 });

@@ -44,13 +44,28 @@ test('npm link -w packages/cli (temporary prefix): audit --version and a usage e
     rmSync(prefix, { recursive: true, force: true });
     rmSync(elsewhere, { recursive: true, force: true });
   });
-  const lockBefore = createHash('sha256').update(readFileSync(path.join(root, 'package-lock.json'))).digest('hex');
-  const env = { ...process.env, npm_config_prefix: prefix, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_offline: 'true', npm_config_update_notifier: 'false' };
+  const lockBefore = createHash('sha256')
+    .update(readFileSync(path.join(root, 'package-lock.json')))
+    .digest('hex');
+  const env = {
+    ...process.env,
+    npm_config_prefix: prefix,
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    npm_config_offline: 'true',
+    npm_config_update_notifier: 'false',
+  };
   const linked = await exec('npm', ['link', '-w', 'packages/cli'], { cwd: root, env });
   assert.equal(linked.code, 0, linked.stderr);
   const audit = path.join(prefix, 'bin', 'audit');
-  assert.equal(realpathSync(audit), realpathSync(path.join(pkgDir, 'bin', 'audit.js')), 'the linked command is this checkout\'s bin');
-  assert.equal(createHash('sha256').update(readFileSync(path.join(root, 'package-lock.json'))).digest('hex'), lockBefore, 'linking changes nothing in the checkout');
+  assert.equal(realpathSync(audit), realpathSync(path.join(pkgDir, 'bin', 'audit.js')), "the linked command is this checkout's bin");
+  assert.equal(
+    createHash('sha256')
+      .update(readFileSync(path.join(root, 'package-lock.json')))
+      .digest('hex'),
+    lockBefore,
+    'linking changes nothing in the checkout',
+  );
 
   const version = await exec(audit, ['--version'], { cwd: elsewhere });
   assert.equal(version.code, 0, version.stderr);

@@ -47,7 +47,16 @@ export async function readPublishedCheckpoints(conn: KafkaConnectionConfig, topi
       },
     });
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([finished, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(CLI_ERRORS.AUDIT_ERR_CLI_UNAVAILABLE.create(`${topic} not read to its end within ${timeoutMs / 1000} s`)), timeoutMs)))]).finally(() => clearTimeout(timer));
+    await Promise.race([
+      finished,
+      new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(
+            () => reject(CLI_ERRORS.AUDIT_ERR_CLI_UNAVAILABLE.create(`${topic} not read to its end within ${timeoutMs / 1000} s`)),
+            timeoutMs,
+          )),
+      ),
+    ]).finally(() => clearTimeout(timer));
   } finally {
     await consumer.disconnect().catch(() => undefined);
   }

@@ -31,13 +31,16 @@ const usageError = (pattern: RegExp) => (e: { exitCode?: number; message: string
 test('the CLI reads the same AUDIT_KAFKA_* settings as the services: SASL, password from a _FILE, TLS files', () => {
   writeFileSync(path.join(dir, 'pw'), 's3cret\n');
   writeFileSync(path.join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
-  const k = kafkaConnection({}, {
-    AUDIT_KAFKA_BROKERS: 'k1:9092, k2:9093',
-    AUDIT_KAFKA_SASL_MECHANISM: 'scram-sha-512',
-    AUDIT_KAFKA_SASL_USERNAME: 'audit',
-    AUDIT_KAFKA_SASL_PASSWORD_FILE: path.join(dir, 'pw'),
-    AUDIT_KAFKA_SSL_CA_FILE: path.join(dir, 'ca.pem'),
-  });
+  const k = kafkaConnection(
+    {},
+    {
+      AUDIT_KAFKA_BROKERS: 'k1:9092, k2:9093',
+      AUDIT_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      AUDIT_KAFKA_SASL_USERNAME: 'audit',
+      AUDIT_KAFKA_SASL_PASSWORD_FILE: path.join(dir, 'pw'),
+      AUDIT_KAFKA_SSL_CA_FILE: path.join(dir, 'ca.pem'),
+    },
+  );
   assert.deepEqual(k.brokers, ['k1:9092', 'k2:9093']);
   assert.deepEqual(k.sasl, { mechanism: 'scram-sha-512', username: 'audit', password: 's3cret' });
   const tls = kafkaTlsOption(k);
@@ -52,7 +55,10 @@ test('every bad Kafka or Elasticsearch setting is a usage error naming the setti
   const badKafka: Array<[Record<string, string>, RegExp]> = [
     [{ AUDIT_KAFKA_BROKERS: 'garbage' }, /kafka\.brokers.*AUDIT_KAFKA_BROKERS/],
     [{ AUDIT_KAFKA_BROKERS: 'host:port' }, /AUDIT_KAFKA_BROKERS/],
-    [{ AUDIT_KAFKA_SASL_MECHANISM: 'kerberos', AUDIT_KAFKA_SASL_USERNAME: 'u', AUDIT_KAFKA_SASL_PASSWORD: 'p' }, /kafka\.sasl\.mechanism: must be one of.*AUDIT_KAFKA_SASL_MECHANISM/],
+    [
+      { AUDIT_KAFKA_SASL_MECHANISM: 'kerberos', AUDIT_KAFKA_SASL_USERNAME: 'u', AUDIT_KAFKA_SASL_PASSWORD: 'p' },
+      /kafka\.sasl\.mechanism: must be one of.*AUDIT_KAFKA_SASL_MECHANISM/,
+    ],
     [{ AUDIT_KAFKA_SASL_MECHANISM: 'plain' }, /kafka\.sasl\.username/],
     [{ AUDIT_KAFKA_SSL: 'maybe' }, /AUDIT_KAFKA_SSL/],
     [{ AUDIT_KAFKA_SASL_PASSWORD_FILE: path.join(dir, 'missing') }, /AUDIT_KAFKA_SASL_PASSWORD_FILE: cannot read/],
@@ -72,7 +78,10 @@ test('every bad Kafka or Elasticsearch setting is a usage error naming the setti
 
 test('Elasticsearch credentials: API key, username/password, or in the URL (moved out of it so the URL can be printed)', () => {
   assert.deepEqual(esClientOptions(esConnection({}, { AUDIT_ES_URL: 'https://es:9200', AUDIT_ES_API_KEY: 'k' })).auth, { apiKey: 'k' });
-  assert.deepEqual(esClientOptions(esConnection({}, { AUDIT_ES_URL: 'https://es:9200', AUDIT_ES_USERNAME: 'elastic', AUDIT_ES_PASSWORD: 'pw' })).auth, { username: 'elastic', password: 'pw' });
+  assert.deepEqual(esClientOptions(esConnection({}, { AUDIT_ES_URL: 'https://es:9200', AUDIT_ES_USERNAME: 'elastic', AUDIT_ES_PASSWORD: 'pw' })).auth, {
+    username: 'elastic',
+    password: 'pw',
+  });
   const fromUrl = esClientOptions(esConnection({ esUrl: 'http://u%40x:p%3Aw@es:9200/' }, {}));
   assert.deepEqual(fromUrl.auth, { username: 'u@x', password: 'p:w' });
   assert.equal(fromUrl.node, 'http://es:9200/');
@@ -94,7 +103,9 @@ test('audit topics apply creates the table of packages/kafka (idempotently); top
   const first = await audit(['topics', 'apply', '--partitions', '3', '--json'], env);
   const second = await audit(['topics', 'apply', '--partitions', '3', '--json'], env);
   const list = await audit(['topics', 'list', '--json']);
-  const wanted = defaultTopics(3).map((s) => s.topic).sort();
+  const wanted = defaultTopics(3)
+    .map((s) => s.topic)
+    .sort();
   assert.equal(first.code, 0, first.stderr);
   assert.deepEqual((JSON.parse(first.stdout) as { created: string[] }).created.sort(), wanted);
   assert.deepEqual(JSON.parse(second.stdout), { created: [], existing: defaultTopics(3).map((s) => s.topic) });

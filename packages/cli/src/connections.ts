@@ -45,7 +45,10 @@ export function kafkaConnection(flags: { brokers?: string } = {}, environment: N
     usage(err);
   }
   if (flags.brokers === undefined) return cfg.kafka;
-  const brokers = flags.brokers.split(',').map((b) => b.trim()).filter(Boolean);
+  const brokers = flags.brokers
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   if (brokers.length === 0 || brokers.some((b) => !/^[^\s:]+:\d+$/.test(b))) {
     throw cliError(EXIT.usage, `--brokers: expected host:port[,host:port...], got ${JSON.stringify(flags.brokers)}`);
   }

@@ -61,7 +61,12 @@ const matches = (d: DeadLetter, f: ReplayFilter): boolean =>
  * like any record (every sink is idempotent by event id). Letters whose payload was dropped or
  * masked are reported as not replayable, never re-injected.
  */
-export async function replayDeadLetters(kafka: Kafka, logger: Logger, filter: ReplayFilter, opts: { dryRun: boolean; limit?: number; readTimeoutMs?: number }): Promise<ReplayReport> {
+export async function replayDeadLetters(
+  kafka: Kafka,
+  logger: Logger,
+  filter: ReplayFilter,
+  opts: { dryRun: boolean; limit?: number; readTimeoutMs?: number },
+): Promise<ReplayReport> {
   const admin = kafka.admin();
   await admin.connect();
   let ends: Map<number, bigint>;
@@ -92,7 +97,8 @@ export async function replayDeadLetters(kafka: Kafka, logger: Logger, filter: Re
             const offset = BigInt(m.offset);
             if (offset >= end) break;
             report.read++;
-            const inRange = (filter.fromOffset === undefined || offset >= BigInt(filter.fromOffset)) && (filter.toOffset === undefined || offset <= BigInt(filter.toOffset));
+            const inRange =
+              (filter.fromOffset === undefined || offset >= BigInt(filter.fromOffset)) && (filter.toOffset === undefined || offset <= BigInt(filter.toOffset));
             const headers = Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, v === undefined ? undefined : Array.isArray(v) ? v[0] : v]));
             let d: DeadLetter;
             try {
@@ -101,20 +107,50 @@ export async function replayDeadLetters(kafka: Kafka, logger: Logger, filter: Re
               if (inRange && filter.topic === undefined && filter.stage === undefined && filter.code === undefined && filter.reason === undefined) {
                 report.matched++;
                 report.notReplayable++;
-                report.letters.push({ dlqPartition: batch.partition, dlqOffset: Number(offset), id: '', stage: '', code: '', reason: '', originTopic: '', originPartition: -1, originOffset: -1, action: 'not_replayable', why: `not a dead letter: ${(err as Error).message}` });
+                report.letters.push({
+                  dlqPartition: batch.partition,
+                  dlqOffset: Number(offset),
+                  id: '',
+                  stage: '',
+                  code: '',
+                  reason: '',
+                  originTopic: '',
+                  originPartition: -1,
+                  originOffset: -1,
+                  action: 'not_replayable',
+                  why: `not a dead letter: ${(err as Error).message}`,
+                });
               }
               continue;
             }
             if (!inRange || !matches(d, filter) || (opts.limit !== undefined && report.matched >= opts.limit)) continue;
             report.matched++;
             const kind = headers[HEADER_DLQ_PAYLOAD]?.toString() ?? 'raw';
-            const letter: ReplayedLetter = { dlqPartition: batch.partition, dlqOffset: Number(offset), id: d.id, stage: d.stage, code: d.code, reason: d.reason, originTopic: d.originTopic, originPartition: d.originPartition, originOffset: d.originOffset, action: opts.dryRun ? 'would_replay' : 'replayed' };
+            const letter: ReplayedLetter = {
+              dlqPartition: batch.partition,
+              dlqOffset: Number(offset),
+              id: d.id,
+              stage: d.stage,
+              code: d.code,
+              reason: d.reason,
+              originTopic: d.originTopic,
+              originPartition: d.originPartition,
+              originOffset: d.originOffset,
+              action: opts.dryRun ? 'would_replay' : 'replayed',
+            };
             if (d.payload === null || kind !== 'raw') {
               letter.action = 'not_replayable';
-              letter.why = d.payload === null ? 'its payload was dropped (dlqPayload: drop)' : `its payload was kept ${kind} (dlqPayload: ${kind}), not as the original bytes`;
+              letter.why =
+                d.payload === null
+                  ? 'its payload was dropped (dlqPayload: drop)'
+                  : `its payload was kept ${kind} (dlqPayload: ${kind}), not as the original bytes`;
               report.notReplayable++;
             } else {
-              letters.push({ topic: d.originTopic, letter, record: { key: d.originKey, value: d.payload, headers: { ...d.originHeaders, [HEADER_REPLAYED_FROM]: d.id } } });
+              letters.push({
+                topic: d.originTopic,
+                letter,
+                record: { key: d.originKey, value: d.payload, headers: { ...d.originHeaders, [HEADER_REPLAYED_FROM]: d.id } },
+              });
             }
             report.letters.push(letter);
           }
@@ -124,7 +160,10 @@ export async function replayDeadLetters(kafka: Kafka, logger: Logger, filter: Re
       });
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(CLI_ERRORS.AUDIT_ERR_CLI_UNAVAILABLE.create(`reading ${TOPICS.dlq} did not reach its end in ${opts.readTimeoutMs ?? 60_000} ms`)), opts.readTimeoutMs ?? 60_000);
+        timer = setTimeout(
+          () => reject(CLI_ERRORS.AUDIT_ERR_CLI_UNAVAILABLE.create(`reading ${TOPICS.dlq} did not reach its end in ${opts.readTimeoutMs ?? 60_000} ms`)),
+          opts.readTimeoutMs ?? 60_000,
+        );
       });
       try {
         await Promise.race([finished, timeout]);
@@ -142,9 +181,14 @@ export async function replayDeadLetters(kafka: Kafka, logger: Logger, filter: Re
       // by origin topic, in DLQ order: one subject's records go back in the order they failed
       for (const topic of new Set(letters.map((l) => l.topic))) {
         const mine = letters.filter((l) => l.topic === topic);
-        await producer.send(topic, mine.map((l) => l.record)).catch((err: unknown) => {
-          throw fromKafkaError(err, `re-injecting ${mine.length} records into ${topic}`);
-        });
+        await producer
+          .send(
+            topic,
+            mine.map((l) => l.record),
+          )
+          .catch((err: unknown) => {
+            throw fromKafkaError(err, `re-injecting ${mine.length} records into ${topic}`);
+          });
         report.replayed += mine.length;
       }
     } finally {

@@ -15,7 +15,10 @@ function keyRing(env: NodeJS.ProcessEnv): MaskingKeys {
       throw new FingerprintUsageError(`AUDIT_FINGERPRINT_KEYS_FILE: ${(err as Error).message}`);
     }
   }
-  if (!spec) throw new FingerprintUsageError("--header needs the interceptor's fingerprint keys: set AUDIT_FINGERPRINT_KEYS (id:secret,...) or AUDIT_FINGERPRINT_KEYS_FILE");
+  if (!spec)
+    throw new FingerprintUsageError(
+      "--header needs the interceptor's fingerprint keys: set AUDIT_FINGERPRINT_KEYS (id:secret,...) or AUDIT_FINGERPRINT_KEYS_FILE",
+    );
   try {
     return parseKeyRing(spec, env.AUDIT_FINGERPRINT_ACTIVE_KEY_ID);
   } catch (err) {
@@ -46,4 +49,3 @@ export function fingerprintOf(raw: string, o: FingerprintOptions, env: NodeJS.Pr
   if (secret === undefined) throw new FingerprintUsageError(`--key-id ${JSON.stringify(id)} is not in AUDIT_FINGERPRINT_KEYS`);
   return { kind: 'secret', header: name, keyId: id, fingerprint: pseudonym(raw, { id, secret }) };
 }
-

@@ -12,7 +12,10 @@ import { FingerprintUsageError, fingerprintOf } from './fingerprint-of.js';
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'bin.ts');
 const KEYS = 'k2026:second-fingerprint-secret-000,k2025:first-fingerprint-secret-0000';
 
-function audit(args: string[], o: { stdin?: string; env?: Record<string, string | undefined> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function audit(
+  args: string[],
+  o: { stdin?: string; env?: Record<string, string | undefined> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const env: Record<string, string | undefined> = { ...process.env, AUDIT_FINGERPRINT_KEYS: KEYS, ...o.env };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
@@ -33,7 +36,7 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const ENV = { AUDIT_FINGERPRINT_KEYS: KEYS };
 const k2026 = { id: 'k2026', secret: 'second-fingerprint-secret-000' };
 
-test('fingerprintOf: the fingerprints events carry, keyed with the interceptor\'s ring; what is wrong named', async () => {
+test("fingerprintOf: the fingerprints events carry, keyed with the interceptor's ring; what is wrong named", async () => {
   assert.deepEqual(fingerprintOf(jwt, { token: true }, ENV), { kind: 'token', fingerprint: sha(jwt), jwt: true, canonical: true });
   // non-canonical spellings of the same token: the same fingerprint, marked
   // the payload segment ends in 2 unused bits here: set them, and pad the segments
@@ -49,7 +52,10 @@ test('fingerprintOf: the fingerprints events carry, keyed with the interceptor\'
   assert.deepEqual(fingerprintOf('opaque-refresh', { token: true }, ENV), { kind: 'token', fingerprint: sha('opaque-refresh'), jwt: false, canonical: true });
   const cookie = 'session=s3cr3t; theme=dark';
   assert.equal(fingerprintOf(cookie, { header: 'Cookie' }, ENV).fingerprint, pseudonym(cookie, k2026));
-  assert.equal(fingerprintOf('key-123', { header: 'x-api-key', keyId: 'k2025' }, ENV).fingerprint, pseudonym('key-123', { id: 'k2025', secret: 'first-fingerprint-secret-0000' }));
+  assert.equal(
+    fingerprintOf('key-123', { header: 'x-api-key', keyId: 'k2025' }, ENV).fingerprint,
+    pseudonym('key-123', { id: 'k2025', secret: 'first-fingerprint-secret-0000' }),
+  );
   assert.equal(fingerprintOf('Basic YWxpY2U6aHVudGVyMg==', { header: 'authorization' }, ENV).fingerprint, pseudonym('Basic YWxpY2U6aHVudGVyMg==', k2026));
   assert.equal(fingerprintOf(`Bearer ${jwt}`, { header: 'Authorization' }, ENV).fingerprint, `sha256:${sha(jwt)}`);
   const dir = mkdtempSync(path.join(tmpdir(), 'fp-'));
@@ -65,7 +71,11 @@ test('fingerprintOf: the fingerprints events carry, keyed with the interceptor\'
     ['x', { header: 'cookie', keyId: 'nope' }, ENV, /--key-id "nope" is not in/],
     ['', { token: true }, ENV, /no value given/],
   ] as const) {
-    assert.throws(() => fingerprintOf(value, o, env), (err: unknown) => err instanceof FingerprintUsageError && message.test(err.message), JSON.stringify(o));
+    assert.throws(
+      () => fingerprintOf(value, o, env),
+      (err: unknown) => err instanceof FingerprintUsageError && message.test(err.message),
+      JSON.stringify(o),
+    );
   }
 });
 

@@ -15,7 +15,8 @@ export async function runAuditCaptured(args: string[], env: Record<string, strin
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   const capture = (into: string[], stream: NodeJS.WriteStream, original: typeof process.stdout.write) =>
-    ((c: string | Uint8Array, ...rest: unknown[]) => (typeof c === 'string' ? (into.push(c), true) : original.call(stream, c, ...(rest as [])))) as typeof process.stdout.write;
+    ((c: string | Uint8Array, ...rest: unknown[]) =>
+      typeof c === 'string' ? (into.push(c), true) : original.call(stream, c, ...(rest as []))) as typeof process.stdout.write;
   process.stdout.write = capture(out, process.stdout, write.out);
   process.stderr.write = capture(err, process.stderr, write.err);
   try {

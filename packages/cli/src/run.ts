@@ -6,7 +6,10 @@ import { buildProgram, EXIT } from './program.js';
  * code; `failed` says the command ended with an error (bin.ts then exits at once, whatever is
  * still open). In-process, so tests can run many command lines without a node start-up each.
  */
-export async function runAudit(argv: string[], io: { err(text: string): void } = { err: (t) => process.stderr.write(t) }): Promise<{ code: number; failed: boolean }> {
+export async function runAudit(
+  argv: string[],
+  io: { err(text: string): void } = { err: (t) => process.stderr.write(t) },
+): Promise<{ code: number; failed: boolean }> {
   const program = await buildProgram();
   process.exitCode = undefined;
   try {

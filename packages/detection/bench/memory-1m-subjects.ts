@@ -14,10 +14,22 @@ const template = ev({ geo: [52.52, 13.405] });
 gc?.();
 const baseline = process.memoryUsage().rss;
 let peak = baseline;
-const state = createDetectorState({ rules: Object.fromEntries(['impossible-travel', 'new-device-for-subject', 'privilege-change-in-session', 'token-multi-origin'].map((r) => [r, { maxKeys: Math.max(n, 1) }])) });
+const state = createDetectorState({
+  rules: Object.fromEntries(
+    ['impossible-travel', 'new-device-for-subject', 'privilege-change-in-session', 'token-multi-origin'].map((r) => [r, { maxKeys: Math.max(n, 1) }]),
+  ),
+});
 const t0 = Date.now();
 for (let i = 0; i < n; i++) {
-  const e = { ...template, id: `e-${i}`, occurredAt: T0 + i, actor: { ...template.actor, sub: `user-${i}` }, token: { ...template.token!, jti: `jti-${i}`, sid: `sess-${i}` }, network: { ...template.network!, clientIp: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` }, enrichment: { ...template.enrichment!, sessionId: `sess-${i}` } };
+  const e = {
+    ...template,
+    id: `e-${i}`,
+    occurredAt: T0 + i,
+    actor: { ...template.actor, sub: `user-${i}` },
+    token: { ...template.token!, jti: `jti-${i}`, sid: `sess-${i}` },
+    network: { ...template.network!, clientIp: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` },
+    enrichment: { ...template.enrichment!, sessionId: `sess-${i}` },
+  };
   detect(state, e, e.occurredAt);
   if ((i & 0xffff) === 0) peak = Math.max(peak, process.memoryUsage().rss);
 }

@@ -11,7 +11,10 @@ test('deduplication: an event delivered twice does not count twice towards a thr
   const state = createDetectorState({ rules: { 'token-tampering': { enabled: false } } });
   const out: Alert[] = [];
   for (const e of [...fails, fails[8]!, structuredClone(fails[3]!)]) out.push(...detect(state, e, e.occurredAt).alerts);
-  assert.deepEqual(out.filter((a) => a.rule === 'auth-failure-burst'), []);
+  assert.deepEqual(
+    out.filter((a) => a.rule === 'auth-failure-burst'),
+    [],
+  );
   assert.equal(state.duplicates, 2);
   // without deduplication the copies count (the test can fail)
   const off = createDetectorState({ dedupeMaxIds: 0, rules: { 'token-tampering': { enabled: false } } });
@@ -25,7 +28,7 @@ test('deduplication: a scenario with generated duplicates (a crashed stage re-pr
   const expected = s.events.flatMap((e) => detect(clean, e, e.occurredAt).alerts.map((a) => a.id));
   expected.push(...advance(clean, s.end + 86_400_000, 0).map((a) => a.id));
   let seed = 17;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let round = 0; round < 5; round++) {
     // after random points, replay the previous batch of up to 200 events again (uncommitted output re-produced)
     const input = [];

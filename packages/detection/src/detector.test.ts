@@ -47,7 +47,10 @@ test('alerts are deterministic: the same events give the same alert ids', () => 
   const first = ids();
   assert.ok(first.length > 10);
   assert.deepEqual(ids(), first);
-  assert.ok(first.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)), 'UUIDv7-shaped');
+  assert.ok(
+    first.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)),
+    'UUIDv7-shaped',
+  );
 });
 
 test('snapshot + journal restore: stopping anywhere and resuming gives exactly the alerts of an uninterrupted run', () => {
@@ -105,7 +108,12 @@ test('an event from the far future does not advance event time (no mass expiry f
 
 test('configuration: every unknown rule, setting and bad value reported at once; schema derived from defaults', () => {
   assert.throws(
-    () => resolveDetectionConfig({ 'no-such-rule': {}, 'impossible-travel': { maxSpeedKmh: -1, colour: 'red' } as never, 'token-tampering': { severity: 'urgent' as never } }),
+    () =>
+      resolveDetectionConfig({
+        'no-such-rule': {},
+        'impossible-travel': { maxSpeedKmh: -1, colour: 'red' } as never,
+        'token-tampering': { severity: 'urgent' as never },
+      }),
     (err: unknown) => err instanceof DetectionConfigError && err.problems.length === 4 && err.code === 'AUDIT_ERR_DETECTION_CONFIG',
   );
   const cfg = resolveDetectionConfig({ 'long-lived-token': { maxLifetimeSec: { access: 7200 } as never } });
@@ -130,10 +138,13 @@ test('partitionings: a state for the IP stage runs only IP-keyed rules', () => {
   assert.ok(!sub.slots.some((s) => s.rule.partitioning !== 'subject'));
   const out: Alert[] = [];
   for (let i = 0; i < 25; i++) {
-    const e = ev({ kind: 'token.rejected', reason: 'malformed', sub: `u${i}`, at: T0 + i * MIN / 30 });
+    const e = ev({ kind: 'token.rejected', reason: 'malformed', sub: `u${i}`, at: T0 + (i * MIN) / 30 });
     out.push(...detect(state, e, e.occurredAt, 'ip').alerts, ...detect(state, e, e.occurredAt, 'client').alerts);
   }
-  assert.deepEqual(out.map((a) => a.attributes.variant), ['ip']);
+  assert.deepEqual(
+    out.map((a) => a.attributes.variant),
+    ['ip'],
+  );
 });
 
 test('repartitionKeys: the IP and client keys an event needs, only for enabled rules', async () => {
@@ -142,12 +153,24 @@ test('repartitionKeys: the IP and client keys an event needs, only for enabled r
   assert.deepEqual(repartitionKeys(cfg, ev({ kind: 'token.rejected', reason: 'malformed', ip: '198.51.100.3' })), ['ip:198.51.100.3']);
   assert.deepEqual(repartitionKeys(cfg, ev({ kind: 'token.issued', clientId: 'web' })), ['client:web']);
   assert.deepEqual(repartitionKeys(cfg, ev({ kind: 'token.validated' })), []);
-  assert.deepEqual(repartitionKeys(resolveDetectionConfig({ 'auth-failure-burst/ip': { enabled: false }, 'token-guessing': { enabled: false } }), ev({ kind: 'token.rejected', reason: 'malformed' })), []);
+  assert.deepEqual(
+    repartitionKeys(
+      resolveDetectionConfig({ 'auth-failure-burst/ip': { enabled: false }, 'token-guessing': { enabled: false } }),
+      ev({ kind: 'token.rejected', reason: 'malformed' }),
+    ),
+    [],
+  );
   // a failed login at the token endpoint goes to the IP, username and network stages
   const login = ev({ kind: 'http.exchange', noToken: true, status: 400, ip: '198.51.100.7', asn: 64501 });
   login.http!.request.method = 'POST';
   login.http!.request.path = '/oauth/token';
-  login.http!.request.body = { contentType: 'application/x-www-form-urlencoded', size: 0, truncated: false, sha256: null, content: 'grant_type=password&username=hmac%3Ak%3Aabc&password=%5Bredacted%5D' };
+  login.http!.request.body = {
+    contentType: 'application/x-www-form-urlencoded',
+    size: 0,
+    truncated: false,
+    sha256: null,
+    content: 'grant_type=password&username=hmac%3Ak%3Aabc&password=%5Bredacted%5D',
+  };
   assert.deepEqual(repartitionKeys(cfg, login).sort(), ['ip:198.51.100.7', 'login:hmac:k:abc', 'network:AS64501']);
   assert.equal(partitioningOfKey('ip:1.2.3.4'), 'ip');
   assert.equal(partitioningOfKey('network:AS1'), 'network');

@@ -97,7 +97,15 @@ export function pushWindow(w: TimeWindow | undefined, at: number, id: string, wi
 }
 
 /** Paths of OAuth token endpoints (a login or refresh is a POST to one). */
-export const TOKEN_PATHS = ['/oauth/token', '/oauth2/token', '/token', '/protocol/openid-connect/token', '/oauth2/v2.0/token', '/connect/token', '/oauth2/default/v1/token'];
+export const TOKEN_PATHS = [
+  '/oauth/token',
+  '/oauth2/token',
+  '/token',
+  '/protocol/openid-connect/token',
+  '/oauth2/v2.0/token',
+  '/connect/token',
+  '/oauth2/default/v1/token',
+];
 
 /**
  * A failed login at a token endpoint, as the edge records it: the http.exchange of a POST to a
@@ -117,7 +125,11 @@ export function loginFailureOf(e: AuditEvent): { username: string | null } | nul
   if (body === null) return { username: null };
   let form: URLSearchParams;
   try {
-    form = new URLSearchParams(body.trim().startsWith('{') ? Object.entries(JSON.parse(body) as Record<string, unknown>).filter(([, v]) => typeof v === 'string') as [string, string][] : body);
+    form = new URLSearchParams(
+      body.trim().startsWith('{')
+        ? (Object.entries(JSON.parse(body) as Record<string, unknown>).filter(([, v]) => typeof v === 'string') as [string, string][])
+        : body,
+    );
   } catch {
     return { username: null };
   }

@@ -52,7 +52,14 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-interface City { name: string; iso: string; country: string; lat: number; lon: number; isp: number }
+interface City {
+  name: string;
+  iso: string;
+  country: string;
+  lat: number;
+  lon: number;
+  isp: number;
+}
 const CITIES: City[] = [
   { name: 'Berlin', iso: 'DE', country: 'Germany', lat: 52.52, lon: 13.405, isp: 3320 },
   { name: 'Paris', iso: 'FR', country: 'France', lat: 48.857, lon: 2.352, isp: 3215 },
@@ -67,22 +74,68 @@ const CITIES: City[] = [
 ];
 const SYDNEY: City = { name: 'Sydney', iso: 'AU', country: 'Australia', lat: -33.869, lon: 151.209, isp: 1221 };
 
-interface Device { raw: string; name: string; os: string; device: string | null; clientId: string; mobile: boolean }
+interface Device {
+  raw: string;
+  name: string;
+  os: string;
+  device: string | null;
+  clientId: string;
+  mobile: boolean;
+}
 const DESKTOPS: Device[] = [
-  { raw: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36', name: 'Chrome', os: 'Windows', device: null, clientId: 'web-portal', mobile: false },
-  { raw: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15', name: 'Safari', os: 'Mac OS', device: null, clientId: 'web-portal', mobile: false },
-  { raw: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0', name: 'Firefox', os: 'Windows', device: null, clientId: 'web-portal', mobile: false },
+  {
+    raw: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36',
+    name: 'Chrome',
+    os: 'Windows',
+    device: null,
+    clientId: 'web-portal',
+    mobile: false,
+  },
+  {
+    raw: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15',
+    name: 'Safari',
+    os: 'Mac OS',
+    device: null,
+    clientId: 'web-portal',
+    mobile: false,
+  },
+  {
+    raw: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0',
+    name: 'Firefox',
+    os: 'Windows',
+    device: null,
+    clientId: 'web-portal',
+    mobile: false,
+  },
 ];
 const PHONES: Device[] = [
   { raw: 'ShopApp/3.2 (iPhone; iOS 17.4)', name: 'ShopApp', os: 'iOS', device: 'iPhone', clientId: 'mobile-app', mobile: true },
   { raw: 'ShopApp/3.2 (Linux; Android 14; Pixel 8)', name: 'ShopApp', os: 'Android', device: 'Pixel 8', clientId: 'mobile-app', mobile: true },
 ];
 const ATTACKER_DEVICE: Device = { raw: 'python-requests/2.31.0', name: 'Python Requests', os: 'Other', device: null, clientId: 'web-portal', mobile: false };
-const NEW_LAPTOP: Device = { raw: 'Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0', name: 'Firefox', os: 'Linux', device: null, clientId: 'web-portal', mobile: false };
+const NEW_LAPTOP: Device = {
+  raw: 'Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0',
+  name: 'Firefox',
+  os: 'Linux',
+  device: null,
+  clientId: 'web-portal',
+  mobile: false,
+};
 const MOBILE_ASN = 64_600;
 
-interface Endpoint { device: Device; ip: string; asn: number; city: City }
-interface Subject { sub: string; home: City; endpoints: Endpoint[]; roles: string[]; traveller: boolean }
+interface Endpoint {
+  device: Device;
+  ip: string;
+  asn: number;
+  city: City;
+}
+interface Subject {
+  sub: string;
+  home: City;
+  endpoints: Endpoint[];
+  roles: string[];
+  traveller: boolean;
+}
 
 const SCOPES: Record<string, string[]> = { 'web-portal': ['orders:read', 'orders:write'], 'mobile-app': ['orders:read'] };
 
@@ -105,13 +158,25 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
 
   const events: AuditEvent[] = [];
 
-  interface Tok { jti: string; fp: string; iat: number; exp: number; typ: TokenType; sid: string | null; familyId: string | null; prev: string | null }
+  interface Tok {
+    jti: string;
+    fp: string;
+    iat: number;
+    exp: number;
+    typ: TokenType;
+    sid: string | null;
+    familyId: string | null;
+    prev: string | null;
+  }
   const newToken = (at: number, typ: TokenType, lifetimeSec: number, sid: string | null, familyId: string | null, prev: string | null = null): Tok => ({
     jti: `${typ === 'refresh' ? 'rt' : 'at'}-${(counter++).toString(36)}`,
     fp: fingerprint(),
     iat: Math.floor(at / 1000),
     exp: Math.floor(at / 1000) + lifetimeSec,
-    typ, sid, familyId, prev,
+    typ,
+    sid,
+    familyId,
+    prev,
   });
 
   interface Opts {
@@ -140,14 +205,42 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
       outcome: o.outcome ?? (o.rejection ? 'failure' : 'success'),
       actor: { sub: o.sub, clientId, tenant: 'acme', roles: o.roles ?? [], scopes: clientId ? (SCOPES[clientId] ?? []) : [] },
       token: t
-        ? { jti: t.jti, sid: t.sid, iss: 'https://id.example.com/', aud: ['orders-api'], kid: 'rsa-1', alg: o.alg ?? 'RS256', iat: t.iat, nbf: t.iat, exp: t.exp, typ: t.typ, familyId: t.familyId, fingerprint: t.fp, previousFingerprint: t.prev }
+        ? {
+            jti: t.jti,
+            sid: t.sid,
+            iss: 'https://id.example.com/',
+            aud: ['orders-api'],
+            kid: 'rsa-1',
+            alg: o.alg ?? 'RS256',
+            iat: t.iat,
+            nbf: t.iat,
+            exp: t.exp,
+            typ: t.typ,
+            familyId: t.familyId,
+            fingerprint: t.fp,
+            previousFingerprint: t.prev,
+          }
         : null,
       rejection: o.rejection ? { reason: o.rejection, detail: null } : null,
       key: null,
       session: null,
-      http: o.status !== undefined
-        ? { request: { id: null, method: 'GET', scheme: 'https', host: 'api.example.com', path: o.path ?? '/api/orders', route: null, query: null, headers: {}, body: null }, response: { status: o.status, headers: {}, body: null, latencyMs: 12 } }
-        : null,
+      http:
+        o.status !== undefined
+          ? {
+              request: {
+                id: null,
+                method: 'GET',
+                scheme: 'https',
+                host: 'api.example.com',
+                path: o.path ?? '/api/orders',
+                route: null,
+                query: null,
+                headers: {},
+                body: null,
+              },
+              response: { status: o.status, headers: {}, body: null, latencyMs: 12 },
+            }
+          : null,
       network: o.ep ? { clientIp: o.ep.ip, forwardedFor: [], userAgent: o.ep.device.raw } : null,
       trace: null,
       masking: null,
@@ -178,7 +271,13 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
     const home = pick(CITIES);
     const endpoints: Endpoint[] = [{ device: pick(DESKTOPS), ip: newIp(), asn: home.isp, city: home }];
     if (rand() < 0.7) endpoints.push({ device: pick(PHONES), ip: newIp(), asn: MOBILE_ASN, city: home });
-    subjects.push({ sub: `user-${String(i).padStart(5, '0')}@example.com`, home, endpoints, roles: rand() < 0.1 ? ['customer', 'support'] : ['customer'], traveller: rand() < 0.1 });
+    subjects.push({
+      sub: `user-${String(i).padStart(5, '0')}@example.com`,
+      home,
+      endpoints,
+      roles: rand() < 0.1 ? ['customer', 'support'] : ['customer'],
+      traveller: rand() < 0.1,
+    });
   }
 
   // ---------- benign sessions ----------
@@ -214,7 +313,11 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
       }
       if (!noiseDone && noisy >= 0.1 && noisy < 0.15) {
         make('token.rejected', t, o(access, { rejection: 'insufficient_scope', outcome: 'failure' }));
-        make('http.exchange', t, o(access, { status: 403, outcome: 'failure', path: '/api/admin/users', attributes: { 'auth.rejection': 'insufficient_scope' } }));
+        make(
+          'http.exchange',
+          t,
+          o(access, { status: 403, outcome: 'failure', path: '/api/admin/users', attributes: { 'auth.rejection': 'insufficient_scope' } }),
+        );
         noiseDone = true;
       } else {
         // what the interceptor publishes for a request with a valid token: one token.validated with the response
@@ -256,7 +359,13 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
     }
   };
 
-  const leaver: Subject = { sub: 'leaver@example.com', home: CITIES[0]!, endpoints: [{ device: DESKTOPS[0]!, ip: newIp(), asn: CITIES[0]!.isp, city: CITIES[0]! }], roles: ['customer'], traveller: false };
+  const leaver: Subject = {
+    sub: 'leaver@example.com',
+    home: CITIES[0]!,
+    endpoints: [{ device: DESKTOPS[0]!, ip: newIp(), asn: CITIES[0]!.isp, city: CITIES[0]! }],
+    roles: ['customer'],
+    traveller: false,
+  };
   for (let d = 0; d < days; d++) {
     for (const s of subjects) benignFor(s, start + d * DAY, d === days - 1);
   }
@@ -272,7 +381,13 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
     const before = events.length;
     build(t);
     const mine = events.slice(before);
-    traces.push({ rule, name, start: Math.min(...mine.map((e) => e.occurredAt)), end: Math.max(...mine.map((e) => e.occurredAt)), eventIds: new Set(mine.map((e) => e.id)) });
+    traces.push({
+      rule,
+      name,
+      start: Math.min(...mine.map((e) => e.occurredAt)),
+      end: Math.max(...mine.map((e) => e.occurredAt)),
+      eventIds: new Set(mine.map((e) => e.id)),
+    });
   };
   const victim = (k: number) => subjects[(k * 7 + 3) % subjects.length]!;
   const attackerEp = (city: City = CITIES[0]!): Endpoint => ({ device: ATTACKER_DEVICE, ip: newIp(), asn: 64_900 + Math.floor(rand() * 50), city });
@@ -336,7 +451,14 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
   trace('auth-failure-burst', 'password stuffing against one account from a botnet', (t) => {
     const v = victim(5);
     for (let i = 0; i < 12; i++) {
-      make('http.exchange', t + i * 15_000, { sub: v.sub, ep: attackerEp(v.home), clientId: 'web-portal', status: 401, outcome: 'failure', path: '/oauth/token' });
+      make('http.exchange', t + i * 15_000, {
+        sub: v.sub,
+        ep: attackerEp(v.home),
+        clientId: 'web-portal',
+        status: 401,
+        outcome: 'failure',
+        path: '/oauth/token',
+      });
     }
   });
 
@@ -365,7 +487,12 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
     const fam = `fam-${sid}`;
     const r0 = newToken(t, 'refresh', 8 * 3600, sid, fam);
     make('token.issued', t, { sub: v.sub, ep, roles: v.roles, token: newToken(t, 'access', 900, sid, fam) });
-    make('token.refreshed', t + 14 * MIN, { sub: v.sub, ep, roles: [...v.roles, 'admin'], token: newToken(t + 14 * MIN, 'refresh', 8 * 3600, sid, fam, r0.fp) });
+    make('token.refreshed', t + 14 * MIN, {
+      sub: v.sub,
+      ep,
+      roles: [...v.roles, 'admin'],
+      token: newToken(t + 14 * MIN, 'refresh', 8 * 3600, sid, fam, r0.fp),
+    });
     make('token.validated', t + 15 * MIN, { sub: v.sub, ep, roles: [...v.roles, 'admin'], token: newToken(t + 14 * MIN, 'access', 900, sid, fam) });
   });
 
@@ -373,7 +500,16 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
     const v = victim(10);
     const ep = v.endpoints[0]!;
     const tok = sessionToken(t);
-    for (let i = 0; i < 8; i++) make('token.rejected', t + i * 20_000, { sub: v.sub, ep, roles: v.roles, token: tok, rejection: 'insufficient_scope', status: 403, path: `/api/admin/${['users', 'roles', 'audit', 'keys', 'billing', 'tenants', 'flags', 'quotas'][i]}` });
+    for (let i = 0; i < 8; i++)
+      make('token.rejected', t + i * 20_000, {
+        sub: v.sub,
+        ep,
+        roles: v.roles,
+        token: tok,
+        rejection: 'insufficient_scope',
+        status: 403,
+        path: `/api/admin/${['users', 'roles', 'audit', 'keys', 'billing', 'tenants', 'flags', 'quotas'][i]}`,
+      });
   });
 
   trace('long-lived-token', 'access token valid for 30 days', (t) => {
@@ -397,7 +533,7 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
     }
   });
 
-  trace('deprovisioned-subject-activity', 'a leaver\'s token still in use', (t) => {
+  trace('deprovisioned-subject-activity', "a leaver's token still in use", (t) => {
     make('subject.deprovisioned', t, { sub: leaver.sub, ep: null, clientId: null });
     const tok = sessionToken(t - 10 * MIN);
     make('token.validated', t + 30 * MIN, { sub: leaver.sub, ep: leaver.endpoints[0]!, roles: leaver.roles, token: tok });

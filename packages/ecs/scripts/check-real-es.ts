@@ -32,7 +32,14 @@ import {
 const USAGE = 'usage: check-real-es [--url <elasticsearch url>] [--keep] [--json]\n';
 let opts;
 try {
-  opts = parseArgs({ options: { url: { type: 'string', default: process.env.AUDIT_TEST_ES_URL ?? 'http://127.0.0.1:39200' }, keep: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } }).values;
+  opts = parseArgs({
+    options: {
+      url: { type: 'string', default: process.env.AUDIT_TEST_ES_URL ?? 'http://127.0.0.1:39200' },
+      keep: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  }).values;
 } catch (err) {
   process.stderr.write(`${(err as Error).message}\n${USAGE}`);
   process.exit(2);
@@ -97,7 +104,9 @@ const alertSchema = readSchemaFile('avro/alert.avsc') as never;
 const docs: { what: string; index: string; doc: Record<string, unknown> }[] = [];
 const addEvent = (what: string, e: AuditEvent) => docs.push({ what, index: eventsDataStream(NS), doc: withIndexTimes(toEcsDocument(e), now, NS) });
 const addAlert = (what: string, a: Alert) => docs.push({ what, index: alertsDataStream(NS), doc: withIndexTimes(alertToEcsDocument(a), now, NS) });
-for (const f of readdirSync(path.join(SCHEMAS_DIR, 'examples')).filter((x) => x.endsWith('.json')).sort()) {
+for (const f of readdirSync(path.join(SCHEMAS_DIR, 'examples'))
+  .filter((x) => x.endsWith('.json'))
+  .sort()) {
   const v = readSchemaFile(`examples/${f}`);
   if (f === 'alert.json') addAlert(`example ${f}`, v as Alert);
   else addEvent(`example ${f}`, v as AuditEvent);
@@ -106,10 +115,17 @@ for (const kind of EVENT_KINDS) addEvent(`maximal ${kind}`, maximal(eventSchema,
 addAlert('maximal alert', maximal(alertSchema).value as unknown as Alert);
 const session = maximal(readSchemaFile('avro/session.avsc') as never).value as unknown as SessionSummary;
 for (const endedAt of [null, session.startedAt + 60_000]) {
-  docs.push({ what: `maximal session ended=${endedAt !== null}`, index: `audit-sessions-${NS}`, doc: withIndexTimes(sessionToEcsDocument({ ...session, id: `${session.id}-${endedAt}`, endedAt }), now) });
+  docs.push({
+    what: `maximal session ended=${endedAt !== null}`,
+    index: `audit-sessions-${NS}`,
+    doc: withIndexTimes(sessionToEcsDocument({ ...session, id: `${session.id}-${endedAt}`, endedAt }), now),
+  });
 }
 // every boundary value Avro accepts at every leaf, through the codec as the pipeline carries it
-for (const [kind, schema] of [['event', eventSchema], ['alert', alertSchema]] as const) {
+for (const [kind, schema] of [
+  ['event', eventSchema],
+  ['alert', alertSchema],
+] as const) {
   const gen = kind === 'event' ? maximal(schema, { kind: 'token.validated' }) : maximal(schema);
   for (const leaf of gen.leaves) {
     for (const x of boundaryValues(leaf)) {
@@ -143,7 +159,11 @@ for (let at = 0; at < docs.length; at += 200) {
 
 // --- the mapping Elasticsearch made of the templates, field by field against the field table
 const mismatches: string[] = [];
-for (const [index, table] of [[eventsDataStream(NS), EVENT_FIELDS], [alertsDataStream(NS), ALERT_FIELDS], [`audit-sessions-${NS}`, SESSION_FIELDS]] as [string, FieldTable][]) {
+for (const [index, table] of [
+  [eventsDataStream(NS), EVENT_FIELDS],
+  [alertsDataStream(NS), ALERT_FIELDS],
+  [`audit-sessions-${NS}`, SESSION_FIELDS],
+] as [string, FieldTable][]) {
   const r = await es('GET', `/${index}/_mapping`);
   if (r.status !== 200) {
     refuse(`mapping of ${index}`, r.body);
@@ -160,7 +180,8 @@ for (const [index, table] of [[eventsDataStream(NS), EVENT_FIELDS], [alertsDataS
     }
   };
   walk((Object.values(r.body)[0] as { mappings: { properties: Record<string, unknown> } }).mappings.properties, '');
-  for (const [p, spec] of table) if (real.get(p) !== spec.type) mismatches.push(`${index}: ${p} is ${real.get(p) ?? 'unmapped'}, the template says ${spec.type}`);
+  for (const [p, spec] of table)
+    if (real.get(p) !== spec.type) mismatches.push(`${index}: ${p} is ${real.get(p) ?? 'unmapped'}, the template says ${spec.type}`);
 }
 
 if (!opts.keep) {
@@ -169,10 +190,13 @@ if (!opts.keep) {
 }
 
 const ok = refusals.length === 0 && mismatches.length === 0;
-if (opts.json) process.stdout.write(`${JSON.stringify({ ok, elasticsearch: version, templates: templates.length, documents: docs.length, refusals, mismatches })}\n`);
+if (opts.json)
+  process.stdout.write(`${JSON.stringify({ ok, elasticsearch: version, templates: templates.length, documents: docs.length, refusals, mismatches })}\n`);
 else {
   for (const r of refusals) process.stdout.write(`REFUSED ${r.what}: ${r.reason}\n`);
   for (const m of mismatches) process.stdout.write(`MISMATCH ${m}\n`);
-  process.stdout.write(`${ok ? 'ok' : 'FAILED'}: Elasticsearch ${version}, ${templates.length} templates, ${docs.length} documents, ${refusals.length} refused, ${mismatches.length} mapping mismatches\n`);
+  process.stdout.write(
+    `${ok ? 'ok' : 'FAILED'}: Elasticsearch ${version}, ${templates.length} templates, ${docs.length} documents, ${refusals.length} refused, ${mismatches.length} mapping mismatches\n`,
+  );
 }
 process.exit(ok ? 0 : 1);

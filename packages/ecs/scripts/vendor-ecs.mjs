@@ -16,7 +16,27 @@ if (!file || !version) {
   process.exit(2);
 }
 /** The field sets (first path segment) our templates use; base fields (@timestamp, message, tags, labels) have no dot. */
-const SETS = new Set(['@timestamp', 'message', 'ecs', 'event', 'user', 'source', 'user_agent', 'http', 'url', 'trace', 'span', 'service', 'rule', 'related', 'organization', 'data_stream', 'client', 'tags', 'labels']);
+const SETS = new Set([
+  '@timestamp',
+  'message',
+  'ecs',
+  'event',
+  'user',
+  'source',
+  'user_agent',
+  'http',
+  'url',
+  'trace',
+  'span',
+  'service',
+  'rule',
+  'related',
+  'organization',
+  'data_stream',
+  'client',
+  'tags',
+  'labels',
+]);
 const flat = parse(readFileSync(file, 'utf8'));
 const fields = {};
 for (const [name, f] of Object.entries(flat)) {

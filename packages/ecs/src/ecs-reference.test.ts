@@ -12,7 +12,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EVENT_KINDS, readSchemaFile, SCHEMAS_DIR, type Alert, type AuditEvent, type SessionSummary } from '@jwt-audit/events';
 import { maximal } from '@jwt-audit/ecs/testing';
-import { ALERT_FIELDS, alertToEcsDocument, categoryOf, ECS_VERSION, EVENT_FIELDS, SESSION_FIELDS, sessionToEcsDocument, splitHost, toEcsDocument, type FieldTable } from './index.js';
+import {
+  ALERT_FIELDS,
+  alertToEcsDocument,
+  categoryOf,
+  ECS_VERSION,
+  EVENT_FIELDS,
+  SESSION_FIELDS,
+  sessionToEcsDocument,
+  splitHost,
+  toEcsDocument,
+  type FieldTable,
+} from './index.js';
 
 interface EcsField {
   type: string;
@@ -69,8 +80,13 @@ test('every ECS field of every template is mapped exactly as ECS defines it; eve
         continue;
       }
       const want = { type: ecs.type, ignore_above: ecs.ignore_above, fields: ecs.multi_fields };
-      const got = { type: n.type, ignore_above: n.ignore_above, fields: n.fields ? Object.fromEntries(Object.entries(n.fields).map(([k, f]) => [k, { type: f.type }])) : undefined };
-      if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`${name}: ${p} is ${JSON.stringify(got)}, ECS ${ref.version} says ${JSON.stringify(want)}`);
+      const got = {
+        type: n.type,
+        ignore_above: n.ignore_above,
+        fields: n.fields ? Object.fromEntries(Object.entries(n.fields).map(([k, f]) => [k, { type: f.type }])) : undefined,
+      };
+      if (JSON.stringify(got) !== JSON.stringify(want))
+        problems.push(`${name}: ${p} is ${JSON.stringify(got)}, ECS ${ref.version} says ${JSON.stringify(want)}`);
     }
   }
   assert.deepEqual(problems, []);
@@ -78,7 +94,8 @@ test('every ECS field of every template is mapped exactly as ECS defines it; eve
 
 test('every keyword and flattened field has an ignore_above (a long value is kept in _source, never fails the document)', () => {
   const missing: string[] = [];
-  for (const [name, , table] of TEMPLATES) for (const [p, s] of table) if ((s.type === 'keyword' || s.type === 'flattened') && s.ignore_above === undefined) missing.push(`${name}: ${p}`);
+  for (const [name, , table] of TEMPLATES)
+    for (const [p, s] of table) if ((s.type === 'keyword' || s.type === 'flattened') && s.ignore_above === undefined) missing.push(`${name}: ${p}`);
   assert.deepEqual(missing, []);
 });
 
@@ -87,7 +104,8 @@ test('no custom field repeats an ECS one', () => {
   // event.reason, event.start/end, organization.id
   const duplicates = new Set(['kind', 'observed_at', 'latency_ms', 'indexed_at', 'reason', 'tenant', 'started_at', 'ended_at', 'duration_ms', 'end_reason']);
   const found: string[] = [];
-  for (const [name, , table] of TEMPLATES) for (const p of table.keys()) if (p.startsWith('jwt_audit.') && duplicates.has(p.split('.').at(-1)!)) found.push(`${name}: ${p}`);
+  for (const [name, , table] of TEMPLATES)
+    for (const p of table.keys()) if (p.startsWith('jwt_audit.') && duplicates.has(p.split('.').at(-1)!)) found.push(`${name}: ${p}`);
   assert.deepEqual(found, []);
 });
 
@@ -132,7 +150,10 @@ test('every document the mapper writes (maximal events, examples, alerts, sessio
   }
   docs.push(['maximal alert', alertToEcsDocument(maximal(readSchemaFile('avro/alert.avsc') as never).value as unknown as Alert)]);
   for (const endedAt of [null, 1796112700000]) {
-    docs.push([`session ended=${endedAt}`, sessionToEcsDocument({ ...(maximal(readSchemaFile('avro/session.avsc') as never).value as unknown as SessionSummary), endedAt })]);
+    docs.push([
+      `session ended=${endedAt}`,
+      sessionToEcsDocument({ ...(maximal(readSchemaFile('avro/session.avsc') as never).value as unknown as SessionSummary), endedAt }),
+    ]);
   }
   const problems = docs.flatMap(([what, d]) => categorization(d).map((p) => `${what}: ${p}`));
   assert.deepEqual(problems, []);

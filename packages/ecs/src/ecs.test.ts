@@ -42,7 +42,10 @@ test('enrichment and masking land under ECS geo/as/user_agent and jwt_audit.*; n
   assert.equal(k.user, undefined);
   assert.deepEqual(k.jwt_audit.key_rotation.added, ['rsa-2026-11']);
   // issue #25: the message was `key-rotated unknown` (no actor); it says what changed, where
-  assert.equal(k.message, `signing keys changed at https://id.example.com/.well-known/jwks.json: added rsa-2026-11; removed rsa-2026-08; ${ex('key.rotated').key!.current.length} current`);
+  assert.equal(
+    k.message,
+    `signing keys changed at https://id.example.com/.well-known/jwks.json: added rsa-2026-11; removed rsa-2026-08; ${ex('key.rotated').key!.current.length} current`,
+  );
   const bare = toEcsDocument({ ...ex('key.rotated'), key: { jwksUrl: null, added: [], removed: ['a', 'b'], current: [] } }) as any;
   assert.equal(bare.message, 'signing keys changed: added none; removed a, b; 0 current');
 });

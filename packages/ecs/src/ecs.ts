@@ -134,13 +134,15 @@ export function categoryOf(kind: string, web: boolean, status?: number): { categ
 export function splitHost(host: string): { domain: string; port?: number } {
   const m = /^(\[[^\]]*\]|[^:]*):(\d{1,5})$/.exec(host);
   const port = m ? Number(m[2]) : undefined;
-  if (!m || port === undefined || port > 65_535 || m[1] === '' || m[1] === '[]') return { domain: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host };
+  if (!m || port === undefined || port > 65_535 || m[1] === '' || m[1] === '[]')
+    return { domain: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host };
   const domain = m[1]!;
   return { domain: domain.startsWith('[') ? domain.slice(1, -1) : domain, port };
 }
 
 /** ECS related.*: every distinct value, in order of appearance, or undefined. */
-const distinct = (xs: (string | null | undefined)[]): string[] | undefined => nonEmpty([...new Set(xs.filter((x): x is string => typeof x === 'string' && x !== ''))]);
+const distinct = (xs: (string | null | undefined)[]): string[] | undefined =>
+  nonEmpty([...new Set(xs.filter((x): x is string => typeof x === 'string' && x !== ''))]);
 
 /** Removes undefined values and empty objects, so documents carry only what is known. */
 export function compact<T>(v: T): T {
@@ -177,7 +179,8 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
   const latencyMs = u.num('event.duration', res?.latencyMs);
   const host = req ? splitHost(req.host) : undefined;
   const geo = en?.geo;
-  const location = geo && geo.lat !== null && geo.lon !== null && Math.abs(geo.lat) <= 90 && Math.abs(geo.lon) <= 180 ? { lat: geo.lat, lon: geo.lon } : undefined;
+  const location =
+    geo && geo.lat !== null && geo.lon !== null && Math.abs(geo.lat) <= 90 && Math.abs(geo.lon) <= 180 ? { lat: geo.lat, lon: geo.lon } : undefined;
   if (geo && geo.lat !== null && geo.lon !== null && !location) u.fields.push('source.geo.location');
   const who = e.actor.sub ?? e.actor.clientId ?? e.network?.clientIp ?? 'unknown';
   const message =
@@ -187,13 +190,13 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
         ? `${req.method} ${req.path} -> ${res?.status ?? '-'} by ${who}`
         : e.kind === 'token.validated' && req && res
           ? `${req.method} ${req.path} -> ${res.status} by ${who} (token valid)`
-        : e.kind === 'key.rotated' && e.key
-          ? keyRotationMessage(e.key)
-        : e.kind === 'audit.access'
-          ? `${who} ${e.attributes['access.action'] ?? 'read'} ${e.attributes['access.target'] ?? e.http?.request.path ?? ''} in the audit console`.trimEnd()
-        : e.approval
-          ? `${action} ${e.approval.id} requested by ${e.approval.requester}${e.approval.approvers.length > 0 ? `, approvers ${e.approval.approvers.join(', ')}` : ''}${req ? ` for ${req.method} ${req.path}` : ''}`
-        : `${action} ${who}`;
+          : e.kind === 'key.rotated' && e.key
+            ? keyRotationMessage(e.key)
+            : e.kind === 'audit.access'
+              ? `${who} ${e.attributes['access.action'] ?? 'read'} ${e.attributes['access.target'] ?? e.http?.request.path ?? ''} in the audit console`.trimEnd()
+              : e.approval
+                ? `${action} ${e.approval.id} requested by ${e.approval.requester}${e.approval.approvers.length > 0 ? `, approvers ${e.approval.approvers.join(', ')}` : ''}${req ? ` for ${req.method} ${req.path}` : ''}`
+                : `${action} ${who}`;
   const doc = compact({
     '@timestamp': timestamp,
     message,
@@ -247,8 +250,15 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
       : undefined,
     http: req
       ? {
-          request: { id: req.id, method: req.method, mime_type: req.body?.contentType, body: req.body ? { bytes: req.body.size, content: req.body.content } : undefined },
-          response: res ? { status_code: res.status, mime_type: res.body?.contentType, body: res.body ? { bytes: res.body.size, content: res.body.content } : undefined } : undefined,
+          request: {
+            id: req.id,
+            method: req.method,
+            mime_type: req.body?.contentType,
+            body: req.body ? { bytes: req.body.size, content: req.body.content } : undefined,
+          },
+          response: res
+            ? { status_code: res.status, mime_type: res.body?.contentType, body: res.body ? { bytes: res.body.size, content: res.body.content } : undefined }
+            : undefined,
         }
       : undefined,
     url: req ? { scheme: req.scheme, domain: host?.domain, port: host?.port, path: req.path, query: req.query } : undefined,
@@ -256,25 +266,26 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
     span: e.trace?.spanId ? { id: e.trace.spanId } : undefined,
     service: { name: e.source.service, environment: e.source.environment, node: { name: e.source.instance } },
     jwt_audit: {
-      token: t || e.actor.clientId || nonEmpty(e.actor.scopes)
-        ? {
-            jti: t?.jti,
-            sid: t?.sid,
-            iss: t?.iss,
-            aud: nonEmpty(t?.aud),
-            kid: t?.kid,
-            alg: t?.alg,
-            typ: t?.typ,
-            iat: u.date('jwt_audit.token.iat', secondsToMs(t?.iat)),
-            nbf: u.date('jwt_audit.token.nbf', secondsToMs(t?.nbf)),
-            exp: u.date('jwt_audit.token.exp', secondsToMs(t?.exp)),
-            client_id: e.actor.clientId,
-            family_id: t?.familyId,
-            fingerprint: t?.fingerprint,
-            previous_fingerprint: t?.previousFingerprint,
-            scopes: nonEmpty(e.actor.scopes),
-          }
-        : undefined,
+      token:
+        t || e.actor.clientId || nonEmpty(e.actor.scopes)
+          ? {
+              jti: t?.jti,
+              sid: t?.sid,
+              iss: t?.iss,
+              aud: nonEmpty(t?.aud),
+              kid: t?.kid,
+              alg: t?.alg,
+              typ: t?.typ,
+              iat: u.date('jwt_audit.token.iat', secondsToMs(t?.iat)),
+              nbf: u.date('jwt_audit.token.nbf', secondsToMs(t?.nbf)),
+              exp: u.date('jwt_audit.token.exp', secondsToMs(t?.exp)),
+              client_id: e.actor.clientId,
+              family_id: t?.familyId,
+              fingerprint: t?.fingerprint,
+              previous_fingerprint: t?.previousFingerprint,
+              scopes: nonEmpty(e.actor.scopes),
+            }
+          : undefined,
       schema_version: e.schemaVersion,
       enriched_at: u.date('jwt_audit.enriched_at', en?.enrichedAt),
       route: req?.route,
@@ -285,8 +296,16 @@ export function toEcsDocument(e: AuditEvent): Record<string, unknown> {
       lifetime_exceeds_policy: en ? en.lifetimeExceedsPolicy : undefined,
       ip_class: en?.ipClass,
       session_id: en?.sessionId ?? e.session?.id ?? t?.sid,
-      authorization: en?.authorization ? { required_scopes: nonEmpty(en.authorization.requiredScopes), missing_scopes: nonEmpty(en.authorization.missingScopes), mismatch: en.authorization.mismatch } : undefined,
-      key_rotation: e.key ? { jwks_url: e.key.jwksUrl, added: nonEmpty(e.key.added), removed: nonEmpty(e.key.removed), current: nonEmpty(e.key.current) } : undefined,
+      authorization: en?.authorization
+        ? {
+            required_scopes: nonEmpty(en.authorization.requiredScopes),
+            missing_scopes: nonEmpty(en.authorization.missingScopes),
+            mismatch: en.authorization.mismatch,
+          }
+        : undefined,
+      key_rotation: e.key
+        ? { jwks_url: e.key.jwksUrl, added: nonEmpty(e.key.added), removed: nonEmpty(e.key.removed), current: nonEmpty(e.key.current) }
+        : undefined,
       // the session's reason is event.reason
       session: e.session ? { id: e.session.id } : undefined,
       approval: e.approval
@@ -354,7 +373,16 @@ export function alertToEcsDocument(a: Alert): Record<string, unknown> {
     jwt_audit: {
       token: { jti: a.keys.jti, client_id: a.keys.clientId, family_id: a.keys.familyId },
       schema_version: a.schemaVersion,
-      alert: { severity: a.severity, count: a.count, suppressed: a.suppressed, window_ms: a.window.sizeMs, window_start: ownDate('alert', 'window.start', a.window.start), window_end: ownDate('alert', 'window.end', a.window.end), evidence: nonEmpty(a.evidence), session_id: a.keys.sessionId },
+      alert: {
+        severity: a.severity,
+        count: a.count,
+        suppressed: a.suppressed,
+        window_ms: a.window.sizeMs,
+        window_start: ownDate('alert', 'window.start', a.window.start),
+        window_end: ownDate('alert', 'window.end', a.window.end),
+        evidence: nonEmpty(a.evidence),
+        session_id: a.keys.sessionId,
+      },
       attributes: Object.keys(a.attributes).length ? a.attributes : undefined,
     },
   }) as Record<string, unknown>;

@@ -41,7 +41,11 @@ export function fieldTable(template: unknown): FieldTable {
         walk(m.properties, `${path}.`);
         continue;
       }
-      const spec = (n: MappingNode): FieldSpec => ({ type: n.type ?? 'object', ...(n.ignore_above !== undefined ? { ignore_above: n.ignore_above } : {}), ...(n.format !== undefined ? { format: n.format } : {}) });
+      const spec = (n: MappingNode): FieldSpec => ({
+        type: n.type ?? 'object',
+        ...(n.ignore_above !== undefined ? { ignore_above: n.ignore_above } : {}),
+        ...(n.format !== undefined ? { format: n.format } : {}),
+      });
       out.set(path, spec(m));
       for (const [sub, sm] of Object.entries(m.fields ?? {})) out.set(`${path}.${sub}`, spec(sm));
     }
@@ -123,16 +127,24 @@ function checkValue(path: string, spec: FieldSpec, v: unknown, out: FieldProblem
       return;
     case 'geo_point': {
       const p = v as { lat?: unknown; lon?: unknown };
-      const ok = p !== null && typeof p === 'object' && typeof p.lat === 'number' && typeof p.lon === 'number' && Math.abs(p.lat) <= 90 && Math.abs(p.lon) <= 180;
+      const ok =
+        p !== null && typeof p === 'object' && typeof p.lat === 'number' && typeof p.lon === 'number' && Math.abs(p.lat) <= 90 && Math.abs(p.lon) <= 180;
       if (!ok) reject('expects { lat: -90..90, lon: -180..180 }');
       return;
     }
     case 'flattened': {
       if (v === null || typeof v !== 'object' || Array.isArray(v)) return reject('expects an object');
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-        if (typeof x !== 'string') out.push({ path: `${path}.${k}`, kind: 'rejected', reason: `flattened leaf expects a string: ${JSON.stringify(x)?.slice(0, 80)}` });
-        else if (spec.ignore_above !== undefined && x.length > spec.ignore_above) out.push({ path: `${path}.${k}`, kind: 'unsearchable', reason: `${x.length} characters, above ignore_above ${spec.ignore_above}` });
-        else if (Buffer.byteLength(x) > MAX_TERM_BYTES) out.push({ path: `${path}.${k}`, kind: 'rejected', reason: `flattened term of ${Buffer.byteLength(x)} bytes is above Lucene's ${MAX_TERM_BYTES} (no ignore_above)` });
+        if (typeof x !== 'string')
+          out.push({ path: `${path}.${k}`, kind: 'rejected', reason: `flattened leaf expects a string: ${JSON.stringify(x)?.slice(0, 80)}` });
+        else if (spec.ignore_above !== undefined && x.length > spec.ignore_above)
+          out.push({ path: `${path}.${k}`, kind: 'unsearchable', reason: `${x.length} characters, above ignore_above ${spec.ignore_above}` });
+        else if (Buffer.byteLength(x) > MAX_TERM_BYTES)
+          out.push({
+            path: `${path}.${k}`,
+            kind: 'rejected',
+            reason: `flattened term of ${Buffer.byteLength(x)} bytes is above Lucene's ${MAX_TERM_BYTES} (no ignore_above)`,
+          });
       }
       return;
     }

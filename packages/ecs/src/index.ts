@@ -14,5 +14,17 @@ export {
   eventsDataStream,
   alertsDataStream,
 } from './ecs.js';
-export { fieldTable, checkDocument, leafPaths, isIndexableDate, EVENT_FIELDS, ALERT_FIELDS, SESSION_FIELDS, MAX_TERM_BYTES, type FieldTable, type FieldSpec, type FieldProblem } from './fields.js';
+export {
+  fieldTable,
+  checkDocument,
+  leafPaths,
+  isIndexableDate,
+  EVENT_FIELDS,
+  ALERT_FIELDS,
+  SESSION_FIELDS,
+  MAX_TERM_BYTES,
+  type FieldTable,
+  type FieldSpec,
+  type FieldProblem,
+} from './fields.js';
 export { sessionToEcsDocument } from './session.js';

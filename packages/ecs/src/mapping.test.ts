@@ -11,8 +11,17 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { alertCodec, EVENT_KINDS, eventCodec, readSchemaFile, SCHEMAS_DIR, SchemaValidationError, type Alert, type AuditEvent } from '@jwt-audit/events';
 import { boundaryValues, LONG_STRING, maximal, withLeaf } from '@jwt-audit/ecs/testing';
-import { ALERT_FIELDS, alertToEcsDocument, checkDocument, EVENT_FIELDS, leafPaths, toEcsDocument, withIndexTimes, type FieldProblem, type FieldTable } from './index.js';
-
+import {
+  ALERT_FIELDS,
+  alertToEcsDocument,
+  checkDocument,
+  EVENT_FIELDS,
+  leafPaths,
+  toEcsDocument,
+  withIndexTimes,
+  type FieldProblem,
+  type FieldTable,
+} from './index.js';
 
 const eventSchema = readSchemaFile('avro/audit-event.avsc') as never;
 const alertSchema = readSchemaFile('avro/alert.avsc') as never;
@@ -42,10 +51,25 @@ test('the maximal event reaches every part of the mapper: each top-level schema 
   const paths = leafPaths(doc, EVENT_FIELDS);
   // one ECS home per schema part; a new top-level field without a home fails here
   const homes: Record<string, string> = {
-    id: 'event.id', schemaVersion: 'jwt_audit.schema_version', kind: 'event.action', occurredAt: '@timestamp', observedAt: 'event.created',
-    source: 'service.name', outcome: 'event.outcome', actor: 'user.id', token: 'jwt_audit.token.fingerprint', rejection: 'event.reason',
-    key: 'jwt_audit.key_rotation.jwks_url', session: 'jwt_audit.session.id', http: 'http.request.method', network: 'source.ip',
-    trace: 'trace.id', masking: 'jwt_audit.masking.policy_version', enrichment: 'jwt_audit.enriched_at', attributes: 'jwt_audit.attributes', approval: 'jwt_audit.approval.id',
+    id: 'event.id',
+    schemaVersion: 'jwt_audit.schema_version',
+    kind: 'event.action',
+    occurredAt: '@timestamp',
+    observedAt: 'event.created',
+    source: 'service.name',
+    outcome: 'event.outcome',
+    actor: 'user.id',
+    token: 'jwt_audit.token.fingerprint',
+    rejection: 'event.reason',
+    key: 'jwt_audit.key_rotation.jwks_url',
+    session: 'jwt_audit.session.id',
+    http: 'http.request.method',
+    network: 'source.ip',
+    trace: 'trace.id',
+    masking: 'jwt_audit.masking.policy_version',
+    enrichment: 'jwt_audit.enriched_at',
+    attributes: 'jwt_audit.attributes',
+    approval: 'jwt_audit.approval.id',
   };
   const top = (eventSchema as { fields: { name: string }[] }).fields.map((f) => f.name);
   for (const f of top) {
@@ -64,7 +88,10 @@ test('every example event maps to mapped fields only', () => {
 });
 
 test('the example alert and a maximal alert map to the alerts template, with ecs.version and event.ingested', () => {
-  for (const [what, a] of [['example', readSchemaFile('examples/alert.json') as Alert], ['maximal', maximalAlert()]] as const) {
+  for (const [what, a] of [
+    ['example', readSchemaFile('examples/alert.json') as Alert],
+    ['maximal', maximalAlert()],
+  ] as const) {
     const doc = alertDoc(a) as { ecs?: { version?: string }; event?: { ingested?: string } };
     assertClean(`${what} alert`, doc, ALERT_FIELDS);
     assert.equal(typeof doc.ecs?.version, 'string');
@@ -96,7 +123,8 @@ function boundaries(kind: 'event' | 'alert') {
         decoded = kind === 'event' ? avroEvent(v as unknown as AuditEvent) : avroAlert(v as unknown as Alert);
       } catch (err) {
         // refused by the codec's validation (naming the field): such a value never reaches the mapper
-        if (!(err instanceof SchemaValidationError && err.fields.some((f) => f.field === leaf.path.join('.')))) failures.push(`${where}: codec: ${(err as Error).message}`);
+        if (!(err instanceof SchemaValidationError && err.fields.some((f) => f.field === leaf.path.join('.'))))
+          failures.push(`${where}: codec: ${(err as Error).message}`);
         refused++;
         continue;
       }
@@ -108,7 +136,9 @@ function boundaries(kind: 'event' | 'alert') {
         if (!named) failures.push(`${where}: mapper threw ${(err as Error).message}`);
         continue;
       }
-      const problems = checkDocument(doc, table).filter((p) => !(p.kind === 'unsearchable' && x === LONG_STRING) && !(p.kind === 'unsearchable' && typeof x === 'string' && x.length > 1024));
+      const problems = checkDocument(doc, table).filter(
+        (p) => !(p.kind === 'unsearchable' && x === LONG_STRING) && !(p.kind === 'unsearchable' && typeof x === 'string' && x.length > 1024),
+      );
       if (problems.length > 0) failures.push(`${where}:\n  ${show(problems).replace(/\n/g, '\n  ')}`);
       checked++;
     }

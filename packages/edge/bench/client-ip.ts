@@ -52,7 +52,9 @@ for (let round = 0; round < 3; round++) {
   const base = time(handWritten);
   const now = time((p, x) => networkOf(p, x, undefined, trusted));
   ratios.push(now / base);
-  process.stdout.write(`round ${round + 1}: hand-written walk ${base.toFixed(0)} ms, networkOf ${now.toFixed(0)} ms for ${N} chains: ${(now / base).toFixed(2)} x\n`);
+  process.stdout.write(
+    `round ${round + 1}: hand-written walk ${base.toFixed(0)} ms, networkOf ${now.toFixed(0)} ms for ${N} chains: ${(now / base).toFixed(2)} x\n`,
+  );
 }
 ratios.sort((a, b) => a - b);
 process.stdout.write(`median ${ratios[1]!.toFixed(2)} x the hand-written walk's time\n`);

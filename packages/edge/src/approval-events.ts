@@ -40,12 +40,21 @@ export function approvalEvent(
     e.http = null;
   }
   e.approval = approvalInfo(view, o.reason);
-  e.attributes = { 'approval.state': view.status, 'approval.route': view.request.route.slice(0, 256), 'approval.method': view.request.method, 'approval.path': view.request.path.slice(0, 2048), ...(o.via ? { 'approval.via': o.via } : {}) };
+  e.attributes = {
+    'approval.state': view.status,
+    'approval.route': view.request.route.slice(0, 256),
+    'approval.method': view.request.method,
+    'approval.path': view.request.path.slice(0, 2048),
+    ...(o.via ? { 'approval.via': o.via } : {}),
+  };
   return e;
 }
 
 /** audit.alerts.v1 carries approval.requested, so every alert consumer (the webhook forwarder, a chat tool) can ask approvers. */
-export function approvalRequestedAlert(view: ApprovalView, o: { eventId: string; actor: Actor; clientIp: string | null; at: number; reason: string | null }): Alert {
+export function approvalRequestedAlert(
+  view: ApprovalView,
+  o: { eventId: string; actor: Actor; clientIp: string | null; at: number; reason: string | null },
+): Alert {
   const r = view.request;
   return {
     id: newId(),

@@ -110,7 +110,19 @@ export class ApprovalBook {
     const e = this.entries.get(id);
     if (!e?.request?.request) return undefined;
     const req = e.request.request;
-    const view: ApprovalView = { id, request: req, requestedAt: e.request.at, status: 'pending', approvers: [], deniedBy: null, reason: null, grantedAt: null, validUntil: null, ignored: [], usedBy: null };
+    const view: ApprovalView = {
+      id,
+      request: req,
+      requestedAt: e.request.at,
+      status: 'pending',
+      approvers: [],
+      deniedBy: null,
+      reason: null,
+      grantedAt: null,
+      validUntil: null,
+      ignored: [],
+      usedBy: null,
+    };
     const decisions = [...e.decisions.values()].sort((a, b) => a.at - b.at || (a.by < b.by ? -1 : 1));
     for (const d of decisions) {
       const step = d.step === 'denied' ? 'denied' : 'granted';
@@ -190,7 +202,9 @@ export class ApprovalBook {
   }
 }
 
-export type DecisionCheck = { ok: true; view: ApprovalView } | { ok: false; code: 'unknown_approval' | 'self_approval' | 'already_decided' | 'not_pending'; detail: string; view?: ApprovalView };
+export type DecisionCheck =
+  | { ok: true; view: ApprovalView }
+  | { ok: false; code: 'unknown_approval' | 'self_approval' | 'already_decided' | 'not_pending'; detail: string; view?: ApprovalView };
 
 /** Whether `approver` may decide approval `id` now (what the CLI and the callback check before writing a decision). */
 export function checkDecision(book: ApprovalBook, id: string, approver: string, now: number): DecisionCheck {
@@ -198,6 +212,7 @@ export function checkDecision(book: ApprovalBook, id: string, approver: string, 
   if (!view) return { ok: false, code: 'unknown_approval', detail: `no approval ${id}` };
   if (approver === view.request.requester) return { ok: false, code: 'self_approval', detail: 'a requester cannot decide their own request', view };
   if (view.status !== 'pending') return { ok: false, code: 'not_pending', detail: `approval ${id} is ${view.status}`, view };
-  if (view.approvers.includes(approver)) return { ok: false, code: 'already_decided', detail: `${approver} already approved ${id}; another approver is needed`, view };
+  if (view.approvers.includes(approver))
+    return { ok: false, code: 'already_decided', detail: `${approver} already approved ${id}; another approver is needed`, view };
   return { ok: true, view };
 }

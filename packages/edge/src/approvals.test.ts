@@ -3,12 +3,31 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { ApprovalRecord } from '@jwt-audit/events';
 import { ApprovalBook, approvalKey, checkDecision, useClaimKey } from './approval-state.js';
-import { approvalRuleFor, bodyConditionHolds, candidateRules, parseApprovalHeader, requestFingerprint, sha256Hex, type ApprovalRuleConfig } from './approvals.js';
+import {
+  approvalRuleFor,
+  bodyConditionHolds,
+  candidateRules,
+  parseApprovalHeader,
+  requestFingerprint,
+  sha256Hex,
+  type ApprovalRuleConfig,
+} from './approvals.js';
 import { RouteConfigError } from './errors.js';
 import { createRouter, DEFAULT_METHODS, type RouteConfig } from './routes.js';
 
-const options = { upstreams: { api: 'http://127.0.0.1:1' }, mode: 'enforce' as const, onSpoolFull: 'fail-open' as const, methods: DEFAULT_METHODS, ambiguousPaths: 'reject' as const, requireUpstream: true };
-const router = (routes: RouteConfig[]) => createRouter(routes.map((r) => ({ upstream: 'api', ...r })), options);
+const options = {
+  upstreams: { api: 'http://127.0.0.1:1' },
+  mode: 'enforce' as const,
+  onSpoolFull: 'fail-open' as const,
+  methods: DEFAULT_METHODS,
+  ambiguousPaths: 'reject' as const,
+  requireUpstream: true,
+};
+const router = (routes: RouteConfig[]) =>
+  createRouter(
+    routes.map((r) => ({ upstream: 'api', ...r })),
+    options,
+  );
 
 /** mulberry32: generated cases are the same on every run. */
 function prng(seed: number): () => number {
@@ -21,7 +40,8 @@ function prng(seed: number): () => number {
   };
 }
 
-const rulesOf = (approvals: ApprovalRuleConfig[], route: Partial<RouteConfig> = {}) => router([{ name: 'api', path: '/api/*', approvals, ...route }]).routes[0]!.approvals;
+const rulesOf = (approvals: ApprovalRuleConfig[], route: Partial<RouteConfig> = {}) =>
+  router([{ name: 'api', path: '/api/*', approvals, ...route }]).routes[0]!.approvals;
 
 describe('approval rules', () => {
   it('match on method, a path pattern inside the route (on the canonical path, as the route matches) and claims', () => {
@@ -50,12 +70,28 @@ describe('approval rules', () => {
       () =>
         router([
           { path: '/open/*', auth: 'none', approvals: [{ mode: 'ticket' }] },
-          { path: '/api/*', methods: ['GET', 'POST'], approvals: [{ mode: 'hold', methods: ['DELETE'], validSec: 5 }, { mode: 'ticket', holdSec: 3, body: { field: 'a..b', above: 1 } }, { mode: 'ticket', body: { field: '__proto__.x', above: 1 } }] },
+          {
+            path: '/api/*',
+            methods: ['GET', 'POST'],
+            approvals: [
+              { mode: 'hold', methods: ['DELETE'], validSec: 5 },
+              { mode: 'ticket', holdSec: 3, body: { field: 'a..b', above: 1 } },
+              { mode: 'ticket', body: { field: '__proto__.x', above: 1 } },
+            ],
+          },
         ]),
       (err: unknown) => {
         assert.ok(err instanceof RouteConfigError);
         const p = err.problems.join('\n');
-        for (const want of ['routes.0.approvals: a route without authentication', 'routes.1.approvals.0.methods: DELETE', 'routes.1.approvals.0: decideSec and validSec', 'routes.1.approvals.1.holdSec', 'routes.1.approvals.1.body.field', 'routes.1.approvals.2.body.field']) assert.ok(p.includes(want), `${want} in\n${p}`);
+        for (const want of [
+          'routes.0.approvals: a route without authentication',
+          'routes.1.approvals.0.methods: DELETE',
+          'routes.1.approvals.0: decideSec and validSec',
+          'routes.1.approvals.1.holdSec',
+          'routes.1.approvals.1.body.field',
+          'routes.1.approvals.2.body.field',
+        ])
+          assert.ok(p.includes(want), `${want} in\n${p}`);
         return true;
       },
     );
@@ -81,7 +117,8 @@ describe('approval body condition', () => {
 
   it('fails closed on what the edge cannot read as an upstream might; an absent or null field needs none', () => {
     for (const body of ['', 'not json', '{"payment":', '[1,2]', '"x"']) assert.equal(holds(body), true, `body ${JSON.stringify(body)}`);
-    for (const amount of [{ v: 5000 }, [5000], true, 'lots', '0x1F40', 'Infinity1', '']) assert.equal(holds({ payment: { amount } }), true, `amount ${JSON.stringify(amount)}`);
+    for (const amount of [{ v: 5000 }, [5000], true, 'lots', '0x1F40', 'Infinity1', ''])
+      assert.equal(holds({ payment: { amount } }), true, `amount ${JSON.stringify(amount)}`);
     assert.equal(holds({ payment: 'x' }), true, 'a non-object on the way');
     assert.equal(holds({ payment: { other: 5000 } }), false);
     assert.equal(holds({ payment: { amount: null } }), false);
@@ -90,7 +127,10 @@ describe('approval body condition', () => {
   });
 
   it('picks the first rule whose body condition holds', () => {
-    const rules = rulesOf([{ name: 'big', mode: 'hold', body: { field: 'amount', above: 1000 } }, { name: 'delete', mode: 'ticket', methods: ['DELETE'] }]);
+    const rules = rulesOf([
+      { name: 'big', mode: 'hold', body: { field: 'amount', above: 1000 } },
+      { name: 'delete', mode: 'ticket', methods: ['DELETE'] },
+    ]);
     const c = candidateRules(rules, 'DELETE', '/api/x', {});
     assert.equal(approvalRuleFor(c, Buffer.from('{"amount":5}'))?.name, 'delete');
     assert.equal(approvalRuleFor(c, Buffer.from('{"amount":5000}'))?.name, 'big');
@@ -171,17 +211,43 @@ describe('approval state fold', () => {
   const T = 1_800_000_000_000;
   const id = '0193a005-7c2e-7a31-8f00-3aa000000001';
   const requested = (o: { approvers?: number; mode?: 'hold' | 'ticket' } = {}): ApprovalRecord => ({
-    approvalId: id, schemaVersion: 1, step: 'requested', at: T, by: 'alice', reason: null,
-    request: { fingerprint: 'a'.repeat(64), requester: 'alice', clientId: null, rule: 'r', route: 'api', method: 'DELETE', path: '/api/x', mode: o.mode ?? 'ticket', approversRequired: o.approvers ?? 1, decideBy: T + 60_000, validSec: 300, instance: 'i1' },
+    approvalId: id,
+    schemaVersion: 1,
+    step: 'requested',
+    at: T,
+    by: 'alice',
+    reason: null,
+    request: {
+      fingerprint: 'a'.repeat(64),
+      requester: 'alice',
+      clientId: null,
+      rule: 'r',
+      route: 'api',
+      method: 'DELETE',
+      path: '/api/x',
+      mode: o.mode ?? 'ticket',
+      approversRequired: o.approvers ?? 1,
+      decideBy: T + 60_000,
+      validSec: 300,
+      instance: 'i1',
+    },
   });
-  const decision = (by: string, step: 'granted' | 'denied', at: number, reason: string | null = null): ApprovalRecord => ({ approvalId: id, schemaVersion: 1, step, at, by, reason, request: null });
+  const decision = (by: string, step: 'granted' | 'denied', at: number, reason: string | null = null): ApprovalRecord => ({
+    approvalId: id,
+    schemaVersion: 1,
+    step,
+    at,
+    by,
+    reason,
+    request: null,
+  });
   const book = (records: ApprovalRecord[]) => {
     const b = new ApprovalBook();
     for (const r of records) b.apply(approvalKey(r), r);
     return b;
   };
 
-  it('grants, denies, expires; the requester\'s own decision and late ones do not count', () => {
+  it("grants, denies, expires; the requester's own decision and late ones do not count", () => {
     assert.equal(book([requested()]).get(id, T + 1)?.status, 'pending');
     assert.equal(book([requested()]).get(id, T + 60_001)?.status, 'expired');
     const g = book([requested(), decision('bob', 'granted', T + 10)]).get(id, T + 20)!;
@@ -195,7 +261,13 @@ describe('approval state fold', () => {
   });
 
   it('two approvers: two distinct non-requesters, the first denial settles it; order of arrival does not matter', () => {
-    const recs = [requested({ approvers: 2 }), decision('bob', 'granted', T + 10), decision('alice', 'granted', T + 11), decision('carol', 'granted', T + 12), decision('dave', 'denied', T + 13)];
+    const recs = [
+      requested({ approvers: 2 }),
+      decision('bob', 'granted', T + 10),
+      decision('alice', 'granted', T + 11),
+      decision('carol', 'granted', T + 12),
+      decision('dave', 'denied', T + 13),
+    ];
     const rnd = prng(3);
     for (let i = 0; i < 50; i++) {
       const shuffled = [...recs].sort(() => rnd() - 0.5);
@@ -207,14 +279,25 @@ describe('approval state fold', () => {
   });
 
   it('use claims: the first counting claim in log order wins, whatever the clocks; every reader of the same log names the same winner (generated)', () => {
-    const claim = (instance: string, at: number): ApprovalRecord => ({ approvalId: id, schemaVersion: 1, step: 'used', at, by: instance, reason: null, request: null });
+    const claim = (instance: string, at: number): ApprovalRecord => ({
+      approvalId: id,
+      schemaVersion: 1,
+      step: 'used',
+      at,
+      by: instance,
+      reason: null,
+      request: null,
+    });
     const validUntil = T + 10 + 300_000;
     const rnd = prng(11);
     for (let round = 0; round < 200; round++) {
       const n = 1 + Math.floor(rnd() * 5);
       // claims from several instances with skewed clocks, some after validUntil (they do not count)
       const claims = Array.from({ length: n }, (_, k) => ({ nonce: randomUUID(), rec: claim(`i${k % 3}`, T + 20 + Math.floor((rnd() - 0.2) * 400_000)) }));
-      const log: Array<[string, ApprovalRecord]> = [[approvalKey(requested()), requested()], [approvalKey(decision('bob', 'granted', T + 10)), decision('bob', 'granted', T + 10)]];
+      const log: Array<[string, ApprovalRecord]> = [
+        [approvalKey(requested()), requested()],
+        [approvalKey(decision('bob', 'granted', T + 10)), decision('bob', 'granted', T + 10)],
+      ];
       for (const c of claims) log.push([useClaimKey(id, c.nonce), c.rec]);
       // a producer retry may append a claim again: it keeps its first place
       if (n > 1 && rnd() < 0.5) log.push([useClaimKey(id, claims[0]!.nonce), claims[0]!.rec]);
@@ -223,7 +306,8 @@ describe('approval state fold', () => {
       for (const b of readers) for (const [k, v] of log) b.apply(k, v);
       for (const b of readers) {
         const v = b.get(id, T + 20)!;
-        if (expected) assert.deepEqual([v.status, v.usedBy], ['used', { instance: expected.rec.by, nonce: expected.nonce, at: expected.rec.at }], `round ${round}`);
+        if (expected)
+          assert.deepEqual([v.status, v.usedBy], ['used', { instance: expected.rec.by, nonce: expected.nonce, at: expected.rec.at }], `round ${round}`);
         else assert.deepEqual([v.status, v.usedBy], ['granted', null], `round ${round}: no claim within validUntil`);
       }
     }
@@ -239,7 +323,14 @@ describe('approval state fold', () => {
     hold.apply(useClaimKey(id, nonce), c);
     assert.equal(hold.get(id, T + 30)?.status, 'granted', 'a held request is ended by its end record, not a claim');
     const g = () => book([requested(), decision('bob', 'granted', T + 10)]);
-    for (const key of [`use:${id}:`, `use:${id}:x`, `use:${id}:${nonce}:extra`, `use:${id}:${nonce.toUpperCase()}`, `use:${id}`, `use:${randomUUID()}:${nonce}`]) {
+    for (const key of [
+      `use:${id}:`,
+      `use:${id}:x`,
+      `use:${id}:${nonce}:extra`,
+      `use:${id}:${nonce.toUpperCase()}`,
+      `use:${id}`,
+      `use:${randomUUID()}:${nonce}`,
+    ]) {
       const b = g();
       b.apply(key, c);
       assert.equal(b.get(id, T + 30)?.status, 'granted', key);
@@ -262,10 +353,19 @@ describe('approval state fold', () => {
     assert.equal(b.get(id, T + 40)?.status, 'used');
     assert.equal(checkDecision(b, id, 'carol', T + 40).ok, false);
     const p = book([requested({ approvers: 2 }), decision('bob', 'granted', T + 10)]);
-    assert.deepEqual([checkDecision(p, id, 'alice', T + 20)].map((c) => (c.ok ? 'ok' : c.code)), ['self_approval']);
-    assert.deepEqual([checkDecision(p, id, 'bob', T + 20)].map((c) => (c.ok ? 'ok' : c.code)), ['already_decided']);
+    assert.deepEqual(
+      [checkDecision(p, id, 'alice', T + 20)].map((c) => (c.ok ? 'ok' : c.code)),
+      ['self_approval'],
+    );
+    assert.deepEqual(
+      [checkDecision(p, id, 'bob', T + 20)].map((c) => (c.ok ? 'ok' : c.code)),
+      ['already_decided'],
+    );
     assert.equal(checkDecision(p, id, 'carol', T + 20).ok, true);
-    assert.deepEqual([checkDecision(p, randomUUID(), 'carol', T + 20)].map((c) => (c.ok ? 'ok' : c.code)), ['unknown_approval']);
+    assert.deepEqual(
+      [checkDecision(p, randomUUID(), 'carol', T + 20)].map((c) => (c.ok ? 'ok' : c.code)),
+      ['unknown_approval'],
+    );
     p.sweep(T + 10 * 86_400_000, 3_600_000);
     assert.equal(p.size(), 0, 'settled approvals are forgotten after the horizon');
   });
@@ -285,11 +385,20 @@ describe('approval state fold', () => {
         req.request = { ...req.request!, decideBy: at + 60_000 };
         if (rnd(5) > 0) log.set(approvalKey(req), req);
         for (let d = rnd(4); d > 0; d--) {
-          const r: ApprovalRecord = { approvalId: aid, schemaVersion: 1, step: rnd(4) === 0 ? 'denied' : 'granted', at: at + 10 * d, by: `u${rnd(5)}`, reason: 'r', request: null };
+          const r: ApprovalRecord = {
+            approvalId: aid,
+            schemaVersion: 1,
+            step: rnd(4) === 0 ? 'denied' : 'granted',
+            at: at + 10 * d,
+            by: `u${rnd(5)}`,
+            reason: 'r',
+            request: null,
+          };
           log.set(approvalKey(r), r);
         }
         if (rnd(3) === 0) log.set(`end:${aid}`, { approvalId: aid, schemaVersion: 1, step: 'expired', at: at + 70_000, by: 'i1', reason: 'x', request: null });
-        for (let c = rnd(3); c > 0; c--) log.set(useClaimKey(aid, randomUUID()), { approvalId: aid, schemaVersion: 1, step: 'used', at: at + 20, by: 'i2', reason: null, request: null });
+        for (let c = rnd(3); c > 0; c--)
+          log.set(useClaimKey(aid, randomUUID()), { approvalId: aid, schemaVersion: 1, step: 'used', at: at + 20, by: 'i2', reason: null, request: null });
       }
       const b = new ApprovalBook();
       for (const [k, v] of log) b.apply(k, v);

@@ -84,9 +84,11 @@ export function compileApprovalRules(
     for (const m of methods ?? []) if (!route.methods.has(m)) problems.push(`${at(j)}.methods: ${m} is not served by the route`);
     if (r.path !== undefined && !r.path.startsWith('/')) problems.push(`${at(j)}.path: must start with /`);
     const field = r.body ? r.body.field.split('.') : null;
-    if (field && !field.every((s) => FIELD_SEGMENT.test(s) && s !== '__proto__' && s !== 'constructor' && s !== 'prototype')) problems.push(`${at(j)}.body.field: ${JSON.stringify(r.body!.field)} is not a dotted field name`);
+    if (field && !field.every((s) => FIELD_SEGMENT.test(s) && s !== '__proto__' && s !== 'constructor' && s !== 'prototype'))
+      problems.push(`${at(j)}.body.field: ${JSON.stringify(r.body!.field)} is not a dotted field name`);
     if (r.body && !Number.isFinite(r.body.above)) problems.push(`${at(j)}.body.above: a finite number`);
-    if (r.mode === 'hold' && (r.decideSec !== undefined || r.validSec !== undefined)) problems.push(`${at(j)}: decideSec and validSec are ticket settings (a held request is decided within holdSec)`);
+    if (r.mode === 'hold' && (r.decideSec !== undefined || r.validSec !== undefined))
+      problems.push(`${at(j)}: decideSec and validSec are ticket settings (a held request is decided within holdSec)`);
     if (r.mode === 'ticket' && r.holdSec !== undefined) problems.push(`${at(j)}.holdSec: a hold setting (a ticket is decided within decideSec)`);
     const claims = Object.entries(r.claims ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v : [v]] as const);
     for (const [k, v] of claims) if (v.length === 0) problems.push(`${at(j)}.claims.${k}: at least one value`);
@@ -129,7 +131,12 @@ function matchKey(path: string, r: ApprovalRule): string {
 export function candidateRules(rules: readonly ApprovalRule[], method: string, path: string, claims: Record<string, unknown>): ApprovalRule[] {
   if (rules.length === 0) return [];
   const judged = method === 'HEAD' ? 'GET' : method;
-  return rules.filter((r) => (r.methods === null || r.methods.has(judged)) && (r.regex === null || r.regex.test(matchKey(path, r))) && r.claims.every(([k, v]) => claimHolds(claims, k, v)));
+  return rules.filter(
+    (r) =>
+      (r.methods === null || r.methods.has(judged)) &&
+      (r.regex === null || r.regex.test(matchKey(path, r))) &&
+      r.claims.every(([k, v]) => claimHolds(claims, k, v)),
+  );
 }
 
 /**

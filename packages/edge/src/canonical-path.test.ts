@@ -112,7 +112,10 @@ describe('canonicalTarget', () => {
       const whatwg = decodeUnreserved(new URL(`http://h${p}`).pathname).replace(/\/{2,}/g, '/');
       assert.equal(c.path, whatwg, p);
       assert.equal(path(c.path), c.path, `idempotent: ${p}`);
-      assert.ok(!/\/\/|\/\.\.?(\/|$)|%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2[DE]|5F|7E)/i.test(c.path), `no dot segment, no "//", no escaped unreserved character left: ${c.path}`);
+      assert.ok(
+        !/\/\/|\/\.\.?(\/|$)|%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2[DE]|5F|7E)/i.test(c.path),
+        `no dot segment, no "//", no escaped unreserved character left: ${c.path}`,
+      );
     }
   });
 

@@ -84,7 +84,13 @@ function fingerprintValue(name: string, value: string, keyed: SecretFingerprint,
  * Headers as the event keeps them. Secret headers (present) become fingerprints (each value of
  * a repeated header separately); allow-listed ones are kept, bounded; everything else is dropped.
  */
-export function captureHeaders(raw: Record<string, string | string[] | number | undefined>, allow: ReadonlySet<string>, secret: ReadonlySet<string>, keyed: SecretFingerprint, known?: KnownToken): Record<string, string> {
+export function captureHeaders(
+  raw: Record<string, string | string[] | number | undefined>,
+  allow: ReadonlySet<string>,
+  secret: ReadonlySet<string>,
+  keyed: SecretFingerprint,
+  known?: KnownToken,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;

@@ -60,7 +60,7 @@ describe('client IP', () => {
 /** A tiny deterministic generator, so a failing round can be replayed from its seed. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /**
@@ -93,8 +93,25 @@ function modelClientIp(remoteAddress: string | undefined, xff: string | string[]
 describe('client IP: X-Forwarded-For read by proxy-addr agrees with the trusted-proxy walk (generated chains)', () => {
   const trustLists = [[], ['10.0.0.0/8'], ['10.0.0.0/8', '::1'], ['192.168.0.0/16', 'fd00::/8', '127.0.0.1'], ['10.1.2.3'], ['2001:db8::/32', '10.0.0.0/24']];
   // addresses inside and outside the trusted ranges, in every spelling a proxy writes
-  const spellings = (ip: string): string[] => (isIP(ip) === 6 ? [ip, ip.toUpperCase(), `[${ip}]`, `[${ip}]:8443`, `${ip}%eth0`] : [ip, `${ip}:1234`, `::ffff:${ip}`, ` ${ip} `]);
-  const pool = ['10.0.0.1', '10.0.0.200', '10.1.2.3', '10.255.255.255', '11.0.0.1', '192.168.1.1', '192.169.0.1', '127.0.0.1', '203.0.113.7', '198.51.100.1', '::1', 'fd00::5', 'fe00::5', '2001:db8::9', '2001:db9::9'];
+  const spellings = (ip: string): string[] =>
+    isIP(ip) === 6 ? [ip, ip.toUpperCase(), `[${ip}]`, `[${ip}]:8443`, `${ip}%eth0`] : [ip, `${ip}:1234`, `::ffff:${ip}`, ` ${ip} `];
+  const pool = [
+    '10.0.0.1',
+    '10.0.0.200',
+    '10.1.2.3',
+    '10.255.255.255',
+    '11.0.0.1',
+    '192.168.1.1',
+    '192.169.0.1',
+    '127.0.0.1',
+    '203.0.113.7',
+    '198.51.100.1',
+    '::1',
+    'fd00::5',
+    'fe00::5',
+    '2001:db8::9',
+    '2001:db9::9',
+  ];
   const junk = ['unknown', '_hidden', '', ' ', 'garbage', '300.1.1.1', '1.2.3', '1.2.3.4 5.6.7.8', '10.0.0.0/8', '[::1', '0x0a000001', 'null'];
 
   it('gives the same client for every generated peer, chain and trust list', () => {
@@ -111,7 +128,11 @@ describe('client IP: X-Forwarded-For read by proxy-addr agrees with the trusted-
       const header: string | string[] = rnd() < 0.25 ? hops.map((h) => h) : hops.join(sep);
       const peer = rnd() < 0.05 ? pick([undefined, '', 'garbage']) : pick(spellings(pick(pool)));
       const got = networkOf(peer, n === 0 && rnd() < 0.5 ? undefined : header, undefined, t).clientIp;
-      assert.equal(got, modelClientIp(peer, header, entries), `seed ${seed}: peer ${JSON.stringify(peer)} xff ${JSON.stringify(header)} trusted ${JSON.stringify(entries)}`);
+      assert.equal(
+        got,
+        modelClientIp(peer, header, entries),
+        `seed ${seed}: peer ${JSON.stringify(peer)} xff ${JSON.stringify(header)} trusted ${JSON.stringify(entries)}`,
+      );
       compared++;
     }
     assert.equal(compared, 400);
@@ -135,7 +156,11 @@ describe('client IP: X-Forwarded-For read by proxy-addr agrees with the trusted-
     for (const bad of ['0.0.0.0/0', '::/0']) assert.throws(() => trustedProxies([bad]), /trustedProxies/, bad);
     assert.throws(
       () => trustedProxies(['10.0.0.0/8', 'localhost', '::/129']),
-      (err: unknown) => err instanceof AuditError && err.code === EDGE_ERRORS.AUDIT_ERR_EDGE_TRUSTED_PROXIES.code && /"localhost"/.test(err.message) && /"::\/129"/.test(err.message),
+      (err: unknown) =>
+        err instanceof AuditError &&
+        err.code === EDGE_ERRORS.AUDIT_ERR_EDGE_TRUSTED_PROXIES.code &&
+        /"localhost"/.test(err.message) &&
+        /"::\/129"/.test(err.message),
     );
   });
 });

@@ -79,7 +79,12 @@ export function parseForwardedFor(header: string | string[] | undefined): string
     .map((s) => s.slice(0, 64));
 }
 
-export function networkOf(remoteAddress: string | undefined, xff: string | string[] | undefined, userAgent: string | undefined, trusted: TrustedProxies): Network {
+export function networkOf(
+  remoteAddress: string | undefined,
+  xff: string | string[] | undefined,
+  userAgent: string | undefined,
+  trusted: TrustedProxies,
+): Network {
   const forwardedFor = parseForwardedFor(xff);
   let clientIp = normalizeIp(remoteAddress);
   if (clientIp && trusted.isTrusted(clientIp)) {

@@ -36,7 +36,12 @@ const REFUSAL_PROBLEMS: Record<Refusal['status'], ErrorDefinition> = {
 
 /** A request the router refused: the problem document, and Allow on a 405 (RFC 9110 15.5.6). */
 export function refusalDecision(r: Refusal): Decision {
-  return { allow: false, status: r.status, problem: problem(REFUSAL_PROBLEMS[r.status], r.detail, { reason: r.reason }), headers: r.allow !== undefined ? { allow: r.allow } : {} };
+  return {
+    allow: false,
+    status: r.status,
+    problem: problem(REFUSAL_PROBLEMS[r.status], r.detail, { reason: r.reason }),
+    headers: r.allow !== undefined ? { allow: r.allow } : {},
+  };
 }
 
 /** RFC 6750 3: a quoted-string value may not carry '"' or '\' (replaced), nor anything outside printable ASCII. */
@@ -48,14 +53,21 @@ export function challengeQuoted(s: string): string {
 export function bearerChallenge(auth: Exclude<AuthResult, { kind: 'none' }>, scopes: readonly string[], realm = 'api'): Decision & { allow: false } {
   const r = `realm="${challengeQuoted(realm)}"`;
   if (auth.kind === 'missing') {
-    return { allow: false, status: 401, problem: problem(PROBLEMS.AUDIT_ERR_HTTP_UNAUTHORIZED, 'a bearer token is required'), headers: { 'www-authenticate': `Bearer ${r}` } };
+    return {
+      allow: false,
+      status: 401,
+      problem: problem(PROBLEMS.AUDIT_ERR_HTTP_UNAUTHORIZED, 'a bearer token is required'),
+      headers: { 'www-authenticate': `Bearer ${r}` },
+    };
   }
   if (auth.kind === 'verified' && !auth.outcome.ok && auth.outcome.reason === 'insufficient_scope') {
     return {
       allow: false,
       status: 403,
       problem: problem(PROBLEMS.AUDIT_ERR_HTTP_INSUFFICIENT_SCOPE, auth.outcome.detail, { reason: 'insufficient_scope' }),
-      headers: { 'www-authenticate': `Bearer ${r}, error="insufficient_scope", error_description="${challengeQuoted(auth.outcome.detail)}", scope="${challengeQuoted(scopes.join(' '))}"` },
+      headers: {
+        'www-authenticate': `Bearer ${r}, error="insufficient_scope", error_description="${challengeQuoted(auth.outcome.detail)}", scope="${challengeQuoted(scopes.join(' '))}"`,
+      },
     };
   }
   const failed = auth.kind === 'verified' && !auth.outcome.ok ? auth.outcome : null;
@@ -77,13 +89,23 @@ export function decide(auth: AuthResult, mode: Mode, target: Resolution, o: Deci
   const route = target.route;
   if (target.refusal !== null) return refusalDecision(target.refusal);
   if (route?.onSpoolFull === 'fail-closed' && !o.canAccept()) {
-    return { allow: false, status: 503, problem: problem(PROBLEMS.AUDIT_ERR_HTTP_AUDIT_UNAVAILABLE, 'this route is not served while audit events cannot be recorded'), headers: { 'retry-after': '5' } };
+    return {
+      allow: false,
+      status: 503,
+      problem: problem(PROBLEMS.AUDIT_ERR_HTTP_AUDIT_UNAVAILABLE, 'this route is not served while audit events cannot be recorded'),
+      headers: { 'retry-after': '5' },
+    };
   }
   if (mode === 'observe') return ALLOW;
   if (target.preflight !== null && route !== null) {
     if (target.preflight.action === 'forward') return ALLOW;
     if (target.preflight.action === 'refuse') {
-      return { allow: false, status: 403, problem: problem(PROBLEMS.AUDIT_ERR_HTTP_PREFLIGHT_REFUSED, 'this route does not serve cross-origin requests', { reason: 'preflight_refused' }), headers: {} };
+      return {
+        allow: false,
+        status: 403,
+        problem: problem(PROBLEMS.AUDIT_ERR_HTTP_PREFLIGHT_REFUSED, 'this route does not serve cross-origin requests', { reason: 'preflight_refused' }),
+        headers: {},
+      };
     }
     return answerPreflight(route, target.preflight.request);
   }

@@ -1,4 +1,18 @@
-import { newId, type Actor, type AuditEvent, type EventKind, type Http, type HttpRequest, type HttpResponse, type Network, type Outcome, type RejectionReason, type Source, type TokenInfo, type Trace } from '@jwt-audit/events';
+import {
+  newId,
+  type Actor,
+  type AuditEvent,
+  type EventKind,
+  type Http,
+  type HttpRequest,
+  type HttpResponse,
+  type Network,
+  type Outcome,
+  type RejectionReason,
+  type Source,
+  type TokenInfo,
+  type Trace,
+} from '@jwt-audit/events';
 import { actorFromClaims, claimString, tokenInfo, type DecodedToken, type VerifyOutcome } from '@jwt-audit/jwt';
 
 /**
@@ -16,11 +30,7 @@ export interface Exchange {
 }
 
 /** What authentication concluded for the exchange. */
-export type AuthResult =
-  | { kind: 'none' }
-  | { kind: 'missing' }
-  | { kind: 'malformed-header' }
-  | { kind: 'verified'; token: string; outcome: VerifyOutcome };
+export type AuthResult = { kind: 'none' } | { kind: 'missing' } | { kind: 'malformed-header' } | { kind: 'verified'; token: string; outcome: VerifyOutcome };
 
 export const EMPTY_ACTOR: Actor = { sub: null, clientId: null, tenant: null, roles: [], scopes: [] };
 

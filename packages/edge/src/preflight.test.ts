@@ -5,36 +5,99 @@ import { RouteConfigError } from './errors.js';
 import { corsResponseHeaders, preflightOf } from './preflight.js';
 import { createRouter, DEFAULT_METHODS, type RouteConfig, type RouterOptions } from './routes.js';
 
-const options: RouterOptions = { upstreams: { api: 'http://127.0.0.1:1' }, mode: 'enforce', onSpoolFull: 'fail-open', methods: DEFAULT_METHODS, ambiguousPaths: 'reject', requireUpstream: true };
-const router = (routes: RouteConfig[]) => createRouter(routes.map((r) => ({ upstream: 'api', ...r })), options);
+const options: RouterOptions = {
+  upstreams: { api: 'http://127.0.0.1:1' },
+  mode: 'enforce',
+  onSpoolFull: 'fail-open',
+  methods: DEFAULT_METHODS,
+  ambiguousPaths: 'reject',
+  requireUpstream: true,
+};
+const router = (routes: RouteConfig[]) =>
+  createRouter(
+    routes.map((r) => ({ upstream: 'api', ...r })),
+    options,
+  );
 const PREFLIGHT = { origin: 'https://app.example.com', 'access-control-request-method': 'POST' };
 
 describe('CORS preflight: what counts as one', () => {
   it('a genuine preflight: OPTIONS, a serialized Origin, a method token, optional header names, no Authorization', () => {
     assert.deepEqual(preflightOf('OPTIONS', PREFLIGHT), { origin: 'https://app.example.com', method: 'POST', headers: [] });
-    assert.deepEqual(preflightOf('OPTIONS', { ...PREFLIGHT, 'access-control-request-headers': 'Content-Type, X-Trace ,authorization' }), { origin: 'https://app.example.com', method: 'POST', headers: ['content-type', 'x-trace', 'authorization'] });
-    for (const origin of ['null', 'http://localhost:3000', 'https://[::1]:8443', 'app-scheme://x.y', 'HTTPS://APP.EXAMPLE.COM']) assert.ok(preflightOf('OPTIONS', { ...PREFLIGHT, origin }), origin);
+    assert.deepEqual(preflightOf('OPTIONS', { ...PREFLIGHT, 'access-control-request-headers': 'Content-Type, X-Trace ,authorization' }), {
+      origin: 'https://app.example.com',
+      method: 'POST',
+      headers: ['content-type', 'x-trace', 'authorization'],
+    });
+    for (const origin of ['null', 'http://localhost:3000', 'https://[::1]:8443', 'app-scheme://x.y', 'HTTPS://APP.EXAMPLE.COM'])
+      assert.ok(preflightOf('OPTIONS', { ...PREFLIGHT, origin }), origin);
   });
 
   it('generated variants: nothing but a genuine preflight is one (every other spelling is judged as any request)', () => {
     const methods = ['OPTIONS', 'options', 'Options', 'OPTIONS ', 'GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'TRACE', 'CONNECT', 'PROPFIND', undefined];
-    const origins: Array<string | string[] | undefined> = [undefined, '', ' ', 'https://app.example.com', 'null', 'https://app.example.com/', 'https://app.example.com/path', 'app.example.com', '*', 'https://a.example, https://b.example', ['https://a.example', 'https://b.example'], 'https://user@app.example.com', 'https://app.example.com:99999x', 'javascript:alert(1)', 'https://app.example.com\u0000'];
-    const requested: Array<string | string[] | undefined> = [undefined, '', 'POST', 'GET', 'post', 'P OST', 'POST, PUT', ['POST', 'PUT'], 'DELETE', 'X-CUSTOM', '"POST"', 'POST\t'];
+    const origins: Array<string | string[] | undefined> = [
+      undefined,
+      '',
+      ' ',
+      'https://app.example.com',
+      'null',
+      'https://app.example.com/',
+      'https://app.example.com/path',
+      'app.example.com',
+      '*',
+      'https://a.example, https://b.example',
+      ['https://a.example', 'https://b.example'],
+      'https://user@app.example.com',
+      'https://app.example.com:99999x',
+      'javascript:alert(1)',
+      'https://app.example.com\u0000',
+    ];
+    const requested: Array<string | string[] | undefined> = [
+      undefined,
+      '',
+      'POST',
+      'GET',
+      'post',
+      'P OST',
+      'POST, PUT',
+      ['POST', 'PUT'],
+      'DELETE',
+      'X-CUSTOM',
+      '"POST"',
+      'POST\t',
+    ];
     const lists: Array<string | string[] | undefined> = [undefined, '', 'content-type', 'content-type,x-a', 'x a', 'x-a;y', ['x-a', 'x-b'], ','];
     const auths: Array<string | undefined> = [undefined, 'Bearer abc', ''];
     let genuine = 0;
     let total = 0;
-    for (const m of methods) for (const o of origins) for (const r of requested) for (const l of lists) for (const a of auths) {
-      const headers: Record<string, string | string[] | undefined> = { origin: o, 'access-control-request-method': r, 'access-control-request-headers': l, authorization: a };
-      const p = preflightOf(m, headers);
-      total++;
-      const originOk = typeof o === 'string' && (o === 'null' || /^[a-z][a-z0-9+.-]*:\/\/[^/\s@,]+$/i.test(o)) && !/:\d{6,}|:\d*[^\d\]]+$/.test(o.split('//')[1] ?? '') && !o.includes('\u0000');
-      const methodOk = typeof r === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(r);
-      const listOk = l === undefined || (typeof l === 'string' && l.split(',').every((h) => h.trim() === '' || /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.trim())));
-      const expected = m === 'OPTIONS' && originOk && methodOk && listOk && a === undefined;
-      assert.equal(p !== null, expected, `${String(m)} origin=${JSON.stringify(o)} acrm=${JSON.stringify(r)} acrh=${JSON.stringify(l)} auth=${JSON.stringify(a)}`);
-      if (p) genuine++;
-    }
+    for (const m of methods)
+      for (const o of origins)
+        for (const r of requested)
+          for (const l of lists)
+            for (const a of auths) {
+              const headers: Record<string, string | string[] | undefined> = {
+                origin: o,
+                'access-control-request-method': r,
+                'access-control-request-headers': l,
+                authorization: a,
+              };
+              const p = preflightOf(m, headers);
+              total++;
+              const originOk =
+                typeof o === 'string' &&
+                (o === 'null' || /^[a-z][a-z0-9+.-]*:\/\/[^/\s@,]+$/i.test(o)) &&
+                !/:\d{6,}|:\d*[^\d\]]+$/.test(o.split('//')[1] ?? '') &&
+                !o.includes('\u0000');
+              const methodOk = typeof r === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(r);
+              const listOk =
+                l === undefined || (typeof l === 'string' && l.split(',').every((h) => h.trim() === '' || /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.trim())));
+              const expected = m === 'OPTIONS' && originOk && methodOk && listOk && a === undefined;
+              assert.equal(
+                p !== null,
+                expected,
+                `${String(m)} origin=${JSON.stringify(o)} acrm=${JSON.stringify(r)} acrh=${JSON.stringify(l)} auth=${JSON.stringify(a)}`,
+              );
+              if (p) genuine++;
+            }
     assert.equal(total, 56_160);
     assert.equal(genuine, 50, 'OPTIONS x 2 origins x 5 method tokens x 5 header lists, without Authorization');
   });
@@ -45,7 +108,20 @@ describe('CORS preflight: how a route judges one', () => {
     { name: 'open', path: '/open/*', auth: 'none' },
     { name: 'fwd', path: '/fwd/*', scopes: ['x'] },
     { name: 'refuse', path: '/refuse/*', preflight: 'refuse' },
-    { name: 'answer', path: '/answer/*', methods: ['GET', 'POST'], scopes: { GET: ['r'], POST: ['w'] }, preflight: 'answer', cors: { origins: ['https://app.example.com'], headers: ['content-type', 'authorization'], exposeHeaders: ['x-request-id'], maxAgeSec: 120, credentials: true } },
+    {
+      name: 'answer',
+      path: '/answer/*',
+      methods: ['GET', 'POST'],
+      scopes: { GET: ['r'], POST: ['w'] },
+      preflight: 'answer',
+      cors: {
+        origins: ['https://app.example.com'],
+        headers: ['content-type', 'authorization'],
+        exposeHeaders: ['x-request-id'],
+        maxAgeSec: 120,
+        credentials: true,
+      },
+    },
     { name: 'any', path: '/any/*', preflight: 'answer', cors: { origins: ['*'], headers: ['*'] } },
   ]);
   const judge = (path: string, h: Record<string, string>, mode: 'enforce' | 'observe' = 'enforce') => {
@@ -118,7 +194,12 @@ describe('CORS preflight: how a route judges one', () => {
 
   it('answer: actual responses carry Access-Control-Allow-Origin for an allowed Origin only', () => {
     const route = table.routes.find((r) => r.name === 'answer')!;
-    assert.deepEqual(corsResponseHeaders(route, 'https://app.example.com'), { 'access-control-allow-origin': 'https://app.example.com', vary: 'Origin', 'access-control-allow-credentials': 'true', 'access-control-expose-headers': 'x-request-id' });
+    assert.deepEqual(corsResponseHeaders(route, 'https://app.example.com'), {
+      'access-control-allow-origin': 'https://app.example.com',
+      vary: 'Origin',
+      'access-control-allow-credentials': 'true',
+      'access-control-expose-headers': 'x-request-id',
+    });
     assert.equal(corsResponseHeaders(route, 'https://evil.example'), null);
     assert.equal(corsResponseHeaders(route, undefined), null);
     assert.equal(corsResponseHeaders(table.routes.find((r) => r.name === 'fwd')!, 'https://app.example.com'), null, 'forwarded: the upstream answers CORS');

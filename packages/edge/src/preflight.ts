@@ -80,7 +80,10 @@ export function preflightOf(method: string | undefined, headers: Headers): Prefl
   let names: string[] = [];
   if (list !== undefined) {
     if (typeof list !== 'string') return null;
-    names = list.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+    names = list
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => h !== '');
     if (!names.every((h) => TOKEN.test(h))) return null;
   }
   return { origin, method: requested, headers: names };
@@ -91,11 +94,14 @@ export function corsProblems(cors: CorsConfig, at: string): string[] {
   const problems: string[] = [];
   if (cors.origins.length === 0) problems.push(`${at}.origins: at least one origin, or "*"`);
   for (const o of cors.origins) {
-    if (o !== '*' && !(ORIGIN.test(o) && !o.endsWith('/'))) problems.push(`${at}.origins: ${JSON.stringify(o)} is not a serialized origin (scheme://host[:port], or "null", or "*")`);
+    if (o !== '*' && !(ORIGIN.test(o) && !o.endsWith('/')))
+      problems.push(`${at}.origins: ${JSON.stringify(o)} is not a serialized origin (scheme://host[:port], or "null", or "*")`);
   }
-  if (cors.credentials && cors.origins.includes('*')) problems.push(`${at}: credentials cannot be allowed for "*" (the Fetch standard refuses it): list the origins`);
+  if (cors.credentials && cors.origins.includes('*'))
+    problems.push(`${at}: credentials cannot be allowed for "*" (the Fetch standard refuses it): list the origins`);
   if (cors.credentials && cors.headers?.includes('*')) problems.push(`${at}.headers: "*" is not a wildcard with credentials: list the headers`);
-  for (const h of [...(cors.headers ?? []), ...(cors.exposeHeaders ?? [])]) if (h !== '*' && !TOKEN.test(h)) problems.push(`${at}: ${JSON.stringify(h)} is not a header name`);
+  for (const h of [...(cors.headers ?? []), ...(cors.exposeHeaders ?? [])])
+    if (h !== '*' && !TOKEN.test(h)) problems.push(`${at}: ${JSON.stringify(h)} is not a header name`);
   return problems;
 }
 
@@ -126,12 +132,14 @@ function refused(reason: string, detail: string): Decision {
 /** A preflight answered at the edge from the route's policy: 204 with the Access-Control-Allow-* headers, or 403 naming what is not allowed. */
 export function answerPreflight(route: Route, p: PreflightRequest): Decision {
   const cors = route.cors;
-  if (!cors || !originAllowed(cors, p.origin)) return refused('preflight_origin_not_allowed', `origin ${JSON.stringify(p.origin.slice(0, 256))} is not allowed on this route`);
+  if (!cors || !originAllowed(cors, p.origin))
+    return refused('preflight_origin_not_allowed', `origin ${JSON.stringify(p.origin.slice(0, 256))} is not allowed on this route`);
   const judged = p.method === 'HEAD' ? 'GET' : p.method;
   if (!route.methods.has(judged)) return refused('preflight_method_not_allowed', `${p.method.slice(0, 32)} is not served on this route`);
   // Authorization is never covered by "*" (Fetch standard): it has to be listed
   const denied = p.headers.find((h) => !cors.headers.has(h) && !(cors.anyHeader && h !== 'authorization'));
-  if (denied !== undefined) return refused('preflight_header_not_allowed', `request header ${JSON.stringify(denied.slice(0, 64))} is not allowed on this route`);
+  if (denied !== undefined)
+    return refused('preflight_header_not_allowed', `request header ${JSON.stringify(denied.slice(0, 64))} is not allowed on this route`);
   const headers: Record<string, string> = {
     'access-control-allow-origin': p.origin,
     'access-control-allow-methods': route.allow,

@@ -3,8 +3,19 @@ import assert from 'node:assert/strict';
 import { RouteConfigError } from './errors.js';
 import { compilePattern, createRouter, DEFAULT_METHODS, type RouteConfig, type RouterOptions } from './routes.js';
 
-const options: RouterOptions = { upstreams: { api: 'http://127.0.0.1:1' }, mode: 'enforce', onSpoolFull: 'fail-open', methods: DEFAULT_METHODS, ambiguousPaths: 'reject', requireUpstream: true };
-const router = (routes: RouteConfig[], o: Partial<RouterOptions> = {}) => createRouter(routes.map((r) => ({ upstream: 'api', ...r })), { ...options, ...o });
+const options: RouterOptions = {
+  upstreams: { api: 'http://127.0.0.1:1' },
+  mode: 'enforce',
+  onSpoolFull: 'fail-open',
+  methods: DEFAULT_METHODS,
+  ambiguousPaths: 'reject',
+  requireUpstream: true,
+};
+const router = (routes: RouteConfig[], o: Partial<RouterOptions> = {}) =>
+  createRouter(
+    routes.map((r) => ({ upstream: 'api', ...r })),
+    { ...options, ...o },
+  );
 
 const table = router([
   { name: 'token', path: '/oauth/token', methods: ['POST'], auth: 'none' },
@@ -80,7 +91,11 @@ describe('router', () => {
     const catchAll = router([{ path: '/*' }]);
     for (const target of ['example.com:443', '127.0.0.1:22', '[::1]:8080', '/api/orders', '*', 'http://example.com/', '', 'x'.repeat(3000)]) {
       const r = catchAll.resolve('CONNECT', target);
-      assert.deepEqual(r.refusal, { status: 405, reason: 'method_not_allowed', detail: 'CONNECT is not served: this edge opens no tunnels', allow: '' }, target);
+      assert.deepEqual(
+        r.refusal,
+        { status: 405, reason: 'method_not_allowed', detail: 'CONNECT is not served: this edge opens no tunnels', allow: '' },
+        target,
+      );
       assert.equal(r.route, null);
       assert.equal(r.path, target);
       assert.equal(r.method, 'CONNECT');
@@ -94,7 +109,10 @@ describe('router', () => {
     assert.equal(r.path, '/api%2Fadmin/users');
     assert.equal(r.query, 'q=1');
     assert.equal(r.route, null);
-    const kept = router([{ path: '/api/admin/*', scopes: ['admin'] }, { path: '/api/*' }], { ambiguousPaths: 'keep-encoded' }).resolve('GET', '/api/admin%2Fusers');
+    const kept = router([{ path: '/api/admin/*', scopes: ['admin'] }, { path: '/api/*' }], { ambiguousPaths: 'keep-encoded' }).resolve(
+      'GET',
+      '/api/admin%2Fusers',
+    );
     assert.equal(kept.refusal, null);
     assert.equal(kept.path, '/api/admin%2Fusers', 'kept as data: one segment under the catch-all');
     assert.equal(kept.route?.pattern, '/api/*');

@@ -200,21 +200,32 @@ export function compileRoutes(routes: RouteConfig[], o: RouterOptions): Route[] 
       else upstream = new URL(u);
     } else if (o.requireUpstream) problems.push(`routes.${i}.upstream: required`);
     const c = canonicalTarget(r.path.replace(/\*$/, ''), o.ambiguousPaths);
-    if (!c.ok || c.rawPath !== null || c.query !== null) problems.push(`routes.${i}.path: ${JSON.stringify(r.path)} is not a canonical path${c.ok && c.query === null ? ` (write ${JSON.stringify(c.path + (r.path.endsWith('*') ? '*' : ''))})` : ''}`);
+    if (!c.ok || c.rawPath !== null || c.query !== null)
+      problems.push(
+        `routes.${i}.path: ${JSON.stringify(r.path)} is not a canonical path${c.ok && c.query === null ? ` (write ${JSON.stringify(c.path + (r.path.endsWith('*') ? '*' : ''))})` : ''}`,
+      );
     const caseSensitive = r.caseSensitive ?? false;
     const strictTrailingSlash = r.strictTrailingSlash ?? false;
     const regex = compilePattern(r.path, { caseSensitive, strictTrailingSlash });
     const key = `${caseSensitive}:${strictTrailingSlash}:${regex.source}`;
     const earlier = seen.get(key);
-    if (earlier !== undefined) problems.push(`routes.${i}.path: matches exactly what routes.${earlier}.path matches, so it is never used (a route owns every method on its path: give routes.${earlier} the methods and per-method scopes)`);
+    if (earlier !== undefined)
+      problems.push(
+        `routes.${i}.path: matches exactly what routes.${earlier}.path matches, so it is never used (a route owns every method on its path: give routes.${earlier} the methods and per-method scopes)`,
+      );
     else seen.set(key, i);
     const methods = methodScopes(r, i, defaultMethods, problems);
     const preflight = r.preflight ?? 'forward';
     if (preflight === 'answer' && !r.cors) problems.push(`routes.${i}.cors: required with preflight "answer" (the policy preflights are answered from)`);
     if (r.cors && preflight !== 'answer') problems.push(`routes.${i}.cors: used only with preflight "answer" (with "${preflight}" it would never apply)`);
-    if (r.cors && (r.auth ?? 'jwt') === 'none') problems.push(`routes.${i}.cors: a route without authentication forwards its preflights as any request; the upstream answers them`);
+    if (r.cors && (r.auth ?? 'jwt') === 'none')
+      problems.push(`routes.${i}.cors: a route without authentication forwards its preflights as any request; the upstream answers them`);
     if (r.cors) problems.push(...corsProblems(r.cors, `routes.${i}.cors`));
-    const approvals = compileApprovalRules(r.approvals, { index: i, name: r.name ?? r.path, methods: new Set(methods.keys()), auth: r.auth ?? 'jwt', caseSensitive, strictTrailingSlash }, problems);
+    const approvals = compileApprovalRules(
+      r.approvals,
+      { index: i, name: r.name ?? r.path, methods: new Set(methods.keys()), auth: r.auth ?? 'jwt', caseSensitive, strictTrailingSlash },
+      problems,
+    );
     const allow = [...methods.keys()].flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
     return {
       name: r.name ?? r.path,
@@ -257,19 +268,42 @@ export function createRouter(routes: RouteConfig[], o: RouterOptions): Router {
     resolve(method, target, preflight = null) {
       // node hands a CONNECT to the server's 'connect' listener, not to the request handler; its
       // target is authority-form ("host:443"), which is not a path: recorded as sent
-      if (method === 'CONNECT') return { route: null, method, scopes: NONE, path: target, query: null, rawPath: null, refusal: CONNECT_REFUSAL, preflight: null };
+      if (method === 'CONNECT')
+        return { route: null, method, scopes: NONE, path: target, query: null, rawPath: null, refusal: CONNECT_REFUSAL, preflight: null };
       const judged = method === 'HEAD' ? 'GET' : method;
       const c = canonicalTarget(target, o.ambiguousPaths);
       if (!c.ok) {
-        return { route: null, method: judged, scopes: NONE, path: c.rawPath, query: c.query, rawPath: null, refusal: { status: 400, reason: c.reason, detail: c.detail }, preflight: null };
+        return {
+          route: null,
+          method: judged,
+          scopes: NONE,
+          path: c.rawPath,
+          query: c.query,
+          rawPath: null,
+          refusal: { status: 400, reason: c.reason, detail: c.detail },
+          preflight: null,
+        };
       }
       const base = { method: judged, path: c.path, query: c.query, rawPath: c.rawPath, preflight: null };
-      if (!known.has(method)) return { ...base, route: null, scopes: NONE, refusal: { status: 501, reason: 'method_not_implemented', detail: `${method} is not a method this edge serves` } };
+      if (!known.has(method))
+        return {
+          ...base,
+          route: null,
+          scopes: NONE,
+          refusal: { status: 501, reason: 'method_not_implemented', detail: `${method} is not a method this edge serves` },
+        };
       const route = matchRoute(compiled, c.path);
       if (!route) return { ...base, route: null, scopes: NONE, refusal: { status: 404, reason: 'no_route', detail: 'no route matches this path' } };
-      if (preflight !== null && route.auth === 'jwt') return { ...base, route, scopes: NONE, refusal: null, preflight: { action: route.preflight, request: preflight } };
+      if (preflight !== null && route.auth === 'jwt')
+        return { ...base, route, scopes: NONE, refusal: null, preflight: { action: route.preflight, request: preflight } };
       const scopes = route.methods.get(judged);
-      if (!scopes) return { ...base, route, scopes: NONE, refusal: { status: 405, reason: 'method_not_allowed', detail: `${method} is not served on this path`, allow: route.allow } };
+      if (!scopes)
+        return {
+          ...base,
+          route,
+          scopes: NONE,
+          refusal: { status: 405, reason: 'method_not_allowed', detail: `${method} is not served on this path`, allow: route.allow },
+        };
       return { ...base, route, scopes, refusal: null };
     },
   };

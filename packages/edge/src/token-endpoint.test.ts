@@ -9,7 +9,17 @@ import { sign, testVerifier } from './testdata/tokens.js';
 const source: Source = { service: 'interceptor', instance: 'unit', environment: 'test' };
 const exchange = (path: string): Exchange => ({
   startedAt: 1,
-  request: { id: null, method: 'POST', scheme: 'https', host: 'idp', path, route: path, query: null, headers: {}, body: { contentType: 'x', size: 1, truncated: false, content: 'password=hunter2', sha256: null } },
+  request: {
+    id: null,
+    method: 'POST',
+    scheme: 'https',
+    host: 'idp',
+    path,
+    route: path,
+    query: null,
+    headers: {},
+    body: { contentType: 'x', size: 1, truncated: false, content: 'password=hunter2', sha256: null },
+  },
   response: null,
   network: { clientIp: '198.51.100.2', forwardedFor: [], userAgent: null },
   trace: null,
@@ -29,21 +39,46 @@ describe('token endpoint observation', () => {
     const v = await testVerifier();
     const families = new FamilyTracker();
     const access1 = sign({ sub: 'alice', sid: 's1' });
-    const issued = await observeTokenEndpoint(input({ form: { grant_type: 'password', username: 'alice', password: 'pw' }, authorization: `Basic ${Buffer.from('web:secret').toString('base64')}`, response: { access_token: access1, refresh_token: 'rt-1' } }), source, families, v, 10);
-    assert.deepEqual(issued.events.map((e) => `${e.kind} ${e.token?.typ}`), ['token.issued access', 'token.issued refresh']);
+    const issued = await observeTokenEndpoint(
+      input({
+        form: { grant_type: 'password', username: 'alice', password: 'pw' },
+        authorization: `Basic ${Buffer.from('web:secret').toString('base64')}`,
+        response: { access_token: access1, refresh_token: 'rt-1' },
+      }),
+      source,
+      families,
+      v,
+      10,
+    );
+    assert.deepEqual(
+      issued.events.map((e) => `${e.kind} ${e.token?.typ}`),
+      ['token.issued access', 'token.issued refresh'],
+    );
     const family = issued.events[0]!.token?.familyId;
     assert.ok(family);
     assert.equal(issued.events[0]!.actor.clientId, 'web', 'from Basic credentials');
     assert.equal(issued.events[0]!.http?.request.body, null, 'never the credentials in the body');
     for (const e of issued.events) assert.ok(!eventCodec.encode(e).value.includes(Buffer.from('rt-1')), 'never the raw refresh token');
 
-    const refreshed = await observeTokenEndpoint(input({ form: { grant_type: 'refresh_token', refresh_token: 'rt-1' }, response: { access_token: sign({ sub: 'alice' }), refresh_token: 'rt-2' } }), source, families, v, 20);
+    const refreshed = await observeTokenEndpoint(
+      input({ form: { grant_type: 'refresh_token', refresh_token: 'rt-1' }, response: { access_token: sign({ sub: 'alice' }), refresh_token: 'rt-2' } }),
+      source,
+      families,
+      v,
+      20,
+    );
     const step = refreshed.events.find((e) => e.kind === 'token.refreshed')!;
     assert.equal(step.outcome, 'success');
     assert.equal(step.token?.familyId, family);
     assert.equal(step.token?.previousFingerprint, tokenFingerprint('rt-1'));
 
-    const reuse = await observeTokenEndpoint(input({ form: { grant_type: 'refresh_token', refresh_token: 'rt-1' }, status: 400, response: { error: 'invalid_grant' } }), source, families, v, 30);
+    const reuse = await observeTokenEndpoint(
+      input({ form: { grant_type: 'refresh_token', refresh_token: 'rt-1' }, status: 400, response: { error: 'invalid_grant' } }),
+      source,
+      families,
+      v,
+      30,
+    );
     assert.equal(reuse.events.length, 1);
     assert.equal(reuse.events[0]!.outcome, 'failure');
     assert.equal(reuse.events[0]!.attributes['oauth.error'], 'invalid_grant');
@@ -58,7 +93,10 @@ describe('token endpoint observation', () => {
     const r = await observeTokenEndpoint(input({ kind: 'revocation', form: { token: good, token_type_hint: 'access_token' } }), source, families, v, 40);
     assert.equal(r.events[0]!.kind, 'token.revoked');
     assert.equal(r.events[0]!.actor.sub, 'bob');
-    assert.deepEqual(r.revocations.map((x) => `${x.target}:${x.value}`), ['jti:j-1']);
+    assert.deepEqual(
+      r.revocations.map((x) => `${x.target}:${x.value}`),
+      ['jti:j-1'],
+    );
     const forged = sign({ sub: 'bob', jti: 'j-2' }, 'not-the-secret-but-long-enough-00000');
     const f = await observeTokenEndpoint(input({ kind: 'revocation', form: { token: forged } }), source, families, v, 50);
     assert.equal(f.revocations.length, 0, 'an unverified token revokes nothing');
@@ -73,7 +111,11 @@ describe('token endpoint observation', () => {
       const i = { ...input({ form: {} }), requestBody: Buffer.from(body), responseBody: Buffer.from(body) };
       assert.deepEqual(await observeTokenEndpoint(i, source, families, v), { events: [], revocations: [] });
     }
-    const json = { ...input({ form: {}, response: { access_token: 'opaque' } }), requestBody: Buffer.from('{"grant_type":"client_credentials","client_id":"svc"}'), requestContentType: 'application/json' };
+    const json = {
+      ...input({ form: {}, response: { access_token: 'opaque' } }),
+      requestBody: Buffer.from('{"grant_type":"client_credentials","client_id":"svc"}'),
+      requestContentType: 'application/json',
+    };
     const out = await observeTokenEndpoint(json, source, families, v);
     assert.equal(out.events[0]!.actor.clientId, 'svc');
     for (let i = 0; i < 5; i++) families.set(`fp${i}`, `fam${i}`);

@@ -85,7 +85,13 @@ export interface TokenEndpointInput {
   responseBody: Buffer | null;
 }
 
-export async function observeTokenEndpoint(input: TokenEndpointInput, source: Source, families: FamilyTracker, verifier: Verifier, now = Date.now()): Promise<Observed> {
+export async function observeTokenEndpoint(
+  input: TokenEndpointInput,
+  source: Source,
+  families: FamilyTracker,
+  verifier: Verifier,
+  now = Date.now(),
+): Promise<Observed> {
   const form = parseForm(input.requestBody, input.requestContentType);
   const clientId = basicClientId(input.authorization) ?? claimString(form.get('client_id'));
   const mk = (kind: AuditEvent['kind'], outcome: AuditEvent['outcome'], claims: Record<string, unknown> | null, token: TokenInfo | null): AuditEvent => {
@@ -112,7 +118,11 @@ export async function observeTokenEndpoint(input: TokenEndpointInput, source: So
     const decoded = trusted ? decodeUnverified(token) : null;
     const claims = decoded?.claims ?? null;
     const hint = form.get('token_type_hint');
-    const info = tokenInfo(token, decoded, { fingerprint: fp, typeHint: decoded ? 'access' : hint === 'refresh_token' ? 'refresh' : 'unknown', familyId: families.get(fp) ?? null });
+    const info = tokenInfo(token, decoded, {
+      fingerprint: fp,
+      typeHint: decoded ? 'access' : hint === 'refresh_token' ? 'refresh' : 'unknown',
+      familyId: families.get(fp) ?? null,
+    });
     const e = mk('token.revoked', 'success', claims, info);
     e.attributes['oauth.tokenTypeHint'] = (hint ?? '').slice(0, 32);
     const revocations: Revocation[] = [];

@@ -40,7 +40,11 @@ export interface HopTrace {
   outgoing: { traceparent: string; tracestate?: string };
 }
 
-export function hopTrace(traceparent: string | string[] | undefined, tracestate: string | string[] | undefined, random: () => Buffer = () => pooledRandomBytes(24)): HopTrace {
+export function hopTrace(
+  traceparent: string | string[] | undefined,
+  tracestate: string | string[] | undefined,
+  random: () => Buffer = () => pooledRandomBytes(24),
+): HopTrace {
   const parsed = parseTraceparent(traceparent);
   const bytes = random();
   const spanId = bytes.subarray(16, 24).toString('hex');

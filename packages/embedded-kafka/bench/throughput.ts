@@ -109,7 +109,10 @@ async function main() {
     const input = path.join(dir, 'records.txt');
     writeFileSync(input, `${'a'.repeat(SIZE)}\n`.repeat(RECORDS));
     const common = ['-b', broker.address, '-t', 'bench-kcat', '-q'];
-    kcatProduceSecs = await kcat(['-P', ...common, '-X', 'acks=all', '-X', 'enable.idempotence=true', '-X', 'linger.ms=5', '-X', 'batch.num.messages=1000'], input);
+    kcatProduceSecs = await kcat(
+      ['-P', ...common, '-X', 'acks=all', '-X', 'enable.idempotence=true', '-X', 'linger.ms=5', '-X', 'batch.num.messages=1000'],
+      input,
+    );
     kcatConsumeSecs = await kcat(['-C', ...common, '-o', 'beginning', '-e', '-f', '%o\n']);
   } else {
     process.stderr.write('kcat not found: its rows are left out (apt-get install -y kcat)\n');
@@ -118,11 +121,21 @@ async function main() {
   await broker.close();
   rmSync(dir, { recursive: true, force: true });
 
-  const row = (name: string, secs: number) => ({ name, recordsPerSec: Math.round(RECORDS / secs), mbPerSec: +(MB / secs).toFixed(1), ofEcho: +(echoSecs / secs).toFixed(3) });
-  const rows = [row('tcp echo (ceiling)', echoSecs), row('kafkajs produce (acks all, idempotent)', produceSecs), row('kafkajs consume (group, from beginning)', consumeSecs)];
+  const row = (name: string, secs: number) => ({
+    name,
+    recordsPerSec: Math.round(RECORDS / secs),
+    mbPerSec: +(MB / secs).toFixed(1),
+    ofEcho: +(echoSecs / secs).toFixed(3),
+  });
+  const rows = [
+    row('tcp echo (ceiling)', echoSecs),
+    row('kafkajs produce (acks all, idempotent)', produceSecs),
+    row('kafkajs consume (group, from beginning)', consumeSecs),
+  ];
   if (hasKcat) rows.push(row('kcat produce (acks all, idempotent)', kcatProduceSecs), row('kcat consume (from beginning to end)', kcatConsumeSecs));
   console.log(`records=${RECORDS} size=${SIZE}B batch=${BATCH}`);
-  for (const r of rows) console.log(`${r.name.padEnd(40)} ${String(r.recordsPerSec).padStart(9)} rec/s ${String(r.mbPerSec).padStart(8)} MB/s  ${r.ofEcho}x echo`);
+  for (const r of rows)
+    console.log(`${r.name.padEnd(40)} ${String(r.recordsPerSec).padStart(9)} rec/s ${String(r.mbPerSec).padStart(8)} MB/s  ${r.ofEcho}x echo`);
   console.log(JSON.stringify({ bench: 'embedded-kafka-throughput', records: RECORDS, rows }));
 }
 

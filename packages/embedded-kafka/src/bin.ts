@@ -26,12 +26,24 @@ const program = new Command('embedded-kafka')
   .option('--queued-max-request-bytes <n>', 'bytes of requests in flight (queued.max.request.bytes)', int('--queued-max-request-bytes'))
   .option('--connections-max-idle-ms <n>', 'close idle connections after (connections.max.idle.ms)', int('--connections-max-idle-ms'))
   .option('--fetch-max-bytes <n>', 'largest Fetch response (fetch.max.bytes)', int('--fetch-max-bytes'))
-  .option('--max-incremental-fetch-session-cache-slots <n>', 'fetch sessions kept, KIP-227 (max.incremental.fetch.session.cache.slots)', int('--max-incremental-fetch-session-cache-slots'))
+  .option(
+    '--max-incremental-fetch-session-cache-slots <n>',
+    'fetch sessions kept, KIP-227 (max.incremental.fetch.session.cache.slots)',
+    int('--max-incremental-fetch-session-cache-slots'),
+  )
   .option('--message-max-bytes <n>', 'largest record batch, default of max.message.bytes (message.max.bytes)', int('--message-max-bytes'))
   .option('--group-min-session-timeout-ms <n>', 'shortest JoinGroup session timeout (group.min.session.timeout.ms)', int('--group-min-session-timeout-ms'))
   .option('--group-max-session-timeout-ms <n>', 'longest JoinGroup session timeout (group.max.session.timeout.ms)', int('--group-max-session-timeout-ms'))
-  .option('--transaction-max-timeout-ms <n>', 'longest transaction.timeout.ms a producer may ask for (transaction.max.timeout.ms)', int('--transaction-max-timeout-ms'))
-  .option('--transaction-abort-timed-out-interval-ms <n>', 'how often open transactions are checked against their timeout (transaction.abort.timed.out.transaction.cleanup.interval.ms)', int('--transaction-abort-timed-out-interval-ms'))
+  .option(
+    '--transaction-max-timeout-ms <n>',
+    'longest transaction.timeout.ms a producer may ask for (transaction.max.timeout.ms)',
+    int('--transaction-max-timeout-ms'),
+  )
+  .option(
+    '--transaction-abort-timed-out-interval-ms <n>',
+    'how often open transactions are checked against their timeout (transaction.abort.timed.out.transaction.cleanup.interval.ms)',
+    int('--transaction-abort-timed-out-interval-ms'),
+  )
   .option('--sasl-users-file <path>', 'require SASL (PLAIN, SCRAM-SHA-256/512): a JSON file {"user": "password", ...}')
   .option('--sasl-mechanisms <list>', 'comma-separated mechanisms offered with --sasl-users-file', 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512')
   .option('--tls-cert-file <path>', 'serve TLS: PEM certificate (chain), with --tls-key-file')
@@ -41,16 +53,52 @@ const program = new Command('embedded-kafka')
   .showHelpAfterError();
 program.parse();
 const o = program.opts<{
-  dir: string; port: number; host: string; advertisedHost?: string; advertisedPort?: number; autoCreateTopics: boolean;
-  defaultPartitions: number; fsync: string; fsyncIntervalMs: number; logLevel: string;
-  socketRequestMaxBytes?: number; queuedMaxRequests?: number; queuedMaxRequestBytes?: number; connectionsMaxIdleMs?: number; fetchMaxBytes?: number; maxIncrementalFetchSessionCacheSlots?: number;
-  messageMaxBytes?: number; groupMinSessionTimeoutMs?: number; groupMaxSessionTimeoutMs?: number;
-  transactionMaxTimeoutMs?: number; transactionAbortTimedOutIntervalMs?: number;
-  saslUsersFile?: string; saslMechanisms: string; tlsCertFile?: string; tlsKeyFile?: string; tlsClientCaFile?: string;
+  dir: string;
+  port: number;
+  host: string;
+  advertisedHost?: string;
+  advertisedPort?: number;
+  autoCreateTopics: boolean;
+  defaultPartitions: number;
+  fsync: string;
+  fsyncIntervalMs: number;
+  logLevel: string;
+  socketRequestMaxBytes?: number;
+  queuedMaxRequests?: number;
+  queuedMaxRequestBytes?: number;
+  connectionsMaxIdleMs?: number;
+  fetchMaxBytes?: number;
+  maxIncrementalFetchSessionCacheSlots?: number;
+  messageMaxBytes?: number;
+  groupMinSessionTimeoutMs?: number;
+  groupMaxSessionTimeoutMs?: number;
+  transactionMaxTimeoutMs?: number;
+  transactionAbortTimedOutIntervalMs?: number;
+  saslUsersFile?: string;
+  saslMechanisms: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  tlsClientCaFile?: string;
 }>();
 // Limits given on the command line; the others keep startBroker's (Kafka's) defaults.
 const limits = Object.fromEntries(
-  (['socketRequestMaxBytes', 'queuedMaxRequests', 'queuedMaxRequestBytes', 'connectionsMaxIdleMs', 'fetchMaxBytes', 'maxIncrementalFetchSessionCacheSlots', 'messageMaxBytes', 'groupMinSessionTimeoutMs', 'groupMaxSessionTimeoutMs', 'transactionMaxTimeoutMs', 'transactionAbortTimedOutIntervalMs'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
+  (
+    [
+      'socketRequestMaxBytes',
+      'queuedMaxRequests',
+      'queuedMaxRequestBytes',
+      'connectionsMaxIdleMs',
+      'fetchMaxBytes',
+      'maxIncrementalFetchSessionCacheSlots',
+      'messageMaxBytes',
+      'groupMinSessionTimeoutMs',
+      'groupMaxSessionTimeoutMs',
+      'transactionMaxTimeoutMs',
+      'transactionAbortTimedOutIntervalMs',
+    ] as const
+  )
+    .filter((k) => o[k] !== undefined)
+    .map((k) => [k, o[k]]),
 );
 if (!['always', 'interval', 'never'].includes(o.fsync)) program.error(`--fsync must be always, interval or never (got ${o.fsync})`, { exitCode: 2 });
 
@@ -69,12 +117,19 @@ if (o.saslUsersFile) {
   } catch {
     program.error(`--sasl-users-file: ${o.saslUsersFile} is not JSON`, { exitCode: 2 });
   }
-  if (!users || typeof users !== 'object' || Array.isArray(users) || Object.values(users).some((p) => typeof p !== 'string') || Object.keys(users).length === 0) {
+  if (
+    !users ||
+    typeof users !== 'object' ||
+    Array.isArray(users) ||
+    Object.values(users).some((p) => typeof p !== 'string') ||
+    Object.keys(users).length === 0
+  ) {
     program.error('--sasl-users-file: expected a JSON object of user names to password strings, at least one', { exitCode: 2 });
   }
   const mechanisms = o.saslMechanisms.split(',').map((m) => m.trim().toUpperCase());
   const unknown = mechanisms.filter((m) => !['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'].includes(m));
-  if (unknown.length > 0 || mechanisms.length === 0) program.error(`--sasl-mechanisms: unknown ${unknown.join(', ')} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)`, { exitCode: 2 });
+  if (unknown.length > 0 || mechanisms.length === 0)
+    program.error(`--sasl-mechanisms: unknown ${unknown.join(', ')} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)`, { exitCode: 2 });
   sasl = { users: users as Record<string, string>, mechanisms: mechanisms as ('PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512')[] };
 }
 if (Boolean(o.tlsCertFile) !== Boolean(o.tlsKeyFile)) program.error('--tls-cert-file and --tls-key-file go together', { exitCode: 2 });
@@ -108,7 +163,10 @@ try {
   const stop = () => {
     if (stopping) process.exit(1);
     stopping = true;
-    broker.close().then(() => process.exit(0), () => process.exit(1));
+    broker.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

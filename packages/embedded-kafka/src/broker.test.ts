@@ -21,10 +21,12 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const client = (b: Broker, id = 'test') => new Kafka({ brokers: [b.address], clientId: id, logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 50 } });
+const client = (b: Broker, id = 'test') =>
+  new Kafka({ brokers: [b.address], clientId: id, logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 50 } });
 
 /** polled every 25 ms: the states waited for here are short-lived */
-const waitFor = <T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000) => until(what, check, { timeoutMs: ms, intervalMs: 25 });
+const waitFor = <T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000) =>
+  until(what, check, { timeoutMs: ms, intervalMs: 25 });
 
 let shared: Broker;
 before(async () => {
@@ -40,7 +42,12 @@ test('produce/consume round trip keeps keys, headers and timestamps, plain and g
   const producer = kafka.producer();
   await producer.connect();
   const ts = Date.parse('2026-11-20T10:00:00Z');
-  const messages = Array.from({ length: 40 }, (_, i) => ({ key: `k${i % 4}`, value: `value-${i}`, headers: { 'audit-schema': 'x', n: String(i) }, timestamp: String(ts + i) }));
+  const messages = Array.from({ length: 40 }, (_, i) => ({
+    key: `k${i % 4}`,
+    value: `value-${i}`,
+    headers: { 'audit-schema': 'x', n: String(i) },
+    timestamp: String(ts + i),
+  }));
   await producer.send({ topic: 'round-trip', messages: messages.slice(0, 20) });
   await producer.send({ topic: 'round-trip', compression: CompressionTypes.GZIP, messages: messages.slice(20) });
   const consumer = kafka.consumer({ groupId: 'rt', maxWaitTimeInMs: 100 });
@@ -67,7 +74,10 @@ test('produce/consume round trip keeps keys, headers and timestamps, plain and g
   for (const k of ['k0', 'k1', 'k2', 'k3']) {
     const mine = got.filter((g) => g.key === k);
     assert.equal(new Set(mine.map((m) => m.partition)).size, 1);
-    assert.deepEqual(mine.map((m) => Number(m.n)), [...mine.map((m) => Number(m.n))].sort((a, b) => a - b));
+    assert.deepEqual(
+      mine.map((m) => Number(m.n)),
+      [...mine.map((m) => Number(m.n))].sort((a, b) => a - b),
+    );
   }
 });
 
@@ -140,10 +150,19 @@ test('a fetch waiting on an empty partition returns as soon as a record is produ
   await admin.disconnect();
   // Fetch v4: replica -1, max_wait 20 s, min_bytes 1, max_bytes 1 MiB, isolation 0, long-poll/0 from offset 0
   const w = new Writer();
-  w.int32(-1).int32(20_000).int32(1).int32(1 << 20).int8(0);
+  w.int32(-1)
+    .int32(20_000)
+    .int32(1)
+    .int32(1 << 20)
+    .int8(0);
   w.array(['long-poll'], (x, t) => {
     x.string(t);
-    x.array([0], (y, p) => y.int32(p).int64(0).int32(1 << 20));
+    x.array([0], (y, p) =>
+      y
+        .int32(p)
+        .int64(0)
+        .int32(1 << 20),
+    );
   });
   const started = Date.now();
   const pending = exchange(shared.port, frame(1, 4, 9, w.toBuffer()));
@@ -235,7 +254,11 @@ test('restart: every acknowledged record and committed offset survives; consumpt
   appendFileSync(path.join(logDir, segment), Buffer.from([0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 1, 0, 7, 7, 7]));
 
   const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ name: 'torn', level: 'warn', destination: new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) }) });
+  const logger = createLogger({
+    name: 'torn',
+    level: 'warn',
+    destination: new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) }),
+  });
   broker = await startBroker({ dir, port: 0, logger });
   const cut = lines.filter((l) => /torn segment tail cut/.test(String(l.msg)));
   assert.equal(cut.length, 1, 'the cut is logged once, with what was cut');
@@ -245,7 +268,10 @@ test('restart: every acknowledged record and committed offset survives; consumpt
   kafka = client(broker);
   const admin2 = kafka.admin();
   await admin2.connect();
-  assert.deepEqual((await admin2.fetchTopicOffsets('durable')).map((p) => [p.low, p.high]), [['0', '100']]);
+  assert.deepEqual(
+    (await admin2.fetchTopicOffsets('durable')).map((p) => [p.low, p.high]),
+    [['0', '100']],
+  );
   assert.equal((await admin2.fetchOffsets({ groupId: 'resume', topics: ['durable'] }))[0]!.partitions[0]!.offset, '60');
   const got: number[] = [];
   const c2 = kafka.consumer({ groupId: 'resume', maxWaitTimeInMs: 100 });
@@ -261,7 +287,10 @@ test('restart: every acknowledged record and committed offset survives; consumpt
   await producer2.disconnect();
   await admin2.disconnect();
   await broker.close();
-  assert.deepEqual(got, Array.from({ length: 40 }, (_, i) => 60 + i));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 40 }, (_, i) => 60 + i),
+  );
 });
 
 test('compaction keeps the latest record per key; size retention drops old segments', async () => {
@@ -272,8 +301,22 @@ test('compaction keeps the latest record per key; size retention drops old segme
   await admin.connect();
   await admin.createTopics({
     topics: [
-      { topic: 'compacted', numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '300' }] },
-      { topic: 'bounded', numPartitions: 1, configEntries: [{ name: 'retention.bytes', value: '1000' }, { name: 'segment.bytes', value: '300' }] },
+      {
+        topic: 'compacted',
+        numPartitions: 1,
+        configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'segment.bytes', value: '300' },
+        ],
+      },
+      {
+        topic: 'bounded',
+        numPartitions: 1,
+        configEntries: [
+          { name: 'retention.bytes', value: '1000' },
+          { name: 'segment.bytes', value: '300' },
+        ],
+      },
     ],
   });
   const producer = kafka.producer();

@@ -116,7 +116,9 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
   writeFileAtomic(metaFile, JSON.stringify(meta), fsync !== 'never');
 
   // Kafka logs the same fact ("Truncating ... to ... due to corrupt or incomplete record batch"): the records cut are lost
-  const topics = new TopicStore(opts.dir, fsync, { 'max.message.bytes': String(opts.messageMaxBytes ?? 1_048_588) }, (cut) => logger.warn({ ...cut, segment: path.relative(opts.dir, cut.segment) }, 'torn segment tail cut at start: the bytes after the last whole batch are dropped'));
+  const topics = new TopicStore(opts.dir, fsync, { 'max.message.bytes': String(opts.messageMaxBytes ?? 1_048_588) }, (cut) =>
+    logger.warn({ ...cut, segment: path.relative(opts.dir, cut.segment) }, 'torn segment tail cut at start: the bytes after the last whole batch are dropped'),
+  );
   const groups = new GroupCoordinator({
     dir: opts.dir,
     fsync: fsync !== 'never',
@@ -236,17 +238,43 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
   };
 
   const apiList: ApiDefinition[] = [
-    produceApi, fetchApi, listOffsetsApi, offsetForLeaderEpochApi, metadataApi, offsetCommitApi, offsetFetchApi, findCoordinatorApi,
-    joinGroupApi, heartbeatApi, leaveGroupApi, syncGroupApi, describeGroupsApi, listGroupsApi,
-    createTopicsApi, deleteTopicsApi, initProducerIdApi, createPartitionsApi, deleteRecordsApi, describeConfigsApi,
-    alterConfigsApi, incrementalAlterConfigsApi, deleteGroupsApi,
-    addPartitionsToTxnApi, addOffsetsToTxnApi, endTxnApi, txnOffsetCommitApi,
+    produceApi,
+    fetchApi,
+    listOffsetsApi,
+    offsetForLeaderEpochApi,
+    metadataApi,
+    offsetCommitApi,
+    offsetFetchApi,
+    findCoordinatorApi,
+    joinGroupApi,
+    heartbeatApi,
+    leaveGroupApi,
+    syncGroupApi,
+    describeGroupsApi,
+    listGroupsApi,
+    createTopicsApi,
+    deleteTopicsApi,
+    initProducerIdApi,
+    createPartitionsApi,
+    deleteRecordsApi,
+    describeConfigsApi,
+    alterConfigsApi,
+    incrementalAlterConfigsApi,
+    deleteGroupsApi,
+    addPartitionsToTxnApi,
+    addOffsetsToTxnApi,
+    endTxnApi,
+    txnOffsetCommitApi,
   ];
   if (users) apiList.push(saslHandshakeApi(users), saslAuthenticateApi(users));
   apiList.push(apiVersionsApi(() => apiList));
   const apis = new Map(apiList.map((a) => [a.key, a]));
 
-  const limits = { socketRequestMaxBytes: opts.socketRequestMaxBytes ?? 104_857_600, connectionsMaxIdleMs: opts.connectionsMaxIdleMs ?? 600_000, saslRequired: users !== undefined };
+  const limits = {
+    socketRequestMaxBytes: opts.socketRequestMaxBytes ?? 104_857_600,
+    connectionsMaxIdleMs: opts.connectionsMaxIdleMs ?? 600_000,
+    saslRequired: users !== undefined,
+  };
   const budget = new RequestBudget(opts.queuedMaxRequestBytes ?? 256 * 1024 * 1024, opts.queuedMaxRequests ?? 500);
   const netStats: NetworkStats = { connections: 0, blockedResponses: 0, blockedResponseBytes: 0, requestsHandled: 0 };
   const sockets = new Set<net.Socket>();
@@ -275,7 +303,10 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
   for (const t of timers) t.unref();
 
   const protocol = `${users ? 'SASL_' : ''}${opts.tls ? 'SSL' : 'PLAINTEXT'}`;
-  logger.info({ address: `${host}:${port}`, dir: opts.dir, topics: topics.topics.size, protocol, ...(users ? { mechanisms: users.mechanisms } : {}) }, 'embedded Kafka broker listening');
+  logger.info(
+    { address: `${host}:${port}`, dir: opts.dir, topics: topics.topics.size, protocol, ...(users ? { mechanisms: users.mechanisms } : {}) },
+    'embedded Kafka broker listening',
+  );
   let closing: Promise<void> | undefined;
   return {
     address: `${ctx.advertisedHost}:${ctx.advertisedPort}`,

@@ -80,8 +80,21 @@ const memory = async () => {
   return nextMessage(child, 'rss');
 };
 await es.indices.putIndexTemplate({
-  name: 'bench', index_patterns: ['logs-audit.events-*'], data_stream: {}, priority: 200,
-  template: { mappings: { dynamic: 'true', properties: { '@timestamp': { type: 'date' }, user: { properties: { id: { type: 'keyword' } } }, event: { properties: { action: { type: 'keyword' }, outcome: { type: 'keyword' } } }, source: { properties: { ip: { type: 'ip' } } } } } },
+  name: 'bench',
+  index_patterns: ['logs-audit.events-*'],
+  data_stream: {},
+  priority: 200,
+  template: {
+    mappings: {
+      dynamic: 'true',
+      properties: {
+        '@timestamp': { type: 'date' },
+        user: { properties: { id: { type: 'keyword' } } },
+        event: { properties: { action: { type: 'keyword' }, outcome: { type: 'keyword' } } },
+        source: { properties: { ip: { type: 'ip' } } },
+      },
+    },
+  },
 });
 
 // baseline: parse + serialise the same bulk bodies
@@ -116,19 +129,54 @@ const nodeCpuMicrosPerDoc = (mem.cpuMicros - cpuBefore) / N;
 
 const floor = await timeIt(() => es.info());
 const term = await timeIt(() => es.search({ index: 'logs-audit*', query: { term: { 'user.id': `user-${Math.floor(Math.random() * 5000)}` } } }));
-const rangeBool = await timeIt(() => es.search({ index: 'logs-audit*', query: { bool: { filter: [{ range: { '@timestamp': { gte: '2026-11-21T00:00:00Z', lt: '2026-11-21T01:00:00Z' } } }, { term: { 'event.outcome': 'failure' } }] } } }), Math.max(10, Q / 4));
-const agg = await timeIt(() => es.search({ index: 'logs-audit*', size: 0, query: { range: { '@timestamp': { gte: '2026-11-21T00:00:00Z', lt: '2026-11-22T00:00:00Z' } } }, aggs: { actions: { terms: { field: 'event.action' } } } }), Math.max(5, Q / 10));
+const rangeBool = await timeIt(
+  () =>
+    es.search({
+      index: 'logs-audit*',
+      query: {
+        bool: { filter: [{ range: { '@timestamp': { gte: '2026-11-21T00:00:00Z', lt: '2026-11-21T01:00:00Z' } } }, { term: { 'event.outcome': 'failure' } }] },
+      },
+    }),
+  Math.max(10, Q / 4),
+);
+const agg = await timeIt(
+  () =>
+    es.search({
+      index: 'logs-audit*',
+      size: 0,
+      query: { range: { '@timestamp': { gte: '2026-11-21T00:00:00Z', lt: '2026-11-22T00:00:00Z' } } },
+      aggs: { actions: { terms: { field: 'event.action' } } },
+    }),
+  Math.max(5, Q / 10),
+);
 
 child.send({ type: 'close' });
 await nextMessage(child, 'closed');
 rmSync(dir, { recursive: true, force: true });
 
-const lat = (name: string, xs: number[]) => ({ name, p50ms: +pct(xs, 50).toFixed(2), p99ms: +pct(xs, 99).toFixed(2), p50OfFloor: +(pct(xs, 50) / pct(floor, 50)).toFixed(1) });
+const lat = (name: string, xs: number[]) => ({
+  name,
+  p50ms: +pct(xs, 50).toFixed(2),
+  p99ms: +pct(xs, 99).toFixed(2),
+  p50OfFloor: +(pct(xs, 50) / pct(floor, 50)).toFixed(1),
+});
 const result = {
-  bench: 'embedded-search', docs: N,
-  bulk: { docsPerSec: Math.round(N / bulkSecs), baselineDocsPerSec: Math.round(N / baselineSecs), ofBaseline: +(baselineSecs / bulkSecs).toFixed(3), rssMb: Math.round(mem.rss / 2 ** 20), peakRssMb: Math.round(mem.peakRss / 2 ** 20), rssBytesPerDoc: Math.round(mem.rss / N), nodeCpuMicrosPerDoc: +nodeCpuMicrosPerDoc.toFixed(1), baselineCpuMicrosPerDoc: +((baselineSecs * 1e6) / N).toFixed(1) },
+  bench: 'embedded-search',
+  docs: N,
+  bulk: {
+    docsPerSec: Math.round(N / bulkSecs),
+    baselineDocsPerSec: Math.round(N / baselineSecs),
+    ofBaseline: +(baselineSecs / bulkSecs).toFixed(3),
+    rssMb: Math.round(mem.rss / 2 ** 20),
+    peakRssMb: Math.round(mem.peakRss / 2 ** 20),
+    rssBytesPerDoc: Math.round(mem.rss / N),
+    nodeCpuMicrosPerDoc: +nodeCpuMicrosPerDoc.toFixed(1),
+    baselineCpuMicrosPerDoc: +((baselineSecs * 1e6) / N).toFixed(1),
+  },
   queries: [lat('GET / (floor)', floor), lat('term user.id', term), lat('time range (1 h) + bool', rangeBool), lat('terms agg over a day', agg)],
 };
-console.log(`docs=${N}: bulk ${result.bulk.docsPerSec} docs/s (${result.bulk.ofBaseline}x JSON parse of the same bodies, ${result.bulk.baselineDocsPerSec} docs/s), node RSS ${result.bulk.rssMb} MiB after indexing and a GC (${result.bulk.rssBytesPerDoc} bytes/doc), peak ${result.bulk.peakRssMb} MiB; node CPU ${result.bulk.nodeCpuMicrosPerDoc} µs/doc (baseline ${result.bulk.baselineCpuMicrosPerDoc} µs/doc)`);
+console.log(
+  `docs=${N}: bulk ${result.bulk.docsPerSec} docs/s (${result.bulk.ofBaseline}x JSON parse of the same bodies, ${result.bulk.baselineDocsPerSec} docs/s), node RSS ${result.bulk.rssMb} MiB after indexing and a GC (${result.bulk.rssBytesPerDoc} bytes/doc), peak ${result.bulk.peakRssMb} MiB; node CPU ${result.bulk.nodeCpuMicrosPerDoc} µs/doc (baseline ${result.bulk.baselineCpuMicrosPerDoc} µs/doc)`,
+);
 for (const q of result.queries) console.log(`${q.name.padEnd(26)} p50 ${q.p50ms} ms  p99 ${q.p99ms} ms  (${q.p50OfFloor}x the HTTP floor)`);
 console.log(JSON.stringify(result));

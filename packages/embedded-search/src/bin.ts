@@ -23,7 +23,17 @@ const program = new Command('embedded-search')
   .option('--log-level <level>', 'pino level', 'info')
   .showHelpAfterError();
 program.parse();
-const o = program.opts<{ dir: string; port: number; host: string; ilmIntervalMs: number; logLevel: string; usersFile?: string; apiKeysFile?: string; tlsCertFile?: string; tlsKeyFile?: string }>();
+const o = program.opts<{
+  dir: string;
+  port: number;
+  host: string;
+  ilmIntervalMs: number;
+  logLevel: string;
+  usersFile?: string;
+  apiKeysFile?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+}>();
 const read = (flag: string, file: string) => {
   try {
     return readFileSync(file, 'utf8');
@@ -56,7 +66,10 @@ try {
   const stop = () => {
     if (stopping) process.exit(1);
     stopping = true;
-    node.close().then(() => process.exit(0), () => process.exit(1));
+    node.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

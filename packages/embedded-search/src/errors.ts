@@ -33,11 +33,9 @@ export class EsError extends Error {
   }
 }
 
-export const unsupported = (feature: string): EsError =>
-  new EsError(400, 'illegal_argument_exception', `unsupported by the embedded search node: ${feature}`);
+export const unsupported = (feature: string): EsError => new EsError(400, 'illegal_argument_exception', `unsupported by the embedded search node: ${feature}`);
 
-export const parsingError = (reason: string, extra: Record<string, unknown> = {}): EsError =>
-  new EsError(400, 'parsing_exception', reason, extra);
+export const parsingError = (reason: string, extra: Record<string, unknown> = {}): EsError => new EsError(400, 'parsing_exception', reason, extra);
 
 export const indexNotFound = (index: string): EsError =>
   new EsError(404, 'index_not_found_exception', `no such index [${index}]`, {

@@ -28,7 +28,7 @@ function ask(socket: net.Socket, body: string): Promise<string> {
   });
 }
 
-test('a pooled connection left idle longer than node\'s 5 s default is still served, as Elasticsearch keeps it (no ECONNRESET on a bulk after a pause)', async () => {
+test("a pooled connection left idle longer than node's 5 s default is still served, as Elasticsearch keeps it (no ECONNRESET on a bulk after a pause)", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'search-keepalive-'));
   const node = await startSearchNode({ dir, port: 0 });
   const socket = net.connect(node.port, '127.0.0.1');

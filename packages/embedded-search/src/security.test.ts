@@ -63,7 +63,13 @@ test('missing, wrong and malformed credentials are 401 security_exception with E
     { header: 'basic ' + Buffer.from('elastic:' + USERS.elastic.toUpperCase()).toString('base64'), reason: /unable to authenticate user \[elastic\]/ },
   ];
   for (const v of variants) {
-    const es = new Client({ node: node.url, tls: { ca: pki.ca }, maxRetries: 0, ...(v.auth ? { auth: v.auth as never } : {}), ...(v.header ? { headers: { authorization: v.header } } : {}) });
+    const es = new Client({
+      node: node.url,
+      tls: { ca: pki.ca },
+      maxRetries: 0,
+      ...(v.auth ? { auth: v.auth as never } : {}),
+      ...(v.header ? { headers: { authorization: v.header } } : {}),
+    });
     const err = await es.search({ index: 'secured' }).then(
       () => assert.fail(`${JSON.stringify(v)} was served`),
       (e: unknown) => e,
@@ -73,12 +79,16 @@ test('missing, wrong and malformed credentials are 401 security_exception with E
     const body = err.body as { error: { type: string; reason: string } };
     assert.equal(body.error.type, 'security_exception');
     assert.match(body.error.reason, v.reason, JSON.stringify(v));
-    assert.deepEqual(String(err.headers?.['www-authenticate']).split(/,\s*(?=Basic|Bearer|ApiKey)/), ['Basic realm="security" charset="UTF-8"', 'Bearer realm="security"', 'ApiKey']);
+    assert.deepEqual(String(err.headers?.['www-authenticate']).split(/,\s*(?=Basic|Bearer|ApiKey)/), [
+      'Basic realm="security" charset="UTF-8"',
+      'Bearer realm="security"',
+      'ApiKey',
+    ]);
     await es.close();
   }
 });
 
-test('a client that does not trust the node\'s certificate cannot connect', async () => {
+test("a client that does not trust the node's certificate cannot connect", async () => {
   const es = new Client({ node: node.url, auth: { username: 'elastic', password: USERS.elastic }, maxRetries: 0 });
   await assert.rejects(es.info(), (e: Error) => e instanceof errors.ConnectionError);
   await es.close();

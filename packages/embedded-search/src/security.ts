@@ -40,7 +40,8 @@ export class Security {
   constructor(opts: SecurityOptions) {
     for (const [u, p] of Object.entries(opts.users ?? {})) this.users.set(u, digest(p));
     for (const [id, k] of Object.entries(opts.apiKeys ?? {})) this.apiKeys.set(id, digest(k));
-    if (this.users.size === 0 && this.apiKeys.size === 0) throw SEARCH_NODE_ERRORS.AUDIT_ERR_SEARCH_CONFIG.create('security needs at least one user or API key');
+    if (this.users.size === 0 && this.apiKeys.size === 0)
+      throw SEARCH_NODE_ERRORS.AUDIT_ERR_SEARCH_CONFIG.create('security needs at least one user or API key');
   }
 
   /** Who sent the request, or the EsError (401) Elasticsearch would answer; `headers` of the error carry the challenges. */
@@ -63,7 +64,9 @@ export class Security {
       const colon = decoded.indexOf(':');
       const id = colon < 0 ? '' : decoded.slice(0, colon);
       if (colon > 0 && this.check(this.apiKeys, id, decoded.slice(colon + 1))) return { username: `api-key:${id}`, kind: 'api_key', apiKeyId: id };
-      throw this.fail('unable to authenticate with provided credentials and anonymous access is not allowed for this request', { additional_unsuccessful_credentials: 'API key: invalid ApiKey value' });
+      throw this.fail('unable to authenticate with provided credentials and anonymous access is not allowed for this request', {
+        additional_unsuccessful_credentials: 'API key: invalid ApiKey value',
+      });
     }
     throw this.fail(`missing authentication credentials for REST request [${path}]`);
   }

@@ -62,7 +62,12 @@ const INVALID_INDEX = /[\\/*?"<>| ,#:]/;
 function validateIndexName(name: string): void {
   if (name !== name.toLowerCase()) throw new EsError(400, 'invalid_index_name_exception', `Invalid index name [${name}], must be lowercase`, { index: name });
   if (INVALID_INDEX.test(name) || /^[-_+]/.test(name) || name === '.' || name === '..' || Buffer.byteLength(name) > 255) {
-    throw new EsError(400, 'invalid_index_name_exception', `Invalid index name [${name}], must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]`, { index: name });
+    throw new EsError(
+      400,
+      'invalid_index_name_exception',
+      `Invalid index name [${name}], must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]`,
+      { index: name },
+    );
   }
 }
 
@@ -104,7 +109,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       if (!m) return;
       const deep = (into: Record<string, unknown>, from: Record<string, unknown>) => {
         for (const [k, v] of Object.entries(from)) {
-          if (v && typeof v === 'object' && !Array.isArray(v) && into[k] && typeof into[k] === 'object') deep(into[k] as Record<string, unknown>, v as Record<string, unknown>);
+          if (v && typeof v === 'object' && !Array.isArray(v) && into[k] && typeof into[k] === 'object')
+            deep(into[k] as Record<string, unknown>, v as Record<string, unknown>);
           else into[k] = structuredClone(v);
         }
       };
@@ -125,7 +131,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
 
   function createIndex(name: string, body: Json = {}, dataStream?: string): LiveIndex {
     validateIndexName(name);
-    if (store.live.has(name) || store.meta.dataStreams[name]) throw new EsError(400, 'resource_already_exists_exception', `index [${name}/${randomBytes(8).toString('base64url')}] already exists`, { index: name });
+    if (store.live.has(name) || store.meta.dataStreams[name])
+      throw new EsError(400, 'resource_already_exists_exception', `index [${name}/${randomBytes(8).toString('base64url')}] already exists`, { index: name });
     // a backing index takes its data stream's template
     const tpl = matchingTemplate(dataStream ?? name);
     const composed = tpl ? composeTemplate(tpl[1]) : { mappings: {}, settings: {}, aliases: {} };
@@ -187,7 +194,13 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
   }
 
   function expand(target: string | undefined, params: Params): string[] {
-    const names = !target || target === '_all' ? ['*'] : target.split(',').map((s) => s.trim()).filter(Boolean);
+    const names =
+      !target || target === '_all'
+        ? ['*']
+        : target
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
     const out = new Set<string>();
     const ignoreUnavailable = params.ignore_unavailable === 'true';
     for (const raw of names) {
@@ -206,7 +219,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         for (const li of store.live.values()) if (li.meta.aliases[n]) found.push(li.meta.name);
         if (found.length === 0 && !ignoreUnavailable) throw indexNotFound(n);
       }
-      for (const f of found) (exclude ? out.delete(f) : out.add(f));
+      for (const f of found) exclude ? out.delete(f) : out.add(f);
     }
     if (out.size === 0 && params.allow_no_indices === 'false') throw indexNotFound(target ?? '_all');
     return [...out].filter((n) => store.live.has(n));
@@ -218,13 +231,22 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
 
   /** A data stream's name where only an index or alias may be named (get by id, mget, an index op). */
   function dataStreamExcluded(name: string): EsError {
-    return new EsError(404, 'index_not_found_exception', `no such index [${name}]`, { 'resource.type': 'index_or_alias', excluded_ds: 'true', 'resource.id': name, index_uuid: '_na_', index: name });
+    return new EsError(404, 'index_not_found_exception', `no such index [${name}]`, {
+      'resource.type': 'index_or_alias',
+      excluded_ds: 'true',
+      'resource.id': name,
+      index_uuid: '_na_',
+      index: name,
+    });
   }
 
   /** Where a write to `name` goes, creating the index or data stream on first write as ES does. */
   function writeTarget(name: string, op: string): { li: LiveIndex; dataStream?: string } {
     if (store.meta.dataStreams[name]) {
-      if (op !== 'create') throw new EsError(400, 'illegal_argument_exception', `only write ops with an op_type of create are allowed in data streams`, { caused_by: dataStreamExcluded(name).toCause() });
+      if (op !== 'create')
+        throw new EsError(400, 'illegal_argument_exception', `only write ops with an op_type of create are allowed in data streams`, {
+          caused_by: dataStreamExcluded(name).toCause(),
+        });
       const ds = store.meta.dataStreams[name]!;
       return { li: store.live.get(ds.indices[ds.indices.length - 1]!)!, dataStream: name };
     }
@@ -238,7 +260,11 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       }
     }
     if ([...store.live.values()].some((x) => x.meta.aliases[name])) {
-      throw new EsError(400, 'illegal_argument_exception', `no write index is defined for alias [${name}]. The write index may be explicitly disabled using is_write_index=false or the alias points to multiple indices without one being designated as a write index`);
+      throw new EsError(
+        400,
+        'illegal_argument_exception',
+        `no write index is defined for alias [${name}]. The write index may be explicitly disabled using is_write_index=false or the alias points to multiple indices without one being designated as a write index`,
+      );
     }
     const tpl = matchingTemplate(name);
     if (tpl?.[1].data_stream) {
@@ -252,12 +278,21 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
 
   /** `text` is the document's JSON as received (a bulk line): stored and logged as is, not serialised again. */
   function writeDoc(li: LiveIndex, id: string, source: unknown, op: 'index' | 'create', dataStream?: string, text?: string): Json {
-    if (source === null || typeof source !== 'object' || Array.isArray(source)) throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: document is not an object`);
+    if (source === null || typeof source !== 'object' || Array.isArray(source))
+      throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: document is not an object`);
     const src = source as Json;
-    if (dataStream && src['@timestamp'] === undefined) throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: data stream timestamp field [@timestamp] is missing`, { caused_by: { type: 'illegal_argument_exception', reason: 'data stream timestamp field [@timestamp] is missing' }, _index: li.meta.name });
+    if (dataStream && src['@timestamp'] === undefined)
+      throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: data stream timestamp field [@timestamp] is missing`, {
+        caused_by: { type: 'illegal_argument_exception', reason: 'data stream timestamp field [@timestamp] is missing' },
+        _index: li.meta.name,
+      });
     const current = li.engine.get(id);
     if (op === 'create' && current) {
-      throw new EsError(409, 'version_conflict_engine_exception', `[${id}]: version conflict, document already exists (current version [${current.version}])`, { index_uuid: li.meta.uuid, shard: '0', index: li.meta.name });
+      throw new EsError(409, 'version_conflict_engine_exception', `[${id}]: version conflict, document already exists (current version [${current.version}])`, {
+        index_uuid: li.meta.uuid,
+        shard: '0',
+        index: li.meta.name,
+      });
     }
     const seqNo = li.seqNo + 1;
     const version = (current?.version ?? 0) + 1;
@@ -265,7 +300,15 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     li.engine.index(id, src, { seqNo, version }, srcText);
     li.seqNo = seqNo;
     store.record(li, { o: 'i', id, s: seqNo, v: version, src: srcText, doc: li.engine.numOf(id)! });
-    return { _index: li.meta.name, _id: id, _version: version, result: current ? 'updated' : 'created', _shards: { total: 1, successful: 1, failed: 0 }, _seq_no: seqNo, _primary_term: 1 };
+    return {
+      _index: li.meta.name,
+      _id: id,
+      _version: version,
+      result: current ? 'updated' : 'created',
+      _shards: { total: 1, successful: 1, failed: 0 },
+      _seq_no: seqNo,
+      _primary_term: 1,
+    };
   }
 
   function deleteDoc(li: LiveIndex, id: string): Json {
@@ -276,7 +319,15 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       li.engine.delete(id);
       store.record(li, { o: 'd', id, s: seqNo });
     }
-    return { _index: li.meta.name, _id: id, _version: (current?.version ?? 0) + 1, result: current ? 'deleted' : 'not_found', _shards: { total: 1, successful: 1, failed: 0 }, _seq_no: seqNo, _primary_term: 1 };
+    return {
+      _index: li.meta.name,
+      _id: id,
+      _version: (current?.version ?? 0) + 1,
+      result: current ? 'deleted' : 'not_found',
+      _shards: { total: 1, successful: 1, failed: 0 },
+      _seq_no: seqNo,
+      _primary_term: 1,
+    };
   }
 
   function refresh(params: Params, lis: LiveIndex[]): void {
@@ -296,10 +347,19 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       try {
         action = JSON.parse(line);
       } catch {
-        throw new EsError(400, 'illegal_argument_exception', `Malformed action/metadata line [${i + 1}], expected START_OBJECT or END_OBJECT but found [VALUE_STRING]`);
+        throw new EsError(
+          400,
+          'illegal_argument_exception',
+          `Malformed action/metadata line [${i + 1}], expected START_OBJECT or END_OBJECT but found [VALUE_STRING]`,
+        );
       }
       const op = Object.keys(action)[0];
-      if (!op || !['index', 'create', 'delete', 'update'].includes(op)) throw new EsError(400, 'illegal_argument_exception', `Malformed action/metadata line [${i + 1}], expected one of [create, delete, index, update] but found [${op}]`);
+      if (!op || !['index', 'create', 'delete', 'update'].includes(op))
+        throw new EsError(
+          400,
+          'illegal_argument_exception',
+          `Malformed action/metadata line [${i + 1}], expected one of [create, delete, index, update] but found [${op}]`,
+        );
       const meta = (action[op] ?? {}) as Json;
       const index = (meta._index as string | undefined) ?? defaultIndex;
       let id = meta._id as string | undefined;
@@ -307,7 +367,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       let docText: string | undefined;
       if (op !== 'delete') {
         const next = lines[++i];
-        if (next === undefined || next.trim() === '') throw new EsError(400, 'illegal_argument_exception', `The bulk request must be terminated by a newline [\\n]`);
+        if (next === undefined || next.trim() === '')
+          throw new EsError(400, 'illegal_argument_exception', `The bulk request must be terminated by a newline [\\n]`);
         try {
           docText = next.trim();
           doc = JSON.parse(docText);
@@ -420,7 +481,12 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
 
   function keepAlive(v: unknown, setting: string): number {
     const m = /^(\d+)(nanos|micros|ms|s|m|h|d)$/.exec(String(v ?? ''));
-    if (!m) throw new EsError(400, 'illegal_argument_exception', `failed to parse setting [${setting}] with value [${String(v)}] as a time value: unit is missing or unrecognized`);
+    if (!m)
+      throw new EsError(
+        400,
+        'illegal_argument_exception',
+        `failed to parse setting [${setting}] with value [${String(v)}] as a time value: unit is missing or unrecognized`,
+      );
     const unit = { nanos: 1e-6, micros: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms']!;
     return Number(m[1]) * unit;
   }
@@ -429,7 +495,11 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     const t0 = now();
     for (const [id, c] of contexts) if (c.expires <= t0) contexts.delete(id);
     if (contexts.size >= MAX_CONTEXTS) {
-      throw new EsError(429, 'es_rejected_execution_exception', `Trying to create too many scroll contexts. Must be less than or equal to: [${MAX_CONTEXTS}]. This limit can be set by changing the [search.max_open_scroll_context] setting.`);
+      throw new EsError(
+        429,
+        'es_rejected_execution_exception',
+        `Trying to create too many scroll contexts. Must be less than or equal to: [${MAX_CONTEXTS}]. This limit can be set by changing the [search.max_open_scroll_context] setting.`,
+      );
     }
     const id = Buffer.from(`${kind}:${++contextSeq}:${randomBytes(12).toString('hex')}`).toString('base64url');
     contexts.set(id, { kind, targets: t.map((x) => x.index), limits: new Map(t.map((x) => [x.index, x.engine.docLimit])), expires: t0 + ttl, ...extra });
@@ -440,12 +510,20 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
   function findContext(id: unknown, kind: 'pit' | 'scroll'): [string, SearchContext] {
     const text = typeof id === 'string' ? Buffer.from(id, 'base64url').toString('utf8') : '';
     const m = /^(pit|scroll):(\d+):[0-9a-f]{24}$/.exec(text);
-    if (!m || m[1] !== kind) throw new EsError(400, 'illegal_argument_exception', kind === 'scroll' ? 'Cannot parse scroll id' : 'invalid id', { caused_by: { type: 'e_o_f_exception', reason: null } });
+    if (!m || m[1] !== kind)
+      throw new EsError(400, 'illegal_argument_exception', kind === 'scroll' ? 'Cannot parse scroll id' : 'invalid id', {
+        caused_by: { type: 'e_o_f_exception', reason: null },
+      });
     const c = contexts.get(String(id));
     if (!c || c.expires <= now()) {
       contexts.delete(String(id));
       const cause = { type: 'search_context_missing_exception', reason: `No search context found for id [${m[2]}]` };
-      throw new EsError(404, 'search_phase_execution_exception', 'all shards failed', { phase: 'query', grouped: true, failed_shards: [{ shard: -1, index: null, reason: cause }], caused_by: cause });
+      throw new EsError(404, 'search_phase_execution_exception', 'all shards failed', {
+        phase: 'query',
+        grouped: true,
+        failed_shards: [{ shard: -1, index: null, reason: cause }],
+        caused_by: cause,
+      });
     }
     return [String(id), c];
   }
@@ -516,7 +594,12 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
 
   function asyncSearch(target: string | undefined, r: Req): Res {
     const p = r.params;
-    if (p.scroll !== undefined) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: [request_cache] cannot be used in a scroll context;2: [scroll] queries are not supported;');
+    if (p.scroll !== undefined)
+      throw new EsError(
+        400,
+        'action_request_validation_exception',
+        'Validation Failed: 1: [request_cache] cannot be used in a scroll context;2: [scroll] queries are not supported;',
+      );
     const ttl = keepAlive(p.keep_alive ?? '5d', 'keep_alive');
     if (p.wait_for_completion_timeout !== undefined) keepAlive(p.wait_for_completion_timeout, 'wait_for_completion_timeout');
     const started = now();
@@ -534,9 +617,21 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       if (!(err instanceof EsError) || !['search_phase_execution_exception', 'index_not_found_exception'].includes(err.type)) throw err;
       status = err.status;
       const error = { type: 'status_exception', reason: 'error while executing search', caused_by: err.toCause() };
-      out = err.type === 'index_not_found_exception'
-        ? { ...meta, is_partial: true, error }
-        : { ...meta, is_partial: true, completion_time_in_millis: now(), response: { took: now() - started, timed_out: false, _shards: { total: 1, successful: 0, skipped: 0, failed: 1, failures: err.extra.failed_shards }, hits: { total: { value: 0, relation: 'gte' }, max_score: null, hits: [] } }, error };
+      out =
+        err.type === 'index_not_found_exception'
+          ? { ...meta, is_partial: true, error }
+          : {
+              ...meta,
+              is_partial: true,
+              completion_time_in_millis: now(),
+              response: {
+                took: now() - started,
+                timed_out: false,
+                _shards: { total: 1, successful: 0, skipped: 0, failed: 1, failures: err.extra.failed_shards },
+                hits: { total: { value: 0, relation: 'gte' }, max_score: null, hits: [] },
+              },
+              error,
+            };
     }
     if (p.keep_on_completion === 'true') {
       for (const [id, a] of asyncResults) if (a.expires <= now()) asyncResults.delete(id);
@@ -551,7 +646,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
   function asyncResult(r: Req): Res {
     const status = r.parts[1] === 'status';
     const id = r.parts[status ? 2 : 1] ?? '';
-    if (!/^async:\d+:[0-9a-f]{24}$/.test(Buffer.from(id, 'base64url').toString('utf8'))) throw new EsError(400, 'illegal_argument_exception', `invalid id: [${id}]`);
+    if (!/^async:\d+:[0-9a-f]{24}$/.test(Buffer.from(id, 'base64url').toString('utf8')))
+      throw new EsError(400, 'illegal_argument_exception', `invalid id: [${id}]`);
     const a = asyncResults.get(id);
     if (!a || a.expires <= now()) {
       asyncResults.delete(id);
@@ -573,15 +669,23 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     const indices = new Map<string, Json>();
     const aliases = new Map<string, Set<string>>();
     const streams = new Set<string>();
-    for (const raw of expr.split(',').map((x) => x.trim()).filter(Boolean)) {
+    for (const raw of expr
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)) {
       const wild = raw.includes('*');
       const re = globToRegExp(raw);
       let found = false;
-      for (const ds of Object.keys(store.meta.dataStreams)) if (re.test(ds)) (streams.add(ds), (found = true));
+      for (const ds of Object.keys(store.meta.dataStreams)) if (re.test(ds)) streams.add(ds), (found = true);
       for (const li of store.live.values()) {
         const name = li.meta.name;
         if (re.test(name) && (!li.meta.dataStream || !wild) && (!name.startsWith('.') || raw.startsWith('.'))) {
-          indices.set(name, { name, ...(Object.keys(li.meta.aliases).length ? { aliases: Object.keys(li.meta.aliases).sort() } : {}), attributes: li.meta.dataStream ? ['hidden', 'open'] : ['open'], ...(li.meta.dataStream ? { data_stream: li.meta.dataStream } : {}) });
+          indices.set(name, {
+            name,
+            ...(Object.keys(li.meta.aliases).length ? { aliases: Object.keys(li.meta.aliases).sort() } : {}),
+            attributes: li.meta.dataStream ? ['hidden', 'open'] : ['open'],
+            ...(li.meta.dataStream ? { data_stream: li.meta.dataStream } : {}),
+          });
           found = true;
         }
         for (const a of Object.keys(li.meta.aliases)) {
@@ -605,7 +709,15 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
 
   function fieldCapsRoute(target: string | undefined, r: Req): Res {
     const body = r.json() ?? {};
-    const list = (v: unknown) => (v === undefined ? undefined : Array.isArray(v) ? v.map(String) : String(v).split(',').map((x) => x.trim()).filter(Boolean));
+    const list = (v: unknown) =>
+      v === undefined
+        ? undefined
+        : Array.isArray(v)
+          ? v.map(String)
+          : String(v)
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean);
     const patterns = list(r.params.fields) ?? list(body.fields);
     if (!patterns || patterns.length === 0) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: no fields specified;');
     let t = targets(target, r.params);
@@ -617,7 +729,23 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     return ok(fieldCaps(t, patterns, (r.params.include_unmapped ?? String(body.include_unmapped ?? false)) === 'true', types));
   }
 
-  const MSEARCH_HEADER = new Set(['index', 'indices', 'search_type', 'preference', 'routing', 'request_cache', 'ignore_unavailable', 'allow_no_indices', 'expand_wildcards', 'ignore_throttled', 'allow_partial_search_results', 'ccs_minimize_roundtrips', 'max_concurrent_shard_requests', 'pre_filter_shard_size', 'batched_reduce_size']);
+  const MSEARCH_HEADER = new Set([
+    'index',
+    'indices',
+    'search_type',
+    'preference',
+    'routing',
+    'request_cache',
+    'ignore_unavailable',
+    'allow_no_indices',
+    'expand_wildcards',
+    'ignore_throttled',
+    'allow_partial_search_results',
+    'ccs_minimize_roundtrips',
+    'max_concurrent_shard_requests',
+    'pre_filter_shard_size',
+    'batched_reduce_size',
+  ]);
 
   /**
    * `_msearch`: header/body line pairs. A body Elasticsearch cannot parse fails the whole request;
@@ -632,7 +760,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     const parseLine = (l: string): Json => {
       try {
         const v = JSON.parse(l) as unknown;
-        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new SyntaxError('not an object') // caught just below: a JSON value that is not an object is a parse error;
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new SyntaxError('not an object'); // caught just below: a JSON value that is not an object is a parse error;
         return v as Json;
       } catch (err) {
         throw new EsError(400, 'x_content_parse_exception', `[1:1] ${(err as Error).message}`);
@@ -641,7 +769,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     const items: { header: Json; body: Json }[] = [];
     for (let i = 0; i + 1 < lines.length; i += 2) {
       const header = lines[i]!.trim() === '' ? {} : parseLine(lines[i]!);
-      for (const k of Object.keys(header)) if (!MSEARCH_HEADER.has(k)) throw new EsError(400, 'illegal_argument_exception', `key [${k}] is not supported in the metadata section`);
+      for (const k of Object.keys(header))
+        if (!MSEARCH_HEADER.has(k)) throw new EsError(400, 'illegal_argument_exception', `key [${k}] is not supported in the metadata section`);
       items.push({ header, body: lines[i + 1]!.trim() === '' ? {} : parseLine(lines[i + 1]!) });
     }
     if (items.length === 0) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;');
@@ -658,7 +787,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         return { took: now() - t0, timed_out: false, _shards: shards(t.length), ...res, status: 200 };
       } catch (err) {
         const e = shardPhaseFailure(err);
-        if (e instanceof EsError && (e.type === 'search_phase_execution_exception' || e.type === 'index_not_found_exception')) return { ...e.toBody(), status: e.status };
+        if (e instanceof EsError && (e.type === 'search_phase_execution_exception' || e.type === 'index_not_found_exception'))
+          return { ...e.toBody(), status: e.status };
         throw e;
       }
     });
@@ -668,7 +798,9 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
   // ---------- routes ----------
 
   function indexInfo(li: LiveIndex): Json {
-    const settings: Json = { index: { number_of_shards: '1', number_of_replicas: '0', uuid: li.meta.uuid, creation_date: String(li.meta.createdAt), provided_name: li.meta.name } };
+    const settings: Json = {
+      index: { number_of_shards: '1', number_of_replicas: '0', uuid: li.meta.uuid, creation_date: String(li.meta.createdAt), provided_name: li.meta.name },
+    };
     for (const [k, v] of Object.entries(li.meta.settings)) {
       const parts = k.replace(/^index\./, '').split('.');
       let o = settings.index as Json;
@@ -684,12 +816,44 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     const p = r.params;
     if (r.parts.length === 0) {
       if (m === 'GET' || m === 'HEAD') {
-        return ok({ name: 'embedded-search', cluster_name: 'jwt-audit', cluster_uuid: 'embedded', version: { number: VERSION, build_flavor: 'default', build_type: 'embedded', build_hash: 'embedded', build_date: '2026-01-01T00:00:00Z', build_snapshot: false, lucene_version: '9.12.0', minimum_wire_compatibility_version: '7.17.0', minimum_index_compatibility_version: '7.0.0' }, tagline: 'You Know, for Search' });
+        return ok({
+          name: 'embedded-search',
+          cluster_name: 'jwt-audit',
+          cluster_uuid: 'embedded',
+          version: {
+            number: VERSION,
+            build_flavor: 'default',
+            build_type: 'embedded',
+            build_hash: 'embedded',
+            build_date: '2026-01-01T00:00:00Z',
+            build_snapshot: false,
+            lucene_version: '9.12.0',
+            minimum_wire_compatibility_version: '7.17.0',
+            minimum_index_compatibility_version: '7.0.0',
+          },
+          tagline: 'You Know, for Search',
+        });
       }
     }
     if (a === '_cluster' && b === 'health' && m === 'GET') {
       const n = store.live.size;
-      return ok({ cluster_name: 'jwt-audit', status: 'green', timed_out: false, number_of_nodes: 1, number_of_data_nodes: 1, active_primary_shards: n, active_shards: n, relocating_shards: 0, initializing_shards: 0, unassigned_shards: 0, delayed_unassigned_shards: 0, number_of_pending_tasks: 0, number_of_in_flight_fetch: 0, task_max_waiting_in_queue_millis: 0, active_shards_percent_as_number: 100 });
+      return ok({
+        cluster_name: 'jwt-audit',
+        status: 'green',
+        timed_out: false,
+        number_of_nodes: 1,
+        number_of_data_nodes: 1,
+        active_primary_shards: n,
+        active_shards: n,
+        relocating_shards: 0,
+        initializing_shards: 0,
+        unassigned_shards: 0,
+        delayed_unassigned_shards: 0,
+        number_of_pending_tasks: 0,
+        number_of_in_flight_fetch: 0,
+        task_max_waiting_in_queue_millis: 0,
+        active_shards_percent_as_number: 100,
+      });
     }
     if (a === '_bulk' && (m === 'POST' || m === 'PUT')) return bulk(r.body, undefined, p);
     if (a === '_search' && b === 'scroll' && (m === 'GET' || m === 'POST' || m === 'DELETE')) return scrollRoute(r);
@@ -709,8 +873,11 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     if (a === '_index_template') {
       if (b && m === 'PUT') {
         const body = r.json() ?? {};
-        if (!Array.isArray(body.index_patterns) || body.index_patterns.length === 0) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: index patterns are missing;');
-        for (const k of Object.keys(body)) if (!['index_patterns', 'priority', 'composed_of', 'template', 'data_stream', '_meta', 'version', 'allow_auto_create'].includes(k)) throw parsingError(`[index_template] unknown field [${k}]`);
+        if (!Array.isArray(body.index_patterns) || body.index_patterns.length === 0)
+          throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: index patterns are missing;');
+        for (const k of Object.keys(body))
+          if (!['index_patterns', 'priority', 'composed_of', 'template', 'data_stream', '_meta', 'version', 'allow_auto_create'].includes(k))
+            throw parsingError(`[index_template] unknown field [${k}]`);
         const tpl = body as unknown as IndexTemplate;
         composeTemplate(tpl);
         if (tpl.template?.mappings) {
@@ -720,7 +887,11 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
           } catch (err) {
             if (!(err instanceof EsError) || err.type !== 'mapper_parsing_exception') throw err;
             throw new EsError(400, 'illegal_argument_exception', `composable template [${b}] template after composition is invalid`, {
-              caused_by: { type: 'illegal_argument_exception', reason: `invalid composite mappings for [${b}]`, caused_by: { type: 'mapper_parsing_exception', reason: `Failed to parse mapping: ${err.message}`, caused_by: err.toCause() } },
+              caused_by: {
+                type: 'illegal_argument_exception',
+                reason: `invalid composite mappings for [${b}]`,
+                caused_by: { type: 'mapper_parsing_exception', reason: `Failed to parse mapping: ${err.message}`, caused_by: err.toCause() },
+              },
             });
           }
         }
@@ -771,7 +942,19 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
           data_streams: names.map((n) => {
             const ds = store.meta.dataStreams[n]!;
             const policy = store.live.get(ds.indices[ds.indices.length - 1] ?? '')?.meta.settings['index.lifecycle.name'];
-            return { name: n, timestamp_field: { name: '@timestamp' }, indices: ds.indices.map((i) => ({ index_name: i, index_uuid: store.live.get(i)?.meta.uuid })), generation: ds.generation, status: 'GREEN', template: ds.template, ...(policy ? { ilm_policy: policy } : {}), hidden: false, system: false, allow_custom_routing: false, replicated: false };
+            return {
+              name: n,
+              timestamp_field: { name: '@timestamp' },
+              indices: ds.indices.map((i) => ({ index_name: i, index_uuid: store.live.get(i)?.meta.uuid })),
+              generation: ds.generation,
+              status: 'GREEN',
+              template: ds.template,
+              ...(policy ? { ilm_policy: policy } : {}),
+              hidden: false,
+              system: false,
+              allow_custom_routing: false,
+              replicated: false,
+            };
           }),
         });
       }
@@ -798,7 +981,14 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       if (b === 'policy' && m === 'GET') {
         const names = c ? [c] : Object.keys(store.meta.ilm);
         if (c && !store.meta.ilm[c]) throw new EsError(404, 'resource_not_found_exception', `Lifecycle policy not found: ${c}`);
-        return ok(Object.fromEntries(names.map((n) => [n, { version: store.meta.ilm[n]!.version, modified_date: new Date(store.meta.ilm[n]!.modified).toISOString(), policy: store.meta.ilm[n]!.policy }])));
+        return ok(
+          Object.fromEntries(
+            names.map((n) => [
+              n,
+              { version: store.meta.ilm[n]!.version, modified_date: new Date(store.meta.ilm[n]!.modified).toISOString(), policy: store.meta.ilm[n]!.policy },
+            ]),
+          ),
+        );
       }
       if (b === 'policy' && c && m === 'DELETE') {
         if (!store.meta.ilm[c]) throw new EsError(404, 'resource_not_found_exception', `Lifecycle policy not found: ${c}`);
@@ -833,12 +1023,25 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       return ok(out);
     }
     if (a === '_cat' && b === 'indices' && m === 'GET') {
-      const rows = [...store.live.values()].map((li) => ({ health: 'green', status: 'open', index: li.meta.name, uuid: li.meta.uuid, pri: '1', rep: '0', 'docs.count': String(li.engine.size), 'docs.deleted': '0' }));
+      const rows = [...store.live.values()].map((li) => ({
+        health: 'green',
+        status: 'open',
+        index: li.meta.name,
+        uuid: li.meta.uuid,
+        pri: '1',
+        rep: '0',
+        'docs.count': String(li.engine.size),
+        'docs.deleted': '0',
+      }));
       if (p.format === 'json') return ok(rows);
       return { status: 200, body: rows.map((x) => `${x.health} ${x.status} ${x.index} ${x.uuid} 1 0 ${x['docs.count']} 0`).join('\n') + '\n' };
     }
     if (a && !a.startsWith('_')) return indexRoutes(a, r);
-    throw new EsError(400, 'illegal_argument_exception', `unsupported by the embedded search node: ${m} /${r.parts.join('/')} (see packages/embedded-search/README.md for what is supported)`);
+    throw new EsError(
+      400,
+      'illegal_argument_exception',
+      `unsupported by the embedded search node: ${m} /${r.parts.join('/')} (see packages/embedded-search/README.md for what is supported)`,
+    );
   }
 
   function indexRoutes(target: string, r: Req): Res {
@@ -859,11 +1062,13 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       }
       if (m === 'GET') return ok(Object.fromEntries(expand(target, p).map((n) => [n, indexInfo(store.live.get(n)!)])));
       if (m === 'DELETE') {
-        if (store.meta.dataStreams[target]) throw new EsError(400, 'illegal_argument_exception', `index [${target}] is a data stream; delete it with DELETE /_data_stream/${target}`);
+        if (store.meta.dataStreams[target])
+          throw new EsError(400, 'illegal_argument_exception', `index [${target}] is a data stream; delete it with DELETE /_data_stream/${target}`);
         const names = expand(target, p);
         for (const n of names) {
           const ds = store.live.get(n)?.meta.dataStream;
-          if (ds && store.meta.dataStreams[ds]?.indices.at(-1) === n) throw new EsError(400, 'illegal_argument_exception', `index [${n}] is the write index for data stream [${ds}] and cannot be deleted`);
+          if (ds && store.meta.dataStreams[ds]?.indices.at(-1) === n)
+            throw new EsError(400, 'illegal_argument_exception', `index [${n}] is the write index for data stream [${ds}] and cannot be deleted`);
         }
         for (const n of names) store.deleteIndex(n);
         return ack();
@@ -970,7 +1175,15 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       case '_rollover':
         if (m === 'POST') {
           const res = rollover(target);
-          return ok({ acknowledged: true, shards_acknowledged: true, old_index: res.old, new_index: res.fresh, rolled_over: true, dry_run: false, conditions: {} });
+          return ok({
+            acknowledged: true,
+            shards_acknowledged: true,
+            old_index: res.old,
+            new_index: res.fresh,
+            rolled_over: true,
+            dry_run: false,
+            conditions: {},
+          });
         }
         break;
       case '_alias':
@@ -992,14 +1205,29 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
               expand(target, p).map((n) => {
                 const li = store.live.get(n)!;
                 const policy = li.meta.settings['index.lifecycle.name'];
-                return [n, policy ? { index: n, managed: true, policy, index_creation_date_millis: li.meta.createdAt, age: `${Math.round((now() - li.meta.createdAt) / 1000)}s` } : { index: n, managed: false }];
+                return [
+                  n,
+                  policy
+                    ? {
+                        index: n,
+                        managed: true,
+                        policy,
+                        index_creation_date_millis: li.meta.createdAt,
+                        age: `${Math.round((now() - li.meta.createdAt) / 1000)}s`,
+                      }
+                    : { index: n, managed: false },
+                ];
               }),
             ),
           });
         }
         break;
     }
-    throw new EsError(400, 'illegal_argument_exception', `unsupported by the embedded search node: ${m} /${r.parts.join('/')} (see packages/embedded-search/README.md for what is supported)`);
+    throw new EsError(
+      400,
+      'illegal_argument_exception',
+      `unsupported by the embedded search node: ${m} /${r.parts.join('/')} (see packages/embedded-search/README.md for what is supported)`,
+    );
   }
 
   /**
@@ -1010,8 +1238,15 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
    * what the embedded node does not implement are not wrapped.
    */
   function shardPhaseFailure(err: unknown): unknown {
-    if (!(err instanceof EsError) || err.status !== 400 || /^(unsupported by the embedded search node|\[(from|size)\] parameter cannot be negative|The nested depth of the query exceeds)/.test(err.message)) return err;
-    const shardLevel = ['query_shard_exception', 'parse_exception', 'illegal_argument_exception', 'script_exception'].includes(err.type) || (err.type === 'parsing_exception' && err.message.startsWith('Failed to parse query ['));
+    if (
+      !(err instanceof EsError) ||
+      err.status !== 400 ||
+      /^(unsupported by the embedded search node|\[(from|size)\] parameter cannot be negative|The nested depth of the query exceeds)/.test(err.message)
+    )
+      return err;
+    const shardLevel =
+      ['query_shard_exception', 'parse_exception', 'illegal_argument_exception', 'script_exception'].includes(err.type) ||
+      (err.type === 'parsing_exception' && err.message.startsWith('Failed to parse query ['));
     if (!shardLevel) return err;
     const cause = err.toCause();
     return new EsError(400, 'search_phase_execution_exception', 'all shards failed', {
@@ -1028,8 +1263,14 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     const pit = body?.pit as Json | undefined;
     const scroll = r.params.scroll;
     if (pit !== undefined) {
-      if (target !== undefined) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: [indices] cannot be used with point in time. Do not specify any index with point in time.;');
-      if (scroll !== undefined) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: using [point in time] is not allowed in a scroll context;');
+      if (target !== undefined)
+        throw new EsError(
+          400,
+          'action_request_validation_exception',
+          'Validation Failed: 1: [indices] cannot be used with point in time. Do not specify any index with point in time.;',
+        );
+      if (scroll !== undefined)
+        throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: using [point in time] is not allowed in a scroll context;');
       if (pit === null || typeof pit !== 'object') throw parsingError('[pit] expected an object');
       const [id, c] = findContext(pit.id, 'pit');
       if (pit.keep_alive !== undefined) c.expires = now() + keepAlive(pit.keep_alive, 'keep_alive');
@@ -1046,7 +1287,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     let ttl = 0;
     if (scroll !== undefined) {
       ttl = keepAlive(scroll, 'scroll');
-      if (Number(r.params.from ?? body?.from ?? 0) > 0) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: using [from] is not allowed in a scroll context;');
+      if (Number(r.params.from ?? body?.from ?? 0) > 0)
+        throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: using [from] is not allowed in a scroll context;');
       if (body?.search_after !== undefined) throw new EsError(400, 'search_exception', '`search_after` cannot be used in a scroll context.');
       opts = { scrollOffset: 0, scrollCache: {} };
     }
@@ -1059,7 +1301,12 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     }
     if (scroll !== undefined) {
       const size = Number(r.params.size ?? body?.size ?? 10);
-      const id = openContext('scroll', t, ttl, { body: body ?? {}, params: { ...r.params, scroll: undefined }, offset: size, ...(opts.scrollCache ? { cache: opts.scrollCache } : {}) });
+      const id = openContext('scroll', t, ttl, {
+        body: body ?? {},
+        params: { ...r.params, scroll: undefined },
+        offset: size,
+        ...(opts.scrollCache ? { cache: opts.scrollCache } : {}),
+      });
       return ok({ _scroll_id: id, took: now() - started, timed_out: false, _shards: shards(t.length), ...res });
     }
     return ok({ took: now() - started, timed_out: false, _shards: shards(t.length), ...res });
@@ -1072,7 +1319,11 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
 
   function mget(target: string | undefined, r: Req): Res {
     const body = r.json() ?? {};
-    const specs: Json[] | undefined = Array.isArray(body.docs) ? (body.docs as Json[]) : Array.isArray(body.ids) ? (body.ids as string[]).map((id): Json => ({ _id: id })) : undefined;
+    const specs: Json[] | undefined = Array.isArray(body.docs)
+      ? (body.docs as Json[])
+      : Array.isArray(body.ids)
+        ? (body.ids as string[]).map((id): Json => ({ _id: id }))
+        : undefined;
     if (!specs) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: no documents to get;');
     return ok({
       docs: specs.map((s) => {
@@ -1081,7 +1332,9 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         const li = store.live.get(index);
         if (!li) return { _index: index, _id: id, error: (store.meta.dataStreams[index] ? dataStreamExcluded(index) : indexNotFound(index)).toCause() };
         const d = li.engine.get(id);
-        return d ? { _index: index, _id: id, _version: d.version, _seq_no: d.seqNo, _primary_term: 1, found: true, _source: d.source } : { _index: index, _id: id, found: false };
+        return d
+          ? { _index: index, _id: id, _version: d.version, _seq_no: d.seqNo, _primary_term: 1, found: true, _source: d.source }
+          : { _index: index, _id: id, found: false };
       }),
     });
   }
@@ -1100,13 +1353,22 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       const accept = String(req.headers.accept ?? '');
       const contentType = accept.includes('vnd.elasticsearch') ? 'application/vnd.elasticsearch+json;compatible-with=8' : 'application/json';
       const send = (status: number, body: unknown) => {
-        const headers: Record<string, string | string[]> = { 'x-elastic-product': 'Elasticsearch', ...(status === 401 && security ? { 'www-authenticate': WWW_AUTHENTICATE } : {}) };
+        const headers: Record<string, string | string[]> = {
+          'x-elastic-product': 'Elasticsearch',
+          ...(status === 401 && security ? { 'www-authenticate': WWW_AUTHENTICATE } : {}),
+        };
         if (req.method === 'HEAD' || body === undefined) {
           res.writeHead(status, headers).end();
           return;
         }
         const text = typeof body === 'string' ? body : JSON.stringify(body);
-        res.writeHead(status, { ...headers, 'content-type': typeof body === 'string' ? 'text/plain; charset=UTF-8' : contentType, 'content-length': Buffer.byteLength(text) }).end(text);
+        res
+          .writeHead(status, {
+            ...headers,
+            'content-type': typeof body === 'string' ? 'text/plain; charset=UTF-8' : contentType,
+            'content-length': Buffer.byteLength(text),
+          })
+          .end(text);
       };
       try {
         if (size > 200 * 1024 * 1024) throw new EsError(413, 'content_too_long_exception', 'request body is larger than 200 MiB');
@@ -1118,7 +1380,10 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
             return;
           }
         }
-        const parts = url.pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+        const parts = url.pathname
+          .split('/')
+          .filter(Boolean)
+          .map((s) => decodeURIComponent(s));
         const params: Params = Object.fromEntries(url.searchParams);
         const body = Buffer.concat(chunks);
         let parsed: Json | undefined | null = null;
@@ -1139,7 +1404,15 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
             }
             // valid JSON that is not an object: Elasticsearch's parser names the token it found instead
             if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-              const token = Array.isArray(v) ? 'START_ARRAY' : v === null ? 'VALUE_NULL' : typeof v === 'string' ? 'VALUE_STRING' : typeof v === 'number' ? 'VALUE_NUMBER' : 'VALUE_BOOLEAN';
+              const token = Array.isArray(v)
+                ? 'START_ARRAY'
+                : v === null
+                  ? 'VALUE_NULL'
+                  : typeof v === 'string'
+                    ? 'VALUE_STRING'
+                    : typeof v === 'number'
+                      ? 'VALUE_NUMBER'
+                      : 'VALUE_BOOLEAN';
               throw new EsError(400, 'parsing_exception', `Expected [START_OBJECT] but found [${token}]`, { line: 1, col: 1 });
             }
             return (parsed = v as Json);

@@ -134,7 +134,18 @@ export class Store {
     let lines = 0;
     let good = 0;
     const li: LiveIndex = {
-      meta: m, engine, seqNo, fd: -1, logLines: 0, dirty: false, pending: [], pendingDocs: [], pendingHead: [], pendingSrc: [], bytes: 0, savedMappingVersion: 0,
+      meta: m,
+      engine,
+      seqNo,
+      fd: -1,
+      logLines: 0,
+      dirty: false,
+      pending: [],
+      pendingDocs: [],
+      pendingHead: [],
+      pendingSrc: [],
+      bytes: 0,
+      savedMappingVersion: 0,
       read: (pos, len) => {
         const buf = Buffer.allocUnsafe(len);
         let done = 0;
@@ -205,7 +216,15 @@ export class Store {
   }
 
   createIndex(name: string, settings: Record<string, string>, mappings: Mappings, aliases: IndexMeta['aliases'], dataStream?: string): LiveIndex {
-    const meta: IndexMeta = { name, uuid: randomBytes(16).toString('base64url'), createdAt: Date.now(), settings, mappings, aliases, ...(dataStream ? { dataStream } : {}) };
+    const meta: IndexMeta = {
+      name,
+      uuid: randomBytes(16).toString('base64url'),
+      createdAt: Date.now(),
+      settings,
+      mappings,
+      aliases,
+      ...(dataStream ? { dataStream } : {}),
+    };
     // validate mappings before anything is written
     new IndexEngine(mappings);
     this.meta.indices[name] = meta;

@@ -5,7 +5,7 @@ import { createSessionIndex, createUserAgentCache } from './index.js';
 /** A tiny deterministic generator, so a failing round can be replayed from its seed. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 test('user-agent cache: a hit is the remembered result, least recently used evicted first (generated sequences against a model)', () => {

@@ -23,11 +23,31 @@ const example = (name: string) => structuredClone(readSchemaFile(`examples/${nam
 
 test('IP classes, v4 and v6', () => {
   const cases: [string, string | null][] = [
-    ['10.1.2.3', 'private'], ['172.20.0.1', 'private'], ['192.168.1.1', 'private'], ['100.64.0.1', 'private'], ['fd00::1', 'private'],
-    ['127.0.0.1', 'loopback'], ['::1', 'loopback'], ['::ffff:127.0.0.1', 'loopback'], ['[::1]:8443', 'loopback'],
-    ['169.254.1.1', 'reserved'], ['fe80::1%eth0', 'reserved'], ['224.0.0.1', 'reserved'], ['192.0.2.10', 'reserved'], ['0.0.0.0', 'reserved'], ['240.0.0.1', 'reserved'], ['2001:db8::1', 'reserved'], ['ff02::1', 'reserved'],
-    ['8.8.8.8', 'public'], ['81.2.69.142', 'public'], ['2a02:1234::1', 'public'], ['::ffff:8.8.4.4', 'public'],
-    ['not-an-ip', null], ['', null], ['999.1.1.1', null], ['10.1', null],
+    ['10.1.2.3', 'private'],
+    ['172.20.0.1', 'private'],
+    ['192.168.1.1', 'private'],
+    ['100.64.0.1', 'private'],
+    ['fd00::1', 'private'],
+    ['127.0.0.1', 'loopback'],
+    ['::1', 'loopback'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['[::1]:8443', 'loopback'],
+    ['169.254.1.1', 'reserved'],
+    ['fe80::1%eth0', 'reserved'],
+    ['224.0.0.1', 'reserved'],
+    ['192.0.2.10', 'reserved'],
+    ['0.0.0.0', 'reserved'],
+    ['240.0.0.1', 'reserved'],
+    ['2001:db8::1', 'reserved'],
+    ['ff02::1', 'reserved'],
+    ['8.8.8.8', 'public'],
+    ['81.2.69.142', 'public'],
+    ['2a02:1234::1', 'public'],
+    ['::ffff:8.8.4.4', 'public'],
+    ['not-an-ip', null],
+    ['', null],
+    ['999.1.1.1', null],
+    ['10.1', null],
   ];
   for (const [ip, want] of cases) assert.equal(classifyIp(ip), want, ip);
 });
@@ -49,7 +69,11 @@ test('user agents: browser, OS, device; a bare tool name; the cache returns the 
 
 test('geo and ASN from a MaxMind-format database (a tiny one built here), public addresses only', async () => {
   const city = buildMmdb({
-    '81.2.69.0/24': { country: { iso_code: 'GB', names: { en: 'United Kingdom' } }, city: { names: { en: 'London' } }, location: { latitude: 51.5142, longitude: -0.0931 } },
+    '81.2.69.0/24': {
+      country: { iso_code: 'GB', names: { en: 'United Kingdom' } },
+      city: { names: { en: 'London' } },
+      location: { latitude: 51.5142, longitude: -0.0931 },
+    },
     '2a02:1234::/32': { country: { iso_code: 'DE', names: { en: 'Germany' } }, location: { latitude: 51.2993, longitude: 9.491 } },
     '10.0.0.0/8': { country: { iso_code: 'ZZ', names: { en: 'Nowhere' } } },
   });
@@ -122,14 +146,21 @@ test('route -> required scopes: template first, then path match; missing scopes 
   e.http!.request = { ...e.http!.request, method: 'GET', path: '/orders/42', route: null };
   assert.deepEqual(enrich(e, {}, policy).enrichment!.authorization, { requiredScopes: ['orders:read'], missingScopes: [], mismatch: false });
   e.http!.request.method = 'DELETE';
-  assert.deepEqual(enrich(e, {}, policy).enrichment!.authorization, { requiredScopes: ['orders:write', 'orders:admin'], missingScopes: ['orders:admin'], mismatch: true });
+  assert.deepEqual(enrich(e, {}, policy).enrichment!.authorization, {
+    requiredScopes: ['orders:write', 'orders:admin'],
+    missingScopes: ['orders:admin'],
+    mismatch: true,
+  });
   e.http!.request = { ...e.http!.request, method: 'POST', path: '/admin/users/7/disable', route: null };
   assert.deepEqual(enrich(e, {}, policy).enrichment!.authorization!.missingScopes, ['admin']);
   e.http!.request = { ...e.http!.request, method: 'GET', path: '/whatever', route: '/orders/:id' };
   assert.equal(enrich(e, {}, policy).enrichment!.authorization!.requiredScopes[0], 'orders:read', 'the route template is trusted over the path');
   e.http!.request = { ...e.http!.request, path: '/health', route: null };
   assert.equal(enrich(e, {}, policy).enrichment!.authorization, null, 'no rule: no check');
-  assert.throws(() => parseEnrichmentPolicy({ routes: [{ route: 'orders', scopes: 'x' }], extra: 1 }), /must match pattern.*must be array|must be array.*must match pattern/);
+  assert.throws(
+    () => parseEnrichmentPolicy({ routes: [{ route: 'orders', scopes: 'x' }], extra: 1 }),
+    /must match pattern.*must be array|must be array.*must match pattern/,
+  );
 });
 
 test('session correlation: sid, else the session learned for the refresh-token family, else derived from it', () => {
@@ -154,7 +185,18 @@ test('session correlation: sid, else the session learned for the refresh-token f
 
 test('every example event enriches without throwing, and the result still encodes', async () => {
   const { eventCodec } = await import('@jwt-audit/events');
-  for (const kind of ['http.exchange', 'key.rotated', 'session.ended', 'session.started', 'subject.deprovisioned', 'token.issued', 'token.refreshed', 'token.rejected', 'token.revoked', 'token.validated']) {
+  for (const kind of [
+    'http.exchange',
+    'key.rotated',
+    'session.ended',
+    'session.started',
+    'subject.deprovisioned',
+    'token.issued',
+    'token.refreshed',
+    'token.rejected',
+    'token.revoked',
+    'token.validated',
+  ]) {
     const e = example(kind);
     if (e.network) e.network.clientIp = 'garbage';
     const out = enrich(e, { now: () => 42 }, DEFAULT_ENRICHMENT_POLICY);

@@ -34,11 +34,11 @@ export function asnFromReader(reader: Reader<AsnResponse>): AsnLookup {
 }
 
 /** Opens the configured databases (either may be absent); `watch` reloads a file replaced on disk. */
-export async function openGeoDatabases(paths: { geo?: string | null; asn?: string | null }, opts: { watch?: boolean } = {}): Promise<{ geo: GeoLookup | null; asn: AsnLookup | null }> {
+export async function openGeoDatabases(
+  paths: { geo?: string | null; asn?: string | null },
+  opts: { watch?: boolean } = {},
+): Promise<{ geo: GeoLookup | null; asn: AsnLookup | null }> {
   const o = { cache: { max: 10_000 }, ...(opts.watch ? { watchForUpdates: true, watchForUpdatesNonPersistent: true } : {}) };
-  const [geo, asn] = await Promise.all([
-    paths.geo ? open<CityResponse>(paths.geo, o) : null,
-    paths.asn ? open<AsnResponse>(paths.asn, o) : null,
-  ]);
+  const [geo, asn] = await Promise.all([paths.geo ? open<CityResponse>(paths.geo, o) : null, paths.asn ? open<AsnResponse>(paths.asn, o) : null]);
   return { geo: geo ? geoFromReader(geo) : null, asn: asn ? asnFromReader(asn) : null };
 }

@@ -21,7 +21,10 @@ export function normaliseIp(raw: string): string | null {
 
 /** Both at once, parsing the address a single time (the enricher needs both for every event). */
 export function inspectIp(raw: string): { ip: string; ipClass: IpClass } | null {
-  const s = raw.trim().replace(/^\[|\](?::\d+)?$/g, '').replace(/%.*$/, '');
+  const s = raw
+    .trim()
+    .replace(/^\[|\](?::\d+)?$/g, '')
+    .replace(/%.*$/, '');
   if (!ipaddr.isValid(s)) return null;
   let addr = ipaddr.parse(s);
   if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();

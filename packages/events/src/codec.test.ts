@@ -61,7 +61,7 @@ test('a record written with schema v1 is read by the current schema, new fields 
   assert.deepStrictEqual({ ...read, schemaVersion: 2 }, { ...current, masking: null, enrichment: null });
 });
 
-test('a record written with schema v2 is read by the current schema (v3: the claims policy\'s and canonical form\'s rejection reasons)', () => {
+test("a record written with schema v2 is read by the current schema (v3: the claims policy's and canonical form's rejection reasons)", () => {
   const v2 = avro.Type.forSchema(readSchemaFile('avro/history/audit-event.v2.avsc') as avro.Schema);
   const current = example('token.rejected');
   const written = v2.toBuffer(current);
@@ -89,26 +89,38 @@ test('an approval.* event needs its approval record, with a SHA-256 fingerprint 
   const granted = example('approval.granted');
   assert.deepEqual(eventCodec.validate({ ...granted, approval: null }), [{ field: 'approval', message: 'required for approval.granted' }]);
   for (const fingerprint of ['', 'DELETE /api/admin/users/42', granted.approval!.fingerprint.toUpperCase(), `${granted.approval!.fingerprint}0`]) {
-    assert.throws(() => eventCodec.encode({ ...granted, approval: { ...granted.approval!, fingerprint } }), (err: unknown) => err instanceof SchemaValidationError && err.fields.some((f) => f.field === 'approval.fingerprint'));
+    assert.throws(
+      () => eventCodec.encode({ ...granted, approval: { ...granted.approval!, fingerprint } }),
+      (err: unknown) => err instanceof SchemaValidationError && err.fields.some((f) => f.field === 'approval.fingerprint'),
+    );
   }
 });
 
 test('a wrong-typed field is rejected with a message naming the field', () => {
   const ev = { ...example('http.exchange'), occurredAt: '2026-11-20T09:15:00Z' } as unknown as AuditEvent;
-  assert.throws(() => eventCodec.encode(ev), (err: unknown) => {
-    assert.ok(err instanceof SchemaValidationError);
-    assert.equal(err.code, 'AUDIT_ERR_SCHEMA_INVALID');
-    assert.deepEqual(err.fields.map((f) => f.field), ['occurredAt']);
-    assert.match(err.message, /occurredAt: expected long/);
-    return true;
-  });
+  assert.throws(
+    () => eventCodec.encode(ev),
+    (err: unknown) => {
+      assert.ok(err instanceof SchemaValidationError);
+      assert.equal(err.code, 'AUDIT_ERR_SCHEMA_INVALID');
+      assert.deepEqual(
+        err.fields.map((f) => f.field),
+        ['occurredAt'],
+      );
+      assert.match(err.message, /occurredAt: expected long/);
+      return true;
+    },
+  );
 });
 
 test('a missing required nested field is rejected naming its path', () => {
   const ev = example('token.rejected');
   const broken = { ...ev, http: { ...ev.http!, request: { ...ev.http!.request, method: undefined } } } as unknown as AuditEvent;
   const errors = eventCodec.validate(broken);
-  assert.deepEqual(errors.map((e) => e.field), ['http.request.method']);
+  assert.deepEqual(
+    errors.map((e) => e.field),
+    ['http.request.method'],
+  );
   assert.match(errors[0]!.message, /missing/);
 });
 
@@ -130,7 +142,10 @@ test('bytes from an unknown writer schema or garbage are refused as undecodable'
 
 test('encoding reuses no output memory and handles records of any size byte-for-byte like avsc', () => {
   const ev = example('http.exchange');
-  const withBody = (n: number): AuditEvent => ({ ...ev, http: { ...ev.http!, request: { ...ev.http!.request, body: { ...ev.http!.request.body!, content: 'x'.repeat(n), size: n } } } });
+  const withBody = (n: number): AuditEvent => ({
+    ...ev,
+    http: { ...ev.http!, request: { ...ev.http!.request, body: { ...ev.http!.request.body!, content: 'x'.repeat(n), size: n } } },
+  });
   const small = eventCodec.encode(ev).value;
   const copy = Buffer.from(small);
   // bigger than the first scratch buffer, then bigger than any kept scratch buffer, then small again

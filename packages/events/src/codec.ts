@@ -61,15 +61,11 @@ function describe(value: unknown): string {
 /** Largest record whose encoding buffer a codec keeps for reuse (bigger ones get their own). */
 const SCRATCH_MAX = 1024 * 1024; // 1 MiB
 
-export function createCodec<T>(
-  current: Version,
-  history: Version[] = [],
-  semantic: (value: T) => FieldError[] = () => [],
-): Codec<T> {
+export function createCodec<T>(current: Version, history: Version[] = [], semantic: (value: T) => FieldError[] = () => []): Codec<T> {
   const type = avro.Type.forSchema(current.schema as avro.Schema);
   const fingerprint = type.fingerprint('sha256').toString('hex');
   const name = type.name ?? 'record';
-  const writers = new Map<string, { version: number; resolver: ReturnType<avro.Type["createResolver"]> | null }>();
+  const writers = new Map<string, { version: number; resolver: ReturnType<avro.Type['createResolver']> | null }>();
   writers.set(fingerprint, { version: current.version, resolver: null });
   for (const h of history) {
     const writer = avro.Type.forSchema(h.schema as avro.Schema);
@@ -172,7 +168,6 @@ function checkEvent(e: AuditEvent): FieldError[] {
   return errors;
 }
 
-
 export const eventCodec: Codec<AuditEvent> = createCodec<AuditEvent>(
   { version: 4, schema: readSchemaFile('avro/audit-event.avsc') },
   [
@@ -192,6 +187,10 @@ function checkApproval(r: ApprovalRecord): FieldError[] {
   if (r.request && !SHA256_HEX.test(r.request.fingerprint)) errors.push({ field: 'request.fingerprint', message: 'expected a lower-case hex SHA-256' });
   return errors;
 }
-export const approvalCodec: Codec<ApprovalRecord> = createCodec<ApprovalRecord>({ version: 1, schema: readSchemaFile('avro/approval.avsc') }, [], checkApproval);
+export const approvalCodec: Codec<ApprovalRecord> = createCodec<ApprovalRecord>(
+  { version: 1, schema: readSchemaFile('avro/approval.avsc') },
+  [],
+  checkApproval,
+);
 export const deadLetterCodec: Codec<DeadLetter> = createCodec<DeadLetter>({ version: 1, schema: readSchemaFile('avro/dead-letter.avsc') });
 export const sessionCodec: Codec<SessionSummary> = createCodec<SessionSummary>({ version: 1, schema: readSchemaFile('avro/session.avsc') });

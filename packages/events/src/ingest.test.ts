@@ -5,7 +5,12 @@ import { validateIngestRequest } from './index.js';
 const fp = 'a'.repeat(64);
 
 test('a single valid lifecycle event and a batch are accepted', () => {
-  const one = { type: 'token.issued', occurredAt: '2026-11-20T09:15:00Z', subject: 'alice', token: { jti: 'j1', fingerprint: fp, exp: 1795080600, aud: 'api' } };
+  const one = {
+    type: 'token.issued',
+    occurredAt: '2026-11-20T09:15:00Z',
+    subject: 'alice',
+    token: { jti: 'j1', fingerprint: fp, exp: 1795080600, aud: 'api' },
+  };
   const r1 = validateIngestRequest(one);
   assert.ok(r1.ok);
   assert.equal(r1.events.length, 1);
@@ -24,7 +29,10 @@ test('errors name every bad field at once', () => {
 test('errors inside a batch carry the item index', () => {
   const r = validateIngestRequest({ events: [{ type: 'token.revoked', occurredAt: '2026-11-20T09:15:00Z' }] });
   assert.ok(!r.ok);
-  assert.deepEqual(r.errors.map((e) => e.field), ['events.0.token']);
+  assert.deepEqual(
+    r.errors.map((e) => e.field),
+    ['events.0.token'],
+  );
 });
 
 test('non-objects and empty batches are refused, not crashed on', () => {

@@ -4,8 +4,22 @@ import { newId, partitionKey, uuidv7Time } from './index.js';
 
 test('partition key: subject, else client ip, else event id', () => {
   const id = newId();
-  assert.equal(partitionKey({ id, actor: { sub: 'alice', clientId: null, tenant: null, roles: [], scopes: [] }, network: { clientIp: '10.0.0.1', forwardedFor: [], userAgent: null } }), 'sub:alice');
-  assert.equal(partitionKey({ id, actor: { sub: null, clientId: null, tenant: null, roles: [], scopes: [] }, network: { clientIp: '10.0.0.1', forwardedFor: [], userAgent: null } }), 'ip:10.0.0.1');
+  assert.equal(
+    partitionKey({
+      id,
+      actor: { sub: 'alice', clientId: null, tenant: null, roles: [], scopes: [] },
+      network: { clientIp: '10.0.0.1', forwardedFor: [], userAgent: null },
+    }),
+    'sub:alice',
+  );
+  assert.equal(
+    partitionKey({
+      id,
+      actor: { sub: null, clientId: null, tenant: null, roles: [], scopes: [] },
+      network: { clientIp: '10.0.0.1', forwardedFor: [], userAgent: null },
+    }),
+    'ip:10.0.0.1',
+  );
   assert.equal(partitionKey({ id, actor: { sub: null, clientId: null, tenant: null, roles: [], scopes: [] }, network: null }), `id:${id}`);
 });
 

@@ -28,7 +28,16 @@ before(async () => {
   privateKey = pair.privateKey;
   jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256' };
   const keys = await staticKeyStore([jwk]);
-  const base = { keys, algorithms: ['RS256'], issuer: ISS, audience: AUD, clockToleranceSec: TOLERANCE, maxLifetimeSec: MAX_LIFETIME, now: () => NOW, cacheSize: 0 };
+  const base = {
+    keys,
+    algorithms: ['RS256'],
+    issuer: ISS,
+    audience: AUD,
+    clockToleranceSec: TOLERANCE,
+    maxLifetimeSec: MAX_LIFETIME,
+    now: () => NOW,
+    cacheSize: 0,
+  };
   strict = createVerifier(base);
   flagging = createVerifier({ ...base, claimsPolicy: 'flag' });
 });
@@ -113,7 +122,7 @@ describe('one token, one fingerprint', () => {
     return [...out];
   }
 
-  it('every non-canonical spelling of a valid token is refused as non_canonical, and carries the token\'s own fingerprint', async () => {
+  it("every non-canonical spelling of a valid token is refused as non_canonical, and carries the token's own fingerprint", async () => {
     let checked = 0;
     // payloads of every length mod 3, so every segment ends in each of the three ways
     for (let pad = 0; pad < 6; pad++) {
@@ -137,7 +146,8 @@ describe('one token, one fingerprint', () => {
   });
 
   it('what is not a compact JWS is fingerprinted as presented', () => {
-    for (const opaque of ['d1f7c0ffee', 'a.b', 'a.b.c.d.e', 'a.b.c!', '', 'a..b'.repeat(3)]) assert.equal(tokenFingerprint(opaque), createHash('sha256').update(opaque).digest('hex'), opaque);
+    for (const opaque of ['d1f7c0ffee', 'a.b', 'a.b.c.d.e', 'a.b.c!', '', 'a..b'.repeat(3)])
+      assert.equal(tokenFingerprint(opaque), createHash('sha256').update(opaque).digest('hex'), opaque);
     assert.equal(canonicalJws('abcde.abc.ab'), null, 'a segment of length 1 mod 4 is no base64');
   });
 });

@@ -31,7 +31,7 @@ function parseSegment(segment: string): Claims | null {
 /** Decodes the header (required) and the payload (null when it is not a JSON object). Null when not a compact JWS. */
 export function decodeUnverified(token: string): DecodedToken | null {
   const parts = token.split('.');
-  if (parts.length !== 3 || parts[0] === '' ) return null;
+  if (parts.length !== 3 || parts[0] === '') return null;
   const header = parseSegment(parts[0]!);
   if (!header) return null;
   return { header, claims: parseSegment(parts[1]!) };
@@ -47,8 +47,17 @@ function claimDate(v: unknown): number | null {
 }
 
 function stringList(v: unknown, max = 64): string[] {
-  if (typeof v === 'string') return v.split(' ').filter(Boolean).slice(0, max).map((s) => s.slice(0, MAX_CLAIM_CHARS));
-  if (Array.isArray(v)) return v.filter((s): s is string => typeof s === 'string' && s !== '').slice(0, max).map((s) => s.slice(0, MAX_CLAIM_CHARS));
+  if (typeof v === 'string')
+    return v
+      .split(' ')
+      .filter(Boolean)
+      .slice(0, max)
+      .map((s) => s.slice(0, MAX_CLAIM_CHARS));
+  if (Array.isArray(v))
+    return v
+      .filter((s): s is string => typeof s === 'string' && s !== '')
+      .slice(0, max)
+      .map((s) => s.slice(0, MAX_CLAIM_CHARS));
   return [];
 }
 

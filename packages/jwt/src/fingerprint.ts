@@ -16,7 +16,9 @@ import { createHash } from 'node:crypto';
  */
 export function tokenFingerprint(token: string | Buffer): string {
   const canonical = typeof token === 'string' ? canonicalJws(token) : null;
-  return createHash('sha256').update(canonical ?? token).digest('hex');
+  return createHash('sha256')
+    .update(canonical ?? token)
+    .digest('hex');
 }
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

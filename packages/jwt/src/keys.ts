@@ -1,4 +1,15 @@
-import { calculateJwkThumbprint, createLocalJWKSet, createRemoteJWKSet, customFetch, errors as joseErrors, importJWK, importSPKI, type CryptoKey, type FetchImplementation, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  errors as joseErrors,
+  importJWK,
+  importSPKI,
+  type CryptoKey,
+  type FetchImplementation,
+  type JWK,
+} from 'jose';
 import { jwkFitsAlg } from './algorithms.js';
 import { JWT_ERRORS, JwksFetchError, JwtConfigError } from './errors.js';
 
@@ -10,9 +21,7 @@ export interface KeySetChange {
   current: string[];
 }
 
-export type KeyLookup =
-  | { ok: true; keys: CryptoKey[] | Uint8Array[] }
-  | { ok: false; reason: 'unknown_kid'; detail: string };
+export type KeyLookup = { ok: true; keys: CryptoKey[] | Uint8Array[] } | { ok: false; reason: 'unknown_kid'; detail: string };
 
 /** Where verification keys come from. */
 export interface KeyStore {
@@ -65,7 +74,12 @@ async function candidates(entries: Map<string, Entry>, kid: string | undefined, 
 
 function lookupResult(found: (CryptoKey | Uint8Array)[] | undefined, kid: string | undefined, alg: string): KeyLookup {
   if (found === undefined) return { ok: false, reason: 'unknown_kid', detail: 'no key with this kid in the key set' };
-  if (found.length === 0) return { ok: false, reason: 'unknown_kid', detail: kid !== undefined ? `key ${kid.slice(0, 64)} cannot verify ${alg}` : `no key in the set can verify ${alg}` };
+  if (found.length === 0)
+    return {
+      ok: false,
+      reason: 'unknown_kid',
+      detail: kid !== undefined ? `key ${kid.slice(0, 64)} cannot verify ${alg}` : `no key in the set can verify ${alg}`,
+    };
   return { ok: true, keys: found as CryptoKey[] };
 }
 
@@ -165,7 +179,9 @@ export function remoteJwksStore(opts: RemoteJwksOptions): KeyStore & { readonly 
     if (text.length > maxBytes) throw JWT_ERRORS.AUDIT_ERR_JWKS_FETCH.create(`JWKS larger than ${maxBytes} bytes`);
     const keys = (JSON.parse(text) as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(keys)) throw JWT_ERRORS.AUDIT_ERR_JWKS_FETCH.create('no "keys" array');
-    const usable = keys.filter((k): k is JWK => k !== null && typeof k === 'object' && !Array.isArray(k) && typeof (k as JWK).kty === 'string' && (k as JWK).kty !== 'oct');
+    const usable = keys.filter(
+      (k): k is JWK => k !== null && typeof k === 'object' && !Array.isArray(k) && typeof (k as JWK).kty === 'string' && (k as JWK).kty !== 'oct',
+    );
     const ids = await idsOf(usable);
     if (current) {
       const added = ids.filter((k) => !current!.includes(k));

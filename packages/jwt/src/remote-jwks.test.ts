@@ -35,7 +35,7 @@ async function jwksServer() {
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describe('remote JWKS over jose createRemoteJWKSet', () => {
@@ -92,7 +92,12 @@ describe('remote JWKS over jose createRemoteJWKSet', () => {
       ['a 304', JSON.stringify({ keys: [good] }), 304, false],
       ['binary', Buffer.from([0xff, 0xfe, 0x00, 0x7b]), 200, false],
       // jose refuses a whole set with one bad member; the layer drops the member instead
-      ['garbage entries beside a good key', JSON.stringify({ keys: [1, null, 'x', [], {}, { kty: 7 }, { kty: 'oct', k: 'AAAA', kid: 'k0' }, good] }), 200, true],
+      [
+        'garbage entries beside a good key',
+        JSON.stringify({ keys: [1, null, 'x', [], {}, { kty: 7 }, { kty: 'oct', k: 'AAAA', kid: 'k0' }, good] }),
+        200,
+        true,
+      ],
       ['an encryption key beside a good key', JSON.stringify({ keys: [{ ...pool[1]!, use: 'enc', kid: 'k0' }, good] }), 200, true],
     ];
     for (const [name, body, status, verifies] of cases) {
@@ -103,7 +108,11 @@ describe('remote JWKS over jose createRemoteJWKSet', () => {
       assert.equal(out.ok, verifies, name);
       if (!verifies) {
         assert.deepEqual(errors, ['AUDIT_ERR_JWKS_FETCH'], `${name}: reported as a fetch error`);
-        await assert.rejects(store.refresh(), (e: unknown) => (e as { code?: string }).code === 'AUDIT_ERR_JWKS_FETCH' && (e as { retriable?: boolean }).retriable === true, name);
+        await assert.rejects(
+          store.refresh(),
+          (e: unknown) => (e as { code?: string }).code === 'AUDIT_ERR_JWKS_FETCH' && (e as { retriable?: boolean }).retriable === true,
+          name,
+        );
       }
     }
   });

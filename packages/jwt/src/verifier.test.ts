@@ -5,7 +5,19 @@ import type { AddressInfo } from 'node:net';
 import { createHash, createPublicKey } from 'node:crypto';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { REJECTION_REASONS } from '@jwt-audit/events';
-import { bearerToken, createVerifier, remoteJwksStore, staticKeyStore, tokenFingerprint, tokenInfo, decodeUnverified, actorFromClaims, JwtConfigError, type KeySetChange, type VerifyOutcome } from './index.js';
+import {
+  bearerToken,
+  createVerifier,
+  remoteJwksStore,
+  staticKeyStore,
+  tokenFingerprint,
+  tokenInfo,
+  decodeUnverified,
+  actorFromClaims,
+  JwtConfigError,
+  type KeySetChange,
+  type VerifyOutcome,
+} from './index.js';
 
 const ISS = 'https://issuer.test/';
 const AUD = 'orders-api';
@@ -56,7 +68,11 @@ describe('createVerifier with a remote JWKS', () => {
   let k2: TestKey;
   let other: TestKey;
   let jwks: Awaited<ReturnType<typeof jwksServer>>;
-  const sign = (key: TestKey, claims: Record<string, unknown> = {}, o: { exp?: number; nbf?: number; iss?: string; aud?: string; kid?: string | null } = {}) => {
+  const sign = (
+    key: TestKey,
+    claims: Record<string, unknown> = {},
+    o: { exp?: number; nbf?: number; iss?: string; aud?: string; kid?: string | null } = {},
+  ) => {
     const now = Math.floor(Date.now() / 1000);
     const header: Record<string, unknown> = { alg: 'RS256', typ: 'at+jwt' };
     if (o.kid !== null) header.kid = o.kid ?? key.kid;
@@ -121,12 +137,18 @@ describe('createVerifier with a remote JWKS', () => {
     seenReasons.add('missing');
     // the claims policy's and the canonical form's reasons are produced in claims-policy.test.ts
     const elsewhere = new Set(['non_canonical', 'unknown_crit', 'iat_in_future', 'lifetime_too_long']);
-    assert.deepEqual(REJECTION_REASONS.filter((r) => !seenReasons.has(r) && !elsewhere.has(r)), [], 'every schema reason is produced');
+    assert.deepEqual(
+      REJECTION_REASONS.filter((r) => !seenReasons.has(r) && !elsewhere.has(r)),
+      [],
+      'every schema reason is produced',
+    );
   });
 
   it('refuses HS256 signed with the RSA public key (alg confusion)', async () => {
     // the attacker knows the public key (it is published) and uses its PEM bytes as an HMAC secret
-    const pem = createPublicKey({ key: k1.jwk as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    const pem = createPublicKey({ key: k1.jwk as import('node:crypto').JsonWebKey, format: 'jwk' })
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
     const forged = await new SignJWT({ sub: 'mallory' })
       .setProtectedHeader({ alg: 'HS256', kid: 'k1' })
       .setIssuer(ISS)
@@ -220,7 +242,15 @@ describe('verifier configuration', () => {
     const hv = createVerifier({ keys: await staticKeyStore([{ secret }]), algorithms: ['HS256'] });
     const ht = await new SignJWT({ sub: 'svc' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(Buffer.from(secret));
     assert.equal((await hv.verify(ht)).ok, true);
-    expectRejected(await hv.verify(await new SignJWT({ sub: 'svc' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(Buffer.from(secret + 'x'))), 'bad_signature');
+    expectRejected(
+      await hv.verify(
+        await new SignJWT({ sub: 'svc' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setExpirationTime('5m')
+          .sign(Buffer.from(secret + 'x')),
+      ),
+      'bad_signature',
+    );
   });
 
   it('reports an unreachable JWKS as unknown_kid without throwing', async () => {

@@ -93,7 +93,8 @@ function checkOptions(o: VerifierOptions): void {
   for (const alg of o.algorithms) {
     if (alg.toLowerCase() === 'none') throw new JwtConfigError('algorithms: "none" is never accepted');
     if (!SUPPORTED_ALGS.has(alg)) throw new JwtConfigError(`algorithms: ${alg} is not supported (use one of ${[...SUPPORTED_ALGS].join(', ')})`);
-    if (o.keys.asymmetric && isHmac(alg)) throw new JwtConfigError(`algorithms: ${alg} is an HMAC algorithm but the keys are public keys (this is the alg-confusion hole)`);
+    if (o.keys.asymmetric && isHmac(alg))
+      throw new JwtConfigError(`algorithms: ${alg} is an HMAC algorithm but the keys are public keys (this is the alg-confusion hole)`);
     if (!o.keys.asymmetric && !isHmac(alg)) throw new JwtConfigError(`algorithms: ${alg} needs public keys but the keys are HMAC secrets`);
   }
 }
@@ -162,10 +163,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const revocations = ctx?.revocations;
     if (revocations) {
       if (typeof c.jti === 'string' && revocations.isJtiRevoked(c.jti)) return reject(v.fingerprint, v.decoded, 'revoked', 'token revoked (jti)', true);
-      if (typeof c.sub === 'string' && revocations.isSubjectRevoked(c.sub)) return reject(v.fingerprint, v.decoded, 'subject_deprovisioned', 'subject deprovisioned', true);
+      if (typeof c.sub === 'string' && revocations.isSubjectRevoked(c.sub))
+        return reject(v.fingerprint, v.decoded, 'subject_deprovisioned', 'subject deprovisioned', true);
     }
     const missing = missingScopes(ctx?.requiredScopes, scopesOf(c));
-    if (missing.length > 0) return { ...reject(v.fingerprint, v.decoded, 'insufficient_scope', `missing scope: ${missing.join(' ')}`, true), missingScopes: missing };
+    if (missing.length > 0)
+      return { ...reject(v.fingerprint, v.decoded, 'insufficient_scope', `missing scope: ${missing.join(' ')}`, true), missingScopes: missing };
     return flags ? { ...v, flags } : v;
   };
 
@@ -189,7 +192,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     if (!decoded.claims) return reject(fingerprint, decoded, 'malformed', 'payload is not a JSON object');
     // RFC 7515 4.1.11: a token naming an extension this verifier does not implement must be refused (no extension is implemented)
-    if (header.crit !== undefined) return reject(fingerprint, decoded, 'unknown_crit', `crit names extensions not understood: ${JSON.stringify(header.crit).slice(0, 64)}`);
+    if (header.crit !== undefined)
+      return reject(fingerprint, decoded, 'unknown_crit', `crit names extensions not understood: ${JSON.stringify(header.crit).slice(0, 64)}`);
     const found = await options.keys.lookup(header.kid as string | undefined, header.alg);
     if (!found.ok) return reject(fingerprint, decoded, found.reason, found.detail);
 
@@ -216,7 +220,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
         if (e.claim === 'nbf') return reject(fingerprint, decoded, 'not_yet_valid', 'token not valid yet (nbf)', true);
         if (e.claim === 'iss') return reject(fingerprint, decoded, 'wrong_issuer', e.reason === 'missing' ? 'iss claim missing' : 'unexpected issuer', true);
-        if (e.claim === 'aud') return reject(fingerprint, decoded, 'wrong_audience', e.reason === 'missing' ? 'aud claim missing' : 'unexpected audience', true);
+        if (e.claim === 'aud')
+          return reject(fingerprint, decoded, 'wrong_audience', e.reason === 'missing' ? 'aud claim missing' : 'unexpected audience', true);
         if (e.claim === 'typ') return reject(fingerprint, decoded, 'malformed', 'unexpected typ header', true);
         return reject(fingerprint, decoded, 'malformed', `claim ${String(e.claim).slice(0, 32)} ${e.reason === 'missing' ? 'missing' : 'invalid'}`, true);
       case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':

@@ -31,25 +31,56 @@ const clients = ['kafkajs-idempotent', 'kafkajs', 'platformatic'] as const;
 const progress = (s: string) => process.stderr.write(`${s}\n`);
 const logger = createLogger({ name: 'bench', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
-const freePort = () => new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const p = (s.address() as net.AddressInfo).port;
-    s.close(() => resolve(p));
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
   });
-});
 const dir = await mkdtemp(path.join(tmpdir(), 'client-floor-'));
 const port = await freePort();
-const brokerProc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fileURLToPath(new URL('../../embedded-kafka/src/bin.ts', import.meta.url)), '--dir', path.join(dir, 'kafka'), '--port', String(port)], { stdio: 'ignore' });
+const brokerProc = spawn(
+  process.execPath,
+  [
+    '--conditions=source',
+    '--import',
+    'tsx',
+    fileURLToPath(new URL('../../embedded-kafka/src/bin.ts', import.meta.url)),
+    '--dir',
+    path.join(dir, 'kafka'),
+    '--port',
+    String(port),
+  ],
+  { stdio: 'ignore' },
+);
 const broker = `127.0.0.1:${port}`;
 const kafka = createKafkaClient({ brokers: [broker], clientId: 'bench-floor' }, logger, { retry: { retries: 20, initialRetryTime: 200 } });
 const admin = kafka.admin();
 await admin.connect();
 
-interface Result { client: string; records: number; produced: number; batch: number; cpuPerRecord: number; brokerPerRecord: number; recordsPerSecond: number }
+interface Result {
+  client: string;
+  records: number;
+  produced: number;
+  batch: number;
+  cpuPerRecord: number;
+  brokerPerRecord: number;
+  recordsPerSecond: number;
+}
 function worker(client: string, topic: string, batch: number): Promise<Result> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fileURLToPath(new URL('./client-worker.ts', import.meta.url))], {
-      env: { ...process.env, BENCH_CLIENT: client, BENCH_BROKER: broker, BENCH_TOPIC: topic, BENCH_RECORDS: String(records), BENCH_BATCH: String(batch), BENCH_VALUE_BYTES: String(valueBytes), BENCH_BROKER_PID: String(brokerProc.pid) },
+      env: {
+        ...process.env,
+        BENCH_CLIENT: client,
+        BENCH_BROKER: broker,
+        BENCH_TOPIC: topic,
+        BENCH_RECORDS: String(records),
+        BENCH_BATCH: String(batch),
+        BENCH_VALUE_BYTES: String(valueBytes),
+        BENCH_BROKER_PID: String(brokerProc.pid),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let line: string | undefined;
@@ -83,18 +114,32 @@ async function readBack(topic: string): Promise<string> {
   await consumer.subscribe({ topic, fromBeginning: true });
   const got = await new Promise<{ key: string; bytes: number; headers: Record<string, string> }>((resolve) => {
     void consumer.run({
-      eachMessage: async ({ message }) => resolve({ key: String(message.key), bytes: message.value?.length ?? 0, headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])) }),
+      eachMessage: async ({ message }) =>
+        resolve({
+          key: String(message.key),
+          bytes: message.value?.length ?? 0,
+          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+        }),
     });
   });
   await consumer.disconnect();
-  const ok = /^sub:user-\d+$/.test(got.key) && got.bytes === valueBytes && got.headers['audit-schema-version'] === '2' && got.headers['audit-schema-fingerprint']?.length === 32;
+  const ok =
+    /^sub:user-\d+$/.test(got.key) &&
+    got.bytes === valueBytes &&
+    got.headers['audit-schema-version'] === '2' &&
+    got.headers['audit-schema-fingerprint']?.length === 32;
   if (!ok) throw new Error(`${topic}: read back ${JSON.stringify(got)}`);
   return 'a record read back with kafkajs has its key, value and headers';
 }
 
-const best = (client: string, batch: number) => results.filter((r) => r.client === client && r.batch === batch).reduce((a, b) => (b.cpuPerRecord + b.brokerPerRecord < a.cpuPerRecord + a.brokerPerRecord ? b : a));
+const best = (client: string, batch: number) =>
+  results
+    .filter((r) => r.client === client && r.batch === batch)
+    .reduce((a, b) => (b.cpuPerRecord + b.brokerPerRecord < a.cpuPerRecord + a.brokerPerRecord ? b : a));
 const lines = [
-  `node ${process.version}, ${records} records of ${valueBytes} bytes with 2 headers per run, ${rounds} rounds (best shown), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  `node ${process.version}, ${records} records of ${valueBytes} bytes with 2 headers per run, ${rounds} rounds (best shown), load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
   '| client | batch | CPU µs per record: client | broker | records/s, one send after another |',
   '| --- | --- | --- | --- | --- |',
 ];
@@ -108,7 +153,9 @@ for (const batch of batches) {
   const base = best('kafkajs', batch).cpuPerRecord;
   const idem = best('kafkajs-idempotent', batch).cpuPerRecord;
   const plat = best('platformatic', batch).cpuPerRecord;
-  lines.push(`batches of ${batch}: @platformatic/kafka spends ${(plat / base).toFixed(2)}x kafkajs's client CPU per record without idempotence (${(plat / idem).toFixed(2)}x the idempotent producer the pipeline uses)`);
+  lines.push(
+    `batches of ${batch}: @platformatic/kafka spends ${(plat / base).toFixed(2)}x kafkajs's client CPU per record without idempotence (${(plat / idem).toFixed(2)}x the idempotent producer the pipeline uses)`,
+  );
 }
 lines.push(...checks);
 process.stdout.write(lines.join('\n') + '\n');

@@ -43,7 +43,11 @@ if (client === 'kafkajs-idempotent') {
   send = (records) => p.send(topic, records);
   close = () => p.disconnect();
 } else if (client === 'kafkajs') {
-  const p = createKafkaClient({ brokers, clientId: 'bench-kafkajs' }, logger).producer({ idempotent: false, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const p = createKafkaClient({ brokers, clientId: 'bench-kafkajs' }, logger).producer({
+    idempotent: false,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await p.connect();
   send = (records) => p.send({ topic, acks: -1, messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
   close = () => p.disconnect();
@@ -70,4 +74,14 @@ const wallMs = performance.now() - started;
 const cpu = process.cpuUsage(before);
 const brokerCpu = cpuMicros(brokerPid) - brokerBefore;
 await close();
-process.stdout.write(JSON.stringify({ client, records: sent, produced: sent + warm, batch, cpuPerRecord: (cpu.user + cpu.system) / sent, brokerPerRecord: brokerCpu / sent, recordsPerSecond: Math.round((sent * 1000) / wallMs) }) + '\n');
+process.stdout.write(
+  JSON.stringify({
+    client,
+    records: sent,
+    produced: sent + warm,
+    batch,
+    cpuPerRecord: (cpu.user + cpu.system) / sent,
+    brokerPerRecord: brokerCpu / sent,
+    recordsPerSecond: Math.round((sent * 1000) / wallMs),
+  }) + '\n',
+);

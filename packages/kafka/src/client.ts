@@ -1,5 +1,14 @@
 import { Kafka, logLevel, type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
-import { createLogThrottle, dependencyLog, kafkajsRetry, kafkaTlsOption, RETRY_POLICIES, type DependencyLog, type KafkaConnectionConfig, type Logger } from '@jwt-audit/runtime';
+import {
+  createLogThrottle,
+  dependencyLog,
+  kafkajsRetry,
+  kafkaTlsOption,
+  RETRY_POLICIES,
+  type DependencyLog,
+  type KafkaConnectionConfig,
+  type Logger,
+} from '@jwt-audit/runtime';
 import { isConnectionError } from './errors.js';
 
 /** Message templates: numbers (ports, delays, offsets, correlation ids) do not make a line new. */
@@ -19,35 +28,42 @@ const template = (message: string): string => message.replace(/\d+/g, '#').slice
  */
 function pinoLogCreator(logger: Logger, kafka: DependencyLog): logCreator {
   const throttle = createLogThrottle();
-  return () => ({ namespace, level, log }) => {
-    // kafkajs' own timestamp and logger name repeat what pino writes
-    const { message, stack, timestamp: _timestamp, logger: _logger, ...extra } = log as { message: string; stack?: string; timestamp?: string; logger?: string; [k: string]: unknown };
-    const fields: Record<string, unknown> = { kafkajs: namespace, ...extra };
-    const debug = logger.isLevelEnabled('debug');
-    // We bound the idempotent producer's retries on purpose: callers retry whole batches (and the
-    // interceptor spools), which beats a send that never returns while Kafka is down.
-    if (level > logLevel.WARN || message.startsWith('Limiting retries for the idempotent producer')) {
-      if (debug) logger.debug(fields, message);
-      return;
-    }
-    if (isConnectionError(message) || (typeof extra.error === 'string' && isConnectionError(extra.error))) {
-      kafka.failed(message, typeof extra.broker === 'string' ? { broker: extra.broker } : undefined);
-      if (debug && stack) logger.debug({ ...fields, stack }, message);
-      return;
-    }
-    if (kafka.down) {
-      if (debug) logger.debug(stack ? { ...fields, stack } : fields, message);
-      return;
-    }
-    const dropped = throttle.admit(`${namespace}:${template(message)}`);
-    if (dropped === undefined) {
-      if (debug) logger.debug(stack ? { ...fields, stack } : fields, message);
-      return;
-    }
-    if (dropped > 0) fields.dropped = dropped;
-    if (debug && stack) fields.stack = stack;
-    logger.warn(fields, dropped > 0 ? `${message} (${dropped} similar lines dropped)` : message);
-  };
+  return () =>
+    ({ namespace, level, log }) => {
+      // kafkajs' own timestamp and logger name repeat what pino writes
+      const {
+        message,
+        stack,
+        timestamp: _timestamp,
+        logger: _logger,
+        ...extra
+      } = log as { message: string; stack?: string; timestamp?: string; logger?: string; [k: string]: unknown };
+      const fields: Record<string, unknown> = { kafkajs: namespace, ...extra };
+      const debug = logger.isLevelEnabled('debug');
+      // We bound the idempotent producer's retries on purpose: callers retry whole batches (and the
+      // interceptor spools), which beats a send that never returns while Kafka is down.
+      if (level > logLevel.WARN || message.startsWith('Limiting retries for the idempotent producer')) {
+        if (debug) logger.debug(fields, message);
+        return;
+      }
+      if (isConnectionError(message) || (typeof extra.error === 'string' && isConnectionError(extra.error))) {
+        kafka.failed(message, typeof extra.broker === 'string' ? { broker: extra.broker } : undefined);
+        if (debug && stack) logger.debug({ ...fields, stack }, message);
+        return;
+      }
+      if (kafka.down) {
+        if (debug) logger.debug(stack ? { ...fields, stack } : fields, message);
+        return;
+      }
+      const dropped = throttle.admit(`${namespace}:${template(message)}`);
+      if (dropped === undefined) {
+        if (debug) logger.debug(stack ? { ...fields, stack } : fields, message);
+        return;
+      }
+      if (dropped > 0) fields.dropped = dropped;
+      if (debug && stack) fields.stack = stack;
+      logger.warn(fields, dropped > 0 ? `${message} (${dropped} similar lines dropped)` : message);
+    };
 }
 
 let filtered = false;

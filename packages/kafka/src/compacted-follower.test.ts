@@ -50,7 +50,11 @@ test('CompactedTopicFollower: ready once it has read what the topic held at star
   const start = async () => {
     const state = new Map<string, number>();
     const f = new CompactedTopicFollower<number>(kafka, logger, {
-      topic: 'state', component: 'test-state', decode, groupPrefix: 'follower-test', startupTimeoutMs: 30_000,
+      topic: 'state',
+      component: 'test-state',
+      decode,
+      groupPrefix: 'follower-test',
+      startupTimeoutMs: 30_000,
       onBatch: (records) => {
         for (const r of records) {
           if (r.value === null) state.delete(r.key);
@@ -65,12 +69,21 @@ test('CompactedTopicFollower: ready once it has read what the topic held at star
   const a = await start();
   assert.equal(a.f.ready, true);
   assert.deepEqual(new Map([...a.state].sort()), new Map([...expected].sort()), 'caught up at start: the fold of everything the topic held');
-  assert.ok(lines.some((l) => l.includes('undecodable test-state record skipped')), 'an undecodable record is a warning');
+  assert.ok(
+    lines.some((l) => l.includes('undecodable test-state record skipped')),
+    'an undecodable record is a warning',
+  );
   // a second follower has a group of its own: it reads everything too
   const b = await start();
   assert.deepEqual(new Map([...b.state].sort()), new Map([...expected].sort()));
   // and both follow what comes after
-  await producer.send({ topic: 'state', messages: [{ key: 'k1', value: Buffer.from('100000'), partition: 1 }, { key: 'k2', value: null, partition: 2 }] });
+  await producer.send({
+    topic: 'state',
+    messages: [
+      { key: 'k1', value: Buffer.from('100000'), partition: 1 },
+      { key: 'k2', value: null, partition: 2 },
+    ],
+  });
   for (const s of [a.state, b.state]) {
     for (let i = 0; i < 200 && !(s.get('k1') === 100000 && !s.has('k2')); i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(s.get('k1'), 100000);
@@ -90,7 +103,16 @@ test('CompactedTopicFollower.caughtUp: caught up to the writes made before each 
   await producer.connect();
   const seen: Array<{ partition: number; offset: bigint; value: Buffer | null }> = [];
   // the partition and offset of each record, to check log order: the decoder sees the value only, so the test decodes to itself and notes order per batch below
-  const follower = new CompactedTopicFollower<Buffer>(kafka, silent, { topic, component: 'test', decode: (v) => v, onBatch: (records) => { for (const r of records) seen.push({ partition: -1, offset: 0n, value: r.value }); }, groupPrefix: 'follower-test', startupTimeoutMs: 0 });
+  const follower = new CompactedTopicFollower<Buffer>(kafka, silent, {
+    topic,
+    component: 'test',
+    decode: (v) => v,
+    onBatch: (records) => {
+      for (const r of records) seen.push({ partition: -1, offset: 0n, value: r.value });
+    },
+    groupPrefix: 'follower-test',
+    startupTimeoutMs: 0,
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -102,12 +124,23 @@ test('CompactedTopicFollower.caughtUp: caught up to the writes made before each 
     let written = 0;
     for (let round = 0; round < 6; round++) {
       const n = 1 + ((round * 7) % 13);
-      await producer.send({ topic, acks: -1, messages: Array.from({ length: n }, (_, i) => ({ key: `k${(written + i) % 9}`, value: i % 4 === 3 ? null : `v${written + i}`, partition: (written + i) % 3 })) });
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: Array.from({ length: n }, (_, i) => ({
+          key: `k${(written + i) % 9}`,
+          value: i % 4 === 3 ? null : `v${written + i}`,
+          partition: (written + i) % 3,
+        })),
+      });
       written += n;
       await follower.caughtUp(30_000);
       assert.equal(seen.length, written, `round ${round}: every record written before the call`);
     }
-    assert.ok(seen.some((r) => r.value === null), 'tombstones');
+    assert.ok(
+      seen.some((r) => r.value === null),
+      'tombstones',
+    );
     assert.equal((await admin.listGroups()).groups.length, groupsAfterStart, 'no consumer group per call');
   } finally {
     await admin.disconnect();
@@ -118,5 +151,12 @@ test('CompactedTopicFollower.caughtUp: caught up to the writes made before each 
     rmSync(dir, { recursive: true, force: true });
   }
   // stop before start is safe
-  await new CompactedTopicFollower(kafka, silent, { topic, component: 'never', decode: (v) => v, onBatch: () => undefined, groupPrefix: 'never', startupTimeoutMs: 0 }).stop();
+  await new CompactedTopicFollower(kafka, silent, {
+    topic,
+    component: 'never',
+    decode: (v) => v,
+    onBatch: () => undefined,
+    groupPrefix: 'never',
+    startupTimeoutMs: 0,
+  }).stop();
 });

@@ -64,7 +64,12 @@ export class CompactedTopicFollower<T> {
 
   private async run(): Promise<void> {
     const { topic } = this.opts;
-    const consumer = this.kafka.consumer({ groupId: `${this.opts.groupPrefix}-${randomUUID()}`, maxWaitTimeInMs: 100, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    const consumer = this.kafka.consumer({
+      groupId: `${this.opts.groupPrefix}-${randomUUID()}`,
+      maxWaitTimeInMs: 100,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    });
     this.consumer = consumer;
     const targets = await this.ends();
     const caughtUp = () => targets.every(([p, high]) => (this.next.get(p) ?? 0n) >= high);
@@ -82,7 +87,10 @@ export class CompactedTopicFollower<T> {
           try {
             records.push({ key: m.key?.toString() ?? '', value: m.value === null ? null : this.opts.decode(m.value, m.headers ?? {}) });
           } catch (err) {
-            this.log.warn({ partition: batch.partition, offset: m.offset, err: toAuditError(err).message }, `undecodable ${this.opts.component} record skipped`);
+            this.log.warn(
+              { partition: batch.partition, offset: m.offset, err: toAuditError(err).message },
+              `undecodable ${this.opts.component} record skipped`,
+            );
           }
         }
         this.opts.onBatch(records);
@@ -98,7 +106,8 @@ export class CompactedTopicFollower<T> {
       check();
     }
     if (this.stopping) return;
-    if (!this.ready) this.log.warn({ timeoutMs: this.opts.startupTimeoutMs }, `${this.opts.component} state not caught up at start; serving while it catches up`);
+    if (!this.ready)
+      this.log.warn({ timeoutMs: this.opts.startupTimeoutMs }, `${this.opts.component} state not caught up at start; serving while it catches up`);
     else this.log.info(this.opts.describeState?.() ?? {}, `${this.opts.component} state rebuilt`);
   }
 

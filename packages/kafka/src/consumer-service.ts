@@ -1,5 +1,14 @@
 import type { Kafka } from 'kafkajs';
-import { defineComponent, startOpsServer, type Component, type AuditError, type Logger, type Metrics, type OpsConfig, type OpsServer } from '@jwt-audit/runtime';
+import {
+  defineComponent,
+  startOpsServer,
+  type Component,
+  type AuditError,
+  type Logger,
+  type Metrics,
+  type OpsConfig,
+  type OpsServer,
+} from '@jwt-audit/runtime';
 import { createAuditProducer, type AuditProducer } from './producer.js';
 import { createConsumerRunner, type ConsumerRunner, type ConsumerRunnerOptions } from './runner.js';
 import { createTransformStage, type TransformStageOptions } from './transform-stage.js';
@@ -80,7 +89,14 @@ export function createConsumerService(o: ConsumerServiceOptions): ConsumerServic
       const pipeline = new Map(defaultTopics().map((t) => [t.topic, t]));
       const specs = o.ensure.map((t) => (typeof t === 'string' ? pipeline.get(t) : t)).filter((t): t is TopicSpec => t !== undefined);
       if (specs.length > 0) await ensureTopics(o.kafka, specs, o.logger);
-      runner = createConsumerRunner({ ...o.runner, ...(o.onFailure ? { onFailure: o.onFailure } : {}), kafka: o.kafka, logger: o.logger, producer, metrics: o.metrics });
+      runner = createConsumerRunner({
+        ...o.runner,
+        ...(o.onFailure ? { onFailure: o.onFailure } : {}),
+        kafka: o.kafka,
+        logger: o.logger,
+        producer,
+        metrics: o.metrics,
+      });
       await runner.start();
       await o.afterStart?.();
       if (o.ops !== false) ops = await startOpsServer({ port: o.ops.port ?? 0, host: o.ops.host, registry: o.metrics.registry, health, logger: o.logger });
@@ -132,7 +148,13 @@ export function createTransformService(w: TransformWiring, o: TransformServiceOp
     start: async () => {
       await o.beforeStart?.();
       if (w.ops.port !== undefined) {
-        ops = await startOpsServer({ port: w.ops.port, ...(w.ops.host ? { host: w.ops.host } : {}), registry: w.metrics.registry, logger: w.logger, health: () => stage?.health() ?? { ok: false, state: 'starting' } });
+        ops = await startOpsServer({
+          port: w.ops.port,
+          ...(w.ops.host ? { host: w.ops.host } : {}),
+          registry: w.metrics.registry,
+          logger: w.logger,
+          health: () => stage?.health() ?? { ok: false, state: 'starting' },
+        });
       }
       stage = createTransformStage({
         ...o.stage(),

@@ -34,7 +34,20 @@ export const DEAD_LETTER_RATE_RULE = 'pipeline-dead-letter-rate';
  * trouble, not only a gauge. Evidence: the dead letters' ids (audit.dlq.v1) of the batch that
  * raised it, for `audit dlq replay`.
  */
-export function deadLetterAlertRecord(a: { stage: string; groupId: string; topic: string; partition: number; deadLettered: number; records: number; ratio: number; windowMs: number; evidence: string[] }, now = Date.now()): OutRecord {
+export function deadLetterAlertRecord(
+  a: {
+    stage: string;
+    groupId: string;
+    topic: string;
+    partition: number;
+    deadLettered: number;
+    records: number;
+    ratio: number;
+    windowMs: number;
+    evidence: string[];
+  },
+  now = Date.now(),
+): OutRecord {
   const alert: Alert = {
     id: newId(),
     schemaVersion: 1,
@@ -49,7 +62,14 @@ export function deadLetterAlertRecord(a: { stage: string; groupId: string; topic
     raisedAt: now,
     evidence: a.evidence.slice(0, 20),
     description: `stage ${a.stage} dead-lettered ${a.deadLettered} of ${a.records} records in ${Math.round(a.windowMs / 1000)} s (threshold ${a.ratio}): records are being set aside, see audit.dlq.v1 and replay them after a fix (audit dlq replay)`,
-    attributes: { 'pipeline.stage': a.stage, 'pipeline.group_id': a.groupId, 'pipeline.topic': a.topic, 'pipeline.partition': String(a.partition), 'pipeline.records': String(a.records), 'pipeline.threshold': String(a.ratio) },
+    attributes: {
+      'pipeline.stage': a.stage,
+      'pipeline.group_id': a.groupId,
+      'pipeline.topic': a.topic,
+      'pipeline.partition': String(a.partition),
+      'pipeline.records': String(a.records),
+      'pipeline.threshold': String(a.ratio),
+    },
   };
   const encoded = alertCodec.encode(alert);
   return { key: `${DEAD_LETTER_RATE_RULE}:${a.stage}`, value: encoded.value, headers: encoded.headers, timestamp: now };

@@ -4,11 +4,22 @@ import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
 import { AuditError } from '@jwt-audit/runtime';
 // kafkajs is CommonJS: its error classes are properties of the default export
-const { KafkaJSAggregateError, KafkaJSConnectionError, KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError, KafkaJSSASLAuthenticationError } = kafkajs;
+const {
+  KafkaJSAggregateError,
+  KafkaJSConnectionError,
+  KafkaJSGroupCoordinatorNotFound,
+  KafkaJSNonRetriableError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+  KafkaJSRequestTimeoutError,
+  KafkaJSSASLAuthenticationError,
+} = kafkajs;
 import { failureClass, fromKafkaError, isConnectionError, kafkaCause, type FailureClass } from './errors.js';
 
 // kafkajs' own table of Kafka's error codes: every code the protocol can answer, as kafkajs raises it
-const { KafkaJSNoBrokerAvailableError: NoBrokerAvailable } = createRequire(import.meta.url)('kafkajs/src/errors') as { KafkaJSNoBrokerAvailableError: new () => Error };
+const { KafkaJSNoBrokerAvailableError: NoBrokerAvailable } = createRequire(import.meta.url)('kafkajs/src/errors') as {
+  KafkaJSNoBrokerAvailableError: new () => Error;
+};
 const { errorCodes, createErrorFromCode } = createRequire(import.meta.url)('kafkajs/src/protocol/error') as {
   errorCodes: Array<{ type: string; code: number; retriable: boolean }>;
   createErrorFromCode(code: number): Error;
@@ -88,7 +99,11 @@ test('errors: client-side kafkajs errors by class; our own errors by code, else 
   const cases: Array<[string, unknown, FailureClass]> = [
     ['connection refused', new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), 'transient'],
     ['request timeout', new KafkaJSRequestTimeoutError('Request Produce(key: 0, version: 7) timed out'), 'transient'],
-    ['coordinator not found (kafkajs calls it non-retriable)', new (KafkaJSGroupCoordinatorNotFound as unknown as new (m: string) => Error)('Failed to find group coordinator'), 'transient'],
+    [
+      'coordinator not found (kafkajs calls it non-retriable)',
+      new (KafkaJSGroupCoordinatorNotFound as unknown as new (m: string) => Error)('Failed to find group coordinator'),
+      'transient',
+    ],
     ['SASL authentication', new (KafkaJSSASLAuthenticationError as unknown as new (m: string) => Error)('SASL PLAIN authentication failed'), 'fatal'],
     ['a plain Error', new Error('socket hang up'), 'transient'],
     ['a string', 'something', 'transient'],
@@ -107,7 +122,10 @@ test('errors: client-side kafkajs errors by class; our own errors by code, else 
 
 test('isConnectionError: the broker unreachable, however kafkajs wraps it; never a protocol answer or a refused setting', () => {
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { code: 'ECONNREFUSED' });
-  const connection = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092', { broker: '127.0.0.1:9092', code: 'ECONNREFUSED' } as never);
+  const connection = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092', {
+    broker: '127.0.0.1:9092',
+    code: 'ECONNREFUSED',
+  } as never);
   const wrapped = [
     connection,
     new KafkaJSConnectionError('Connection timeout', { broker: 'b:9092' } as never),
@@ -134,7 +152,8 @@ test('isConnectionError: the broker unreachable, however kafkajs wraps it; never
     'Connection error: read ECONNRESET',
     'Connection timeout',
     'Request Produce(key: 0, version: 7) timed out',
-  ]) assert.equal(isConnectionError(line), true, line);
+  ])
+    assert.equal(isConnectionError(line), true, line);
   // not the broker being down: answers of a live broker, our own verdicts, refused settings
   for (const { code, type } of errorCodes) assert.equal(isConnectionError(createErrorFromCode(code)), false, type);
   for (const e of [
@@ -142,12 +161,21 @@ test('isConnectionError: the broker unreachable, however kafkajs wraps it; never
     new (KafkaJSSASLAuthenticationError as unknown as new (m: string) => Error)('SASL SCRAM SHA512 authentication failed: ...'),
     new AuditError('AUDIT_ERR_KAFKA_RECORD', 'record 3: cannot decode'),
     Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }),
-    new KafkaJSConnectionError('Connection error: self-signed certificate in certificate chain', { broker: 'b:9093', code: 'SELF_SIGNED_CERT_IN_CHAIN' } as never),
+    new KafkaJSConnectionError('Connection error: self-signed certificate in certificate chain', {
+      broker: 'b:9093',
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    } as never),
     undefined,
     null,
     42,
-  ]) assert.equal(isConnectionError(e), false, String((e as Error | undefined)?.message ?? e));
-  for (const line of ['Restarting the consumer in 300ms', 'The group is rebalancing, re-joining', 'Connection error: self-signed certificate in certificate chain', 'Response Heartbeat(key: 12, version: 3)']) {
+  ])
+    assert.equal(isConnectionError(e), false, String((e as Error | undefined)?.message ?? e));
+  for (const line of [
+    'Restarting the consumer in 300ms',
+    'The group is rebalancing, re-joining',
+    'Connection error: self-signed certificate in certificate chain',
+    'Response Heartbeat(key: 12, version: 3)',
+  ]) {
     assert.equal(isConnectionError(line), false, line);
   }
 });

@@ -163,7 +163,10 @@ export function fromKafkaError(err: unknown, what: string, config?: KafkaConnect
   const refused = kafkaSettingsRefused(err, config);
   const e = err as { message?: string };
   const cls = kafkaClass(err);
-  return new AuditError(CODE_OF[cls], `${what}: ${refused?.message ?? e?.message ?? String(err)}`, { retriable: cls !== 'record' && cls !== 'fatal', cause: err });
+  return new AuditError(CODE_OF[cls], `${what}: ${refused?.message ?? e?.message ?? String(err)}`, {
+    retriable: cls !== 'record' && cls !== 'fatal',
+    cause: err,
+  });
 }
 
 function findIn(err: unknown, match: (e: KafkaLike) => boolean, depth = 0): KafkaLike | undefined {
@@ -191,7 +194,10 @@ export function kafkaSettingsRefused(err: unknown, config?: KafkaConnectionConfi
   const mech = config?.sasl ? SASL_NAME[config.sasl.mechanism] : undefined;
   const user = config?.sasl ? ` of user ${JSON.stringify(config.sasl.username)}` : '';
   if (findIn(err, (e) => e.name === 'KafkaJSSASLAuthenticationError' || e.type === 'SASL_AUTHENTICATION_FAILED')) {
-    return settingsRefused(`Kafka refused the SASL credentials${user}${mech ? ` (${mech})` : ''}: check AUDIT_KAFKA_SASL_USERNAME and AUDIT_KAFKA_SASL_PASSWORD`, err);
+    return settingsRefused(
+      `Kafka refused the SASL credentials${user}${mech ? ` (${mech})` : ''}: check AUDIT_KAFKA_SASL_USERNAME and AUDIT_KAFKA_SASL_PASSWORD`,
+      err,
+    );
   }
   if (findIn(err, (e) => e.type === 'UNSUPPORTED_SASL_MECHANISM')) {
     return settingsRefused(`the Kafka broker does not offer SASL mechanism ${mech ?? '(the configured one)'}: check AUDIT_KAFKA_SASL_MECHANISM`, err);
@@ -202,7 +208,10 @@ export function kafkaSettingsRefused(err: unknown, config?: KafkaConnectionConfi
   const untrusted = untrustedCertificate(err);
   if (untrusted) {
     const ca = config?.tls?.caFile;
-    return settingsRefused(`the Kafka broker's TLS certificate is not trusted (${untrusted}): set AUDIT_KAFKA_SSL_CA_FILE to the CA that signed it${ca ? ` (now ${ca})` : ''}`, err);
+    return settingsRefused(
+      `the Kafka broker's TLS certificate is not trusted (${untrusted}): set AUDIT_KAFKA_SSL_CA_FILE to the CA that signed it${ca ? ` (now ${ca})` : ''}`,
+      err,
+    );
   }
   return undefined;
 }
@@ -223,11 +232,17 @@ export async function explainKafkaError(err: unknown, config: KafkaConnectionCon
     const first = config.brokers[0] ?? '';
     const colon = first.lastIndexOf(':');
     if (colon > 0 && (await speaksTls(first.slice(0, colon), Number(first.slice(colon + 1))))) {
-      return settingsRefused(`the Kafka broker at ${first} speaks TLS: set AUDIT_KAFKA_SSL=true, or AUDIT_KAFKA_SSL_CA_FILE to the CA that signed its certificate`, err);
+      return settingsRefused(
+        `the Kafka broker at ${first} speaks TLS: set AUDIT_KAFKA_SSL=true, or AUDIT_KAFKA_SSL_CA_FILE to the CA that signed its certificate`,
+        err,
+      );
     }
   }
   if (!config.sasl) {
-    return KAFKA_ERRORS.AUDIT_ERR_KAFKA.wrap(err, 'the Kafka broker closed the connection without answering: if its listener requires SASL, set AUDIT_KAFKA_SASL_MECHANISM, AUDIT_KAFKA_SASL_USERNAME and AUDIT_KAFKA_SASL_PASSWORD');
+    return KAFKA_ERRORS.AUDIT_ERR_KAFKA.wrap(
+      err,
+      'the Kafka broker closed the connection without answering: if its listener requires SASL, set AUDIT_KAFKA_SASL_MECHANISM, AUDIT_KAFKA_SASL_USERNAME and AUDIT_KAFKA_SASL_PASSWORD',
+    );
   }
   return undefined;
 }
@@ -240,7 +255,8 @@ export function kafkaCause(err: unknown): unknown {
 /** kafkajs error classes that mean "the broker could not be reached", whatever it was asked. */
 const CONNECTION_NAMES = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSNoBrokerAvailableError']);
 /** The same in words: kafkajs' log lines carry a message, and its wrappers quote the cause in theirs. */
-const CONNECTION_TEXT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection error|Connection timeout|Closed connection|connection (?:was )?closed|Failed to connect|not connected|Broker not connected|Request .* timed out|Kafka unreachable|No broker available/i;
+const CONNECTION_TEXT =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection error|Connection timeout|Closed connection|connection (?:was )?closed|Failed to connect|not connected|Broker not connected|Request .* timed out|Kafka unreachable|No broker available/i;
 
 /**
  * Whether an error (or a kafkajs log line's message) says the broker could not be reached: a
@@ -250,5 +266,8 @@ const CONNECTION_TEXT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNRE
 export function isConnectionError(err: unknown): boolean {
   if (typeof err === 'string') return CONNECTION_TEXT.test(err) && !untrustedCertificate({ message: err });
   if (kafkaSettingsRefused(err)) return false;
-  return findIn(err, (e) => (e.name !== undefined && CONNECTION_NAMES.has(e.name)) || CONNECTION_TEXT.test(String((e as { message?: unknown }).message ?? ''))) !== undefined;
+  return (
+    findIn(err, (e) => (e.name !== undefined && CONNECTION_NAMES.has(e.name)) || CONNECTION_TEXT.test(String((e as { message?: unknown }).message ?? ''))) !==
+    undefined
+  );
 }

@@ -8,7 +8,15 @@ import type { Kafka } from 'kafkajs';
 import { startBroker } from '@jwt-audit/embedded-kafka';
 import { deadLetterCodec, eventCodec, readSchemaFile, newId, type AuditEvent, TOPICS } from '@jwt-audit/events';
 import { AuditError, createLogger } from '@jwt-audit/runtime';
-import { createKafkaClient, createAuditProducer, createConsumerRunner, createTransformStage, ensureTopics, type InputRecord, type TransactionScope } from './index.js';
+import {
+  createKafkaClient,
+  createAuditProducer,
+  createConsumerRunner,
+  createTransformStage,
+  ensureTopics,
+  type InputRecord,
+  type TransactionScope,
+} from './index.js';
 
 // The transactional consume-transform-produce path (issue #27 item 2): outputs, dead letters and
 // the input offset commit together, so an attempt that fails after producing leaves nothing a
@@ -55,7 +63,16 @@ async function readToEnd(topic: string, readUncommitted = false): Promise<InputR
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({
     eachBatch: async ({ batch }) => {
-      for (const message of batch.messages) seen.push({ topic, partition: batch.partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers as Record<string, Buffer>, timestamp: Number(message.timestamp) });
+      for (const message of batch.messages)
+        seen.push({
+          topic,
+          partition: batch.partition,
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          headers: message.headers as Record<string, Buffer>,
+          timestamp: Number(message.timestamp),
+        });
       // control records advance the batch past its last message: lastOffset() counts them
       reached.set(batch.partition, Number(batch.lastOffset()) + 1);
     },
@@ -70,19 +87,34 @@ test('a stage that fails after producing, every first attempt of a batch: at-lea
   for (const exactlyOnce of [false, true]) {
     const input = `eos.in.${newId()}`;
     const output = `eos.out.${newId()}`;
-    await ensureTopics(kafka, [{ topic: input, numPartitions: 2 }, { topic: output, numPartitions: 2 }]);
+    await ensureTopics(kafka, [
+      { topic: input, numPartitions: 2 },
+      { topic: output, numPartitions: 2 },
+    ]);
     const feeder = createAuditProducer(kafka, { logger });
     await feeder.connect();
     const events = Array.from({ length: 200 }, (_, i) => event(`user-${i % 7}`, i));
-    await feeder.send(input, events.map((e) => ({ key: `sub:${e.actor.sub}`, ...eventCodec.encode(e) })));
+    await feeder.send(
+      input,
+      events.map((e) => ({ key: `sub:${e.actor.sub}`, ...eventCodec.encode(e) })),
+    );
     await feeder.disconnect();
     const producer = createAuditProducer(kafka, { logger, ...(exactlyOnce ? { transactionalId: `eos-${newId()}` } : {}) });
     const groupId = `g-${newId()}`;
     const attempts = new Map<string, number>();
     const runner = createConsumerRunner({
-      kafka, groupId, topics: [input], stage: 'eos-test', logger, producer, retry: { initialMs: 10, maxMs: 50 },
+      kafka,
+      groupId,
+      topics: [input],
+      stage: 'eos-test',
+      logger,
+      producer,
+      retry: { initialMs: 10, maxMs: 50 },
       async handler(records) {
-        await producer.send(output, records.map((r) => ({ key: r.key, value: r.value, headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v!.toString()])) })));
+        await producer.send(
+          output,
+          records.map((r) => ({ key: r.key, value: r.value, headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v!.toString()])) })),
+        );
         const key = `${records[0]!.partition}:${records[0]!.offset}`;
         const n = (attempts.get(key) ?? 0) + 1;
         attempts.set(key, n);
@@ -105,7 +137,11 @@ test('a stage that fails after producing, every first attempt of a batch: at-lea
     const committed = ids(await readToEnd(output));
     const uncommitted = ids(await readToEnd(output, true));
     assert.deepEqual(new Set(committed), new Set(events.map((e) => e.id)), 'every event reaches the output');
-    results[exactlyOnce ? 'transactional' : 'at-least-once'] = { committed: committed.length, uncommitted: uncommitted.length, unique: new Set(committed).size };
+    results[exactlyOnce ? 'transactional' : 'at-least-once'] = {
+      committed: committed.length,
+      uncommitted: uncommitted.length,
+      unique: new Set(committed).size,
+    };
   }
   const alo = results['at-least-once']!;
   const eos = results.transactional!;
@@ -117,16 +153,30 @@ test('a stage that fails after producing, every first attempt of a batch: at-lea
 test('transactional transform stage: the poison record goes to the DLQ in the same transaction, the rest once, and the group offset is at the end', async () => {
   const input = `eos.t.in.${newId()}`;
   const output = `eos.t.out.${newId()}`;
-  await ensureTopics(kafka, [{ topic: input, numPartitions: 1 }, { topic: output, numPartitions: 1 }, { topic: TOPICS.dlq, numPartitions: 1 }]);
+  await ensureTopics(kafka, [
+    { topic: input, numPartitions: 1 },
+    { topic: output, numPartitions: 1 },
+    { topic: TOPICS.dlq, numPartitions: 1 },
+  ]);
   const feeder = createAuditProducer(kafka, { logger });
   await feeder.connect();
   const events = Array.from({ length: 40 }, (_, i) => event('user-dlq', i));
-  await feeder.send(input, [...events.slice(0, 20).map((e) => ({ key: 'sub:user-dlq', ...eventCodec.encode(e) })), { key: 'sub:user-dlq', value: Buffer.from('not avro') }, ...events.slice(20).map((e) => ({ key: 'sub:user-dlq', ...eventCodec.encode(e) }))]);
+  await feeder.send(input, [
+    ...events.slice(0, 20).map((e) => ({ key: 'sub:user-dlq', ...eventCodec.encode(e) })),
+    { key: 'sub:user-dlq', value: Buffer.from('not avro') },
+    ...events.slice(20).map((e) => ({ key: 'sub:user-dlq', ...eventCodec.encode(e) })),
+  ]);
   await feeder.disconnect();
   const producer = createAuditProducer(kafka, { logger, transactionalId: `eos-stage-${newId()}` });
   const groupId = `g-${newId()}`;
   const stage = createTransformStage({
-    kafka, groupId, stage: 'eos-stage', inputTopic: input, outputTopic: output, logger, producer,
+    kafka,
+    groupId,
+    stage: 'eos-stage',
+    inputTopic: input,
+    outputTopic: output,
+    logger,
+    producer,
     transform: (e) => {
       if (e.attributes.n === '33') throw new AuditError('AUDIT_ERR_TEST', 'refused by the transform');
       return { ...e, attributes: { ...e.attributes, seen: 'eos' } };
@@ -141,10 +191,17 @@ test('transactional transform stage: the poison record goes to the DLQ in the sa
       return c!.partitions[0]!.offset === '41' ? true : undefined;
     });
     const out = (await readToEnd(output)).map((r) => eventCodec.decode(r.value!, r.headers));
-    assert.deepEqual(out.map((e) => Number(e.attributes.n)), [...Array(40).keys()].filter((n) => n !== 33), 'every other event once, in order');
+    assert.deepEqual(
+      out.map((e) => Number(e.attributes.n)),
+      [...Array(40).keys()].filter((n) => n !== 33),
+      'every other event once, in order',
+    );
     const dlq = (await readToEnd(TOPICS.dlq)).map((r) => deadLetterCodec.decode(r.value!, r.headers)).filter((d) => d.originTopic === input);
     assert.deepEqual(dlq.map((d) => d.code).sort(), ['AUDIT_ERR_TEST', 'AUDIT_ERR_UNDECODABLE']);
-    assert.deepEqual(dlq.map((d) => d.originOffset).sort((a, b) => a - b), [20, 34]);
+    assert.deepEqual(
+      dlq.map((d) => d.originOffset).sort((a, b) => a - b),
+      [20, 34],
+    );
   } finally {
     await admin.disconnect();
     await stage.stop();
@@ -161,7 +218,10 @@ test('a transactional producer fenced by a newer instance of the same id is repl
   const b = createAuditProducer(kafka, { logger, transactionalId: id });
   await b.transaction!(() => b.send(topic, [{ key: 'k', value: Buffer.from('second') }]));
   // a is fenced: its transaction fails with a producer-state error and a new producer takes over
-  await assert.rejects(a.transaction!(() => a.send(topic, [{ key: 'k', value: Buffer.from('zombie') }])), (err: AuditError) => err.code === 'AUDIT_ERR_KAFKA_PRODUCER_STATE');
+  await assert.rejects(
+    a.transaction!(() => a.send(topic, [{ key: 'k', value: Buffer.from('zombie') }])),
+    (err: AuditError) => err.code === 'AUDIT_ERR_KAFKA_PRODUCER_STATE',
+  );
   await a.transaction!(() => a.send(topic, [{ key: 'k', value: Buffer.from('third') }]));
   const values = (await readToEnd(topic)).map((r) => r.value!.toString());
   assert.deepEqual(values, ['first', 'second', 'third']);
@@ -171,22 +231,37 @@ test('a transactional producer fenced by a newer instance of the same id is repl
 
 test('two transactional stages in a chain (as masker -> enricher), every other transaction of each failing after producing: the second reads only committed records and the end holds each event once', async () => {
   const [input, middle, output] = [`eos.c.in.${newId()}`, `eos.c.mid.${newId()}`, `eos.c.out.${newId()}`];
-  await ensureTopics(kafka, [input, middle, output].map((topic) => ({ topic, numPartitions: 2 })));
+  await ensureTopics(
+    kafka,
+    [input, middle, output].map((topic) => ({ topic, numPartitions: 2 })),
+  );
   const feeder = createAuditProducer(kafka, { logger });
   await feeder.connect();
   const events = Array.from({ length: 150 }, (_, i) => event(`user-${i % 5}`, i));
-  await feeder.send(input, events.map((e) => ({ key: `sub:${e.actor.sub}`, ...eventCodec.encode(e) })));
+  await feeder.send(
+    input,
+    events.map((e) => ({ key: `sub:${e.actor.sub}`, ...eventCodec.encode(e) })),
+  );
   await feeder.disconnect();
-  const stages = [[input, middle], [middle, output]].map(([from, to], i) => {
+  const stages = [
+    [input, middle],
+    [middle, output],
+  ].map(([from, to], i) => {
     const producer = createAuditProducer(kafka, { logger, transactionalId: `eos-chain-${i}-${newId()}` });
     const stage = createTransformStage({
-      kafka, groupId: `g-chain-${i}-${newId()}`, stage: `chain-${i}`, inputTopic: from!, outputTopic: to!, logger, producer,
+      kafka,
+      groupId: `g-chain-${i}-${newId()}`,
+      stage: `chain-${i}`,
+      inputTopic: from!,
+      outputTopic: to!,
+      logger,
+      producer,
       transform: (e) => ({ ...e, attributes: { ...e.attributes, [`stage${i}`]: 'yes' } }),
     });
     // every other transaction fails after its batch's output was produced (a sink that failed, a crash before commit): aborted, redone
     const inner = producer.transaction!.bind(producer);
     let n = 0;
-    producer.transaction = <T,>(fn: (tx: TransactionScope) => Promise<T>) =>
+    producer.transaction = <T>(fn: (tx: TransactionScope) => Promise<T>) =>
       inner<T>(async (tx) => {
         const r = await fn(tx);
         if (++n % 2 === 1) throw new AuditError('AUDIT_ERR_TEST_SINK', 'failed after producing', { retriable: true });
@@ -202,7 +277,10 @@ test('two transactional stages in a chain (as masker -> enricher), every other t
     assert.deepEqual(new Set(out.map((e) => e.id)), new Set(events.map((e) => e.id)));
     for (const e of out) assert.deepEqual([e.attributes.stage0, e.attributes.stage1], ['yes', 'yes']);
     const middleAll = await readToEnd(middle, true);
-    assert.ok(middleAll.length > events.length, `the first stage's aborted attempts were written (${middleAll.length} records read_uncommitted) and the second never read them`);
+    assert.ok(
+      middleAll.length > events.length,
+      `the first stage's aborted attempts were written (${middleAll.length} records read_uncommitted) and the second never read them`,
+    );
   } finally {
     for (const s of stages) {
       await s.stage.stop();

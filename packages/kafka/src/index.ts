@@ -1,6 +1,16 @@
 export { createKafkaClient, type KafkaClientOptions } from './client.js';
 export { ensureTopics, defaultTopics, type TopicSpec } from './topics.js';
-export { createAuditProducer, chunkRecords, recordSize, stageTransactionalId, DEFAULT_MAX_REQUEST_BYTES, type AuditProducer, type AuditProducerOptions, type OutRecord, type TransactionScope } from './producer.js';
+export {
+  createAuditProducer,
+  chunkRecords,
+  recordSize,
+  stageTransactionalId,
+  DEFAULT_MAX_REQUEST_BYTES,
+  type AuditProducer,
+  type AuditProducerOptions,
+  type OutRecord,
+  type TransactionScope,
+} from './producer.js';
 export {
   createConsumerRunner,
   type ConsumerRunner,
@@ -27,7 +37,16 @@ export type { OffloadedTransform, OffloadSpec } from './transform-pool.js';
 export { pack as packBuffers, unpack as unpackBuffer, headerTable } from './transform-pool.js';
 export { deadLetterRecord, deadLetterAlertRecord, DEAD_LETTER_RATE_RULE, DLQ_TOPIC } from './dead-letter.js';
 export { toInputRecord, type InputRecord } from './record.js';
-export { KAFKA_ERRORS, fromKafkaError, failureClass, kafkaCause, kafkaSettingsRefused, explainKafkaError, isConnectionError, type FailureClass } from './errors.js';
+export {
+  KAFKA_ERRORS,
+  fromKafkaError,
+  failureClass,
+  kafkaCause,
+  kafkaSettingsRefused,
+  explainKafkaError,
+  isConnectionError,
+  type FailureClass,
+} from './errors.js';
 export { superviseConsumer, type SupervisedConsumer, type SupervisedConsumerOptions, type RestartPolicy } from './supervised-consumer.js';
 export { explainStartFailure, startFailure } from './start-failure.js';
 export { CompactedTopicFollower, type CompactedTopicFollowerOptions } from './compacted-follower.js';

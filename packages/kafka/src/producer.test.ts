@@ -14,13 +14,19 @@ test('producer: after a torn segment tail is cut, OUT_OF_ORDER_SEQUENCE_NUMBER r
   const dir = mkdtempSync(path.join(tmpdir(), 'kafka-producer-'));
   let broker = await startBroker({ dir, port: 0, fsync: 'always' });
   const port = broker.port;
-  const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'producer-test' }, logger, { retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 1_000 } });
+  const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'producer-test' }, logger, {
+    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 1_000 },
+  });
   const metrics = createMetrics({ defaultMetrics: false });
   const producer = createAuditProducer(kafka, { logger, metrics });
   try {
     await ensureTopics(kafka, [{ topic: 'torn', numPartitions: 1 }]);
     await producer.connect();
-    for (let b = 0; b < 3; b++) await producer.send('torn', Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: Buffer.from(`${b}-${i}`) })));
+    for (let b = 0; b < 3; b++)
+      await producer.send(
+        'torn',
+        Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: Buffer.from(`${b}-${i}`) })),
+      );
     const firstId = producer.raw;
     await broker.close();
     // tear the last batch (a crash mid-append): the broker cuts it at start, so its producer
@@ -32,7 +38,10 @@ test('producer: after a torn segment tail is cut, OUT_OF_ORDER_SEQUENCE_NUMBER r
     broker = await startBroker({ dir, port, fsync: 'always' });
 
     const next = Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: Buffer.from(`3-${i}`) }));
-    const failed = await producer.send('torn', next).then(() => undefined, (err: unknown) => err);
+    const failed = await producer.send('torn', next).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     assert.ok(failed instanceof AuditError, 'the first send after the cut fails');
     assert.equal(failed.code, 'AUDIT_ERR_KAFKA_PRODUCER_STATE');
     assert.equal(failed.retriable, true, 'retriable: the caller retries the batch, it never dead-letters it');
@@ -53,7 +62,7 @@ test('producer: after a torn segment tail is cut, OUT_OF_ORDER_SEQUENCE_NUMBER r
   }
 });
 
-test('producer: a send larger than the broker\'s message.max.bytes goes in requests under it, in order, with no MESSAGE_TOO_LARGE; a lone record over it is still refused as the record\'s fault', async () => {
+test("producer: a send larger than the broker's message.max.bytes goes in requests under it, in order, with no MESSAGE_TOO_LARGE; a lone record over it is still refused as the record's fault", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'kafka-producer-'));
   const broker = await startBroker({ dir, port: 0 });
   const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'producer-test' }, logger);
@@ -63,7 +72,7 @@ test('producer: a send larger than the broker\'s message.max.bytes goes in reque
     await producer.connect();
     // generated sizes: from a few bytes to 300 kB, 6 MB and more in one send, with headers
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const records = Array.from({ length: 400 }, (_, i) => ({
       key: `k${i % 3}`,
       value: Buffer.alloc(Math.floor(rand() < 0.05 ? 200_000 + rand() * 100_000 : rand() * 20_000), i % 251),
@@ -89,12 +98,19 @@ test('producer: a send larger than the broker\'s message.max.bytes goes in reque
     });
     await done;
     await consumer.disconnect();
-    assert.deepEqual(seen, records.map((r) => r.headers['event-id']), 'every record, once, in the order sent');
+    assert.deepEqual(
+      seen,
+      records.map((r) => r.headers['event-id']),
+      'every record, once, in the order sent',
+    );
 
-    const tooLarge = await producer.send('big', [{ key: 'k', value: Buffer.alloc(1_100_000) }]).then(() => undefined, (err: unknown) => err);
+    const tooLarge = await producer.send('big', [{ key: 'k', value: Buffer.alloc(1_100_000) }]).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     assert.ok(tooLarge instanceof AuditError);
     assert.match(tooLarge.message, /larger than the max message size/);
-    assert.equal(failureClass(tooLarge), 'record', 'the record\'s own fault: a runner dead-letters that one record');
+    assert.equal(failureClass(tooLarge), 'record', "the record's own fault: a runner dead-letters that one record");
   } finally {
     await producer.disconnect().catch(() => undefined);
     await broker.close();
@@ -104,10 +120,13 @@ test('producer: a send larger than the broker\'s message.max.bytes goes in reque
 
 test('chunkRecords: runs keep the order, stay under the limit unless a record alone is over it, and lose nothing (generated)', () => {
   let seed = 11;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   for (let round = 0; round < 200; round++) {
     const limit = 1_000 + Math.floor(rand() * 50_000);
-    const records = Array.from({ length: Math.floor(rand() * 300) }, (_, i) => ({ key: rand() < 0.5 ? `é${i}` : Buffer.from([i & 255]), value: rand() < 0.1 ? null : Buffer.alloc(Math.floor(rand() * limit * (rand() < 0.05 ? 2 : 0.3))) }));
+    const records = Array.from({ length: Math.floor(rand() * 300) }, (_, i) => ({
+      key: rand() < 0.5 ? `é${i}` : Buffer.from([i & 255]),
+      value: rand() < 0.1 ? null : Buffer.alloc(Math.floor(rand() * limit * (rand() < 0.05 ? 2 : 0.3))),
+    }));
     const chunks = chunkRecords(records, limit);
     assert.deepEqual(chunks.flat(), records);
     for (const c of chunks) {

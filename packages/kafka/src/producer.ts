@@ -124,7 +124,10 @@ export function createAuditProducer(kafka: Kafka, opts: AuditProducerOptions): A
   const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   const log = opts.logger.child({ component: 'producer' });
   const maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-  const recreated = opts.metrics?.counter('audit_kafka_producer_recreated_total', 'Idempotent producers replaced after a producer-state error (sequence, producer id, epoch)');
+  const recreated = opts.metrics?.counter(
+    'audit_kafka_producer_recreated_total',
+    'Idempotent producers replaced after a producer-state error (sequence, producer id, epoch)',
+  );
   let producer = make();
   let connected: Promise<void> | undefined;
   let closed = false;

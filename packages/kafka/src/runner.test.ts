@@ -10,11 +10,21 @@ import { alertCodec, deadLetterCodec, eventCodec, readSchemaFile, newId, type Au
 import { AuditError, createLogger, createMetrics } from '@jwt-audit/runtime';
 import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
-import { DEAD_LETTER_RATE_RULE, createKafkaClient, createAuditProducer, createConsumerRunner, createTransformStage, ensureTopics, fromKafkaError, type InputRecord } from './index.js';
+import {
+  DEAD_LETTER_RATE_RULE,
+  createKafkaClient,
+  createAuditProducer,
+  createConsumerRunner,
+  createTransformStage,
+  ensureTopics,
+  fromKafkaError,
+  type InputRecord,
+} from './index.js';
 import { DeadLetterRate } from './runner.js';
 import { until as waitFor } from '@jwt-audit/runtime/testing/wait';
 
-const codeError = (code: number) => (createRequire(import.meta.url)('kafkajs/src/protocol/error') as { createErrorFromCode(c: number): Error }).createErrorFromCode(code);
+const codeError = (code: number) =>
+  (createRequire(import.meta.url)('kafkajs/src/protocol/error') as { createErrorFromCode(c: number): Error }).createErrorFromCode(code);
 
 const logger = createLogger({ name: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 let broker: Awaited<ReturnType<typeof startBroker>>;
@@ -41,7 +51,15 @@ async function readAll(topic: string, expected: number): Promise<InputRecord[]> 
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ topic: t, partition, message }) => {
-      seen.push({ topic: t, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers as Record<string, Buffer>, timestamp: Number(message.timestamp) });
+      seen.push({
+        topic: t,
+        partition,
+        offset: message.offset,
+        key: message.key,
+        value: message.value,
+        headers: message.headers as Record<string, Buffer>,
+        timestamp: Number(message.timestamp),
+      });
     },
   });
   await waitFor(`${expected} records on ${topic}`, () => (seen.length >= expected ? true : undefined));
@@ -52,15 +70,28 @@ async function readAll(topic: string, expected: number): Promise<InputRecord[]> 
 test('transform stage: every event transformed once, keyed by subject; a poison record goes to the DLQ with its origin', async () => {
   const input = `t.in.${newId()}`;
   const output = `t.out.${newId()}`;
-  await ensureTopics(kafka, [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }, { topic: TOPICS.dlq, numPartitions: 1 }]);
+  await ensureTopics(kafka, [
+    { topic: input, numPartitions: 3 },
+    { topic: output, numPartitions: 3 },
+    { topic: TOPICS.dlq, numPartitions: 1 },
+  ]);
   const producer = createAuditProducer(kafka, { logger });
   await producer.connect();
   const events = Array.from({ length: 30 }, (_, i) => event(`user-${i % 5}`, i));
-  await producer.send(input, events.map((e) => ({ key: `sub:${e.actor.sub}`, ...eventCodec.encode(e) })));
+  await producer.send(
+    input,
+    events.map((e) => ({ key: `sub:${e.actor.sub}`, ...eventCodec.encode(e) })),
+  );
   await producer.send(input, [{ key: 'sub:user-0', value: Buffer.from('not avro at all') }]);
 
   const stage = createTransformStage({
-    kafka, groupId: `g-${newId()}`, stage: 'test-stage', inputTopic: input, outputTopic: output, logger, producer,
+    kafka,
+    groupId: `g-${newId()}`,
+    stage: 'test-stage',
+    inputTopic: input,
+    outputTopic: output,
+    logger,
+    producer,
     transform: (e) => ({ ...e, attributes: { ...e.attributes, seen: 'yes' } }),
   });
   await stage.start();
@@ -75,7 +106,10 @@ test('transform stage: every event transformed once, keyed by subject; a poison 
     }
     // one subject's events stay in order
     const forUser0 = decoded.filter((d) => d.e.actor.sub === 'user-0').map((d) => Number(d.e.attributes.n));
-    assert.deepEqual(forUser0, [...forUser0].sort((a, b) => a - b));
+    assert.deepEqual(
+      forUser0,
+      [...forUser0].sort((a, b) => a - b),
+    );
 
     const dlq = (await readAll(TOPICS.dlq, 1)).map((r) => deadLetterCodec.decode(r.value!, r.headers)).filter((d) => d.originTopic === input);
     assert.equal(dlq.length, 1);
@@ -92,13 +126,26 @@ test('transform stage: every event transformed once, keyed by subject; a poison 
 test('transform stage: an async transform is awaited, and its rejection dead-letters that record only', async () => {
   const input = `t.in.${newId()}`;
   const output = `t.out.${newId()}`;
-  await ensureTopics(kafka, [{ topic: input, numPartitions: 1 }, { topic: output, numPartitions: 1 }, { topic: TOPICS.dlq, numPartitions: 1 }]);
+  await ensureTopics(kafka, [
+    { topic: input, numPartitions: 1 },
+    { topic: output, numPartitions: 1 },
+    { topic: TOPICS.dlq, numPartitions: 1 },
+  ]);
   const producer = createAuditProducer(kafka, { logger });
   await producer.connect();
   const events = Array.from({ length: 6 }, (_, i) => event('user-async', i));
-  await producer.send(input, events.map((e) => ({ key: 'sub:user-async', ...eventCodec.encode(e) })));
+  await producer.send(
+    input,
+    events.map((e) => ({ key: 'sub:user-async', ...eventCodec.encode(e) })),
+  );
   const stage = createTransformStage({
-    kafka, groupId: `g-${newId()}`, stage: 'async-stage', inputTopic: input, outputTopic: output, logger, producer,
+    kafka,
+    groupId: `g-${newId()}`,
+    stage: 'async-stage',
+    inputTopic: input,
+    outputTopic: output,
+    logger,
+    producer,
     transform: async (e) => {
       await new Promise((r) => setTimeout(r, 1));
       if (e.attributes.n === '3') throw new AuditError('AUDIT_ERR_TEST', 'refused by the transform');
@@ -108,7 +155,10 @@ test('transform stage: an async transform is awaited, and its rejection dead-let
   await stage.start();
   try {
     const out = (await readAll(output, 5)).map((r) => eventCodec.decode(r.value!, r.headers));
-    assert.deepEqual(out.map((e) => e.attributes), ['0', '1', '2', '4', '5'].map((n) => ({ n, seen: 'async' })));
+    assert.deepEqual(
+      out.map((e) => e.attributes),
+      ['0', '1', '2', '4', '5'].map((n) => ({ n, seen: 'async' })),
+    );
     const dlq = (await readAll(TOPICS.dlq, 1)).map((r) => deadLetterCodec.decode(r.value!, r.headers)).filter((d) => d.originTopic === input);
     assert.equal(dlq.length, 1);
     assert.equal(dlq[0]!.code, 'AUDIT_ERR_TEST');
@@ -124,7 +174,10 @@ test('runner: a retriable sink failure is retried; offsets are committed only af
   await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
   const producer = createAuditProducer(kafka, { logger });
   await producer.connect();
-  await producer.send(topic, Array.from({ length: 10 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })));
+  await producer.send(
+    topic,
+    Array.from({ length: 10 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })),
+  );
   let failuresLeft = 2;
   const sunk: string[] = [];
   const admin = kafka.admin();
@@ -132,7 +185,13 @@ test('runner: a retriable sink failure is retried; offsets are committed only af
   const committed = async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset;
 
   const runner = createConsumerRunner({
-    kafka, groupId, topics: [topic], stage: 'sink', logger, producer, retry: { initialMs: 20, maxMs: 50 },
+    kafka,
+    groupId,
+    topics: [topic],
+    stage: 'sink',
+    logger,
+    producer,
+    retry: { initialMs: 20, maxMs: 50 },
     handler: async (records) => {
       if (failuresLeft > 0) {
         failuresLeft--;
@@ -161,10 +220,18 @@ test('runner: a batch failing for good is split; only the bad record is dead-let
   await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
   const producer = createAuditProducer(kafka, { logger });
   await producer.connect();
-  await producer.send(topic, ['a', 'b', 'poison', 'c'].map((v) => ({ key: null, value: Buffer.from(v) })));
+  await producer.send(
+    topic,
+    ['a', 'b', 'poison', 'c'].map((v) => ({ key: null, value: Buffer.from(v) })),
+  );
   const sunk: string[] = [];
   const runner = createConsumerRunner({
-    kafka, groupId: `g-${newId()}`, topics: [topic], stage: 'splitter', logger, producer,
+    kafka,
+    groupId: `g-${newId()}`,
+    topics: [topic],
+    stage: 'splitter',
+    logger,
+    producer,
     handler: async (records) => {
       if (records.some((r) => r.value!.toString() === 'poison')) throw new AuditError('AUDIT_ERR_MAPPING', 'cannot map poison');
       sunk.push(...records.map((r) => r.value!.toString()));
@@ -194,13 +261,24 @@ test('runner: a commit refused because the session expired (unknown member) rejo
   await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
   const producer = createAuditProducer(kafka, { logger });
   await producer.connect();
-  await producer.send(topic, Array.from({ length: 20 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })));
+  await producer.send(
+    topic,
+    Array.from({ length: 20 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })),
+  );
   const sunk: string[] = [];
   let stalled = false;
   const crashes: unknown[] = [];
   const metrics = createMetrics({ defaultMetrics: false });
   const runner = createConsumerRunner({
-    kafka, groupId, topics: [topic], stage: 'rejoin', logger, producer, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000, metrics,
+    kafka,
+    groupId,
+    topics: [topic],
+    stage: 'rejoin',
+    logger,
+    producer,
+    sessionTimeoutMs: 6_000,
+    heartbeatIntervalMs: 1_000,
+    metrics,
     onFailure: (err) => crashes.push(err),
     handler: async (records) => {
       if (!stalled) {
@@ -216,7 +294,11 @@ test('runner: a commit refused because the session expired (unknown member) rejo
   await admin.connect();
   await runner.start();
   try {
-    await waitFor('the batch redone and committed', async () => ((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset === '20' ? true : undefined), 45_000);
+    await waitFor(
+      'the batch redone and committed',
+      async () => ((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset === '20' ? true : undefined),
+      45_000,
+    );
     assert.deepEqual(new Set(sunk), new Set(Array.from({ length: 20 }, (_, i) => String(i))), 'every record sunk');
     assert.ok(sunk.length > 20, `the uncommitted batch was delivered again after the rejoin (${sunk.length} records sunk)`);
     assert.deepEqual(crashes, [], 'the consumer was never given up');
@@ -232,13 +314,30 @@ test('runner: a commit refused because the session expired (unknown member) rejo
 
 test('runner: a dead-letter rate above the threshold turns health unhealthy, and it recovers when the rate falls', async () => {
   const topic = `t.dlrate.${newId()}`;
-  await ensureTopics(kafka, [{ topic, numPartitions: 1 }, { topic: TOPICS.dlq, numPartitions: 1 }, { topic: TOPICS.alerts, numPartitions: 1 }]);
+  await ensureTopics(kafka, [
+    { topic, numPartitions: 1 },
+    { topic: TOPICS.dlq, numPartitions: 1 },
+    { topic: TOPICS.alerts, numPartitions: 1 },
+  ]);
   const producer = createAuditProducer(kafka, { logger });
   await producer.connect();
-  await producer.send(topic, Array.from({ length: 30 }, (_, i) => ({ key: 'k', value: Buffer.from(i % 3 === 0 ? 'ok' : 'poison') })));
+  await producer.send(
+    topic,
+    Array.from({ length: 30 }, (_, i) => ({ key: 'k', value: Buffer.from(i % 3 === 0 ? 'ok' : 'poison') })),
+  );
   const runner = createConsumerRunner({
-    kafka, groupId: `g-${newId()}`, topics: [topic], stage: 'dlrate', logger, producer, deadLetterAlert: { ratio: 0.05, windowMs: 3_000, minCount: 5 },
-    handler: async (records) => ({ deadLetters: records.filter((r) => r.value!.toString() === 'poison').map((record) => ({ record, error: new AuditError('AUDIT_ERR_TEST_POISON', 'poison') })) }),
+    kafka,
+    groupId: `g-${newId()}`,
+    topics: [topic],
+    stage: 'dlrate',
+    logger,
+    producer,
+    deadLetterAlert: { ratio: 0.05, windowMs: 3_000, minCount: 5 },
+    handler: async (records) => ({
+      deadLetters: records
+        .filter((r) => r.value!.toString() === 'poison')
+        .map((record) => ({ record, error: new AuditError('AUDIT_ERR_TEST_POISON', 'poison') })),
+    }),
   });
   await runner.start();
   try {
@@ -267,10 +366,16 @@ test('runner: a dead-letter rate above the threshold turns health unhealthy, and
 test('runner: a batch failing for a reason that is not the record (sink down, a non-retriable Kafka error) is held and retried, never dead-lettered', async () => {
   const topic = `t.hold.${newId()}`;
   const groupId = `g-${newId()}`;
-  await ensureTopics(kafka, [{ topic, numPartitions: 1 }, { topic: TOPICS.dlq, numPartitions: 1 }]);
+  await ensureTopics(kafka, [
+    { topic, numPartitions: 1 },
+    { topic: TOPICS.dlq, numPartitions: 1 },
+  ]);
   const producer = createAuditProducer(kafka, { logger });
   await producer.connect();
-  await producer.send(topic, Array.from({ length: 6 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })));
+  await producer.send(
+    topic,
+    Array.from({ length: 6 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })),
+  );
   const { KafkaJSNonRetriableError } = kafkajs;
   // what the masker met (issue #28): a sequence error, an unreachable broker, then a fatal one
   const failures = [
@@ -281,7 +386,14 @@ test('runner: a batch failing for a reason that is not the record (sink down, a 
   const sunk: string[] = [];
   const metrics = createMetrics({ defaultMetrics: false });
   const runner = createConsumerRunner({
-    kafka, groupId, topics: [topic], stage: 'hold', logger, producer, retry: { initialMs: 20, maxMs: 200 }, metrics,
+    kafka,
+    groupId,
+    topics: [topic],
+    stage: 'hold',
+    logger,
+    producer,
+    retry: { initialMs: 20, maxMs: 200 },
+    metrics,
     handler: async (records) => {
       const f = failures.shift();
       if (f) throw f;
@@ -308,7 +420,7 @@ test('runner: a batch failing for a reason that is not the record (sink down, a 
 
 test('dead-letter rate: generated sequences agree with counting every record of the window', () => {
   let seed = 7;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let run = 0; run < 200; run++) {
     const windowMs = 1_000 * (1 + Math.floor(random() * 10));
     const ratio = [0, 0.01, 0.1, 0.5][Math.floor(random() * 4)]!;

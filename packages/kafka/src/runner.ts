@@ -150,12 +150,18 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   const recordsTotal = m?.counter(`audit_${stageLabel}_records_total`, 'Records consumed, by outcome', ['outcome'] as const);
   const retriesTotal = m?.counter(`audit_${stageLabel}_retries_total`, 'Batch attempts that failed with a retriable error');
   const batchSeconds = m?.histogram(`audit_${stageLabel}_batch_duration_seconds`, 'Time to process and commit one batch');
-  const rejoinsTotal = m?.counter(`audit_${stageLabel}_rejoins_total`, 'Batches abandoned uncommitted because the group moved on (rebalance, unknown member, coordinator moved)');
+  const rejoinsTotal = m?.counter(
+    `audit_${stageLabel}_rejoins_total`,
+    'Batches abandoned uncommitted because the group moved on (rebalance, unknown member, coordinator moved)',
+  );
   const dlqAlert = m?.gauge(`audit_${stageLabel}_dead_letter_alert`, '1 while the dead-letter rate is above its threshold (health unhealthy)');
   const dlRatio = opts.deadLetterAlert?.ratio ?? 0.01;
   const dlWindowMs = opts.deadLetterAlert?.windowMs ?? 60_000;
   const dlRate = new DeadLetterRate(dlWindowMs, dlRatio, opts.deadLetterAlert?.minCount ?? 10);
-  const alertsRaised = m?.counter(`audit_${stageLabel}_dead_letter_alerts_total`, `Alerts (rule ${DEAD_LETTER_RATE_RULE}) produced to audit.alerts.v1 when the dead-letter rate passed its threshold`);
+  const alertsRaised = m?.counter(
+    `audit_${stageLabel}_dead_letter_alerts_total`,
+    `Alerts (rule ${DEAD_LETTER_RATE_RULE}) produced to audit.alerts.v1 when the dead-letter rate passed its threshold`,
+  );
   let alerting = false;
   let lastLetters: { topic: string; partition: number; ids: string[] } | undefined;
 
@@ -231,7 +237,10 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     } catch (err) {
       if (!(err instanceof Rejoin)) throw err;
       rejoinsTotal?.inc();
-      log.warn({ topic: payload.batch.topic, partition: payload.batch.partition, err: (err.kafkaError as Error)?.message }, 'the group moved on: batch left uncommitted, rejoining');
+      log.warn(
+        { topic: payload.batch.topic, partition: payload.batch.partition, err: (err.kafkaError as Error)?.message },
+        'the group moved on: batch left uncommitted, rejoining',
+      );
       throw err.kafkaError;
     }
   }
@@ -279,7 +288,17 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     const raised = noteDeadLetters(records.length, dead.length);
     if (raised) {
       // raised by this batch: on audit.alerts.v1 before the batch commits, so it is never lost
-      const alert = deadLetterAlertRecord({ stage: opts.stage, groupId: opts.groupId, topic: batch.topic, partition: batch.partition, deadLettered: raised.dead, records: raised.total, ratio: dlRatio, windowMs: dlWindowMs, evidence: lastLetters?.ids ?? [] });
+      const alert = deadLetterAlertRecord({
+        stage: opts.stage,
+        groupId: opts.groupId,
+        topic: batch.topic,
+        partition: batch.partition,
+        deadLettered: raised.dead,
+        records: raised.total,
+        ratio: dlRatio,
+        windowMs: dlWindowMs,
+        evidence: lastLetters?.ids ?? [],
+      });
       const sentAlert = await withRetry('alert', payload, () => opts.producer.send(ALERTS_TOPIC, [alert]));
       if (sentAlert === ABORTED) return;
       alertsRaised?.inc();
@@ -313,32 +332,52 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     const last = records[records.length - 1]!.offset;
     const next = (BigInt(last) + 1n).toString();
     const attempt = (split: boolean) =>
-      withRetry('transaction', payload, () =>
-        opts.producer.transaction!(async (tx) => {
-          const dead = split ? await handleEachInTransaction(records, ctx) : ((await opts.handler(records, ctx))?.deadLetters ?? []);
-          let ids: string[] = [];
-          if (dead.length > 0) {
-            ids = dead.map(() => newId());
-            await opts.producer.send(DLQ_TOPIC, dead.map((d, i) => deadLetterRecord(opts.stage, d.record, d.error, Date.now(), ids[i])));
-          }
-          // counted once per attempt: an aborted attempt that dead-lettered counts its letters again
-          const raised = noteDeadLetters(records.length, dead.length);
-          if (raised) {
-            const alert = deadLetterAlertRecord({ stage: opts.stage, groupId: opts.groupId, topic: batch.topic, partition: batch.partition, deadLettered: raised.dead, records: raised.total, ratio: dlRatio, windowMs: dlWindowMs, evidence: ids.length > 0 ? ids : (lastLetters?.ids ?? []) });
-            await opts.producer.send(ALERTS_TOPIC, [alert]);
-          }
-          // The group moved the partition to another member, which reads from the committed offset: abort, do not commit twice.
-          if (payload.isStale()) throw new Rejoin(KAFKA_ERRORS.AUDIT_ERR_KAFKA_REBALANCE.create('partition reassigned during the transaction'));
-          await tx.sendOffsets(opts.groupId, batch.topic, batch.partition, next);
-          return { dead, ids, raised: raised !== undefined };
-        }),
-      !split);
+      withRetry(
+        'transaction',
+        payload,
+        () =>
+          opts.producer.transaction!(async (tx) => {
+            const dead = split ? await handleEachInTransaction(records, ctx) : ((await opts.handler(records, ctx))?.deadLetters ?? []);
+            let ids: string[] = [];
+            if (dead.length > 0) {
+              ids = dead.map(() => newId());
+              await opts.producer.send(
+                DLQ_TOPIC,
+                dead.map((d, i) => deadLetterRecord(opts.stage, d.record, d.error, Date.now(), ids[i])),
+              );
+            }
+            // counted once per attempt: an aborted attempt that dead-lettered counts its letters again
+            const raised = noteDeadLetters(records.length, dead.length);
+            if (raised) {
+              const alert = deadLetterAlertRecord({
+                stage: opts.stage,
+                groupId: opts.groupId,
+                topic: batch.topic,
+                partition: batch.partition,
+                deadLettered: raised.dead,
+                records: raised.total,
+                ratio: dlRatio,
+                windowMs: dlWindowMs,
+                evidence: ids.length > 0 ? ids : (lastLetters?.ids ?? []),
+              });
+              await opts.producer.send(ALERTS_TOPIC, [alert]);
+            }
+            // The group moved the partition to another member, which reads from the committed offset: abort, do not commit twice.
+            if (payload.isStale()) throw new Rejoin(KAFKA_ERRORS.AUDIT_ERR_KAFKA_REBALANCE.create('partition reassigned during the transaction'));
+            await tx.sendOffsets(opts.groupId, batch.topic, batch.partition, next);
+            return { dead, ids, raised: raised !== undefined };
+          }),
+        !split,
+      );
     let result: Awaited<ReturnType<typeof attempt>>;
     try {
       result = await attempt(false);
     } catch (err) {
       if (err instanceof Rejoin) throw err;
-      batchLog.warn({ err: { code: toAuditError(err).code, message: (err as Error).message } }, 'batch failed for a record: transaction aborted, redoing its records one by one');
+      batchLog.warn(
+        { err: { code: toAuditError(err).code, message: (err as Error).message } },
+        'batch failed for a record: transaction aborted, redoing its records one by one',
+      );
       result = await attempt(true);
     }
     if (result === ABORTED) return; // stopping or rebalanced: aborted, redelivered from the committed offset

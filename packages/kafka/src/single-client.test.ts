@@ -32,7 +32,10 @@ test('no workspace but packages/kafka (and the embedded broker it is tested agai
       return [];
     }
   });
-  assert.ok(places.some((f) => f.endsWith(path.join('services', 'interceptor', 'src', 'service.ts'))), 'the scan reaches the services');
+  assert.ok(
+    places.some((f) => f.endsWith(path.join('services', 'interceptor', 'src', 'service.ts'))),
+    'the scan reaches the services',
+  );
   const offenders: string[] = [];
   for (const file of places) {
     if (allowed.some((a) => file.startsWith(a))) continue;

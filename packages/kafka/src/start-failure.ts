@@ -8,14 +8,20 @@ import { explainKafkaError } from './errors.js';
 export async function explainStartFailure(err: unknown, conns: { kafka?: KafkaConnectionConfig; elasticsearch?: EsConnectionConfig }): Promise<unknown> {
   let hasEs = false;
   for (let e: unknown = err, d = 0; e && typeof e === 'object' && d < 8; e = (e as { cause?: unknown }).cause, d++) if (isEsClientError(e)) hasEs = true;
-  return (hasEs && conns.elasticsearch ? await explainEsError(err, conns.elasticsearch) : undefined) ?? (!hasEs && conns.kafka ? await explainKafkaError(err, conns.kafka).catch(() => undefined) : undefined);
+  return (
+    (hasEs && conns.elasticsearch ? await explainEsError(err, conns.elasticsearch) : undefined) ??
+    (!hasEs && conns.kafka ? await explainKafkaError(err, conns.kafka).catch(() => undefined) : undefined)
+  );
 }
 
 /**
  * What runService reports of a start failure and exits with: the explained error, and 2
  * (EXIT_CODES.settingsRefused) when a setting was refused, else 1 (tested in-process).
  */
-export async function startFailure(err: unknown, conns: { kafka?: KafkaConnectionConfig; elasticsearch?: EsConnectionConfig }): Promise<{ code: string | undefined; message: string; exitCode: number }> {
+export async function startFailure(
+  err: unknown,
+  conns: { kafka?: KafkaConnectionConfig; elasticsearch?: EsConnectionConfig },
+): Promise<{ code: string | undefined; message: string; exitCode: number }> {
   const explained = await explainStartFailure(err, conns);
   const e = (explained ?? err) as { code?: string; message?: string };
   const refused = isSettingsRefused(explained ?? err);

@@ -50,7 +50,11 @@ export function superviseConsumer(opts: SupervisedConsumerOptions): SupervisedCo
   const kafkaState = dependencyLog(opts.logger, 'kafka');
   const label = opts.stage.replace(/[^a-zA-Z0-9_]/g, '_');
   const restarts = opts.metrics?.counter(`audit_${label}_consumer_restarts_total`, 'Consumers re-created after kafkajs stopped one without restarting it');
-  const policy = retryPolicy(RETRY_POLICIES.consumerRelaunch, { initialMs: opts.restart?.initialMs, maxMs: opts.restart?.maxMs, attempts: opts.restart?.maxAttempts });
+  const policy = retryPolicy(RETRY_POLICIES.consumerRelaunch, {
+    initialMs: opts.restart?.initialMs,
+    maxMs: opts.restart?.maxMs,
+    attempts: opts.restart?.maxAttempts,
+  });
   const maxAttempts = policy.attempts;
   let consumer: Consumer | undefined;
   let state: SupervisedState = 'idle';

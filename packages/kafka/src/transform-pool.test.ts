@@ -16,7 +16,15 @@ const example = readSchemaFile('examples/http.exchange.json') as AuditEvent;
 function record(i: number, test = 'ok'): InputRecord {
   const e: AuditEvent = { ...example, id: newId(), actor: { ...example.actor, sub: `s${i % 3}` }, attributes: { n: String(i), test } };
   const { value, headers } = eventCodec.encode(e);
-  return { topic: 'audit.raw.v1', partition: i % 3, offset: String(100 + i), key: Buffer.from(partitionKey(e)), value, headers, timestamp: 1_700_000_000_000 + i };
+  return {
+    topic: 'audit.raw.v1',
+    partition: i % 3,
+    offset: String(100 + i),
+    key: Buffer.from(partitionKey(e)),
+    value,
+    headers,
+    timestamp: 1_700_000_000_000 + i,
+  };
 }
 
 const ok = (r: PoolResult) => {
@@ -38,7 +46,10 @@ test('transform threads: every record decoded, transformed and encoded in order,
     assert.equal(results.length, 300);
     results.forEach((r, i) => {
       if (i === 17) {
-        assert.ok(!r.ok && r.error instanceof AuditError && r.error.code === 'AUDIT_ERR_TEST_POISON' && !r.error.retriable, 'a refused event is a non-retriable error for that record only');
+        assert.ok(
+          !r.ok && r.error instanceof AuditError && r.error.code === 'AUDIT_ERR_TEST_POISON' && !r.error.retriable,
+          'a refused event is a non-retriable error for that record only',
+        );
         return;
       }
       if (i === 42 || i === 43) {
@@ -67,7 +78,10 @@ test('transform threads: a thread that dies fails its batch as retriable and is 
     await assert.rejects(pool.run(batch), (err: unknown) => err instanceof AuditError && err.retriable && err.code === 'AUDIT_ERR_TRANSFORM_THREAD');
     // the runner retries the same batch: a new thread takes it (the marker makes the crash happen once)
     const again = await pool.run(batch);
-    assert.deepEqual(again.map((r) => r.ok), [true, true, true]);
+    assert.deepEqual(
+      again.map((r) => r.ok),
+      [true, true, true],
+    );
   } finally {
     await pool.close();
     rmSync(dir, { recursive: true, force: true });

@@ -165,7 +165,17 @@ export class TransformPool {
       }),
     );
     const first = records[0];
-    const batch: WireBatch = { id: this.nextId++, topic: first?.topic ?? '', partition: first?.partition ?? 0, offsets: records.map((r) => r.offset), timestamps: records.map((r) => r.timestamp), blob, spans, headerSets, headerIndex };
+    const batch: WireBatch = {
+      id: this.nextId++,
+      topic: first?.topic ?? '',
+      partition: first?.partition ?? 0,
+      offsets: records.map((r) => r.offset),
+      timestamps: records.map((r) => r.timestamp),
+      blob,
+      spans,
+      headerSets,
+      headerIndex,
+    };
     const reply = await new Promise<WireResults>((resolve, reject) => {
       slot.pending.set(batch.id, { resolve, reject });
       slot.worker.ref();
@@ -174,7 +184,13 @@ export class TransformPool {
     return records.map((_, i): PoolResult => {
       const e = reply.errors[i];
       if (e) return { ok: false, error: new AuditError(e.code, e.message, { retriable: e.retriable }) };
-      return { ok: true, key: reply.keys[i]!, value: unpack(reply.blob, reply.spans, i)!, headers: reply.headerSets[reply.headerIndex[i]!]!, notes: reply.notes[i] };
+      return {
+        ok: true,
+        key: reply.keys[i]!,
+        value: unpack(reply.blob, reply.spans, i)!,
+        headers: reply.headerSets[reply.headerIndex[i]!]!,
+        notes: reply.notes[i],
+      };
     });
   }
 
@@ -222,9 +238,12 @@ export class TransformPool {
     // Held (ref) only while it starts or has batches in flight: a stage abandoned without stop()
     // must not keep the process alive. Set after the listeners, since attaching one refs again.
     worker.ref();
-    ready.then(() => {
-      if (pending.size === 0) worker.unref();
-    }, () => undefined);
+    ready.then(
+      () => {
+        if (pending.size === 0) worker.unref();
+      },
+      () => undefined,
+    );
     this.slots[i] = slot;
     return slot;
   }

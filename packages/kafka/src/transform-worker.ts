@@ -26,7 +26,15 @@ async function handle(t: OffloadedTransform, m: WireBatch): Promise<WireResults>
   const errors: WireResults['errors'] = {};
   const none: Record<string, string> = {};
   for (let i = 0; i < n; i++) {
-    const record: InputRecord = { topic: m.topic, partition: m.partition, offset: m.offsets[i]!, timestamp: m.timestamps[i]!, key: unpack(m.blob, m.spans, 2 * i), value: unpack(m.blob, m.spans, 2 * i + 1), headers: m.headerSets[m.headerIndex[i]!]! };
+    const record: InputRecord = {
+      topic: m.topic,
+      partition: m.partition,
+      offset: m.offsets[i]!,
+      timestamp: m.timestamps[i]!,
+      key: unpack(m.blob, m.spans, 2 * i),
+      value: unpack(m.blob, m.spans, 2 * i + 1),
+      headers: m.headerSets[m.headerIndex[i]!]!,
+    };
     const pending = transformRecord(t.transform, record);
     let r = isPromise(pending) ? await pending : pending;
     let note: unknown;
@@ -59,7 +67,9 @@ try {
   const mod = (await import(spec.module)) as { createTransform(data: unknown): OffloadedTransform | Promise<OffloadedTransform> };
   const transform = await mod.createTransform(spec.data);
   port.on('message', (m: WireBatch) => {
-    void handle(transform, m).then((r) => port.postMessage(r, [r.blob.buffer as ArrayBuffer, r.spans.buffer as ArrayBuffer, r.headerIndex.buffer as ArrayBuffer]));
+    void handle(transform, m).then((r) =>
+      port.postMessage(r, [r.blob.buffer as ArrayBuffer, r.spans.buffer as ArrayBuffer, r.headerIndex.buffer as ArrayBuffer]),
+    );
   });
   port.postMessage({ ready: true });
 } catch (err) {

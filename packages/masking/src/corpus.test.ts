@@ -20,9 +20,14 @@ export const PLACEMENTS: Record<string, (e: AuditEvent, v: string) => void> = {
   'request header': (e, v) => void (e.http!.request.headers['x-debug'] = v),
   'query parameter': (e, v) => void (e.http!.request.query = `page=2&q=${encodeURIComponent(v)}`),
   'nested JSON': (e, v) => void (e.http!.request.body = body('application/json', JSON.stringify({ order: { items: [{ note: v }] } }))),
-  'JSON cut by the cap': (e, v) => void (e.http!.request.body = { ...body('application/json', JSON.stringify({ a: [{ b: { note: `${v} and more` } }] }).slice(0, -8)), truncated: true }),
+  'JSON cut by the cap': (e, v) =>
+    void (e.http!.request.body = { ...body('application/json', JSON.stringify({ a: [{ b: { note: `${v} and more` } }] }).slice(0, -8)), truncated: true }),
   'form body': (e, v) => void (e.http!.request.body = body('application/x-www-form-urlencoded', `user=bob&comment=${encodeURIComponent(v)}`)),
-  multipart: (e, v) => void (e.http!.request.body = body('multipart/form-data; boundary=zz', `preamble\r\n--zz\r\nContent-Disposition: form-data; name="comment"\r\n\r\n${v}\r\n--zz--\r\n`)),
+  multipart: (e, v) =>
+    void (e.http!.request.body = body(
+      'multipart/form-data; boundary=zz',
+      `preamble\r\n--zz\r\nContent-Disposition: form-data; name="comment"\r\n\r\n${v}\r\n--zz--\r\n`,
+    )),
   'text body': (e, v) => void (e.http!.request.body = body('text/plain; charset=utf-8', `log line: ${v} end`)),
   'response body': (e, v) => void (e.http!.response!.body = body('application/json', JSON.stringify({ result: v }))),
   'response header': (e, v) => void (e.http!.response!.headers['x-upstream-debug'] = v),
@@ -44,7 +49,12 @@ export const forms = (s: string): Record<string, string> => ({
 const stored = (e: AuditEvent) => `${JSON.stringify(e)}\n${eventCodec.encode(e).value.toString('latin1')}`;
 
 const lint = async (content: string) =>
-  (await lintSource({ source: { filePath: '/stored.txt', content, ext: '.txt', contentType: 'text' }, options: { config: { rules: [{ id: '@secretlint/secretlint-rule-preset-recommend', rule: recommended }] }, maskSecrets: true } })).messages;
+  (
+    await lintSource({
+      source: { filePath: '/stored.txt', content, ext: '.txt', contentType: 'text' },
+      options: { config: { rules: [{ id: '@secretlint/secretlint-rule-preset-recommend', rule: recommended }] }, maskSecrets: true },
+    })
+  ).messages;
 
 test(`corpus: ${CANARY_CORPUS.length} kinds x ${Object.keys(PLACEMENTS).length} placements, masked output scanned in 4 forms: nothing left`, () => {
   assert.ok(CANARY_CORPUS.length >= 60);
@@ -54,7 +64,8 @@ test(`corpus: ${CANARY_CORPUS.length} kinds x ${Object.keys(PLACEMENTS).length} 
       const e = canaryEvent();
       plant(e, c.plant);
       const out = stored(masker.mask(e));
-      for (const secret of c.secrets) for (const [form, f] of Object.entries(forms(secret))) if (out.includes(f)) hits.push(`${c.kind} in ${placement}, found ${form}`);
+      for (const secret of c.secrets)
+        for (const [form, f] of Object.entries(forms(secret))) if (out.includes(f)) hits.push(`${c.kind} in ${placement}, found ${form}`);
     }
   }
   assert.deepEqual(hits, []);
@@ -74,5 +85,8 @@ test('corpus: secretlint (recommended preset 13.1.0) as the oracle: what it find
     }
   }
   const found = await lint(outputs.join('\n'));
-  assert.deepEqual(found.map((m) => `${m.ruleId}: ${m.message}`), []);
+  assert.deepEqual(
+    found.map((m) => `${m.ruleId}: ${m.message}`),
+    [],
+  );
 });

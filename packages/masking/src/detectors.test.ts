@@ -13,13 +13,23 @@ const cases: [string, string, string, string][] = [
   ['jwt', 'tok eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.sig_nature-x end', 'eyJzdWIiOiIxMjMifQ', 'eyJ alone is not a token'],
   ['bearer-token', 'sent Bearer abcdef123456.xyz', 'abcdef123456.xyz', 'the bearer of bad news'],
   ['aws-access-key', 'id AKIAIOSFODNN7EXAMPLE here', 'AKIAIOSFODNN7EXAMPLE', 'AKIA short'],
-  ['aws-secret-key', 'the aws secret access key is wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY for prod', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'plain 40 chars wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY without context'],
+  [
+    'aws-secret-key',
+    'the aws secret access key is wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY for prod',
+    'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    'plain 40 chars wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY without context',
+  ],
   ['gcp-api-key', 'k=AIzaSyA-1234567890abcdefghijklmnopqrstu', 'AIzaSyA-1234567890abcdefghijklmnopqrstu', 'AIza too short'],
   ['azure-storage-key', `AccountKey=${'A'.repeat(86)}==;`, 'A'.repeat(86), 'AccountName=devstoreaccount1;'],
   ['azure-storage-key', 'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=c2hvcnRrZXk=;EndpointSuffix=core.windows.net', 'c2hvcnRrZXk=', 'AccountKey='],
   ['npm-token', `ci publishes with npm_${'aB3'.repeat(12)} nightly`, `npm_${'aB3'.repeat(12)}`, 'npm_short'],
   ['gitlab-token', `glpat-${'x1Y2'.repeat(5)}`, `glpat-${'x1Y2'.repeat(5)}`, 'glpat-short'],
-  ['jwe', 'eyJhbGciOiJSU0EtT0FFUCJ9.OKOawDo13gRp2ojaHV7LFpZcgV7T6DVZKTyKOMTYUmKoTCVJRgckCL9kiMT03JGeipsEdY3mx_etLbbWSrFr05kLzcSr4qKAq7YN7e9jvQRb.48V1_ALb6US04U3b.5eym8TW_c8SuK0ltJ3rpYIzOeDQz7TALvtu6UG9oMo4vpzs9tX_EFShS8iB7j6jiSdiwkIr3ajwQzaBtQD_A.XFBoMYUZodetZdvTiFvSkQ', 'OKOawDo13gRp2ojaHV7', 'eyJhbGciOiJSU0EtT0FFUCJ9 alone'],
+  [
+    'jwe',
+    'eyJhbGciOiJSU0EtT0FFUCJ9.OKOawDo13gRp2ojaHV7LFpZcgV7T6DVZKTyKOMTYUmKoTCVJRgckCL9kiMT03JGeipsEdY3mx_etLbbWSrFr05kLzcSr4qKAq7YN7e9jvQRb.48V1_ALb6US04U3b.5eym8TW_c8SuK0ltJ3rpYIzOeDQz7TALvtu6UG9oMo4vpzs9tX_EFShS8iB7j6jiSdiwkIr3ajwQzaBtQD_A.XFBoMYUZodetZdvTiFvSkQ',
+    'OKOawDo13gRp2ojaHV7',
+    'eyJhbGciOiJSU0EtT0FFUCJ9 alone',
+  ],
   ['github-token', `ghp_${'a1'.repeat(18)}`, `ghp_${'a1'.repeat(18)}`, 'ghp_short'],
   ['slack-token', 'xoxb-123456789012-abcdef', 'xoxb-123456789012-abcdef', 'xox nothing'],
   ['stripe-key', 'sk_live_abcdefghijklmnop1234', 'sk_live_abcdefghijklmnop1234', 'sk_live_short'],
@@ -35,7 +45,10 @@ for (const [name, text, secret, clean] of cases) {
   test(`detector ${name}: finds the value in free text and leaves look-alikes alone`, () => {
     const hit = masker.maskText(text);
     assert.ok(!hit.text.includes(secret), `${name} left ${secret} in ${hit.text}`);
-    assert.ok(hit.rules.some((r) => r.startsWith(`detector:${name}:`)), `${name} itself found it: rules ${hit.rules.join(',')}`);
+    assert.ok(
+      hit.rules.some((r) => r.startsWith(`detector:${name}:`)),
+      `${name} itself found it: rules ${hit.rules.join(',')}`,
+    );
     const miss = masker.maskText(clean);
     assert.equal(miss.text, clean, `${name} changed ${clean}`);
   });
@@ -85,7 +98,17 @@ test('detector needs hold for every text a detector matches, down to the shortes
   const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
   for (const s of [...samples]) {
     for (let v = 0; v < 4; v++) {
-      const chars = [...s].map((c) => (rand(4) === 0 ? (/\d/.test(c) ? String(rand(10)) : /[a-z]/.test(c) ? 'abcdefghijklmnopqrstuvwxyz'[rand(26)]! : /[A-Z]/.test(c) ? 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[rand(26)]! : c) : c));
+      const chars = [...s].map((c) =>
+        rand(4) === 0
+          ? /\d/.test(c)
+            ? String(rand(10))
+            : /[a-z]/.test(c)
+              ? 'abcdefghijklmnopqrstuvwxyz'[rand(26)]!
+              : /[A-Z]/.test(c)
+                ? 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[rand(26)]!
+                : c
+          : c,
+      );
       samples.push(chars.join(''), s.slice(rand(s.length)), s.slice(0, s.length - rand(s.length)));
     }
   }
@@ -123,7 +146,15 @@ test('detector needs hold for every text a detector matches, down to the shortes
 
 test('the features of a text only grow with the text around it (what makes checking needs on a match enough)', () => {
   const samples = [...CANARY_CORPUS.map((c) => c.plant), ...cases.map((c) => c[1])];
-  const grows = (a: Features, b: Features) => b.digits >= a.digits && b.upperOrDigit >= a.upperOrDigit && b.run >= a.run && (!a.at || b.at) && (!a.eq || b.eq) && (!a.colon || b.colon) && (!a.percent || b.percent) && (!a.space || b.space);
+  const grows = (a: Features, b: Features) =>
+    b.digits >= a.digits &&
+    b.upperOrDigit >= a.upperOrDigit &&
+    b.run >= a.run &&
+    (!a.at || b.at) &&
+    (!a.eq || b.eq) &&
+    (!a.colon || b.colon) &&
+    (!a.percent || b.percent) &&
+    (!a.space || b.space);
   for (const s of samples) {
     for (let cut = 0; cut < s.length; cut += 3) {
       const inner = { ...scanFeatures(s.slice(cut, cut + 40)) };

@@ -74,7 +74,15 @@ export function compileNeeds(needs: Needs[]): CompiledNeeds {
   needs.forEach((n, i) => rows.set([n.run ?? 0, n.digits ?? 0, n.upperOrDigit ?? 0, n.at ? 1 : 0, n.eq ? 1 : 0, n.colon ? 1 : 0, n.space ? 1 : 0], i * WIDTH));
   const one = (f: Features, i: number): boolean => {
     const o = i * WIDTH;
-    return f.run >= rows[o]! && f.digits >= rows[o + 1]! && f.upperOrDigit >= rows[o + 2]! && (rows[o + 3] === 0 || f.at) && (rows[o + 4] === 0 || f.eq) && (rows[o + 5] === 0 || f.colon) && (rows[o + 6] === 0 || f.space);
+    return (
+      f.run >= rows[o]! &&
+      f.digits >= rows[o + 1]! &&
+      f.upperOrDigit >= rows[o + 2]! &&
+      (rows[o + 3] === 0 || f.at) &&
+      (rows[o + 4] === 0 || f.eq) &&
+      (rows[o + 5] === 0 || f.colon) &&
+      (rows[o + 6] === 0 || f.space)
+    );
   };
   return {
     one,
@@ -183,42 +191,111 @@ function ssnValid(s: string): boolean {
 export const DETECTORS: Detector[] = [
   // every PEM or OpenSSH private key kind (RSA, EC, DSA, OPENSSH, ENCRYPTED, PGP ... BLOCK); a block
   // cut by the capture cap (no END line) is masked to the end of the text
-  { name: 'private-key', pattern: /-----BEGIN (?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?-----|$)/g, needs: { space: true, run: 10, upperOrDigit: 15 }, hint: has('PRIVATE KEY') },
+  {
+    name: 'private-key',
+    pattern: /-----BEGIN (?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?-----|$)/g,
+    needs: { space: true, run: 10, upperOrDigit: 15 },
+    hint: has('PRIVATE KEY'),
+  },
   // JWE (five segments) before JWS (three): the JWS pattern would take the first three of five
-  { name: 'jwe', pattern: /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, needs: { run: 36 }, hint: has('eyJ') },
+  {
+    name: 'jwe',
+    pattern: /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g,
+    needs: { run: 36 },
+    hint: has('eyJ'),
+  },
   { name: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, needs: { run: 18 }, hint: has('eyJ') },
-  { name: 'bearer-token', pattern: /\b(?:Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=-]{8,}/gi, needs: { space: true, run: 8 }, hint: hasI(/bearer|basic|token|digest/i) },
-  { name: 'aws-access-key', pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|A3T[A-Z0-9])[0-9A-Z]{16}\b/g, needs: { run: 20, upperOrDigit: 20 }, hint: hasI(/A(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA|IPA|3T)/) },
+  {
+    name: 'bearer-token',
+    pattern: /\b(?:Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
+    needs: { space: true, run: 8 },
+    hint: hasI(/bearer|basic|token|digest/i),
+  },
+  {
+    name: 'aws-access-key',
+    pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|A3T[A-Z0-9])[0-9A-Z]{16}\b/g,
+    needs: { run: 20, upperOrDigit: 20 },
+    hint: hasI(/A(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA|IPA|3T)/),
+  },
   // 40 characters of base64 after a name saying what it is (aws_secret_access_key, SecretAccessKey,
   // "aws secret": the value alone cannot be told from any other 40 characters)
-  { name: 'aws-secret-key', pattern: /(?<=(?:aws.{0,20}?secret|secret.?access.?key).{0,20}?[=:"'\s])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])/gi, needs: { run: 40 }, hint: hasI(/aws|access.?key/i) },
+  {
+    name: 'aws-secret-key',
+    pattern: /(?<=(?:aws.{0,20}?secret|secret.?access.?key).{0,20}?[=:"'\s])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])/gi,
+    needs: { run: 40 },
+    hint: hasI(/aws|access.?key/i),
+  },
   { name: 'gcp-api-key', pattern: /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g, needs: { run: 39 }, hint: has('AIza') },
   // by keyword, whatever the key's length: AccountKey=, SharedAccessKey=, SharedAccessSignature=, a SAS sig=
-  { name: 'azure-storage-key', pattern: /\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|AccessKey)=[^;\s"'&]{4,}|(?<=[?&;]sig=)[A-Za-z0-9%+/=]{8,}/gi, needs: { eq: true }, hint: hasI(/accountkey=|sharedaccess|accesskey=|sig=/i) },
-  { name: 'github-token', pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b|\bgithub_pat_[A-Za-z0-9_]{22,255}\b/g, needs: { run: 33 }, hint: has('ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_') },
-  { name: 'gitlab-token', pattern: /\bgl(?:pat|dt|rt|ptt|cbt|imt|oas|ffct|ft|soat|sat|agent)-[A-Za-z0-9_-]{20,255}/g, needs: { run: 25 }, hint: hasI(/gl[a-z]{1,5}-/) },
+  {
+    name: 'azure-storage-key',
+    pattern: /\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|AccessKey)=[^;\s"'&]{4,}|(?<=[?&;]sig=)[A-Za-z0-9%+/=]{8,}/gi,
+    needs: { eq: true },
+    hint: hasI(/accountkey=|sharedaccess|accesskey=|sig=/i),
+  },
+  {
+    name: 'github-token',
+    pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b|\bgithub_pat_[A-Za-z0-9_]{22,255}\b/g,
+    needs: { run: 33 },
+    hint: has('ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'),
+  },
+  {
+    name: 'gitlab-token',
+    pattern: /\bgl(?:pat|dt|rt|ptt|cbt|imt|oas|ffct|ft|soat|sat|agent)-[A-Za-z0-9_-]{20,255}/g,
+    needs: { run: 25 },
+    hint: hasI(/gl[a-z]{1,5}-/),
+  },
   { name: 'npm-token', pattern: /\bnpm_[A-Za-z0-9]{36}(?![A-Za-z0-9])/g, needs: { run: 40 }, hint: has('npm_') },
   { name: 'pypi-token', pattern: /\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{16,}/g, needs: { run: 36 }, hint: has('pypi-') },
   { name: 'rubygems-token', pattern: /\brubygems_[a-f0-9]{48}(?![a-f0-9])/g, needs: { run: 57 }, hint: has('rubygems_') },
-  { name: 'slack-token', pattern: /\bxox[abposre]-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}|https:\/\/hooks\.slack\.com\/(?:services|workflows)\/[A-Za-z0-9_/-]{10,}/g, needs: { run: 15 }, hint: hasI(/xox|xapp-|hooks\.slack/) },
-  { name: 'stripe-key', pattern: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|\bwhsec_[A-Za-z0-9]{20,}/g, needs: { run: 18 }, hint: has('sk_live_', 'sk_test_', 'rk_live_', 'rk_test_', 'whsec_') },
+  {
+    name: 'slack-token',
+    pattern: /\bxox[abposre]-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}|https:\/\/hooks\.slack\.com\/(?:services|workflows)\/[A-Za-z0-9_/-]{10,}/g,
+    needs: { run: 15 },
+    hint: hasI(/xox|xapp-|hooks\.slack/),
+  },
+  {
+    name: 'stripe-key',
+    pattern: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|\bwhsec_[A-Za-z0-9]{20,}/g,
+    needs: { run: 18 },
+    hint: has('sk_live_', 'sk_test_', 'rk_live_', 'rk_test_', 'whsec_'),
+  },
   // other vendors' prefixed tokens from the same corpus (OpenAI, Anthropic, SendGrid, Shopify,
   // Hugging Face, Linear, Grafana, Databricks, HashiCorp Vault, 1Password, Notion, Figma, Groq, Docker Hub)
   {
     name: 'vendor-token',
-    pattern: /\b(?:sk-(?:proj|ant|svcacct|admin)-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|hf_[A-Za-z0-9]{34,}|lin_(?:api|oauth)_[A-Za-z0-9]{40}|gl(?:sa|c)_[A-Za-z0-9_+/=-]{32,}|dapi[a-f0-9]{32}|hv[sbr]\.[A-Za-z0-9_-]{24,}|ops_[A-Za-z0-9_-]{40,}|(?:secret|ntn)_[A-Za-z0-9]{43,46}|fig[dhu]_[A-Za-z0-9_-]{30,}|gsk_[A-Za-z0-9]{48,}|dckr_pat_[A-Za-z0-9_-]{27,})/g,
-    needs: { run: 27 }, hint: hasI(/sk-|sg\.|shp|hf_|lin_|glsa_|glc_|dapi|hv[sbr]\.|ops_|secret_|ntn_|fig[dhu]_|gsk_|dckr_/i),
+    pattern:
+      /\b(?:sk-(?:proj|ant|svcacct|admin)-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|hf_[A-Za-z0-9]{34,}|lin_(?:api|oauth)_[A-Za-z0-9]{40}|gl(?:sa|c)_[A-Za-z0-9_+/=-]{32,}|dapi[a-f0-9]{32}|hv[sbr]\.[A-Za-z0-9_-]{24,}|ops_[A-Za-z0-9_-]{40,}|(?:secret|ntn)_[A-Za-z0-9]{43,46}|fig[dhu]_[A-Za-z0-9_-]{30,}|gsk_[A-Za-z0-9]{48,}|dckr_pat_[A-Za-z0-9_-]{27,})/g,
+    needs: { run: 27 },
+    hint: hasI(/sk-|sg\.|shp|hf_|lin_|glsa_|glc_|dapi|hv[sbr]\.|ops_|secret_|ntn_|fig[dhu]_|gsk_|dckr_/i),
   },
   // the userinfo of scheme://user:password@host (DSNs and URLs of every scheme), user and password
   // together: a user name left before a redacted password still reads as a connection string to
   // secret scanners, and is often personal
   // together (redacted as `REDACTED`: `[redacted:...]` has a colon, and `scheme://[redacted:x]@host`
   // would read as a user `[redacted` with a password)
-  { name: 'url-credentials', pattern: /(?<=[a-z][a-z0-9+.-]*:\/\/)[^\s:/@]*:[^\s@/]+(?=@)/gi, needs: { at: true, colon: true }, hint: has('://'), redacted: 'REDACTED' },
+  {
+    name: 'url-credentials',
+    pattern: /(?<=[a-z][a-z0-9+.-]*:\/\/)[^\s:/@]*:[^\s@/]+(?=@)/gi,
+    needs: { at: true, colon: true },
+    hint: has('://'),
+    redacted: 'REDACTED',
+  },
   // Bounded parts (local <= 64, labels <= 63 without dots, <= 10 labels): the unbounded
   // `[A-Za-z0-9.-]+\.` form took seconds on 64 KiB of "a-a-a-..." after an @ (backtracking).
-  { name: 'email', pattern: /\b[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,10}[A-Za-z]{2,24}\b/g, needs: { at: true }, hint: has('@') },
-  { name: 'iban', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g, valid: ibanValid, needs: { upperOrDigit: 15 }, hint: hasI(/[A-Z]{2}\d{2}/) },
+  {
+    name: 'email',
+    pattern: /\b[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,10}[A-Za-z]{2,24}\b/g,
+    needs: { at: true },
+    hint: has('@'),
+  },
+  {
+    name: 'iban',
+    pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g,
+    valid: ibanValid,
+    needs: { upperOrDigit: 15 },
+    hint: hasI(/[A-Z]{2}\d{2}/),
+  },
   // Issuer prefixes 3-6 only: a 13-digit epoch-ms timestamp starts with 1 and would pass Luhn one
   // time in ten. Printed as 13-19 digits, whole or in groups (4-4-4-4, Amex 4-6-5); Luhn checks the length.
   { name: 'credit-card', pattern: /\b[3-6]\d{3}(?:[ -]?\d{3,6}){1,4}\b/g, valid: luhn, needs: { digits: 13 }, hint: cardHint },

@@ -37,7 +37,18 @@ let seed = 7;
 const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
 const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
 const names = ['password', 'card', 'cvv', 'keep', 'obj', 'note', 'id', 'a', 'é', 'pass\u0000word', 'SECRET'] as const;
-const strings = ['', 'plain', 'has SECRET inside', 'SECRET', 'quote " and \\ backslash', 'ctl \n\t\u0001', 'ünï €😀', '\ud800 lone', '4111111111111111', '</script>'];
+const strings = [
+  '',
+  'plain',
+  'has SECRET inside',
+  'SECRET',
+  'quote " and \\ backslash',
+  'ctl \n\t\u0001',
+  'ünï €😀',
+  '\ud800 lone',
+  '4111111111111111',
+  '</script>',
+];
 function value(depth: number): unknown {
   const k = rnd(depth > 3 ? 6 : 8);
   if (k === 0) return null;
@@ -76,7 +87,34 @@ test('json body: untouched parts are kept as they came; dropped members take one
 });
 
 test('json body: exactly what JSON.parse refuses is refused', () => {
-  const bad = ['', ' ', '{', '{"a"}', '{"a":}', '{"a":1,}', '[1,]', '[01]', '[1.]', '[.5]', '[-]', '[1e]', '[+1]', '["\\x"]', '["\\u12G4"]', '["a\nb"]', '[tru]', '[nul]', 'NaN', '{a:1}', "{'a':1}", '{"a":1}}', '[1] [2]', '\ufeff{}', '"unterminated', '{"a":1 "b":2}'];
+  const bad = [
+    '',
+    ' ',
+    '{',
+    '{"a"}',
+    '{"a":}',
+    '{"a":1,}',
+    '[1,]',
+    '[01]',
+    '[1.]',
+    '[.5]',
+    '[-]',
+    '[1e]',
+    '[+1]',
+    '["\\x"]',
+    '["\\u12G4"]',
+    '["a\nb"]',
+    '[tru]',
+    '[nul]',
+    'NaN',
+    '{a:1}',
+    "{'a':1}",
+    '{"a":1}}',
+    '[1] [2]',
+    '\ufeff{}',
+    '"unterminated',
+    '{"a":1 "b":2}',
+  ];
   const good = ['0', '-0', '1E+2', '1e-2', '[]', '{}', ' [ ] ', '"\\/\\b\\f\\n\\r\\t\\"\\\\\\u00e9"', 'true', 'null', '[-12.5e3]'];
   for (const doc of bad) assert.throws(() => JSON.parse(doc), `JSON.parse accepts ${JSON.stringify(doc)}`);
   for (const doc of bad) assert.throws(() => maskJson(doc, hooks), JsonSyntaxError, `accepted ${JSON.stringify(doc)}`);
@@ -85,7 +123,10 @@ test('json body: exactly what JSON.parse refuses is refused', () => {
   for (let i = 0; i < 3000; i++) {
     const doc = JSON.stringify(value(0));
     const at = rnd(doc.length + 1);
-    const mutated = rnd(2) === 0 ? doc.slice(0, at) + doc.slice(at + 1) : doc.slice(0, at) + pick(['"', ',', ':', '}', ']', '{', '[', '0', '-', 'e', '\\', ' ', 'x', '.']) + doc.slice(at);
+    const mutated =
+      rnd(2) === 0
+        ? doc.slice(0, at) + doc.slice(at + 1)
+        : doc.slice(0, at) + pick(['"', ',', ':', '}', ']', '{', '[', '0', '-', 'e', '\\', ' ', 'x', '.']) + doc.slice(at);
     let parses = true;
     try {
       JSON.parse(mutated);
@@ -110,7 +151,10 @@ test('json body in an event: invalid or too deep JSON is masked by the loose sca
   e.masking = null;
   const m = masker.mask(e);
   assert.ok(!m.http!.request.body!.content!.includes(CANARIES.email));
-  assert.equal(m.http!.request.body!.content, `{"secret": "[redacted:secret]", "note": "${m.http!.request.body!.content!.split('"note": "')[1]!.split('"')[0]}"} trailing`);
+  assert.equal(
+    m.http!.request.body!.content,
+    `{"secret": "[redacted:secret]", "note": "${m.http!.request.body!.content!.split('"note": "')[1]!.split('"')[0]}"} trailing`,
+  );
   assert.ok(m.masking!.rulesApplied.includes('field:secret:redact'));
   const deep = `${'['.repeat(200_000)}"${CANARIES.email}"${']'.repeat(200_000)}`;
   e.http!.request.body = { contentType: 'application/json', size: deep.length, truncated: false, sha256: null, content: deep };

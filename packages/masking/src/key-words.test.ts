@@ -11,7 +11,22 @@ const masker = createMasker(DEFAULT_POLICY, { id: 'k1', secret: 'key-words-test-
  * The words of a key written in every style keys are written in. All lower-case in one piece
  * (`dbpassword`) only for the stems long enough to be found inside a word: `newpin` cannot be split.
  */
-const ONE_PIECE = new Set(['password', 'passwd', 'passphrase', 'secret', 'token', 'apikey', 'api key', 'credential', 'credentials', 'session', 'cookie', 'signature', 'private key', 'account number']);
+const ONE_PIECE = new Set([
+  'password',
+  'passwd',
+  'passphrase',
+  'secret',
+  'token',
+  'apikey',
+  'api key',
+  'credential',
+  'credentials',
+  'session',
+  'cookie',
+  'signature',
+  'private key',
+  'account number',
+]);
 function styles(words: string[], onePiece = true): string[] {
   const cap = (w: string) => w[0]!.toUpperCase() + w.slice(1);
   return [
@@ -30,7 +45,30 @@ function styles(words: string[], onePiece = true): string[] {
 }
 
 // the issue's vocabulary, each written as words
-const SENSITIVE = ['password', 'passwd', 'pwd', 'passphrase', 'secret', 'token', 'api key', 'apikey', 'credential', 'credentials', 'otp', 'pin', 'session', 'cookie', 'signature', 'private key', 'ssn', 'card', 'cvv', 'cvc', 'iban', 'account number'];
+const SENSITIVE = [
+  'password',
+  'passwd',
+  'pwd',
+  'passphrase',
+  'secret',
+  'token',
+  'api key',
+  'apikey',
+  'credential',
+  'credentials',
+  'otp',
+  'pin',
+  'session',
+  'cookie',
+  'signature',
+  'private key',
+  'ssn',
+  'card',
+  'cvv',
+  'cvc',
+  'iban',
+  'account number',
+];
 const PREFIXES = [[], ['new'], ['user'], ['db'], ['x', 'amz'], ['old']];
 const SUFFIXES = [[], ['confirmation'], ['value'], ['2']];
 
@@ -53,8 +91,30 @@ test('key words: every sensitive word in every position and style is caught (gen
   assert.deepEqual(missed, []);
 });
 
-test('key words: the issue\'s examples', () => {
-  for (const key of ['new_password', 'userPassword', 'passwordConfirmation', 'db_password', 'otp', 'apiToken', 'credentials', 'session', 'api-key', 'pin_code', 'X-Amz-Signature', '_password', 'user password', 'DB_PASSWD', 'x-api-key', 'privateKey', 'card_number', 'accountNumber', 'cvc2', 'sessionId', 'ssn']) {
+test("key words: the issue's examples", () => {
+  for (const key of [
+    'new_password',
+    'userPassword',
+    'passwordConfirmation',
+    'db_password',
+    'otp',
+    'apiToken',
+    'credentials',
+    'session',
+    'api-key',
+    'pin_code',
+    'X-Amz-Signature',
+    '_password',
+    'user password',
+    'DB_PASSWD',
+    'x-api-key',
+    'privateKey',
+    'card_number',
+    'accountNumber',
+    'cvc2',
+    'sessionId',
+    'ssn',
+  ]) {
     assert.ok(matcher.match(key), key);
   }
   assert.deepEqual(keyWords('X-Amz-Signature'), ['x', 'amz', 'signature']);
@@ -66,7 +126,32 @@ test('key words: the false-positive list is explicit, and holds in every style',
   for (const key of DEFAULT_NOT_SENSITIVE) for (const v of styles(key.split('_'), false)) assert.equal(matcher.match(v), undefined, v);
   for (const key of ['token_type', 'expires_in', 'tokenType', 'Token-Type', 'token.type']) assert.equal(matcher.match(key), undefined, key);
   // words that merely contain a short sensitive word are not that word
-  for (const key of ['mapping', 'spinner', 'opinion', 'passport', 'bypass', 'compass', 'discard', 'cardinality', 'keyboard', 'username', 'description', 'tokenizer', 'secretary', 'status_code', 'zip_code', 'id', 'name', 'grant_type', 'scope', 'client_id', 'redirect_uri', 'state', 'kid', 'key_id']) {
+  for (const key of [
+    'mapping',
+    'spinner',
+    'opinion',
+    'passport',
+    'bypass',
+    'compass',
+    'discard',
+    'cardinality',
+    'keyboard',
+    'username',
+    'description',
+    'tokenizer',
+    'secretary',
+    'status_code',
+    'zip_code',
+    'id',
+    'name',
+    'grant_type',
+    'scope',
+    'client_id',
+    'redirect_uri',
+    'state',
+    'kid',
+    'key_id',
+  ]) {
     assert.equal(matcher.match(key), undefined, key);
   }
 });
@@ -78,8 +163,20 @@ test('key words apply to every place a key names a value: JSON members, form fie
     const e = canaryEvent();
     e.http!.request.query = `${encodeURIComponent(k)}=${value}`;
     e.http!.request.headers = { [k.replace(/[^A-Za-z0-9-]/g, '-')]: value };
-    e.http!.request.body = { contentType: 'application/json', size: 10, truncated: false, sha256: null, content: JSON.stringify({ a: { b: [{ [k]: value }] }, [k]: { value } }) };
-    e.http!.response!.body = { contentType: 'application/x-www-form-urlencoded', size: 10, truncated: false, sha256: null, content: `${encodeURIComponent(k)}=${value}` };
+    e.http!.request.body = {
+      contentType: 'application/json',
+      size: 10,
+      truncated: false,
+      sha256: null,
+      content: JSON.stringify({ a: { b: [{ [k]: value }] }, [k]: { value } }),
+    };
+    e.http!.response!.body = {
+      contentType: 'application/x-www-form-urlencoded',
+      size: 10,
+      truncated: false,
+      sha256: null,
+      content: `${encodeURIComponent(k)}=${value}`,
+    };
     e.attributes = { [k.replace(/[^A-Za-z0-9._:-]/g, '_')]: value };
     e.rejection = { reason: 'malformed', detail: `${k}=${value}` };
     const out = JSON.stringify(masker.mask(e));

@@ -168,7 +168,8 @@ export function compileKeyWords(rules: KeyWordRules): KeyWordMatcher {
         const w = words[i]!;
         for (const p of phrases) {
           if (w === p.joined || (p.joined.length >= 6 && w.includes(p.joined))) return { word: p.words.join(' '), action: p.action };
-          if (i + p.words.length <= words.length && p.words.every((pw, j) => words[i + j] === pw || (j === 0 && words[i]!.endsWith(pw)))) return { word: p.words.join(' '), action: p.action };
+          if (i + p.words.length <= words.length && p.words.every((pw, j) => words[i + j] === pw || (j === 0 && words[i]!.endsWith(pw))))
+            return { word: p.words.join(' '), action: p.action };
         }
         const a = single.get(w) ?? (w.endsWith('s') ? single.get(w.slice(0, -1)) : undefined);
         if (a) return { word: single.has(w) ? w : w.slice(0, -1), action: a };

@@ -23,7 +23,8 @@ const MIN_SECRET_BYTES = 16;
 
 export function activeKey(keys: MaskingKeys): MaskingKey {
   const secret = keys.keys[keys.activeKeyId];
-  if (secret === undefined) throw MASKING_ERRORS.AUDIT_ERR_MASKING_KEYS.create(`masking keys: active key id ${JSON.stringify(keys.activeKeyId)} is not in the key ring`);
+  if (secret === undefined)
+    throw MASKING_ERRORS.AUDIT_ERR_MASKING_KEYS.create(`masking keys: active key id ${JSON.stringify(keys.activeKeyId)} is not in the key ring`);
   return { id: keys.activeKeyId, secret };
 }
 
@@ -46,7 +47,10 @@ export function validateKeys(keys: MaskingKeys): MaskingKeys {
 export function parseKeyRing(spec: string, active?: string): MaskingKeys {
   const keys: Record<string, string | Buffer> = {};
   let first: string | undefined;
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const i = part.indexOf(':');
     if (i <= 0) throw MASKING_ERRORS.AUDIT_ERR_MASKING_KEYS.create('masking keys: expected id:secret[,id:secret...]');
     const id = part.slice(0, i);

@@ -63,7 +63,14 @@ test('checksums keep false positives out; a policy is validated with every probl
   assert.ok(ibanValid('GB82WEST12345698765432'));
   assert.ok(!ibanValid('GB82WEST12345698765433'));
   assert.equal(masker.maskText('order 1234 5678 9012 3456 shipped').text, 'order 1234 5678 9012 3456 shipped');
-  assert.throws(() => parsePolicy({ version: 'x', fields: { '(': 'redact' }, detectors: { nope: 'hash' } }, DETECTORS.map((d) => d.name)), /fields: \(: .*; detectors: unknown detector nope/);
+  assert.throws(
+    () =>
+      parsePolicy(
+        { version: 'x', fields: { '(': 'redact' }, detectors: { nope: 'hash' } },
+        DETECTORS.map((d) => d.name),
+      ),
+    /fields: \(: .*; detectors: unknown detector nope/,
+  );
   const names = DETECTORS.map((d) => d.name);
   assert.throws(() => parsePolicy({ fields: { a: 'explode' } }, names), /version|must be equal/);
   assert.equal(parsePolicy({ version: 'custom', fields: { '^nickname$': 'hash' } }, names).fields['^nickname$'], 'hash');
@@ -106,7 +113,10 @@ test('a policy file: loaded and validated, or a clear error naming the file', as
     assert.equal(out.masking!.policyVersion, 'site-7');
     const bad = join(dir, 'bad.json');
     await writeFile(bad, '{"version": 1, "fields": {"x": "nuke"}}');
-    assert.throws(() => loadPolicyFile(bad, DETECTOR_NAMES), (err: Error) => err.message.includes(bad) && /version/.test(err.message) && /fields/.test(err.message));
+    assert.throws(
+      () => loadPolicyFile(bad, DETECTOR_NAMES),
+      (err: Error) => err.message.includes(bad) && /version/.test(err.message) && /fields/.test(err.message),
+    );
     await writeFile(bad, '{not json');
     assert.throws(() => loadPolicyFile(bad, DETECTOR_NAMES), /bad\.json: .*JSON/);
   } finally {
@@ -116,7 +126,13 @@ test('a policy file: loaded and validated, or a clear error naming the file', as
 
 test('text and truncated bodies, bad JSON and odd input never throw and are still masked', () => {
   const e = canaryEvent();
-  e.http!.request.body = { contentType: 'application/json', size: 9000, truncated: true, sha256: null, content: `{"password":"${CANARIES.password}","note":"${CANARIES.email}` };
+  e.http!.request.body = {
+    contentType: 'application/json',
+    size: 9000,
+    truncated: true,
+    sha256: null,
+    content: `{"password":"${CANARIES.password}","note":"${CANARIES.email}`,
+  };
   e.http!.response!.body = { contentType: 'text/plain', size: 50, truncated: false, sha256: null, content: `token=${CANARIES.nestedToken} ${CANARIES.ssn}` };
   const m = masker.mask(e);
   const s = JSON.stringify(m);
@@ -136,7 +152,14 @@ test('a masked form pair is written exactly as URLSearchParams writes it, for ge
     let s = '';
     for (let j = rand(10); j >= 0; j--) {
       const r = rand(10);
-      s += r < 6 ? String.fromCharCode(32 + rand(95)) : r < 8 ? String.fromCharCode(rand(0x800)) : r < 9 ? String.fromCharCode(0xd800 + rand(0x800)) : String.fromCodePoint(0x10000 + rand(0x10000));
+      s +=
+        r < 6
+          ? String.fromCharCode(32 + rand(95))
+          : r < 8
+            ? String.fromCharCode(rand(0x800))
+            : r < 9
+              ? String.fromCharCode(0xd800 + rand(0x800))
+              : String.fromCodePoint(0x10000 + rand(0x10000));
     }
     assert.equal(`${formEncode(s)}=${formEncode(s)}`, new URLSearchParams([[s, s]]).toString(), JSON.stringify(s));
   }

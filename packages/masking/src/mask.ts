@@ -58,7 +58,25 @@ const PCT_RUN = /[^\s"<>]*%[0-9A-Fa-f]{2}[^\s"<>]*/g;
 const UNVERIFIED_REASONS = new Set(['malformed', 'bad_signature', 'alg_not_allowed', 'unknown_kid']);
 const KINDS = new Set<string>(EVENT_KINDS);
 /** The JWS algorithms of the IANA JOSE registry: what an unverified token's alg may say and be kept. */
-const JOSE_ALGS = new Set(['none', 'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'ES256K', 'PS256', 'PS384', 'PS512', 'EdDSA', 'Ed25519', 'Ed448']);
+const JOSE_ALGS = new Set([
+  'none',
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'ES256K',
+  'PS256',
+  'PS384',
+  'PS512',
+  'EdDSA',
+  'Ed25519',
+  'Ed448',
+]);
 const CLOSED_SHAPES = new Set<ShapeName>(['uuid', 'hex64', 'traceparent', 'traceId', 'ip', 'forwardedEntry', 'method', 'scheme']);
 
 /**
@@ -85,7 +103,9 @@ const ruleName = (name: string) => (/^[a-z0-9_.-]{1,40}$/.test(name) ? name : 'o
  */
 export const formEncode = (x: string): string => {
   try {
-    return encodeURIComponent(x).replace(/%20/g, '+').replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    return encodeURIComponent(x)
+      .replace(/%20/g, '+')
+      .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   } catch {
     return new URLSearchParams([['', x]]).toString().slice(1);
   }
@@ -343,7 +363,8 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     ctx.applied.add(`shape:${field}:hash`);
     return hash(value);
   };
-  const shapedOrNull = (value: string | null, shape: ShapeName, field: string, ctx: Ctx): string | null => (value === null ? null : shaped(value, shape, field, ctx));
+  const shapedOrNull = (value: string | null, shape: ShapeName, field: string, ctx: Ctx): string | null =>
+    value === null ? null : shaped(value, shape, field, ctx);
   const fingerprinted = (value: string, rule: string, ctx: Ctx): string => {
     if (alreadyMasked(value)) return value;
     ctx.applied.add(rule);
@@ -469,7 +490,11 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
       const v = line.slice(colon + 1).trim();
       const lower = h.toLowerCase();
       if (lower === 'content-disposition') {
-        name = /\bname="([^"]*)"|\bname=([^;\s]+)/i.exec(v)?.slice(1).find((x) => x !== undefined) ?? '';
+        name =
+          /\bname="([^"]*)"|\bname=([^;\s]+)/i
+            .exec(v)
+            ?.slice(1)
+            .find((x) => x !== undefined) ?? '';
         file = /\bfilename\*?=/i.test(v);
         const maskedName = name === '' || !textChanges(name) ? name : fingerprinted(name, 'name:multipart-part:hash', ctx);
         const rest = v.replace(/\bname="[^"]*"|\bname=[^;\s]+/i, 'name=""');
@@ -538,7 +563,17 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
 
   const binary = (b: Body, ctx: Ctx, contentType: string | null): Body => {
     ctx.applied.add('body:binary:dropped');
-    return { ...b, contentType, content: null, sha256: b.sha256 !== null && SHAPES.hex64(b.sha256) ? b.sha256 : createHash('sha256').update(b.content ?? '').digest('hex') };
+    return {
+      ...b,
+      contentType,
+      content: null,
+      sha256:
+        b.sha256 !== null && SHAPES.hex64(b.sha256)
+          ? b.sha256
+          : createHash('sha256')
+              .update(b.content ?? '')
+              .digest('hex'),
+    };
   };
 
   const body = (b: Body | null, field: string, ctx: Ctx): Body | null => {
@@ -576,7 +611,14 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
             const val = raw.replace(/^"|"$/g, '');
             const name = k.trim().toLowerCase();
             const node = val.replace(/^\[([^\]]+)\](?::\d+)?$/, '$1').replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, '$1');
-            const ok = name === 'for' || name === 'by' ? SHAPES.forwardedEntry(node) : name === 'host' ? SHAPES.host(val) : name === 'proto' ? SHAPES.scheme(val) : false;
+            const ok =
+              name === 'for' || name === 'by'
+                ? SHAPES.forwardedEntry(node)
+                : name === 'host'
+                  ? SHAPES.host(val)
+                  : name === 'proto'
+                    ? SHAPES.scheme(val)
+                    : false;
             return ok ? pair : `${k}=${fingerprinted(raw, 'shape:header.forwarded:hash', ctx)}`;
           })
           .join(';');
@@ -685,7 +727,9 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
               headers: headers(req!.headers, ctx),
               body: body(req!.body, 'http.request.body', ctx),
             },
-            response: e.http.response ? { ...e.http.response, headers: headers(e.http.response.headers, ctx), body: body(e.http.response.body, 'http.response.body', ctx) } : null,
+            response: e.http.response
+              ? { ...e.http.response, headers: headers(e.http.response.headers, ctx), body: body(e.http.response.body, 'http.response.body', ctx) }
+              : null,
           }
         : null;
       if (e.enrichment) ctx.applied.add('enrichment:raw:dropped');
@@ -715,7 +759,9 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
               current: e.key.current.map((k) => shaped(k, 'identifier', 'key.current[]', ctx)),
             }
           : null,
-        session: e.session ? { id: shaped(e.session.id, 'identifier', 'session.id', ctx), reason: e.session.reason === null ? null : text(e.session.reason, ctx) } : null,
+        session: e.session
+          ? { id: shaped(e.session.id, 'identifier', 'session.id', ctx), reason: e.session.reason === null ? null : text(e.session.reason, ctx) }
+          : null,
         // schema v4: an approver's reason is free text, the people are identifiers like actor.sub
         approval: e.approval
           ? {

@@ -70,7 +70,17 @@ export const DEFAULT_POLICY: MaskingPolicy = {
     phone: 'hash',
   },
   partialKeep: 4,
-  textContentTypes: ['application/json', 'application/x-www-form-urlencoded', 'multipart/', 'text/', 'application/xml', '+json', '+xml', 'application/graphql', 'application/javascript'],
+  textContentTypes: [
+    'application/json',
+    'application/x-www-form-urlencoded',
+    'multipart/',
+    'text/',
+    'application/xml',
+    '+json',
+    '+xml',
+    'application/graphql',
+    'application/javascript',
+  ],
 };
 
 const action = { enum: ['redact', 'hash', 'partial', 'drop'] };
@@ -94,7 +104,9 @@ const validate = new Ajv({ allErrors: true }).compile(schema);
 /** Validates a policy document (merged over the default); every problem is reported at once. */
 export function parsePolicy(doc: unknown, detectorNames: string[]): MaskingPolicy {
   if (!validate(doc)) {
-    throw MASKING_ERRORS.AUDIT_ERR_MASKING_POLICY.create(`invalid masking policy: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}`).join('; ')}`);
+    throw MASKING_ERRORS.AUDIT_ERR_MASKING_POLICY.create(
+      `invalid masking policy: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}`).join('; ')}`,
+    );
   }
   const d = doc as Partial<MaskingPolicy>;
   const policy: MaskingPolicy = {

@@ -15,10 +15,30 @@ function fullEvent(): AuditEvent {
     ...e,
     rejection: { reason: 'expired', detail: 'token expired' },
     attributes: {},
-    token: { ...v.token!, jti: 'j-1', sid: 's-1', familyId: 'f-1', kid: 'k-1', alg: 'RS256', iss: 'https://idp.example.org', aud: ['api'], previousFingerprint: 'b'.repeat(64) },
+    token: {
+      ...v.token!,
+      jti: 'j-1',
+      sid: 's-1',
+      familyId: 'f-1',
+      kid: 'k-1',
+      alg: 'RS256',
+      iss: 'https://idp.example.org',
+      aud: ['api'],
+      previousFingerprint: 'b'.repeat(64),
+    },
     key: { jwksUrl: 'https://idp.example.org/jwks', added: ['a'], removed: ['b'], current: ['c'] },
     session: { id: 'sess-1', reason: 'logout' },
-    approval: { id: '0193a005-7c2e-7a31-8f00-3aa000000001', fingerprint: 'c'.repeat(64), requester: 'alice', approvers: ['bob'], approversRequired: 1, reason: 'approved for the migration', mode: 'ticket', rule: 'admin-delete', expiresAt: 1795166406000 },
+    approval: {
+      id: '0193a005-7c2e-7a31-8f00-3aa000000001',
+      fingerprint: 'c'.repeat(64),
+      requester: 'alice',
+      approvers: ['bob'],
+      approversRequired: 1,
+      reason: 'approved for the migration',
+      mode: 'ticket',
+      rule: 'admin-delete',
+      expiresAt: 1795166406000,
+    },
     http: v.http ?? e.http,
     network: { clientIp: '203.0.113.9', forwardedFor: ['198.51.100.7'], userAgent: 'curl/8' },
     trace: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`, tracestate: 'vendor=abc', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) },
@@ -43,7 +63,10 @@ function getPath(e: AuditEvent, path: string): string {
   return (Array.isArray(o) ? o[0] : o) as unknown as string;
 }
 
-const SHAPED = Object.entries(EVENT_FIELDS).filter(([, t]) => t.kind === 'shape' || t.kind === 'claim').map(([p]) => p).filter((p) => !p.startsWith('http.*'));
+const SHAPED = Object.entries(EVENT_FIELDS)
+  .filter(([, t]) => t.kind === 'shape' || t.kind === 'claim')
+  .map(([p]) => p)
+  .filter((p) => !p.startsWith('http.*'));
 
 // values no identifier-like field may carry: secrets that fit no shape, and secrets that fit the
 // identifier alphabet but that a detector knows
@@ -82,7 +105,8 @@ test('every shaped field: a value outside its shape, or one a detector knows, is
       const out = masker.mask(e);
       const got = getPath(out, field);
       n++;
-      if (field === 'token.fingerprint' || field === 'token.previousFingerprint' || field === 'id') assert.notEqual(got, bad, `${field} kept ${JSON.stringify(bad)}`);
+      if (field === 'token.fingerprint' || field === 'token.previousFingerprint' || field === 'id')
+        assert.notEqual(got, bad, `${field} kept ${JSON.stringify(bad)}`);
       assert.equal(got, pseudonym(bad, key), `${field}: ${JSON.stringify(bad)} -> ${JSON.stringify(got)}`);
       assert.ok(out.masking!.rulesApplied.includes(`shape:${field}:hash`), `${field}: flagged`);
       assert.ok(!JSON.stringify(out).includes(JSON.stringify(bad).slice(1, -1)), `${field}: ${bad} left somewhere`);
@@ -97,7 +121,10 @@ test('every shaped field keeps a well-shaped value as it is', () => {
   const e = fullEvent();
   const out = masker.mask(e);
   for (const field of SHAPED) assert.equal(getPath(out, field), getPath(e, field), field);
-  assert.deepEqual(out.masking!.rulesApplied.filter((r) => r.startsWith('shape:')), []);
+  assert.deepEqual(
+    out.masking!.rulesApplied.filter((r) => r.startsWith('shape:')),
+    [],
+  );
 });
 
 test('claims of a token whose signature did not verify: jti, sid, familyId, iss, aud, kid and the claimed subject always fingerprinted; alg only kept when registered', () => {
@@ -107,10 +134,16 @@ test('claims of a token whose signature did not verify: jti, sid, familyId, iss,
     e.attributes = { 'token.signatureVerified': 'false', 'token.claimedSub': 'attacker-chosen' };
     const out = masker.mask(e);
     for (const f of ['jti', 'sid', 'familyId', 'iss', 'kid'] as const) assert.equal(out.token![f], pseudonym(e.token![f]!, key), `${reason} ${f}`);
-    assert.deepEqual(out.token!.aud, e.token!.aud.map((a) => pseudonym(a, key)));
+    assert.deepEqual(
+      out.token!.aud,
+      e.token!.aud.map((a) => pseudonym(a, key)),
+    );
     assert.equal(out.attributes['token.claimedSub'], pseudonym('attacker-chosen', key));
     assert.equal(out.token!.alg, 'RS256', 'a registered alg is kept, to say which one was refused');
-    assert.equal(masker.mask({ ...e, token: { ...e.token!, alg: 'x9Qh2mL7pV3kR8sT1wY6zN4bC5dF0gJ' } }).token!.alg, pseudonym('x9Qh2mL7pV3kR8sT1wY6zN4bC5dF0gJ', key));
+    assert.equal(
+      masker.mask({ ...e, token: { ...e.token!, alg: 'x9Qh2mL7pV3kR8sT1wY6zN4bC5dF0gJ' } }).token!.alg,
+      pseudonym('x9Qh2mL7pV3kR8sT1wY6zN4bC5dF0gJ', key),
+    );
     assert.ok(out.masking!.rulesApplied.includes('unverified:token.jti:hash'));
   }
   // a verified token's claims are kept
@@ -135,7 +168,13 @@ test('attribute keys and header names that hold a secret or are not names are fi
 test('HTTP metadata: X-Request-Id, Host, X-Forwarded-For entries, Content-Type parameters', () => {
   const e = fullEvent();
   const gh = `ghp_${'A1b2'.repeat(9)}`;
-  e.http!.request.headers = { 'x-request-id': gh, host: `${gh}.example.org`, 'x-forwarded-for': `203.0.113.1, ${gh}, unknown`, 'content-type': `text/plain; charset=utf-8; note="${gh}"`, forwarded: `for=198.51.100.1;host=${gh}.example.org;proto=https` };
+  e.http!.request.headers = {
+    'x-request-id': gh,
+    host: `${gh}.example.org`,
+    'x-forwarded-for': `203.0.113.1, ${gh}, unknown`,
+    'content-type': `text/plain; charset=utf-8; note="${gh}"`,
+    forwarded: `for=198.51.100.1;host=${gh}.example.org;proto=https`,
+  };
   e.http!.request.id = gh;
   e.http!.request.host = 'ok.example.org';
   e.network!.forwardedFor = ['203.0.113.1', gh];
@@ -174,19 +213,30 @@ test('the ingest API refuses what the masker would fingerprint, naming the field
       const r = validateIngestRequest(make(bad));
       n++;
       assert.ok(!r.ok, `${field} accepted ${JSON.stringify(bad)}`);
-      assert.ok(r.errors.some((err) => err.field === field), `${field}: ${JSON.stringify(r.errors)}`);
+      assert.ok(
+        r.errors.some((err) => err.field === field),
+        `${field}: ${JSON.stringify(r.errors)}`,
+      );
     }
-    assert.ok(validateIngestRequest(make(field === 'key.jwksUrl' || field === 'token.iss' ? 'https://idp.example.org/keys' : 'good-1')).ok, `${field}: a good value`);
+    assert.ok(
+      validateIngestRequest(make(field === 'key.jwksUrl' || field === 'token.iss' ? 'https://idp.example.org/keys' : 'good-1')).ok,
+      `${field}: a good value`,
+    );
   }
   const attr = validateIngestRequest({ ...base, attributes: { 'bad key': 'v' } });
   assert.ok(!attr.ok && attr.errors.some((err) => err.field.startsWith('attributes')), JSON.stringify(attr));
   assert.ok(n > 150);
 });
 
-test('an approval (schema v4): the approver\'s free-text reason is masked like any text, the people and ids kept when well-shaped', () => {
+test("an approval (schema v4): the approver's free-text reason is masked like any text, the people and ids kept when well-shaped", () => {
   const ghp = `ghp_${'A1b2'.repeat(9)}`;
   const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln';
-  for (const [text, secret] of [['password=hunter2', 'hunter2'], ['card 4111 1111 1111 1111', '4111 1111 1111 1111'], [`token ${ghp}`, ghp], [jwt, jwt]] as const) {
+  for (const [text, secret] of [
+    ['password=hunter2', 'hunter2'],
+    ['card 4111 1111 1111 1111', '4111 1111 1111 1111'],
+    [`token ${ghp}`, ghp],
+    [jwt, jwt],
+  ] as const) {
     const e = fullEvent();
     e.approval = { ...e.approval!, reason: `approved, ${text}, for the migration` };
     const out = masker.mask(e);

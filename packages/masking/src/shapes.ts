@@ -70,7 +70,11 @@ export const SHAPES: Record<ShapeName, (s: string) => boolean> = {
   forwardedEntry: (s) => isIP(s) !== 0 || s === 'unknown' || /^_[A-Za-z0-9._-]{1,32}$/.test(s),
   traceparent: re(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/),
   // W3C list of up to 32 key=value members; keys lower-case, values printable without , and =
-  tracestate: (s) => s.length <= 512 && /^(?:[a-z0-9][a-z0-9_*/@-]{0,255}=[\x21-\x2b\x2d-\x3c\x3e-\x7e]{1,256})(?:\s*,\s*[a-z0-9][a-z0-9_*/@-]{0,255}=[\x21-\x2b\x2d-\x3c\x3e-\x7e]{1,256}){0,31}$/.test(s),
+  tracestate: (s) =>
+    s.length <= 512 &&
+    /^(?:[a-z0-9][a-z0-9_*/@-]{0,255}=[\x21-\x2b\x2d-\x3c\x3e-\x7e]{1,256})(?:\s*,\s*[a-z0-9][a-z0-9_*/@-]{0,255}=[\x21-\x2b\x2d-\x3c\x3e-\x7e]{1,256}){0,31}$/.test(
+      s,
+    ),
   traceId: re(/^[0-9a-f]{32}$/),
   spanId: re(/^[0-9a-f]{16}$/),
   headerName: re(TOKEN),

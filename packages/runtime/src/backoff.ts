@@ -46,7 +46,15 @@ export const RETRY_POLICIES = {
   /** Every kafkajs client's own request retries (createKafkaClient): short, the callers above retry whole batches. */
   kafkaClient: { attempts: 6, initialMs: 100, maxMs: 5_000, minMs: 0, jitter: 'kafkajs', timeoutMs: 0, retryOn: { retriableFlag: true, network: true } },
   /** The interceptor's kafkajs client: shorter still, a failed send is spooled and retried by the publisher. */
-  interceptorKafkaClient: { attempts: 3, initialMs: 100, maxMs: 1_000, minMs: 0, jitter: 'kafkajs', timeoutMs: 1_000, retryOn: { retriableFlag: true, network: true } },
+  interceptorKafkaClient: {
+    attempts: 3,
+    initialMs: 100,
+    maxMs: 1_000,
+    minMs: 0,
+    jitter: 'kafkajs',
+    timeoutMs: 1_000,
+    retryOn: { retriableFlag: true, network: true },
+  },
   /** The interceptor's publisher: one send of a batch to Kafka; past the timeout the batch is spooled. */
   publisherSend: { attempts: 1, initialMs: 0, maxMs: 0, minMs: 0, jitter: 'none', timeoutMs: 10_000, retryOn: {} },
   /** The interceptor's publisher loop, restarted after any error. */
@@ -58,11 +66,35 @@ export const RETRY_POLICIES = {
   /** The interceptor's revocation and approval followers: joining again after Kafka refused or was unreachable; the edge serves meanwhile. */
   follower: { attempts: Infinity, initialMs: 5_000, maxMs: 5_000, minMs: 0, jitter: 'none', timeoutMs: 0, retryOn: { retriableFlag: true, network: true } },
   /** The indexer's template install at start: Elasticsearch may still be starting (a refused setting fails at once). */
-  indexerTemplates: { attempts: Infinity, initialMs: 500, maxMs: 10_000, minMs: 0, jitter: 'full', timeoutMs: 0, retryOn: { statuses: [429, FIVE_XX], network: true } },
+  indexerTemplates: {
+    attempts: Infinity,
+    initialMs: 500,
+    maxMs: 10_000,
+    minMs: 0,
+    jitter: 'full',
+    timeoutMs: 0,
+    retryOn: { statuses: [429, FIVE_XX], network: true },
+  },
   /** The indexer's bulk items: these statuses retry the batch (through consumerBatch); other 4xx go to the DLQ. */
-  indexerBulkItem: { attempts: Infinity, initialMs: 200, maxMs: 10_000, minMs: 0, jitter: 'full', timeoutMs: 0, retryOn: { statuses: [429, FIVE_XX], network: true } },
+  indexerBulkItem: {
+    attempts: Infinity,
+    initialMs: 200,
+    maxMs: 10_000,
+    minMs: 0,
+    jitter: 'full',
+    timeoutMs: 0,
+    retryOn: { statuses: [429, FIVE_XX], network: true },
+  },
   /** The alert webhook's delivery of one alert (config: maxAttempts, retry.*, webhook.timeoutMs); Retry-After is honoured up to maxMs. */
-  webhookDelivery: { attempts: 8, initialMs: 500, maxMs: 30_000, minMs: 0, jitter: 'full', timeoutMs: 5_000, retryOn: { statuses: [408, 425, 429, FIVE_XX], network: true } },
+  webhookDelivery: {
+    attempts: 8,
+    initialMs: 500,
+    maxMs: 30_000,
+    minMs: 0,
+    jitter: 'full',
+    timeoutMs: 5_000,
+    retryOn: { statuses: [408, 425, 429, FIVE_XX], network: true },
+  },
 } as const satisfies Record<string, RetryPolicy>;
 
 /** A policy with some fields replaced (a user's settings over the default). */

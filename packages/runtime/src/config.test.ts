@@ -25,7 +25,10 @@ test('defaults <- file <- environment, with types read from the schema', (t) => 
   const file = path.join(dir, 'c.json');
   writeFileSync(file, JSON.stringify({ batchSize: 500, mode: 'observe' }));
   const cfg = loadConfig({
-    service: 'svc', schema, defaults, file,
+    service: 'svc',
+    schema,
+    defaults,
+    file,
     env: { ...KAFKA_ENV, AUDIT_DRY_RUN: 'dryRun', AUDIT_BATCH_SIZE: 'batchSize' },
     environment: { AUDIT_KAFKA_BROKERS: 'k1:9092, k2:9093', AUDIT_DRY_RUN: 'true', AUDIT_BATCH_SIZE: '250' },
   });
@@ -35,12 +38,15 @@ test('defaults <- file <- environment, with types read from the schema', (t) => 
 
 test('every problem is reported at once, naming the setting', () => {
   assert.throws(
-    () => loadConfig({
-      service: 'svc', schema, defaults: { ...defaults, extra: 1 },
-      env: { ...KAFKA_ENV, AUDIT_MODE: 'mode', AUDIT_BATCH_SIZE: 'batchSize' },
-      environment: { AUDIT_KAFKA_BROKERS: 'not a broker', AUDIT_MODE: 'panic', AUDIT_BATCH_SIZE: '0' },
-      argv: [],
-    }),
+    () =>
+      loadConfig({
+        service: 'svc',
+        schema,
+        defaults: { ...defaults, extra: 1 },
+        env: { ...KAFKA_ENV, AUDIT_MODE: 'mode', AUDIT_BATCH_SIZE: 'batchSize' },
+        environment: { AUDIT_KAFKA_BROKERS: 'not a broker', AUDIT_MODE: 'panic', AUDIT_BATCH_SIZE: '0' },
+        argv: [],
+      }),
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       const text = err.problems.join('\n');
@@ -59,9 +65,13 @@ test('secrets can come from a file named by VAR_FILE', (t) => {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(path.join(dir, 'pw'), 's3cret\n');
   const cfg = loadConfig({
-    service: 'svc', schema, defaults, env: KAFKA_ENV,
+    service: 'svc',
+    schema,
+    defaults,
+    env: KAFKA_ENV,
     environment: {
-      AUDIT_KAFKA_SASL_MECHANISM: 'scram-sha-512', AUDIT_KAFKA_SASL_USERNAME: 'audit',
+      AUDIT_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      AUDIT_KAFKA_SASL_USERNAME: 'audit',
       AUDIT_KAFKA_SASL_PASSWORD_FILE: path.join(dir, 'pw'),
     },
     argv: [],
@@ -74,11 +84,14 @@ test('an unreadable or malformed config file is a config error, not a crash', (t
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(path.join(dir, 'bad.json'), '{ not json');
   for (const file of [path.join(dir, 'bad.json'), path.join(dir, 'missing.json')]) {
-    assert.throws(() => loadConfig({ service: 'svc', schema, defaults, file, environment: {} }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /config file/);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig({ service: 'svc', schema, defaults, file, environment: {} }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /config file/);
+        return true;
+      },
+    );
   }
   assert.throws(() => loadConfig({ service: 'svc', schema, defaults, argv: ['--config', path.join(dir, 'bad.json')], environment: {} }), ConfigError);
 });

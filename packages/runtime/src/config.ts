@@ -133,7 +133,11 @@ function describeWithSource(e: ErrorObject, fromEnv: Map<string, string>): strin
 
 function describe(e: ErrorObject): string {
   // a JSON Pointer: "/rules/auth-failure-burst~1subject" -> rules.auth-failure-burst/subject
-  let field = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
+  let field = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
   if (e.keyword === 'required') field = field ? `${field}.${e.params.missingProperty}` : String(e.params.missingProperty);
   if (e.keyword === 'additionalProperties') return `${field ? `${field}.` : ''}${e.params.additionalProperty}: unknown setting`;
   if (e.keyword === 'enum') return `${field}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
@@ -218,7 +222,11 @@ export function loadConfig<T>(opts: LoadConfigOptions<T>): T {
     }
   }
   // a problem quoting a huge value (a 1 MiB path in a policy file's error) is cut, not echoed whole
-  if (problems.length > 0) throw new ConfigError(opts.service, problems.map((p) => (p.length <= MAX_PROBLEM_CHARS ? p : `${p.slice(0, MAX_PROBLEM_CHARS)}... (${p.length} characters)`)));
+  if (problems.length > 0)
+    throw new ConfigError(
+      opts.service,
+      problems.map((p) => (p.length <= MAX_PROBLEM_CHARS ? p : `${p.slice(0, MAX_PROBLEM_CHARS)}... (${p.length} characters)`)),
+    );
   return merged as T;
 }
 
@@ -356,7 +364,10 @@ export function problemsOf(field: string, fn: () => unknown): string[] {
  * (`ops`) and its consumer group (`groupId`, required), with the service's own settings beside
  * them; unknown settings are refused.
  */
-export function consumerServiceSchema(required: string[], properties: Record<string, object>): { type: 'object'; additionalProperties: false; required: string[]; properties: Record<string, object> } {
+export function consumerServiceSchema(
+  required: string[],
+  properties: Record<string, object>,
+): { type: 'object'; additionalProperties: false; required: string[]; properties: Record<string, object> } {
   return {
     type: 'object',
     additionalProperties: false,

@@ -44,7 +44,8 @@ const UNTRUSTED_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 /** The same, by message, for clients that keep only the message (undici's ConnectionError). */
-const UNTRUSTED_MESSAGE = /self[- ]signed certificate|unable to verify the first certificate|unable to get (local )?issuer certificate|certificate has expired|certificate is not yet valid|Hostname\/IP does not match certificate/i;
+const UNTRUSTED_MESSAGE =
+  /self[- ]signed certificate|unable to verify the first certificate|unable to get (local )?issuer certificate|certificate has expired|certificate is not yet valid|Hostname\/IP does not match certificate/i;
 
 /** OpenSSL's words for why the server's certificate is not trusted, if that is what err is (anywhere under it). */
 export function untrustedCertificate(err: unknown, depth = 0): string | undefined {
@@ -84,7 +85,13 @@ export function speaksTls(host: string, port: number, timeoutMs = 2_000): Promis
 /** The reason Elasticsearch gave in a security_exception, without the client's "Root causes" framing. */
 function esReason(err: { message?: string; meta?: { body?: unknown } }): string {
   const body = err.meta?.body as { error?: { reason?: string } } | undefined;
-  return body?.error?.reason ?? (err.message ?? '').split('\n').at(-1)!.replace(/^\s*security_exception: /, '');
+  return (
+    body?.error?.reason ??
+    (err.message ?? '')
+      .split('\n')
+      .at(-1)!
+      .replace(/^\s*security_exception: /, '')
+  );
 }
 
 /**
@@ -105,18 +112,32 @@ export async function explainEsError(err: unknown, c: EsConnectionConfig): Promi
   if (status === 401) {
     const reason = esReason(e);
     if (c.apiKey) return settingsRefused(`Elasticsearch at ${where} refused the API key (${reason}): check AUDIT_ES_API_KEY`, err);
-    if (c.username || url?.username) return settingsRefused(`Elasticsearch at ${where} refused user ${JSON.stringify(c.username ?? decodeURIComponent(url!.username))} (${reason}): check AUDIT_ES_USERNAME and AUDIT_ES_PASSWORD`, err);
-    return settingsRefused(`Elasticsearch at ${where} requires authentication (${reason}): set AUDIT_ES_API_KEY, or AUDIT_ES_USERNAME and AUDIT_ES_PASSWORD`, err);
+    if (c.username || url?.username)
+      return settingsRefused(
+        `Elasticsearch at ${where} refused user ${JSON.stringify(c.username ?? decodeURIComponent(url!.username))} (${reason}): check AUDIT_ES_USERNAME and AUDIT_ES_PASSWORD`,
+        err,
+      );
+    return settingsRefused(
+      `Elasticsearch at ${where} requires authentication (${reason}): set AUDIT_ES_API_KEY, or AUDIT_ES_USERNAME and AUDIT_ES_PASSWORD`,
+      err,
+    );
   }
   if (status === 403) {
-    return settingsRefused(`Elasticsearch at ${where} refused the request (${esReason(e)}): the ${c.apiKey ? 'API key (AUDIT_ES_API_KEY)' : `user ${JSON.stringify(c.username ?? '')} (AUDIT_ES_USERNAME)`} lacks a privilege`, err);
+    return settingsRefused(
+      `Elasticsearch at ${where} refused the request (${esReason(e)}): the ${c.apiKey ? 'API key (AUDIT_ES_API_KEY)' : `user ${JSON.stringify(c.username ?? '')} (AUDIT_ES_USERNAME)`} lacks a privilege`,
+      err,
+    );
   }
   const untrusted = untrustedCertificate(err);
   if (untrusted) {
-    return settingsRefused(`Elasticsearch's TLS certificate at ${where} is not trusted (${untrusted}): set AUDIT_ES_CA_FILE to the CA that signed it${c.caFile ? ` (now ${c.caFile})` : ''}`, err);
+    return settingsRefused(
+      `Elasticsearch's TLS certificate at ${where} is not trusted (${untrusted}): set AUDIT_ES_CA_FILE to the CA that signed it${c.caFile ? ` (now ${c.caFile})` : ''}`,
+      err,
+    );
   }
   if (e.name === 'ConnectionError' && url?.protocol === 'http:' && /other side closed|socket hang up|ECONNRESET/i.test(e.message ?? '')) {
-    if (await speaksTls(url.hostname, Number(url.port || 80))) return settingsRefused(`Elasticsearch at ${where} answers HTTPS only: AUDIT_ES_URL must start with https://`, err);
+    if (await speaksTls(url.hostname, Number(url.port || 80)))
+      return settingsRefused(`Elasticsearch at ${where} answers HTTPS only: AUDIT_ES_URL must start with https://`, err);
   }
   return undefined;
 }

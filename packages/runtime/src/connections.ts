@@ -32,7 +32,10 @@ export function kafkaTlsOption(c: KafkaConnectionConfig, service = 'kafka'): boo
 }
 
 /** The node, auth and TLS options of an @elastic/elasticsearch Client (retries and timeouts are the caller's). */
-export function esClientOptions(c: EsConnectionConfig, service = 'elasticsearch'): {
+export function esClientOptions(
+  c: EsConnectionConfig,
+  service = 'elasticsearch',
+): {
   node: string;
   auth?: { apiKey: string } | { username: string; password: string };
   tls?: { ca: Buffer };

@@ -49,7 +49,10 @@ test('an outage: one down line, a count line at most once per interval (doubling
       'kafka reachable again after 200 s (2000 failed attempts)',
     ],
   );
-  assert.deepEqual(lines.map((l) => l.level), [40, 40, 40, 40, 40, 40, 40, 30]);
+  assert.deepEqual(
+    lines.map((l) => l.level),
+    [40, 40, 40, 40, 40, 40, 40, 30],
+  );
   // the counts add up: the down line's attempt, then each count line's since the previous line
   const counted = 1 + lines.slice(1, -1).reduce((n, l) => n + (l.failures as number), 0);
   assert.ok(counted <= 2_000 && counted > 1_900, `counted ${counted}`);
@@ -57,7 +60,10 @@ test('an outage: one down line, a count line at most once per interval (doubling
   assert.equal(lines[1]!.downMs, 10_000);
   assert.equal(lines.at(-1)!.failures, 2_000);
   assert.equal(lines.at(-1)!.downMs, 200_000);
-  assert.ok(lines.every((l) => l.dependency === undefined), 'createDependencyLog writes with the logger it is given');
+  assert.ok(
+    lines.every((l) => l.dependency === undefined),
+    'createDependencyLog writes with the logger it is given',
+  );
   assert.match(lines[1]!.msg, /^kafka still unreachable after 10 s: 100 failed attempts since the last line; last: Connection error/);
 });
 
@@ -75,8 +81,16 @@ test('a second outage starts over: its own down line and the first interval agai
   }
   assert.deepEqual(
     lines.map((l) => l.msg.replace(/: \d+ failed.*/, '')),
-    ['elasticsearch unreachable: refused 0', 'elasticsearch still unreachable after 1 s', 'elasticsearch still unreachable after 3 s', 'elasticsearch reachable again after 5 s (50 failed attempts)',
-      'elasticsearch unreachable: refused 1', 'elasticsearch still unreachable after 1 s', 'elasticsearch still unreachable after 3 s', 'elasticsearch reachable again after 5 s (50 failed attempts)'],
+    [
+      'elasticsearch unreachable: refused 0',
+      'elasticsearch still unreachable after 1 s',
+      'elasticsearch still unreachable after 3 s',
+      'elasticsearch reachable again after 5 s (50 failed attempts)',
+      'elasticsearch unreachable: refused 1',
+      'elasticsearch still unreachable after 1 s',
+      'elasticsearch still unreachable after 3 s',
+      'elasticsearch reachable again after 5 s (50 failed attempts)',
+    ],
   );
 });
 
@@ -105,7 +119,7 @@ test('one state per dependency and destination: children of one root share it, a
   dependencyLog(a.logger, 'kafka').failed('connect ECONNREFUSED');
   assert.equal(a.lines.length, 1);
   assert.equal(a.lines[0]!.dependency, 'kafka');
-  assert.equal(a.lines[0]!.component, 'consumer', 'written by the first user\'s logger');
+  assert.equal(a.lines[0]!.component, 'consumer', "written by the first user's logger");
   assert.equal(b.lines.length, 0);
   assert.equal(dependencyLog(b.logger, 'kafka').down, false);
 });

@@ -50,7 +50,8 @@ export function reasonOf(reason: unknown): string {
   let text: string;
   if (reason instanceof Error) text = reason.message;
   else if (typeof reason === 'string') text = reason;
-  else if (reason && typeof reason === 'object' && typeof (reason as { message?: unknown }).message === 'string') text = (reason as { message: string }).message;
+  else if (reason && typeof reason === 'object' && typeof (reason as { message?: unknown }).message === 'string')
+    text = (reason as { message: string }).message;
   else text = String(reason);
   const line = text.split('\n', 1)[0]!.trim();
   return line.length > MAX_REASON_CHARS ? `${line.slice(0, MAX_REASON_CHARS)}...` : line;

@@ -58,7 +58,8 @@ export function defineErrors<const K extends string>(specs: { [C in K]: ErrorSpe
     if (!CODE.test(code)) throw new AuditError('AUDIT_ERR_INTERNAL', `error code ${JSON.stringify(code)} is not AUDIT_ERR_[A-Z0-9_]+`);
     const spec: ErrorSpec = specs[code];
     const retriable = spec.retriable ?? false;
-    const make = (cause: unknown, args: unknown[]) => new AuditError(code, args.length > 0 ? format(spec.message, ...args) : spec.message, { retriable, cause });
+    const make = (cause: unknown, args: unknown[]) =>
+      new AuditError(code, args.length > 0 ? format(spec.message, ...args) : spec.message, { retriable, cause });
     out[code] = Object.freeze({
       code,
       message: spec.message,

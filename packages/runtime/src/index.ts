@@ -1,5 +1,14 @@
 export { createLogger, REDACT_PATHS, type Logger, type LoggerConfig } from './logger.js';
-export { dependencyLog, createDependencyLog, createLogThrottle, reasonOf, DEPENDENCY_LOG_INTERVAL_MS, DEPENDENCY_LOG_MAX_INTERVAL_MS, type DependencyLog, type DependencyLogOptions } from './dependency-log.js';
+export {
+  dependencyLog,
+  createDependencyLog,
+  createLogThrottle,
+  reasonOf,
+  DEPENDENCY_LOG_INTERVAL_MS,
+  DEPENDENCY_LOG_MAX_INTERVAL_MS,
+  type DependencyLog,
+  type DependencyLogOptions,
+} from './dependency-log.js';
 export { AuditError, toAuditError, defineErrors, RUNTIME_ERRORS, type ErrorDefinition, type ErrorSpec } from './errors.js';
 export {
   loadConfig,
@@ -21,7 +30,16 @@ export {
   type OpsConfig,
 } from './config.js';
 export { kafkaTlsOption, esClientOptions } from './connections.js';
-export { SETTINGS_REFUSED, EXIT_SETTINGS, settingsRefused, isSettingsRefused, untrustedCertificate, speaksTls, explainEsError, isEsClientError } from './connection-errors.js';
+export {
+  SETTINGS_REFUSED,
+  EXIT_SETTINGS,
+  settingsRefused,
+  isSettingsRefused,
+  untrustedCertificate,
+  speaksTls,
+  explainEsError,
+  isEsClientError,
+} from './connection-errors.js';
 export { createMetrics, LATENCY_BUCKETS, type Metrics } from './metrics.js';
 export { startOpsServer, type OpsServer, type Health } from './ops-server.js';
 export { runService, EXIT_CODES, type RunServiceOptions, type ServiceContext } from './service.js';

@@ -21,8 +21,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const existing = <M>(name: string) => registry.getSingleMetric(name) as M | undefined;
   return {
     registry,
-    counter: (name, help, labelNames = []) =>
-      existing(name) ?? new Counter({ name, help, labelNames: [...labelNames], registers: [registry] }),
+    counter: (name, help, labelNames = []) => existing(name) ?? new Counter({ name, help, labelNames: [...labelNames], registers: [registry] }),
     gauge: (name, help, labelNames = []) => existing(name) ?? new Gauge({ name, help, labelNames: [...labelNames], registers: [registry] }),
     histogram: (name, help, labelNames = [], buckets = LATENCY_BUCKETS) =>
       existing(name) ?? new Histogram({ name, help, labelNames: [...labelNames], buckets, registers: [registry] }),

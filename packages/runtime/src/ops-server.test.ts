@@ -25,14 +25,29 @@ test('/metrics serves Prometheus text and /healthz follows health', async (t) =>
   ok = false;
   const h2 = await fetch(`${ops.url}/healthz`);
   assert.equal(h2.status, 503);
-  assert.equal(((await h2.json()) as { consumer: string }).consumer, "stopped");
+  assert.equal(((await h2.json()) as { consumer: string }).consumer, 'stopped');
   assert.equal((await fetch(`${ops.url}/nope`)).status, 404);
 });
 
 test('backoff grows exponentially, is capped, and is jittered', () => {
-  assert.equal(backoffDelay(0, 100, 10_000, () => 1), 100);
-  assert.equal(backoffDelay(3, 100, 10_000, () => 1), 800);
-  assert.equal(backoffDelay(20, 100, 10_000, () => 1), 10_000);
-  assert.equal(backoffDelay(3, 100, 10_000, () => 0.5), 400);
-  assert.equal(backoffDelay(3, 100, 10_000, () => 0), 0);
+  assert.equal(
+    backoffDelay(0, 100, 10_000, () => 1),
+    100,
+  );
+  assert.equal(
+    backoffDelay(3, 100, 10_000, () => 1),
+    800,
+  );
+  assert.equal(
+    backoffDelay(20, 100, 10_000, () => 1),
+    10_000,
+  );
+  assert.equal(
+    backoffDelay(3, 100, 10_000, () => 0.5),
+    400,
+  );
+  assert.equal(
+    backoffDelay(3, 100, 10_000, () => 0),
+    0,
+  );
 });

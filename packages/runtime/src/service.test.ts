@@ -40,7 +40,9 @@ function run(env: Record<string, string>, args: string[] = []) {
         if (found) return resolve(found);
         waiters.push(look);
       };
-      void exited.then(() => setImmediate(() => (lines.some((l) => l.msg === msg) ? look() : reject(new Error(`exited without "${msg}": ${JSON.stringify(lines)}\n${stderr}`)))));
+      void exited.then(() =>
+        setImmediate(() => (lines.some((l) => l.msg === msg) ? look() : reject(new Error(`exited without "${msg}": ${JSON.stringify(lines)}\n${stderr}`)))),
+      );
       look();
     });
   return { child, lines, line, exited, messages: () => lines.map((l) => l.msg), stderr: () => stderr };
@@ -89,7 +91,10 @@ test('an invalid configuration: every problem (environment, file, semantic check
   assert.equal(fatal.length, 1, JSON.stringify(p.lines));
   const problems = fatal[0]!.problems as string[];
   for (const named of ['AUDIT_FIXTURE_PORT', 'mode', 'nested.limit', 'nested.extra', 'names: "bad-one"', 'names: "bad-two"']) {
-    assert.ok(problems.some((x) => x.includes(named)), `${named} in ${JSON.stringify(problems)}`);
+    assert.ok(
+      problems.some((x) => x.includes(named)),
+      `${named} in ${JSON.stringify(problems)}`,
+    );
   }
   assert.equal(problems.length, 6, JSON.stringify(problems));
   assert.ok(!p.messages().includes('component starting'));
@@ -104,7 +109,10 @@ test('a create() that throws is a configuration error: exit 2', async () => {
 test('a start failure: one fatal line "<name> cannot start: <why>", what was started is stopped, exit 1', async () => {
   const p = run({ FIXTURE_START: 'fail' });
   assert.equal(await p.exited, EXIT_CODES.failed, p.stderr());
-  assert.deepEqual(p.lines.filter((l) => l.level === 60).map((l) => l.msg), ['fixture cannot start: the dependency is unreachable']);
+  assert.deepEqual(
+    p.lines.filter((l) => l.level === 60).map((l) => l.msg),
+    ['fixture cannot start: the dependency is unreachable'],
+  );
   assert.ok(p.messages().includes('component stopped'));
 });
 

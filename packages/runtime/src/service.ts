@@ -95,7 +95,10 @@ export async function runService<C, Started>(opts: RunServiceOptions<C, Started>
     onFailure: (err) => {
       if (stopping) return;
       stopping = true;
-      logger.fatal({ err: { code: err.code, message: err.message }, exitCode: EXIT_CODES.restart }, `${opts.name} failed for good: exiting so that the supervisor restarts the process`);
+      logger.fatal(
+        { err: { code: err.code, message: err.message }, exitCode: EXIT_CODES.restart },
+        `${opts.name} failed for good: exiting so that the supervisor restarts the process`,
+      );
       boundedStop(FAILED_START_STOP_MS).then(() => exit(EXIT_CODES.restart));
     },
   };
@@ -116,7 +119,10 @@ export async function runService<C, Started>(opts: RunServiceOptions<C, Started>
   try {
     service = opts.create(config, ctx);
   } catch (err) {
-    logger.fatal({ err: { code: (err as { code?: string }).code, message: (err as Error).message }, exitCode: EXIT_CODES.config }, `invalid configuration for ${opts.name}: ${(err as Error).message}`);
+    logger.fatal(
+      { err: { code: (err as { code?: string }).code, message: (err as Error).message }, exitCode: EXIT_CODES.config },
+      `invalid configuration for ${opts.name}: ${(err as Error).message}`,
+    );
     return exit(EXIT_CODES.config);
   }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { appendDurable, lockDirectory, writeFileAtomic } from './state-files.js';
 
-test('lockDirectory: one holder at a time in a process; a dead owner\'s lock is taken over', async () => {
+test("lockDirectory: one holder at a time in a process; a dead owner's lock is taken over", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'state-files-'));
   try {
     const order: string[] = [];

@@ -88,13 +88,27 @@ test('forwarder: signed JSON POSTs, a flaky receiver is retried until it accepts
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`;
   const topic = `alerts.${newId()}`;
-  await ensureTopics(kafka, [{ topic, numPartitions: 1 }, { topic: TOPICS.dlq, numPartitions: 1 }]);
+  await ensureTopics(kafka, [
+    { topic, numPartitions: 1 },
+    { topic: TOPICS.dlq, numPartitions: 1 },
+  ]);
   const producer = createAuditProducer(kafka, { logger });
   await producer.connect();
-  await producer.send(topic, [ok, flaky, rejected, down].map((a) => ({ key: `sub:${a.keys.subject}`, ...alertCodec.encode(a) })));
+  await producer.send(
+    topic,
+    [ok, flaky, rejected, down].map((a) => ({ key: `sub:${a.keys.subject}`, ...alertCodec.encode(a) })),
+  );
   await producer.send(topic, [{ key: 'x', value: Buffer.from('not an alert') }]);
   const service = createAlertWebhookService(
-    { ...defaults, kafka: { brokers: [broker.address], clientId: 'webhook' }, groupId: `webhook-${newId()}`, topic, webhook: { url, secret: SECRET, timeoutMs: 2_000 }, maxAttempts: 4, retry: { initialMs: 20, maxMs: 100 } },
+    {
+      ...defaults,
+      kafka: { brokers: [broker.address], clientId: 'webhook' },
+      groupId: `webhook-${newId()}`,
+      topic,
+      webhook: { url, secret: SECRET, timeoutMs: 2_000 },
+      maxAttempts: 4,
+      retry: { initialMs: 20, maxMs: 100 },
+    },
     { logger, ops: false },
   );
   const dlq: DeadLetter[] = [];
@@ -107,12 +121,21 @@ test('forwarder: signed JSON POSTs, a flaky receiver is retried until it accepts
     const mine = () => dlq.filter((d) => d.originTopic === topic);
     await waitFor('3 dead letters', () => (mine().length >= 3 ? true : undefined));
     assert.deepEqual(received.map((a) => a.rule).sort(), ['flaky-rule', 'ok-rule']);
-    assert.deepEqual(received.find((a) => a.rule === 'ok-rule'), ok, 'the JSON body is the alert');
+    assert.deepEqual(
+      received.find((a) => a.rule === 'ok-rule'),
+      ok,
+      'the JSON body is the alert',
+    );
     assert.equal(attempts.get('flaky-rule'), 3, 'retried until accepted');
     assert.equal(attempts.get('rejected-rule'), 1, 'a permanent 4xx is not retried');
     assert.equal(attempts.get('down-rule'), 4, 'maxAttempts');
     assert.equal(badSignatures, 0);
-    assert.deepEqual(mine().map((d) => d.code).sort(), ['AUDIT_ERR_UNDECODABLE', 'AUDIT_ERR_WEBHOOK_REJECTED', 'AUDIT_ERR_WEBHOOK_UNDELIVERABLE']);
+    assert.deepEqual(
+      mine()
+        .map((d) => d.code)
+        .sort(),
+      ['AUDIT_ERR_UNDECODABLE', 'AUDIT_ERR_WEBHOOK_REJECTED', 'AUDIT_ERR_WEBHOOK_UNDELIVERABLE'],
+    );
   } finally {
     await reader.disconnect();
     await service.stop();

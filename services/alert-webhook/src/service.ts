@@ -1,5 +1,12 @@
 import { alertCodec, EVENTS_ERRORS, type Alert, type Severity } from '@jwt-audit/events';
-import { createConsumerService, createKafkaClient, KAFKA_ERRORS, type ConsumerServiceDeps, type DeadLetterRequest, type MeteredConsumerService } from '@jwt-audit/kafka';
+import {
+  createConsumerService,
+  createKafkaClient,
+  KAFKA_ERRORS,
+  type ConsumerServiceDeps,
+  type DeadLetterRequest,
+  type MeteredConsumerService,
+} from '@jwt-audit/kafka';
 import { attemptsLeft, AuditError, createMetrics, retryDelay, retryPolicy, RETRY_POLICIES, sleep, toAuditError, type Logger } from '@jwt-audit/runtime';
 import type { AlertWebhookConfig } from './config.js';
 import { WEBHOOK_ERRORS } from './errors.js';
@@ -18,7 +25,12 @@ const RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3
  * permanent 4xx) goes to audit.dlq.v1 with the reason; the partition moves on.
  */
 export function createAlertWebhookService(config: AlertWebhookConfig, deps: AlertWebhookDeps): AlertWebhookService {
-  const delivery = retryPolicy(RETRY_POLICIES.webhookDelivery, { attempts: config.maxAttempts, initialMs: config.retry.initialMs, maxMs: config.retry.maxMs, timeoutMs: config.webhook.timeoutMs });
+  const delivery = retryPolicy(RETRY_POLICIES.webhookDelivery, {
+    attempts: config.maxAttempts,
+    initialMs: config.retry.initialMs,
+    maxMs: config.retry.maxMs,
+    timeoutMs: config.webhook.timeoutMs,
+  });
   const logger = deps.logger.child({ service: 'alert-webhook' });
   const metrics = deps.metrics ?? createMetrics();
   const deliveries = metrics.counter('audit_webhook_deliveries_total', 'Webhook deliveries by result', ['result'] as const);
@@ -32,7 +44,12 @@ export function createAlertWebhookService(config: AlertWebhookConfig, deps: Aler
     try {
       const res = await fetch(config.webhook.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign(config.webhook.secret, body, Date.now()), [ALERT_ID_HEADER]: alert.id, 'user-agent': 'jwt-audit-alert-webhook/0.1' },
+        headers: {
+          'content-type': 'application/json',
+          [SIGNATURE_HEADER]: sign(config.webhook.secret, body, Date.now()),
+          [ALERT_ID_HEADER]: alert.id,
+          'user-agent': 'jwt-audit-alert-webhook/0.1',
+        },
         body,
         signal: AbortSignal.timeout(delivery.timeoutMs),
       });

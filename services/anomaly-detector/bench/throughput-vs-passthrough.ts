@@ -20,12 +20,19 @@ const dir = mkdtempSync(path.join(tmpdir(), 'detector-bench-'));
 const broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
 const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'bench' }, logger);
 const input = `bench.enriched.${newId()}`;
-await ensureTopics(kafka, [{ topic: input, numPartitions: 6 }, { topic: TOPICS.alerts, numPartitions: 6 }, { topic: TOPICS.dlq, numPartitions: 1 }]);
+await ensureTopics(kafka, [
+  { topic: input, numPartitions: 6 },
+  { topic: TOPICS.alerts, numPartitions: 6 },
+  { topic: TOPICS.dlq, numPartitions: 1 },
+]);
 const scenario = generateScenario({ subjects: Number(process.env.BENCH_SUBJECTS ?? 150), seed: 1 });
 const producer = createAuditProducer(kafka, { logger });
 await producer.connect();
 for (let i = 0; i < scenario.events.length; i += 5_000) {
-  await producer.send(input, scenario.events.slice(i, i + 5_000).map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  await producer.send(
+    input,
+    scenario.events.slice(i, i + 5_000).map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })),
+  );
 }
 const total = scenario.events.length;
 
@@ -40,23 +47,46 @@ async function timeUntil(count: () => number, start: () => Promise<unknown>, sto
 
 let seen = 0;
 const pass: ConsumerRunner = createConsumerRunner({
-  kafka, groupId: `pass-${newId()}`, topics: [input], stage: 'passthrough', logger, producer,
+  kafka,
+  groupId: `pass-${newId()}`,
+  topics: [input],
+  stage: 'passthrough',
+  logger,
+  producer,
   handler: async (records) => {
     for (const r of records) eventCodec.decode(r.value!, r.headers);
     seen += records.length;
   },
 });
-const base = await timeUntil(() => seen, () => pass.start(), () => pass.stop());
+const base = await timeUntil(
+  () => seen,
+  () => pass.start(),
+  () => pass.stop(),
+);
 
 const service = createDetectorService(
-  { ...defaults, kafka: { brokers: [broker.address], clientId: 'bench' }, groupId: `det-${newId()}`, topics: { ...defaults.topics, input, repartition: `bench.by-key.${newId()}` }, stateDir: path.join(dir, 'state') },
+  {
+    ...defaults,
+    kafka: { brokers: [broker.address], clientId: 'bench' },
+    groupId: `det-${newId()}`,
+    topics: { ...defaults.topics, input, repartition: `bench.by-key.${newId()}` },
+    stateDir: path.join(dir, 'state'),
+  },
   { logger, ops: false },
 );
 const subjectEvents = () => {
-  const m = service.metrics.registry.getSingleMetric('audit_detector_events_total') as unknown as { hashMap: Record<string, { value: number; labels: { stage: string } }> };
-  return Object.values(m.hashMap).filter((v) => v.labels.stage === 'subject').reduce((s, v) => s + v.value, 0);
+  const m = service.metrics.registry.getSingleMetric('audit_detector_events_total') as unknown as {
+    hashMap: Record<string, { value: number; labels: { stage: string } }>;
+  };
+  return Object.values(m.hashMap)
+    .filter((v) => v.labels.stage === 'subject')
+    .reduce((s, v) => s + v.value, 0);
 };
-const det = await timeUntil(subjectEvents, () => service.start(), () => service.stop());
+const det = await timeUntil(
+  subjectEvents,
+  () => service.start(),
+  () => service.stop(),
+);
 
 process.stdout.write(
   `throughput-vs-passthrough: ${total} events on 6 partitions, embedded broker\n` +

@@ -75,14 +75,30 @@ test('restart and rebalance mid-scenario: no alert lost or repeated, every trace
   assert.deepEqual(pure.falsePositives, []);
 
   const topics = { input: `enriched.${newId()}`, repartition: `by-key.${newId()}`, alerts: `alerts.${newId()}` };
-  await ensureTopics(kafka, [{ topic: topics.input, numPartitions: 6 }, { topic: topics.alerts, numPartitions: 6 }, ...defaultTopics().filter((t) => t.topic === TOPICS.dlq)]);
-  const config: DetectorServiceConfig = { ...defaults, kafka: { brokers: [broker.address], clientId: 'detector' }, groupId: `detector-${newId()}`, topics, stateDir: path.join(dir, 'state'), fsync: false, snapshotAfterBytes: 64 * 1024,
+  await ensureTopics(kafka, [
+    { topic: topics.input, numPartitions: 6 },
+    { topic: topics.alerts, numPartitions: 6 },
+    ...defaultTopics().filter((t) => t.topic === TOPICS.dlq),
+  ]);
+  const config: DetectorServiceConfig = {
+    ...defaults,
+    kafka: { brokers: [broker.address], clientId: 'detector' },
+    groupId: `detector-${newId()}`,
+    topics,
+    stateDir: path.join(dir, 'state'),
+    fsync: false,
+    snapshotAfterBytes: 64 * 1024,
     // the test replays two days at once: the repartitioned stream is that far out of order
-    allowedLatenessMs: 2 * 86_400_000 };
+    allowedLatenessMs: 2 * 86_400_000,
+  };
   const producer = createAuditProducer(kafka, { logger });
   await producer.connect();
   const half = Math.floor(scenario.events.length / 2);
-  const send = (events: typeof scenario.events) => producer.send(topics.input, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  const send = (events: typeof scenario.events) =>
+    producer.send(
+      topics.input,
+      events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })),
+    );
   const services: DetectorService[] = [];
   try {
     await send(scenario.events.slice(0, half));
@@ -107,7 +123,9 @@ test('restart and rebalance mid-scenario: no alert lost or repeated, every trace
     services.push(a, b);
     await Promise.all([a.start(), b.start()]);
     await waitFor('second half processed', () => caughtUp(config.groupId, [topics.input, topics.repartition]), 90_000);
-    const dupes = (await a.metrics.registry.getSingleMetricAsString('audit_detector_duplicate_events_total')) + (await b.metrics.registry.getSingleMetricAsString('audit_detector_duplicate_events_total'));
+    const dupes =
+      (await a.metrics.registry.getSingleMetricAsString('audit_detector_duplicate_events_total')) +
+      (await b.metrics.registry.getSingleMetricAsString('audit_detector_duplicate_events_total'));
     assert.ok([...dupes.matchAll(/audit_detector_duplicate_events_total (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0) >= 300, dupes);
     await Promise.all([a.stop(), b.stop()]);
 
@@ -119,11 +137,21 @@ test('restart and rebalance mid-scenario: no alert lost or repeated, every trace
     // drops late buckets. Live traffic is seconds out of order. Every other rule must match exactly.
     const replayBound = (x: Alert) => x.rule === 'issuance-spike' && x.attributes.variant === 'client';
     const firsts = got.filter((x) => !x.attributes.rollupOf);
-    assert.deepEqual(new Set(firsts.filter((x) => !replayBound(x)).map(identity)), new Set(expectedAlerts.filter((x) => !replayBound(x)).map(identity)), 'the same alerts as one uninterrupted in-memory run');
+    assert.deepEqual(
+      new Set(firsts.filter((x) => !replayBound(x)).map(identity)),
+      new Set(expectedAlerts.filter((x) => !replayBound(x)).map(identity)),
+      'the same alerts as one uninterrupted in-memory run',
+    );
     const inService = evaluate(scenario, firsts);
     // the replay-bound trace may or may not be found, depending on how the partitions' batches interleave
-    assert.deepEqual(inService.missed.map((m) => m.name).filter((n) => n !== 'a client harvesting tokens for many subjects'), []);
-    assert.deepEqual(inService.falsePositives.map((f) => f.description), []);
+    assert.deepEqual(
+      inService.missed.map((m) => m.name).filter((n) => n !== 'a client harvesting tokens for many subjects'),
+      [],
+    );
+    assert.deepEqual(
+      inService.falsePositives.map((f) => f.description),
+      [],
+    );
   } finally {
     for (const s of services) await s.stop();
     await producer.disconnect();

@@ -10,7 +10,15 @@ import {
   type DetectorOptions,
   type DetectorState,
 } from '@jwt-audit/detection';
-import { createConsumerService, createKafkaClient, type ConsumerServiceDeps, type DeadLetterRequest, type InputRecord, type MeteredConsumerService, type OutRecord } from '@jwt-audit/kafka';
+import {
+  createConsumerService,
+  createKafkaClient,
+  type ConsumerServiceDeps,
+  type DeadLetterRequest,
+  type InputRecord,
+  type MeteredConsumerService,
+  type OutRecord,
+} from '@jwt-audit/kafka';
 import { createMetrics, toAuditError, type Logger } from '@jwt-audit/runtime';
 import type { DetectorServiceConfig } from './config.js';
 import { DETECTOR_ERRORS } from './errors.js';
@@ -54,7 +62,10 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
   const alertsTotal = metrics.counter('audit_detector_alerts_total', 'Alerts produced, by rule and severity', ['rule', 'severity'] as const);
   const forwardedTotal = metrics.counter('audit_detector_repartitioned_total', 'Events re-keyed onto the repartition topic');
   const skippedTotal = metrics.counter('audit_detector_redelivered_skipped_total', 'Redelivered records already in the restored state');
-  const duplicatesTotal = metrics.counter('audit_detector_duplicate_events_total', 'Events whose id the state had already run (a stage re-produced them at new offsets), skipped');
+  const duplicatesTotal = metrics.counter(
+    'audit_detector_duplicate_events_total',
+    'Events whose id the state had already run (a stage re-produced them at new offsets), skipped',
+  );
   const restoreSeconds = metrics.histogram('audit_detector_restore_duration_seconds', 'Time to restore a partition state from its snapshot and journal');
   const stateKeys = metrics.gauge('audit_detector_state_keys', 'Keys held per rule store, summed over owned partitions', ['rule'] as const);
 
@@ -75,11 +86,24 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
     if (held && held.state.offset !== null && BigInt(held.state.offset) + 1n === BigInt(firstOffset)) return held;
     // new assignment, restart, or another instance processed this partition meanwhile: read it back from disk
     const t0 = process.hrtime.bigint();
-    const store = new PartitionStateStore(config.stateDir, name, { fsync: config.fsync, snapshotAfterBytes: config.snapshotAfterBytes, detector: detectorOptions(topic) });
+    const store = new PartitionStateStore(config.stateDir, name, {
+      fsync: config.fsync,
+      snapshotAfterBytes: config.snapshotAfterBytes,
+      detector: detectorOptions(topic),
+    });
     const { state, journalLines } = store.load();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     restoreSeconds.observe(seconds);
-    log.info({ partitionState: name, offset: state.offset, journalLines, keys: Object.values(stateStats(state)).reduce((n, s) => n + s.keys, 0), ms: Math.round(seconds * 1000) }, 'partition state restored');
+    log.info(
+      {
+        partitionState: name,
+        offset: state.offset,
+        journalLines,
+        keys: Object.values(stateStats(state)).reduce((n, s) => n + s.keys, 0),
+        ms: Math.round(seconds * 1000),
+      },
+      'partition state restored',
+    );
     const ps = { state, store };
     partitions.set(name, ps);
     return ps;
@@ -94,7 +118,10 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
     }
   }
 
-  async function handleLocked(records: InputRecord[], ctx: { topic: string; partition: number; logger: Logger }): Promise<{ deadLetters: DeadLetterRequest[] }> {
+  async function handleLocked(
+    records: InputRecord[],
+    ctx: { topic: string; partition: number; logger: Logger },
+  ): Promise<{ deadLetters: DeadLetterRequest[] }> {
     const ps = stateFor(ctx.topic, ctx.partition, records[0]!.offset, ctx.logger);
     const { state } = ps;
     const fromInput = ctx.topic === config.topics.input;
@@ -131,7 +158,10 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
     }
     // output first (acknowledged), then the state journal, then the runner commits the offsets
     if (alerts.length > 0) {
-      await producer.send(config.topics.alerts, alerts.map((a) => ({ key: alertKey(a), ...alertCodec.encode(a), timestamp: a.raisedAt })));
+      await producer.send(
+        config.topics.alerts,
+        alerts.map((a) => ({ key: alertKey(a), ...alertCodec.encode(a), timestamp: a.raisedAt })),
+      );
       for (const a of alerts) {
         alertsTotal.inc({ rule: a.rule, severity: a.severity });
         ctx.logger.info({ alert: a.id, rule: a.rule, severity: a.severity, keys: a.keys, count: a.count, suppressed: a.suppressed }, a.description);
@@ -158,7 +188,16 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
     kafka,
     logger,
     metrics,
-    ensure: [TOPICS.dlq, config.topics.input, config.topics.alerts, { topic: config.topics.repartition, numPartitions: config.repartitionPartitions, configs: { 'retention.ms': String(config.repartitionRetentionMs ?? 86_400_000) } }],
+    ensure: [
+      TOPICS.dlq,
+      config.topics.input,
+      config.topics.alerts,
+      {
+        topic: config.topics.repartition,
+        numPartitions: config.repartitionPartitions,
+        configs: { 'retention.ms': String(config.repartitionRetentionMs ?? 86_400_000) },
+      },
+    ],
     runner: {
       groupId: config.groupId,
       topics: [config.topics.input, config.topics.repartition],
@@ -172,7 +211,16 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
     ops: deps.ops === false ? false : config.ops,
     health: () => ({ partitions: partitions.size }),
     ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
-    afterStart: () => logger.info({ input: config.topics.input, repartition: config.topics.repartition, alerts: config.topics.alerts, rules: Object.keys(ruleConfig).filter((r) => ruleConfig[r]!.enabled) }, 'anomaly detector running'),
+    afterStart: () =>
+      logger.info(
+        {
+          input: config.topics.input,
+          repartition: config.topics.repartition,
+          alerts: config.topics.alerts,
+          rules: Object.keys(ruleConfig).filter((r) => ruleConfig[r]!.enabled),
+        },
+        'anomaly detector running',
+      ),
     afterRunnerStop: async () => {
       // a clean stop leaves every owned partition as one snapshot: the fastest restore
       for (const [name, ps] of partitions) {
@@ -193,4 +241,3 @@ export function createDetectorService(config: DetectorServiceConfig, deps: Detec
   const producer = service.producer;
   return { metrics, health: service.health, start: service.start, stop: service.stop };
 }
-

@@ -30,7 +30,11 @@ export class PartitionStateStore {
   private readonly journalFile: string;
   private journalBytes = 0;
 
-  constructor(stateDir: string, name: string, private readonly options: { fsync: boolean; snapshotAfterBytes: number; detector: DetectorOptions }) {
+  constructor(
+    stateDir: string,
+    name: string,
+    private readonly options: { fsync: boolean; snapshotAfterBytes: number; detector: DetectorOptions },
+  ) {
     this.dir = path.join(stateDir, name.replace(/[^a-zA-Z0-9._-]/g, '_'));
     this.snapshotFile = path.join(this.dir, 'snapshot.json');
     this.journalFile = path.join(this.dir, 'journal.ndjson');

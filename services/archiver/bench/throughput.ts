@@ -20,7 +20,21 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { appendCheckpoint, checkCheckpoints, generateSigningKey, loadJwks, loadSigner, localStorage, markOf, readCheckpointChain, readHead, seal, verifyArchive, type ArchivedRecord, type SegmentFormat } from '@jwt-audit/archive';
+import {
+  appendCheckpoint,
+  checkCheckpoints,
+  generateSigningKey,
+  loadJwks,
+  loadSigner,
+  localStorage,
+  markOf,
+  readCheckpointChain,
+  readHead,
+  seal,
+  verifyArchive,
+  type ArchivedRecord,
+  type SegmentFormat,
+} from '@jwt-audit/archive';
 import { eventCodec, newId, readSchemaFile, type AuditEvent } from '@jwt-audit/events';
 
 const N = Number(process.env.BENCH_EVENTS ?? 100_000);
@@ -41,22 +55,38 @@ const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
 let bytesIn = 0;
 const batches: ArchivedRecord[][] = [];
 for (let i = 0; i < N; i += PER) {
-  batches.push(Array.from({ length: Math.min(PER, N - i) }, (_, j) => {
-    // varied content, so segments compress like real traffic rather than like one event repeated
-    const n = i + j;
-    const e: AuditEvent = {
-      ...base,
-      id: newId(),
-      occurredAt: Date.now(),
-      actor: { ...base.actor, sub: `user-${(n * 7919) % 50_000}` },
-      network: { ...base.network!, clientIp: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` },
-      http: { ...base.http!, request: { ...base.http!.request, path: `/orders/${n}`, body: { ...base.http!.request.body!, content: JSON.stringify({ sku: `A-${n % 977}`, quantity: n % 9, note: randomBytes(24).toString('base64') }) } } },
-      token: { ...base.token!, jti: randomBytes(16).toString('hex'), fingerprint: randomBytes(32).toString('hex') },
-    };
-    const enc = eventCodec.encode(e);
-    bytesIn += enc.value.length;
-    return { offset: i + j, timestamp: e.occurredAt, key: Buffer.from('sub:alice'), eventId: e.id, schemaFingerprint: enc.headers['audit-schema-fingerprint']!, event: enc.value };
-  }));
+  batches.push(
+    Array.from({ length: Math.min(PER, N - i) }, (_, j) => {
+      // varied content, so segments compress like real traffic rather than like one event repeated
+      const n = i + j;
+      const e: AuditEvent = {
+        ...base,
+        id: newId(),
+        occurredAt: Date.now(),
+        actor: { ...base.actor, sub: `user-${(n * 7919) % 50_000}` },
+        network: { ...base.network!, clientIp: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` },
+        http: {
+          ...base.http!,
+          request: {
+            ...base.http!.request,
+            path: `/orders/${n}`,
+            body: { ...base.http!.request.body!, content: JSON.stringify({ sku: `A-${n % 977}`, quantity: n % 9, note: randomBytes(24).toString('base64') }) },
+          },
+        },
+        token: { ...base.token!, jti: randomBytes(16).toString('hex'), fingerprint: randomBytes(32).toString('hex') },
+      };
+      const enc = eventCodec.encode(e);
+      bytesIn += enc.value.length;
+      return {
+        offset: i + j,
+        timestamp: e.occurredAt,
+        key: Buffer.from('sub:alice'),
+        eventId: e.id,
+        schemaFingerprint: enc.headers['audit-schema-fingerprint']!,
+        event: enc.value,
+      };
+    }),
+  );
 }
 
 /** sha256sum's own run time over the files, measured by a shell around it. */
@@ -77,12 +107,20 @@ for (const { name: codec, ...format } of CODECS) {
     let t = process.hrtime.bigint();
     for (const b of batches) {
       await seal(storage, signer, head, b, Date.now(), format);
-      await appendCheckpoint(storage, signer, chain, { archive: 'bench', partitionCount: 1, marks: [markOf(head)], createdAt: Date.now(), intervalMs: 3_600_000 });
+      await appendCheckpoint(storage, signer, chain, {
+        archive: 'bench',
+        partitionCount: 1,
+        marks: [markOf(head)],
+        createdAt: Date.now(),
+        intervalMs: 3_600_000,
+      });
     }
     const writeSecs = secondsSince(t);
 
     const streamDir = path.join(dir, 'archive', 'audit.enriched.v1', '0');
-    const files = readdirSync(streamDir).filter((f) => f.endsWith('.avro')).map((f) => path.join(streamDir, f));
+    const files = readdirSync(streamDir)
+      .filter((f) => f.endsWith('.avro'))
+      .map((f) => path.join(streamDir, f));
     const jwks = await loadJwks(keys.jwksFile);
     const rounds: { sha: number; verify: number; bare: number; dup: number; cpu: Record<string, number> }[] = [];
     const cpDir = path.join(dir, 'archive', 'audit.enriched.v1', 'checkpoints');
@@ -95,7 +133,8 @@ for (const { name: codec, ...format } of CODECS) {
         const secs = secondsSince(t);
         const cpu = process.cpuUsage(cpu0);
         const kinds = report.findings.map((f) => f.kind).join(',');
-        if (report.records !== N || kinds !== (withCheckpoints ? '' : 'checkpoint-missing')) throw new Error(`verify failed on an untouched archive: ${JSON.stringify(report.findings.slice(0, 3))}`);
+        if (report.records !== N || kinds !== (withCheckpoints ? '' : 'checkpoint-missing'))
+          throw new Error(`verify failed on an untouched archive: ${JSON.stringify(report.findings.slice(0, 3))}`);
         return { secs, cpu: (cpu.user + cpu.system) / 1e6, bytes: report.bytes };
       } finally {
         if (!withCheckpoints) renameSync(`${cpDir}.aside`, cpDir);
@@ -129,7 +168,11 @@ for (const { name: codec, ...format } of CODECS) {
     const bestBare = Math.min(...rounds.map((r) => r.bare));
     const ratios = rounds.map((r) => r.sha / r.verify);
     const result = {
-      bench: 'archiver', codec, events: N, eventMB: +(bytesIn / 1e6).toFixed(1), archiveMB: +mb.toFixed(1),
+      bench: 'archiver',
+      codec,
+      events: N,
+      eventMB: +(bytesIn / 1e6).toFixed(1),
+      archiveMB: +mb.toFixed(1),
       write: { eventsPerSec: Math.round(N / writeSecs), eventMBPerSec: +(bytesIn / 1e6 / writeSecs).toFixed(1) },
       verify: { mbPerSec: +(mb / bestVerify).toFixed(1), eventsPerSec: Math.round(N / bestVerify) },
       sha256sum: { mbPerSec: +(mb / bestSha).toFixed(1) },
@@ -137,15 +180,35 @@ for (const { name: codec, ...format } of CODECS) {
       roundRatios: ratios.map((x) => +x.toFixed(3)),
       // CPU time of this process as well as wall time: on a shared machine the CPU time of the
       // same work varies far less than its wall time
-      checkpoints: { count: batches.length, chainCheckMs: +(median(cpTimes) * 1000).toFixed(2), chainCheckOfVerify: +(median(cpTimes) / bestVerify).toFixed(4), verifyWithOverWithout: +median(rounds.map((r) => r.verify / r.bare)).toFixed(3), cpuWithOverWithout: +median(rounds.map((r) => r.cpu.verify! / r.cpu.bare!)).toFixed(3), bestOverBest: +(bestVerify / bestBare).toFixed(3), roundRatios: rounds.map((r) => +(r.verify / r.bare).toFixed(3)) },
-      duplicateCount: { verifyWithOverWithout: +median(rounds.map((r) => r.dup / r.verify)).toFixed(3), cpuWithOverWithout: +median(rounds.map((r) => r.cpu.dup! / r.cpu.verify!)).toFixed(3), roundRatios: rounds.map((r) => +(r.dup / r.verify).toFixed(3)) },
+      checkpoints: {
+        count: batches.length,
+        chainCheckMs: +(median(cpTimes) * 1000).toFixed(2),
+        chainCheckOfVerify: +(median(cpTimes) / bestVerify).toFixed(4),
+        verifyWithOverWithout: +median(rounds.map((r) => r.verify / r.bare)).toFixed(3),
+        cpuWithOverWithout: +median(rounds.map((r) => r.cpu.verify! / r.cpu.bare!)).toFixed(3),
+        bestOverBest: +(bestVerify / bestBare).toFixed(3),
+        roundRatios: rounds.map((r) => +(r.verify / r.bare).toFixed(3)),
+      },
+      duplicateCount: {
+        verifyWithOverWithout: +median(rounds.map((r) => r.dup / r.verify)).toFixed(3),
+        cpuWithOverWithout: +median(rounds.map((r) => r.cpu.dup! / r.cpu.verify!)).toFixed(3),
+        roundRatios: rounds.map((r) => +(r.dup / r.verify).toFixed(3)),
+      },
     };
     results.push(result);
     console.log(`[${codec}] events=${N}: ${result.eventMB} MB of Avro events -> ${result.archiveMB} MB of segments`);
-    console.log(`[${codec}] write : ${result.write.eventsPerSec} events/s, ${result.write.eventMBPerSec} MB/s of events (seal: container + Merkle + signed manifest, fsynced)`);
-    console.log(`[${codec}] verify: ${result.verify.mbPerSec} MB/s of segments (${result.verify.eventsPerSec} events/s) = ${result.verifyOfSha256sum}x sha256sum (${result.sha256sum.mbPerSec} MB/s) over the same files; per round ${result.roundRatios.join(', ')}x`);
-    console.log(`[${codec}] checkpoints (${result.checkpoints.count}, one per seal): checking them alone takes ${result.checkpoints.chainCheckMs} ms (median of 9) = ${(result.checkpoints.chainCheckOfVerify * 100).toFixed(2)}% of the best verify; whole verify takes ${result.checkpoints.verifyWithOverWithout}x the time (${result.checkpoints.cpuWithOverWithout}x the CPU time) without them (median of rounds; best over best ${result.checkpoints.bestOverBest}x; per round ${result.checkpoints.roundRatios.join(', ')}x)`);
-    console.log(`[${codec}] duplicate counting (--duplicates): verify takes ${result.duplicateCount.verifyWithOverWithout}x the time (${result.duplicateCount.cpuWithOverWithout}x the CPU time) without it (median; per round ${result.duplicateCount.roundRatios.join(', ')}x)`);
+    console.log(
+      `[${codec}] write : ${result.write.eventsPerSec} events/s, ${result.write.eventMBPerSec} MB/s of events (seal: container + Merkle + signed manifest, fsynced)`,
+    );
+    console.log(
+      `[${codec}] verify: ${result.verify.mbPerSec} MB/s of segments (${result.verify.eventsPerSec} events/s) = ${result.verifyOfSha256sum}x sha256sum (${result.sha256sum.mbPerSec} MB/s) over the same files; per round ${result.roundRatios.join(', ')}x`,
+    );
+    console.log(
+      `[${codec}] checkpoints (${result.checkpoints.count}, one per seal): checking them alone takes ${result.checkpoints.chainCheckMs} ms (median of 9) = ${(result.checkpoints.chainCheckOfVerify * 100).toFixed(2)}% of the best verify; whole verify takes ${result.checkpoints.verifyWithOverWithout}x the time (${result.checkpoints.cpuWithOverWithout}x the CPU time) without them (median of rounds; best over best ${result.checkpoints.bestOverBest}x; per round ${result.checkpoints.roundRatios.join(', ')}x)`,
+    );
+    console.log(
+      `[${codec}] duplicate counting (--duplicates): verify takes ${result.duplicateCount.verifyWithOverWithout}x the time (${result.duplicateCount.cpuWithOverWithout}x the CPU time) without it (median; per round ${result.duplicateCount.roundRatios.join(', ')}x)`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

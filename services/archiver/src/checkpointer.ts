@@ -7,8 +7,22 @@
  * is published on the next attempt (only the newest matters on a compacted topic).
  */
 import {
-  appendCheckpoint, ARCHIVE_ERRORS, ArchiveError, followCheckpointChain, headLine, manifestName, markOf, readCheckpointChain, readHead, sha256hex,
-  StorageError, type ArchiveStorage, type CheckpointChain, type PartitionMark, type Signer, type StreamHead,
+  appendCheckpoint,
+  ARCHIVE_ERRORS,
+  ArchiveError,
+  followCheckpointChain,
+  headLine,
+  manifestName,
+  markOf,
+  readCheckpointChain,
+  readHead,
+  sha256hex,
+  StorageError,
+  type ArchiveStorage,
+  type CheckpointChain,
+  type PartitionMark,
+  type Signer,
+  type StreamHead,
 } from '@jwt-audit/archive';
 import type { Logger, Metrics } from '@jwt-audit/runtime';
 
@@ -51,7 +65,10 @@ export function createCheckpointer(config: CheckpointerConfig, deps: Checkpointe
   const { storage, signer, logger, now } = deps;
   const written = deps.metrics.counter('audit_archiver_checkpoints_written_total', 'Checkpoints written to the archive');
   const published = deps.metrics.counter('audit_archiver_checkpoints_published_total', 'Checkpoints published to the checkpoint topic');
-  const publishFailed = deps.metrics.counter('audit_archiver_checkpoint_publish_failures_total', 'Checkpoint publications Kafka refused (retried with the next one)');
+  const publishFailed = deps.metrics.counter(
+    'audit_archiver_checkpoint_publish_failures_total',
+    'Checkpoint publications Kafka refused (retried with the next one)',
+  );
   const marks = new Map<number, PartitionMark>();
   let chain: CheckpointChain | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -67,10 +84,13 @@ export function createCheckpointer(config: CheckpointerConfig, deps: Checkpointe
     if (stopped || at >= timerAt) return;
     clearTimeout(timer);
     timerAt = at;
-    timer = setTimeout(() => {
-      timerAt = Infinity;
-      void write().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'checkpoint failed; retried at the next seal or interval'));
-    }, Math.max(0, at - Date.now()));
+    timer = setTimeout(
+      () => {
+        timerAt = Infinity;
+        void write().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'checkpoint failed; retried at the next seal or interval'));
+      },
+      Math.max(0, at - Date.now()),
+    );
     timer.unref();
   };
 
@@ -161,7 +181,10 @@ export function createCheckpointer(config: CheckpointerConfig, deps: Checkpointe
       }
       if (sha === mark.manifestSha256) return;
       const what = sha === undefined ? `ends at manifest ${head.sequence}` : `holds a different manifest ${mark.sequence}`;
-      throw new ArchiveError(ARCHIVE_ERRORS.behindCheckpoint, `${stream} ${what}, but checkpoint ${chain.last!.sequence} says it reaches manifest ${mark.sequence} (offsets ${mark.firstOffset}..${mark.lastOffset}): its tail was removed or its chain rewritten; the archiver will not extend it (restore the files, or archive into a new directory); \`audit archive verify\` names what is missing`);
+      throw new ArchiveError(
+        ARCHIVE_ERRORS.behindCheckpoint,
+        `${stream} ${what}, but checkpoint ${chain.last!.sequence} says it reaches manifest ${mark.sequence} (offsets ${mark.firstOffset}..${mark.lastOffset}): its tail was removed or its chain rewritten; the archiver will not extend it (restore the files, or archive into a new directory); \`audit archive verify\` names what is missing`,
+      );
     },
     async stop() {
       if (stopped || !chain) return;

@@ -49,15 +49,41 @@ export const schema = consumerServiceSchema(['topic', 'dir', 'keys', 'seal', 'se
   sessionTimeoutMs: { type: 'integer', minimum: 1000 },
   topic: { type: 'string', minLength: 1 },
   dir: { type: 'string', minLength: 1 },
-  keys: { type: 'object', additionalProperties: false, required: ['dir', 'generate'], properties: { dir: { type: 'string' }, privateKeyFile: { type: 'string' }, generate: { type: 'boolean' } } },
-  seal: { type: 'object', additionalProperties: false, required: ['maxRecords', 'maxBytes', 'maxAgeMs'], properties: { maxRecords: positive, maxBytes: positive, maxAgeMs: positive } },
-  segment: { type: 'object', additionalProperties: false, required: ['codec', 'deflateLevel'], properties: { codec: { enum: ['deflate', 'null'] }, deflateLevel: { type: 'integer', minimum: 1, maximum: 9 } } },
-  retention: { type: 'object', additionalProperties: false, required: ['maxAgeMs', 'intervalMs'], properties: { maxAgeMs: { type: 'integer', minimum: 0 }, intervalMs: positive } },
+  keys: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['dir', 'generate'],
+    properties: { dir: { type: 'string' }, privateKeyFile: { type: 'string' }, generate: { type: 'boolean' } },
+  },
+  seal: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['maxRecords', 'maxBytes', 'maxAgeMs'],
+    properties: { maxRecords: positive, maxBytes: positive, maxAgeMs: positive },
+  },
+  segment: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['codec', 'deflateLevel'],
+    properties: { codec: { enum: ['deflate', 'null'] }, deflateLevel: { type: 'integer', minimum: 1, maximum: 9 } },
+  },
+  retention: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['maxAgeMs', 'intervalMs'],
+    properties: { maxAgeMs: { type: 'integer', minimum: 0 }, intervalMs: positive },
+  },
   checkpoint: {
     type: 'object',
     additionalProperties: false,
     required: ['intervalMs', 'minIntervalMs', 'topic', 'publish'],
-    properties: { intervalMs: { type: 'integer', minimum: 100 }, minIntervalMs: { type: 'integer', minimum: 0 }, archiveId: { type: 'string', minLength: 1, maxLength: 200 }, topic: { type: 'string', minLength: 1 }, publish: { type: 'boolean' } },
+    properties: {
+      intervalMs: { type: 'integer', minimum: 100 },
+      minIntervalMs: { type: 'integer', minimum: 0 },
+      archiveId: { type: 'string', minLength: 1, maxLength: 200 },
+      topic: { type: 'string', minLength: 1 },
+      publish: { type: 'boolean' },
+    },
   },
 });
 

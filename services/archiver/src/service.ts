@@ -12,7 +12,20 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Consumer } from '@jwt-audit/kafka';
 import { eventCodec, headerString, HEADER_FINGERPRINT } from '@jwt-audit/events';
-import { ARCHIVE_ERRORS, generateSigningKey, loadSigner, localStorage, manifestsOf, readHead, recordDeletion, recoverStream, seal, type ArchivedRecord, type Signer, type StreamHead } from '@jwt-audit/archive';
+import {
+  ARCHIVE_ERRORS,
+  generateSigningKey,
+  loadSigner,
+  localStorage,
+  manifestsOf,
+  readHead,
+  recordDeletion,
+  recoverStream,
+  seal,
+  type ArchivedRecord,
+  type Signer,
+  type StreamHead,
+} from '@jwt-audit/archive';
 import { createAuditProducer, createKafkaClient, superviseConsumer, type AuditProducer, type SupervisedConsumer } from '@jwt-audit/kafka';
 import { createMetrics, startOpsServer, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
 import type { ArchiverConfig } from './config.js';
@@ -47,7 +60,10 @@ async function resolveSigner(config: ArchiverConfig, logger: Logger): Promise<{ 
   return { signer: await loadSigner(file), jwksFile };
 }
 
-export function createArchiverService(config: ArchiverConfig, deps: { logger: Logger; metrics?: Metrics; now?: () => number; onFailure?: (err: AuditError) => void }): ArchiverService {
+export function createArchiverService(
+  config: ArchiverConfig,
+  deps: { logger: Logger; metrics?: Metrics; now?: () => number; onFailure?: (err: AuditError) => void },
+): ArchiverService {
   const logger = deps.logger.child({ component: 'archiver' });
   const metrics = deps.metrics ?? createMetrics();
   const now = deps.now ?? Date.now;
@@ -168,7 +184,8 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
     await current()!.commitOffsets([{ topic: config.topic, partition: n, offset: String(m.lastOffset + 1) }]);
   }
 
-  const due = (p: PartitionState) => p.buffer.length >= config.seal.maxRecords || p.bytes >= config.seal.maxBytes || (p.buffer.length > 0 && now() - p.openedAt >= config.seal.maxAgeMs);
+  const due = (p: PartitionState) =>
+    p.buffer.length >= config.seal.maxRecords || p.bytes >= config.seal.maxBytes || (p.buffer.length > 0 && now() - p.openedAt >= config.seal.maxAgeMs);
 
   async function sealDue(force = false): Promise<void> {
     for (const [n, p] of partitions) {
@@ -210,8 +227,23 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
           await producer.connect();
         }
         checkpointer = createCheckpointer(
-          { topic: config.topic, archive: config.checkpoint.archiveId ?? `${config.groupId}/${config.topic}`, intervalMs: config.checkpoint.intervalMs, minIntervalMs: config.checkpoint.minIntervalMs },
-          { storage, signer, logger, metrics, now, partitionCount: topicPartitions, ...(producer ? { publish: (archive: string, jws: string) => producer!.send(config.checkpoint.topic, [{ key: archive, value: Buffer.from(jws) }]) } : {}) },
+          {
+            topic: config.topic,
+            archive: config.checkpoint.archiveId ?? `${config.groupId}/${config.topic}`,
+            intervalMs: config.checkpoint.intervalMs,
+            minIntervalMs: config.checkpoint.minIntervalMs,
+          },
+          {
+            storage,
+            signer,
+            logger,
+            metrics,
+            now,
+            partitionCount: topicPartitions,
+            ...(producer
+              ? { publish: (archive: string, jws: string) => producer!.send(config.checkpoint.topic, [{ key: archive, value: Buffer.from(jws) }]) }
+              : {}),
+          },
         );
         await checkpointer.start();
         if (config.ops.port !== undefined) {
@@ -235,77 +267,99 @@ export function createArchiverService(config: ArchiverConfig, deps: { logger: Lo
           logger,
           metrics,
           ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
-          config: { groupId: config.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: Math.max(300, Math.floor(config.sessionTimeoutMs / 10)) },
+          config: {
+            groupId: config.groupId,
+            allowAutoTopicCreation: false,
+            maxWaitTimeInMs: 500,
+            sessionTimeout: config.sessionTimeoutMs,
+            heartbeatInterval: Math.max(300, Math.floor(config.sessionTimeoutMs / 10)),
+          },
           run: (consumer) => run(consumer),
         });
         const run = async (consumer: Consumer) => {
-        consumer.on(consumer.events.GROUP_JOIN, (e) => {
-          // Unsealed buffers belong to the previous assignment: drop them, and resume every
-          // assigned partition right after its last sealed record.
-          const assigned = (e.payload.memberAssignment[config.topic] ?? []) as number[];
-          generation++;
-          for (const [n, p] of creating) {
-            const before = retired.get(n);
-            retired.set(n, Promise.all([before, p.then(drained, () => undefined)]).then(() => undefined));
-          }
-          partitions.clear();
-          creating.clear();
-          void (async () => {
-            for (const n of assigned) {
-              // read-only here: removing unsealed files happens once, when the partition's state is created
-              const head = await readHead(storage, config.topic, n);
-              if (head.lastOffset >= 0) consumer.seek({ topic: config.topic, partition: n, offset: String(head.lastOffset + 1) });
+          consumer.on(consumer.events.GROUP_JOIN, (e) => {
+            // Unsealed buffers belong to the previous assignment: drop them, and resume every
+            // assigned partition right after its last sealed record.
+            const assigned = (e.payload.memberAssignment[config.topic] ?? []) as number[];
+            generation++;
+            for (const [n, p] of creating) {
+              const before = retired.get(n);
+              retired.set(
+                n,
+                Promise.all([before, p.then(drained, () => undefined)]).then(() => undefined),
+              );
             }
-          })().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'resume after rebalance failed'));
-        });
-        await consumer.subscribe({ topics: [config.topic], fromBeginning: true });
-        await consumer.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: 3,
-          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-            let p: PartitionState;
-            try {
-              p = await partition(batch.partition);
-            } catch (err) {
-              if ((err as { code?: string }).code !== ARCHIVE_ERRORS.behindCheckpoint) throw err;
-              // Not retried: only an operator can decide what a removed tail means.
-              lastError = (err as Error).message;
-              logger.error({ code: ARCHIVE_ERRORS.behindCheckpoint, partition: batch.partition, err: lastError }, 'partition paused: its archive is behind the checkpoint');
-              consumer.pause([{ topic: config.topic, partitions: [batch.partition] }]);
-              return;
-            }
-            await withLock(p, async () => {
-              for (const msg of batch.messages) {
-                if (!isRunning() || isStale()) return;
-                const offset = Number(msg.offset);
-                if (offset <= p.head.lastOffset || (p.buffer.length > 0 && offset <= p.buffer[p.buffer.length - 1]!.offset)) {
-                  resolveOffset(msg.offset);
-                  continue; // already sealed (resumed after a crash) or already buffered
-                }
-                const value = msg.value ?? Buffer.alloc(0);
-                const headers = msg.headers as Record<string, Buffer | string | undefined>;
-                let eventId = `undecodable:${offset}`;
-                try {
-                  eventId = eventCodec.decode(value, headers).id;
-                } catch {
-                  // archived as consumed all the same: the archive keeps what the topic held
-                }
-                if (p.buffer.length === 0) p.openedAt = now();
-                p.buffer.push({ offset, timestamp: Number(msg.timestamp), key: msg.key ?? null, eventId, schemaFingerprint: headerString(headers, HEADER_FINGERPRINT) ?? '', event: value });
-                buffered.inc();
-                p.bytes += value.length;
-                resolveOffset(msg.offset);
-                if (due(p)) await sealAndCommit(batch.partition, p);
+            partitions.clear();
+            creating.clear();
+            void (async () => {
+              for (const n of assigned) {
+                // read-only here: removing unsealed files happens once, when the partition's state is created
+                const head = await readHead(storage, config.topic, n);
+                if (head.lastOffset >= 0) consumer.seek({ topic: config.topic, partition: n, offset: String(head.lastOffset + 1) });
               }
-            });
-            await heartbeat();
-          },
-        });
+            })().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'resume after rebalance failed'));
+          });
+          await consumer.subscribe({ topics: [config.topic], fromBeginning: true });
+          await consumer.run({
+            autoCommit: false,
+            eachBatchAutoResolve: false,
+            partitionsConsumedConcurrently: 3,
+            eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+              let p: PartitionState;
+              try {
+                p = await partition(batch.partition);
+              } catch (err) {
+                if ((err as { code?: string }).code !== ARCHIVE_ERRORS.behindCheckpoint) throw err;
+                // Not retried: only an operator can decide what a removed tail means.
+                lastError = (err as Error).message;
+                logger.error(
+                  { code: ARCHIVE_ERRORS.behindCheckpoint, partition: batch.partition, err: lastError },
+                  'partition paused: its archive is behind the checkpoint',
+                );
+                consumer.pause([{ topic: config.topic, partitions: [batch.partition] }]);
+                return;
+              }
+              await withLock(p, async () => {
+                for (const msg of batch.messages) {
+                  if (!isRunning() || isStale()) return;
+                  const offset = Number(msg.offset);
+                  if (offset <= p.head.lastOffset || (p.buffer.length > 0 && offset <= p.buffer[p.buffer.length - 1]!.offset)) {
+                    resolveOffset(msg.offset);
+                    continue; // already sealed (resumed after a crash) or already buffered
+                  }
+                  const value = msg.value ?? Buffer.alloc(0);
+                  const headers = msg.headers as Record<string, Buffer | string | undefined>;
+                  let eventId = `undecodable:${offset}`;
+                  try {
+                    eventId = eventCodec.decode(value, headers).id;
+                  } catch {
+                    // archived as consumed all the same: the archive keeps what the topic held
+                  }
+                  if (p.buffer.length === 0) p.openedAt = now();
+                  p.buffer.push({
+                    offset,
+                    timestamp: Number(msg.timestamp),
+                    key: msg.key ?? null,
+                    eventId,
+                    schemaFingerprint: headerString(headers, HEADER_FINGERPRINT) ?? '',
+                    event: value,
+                  });
+                  buffered.inc();
+                  p.bytes += value.length;
+                  resolveOffset(msg.offset);
+                  if (due(p)) await sealAndCommit(batch.partition, p);
+                }
+              });
+              await heartbeat();
+            },
+          });
         };
         await supervised.start();
         timer = setInterval(() => void sealDue(), Math.min(1000, config.seal.maxAgeMs));
-        retentionTimer = setInterval(() => void applyRetention().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'retention failed')), config.retention.intervalMs);
+        retentionTimer = setInterval(
+          () => void applyRetention().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'retention failed')),
+          config.retention.intervalMs,
+        );
         timer.unref();
         retentionTimer.unref();
         state = 'running';

@@ -77,7 +77,16 @@ else {
     const ops: object[] = [];
     for (let k = from; k < Math.min(N, from + CHUNK); k++) {
       const fail = k % 7 === 0;
-      const e = event(fail ? 'token.rejected' : 'token.validated', t0 + Math.floor((k / N) * SPAN), { sub: `user${k % 500}`, path: k % 2 ? '/api/orders' : '/api/profile', route: k % 2 ? 'orders' : 'profile', fp: `f${k}`, outcome: fail ? 'failure' : 'success', status: fail ? 401 : 200, ...(fail ? { reason: 'expired' as const } : {}), ip: `198.51.100.${k % 250}` });
+      const e = event(fail ? 'token.rejected' : 'token.validated', t0 + Math.floor((k / N) * SPAN), {
+        sub: `user${k % 500}`,
+        path: k % 2 ? '/api/orders' : '/api/profile',
+        route: k % 2 ? 'orders' : 'profile',
+        fp: `f${k}`,
+        outcome: fail ? 'failure' : 'success',
+        status: fail ? 401 : 200,
+        ...(fail ? { reason: 'expired' as const } : {}),
+        ip: `198.51.100.${k % 250}`,
+      });
       ops.push({ create: { _index: 'logs-jwt_audit.events-bench', _id: e.id } }, withIndexTimes(toEcsDocument(e), indexTime));
     }
     return ops;
@@ -92,7 +101,8 @@ else {
       const r = await es.bulk({ operations: body(from), refresh: false });
       if (r.errors) throw new Error(`bulk: ${JSON.stringify(r.items.find((x) => Object.values(x)[0]?.error))}`);
       done += r.items.length;
-      if (done % 50_000 < CHUNK) say(`  ${done} / ${N} (${((performance.now() - started) / 1000).toFixed(0)} s, ${(done / ((performance.now() - started) / 1000)).toFixed(0)} docs/s)`);
+      if (done % 50_000 < CHUNK)
+        say(`  ${done} / ${N} (${((performance.now() - started) / 1000).toFixed(0)} s, ${(done / ((performance.now() - started) / 1000)).toFixed(0)} docs/s)`);
     }
   };
   await Promise.all([worker(), worker()]);
@@ -103,9 +113,23 @@ else {
 
 const broker = await startBroker({ dir: path.join(dir, 'kafka'), port: 0 });
 await ensureTopics(createKafkaClient({ brokers: [broker.address], clientId: 'setup' }, logger), defaultTopics(3));
-const svc = createConsoleService({ ...defaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: esUrl }, kafka: { brokers: [broker.address], clientId: 'console' }, auth: { ...defaults.auth, demoLogin: true } }, { logger, ops: false });
+const svc = createConsoleService(
+  {
+    ...defaults,
+    listen: { host: '127.0.0.1', port: 0 },
+    elasticsearch: { url: esUrl },
+    kafka: { brokers: [broker.address], clientId: 'console' },
+    auth: { ...defaults.auth, demoLogin: true },
+  },
+  { logger, ops: false },
+);
 const { url } = await svc.start();
-const login = await fetch(`${url}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=bench' });
+const login = await fetch(`${url}/login`, {
+  method: 'POST',
+  redirect: 'manual',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: 'name=bench',
+});
 const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
 
 const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
@@ -144,8 +168,20 @@ for (const [name, qs] of scenarios) {
   const span = parsed.params.from !== undefined && parsed.params.to !== undefined ? { from: parsed.params.from, to: parsed.params.to } : undefined;
   const former = await time(async () => {
     await es.search({
-      index: 'logs-jwt_audit.events-*', size: 50, sort: [{ '@timestamp': 'desc' }], query, track_total_hits: true,
-      ...(span ? { aggs: { over_time: { date_histogram: { field: '@timestamp', fixed_interval: '1800s', min_doc_count: 0, extended_bounds: { min: span.from, max: span.to } } } } } : { aggs: { lo: { min: { field: '@timestamp' } }, hi: { max: { field: '@timestamp' } } } }),
+      index: 'logs-jwt_audit.events-*',
+      size: 50,
+      sort: [{ '@timestamp': 'desc' }],
+      query,
+      track_total_hits: true,
+      ...(span
+        ? {
+            aggs: {
+              over_time: {
+                date_histogram: { field: '@timestamp', fixed_interval: '1800s', min_doc_count: 0, extended_bounds: { min: span.from, max: span.to } },
+              },
+            },
+          }
+        : { aggs: { lo: { min: { field: '@timestamp' } }, hi: { max: { field: '@timestamp' } } } }),
     });
   });
   let total = '';
@@ -154,10 +190,14 @@ for (const [name, qs] of scenarios) {
     if (r.status !== 200) throw new Error(`${r.status}: ${(await r.text()).slice(0, 300)}`);
     total = /id="total">([^<]*)</.exec(await r.text())?.[1] ?? '?';
   });
-  rows.push(`| ${name} | ${N.toLocaleString('en')} | ${total} | ${p(pageLoad, 0.5).toFixed(0)} ms | ${p(pageLoad, 0.95).toFixed(0)} ms | ${(p(pageLoad, 0.5) / p(floor, 0.5)).toFixed(0)}x | ${p(bare, 0.5).toFixed(0)} ms | ${(p(pageLoad, 0.5) / p(bare, 0.5)).toFixed(2)}x | ${p(former, 0.5).toFixed(0)} ms | ${(p(pageLoad, 0.5) / p(former, 0.5)).toFixed(2)}x |`);
+  rows.push(
+    `| ${name} | ${N.toLocaleString('en')} | ${total} | ${p(pageLoad, 0.5).toFixed(0)} ms | ${p(pageLoad, 0.95).toFixed(0)} ms | ${(p(pageLoad, 0.5) / p(floor, 0.5)).toFixed(0)}x | ${p(bare, 0.5).toFixed(0)} ms | ${(p(pageLoad, 0.5) / p(bare, 0.5)).toFixed(2)}x | ${p(former, 0.5).toFixed(0)} ms | ${(p(pageLoad, 0.5) / p(former, 0.5)).toFixed(2)}x |`,
+  );
   say(rows[rows.length - 1]!);
 }
-process.stdout.write(`GET / round trip p50 ${p(floor, 0.5).toFixed(1)} ms\n| Search page | events | matching | page load p50 | p95 | page / GET / | bare _search p50 | page / bare _search | former page request p50 | page / former |\n|---|---|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n`);
+process.stdout.write(
+  `GET / round trip p50 ${p(floor, 0.5).toFixed(1)} ms\n| Search page | events | matching | page load p50 | p95 | page / GET / | bare _search p50 | page / bare _search | former page request p50 | page / former |\n|---|---|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n`,
+);
 await svc.stop();
 await es.close();
 child.send({ type: 'close' });

@@ -22,7 +22,22 @@ import type { User } from './auth.js';
  *   access.results  how many events the answer held
  *   access.method   how the user signed in: jwt | demo
  */
-export type AccessAction = 'search' | 'event' | 'timeline' | 'sessions' | 'alerts' | 'integrity' | 'proof' | 'export' | 'sign-in' | 'sign-out' | 'approvals' | 'approve' | 'deny' | 'replay-dry-run' | 'replay';
+export type AccessAction =
+  | 'search'
+  | 'event'
+  | 'timeline'
+  | 'sessions'
+  | 'alerts'
+  | 'integrity'
+  | 'proof'
+  | 'export'
+  | 'sign-in'
+  | 'sign-out'
+  | 'approvals'
+  | 'approve'
+  | 'deny'
+  | 'replay-dry-run'
+  | 'replay';
 
 export interface AccessFacts {
   user: User | { sub: string | null; permissions: string[]; method: 'jwt' | 'demo'; sessionRef: string | null };
@@ -62,7 +77,17 @@ export function accessEvent(f: AccessFacts, source: AuditEvent['source'], now: n
     key: null,
     session: f.user.sessionRef ? { id: f.user.sessionRef, reason: null } : null,
     http: {
-      request: { id: null, method: f.method, scheme: 'http', host: f.host, path: f.path, route: `console.${f.action}`, query: f.queryString, headers: {}, body: null },
+      request: {
+        id: null,
+        method: f.method,
+        scheme: 'http',
+        host: f.host,
+        path: f.path,
+        route: `console.${f.action}`,
+        query: f.queryString,
+        headers: {},
+        body: null,
+      },
       response: { status: f.status, headers: {}, body: null, latencyMs: f.latencyMs },
     },
     network: { clientIp: f.clientIp, forwardedFor: [], userAgent: f.userAgent },
@@ -101,10 +126,13 @@ export function createAccessLog(producer: AuditProducer | undefined, logger: Log
     while (queue.length > 0 && producer && !stopped) {
       const batch = queue.slice(0, 500);
       try {
-        await producer.send(TOPICS.raw, batch.map((e) => {
-          const { value, headers } = eventCodec.encode(e);
-          return { key: partitionKey(e), value, headers, timestamp: e.observedAt };
-        }));
+        await producer.send(
+          TOPICS.raw,
+          batch.map((e) => {
+            const { value, headers } = eventCodec.encode(e);
+            return { key: partitionKey(e), value, headers, timestamp: e.observedAt };
+          }),
+        );
         queue = queue.slice(batch.length);
         sent += batch.length;
       } catch (err) {

@@ -46,17 +46,47 @@ const HOSTILE_REQUESTER = '<img src=x onerror=alert(1)>';
 function requested(id: string, requester: string, o: { path: string; mode: 'hold' | 'ticket' }): ApprovalRecord {
   const at = Date.now();
   return {
-    approvalId: id, schemaVersion: 1, step: 'requested', at, by: requester, reason: null,
-    request: { fingerprint: id.replace(/-/g, '').padEnd(64, 'f'), requester, clientId: 'web-portal', rule: 'delete-needs-approval', route: 'orders', method: 'DELETE', path: o.path, mode: o.mode, approversRequired: 1, decideBy: at + 3_600_000, validSec: 300, instance: 'interceptor-1' },
+    approvalId: id,
+    schemaVersion: 1,
+    step: 'requested',
+    at,
+    by: requester,
+    reason: null,
+    request: {
+      fingerprint: id.replace(/-/g, '').padEnd(64, 'f'),
+      requester,
+      clientId: 'web-portal',
+      rule: 'delete-needs-approval',
+      route: 'orders',
+      method: 'DELETE',
+      path: o.path,
+      mode: o.mode,
+      approversRequired: 1,
+      decideBy: at + 3_600_000,
+      validSec: 300,
+      instance: 'interceptor-1',
+    },
   };
 }
 
 async function token(sub: string, roles: string[]): Promise<string> {
-  return new SignJWT({ sub, roles }).setProtectedHeader({ alg: 'RS256', kid: 'k' }).setIssuer(ISSUER).setAudience('jwt-audit-console').setSubject(sub).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + 600).sign(key);
+  return new SignJWT({ sub, roles })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k' })
+    .setIssuer(ISSUER)
+    .setAudience('jwt-audit-console')
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
+    .sign(key);
 }
 
 async function signIn(form: Record<string, string>): Promise<string> {
-  const r = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+  const r = await fetch(`${base}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
   assert.equal(r.status, 303);
   return r.headers.get('set-cookie')!.split(';')[0]!;
 }
@@ -68,7 +98,12 @@ async function approvalsPage(cookie: string): Promise<{ status: number; body: st
 }
 
 const decide = (cookie: string, form: Record<string, string> | string, accept = 'application/json') =>
-  fetch(`${base}/approvals/decide`, { method: 'POST', redirect: 'manual', headers: { cookie, accept, 'content-type': 'application/x-www-form-urlencoded' }, body: typeof form === 'string' ? form : new URLSearchParams(form).toString() });
+  fetch(`${base}/approvals/decide`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie, accept, 'content-type': 'application/x-www-form-urlencoded' },
+    body: typeof form === 'string' ? form : new URLSearchParams(form).toString(),
+  });
 
 async function problem(r: Response): Promise<{ status: number; detail: string; errors?: { param: string; message: string }[] }> {
   assert.equal(r.headers.get('content-type'), 'application/problem+json');
@@ -83,7 +118,12 @@ before(async () => {
   search = await startSearchNode({ dir: path.join(dir, 'search'), port: 0 });
   const producer = kafka.producer();
   await producer.connect();
-  for (const r of [requested(ID.released, 'alice', { path: '/api/orders/17', mode: 'hold' }), requested(ID.denied, 'alice', { path: '/api/orders/18', mode: 'ticket' }), requested(ID.own, 'dave', { path: '/api/orders/19', mode: 'hold' }), requested(ID.hostile, HOSTILE_REQUESTER, { path: '/api/"><script>alert(2)</script>', mode: 'hold' })]) {
+  for (const r of [
+    requested(ID.released, 'alice', { path: '/api/orders/17', mode: 'hold' }),
+    requested(ID.denied, 'alice', { path: '/api/orders/18', mode: 'ticket' }),
+    requested(ID.own, 'dave', { path: '/api/orders/19', mode: 'hold' }),
+    requested(ID.hostile, HOSTILE_REQUESTER, { path: '/api/"><script>alert(2)</script>', mode: 'hold' }),
+  ]) {
     const e = approvalCodec.encode(r);
     await producer.send({ topic: TOPICS.approvals, acks: -1, messages: [{ key: approvalKey(r), value: e.value, headers: e.headers }] });
   }
@@ -132,11 +172,15 @@ test('pending approvals are listed with requester, request, fingerprint, rule, m
   assert.equal(r.status, 403);
   assert.match((await problem(r)).detail, /audit:approve is required/);
   // with a bearer token too (no cookie, so no CSRF token needed: still refused for the role)
-  const bearer = await fetch(`${base}/approvals/decide`, { method: 'POST', headers: { authorization: `Bearer ${await token('carol', ['audit:read'])}`, 'content-type': 'application/x-www-form-urlencoded' }, body: `id=${ID.released}&decision=approve` });
+  const bearer = await fetch(`${base}/approvals/decide`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await token('carol', ['audit:read'])}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: `id=${ID.released}&decision=approve`,
+  });
   assert.equal(bearer.status, 403);
 });
 
-test('the decision form is refused without this session\'s CSRF token, and a denial needs a reason', async () => {
+test("the decision form is refused without this session's CSRF token, and a denial needs a reason", async () => {
   const bob = await signIn({ name: 'bob' });
   const other = await approvalsPage(await signIn({ name: 'eve' }));
   const { csrf, body } = await approvalsPage(bob);
@@ -145,12 +189,18 @@ test('the decision form is refused without this session\'s CSRF token, and a den
   for (const bad of [undefined, '', 'x', other.csrf, csrf.slice(1), `${csrf}A`, csrf.toUpperCase()]) {
     const r = await decide(bob, { ...(bad === undefined ? {} : { csrf: bad }), id: ID.released, decision: 'approve' });
     assert.equal(r.status, 403, String(bad));
-    assert.deepEqual((await problem(r)).errors?.map((e) => e.param), ['csrf']);
+    assert.deepEqual(
+      (await problem(r)).errors?.map((e) => e.param),
+      ['csrf'],
+    );
   }
   for (const reason of [undefined, '', '   ', '\t\n']) {
     const r = await decide(bob, { csrf, id: ID.denied, decision: 'deny', ...(reason === undefined ? {} : { reason }) });
     assert.equal(r.status, 400);
-    assert.deepEqual((await problem(r)).errors?.map((e) => e.param), ['reason']);
+    assert.deepEqual(
+      (await problem(r)).errors?.map((e) => e.param),
+      ['reason'],
+    );
   }
   // none of it decided anything
   const book = await readApprovals(kafka);
@@ -170,7 +220,7 @@ test('a requester cannot decide their own request: refused with a clear message,
   assert.deepEqual(v.ignored, []);
 });
 
-test('an approver\'s approval releases the request (granted on audit.approvals.v1), a denial with reason denies it; each is an audit.access event', async () => {
+test("an approver's approval releases the request (granted on audit.approvals.v1), a denial with reason denies it; each is an audit.access event", async () => {
   const bob = await signIn({ name: 'bob' });
   const { csrf } = await approvalsPage(bob);
   const ok = await decide(bob, { csrf, id: ID.released, decision: 'approve' }, 'text/html');
@@ -204,24 +254,51 @@ test('an approver\'s approval releases the request (granted on audit.approvals.v
     void consumer.run({
       eachMessage: async ({ message }) => {
         const e = eventCodec.decode(message.value!, message.headers as never);
-        if (e.kind === 'audit.access' && e.actor.sub === 'bob' && ['approve', 'deny'].includes(e.attributes['access.action']!) && e.outcome === 'success') access.push(e);
+        if (e.kind === 'audit.access' && e.actor.sub === 'bob' && ['approve', 'deny'].includes(e.attributes['access.action']!) && e.outcome === 'success')
+          access.push(e);
         if (e.kind === 'approval.granted' || e.kind === 'approval.denied') approvalEvents.push(e);
         if (access.length >= 2 && approvalEvents.length >= 2) resolve();
       },
     });
   });
   await consumer.disconnect();
-  assert.deepEqual(access.map((e) => [e.attributes['access.action'], e.attributes['access.target']]).sort(), [['approve', `approval:${ID.released}`], ['deny', `approval:${ID.denied}`]]);
-  assert.deepEqual(approvalEvents.map((e) => [e.kind, e.actor.sub, e.approval?.id]).sort(), [['approval.denied', 'bob', ID.denied], ['approval.granted', 'bob', ID.released]]);
+  assert.deepEqual(access.map((e) => [e.attributes['access.action'], e.attributes['access.target']]).sort(), [
+    ['approve', `approval:${ID.released}`],
+    ['deny', `approval:${ID.denied}`],
+  ]);
+  assert.deepEqual(approvalEvents.map((e) => [e.kind, e.actor.sub, e.approval?.id]).sort(), [
+    ['approval.denied', 'bob', ID.denied],
+    ['approval.granted', 'bob', ID.released],
+  ]);
 });
 
 test('generated hostile decision forms never crash the console: each is a problem naming the field', async () => {
   const bob = await signIn({ name: 'bob' });
   const { csrf } = await approvalsPage(bob);
-  const junk = ['', ' ', 'x', '../../etc/passwd', '<script>alert(1)</script>', "' OR 1=1 --", '%00', '\u0000', 'é'.repeat(40), 'a'.repeat(5000), `${ID.own}\n`, ` ${ID.own}`, ID.own.toUpperCase(), `${ID.own}x`, ID.own.toUpperCase().replace(/-/g, ''), '{"$gt":""}', '${jndi:ldap://x}', '\ud800', '0193a005-7c2e-7a31-8f00-3aa00000000g'];
+  const junk = [
+    '',
+    ' ',
+    'x',
+    '../../etc/passwd',
+    '<script>alert(1)</script>',
+    "' OR 1=1 --",
+    '%00',
+    '\u0000',
+    'é'.repeat(40),
+    'a'.repeat(5000),
+    `${ID.own}\n`,
+    ` ${ID.own}`,
+    ID.own.toUpperCase(),
+    `${ID.own}x`,
+    ID.own.toUpperCase().replace(/-/g, ''),
+    '{"$gt":""}',
+    '${jndi:ldap://x}',
+    '\ud800',
+    '0193a005-7c2e-7a31-8f00-3aa00000000g',
+  ];
   // generated: the pending id with one character replaced, dropped or doubled, and random strings
   let seed = 0x5eed;
-  const rnd = (k: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % k);
+  const rnd = (k: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % k;
   const alphabet = ['G', 'z', 'A', 'F', '-', '/', ' ', '\u0000', '\n', '%', '<', '"', '\u00e9', '\u202e', '\ud83d\ude00', '\\'];
   for (let i = 0; i < 40; i++) {
     const at = rnd(ID.own.length);
@@ -234,21 +311,31 @@ test('generated hostile decision forms never crash the console: each is a proble
   for (const id of junk) {
     const r = await decide(bob, { csrf, id, decision: 'approve' });
     assert.equal(r.status, 400, JSON.stringify(id));
-    assert.deepEqual((await problem(r)).errors?.map((e) => e.param), ['id']);
+    assert.deepEqual(
+      (await problem(r)).errors?.map((e) => e.param),
+      ['id'],
+    );
     n++;
   }
   for (const decision of ['', 'APPROVE', 'grant', 'approve ', 'deny\u0000', '<b>']) {
     const r = await decide(bob, { csrf, id: ID.own, decision, reason: 'r' });
     assert.equal(r.status, 400, JSON.stringify(decision));
-    assert.deepEqual((await problem(r)).errors?.map((e) => e.param), ['decision']);
+    assert.deepEqual(
+      (await problem(r)).errors?.map((e) => e.param),
+      ['decision'],
+    );
     n++;
   }
   const reasons = ['a'.repeat(1025), 'ok\u0000', 'bell\u0007', 'esc\u001b[31m', 'del\u007f'];
-  for (let i = 0; i < 15; i++) reasons.push(`why ${'x'.repeat(rnd(50))}${String.fromCharCode([0, 1, 7, 8, 11, 12, 14, 27, 31, 127][i % 10]!)}${'y'.repeat(rnd(50))}`);
+  for (let i = 0; i < 15; i++)
+    reasons.push(`why ${'x'.repeat(rnd(50))}${String.fromCharCode([0, 1, 7, 8, 11, 12, 14, 27, 31, 127][i % 10]!)}${'y'.repeat(rnd(50))}`);
   for (const reason of reasons) {
     const r = await decide(bob, { csrf, id: ID.own, decision: 'deny', reason });
     assert.equal(r.status, 400, JSON.stringify(reason.slice(0, 20)));
-    assert.deepEqual((await problem(r)).errors?.map((e) => e.param), ['reason']);
+    assert.deepEqual(
+      (await problem(r)).errors?.map((e) => e.param),
+      ['reason'],
+    );
     n++;
   }
   // an unknown (well-formed) id: 404 from the fold, nothing written
@@ -256,14 +343,23 @@ test('generated hostile decision forms never crash the console: each is a proble
   assert.equal(unknown.status, 404);
   assert.match((await problem(unknown)).detail, /unknown_approval/);
   // fields twice, raw bodies that are not valid forms, other media types, a body too large
-  const raw = [`csrf=${csrf}&id=${ID.own}&id=${ID.released}&decision=approve`, `csrf=${csrf}&id=%E0%A4%A&decision=approve`, `csrf=${csrf}&&&==&id`, `csrf=${encodeURIComponent(csrf)}&decision=approve&decision=deny&id=${ID.own}&reason=x`];
+  const raw = [
+    `csrf=${csrf}&id=${ID.own}&id=${ID.released}&decision=approve`,
+    `csrf=${csrf}&id=%E0%A4%A&decision=approve`,
+    `csrf=${csrf}&&&==&id`,
+    `csrf=${encodeURIComponent(csrf)}&decision=approve&decision=deny&id=${ID.own}&reason=x`,
+  ];
   for (const body of raw) {
     const r = await decide(bob, body);
     assert.equal(r.status, 400, body);
     assert.ok((await problem(r)).errors!.length >= 1);
     n++;
   }
-  const json = await fetch(`${base}/approvals/decide`, { method: 'POST', headers: { cookie: bob, 'content-type': 'application/json' }, body: JSON.stringify({ csrf, id: ID.own, decision: 'approve' }) });
+  const json = await fetch(`${base}/approvals/decide`, {
+    method: 'POST',
+    headers: { cookie: bob, 'content-type': 'application/json' },
+    body: JSON.stringify({ csrf, id: ID.own, decision: 'approve' }),
+  });
   assert.equal(json.status, 415);
   const big = await decide(bob, `csrf=${csrf}&id=${ID.own}&decision=deny&reason=${'a'.repeat(40_000)}`);
   assert.equal(big.status, 413);

@@ -25,9 +25,11 @@ export interface Approvals {
 /** Kafka could not be read or written: the page says so (503) instead of blaming the index. */
 export class ApprovalsUnavailable extends Error {}
 
-const unavailable = (what: string) => (err: unknown): never => {
-  throw new ApprovalsUnavailable(`${what}: ${(err as Error).message}`);
-};
+const unavailable =
+  (what: string) =>
+  (err: unknown): never => {
+    throw new ApprovalsUnavailable(`${what}: ${(err as Error).message}`);
+  };
 
 /**
  * The console keeps one follower of audit.approvals.v1 (packages/kafka's CompactedTopicFollower, as the interceptors follow it),
@@ -101,19 +103,32 @@ export function refusalStatus(code: string | undefined): number {
 
 const time = (ms: number) => new Date(ms).toISOString();
 
-export function approvalsPage(ctx: PageContext & { user: User }, views: ApprovalView[], o: { canDecide: boolean; approveRole: string; notice?: string; now: number }): string {
+export function approvalsPage(
+  ctx: PageContext & { user: User },
+  views: ApprovalView[],
+  o: { canDecide: boolean; approveRole: string; notice?: string; now: number },
+): string {
   const csrf = ctx.user.csrf ?? '';
-  return page(ctx, 'Approvals', '/approvals', html`<h1>Approvals</h1>
+  return page(
+    ctx,
+    'Approvals',
+    '/approvals',
+    html`<h1>Approvals</h1>
 ${o.notice ? html`<p class="notice" id="notice">${o.notice}</p>` : ''}
 <p>Requests the interceptor holds or ticketed until another person decides (${views.length} pending). ${o.canDecide ? 'You may approve or deny; not your own requests.' : html`Deciding needs <code>${o.approveRole}</code>; you can only look.`}</p>
 <table class="results" id="approvals" data-csrf="${o.canDecide ? csrf : ''}"><thead><tr><th>requested</th><th>requester</th><th>request</th><th>fingerprint</th><th>rule</th><th>mode</th><th>approvers</th><th>expires</th>${o.canDecide ? html`<th>decide</th>` : ''}</tr></thead><tbody>
 ${views.map((v) => {
   const r = v.request;
   return html`<tr data-approval="${v.id}"><td>${time(v.requestedAt)}</td><td class="requester">${r.requester}</td><td><code>${r.method} ${r.path}</code></td><td><code>${r.fingerprint}</code></td><td>${r.rule}</td><td>${r.mode}${r.mode === 'ticket' ? ` (valid ${r.validSec} s)` : ''}</td><td>${v.approvers.length} of ${r.approversRequired}${v.approvers.length ? `: ${v.approvers.join(', ')}` : ''}</td><td>${time(r.decideBy)} (in ${Math.max(0, Math.round((r.decideBy - o.now) / 1000))} s)</td>
-${o.canDecide
-    ? html`<td>${r.requester === ctx.user.sub
-        ? html`<small>your own request</small>`
-        : html`<form method="post" action="/approvals/decide" class="inline decide"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="id" value="${v.id}"><input type="text" name="reason" maxlength="${MAX_REASON}" placeholder="reason (required to deny)"><button type="submit" name="decision" value="approve">Approve</button><button type="submit" name="decision" value="deny">Deny</button></form>`}</td>`
-    : ''}</tr>`;
-})}</tbody></table>${views.length === 0 ? html`<p class="empty">No pending approval.</p>` : ''}`);
+${
+  o.canDecide
+    ? html`<td>${
+        r.requester === ctx.user.sub
+          ? html`<small>your own request</small>`
+          : html`<form method="post" action="/approvals/decide" class="inline decide"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="id" value="${v.id}"><input type="text" name="reason" maxlength="${MAX_REASON}" placeholder="reason (required to deny)"><button type="submit" name="decision" value="approve">Approve</button><button type="submit" name="decision" value="deny">Deny</button></form>`
+      }</td>`
+    : ''
+}</tr>`;
+})}</tbody></table>${views.length === 0 ? html`<p class="empty">No pending approval.</p>` : ''}`,
+  );
 }

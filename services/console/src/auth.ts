@@ -74,7 +74,14 @@ export function createAuth(config: ConsoleConfig['auth'], logger: Logger, now: (
   const digest = (cookie: string) => createHash('sha256').update(cookie).digest('hex').slice(0, 32);
   const open = (sub: string, permissions: string[], method: User['method'], until: number): SignIn => {
     const cookie = randomBytes(32).toString('base64url');
-    const user: User = { sub, permissions, method, sessionRef: `console-${digest(cookie)}`, csrf: randomBytes(32).toString('base64url'), expiresAt: Math.min(until, now() + config.sessionTtlMs) };
+    const user: User = {
+      sub,
+      permissions,
+      method,
+      sessionRef: `console-${digest(cookie)}`,
+      csrf: randomBytes(32).toString('base64url'),
+      expiresAt: Math.min(until, now() + config.sessionTtlMs),
+    };
     if (sessions.size >= MAX_SESSIONS) {
       // the oldest session gives way: a flood of sign-ins cannot grow memory without bound
       const first = sessions.keys().next().value;
@@ -83,13 +90,16 @@ export function createAuth(config: ConsoleConfig['auth'], logger: Logger, now: (
     sessions.set(cookie, user);
     return { ok: true, user, cookie };
   };
-  const verify = async (token: string): Promise<{ ok: true; sub: string; permissions: string[]; exp: number } | { ok: false; status: number; reason: string }> => {
+  const verify = async (
+    token: string,
+  ): Promise<{ ok: true; sub: string; permissions: string[]; exp: number } | { ok: false; status: number; reason: string }> => {
     if (!verifier) return { ok: false, status: 400, reason: 'sign-in with a token is not configured on this console (no JWKS URL)' };
     const out = await verifier.verify(token.trim());
     if (!out.ok) return { ok: false, status: 401, reason: `the token was refused: ${out.reason}` };
     const granted = [...new Set([...rolesOf(out.claims), ...scopesOf(out.claims)])];
     const permissions = [config.readRole, config.approveRole].filter((p) => granted.includes(p));
-    if (!permissions.includes(config.readRole)) return { ok: false, status: 403, reason: `the token does not grant ${config.readRole} (in its roles or scope)` };
+    if (!permissions.includes(config.readRole))
+      return { ok: false, status: 403, reason: `the token does not grant ${config.readRole} (in its roles or scope)` };
     return { ok: true, sub: String(out.claims.sub), permissions, exp: Number(out.claims.exp) * 1000 };
   };
   return {

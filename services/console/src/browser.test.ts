@@ -35,7 +35,9 @@ const step = (what: string) => {
   if (process.env.CONSOLE_TEST_DEBUG) process.stderr.write(`${new Date().toISOString()} ${what}\n`);
 };
 
-test('the console in Chromium: sign in, search, brush, event, session timeline to the reuse alert, proof checked by the CLI, own access events', { timeout: 300_000 }, async (t) => {
+test('the console in Chromium: sign in, search, brush, event, session timeline to the reuse alert, proof checked by the CLI, own access events', {
+  timeout: 300_000,
+}, async (t) => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
   mkdirSync(shots, { recursive: true });
   step('pipeline');
@@ -59,7 +61,16 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   p.defer(() => testApi.close());
   const replay = { ...consoleDefaults.replay, target: testApi.url, productionUpstreams: [p.upstream.url, p.auth.url] };
   const consoleSvc = createConsoleService(
-    { ...consoleDefaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: p.esUrl }, kafka: kafkaCfg('console'), archive: { dir: p.archiveDir, jwks }, auth: { ...consoleDefaults.auth, demoLogin: true }, replay, source: { service: 'console', instance: 'console-browser', environment: 'test' } },
+    {
+      ...consoleDefaults,
+      listen: { host: '127.0.0.1', port: 0 },
+      elasticsearch: { url: p.esUrl },
+      kafka: kafkaCfg('console'),
+      archive: { dir: p.archiveDir, jwks },
+      auth: { ...consoleDefaults.auth, demoLogin: true },
+      replay,
+      source: { service: 'console', instance: 'console-browser', environment: 'test' },
+    },
     { logger, ops: false },
   );
   const { url: consoleUrl } = await consoleSvc.start();
@@ -70,16 +81,24 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   const basic = DEMO_CLIENT_BASIC;
   const laptop = { 'x-forwarded-for': '198.51.100.23', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' };
   const tokenCall = async (body: string, headers: Record<string, string>) => {
-    const r = await fetch(`${edge}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+    const r = await fetch(`${edge}/oauth/token`, {
+      method: 'POST',
+      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body,
+    });
     return { status: r.status, body: (await r.json()) as { access_token?: string; refresh_token?: string } };
   };
   const login = await tokenCall('grant_type=password&username=alice&password=alice-pw', laptop);
   assert.equal(login.status, 200);
-  for (let i = 0; i < 3; i++) await (await fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${login.body.access_token}`, ...laptop } })).arrayBuffer();
+  for (let i = 0; i < 3; i++)
+    await (await fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${login.body.access_token}`, ...laptop } })).arrayBuffer();
   const refreshed = await tokenCall(`grant_type=refresh_token&refresh_token=${login.body.refresh_token}`, laptop);
   assert.equal(refreshed.status, 200);
   await (await fetch(`${edge}/api/orders`, { headers: { authorization: `Bearer ${refreshed.body.access_token}`, ...laptop } })).arrayBuffer();
-  await tokenCall(`grant_type=refresh_token&refresh_token=${login.body.refresh_token}`, { 'x-forwarded-for': '203.0.113.66', 'user-agent': 'python-requests/2.31.0' });
+  await tokenCall(`grant_type=refresh_token&refresh_token=${login.body.refresh_token}`, {
+    'x-forwarded-for': '203.0.113.66',
+    'user-agent': 'python-requests/2.31.0',
+  });
 
   step('waiting for the alert');
   await until('the reuse alert indexed', async () => {
@@ -91,7 +110,10 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
     return (await es.count({ index: 'logs-jwt_audit.events-browser', query: { term: { 'user.id': 'alice' } } })).count >= 7 ? true : undefined;
   });
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
   p.defer(() => browser.close());
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
@@ -181,13 +203,17 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
   step("6. download the event's inclusion proof; the CLI checks it offline");
   // 6. download the event's inclusion proof; the CLI checks it offline
   const proofFile = path.join(dir, 'proof.json');
-  await until('the event archived', async () => {
-    await page.goto(`${consoleUrl}/event/${eventId}`);
-    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 5_000 }), page.click('#proof-link')]);
-    if (download.suggestedFilename() !== `proof-${eventId}.json`) return undefined;
-    await download.saveAs(proofFile);
-    return true;
-  }, 30_000);
+  await until(
+    'the event archived',
+    async () => {
+      await page.goto(`${consoleUrl}/event/${eventId}`);
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 5_000 }), page.click('#proof-link')]);
+      if (download.suggestedFilename() !== `proof-${eventId}.json`) return undefined;
+      await download.saveAs(proofFile);
+      return true;
+    },
+    30_000,
+  );
   const out: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
@@ -217,21 +243,49 @@ test('the console in Chromium: sign in, search, brush, event, session timeline t
     const html = (await page.textContent('#results'))!;
     return /audit-access/.test(html) && Number(await page.textContent('#total')) >= 5 ? true : undefined;
   });
-  const accessIndexed = await es.search<Record<string, { attributes?: Record<string, string> }>>({ index: 'logs-jwt_audit.events-browser', size: 200, query: { term: { 'event.action': 'audit-access' } } });
+  const accessIndexed = await es.search<Record<string, { attributes?: Record<string, string> }>>({
+    index: 'logs-jwt_audit.events-browser',
+    size: 200,
+    query: { term: { 'event.action': 'audit-access' } },
+  });
   const actions = new Set(accessIndexed.hits.hits.map((h) => h._source!.jwt_audit!.attributes!['access.action']));
-  for (const a of ['sign-in', 'search', 'event', 'timeline', 'proof']) assert.ok(actions.has(a), `an indexed audit.access for ${a}: ${[...actions].join(', ')}`);
+  for (const a of ['sign-in', 'search', 'event', 'timeline', 'proof'])
+    assert.ok(actions.has(a), `an indexed audit.access for ${a}: ${[...actions].join(', ')}`);
   assert.ok(!JSON.stringify(accessIndexed.hits.hits).includes(pasted.split('.')[1]!), 'a token typed into the search box is not indexed');
-  const searches = accessIndexed.hits.hits.filter((h) => h._source!.jwt_audit!.attributes!['access.action'] === 'search').map((h) => h._source!.jwt_audit!.attributes!['access.query'] ?? '');
+  const searches = accessIndexed.hits.hits
+    .filter((h) => h._source!.jwt_audit!.attributes!['access.action'] === 'search')
+    .map((h) => h._source!.jwt_audit!.attributes!['access.query'] ?? '');
   // the masker's keyed hash (or a redaction) stands where the token was
-  assert.ok(searches.some((q) => /^"(hmac:[A-Za-z0-9_-]+:[0-9a-f]{32}|\[redacted:[a-z0-9_.-]+\])"$/.test(q)), `the pasted token is shown masked: ${searches.join(' | ')}`);
+  assert.ok(
+    searches.some((q) => /^"(hmac:[A-Za-z0-9_-]+:[0-9a-f]{32}|\[redacted:[a-z0-9_.-]+\])"$/.test(q)),
+    `the pasted token is shown masked: ${searches.join(' | ')}`,
+  );
   await shot('09-own-access-events');
 
   step('9. a pending approval is listed and approved with its button (the demo login grants audit:approve)');
   // 9. a request held for approval, as the interceptor records it, decided from the Approvals page
   const approvalId = '0193a005-7c2e-7a31-8f00-3aa0000000b1';
   const requested: ApprovalRecord = {
-    approvalId, schemaVersion: 1, step: 'requested', at: Date.now(), by: 'alice', reason: null,
-    request: { fingerprint: 'b'.repeat(64), requester: 'alice', clientId: 'web-portal', rule: 'delete-needs-approval', route: 'orders', method: 'DELETE', path: '/api/orders/42', mode: 'hold', approversRequired: 1, decideBy: Date.now() + 3_600_000, validSec: 300, instance: 'interceptor-browser' },
+    approvalId,
+    schemaVersion: 1,
+    step: 'requested',
+    at: Date.now(),
+    by: 'alice',
+    reason: null,
+    request: {
+      fingerprint: 'b'.repeat(64),
+      requester: 'alice',
+      clientId: 'web-portal',
+      rule: 'delete-needs-approval',
+      route: 'orders',
+      method: 'DELETE',
+      path: '/api/orders/42',
+      mode: 'hold',
+      approversRequired: 1,
+      decideBy: Date.now() + 3_600_000,
+      validSec: 300,
+      instance: 'interceptor-browser',
+    },
   };
   const approvalsKafka = createKafkaClient(kafkaCfg('approvals-setup'), logger);
   const approvalsProducer = approvalsKafka.producer();
@@ -298,7 +352,11 @@ async function replayStep(page: Page, shot: (name: string) => Promise<unknown>, 
   await shot('13-replay-dry-run');
   // the operator's own token for the test instance, from the IdP (the recorded ones were never stored)
   const basic = 'Basic ' + Buffer.from('demo-web:demo-web-secret').toString('base64');
-  const r = await fetch(`${idp}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=alice&password=alice-pw' });
+  const r = await fetch(`${idp}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=password&username=alice&password=alice-pw',
+  });
   const token = ((await r.json()) as { access_token: string }).access_token;
   await page.fill('#replay-token', token);
   await Promise.all([page.waitForURL(/\/replay$/), page.click('#replay-run')]);

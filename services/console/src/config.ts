@@ -1,5 +1,15 @@
 import { ALERTS_INDEX_PATTERN, EVENTS_INDEX_PATTERN } from '@jwt-audit/ecs';
-import { ES_ENV, esConfigSchema, KAFKA_ENV, kafkaConfigSchema, OPS_ENV, opsConfigSchema, type EsConnectionConfig, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
+import {
+  ES_ENV,
+  esConfigSchema,
+  KAFKA_ENV,
+  kafkaConfigSchema,
+  OPS_ENV,
+  opsConfigSchema,
+  type EsConnectionConfig,
+  type KafkaConnectionConfig,
+  type OpsConfig,
+} from '@jwt-audit/runtime';
 
 /**
  * The console's settings. Sign-in is by a JWT verified exactly as the interceptor verifies one
@@ -53,7 +63,16 @@ export const defaults: ConsoleConfig = {
   ops: { port: 0, host: '127.0.0.1' },
   indices: { events: EVENTS_INDEX_PATTERN, alerts: ALERTS_INDEX_PATTERN, sessions: 'audit-sessions-*' },
   archive: { dir: '', jwks: '' },
-  auth: { jwksUrl: '', issuer: '', audience: 'jwt-audit-console', algorithms: ['RS256', 'ES256', 'EdDSA'], readRole: 'audit:read', approveRole: 'audit:approve', demoLogin: false, sessionTtlMs: 8 * 3_600_000 },
+  auth: {
+    jwksUrl: '',
+    issuer: '',
+    audience: 'jwt-audit-console',
+    algorithms: ['RS256', 'ES256', 'EdDSA'],
+    readRole: 'audit:read',
+    approveRole: 'audit:approve',
+    demoLogin: false,
+    sessionTtlMs: 8 * 3_600_000,
+  },
   replay: { target: '', productionUpstreams: [], role: 'audit:approve', rate: 5, limit: 1000, timeoutMs: 30_000 },
   source: { service: 'console', instance: 'console-1', environment: 'production' },
 };
@@ -145,7 +164,10 @@ export const configSchema = {
 /** What ajv cannot say: a console must have a way to sign in. */
 export function configProblems(c: ConsoleConfig): string[] {
   const p: string[] = [];
-  if (!c.auth.jwksUrl && !c.auth.demoLogin) p.push('auth.jwksUrl: required (AUDIT_CONSOLE_JWT_JWKS_URL), or auth.demoLogin (AUDIT_CONSOLE_DEMO_LOGIN=true, npm start only): otherwise no one can sign in');
+  if (!c.auth.jwksUrl && !c.auth.demoLogin)
+    p.push(
+      'auth.jwksUrl: required (AUDIT_CONSOLE_JWT_JWKS_URL), or auth.demoLogin (AUDIT_CONSOLE_DEMO_LOGIN=true, npm start only): otherwise no one can sign in',
+    );
   if (c.auth.jwksUrl && !c.auth.issuer) p.push('auth.issuer: required with auth.jwksUrl (AUDIT_CONSOLE_JWT_ISSUER)');
   if (c.archive.dir && !c.archive.jwks) p.push('archive.jwks: required with archive.dir (AUDIT_ARCHIVE_JWKS)');
   return p;

@@ -39,11 +39,23 @@ const T0 = Date.parse('2026-11-20T10:00:00Z');
 const story = reuseStory(T0);
 
 async function token(claims: Record<string, unknown>, o: { aud?: string; iss?: string; exp?: number } = {}): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'console-test' }).setIssuer(o.iss ?? ISSUER).setAudience(o.aud ?? 'jwt-audit-console').setSubject(String(claims.sub ?? 'auditor')).setIssuedAt().setExpirationTime(o.exp ?? Math.floor(Date.now() / 1000) + 600).sign(key);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'RS256', kid: 'console-test' })
+    .setIssuer(o.iss ?? ISSUER)
+    .setAudience(o.aud ?? 'jwt-audit-console')
+    .setSubject(String(claims.sub ?? 'auditor'))
+    .setIssuedAt()
+    .setExpirationTime(o.exp ?? Math.floor(Date.now() / 1000) + 600)
+    .sign(key);
 }
 
 async function signIn(form: Record<string, string>): Promise<{ status: number; cookie: string | undefined; body: string }> {
-  const r = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+  const r = await fetch(`${base}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
   return { status: r.status, cookie: r.headers.get('set-cookie')?.split(';')[0], body: await r.text() };
 }
 
@@ -56,7 +68,18 @@ before(async () => {
   search = await startSearchNode({ dir: path.join(dir, 'search'), port: 0 });
   es = new Client({ node: search.url });
   await installTemplates(es, logger);
-  const others = Array.from({ length: 40 }, (_, i) => event(i % 5 === 0 ? 'token.rejected' : 'token.validated', T0 + i * 30_000, { sub: `user${i % 4}`, path: i % 2 ? '/api/orders' : '/api/profile', route: i % 2 ? 'orders' : 'profile', fp: `x${i}`, outcome: i % 5 === 0 ? 'failure' : 'success', status: i % 5 === 0 ? 401 : 200, ...(i % 5 === 0 ? { reason: 'expired' as const } : {}), clientId: i % 3 ? 'web-portal' : 'mobile' }));
+  const others = Array.from({ length: 40 }, (_, i) =>
+    event(i % 5 === 0 ? 'token.rejected' : 'token.validated', T0 + i * 30_000, {
+      sub: `user${i % 4}`,
+      path: i % 2 ? '/api/orders' : '/api/profile',
+      route: i % 2 ? 'orders' : 'profile',
+      fp: `x${i}`,
+      outcome: i % 5 === 0 ? 'failure' : 'success',
+      status: i % 5 === 0 ? 401 : 200,
+      ...(i % 5 === 0 ? { reason: 'expired' as const } : {}),
+      clientId: i % 3 ? 'web-portal' : 'mobile',
+    }),
+  );
   await indexAll(es, 'test', [...story.events, ...others], story.alerts);
   const pair = await generateKeyPair('RS256');
   key = pair.privateKey;
@@ -147,7 +170,12 @@ test('demo login: a name gives audit:read and audit:approve and every page says 
   }
   // the redirect after sign-in stays on this site
   for (const next of ['//evil.test/x', 'https://evil.test/', '/\\evil.test', 'javascript:alert(1)']) {
-    const s = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ name: 'auditor', next }).toString() });
+    const s = await fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ name: 'auditor', next }).toString(),
+    });
     assert.equal(s.headers.get('location'), '/search', next);
   }
 });
@@ -155,8 +183,17 @@ test('demo login: a name gives audit:read and audit:approve and every page says 
 test('search pages: each page holds the same rows, newest first, as one sorted search of every match (the page reads only the newest buckets), for a range and for all time', async () => {
   const { cookie } = await signIn({ name: 'pager' });
   const rowTimes = (page: string) => [...page.matchAll(/class="event-link">([^<]+)</g)].map((m) => m[1]!);
-  for (const [range, filter] of [[`from=${new Date(T0 - 60_000).toISOString()}&to=${new Date(T0 + 3_600_000).toISOString()}`, {}], ['range=all', {}], ['range=all&subject=user1', { term: { 'user.id': 'user1' } }]] as const) {
-    const every = await es.search<{ '@timestamp': string }>({ index: 'logs-jwt_audit.events-*', size: 500, sort: [{ '@timestamp': 'desc' }], query: { bool: { filter: [filter, { range: { '@timestamp': { gte: T0 - 60_000, lte: T0 + 3_600_000 } } }].filter((f) => Object.keys(f).length) } } });
+  for (const [range, filter] of [
+    [`from=${new Date(T0 - 60_000).toISOString()}&to=${new Date(T0 + 3_600_000).toISOString()}`, {}],
+    ['range=all', {}],
+    ['range=all&subject=user1', { term: { 'user.id': 'user1' } }],
+  ] as const) {
+    const every = await es.search<{ '@timestamp': string }>({
+      index: 'logs-jwt_audit.events-*',
+      size: 500,
+      sort: [{ '@timestamp': 'desc' }],
+      query: { bool: { filter: [filter, { range: { '@timestamp': { gte: T0 - 60_000, lte: T0 + 3_600_000 } } }].filter((f) => Object.keys(f).length) } },
+    });
     const expected = every.hits.hits.map((h) => h._source!['@timestamp'].replace('T', ' ').replace('Z', ''));
     const shown: string[] = [];
     for (let pageNo = 1; pageNo <= Math.ceil(expected.length / 25) + 1; pageNo++) {
@@ -175,7 +212,11 @@ test('search: query string and filters narrow the table; the histogram counts wh
   const total = Number(/id="total">(\d+)</.exec(all)![1]);
   assert.equal(total, story.events.length + 40);
   const chart = JSON.parse(/data-chart="([^"]+)"/.exec(all)![1]!.replace(/&quot;/g, '"')) as { buckets: [number, number][] };
-  assert.equal(chart.buckets.reduce((n, b) => n + b[1], 0), total, 'the histogram counts every match');
+  assert.equal(
+    chart.buckets.reduce((n, b) => n + b[1], 0),
+    total,
+    'the histogram counts every match',
+  );
   const q = await (await get(`/search?${range}&q=${encodeURIComponent('user.id:alice AND event.action:token-refreshed')}`, cookie!)).text();
   assert.equal(Number(/id="total">(\d+)</.exec(q)![1]), 2);
   const filters: [string, number][] = [
@@ -198,7 +239,26 @@ test('search: query string and filters narrow the table; the histogram counts wh
 test('bad search parameters, generated: each a 400 problem naming the parameter, never a 5xx; nothing echoed unescaped', async () => {
   const { cookie } = await signIn({ name: 'auditor' });
   const bad: [string, string][] = [];
-  const junk = ['', 'x', '-1', '1e3', '0x10', 'NaN', 'Infinity', '99999999999999999999', '<script>', "'; DROP", '\u0000', 'a'.repeat(300), '%00', 'now-1d', '2026-13-01', '2026-02-30T25:00:00Z', '[]', '{}'];
+  const junk = [
+    '',
+    'x',
+    '-1',
+    '1e3',
+    '0x10',
+    'NaN',
+    'Infinity',
+    '99999999999999999999',
+    '<script>',
+    "'; DROP",
+    '\u0000',
+    'a'.repeat(300),
+    '%00',
+    'now-1d',
+    '2026-13-01',
+    '2026-02-30T25:00:00Z',
+    '[]',
+    '{}',
+  ];
   for (const j of junk) {
     if (j !== '') bad.push(['range', j], ['outcome', j], ['kind', j], ['size', j], ['page', j]);
     if (j !== '' && !/^\d{1,16}$/.test(j)) bad.push(['from', j], ['to', j]);
@@ -207,17 +267,48 @@ test('bad search parameters, generated: each a 400 problem naming the parameter,
   for (const [param, value] of bad) {
     const qs = new URLSearchParams({ [param]: value }).toString();
     const r = await get(`/search?${qs}`, cookie!, 'application/json');
-    if (value.trim() === '' ) continue;
+    if (value.trim() === '') continue;
     assert.equal(r.status, 400, `${param}=${JSON.stringify(value)}`);
     const body = (await r.json()) as { errors?: { param: string }[] };
-    assert.ok(body.errors?.some((e) => e.param === param), `${param}=${JSON.stringify(value)} names ${param}: ${JSON.stringify(body)}`);
+    assert.ok(
+      body.errors?.some((e) => e.param === param),
+      `${param}=${JSON.stringify(value)} names ${param}: ${JSON.stringify(body)}`,
+    );
   }
   // repeated parameters are ambiguous: refused
   assert.equal((await get('/search?outcome=success&outcome=failure', cookie!, 'application/json')).status, 400);
   // from after to
   assert.equal((await get(`/search?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z`, cookie!, 'application/json')).status, 400);
   // query strings, generated: valid or not, the answer is a page or a 400 naming q, never a 5xx
-  const pieces = ['user.id:', 'alice', ' AND ', ' OR ', 'NOT ', '(', ')', '"', '*', '?', '~', '^2', '[', ' TO ', ']', '{', '}', ':', '\\', '/', 'event.outcome:failure', '@timestamp:>now-1d', '_exists_:jwt', '<b>', '&', '=', '!'];
+  const pieces = [
+    'user.id:',
+    'alice',
+    ' AND ',
+    ' OR ',
+    'NOT ',
+    '(',
+    ')',
+    '"',
+    '*',
+    '?',
+    '~',
+    '^2',
+    '[',
+    ' TO ',
+    ']',
+    '{',
+    '}',
+    ':',
+    '\\',
+    '/',
+    'event.outcome:failure',
+    '@timestamp:>now-1d',
+    '_exists_:jwt',
+    '<b>',
+    '&',
+    '=',
+    '!',
+  ];
   let seed = 7;
   const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let i = 0; i < 120; i++) {
@@ -238,9 +329,11 @@ test('event page: every field, masked values shown as masked, the masking rules 
   assert.match(body, /<mark class="masked"[^>]*>\[redacted:card\]<\/mark>/);
   assert.match(body, /<mark class="masked"[^>]*>hmac:test:0123456789abcdef0123456789abcdef<\/mark>/);
   assert.match(body, /<code class="rule">detector:card:redact<\/code>/);
-  for (const field of ['event.id', 'user.id', 'url.path', 'jwt_audit.token.fingerprint', 'http.request.body.content', 'jwt_audit.masking.rules', 'source.ip']) assert.match(body, new RegExp(`<th>${field.replace(/\./g, '\\.')}</th>`), field);
+  for (const field of ['event.id', 'user.id', 'url.path', 'jwt_audit.token.fingerprint', 'http.request.body.content', 'jwt_audit.masking.rules', 'source.ip'])
+    assert.match(body, new RegExp(`<th>${field.replace(/\./g, '\\.')}</th>`), field);
   assert.equal((await get(`/event/${'0'.repeat(8)}-0000-7000-8000-000000000000`, cookie!, 'application/json')).status, 404);
-  for (const id of ['..%2F..%2Fetc', '%3Cscript%3E', 'a'.repeat(200), '%00']) assert.equal((await get(`/event/${id}`, cookie!, 'application/json')).status, 400, id);
+  for (const id of ['..%2F..%2Fetc', '%3Cscript%3E', 'a'.repeat(200), '%00'])
+    assert.equal((await get(`/event/${id}`, cookie!, 'application/json')).status, 400, id);
 });
 
 test('refresh-family timeline: the chain in order with the reuse marked, stepping lands on the rejection and on the alert', async () => {
@@ -263,7 +356,14 @@ test('refresh-family timeline: the chain in order with the reuse marked, steppin
   assert.match(rejStep, /id="step-action">token-refreshed</, 'the first stop is the reuse');
   const again = /href="([^"]+)" id="step-next-rejection"/.exec(rejStep)![1]!.replace(/&amp;/g, '&');
   assert.match(await (await get(again, cookie!)).text(), /id="step-action">token-rejected</);
-  for (const bad of ['/timeline?subject=a&family=b', '/timeline?subject=', '/timeline?subject=x&at=-1', '/timeline?subject=x&at=abc', `/timeline?subject=${'a'.repeat(300)}`]) assert.equal((await get(bad, cookie!, 'application/json')).status, 400, bad);
+  for (const bad of [
+    '/timeline?subject=a&family=b',
+    '/timeline?subject=',
+    '/timeline?subject=x&at=-1',
+    '/timeline?subject=x&at=abc',
+    `/timeline?subject=${'a'.repeat(300)}`,
+  ])
+    assert.equal((await get(bad, cookie!, 'application/json')).status, 400, bad);
 });
 
 test('alerts page: by severity and rule, evidence linked to events and to the family timeline', async () => {
@@ -279,9 +379,15 @@ test('export: every match as NDJSON, in time order', async () => {
   const { cookie } = await signIn({ name: 'auditor' });
   const r = await get(`/export?range=all&subject=alice`, cookie!);
   assert.equal(r.status, 200);
-  const lines = (await r.text()).trim().split('\n').map((l) => JSON.parse(l) as { _id: string; '@timestamp': string });
+  const lines = (await r.text())
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { _id: string; '@timestamp': string });
   assert.equal(lines.length, story.events.length);
-  assert.deepEqual(lines.map((l) => l['@timestamp']), [...lines.map((l) => l['@timestamp'])].sort());
+  assert.deepEqual(
+    lines.map((l) => l['@timestamp']),
+    [...lines.map((l) => l['@timestamp'])].sort(),
+  );
 });
 
 test('every read is an audit.access event on audit.raw.v1: who, what, how many; never the session cookie or the token', async () => {
@@ -294,7 +400,10 @@ test('every read is an audit.access event on audit.raw.v1: who, what, how many; 
   await svc.accessLog.flush();
   const seen: AuditEvent[] = [];
   const raw: string[] = [];
-  const consumer = createKafkaClient({ brokers: [broker.address], clientId: 'reader' }, logger).consumer({ groupId: `access-${Date.now()}`, maxWaitTimeInMs: 100 });
+  const consumer = createKafkaClient({ brokers: [broker.address], clientId: 'reader' }, logger).consumer({
+    groupId: `access-${Date.now()}`,
+    maxWaitTimeInMs: 100,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic: TOPICS.raw, fromBeginning: true });
   const wanted = ['sign-in', 'search', 'timeline', 'event', 'export'];

@@ -12,7 +12,27 @@ import { newId, type Alert, type AuditEvent } from '@jwt-audit/events';
 
 const hex = (s: string) => Buffer.from(s.padEnd(32, '0').slice(0, 32)).toString('hex');
 
-export function event(kind: AuditEvent['kind'], at: number, o: { sub?: string; outcome?: AuditEvent['outcome']; path?: string; status?: number; typ?: 'access' | 'refresh'; fp?: string; prev?: string; family?: string; sid?: string; ip?: string; reason?: AuditEvent['rejection'] extends infer R ? R extends { reason: infer X } ? X : never : never; body?: string; rules?: string[]; clientId?: string; route?: string } = {}): AuditEvent {
+export function event(
+  kind: AuditEvent['kind'],
+  at: number,
+  o: {
+    sub?: string;
+    outcome?: AuditEvent['outcome'];
+    path?: string;
+    status?: number;
+    typ?: 'access' | 'refresh';
+    fp?: string;
+    prev?: string;
+    family?: string;
+    sid?: string;
+    ip?: string;
+    reason?: AuditEvent['rejection'] extends infer R ? (R extends { reason: infer X } ? X : never) : never;
+    body?: string;
+    rules?: string[];
+    clientId?: string;
+    route?: string;
+  } = {},
+): AuditEvent {
   const e: AuditEvent = {
     id: newId(),
     schemaVersion: 4,
@@ -24,14 +44,38 @@ export function event(kind: AuditEvent['kind'], at: number, o: { sub?: string; o
     outcome: o.outcome ?? 'success',
     actor: { sub: o.sub ?? null, clientId: o.clientId ?? 'web-portal', tenant: null, roles: [], scopes: ['orders:read'] },
     token: o.fp
-      ? { jti: newId(), sid: o.sid ?? null, iss: 'https://idp.test/', aud: ['demo-api'], kid: 'k1', alg: 'RS256', iat: Math.floor(at / 1000), nbf: null, exp: Math.floor(at / 1000) + 900, typ: o.typ ?? 'access', familyId: o.family ?? null, fingerprint: hex(o.fp), previousFingerprint: o.prev ? hex(o.prev) : null }
+      ? {
+          jti: newId(),
+          sid: o.sid ?? null,
+          iss: 'https://idp.test/',
+          aud: ['demo-api'],
+          kid: 'k1',
+          alg: 'RS256',
+          iat: Math.floor(at / 1000),
+          nbf: null,
+          exp: Math.floor(at / 1000) + 900,
+          typ: o.typ ?? 'access',
+          familyId: o.family ?? null,
+          fingerprint: hex(o.fp),
+          previousFingerprint: o.prev ? hex(o.prev) : null,
+        }
       : null,
     rejection: o.reason ? { reason: o.reason, detail: null } : null,
     key: null,
     session: o.sid ? { id: o.sid, reason: null } : null,
     http: o.path
       ? {
-          request: { id: null, method: 'GET', scheme: 'http', host: 'api.test', path: o.path, route: o.route ?? 'orders', query: null, headers: {}, body: o.body ? { contentType: 'application/json', size: o.body.length, truncated: false, content: o.body, sha256: null } : null },
+          request: {
+            id: null,
+            method: 'GET',
+            scheme: 'http',
+            host: 'api.test',
+            path: o.path,
+            route: o.route ?? 'orders',
+            query: null,
+            headers: {},
+            body: o.body ? { contentType: 'application/json', size: o.body.length, truncated: false, content: o.body, sha256: null } : null,
+          },
           response: { status: o.status ?? 200, headers: {}, body: null, latencyMs: 12 },
         }
       : null,
@@ -46,10 +90,20 @@ export function event(kind: AuditEvent['kind'], at: number, o: { sub?: string; o
 
 export function reuseAlert(at: number, sub: string, family: string, evidence: string[]): Alert {
   return {
-    id: newId(), schemaVersion: 1, rule: 'refresh-token-reuse', severity: 'critical',
+    id: newId(),
+    schemaVersion: 1,
+    rule: 'refresh-token-reuse',
+    severity: 'critical',
     keys: { subject: sub, jti: null, ip: '203.0.113.66', clientId: 'web-portal', familyId: family, sessionId: null },
-    window: { sizeMs: 0, start: at, end: at }, count: 1, suppressed: 0, firstSeen: at, lastSeen: at, raisedAt: at + 5, evidence,
-    description: `refresh token of family ${family} presented again after it was exchanged`, attributes: {},
+    window: { sizeMs: 0, start: at, end: at },
+    count: 1,
+    suppressed: 0,
+    firstSeen: at,
+    lastSeen: at,
+    raisedAt: at + 5,
+    evidence,
+    description: `refresh token of family ${family} presented again after it was exchanged`,
+    attributes: {},
   };
 }
 
@@ -57,11 +111,27 @@ export function reuseAlert(at: number, sub: string, family: string, evidence: st
 export function reuseStory(t0: number, sub = 'alice', family = 'fam-1', sid = 'sess-1'): { events: AuditEvent[]; alerts: Alert[] } {
   const issuedR = event('token.issued', t0, { sub, typ: 'refresh', fp: 'r1', family, sid });
   const issuedA = event('token.issued', t0, { sub, typ: 'access', fp: 'a1', family, sid });
-  const req1 = event('token.validated', t0 + 1_000, { sub, path: '/api/orders', fp: 'a1', sid, body: '{"card":"[redacted:card]","email":"hmac:test:0123456789abcdef0123456789abcdef"}', rules: ['detector:card:redact', 'detector:email:hash'] });
+  const req1 = event('token.validated', t0 + 1_000, {
+    sub,
+    path: '/api/orders',
+    fp: 'a1',
+    sid,
+    body: '{"card":"[redacted:card]","email":"hmac:test:0123456789abcdef0123456789abcdef"}',
+    rules: ['detector:card:redact', 'detector:email:hash'],
+  });
   const refresh = event('token.refreshed', t0 + 60_000, { sub, typ: 'refresh', fp: 'r2', prev: 'r1', family, sid });
   const req2 = event('token.validated', t0 + 61_000, { sub, path: '/api/orders/7', fp: 'a2', sid });
   const reuse = event('token.refreshed', t0 + 120_000, { sub, typ: 'refresh', fp: 'r3', prev: 'r1', family, sid, ip: '203.0.113.66' });
-  const rejected = event('token.rejected', t0 + 125_000, { sub, outcome: 'failure', path: '/api/admin', status: 401, fp: 'a3', reason: 'revoked', sid, ip: '203.0.113.66' });
+  const rejected = event('token.rejected', t0 + 125_000, {
+    sub,
+    outcome: 'failure',
+    path: '/api/admin',
+    status: 401,
+    fp: 'a3',
+    reason: 'revoked',
+    sid,
+    ip: '203.0.113.66',
+  });
   const events = [issuedR, issuedA, req1, refresh, req2, reuse, rejected];
   return { events, alerts: [reuseAlert(t0 + 120_000, sub, family, [refresh.id, reuse.id])] };
 }

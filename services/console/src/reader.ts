@@ -40,7 +40,10 @@ export interface Reader {
   sessions(s: SessionParams): Promise<{ total: number; sessions: SessionView[] }>;
   /** One session's summary and its timeline: the events and alerts of its key over its span. */
   sessionTimeline(id: string): Promise<{ session: SessionView; events: Hit[]; alerts: Hit[]; truncated: boolean } | undefined>;
-  alerts(filter: { severity?: string; rule?: string }, size: number): Promise<{ total: number; hits: Hit[]; bySeverity: Record<string, number>; byRule: Record<string, number> }>;
+  alerts(
+    filter: { severity?: string; rule?: string },
+    size: number,
+  ): Promise<{ total: number; hits: Hit[]; bySeverity: Record<string, number>; byRule: Record<string, number> }>;
   close(): Promise<void>;
   readonly es: Client;
 }
@@ -49,7 +52,20 @@ const num = (t: estypes.SearchTotalHits | number | undefined, dflt: number) => (
 const toHit = (h: estypes.SearchHit<Doc>): Hit => ({ id: h._id!, index: h._index, doc: h._source ?? {} });
 
 /** The fields of the Search page's result table (pages.ts resultRow): all a row reads of its event. */
-const ROW_FIELDS = ['@timestamp', 'event.action', 'event.outcome', 'event.reason', 'jwt.typ', 'jwt.client_id', 'user.id', 'source.ip', 'http.request.method', 'url.path', 'http.response.status_code', 'audit.attributes'];
+const ROW_FIELDS = [
+  '@timestamp',
+  'event.action',
+  'event.outcome',
+  'event.reason',
+  'jwt.typ',
+  'jwt.client_id',
+  'user.id',
+  'source.ip',
+  'http.request.method',
+  'url.path',
+  'http.response.status_code',
+  'audit.attributes',
+];
 
 /** A missing index is an empty answer, not an error: nothing was indexed yet. */
 const common = { ignore_unavailable: true, allow_no_indices: true } as const;
@@ -58,7 +74,12 @@ const alertField = (p: string) => {
   if (!ALERT_FIELDS.has(p)) throw new Error(`console: the alerts index template has no ${p}`);
   return p;
 };
-const ALERT_KEY = { sessionId: alertField('audit.alert.session_id'), familyId: alertField('jwt.family_id'), subject: alertField('user.id'), clientId: alertField('jwt.client_id') };
+const ALERT_KEY = {
+  sessionId: alertField('audit.alert.session_id'),
+  familyId: alertField('jwt.family_id'),
+  subject: alertField('user.id'),
+  clientId: alertField('jwt.client_id'),
+};
 
 export function createReader(conn: EsConnectionConfig, indices: { events: string; alerts: string; sessions: string }): Reader {
   const es = new Client({ ...esClientOptions(conn, 'console'), maxRetries: 1, requestTimeout: 30_000 });
@@ -77,9 +98,14 @@ export function createReader(conn: EsConnectionConfig, indices: { events: string
       const query = searchQuery(s);
       const rows = { size: s.size, from: (s.page - 1) * s.size, sort: [{ '@timestamp': 'desc' as const }], _source: { includes: ROW_FIELDS } };
       const over = (span: { from: number; to: number }, intervalMs: number) => ({
-        over_time: { date_histogram: { field: '@timestamp', fixed_interval: `${intervalMs / 1000}s`, min_doc_count: 0, extended_bounds: { min: span.from, max: span.to } } },
+        over_time: {
+          date_histogram: { field: '@timestamp', fixed_interval: `${intervalMs / 1000}s`, min_doc_count: 0, extended_bounds: { min: span.from, max: span.to } },
+        },
       });
-      const bucketsOf = (r: estypes.SearchResponse<Doc>) => ((r.aggregations?.over_time as { buckets?: { key: number; doc_count: number }[] } | undefined)?.buckets ?? []).map((b) => [b.key, b.doc_count] as [number, number]);
+      const bucketsOf = (r: estypes.SearchResponse<Doc>) =>
+        ((r.aggregations?.over_time as { buckets?: { key: number; doc_count: number }[] } | undefined)?.buckets ?? []).map(
+          (b) => [b.key, b.doc_count] as [number, number],
+        );
       if (s.from !== undefined && s.to !== undefined) {
         const span = { from: s.from, to: s.to };
         const intervalMs = histogramInterval(span.to - span.from);
@@ -87,12 +113,21 @@ export function createReader(conn: EsConnectionConfig, indices: { events: string
         const buckets = bucketsOf(r);
         return { total: buckets.reduce((n, b) => n + b[1], 0), hits: r.hits.hits.map(toHit), histogram: { intervalMs, buckets }, span };
       }
-      const first = await es.search<Doc>({ index: indices.events, ...rows, query, track_total_hits: true, aggs: { lo: { min: { field: '@timestamp' } }, hi: { max: { field: '@timestamp' } } }, ...common });
+      const first = await es.search<Doc>({
+        index: indices.events,
+        ...rows,
+        query,
+        track_total_hits: true,
+        aggs: { lo: { min: { field: '@timestamp' } }, hi: { max: { field: '@timestamp' } } },
+        ...common,
+      });
       const lo = (first.aggregations?.lo as { value?: number | null } | undefined)?.value;
       const hi = (first.aggregations?.hi as { value?: number | null } | undefined)?.value;
       const span = typeof lo === 'number' && typeof hi === 'number' ? { from: lo, to: hi } : undefined;
       const intervalMs = histogramInterval(span ? span.to - span.from : 3_600_000);
-      const buckets = span ? bucketsOf(await es.search<Doc>({ index: indices.events, size: 0, query, track_total_hits: false, aggs: over(span, intervalMs), ...common })) : [];
+      const buckets = span
+        ? bucketsOf(await es.search<Doc>({ index: indices.events, size: 0, query, track_total_hits: false, aggs: over(span, intervalMs), ...common }))
+        : [];
       return { total: num(first.hits.total, first.hits.hits.length), hits: first.hits.hits.map(toHit), histogram: { intervalMs, buckets }, span };
     },
     async scan(s, onPage, max) {
@@ -100,7 +135,14 @@ export function createReader(conn: EsConnectionConfig, indices: { events: string
       let after: estypes.SortResults | undefined;
       let n = 0;
       while (n < max) {
-        const r = await es.search<Doc>({ index: indices.events, size: Math.min(1000, max - n), sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }], query: searchQuery(s), ...(after ? { search_after: after } : {}), ...common });
+        const r = await es.search<Doc>({
+          index: indices.events,
+          size: Math.min(1000, max - n),
+          sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }],
+          query: searchQuery(s),
+          ...(after ? { search_after: after } : {}),
+          ...common,
+        });
         const hits = r.hits.hits;
         if (hits.length === 0) break;
         await onPage(hits.map(toHit));
@@ -162,7 +204,10 @@ export function createReader(conn: EsConnectionConfig, indices: { events: string
         aggs: { severity: { terms: { field: 'jwt_audit.alert.severity', size: 10 } }, rule: { terms: { field: 'rule.name', size: 100 } } },
         ...common,
       });
-      const terms = (name: string) => Object.fromEntries(((r.aggregations?.[name] as { buckets?: { key: string; doc_count: number }[] } | undefined)?.buckets ?? []).map((b) => [b.key, b.doc_count]));
+      const terms = (name: string) =>
+        Object.fromEntries(
+          ((r.aggregations?.[name] as { buckets?: { key: string; doc_count: number }[] } | undefined)?.buckets ?? []).map((b) => [b.key, b.doc_count]),
+        );
       return { total: num(r.hits.total, r.hits.hits.length), hits: r.hits.hits.map(toHit), bySeverity: terms('severity'), byRule: terms('rule') };
     },
     close: () => es.close(),

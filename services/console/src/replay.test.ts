@@ -48,7 +48,12 @@ async function startTestInstance(): Promise<typeof testInstance> {
   stops.push(() => api.close());
   const seen: (typeof testInstance)['seen'] = [];
   const sw = http.createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, replayOf: req.headers['x-audit-replay-of'] as string | undefined });
+    seen.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      authorization: req.headers.authorization,
+      replayOf: req.headers['x-audit-replay-of'] as string | undefined,
+    });
     const up = http.request(`${api.url}${req.url}`, { method: req.method, headers: req.headers }, (u) => {
       res.writeHead(u.statusCode ?? 502, u.headers);
       u.pipe(res);
@@ -61,14 +66,29 @@ async function startTestInstance(): Promise<typeof testInstance> {
   return { url: `http://127.0.0.1:${(sw.address() as AddressInfo).port}`, seen };
 }
 
-async function consoleWith(replay: Partial<ConsoleConfig['replay']>): Promise<{ svc: ConsoleService; base: string; cookie: string; csrf: () => Promise<string> }> {
+async function consoleWith(
+  replay: Partial<ConsoleConfig['replay']>,
+): Promise<{ svc: ConsoleService; base: string; cookie: string; csrf: () => Promise<string> }> {
   const svc = createConsoleService(
-    { ...defaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: search.url }, kafka: { brokers: [broker.address], clientId: 'console' }, auth: { ...defaults.auth, demoLogin: true }, replay: { ...defaults.replay, ...replay }, source: { service: 'console', instance: 'console-replay', environment: 'test' } },
+    {
+      ...defaults,
+      listen: { host: '127.0.0.1', port: 0 },
+      elasticsearch: { url: search.url },
+      kafka: { brokers: [broker.address], clientId: 'console' },
+      auth: { ...defaults.auth, demoLogin: true },
+      replay: { ...defaults.replay, ...replay },
+      source: { service: 'console', instance: 'console-replay', environment: 'test' },
+    },
     { logger, ops: false },
   );
   const { url: base } = await svc.start();
   stops.push(() => svc.stop());
-  const login = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=investigator' });
+  const login = await fetch(`${base}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'name=investigator',
+  });
   const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
   // the per-session CSRF token, as the browser gets it: from the Approvals form
   const csrf = async () => /data-csrf="([^"]*)"/.exec(await (await fetch(`${base}/approvals`, { headers: { cookie, accept: 'text/html' } })).text())![1]!;
@@ -98,10 +118,39 @@ before(async () => {
   ];
   await indexAll(es, 'test', recorded);
   const s: SessionSummary = {
-    id: `sid:${SID}@${T0}`, schemaVersion: 1, revision: 3, basis: 'sid', sid: SID, familyId: null, subject: 'alice', clientId: 'web-portal', tenant: null,
-    explicitStart: false, startedAt: T0, lastSeenAt: T0 + 2_000, endedAt: null, durationMs: 2_000, endReason: null, endDetail: null, tokenExpiresAt: null,
-    ips: ['198.51.100.7'], ipsDropped: 0, countries: [], cities: [], requests: 2, routes: ['GET orders'], routesDropped: 0, bytesIn: 0, bytesOut: 0,
-    rejections: 0, alerts: 0, alertRules: [], approvals: 0, afterEnd: 0, events: 3, updatedAt: T0 + 2_000,
+    id: `sid:${SID}@${T0}`,
+    schemaVersion: 1,
+    revision: 3,
+    basis: 'sid',
+    sid: SID,
+    familyId: null,
+    subject: 'alice',
+    clientId: 'web-portal',
+    tenant: null,
+    explicitStart: false,
+    startedAt: T0,
+    lastSeenAt: T0 + 2_000,
+    endedAt: null,
+    durationMs: 2_000,
+    endReason: null,
+    endDetail: null,
+    tokenExpiresAt: null,
+    ips: ['198.51.100.7'],
+    ipsDropped: 0,
+    countries: [],
+    cities: [],
+    requests: 2,
+    routes: ['GET orders'],
+    routesDropped: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    rejections: 0,
+    alerts: 0,
+    alertRules: [],
+    approvals: 0,
+    afterEnd: 0,
+    events: 3,
+    updatedAt: T0 + 2_000,
   };
   summaryId = s.id;
   await es.index({ index: 'audit-sessions-test', id: s.id, document: withIndexTimes(sessionToEcsDocument(s), new Date().toISOString()), refresh: true });
@@ -115,23 +164,47 @@ after(async () => {
 });
 
 const post = (c: { base: string; cookie: string }, form: Record<string, string> | string, accept = 'text/html') =>
-  fetch(`${c.base}/replay`, { method: 'POST', redirect: 'manual', headers: { cookie: c.cookie, accept, 'content-type': 'application/x-www-form-urlencoded' }, body: typeof form === 'string' ? form : new URLSearchParams(form).toString() });
-const rowsOf = (page: string) => [...page.matchAll(/<tr class="[^"]*" data-result="([^"]+)"><td>\d+<\/td><td><a[^>]*>[^<]*<\/a><\/td><td><code>([^<]+)<\/code>/g)].map((m) => ({ result: m[1]!, request: m[2]! }));
+  fetch(`${c.base}/replay`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: c.cookie, accept, 'content-type': 'application/x-www-form-urlencoded' },
+    body: typeof form === 'string' ? form : new URLSearchParams(form).toString(),
+  });
+const rowsOf = (page: string) =>
+  [...page.matchAll(/<tr class="[^"]*" data-result="([^"]+)"><td>\d+<\/td><td><a[^>]*>[^<]*<\/a><\/td><td><code>([^<]+)<\/code>/g)].map((m) => ({
+    result: m[1]!,
+    request: m[2]!,
+  }));
 
 test('the timeline of a session offers Replay to the replay role; a dry run sends nothing and shows what would be sent', async () => {
-  const timeline = await (await fetch(`${main.base}/timeline?summary=${encodeURIComponent(summaryId)}`, { headers: { cookie: main.cookie, accept: 'text/html' } })).text();
+  const timeline = await (
+    await fetch(`${main.base}/timeline?summary=${encodeURIComponent(summaryId)}`, { headers: { cookie: main.cookie, accept: 'text/html' } })
+  ).text();
   assert.match(timeline, /id="replay-form"/);
   assert.match(timeline, new RegExp(`id="replay-target">${testInstance.url}/<`));
-  assert.match(await (await fetch(`${main.base}/timeline?session=${SID}`, { headers: { cookie: main.cookie, accept: 'text/html' } })).text(), /id="replay-form"/);
+  assert.match(
+    await (await fetch(`${main.base}/timeline?session=${SID}`, { headers: { cookie: main.cookie, accept: 'text/html' } })).text(),
+    /id="replay-form"/,
+  );
   // a subject's or family's timeline is not a session: no Replay
-  assert.doesNotMatch(await (await fetch(`${main.base}/timeline?subject=alice`, { headers: { cookie: main.cookie, accept: 'text/html' } })).text(), /id="replay-form"/);
+  assert.doesNotMatch(
+    await (await fetch(`${main.base}/timeline?subject=alice`, { headers: { cookie: main.cookie, accept: 'text/html' } })).text(),
+    /id="replay-form"/,
+  );
 
   const before = testInstance.seen.length;
   const csrf = await main.csrf();
   const dry = await post(main, { summary: summaryId, mode: 'dry-run', csrf });
   assert.equal(dry.status, 200);
   const page = await dry.text();
-  assert.deepEqual(rowsOf(page), [{ result: 'dry-run', request: 'GET /api/orders' }, { result: 'dry-run', request: 'GET /api/orders/4242' }], 'the session\'s exchanges only, in recorded order (not bob\'s)');
+  assert.deepEqual(
+    rowsOf(page),
+    [
+      { result: 'dry-run', request: 'GET /api/orders' },
+      { result: 'dry-run', request: 'GET /api/orders/4242' },
+    ],
+    "the session's exchanges only, in recorded order (not bob's)",
+  );
   assert.match(page, /2 would be sent, 0 skipped, 0 flagged; nothing was sent/);
   assert.match(page, /authorization: Bearer &lt;operator token&gt;/);
   assert.match(page, new RegExp(`x-audit-replay-of: ${recorded[1]!.id}`));
@@ -141,23 +214,42 @@ test('the timeline of a session offers Replay to the replay role; a dry run send
   assert.deepEqual(rowsOf(await (await post(main, { session: SID, mode: 'dry-run', csrf })).text()).length, 2);
 });
 
-test('a replay with the operator\'s token: the table of matches and differences; the token reaches the test instance only', async () => {
+test("a replay with the operator's token: the table of matches and differences; the token reaches the test instance only", async () => {
   const before = testInstance.seen.length;
   const r = await post(main, { summary: summaryId, mode: 'run', token: TOKEN, csrf: await main.csrf() });
   assert.equal(r.status, 200);
   const page = await r.text();
-  assert.deepEqual(rowsOf(page), [{ result: 'match', request: 'GET /api/orders' }, { result: 'differs', request: 'GET /api/orders/4242' }]);
+  assert.deepEqual(rowsOf(page), [
+    { result: 'match', request: 'GET /api/orders' },
+    { result: 'differs', request: 'GET /api/orders/4242' },
+  ]);
   assert.match(page, /2 requests: 1 match, 1 differ, 0 failed, 0 skipped/);
   assert.match(page, /status 200 -&gt; 404/);
   assert.doesNotMatch(page, new RegExp(TOKEN.split('.')[2]!), 'the token is not on the page');
   const sent = testInstance.seen.slice(before);
-  assert.deepEqual(sent.map((s) => `${s.method} ${s.url}`), ['GET /api/orders', 'GET /api/orders/4242']);
-  assert.ok(sent.every((s) => s.authorization === `Bearer ${TOKEN}`), 'the operator\'s token, never a recorded one');
-  assert.deepEqual(sent.map((s) => s.replayOf), [recorded[1]!.id, recorded[2]!.id]);
+  assert.deepEqual(
+    sent.map((s) => `${s.method} ${s.url}`),
+    ['GET /api/orders', 'GET /api/orders/4242'],
+  );
+  assert.ok(
+    sent.every((s) => s.authorization === `Bearer ${TOKEN}`),
+    "the operator's token, never a recorded one",
+  );
+  assert.deepEqual(
+    sent.map((s) => s.replayOf),
+    [recorded[1]!.id, recorded[2]!.id],
+  );
 
   // every replay is an audit.access event: dry run and run, with the session and the request count, never the token
-  const replays = (all: AuditEvent[]) => all.filter((e) => e.kind === 'audit.access' && ['replay', 'replay-dry-run'].includes(e.attributes['access.action'] ?? ''));
-  const seen = await rawEventsWhen(kafka, 'the replay access events', (all) => replays(all).some((e) => e.attributes['access.action'] === 'replay' && e.outcome === 'success') && replays(all).some((e) => e.attributes['access.action'] === 'replay-dry-run'));
+  const replays = (all: AuditEvent[]) =>
+    all.filter((e) => e.kind === 'audit.access' && ['replay', 'replay-dry-run'].includes(e.attributes['access.action'] ?? ''));
+  const seen = await rawEventsWhen(
+    kafka,
+    'the replay access events',
+    (all) =>
+      replays(all).some((e) => e.attributes['access.action'] === 'replay' && e.outcome === 'success') &&
+      replays(all).some((e) => e.attributes['access.action'] === 'replay-dry-run'),
+  );
   const run = replays(seen).find((e) => e.attributes['access.action'] === 'replay' && e.outcome === 'success')!;
   assert.equal(run.attributes['access.target'], `summary:${summaryId}`);
   assert.equal(run.attributes['access.results'], '2');
@@ -165,20 +257,25 @@ test('a replay with the operator\'s token: the table of matches and differences;
   assert.ok(!JSON.stringify(seen).includes(TOKEN.split('.')[2]!), 'the operator token is in no event');
 });
 
-test('refusals: without the replay role (no panel, 403), without or with another session\'s CSRF token (403), unknown session (404)', async () => {
+test("refusals: without the replay role (no panel, 403), without or with another session's CSRF token (403), unknown session (404)", async () => {
   const other = await consoleWith({ target: testInstance.url, role: 'audit:replay' });
-  const timeline = await (await fetch(`${other.base}/timeline?summary=${encodeURIComponent(summaryId)}`, { headers: { cookie: other.cookie, accept: 'text/html' } })).text();
+  const timeline = await (
+    await fetch(`${other.base}/timeline?summary=${encodeURIComponent(summaryId)}`, { headers: { cookie: other.cookie, accept: 'text/html' } })
+  ).text();
   assert.doesNotMatch(timeline, /id="replay-form"/, 'no Replay for a user without audit:replay');
   const before = testInstance.seen.length;
   const denied = await post(other, { summary: summaryId, mode: 'run', token: TOKEN, csrf: await other.csrf() }, 'application/json');
   assert.equal(denied.status, 403);
   assert.match(((await denied.json()) as { detail: string }).detail, /audit:replay is required/);
-  for (const csrf of [undefined, '', 'x', (await other.csrf())]) {
+  for (const csrf of [undefined, '', 'x', await other.csrf()]) {
     const form: Record<string, string> = { summary: summaryId, mode: 'run', token: TOKEN };
     if (csrf !== undefined) form.csrf = csrf;
     const r = await post(main, form, 'application/json');
     assert.equal(r.status, 403, `csrf ${csrf}`);
-    assert.deepEqual(((await r.json()) as { errors: { param: string }[] }).errors.map((e) => e.param), ['csrf']);
+    assert.deepEqual(
+      ((await r.json()) as { errors: { param: string }[] }).errors.map((e) => e.param),
+      ['csrf'],
+    );
   }
   const missing = await post(main, { summary: 'sid:nobody@0', mode: 'dry-run', csrf: await main.csrf() }, 'application/json');
   assert.equal(missing.status, 404);
@@ -188,7 +285,10 @@ test('refusals: without the replay role (no panel, 403), without or with another
   assert.equal(testInstance.seen.length, before, 'nothing sent');
   // no target configured: no panel, 404
   const none = await consoleWith({});
-  assert.doesNotMatch(await (await fetch(`${none.base}/timeline?session=${SID}`, { headers: { cookie: none.cookie, accept: 'text/html' } })).text(), /id="replay-form"/);
+  assert.doesNotMatch(
+    await (await fetch(`${none.base}/timeline?session=${SID}`, { headers: { cookie: none.cookie, accept: 'text/html' } })).text(),
+    /id="replay-form"/,
+  );
   assert.equal((await post(none, { session: SID, mode: 'dry-run', csrf: await none.csrf() }, 'application/json')).status, 404);
 });
 
@@ -202,7 +302,17 @@ test('a replay target that is a production upstream is refused at start, by anot
     const saved = process.env.AUDIT_INTERCEPTOR_UPSTREAMS;
     Object.assign(process.env, env);
     try {
-      const svc = createConsoleService({ ...defaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: search.url }, kafka: { brokers: [broker.address], clientId: 'console' }, auth: { ...defaults.auth, demoLogin: true }, replay: { ...defaults.replay, target, productionUpstreams: production } }, { logger, ops: false });
+      const svc = createConsoleService(
+        {
+          ...defaults,
+          listen: { host: '127.0.0.1', port: 0 },
+          elasticsearch: { url: search.url },
+          kafka: { brokers: [broker.address], clientId: 'console' },
+          auth: { ...defaults.auth, demoLogin: true },
+          replay: { ...defaults.replay, target, productionUpstreams: production },
+        },
+        { logger, ops: false },
+      );
       await assert.rejects(svc.start(), /is a production upstream .*refused/, target);
       await svc.stop();
     } finally {
@@ -213,7 +323,14 @@ test('a replay target that is a production upstream is refused at start, by anot
   // an unreadable interceptor setting is a configuration error, not a check that checks nothing
   process.env.AUDIT_INTERCEPTOR_UPSTREAMS = 'not json';
   try {
-    assert.throws(() => createConsoleService({ ...defaults, auth: { ...defaults.auth, demoLogin: true }, replay: { ...defaults.replay, target: testInstance.url } }, { logger, ops: false }), /AUDIT_INTERCEPTOR_UPSTREAMS: not JSON/);
+    assert.throws(
+      () =>
+        createConsoleService(
+          { ...defaults, auth: { ...defaults.auth, demoLogin: true }, replay: { ...defaults.replay, target: testInstance.url } },
+          { logger, ops: false },
+        ),
+      /AUDIT_INTERCEPTOR_UPSTREAMS: not JSON/,
+    );
   } finally {
     delete process.env.AUDIT_INTERCEPTOR_UPSTREAMS;
   }
@@ -240,7 +357,8 @@ test('hostile replay forms (generated): each a 400 naming the field, nothing sen
     cases.push({ form: enc({ summary: summaryId, mode: 'run', token: t }), param: 'token' });
     cases.push({ form: enc({ summary: summaryId, mode: junk(8) }), param: 'mode' });
   }
-  for (const t of ['', '   ', 'Bearer abc', 'a'.repeat(16_385), 'abc=def', '=abc', 'abc\u0000']) cases.push({ form: enc({ summary: summaryId, mode: 'run', token: t }), param: 'token' });
+  for (const t of ['', '   ', 'Bearer abc', 'a'.repeat(16_385), 'abc=def', '=abc', 'abc\u0000'])
+    cases.push({ form: enc({ summary: summaryId, mode: 'run', token: t }), param: 'token' });
   for (const v of ['', 'a\u0000b', 'x'.repeat(1025), 'line\nbreak']) cases.push({ form: enc({ summary: v, mode: 'dry-run' }), param: 'summary' });
   for (const v of ['', 's\u0007', 'y'.repeat(257)]) cases.push({ form: enc({ session: v, mode: 'dry-run' }), param: 'session' });
   cases.push({ form: enc({ mode: 'dry-run' }), param: 'summary' });
@@ -256,12 +374,27 @@ test('hostile replay forms (generated): each a 400 naming the field, nothing sen
     assert.equal(res.status, 400, c.form.slice(0, 120));
     const text = await res.text();
     const body = JSON.parse(text) as { errors: { param: string }[] };
-    assert.ok(body.errors.some((e) => e.param === c.param), `${c.form.slice(0, 120)}: ${text.slice(0, 200)}`);
+    assert.ok(
+      body.errors.some((e) => e.param === c.param),
+      `${c.form.slice(0, 120)}: ${text.slice(0, 200)}`,
+    );
     assert.ok(!text.includes(TOKEN), 'the token is not echoed');
   }
   assert.ok(cases.length >= 100, `${cases.length} variants`);
   // broken encodings, wrong content types, too large
-  assert.equal((await fetch(`${main.base}/replay`, { method: 'POST', headers: { cookie: main.cookie, 'content-type': 'application/json' }, body: '{}' })).status, 415);
-  assert.equal((await fetch(`${main.base}/replay`, { method: 'POST', headers: { cookie: main.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'x'.repeat(40_000) })).status, 413);
+  assert.equal(
+    (await fetch(`${main.base}/replay`, { method: 'POST', headers: { cookie: main.cookie, 'content-type': 'application/json' }, body: '{}' })).status,
+    415,
+  );
+  assert.equal(
+    (
+      await fetch(`${main.base}/replay`, {
+        method: 'POST',
+        headers: { cookie: main.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'x'.repeat(40_000),
+      })
+    ).status,
+    413,
+  );
   assert.equal(testInstance.seen.length, before, 'nothing sent by any of them');
 });

@@ -31,7 +31,11 @@ import { str } from './timeline.js';
  */
 
 export class ReplayRefused extends Error {
-  constructor(readonly status: number, message: string, readonly errors: ParamError[] = []) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly errors: ParamError[] = [],
+  ) {
     super(message);
   }
 }
@@ -58,7 +62,8 @@ export const MAX_TOKEN = 16_384;
 
 export function tokenProblem(token: string): string | undefined {
   if (token.length > MAX_TOKEN) return `longer than ${MAX_TOKEN} characters`;
-  if (!B64TOKEN.test(token)) return 'not a bearer token (RFC 6750 b64token: letters, digits and - . _ ~ + /, then = padding); paste the token itself, without "Bearer "';
+  if (!B64TOKEN.test(token))
+    return 'not a bearer token (RFC 6750 b64token: letters, digits and - . _ ~ + /, then = padding); paste the token itself, without "Bearer "';
   return undefined;
 }
 
@@ -92,7 +97,11 @@ export function createReplayer(c: ConsoleConfig['replay'], es: Client, eventsInd
   const check = async () => {
     if (!target) return;
     const hit = await productionMatch(target, production);
-    if (hit) throw new ReplayRefused(403, `the console's replay target ${target.origin} is a production upstream (${hit.url}, from ${hit.source}): refused; configure a test instance as AUDIT_CONSOLE_REPLAY_TARGET`);
+    if (hit)
+      throw new ReplayRefused(
+        403,
+        `the console's replay target ${target.origin} is a production upstream (${hit.url}, from ${hit.source}): refused; configure a test instance as AUDIT_CONSOLE_REPLAY_TARGET`,
+      );
   };
   return {
     target,
@@ -102,7 +111,8 @@ export function createReplayer(c: ConsoleConfig['replay'], es: Client, eventsInd
       if (!target) throw new ReplayRefused(404, 'no replay target is configured on this console (AUDIT_CONSOLE_REPLAY_TARGET)');
       await check();
       const { exchanges, total } = await selectExchanges(es, eventsIndex, sel, c.limit);
-      if (total > c.limit) throw new ReplayRefused(422, `${total} recorded requests match, more than the console replays at once (${c.limit}): use audit replay with --limit`);
+      if (total > c.limit)
+        throw new ReplayRefused(422, `${total} recorded requests match, more than the console replays at once (${c.limit}): use audit replay with --limit`);
       if (exchanges.length === 0) throw new ReplayRefused(422, `no recorded HTTP exchange of ${describeSelection(sel)} to replay`);
       const plan: PlannedRequest[] = [];
       for (const x of exchanges) {

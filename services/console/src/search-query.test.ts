@@ -52,7 +52,10 @@ test('generated bad values: every one refused naming its parameter, whatever the
       continue;
     }
     refused++;
-    assert.ok(r.errors.some((e) => e.param === param), `${param}=${JSON.stringify(value)}: ${JSON.stringify(r.errors)}`);
+    assert.ok(
+      r.errors.some((e) => e.param === param),
+      `${param}=${JSON.stringify(value)}: ${JSON.stringify(r.errors)}`,
+    );
   }
   assert.ok(refused > 1_500, `${refused} of 2000 refused`);
 });
@@ -60,7 +63,8 @@ test('generated bad values: every one refused naming its parameter, whatever the
 test('paging stops at the index window; times outside what can be indexed are refused', () => {
   assert.equal(parse('size=200&page=51').ok, false);
   assert.equal(parse('size=200&page=50').ok, true);
-  for (const t of ['10000-01-01T00:00:00Z', '253402300800000', '2026-02-30T00:00:00Z', '2026-01-01T24:00:00Z', 'now-1d', '']) assert.equal(parseTime(t), undefined, t);
+  for (const t of ['10000-01-01T00:00:00Z', '253402300800000', '2026-02-30T00:00:00Z', '2026-01-01T24:00:00Z', 'now-1d', ''])
+    assert.equal(parseTime(t), undefined, t);
 });
 
 test('histogram intervals: readable widths, at most about 80 bars over any span', () => {

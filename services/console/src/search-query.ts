@@ -53,7 +53,18 @@ export function parseTime(v: string): number | undefined {
   // Date.parse takes 2026-02-30 for March 2nd: every part is checked against its range first
   const [y, mo, d, h = '0', mi = '0', se = '0', oh = '0', om = '0'] = m.slice(1).map((x) => x ?? undefined) as string[];
   const daysIn = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate();
-  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > daysIn || Number(h) > 23 || Number(mi) > 59 || Number(se) > 59 || Number(oh) > 23 || Number(om) > 59) return undefined;
+  if (
+    Number(mo) < 1 ||
+    Number(mo) > 12 ||
+    Number(d) < 1 ||
+    Number(d) > daysIn ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(se) > 59 ||
+    Number(oh) > 23 ||
+    Number(om) > 59
+  )
+    return undefined;
   const n = Date.parse(s);
   return Number.isFinite(n) && n >= 0 && n <= DATE_LIMIT ? n : undefined;
 }
@@ -136,7 +147,10 @@ export function parseSearchParams(p: URLSearchParams, now: number): { ok: true; 
 /** The Elasticsearch query of a search: the same query_string as `audit search`, plus the filters. */
 export function searchQuery(s: SearchParams): estypes.QueryDslQueryContainer {
   const filter: estypes.QueryDslQueryContainer[] = [];
-  if (s.from !== undefined || s.to !== undefined) filter.push({ range: { '@timestamp': { ...(s.from !== undefined ? { gte: s.from } : {}), ...(s.to !== undefined ? { lte: s.to } : {}), format: 'epoch_millis' } } });
+  if (s.from !== undefined || s.to !== undefined)
+    filter.push({
+      range: { '@timestamp': { ...(s.from !== undefined ? { gte: s.from } : {}), ...(s.to !== undefined ? { lte: s.to } : {}), format: 'epoch_millis' } },
+    });
   if (s.outcome) filter.push({ term: { 'event.outcome': s.outcome } });
   if (s.action) filter.push({ term: { 'event.action': s.action } });
   if (s.route) filter.push({ term: { 'jwt_audit.route': s.route } });
@@ -146,7 +160,23 @@ export function searchQuery(s: SearchParams): estypes.QueryDslQueryContainer {
   return { bool: { must, filter } };
 }
 
-const NICE_INTERVALS = [1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000, 12 * 3_600_000, 86_400_000, 7 * 86_400_000, 30 * 86_400_000];
+const NICE_INTERVALS = [
+  1_000,
+  5_000,
+  10_000,
+  30_000,
+  60_000,
+  300_000,
+  600_000,
+  1_800_000,
+  3_600_000,
+  3 * 3_600_000,
+  6 * 3_600_000,
+  12 * 3_600_000,
+  86_400_000,
+  7 * 86_400_000,
+  30 * 86_400_000,
+];
 
 /** A bucket width giving at most about `buckets` bars over the span, snapped to a readable one. */
 export function histogramInterval(spanMs: number, buckets = 80): number {

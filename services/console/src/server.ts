@@ -55,14 +55,20 @@ const STATIC: Record<string, { file: string; type: string }> = {
 
 const SECURITY_HEADERS = {
   // no external network at run time: everything the page loads comes from this server
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
 };
 
 export class HttpProblem extends Error {
-  constructor(readonly status: number, readonly title: string, readonly detail: string, readonly errors: ParamError[] = []) {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail: string,
+    readonly errors: ParamError[] = [],
+  ) {
     super(detail);
   }
 }
@@ -90,21 +96,28 @@ const safeNext = (v: string | null | undefined) => (v && /^\/(?![/\\])[\x21-\x7e
 function parseReplayForm(form: URLSearchParams): { ok: true; scope: ReplayScope; token: string | null } | { ok: false; errors: ParamError[] } {
   const errors: ParamError[] = [];
   for (const k of new Set(form.keys())) {
-    if (!['summary', 'session', 'mode', 'token', 'csrf'].includes(k)) errors.push({ param: k.slice(0, 64), message: 'not a replay form field (summary or session, mode, token, csrf)' });
+    if (!['summary', 'session', 'mode', 'token', 'csrf'].includes(k))
+      errors.push({ param: k.slice(0, 64), message: 'not a replay form field (summary or session, mode, token, csrf)' });
     else if (form.getAll(k).length > 1) errors.push({ param: k, message: 'given more than once' });
   }
   const keys = (['summary', 'session'] as const).filter((k) => form.has(k));
-  if (keys.length !== 1) errors.push({ param: keys.length ? keys[1]! : 'summary', message: 'give the session to replay: summary (a session id of the Sessions page) or session (a sid)' });
+  if (keys.length !== 1)
+    errors.push({
+      param: keys.length ? keys[1]! : 'summary',
+      message: 'give the session to replay: summary (a session id of the Sessions page) or session (a sid)',
+    });
   const key = keys[0] ?? 'summary';
   const value = form.get(key) ?? '';
   const max = key === 'summary' ? 1024 : 256;
-  if (keys.length === 1 && (value === '' || value.length > max || /[\u0000-\u001f\u007f]/.test(value))) errors.push({ param: key, message: `1 to ${max} characters, no control characters` });
+  if (keys.length === 1 && (value === '' || value.length > max || /[\u0000-\u001f\u007f]/.test(value)))
+    errors.push({ param: key, message: `1 to ${max} characters, no control characters` });
   const mode = form.get('mode') ?? 'dry-run';
   if (mode !== 'dry-run' && mode !== 'run') errors.push({ param: 'mode', message: 'expected dry-run or run' });
   let token: string | null = null;
   if (mode === 'run') {
     const raw = (form.get('token') ?? '').trim();
-    const problem = raw === '' ? 'required to replay: your token for the test instance (recorded tokens are never stored, so never replayed)' : tokenProblem(raw);
+    const problem =
+      raw === '' ? 'required to replay: your token for the test instance (recorded tokens are never stored, so never replayed)' : tokenProblem(raw);
     if (problem) errors.push({ param: 'token', message: problem });
     else token = raw;
   }
@@ -114,7 +127,8 @@ function parseReplayForm(form: URLSearchParams): { ok: true; scope: ReplayScope;
 export function createConsoleServer(d: ConsoleDeps): Server {
   const now = d.now ?? Date.now;
   const log = d.logger.child({ component: 'http' });
-  const panelFor = (user: User, scope: ReplayScope) => (d.replayer.target && user.permissions.includes(d.replayer.role) ? replayPanel(scope, user.csrf ?? '', d.replayer.target) : undefined);
+  const panelFor = (user: User, scope: ReplayScope) =>
+    d.replayer.target && user.permissions.includes(d.replayer.role) ? replayPanel(scope, user.csrf ?? '', d.replayer.target) : undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse, started: number): Promise<void> => {
     let url: URL;
@@ -125,7 +139,10 @@ export function createConsoleServer(d: ConsoleDeps): Server {
     }
     const p = url.pathname;
     const method = req.method ?? 'GET';
-    const ctx = async (): Promise<PageContext & { user: User | undefined }> => ({ user: await d.auth.userOf(req.headers.cookie, req.headers.authorization), demo: d.auth.demo });
+    const ctx = async (): Promise<PageContext & { user: User | undefined }> => ({
+      user: await d.auth.userOf(req.headers.cookie, req.headers.authorization),
+      demo: d.auth.demo,
+    });
 
     if (p === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ ok: true }));
     if (p === '/favicon.ico') {
@@ -141,16 +158,36 @@ export function createConsoleServer(d: ConsoleDeps): Server {
     }
     if (p === '/login') {
       const c = await ctx();
-      if (method === 'GET') return send(res, 200, 'text/html; charset=utf-8', loginPage({ user: undefined, demo: c.demo }, { jwt: d.auth.jwt, next: safeNext(url.searchParams.get('next')) }));
+      if (method === 'GET')
+        return send(
+          res,
+          200,
+          'text/html; charset=utf-8',
+          loginPage({ user: undefined, demo: c.demo }, { jwt: d.auth.jwt, next: safeNext(url.searchParams.get('next')) }),
+        );
       if (method !== 'POST') throw new HttpProblem(405, 'Method Not Allowed', 'GET or POST /login');
       const form = await readForm(req);
       const token = form.get('token');
       const name = form.get('name');
-      const out = token ? await d.auth.signInWithToken(token) : name !== null ? d.auth.signInDemo(name.trim()) : { ok: false as const, status: 400, reason: 'give a token (or, on the demo login, a name)' };
+      const out = token
+        ? await d.auth.signInWithToken(token)
+        : name !== null
+          ? d.auth.signInDemo(name.trim())
+          : { ok: false as const, status: 400, reason: 'give a token (or, on the demo login, a name)' };
       const who = out.ok ? out.user : { sub: null, permissions: [], method: token ? ('jwt' as const) : ('demo' as const), sessionRef: null };
       record(req, who, 'sign-in', { status: out.ok ? 303 : out.status, started, url });
-      if (!out.ok) return send(res, out.status, 'text/html; charset=utf-8', loginPage({ user: undefined, demo: c.demo }, { jwt: d.auth.jwt, error: out.reason, next: safeNext(form.get('next')) }));
-      res.writeHead(303, { ...SECURITY_HEADERS, location: safeNext(form.get('next')), 'set-cookie': `${SESSION_COOKIE}=${out.cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.max(60, Math.floor((out.user.expiresAt - now()) / 1000))}` });
+      if (!out.ok)
+        return send(
+          res,
+          out.status,
+          'text/html; charset=utf-8',
+          loginPage({ user: undefined, demo: c.demo }, { jwt: d.auth.jwt, error: out.reason, next: safeNext(form.get('next')) }),
+        );
+      res.writeHead(303, {
+        ...SECURITY_HEADERS,
+        location: safeNext(form.get('next')),
+        'set-cookie': `${SESSION_COOKIE}=${out.cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.max(60, Math.floor((out.user.expiresAt - now()) / 1000))}`,
+      });
       res.end();
       return;
     }
@@ -191,8 +228,17 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       }
       const s = parsed.params;
       if (p === '/export') {
-        res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': 'attachment; filename="audit-events.ndjson"' });
-        const n = await d.reader.scan(s, (hits) => new Promise<void>((ok) => (res.write(hits.map((h) => `${JSON.stringify({ _id: h.id, ...h.doc })}\n`).join('')) ? ok() : res.once('drain', ok))), 100_000);
+        res.writeHead(200, {
+          ...SECURITY_HEADERS,
+          'content-type': 'application/x-ndjson; charset=utf-8',
+          'content-disposition': 'attachment; filename="audit-events.ndjson"',
+        });
+        const n = await d.reader.scan(
+          s,
+          (hits) =>
+            new Promise<void>((ok) => (res.write(hits.map((h) => `${JSON.stringify({ _id: h.id, ...h.doc })}\n`).join('')) ? ok() : res.once('drain', ok))),
+          100_000,
+        );
         res.end();
         record(req, user, 'export', { status: 200, started, url, query: s.q, results: n, target: 'search' });
         return;
@@ -227,14 +273,27 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       }
       const s = parsed.params;
       const r = await d.reader.sessions(s);
-      const target = [s.subject !== undefined ? `subject:${s.subject}` : '', s.state ?? '', s.reason ? `reason:${s.reason}` : '', s.sinceRaw ? `since:${s.sinceRaw}` : ''].filter(Boolean).join(' ');
+      const target = [
+        s.subject !== undefined ? `subject:${s.subject}` : '',
+        s.state ?? '',
+        s.reason ? `reason:${s.reason}` : '',
+        s.sinceRaw ? `since:${s.sinceRaw}` : '',
+      ]
+        .filter(Boolean)
+        .join(' ');
       record(req, user, 'sessions', { status: 200, started, url, target: target ? `sessions ${target}` : 'sessions', results: r.total });
       return send(res, 200, 'text/html; charset=utf-8', sessionsPage(c, s, r));
     }
     if (p === '/timeline') {
       const keys = ([...Object.keys(TIMELINE_FIELDS), 'summary'] as (TimelineKey | 'summary')[]).filter((k) => url.searchParams.has(k));
       if (keys.length === 0) return send(res, 200, 'text/html; charset=utf-8', timelineForm(c));
-      if (keys.length > 1) throw new HttpProblem(400, 'Bad Request', 'give one of subject, session, family or summary', keys.map((k) => ({ param: k, message: 'given together with another' })));
+      if (keys.length > 1)
+        throw new HttpProblem(
+          400,
+          'Bad Request',
+          'give one of subject, session, family or summary',
+          keys.map((k) => ({ param: k, message: 'given together with another' })),
+        );
       const key = keys[0]!;
       const values = url.searchParams.getAll(key);
       const value = key === 'summary' ? (values[0] ?? '') : (values[0] ?? '').trim();
@@ -244,7 +303,8 @@ export function createConsoleServer(d: ConsoleDeps): Server {
         if (!id.ok) errors.push(...id.errors);
       } else {
         if (values.length > 1) errors.push({ param: key, message: 'given more than once' });
-        if (value === '' || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) errors.push({ param: key, message: '1 to 256 characters, no control characters' });
+        if (value === '' || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value))
+          errors.push({ param: key, message: '1 to 256 characters, no control characters' });
       }
       const atRaw = url.searchParams.get('at');
       if (atRaw !== null && !/^\d{1,5}$/.test(atRaw)) errors.push({ param: 'at', message: 'expected a step number from 0' });
@@ -258,19 +318,30 @@ export function createConsoleServer(d: ConsoleDeps): Server {
         if (!t) throw new HttpProblem(404, 'Not Found', 'no session with this id in the sessions index', [{ param: 'summary', message: 'no such session' }]);
         const { entries, chain } = buildTimeline(t.events, t.alerts);
         const at = Math.min(atRaw === null ? 0 : Number(atRaw), Math.max(0, entries.length - 1));
-        return send(res, 200, 'text/html; charset=utf-8', timelinePage(c, 'summary', value, entries, chain, at, t.truncated, t.session, panelFor(user, { key: 'summary', value })));
+        return send(
+          res,
+          200,
+          'text/html; charset=utf-8',
+          timelinePage(c, 'summary', value, entries, chain, at, t.truncated, t.session, panelFor(user, { key: 'summary', value })),
+        );
       }
       const t = await d.reader.timeline(key, value);
       const { entries, chain } = buildTimeline(t.events, t.alerts);
       const at = Math.min(atRaw === null ? 0 : Number(atRaw), Math.max(0, entries.length - 1));
       record(req, user, 'timeline', { status: 200, started, url, target: `${key}:${value}`, results: entries.length });
-      return send(res, 200, 'text/html; charset=utf-8', timelinePage(c, key, value, entries, chain, at, t.truncated, undefined, key === 'session' ? panelFor(user, { key: 'session', value }) : undefined));
+      return send(
+        res,
+        200,
+        'text/html; charset=utf-8',
+        timelinePage(c, key, value, entries, chain, at, t.truncated, undefined, key === 'session' ? panelFor(user, { key: 'session', value }) : undefined),
+      );
     }
     if (p === '/alerts') {
       const severity = url.searchParams.get('severity') ?? undefined;
       const rule = url.searchParams.get('rule') ?? undefined;
       const errors: ParamError[] = [];
-      if (severity !== undefined && !['low', 'medium', 'high', 'critical'].includes(severity)) errors.push({ param: 'severity', message: 'expected one of low, medium, high, critical' });
+      if (severity !== undefined && !['low', 'medium', 'high', 'critical'].includes(severity))
+        errors.push({ param: 'severity', message: 'expected one of low, medium, high, critical' });
       if (rule !== undefined && !/^[a-z0-9-]{1,100}$/.test(rule)) errors.push({ param: 'rule', message: 'a rule name: lower-case letters, digits and -' });
       if (errors.length) throw new HttpProblem(400, 'Bad Request', 'the alert filters are not valid', errors);
       const filter = { ...(severity ? { severity } : {}), ...(rule ? { rule } : {}) };
@@ -289,7 +360,17 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       record(req, user, 'approvals', { status: 200, started, url, target: 'pending', results: views.length });
       const decided = url.searchParams.get('decided');
       const notice = decided && /^(approved|denied|recorded) [0-9a-f-]{36}$/.test(decided) ? decided : undefined;
-      return send(res, 200, 'text/html; charset=utf-8', approvalsPage({ ...c, user }, views, { canDecide: user.permissions.includes(d.approveRole), approveRole: d.approveRole, now: now(), ...(notice ? { notice } : {}) }));
+      return send(
+        res,
+        200,
+        'text/html; charset=utf-8',
+        approvalsPage({ ...c, user }, views, {
+          canDecide: user.permissions.includes(d.approveRole),
+          approveRole: d.approveRole,
+          now: now(),
+          ...(notice ? { notice } : {}),
+        }),
+      );
     }
     if (replaying) {
       const form = await readForm(req);
@@ -301,7 +382,9 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       }
       if (!csrfMatches(user, form.get('csrf'))) {
         record(req, user, action, { status: 403, started, url });
-        throw new HttpProblem(403, 'Forbidden', 'the form is missing its CSRF token or carries another session\'s: reload the timeline and start again', [{ param: 'csrf', message: 'missing or not this session\'s' }]);
+        throw new HttpProblem(403, 'Forbidden', "the form is missing its CSRF token or carries another session's: reload the timeline and start again", [
+          { param: 'csrf', message: "missing or not this session's" },
+        ]);
       }
       const parsed = parseReplayForm(form);
       if (!parsed.ok) {
@@ -331,7 +414,12 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       } catch (err) {
         if (err instanceof ReplayRefused) {
           record(req, user, action, { status: err.status, started, url, target });
-          throw new HttpProblem(err.status, err.status === 403 ? 'Forbidden' : err.status === 404 ? 'Not Found' : 'Unprocessable Content', err.message, err.errors);
+          throw new HttpProblem(
+            err.status,
+            err.status === 403 ? 'Forbidden' : err.status === 404 ? 'Not Found' : 'Unprocessable Content',
+            err.message,
+            err.errors,
+          );
         }
         throw err;
       }
@@ -345,7 +433,9 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       const action = form.get('decision') === 'deny' ? 'deny' : 'approve';
       if (!csrfMatches(user, form.get('csrf'))) {
         record(req, user, action, { status: 403, started, url });
-        throw new HttpProblem(403, 'Forbidden', 'the form is missing its CSRF token or carries another session\'s: reload the Approvals page and decide again', [{ param: 'csrf', message: 'missing or not this session\'s' }]);
+        throw new HttpProblem(403, 'Forbidden', "the form is missing its CSRF token or carries another session's: reload the Approvals page and decide again", [
+          { param: 'csrf', message: "missing or not this session's" },
+        ]);
       }
       const parsed = parseDecisionForm(form);
       if (!parsed.ok) {
@@ -358,7 +448,12 @@ export function createConsoleServer(d: ConsoleDeps): Server {
       if (!out.ok) {
         const status = refusalStatus(out.code);
         record(req, user, action, { status, started, url, target });
-        throw new HttpProblem(status, status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : 'Conflict', `${out.detail ?? 'refused'} (${out.code ?? 'refused'})`, [{ param: 'id', message: out.code ?? 'refused' }]);
+        throw new HttpProblem(
+          status,
+          status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : 'Conflict',
+          `${out.detail ?? 'refused'} (${out.code ?? 'refused'})`,
+          [{ param: 'id', message: out.code ?? 'refused' }],
+        );
       }
       record(req, user, action, { status: wantsHtml(req) ? 303 : 200, started, url, target });
       if (wantsHtml(req)) {
@@ -372,7 +467,12 @@ export function createConsoleServer(d: ConsoleDeps): Server {
     throw new HttpProblem(404, 'Not Found', `no page ${p}`);
   };
 
-  const record = (req: IncomingMessage, user: Parameters<typeof accessEvent>[0]['user'], action: AccessAction, o: { status: number; started: number; url: URL; target?: string; query?: string; results?: number }) => {
+  const record = (
+    req: IncomingMessage,
+    user: Parameters<typeof accessEvent>[0]['user'],
+    action: AccessAction,
+    o: { status: number; started: number; url: URL; target?: string; query?: string; results?: number },
+  ) => {
     const e = accessEvent(
       {
         user,
@@ -400,7 +500,11 @@ export function createConsoleServer(d: ConsoleDeps): Server {
     handle(req, res, started).catch((err: unknown) => {
       if (err instanceof ApprovalsUnavailable) {
         log.error({ err: err.message }, 'approvals: Kafka unavailable');
-        err = new HttpProblem(503, 'Service Unavailable', 'the approvals on Kafka could not be read or written now; nothing was decided unless the list says so: reload and try again');
+        err = new HttpProblem(
+          503,
+          'Service Unavailable',
+          'the approvals on Kafka could not be read or written now; nothing was decided unless the list says so: reload and try again',
+        );
       }
       const problem = err instanceof HttpProblem ? err : undefined;
       const es = err as { meta?: { statusCode?: number; body?: { error?: { reason?: string; root_cause?: { reason?: string }[] } } } };
@@ -416,8 +520,12 @@ export function createConsoleServer(d: ConsoleDeps): Server {
         return;
       }
       if (wantsHtml(req)) {
-        void d.auth.userOf(req.headers.cookie, req.headers.authorization).catch(() => undefined).then((user) => send(res, status, 'text/html; charset=utf-8', errorPage({ user, demo: d.auth.demo }, status, title, detail, errors)));
-      } else send(res, status, 'application/problem+json', JSON.stringify({ type: 'about:blank', title, status, detail, ...(errors.length ? { errors } : {}) }));
+        void d.auth
+          .userOf(req.headers.cookie, req.headers.authorization)
+          .catch(() => undefined)
+          .then((user) => send(res, status, 'text/html; charset=utf-8', errorPage({ user, demo: d.auth.demo }, status, title, detail, errors)));
+      } else
+        send(res, status, 'application/problem+json', JSON.stringify({ type: 'about:blank', title, status, detail, ...(errors.length ? { errors } : {}) }));
     });
   });
 }

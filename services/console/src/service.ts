@@ -31,7 +31,19 @@ export function createConsoleService(config: ConsoleConfig, deps: { logger: Logg
   const integrity = createIntegrity(config.archive.dir, config.archive.jwks);
   const replayer = createReplayer(config.replay, reader.es, config.indices.events);
   const approvals = createApprovals(kafka, config.source.instance, logger);
-  const server: Server = createConsoleServer({ reader, auth, integrity, accessLog, source: config.source, logger, readRole: config.auth.readRole, approveRole: config.auth.approveRole, approvals, replayer, ...(deps.now ? { now: deps.now } : {}) });
+  const server: Server = createConsoleServer({
+    reader,
+    auth,
+    integrity,
+    accessLog,
+    source: config.source,
+    logger,
+    readRole: config.auth.readRole,
+    approveRole: config.auth.approveRole,
+    approvals,
+    replayer,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
   let ops: OpsServer | undefined;
   let started: Promise<{ url: string; opsUrl: string | null }> | undefined;
   let stopped: Promise<void> | undefined;
@@ -50,7 +62,13 @@ export function createConsoleService(config: ConsoleConfig, deps: { logger: Logg
         const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
         if (deps.ops !== false && config.ops.port !== undefined) {
           const metrics = createMetrics();
-          ops = await startOpsServer({ port: config.ops.port, host: config.ops.host ?? '127.0.0.1', registry: metrics.registry, health: () => ({ ok: true, accessEventsSent: accessLog.sent, accessEventsDropped: accessLog.dropped }), logger });
+          ops = await startOpsServer({
+            port: config.ops.port,
+            host: config.ops.host ?? '127.0.0.1',
+            registry: metrics.registry,
+            health: () => ({ ok: true, accessEventsSent: accessLog.sent, accessEventsDropped: accessLog.dropped }),
+            logger,
+          });
         }
         return { url: `http://${host}:${a.port}`, opsUrl: ops?.url ?? null };
       })();

@@ -68,7 +68,13 @@ export const SF = {
 } as const;
 
 /** The event fields a session's timeline is scoped by. */
-const EF = { subject: ef('user.id'), sessionId: ef('jwt_audit.session_id'), familyId: ef('jwt_audit.token.family_id'), clientId: ef('jwt_audit.token.client_id'), time: ef('@timestamp') } as const;
+const EF = {
+  subject: ef('user.id'),
+  sessionId: ef('jwt_audit.session_id'),
+  familyId: ef('jwt_audit.token.family_id'),
+  clientId: ef('jwt_audit.token.client_id'),
+  time: ef('@timestamp'),
+} as const;
 
 export const END_REASONS: readonly string[] = SESSION_END_REASONS;
 export const STATES = ['open', 'ended'] as const;
@@ -133,7 +139,8 @@ export function parseSummaryId(values: string[]): { ok: true; id: string } | { o
   const errors: ParamError[] = [];
   if (values.length > 1) errors.push({ param: 'summary', message: 'given more than once' });
   const v = values[0] ?? '';
-  if (v === '' || v.length > MAX_ID || CONTROL.test(v)) errors.push({ param: 'summary', message: `a session id: 1 to ${MAX_ID} characters, no control characters` });
+  if (v === '' || v.length > MAX_ID || CONTROL.test(v))
+    errors.push({ param: 'summary', message: `a session id: 1 to ${MAX_ID} characters, no control characters` });
   return errors.length ? { ok: false, errors } : { ok: true, id: v };
 }
 
@@ -160,7 +167,8 @@ export function sessionsHref(s: SessionParams, change: Partial<SessionParams> = 
   return q ? `/sessions?${q}` : '/sessions';
 }
 
-const at = (d: Doc, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), d);
+const at = (d: Doc, path: string): unknown =>
+  path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), d);
 
 /** A summary document read into what the pages show (missing values as undefined / 0 / []). */
 export interface SessionView {
@@ -252,7 +260,10 @@ export function sessionView(id: string, d: Doc): SessionView {
  */
 const ALERT_SLACK_MS = 5 * 60_000; // 5 min
 
-export function sessionScope(v: SessionView, alertFields: { sessionId: string; familyId: string; subject: string; clientId: string }): { events: estypes.QueryDslQueryContainer; alerts: estypes.QueryDslQueryContainer; from: number; to: number } {
+export function sessionScope(
+  v: SessionView,
+  alertFields: { sessionId: string; familyId: string; subject: string; clientId: string },
+): { events: estypes.QueryDslQueryContainer; alerts: estypes.QueryDslQueryContainer; from: number; to: number } {
   const from = v.startedAt;
   const afterEnd = v.afterEnd > 0 && (v.endReason === 'sign_out' || v.endReason === 'deprovisioning') && v.basis !== 'subject_client';
   const to = Math.max(v.endedAt ?? 0, v.lastSeenAt, v.startedAt, afterEnd ? (v.updatedAt ?? 0) : 0);
@@ -260,7 +271,8 @@ export function sessionScope(v: SessionView, alertFields: { sessionId: string; f
   const key = (f: { sessionId: string; familyId: string; subject: string; clientId: string }): estypes.QueryDslQueryContainer[] => {
     const sub = { term: { [f.subject]: v.subject } };
     if (v.basis === 'sid' && v.sid) return [sub, { term: { [f.sessionId]: v.sid } }];
-    if (v.basis === 'family' && v.familyId) return [sub, { bool: { should: [{ term: { [f.familyId]: v.familyId } }, { term: { [f.sessionId]: `rtf:${v.familyId}` } }], minimum_should_match: 1 } }];
+    if (v.basis === 'family' && v.familyId)
+      return [sub, { bool: { should: [{ term: { [f.familyId]: v.familyId } }, { term: { [f.sessionId]: `rtf:${v.familyId}` } }], minimum_should_match: 1 } }];
     // subject + client with an idle gap: the sessionizer writes '-' for no client
     return [sub, v.clientId && v.clientId !== '-' ? { term: { [f.clientId]: v.clientId } } : { bool: { must_not: [{ exists: { field: f.clientId } }] } }];
   };

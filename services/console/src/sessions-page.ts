@@ -6,7 +6,13 @@ import { END_REASONS, sessionsHref, STATES, type SessionParams, type SessionView
 
 /** The Sessions page (the sessionizer's summaries) and the summary header of a session's timeline. */
 
-const time = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ''));
+const time = (ms: number | undefined) =>
+  ms === undefined
+    ? ''
+    : new Date(ms)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, '');
 
 export function formatBytes(n: number): string {
   if (!Number.isFinite(n) || n < 0) return '-';
@@ -24,7 +30,8 @@ export function formatBytes(n: number): string {
 export const summaryHref = (id: string) => `/timeline?summary=${encodeURIComponent(id)}`;
 
 const more = (n: number) => (n > 0 ? ` +${n}` : '');
-const ended = (v: SessionView) => (v.open ? html`<span class="open">open</span>` : html`${v.endReason ?? '?'}${v.endDetail ? html` <small>(${v.endDetail})</small>` : ''}`);
+const ended = (v: SessionView) =>
+  v.open ? html`<span class="open">open</span>` : html`${v.endReason ?? '?'}${v.endDetail ? html` <small>(${v.endDetail})</small>` : ''}`;
 
 function select(name: string, values: readonly string[], current: string | undefined, any: string): Html {
   return html`<select name="${name}" id="s-${name}"><option value="">${any}</option>${values.map((v) => html`<option value="${v}" ${v === current ? html`selected` : ''}>${v}</option>`)}</select>`;
@@ -32,7 +39,11 @@ function select(name: string, values: readonly string[], current: string | undef
 
 export function sessionsPage(ctx: PageContext, s: SessionParams, r: { total: number; sessions: SessionView[] }): string {
   const pages = Math.max(1, Math.ceil(Math.min(r.total, 10_000) / s.size));
-  return page(ctx, 'Sessions', '/sessions', html`<h1>Sessions</h1>
+  return page(
+    ctx,
+    'Sessions',
+    '/sessions',
+    html`<h1>Sessions</h1>
 <p>The sessionizer's session summaries: from the <code>sid</code> claim, else the refresh-token family, else subject and client with an idle gap; each row opens the session's timeline. Or look up <a href="/timeline" id="timeline-lookup">a subject, session id or family</a>.</p>
 <form method="get" action="/sessions" class="search" id="sessions-form"><div class="filters">
 <input name="subject" id="s-subject" placeholder="subject (user.id)" value="${s.subject ?? ''}" maxlength="256">
@@ -42,17 +53,27 @@ ${select('size', PAGE_SIZES.map(String), String(s.size), 'rows')}
 <button type="submit" id="sessions-button">Filter</button></div></form>
 <p><strong id="sessions-total">${r.total}</strong> matching</p>
 <table class="results" id="sessions"><thead><tr><th>start</th><th>end</th><th>duration</th><th>subject</th><th>client</th><th>IPs / geos</th><th>requests</th><th>routes</th><th>bytes in / out</th><th>rejections</th><th>alerts</th><th>approvals</th><th>end reason</th></tr></thead><tbody>
-${r.sessions.map((v) => html`<tr class="${[v.open ? 'open' : '', v.alerts ? 'alert' : '', v.afterEnd ? 'failure' : ''].join(' ')}" data-session="${v.id}"><td><a href="${summaryHref(v.id)}" class="session-link">${time(v.startedAt)}</a></td><td>${v.open ? 'open' : time(v.endedAt)}</td><td>${formatDuration(v.durationMs)}</td>
+${r.sessions.map(
+  (
+    v,
+  ) => html`<tr class="${[v.open ? 'open' : '', v.alerts ? 'alert' : '', v.afterEnd ? 'failure' : ''].join(' ')}" data-session="${v.id}"><td><a href="${summaryHref(v.id)}" class="session-link">${time(v.startedAt)}</a></td><td>${v.open ? 'open' : time(v.endedAt)}</td><td>${formatDuration(v.durationMs)}</td>
 <td>${v.subject}</td><td>${v.clientId ?? '-'}</td><td>${v.ips.join(', ')}${more(v.ipsDropped)}${v.countries.length ? html` <small>${v.countries.join(', ')}${v.cities.length ? ` (${v.cities.join(', ')})` : ''}</small>` : ''}</td>
-<td>${v.requests}</td><td title="${v.routes.join('\n')}">${v.routes.length}${more(v.routesDropped)}</td><td>${formatBytes(v.bytesIn)} / ${formatBytes(v.bytesOut)}</td><td>${v.rejections}</td><td>${v.alerts}${v.alertRules.length ? html` <small>${v.alertRules.join(', ')}</small>` : ''}</td><td>${v.approvals}</td><td>${ended(v)}${v.afterEnd ? html` <strong class="reuse-mark">+${v.afterEnd} after end</strong>` : ''}</td></tr>`)}
+<td>${v.requests}</td><td title="${v.routes.join('\n')}">${v.routes.length}${more(v.routesDropped)}</td><td>${formatBytes(v.bytesIn)} / ${formatBytes(v.bytesOut)}</td><td>${v.rejections}</td><td>${v.alerts}${v.alertRules.length ? html` <small>${v.alertRules.join(', ')}</small>` : ''}</td><td>${v.approvals}</td><td>${ended(v)}${v.afterEnd ? html` <strong class="reuse-mark">+${v.afterEnd} after end</strong>` : ''}</td></tr>`,
+)}
 </tbody></table>
 ${r.sessions.length === 0 ? html`<p class="empty" id="no-sessions">No session matches${r.total === 0 && !s.subject && !s.state && !s.reason && !s.since ? ' (none recorded yet: the sessionizer and indexer write them)' : ''}.</p>` : ''}
-<p class="pager">${s.page > 1 ? html`<a href="${sessionsHref(s, { page: s.page - 1 })}">previous</a>` : ''} page ${s.page} of ${pages} ${s.page < pages ? html`<a href="${sessionsHref(s, { page: s.page + 1 })}" id="sessions-next-page">next</a>` : ''}</p>`);
+<p class="pager">${s.page > 1 ? html`<a href="${sessionsHref(s, { page: s.page - 1 })}">previous</a>` : ''} page ${s.page} of ${pages} ${s.page < pages ? html`<a href="${sessionsHref(s, { page: s.page + 1 })}" id="sessions-next-page">next</a>` : ''}</p>`,
+  );
 }
 
 /** The header of a session's timeline: what the summary says about the session. */
 export function sessionHeader(v: SessionView): Html {
-  const key = v.basis === 'sid' ? html`sid <code>${v.sid ?? ''}</code>` : v.basis === 'family' ? html`refresh family <a href="/timeline?family=${encodeURIComponent(v.familyId ?? '')}"><code>${v.familyId ?? ''}</code></a>` : html`subject and client, idle gap`;
+  const key =
+    v.basis === 'sid'
+      ? html`sid <code>${v.sid ?? ''}</code>`
+      : v.basis === 'family'
+        ? html`refresh family <a href="/timeline?family=${encodeURIComponent(v.familyId ?? '')}"><code>${v.familyId ?? ''}</code></a>`
+        : html`subject and client, idle gap`;
   const row = (k: string, val: Html | string | number) => html`<tr><th>${k}</th><td>${val}</td></tr>`;
   return html`<table class="fields session-summary" id="session-summary"><tbody>
 ${row('session', html`<code id="summary-id">${v.id}</code> (${key})`)}

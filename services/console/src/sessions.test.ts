@@ -56,7 +56,11 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 9
 const example = readSchemaFile('examples/token.validated.json') as AuditEvent;
 const T0 = Date.now() - 20 * MIN;
 
-function request(sub: string, at: number, o: { sid?: string | null; jti?: string; ip?: string; path?: string; route?: string; status?: number; kind?: AuditEvent['kind']; bodySize?: number } = {}): AuditEvent {
+function request(
+  sub: string,
+  at: number,
+  o: { sid?: string | null; jti?: string; ip?: string; path?: string; route?: string; status?: number; kind?: AuditEvent['kind']; bodySize?: number } = {},
+): AuditEvent {
   const kind = o.kind ?? 'token.validated';
   return {
     ...example,
@@ -70,22 +74,43 @@ function request(sub: string, at: number, o: { sid?: string | null; jti?: string
     token: { ...example.token!, sid: o.sid === undefined ? null : o.sid, jti: o.jti ?? newId(), exp: Math.floor((at + 600 * MIN) / 1000) },
     network: { ...example.network!, clientIp: o.ip ?? '203.0.113.24' },
     http: {
-      request: { ...example.http!.request, path: o.path ?? '/orders/1', route: o.route ?? '/orders/:id', body: o.bodySize ? { contentType: 'application/json', size: o.bodySize, truncated: false, content: null, sha256: null } : null },
+      request: {
+        ...example.http!.request,
+        path: o.path ?? '/orders/1',
+        route: o.route ?? '/orders/:id',
+        body: o.bodySize ? { contentType: 'application/json', size: o.bodySize, truncated: false, content: null, sha256: null } : null,
+      },
       response: { ...example.http!.response!, status: o.status ?? 200 },
     },
   };
 }
 
-function lifecycle(kind: 'session.started' | 'session.ended' | 'token.revoked' | 'subject.deprovisioned', sub: string, at: number, o: { sid?: string; jti?: string; reason?: string } = {}): AuditEvent {
+function lifecycle(
+  kind: 'session.started' | 'session.ended' | 'token.revoked' | 'subject.deprovisioned',
+  sub: string,
+  at: number,
+  o: { sid?: string; jti?: string; reason?: string } = {},
+): AuditEvent {
   return {
-    ...example, id: newId(), kind, occurredAt: at, observedAt: at, actor: { ...example.actor, sub }, http: null, trace: null,
+    ...example,
+    id: newId(),
+    kind,
+    occurredAt: at,
+    observedAt: at,
+    actor: { ...example.actor, sub },
+    http: null,
+    trace: null,
     token: kind === 'token.revoked' ? { ...example.token!, sid: null, jti: o.jti ?? null } : null,
     session: o.sid ? { id: o.sid, reason: o.reason ?? null } : null,
     attributes: o.reason && kind === 'token.revoked' ? { reason: o.reason } : {},
   };
 }
 
-const send = (events: AuditEvent[]) => producer.send(TOPICS.enriched, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+const send = (events: AuditEvent[]) =>
+  producer.send(
+    TOPICS.enriched,
+    events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })),
+  );
 
 interface Summary {
   id: string;
@@ -104,7 +129,13 @@ async function summaries(): Promise<{ sub: string; s: Summary }[]> {
 }
 
 const get = (p: string, accept = 'text/html') => fetch(`${base}${p}`, { headers: { cookie, accept }, redirect: 'manual' });
-const ids = (page: string) => [...page.matchAll(/data-session="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&').replace(/&#39;/g, "'").replace(/&quot;/g, '"'));
+const ids = (page: string) =>
+  [...page.matchAll(/data-session="([^"]+)"/g)].map((m) =>
+    m[1]!
+      .replace(/&amp;/g, '&')
+      .replace(/&#39;/g, "'")
+      .replace(/&quot;/g, '"'),
+  );
 
 // the story: alice signs in (pushed start), works, signs out, and her token is used once more; later she opens a second
 // session (another sid) that stays open; bob's token is revoked; erin is deprovisioned; dave works without a sid
@@ -118,16 +149,48 @@ before(async () => {
   es = new Client({ node: node.url });
   producer = createAuditProducer(kafka, { logger });
   await producer.connect();
-  indexer = createIndexerService({ ...indexerDefaults, kafka: { brokers: [broker.address], clientId: 'indexer' }, elasticsearch: { url: node.url }, ops: {}, groupId: 'indexer-console', namespace: 'test' }, { logger });
+  indexer = createIndexerService(
+    {
+      ...indexerDefaults,
+      kafka: { brokers: [broker.address], clientId: 'indexer' },
+      elasticsearch: { url: node.url },
+      ops: {},
+      groupId: 'indexer-console',
+      namespace: 'test',
+    },
+    { logger },
+  );
   await indexer.start();
-  sessionizer = createSessionizerService({ ...sessionizerDefaults, kafka: { brokers: [broker.address], clientId: 'sessionizer' }, groupId: 'sessionizer-console', stateDir: path.join(dir, 'sessions'), fsync: false, tickMs: 200 }, { logger, ops: false });
+  sessionizer = createSessionizerService(
+    {
+      ...sessionizerDefaults,
+      kafka: { brokers: [broker.address], clientId: 'sessionizer' },
+      groupId: 'sessionizer-console',
+      stateDir: path.join(dir, 'sessions'),
+      fsync: false,
+      tickMs: 200,
+    },
+    { logger, ops: false },
+  );
   await sessionizer.start();
   svc = createConsoleService(
-    { ...defaults, listen: { host: '127.0.0.1', port: 0 }, elasticsearch: { url: node.url }, kafka: { brokers: [broker.address], clientId: 'console' }, auth: { ...defaults.auth, demoLogin: true }, source: { service: 'console', instance: 'console-sessions', environment: 'test' } },
+    {
+      ...defaults,
+      listen: { host: '127.0.0.1', port: 0 },
+      elasticsearch: { url: node.url },
+      kafka: { brokers: [broker.address], clientId: 'console' },
+      auth: { ...defaults.auth, demoLogin: true },
+      source: { service: 'console', instance: 'console-sessions', environment: 'test' },
+    },
     { logger, ops: false },
   );
   base = (await svc.start()).url;
-  const login = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=auditor' });
+  const login = await fetch(`${base}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'name=auditor',
+  });
   cookie = login.headers.get('set-cookie')!.split(';')[0]!;
 
   await send([lifecycle('session.started', 'alice', T0, { sid: aliceSid })]);
@@ -142,15 +205,27 @@ before(async () => {
   await send([request('bob', T0 + 1_000, { jti: 'jti-bob' }), lifecycle('token.revoked', 'bob', T0 + 2_000, { jti: 'jti-bob', reason: 'stolen laptop' })]);
   await send([request('erin', T0 + 1_000), lifecycle('subject.deprovisioned', 'erin', T0 + 2_000)]);
   await send([request('dave', T0 + 1_000, { sid: null }), request('dave', T0 + 2_000, { sid: null })]);
-  const alert: Alert = { ...(readSchemaFile('examples/alert.json') as Alert), id: newId(), rule: 'token-multi-origin', raisedAt: T0 + 3_500, keys: { subject: 'alice', jti: null, ip: null, clientId: null, familyId: null, sessionId: aliceSid } };
+  const alert: Alert = {
+    ...(readSchemaFile('examples/alert.json') as Alert),
+    id: newId(),
+    rule: 'token-multi-origin',
+    raisedAt: T0 + 3_500,
+    keys: { subject: 'alice', jti: null, ip: null, clientId: null, familyId: null, sessionId: aliceSid },
+  };
   await producer.send(TOPICS.alerts, [{ key: 'sub:alice', ...alertCodec.encode(alert) }]);
 
   await waitFor('every summary and event indexed', async () => {
     const all = await summaries();
     const alice1 = all.find((x) => x.s.sid === aliceSid)?.s;
-    const ok = all.length === 5 && alice1?.end_reason === 'sign_out' && alice1.after_end === 1 && alice1.alerts === 1
-      && all.some((x) => x.sub === 'bob' && x.s.end_reason === 'revocation') && all.some((x) => x.sub === 'erin' && x.s.end_reason === 'deprovisioning')
-      && all.filter((x) => x.s.sid === 's-alice-2' && x.s.requests === 2).length === 1 && all.some((x) => x.sub === 'dave' && x.s.requests === 2);
+    const ok =
+      all.length === 5 &&
+      alice1?.end_reason === 'sign_out' &&
+      alice1.after_end === 1 &&
+      alice1.alerts === 1 &&
+      all.some((x) => x.sub === 'bob' && x.s.end_reason === 'revocation') &&
+      all.some((x) => x.sub === 'erin' && x.s.end_reason === 'deprovisioning') &&
+      all.filter((x) => x.s.sid === 's-alice-2' && x.s.requests === 2).length === 1 &&
+      all.some((x) => x.sub === 'dave' && x.s.requests === 2);
     if (!ok) return undefined;
     await es.indices.refresh({ index: 'logs-jwt_audit.*' });
     const events = await es.count({ index: 'logs-jwt_audit.events-test' });
@@ -170,7 +245,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('Sessions lists the sessionizer\'s summaries with every column; the filters narrow them', async () => {
+test("Sessions lists the sessionizer's summaries with every column; the filters narrow them", async () => {
   const r = await get('/sessions');
   assert.equal(r.status, 200);
   const page = await r.text();
@@ -202,19 +277,34 @@ test('Sessions lists the sessionizer\'s summaries with every column; the filters
     assert.equal(res.status, 200, q);
     return ids(await res.text()).map((id) => all.find((x) => x.s.id === id)!);
   };
-  assert.deepEqual((await only('subject=alice')).map((x) => x.sub), ['alice', 'alice']);
-  assert.deepEqual((await only('subject=nobody')), []);
+  assert.deepEqual(
+    (await only('subject=alice')).map((x) => x.sub),
+    ['alice', 'alice'],
+  );
+  assert.deepEqual(await only('subject=nobody'), []);
   const open = await only('state=open');
-  assert.ok(open.length === 2 && open.every((x) => x.s.open), 'alice\'s second session and dave\'s are open');
+  assert.ok(open.length === 2 && open.every((x) => x.s.open), "alice's second session and dave's are open");
   assert.deepEqual(new Set((await only('state=open')).map((x) => x.sub)), new Set(['alice', 'dave']));
   assert.deepEqual((await only('state=ended')).map((x) => x.s.end_reason).sort(), ['deprovisioning', 'revocation', 'sign_out']);
-  assert.deepEqual((await only('reason=revocation')).map((x) => x.sub), ['bob']);
-  assert.deepEqual((await only('reason=idle_timeout')), []);
-  assert.deepEqual((await only('subject=alice&state=ended')).map((x) => x.s.sid), [aliceSid]);
+  assert.deepEqual(
+    (await only('reason=revocation')).map((x) => x.sub),
+    ['bob'],
+  );
+  assert.deepEqual(await only('reason=idle_timeout'), []);
+  assert.deepEqual(
+    (await only('subject=alice&state=ended')).map((x) => x.s.sid),
+    [aliceSid],
+  );
   // active since: alice's second session was seen 10 minutes after the rest
   // (in whole minutes back to about T0 + 5 min, however long the setup took)
-  assert.deepEqual((await only(`since=${Math.floor((Date.now() - T0 - 5 * MIN) / MIN)}m`)).map((x) => x.s.sid), ['s-alice-2']);
-  assert.deepEqual((await only(`since=${new Date(T0 + 5 * MIN).toISOString()}`)).map((x) => x.s.sid), ['s-alice-2']);
+  assert.deepEqual(
+    (await only(`since=${Math.floor((Date.now() - T0 - 5 * MIN) / MIN)}m`)).map((x) => x.s.sid),
+    ['s-alice-2'],
+  );
+  assert.deepEqual(
+    (await only(`since=${new Date(T0 + 5 * MIN).toISOString()}`)).map((x) => x.s.sid),
+    ['s-alice-2'],
+  );
   assert.equal((await only('since=1d')).length, 5);
   // newest start first
   assert.equal(ids(await (await get('/sessions')).text())[0], all.find((x) => x.s.sid === 's-alice-2')!.s.id);
@@ -222,7 +312,7 @@ test('Sessions lists the sessionizer\'s summaries with every column; the filters
   assert.match(await (await get('/sessions?size=25&page=1')).text(), /page 1 of 1/);
 });
 
-test('a session\'s row opens its timeline scoped by the summary, with the summary as its header', async () => {
+test("a session's row opens its timeline scoped by the summary, with the summary as its header", async () => {
   const all = await summaries();
   const alice1 = all.find((x) => x.s.sid === aliceSid)!.s;
   const list = await (await get('/sessions?subject=alice&state=ended')).text();
@@ -254,7 +344,10 @@ test('a session\'s row opens its timeline scoped by the summary, with the summar
   // an unknown id is a 404 problem naming the parameter
   const missing = await get('/timeline?summary=sid%3Anobody%400', 'application/json');
   assert.equal(missing.status, 404);
-  assert.deepEqual(((await missing.json()) as { errors: { param: string }[] }).errors.map((e) => e.param), ['summary']);
+  assert.deepEqual(
+    ((await missing.json()) as { errors: { param: string }[] }).errors.map((e) => e.param),
+    ['summary'],
+  );
 });
 
 // a small deterministic generator: the same variants every run, many of them
@@ -265,7 +358,46 @@ function rng(seed: number) {
     return s / 2 ** 32;
   };
 }
-const ALPHABET = ['a', 'Z', '0', '9', '-', '_', ':', '@', '#', ' ', '%', '&', '=', '+', '/', '\\', '"', "'", '<', '>', '*', '?', '(', ')', '\u0000', '\u0007', '\u001f', '\u007f', '\t', '\n', 'é', '€', '😀', '\u200b', '.', 'm', 'h', 'd'];
+const ALPHABET = [
+  'a',
+  'Z',
+  '0',
+  '9',
+  '-',
+  '_',
+  ':',
+  '@',
+  '#',
+  ' ',
+  '%',
+  '&',
+  '=',
+  '+',
+  '/',
+  '\\',
+  '"',
+  "'",
+  '<',
+  '>',
+  '*',
+  '?',
+  '(',
+  ')',
+  '\u0000',
+  '\u0007',
+  '\u001f',
+  '\u007f',
+  '\t',
+  '\n',
+  'é',
+  '€',
+  '😀',
+  '\u200b',
+  '.',
+  'm',
+  'h',
+  'd',
+];
 function junk(r: () => number, max: number): string {
   const n = Math.floor(r() * max) + 1;
   let s = '';
@@ -294,13 +426,19 @@ test('hostile Sessions and summary parameters (generated): each a 400 problem na
   for (const v of ['OPEN', 'closed', 'true', '1', 'open ', 'open,ended']) add('state', v, v.trim() !== 'open');
   for (const v of ['SIGN_OUT', 'sign-out', 'logout', 'sign_out;', "' OR 1=1"]) add('reason', v, true);
   for (const v of ['0m', '15m', '24h', '7d', '9999d']) add('since', v, false);
-  for (const v of ['-5m', '5', '5 m', '1.5h', '10000d', '5w', 'yesterday', '2026-13-01', '2026-02-30', '2026-01-01T25:00:00Z', '1e9', '99999999999999999', '∞']) add('since', v, !/^\d{1,16}$/.test(v) || Number(v) > 253_402_300_799_999);
+  for (const v of ['-5m', '5', '5 m', '1.5h', '10000d', '5w', 'yesterday', '2026-13-01', '2026-02-30', '2026-01-01T25:00:00Z', '1e9', '99999999999999999', '∞'])
+    add('since', v, !/^\d{1,16}$/.test(v) || Number(v) > 253_402_300_799_999);
   for (const v of ['0', '-1', '51', '1e2', '0x19', '25.0', '999999999', 'NaN']) add('size', v, true);
   for (const v of ['0', '-1', '1.5', '201', '9999999', 'last']) add('page', v, true);
   for (const v of ['1', '200']) add('page', v, v === '201');
   // given twice, unknown parameters, contradictions
   cases.push({ q: 'subject=a&subject=b', param: 'subject' }, { q: 'state=open&state=ended', param: 'state' }, { q: 'size=25&size=50', param: 'size' });
-  cases.push({ q: 'user=alice', param: 'user' }, { q: 'q=*', param: 'q' }, { q: '__proto__=x', param: '__proto__' }, { q: 'constructor=1', param: 'constructor' });
+  cases.push(
+    { q: 'user=alice', param: 'user' },
+    { q: 'q=*', param: 'q' },
+    { q: '__proto__=x', param: '__proto__' },
+    { q: 'constructor=1', param: 'constructor' },
+  );
   cases.push({ q: 'state=open&reason=sign_out', param: 'reason' }, { q: 'size=200&page=51', param: 'page' });
   let bad = 0;
   for (const c of cases) {
@@ -316,7 +454,10 @@ test('hostile Sessions and summary parameters (generated): each a 400 problem na
     assert.equal(res.headers.get('content-type'), 'application/problem+json');
     const body = (await res.json()) as { status: number; errors: { param: string; message: string }[] };
     assert.equal(body.status, 400);
-    assert.ok(body.errors.some((e) => e.param === c.param), `${c.q}: ${JSON.stringify(body.errors)}`);
+    assert.ok(
+      body.errors.some((e) => e.param === c.param),
+      `${c.q}: ${JSON.stringify(body.errors)}`,
+    );
   }
   assert.ok(bad >= 250, `${bad} hostile variants`);
 
@@ -326,13 +467,27 @@ test('hostile Sessions and summary parameters (generated): each a 400 problem na
     const v = junk(r, 30);
     sumCases.push({ q: `summary=${encodeURIComponent(v)}`, status: hasControl(v) ? 400 : 404 });
   }
-  sumCases.push({ q: 'summary=', status: 400 }, { q: `summary=${'x'.repeat(1025)}`, status: 400 }, { q: 'summary=a&summary=b', status: 400 }, { q: 'summary=a&subject=b', status: 400 }, { q: 'summary=a&at=-1', status: 400 }, { q: 'summary=a&at=1e3', status: 400 });
-  sumCases.push({ q: `summary=${encodeURIComponent('{"ids":{"values":["*"]}}')}`, status: 404 }, { q: 'summary=*', status: 404 }, { q: `summary=${encodeURIComponent('sid:alice:*@0')}`, status: 404 });
+  sumCases.push(
+    { q: 'summary=', status: 400 },
+    { q: `summary=${'x'.repeat(1025)}`, status: 400 },
+    { q: 'summary=a&summary=b', status: 400 },
+    { q: 'summary=a&subject=b', status: 400 },
+    { q: 'summary=a&at=-1', status: 400 },
+    { q: 'summary=a&at=1e3', status: 400 },
+  );
+  sumCases.push(
+    { q: `summary=${encodeURIComponent('{"ids":{"values":["*"]}}')}`, status: 404 },
+    { q: 'summary=*', status: 404 },
+    { q: `summary=${encodeURIComponent('sid:alice:*@0')}`, status: 404 },
+  );
   for (const c of sumCases) {
     const res = await get(`/timeline?${c.q}`, 'application/json');
     assert.equal(res.status, c.status, c.q);
     const body = (await res.json()) as { errors?: { param: string }[] };
-    assert.ok(body.errors?.some((e) => ['summary', 'subject', 'at'].includes(e.param)), `${c.q}: ${JSON.stringify(body)}`);
+    assert.ok(
+      body.errors?.some((e) => ['summary', 'subject', 'at'].includes(e.param)),
+      `${c.q}: ${JSON.stringify(body)}`,
+    );
   }
   // values are escaped on the page: a subject filter that is markup comes back as text
   const page = await (await get(`/sessions?subject=${encodeURIComponent('<script>alert(1)</script>')}`)).text();
@@ -348,9 +503,11 @@ test('every Sessions view and session timeline is an audit.access event on audit
   const auditor = (all: AuditEvent[]) => all.filter((e) => e.kind === 'audit.access' && e.actor.sub === 'auditor');
   const seen = await rawEventsWhen(kafka, 'the access events', (all) => {
     const a = auditor(all);
-    return a.some((e) => e.attributes['access.target'] === 'sessions subject:alice reason:sign_out')
-      && a.some((e) => e.attributes['access.target'] === `summary:${alice1.id}` && e.attributes['access.results'] === '7')
-      && a.some((e) => e.attributes['access.action'] === 'sessions' && e.outcome === 'failure' && e.http?.response?.status === 400);
+    return (
+      a.some((e) => e.attributes['access.target'] === 'sessions subject:alice reason:sign_out') &&
+      a.some((e) => e.attributes['access.target'] === `summary:${alice1.id}` && e.attributes['access.results'] === '7') &&
+      a.some((e) => e.attributes['access.action'] === 'sessions' && e.outcome === 'failure' && e.http?.response?.status === 400)
+    );
   });
   const list = auditor(seen).find((e) => e.attributes['access.target'] === 'sessions subject:alice reason:sign_out')!;
   assert.equal(list.attributes['access.action'], 'sessions');

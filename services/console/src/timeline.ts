@@ -32,7 +32,8 @@ export interface ChainLink {
   sourceIp: string | null;
 }
 
-const get = (d: Doc, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), d);
+const get = (d: Doc, path: string): unknown =>
+  path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), d);
 export const str = (d: Doc, path: string): string | undefined => {
   const v = get(d, path);
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
@@ -46,7 +47,9 @@ function latencyMs(d: Doc): string {
 
 function summary(d: Doc, kind: Entry['kind']): string {
   if (kind === 'alert') return `${(str(d, 'jwt_audit.alert.severity') ?? '').toUpperCase()} ${str(d, 'rule.name') ?? ''}: ${str(d, 'message') ?? ''}`;
-  const req = str(d, 'http.request.method') ? `${str(d, 'http.request.method')} ${str(d, 'url.path') ?? ''} -> ${str(d, 'http.response.status_code') ?? '-'}${latencyMs(d)}` : '';
+  const req = str(d, 'http.request.method')
+    ? `${str(d, 'http.request.method')} ${str(d, 'url.path') ?? ''} -> ${str(d, 'http.response.status_code') ?? '-'}${latencyMs(d)}`
+    : '';
   const reason = str(d, 'event.reason');
   return [req || str(d, 'message') || '', reason ? `(${reason})` : ''].filter(Boolean).join(' ');
 }
@@ -54,10 +57,9 @@ function summary(d: Doc, kind: Entry['kind']): string {
 const isRejection = (d: Doc) => str(d, 'event.action') === 'token-rejected' || str(d, 'event.outcome') === 'failure';
 
 export function buildTimeline(events: Hit[], alerts: Hit[]): { entries: Entry[]; chain: ChainLink[] } {
-  const all = [
-    ...events.map((h) => ({ h, kind: 'event' as const })),
-    ...alerts.map((h) => ({ h, kind: 'alert' as const })),
-  ].sort((a, b) => String(a.h.doc['@timestamp'] ?? '').localeCompare(String(b.h.doc['@timestamp'] ?? '')) || (a.kind === b.kind ? 0 : a.kind === 'event' ? -1 : 1));
+  const all = [...events.map((h) => ({ h, kind: 'event' as const })), ...alerts.map((h) => ({ h, kind: 'alert' as const }))].sort(
+    (a, b) => String(a.h.doc['@timestamp'] ?? '').localeCompare(String(b.h.doc['@timestamp'] ?? '')) || (a.kind === b.kind ? 0 : a.kind === 'event' ? -1 : 1),
+  );
   const exchanged = new Set<string>();
   const entries: Entry[] = [];
   const chain: ChainLink[] = [];
@@ -73,16 +75,39 @@ export function buildTimeline(events: Hit[], alerts: Hit[]): { entries: Entry[];
       }
     }
     const n = entries.length;
-    entries.push({ n, id: h.id, at: String(d['@timestamp'] ?? ''), kind, action, outcome: str(d, 'event.outcome') ?? '', summary: summary(d, kind), rejection: kind === 'event' && isRejection(d), alert: kind === 'alert', reuse, doc: d });
+    entries.push({
+      n,
+      id: h.id,
+      at: String(d['@timestamp'] ?? ''),
+      kind,
+      action,
+      outcome: str(d, 'event.outcome') ?? '',
+      summary: summary(d, kind),
+      rejection: kind === 'event' && isRejection(d),
+      alert: kind === 'alert',
+      reuse,
+      doc: d,
+    });
     if (kind === 'event' && ((action === 'token-issued' && str(d, 'jwt_audit.token.typ') === 'refresh') || action === 'token-refreshed')) {
-      chain.push({ entry: n, at: String(d['@timestamp'] ?? ''), fingerprint: str(d, 'jwt_audit.token.fingerprint') ?? '', previous: str(d, 'jwt_audit.token.previous_fingerprint') ?? null, reuse, outcome: str(d, 'event.outcome') ?? '', sourceIp: str(d, 'source.ip') ?? null });
+      chain.push({
+        entry: n,
+        at: String(d['@timestamp'] ?? ''),
+        fingerprint: str(d, 'jwt_audit.token.fingerprint') ?? '',
+        previous: str(d, 'jwt_audit.token.previous_fingerprint') ?? null,
+        reuse,
+        outcome: str(d, 'event.outcome') ?? '',
+        sourceIp: str(d, 'source.ip') ?? null,
+      });
     }
   }
   return { entries, chain };
 }
 
 /** Where the step buttons lead from entry `at`: -1 where there is nowhere to go. */
-export function steps(entries: Entry[], at: number): { prev: number; next: number; nextRejection: number; nextAlert: number; prevRejection: number; prevAlert: number } {
+export function steps(
+  entries: Entry[],
+  at: number,
+): { prev: number; next: number; nextRejection: number; nextAlert: number; prevRejection: number; prevAlert: number } {
   const find = (from: number, dir: 1 | -1, ok: (e: Entry) => boolean) => {
     for (let i = from + dir; i >= 0 && i < entries.length; i += dir) if (ok(entries[i]!)) return i;
     return -1;

@@ -12,7 +12,11 @@ const logger = createLogger({ name: 'test', destination: new Writable({ write: (
 const basic = 'Basic ' + Buffer.from('demo-web:demo-web-secret').toString('base64');
 
 async function token(url: string, form: Record<string, string>) {
-  const res = await fetch(`${url}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+  const res = await fetch(`${url}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, string> };
 }
 
@@ -21,7 +25,10 @@ test('password grant issues a JWT verifiable with the JWKS; refresh rotates; reu
   t.after(() => auth.close());
   const first = await token(auth.url, { grant_type: 'password', username: 'alice', password: 'alice-pw' });
   assert.equal(first.status, 200);
-  const { payload, protectedHeader } = await jwtVerify(first.body.access_token!, createRemoteJWKSet(new URL(auth.jwksUrl)), { issuer: auth.issuer, audience: 'demo-api' });
+  const { payload, protectedHeader } = await jwtVerify(first.body.access_token!, createRemoteJWKSet(new URL(auth.jwksUrl)), {
+    issuer: auth.issuer,
+    audience: 'demo-api',
+  });
   assert.equal(payload.sub, 'alice');
   assert.equal(payload.scope, 'orders:read orders:write');
   assert.equal(protectedHeader.alg, 'RS256');
@@ -37,7 +44,10 @@ test('password grant issues a JWT verifiable with the JWKS; refresh rotates; reu
   assert.equal(afterReuse.status, 400, 'the whole family is revoked after reuse');
 
   assert.equal((await token(auth.url, { grant_type: 'password', username: 'alice', password: 'nope' })).status, 400);
-  const badClient = await fetch(`${auth.url}/oauth/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'x', client_secret: 'y' }) });
+  const badClient = await fetch(`${auth.url}/oauth/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'x', client_secret: 'y' }),
+  });
   assert.equal(badClient.status, 401);
 });
 

@@ -172,13 +172,30 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
       .sign(key.privateKey);
   };
 
-  const issue = async (res: http.ServerResponse, sub: string, clientId: string, scopes: string[], roles: string[], family?: { familyId: string; sid: string }, ttlSec = ttl) => {
+  const issue = async (
+    res: http.ServerResponse,
+    sub: string,
+    clientId: string,
+    scopes: string[],
+    roles: string[],
+    family?: { familyId: string; sid: string },
+    ttlSec = ttl,
+  ) => {
     const sid = family?.sid ?? `sid-${randomBytes(6).toString('hex')}`;
     const accessToken = await sign({ sub, client_id: clientId, scope: scopes.join(' '), roles, sid }, { expiresInSec: ttlSec });
     const body: Record<string, unknown> = { access_token: accessToken, token_type: 'Bearer', expires_in: ttlSec, scope: scopes.join(' ') };
     if (sub !== clientId) {
       const rt = randomBytes(32).toString('base64url');
-      refresh.set(rt, { sub, clientId, familyId: family?.familyId ?? `fam-${randomBytes(6).toString('hex')}`, sid, scopes, roles, rotated: false, revoked: false });
+      refresh.set(rt, {
+        sub,
+        clientId,
+        familyId: family?.familyId ?? `fam-${randomBytes(6).toString('hex')}`,
+        sid,
+        scopes,
+        roles,
+        rotated: false,
+        revoked: false,
+      });
       body.refresh_token = rt;
     }
     json(res, 200, body, { 'cache-control': 'no-store', pragma: 'no-cache' });
@@ -197,7 +214,15 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
         const scopes = requested ? requested.filter((s) => user.scopes.includes(s)) : user.scopes;
         // demo only: a short lifetime on request, so the traffic generator can replay expired tokens
         const demoTtl = Number(form.get('demo_ttl'));
-        return issue(res, form.get('username')!, client.id, scopes, user.roles, undefined, Number.isInteger(demoTtl) && demoTtl >= 1 && demoTtl < ttl ? demoTtl : ttl);
+        return issue(
+          res,
+          form.get('username')!,
+          client.id,
+          scopes,
+          user.roles,
+          undefined,
+          Number.isInteger(demoTtl) && demoTtl >= 1 && demoTtl < ttl ? demoTtl : ttl,
+        );
       }
       case 'client_credentials':
         return issue(res, client.id, client.id, known.scopes, []);
@@ -237,7 +262,12 @@ export async function startAuthServer(opts: AuthServerOptions): Promise<AuthServ
     const run = async () => {
       if (route === 'GET /.well-known/jwks.json') return json(res, 200, { keys: keys.map((k) => k.jwk) });
       if (route === 'GET /.well-known/openid-configuration') {
-        return json(res, 200, { issuer, token_endpoint: `${issuer}oauth/token`, revocation_endpoint: `${issuer}oauth/revoke`, jwks_uri: `${issuer}.well-known/jwks.json` });
+        return json(res, 200, {
+          issuer,
+          token_endpoint: `${issuer}oauth/token`,
+          revocation_endpoint: `${issuer}oauth/revoke`,
+          jwks_uri: `${issuer}.well-known/jwks.json`,
+        });
       }
       if (route === 'POST /oauth/token') return tokenEndpoint(req, res);
       if (route === 'POST /oauth/revoke') return revokeEndpoint(req, res);

@@ -25,7 +25,12 @@ export const configSchema = {
   required: ['host', 'ports'],
   properties: {
     host: { type: 'string', minLength: 1 },
-    ports: { type: 'object', additionalProperties: false, required: ['auth', 'upstream', 'webhook'], properties: { auth: port, upstream: port, webhook: port } },
+    ports: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['auth', 'upstream', 'webhook'],
+      properties: { auth: port, upstream: port, webhook: port },
+    },
     issuer: { type: 'string', format: 'uri', pattern: '^https?://' },
     keyFile: { type: 'string', minLength: 1 },
     webhookSecret: { type: 'string', minLength: 16 },

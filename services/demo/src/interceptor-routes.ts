@@ -6,7 +6,10 @@ import type { RouteConfig, SamplingRule } from '@jwt-audit/edge';
  * demo; the supervisor hands it this table through its ordinary configuration variables
  * (demoInterceptorEnv).
  */
-export function demoInterceptorConfig(authUrl: string, upstreamUrl: string): { upstreams: Record<string, string>; routes: RouteConfig[]; sampling: SamplingRule[] } {
+export function demoInterceptorConfig(
+  authUrl: string,
+  upstreamUrl: string,
+): { upstreams: Record<string, string>; routes: RouteConfig[]; sampling: SamplingRule[] } {
   return {
     upstreams: { auth: authUrl, api: upstreamUrl },
     routes: [

@@ -11,11 +11,22 @@ await runService({
     const closers: Array<() => Promise<void>> = [];
     return defineComponent({
       start: async () => {
-        const auth: AuthServer = await startAuthServer({ port: config.ports.auth, host: config.host, ...(config.issuer ? { issuer: config.issuer } : {}), ...(config.keyFile ? { keyFile: config.keyFile } : {}), logger });
+        const auth: AuthServer = await startAuthServer({
+          port: config.ports.auth,
+          host: config.host,
+          ...(config.issuer ? { issuer: config.issuer } : {}),
+          ...(config.keyFile ? { keyFile: config.keyFile } : {}),
+          logger,
+        });
         closers.push(() => auth.close());
         const upstream = await startUpstream({ port: config.ports.upstream, host: config.host, logger });
         closers.push(() => upstream.close());
-        const webhook = await startWebhookReceiver({ port: config.ports.webhook, host: config.host, logger, ...(config.webhookSecret ? { secret: config.webhookSecret } : {}) });
+        const webhook = await startWebhookReceiver({
+          port: config.ports.webhook,
+          host: config.host,
+          logger,
+          ...(config.webhookSecret ? { secret: config.webhookSecret } : {}),
+        });
         closers.push(() => webhook.close());
         return { auth: auth.url, jwks: auth.jwksUrl, upstream: upstream.url, webhook: webhook.url };
       },

@@ -17,9 +17,16 @@ const clockToleranceMs = Number(env.AUDIT_JWT_CLOCK_TOLERANCE_SEC || 30) * 1000;
 const durationMs = Number(env.AUDIT_DEMO_DURATION_S || 180) * 1000;
 const rps = Number(env.AUDIT_DEMO_RPS || 20);
 const basic = 'Basic ' + Buffer.from('demo-web:demo-web-secret').toString('base64');
-const users: [string, string][] = [['alice', 'alice-pw'], ['bob', 'bob-pw'], ['carol', 'carol-pw']];
+const users: [string, string][] = [
+  ['alice', 'alice-pw'],
+  ['bob', 'bob-pw'],
+  ['carol', 'carol-pw'],
+];
 const ips = ['203.0.113.10', '198.51.100.23', '192.0.2.77'];
-const agents = ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36'];
+const agents = [
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+];
 const say = (what: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${what}\n`);
 
 interface Session {
@@ -40,7 +47,11 @@ interface Session {
 const REFRESH_EVERY_MS = 45_000;
 
 async function token(form: Record<string, string>, ip: string): Promise<{ status: number; body: Record<string, string> }> {
-  const res = await fetch(`${edge}/oauth/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip }, body: new URLSearchParams(form) });
+  const res = await fetch(`${edge}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+    body: new URLSearchParams(form),
+  });
   return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, string> };
 }
 
@@ -76,66 +87,102 @@ let expiring: { session: Session; expiresAt: number } | undefined;
 
 /** Each labelled attack: what it is, the rule(s) meant to catch it, and how to play it. */
 const attacks: [string, string[], () => Promise<void>][] = [
-  ['refresh-token reuse (stolen refresh token replayed after rotation)', ['refresh-token-reuse'], async () => {
-    const s = await login('bob', 'bob-pw', ips[1]!, agents[0]!);
-    if (!s?.refresh) return;
-    await token({ grant_type: 'refresh_token', refresh_token: s.refresh }, s.ip);
-    const reuse = await token({ grant_type: 'refresh_token', refresh_token: s.refresh }, '198.18.0.66');
-    say(`  reuse -> ${reuse.status} ${reuse.body.error ?? ''}`);
-  }],
-  ['revoked token used again', ['revoked-token-use'], async () => {
-    const s = await login('alice', 'alice-pw', ips[0]!, agents[0]!);
-    if (!s) return;
-    await fetch(`${edge}/oauth/revoke`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': s.ip, 'user-agent': s.ua }, body: new URLSearchParams({ token: s.access }) });
-    // later than the in-flight grace the detector allows right after a revocation, and from
-    // another machine (the revoking browser's own tabs going on for a while are not a stolen copy)
-    await new Promise((r) => setTimeout(r, 5500));
-    say(`  revoked token -> ${await call({ ...s, ip: '198.18.0.66', ua: 'python-requests/2.31' }, 'GET', '/api/orders')}`);
-  }],
-  ['alg:none and forged signatures', ['token-tampering'], async () => {
-    const now = Math.floor(Date.now() / 1000);
-    const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'carol', scope: 'admin', exp: now + 600 })}.`;
-    say(`  alg none -> ${await call({ access: none, ip: '198.18.0.9', ua: 'curl/8.4' }, 'GET', '/api/admin/users')}`);
-    // a genuine token's header and signature over a forged payload, from another machine
-    const s = background.get('bob');
-    if (!s) return;
-    const [h, , sig] = s.access.split('.');
-    const forged = `${h}.${b64({ sub: 'carol', roles: ['admin'], scope: 'admin', exp: now + 600 })}.${sig}`;
-    say(`  forged payload -> ${await call({ ...s, access: forged, ip: '198.18.0.9', ua: 'curl/8.4' }, 'GET', '/api/admin/users')}`);
-  }],
-  ['burst of garbage tokens from one address (token guessing)', ['token-guessing', 'auth-failure-burst', 'token-tampering'], async () => {
-    const codes: number[] = [];
-    for (let i = 0; i < 25; i++) codes.push(await call({ access: `guess.${i}.${Math.random().toString(36).slice(2)}`, ip: '198.18.0.200', ua: 'python-requests/2.31' }, 'GET', '/api/orders'));
-    say(`  25 guesses -> ${[...new Set(codes)].join(',')}`);
-  }],
-  ['expired token replayed', ['expired-token-replay'], async () => {
-    if (!expiring) return;
-    // Within the clock tolerance an expired token is still accepted, as RFC 7519 allows: replay it beyond.
-    const wait = expiring.expiresAt + clockToleranceMs + 2_000 - Date.now();
-    if (wait > 0) {
-      say(`  waiting ${Math.ceil(wait / 1000)} s until the token is expired beyond the ${clockToleranceMs / 1000} s clock tolerance`);
-      await new Promise((r) => setTimeout(r, wait));
-    }
-    const s = expiring.session;
-    // replayed from several machines (one client retrying before it refreshes is not a replay)
-    const codes = [];
-    for (let i = 0; i < 6; i++) codes.push(await call({ ...s, ip: `198.18.7.${i + 1}`, ua: 'curl/8.4' }, 'GET', '/api/orders'));
-    say(`  expired x6 from 6 addresses -> ${[...new Set(codes)].join(',')}`);
-  }],
-  ['one token from many places (token theft)', ['token-multi-origin', 'impossible-travel'], async () => {
-    const s = await login('carol', 'carol-pw', ips[2]!, agents[0]!);
-    if (!s) return;
-    for (const ip of ['198.18.1.1', '198.18.2.2', '198.18.3.3', '198.18.4.4', '198.18.5.5']) await call({ ...s, ip, ua: 'curl/8.4' }, 'GET', '/api/orders');
-    say('  same token from 5 addresses');
-  }],
-  ['non-admin reaching an admin route (insufficient scope)', ['auth-failure-burst', 'privilege-change-in-session'], async () => {
-    const s = background.get('bob');
-    if (!s) return;
-    const codes = [];
-    // bob's own session walking the admin API (a UI prefetching the same page or two is not probing)
-    for (const page of ['users', 'roles', 'audit', 'keys', 'billing', 'tenants', 'settings', 'sessions']) codes.push(await call(s, 'GET', `/api/admin/${page}`));
-    say(`  8 admin routes as bob -> ${[...new Set(codes)].join(',')}`);
-  }],
+  [
+    'refresh-token reuse (stolen refresh token replayed after rotation)',
+    ['refresh-token-reuse'],
+    async () => {
+      const s = await login('bob', 'bob-pw', ips[1]!, agents[0]!);
+      if (!s?.refresh) return;
+      await token({ grant_type: 'refresh_token', refresh_token: s.refresh }, s.ip);
+      const reuse = await token({ grant_type: 'refresh_token', refresh_token: s.refresh }, '198.18.0.66');
+      say(`  reuse -> ${reuse.status} ${reuse.body.error ?? ''}`);
+    },
+  ],
+  [
+    'revoked token used again',
+    ['revoked-token-use'],
+    async () => {
+      const s = await login('alice', 'alice-pw', ips[0]!, agents[0]!);
+      if (!s) return;
+      await fetch(`${edge}/oauth/revoke`, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': s.ip, 'user-agent': s.ua },
+        body: new URLSearchParams({ token: s.access }),
+      });
+      // later than the in-flight grace the detector allows right after a revocation, and from
+      // another machine (the revoking browser's own tabs going on for a while are not a stolen copy)
+      await new Promise((r) => setTimeout(r, 5500));
+      say(`  revoked token -> ${await call({ ...s, ip: '198.18.0.66', ua: 'python-requests/2.31' }, 'GET', '/api/orders')}`);
+    },
+  ],
+  [
+    'alg:none and forged signatures',
+    ['token-tampering'],
+    async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'carol', scope: 'admin', exp: now + 600 })}.`;
+      say(`  alg none -> ${await call({ access: none, ip: '198.18.0.9', ua: 'curl/8.4' }, 'GET', '/api/admin/users')}`);
+      // a genuine token's header and signature over a forged payload, from another machine
+      const s = background.get('bob');
+      if (!s) return;
+      const [h, , sig] = s.access.split('.');
+      const forged = `${h}.${b64({ sub: 'carol', roles: ['admin'], scope: 'admin', exp: now + 600 })}.${sig}`;
+      say(`  forged payload -> ${await call({ ...s, access: forged, ip: '198.18.0.9', ua: 'curl/8.4' }, 'GET', '/api/admin/users')}`);
+    },
+  ],
+  [
+    'burst of garbage tokens from one address (token guessing)',
+    ['token-guessing', 'auth-failure-burst', 'token-tampering'],
+    async () => {
+      const codes: number[] = [];
+      for (let i = 0; i < 25; i++)
+        codes.push(
+          await call({ access: `guess.${i}.${Math.random().toString(36).slice(2)}`, ip: '198.18.0.200', ua: 'python-requests/2.31' }, 'GET', '/api/orders'),
+        );
+      say(`  25 guesses -> ${[...new Set(codes)].join(',')}`);
+    },
+  ],
+  [
+    'expired token replayed',
+    ['expired-token-replay'],
+    async () => {
+      if (!expiring) return;
+      // Within the clock tolerance an expired token is still accepted, as RFC 7519 allows: replay it beyond.
+      const wait = expiring.expiresAt + clockToleranceMs + 2_000 - Date.now();
+      if (wait > 0) {
+        say(`  waiting ${Math.ceil(wait / 1000)} s until the token is expired beyond the ${clockToleranceMs / 1000} s clock tolerance`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+      const s = expiring.session;
+      // replayed from several machines (one client retrying before it refreshes is not a replay)
+      const codes = [];
+      for (let i = 0; i < 6; i++) codes.push(await call({ ...s, ip: `198.18.7.${i + 1}`, ua: 'curl/8.4' }, 'GET', '/api/orders'));
+      say(`  expired x6 from 6 addresses -> ${[...new Set(codes)].join(',')}`);
+    },
+  ],
+  [
+    'one token from many places (token theft)',
+    ['token-multi-origin', 'impossible-travel'],
+    async () => {
+      const s = await login('carol', 'carol-pw', ips[2]!, agents[0]!);
+      if (!s) return;
+      for (const ip of ['198.18.1.1', '198.18.2.2', '198.18.3.3', '198.18.4.4', '198.18.5.5']) await call({ ...s, ip, ua: 'curl/8.4' }, 'GET', '/api/orders');
+      say('  same token from 5 addresses');
+    },
+  ],
+  [
+    'non-admin reaching an admin route (insufficient scope)',
+    ['auth-failure-burst', 'privilege-change-in-session'],
+    async () => {
+      const s = background.get('bob');
+      if (!s) return;
+      const codes = [];
+      // bob's own session walking the admin API (a UI prefetching the same page or two is not probing)
+      for (const page of ['users', 'roles', 'audit', 'keys', 'billing', 'tenants', 'settings', 'sessions'])
+        codes.push(await call(s, 'GET', `/api/admin/${page}`));
+      say(`  8 admin routes as bob -> ${[...new Set(codes)].join(',')}`);
+    },
+  ],
 ];
 
 interface Played {
@@ -208,14 +255,18 @@ async function closingTable(played: Played[], since: number): Promise<void> {
       say(`  ALERTED  ${p.name.padEnd(60)} ${rules}`);
     } else if (firstAlert.has(p.name)) {
       folded++;
-      say(`  FOLDED   ${p.name.padEnd(60)} into its first run's ${firstAlert.get(p.name)} (same rule and key within the suppression window; a roll-up alert follows when it closes)`);
+      say(
+        `  FOLDED   ${p.name.padEnd(60)} into its first run's ${firstAlert.get(p.name)} (same rule and key within the suppression window; a roll-up alert follows when it closes)`,
+      );
     } else {
       say(`  MISSED   ${p.name.padEnd(60)} none (expected ${p.rules.join(' or ')})`);
     }
   }
   const others = alerts.filter((a) => !explained.has(a));
   const missed = played.length - caught - folded;
-  say(`${caught} of ${played.length} labelled attacks raised their alert, ${folded} repeat(s) folded into an earlier alert, ${missed} missed; ${others.length} other alert(s) no labelled attack explains${others.length ? ':' : ''}`);
+  say(
+    `${caught} of ${played.length} labelled attacks raised their alert, ${folded} repeat(s) folded into an earlier alert, ${missed} missed; ${others.length} other alert(s) no labelled attack explains${others.length ? ':' : ''}`,
+  );
   const byRule = new Map<string, number>();
   for (const a of others) byRule.set(a.rule?.name ?? '?', (byRule.get(a.rule?.name ?? '?') ?? 0) + 1);
   for (const [rule, n] of byRule) say(`  ${rule} x${n}`);

@@ -38,7 +38,12 @@ export async function startUpstream(opts: { port?: number; host?: string; logger
         } catch {
           return send(400, { error: 'invalid JSON' });
         }
-        const o = { id: nextId++, sku: String(body.sku ?? 'X'), quantity: Number(body.quantity ?? 1), owner: String(req.headers['x-auth-subject'] ?? 'unknown') };
+        const o = {
+          id: nextId++,
+          sku: String(body.sku ?? 'X'),
+          quantity: Number(body.quantity ?? 1),
+          owner: String(req.headers['x-auth-subject'] ?? 'unknown'),
+        };
         orders.set(o.id, o);
         return send(201, o);
       }

@@ -7,7 +7,12 @@ import { SIGNATURE_HEADER, verify } from '@jwt-audit/alert-webhook';
  * Where the demo's alert-webhook forwarder posts: checks the HMAC signature when a secret is set
  * (as any receiver should) and logs every alert it receives, one line each.
  */
-export async function startWebhookReceiver(opts: { port?: number; host?: string; secret?: string; logger: Logger }): Promise<{ url: string; close(): Promise<void> }> {
+export async function startWebhookReceiver(opts: {
+  port?: number;
+  host?: string;
+  secret?: string;
+  logger: Logger;
+}): Promise<{ url: string; close(): Promise<void> }> {
   const log = opts.logger.child({ component: 'demo-webhook' });
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];

@@ -11,12 +11,34 @@ import path from 'node:path';
 import { TOPICS } from '@jwt-audit/events';
 import { buildMmdb } from '@jwt-audit/enrichment/testing';
 import { createEnricherService, enricherDefaults } from '../src/index.js';
-import { cpuSeconds, identityStage, timed, logger, N, passThrough, processed, produceEvents, quietMetrics, rawEvent, startBench, until } from '../../../scripts/lib/stage-bench.js';
+import {
+  cpuSeconds,
+  identityStage,
+  timed,
+  logger,
+  N,
+  passThrough,
+  processed,
+  produceEvents,
+  quietMetrics,
+  rawEvent,
+  startBench,
+  until,
+} from '../../../scripts/lib/stage-bench.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'enricher-bench-'));
 const cityDb = path.join(dir, 'city.mmdb');
 const asnDb = path.join(dir, 'asn.mmdb');
-writeFileSync(cityDb, buildMmdb({ '81.2.0.0/16': { country: { iso_code: 'GB', names: { en: 'United Kingdom' } }, city: { names: { en: 'London' } }, location: { latitude: 51.5142, longitude: -0.0931 } } }));
+writeFileSync(
+  cityDb,
+  buildMmdb({
+    '81.2.0.0/16': {
+      country: { iso_code: 'GB', names: { en: 'United Kingdom' } },
+      city: { names: { en: 'London' } },
+      location: { latitude: 51.5142, longitude: -0.0931 },
+    },
+  }),
+);
 writeFileSync(asnDb, buildMmdb({ '81.2.0.0/16': { autonomous_system_number: 20712, autonomous_system_organization: 'Andrews & Arnold Ltd' } }, 'Test-ASN'));
 const routes = [
   ...Array.from({ length: 18 }, (_, i) => ({ route: `/svc${i}/:id`, scopes: [`svc${i}:read`] })),
@@ -34,7 +56,14 @@ try {
   const identitySecs = identity.secs;
   const metrics = quietMetrics();
   const svc = createEnricherService(
-    { ...enricherDefaults, kafka: { brokers: b.brokers, clientId: 'bench-enricher' }, ops: {}, groupId: 'bench-enricher', geoip: { cityDb, asnDb }, policy: { ...enricherDefaults.policy, routes } },
+    {
+      ...enricherDefaults,
+      kafka: { brokers: b.brokers, clientId: 'bench-enricher' },
+      ops: {},
+      groupId: 'bench-enricher',
+      geoip: { cityDb, asnDb },
+      policy: { ...enricherDefaults.policy, routes },
+    },
     { logger, metrics },
   );
   await svc.start();
@@ -55,12 +84,22 @@ try {
     identityStage: { eventsPerSec: Math.round(N / identitySecs), ofPassThrough: +(passSecs / identitySecs).toFixed(2) },
     // CPU of this process per event (µs): kafkajs client work for all three, plus decode/encode
     // for the identity stage, plus the stage's own work
-    cpuUsPerEvent: { passThrough: Math.min(pass1.cpuUsPerEvent, pass2.cpuUsPerEvent), identityStage: identity.cpuUsPerEvent, stage: Math.round((self.user + self.system) / N) },
+    cpuUsPerEvent: {
+      passThrough: Math.min(pass1.cpuUsPerEvent, pass2.cpuUsPerEvent),
+      identityStage: identity.cpuUsPerEvent,
+      stage: Math.round((self.user + self.system) / N),
+    },
     cpuSeconds: { enricherProcess: +((self.user + self.system) / 1e6).toFixed(1), broker: +brokerCpu.toFixed(1) },
   };
-  console.log(`events=${N}: decode + encode alone (identity transform stage) ${result.identityStage.eventsPerSec} events/s = ${result.identityStage.ofPassThrough}x`);
-  console.log(`events=${N}: enricher ${result.enricher.eventsPerSec} events/s = ${result.enricher.ofPassThrough}x a pass-through consumer (${result.passThrough.eventsPerSec} events/s); target >= 0.6x`);
-  console.log(`CPU per event in this process: pass-through ${result.cpuUsPerEvent.passThrough} µs, identity stage ${result.cpuUsPerEvent.identityStage} µs, ${result.bench} ${result.cpuUsPerEvent.stage} µs`);
+  console.log(
+    `events=${N}: decode + encode alone (identity transform stage) ${result.identityStage.eventsPerSec} events/s = ${result.identityStage.ofPassThrough}x`,
+  );
+  console.log(
+    `events=${N}: enricher ${result.enricher.eventsPerSec} events/s = ${result.enricher.ofPassThrough}x a pass-through consumer (${result.passThrough.eventsPerSec} events/s); target >= 0.6x`,
+  );
+  console.log(
+    `CPU per event in this process: pass-through ${result.cpuUsPerEvent.passThrough} µs, identity stage ${result.cpuUsPerEvent.identityStage} µs, ${result.bench} ${result.cpuUsPerEvent.stage} µs`,
+  );
   console.log(JSON.stringify(result));
 } finally {
   await b.close();

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '@jwt-audit/runtime';
 import { enricherConfigSchema, enricherDefaults, enricherEnv } from './index.js';
 
-const load = (environment: Record<string, string>) => loadConfig({ service: 'enricher', schema: enricherConfigSchema, defaults: enricherDefaults, env: enricherEnv, environment, argv: [] });
+const load = (environment: Record<string, string>) =>
+  loadConfig({ service: 'enricher', schema: enricherConfigSchema, defaults: enricherDefaults, env: enricherEnv, environment, argv: [] });
 
 test('config: geo databases, routes and lifetime limits from the environment; every problem at once', () => {
   const c = load({
@@ -16,7 +17,8 @@ test('config: geo databases, routes and lifetime limits from the environment; ev
   assert.equal(c.policy.maxLifetimeSec.access, 900);
   assert.equal(c.policy.maxLifetimeSec.refresh, enricherDefaults.policy.maxLifetimeSec.refresh);
   assert.throws(
-    () => load({ AUDIT_ENRICHER_ROUTES: '[{"route":"no-slash","scopes":[]}]', AUDIT_ENRICHER_MAX_ACCESS_LIFETIME_SEC: '-5', AUDIT_ENRICHER_CONCURRENCY: 'lots' }),
+    () =>
+      load({ AUDIT_ENRICHER_ROUTES: '[{"route":"no-slash","scopes":[]}]', AUDIT_ENRICHER_MAX_ACCESS_LIFETIME_SEC: '-5', AUDIT_ENRICHER_CONCURRENCY: 'lots' }),
     (err: unknown) => err instanceof ConfigError && err.problems.length === 3,
   );
 });

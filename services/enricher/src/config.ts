@@ -21,7 +21,11 @@ export const defaults: EnricherConfig = {
 };
 
 export const schema = consumerServiceSchema(['policy'], {
-  geoip: { type: 'object', additionalProperties: false, properties: { cityDb: { type: 'string', minLength: 1 }, asnDb: { type: 'string', minLength: 1 }, watch: { type: 'boolean' } } },
+  geoip: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { cityDb: { type: 'string', minLength: 1 }, asnDb: { type: 'string', minLength: 1 }, watch: { type: 'boolean' } },
+  },
   policy: enrichmentPolicySchema,
   sessionCacheSize: { type: 'integer', minimum: 0 },
   concurrency: { type: 'integer', minimum: 1, maximum: 64 },

@@ -24,18 +24,38 @@ test('masked events come out enriched on audit.enriched.v1, keyed by subject, in
   await ensureTopics(kafka, defaultTopics(3));
   const base = readSchemaFile('examples/token.validated.json') as AuditEvent;
   const occurredAt = (base.token!.iat! + 60) * 1000;
-  const events = Array.from({ length: 12 }, (_, i) => ({ ...base, id: newId(), occurredAt, actor: { ...base.actor, sub: `u${i % 3}` }, network: { ...base.network!, clientIp: i % 2 ? '81.2.69.142' : '203.0.113.24' }, attributes: { n: String(i) }, enrichment: null }));
+  const events = Array.from({ length: 12 }, (_, i) => ({
+    ...base,
+    id: newId(),
+    occurredAt,
+    actor: { ...base.actor, sub: `u${i % 3}` },
+    network: { ...base.network!, clientIp: i % 2 ? '81.2.69.142' : '203.0.113.24' },
+    attributes: { n: String(i) },
+    enrichment: null,
+  }));
   const cityDb = path.join(dir, 'city.mmdb');
   writeFileSync(cityDb, buildMmdb({ '81.2.69.0/24': { country: { iso_code: 'GB', names: { en: 'United Kingdom' } }, city: { names: { en: 'London' } } } }));
   const p = createAuditProducer(kafka, { logger });
   await p.connect();
-  await p.send(TOPICS.masked, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  await p.send(
+    TOPICS.masked,
+    events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })),
+  );
   // poison: not Avro at all, and a record with no value
-  await p.send(TOPICS.masked, [{ key: 'sub:u0', value: Buffer.from('garbage') }, { key: 'sub:u1', value: null }]);
+  await p.send(TOPICS.masked, [
+    { key: 'sub:u0', value: Buffer.from('garbage') },
+    { key: 'sub:u1', value: null },
+  ]);
   await p.disconnect();
   const now = 1_900_000_000_000;
   const svc = createEnricherService(
-    { ...enricherDefaults, kafka: { brokers: [broker.address], clientId: 'enricher-test' }, ops: { port: 0 }, geoip: { cityDb }, policy: { ...enricherDefaults.policy, routes: [{ route: '/orders/:id', scopes: ['orders:read'] }] } },
+    {
+      ...enricherDefaults,
+      kafka: { brokers: [broker.address], clientId: 'enricher-test' },
+      ops: { port: 0 },
+      geoip: { cityDb },
+      policy: { ...enricherDefaults.policy, routes: [{ route: '/orders/:id', scopes: ['orders:read'] }] },
+    },
     { logger, now: () => now },
   );
   const { metricsUrl } = await svc.start();
@@ -44,7 +64,9 @@ test('masked events come out enriched on audit.enriched.v1, keyed by subject, in
   const c = kafka.consumer({ groupId: 'reader', maxWaitTimeInMs: 100 });
   await c.connect();
   await c.subscribe({ topics: [TOPICS.enriched], fromBeginning: true });
-  await c.run({ eachMessage: async ({ message }) => void out.push({ key: message.key!.toString(), e: eventCodec.decode(message.value!, message.headers as never) }) });
+  await c.run({
+    eachMessage: async ({ message }) => void out.push({ key: message.key!.toString(), e: eventCodec.decode(message.value!, message.headers as never) }),
+  });
   const end = Date.now() + 20_000;
   while (out.length < 12 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   await c.disconnect();
@@ -73,10 +95,7 @@ test('masked events come out enriched on audit.enriched.v1, keyed by subject, in
   const high = await admin.fetchTopicOffsets(TOPICS.masked);
   const [committed] = await admin.fetchOffsets({ groupId: enricherDefaults.groupId, topics: [TOPICS.masked] });
   await admin.disconnect();
-  assert.deepEqual(
-    committed!.partitions.map((x) => [x.partition, x.offset]).sort(),
-    high.map((x) => [x.partition, x.high]).sort(),
-  );
+  assert.deepEqual(committed!.partitions.map((x) => [x.partition, x.offset]).sort(), high.map((x) => [x.partition, x.high]).sort());
   assert.equal(out.length, 12);
   for (const { key, e } of out) {
     assert.equal(key, `sub:${e.actor.sub}`);
@@ -91,7 +110,10 @@ test('masked events come out enriched on audit.enriched.v1, keyed by subject, in
   }
   for (const u of ['u0', 'u1', 'u2']) {
     const ns = out.filter((o) => o.e.actor.sub === u).map((o) => Number(o.e.attributes.n));
-    assert.deepEqual(ns, [...ns].sort((a, b) => a - b));
+    assert.deepEqual(
+      ns,
+      [...ns].sort((a, b) => a - b),
+    );
   }
 });
 
@@ -109,7 +131,10 @@ test('a crash between produce and commit repeats work but loses nothing', async 
   const ids = new Set(events.map((e) => e.id));
   const p = createAuditProducer(kafka, { logger });
   await p.connect();
-  await p.send(TOPICS.masked, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  await p.send(
+    TOPICS.masked,
+    events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })),
+  );
   await p.disconnect();
   const config = { ...enricherDefaults, kafka: { brokers: [broker.address], clientId: 'enricher-crash' }, ops: {}, groupId: 'enricher-crash', concurrency: 1 };
 
@@ -141,7 +166,8 @@ test('a crash between produce and commit repeats work but loses nothing', async 
   await c.subscribe({ topics: [TOPICS.enriched], fromBeginning: true });
   await c.run({ eachMessage: async ({ message }) => void seen.push(eventCodec.decode(message.value!, message.headers as never).id) });
   // B may finish the other partitions before it repeats A's batch: wait for the repeat too
-  for (const end = Date.now() + 45_000; !(new Set(seen).size === ids.size && seen.length > ids.size) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+  for (const end = Date.now() + 45_000; !(new Set(seen).size === ids.size && seen.length > ids.size) && Date.now() < end; )
+    await new Promise((r) => setTimeout(r, 50));
   await c.disconnect();
   await b.stop();
   assert.equal(new Set(seen).size, 40, 'nothing lost');

@@ -72,7 +72,16 @@ try {
   // baseline: the same runner, a handler that does nothing
   let seen = 0;
   let t = process.hrtime.bigint();
-  const pass = createConsumerRunner({ kafka, groupId: 'bench-pass', topics: [TOPICS.enriched], stage: 'pass', logger, producer, partitionsConsumedConcurrently: 3, handler: async (r) => void (seen += r.length) });
+  const pass = createConsumerRunner({
+    kafka,
+    groupId: 'bench-pass',
+    topics: [TOPICS.enriched],
+    stage: 'pass',
+    logger,
+    producer,
+    partitionsConsumedConcurrently: 3,
+    handler: async (r) => void (seen += r.length),
+  });
   await pass.start();
   await until(async () => seen >= N);
   const passSecs = Number(process.hrtime.bigint() - t) / 1e9;
@@ -80,7 +89,10 @@ try {
 
   const cpu0 = { self: process.cpuUsage(), kafka: cpuSeconds(kafkaProc.pid!), es: cpuSeconds(esProc.pid!) };
   t = process.hrtime.bigint();
-  const svc = createIndexerService({ ...indexerDefaults, kafka: { brokers, clientId: 'bench-indexer' }, elasticsearch: { url: esUrl }, ops: {}, groupId: 'bench-indexer' }, { logger });
+  const svc = createIndexerService(
+    { ...indexerDefaults, kafka: { brokers, clientId: 'bench-indexer' }, elasticsearch: { url: esUrl }, ops: {}, groupId: 'bench-indexer' },
+    { logger },
+  );
   await svc.start();
   await until(async () => {
     await es.indices.refresh({ index: 'logs-jwt_audit.events-default' });
@@ -96,13 +108,23 @@ try {
   await es.close();
   const total = indexerCpu + kafkaCpu + esCpu;
   const result = {
-    bench: 'indexer', events: N,
+    bench: 'indexer',
+    events: N,
     indexer: { eventsPerSec: Math.round(N / secs), ofPassThrough: +(passSecs / secs).toFixed(3) },
     passThrough: { eventsPerSec: Math.round(N / passSecs) },
-    cpuShare: { indexer: +(indexerCpu / total).toFixed(2), searchNode: +(esCpu / total).toFixed(2), broker: +(kafkaCpu / total).toFixed(2), cpuSeconds: +total.toFixed(1) },
+    cpuShare: {
+      indexer: +(indexerCpu / total).toFixed(2),
+      searchNode: +(esCpu / total).toFixed(2),
+      broker: +(kafkaCpu / total).toFixed(2),
+      cpuSeconds: +total.toFixed(1),
+    },
   };
-  console.log(`events=${N}: indexed and searchable at ${result.indexer.eventsPerSec} events/s (${result.indexer.ofPassThrough}x a pass-through consumer at ${result.passThrough.eventsPerSec} events/s)`);
-  console.log(`CPU share: indexer ${result.cpuShare.indexer}, search node ${result.cpuShare.searchNode}, broker ${result.cpuShare.broker} (${result.cpuShare.cpuSeconds} CPU s)`);
+  console.log(
+    `events=${N}: indexed and searchable at ${result.indexer.eventsPerSec} events/s (${result.indexer.ofPassThrough}x a pass-through consumer at ${result.passThrough.eventsPerSec} events/s)`,
+  );
+  console.log(
+    `CPU share: indexer ${result.cpuShare.indexer}, search node ${result.cpuShare.searchNode}, broker ${result.cpuShare.broker} (${result.cpuShare.cpuSeconds} CPU s)`,
+  );
   console.log(JSON.stringify(result));
 } finally {
   kafkaProc.kill('SIGTERM');

@@ -1,4 +1,13 @@
-import { consumerServiceSchema, consumerServiceDefaults, ES_ENV, esConfigSchema, KAFKA_ENV, OPS_ENV, type EsConnectionConfig, type ConsumerServiceConfig } from '@jwt-audit/runtime';
+import {
+  consumerServiceSchema,
+  consumerServiceDefaults,
+  ES_ENV,
+  esConfigSchema,
+  KAFKA_ENV,
+  OPS_ENV,
+  type EsConnectionConfig,
+  type ConsumerServiceConfig,
+} from '@jwt-audit/runtime';
 
 export interface IndexerConfig extends ConsumerServiceConfig {
   /** One Elasticsearch request's time limit (ms); a timed-out bulk is retried by the runner. */

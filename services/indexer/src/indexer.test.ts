@@ -7,7 +7,18 @@ import { Writable } from 'node:stream';
 import { Client } from '@elastic/elasticsearch';
 import { startBroker, type Broker } from '@jwt-audit/embedded-kafka';
 import { startSearchNode, type SearchNode } from '@jwt-audit/embedded-search';
-import { alertCodec, deadLetterCodec, EVENT_KINDS, eventCodec, newId, readSchemaFile, TOPICS, partitionKey, type Alert, type AuditEvent } from '@jwt-audit/events';
+import {
+  alertCodec,
+  deadLetterCodec,
+  EVENT_KINDS,
+  eventCodec,
+  newId,
+  readSchemaFile,
+  TOPICS,
+  partitionKey,
+  type Alert,
+  type AuditEvent,
+} from '@jwt-audit/events';
 import { createAuditProducer, createKafkaClient, ensureTopics, defaultTopics } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
 import { createIndexerService, indexerDefaults, type IndexerConfig } from './index.js';
@@ -65,7 +76,10 @@ const count = async (index: string) => {
 test('every event kind and an alert become searchable ECS documents; mappings come from the template; a second pass adds nothing', async () => {
   const events = EVENT_KINDS.map((k) => fresh(example(k)));
   const alert = { ...(readSchemaFile('examples/alert.json') as Alert), id: newId() };
-  await produce(TOPICS.enriched, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  await produce(
+    TOPICS.enriched,
+    events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })),
+  );
   await produce(TOPICS.alerts, [{ key: 'sub:alice', ...alertCodec.encode(alert) }]);
 
   const svc = createIndexerService(config('idx-1'), { logger });
@@ -87,7 +101,10 @@ test('every event kind and an alert become searchable ECS documents; mappings co
   assert.equal(rejected.hits.hits.length, 1);
   assert.equal(rejected.hits.hits[0]!._id, events.find((e) => e.kind === 'token.rejected')!.id);
   assert.equal(rejected.hits.hits[0]!._source.user.id, 'alice@example.com');
-  const a = await es.get<any>({ index: (await es.indices.getDataStream({ name: 'logs-jwt_audit.alerts-test' })).data_streams[0]!.indices[0]!.index_name, id: alert.id });
+  const a = await es.get<any>({
+    index: (await es.indices.getDataStream({ name: 'logs-jwt_audit.alerts-test' })).data_streams[0]!.indices[0]!.index_name,
+    id: alert.id,
+  });
   assert.equal(a._source.rule.name, 'refresh-token-reuse');
 
   // the same records consumed again by another group: create ops with the same _id, so nothing changes
@@ -111,11 +128,20 @@ test('every event kind and an alert become searchable ECS documents; mappings co
 test('a document Elasticsearch refuses goes to the DLQ with its reason; the rest of the batch is indexed', async () => {
   // The mapper never writes a value the project's templates refuse (packages/ecs/src/mapping.test.ts),
   // so a refusal is provoked with an operator's template of higher priority that maps user.id as a number.
-  await es.indices.putIndexTemplate({ name: 'refuse-user-id', index_patterns: ['logs-jwt_audit.events-refuse*'], data_stream: {}, priority: 500, template: { mappings: { properties: { user: { properties: { id: { type: 'long' } } } } } } });
+  await es.indices.putIndexTemplate({
+    name: 'refuse-user-id',
+    index_patterns: ['logs-jwt_audit.events-refuse*'],
+    data_stream: {},
+    priority: 500,
+    template: { mappings: { properties: { user: { properties: { id: { type: 'long' } } } } } },
+  });
   const good = fresh(example('token.validated'));
   good.actor = { ...good.actor, sub: null };
   const bad = fresh(example('token.validated'));
-  await produce(TOPICS.enriched, [good, bad].map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+  await produce(
+    TOPICS.enriched,
+    [good, bad].map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })),
+  );
   await produce(TOPICS.enriched, [{ key: 'sub:x', value: Buffer.from('garbage'), headers: {} }]);
   const svc = createIndexerService({ ...config('idx-dlq'), namespace: 'refuse' }, { logger });
   await svc.start();
@@ -125,11 +151,17 @@ test('a document Elasticsearch refuses goes to the DLQ with its reason; the rest
   await consumer.subscribe({ topics: [TOPICS.dlq], fromBeginning: true });
   await consumer.run({ eachMessage: async ({ message }) => void seen.push(deadLetterCodec.decode(message.value!, message.headers as never)) });
   try {
-    await waitFor('good doc indexed', async () => ((await es.search({ index: 'logs-jwt_audit.events-refuse', query: { ids: { values: [good.id] } } })).hits.hits.length === 1 ? true : undefined));
+    await waitFor('good doc indexed', async () =>
+      (await es.search({ index: 'logs-jwt_audit.events-refuse', query: { ids: { values: [good.id] } } })).hits.hits.length === 1 ? true : undefined,
+    );
     // this group reads the topic from its start: earlier tests' events with a subject are refused here too
-    const letterOf = (d: (typeof seen)[number]) => d.code === 'AUDIT_ERR_ES_MAPPING' && eventCodec.decode(d.payload!, { 'audit-schema-fingerprint': d.originHeaders['audit-schema-fingerprint'] }).id === bad.id;
+    const letterOf = (d: (typeof seen)[number]) =>
+      d.code === 'AUDIT_ERR_ES_MAPPING' &&
+      eventCodec.decode(d.payload!, { 'audit-schema-fingerprint': d.originHeaders['audit-schema-fingerprint'] }).id === bad.id;
     const mapping = await waitFor('the refused document dead-lettered', () => seen.find((d) => d.stage === 'indexer' && letterOf(d)));
-    const letters = await waitFor('the undecodable record dead-lettered', () => (seen.some((d) => d.stage === 'indexer' && d.code === 'AUDIT_ERR_UNDECODABLE') ? seen.filter((d) => d.stage === 'indexer') : undefined));
+    const letters = await waitFor('the undecodable record dead-lettered', () =>
+      seen.some((d) => d.stage === 'indexer' && d.code === 'AUDIT_ERR_UNDECODABLE') ? seen.filter((d) => d.stage === 'indexer') : undefined,
+    );
     assert.match(mapping.reason, /document_parsing_exception/);
     assert.match(mapping.reason, /user\.id/);
     assert.equal(mapping.originTopic, TOPICS.enriched);
@@ -148,14 +180,19 @@ test('Elasticsearch down for a while: the indexer waits and retries; after the r
     await es.close();
     await node.close();
     const events = Array.from({ length: 25 }, (_, i) => ({ ...fresh(example('http.exchange')), attributes: { n: String(i) } }));
-    await produce(TOPICS.enriched, events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })));
+    await produce(
+      TOPICS.enriched,
+      events.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e) })),
+    );
     await new Promise((r) => setTimeout(r, 1500)); // the indexer meets a closed port and backs off
     node = await startSearchNode({ dir: esDir, port: esPort });
     es = new Client({ node: node.url });
     // this group reads the topic from its start, so earlier tests' events may be indexed here too: count these 25
     const mine = async () => {
       await es.indices.refresh({ index: 'logs-jwt_audit.events-test' });
-      return (await es.search({ index: 'logs-jwt_audit.events-test', size: 1000, query: { ids: { values: events.map((e) => e.id) } } })).hits.hits.map((h) => h._id);
+      return (await es.search({ index: 'logs-jwt_audit.events-test', size: 1000, query: { ids: { values: events.map((e) => e.id) } } })).hits.hits.map(
+        (h) => h._id,
+      );
     };
     const ids = await waitFor('the 25 documents', async () => ((await mine()).length >= 25 ? mine() : undefined), 60_000);
     assert.equal(ids.length, 25);

@@ -42,7 +42,15 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const record = (topic: string, value: Buffer, headers: Record<string, Buffer | string>, offset: number): InputRecord => ({ topic, partition: 0, offset: String(offset), key: null, value, headers, timestamp: Date.now() });
+const record = (topic: string, value: Buffer, headers: Record<string, Buffer | string>, offset: number): InputRecord => ({
+  topic,
+  partition: 0,
+  offset: String(offset),
+  key: null,
+  value,
+  headers,
+  timestamp: Date.now(),
+});
 
 function events(): AuditEvent[] {
   const schema = readSchemaFile('avro/audit-event.avsc') as never;
@@ -58,7 +66,10 @@ function events(): AuditEvent[] {
   return out;
 }
 
-const alerts = (): Alert[] => [{ ...(readSchemaFile('examples/alert.json') as Alert), id: newId() }, maximal(readSchemaFile('avro/alert.avsc') as never).value as unknown as Alert];
+const alerts = (): Alert[] => [
+  { ...(readSchemaFile('examples/alert.json') as Alert), id: newId() },
+  maximal(readSchemaFile('avro/alert.avsc') as never).value as unknown as Alert,
+];
 
 /** A query that finds `value` in `field` by the field's mapped type. */
 function queryFor(field: string, type: string, value: unknown): estypes.QueryDslQueryContainer {
@@ -82,7 +93,8 @@ function searchable(source: Record<string, unknown>, table: FieldTable): { field
     const values = ([] as unknown[]).concat(valueAt(p));
     for (const v of values) {
       if (spec.type === 'flattened') {
-        for (const [k, x] of Object.entries(v as Record<string, string>)) if (x.length <= (spec.ignore_above ?? Infinity)) out.push({ field: `${p}.${k}`, type: 'keyword', value: x });
+        for (const [k, x] of Object.entries(v as Record<string, string>))
+          if (x.length <= (spec.ignore_above ?? Infinity)) out.push({ field: `${p}.${k}`, type: 'keyword', value: x });
         continue;
       }
       if (spec.type === 'geo_point') continue; // the embedded node keeps geo points in _source only (no geo queries): checked there
@@ -103,7 +115,12 @@ async function assertSearchable(index: string, ids: string[], table: FieldTable)
     const fields = searchable(h._source!, table);
     const found = await Promise.all(
       fields.map(async (f) => {
-        const r = await es.search({ index, size: 0, track_total_hits: true, query: { bool: { filter: [{ ids: { values: [h._id!] } }, queryFor(f.field, f.type, f.value)] } } });
+        const r = await es.search({
+          index,
+          size: 0,
+          track_total_hits: true,
+          query: { bool: { filter: [{ ids: { values: [h._id!] } }, queryFor(f.field, f.type, f.value)] } },
+        });
         return typeof r.hits.total === 'number' ? r.hits.total : r.hits.total!.value;
       }),
     );
@@ -123,10 +140,17 @@ test('maximal events of every kind, every example and values the types would ref
     return record(TOPICS.enriched, enc.value, enc.headers as Record<string, Buffer | string>, i);
   });
   const out = await indexBatch(es, records, 'mapping');
-  assert.deepEqual(out.deadLetters.map((d) => d.error.message), []);
+  assert.deepEqual(
+    out.deadLetters.map((d) => d.error.message),
+    [],
+  );
   assert.equal(out.written, evs.length);
   await es.indices.refresh({ index: 'logs-jwt_audit.events-mapping' });
-  const checks = await assertSearchable('logs-jwt_audit.events-mapping', evs.map((e) => e.id), EVENT_FIELDS);
+  const checks = await assertSearchable(
+    'logs-jwt_audit.events-mapping',
+    evs.map((e) => e.id),
+    EVENT_FIELDS,
+  );
   assert.ok(checks > 500, `${checks} leaf checks`);
   const located = await es.search<any>({ index: 'logs-jwt_audit.events-mapping', size: evs.length, query: { ids: { values: evs.map((e) => e.id) } } });
   for (const h of located.hits.hits) {
@@ -141,7 +165,10 @@ test('maximal events of every kind, every example and values the types would ref
   assert.deepEqual(odd.jwt_audit.forwarded_for, ['198.51.100.9']);
   assert.deepEqual(odd.jwt_audit.unindexable, ['source.ip', 'jwt_audit.forwarded_for']);
   const bySub = await es.search({ index: 'logs-jwt_audit.events-mapping', query: { term: { 'jwt_audit.unindexable': 'source.ip' } } });
-  assert.deepEqual(bySub.hits.hits.map((h) => h._id), [evs.at(-1)!.id]);
+  assert.deepEqual(
+    bySub.hits.hits.map((h) => h._id),
+    [evs.at(-1)!.id],
+  );
 });
 
 test('the example alert and a maximal alert: indexed with ecs.version and event.ingested, every leaf searchable by its type', async () => {
@@ -151,10 +178,17 @@ test('the example alert and a maximal alert: indexed with ecs.version and event.
     return record(TOPICS.alerts, enc.value, enc.headers as Record<string, Buffer | string>, i);
   });
   const out = await indexBatch(es, records, 'mapping');
-  assert.deepEqual(out.deadLetters.map((d) => d.error.message), []);
+  assert.deepEqual(
+    out.deadLetters.map((d) => d.error.message),
+    [],
+  );
   assert.equal(out.written, as.length);
   await es.indices.refresh({ index: 'logs-jwt_audit.alerts-mapping' });
-  await assertSearchable('logs-jwt_audit.alerts-mapping', as.map((a) => a.id), ALERT_FIELDS);
+  await assertSearchable(
+    'logs-jwt_audit.alerts-mapping',
+    as.map((a) => a.id),
+    ALERT_FIELDS,
+  );
   for (const field of ['ecs.version', 'event.ingested']) {
     const r = await es.search({ index: 'logs-jwt_audit.alerts-mapping', size: 0, track_total_hits: true, query: { exists: { field } } });
     assert.equal(typeof r.hits.total === 'number' ? r.hits.total : r.hits.total!.value, as.length, field);

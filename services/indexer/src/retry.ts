@@ -31,7 +31,9 @@ export function fromEsError(err: unknown, what: string): AuditError {
     // credentials are not the records' fault: the partition waits until they are fixed
     if (status === 401 || status === 403) return INDEXER_ERRORS.AUDIT_ERR_ES_UNAUTHORIZED.wrap(err, what, status, err.message);
     const retriable = retriesStatus(RETRY_POLICIES.indexerBulkItem, status);
-    return retriable ? INDEXER_ERRORS.AUDIT_ERR_ES_UNAVAILABLE.wrap(err, `${what}: HTTP ${status} ${err.message}`) : INDEXER_ERRORS.AUDIT_ERR_ES_REJECTED.wrap(err, what, status, err.message);
+    return retriable
+      ? INDEXER_ERRORS.AUDIT_ERR_ES_UNAVAILABLE.wrap(err, `${what}: HTTP ${status} ${err.message}`)
+      : INDEXER_ERRORS.AUDIT_ERR_ES_REJECTED.wrap(err, what, status, err.message);
   }
   if (err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError) {
     return INDEXER_ERRORS.AUDIT_ERR_ES_UNAVAILABLE.wrap(err, `${what}: ${(err as Error).message}`);

@@ -1,7 +1,20 @@
 import { Client } from '@elastic/elasticsearch';
 import { TOPICS } from '@jwt-audit/events';
 import { createAuditProducer, createConsumerRunner, createKafkaClient, type ConsumerRunner } from '@jwt-audit/kafka';
-import { createMetrics, retryDelay, RETRY_POLICIES, esClientOptions, explainEsError, sleep, startOpsServer, type EsConnectionConfig, type AuditError, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import {
+  createMetrics,
+  retryDelay,
+  RETRY_POLICIES,
+  esClientOptions,
+  explainEsError,
+  sleep,
+  startOpsServer,
+  type EsConnectionConfig,
+  type AuditError,
+  type Logger,
+  type Metrics,
+  type OpsServer,
+} from '@jwt-audit/runtime';
 import type { IndexerConfig } from './config.js';
 import { indexBatch } from './sink.js';
 import { installTemplates } from './templates.js';
@@ -21,7 +34,10 @@ export interface IndexerService {
 }
 
 /** audit.enriched.v1 + audit.alerts.v1 -> Elasticsearch (ECS, data streams), audit.sessions.v1 -> the sessions index; commit after the bulk succeeded. */
-export function createIndexerService(config: IndexerConfig, deps: { logger: Logger; metrics?: Metrics; onFailure?: (err: AuditError) => void }): IndexerService {
+export function createIndexerService(
+  config: IndexerConfig,
+  deps: { logger: Logger; metrics?: Metrics; onFailure?: (err: AuditError) => void },
+): IndexerService {
   const logger = deps.logger.child({ component: 'indexer' });
   const metrics = deps.metrics ?? createMetrics();
   const kafka = createKafkaClient(config.kafka, logger);
@@ -38,7 +54,13 @@ export function createIndexerService(config: IndexerConfig, deps: { logger: Logg
     start: () =>
       (started ??= (async () => {
         if (config.ops.port !== undefined) {
-          ops = await startOpsServer({ port: config.ops.port, ...(config.ops.host ? { host: config.ops.host } : {}), registry: metrics.registry, logger, health: () => runner?.health() ?? { ok: false, state: 'starting' } });
+          ops = await startOpsServer({
+            port: config.ops.port,
+            ...(config.ops.host ? { host: config.ops.host } : {}),
+            registry: metrics.registry,
+            logger,
+            health: () => runner?.health() ?? { ok: false, state: 'starting' },
+          });
         }
         if (config.installTemplates) {
           // Elasticsearch may still be starting: wait for it rather than crash-looping.

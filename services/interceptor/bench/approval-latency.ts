@@ -36,7 +36,12 @@ try {
       return r;
     });
     answered.catch(() => undefined); // awaited below; a failure is reported there
-    const view = await waitFor('held', () => s.a.approvals.book.ids().map((id) => s.a.approvals.book.get(id, Date.now())!).find((v) => v.status === 'pending' && v.request.rule === 'large-payment'));
+    const view = await waitFor('held', () =>
+      s.a.approvals.book
+        .ids()
+        .map((id) => s.a.approvals.book.get(id, Date.now())!)
+        .find((v) => v.status === 'pending' && v.request.rule === 'large-payment'),
+    );
     // an approver decides after the alert, by when every instance knows the approval
     await waitFor('B knows it', () => s.b.approvals.book.get(view.id, Date.now()));
     const t0 = process.hrtime.bigint();
@@ -77,16 +82,28 @@ try {
     plainDelete.push(ms(t1, process.hrtime.bigint()));
   }
   const row = (name: string, xs: number[]) => ({ name, p50: pct(xs, 50), p99: pct(xs, 99), max: Math.max(...xs) });
-  const rows = [row('audit approve -> held request forwarded', approveToForwarded), row('  of which the command (read, check, write)', command), row('  decision written -> forwarded', writtenToForwarded), row('baseline: same route, no approval', baseline), row('ticket use (claim read back from the log)', ticketUse), row('  baseline: a DELETE without a ticket rule', plainDelete)];
+  const rows = [
+    row('audit approve -> held request forwarded', approveToForwarded),
+    row('  of which the command (read, check, write)', command),
+    row('  decision written -> forwarded', writtenToForwarded),
+    row('baseline: same route, no approval', baseline),
+    row('ticket use (claim read back from the log)', ticketUse),
+    row('  baseline: a DELETE without a ticket rule', plainDelete),
+  ];
   process.stdout.write(`approval latency, ${n} approvals, embedded broker, two interceptors\n`);
-  for (const r of rows) process.stdout.write(`${r.name.padEnd(46)} p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   max ${r.max.toFixed(1).padStart(7)} ms\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `${r.name.padEnd(46)} p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   max ${r.max.toFixed(1).padStart(7)} ms\n`,
+    );
   const p99 = pct(approveToForwarded, 99);
   const ratio = p99 / pct(baseline, 50);
   process.stdout.write(`p99 approve -> forwarded is ${ratio.toFixed(0)}x the baseline's p50; target p99 < 1000 ms: ${p99 < 1000 ? 'met' : 'NOT met'}\n`);
   const ticketAddedP50 = pct(ticketUse, 50) - pct(plainDelete, 50);
   const ticketRatio = pct(ticketUse, 50) / pct(plainDelete, 50);
   process.stdout.write(`ticket use adds ${ticketAddedP50.toFixed(1)} ms at p50 (${ticketRatio.toFixed(1)}x a DELETE without a ticket)\n`);
-  process.stdout.write(`${JSON.stringify({ approvals: n, rows, p99Ms: p99, p99OverBaselineP50: ratio, targetMet: p99 < 1000, ticketUseAddedP50Ms: ticketAddedP50, ticketUseOverPlainP50: ticketRatio })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ approvals: n, rows, p99Ms: p99, p99OverBaselineP50: ratio, targetMet: p99 < 1000, ticketUseAddedP50Ms: ticketAddedP50, ticketUseOverPlainP50: ticketRatio })}\n`,
+  );
 } finally {
   await s.stop();
 }

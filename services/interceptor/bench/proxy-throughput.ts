@@ -108,7 +108,15 @@ function freePort(): Promise<number> {
 
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 300; i++) {
-    const up = await new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).on('error', () => resolve(false)));
+    const up = await new Promise<boolean>((resolve) =>
+      net
+        .connect(port, '127.0.0.1')
+        .on('connect', function (this: net.Socket) {
+          this.destroy();
+          resolve(true);
+        })
+        .on('error', () => resolve(false)),
+    );
     if (up) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -118,7 +126,20 @@ async function waitForPort(port: number): Promise<void> {
 const progress = (s: string) => process.stderr.write(`${s}\n`);
 const dir = await mkdtemp(path.join(tmpdir(), 'interceptor-bench-'));
 const kafkaPort = await freePort();
-const brokerProc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fileURLToPath(new URL('../../../packages/embedded-kafka/src/bin.ts', import.meta.url)), '--dir', path.join(dir, 'kafka'), '--port', String(kafkaPort)], { stdio: 'ignore' });
+const brokerProc = spawn(
+  process.execPath,
+  [
+    '--conditions=source',
+    '--import',
+    'tsx',
+    fileURLToPath(new URL('../../../packages/embedded-kafka/src/bin.ts', import.meta.url)),
+    '--dir',
+    path.join(dir, 'kafka'),
+    '--port',
+    String(kafkaPort),
+  ],
+  { stdio: 'ignore' },
+);
 await waitForPort(kafkaPort);
 const brokerAddress = `127.0.0.1:${kafkaPort}`;
 await ensureTopics(createKafkaClient({ brokers: [brokerAddress], clientId: 'bench' }, quietLogger()));
@@ -134,7 +155,8 @@ const compareDir = process.env.BENCH_COMPARE_DIR;
 /** BENCH_INTERCEPTOR_NODE_ARGS: node options for the interceptor target only (say, GC settings against BENCH_COMPARE_DIR=. without them) */
 const interceptorNodeArgs = (process.env.BENCH_INTERCEPTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const kinds: Kind[] = compareDir ? ['bare', 'interceptor', 'compare'] : ['bare', 'interceptor'];
-const labelOf = (kind: Kind) => (kind === 'bare' ? 'bare node proxy' : kind === 'interceptor' ? 'interceptor (enforce, RS256)' : `interceptor from ${compareDir}`);
+const labelOf = (kind: Kind) =>
+  kind === 'bare' ? 'bare node proxy' : kind === 'interceptor' ? 'interceptor (enforce, RS256)' : `interceptor from ${compareDir}`;
 /** CPU µs per request during the saturation run: the proxy process (all its threads), the broker, the upstream, the load generator (this process). */
 interface Cpu {
   proxy: number;
@@ -167,11 +189,28 @@ interface Stalls {
 type Pinning = { proxy: string; others: string } | undefined;
 
 /** Starts a target, warms it up, runs `measure`, stops it; returns what it measured and what the target said last. */
-async function withTarget<T>(kind: Kind, label: string, measure: (url: string, pid: number) => Promise<T>, pin: Pinning): Promise<{ value: T; published: number; sends: number; stalls: Stalls }> {
+async function withTarget<T>(
+  kind: Kind,
+  label: string,
+  measure: (url: string, pid: number) => Promise<T>,
+  pin: Pinning,
+): Promise<{ value: T; published: number; sends: number; stalls: Stalls }> {
   const target = child(
     './target.ts',
-    { BENCH_TARGET: kind === 'compare' ? 'interceptor' : kind, ...(kind === 'compare' ? { BENCH_INTERCEPTOR_DIR: compareDir! } : {}), BENCH_UPSTREAM: upstreamUrl, BENCH_BROKER: brokerAddress, BENCH_DIR: path.join(dir, `${kind}-${label}${pin ? '-pinned' : ''}`), BENCH_JWKS: auth.jwksUrl, BENCH_ISSUER: auth.issuer, BENCH_AUDIENCE: auth.audience },
-    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${label}${pin ? '-pinned' : ''}`)}`] : []), ...(kind === 'interceptor' ? interceptorNodeArgs : [])],
+    {
+      BENCH_TARGET: kind === 'compare' ? 'interceptor' : kind,
+      ...(kind === 'compare' ? { BENCH_INTERCEPTOR_DIR: compareDir! } : {}),
+      BENCH_UPSTREAM: upstreamUrl,
+      BENCH_BROKER: brokerAddress,
+      BENCH_DIR: path.join(dir, `${kind}-${label}${pin ? '-pinned' : ''}`),
+      BENCH_JWKS: auth.jwksUrl,
+      BENCH_ISSUER: auth.issuer,
+      BENCH_AUDIENCE: auth.audience,
+    },
+    [
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${label}${pin ? '-pinned' : ''}`)}`] : []),
+      ...(kind === 'interceptor' ? interceptorNodeArgs : []),
+    ],
     fromSource,
     pin?.proxy,
   );
@@ -198,15 +237,29 @@ async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; ad
   for (let round = 1; round <= rounds; round++) {
     for (const kind of kinds) {
       progress(`${tag}: round ${round}/${rounds}: ${kind}: saturation, ${seconds} s`);
-      const { value, published, sends } = await withTarget(kind, `max-${round}`, async (url, pid) => {
-        const pids = { proxy: pid, broker: brokerProc.pid!, upstream: upstream.proc.pid! };
-        const before = { proxy: cpuMicros(pids.proxy), loop: cpuMicros(pid, true), broker: cpuMicros(pids.broker), upstream: cpuMicros(pids.upstream), loadgen: process.cpuUsage() };
-        const max = await load(url, headers, { duration: seconds });
-        const per = (k: keyof typeof pids) => (cpuMicros(pids[k]) - before[k]) / max.requests.total;
-        const loop = (cpuMicros(pid, true) - before.loop) / max.requests.total;
-        const gen = process.cpuUsage(before.loadgen);
-        return { max, cpu: { proxy: per('proxy'), loop, broker: per('broker'), upstream: per('upstream'), loadgen: (gen.user + gen.system) / max.requests.total } };
-      }, pin);
+      const { value, published, sends } = await withTarget(
+        kind,
+        `max-${round}`,
+        async (url, pid) => {
+          const pids = { proxy: pid, broker: brokerProc.pid!, upstream: upstream.proc.pid! };
+          const before = {
+            proxy: cpuMicros(pids.proxy),
+            loop: cpuMicros(pid, true),
+            broker: cpuMicros(pids.broker),
+            upstream: cpuMicros(pids.upstream),
+            loadgen: process.cpuUsage(),
+          };
+          const max = await load(url, headers, { duration: seconds });
+          const per = (k: keyof typeof pids) => (cpuMicros(pids[k]) - before[k]) / max.requests.total;
+          const loop = (cpuMicros(pid, true) - before.loop) / max.requests.total;
+          const gen = process.cpuUsage(before.loadgen);
+          return {
+            max,
+            cpu: { proxy: per('proxy'), loop, broker: per('broker'), upstream: per('upstream'), loadgen: (gen.user + gen.system) / max.requests.total },
+          };
+        },
+        pin,
+      );
       results[kind].push({ ...value, published, sends });
     }
   }
@@ -217,9 +270,13 @@ async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; ad
   // records the interceptor just published, in its batch size, in a process of its own; the broker's share too
   let floor: { records: number; batch: number; valueBytes: number; headers: number; cpuPerRecord: number; brokerPerRecord: number } | undefined;
   if (!pin) {
-    progress('publishing floor: kafkajs alone, the interceptor\'s records and batch size');
+    progress("publishing floor: kafkajs alone, the interceptor's records and batch size");
     const fastest = best('interceptor');
-    const floorChild = child('./publish-floor.ts', { BENCH_BROKER: brokerAddress, BENCH_BROKER_PID: String(brokerProc.pid), BENCH_BATCH: String(fastest.sends > 0 ? fastest.published / fastest.sends : 50) });
+    const floorChild = child('./publish-floor.ts', {
+      BENCH_BROKER: brokerAddress,
+      BENCH_BROKER_PID: String(brokerProc.pid),
+      BENCH_BATCH: String(fastest.sends > 0 ? fastest.published / fastest.sends : 50),
+    });
     floor = (await floorChild.next()) as typeof floor;
     await stopChild(floorChild);
   }
@@ -231,11 +288,16 @@ async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; ad
   for (let round = 1; round <= rounds; round++) {
     for (const kind of kinds) {
       progress(`${tag}: round ${round}/${rounds}: ${kind}: ${rate} req/s offered, ${seconds} s`);
-      const { value, stalls } = await withTarget(kind, `fixed-${round}`, async (url, pid) => {
-        const before = { proxy: cpuMicros(pid), loop: cpuMicros(pid, true) };
-        const fixed = await steadyLoad(url, headers, rate, seconds);
-        return { fixed, cpu: { proxy: (cpuMicros(pid) - before.proxy) / fixed.sent, loop: (cpuMicros(pid, true) - before.loop) / fixed.sent } };
-      }, pin);
+      const { value, stalls } = await withTarget(
+        kind,
+        `fixed-${round}`,
+        async (url, pid) => {
+          const before = { proxy: cpuMicros(pid), loop: cpuMicros(pid, true) };
+          const fixed = await steadyLoad(url, headers, rate, seconds);
+          return { fixed, cpu: { proxy: (cpuMicros(pid) - before.proxy) / fixed.sent, loop: (cpuMicros(pid, true) - before.loop) / fixed.sent } };
+        },
+        pin,
+      );
       results[kind][round - 1]!.fixed = value.fixed;
       results[kind][round - 1]!.steadyCpu = value.cpu;
       results[kind][round - 1]!.stalls = stalls;
@@ -244,16 +306,22 @@ async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; ad
 
   const bestLatency = (kind: Kind) => results[kind].reduce((a, b) => (b.fixed!.p99 < a.fixed!.p99 ? b : a)).fixed!;
   const lines = [
-    `${tag}: node ${process.version}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds, steady load ${rate} req/s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `| target | round | max req/s | p50 / p99 ms at max | p50 / p99 ms at a steady load | steady load, in the proxy: loop delay p99 / max, GC pauses (max) ms | CPU µs/request: proxy (its event loop), broker, upstream | ${pin ? 'busy at max: proxy CPU, the others\' CPU | ' : ''}failed | events published |`,
+    `${tag}: node ${process.version}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds, steady load ${rate} req/s, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+    `| target | round | max req/s | p50 / p99 ms at max | p50 / p99 ms at a steady load | steady load, in the proxy: loop delay p99 / max, GC pauses (max) ms | CPU µs/request: proxy (its event loop), broker, upstream | ${pin ? "busy at max: proxy CPU, the others' CPU | " : ''}failed | events published |`,
     `| --- | --- | --- | --- | --- | --- | --- | ${pin ? '--- | ' : ''}--- | --- |`,
   ];
   for (let i = 0; i < rounds; i++) {
     for (const kind of kinds) {
       const r = results[kind][i]!;
       // how busy each CPU set was at saturation: which side limited the throughput
-      const busy = pin ? `${Math.round((r.cpu.proxy * r.max.requests.average) / 1e4)} %, ${Math.round(((r.cpu.broker + r.cpu.upstream + r.cpu.loadgen) * r.max.requests.average) / 1e4)} % | ` : '';
-      lines.push(`| ${labelOf(kind)} | ${i + 1} | ${Math.round(r.max.requests.average)} | ${r.max.latency.p50} / ${r.max.latency.p99} | ${r.fixed!.p50} / ${r.fixed!.p99} | ${r.stalls!.loopDelayP99.toFixed(1)} / ${r.stalls!.loopDelayMax.toFixed(1)}, ${r.stalls!.gcPauses} (${r.stalls!.gcPauseMax.toFixed(1)}) | ${Math.round(r.cpu.proxy)} (${Math.round(r.cpu.loop)}), ${Math.round(r.cpu.broker)}, ${Math.round(r.cpu.upstream)} | ${busy}${failures(r.max) + r.fixed!.failed} | ${kind === 'bare' ? '-' : r.published} |`);
+      const busy = pin
+        ? `${Math.round((r.cpu.proxy * r.max.requests.average) / 1e4)} %, ${Math.round(((r.cpu.broker + r.cpu.upstream + r.cpu.loadgen) * r.max.requests.average) / 1e4)} % | `
+        : '';
+      lines.push(
+        `| ${labelOf(kind)} | ${i + 1} | ${Math.round(r.max.requests.average)} | ${r.max.latency.p50} / ${r.max.latency.p99} | ${r.fixed!.p50} / ${r.fixed!.p99} | ${r.stalls!.loopDelayP99.toFixed(1)} / ${r.stalls!.loopDelayMax.toFixed(1)}, ${r.stalls!.gcPauses} (${r.stalls!.gcPauseMax.toFixed(1)}) | ${Math.round(r.cpu.proxy)} (${Math.round(r.cpu.loop)}), ${Math.round(r.cpu.broker)}, ${Math.round(r.cpu.upstream)} | ${busy}${failures(r.max) + r.fixed!.failed} | ${kind === 'bare' ? '-' : r.published} |`,
+      );
     }
   }
   const ratio = best('interceptor').max.requests.average / best('bare').max.requests.average;
@@ -268,8 +336,12 @@ async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; ad
       ? `${tag}: throughput ${ratio.toFixed(2)}x the bare proxy on the same CPU budget (target >= 0.7x: ${ratio >= 0.7 ? 'met' : 'NOT met'}); added at a steady ${rate} req/s (half the bare proxy's saturation): p50 ${addedP50.toFixed(2)} ms, p99 ${added.toFixed(2)} ms (target <= +1 ms: ${added <= 1 ? 'met' : 'NOT met'})`
       : `throughput: ${ratio.toFixed(2)}x the bare proxy (target >= 0.85x); added at a steady ${rate} req/s: p50 ${addedP50.toFixed(2)} ms, p99 ${added.toFixed(2)} ms (target <= 1 ms)`,
   );
-  lines.push(`proxy CPU per request: bare ${Math.round(leastCpu('bare'))} µs, interceptor ${Math.round(leastCpu('interceptor'))} µs: requests per core ${cpuRatio.toFixed(2)}x the bare proxy`);
-  lines.push(`event loop CPU per request: bare ${Math.round(leastCpu('bare', 'loop'))} µs, interceptor ${Math.round(leastCpu('interceptor', 'loop'))} µs: ${loopRatio.toFixed(2)}x (the interceptor's ceiling when its producer thread has a core of its own)`);
+  lines.push(
+    `proxy CPU per request: bare ${Math.round(leastCpu('bare'))} µs, interceptor ${Math.round(leastCpu('interceptor'))} µs: requests per core ${cpuRatio.toFixed(2)}x the bare proxy`,
+  );
+  lines.push(
+    `event loop CPU per request: bare ${Math.round(leastCpu('bare', 'loop'))} µs, interceptor ${Math.round(leastCpu('interceptor', 'loop'))} µs: ${loopRatio.toFixed(2)}x (the interceptor's ceiling when its producer thread has a core of its own)`,
+  );
   lines.push(
     `at the same steady ${rate} req/s (per-request costs fall as the rate rises, so the saturation figures favour the faster target): ` +
       `proxy CPU per request bare ${Math.round(leastSteadyCpu('bare', 'proxy'))} µs, interceptor ${Math.round(leastSteadyCpu('interceptor', 'proxy'))} µs; ` +
@@ -291,7 +363,9 @@ async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; ad
   } else {
     // pinned: the proxy's core pays for kafkajs too; the floor's own figure bounds it there
     const b = best('bare').cpu;
-    lines.push(`${tag}: on the proxy's CPU alone, the interceptor spends ${Math.round(leastCpu('interceptor'))} µs per request against the bare proxy's ${Math.round(b.proxy)}: a ${(b.proxy / leastCpu('interceptor')).toFixed(2)}x ceiling when the proxy's CPU is the limit`);
+    lines.push(
+      `${tag}: on the proxy's CPU alone, the interceptor spends ${Math.round(leastCpu('interceptor'))} µs per request against the bare proxy's ${Math.round(b.proxy)}: a ${(b.proxy / leastCpu('interceptor')).toFixed(2)}x ceiling when the proxy's CPU is the limit`,
+    );
   }
   return { lines, ratio, added, rate };
 }
@@ -313,7 +387,8 @@ if (pinMode !== 'off') {
   const cpus = availableParallelism();
   const pin = { proxy: process.env.BENCH_PIN_PROXY_CPUS ?? '0', others: process.env.BENCH_PIN_OTHER_CPUS ?? (cpus > 2 ? `1-${cpus - 1}` : '1') };
   // everything but the proxy under test, with all its threads, onto the other CPU set
-  for (const pid of [process.pid, brokerProc.pid!, upstream.proc.pid!]) execFileSync('taskset', ['-a', '-p', '-c', pin.others, String(pid)], { stdio: 'ignore' });
+  for (const pid of [process.pid, brokerProc.pid!, upstream.proc.pid!])
+    execFileSync('taskset', ['-a', '-p', '-c', pin.others, String(pid)], { stdio: 'ignore' });
   if (out.length > 0) out.push('');
   out.push(...(await suite(pin)).lines);
 }

@@ -78,4 +78,13 @@ const cpu = process.cpuUsage(before);
 const brokerCpu = cpuOf(brokerPid) - brokerBefore;
 await producer.disconnect();
 const valueBytes = sample.reduce((n, s) => n + s.value.length, 0) / sample.length;
-process.stdout.write(JSON.stringify({ records: sent, batch, valueBytes: Math.round(valueBytes), headers: Object.keys(sample[0]!.headers).length, cpuPerRecord: (cpu.user + cpu.system) / sent, brokerPerRecord: brokerCpu / sent }) + '\n');
+process.stdout.write(
+  JSON.stringify({
+    records: sent,
+    batch,
+    valueBytes: Math.round(valueBytes),
+    headers: Object.keys(sample[0]!.headers).length,
+    cpuPerRecord: (cpu.user + cpu.system) / sent,
+    brokerPerRecord: brokerCpu / sent,
+  }) + '\n',
+);

@@ -41,11 +41,17 @@ const allocProfile = process.env.BENCH_ALLOC_PROFILE;
 const inspector = allocProfile ? new (await import('node:inspector')).Session() : undefined;
 if (inspector) {
   inspector.connect();
-  inspector.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object);
+  inspector.post('HeapProfiler.startSampling', {
+    samplingInterval: 16_384,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  } as object);
 }
 async function writeAllocProfile(): Promise<void> {
   if (!inspector || !allocProfile) return;
-  const profile = await new Promise<unknown>((resolve, reject) => inspector.post('HeapProfiler.stopSampling', (err, r) => (err ? reject(err) : resolve(r.profile))));
+  const profile = await new Promise<unknown>((resolve, reject) =>
+    inspector.post('HeapProfiler.stopSampling', (err, r) => (err ? reject(err) : resolve(r.profile))),
+  );
   (await import('node:fs')).writeFileSync(allocProfile, JSON.stringify(profile));
 }
 
@@ -83,7 +89,11 @@ if (kind === 'bare') {
   // the compiled package, as production runs it (tsx's transpiled sources wrap every closure made
   // per request in a naming helper); BENCH_FROM_SOURCE=1 measures the sources instead
   const other = process.env.BENCH_INTERCEPTOR_DIR; // another checkout's build (BENCH_COMPARE_DIR)
-  const from = other ? pathToFileURL(path.join(other, 'services/interceptor/dist/index.js')).href : process.env.BENCH_FROM_SOURCE ? '../src/index.js' : '@jwt-audit/interceptor';
+  const from = other
+    ? pathToFileURL(path.join(other, 'services/interceptor/dist/index.js')).href
+    : process.env.BENCH_FROM_SOURCE
+      ? '../src/index.js'
+      : '@jwt-audit/interceptor';
   const { createInterceptor } = (await import(from)) as { createInterceptor: typeof CreateInterceptor };
   const interceptor = createInterceptor(
     testConfig({

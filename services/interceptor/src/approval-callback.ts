@@ -61,14 +61,26 @@ export function parseDecision(body: Buffer): { ok: true; value: Decision } | { o
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return { ok: false, errors: [{ field: '(root)', message: 'expected an object' }] };
   const o = v as Record<string, unknown>;
   const errors: FieldError[] = [];
-  for (const k of Object.keys(o)) if (!['approvalId', 'decision', 'approver', 'reason'].includes(k)) errors.push({ field: k.slice(0, 64), message: 'unknown field' });
-  if (typeof o.approvalId !== 'string' || !UUID.test(o.approvalId)) errors.push({ field: 'approvalId', message: 'expected an approval id (a lower-case UUID)' });
+  for (const k of Object.keys(o))
+    if (!['approvalId', 'decision', 'approver', 'reason'].includes(k)) errors.push({ field: k.slice(0, 64), message: 'unknown field' });
+  if (typeof o.approvalId !== 'string' || !UUID.test(o.approvalId))
+    errors.push({ field: 'approvalId', message: 'expected an approval id (a lower-case UUID)' });
   if (o.decision !== 'approve' && o.decision !== 'deny') errors.push({ field: 'decision', message: 'expected "approve" or "deny"' });
-  if (typeof o.approver !== 'string' || !NAME.test(o.approver)) errors.push({ field: 'approver', message: 'expected a name of 1-256 characters without control characters' });
-  if (o.reason !== undefined && o.reason !== null && (typeof o.reason !== 'string' || o.reason.length > 1024)) errors.push({ field: 'reason', message: 'expected a string of at most 1024 characters' });
+  if (typeof o.approver !== 'string' || !NAME.test(o.approver))
+    errors.push({ field: 'approver', message: 'expected a name of 1-256 characters without control characters' });
+  if (o.reason !== undefined && o.reason !== null && (typeof o.reason !== 'string' || o.reason.length > 1024))
+    errors.push({ field: 'reason', message: 'expected a string of at most 1024 characters' });
   if (o.decision === 'deny' && (typeof o.reason !== 'string' || o.reason.trim() === '')) errors.push({ field: 'reason', message: 'required to deny' });
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, value: { approvalId: o.approvalId as string, decision: o.decision as Decision['decision'], approver: o.approver as string, reason: typeof o.reason === 'string' ? o.reason : null } };
+  return {
+    ok: true,
+    value: {
+      approvalId: o.approvalId as string,
+      decision: o.decision as Decision['decision'],
+      approver: o.approver as string,
+      reason: typeof o.reason === 'string' ? o.reason : null,
+    },
+  };
 }
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too_large'> {
@@ -93,7 +105,13 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too_larg
   });
 }
 
-function checkSignature(header: string | string[] | undefined, body: Buffer, keys: CallbackOptions['hmacKeys'], nowMs: number, skewMs: number): { ok: true; mac: string } | { ok: false; detail: string } {
+function checkSignature(
+  header: string | string[] | undefined,
+  body: Buffer,
+  keys: CallbackOptions['hmacKeys'],
+  nowMs: number,
+  skewMs: number,
+): { ok: true; mac: string } | { ok: false; detail: string } {
   if (typeof header !== 'string' || header.length > 256) return { ok: false, detail: 'X-Audit-Signature missing or malformed' };
   const parts = new Map<string, string>();
   for (const p of header.split(',')) {
@@ -159,10 +177,18 @@ export function approvalCallbackHandler(o: CallbackOptions): (req: IncomingMessa
     const d = parsed.value;
     const result = o.gate.decide(d.approvalId, d.approver, d.decision === 'approve' ? 'granted' : 'denied', d.reason, 'callback');
     if (!result.ok) {
-      return answer(res, DECISION_PROBLEMS[result.code], result.detail, { reason: result.code, ...(result.view ? { approvalStatus: result.view.status } : {}) });
+      return answer(res, DECISION_PROBLEMS[result.code], result.detail, {
+        reason: result.code,
+        ...(result.view ? { approvalStatus: result.view.status } : {}),
+      });
     }
     o.onResult?.(202);
-    const out = JSON.stringify({ approvalId: d.approvalId, status: result.view.status, approvers: result.view.approvers, approversRequired: result.view.request.approversRequired });
+    const out = JSON.stringify({
+      approvalId: d.approvalId,
+      status: result.view.status,
+      approvers: result.view.approvers,
+      approversRequired: result.view.request.approversRequired,
+    });
     res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out), 'cache-control': 'no-store' });
     res.end(out);
   };

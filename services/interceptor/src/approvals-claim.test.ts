@@ -16,16 +16,47 @@ import { quietLogger } from './testdata/harness.js';
 const T = Date.now();
 const fingerprint = 'f'.repeat(64);
 const actor = { sub: 'alice', clientId: null, tenant: null, roles: [], scopes: [] };
-const exchange: Exchange = { startedAt: T, request: { id: null, method: 'DELETE', scheme: 'http', host: 'edge', path: '/api/admin/x', route: 'admin', query: null, headers: {}, body: null }, response: null, network: null, trace: null };
+const exchange: Exchange = {
+  startedAt: T,
+  request: { id: null, method: 'DELETE', scheme: 'http', host: 'edge', path: '/api/admin/x', route: 'admin', query: null, headers: {}, body: null },
+  response: null,
+  network: null,
+  trace: null,
+};
 
 function setup(o: { accept?: boolean; claimTimeoutMs?: number } = {}) {
   const enqueued: SpoolRecord[] = [];
   const sink = { enqueue: (rs: SpoolRecord[]) => (o.accept === false ? false : (enqueued.push(...rs), true)), canAccept: () => o.accept !== false };
   const book = new ApprovalBook();
-  const gate = new ApprovalGate({ book, sink, source: { service: 'interceptor', instance: 'edge-1', environment: 'test' }, logger: quietLogger(), ...(o.claimTimeoutMs ? { claimTimeoutMs: o.claimTimeoutMs } : {}) });
+  const gate = new ApprovalGate({
+    book,
+    sink,
+    source: { service: 'interceptor', instance: 'edge-1', environment: 'test' },
+    logger: quietLogger(),
+    ...(o.claimTimeoutMs ? { claimTimeoutMs: o.claimTimeoutMs } : {}),
+  });
   const id = randomUUID();
   const rec = (r: Omit<ApprovalRecord, 'approvalId' | 'schemaVersion'>): ApprovalRecord => ({ approvalId: id, schemaVersion: 1, ...r });
-  const requested = rec({ step: 'requested', at: T, by: 'alice', reason: null, request: { fingerprint, requester: 'alice', clientId: null, rule: 'r', route: 'admin', method: 'DELETE', path: '/api/admin/x', mode: 'ticket', approversRequired: 1, decideBy: T + 60_000, validSec: 300, instance: 'edge-0' } });
+  const requested = rec({
+    step: 'requested',
+    at: T,
+    by: 'alice',
+    reason: null,
+    request: {
+      fingerprint,
+      requester: 'alice',
+      clientId: null,
+      rule: 'r',
+      route: 'admin',
+      method: 'DELETE',
+      path: '/api/admin/x',
+      mode: 'ticket',
+      approversRequired: 1,
+      decideBy: T + 60_000,
+      validSec: 300,
+      instance: 'edge-0',
+    },
+  });
   const granted = rec({ step: 'granted', at: T + 1, by: 'bob', reason: null, request: null });
   for (const r of [requested, granted]) book.apply(approvalKey(r), r);
   /** The claims the gate wrote, as the log would carry them. */
@@ -35,7 +66,10 @@ function setup(o: { accept?: boolean; claimTimeoutMs?: number } = {}) {
     for (const r of records) book.apply(r.key, r.value);
     gate.changed(id);
   };
-  const decoded = (r: SpoolRecord) => ({ key: String(r.key), value: approvalCodec.decode(r.value!, Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, Buffer.from(v)]))) });
+  const decoded = (r: SpoolRecord) => ({
+    key: String(r.key),
+    value: approvalCodec.decode(r.value!, Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, Buffer.from(v)]))),
+  });
   const until = async (cond: () => boolean) => {
     while (!cond()) await new Promise((resolve) => setImmediate(resolve));
   };
@@ -58,7 +92,10 @@ describe('a ticket use is claimed on the log and forwarded only when the claim r
     const r = await use;
     assert.equal(r.ok, true);
     assert.equal(s.book.get(s.id, Date.now())?.status, 'used');
-    assert.ok(s.enqueued.some((x) => x.topic === TOPICS.approvals && x.key === `end:${s.id}`), 'the end record is written');
+    assert.ok(
+      s.enqueued.some((x) => x.topic === TOPICS.approvals && x.key === `end:${s.id}`),
+      'the end record is written',
+    );
     assert.equal(s.enqueued.filter((x) => x.topic === TOPICS.raw).length, 1, 'one approval.used event');
   });
 
@@ -67,7 +104,10 @@ describe('a ticket use is claimed on the log and forwarded only when the claim r
       const s = setup();
       const use = s.gate.use(s.id, 'alice', fingerprint, { actor, exchange });
       await s.until(() => s.claims().length === 1);
-      const others = Array.from({ length: 1 + (round % 4) }, (_, k) => ({ key: `use:${s.id}:${randomUUID()}`, value: s.rec({ step: 'used', at: T + 5 + ((round * 7919 + k * 104729) % 200_000), by: `edge-${2 + k}`, reason: null, request: null }) }));
+      const others = Array.from({ length: 1 + (round % 4) }, (_, k) => ({
+        key: `use:${s.id}:${randomUUID()}`,
+        value: s.rec({ step: 'used', at: T + 5 + ((round * 7919 + k * 104729) % 200_000), by: `edge-${2 + k}`, reason: null, request: null }),
+      }));
       s.readBack([...others, s.decoded(s.claims()[0]!)]);
       const r = await use;
       assert.deepEqual([r.ok, !r.ok && r.code], [false, 'approval_used'], `round ${round}`);

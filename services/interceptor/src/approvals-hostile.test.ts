@@ -92,10 +92,38 @@ describe('just-in-time approval: hostile input, on the embedded broker', () => {
       const sig = signCallbackBody(SECRET, good, t);
       const tampered = good.replace('"no"', `"no${i}"`);
       assert.equal(await status(callback(tampered, { sig })), 401, 'tampered body');
-      assert.equal(await status(callback(good, { sig: pick(rnd, ['', 't=', `v1=${hex()}`, `t=${t}`, `t=${t},v1=${hex()},t=${t}`, `t=abc,v1=${hex()}`, `t=${t},v1=${hex().toUpperCase()}`, 'x'.repeat(300)]) })), 401, 'malformed header');
+      assert.equal(
+        await status(
+          callback(good, {
+            sig: pick(rnd, [
+              '',
+              't=',
+              `v1=${hex()}`,
+              `t=${t}`,
+              `t=${t},v1=${hex()},t=${t}`,
+              `t=abc,v1=${hex()}`,
+              `t=${t},v1=${hex().toUpperCase()}`,
+              'x'.repeat(300),
+            ]),
+          }),
+        ),
+        401,
+        'malformed header',
+      );
       const unknown = JSON.stringify({ approvalId: randomUUID(), decision: 'approve', approver: `u${i}` });
       assert.equal(await status(callback(unknown)), 404, 'unknown id');
-      const bad = pick(rnd, ['[]', 'null', '{', JSON.stringify({ approvalId: id }), JSON.stringify({ approvalId: id, decision: 'yes', approver: 'bob' }), JSON.stringify({ approvalId: id, decision: 'deny', approver: 'bob' }), JSON.stringify({ approvalId: id, decision: 'approve', approver: '' }), JSON.stringify({ approvalId: id, decision: 'approve', approver: 'b\u0000b' }), JSON.stringify({ approvalId: id, decision: 'approve', approver: 'bob', extra: 1 }), JSON.stringify({ approvalId: id.toUpperCase(), decision: 'approve', approver: 'bob' })]);
+      const bad = pick(rnd, [
+        '[]',
+        'null',
+        '{',
+        JSON.stringify({ approvalId: id }),
+        JSON.stringify({ approvalId: id, decision: 'yes', approver: 'bob' }),
+        JSON.stringify({ approvalId: id, decision: 'deny', approver: 'bob' }),
+        JSON.stringify({ approvalId: id, decision: 'approve', approver: '' }),
+        JSON.stringify({ approvalId: id, decision: 'approve', approver: 'b\u0000b' }),
+        JSON.stringify({ approvalId: id, decision: 'approve', approver: 'bob', extra: 1 }),
+        JSON.stringify({ approvalId: id.toUpperCase(), decision: 'approve', approver: 'bob' }),
+      ]);
       assert.equal(await status(callback(`${bad}`)), 400, `bad body ${bad}`);
     }
     assert.equal(await status(callback(JSON.stringify({ approvalId: id, decision: 'deny', approver: 'bob', reason: 'x'.repeat(5_000) }))), 413);

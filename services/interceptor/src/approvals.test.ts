@@ -8,7 +8,11 @@ import { cli, startApprovalStack } from './testdata/approval-stack.js';
 type Stack = Awaited<ReturnType<typeof startApprovalStack>>;
 
 /** The first instance's pending approval of a rule (a held request has no id the client sees before it ends). */
-const pendingOf = (s: Stack, i: 'a' | 'b', rule: string) => s[i].approvals.book.ids().map((id) => s[i].approvals.book.get(id, Date.now())!).find((v) => v.request.rule === rule && v.status === 'pending');
+const pendingOf = (s: Stack, i: 'a' | 'b', rule: string) =>
+  s[i].approvals.book
+    .ids()
+    .map((id) => s[i].approvals.book.get(id, Date.now())!)
+    .find((v) => v.request.rule === rule && v.status === 'pending');
 
 describe('just-in-time approval on the embedded broker, two interceptors sharing it', () => {
   let s: Stack;
@@ -64,7 +68,10 @@ describe('just-in-time approval on the embedded broker, two interceptors sharing
     assert.equal(seenUpstream('/api/admin/users/1').length, 1);
 
     const granted = await waitFor('approval.granted', () => events(id, 'approval.granted')[0]);
-    assert.deepEqual([granted.actor.sub, granted.approval!.approvers, granted.approval!.requester, granted.approval!.reason], ['bob', ['bob'], 'alice', 'change 42']);
+    assert.deepEqual(
+      [granted.actor.sub, granted.approval!.approvers, granted.approval!.requester, granted.approval!.reason],
+      ['bob', ['bob'], 'alice', 'change 42'],
+    );
     const used = await waitFor('approval.used', () => events(id, 'approval.used')[0]);
     assert.equal(used.approval!.fingerprint, requested.approval!.fingerprint);
     assert.equal(used.http?.request.path, '/api/admin/users/1');
@@ -76,12 +83,19 @@ describe('just-in-time approval on the embedded broker, two interceptors sharing
       const id = await ticket(p, undefined, round % 2 === 0 ? s.urlA : s.urlB);
       await waitFor('both know the approval', () => s.a.approvals.book.get(id, Date.now()) && s.b.approvals.book.get(id, Date.now()));
       assert.equal((await callback({ approvalId: id, decision: 'approve', approver: 'bob' })).status, 202);
-      await waitFor('both see the grant', () => s.a.approvals.book.get(id, Date.now())?.status === 'granted' && s.b.approvals.book.get(id, Date.now())?.status === 'granted');
+      await waitFor(
+        'both see the grant',
+        () => s.a.approvals.book.get(id, Date.now())?.status === 'granted' && s.b.approvals.book.get(id, Date.now())?.status === 'granted',
+      );
       // two or three presentations per instance, in a generated order, all in flight together
       const order = [s.urlA, s.urlB, ...Array.from({ length: round % 3 }, (_, k) => ((round + k) % 2 === 0 ? s.urlA : s.urlB))];
       const results = await Promise.all(order.map((base) => send(base, 'DELETE', p, { headers: { 'audit-approval': id } })));
       const passed = results.filter((r) => r.status === 200);
-      assert.equal(passed.length, 1, `round ${round}: exactly one presentation passes (${results.map((r) => `${r.status} ${String(r.body.reason ?? '')}`).join(', ')})`);
+      assert.equal(
+        passed.length,
+        1,
+        `round ${round}: exactly one presentation passes (${results.map((r) => `${r.status} ${String(r.body.reason ?? '')}`).join(', ')})`,
+      );
       for (const r of results.filter((x) => x.status !== 200)) {
         assert.deepEqual([r.status, r.body.type, r.body.reason], [403, 'https://jwt-audit.dev/problems/approval-refused', 'approval_used'], `round ${round}`);
       }
@@ -166,7 +180,17 @@ describe('just-in-time approval on the embedded broker, two interceptors sharing
     const held = send(s.urlA, 'POST', '/api/payments', { body: { amount: 9_999 } });
     const view = await waitFor('pending', () => pendingOf(s, 'a', 'large-payment'));
     // the real command line, in its own process
-    const { code, stdout } = await cli(['deny', view.id, '--approver', 'bob', '--reason', 'outside the change window', '--brokers', s.broker.address, '--json']);
+    const { code, stdout } = await cli([
+      'deny',
+      view.id,
+      '--approver',
+      'bob',
+      '--reason',
+      'outside the change window',
+      '--brokers',
+      s.broker.address,
+      '--json',
+    ]);
     assert.equal(code, 0);
     assert.equal(JSON.parse(stdout).status, 'denied');
     const r = await held;

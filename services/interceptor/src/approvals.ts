@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { CompactedTopicFollower, type Kafka } from '@jwt-audit/kafka';
-import { TOPICS, alertCodec, approvalCodec, eventCodec, newId, partitionKey, type Actor, type ApprovalRecord, type AuditEvent, type Source } from '@jwt-audit/events';
+import {
+  TOPICS,
+  alertCodec,
+  approvalCodec,
+  eventCodec,
+  newId,
+  partitionKey,
+  type Actor,
+  type ApprovalRecord,
+  type AuditEvent,
+  type Source,
+} from '@jwt-audit/events';
 import {
   ApprovalBook,
   approvalEvent,
@@ -53,7 +64,22 @@ export interface ApprovalGateOptions {
   claimTimeoutMs?: number;
 }
 
-export type Redeemed = { ok: true; view: ApprovalView } | { ok: false; code: 'unknown_approval' | 'approval_pending' | 'approval_denied' | 'approval_used' | 'approval_expired' | 'wrong_subject' | 'request_mismatch' | 'claim_unconfirmed'; detail: string; view?: ApprovalView };
+export type Redeemed =
+  | { ok: true; view: ApprovalView }
+  | {
+      ok: false;
+      code:
+        | 'unknown_approval'
+        | 'approval_pending'
+        | 'approval_denied'
+        | 'approval_used'
+        | 'approval_expired'
+        | 'wrong_subject'
+        | 'request_mismatch'
+        | 'claim_unconfirmed';
+      detail: string;
+      view?: ApprovalView;
+    };
 
 export interface RequestedBy {
   rule: ApprovalRule;
@@ -145,10 +171,24 @@ export class ApprovalGate {
   /** Ends an approval at the edge: a held request released or a ticket used (`used`), or no decision in time (`expired`). */
   end(view: ApprovalView, step: 'used' | 'expired', o: { reason: string | null; actor: Actor; exchange?: Exchange }): ApprovalView {
     const at = this.now();
-    const record: ApprovalRecord = { approvalId: view.id, schemaVersion: 1, step, at, by: step === 'used' ? view.request.requester : this.o.source.instance, reason: o.reason, request: null };
+    const record: ApprovalRecord = {
+      approvalId: view.id,
+      schemaVersion: 1,
+      step,
+      at,
+      by: step === 'used' ? view.request.requester : this.o.source.instance,
+      reason: o.reason,
+      request: null,
+    };
     this.book.apply(approvalKey(record), record);
     const after = this.book.get(view.id, at) ?? view;
-    const event = approvalEvent(step === 'used' ? 'approval.used' : 'approval.expired', after, { source: this.o.source, actor: o.actor, at, reason: o.reason, ...(o.exchange ? { exchange: o.exchange } : {}) });
+    const event = approvalEvent(step === 'used' ? 'approval.used' : 'approval.expired', after, {
+      source: this.o.source,
+      actor: o.actor,
+      at,
+      reason: o.reason,
+      ...(o.exchange ? { exchange: o.exchange } : {}),
+    });
     this.write([record], [event]);
     this.o.onStep?.(step);
     return after;
@@ -163,7 +203,13 @@ export class ApprovalGate {
     const view = this.book.get(id, this.now());
     if (!view) return { ok: false, code: 'unknown_approval', detail: 'no such approval' };
     if (view.request.requester !== subject) return { ok: false, code: 'wrong_subject', detail: 'the approval was asked for by another subject', view };
-    if (view.request.fingerprint !== fingerprint) return { ok: false, code: 'request_mismatch', detail: 'the approval is for another request (method, path, query and body must be exactly those approved)', view };
+    if (view.request.fingerprint !== fingerprint)
+      return {
+        ok: false,
+        code: 'request_mismatch',
+        detail: 'the approval is for another request (method, path, query and body must be exactly those approved)',
+        view,
+      };
     if (view.request.mode !== 'ticket') return { ok: false, code: 'unknown_approval', detail: 'no such ticket', view };
     switch (view.status) {
       case 'granted':
@@ -187,7 +233,8 @@ export class ApprovalGate {
   async use(id: string, subject: string, fingerprint: string, o: { actor: Actor; exchange: Exchange }): Promise<Redeemed> {
     const r = this.redeem(id, subject, fingerprint);
     if (!r.ok) return r;
-    if (this.claiming.has(id)) return { ok: false, code: 'approval_used', detail: 'the ticket is being used by another request', view: { ...r.view, status: 'used' } };
+    if (this.claiming.has(id))
+      return { ok: false, code: 'approval_used', detail: 'the ticket is being used by another request', view: { ...r.view, status: 'used' } };
     const nonce = randomUUID();
     const claim: ApprovalRecord = { approvalId: id, schemaVersion: 1, step: 'used', at: this.now(), by: this.o.source.instance, reason: null, request: null };
     const { value, headers } = approvalCodec.encode(claim);
@@ -196,13 +243,23 @@ export class ApprovalGate {
     try {
       // not applied to the book: only the log's order says whose claim is first
       if (!this.o.sink.enqueue([{ topic: TOPICS.approvals, key: useClaimKey(id, nonce), value, headers }])) {
-        return { ok: false, code: 'claim_unconfirmed', detail: 'the ticket could not be claimed now (the audit pipeline is not accepting records); try again', view: r.view };
+        return {
+          ok: false,
+          code: 'claim_unconfirmed',
+          detail: 'the ticket could not be claimed now (the audit pipeline is not accepting records); try again',
+          view: r.view,
+        };
       }
       const timeoutMs = this.o.claimTimeoutMs ?? CLAIM_TIMEOUT_MS;
       const settled = await this.waitFor(id, timeoutMs, (v) => v.status !== 'granted');
       if (!settled || settled.status === 'granted') {
         this.log.warn({ approval: id, timeoutMs }, 'ticket use claim not read back in time; refused (the ticket may be spent)');
-        return { ok: false, code: 'claim_unconfirmed', detail: `the ticket's use could not be confirmed within ${timeoutMs} ms; it may be spent`, view: settled ?? r.view };
+        return {
+          ok: false,
+          code: 'claim_unconfirmed',
+          detail: `the ticket's use could not be confirmed within ${timeoutMs} ms; it may be spent`,
+          view: settled ?? r.view,
+        };
       }
       if (settled.usedBy?.nonce !== nonce) {
         if (settled.status === 'used') return { ok: false, code: 'approval_used', detail: 'the ticket was already used', view: settled };

@@ -25,20 +25,43 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/;
 function generateCases(): RefusedCase[] {
   const cases: RefusedCase[] = [];
   const at = () => `/ce/${cases.length}`;
-  const head = (lines: Array<string | Buffer>, line = `GET ${at()} HTTP/1.1`) => Buffer.concat([Buffer.from(`${line}${CRLF}host: x${CRLF}`, 'latin1'), ...lines.map((l) => Buffer.concat([typeof l === 'string' ? Buffer.from(l, 'latin1') : l, Buffer.from(CRLF)])), Buffer.from(CRLF)]);
+  const head = (lines: Array<string | Buffer>, line = `GET ${at()} HTTP/1.1`) =>
+    Buffer.concat([
+      Buffer.from(`${line}${CRLF}host: x${CRLF}`, 'latin1'),
+      ...lines.map((l) => Buffer.concat([typeof l === 'string' ? Buffer.from(l, 'latin1') : l, Buffer.from(CRLF)])),
+      Buffer.from(CRLF),
+    ]);
   for (let b = 0; b < 256; b++) {
     const ch = String.fromCharCode(b);
     if (TOKEN.test(ch) || b === 0x3a || b === 0x0a || b === 0x0d) continue;
     const p = at();
-    cases.push({ name: `header name byte 0x${b.toString(16)}`, bytes: head([Buffer.concat([Buffer.from('x-a'), Buffer.from([b]), Buffer.from('b: v')])]), status: 400, reason: 'malformed_request', path: p });
+    cases.push({
+      name: `header name byte 0x${b.toString(16)}`,
+      bytes: head([Buffer.concat([Buffer.from('x-a'), Buffer.from([b]), Buffer.from('b: v')])]),
+      status: 400,
+      reason: 'malformed_request',
+      path: p,
+    });
   }
   for (let b = 0; b < 0x20; b++) {
     if (b === 0x09 || b === 0x0a || b === 0x0d) continue;
     const p = at();
-    cases.push({ name: `header value byte 0x${b.toString(16)}`, bytes: head([Buffer.concat([Buffer.from('x-v: a'), Buffer.from([b]), Buffer.from('b')])]), status: 'either', path: p });
+    cases.push({
+      name: `header value byte 0x${b.toString(16)}`,
+      bytes: head([Buffer.concat([Buffer.from('x-v: a'), Buffer.from([b]), Buffer.from('b')])]),
+      status: 'either',
+      path: p,
+    });
   }
-  for (const m of ['G ET', 'GE\u0000T', 'get', 'FOO', 'GETT', '', ' GET', 'GET\t', 'Ω']) cases.push({ name: `method ${JSON.stringify(m)}`, bytes: Buffer.from(`${m} /ce/x HTTP/1.1${CRLF}host: x${CRLF}${CRLF}`, 'utf8'), status: 400, reason: 'malformed_request' });
-  for (const v of ['HTTP/1.2', 'HTTP/2.0', 'HTTP/1.1x', 'HTTP/1', 'HTTP/', 'http/1.1', 'HTTP/1.1 ', 'HTTPS/1.1', 'HTTP/11']) cases.push({ name: `version ${JSON.stringify(v)}`, bytes: Buffer.from(`GET /ce/v ${v}${CRLF}host: x${CRLF}${CRLF}`), status: 'either' });
+  for (const m of ['G ET', 'GE\u0000T', 'get', 'FOO', 'GETT', '', ' GET', 'GET\t', 'Ω'])
+    cases.push({
+      name: `method ${JSON.stringify(m)}`,
+      bytes: Buffer.from(`${m} /ce/x HTTP/1.1${CRLF}host: x${CRLF}${CRLF}`, 'utf8'),
+      status: 400,
+      reason: 'malformed_request',
+    });
+  for (const v of ['HTTP/1.2', 'HTTP/2.0', 'HTTP/1.1x', 'HTTP/1', 'HTTP/', 'http/1.1', 'HTTP/1.1 ', 'HTTPS/1.1', 'HTTP/11'])
+    cases.push({ name: `version ${JSON.stringify(v)}`, bytes: Buffer.from(`GET /ce/v ${v}${CRLF}host: x${CRLF}${CRLF}`), status: 'either' });
   // request smuggling probes: framing two parsers could read differently
   const smuggling: Array<[string, string[]]> = [
     ['content-length and chunked', ['content-length: 4', 'transfer-encoding: chunked']],
@@ -59,25 +82,57 @@ function generateCases(): RefusedCase[] {
   }
   for (const bad of ['\n', '\r', '\rx']) {
     const p = at();
-    cases.push({ name: `bare line ending ${JSON.stringify(bad)}`, bytes: Buffer.from(`GET ${p} HTTP/1.1${CRLF}host: x${bad}x-a: b${CRLF}${CRLF}`), status: 'either', path: p });
+    cases.push({
+      name: `bare line ending ${JSON.stringify(bad)}`,
+      bytes: Buffer.from(`GET ${p} HTTP/1.1${CRLF}host: x${bad}x-a: b${CRLF}${CRLF}`),
+      status: 'either',
+      path: p,
+    });
   }
   // heads too large: node's 431
   for (const kib of [17, 20, 64]) {
     const p = at();
-    cases.push({ name: `a ${kib} KiB header`, bytes: head([`x-big: ${'a'.repeat(kib * 1024)}`]), status: 431, reason: 'request_header_fields_too_large', path: p });
+    cases.push({
+      name: `a ${kib} KiB header`,
+      bytes: head([`x-big: ${'a'.repeat(kib * 1024)}`]),
+      status: 431,
+      reason: 'request_header_fields_too_large',
+      path: p,
+    });
   }
   {
     const p = at();
-    cases.push({ name: 'a 20 KiB bearer token', bytes: head([`authorization: Bearer ${'e'.repeat(20 * 1024)}`]), status: 431, reason: 'request_header_fields_too_large', path: p });
+    cases.push({
+      name: 'a 20 KiB bearer token',
+      bytes: head([`authorization: Bearer ${'e'.repeat(20 * 1024)}`]),
+      status: 431,
+      reason: 'request_header_fields_too_large',
+      path: p,
+    });
   }
   // a malformed body of a request in flight: the exchange answers it
   for (const size of ['zz', '-1', 'fffffffffffffffffffff']) {
     const p = at();
-    cases.push({ name: `chunk size ${size}`, bytes: Buffer.concat([head(['transfer-encoding: chunked'], `POST ${p} HTTP/1.1`), Buffer.from(`${size}${CRLF}hello${CRLF}0${CRLF}${CRLF}`)]), status: 400, reason: 'malformed_request', path: p });
+    cases.push({
+      name: `chunk size ${size}`,
+      bytes: Buffer.concat([head(['transfer-encoding: chunked'], `POST ${p} HTTP/1.1`), Buffer.from(`${size}${CRLF}hello${CRLF}0${CRLF}${CRLF}`)]),
+      status: 400,
+      reason: 'malformed_request',
+      path: p,
+    });
   }
   {
     const p = at();
-    cases.push({ name: 'a 20 KiB chunk extension', bytes: Buffer.concat([head(['transfer-encoding: chunked'], `POST ${p} HTTP/1.1`), Buffer.from(`5;${'x'.repeat(20 * 1024)}${CRLF}hello${CRLF}0${CRLF}${CRLF}`)]), status: 413, reason: 'chunk_extensions_too_large', path: p });
+    cases.push({
+      name: 'a 20 KiB chunk extension',
+      bytes: Buffer.concat([
+        head(['transfer-encoding: chunked'], `POST ${p} HTTP/1.1`),
+        Buffer.from(`5;${'x'.repeat(20 * 1024)}${CRLF}hello${CRLF}0${CRLF}${CRLF}`),
+      ]),
+      status: 413,
+      reason: 'chunk_extensions_too_large',
+      path: p,
+    });
   }
   // too slow: a head that never ends, a body that never arrives
   {
@@ -165,11 +220,15 @@ describe('requests node refuses are answered with a problem and audited', () => 
     const refused = (e: AuditEvent) => e.kind === 'http.exchange' && e.attributes['proxy.error'] !== undefined;
     // events whose request line was readable are matched by path; the rest by count per reason
     const withPath = expected.filter((x) => x.c.path);
-    const events = await waitFor('an event per refused request', () => {
-      const got = reader.events.filter(refused);
-      const byPath = new Map(got.map((e) => [e.http!.request.path, e]));
-      return withPath.every((x) => byPath.has(x.c.path!)) && got.length >= expected.length ? { got, byPath } : undefined;
-    }, 20_000);
+    const events = await waitFor(
+      'an event per refused request',
+      () => {
+        const got = reader.events.filter(refused);
+        const byPath = new Map(got.map((e) => [e.http!.request.path, e]));
+        return withPath.every((x) => byPath.has(x.c.path!)) && got.length >= expected.length ? { got, byPath } : undefined;
+      },
+      20_000,
+    );
     for (const { c, status } of withPath) {
       const e = events.byPath.get(c.path!)!;
       assert.equal(e.http!.response!.status, status, c.name);
@@ -222,7 +281,19 @@ describe('requests node refuses are answered with a problem and audited', () => 
 
 describe('client error events are rate-limited', () => {
   const fakeSocket = () => {
-    const s = { writable: true, bytesRead: 10, remoteAddress: '::ffff:10.1.2.3', ended: '', end(data: string, cb: () => void) { this.ended = data; cb(); }, destroy() { this.writable = false; } };
+    const s = {
+      writable: true,
+      bytesRead: 10,
+      remoteAddress: '::ffff:10.1.2.3',
+      ended: '',
+      end(data: string, cb: () => void) {
+        this.ended = data;
+        cb();
+      },
+      destroy() {
+        this.writable = false;
+      },
+    };
     return s;
   };
   it('a flood becomes at most the burst at once, then the sustained rate; everything is counted and each refused socket is answered', () => {
@@ -240,7 +311,8 @@ describe('client error events are rate-limited', () => {
       now: () => t,
     });
     const sockets = Array.from({ length: 1000 }, fakeSocket);
-    for (const s of sockets) handle(Object.assign(new Error('Parse Error'), { code: 'HPE_INVALID_METHOD', rawPacket: Buffer.from('BAD / HTTP/1.1\r\n') }), s as unknown as Socket);
+    for (const s of sockets)
+      handle(Object.assign(new Error('Parse Error'), { code: 'HPE_INVALID_METHOD', rawPacket: Buffer.from('BAD / HTTP/1.1\r\n') }), s as unknown as Socket);
     assert.equal(records.length, 20);
     assert.equal(counted.length, 1000);
     assert.equal(counted.filter(([, r]) => r).length, 20);
@@ -256,7 +328,8 @@ describe('client error events are rate-limited', () => {
 
   it('reads the request line of what node could not parse, and nothing that is not one', () => {
     assert.deepEqual(requestLine(Buffer.from('GET /a/b?c=1 HTTP/1.1\r\nx: y')), { method: 'GET', path: '/a/b', query: 'c=1' });
-    for (const bad of ['GET /a HTTP/1.1x', 'GET  /a HTTP/1.1', '\u0000\u0001', 'GET /a\u0000b HTTP/1.1', `GET /${'a'.repeat(5000)} HTTP/1.1`, '']) assert.equal(requestLine(Buffer.from(bad, 'latin1')), null, JSON.stringify(bad.slice(0, 20)));
+    for (const bad of ['GET /a HTTP/1.1x', 'GET  /a HTTP/1.1', '\u0000\u0001', 'GET /a\u0000b HTTP/1.1', `GET /${'a'.repeat(5000)} HTTP/1.1`, ''])
+      assert.equal(requestLine(Buffer.from(bad, 'latin1')), null, JSON.stringify(bad.slice(0, 20)));
     assert.equal(requestLine(undefined), null);
   });
 });

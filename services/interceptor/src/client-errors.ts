@@ -16,7 +16,10 @@ import { eventRecord } from './engine.js';
  * address. Events are rate-limited by a token bucket (a flood of garbage must not become a
  * flood of audit records: past the bucket they are only counted), and every field is bounded.
  */
-export type ClientErrorReason = Extract<FailureReason, 'malformed_request' | 'request_header_fields_too_large' | 'chunk_extensions_too_large' | 'request_timeout' | 'client_reset'>;
+export type ClientErrorReason = Extract<
+  FailureReason,
+  'malformed_request' | 'request_header_fields_too_large' | 'chunk_extensions_too_large' | 'request_timeout' | 'client_reset'
+>;
 
 export interface ClientErrorOptions {
   source: Source;
@@ -87,7 +90,10 @@ export function createClientErrorHandler(o: ClientErrorOptions): (err: Error & {
       if (reason !== 'client_reset') {
         if (socket.writable) {
           const body = JSON.stringify(problem(STATUS[reason]!));
-          socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
+          socket.end(
+            `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+            () => socket.destroy(),
+          );
         } else socket.destroy();
       } else socket.destroy();
       // a reset is a refused request only when it cut a head short (an idle keep-alive connection closing is not)

@@ -39,13 +39,21 @@ describe('interceptor config problems found after the schema', () => {
       // two trusted-proxy breakers overwrite each other: keep the last, as the config would
       const c = base();
       for (const [, brk] of chosen) brk(c);
-      const expected = chosen.filter(([name], i) => !(name.includes('proxy') || name.includes('prefix') || name.includes('/0')) || chosen.slice(i + 1).every(([n]) => !(n.includes('proxy') || n.includes('prefix') || n.includes('/0'))));
+      const expected = chosen.filter(
+        ([name], i) =>
+          !(name.includes('proxy') || name.includes('prefix') || name.includes('/0')) ||
+          chosen.slice(i + 1).every(([n]) => !(n.includes('proxy') || n.includes('prefix') || n.includes('/0'))),
+      );
       assert.throws(
         () => createInterceptor(c, { logger: quietLogger() }),
         (err: unknown) => {
           assert.ok(err instanceof ConfigError, String(err));
           assert.equal(err.code, 'AUDIT_ERR_CONFIG');
-          for (const [name, , names] of expected) assert.ok(err.problems.some((p) => names.test(p)), `round ${round}: ${name} not named in ${JSON.stringify(err.problems)}`);
+          for (const [name, , names] of expected)
+            assert.ok(
+              err.problems.some((p) => names.test(p)),
+              `round ${round}: ${name} not named in ${JSON.stringify(err.problems)}`,
+            );
           return true;
         },
       );

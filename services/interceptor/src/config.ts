@@ -1,8 +1,28 @@
-import { KAFKA_ENV, OPS_ENV, kafkaConfigSchema, opsConfigSchema, problemsOf, RETRY_POLICIES, type KafkaConnectionConfig, type OpsConfig } from '@jwt-audit/runtime';
-import { createRouter, RouteConfigError, trustedProxies, DEFAULT_METHODS, type AmbiguousPathAction, type BodyCapture, type CaptureRule, type Mode, type RouteConfig, type SamplingRule, type SpoolFullPolicy } from '@jwt-audit/edge';
+import {
+  KAFKA_ENV,
+  OPS_ENV,
+  kafkaConfigSchema,
+  opsConfigSchema,
+  problemsOf,
+  RETRY_POLICIES,
+  type KafkaConnectionConfig,
+  type OpsConfig,
+} from '@jwt-audit/runtime';
+import {
+  createRouter,
+  RouteConfigError,
+  trustedProxies,
+  DEFAULT_METHODS,
+  type AmbiguousPathAction,
+  type BodyCapture,
+  type CaptureRule,
+  type Mode,
+  type RouteConfig,
+  type SamplingRule,
+  type SpoolFullPolicy,
+} from '@jwt-audit/edge';
 
 export type { Mode, RouteConfig, SpoolFullPolicy };
-
 
 export interface InterceptorConfig {
   listen: { host: string; port: number; tls?: { certFile: string; keyFile: string } };
@@ -140,7 +160,11 @@ export const defaults: InterceptorConfig = {
   onSpoolFull: 'fail-open',
   ingest: { enabled: true, path: '/audit/v1/events', hmacKeys: [], maxBodyBytes: 1_048_576, maxSkewSec: 300, replayCacheSize: 100_000 },
   revocations: { enabled: true, startupTimeoutMs: 15_000 },
-  approvals: { enabled: true, startupTimeoutMs: 15_000, callback: { path: '/audit/v1/approvals/callback', hmacKeys: [], maxSkewSec: 300, maxBodyBytes: 16_384 } }, // 5 min, 16 KiB
+  approvals: {
+    enabled: true,
+    startupTimeoutMs: 15_000,
+    callback: { path: '/audit/v1/approvals/callback', hmacKeys: [], maxSkewSec: 300, maxBodyBytes: 16_384 },
+  }, // 5 min, 16 KiB
   source: { service: 'interceptor', instance: 'interceptor-1', environment: 'dev' },
   kafka: { brokers: ['127.0.0.1:9092'], clientId: 'interceptor' },
   ops: { port: 9464, host: '127.0.0.1' },
@@ -162,7 +186,12 @@ export const configSchema = {
       properties: {
         host: { type: 'string' },
         port: { type: 'integer', minimum: 0, maximum: 65535 },
-        tls: { type: 'object', additionalProperties: false, required: ['certFile', 'keyFile'], properties: { certFile: { type: 'string' }, keyFile: { type: 'string' } } },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['certFile', 'keyFile'],
+          properties: { certFile: { type: 'string' }, keyFile: { type: 'string' } },
+        },
       },
     },
     mode: { enum: ['enforce', 'observe'] },
@@ -202,7 +231,12 @@ export const configSchema = {
                 methods: stringList,
                 path: { type: 'string', pattern: '^/' },
                 claims: { type: 'object', additionalProperties: { oneOf: [{ type: 'string' }, stringList] } },
-                body: { type: 'object', additionalProperties: false, required: ['field', 'above'], properties: { field: { type: 'string', minLength: 1 }, above: { type: 'number' } } },
+                body: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['field', 'above'],
+                  properties: { field: { type: 'string', minLength: 1 }, above: { type: 'number' } },
+                },
                 mode: { enum: ['hold', 'ticket'] },
                 holdSec: { type: 'integer', minimum: 1, maximum: 600 },
                 decideSec: { type: 'integer', minimum: 1, maximum: 604_800 },
@@ -270,31 +304,60 @@ export const configSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['rate'],
-            properties: { route: { type: 'string' }, pathPrefix: { type: 'string' }, status: { type: 'string', pattern: '^([1-5]xx|[1-5]\\d\\d)$' }, rate: { type: 'number', minimum: 0, maximum: 1 } },
+            properties: {
+              route: { type: 'string' },
+              pathPrefix: { type: 'string' },
+              status: { type: 'string', pattern: '^([1-5]xx|[1-5]\\d\\d)$' },
+              rate: { type: 'number', minimum: 0, maximum: 1 },
+            },
           },
         },
       },
     },
     trustedProxies: stringList,
-    fingerprint: { type: 'object', additionalProperties: false, properties: { keys: { type: 'string', minLength: 1 }, activeKeyId: { type: 'string', minLength: 1 } } },
+    fingerprint: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { keys: { type: 'string', minLength: 1 }, activeKeyId: { type: 'string', minLength: 1 } },
+    },
     forwardSubjectHeader: { type: 'string' },
     maxRequestBodyBytes: { type: 'integer', minimum: 0 },
     upstreamTimeoutMs: { type: 'integer', minimum: 1 },
     keepAliveTimeoutMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
     requestTimeoutMs: { type: 'integer', minimum: 1 },
     headersTimeoutMs: { type: 'integer', minimum: 1 },
-    connections: { type: 'object', additionalProperties: false, required: ['max', 'maxPerIp'], properties: { max: { type: 'integer', minimum: 1 }, maxPerIp: { type: 'integer', minimum: 0 } } },
-    clientErrorEvents: { type: 'object', additionalProperties: false, required: ['perSecond', 'burst'], properties: { perSecond: { type: 'number', exclusiveMinimum: 0 }, burst: { type: 'integer', minimum: 1 } } },
+    connections: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['max', 'maxPerIp'],
+      properties: { max: { type: 'integer', minimum: 1 }, maxPerIp: { type: 'integer', minimum: 0 } },
+    },
+    clientErrorEvents: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['perSecond', 'burst'],
+      properties: { perSecond: { type: 'number', exclusiveMinimum: 0 }, burst: { type: 'integer', minimum: 1 } },
+    },
     queue: {
       type: 'object',
       additionalProperties: false,
-      properties: { maxEvents: { type: 'integer', minimum: 1 }, batchSize: { type: 'integer', minimum: 1 }, lingerMs: { type: 'integer', minimum: 0, maximum: 1000 }, sendTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 } },
+      properties: {
+        maxEvents: { type: 'integer', minimum: 1 },
+        batchSize: { type: 'integer', minimum: 1 },
+        lingerMs: { type: 'integer', minimum: 0, maximum: 1000 },
+        sendTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
+      },
     },
     spool: {
       type: 'object',
       additionalProperties: false,
       required: ['dir'],
-      properties: { dir: { type: 'string', minLength: 1 }, maxBytes: { type: 'integer', minimum: 1024 }, fsync: { enum: ['always', 'never'] }, minFreeBytes: { type: 'integer', minimum: 0 } },
+      properties: {
+        dir: { type: 'string', minLength: 1 },
+        maxBytes: { type: 'integer', minimum: 1024 },
+        fsync: { enum: ['always', 'never'] },
+        minFreeBytes: { type: 'integer', minimum: 0 },
+      },
     },
     onSpoolFull: policy,
     ingest: {
@@ -305,7 +368,12 @@ export const configSchema = {
         path: { type: 'string', pattern: '^/' },
         hmacKeys: {
           type: 'array',
-          items: { type: 'object', additionalProperties: false, required: ['id', 'secret'], properties: { id: { type: 'string' }, secret: { type: 'string', minLength: 32 } } },
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id', 'secret'],
+            properties: { id: { type: 'string' }, secret: { type: 'string', minLength: 32 } },
+          },
         },
         jwtAudience: { type: 'string' },
         maxBodyBytes: { type: 'integer', minimum: 1 },
@@ -329,7 +397,15 @@ export const configSchema = {
           additionalProperties: false,
           properties: {
             path: { type: 'string', pattern: '^/' },
-            hmacKeys: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['id', 'secret'], properties: { id: { type: 'string' }, secret: { type: 'string', minLength: 32 } } } },
+            hmacKeys: {
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['id', 'secret'],
+                properties: { id: { type: 'string' }, secret: { type: 'string', minLength: 32 } },
+              },
+            },
             maxSkewSec: { type: 'integer', minimum: 1, maximum: 3600 },
             maxBodyBytes: { type: 'integer', minimum: 256, maximum: 1_048_576 },
           },
@@ -384,7 +460,14 @@ export const env: Record<string, string> = {
 export function checkConfig(config: InterceptorConfig, opts: { serve?: boolean } = {}): string[] {
   const problems: string[] = [];
   try {
-    createRouter(config.routes, { upstreams: config.upstreams, mode: config.mode, onSpoolFull: config.onSpoolFull, methods: config.methods, ambiguousPaths: config.paths.ambiguous, requireUpstream: opts.serve !== false });
+    createRouter(config.routes, {
+      upstreams: config.upstreams,
+      mode: config.mode,
+      onSpoolFull: config.onSpoolFull,
+      methods: config.methods,
+      ambiguousPaths: config.paths.ambiguous,
+      requireUpstream: opts.serve !== false,
+    });
   } catch (err) {
     problems.push(...(err instanceof RouteConfigError ? err.problems : [`routes: ${(err as Error).message}`]));
   }

@@ -50,7 +50,9 @@ it('answers every CONNECT 405 with a problem and an empty Allow, audits it, tunn
       for (const after of ['', tunnelled]) {
         const requestId = `connect-${sent.length}`;
         sent.push(requestId);
-        const raw = await exchange(`CONNECT ${target} HTTP/1.1\r\nhost: ${target.startsWith('/') || target === '*' ? 'x' : target}\r\nx-request-id: ${requestId}\r\n${extra}\r\n${after}`);
+        const raw = await exchange(
+          `CONNECT ${target} HTTP/1.1\r\nhost: ${target.startsWith('/') || target === '*' ? 'x' : target}\r\nx-request-id: ${requestId}\r\n${extra}\r\n${after}`,
+        );
         const [head = '', body = ''] = raw.split('\r\n\r\n');
         assert.match(head, /^HTTP\/1\.1 405 /, `${target}: ${raw.slice(0, 80)}`);
         assert.match(head, /\r\nallow: \r\n/i, 'an empty Allow (RFC 9110 10.2.1)');
@@ -75,7 +77,10 @@ it('answers every CONNECT 405 with a problem and an empty Allow, audits it, tunn
     assert.equal(e.network?.clientIp, '127.0.0.1');
   }
   assert.deepEqual(events.map((e) => e.http?.request.id).sort(), [...sent].sort());
-  assert.ok(events.some((e) => e.http?.request.path === 'example.com:443'), 'the target recorded as sent');
+  assert.ok(
+    events.some((e) => e.http?.request.path === 'example.com:443'),
+    'the target recorded as sent',
+  );
   assert.equal(upstream.seen.length, 0, 'the upstream saw nothing: neither the CONNECT nor the tunnelled request');
   // and the interceptor still serves
   const ok = await fetch(`${url}/after`);

@@ -40,7 +40,10 @@ export function limitConnections(server: Server, limits: ConnectionLimits, metri
     socket.on('error', () => {});
     if (tls) return void socket.destroy();
     const body = BODY(reason === 'max_connections' ? 'the interceptor is at its connection limit' : 'this address is at its connection limit');
-    socket.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nretry-after: 1\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
+    socket.end(
+      `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nretry-after: 1\r\nconnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
     // a client that never reads does not keep the refused socket
     socket.setTimeout(1_000, () => socket.destroy());
   };

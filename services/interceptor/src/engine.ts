@@ -90,12 +90,27 @@ export function revocationRecord(r: Revocation): SpoolRecord {
  * Not forwarded upstream: RFC 9110 7.6.1 hop-by-hop fields, the trace headers this hop rewrites,
  * and Expect (this hop answers 100-continue itself; the upstream client frames the body anew).
  */
-const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'traceparent', 'tracestate']);
+const REQUEST_HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'traceparent',
+  'tracestate',
+]);
 
 /** The field names a Connection header lists (hop-by-hop too), beyond the usual keep-alive / close; undefined when none. */
 export function connectionTokens(connection: string | undefined): string[] | undefined {
   if (!connection) return undefined;
-  const names = connection.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '' && h !== 'keep-alive' && h !== 'close');
+  const names = connection
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '' && h !== 'keep-alive' && h !== 'close');
   return names.length > 0 ? names : undefined;
 }
 
@@ -146,7 +161,10 @@ export class Engine {
         auth = { kind: 'verified', token: b.token, outcome };
       }
       const ok = auth.kind === 'verified' && auth.outcome.ok;
-      this.o.metrics.outcome(ok ? 'validated' : 'rejected', ok ? 'none' : auth.kind === 'verified' && !auth.outcome.ok ? auth.outcome.reason : auth.kind === 'missing' ? 'missing' : 'malformed');
+      this.o.metrics.outcome(
+        ok ? 'validated' : 'rejected',
+        ok ? 'none' : auth.kind === 'verified' && !auth.outcome.ok ? auth.outcome.reason : auth.kind === 'missing' ? 'missing' : 'malformed',
+      );
     }
     const actor = actorOf(auth);
     const policy = resolvePolicy(this.o.capture, route?.capture, this.o.capture.rules, actor.sub ? actor : null);
@@ -162,7 +180,13 @@ export class Engine {
         path: target.path.slice(0, 2048),
         route: route?.pattern ?? null,
         query: target.query === null ? null : target.query.slice(0, 2048),
-        headers: captureHeaders(req.headers as Record<string, string | string[] | undefined>, allow, this.secretHeaders, this.o.secretFingerprint, auth.kind === 'verified' ? { token: auth.token, fingerprint: auth.outcome.fingerprint } : undefined),
+        headers: captureHeaders(
+          req.headers as Record<string, string | string[] | undefined>,
+          allow,
+          this.secretHeaders,
+          this.o.secretFingerprint,
+          auth.kind === 'verified' ? { token: auth.token, fingerprint: auth.outcome.fingerprint } : undefined,
+        ),
         body: null,
       },
       response: null,
@@ -268,7 +292,12 @@ export class Engine {
     if (ctx.requestBody && wantReq) ctx.exchange.request.body = ctx.requestBody.toBody(ctx.requestContentType);
     ctx.exchange.response = {
       status,
-      headers: captureHeaders(headers, ctx.policy.headers === this.o.capture.headers ? this.allowHeaders : allowSet(ctx.policy.headers), this.secretHeaders, this.o.secretFingerprint),
+      headers: captureHeaders(
+        headers,
+        ctx.policy.headers === this.o.capture.headers ? this.allowHeaders : allowSet(ctx.policy.headers),
+        this.secretHeaders,
+        this.o.secretFingerprint,
+      ),
       body: ctx.responseBody && wantRes ? ctx.responseBody.toBody(contentType(headers)) : null,
       latencyMs: seconds * 1000,
     };
@@ -277,7 +306,8 @@ export class Engine {
     const valid = ctx.auth.kind === 'verified' && ctx.auth.outcome.ok;
     const rejected = ctx.auth.kind !== 'none' && !valid;
     // an exchange with something to say (a failure, dropped headers) is never sampled away
-    const keep = rejected || status >= 400 || ctx.attributes !== null || sampled(this.o.capture.sampling, ctx.route?.name ?? null, ctx.exchange.request.path, status);
+    const keep =
+      rejected || status >= 400 || ctx.attributes !== null || sampled(this.o.capture.sampling, ctx.route?.name ?? null, ctx.exchange.request.path, status);
     if (keep) {
       const now = Date.now();
       // a valid token: one event for the exchange, token.validated with the response

@@ -27,13 +27,15 @@ export type FailureReason =
 
 /** The reason for an error undici reports for an upstream request (before or during the response). */
 export function upstreamFailure(err: unknown): FailureReason {
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) return 'upstream_timeout';
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError)
+    return 'upstream_timeout';
   if (err instanceof undiciErrors.HeadersOverflowError) return 'upstream_headers_too_large';
   if (err instanceof undiciErrors.HTTPParserError) return 'upstream_malformed_response';
   if (err instanceof undiciErrors.ResponseContentLengthMismatchError) return 'upstream_length_mismatch';
   if (err instanceof undiciErrors.SocketError) return 'upstream_closed';
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN') return 'upstream_unreachable';
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN')
+    return 'upstream_unreachable';
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') return 'upstream_closed';
   // undici reports a parse error of the head this way too (llhttp's codes)
   if (typeof code === 'string' && code.startsWith('HPE_')) return 'upstream_malformed_response';

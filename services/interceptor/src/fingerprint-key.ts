@@ -19,6 +19,8 @@ import type { Logger } from '@jwt-audit/runtime';
  */
 export function fingerprintKey(config: { keys?: string; activeKeyId?: string }, logger: Logger): MaskingKey {
   if (config.keys) return activeKey(parseKeyRing(config.keys, config.activeKeyId));
-  logger.warn('no fingerprint key configured (AUDIT_FINGERPRINT_KEYS): secret header values get a random key of this process, and their fingerprints do not correlate across restarts or instances');
+  logger.warn(
+    'no fingerprint key configured (AUDIT_FINGERPRINT_KEYS): secret header values get a random key of this process, and their fingerprints do not correlate across restarts or instances',
+  );
   return { id: `ephemeral-${randomBytes(4).toString('hex')}`, secret: randomBytes(32) };
 }

@@ -21,7 +21,10 @@ const logger = quietLogger();
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** Raw request through the proxy with node:http (chunked bodies, aborts, HEAD). */
-function send(url: string, opts: { method?: string; path: string; headers?: Record<string, string>; chunks?: Buffer[]; chunkDelayMs?: number }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+function send(
+  url: string,
+  opts: { method?: string; path: string; headers?: Record<string, string>; chunks?: Buffer[]; chunkDelayMs?: number },
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${url}${opts.path}`, { method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
       const parts: Buffer[] = [];
@@ -74,7 +77,14 @@ describe('forwarding to the upstream', () => {
           for (let i = 0; i < 50; i++) res.write(`line ${i}\n`);
           return res.end();
         }
-        if (p.startsWith('/api/cookies')) return res.writeHead(201, [['set-cookie', 'a=secret-one; HttpOnly'], ['set-cookie', 'b=secret-two'], ['content-type', 'application/json']]).end('{"ok":true}');
+        if (p.startsWith('/api/cookies'))
+          return res
+            .writeHead(201, [
+              ['set-cookie', 'a=secret-one; HttpOnly'],
+              ['set-cookie', 'b=secret-two'],
+              ['content-type', 'application/json'],
+            ])
+            .end('{"ok":true}');
         if (p.startsWith('/api/empty')) return res.writeHead(204).end();
         if (p.startsWith('/api/silent')) return; // never answers
         if (p.startsWith('/api/slow')) {
@@ -93,7 +103,13 @@ describe('forwarding to the upstream', () => {
         s.close(() => resolve(port));
       });
     });
-    const base = testConfig({ brokers: [broker.address], spoolDir: path.join(dir, 'spool'), jwksUrl: auth.jwksUrl, issuer: auth.issuer, audience: auth.audience });
+    const base = testConfig({
+      brokers: [broker.address],
+      spoolDir: path.join(dir, 'spool'),
+      jwksUrl: auth.jwksUrl,
+      issuer: auth.issuer,
+      audience: auth.audience,
+    });
     interceptor = createInterceptor(
       {
         ...base,
@@ -123,17 +139,29 @@ describe('forwarding to the upstream', () => {
   });
 
   const authz = () => ({ authorization: `Bearer ${token}` });
-  const eventFor = (requestId: string) => waitFor(`the event of ${requestId}`, () => reader.events.find((e) => e.http?.request.id === requestId && e.http.response !== null));
+  const eventFor = (requestId: string) =>
+    waitFor(`the event of ${requestId}`, () => reader.events.find((e) => e.http?.request.id === requestId && e.http.response !== null));
 
   it('forwards a sized body and a chunked body byte for byte, and captures their heads', async () => {
     const body = Buffer.from(JSON.stringify({ order: 1042, note: 'é'.repeat(300) }));
-    const sized = await send(url, { method: 'POST', path: '/api/echo/1', headers: { ...authz(), 'content-type': 'application/json', 'content-length': String(body.length), 'x-request-id': 'fwd-sized' }, chunks: [body] });
+    const sized = await send(url, {
+      method: 'POST',
+      path: '/api/echo/1',
+      headers: { ...authz(), 'content-type': 'application/json', 'content-length': String(body.length), 'x-request-id': 'fwd-sized' },
+      chunks: [body],
+    });
     assert.equal(sized.status, 200);
     assert.ok(sized.body.equals(body));
     assert.equal(received.at(-1)!.headers['content-length'], String(body.length));
 
     const chunks = Array.from({ length: 20 }, (_, i) => Buffer.alloc(5_000, 65 + i));
-    const chunked = await send(url, { method: 'PUT', path: '/api/echo/2', headers: { ...authz(), 'content-type': 'text/plain', 'x-request-id': 'fwd-chunked' }, chunks, chunkDelayMs: 2 });
+    const chunked = await send(url, {
+      method: 'PUT',
+      path: '/api/echo/2',
+      headers: { ...authz(), 'content-type': 'text/plain', 'x-request-id': 'fwd-chunked' },
+      chunks,
+      chunkDelayMs: 2,
+    });
     assert.equal(chunked.status, 200);
     assert.equal(received.at(-1)!.method, 'PUT');
     assert.equal(received.at(-1)!.headers['transfer-encoding'], 'chunked');
@@ -168,7 +196,11 @@ describe('forwarding to the upstream', () => {
     assert.equal(cookies.status, 201);
     assert.deepEqual(cookies.headers['set-cookie'], ['a=secret-one; HttpOnly', 'b=secret-two']);
     const ce = await eventFor('fwd-cookies');
-    assert.match(ce.http?.response?.headers['set-cookie'] ?? '', /^hmac:test:[0-9a-f]{32}, hmac:test:[0-9a-f]{32}$/, 'each cookie as its own keyed fingerprint');
+    assert.match(
+      ce.http?.response?.headers['set-cookie'] ?? '',
+      /^hmac:test:[0-9a-f]{32}, hmac:test:[0-9a-f]{32}$/,
+      'each cookie as its own keyed fingerprint',
+    );
     assert.ok(!reader.raw.some((r) => r.includes('secret-one') || r.includes('secret-two')), 'no cookie value is published');
 
     assert.equal((await send(url, { path: '/api/empty', headers: authz() })).status, 204);
@@ -181,7 +213,9 @@ describe('forwarding to the upstream', () => {
   it('answers 413 when a chunked body passes the cap mid-stream, and keeps serving', async () => {
     const chunks = Array.from({ length: 40 }, () => Buffer.alloc(16 * 1024, 'z')); // 640 KiB > 256 KiB
     const before = received.length;
-    const r = await send(url, { method: 'POST', path: '/api/echo/too-big', headers: { ...authz(), 'x-request-id': 'fwd-413' }, chunks }).catch((err: Error) => ({ status: -1, err }));
+    const r = await send(url, { method: 'POST', path: '/api/echo/too-big', headers: { ...authz(), 'x-request-id': 'fwd-413' }, chunks }).catch(
+      (err: Error) => ({ status: -1, err }),
+    );
     // the client gets the 413, or (having sent past it) a reset; either way the upstream never gets the whole body
     if (r.status !== -1) assert.equal(r.status, 413);
     const e = await eventFor('fwd-413');

@@ -27,7 +27,11 @@ interface HostileCase {
 
 const CRLF = '\r\n';
 const ok = (headerLines: Array<string | Buffer>, body = 'hello') =>
-  Buffer.concat([Buffer.from(`HTTP/1.1 200 OK${CRLF}content-length: ${body.length}${CRLF}`), ...headerLines.map((l) => Buffer.concat([typeof l === 'string' ? Buffer.from(l, 'latin1') : l, Buffer.from(CRLF)])), Buffer.from(CRLF + body)]);
+  Buffer.concat([
+    Buffer.from(`HTTP/1.1 200 OK${CRLF}content-length: ${body.length}${CRLF}`),
+    ...headerLines.map((l) => Buffer.concat([typeof l === 'string' ? Buffer.from(l, 'latin1') : l, Buffer.from(CRLF)])),
+    Buffer.from(CRLF + body),
+  ]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/;
 
@@ -37,27 +41,87 @@ function generateCases(): HostileCase[] {
   for (let b = 0; b < 256; b++) {
     const ch = String.fromCharCode(b);
     if (TOKEN.test(ch) || b === 0x3a /* ':' ends the name */ || b === 0x0d || b === 0x0a) continue;
-    cases.push({ name: `header name byte 0x${b.toString(16)}`, bytes: ok([Buffer.concat([Buffer.from('x-bad'), Buffer.from([b]), Buffer.from('name: v')])]), expect: 'either', badHeader: true });
+    cases.push({
+      name: `header name byte 0x${b.toString(16)}`,
+      bytes: ok([Buffer.concat([Buffer.from('x-bad'), Buffer.from([b]), Buffer.from('name: v')])]),
+      expect: 'either',
+      badHeader: true,
+    });
   }
   // header values with every byte outside what a field value may hold, and bytes >= 0x80
   for (let b = 0; b < 256; b++) {
     if ((b >= 0x20 && b <= 0x7e) || b === 0x09 || b === 0x0a || b === 0x0d) continue;
-    cases.push({ name: `header value byte 0x${b.toString(16)}`, bytes: ok([Buffer.concat([Buffer.from('x-bad-value: a'), Buffer.from([b]), Buffer.from('b')])]), expect: b >= 0x80 ? 'dropped' : 'either', badHeader: true });
+    cases.push({
+      name: `header value byte 0x${b.toString(16)}`,
+      bytes: ok([Buffer.concat([Buffer.from('x-bad-value: a'), Buffer.from([b]), Buffer.from('b')])]),
+      expect: b >= 0x80 ? 'dropped' : 'either',
+      badHeader: true,
+    });
   }
   // UTF-8 beyond Latin-1, and broken UTF-8: the values node's writeHead refuses
-  for (const v of ['€', '😀', '日本語', '\u{10ffff}', '\ud7ff']) cases.push({ name: `utf-8 header value ${JSON.stringify(v)}`, bytes: ok([Buffer.concat([Buffer.from('x-utf8: '), Buffer.from(v, 'utf8')])]), expect: 'dropped', badHeader: true });
-  for (const seq of [[0xc3], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xed, 0xa0, 0x80], [0xc0, 0x80], [0xff, 0xfe]]) cases.push({ name: `broken utf-8 ${seq.join(',')}`, bytes: ok([Buffer.concat([Buffer.from('x-broken: '), Buffer.from(seq)])]), expect: 'dropped', badHeader: true });
+  for (const v of ['€', '😀', '日本語', '\u{10ffff}', '\ud7ff'])
+    cases.push({
+      name: `utf-8 header value ${JSON.stringify(v)}`,
+      bytes: ok([Buffer.concat([Buffer.from('x-utf8: '), Buffer.from(v, 'utf8')])]),
+      expect: 'dropped',
+      badHeader: true,
+    });
+  for (const seq of [[0xc3], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xed, 0xa0, 0x80], [0xc0, 0x80], [0xff, 0xfe]])
+    cases.push({
+      name: `broken utf-8 ${seq.join(',')}`,
+      bytes: ok([Buffer.concat([Buffer.from('x-broken: '), Buffer.from(seq)])]),
+      expect: 'dropped',
+      badHeader: true,
+    });
   // a bad header among good ones: only the bad one goes
-  cases.push({ name: 'bad header among good', bytes: ok(['x-good: 1', Buffer.concat([Buffer.from('x-bad: '), Buffer.from('€')]), 'x-good-2: 2']), expect: 'dropped', badHeader: true });
+  cases.push({
+    name: 'bad header among good',
+    bytes: ok(['x-good: 1', Buffer.concat([Buffer.from('x-bad: '), Buffer.from('€')]), 'x-good-2: 2']),
+    expect: 'dropped',
+    badHeader: true,
+  });
   // bad status lines
-  for (const line of ['HTTP/1.1 abc OK', 'HTTP/1.1 99 Low', 'HTTP/1.1 1000 High', 'HTTP/1.1 600 Odd', 'HTTP/1.1 999 Odd', 'HTTP/1.1 000 Zero', 'HTTP/1.1 -200 Neg', 'HTTP/1.1  200 OK', 'HTTP/1.1 20 OK', 'HTTP/1.1 2000 OK', 'FOO', '', ' ', 'HTTP/1.1', 'HTTP/1.1 200\u0000OK', 'http/1.1 200 OK', 'ICY 200 OK', 'HTTP/1.1 +200 OK', 'HTTP/1.1 0x1 OK']) {
-    cases.push({ name: `status line ${JSON.stringify(line)}`, bytes: Buffer.from(`${line}${CRLF}content-length: 2${CRLF}${CRLF}ok`, 'latin1'), expect: 'problem' });
+  for (const line of [
+    'HTTP/1.1 abc OK',
+    'HTTP/1.1 99 Low',
+    'HTTP/1.1 1000 High',
+    'HTTP/1.1 600 Odd',
+    'HTTP/1.1 999 Odd',
+    'HTTP/1.1 000 Zero',
+    'HTTP/1.1 -200 Neg',
+    'HTTP/1.1  200 OK',
+    'HTTP/1.1 20 OK',
+    'HTTP/1.1 2000 OK',
+    'FOO',
+    '',
+    ' ',
+    'HTTP/1.1',
+    'HTTP/1.1 200\u0000OK',
+    'http/1.1 200 OK',
+    'ICY 200 OK',
+    'HTTP/1.1 +200 OK',
+    'HTTP/1.1 0x1 OK',
+  ]) {
+    cases.push({
+      name: `status line ${JSON.stringify(line)}`,
+      bytes: Buffer.from(`${line}${CRLF}content-length: 2${CRLF}${CRLF}ok`, 'latin1'),
+      expect: 'problem',
+    });
   }
   // undici reads these leniently (another version, a bare CR ending the reason, a long reason)
   for (const line of ['HTTP/2.0 200 OK', 'HTTP/0.9 200 OK', 'HTTP/1.1 200 O\rK', `HTTP/1.1 200 ${'O'.repeat(65_536)}`]) {
-    cases.push({ name: `status line ${JSON.stringify(line.slice(0, 24))}`, bytes: Buffer.from(`${line}${CRLF}content-length: 2${CRLF}${CRLF}ok`, 'latin1'), expect: 'answered' });
+    cases.push({
+      name: `status line ${JSON.stringify(line.slice(0, 24))}`,
+      bytes: Buffer.from(`${line}${CRLF}content-length: 2${CRLF}${CRLF}ok`, 'latin1'),
+      expect: 'answered',
+    });
   }
-  for (let i = 0; i < 16; i++) cases.push({ name: `binary garbage ${i}`, bytes: Buffer.from(Array.from({ length: 64 + i * 13 }, (_, j) => (j * 37 + i * 101 + 7) % 256)), expect: 'problem' });
+  for (let i = 0; i < 16; i++)
+    cases.push({
+      name: `binary garbage ${i}`,
+      bytes: Buffer.from(Array.from({ length: 64 + i * 13 }, (_, j) => (j * 37 + i * 101 + 7) % 256)),
+      expect: 'problem',
+    });
   // framing headers that disagree: a response whose length two parsers could read differently
   const framing: Array<[string, string]> = [
     ['two content-length', `content-length: 5${CRLF}content-length: 6`],
@@ -73,18 +137,35 @@ function generateCases(): HostileCase[] {
     ['length in a folded line', `content-length: 5${CRLF} 6`],
     ['space before colon', 'content-length : 5'],
   ];
-  for (const [name, lines] of framing) cases.push({ name: `framing: ${name}`, bytes: Buffer.from(`HTTP/1.1 200 OK${CRLF}${lines}${CRLF}${CRLF}hello`), expect: 'problem' });
+  for (const [name, lines] of framing)
+    cases.push({ name: `framing: ${name}`, bytes: Buffer.from(`HTTP/1.1 200 OK${CRLF}${lines}${CRLF}${CRLF}hello`), expect: 'problem' });
   // RFC 9112 6.3: chunked not last in a response means the body runs to the close
-  cases.push({ name: 'framing: chunked not last', bytes: Buffer.from(`HTTP/1.1 200 OK${CRLF}transfer-encoding: chunked, gzip${CRLF}${CRLF}hello`), expect: 'answered' });
+  cases.push({
+    name: 'framing: chunked not last',
+    bytes: Buffer.from(`HTTP/1.1 200 OK${CRLF}transfer-encoding: chunked, gzip${CRLF}${CRLF}hello`),
+    expect: 'answered',
+  });
   // a chunked body that is broken before its first byte: nothing went out, so a problem
   for (const size of ['zz', '-1', '0x5', 'ffffffffffffffffffff', ' 5', '5\u0000', '5 ;x']) {
-    cases.push({ name: `bad chunk size ${JSON.stringify(size)}`, bytes: Buffer.from(`HTTP/1.1 200 OK${CRLF}transfer-encoding: chunked${CRLF}${CRLF}${size}${CRLF}hello${CRLF}0${CRLF}${CRLF}`), expect: 'problem' });
+    cases.push({
+      name: `bad chunk size ${JSON.stringify(size)}`,
+      bytes: Buffer.from(`HTTP/1.1 200 OK${CRLF}transfer-encoding: chunked${CRLF}${CRLF}${size}${CRLF}hello${CRLF}0${CRLF}${CRLF}`),
+      expect: 'problem',
+    });
   }
   // ... and after the first chunk: a cut response
   for (const size of ['zz', '-1', 'ffffffffffffffffffff']) {
-    cases.push({ name: `bad second chunk size ${JSON.stringify(size)}`, bytes: Buffer.from(`HTTP/1.1 200 OK${CRLF}transfer-encoding: chunked${CRLF}${CRLF}2${CRLF}he${CRLF}${size}${CRLF}llo${CRLF}0${CRLF}${CRLF}`), expect: 'cut' });
+    cases.push({
+      name: `bad second chunk size ${JSON.stringify(size)}`,
+      bytes: Buffer.from(`HTTP/1.1 200 OK${CRLF}transfer-encoding: chunked${CRLF}${CRLF}2${CRLF}he${CRLF}${size}${CRLF}llo${CRLF}0${CRLF}${CRLF}`),
+      expect: 'cut',
+    });
   }
-  cases.push({ name: 'chunk extension of 10 KiB', bytes: Buffer.from(`HTTP/1.1 200 OK${CRLF}transfer-encoding: chunked${CRLF}${CRLF}5;${'x'.repeat(10_240)}${CRLF}hello${CRLF}0${CRLF}${CRLF}`), expect: 'answered' });
+  cases.push({
+    name: 'chunk extension of 10 KiB',
+    bytes: Buffer.from(`HTTP/1.1 200 OK${CRLF}transfer-encoding: chunked${CRLF}${CRLF}5;${'x'.repeat(10_240)}${CRLF}hello${CRLF}0${CRLF}${CRLF}`),
+    expect: 'answered',
+  });
   // early closes: every prefix of a valid head (the connection closes before the head ends)
   const head = `HTTP/1.1 200 OK${CRLF}content-type: text/plain${CRLF}content-length: 5${CRLF}${CRLF}`;
   for (let n = 0; n < head.length; n += 3) cases.push({ name: `close after ${n} head bytes`, bytes: Buffer.from(head.slice(0, n)), expect: 'problem' });
@@ -94,9 +175,21 @@ function generateCases(): HostileCase[] {
   // 1xx floods: with no final response, and with a final response carrying a header node refuses
   for (const n of [1, 10, 100, 2000]) {
     cases.push({ name: `${n} x 100 Continue then close`, bytes: Buffer.from(`HTTP/1.1 100 Continue${CRLF}${CRLF}`.repeat(n)), expect: 'problem' });
-    cases.push({ name: `${n} x 103 Early Hints then a bad header`, bytes: Buffer.concat([Buffer.from(`HTTP/1.1 103 Early Hints${CRLF}link: </a>; rel=preload${CRLF}${CRLF}`.repeat(n)), ok([Buffer.concat([Buffer.from('x-after-hints: '), Buffer.from('€')])])]), expect: 'dropped', badHeader: true });
+    cases.push({
+      name: `${n} x 103 Early Hints then a bad header`,
+      bytes: Buffer.concat([
+        Buffer.from(`HTTP/1.1 103 Early Hints${CRLF}link: </a>; rel=preload${CRLF}${CRLF}`.repeat(n)),
+        ok([Buffer.concat([Buffer.from('x-after-hints: '), Buffer.from('€')])]),
+      ]),
+      expect: 'dropped',
+      badHeader: true,
+    });
   }
-  cases.push({ name: '101 Switching Protocols unasked', bytes: Buffer.from(`HTTP/1.1 101 Switching Protocols${CRLF}upgrade: websocket${CRLF}connection: upgrade${CRLF}${CRLF}`), expect: 'problem' });
+  cases.push({
+    name: '101 Switching Protocols unasked',
+    bytes: Buffer.from(`HTTP/1.1 101 Switching Protocols${CRLF}upgrade: websocket${CRLF}connection: upgrade${CRLF}${CRLF}`),
+    expect: 'problem',
+  });
   // huge heads
   for (const kib of [17, 64, 512]) cases.push({ name: `one ${kib} KiB header`, bytes: ok([`x-huge: ${'a'.repeat(kib * 1024)}`]), expect: 'problem' });
   cases.push({ name: '5000 headers', bytes: ok(Array.from({ length: 5000 }, (_, i) => `x-h${i}: ${i}`)), expect: 'problem' });
@@ -158,12 +251,18 @@ describe('a hostile upstream cannot break the response path', () => {
   let reader: Awaited<ReturnType<typeof collectEvents>>;
 
   before(async () => {
-    stack = await startStackWith({
-      name: 'hostile',
-      routes: [{ name: 'hostile', path: '/h/*', upstream: 'api', auth: 'none' }, { name: 'ok', path: '/ok', upstream: 'api', auth: 'none' }],
-      config: { upstreamTimeoutMs: 5_000 },
-      ops: true,
-    }, await startHostileUpstream(cases));
+    stack = await startStackWith(
+      {
+        name: 'hostile',
+        routes: [
+          { name: 'hostile', path: '/h/*', upstream: 'api', auth: 'none' },
+          { name: 'ok', path: '/ok', upstream: 'api', auth: 'none' },
+        ],
+        config: { upstreamTimeoutMs: 5_000 },
+        ops: true,
+      },
+      await startHostileUpstream(cases),
+    );
     ({ interceptor, url, reader } = stack);
     opsUrl = stack.opsUrl!;
   });
@@ -196,7 +295,10 @@ describe('a hostile upstream cannot break the response path', () => {
     for (let i = 0; i < cases.length; i++) {
       const c = cases[i]!;
       const a = answers[i]!;
-      const isProblem = a.status === 502 && a.headers['content-type'] === 'application/problem+json' && JSON.parse(a.body).type === 'https://jwt-audit.dev/problems/bad-gateway';
+      const isProblem =
+        a.status === 502 &&
+        a.headers['content-type'] === 'application/problem+json' &&
+        JSON.parse(a.body).type === 'https://jwt-audit.dev/problems/bad-gateway';
       const isForwarded = a.status === 200 && a.body === 'hello' && !a.cut;
       const got = `got ${a.status} ${a.body.slice(0, 60)}`;
       if (c.expect === 'problem') check(isProblem, `${c.name}: expected a 502 problem, ${got}`);
@@ -214,10 +316,14 @@ describe('a hostile upstream cannot break the response path', () => {
 
     // every hostile exchange is audited, with why
     const byId = () => new Map(reader.events.filter((e) => e.http?.request.id?.startsWith('hostile-')).map((e) => [e.http!.request.id!, e]));
-    const events = await waitFor('an event per hostile exchange', () => {
-      const m = byId();
-      return m.size >= cases.length ? m : undefined;
-    }, 20_000);
+    const events = await waitFor(
+      'an event per hostile exchange',
+      () => {
+        const m = byId();
+        return m.size >= cases.length ? m : undefined;
+      },
+      20_000,
+    );
     for (let i = 0; i < cases.length; i++) {
       const c = cases[i]!;
       const a = answers[i]!;

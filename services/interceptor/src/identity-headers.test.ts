@@ -28,7 +28,18 @@ function spellings(name: string): string[] {
   return [...out];
 }
 
-const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-user', 'x-real-ip', 'x-client-ip', 'true-client-ip'];
+const FORWARDING = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-user',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+];
 
 function send(url: string, p: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -53,7 +64,27 @@ describe('identity and forwarding headers (pure)', () => {
   });
 
   it('puts only IP addresses into network.forwardedFor, whatever X-Forwarded-For holds, and counts the rest', () => {
-    const junk = ['unknown', '_hidden', '_SEVKISEK', 'obfuscated', '', ' ', 'localhost', '300.1.1.1', '1.2.3', '1.2.3.4.5', '::g', '[::1', ' 1.2.3.4 5', '<script>', '1.2.3.4/24', '0x7f000001', '١.٢.٣.٤', 'null', '"1.2.3.4"'];
+    const junk = [
+      'unknown',
+      '_hidden',
+      '_SEVKISEK',
+      'obfuscated',
+      '',
+      ' ',
+      'localhost',
+      '300.1.1.1',
+      '1.2.3',
+      '1.2.3.4.5',
+      '::g',
+      '[::1',
+      ' 1.2.3.4 5',
+      '<script>',
+      '1.2.3.4/24',
+      '0x7f000001',
+      '١.٢.٣.٤',
+      'null',
+      '"1.2.3.4"',
+    ];
     const good = ['1.2.3.4', '10.0.0.1:8080', '[2001:db8::1]:443', '2001:db8::1', '::ffff:192.0.2.1', 'fe80::1%eth0', 'fe80::1%', '[::1]'];
     let checked = 0;
     // every combination of one or two entries, in either order, with a trusted chain and without
@@ -104,7 +135,10 @@ describe('identity and forwarding headers through the proxy and the middleware',
         issuer: auth.issuer,
         audience: auth.audience,
         upstreams: { api: upstream.url },
-        routes: [{ name: 'open', path: '/open/*', upstream: 'api', auth: 'none' }, { name: 'api', path: '/api/*', upstream: 'api' }],
+        routes: [
+          { name: 'open', path: '/open/*', upstream: 'api', auth: 'none' },
+          { name: 'api', path: '/api/*', upstream: 'api' },
+        ],
         trustedProxies: trustedProxyList,
         revocations: { enabled: false, startupTimeoutMs: 1_000 },
       });
@@ -135,7 +169,10 @@ describe('identity and forwarding headers through the proxy and the middleware',
   it('from an untrusted peer, removes every forwarding header and every spelling of the subject header, and sends its own', async () => {
     const url = (await untrusted.start()).url;
     const token = await auth.sign({ sub: 'alice' });
-    const variants = [...FORWARDING.flatMap(spellings).map((h) => [h, '203.0.113.66'] as const), ...spellings('x-auth-subject').map((h) => [h, 'mallory'] as const)];
+    const variants = [
+      ...FORWARDING.flatMap(spellings).map((h) => [h, '203.0.113.66'] as const),
+      ...spellings('x-auth-subject').map((h) => [h, 'mallory'] as const),
+    ];
     let n = 0;
     for (const [name, value] of variants) {
       for (const withToken of [false, true]) {
@@ -146,22 +183,33 @@ describe('identity and forwarding headers through the proxy and the middleware',
         const seen = upstream.seen[before]!;
         assert.equal(seen.url, p);
         const h = seen.headers;
-        for (const [k, v] of Object.entries(h)) assert.ok(!String(v).includes('203.0.113.66') && v !== 'mallory', `${name}: the client's value reached the upstream as ${k}: ${String(v)}`);
+        for (const [k, v] of Object.entries(h))
+          assert.ok(!String(v).includes('203.0.113.66') && v !== 'mallory', `${name}: the client's value reached the upstream as ${k}: ${String(v)}`);
         assert.equal(h['x-forwarded-for'], '127.0.0.1', name);
         assert.equal(h['x-real-ip'], '127.0.0.1', name);
         assert.equal(h['x-forwarded-proto'], 'http', name);
         assert.match(String(h.forwarded), /^for=127\.0\.0\.1;proto=http;host="127\.0\.0\.1:\d+"$/, name);
         // the subject header, in any spelling, only as the interceptor set it from a verified token
         const subjects = Object.keys(h).filter((k) => isSubjectHeader(k, 'x-auth-subject'));
-        assert.deepEqual(subjects.map((k) => h[k]), withToken ? ['alice'] : [], name);
+        assert.deepEqual(
+          subjects.map((k) => h[k]),
+          withToken ? ['alice'] : [],
+          name,
+        );
       }
     }
   });
 
-  it('from a trusted proxy, keeps its chain and appends to it; the subject header is still only the interceptor\'s', async () => {
+  it("from a trusted proxy, keeps its chain and appends to it; the subject header is still only the interceptor's", async () => {
     const url = (await trusted.start()).url;
     const before = upstream.seen.length;
-    const a = await send(url, '/open/chain', { 'x-forwarded-for': '198.51.100.7', forwarded: 'for=198.51.100.7;proto=https', 'x-forwarded-proto': 'https', 'x-real-ip': '198.51.100.7', x_auth_subject: 'mallory' });
+    const a = await send(url, '/open/chain', {
+      'x-forwarded-for': '198.51.100.7',
+      forwarded: 'for=198.51.100.7;proto=https',
+      'x-forwarded-proto': 'https',
+      'x-real-ip': '198.51.100.7',
+      x_auth_subject: 'mallory',
+    });
     assert.equal(a.status, 200);
     const h = upstream.seen[before]!.headers;
     assert.equal(h['x-forwarded-for'], '198.51.100.7, 127.0.0.1');
@@ -182,7 +230,7 @@ describe('identity and forwarding headers through the proxy and the middleware',
     assert.match(await trusted.metrics.registry.metrics(), /^audit_interceptor_invalid_forwarded_for_total 2$/m);
   });
 
-  it('embedded mode: the application never sees a client-sent subject header, in any spelling; a verified token\'s subject it does', async () => {
+  it("embedded mode: the application never sees a client-sent subject header, in any spelling; a verified token's subject it does", async () => {
     const token = await auth.sign({ sub: 'alice' });
     for (const name of spellings('x-auth-subject')) {
       for (const withToken of [false, true]) {
@@ -193,7 +241,11 @@ describe('identity and forwarding headers through the proxy and the middleware',
         const saw = appSaw[before]!;
         const subjects = Object.keys(saw.headers).filter((k) => isSubjectHeader(k, 'x-auth-subject'));
         const expected = withToken ? ['alice'] : [];
-        assert.deepEqual(subjects.map((k) => saw.headers[k]), expected, name);
+        assert.deepEqual(
+          subjects.map((k) => saw.headers[k]),
+          expected,
+          name,
+        );
         assert.ok(!saw.raw.includes('mallory'), `${name}: the client's value is in rawHeaders`);
       }
     }

@@ -31,13 +31,25 @@ before(async () => {
 after(() => closeServer(server));
 
 const post = async (body: string, t = Math.floor(nowMs / 1000)) => {
-  const res = await fetch(`${url}/audit/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-audit-signature': signIngestBody(SECRET, body, t), 'x-audit-key-id': 'idp' }, body });
+  const res = await fetch(`${url}/audit/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-audit-signature': signIngestBody(SECRET, body, t), 'x-audit-key-id': 'idp' },
+    body,
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
-const event = (i: number, id?: string) => ({ type: 'token.issued', occurredAt: new Date(nowMs).toISOString(), subject: `user-${i}`, token: { fingerprint: 'f'.repeat(64), typ: 'access' }, ...(id ? { id } : {}) });
+const event = (i: number, id?: string) => ({
+  type: 'token.issued',
+  occurredAt: new Date(nowMs).toISOString(),
+  subject: `user-${i}`,
+  token: { fingerprint: 'f'.repeat(64), typ: 'access' },
+  ...(id ? { id } : {}),
+});
 
 it('every signed body is accepted once: a replay within the window gets 409 and publishes nothing', async () => {
-  const bodies = Array.from({ length: 150 }, (_, i) => JSON.stringify(i % 3 === 0 ? { events: [event(i), event(i + 1000)] } : event(i, i % 3 === 1 ? `prov-${i}` : undefined)));
+  const bodies = Array.from({ length: 150 }, (_, i) =>
+    JSON.stringify(i % 3 === 0 ? { events: [event(i), event(i + 1000)] } : event(i, i % 3 === 1 ? `prov-${i}` : undefined)),
+  );
   for (const b of bodies) assert.equal((await post(b)).status, 202);
   const accepted = published.length;
   for (const b of bodies) {
@@ -54,10 +66,16 @@ it('a provider event id seen within the window is refused even in a freshly sign
   nowMs += 1_000;
   const again = await post(JSON.stringify({ ...event(2, 'evt-42'), subject: 'someone-else' }));
   assert.equal(again.status, 409);
-  assert.deepEqual((again.body.errors as Array<{ field: string }>).map((e) => e.field), ['id']);
+  assert.deepEqual(
+    (again.body.errors as Array<{ field: string }>).map((e) => e.field),
+    ['id'],
+  );
   const batch = await post(JSON.stringify({ events: [event(3, 'evt-43'), event(4, 'evt-42')] }));
   assert.equal(batch.status, 409);
-  assert.deepEqual((batch.body.errors as Array<{ field: string }>).map((e) => e.field), ['events[1].id']);
+  assert.deepEqual(
+    (batch.body.errors as Array<{ field: string }>).map((e) => e.field),
+    ['events[1].id'],
+  );
   // nothing of the refused batch was remembered: evt-43 is still new
   assert.equal((await post(JSON.stringify(event(5, 'evt-43')))).status, 202);
 });

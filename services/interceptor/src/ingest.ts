@@ -69,7 +69,14 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too_larg
   });
 }
 
-function checkSignature(header: string, keyId: string | undefined, body: Buffer, keys: IngestOptions['hmacKeys'], nowSec: number, skew: number): string | { mac: string } {
+function checkSignature(
+  header: string,
+  keyId: string | undefined,
+  body: Buffer,
+  keys: IngestOptions['hmacKeys'],
+  nowSec: number,
+  skew: number,
+): string | { mac: string } {
   const parts = Object.fromEntries(header.split(',').map((p) => p.trim().split('=', 2) as [string, string]));
   const t = Number(parts.t);
   const v1 = parts.v1;
@@ -87,13 +94,24 @@ function checkSignature(header: string, keyId: string | undefined, body: Buffer,
 /** A pushed lifecycle event as an audit event (and a revocation record where it revokes). */
 export function toAuditEvent(input: LifecycleEventInput, source: Source, principal: string, now: number): { event: AuditEvent; revocation: Revocation | null } {
   const occurredAt = Date.parse(input.occurredAt);
-  const e = baseEvent(input.type, { service: input.source?.service ?? source.service, instance: input.source?.instance ?? source.instance, environment: input.source?.environment ?? source.environment }, occurredAt, now, 'success', {
-    sub: input.subject ?? null,
-    clientId: input.clientId ?? null,
-    tenant: input.tenant ?? null,
-    roles: input.roles ?? [],
-    scopes: input.scopes ?? [],
-  });
+  const e = baseEvent(
+    input.type,
+    {
+      service: input.source?.service ?? source.service,
+      instance: input.source?.instance ?? source.instance,
+      environment: input.source?.environment ?? source.environment,
+    },
+    occurredAt,
+    now,
+    'success',
+    {
+      sub: input.subject ?? null,
+      clientId: input.clientId ?? null,
+      tenant: input.tenant ?? null,
+      roles: input.roles ?? [],
+      scopes: input.scopes ?? [],
+    },
+  );
   const t = input.token;
   if (t) {
     e.token = {
@@ -113,7 +131,8 @@ export function toAuditEvent(input: LifecycleEventInput, source: Source, princip
     };
   }
   if (input.session) e.session = { id: input.session.id, reason: input.session.reason ?? null };
-  if (input.key) e.key = { jwksUrl: input.key.jwksUrl ?? null, added: input.key.added ?? [], removed: input.key.removed ?? [], current: input.key.current ?? [] };
+  if (input.key)
+    e.key = { jwksUrl: input.key.jwksUrl ?? null, added: input.key.added ?? [], removed: input.key.removed ?? [], current: input.key.current ?? [] };
   if (input.type === 'key.rotated' && !e.key) e.key = { jwksUrl: null, added: [], removed: [], current: [] };
   e.attributes = { ...(input.attributes ?? {}), 'ingest.principal': principal };
   if (input.id) e.attributes.providerEventId = input.id;
@@ -145,7 +164,8 @@ export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: Ser
   return async (req, res) => {
     if (req.method !== 'POST') return fail(res, PROBLEMS.AUDIT_ERR_HTTP_METHOD_NOT_ALLOWED, 'use POST', {}, { allow: 'POST' });
     const ct = String(req.headers['content-type'] ?? '');
-    if (!/^application\/(json|[\w.+-]+\+json)\s*(;|$)/i.test(ct)) return fail(res, PROBLEMS.AUDIT_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE, 'the body must be application/json');
+    if (!/^application\/(json|[\w.+-]+\+json)\s*(;|$)/i.test(ct))
+      return fail(res, PROBLEMS.AUDIT_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE, 'the body must be application/json');
     const body = await readBody(req, o.maxBodyBytes);
     if (body === 'too_large') {
       res.setHeader('connection', 'close');
@@ -190,10 +210,15 @@ export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: Ser
     const replayed: Array<{ field: string; message: string }> = [];
     if (signature && wasSeen(signature, t0)) replayed.push({ field: '(signature)', message: 'this signed body was already accepted' });
     v.events.forEach((input, i) => {
-      if (input.id !== undefined && wasSeen(`id:${principal}:${input.id}`, t0)) replayed.push({ field: v.events.length === 1 && !Array.isArray((parsed as { events?: unknown }).events) ? 'id' : `events[${i}].id`, message: `event ${JSON.stringify(input.id).slice(0, 80)} was already accepted` });
+      if (input.id !== undefined && wasSeen(`id:${principal}:${input.id}`, t0))
+        replayed.push({
+          field: v.events.length === 1 && !Array.isArray((parsed as { events?: unknown }).events) ? 'id' : `events[${i}].id`,
+          message: `event ${JSON.stringify(input.id).slice(0, 80)} was already accepted`,
+        });
     });
     if (replayed.length > 0) return fail(res, PROBLEMS.AUDIT_ERR_HTTP_REPLAYED, replayed[0]!.message, { errors: replayed });
-    if (!o.canAccept()) return fail(res, PROBLEMS.AUDIT_ERR_HTTP_AUDIT_UNAVAILABLE, 'events cannot be recorded right now; retry later', {}, { 'retry-after': '5' });
+    if (!o.canAccept())
+      return fail(res, PROBLEMS.AUDIT_ERR_HTTP_AUDIT_UNAVAILABLE, 'events cannot be recorded right now; retry later', {}, { 'retry-after': '5' });
     const t = now();
     const events: AuditEvent[] = [];
     const revocations: Revocation[] = [];
@@ -202,7 +227,8 @@ export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: Ser
       events.push(event);
       if (revocation) revocations.push(revocation);
     }
-    if (!o.publish(events, revocations)) return fail(res, PROBLEMS.AUDIT_ERR_HTTP_AUDIT_UNAVAILABLE, 'the event queue is full; retry later', {}, { 'retry-after': '5' });
+    if (!o.publish(events, revocations))
+      return fail(res, PROBLEMS.AUDIT_ERR_HTTP_AUDIT_UNAVAILABLE, 'the event queue is full; retry later', {}, { 'retry-after': '5' });
     const until = t + windowMs;
     if (signature) seen.set(signature, until);
     for (const input of v.events) if (input.id !== undefined) seen.set(`id:${principal}:${input.id}`, until);

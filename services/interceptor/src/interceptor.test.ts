@@ -51,11 +51,22 @@ describe('interceptor through the proxy, on the embedded broker', () => {
         { name: 'order', path: '/api/orders/:id', upstream: 'api', scopes: ['orders:read'] },
         { name: 'api', path: '/api/*', upstream: 'api' },
       ],
-      capture: { ...testConfig({ brokers: [], spoolDir: '', jwksUrl: '', issuer: '', audience: '' }).capture, bodies: 'none', rules: [{ roles: ['admin'], bodies: 'both' }] },
+      capture: {
+        ...testConfig({ brokers: [], spoolDir: '', jwksUrl: '', issuer: '', audience: '' }).capture,
+        bodies: 'none',
+        rules: [{ roles: ['admin'], bodies: 'both' }],
+      },
       maxRequestBodyBytes: 64 * 1024,
       requestTimeoutMs: 1_500,
       headersTimeoutMs: 1_000,
-      ingest: { enabled: true, path: '/audit/v1/events', hmacKeys: [{ id: 'idp', secret: HMAC_SECRET }], jwtAudience: 'audit-ingest', maxBodyBytes: 65_536, maxSkewSec: 300 },
+      ingest: {
+        enabled: true,
+        path: '/audit/v1/events',
+        hmacKeys: [{ id: 'idp', secret: HMAC_SECRET }],
+        jwtAudience: 'audit-ingest',
+        maxBodyBytes: 65_536,
+        maxSkewSec: 300,
+      },
     });
     interceptor = createInterceptor(config, { logger });
     url = (await interceptor.start()).url;
@@ -110,7 +121,10 @@ describe('interceptor through the proxy, on the embedded broker', () => {
     assert.equal(validated.trace?.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(validated.http?.response?.status, 200);
     // a cookie is guessable: keyed with the deployment's fingerprint key, the key id inside (what `audit fingerprint --header set-cookie` prints)
-    assert.equal(validated.http?.response?.headers['set-cookie'], pseudonym('session=secret-cookie-value', { id: 'test', secret: TEST_FINGERPRINT_KEYS.split(':')[1]! }));
+    assert.equal(
+      validated.http?.response?.headers['set-cookie'],
+      pseudonym('session=secret-cookie-value', { id: 'test', secret: TEST_FINGERPRINT_KEYS.split(':')[1]! }),
+    );
     assert.ok(!JSON.stringify(validated).includes(sha('session=secret-cookie-value')), 'never its plain SHA-256');
     assert.ok((validated.http?.response?.latencyMs ?? -1) >= 0);
     assert.equal(validated.network?.clientIp, '127.0.0.1');
@@ -118,7 +132,11 @@ describe('interceptor through the proxy, on the embedded broker', () => {
     // so once its event is read, anything else the first request published has been read too
     assert.equal((await get('/api/orders/1043', token, { 'x-request-id': 'req-2' })).status, 200);
     await waitFor('the second request', () => eventsFor(fp).find((e) => e.http?.request.id === 'req-2'));
-    assert.deepEqual(eventsFor(fp).map((e) => `${e.kind} ${e.http?.request.id}`), ['token.validated req-1', 'token.validated req-2'], 'one event per request');
+    assert.deepEqual(
+      eventsFor(fp).map((e) => `${e.kind} ${e.http?.request.id}`),
+      ['token.validated req-1', 'token.validated req-2'],
+      'one event per request',
+    );
     for (const raw of reader.raw) {
       assert.ok(!raw.includes(token), 'no record holds the raw token');
       assert.ok(!raw.includes('secret-cookie-value'), 'no record holds a cookie value');
@@ -129,7 +147,15 @@ describe('interceptor through the proxy, on the embedded broker', () => {
     const token = await auth.sign({ sub: 'alice' });
     const status = await new Promise<number>((resolve, reject) => {
       const req = http.request(`${url}/api/orders/7`, {
-        headers: { authorization: `Bearer ${token}`, connection: 'keep-alive, X-Hop-Secret', 'x-hop-secret': 'not-for-upstream', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-authorization': 'Basic cHJveHk6cHc=', 'x-end-to-end': 'kept' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          connection: 'keep-alive, X-Hop-Secret',
+          'x-hop-secret': 'not-for-upstream',
+          'keep-alive': 'timeout=5',
+          te: 'trailers',
+          'proxy-authorization': 'Basic cHJveHk6cHc=',
+          'x-end-to-end': 'kept',
+        },
       });
       req.on('response', (res) => {
         res.resume();
@@ -177,10 +203,13 @@ describe('interceptor through the proxy, on the embedded broker', () => {
         const ev = await waitFor(`token.rejected for ${name}`, () => eventsFor(sha(token), 'token.rejected')[0]);
         assert.equal(ev.rejection?.reason, reason, name);
         assert.equal(ev.outcome, 'failure');
-        if (!['expired', 'not_yet_valid', 'wrong_issuer', 'wrong_audience', 'insufficient_scope'].includes(reason)) assert.equal(ev.actor.sub, null, `${name}: an unverified token names nobody`);
+        if (!['expired', 'not_yet_valid', 'wrong_issuer', 'wrong_audience', 'insufficient_scope'].includes(reason))
+          assert.equal(ev.actor.sub, null, `${name}: an unverified token names nobody`);
       }
     }
-    const missing = await waitFor('a missing-token rejection', () => reader.events.find((e) => e.kind === 'token.rejected' && e.rejection?.reason === 'missing'));
+    const missing = await waitFor('a missing-token rejection', () =>
+      reader.events.find((e) => e.kind === 'token.rejected' && e.rejection?.reason === 'missing'),
+    );
     assert.equal(missing.token, null);
   });
 
@@ -205,7 +234,14 @@ describe('interceptor through the proxy, on the embedded broker', () => {
     assert.equal((await get('/api/orders', token)).status, 200);
     const producer = createAuditProducer(kafka, { logger });
     await producer.connect();
-    const { value, headers } = revocationCodec.encode({ target: 'jti', value: 'jti-revoke-me', revokedAt: Date.now(), expiresAt: null, reason: 'test', eventId: null });
+    const { value, headers } = revocationCodec.encode({
+      target: 'jti',
+      value: 'jti-revoke-me',
+      revokedAt: Date.now(),
+      expiresAt: null,
+      reason: 'test',
+      eventId: null,
+    });
     await producer.send(TOPICS.revocations, [{ key: 'jti:jti-revoke-me', value, headers }]);
     // a bound on the wait, not a speed target: the test asserts that the record alone enforces it
     await waitFor('revocation enforced', async () => (await get('/api/orders', token)).status === 401, 15_000, 20);
@@ -222,9 +258,19 @@ describe('interceptor through the proxy, on the embedded broker', () => {
   });
 
   it('observes the token endpoint: issued, refreshed with family and previous fingerprint, failed reuse, revoked (then enforced)', async () => {
-    const form = (o: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('web:pw').toString('base64')}` }, body: new URLSearchParams(o).toString() });
-    const r1 = (await (await fetch(`${url}/oauth/token`, form({ grant_type: 'password', username: 'dave', password: 'x' }))).json()) as { access_token: string; refresh_token: string };
-    const r2 = (await (await fetch(`${url}/oauth/token`, form({ grant_type: 'refresh_token', refresh_token: r1.refresh_token }))).json()) as { access_token: string; refresh_token: string };
+    const form = (o: Record<string, string>) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('web:pw').toString('base64')}` },
+      body: new URLSearchParams(o).toString(),
+    });
+    const r1 = (await (await fetch(`${url}/oauth/token`, form({ grant_type: 'password', username: 'dave', password: 'x' }))).json()) as {
+      access_token: string;
+      refresh_token: string;
+    };
+    const r2 = (await (await fetch(`${url}/oauth/token`, form({ grant_type: 'refresh_token', refresh_token: r1.refresh_token }))).json()) as {
+      access_token: string;
+      refresh_token: string;
+    };
     const reuse = await fetch(`${url}/oauth/token`, form({ grant_type: 'refresh_token', refresh_token: r1.refresh_token }));
     assert.equal(reuse.status, 400);
     const issued = await waitFor('token.issued', () => eventsFor(sha(r1.access_token), 'token.issued')[0]);
@@ -238,7 +284,9 @@ describe('interceptor through the proxy, on the embedded broker', () => {
     assert.equal(refreshed.token?.previousFingerprint, sha(r1.refresh_token));
     assert.equal(refreshed.token?.familyId, family);
     assert.equal(refreshed.outcome, 'success');
-    const failed = await waitFor('failed refresh', () => reader.events.find((e) => e.kind === 'token.refreshed' && e.outcome === 'failure' && e.token?.previousFingerprint === sha(r1.refresh_token)));
+    const failed = await waitFor('failed refresh', () =>
+      reader.events.find((e) => e.kind === 'token.refreshed' && e.outcome === 'failure' && e.token?.previousFingerprint === sha(r1.refresh_token)),
+    );
     assert.equal(failed.token?.familyId, family);
     assert.equal(failed.attributes['oauth.error'], 'invalid_grant');
     for (const raw of reader.raw) assert.ok(!raw.includes(r1.refresh_token) && !raw.includes(r2.access_token));
@@ -255,7 +303,8 @@ describe('interceptor through the proxy, on the embedded broker', () => {
   it('ingest API: HMAC-signed and JWT-authenticated events accepted, bad ones refused with problem documents', async () => {
     const event = { type: 'subject.deprovisioned', occurredAt: new Date().toISOString(), subject: 'erin', reason: 'offboarded' };
     const body = JSON.stringify(event);
-    const post = (b: string, headers: Record<string, string>) => fetch(`${url}/audit/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: b });
+    const post = (b: string, headers: Record<string, string>) =>
+      fetch(`${url}/audit/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: b });
     const ok = await post(body, { 'x-audit-signature': signIngestBody(HMAC_SECRET, body), 'x-audit-key-id': 'idp' });
     assert.equal(ok.status, 202);
     const { ids } = (await ok.json()) as { ids: string[] };
@@ -277,7 +326,12 @@ describe('interceptor through the proxy, on the embedded broker', () => {
     assert.ok(fields.includes('events.0.token.fingerprint'), fields.join());
 
     const jwt = await auth.sign({ sub: 'idp-service' }, { aud: 'audit-ingest' });
-    const issued = JSON.stringify({ type: 'token.issued', occurredAt: new Date().toISOString(), subject: 'frank', token: { fingerprint: sha('x'), typ: 'access' } });
+    const issued = JSON.stringify({
+      type: 'token.issued',
+      occurredAt: new Date().toISOString(),
+      subject: 'frank',
+      token: { fingerprint: sha('x'), typ: 'access' },
+    });
     assert.equal((await post(issued, { authorization: `Bearer ${jwt}` })).status, 202);
     assert.equal((await post(issued, { authorization: `Bearer ${await auth.sign()}` })).status, 401, 'a token for the API audience cannot push events');
     assert.equal((await post('{not json', { 'x-audit-signature': signIngestBody(HMAC_SECRET, '{not json') })).status, 400);
@@ -292,10 +346,23 @@ describe('interceptor through the proxy, on the embedded broker', () => {
     const big = 'a'.repeat(12 * 1024) + '.b.c';
     assert.equal((await get('/api/orders', big)).status, 401);
     // non-UTF-8 bytes in headers
-    const raw = await rawRequest(url, Buffer.concat([Buffer.from('GET /api/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer '), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('\r\nX-Odd: '), Buffer.from([0xe9, 0x80]), Buffer.from('\r\nConnection: close\r\n\r\n')]));
+    const raw = await rawRequest(
+      url,
+      Buffer.concat([
+        Buffer.from('GET /api/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer '),
+        Buffer.from([0xff, 0xfe, 0xc3]),
+        Buffer.from('\r\nX-Odd: '),
+        Buffer.from([0xe9, 0x80]),
+        Buffer.from('\r\nConnection: close\r\n\r\n'),
+      ]),
+    );
     assert.match(raw, /^HTTP\/1\.1 (400|401)/);
     // oversized body
-    const big413 = await fetch(`${url}/api/upload`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(200 * 1024) });
+    const big413 = await fetch(`${url}/api/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(200 * 1024),
+    });
     assert.equal(big413.status, 413);
   });
 

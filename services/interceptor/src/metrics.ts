@@ -31,9 +31,16 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
   const outcomes = m.counter('audit_interceptor_token_outcomes_total', 'Token validations by outcome and rejection reason', ['outcome', 'reason']);
   const published = m.counter('audit_interceptor_published_records_total', 'Records acknowledged by Kafka', ['topic']);
   const spooled = m.counter('audit_interceptor_spooled_records_total', 'Records written to the disk spool');
-  const lost = m.counter('audit_interceptor_lost_events_total', 'Audit records lost, by reason (queue_full, spool_full, spool_error, spool_corrupt, stopped_in_memory)', ['reason']);
+  const lost = m.counter(
+    'audit_interceptor_lost_events_total',
+    'Audit records lost, by reason (queue_full, spool_full, spool_error, spool_corrupt, stopped_in_memory)',
+    ['reason'],
+  );
   const spoolFree = m.gauge('audit_interceptor_spool_free_bytes', "Free bytes on the spool's filesystem as last measured (statfs; -1 unknown)");
-  const cursorFailures = m.counter('audit_interceptor_spool_cursor_write_failures_total', 'Spool cursor writes that failed (retried; until one succeeds a restart would re-send delivered records)');
+  const cursorFailures = m.counter(
+    'audit_interceptor_spool_cursor_write_failures_total',
+    'Spool cursor writes that failed (retried; until one succeeds a restart would re-send delivered records)',
+  );
   const loopRestarts = m.counter('audit_interceptor_publisher_restarts_total', 'Times the publisher loop failed and was restarted');
   const tailCut = m.counter('audit_interceptor_spool_tail_cut_bytes_total', 'Bytes of torn or corrupt spool tail cut at start');
   const publishLatency = m.histogram('audit_interceptor_publish_duration_seconds', 'Kafka send latency per batch');
@@ -45,13 +52,24 @@ export function interceptorMetrics(m: Metrics): InterceptorMetrics {
   const approvalSteps = m.counter('audit_interceptor_approval_steps_total', 'Approval steps taken at this edge', ['step']);
   const approvalCallbacks = m.counter('audit_interceptor_approval_callbacks_total', 'Signed approval callbacks by status', ['status']);
   const ingestEvents = m.counter('audit_interceptor_ingest_events_total', 'Lifecycle events accepted by the ingest API');
-  const droppedHeaders = m.counter('audit_interceptor_dropped_response_headers_total', 'Upstream response headers dropped because node cannot write them (bad name or value)');
+  const droppedHeaders = m.counter(
+    'audit_interceptor_dropped_response_headers_total',
+    'Upstream response headers dropped because node cannot write them (bad name or value)',
+  );
   const exchangeErrors = m.counter('audit_interceptor_exchange_errors_total', 'Exchanges ended by a failure, by reason (upstream_* or internal)', ['reason']);
-  const clientErrors = m.counter('audit_interceptor_client_errors_total', 'Requests node refused (malformed, too large, too slow, reset mid-head), by reason', ['reason']);
-  const clientErrorsUnrecorded = m.counter('audit_interceptor_client_error_events_suppressed_total', 'Client errors counted but not published as events (over the rate limit)');
+  const clientErrors = m.counter('audit_interceptor_client_errors_total', 'Requests node refused (malformed, too large, too slow, reset mid-head), by reason', [
+    'reason',
+  ]);
+  const clientErrorsUnrecorded = m.counter(
+    'audit_interceptor_client_error_events_suppressed_total',
+    'Client errors counted but not published as events (over the rate limit)',
+  );
   const connections = m.gauge('audit_interceptor_open_connections', 'Client connections open on the proxy listener');
   const refusedConnections = m.counter('audit_interceptor_refused_connections_total', 'Client connections refused over a cap, by cap', ['reason']);
-  const invalidXff = m.counter('audit_interceptor_invalid_forwarded_for_total', 'X-Forwarded-For entries that are not IP addresses, left out of network.forwardedFor');
+  const invalidXff = m.counter(
+    'audit_interceptor_invalid_forwarded_for_total',
+    'X-Forwarded-For entries that are not IP addresses, left out of network.forwardedFor',
+  );
   // label values are bounded: route names from the config, status classes, the schema's reasons
   const requestChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
   const outcomeChildren = new Map<string, { inc(): void }>();

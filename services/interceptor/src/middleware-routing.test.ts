@@ -35,7 +35,13 @@ describe('middleware: the application routes on the judged path', () => {
     const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, logger);
     await ensureTopics(kafka);
     auth = await startTestAuthServer();
-    const base = testConfig({ brokers: [broker.address], spoolDir: path.join(dir, 'spool'), jwksUrl: auth.jwksUrl, issuer: auth.issuer, audience: auth.audience });
+    const base = testConfig({
+      brokers: [broker.address],
+      spoolDir: path.join(dir, 'spool'),
+      jwksUrl: auth.jwksUrl,
+      issuer: auth.issuer,
+      audience: auth.audience,
+    });
     core = createInterceptor(
       {
         ...base,
@@ -106,7 +112,14 @@ describe('middleware: the application routes on the judged path', () => {
     it(`${app}: spellings of the protected path are judged on it and reach the application in canonical form`, async () => {
       const plain = await auth.sign({ scope: 'profile' });
       const admin = await auth.sign({ scope: 'admin' });
-      const spellings = ['/api/%61dmin/users', '/API/Admin/users', '/api/x/../admin/users', '/api/x/%2e%2e/admin/users', '//api//admin/users', '/api/admin/users/'];
+      const spellings = [
+        '/api/%61dmin/users',
+        '/API/Admin/users',
+        '/api/x/../admin/users',
+        '/api/x/%2e%2e/admin/users',
+        '//api//admin/users',
+        '/api/admin/users/',
+      ];
       for (const [i, s] of spellings.entries()) {
         assert.equal(await send(apps[app]!, s, plain, `${app}-p${i}`), 403, `${s} without the scope`);
         assert.equal(await send(apps[app]!, `${s}?q=1`, admin, `${app}-a${i}`), 200, `${s} with the scope`);

@@ -47,7 +47,13 @@ describe('middleware: node:http, Express and Fastify', () => {
     const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, logger);
     await ensureTopics(kafka);
     auth = await startTestAuthServer();
-    const base = testConfig({ brokers: [broker.address], spoolDir: path.join(dir, 'spool'), jwksUrl: auth.jwksUrl, issuer: auth.issuer, audience: auth.audience });
+    const base = testConfig({
+      brokers: [broker.address],
+      spoolDir: path.join(dir, 'spool'),
+      jwksUrl: auth.jwksUrl,
+      issuer: auth.issuer,
+      audience: auth.audience,
+    });
     core = createInterceptor(
       {
         ...base,
@@ -150,7 +156,11 @@ describe('middleware: node:http, Express and Fastify', () => {
     it(`${shape}: bodies the application reads and writes are captured under a role rule's policy`, async () => {
       const token = await auth.sign({ sub: `root-${shape}`, scope: 'admin' });
       const sent = { user: `carol-${shape}`, role: 'auditor' };
-      const res = await fetch(`${apps[shape]}/api/admin/users`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(sent) });
+      const res = await fetch(`${apps[shape]}/api/admin/users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(sent),
+      });
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { created: sent }, 'capturing does not change what the application reads or writes');
       const fp = sha(token);

@@ -132,7 +132,10 @@ async function intercept(core: InterceptorCore, req: IncomingMessage, res: Serve
   return true;
 }
 
-export function interceptHandler(core: InterceptorCore, handler: (req: IncomingMessage, res: ServerResponse) => unknown): (req: IncomingMessage, res: ServerResponse) => void {
+export function interceptHandler(
+  core: InterceptorCore,
+  handler: (req: IncomingMessage, res: ServerResponse) => unknown,
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     intercept(core, req, res).then(
       (pass) => {

@@ -17,11 +17,21 @@ let reader: Awaited<ReturnType<typeof collectEvents>>;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
 before(async () => {
-  stack = await startStack({ name: 'preflight', routes: [
-    { name: 'answer', path: '/answer/*', upstream: 'api', methods: ['GET', 'POST'], preflight: 'answer', cors: { origins: ['https://app.example.com'], headers: ['content-type', 'authorization'], credentials: true } },
-    { name: 'refuse', path: '/refuse/*', upstream: 'api', preflight: 'refuse' },
-    { name: 'api', path: '/api/*', upstream: 'api', scopes: ['orders:read'] },
-  ] });
+  stack = await startStack({
+    name: 'preflight',
+    routes: [
+      {
+        name: 'answer',
+        path: '/answer/*',
+        upstream: 'api',
+        methods: ['GET', 'POST'],
+        preflight: 'answer',
+        cors: { origins: ['https://app.example.com'], headers: ['content-type', 'authorization'], credentials: true },
+      },
+      { name: 'refuse', path: '/refuse/*', upstream: 'api', preflight: 'refuse' },
+      { name: 'api', path: '/api/*', upstream: 'api', scopes: ['orders:read'] },
+    ],
+  });
   ({ auth, upstream, url, reader } = stack);
 });
 
@@ -56,24 +66,74 @@ function variants(): Variant[] {
   const originNames = ['Origin', 'origin', 'ORIGIN', 'oRiGiN'];
   const acrmNames = ['Access-Control-Request-Method', 'access-control-request-method', 'ACCESS-CONTROL-REQUEST-METHOD'];
   // spellings node folds into the header, and ones it does not (then the header is absent)
-  for (const o of originNames) for (const m of acrmNames) out.push({ name: `${o} + ${m}`, method: 'OPTIONS', headers: [o, 'https://app.example.com', m, 'GET'], genuine: true });
-  for (const [o, m] of [['Origin_', 'Access-Control-Request-Method'], ['Origin', 'Access_Control_Request_Method'], ['X-Origin', 'Access-Control-Request-Method'], ['Origin', 'Access-Control-Request-Methods'], ['Origin', 'Access-Control-Request-Headers']] as const) {
+  for (const o of originNames)
+    for (const m of acrmNames) out.push({ name: `${o} + ${m}`, method: 'OPTIONS', headers: [o, 'https://app.example.com', m, 'GET'], genuine: true });
+  for (const [o, m] of [
+    ['Origin_', 'Access-Control-Request-Method'],
+    ['Origin', 'Access_Control_Request_Method'],
+    ['X-Origin', 'Access-Control-Request-Method'],
+    ['Origin', 'Access-Control-Request-Methods'],
+    ['Origin', 'Access-Control-Request-Headers'],
+  ] as const) {
     out.push({ name: `${o} + ${m}`, method: 'OPTIONS', headers: [o, 'https://app.example.com', m, 'GET'], genuine: false });
   }
   // one header missing, both missing, empty or malformed values, repeated headers
   out.push({ name: 'plain OPTIONS', method: 'OPTIONS', headers: [], genuine: false });
   out.push({ name: 'Origin only', method: 'OPTIONS', headers: ['Origin', 'https://app.example.com'], genuine: false });
   out.push({ name: 'request method only', method: 'OPTIONS', headers: ['Access-Control-Request-Method', 'GET'], genuine: false });
-  for (const origin of ['', 'app.example.com', 'https://app.example.com/path', '*', 'https://a.example, https://b.example']) out.push({ name: `Origin ${JSON.stringify(origin)}`, method: 'OPTIONS', headers: ['Origin', origin, 'Access-Control-Request-Method', 'GET'], genuine: false });
-  for (const m of ['', 'G ET', '"GET"', 'GET, POST']) out.push({ name: `request method ${JSON.stringify(m)}`, method: 'OPTIONS', headers: ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', m], genuine: false });
-  out.push({ name: 'two Origins', method: 'OPTIONS', headers: ['Origin', 'https://a.example', 'Origin', 'https://b.example', 'Access-Control-Request-Method', 'GET'], genuine: false });
-  out.push({ name: 'bad request headers list', method: 'OPTIONS', headers: ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', 'GET', 'Access-Control-Request-Headers', 'x a'], genuine: false });
-  out.push({ name: 'request headers list', method: 'OPTIONS', headers: ['Origin', 'null', 'Access-Control-Request-Method', 'DELETE', 'Access-Control-Request-Headers', 'content-type, x-trace'], genuine: true });
+  for (const origin of ['', 'app.example.com', 'https://app.example.com/path', '*', 'https://a.example, https://b.example'])
+    out.push({
+      name: `Origin ${JSON.stringify(origin)}`,
+      method: 'OPTIONS',
+      headers: ['Origin', origin, 'Access-Control-Request-Method', 'GET'],
+      genuine: false,
+    });
+  for (const m of ['', 'G ET', '"GET"', 'GET, POST'])
+    out.push({
+      name: `request method ${JSON.stringify(m)}`,
+      method: 'OPTIONS',
+      headers: ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', m],
+      genuine: false,
+    });
+  out.push({
+    name: 'two Origins',
+    method: 'OPTIONS',
+    headers: ['Origin', 'https://a.example', 'Origin', 'https://b.example', 'Access-Control-Request-Method', 'GET'],
+    genuine: false,
+  });
+  out.push({
+    name: 'bad request headers list',
+    method: 'OPTIONS',
+    headers: ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', 'GET', 'Access-Control-Request-Headers', 'x a'],
+    genuine: false,
+  });
+  out.push({
+    name: 'request headers list',
+    method: 'OPTIONS',
+    headers: ['Origin', 'null', 'Access-Control-Request-Method', 'DELETE', 'Access-Control-Request-Headers', 'content-type, x-trace'],
+    genuine: true,
+  });
   // with credentials a request is judged on them: a bad token is refused, a valid one passes as itself
-  out.push({ name: 'preflight with a bad token', method: 'OPTIONS', headers: ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', 'GET', 'Authorization', 'Bearer not-a-jwt'], genuine: false });
-  out.push({ name: 'preflight with a Basic credential', method: 'OPTIONS', headers: ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', 'GET', 'Authorization', 'Basic dTpw'], genuine: false });
+  out.push({
+    name: 'preflight with a bad token',
+    method: 'OPTIONS',
+    headers: ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', 'GET', 'Authorization', 'Bearer not-a-jwt'],
+    genuine: false,
+  });
+  out.push({
+    name: 'preflight with a Basic credential',
+    method: 'OPTIONS',
+    headers: ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', 'GET', 'Authorization', 'Basic dTpw'],
+    genuine: false,
+  });
   // other methods carrying both headers never escape
-  for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD']) out.push({ name: `${method} with both headers`, method, headers: ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', 'GET'], genuine: false });
+  for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD'])
+    out.push({
+      name: `${method} with both headers`,
+      method,
+      headers: ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', 'GET'],
+      genuine: false,
+    });
   return out;
 }
 
@@ -99,7 +159,14 @@ it('forward (default): only a genuine preflight reaches the upstream without a t
     }
   }
   // with a valid token an OPTIONS with both headers passes as an authenticated request
-  const authed = await send('OPTIONS', '/api/orders/x', ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', 'GET', 'Authorization', `Bearer ${token}`]);
+  const authed = await send('OPTIONS', '/api/orders/x', [
+    'Origin',
+    'https://app.example.com',
+    'Access-Control-Request-Method',
+    'GET',
+    'Authorization',
+    `Bearer ${token}`,
+  ]);
   assert.equal(authed.status, 200);
   assert.equal(upstream.seen.at(-1)?.headers['x-auth-subject'], 'alice');
 
@@ -123,7 +190,16 @@ it('forward (default): only a genuine preflight reaches the upstream without a t
 
 it('answer: 204 with the CORS headers at the edge (the upstream sees nothing), 403 naming a refused origin; actual responses carry Allow-Origin', async () => {
   const before = upstream.seen.length;
-  const ok = await send('OPTIONS', '/answer/x', ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', 'POST', 'Access-Control-Request-Headers', 'authorization, content-type', 'X-Request-Id', 'ans-1']);
+  const ok = await send('OPTIONS', '/answer/x', [
+    'Origin',
+    'https://app.example.com',
+    'Access-Control-Request-Method',
+    'POST',
+    'Access-Control-Request-Headers',
+    'authorization, content-type',
+    'X-Request-Id',
+    'ans-1',
+  ]);
   assert.equal(ok.status, 204);
   assert.equal(ok.headers['access-control-allow-origin'], 'https://app.example.com');
   assert.equal(ok.headers['access-control-allow-methods'], 'GET, HEAD, POST');
@@ -138,7 +214,10 @@ it('answer: 204 with the CORS headers at the edge (the upstream sees nothing), 4
   const actual = await send('GET', '/answer/x', ['Origin', 'https://app.example.com', 'Authorization', `Bearer ${token}`]);
   assert.equal(actual.status, 200);
   assert.equal(actual.headers['access-control-allow-origin'], 'https://app.example.com');
-  assert.equal((await send('GET', '/answer/x', ['Origin', 'https://evil.example', 'Authorization', `Bearer ${token}`])).headers['access-control-allow-origin'], undefined);
+  assert.equal(
+    (await send('GET', '/answer/x', ['Origin', 'https://evil.example', 'Authorization', `Bearer ${token}`])).headers['access-control-allow-origin'],
+    undefined,
+  );
   const refused = await send('OPTIONS', '/refuse/x', ['Origin', 'https://app.example.com', 'Access-Control-Request-Method', 'GET', 'X-Request-Id', 'ref-1']);
   assert.equal(refused.status, 403);
   assert.equal((JSON.parse(refused.body) as { reason: string }).reason, 'preflight_refused');

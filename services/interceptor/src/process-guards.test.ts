@@ -12,10 +12,16 @@ it('an unhandled rejection or an uncaught exception is logged and counted, and t
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-  const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(code, 0, out);
   const logged = lines.filter((l) => l.level === 50);
-  assert.deepEqual(logged.map((l) => l.msg), ['unhandled promise rejection (kept serving)', 'uncaught exception (kept serving)']);
+  assert.deepEqual(
+    logged.map((l) => l.msg),
+    ['unhandled promise rejection (kept serving)', 'uncaught exception (kept serving)'],
+  );
   assert.match(String((logged[0]!.err as { message: string }).message), /boom-rejection/);
   assert.match(String((logged[1]!.err as { message: string }).message), /boom-exception/);
   // the process was still alive to report, after both

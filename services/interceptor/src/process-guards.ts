@@ -11,7 +11,9 @@ import type { Logger, Metrics } from '@jwt-audit/runtime';
  * Returns a function that removes the handlers (for tests and embedders that own the process).
  */
 export function installProcessGuards(logger: Logger, metrics: Metrics): () => void {
-  const errors = metrics.counter('audit_interceptor_process_errors_total', 'Errors no exchange caught: unhandled promise rejections and uncaught exceptions', ['kind']);
+  const errors = metrics.counter('audit_interceptor_process_errors_total', 'Errors no exchange caught: unhandled promise rejections and uncaught exceptions', [
+    'kind',
+  ]);
   const log = logger.child({ component: 'process' });
   const onRejection = (reason: unknown) => {
     errors.inc({ kind: 'unhandled_rejection' });

@@ -52,7 +52,6 @@ export interface ProxyOptions {
   approvalCallback?: { path: string; handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
 }
 
-
 export interface ProxyHandler {
   (req: IncomingMessage, res: ServerResponse): void;
   /** Closes the upstream connection pools (once the server no longer takes requests). */
@@ -68,7 +67,11 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
   const pools = new Map<string, Pool>();
   const poolFor = (upstream: URL): Pool => {
     let pool = pools.get(upstream.origin);
-    if (!pool) pools.set(upstream.origin, (pool = new Pool(upstream.origin, { connections: 512, headersTimeout: o.upstreamTimeoutMs, bodyTimeout: o.upstreamTimeoutMs })));
+    if (!pool)
+      pools.set(
+        upstream.origin,
+        (pool = new Pool(upstream.origin, { connections: 512, headersTimeout: o.upstreamTimeoutMs, bodyTimeout: o.upstreamTimeoutMs })),
+      );
     return pool;
   };
   const families = new FamilyTracker();
@@ -128,7 +131,8 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     }
     const target = o.router.resolve(req.method ?? 'GET', req.url ?? '/', preflightOf(req.method, req.headers));
     if (o.ingest && target.path === o.ingest.path && (target.refusal === null || target.refusal.status !== 400)) return o.ingest.handler(req, res);
-    if (o.approvalCallback && target.path === o.approvalCallback.path && (target.refusal === null || target.refusal.status !== 400)) return o.approvalCallback.handler(req, res);
+    if (o.approvalCallback && target.path === o.approvalCallback.path && (target.refusal === null || target.refusal.status !== 400))
+      return o.approvalCallback.handler(req, res);
     const ctx = await o.engine.begin(req, target);
     let finished = false;
     const finish = (status: number, headers: Record<string, string | string[] | number | undefined>, extra: Parameters<Engine['finish']>[3] = []) => {
@@ -185,7 +189,18 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
    * body condition checked, and then (approvals.ts) a ticket is asked for or checked, or the
    * request is held until someone decides.
    */
-  const approve = async (req: IncomingMessage, res: ServerResponse, route: Route, upstream: URL, target: Resolution, ctx: RequestContext, finish: Finish, state: ExchangeState, candidates: ReturnType<typeof candidateRules>, gate: ApprovalGate) => {
+  const approve = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    upstream: URL,
+    target: Resolution,
+    ctx: RequestContext,
+    finish: Finish,
+    state: ExchangeState,
+    candidates: ReturnType<typeof candidateRules>,
+    gate: ApprovalGate,
+  ) => {
     const refuse = (type: ErrorDefinition, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
       req.resume();
       const p = problem(type, detail, extra);
@@ -218,14 +233,25 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
         return refuse(
           PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_REQUIRED,
           `this request needs approval (${rule.name}); once approved, send exactly the same request again with Audit-Approval: ${view.id}`,
-          { reason: 'approval_required', approvalId: view.id, approvalStatus: 'pending', approversRequired: rule.approvers, decideBy: new Date(view.request.decideBy).toISOString(), validSec: rule.validSec },
+          {
+            reason: 'approval_required',
+            approvalId: view.id,
+            approvalStatus: 'pending',
+            approversRequired: rule.approvers,
+            decideBy: new Date(view.request.decideBy).toISOString(),
+            validSec: rule.validSec,
+          },
           { 'audit-approval': view.id },
         );
       }
       const r = await gate.use(header.id, sub, fingerprint, { actor: who, exchange: ctx.exchange });
       if (!r.ok) {
         ctx.attributes = { ...ctx.attributes, 'approval.id': header.id, 'approval.refusal': r.code };
-        return refuse(PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_REFUSED, r.detail, { reason: r.code, approvalId: header.id, ...(r.view && r.code !== 'wrong_subject' ? { approvalStatus: r.view.status } : {}) });
+        return refuse(PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_REFUSED, r.detail, {
+          reason: r.code,
+          approvalId: header.id,
+          ...(r.view && r.code !== 'wrong_subject' ? { approvalStatus: r.view.status } : {}),
+        });
       }
       mark(r.view.id, 'used');
       return forward(req, res, route, upstream, target, ctx, finish, state, body);
@@ -253,14 +279,33 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     }
     if (decided.status === 'denied') {
       mark(view.id, 'denied');
-      return refuse(PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_DENIED, `denied by ${decided.deniedBy}${decided.reason ? `: ${decided.reason}` : ''}`, { reason: 'approval_denied', approvalId: view.id, approvalStatus: 'denied' });
+      return refuse(PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_DENIED, `denied by ${decided.deniedBy}${decided.reason ? `: ${decided.reason}` : ''}`, {
+        reason: 'approval_denied',
+        approvalId: view.id,
+        approvalStatus: 'denied',
+      });
     }
     if (undecided) gate.end(decided, 'expired', { reason: `no decision within holdSec (${rule.holdSec} s)`, actor: who, exchange: ctx.exchange });
     mark(view.id, 'expired');
-    return refuse(PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_TIMEOUT, `no approver decided within ${rule.holdSec} s`, { reason: 'approval_timeout', approvalId: view.id, approvalStatus: 'expired' }, { connection: 'close' });
+    return refuse(
+      PROBLEMS.AUDIT_ERR_HTTP_APPROVAL_TIMEOUT,
+      `no approver decided within ${rule.holdSec} s`,
+      { reason: 'approval_timeout', approvalId: view.id, approvalStatus: 'expired' },
+      { connection: 'close' },
+    );
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, route: Route, upstream: URL, target: Resolution, ctx: RequestContext, finish: Finish, state: ExchangeState, buffered?: Buffer) => {
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    upstream: URL,
+    target: Resolution,
+    ctx: RequestContext,
+    finish: Finish,
+    state: ExchangeState,
+    buffered?: Buffer,
+  ) => {
     const tooLarge = () => {
       req.resume();
       res.setHeader('connection', 'close');
@@ -287,11 +332,17 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
 
     // the body reaches undici as it pulls (an eager 'data' listener would drop what flows before
     // undici has a connection), counted against the cap and captured on the way
-    const body = buffered ? (hasBody ? buffered : null) : hasBody ? pullBody(req, ctx, () => {
-      answered = true;
-      abort.abort();
-      tooLarge();
-    }) : null;
+    const body = buffered
+      ? hasBody
+        ? buffered
+        : null
+      : hasBody
+        ? pullBody(req, ctx, () => {
+            answered = true;
+            abort.abort();
+            tooLarge();
+          })
+        : null;
     if (!hasBody && !buffered) req.resume();
 
     res.on('close', () => {
@@ -307,7 +358,13 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     const path = base + target.path + (target.query === null ? '' : `?${target.query}`);
     poolFor(upstream)
       // undici takes an async iterable body (lib/core/request.js isIterable); its types list only Readable
-      .request({ method: (req.method ?? 'GET') as Dispatcher.HttpMethod, path, headers: headers as Record<string, string | string[]>, body: body as unknown as Readable | null, signal: abort })
+      .request({
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        path,
+        headers: headers as Record<string, string | string[]>,
+        body: body as unknown as Readable | null,
+        signal: abort,
+      })
       .then(
         (upRes) => {
           try {
@@ -336,7 +393,15 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     }
   }
 
-  const respond = (req: IncomingMessage, res: ServerResponse, route: Route, ctx: RequestContext, upRes: Dispatcher.ResponseData, finish: Finish, state: ExchangeState) => {
+  const respond = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    ctx: RequestContext,
+    upRes: Dispatcher.ResponseData,
+    finish: Finish,
+    state: ExchangeState,
+  ) => {
     if (res.destroyed) {
       discard(upRes.body);
       return;
@@ -414,17 +479,18 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
       o.engine.o.source,
       families,
       o.verifier,
-    ).then(
-      (observed) => {
-        finish(status, headers, observed.events);
-        if (observed.revocations.length > 0) o.engine.publish([], observed.revocations);
-      },
-      (err: unknown) => {
-        log.warn({ err: (err as Error).message }, 'token endpoint observation failed');
-        finish(status, headers);
-      },
     )
-    .catch((err: unknown) => log.error({ err }, 'recording a token endpoint exchange failed'));
+      .then(
+        (observed) => {
+          finish(status, headers, observed.events);
+          if (observed.revocations.length > 0) o.engine.publish([], observed.revocations);
+        },
+        (err: unknown) => {
+          log.warn({ err: (err as Error).message }, 'token endpoint observation failed');
+          finish(status, headers);
+        },
+      )
+      .catch((err: unknown) => log.error({ err }, 'recording a token endpoint exchange failed'));
   };
 
   // the latest exchange on each connection, for node's clientError (a slow or broken body arrives there)
@@ -443,7 +509,8 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     if (x.res.writableFinished || x.res.destroyed) return { handled: false, served: true };
     // the exchange in flight answers: a slow body is a 408, a broken one a 400 (not the 499 of a client that left)
     x.state.abortUpstream?.();
-    if (status === 0) socket.destroy(); // a reset: the response's close records the 499
+    if (status === 0)
+      socket.destroy(); // a reset: the response's close records the 499
     else {
       fail(x.req, x.res, x.state, status, reason, err);
       x.res.once('finish', () => socket.destroy());
@@ -506,4 +573,3 @@ class Abort extends EventEmitter {
     this.emit('abort');
   }
 }
-

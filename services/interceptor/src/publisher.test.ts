@@ -62,7 +62,12 @@ async function readIds(topic: string, last: string | number): Promise<string[]> 
   }
 }
 
-const record = (topic: string, id: string): SpoolRecord => ({ topic, key: `sub:${id.length % 3}`, value: Buffer.from(id), headers: { 'audit-schema-version': '3' } });
+const record = (topic: string, id: string): SpoolRecord => ({
+  topic,
+  key: `sub:${id.length % 3}`,
+  value: Buffer.from(id),
+  headers: { 'audit-schema-version': '3' },
+});
 
 function counting() {
   const lost = new Map<LossReason, number>();
@@ -82,7 +87,21 @@ function counting() {
 
 function capturingLogger() {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ name: 'test', level: 'info', destination: new Writable({ write: (chunk, _e, cb) => (lines.push(...String(chunk).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)), cb()) }) });
+  const logger = createLogger({
+    name: 'test',
+    level: 'info',
+    destination: new Writable({
+      write: (chunk, _e, cb) => (
+        lines.push(
+          ...String(chunk)
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as Record<string, unknown>),
+        ),
+        cb()
+      ),
+    }),
+  });
   return { logger, lines, lostLogged: () => lines.filter((l) => l.msg === 'audit events lost').reduce((n, l) => n + Number(l.events), 0) };
 }
 
@@ -91,9 +110,29 @@ function deadSink(): RecordSink {
   return createAuditProducer(createKafkaClient({ brokers: ['127.0.0.1:1'], clientId: 'dead' }, quiet, OVERRIDES), { logger: quiet });
 }
 
-function start(o: { spoolDir: string; sink: RecordSink; disk?: SimDisk; minFreeBytes?: number; batchSize?: number; metrics?: PublisherMetrics; logger?: ReturnType<typeof createLogger>; sendTimeoutMs?: number; fsync?: 'always' | 'never' }) {
+function start(o: {
+  spoolDir: string;
+  sink: RecordSink;
+  disk?: SimDisk;
+  minFreeBytes?: number;
+  batchSize?: number;
+  metrics?: PublisherMetrics;
+  logger?: ReturnType<typeof createLogger>;
+  sendTimeoutMs?: number;
+  fsync?: 'always' | 'never';
+}) {
   const spool = new Spool(o.spoolDir, 1 << 30, o.fsync ?? 'never', { ...(o.disk ? { fs: o.disk } : {}), minFreeBytes: o.minFreeBytes ?? 0, freeCheckMs: 50 });
-  const p = new Publisher({ sink: o.sink, spool, logger: o.logger ?? quiet, maxQueue: 100_000, batchSize: o.batchSize ?? 100, lingerMs: 0, unhealthyAfterLossMs: 300, sendTimeoutMs: o.sendTimeoutMs ?? 5_000, ...(o.metrics ? { metrics: o.metrics } : {}) });
+  const p = new Publisher({
+    sink: o.sink,
+    spool,
+    logger: o.logger ?? quiet,
+    maxQueue: 100_000,
+    batchSize: o.batchSize ?? 100,
+    lingerMs: 0,
+    unhealthyAfterLossMs: 300,
+    sendTimeoutMs: o.sendTimeoutMs ?? 5_000,
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+  });
   cleanups.push(() => p.stop());
   return { p, spool };
 }
@@ -210,7 +249,10 @@ it('a crash mid-drain: the restart resumes after the last acknowledged batch (du
   for (const id of got) counts.set(id, (counts.get(id) ?? 0) + 1);
   for (const id of expected) assert.ok(counts.has(id), `${id} delivered`);
   const dupIds = [...counts].filter(([, k]) => k > 1);
-  assert.ok(dupIds.every(([, k]) => k === 2), 'no record sent more than twice');
+  assert.ok(
+    dupIds.every(([, k]) => k === 2),
+    'no record sent more than twice',
+  );
   assert.equal(dupIds.length, dupTotal, 'exactly the batch in flight at each crash was sent twice');
   assert.ok(maxDup <= 70);
 });

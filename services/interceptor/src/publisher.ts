@@ -134,10 +134,12 @@ export class Publisher {
       this.metrics.spoolTailCut?.(spool.droppedTailBytes);
       this.log.warn({ bytes: spool.droppedTailBytes }, 'spool had a torn or corrupt tail (crash while writing); cut it');
     }
-    if (spool.cursorRewound) this.log.warn('spool cursor did not match the spool file; records after the last good boundary are sent again (duplicates, not losses)');
+    if (spool.cursorRewound)
+      this.log.warn('spool cursor did not match the spool file; records after the last good boundary are sent again (duplicates, not losses)');
     if (spool.cursorDirty) this.log.warn({ err: errMessage(spool.lastError) }, 'spool cursor could not be written at start; retrying');
     const s = spool.stats();
-    if (s.pendingRecords > 0) this.log.info({ records: s.pendingRecords, bytes: s.pendingBytes }, 'spool holds undelivered events from an earlier run; draining');
+    if (s.pendingRecords > 0)
+      this.log.info({ records: s.pendingRecords, bytes: s.pendingBytes }, 'spool holds undelivered events from an earlier run; draining');
     this.spoolGauges();
     await this.o.sink.connect().catch((err: unknown) => {
       this.kafkaUp = false;
@@ -223,7 +225,10 @@ export class Publisher {
     if (this.o.spool.cursorDirty) {
       await this.o.spool.flushCursor().catch((err: unknown) => {
         this.metrics.cursorWriteFailed?.();
-        this.log.error({ err: errMessage(err) }, 'spool cursor not written at stop: the next start sends records after the last written cursor again (duplicates)');
+        this.log.error(
+          { err: errMessage(err) },
+          'spool cursor not written at stop: the next start sends records after the last written cursor again (duplicates)',
+        );
       });
     }
     this.flushLossLog();
@@ -272,7 +277,8 @@ export class Publisher {
       try {
         if (cursorDue) await this.syncCursor();
         const linger = this.o.lingerMs ?? 0;
-        if (linger > 0 && this.queue.length > 0 && this.queue.length < this.o.batchSize && !this.stopping && !spool.pending) await new Promise((r) => setTimeout(r, linger));
+        if (linger > 0 && this.queue.length > 0 && this.queue.length < this.o.batchSize && !this.stopping && !spool.pending)
+          await new Promise((r) => setTimeout(r, linger));
         const batch = this.queue.splice(0, this.o.batchSize);
         this.metrics.queueDepth(this.queue.length);
         if (batch.length > 0) {
@@ -419,7 +425,10 @@ export class Publisher {
     const now = Date.now();
     if (this.cursorFailures === 1 || now - this.lastCursorLog >= LOSS_LOG_MS) {
       this.lastCursorLog = now;
-      this.log.warn({ err: errMessage(err), failures: this.cursorFailures }, 'spool cursor write failed; retrying (a restart now would send delivered records again)');
+      this.log.warn(
+        { err: errMessage(err), failures: this.cursorFailures },
+        'spool cursor write failed; retrying (a restart now would send delivered records again)',
+      );
     }
   }
 
@@ -460,7 +469,8 @@ export class Publisher {
     this.lossTimer = undefined;
     if (this.lossLog.size === 0) return;
     this.lastLossLog = Date.now();
-    for (const [reason, e] of this.lossLog) this.log.error({ reason, events: e.events, lostTotal: this.lostTotal, ...(e.err ? { err: e.err } : {}) }, 'audit events lost');
+    for (const [reason, e] of this.lossLog)
+      this.log.error({ reason, events: e.events, lostTotal: this.lostTotal, ...(e.err ? { err: e.err } : {}) }, 'audit events lost');
     this.lossLog.clear();
   }
 }

@@ -63,7 +63,12 @@ export function revocationKey(r: Pick<Revocation, 'target' | 'value'>): string {
  */
 export type RevocationFollower = CompactedTopicFollower<Revocation>;
 
-export function revocationFollower(kafka: Kafka, state: RevocationState, logger: Logger, opts: { startupTimeoutMs: number; groupPrefix: string; onApplied?: (n: number) => void }): RevocationFollower {
+export function revocationFollower(
+  kafka: Kafka,
+  state: RevocationState,
+  logger: Logger,
+  opts: { startupTimeoutMs: number; groupPrefix: string; onApplied?: (n: number) => void },
+): RevocationFollower {
   return new CompactedTopicFollower(kafka, logger, {
     topic: TOPICS.revocations,
     component: 'revocations',

@@ -57,7 +57,8 @@ function pathVariants(base: string, rand: () => number): string[] {
   // case: each segment upper-cased, capitalised, mixed; the whole path
   out.add(base.toUpperCase());
   segs.forEach((s, i) => {
-    for (const v of [s.toUpperCase(), s[0]!.toUpperCase() + s.slice(1), [...s].map((c, j) => (j % 2 ? c.toUpperCase() : c)).join('')]) out.add(join(segs.map((x, k) => (k === i ? v : x))));
+    for (const v of [s.toUpperCase(), s[0]!.toUpperCase() + s.slice(1), [...s].map((c, j) => (j % 2 ? c.toUpperCase() : c)).join('')])
+      out.add(join(segs.map((x, k) => (k === i ? v : x))));
   });
   // every letter percent-encoded, alternately in lower- and upper-case hex; a whole segment encoded
   let n = 0;
@@ -72,12 +73,74 @@ function pathVariants(base: string, rand: () => number): string[] {
   for (let i = 1; i < segs.length; i++) {
     const head = join(segs.slice(0, i));
     const tail = segs.slice(i).join('/');
-    for (const sep of ['%2F', '%2f', '\\', '%5C', '%5c', '//', '///', '/./', '/%2e/', '/%2E/', '/x/../', '/x/%2e%2e/', '/x/%2E%2E/', '/x/.%2e/', '/x/%2e./', '/x/..%2F', '/x/..%5C', '/x\\..\\', '/x/..\\', '/;/', ';x/', '/%00/', '%00/', '/%3B/', '/%2e%2e%2f'])
+    for (const sep of [
+      '%2F',
+      '%2f',
+      '\\',
+      '%5C',
+      '%5c',
+      '//',
+      '///',
+      '/./',
+      '/%2e/',
+      '/%2E/',
+      '/x/../',
+      '/x/%2e%2e/',
+      '/x/%2E%2E/',
+      '/x/.%2e/',
+      '/x/%2e./',
+      '/x/..%2F',
+      '/x/..%5C',
+      '/x\\..\\',
+      '/x/..\\',
+      '/;/',
+      ';x/',
+      '/%00/',
+      '%00/',
+      '/%3B/',
+      '/%2e%2e%2f',
+    ])
       out.add(`${head}${sep}${tail}`);
   }
   for (const pre of ['/', '//', '/./', '/../', '/%2e%2e/', '/x/../', '/\\', '/.;/']) out.add(`${pre}${base.slice(1)}`);
   // trailing characters
-  for (const t of ['/', '//', '/.', '/..', '/x/..', '/%2e', '.', '..', '%2e', '%20', '+', '~', '*', '%2A', '%00', '%0a', '%09', ';', ';x=1', '%3B', '%3bx=1', '%23', '#', '#x', '?', '?x=1', '?x=/../../etc', '%3F', '%', '%2', '%zz', '%C0%AF', '%c0%ae%c0%ae/', '%E9', '%C3%A9'])
+  for (const t of [
+    '/',
+    '//',
+    '/.',
+    '/..',
+    '/x/..',
+    '/%2e',
+    '.',
+    '..',
+    '%2e',
+    '%20',
+    '+',
+    '~',
+    '*',
+    '%2A',
+    '%00',
+    '%0a',
+    '%09',
+    ';',
+    ';x=1',
+    '%3B',
+    '%3bx=1',
+    '%23',
+    '#',
+    '#x',
+    '?',
+    '?x=1',
+    '?x=/../../etc',
+    '%3F',
+    '%',
+    '%2',
+    '%zz',
+    '%C0%AF',
+    '%c0%ae%c0%ae/',
+    '%E9',
+    '%C3%A9',
+  ])
     out.add(`${base}${t}`);
   // ";" path parameters in every segment
   segs.forEach((_, i) => out.add(join(segs.map((x, k) => (k === i ? `${x};jsessionid=1` : x)))));
@@ -140,7 +203,8 @@ async function startUrlRouter(seen: Seen[]): Promise<{ url: string; close(): Pro
     } catch {
       return res.writeHead(400).end();
     }
-    const handler: Handler | null = p === '/api/admin' || p.startsWith('/api/admin/') ? 'admin' : /^\/api\/orders\/[^/]+\/?$/.test(p) ? 'order' : p.startsWith('/api/') ? 'api' : null;
+    const handler: Handler | null =
+      p === '/api/admin' || p.startsWith('/api/admin/') ? 'admin' : /^\/api\/orders\/[^/]+\/?$/.test(p) ? 'order' : p.startsWith('/api/') ? 'api' : null;
     if (!handler) return res.writeHead(404).end();
     seen.push({ upstream: 'url', rid: String(req.headers['x-request-id']), handler, method: req.method ?? '', url: req.url ?? '' });
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ handler }));
@@ -166,7 +230,11 @@ describe('routing differential: the interceptor in front of Express 5, Fastify 5
     // the interceptors publish through this client on the test's thread: no producer thread to start per interceptor
     const edgeKafka = createKafkaClient({ brokers: [broker.address], clientId: 'edge' }, logger);
     auth = await startTestAuthServer();
-    for (const [name, start] of [['express', startExpress], ['fastify', startFastify], ['url', startUrlRouter]] as const) {
+    for (const [name, start] of [
+      ['express', startExpress],
+      ['fastify', startFastify],
+      ['url', startUrlRouter],
+    ] as const) {
       const up = await start(seen);
       upstreams.push(up);
       const config = testConfig({
@@ -199,7 +267,7 @@ describe('routing differential: the interceptor in front of Express 5, Fastify 5
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('every variant that reaches a protected handler was judged on that handler\'s route, and the upstream got the judged path', async () => {
+  it("every variant that reaches a protected handler was judged on that handler's route, and the upstream got the judged path", async () => {
     const rand = prng(2);
     const targets = ['/api/admin/users', '/api/admin', '/api/orders/1041'].flatMap((b) => pathVariants(b, rand));
     // every spelling twice: GET with the protected scopes (does it reach the handler, and on
@@ -218,7 +286,11 @@ describe('routing differential: the interceptor in front of Express 5, Fastify 5
       for (let j = next++; j < jobs.length; j = next++) {
         const job = jobs[j]!;
         const rid = `d${j}`;
-        const res = await job.edge.pool.request({ method: job.method as 'GET', path: job.target, headers: { authorization: `Bearer ${tokens[job.token]}`, 'x-request-id': rid } });
+        const res = await job.edge.pool.request({
+          method: job.method as 'GET',
+          path: job.target,
+          headers: { authorization: `Bearer ${tokens[job.token]}`, 'x-request-id': rid },
+        });
         await res.body.dump();
         const problem = String(res.headers['content-type']).startsWith('application/problem+json');
         sent.set(rid, { edge: job.edge.name, token: job.token, method: job.method, target: job.target, status: res.statusCode, problem });
@@ -244,12 +316,14 @@ describe('routing differential: the interceptor in front of Express 5, Fastify 5
       const event = judged.get(s.rid)!;
       const what = `${req.edge} ${req.method} ${JSON.stringify(req.target)} (${req.token}) reached ${s.handler} as ${JSON.stringify(s.url)}`;
       reached[s.handler]++;
-      if (s.handler !== 'api' && event.http?.request.route !== ROUTE_OF[s.handler]) failures.push(`${what} but was judged on ${event.http?.request.route ?? 'no route'}`);
+      if (s.handler !== 'api' && event.http?.request.route !== ROUTE_OF[s.handler])
+        failures.push(`${what} but was judged on ${event.http?.request.route ?? 'no route'}`);
       if (s.handler !== 'api' && req.token === 'plain') failures.push(`${what} without its scope`);
       const q = s.url.indexOf('?');
       const upstreamPath = q >= 0 ? s.url.slice(0, q) : s.url;
       const upstreamQuery = q >= 0 ? s.url.slice(q + 1) : null;
-      if (upstreamPath !== event.http?.request.path || upstreamQuery !== event.http?.request.query) failures.push(`${what} but the path judged was ${JSON.stringify(event.http?.request.path)} ? ${JSON.stringify(event.http?.request.query)}`);
+      if (upstreamPath !== event.http?.request.path || upstreamQuery !== event.http?.request.query)
+        failures.push(`${what} but the path judged was ${JSON.stringify(event.http?.request.path)} ? ${JSON.stringify(event.http?.request.query)}`);
       if (s.method !== req.method) failures.push(`${what} with method ${s.method}`);
     }
     assert.deepEqual(failures.slice(0, 20), [], `${failures.length} failures`);
@@ -267,7 +341,8 @@ describe('routing differential: the interceptor in front of Express 5, Fastify 5
     for (const [rid, r] of sent) {
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       const e = judged.get(rid)!;
-      if ([400, 404, 405, 501].includes(r.status) && r.problem) assert.ok(e.attributes['http.refusal'], `${r.method} ${r.target}: ${r.status} without http.refusal`);
+      if ([400, 404, 405, 501].includes(r.status) && r.problem)
+        assert.ok(e.attributes['http.refusal'], `${r.method} ${r.target}: ${r.status} without http.refusal`);
     }
     for (const s of [200, 400, 403, 405, 501]) assert.ok((statuses.get(s) ?? 0) > 0, `some ${s}: ${JSON.stringify([...statuses])}`);
   });

@@ -7,7 +7,19 @@ import type { Kafka } from '@jwt-audit/kafka';
 import { createKafkaClient, createAuditProducer, explainKafkaError, isConnectionError } from '@jwt-audit/kafka';
 import { pseudonym } from '@jwt-audit/masking';
 import { createVerifier, remoteJwksStore, staticKeyStore, type KeySetChange, type KeyStore, type StaticKey, type Verifier } from '@jwt-audit/jwt';
-import { ConfigError, createMetrics, dependencyLog, kafkajsRetry, retryDelay, RETRY_POLICIES, SETTINGS_REFUSED, startOpsServer, type Logger, type Metrics, type OpsServer } from '@jwt-audit/runtime';
+import {
+  ConfigError,
+  createMetrics,
+  dependencyLog,
+  kafkajsRetry,
+  retryDelay,
+  RETRY_POLICIES,
+  SETTINGS_REFUSED,
+  startOpsServer,
+  type Logger,
+  type Metrics,
+  type OpsServer,
+} from '@jwt-audit/runtime';
 import { baseEvent, createRouter, EMPTY_ACTOR, trustedProxies, type Router } from '@jwt-audit/edge';
 import { ApprovalBook } from '@jwt-audit/edge';
 import { approvalCallbackHandler } from './approval-callback.js';
@@ -76,9 +88,25 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   const clientOverrides = { retry: kafkajsRetry(RETRY_POLICIES.interceptorKafkaClient), connectionTimeout: RETRY_POLICIES.interceptorKafkaClient.timeoutMs };
   const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger, clientOverrides);
   // the producer on its own thread, unless a client or sink was handed in
-  const sink = deps.sink ?? (deps.kafka ? createAuditProducer(deps.kafka, { logger }) : new ThreadSink({ kafka: config.kafka, clientOverrides, loggerName: 'interceptor', logLevel: deps.logger.level }, logger));
-  const spool = new Spool(config.spool.dir, config.spool.maxBytes, config.spool.fsync, { minFreeBytes: config.spool.minFreeBytes ?? DEFAULT_SPOOL_MIN_FREE_BYTES, ...(deps.spoolFs ? { fs: deps.spoolFs } : {}) });
-  const publisher = new Publisher({ sink, spool, logger, maxQueue: config.queue.maxEvents, batchSize: config.queue.batchSize, lingerMs: config.queue.lingerMs, metrics: m.publisher, sendTimeoutMs: config.queue.sendTimeoutMs ?? RETRY_POLICIES.publisherSend.timeoutMs });
+  const sink =
+    deps.sink ??
+    (deps.kafka
+      ? createAuditProducer(deps.kafka, { logger })
+      : new ThreadSink({ kafka: config.kafka, clientOverrides, loggerName: 'interceptor', logLevel: deps.logger.level }, logger));
+  const spool = new Spool(config.spool.dir, config.spool.maxBytes, config.spool.fsync, {
+    minFreeBytes: config.spool.minFreeBytes ?? DEFAULT_SPOOL_MIN_FREE_BYTES,
+    ...(deps.spoolFs ? { fs: deps.spoolFs } : {}),
+  });
+  const publisher = new Publisher({
+    sink,
+    spool,
+    logger,
+    maxQueue: config.queue.maxEvents,
+    batchSize: config.queue.batchSize,
+    lingerMs: config.queue.lingerMs,
+    metrics: m.publisher,
+    sendTimeoutMs: config.queue.sendTimeoutMs ?? RETRY_POLICIES.publisherSend.timeoutMs,
+  });
   let engine: Engine | undefined;
   let verifier: Verifier | undefined;
   let server: Server | undefined;
@@ -128,7 +156,11 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     } catch (err) {
       // The edge keeps serving (events spool) whatever Kafka says; a refused setting is named, every retry.
       const refused = await explainKafkaError(err, config.kafka).catch(() => undefined);
-      if (refused && refused.code === SETTINGS_REFUSED) logger.error({ err: { code: refused.code, message: refused.message } }, `cannot follow revocations: ${refused.message}; events are spooled; retrying in 5 s`);
+      if (refused && refused.code === SETTINGS_REFUSED)
+        logger.error(
+          { err: { code: refused.code, message: refused.message } },
+          `cannot follow revocations: ${refused.message}; events are spooled; retrying in 5 s`,
+        );
       else if (!refused && isConnectionError(err)) {
         // the outage's line is the kafka dependency state's (once down, a count per interval, once back)
         dependencyLog(logger, 'kafka').failed(err, { component: 'revocations' });
@@ -141,7 +173,10 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
   };
 
   const startApprovalFollower = async (gate: ApprovalGate): Promise<void> => {
-    approvalFollower = createApprovalFollower(kafka, gate, logger, { startupTimeoutMs: config.approvals.startupTimeoutMs, groupPrefix: `interceptor-approvals-${config.source.instance}` });
+    approvalFollower = createApprovalFollower(kafka, gate, logger, {
+      startupTimeoutMs: config.approvals.startupTimeoutMs,
+      groupPrefix: `interceptor-approvals-${config.source.instance}`,
+    });
     try {
       await approvalFollower.start();
     } catch (err) {
@@ -191,14 +226,23 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
       // settled approvals kept 1 h past their horizon, then tombstoned on the compacted topic (every
       // instance writes the same tombstones: idempotent, and compaction keeps one per key at most)
       const forgotten = gate.book.sweep(Date.now(), 3_600_000);
-      if (forgotten.length > 0 && config.approvals.enabled && needsApprovals) publisher.enqueue(forgotten.map((key) => ({ topic: TOPICS.approvals, key, value: null, headers: {} })));
+      if (forgotten.length > 0 && config.approvals.enabled && needsApprovals)
+        publisher.enqueue(forgotten.map((key) => ({ topic: TOPICS.approvals, key, value: null, headers: {} })));
     }, 60_000);
     sweep.unref();
 
     let url = '';
     if (deps.serve !== false) {
       const ingestVerifier = config.ingest.jwtAudience
-        ? createVerifier({ keys, algorithms: config.jwt.algorithms, audience: config.ingest.jwtAudience, ...(config.jwt.issuer !== undefined ? { issuer: config.jwt.issuer } : {}), clockToleranceSec: config.jwt.clockToleranceSec, maxLifetimeSec: config.jwt.maxLifetimeSec, claimsPolicy: config.jwt.claimsPolicy })
+        ? createVerifier({
+            keys,
+            algorithms: config.jwt.algorithms,
+            audience: config.ingest.jwtAudience,
+            ...(config.jwt.issuer !== undefined ? { issuer: config.jwt.issuer } : {}),
+            clockToleranceSec: config.jwt.clockToleranceSec,
+            maxLifetimeSec: config.jwt.maxLifetimeSec,
+            claimsPolicy: config.jwt.claimsPolicy,
+          })
         : undefined;
       const eng = engine;
       const handler = createProxyHandler({
@@ -231,7 +275,13 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
           ? {
               approvalCallback: {
                 path: config.approvals.callback.path,
-                handler: approvalCallbackHandler({ gate, hmacKeys: config.approvals.callback.hmacKeys, maxSkewSec: config.approvals.callback.maxSkewSec, maxBodyBytes: config.approvals.callback.maxBodyBytes, onResult: (status) => m.approvalCallback(status) }),
+                handler: approvalCallbackHandler({
+                  gate,
+                  hmacKeys: config.approvals.callback.hmacKeys,
+                  maxSkewSec: config.approvals.callback.maxSkewSec,
+                  maxBodyBytes: config.approvals.callback.maxBodyBytes,
+                  onResult: (status) => m.approvalCallback(status),
+                }),
               },
             }
           : {}),
@@ -285,7 +335,12 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
         logger,
         health: () => {
           // healthy while no event is being lost or would be (publisher.ts health()): Kafka down but the spool has room is degraded, not down
-          return { ...publisher.health(), revocationsReady: follower?.ready ?? false, revocations: revocations.size(), ...(needsApprovals ? { approvalsReady: approvalFollower?.ready ?? false, approvals: approvals?.book.size() ?? 0 } : {}) };
+          return {
+            ...publisher.health(),
+            revocationsReady: follower?.ready ?? false,
+            revocations: revocations.size(),
+            ...(needsApprovals ? { approvalsReady: approvalFollower?.ready ?? false, approvals: approvals?.book.size() ?? 0 } : {}),
+          };
         },
       });
       opsUrl = ops.url;

@@ -56,23 +56,23 @@ function rawRequest(base: string, bytes: Buffer): Promise<string> {
 it('cuts slowloris headers and slow bodies while serving everyone else', async () => {
   const token = await auth.sign();
   const get = () => fetch(`${url}/api/orders`, { headers: { authorization: `Bearer ${token}` } });
-    // slowloris: headers that never finish are cut, while others are served meanwhile
-    const slow = net.connect(Number(new URL(url).port), '127.0.0.1');
-    slow.write('GET /api/orders HTTP/1.1\r\nHost: x\r\n');
-    const drip = setInterval(() => slow.write('X-A: b\r\n'), 200);
-    const closed = new Promise<void>((resolve) => slow.on('close', () => resolve()));
-    slow.on('error', () => {});
-    for (let i = 0; i < 5; i++) assert.equal((await get()).status, 200);
-    await closed;
-    clearInterval(drip);
-    // and a slow body
-    const slowBody = net.connect(Number(new URL(url).port), '127.0.0.1');
-    slowBody.on('error', () => {});
-    slowBody.write(`POST /api/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Length: 1000\r\n\r\n`);
-    const drip2 = setInterval(() => slowBody.write('x'), 100);
-    await new Promise<void>((resolve) => slowBody.on('close', () => resolve()));
-    clearInterval(drip2);
-    // still serving (a fresh connection: the client's pooled ones may have been idle-closed meanwhile)
-    const after = await rawRequest(url, Buffer.from(`GET /api/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`));
-    assert.match(after, /^HTTP\/1\.1 200/);
-  });
+  // slowloris: headers that never finish are cut, while others are served meanwhile
+  const slow = net.connect(Number(new URL(url).port), '127.0.0.1');
+  slow.write('GET /api/orders HTTP/1.1\r\nHost: x\r\n');
+  const drip = setInterval(() => slow.write('X-A: b\r\n'), 200);
+  const closed = new Promise<void>((resolve) => slow.on('close', () => resolve()));
+  slow.on('error', () => {});
+  for (let i = 0; i < 5; i++) assert.equal((await get()).status, 200);
+  await closed;
+  clearInterval(drip);
+  // and a slow body
+  const slowBody = net.connect(Number(new URL(url).port), '127.0.0.1');
+  slowBody.on('error', () => {});
+  slowBody.write(`POST /api/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Length: 1000\r\n\r\n`);
+  const drip2 = setInterval(() => slowBody.write('x'), 100);
+  await new Promise<void>((resolve) => slowBody.on('close', () => resolve()));
+  clearInterval(drip2);
+  // still serving (a fresh connection: the client's pooled ones may have been idle-closed meanwhile)
+  const after = await rawRequest(url, Buffer.from(`GET /api/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`));
+  assert.match(after, /^HTTP\/1\.1 200/);
+});

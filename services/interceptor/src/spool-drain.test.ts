@@ -88,17 +88,25 @@ it('spools while the broker is down, drains in order when it returns and after a
   const kafka = createKafkaClient({ brokers: [broker.address], clientId: 'reader' }, logger);
   const reader = await collectEvents(kafka, TOPICS.raw);
   try {
-    const exchanges = await waitFor('every exchange', () => {
-      const x = reader.events.filter((e) => e.kind === 'token.validated' && e.http?.request.id);
-      return new Set(x.map((e) => e.http!.request.id)).size >= 40 ? x : undefined;
-    }, 20_000);
+    const exchanges = await waitFor(
+      'every exchange',
+      () => {
+        const x = reader.events.filter((e) => e.kind === 'token.validated' && e.http?.request.id);
+        return new Set(x.map((e) => e.http!.request.id)).size >= 40 ? x : undefined;
+      },
+      20_000,
+    );
     const ids = new Set(exchanges.map((e) => e.http!.request.id));
     for (let k = 0; k < 40; k++) assert.ok(ids.has(`${k % 2 ? 's1' : 's2'}-${k}`), `exchange ${k} delivered`);
     for (const sub of ['s1', 's2']) {
       // first delivery of each request, in partition order: strictly increasing per subject
       const seq = exchanges.filter((e) => e.actor.sub === sub).map((e) => Number(e.http!.request.id!.split('-')[1]));
       const firsts = seq.filter((v, idx) => seq.indexOf(v) === idx);
-      assert.deepEqual(firsts, [...firsts].sort((a, b) => a - b), `order kept for ${sub}`);
+      assert.deepEqual(
+        firsts,
+        [...firsts].sort((a, b) => a - b),
+        `order kept for ${sub}`,
+      );
     }
   } finally {
     await reader.stop();
@@ -111,10 +119,15 @@ it('fail-closed routes answer 503 when the spool is full; fail-open routes keep 
   const token = await auth.sign({ sub: 's3' });
   const { i, url } = await start(config({ spool: { dir: path.join(dir, 'spool-small'), maxBytes: 1024, fsync: 'never' } }));
   const call = (p: string) => fetch(`${url}${p}`, { headers: { authorization: `Bearer ${token}` } });
-  await waitFor('spool full', async () => {
-    await call('/api/fill');
-    return !i.publisher.canAccept();
-  }, 20_000, 10);
+  await waitFor(
+    'spool full',
+    async () => {
+      await call('/api/fill');
+      return !i.publisher.canAccept();
+    },
+    20_000,
+    10,
+  );
   assert.equal((await call('/admin/users')).status, 503);
   assert.equal((await call('/api/still-open')).status, 200);
   await waitFor('loss counted', async () => /audit_interceptor_lost_events_total\{reason="spool_full"\} [1-9]/.test(await i.metrics.registry.metrics()));
@@ -132,10 +145,15 @@ it('a nearly full spool filesystem (below spool.minFreeBytes): fail-closed route
   running.push(i);
   const { url, opsUrl } = await i.start();
   const call = (p: string) => fetch(`${url}${p}`, { headers: { authorization: `Bearer ${token}` } });
-  await waitFor('reserve reached', async () => {
-    await Promise.all(Array.from({ length: 20 }, () => call('/api/fill')));
-    return !i.publisher.canAccept();
-  }, 30_000, 10);
+  await waitFor(
+    'reserve reached',
+    async () => {
+      await Promise.all(Array.from({ length: 20 }, () => call('/api/fill')));
+      return !i.publisher.canAccept();
+    },
+    30_000,
+    10,
+  );
   assert.equal((await call('/admin/users')).status, 503);
   assert.equal((await call('/api/still-open')).status, 200);
   const h = await fetch(`${opsUrl}/healthz`);
@@ -147,10 +165,15 @@ it('a nearly full spool filesystem (below spool.minFreeBytes): fail-closed route
   assert.ok(disk.used() <= 512 * 1024 - 200 * 1024, 'the reserve is left free');
   // fail-open traffic goes on while there is no room: each of its events is a counted loss (the
   // publisher meets them when its loop next runs, which a loaded machine can delay)
-  await waitFor('loss counted', async () => {
-    await call('/api/still-open');
-    return /audit_interceptor_lost_events_total\{reason="spool_full"\} [1-9]/.test(await i.metrics.registry.metrics());
-  }, 60_000, 200);
+  await waitFor(
+    'loss counted',
+    async () => {
+      await call('/api/still-open');
+      return /audit_interceptor_lost_events_total\{reason="spool_full"\} [1-9]/.test(await i.metrics.registry.metrics());
+    },
+    60_000,
+    200,
+  );
   assert.ok(disk.used() <= 512 * 1024 - 200 * 1024, 'still no write into the reserve');
   assert.match(await (await fetch(`${opsUrl}/metrics`)).text(), /audit_interceptor_spool_free_bytes \d+/);
 });

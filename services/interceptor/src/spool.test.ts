@@ -56,7 +56,10 @@ it('round-trips records, nulls included, and stops at a corrupt one', () => {
   const buf = Buffer.concat([rec(1), rec(2), rec(3)].map(encodeRecord));
   const { entries, corrupt } = decodeRecords(buf, 0);
   assert.equal(corrupt, false);
-  assert.deepEqual(entries.map((e) => e.record), [rec(1), rec(2), rec(3)]);
+  assert.deepEqual(
+    entries.map((e) => e.record),
+    [rec(1), rec(2), rec(3)],
+  );
   const bad = Buffer.from(buf);
   bad.writeUInt8(bad.readUInt8(bad.length - 2) ^ 0xff, bad.length - 2);
   const r = decodeRecords(bad, 0);
@@ -76,7 +79,10 @@ it('keeps order across reopen, resumes from the cursor, and truncates when drain
   await s.open();
   assert.equal(s.droppedTailBytes, 0);
   const rest = (await s.peek(10)).entries;
-  assert.deepEqual(rest.map((e) => e.record), [rec(3), rec(4)]);
+  assert.deepEqual(
+    rest.map((e) => e.record),
+    [rec(3), rec(4)],
+  );
   await s.ack(rest[1]!.end, 2);
   assert.deepEqual(s.stats(), { pendingBytes: 0, pendingRecords: 0 });
   assert.equal(s.pending, false);
@@ -226,7 +232,10 @@ it('a write that fails (ENOSPC with a short write, EIO, a failed fsync) leaves n
       next += batch.length;
       if (kind !== 0 && b === 3 + (v % 5)) {
         let once = true;
-        disk.fault = (op, file) => (file === 'events' && op === (kind === 1 ? 'write' : 'datasync') && once && fsync === (kind === 2 ? 'always' : fsync) ? ((once = false), fsError('EIO', op)) : undefined);
+        disk.fault = (op, file) =>
+          file === 'events' && op === (kind === 1 ? 'write' : 'datasync') && once && fsync === (kind === 2 ? 'always' : fsync)
+            ? ((once = false), fsError('EIO', op))
+            : undefined;
       }
       const r = await s.append(batch);
       disk.fault = undefined;
@@ -313,7 +322,11 @@ it('cursor writes need no new space (slots overwritten in place), a failed one i
     }
     // crash: nothing more is written; a new process opens the spool
     const got = await pendingIn(dir);
-    assert.deepEqual(got.ids, acked === n ? [] : range(onDisk, n), `variant ${v}: resumes after the last cursor written (${onDisk}), re-sending ${acked - onDisk}`);
+    assert.deepEqual(
+      got.ids,
+      acked === n ? [] : range(onDisk, n),
+      `variant ${v}: resumes after the last cursor written (${onDisk}), re-sending ${acked - onDisk}`,
+    );
     await s.close();
   }
   assert.ok(failed > 20, `${failed} failed cursor writes`);

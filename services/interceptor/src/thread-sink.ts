@@ -42,7 +42,10 @@ export class ThreadSink implements RecordSink {
   private connected: Promise<void> | undefined;
   private readonly log: Logger;
 
-  constructor(private readonly data: ProducerThreadData, logger: Logger) {
+  constructor(
+    private readonly data: ProducerThreadData,
+    logger: Logger,
+  ) {
     this.log = logger.child({ component: 'thread-sink' });
   }
 
@@ -64,7 +67,11 @@ export class ThreadSink implements RecordSink {
     const { blob, spans } = packBuffers(records.map((r) => r.value));
     const { headerSets, headerIndex } = headerTable(records.map((r) => r.headers ?? NO_HEADERS));
     const keys = records.map((r) => (r.key === null ? null : r.key.toString()));
-    return this.call({ op: 'send', topic, keys, blob, spans, headerSets, headerIndex }, [blob.buffer as ArrayBuffer, spans.buffer as ArrayBuffer, headerIndex.buffer as ArrayBuffer]);
+    return this.call({ op: 'send', topic, keys, blob, spans, headerSets, headerIndex }, [
+      blob.buffer as ArrayBuffer,
+      spans.buffer as ArrayBuffer,
+      headerIndex.buffer as ArrayBuffer,
+    ]);
   }
 
   /** Disconnects and ends the thread. */

@@ -39,7 +39,11 @@ export interface CrashResult {
 }
 
 async function startChild(brokers: string[], exactlyOnce: boolean, txnId: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(here, 'masker-child.ts'), brokers.join(','), String(exactlyOnce), txnId], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', path.join(here, 'masker-child.ts'), brokers.join(','), String(exactlyOnce), txnId],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the masker child did not start in 120 s')), 120_000);
     child.once('exit', (code) => reject(new Error(`the masker child exited (${code})`)));
@@ -100,7 +104,13 @@ async function readAll(kafka: Kafka, topic: string, readUncommitted: boolean): P
   return { records, ids };
 }
 
-export async function runCrashScenario(o: { exactlyOnce: boolean; events: number; kills: number; rate?: number; progress?: (s: string) => void }): Promise<CrashResult> {
+export async function runCrashScenario(o: {
+  exactlyOnce: boolean;
+  events: number;
+  kills: number;
+  rate?: number;
+  progress?: (s: string) => void;
+}): Promise<CrashResult> {
   const say = o.progress ?? (() => undefined);
   const mode = o.exactlyOnce ? 'transactional' : 'at-least-once';
   const b = await startBench();
@@ -127,7 +137,7 @@ export async function runCrashScenario(o: { exactlyOnce: boolean; events: number
     })();
     let kills = 0;
     let seed = 0x2545f491;
-    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (let k = 1; k <= o.kills; k++) {
       const at = Math.floor((o.events * k) / (o.kills + 1));
       const before = await committed(b.kafka);
@@ -153,7 +163,18 @@ export async function runCrashScenario(o: { exactlyOnce: boolean; events: number
     const ru = await readAll(b.kafka, TOPICS.masked, true);
     const lost = ids.filter((id) => !rc.ids.has(id)).length;
     const duplicates = rc.records - rc.ids.size;
-    const result: CrashResult = { mode, events: o.events, kills, readCommitted: rc.records, distinct: rc.ids.size, lost, duplicates, duplicatesPerCrash: +(duplicates / Math.max(1, kills)).toFixed(1), written: ru.records, seconds: +seconds.toFixed(1) };
+    const result: CrashResult = {
+      mode,
+      events: o.events,
+      kills,
+      readCommitted: rc.records,
+      distinct: rc.ids.size,
+      lost,
+      duplicates,
+      duplicatesPerCrash: +(duplicates / Math.max(1, kills)).toFixed(1),
+      written: ru.records,
+      seconds: +seconds.toFixed(1),
+    };
     say(`${mode}: ${JSON.stringify(result)}`);
     return result;
   } finally {

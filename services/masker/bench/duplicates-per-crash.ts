@@ -8,7 +8,9 @@
 import { runCrashScenario, type CrashResult } from './crash-harness.js';
 
 if (process.argv.includes('--help')) {
-  process.stdout.write('npm run bench:crash -w services/masker [-- --json]   env BENCH_EVENTS (6000), BENCH_KILLS (4), BENCH_RATE (100/s); kills are made only while the load runs\n');
+  process.stdout.write(
+    'npm run bench:crash -w services/masker [-- --json]   env BENCH_EVENTS (6000), BENCH_KILLS (4), BENCH_RATE (100/s); kills are made only while the load runs\n',
+  );
   process.exit(0);
 }
 const json = process.argv.includes('--json');
@@ -21,6 +23,9 @@ for (const exactlyOnce of [false, true]) results.push(await runCrashScenario({ e
 if (!json) {
   console.log('| path | events | kill -9 | read (read_committed) | lost | duplicates | per crash | written (aborted included) | time |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of results) console.log(`| ${r.mode} | ${r.events} | ${r.kills} | ${r.readCommitted} | ${r.lost} | ${r.duplicates} | ${r.duplicatesPerCrash} | ${r.written} | ${r.seconds} s |`);
+  for (const r of results)
+    console.log(
+      `| ${r.mode} | ${r.events} | ${r.kills} | ${r.readCommitted} | ${r.lost} | ${r.duplicates} | ${r.duplicatesPerCrash} | ${r.written} | ${r.seconds} s |`,
+    );
 }
 console.log(JSON.stringify({ bench: 'masker-duplicates-per-crash', results }));

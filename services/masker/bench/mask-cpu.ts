@@ -73,7 +73,11 @@ const result = {
     decodeMaskEncode: best(all),
     // mask() without any detector: key-word rules, shapes, bodies, the encoded-run scan
     maskWithoutDetectors: m.noDetectors,
-    detectors: { all: +(m.mask - m.noDetectors).toFixed(1), tokens: +(m.tokenDetectors - m.noDetectors).toFixed(1), personal: +(m.personalDetectors - m.noDetectors).toFixed(1) },
+    detectors: {
+      all: +(m.mask - m.noDetectors).toFixed(1),
+      tokens: +(m.tokenDetectors - m.noDetectors).toFixed(1),
+      personal: +(m.personalDetectors - m.noDetectors).toFixed(1),
+    },
   },
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -16,7 +16,13 @@ if (!brokers || !transactionalId || (exactlyOnce !== 'true' && exactlyOnce !== '
 const level = process.env.CRASH_CHILD_LOG_LEVEL ?? 'silent';
 const logger = createLogger({ name: 'masker-child', level, destination: level === 'silent' ? new Writable({ write: (_c, _e, cb) => cb() }) : process.stderr });
 const svc = createMaskerService(
-  { ...maskerDefaults, kafka: { brokers: brokers.split(','), clientId: 'crash-masker', exactlyOnce: exactlyOnce === 'true', transactionalId }, ops: {}, groupId: 'crash-masker', hmac: { keyId: 'crash', key: 'crash-bench-masking-key-0123456789' } },
+  {
+    ...maskerDefaults,
+    kafka: { brokers: brokers.split(','), clientId: 'crash-masker', exactlyOnce: exactlyOnce === 'true', transactionalId },
+    ops: {},
+    groupId: 'crash-masker',
+    hmac: { keyId: 'crash', key: 'crash-bench-masking-key-0123456789' },
+  },
   { logger, sessionTimeoutMs: 6_000 },
 );
 process.once('SIGTERM', () => {

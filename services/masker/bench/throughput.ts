@@ -5,7 +5,20 @@
  */
 import { TOPICS } from '@jwt-audit/events';
 import { createMaskerService, maskerDefaults } from '../src/index.js';
-import { cpuSeconds, identityStage, timed, logger, N, passThrough, processed, produceEvents, quietMetrics, rawEvent, startBench, until } from '../../../scripts/lib/stage-bench.js';
+import {
+  cpuSeconds,
+  identityStage,
+  timed,
+  logger,
+  N,
+  passThrough,
+  processed,
+  produceEvents,
+  quietMetrics,
+  rawEvent,
+  startBench,
+  until,
+} from '../../../scripts/lib/stage-bench.js';
 
 const b = await startBench();
 try {
@@ -16,7 +29,17 @@ try {
   const identity = await timed(() => identityStage(b, TOPICS.raw, 'bench-identity'));
   const identitySecs = identity.secs;
   const metrics = quietMetrics();
-  const svc = createMaskerService({ ...maskerDefaults, kafka: { brokers: b.brokers, clientId: 'bench-masker', exactlyOnce: process.env.BENCH_EXACTLY_ONCE === '1', transactionalId: 'bench-masker-0' }, ops: {}, groupId: 'bench-masker', threads: Number(process.env.BENCH_THREADS ?? maskerDefaults.threads), hmac: { keyId: 'bench', key: 'bench-key-0123456789abcdef' } }, { logger, metrics });
+  const svc = createMaskerService(
+    {
+      ...maskerDefaults,
+      kafka: { brokers: b.brokers, clientId: 'bench-masker', exactlyOnce: process.env.BENCH_EXACTLY_ONCE === '1', transactionalId: 'bench-masker-0' },
+      ops: {},
+      groupId: 'bench-masker',
+      threads: Number(process.env.BENCH_THREADS ?? maskerDefaults.threads),
+      hmac: { keyId: 'bench', key: 'bench-key-0123456789abcdef' },
+    },
+    { logger, metrics },
+  );
   await svc.start();
   const cpu0 = { self: process.cpuUsage(), broker: cpuSeconds(b.brokerProc.pid!) };
   const t = process.hrtime.bigint();
@@ -39,12 +62,22 @@ try {
     identityStage: { eventsPerSec: Math.round(N / identitySecs), ofPassThrough: +(passSecs / identitySecs).toFixed(2) },
     // CPU of this process per event (µs): kafkajs client work for all three, plus decode/encode
     // for the identity stage, plus the stage's own work
-    cpuUsPerEvent: { passThrough: Math.min(pass1.cpuUsPerEvent, pass2.cpuUsPerEvent), identityStage: identity.cpuUsPerEvent, stage: Math.round((self.user + self.system) / N) },
+    cpuUsPerEvent: {
+      passThrough: Math.min(pass1.cpuUsPerEvent, pass2.cpuUsPerEvent),
+      identityStage: identity.cpuUsPerEvent,
+      stage: Math.round((self.user + self.system) / N),
+    },
     cpuSeconds: { maskerProcess: +stageCpu.toFixed(1), broker: +brokerCpu.toFixed(1) },
   };
-  console.log(`events=${N}: decode + encode alone (identity transform stage) ${result.identityStage.eventsPerSec} events/s = ${result.identityStage.ofPassThrough}x`);
-  console.log(`events=${N}: masker ${result.masker.eventsPerSec} events/s = ${result.masker.ofPassThrough}x a pass-through consumer (${result.passThrough.eventsPerSec} events/s); target >= 0.6x`);
-  console.log(`CPU per event in this process: pass-through ${result.cpuUsPerEvent.passThrough} µs, identity stage ${result.cpuUsPerEvent.identityStage} µs, ${result.bench} ${result.cpuUsPerEvent.stage} µs`);
+  console.log(
+    `events=${N}: decode + encode alone (identity transform stage) ${result.identityStage.eventsPerSec} events/s = ${result.identityStage.ofPassThrough}x`,
+  );
+  console.log(
+    `events=${N}: masker ${result.masker.eventsPerSec} events/s = ${result.masker.ofPassThrough}x a pass-through consumer (${result.passThrough.eventsPerSec} events/s); target >= 0.6x`,
+  );
+  console.log(
+    `CPU per event in this process: pass-through ${result.cpuUsPerEvent.passThrough} µs, identity stage ${result.cpuUsPerEvent.identityStage} µs, ${result.bench} ${result.cpuUsPerEvent.stage} µs`,
+  );
   console.log(JSON.stringify(result));
 } finally {
   await b.close();

@@ -21,7 +21,12 @@ test('config: the HMAC key from the environment or a file, every problem reporte
     // no key at all, a bad key id and a bad concurrency: all three named
     assert.throws(
       () => load({ AUDIT_MASKING_KEY_ID: 'bad id!', AUDIT_MASKER_CONCURRENCY: '0' }),
-      (err: unknown) => err instanceof ConfigError && err.problems.length === 3 && /hmac\.key/.test(err.message) && /hmac\.keyId/.test(err.message) && /concurrency/.test(err.message),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.length === 3 &&
+        /hmac\.key/.test(err.message) &&
+        /hmac\.keyId/.test(err.message) &&
+        /concurrency/.test(err.message),
     );
     const policyFile = join(dir, 'policy.json');
     await writeFile(policyFile, JSON.stringify({ version: 'site-1', fields: { '^nick$': 'drop' } }));
@@ -29,7 +34,11 @@ test('config: the HMAC key from the environment or a file, every problem reporte
     await writeFile(policyFile, JSON.stringify({ version: 'site-1', fields: { '^nick$': 'burn' } }));
     assert.throws(() => loadPolicy(policyFile), /policy\.json: .*must be equal to one of the allowed values/);
     const quiet = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-    assert.throws(() => createMaskerService({ ...c, policyFile }, { logger: quiet }), /AUDIT_ERR_MASKING_POLICY|invalid masking policy/, 'a bad policy stops the service before it consumes anything');
+    assert.throws(
+      () => createMaskerService({ ...c, policyFile }, { logger: quiet }),
+      /AUDIT_ERR_MASKING_POLICY|invalid masking policy/,
+      'a bad policy stops the service before it consumes anything',
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -28,7 +28,13 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const config = (groupId: string): MaskerConfig => ({ ...maskerDefaults, kafka: { brokers: [broker.address], clientId: 'masker-test' }, ops: {}, groupId, hmac: { keyId: 'k1', key: 'a-test-key-of-enough-length' } });
+const config = (groupId: string): MaskerConfig => ({
+  ...maskerDefaults,
+  kafka: { brokers: [broker.address], clientId: 'masker-test' },
+  ops: {},
+  groupId,
+  hmac: { keyId: 'k1', key: 'a-test-key-of-enough-length' },
+});
 
 async function produceRaw(records: { key: string; value: Buffer; headers?: Record<string, string> }[]) {
   const p = createAuditProducer(kafka, { logger });
@@ -43,7 +49,9 @@ async function readTopic(topic: string, until: (n: { key: Buffer | null; value: 
   const c = kafka.consumer({ groupId: `reader-${newId()}`, maxWaitTimeInMs: 100 });
   await c.connect();
   await c.subscribe({ topics: [topic], fromBeginning: true });
-  await c.run({ eachMessage: async ({ message }) => void got.push({ key: message.key, value: message.value!, headers: message.headers as Record<string, Buffer> }) });
+  await c.run({
+    eachMessage: async ({ message }) => void got.push({ key: message.key, value: message.value!, headers: message.headers as Record<string, Buffer> }),
+  });
   const end = Date.now() + ms;
   while (!until(got)) {
     if (Date.now() > end) {
@@ -161,13 +169,17 @@ test('a crash between produce and commit repeats work but loses nothing', async 
   const b = createMaskerService({ ...config('masker-crash'), concurrency: 1 }, { logger, sessionTimeoutMs: 6_000 });
   await b.start();
   try {
-    const out = await readTopic(TOPICS.masked, (g) => {
-      // records of the previous test are in the topic too (and partition order differs between reads): filter by id
-      const mine = g.map((r) => eventCodec.decode(r.value, r.headers).id).filter((id) => ids.has(id));
-      const seen = new Set(mine);
-      // B may finish the other partitions before it repeats A's batch: wait for the repeat too
-      return [...ids].every((id) => seen.has(id)) && mine.length > 40;
-    }, 45_000);
+    const out = await readTopic(
+      TOPICS.masked,
+      (g) => {
+        // records of the previous test are in the topic too (and partition order differs between reads): filter by id
+        const mine = g.map((r) => eventCodec.decode(r.value, r.headers).id).filter((id) => ids.has(id));
+        const seen = new Set(mine);
+        // B may finish the other partitions before it repeats A's batch: wait for the repeat too
+        return [...ids].every((id) => seen.has(id)) && mine.length > 40;
+      },
+      45_000,
+    );
     const mine = out.map((r) => eventCodec.decode(r.value, r.headers).id).filter((id) => ids.has(id));
     assert.equal(new Set(mine).size, 40, 'nothing lost');
     assert.ok(mine.length > 40, `the batch A produced before freezing was produced again (${mine.length} records for 40 events)`);

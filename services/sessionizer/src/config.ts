@@ -56,7 +56,12 @@ export const configSchema = consumerServiceSchema(['topics', 'stateDir'], {
     type: 'object',
     additionalProperties: false,
     required: ['input', 'alerts', 'events', 'sessions'],
-    properties: { input: { type: 'string', minLength: 1 }, alerts: { type: 'string', minLength: 1 }, events: { type: 'string', minLength: 1 }, sessions: { type: 'string', minLength: 1 } },
+    properties: {
+      input: { type: 'string', minLength: 1 },
+      alerts: { type: 'string', minLength: 1 },
+      events: { type: 'string', minLength: 1 },
+      sessions: { type: 'string', minLength: 1 },
+    },
   },
   stateDir: { type: 'string', minLength: 1 },
   snapshotAfterBytes: { type: 'integer', minimum: 0 },

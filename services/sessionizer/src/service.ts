@@ -1,6 +1,13 @@
 import path from 'node:path';
 import { alertCodec, eventCodec, partitionKey, sessionCodec, TOPICS, type AuditEvent, type SessionSummary } from '@jwt-audit/events';
-import { createConsumerService, createKafkaClient, type ConsumerServiceDeps, type DeadLetterRequest, type InputRecord, type MeteredConsumerService } from '@jwt-audit/kafka';
+import {
+  createConsumerService,
+  createKafkaClient,
+  type ConsumerServiceDeps,
+  type DeadLetterRequest,
+  type InputRecord,
+  type MeteredConsumerService,
+} from '@jwt-audit/kafka';
 import { createMetrics, lockDirectory, toAuditError, type Logger } from '@jwt-audit/runtime';
 import type { SessionizerConfig } from './config.js';
 import { EVENTS_ERRORS } from '@jwt-audit/events';
@@ -38,8 +45,14 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
   const eventsTotal = metrics.counter('audit_sessionizer_inputs_total', 'Events and alerts run through the sessions, by input', ['input'] as const);
   const derivedTotal = metrics.counter('audit_sessionizer_derived_events_total', 'session.started / session.ended events emitted', ['kind'] as const);
   const summariesTotal = metrics.counter('audit_sessionizer_summaries_total', 'Session summary revisions published');
-  const duplicatesTotal = metrics.counter('audit_sessionizer_duplicate_events_total', 'Events whose id the state had run already (re-produced upstream at new offsets), skipped');
-  const unmatchedAlerts = metrics.counter('audit_sessionizer_unmatched_alerts_total', 'Alerts no session of this partition could take (no subject, or none at that time)');
+  const duplicatesTotal = metrics.counter(
+    'audit_sessionizer_duplicate_events_total',
+    'Events whose id the state had run already (re-produced upstream at new offsets), skipped',
+  );
+  const unmatchedAlerts = metrics.counter(
+    'audit_sessionizer_unmatched_alerts_total',
+    'Alerts no session of this partition could take (no subject, or none at that time)',
+  );
   const openGauge = metrics.gauge('audit_sessionizer_sessions', 'Sessions held, summed over partitions, by state', ['state'] as const);
 
   const kafka = deps.kafka ?? createKafkaClient(config.kafka, logger);
@@ -69,7 +82,10 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
     const line = `${JSON.stringify(changes)}\n`;
     const summaryRecords = summaries.map((s: SessionSummary) => ({ key: s.id, ...sessionCodec.encode(s), timestamp: s.updatedAt }));
     if (derived.length > 0) {
-      await producer.send(config.topics.events, derived.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e), timestamp: e.occurredAt })));
+      await producer.send(
+        config.topics.events,
+        derived.map((e) => ({ key: partitionKey(e), ...eventCodec.encode(e), timestamp: e.occurredAt })),
+      );
       for (const e of derived) derivedTotal.inc({ kind: e.kind });
     }
     if (summaryRecords.length > 0) {
@@ -160,7 +176,10 @@ export function createSessionizerService(config: SessionizerConfig, deps: Sessio
         tickNow().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'session timer failed; retrying at the next tick'));
       }, config.tickMs);
       timer.unref();
-      logger.info({ input: config.topics.input, alerts: config.topics.alerts, sessions: config.topics.sessions, idleMs: config.rules.idleMs }, 'sessionizer running');
+      logger.info(
+        { input: config.topics.input, alerts: config.topics.alerts, sessions: config.topics.sessions, idleMs: config.rules.idleMs },
+        'sessionizer running',
+      );
     },
     beforeStop: async () => {
       if (timer) clearInterval(timer);

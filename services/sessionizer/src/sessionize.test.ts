@@ -4,7 +4,18 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventCodec, newId, readSchemaFile, sessionCodec, type Alert, type AuditEvent, type EventKind } from '@jwt-audit/events';
-import { apply, applyAlert, createSessionState, DEFAULT_RULES, derivedId, drainChanges, SESSIONIZER_SOURCE, tick, type Context, type SessionState } from './sessionize.js';
+import {
+  apply,
+  applyAlert,
+  createSessionState,
+  DEFAULT_RULES,
+  derivedId,
+  drainChanges,
+  SESSIONIZER_SOURCE,
+  tick,
+  type Context,
+  type SessionState,
+} from './sessionize.js';
 import { SessionStateStore } from './state-store.js';
 
 const T0 = Date.UTC(2026, 11, 1, 9, 0, 0);
@@ -42,7 +53,20 @@ function ev(o: Ev): AuditEvent {
   e.token!.jti = o.jti === undefined ? `jti-${o.at}` : o.jti;
   e.token!.exp = o.exp === undefined ? Math.floor((o.at + 15 * MIN) / 1000) : o.exp;
   e.network!.clientIp = o.ip ?? '203.0.113.24';
-  e.enrichment = o.country ? { geo: { countryIso: o.country, country: null, city: `${o.country}-city`, lat: null, lon: null }, asn: null, userAgent: null, ipClass: 'public', tokenAgeSec: null, tokenRemainingSec: null, lifetimeExceedsPolicy: false, authorization: null, sessionId: null, enrichedAt: o.at } : null;
+  e.enrichment = o.country
+    ? {
+        geo: { countryIso: o.country, country: null, city: `${o.country}-city`, lat: null, lon: null },
+        asn: null,
+        userAgent: null,
+        ipClass: 'public',
+        tokenAgeSec: null,
+        tokenRemainingSec: null,
+        lifetimeExceedsPolicy: false,
+        authorization: null,
+        sessionId: null,
+        enrichedAt: o.at,
+      }
+    : null;
   if (o.route) e.http!.request.route = o.route;
   if (o.rejected) e.rejection = { reason: 'expired', detail: null };
   if (kind === 'session.started' || kind === 'session.ended' || kind === 'subject.deprovisioned' || kind === 'token.revoked') {
@@ -85,7 +109,10 @@ test('a sid groups events into one session with its counts; the summary fits its
   assert.deepEqual(s.countries, ['DE', 'FR']);
   assert.deepEqual(s.routes, ['GET /orders/:id', 'GET /cart']);
   assert.equal(s.endedAt, null);
-  assert.deepEqual(r.derived.map((e) => e.kind), ['session.started']);
+  assert.deepEqual(
+    r.derived.map((e) => e.kind),
+    ['session.started'],
+  );
   assert.deepEqual(sessionCodec.validate(s), []);
   for (const e of r.derived) assert.deepEqual(eventCodec.validate(e), [], 'derived events are valid audit events');
 });
@@ -122,7 +149,13 @@ test('each end reason: sign-out, revocation, token expiry, idle timeout, deprovi
   const revoked = run([ev({ at: T0, jti: 'j1' }), ev({ kind: 'token.revoked', at: T0 + MIN, sid: null, jti: 'j1', reason: 'admin' })]);
   assert.equal(revoked.sessions[0]!.endReason, 'revocation');
   assert.equal(revoked.sessions[0]!.endDetail, 'admin');
-  assert.deepEqual(revoked.derived.map((e) => [e.kind, e.session?.reason]), [['session.started', null], ['session.ended', 'revocation']]);
+  assert.deepEqual(
+    revoked.derived.map((e) => [e.kind, e.session?.reason]),
+    [
+      ['session.started', null],
+      ['session.ended', 'revocation'],
+    ],
+  );
   const otherJti = run([ev({ at: T0, jti: 'j1' }), ev({ kind: 'token.revoked', at: T0 + MIN, sid: null, jti: 'j2' })]);
   assert.equal(otherJti.sessions[0]!.endedAt, null, 'revoking a token the session never used ends nothing');
 
@@ -137,7 +170,10 @@ test('each end reason: sign-out, revocation, token expiry, idle timeout, deprovi
   assert.equal(idle.sessions[0]!.endedAt, T0 + 30 * MIN);
 
   const gone = run([ev({ at: T0 }), ev({ at: T0, sid: 'sess-2' }), ev({ at: T0, sub: 'bob' }), ev({ kind: 'subject.deprovisioned', at: T0 + MIN })]);
-  assert.deepEqual(gone.sessions.filter((s) => s.subject === 'alice').map((s) => s.endReason), ['deprovisioning', 'deprovisioning']);
+  assert.deepEqual(
+    gone.sessions.filter((s) => s.subject === 'alice').map((s) => s.endReason),
+    ['deprovisioning', 'deprovisioning'],
+  );
   assert.equal(gone.sessions.find((s) => s.subject === 'bob')!.endedAt, null, 'another subject keeps its session');
 });
 
@@ -146,8 +182,19 @@ test('activity after sign-out is counted on the ended session, not a new one; af
   assert.equal(r.sessions.length, 1);
   assert.equal(r.sessions[0]!.afterEnd, 2);
   // after a revocation, a valid token of the same sid (a refresh the IdP granted) is a new session, not activity after the end
-  const revoked = run([ev({ at: T0, jti: 'j1' }), ev({ kind: 'token.revoked', at: T0 + MIN, sid: null, jti: 'j1' }), ev({ at: T0 + 2 * MIN, jti: 'j2', rejected: true }), ev({ at: T0 + 3 * MIN, jti: 'j3' })]);
-  assert.deepEqual(revoked.sessions.map((x) => [x.endReason, x.afterEnd]), [['revocation', 0], [null, 0]]);
+  const revoked = run([
+    ev({ at: T0, jti: 'j1' }),
+    ev({ kind: 'token.revoked', at: T0 + MIN, sid: null, jti: 'j1' }),
+    ev({ at: T0 + 2 * MIN, jti: 'j2', rejected: true }),
+    ev({ at: T0 + 3 * MIN, jti: 'j3' }),
+  ]);
+  assert.deepEqual(
+    revoked.sessions.map((x) => [x.endReason, x.afterEnd]),
+    [
+      ['revocation', 0],
+      [null, 0],
+    ],
+  );
   const idle = run([ev({ at: T0 }), ev({ at: T0 + 45 * MIN })]);
   assert.equal(idle.sessions.length, 2);
   assert.equal(idle.sessions[0]!.endReason, 'idle_timeout');
@@ -175,12 +222,24 @@ test('a rejected token (claims forgeable) never opens a session; our own derived
   assert.equal(run([pushed]).sessions.length, 1, 'a pushed event cannot hide behind our name');
 });
 
-test('alerts are counted on the session they name, else on the subject\'s session at that time', () => {
+test("alerts are counted on the session they name, else on the subject's session at that time", () => {
   const state = createSessionState();
   run([ev({ at: T0 }), ev({ at: T0, sid: 'sess-2' })], undefined, state);
   const alert = (sessionId: string | null, sub = 'alice'): Alert => ({
-    id: newId(), schemaVersion: 1, rule: 'token-multi-origin', severity: 'high', keys: { subject: sub, jti: null, ip: null, clientId: null, familyId: null, sessionId },
-    window: { sizeMs: 0, start: T0, end: T0 }, count: 1, suppressed: 0, firstSeen: T0, lastSeen: T0 + 1, raisedAt: T0 + 2, evidence: [], description: 'x', attributes: {},
+    id: newId(),
+    schemaVersion: 1,
+    rule: 'token-multi-origin',
+    severity: 'high',
+    keys: { subject: sub, jti: null, ip: null, clientId: null, familyId: null, sessionId },
+    window: { sizeMs: 0, start: T0, end: T0 },
+    count: 1,
+    suppressed: 0,
+    firstSeen: T0,
+    lastSeen: T0 + 1,
+    raisedAt: T0 + 2,
+    evidence: [],
+    description: 'x',
+    attributes: {},
   });
   assert.equal(applyAlert(state, alert('sess-2'), T0), true);
   assert.equal(applyAlert(state, alert(null), T0), true);
@@ -221,7 +280,8 @@ test('derived events keep their ids on replay (idempotent sinks), and differ per
 
 test('bounded memory: 3,000 IPs and 3,000 routes in one session, 1,000 sessions over a cap of 100', () => {
   const events: AuditEvent[] = [];
-  for (let i = 0; i < 3_000; i++) events.push(ev({ at: T0 + i, ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, route: `/r/${i}${'x'.repeat(i % 1000)}`, country: `C${i % 300}` }));
+  for (let i = 0; i < 3_000; i++)
+    events.push(ev({ at: T0 + i, ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, route: `/r/${i}${'x'.repeat(i % 1000)}`, country: `C${i % 300}` }));
   const r = run(events);
   const s = r.sessions[0]!;
   assert.equal(s.ips.length, DEFAULT_RULES.maxIps);
@@ -234,7 +294,8 @@ test('bounded memory: 3,000 IPs and 3,000 routes in one session, 1,000 sessions 
   const small: Context = { ...ctx, rules: { ...ctx.rules, maxSessions: 100 } };
   const state = createSessionState();
   let ended = 0;
-  for (let i = 0; i < 1_000; i++) ended += apply(state, ev({ at: T0 + i, sid: `s-${i}` }), T0 + i, small).events.filter((e) => e.kind === 'session.ended').length;
+  for (let i = 0; i < 1_000; i++)
+    ended += apply(state, ev({ at: T0 + i, sid: `s-${i}` }), T0 + i, small).events.filter((e) => e.kind === 'session.ended').length;
   assert.equal(state.sessions.size, 100);
   assert.equal(ended, 900, 'every evicted open session is ended (reason evicted), not dropped silently');
   const { summaries } = drainChanges(state);
@@ -243,18 +304,41 @@ test('bounded memory: 3,000 IPs and 3,000 routes in one session, 1,000 sessions 
 
 test('hostile, generated inputs: missing fields, huge and odd values, any order: no throw, every summary valid, state bounded', () => {
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const kinds: EventKind[] = ['token.validated', 'token.rejected', 'token.issued', 'token.refreshed', 'token.revoked', 'session.started', 'session.ended', 'subject.deprovisioned', 'http.exchange', 'key.rotated'];
+  const kinds: EventKind[] = [
+    'token.validated',
+    'token.rejected',
+    'token.issued',
+    'token.refreshed',
+    'token.revoked',
+    'session.started',
+    'session.ended',
+    'subject.deprovisioned',
+    'http.exchange',
+    'key.rotated',
+  ];
   const odd = ['', 'a'.repeat(100_000), '\u0000', '💥'.repeat(300), 'rtf:', 'rtf:x', '../../etc', '{"$ne":1}'];
   const rules: Context = { ...ctx, rules: { ...ctx.rules, maxSessions: 500 } };
   const state = createSessionState();
   for (let i = 0; i < 5_000; i++) {
-    const e = ev({ kind: pick(kinds), at: pick([T0 + Math.floor(rnd() * 86_400_000), NaN, -1, Number.MAX_SAFE_INTEGER, T0]), sub: pick(['alice', 'bob', null, ...odd]), sid: pick([null, 'sess-1', ...odd]), family: pick([null, 'f1', ...odd]), client: pick([null, 'web', ...odd]), jti: pick([null, 'j', ...odd]), exp: pick([null, NaN, 1e300, -5, Math.floor(T0 / 1000) + 60]), ip: pick(['203.0.113.1', 'not-an-ip', ...odd]), reason: pick(['', 'logout', ...odd]) });
+    const e = ev({
+      kind: pick(kinds),
+      at: pick([T0 + Math.floor(rnd() * 86_400_000), NaN, -1, Number.MAX_SAFE_INTEGER, T0]),
+      sub: pick(['alice', 'bob', null, ...odd]),
+      sid: pick([null, 'sess-1', ...odd]),
+      family: pick([null, 'f1', ...odd]),
+      client: pick([null, 'web', ...odd]),
+      jti: pick([null, 'j', ...odd]),
+      exp: pick([null, NaN, 1e300, -5, Math.floor(T0 / 1000) + 60]),
+      ip: pick(['203.0.113.1', 'not-an-ip', ...odd]),
+      reason: pick(['', 'logout', ...odd]),
+    });
     if (rnd() < 0.1) e.enrichment = null;
     if (rnd() < 0.1) e.network = null;
     if (rnd() < 0.1 && e.http) e.http.response = null;
-    if (rnd() < 0.05 && e.http?.request.body !== undefined) e.http.request.body = { contentType: null, size: pick([NaN, -1, 1e18, 10]), truncated: false, content: null, sha256: null };
+    if (rnd() < 0.05 && e.http?.request.body !== undefined)
+      e.http.request.body = { contentType: null, size: pick([NaN, -1, 1e18, 10]), truncated: false, content: null, sha256: null };
     apply(state, e, T0 + 86_400_000, rules);
     if (i % 500 === 0) tick(state, T0 + i * 10_000, rules);
     assert.ok(state.sessions.size <= 500);
@@ -285,7 +369,10 @@ test('state store: journal + snapshot restore the same sessions; a torn last lin
     appendFileSync(path.join(dir, 'journal.ndjson'), '{"offsets":{"t-0":"99"},"upserts":[{"summ'); // a crash mid-write
     const back = new SessionStateStore(dir, { fsync: false, snapshotAfterBytes: 2_000 }).load().state;
     assert.deepEqual(back.offsets, { 't-0': '29' });
-    assert.deepEqual([...back.sessions.values()].map((x) => x.summary).sort((a, b) => a.id.localeCompare(b.id)), [...state.sessions.values()].map((x) => x.summary).sort((a, b) => a.id.localeCompare(b.id)));
+    assert.deepEqual(
+      [...back.sessions.values()].map((x) => x.summary).sort((a, b) => a.id.localeCompare(b.id)),
+      [...state.sessions.values()].map((x) => x.summary).sort((a, b) => a.id.localeCompare(b.id)),
+    );
     assert.deepEqual([...back.current.entries()].sort(), [...state.current.entries()].sort());
   } finally {
     rmSync(dir, { recursive: true, force: true });

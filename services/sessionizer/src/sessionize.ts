@@ -102,7 +102,18 @@ const MAX_ITEM = 256;
 const AUTHORITATIVE_END: ReadonlySet<SessionEndReason> = new Set(['sign_out', 'deprovisioning']);
 
 export function createSessionState(): SessionState {
-  return { offsets: {}, sessions: new Map(), current: new Map(), changed: new Set(), removed: new Set(), finals: [], recent: [], recentSet: new Set(), recentAdded: [], duplicates: 0 };
+  return {
+    offsets: {},
+    sessions: new Map(),
+    current: new Map(),
+    changed: new Set(),
+    removed: new Set(),
+    finals: [],
+    recent: [],
+    recentSet: new Set(),
+    recentAdded: [],
+    duplicates: 0,
+  };
 }
 
 /** A value an attacker may make long: kept when short, else replaced by a hash of it. */
@@ -195,16 +206,54 @@ export interface Context {
   instance: string;
 }
 
-function open(state: SessionState, ctx: Context, out: Output, key: string, g: Grouping, e: AuditEvent, at: number, now: number, explicit: boolean): SessionEntry {
+function open(
+  state: SessionState,
+  ctx: Context,
+  out: Output,
+  key: string,
+  g: Grouping,
+  e: AuditEvent,
+  at: number,
+  now: number,
+  explicit: boolean,
+): SessionEntry {
   const subject = boundedValue(e.actor.sub!);
   let id = `${g.basis === 'subject_client' ? `sc:${subject}|${g.value}` : `${g.basis}:${g.value}`}@${at}`;
   for (let n = 2; state.sessions.has(id); n++) id = `${id.replace(/#\d+$/, '')}#${n}`;
   const summary: SessionSummary = {
-    id, schemaVersion: 1, revision: 0, basis: g.basis, sid: g.sid, familyId: g.familyId, subject,
-    clientId: e.actor.clientId ? cut(e.actor.clientId) : null, tenant: e.actor.tenant ? cut(e.actor.tenant) : null,
-    explicitStart: explicit, startedAt: at, lastSeenAt: at, endedAt: null, durationMs: 0, endReason: null, endDetail: null,
-    tokenExpiresAt: null, ips: [], ipsDropped: 0, countries: [], cities: [], requests: 0, routes: [], routesDropped: 0,
-    bytesIn: 0, bytesOut: 0, rejections: 0, alerts: 0, alertRules: [], approvals: 0, afterEnd: 0, events: 0, updatedAt: now,
+    id,
+    schemaVersion: 1,
+    revision: 0,
+    basis: g.basis,
+    sid: g.sid,
+    familyId: g.familyId,
+    subject,
+    clientId: e.actor.clientId ? cut(e.actor.clientId) : null,
+    tenant: e.actor.tenant ? cut(e.actor.tenant) : null,
+    explicitStart: explicit,
+    startedAt: at,
+    lastSeenAt: at,
+    endedAt: null,
+    durationMs: 0,
+    endReason: null,
+    endDetail: null,
+    tokenExpiresAt: null,
+    ips: [],
+    ipsDropped: 0,
+    countries: [],
+    cities: [],
+    requests: 0,
+    routes: [],
+    routesDropped: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    rejections: 0,
+    alerts: 0,
+    alertRules: [],
+    approvals: 0,
+    afterEnd: 0,
+    events: 0,
+    updatedAt: now,
   };
   const entry: SessionEntry = { summary, key, tokenIds: [] };
   state.sessions.set(id, entry);
@@ -215,7 +264,17 @@ function open(state: SessionState, ctx: Context, out: Output, key: string, g: Gr
   return entry;
 }
 
-function end(state: SessionState, ctx: Context, out: Output, entry: SessionEntry, reason: SessionEndReason, at: number, now: number, detail: string | null, pushed: boolean): void {
+function end(
+  state: SessionState,
+  ctx: Context,
+  out: Output,
+  entry: SessionEntry,
+  reason: SessionEndReason,
+  at: number,
+  now: number,
+  detail: string | null,
+  pushed: boolean,
+): void {
   const s = entry.summary;
   if (s.endedAt !== null) return;
   s.endedAt = Math.max(at, s.startedAt);
@@ -335,7 +394,9 @@ export function apply(state: SessionState, e: AuditEvent, now: number, ctx: Cont
     const detail = e.attributes['reason'] ?? e.session?.reason ?? null;
     for (const entry of openSessionsOf(state, subject)) {
       const s = entry.summary;
-      const hit = (jti !== null && entry.tokenIds.includes(jti)) || (g !== null && g.basis !== 'subject_client' && (s.sid === g.value || (g.familyId !== null && s.familyId === g.familyId)));
+      const hit =
+        (jti !== null && entry.tokenIds.includes(jti)) ||
+        (g !== null && g.basis !== 'subject_client' && (s.sid === g.value || (g.familyId !== null && s.familyId === g.familyId)));
       if (hit) end(state, ctx, out, entry, 'revocation', Math.max(at, s.lastSeenAt), now, detail, false);
     }
     return out;
@@ -456,7 +517,8 @@ export function tick(state: SessionState, now: number, ctx: Context): Output {
     }
     const idleAt = s.lastSeenAt + rules.idleMs;
     const expiryAt = s.tokenExpiresAt === null ? Infinity : s.tokenExpiresAt + rules.expiryGraceMs;
-    if (expiryAt <= now && expiryAt <= idleAt && s.lastSeenAt <= expiryAt) end(state, ctx, out, entry, 'token_expiry', Math.max(s.tokenExpiresAt!, s.lastSeenAt), now, null, false);
+    if (expiryAt <= now && expiryAt <= idleAt && s.lastSeenAt <= expiryAt)
+      end(state, ctx, out, entry, 'token_expiry', Math.max(s.tokenExpiresAt!, s.lastSeenAt), now, null, false);
     else if (idleAt <= now) end(state, ctx, out, entry, 'idle_timeout', idleAt, now, null, false);
   }
   for (const id of forget) remove(state, id);

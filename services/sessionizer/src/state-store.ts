@@ -23,7 +23,10 @@ export class SessionStateStore {
   private readonly journalFile: string;
   private journalBytes = 0;
 
-  constructor(readonly dir: string, private readonly options: { fsync: boolean; snapshotAfterBytes: number }) {
+  constructor(
+    readonly dir: string,
+    private readonly options: { fsync: boolean; snapshotAfterBytes: number },
+  ) {
     this.snapshotFile = path.join(dir, 'snapshot.json');
     this.journalFile = path.join(dir, 'journal.ndjson');
   }
@@ -91,4 +94,3 @@ export class SessionStateStore {
     this.journalBytes = 0;
   }
 }
-

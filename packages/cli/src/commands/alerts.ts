@@ -40,7 +40,15 @@ export function register(program: Command): void {
       process.stderr.write(`waiting for ${opts.fromBeginning ? '' : 'new '}alerts on ${opts.topic} from ${brokers.join(',')} (Ctrl-C to stop)…\n`);
       try {
         await tailAlerts(
-          { kafka, topic: opts.topic, rules: opts.rule, json: opts.json ?? false, fromBeginning: opts.fromBeginning ?? false, ...(opts.severity ? { severity: opts.severity } : {}), ...(opts.max ? { max: opts.max } : {}) },
+          {
+            kafka,
+            topic: opts.topic,
+            rules: opts.rule,
+            json: opts.json ?? false,
+            fromBeginning: opts.fromBeginning ?? false,
+            ...(opts.severity ? { severity: opts.severity } : {}),
+            ...(opts.max ? { max: opts.max } : {}),
+          },
           { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`), signal: stop.signal },
         );
       } catch (err) {

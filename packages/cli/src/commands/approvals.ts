@@ -73,7 +73,16 @@ export async function readApprovals(kafka: Kafka, timeoutMs = 15_000): Promise<A
       },
     });
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([finished, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(CLI_ERRORS.AUDIT_ERR_CLI_UNAVAILABLE.create(`${TOPICS.approvals} not read to its end within ${timeoutMs / 1000} s`)), timeoutMs)))]).finally(() => clearTimeout(timer));
+    await Promise.race([
+      finished,
+      new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(
+            () => reject(CLI_ERRORS.AUDIT_ERR_CLI_UNAVAILABLE.create(`${TOPICS.approvals} not read to its end within ${timeoutMs / 1000} s`)),
+            timeoutMs,
+          )),
+      ),
+    ]).finally(() => clearTimeout(timer));
   } finally {
     await consumer.disconnect().catch(() => undefined);
   }
@@ -97,7 +106,10 @@ export interface DecisionResult {
 }
 
 /** Checks and writes one decision (what `audit approve|deny` does), on a connected client. */
-export async function decideApproval(kafka: Kafka, d: { id: string; approver: string; decision: 'granted' | 'denied'; reason: string | null; instance?: string; now?: () => number }): Promise<DecisionResult> {
+export async function decideApproval(
+  kafka: Kafka,
+  d: { id: string; approver: string; decision: 'granted' | 'denied'; reason: string | null; instance?: string; now?: () => number },
+): Promise<DecisionResult> {
   const now = d.now ?? Date.now;
   const book = await readApprovals(kafka);
   const check = checkDecision(book, d.id, d.approver, now());
@@ -128,7 +140,16 @@ export async function decideApproval(kafka: Kafka, d: { id: string; approver: st
   } finally {
     await producer.disconnect().catch(() => undefined);
   }
-  return { ...base, ok: true, status: view.status, requester: view.request.requester, approvers: view.approvers, approversRequired: view.request.approversRequired, method: view.request.method, path: view.request.path };
+  return {
+    ...base,
+    ok: true,
+    status: view.status,
+    requester: view.request.requester,
+    approvers: view.approvers,
+    approversRequired: view.request.approversRequired,
+    method: view.request.method,
+    path: view.request.path,
+  };
 }
 
 interface Flags {
@@ -140,7 +161,8 @@ interface Flags {
 
 async function run(id: string, decision: 'granted' | 'denied', o: Flags): Promise<void> {
   const approver = (o.approver ?? process.env.AUDIT_APPROVER ?? '').trim();
-  if (approver === '' || approver.length > 256 || /[\u0000-\u001f\u007f]/.test(approver)) throw cliError(EXIT.usage, '--approver <name> (or AUDIT_APPROVER) is required: who decides, 1-256 characters');
+  if (approver === '' || approver.length > 256 || /[\u0000-\u001f\u007f]/.test(approver))
+    throw cliError(EXIT.usage, '--approver <name> (or AUDIT_APPROVER) is required: who decides, 1-256 characters');
   const reason = o.reason?.trim() || null;
   if (decision === 'denied' && reason === null) throw cliError(EXIT.usage, '--reason <why> is required to deny');
   if (reason !== null && reason.length > 1024) throw cliError(EXIT.usage, '--reason is longer than 1024 characters');
@@ -155,7 +177,8 @@ async function run(id: string, decision: 'granted' | 'denied', o: Flags): Promis
   if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else if (!result.ok) process.stderr.write(`audit: ${result.detail} (${result.code})\n`);
   else if (decision === 'denied') process.stdout.write(`denied ${id} (${result.method} ${result.path} by ${result.requester})\n`);
-  else if (result.status === 'granted') process.stdout.write(`approved ${id} (${result.method} ${result.path} by ${result.requester}): ${result.approvers!.join(', ')}\n`);
+  else if (result.status === 'granted')
+    process.stdout.write(`approved ${id} (${result.method} ${result.path} by ${result.requester}): ${result.approvers!.join(', ')}\n`);
   else process.stdout.write(`approval ${id} recorded for ${approver}: ${result.approvers!.length} of ${result.approversRequired} approvers; still pending\n`);
   if (!result.ok) process.exitCode = EXIT.failed;
 }
@@ -164,7 +187,10 @@ export function register(program: Command): void {
   const common = (c: Command) =>
     c
       .option('--approver <name>', 'who decides (default: AUDIT_APPROVER); never the requester')
-      .option('--brokers <list>', 'Kafka brokers, comma separated (default: AUDIT_KAFKA_BROKERS or 127.0.0.1:9092; SASL and TLS from AUDIT_KAFKA_*: the credential that may write decisions)')
+      .option(
+        '--brokers <list>',
+        'Kafka brokers, comma separated (default: AUDIT_KAFKA_BROKERS or 127.0.0.1:9092; SASL and TLS from AUDIT_KAFKA_*: the credential that may write decisions)',
+      )
       .option('--json', 'JSON output: {"ok","approvalId","decision","approver","status","requester","approvers",...} or {"ok":false,"code","detail"}');
   common(
     program

@@ -42,13 +42,31 @@ test('audit archive verify / prove / check-proof / export, and verify failing on
   const ids: string[] = [];
   const chain = await readCheckpointChain(storage, 'audit.enriched.v1');
   for (let s = 0; s < 3; s++) {
-    await seal(storage, signer, head, Array.from({ length: 5 }, (_, i) => {
-      const e = { ...base, id: newId(), occurredAt: Date.parse('2026-11-20T10:00:00Z') + (s * 5 + i) * 60_000 };
-      ids.push(e.id);
-      const enc = eventCodec.encode(e);
-      return { offset: s * 5 + i, timestamp: e.occurredAt, key: null, eventId: e.id, schemaFingerprint: enc.headers['audit-schema-fingerprint']!, event: enc.value };
-    }));
-    await appendCheckpoint(storage, signer, chain, { archive: 'cli-test', partitionCount: 1, marks: [markOf(head)], createdAt: Date.now(), intervalMs: 3_600_000 });
+    await seal(
+      storage,
+      signer,
+      head,
+      Array.from({ length: 5 }, (_, i) => {
+        const e = { ...base, id: newId(), occurredAt: Date.parse('2026-11-20T10:00:00Z') + (s * 5 + i) * 60_000 };
+        ids.push(e.id);
+        const enc = eventCodec.encode(e);
+        return {
+          offset: s * 5 + i,
+          timestamp: e.occurredAt,
+          key: null,
+          eventId: e.id,
+          schemaFingerprint: enc.headers['audit-schema-fingerprint']!,
+          event: enc.value,
+        };
+      }),
+    );
+    await appendCheckpoint(storage, signer, chain, {
+      archive: 'cli-test',
+      partitionCount: 1,
+      marks: [markOf(head)],
+      createdAt: Date.now(),
+      intervalMs: 3_600_000,
+    });
   }
   const common = ['--dir', path.join(dir, 'archive'), '--jwks', keys.jwksFile];
   const ok = await audit(['archive', 'verify', ...common]);
@@ -62,7 +80,12 @@ test('audit archive verify / prove / check-proof / export, and verify failing on
   const proved = await auditHere(['archive', 'prove', ids[7]!, '--dir', path.join(dir, 'archive'), '--out', proofFile]);
   assert.equal(proved.code, 0, proved.stderr);
   // --out says what it wrote (it printed nothing, issue #25)
-  assert.match(proved.stdout, new RegExp(`^wrote the inclusion proof of event ${ids[7]} \\(record 3 of 5 in audit\\.enriched\\.v1/0 \\S+\\.avro\\) to ${proofFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; check it with: audit archive check-proof `));
+  assert.match(
+    proved.stdout,
+    new RegExp(
+      `^wrote the inclusion proof of event ${ids[7]} \\(record 3 of 5 in audit\\.enriched\\.v1/0 \\S+\\.avro\\) to ${proofFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; check it with: audit archive check-proof `,
+    ),
+  );
   const valid = await auditHere(['archive', 'check-proof', proofFile, '--jwks', keys.jwksFile]);
   assert.equal(valid.code, 0);
   assert.match(valid.stdout, new RegExp(`^VALID: event ${ids[7]} is record 3 of 5 in audit.enriched.v1/0`));
@@ -71,7 +94,10 @@ test('audit archive verify / prove / check-proof / export, and verify failing on
   assert.deepEqual(Object.keys(validJson), ['ok', 'event', 'archive']);
   assert.equal(validJson.ok, true);
   assert.deepEqual(validJson.event, { id: ids[7] });
-  assert.deepEqual({ ...validJson.archive, segment: undefined, sealed_at: undefined }, { topic: 'audit.enriched.v1', partition: 0, offset: 7, record: 3, records: 5, segment: undefined, sealed_at: undefined });
+  assert.deepEqual(
+    { ...validJson.archive, segment: undefined, sealed_at: undefined },
+    { topic: 'audit.enriched.v1', partition: 0, offset: 7, record: 3, records: 5, segment: undefined, sealed_at: undefined },
+  );
   assert.match(validJson.archive.sealed_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const proof = JSON.parse(readFileSync(proofFile, 'utf8'));
   proof.auditPath[0] = '0'.repeat(64);
@@ -81,16 +107,41 @@ test('audit archive verify / prove / check-proof / export, and verify failing on
   assert.match(invalid.stdout, /^INVALID: the record is not included under the signed Merkle root/);
   const invalidJson = await auditHere(['archive', 'check-proof', proofFile, '--jwks', keys.jwksFile, '--json']);
   assert.equal(invalidJson.code, 1);
-  assert.deepEqual(JSON.parse(invalidJson.stdout), { ok: false, event: { id: ids[7] }, error: { message: 'the record is not included under the signed Merkle root' } });
+  assert.deepEqual(JSON.parse(invalidJson.stdout), {
+    ok: false,
+    event: { id: ids[7] },
+    error: { message: 'the record is not included under the signed Merkle root' },
+  });
   assert.equal((await auditHere(['archive', 'prove', newId(), '--dir', path.join(dir, 'archive')])).code, 1);
 
   const exported = await auditHere(['archive', 'export', '--from', '2026-11-20T10:03:00Z', '--to', '2026-11-20T10:06:00Z', '--dir', path.join(dir, 'archive')]);
   assert.equal(exported.code, 0);
-  assert.deepEqual(exported.stdout.trim().split('\n').map((l) => JSON.parse(l).offset), [3, 4, 5, 6]);
+  assert.deepEqual(
+    exported.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).offset),
+    [3, 4, 5, 6],
+  );
   // the time syntax of `audit search`: date math, epoch ms, --since; --to defaults to now
-  const math = await auditHere(['archive', 'export', '--from', '2026-11-20T10:00:00Z||+3m', '--to', `${Date.parse('2026-11-20T10:00:00Z')}||+6m`, '--dir', path.join(dir, 'archive')]);
+  const math = await auditHere([
+    'archive',
+    'export',
+    '--from',
+    '2026-11-20T10:00:00Z||+3m',
+    '--to',
+    `${Date.parse('2026-11-20T10:00:00Z')}||+6m`,
+    '--dir',
+    path.join(dir, 'archive'),
+  ]);
   assert.equal(math.code, 0, math.stderr);
-  assert.deepEqual(math.stdout.trim().split('\n').map((l) => JSON.parse(l).offset), [3, 4, 5, 6]);
+  assert.deepEqual(
+    math.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).offset),
+    [3, 4, 5, 6],
+  );
   const sinceEpoch = Math.ceil((Date.now() - Date.parse('2026-11-20T10:14:00Z')) / 86_400_000) + 1;
   const recent = await auditHere(['archive', 'export', '--from', `now-${sinceEpoch}d`, '--dir', path.join(dir, 'archive')]);
   assert.equal(recent.code, 0, recent.stderr);
@@ -129,14 +180,40 @@ test('audit archive head, verify --expect-head, and nothing to verify failing wi
   const storage = localStorage(path.join(dir, 'archive'));
   const base = readSchemaFile('examples/token.validated.json') as AuditEvent;
   const chain = await readCheckpointChain(storage, 'audit.enriched.v1');
-  const heads = [await readHead(storage, 'audit.enriched.v1', 0), await readHead(storage, 'audit.enriched.v1', 1), await readHead(storage, 'audit.enriched.v1', 2)];
-  for (const [p, n] of [[0, 3], [1, 2], [0, 4]] as const) {
-    await seal(storage, signer, heads[p]!, Array.from({ length: n }, (_, i) => {
-      const e = { ...base, id: newId() };
-      const enc = eventCodec.encode(e);
-      return { offset: heads[p]!.lastOffset + 1 + i, timestamp: e.occurredAt, key: null, eventId: e.id, schemaFingerprint: enc.headers['audit-schema-fingerprint']!, event: enc.value };
-    }));
-    await appendCheckpoint(storage, signer, chain, { archive: 'cli-head', partitionCount: 3, marks: heads.map(markOf), createdAt: Date.now(), intervalMs: 3_600_000 });
+  const heads = [
+    await readHead(storage, 'audit.enriched.v1', 0),
+    await readHead(storage, 'audit.enriched.v1', 1),
+    await readHead(storage, 'audit.enriched.v1', 2),
+  ];
+  for (const [p, n] of [
+    [0, 3],
+    [1, 2],
+    [0, 4],
+  ] as const) {
+    await seal(
+      storage,
+      signer,
+      heads[p]!,
+      Array.from({ length: n }, (_, i) => {
+        const e = { ...base, id: newId() };
+        const enc = eventCodec.encode(e);
+        return {
+          offset: heads[p]!.lastOffset + 1 + i,
+          timestamp: e.occurredAt,
+          key: null,
+          eventId: e.id,
+          schemaFingerprint: enc.headers['audit-schema-fingerprint']!,
+          event: enc.value,
+        };
+      }),
+    );
+    await appendCheckpoint(storage, signer, chain, {
+      archive: 'cli-head',
+      partitionCount: 3,
+      marks: heads.map(markOf),
+      createdAt: Date.now(),
+      intervalMs: 3_600_000,
+    });
   }
   const archiveDir = path.join(dir, 'archive');
   const common = ['--jwks', keys.jwksFile];
@@ -175,7 +252,10 @@ test('audit archive head, verify --expect-head, and nothing to verify failing wi
   assert.equal(good.code, 0, good.stdout);
   assert.match(good.stdout, /^checked against checkpoint 2, matching the expected head: cli-head, 3 partition\(s\)/m);
   assert.equal(badJws.code, 1, badJws.stdout);
-  assert.match(badJws.stdout, /^FAIL head-mismatch\s+audit\.enriched\.v1\/checkpoints\/\(expected head\): the expected head, checkpoint 2 of cli-head .* is not in the archive \(it holds no checkpoint\): checkpoints were removed/m);
+  assert.match(
+    badJws.stdout,
+    /^FAIL head-mismatch\s+audit\.enriched\.v1\/checkpoints\/\(expected head\): the expected head, checkpoint 2 of cli-head .* is not in the archive \(it holds no checkpoint\): checkpoints were removed/m,
+  );
   assert.match(badJws.stdout, /^FAIL tail-truncated\s+audit\.enriched\.v1\/0\/: chain ends at manifest 0, checkpoint 2 .* says its chain reaches manifest 1/m);
   assert.match(badJws.stdout, /^checked against the expected head \(not in the archive\)/m);
   assert.equal(badHash.code, 1, badHash.stdout);
@@ -192,7 +272,10 @@ test('audit archive head, verify --expect-head, and nothing to verify failing wi
   assert.equal(empty.code, 1);
   assert.match(JSON.parse(empty.stdout).findings[0].message, /holds no topic/);
   assert.equal(p99.code, 1);
-  assert.match(p99.stdout, /FAIL not-found\s+audit\.enriched\.v1\/99\/: partition 99 is not in the archive: no stream audit\.enriched\.v1\/99\/, and checkpoint 2 names partitions 0\.\.2/);
+  assert.match(
+    p99.stdout,
+    /FAIL not-found\s+audit\.enriched\.v1\/99\/: partition 99 is not in the archive: no stream audit\.enriched\.v1\/99\/, and checkpoint 2 names partitions 0\.\.2/,
+  );
   assert.equal(p2.code, 1);
   assert.match(p2.stdout, /partition 2 holds nothing to verify: checkpoint 2 says nothing was sealed for it yet/);
   assert.equal(noCheckpointHead.code, 1);
@@ -210,21 +293,44 @@ test('audit archive export drops repeated event ids and says how many; verify --
   const events = Array.from({ length: 6 }, (_, i) => ({ ...base, id: newId(), occurredAt: Date.parse('2026-11-20T10:00:00Z') + i * 1000 }));
   // a stage re-produced events 2..4 after a crash: they are archived again at new offsets
   const sequence = [...events, ...events.slice(2, 5)];
-  await seal(storage, signer, head, sequence.map((e, offset) => {
-    const enc = eventCodec.encode(e);
-    return { offset, timestamp: e.occurredAt, key: null, eventId: e.id, schemaFingerprint: enc.headers['audit-schema-fingerprint']!, event: enc.value };
-  }));
-  await appendCheckpoint(storage, signer, await readCheckpointChain(storage, 'audit.enriched.v1'), { archive: 'dup', partitionCount: 1, marks: [markOf(head)], createdAt: Date.now(), intervalMs: 3_600_000 });
+  await seal(
+    storage,
+    signer,
+    head,
+    sequence.map((e, offset) => {
+      const enc = eventCodec.encode(e);
+      return { offset, timestamp: e.occurredAt, key: null, eventId: e.id, schemaFingerprint: enc.headers['audit-schema-fingerprint']!, event: enc.value };
+    }),
+  );
+  await appendCheckpoint(storage, signer, await readCheckpointChain(storage, 'audit.enriched.v1'), {
+    archive: 'dup',
+    partitionCount: 1,
+    marks: [markOf(head)],
+    createdAt: Date.now(),
+    intervalMs: 3_600_000,
+  });
   const args = ['--dir', path.join(dir, 'archive')];
   const exported = await auditHere(['archive', 'export', '--from', '2026-11-20T00:00:00Z', '--to', '2026-11-21T00:00:00Z', ...args]);
   assert.equal(exported.code, 0, exported.stderr);
-  assert.deepEqual(exported.stdout.trim().split('\n').map((l) => JSON.parse(l).event.id), events.map((e) => e.id));
+  assert.deepEqual(
+    exported.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).event.id),
+    events.map((e) => e.id),
+  );
   assert.equal(exported.stderr, '6 event(s), 3 duplicate(s) dropped (an event id already exported: re-delivery upstream)\n');
   const kept = await auditHere(['archive', 'export', '--from', '2026-11-20T00:00:00Z', '--to', '2026-11-21T00:00:00Z', ...args, '--keep-duplicates']);
   assert.equal(kept.stdout.trim().split('\n').length, 9);
   const verified = await auditHere(['archive', 'verify', ...args, '--jwks', keys.jwksFile, '--duplicates']);
   assert.equal(verified.code, 0, verified.stdout);
-  assert.match(verified.stdout, new RegExp(`^INFO duplicates\\s+audit\\.enriched\\.v1/0/: 3 record\\(s\\) repeat an event id archived earlier in this partition \\(e\\.g\\. ${events[2]!.id} in 0000000000\\.`, 'm'));
+  assert.match(
+    verified.stdout,
+    new RegExp(
+      `^INFO duplicates\\s+audit\\.enriched\\.v1/0/: 3 record\\(s\\) repeat an event id archived earlier in this partition \\(e\\.g\\. ${events[2]!.id} in 0000000000\\.`,
+      'm',
+    ),
+  );
   assert.match(verified.stdout, /^OK: 1 partition/m);
 });
 
@@ -236,11 +342,17 @@ test('audit archive keygen says when the new key takes effect', async (t) => {
   const first = await audit(['archive', 'keygen', '--keys-dir', keysDir, '--kid', 'archive-2026-11-20-a']);
   assert.equal(first.code, 0, first.stderr);
   assert.equal(JSON.parse(first.stdout).kid, 'archive-2026-11-20-a');
-  assert.match(first.stderr, /^new signing key archive-2026-11-20-a: .*archive-2026-11-20-a\.private\.jwk\.json; its public key was appended to .*archive-public\.jwks\.json .*A running archiver keeps signing with its current key: the new key takes effect when the archiver restarts/);
+  assert.match(
+    first.stderr,
+    /^new signing key archive-2026-11-20-a: .*archive-2026-11-20-a\.private\.jwk\.json; its public key was appended to .*archive-public\.jwks\.json .*A running archiver keeps signing with its current key: the new key takes effect when the archiver restarts/,
+  );
   // a name that sorts before the newest key: it does not take effect on its own
   const older = await audit(['archive', 'keygen', '--keys-dir', keysDir, '--kid', 'archive-2026-01-01-z']);
   assert.equal(older.code, 0, older.stderr);
-  assert.match(older.stderr, /It does not take effect on its own: archive-2026-11-20-a\.private\.jwk\.json sorts after it.*set AUDIT_ARCHIVE_PRIVATE_KEY_FILE=.*archive-2026-01-01-z\.private\.jwk\.json and restart the archiver/);
+  assert.match(
+    older.stderr,
+    /It does not take effect on its own: archive-2026-11-20-a\.private\.jwk\.json sorts after it.*set AUDIT_ARCHIVE_PRIVATE_KEY_FILE=.*archive-2026-01-01-z\.private\.jwk\.json and restart the archiver/,
+  );
   assert.equal(JSON.parse(readFileSync(path.join(keysDir, 'archive-public.jwks.json'), 'utf8')).keys.length, 2);
 });
 
@@ -261,7 +373,7 @@ test('parseTime: what `audit search` accepts (ISO, epoch ms, now, date math, rou
   assert.equal(parseTime('2026-11-20T10:00:00Z||+1h-30m'), Date.parse('2026-11-20T10:30:00Z'));
   const ms: Record<string, number> = { w: 604_800_000, d: 86_400_000, h: 3_600_000, H: 3_600_000, m: 60_000, s: 1000 };
   let seed = 7;
-  const rand = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n);
+  const rand = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
   for (let i = 0; i < 500; i++) {
     const base = Date.UTC(2000 + rand(50), rand(12), 1 + rand(28), rand(24), rand(60), rand(60), rand(1000));
     const steps = Array.from({ length: 1 + rand(3) }, () => ({ sign: rand(2) ? '+' : '-', n: rand(500), unit: Object.keys(ms)[rand(6)]! }));
@@ -274,6 +386,10 @@ test('parseTime: what `audit search` accepts (ISO, epoch ms, now, date math, rou
     assert.equal(day, Math.floor(expected / 86_400_000) * 86_400_000);
   }
   for (const bad of ['', 'yesterday', 'now-', 'now-1', 'now-1x', 'now1h', 'now-1h/', 'now/q', 'Tuesday', '2026-13-45', 'now||+1h', '12abc', ' - ']) {
-    assert.throws(() => parseTime(bad, now), (e: Error) => /expected|date math/.test(e.message), bad);
+    assert.throws(
+      () => parseTime(bad, now),
+      (e: Error) => /expected|date math/.test(e.message),
+      bad,
+    );
   }
 });

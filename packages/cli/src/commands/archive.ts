@@ -3,8 +3,23 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  checkpointPayload, checkpointPrefix, checkProof, exportEvents, generateSigningKey, headLine, loadJwks, localStorage, parseExpectedHead, prove, readCheckpointChain,
-  sha256hex, verifyArchive, verifyJws, type ArchiveStorage, type ExpectedHead, type InclusionProof,
+  checkpointPayload,
+  checkpointPrefix,
+  checkProof,
+  exportEvents,
+  generateSigningKey,
+  headLine,
+  loadJwks,
+  localStorage,
+  parseExpectedHead,
+  prove,
+  readCheckpointChain,
+  sha256hex,
+  verifyArchive,
+  verifyJws,
+  type ArchiveStorage,
+  type ExpectedHead,
+  type InclusionProof,
 } from '@jwt-audit/archive';
 import { TOPICS } from '@jwt-audit/events';
 import { readPublishedCheckpoints } from '../checkpoint-topic.js';
@@ -20,7 +35,8 @@ import { cliError } from '../errors.js';
  */
 
 const dirOption = () => new Option('--dir <path>', 'archive directory').env('AUDIT_ARCHIVE_DIR').default('./.data/archive');
-const jwksOption = () => new Option('--jwks <file>', 'public keys (JWKS) trusted for manifests').env('AUDIT_ARCHIVE_JWKS').default('./.data/keys/archive-public.jwks.json');
+const jwksOption = () =>
+  new Option('--jwks <file>', 'public keys (JWKS) trusted for manifests').env('AUDIT_ARCHIVE_JWKS').default('./.data/keys/archive-public.jwks.json');
 
 /** Ends the command: bin.ts prints `audit: archive: <message>` and exits with the code. */
 function fail(message: string, code: number): never {
@@ -35,9 +51,19 @@ async function jwksFrom(file: string) {
   }
 }
 
-const brokersOption = () => new Option('--brokers <list>', 'Kafka brokers for --from-topic, comma separated (default: AUDIT_KAFKA_BROKERS or 127.0.0.1:9092; SASL and TLS from AUDIT_KAFKA_*)');
-const checkpointTopicOption = () => new Option('--checkpoint-topic <topic>', 'where the archiver publishes its checkpoints').env('AUDIT_ARCHIVE_CHECKPOINT_TOPIC').default(TOPICS.archiveCheckpoints);
-const archiveIdOption = () => new Option('--archive-id <id>', "the archive's key on the checkpoint topic (default: the archive id in the directory's newest checkpoint)").env('AUDIT_ARCHIVE_ID');
+const brokersOption = () =>
+  new Option(
+    '--brokers <list>',
+    'Kafka brokers for --from-topic, comma separated (default: AUDIT_KAFKA_BROKERS or 127.0.0.1:9092; SASL and TLS from AUDIT_KAFKA_*)',
+  );
+const checkpointTopicOption = () =>
+  new Option('--checkpoint-topic <topic>', 'where the archiver publishes its checkpoints')
+    .env('AUDIT_ARCHIVE_CHECKPOINT_TOPIC')
+    .default(TOPICS.archiveCheckpoints);
+const archiveIdOption = () =>
+  new Option('--archive-id <id>', "the archive's key on the checkpoint topic (default: the archive id in the directory's newest checkpoint)").env(
+    'AUDIT_ARCHIVE_ID',
+  );
 
 function partitionNumber(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) > 2 ** 31 - 1) throw new InvalidArgumentError('a partition number');
@@ -52,14 +78,25 @@ function duration(v: string): number {
 }
 
 async function expectedHeadFrom(value: string): Promise<ExpectedHead> {
-  const fromFile = await fs.readFile(value, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENAMETOOLONG' ? undefined : fail(`--expect-head: cannot read ${value}: ${err.message}`, EXIT.usage)));
+  const fromFile = await fs
+    .readFile(value, 'utf8')
+    .catch((err: NodeJS.ErrnoException) =>
+      err.code === 'ENOENT' || err.code === 'ENAMETOOLONG' ? undefined : fail(`--expect-head: cannot read ${value}: ${err.message}`, EXIT.usage),
+    );
   const parsed = parseExpectedHead(fromFile ?? value);
-  if (!parsed) fail(`--expect-head: ${fromFile !== undefined ? `${value} holds` : 'expected'} a SHA-256 (64 hex digits, optionally sha256:), a line of \`audit archive head\`, or a file holding one or a checkpoint JWS`, EXIT.usage);
+  if (!parsed)
+    fail(
+      `--expect-head: ${fromFile !== undefined ? `${value} holds` : 'expected'} a SHA-256 (64 hex digits, optionally sha256:), a line of \`audit archive head\`, or a file holding one or a checkpoint JWS`,
+      EXIT.usage,
+    );
   return parsed;
 }
 
 /** The newest checkpoint the archiver published for this archive, as an expected head. */
-async function headFromTopic(storage: ArchiveStorage, o: { brokers?: string; checkpointTopic: string; archiveId?: string }): Promise<ExpectedHead & { jws: string }> {
+async function headFromTopic(
+  storage: ArchiveStorage,
+  o: { brokers?: string; checkpointTopic: string; archiveId?: string },
+): Promise<ExpectedHead & { jws: string }> {
   let conn: KafkaConnectionConfig;
   try {
     conn = kafkaConnection(o.brokers !== undefined ? { brokers: o.brokers } : {});
@@ -78,9 +115,17 @@ async function headFromTopic(storage: ArchiveStorage, o: { brokers?: string; che
     for (const topic of await storage.topics()) id ??= (await readCheckpointChain(storage, topic).catch(() => undefined))?.last?.archive;
   }
   if (!id && published.size === 1) id = [...published.keys()][0];
-  if (!id) fail(`--from-topic: which archive? ${o.checkpointTopic} holds ${published.size === 0 ? 'no checkpoint' : `checkpoints of ${[...published.keys()].join(', ')}`} and the directory names none: give --archive-id`, EXIT.usage);
+  if (!id)
+    fail(
+      `--from-topic: which archive? ${o.checkpointTopic} holds ${published.size === 0 ? 'no checkpoint' : `checkpoints of ${[...published.keys()].join(', ')}`} and the directory names none: give --archive-id`,
+      EXIT.usage,
+    );
   const jws = published.get(id);
-  if (!jws) fail(`no checkpoint of archive ${id} on ${o.checkpointTopic}${published.size > 0 ? ` (it holds ${[...published.keys()].join(', ')})` : ''}: expected the archiver to publish one at every checkpoint`, EXIT.failed);
+  if (!jws)
+    fail(
+      `no checkpoint of archive ${id} on ${o.checkpointTopic}${published.size > 0 ? ` (it holds ${[...published.keys()].join(', ')})` : ''}: expected the archiver to publish one at every checkpoint`,
+      EXIT.failed,
+    );
   return { jws, sha256: sha256hex(jws) };
 }
 
@@ -100,7 +145,10 @@ export function parseTime(v: string, now = Date.now()): number {
   }
   while (math.length > 0) {
     const m = /^([+-])(\d+)([yMwdhHms])|^\/([yMwdhHms])/.exec(math);
-    if (!m) throw new InvalidArgumentError(`date math: cannot read "${math}" (expected +N or -N with a unit y M w d h m s, or /unit to round, e.g. now-1h, now-1d/d)`);
+    if (!m)
+      throw new InvalidArgumentError(
+        `date math: cannot read "${math}" (expected +N or -N with a unit y M w d h m s, or /unit to round, e.g. now-1h, now-1d/d)`,
+      );
     math = math.slice(m[0].length);
     const d = new Date(t);
     if (m[4]) t = roundDown(d, m[4]);
@@ -117,7 +165,14 @@ export function parseTime(v: string, now = Date.now()): number {
 }
 const MATH_MS: Record<string, number> = { w: 604_800_000, d: 86_400_000, h: 3_600_000, H: 3_600_000, m: 60_000, s: 1000 };
 function roundDown(d: Date, unit: string): number {
-  const parts = [d.getUTCFullYear(), unit === 'y' ? 0 : d.getUTCMonth(), ['y', 'M'].includes(unit) ? 1 : d.getUTCDate(), ['y', 'M', 'w', 'd'].includes(unit) ? 0 : d.getUTCHours(), ['h', 'H', 'm', 's'].includes(unit) ? (['h', 'H'].includes(unit) ? 0 : d.getUTCMinutes()) : 0, unit === 's' ? d.getUTCSeconds() : 0] as const;
+  const parts = [
+    d.getUTCFullYear(),
+    unit === 'y' ? 0 : d.getUTCMonth(),
+    ['y', 'M'].includes(unit) ? 1 : d.getUTCDate(),
+    ['y', 'M', 'w', 'd'].includes(unit) ? 0 : d.getUTCHours(),
+    ['h', 'H', 'm', 's'].includes(unit) ? (['h', 'H'].includes(unit) ? 0 : d.getUTCMinutes()) : 0,
+    unit === 's' ? d.getUTCSeconds() : 0,
+  ] as const;
   let t = Date.UTC(...parts);
   if (unit === 'w') t -= ((new Date(t).getUTCDay() + 6) % 7) * 86_400_000; // weeks start on Monday, as in Elasticsearch
   return t;
@@ -133,7 +188,15 @@ export function proofResult(proof: InclusionProof, r: Awaited<ReturnType<typeof 
   return {
     ok: true,
     event: { id: proof.eventId },
-    archive: { topic: r.manifest.topic, partition: r.manifest.partition, offset: proof.offset, segment: proof.segment, record: proof.leafIndex + 1, records: proof.treeSize, sealed_at: new Date(r.manifest.sealedAt).toISOString() },
+    archive: {
+      topic: r.manifest.topic,
+      partition: r.manifest.partition,
+      offset: proof.offset,
+      segment: proof.segment,
+      record: proof.leafIndex + 1,
+      records: proof.treeSize,
+      sealed_at: new Date(r.manifest.sealedAt).toISOString(),
+    },
   };
 }
 
@@ -146,8 +209,10 @@ async function keyTakesEffect(dir: string, k: { kid: string; privateFile: string
   const last = keys.at(-1);
   const wrote = `new signing key ${k.kid}: ${k.privateFile}; its public key was appended to ${k.jwksFile} (copy it to wherever archives are verified).`;
   const pinned = process.env.AUDIT_ARCHIVE_PRIVATE_KEY_FILE;
-  if (pinned) return `${wrote} The archiver signs with AUDIT_ARCHIVE_PRIVATE_KEY_FILE (${pinned}): set it to ${k.privateFile} and restart the archiver to use the new key.`;
-  if (last === path.basename(k.privateFile)) return `${wrote} A running archiver keeps signing with its current key: the new key takes effect when the archiver restarts (it signs with the key file whose name sorts last, this one).`;
+  if (pinned)
+    return `${wrote} The archiver signs with AUDIT_ARCHIVE_PRIVATE_KEY_FILE (${pinned}): set it to ${k.privateFile} and restart the archiver to use the new key.`;
+  if (last === path.basename(k.privateFile))
+    return `${wrote} A running archiver keeps signing with its current key: the new key takes effect when the archiver restarts (it signs with the key file whose name sorts last, this one).`;
   return `${wrote} It does not take effect on its own: ${last} sorts after it, and the archiver signs with the key file whose name sorts last; set AUDIT_ARCHIVE_PRIVATE_KEY_FILE=${k.privateFile} and restart the archiver to use it.`;
 }
 
@@ -156,79 +221,135 @@ export function register(program: Command): void {
 
   archive
     .command('verify')
-    .description('check every signature, hash, Merkle root, chain link and offset, and that nothing the newest checkpoint (or an expected head) names was removed; exit 1 naming what is wrong')
+    .description(
+      'check every signature, hash, Merkle root, chain link and offset, and that nothing the newest checkpoint (or an expected head) names was removed; exit 1 naming what is wrong',
+    )
     .addOption(dirOption())
     .addOption(jwksOption())
     .option('--partition <n>', 'only this partition', partitionNumber)
-    .option('--expect-head <hash|file>', 'a head from outside the archive (SHA-256, a line of `audit archive head`, or a file holding one or the checkpoint JWS): the archive must reach it')
+    .option(
+      '--expect-head <hash|file>',
+      'a head from outside the archive (SHA-256, a line of `audit archive head`, or a file holding one or the checkpoint JWS): the archive must reach it',
+    )
     .option('--from-topic', 'take the expected head from the checkpoint topic (the newest checkpoint the archiver published)')
     .addOption(brokersOption())
     .addOption(checkpointTopicOption())
     .addOption(archiveIdOption())
-    .option('--max-age <duration>', 'warn when the checkpoint verified from is older (e.g. 90s, 15m, 2h, 7d; default 3 of its checkpoint intervals: 30 s with the archiver defaults)', duration)
+    .option(
+      '--max-age <duration>',
+      'warn when the checkpoint verified from is older (e.g. 90s, 15m, 2h, 7d; default 3 of its checkpoint intervals: 30 s with the archiver defaults)',
+      duration,
+    )
     .option('--duplicates', 'also count, per partition, records repeating an event id archived earlier (information, not tampering; ~1.3x the CPU time)')
     .option('--json', 'print the report as JSON')
-    .action(async (o: { dir: string; jwks: string; partition?: number; json?: boolean; duplicates?: boolean; expectHead?: string; fromTopic?: boolean; brokers?: string; checkpointTopic: string; archiveId?: string; maxAge?: number }) => {
-      if (o.expectHead !== undefined && o.fromTopic) fail('--expect-head and --from-topic: give one of them', EXIT.usage);
-      const jwks = await jwksFrom(o.jwks);
-      const dir = path.resolve(o.dir);
-      const storage = localStorage(dir);
-      if (!(await fs.stat(dir).then((st) => st.isDirectory(), () => false))) {
-        const finding = { kind: 'not-found', stream: '', file: '', message: `archive directory ${o.dir} does not exist (expected <topic>/<partition>/ streams of segments and manifests, and <topic>/checkpoints/)` };
-        if (o.json) process.stdout.write(`${JSON.stringify({ ok: false, streams: 0, manifests: 0, segments: 0, records: 0, bytes: 0, findings: [finding], warnings: [], checkpoints: [] }, null, 2)}\n`);
-        else process.stdout.write(`FAIL ${finding.kind.padEnd(18)} ${finding.message}\nTAMPERED: nothing to verify, 1 finding(s)\n`);
-        process.exitCode = EXIT.failed;
-        return;
-      }
-      let expectHead: ExpectedHead | undefined;
-      if (o.expectHead !== undefined) expectHead = await expectedHeadFrom(o.expectHead);
-      if (o.fromTopic) expectHead = await headFromTopic(storage, o);
-      const bar = process.stderr.isTTY && !o.json ? new cliProgress.SingleBar({ format: 'verifying {stream} [{bar}] {value}/{total} segments {mb} MB', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
-      let current = '';
-      let lastLine = 0;
-      const report = await verifyArchive(storage, jwks, {
-        location: o.dir,
-        ...(o.partition !== undefined ? { partition: o.partition } : {}),
-        ...(expectHead ? { expectHead } : {}),
-        ...(o.maxAge !== undefined ? { maxAgeMs: o.maxAge } : {}),
-        duplicates: o.duplicates ?? false,
-        onProgress: (p) => {
-          const mb = (p.bytes / 1e6).toFixed(1);
-          if (bar) {
-            if (p.stream !== current) {
-              if (current) bar.stop();
-              bar.start(p.total, 0, { stream: p.stream, mb });
-              current = p.stream;
-            }
-            bar.update(p.done, { mb });
-          } else if (!o.json && Date.now() - lastLine > 2000) {
-            lastLine = Date.now();
-            process.stderr.write(`verifying ${p.stream} ${p.done}/${p.total} segments, ${mb} MB\n`);
-          }
-        },
-      });
-      bar?.stop();
-      if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else {
-        for (const f of report.findings) process.stdout.write(`FAIL ${f.kind.padEnd(18)} ${f.stream}${f.file}${f.stream || f.file ? ': ' : ''}${f.message}\n`);
-        for (const w of report.warnings) process.stdout.write(`WARN ${w.kind.padEnd(18)} ${w.stream}${w.file}${w.stream || w.file ? ': ' : ''}${w.message}\n`);
-        for (const d of report.duplicates) process.stdout.write(`INFO duplicates          ${d.stream}: ${d.records} record(s) repeat an event id archived earlier in this partition (e.g. ${d.example.eventId} in ${d.example.segment}): re-delivery upstream, not tampering; \`audit archive export\` drops them\n`);
-        for (const c of report.checkpoints) {
-          const from = c.source === 'expected-head' ? 'the expected head (not in the archive)' : `checkpoint ${c.sequence}${c.anchored ? ', matching the expected head' : ''}`;
-          process.stdout.write(`checked against ${from}: ${c.archive}, ${c.partitionCount} partition(s), written ${new Date(c.createdAt).toISOString()}, sha256:${c.sha256}\n`);
+    .action(
+      async (o: {
+        dir: string;
+        jwks: string;
+        partition?: number;
+        json?: boolean;
+        duplicates?: boolean;
+        expectHead?: string;
+        fromTopic?: boolean;
+        brokers?: string;
+        checkpointTopic: string;
+        archiveId?: string;
+        maxAge?: number;
+      }) => {
+        if (o.expectHead !== undefined && o.fromTopic) fail('--expect-head and --from-topic: give one of them', EXIT.usage);
+        const jwks = await jwksFrom(o.jwks);
+        const dir = path.resolve(o.dir);
+        const storage = localStorage(dir);
+        if (
+          !(await fs.stat(dir).then(
+            (st) => st.isDirectory(),
+            () => false,
+          ))
+        ) {
+          const finding = {
+            kind: 'not-found',
+            stream: '',
+            file: '',
+            message: `archive directory ${o.dir} does not exist (expected <topic>/<partition>/ streams of segments and manifests, and <topic>/checkpoints/)`,
+          };
+          if (o.json)
+            process.stdout.write(
+              `${JSON.stringify({ ok: false, streams: 0, manifests: 0, segments: 0, records: 0, bytes: 0, findings: [finding], warnings: [], checkpoints: [] }, null, 2)}\n`,
+            );
+          else process.stdout.write(`FAIL ${finding.kind.padEnd(18)} ${finding.message}\nTAMPERED: nothing to verify, 1 finding(s)\n`);
+          process.exitCode = EXIT.failed;
+          return;
         }
-        process.stdout.write(`${report.ok ? 'OK' : 'TAMPERED'}: ${report.streams} partition(s), ${report.manifests} manifests, ${report.segments} segments, ${report.records} records, ${(report.bytes / 1e6).toFixed(1)} MB, ${report.findings.length} finding(s), ${report.warnings.length} warning(s)\n`);
-      }
-      process.exitCode = report.ok ? EXIT.ok : EXIT.failed;
-    });
+        let expectHead: ExpectedHead | undefined;
+        if (o.expectHead !== undefined) expectHead = await expectedHeadFrom(o.expectHead);
+        if (o.fromTopic) expectHead = await headFromTopic(storage, o);
+        const bar =
+          process.stderr.isTTY && !o.json
+            ? new cliProgress.SingleBar(
+                { format: 'verifying {stream} [{bar}] {value}/{total} segments {mb} MB', stream: process.stderr },
+                cliProgress.Presets.shades_classic,
+              )
+            : undefined;
+        let current = '';
+        let lastLine = 0;
+        const report = await verifyArchive(storage, jwks, {
+          location: o.dir,
+          ...(o.partition !== undefined ? { partition: o.partition } : {}),
+          ...(expectHead ? { expectHead } : {}),
+          ...(o.maxAge !== undefined ? { maxAgeMs: o.maxAge } : {}),
+          duplicates: o.duplicates ?? false,
+          onProgress: (p) => {
+            const mb = (p.bytes / 1e6).toFixed(1);
+            if (bar) {
+              if (p.stream !== current) {
+                if (current) bar.stop();
+                bar.start(p.total, 0, { stream: p.stream, mb });
+                current = p.stream;
+              }
+              bar.update(p.done, { mb });
+            } else if (!o.json && Date.now() - lastLine > 2000) {
+              lastLine = Date.now();
+              process.stderr.write(`verifying ${p.stream} ${p.done}/${p.total} segments, ${mb} MB\n`);
+            }
+          },
+        });
+        bar?.stop();
+        if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else {
+          for (const f of report.findings)
+            process.stdout.write(`FAIL ${f.kind.padEnd(18)} ${f.stream}${f.file}${f.stream || f.file ? ': ' : ''}${f.message}\n`);
+          for (const w of report.warnings)
+            process.stdout.write(`WARN ${w.kind.padEnd(18)} ${w.stream}${w.file}${w.stream || w.file ? ': ' : ''}${w.message}\n`);
+          for (const d of report.duplicates)
+            process.stdout.write(
+              `INFO duplicates          ${d.stream}: ${d.records} record(s) repeat an event id archived earlier in this partition (e.g. ${d.example.eventId} in ${d.example.segment}): re-delivery upstream, not tampering; \`audit archive export\` drops them\n`,
+            );
+          for (const c of report.checkpoints) {
+            const from =
+              c.source === 'expected-head'
+                ? 'the expected head (not in the archive)'
+                : `checkpoint ${c.sequence}${c.anchored ? ', matching the expected head' : ''}`;
+            process.stdout.write(
+              `checked against ${from}: ${c.archive}, ${c.partitionCount} partition(s), written ${new Date(c.createdAt).toISOString()}, sha256:${c.sha256}\n`,
+            );
+          }
+          process.stdout.write(
+            `${report.ok ? 'OK' : 'TAMPERED'}: ${report.streams} partition(s), ${report.manifests} manifests, ${report.segments} segments, ${report.records} records, ${(report.bytes / 1e6).toFixed(1)} MB, ${report.findings.length} finding(s), ${report.warnings.length} warning(s)\n`,
+          );
+        }
+        process.exitCode = report.ok ? EXIT.ok : EXIT.failed;
+      },
+    );
 
   archive
     .command('head')
-    .description('print the archive\'s newest checkpoint as one line (archive, sequence, time, SHA-256) to hand to a notary or a ticket; `verify --expect-head` takes it back')
+    .description(
+      "print the archive's newest checkpoint as one line (archive, sequence, time, SHA-256) to hand to a notary or a ticket; `verify --expect-head` takes it back",
+    )
     .addOption(dirOption())
     .addOption(jwksOption())
     .option('--jws', 'print the whole signed checkpoint instead (what the checkpoint topic holds)')
-    .option('--from-topic', 'the newest checkpoint published to the checkpoint topic instead of the archive\'s')
+    .option('--from-topic', "the newest checkpoint published to the checkpoint topic instead of the archive's")
     .addOption(brokersOption())
     .addOption(checkpointTopicOption())
     .addOption(archiveIdOption())
@@ -245,8 +366,14 @@ export function register(program: Command): void {
           if (key) newest.push((await storage.get(key)).toString());
         }
         if (newest.length === 0) fail(`no checkpoint in ${o.dir} (expected <topic>/checkpoints/<seq>.checkpoint.jws)`, EXIT.failed);
-        if (newest.length > 1 && !o.archiveId) fail(`${o.dir} holds checkpoints of ${newest.length} archives (${newest.map((j) => checkpointPayload(j)?.archive).join(', ')}): choose one with --archive-id`, EXIT.usage);
-        jws = newest.find((j) => !o.archiveId || checkpointPayload(j)?.archive === o.archiveId) ?? fail(`no checkpoint of archive ${o.archiveId} in ${o.dir}`, EXIT.failed);
+        if (newest.length > 1 && !o.archiveId)
+          fail(
+            `${o.dir} holds checkpoints of ${newest.length} archives (${newest.map((j) => checkpointPayload(j)?.archive).join(', ')}): choose one with --archive-id`,
+            EXIT.usage,
+          );
+        jws =
+          newest.find((j) => !o.archiveId || checkpointPayload(j)?.archive === o.archiveId) ??
+          fail(`no checkpoint of archive ${o.archiveId} in ${o.dir}`, EXIT.failed);
       }
       const sig = await verifyJws(jws, jwks);
       if (!sig.ok) fail(`the newest checkpoint does not verify with ${o.jwks} (${sig.reason}): run \`audit archive verify\``, EXIT.failed);
@@ -267,7 +394,9 @@ export function register(program: Command): void {
       if (!o.out) return void process.stdout.write(text);
       await fs.writeFile(o.out, text);
       // what was written, on stdout: the proof itself is in the file
-      process.stdout.write(`wrote the inclusion proof of event ${eventId} (record ${proof!.leafIndex + 1} of ${proof!.treeSize} in ${proof!.topic}/${proof!.partition} ${proof!.segment}) to ${o.out}; check it with: audit archive check-proof ${o.out}\n`);
+      process.stdout.write(
+        `wrote the inclusion proof of event ${eventId} (record ${proof!.leafIndex + 1} of ${proof!.treeSize} in ${proof!.topic}/${proof!.partition} ${proof!.segment}) to ${o.out}; check it with: audit archive check-proof ${o.out}\n`,
+      );
     });
 
   archive
@@ -285,7 +414,12 @@ export function register(program: Command): void {
       }
       const r = await checkProof(proof, await jwksFrom(o.jwks));
       if (o.json) process.stdout.write(`${JSON.stringify(proofResult(proof, r))}\n`);
-      else process.stdout.write(r.ok ? `VALID: event ${proof.eventId} is record ${proof.leafIndex + 1} of ${proof.treeSize} in ${r.manifest.topic}/${r.manifest.partition} ${proof.segment}, sealed ${new Date(r.manifest.sealedAt).toISOString()}\n` : `INVALID: ${r.reason}\n`);
+      else
+        process.stdout.write(
+          r.ok
+            ? `VALID: event ${proof.eventId} is record ${proof.leafIndex + 1} of ${proof.treeSize} in ${r.manifest.topic}/${r.manifest.partition} ${proof.segment}, sealed ${new Date(r.manifest.sealedAt).toISOString()}\n`
+            : `INVALID: ${r.reason}\n`,
+        );
       process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
     });
 
@@ -300,12 +434,21 @@ export function register(program: Command): void {
     .action(async (o: { since?: number; from?: number; to?: number; dir: string; keepDuplicates?: boolean }) => {
       if (o.since !== undefined && o.from !== undefined) fail('export: --since and --from: give one of them', EXIT.usage);
       const from = o.since ?? o.from;
-      if (from === undefined) fail(`export: missing --from (or --since): where the export starts${o.to === undefined ? '; --to defaults to now' : ''}, e.g. --from now-1h or --from 2026-11-20T10:00:00Z`, EXIT.usage);
+      if (from === undefined)
+        fail(
+          `export: missing --from (or --since): where the export starts${o.to === undefined ? '; --to defaults to now' : ''}, e.g. --from now-1h or --from 2026-11-20T10:00:00Z`,
+          EXIT.usage,
+        );
       const to = o.to ?? Date.now();
       if (to < from) fail(`export: --to (${new Date(to).toISOString()}) is before --from (${new Date(from).toISOString()})`, EXIT.usage);
       const stats = { events: 0, duplicates: 0 };
-      for await (const r of exportEvents(localStorage(path.resolve(o.dir)), from, to, { dedupe: !o.keepDuplicates, stats })) process.stdout.write(`${JSON.stringify(r)}\n`);
-      process.stderr.write(o.keepDuplicates ? `${stats.events} record(s), duplicates kept\n` : `${stats.events} event(s), ${stats.duplicates} duplicate(s) dropped (an event id already exported: re-delivery upstream)\n`);
+      for await (const r of exportEvents(localStorage(path.resolve(o.dir)), from, to, { dedupe: !o.keepDuplicates, stats }))
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+      process.stderr.write(
+        o.keepDuplicates
+          ? `${stats.events} record(s), duplicates kept\n`
+          : `${stats.events} event(s), ${stats.duplicates} duplicate(s) dropped (an event id already exported: re-delivery upstream)\n`,
+      );
     });
 
   archive

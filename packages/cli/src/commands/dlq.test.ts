@@ -20,7 +20,9 @@ let kafka: Kafka;
 
 function audit(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', bin, ...args], { env: { ...process.env, AUDIT_KAFKA_BROKERS: broker.address } });
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', bin, ...args], {
+      env: { ...process.env, AUDIT_KAFKA_BROKERS: broker.address },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -29,13 +31,25 @@ function audit(args: string[]): Promise<{ code: number; stdout: string; stderr: 
   });
 }
 
-const origin = (topic: string, offset: number, value: string): InputRecord => ({ topic, partition: 0, offset: String(offset), key: Buffer.from(`sub:${offset}`), value: Buffer.from(value), headers: { 'audit-schema-fingerprint': `fp-${offset}` }, timestamp: 1 });
+const origin = (topic: string, offset: number, value: string): InputRecord => ({
+  topic,
+  partition: 0,
+  offset: String(offset),
+  key: Buffer.from(`sub:${offset}`),
+  value: Buffer.from(value),
+  headers: { 'audit-schema-fingerprint': `fp-${offset}` },
+  timestamp: 1,
+});
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'cli-dlq-'));
   broker = await startBroker({ dir, port: 0 });
   kafka = createKafkaClient({ brokers: [broker.address], clientId: 'test' }, logger);
-  await ensureTopics(kafka, [{ topic: TOPICS.dlq, numPartitions: 1 }, { topic: 'origin.a', numPartitions: 1 }, { topic: 'origin.b', numPartitions: 1 }]);
+  await ensureTopics(kafka, [
+    { topic: TOPICS.dlq, numPartitions: 1 },
+    { topic: 'origin.a', numPartitions: 1 },
+    { topic: 'origin.b', numPartitions: 1 },
+  ]);
   const p = createAuditProducer(kafka, { logger });
   await p.connect();
   const letters = [
@@ -64,7 +78,14 @@ async function readTopic(topic: string): Promise<Array<{ key: string; value: str
   const c = kafka.consumer({ groupId: `r-${Math.random()}`, maxWaitTimeInMs: 100 });
   await c.connect();
   await c.subscribe({ topics: [topic], fromBeginning: true });
-  await c.run({ eachMessage: async ({ message }) => void got.push({ key: String(message.key), value: String(message.value), headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])) }) });
+  await c.run({
+    eachMessage: async ({ message }) =>
+      void got.push({
+        key: String(message.key),
+        value: String(message.value),
+        headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+      }),
+  });
   for (const end = Date.now() + 20_000; got.length < high && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
   await c.disconnect();
   return got;
@@ -73,17 +94,27 @@ async function readTopic(topic: string): Promise<Array<{ key: string; value: str
 test('audit dlq replay: dry run lists, filters select, the replay re-injects the original bytes; masked letters are reported, never re-injected', async () => {
   const dry = await audit(['dlq', 'replay', '--dry-run', '--json']);
   assert.equal(dry.code, 1, 'some matching letters are not replayable: exit 1');
-  const report = JSON.parse(dry.stdout) as { read: number; matched: number; replayed: number; notReplayable: number; letters: Array<{ id: string; action: string; originTopic: string; why?: string }> };
+  const report = JSON.parse(dry.stdout) as {
+    read: number;
+    matched: number;
+    replayed: number;
+    notReplayable: number;
+    letters: Array<{ id: string; action: string; originTopic: string; why?: string }>;
+  };
   assert.equal(report.read, 5);
   assert.equal(report.matched, 5);
   assert.equal(report.replayed, 0);
   assert.equal(report.notReplayable, 2, 'the masked letter and the record that is not a dead letter');
-  assert.deepEqual(report.letters.map((l) => l.action), ['would_replay', 'would_replay', 'would_replay', 'not_replayable', 'not_replayable']);
+  assert.deepEqual(
+    report.letters.map((l) => l.action),
+    ['would_replay', 'would_replay', 'would_replay', 'not_replayable', 'not_replayable'],
+  );
   assert.match(report.letters[3]!.why!, /masked/);
   assert.deepEqual(await readTopic('origin.a'), [], 'a dry run produces nothing');
 
   // filters: by topic, stage, code, reason, DLQ offsets; each alone selects what it names
-  const matched = async (args: string[]) => (JSON.parse((await audit(['dlq', 'replay', '--dry-run', '--json', ...args])).stdout) as { matched: number }).matched;
+  const matched = async (args: string[]) =>
+    (JSON.parse((await audit(['dlq', 'replay', '--dry-run', '--json', ...args])).stdout) as { matched: number }).matched;
   assert.equal(await matched(['--topic', 'origin.b']), 1);
   assert.equal(await matched(['--stage', 'masker']), 3);
   assert.equal(await matched(['--code', 'AUDIT_ERR_UNDECODABLE']), 2);

@@ -44,7 +44,9 @@ export function register(program: Command): void {
   const dlq = program.command('dlq').description(`Dead letters (${TOPICS.dlq}): records a stage could never process`);
   dlq
     .command('replay')
-    .description(`re-inject dead letters into their origin topic (original key, headers and bytes, plus audit-replayed-from: <letter id>); letters whose payload was dropped or masked are reported, never re-injected`)
+    .description(
+      `re-inject dead letters into their origin topic (original key, headers and bytes, plus audit-replayed-from: <letter id>); letters whose payload was dropped or masked are reported, never re-injected`,
+    )
     .option('--topic <name>', 'only letters from this origin topic (e.g. audit.raw.v1)')
     .option('--stage <name>', 'only letters of this stage (masker, enricher, indexer ...)')
     .option('--code <code>', 'only letters with this error code (e.g. AUDIT_ERR_UNDECODABLE)')
@@ -85,10 +87,19 @@ export function register(program: Command): void {
       if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else {
         for (const l of report.letters) {
-          const what = l.action === 'not_replayable' ? `not replayable: ${l.why}` : l.action === 'would_replay' ? `would replay to ${l.originTopic}` : `replayed to ${l.originTopic}`;
-          process.stdout.write(`dlq@${l.dlqPartition}:${l.dlqOffset}  ${l.stage.padEnd(10)} ${l.code.padEnd(28)} ${l.originTopic}[${l.originPartition}]@${l.originOffset}  ${what}\n`);
+          const what =
+            l.action === 'not_replayable'
+              ? `not replayable: ${l.why}`
+              : l.action === 'would_replay'
+                ? `would replay to ${l.originTopic}`
+                : `replayed to ${l.originTopic}`;
+          process.stdout.write(
+            `dlq@${l.dlqPartition}:${l.dlqOffset}  ${l.stage.padEnd(10)} ${l.code.padEnd(28)} ${l.originTopic}[${l.originPartition}]@${l.originOffset}  ${what}\n`,
+          );
         }
-        process.stderr.write(`${report.matched} of ${report.read} dead letters matched; ${report.dryRun ? `${report.matched - report.notReplayable} would be replayed` : `${report.replayed} replayed`}, ${report.notReplayable} not replayable\n`);
+        process.stderr.write(
+          `${report.matched} of ${report.read} dead letters matched; ${report.dryRun ? `${report.matched - report.notReplayable} would be replayed` : `${report.replayed} replayed`}, ${report.notReplayable} not replayable\n`,
+        );
       }
       if (report.notReplayable > 0) process.exitCode = EXIT.failed;
     });

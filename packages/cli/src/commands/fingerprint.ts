@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .description('print the fingerprint audit events carry for a value you hold (a token, or a secret header value), to search for it')
     .argument('[value]', 'the value; read from stdin when absent (keeps it out of shell history)')
     .option('--token', 'the value is a token: print token.fingerprint')
-    .option('--header <name>', 'the value is this request/response header\'s value: print it as the event\'s headers map shows it')
+    .option('--header <name>', "the value is this request/response header's value: print it as the event's headers map shows it")
     .option('--key-id <id>', 'with --header: the key an older event names (default: the active key)')
     .option('--json', 'JSON output')
     .action(async (value: string | undefined, o: { token?: boolean; header?: string; keyId?: string; json?: boolean }) => {
@@ -35,6 +35,7 @@ export function register(program: Command): void {
         process.exit(EXIT.usage);
       }
       process.stdout.write(o.json ? `${JSON.stringify(out)}\n` : `${String(out.fingerprint)}\n`);
-      if (!o.json && out.kind === 'token' && out.canonical === false) process.stderr.write('note: the token is not in canonical base64url; the verifier refuses it (non_canonical), and its events carry this fingerprint\n');
+      if (!o.json && out.kind === 'token' && out.canonical === false)
+        process.stderr.write('note: the token is not in canonical base64url; the verifier refuses it (non_canonical), and its events carry this fingerprint\n');
     });
 }

@@ -25,7 +25,8 @@ const usage = (message: string) => cliError(EXIT.usage, message);
 /** Session ids and subjects as the index holds them: a keyword, no control characters. */
 function identifier(flag: string) {
   return (v: string) => {
-    if (v.length === 0 || v.length > 1024 || /[\0-\x1f\x7f]/.test(v) || v.trim() !== v) throw new InvalidArgumentError(`${flag} must be 1..1024 characters without control characters or surrounding spaces`);
+    if (v.length === 0 || v.length > 1024 || /[\0-\x1f\x7f]/.test(v) || v.trim() !== v)
+      throw new InvalidArgumentError(`${flag} must be 1..1024 characters without control characters or surrounding spaces`);
     return v;
   };
 }
@@ -33,7 +34,9 @@ function identifier(flag: string) {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function eventIds(v: string, previous: string[] = []): string[] {
   const ids = v.split(',').map((x) => x.trim());
-  for (const id of ids) if (!UUID.test(id)) throw new InvalidArgumentError(`--event expects event ids (UUIDs), comma separated or repeated; ${JSON.stringify(id.slice(0, 60))} is not one`);
+  for (const id of ids)
+    if (!UUID.test(id))
+      throw new InvalidArgumentError(`--event expects event ids (UUIDs), comma separated or repeated; ${JSON.stringify(id.slice(0, 60))} is not one`);
   const all = [...previous, ...ids];
   if (all.length > 10_000) throw new InvalidArgumentError('--event: at most 10000 ids');
   return all;
@@ -61,7 +64,8 @@ function time(flag: string) {
 
 function rate(v: string): number {
   const n = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v.trim()) || !Number.isFinite(n) || n <= 0 || n > 1000) throw new InvalidArgumentError('--rate must be a number of requests per second, more than 0 and at most 1000');
+  if (!/^\d+(\.\d+)?$/.test(v.trim()) || !Number.isFinite(n) || n <= 0 || n > 1000)
+    throw new InvalidArgumentError('--rate must be a number of requests per second, more than 0 and at most 1000');
   return n;
 }
 
@@ -86,7 +90,10 @@ function targetUrl(v: string): URL {
 }
 
 function productionUpstream(v: string, previous: string[] = []): string[] {
-  const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+  const list = v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   if (list.length === 0) throw new InvalidArgumentError('--production-upstream expects one or more http(s) URLs, comma separated');
   for (const one of list) {
     try {
@@ -105,7 +112,8 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 function checkToken(token: string, flag: string): string {
   if (token.length === 0) throw usage(`${flag}: the token is empty`);
   if (token.length > 16_384) throw usage(`${flag}: the token is longer than 16384 characters`);
-  if (!B64TOKEN.test(token)) throw usage(`${flag}: not a bearer token (RFC 6750 b64token: letters, digits and - . _ ~ + /, then = padding); give the token itself, without "Bearer "`);
+  if (!B64TOKEN.test(token))
+    throw usage(`${flag}: not a bearer token (RFC 6750 b64token: letters, digits and - . _ ~ + /, then = padding); give the token itself, without "Bearer "`);
   return token;
 }
 
@@ -137,7 +145,8 @@ function selection(o: ReplayFlags): Selection {
   const given = [o.session !== undefined && '--session', o.subject !== undefined && '--subject', o.event !== undefined && '--event'].filter(Boolean);
   if (given.length === 0) throw usage('which recorded requests? give --session <id>, --subject <sub> with --since, or --event <id>');
   if (given.length > 1) throw usage(`give one selector, not ${given.join(' and ')}`);
-  if (o.subject !== undefined && o.since === undefined) throw usage('--subject needs --since (and optionally --until): a subject\'s whole history is not a session');
+  if (o.subject !== undefined && o.since === undefined)
+    throw usage("--subject needs --since (and optionally --until): a subject's whole history is not a session");
   if (o.since !== undefined && o.until !== undefined && o.since > o.until) throw usage('--since is after --until');
   const range = { ...(o.since !== undefined ? { since: o.since } : {}), ...(o.until !== undefined ? { until: o.until } : {}) };
   if (o.session !== undefined) return { selector: { kind: 'session', session: o.session }, ...range };
@@ -166,7 +175,7 @@ export function register(program: Command): void {
     .description(
       'replay a recorded session against a test instance and compare each answer with the recorded one: the requests in recorded order with their method, path, query, allow-listed headers and captured bodies, authenticated with your token (recorded tokens are never stored)',
     )
-    .option('--session <id>', 'the recorded session (jwt_audit.session_id: the token\'s sid)', identifier('--session'))
+    .option('--session <id>', "the recorded session (jwt_audit.session_id: the token's sid)", identifier('--session'))
     .option('--subject <sub>', 'every request of a subject (user.id) between --since and --until', identifier('--subject'))
     .option('--event <ids>', 'these events (ids, comma separated or repeated)', eventIds)
     .option('--since <time>', 'from: a duration back from now (15m, 2h, 7d), ISO 8601, epoch ms or date math (now-1h)', time('--since'))
@@ -174,15 +183,23 @@ export function register(program: Command): void {
     .requiredOption('--target <url>', 'base URL of the test instance to send the requests to (http or https)', targetUrl)
     .option('--token <token>', 'the bearer token to authenticate with (visible to other users in the process list: prefer --token-file)')
     .option('--token-file <file>', 'a file holding the bearer token')
-    .addOption(new Option('--pace <mode>', 'recorded: keep the recorded spacing between requests; none: as fast as --rate allows').choices(['recorded', 'none']).default('none'))
+    .addOption(
+      new Option('--pace <mode>', 'recorded: keep the recorded spacing between requests; none: as fast as --rate allows')
+        .choices(['recorded', 'none'])
+        .default('none'),
+    )
     .option('--rate <req/s>', 'at most this many requests per second', rate, 5)
     .option('--limit <n>', 'refuse a selection of more than n requests (1..10000)', intIn('--limit', 1, 10_000), 1000)
     .option('--timeout <ms>', 'give up on an answer after this long (100..600000)', intIn('--timeout', 100, 600_000), 30_000)
     .option('--dry-run', 'print what would be sent; send nothing')
     .option('--send-unfaithful', 'also send requests whose body was not captured or was truncated (with what was kept)')
     .option('--allow-production', 'allow a target that is a configured production upstream')
-    .option('--production-upstream <urls>', 'production upstreams to refuse as target, besides the interceptor\'s AUDIT_INTERCEPTOR_UPSTREAMS (comma separated or repeated)', productionUpstream)
-    .option('--interceptor-config <file>', 'the interceptor\'s config file: its upstreams are refused as target too')
+    .option(
+      '--production-upstream <urls>',
+      "production upstreams to refuse as target, besides the interceptor's AUDIT_INTERCEPTOR_UPSTREAMS (comma separated or repeated)",
+      productionUpstream,
+    )
+    .option('--interceptor-config <file>', "the interceptor's config file: its upstreams are refused as target too")
     .option('--index <pattern>', 'index, data stream or pattern of events', EVENTS_INDEX_PATTERN)
     .option('--json', `one JSON report: {"target","selection","dry_run","summary","requests":[...]}`)
     .option('--es-url <url>', 'Elasticsearch URL (default: AUDIT_ES_URL or http://127.0.0.1:9200; credentials and CA from AUDIT_ES_*)')
@@ -203,7 +220,8 @@ Example:
     .action(async (o: ReplayFlags) => {
       const sel = selection(o);
       const token = operatorToken(o);
-      if (token === null && !o.dryRun) throw usage('give --token-file (or --token) to authenticate the replayed requests: recorded tokens are never stored; --dry-run needs none');
+      if (token === null && !o.dryRun)
+        throw usage('give --token-file (or --token) to authenticate the replayed requests: recorded tokens are never stored; --dry-run needs none');
       let production;
       try {
         production = productionUpstreams(o, process.env);
@@ -212,7 +230,9 @@ Example:
       }
       const hit = await productionMatch(o.target, production);
       if (hit && !o.allowProduction) {
-        throw usage(`--target ${o.target.origin} is a production upstream (${hit.url}, from ${hit.source}): refused; replay against a test instance, or add --allow-production`);
+        throw usage(
+          `--target ${o.target.origin} is a production upstream (${hit.url}, from ${hit.source}): refused; replay against a test instance, or add --allow-production`,
+        );
       }
 
       const conn = esConnection({ ...(o.esUrl !== undefined ? { esUrl: o.esUrl } : {}), ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}) });
@@ -221,7 +241,10 @@ Example:
       try {
         const { exchanges, total, missing } = await selectExchanges(es, o.index, sel, o.limit);
         if (total > o.limit) throw usage(`--limit: ${total} recorded requests match, more than --limit ${o.limit}: narrow the selection or raise --limit`);
-        if (missing.length > 0) throw usage(`--event: no recorded HTTP exchange with id ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''} in ${o.index} (a token.rejected event holds the request only: take the http.exchange of the same request)`);
+        if (missing.length > 0)
+          throw usage(
+            `--event: no recorded HTTP exchange with id ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''} in ${o.index} (a token.rejected event holds the request only: take the http.exchange of the same request)`,
+          );
         if (exchanges.length === 0) throw usage(`no recorded HTTP exchange of ${describeSelection(sel)} in ${o.index}`);
         plan = exchanges.map((x) => {
           try {
@@ -236,7 +259,10 @@ Example:
         const refused = await esRefused(err, conn);
         if (refused) throw usage(refused);
         const e = err as { meta?: { statusCode?: number; body?: { error?: { reason?: string } } }; message: string };
-        throw cliError(e.meta?.statusCode === 400 ? EXIT.usage : EXIT.unavailable, `reading ${o.index} on ${conn.url}: ${e.meta?.body?.error?.reason ?? e.message}`);
+        throw cliError(
+          e.meta?.statusCode === 400 ? EXIT.usage : EXIT.unavailable,
+          `reading ${o.index} on ${conn.url}: ${e.meta?.body?.error?.reason ?? e.message}`,
+        );
       } finally {
         await es.close();
       }
@@ -257,14 +283,26 @@ Example:
         timeoutMs: o.timeout,
         dryRun: o.dryRun === true,
         sendUnfaithful: o.sendUnfaithful === true,
-        ...(progress ? { onRow: (r: ReplayRow, total: number) => process.stderr.write(`\rreplaying ${r.n}/${total} ${r.request.method} ${r.request.target.slice(0, 40).padEnd(40)} ${r.result.padEnd(8)}${r.n === total ? '\n' : ''}`) } : {}),
+        ...(progress
+          ? {
+              onRow: (r: ReplayRow, total: number) =>
+                process.stderr.write(
+                  `\rreplaying ${r.n}/${total} ${r.request.method} ${r.request.target.slice(0, 40).padEnd(40)} ${r.result.padEnd(8)}${r.n === total ? '\n' : ''}`,
+                ),
+            }
+          : {}),
       });
       if (o.json) process.stdout.write(`${JSON.stringify(jsonReport(rows, ctx, shownHeaders))}\n`);
       else process.stdout.write((o.dryRun ? formatDryRun(rows, shownHeaders) : '') + formatTable(rows, ctx));
 
       const s = summarise(rows);
       const sent = s.requests - s.skipped;
-      if (!o.dryRun && sent > 0 && s.errors === sent && rows.every((r) => r.result !== 'error' || /^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|EAI_AGAIN)/.test(r.error ?? ''))) {
+      if (
+        !o.dryRun &&
+        sent > 0 &&
+        s.errors === sent &&
+        rows.every((r) => r.result !== 'error' || /^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|EAI_AGAIN)/.test(r.error ?? ''))
+      ) {
         process.stderr.write(`audit replay: the target ${o.target.origin} could not be reached\n`);
         process.exitCode = EXIT.unavailable;
       } else if (s.differed > 0 || s.errors > 0) process.exitCode = EXIT.failed;

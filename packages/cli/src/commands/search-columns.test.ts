@@ -51,6 +51,9 @@ test('every field an alert row reads is a mapped field of logs-jwt_audit.alerts-
 });
 
 test('the recorder sees a column on a field the mapper does not write', () => {
-  const read = fieldsRead({ event: { action: 'x' } }, (d: { event?: { action?: string; nonsense?: string } }) => `${d.event?.action}${d.event?.nonsense ?? ''}`);
+  const read = fieldsRead(
+    { event: { action: 'x' } },
+    (d: { event?: { action?: string; nonsense?: string } }) => `${d.event?.action}${d.event?.nonsense ?? ''}`,
+  );
   assert.deepEqual(unmapped(read, EVENT_FIELDS), ['event.nonsense']);
 });

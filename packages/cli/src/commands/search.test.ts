@@ -67,19 +67,28 @@ test('audit search: access, refresh and id tokens are told apart in the rows', a
   const r = await audit(['search', 'user.id:carol', '--since', '1h']);
   assert.equal(r.code, 0, r.stderr);
   const rows = r.stdout.trim().split('\n').slice(1);
-  assert.deepEqual(rows.map((l) => /token-issued \((\w+)\)/.exec(l)?.[1]), ['access', 'refresh', 'id']);
+  assert.deepEqual(
+    rows.map((l) => /token-issued \((\w+)\)/.exec(l)?.[1]),
+    ['access', 'refresh', 'id'],
+  );
   assert.match(rows[0]!, /token-issued \(access\)\s+success\s+carol/);
 });
 
 test('audit search --json prints one ECS document per line, oldest first', async () => {
   const r = await audit(['search', 'event.action:token-rejected', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const docs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(docs.map((d) => d.user.id), ['alice', 'alice', 'bob']);
+  const docs = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    docs.map((d) => d.user.id),
+    ['alice', 'alice', 'bob'],
+  );
   assert.ok(docs.every((d) => d.event.reason === 'expired'));
 });
 
-test('audit search: a malformed query exits 2 with Elasticsearch\'s reason; an unreachable node exits 3', async () => {
+test("audit search: a malformed query exits 2 with Elasticsearch's reason; an unreachable node exits 3", async () => {
   const bad = await audit(['search', 'user.id:(alice']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Failed to parse query/);

@@ -29,9 +29,37 @@ async function audit(args: string[]): Promise<{ code: number; stdout: string; st
 
 const now = Date.now();
 const summary = (o: Partial<SessionSummary> & { id: string; subject: string; startedAt: number }): SessionSummary => ({
-  schemaVersion: 1, revision: 1, basis: 'sid', sid: o.id, familyId: null, clientId: 'web', tenant: null, explicitStart: false, lastSeenAt: o.startedAt, endedAt: null, durationMs: 0,
-  endReason: null, endDetail: null, tokenExpiresAt: null, ips: ['203.0.113.1'], ipsDropped: 0, countries: ['DE'], cities: [], requests: 3, routes: [], routesDropped: 0, bytesIn: 0, bytesOut: 0,
-  rejections: 0, alerts: 0, alertRules: [], approvals: 0, afterEnd: 0, events: 3, updatedAt: o.startedAt, ...o,
+  schemaVersion: 1,
+  revision: 1,
+  basis: 'sid',
+  sid: o.id,
+  familyId: null,
+  clientId: 'web',
+  tenant: null,
+  explicitStart: false,
+  lastSeenAt: o.startedAt,
+  endedAt: null,
+  durationMs: 0,
+  endReason: null,
+  endDetail: null,
+  tokenExpiresAt: null,
+  ips: ['203.0.113.1'],
+  ipsDropped: 0,
+  countries: ['DE'],
+  cities: [],
+  requests: 3,
+  routes: [],
+  routesDropped: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  rejections: 0,
+  alerts: 0,
+  alertRules: [],
+  approvals: 0,
+  afterEnd: 0,
+  events: 3,
+  updatedAt: o.startedAt,
+  ...o,
 });
 
 before(async () => {
@@ -42,10 +70,34 @@ before(async () => {
   await es.indices.putIndexTemplate({ name: 'audit-sessions', ...(readSchemaFile('elasticsearch/template-audit-sessions.json') as object) } as never);
   const sessions = [
     summary({ id: 'a-open', subject: 'alice', startedAt: now - 10 * 60_000, lastSeenAt: now - 60_000, durationMs: 9 * 60_000 }),
-    summary({ id: 'a-old', subject: 'alice', startedAt: now - 3 * 86_400_000, lastSeenAt: now - 3 * 86_400_000 + 60_000, endedAt: now - 3 * 86_400_000 + 120_000, durationMs: 120_000, endReason: 'sign_out', afterEnd: 2 }),
-    summary({ id: 'b-idle', subject: 'bob', startedAt: now - 2 * 3_600_000, lastSeenAt: now - 90 * 60_000, endedAt: now - 60 * 60_000, durationMs: 3_600_000, endReason: 'idle_timeout', clientId: null }),
+    summary({
+      id: 'a-old',
+      subject: 'alice',
+      startedAt: now - 3 * 86_400_000,
+      lastSeenAt: now - 3 * 86_400_000 + 60_000,
+      endedAt: now - 3 * 86_400_000 + 120_000,
+      durationMs: 120_000,
+      endReason: 'sign_out',
+      afterEnd: 2,
+    }),
+    summary({
+      id: 'b-idle',
+      subject: 'bob',
+      startedAt: now - 2 * 3_600_000,
+      lastSeenAt: now - 90 * 60_000,
+      endedAt: now - 60 * 60_000,
+      durationMs: 3_600_000,
+      endReason: 'idle_timeout',
+      clientId: null,
+    }),
   ];
-  await es.bulk({ refresh: true, operations: sessions.flatMap((s) => [{ index: { _index: 'audit-sessions-test', _id: s.id } }, withIndexTimes(sessionToEcsDocument(s), new Date().toISOString())]) });
+  await es.bulk({
+    refresh: true,
+    operations: sessions.flatMap((s) => [
+      { index: { _index: 'audit-sessions-test', _id: s.id } },
+      withIndexTimes(sessionToEcsDocument(s), new Date().toISOString()),
+    ]),
+  });
   await es.close();
 });
 
@@ -70,7 +122,12 @@ async function auditHere(args: string[]) {
   }
 }
 
-const ids = (stdout: string) => stdout.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { jwt_audit: { session: { id: string } } }).jwt_audit.session.id);
+const ids = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { jwt_audit: { session: { id: string } } }).jwt_audit.session.id);
 
 test('audit sessions: every session newest first as a table, filtered by --subject, --open, --since, as --json', async () => {
   const all = await audit(['sessions']);
@@ -98,7 +155,19 @@ test('audit sessions: --help, usage errors exit 2 naming the option, no index ex
   assert.equal(help.code, 0);
   for (const o of ['--subject', '--open', '--since', '--json', '--size']) assert.ok(help.stdout.includes(o), o);
   // generated bad values for each option that takes one
-  for (const [opt, bad] of [['--size', '0'], ['--size', '-1'], ['--size', '10001'], ['--size', '1.5'], ['--size', 'x'], ['--since', '5'], ['--since', '1y'], ['--since', 'now-1h'], ['--since', ''], ['--subject', ''], ['--subject', 'x'.repeat(1025)]] as const) {
+  for (const [opt, bad] of [
+    ['--size', '0'],
+    ['--size', '-1'],
+    ['--size', '10001'],
+    ['--size', '1.5'],
+    ['--size', 'x'],
+    ['--since', '5'],
+    ['--since', '1y'],
+    ['--since', 'now-1h'],
+    ['--since', ''],
+    ['--subject', ''],
+    ['--subject', 'x'.repeat(1025)],
+  ] as const) {
     const r = await auditHere(['sessions', opt, bad]);
     assert.equal(r.code, 2, `${opt} ${bad}: ${r.stderr}`);
     assert.ok(r.stderr.includes(opt), `${opt} ${bad} named: ${r.stderr}`);

@@ -56,7 +56,7 @@ export function formatSessionRow(d: SessionRow): string {
     (s.client_id ?? '-').padEnd(14),
     (s.basis ?? '').padEnd(14),
     String(s.requests ?? 0).padStart(5),
-    `${(s.ips?.length ?? 0)}${s.ips_dropped ? '+' : ''}`.padStart(4),
+    `${s.ips?.length ?? 0}${s.ips_dropped ? '+' : ''}`.padStart(4),
     (s.countries ?? []).join(',').padEnd(10),
     String(s.alerts ?? 0).padStart(6),
     `${e.reason ?? (s.open ? '' : '?')}${flags ? ` (${flags})` : ''}`,
@@ -86,7 +86,7 @@ export function sessionsQuery(o: { subject?: string; open?: boolean; since?: str
 export function register(program: Command): void {
   program
     .command('sessions')
-    .description('list sessions (the sessionizer\'s summaries): start, end and how, duration, IPs, countries, requests, alerts')
+    .description("list sessions (the sessionizer's summaries): start, end and how, duration, IPs, countries, requests, alerts")
     .option('--subject <id>', 'only this subject (user.id)', subject)
     .option('--open', 'only sessions not ended yet')
     .option('--since <duration>', 'only sessions active in the last 30s / 15m / 2h / 7d', parseSince)
@@ -99,16 +99,29 @@ export function register(program: Command): void {
       const conn = esConnection({ ...(o.esUrl !== undefined ? { esUrl: o.esUrl } : {}), ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}) });
       const es = new Client({ ...esClientOptions(conn, 'audit'), maxRetries: 1, requestTimeout: 30_000 });
       try {
-        const found = await es.indices.get({ index: o.index, allow_no_indices: false }).then((r) => Object.keys(r).length > 0, (err: { meta?: { statusCode?: number } }) => {
-          if (err.meta?.statusCode === 404) return false;
-          throw err;
-        });
+        const found = await es.indices.get({ index: o.index, allow_no_indices: false }).then(
+          (r) => Object.keys(r).length > 0,
+          (err: { meta?: { statusCode?: number } }) => {
+            if (err.meta?.statusCode === 404) return false;
+            throw err;
+          },
+        );
         if (!found) {
-          process.stderr.write(`audit sessions: no index matches ${o.index}: the sessionizer and indexer have not written a session yet, or --index is wrong\n`);
+          process.stderr.write(
+            `audit sessions: no index matches ${o.index}: the sessionizer and indexer have not written a session yet, or --index is wrong\n`,
+          );
           process.exitCode = EXIT.failed;
           return;
         }
-        const res = await es.search({ index: o.index, size: o.size, sort: [{ 'event.start': 'desc' }], query: sessionsQuery(o), ignore_unavailable: true, allow_no_indices: true, track_total_hits: true });
+        const res = await es.search({
+          index: o.index,
+          size: o.size,
+          sort: [{ 'event.start': 'desc' }],
+          query: sessionsQuery(o),
+          ignore_unavailable: true,
+          allow_no_indices: true,
+          track_total_hits: true,
+        });
         const hits = res.hits.hits;
         if (o.json) {
           for (const h of hits) process.stdout.write(`${JSON.stringify(h._source)}\n`);

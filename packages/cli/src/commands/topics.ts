@@ -32,7 +32,9 @@ export function register(program: Command): void {
         return;
       }
       for (const s of specs) {
-        const configs = Object.entries(s.configs ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+        const configs = Object.entries(s.configs ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ');
         process.stdout.write(`${s.topic.padEnd(30)} ${String(s.numPartitions).padStart(3)}  ${configs}\n`);
       }
     });

@@ -58,17 +58,31 @@ export function compareResponse(recorded: RecordedResponse | null, replayed: Rep
     return c;
   }
   c.compared.push('status');
-  if (recorded.status !== replayed.status) differ({ kind: 'status', message: `status ${recorded.status} -> ${replayed.status}`, recorded: recorded.status, replayed: replayed.status });
+  if (recorded.status !== replayed.status)
+    differ({ kind: 'status', message: `status ${recorded.status} -> ${replayed.status}`, recorded: recorded.status, replayed: replayed.status });
   if (recorded.size !== null) {
     c.compared.push('size');
-    if (recorded.size !== replayed.size) differ({ kind: 'size', message: `size ${recorded.size} -> ${replayed.size} bytes`, recorded: recorded.size, replayed: replayed.size });
+    if (recorded.size !== replayed.size)
+      differ({ kind: 'size', message: `size ${recorded.size} -> ${replayed.size} bytes`, recorded: recorded.size, replayed: replayed.size });
   }
   if (recorded.sha256 !== null) {
     c.compared.push('sha256');
-    if (recorded.sha256 !== replayed.sha256) differ({ kind: 'sha256', message: `body SHA-256 ${recorded.sha256.slice(0, 12)}… -> ${replayed.sha256.slice(0, 12)}…`, recorded: recorded.sha256, replayed: replayed.sha256 });
+    if (recorded.sha256 !== replayed.sha256)
+      differ({
+        kind: 'sha256',
+        message: `body SHA-256 ${recorded.sha256.slice(0, 12)}… -> ${replayed.sha256.slice(0, 12)}…`,
+        recorded: recorded.sha256,
+        replayed: replayed.sha256,
+      });
   }
   if (recorded.content === null) {
-    c.notes.push(recorded.truncated ? 'response body truncated when recorded: compared by size and SHA-256 only' : recorded.sha256 !== null ? 'response body was binary: compared by size and SHA-256 only' : 'response body not captured: compared by status and size only');
+    c.notes.push(
+      recorded.truncated
+        ? 'response body truncated when recorded: compared by size and SHA-256 only'
+        : recorded.sha256 !== null
+          ? 'response body was binary: compared by size and SHA-256 only'
+          : 'response body not captured: compared by status and size only',
+    );
     return c;
   }
   const rec = isJsonType(recorded.contentType) || isJsonType(replayed.contentType) ? parseJson(recorded.content) : { ok: false as const };
@@ -81,11 +95,13 @@ export function compareResponse(recorded: RecordedResponse | null, replayed: Rep
     }
     const diff = diffJson(rec.value, got.value);
     c.masked = diff.masked;
-    if (!diff.equal) differ({ kind: 'json', message: `${diff.differences.length} JSON difference${diff.differences.length === 1 ? '' : 's'}`, json: diff.differences });
+    if (!diff.equal)
+      differ({ kind: 'json', message: `${diff.differences.length} JSON difference${diff.differences.length === 1 ? '' : 's'}`, json: diff.differences });
     return c;
   }
   c.compared.push('text');
-  if (!fitsMasked(recorded.content, replayed.text)) differ({ kind: 'body', message: 'body text differs', recorded: recorded.content.slice(0, 200), replayed: replayed.text.slice(0, 200) });
+  if (!fitsMasked(recorded.content, replayed.text))
+    differ({ kind: 'body', message: 'body text differs', recorded: recorded.content.slice(0, 200), replayed: replayed.text.slice(0, 200) });
   else if (hasMask(recorded.content)) c.masked.push('');
   return c;
 }

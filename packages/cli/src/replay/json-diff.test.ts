@@ -6,7 +6,7 @@ import { describeDifference, diffJson, fitsMasked, hasMask, isWholeMask } from '
 /** A small deterministic generator, so a failure names a seed that reproduces it. */
 function rng(seed: number) {
   let s = seed >>> 0 || 1;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function randomJson(r: () => number, depth = 0): unknown {
@@ -64,22 +64,51 @@ test('a value against itself has no difference; against a changed copy, the oper
     // the operations are RFC 6902: applied to the recorded value they give the replayed one
     if (a !== null && typeof a === 'object') {
       const target = structuredClone(a);
-      applyJsonPatch(target, d.differences.map((x) => (x.op === 'move' ? { op: 'move', from: x.from!, path: x.path } : x.op === 'remove' ? { op: 'remove', path: x.path } : { op: x.op, path: x.path, value: x.replayed })) as never);
+      applyJsonPatch(
+        target,
+        d.differences.map((x) =>
+          x.op === 'move'
+            ? { op: 'move', from: x.from!, path: x.path }
+            : x.op === 'remove'
+              ? { op: 'remove', path: x.path }
+              : { op: x.op, path: x.path, value: x.replayed },
+        ) as never,
+      );
       assert.deepEqual(target, b, `seed ${seed}`);
     }
   }
 });
 
 test('an inserted array item with an id is one add, and a changed member names its path', () => {
-  const rec = { orders: [{ id: 1041, sku: 'A-1001' }, { id: 1042, sku: 'B-2002' }] };
-  const d = diffJson(rec, { orders: [{ id: 1041, sku: 'A-1001' }, { id: 1042, sku: 'B-2002' }, { id: 1043, sku: 'Z' }] });
+  const rec = {
+    orders: [
+      { id: 1041, sku: 'A-1001' },
+      { id: 1042, sku: 'B-2002' },
+    ],
+  };
+  const d = diffJson(rec, {
+    orders: [
+      { id: 1041, sku: 'A-1001' },
+      { id: 1042, sku: 'B-2002' },
+      { id: 1043, sku: 'Z' },
+    ],
+  });
   assert.deepEqual(d.differences, [{ op: 'add', path: '/orders/2', replayed: { id: 1043, sku: 'Z' } }]);
   const c = diffJson({ id: 1043, sku: 'C-3003', 'a/b': 1 }, { id: 1043, sku: 'Z-9', 'a/b': 2 });
-  assert.deepEqual(c.differences.map((x) => [x.op, x.path, x.recorded, x.replayed]), [['replace', '/sku', 'C-3003', 'Z-9'], ['replace', '/a~1b', 1, 2]]);
+  assert.deepEqual(
+    c.differences.map((x) => [x.op, x.path, x.recorded, x.replayed]),
+    [
+      ['replace', '/sku', 'C-3003', 'Z-9'],
+      ['replace', '/a~1b', 1, 2],
+    ],
+  );
   assert.equal(describeDifference(c.differences[0]!), 'changed /sku: "C-3003" -> "Z-9"');
   assert.equal(describeDifference({ op: 'remove', path: '/x', recorded: 'y'.repeat(200) }).length < 100, true);
   // a different type at the top is one replace of the whole body
-  assert.deepEqual(diffJson({ a: 1 }, [1]).differences.map((x) => x.path), ['']);
+  assert.deepEqual(
+    diffJson({ a: 1 }, [1]).differences.map((x) => x.path),
+    [''],
+  );
 });
 
 const MASKS = ['[redacted:password]', 'hmac:k1:0123456789abcdef0123456789abcdef', '[redacted:encoded]', '****1234'];
@@ -118,7 +147,10 @@ test('masked values are not differences: the replayed value fits the mask, and t
     // a real change elsewhere is still found
     if (original !== null && typeof original === 'object' && !Array.isArray(original)) {
       const changed = { ...original, unexpected: 1 };
-      assert.deepEqual(diffJson(recorded, changed).differences.map((x) => x.path), ['/unexpected']);
+      assert.deepEqual(
+        diffJson(recorded, changed).differences.map((x) => x.path),
+        ['/unexpected'],
+      );
     }
   }
 });
@@ -142,11 +174,26 @@ test('free text with masked runs: the words around each mask must match', () => 
   assert.equal(hasMask('an ordinary sentence with *** stars'), false);
 });
 
-test('diffTree: the two bodies as one tree with each node\'s status, for a page; importable without the CLI', async () => {
+test("diffTree: the two bodies as one tree with each node's status, for a page; importable without the CLI", async () => {
   const { diffTree: tree } = await import('@jwt-audit/cli/json-diff');
   const t = tree(
-    { orders: [{ id: 1041, sku: 'A' }, { id: 1042, sku: 'B' }], email: 'hmac:k1:0123456789abcdef0123456789abcdef', gone: 1 },
-    { orders: [{ id: 1041, sku: 'A' }, { id: 1042, sku: 'Z' }, { id: 1043, sku: 'N' }], email: 'bob@example.com', fresh: true },
+    {
+      orders: [
+        { id: 1041, sku: 'A' },
+        { id: 1042, sku: 'B' },
+      ],
+      email: 'hmac:k1:0123456789abcdef0123456789abcdef',
+      gone: 1,
+    },
+    {
+      orders: [
+        { id: 1041, sku: 'A' },
+        { id: 1042, sku: 'Z' },
+        { id: 1043, sku: 'N' },
+      ],
+      email: 'bob@example.com',
+      fresh: true,
+    },
   );
   assert.equal(t.status, 'contains-changes');
   const flat: Array<[string, string]> = [];
@@ -173,5 +220,8 @@ test('diffTree: the two bodies as one tree with each node\'s status, for a page;
   // the module the console imports needs nothing of the CLI
   const { readFileSync } = await import('node:fs');
   const source = readFileSync(new URL('./json-diff.ts', import.meta.url), 'utf8');
-  assert.deepEqual([...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]), ['jsondiffpatch', 'jsondiffpatch/formatters/jsonpatch']);
+  assert.deepEqual(
+    [...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]),
+    ['jsondiffpatch', 'jsondiffpatch/formatters/jsonpatch'],
+  );
 });

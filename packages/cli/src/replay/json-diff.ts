@@ -113,7 +113,8 @@ function neutraliseMasks(recorded: unknown, actual: unknown, path: string, maske
   }
   if (isPlainObject(recorded) && isPlainObject(actual)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(actual)) out[k] = Object.hasOwn(recorded, k) ? neutraliseMasks(recorded[k], v, `${path}/${pointerToken(k)}`, masked) : v;
+    for (const [k, v] of Object.entries(actual))
+      out[k] = Object.hasOwn(recorded, k) ? neutraliseMasks(recorded[k], v, `${path}/${pointerToken(k)}`, masked) : v;
     return out;
   }
   return actual;

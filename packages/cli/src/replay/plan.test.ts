@@ -25,14 +25,22 @@ test('the example exchange: recorded method, path, query, allow-listed headers a
 
   const exchange = planRequest('e2', example('http.exchange'));
   assert.equal(exchange.body, '{"sku":"A-1001","quantity":2,"card":"[redacted:card]"}');
-  assert.deepEqual(exchange.flags.map((f) => f.code), ['request-masked']);
+  assert.deepEqual(
+    exchange.flags.map((f) => f.code),
+    ['request-masked'],
+  );
   assert.equal(exchange.unfaithful, false);
   assert.equal(exchange.recorded?.content, '{"orderId":1043}');
 });
 
 test('what cannot be replayed faithfully is flagged with why', () => {
   const base = example('http.exchange');
-  const withReq = (req: object, audit: object = {}) => planRequest('e', { ...base, http: { ...base.http, request: { method: 'POST', ...req } }, jwt_audit: { ...base.jwt_audit, http: { ...base.jwt_audit!.http, ...audit } } });
+  const withReq = (req: object, audit: object = {}) =>
+    planRequest('e', {
+      ...base,
+      http: { ...base.http, request: { method: 'POST', ...req } },
+      jwt_audit: { ...base.jwt_audit, http: { ...base.jwt_audit!.http, ...audit } },
+    });
   const truncated = withReq({ body: { bytes: 9000, content: '{"a":"' } }, { request_truncated: true });
   assert.equal(truncated.unfaithful, true);
   assert.match(truncated.flags[0]!.message, /truncated: 6 of 9000 bytes/);
@@ -46,9 +54,22 @@ test('what cannot be replayed faithfully is flagged with why', () => {
   assert.equal(empty.unfaithful, false);
   const get = planRequest('g', { ...base, http: { ...base.http, request: { method: 'GET' } }, jwt_audit: { ...base.jwt_audit, http: {} } });
   assert.equal(get.unfaithful, false, 'a GET without a captured body had none');
-  const secret = withReq({ mime_type: 'application/json', body: { bytes: 2, content: '{}' } }, { request_headers: { 'x-api-key': 'hmac:k1:0123456789abcdef0123456789abcdef', cookie: 'hmac:k1:0123456789abcdef0123456789abcdef', 'x-trace': 'a\r\nx-injected: 1', host: 'prod.example.com' } });
+  const secret = withReq(
+    { mime_type: 'application/json', body: { bytes: 2, content: '{}' } },
+    {
+      request_headers: {
+        'x-api-key': 'hmac:k1:0123456789abcdef0123456789abcdef',
+        cookie: 'hmac:k1:0123456789abcdef0123456789abcdef',
+        'x-trace': 'a\r\nx-injected: 1',
+        host: 'prod.example.com',
+      },
+    },
+  );
   assert.deepEqual(secret.headers, { 'content-type': 'application/json' });
-  assert.deepEqual(secret.flags.map((f) => f.code), ['secret-header-dropped', 'secret-header-dropped', 'secret-header-dropped']);
+  assert.deepEqual(
+    secret.flags.map((f) => f.code),
+    ['secret-header-dropped', 'secret-header-dropped', 'secret-header-dropped'],
+  );
   const refused = planRequest('r', { ...base, jwt_audit: { ...base.jwt_audit, attributes: { 'auth.rejection': 'revoked' } } });
   assert.ok(refused.flags.some((f) => f.code === 'refused-at-edge' && /revoked/.test(f.message)));
   assert.throws(() => planRequest('x', example('token.issued')), NotAnExchange);
@@ -57,10 +78,48 @@ test('what cannot be replayed faithfully is flagged with why', () => {
 /** Documents as an attacker could shape them (every field any JSON type): a plan or NotAnExchange, never a crash. */
 test('any document: a plan whose headers are all strings, or NotAnExchange (generated)', () => {
   let s = 7;
-  const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const values = [null, undefined, 0, -1, 1e308, '', 'x', '/', '/api\r\nx: y', 'GET', ['a'], { a: 1 }, true, 'hmac:k:0123456789abcdef0123456789abcdef', '[redacted:x]'];
+  const r = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const values = [
+    null,
+    undefined,
+    0,
+    -1,
+    1e308,
+    '',
+    'x',
+    '/',
+    '/api\r\nx: y',
+    'GET',
+    ['a'],
+    { a: 1 },
+    true,
+    'hmac:k:0123456789abcdef0123456789abcdef',
+    '[redacted:x]',
+  ];
   const any = () => values[Math.floor(r() * values.length)];
-  const paths = ['@timestamp', 'http.request.method', 'http.request.mime_type', 'http.request.body', 'http.request.body.bytes', 'http.request.body.content', 'http.response', 'http.response.status_code', 'http.response.body.content', 'http.response.body.bytes', 'url.path', 'url.query', 'event.action', 'jwt_audit.http.request_headers', 'jwt_audit.http.request_headers.accept', 'jwt_audit.http.request_headers.content-length', 'jwt_audit.http.response_headers', 'jwt_audit.http.request_truncated', 'jwt_audit.attributes', 'jwt_audit.route', 'jwt_audit.token.fingerprint'];
+  const paths = [
+    '@timestamp',
+    'http.request.method',
+    'http.request.mime_type',
+    'http.request.body',
+    'http.request.body.bytes',
+    'http.request.body.content',
+    'http.response',
+    'http.response.status_code',
+    'http.response.body.content',
+    'http.response.body.bytes',
+    'url.path',
+    'url.query',
+    'event.action',
+    'jwt_audit.http.request_headers',
+    'jwt_audit.http.request_headers.accept',
+    'jwt_audit.http.request_headers.content-length',
+    'jwt_audit.http.response_headers',
+    'jwt_audit.http.request_truncated',
+    'jwt_audit.attributes',
+    'jwt_audit.route',
+    'jwt_audit.token.fingerprint',
+  ];
   let planned = 0;
   const template = example('http.exchange');
   for (let i = 0; i < 1000; i++) {
@@ -122,7 +181,10 @@ test('replay: recorded spacing kept under --pace recorded, the rate limit otherw
     clock += ms;
   };
   const paced = await replay(plan, { target, token: 'tok', rate: 1000, pace: 'recorded', timeoutMs: 5000, dryRun: false, sendUnfaithful: false, sleep, now });
-  assert.deepEqual(paced.map((r) => r.result), ['match', 'match', 'skipped']);
+  assert.deepEqual(
+    paced.map((r) => r.result),
+    ['match', 'match', 'skipped'],
+  );
   assert.deepEqual(waits, [4000], 'one wait: the 4 s between the first two recorded requests');
   assert.equal(seen.length, 2);
   assert.equal(seen[0]!.body, '{"sku":"A-1001","quantity":2,"card":"[redacted:card]"}');
@@ -131,20 +193,38 @@ test('replay: recorded spacing kept under --pace recorded, the rate limit otherw
 
   waits.length = 0;
   const limited = await replay(plan, { target, token: 'tok', rate: 2, pace: 'none', timeoutMs: 5000, dryRun: false, sendUnfaithful: true, sleep, now });
-  assert.deepEqual(limited.map((r) => r.result), ['match', 'match', 'match']);
+  assert.deepEqual(
+    limited.map((r) => r.result),
+    ['match', 'match', 'match'],
+  );
   assert.deepEqual(waits, [500, 500], 'at 2 requests/s, 500 ms before each request after the first');
   assert.equal(seen.length, 5, 'the truncated request sent with --send-unfaithful');
 
   const dry = await replay(plan, { target, token: 'tok', rate: 2, pace: 'none', timeoutMs: 5000, dryRun: true, sendUnfaithful: false, sleep });
-  assert.deepEqual(dry.map((r) => r.result), ['dry-run', 'dry-run', 'skipped']);
+  assert.deepEqual(
+    dry.map((r) => r.result),
+    ['dry-run', 'dry-run', 'skipped'],
+  );
   assert.equal(seen.length, 5, 'a dry run sends nothing');
 
   const closed = new URL('http://127.0.0.1:1');
-  const failed = await replay(plan.slice(0, 1), { target: closed, token: 'tok', rate: 1000, pace: 'none', timeoutMs: 5000, dryRun: false, sendUnfaithful: false, sleep });
+  const failed = await replay(plan.slice(0, 1), {
+    target: closed,
+    token: 'tok',
+    rate: 1000,
+    pace: 'none',
+    timeoutMs: 5000,
+    dryRun: false,
+    sendUnfaithful: false,
+    sleep,
+  });
   assert.equal(failed[0]!.result, 'error');
   assert.match(failed[0]!.error!, /ECONNREFUSED/);
   // a recorded header name no HTTP client can send: that request fails, the replay goes on
   const odd = { ...plan[0]!, headers: { 'bad name': 'x' } };
   const rows = await replay([odd, plan[1]!], { target, token: 'tok', rate: 1000, pace: 'none', timeoutMs: 5000, dryRun: false, sendUnfaithful: false, sleep });
-  assert.deepEqual(rows.map((r) => r.result), ['error', 'match']);
+  assert.deepEqual(
+    rows.map((r) => r.result),
+    ['error', 'match'],
+  );
 });

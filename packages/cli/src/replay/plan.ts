@@ -46,12 +46,7 @@ export interface ExchangeDocument {
 }
 
 /** Why a request is not exactly the recorded one. */
-export type FlagCode =
-  | 'request-body-not-captured'
-  | 'request-body-truncated'
-  | 'request-masked'
-  | 'secret-header-dropped'
-  | 'refused-at-edge';
+export type FlagCode = 'request-body-not-captured' | 'request-body-truncated' | 'request-masked' | 'secret-header-dropped' | 'refused-at-edge';
 
 export interface Flag {
   code: FlagCode;
@@ -91,7 +86,18 @@ export interface RecordedResponse {
 }
 
 /** Headers never sent again: recomputed by the HTTP client, hop-by-hop, or the edge's business. */
-const NOT_REPLAYED = new Set(['host', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'proxy-connection']);
+const NOT_REPLAYED = new Set([
+  'host',
+  'content-length',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'proxy-connection',
+]);
 /** Credentials: the recorded value is a fingerprint. */
 const CREDENTIALS = new Set(['authorization', 'proxy-authorization']);
 const FINGERPRINT = /^(?:sha256:[0-9a-f]{64}|hmac:[A-Za-z0-9_-]+:[0-9a-f]{16,})(?:, ?(?:sha256:[0-9a-f]{64}|hmac:[A-Za-z0-9_-]+:[0-9a-f]{16,}))*$/;
@@ -176,25 +182,36 @@ export function planRequest(id: string, d: ExchangeDocument): PlannedRequest {
       body = rb.content;
       if (d.jwt_audit?.http?.request_truncated === true) {
         unfaithful = true;
-        flags.push({ code: 'request-body-truncated', message: `request body truncated: ${Buffer.byteLength(rb.content)} of ${rb.bytes ?? '?'} bytes were kept` });
+        flags.push({
+          code: 'request-body-truncated',
+          message: `request body truncated: ${Buffer.byteLength(rb.content)} of ${rb.bytes ?? '?'} bytes were kept`,
+        });
       } else if (hasMask(rb.content)) {
         flags.push({ code: 'request-masked', message: 'request body has masked values: replayed as their masks' });
       }
     } else if ((rb.bytes ?? 0) > 0) {
       unfaithful = true;
-      flags.push({ code: 'request-body-not-captured', message: `request body not captured (${rb.bytes} bytes${d.http?.request?.mime_type ? ` of ${d.http.request.mime_type}` : ''}: only its size and SHA-256 are kept)` });
+      flags.push({
+        code: 'request-body-not-captured',
+        message: `request body not captured (${rb.bytes} bytes${d.http?.request?.mime_type ? ` of ${d.http.request.mime_type}` : ''}: only its size and SHA-256 are kept)`,
+      });
     } else {
       body = '';
     }
   } else if ((declared !== undefined && declared !== '0') || (declared === undefined && !BODYLESS.has(method.toUpperCase()))) {
     unfaithful = true;
-    flags.push({ code: 'request-body-not-captured', message: `request body not captured (the route's capture policy kept no request body${declared !== undefined ? `; it had ${declared} bytes` : ''})` });
+    flags.push({
+      code: 'request-body-not-captured',
+      message: `request body not captured (the route's capture policy kept no request body${declared !== undefined ? `; it had ${declared} bytes` : ''})`,
+    });
   }
   const mime = d.http?.request?.mime_type;
-  if (body !== null && typeof mime === 'string' && mime !== '' && !/[\0-\x1f\x7f]/.test(mime) && headers['content-type'] === undefined) headers['content-type'] = mime;
+  if (body !== null && typeof mime === 'string' && mime !== '' && !/[\0-\x1f\x7f]/.test(mime) && headers['content-type'] === undefined)
+    headers['content-type'] = mime;
 
   const rejection = plainObject(d.jwt_audit?.attributes) ? d.jwt_audit!.attributes!['auth.rejection'] : undefined;
-  if (typeof rejection === 'string' && rejection !== '') flags.push({ code: 'refused-at-edge', message: `the recorded request was refused at the edge (${rejection}); it is replayed with the operator's token` });
+  if (typeof rejection === 'string' && rejection !== '')
+    flags.push({ code: 'refused-at-edge', message: `the recorded request was refused at the edge (${rejection}); it is replayed with the operator's token` });
 
   const at = Date.parse(d['@timestamp'] ?? '');
   return {

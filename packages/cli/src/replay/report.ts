@@ -27,11 +27,19 @@ export interface Summary {
 
 export function summarise(rows: ReplayRow[]): Summary {
   const count = (r: ReplayRow['result']) => rows.filter((x) => x.result === r).length;
-  return { requests: rows.length, matched: count('match'), differed: count('differs'), skipped: count('skipped'), errors: count('error'), flagged: rows.filter((r) => r.flags.length > 0).length };
+  return {
+    requests: rows.length,
+    matched: count('match'),
+    differed: count('differs'),
+    skipped: count('skipped'),
+    errors: count('error'),
+    flagged: rows.filter((r) => r.flags.length > 0).length,
+  };
 }
 
 const shortTime = (ms: number) => (ms > 0 ? new Date(ms).toISOString().replace('T', ' ').replace('Z', '') : '-');
-const recordedCell = (r: ReplayRow) => (r.request.recorded ? `${r.request.recorded.status}${r.request.recorded.size !== null ? ` ${r.request.recorded.size}B` : ''}` : '-');
+const recordedCell = (r: ReplayRow) =>
+  r.request.recorded ? `${r.request.recorded.status}${r.request.recorded.size !== null ? ` ${r.request.recorded.size}B` : ''}` : '-';
 const replayedCell = (r: ReplayRow) => (r.replayed ? `${r.replayed.status} ${r.replayed.size}B` : r.result === 'error' ? 'error' : '-');
 const requestCell = (r: ReplayRow) => {
   const s = `${r.request.method} ${r.request.target}`;
@@ -56,11 +64,15 @@ function resultCell(r: ReplayRow): string {
 export function formatTable(rows: ReplayRow[], ctx: ReportContext): string {
   const lines: string[] = [];
   const s = summarise(rows);
-  lines.push(`${ctx.dryRun ? 'dry run: would replay' : 'replayed'} ${rows.length} recorded request${rows.length === 1 ? '' : 's'} of ${ctx.selection} to ${ctx.target}${ctx.dryRun ? '' : ` (at most ${ctx.rate}/s${ctx.pace === 'recorded' ? ', recorded pacing' : ''})`}`);
+  lines.push(
+    `${ctx.dryRun ? 'dry run: would replay' : 'replayed'} ${rows.length} recorded request${rows.length === 1 ? '' : 's'} of ${ctx.selection} to ${ctx.target}${ctx.dryRun ? '' : ` (at most ${ctx.rate}/s${ctx.pace === 'recorded' ? ', recorded pacing' : ''})`}`,
+  );
   lines.push('');
   lines.push(`${'#'.padStart(3)}  ${'recorded at'.padEnd(23)}  ${'request'.padEnd(44)}  ${'recorded'.padEnd(10)}  ${'replayed'.padEnd(10)}  result`);
   for (const r of rows) {
-    lines.push(`${String(r.n).padStart(3)}  ${shortTime(r.request.at).padEnd(23)}  ${requestCell(r).padEnd(44)}  ${recordedCell(r).padEnd(10)}  ${replayedCell(r).padEnd(10)}  ${resultCell(r)}`);
+    lines.push(
+      `${String(r.n).padStart(3)}  ${shortTime(r.request.at).padEnd(23)}  ${requestCell(r).padEnd(44)}  ${recordedCell(r).padEnd(10)}  ${replayedCell(r).padEnd(10)}  ${resultCell(r)}`,
+    );
   }
   const differing = rows.filter((r) => r.result === 'differs' || r.result === 'error');
   if (differing.length > 0) {
@@ -78,7 +90,9 @@ export function formatTable(rows: ReplayRow[], ctx: ReportContext): string {
   if (flagged.length > 0) {
     lines.push('', 'Not replayed faithfully:');
     for (const r of flagged) {
-      lines.push(`  #${r.n} ${r.request.method} ${r.request.target} (event ${r.request.eventId})${r.result === 'skipped' ? ': skipped (--send-unfaithful sends what was kept)' : ''}`);
+      lines.push(
+        `  #${r.n} ${r.request.method} ${r.request.target} (event ${r.request.eventId})${r.result === 'skipped' ? ': skipped (--send-unfaithful sends what was kept)' : ''}`,
+      );
       for (const f of r.flags) lines.push(`      ${f.code}: ${f.message}`);
     }
   }
@@ -87,7 +101,8 @@ export function formatTable(rows: ReplayRow[], ctx: ReportContext): string {
     lines.push('', 'Compared in part:');
     for (const r of notes) {
       const parts = [...r.comparison!.notes];
-      if (r.comparison!.masked.length > 0) parts.push(`masked in the record, not compared: ${r.comparison!.masked.map((p) => (p === '' ? '(body)' : p)).join(', ')}`);
+      if (r.comparison!.masked.length > 0)
+        parts.push(`masked in the record, not compared: ${r.comparison!.masked.map((p) => (p === '' ? '(body)' : p)).join(', ')}`);
       lines.push(`  #${r.n} ${r.request.method} ${r.request.target}: ${parts.join('; ')}`);
     }
   }
@@ -110,7 +125,8 @@ export function formatDryRun(rows: ReplayRow[], headersOf: (r: ReplayRow) => Rec
     }
     lines.push(`#${r.n} ${r.request.method} ${r.url}`);
     for (const [k, v] of Object.entries(headersOf(r))) lines.push(`    ${k}: ${v}`);
-    if (r.request.body !== null && r.request.body !== '') lines.push(`    body (${Buffer.byteLength(r.request.body)} bytes): ${r.request.body.length > 200 ? `${r.request.body.slice(0, 200)}…` : r.request.body}`);
+    if (r.request.body !== null && r.request.body !== '')
+      lines.push(`    body (${Buffer.byteLength(r.request.body)} bytes): ${r.request.body.length > 200 ? `${r.request.body.slice(0, 200)}…` : r.request.body}`);
   }
   return lines.length > 0 ? `${lines.join('\n')}\n\n` : '';
 }
@@ -127,7 +143,9 @@ export function jsonReport(rows: ReplayRow[], ctx: ReportContext, headersOf: (r:
       event: { id: r.request.eventId },
       '@timestamp': r.request.at > 0 ? new Date(r.request.at).toISOString() : null,
       request: { method: r.request.method, target: r.request.target, url: r.url, route: r.request.route, headers: headersOf(r), body: r.request.body },
-      recorded: r.request.recorded ? { status: r.request.recorded.status, size: r.request.recorded.size, sha256: r.request.recorded.sha256, truncated: r.request.recorded.truncated } : null,
+      recorded: r.request.recorded
+        ? { status: r.request.recorded.status, size: r.request.recorded.size, sha256: r.request.recorded.sha256, truncated: r.request.recorded.truncated }
+        : null,
       replayed: r.replayed ? { status: r.replayed.status, size: r.replayed.size, sha256: r.replayed.sha256, latency_ms: r.replayed.latencyMs } : null,
       result: r.result,
       error: r.error ?? null,

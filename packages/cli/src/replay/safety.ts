@@ -17,7 +17,11 @@ export interface ProductionUpstream {
 }
 
 const defaultPort = (u: URL) => (u.port !== '' ? Number(u.port) : u.protocol === 'https:' ? 443 : 80);
-const hostOf = (u: URL) => u.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+const hostOf = (u: URL) =>
+  u.hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
 
 async function addresses(host: string): Promise<Set<string>> {
   const out = new Set<string>([host]);
@@ -69,11 +73,15 @@ const isLoopback = (a: string) => a === '::1' || a.startsWith('127.') || a === '
  * and from `--production-upstream`. A setting that cannot be read is an error naming it: a
  * safety check that silently checks nothing is worse than none.
  */
-export function productionUpstreams(flags: { productionUpstream?: string[]; interceptorConfig?: string }, environment: NodeJS.ProcessEnv): ProductionUpstream[] {
+export function productionUpstreams(
+  flags: { productionUpstream?: string[]; interceptorConfig?: string },
+  environment: NodeJS.ProcessEnv,
+): ProductionUpstream[] {
   const out: ProductionUpstream[] = [];
   for (const url of flags.productionUpstream ?? []) out.push({ url, source: '--production-upstream' });
   const fromObject = (v: unknown, where: string) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw CLI_ERRORS.AUDIT_ERR_CLI_USAGE.create(`${where}: expected a JSON object of upstream name -> URL`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      throw CLI_ERRORS.AUDIT_ERR_CLI_USAGE.create(`${where}: expected a JSON object of upstream name -> URL`);
     for (const [name, url] of Object.entries(v)) {
       if (typeof url !== 'string') throw CLI_ERRORS.AUDIT_ERR_CLI_USAGE.create(`${where}: upstream ${JSON.stringify(name)} is not a URL string`);
       out.push({ url, source: `${where} (${name})` });

@@ -10,10 +10,7 @@ import type { Client, estypes } from '@elastic/elasticsearch';
 import { ecsAction } from '@jwt-audit/ecs';
 import type { ExchangeDocument } from './plan.js';
 
-export type Selector =
-  | { kind: 'session'; session: string }
-  | { kind: 'subject'; subject: string }
-  | { kind: 'events'; ids: string[] };
+export type Selector = { kind: 'session'; session: string } | { kind: 'subject'; subject: string } | { kind: 'events'; ids: string[] };
 
 export interface Selection {
   selector: Selector;
@@ -27,8 +24,16 @@ export const EXCHANGE_KINDS = ['http.exchange', 'token.validated'];
 export const EXCHANGE_ACTIONS = EXCHANGE_KINDS.map(ecsAction);
 
 export function describeSelection(s: Selection): string {
-  const what = s.selector.kind === 'session' ? `session ${s.selector.session}` : s.selector.kind === 'subject' ? `subject ${s.selector.subject}` : `${s.selector.ids.length} event${s.selector.ids.length === 1 ? '' : 's'}`;
-  const range = s.since !== undefined || s.until !== undefined ? ` from ${s.since !== undefined ? new Date(s.since).toISOString() : 'the start'} to ${s.until !== undefined ? new Date(s.until).toISOString() : 'now'}` : '';
+  const what =
+    s.selector.kind === 'session'
+      ? `session ${s.selector.session}`
+      : s.selector.kind === 'subject'
+        ? `subject ${s.selector.subject}`
+        : `${s.selector.ids.length} event${s.selector.ids.length === 1 ? '' : 's'}`;
+  const range =
+    s.since !== undefined || s.until !== undefined
+      ? ` from ${s.since !== undefined ? new Date(s.since).toISOString() : 'the start'} to ${s.until !== undefined ? new Date(s.until).toISOString() : 'now'}`
+      : '';
   return what + range;
 }
 
@@ -38,7 +43,14 @@ export function selectionQuery(s: Selection): estypes.QueryDslQueryContainer {
   else if (s.selector.kind === 'subject') filter.push({ term: { 'user.id': s.selector.subject } });
   else filter.push({ ids: { values: s.selector.ids } });
   if (s.since !== undefined || s.until !== undefined) {
-    filter.push({ range: { '@timestamp': { ...(s.since !== undefined ? { gte: new Date(s.since).toISOString() } : {}), ...(s.until !== undefined ? { lte: new Date(s.until).toISOString() } : {}) } } });
+    filter.push({
+      range: {
+        '@timestamp': {
+          ...(s.since !== undefined ? { gte: new Date(s.since).toISOString() } : {}),
+          ...(s.until !== undefined ? { lte: new Date(s.until).toISOString() } : {}),
+        },
+      },
+    });
   }
   return { bool: { filter } };
 }
@@ -52,7 +64,12 @@ export interface Recorded {
  * The selected exchanges, oldest first (recorded request start, then event id: ids are UUIDv7,
  * time-ordered within a millisecond), at most `limit`, and how many matched in all.
  */
-export async function selectExchanges(es: Client, index: string, s: Selection, limit: number): Promise<{ exchanges: Recorded[]; total: number; missing: string[] }> {
+export async function selectExchanges(
+  es: Client,
+  index: string,
+  s: Selection,
+  limit: number,
+): Promise<{ exchanges: Recorded[]; total: number; missing: string[] }> {
   const res = await es.search<ExchangeDocument>({
     index,
     size: limit,

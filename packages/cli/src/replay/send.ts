@@ -36,7 +36,13 @@ export function send(req: Outgoing, timeoutMs: number): Promise<ReplayedResponse
       });
       res.on('end', () => {
         const ct = res.headers['content-type'];
-        resolve({ status: res.statusCode ?? 0, size, sha256: hash.digest('hex'), text: Buffer.concat(kept).toString('utf8'), contentType: typeof ct === 'string' ? ct : null });
+        resolve({
+          status: res.statusCode ?? 0,
+          size,
+          sha256: hash.digest('hex'),
+          text: Buffer.concat(kept).toString('utf8'),
+          contentType: typeof ct === 'string' ? ct : null,
+        });
       });
       res.on('error', reject);
     });

@@ -83,11 +83,17 @@ const ROUTES = {
   export: { name: 'export', path: '/api/reports/export', scopes: ['orders:read'] },
   notifications: { name: 'notifications', path: '/api/notifications', scopes: [] },
 } satisfies Record<string, Route>;
-const ADMIN_ROUTES: Route[] = ['users', 'roles', 'audit', 'billing', 'settings', 'keys', 'tenants', 'exports', 'sessions', 'webhooks', 'flags', 'quotas']
-  .map((n) => ({ name: `admin-${n}`, path: `/api/admin/${n}`, scopes: ['admin:read'] }));
+const ADMIN_ROUTES: Route[] = ['users', 'roles', 'audit', 'billing', 'settings', 'keys', 'tenants', 'exports', 'sessions', 'webhooks', 'flags', 'quotas'].map(
+  (n) => ({ name: `admin-${n}`, path: `/api/admin/${n}`, scopes: ['admin:read'] }),
+);
 const API_ROUTES: Route[] = [ROUTES.orders, ROUTES.order, ROUTES.profile, ROUTES.notifications];
 
-interface Device { ua: string; clientId: 'web-portal' | 'mobile-app'; kind: 'desktop' | 'phone'; host: number }
+interface Device {
+  ua: string;
+  clientId: 'web-portal' | 'mobile-app';
+  kind: 'desktop' | 'phone';
+  host: number;
+}
 
 interface Person {
   sub: string;
@@ -126,7 +132,13 @@ interface Family {
 }
 
 /** A session as its client holds it. */
-interface Held { access: string; refresh: string; accessExp: number; family: Family; jti: string }
+interface Held {
+  access: string;
+  refresh: string;
+  accessExp: number;
+  family: Family;
+  jti: string;
+}
 
 /**
  * The authorization server: password and client-credentials grants, opaque refresh tokens
@@ -136,17 +148,38 @@ interface Held { access: string; refresh: string; accessExp: number; family: Fam
 class Idp {
   readonly byRefresh = new Map<string, Family>();
   private n = 0;
-  constructor(private readonly edge: Edge, private readonly rand: () => number, readonly leewayMs: number) {}
+  constructor(
+    private readonly edge: Edge,
+    private readonly rand: () => number,
+    readonly leewayMs: number,
+  ) {}
 
   private opaque(): string {
-    return createHash('sha256').update(`rt-${this.n++}-${this.rand()}`).digest('base64url');
+    return createHash('sha256')
+      .update(`rt-${this.n++}-${this.rand()}`)
+      .digest('base64url');
   }
 
-  async access(at: number, f: { sub: string; clientId: string; sid: string | null; scopes: string[]; roles: string[] }, opts: { lifetimeSec?: number; iss?: string } = {}): Promise<{ token: string; exp: number; jti: string }> {
+  async access(
+    at: number,
+    f: { sub: string; clientId: string; sid: string | null; scopes: string[]; roles: string[] },
+    opts: { lifetimeSec?: number; iss?: string } = {},
+  ): Promise<{ token: string; exp: number; jti: string }> {
     const iat = Math.floor(at / 1000);
     const exp = iat + (opts.lifetimeSec ?? 900);
     const jti = `at-${(this.n++).toString(36)}`;
-    const token = await this.edge.sign({ iss: opts.iss ?? ISSUER, aud: AUDIENCE, sub: f.sub, client_id: f.clientId, ...(f.sid ? { sid: f.sid } : {}), jti, scope: f.scopes.join(' '), roles: f.roles, iat, exp });
+    const token = await this.edge.sign({
+      iss: opts.iss ?? ISSUER,
+      aud: AUDIENCE,
+      sub: f.sub,
+      client_id: f.clientId,
+      ...(f.sid ? { sid: f.sid } : {}),
+      jti,
+      scope: f.scopes.join(' '),
+      roles: f.roles,
+      iat,
+      exp,
+    });
     return { token, exp: exp * 1000, jti };
   }
 
@@ -157,7 +190,17 @@ class Idp {
       return null;
     }
     const sid = `s-${(this.n++).toString(36)}`;
-    const family: Family = { sub: p.sub, clientId: device.clientId, sid, current: this.opaque(), prev: null, rotatedAt: at, revoked: false, person: p, scopes: ['orders:read', ...(p.roles.includes('admin') ? ['admin:read'] : [])] };
+    const family: Family = {
+      sub: p.sub,
+      clientId: device.clientId,
+      sid,
+      current: this.opaque(),
+      prev: null,
+      rotatedAt: at,
+      revoked: false,
+      person: p,
+      scopes: ['orders:read', ...(p.roles.includes('admin') ? ['admin:read'] : [])],
+    };
     this.byRefresh.set(family.current, family);
     const a = await this.access(at, { sub: p.sub, clientId: device.clientId, sid, scopes: family.scopes, roles: p.roles });
     await this.edge.tokenEndpoint(at, who, form, 200, { access_token: a.token, token_type: 'Bearer', expires_in: 900, refresh_token: family.current });
@@ -195,7 +238,14 @@ class Idp {
   async clientCredentials(at: number, who: Caller, clientId: string, lifetimeSec = 3600): Promise<{ token: string; exp: number; jti: string }> {
     const a = await this.access(at, { sub: `${clientId}@clients`, clientId, sid: null, scopes: ['orders:read'], roles: [] }, { lifetimeSec });
     const basic = Buffer.from(`${clientId}:client-secret-${clientId}`).toString('base64');
-    await this.edge.tokenEndpoint(at, who, { grant_type: 'client_credentials', scope: 'orders:read' }, 200, { access_token: a.token, token_type: 'Bearer', expires_in: lifetimeSec }, basic);
+    await this.edge.tokenEndpoint(
+      at,
+      who,
+      { grant_type: 'client_credentials', scope: 'orders:read' },
+      200,
+      { access_token: a.token, token_type: 'Bearer', expires_in: lifetimeSec },
+      basic,
+    );
     return a;
   }
 
@@ -232,16 +282,43 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
   let seq = 0;
   /** schedules benign work of a person (tagged with its cohorts) */
   const at = (t: number, tags: string[], run: () => Promise<void>) => {
-    if (t >= start && t < end) steps.push({ at: t, seq: seq++, run: async () => { cohortNow = tags; await run(); } });
+    if (t >= start && t < end)
+      steps.push({
+        at: t,
+        seq: seq++,
+        run: async () => {
+          cohortNow = tags;
+          await run();
+        },
+      });
   };
   /** schedules labelled attack work */
   const attack = (label: AttackLabel, t: number, run: () => Promise<void>) => {
     label.start = Math.min(label.start, t);
     label.end = Math.max(label.end, t);
-    steps.push({ at: t, seq: seq++, run: async () => { labelNow = label; try { await run(); } finally { labelNow = null; } } });
+    steps.push({
+      at: t,
+      seq: seq++,
+      run: async () => {
+        labelNow = label;
+        try {
+          await run();
+        } finally {
+          labelNow = null;
+        }
+      },
+    });
   };
   const newLabel = (type: string, rules: string[], subject: string | null): AttackLabel => {
-    const l: AttackLabel = { id: `${type}#${attacks.filter((a) => a.type === type).length + 1}`, type, rules, subject, start: Number.POSITIVE_INFINITY, end: 0, eventIds: new Set() };
+    const l: AttackLabel = {
+      id: `${type}#${attacks.filter((a) => a.type === type).length + 1}`,
+      type,
+      rules,
+      subject,
+      start: Number.POSITIVE_INFINITY,
+      end: 0,
+      eventIds: new Set(),
+    };
     attacks.push(l);
     return l;
   };
@@ -251,7 +328,11 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
   for (let i = 0; i < nPeople; i++) {
     const home = pick(HOMES);
     const p: Person = {
-      sub: createHash('sha256').update(`person-${i}`).digest('hex').slice(0, 24).replace(/^(.{8})(.{4})(.{4})/, '$1-$2-$3-'),
+      sub: createHash('sha256')
+        .update(`person-${i}`)
+        .digest('hex')
+        .slice(0, 24)
+        .replace(/^(.{8})(.{4})(.{4})/, '$1-$2-$3-'),
       username: `person.${i}@corp.example`,
       password: `pw-${i}-${Math.floor(rand() * 1e9)}`,
       home,
@@ -277,7 +358,18 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
       const km = Math.hypot((to.city.lat - home.city.lat) * 111, (to.city.lon - home.city.lon) * 111 * Math.cos((home.city.lat * Math.PI) / 180));
       p.flight = { day: 1 + Math.floor(rand() * (days - 1)), depart: 6 + Math.floor(rand() * 8), hours: Math.max(1, km / 750 + 0.75), to };
     }
-    if (chance(0.06)) p.newDevice = { day: 1 + Math.floor(rand() * (days - 1)), device: chance(0.5) ? { ua: UA.androidNew, clientId: 'mobile-app', kind: 'phone', host: Math.floor(rand() * 60_000) } : { ua: UA.chromeWinNew === p.desktop.ua ? UA.safariMac : pick(DESKTOP_UAS.filter((u) => u !== p.desktop.ua)), clientId: 'web-portal', kind: 'desktop', host: p.desktop.host } };
+    if (chance(0.06))
+      p.newDevice = {
+        day: 1 + Math.floor(rand() * (days - 1)),
+        device: chance(0.5)
+          ? { ua: UA.androidNew, clientId: 'mobile-app', kind: 'phone', host: Math.floor(rand() * 60_000) }
+          : {
+              ua: UA.chromeWinNew === p.desktop.ua ? UA.safariMac : pick(DESKTOP_UAS.filter((u) => u !== p.desktop.ua)),
+              clientId: 'web-portal',
+              kind: 'desktop',
+              host: p.desktop.host,
+            },
+      };
     if (chance(0.05)) p.roleGrant = { at: start + (1 + Math.floor(rand() * (days - 1))) * DAY + between(9, 15) * HOUR, role: 'approver' };
     const c = p.cohorts;
     c.push(p.office ? 'office-nat' : 'home');
@@ -297,7 +389,16 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
   /** Where a person's device is at time t (network and address). */
   const whereAt = (p: Person, d: Device, t: number): Caller & { net: Network; tag: string } => {
     const w = placeOf(p, d, t);
-    const tag = w.net.kind === 'office' ? 'office-nat' : w.net.kind === 'carrier' ? 'mobile-cgnat' : w.net.kind === 'vpn' ? 'vpn' : w.net.kind === 'inflight' || w.net !== p.home.isp ? 'travel' : 'home';
+    const tag =
+      w.net.kind === 'office'
+        ? 'office-nat'
+        : w.net.kind === 'carrier'
+          ? 'mobile-cgnat'
+          : w.net.kind === 'vpn'
+            ? 'vpn'
+            : w.net.kind === 'inflight' || w.net !== p.home.isp
+              ? 'travel'
+              : 'home';
     return { ...w, tag };
   };
   const placeOf = (p: Person, d: Device, t: number): Caller & { net: Network } => {
@@ -307,7 +408,8 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     if (p.flight) {
       const dep = start + p.flight.day * DAY + p.flight.depart * HOUR;
       const arr = dep + p.flight.hours * HOUR;
-      if (t >= dep + 30 * MIN && t < arr && p.flight.hours > 1) return { net: NETWORKS.inflight, ip: addressIn(NETWORKS.inflight, p.desktop.host + day), ua: d.ua };
+      if (t >= dep + 30 * MIN && t < arr && p.flight.hours > 1)
+        return { net: NETWORKS.inflight, ip: addressIn(NETWORKS.inflight, p.desktop.host + day), ua: d.ua };
       if (t >= arr) return { net: p.flight.to, ip: addressIn(p.flight.to, p.desktop.host * 7 + 13), ua: d.ua };
     }
     if (p.vpn) {
@@ -334,7 +436,13 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const isNew = p.newDevice !== null && d === p.newDevice.device;
     /** the cohorts an action belongs to: where the device is, what the person does */
     const tagsAt = (who: { tag: string }, ...action: string[]) => {
-      cohortNow = [who.tag, ...extra, ...action, ...(isNew ? ['new-device'] : []), ...(p.roleGrant && p.roles.includes(p.roleGrant.role) ? ['role-grant'] : [])];
+      cohortNow = [
+        who.tag,
+        ...extra,
+        ...action,
+        ...(isNew ? ['new-device'] : []),
+        ...(p.roleGrant && p.roles.includes(p.roleGrant.role) ? ['role-grant'] : []),
+      ];
     };
     const tags: string[] = [];
     let held: Held | null = null;
@@ -374,7 +482,11 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
         }
         const route = pick(API_ROUTES);
         const heavy = chance(0.02);
-        await edge.api(tt + 2_500, who, held.access, route, { path: randomPath(route), bytes: heavy ? 150_000 + Math.floor(rand() * 400_000) : 800 + Math.floor(rand() * 30_000), status: chance(0.01) ? 404 : 200 });
+        await edge.api(tt + 2_500, who, held.access, route, {
+          path: randomPath(route),
+          bytes: heavy ? 150_000 + Math.floor(rand() * 400_000) : 800 + Math.floor(rand() * 30_000),
+          status: chance(0.01) ? 404 : 200,
+        });
         if (p.prefetch && tt - lastNav > 20 * MIN && !p.roles.includes('admin')) {
           lastNav = tt;
           tagsAt(who, 'prefetching-ui');
@@ -417,14 +529,19 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     }
     if (p.roleGrant) {
       const g = p.roleGrant;
-      at(g.at, p.cohorts, async () => { if (!p.roles.includes(g.role)) p.roles.push(g.role); });
+      at(g.at, p.cohorts, async () => {
+        if (!p.roles.includes(g.role)) p.roles.push(g.role);
+      });
     }
   }
 
   // ---------------- service clients ----------------
   const services = ['billing-worker', 'search-indexer', 'notifier', 'reporting', 'sync-agent'];
   for (const [si, clientId] of services.entries()) {
-    const pods: Caller[] = [0, 1, 2, 3, 4].map((k) => ({ ip: addressIn(si % 2 ? NETWORKS.awsAshburn : NETWORKS.awsFrankfurt, 1000 + si * 10 + k), ua: si % 2 ? UA.goClient : UA.okhttp }));
+    const pods: Caller[] = [0, 1, 2, 3, 4].map((k) => ({
+      ip: addressIn(si % 2 ? NETWORKS.awsAshburn : NETWORKS.awsFrankfurt, 1000 + si * 10 + k),
+      ua: si % 2 ? UA.goClient : UA.okhttp,
+    }));
     let token: { token: string; exp: number } | null = null;
     for (let t = start + between(0, 5) * MIN; t < end; t += between(2, 5) * MIN) {
       const tt = t;
@@ -457,7 +574,11 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
   const d2 = Math.min(2, days - 1);
 
   // refresh token replayed after the victim rotated it (minutes later, from a cloud host)
-  for (const [k, day] of [[0, d1], [1, d2], [2, d1]] as const) {
+  for (const [k, day] of [
+    [0, d1],
+    [1, d2],
+    [2, d1],
+  ] as const) {
     const v = victim();
     const l = newLabel('refresh-replay', ['refresh-token-reuse'], v.sub);
     const t = scored(day, 11 + k);
@@ -486,10 +607,14 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     });
     for (let i = 1; i <= 80; i++) {
       const t = t0 + i * 14 * MIN;
-      attack(l, t, async () => { if (current) current = await idp.refresh(t, whereAt(v, v.desktop, t), current.refresh, 'web-portal'); });
+      attack(l, t, async () => {
+        if (current) current = await idp.refresh(t, whereAt(v, v.desktop, t), current.refresh, 'web-portal');
+      });
     }
     const tr = scored(d2, 15);
-    attack(l, tr, async () => { if (first) await idp.refresh(tr, attackerHost(9, NETWORKS.hetzner), first.refresh, 'web-portal'); });
+    attack(l, tr, async () => {
+      if (first) await idp.refresh(tr, attackerHost(9, NETWORKS.hetzner), first.refresh, 'web-portal');
+    });
   }
   // a stolen refresh token run in a loop (70 rotations), then the victim's own refresh is the reuse
   {
@@ -510,7 +635,9 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
       });
     }
     const tv = t0 + 40 * MIN;
-    attack(l, tv, async () => { if (victimHeld) await idp.refresh(tv, whereAt(v, v.desktop, tv), victimHeld.refresh, 'web-portal'); });
+    attack(l, tv, async () => {
+      if (victimHeld) await idp.refresh(tv, whereAt(v, v.desktop, tv), victimHeld.refresh, 'web-portal');
+    });
   }
   // a stolen access token used from a cloud host abroad while the victim works
   for (const day of [d1, d2]) {
@@ -518,7 +645,9 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const l = newLabel('stolen-access-token', ['token-multi-origin'], v.sub);
     const t0 = scored(day, 10);
     let held: Held | null = null;
-    attack(l, t0, async () => { held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password); });
+    attack(l, t0, async () => {
+      held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password);
+    });
     for (let i = 0; i < 8; i++) {
       const t = t0 + 30_000 + i * 50_000;
       attack(l, t, async () => {
@@ -534,7 +663,9 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const l = newLabel('stolen-access-token-lookalike', ['token-multi-origin'], v.sub);
     const t0 = scored(d1, 16);
     let held: Held | null = null;
-    attack(l, t0, async () => { held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password); });
+    attack(l, t0, async () => {
+      held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password);
+    });
     for (let i = 0; i < 6; i++) {
       const t = t0 + 30_000 + i * 60_000;
       attack(l, t, async () => {
@@ -554,8 +685,12 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
       held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password);
       if (held) await idp.logout(t0 + 5 * MIN, whereAt(v, v.desktop, t0), held);
     });
-    attack(l, t0 + 15 * MIN, async () => { if (held) await edge.api(t0 + 15 * MIN, attackerHost(50 + day), held.access, ROUTES.orders); });
-    attack(l, t0 + 16 * MIN, async () => { if (held) await edge.api(t0 + 16 * MIN, attackerHost(50 + day), held.access, ROUTES.profile); });
+    attack(l, t0 + 15 * MIN, async () => {
+      if (held) await edge.api(t0 + 15 * MIN, attackerHost(50 + day), held.access, ROUTES.orders);
+    });
+    attack(l, t0 + 16 * MIN, async () => {
+      if (held) await edge.api(t0 + 16 * MIN, attackerHost(50 + day), held.access, ROUTES.profile);
+    });
   }
   // a revoked (opaque) refresh token replayed
   {
@@ -567,7 +702,9 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
       held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password);
       if (held) await idp.logout(t0 + 3 * MIN, whereAt(v, v.desktop, t0), held);
     });
-    attack(l, t0 + 2 * HOUR, async () => { if (held) await idp.refresh(t0 + 2 * HOUR, attackerHost(60), held.refresh, 'web-portal'); });
+    attack(l, t0 + 2 * HOUR, async () => {
+      if (held) await idp.refresh(t0 + 2 * HOUR, attackerHost(60), held.refresh, 'web-portal');
+    });
   }
   // credential stuffing spread over hundreds of addresses: 1-2 attempts per address per minute
   for (const day of [d1, d2]) {
@@ -577,7 +714,15 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     for (let i = 0; i < 600; i++) {
       const t = t0 + i * 12_000;
       const who: Caller = { ip: addressIn(nets[i % 3]!, 5_000 + ((i * 7) % 300)), ua: UA.chromeWin };
-      attack(l, t, async () => { await edge.tokenEndpoint(t, who, { grant_type: 'password', username: `leaked.${i}@mail.example`, password: 'Summer2024!', client_id: 'web-portal' }, 400, { error: 'invalid_grant' }); });
+      attack(l, t, async () => {
+        await edge.tokenEndpoint(
+          t,
+          who,
+          { grant_type: 'password', username: `leaked.${i}@mail.example`, password: 'Summer2024!', client_id: 'web-portal' },
+          400,
+          { error: 'invalid_grant' },
+        );
+      });
     }
   }
   // brute force on one account from many addresses, slowly
@@ -588,20 +733,39 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     for (let i = 0; i < 200; i++) {
       const t = t0 + i * 18_000;
       const who: Caller = { ip: addressIn(NETWORKS.proxyBr, 9_000 + i), ua: UA.chromeWin };
-      attack(l, t, async () => { await edge.tokenEndpoint(t, who, { grant_type: 'password', username: v.username, password: `guess-${i}`, client_id: 'web-portal' }, 400, { error: 'invalid_grant' }); });
+      attack(l, t, async () => {
+        await edge.tokenEndpoint(t, who, { grant_type: 'password', username: v.username, password: `guess-${i}`, client_id: 'web-portal' }, 400, {
+          error: 'invalid_grant',
+        });
+      });
     }
   }
   // forged tokens naming real accounts: alg none, and a signature by the attacker's own key
-  for (const [k, kind] of [[0, 'none'], [1, 'forged-key'], [2, 'forged-key']] as const) {
+  for (const [k, kind] of [
+    [0, 'none'],
+    [1, 'forged-key'],
+    [2, 'forged-key'],
+  ] as const) {
     const v = victim();
     const l = newLabel('forged-token', ['token-tampering'], v.sub);
     const t = scored(k % 2 ? d1 : d2, 13 + k);
     attack(l, t, async () => {
       const iat = Math.floor(t / 1000);
-      const claims = { iss: ISSUER, aud: AUDIENCE, sub: v.sub, client_id: 'web-portal', jti: `forged-${k}`, scope: 'orders:read admin:read', roles: ['admin'], iat, exp: iat + 900 };
-      const token = kind === 'none'
-        ? `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`
-        : await edge.sign(claims, { key: 'forged' });
+      const claims = {
+        iss: ISSUER,
+        aud: AUDIENCE,
+        sub: v.sub,
+        client_id: 'web-portal',
+        jti: `forged-${k}`,
+        scope: 'orders:read admin:read',
+        roles: ['admin'],
+        iat,
+        exp: iat + 900,
+      };
+      const token =
+        kind === 'none'
+          ? `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`
+          : await edge.sign(claims, { key: 'forged' });
       for (let i = 0; i < 3; i++) await edge.api(t + i * 2_000, attackerHost(70 + k), token, ADMIN_ROUTES[i]!);
     });
   }
@@ -611,7 +775,11 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const l = newLabel('wrong-issuer', ['unexpected-issuer'], v.sub);
     const t = scored(d2, 11);
     attack(l, t, async () => {
-      const a = await idp.access(t, { sub: v.sub, clientId: 'web-portal', sid: null, scopes: ['orders:read', 'admin:read'], roles: ['admin'] }, { iss: STAGING_ISSUER });
+      const a = await idp.access(
+        t,
+        { sub: v.sub, clientId: 'web-portal', sid: null, scopes: ['orders:read', 'admin:read'], roles: ['admin'] },
+        { iss: STAGING_ISSUER },
+      );
       for (let i = 0; i < 3; i++) await edge.api(t + i * 5_000, attackerHost(80), a.token, ROUTES.orders);
     });
   }
@@ -621,7 +789,9 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const t0 = scored(d1, 1);
     for (let i = 0; i < 240; i++) {
       const t = t0 + i * 15_000;
-      attack(l, t, async () => { await edge.api(t, attackerHost(90, NETWORKS.hetzner), createHash('sha1').update(`g${i}`).digest('hex'), ROUTES.orders); });
+      attack(l, t, async () => {
+        await edge.api(t, attackerHost(90, NETWORKS.hetzner), createHash('sha1').update(`g${i}`).digest('hex'), ROUTES.orders);
+      });
     }
   }
   // a captured (expired) access token replayed slowly, every 12 minutes for hours
@@ -630,10 +800,14 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const l = newLabel('expired-replay-slow', ['expired-token-replay'], v.sub);
     const t0 = scored(d1, 8);
     let held: Held | null = null;
-    attack(l, t0, async () => { held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password); });
+    attack(l, t0, async () => {
+      held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password);
+    });
     for (let i = 0; i < 20; i++) {
       const t = t0 + HOUR + i * 12 * MIN;
-      attack(l, t, async () => { if (held) await edge.api(t, attackerHost(100), held.access, ROUTES.orders); });
+      attack(l, t, async () => {
+        if (held) await edge.api(t, attackerHost(100), held.access, ROUTES.orders);
+      });
     }
   }
   // an employee walking the admin API slowly with a token that lacks the scope
@@ -642,7 +816,9 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const l = newLabel('admin-probing-slow', ['privilege-change-in-session'], v.sub);
     const t0 = scored(d2, 10);
     let held: Held | null = null;
-    attack(l, t0, async () => { held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password); });
+    attack(l, t0, async () => {
+      held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password);
+    });
     for (let i = 0; i < 12; i++) {
       const t = t0 + 60_000 + i * 6 * MIN;
       attack(l, t, async () => {
@@ -658,7 +834,9 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const l = newLabel('exfiltration', ['response-volume'], v.sub);
     const t0 = scored(d1, 15);
     let held: Held | null = null;
-    attack(l, t0, async () => { held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password); });
+    attack(l, t0, async () => {
+      held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password);
+    });
     for (let i = 0; i < 350; i++) {
       const t = t0 + 30_000 + i * 20_000;
       attack(l, t, async () => {
@@ -674,13 +852,20 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const l = newLabel('enumeration', ['resource-enumeration'], v.sub);
     const t0 = scored(d2, 14);
     let held: Held | null = null;
-    attack(l, t0, async () => { held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password); });
+    attack(l, t0, async () => {
+      held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password);
+    });
     for (let i = 0; i < 700; i++) {
       const t = t0 + 10_000 + i * 2_500;
       attack(l, t, async () => {
         if (!held) return;
         if (t >= held.accessExp - 60_000) held = await idp.refresh(t, whereAt(v, v.desktop, t), held.refresh, 'web-portal');
-        if (held) await edge.api(t + 300, { ...whereAt(v, v.desktop, t), ua: UA.python }, held.access, ROUTES.order, { path: `/api/orders/${200_000 + i}`, status: i % 10 === 0 ? 200 : i % 3 ? 403 : 404, bytes: 300 });
+        if (held)
+          await edge.api(t + 300, { ...whereAt(v, v.desktop, t), ua: UA.python }, held.access, ROUTES.order, {
+            path: `/api/orders/${200_000 + i}`,
+            status: i % 10 === 0 ? 200 : i % 3 ? 403 : 404,
+            bytes: 300,
+          });
       });
     }
   }
@@ -692,8 +877,13 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     // a machine the owner never used, on the owner's own ISP (a neighbour's line, a compromised router)
     const who: Caller = { ip: addressIn(v.home.isp, 50_000 + day), ua: v.desktop.ua === UA.firefoxLinux ? UA.edgeWin : UA.firefoxLinux };
     let held: Held | null = null;
-    attack(l, t0, async () => { held = await idp.login(t0, who, v, { ua: who.ua, clientId: 'web-portal', kind: 'desktop', host: 1 }, v.password); });
-    for (let i = 0; i < 10; i++) attack(l, t0 + 60_000 + i * 45_000, async () => { if (held) await edge.api(t0 + 60_000 + i * 45_000, who, held.access, ROUTES.orders, { bytes: 40_000 }); });
+    attack(l, t0, async () => {
+      held = await idp.login(t0, who, v, { ua: who.ua, clientId: 'web-portal', kind: 'desktop', host: 1 }, v.password);
+    });
+    for (let i = 0; i < 10; i++)
+      attack(l, t0 + 60_000 + i * 45_000, async () => {
+        if (held) await edge.api(t0 + 60_000 + i * 45_000, who, held.access, ROUTES.orders, { bytes: 40_000 });
+      });
   }
   // a leaver's session still in use after deprovisioning
   {
@@ -701,9 +891,15 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const l = newLabel('leaver-activity', ['deprovisioned-subject-activity'], v.sub);
     const t0 = scored(d2, 16);
     let held: Held | null = null;
-    attack(l, t0, async () => { held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password); });
-    attack(l, t0 + 20 * MIN, async () => { edge.lifecycle(t0 + 20 * MIN, 'subject.deprovisioned', v.sub); });
-    attack(l, t0 + 50 * MIN, async () => { if (held) await idp.refresh(t0 + 50 * MIN, whereAt(v, v.desktop, t0), held.refresh, 'web-portal'); });
+    attack(l, t0, async () => {
+      held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password);
+    });
+    attack(l, t0 + 20 * MIN, async () => {
+      edge.lifecycle(t0 + 20 * MIN, 'subject.deprovisioned', v.sub);
+    });
+    attack(l, t0 + 50 * MIN, async () => {
+      if (held) await idp.refresh(t0 + 50 * MIN, whereAt(v, v.desktop, t0), held.refresh, 'web-portal');
+    });
   }
   // a token minted with an admin role in the middle of a session (issuer misconfiguration or compromise)
   {
@@ -711,10 +907,18 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const l = newLabel('privilege-escalation', ['privilege-change-in-session'], v.sub);
     const t0 = scored(d1, 17);
     let held: Held | null = null;
-    attack(l, t0, async () => { held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password); });
+    attack(l, t0, async () => {
+      held = await idp.login(t0, whereAt(v, v.desktop, t0), v, v.desktop, v.password);
+    });
     attack(l, t0 + 10 * MIN, async () => {
       if (!held) return;
-      const a = await idp.access(t0 + 10 * MIN, { sub: v.sub, clientId: 'web-portal', sid: held.family.sid, scopes: ['orders:read', 'admin:read'], roles: [...v.roles, 'admin'] });
+      const a = await idp.access(t0 + 10 * MIN, {
+        sub: v.sub,
+        clientId: 'web-portal',
+        sid: held.family.sid,
+        scopes: ['orders:read', 'admin:read'],
+        roles: [...v.roles, 'admin'],
+      });
       await edge.api(t0 + 10 * MIN + 1_000, whereAt(v, v.desktop, t0), a.token, ADMIN_ROUTES[0]!);
     });
   }
@@ -734,7 +938,9 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
     const t0 = scored(d1, 19);
     for (let i = 0; i < 300; i++) {
       const t = t0 + i * 1_000;
-      attack(l, t, async () => { await idp.clientCredentials(t, attackerHost(120, NETWORKS.hetzner), 'reporting', 3600); });
+      attack(l, t, async () => {
+        await idp.clientCredentials(t, attackerHost(120, NETWORKS.hetzner), 'reporting', 3600);
+      });
     }
   }
   // account takeover: the password used from an attacker's machine in another country
@@ -748,7 +954,10 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
       await edge.api(t0 - 5 * MIN, whereAt(v, v.desktop, t0), null, ROUTES.profile); // (the victim's browser, unauthenticated)
       held = await idp.login(t0, who, v, { ua: who.ua, clientId: 'web-portal', kind: 'desktop', host: 2 }, v.password);
     });
-    for (let i = 0; i < 5; i++) attack(l, t0 + (i + 1) * 60_000, async () => { if (held) await edge.api(t0 + (i + 1) * 60_000, who, held.access, ROUTES.orders); });
+    for (let i = 0; i < 5; i++)
+      attack(l, t0 + (i + 1) * 60_000, async () => {
+        if (held) await edge.api(t0 + (i + 1) * 60_000, who, held.access, ROUTES.orders);
+      });
   }
 
   // ---------------- run it, in time order ----------------
@@ -758,9 +967,22 @@ export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpu
   for (const a of attacks) {
     let lo = Number.POSITIVE_INFINITY;
     let hi = 0;
-    for (const e of events) if (a.eventIds.has(e.id)) { lo = Math.min(lo, e.occurredAt); hi = Math.max(hi, e.occurredAt); }
+    for (const e of events)
+      if (a.eventIds.has(e.id)) {
+        lo = Math.min(lo, e.occurredAt);
+        hi = Math.max(hi, e.occurredAt);
+      }
     a.start = lo;
     a.end = hi;
   }
-  return { events, attacks: attacks.filter((a) => a.eventIds.size > 0), cohorts, start, end, learningDays: 1, days, activeSubjectsPerDay: nPeople + services.length + 1 };
+  return {
+    events,
+    attacks: attacks.filter((a) => a.eventIds.size > 0),
+    cohorts,
+    start,
+    end,
+    learningDays: 1,
+    days,
+    activeSubjectsPerDay: nPeople + services.length + 1,
+  };
 }

@@ -32,16 +32,40 @@ export const ISSUER = 'https://id.example.com/';
 export const STAGING_ISSUER = 'https://id-staging.example.com/';
 export const AUDIENCE = 'orders-api';
 
-export interface Route { name: string; path: string; scopes: string[] }
+export interface Route {
+  name: string;
+  path: string;
+  scopes: string[];
+}
 
-export interface Caller { ip: string; ua: string }
+export interface Caller {
+  ip: string;
+  ua: string;
+}
 
-interface Instance { source: Source; skewMs: number; verifier: Verifier }
+interface Instance {
+  source: Source;
+  skewMs: number;
+  verifier: Verifier;
+}
 
 export interface Edge {
   sign(claims: Record<string, unknown>, opts?: { alg?: string; kid?: string; key?: 'prod' | 'forged' }): Promise<string>;
-  api(at: number, who: Caller, token: string | null, route: Route, opts?: { status?: number; bytes?: number; path?: string; method?: string }): Promise<{ status: number; events: AuditEvent[] }>;
-  tokenEndpoint(at: number, who: Caller, form: Record<string, string>, status: number, response: Record<string, unknown>, basic?: string): Promise<AuditEvent[]>;
+  api(
+    at: number,
+    who: Caller,
+    token: string | null,
+    route: Route,
+    opts?: { status?: number; bytes?: number; path?: string; method?: string },
+  ): Promise<{ status: number; events: AuditEvent[] }>;
+  tokenEndpoint(
+    at: number,
+    who: Caller,
+    form: Record<string, string>,
+    status: number,
+    response: Record<string, unknown>,
+    basic?: string,
+  ): Promise<AuditEvent[]>;
   revoke(at: number, who: Caller, token: string, hint: 'access_token' | 'refresh_token'): Promise<AuditEvent[]>;
   lifecycle(at: number, kind: 'subject.deprovisioned', sub: string): AuditEvent;
   /** every event produced, in production order */
@@ -66,7 +90,8 @@ export async function createEdge(options: { skewedInstanceMs: number }): Promise
     },
     isSubjectRevoked: (sub) => subjects.has(sub),
   };
-  const mkVerifier = (skewMs: number) => createVerifier({ keys, algorithms: ['EdDSA'], issuer: ISSUER, audience: AUDIENCE, clockToleranceSec: 30, now: () => clock.now + skewMs });
+  const mkVerifier = (skewMs: number) =>
+    createVerifier({ keys, algorithms: ['EdDSA'], issuer: ISSUER, audience: AUDIENCE, clockToleranceSec: 30, now: () => clock.now + skewMs });
   // three API instances behind a round-robin balancer; one's clock runs ahead
   const instances: Instance[] = [0, 0, options.skewedInstanceMs].map((skewMs, i) => ({
     source: { service: 'orders-api', instance: `orders-api-${i + 1}`, environment: 'prod' },
@@ -77,7 +102,13 @@ export async function createEdge(options: { skewedInstanceMs: number }): Promise
   const idpVerifier = mkVerifier(0);
   const families = new FamilyTracker();
   const maskingKeys: MaskingKeys = parseKeyRing('eval-1:realistic-evaluation-masking-key-0123456789');
-  const lookups: EnrichmentLookups = { geo: geoLookup, asn: asnLookup, userAgent: createUserAgentCache(), sessions: createSessionIndex(), now: () => clock.now + 40 };
+  const lookups: EnrichmentLookups = {
+    geo: geoLookup,
+    asn: asnLookup,
+    userAgent: createUserAgentCache(),
+    sessions: createSessionIndex(),
+    now: () => clock.now + 40,
+  };
   let rr = 0;
   const events: AuditEvent[] = [];
 
@@ -92,15 +123,28 @@ export async function createEdge(options: { skewedInstanceMs: number }): Promise
       const inst = instances[rr++ % instances.length]!;
       const startedAt = at + inst.skewMs;
       clock.now = at;
-      const auth: AuthResult = token === null ? { kind: 'missing' } : { kind: 'verified', token, outcome: await inst.verifier.verify(token, { requiredScopes: route.scopes, revocations }) };
+      const auth: AuthResult =
+        token === null
+          ? { kind: 'missing' }
+          : { kind: 'verified', token, outcome: await inst.verifier.verify(token, { requiredScopes: route.scopes, revocations }) };
       const ok = auth.kind === 'verified' && auth.outcome.ok;
       const reason = auth.kind === 'verified' && !auth.outcome.ok ? auth.outcome.reason : null;
       const status = ok ? (opts.status ?? 200) : reason === 'insufficient_scope' ? 403 : 401;
       const bytes = ok ? (opts.bytes ?? 2_000) : 180;
-      const latencyMs = ok ? 15 + (bytes / 200_000) : 1;
+      const latencyMs = ok ? 15 + bytes / 200_000 : 1;
       const exchange: Exchange = {
         startedAt,
-        request: { id: null, method: opts.method ?? 'GET', scheme: 'https', host: 'api.example.com', path: opts.path ?? route.path, route: route.name, query: null, headers: { 'user-agent': who.ua, accept: 'application/json' }, body: null },
+        request: {
+          id: null,
+          method: opts.method ?? 'GET',
+          scheme: 'https',
+          host: 'api.example.com',
+          path: opts.path ?? route.path,
+          route: route.name,
+          query: null,
+          headers: { 'user-agent': who.ua, accept: 'application/json' },
+          body: null,
+        },
         response: { status, headers: { 'content-type': 'application/json', 'content-length': String(bytes) }, body: null, latencyMs },
         network: { clientIp: who.ip, forwardedFor: [], userAgent: who.ua },
         trace: null,
@@ -114,7 +158,13 @@ export async function createEdge(options: { skewedInstanceMs: number }): Promise
       const exchange: Exchange = {
         startedAt: at,
         request: {
-          id: null, method: 'POST', scheme: 'https', host: 'id.example.com', path: '/oauth/token', route: 'token', query: null,
+          id: null,
+          method: 'POST',
+          scheme: 'https',
+          host: 'id.example.com',
+          path: '/oauth/token',
+          route: 'token',
+          query: null,
           headers: { 'user-agent': who.ua, 'content-type': 'application/x-www-form-urlencoded', ...(basic ? { authorization: `Basic ${basic}` } : {}) },
           // the token route records its request body (masking keeps the username as a keyed hash, redacts the password)
           body: { contentType: 'application/x-www-form-urlencoded', size: body.length, truncated: false, content: body, sha256: null },
@@ -124,8 +174,19 @@ export async function createEdge(options: { skewedInstanceMs: number }): Promise
         trace: null,
       };
       const observed = await observeTokenEndpoint(
-        { kind: 'token', exchange, requestBody: Buffer.from(body), requestContentType: 'application/x-www-form-urlencoded', authorization: basic ? `Basic ${basic}` : undefined, status, responseBody: Buffer.from(JSON.stringify(response)) },
-        idpSource, families, idpVerifier, at + 41,
+        {
+          kind: 'token',
+          exchange,
+          requestBody: Buffer.from(body),
+          requestContentType: 'application/x-www-form-urlencoded',
+          authorization: basic ? `Basic ${basic}` : undefined,
+          status,
+          responseBody: Buffer.from(JSON.stringify(response)),
+        },
+        idpSource,
+        families,
+        idpVerifier,
+        at + 41,
       );
       const http = exchangeEvents(exchange, { kind: 'none' }, idpSource, at + 41);
       return [...http, ...observed.events].map(pipeline);
@@ -135,21 +196,48 @@ export async function createEdge(options: { skewedInstanceMs: number }): Promise
       const body = new URLSearchParams({ token, token_type_hint: hint }).toString();
       const exchange: Exchange = {
         startedAt: at,
-        request: { id: null, method: 'POST', scheme: 'https', host: 'id.example.com', path: '/oauth/revoke', route: 'revoke', query: null, headers: { 'user-agent': who.ua }, body: null },
+        request: {
+          id: null,
+          method: 'POST',
+          scheme: 'https',
+          host: 'id.example.com',
+          path: '/oauth/revoke',
+          route: 'revoke',
+          query: null,
+          headers: { 'user-agent': who.ua },
+          body: null,
+        },
         response: { status: 200, headers: {}, body: null, latencyMs: 20 },
         network: { clientIp: who.ip, forwardedFor: [], userAgent: who.ua },
         trace: null,
       };
       const observed = await observeTokenEndpoint(
-        { kind: 'revocation', exchange, requestBody: Buffer.from(body), requestContentType: 'application/x-www-form-urlencoded', authorization: undefined, status: 200, responseBody: null },
-        idpSource, families, idpVerifier, at + 21,
+        {
+          kind: 'revocation',
+          exchange,
+          requestBody: Buffer.from(body),
+          requestContentType: 'application/x-www-form-urlencoded',
+          authorization: undefined,
+          status: 200,
+          responseBody: null,
+        },
+        idpSource,
+        families,
+        idpVerifier,
+        at + 21,
       );
       for (const r of observed.revocations as Revocation[]) if (r.target === 'jti') revoked.set(r.value, r.expiresAt);
       return observed.events.map(pipeline);
     },
     lifecycle(at, kind, sub) {
       subjects.add(sub);
-      const e = baseEvent(kind, { service: 'hr-sync', instance: 'hr-sync-1', environment: 'prod' }, at, at + 5, 'success', { sub, clientId: null, tenant: null, roles: [], scopes: [] });
+      const e = baseEvent(kind, { service: 'hr-sync', instance: 'hr-sync-1', environment: 'prod' }, at, at + 5, 'success', {
+        sub,
+        clientId: null,
+        tenant: null,
+        roles: [],
+        scopes: [],
+      });
       return pipeline(e);
     },
   };

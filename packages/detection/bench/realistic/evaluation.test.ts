@@ -17,6 +17,12 @@ test('realistic evaluation (60 people, 3 days): precision >= 0.8, high and criti
   assert.deepEqual(noisy, [], 'no rule with more than 2 false alerts');
   assert.ok(report.precision >= 0.8, `precision ${report.precision}`);
   assert.ok(report.highCritical.precision >= 0.95, `high+critical precision ${report.highCritical.precision}`);
-  assert.ok(report.recall >= 0.9, `recall ${report.recall}: missed ${report.perAttack.filter((a) => !a.found).map((a) => a.id).join(', ')}`);
+  assert.ok(
+    report.recall >= 0.9,
+    `recall ${report.recall}: missed ${report.perAttack
+      .filter((a) => !a.found)
+      .map((a) => a.id)
+      .join(', ')}`,
+  );
   assert.ok(report.falsePerDay <= 3, `false alerts per day ${report.falsePerDay}`);
 });

@@ -9,7 +9,17 @@ import type { AttackLabel, Corpus } from './corpus.js';
  * events (delay: from the attack's first event to that alert's last event).
  */
 
-export interface RuleReport { rule: string; alerts: number; truePositives: number; falsePositives: number; precision: number; claimed: number; found: number; recall: number; falsePerDay: number }
+export interface RuleReport {
+  rule: string;
+  alerts: number;
+  truePositives: number;
+  falsePositives: number;
+  precision: number;
+  claimed: number;
+  found: number;
+  recall: number;
+  falsePerDay: number;
+}
 export interface Report {
   events: number;
   scoredDays: number;
@@ -87,8 +97,14 @@ export function score(corpus: Corpus, all: Alert[]): Report {
     const claimed = corpus.attacks.filter((a) => a.rules.includes(rule));
     const hit = claimed.filter((a) => fired.get(a)?.has(rule));
     return {
-      rule, alerts: r.alerts, truePositives: r.tp, falsePositives: r.alerts - r.tp, precision: r.alerts === 0 ? 1 : r.tp / r.alerts,
-      claimed: claimed.length, found: hit.length, recall: claimed.length === 0 ? 1 : hit.length / claimed.length,
+      rule,
+      alerts: r.alerts,
+      truePositives: r.tp,
+      falsePositives: r.alerts - r.tp,
+      precision: r.alerts === 0 ? 1 : r.tp / r.alerts,
+      claimed: claimed.length,
+      found: hit.length,
+      recall: claimed.length === 0 ? 1 : hit.length / claimed.length,
       falsePerDay: (r.alerts - r.tp) / scoredDays,
     };
   });
@@ -107,8 +123,17 @@ export function score(corpus: Corpus, all: Alert[]): Report {
     falsePerDay: falseTotal / scoredDays,
     falsePer1000SubjectsPerDay: (falseTotal / scoredDays / corpus.activeSubjectsPerDay) * 1000,
     rules,
-    cohorts: [...cohortFalse].map(([cohort, m]) => ({ cohort, falseAlerts: [...m.values()].reduce((x, y) => x + y, 0), byRule: Object.fromEntries(m) })).sort((a, b) => b.falseAlerts - a.falseAlerts),
-    perAttack: corpus.attacks.map((a) => ({ id: a.id, rules: a.rules, found: found.has(a), byAnyRule: fired.has(a), delayMs: found.get(a) ?? null, firedRules: [...(fired.get(a) ?? [])].sort() })),
+    cohorts: [...cohortFalse]
+      .map(([cohort, m]) => ({ cohort, falseAlerts: [...m.values()].reduce((x, y) => x + y, 0), byRule: Object.fromEntries(m) }))
+      .sort((a, b) => b.falseAlerts - a.falseAlerts),
+    perAttack: corpus.attacks.map((a) => ({
+      id: a.id,
+      rules: a.rules,
+      found: found.has(a),
+      byAnyRule: fired.has(a),
+      delayMs: found.get(a) ?? null,
+      firedRules: [...(fired.get(a) ?? [])].sort(),
+    })),
     falseAlerts,
   };
 }
@@ -117,15 +142,32 @@ const pct = (x: number) => x.toFixed(3);
 
 export function formatReport(r: Report): string {
   const lines: string[] = [];
-  lines.push(`realistic evaluation: ${r.events.toLocaleString('en')} events, ${r.attacks} labelled attacks, ${r.scoredDays} scored days (after 1 learning day)`);
-  lines.push(`  alerts ${r.alerts}  true ${r.truePositives}  precision ${pct(r.precision)}  | high+critical ${r.highCritical.alerts} alerts, precision ${pct(r.highCritical.precision)}`);
-  lines.push(`  attacks found by a rule meant for them ${r.foundByOwnRule}/${r.attacks} (recall ${pct(r.recall)}), by any rule ${r.foundByAnyRule}/${r.attacks}`);
+  lines.push(
+    `realistic evaluation: ${r.events.toLocaleString('en')} events, ${r.attacks} labelled attacks, ${r.scoredDays} scored days (after 1 learning day)`,
+  );
+  lines.push(
+    `  alerts ${r.alerts}  true ${r.truePositives}  precision ${pct(r.precision)}  | high+critical ${r.highCritical.alerts} alerts, precision ${pct(r.highCritical.precision)}`,
+  );
+  lines.push(
+    `  attacks found by a rule meant for them ${r.foundByOwnRule}/${r.attacks} (recall ${pct(r.recall)}), by any rule ${r.foundByAnyRule}/${r.attacks}`,
+  );
   lines.push(`  false alerts ${r.falsePerDay.toFixed(1)} per day = ${r.falsePer1000SubjectsPerDay.toFixed(1)} per 1,000 active subjects per day`);
   lines.push('  per rule:                                    alerts  false  precision  attacks found/claimed  false/day');
-  for (const x of r.rules) lines.push(`    ${x.rule.padEnd(42)} ${String(x.alerts).padStart(6)} ${String(x.falsePositives).padStart(6)}  ${pct(x.precision).padStart(9)}  ${`${x.found}/${x.claimed}`.padStart(21)}  ${x.falsePerDay.toFixed(1).padStart(9)}`);
+  for (const x of r.rules)
+    lines.push(
+      `    ${x.rule.padEnd(42)} ${String(x.alerts).padStart(6)} ${String(x.falsePositives).padStart(6)}  ${pct(x.precision).padStart(9)}  ${`${x.found}/${x.claimed}`.padStart(21)}  ${x.falsePerDay.toFixed(1).padStart(9)}`,
+    );
   lines.push('  false alerts per benign cohort (an alert counts for every cohort its evidence comes from):');
-  for (const c of r.cohorts) lines.push(`    ${c.cohort.padEnd(24)} ${String(c.falseAlerts).padStart(5)}  ${Object.entries(c.byRule).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  for (const c of r.cohorts)
+    lines.push(
+      `    ${c.cohort.padEnd(24)} ${String(c.falseAlerts).padStart(5)}  ${Object.entries(c.byRule)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   lines.push('  per attack:');
-  for (const a of r.perAttack) lines.push(`    ${a.found ? 'found ' : a.byAnyRule ? 'other ' : 'MISSED'} ${a.id.padEnd(34)} meant for ${a.rules.join('|').padEnd(44)} delay ${a.delayMs === null ? '-' : `${Math.round(a.delayMs / 1000)} s`}  fired: ${a.firedRules.join(', ') || '-'}`);
+  for (const a of r.perAttack)
+    lines.push(
+      `    ${a.found ? 'found ' : a.byAnyRule ? 'other ' : 'MISSED'} ${a.id.padEnd(34)} meant for ${a.rules.join('|').padEnd(44)} delay ${a.delayMs === null ? '-' : `${Math.round(a.delayMs / 1000)} s`}  fired: ${a.firedRules.join(', ') || '-'}`,
+    );
   return lines.join('\n');
 }

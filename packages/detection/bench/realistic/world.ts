@@ -12,7 +12,13 @@ import type { Asn, Geo } from '@jwt-audit/events';
  * blocks are invented (each network gets /16s of its own), so nothing here is a real lookup.
  */
 
-export interface City { name: string; iso: string; country: string; lat: number; lon: number }
+export interface City {
+  name: string;
+  iso: string;
+  country: string;
+  lat: number;
+  lon: number;
+}
 
 export const CITIES = {
   berlin: { name: 'Berlin', iso: 'DE', country: 'Germany', lat: 52.52, lon: 13.405 },
@@ -68,7 +74,7 @@ export function network(name: string, kind: NetworkKind, asn: number, org: strin
 
 /** An address in a network: host number picked by the caller (stable per device / pod / NAT). */
 export function addressIn(n: Network, host: number): string {
-  const h = Math.abs(Math.floor(host)) % 65_534 + 1;
+  const h = (Math.abs(Math.floor(host)) % 65_534) + 1;
   return `${n.block}.${h >> 8}.${h & 255 || 1}`;
 }
 
@@ -136,4 +142,3 @@ export const HOMES = [
   { city: CITIES.madrid, isp: NETWORKS.telefonica, carrier: NETWORKS.orangeMobile, office: null },
   { city: CITIES.newYork, isp: NETWORKS.comcast, carrier: NETWORKS.tmobileUs, office: NETWORKS.officeNewYork },
 ];
-

@@ -37,15 +37,22 @@ export interface NetworkFailureConfig extends AuthFailureBurstConfig {
 
 const anyFailure = (e: AuditEvent) => isAuthFailure(e) || loginFailureOf(e) !== null;
 
-function burst(name: string, partitioning: Partitioning, key: (e: AuditEvent) => string | null, defaults: AuthFailureBurstConfig, what: string): RuleDefinition<AuthFailureBurstConfig, TimeWindow> {
+function burst(
+  name: string,
+  partitioning: Partitioning,
+  key: (e: AuditEvent) => string | null,
+  defaults: AuthFailureBurstConfig,
+  what: string,
+): RuleDefinition<AuthFailureBurstConfig, TimeWindow> {
   return {
     id: 'auth-failure-burst',
     name,
     partitioning,
     catches: `authentication failures beyond a threshold per ${what}: brute force, credential stuffing, token guessing`,
-    respond: what === 'username' || what === 'subject'
-      ? 'the account is under attack: make sure it has MFA, lock it or step up authentication for it, and block the sources below'
-      : 'block or rate-limit the source below at the edge; check whether any attempt from it succeeded (a login for a subject right after)',
+    respond:
+      what === 'username' || what === 'subject'
+        ? 'the account is under attack: make sure it has MFA, lock it or step up authentication for it, and block the sources below'
+        : 'block or rate-limit the source below at the edge; check whether any attempt from it succeeded (a login for a subject right after)',
     defaults,
     key: (e) => (anyFailure(e) ? key(e) : null),
     ttlMs: (c) => c.windowMs,
@@ -56,12 +63,17 @@ function burst(name: string, partitioning: Partitioning, key: (e: AuditEvent) =>
       const span = w.t[w.t.length - 1]! - w.t[0]!;
       return {
         entry: w,
-        findings: [{
-          evidence: [...w.ids], count: w.t.length, windowMs: c.windowMs, firstSeen: w.t[0]!,
-          keys: partitioning === 'subject' ? { jti: null, familyId: null, sessionId: null } : { subject: null, jti: null, familyId: null, sessionId: null },
-          description: `${w.t.length} authentication failures for ${what} ${k} within ${Math.round(span / 1000)} s`,
-          attributes: { keyedBy: what, reason: e.rejection?.reason ?? `http ${e.http?.response?.status ?? '?'}`, spanSec: String(Math.round(span / 1000)) },
-        }],
+        findings: [
+          {
+            evidence: [...w.ids],
+            count: w.t.length,
+            windowMs: c.windowMs,
+            firstSeen: w.t[0]!,
+            keys: partitioning === 'subject' ? { jti: null, familyId: null, sessionId: null } : { subject: null, jti: null, familyId: null, sessionId: null },
+            description: `${w.t.length} authentication failures for ${what} ${k} within ${Math.round(span / 1000)} s`,
+            attributes: { keyedBy: what, reason: e.rejection?.reason ?? `http ${e.http?.response?.status ?? '?'}`, spanSec: String(Math.round(span / 1000)) },
+          },
+        ],
       };
     },
   };
@@ -73,16 +85,35 @@ interface NetworkEntry {
   u: Array<[string, number]>;
 }
 
-export const authFailureBurstByIp = burst('auth-failure-burst/ip', 'ip', clientIp, { enabled: true, severity: 'high', suppressMs: 10 * 60_000, maxKeys: 200_000, threshold: 20, windowMs: 60_000 }, 'IP');
-export const authFailureBurstBySubject = burst('auth-failure-burst/subject', 'subject', (e) => e.actor.sub, { enabled: true, severity: 'medium', suppressMs: 10 * 60_000, maxKeys: 200_000, threshold: 10, windowMs: 5 * 60_000 }, 'subject');
-export const authFailureBurstByLogin = burst('auth-failure-burst/login', 'login', (e) => loginFailureOf(e)?.username ?? null, { enabled: true, severity: 'high', suppressMs: 60 * 60_000, maxKeys: 200_000, threshold: 10, windowMs: 30 * 60_000 }, 'username');
+export const authFailureBurstByIp = burst(
+  'auth-failure-burst/ip',
+  'ip',
+  clientIp,
+  { enabled: true, severity: 'high', suppressMs: 10 * 60_000, maxKeys: 200_000, threshold: 20, windowMs: 60_000 },
+  'IP',
+);
+export const authFailureBurstBySubject = burst(
+  'auth-failure-burst/subject',
+  'subject',
+  (e) => e.actor.sub,
+  { enabled: true, severity: 'medium', suppressMs: 10 * 60_000, maxKeys: 200_000, threshold: 10, windowMs: 5 * 60_000 },
+  'subject',
+);
+export const authFailureBurstByLogin = burst(
+  'auth-failure-burst/login',
+  'login',
+  (e) => loginFailureOf(e)?.username ?? null,
+  { enabled: true, severity: 'high', suppressMs: 60 * 60_000, maxKeys: 200_000, threshold: 10, windowMs: 30 * 60_000 },
+  'username',
+);
 
 export const authFailureBurstByNetwork: RuleDefinition<NetworkFailureConfig, NetworkEntry> = {
   id: 'auth-failure-burst',
   name: 'auth-failure-burst/network',
   partitioning: 'network',
   catches: 'failed logins for many distinct usernames from one network (AS), however spread over its addresses: credential stuffing',
-  respond: 'credential stuffing from the network below: rate-limit or challenge logins from it, and check the accounts that succeeded from it in the window for takeover',
+  respond:
+    'credential stuffing from the network below: rate-limit or challenge logins from it, and check the accounts that succeeded from it in the window for takeover',
   defaults: { enabled: true, severity: 'high', suppressMs: 60 * 60_000, maxKeys: 50_000, threshold: 30, windowMs: 60 * 60_000, minUsernames: 20 },
   key: (e) => (loginFailureOf(e) !== null && asnOf(e) !== null ? `AS${asnOf(e)}` : null),
   ttlMs: (c) => c.windowMs,
@@ -102,12 +133,17 @@ export const authFailureBurstByNetwork: RuleDefinition<NetworkFailureConfig, Net
     const span = newest - st.w.t[0]!;
     return {
       entry: st,
-      findings: [{
-        evidence: [...st.w.ids], count: st.w.t.length, windowMs: c.windowMs, firstSeen: st.w.t[0]!,
-        keys: { subject: null, jti: null, familyId: null, sessionId: null },
-        description: `${st.w.t.length} failed logins for at least ${st.u.length} distinct usernames from network AS${asnOf(e)} (${e.enrichment?.asn?.org ?? '?'}) within ${Math.round(span / 60_000)} min: credential stuffing`,
-        attributes: { keyedBy: 'network', asn: String(asnOf(e)), distinctUsernames: String(st.u.length), spanSec: String(Math.round(span / 1000)) },
-      }],
+      findings: [
+        {
+          evidence: [...st.w.ids],
+          count: st.w.t.length,
+          windowMs: c.windowMs,
+          firstSeen: st.w.t[0]!,
+          keys: { subject: null, jti: null, familyId: null, sessionId: null },
+          description: `${st.w.t.length} failed logins for at least ${st.u.length} distinct usernames from network AS${asnOf(e)} (${e.enrichment?.asn?.org ?? '?'}) within ${Math.round(span / 60_000)} min: credential stuffing`,
+          attributes: { keyedBy: 'network', asn: String(asnOf(e)), distinctUsernames: String(st.u.length), spanSec: String(Math.round(span / 1000)) },
+        },
+      ],
     };
   },
 };

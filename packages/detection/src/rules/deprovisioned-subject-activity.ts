@@ -22,7 +22,7 @@ export const deprovisionedSubjectActivity: RuleDefinition<DeprovisionedActivityC
   id: 'deprovisioned-subject-activity',
   name: 'deprovisioned-subject-activity',
   partitioning: 'subject',
-  catches: 'activity by a subject after it was deprovisioned: a leaver\'s tokens still in use',
+  catches: "activity by a subject after it was deprovisioned: a leaver's tokens still in use",
   defaults: { enabled: true, severity: 'critical', suppressMs: 60 * 60_000, maxKeys: 100_000, graceMs: 2_000, retainMs: 30 * 86_400_000 },
   key: (e) => e.actor.sub,
   ttlMs: (c) => c.retainMs,
@@ -32,21 +32,31 @@ export const deprovisionedSubjectActivity: RuleDefinition<DeprovisionedActivityC
     if (entry && !CLEANUP.has(e.kind) && e.occurredAt > entry[0] + c.graceMs) {
       return {
         entry,
-        findings: [{
-          evidence: [entry[1], e.id], count: 1, windowMs: e.occurredAt - entry[0], firstSeen: entry[0],
-          description: `${e.kind} by subject ${e.actor.sub} ${Math.round((e.occurredAt - entry[0]) / 60_000)} min after it was deprovisioned`,
-          attributes: { kind: e.kind, enforced: String(rejected) },
-        }],
+        findings: [
+          {
+            evidence: [entry[1], e.id],
+            count: 1,
+            windowMs: e.occurredAt - entry[0],
+            firstSeen: entry[0],
+            description: `${e.kind} by subject ${e.actor.sub} ${Math.round((e.occurredAt - entry[0]) / 60_000)} min after it was deprovisioned`,
+            attributes: { kind: e.kind, enforced: String(rejected) },
+          },
+        ],
       };
     }
     if (!entry && rejected) {
       return {
         entry,
-        findings: [{
-          evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
-          description: `subject ${e.actor.sub} presented a token after it was deprovisioned (rejected by the interceptor)`,
-          attributes: { kind: e.kind, enforced: 'true' },
-        }],
+        findings: [
+          {
+            evidence: [e.id],
+            count: 1,
+            windowMs: 0,
+            firstSeen: e.occurredAt,
+            description: `subject ${e.actor.sub} presented a token after it was deprovisioned (rejected by the interceptor)`,
+            attributes: { kind: e.kind, enforced: 'true' },
+          },
+        ],
       };
     }
     return { entry };

@@ -46,7 +46,16 @@ export const expiredTokenReplay: RuleDefinition<ExpiredTokenReplayConfig, Entry>
   partitioning: 'subject',
   catches: 'one expired token presented again and again over time, or a long-expired one: a captured token replayed',
   respond: 'the token is refused; find where the copy came from (the IP and device below): a proxy log, a HAR file or a compromised device of the subject',
-  defaults: { enabled: true, severity: 'medium', suppressMs: 6 * 3_600_000, maxKeys: 100_000, threshold: 4, windowMs: 6 * 3_600_000, retryGapMs: 2 * 60_000, staleAfterSec: 7 * 86_400 },
+  defaults: {
+    enabled: true,
+    severity: 'medium',
+    suppressMs: 6 * 3_600_000,
+    maxKeys: 100_000,
+    threshold: 4,
+    windowMs: 6 * 3_600_000,
+    retryGapMs: 2 * 60_000,
+    staleAfterSec: 7 * 86_400,
+  },
   key(e) {
     if (e.kind !== 'token.rejected' || e.rejection?.reason !== 'expired' || !e.token) return null;
     const who = e.actor.sub ? `s:${e.actor.sub}` : clientIp(e) ? `ip:${clientIp(e)}` : null;
@@ -72,21 +81,31 @@ export const expiredTokenReplay: RuleDefinition<ExpiredTokenReplayConfig, Entry>
     if (c.staleAfterSec > 0 && expiredForSec !== null && expiredForSec > c.staleAfterSec) {
       return {
         entry: st,
-        findings: [{
-          evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
-          description: `a token that expired ${Math.round(expiredForSec / 86_400)} days ago was presented from ${clientIp(e) ?? '?'}`,
-          attributes: { expiredForSec: String(expiredForSec) },
-        }],
+        findings: [
+          {
+            evidence: [e.id],
+            count: 1,
+            windowMs: 0,
+            firstSeen: e.occurredAt,
+            description: `a token that expired ${Math.round(expiredForSec / 86_400)} days ago was presented from ${clientIp(e) ?? '?'}`,
+            attributes: { expiredForSec: String(expiredForSec) },
+          },
+        ],
       };
     }
     if (!newEpisode || st.t.length < c.threshold) return { entry: st };
     return {
       entry: st,
-      findings: [{
-        evidence: [...st.ids], count: st.t.length, windowMs: c.windowMs, firstSeen: st.t[0]!,
-        description: `one expired token was presented ${st.t.length} separate times over ${Math.round((e.occurredAt - st.t[0]!) / 60_000)} min (not one retry burst), last from ${clientIp(e) ?? '?'}`,
-        attributes: expiredForSec !== null ? { expiredForSec: String(expiredForSec) } : ({} as Record<string, string>),
-      }],
+      findings: [
+        {
+          evidence: [...st.ids],
+          count: st.t.length,
+          windowMs: c.windowMs,
+          firstSeen: st.t[0]!,
+          description: `one expired token was presented ${st.t.length} separate times over ${Math.round((e.occurredAt - st.t[0]!) / 60_000)} min (not one retry burst), last from ${clientIp(e) ?? '?'}`,
+          attributes: expiredForSec !== null ? { expiredForSec: String(expiredForSec) } : ({} as Record<string, string>),
+        },
+      ],
     };
   },
 };

@@ -63,7 +63,17 @@ export const impossibleTravel: RuleDefinition<ImpossibleTravelConfig, Entry> = {
   name: 'impossible-travel',
   partitioning: 'subject',
   catches: 'one subject at two places too far apart for the time between them: credentials or tokens used by someone else',
-  defaults: { enabled: true, severity: 'medium', suppressMs: 60 * 60_000, maxKeys: 1_000_000, maxSpeedKmh: 900, minDistanceKm: 500, memoryMs: 24 * 3_600_000, knownPlacesMs: 30 * 86_400_000, unlocatableAsns: UNLOCATABLE_ASNS },
+  defaults: {
+    enabled: true,
+    severity: 'medium',
+    suppressMs: 60 * 60_000,
+    maxKeys: 1_000_000,
+    maxSpeedKmh: 900,
+    minDistanceKm: 500,
+    memoryMs: 24 * 3_600_000,
+    knownPlacesMs: 30 * 86_400_000,
+    unlocatableAsns: UNLOCATABLE_ASNS,
+  },
   respond: 'ask the subject whether they are travelling or use a VPN; if not, revoke the sessions seen from the far place and reset the password',
   // only verified events: a rejected token's sub is whatever its sender wrote
   key: (e, c) => (e.actor.sub && isVerified(e) && geoOf(e) && !c.unlocatableAsns.includes(String(asnOf(e))) ? e.actor.sub : null),
@@ -85,11 +95,21 @@ export const impossibleTravel: RuleDefinition<ImpossibleTravelConfig, Entry> = {
     if (km >= c.minDistanceKm && speed > c.maxSpeedKmh) {
       return {
         entry: next,
-        findings: [{
-          evidence: [entry[3], e.id], count: 2, windowMs: e.occurredAt - entry[2], firstSeen: entry[2],
-          description: `subject ${e.actor.sub} moved ${Math.round(km)} km in ${Math.round(hours * 60)} min (${Number.isFinite(speed) ? Math.round(speed) : '∞'} km/h) from ${entry[4] || '?'} to ${ip || '?'}`,
-          attributes: { distanceKm: String(Math.round(km)), speedKmh: Number.isFinite(speed) ? String(Math.round(speed)) : 'inf', fromIp: entry[4], toIp: ip },
-        }],
+        findings: [
+          {
+            evidence: [entry[3], e.id],
+            count: 2,
+            windowMs: e.occurredAt - entry[2],
+            firstSeen: entry[2],
+            description: `subject ${e.actor.sub} moved ${Math.round(km)} km in ${Math.round(hours * 60)} min (${Number.isFinite(speed) ? Math.round(speed) : '∞'} km/h) from ${entry[4] || '?'} to ${ip || '?'}`,
+            attributes: {
+              distanceKm: String(Math.round(km)),
+              speedKmh: Number.isFinite(speed) ? String(Math.round(speed)) : 'inf',
+              fromIp: entry[4],
+              toIp: ip,
+            },
+          },
+        ],
       };
     }
     return { entry: next };

@@ -33,7 +33,13 @@ type Entry = [bucketStart: number, count: number, mean: number, fired: 0 | 1, fi
 
 const HOUR = 3_600_000;
 
-function spike(name: string, partitioning: 'subject' | 'client', key: (e: AuditEvent) => string | null, defaults: IssuanceSpikeConfig, what: string): RuleDefinition<IssuanceSpikeConfig, Entry> {
+function spike(
+  name: string,
+  partitioning: 'subject' | 'client',
+  key: (e: AuditEvent) => string | null,
+  defaults: IssuanceSpikeConfig,
+  what: string,
+): RuleDefinition<IssuanceSpikeConfig, Entry> {
   return {
     id: 'issuance-spike',
     name,
@@ -71,16 +77,56 @@ function spike(name: string, partitioning: 'subject' | 'client', key: (e: AuditE
       const k = key(e)!;
       return {
         entry: st,
-        findings: [{
-          evidence: [st[4], e.id], count: st[1], windowMs: c.bucketMs, firstSeen: st[0],
-          keys: partitioning === 'client' ? { subject: null, clientId: k, jti: null, familyId: null, sessionId: null } : { jti: null, familyId: null, sessionId: null },
-          description: `${st[1]} tokens issued for ${what} ${k} in ${Math.round(c.bucketMs / 60_000)} min (baseline ${st[2].toFixed(1)} per bucket)`,
-          attributes: { keyedBy: what, baseline: st[2].toFixed(2), sameHourPeak: String(st[5]?.[Math.floor((bucket % 86_400_000) / HOUR)] ?? 0) },
-        }],
+        findings: [
+          {
+            evidence: [st[4], e.id],
+            count: st[1],
+            windowMs: c.bucketMs,
+            firstSeen: st[0],
+            keys:
+              partitioning === 'client'
+                ? { subject: null, clientId: k, jti: null, familyId: null, sessionId: null }
+                : { jti: null, familyId: null, sessionId: null },
+            description: `${st[1]} tokens issued for ${what} ${k} in ${Math.round(c.bucketMs / 60_000)} min (baseline ${st[2].toFixed(1)} per bucket)`,
+            attributes: { keyedBy: what, baseline: st[2].toFixed(2), sameHourPeak: String(st[5]?.[Math.floor((bucket % 86_400_000) / HOUR)] ?? 0) },
+          },
+        ],
       };
     },
   };
 }
 
-export const issuanceSpikeBySubject = spike('issuance-spike/subject', 'subject', (e) => e.actor.sub, { enabled: true, severity: 'medium', suppressMs: 60 * 60_000, maxKeys: 500_000, bucketMs: 5 * 60_000, baselineBuckets: 24, factor: 5, minCount: 20, hourlyFactor: 2 }, 'subject');
-export const issuanceSpikeByClient = spike('issuance-spike/client', 'client', (e) => e.actor.clientId, { enabled: true, severity: 'high', suppressMs: 60 * 60_000, maxKeys: 50_000, bucketMs: 5 * 60_000, baselineBuckets: 24, factor: 5, minCount: 100, hourlyFactor: 2 }, 'client');
+export const issuanceSpikeBySubject = spike(
+  'issuance-spike/subject',
+  'subject',
+  (e) => e.actor.sub,
+  {
+    enabled: true,
+    severity: 'medium',
+    suppressMs: 60 * 60_000,
+    maxKeys: 500_000,
+    bucketMs: 5 * 60_000,
+    baselineBuckets: 24,
+    factor: 5,
+    minCount: 20,
+    hourlyFactor: 2,
+  },
+  'subject',
+);
+export const issuanceSpikeByClient = spike(
+  'issuance-spike/client',
+  'client',
+  (e) => e.actor.clientId,
+  {
+    enabled: true,
+    severity: 'high',
+    suppressMs: 60 * 60_000,
+    maxKeys: 50_000,
+    bucketMs: 5 * 60_000,
+    baselineBuckets: 24,
+    factor: 5,
+    minCount: 100,
+    hourlyFactor: 2,
+  },
+  'client',
+);

@@ -25,9 +25,13 @@ export const longLivedToken: RuleDefinition<LongLivedTokenConfig, never> = {
   partitioning: 'subject',
   catches: 'tokens living longer than policy (exp - iat): issuer misconfiguration or forgery, permanent credentials',
   defaults: {
-    enabled: true, severity: 'medium', suppressMs: 24 * 3_600_000, maxKeys: 100_000,
+    enabled: true,
+    severity: 'medium',
+    suppressMs: 24 * 3_600_000,
+    maxKeys: 100_000,
     maxLifetimeSec: { access: 3_600, id: 3_600, refresh: 30 * 86_400, unknown: 86_400 },
-    toleranceSec: 60, useEnricherFlag: true,
+    toleranceSec: 60,
+    useEnricherFlag: true,
   },
   respond: 'revoke the token (its jti) and find the issuer configuration or key that minted it; a leaked signing key means rotating it',
   key(e, c) {
@@ -50,13 +54,19 @@ export const longLivedToken: RuleDefinition<LongLivedTokenConfig, never> = {
     const max = c.maxLifetimeSec[t.typ] ?? c.maxLifetimeSec.unknown;
     return {
       entry: undefined,
-      findings: [{
-        evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
-        description: lifetime !== null
-          ? `${t.typ} token ${t.jti ?? t.fingerprint.slice(0, 16)} lives ${Math.round(lifetime / 3600)} h, policy allows ${Math.round(max / 3600)} h`
-          : `${t.typ} token ${t.jti ?? t.fingerprint.slice(0, 16)} exceeds the lifetime policy (enricher)`,
-        attributes: { typ: t.typ, lifetimeSec: lifetime === null ? '' : String(lifetime), maxSec: String(max) },
-      }],
+      findings: [
+        {
+          evidence: [e.id],
+          count: 1,
+          windowMs: 0,
+          firstSeen: e.occurredAt,
+          description:
+            lifetime !== null
+              ? `${t.typ} token ${t.jti ?? t.fingerprint.slice(0, 16)} lives ${Math.round(lifetime / 3600)} h, policy allows ${Math.round(max / 3600)} h`
+              : `${t.typ} token ${t.jti ?? t.fingerprint.slice(0, 16)} exceeds the lifetime policy (enricher)`,
+          attributes: { typ: t.typ, lifetimeSec: lifetime === null ? '' : String(lifetime), maxSec: String(max) },
+        },
+      ],
     };
   },
 };

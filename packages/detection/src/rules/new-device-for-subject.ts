@@ -47,8 +47,18 @@ export const newDeviceForSubject: RuleDefinition<NewDeviceConfig, Entry> = {
   id: 'new-device-for-subject',
   name: 'new-device-for-subject',
   partitioning: 'subject',
-  catches: 'first-seen user agent or network for a subject: takeover from the attacker\'s machine (low severity, context)',
-  defaults: { enabled: true, severity: 'low', suppressMs: 6 * 3_600_000, maxKeys: 1_000_000, learningMs: 24 * 3_600_000, maxDevices: 8, maxAsns: 8, memoryMs: 90 * 86_400_000, requireBoth: true },
+  catches: "first-seen user agent or network for a subject: takeover from the attacker's machine (low severity, context)",
+  defaults: {
+    enabled: true,
+    severity: 'low',
+    suppressMs: 6 * 3_600_000,
+    maxKeys: 1_000_000,
+    learningMs: 24 * 3_600_000,
+    maxDevices: 8,
+    maxAsns: 8,
+    memoryMs: 90 * 86_400_000,
+    requireBoth: true,
+  },
   respond: 'confirm with the subject that the device and network are theirs; if not, revoke its sessions and reset the password',
   key: (e) => (e.actor.sub && isVerified(e) && (deviceOf(e) !== null || asnOf(e) !== null) ? e.actor.sub : null),
   ttlMs: (c) => c.memoryMs,
@@ -62,11 +72,16 @@ export const newDeviceForSubject: RuleDefinition<NewDeviceConfig, Entry> = {
     const what = [newDevice ? `user agent ${device}` : null, newAsn ? `network AS${asn}` : null].filter(Boolean).join(' and ');
     return {
       entry: st,
-      findings: [{
-        evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
-        description: `subject ${e.actor.sub} seen from a new ${what}`,
-        attributes: { newDevice: String(newDevice), newAsn: String(newAsn), ...(device ? { device } : {}), ...(asn !== null ? { asn: String(asn) } : {}) },
-      }],
+      findings: [
+        {
+          evidence: [e.id],
+          count: 1,
+          windowMs: 0,
+          firstSeen: e.occurredAt,
+          description: `subject ${e.actor.sub} seen from a new ${what}`,
+          attributes: { newDevice: String(newDevice), newAsn: String(newAsn), ...(device ? { device } : {}), ...(asn !== null ? { asn: String(asn) } : {}) },
+        },
+      ],
     };
   },
 };

@@ -33,9 +33,21 @@ test('auth-failure-burst/network: stuffing spread over hundreds of addresses (on
   assert.equal(only('auth-failure-burst/network', office).length, 0, 'few distinct usernames');
   assert.equal(only('auth-failure-burst/ip', office).length, 0, 'under 20 a minute');
   // a refused refresh is not a failed login
-  assert.equal(only('auth-failure-burst/network', Array.from({ length: 200 }, (_, i) => login(T0 + i * 1000, `u${i}`, '198.51.100.1', 28573, 400, 'refresh_token'))).length, 0);
+  assert.equal(
+    only(
+      'auth-failure-burst/network',
+      Array.from({ length: 200 }, (_, i) => login(T0 + i * 1000, `u${i}`, '198.51.100.1', 28573, 400, 'refresh_token')),
+    ).length,
+    0,
+  );
   // a 200 is a success
-  assert.equal(only('auth-failure-burst/network', Array.from({ length: 200 }, (_, i) => login(T0 + i * 1000, `u${i}`, '198.51.100.1', 28573, 200))).length, 0);
+  assert.equal(
+    only(
+      'auth-failure-burst/network',
+      Array.from({ length: 200 }, (_, i) => login(T0 + i * 1000, `u${i}`, '198.51.100.1', 28573, 200)),
+    ).length,
+    0,
+  );
 });
 
 test('auth-failure-burst/login: one username attacked slowly from many addresses fires; a person retrying does not', () => {
@@ -44,14 +56,21 @@ test('auth-failure-burst/login: one username attacked slowly from many addresses
   assert.equal(alerts.length, 1);
   assert.match(alerts[0]!.description, /username hmac:k:victim/);
   assert.equal(only('auth-failure-burst/login', brute.slice(0, 3)).length, 0, 'three typos');
-  assert.equal(only('auth-failure-burst/login', Array.from({ length: 30 }, (_, i) => login(T0 + i * 18_000, null, `198.51.100.${i}`, 28573))).length, 0, 'no username captured: nothing to key by');
+  assert.equal(
+    only(
+      'auth-failure-burst/login',
+      Array.from({ length: 30 }, (_, i) => login(T0 + i * 18_000, null, `198.51.100.${i}`, 28573)),
+    ).length,
+    0,
+    'no username captured: nothing to key by',
+  );
 });
 
 test('auth-failure-burst/ip: with six partitions interleaved, a window never claims more than it holds within its span', () => {
   // one IP's failures, spread evenly over 40 minutes (under the threshold of 20 per minute), as
   // six source partitions delivered interleaved with a lag of up to one partition's batch
   let seed = 3;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let round = 0; round < 50; round++) {
     const events = Array.from({ length: 240 }, (_, i) => ev({ kind: 'token.rejected', reason: 'bad_signature', sub: `u${i}`, at: T0 + i * 10_000 }));
     const parts: AuditEvent[][] = [[], [], [], [], [], []];
@@ -70,17 +89,27 @@ test('auth-failure-burst/ip: with six partitions interleaved, a window never cla
   }
 });
 
-test('unexpected-issuer: a good signature under another issuer fires; a bad signature does not (tampering\'s)', () => {
+test("unexpected-issuer: a good signature under another issuer fires; a bad signature does not (tampering's)", () => {
   const staging = ev({ kind: 'token.rejected', reason: 'wrong_issuer', attributes: { 'token.signatureVerified': 'true' } });
   const alerts = only('unexpected-issuer', [staging]);
   assert.equal(alerts.length, 1);
   assert.equal(alerts[0]!.severity, 'high');
-  assert.equal(only('unexpected-issuer', [ev({ kind: 'token.rejected', reason: 'wrong_issuer', attributes: { 'token.signatureVerified': 'false' } })]).length, 0);
-  assert.equal(only('unexpected-issuer', [ev({ kind: 'token.rejected', reason: 'wrong_audience', attributes: { 'token.signatureVerified': 'true' } })], { audience: false }).length, 0);
+  assert.equal(
+    only('unexpected-issuer', [ev({ kind: 'token.rejected', reason: 'wrong_issuer', attributes: { 'token.signatureVerified': 'false' } })]).length,
+    0,
+  );
+  assert.equal(
+    only('unexpected-issuer', [ev({ kind: 'token.rejected', reason: 'wrong_audience', attributes: { 'token.signatureVerified': 'true' } })], {
+      audience: false,
+    }).length,
+    0,
+  );
 });
 
 test('token-guessing: many distinct malformed credentials from one IP fire; one broken client repeating its value does not', () => {
-  const guesses = Array.from({ length: 40 }, (_, i) => ev({ kind: 'token.rejected', reason: 'malformed', sub: null, jti: null, fingerprint: fp(`g${i}`), at: T0 + i * 15_000, ip: '198.51.100.66' }));
+  const guesses = Array.from({ length: 40 }, (_, i) =>
+    ev({ kind: 'token.rejected', reason: 'malformed', sub: null, jti: null, fingerprint: fp(`g${i}`), at: T0 + i * 15_000, ip: '198.51.100.66' }),
+  );
   const state = createDetectorState({ partitionings: ['ip'], rules: { 'auth-failure-burst/ip': { enabled: false } } });
   const alerts = guesses.flatMap((e) => detect(state, e, e.occurredAt, 'ip').alerts);
   assert.equal(alerts.length, 1);
@@ -90,7 +119,7 @@ test('token-guessing: many distinct malformed credentials from one IP fire; one 
   assert.equal(broken.flatMap((e) => detect(s2, e, e.occurredAt, 'ip').alerts).filter((a) => a.rule === 'token-guessing').length, 0);
 });
 
-test('response-volume: an hour of 2 MB responses far above the subject\'s history fires; its usual volume does not', () => {
+test("response-volume: an hour of 2 MB responses far above the subject's history fires; its usual volume does not", () => {
   const resp = (at: number, bytes: number, extra: Spec = {}) => {
     const e = ev({ at, status: 200, ...extra });
     e.http!.response!.headers['content-length'] = String(bytes);
@@ -118,8 +147,21 @@ test('resource-enumeration: hundreds of sequential ids refused fire; the odd 404
   const alerts = only('resource-enumeration', walk);
   assert.equal(alerts.length, 1);
   assert.match(alerts[0]!.description, /\/api\/orders\/\{id\}/);
-  assert.equal(only('resource-enumeration', Array.from({ length: 100 }, (_, i) => req(T0 + i * MIN, `/api/orders/${i}`, i % 20 ? 200 : 404))).length, 0);
-  assert.equal(only('resource-enumeration', Array.from({ length: 100 }, (_, i) => req(T0 + i * 2_500, '/api/orders/5', 404))).length, 0, 'one missing resource asked again and again');
+  assert.equal(
+    only(
+      'resource-enumeration',
+      Array.from({ length: 100 }, (_, i) => req(T0 + i * MIN, `/api/orders/${i}`, i % 20 ? 200 : 404)),
+    ).length,
+    0,
+  );
+  assert.equal(
+    only(
+      'resource-enumeration',
+      Array.from({ length: 100 }, (_, i) => req(T0 + i * 2_500, '/api/orders/5', 404)),
+    ).length,
+    0,
+    'one missing resource asked again and again',
+  );
 });
 
 test('unusual-hour: activity at a never-used hour from a never-used device fires after learning; either alone does not', () => {
@@ -134,7 +176,15 @@ test('unusual-hour: activity at a never-used hour from a never-used device fires
 
 test('alerts an analyst can act on: a stable incident key over suppression windows, what to do, the token fingerprint, the network, the claimed subject of a forged token', () => {
   const forged = (at: number) => {
-    const e = ev({ kind: 'token.rejected', reason: 'bad_signature', sub: null, at, ip: '198.51.100.23', asn: 14061, attributes: { 'token.signatureVerified': 'false', 'token.claimedSub': 'alice' } });
+    const e = ev({
+      kind: 'token.rejected',
+      reason: 'bad_signature',
+      sub: null,
+      at,
+      ip: '198.51.100.23',
+      asn: 14061,
+      attributes: { 'token.signatureVerified': 'false', 'token.claimedSub': 'alice' },
+    });
     e.enrichment!.geo = { countryIso: 'NL', country: 'Netherlands', city: 'Amsterdam', lat: 52.37, lon: 4.9 };
     e.enrichment!.asn = { number: 14061, org: 'DigitalOcean, LLC' };
     return e;

@@ -46,7 +46,15 @@ export const privilegeChangeInSession: RuleDefinition<PrivilegeChangeConfig, Ent
   partitioning: 'subject',
   catches: 'a token in a session carrying roles or scopes its issued tokens did not: forged or out-of-band issuance',
   respond: 'revoke the token and the session; find who minted it (issuer logs for its jti) and whether a signing key leaked',
-  defaults: { enabled: true, severity: 'high', suppressMs: 60 * 60_000, maxKeys: 500_000, alertOnNarrowing: false, alertOnReissue: false, sessionTtlMs: 24 * 3_600_000 },
+  defaults: {
+    enabled: true,
+    severity: 'high',
+    suppressMs: 60 * 60_000,
+    maxKeys: 500_000,
+    alertOnNarrowing: false,
+    alertOnReissue: false,
+    sessionTtlMs: 24 * 3_600_000,
+  },
   // access tokens only at issuance (a refresh token's event repeats the access token's claims)
   key: (e) => (isVerified(e) && !(issuance(e) && e.token?.typ !== 'access') ? sessionIdOf(e) : null),
   ttlMs: (c) => c.sessionTtlMs,
@@ -66,15 +74,24 @@ export const privilegeChangeInSession: RuleDefinition<PrivilegeChangeConfig, Ent
     if (reissued && escalation && !c.alertOnReissue) return { entry: keep };
     return {
       entry: keep,
-      findings: [{
-        evidence: [entry[2], e.id], count: 2, windowMs: 0, firstSeen: e.occurredAt,
-        severity: escalation && !reissued ? c.severity : 'low',
-        keys: { sessionId: sessionIdOf(e) },
-        description: escalation
-          ? `session ${sessionIdOf(e)} of ${e.actor.sub ?? '?'} ${reissued ? 'was issued a token with' : 'presented a token the token endpoint never issued it, with'} ${[...plusRoles.map((r) => `role ${r}`), ...plusScopes.map((s) => `scope ${s}`)].join(', ')}`
-          : `session ${sessionIdOf(e)} lost privileges`,
-        attributes: { trigger: escalation ? (reissued ? 'reissue' : 'escalation') : 'narrowing', addedRoles: plusRoles.join(','), addedScopes: plusScopes.join(',') },
-      }],
+      findings: [
+        {
+          evidence: [entry[2], e.id],
+          count: 2,
+          windowMs: 0,
+          firstSeen: e.occurredAt,
+          severity: escalation && !reissued ? c.severity : 'low',
+          keys: { sessionId: sessionIdOf(e) },
+          description: escalation
+            ? `session ${sessionIdOf(e)} of ${e.actor.sub ?? '?'} ${reissued ? 'was issued a token with' : 'presented a token the token endpoint never issued it, with'} ${[...plusRoles.map((r) => `role ${r}`), ...plusScopes.map((s) => `scope ${s}`)].join(', ')}`
+            : `session ${sessionIdOf(e)} lost privileges`,
+          attributes: {
+            trigger: escalation ? (reissued ? 'reissue' : 'escalation') : 'narrowing',
+            addedRoles: plusRoles.join(','),
+            addedScopes: plusScopes.join(','),
+          },
+        },
+      ],
     };
   },
 };
@@ -89,7 +106,7 @@ export const insufficientScopeBurst: RuleDefinition<ScopeProbeConfig, ProbeEntry
   name: 'privilege-change-in-session/insufficient-scope',
   partitioning: 'subject',
   catches: 'one subject refused for missing scope on many distinct routes: privilege probing',
-  respond: 'ask the subject\'s manager whether the access attempts were expected; if not, suspend the account and review what the routes below expose',
+  respond: "ask the subject's manager whether the access attempts were expected; if not, suspend the account and review what the routes below expose",
   defaults: { enabled: true, severity: 'medium', suppressMs: 2 * 3_600_000, maxKeys: 100_000, threshold: 8, windowMs: 2 * 3_600_000 },
   key: (e) => (e.kind === 'token.rejected' && e.rejection?.reason === 'insufficient_scope' ? e.actor.sub : null),
   ttlMs: (c) => c.windowMs,
@@ -107,12 +124,17 @@ export const insufficientScopeBurst: RuleDefinition<ScopeProbeConfig, ProbeEntry
     if (st.r.length < c.threshold) return { entry: st };
     return {
       entry: st,
-      findings: [{
-        evidence: st.r.map((x) => x[2]), count: st.r.length, windowMs: c.windowMs, firstSeen: Math.min(...st.r.map((x) => x[1])),
-        keys: { jti: null, sessionId: null, familyId: null },
-        description: `subject ${e.actor.sub} was refused for missing scope on ${st.r.length} distinct routes within ${Math.round(c.windowMs / 60_000)} min: ${st.r.map((x) => x[0]).join(', ')}`,
-        attributes: { trigger: 'insufficient-scope-probe', routes: st.r.map((x) => x[0]).join(',') },
-      }],
+      findings: [
+        {
+          evidence: st.r.map((x) => x[2]),
+          count: st.r.length,
+          windowMs: c.windowMs,
+          firstSeen: Math.min(...st.r.map((x) => x[1])),
+          keys: { jti: null, sessionId: null, familyId: null },
+          description: `subject ${e.actor.sub} was refused for missing scope on ${st.r.length} distinct routes within ${Math.round(c.windowMs / 60_000)} min: ${st.r.map((x) => x[0]).join(', ')}`,
+          attributes: { trigger: 'insufficient-scope-probe', routes: st.r.map((x) => x[0]).join(',') },
+        },
+      ],
     };
   },
 };

@@ -56,7 +56,8 @@ function familyKey(e: AuditEvent): string | null {
   const t = e.token;
   if (!t) return null;
   if (e.kind === 'token.refreshed' && t.previousFingerprint) return t.familyId ? `fam:${t.familyId}` : `fp:${t.previousFingerprint.slice(0, FP)}`;
-  if ((e.kind === 'token.rejected' || e.kind === 'token.revoked') && t.typ === 'refresh') return t.familyId ? `fam:${t.familyId}` : `fp:${t.fingerprint.slice(0, FP)}`;
+  if ((e.kind === 'token.rejected' || e.kind === 'token.revoked') && t.typ === 'refresh')
+    return t.familyId ? `fam:${t.familyId}` : `fp:${t.fingerprint.slice(0, FP)}`;
   return null;
 }
 
@@ -93,24 +94,40 @@ export const refreshTokenReuse: RuleDefinition<RefreshTokenReuseConfig, Entry> =
       const [, , firstIp] = state.o[i]!.split('|');
       return {
         entry: state,
-        findings: [{
-          evidence: [state.ev[i]!, e.id], count: 2, windowMs: Math.max(0, sinceMs), firstSeen: state.t[i]!,
-          keys: { familyId: t.familyId },
-          description: `refresh token of family ${family} was presented again ${Math.round(sinceMs / 1000)} s after it was exchanged (first from ${firstIp}, now from ${clientIp(e) ?? '?'}${sameClient ? ', same device' : ', another device or network'}); the authorization server ${e.outcome === 'failure' || e.kind === 'token.rejected' ? 'refused' : 'accepted'} it: the family is compromised`,
-          attributes: { fingerprint: presented, replay: e.outcome === 'failure' || e.kind === 'token.rejected' ? 'refused' : 'accepted', firstIp: firstIp ?? '', replayIp: clientIp(e) ?? '', sinceSec: String(Math.round(sinceMs / 1000)) },
-        }],
+        findings: [
+          {
+            evidence: [state.ev[i]!, e.id],
+            count: 2,
+            windowMs: Math.max(0, sinceMs),
+            firstSeen: state.t[i]!,
+            keys: { familyId: t.familyId },
+            description: `refresh token of family ${family} was presented again ${Math.round(sinceMs / 1000)} s after it was exchanged (first from ${firstIp}, now from ${clientIp(e) ?? '?'}${sameClient ? ', same device' : ', another device or network'}); the authorization server ${e.outcome === 'failure' || e.kind === 'token.rejected' ? 'refused' : 'accepted'} it: the family is compromised`,
+            attributes: {
+              fingerprint: presented,
+              replay: e.outcome === 'failure' || e.kind === 'token.rejected' ? 'refused' : 'accepted',
+              firstIp: firstIp ?? '',
+              replayIp: clientIp(e) ?? '',
+              sinceSec: String(Math.round(sinceMs / 1000)),
+            },
+          },
+        ],
       };
     }
     const revoked = state.r?.find((x) => x[0] === presented);
     if (revoked) {
       return {
         entry: state,
-        findings: [{
-          evidence: [revoked[1], e.id], count: 2, windowMs: 0, firstSeen: e.occurredAt,
-          keys: { familyId: t.familyId },
-          description: `revoked refresh token of family ${family} was presented from ${clientIp(e) ?? '?'}: a copy outlived the logout`,
-          attributes: { fingerprint: presented, replay: e.outcome === 'failure' ? 'refused' : 'accepted', replayIp: clientIp(e) ?? '' },
-        }],
+        findings: [
+          {
+            evidence: [revoked[1], e.id],
+            count: 2,
+            windowMs: 0,
+            firstSeen: e.occurredAt,
+            keys: { familyId: t.familyId },
+            description: `revoked refresh token of family ${family} was presented from ${clientIp(e) ?? '?'}: a copy outlived the logout`,
+            attributes: { fingerprint: presented, replay: e.outcome === 'failure' ? 'refused' : 'accepted', replayIp: clientIp(e) ?? '' },
+          },
+        ],
       };
     }
     if (e.kind === 'token.refreshed' && e.outcome !== 'failure') {

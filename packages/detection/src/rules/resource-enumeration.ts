@@ -17,14 +17,18 @@ export interface ResourceEnumerationConfig extends CommonRuleConfig {
   windowMs: number;
 }
 
-interface Entry { p: Array<[path: string, at: number, eventId: string]>; ok: number }
+interface Entry {
+  p: Array<[path: string, at: number, eventId: string]>;
+  ok: number;
+}
 
 export const resourceEnumeration: RuleDefinition<ResourceEnumerationConfig, Entry> = {
   id: 'resource-enumeration',
   name: 'resource-enumeration',
   partitioning: 'subject',
   catches: 'many distinct resources refused (403) or not found (404) for one subject or IP: id enumeration, scraping, IDOR probing',
-  respond: 'check whether any of the enumerated ids was served (200s between the refusals): that is a broken object-level authorization; suspend the session and fix the route',
+  respond:
+    'check whether any of the enumerated ids was served (200s between the refusals): that is a broken object-level authorization; suspend the session and fix the route',
   defaults: { enabled: true, severity: 'high', suppressMs: 60 * 60_000, maxKeys: 200_000, threshold: 40, windowMs: 15 * 60_000 },
   key(e) {
     const status = e.http?.response?.status;
@@ -48,12 +52,17 @@ export const resourceEnumeration: RuleDefinition<ResourceEnumerationConfig, Entr
     const routes = [...new Set(st.p.map((x) => x[0].replace(/\/[^/]*\d[^/]*$/, '/{id}')))];
     return {
       entry: st,
-      findings: [{
-        evidence: st.p.map((x) => x[2]), count: st.p.length, windowMs: c.windowMs, firstSeen: st.p[0]![1],
-        keys: { jti: null },
-        description: `${e.actor.sub ? `subject ${e.actor.sub}` : `IP ${clientIp(e)}`} was refused or not found on ${st.p.length} distinct resources within ${Math.round(c.windowMs / 60_000)} min (${routes.slice(0, 3).join(', ')}), e.g. ${st.p[0]![0]} .. ${path}`,
-        attributes: { routes: routes.slice(0, 5).join(','), first: st.p[0]![0], last: path },
-      }],
+      findings: [
+        {
+          evidence: st.p.map((x) => x[2]),
+          count: st.p.length,
+          windowMs: c.windowMs,
+          firstSeen: st.p[0]![1],
+          keys: { jti: null },
+          description: `${e.actor.sub ? `subject ${e.actor.sub}` : `IP ${clientIp(e)}`} was refused or not found on ${st.p.length} distinct resources within ${Math.round(c.windowMs / 60_000)} min (${routes.slice(0, 3).join(', ')}), e.g. ${st.p[0]![0]} .. ${path}`,
+          attributes: { routes: routes.slice(0, 5).join(','), first: st.p[0]![0], last: path },
+        },
+      ],
     };
   },
 };

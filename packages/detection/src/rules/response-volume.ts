@@ -41,7 +41,8 @@ export const responseVolume: RuleDefinition<ResponseVolumeConfig, Entry> = {
   name: 'response-volume',
   partitioning: 'subject',
   catches: 'one subject downloading far more per hour than ever before: data exfiltration through the API',
-  respond: 'check with the subject\'s manager whether the download was expected; if not, suspend the session (revoke its family) and list what the routes in the evidence returned',
+  respond:
+    "check with the subject's manager whether the download was expected; if not, suspend the session (revoke its family) and list what the routes in the evidence returned",
   defaults: { enabled: true, severity: 'high', suppressMs: 6 * HOUR, maxKeys: 1_000_000, minBytes: 100_000_000, factor: 10, decayDays: 7 },
   key: (e) => (e.actor.sub && isVerified(e) && (e.http?.response?.status ?? 0) < 400 && responseBytes(e) !== null ? e.actor.sub : null),
   ttlMs: (c) => c.decayDays * 4 * 86_400_000,
@@ -61,12 +62,22 @@ export const responseVolume: RuleDefinition<ResponseVolumeConfig, Entry> = {
     st[4] = 1;
     return {
       entry: st,
-      findings: [{
-        evidence: [st[5], e.id], count: st[2], windowMs: HOUR, firstSeen: st[0],
-        keys: { jti: null },
-        description: `subject ${e.actor.sub} downloaded ${(st[1] / 1e6).toFixed(0)} MB in ${st[2]} responses this hour (its largest hour before: ${(st[3] / 1e6).toFixed(1)} MB), last ${e.http?.request.route ?? e.http?.request.path ?? '?'} from ${clientIp(e) ?? '?'}`,
-        attributes: { bytes: String(st[1]), responses: String(st[2]), baselineBytes: String(Math.round(st[3])), route: e.http?.request.route ?? e.http?.request.path ?? '' },
-      }],
+      findings: [
+        {
+          evidence: [st[5], e.id],
+          count: st[2],
+          windowMs: HOUR,
+          firstSeen: st[0],
+          keys: { jti: null },
+          description: `subject ${e.actor.sub} downloaded ${(st[1] / 1e6).toFixed(0)} MB in ${st[2]} responses this hour (its largest hour before: ${(st[3] / 1e6).toFixed(1)} MB), last ${e.http?.request.route ?? e.http?.request.path ?? '?'} from ${clientIp(e) ?? '?'}`,
+          attributes: {
+            bytes: String(st[1]),
+            responses: String(st[2]),
+            baselineBytes: String(Math.round(st[3])),
+            route: e.http?.request.route ?? e.http?.request.path ?? '',
+          },
+        },
+      ],
     };
   },
 };

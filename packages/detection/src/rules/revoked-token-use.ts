@@ -54,7 +54,8 @@ export const revokedTokenUse: RuleDefinition<RevokedTokenUseConfig, Entry> = {
   name: 'revoked-token-use',
   partitioning: 'subject',
   catches: 'a revoked token (jti) presented again from somewhere else than the client that revoked it: a stolen copy',
-  respond: 'the token is already refused where revocation is enforced; find where the copy came from (the IP and device below), revoke the subject\'s other sessions and check the device that revoked it for malware',
+  respond:
+    "the token is already refused where revocation is enforced; find where the copy came from (the IP and device below), revoke the subject's other sessions and check the device that revoked it for malware",
   defaults: { enabled: true, severity: 'high', suppressMs: 10 * 60_000, maxKeys: 200_000, graceMs: 5_000, retainMs: 24 * 3_600_000, tailMs: 10 * 60_000 },
   key: (e: AuditEvent) => e.token?.jti ?? null,
   ttlMs: (c) => c.retainMs,
@@ -73,21 +74,31 @@ export const revokedTokenUse: RuleDefinition<RevokedTokenUseConfig, Entry> = {
       if (entry.o !== undefined && entry.o === originOf(e) && sinceMs <= c.tailMs) return { entry }; // the revoking client's own tail
       return {
         entry,
-        findings: [{
-          evidence: [entry.e, e.id], count: 1, windowMs: sinceMs, firstSeen: entry.r,
-          description: `token ${jti} was presented ${Math.round(sinceMs / 1000)} s after it was revoked, from ${clientIp(e) ?? '?'}${entry.o !== undefined ? ' (not the device and network that revoked it)' : ''}${rejectedAsRevoked ? '; the interceptor refused it' : ''}`,
-          attributes: { enforced: String(rejectedAsRevoked), sinceSec: String(Math.round(sinceMs / 1000)) },
-        }],
+        findings: [
+          {
+            evidence: [entry.e, e.id],
+            count: 1,
+            windowMs: sinceMs,
+            firstSeen: entry.r,
+            description: `token ${jti} was presented ${Math.round(sinceMs / 1000)} s after it was revoked, from ${clientIp(e) ?? '?'}${entry.o !== undefined ? ' (not the device and network that revoked it)' : ''}${rejectedAsRevoked ? '; the interceptor refused it' : ''}`,
+            attributes: { enforced: String(rejectedAsRevoked), sinceSec: String(Math.round(sinceMs / 1000)) },
+          },
+        ],
       };
     }
     if (rejectedAsRevoked && !entry) {
       return {
         entry,
-        findings: [{
-          evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
-          description: `token ${jti} was presented after revocation from ${clientIp(e) ?? '?'} (rejected by the interceptor; the revocation itself is older than this detector's memory)`,
-          attributes: { enforced: 'true' },
-        }],
+        findings: [
+          {
+            evidence: [e.id],
+            count: 1,
+            windowMs: 0,
+            firstSeen: e.occurredAt,
+            description: `token ${jti} was presented after revocation from ${clientIp(e) ?? '?'} (rejected by the interceptor; the revocation itself is older than this detector's memory)`,
+            attributes: { enforced: 'true' },
+          },
+        ],
       };
     }
     return { entry };

@@ -33,7 +33,7 @@ export const sessionActivityAfterEnd: RuleDefinition<SessionActivityAfterEndConf
   name: 'session-activity-after-end',
   partitioning: 'subject',
   catches: 'a session used after it was signed out: a token or cookie kept and replayed',
-  respond: 'revoke the session\'s tokens (audit sessions --subject <user>), check where the requests came from, make the services check revocation',
+  respond: "revoke the session's tokens (audit sessions --subject <user>), check where the requests came from, make the services check revocation",
   defaults: { enabled: true, severity: 'high', suppressMs: 60 * 60_000, maxKeys: 100_000, graceMs: 5_000, retainMs: 24 * 3_600_000 },
   key: (e) => e.session?.id ?? sessionIdOf(e),
   ttlMs: (c) => c.retainMs,
@@ -48,11 +48,16 @@ export const sessionActivityAfterEnd: RuleDefinition<SessionActivityAfterEndConf
     const min = Math.round((e.occurredAt - entry[0]) / 60_000);
     return {
       entry,
-      findings: [{
-        evidence: [entry[1], e.id], count: 1, windowMs: e.occurredAt - entry[0], firstSeen: entry[0],
-        description: `${e.kind} in session ${e.session?.id ?? sessionIdOf(e)} of ${e.actor.sub} ${min} min after it ended (${entry[2]})`,
-        attributes: { endReason: entry[2], kind: e.kind },
-      }],
+      findings: [
+        {
+          evidence: [entry[1], e.id],
+          count: 1,
+          windowMs: e.occurredAt - entry[0],
+          firstSeen: entry[0],
+          description: `${e.kind} in session ${e.session?.id ?? sessionIdOf(e)} of ${e.actor.sub} ${min} min after it ended (${entry[2]})`,
+          attributes: { endReason: entry[2], kind: e.kind },
+        },
+      ],
     };
   },
 };

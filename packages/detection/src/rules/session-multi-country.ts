@@ -57,11 +57,16 @@ export const sessionMultiCountry: RuleDefinition<SessionMultiCountryConfig, Entr
     const other = elsewhere[elsewhere.length - 1]!;
     return {
       entry: places,
-      findings: [{
-        evidence: [other[2], e.id], count: 2, windowMs: 0, firstSeen: e.occurredAt,
-        description: `session ${sessionIdOf(e)} of ${e.actor.sub} used in ${other[0]} by ${other[1]} and in ${country} by ${device}`,
-        attributes: { countries: `${other[0]},${country}`, devices: `${other[1]} / ${device}` },
-      }],
+      findings: [
+        {
+          evidence: [other[2], e.id],
+          count: 2,
+          windowMs: 0,
+          firstSeen: e.occurredAt,
+          description: `session ${sessionIdOf(e)} of ${e.actor.sub} used in ${other[0]} by ${other[1]} and in ${country} by ${device}`,
+          attributes: { countries: `${other[0]},${country}`, devices: `${other[1]} / ${device}` },
+        },
+      ],
     };
   },
 };

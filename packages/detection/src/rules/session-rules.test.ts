@@ -34,25 +34,67 @@ test('session-activity-after-end: a valid token of a signed-out session fires; i
     assert.equal(alerts[0]!.attributes.endReason, reason ?? 'sign_out');
     assert.equal(alerts[0]!.evidence.length, 2);
   }
-  for (const reason of ['idle_timeout', 'token_expiry', 'evicted', 'revocation', 'deprovisioning']) assert.equal(run('session-activity-after-end', [ended(T0, reason), { at: T0 + 10 * MIN }]).length, 0, reason);
+  for (const reason of ['idle_timeout', 'token_expiry', 'evicted', 'revocation', 'deprovisioning'])
+    assert.equal(run('session-activity-after-end', [ended(T0, reason), { at: T0 + 10 * MIN }]).length, 0, reason);
   assert.equal(run('session-activity-after-end', [ended(T0, 'sign_out'), { at: T0 + 2_000 }]).length, 0, 'in flight');
-  assert.equal(run('session-activity-after-end', [ended(T0, 'sign_out'), { at: T0 + 10 * MIN, kind: 'token.rejected', reason: 'revoked' }]).length, 0, 'rejected: enforced, claims forgeable');
+  assert.equal(
+    run('session-activity-after-end', [ended(T0, 'sign_out'), { at: T0 + 10 * MIN, kind: 'token.rejected', reason: 'revoked' }]).length,
+    0,
+    'rejected: enforced, claims forgeable',
+  );
   assert.equal(run('session-activity-after-end', [ended(T0, 'sign_out'), { at: T0 + 10 * MIN, sid: 'sess-2' }]).length, 0, 'another session');
-  assert.equal(run('session-activity-after-end', [ended(T0, 'sign_out'), { kind: 'session.started', at: T0 + MIN, session: { id: 'sess-1', reason: null } }, { at: T0 + 10 * MIN }]).length, 0, 'started again by the IdP');
+  assert.equal(
+    run('session-activity-after-end', [
+      ended(T0, 'sign_out'),
+      { kind: 'session.started', at: T0 + MIN, session: { id: 'sess-1', reason: null } },
+      { at: T0 + 10 * MIN },
+    ]).length,
+    0,
+    'started again by the IdP',
+  );
   assert.equal(run('session-activity-after-end', [{ at: T0 }, { at: T0 + 10 * MIN }]).length, 0, 'no end');
 });
 
 test('session-multi-country: one session used in a second country by another device fires; the same device abroad, two sessions, rejected tokens and unlocatable networks do not', () => {
-  const alerts = run('session-multi-country', [{ at: T0, country: 'DE', ua: 'Firefox/1' }, { at: T0 + MIN, country: 'DE', ua: 'Firefox/2' }, { at: T0 + 2 * MIN, country: 'BR', ip: '198.51.100.9', ua: 'python-requests/2' }, { at: T0 + 3 * MIN, country: 'DE', ua: 'Firefox/2' }]);
+  const alerts = run('session-multi-country', [
+    { at: T0, country: 'DE', ua: 'Firefox/1' },
+    { at: T0 + MIN, country: 'DE', ua: 'Firefox/2' },
+    { at: T0 + 2 * MIN, country: 'BR', ip: '198.51.100.9', ua: 'python-requests/2' },
+    { at: T0 + 3 * MIN, country: 'DE', ua: 'Firefox/2' },
+  ]);
   assert.equal(alerts.length, 1);
   assert.equal(alerts[0]!.attributes.countries, 'DE,BR');
   assert.equal(alerts[0]!.keys.sessionId, 'sess-1');
   assert.equal(alerts[0]!.evidence.length, 2);
-  assert.equal(run('session-multi-country', [{ at: T0, country: 'DE', ua: 'A/1' }, { at: T0 + MIN, country: 'BR', sid: 'sess-2', ua: 'B/1' }]).length, 0, 'two sessions');
-  assert.equal(run('session-multi-country', [{ at: T0, country: 'DE', ua: 'A/1' }, { at: T0 + MIN, country: 'BR', kind: 'token.rejected', reason: 'expired', ua: 'B/1' }]).length, 0, 'rejected claims are forgeable');
-  assert.equal(run('session-multi-country', [{ at: T0, country: 'DE', ua: 'A/1' }, { at: T0 + MIN, country: 'NL', asn: 9009, ua: 'B/1' }]).length, 0, 'a VPN exit locates nobody');
+  assert.equal(
+    run('session-multi-country', [
+      { at: T0, country: 'DE', ua: 'A/1' },
+      { at: T0 + MIN, country: 'BR', sid: 'sess-2', ua: 'B/1' },
+    ]).length,
+    0,
+    'two sessions',
+  );
+  assert.equal(
+    run('session-multi-country', [
+      { at: T0, country: 'DE', ua: 'A/1' },
+      { at: T0 + MIN, country: 'BR', kind: 'token.rejected', reason: 'expired', ua: 'B/1' },
+    ]).length,
+    0,
+    'rejected claims are forgeable',
+  );
+  assert.equal(
+    run('session-multi-country', [
+      { at: T0, country: 'DE', ua: 'A/1' },
+      { at: T0 + MIN, country: 'NL', asn: 9009, ua: 'B/1' },
+    ]).length,
+    0,
+    'a VPN exit locates nobody',
+  );
   // bounded: a session seen from 100 countries keeps at most 8 places
-  const many = run('session-multi-country', Array.from({ length: 100 }, (_, i) => ({ at: T0 + i * MIN, country: `C${i}`, ua: `D${String.fromCharCode(97 + (i % 26))}/1` })));
+  const many = run(
+    'session-multi-country',
+    Array.from({ length: 100 }, (_, i) => ({ at: T0 + i * MIN, country: `C${i}`, ua: `D${String.fromCharCode(97 + (i % 26))}/1` })),
+  );
   assert.ok(many.length >= 1 && many.length <= 7, String(many.length));
 });
 
@@ -68,7 +110,11 @@ test('session-multi-country (generated): a session that only ever moves with its
     const ua = browsers[rand(browsers.length)]!;
     const n = 2 + rand(30);
     // travel, carrier hubs across a border, home and away alternating: one device throughout
-    const trip = Array.from({ length: n }, (_, i) => ({ at: T0 + i * MIN, country: countries[rand(1 + rand(countries.length))]!, ua: ua.replace(/\d+/, String(rand(99))) }));
+    const trip = Array.from({ length: n }, (_, i) => ({
+      at: T0 + i * MIN,
+      country: countries[rand(1 + rand(countries.length))]!,
+      ua: ua.replace(/\d+/, String(rand(99))),
+    }));
     assert.equal(run('session-multi-country', trip).length, 0, `round ${round}: ${JSON.stringify(trip.map((t) => t.country))}`);
     // a copy of the session on another device, in a country the owner's device was not seen in
     const seen = new Set(trip.map((t) => t.country));

@@ -19,7 +19,10 @@ export interface TokenGuessingConfig extends CommonRuleConfig {
   windowMs: number;
 }
 
-interface Entry { w: TimeWindow; f: string[] }
+interface Entry {
+  w: TimeWindow;
+  f: string[];
+}
 
 export const tokenGuessing: RuleDefinition<TokenGuessingConfig, Entry> = {
   id: 'token-guessing',
@@ -29,7 +32,9 @@ export const tokenGuessing: RuleDefinition<TokenGuessingConfig, Entry> = {
   respond: 'block the source IP at the edge; if any guess succeeded (a validated token from it), revoke that token',
   defaults: { enabled: true, severity: 'high', suppressMs: 60 * 60_000, maxKeys: 100_000, threshold: 30, windowMs: 60 * 60_000 },
   key(e) {
-    const guess = (e.kind === 'token.rejected' && e.rejection?.reason === 'malformed' && e.token !== null) || (e.kind === 'token.refreshed' && e.outcome === 'failure' && e.actor.sub === null);
+    const guess =
+      (e.kind === 'token.rejected' && e.rejection?.reason === 'malformed' && e.token !== null) ||
+      (e.kind === 'token.refreshed' && e.outcome === 'failure' && e.actor.sub === null);
     return guess ? clientIp(e) : null;
   },
   ttlMs: (c) => c.windowMs,
@@ -44,12 +49,17 @@ export const tokenGuessing: RuleDefinition<TokenGuessingConfig, Entry> = {
     const span = st.w.t[st.w.t.length - 1]! - st.w.t[0]!;
     return {
       entry: st,
-      findings: [{
-        evidence: [...st.w.ids], count: st.w.t.length, windowMs: c.windowMs, firstSeen: st.w.t[0]!,
-        keys: { subject: null, jti: null, familyId: null, sessionId: null },
-        description: `${st.w.t.length} distinct malformed or unknown bearer credentials from ${clientIp(e)} within ${Math.round(span / 60_000)} min: token guessing`,
-        attributes: { keyedBy: 'IP', spanSec: String(Math.round(span / 1000)) },
-      }],
+      findings: [
+        {
+          evidence: [...st.w.ids],
+          count: st.w.t.length,
+          windowMs: c.windowMs,
+          firstSeen: st.w.t[0]!,
+          keys: { subject: null, jti: null, familyId: null, sessionId: null },
+          description: `${st.w.t.length} distinct malformed or unknown bearer credentials from ${clientIp(e)} within ${Math.round(span / 60_000)} min: token guessing`,
+          attributes: { keyedBy: 'IP', spanSec: String(Math.round(span / 1000)) },
+        },
+      ],
     };
   },
 };

@@ -80,12 +80,25 @@ export const tokenMultiOrigin: RuleDefinition<TokenMultiOriginConfig, Entry> = {
   partitioning: 'subject',
   catches: 'one token used by two parties at once (alternating origins, another device, too many networks): token theft',
   respond: 'revoke the token and its session (refresh-token family), then find how it leaked from the legitimate device (the first origin below)',
-  defaults: { enabled: true, severity: 'high', suppressMs: 30 * 60_000, maxKeys: 500_000, windowMs: 15 * 60_000, maxReturns: 2, maxAsns: 2, maxOrigins: 4, maxUserAgents: 1, churnAsns: UNLOCATABLE_ASNS },
+  defaults: {
+    enabled: true,
+    severity: 'high',
+    suppressMs: 30 * 60_000,
+    maxKeys: 500_000,
+    windowMs: 15 * 60_000,
+    maxReturns: 2,
+    maxAsns: 2,
+    maxOrigins: 4,
+    maxUserAgents: 1,
+    churnAsns: UNLOCATABLE_ASNS,
+  },
   // verified presentations only (a rejected token's jti can be forged to frame someone), and the
   // issuance of a client-credentials token (to mark it as a service's)
   key(e: AuditEvent) {
     if (e.kind === 'token.issued') return e.attributes['oauth.grantType'] === 'client_credentials' && e.token?.jti ? e.token.jti : null;
-    return (e.kind === 'token.validated' || e.kind === 'http.exchange') && isVerified(e) && clientIp(e) ? (e.token!.jti ?? `fp:${e.token!.fingerprint.slice(0, 16)}`) : null;
+    return (e.kind === 'token.validated' || e.kind === 'http.exchange') && isVerified(e) && clientIp(e)
+      ? (e.token!.jti ?? `fp:${e.token!.fingerprint.slice(0, 16)}`)
+      : null;
   },
   ttlMs: (c) => c.windowMs,
   step(entry, e, c) {
@@ -110,21 +123,37 @@ export const tokenMultiOrigin: RuleDefinition<TokenMultiOriginConfig, Entry> = {
     distinct(state.asn, asn === null ? null : String(asn), at, e.id, c.windowMs);
     distinct(state.ua, deviceOf(e), at, e.id, c.windowMs);
     const over: string[] = [];
-    if (!service && state.r.length >= c.maxReturns && state.o.length >= 2) over.push(`alternating between ${state.o.length} origins (${state.r.length} returns)`);
+    if (!service && state.r.length >= c.maxReturns && state.o.length >= 2)
+      over.push(`alternating between ${state.o.length} origins (${state.r.length} returns)`);
     const counted = state.o.filter((x) => !c.churnAsns.includes(x[0].slice(0, x[0].indexOf('/')))).length;
     if (!service && counted > c.maxOrigins) over.push(`${counted} address blocks`);
     if (state.asn.length > c.maxAsns) over.push(`${state.asn.length} networks`);
     if (state.ua.length > c.maxUserAgents) over.push(`${state.ua.length} devices (${state.ua.map((u) => u[0]).join(' / ')})`);
     if (over.length === 0) return { entry: state, ...(state.svc ? { expiresAt: Math.max(at + c.windowMs, e.token?.exp ? e.token.exp * 1000 : 0) } : {}) };
-    const uses: Array<[number, string]> = [...state.o.map((x) => [x[1], x[2]] as [number, string]), ...state.r, ...state.asn.map((x) => [x[1], x[2]] as [number, string]), ...state.ua.map((x) => [x[1], x[2]] as [number, string])];
+    const uses: Array<[number, string]> = [
+      ...state.o.map((x) => [x[1], x[2]] as [number, string]),
+      ...state.r,
+      ...state.asn.map((x) => [x[1], x[2]] as [number, string]),
+      ...state.ua.map((x) => [x[1], x[2]] as [number, string]),
+    ];
     const evidence = [...new Set(uses.sort((a, b) => a[0] - b[0]).map((u) => u[1]))];
     return {
       entry: state,
-      findings: [{
-        evidence, count: evidence.length, windowMs: c.windowMs, firstSeen: Math.min(...uses.map((u) => u[0])),
-        description: `${service ? 'service ' : ''}token ${e.token!.jti ?? e.token!.fingerprint.slice(0, 16)} of ${e.actor.sub ?? '?'} used ${over.join(', ')} within ${c.windowMs / 60_000} min: from ${state.o.map((x) => x[3]).join(', ')}`,
-        attributes: { ips: state.o.map((x) => x[3]).join(','), asns: state.asn.map((s) => s[0]).join(','), devices: state.ua.map((s) => s[0]).join(' / '), serviceToken: String(service) },
-      }],
+      findings: [
+        {
+          evidence,
+          count: evidence.length,
+          windowMs: c.windowMs,
+          firstSeen: Math.min(...uses.map((u) => u[0])),
+          description: `${service ? 'service ' : ''}token ${e.token!.jti ?? e.token!.fingerprint.slice(0, 16)} of ${e.actor.sub ?? '?'} used ${over.join(', ')} within ${c.windowMs / 60_000} min: from ${state.o.map((x) => x[3]).join(', ')}`,
+          attributes: {
+            ips: state.o.map((x) => x[3]).join(','),
+            asns: state.asn.map((s) => s[0]).join(','),
+            devices: state.ua.map((s) => s[0]).join(' / '),
+            serviceToken: String(service),
+          },
+        },
+      ],
       ...(state.svc ? { expiresAt: Math.max(at + c.windowMs, e.token?.exp ? e.token.exp * 1000 : 0) } : {}),
     };
   },

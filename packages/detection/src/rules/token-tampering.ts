@@ -23,7 +23,14 @@ export const tokenTampering: RuleDefinition<TokenTamperingConfig, never> = {
   name: 'token-tampering',
   partitioning: 'subject',
   catches: 'forged or edited tokens: bad signature, alg none, algorithm confusion, unknown kid',
-  defaults: { enabled: true, severity: 'high', suppressMs: 10 * 60_000, maxKeys: 100_000, reasons: ['bad_signature', 'alg_not_allowed', 'unknown_kid'], forbiddenAlgs: ['none'] },
+  defaults: {
+    enabled: true,
+    severity: 'high',
+    suppressMs: 10 * 60_000,
+    maxKeys: 100_000,
+    reasons: ['bad_signature', 'alg_not_allowed', 'unknown_kid'],
+    forbiddenAlgs: ['none'],
+  },
   key(e, c) {
     if (!e.token && !e.rejection) return null;
     const reason = e.kind === 'token.rejected' ? e.rejection?.reason : undefined;
@@ -40,12 +47,22 @@ export const tokenTampering: RuleDefinition<TokenTamperingConfig, never> = {
     const claimed = e.actor.sub === null ? (e.attributes['token.claimedSub'] ?? null) : null;
     return {
       entry: undefined,
-      findings: [{
-        ...(claimed ? { keys: { subject: claimed } } : {}),
-        evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
-        description: `tampered token presented from ${clientIp(e) ?? '?'}${reason ? ` (${reason})` : ''}${alg ? `, alg ${alg}` : ''}${e.token?.kid ? `, kid ${e.token.kid}` : ''}${claimed ? `, claiming to be ${claimed} (unverified)` : ''}`,
-        attributes: { ...(claimed ? { subjectClaimed: 'true' } : {}), ...(reason ? { reason } : {}), ...(alg ? { alg } : {}), ...(e.token?.kid ? { kid: e.token.kid } : {}) },
-      }],
+      findings: [
+        {
+          ...(claimed ? { keys: { subject: claimed } } : {}),
+          evidence: [e.id],
+          count: 1,
+          windowMs: 0,
+          firstSeen: e.occurredAt,
+          description: `tampered token presented from ${clientIp(e) ?? '?'}${reason ? ` (${reason})` : ''}${alg ? `, alg ${alg}` : ''}${e.token?.kid ? `, kid ${e.token.kid}` : ''}${claimed ? `, claiming to be ${claimed} (unverified)` : ''}`,
+          attributes: {
+            ...(claimed ? { subjectClaimed: 'true' } : {}),
+            ...(reason ? { reason } : {}),
+            ...(alg ? { alg } : {}),
+            ...(e.token?.kid ? { kid: e.token.kid } : {}),
+          },
+        },
+      ],
     };
   },
 };

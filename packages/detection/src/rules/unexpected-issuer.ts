@@ -24,7 +24,8 @@ export const unexpectedIssuer: RuleDefinition<UnexpectedIssuerConfig, never> = {
   name: 'unexpected-issuer',
   partitioning: 'subject',
   catches: 'a token with a valid signature from an unexpected issuer or for another audience: a signing key shared with (or leaked to) another realm',
-  respond: 'stop the key being shared: give the other issuer (realm) its own signing key and rotate the production one; review what the tokens from that issuer were used for',
+  respond:
+    'stop the key being shared: give the other issuer (realm) its own signing key and rotate the production one; review what the tokens from that issuer were used for',
   defaults: { enabled: true, severity: 'high', suppressMs: 60 * 60_000, maxKeys: 10_000, audience: true },
   key(e, c) {
     if (e.kind !== 'token.rejected' || e.attributes['token.signatureVerified'] !== 'true') return null;
@@ -37,11 +38,16 @@ export const unexpectedIssuer: RuleDefinition<UnexpectedIssuerConfig, never> = {
     const t = e.token;
     return {
       entry: undefined,
-      findings: [{
-        evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
-        description: `a token signed with trusted key ${t?.kid ?? '?'} but issued by ${t?.iss ?? '?'} for ${t?.aud.join(',') || '?'} (${e.rejection!.reason}) was presented from ${clientIp(e) ?? '?'}: that issuer holds a production signing key`,
-        attributes: { reason: e.rejection!.reason, iss: t?.iss ?? '', kid: t?.kid ?? '', aud: t?.aud.join(',') ?? '' },
-      }],
+      findings: [
+        {
+          evidence: [e.id],
+          count: 1,
+          windowMs: 0,
+          firstSeen: e.occurredAt,
+          description: `a token signed with trusted key ${t?.kid ?? '?'} but issued by ${t?.iss ?? '?'} for ${t?.aud.join(',') || '?'} (${e.rejection!.reason}) was presented from ${clientIp(e) ?? '?'}: that issuer holds a production signing key`,
+          attributes: { reason: e.rejection!.reason, iss: t?.iss ?? '', kid: t?.kid ?? '', aud: t?.aud.join(',') ?? '' },
+        },
+      ],
     };
   },
 };

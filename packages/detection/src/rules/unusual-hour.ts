@@ -38,7 +38,15 @@ export const unusualHour: RuleDefinition<UnusualHourConfig, Entry> = {
   partitioning: 'subject',
   catches: 'a subject active at an hour it never is, from an address it never used: credentials used by someone else while the owner sleeps',
   respond: 'ask the subject whether it was them; if not, revoke the session and reset the password',
-  defaults: { enabled: true, severity: 'medium', suppressMs: 6 * 3_600_000, maxKeys: 1_000_000, learningMs: 24 * 3_600_000, marginHours: 1, memoryMs: 30 * 86_400_000 },
+  defaults: {
+    enabled: true,
+    severity: 'medium',
+    suppressMs: 6 * 3_600_000,
+    maxKeys: 1_000_000,
+    learningMs: 24 * 3_600_000,
+    marginHours: 1,
+    memoryMs: 30 * 86_400_000,
+  },
   key: (e) => (e.actor.sub && isVerified(e) && clientIp(e) && e.kind !== 'token.refreshed' ? e.actor.sub : null),
   ttlMs: (c) => c.memoryMs,
   step(entry, e, c) {
@@ -54,11 +62,16 @@ export const unusualHour: RuleDefinition<UnusualHourConfig, Entry> = {
     if (learning || !quiet || !newDevice) return { entry: st };
     return {
       entry: st,
-      findings: [{
-        evidence: [e.id], count: 1, windowMs: 0, firstSeen: e.occurredAt,
-        description: `subject ${e.actor.sub} active at ${String(hour).padStart(2, '0')}:00 UTC, an hour it has not been active at (±${c.marginHours} h), from a new ${[newDevice ? `device ${device}` : null, newNetwork ? `network AS${asn}` : null].filter(Boolean).join(' and ')} (${clientIp(e)})`,
-        attributes: { hourUtc: String(hour), newDevice: String(newDevice), newNetwork: String(newNetwork) },
-      }],
+      findings: [
+        {
+          evidence: [e.id],
+          count: 1,
+          windowMs: 0,
+          firstSeen: e.occurredAt,
+          description: `subject ${e.actor.sub} active at ${String(hour).padStart(2, '0')}:00 UTC, an hour it has not been active at (±${c.marginHours} h), from a new ${[newDevice ? `device ${device}` : null, newNetwork ? `network AS${asn}` : null].filter(Boolean).join(' and ')} (${clientIp(e)})`,
+          attributes: { hourUtc: String(hour), newDevice: String(newDevice), newNetwork: String(newNetwork) },
+        },
+      ],
     };
   },
 };

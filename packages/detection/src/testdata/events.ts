@@ -44,7 +44,13 @@ export function ev(s: Spec = {}): AuditEvent {
     observedAt: at,
     source: { service: 'svc', instance: 'i', environment: 'test' },
     outcome: s.reason ? 'failure' : 'success',
-    actor: { sub: s.sub === undefined ? 'alice' : s.sub, clientId: s.clientId ?? 'web', tenant: null, roles: s.roles ?? ['customer'], scopes: s.scopes ?? ['orders:read'] },
+    actor: {
+      sub: s.sub === undefined ? 'alice' : s.sub,
+      clientId: s.clientId ?? 'web',
+      tenant: null,
+      roles: s.roles ?? ['customer'],
+      scopes: s.scopes ?? ['orders:read'],
+    },
     token: s.noToken
       ? null
       : {
@@ -65,7 +71,13 @@ export function ev(s: Spec = {}): AuditEvent {
     rejection: s.reason ? { reason: s.reason as never, detail: null } : null,
     key: null,
     session: null,
-    http: s.status !== undefined ? { request: { id: null, method: 'GET', scheme: 'https', host: 'h', path: '/p', route: null, query: null, headers: {}, body: null }, response: { status: s.status, headers: {}, body: null, latencyMs: 1 } } : null,
+    http:
+      s.status !== undefined
+        ? {
+            request: { id: null, method: 'GET', scheme: 'https', host: 'h', path: '/p', route: null, query: null, headers: {}, body: null },
+            response: { status: s.status, headers: {}, body: null, latencyMs: 1 },
+          }
+        : null,
     network: { clientIp: s.ip ?? '203.0.113.1', forwardedFor: [], userAgent: s.ua ?? 'Browser/1.0' },
     trace: null,
     masking: null,

@@ -18,12 +18,15 @@ function requireTools(): void {
   const missing: string[] = [];
   if (spawnSync('kcat', ['-V']).status !== 0) missing.push('kcat');
   if (spawnSync(PYTHON, ['-c', 'import confluent_kafka']).status !== 0) missing.push('python3-confluent-kafka');
-  if (missing.length > 0) throw new Error(`the librdkafka conformance tests need ${missing.join(' and ')}: apt-get install -y kcat python3-confluent-kafka (.ci/run installs them)`);
+  if (missing.length > 0)
+    throw new Error(`the librdkafka conformance tests need ${missing.join(' and ')}: apt-get install -y kcat python3-confluent-kafka (.ci/run installs them)`);
 }
 
 function run(cmd: string, args: string[], input?: string, timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
     if (input !== undefined) child.stdin!.end(input);
   });
 }
@@ -58,16 +61,26 @@ async function read(topic: string, isolation: 'read_committed' | 'read_uncommitt
 test('librdkafka transactional producer: committed records visible to read_committed, aborted ones only to read_uncommitted (python and kcat)', async () => {
   await createTopic('rd-txn', 2);
   const ops = [
-    { op: 'begin' }, ...['c1', 'c2', 'c3'].map((value) => ({ op: 'send', value })), { op: 'commit' },
-    { op: 'begin' }, ...['a1', 'a2'].map((value) => ({ op: 'send', value })), { op: 'flush' }, { op: 'abort' }, // unflushed records are purged by abort, never sent
-    { op: 'begin' }, ...['c4', 'c5'].map((value) => ({ op: 'send', value })), { op: 'commit' },
+    { op: 'begin' },
+    ...['c1', 'c2', 'c3'].map((value) => ({ op: 'send', value })),
+    { op: 'commit' },
+    { op: 'begin' },
+    ...['a1', 'a2'].map((value) => ({ op: 'send', value })),
+    { op: 'flush' },
+    { op: 'abort' }, // unflushed records are purged by abort, never sent
+    { op: 'begin' },
+    ...['c4', 'c5'].map((value) => ({ op: 'send', value })),
+    { op: 'commit' },
   ];
   const p = await run(PYTHON, [CLIENT, 'ops', broker.address, 'rd-txn', 'rd-1'], ops.map((o) => JSON.stringify(o)).join('\n') + '\n');
   assert.equal(p.code, 0, p.stderr + p.stdout);
   assert.deepEqual(lastJson(p.stdout), { done: ops.length });
   assert.deepEqual((await read('rd-txn', 'read_committed', 5)).sort(), ['c1', 'c2', 'c3', 'c4', 'c5']);
   assert.deepEqual((await read('rd-txn', 'read_uncommitted', 7)).sort(), ['a1', 'a2', 'c1', 'c2', 'c3', 'c4', 'c5']);
-  for (const [isolation, expected] of [['read_committed', 5], ['read_uncommitted', 7]] as const) {
+  for (const [isolation, expected] of [
+    ['read_committed', 5],
+    ['read_uncommitted', 7],
+  ] as const) {
     const k = await run('kcat', ['-b', broker.address, '-C', '-t', 'rd-txn', '-o', 'beginning', '-e', '-X', `isolation.level=${isolation}`, '-f', '%s\\n']);
     assert.equal(k.code, 0, k.stderr);
     assert.equal(k.stdout.trim().split('\n').length, expected, `kcat ${isolation}: ${k.stdout}`);
@@ -86,7 +99,10 @@ test('librdkafka consume-transform-produce: send_offsets_to_transaction (TxnOffs
   const c = await run(PYTHON, [CLIENT, 'copy', broker.address, 'rd-in', 'rd-out', 'rd-copy', 'rd-copier', String(values.length)]);
   assert.equal(c.code, 0, c.stderr + c.stdout);
   assert.deepEqual(lastJson(c.stdout), { copied: values.length });
-  assert.deepEqual(await read('rd-out', 'read_committed', values.length), values.map((v) => v.toUpperCase()));
+  assert.deepEqual(
+    await read('rd-out', 'read_committed', values.length),
+    values.map((v) => v.toUpperCase()),
+  );
   const admin = kafka.admin();
   await admin.connect();
   const offsets = await admin.fetchOffsets({ groupId: 'rd-copy', topics: ['rd-in'] });

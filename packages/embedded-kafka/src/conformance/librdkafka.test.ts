@@ -20,12 +20,15 @@ function requireTools(): void {
   const missing: string[] = [];
   if (spawnSync('kcat', ['-V']).status !== 0) missing.push('kcat');
   if (spawnSync(PYTHON, ['-c', 'import confluent_kafka']).status !== 0) missing.push('python3-confluent-kafka');
-  if (missing.length > 0) throw new Error(`the librdkafka conformance tests need ${missing.join(' and ')}: apt-get install -y kcat python3-confluent-kafka (.ci/run installs them)`);
+  if (missing.length > 0)
+    throw new Error(`the librdkafka conformance tests need ${missing.join(' and ')}: apt-get install -y kcat python3-confluent-kafka (.ci/run installs them)`);
 }
 
 function run(cmd: string, args: string[], input?: string, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
     if (input !== undefined) child.stdin!.end(input);
   });
 }
@@ -66,7 +69,10 @@ test('kcat produces with every codec and the broker stores the batches compresse
     assert.ok(codecs.length > 0);
     // librdkafka sends a batch uncompressed when compressing would not make it smaller (a lone first record)
     assert.ok(codecs.includes(id), `${codec}: batches stored with codec ${id} (${codecs.join(',')})`);
-    assert.ok(codecs.every((c) => c === id || c === 0), `${codec}: ${codecs.join(',')}`);
+    assert.ok(
+      codecs.every((c) => c === id || c === 0),
+      `${codec}: ${codecs.join(',')}`,
+    );
     const c = await run('kcat', kcat('-C', '-t', topic, '-o', 'beginning', '-e', '-f', '%k:%s\\n'));
     assert.equal(c.code, 0, c.stderr);
     assert.deepEqual(c.stdout.trim().split('\n'), lines, `${codec}: every record back, in order`);
@@ -74,7 +80,10 @@ test('kcat produces with every codec and the broker stores the batches compresse
 });
 
 test('kcat as an old client (api.version.request=false, broker.version.fallback 0.9.0 / 0.10.0: Produce v1 / v2 with message sets v0 / v1, Fetch v1 / v2): every codec it has is stored as record batches v2 of that codec and read back down-converted, keys, values and (v1) timestamps intact (Kafka 3.9 serves these deprecated versions: LogValidator, RecordsUtil.downConvert)', async () => {
-  for (const [fallback, magic] of [['0.9.0', 0], ['0.10.0', 1]] as const) {
+  for (const [fallback, magic] of [
+    ['0.9.0', 0],
+    ['0.10.0', 1],
+  ] as const) {
     const old = ['-b', broker.address, '-X', 'api.version.request=false', '-X', `broker.version.fallback=${fallback}`];
     for (const [id, codec] of CODECS.entries()) {
       if (codec === 'zstd') continue; // zstd needs Produce v7 (KIP-110)
@@ -86,11 +95,21 @@ test('kcat as an old client (api.version.request=false, broker.version.fallback 
       assert.equal(p.code, 0, `kcat ${fallback} -P -z ${codec}: ${p.stderr}`);
       const codecs = await storedCodecs(topic);
       assert.ok(codecs.includes(id), `${fallback} ${codec}: batches stored with codec ${id} (${codecs.join(',')})`);
-      assert.ok(codecs.every((c) => c === id || c === 0), `${fallback} ${codec}: ${codecs.join(',')}`);
+      assert.ok(
+        codecs.every((c) => c === id || c === 0),
+        `${fallback} ${codec}: ${codecs.join(',')}`,
+      );
       const c = await run('kcat', [...old, '-C', '-t', topic, '-o', 'beginning', '-e', '-f', '%k:%s|%T\\n']);
       assert.equal(c.code, 0, c.stderr);
-      const got = c.stdout.trim().split('\n').map((l) => l.split('|'));
-      assert.deepEqual(got.map(([r]) => r), lines, `${fallback} ${codec}: every record back, in order`);
+      const got = c.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('|'));
+      assert.deepEqual(
+        got.map(([r]) => r),
+        lines,
+        `${fallback} ${codec}: every record back, in order`,
+      );
       for (const [, ts] of got) {
         if (magic === 0) assert.ok(Number(ts) <= 0, `message format v0 has no timestamp (${ts})`);
         else assert.ok(Number(ts) >= before - 1000 && Number(ts) <= Date.now(), `the producer's timestamp (${ts})`);
@@ -133,7 +152,9 @@ interface Member {
 }
 
 function member(topic: string, group: string, assignor: string, stopFile: string, instance?: string): Member {
-  const child = spawn(PYTHON, [CLIENT, 'group', broker.address, topic, group, assignor, stopFile, ...(instance ? [instance] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(PYTHON, [CLIENT, 'group', broker.address, topic, group, assignor, stopFile, ...(instance ? [instance] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: Record<string, unknown>[] = [];
   createInterface({ input: child.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
   return { lines, done: new Promise((resolve) => child.once('exit', () => resolve())), kill: () => child.kill('SIGKILL') };
@@ -170,7 +191,10 @@ for (const assignor of ['range', 'cooperative-sticky']) {
       assert.ok(Date.now() < end, `no stable two-member assignment: ${JSON.stringify(latest(a))} / ${JSON.stringify(latest(b))}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    const owned = new Map([[a, latest(a)!], [b, latest(b)!]]);
+    const owned = new Map([
+      [a, latest(a)!],
+      [b, latest(b)!],
+    ]);
     assert.deepEqual([...owned.get(a)!, ...owned.get(b)!].sort(), [0, 1, 2, 3, 4, 5]);
     const producer = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING }).producer();
     await producer.connect();
@@ -186,7 +210,8 @@ for (const assignor of ['range', 'cooperative-sticky']) {
     const values = records().map((r) => r.value as string);
     assert.equal(new Set(values).size, 120, 'every record');
     assert.equal(values.length, 120, 'none twice');
-    for (const m of [a, b]) for (const r of m.lines.filter((l) => 'value' in l)) assert.ok(owned.get(m)!.includes(r.partition as number), 'each member read only its own partitions');
+    for (const m of [a, b])
+      for (const r of m.lines.filter((l) => 'value' in l)) assert.ok(owned.get(m)!.includes(r.partition as number), 'each member read only its own partitions');
     const admin = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     const committed = (await admin.fetchOffsets({ groupId: `g-${assignor}`, topics: [topic] }))[0]!.partitions;
@@ -202,19 +227,35 @@ test('a librdkafka member killed with -9 is removed at its session timeout (6 s)
   const stop = path.join(dir, 'stop-killed');
   const a = member(topic, 'g-killed', 'range', stop);
   const b = member(topic, 'g-killed', 'range', stop);
-  await until(() => !!latest(a)?.length && !!latest(b)?.length && latest(a)!.length + latest(b)!.length === 6, () => `no two-member assignment: ${JSON.stringify(latest(a))} / ${JSON.stringify(latest(b))}`);
+  await until(
+    () => !!latest(a)?.length && !!latest(b)?.length && latest(a)!.length + latest(b)!.length === 6,
+    () => `no two-member assignment: ${JSON.stringify(latest(a))} / ${JSON.stringify(latest(b))}`,
+  );
   const listed = await run(PYTHON, [CLIENT, 'list-groups', broker.address]);
   assert.equal(listed.code, 0, listed.stderr);
-  const g = (JSON.parse(listed.stdout) as { groups: { id: string; state: string; protocol_type: string; protocol: string; error: string | null; members: { assignment: number }[] }[] }).groups.find((x) => x.id === 'g-killed');
+  const g = (
+    JSON.parse(listed.stdout) as {
+      groups: { id: string; state: string; protocol_type: string; protocol: string; error: string | null; members: { assignment: number }[] }[];
+    }
+  ).groups.find((x) => x.id === 'g-killed');
   assert.ok(g, listed.stdout);
-  assert.deepEqual({ state: g.state, protocol_type: g.protocol_type, protocol: g.protocol, error: g.error, members: g.members.length }, { state: 'Stable', protocol_type: 'consumer', protocol: 'range', error: null, members: 2 });
+  assert.deepEqual(
+    { state: g.state, protocol_type: g.protocol_type, protocol: g.protocol, error: g.error, members: g.members.length },
+    { state: 'Stable', protocol_type: 'consumer', protocol: 'range', error: null, members: 2 },
+  );
   for (const m of g.members) assert.ok(m.assignment > 0, 'each member has its assignment (Stable)');
   a.kill();
   await a.done;
-  await until(() => latest(b)?.length === 6, () => `survivor has ${JSON.stringify(latest(b))}`);
+  await until(
+    () => latest(b)?.length === 6,
+    () => `survivor has ${JSON.stringify(latest(b))}`,
+  );
   const values = Array.from({ length: 60 }, (_, i) => `after-kill-${i}`);
   await produceValues(topic, values);
-  await until(() => values.every((v) => consumed(b).includes(v)), () => `${consumed(b).length} consumed by the survivor`);
+  await until(
+    () => values.every((v) => consumed(b).includes(v)),
+    () => `${consumed(b).length} consumed by the survivor`,
+  );
   writeFileSync(stop, '');
   await b.done;
 });
@@ -224,19 +265,35 @@ test('a librdkafka static member (group.instance.id, KIP-345) killed and restart
   await createTopic(topic, 3);
   const stop = path.join(dir, 'stop-static');
   const first = member(topic, 'g-static', 'range', stop, 'rd-instance-1');
-  await until(() => latest(first)?.length === 3, () => `assignment ${JSON.stringify(latest(first))}`);
+  await until(
+    () => latest(first)?.length === 3,
+    () => `assignment ${JSON.stringify(latest(first))}`,
+  );
   const before = Array.from({ length: 30 }, (_, i) => `before-${i}`);
   await produceValues(topic, before);
-  await until(() => before.every((v) => consumed(first).includes(v)), () => `${consumed(first).length} of 30 before the kill`);
+  await until(
+    () => before.every((v) => consumed(first).includes(v)),
+    () => `${consumed(first).length} of 30 before the kill`,
+  );
   first.kill();
   await first.done;
   // Restarted within the session timeout: it replaces its old member id (which is then fenced).
   const second = member(topic, 'g-static', 'range', stop, 'rd-instance-1');
-  await until(() => latest(second)?.length === 3, () => `restarted assignment ${JSON.stringify(latest(second))}`);
+  await until(
+    () => latest(second)?.length === 3,
+    () => `restarted assignment ${JSON.stringify(latest(second))}`,
+  );
   const after = Array.from({ length: 30 }, (_, i) => `after-${i}`);
   await produceValues(topic, after);
-  await until(() => after.every((v) => consumed(second).includes(v)), () => `${consumed(second).length} after the restart`);
-  assert.deepEqual(consumed(second).filter((v) => v.startsWith('before-')), [], 'nothing committed is read again');
+  await until(
+    () => after.every((v) => consumed(second).includes(v)),
+    () => `${consumed(second).length} after the restart`,
+  );
+  assert.deepEqual(
+    consumed(second).filter((v) => v.startsWith('before-')),
+    [],
+    'nothing committed is read again',
+  );
   writeFileSync(stop, '');
   await second.done;
 });

@@ -31,7 +31,12 @@ const storedCodecs = (topic: string, partition: number) => storedCodecsOf(broker
 test('@platformatic/kafka admin: createTopics answers the topic id and configs (CreateTopics v7, KIP-525) that metadata then reports; createPartitions, describeConfigs, deleteTopics', async () => {
   const admin = new Admin({ clientId: 'plt-admin', bootstrapBrokers: bootstrapBrokers() });
   try {
-    const [created] = await admin.createTopics({ topics: ['plt-admin-topic'], partitions: 2, replicas: 1, configs: [{ name: 'retention.ms', value: '3600000' }] });
+    const [created] = await admin.createTopics({
+      topics: ['plt-admin-topic'],
+      partitions: 2,
+      replicas: 1,
+      configs: [{ name: 'retention.ms', value: '3600000' }],
+    });
     assert.equal(created!.name, 'plt-admin-topic');
     assert.equal(created!.partitions, 2);
     assert.equal(created!.replicas, 1);
@@ -62,7 +67,14 @@ test('@platformatic/kafka produces idempotently with every codec Node 20 gives i
   const codecs = ['none', 'gzip', 'snappy', 'lz4'] as const;
   const sent: string[] = [];
   for (const [partition, compression] of codecs.entries()) {
-    const producer = new Producer({ clientId: `plt-${compression}`, bootstrapBrokers: bootstrapBrokers(), serializers: stringSerializers, idempotent: true, acks: -1, compression });
+    const producer = new Producer({
+      clientId: `plt-${compression}`,
+      bootstrapBrokers: bootstrapBrokers(),
+      serializers: stringSerializers,
+      idempotent: true,
+      acks: -1,
+      compression,
+    });
     try {
       const values = Array.from({ length: 20 }, (_, i) => `${compression}-${i}-${'x'.repeat(200)}`);
       await producer.send({ messages: values.map((value, i) => ({ topic, partition, key: `k${i}`, value })) });
@@ -73,7 +85,14 @@ test('@platformatic/kafka produces idempotently with every codec Node 20 gives i
     assert.deepEqual([...new Set(await storedCodecs(topic, partition))], [partition], `partition ${partition} holds ${compression} batches`);
   }
 
-  const consumer = new Consumer({ groupId: 'plt-group', clientId: 'plt-consumer', bootstrapBrokers: bootstrapBrokers(), deserializers: stringDeserializers, sessionTimeout: 10_000, heartbeatInterval: 500 });
+  const consumer = new Consumer({
+    groupId: 'plt-group',
+    clientId: 'plt-consumer',
+    bootstrapBrokers: bootstrapBrokers(),
+    deserializers: stringDeserializers,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 500,
+  });
   const seen: string[] = [];
   try {
     const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
@@ -91,14 +110,21 @@ test('@platformatic/kafka produces idempotently with every codec Node 20 gives i
     assert.equal(described.members.size, 1);
     const [member] = [...described.members.values()];
     assert.equal(member!.clientId, 'plt-consumer');
-    assert.ok(member!.assignments?.get(topic), 'the member\'s assignment, decoded');
+    assert.ok(member!.assignments?.get(topic), "the member's assignment, decoded");
     assert.deepEqual([...member!.assignments!.get(topic)!.partitions].sort(), [0, 1, 2, 3]);
   } finally {
     await consumer.close(true);
   }
   const [offsets] = await admin.listConsumerGroupOffsets({ groups: ['plt-group'] });
-  const committed = offsets!.topics.find((t) => t.name === topic)!.partitions.map((p) => [p.partitionIndex, Number(p.committedOffset)]).sort((a, b) => a[0]! - b[0]!);
-  assert.deepEqual(committed, codecs.map((_, p) => [p, 20]), 'committed to the end of every partition');
+  const committed = offsets!.topics
+    .find((t) => t.name === topic)!
+    .partitions.map((p) => [p.partitionIndex, Number(p.committedOffset)])
+    .sort((a, b) => a[0]! - b[0]!);
+  assert.deepEqual(
+    committed,
+    codecs.map((_, p) => [p, 20]),
+    'committed to the end of every partition',
+  );
   assert.equal((await admin.describeGroups({ groups: ['plt-group'] })).get('plt-group')!.state, 'EMPTY');
   await admin.deleteGroups({ groups: ['plt-group'] });
   assert.equal((await admin.listGroups()).has('plt-group'), false);

@@ -117,7 +117,18 @@ export class GroupCoordinator {
   private group(id: string): Group {
     let g = this.groups.get(id);
     if (!g) {
-      g = { id, state: 'Empty', generation: 0, protocolType: '', protocol: '', leader: '', members: new Map(), pending: new Map(), statics: new Map(), offsets: new Map() };
+      g = {
+        id,
+        state: 'Empty',
+        generation: 0,
+        protocolType: '',
+        protocol: '',
+        leader: '',
+        members: new Map(),
+        pending: new Map(),
+        statics: new Map(),
+        offsets: new Map(),
+      };
       this.groups.set(id, g);
     }
     return g;
@@ -148,7 +159,8 @@ export class GroupCoordinator {
     const fail = (errorCode: number, memberId = req.memberId): Promise<JoinResult> =>
       Promise.resolve({ errorCode, generationId: -1, protocolName: '', leader: '', memberId, protocolType: '', members: [] });
     if (!req.groupId) return fail(ErrorCode.INVALID_GROUP_ID);
-    if (req.sessionTimeout < this.opts.minSessionTimeoutMs || req.sessionTimeout > this.opts.maxSessionTimeoutMs) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
+    if (req.sessionTimeout < this.opts.minSessionTimeoutMs || req.sessionTimeout > this.opts.maxSessionTimeoutMs)
+      return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
     // Kafka creates a group only for a join without a member id.
     if (req.memberId && !this.groups.has(req.groupId)) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
     const g = this.group(req.groupId);
@@ -159,7 +171,17 @@ export class GroupCoordinator {
     }
     let member: Member | undefined;
     const newMember = (id: string): Member => {
-      const m: Member = { id, groupInstanceId: req.groupInstanceId, clientId: req.clientId, clientHost: req.clientHost, sessionTimeout: 0, rebalanceTimeout: 0, protocols: [], assignment: Buffer.alloc(0), lastHeartbeat: 0 };
+      const m: Member = {
+        id,
+        groupInstanceId: req.groupInstanceId,
+        clientId: req.clientId,
+        clientHost: req.clientHost,
+        sessionTimeout: 0,
+        rebalanceTimeout: 0,
+        protocols: [],
+        assignment: Buffer.alloc(0),
+        lastHeartbeat: 0,
+      };
       g.members.set(id, m);
       return m;
     };
@@ -277,7 +299,14 @@ export class GroupCoordinator {
         leader: g.leader,
         memberId: m.id,
         protocolType: g.protocolType,
-        members: m.id === g.leader ? members.map((x) => ({ memberId: x.id, groupInstanceId: x.groupInstanceId, metadata: x.protocols.find((p) => p.name === g.protocol)?.metadata ?? Buffer.alloc(0) })) : [],
+        members:
+          m.id === g.leader
+            ? members.map((x) => ({
+                memberId: x.id,
+                groupInstanceId: x.groupInstanceId,
+                metadata: x.protocols.find((p) => p.name === g.protocol)?.metadata ?? Buffer.alloc(0),
+              }))
+            : [],
       });
     }
     this.persist();
@@ -294,7 +323,8 @@ export class GroupCoordinator {
     assignments: { memberId: string; assignment: Buffer }[];
   }): Promise<SyncResult> {
     const g = this.groups.get(req.groupId);
-    const fail = (errorCode: number): Promise<SyncResult> => Promise.resolve({ errorCode, assignment: Buffer.alloc(0), protocolType: null, protocolName: null });
+    const fail = (errorCode: number): Promise<SyncResult> =>
+      Promise.resolve({ errorCode, assignment: Buffer.alloc(0), protocolType: null, protocolName: null });
     if (!g) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
     const error = this.validateMember(g, req.memberId, req.groupInstanceId);
     if (error !== ErrorCode.NONE) return fail(error);
@@ -465,19 +495,23 @@ export class GroupCoordinator {
       state: g.state,
       protocolType: g.protocolType,
       protocol: stable ? g.protocol : '',
-      members: [...g.members.values()].map((m): Described => ({
-        memberId: m.id,
-        groupInstanceId: m.groupInstanceId,
-        clientId: m.clientId,
-        clientHost: m.clientHost,
-        metadata: stable ? (m.protocols.find((p) => p.name === g.protocol)?.metadata ?? Buffer.alloc(0)) : Buffer.alloc(0),
-        assignment: stable ? m.assignment : Buffer.alloc(0),
-      })),
+      members: [...g.members.values()].map(
+        (m): Described => ({
+          memberId: m.id,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          metadata: stable ? (m.protocols.find((p) => p.name === g.protocol)?.metadata ?? Buffer.alloc(0)) : Buffer.alloc(0),
+          assignment: stable ? m.assignment : Buffer.alloc(0),
+        }),
+      ),
     };
   }
 
   list(): { groupId: string; protocolType: string; state: GroupState }[] {
-    return [...this.groups.values()].filter((g) => g.members.size > 0 || g.offsets.size > 0).map((g) => ({ groupId: g.id, protocolType: g.protocolType, state: g.state }));
+    return [...this.groups.values()]
+      .filter((g) => g.members.size > 0 || g.offsets.size > 0)
+      .map((g) => ({ groupId: g.id, protocolType: g.protocolType, state: g.state }));
   }
 
   /** Drops offsets of a deleted topic. */

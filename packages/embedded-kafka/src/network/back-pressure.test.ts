@@ -19,7 +19,8 @@ const start = (o: Parameters<typeof startBroker>[0] extends infer T ? Partial<T>
 };
 
 /** polled every 10 ms: the states waited for here are short-lived */
-const waitFor = <T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000) => until(what, check, { timeoutMs: ms, intervalMs: 10 });
+const waitFor = <T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000) =>
+  until(what, check, { timeoutMs: ms, intervalMs: 10 });
 
 const kafkaOf = (b: Broker) => new Kafka({ brokers: [b.address], clientId: 'bp', logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 50 } });
 
@@ -65,7 +66,10 @@ test('a client that pipelines Fetch requests and never reads holds one response 
   // once the client reads, every response arrives, in order
   greedy.socket.resume();
   await greedy.waitResponses(24);
-  assert.deepEqual(greedy.responses.map((r) => r.correlationId), Array.from({ length: 24 }, (_, i) => i + 1));
+  assert.deepEqual(
+    greedy.responses.map((r) => r.correlationId),
+    Array.from({ length: 24 }, (_, i) => i + 1),
+  );
   for (const r of greedy.responses) assert.equal(readFetchResult(r.body)[0]!.records.length > 4_000_000, true);
   greedy.close();
   await admin.disconnect();
@@ -87,18 +91,53 @@ test('Fetch size: min(max_bytes, fetch.max.bytes) per response, partition_max_by
   }
   const batch = 100 * 1024 + 61 + 10; // one record's batch, give or take the record header
   // the client asks for 100 MiB: the broker's 1 MiB cap applies
-  let res = readFetchResult(await c.request(1, 4, fetchBody('capped', [{ partition: 0, offset: 0, maxBytes: 100 << 20 }, { partition: 1, offset: 0, maxBytes: 100 << 20 }], { maxBytes: 100 << 20 })));
+  let res = readFetchResult(
+    await c.request(
+      1,
+      4,
+      fetchBody(
+        'capped',
+        [
+          { partition: 0, offset: 0, maxBytes: 100 << 20 },
+          { partition: 1, offset: 0, maxBytes: 100 << 20 },
+        ],
+        { maxBytes: 100 << 20 },
+      ),
+    ),
+  );
   const total = res.reduce((n, p) => n + p.records.length, 0);
   assert.ok(total <= 1024 * 1024 && total > 1024 * 1024 - batch, `response of ${total} bytes under fetch.max.bytes`);
   // partition limits below one batch: the first partition still returns one batch, the second none
-  res = readFetchResult(await c.request(1, 4, fetchBody('capped', [{ partition: 0, offset: 0, maxBytes: 10 }, { partition: 1, offset: 0, maxBytes: 10 }])));
+  res = readFetchResult(
+    await c.request(
+      1,
+      4,
+      fetchBody('capped', [
+        { partition: 0, offset: 0, maxBytes: 10 },
+        { partition: 1, offset: 0, maxBytes: 10 },
+      ]),
+    ),
+  );
   assert.ok(res[0]!.records.length > 100 * 1024 && res[0]!.records.length < batch + 100, 'first partition: exactly its first batch');
   assert.equal(res[1]!.records.length, 0, 'later partition: held to its limit');
   // a generated range of limits: never above the limit but for the first batch of the first partition
   for (let i = 0; i < 60; i++) {
     const per = 1 + Math.floor((i * 7919) % (600 * 1024));
     const max = 1 + Math.floor((i * 104729) % (900 * 1024));
-    res = readFetchResult(await c.request(1, 4, fetchBody('capped', [{ partition: 0, offset: i % 30, maxBytes: per }, { partition: 1, offset: 0, maxBytes: per }], { maxBytes: max })));
+    res = readFetchResult(
+      await c.request(
+        1,
+        4,
+        fetchBody(
+          'capped',
+          [
+            { partition: 0, offset: i % 30, maxBytes: per },
+            { partition: 1, offset: 0, maxBytes: per },
+          ],
+          { maxBytes: max },
+        ),
+      ),
+    );
     const [p0, p1] = [res[0]!.records.length, res[1]!.records.length];
     assert.ok(p0 > 0, 'the first partition always progresses');
     if (p0 > Math.min(per, max)) assert.ok(p0 < batch + 100, `only one batch may exceed the limits (${p0} > ${Math.min(per, max)})`);
@@ -173,11 +212,14 @@ test('with queued.max.request.bytes spent, connections wait for it and are all s
   await admin.createTopics({ topics: [{ topic: 'budget', numPartitions: 1 }] });
   await admin.disconnect();
   const conns = await Promise.all(Array.from({ length: 6 }, () => RawConnection.open(broker.port)));
-  const results = await Promise.all(conns.map(async (c, i) => {
-    const out: number[] = [];
-    for (let j = 0; j < 3; j++) out.push(readProduceResult(await c.request(0, 3, produceBody('budget', buildBatch([{ value: Buffer.alloc(400 * 1024, i) }])))).error);
-    return out;
-  }));
+  const results = await Promise.all(
+    conns.map(async (c, i) => {
+      const out: number[] = [];
+      for (let j = 0; j < 3; j++)
+        out.push(readProduceResult(await c.request(0, 3, produceBody('budget', buildBatch([{ value: Buffer.alloc(400 * 1024, i) }])))).error);
+      return out;
+    }),
+  );
   assert.deepEqual(results.flat(), Array(18).fill(0));
   const st = broker.stats();
   assert.equal(st.reservedBytes, 0);

@@ -215,7 +215,10 @@ export function serveConnection(
     } catch (err) {
       if (closed) return undefined;
       const malformed = err instanceof KafkaProtocolError || err instanceof RangeError;
-      log.warn({ apiKey, correlationId, err: (err as Error).message }, malformed ? 'malformed request: connection closed' : 'request failed: connection closed');
+      log.warn(
+        { apiKey, correlationId, err: (err as Error).message },
+        malformed ? 'malformed request: connection closed' : 'request failed: connection closed',
+      );
       close('bad request');
       return undefined;
     }

@@ -14,11 +14,13 @@ function seeded(seed: number): () => number {
 }
 
 function encode(frames: Buffer[]): Buffer {
-  return Buffer.concat(frames.flatMap((f) => {
-    const h = Buffer.alloc(4);
-    h.writeInt32BE(f.length);
-    return [h, f];
-  }));
+  return Buffer.concat(
+    frames.flatMap((f) => {
+      const h = Buffer.alloc(4);
+      h.writeInt32BE(f.length);
+      return [h, f];
+    }),
+  );
 }
 
 test('frames split at every kind of boundary come out whole, each in one buffer of its declared size', () => {
@@ -58,7 +60,11 @@ test('the size is checked against socket.request.max.bytes before anything is al
     const reader = new FrameReader(max);
     const h = Buffer.alloc(4);
     h.writeInt32BE(size);
-    assert.throws(() => reader.feed(h, 0), (e: unknown) => e instanceof FrameSizeError && e.size === size, `size ${size}`);
+    assert.throws(
+      () => reader.feed(h, 0),
+      (e: unknown) => e instanceof FrameSizeError && e.size === size,
+      `size ${size}`,
+    );
     assert.equal(reader.needsBuffer, false);
   }
   for (const size of [8, 1000]) {

@@ -10,7 +10,10 @@
 import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
 
 export class FrameSizeError extends Error {
-  constructor(readonly size: number, readonly max: number) {
+  constructor(
+    readonly size: number,
+    readonly max: number,
+  ) {
     super(`frame of ${size} bytes is outside 8..${max} (socket.request.max.bytes)`);
     this.name = 'FrameSizeError';
   }

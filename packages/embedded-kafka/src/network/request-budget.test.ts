@@ -8,7 +8,7 @@ import { RequestBudget } from './request-budget.js';
 test('generated reserve/release sequences keep within the bounds and wake waiters in order', () => {
   for (let round = 0; round < 300; round++) {
     let s = round + 7;
-    const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const maxBytes = 100 + Math.floor(rnd() * 1000);
     const maxRequests = 1 + Math.floor(rnd() * 5);
     const budget = new RequestBudget(maxBytes, maxRequests);
@@ -31,7 +31,10 @@ test('generated reserve/release sequences keep within the bounds and wake waiter
       }
       const st = budget.stats;
       assert.equal(st.inFlightRequests, held.length);
-      assert.equal(st.reservedBytes, held.reduce((a, b) => a + b, 0));
+      assert.equal(
+        st.reservedBytes,
+        held.reduce((a, b) => a + b, 0),
+      );
       if (held.length > 1) {
         assert.ok(st.reservedBytes <= maxBytes, `round ${round}: ${st.reservedBytes} > ${maxBytes}`);
         assert.ok(st.inFlightRequests <= maxRequests);

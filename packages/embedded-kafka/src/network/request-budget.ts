@@ -12,7 +12,10 @@ export class RequestBudget {
   private requests = 0;
   private readonly waiting: { size: number; wake: () => void }[] = [];
 
-  constructor(private readonly maxBytes: number, private readonly maxRequests: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxRequests: number,
+  ) {}
 
   private fits(size: number): boolean {
     if (this.requests === 0) return true;

@@ -42,7 +42,32 @@ test('ApiVersions v3 (flexible, KIP-511): compact array and tagged fields, respo
     assert.equal(r.remaining(), 0, 'nothing left over');
     const byKey = new Map(apis.map((a) => [a.key, a]));
     assert.equal(byKey.size, apis.length);
-    for (const [key, min, max] of [[0, 0, 11], [1, 0, 17], [2, 0, 8], [3, 0, 12], [23, 0, 4], [8, 0, 9], [9, 0, 9], [10, 0, 6], [11, 0, 9], [12, 0, 4], [13, 0, 5], [14, 0, 5], [15, 0, 5], [16, 0, 5], [18, 0, 4], [19, 0, 7], [20, 0, 6], [21, 0, 2], [22, 0, 5], [32, 0, 4], [33, 0, 2], [37, 0, 3], [42, 0, 2], [44, 0, 1]] as const) {
+    for (const [key, min, max] of [
+      [0, 0, 11],
+      [1, 0, 17],
+      [2, 0, 8],
+      [3, 0, 12],
+      [23, 0, 4],
+      [8, 0, 9],
+      [9, 0, 9],
+      [10, 0, 6],
+      [11, 0, 9],
+      [12, 0, 4],
+      [13, 0, 5],
+      [14, 0, 5],
+      [15, 0, 5],
+      [16, 0, 5],
+      [18, 0, 4],
+      [19, 0, 7],
+      [20, 0, 6],
+      [21, 0, 2],
+      [22, 0, 5],
+      [32, 0, 4],
+      [33, 0, 2],
+      [37, 0, 3],
+      [42, 0, 2],
+      [44, 0, 1],
+    ] as const) {
       assert.deepEqual(byKey.get(key), { key, min, max }, `api ${key}`);
     }
   }
@@ -66,7 +91,7 @@ test('CreatePartitions grows a topic (never shrinks it: INVALID_PARTITIONS); rec
   await admin.disconnect();
 });
 
-test('DescribeConfigs reports a topic\'s configs with their source; AlterConfigs replaces them (validated as CreateTopics does) and the broker applies them', async () => {
+test("DescribeConfigs reports a topic's configs with their source; AlterConfigs replaces them (validated as CreateTopics does) and the broker applies them", async () => {
   const admin = kafka().admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: 'configured', numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] });
@@ -78,12 +103,19 @@ test('DescribeConfigs reports a topic\'s configs with their source; AlterConfigs
   assert.equal(entry('cleanup.policy')!.configValue, 'delete');
   assert.equal(entry('cleanup.policy')!.isDefault, true);
   assert.equal(entry('max.message.bytes')!.configValue, '1048588');
-  await admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC, name: 'configured', configEntries: [{ name: 'max.message.bytes', value: '100' }] }] });
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: [{ type: TOPIC, name: 'configured', configEntries: [{ name: 'max.message.bytes', value: '100' }] }],
+  });
   res = await describe();
   assert.equal(entry('max.message.bytes')!.configValue, '100');
   assert.equal(entry('retention.ms')!.configValue, '604800000', 'AlterConfigs replaced the whole set: retention.ms back to its default');
-  await assert.rejects(admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC, name: 'configured', configEntries: [{ name: 'segment.bytes', value: '1' }] }] }));
-  await assert.rejects(admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC, name: 'configured', configEntries: [{ name: 'no.such.config', value: '1' }] }] }));
+  await assert.rejects(
+    admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC, name: 'configured', configEntries: [{ name: 'segment.bytes', value: '1' }] }] }),
+  );
+  await assert.rejects(
+    admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC, name: 'configured', configEntries: [{ name: 'no.such.config', value: '1' }] }] }),
+  );
   const producer = kafka().producer({ retry: { retries: 0 } });
   await producer.connect();
   await assert.rejects(producer.send({ topic: 'configured', messages: [{ value: 'x'.repeat(200) }] }), 'the new max.message.bytes applies');
@@ -122,13 +154,30 @@ test('IncrementalAlterConfigs (v0 and flexible v1): SET, DELETE, APPEND, SUBTRAC
     });
     return out;
   };
-  const configs = async () => Object.fromEntries((await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC, name: 'incremental' }] })).resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
+  const configs = async () =>
+    Object.fromEntries(
+      (await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC, name: 'incremental' }] })).resources[0]!.configEntries.map((e) => [
+        e.configName,
+        e.configValue,
+      ]),
+    );
   for (const v of [0, 1]) {
     assert.equal((await alter([['segment.ms', 0, '60000']], v)).error, 0);
     let now = await configs();
     assert.equal(now['segment.ms'], '60000');
     assert.equal(now['retention.ms'], '1000', 'other configs kept');
-    assert.equal((await alter([['cleanup.policy', 0, 'delete'], ['cleanup.policy', 2, 'compact']], v)).error, 0);
+    assert.equal(
+      (
+        await alter(
+          [
+            ['cleanup.policy', 0, 'delete'],
+            ['cleanup.policy', 2, 'compact'],
+          ],
+          v,
+        )
+      ).error,
+      0,
+    );
     assert.equal((await configs())['cleanup.policy'], 'delete,compact');
     assert.equal((await alter([['cleanup.policy', 3, 'delete']], v)).error, 0);
     assert.equal((await configs())['cleanup.policy'], 'compact');
@@ -157,7 +206,10 @@ test('DeleteRecords moves the log start offset (served and listed from there, ke
   await producer.disconnect();
   await admin.fetchTopicMetadata({ topics: ['trimmed'] }); // kafkajs looks the leader up in its cached metadata
   await admin.deleteTopicRecords({ topic: 'trimmed', partitions: [{ partition: 0, offset: '12' }] });
-  assert.deepEqual((await admin.fetchTopicOffsets('trimmed')).map((p) => [p.low, p.high]), [['12', '20']]);
+  assert.deepEqual(
+    (await admin.fetchTopicOffsets('trimmed')).map((p) => [p.low, p.high]),
+    [['12', '20']],
+  );
   await assert.rejects(admin.deleteTopicRecords({ topic: 'trimmed', partitions: [{ partition: 0, offset: '21' }] }));
   const consumer = k.consumer({ groupId: 'trim-reader', maxWaitTimeInMs: 100 });
   await consumer.connect();
@@ -165,11 +217,18 @@ test('DeleteRecords moves the log start offset (served and listed from there, ke
   const got: string[] = [];
   await consumer.run({ eachMessage: async ({ message }) => void got.push(message.value!.toString()) });
   while (got.length < 8) await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(got.slice(0, 8), Array.from({ length: 8 }, (_, i) => `r${12 + i}`));
+  assert.deepEqual(
+    got.slice(0, 8),
+    Array.from({ length: 8 }, (_, i) => `r${12 + i}`),
+  );
   await assert.rejects(admin.deleteGroups(['trim-reader']), 'a group with members is not deleted');
   await consumer.disconnect();
   await admin.deleteGroups(['trim-reader']);
-  assert.deepEqual((await admin.fetchOffsets({ groupId: 'trim-reader', topics: ['trimmed'] }))[0]!.partitions.map((p) => p.offset), ['-1'], 'its offsets are gone');
+  assert.deepEqual(
+    (await admin.fetchOffsets({ groupId: 'trim-reader', topics: ['trimmed'] }))[0]!.partitions.map((p) => p.offset),
+    ['-1'],
+    'its offsets are gone',
+  );
   await assert.rejects(admin.deleteGroups(['trim-reader']), 'GROUP_ID_NOT_FOUND');
   await admin.disconnect();
   await b.close();
@@ -177,7 +236,11 @@ test('DeleteRecords moves the log start offset (served and listed from there, ke
   k = new Kafka({ brokers: [b.address], logLevel: logLevel.NOTHING });
   admin = k.admin();
   await admin.connect();
-  assert.deepEqual((await admin.fetchTopicOffsets('trimmed')).map((p) => [p.low, p.high]), [['12', '20']], 'the start offset survived the restart');
+  assert.deepEqual(
+    (await admin.fetchTopicOffsets('trimmed')).map((p) => [p.low, p.high]),
+    [['12', '20']],
+    'the start offset survived the restart',
+  );
   await admin.disconnect();
   await b.close();
   rmSync(d, { recursive: true, force: true });

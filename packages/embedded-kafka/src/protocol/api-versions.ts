@@ -15,7 +15,11 @@ import type { Writer } from './primitives.js';
 export function writeApiVersions(w: Writer, apis: ApiDefinition[], version: number, errorCode: number): void {
   const f = version >= 3;
   w.int16(errorCode);
-  w.arr(f, [...apis].sort((a, b) => a.key - b.key), (x, a) => x.int16(a.key).int16(a.minVersion).int16(a.maxVersion).tags(f));
+  w.arr(
+    f,
+    [...apis].sort((a, b) => a.key - b.key),
+    (x, a) => x.int16(a.key).int16(a.minVersion).int16(a.maxVersion).tags(f),
+  );
   if (version >= 1) w.int32(0);
   w.tags(f);
 }

@@ -36,7 +36,9 @@ interface Described {
 
 /** Every topic config with its value and source (1 = the topic's own, 5 = the default): DescribeConfigs and CreateTopics v5+ (KIP-525). */
 export function topicConfigEntries(ctx: BrokerContext, own: Record<string, string>): Described[] {
-  return Object.keys(TOPIC_CONFIGS).sort().map((k) => ({ name: k, value: own[k] ?? (ctx.topics.defaults[k] || null), source: own[k] !== undefined ? 1 : 5, readOnly: false }));
+  return Object.keys(TOPIC_CONFIGS)
+    .sort()
+    .map((k) => ({ name: k, value: own[k] ?? (ctx.topics.defaults[k] || null), source: own[k] !== undefined ? 1 : 5, readOnly: false }));
 }
 
 function describe(ctx: BrokerContext, type: number, name: string): { error: number; message: string | null; configs: Described[] } {
@@ -46,8 +48,13 @@ function describe(ctx: BrokerContext, type: number, name: string): { error: numb
     return { error: ErrorCode.NONE, message: null, configs: topicConfigEntries(ctx, t.meta.configs) };
   }
   if (type === BROKER) {
-    if (name !== '' && name !== String(ctx.nodeId)) return { error: ErrorCode.INVALID_REQUEST, message: `Unexpected broker id, expected ${ctx.nodeId} or empty string, but received ${name}`, configs: [] };
-    return { error: ErrorCode.NONE, message: null, configs: Object.entries(ctx.brokerConfigs).map(([k, value]) => ({ name: k, value, source: 4, readOnly: true })) };
+    if (name !== '' && name !== String(ctx.nodeId))
+      return { error: ErrorCode.INVALID_REQUEST, message: `Unexpected broker id, expected ${ctx.nodeId} or empty string, but received ${name}`, configs: [] };
+    return {
+      error: ErrorCode.NONE,
+      message: null,
+      configs: Object.entries(ctx.brokerConfigs).map(([k, value]) => ({ name: k, value, source: 4, readOnly: true })),
+    };
   }
   return { error: ErrorCode.INVALID_REQUEST, message: `unsupported resource type ${type}`, configs: [] };
 }
@@ -90,11 +97,19 @@ export const describeConfigsApi: ApiDefinition = {
 type Change = { name: string; op: number; value: string | null };
 
 /** Applies changes to a topic's config set; an error message names the first bad one. */
-function apply(current: Record<string, string>, changes: Change[], incremental: boolean): { configs: Record<string, string> } | { error: number; message: string } {
+function apply(
+  current: Record<string, string>,
+  changes: Change[],
+  incremental: boolean,
+): { configs: Record<string, string> } | { error: number; message: string } {
   const next: Record<string, string> = incremental ? { ...current } : {};
   for (const c of changes) {
     if (!(c.name in TOPIC_CONFIGS)) return { error: ErrorCode.INVALID_CONFIG, message: `Unknown topic config name: ${c.name}` };
-    const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+    const list = (s: string | undefined) =>
+      (s ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0);
     switch (c.op) {
       case 0:
         if (c.value === null) return { error: ErrorCode.INVALID_REQUEST, message: `Null value not supported for ${c.name}` };
@@ -106,7 +121,12 @@ function apply(current: Record<string, string>, changes: Change[], incremental: 
       case 2:
       case 3:
         if (!LIST_CONFIGS.has(c.name)) return { error: ErrorCode.INVALID_CONFIG, message: `Config value append is not allowed for config key: ${c.name}` };
-        next[c.name] = c.op === 2 ? [...new Set([...list(next[c.name]), ...list(c.value ?? '')])].join(',') : list(next[c.name]).filter((x) => !list(c.value ?? '').includes(x)).join(',');
+        next[c.name] =
+          c.op === 2
+            ? [...new Set([...list(next[c.name]), ...list(c.value ?? '')])].join(',')
+            : list(next[c.name])
+                .filter((x) => !list(c.value ?? '').includes(x))
+                .join(',');
         break;
       default:
         return { error: ErrorCode.INVALID_REQUEST, message: `Unknown config operation ${c.op}` };
@@ -153,4 +173,11 @@ function alterHandler(incremental: boolean) {
 }
 
 export const alterConfigsApi: ApiDefinition = { key: 33, name: 'AlterConfigs', minVersion: 0, maxVersion: 2, flexibleVersion: 2, handle: alterHandler(false) };
-export const incrementalAlterConfigsApi: ApiDefinition = { key: 44, name: 'IncrementalAlterConfigs', minVersion: 0, maxVersion: 1, flexibleVersion: 1, handle: alterHandler(true) };
+export const incrementalAlterConfigsApi: ApiDefinition = {
+  key: 44,
+  name: 'IncrementalAlterConfigs',
+  minVersion: 0,
+  maxVersion: 1,
+  flexibleVersion: 1,
+  handle: alterHandler(true),
+};

@@ -65,7 +65,12 @@ export function checkEpochs(
 
 /** The partition's tagged fields with diverging_epoch (tag 0) in them. */
 export function writeDivergingEpoch(w: Writer, d: EpochEndOffset): void {
-  w.uvarint(1).uvarint(0).uvarint(4 + 8 + 1).int32(d.epoch).int64(d.endOffset).uvarint(0);
+  w.uvarint(1)
+    .uvarint(0)
+    .uvarint(4 + 8 + 1)
+    .int32(d.epoch)
+    .int64(d.endOffset)
+    .uvarint(0);
 }
 
 /** Fetch v0-9's answers: zstd topics refused below v10, records down-converted below v4. */

@@ -42,12 +42,27 @@ interface Req {
 /** Fetch v12 (or v13 with `topicId`) on topic 'fs'. */
 function body(v: number, q: Req): Buffer {
   const w = new Writer();
-  w.int32(-1).int32(q.maxWaitMs ?? 0).int32(q.minBytes ?? 0).int32(1 << 20).int8(0).int32(q.sessionId).int32(q.epoch);
+  w.int32(-1)
+    .int32(q.maxWaitMs ?? 0)
+    .int32(q.minBytes ?? 0)
+    .int32(1 << 20)
+    .int8(0)
+    .int32(q.sessionId)
+    .int32(q.epoch);
   const topic = (x: Writer) => (v >= 13 ? x.uuid(q.topicId!) : x.str(true, 'fs'));
   const parts = q.partitions ?? [];
   w.arr(true, parts.length ? [0] : [], (x) => {
     topic(x);
-    x.arr(true, parts, (y, [p, o]) => y.int32(p).int32(-1).int64(o).int32(-1).int64(-1).int32(1 << 20).uvarint(0));
+    x.arr(true, parts, (y, [p, o]) =>
+      y
+        .int32(p)
+        .int32(-1)
+        .int64(o)
+        .int32(-1)
+        .int64(-1)
+        .int32(1 << 20)
+        .uvarint(0),
+    );
     x.uvarint(0);
   });
   const forget = q.forget ?? [];
@@ -104,10 +119,26 @@ async function produce(partition: number, n: number): Promise<void> {
 test('a full fetch with epoch 0 creates a session; incremental fetches answer only what changed; the epoch advances by one', async () => {
   const c = await RawConnection.open(broker.port);
   await produce(0, 2);
-  const first = await fetch(c, { sessionId: 0, epoch: 0, partitions: [[0, 0], [1, 0], [2, 0]] });
+  const first = await fetch(c, {
+    sessionId: 0,
+    epoch: 0,
+    partitions: [
+      [0, 0],
+      [1, 0],
+      [2, 0],
+    ],
+  });
   assert.equal(first.error, E.NONE);
   assert.ok(first.sessionId > 0, 'a session id');
-  assert.deepEqual(parts(first), [[0, 2, true], [1, 0, false], [2, 0, false]], 'a full answer: every partition');
+  assert.deepEqual(
+    parts(first),
+    [
+      [0, 2, true],
+      [1, 0, false],
+      [2, 0, false],
+    ],
+    'a full answer: every partition',
+  );
   const id = first.sessionId;
   // The client moves partition 0 past what it read and sends only that change.
   let res = await fetch(c, { sessionId: id, epoch: 1, partitions: [[0, 2]] });
@@ -127,12 +158,23 @@ test('a full fetch with epoch 0 creates a session; incremental fetches answer on
 
 test('session errors as FetchManager: an unknown id, another epoch, topic ids mixed with names; a session emptied by forgotten partitions closes; epoch -1 fetches without one; a full fetch naming a session closes it', async () => {
   const c = await RawConnection.open(broker.port);
-  const created = await fetch(c, { sessionId: 0, epoch: 0, partitions: [[0, 0], [1, 0]] });
+  const created = await fetch(c, {
+    sessionId: 0,
+    epoch: 0,
+    partitions: [
+      [0, 0],
+      [1, 0],
+    ],
+  });
   const id = created.sessionId;
   assert.deepEqual(await fetch(c, { sessionId: id, epoch: 2 }), { error: E.INVALID_FETCH_SESSION_EPOCH, sessionId: 0, partitions: [] });
   assert.equal((await fetch(c, { sessionId: id, epoch: 1 })).error, E.NONE, 'an error does not advance the epoch');
   assert.deepEqual(await fetch(c, { sessionId: id === 1 ? 2 : id - 1, epoch: 1 }), { error: E.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, partitions: [] });
-  assert.deepEqual(await fetch(c, { sessionId: id, epoch: 2, topicId: 'ab'.repeat(16) }, 13), { error: E.FETCH_SESSION_TOPIC_ID_ERROR, sessionId: 0, partitions: [] });
+  assert.deepEqual(await fetch(c, { sessionId: id, epoch: 2, topicId: 'ab'.repeat(16) }, 13), {
+    error: E.FETCH_SESSION_TOPIC_ID_ERROR,
+    sessionId: 0,
+    partitions: [],
+  });
   // Forgetting every partition closes the session.
   const closed = await fetch(c, { sessionId: id, epoch: 2, forget: [0, 1] });
   assert.deepEqual([closed.error, closed.sessionId], [E.NONE, 0]);

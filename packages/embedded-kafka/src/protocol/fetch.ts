@@ -141,7 +141,16 @@ export const fetchApi: ApiDefinition = {
           if (known) {
             known.offset = p.offset;
             known.maxBytes = p.maxBytes;
-          } else session.partitions.set(k, { topic: t.topic, topicId: t.topicId, partition: p.partition, offset: p.offset, maxBytes: p.maxBytes, highWatermark: -1, logStartOffset: -1 });
+          } else
+            session.partitions.set(k, {
+              topic: t.topic,
+              topicId: t.topicId,
+              partition: p.partition,
+              offset: p.offset,
+              maxBytes: p.maxBytes,
+              highWatermark: -1,
+              logStartOffset: -1,
+            });
         }
       }
       for (const k of forgotten) session.partitions.delete(k);
@@ -185,8 +194,13 @@ export const fetchApi: ApiDefinition = {
         for (const p of t.partitions) {
           const got = out?.partitions.find((x) => x.partition === p.partition);
           partitions.set(sessionKey(t.topic, t.topicId, p.partition), {
-            topic: t.topic, topicId: t.topicId, partition: p.partition, offset: p.offset, maxBytes: p.maxBytes,
-            highWatermark: got && got.error === ErrorCode.NONE ? got.hw : -1, logStartOffset: got?.start ?? -1,
+            topic: t.topic,
+            topicId: t.topicId,
+            partition: p.partition,
+            offset: p.offset,
+            maxBytes: p.maxBytes,
+            highWatermark: got && got.error === ErrorCode.NONE ? got.hw : -1,
+            logStartOffset: got?.start ?? -1,
           });
         }
       }

@@ -49,107 +49,132 @@ function body(write: (w: Writer) => void): Buffer {
 }
 
 /** An unknown tagged field (tag 7, 3 bytes), which a broker must skip (KIP-482). */
-const unknownTag = (w: Writer) => w.uvarint(1).uvarint(7).uvarint(3).raw(Buffer.from([1, 2, 3]));
+const unknownTag = (w: Writer) =>
+  w
+    .uvarint(1)
+    .uvarint(7)
+    .uvarint(3)
+    .raw(Buffer.from([1, 2, 3]));
 const reqTags = (w: Writer, f: boolean) => (f ? unknownTag(w) : w);
 
 // Requests, per the JSON schemas.
 const req = {
-  findCoordinator: (v: number, keys: string[], keyType = 0) => body((w) => {
-    const f = flexible(10, v);
-    if (v < 4) w.str(f, keys[0]!);
-    if (v >= 1) w.int8(keyType);
-    if (v >= 4) w.arr(f, keys, (x, k) => x.str(f, k));
-    reqTags(w, f);
-  }),
-  join: (v: number, o: { group: string; memberId: string; instanceId?: string | null; protocols?: [string, Buffer][]; sessionTimeout?: number }) => body((w) => {
-    const f = flexible(11, v);
-    w.str(f, o.group).int32(o.sessionTimeout ?? 10_000);
-    if (v >= 1) w.int32(20_000);
-    w.str(f, o.memberId);
-    if (v >= 5) w.str(f, o.instanceId ?? null);
-    w.str(f, 'consumer');
-    w.arr(f, o.protocols ?? [['range', Buffer.from('meta-range')]], (x, [n, m]) => reqTags(x.str(f, n).byts(f, m), f));
-    if (v >= 8) w.str(f, 'test reason');
-    reqTags(w, f);
-  }),
-  sync: (v: number, o: { group: string; generation: number; memberId: string; instanceId?: string | null; protocolName?: string | null; assignments: [string, Buffer][] }) => body((w) => {
-    const f = flexible(14, v);
-    w.str(f, o.group).int32(o.generation).str(f, o.memberId);
-    if (v >= 3) w.str(f, o.instanceId ?? null);
-    if (v >= 5) w.str(f, 'consumer').str(f, o.protocolName === undefined ? 'range' : o.protocolName);
-    w.arr(f, o.assignments, (x, [m, a]) => reqTags(x.str(f, m).byts(f, a), f));
-    reqTags(w, f);
-  }),
-  heartbeat: (v: number, group: string, generation: number, memberId: string, instanceId: string | null = null) => body((w) => {
-    const f = flexible(12, v);
-    w.str(f, group).int32(generation).str(f, memberId);
-    if (v >= 3) w.str(f, instanceId);
-    reqTags(w, f);
-  }),
-  leave: (v: number, group: string, members: [string, string | null][]) => body((w) => {
-    const f = flexible(13, v);
-    w.str(f, group);
-    if (v < 3) w.str(f, members[0]![0]);
-    else w.arr(f, members, (x, [m, i]) => {
-      x.str(f, m).str(f, i);
-      if (v >= 5) x.str(f, 'leaving');
-      reqTags(x, f);
-    });
-    reqTags(w, f);
-  }),
-  commit: (v: number, group: string, generation: number, memberId: string, parts: [number, number][], instanceId: string | null = null) => body((w) => {
-    const f = flexible(8, v);
-    w.str(f, group);
-    if (v >= 1) w.int32(generation).str(f, memberId);
-    if (v >= 7) w.str(f, instanceId);
-    if (v >= 2 && v <= 4) w.int64(-1);
-    w.arr(f, ['gv'], (x, t) => {
-      x.str(f, t);
-      x.arr(f, parts, (y, [p, o]) => {
-        y.int32(p).int64(o);
-        if (v >= 6) y.int32(7);
-        if (v === 1) y.int64(Date.now());
-        reqTags(y.str(f, `meta-${o}`), f);
-      });
-      reqTags(x, f);
-    });
-    reqTags(w, f);
-  }),
-  fetchOffsets: (v: number, groups: [string, [string, number[]][] | null][]) => body((w) => {
-    const f = flexible(9, v);
-    const topics = (x: Writer, t: [string, number[]][] | null) => x.arr(f, t, (y, [n, ps]) => reqTags(y.str(f, n).arr(f, ps, (z, p) => z.int32(p)), f));
-    if (v < 8) {
-      w.str(f, groups[0]![0]);
-      topics(w, groups[0]![1]);
-    } else {
-      w.arr(f, groups, (x, [g, t]) => {
-        x.str(f, g);
-        if (v >= 9) x.str(f, null).int32(-1);
-        topics(x, t);
+  findCoordinator: (v: number, keys: string[], keyType = 0) =>
+    body((w) => {
+      const f = flexible(10, v);
+      if (v < 4) w.str(f, keys[0]!);
+      if (v >= 1) w.int8(keyType);
+      if (v >= 4) w.arr(f, keys, (x, k) => x.str(f, k));
+      reqTags(w, f);
+    }),
+  join: (v: number, o: { group: string; memberId: string; instanceId?: string | null; protocols?: [string, Buffer][]; sessionTimeout?: number }) =>
+    body((w) => {
+      const f = flexible(11, v);
+      w.str(f, o.group).int32(o.sessionTimeout ?? 10_000);
+      if (v >= 1) w.int32(20_000);
+      w.str(f, o.memberId);
+      if (v >= 5) w.str(f, o.instanceId ?? null);
+      w.str(f, 'consumer');
+      w.arr(f, o.protocols ?? [['range', Buffer.from('meta-range')]], (x, [n, m]) => reqTags(x.str(f, n).byts(f, m), f));
+      if (v >= 8) w.str(f, 'test reason');
+      reqTags(w, f);
+    }),
+  sync: (
+    v: number,
+    o: { group: string; generation: number; memberId: string; instanceId?: string | null; protocolName?: string | null; assignments: [string, Buffer][] },
+  ) =>
+    body((w) => {
+      const f = flexible(14, v);
+      w.str(f, o.group).int32(o.generation).str(f, o.memberId);
+      if (v >= 3) w.str(f, o.instanceId ?? null);
+      if (v >= 5) w.str(f, 'consumer').str(f, o.protocolName === undefined ? 'range' : o.protocolName);
+      w.arr(f, o.assignments, (x, [m, a]) => reqTags(x.str(f, m).byts(f, a), f));
+      reqTags(w, f);
+    }),
+  heartbeat: (v: number, group: string, generation: number, memberId: string, instanceId: string | null = null) =>
+    body((w) => {
+      const f = flexible(12, v);
+      w.str(f, group).int32(generation).str(f, memberId);
+      if (v >= 3) w.str(f, instanceId);
+      reqTags(w, f);
+    }),
+  leave: (v: number, group: string, members: [string, string | null][]) =>
+    body((w) => {
+      const f = flexible(13, v);
+      w.str(f, group);
+      if (v < 3) w.str(f, members[0]![0]);
+      else
+        w.arr(f, members, (x, [m, i]) => {
+          x.str(f, m).str(f, i);
+          if (v >= 5) x.str(f, 'leaving');
+          reqTags(x, f);
+        });
+      reqTags(w, f);
+    }),
+  commit: (v: number, group: string, generation: number, memberId: string, parts: [number, number][], instanceId: string | null = null) =>
+    body((w) => {
+      const f = flexible(8, v);
+      w.str(f, group);
+      if (v >= 1) w.int32(generation).str(f, memberId);
+      if (v >= 7) w.str(f, instanceId);
+      if (v >= 2 && v <= 4) w.int64(-1);
+      w.arr(f, ['gv'], (x, t) => {
+        x.str(f, t);
+        x.arr(f, parts, (y, [p, o]) => {
+          y.int32(p).int64(o);
+          if (v >= 6) y.int32(7);
+          if (v === 1) y.int64(Date.now());
+          reqTags(y.str(f, `meta-${o}`), f);
+        });
         reqTags(x, f);
       });
-    }
-    if (v >= 7) w.bool(false);
-    reqTags(w, f);
-  }),
-  describe: (v: number, groups: string[], withOperations = true) => body((w) => {
-    const f = flexible(15, v);
-    w.arr(f, groups, (x, g) => x.str(f, g));
-    if (v >= 3) w.bool(withOperations);
-    reqTags(w, f);
-  }),
-  initProducerId: (v: number, transactionalId: string | null, producerId = -1n, epoch = -1) => body((w) => {
-    const f = flexible(22, v);
-    w.str(f, transactionalId).int32(60_000);
-    if (v >= 3) w.int64(producerId).int16(epoch);
-    reqTags(w, f);
-  }),
-  list: (v: number, states: string[] = [], types: string[] = []) => body((w) => {
-    const f = flexible(16, v);
-    if (v >= 4) w.arr(f, states, (x, s) => x.str(f, s));
-    if (v >= 5) w.arr(f, types, (x, s) => x.str(f, s));
-    reqTags(w, f);
-  }),
+      reqTags(w, f);
+    }),
+  fetchOffsets: (v: number, groups: [string, [string, number[]][] | null][]) =>
+    body((w) => {
+      const f = flexible(9, v);
+      const topics = (x: Writer, t: [string, number[]][] | null) =>
+        x.arr(f, t, (y, [n, ps]) =>
+          reqTags(
+            y.str(f, n).arr(f, ps, (z, p) => z.int32(p)),
+            f,
+          ),
+        );
+      if (v < 8) {
+        w.str(f, groups[0]![0]);
+        topics(w, groups[0]![1]);
+      } else {
+        w.arr(f, groups, (x, [g, t]) => {
+          x.str(f, g);
+          if (v >= 9) x.str(f, null).int32(-1);
+          topics(x, t);
+          reqTags(x, f);
+        });
+      }
+      if (v >= 7) w.bool(false);
+      reqTags(w, f);
+    }),
+  describe: (v: number, groups: string[], withOperations = true) =>
+    body((w) => {
+      const f = flexible(15, v);
+      w.arr(f, groups, (x, g) => x.str(f, g));
+      if (v >= 3) w.bool(withOperations);
+      reqTags(w, f);
+    }),
+  initProducerId: (v: number, transactionalId: string | null, producerId = -1n, epoch = -1) =>
+    body((w) => {
+      const f = flexible(22, v);
+      w.str(f, transactionalId).int32(60_000);
+      if (v >= 3) w.int64(producerId).int16(epoch);
+      reqTags(w, f);
+    }),
+  list: (v: number, states: string[] = [], types: string[] = []) =>
+    body((w) => {
+      const f = flexible(16, v);
+      if (v >= 4) w.arr(f, states, (x, s) => x.str(f, s));
+      if (v >= 5) w.arr(f, types, (x, s) => x.str(f, s));
+      reqTags(w, f);
+    }),
 };
 
 // Responses, per the JSON schemas (the response header's tagged fields first on flexible versions).
@@ -211,11 +236,14 @@ function readLeave(v: number, b: Buffer) {
   const { r, f } = open(13, v, b);
   if (v >= 1) assert.equal(r.int32(), 0);
   const error = r.int16();
-  const members = v >= 3 ? r.arr(f, (x) => {
-    const m = { memberId: x.str(f), instanceId: x.nstr(f), error: x.int16() };
-    tags(x, f);
-    return m;
-  }) : undefined;
+  const members =
+    v >= 3
+      ? r.arr(f, (x) => {
+          const m = { memberId: x.str(f), instanceId: x.nstr(f), error: x.int16() };
+          tags(x, f);
+          return m;
+        })
+      : undefined;
   tags(r, f);
   done(r, `LeaveGroup v${v}`);
   return { error, members };
@@ -274,9 +302,20 @@ function readDescribe(v: number, b: Buffer) {
   if (v >= 1) assert.equal(r.int32(), 0);
   const groups = r.arr(f, (x) => {
     const g = {
-      error: x.int16(), groupId: x.str(f), state: x.str(f), protocolType: x.str(f), protocol: x.str(f),
+      error: x.int16(),
+      groupId: x.str(f),
+      state: x.str(f),
+      protocolType: x.str(f),
+      protocol: x.str(f),
       members: x.arr(f, (y) => {
-        const m = { memberId: y.str(f), instanceId: v >= 4 ? y.nstr(f) : undefined, clientId: y.str(f), clientHost: y.str(f), metadata: y.byts(f).toString(), assignment: y.byts(f).toString() };
+        const m = {
+          memberId: y.str(f),
+          instanceId: v >= 4 ? y.nstr(f) : undefined,
+          clientId: y.str(f),
+          clientHost: y.str(f),
+          metadata: y.byts(f).toString(),
+          assignment: y.byts(f).toString(),
+        };
         tags(y, f);
         return m;
       }),
@@ -312,7 +351,14 @@ function readFindCoordinator(v: number, b: Buffer) {
     out = [{ key: undefined as string | undefined, error, message, node: r.int32(), host: r.str(f), port: r.int32() }];
   } else {
     out = r.arr(f, (x) => {
-      const c = { key: x.str(f) as string | undefined, node: x.int32(), host: x.str(f), port: x.int32(), error: x.int16(), message: x.nstr(f) as string | null | undefined };
+      const c = {
+        key: x.str(f) as string | undefined,
+        node: x.int32(),
+        host: x.str(f),
+        port: x.int32(),
+        error: x.int16(),
+        message: x.nstr(f) as string | null | undefined,
+      };
       tags(x, f);
       return c;
     });
@@ -338,10 +384,15 @@ test('FindCoordinator v0-6: this broker for group and transaction keys, v4+ one 
     });
     if (v >= 1) {
       assert.equal(readFindCoordinator(v, await request(c, 10, v, req.findCoordinator(v, keys, 1)))[0]!.error, 0, `v${v} transaction key`);
-      for (const [keyType, error] of [[2, v >= 6 ? 15 : 42], [3, 42], [-1, 42]] as const) {
+      for (const [keyType, error] of [
+        [2, v >= 6 ? 15 : 42],
+        [3, 42],
+        [-1, 42],
+      ] as const) {
         const bad = readFindCoordinator(v, await request(c, 10, v, req.findCoordinator(v, keys, keyType)));
         assert.equal(bad.length, keys.length);
-        for (const a of bad) assert.deepEqual({ error: a.error, node: a.node, host: a.host, port: a.port }, { error, node: -1, host: '', port: -1 }, `v${v} key type ${keyType}`);
+        for (const a of bad)
+          assert.deepEqual({ error: a.error, node: a.node, host: a.host, port: a.port }, { error, node: -1, host: '', port: -1 }, `v${v} key type ${keyType}`);
       }
     }
   }
@@ -353,7 +404,15 @@ test('a group through every version: JoinGroup 0-9 (MEMBER_ID_REQUIRED from v4),
   for (let level = 0; level <= 9; level++) {
     const group = `level-${level}`;
     const jv = level;
-    const [sv, hv, lv, cv, fv, dv, gv] = [clamp(level, 0, 5), clamp(level, 0, 4), clamp(level, 0, 5), clamp(level, 2, 9), clamp(level, 1, 9), clamp(level, 0, 5), clamp(level, 0, 5)];
+    const [sv, hv, lv, cv, fv, dv, gv] = [
+      clamp(level, 0, 5),
+      clamp(level, 0, 4),
+      clamp(level, 0, 5),
+      clamp(level, 2, 9),
+      clamp(level, 1, 9),
+      clamp(level, 0, 5),
+      clamp(level, 0, 5),
+    ];
     const at = `level ${level}`;
 
     // JoinGroup: from v4 a member without an id is given one and asked to rejoin with it (KIP-394).
@@ -379,9 +438,22 @@ test('a group through every version: JoinGroup 0-9 (MEMBER_ID_REQUIRED from v4),
     assert.equal(readJoin(jv, await request(c, 11, jv, req.join(jv, { group, memberId: 'stranger' }))).error, 25, `${at}: UNKNOWN_MEMBER_ID`);
 
     // SyncGroup: v5 checks the protocol type and name (KIP-559) and answers them.
-    if (sv >= 5) assert.equal(readSync(sv, await request(c, 14, sv, req.sync(sv, { group, generation: 1, memberId: me, protocolName: 'roundrobin', assignments: [] }))).error, 23, 'INCONSISTENT_GROUP_PROTOCOL');
+    if (sv >= 5)
+      assert.equal(
+        readSync(sv, await request(c, 14, sv, req.sync(sv, { group, generation: 1, memberId: me, protocolName: 'roundrobin', assignments: [] }))).error,
+        23,
+        'INCONSISTENT_GROUP_PROTOCOL',
+      );
     assert.equal(readSync(sv, await request(c, 14, sv, req.sync(sv, { group, generation: 2, memberId: me, assignments: [] }))).error, 22, 'ILLEGAL_GENERATION');
-    const synced = readSync(sv, await request(c, 14, sv, req.sync(sv, { group, generation: 1, memberId: me, protocolName: sv >= 5 ? null : undefined, assignments: [[me, Buffer.from(`assigned-${level}`)]] })));
+    const synced = readSync(
+      sv,
+      await request(
+        c,
+        14,
+        sv,
+        req.sync(sv, { group, generation: 1, memberId: me, protocolName: sv >= 5 ? null : undefined, assignments: [[me, Buffer.from(`assigned-${level}`)]] }),
+      ),
+    );
     assert.deepEqual(synced, { error: 0, protocol: sv >= 5 ? ['consumer', 'range'] : undefined, assignment: `assigned-${level}` }, at);
 
     // Heartbeat.
@@ -390,41 +462,125 @@ test('a group through every version: JoinGroup 0-9 (MEMBER_ID_REQUIRED from v4),
     assert.equal(readHeartbeat(hv, await request(c, 12, hv, req.heartbeat(hv, group, 1, 'stranger'))), 25);
 
     // OffsetCommit: the leader epoch from v6 is kept and fetched back from OffsetFetch v5.
-    assert.deepEqual(readCommit(cv, await request(c, 8, cv, req.commit(cv, group, 1, me, [[0, 40 + level], [1, 50 + level], [9, 1]]))), [[0, 0], [1, 0], [9, 3]], `${at}: partition 9 does not exist`);
+    assert.deepEqual(
+      readCommit(
+        cv,
+        await request(
+          c,
+          8,
+          cv,
+          req.commit(cv, group, 1, me, [
+            [0, 40 + level],
+            [1, 50 + level],
+            [9, 1],
+          ]),
+        ),
+      ),
+      [
+        [0, 0],
+        [1, 0],
+        [9, 3],
+      ],
+      `${at}: partition 9 does not exist`,
+    );
     assert.deepEqual(readCommit(cv, await request(c, 8, cv, req.commit(cv, group, 3, me, [[0, 1]]))), [[0, 22]]);
     assert.deepEqual(readCommit(cv, await request(c, 8, cv, req.commit(cv, group, -1, '', [[0, 1]]))), [[0, 25]], 'no admin commit into a group with members');
     const epoch = cv >= 6 ? 7 : -1;
-    const expected = (p: number, offset: number): FetchedPartition => ({ topic: 'gv', partition: p, offset, leaderEpoch: fv >= 5 ? epoch : undefined, metadata: `meta-${offset}`, error: 0 });
-    const unknown = (p: number): FetchedPartition => ({ topic: 'gv', partition: p, offset: -1, leaderEpoch: fv >= 5 ? -1 : undefined, metadata: null, error: 0 });
-    const groupsAsked: [string, [string, number[]][] | null][] = fv >= 8 ? [[group, [['gv', [0, 1]]]], ['no-such-group', [['gv', [0]]]], [group, null]] : [[group, [['gv', [1, 0]]]]];
+    const expected = (p: number, offset: number): FetchedPartition => ({
+      topic: 'gv',
+      partition: p,
+      offset,
+      leaderEpoch: fv >= 5 ? epoch : undefined,
+      metadata: `meta-${offset}`,
+      error: 0,
+    });
+    const unknown = (p: number): FetchedPartition => ({
+      topic: 'gv',
+      partition: p,
+      offset: -1,
+      leaderEpoch: fv >= 5 ? -1 : undefined,
+      metadata: null,
+      error: 0,
+    });
+    const groupsAsked: [string, [string, number[]][] | null][] =
+      fv >= 8
+        ? [
+            [group, [['gv', [0, 1]]]],
+            ['no-such-group', [['gv', [0]]]],
+            [group, null],
+          ]
+        : [[group, [['gv', [1, 0]]]]];
     const fetched = readFetchOffsets(fv, await request(c, 9, fv, req.fetchOffsets(fv, groupsAsked)));
     if (fv < 8) {
       assert.deepEqual(fetched, [{ error: fv >= 2 ? 0 : undefined, partitions: [expected(1, 50 + level), expected(0, 40 + level)] }], at);
       if (fv >= 2) {
         const all = readFetchOffsets(fv, await request(c, 9, fv, req.fetchOffsets(fv, [[group, null]])))[0]!;
-        assert.deepEqual(all.partitions.sort((a, b) => a.partition - b.partition), [expected(0, 40 + level), expected(1, 50 + level)], `${at}: null topics = every committed partition`);
+        assert.deepEqual(
+          all.partitions.sort((a, b) => a.partition - b.partition),
+          [expected(0, 40 + level), expected(1, 50 + level)],
+          `${at}: null topics = every committed partition`,
+        );
       }
     } else {
-      assert.deepEqual(fetched.map((g) => g.group), [group, 'no-such-group', group]);
+      assert.deepEqual(
+        fetched.map((g) => g.group),
+        [group, 'no-such-group', group],
+      );
       assert.deepEqual(fetched[0], { group, error: 0, partitions: [expected(0, 40 + level), expected(1, 50 + level)] });
       assert.deepEqual(fetched[1], { group: 'no-such-group', error: 0, partitions: [unknown(0)] });
-      assert.deepEqual(fetched[2]!.partitions.sort((a, b) => a.partition - b.partition), [expected(0, 40 + level), expected(1, 50 + level)]);
+      assert.deepEqual(
+        fetched[2]!.partitions.sort((a, b) => a.partition - b.partition),
+        [expected(0, 40 + level), expected(1, 50 + level)],
+      );
     }
 
     // DescribeGroups: Stable, with the member's metadata and assignment; authorized operations from v3.
     const described = readDescribe(dv, await request(c, 15, dv, req.describe(dv, [group, 'no-such-group'])));
-    assert.deepEqual(described[0], {
-      error: 0, groupId: group, state: 'Stable', protocolType: 'consumer', protocol: 'range',
-      members: [{ memberId: me, instanceId: dv >= 4 ? null : undefined, clientId: 'raw-test', clientHost: '127.0.0.1', metadata: 'meta-range', assignment: `assigned-${level}` }],
-      operations: dv >= 3 ? (1 << 3) | (1 << 6) | (1 << 8) : undefined,
-    }, at);
-    assert.deepEqual(described[1], { error: 0, groupId: 'no-such-group', state: 'Dead', protocolType: '', protocol: '', members: [], operations: dv >= 3 ? (1 << 3) | (1 << 6) | (1 << 8) : undefined }, 'KafkaApis sets the operations of every group answered without an error');
-    if (dv >= 3) assert.equal(readDescribe(dv, await request(c, 15, dv, req.describe(dv, [group], false)))[0]!.operations, -2147483648, 'not asked for: INT32_MIN');
+    assert.deepEqual(
+      described[0],
+      {
+        error: 0,
+        groupId: group,
+        state: 'Stable',
+        protocolType: 'consumer',
+        protocol: 'range',
+        members: [
+          {
+            memberId: me,
+            instanceId: dv >= 4 ? null : undefined,
+            clientId: 'raw-test',
+            clientHost: '127.0.0.1',
+            metadata: 'meta-range',
+            assignment: `assigned-${level}`,
+          },
+        ],
+        operations: dv >= 3 ? (1 << 3) | (1 << 6) | (1 << 8) : undefined,
+      },
+      at,
+    );
+    assert.deepEqual(
+      described[1],
+      {
+        error: 0,
+        groupId: 'no-such-group',
+        state: 'Dead',
+        protocolType: '',
+        protocol: '',
+        members: [],
+        operations: dv >= 3 ? (1 << 3) | (1 << 6) | (1 << 8) : undefined,
+      },
+      'KafkaApis sets the operations of every group answered without an error',
+    );
+    if (dv >= 3)
+      assert.equal(readDescribe(dv, await request(c, 15, dv, req.describe(dv, [group], false)))[0]!.operations, -2147483648, 'not asked for: INT32_MIN');
 
     // ListGroups: the state from v4 (and its filter, any case), the type from v5.
     const listed = readList(gv, await request(c, 16, gv, req.list(gv)));
     assert.equal(listed.error, 0);
-    assert.deepEqual(listed.groups.find((g) => g.groupId === group), { groupId: group, protocolType: 'consumer', state: gv >= 4 ? 'Stable' : undefined, type: gv >= 5 ? 'classic' : undefined });
+    assert.deepEqual(
+      listed.groups.find((g) => g.groupId === group),
+      { groupId: group, protocolType: 'consumer', state: gv >= 4 ? 'Stable' : undefined, type: gv >= 5 ? 'classic' : undefined },
+    );
     if (gv >= 4) {
       assert.ok(readList(gv, await request(c, 16, gv, req.list(gv, ['STABLE']))).groups.some((g) => g.groupId === group));
       assert.ok(!readList(gv, await request(c, 16, gv, req.list(gv, ['Empty', 'Dead']))).groups.some((g) => g.groupId === group));
@@ -436,8 +592,29 @@ test('a group through every version: JoinGroup 0-9 (MEMBER_ID_REQUIRED from v4),
 
     // LeaveGroup: v3+ answers each member; below v3 the member's error is the top-level one.
     if (lv >= 3) {
-      const left = readLeave(lv, await request(c, 13, lv, req.leave(lv, group, [[me, null], ['stranger', null]])));
-      assert.deepEqual(left, { error: 0, members: [{ memberId: me, instanceId: null, error: 0 }, { memberId: 'stranger', instanceId: null, error: 25 }] }, at);
+      const left = readLeave(
+        lv,
+        await request(
+          c,
+          13,
+          lv,
+          req.leave(lv, group, [
+            [me, null],
+            ['stranger', null],
+          ]),
+        ),
+      );
+      assert.deepEqual(
+        left,
+        {
+          error: 0,
+          members: [
+            { memberId: me, instanceId: null, error: 0 },
+            { memberId: 'stranger', instanceId: null, error: 25 },
+          ],
+        },
+        at,
+      );
     } else {
       assert.deepEqual(readLeave(lv, await request(c, 13, lv, req.leave(lv, group, [[me, null]]))), { error: 0, members: undefined });
       assert.deepEqual(readLeave(lv, await request(c, 13, lv, req.leave(lv, group, [[me, null]]))), { error: 25, members: undefined });
@@ -452,14 +629,63 @@ test('a group through every version: JoinGroup 0-9 (MEMBER_ID_REQUIRED from v4),
 test('OffsetCommit v0 and OffsetFetch v0 (ZooKeeper-era offsets, deprecated in 3.9) answer as a KRaft Kafka 3.9: UNSUPPORTED_VERSION on every partition (KafkaApis requireZkOrThrow, OffsetCommitRequest/OffsetFetchRequest.getErrorResponse), nothing stored; OffsetCommit v1 commits as v2', async () => {
   const c = await RawConnection.open(broker.port);
   const group = 'zk-era';
-  assert.deepEqual(readCommit(0, await request(c, 8, 0, req.commit(0, group, -1, '', [[0, 5], [9, 1]]))), [[0, 35], [9, 35]], 'the error response covers the whole request');
+  assert.deepEqual(
+    readCommit(
+      0,
+      await request(
+        c,
+        8,
+        0,
+        req.commit(0, group, -1, '', [
+          [0, 5],
+          [9, 1],
+        ]),
+      ),
+    ),
+    [
+      [0, 35],
+      [9, 35],
+    ],
+    'the error response covers the whole request',
+  );
   const none: FetchedPartition = { topic: 'gv', partition: 0, offset: -1, leaderEpoch: undefined, metadata: null, error: 0 };
-  assert.deepEqual(readFetchOffsets(1, await request(c, 9, 1, req.fetchOffsets(1, [[group, [['gv', [0]]]]]))), [{ error: undefined, partitions: [none] }], 'v0 stored nothing');
+  assert.deepEqual(
+    readFetchOffsets(1, await request(c, 9, 1, req.fetchOffsets(1, [[group, [['gv', [0]]]]]))),
+    [{ error: undefined, partitions: [none] }],
+    'v0 stored nothing',
+  );
   // v1 (commit_timestamp per partition) into the empty group, as an admin commit (generation -1)
-  assert.deepEqual(readCommit(1, await request(c, 8, 1, req.commit(1, group, -1, '', [[0, 5], [9, 1]]))), [[0, 0], [9, 3]]);
-  assert.deepEqual(readFetchOffsets(1, await request(c, 9, 1, req.fetchOffsets(1, [[group, [['gv', [0]]]]]))), [{ error: undefined, partitions: [{ ...none, offset: 5, metadata: 'meta-5' }] }]);
+  assert.deepEqual(
+    readCommit(
+      1,
+      await request(
+        c,
+        8,
+        1,
+        req.commit(1, group, -1, '', [
+          [0, 5],
+          [9, 1],
+        ]),
+      ),
+    ),
+    [
+      [0, 0],
+      [9, 3],
+    ],
+  );
+  assert.deepEqual(readFetchOffsets(1, await request(c, 9, 1, req.fetchOffsets(1, [[group, [['gv', [0]]]]]))), [
+    { error: undefined, partitions: [{ ...none, offset: 5, metadata: 'meta-5' }] },
+  ]);
   // OffsetFetch v0: -1, "" and UNSUPPORTED_VERSION per partition asked, committed or not
-  assert.deepEqual(readFetchOffsets(0, await request(c, 9, 0, req.fetchOffsets(0, [[group, [['gv', [0, 1]]]]]))), [{ error: undefined, partitions: [{ ...none, metadata: '', error: 35 }, { ...none, partition: 1, metadata: '', error: 35 }] }]);
+  assert.deepEqual(readFetchOffsets(0, await request(c, 9, 0, req.fetchOffsets(0, [[group, [['gv', [0, 1]]]]]))), [
+    {
+      error: undefined,
+      partitions: [
+        { ...none, metadata: '', error: 35 },
+        { ...none, partition: 1, metadata: '', error: 35 },
+      ],
+    },
+  ]);
   c.close();
 });
 
@@ -472,26 +698,91 @@ test('static membership (KIP-345, JoinGroup v5+): an instance id gets its member
     assert.match(first.memberId, /^instance-1-/);
     assert.deepEqual(first.members, [{ memberId: first.memberId, instanceId: 'instance-1', metadata: 'meta-range' }]);
     const sv = Math.min(v, 5);
-    assert.equal(readSync(sv, await request(c, 14, sv, req.sync(sv, { group, generation: first.generation, memberId: first.memberId, instanceId: 'instance-1', assignments: [[first.memberId, Buffer.from('a1')]] }))).error, 0);
+    assert.equal(
+      readSync(
+        sv,
+        await request(
+          c,
+          14,
+          sv,
+          req.sync(sv, {
+            group,
+            generation: first.generation,
+            memberId: first.memberId,
+            instanceId: 'instance-1',
+            assignments: [[first.memberId, Buffer.from('a1')]],
+          }),
+        ),
+      ).error,
+      0,
+    );
     const hv = 4;
     assert.equal(readHeartbeat(hv, await request(c, 12, hv, req.heartbeat(hv, group, first.generation, first.memberId, 'instance-1'))), 0);
-    assert.equal(readHeartbeat(hv, await request(c, 12, hv, req.heartbeat(hv, group, first.generation, first.memberId, 'instance-2'))), 25, 'an instance id the group does not know');
+    assert.equal(
+      readHeartbeat(hv, await request(c, 12, hv, req.heartbeat(hv, group, first.generation, first.memberId, 'instance-2'))),
+      25,
+      'an instance id the group does not know',
+    );
 
     // The same instance restarts: it joins without its member id and takes the old one's place.
     const second = readJoin(v, await request(c, 11, v, req.join(v, { group, memberId: '', instanceId: 'instance-1' })));
     assert.equal(second.error, 0);
     assert.notEqual(second.memberId, first.memberId);
-    assert.deepEqual(second.members.map((m) => [m.memberId, m.instanceId]), [[second.memberId, 'instance-1']]);
-    assert.equal(readHeartbeat(hv, await request(c, 12, hv, req.heartbeat(hv, group, second.generation, first.memberId, 'instance-1'))), 82, 'the old member id is fenced');
+    assert.deepEqual(
+      second.members.map((m) => [m.memberId, m.instanceId]),
+      [[second.memberId, 'instance-1']],
+    );
+    assert.equal(
+      readHeartbeat(hv, await request(c, 12, hv, req.heartbeat(hv, group, second.generation, first.memberId, 'instance-1'))),
+      82,
+      'the old member id is fenced',
+    );
     assert.deepEqual(readCommit(8, await request(c, 8, 8, req.commit(8, group, second.generation, first.memberId, [[0, 5]], 'instance-1'))), [[0, 82]]);
     assert.equal(readJoin(v, await request(c, 11, v, req.join(v, { group, memberId: first.memberId, instanceId: 'instance-1' }))).error, 82);
-    assert.equal(readSync(sv, await request(c, 14, sv, req.sync(sv, { group, generation: second.generation, memberId: second.memberId, instanceId: 'instance-1', assignments: [[second.memberId, Buffer.from('a2')]] }))).assignment, 'a2');
+    assert.equal(
+      readSync(
+        sv,
+        await request(
+          c,
+          14,
+          sv,
+          req.sync(sv, {
+            group,
+            generation: second.generation,
+            memberId: second.memberId,
+            instanceId: 'instance-1',
+            assignments: [[second.memberId, Buffer.from('a2')]],
+          }),
+        ),
+      ).assignment,
+      'a2',
+    );
     const described = readDescribe(5, await request(c, 15, 5, req.describe(5, [group])))[0]!;
-    assert.deepEqual(described.members.map((m) => [m.memberId, m.instanceId]), [[second.memberId, 'instance-1']]);
+    assert.deepEqual(
+      described.members.map((m) => [m.memberId, m.instanceId]),
+      [[second.memberId, 'instance-1']],
+    );
 
     // An administrator removes it by instance id (member id unknown).
-    const left = readLeave(5, await request(c, 13, 5, req.leave(5, group, [['', 'instance-1'], ['', 'instance-9']])));
-    assert.deepEqual(left, { error: 0, members: [{ memberId: '', instanceId: 'instance-1', error: 0 }, { memberId: '', instanceId: 'instance-9', error: 25 }] });
+    const left = readLeave(
+      5,
+      await request(
+        c,
+        13,
+        5,
+        req.leave(5, group, [
+          ['', 'instance-1'],
+          ['', 'instance-9'],
+        ]),
+      ),
+    );
+    assert.deepEqual(left, {
+      error: 0,
+      members: [
+        { memberId: '', instanceId: 'instance-1', error: 0 },
+        { memberId: '', instanceId: 'instance-9', error: 25 },
+      ],
+    });
     assert.equal(readDescribe(5, await request(c, 15, 5, req.describe(5, [group])))[0]!.state, 'Empty');
   }
   c.close();
@@ -500,9 +791,31 @@ test('static membership (KIP-345, JoinGroup v5+): an instance id gets its member
 test('a pending member (MEMBER_ID_REQUIRED) may leave before it rejoins; LeaveGroup on an unknown group answers each member UNKNOWN_MEMBER_ID', async () => {
   const c = await RawConnection.open(broker.port);
   const pending = readJoin(9, await request(c, 11, 9, req.join(9, { group: 'pending', memberId: '' }))).memberId;
-  assert.deepEqual(readLeave(5, await request(c, 13, 5, req.leave(5, 'pending', [[pending, null]]))).members, [{ memberId: pending, instanceId: null, error: 0 }]);
+  assert.deepEqual(readLeave(5, await request(c, 13, 5, req.leave(5, 'pending', [[pending, null]]))).members, [
+    { memberId: pending, instanceId: null, error: 0 },
+  ]);
   assert.equal(readJoin(9, await request(c, 11, 9, req.join(9, { group: 'pending', memberId: pending }))).error, 25, 'its id is no longer pending');
-  assert.deepEqual(readLeave(5, await request(c, 13, 5, req.leave(5, 'never-seen', [['m1', null], ['', 'i1']]))), { error: 0, members: [{ memberId: 'm1', instanceId: null, error: 25 }, { memberId: '', instanceId: 'i1', error: 25 }] });
+  assert.deepEqual(
+    readLeave(
+      5,
+      await request(
+        c,
+        13,
+        5,
+        req.leave(5, 'never-seen', [
+          ['m1', null],
+          ['', 'i1'],
+        ]),
+      ),
+    ),
+    {
+      error: 0,
+      members: [
+        { memberId: 'm1', instanceId: null, error: 25 },
+        { memberId: '', instanceId: 'i1', error: 25 },
+      ],
+    },
+  );
   assert.deepEqual(readLeave(1, await request(c, 13, 1, req.leave(1, 'never-seen', [['m1', null]]))), { error: 25, members: undefined });
   c.close();
 });
@@ -550,7 +863,8 @@ test('generated malformed frames of every group API version (truncated anywhere,
   const bodies: [number, number, Buffer][] = [];
   for (let v = 0; v <= 6; v++) bodies.push([10, v, req.findCoordinator(v, ['fz-a', 'fz-b'])]);
   for (let v = 0; v <= 9; v++) bodies.push([11, v, req.join(v, { group: 'fuzz', memberId: 'fz-member', instanceId: v >= 5 ? 'fz-instance' : null })]);
-  for (let v = 0; v <= 5; v++) bodies.push([14, v, req.sync(v, { group: 'fuzz', generation: 1, memberId: 'fz-member', assignments: [['fz-member', Buffer.from('x')]] })]);
+  for (let v = 0; v <= 5; v++)
+    bodies.push([14, v, req.sync(v, { group: 'fuzz', generation: 1, memberId: 'fz-member', assignments: [['fz-member', Buffer.from('x')]] })]);
   for (let v = 0; v <= 4; v++) bodies.push([12, v, req.heartbeat(v, 'fuzz', 1, 'fz-member')]);
   for (let v = 0; v <= 5; v++) bodies.push([13, v, req.leave(v, 'fuzz', [['fz-member', null]])]);
   for (let v = 0; v <= 9; v++) bodies.push([8, v, req.commit(v, 'fuzz', 1, 'fz-member', [[0, 1]])]);
@@ -575,7 +889,10 @@ test('generated malformed frames of every group API version (truncated anywhere,
     if (f) claim.uvarint(0x0fff_ffff);
     else if (key === 10 && v >= 4) claim.int32(0x7fff_ffff);
     else claim.int16(0x7fff);
-    variants.push(['first length overclaimed', Buffer.concat([full.subarray(0, at), claim.toBuffer(), full.subarray(at + (f ? 1 : key === 10 && v >= 4 ? 4 : 2))])]);
+    variants.push([
+      'first length overclaimed',
+      Buffer.concat([full.subarray(0, at), claim.toBuffer(), full.subarray(at + (f ? 1 : key === 10 && v >= 4 ? 4 : 2))]),
+    ]);
     // Unknown tagged fields whose size runs past the end.
     // (every generated body ends with one unknown tagged field of 6 bytes: replaced by one whose size overclaims)
     if (f) variants.push(['tagged field past the end', Buffer.concat([full.subarray(0, full.length - 6), Buffer.from([1, 9, 0x7f, 0])])]);

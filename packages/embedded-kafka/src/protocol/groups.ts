@@ -85,7 +85,12 @@ export const findCoordinatorApi: ApiDefinition = {
     r.tags(f);
     const error = keyType === 0 || keyType === 1 ? ErrorCode.NONE : keyType === 2 && v >= 6 ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.INVALID_REQUEST;
     const node = error === ErrorCode.NONE ? { id: ctx.nodeId, host: ctx.advertisedHost, port: ctx.advertisedPort } : { id: -1, host: '', port: -1 };
-    const message = error === ErrorCode.NONE ? null : error === ErrorCode.INVALID_REQUEST ? `Unknown coordinator type received: ${keyType}` : 'The coordinator is not available.';
+    const message =
+      error === ErrorCode.NONE
+        ? null
+        : error === ErrorCode.INVALID_REQUEST
+          ? `Unknown coordinator type received: ${keyType}`
+          : 'The coordinator is not available.';
     if (v >= 1) w.int32(0);
     if (v < 4) {
       w.int16(error);
@@ -119,7 +124,16 @@ export const joinGroupApi: ApiDefinition = {
     if (v >= 8) r.nstr(f);
     r.tags(f);
     const res = await ctx.groups.join({
-      groupId, memberId, groupInstanceId, requireKnownMemberId: v >= 4, clientId: clientId ?? '', clientHost, sessionTimeout, rebalanceTimeout, protocolType, protocols,
+      groupId,
+      memberId,
+      groupInstanceId,
+      requireKnownMemberId: v >= 4,
+      clientId: clientId ?? '',
+      clientHost,
+      sessionTimeout,
+      rebalanceTimeout,
+      protocolType,
+      protocols,
     });
     if (v >= 2) w.int32(0);
     w.int16(res.errorCode).int32(res.generationId);
@@ -229,7 +243,13 @@ export const offsetCommitApi: ApiDefinition = {
       const t = {
         name: x.str(f),
         partitions: x.arr(f, (y) => {
-          const p = { partition: y.int32(), offset: y.int64n(), leaderEpoch: v >= 6 ? y.int32() : -1, commitTimestamp: v === 1 ? y.int64n() : -1, metadata: y.nstr(f) };
+          const p = {
+            partition: y.int32(),
+            offset: y.int64n(),
+            leaderEpoch: v >= 6 ? y.int32() : -1,
+            commitTimestamp: v === 1 ? y.int64n() : -1,
+            metadata: y.nstr(f),
+          };
           y.tags(f);
           return p;
         }),
@@ -239,7 +259,11 @@ export const offsetCommitApi: ApiDefinition = {
     });
     r.tags(f);
     const known = topics.map((t) => ({ ...t, partitions: t.partitions.map((p) => ({ ...p, exists: !!ctx.topics.topics.get(t.name)?.logs[p.partition] })) }));
-    const offsets = known.flatMap((t) => t.partitions.filter((p) => p.exists).map((p) => ({ topic: t.name, partition: p.partition, offset: p.offset, leaderEpoch: p.leaderEpoch, metadata: p.metadata })));
+    const offsets = known.flatMap((t) =>
+      t.partitions
+        .filter((p) => p.exists)
+        .map((p) => ({ topic: t.name, partition: p.partition, offset: p.offset, leaderEpoch: p.leaderEpoch, metadata: p.metadata })),
+    );
     // v0 stores offsets in ZooKeeper: a KRaft Kafka 3.9 answers the whole request UNSUPPORTED_VERSION
     // (commitOffsetsToZookeeper's requireZkOrThrow) once a topic exists, and changes nothing.
     const zookeeperOnly = v === 0 && offsets.length > 0;
@@ -247,7 +271,12 @@ export const offsetCommitApi: ApiDefinition = {
     if (v >= 3) w.int32(0);
     w.arr(f, known, (x, t) => {
       x.str(f, t.name);
-      x.arr(f, t.partitions, (y, p) => y.int32(p.partition).int16(p.exists || zookeeperOnly ? code : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION).tags(f));
+      x.arr(f, t.partitions, (y, p) =>
+        y
+          .int32(p.partition)
+          .int16(p.exists || zookeeperOnly ? code : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+          .tags(f),
+      );
       x.tags(f);
     });
     w.tags(f);
@@ -308,7 +337,9 @@ export const offsetFetchApi: ApiDefinition = {
           const o = unstable ? { offset: -1, leaderEpoch: -1, metadata: '' } : ctx.groups.fetchOffset(groupId, t.name, p);
           z.int32(p).int64(o.offset);
           if (v >= 5) z.int32(o.leaderEpoch);
-          z.str(f, o.metadata).int16(unstable ? ErrorCode.UNSTABLE_OFFSET_COMMIT : ErrorCode.NONE).tags(f);
+          z.str(f, o.metadata)
+            .int16(unstable ? ErrorCode.UNSTABLE_OFFSET_COMMIT : ErrorCode.NONE)
+            .tags(f);
         });
         y.tags(f);
       });
@@ -398,7 +429,12 @@ export const deleteGroupsApi: ApiDefinition = {
     const ids = r.arr(f, (x) => x.str(f));
     r.tags(f);
     w.int32(0);
-    w.arr(f, ids, (x, id) => x.str(f, id).int16(id ? ctx.groups.deleteGroup(id) : ErrorCode.INVALID_GROUP_ID).tags(f));
+    w.arr(f, ids, (x, id) =>
+      x
+        .str(f, id)
+        .int16(id ? ctx.groups.deleteGroup(id) : ErrorCode.INVALID_GROUP_ID)
+        .tags(f),
+    );
     w.tags(f);
   },
 };

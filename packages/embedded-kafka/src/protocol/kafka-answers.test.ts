@@ -150,9 +150,17 @@ test('Metadata that auto-creates a topic answers LEADER_NOT_AVAILABLE, then the 
   for (let v = 0; v <= 12; v++) {
     const name = `auto-${v}`;
     const first = readMetadataTopics(await conn.request(3, v, metadataBody([name], v), v >= 9), v);
-    assert.deepEqual(first.map((t) => [t.name, t.error, t.partitions]), [[name, 5, 0]], `v${v} first answer`);
+    assert.deepEqual(
+      first.map((t) => [t.name, t.error, t.partitions]),
+      [[name, 5, 0]],
+      `v${v} first answer`,
+    );
     const second = readMetadataTopics(await conn.request(3, v, metadataBody([name], v), v >= 9), v);
-    assert.deepEqual(second.map((t) => [t.name, t.error, t.partitions]), [[name, 0, 1]], `v${v} second answer`);
+    assert.deepEqual(
+      second.map((t) => [t.name, t.error, t.partitions]),
+      [[name, 0, 1]],
+      `v${v} second answer`,
+    );
     if (v >= 10) assert.match(second[0]!.id ?? '', /^[0-9a-f]{32}$/, 'a topic id');
   }
   // kafkajs copes (it retries LEADER_NOT_AVAILABLE), producing to a topic that does not exist yet
@@ -166,18 +174,32 @@ test('Metadata that auto-creates a topic answers LEADER_NOT_AVAILABLE, then the 
 test('retention deletes an expired active segment by rolling first (UnifiedLog.deleteSegments); offsets continue after it', async () => {
   await createTopic('expiring', [{ name: 'retention.ms', value: '1000' }]);
   const old = Date.now() - 60_000;
-  for (let i = 0; i < 3; i++) assert.equal(readProduceResult(await conn.request(0, 3, produceBody('expiring', buildBatch([{ key: Buffer.from('k'), value: Buffer.from(`old${i}`) }], { firstTimestamp: old })))).error, 0);
+  for (let i = 0; i < 3; i++)
+    assert.equal(
+      readProduceResult(
+        await conn.request(0, 3, produceBody('expiring', buildBatch([{ key: Buffer.from('k'), value: Buffer.from(`old${i}`) }], { firstTimestamp: old }))),
+      ).error,
+      0,
+    );
   const { deletedSegments } = broker.maintain();
   assert.ok(deletedSegments >= 1);
   const admin = kafka().admin();
   await admin.connect();
-  assert.deepEqual((await admin.fetchTopicOffsets('expiring')).map((p) => [p.low, p.high]), [['3', '3']], 'nothing left, the end offset kept');
+  assert.deepEqual(
+    (await admin.fetchTopicOffsets('expiring')).map((p) => [p.low, p.high]),
+    [['3', '3']],
+    'nothing left, the end offset kept',
+  );
   const producer = kafka().producer();
   await producer.connect();
   const [res] = await producer.send({ topic: 'expiring', messages: [{ value: 'new' }] });
   assert.equal(res!.baseOffset, '3');
   await producer.disconnect();
   broker.maintain();
-  assert.deepEqual((await admin.fetchTopicOffsets('expiring')).map((p) => [p.low, p.high]), [['3', '4']], 'a fresh record is kept');
+  assert.deepEqual(
+    (await admin.fetchTopicOffsets('expiring')).map((p) => [p.low, p.high]),
+    [['3', '4']],
+    'a fresh record is kept',
+  );
   await admin.disconnect();
 });

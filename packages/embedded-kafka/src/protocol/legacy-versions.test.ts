@@ -49,9 +49,24 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const NONE = 0, GZIP = 1, SNAPPY = 2, LZ4 = 3, ZSTD = 4;
+const NONE = 0,
+  GZIP = 1,
+  SNAPPY = 2,
+  LZ4 = 3,
+  ZSTD = 4;
 const CODECS = [NONE, GZIP, SNAPPY, LZ4] as const;
-const E = { NONE: 0, CORRUPT_MESSAGE: 2, UNSUPPORTED_VERSION: 35, INVALID_TIMESTAMP: 32, MESSAGE_TOO_LARGE: 10, UNKNOWN_SERVER_ERROR: -1, INVALID_RECORD: 87, UNSUPPORTED_COMPRESSION_TYPE: 76, OFFSET_OUT_OF_RANGE: 1, UNKNOWN_LEADER_EPOCH: 75 };
+const E = {
+  NONE: 0,
+  CORRUPT_MESSAGE: 2,
+  UNSUPPORTED_VERSION: 35,
+  INVALID_TIMESTAMP: 32,
+  MESSAGE_TOO_LARGE: 10,
+  UNKNOWN_SERVER_ERROR: -1,
+  INVALID_RECORD: 87,
+  UNSUPPORTED_COMPRESSION_TYPE: 76,
+  OFFSET_OUT_OF_RANGE: 1,
+  UNKNOWN_LEADER_EPOCH: 75,
+};
 
 // ---- message sets v0/v1, as the protocol guide defines them ----
 
@@ -69,7 +84,9 @@ function nbytes(w: Writer, b: Buffer | null): Writer {
 /** One message (crc onwards): crc INT32 over magic..end, magic, attributes, v1 timestamp, key, value. */
 function message(magic: number, m: Msg): Buffer {
   const w = new Writer();
-  w.uint32(0).int8(magic).int8(m.attributes ?? 0);
+  w.uint32(0)
+    .int8(magic)
+    .int8(m.attributes ?? 0);
   if (magic === 1) w.int64(m.timestamp ?? -1);
   nbytes(nbytes(w, m.key), m.value);
   const b = Buffer.from(w.toBuffer());
@@ -84,7 +101,11 @@ function compress(codec: number, data: Buffer, magic: number, rawSnappy = false)
   if (codec === SNAPPY) {
     if (rawSnappy) return Buffer.from(snappyCompress(data));
     const block = Buffer.from(snappyCompress(data));
-    return Buffer.concat([Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0, 0, 0, 0, 1, 0, 0, 0, 1]), Buffer.from(new Writer().int32(block.length).toBuffer()), block]);
+    return Buffer.concat([
+      Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0, 0, 0, 0, 1, 0, 0, 0, 1]),
+      Buffer.from(new Writer().int32(block.length).toBuffer()),
+      block,
+    ]);
   }
   if (codec === LZ4) {
     const out = Buffer.from(lz4Compress(data));
@@ -96,11 +117,21 @@ function compress(codec: number, data: Buffer, magic: number, rawSnappy = false)
 }
 
 /** A message set: uncompressed (one entry per message, offsets 0..n-1) or one wrapper of `codec`. */
-function messageSet(magic: number, codec: number, msgs: Msg[], o: { wrapperOffset?: number; rawSnappy?: boolean; wrapperTimestamp?: number; wrapperAttributes?: number } = {}): Buffer {
+function messageSet(
+  magic: number,
+  codec: number,
+  msgs: Msg[],
+  o: { wrapperOffset?: number; rawSnappy?: boolean; wrapperTimestamp?: number; wrapperAttributes?: number } = {},
+): Buffer {
   if (codec === NONE) return Buffer.concat(msgs.map((m, i) => entry(i, message(magic, m))));
   const inner = Buffer.concat(msgs.map((m, i) => entry(i, message(magic, m)))); // v1: relative offsets
   const maxTs = msgs.reduce((t, m) => Math.max(t, m.timestamp ?? -1), -1);
-  const wrapper = message(magic, { key: null, value: compress(codec, inner, magic, o.rawSnappy), timestamp: o.wrapperTimestamp ?? maxTs, attributes: o.wrapperAttributes ?? codec });
+  const wrapper = message(magic, {
+    key: null,
+    value: compress(codec, inner, magic, o.rawSnappy),
+    timestamp: o.wrapperTimestamp ?? maxTs,
+    attributes: o.wrapperAttributes ?? codec,
+  });
   return entry(o.wrapperOffset ?? msgs.length - 1, wrapper);
 }
 
@@ -193,14 +224,16 @@ function fetchBody(v: number, topic: string, want: FetchWant): Buffer {
   if (v >= 4) w.int8(0);
   if (v >= 7) w.int32(0).int32(-1);
   w.arr(f, [topic], (x, t) => {
-    x.str(f, t).arr(f, [0], (y, p) => {
-      y.int32(p);
-      if (v >= 9) y.int32(want.currentLeaderEpoch ?? -1);
-      y.int64(want.offset);
-      if (v >= 12) y.int32(want.lastFetchedEpoch ?? -1);
-      if (v >= 5) y.int64(-1);
-      y.int32(1 << 20).tags(f);
-    }).tags(f);
+    x.str(f, t)
+      .arr(f, [0], (y, p) => {
+        y.int32(p);
+        if (v >= 9) y.int32(want.currentLeaderEpoch ?? -1);
+        y.int64(want.offset);
+        if (v >= 12) y.int32(want.lastFetchedEpoch ?? -1);
+        if (v >= 5) y.int64(-1);
+        y.int32(1 << 20).tags(f);
+      })
+      .tags(f);
   });
   if (v >= 7) w.arr(f, [], () => undefined);
   if (v >= 11) w.str(f, '');
@@ -277,7 +310,11 @@ async function storedFrom(topic: string, offset: number) {
 }
 
 const msgs = (n: number, tag: string, ts?: number): Msg[] =>
-  Array.from({ length: n }, (_, i) => ({ key: i === 1 ? null : Buffer.from(`k${i}`), value: i === 2 ? null : Buffer.from(`${tag}-${i}-${'v'.repeat(i * 7)}`), timestamp: ts === undefined ? undefined : ts + i }));
+  Array.from({ length: n }, (_, i) => ({
+    key: i === 1 ? null : Buffer.from(`k${i}`),
+    value: i === 2 ? null : Buffer.from(`${tag}-${i}-${'v'.repeat(i * 7)}`),
+    timestamp: ts === undefined ? undefined : ts + i,
+  }));
 
 test('Produce v0-2 with message sets v0 and v1, uncompressed and gzip/snappy/lz4: each set becomes one record batch v2 (offsets assigned, the codec kept, v0 timestamps -1), read back by Fetch v4 (LogValidator.convertAndAssignOffsetsNonCompressed / validateMessagesAndAssignOffsetsCompressed)', async () => {
   const base = Date.now() - 60_000;
@@ -294,8 +331,11 @@ test('Produce v0-2 with message sets v0 and v1, uncompressed and gzip/snappy/lz4
         assert.equal(batch!.h.magic, 2);
         assert.equal(batch!.h.attributes & 7, codec, `${at}: stored with the codec sent`);
         assert.equal(batch!.h.producerId, -1);
-        assert.deepEqual(batch!.records.map((r) => ({ offset: r.offset, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, timestamp: r.timestamp })),
-          sent.map((m, i) => ({ offset: end + i, key: m.key?.toString() ?? null, value: m.value?.toString() ?? null, timestamp: magic === 1 ? base + i : -1 })), at);
+        assert.deepEqual(
+          batch!.records.map((r) => ({ offset: r.offset, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, timestamp: r.timestamp })),
+          sent.map((m, i) => ({ offset: end + i, key: m.key?.toString() ?? null, value: m.value?.toString() ?? null, timestamp: magic === 1 ? base + i : -1 })),
+          at,
+        );
         assert.equal(batch!.h.maxTimestamp, magic === 1 ? base + 4 : -1);
       }
     }
@@ -303,22 +343,39 @@ test('Produce v0-2 with message sets v0 and v1, uncompressed and gzip/snappy/lz4
   // librdkafka sends snappy without the xerial framing; a v1 wrapper with offset 0 (old librdkafka) is accepted
   const end = await logEnd('legacy');
   assert.equal((await produce(2, 'legacy', messageSet(1, SNAPPY, msgs(3, 'raw', base), { rawSnappy: true, wrapperOffset: 0 }))).error, 0);
-  assert.deepEqual((await storedFrom('legacy', end))[0]!.records.map((r) => r.offset), [end, end + 1, end + 2]);
+  assert.deepEqual(
+    (await storedFrom('legacy', end))[0]!.records.map((r) => r.offset),
+    [end, end + 1, end + 2],
+  );
   // kafkajs (none and gzip: it has no snappy or lz4 codec of its own) reads converted batches like any other
   const topic = 'legacy-kafkajs';
-  for (const codec of [NONE, GZIP]) for (const magic of [0, 1]) assert.equal((await produce(2, topic, messageSet(magic, codec, msgs(3, `kjs-${magic}-${codec}`, magic === 1 ? base : undefined)))).error, 0);
+  for (const codec of [NONE, GZIP])
+    for (const magic of [0, 1])
+      assert.equal((await produce(2, topic, messageSet(magic, codec, msgs(3, `kjs-${magic}-${codec}`, magic === 1 ? base : undefined)))).error, 0);
   const consumer = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING }).consumer({ groupId: 'legacy-reader' });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const seen: (string | null)[] = [];
   await new Promise<void>((resolve, reject) => {
-    consumer.run({ eachMessage: async ({ message }) => {
-      seen.push(message.value?.toString() ?? null);
-      if (seen.length === 12) resolve();
-    } }).catch(reject);
+    consumer
+      .run({
+        eachMessage: async ({ message }) => {
+          seen.push(message.value?.toString() ?? null);
+          if (seen.length === 12) resolve();
+        },
+      })
+      .catch(reject);
   });
   await consumer.disconnect();
-  assert.deepEqual(seen, [[0, 0], [0, 1], [1, 0], [1, 1]].flatMap(([c, m]) => msgs(3, `kjs-${m}-${c}`).map((x) => x.value?.toString() ?? null)));
+  assert.deepEqual(
+    seen,
+    [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ].flatMap(([c, m]) => msgs(3, `kjs-${m}-${c}`).map((x) => x.value?.toString() ?? null)),
+  );
 });
 
 test('Produce v2 into a LogAppendTime topic stamps the converted batch and answers log_append_time; Fetch v2-3 answers it in magic 1 with the timestamp-type bit, v0-1 in magic 0', async () => {
@@ -334,9 +391,23 @@ test('Produce v2 into a LogAppendTime topic stamps the converted batch and answe
   assert.equal(v1.length, 1);
   assert.equal(v1[0]!.attributes, GZIP | 8, 'wrapper: codec and LogAppendTime');
   assert.equal(v1[0]!.timestamp, res.logAppendTime);
-  assert.deepEqual(v1[0]!.inner!.map((m) => [m.offset, m.attributes, m.timestamp]), [[0, 8, res.logAppendTime], [1, 8, res.logAppendTime], [2, 8, res.logAppendTime]]);
+  assert.deepEqual(
+    v1[0]!.inner!.map((m) => [m.offset, m.attributes, m.timestamp]),
+    [
+      [0, 8, res.logAppendTime],
+      [1, 8, res.logAppendTime],
+      [2, 8, res.logAppendTime],
+    ],
+  );
   const v0 = decodeSet((await fetch(1, 'legacy-appendtime', { offset: end })).records);
-  assert.deepEqual(v0[0]!.inner!.map((m) => [m.offset, m.magic, m.attributes, m.timestamp]), [[end, 0, 0, undefined], [end + 1, 0, 0, undefined], [end + 2, 0, 0, undefined]]);
+  assert.deepEqual(
+    v0[0]!.inner!.map((m) => [m.offset, m.magic, m.attributes, m.timestamp]),
+    [
+      [end, 0, 0, undefined],
+      [end + 1, 0, 0, undefined],
+      [end + 2, 0, 0, undefined],
+    ],
+  );
 });
 
 test('Fetch v0-3 down-converts stored batches v2 (from kafkajs, every codec kafkajs has, and from old producers): v0-1 to magic 0, v2-3 to magic 1; uncompressed records from the fetch offset on, compressed ones as one wrapper of the same codec (v1: relative inner offsets, wrapper offset the last); headers dropped (RecordsUtil.downConvert)', async () => {
@@ -344,7 +415,10 @@ test('Fetch v0-3 down-converts stored batches v2 (from kafkajs, every codec kafk
   await producer.connect();
   const start = await logEnd('legacy');
   const ts = Date.now() - 5000;
-  await producer.send({ topic: 'legacy', messages: [0, 1, 2, 3].map((i) => ({ key: `h${i}`, value: `plain-${i}`, timestamp: String(ts + i), headers: { h: 'dropped' } })) });
+  await producer.send({
+    topic: 'legacy',
+    messages: [0, 1, 2, 3].map((i) => ({ key: `h${i}`, value: `plain-${i}`, timestamp: String(ts + i), headers: { h: 'dropped' } })),
+  });
   await producer.send({ topic: 'legacy', compression: 1, messages: [0, 1, 2].map((i) => ({ key: null, value: `gz-${i}`, timestamp: String(ts + 10 + i) })) });
   await producer.disconnect();
   await produce(0, 'legacy', messageSet(0, LZ4, msgs(2, 'old-lz4')));
@@ -353,14 +427,28 @@ test('Fetch v0-3 down-converts stored batches v2 (from kafkajs, every codec kafk
     // from the second plain record: the first one is left out of an uncompressed batch
     const got = decodeSet((await fetch(v, 'legacy', { offset: start + 1 })).records);
     const plain = got.slice(0, 3);
-    assert.deepEqual(plain.map((m) => [m.offset, m.magic, m.attributes, m.key, m.value, m.timestamp]),
-      [1, 2, 3].map((i) => [start + i, magic, 0, `h${i}`, `plain-${i}`, magic === 1 ? ts + i : undefined]), `Fetch v${v}: uncompressed`);
+    assert.deepEqual(
+      plain.map((m) => [m.offset, m.magic, m.attributes, m.key, m.value, m.timestamp]),
+      [1, 2, 3].map((i) => [start + i, magic, 0, `h${i}`, `plain-${i}`, magic === 1 ? ts + i : undefined]),
+      `Fetch v${v}: uncompressed`,
+    );
     const gz = got[3]!;
-    assert.deepEqual([gz.offset, gz.magic, gz.attributes, gz.timestamp, gz.key], [start + 6, magic, GZIP, magic === 1 ? ts + 12 : undefined, null], `Fetch v${v}: the wrapper`);
-    assert.deepEqual(gz.inner!.map((m) => [m.offset, m.value, m.timestamp]), [0, 1, 2].map((i) => [magic === 1 ? i : start + 4 + i, `gz-${i}`, magic === 1 ? ts + 10 + i : undefined]), `Fetch v${v}: inner offsets`);
+    assert.deepEqual(
+      [gz.offset, gz.magic, gz.attributes, gz.timestamp, gz.key],
+      [start + 6, magic, GZIP, magic === 1 ? ts + 12 : undefined, null],
+      `Fetch v${v}: the wrapper`,
+    );
+    assert.deepEqual(
+      gz.inner!.map((m) => [m.offset, m.value, m.timestamp]),
+      [0, 1, 2].map((i) => [magic === 1 ? i : start + 4 + i, `gz-${i}`, magic === 1 ? ts + 10 + i : undefined]),
+      `Fetch v${v}: inner offsets`,
+    );
     const lz = got[4]!;
     assert.equal(lz.attributes, LZ4);
-    assert.deepEqual(lz.inner!.map((m) => m.value), ['old-lz4-0-', 'old-lz4-1-vvvvvvv']);
+    assert.deepEqual(
+      lz.inner!.map((m) => m.value),
+      ['old-lz4-0-', 'old-lz4-1-vvvvvvv'],
+    );
     assert.equal(got.length, 5);
   }
   // Magic 0 lz4 wrappers carry Kafka's pre-0.10 header checksum (over the magic number too)
@@ -371,13 +459,19 @@ test('Fetch v0-3 down-converts stored batches v2 (from kafkajs, every codec kafk
 
 test('Fetch below v10 of a topic with compression.type=zstd answers UNSUPPORTED_COMPRESSION_TYPE (KIP-110); a zstd batch cannot be down-converted for v0-3; message.downconversion.enable=false answers v0-3 UNSUPPORTED_VERSION', async () => {
   assert.equal((await produce(2, 'legacy-zstd', messageSet(1, NONE, msgs(2, 'z', 1)))).error, 0);
-  for (const v of [0, 3, 4, 9]) assert.deepEqual((await fetch(v, 'legacy-zstd', { offset: 0 })), { error: E.UNSUPPORTED_COMPRESSION_TYPE, hw: -1, logStart: v >= 5 ? -1 : undefined, records: Buffer.alloc(0) }, `v${v}`);
+  for (const v of [0, 3, 4, 9])
+    assert.deepEqual(
+      await fetch(v, 'legacy-zstd', { offset: 0 }),
+      { error: E.UNSUPPORTED_COMPRESSION_TYPE, hw: -1, logStart: v >= 5 ? -1 : undefined, records: Buffer.alloc(0) },
+      `v${v}`,
+    );
   assert.equal((await fetch(12, 'legacy-zstd', { offset: 0 })).error, 0);
 
   const zstdBatch = buildBatch([{ key: Buffer.from('k'), value: Buffer.from('v') }], { attributes: ZSTD, body: ZSTD_FRAME_OF_ONE_RECORD });
   const producedAt = await logEnd('legacy-bad');
   assert.equal(readProduceResult(await conn.request(0, 7, produceV3Body('legacy-bad', zstdBatch))).error, 0, 'zstd batch stored (Produce v7)');
-  for (const v of [0, 1, 2, 3]) assert.equal((await fetch(v, 'legacy-bad', { offset: producedAt })).error, E.UNSUPPORTED_COMPRESSION_TYPE, `v${v}: zstd is not down-converted`);
+  for (const v of [0, 1, 2, 3])
+    assert.equal((await fetch(v, 'legacy-bad', { offset: producedAt })).error, E.UNSUPPORTED_COMPRESSION_TYPE, `v${v}: zstd is not down-converted`);
   assert.equal((await fetch(4, 'legacy-bad', { offset: producedAt })).error, 0);
 
   assert.equal((await produce(1, 'legacy-noconvert', messageSet(0, NONE, msgs(2, 'n')))).error, 0);
@@ -438,9 +532,15 @@ test('generated malformed message sets v0/v1 are each answered as Kafka 3.9 answ
       cases.push([`${wrap}: zstd wrapper`, recrc(Buffer.from(good).fill(ZSTD, 17, 18)), E.INVALID_RECORD]);
       // the wrapper's value: null, garbage, an inner set cut short or with an entry under 14 bytes
       cases.push([`${wrap}: null wrapper value`, entry(2, message(magic, { key: null, value: null, attributes: codec, timestamp: 5 })), E.INVALID_RECORD]);
-      if (codec !== SNAPPY) cases.push([`${wrap}: body that does not decompress`, entry(2, message(magic, { key: null, value: Buffer.from(Array.from({ length: 40 }, () => Math.floor(rand() * 256))), attributes: codec })), E.UNKNOWN_SERVER_ERROR]);
+      if (codec !== SNAPPY)
+        cases.push([
+          `${wrap}: body that does not decompress`,
+          entry(2, message(magic, { key: null, value: Buffer.from(Array.from({ length: 40 }, () => Math.floor(rand() * 256))), attributes: codec })),
+          E.UNKNOWN_SERVER_ERROR,
+        ]);
       const inner = Buffer.concat([0, 1].map((i) => entry(i, message(magic, { key: Buffer.from('k'), value: Buffer.from(`in-${i}`), timestamp: 7 }))));
-      const wrapped = (set: Buffer, o: { offset?: number } = {}) => entry(o.offset ?? 1, message(magic, { key: null, value: compress(codec, set, magic), attributes: codec, timestamp: 7 }));
+      const wrapped = (set: Buffer, o: { offset?: number } = {}) =>
+        entry(o.offset ?? 1, message(magic, { key: null, value: compress(codec, set, magic), attributes: codec, timestamp: 7 }));
       cases.push([`${wrap}: inner set cut short`, wrapped(inner.subarray(0, inner.length - 3)), E.NONE, 1]);
       cases.push([`${wrap}: inner set of nothing whole`, wrapped(inner.subarray(0, 20)), E.INVALID_RECORD]);
       const tiny = Buffer.from(inner);
@@ -450,27 +550,75 @@ test('generated malformed message sets v0/v1 are each answered as Kafka 3.9 answ
       innerBadCrc[innerBadCrc.length - 1] = innerBadCrc[innerBadCrc.length - 1]! ^ 0xff;
       cases.push([`${wrap}: inner CRC`, wrapped(innerBadCrc), E.CORRUPT_MESSAGE]);
       // nested compression, an inner magic other than the wrapper's
-      cases.push([`${wrap}: nested compression`, wrapped(Buffer.concat([entry(0, message(magic, { key: Buffer.from('k'), value: compress(GZIP, inner, magic), attributes: GZIP })), inner.subarray(0, inner.length / 2)])), E.INVALID_RECORD]);
-      cases.push([`${wrap}: inner magic ${1 - magic}`, wrapped(Buffer.concat([entry(0, message(1 - magic, { key: Buffer.from('k'), value: Buffer.from('x') }))])), E.INVALID_RECORD]);
-      if (magic === 1) cases.push([`${wrap}: wrapper offset below the last inner offset`, wrapped(Buffer.concat([entry(0, message(1, { key: null, value: Buffer.from('a') })), entry(5, message(1, { key: null, value: Buffer.from('b') }))]), { offset: 3 }), E.INVALID_RECORD]);
+      cases.push([
+        `${wrap}: nested compression`,
+        wrapped(
+          Buffer.concat([
+            entry(0, message(magic, { key: Buffer.from('k'), value: compress(GZIP, inner, magic), attributes: GZIP })),
+            inner.subarray(0, inner.length / 2),
+          ]),
+        ),
+        E.INVALID_RECORD,
+      ]);
+      cases.push([
+        `${wrap}: inner magic ${1 - magic}`,
+        wrapped(Buffer.concat([entry(0, message(1 - magic, { key: Buffer.from('k'), value: Buffer.from('x') }))])),
+        E.INVALID_RECORD,
+      ]);
+      if (magic === 1)
+        cases.push([
+          `${wrap}: wrapper offset below the last inner offset`,
+          wrapped(Buffer.concat([entry(0, message(1, { key: null, value: Buffer.from('a') })), entry(5, message(1, { key: null, value: Buffer.from('b') }))]), {
+            offset: 3,
+          }),
+          E.INVALID_RECORD,
+        ]);
       // a compressed entry must be alone
-      cases.push([`${wrap}: a wrapper and another entry`, Buffer.concat([good, entry(9, message(magic, { key: null, value: Buffer.from('x') }))]), E.INVALID_RECORD]);
+      cases.push([
+        `${wrap}: a wrapper and another entry`,
+        Buffer.concat([good, entry(9, message(magic, { key: null, value: Buffer.from('x') }))]),
+        E.INVALID_RECORD,
+      ]);
     }
     // several uncompressed entries of different magic; key or value length past the message (CRC valid)
-    cases.push([`magic ${magic}: mixed magic`, Buffer.concat([entry(0, message(magic, { key: null, value: Buffer.from('a') })), entry(1, message(1 - magic, { key: null, value: Buffer.from('b') }))]), E.INVALID_RECORD]);
-    for (const [what, at] of [['key', magic === 1 ? 14 : 6], ['value', magic === 1 ? 18 : 10]] as const) {
+    cases.push([
+      `magic ${magic}: mixed magic`,
+      Buffer.concat([entry(0, message(magic, { key: null, value: Buffer.from('a') })), entry(1, message(1 - magic, { key: null, value: Buffer.from('b') }))]),
+      E.INVALID_RECORD,
+    ]);
+    for (const [what, at] of [
+      ['key', magic === 1 ? 14 : 6],
+      ['value', magic === 1 ? 18 : 10],
+    ] as const) {
       const m = message(magic, { key: null, value: Buffer.from('value') });
       m.writeInt32BE(1000 + Math.floor(rand() * 1000), at);
       m.writeUInt32BE(crc32(m.subarray(4)), 0);
       cases.push([`magic ${magic}: ${what} length past the message`, entry(0, m), E.UNKNOWN_SERVER_ERROR]);
     }
     // a batch v2 after a legacy entry: its CRC-32C, then its magic
-    cases.push([`magic ${magic}: then a batch v2`, Buffer.concat([entry(0, message(magic, { key: null, value: Buffer.from('a') })), buildBatch([{ value: Buffer.from('b') }])]), E.INVALID_RECORD]);
+    cases.push([
+      `magic ${magic}: then a batch v2`,
+      Buffer.concat([entry(0, message(magic, { key: null, value: Buffer.from('a') })), buildBatch([{ value: Buffer.from('b') }])]),
+      E.INVALID_RECORD,
+    ]);
   }
   // timestamps: a record claiming LogAppendTime without a timestamp (LogValidator.validateTimestamp)
-  cases.push(['v1 LogAppendTime claimed, no timestamp', entry(0, message(1, { key: null, value: Buffer.from('x'), attributes: 8, timestamp: -1 })), E.INVALID_TIMESTAMP]);
-  cases.push(['v1 LogAppendTime claimed with a timestamp (CreateTime topic: the timestamp is what is checked)', entry(0, message(1, { key: null, value: Buffer.from('x'), attributes: 8, timestamp: 1234 })), E.NONE, 1]);
-  cases.push(['v1 compressed, wrapper claims LogAppendTime', messageSet(1, GZIP, msgs(2, 't'), { wrapperAttributes: GZIP | 8, wrapperTimestamp: -1 }), E.INVALID_TIMESTAMP]);
+  cases.push([
+    'v1 LogAppendTime claimed, no timestamp',
+    entry(0, message(1, { key: null, value: Buffer.from('x'), attributes: 8, timestamp: -1 })),
+    E.INVALID_TIMESTAMP,
+  ]);
+  cases.push([
+    'v1 LogAppendTime claimed with a timestamp (CreateTime topic: the timestamp is what is checked)',
+    entry(0, message(1, { key: null, value: Buffer.from('x'), attributes: 8, timestamp: 1234 })),
+    E.NONE,
+    1,
+  ]);
+  cases.push([
+    'v1 compressed, wrapper claims LogAppendTime',
+    messageSet(1, GZIP, msgs(2, 't'), { wrapperAttributes: GZIP | 8, wrapperTimestamp: -1 }),
+    E.INVALID_TIMESTAMP,
+  ]);
   cases.push(['null record set', null, Number.NaN]);
   cases.push(['empty record set', Buffer.alloc(0), E.NONE, 0]);
   // random bytes whose first magic byte says 0 or 1
@@ -502,13 +650,56 @@ test('generated malformed message sets v0/v1 are each answered as Kafka 3.9 answ
 });
 
 test('topic rules on converted sets: a compacted topic requires keys (INVALID_RECORD), max.message.bytes applies to each entry and to the converted batch (MESSAGE_TOO_LARGE)', async () => {
-  assert.equal((await produce(2, 'legacy-compact', messageSet(1, GZIP, [{ key: Buffer.from('a'), value: Buffer.from('1') }, { key: null, value: Buffer.from('2') }]))).error, E.INVALID_RECORD);
+  assert.equal(
+    (
+      await produce(
+        2,
+        'legacy-compact',
+        messageSet(1, GZIP, [
+          { key: Buffer.from('a'), value: Buffer.from('1') },
+          { key: null, value: Buffer.from('2') },
+        ]),
+      )
+    ).error,
+    E.INVALID_RECORD,
+  );
   assert.equal((await produce(2, 'legacy-compact', messageSet(0, NONE, [{ key: Buffer.from('a'), value: Buffer.from('1') }]))).error, 0);
   assert.equal(await logEnd('legacy-compact'), 1);
-  assert.equal((await produce(2, 'legacy-small', messageSet(1, NONE, [{ key: null, value: Buffer.alloc(2100, 1) }]))).error, E.MESSAGE_TOO_LARGE, 'one entry over the limit');
+  assert.equal(
+    (await produce(2, 'legacy-small', messageSet(1, NONE, [{ key: null, value: Buffer.alloc(2100, 1) }]))).error,
+    E.MESSAGE_TOO_LARGE,
+    'one entry over the limit',
+  );
   // entries under the limit that together convert to a batch over it
-  assert.equal((await produce(2, 'legacy-small', messageSet(1, NONE, Array.from({ length: 4 }, () => ({ key: null, value: Buffer.alloc(600, 2) }))))).error, E.MESSAGE_TOO_LARGE, 'the converted batch over the limit');
-  assert.equal((await produce(2, 'legacy-small', messageSet(1, NONE, Array.from({ length: 2 }, () => ({ key: null, value: Buffer.alloc(600, 2) }))))).error, 0);
+  assert.equal(
+    (
+      await produce(
+        2,
+        'legacy-small',
+        messageSet(
+          1,
+          NONE,
+          Array.from({ length: 4 }, () => ({ key: null, value: Buffer.alloc(600, 2) })),
+        ),
+      )
+    ).error,
+    E.MESSAGE_TOO_LARGE,
+    'the converted batch over the limit',
+  );
+  assert.equal(
+    (
+      await produce(
+        2,
+        'legacy-small',
+        messageSet(
+          1,
+          NONE,
+          Array.from({ length: 2 }, () => ({ key: null, value: Buffer.alloc(600, 2) })),
+        ),
+      )
+    ).error,
+    0,
+  );
   assert.equal(await logEnd('legacy-small'), 2);
 });
 
@@ -516,7 +707,11 @@ test('Fetch leader epochs (v9+ current_leader_epoch, v12+ last_fetched_epoch, KI
   await produce(2, 'legacy', messageSet(1, NONE, msgs(2, 'epochs', 1)));
   const end = await logEnd('legacy');
   for (const v of [9, 12]) {
-    assert.deepEqual(await fetch(v, 'legacy', { offset: 0, currentLeaderEpoch: 1 }), { error: E.UNKNOWN_LEADER_EPOCH, hw: -1, logStart: -1, records: Buffer.alloc(0) }, `v${v}`);
+    assert.deepEqual(
+      await fetch(v, 'legacy', { offset: 0, currentLeaderEpoch: 1 }),
+      { error: E.UNKNOWN_LEADER_EPOCH, hw: -1, logStart: -1, records: Buffer.alloc(0) },
+      `v${v}`,
+    );
     assert.equal((await fetch(v, 'legacy', { offset: end - 1, currentLeaderEpoch: 0 })).error, 0);
     assert.equal((await fetch(v, 'legacy', { offset: end - 1, currentLeaderEpoch: -7 })).error, 0, 'a negative epoch is not checked');
   }
@@ -524,9 +719,24 @@ test('Fetch leader epochs (v9+ current_leader_epoch, v12+ last_fetched_epoch, KI
   assert.equal(ok.error, 0);
   assert.equal(ok.diverging, undefined);
   assert.ok(ok.records.length > 0);
-  assert.deepEqual(await fetch(12, 'legacy', { offset: end + 5, lastFetchedEpoch: 0, currentLeaderEpoch: 0 }), { error: 0, hw: end, logStart: 0, records: Buffer.alloc(0), diverging: { epoch: 0, endOffset: end } });
-  assert.deepEqual(await fetch(12, 'legacy', { offset: end + 5 }), { error: E.OFFSET_OUT_OF_RANGE, hw: -1, logStart: -1, records: Buffer.alloc(0) }, 'without a last fetched epoch: out of range, no high watermark (ReplicaManager.createLogReadResult)');
-  assert.deepEqual(await fetch(12, 'legacy', { offset: 0, lastFetchedEpoch: 3 }), { error: E.OFFSET_OUT_OF_RANGE, hw: -1, logStart: -1, records: Buffer.alloc(0) });
+  assert.deepEqual(await fetch(12, 'legacy', { offset: end + 5, lastFetchedEpoch: 0, currentLeaderEpoch: 0 }), {
+    error: 0,
+    hw: end,
+    logStart: 0,
+    records: Buffer.alloc(0),
+    diverging: { epoch: 0, endOffset: end },
+  });
+  assert.deepEqual(
+    await fetch(12, 'legacy', { offset: end + 5 }),
+    { error: E.OFFSET_OUT_OF_RANGE, hw: -1, logStart: -1, records: Buffer.alloc(0) },
+    'without a last fetched epoch: out of range, no high watermark (ReplicaManager.createLogReadResult)',
+  );
+  assert.deepEqual(await fetch(12, 'legacy', { offset: 0, lastFetchedEpoch: 3 }), {
+    error: E.OFFSET_OUT_OF_RANGE,
+    hw: -1,
+    logStart: -1,
+    records: Buffer.alloc(0),
+  });
 });
 
 test('ListOffsets v0 (deprecated in 3.9; librdkafka with broker.version.fallback below 0.10.1 sends it) answers old_style_offsets as UnifiedLog.legacyFetchOffsetsBefore: latest = the log end then segment starts, earliest = the log start, a time = segments modified by then', async () => {
@@ -559,15 +769,27 @@ test('OffsetForLeaderEpoch v0-4 (KIP-101/320: where a fetched epoch ended) answe
   const end = await logEnd('legacy-compact');
   for (let v = 0; v <= 4; v++) {
     const f = v >= 4;
-    const asked: [number, number, number][] = [[0, -1, 0], [0, 0, 0], [0, -1, 1], [0, -1, -1], [0, 0, -5], [9, -1, 0]];
+    const asked: [number, number, number][] = [
+      [0, -1, 0],
+      [0, 0, 0],
+      [0, -1, 1],
+      [0, -1, -1],
+      [0, 0, -5],
+      [9, -1, 0],
+    ];
     if (v >= 2) asked.push([0, 1, 0]);
     const w = new Writer();
     if (v >= 3) w.int32(-1);
-    w.arr(f, ['legacy-compact'], (x, t) => x.str(f, t).arr(f, asked, (y, [p, current, epoch]) => {
-      y.int32(p);
-      if (v >= 2) y.int32(current);
-      y.int32(epoch).tags(f);
-    }).tags(f));
+    w.arr(f, ['legacy-compact'], (x, t) =>
+      x
+        .str(f, t)
+        .arr(f, asked, (y, [p, current, epoch]) => {
+          y.int32(p);
+          if (v >= 2) y.int32(current);
+          y.int32(epoch).tags(f);
+        })
+        .tags(f),
+    );
     w.tags(f);
     const r = new Reader(await conn.request(23, v, Buffer.from(w.toBuffer()), f));
     if (f) assert.equal(r.uvarint(), 0);
@@ -584,16 +806,40 @@ test('OffsetForLeaderEpoch v0-4 (KIP-101/320: where a fetched epoch ended) answe
     if (f) assert.equal(r.uvarint(), 0);
     assert.equal(r.remaining(), 0, `OffsetForLeaderEpoch v${v} decoded to its last byte`);
     const e = (n: number) => (v >= 1 ? n : undefined);
-    const want: [number, number, number | undefined, number][] = [[0, 0, e(0), end], [0, 0, e(0), end], [0, 0, e(-1), -1], [0, 0, e(-1), -1], [0, 0, e(-5), 0], [3, 9, e(-1), -1]];
+    const want: [number, number, number | undefined, number][] = [
+      [0, 0, e(0), end],
+      [0, 0, e(0), end],
+      [0, 0, e(-1), -1],
+      [0, 0, e(-1), -1],
+      [0, 0, e(-5), 0],
+      [3, 9, e(-1), -1],
+    ];
     if (v >= 2) want.push([E.UNKNOWN_LEADER_EPOCH, 0, e(-1), -1]);
     assert.deepEqual(got, want, `v${v}`);
   }
   // ListOffsets v4: current_leader_epoch (partition, epoch, timestamp -1 = latest)
-  for (const [current, error, offset, epoch] of [[1, E.UNKNOWN_LEADER_EPOCH, -1, -1], [0, 0, end, 0], [-1, 0, end, 0]]) {
-    const w = new Writer().int32(-1).int8(0).array(['legacy-compact'], (x, t) => x.string(t).array([0], (y) => y.int32(0).int32(current!).int64(-1)));
+  for (const [current, error, offset, epoch] of [
+    [1, E.UNKNOWN_LEADER_EPOCH, -1, -1],
+    [0, 0, end, 0],
+    [-1, 0, end, 0],
+  ]) {
+    const w = new Writer()
+      .int32(-1)
+      .int8(0)
+      .array(['legacy-compact'], (x, t) => x.string(t).array([0], (y) => y.int32(0).int32(current!).int64(-1)));
     const r = new Reader(await conn.request(2, 4, Buffer.from(w.toBuffer())));
     assert.equal(r.int32(), 0);
-    r.array((x) => x.string() && x.array((y) => assert.deepEqual([y.int32(), y.int16(), y.int64n(), y.int64n(), y.int32()], [0, error, -1, offset, epoch], `ListOffsets v4, current epoch ${current}`)));
+    r.array(
+      (x) =>
+        x.string() &&
+        x.array((y) =>
+          assert.deepEqual(
+            [y.int32(), y.int16(), y.int64n(), y.int64n(), y.int32()],
+            [0, error, -1, offset, epoch],
+            `ListOffsets v4, current epoch ${current}`,
+          ),
+        ),
+    );
     assert.equal(r.remaining(), 0);
   }
 });

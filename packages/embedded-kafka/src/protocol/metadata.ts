@@ -38,17 +38,21 @@ export const metadataApi: ApiDefinition = {
     if (v >= 8 && v <= 10) r.bool();
     if (v >= 8) r.bool();
     r.tags(f);
-    const names = requested
-      ? requested.map((t) => t.name ?? (t.id ? ctx.topics.nameOf(t.id) : undefined) ?? null)
-      : [...ctx.topics.topics.keys()].sort();
+    const names = requested ? requested.map((t) => t.name ?? (t.id ? ctx.topics.nameOf(t.id) : undefined) ?? null) : [...ctx.topics.topics.keys()].sort();
     const topics = names.map((name, i) => {
       if (name === null) return { name: null, id: requested?.[i]?.id ?? null, error: ErrorCode.UNKNOWN_TOPIC_ID, partitions: 0 };
       const t = ctx.topics.topics.get(name);
       if (!t && requested && allowAuto && ctx.autoCreateTopics && TopicStore.validName(name)) {
         const created = ctx.createTopic(name, ctx.defaultPartitions, {});
-        return { name, id: ctx.topics.topics.get(name)?.meta.id ?? null, error: created.error === ErrorCode.NONE ? ErrorCode.LEADER_NOT_AVAILABLE : created.error, partitions: 0 };
+        return {
+          name,
+          id: ctx.topics.topics.get(name)?.meta.id ?? null,
+          error: created.error === ErrorCode.NONE ? ErrorCode.LEADER_NOT_AVAILABLE : created.error,
+          partitions: 0,
+        };
       }
-      if (!t) return { name, id: null, error: TopicStore.validName(name) ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.INVALID_TOPIC_EXCEPTION, partitions: 0 };
+      if (!t)
+        return { name, id: null, error: TopicStore.validName(name) ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.INVALID_TOPIC_EXCEPTION, partitions: 0 };
       return { name, id: t.meta.id ?? null, error: ErrorCode.NONE, partitions: t.meta.partitions };
     });
     if (v >= 3) w.int32(0);
@@ -63,14 +67,18 @@ export const metadataApi: ApiDefinition = {
       x.int16(t.error).str(f, t.name ?? (v >= 12 ? null : ''));
       if (v >= 10) x.uuid(t.id);
       if (v >= 1) x.bool(false);
-      x.arr(f, Array.from({ length: t.partitions }, (_, i) => i), (y, p) => {
-        y.int16(ErrorCode.NONE).int32(p).int32(ctx.nodeId);
-        if (v >= 7) y.int32(0);
-        y.arr(f, [ctx.nodeId], (z, n) => z.int32(n));
-        y.arr(f, [ctx.nodeId], (z, n) => z.int32(n));
-        if (v >= 5) y.arr(f, [], () => undefined);
-        y.tags(f);
-      });
+      x.arr(
+        f,
+        Array.from({ length: t.partitions }, (_, i) => i),
+        (y, p) => {
+          y.int16(ErrorCode.NONE).int32(p).int32(ctx.nodeId);
+          if (v >= 7) y.int32(0);
+          y.arr(f, [ctx.nodeId], (z, n) => z.int32(n));
+          y.arr(f, [ctx.nodeId], (z, n) => z.int32(n));
+          if (v >= 5) y.arr(f, [], () => undefined);
+          y.tags(f);
+        },
+      );
       if (v >= 8) x.int32(NO_OPERATIONS);
       x.tags(f);
     });

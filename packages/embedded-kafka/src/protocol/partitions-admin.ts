@@ -45,10 +45,21 @@ export const createPartitionsApi: ApiDefinition = {
       let message: string | null = null;
       if (!topic) [error, message] = [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`];
       else if (t.count <= topic.meta.partitions) {
-        [error, message] = [ErrorCode.INVALID_PARTITIONS, t.count === topic.meta.partitions ? `Topic already has ${t.count} partitions.` : `Topic currently has ${topic.meta.partitions} partitions, which is higher than the requested ${t.count}.`];
+        [error, message] = [
+          ErrorCode.INVALID_PARTITIONS,
+          t.count === topic.meta.partitions
+            ? `Topic already has ${t.count} partitions.`
+            : `Topic currently has ${topic.meta.partitions} partitions, which is higher than the requested ${t.count}.`,
+        ];
       } else if (t.count > 10_000) [error, message] = [ErrorCode.INVALID_PARTITIONS, 'number of partitions must be at most 10000'];
-      else if (t.assignments && (t.assignments.length !== t.count - topic.meta.partitions || t.assignments.some((a) => a.length !== 1 || a[0] !== ctx.nodeId))) {
-        [error, message] = [ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Increasing the number of partitions by ${t.count - topic.meta.partitions} needs that many assignments, each [${ctx.nodeId}]`];
+      else if (
+        t.assignments &&
+        (t.assignments.length !== t.count - topic.meta.partitions || t.assignments.some((a) => a.length !== 1 || a[0] !== ctx.nodeId))
+      ) {
+        [error, message] = [
+          ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+          `Increasing the number of partitions by ${t.count - topic.meta.partitions} needs that many assignments, each [${ctx.nodeId}]`,
+        ];
       } else if (!validateOnly) {
         const res = ctx.addPartitions(t.name, t.count);
         [error, message] = [res.error, res.message];

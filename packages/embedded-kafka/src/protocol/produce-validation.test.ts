@@ -15,7 +15,17 @@ import { crc32c } from '../storage/crc32c.js';
 // Each expectation names where Kafka 3.9 decides it: ProduceRequest.validateRecords,
 // UnifiedLog.analyzeAndValidateRecords, LogValidator (validateBatch / validateKey / records), KafkaApis.
 
-const E = { NONE: 0, CORRUPT_MESSAGE: 2, MESSAGE_TOO_LARGE: 10, INVALID_SESSION_TIMEOUT: 26, INVALID_CONFIG: 40, TXN_ID_AUTH: 53, UNSUPPORTED_COMPRESSION: 76, INVALID_RECORD: 87, UNKNOWN_SERVER_ERROR: -1 };
+const E = {
+  NONE: 0,
+  CORRUPT_MESSAGE: 2,
+  MESSAGE_TOO_LARGE: 10,
+  INVALID_SESSION_TIMEOUT: 26,
+  INVALID_CONFIG: 40,
+  TXN_ID_AUTH: 53,
+  UNSUPPORTED_COMPRESSION: 76,
+  INVALID_RECORD: 87,
+  UNKNOWN_SERVER_ERROR: -1,
+};
 
 let broker: Broker;
 let conn: RawConnection;
@@ -46,7 +56,8 @@ function kafka() {
   return new Kafka({ brokers: [broker.address], clientId: 'validate', logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 50 } });
 }
 
-const values = (n: number, size = 20): TestRecord[] => Array.from({ length: n }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.alloc(size, 97 + (i % 26)) }));
+const values = (n: number, size = 20): TestRecord[] =>
+  Array.from({ length: n }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.alloc(size, 97 + (i % 26)) }));
 
 async function produce(topic: string, records: Buffer, opts: { version?: number; transactionalId?: string | null } = {}) {
   return readProduceResult(await conn.request(0, opts.version ?? 3, produceBody(topic, records, { transactionalId: opts.transactionalId ?? null })));
@@ -94,10 +105,12 @@ test('LogValidator: a body that does not decompress with its claimed codec, or a
       assert.ok([E.UNKNOWN_SERVER_ERROR, E.INVALID_RECORD].includes(res.error), `codec ${codec} body ${b}: ${res.error}`);
     }
   }
-  for (const codec of [5, 6, 7]) assert.equal((await produce('plain', buildBatch(values(1), { attributes: codec }), { version: 7 })).error, E.UNKNOWN_SERVER_ERROR, `codec id ${codec}`);
+  for (const codec of [5, 6, 7])
+    assert.equal((await produce('plain', buildBatch(values(1), { attributes: codec }), { version: 7 })).error, E.UNKNOWN_SERVER_ERROR, `codec id ${codec}`);
   assert.equal(await endOffset('plain'), before);
   // and the genuine ones are accepted
-  for (let codec = 1; codec <= 3; codec++) assert.equal((await produce('plain', buildBatch(values(3), { attributes: codec, body: bodies[codec]! }))).error, E.NONE, `genuine codec ${codec}`);
+  for (let codec = 1; codec <= 3; codec++)
+    assert.equal((await produce('plain', buildBatch(values(3), { attributes: codec, body: bodies[codec]! }))).error, E.NONE, `genuine codec ${codec}`);
   assert.equal(await endOffset('plain'), before + 9);
 });
 
@@ -107,7 +120,11 @@ test('LogValidator.validateBatch: control batches, inconsistent counts, a produc
   assert.equal((await produce('plain', buildBatch(values(3), { recordCount: 2 }))).error, E.INVALID_RECORD, 'count below lastOffsetDelta + 1');
   assert.equal((await produce('plain', buildBatch(values(3), { recordCount: 4 }))).error, E.INVALID_RECORD, 'count above');
   assert.equal((await produce('plain', buildBatch(values(1), { recordCount: 0 }))).error, E.INVALID_RECORD, 'count 0');
-  assert.equal((await produce('plain', buildBatch(values(2), { producerId: 7, producerEpoch: 0, baseSequence: -1 }))).error, E.INVALID_RECORD, 'pid without sequence');
+  assert.equal(
+    (await produce('plain', buildBatch(values(2), { producerId: 7, producerEpoch: 0, baseSequence: -1 }))).error,
+    E.INVALID_RECORD,
+    'pid without sequence',
+  );
   assert.equal((await produce('plain', withAttributes(buildBatch(values(1)), 0x10))).error, E.TXN_ID_AUTH, 'transactional bit, no transactional id');
   assert.equal(await endOffset('plain'), before);
 });
@@ -142,7 +159,11 @@ test('a compacted topic refuses a record without a key with INVALID_RECORD, the 
     for (let i = 0; i < n; i++) {
       const records = values(n).map((r, j) => (j === i ? { ...r, key: null } : r));
       assert.equal((await produce('keyed', buildBatch(records))).error, E.INVALID_RECORD, `null key at ${i} of ${n}`);
-      assert.equal((await produce('keyed', buildBatch(records, { attributes: 1, body: gzipSync(encodeRecords(records)) }))).error, E.INVALID_RECORD, 'gzip too');
+      assert.equal(
+        (await produce('keyed', buildBatch(records, { attributes: 1, body: gzipSync(encodeRecords(records)) }))).error,
+        E.INVALID_RECORD,
+        'gzip too',
+      );
     }
   }
   assert.equal(await endOffset('keyed'), before);
@@ -172,7 +193,7 @@ test('message.timestamp.type=LogAppendTime: the broker stamps the batch, and the
 
 test('generated hostile batches (records section mutated, CRC made valid): each is refused or fully decodable, and the partition stays readable for kafkajs', async () => {
   let seed = 12345;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   let accepted = 0;
   const offsetsBefore = await endOffset('fuzz');
   for (let i = 0; i < 300; i++) {
@@ -289,5 +310,6 @@ test('every Kafka 3.9 topic config is accepted with a valid value and refused wi
       assert.ok(r.message?.includes(name), `the message names ${name}: ${r.message}`);
     }
   }
-  for (const name of ['retention.hours', 'log.retention.ms', 'message.max.bytes', 'segment_bytes', 'x']) assert.equal((await createTopicError({ [name]: '1' })).error, E.INVALID_CONFIG, name);
+  for (const name of ['retention.hours', 'log.retention.ms', 'message.max.bytes', 'segment_bytes', 'x'])
+    assert.equal((await createTopicError({ [name]: '1' })).error, E.INVALID_CONFIG, name);
 });

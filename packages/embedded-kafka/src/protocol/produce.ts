@@ -86,7 +86,12 @@ export const produceApi: ApiDefinition = {
       name: t.name,
       partitions: t.partitions.map((p): PartitionResult => {
         const res = (error: number, baseOffset = -1, message: string | null = null, logAppendTime = -1): PartitionResult => ({
-          index: p.index, error, baseOffset, logAppendTime, logStartOffset: log?.startOffset ?? -1, message,
+          index: p.index,
+          error,
+          baseOffset,
+          logAppendTime,
+          logStartOffset: log?.startOffset ?? -1,
+          message,
         });
         const topic = ctx.topics.topics.get(t.name);
         const log = topic?.logs[p.index];
@@ -100,7 +105,8 @@ export const produceApi: ApiDefinition = {
           logAppendTime: logAppendTimeTopic,
         };
         // v0-2 may carry message sets v0/v1: converted to one batch v2 (storage/legacy-messages.ts)
-        const checked = v < 3 && isLegacyRecordSet(p.records) ? convertLegacyRecordSet(p.records, rules, now) : validateRecordSet(Math.max(v, 3), p.records, rules, now);
+        const checked =
+          v < 3 && isLegacyRecordSet(p.records) ? convertLegacyRecordSet(p.records, rules, now) : validateRecordSet(Math.max(v, 3), p.records, rules, now);
         if (checked.ok && checked.batches.length === 0) return res(ErrorCode.NONE);
         if (!checked.ok) {
           ctx.logger.warn({ topic: t.name, partition: p.index, error: checked.error, reason: checked.message }, 'produce refused');

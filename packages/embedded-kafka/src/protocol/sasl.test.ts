@@ -26,7 +26,14 @@ const dir = () => {
 before(async () => {
   pki = makeTestPki();
   plainSasl = await startBroker({ dir: dir(), port: 0, initialRebalanceDelayMs: 0, sasl: { users: USERS } });
-  tlsSasl = await startBroker({ dir: dir(), port: 0, initialRebalanceDelayMs: 0, autoCreateTopics: true, sasl: { users: USERS }, tls: { key: pki.key, cert: pki.cert } });
+  tlsSasl = await startBroker({
+    dir: dir(),
+    port: 0,
+    initialRebalanceDelayMs: 0,
+    autoCreateTopics: true,
+    sasl: { users: USERS },
+    tls: { key: pki.key, cert: pki.cert },
+  });
 });
 after(async () => {
   await Promise.all([plainSasl?.close(), tlsSasl?.close()]);
@@ -75,15 +82,33 @@ test('wrong passwords, unknown users and mechanisms the listener does not offer 
   const offersScram512Only = await startBroker({ dir: dir(), port: 0, sasl: { users: USERS, mechanisms: ['SCRAM-SHA-512'] } });
   try {
     const cases: { broker: Broker; ssl: boolean; sasl: SASLOptions; want: RegExp }[] = [];
-    for (const [broker, ssl] of [[plainSasl, false], [tlsSasl, true]] as const) {
+    for (const [broker, ssl] of [
+      [plainSasl, false],
+      [tlsSasl, true],
+    ] as const) {
       for (const mechanism of MECHANISMS) {
         cases.push({ broker, ssl, sasl: { mechanism, username: 'audit', password: 'wrong' } as SASLOptions, want: /SASL|[Aa]uthentication failed/ });
         cases.push({ broker, ssl, sasl: { mechanism, username: 'nobody', password: USERS.audit } as SASLOptions, want: /SASL|[Aa]uthentication failed/ });
-        cases.push({ broker, ssl, sasl: { mechanism, username: 'audit', password: USERS.audit.slice(0, -1) } as SASLOptions, want: /SASL|[Aa]uthentication failed/ });
+        cases.push({
+          broker,
+          ssl,
+          sasl: { mechanism, username: 'audit', password: USERS.audit.slice(0, -1) } as SASLOptions,
+          want: /SASL|[Aa]uthentication failed/,
+        });
       }
     }
-    cases.push({ broker: offersScram512Only, ssl: false, sasl: { mechanism: 'plain', username: 'audit', password: USERS.audit }, want: /does not support the requested SASL mechanism|not supported by the server/ });
-    cases.push({ broker: offersScram512Only, ssl: false, sasl: { mechanism: 'scram-sha-256', username: 'audit', password: USERS.audit }, want: /does not support the requested SASL mechanism|not supported by the server/ });
+    cases.push({
+      broker: offersScram512Only,
+      ssl: false,
+      sasl: { mechanism: 'plain', username: 'audit', password: USERS.audit },
+      want: /does not support the requested SASL mechanism|not supported by the server/,
+    });
+    cases.push({
+      broker: offersScram512Only,
+      ssl: false,
+      sasl: { mechanism: 'scram-sha-256', username: 'audit', password: USERS.audit },
+      want: /does not support the requested SASL mechanism|not supported by the server/,
+    });
     for (const c of cases) {
       const admin = client(c.broker, c.sasl, c.ssl).admin();
       await assert.rejects(admin.connect(), (err: Error) => c.want.test(err.message) || assert.fail(`${JSON.stringify(c.sasl)}: ${err.name}: ${err.message}`));
@@ -127,7 +152,11 @@ test('raw wire: no request but ApiVersions and SASL before authenticating; hosti
     { mech: 'SCRAM-SHA-512', first: 'n,,n=audit,r=' },
     { mech: 'SCRAM-SHA-512', first: `n,,n=audit,r=${nonce}`, final: () => 'c=biws,r=wrongnonce,p=AAAA' },
     { mech: 'SCRAM-SHA-512', first: `n,,n=audit,r=${nonce}`, final: (sf) => `c=biws,${sf.split(',')[0]},p=${Buffer.alloc(64).toString('base64')}` },
-    { mech: 'SCRAM-SHA-512', first: `n,,n=audit,r=${nonce}`, final: (sf) => `c=${Buffer.from('y,,').toString('base64')},${sf.split(',')[0]},p=${Buffer.alloc(64).toString('base64')}` },
+    {
+      mech: 'SCRAM-SHA-512',
+      first: `n,,n=audit,r=${nonce}`,
+      final: (sf) => `c=${Buffer.from('y,,').toString('base64')},${sf.split(',')[0]},p=${Buffer.alloc(64).toString('base64')}`,
+    },
     { mech: 'SCRAM-SHA-512', first: `n,,n=audit,r=${nonce}`, final: (sf) => `c=biws,${sf.split(',')[0]},p=` },
     { mech: 'SCRAM-SHA-512', first: `n,,n=audit,r=${nonce}`, final: (sf) => `c=biws,${sf.split(',')[0]},p=${Buffer.alloc(3).toString('base64')}` },
   ];
@@ -164,7 +193,21 @@ test('librdkafka (kcat) speaks SASL_SSL with SCRAM-SHA-512 and PLAIN to the brok
     new Promise<{ code: number; out: string }>((resolve) => {
       const child = execFile(
         'kcat',
-        ['-b', tlsSasl.address, '-X', 'security.protocol=SASL_SSL', '-X', `sasl.mechanisms=${mech}`, '-X', 'sasl.username=audit', '-X', `sasl.password=${password}`, '-X', `ssl.ca.location=${pki.caFile}`, ...args],
+        [
+          '-b',
+          tlsSasl.address,
+          '-X',
+          'security.protocol=SASL_SSL',
+          '-X',
+          `sasl.mechanisms=${mech}`,
+          '-X',
+          'sasl.username=audit',
+          '-X',
+          `sasl.password=${password}`,
+          '-X',
+          `ssl.ca.location=${pki.caFile}`,
+          ...args,
+        ],
         { timeout: 30_000 },
         (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: stdout + stderr }),
       );
@@ -172,7 +215,10 @@ test('librdkafka (kcat) speaks SASL_SSL with SCRAM-SHA-512 and PLAIN to the brok
     });
   for (const mech of ['SCRAM-SHA-512', 'PLAIN']) {
     const topic = `kcat-${mech.toLowerCase()}`;
-    { const p = await kcat(mech, USERS.audit, "-P", "-t", topic); assert.equal(p.code, 0, `${mech} produce: ${p.out}`); }
+    {
+      const p = await kcat(mech, USERS.audit, '-P', '-t', topic);
+      assert.equal(p.code, 0, `${mech} produce: ${p.out}`);
+    }
     const read = await kcat(mech, USERS.audit, '-C', '-t', topic, '-o', 'beginning', '-c', '1', '-e');
     assert.equal(read.code, 0, read.out);
     assert.match(read.out, /from-kcat/);

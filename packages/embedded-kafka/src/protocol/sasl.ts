@@ -53,7 +53,9 @@ export class SaslUsers {
         this.scram.set(`${hash}:${user}`, {
           salt,
           iterations: 4096,
-          storedKey: createHash(hash).update(hmac(hash, salted, 'Client Key')).digest(),
+          storedKey: createHash(hash)
+            .update(hmac(hash, salted, 'Client Key'))
+            .digest(),
           serverKey: hmac(hash, salted, 'Server Key'),
         });
       }
@@ -81,7 +83,15 @@ export interface SaslSession {
   mechanism?: SaslMechanism;
   principal?: string;
   /** SCRAM: what the final message is checked against. */
-  scram?: { hash: 'sha256' | 'sha512'; user: string; gs2Header: string; nonce: string; clientFirstBare: string; serverFirst: string; credential: ScramCredential };
+  scram?: {
+    hash: 'sha256' | 'sha512';
+    user: string;
+    gs2Header: string;
+    nonce: string;
+    clientFirstBare: string;
+    serverFirst: string;
+    credential: ScramCredential;
+  };
   /** Set by a failed exchange: the connection closes once the answer is written. */
   closeAfterResponse?: boolean;
 }
@@ -142,13 +152,17 @@ export function saslAuthenticateApi(users: SaslUsers): ApiDefinition {
         session.closeAfterResponse = true;
         session.state = 'done';
         ctx.logger.warn({ mechanism: session.mechanism, client: meta.clientHost, reason: err.message }, 'SASL authentication failed: connection closed');
-        w.int16(SASL_ERRORS.SASL_AUTHENTICATION_FAILED).str(f, `Authentication failed during authentication due to invalid credentials with SASL mechanism ${session.mechanism ?? 'none'}`);
+        w.int16(SASL_ERRORS.SASL_AUTHENTICATION_FAILED).str(
+          f,
+          `Authentication failed during authentication due to invalid credentials with SASL mechanism ${session.mechanism ?? 'none'}`,
+        );
         w.byts(f, Buffer.alloc(0));
         if (meta.apiVersion >= 1) w.int64(0);
         w.tags(f);
         return;
       }
-      if (session.state === 'done') ctx.logger.debug({ mechanism: session.mechanism, principal: session.principal, client: meta.clientHost }, 'SASL authenticated');
+      if (session.state === 'done')
+        ctx.logger.debug({ mechanism: session.mechanism, principal: session.principal, client: meta.clientHost }, 'SASL authenticated');
       w.int16(ErrorCode.NONE).str(f, null).byts(f, answer);
       if (meta.apiVersion >= 1) w.int64(0);
       w.tags(f);

@@ -25,7 +25,14 @@ after(async () => {
 const ZERO_ID = null;
 const done = (r: Reader, what: string) => assert.equal(r.remaining(), 0, `${what}: no bytes left over`);
 const tags = (r: Reader, f: boolean) => f && assert.equal(r.uvarint(), 0, 'no tagged fields');
-const unknownTag = (w: Writer, f: boolean) => (f ? w.uvarint(1).uvarint(9).uvarint(2).raw(Buffer.from([7, 7])) : w);
+const unknownTag = (w: Writer, f: boolean) =>
+  f
+    ? w
+        .uvarint(1)
+        .uvarint(9)
+        .uvarint(2)
+        .raw(Buffer.from([7, 7]))
+    : w;
 
 function createBody(v: number, topics: { name: string; partitions: number; configs: [string, string][] }[], validateOnly = false): Buffer {
   const f = v >= 5;
@@ -103,19 +110,31 @@ function readDelete(v: number, b: Buffer) {
 function fetchBody(v: number, topicId: string | null, partition: number, offset: number): Buffer {
   const w = new Writer();
   if (v <= 14) w.int32(-1);
-  w.int32(0).int32(1).int32(1 << 20).int8(0).int32(0).int32(-1);
+  w.int32(0)
+    .int32(1)
+    .int32(1 << 20)
+    .int8(0)
+    .int32(0)
+    .int32(-1);
   w.arr(true, [topicId], (x, id) => {
     x.uuid(id);
     x.arr(true, [partition], (y, p) => {
-      y.int32(p).int32(-1).int64(offset).int32(-1).int64(-1).int32(1 << 20);
-      if (v >= 17) y.uvarint(1).uvarint(0).uvarint(16).raw(Buffer.alloc(16, 1)); // replica_directory_id (tag 0)
+      y.int32(p)
+        .int32(-1)
+        .int64(offset)
+        .int32(-1)
+        .int64(-1)
+        .int32(1 << 20);
+      if (v >= 17)
+        y.uvarint(1).uvarint(0).uvarint(16).raw(Buffer.alloc(16, 1)); // replica_directory_id (tag 0)
       else y.uvarint(0);
     });
     x.uvarint(0);
   });
   w.arr(true, [], () => undefined);
   w.str(true, '');
-  if (v >= 15) w.uvarint(1).uvarint(1).uvarint(13).int32(-1).int64(-1).uvarint(0); // replica_state (tag 1)
+  if (v >= 15)
+    w.uvarint(1).uvarint(1).uvarint(13).int32(-1).int64(-1).uvarint(0); // replica_state (tag 1)
   else w.uvarint(0);
   return Buffer.from(w.toBuffer());
 }
@@ -129,7 +148,16 @@ function readFetch(v: number, b: Buffer) {
     const t = {
       id: x.uuid(),
       partitions: x.arr(true, (y) => {
-        const p = { partition: y.int32(), error: y.int16(), hw: y.int64n(), lso: y.int64n(), start: y.int64n(), aborted: y.narr(true, (z) => [z.int64(), z.int64(), z.skipTaggedFields()]), preferred: y.int32(), records: Buffer.from(y.byts(true)) };
+        const p = {
+          partition: y.int32(),
+          error: y.int16(),
+          hw: y.int64n(),
+          lso: y.int64n(),
+          start: y.int64n(),
+          aborted: y.narr(true, (z) => [z.int64(), z.int64(), z.skipTaggedFields()]),
+          preferred: y.int32(),
+          records: Buffer.from(y.byts(true)),
+        };
         tags(y, true);
         return p;
       }),
@@ -186,7 +214,10 @@ test('CreateTopics v0-7: v5+ answers partitions, replication factor and every co
       assert.match(created!.id!, /^[0-9a-f]{32}$/);
       // The id is the topic's: Fetch v13 finds the topic by it.
       const fetched = readFetch(13, await c.request(1, 13, fetchBody(13, created!.id!, 2, 0), true));
-      assert.deepEqual(fetched.topics.map((t) => [t.id, t.partitions[0]!.error]), [[created!.id, 0]]);
+      assert.deepEqual(
+        fetched.topics.map((t) => [t.id, t.partitions[0]!.error]),
+        [[created!.id, 0]],
+      );
     }
     const [again] = readCreate(v, await c.request(19, v, createBody(v, [{ name, partitions: 3, configs: [] }]), v >= 5));
     assert.equal(again!.error, 36, 'TOPIC_ALREADY_EXISTS');
@@ -238,13 +269,23 @@ test('Fetch v13-17 address topics by id (tagged replica_state from v15, replica_
   await admin.disconnect();
   const producer = kafka.producer();
   await producer.connect();
-  await producer.send({ topic: 'by-id', messages: [{ partition: 1, value: 'one' }, { partition: 1, value: 'two' }] });
+  await producer.send({
+    topic: 'by-id',
+    messages: [
+      { partition: 1, value: 'one' },
+      { partition: 1, value: 'two' },
+    ],
+  });
   await producer.disconnect();
   const c = await RawConnection.open(broker.port);
   const [created] = readCreate(7, await c.request(19, 7, createBody(7, [{ name: 'by-id', partitions: 1, configs: [] }]), true));
   assert.equal(created!.error, 36);
   // The id from Metadata v12 (topic_id after the name).
-  const mw = new Writer().arr(true, [null], (x) => x.uuid(null).str(true, 'by-id').uvarint(0)).bool(false).bool(false).uvarint(0);
+  const mw = new Writer()
+    .arr(true, [null], (x) => x.uuid(null).str(true, 'by-id').uvarint(0))
+    .bool(false)
+    .bool(false)
+    .uvarint(0);
   const mr = new Reader(await c.request(3, 12, Buffer.from(mw.toBuffer()), true));
   mr.skipTaggedFields();
   mr.int32();
@@ -269,7 +310,10 @@ test('Fetch v13-17 address topics by id (tagged replica_state from v15, replica_
     assert.deepEqual([p.partition, p.error, p.hw, p.start, p.preferred], [1, 0, 2, 0, -1]);
     assert.deepEqual(values(p.records), ['one', 'two'], `v${v}`);
     const unknown = readFetch(v, await c.request(1, v, fetchBody(v, 'cd'.repeat(16), 0, 0), true));
-    assert.deepEqual(unknown.topics.map((t) => [t.id, t.partitions[0]!.error]), [['cd'.repeat(16), 100]]);
+    assert.deepEqual(
+      unknown.topics.map((t) => [t.id, t.partitions[0]!.error]),
+      [['cd'.repeat(16), 100]],
+    );
   }
   c.close();
 });

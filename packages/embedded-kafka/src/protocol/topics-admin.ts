@@ -72,7 +72,9 @@ export const createTopicsApi: ApiDefinition = {
       if (v >= 1) x.str(f, t.message);
       if (v >= 5) {
         x.int32(t.partitions).int16(t.error === ErrorCode.NONE ? 1 : -1);
-        x.arr(f, t.configs && topicConfigEntries(ctx, t.configs), (y, c) => y.str(f, c.name).str(f, c.value).bool(c.readOnly).int8(c.source).bool(false).tags(f));
+        x.arr(f, t.configs && topicConfigEntries(ctx, t.configs), (y, c) =>
+          y.str(f, c.name).str(f, c.value).bool(c.readOnly).int8(c.source).bool(false).tags(f),
+        );
       }
       x.tags(f);
     });
@@ -99,7 +101,13 @@ export const deleteTopicsApi: ApiDefinition = {
     r.tags(f);
     const results = wanted.map((t) => {
       const name = t.name ?? (t.id === null ? undefined : ctx.topics.nameOf(t.id));
-      if (name === undefined) return { name: null, id: t.id, error: t.id === null ? ErrorCode.INVALID_REQUEST : ErrorCode.UNKNOWN_TOPIC_ID, message: t.id === null ? 'Neither topic name nor id were specified.' : `Topic id ${t.id} not found.` };
+      if (name === undefined)
+        return {
+          name: null,
+          id: t.id,
+          error: t.id === null ? ErrorCode.INVALID_REQUEST : ErrorCode.UNKNOWN_TOPIC_ID,
+          message: t.id === null ? 'Neither topic name nor id were specified.' : `Topic id ${t.id} not found.`,
+        };
       const id = ctx.topics.topics.get(name)?.meta.id ?? null;
       const error = ctx.deleteTopic(name);
       return { name, id, error, message: error === ErrorCode.NONE ? null : `Topic '${name}' does not exist.` };
@@ -142,7 +150,10 @@ export const initProducerIdApi: ApiDefinition = {
     if (error === ErrorCode.NONE && transactionalId !== null) {
       // transactions.ts; PRODUCER_FENCED (KIP-588) is INVALID_PRODUCER_EPOCH to v0-3.
       const t = ctx.txns.initTransactional(transactionalId, timeoutMs, Number(producerId), producerEpoch);
-      w.int32(0).int16(t.error === ErrorCode.PRODUCER_FENCED && v < 4 ? ErrorCode.INVALID_PRODUCER_EPOCH : t.error).int64(t.producerId).int16(t.producerEpoch);
+      w.int32(0)
+        .int16(t.error === ErrorCode.PRODUCER_FENCED && v < 4 ? ErrorCode.INVALID_PRODUCER_EPOCH : t.error)
+        .int64(t.producerId)
+        .int16(t.producerEpoch);
     } else if (error !== ErrorCode.NONE) w.int32(0).int16(error).int64(-1).int16(-1);
     else w.int32(0).int16(ErrorCode.NONE).int64(ctx.nextProducerId()).int16(0);
     w.tags(f);

@@ -26,7 +26,8 @@ async function start(opts: Partial<BrokerOptions> & { dir?: string } = {}): Prom
   return b;
 }
 
-const client = (b: Broker) => new Kafka({ brokers: [b.address], clientId: 'txn-test', logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 50 } });
+const client = (b: Broker) =>
+  new Kafka({ brokers: [b.address], clientId: 'txn-test', logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 50 } });
 
 async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
@@ -57,7 +58,9 @@ async function readTopic(b: Broker, topic: string, opts: { readUncommitted?: boo
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const got: { p: number; o: bigint; v: string }[] = [];
-  await consumer.run({ eachMessage: async ({ partition, message }) => void got.push({ p: partition, o: BigInt(message.offset), v: message.value!.toString() }) });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => void got.push({ p: partition, o: BigInt(message.offset), v: message.value!.toString() }),
+  });
   try {
     await waitFor(`${topic}: expected records`, () => (opts.done(got.map((g) => g.v)) ? true : undefined));
   } finally {
@@ -80,13 +83,32 @@ test('committed records are read once by read_committed consumers, aborted ones 
   await createTopic(b, 'txn-basic', 2);
   const p = await txProducer(b, 'basic');
   const committed = await p.transaction();
-  await committed.send({ topic: 'txn-basic', messages: [{ key: 'a', value: 'c1' }, { key: 'b', value: 'c2' }] });
+  await committed.send({
+    topic: 'txn-basic',
+    messages: [
+      { key: 'a', value: 'c1' },
+      { key: 'b', value: 'c2' },
+    ],
+  });
   await committed.commit();
   const aborted = await p.transaction();
-  await aborted.send({ topic: 'txn-basic', messages: [{ key: 'a', value: 'x1' }, { key: 'b', value: 'x2' }, { key: 'c', value: 'x3' }] });
+  await aborted.send({
+    topic: 'txn-basic',
+    messages: [
+      { key: 'a', value: 'x1' },
+      { key: 'b', value: 'x2' },
+      { key: 'c', value: 'x3' },
+    ],
+  });
   await aborted.abort();
   const last = await p.transaction();
-  await last.send({ topic: 'txn-basic', messages: [{ key: 'a', value: 'c3' }, { key: 'b', value: 'c4' }] });
+  await last.send({
+    topic: 'txn-basic',
+    messages: [
+      { key: 'a', value: 'c3' },
+      { key: 'b', value: 'c4' },
+    ],
+  });
   await last.commit();
   await p.disconnect();
 
@@ -161,7 +183,9 @@ test('a second producer with the same transactional id fences the first and abor
   const fresh = await txProducer(b, 'fence');
   const ft = await fresh.transaction(); // kafkajs sends InitProducerId here
   // The zombie can neither write nor commit: INVALID_PRODUCER_EPOCH (PRODUCER_FENCED to newer clients).
-  await assert.rejects(t.send({ topic: 'txn-fence', messages: [{ value: 'zombie-2' }] }), (err: Error & { type?: string; cause?: { type?: string } }) => /INVALID_PRODUCER_EPOCH|epoch/i.test(`${err.message} ${err.type} ${err.cause?.type}`));
+  await assert.rejects(t.send({ topic: 'txn-fence', messages: [{ value: 'zombie-2' }] }), (err: Error & { type?: string; cause?: { type?: string } }) =>
+    /INVALID_PRODUCER_EPOCH|epoch/i.test(`${err.message} ${err.type} ${err.cause?.type}`),
+  );
   await assert.rejects(t.commit());
   await ft.send({ topic: 'txn-fence', messages: [{ value: 'fresh' }] });
   await ft.commit();
@@ -198,11 +222,23 @@ test('a broker restarted mid-transaction keeps it open (LSO held), and the next 
   await createTopic(b, 'txn-restart');
   const p = await txProducer(b, 'restart');
   const done = await p.transaction();
-  await done.send({ topic: 'txn-restart', messages: [{ key: 'k1', value: 'kept-1' }, { key: 'k2', value: 'kept-2' }] });
+  await done.send({
+    topic: 'txn-restart',
+    messages: [
+      { key: 'k1', value: 'kept-1' },
+      { key: 'k2', value: 'kept-2' },
+    ],
+  });
   await done.sendOffsets({ consumerGroupId: 'g', topics: [{ topic: 'txn-restart', partitions: [{ partition: 0, offset: '1' }] }] });
   await done.commit();
   const open = await p.transaction();
-  await open.send({ topic: 'txn-restart', messages: [{ key: 'k1', value: 'lost-1' }, { key: 'k2', value: 'lost-2' }] });
+  await open.send({
+    topic: 'txn-restart',
+    messages: [
+      { key: 'k1', value: 'lost-1' },
+      { key: 'k2', value: 'lost-2' },
+    ],
+  });
   await p.disconnect().catch(() => undefined);
   await b.close();
 
@@ -230,7 +266,13 @@ test('a broker stopped between PrepareCommit and the markers finishes the commit
   await createTopic(b, 'txn-prepare', 2);
   const p = await txProducer(b, 'prepare');
   const t = await p.transaction();
-  await t.send({ topic: 'txn-prepare', messages: [{ partition: 0, value: 'p0' }, { partition: 1, value: 'p1' }] });
+  await t.send({
+    topic: 'txn-prepare',
+    messages: [
+      { partition: 0, value: 'p0' },
+      { partition: 1, value: 'p1' },
+    ],
+  });
   await t.sendOffsets({ consumerGroupId: 'prep-g', topics: [{ topic: 'txn-prepare', partitions: [{ partition: 0, offset: '3' }] }] });
   await p.disconnect().catch(() => undefined);
   await b.close();
@@ -323,7 +365,17 @@ test('generated interleavings of three transactional producers and a plain one r
 
 // ---- the raw wire: error codes a client of any version must see ----
 
-const E = { NONE: 0, INVALID_PRODUCER_EPOCH: 47, INVALID_TXN_STATE: 48, INVALID_PRODUCER_ID_MAPPING: 49, INVALID_TRANSACTION_TIMEOUT: 50, UNKNOWN_TOPIC: 3, OPERATION_NOT_ATTEMPTED: 55, UNSTABLE_OFFSET_COMMIT: 88, PRODUCER_FENCED: 90 };
+const E = {
+  NONE: 0,
+  INVALID_PRODUCER_EPOCH: 47,
+  INVALID_TXN_STATE: 48,
+  INVALID_PRODUCER_ID_MAPPING: 49,
+  INVALID_TRANSACTION_TIMEOUT: 50,
+  UNKNOWN_TOPIC: 3,
+  OPERATION_NOT_ATTEMPTED: 55,
+  UNSTABLE_OFFSET_COMMIT: 88,
+  PRODUCER_FENCED: 90,
+};
 
 const body = (fill: (w: Writer) => void) => {
   const w = new Writer();
@@ -333,7 +385,13 @@ const body = (fill: (w: Writer) => void) => {
 const initPid = (txnId: string, timeoutMs = 60_000) => body((w) => w.nullableString(txnId).int32(timeoutMs)); // v1
 const readInit = (b: Buffer) => ({ error: b.readInt16BE(4), producerId: Number(b.readBigInt64BE(6)), epoch: b.readInt16BE(14) });
 const addPartitions = (txnId: string, pid: number, epoch: number, topic: string, partitions: number[]) =>
-  body((w) => w.string(txnId).int64(pid).int16(epoch).array([topic], (x, t) => x.string(t).array(partitions, (y, p) => y.int32(p))));
+  body((w) =>
+    w
+      .string(txnId)
+      .int64(pid)
+      .int16(epoch)
+      .array([topic], (x, t) => x.string(t).array(partitions, (y, p) => y.int32(p))),
+  );
 const readAddPartitions = (b: Buffer) => {
   const r = new Reader(b);
   r.int32();
@@ -360,8 +418,12 @@ test('raw wire: timeouts, id mapping, fencing per version (PRODUCER_FENCED from 
   assert.equal(readError(await c.request(26, 1, endTxn('w', pid, 0, true))), E.INVALID_TXN_STATE);
   assert.deepEqual(readAddPartitions(await c.request(24, 1, addPartitions('w', pid, 0, 'wire-txn', [0]))), [E.NONE]);
   // A transactional batch to a partition not added: INVALID_TXN_STATE, nothing stored.
-  const txnBatch = (seq: number, epoch = 0) => buildBatch([{ value: Buffer.from(`r${seq}`) }], { producerId: pid, producerEpoch: epoch, baseSequence: seq, attributes: 0x10 });
-  assert.equal(readProduceResult(await c.request(0, 3, produceBody('wire-txn', txnBatch(0), { transactionalId: 'w', partition: 1 }))).error, E.INVALID_TXN_STATE);
+  const txnBatch = (seq: number, epoch = 0) =>
+    buildBatch([{ value: Buffer.from(`r${seq}`) }], { producerId: pid, producerEpoch: epoch, baseSequence: seq, attributes: 0x10 });
+  assert.equal(
+    readProduceResult(await c.request(0, 3, produceBody('wire-txn', txnBatch(0), { transactionalId: 'w', partition: 1 }))).error,
+    E.INVALID_TXN_STATE,
+  );
   assert.equal(readProduceResult(await c.request(0, 3, produceBody('wire-txn', txnBatch(0), { transactionalId: 'w', partition: 0 }))).error, E.NONE);
   // The commit, then its retry (NONE), then an abort of what was committed (INVALID_TXN_STATE).
   assert.equal(readError(await c.request(26, 1, endTxn('w', pid, 0, true))), E.NONE);
@@ -372,20 +434,60 @@ test('raw wire: timeouts, id mapping, fencing per version (PRODUCER_FENCED from 
   assert.equal(readError(await c.request(26, 1, endTxn('w', pid, 0, true))), E.INVALID_PRODUCER_EPOCH);
   assert.equal(readError(await c.request(26, 2, endTxn('w', pid, 0, true))), E.PRODUCER_FENCED);
   assert.deepEqual(readAddPartitions(await c.request(24, 2, addPartitions('w', pid, 0, 'wire-txn', [0]))), [E.PRODUCER_FENCED]);
-  assert.equal(readProduceResult(await c.request(0, 3, produceBody('wire-txn', txnBatch(1), { transactionalId: 'w', partition: 0 }))).error, E.INVALID_PRODUCER_EPOCH);
+  assert.equal(
+    readProduceResult(await c.request(0, 3, produceBody('wire-txn', txnBatch(1), { transactionalId: 'w', partition: 0 }))).error,
+    E.INVALID_PRODUCER_EPOCH,
+  );
   // require_stable: an offset held by an open transaction is UNSTABLE_OFFSET_COMMIT until it commits.
   assert.deepEqual(readAddPartitions(await c.request(24, 1, addPartitions('w', pid, 1, 'wire-txn', [0]))), [E.NONE]);
-  assert.equal(readError(await c.request(25, 1, body((w) => w.string('w').int64(pid).int16(1).string('stable-g')))), E.NONE);
-  const txnCommit = body((w) => w.string('w').string('stable-g').int64(pid).int16(1).array(['wire-txn'], (x, t) => x.string(t).array([0], (y, p) => y.int32(p).int64(5).int32(-1).nullableString(null))));
+  assert.equal(
+    readError(
+      await c.request(
+        25,
+        1,
+        body((w) => w.string('w').int64(pid).int16(1).string('stable-g')),
+      ),
+    ),
+    E.NONE,
+  );
+  const txnCommit = body((w) =>
+    w
+      .string('w')
+      .string('stable-g')
+      .int64(pid)
+      .int16(1)
+      .array(['wire-txn'], (x, t) => x.string(t).array([0], (y, p) => y.int32(p).int64(5).int32(-1).nullableString(null))),
+  );
   const txnCommitted = new Reader(await c.request(28, 2, txnCommit));
   txnCommitted.int32();
-  assert.deepEqual(txnCommitted.array((x) => (x.string(), x.array((y) => (y.int32(), y.int16())))), [[E.NONE]]);
-  const offsetFetch = (stable: boolean) => body((w) => w.str(true, 'stable-g').arr(true, ['wire-txn'], (x, t) => x.str(true, t).arr(true, [0], (y, p) => y.int32(p)).tags(true)).bool(stable).tags(true));
+  assert.deepEqual(
+    txnCommitted.array((x) => (x.string(), x.array((y) => (y.int32(), y.int16())))),
+    [[E.NONE]],
+  );
+  const offsetFetch = (stable: boolean) =>
+    body((w) =>
+      w
+        .str(true, 'stable-g')
+        .arr(true, ['wire-txn'], (x, t) =>
+          x
+            .str(true, t)
+            .arr(true, [0], (y, p) => y.int32(p))
+            .tags(true),
+        )
+        .bool(stable)
+        .tags(true),
+    );
   const readFetch = (b2: Buffer) => {
     const r = new Reader(b2);
     r.tags(true);
     r.int32();
-    const [p] = r.arr(true, (x) => (x.str(true), x.arr(true, (y) => ({ partition: y.int32(), offset: y.int64n(), epoch: y.int32(), metadata: y.nstr(true), error: y.int16(), _: y.tags(true) }))))[0]!;
+    const [p] = r.arr(
+      true,
+      (x) => (
+        x.str(true),
+        x.arr(true, (y) => ({ partition: y.int32(), offset: y.int64n(), epoch: y.int32(), metadata: y.nstr(true), error: y.int16(), _: y.tags(true) }))
+      ),
+    )[0]!;
     return { offset: p!.offset, error: p!.error };
   };
   assert.deepEqual(readFetch(await c.request(9, 7, offsetFetch(true), true)), { offset: -1, error: E.UNSTABLE_OFFSET_COMMIT });
@@ -403,7 +505,18 @@ test('raw wire: 400 generated malformed transaction requests close only their ow
     [24, 1, addPartitions('h', 1000, 0, 'wire-hostile', [0])],
     [25, 1, body((w) => w.string('h').int64(1000).int16(0).string('g'))],
     [26, 1, endTxn('h', 1000, 0, true)],
-    [28, 2, body((w) => w.string('h').string('g').int64(1000).int16(0).array(['wire-hostile'], (x, t) => x.string(t).array([0], (y, p) => y.int32(p).int64(1).int32(-1).nullableString(null))))],
+    [
+      28,
+      2,
+      body((w) =>
+        w
+          .string('h')
+          .string('g')
+          .int64(1000)
+          .int16(0)
+          .array(['wire-hostile'], (x, t) => x.string(t).array([0], (y, p) => y.int32(p).int64(1).int32(-1).nullableString(null))),
+      ),
+    ],
     [22, 1, initPid('h')],
   ];
   for (let i = 0; i < 400; i++) {
@@ -412,9 +525,16 @@ test('raw wire: 400 generated malformed transaction requests close only their ow
     const cut = Math.floor(rnd() * bad.length);
     const mode = i % 3;
     let bytes: Buffer;
-    if (mode === 0) bytes = bad.subarray(0, cut); // cut short
-    else if (mode === 1) { bytes = bad; bytes.writeInt16BE(0x7fff, Math.min(cut, bad.length - 2) & ~1); } // a length overclaimed
-    else { bytes = bad; for (let j = 0; j < 4; j++) bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256); } // random bytes
+    if (mode === 0)
+      bytes = bad.subarray(0, cut); // cut short
+    else if (mode === 1) {
+      bytes = bad;
+      bytes.writeInt16BE(0x7fff, Math.min(cut, bad.length - 2) & ~1);
+    } // a length overclaimed
+    else {
+      bytes = bad;
+      for (let j = 0; j < 4; j++) bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256);
+    } // random bytes
     const got = await exchange(b.port, frame(key, v, i, bytes));
     assert.ok(got === 'closed' || Buffer.isBuffer(got), `request ${i} (key ${key}) answered or closed`);
   }

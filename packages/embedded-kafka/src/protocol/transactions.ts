@@ -84,7 +84,12 @@ export class TransactionCoordinator {
   }
 
   /** InitProducerId with a transactional id: [error, producerId, epoch]. */
-  initTransactional(transactionalId: string, timeoutMs: number, producerId: number, producerEpoch: number): { error: number; producerId: number; producerEpoch: number } {
+  initTransactional(
+    transactionalId: string,
+    timeoutMs: number,
+    producerId: number,
+    producerEpoch: number,
+  ): { error: number; producerId: number; producerEpoch: number } {
     const fail = (error: number) => ({ error, producerId: -1, producerEpoch: -1 });
     if (!transactionalId) return fail(ErrorCode.INVALID_REQUEST);
     if (timeoutMs <= 0 || timeoutMs > this.opts.maxTimeoutMs) return fail(ErrorCode.INVALID_TRANSACTION_TIMEOUT);
@@ -133,7 +138,12 @@ export class TransactionCoordinator {
     }
   }
 
-  addPartitions(transactionalId: string, producerId: number, producerEpoch: number, topics: { name: string; partitions: number[] }[]): { error: number; partitions?: Map<string, number> } {
+  addPartitions(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    topics: { name: string; partitions: number[] }[],
+  ): { error: number; partitions?: Map<string, number> } {
     const { error, m } = this.check(transactionalId, producerId, producerEpoch);
     if (!m) return { error };
     const results = new Map<string, number>();
@@ -168,8 +178,13 @@ export class TransactionCoordinator {
   }
 
   txnOffsetCommit(req: {
-    transactionalId: string; groupId: string; producerId: number; producerEpoch: number;
-    generationId: number; memberId: string; groupInstanceId: string | null;
+    transactionalId: string;
+    groupId: string;
+    producerId: number;
+    producerEpoch: number;
+    generationId: number;
+    memberId: string;
+    groupInstanceId: string | null;
     offsets: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null }[];
   }): number {
     const { error, m } = this.check(req.transactionalId, req.producerId, req.producerEpoch);
@@ -224,9 +239,13 @@ export class TransactionCoordinator {
       log.appendMarker(m.producerId, m.producerEpoch, commit, this.now());
       markers++;
     }
-    if (commit) for (const [group, offsets] of Object.entries(m.offsets)) {
-      this.opts.groups.applyTxnOffsets(group, Object.entries(offsets).map(([k, o]) => ({ ...splitPartitionKey(k), ...o })));
-    }
+    if (commit)
+      for (const [group, offsets] of Object.entries(m.offsets)) {
+        this.opts.groups.applyTxnOffsets(
+          group,
+          Object.entries(offsets).map(([k, o]) => ({ ...splitPartitionKey(k), ...o })),
+        );
+      }
     m.state = commit ? 'CompleteCommit' : 'CompleteAbort';
     m.startedAt = -1;
     m.partitions = [];
@@ -244,7 +263,10 @@ export class TransactionCoordinator {
     for (const [id, m] of this.log.txns) {
       if (m.state !== 'Ongoing' || now - m.startedAt <= m.timeoutMs) continue;
       this.bumpEpoch(m);
-      this.opts.logger.warn({ transactionalId: id, producerId: m.producerId, timeoutMs: m.timeoutMs }, 'transaction timed out: aborted and its producer fenced');
+      this.opts.logger.warn(
+        { transactionalId: id, producerId: m.producerId, timeoutMs: m.timeoutMs },
+        'transaction timed out: aborted and its producer fenced',
+      );
       this.complete(id, m, false, false);
       aborted++;
     }
@@ -277,7 +299,12 @@ export const addPartitionsToTxnApi: ApiDefinition = {
     w.int32(0);
     w.arr(f, topics, (x, t) => {
       x.str(f, t.name);
-      x.arr(f, t.partitions, (y, p) => y.int32(p).int16(res.partitions?.get(partitionKey(t.name, p)) ?? error).tags(f));
+      x.arr(f, t.partitions, (y, p) =>
+        y
+          .int32(p)
+          .int16(res.partitions?.get(partitionKey(t.name, p)) ?? error)
+          .tags(f),
+      );
       x.tags(f);
     });
     w.tags(f);
@@ -350,13 +377,24 @@ export const txnOffsetCommitApi: ApiDefinition = {
     const error = unknown
       ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
       : ctx.txns.txnOffsetCommit({
-          transactionalId, groupId, producerId, producerEpoch, generationId, memberId, groupInstanceId,
+          transactionalId,
+          groupId,
+          producerId,
+          producerEpoch,
+          generationId,
+          memberId,
+          groupInstanceId,
           offsets: topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, ...p }))),
         });
     w.int32(0);
     w.arr(f, topics, (x, t) => {
       x.str(f, t.name);
-      x.arr(f, t.partitions, (y, p) => y.int32(p.partition).int16(unknown && ctx.topics.topics.get(t.name)?.logs[p.partition] !== undefined ? ErrorCode.OPERATION_NOT_ATTEMPTED : error).tags(f));
+      x.arr(f, t.partitions, (y, p) =>
+        y
+          .int32(p.partition)
+          .int16(unknown && ctx.topics.topics.get(t.name)?.logs[p.partition] !== undefined ? ErrorCode.OPERATION_NOT_ATTEMPTED : error)
+          .tags(f),
+      );
       x.tags(f);
     });
     w.tags(f);

@@ -38,7 +38,13 @@ test('decompression bombs: a batch body whose output would pass the cap is refus
   ];
   for (const [what, codec, body] of bombs) {
     assert.ok(body.length < 2 << 20, `${what}: a small body (${body.length} bytes)`);
-    assert.throws(() => decompress(codec, body), (err: unknown) => err instanceof CodecError && (err.message.includes(`more than ${MAX_DECOMPRESSED_BYTES} bytes`) || err.message.includes(`larger than ${MAX_DECOMPRESSED_BYTES} bytes`)), what);
+    assert.throws(
+      () => decompress(codec, body),
+      (err: unknown) =>
+        err instanceof CodecError &&
+        (err.message.includes(`more than ${MAX_DECOMPRESSED_BYTES} bytes`) || err.message.includes(`larger than ${MAX_DECOMPRESSED_BYTES} bytes`)),
+      what,
+    );
   }
 });
 
@@ -52,7 +58,7 @@ test('an lz4 frame of a small record is bounded by what its compressed blocks ca
 
 test('decompression under the cap gives the bytes back, for every codec, on generated inputs', () => {
   let seed = 3;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   for (let i = 0; i < 40; i++) {
     const data = Buffer.from(Array.from({ length: Math.floor(rand() * 200_000) }, () => (rand() < 0.7 ? 97 : Math.floor(rand() * 256))));
     assert.deepEqual(decompress(Codec.GZIP, gzipSync(data)), data);

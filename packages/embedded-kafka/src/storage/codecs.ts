@@ -20,7 +20,10 @@ export const Codec = { NONE: 0, GZIP: 1, SNAPPY: 2, LZ4: 3, ZSTD: 4 } as const;
 export const CODEC_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 
 export class CodecError extends Error {
-  constructor(readonly codec: number, cause: unknown) {
+  constructor(
+    readonly codec: number,
+    cause: unknown,
+  ) {
     super(`failed to decompress the ${CODEC_NAMES[codec] ?? `codec ${codec}`} record stream: ${(cause as Error)?.message ?? String(cause)}`);
     this.name = 'CodecError';
   }
@@ -72,7 +75,8 @@ export function lz4Bound(body: Buffer): number {
   let pos = 6;
   if (flg & 0x08) {
     if (body.length < 15) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create('truncated LZ4 frame');
-    if (body.readBigUInt64LE(6) > BigInt(MAX_DECOMPRESSED_BYTES)) throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
+    if (body.readBigUInt64LE(6) > BigInt(MAX_DECOMPRESSED_BYTES))
+      throw BROKER_ERRORS.AUDIT_ERR_BROKER_CODEC.create(`more than ${MAX_DECOMPRESSED_BYTES} bytes`);
     pos += 8;
   }
   pos += 1; // header checksum

@@ -43,7 +43,8 @@ async function contents(b: Broker, topic: string): Promise<string[]> {
   c.close();
   const out: string[] = [];
   for (let pos = 0; pos < p!.records.length; pos += 12 + p!.records.readInt32BE(pos + 8)) {
-    for (const r of decodeRecords(p!.records.subarray(pos, pos + 12 + p!.records.readInt32BE(pos + 8)))) out.push(`${r.key}=${r.value === null ? '∅' : r.value}`);
+    for (const r of decodeRecords(p!.records.subarray(pos, pos + 12 + p!.records.readInt32BE(pos + 8))))
+      out.push(`${r.key}=${r.value === null ? '∅' : r.value}`);
   }
   return out;
 }
@@ -59,14 +60,30 @@ test('compaction decodes every codec, resumes after a restart, drops expired tom
   let { b, c } = await start(dir);
   const admin = new Kafka({ brokers: [b.address], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'state', numPartitions: 1, configEntries: [
-    { name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '300' }, { name: 'delete.retention.ms', value: '60000' },
-  ] }] });
+  await admin.createTopics({
+    topics: [
+      {
+        topic: 'state',
+        numPartitions: 1,
+        configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'segment.bytes', value: '300' },
+          { name: 'delete.retention.ms', value: '60000' },
+        ],
+      },
+    ],
+  });
   await admin.disconnect();
   const old = Date.now() - 3_600_000;
   // 4 rounds of the same 3 keys, each round in a different codec; k2's last word is a tombstone
   for (let round = 0; round < 4; round++) {
-    await produce(c, 'state', ['k0', 'k1', 'k2'].map((k) => ({ key: Buffer.from(k), value: round === 3 && k === 'k2' ? null : Buffer.from(`${k}@${round}`) })), round, old);
+    await produce(
+      c,
+      'state',
+      ['k0', 'k1', 'k2'].map((k) => ({ key: Buffer.from(k), value: round === 3 && k === 'k2' ? null : Buffer.from(`${k}@${round}`) })),
+      round,
+      old,
+    );
   }
   // a filler closes round 3's segment (the active segment is never cleaned, as in Kafka)
   await produce(c, 'state', [{ key: Buffer.from('filler'), value: Buffer.from('f'.repeat(400)) }], 0, old);
@@ -78,7 +95,11 @@ test('compaction decodes every codec, resumes after a restart, drops expired tom
   ({ b, c } = await start(dir)); // nothing compacted before the restart
   const first = b.maintain();
   assert.ok(first.compactedRecords >= 9, `after the restart compaction runs (${first.compactedRecords} removed)`);
-  assert.deepEqual(await contents(b, 'state'), ['k0=k0@3', 'k1=k1@3', `filler=${'f'.repeat(400)}`, 'tail=active'], 'latest per key; the expired tombstone gone too');
+  assert.deepEqual(
+    await contents(b, 'state'),
+    ['k0=k0@3', 'k1=k1@3', `filler=${'f'.repeat(400)}`, 'tail=active'],
+    'latest per key; the expired tombstone gone too',
+  );
   const segmentsAfter = readdirSync(path.join(dir, 'logs', 'state-0')).filter((f) => f.endsWith('.log')).length;
   assert.ok(segmentsAfter < segmentsBefore, `emptied segments removed (${segmentsBefore} -> ${segmentsAfter})`);
 
@@ -97,10 +118,28 @@ test('min.cleanable.dirty.ratio: a log that is mostly clean is not recompacted; 
   const { b, c } = await start(dir);
   const admin = new Kafka({ brokers: [b.address], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [
-    { topic: 'ratio', numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '200' }, { name: 'min.cleanable.dirty.ratio', value: '0.9' }] },
-    { topic: 'lagged', numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '200' }, { name: 'min.compaction.lag.ms', value: '3600000' }] },
-  ] });
+  await admin.createTopics({
+    topics: [
+      {
+        topic: 'ratio',
+        numPartitions: 1,
+        configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'segment.bytes', value: '200' },
+          { name: 'min.cleanable.dirty.ratio', value: '0.9' },
+        ],
+      },
+      {
+        topic: 'lagged',
+        numPartitions: 1,
+        configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'segment.bytes', value: '200' },
+          { name: 'min.compaction.lag.ms', value: '3600000' },
+        ],
+      },
+    ],
+  });
   await admin.disconnect();
   // 8 segments of distinct keys: cleaned once (nothing to remove), they are the clean part
   for (let i = 0; i < 8; i++) await produce(c, 'ratio', [{ key: Buffer.from(`u${i}`), value: Buffer.from(`${'p'.repeat(100)}`) }], 0);

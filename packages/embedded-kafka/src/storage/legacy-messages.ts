@@ -75,7 +75,10 @@ interface Entry {
 }
 
 class Refused extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -95,7 +98,8 @@ function entries(set: Buffer): Entry[] {
   let pos = 0;
   while (set.length - pos >= LOG_OVERHEAD) {
     const size = set.readInt32BE(pos + 8);
-    if (size < RECORD_OVERHEAD_V0) throw new Refused(ErrorCode.CORRUPT_MESSAGE, `Record size ${size} is less than the minimum record overhead (${RECORD_OVERHEAD_V0})`);
+    if (size < RECORD_OVERHEAD_V0)
+      throw new Refused(ErrorCode.CORRUPT_MESSAGE, `Record size ${size} is less than the minimum record overhead (${RECORD_OVERHEAD_V0})`);
     if (set.length - pos < MAGIC_OFFSET + 1) break;
     const magic = set.readInt8(pos + MAGIC_OFFSET);
     if (magic < 0 || magic > 2) throw new Refused(ErrorCode.CORRUPT_MESSAGE, `Invalid magic found in record: ${magic}`);
@@ -147,11 +151,15 @@ interface Converted {
 type RecordError = { code: number; message: string };
 
 function checkRecord(r: LegacyRecord, index: number, claimedLogAppendTime: boolean, rules: TopicRules): RecordError | undefined {
-  if (rules.compacted && r.key === null) return { code: ErrorCode.INVALID_RECORD, message: `Compacted topic cannot accept message without key (record ${index})` };
+  if (rules.compacted && r.key === null)
+    return { code: ErrorCode.INVALID_RECORD, message: `Compacted topic cannot accept message without key (record ${index})` };
   // validateTimestamp: with CreateTime a timestamp is range-checked (unbounded by default); otherwise a
   // record claiming LogAppendTime is refused: only the broker sets it.
   if (!(!rules.logAppendTime && r.timestamp !== -1) && claimedLogAppendTime) {
-    return { code: ErrorCode.INVALID_TIMESTAMP, message: `Invalid timestamp type in message ${index}. Producer should not set timestamp type to LogAppendTime.` };
+    return {
+      code: ErrorCode.INVALID_TIMESTAMP,
+      message: `Invalid timestamp type in message ${index}. Producer should not set timestamp type to LogAppendTime.`,
+    };
   }
   return undefined;
 }
@@ -160,10 +168,15 @@ function readSet(set: Buffer, rules: TopicRules): Converted {
   const shallow = entries(set);
   for (const e of shallow) {
     if (LOG_OVERHEAD + e.message.length > rules.maxMessageBytes) {
-      throw new Refused(ErrorCode.MESSAGE_TOO_LARGE, `The record batch size is ${LOG_OVERHEAD + e.message.length} bytes which exceeds the maximum configured value of ${rules.maxMessageBytes}.`);
+      throw new Refused(
+        ErrorCode.MESSAGE_TOO_LARGE,
+        `The record batch size is ${LOG_OVERHEAD + e.message.length} bytes which exceeds the maximum configured value of ${rules.maxMessageBytes}.`,
+      );
     }
-    if (!(e.magic < 2 ? crcValid(e.message) : batchCrcValid(e.message))) throw new Refused(ErrorCode.CORRUPT_MESSAGE, `Record is corrupt (stored crc = ${e.message.readUInt32BE(0)})`);
-    if ((e.attributes & COMPRESSION_MASK) > Codec.ZSTD) throw new Refused(ErrorCode.UNKNOWN_SERVER_ERROR, `Unknown compression type id: ${e.attributes & COMPRESSION_MASK}`);
+    if (!(e.magic < 2 ? crcValid(e.message) : batchCrcValid(e.message)))
+      throw new Refused(ErrorCode.CORRUPT_MESSAGE, `Record is corrupt (stored crc = ${e.message.readUInt32BE(0)})`);
+    if ((e.attributes & COMPRESSION_MASK) > Codec.ZSTD)
+      throw new Refused(ErrorCode.UNKNOWN_SERVER_ERROR, `Unknown compression type id: ${e.attributes & COMPRESSION_MASK}`);
   }
   if (shallow.length === 0) return { codec: Codec.NONE, records: [], logAppendTimeClaimed: false };
   const first = shallow[0]!;
@@ -198,11 +211,17 @@ function readSet(set: Buffer, rules: TopicRules): Converted {
   if (inner.length === 0) throw new Refused(ErrorCode.INVALID_RECORD, 'Found invalid compressed record set with no inner records');
   const lastInner = inner[inner.length - 1]!.offset;
   if (first.magic === 1 && first.offset !== 0 && first.offset < lastInner) {
-    throw new Refused(ErrorCode.INVALID_RECORD, `Found invalid wrapper offset in compressed v1 message set, wrapper offset '${first.offset}' is less than the last inner message offset '${lastInner}' and it is not zero.`);
+    throw new Refused(
+      ErrorCode.INVALID_RECORD,
+      `Found invalid wrapper offset in compressed v1 message set, wrapper offset '${first.offset}' is less than the last inner message offset '${lastInner}' and it is not zero.`,
+    );
   }
   inner.forEach((e, i) => {
     if ((e.attributes & COMPRESSION_MASK) !== Codec.NONE) {
-      errors.push({ code: ErrorCode.INVALID_RECORD, message: `Compressed outer record should not have an inner record with a compression attribute set (record ${i})` });
+      errors.push({
+        code: ErrorCode.INVALID_RECORD,
+        message: `Compressed outer record should not have an inner record with a compression attribute set (record ${i})`,
+      });
       return;
     }
     if (e.magic !== first.magic) {
@@ -223,8 +242,15 @@ function readSet(set: Buffer, rules: TopicRules): Converted {
 /** LogValidator.processRecordErrors: any invalid timestamp makes it INVALID_TIMESTAMP, else INVALID_RECORD. */
 function finish(errors: RecordError[]): void {
   if (errors.length === 0) return;
-  if (errors.some((e) => e.code === ErrorCode.INVALID_TIMESTAMP)) throw new Refused(ErrorCode.INVALID_TIMESTAMP, 'One or more records have been rejected due to invalid timestamp');
-  throw new Refused(ErrorCode.INVALID_RECORD, `One or more records have been rejected due to ${errors.length} record errors in total, and only showing the first three errors at most: ${errors.slice(0, 3).map((e) => e.message).join('; ')}`);
+  if (errors.some((e) => e.code === ErrorCode.INVALID_TIMESTAMP))
+    throw new Refused(ErrorCode.INVALID_TIMESTAMP, 'One or more records have been rejected due to invalid timestamp');
+  throw new Refused(
+    ErrorCode.INVALID_RECORD,
+    `One or more records have been rejected due to ${errors.length} record errors in total, and only showing the first three errors at most: ${errors
+      .slice(0, 3)
+      .map((e) => e.message)
+      .join('; ')}`,
+  );
 }
 
 const XERIAL_HEADER = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1]);
@@ -294,7 +320,11 @@ function buildBatch(records: LegacyRecord[], codec: number, logAppendTime: numbe
   });
   const body = new Writer(total);
   records.forEach((r, i) => {
-    body.varint(lengths[i]!).int8(0).varlong(BigInt(r.timestamp - base)).varint(i);
+    body
+      .varint(lengths[i]!)
+      .int8(0)
+      .varlong(BigInt(r.timestamp - base))
+      .varint(i);
     if (r.key === null) body.varint(-1);
     else body.varint(r.key.length).raw(r.key);
     if (r.value === null) body.varint(-1);
@@ -305,8 +335,20 @@ function buildBatch(records: LegacyRecord[], codec: number, logAppendTime: numbe
   const section = codec === Codec.NONE ? plain : compress(codec, plain, 2);
   const attributes = codec | (logAppendTime !== null ? TIMESTAMP_TYPE_BIT : 0);
   const w = new Writer(61 + section.length);
-  w.int64(0).int32(0).int32(0).int8(2).uint32(0).int16(attributes).int32(records.length - 1);
-  w.int64(base).int64(logAppendTime ?? maxTimestamp).int64(-1).int16(-1).int32(-1).int32(records.length).raw(section);
+  w.int64(0)
+    .int32(0)
+    .int32(0)
+    .int8(2)
+    .uint32(0)
+    .int16(attributes)
+    .int32(records.length - 1);
+  w.int64(base)
+    .int64(logAppendTime ?? maxTimestamp)
+    .int64(-1)
+    .int16(-1)
+    .int32(-1)
+    .int32(records.length)
+    .raw(section);
   const batch = Buffer.from(w.toBuffer());
   batch.writeInt32BE(batch.length - 12, 8);
   batch.writeUInt32BE(crc32c(batch, 21), 17);
@@ -325,7 +367,11 @@ export function convertLegacyRecordSet(records: Buffer | null, rules: TopicRules
     const bytes = buildBatch(converted, codec, rules.logAppendTime ? now : null);
     // UnifiedLog.append re-checks the size when conversion may have changed it
     if (bytes.length > rules.maxMessageBytes) {
-      return { ok: false, error: ErrorCode.MESSAGE_TOO_LARGE, message: `Message batch size is ${bytes.length} bytes which exceeds the maximum configured size of ${rules.maxMessageBytes}.` };
+      return {
+        ok: false,
+        error: ErrorCode.MESSAGE_TOO_LARGE,
+        message: `Message batch size is ${bytes.length} bytes which exceeds the maximum configured size of ${rules.maxMessageBytes}.`,
+      };
     }
     return { ok: true, batches: [{ header: readBatchHeader(bytes)!, bytes }] };
   } catch (err) {

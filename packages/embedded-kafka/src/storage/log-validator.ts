@@ -20,7 +20,15 @@ import { ErrorCode } from '../errors.js';
 import { CodecError, Codec } from './codecs.js';
 import { crc32c } from './crc32c.js';
 import {
-  BatchError, COMPRESSION_MASK, CONTROL_BIT, TIMESTAMP_TYPE_BIT, TRANSACTIONAL_BIT, crcValid, decodeRecords, readBatchHeader, type BatchHeader,
+  BatchError,
+  COMPRESSION_MASK,
+  CONTROL_BIT,
+  TIMESTAMP_TYPE_BIT,
+  TRANSACTIONAL_BIT,
+  crcValid,
+  decodeRecords,
+  readBatchHeader,
+  type BatchHeader,
 } from './record-batch.js';
 
 export interface ValidatedBatch {
@@ -56,7 +64,8 @@ export function validateRecordSet(version: number, records: Buffer | null, rules
   const batches: ValidatedBatch[] = [];
   let pos = 0;
   while (pos < set.length) {
-    if (set.length - pos >= 17 && set.readInt8(pos + 16) !== 2) return fail(ErrorCode.INVALID_RECORD, `Produce requests with version ${version} are only allowed to contain record batches with magic version 2`);
+    if (set.length - pos >= 17 && set.readInt8(pos + 16) !== 2)
+      return fail(ErrorCode.INVALID_RECORD, `Produce requests with version ${version} are only allowed to contain record batches with magic version 2`);
     let h: BatchHeader | undefined;
     try {
       h = readBatchHeader(set, pos);
@@ -70,16 +79,24 @@ export function validateRecordSet(version: number, records: Buffer | null, rules
   if (batches.length === 0) return fail(ErrorCode.INVALID_RECORD, `Produce requests with version ${version} must have at least one record batch per partition`);
   const { header: h, bytes } = batches[0]!;
   const codec = h.attributes & COMPRESSION_MASK;
-  if (version < 7 && codec === Codec.ZSTD) return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `Produce requests with version ${version} are not allowed to use ZStandard compression`);
-  if (batches.length > 1) return fail(ErrorCode.INVALID_RECORD, `Produce requests with version ${version} are only allowed to contain exactly one record batch per partition`);
-  if (h.size > rules.maxMessageBytes) return fail(ErrorCode.MESSAGE_TOO_LARGE, `The record batch size is ${h.size} bytes which exceeds the maximum configured value of ${rules.maxMessageBytes}.`);
+  if (version < 7 && codec === Codec.ZSTD)
+    return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `Produce requests with version ${version} are not allowed to use ZStandard compression`);
+  if (batches.length > 1)
+    return fail(ErrorCode.INVALID_RECORD, `Produce requests with version ${version} are only allowed to contain exactly one record batch per partition`);
+  if (h.size > rules.maxMessageBytes)
+    return fail(
+      ErrorCode.MESSAGE_TOO_LARGE,
+      `The record batch size is ${h.size} bytes which exceeds the maximum configured value of ${rules.maxMessageBytes}.`,
+    );
   if (!crcValid(bytes, 0, h)) return fail(ErrorCode.CORRUPT_MESSAGE, `Record is corrupt (stored crc = ${h.crc})`);
   if (codec > Codec.ZSTD) return fail(ErrorCode.UNKNOWN_SERVER_ERROR, `Unknown compression type id: ${codec}`);
   if (h.lastOffsetDelta < 0) return fail(ErrorCode.INVALID_RECORD, `Batch has an invalid offset range: [0, ${h.lastOffsetDelta}]`);
   if (h.recordCount <= 0) return fail(ErrorCode.INVALID_RECORD, `Invalid reported count for record batch: ${h.recordCount}`);
-  if (h.lastOffsetDelta + 1 !== h.recordCount) return fail(ErrorCode.INVALID_RECORD, `Inconsistent batch offset range [0, ${h.lastOffsetDelta}] and count of records ${h.recordCount}`);
+  if (h.lastOffsetDelta + 1 !== h.recordCount)
+    return fail(ErrorCode.INVALID_RECORD, `Inconsistent batch offset range [0, ${h.lastOffsetDelta}] and count of records ${h.recordCount}`);
   if ((h.attributes & CONTROL_BIT) !== 0) return fail(ErrorCode.INVALID_RECORD, 'Clients are not allowed to write control records');
-  if (h.producerId >= 0 && h.baseSequence < 0) return fail(ErrorCode.INVALID_RECORD, `Invalid sequence number ${h.baseSequence} in record batch with producerId ${h.producerId}`);
+  if (h.producerId >= 0 && h.baseSequence < 0)
+    return fail(ErrorCode.INVALID_RECORD, `Invalid sequence number ${h.baseSequence} in record batch with producerId ${h.producerId}`);
   let decoded;
   try {
     decoded = decodeRecords(bytes);

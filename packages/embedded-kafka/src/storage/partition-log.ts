@@ -17,7 +17,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { crc32c } from './crc32c.js';
 import { readJson, writeFileAtomic } from './durable-file.js';
-import { crcValid, decodeRecords, readBatchHeader, rebuildBatch, type BatchHeader, type DecodedRecord, CONTROL_BIT, TIMESTAMP_TYPE_BIT, TRANSACTIONAL_BIT } from './record-batch.js';
+import {
+  crcValid,
+  decodeRecords,
+  readBatchHeader,
+  rebuildBatch,
+  type BatchHeader,
+  type DecodedRecord,
+  CONTROL_BIT,
+  TIMESTAMP_TYPE_BIT,
+  TRANSACTIONAL_BIT,
+} from './record-batch.js';
 import { ABORT_FLAG, CONTROL_FLAG, PartitionTxns, TXN_FLAG } from './transaction-state.js';
 import { Writer } from '../protocol/primitives.js';
 
@@ -93,7 +103,10 @@ export class PartitionLog {
   /** Log start offset set by DeleteRecords (0 when never set); segments may begin below it. */
   private logStart = 0;
 
-  constructor(readonly dir: string, private opts: LogOptions) {
+  constructor(
+    readonly dir: string,
+    private opts: LogOptions,
+  ) {
     fs.mkdirSync(dir, { recursive: true });
     this.logStart = Number(readJson<number>(path.join(dir, START_FILE), 0)) || 0;
     const bases = fs
@@ -251,7 +264,13 @@ export class PartitionLog {
     // A marker carries no sequence: the producer's sequences go on across it.
     if (e.producerId < 0 || (e.flags & CONTROL_FLAG) !== 0) return;
     const list = this.producers.get(e.producerId) ?? [];
-    list.push({ producerId: e.producerId, producerEpoch: e.producerEpoch, baseSequence: e.baseSequence, lastSequence: e.baseSequence + (e.last - e.offset), baseOffset: e.offset });
+    list.push({
+      producerId: e.producerId,
+      producerEpoch: e.producerEpoch,
+      baseSequence: e.baseSequence,
+      lastSequence: e.baseSequence + (e.last - e.offset),
+      baseOffset: e.offset,
+    });
     if (list.length > 5) list.shift();
     this.producers.set(e.producerId, list);
   }
@@ -295,7 +314,10 @@ export class PartitionLog {
     const rec = new Writer(32).int8(0).varlong(0n).varint(0).varint(key.length).raw(key).varint(value.length).raw(value).varint(0).toBuffer();
     const w = new Writer(128);
     w.int64(0).int32(0).int32(0).int8(2).uint32(0);
-    w.int16(TRANSACTIONAL_BIT | CONTROL_BIT).int32(0).int64(now).int64(now);
+    w.int16(TRANSACTIONAL_BIT | CONTROL_BIT)
+      .int32(0)
+      .int64(now)
+      .int64(now);
     w.int64(producerId).int16(producerEpoch).int32(-1).int32(1);
     w.varint(rec.length).raw(rec);
     const bytes = Buffer.from(w.toBuffer());
@@ -347,7 +369,12 @@ export class PartitionLog {
         // Read consecutive batches in one call.
         let j = i;
         let bytes = 0;
-        while (j < seg.entries.length && seg.entries[j]!.offset < endOffset && ((minOne && total + bytes === 0) || total + bytes + seg.entries[j]!.size <= maxBytes)) bytes += seg.entries[j++]!.size;
+        while (
+          j < seg.entries.length &&
+          seg.entries[j]!.offset < endOffset &&
+          ((minOne && total + bytes === 0) || total + bytes + seg.entries[j]!.size <= maxBytes)
+        )
+          bytes += seg.entries[j++]!.size;
         if (bytes === 0) return Buffer.concat(out);
         const buf = Buffer.allocUnsafe(bytes);
         withLogFd(seg, (fd) => fs.readSync(fd, buf, 0, bytes, e.pos));

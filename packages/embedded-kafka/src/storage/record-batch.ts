@@ -127,7 +127,15 @@ export function decodeRecords(batch: Buffer): DecodedRecord[] {
         headers.push({ key: k.toString('utf8'), value: field('header value') });
       }
       if (r.offset !== bodyStart + len) throw new BatchError(`record ${i} declares ${len} bytes, holds ${r.offset - bodyStart}`);
-      out.push({ offset: h.baseOffset + offsetDelta, timestamp: h.firstTimestamp + tsDelta, key, value, headers, raw: Buffer.from(body.subarray(start, r.offset)), offsetDelta });
+      out.push({
+        offset: h.baseOffset + offsetDelta,
+        timestamp: h.firstTimestamp + tsDelta,
+        key,
+        value,
+        headers,
+        raw: Buffer.from(body.subarray(start, r.offset)),
+        offsetDelta,
+      });
     }
   } catch (err) {
     if (err instanceof BatchError) throw err;
@@ -145,7 +153,10 @@ export function rebuildBatch(original: Buffer, records: DecodedRecord[]): Buffer
   const h = readBatchHeader(original)!;
   const w = new Writer(BATCH_HEADER_BYTES + records.reduce((n, r) => n + r.raw.length, 0));
   w.int64(h.baseOffset).int32(0).int32(original.readInt32BE(12)).int8(2).uint32(0);
-  w.int16(h.attributes & ~COMPRESSION_MASK).int32(h.lastOffsetDelta).int64(h.firstTimestamp).int64(h.maxTimestamp);
+  w.int16(h.attributes & ~COMPRESSION_MASK)
+    .int32(h.lastOffsetDelta)
+    .int64(h.firstTimestamp)
+    .int64(h.maxTimestamp);
   w.int64(h.producerId).int16(h.producerEpoch).int32(h.baseSequence).int32(records.length);
   for (const r of records) w.raw(r.raw);
   const buf = Buffer.from(w.toBuffer());

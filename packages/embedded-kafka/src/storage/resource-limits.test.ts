@@ -19,7 +19,11 @@ after(() => {
 const bin = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', 'bin.ts');
 
 async function startLimited(dir: string, nofile: number): Promise<{ address: string; pid: number }> {
-  const child = spawn('bash', ['-c', `ulimit -n ${nofile} && exec "${process.execPath}" --conditions=source --import tsx "${bin}" --dir "${dir}" --port 0 --log-level info`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    'bash',
+    ['-c', `ulimit -n ${nofile} && exec "${process.execPath}" --conditions=source --import tsx "${bin}" --dir "${dir}" --port 0 --log-level info`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   children.push(child);
   const lines = createInterface({ input: child.stdout! });
   for await (const line of lines) {
@@ -47,7 +51,11 @@ test('CreateTopics beyond the descriptor limit fails cleanly: nothing half-creat
     return true;
   });
   assert.equal(fds(pid), before, 'every descriptor opened for the failed topic was closed');
-  assert.deepEqual(readdirSync(path.join(dir, 'logs')).filter((d) => d.startsWith('wide-')), [], 'no orphan partition directories');
+  assert.deepEqual(
+    readdirSync(path.join(dir, 'logs')).filter((d) => d.startsWith('wide-')),
+    [],
+    'no orphan partition directories',
+  );
   assert.equal('wide' in JSON.parse(readFileSync(path.join(dir, 'topics.json'), 'utf8')), false);
   assert.deepEqual((await admin.listTopics()).sort(), ['warm']);
 
@@ -57,14 +65,18 @@ test('CreateTopics beyond the descriptor limit fails cleanly: nothing half-creat
   await producer.connect();
   await producer.send({ topic: 'after', messages: [{ key: 'k', value: 'still here' }] });
   await producer.disconnect();
-  assert.equal((await admin.fetchTopicOffsets('after')).reduce((n, p) => n + Number(p.high), 0), 1);
+  assert.equal(
+    (await admin.fetchTopicOffsets('after')).reduce((n, p) => n + Number(p.high), 0),
+    1,
+  );
 
   // a partition rolled into hundreds of segments holds two descriptors, not two per segment
   await admin.createTopics({ topics: [{ topic: 'tiny-segments', numPartitions: 1, configEntries: [{ name: 'segment.bytes', value: '100' }] }] });
   const withTopic = fds(pid);
   const p2 = kafka.producer();
   await p2.connect();
-  for (let i = 0; i < 40; i++) await p2.send({ topic: 'tiny-segments', messages: Array.from({ length: 10 }, (_, j) => ({ value: `v${i}-${j}-${'x'.repeat(50)}` })) });
+  for (let i = 0; i < 40; i++)
+    await p2.send({ topic: 'tiny-segments', messages: Array.from({ length: 10 }, (_, j) => ({ value: `v${i}-${j}-${'x'.repeat(50)}` })) });
   await p2.disconnect();
   assert.ok(readdirSync(path.join(dir, 'logs', 'tiny-segments-0')).filter((f) => f.endsWith('.log')).length >= 40);
   assert.ok(fds(pid) <= withTopic + 2, `descriptors ${fds(pid)} after 40 segments (${withTopic} before)`);

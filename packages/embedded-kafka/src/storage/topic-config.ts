@@ -13,19 +13,36 @@
 type Check = (v: string) => string | undefined;
 
 const LONG = /^-?\d{1,19}$/;
-const int = (min: number, max = 2 ** 31 - 1): Check => (v) => (!LONG.test(v) || Number(v) < min || Number(v) > max ? `must be an integer in [${min}, ${max}]` : undefined);
-const long = (min: number): Check => (v) => (!LONG.test(v) || Number(v) < min ? `must be a long >= ${min}` : undefined);
+const int =
+  (min: number, max = 2 ** 31 - 1): Check =>
+  (v) =>
+    !LONG.test(v) || Number(v) < min || Number(v) > max ? `must be an integer in [${min}, ${max}]` : undefined;
+const long =
+  (min: number): Check =>
+  (v) =>
+    !LONG.test(v) || Number(v) < min ? `must be a long >= ${min}` : undefined;
 const anyLong: Check = (v) => (LONG.test(v) ? undefined : 'must be a long');
 const bool: Check = (v) => (/^(true|false)$/i.test(v) ? undefined : 'must be true or false');
-const oneOf = (...allowed: string[]): Check => (v) => (allowed.includes(v) ? undefined : `must be one of ${allowed.join(', ')}`);
-const list = (allowed?: string[]): Check => (v) => {
-  const items = v.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
-  if (allowed && (items.length === 0 || items.some((x) => !allowed.includes(x)))) return `must be a list of ${allowed.join(', ')}`;
-  return undefined;
-};
+const oneOf =
+  (...allowed: string[]): Check =>
+  (v) =>
+    allowed.includes(v) ? undefined : `must be one of ${allowed.join(', ')}`;
+const list =
+  (allowed?: string[]): Check =>
+  (v) => {
+    const items = v
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0);
+    if (allowed && (items.length === 0 || items.some((x) => !allowed.includes(x)))) return `must be a list of ${allowed.join(', ')}`;
+    return undefined;
+  };
 const ratio: Check = (v) => (/^\d*\.?\d+(e-?\d+)?$/i.test(v) && Number(v) >= 0 && Number(v) <= 1 ? undefined : 'must be a number in [0, 1]');
 // Kafka's level validators: gzip -1 or 1..9, lz4 1..17, zstd -131072..22.
-const level = (min: number, max: number, extra?: number): Check => (v) => (LONG.test(v) && ((Number(v) >= min && Number(v) <= max) || Number(v) === extra) ? undefined : `must be in [${min}, ${max}]`);
+const level =
+  (min: number, max: number, extra?: number): Check =>
+  (v) =>
+    LONG.test(v) && ((Number(v) >= min && Number(v) <= max) || Number(v) === extra) ? undefined : `must be in [${min}, ${max}]`;
 
 export const TOPIC_CONFIGS: Record<string, Check> = {
   'cleanup.policy': list(['compact', 'delete']),

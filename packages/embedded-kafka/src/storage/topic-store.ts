@@ -34,7 +34,12 @@ export class TopicStore {
   readonly defaults: Record<string, string>;
 
   /** `brokerDefaults`: topic configs whose default comes from the broker (max.message.bytes from message.max.bytes). */
-  constructor(private readonly dir: string, private readonly fsync: LogOptions['fsync'], brokerDefaults: Record<string, string> = {}, private readonly onTornTail?: LogOptions['onTornTail']) {
+  constructor(
+    private readonly dir: string,
+    private readonly fsync: LogOptions['fsync'],
+    brokerDefaults: Record<string, string> = {},
+    private readonly onTornTail?: LogOptions['onTornTail'],
+  ) {
     this.defaults = { ...DEFAULT_CONFIGS, ...brokerDefaults };
     fs.mkdirSync(dir, { recursive: true });
     this.metaFile = path.join(dir, 'topics.json');
@@ -57,7 +62,12 @@ export class TopicStore {
 
   private logOptions(m: TopicMeta): LogOptions {
     const c = { ...this.defaults, ...m.configs };
-    return { fsync: this.fsync, segmentBytes: Number(c['segment.bytes']), segmentMs: Number(c['segment.ms']), ...(this.onTornTail ? { onTornTail: this.onTornTail } : {}) };
+    return {
+      fsync: this.fsync,
+      segmentBytes: Number(c['segment.bytes']),
+      segmentMs: Number(c['segment.ms']),
+      ...(this.onTornTail ? { onTornTail: this.onTornTail } : {}),
+    };
   }
 
   /** Opens every partition; if one fails (EMFILE, ENOSPC), closes those already open and rethrows. */
@@ -159,7 +169,8 @@ export class TopicStore {
     for (const t of this.topics.values()) {
       const policy = this.config(t, 'cleanup.policy');
       for (const log of t.logs) {
-        if (policy.includes('delete')) deletedSegments += log.applyRetention(now, Number(this.config(t, 'retention.ms')), Number(this.config(t, 'retention.bytes')));
+        if (policy.includes('delete'))
+          deletedSegments += log.applyRetention(now, Number(this.config(t, 'retention.ms')), Number(this.config(t, 'retention.bytes')));
         if (policy.includes('compact')) {
           compactedRecords += log.compact(now, {
             minCleanableDirtyRatio: Number(this.config(t, 'min.cleanable.dirty.ratio')),

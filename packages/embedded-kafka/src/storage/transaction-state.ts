@@ -107,7 +107,10 @@ export class TransactionLog {
   readonly txns = new Map<string, TxnMetadata>();
   private readonly file: string;
 
-  constructor(dir: string, private readonly fsync: boolean) {
+  constructor(
+    dir: string,
+    private readonly fsync: boolean,
+  ) {
     this.file = path.join(dir, 'transactions.json');
     fs.mkdirSync(dir, { recursive: true });
     for (const [id, m] of Object.entries(readJson<Record<string, TxnMetadata>>(this.file, {}))) this.txns.set(id, m);

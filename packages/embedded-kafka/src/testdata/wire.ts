@@ -127,7 +127,9 @@ export function encodeRecords(records: TestRecord[]): Buffer {
   const out = new Writer();
   records.forEach((rec, i) => {
     const r = new Writer();
-    r.int8(rec.attributes ?? 0).varlong(BigInt(rec.timestampDelta ?? 0)).varint(i);
+    r.int8(rec.attributes ?? 0)
+      .varlong(BigInt(rec.timestampDelta ?? 0))
+      .varint(i);
     const key = rec.key ?? null;
     if (key === null) r.varint(-1);
     else r.varint(key.length).raw(key);
@@ -155,8 +157,20 @@ export function buildBatch(records: TestRecord[], o: BatchOptions = {}): Buffer 
   const first = o.firstTimestamp ?? Date.now();
   const maxDelta = records.reduce((m, r) => Math.max(m, r.timestampDelta ?? 0), 0);
   const w = new Writer();
-  w.int64(0).int32(0).int32(0).int8(2).uint32(0).int16(o.attributes ?? 0).int32(Math.max(0, records.length - 1)).int64(first).int64(first + maxDelta);
-  w.int64(o.producerId ?? -1).int16(o.producerEpoch ?? (o.producerId !== undefined && o.producerId >= 0 ? 0 : -1)).int32(o.baseSequence ?? -1).int32(o.recordCount ?? records.length).raw(body);
+  w.int64(0)
+    .int32(0)
+    .int32(0)
+    .int8(2)
+    .uint32(0)
+    .int16(o.attributes ?? 0)
+    .int32(Math.max(0, records.length - 1))
+    .int64(first)
+    .int64(first + maxDelta);
+  w.int64(o.producerId ?? -1)
+    .int16(o.producerEpoch ?? (o.producerId !== undefined && o.producerId >= 0 ? 0 : -1))
+    .int32(o.baseSequence ?? -1)
+    .int32(o.recordCount ?? records.length)
+    .raw(body);
   const b = Buffer.from(w.toBuffer());
   b.writeInt32BE(b.length - 12, 8);
   b.writeUInt32BE(crc32c(b, 21), 17);
@@ -164,13 +178,18 @@ export function buildBatch(records: TestRecord[], o: BatchOptions = {}): Buffer 
 }
 
 export function recordBatch(producerId: number, baseSequence: number, values: string[]): Buffer {
-  return buildBatch(values.map((v) => ({ value: Buffer.from(v) })), { producerId, baseSequence, producerEpoch: 0 });
+  return buildBatch(
+    values.map((v) => ({ value: Buffer.from(v) })),
+    { producerId, baseSequence, producerEpoch: 0 },
+  );
 }
 
 /** Produce v3 body: one topic, one partition (0 unless given), the record set as given. */
 export function produceBody(topic: string, records: Buffer, opts: { acks?: number; transactionalId?: string | null; partition?: number } = {}): Buffer {
   const w = new Writer();
-  w.nullableString(opts.transactionalId ?? null).int16(opts.acks ?? -1).int32(5000);
+  w.nullableString(opts.transactionalId ?? null)
+    .int16(opts.acks ?? -1)
+    .int32(5000);
   w.array([topic], (x, t) => {
     x.string(t);
     x.array([opts.partition ?? 0], (y, p) => y.int32(p).bytes(records));
@@ -187,9 +206,17 @@ export function readProduceResult(body: Buffer): { error: number; baseOffset: nu
 }
 
 /** Fetch v4 body from the given partitions. */
-export function fetchBody(topic: string, parts: { partition: number; offset: number; maxBytes: number }[], o: { maxWaitMs?: number; minBytes?: number; maxBytes?: number } = {}): Buffer {
+export function fetchBody(
+  topic: string,
+  parts: { partition: number; offset: number; maxBytes: number }[],
+  o: { maxWaitMs?: number; minBytes?: number; maxBytes?: number } = {},
+): Buffer {
   const w = new Writer();
-  w.int32(-1).int32(o.maxWaitMs ?? 0).int32(o.minBytes ?? 1).int32(o.maxBytes ?? 0x7fffffff).int8(0);
+  w.int32(-1)
+    .int32(o.maxWaitMs ?? 0)
+    .int32(o.minBytes ?? 1)
+    .int32(o.maxBytes ?? 0x7fffffff)
+    .int8(0);
   w.array([topic], (x, t) => {
     x.string(t);
     x.array(parts, (y, p) => y.int32(p.partition).int64(p.offset).int32(p.maxBytes));

@@ -34,7 +34,14 @@ export function documents(): Record<string, unknown>[] {
     const doc: Record<string, unknown> = {
       '@timestamp': new Date(t0 + i * 97 * 60_000).toISOString(),
       message: `${user ?? 'anonymous'} ${methods[i % 3]} ${paths[i % 4]} ${outcome === 'failure' ? 'rejected' : 'accepted'} ${status}`,
-      event: { id: `e-${String(i).padStart(3, '0')}`, kind: 'event', action, outcome, duration: (i * 7919) % 100_000, ...(i % 4 === 0 ? { reason: i % 8 === 0 ? 'expired' : 'bad_signature' } : {}) },
+      event: {
+        id: `e-${String(i).padStart(3, '0')}`,
+        kind: 'event',
+        action,
+        outcome,
+        duration: (i * 7919) % 100_000,
+        ...(i % 4 === 0 ? { reason: i % 8 === 0 ? 'expired' : 'bad_signature' } : {}),
+      },
       source: { ip: ips[i % 5] },
       http: { request: { method: methods[i % 3] }, response: { status_code: status } },
       url: { path: paths[i % 4] },
@@ -62,8 +69,14 @@ function setupSuite(): DiffCase[] {
   for (const d of documents()) bulk.push({ create: { _id: (d.event as { id: string }).id } }, d);
   return [
     { id: 'setup/ilm', requests: [{ method: 'PUT', path: '/_ilm/policy/logs-audit', body: schema('ilm-logs-audit.json') }] },
-    { id: 'setup/template-events', requests: [{ method: 'PUT', path: '/_index_template/logs-audit.events', body: schema('template-logs-jwt_audit.events.json') }] },
-    { id: 'setup/template-alerts', requests: [{ method: 'PUT', path: '/_index_template/logs-audit.alerts', body: schema('template-logs-jwt_audit.alerts.json') }] },
+    {
+      id: 'setup/template-events',
+      requests: [{ method: 'PUT', path: '/_index_template/logs-audit.events', body: schema('template-logs-jwt_audit.events.json') }],
+    },
+    {
+      id: 'setup/template-alerts',
+      requests: [{ method: 'PUT', path: '/_index_template/logs-audit.alerts', body: schema('template-logs-jwt_audit.alerts.json') }],
+    },
     { id: 'setup/bulk-60', requests: [{ method: 'POST', path: `${S}/_bulk?refresh=true`, body: bulk, ndjson: true, ignore: ['items.*.*._version'] }] },
     // one segment in document order: _doc and _shard_doc (PIT) then follow the bulk's order, as the
     // node's doc numbers do (a periodic refresh during the bulk may have split it in two)
@@ -150,21 +163,75 @@ function queryCases(): DiffCase[] {
   out.push(q('query/bool/empty', { bool: {} }));
   out.push(q('query/constant_score', { constant_score: { filter: clauses.failure } }));
   // Elasticsearch's max_nested_depth (30): the deepest query it takes and the first it refuses
-  const nest = (n: number, wrap: (x: unknown) => unknown) => { let x: unknown = clauses.alice; for (let i = 0; i < n; i++) x = wrap(x); return x; };
-  for (const n of [29, 30, 35]) out.push(q(`query/nested-depth/bool-${n}`, nest(n, (x) => ({ bool: { must: [x] } }))));
-  out.push(q('query/nested-depth/bool-filter-30', nest(30, (x) => ({ bool: { filter: x } }))));
-  out.push(q('query/nested-depth/constant_score-30', nest(30, (x) => ({ constant_score: { filter: x } }))));
-  out.push(q('query/nested-depth/mixed-30', nest(30, (x) => ({ bool: { should: [x, clauses.get] } }))));
+  const nest = (n: number, wrap: (x: unknown) => unknown) => {
+    let x: unknown = clauses.alice;
+    for (let i = 0; i < n; i++) x = wrap(x);
+    return x;
+  };
+  for (const n of [29, 30, 35])
+    out.push(
+      q(
+        `query/nested-depth/bool-${n}`,
+        nest(n, (x) => ({ bool: { must: [x] } })),
+      ),
+    );
+  out.push(
+    q(
+      'query/nested-depth/bool-filter-30',
+      nest(30, (x) => ({ bool: { filter: x } })),
+    ),
+  );
+  out.push(
+    q(
+      'query/nested-depth/constant_score-30',
+      nest(30, (x) => ({ constant_score: { filter: x } })),
+    ),
+  );
+  out.push(
+    q(
+      'query/nested-depth/mixed-30',
+      nest(30, (x) => ({ bool: { should: [x, clauses.get] } })),
+    ),
+  );
   const qs = [
-    'alice', 'rejected', 'GET', '401', '10.0.0.1', 'Alice', 'alice rejected',
-    'user.id:alice', 'user.id:Alice', 'user.id:alice AND event.outcome:failure', 'user.id:alice OR user.id:bob',
-    'user.id:alice OR user.id:bob AND event.outcome:failure', 'NOT user.id:bob', 'user.id:alice AND NOT event.outcome:success',
-    '+user.id:alice -event.outcome:success', 'user.id:(alice OR carol)', 'user.id:(alice', 'user.id:al*',
-    'url.path:/api/orders', 'url.path:\\/api\\/orders', 'url.path:"/api/orders"', 'source.ip:10.0.0.0/16', 'source.ip:"10.0.0.0/16"',
-    'http.response.status_code:>=400', 'http.response.status_code:[400 TO 499]', 'http.response.status_code:{401 TO 500}',
-    '@timestamp:[2026-11-21 TO 2026-11-22}', '_exists_:event.reason', 'NOT _exists_:user.id', 'message:"alice GET"',
-    'message:alice', 'event.action:token.rejected', 'event.action:token*', 'audit.lifetime_exceeds_policy:true',
-    'http.response.status_code:abc', 'user.id:alice && event.outcome:failure', '!user.id:alice', '*',
+    'alice',
+    'rejected',
+    'GET',
+    '401',
+    '10.0.0.1',
+    'Alice',
+    'alice rejected',
+    'user.id:alice',
+    'user.id:Alice',
+    'user.id:alice AND event.outcome:failure',
+    'user.id:alice OR user.id:bob',
+    'user.id:alice OR user.id:bob AND event.outcome:failure',
+    'NOT user.id:bob',
+    'user.id:alice AND NOT event.outcome:success',
+    '+user.id:alice -event.outcome:success',
+    'user.id:(alice OR carol)',
+    'user.id:(alice',
+    'user.id:al*',
+    'url.path:/api/orders',
+    'url.path:\\/api\\/orders',
+    'url.path:"/api/orders"',
+    'source.ip:10.0.0.0/16',
+    'source.ip:"10.0.0.0/16"',
+    'http.response.status_code:>=400',
+    'http.response.status_code:[400 TO 499]',
+    'http.response.status_code:{401 TO 500}',
+    '@timestamp:[2026-11-21 TO 2026-11-22}',
+    '_exists_:event.reason',
+    'NOT _exists_:user.id',
+    'message:"alice GET"',
+    'message:alice',
+    'event.action:token.rejected',
+    'event.action:token*',
+    'audit.lifetime_exceeds_policy:true',
+    'http.response.status_code:abc',
+    'user.id:alice && event.outcome:failure',
+    '!user.id:alice',
+    '*',
   ];
   for (const s of qs) out.push(q(`query/query_string/${s}`, { query_string: { query: s } }));
   out.push(q('query/query_string/default_field', { query_string: { query: 'alice', default_field: 'user.id' } }));
@@ -177,29 +244,82 @@ function queryCases(): DiffCase[] {
   out.push(q('query/regexp', { regexp: { 'user.id': 'a.*' } }));
   out.push(q('query/fuzzy', { fuzzy: { 'user.id': 'alica' } }));
   const regexps: [string, unknown][] = [
-    ['user.id', '[ab].*'], ['user.id', 'al(i|o)ce'], ['user.id', '.{3}'], ['user.id', 'b+o?b'], ['user.id', { value: 'ALICE', case_insensitive: true }], ['user.id', 'ali'],
-    ['url.path', '/api/.*'], ['url.path', '.*/[0-9]+'], ['event.action', 'token\\..*ed'], ['event.action', 'token"."re.*'], ['message', 'rej.*'], ['message', 'al.ce'],
-    ['source.ip', '10.*'], ['http.response.status_code', '4.*'], ['user.id', '[a'], ['user.id', 'a{2'],
+    ['user.id', '[ab].*'],
+    ['user.id', 'al(i|o)ce'],
+    ['user.id', '.{3}'],
+    ['user.id', 'b+o?b'],
+    ['user.id', { value: 'ALICE', case_insensitive: true }],
+    ['user.id', 'ali'],
+    ['url.path', '/api/.*'],
+    ['url.path', '.*/[0-9]+'],
+    ['event.action', 'token\\..*ed'],
+    ['event.action', 'token"."re.*'],
+    ['message', 'rej.*'],
+    ['message', 'al.ce'],
+    ['source.ip', '10.*'],
+    ['http.response.status_code', '4.*'],
+    ['user.id', '[a'],
+    ['user.id', 'a{2'],
   ];
   for (const [f, v] of regexps) out.push(q(`query/regexp/${f}=${JSON.stringify(v)}`, { regexp: { [f]: v } }));
   const fuzzies: [string, unknown][] = [
-    ['user.id', 'alica'], ['user.id', { value: 'alcie' }], ['user.id', { value: 'alcie', transpositions: false }], ['user.id', { value: 'bobby', fuzziness: 2 }], ['user.id', { value: 'bo', fuzziness: 'AUTO' }],
-    ['user.id', { value: 'caroll', fuzziness: 0 }], ['user.id', { value: 'xlice', prefix_length: 1 }], ['user.id', { value: 'Alice' }], ['message', 'rejectd'], ['message', { value: 'acepted', fuzziness: 1 }],
-    ['event.action', 'token.rejectd'], ['source.ip', '10.0.0.2'], ['http.response.status_code', 402],
+    ['user.id', 'alica'],
+    ['user.id', { value: 'alcie' }],
+    ['user.id', { value: 'alcie', transpositions: false }],
+    ['user.id', { value: 'bobby', fuzziness: 2 }],
+    ['user.id', { value: 'bo', fuzziness: 'AUTO' }],
+    ['user.id', { value: 'caroll', fuzziness: 0 }],
+    ['user.id', { value: 'xlice', prefix_length: 1 }],
+    ['user.id', { value: 'Alice' }],
+    ['message', 'rejectd'],
+    ['message', { value: 'acepted', fuzziness: 1 }],
+    ['event.action', 'token.rejectd'],
+    ['source.ip', '10.0.0.2'],
+    ['http.response.status_code', 402],
   ];
   for (const [f, v] of fuzzies) out.push(q(`query/fuzzy/${f}=${JSON.stringify(v)}`, { fuzzy: { [f]: v } }));
   out.push(q('query/match/fuzziness', { match: { message: { query: 'alcie rejectd', fuzziness: 'AUTO' } } }));
   out.push(q('query/match/fuzziness-keyword', { match: { 'user.id': { query: 'alcie', fuzziness: 1 } } }));
   const sqs = [
-    'alice', 'alice rejected', 'alice | bob', 'alice -rejected', 'alice + -rejected', '-alice', '"alice GET"', 'rej*', 'alicee~1', '(alice | bob) + rejected', 'alice + bob | carol', 'alice | bob + rejected',
-    'GET', '401', '10.0.0.1', 'orders', '/api/orders', 'alice +', '(alice', '"alice', '\\-alice', '',
+    'alice',
+    'alice rejected',
+    'alice | bob',
+    'alice -rejected',
+    'alice + -rejected',
+    '-alice',
+    '"alice GET"',
+    'rej*',
+    'alicee~1',
+    '(alice | bob) + rejected',
+    'alice + bob | carol',
+    'alice | bob + rejected',
+    'GET',
+    '401',
+    '10.0.0.1',
+    'orders',
+    '/api/orders',
+    'alice +',
+    '(alice',
+    '"alice',
+    '\\-alice',
+    '',
   ];
   for (const t of sqs) out.push(q(`query/simple_query_string/${t}`, { simple_query_string: { query: t } }));
   out.push(q('query/simple_query_string/fields', { simple_query_string: { query: 'alice bob', fields: ['user.id'] } }));
   out.push(q('query/simple_query_string/default_operator', { simple_query_string: { query: 'alice rejected', default_operator: 'AND' } }));
   out.push(q('query/simple_query_string/fields-wildcard', { simple_query_string: { query: 'alice', fields: ['user.*', 'message'] } }));
   out.push(q('query/simple_query_string/no-query', { simple_query_string: { fields: ['user.id'] } }));
-  for (const t of ['user.id:/al.*/', 'message:/rej.*/', '/ali.e/', 'user.id:/[/', 'alica~', 'user.id:alica~1', 'message:rejectd~', '"alice get"~2', 'user.id:/a.*/ AND event.outcome:failure']) {
+  for (const t of [
+    'user.id:/al.*/',
+    'message:/rej.*/',
+    '/ali.e/',
+    'user.id:/[/',
+    'alica~',
+    'user.id:alica~1',
+    'message:rejectd~',
+    '"alice get"~2',
+    'user.id:/a.*/ AND event.outcome:failure',
+  ]) {
     out.push(q(`query/query_string/${t}`, { query_string: { query: t } }));
   }
   for (const s of ['alice', 'user.id:alice', 'user.id:alice AND event.outcome:failure', 'user.id:(alice']) {
@@ -215,13 +335,19 @@ function sortCases(): DiffCase[] {
     for (const order of ['asc', 'desc']) {
       out.push({ id: `sort/${f}/${order}`, requests: [search({ sort: [{ [f]: order }, { 'event.id': 'asc' }], _source: ['event.id'] })] });
       for (const missing of ['_first', '_last']) {
-        out.push({ id: `sort/${f}/${order}/missing${missing}`, requests: [search({ sort: [{ [f]: { order, missing } }, { 'event.id': 'asc' }], _source: false })] });
+        out.push({
+          id: `sort/${f}/${order}/missing${missing}`,
+          requests: [search({ sort: [{ [f]: { order, missing } }, { 'event.id': 'asc' }], _source: false })],
+        });
       }
     }
   }
   out.push({ id: 'sort/text-field', requests: [search({ sort: [{ message: 'asc' }] })] });
   out.push({ id: 'sort/unmapped', requests: [search({ sort: [{ 'no.such.field': 'asc' }] })] });
-  out.push({ id: 'sort/unmapped_type', requests: [search({ sort: [{ 'no.such.field': { order: 'asc', unmapped_type: 'long' } }, { 'event.id': 'asc' }], _source: false })] });
+  out.push({
+    id: 'sort/unmapped_type',
+    requests: [search({ sort: [{ 'no.such.field': { order: 'asc', unmapped_type: 'long' } }, { 'event.id': 'asc' }], _source: false })],
+  });
   out.push({ id: 'sort/_doc', requests: [search({ sort: ['_doc'], _source: false })] });
   out.push({ id: 'sort/string-form', requests: [search({ sort: ['user.id', { 'event.id': 'desc' }], _source: false })] });
   for (const from of [0, 5, 55, 60, 100]) {
@@ -232,9 +358,22 @@ function sortCases(): DiffCase[] {
   out.push({ id: 'page/window-exceeded', requests: [search({ from: 9995, size: 10, sort: [{ 'event.id': 'asc' }] })] });
   out.push({ id: 'page/negative-from', requests: [search({ from: -1, size: 10 })] });
   out.push({ id: 'page/default-size', requests: [{ method: 'POST', path: `${S}/_search`, body: { sort: [{ 'event.id': 'asc' }], _source: false } }] });
-  const after: unknown[][] = [[Date.parse('2026-11-20T00:00:00Z'), 'e-000'], [Date.parse('2026-11-21T12:00:00Z'), 'e-000'], [Date.parse('2026-11-24T00:00:00Z'), 'e-059'], ['2026-11-21T12:00:00.000Z', 'e-000']];
-  after.forEach((sa, i) => out.push({ id: `search_after/${i}`, requests: [search({ size: 5, sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }], search_after: sa, _source: false })] }));
-  out.push({ id: 'search_after/desc', requests: [search({ size: 5, sort: [{ 'http.response.status_code': 'desc' }, { 'event.id': 'asc' }], search_after: [401, 'e-010'], _source: false })] });
+  const after: unknown[][] = [
+    [Date.parse('2026-11-20T00:00:00Z'), 'e-000'],
+    [Date.parse('2026-11-21T12:00:00Z'), 'e-000'],
+    [Date.parse('2026-11-24T00:00:00Z'), 'e-059'],
+    ['2026-11-21T12:00:00.000Z', 'e-000'],
+  ];
+  after.forEach((sa, i) =>
+    out.push({
+      id: `search_after/${i}`,
+      requests: [search({ size: 5, sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }], search_after: sa, _source: false })],
+    }),
+  );
+  out.push({
+    id: 'search_after/desc',
+    requests: [search({ size: 5, sort: [{ 'http.response.status_code': 'desc' }, { 'event.id': 'asc' }], search_after: [401, 'e-010'], _source: false })],
+  });
   out.push({ id: 'search_after/with-from', requests: [search({ from: 5, size: 5, sort: [{ 'event.id': 'asc' }], search_after: ['e-010'] })] });
   out.push({ id: 'search_after/wrong-arity', requests: [search({ size: 5, sort: [{ 'event.id': 'asc' }], search_after: ['e-010', 1] })] });
   out.push({ id: 'source/includes', requests: [search({ size: 3, sort: [{ 'event.id': 'asc' }], _source: ['user.*', 'event.id'] })] });
@@ -246,24 +385,44 @@ function sortCases(): DiffCase[] {
 
 function aggCases(): DiffCase[] {
   const out: DiffCase[] = [];
-  const agg = (id: string, aggs: unknown, query?: unknown): DiffCase => ({ id: `aggs/${id}`, requests: [search({ size: 0, aggs, ...(query ? { query } : {}) })] });
-  for (const f of ['event.action', 'user.id', 'http.response.status_code', 'source.ip', 'user.roles', 'audit.lifetime_exceeds_policy', 'message', 'no.such.field']) {
+  const agg = (id: string, aggs: unknown, query?: unknown): DiffCase => ({
+    id: `aggs/${id}`,
+    requests: [search({ size: 0, aggs, ...(query ? { query } : {}) })],
+  });
+  for (const f of [
+    'event.action',
+    'user.id',
+    'http.response.status_code',
+    'source.ip',
+    'user.roles',
+    'audit.lifetime_exceeds_policy',
+    'message',
+    'no.such.field',
+  ]) {
     out.push(agg(`terms/${f}`, { a: { terms: { field: f } } }));
   }
   for (const size of [1, 2, 10]) out.push(agg(`terms/size=${size}`, { a: { terms: { field: 'event.action', size } } }));
-  for (const order of [{ _key: 'asc' }, { _key: 'desc' }, { _count: 'asc' }]) out.push(agg(`terms/order=${JSON.stringify(order)}`, { a: { terms: { field: 'user.id', order } } }));
+  for (const order of [{ _key: 'asc' }, { _key: 'desc' }, { _count: 'asc' }])
+    out.push(agg(`terms/order=${JSON.stringify(order)}`, { a: { terms: { field: 'user.id', order } } }));
   out.push(agg('terms/missing', { a: { terms: { field: 'user.id', missing: 'nobody' } } }));
   out.push(agg('terms/min_doc_count=11', { a: { terms: { field: 'event.action', min_doc_count: 11 } } }));
   out.push(agg('terms/order-by-sub', { a: { terms: { field: 'user.id', order: { lat: 'desc' } }, aggs: { lat: { max: { field: 'audit.latency_ms' } } } } }));
   out.push(agg('terms/include', { a: { terms: { field: 'user.id', include: ['alice', 'bob'] } } }));
-  for (const interval of ['1h', '6h', '1d', '12h']) out.push(agg(`date_histogram/fixed=${interval}`, { a: { date_histogram: { field: '@timestamp', fixed_interval: interval } } }));
-  for (const interval of ['day', 'week', 'month', 'hour']) out.push(agg(`date_histogram/calendar=${interval}`, { a: { date_histogram: { field: '@timestamp', calendar_interval: interval } } }));
-  out.push(agg('date_histogram/min_doc_count=0-bounds', { a: { date_histogram: { field: '@timestamp', calendar_interval: 'day', min_doc_count: 0, extended_bounds: { min: '2026-11-18', max: '2026-11-26' } } } }));
+  for (const interval of ['1h', '6h', '1d', '12h'])
+    out.push(agg(`date_histogram/fixed=${interval}`, { a: { date_histogram: { field: '@timestamp', fixed_interval: interval } } }));
+  for (const interval of ['day', 'week', 'month', 'hour'])
+    out.push(agg(`date_histogram/calendar=${interval}`, { a: { date_histogram: { field: '@timestamp', calendar_interval: interval } } }));
+  out.push(
+    agg('date_histogram/min_doc_count=0-bounds', {
+      a: { date_histogram: { field: '@timestamp', calendar_interval: 'day', min_doc_count: 0, extended_bounds: { min: '2026-11-18', max: '2026-11-26' } } },
+    }),
+  );
   out.push(agg('date_histogram/time_zone', { a: { date_histogram: { field: '@timestamp', calendar_interval: 'day', time_zone: 'Europe/Paris' } } }));
   out.push(agg('date_histogram/offset', { a: { date_histogram: { field: '@timestamp', fixed_interval: '1d', offset: '+6h' } } }));
   out.push(agg('date_histogram/format', { a: { date_histogram: { field: '@timestamp', calendar_interval: 'day', format: 'yyyy-MM-dd' } } }));
   out.push(agg('date_histogram/no-interval', { a: { date_histogram: { field: '@timestamp' } } }));
-  for (const f of ['user.id', 'source.ip', 'event.action', 'http.response.status_code']) out.push(agg(`cardinality/${f}`, { a: { cardinality: { field: f } } }));
+  for (const f of ['user.id', 'source.ip', 'event.action', 'http.response.status_code'])
+    out.push(agg(`cardinality/${f}`, { a: { cardinality: { field: f } } }));
   for (const m of ['min', 'max', 'avg', 'sum', 'stats', 'value_count']) {
     for (const f of ['audit.latency_ms', 'http.response.status_code', '@timestamp']) out.push(agg(`${m}/${f}`, { a: { [m]: { field: f } } }));
   }
@@ -273,62 +432,219 @@ function aggCases(): DiffCase[] {
   out.push(agg('missing', { a: { missing: { field: 'user.id' } } }));
   out.push(agg('composite', { a: { composite: { sources: [{ u: { terms: { field: 'user.id' } } }] } } }));
   // the aggregations Kibana's visualisations send beyond the basic ones
-  out.push(agg('range/keys-keyed', { a: { range: { field: 'audit.latency_ms', keyed: true, ranges: [{ key: 'fast', to: 50 }, { from: 50, to: 200 }, { key: 'slow', from: 200 }] } } }));
-  out.push(agg('range/unsorted-overlapping', { a: { range: { field: 'http.response.status_code', ranges: [{ from: 400, to: 500 }, { to: 300 }, { from: 200, to: 402 }, { from: 500.5 }] } } }));
-  out.push(agg('range/sub-agg', { a: { range: { field: 'http.response.status_code', ranges: [{ to: 400 }, { from: 400 }] }, aggs: { u: { terms: { field: 'user.id' } }, l: { avg: { field: 'audit.latency_ms' } } } } }));
+  out.push(
+    agg('range/keys-keyed', {
+      a: {
+        range: {
+          field: 'audit.latency_ms',
+          keyed: true,
+          ranges: [
+            { key: 'fast', to: 50 },
+            { from: 50, to: 200 },
+            { key: 'slow', from: 200 },
+          ],
+        },
+      },
+    }),
+  );
+  out.push(
+    agg('range/unsorted-overlapping', {
+      a: { range: { field: 'http.response.status_code', ranges: [{ from: 400, to: 500 }, { to: 300 }, { from: 200, to: 402 }, { from: 500.5 }] } },
+    }),
+  );
+  out.push(
+    agg('range/sub-agg', {
+      a: {
+        range: { field: 'http.response.status_code', ranges: [{ to: 400 }, { from: 400 }] },
+        aggs: { u: { terms: { field: 'user.id' } }, l: { avg: { field: 'audit.latency_ms' } } },
+      },
+    }),
+  );
   out.push(agg('range/no-ranges', { a: { range: { field: 'http.response.status_code' } } }));
-  out.push(agg('date_range', { a: { date_range: { field: '@timestamp', ranges: [{ to: '2026-11-21' }, { from: '2026-11-21', to: '2026-11-22||+1d' }, { from: '2026-11-23' }] } } }));
-  out.push(agg('date_range/format', { a: { date_range: { field: '@timestamp', format: 'yyyy-MM-dd', ranges: [{ to: '2026-11-21' }, { from: '2026-11-21' }] } } }));
+  out.push(
+    agg('date_range', {
+      a: { date_range: { field: '@timestamp', ranges: [{ to: '2026-11-21' }, { from: '2026-11-21', to: '2026-11-22||+1d' }, { from: '2026-11-23' }] } },
+    }),
+  );
+  out.push(
+    agg('date_range/format', { a: { date_range: { field: '@timestamp', format: 'yyyy-MM-dd', ranges: [{ to: '2026-11-21' }, { from: '2026-11-21' }] } } }),
+  );
   out.push(agg('extended_stats/sigma', { a: { extended_stats: { field: 'http.response.status_code', sigma: 1 } } }));
   out.push(agg('extended_stats/empty', { a: { extended_stats: { field: 'audit.latency_ms' } } }, { term: { 'user.id': 'nobody' } }));
   out.push(agg('extended_stats/per-bucket', { a: { terms: { field: 'event.outcome' }, aggs: { s: { extended_stats: { field: 'audit.latency_ms' } } } } }));
   out.push(agg('percentiles/percents', { a: { percentiles: { field: 'http.response.status_code', percents: [10, 50, 90, 99.9] } } }));
   out.push(agg('percentiles/keyed-false', { a: { percentiles: { field: 'audit.latency_ms', percents: [50], keyed: false } } }));
   out.push(agg('percentiles/empty', { a: { percentiles: { field: 'audit.latency_ms' } } }, { term: { 'user.id': 'nobody' } }));
-  out.push(agg('percentiles/per-bucket', { a: { terms: { field: 'user.id' }, aggs: { p: { percentiles: { field: 'audit.latency_ms', percents: [25, 75] } } } } }));
-  out.push(agg('composite/two-sources', { a: { composite: { size: 5, sources: [{ o: { terms: { field: 'event.outcome' } } }, { s: { terms: { field: 'http.response.status_code', order: 'desc' } } }] } } }));
-  out.push(agg('composite/after', { a: { composite: { size: 3, sources: [{ u: { terms: { field: 'user.id' } } }, { m: { terms: { field: 'http.request.method' } } }], after: { u: 'bob', m: 'GET' } } } }));
+  out.push(
+    agg('percentiles/per-bucket', { a: { terms: { field: 'user.id' }, aggs: { p: { percentiles: { field: 'audit.latency_ms', percents: [25, 75] } } } } }),
+  );
+  out.push(
+    agg('composite/two-sources', {
+      a: {
+        composite: {
+          size: 5,
+          sources: [{ o: { terms: { field: 'event.outcome' } } }, { s: { terms: { field: 'http.response.status_code', order: 'desc' } } }],
+        },
+      },
+    }),
+  );
+  out.push(
+    agg('composite/after', {
+      a: {
+        composite: {
+          size: 3,
+          sources: [{ u: { terms: { field: 'user.id' } } }, { m: { terms: { field: 'http.request.method' } } }],
+          after: { u: 'bob', m: 'GET' },
+        },
+      },
+    }),
+  );
   out.push(agg('composite/missing_bucket', { a: { composite: { sources: [{ r: { terms: { field: 'event.reason', missing_bucket: true } } }] } } }));
-  out.push(agg('composite/histogram-date_histogram', { a: { composite: { size: 4, sources: [{ d: { date_histogram: { field: '@timestamp', calendar_interval: 'day' } } }, { h: { histogram: { field: 'audit.latency_ms', interval: 100 } } }] } } }));
-  out.push(agg('composite/sub-agg', { a: { composite: { sources: [{ o: { terms: { field: 'event.outcome' } } }] }, aggs: { c: { cardinality: { field: 'user.id' } } } } }));
-  for (const [tz, spec] of [['America/New_York', { calendar_interval: 'week' }], ['Asia/Kolkata', { fixed_interval: '6h' }], ['+05:30', { calendar_interval: 'day' }], ['-08:00', { calendar_interval: 'month' }], ['UTC', { calendar_interval: 'day' }], ['Europe/Paris', { fixed_interval: '1d' }], ['Not/AZone', { calendar_interval: 'day' }]] as [string, Record<string, unknown>][]) {
-    out.push(agg(`date_histogram/time_zone=${tz}/${JSON.stringify(spec)}`, { a: { date_histogram: { field: '@timestamp', time_zone: tz, min_doc_count: 1, ...spec } } }));
+  out.push(
+    agg('composite/histogram-date_histogram', {
+      a: {
+        composite: {
+          size: 4,
+          sources: [
+            { d: { date_histogram: { field: '@timestamp', calendar_interval: 'day' } } },
+            { h: { histogram: { field: 'audit.latency_ms', interval: 100 } } },
+          ],
+        },
+      },
+    }),
+  );
+  out.push(
+    agg('composite/sub-agg', {
+      a: { composite: { sources: [{ o: { terms: { field: 'event.outcome' } } }] }, aggs: { c: { cardinality: { field: 'user.id' } } } },
+    }),
+  );
+  for (const [tz, spec] of [
+    ['America/New_York', { calendar_interval: 'week' }],
+    ['Asia/Kolkata', { fixed_interval: '6h' }],
+    ['+05:30', { calendar_interval: 'day' }],
+    ['-08:00', { calendar_interval: 'month' }],
+    ['UTC', { calendar_interval: 'day' }],
+    ['Europe/Paris', { fixed_interval: '1d' }],
+    ['Not/AZone', { calendar_interval: 'day' }],
+  ] as [string, Record<string, unknown>][]) {
+    out.push(
+      agg(`date_histogram/time_zone=${tz}/${JSON.stringify(spec)}`, {
+        a: { date_histogram: { field: '@timestamp', time_zone: tz, min_doc_count: 1, ...spec } },
+      }),
+    );
   }
-  out.push(agg('ip_range', { a: { ip_range: { field: 'source.ip', ranges: [{ to: '10.0.1.0' }, { from: '10.0.1.0', to: '192.168.0.0' }, { mask: '192.168.0.0/16' }, { from: '2001:db8::' }] } } }));
-  out.push(agg('ip_range/keyed', { a: { ip_range: { field: 'source.ip', keyed: true, ranges: [{ key: 'ten', mask: '10.0.0.0/8' }, { mask: '172.16.0.0/12' }] } } }));
-  out.push(agg('date_histogram/hard_bounds', { a: { date_histogram: { field: '@timestamp', calendar_interval: 'day', hard_bounds: { min: '2026-11-21', max: '2026-11-22' } } } }));
+  out.push(
+    agg('ip_range', {
+      a: {
+        ip_range: {
+          field: 'source.ip',
+          ranges: [{ to: '10.0.1.0' }, { from: '10.0.1.0', to: '192.168.0.0' }, { mask: '192.168.0.0/16' }, { from: '2001:db8::' }],
+        },
+      },
+    }),
+  );
+  out.push(
+    agg('ip_range/keyed', { a: { ip_range: { field: 'source.ip', keyed: true, ranges: [{ key: 'ten', mask: '10.0.0.0/8' }, { mask: '172.16.0.0/12' }] } } }),
+  );
+  out.push(
+    agg('date_histogram/hard_bounds', {
+      a: { date_histogram: { field: '@timestamp', calendar_interval: 'day', hard_bounds: { min: '2026-11-21', max: '2026-11-22' } } },
+    }),
+  );
   const daily = { date_histogram: { field: '@timestamp', calendar_interval: 'day' } };
-  out.push(agg('pipeline/cumulative_sum', { a: { ...daily, aggs: { c: { cardinality: { field: 'user.id' } }, s: { sum: { field: 'audit.latency_ms' } }, cs: { cumulative_sum: { buckets_path: 's' } }, cc: { cumulative_sum: { buckets_path: '_count' } } } } }));
-  out.push(agg('pipeline/derivative', { a: { ...daily, aggs: { s: { sum: { field: 'audit.latency_ms' } }, d: { derivative: { buckets_path: 's' } }, dc: { derivative: { buckets_path: '_count' } } } } }));
+  out.push(
+    agg('pipeline/cumulative_sum', {
+      a: {
+        ...daily,
+        aggs: {
+          c: { cardinality: { field: 'user.id' } },
+          s: { sum: { field: 'audit.latency_ms' } },
+          cs: { cumulative_sum: { buckets_path: 's' } },
+          cc: { cumulative_sum: { buckets_path: '_count' } },
+        },
+      },
+    }),
+  );
+  out.push(
+    agg('pipeline/derivative', {
+      a: {
+        ...daily,
+        aggs: { s: { sum: { field: 'audit.latency_ms' } }, d: { derivative: { buckets_path: 's' } }, dc: { derivative: { buckets_path: '_count' } } },
+      },
+    }),
+  );
   for (const b of ['avg_bucket', 'max_bucket', 'min_bucket', 'sum_bucket', 'stats_bucket']) {
-    out.push(agg(`pipeline/${b}`, { a: { terms: { field: 'user.id' }, aggs: { l: { avg: { field: 'audit.latency_ms' } } } }, p: { [b]: { buckets_path: 'a>l' } } }));
+    out.push(
+      agg(`pipeline/${b}`, { a: { terms: { field: 'user.id' }, aggs: { l: { avg: { field: 'audit.latency_ms' } } } }, p: { [b]: { buckets_path: 'a>l' } } }),
+    );
   }
   out.push(agg('pipeline/max_bucket-count', { a: { ...daily }, p: { max_bucket: { buckets_path: 'a._count' } } }));
-  out.push(agg('pipeline/bucket_script', { a: { terms: { field: 'user.id' }, aggs: { f: { filter: { term: { 'event.outcome': 'failure' } } }, r: { bucket_script: { buckets_path: { fail: 'f._count', all: '_count' }, script: 'params.fail / params.all' } } } } }));
+  out.push(
+    agg('pipeline/bucket_script', {
+      a: {
+        terms: { field: 'user.id' },
+        aggs: {
+          f: { filter: { term: { 'event.outcome': 'failure' } } },
+          r: { bucket_script: { buckets_path: { fail: 'f._count', all: '_count' }, script: 'params.fail / params.all' } },
+        },
+      },
+    }),
+  );
   out.push(agg('pipeline/bad-path', { a: { terms: { field: 'user.id' } }, p: { avg_bucket: { buckets_path: 'a>nope' } } }));
   out.push(q('query/range/time_zone', { range: { '@timestamp': { gte: '2026-11-21T00:00:00', lt: '2026-11-22T00:00:00', time_zone: '+05:00' } } }));
   out.push(q('query/range/time_zone-iana', { range: { '@timestamp': { gte: '2026-11-21', lte: '2026-11-21', time_zone: 'America/New_York' } } }));
   out.push(q('query/range/time_zone-explicit-offset-wins', { range: { '@timestamp': { gte: '2026-11-21T00:00:00Z', time_zone: '+05:00' } } }));
   out.push(agg('rare_terms', { a: { rare_terms: { field: 'event.reason' } } }));
   out.push(agg('rare_terms/max_doc_count', { a: { rare_terms: { field: 'jwt.alg', max_doc_count: 7 } } }));
-  out.push(agg('rare_terms/numeric-sub', { a: { rare_terms: { field: 'http.response.status_code', max_doc_count: 12 }, aggs: { u: { cardinality: { field: 'user.id' } } } } }, { term: { 'event.outcome': 'failure' } }));
+  out.push(
+    agg(
+      'rare_terms/numeric-sub',
+      { a: { rare_terms: { field: 'http.response.status_code', max_doc_count: 12 }, aggs: { u: { cardinality: { field: 'user.id' } } } } },
+      { term: { 'event.outcome': 'failure' } },
+    ),
+  );
   out.push(agg('significant_terms', { a: { significant_terms: { field: 'event.action' } } }, { term: { 'event.outcome': 'failure' } }));
-  out.push(agg('significant_terms/min_doc_count', { a: { significant_terms: { field: 'user.id', min_doc_count: 1 } } }, { term: { 'http.response.status_code': 401 } }));
-  out.push(agg('significant_terms/in-terms', { a: { terms: { field: 'service.name' }, aggs: { s: { significant_terms: { field: 'http.request.method', min_doc_count: 1 } } } } }));
+  out.push(
+    agg(
+      'significant_terms/min_doc_count',
+      { a: { significant_terms: { field: 'user.id', min_doc_count: 1 } } },
+      { term: { 'http.response.status_code': 401 } },
+    ),
+  );
+  out.push(
+    agg('significant_terms/in-terms', {
+      a: { terms: { field: 'service.name' }, aggs: { s: { significant_terms: { field: 'http.request.method', min_doc_count: 1 } } } },
+    }),
+  );
   out.push(agg('histogram/status', { a: { histogram: { field: 'http.response.status_code', interval: 100 } } }));
   out.push(agg('filter', { a: { filter: { term: { 'event.outcome': 'failure' } }, aggs: { u: { terms: { field: 'user.id' } } } } }));
-  out.push(agg('filters', { a: { filters: { filters: { fail: { term: { 'event.outcome': 'failure' } }, get: { term: { 'http.request.method': 'GET' } } } } } }));
-  out.push(agg('nested/terms>date_histogram', { a: { terms: { field: 'event.outcome' }, aggs: { t: { date_histogram: { field: '@timestamp', calendar_interval: 'day' } } } } }));
-  out.push(agg('nested/date_histogram>cardinality', { a: { date_histogram: { field: '@timestamp', fixed_interval: '1d' }, aggs: { u: { cardinality: { field: 'user.id' } } } } }));
+  out.push(
+    agg('filters', { a: { filters: { filters: { fail: { term: { 'event.outcome': 'failure' } }, get: { term: { 'http.request.method': 'GET' } } } } } }),
+  );
+  out.push(
+    agg('nested/terms>date_histogram', {
+      a: { terms: { field: 'event.outcome' }, aggs: { t: { date_histogram: { field: '@timestamp', calendar_interval: 'day' } } } },
+    }),
+  );
+  out.push(
+    agg('nested/date_histogram>cardinality', {
+      a: { date_histogram: { field: '@timestamp', fixed_interval: '1d' }, aggs: { u: { cardinality: { field: 'user.id' } } } },
+    }),
+  );
   out.push(agg('with-query/terms', { a: { terms: { field: 'user.id' } } }, { term: { 'event.outcome': 'failure' } }));
-  out.push(agg('top_hits', { a: { terms: { field: 'event.outcome' }, aggs: { h: { top_hits: { size: 2, sort: [{ 'event.id': 'asc' }], _source: ['event.id'] } } } } }));
+  out.push(
+    agg('top_hits', { a: { terms: { field: 'event.outcome' }, aggs: { h: { top_hits: { size: 2, sort: [{ 'event.id': 'asc' }], _source: ['event.id'] } } } } }),
+  );
   out.push(agg('unknown-type', { a: { bogus: { field: 'user.id' } } }));
   return out;
 }
 
 function countAndErrorCases(): DiffCase[] {
   const out: DiffCase[] = [];
-  const count = (id: string, body?: unknown, p = `${S}/_count`): DiffCase => ({ id: `count/${id}`, requests: [{ method: body ? 'POST' : 'GET', path: p, ...(body ? { body } : {}) }] });
+  const count = (id: string, body?: unknown, p = `${S}/_count`): DiffCase => ({
+    id: `count/${id}`,
+    requests: [{ method: body ? 'POST' : 'GET', path: p, ...(body ? { body } : {}) }],
+  });
   out.push(count('all'));
   out.push(count('term', { query: { term: { 'user.id': 'alice' } } }));
   out.push(count('range', { query: { range: { 'http.response.status_code': { gte: 400 } } } }));
@@ -350,34 +666,86 @@ function countAndErrorCases(): DiffCase[] {
   out.push(err('get-doc-data-stream', { method: 'GET', path: `${S}/_doc/e-001` }));
   out.push(err('get-missing-index', { method: 'GET', path: '/no-such-index' }));
   out.push(err('delete-missing-index', { method: 'DELETE', path: '/no-such-index' }));
-  out.push(err('put-template-bad', { method: 'PUT', path: '/_index_template/bad', body: { index_patterns: ['bad-*'], template: { mappings: { properties: { x: { type: 'nonsense' } } } } } }));
-  out.push(err('index-into-data-stream-op-index', { method: 'POST', path: `${S}/_doc`, body: { '@timestamp': '2026-11-20T00:00:00Z' }, ignore: ['_id', '_version'] }));
+  out.push(
+    err('put-template-bad', {
+      method: 'PUT',
+      path: '/_index_template/bad',
+      body: { index_patterns: ['bad-*'], template: { mappings: { properties: { x: { type: 'nonsense' } } } } },
+    }),
+  );
+  out.push(
+    err('index-into-data-stream-op-index', { method: 'POST', path: `${S}/_doc`, body: { '@timestamp': '2026-11-20T00:00:00Z' }, ignore: ['_id', '_version'] }),
+  );
   out.push(err('mget-data-stream', { method: 'POST', path: `${S}/_mget`, body: { ids: ['e-001'] } }));
   return out;
 }
 
 function bulkCases(): DiffCase[] {
-  const mapping = { mappings: { properties: { n: { type: 'long' }, ip: { type: 'ip' }, b: { type: 'boolean' }, t: { type: 'date' }, k: { type: 'keyword' } } } };
+  const mapping = {
+    mappings: { properties: { n: { type: 'long' }, ip: { type: 'ip' }, b: { type: 'boolean' }, t: { type: 'date' }, k: { type: 'keyword' } } },
+  };
   const ig = { ignore: ['items.*.*._version'] };
   const out: DiffCase[] = [
     { id: 'bulk/create-index', requests: [{ method: 'PUT', path: '/diff-bulk', body: mapping, ignore: ['index'] }] },
-    { id: 'bulk/all-ok', requests: [{ method: 'POST', path: '/diff-bulk/_bulk?refresh=true', ndjson: true, body: [{ index: { _id: '1' } }, { n: 1, k: 'a' }, { create: { _id: '2' } }, { n: 2, ip: '10.0.0.1' }], ...ig }] },
+    {
+      id: 'bulk/all-ok',
+      requests: [
+        {
+          method: 'POST',
+          path: '/diff-bulk/_bulk?refresh=true',
+          ndjson: true,
+          body: [{ index: { _id: '1' } }, { n: 1, k: 'a' }, { create: { _id: '2' } }, { n: 2, ip: '10.0.0.1' }],
+          ...ig,
+        },
+      ],
+    },
   ];
   const bad: [string, Record<string, unknown>][] = [
-    ['long-word', { n: 'abc' }], ['long-fraction-string', { n: '1.5' }], ['long-huge', { n: 1e30 }], ['ip-word', { ip: 'nope' }],
-    ['bool-word', { b: 'yes' }], ['bool-string', { b: 'true' }], ['date-word', { t: 'not a date' }], ['date-epoch', { t: 1795000000000 }],
-    ['keyword-object', { k: { a: 1 } }], ['long-array', { n: [1, 'x'] }], ['new-field', { extra: 'dynamic' }], ['long-bool', { n: true }],
+    ['long-word', { n: 'abc' }],
+    ['long-fraction-string', { n: '1.5' }],
+    ['long-huge', { n: 1e30 }],
+    ['ip-word', { ip: 'nope' }],
+    ['bool-word', { b: 'yes' }],
+    ['bool-string', { b: 'true' }],
+    ['date-word', { t: 'not a date' }],
+    ['date-epoch', { t: 1795000000000 }],
+    ['keyword-object', { k: { a: 1 } }],
+    ['long-array', { n: [1, 'x'] }],
+    ['new-field', { extra: 'dynamic' }],
+    ['long-bool', { n: true }],
   ];
-  bad.forEach(([name, doc], i) => out.push({ id: `bulk/partial/${name}`, requests: [{ method: 'POST', path: '/diff-bulk/_bulk', ndjson: true, body: [{ index: { _id: `ok-${i}` } }, { n: i }, { index: { _id: `bad-${i}` } }, doc], ...ig }] }));
-  out.push({ id: 'bulk/create-duplicate', requests: [{ method: 'POST', path: '/diff-bulk/_bulk', ndjson: true, body: [{ create: { _id: '1' } }, { n: 1 }], ...ig }] });
+  bad.forEach(([name, doc], i) =>
+    out.push({
+      id: `bulk/partial/${name}`,
+      requests: [
+        { method: 'POST', path: '/diff-bulk/_bulk', ndjson: true, body: [{ index: { _id: `ok-${i}` } }, { n: i }, { index: { _id: `bad-${i}` } }, doc], ...ig },
+      ],
+    }),
+  );
+  out.push({
+    id: 'bulk/create-duplicate',
+    requests: [{ method: 'POST', path: '/diff-bulk/_bulk', ndjson: true, body: [{ create: { _id: '1' } }, { n: 1 }], ...ig }],
+  });
   out.push({ id: 'bulk/delete-missing', requests: [{ method: 'POST', path: '/diff-bulk/_bulk', ndjson: true, body: [{ delete: { _id: 'nope' } }], ...ig }] });
-  out.push({ id: 'bulk/data-stream-index-op', requests: [{ method: 'POST', path: `${S}/_bulk`, ndjson: true, body: [{ index: { _id: 'x' } }, { '@timestamp': '2026-11-20T00:00:00Z' }], ...ig }] });
-  out.push({ id: 'bulk/data-stream-no-timestamp', requests: [{ method: 'POST', path: `${S}/_bulk`, ndjson: true, body: [{ create: { _id: 'y' } }, { message: 'x' }], ...ig }] });
+  out.push({
+    id: 'bulk/data-stream-index-op',
+    requests: [{ method: 'POST', path: `${S}/_bulk`, ndjson: true, body: [{ index: { _id: 'x' } }, { '@timestamp': '2026-11-20T00:00:00Z' }], ...ig }],
+  });
+  out.push({
+    id: 'bulk/data-stream-no-timestamp',
+    requests: [{ method: 'POST', path: `${S}/_bulk`, ndjson: true, body: [{ create: { _id: 'y' } }, { message: 'x' }], ...ig }],
+  });
   out.push({ id: 'bulk/unknown-action', requests: [{ method: 'POST', path: '/diff-bulk/_bulk', ndjson: true, body: [{ upsert: { _id: 'z' } }, { n: 1 }] }] });
   out.push({ id: 'mapping/conflict', requests: [{ method: 'PUT', path: '/diff-bulk/_mapping', body: { properties: { n: { type: 'keyword' } } } }] });
   out.push({ id: 'mapping/add-field', requests: [{ method: 'PUT', path: '/diff-bulk/_mapping', body: { properties: { added: { type: 'keyword' } } } }] });
   out.push({ id: 'mapping/get', requests: [{ method: 'GET', path: '/diff-bulk/_mapping' }] });
-  out.push({ id: 'bulk/count-after', requests: [{ method: 'POST', path: '/diff-bulk/_refresh' }, { method: 'GET', path: '/diff-bulk/_count' }] });
+  out.push({
+    id: 'bulk/count-after',
+    requests: [
+      { method: 'POST', path: '/diff-bulk/_refresh' },
+      { method: 'GET', path: '/diff-bulk/_count' },
+    ],
+  });
   out.push({ id: 'index/create-existing', requests: [{ method: 'PUT', path: '/diff-bulk', body: {} }] });
   out.push({ id: 'index/bad-name', requests: [{ method: 'PUT', path: '/Diff-Upper', body: {} }] });
   return out;
@@ -386,10 +754,29 @@ function bulkCases(): DiffCase[] {
 /** fields, docvalue_fields, highlight, script_fields: what Kibana's Discover asks of each hit. */
 function fetchCases(): DiffCase[] {
   const out: DiffCase[] = [];
-  const page = (id: string, body: Record<string, unknown>): DiffCase => ({ id, requests: [search({ size: 5, sort: [{ 'event.id': 'asc' }], _source: false, ...body })] });
+  const page = (id: string, body: Record<string, unknown>): DiffCase => ({
+    id,
+    requests: [search({ size: 5, sort: [{ 'event.id': 'asc' }], _source: false, ...body })],
+  });
   const fieldSpecs: unknown[] = [
-    'user.id', '@timestamp', 'source.ip', 'audit.*', 'message', 'http.response.status_code', 'jwt.scopes', 'no.such', '*', 'user', 'event.*', 'audit.latency_ms', 'event.reason', '*.id',
-    { field: '@timestamp', format: 'epoch_millis' }, { field: '@timestamp', format: 'yyyy-MM-dd' }, { field: '@timestamp', format: 'strict_date' }, { field: 'user.*' },
+    'user.id',
+    '@timestamp',
+    'source.ip',
+    'audit.*',
+    'message',
+    'http.response.status_code',
+    'jwt.scopes',
+    'no.such',
+    '*',
+    'user',
+    'event.*',
+    'audit.latency_ms',
+    'event.reason',
+    '*.id',
+    { field: '@timestamp', format: 'epoch_millis' },
+    { field: '@timestamp', format: 'yyyy-MM-dd' },
+    { field: '@timestamp', format: 'strict_date' },
+    { field: 'user.*' },
   ];
   for (const f of fieldSpecs) out.push(page(`fields/${JSON.stringify(f)}`, { fields: [f] }));
   out.push(page('fields/several', { fields: ['user.id', 'event.action', { field: '@timestamp', format: 'epoch_millis' }] }));
@@ -398,9 +785,33 @@ function fetchCases(): DiffCase[] {
   out.push(page('fields/unknown-key', { fields: [{ field: 'user.id', bogus: 1 }] }));
   out.push(page('fields/bad-format', { fields: [{ field: '@timestamp', format: 'bogus-XYZ-q' }] }));
   out.push(page('fields/number', { fields: [42] }));
-  out.push({ id: 'fields/dynamic-multi-field', requests: [{ method: 'POST', path: '/diff-bulk/_search', body: { size: 20, sort: [{ n: 'asc' }], _source: false, fields: ['*'] }, unordered: false }] });
-  out.push({ id: 'fields/include_unmapped', requests: [{ method: 'POST', path: '/diff-bulk/_search', body: { size: 20, sort: [{ n: 'asc' }], _source: false, fields: [{ field: '*', include_unmapped: true }] } }] });
-  const dvSpecs: unknown[] = ['user.roles', '@timestamp', 'source.ip', 'audit.lifetime_exceeds_policy', 'audit.latency_ms', 'event.duration', 'message', 'no.such', 'user.*', { field: '@timestamp', format: 'epoch_millis' }, { field: 'audit.latency_ms', format: '0.0' }];
+  out.push({
+    id: 'fields/dynamic-multi-field',
+    requests: [{ method: 'POST', path: '/diff-bulk/_search', body: { size: 20, sort: [{ n: 'asc' }], _source: false, fields: ['*'] }, unordered: false }],
+  });
+  out.push({
+    id: 'fields/include_unmapped',
+    requests: [
+      {
+        method: 'POST',
+        path: '/diff-bulk/_search',
+        body: { size: 20, sort: [{ n: 'asc' }], _source: false, fields: [{ field: '*', include_unmapped: true }] },
+      },
+    ],
+  });
+  const dvSpecs: unknown[] = [
+    'user.roles',
+    '@timestamp',
+    'source.ip',
+    'audit.lifetime_exceeds_policy',
+    'audit.latency_ms',
+    'event.duration',
+    'message',
+    'no.such',
+    'user.*',
+    { field: '@timestamp', format: 'epoch_millis' },
+    { field: 'audit.latency_ms', format: '0.0' },
+  ];
   for (const f of dvSpecs) out.push(page(`docvalue_fields/${JSON.stringify(f)}`, { docvalue_fields: [f] }));
   // Discover's request: the fields, a highlight with Kibana's tags and the query's terms
   const kibanaHl = { pre_tags: ['@kibana-highlighted-field@'], post_tags: ['@/kibana-highlighted-field@'], fields: { '*': {} }, fragment_size: 2147483647 };
@@ -420,7 +831,12 @@ function fetchCases(): DiffCase[] {
     out.push(page(`highlight/${name}/kibana`, { query, highlight: kibanaHl }));
   }
   out.push(page('highlight/one-field', { query: { match: { message: 'alice' } }, highlight: { fields: { message: {}, 'user.id': {} } } }));
-  out.push(page('highlight/require_field_match-false', { query: { match: { message: 'alice' } }, highlight: { require_field_match: false, fields: { message: {}, 'user.id': {} } } }));
+  out.push(
+    page('highlight/require_field_match-false', {
+      query: { match: { message: 'alice' } },
+      highlight: { require_field_match: false, fields: { message: {}, 'user.id': {} } },
+    }),
+  );
   out.push(page('highlight/tags', { query: { match: { message: 'alice' } }, highlight: { pre_tags: ['['], post_tags: [']'], fields: { message: {} } } }));
   out.push(page('highlight/no-fields', { query: { match: { message: 'alice' } }, highlight: {} }));
   out.push(page('highlight/unknown-key', { query: { match: { message: 'alice' } }, highlight: { fields: { message: {} }, bogus: 1 } }));
@@ -469,14 +885,24 @@ function apiCases(): DiffCase[] {
   out.push(get('field_caps/missing-index', '/nope/_field_caps?fields=*'));
   out.push(get('field_caps/missing-index-ignore', '/nope,diff-bulk/_field_caps?fields=k&ignore_unavailable=true'));
   out.push({ id: 'field_caps/body', requests: [{ method: 'POST', path: `${S}/_field_caps`, body: { fields: ['user.id'] } }] });
-  out.push({ id: 'field_caps/index_filter', requests: [{ method: 'POST', path: `${S},diff-bulk/_field_caps?fields=k,user.id`, body: { index_filter: { range: { '@timestamp': { gte: '2026-11-20' } } } } }] });
+  out.push({
+    id: 'field_caps/index_filter',
+    requests: [
+      { method: 'POST', path: `${S},diff-bulk/_field_caps?fields=k,user.id`, body: { index_filter: { range: { '@timestamp': { gte: '2026-11-20' } } } } },
+    ],
+  });
   out.push({ id: 'field_caps/types', requests: [{ method: 'GET', path: `${S},diff-bulk/_field_caps?fields=*&types=keyword,long` }] });
 
   const pitOpen: DiffRequest = { method: 'POST', path: `${S}/_pit?keep_alive=1m`, capture: { pit: 'id' }, ignore: ['id'] };
   const pitClose: DiffRequest = { method: 'DELETE', path: '/_pit', body: { id: '{{pit}}' } };
   // the auto-id document (errors/index-into-data-stream-op-index) has a random _id: left out where it could show
   const named = { exists: { field: 'event.id' } };
-  const pitSearch = (body: Record<string, unknown>): DiffRequest => ({ method: 'POST', path: '/_search', body: { size: 5, _source: false, pit: { id: '{{pit}}', keep_alive: '1m' }, query: named, ...body }, ignore: ['pit_id'] });
+  const pitSearch = (body: Record<string, unknown>): DiffRequest => ({
+    method: 'POST',
+    path: '/_search',
+    body: { size: 5, _source: false, pit: { id: '{{pit}}', keep_alive: '1m' }, query: named, ...body },
+    ignore: ['pit_id'],
+  });
   const sorts: [string, unknown[], unknown[]][] = [
     ['timestamp', [{ '@timestamp': 'asc' }], [1795138620000, 1]],
     ['timestamp-desc', [{ '@timestamp': 'desc' }], [1795138620000, 1]],
@@ -503,7 +929,21 @@ function apiCases(): DiffCase[] {
       pitClose,
     ],
   });
-  out.push({ id: 'pit/snapshot', requests: [pitOpen, { method: 'PUT', path: `${S}/_create/e-after-pit?refresh=true`, body: { '@timestamp': '2026-11-19T00:00:00Z', event: { id: 'e-after-pit' } }, ignore: ['_index', '_version'] }, pitSearch({ size: 3, sort: [{ '@timestamp': 'asc' }] }), { method: 'POST', path: `${S}/_search`, body: { size: 0, query: { term: { 'event.id': 'e-after-pit' } } } }, pitClose] });
+  out.push({
+    id: 'pit/snapshot',
+    requests: [
+      pitOpen,
+      {
+        method: 'PUT',
+        path: `${S}/_create/e-after-pit?refresh=true`,
+        body: { '@timestamp': '2026-11-19T00:00:00Z', event: { id: 'e-after-pit' } },
+        ignore: ['_index', '_version'],
+      },
+      pitSearch({ size: 3, sort: [{ '@timestamp': 'asc' }] }),
+      { method: 'POST', path: `${S}/_search`, body: { size: 0, query: { term: { 'event.id': 'e-after-pit' } } } },
+      pitClose,
+    ],
+  });
   out.push({ id: 'pit/with-index', requests: [pitOpen, { method: 'POST', path: `${S}/_search`, body: { pit: { id: '{{pit}}' } } }, pitClose] });
   out.push({ id: 'pit/closed', requests: [pitOpen, pitClose, pitClose, pitSearch({})] });
   out.push({ id: 'pit/no-keep_alive', requests: [{ method: 'POST', path: `${S}/_pit` }] });
@@ -513,11 +953,29 @@ function apiCases(): DiffCase[] {
   out.push({ id: 'pit/shard_doc-without-pit', requests: [search({ size: 3, sort: [{ _shard_doc: 'asc' }] })] });
   out.push({ id: 'pit/with-scroll', requests: [pitOpen, { method: 'POST', path: '/_search?scroll=1m', body: { pit: { id: '{{pit}}' } } }, pitClose] });
 
-  const ms = (id: string, lines: unknown[], p = `${S}/_msearch`): DiffCase => ({ id: `msearch/${id}`, requests: [{ method: 'POST', path: p, ndjson: true, body: lines }] });
+  const ms = (id: string, lines: unknown[], p = `${S}/_msearch`): DiffCase => ({
+    id: `msearch/${id}`,
+    requests: [{ method: 'POST', path: p, ndjson: true, body: lines }],
+  });
   const one = { size: 2, sort: [{ 'event.id': 'asc' }], _source: false };
-  out.push(ms('three', [{ index: STREAM }, { ...one, query: { term: { 'user.id': 'alice' } } }, { index: 'nope' }, { size: 0 }, { index: `${STREAM},diff-bulk` }, { size: 0 }], '/_msearch'));
+  out.push(
+    ms(
+      'three',
+      [{ index: STREAM }, { ...one, query: { term: { 'user.id': 'alice' } } }, { index: 'nope' }, { size: 0 }, { index: `${STREAM},diff-bulk` }, { size: 0 }],
+      '/_msearch',
+    ),
+  );
   out.push(ms('default-index', [{}, { ...one }, {}, { size: 0, aggs: { a: { terms: { field: 'event.outcome' } } } }]));
-  out.push(ms('shard-errors', [{}, { size: 0, aggs: { a: { terms: { field: 'message' } } } }, {}, { query: { term: { 'http.response.status_code': 'abc' } } }, { index: 'nope', ignore_unavailable: true }, { size: 0 }]));
+  out.push(
+    ms('shard-errors', [
+      {},
+      { size: 0, aggs: { a: { terms: { field: 'message' } } } },
+      {},
+      { query: { term: { 'http.response.status_code': 'abc' } } },
+      { index: 'nope', ignore_unavailable: true },
+      { size: 0 },
+    ]),
+  );
   out.push(ms('header-options', [{ index: [STREAM], search_type: 'query_then_fetch', preference: '_local' }, { ...one }], '/_msearch'));
   out.push(ms('bad-header-key', [{ bogus: 1 }, { size: 0 }]));
   out.push(ms('bad-body-key', [{}, { sizee: 0 }]));
@@ -527,14 +985,55 @@ function apiCases(): DiffCase[] {
   out.push({ id: 'msearch/empty', requests: [{ method: 'POST', path: `${S}/_msearch`, ndjson: true, body: '' }] });
   out.push({ id: 'msearch/no-final-newline', requests: [{ method: 'POST', path: `${S}/_msearch`, ndjson: true, body: '{}\n{"size":0}' }] });
 
-  const scrollStart = (body: Record<string, unknown>, p = `${S}/_search?scroll=1m`): DiffRequest => ({ method: 'POST', path: p, body, capture: { scroll: '_scroll_id' }, ignore: ['_scroll_id'] });
+  const scrollStart = (body: Record<string, unknown>, p = `${S}/_search?scroll=1m`): DiffRequest => ({
+    method: 'POST',
+    path: p,
+    body,
+    capture: { scroll: '_scroll_id' },
+    ignore: ['_scroll_id'],
+  });
   const scrollNext: DiffRequest = { method: 'POST', path: '/_search/scroll', body: { scroll: '1m', scroll_id: '{{scroll}}' }, ignore: ['_scroll_id'] };
   const scrollClear: DiffRequest = { method: 'DELETE', path: '/_search/scroll', body: { scroll_id: '{{scroll}}' } };
-  out.push({ id: 'scroll/_doc', requests: [scrollStart({ size: 25, sort: ['_doc'], _source: ['event.id'], query: named }), scrollNext, scrollNext, scrollNext, scrollClear] });
-  out.push({ id: 'scroll/sorted', requests: [scrollStart({ size: 7, sort: [{ 'user.id': 'asc' }, { 'event.id': 'asc' }], _source: false, query: { term: { 'event.outcome': 'failure' } } }), scrollNext, scrollNext, scrollNext, scrollClear] });
-  out.push({ id: 'scroll/get-forms', requests: [scrollStart({ size: 2, sort: ['_doc'], _source: false, query: named }), { method: 'GET', path: '/_search/scroll?scroll=1m&scroll_id={{scroll}}', ignore: ['_scroll_id'] }, { method: 'GET', path: '/_search/scroll/{{scroll}}?scroll=1m', ignore: ['_scroll_id'] }, { method: 'DELETE', path: '/_search/scroll/{{scroll}}' }] });
-  out.push({ id: 'scroll/cleared', requests: [scrollStart({ size: 2, sort: ['_doc'], _source: false, query: named }), scrollClear, { method: 'DELETE', path: '/_search/scroll', body: { scroll_id: ['{{scroll}}'] } }, scrollNext] });
-  out.push({ id: 'scroll/aggs-first-page-only', requests: [scrollStart({ size: 30, sort: ['_doc'], _source: false, query: named, aggs: { a: { terms: { field: 'event.outcome' } } } }), scrollNext, scrollClear] });
+  out.push({
+    id: 'scroll/_doc',
+    requests: [scrollStart({ size: 25, sort: ['_doc'], _source: ['event.id'], query: named }), scrollNext, scrollNext, scrollNext, scrollClear],
+  });
+  out.push({
+    id: 'scroll/sorted',
+    requests: [
+      scrollStart({ size: 7, sort: [{ 'user.id': 'asc' }, { 'event.id': 'asc' }], _source: false, query: { term: { 'event.outcome': 'failure' } } }),
+      scrollNext,
+      scrollNext,
+      scrollNext,
+      scrollClear,
+    ],
+  });
+  out.push({
+    id: 'scroll/get-forms',
+    requests: [
+      scrollStart({ size: 2, sort: ['_doc'], _source: false, query: named }),
+      { method: 'GET', path: '/_search/scroll?scroll=1m&scroll_id={{scroll}}', ignore: ['_scroll_id'] },
+      { method: 'GET', path: '/_search/scroll/{{scroll}}?scroll=1m', ignore: ['_scroll_id'] },
+      { method: 'DELETE', path: '/_search/scroll/{{scroll}}' },
+    ],
+  });
+  out.push({
+    id: 'scroll/cleared',
+    requests: [
+      scrollStart({ size: 2, sort: ['_doc'], _source: false, query: named }),
+      scrollClear,
+      { method: 'DELETE', path: '/_search/scroll', body: { scroll_id: ['{{scroll}}'] } },
+      scrollNext,
+    ],
+  });
+  out.push({
+    id: 'scroll/aggs-first-page-only',
+    requests: [
+      scrollStart({ size: 30, sort: ['_doc'], _source: false, query: named, aggs: { a: { terms: { field: 'event.outcome' } } } }),
+      scrollNext,
+      scrollClear,
+    ],
+  });
   out.push({ id: 'scroll/garbage-id', requests: [{ method: 'POST', path: '/_search/scroll', body: { scroll_id: 'garbage' } }] });
   out.push({ id: 'scroll/clear-garbage', requests: [{ method: 'DELETE', path: '/_search/scroll', body: { scroll_id: 'garbage' } }] });
   out.push({ id: 'scroll/with-from', requests: [search({ size: 2, from: 3 }, { path: `${S}/_search?scroll=1m` })] });
@@ -545,9 +1044,34 @@ function apiCases(): DiffCase[] {
   // Kibana's Discover and dashboards search through _async_search; data views are created through _resolve/index
   const times = ['id', 'start_time_in_millis', 'expiration_time_in_millis', 'completion_time_in_millis'];
   // a long wait_for_completion_timeout: a loaded Elasticsearch would otherwise answer "still running" now and then
-  const asyncSearch = (id: string, body: unknown, p = `${S}/_async_search?wait_for_completion_timeout=30s`): DiffCase => ({ id: `async_search/${id}`, requests: [{ method: 'POST', path: p, body, ignore: times }] });
+  const asyncSearch = (id: string, body: unknown, p = `${S}/_async_search?wait_for_completion_timeout=30s`): DiffCase => ({
+    id: `async_search/${id}`,
+    requests: [{ method: 'POST', path: p, body, ignore: times }],
+  });
   out.push(asyncSearch('hits-and-aggs', { size: 2, sort: [{ 'event.id': 'asc' }], _source: false, aggs: { a: { terms: { field: 'event.outcome' } } } }));
-  out.push(asyncSearch('kibana-discover', { size: 3, sort: [{ '@timestamp': { order: 'desc', format: 'strict_date_optional_time', unmapped_type: 'boolean' } }], fields: [{ field: '*', include_unmapped: 'true' }, { field: '@timestamp', format: 'strict_date_optional_time' }], _source: false, track_total_hits: true, query: { bool: { filter: [{ range: { '@timestamp': { gte: '2026-11-20T00:00:00.000Z', lte: '2026-11-30T00:00:00.000Z', format: 'strict_date_optional_time' } } }], must: [{ query_string: { query: 'rejected', analyze_wildcard: true } }] } }, highlight: { pre_tags: ['@kibana-highlighted-field@'], post_tags: ['@/kibana-highlighted-field@'], fields: { '*': {} }, fragment_size: 2147483647 } }, `${S}/_async_search?batched_reduce_size=64&wait_for_completion_timeout=30s&keep_on_completion=false&ignore_unavailable=true`));
+  out.push(
+    asyncSearch(
+      'kibana-discover',
+      {
+        size: 3,
+        sort: [{ '@timestamp': { order: 'desc', format: 'strict_date_optional_time', unmapped_type: 'boolean' } }],
+        fields: [
+          { field: '*', include_unmapped: 'true' },
+          { field: '@timestamp', format: 'strict_date_optional_time' },
+        ],
+        _source: false,
+        track_total_hits: true,
+        query: {
+          bool: {
+            filter: [{ range: { '@timestamp': { gte: '2026-11-20T00:00:00.000Z', lte: '2026-11-30T00:00:00.000Z', format: 'strict_date_optional_time' } } }],
+            must: [{ query_string: { query: 'rejected', analyze_wildcard: true } }],
+          },
+        },
+        highlight: { pre_tags: ['@kibana-highlighted-field@'], post_tags: ['@/kibana-highlighted-field@'], fields: { '*': {} }, fragment_size: 2147483647 },
+      },
+      `${S}/_async_search?batched_reduce_size=64&wait_for_completion_timeout=30s&keep_on_completion=false&ignore_unavailable=true`,
+    ),
+  );
   out.push(asyncSearch('unknown-query', { query: { bogus: {} } }));
   out.push(asyncSearch('shard-error', { size: 1, query: { term: { 'http.response.status_code': 'abc' } } }));
   out.push(asyncSearch('missing-index', {}, '/nope/_async_search'));
@@ -555,7 +1079,13 @@ function apiCases(): DiffCase[] {
   out.push({
     id: 'async_search/keep_on_completion',
     requests: [
-      { method: 'POST', path: `${S}/_async_search?keep_on_completion=true&wait_for_completion_timeout=30s`, body: { size: 1, sort: [{ 'event.id': 'asc' }], _source: false }, capture: { a: 'id' }, ignore: times },
+      {
+        method: 'POST',
+        path: `${S}/_async_search?keep_on_completion=true&wait_for_completion_timeout=30s`,
+        body: { size: 1, sort: [{ 'event.id': 'asc' }], _source: false },
+        capture: { a: 'id' },
+        ignore: times,
+      },
       { method: 'GET', path: '/_async_search/{{a}}', ignore: times },
       { method: 'GET', path: '/_async_search/status/{{a}}', ignore: times },
       { method: 'DELETE', path: '/_async_search/{{a}}' },
@@ -573,6 +1103,10 @@ export function suites(): DiffSuite[] {
     { method: 'DELETE', path: '/diff-bulk' },
   ];
   return [
-    { suite: 'audit-events', cleanup, cases: [...setupSuite(), ...queryCases(), ...sortCases(), ...aggCases(), ...countAndErrorCases(), ...bulkCases(), ...fetchCases(), ...apiCases()] },
+    {
+      suite: 'audit-events',
+      cleanup,
+      cases: [...setupSuite(), ...queryCases(), ...sortCases(), ...aggCases(), ...countAndErrorCases(), ...bulkCases(), ...fetchCases(), ...apiCases()],
+    },
   ];
 }

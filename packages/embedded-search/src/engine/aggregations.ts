@@ -12,7 +12,6 @@ import { kindOf, type IndexEngine } from './index-engine.js';
 import { cidrRange, formatIp, formatDate, ipSortKey, maxOf, minOf, parseDate, zoneOffset } from './values.js';
 import { runBucketScript } from './fetch.js';
 
-
 export interface Hit {
   engine: IndexEngine;
   index: string;
@@ -30,7 +29,12 @@ function keyValues(h: Hit, field: string): (string | number)[] {
   const m = h.engine.field(field);
   if (!m) return [];
   const kind = kindOf(m.type ?? 'keyword');
-  if (kind === 'text') throw new EsError(400, 'illegal_argument_exception', `Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [${field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory.`);
+  if (kind === 'text')
+    throw new EsError(
+      400,
+      'illegal_argument_exception',
+      `Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [${field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory.`,
+    );
   if (kind === 'number' || kind === 'date') return numericValues(h, field);
   // keyword and boolean doc values are the terms indexed for the doc (ignore_above applied), read without its source
   if (kind === 'boolean') return h.engine.termValuesOf(field, h.doc).map((v) => (v === 'true' ? 1 : 0));
@@ -86,7 +90,51 @@ function keyValuesOrNone(h: Hit, field: string): unknown[] {
 }
 
 /** Aggregation names of Elasticsearch 8 that this node does not implement (answered as unsupported). */
-const ES_AGGREGATIONS = new Set(['percentile_ranks', 'significant_text', 'multi_terms', 'auto_date_histogram', 'variable_width_histogram', 'geo_bounds', 'geo_centroid', 'geohash_grid', 'geotile_grid', 'geohex_grid', 'geo_distance', 'nested', 'reverse_nested', 'children', 'parent', 'sampler', 'diversified_sampler', 'random_sampler', 'global', 'adjacency_matrix', 'scripted_metric', 'median_absolute_deviation', 'weighted_avg', 'boxplot', 'string_stats', 't_test', 'top_metrics', 'rate', 'matrix_stats', 'extended_stats_bucket', 'percentiles_bucket', 'bucket_selector', 'bucket_sort', 'cumulative_cardinality', 'moving_fn', 'moving_percentiles', 'normalize', 'serial_diff', 'inference', 'categorize_text', 'frequent_item_sets', 'time_series', 'ip_prefix']);
+const ES_AGGREGATIONS = new Set([
+  'percentile_ranks',
+  'significant_text',
+  'multi_terms',
+  'auto_date_histogram',
+  'variable_width_histogram',
+  'geo_bounds',
+  'geo_centroid',
+  'geohash_grid',
+  'geotile_grid',
+  'geohex_grid',
+  'geo_distance',
+  'nested',
+  'reverse_nested',
+  'children',
+  'parent',
+  'sampler',
+  'diversified_sampler',
+  'random_sampler',
+  'global',
+  'adjacency_matrix',
+  'scripted_metric',
+  'median_absolute_deviation',
+  'weighted_avg',
+  'boxplot',
+  'string_stats',
+  't_test',
+  'top_metrics',
+  'rate',
+  'matrix_stats',
+  'extended_stats_bucket',
+  'percentiles_bucket',
+  'bucket_selector',
+  'bucket_sort',
+  'cumulative_cardinality',
+  'moving_fn',
+  'moving_percentiles',
+  'normalize',
+  'serial_diff',
+  'inference',
+  'categorize_text',
+  'frequent_item_sets',
+  'time_series',
+  'ip_prefix',
+]);
 
 function isDateField(hits: Hit[], field: string): boolean {
   return hits.some((h) => h.engine.field(field)?.type === 'date');
@@ -96,20 +144,45 @@ const FIXED: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
 
 function fixedInterval(s: string): number {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(s);
-  if (!m) throw new EsError(400, 'illegal_argument_exception', `failed to parse setting [date_histogram.fixedInterval] with value [${s}] as a time value: unit is missing or unrecognized`);
+  if (!m)
+    throw new EsError(
+      400,
+      'illegal_argument_exception',
+      `failed to parse setting [date_histogram.fixedInterval] with value [${s}] as a time value: unit is missing or unrecognized`,
+    );
   return Number(m[1]) * FIXED[m[2]!]!;
 }
 
 function calendarFloor(ms: number, unit: string): number {
   const d = new Date(ms);
   switch (unit) {
-    case 'minute': d.setUTCSeconds(0, 0); break;
-    case 'hour': d.setUTCMinutes(0, 0, 0); break;
-    case 'day': d.setUTCHours(0, 0, 0, 0); break;
-    case 'week': { d.setUTCHours(0, 0, 0, 0); d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7)); break; }
-    case 'month': d.setUTCHours(0, 0, 0, 0); d.setUTCDate(1); break;
-    case 'quarter': d.setUTCHours(0, 0, 0, 0); d.setUTCDate(1); d.setUTCMonth(d.getUTCMonth() - (d.getUTCMonth() % 3)); break;
-    case 'year': d.setUTCHours(0, 0, 0, 0); d.setUTCMonth(0, 1); break;
+    case 'minute':
+      d.setUTCSeconds(0, 0);
+      break;
+    case 'hour':
+      d.setUTCMinutes(0, 0, 0);
+      break;
+    case 'day':
+      d.setUTCHours(0, 0, 0, 0);
+      break;
+    case 'week': {
+      d.setUTCHours(0, 0, 0, 0);
+      d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+      break;
+    }
+    case 'month':
+      d.setUTCHours(0, 0, 0, 0);
+      d.setUTCDate(1);
+      break;
+    case 'quarter':
+      d.setUTCHours(0, 0, 0, 0);
+      d.setUTCDate(1);
+      d.setUTCMonth(d.getUTCMonth() - (d.getUTCMonth() % 3));
+      break;
+    case 'year':
+      d.setUTCHours(0, 0, 0, 0);
+      d.setUTCMonth(0, 1);
+      break;
   }
   return d.getTime();
 }
@@ -117,17 +190,42 @@ function calendarFloor(ms: number, unit: string): number {
 function calendarNext(ms: number, unit: string): number {
   const d = new Date(ms);
   switch (unit) {
-    case 'minute': return ms + 60_000;
-    case 'hour': return ms + 3_600_000;
-    case 'day': return ms + 86_400_000;
-    case 'week': return ms + 7 * 86_400_000;
-    case 'month': d.setUTCMonth(d.getUTCMonth() + 1); return d.getTime();
-    case 'quarter': d.setUTCMonth(d.getUTCMonth() + 3); return d.getTime();
-    default: d.setUTCFullYear(d.getUTCFullYear() + 1); return d.getTime();
+    case 'minute':
+      return ms + 60_000;
+    case 'hour':
+      return ms + 3_600_000;
+    case 'day':
+      return ms + 86_400_000;
+    case 'week':
+      return ms + 7 * 86_400_000;
+    case 'month':
+      d.setUTCMonth(d.getUTCMonth() + 1);
+      return d.getTime();
+    case 'quarter':
+      d.setUTCMonth(d.getUTCMonth() + 3);
+      return d.getTime();
+    default:
+      d.setUTCFullYear(d.getUTCFullYear() + 1);
+      return d.getTime();
   }
 }
 
-const CALENDAR: Record<string, string> = { '1m': 'minute', minute: 'minute', '1h': 'hour', hour: 'hour', '1d': 'day', day: 'day', '1w': 'week', week: 'week', '1M': 'month', month: 'month', '1q': 'quarter', quarter: 'quarter', '1y': 'year', year: 'year' };
+const CALENDAR: Record<string, string> = {
+  '1m': 'minute',
+  minute: 'minute',
+  '1h': 'hour',
+  hour: 'hour',
+  '1d': 'day',
+  day: 'day',
+  '1w': 'week',
+  week: 'week',
+  '1M': 'month',
+  month: 'month',
+  '1q': 'quarter',
+  quarter: 'quarter',
+  '1y': 'year',
+  year: 'year',
+};
 
 /** The hits a query keeps; the query is evaluated once per index, not once per hit. */
 function filterHits(hits: Hit[], query: unknown, now: number): Hit[] {
@@ -164,14 +262,22 @@ function javaDateFormatter(pattern: string): (ms: number) => string {
     return pattern.replace(/yyyy|yy|MM|dd|HH|mm|ss|SSS|'([^']*)'/g, (t, lit: string | undefined) => {
       if (lit !== undefined) return lit;
       switch (t) {
-        case 'yyyy': return pad(d.getUTCFullYear(), 4);
-        case 'yy': return pad(d.getUTCFullYear() % 100, 2);
-        case 'MM': return pad(d.getUTCMonth() + 1, 2);
-        case 'dd': return pad(d.getUTCDate(), 2);
-        case 'HH': return pad(d.getUTCHours(), 2);
-        case 'mm': return pad(d.getUTCMinutes(), 2);
-        case 'ss': return pad(d.getUTCSeconds(), 2);
-        default: return pad(d.getUTCMilliseconds(), 3);
+        case 'yyyy':
+          return pad(d.getUTCFullYear(), 4);
+        case 'yy':
+          return pad(d.getUTCFullYear() % 100, 2);
+        case 'MM':
+          return pad(d.getUTCMonth() + 1, 2);
+        case 'dd':
+          return pad(d.getUTCDate(), 2);
+        case 'HH':
+          return pad(d.getUTCHours(), 2);
+        case 'mm':
+          return pad(d.getUTCMinutes(), 2);
+        case 'ss':
+          return pad(d.getUTCSeconds(), 2);
+        default:
+          return pad(d.getUTCMilliseconds(), 3);
       }
     });
   };
@@ -224,7 +330,8 @@ function typeOf(spec: Agg): string | undefined {
   return Object.keys(spec).find((k) => k !== 'aggs' && k !== 'aggregations' && k !== 'meta');
 }
 
-const badPath = (name: string, path: string) => new EsError(400, 'action_request_validation_exception', `Validation Failed: 1: No aggregation [${name}] found for path [${path}];`);
+const badPath = (name: string, path: string) =>
+  new EsError(400, 'action_request_validation_exception', `Validation Failed: 1: No aggregation [${name}] found for path [${path}];`);
 
 /** A buckets_path inside one bucket: `_count`, `metric`, `metric.prop`, `single>metric`. */
 function pathValue(bucket: Record<string, unknown>, path: string, specs: Agg | undefined, full: string): number | null {
@@ -233,9 +340,17 @@ function pathValue(bucket: Record<string, unknown>, path: string, specs: Agg | u
   const [name, prop] = head!.split('.') as [string, string?];
   if (!specs || !(name in specs)) throw badPath(name, full);
   const v = bucket[name] as Record<string, unknown> | undefined;
-  if (rest.length > 0) return v ? pathValue(v, rest.join('>'), ((specs[name] as Agg).aggs ?? (specs[name] as Agg).aggregations) as Agg | undefined, full) : null;
+  if (rest.length > 0)
+    return v ? pathValue(v, rest.join('>'), ((specs[name] as Agg).aggs ?? (specs[name] as Agg).aggregations) as Agg | undefined, full) : null;
   if (!v) return null;
-  const x = prop === '_count' ? v.doc_count : prop !== undefined ? v[prop] ?? (v.values as Record<string, unknown> | undefined)?.[prop] : v.value !== undefined ? v.value : v.doc_count;
+  const x =
+    prop === '_count'
+      ? v.doc_count
+      : prop !== undefined
+        ? (v[prop] ?? (v.values as Record<string, unknown> | undefined)?.[prop])
+        : v.value !== undefined
+          ? v.value
+          : v.doc_count;
   return typeof x === 'number' ? x : null;
 }
 
@@ -284,17 +399,29 @@ function siblingPipeline(type: string, body: Agg, out: Record<string, unknown>, 
   const [aggName, prop] = rest.length === 0 ? (first!.split('.') as [string, string?]) : [first!, undefined];
   if (!(aggName in specs)) throw badPath(aggName, path);
   const sub = ((specs[aggName] as Agg).aggs ?? (specs[aggName] as Agg).aggregations) as Agg | undefined;
-  const inner = rest.length > 0 ? rest.join('>') : prop ?? '_count';
+  const inner = rest.length > 0 ? rest.join('>') : (prop ?? '_count');
   if (inner !== '_count' && !(inner.split(/[.>]/)[0]! in (sub ?? {}))) throw badPath(inner.split(/[.>]/)[0]!, path);
   const raw = (out[aggName] as { buckets?: unknown } | undefined)?.buckets;
   const buckets = (Array.isArray(raw) ? raw : Object.entries(raw ?? {}).map(([key, b]) => ({ key, ...(b as object) }))) as Record<string, unknown>[];
-  const vals = buckets.map((b) => ({ key: String(b.key_as_string ?? b.key), v: pathValue(b, inner, sub, path) })).filter((x) => x.v !== null) as { key: string; v: number }[];
+  const vals = buckets.map((b) => ({ key: String(b.key_as_string ?? b.key), v: pathValue(b, inner, sub, path) })).filter((x) => x.v !== null) as {
+    key: string;
+    v: number;
+  }[];
   const nums = vals.map((x) => x.v);
   const sum = nums.reduce((a, b) => a + b, 0);
   switch (type) {
-    case 'avg_bucket': return { value: nums.length ? sum / nums.length : null };
-    case 'sum_bucket': return { value: sum };
-    case 'stats_bucket': return { count: nums.length, min: nums.length ? minOf(nums) : null, max: nums.length ? maxOf(nums) : null, avg: nums.length ? sum / nums.length : null, sum };
+    case 'avg_bucket':
+      return { value: nums.length ? sum / nums.length : null };
+    case 'sum_bucket':
+      return { value: sum };
+    case 'stats_bucket':
+      return {
+        count: nums.length,
+        min: nums.length ? minOf(nums) : null,
+        max: nums.length ? maxOf(nums) : null,
+        avg: nums.length ? sum / nums.length : null,
+        sum,
+      };
     default: {
       if (nums.length === 0) return { value: null, keys: [] };
       const best = type === 'max_bucket' ? maxOf(nums) : minOf(nums);
@@ -353,7 +480,12 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         const metric = new Map<string | number, number>();
         if (byMetric) {
           const [aggName, prop = 'value'] = orderKey.split(/[.>]/) as [string, string?];
-          if (!sub || !(aggName in (sub as Agg))) throw new EsError(400, 'aggregation_execution_exception', `Invalid aggregation order path [${orderKey}]. The provided aggregation [${aggName}] either does not exist, or is a pipeline aggregation and cannot be used to sort the buckets.`);
+          if (!sub || !(aggName in (sub as Agg)))
+            throw new EsError(
+              400,
+              'aggregation_execution_exception',
+              `Invalid aggregation order path [${orderKey}]. The provided aggregation [${aggName}] either does not exist, or is a pipeline aggregation and cannot be used to sort the buckets.`,
+            );
           for (const [k, g] of entries) {
             const v = (aggregate({ [aggName]: (sub as Agg)[aggName] }, g as Hit[], ctx)[aggName] as Record<string, unknown>)[prop];
             metric.set(k, typeof v === 'number' ? v : sign > 0 ? Infinity : -Infinity);
@@ -361,7 +493,7 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         }
         entries.sort((a, b) => {
           if (orderKey === '_key') return sign * (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-          const diff = byMetric ? sign * (metric.get(a[0])! - metric.get(b[0])!) || (b[1].length - a[1].length) : sign * (a[1].length - b[1].length);
+          const diff = byMetric ? sign * (metric.get(a[0])! - metric.get(b[0])!) || b[1].length - a[1].length : sign * (a[1].length - b[1].length);
           return diff !== 0 ? diff : a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
         });
         const kept = entries.slice(0, size);
@@ -371,7 +503,13 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           doc_count_error_upper_bound: 0,
           sum_other_doc_count: entries.slice(size).reduce((n, [, g]) => n + g.length, 0),
           // g is a Hit[] whenever there are sub-aggregations (a bare count only without them)
-          buckets: kept.map(([k, g]) => withSub(g as Hit[], { key: k, ...(date ? { key_as_string: formatDate(Number(k)) } : bool ? { key_as_string: k === 1 ? 'true' : 'false' } : {}), doc_count: g.length })),
+          buckets: kept.map(([k, g]) =>
+            withSub(g as Hit[], {
+              key: k,
+              ...(date ? { key_as_string: formatDate(Number(k)) } : bool ? { key_as_string: k === 1 ? 'true' : 'false' } : {}),
+              doc_count: g.length,
+            }),
+          ),
         };
         break;
       }
@@ -387,7 +525,12 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           next = (v) => v + interval;
         } else if (body.calendar_interval !== undefined) {
           const unit = CALENDAR[String(body.calendar_interval)];
-          if (!unit) throw new EsError(400, 'illegal_argument_exception', `The supplied calendar interval [${String(body.calendar_interval)}] could not be parsed as a calendar interval.`);
+          if (!unit)
+            throw new EsError(
+              400,
+              'illegal_argument_exception',
+              `The supplied calendar interval [${String(body.calendar_interval)}] could not be parsed as a calendar interval.`,
+            );
           floor = (v) => calendarFloor(v, unit);
           next = (v) => calendarNext(v, unit);
         } else if (body.fixed_interval !== undefined) {
@@ -473,7 +616,12 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
       case 'stats': {
         if (!field) throw parsingError(`Required [field] for ${type} aggregation [${name}]`);
         const kind = kindOf(hits.find((h) => h.engine.field(field))?.engine.field(field)?.type ?? 'long');
-        if (kind !== 'number' && kind !== 'date') throw new EsError(400, 'illegal_argument_exception', `Field [${field}] of type [${hits[0]?.engine.field(field)?.type}] is not supported for aggregation [${type}]`);
+        if (kind !== 'number' && kind !== 'date')
+          throw new EsError(
+            400,
+            'illegal_argument_exception',
+            `Field [${field}] of type [${hits[0]?.engine.field(field)?.type}] is not supported for aggregation [${type}]`,
+          );
         const vals = hits.flatMap((h) => numericValues(h, field));
         const sum = vals.reduce((a, b) => a + b, 0);
         const min = vals.length ? minOf(vals) : null;
@@ -486,14 +634,24 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         else if (type === 'sum') out[name] = withStr(sum);
         else {
           const avg = vals.length ? sum / vals.length : null;
-          out[name] = { count: vals.length, min, max, avg, sum, ...(date && vals.length ? { min_as_string: formatDate(min!), max_as_string: formatDate(max!), avg_as_string: formatDate(avg!), sum_as_string: formatDate(sum) } : {}) };
+          out[name] = {
+            count: vals.length,
+            min,
+            max,
+            avg,
+            sum,
+            ...(date && vals.length
+              ? { min_as_string: formatDate(min!), max_as_string: formatDate(max!), avg_as_string: formatDate(avg!), sum_as_string: formatDate(sum) }
+              : {}),
+          };
         }
         break;
       }
       case 'range':
       case 'date_range': {
         if (!field) throw parsingError(`Required [field] for ${type} aggregation [${name}]`);
-        if (!Array.isArray(body.ranges) || body.ranges.length === 0) throw new EsError(400, 'illegal_argument_exception', `No [ranges] specified for the [${name}] aggregation`);
+        if (!Array.isArray(body.ranges) || body.ranges.length === 0)
+          throw new EsError(400, 'illegal_argument_exception', `No [ranges] specified for the [${name}] aggregation`);
         const date = type === 'date_range' || isDateField(hits, field);
         const fmtName = (body.format as string | undefined) ?? (hits.find((h) => h.engine.field(field))?.engine.field(field)?.format as string | undefined);
         const show = date ? (fmtName ? javaDateFormatter(fmtName.split('||')[0]!) : formatDate) : javaDouble;
@@ -504,7 +662,11 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           if (!Number.isFinite(n)) throw new EsError(400, 'number_format_exception', `For input string: "${String(v)}"`);
           return n;
         };
-        const ranges: Range[] = (body.ranges as Agg[]).map((r) => ({ ...(r.key !== undefined ? { key: String(r.key) } : {}), from: bound(r.from, false), to: bound(r.to, false) }));
+        const ranges: Range[] = (body.ranges as Agg[]).map((r) => ({
+          ...(r.key !== undefined ? { key: String(r.key) } : {}),
+          from: bound(r.from, false),
+          to: bound(r.to, false),
+        }));
         // as Elasticsearch: buckets in order of (from, to), unbounded first
         ranges.sort((a, b) => (a.from ?? -Infinity) - (b.from ?? -Infinity) || (a.to ?? Infinity) - (b.to ?? Infinity));
         const buckets = ranges.map((r) => {
@@ -523,7 +685,8 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
       case 'rare_terms': {
         if (!field) throw parsingError(`Required [field] for rare_terms aggregation [${name}]`);
         const maxCount = Number(body.max_doc_count ?? 1);
-        if (!(maxCount >= 1 && maxCount <= 100)) throw new EsError(400, 'illegal_argument_exception', `[max_doc_count] must be greater than 0 and at most 100, found [${String(body.max_doc_count)}]`);
+        if (!(maxCount >= 1 && maxCount <= 100))
+          throw new EsError(400, 'illegal_argument_exception', `[max_doc_count] must be greater than 0 and at most 100, found [${String(body.max_doc_count)}]`);
         const groups = new Map<string | number, Hit[]>();
         for (const h of hits) for (const v of new Set(keyValues(h, field))) (groups.get(v) ?? groups.set(v, []).get(v)!).push(h);
         const included = termFilter(body.include, true);
@@ -561,12 +724,17 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           return [{ k, g, score: (fgPct - bgPct) * (fgPct / bgPct) }];
         });
         scored.sort((a, b) => b.score - a.score || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-        out[name] = { doc_count: fgCount, bg_count: bgCount, buckets: scored.slice(0, size).map(({ k, g, score }) => withSub(g, { key: k, doc_count: g.length, score, bg_count: bg.get(k) ?? 0 })) };
+        out[name] = {
+          doc_count: fgCount,
+          bg_count: bgCount,
+          buckets: scored.slice(0, size).map(({ k, g, score }) => withSub(g, { key: k, doc_count: g.length, score, bg_count: bg.get(k) ?? 0 })),
+        };
         break;
       }
       case 'ip_range': {
         if (!field) throw parsingError(`Required [field] for ip_range aggregation [${name}]`);
-        if (!Array.isArray(body.ranges) || body.ranges.length === 0) throw new EsError(400, 'illegal_argument_exception', `No [ranges] specified for the [${name}] aggregation`);
+        if (!Array.isArray(body.ranges) || body.ranges.length === 0)
+          throw new EsError(400, 'illegal_argument_exception', `No [ranges] specified for the [${name}] aggregation`);
         const key = (v: unknown) => {
           const k = ipSortKey(String(v));
           if (k === undefined) throw new EsError(400, 'illegal_argument_exception', `'${String(v)}' is not an IP string literal.`);
@@ -605,24 +773,45 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         const sds = vs === null ? null : Math.sqrt(vs);
         const b = (sd: number | null, s: number) => (avg === null || sd === null ? null : avg + s * sigma * sd);
         out[name] = {
-          count: n, min: n ? minOf(vals) : null, max: n ? maxOf(vals) : null, avg, sum, sum_of_squares: n ? sq : null,
-          variance: vp, variance_population: vp, variance_sampling: vs, std_deviation: sdp, std_deviation_population: sdp, std_deviation_sampling: sds,
-          std_deviation_bounds: { upper: b(sdp, 1), lower: b(sdp, -1), upper_population: b(sdp, 1), lower_population: b(sdp, -1), upper_sampling: b(sds, 1), lower_sampling: b(sds, -1) },
+          count: n,
+          min: n ? minOf(vals) : null,
+          max: n ? maxOf(vals) : null,
+          avg,
+          sum,
+          sum_of_squares: n ? sq : null,
+          variance: vp,
+          variance_population: vp,
+          variance_sampling: vs,
+          std_deviation: sdp,
+          std_deviation_population: sdp,
+          std_deviation_sampling: sds,
+          std_deviation_bounds: {
+            upper: b(sdp, 1),
+            lower: b(sdp, -1),
+            upper_population: b(sdp, 1),
+            lower_population: b(sdp, -1),
+            upper_sampling: b(sds, 1),
+            lower_sampling: b(sds, -1),
+          },
         };
         break;
       }
       case 'percentiles': {
         if (!field) throw parsingError(`Required [field] for percentiles aggregation [${name}]`);
         const percents = (body.percents as unknown[] | undefined)?.map(Number) ?? [1, 5, 25, 50, 75, 95, 99];
-        if (percents.some((p) => !(p >= 0 && p <= 100))) throw new EsError(400, 'illegal_argument_exception', `percent must be in [0,100], got [${percents.find((p) => !(p >= 0 && p <= 100))}]`);
+        if (percents.some((p) => !(p >= 0 && p <= 100)))
+          throw new EsError(400, 'illegal_argument_exception', `percent must be in [0,100], got [${percents.find((p) => !(p >= 0 && p <= 100))}]`);
         const sorted = hits.flatMap((h) => numericValues(h, field)).sort((a, b) => a - b);
         const values = percents.map((p) => [p, percentile(sorted, p)] as const);
-        out[name] = { values: body.keyed === false ? values.map(([key, value]) => ({ key, value })) : Object.fromEntries(values.map(([p, v]) => [javaDouble(p), v])) };
+        out[name] = {
+          values: body.keyed === false ? values.map(([key, value]) => ({ key, value })) : Object.fromEntries(values.map(([p, v]) => [javaDouble(p), v])),
+        };
         break;
       }
       case 'composite': {
         const sources = body.sources;
-        if (!Array.isArray(sources) || sources.length === 0) throw new EsError(400, 'illegal_argument_exception', `Composite [sources] cannot be null or empty`);
+        if (!Array.isArray(sources) || sources.length === 0)
+          throw new EsError(400, 'illegal_argument_exception', `Composite [sources] cannot be null or empty`);
         const size = Number(body.size ?? 10);
         // each source: its name, how it reads one doc's keys, its order and whether a doc without a value is a null key
         const srcs = (sources as Agg[]).map((src) => {
@@ -694,8 +883,22 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
       case 'filters': {
         const filters = body.filters as Record<string, unknown> | unknown[];
         const evalOne = (f: unknown) => filterHits(hits, f, ctx.now);
-        if (Array.isArray(filters)) out[name] = { buckets: filters.map((f) => { const g = evalOne(f); return withSub(g, { doc_count: g.length }); }) };
-        else out[name] = { buckets: Object.fromEntries(Object.entries(filters ?? {}).map(([k, f]) => { const g = evalOne(f); return [k, withSub(g, { doc_count: g.length })]; })) };
+        if (Array.isArray(filters))
+          out[name] = {
+            buckets: filters.map((f) => {
+              const g = evalOne(f);
+              return withSub(g, { doc_count: g.length });
+            }),
+          };
+        else
+          out[name] = {
+            buckets: Object.fromEntries(
+              Object.entries(filters ?? {}).map(([k, f]) => {
+                const g = evalOne(f);
+                return [k, withSub(g, { doc_count: g.length })];
+              }),
+            ),
+          };
         break;
       }
       case 'missing': {
@@ -706,7 +909,9 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
       }
       default:
         if (ES_AGGREGATIONS.has(type)) throw unsupported(`aggregation [${type}]`);
-        throw parsingError(`Unknown aggregation type [${type}]`, { caused_by: { type: 'named_object_not_found_exception', reason: `[1:1] unknown field [${type}]` } });
+        throw parsingError(`Unknown aggregation type [${type}]`, {
+          caused_by: { type: 'named_object_not_found_exception', reason: `[1:1] unknown field [${type}]` },
+        });
     }
     const produced = (out[name] as { buckets?: unknown } | undefined)?.buckets;
     if (sub && Array.isArray(produced)) applyParentPipelines(produced as Record<string, unknown>[], sub as Agg);

@@ -129,12 +129,30 @@ function pattern(p: string, whole: string): Alternative {
     switch (c) {
       case 'y':
       case 'u':
-        if (n === 2) { re += '(\\d{2})'; fields.push('y2'); } else { re += `(\\d{${n},9})`; fields.push('y'); }
+        if (n === 2) {
+          re += '(\\d{2})';
+          fields.push('y2');
+        } else {
+          re += `(\\d{${n},9})`;
+          fields.push('y');
+        }
         break;
       case 'M':
-        if (n <= 2) { re += two; fields.push('M'); } else if (n === 3) { re += `(${MONTHS.map((x) => x.slice(0, 3)).join('|')})`; fields.push('MMM'); } else if (n === 4) { re += `(${MONTHS.join('|')})`; fields.push('MMMM'); } else throw unsupported(`date format [${whole}]`);
+        if (n <= 2) {
+          re += two;
+          fields.push('M');
+        } else if (n === 3) {
+          re += `(${MONTHS.map((x) => x.slice(0, 3)).join('|')})`;
+          fields.push('MMM');
+        } else if (n === 4) {
+          re += `(${MONTHS.join('|')})`;
+          fields.push('MMMM');
+        } else throw unsupported(`date format [${whole}]`);
         break;
-      case 'd': case 'H': case 'm': case 's':
+      case 'd':
+      case 'H':
+      case 'm':
+      case 's':
         if (n > 2) throw unsupported(`date format [${whole}]`);
         re += two;
         fields.push(c);
@@ -143,7 +161,9 @@ function pattern(p: string, whole: string): Alternative {
         re += `(\\d{${n}})`;
         fields.push('frac');
         break;
-      case 'X': case 'x': case 'Z':
+      case 'X':
+      case 'x':
+      case 'Z':
         re += OFFSET;
         fields.push('off');
         break;

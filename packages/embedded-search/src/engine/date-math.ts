@@ -12,13 +12,33 @@ const UNITS = 'yMwdhHms';
 function roundDown(d: Date, unit: string): Date {
   const r = new Date(d.getTime());
   switch (unit) {
-    case 'y': r.setUTCMonth(0, 1); r.setUTCHours(0, 0, 0, 0); break;
-    case 'M': r.setUTCDate(1); r.setUTCHours(0, 0, 0, 0); break;
-    case 'w': { const day = (r.getUTCDay() + 6) % 7; r.setUTCDate(r.getUTCDate() - day); r.setUTCHours(0, 0, 0, 0); break; }
-    case 'd': r.setUTCHours(0, 0, 0, 0); break;
-    case 'h': case 'H': r.setUTCMinutes(0, 0, 0); break;
-    case 'm': r.setUTCSeconds(0, 0); break;
-    case 's': r.setUTCMilliseconds(0); break;
+    case 'y':
+      r.setUTCMonth(0, 1);
+      r.setUTCHours(0, 0, 0, 0);
+      break;
+    case 'M':
+      r.setUTCDate(1);
+      r.setUTCHours(0, 0, 0, 0);
+      break;
+    case 'w': {
+      const day = (r.getUTCDay() + 6) % 7;
+      r.setUTCDate(r.getUTCDate() - day);
+      r.setUTCHours(0, 0, 0, 0);
+      break;
+    }
+    case 'd':
+      r.setUTCHours(0, 0, 0, 0);
+      break;
+    case 'h':
+    case 'H':
+      r.setUTCMinutes(0, 0, 0);
+      break;
+    case 'm':
+      r.setUTCSeconds(0, 0);
+      break;
+    case 's':
+      r.setUTCMilliseconds(0);
+      break;
   }
   return r;
 }
@@ -26,13 +46,28 @@ function roundDown(d: Date, unit: string): Date {
 function add(d: Date, n: number, unit: string): Date {
   const r = new Date(d.getTime());
   switch (unit) {
-    case 'y': r.setUTCFullYear(r.getUTCFullYear() + n); break;
-    case 'M': r.setUTCMonth(r.getUTCMonth() + n); break;
-    case 'w': r.setUTCDate(r.getUTCDate() + 7 * n); break;
-    case 'd': r.setUTCDate(r.getUTCDate() + n); break;
-    case 'h': case 'H': r.setUTCHours(r.getUTCHours() + n); break;
-    case 'm': r.setUTCMinutes(r.getUTCMinutes() + n); break;
-    case 's': r.setUTCSeconds(r.getUTCSeconds() + n); break;
+    case 'y':
+      r.setUTCFullYear(r.getUTCFullYear() + n);
+      break;
+    case 'M':
+      r.setUTCMonth(r.getUTCMonth() + n);
+      break;
+    case 'w':
+      r.setUTCDate(r.getUTCDate() + 7 * n);
+      break;
+    case 'd':
+      r.setUTCDate(r.getUTCDate() + n);
+      break;
+    case 'h':
+    case 'H':
+      r.setUTCHours(r.getUTCHours() + n);
+      break;
+    case 'm':
+      r.setUTCMinutes(r.getUTCMinutes() + n);
+      break;
+    case 's':
+      r.setUTCSeconds(r.getUTCSeconds() + n);
+      break;
   }
   return r;
 }

@@ -33,10 +33,15 @@ function fieldSpecs(raw: unknown, key: 'fields' | 'docvalue_fields'): FieldSpec[
     if (f !== null && typeof f === 'object' && !Array.isArray(f)) {
       const o = f as Q;
       for (const k of Object.keys(o)) {
-        if (!['field', 'format', ...(key === 'fields' ? ['include_unmapped'] : [])].includes(k)) throw new EsError(400, 'x_content_parse_exception', `[fetch_field_and_format] unknown field [${k}]`);
+        if (!['field', 'format', ...(key === 'fields' ? ['include_unmapped'] : [])].includes(k))
+          throw new EsError(400, 'x_content_parse_exception', `[fetch_field_and_format] unknown field [${k}]`);
       }
       if (typeof o.field !== 'string') throw new EsError(400, 'x_content_parse_exception', '[fetch_field_and_format] field [field] is required');
-      return { field: o.field, ...(o.format !== undefined ? { format: String(o.format) } : {}), ...(o.include_unmapped === true || o.include_unmapped === 'true' ? { includeUnmapped: true } : {}) };
+      return {
+        field: o.field,
+        ...(o.format !== undefined ? { format: String(o.format) } : {}),
+        ...(o.include_unmapped === true || o.include_unmapped === 'true' ? { includeUnmapped: true } : {}),
+      };
     }
     return { field: String(f) };
   });
@@ -70,7 +75,16 @@ export function dateFormatter(format: string): (ms: number) => string {
   if (['date_optional_time', 'date_time', 'date_optional_time_nanos'].includes(bare)) return (ms) => new Date(ms).toISOString();
   if (f === 'epoch_millis') return (ms) => String(ms);
   if (f === 'epoch_second') return (ms) => String(Math.floor(ms / 1000));
-  const named: Record<string, string> = { date: 'yyyy-MM-dd', year_month_day: 'yyyy-MM-dd', year_month: 'yyyy-MM', year: 'yyyy', date_time_no_millis: "yyyy-MM-dd'T'HH:mm:ssXXX", date_hour_minute_second: "yyyy-MM-dd'T'HH:mm:ss", hour_minute_second: 'HH:mm:ss', basic_date: 'yyyyMMdd' };
+  const named: Record<string, string> = {
+    date: 'yyyy-MM-dd',
+    year_month_day: 'yyyy-MM-dd',
+    year_month: 'yyyy-MM',
+    year: 'yyyy',
+    date_time_no_millis: "yyyy-MM-dd'T'HH:mm:ssXXX",
+    date_hour_minute_second: "yyyy-MM-dd'T'HH:mm:ss",
+    hour_minute_second: 'HH:mm:ss',
+    basic_date: 'yyyyMMdd',
+  };
   const pattern = named[bare] ?? f;
   const letters = pattern.replace(/'[^']*'/g, '').match(/[A-Za-z]/g) ?? [];
   const bad = letters.find((l) => !'yuMdHmsSX'.includes(l));
@@ -90,13 +104,20 @@ export function dateFormatter(format: string): (ms: number) => string {
         case 'y':
         case 'u':
           return n === 2 ? pad(d.getUTCFullYear() % 100, 2) : pad(d.getUTCFullYear(), n);
-        case 'M': return pad(d.getUTCMonth() + 1, n);
-        case 'd': return pad(d.getUTCDate(), n);
-        case 'H': return pad(d.getUTCHours(), n);
-        case 'm': return pad(d.getUTCMinutes(), n);
-        case 's': return pad(d.getUTCSeconds(), n);
-        case 'S': return pad(d.getUTCMilliseconds(), 3).padEnd(n, '0').slice(0, n);
-        default: return 'Z';
+        case 'M':
+          return pad(d.getUTCMonth() + 1, n);
+        case 'd':
+          return pad(d.getUTCDate(), n);
+        case 'H':
+          return pad(d.getUTCHours(), n);
+        case 'm':
+          return pad(d.getUTCMinutes(), n);
+        case 's':
+          return pad(d.getUTCSeconds(), n);
+        case 'S':
+          return pad(d.getUTCMilliseconds(), 3).padEnd(n, '0').slice(0, n);
+        default:
+          return 'Z';
       }
     });
   };
@@ -270,16 +291,31 @@ type Node =
   | { k: 'cond'; c: Node; a: Node; b: Node };
 
 const compileError = (source: string, at: number) =>
-  new EsError(400, 'script_exception', 'compile error', { script_stack: [source, `${' '.repeat(at)}^---- HERE`], script: source, lang: 'painless', position: { offset: at, start: 0, end: source.length } });
+  new EsError(400, 'script_exception', 'compile error', {
+    script_stack: [source, `${' '.repeat(at)}^---- HERE`],
+    script: source,
+    lang: 'painless',
+    position: { offset: at, start: 0, end: source.length },
+  });
 const runtimeError = (source: string, at: number) =>
-  new EsError(400, 'script_exception', 'runtime error', { script_stack: [source, `${' '.repeat(at)}^---- HERE`], script: source, lang: 'painless', position: { offset: at, start: 0, end: source.length } });
+  new EsError(400, 'script_exception', 'runtime error', {
+    script_stack: [source, `${' '.repeat(at)}^---- HERE`],
+    script: source,
+    lang: 'painless',
+    position: { offset: at, start: 0, end: source.length },
+  });
 
 /** Painless's own limit on a script's size (script.max_size_in_bytes), and a nesting depth no script Kibana writes comes near. */
 const MAX_SCRIPT_BYTES = 65_535;
 const MAX_SCRIPT_DEPTH = 100;
 
 function parsePainless(source: string): Node {
-  if (Buffer.byteLength(source) > MAX_SCRIPT_BYTES) throw new EsError(400, 'illegal_argument_exception', `exceeded max allowed inline script size in bytes [${MAX_SCRIPT_BYTES}] with size [${Buffer.byteLength(source)}] for script [${source.slice(0, 40)}...]`);
+  if (Buffer.byteLength(source) > MAX_SCRIPT_BYTES)
+    throw new EsError(
+      400,
+      'illegal_argument_exception',
+      `exceeded max allowed inline script size in bytes [${MAX_SCRIPT_BYTES}] with size [${Buffer.byteLength(source)}] for script [${source.slice(0, 40)}...]`,
+    );
   let depth = 0;
   const toks: { t: string; v: string; at: number }[] = [];
   const re = /\s*(?:(\d+\.\d+|\d+)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([A-Za-z_]\w*)|(==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.()[\];,]))/y;
@@ -495,13 +531,20 @@ function runScript(s: Script, h: Hit | undefined): unknown {
         const y = num(b, 0);
         const int = a.int === true && b.int === true;
         switch (n.op) {
-          case '<': return { v: x < y };
-          case '<=': return { v: x <= y };
-          case '>': return { v: x > y };
-          case '>=': return { v: x >= y };
-          case '+': return { v: x + y, int };
-          case '-': return { v: x - y, int };
-          case '*': return { v: x * y, int };
+          case '<':
+            return { v: x < y };
+          case '<=':
+            return { v: x <= y };
+          case '>':
+            return { v: x > y };
+          case '>=':
+            return { v: x >= y };
+          case '+':
+            return { v: x + y, int };
+          case '-':
+            return { v: x - y, int };
+          case '*':
+            return { v: x * y, int };
           case '/':
             if (int && y === 0) throw runtimeError(s.source, 0);
             return { v: int ? Math.trunc(x / y) : x / y, int };
@@ -537,7 +580,32 @@ interface HighlightOptions {
   terms: HlTerm[];
 }
 
-const HL_KEYS = new Set(['fields', 'pre_tags', 'post_tags', 'fragment_size', 'number_of_fragments', 'require_field_match', 'type', 'order', 'encoder', 'tags_schema', 'fragmenter', 'no_match_size', 'boundary_scanner', 'boundary_chars', 'boundary_max_scan', 'boundary_scanner_locale', 'highlight_query', 'phrase_limit', 'max_analyzed_offset', 'force_source', 'options', 'highlight_filter', 'matched_fields', 'fragment_offset']);
+const HL_KEYS = new Set([
+  'fields',
+  'pre_tags',
+  'post_tags',
+  'fragment_size',
+  'number_of_fragments',
+  'require_field_match',
+  'type',
+  'order',
+  'encoder',
+  'tags_schema',
+  'fragmenter',
+  'no_match_size',
+  'boundary_scanner',
+  'boundary_chars',
+  'boundary_max_scan',
+  'boundary_scanner_locale',
+  'highlight_query',
+  'phrase_limit',
+  'max_analyzed_offset',
+  'force_source',
+  'options',
+  'highlight_filter',
+  'matched_fields',
+  'fragment_offset',
+]);
 
 function parseHighlight(raw: unknown, query: unknown): HighlightOptions | undefined {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw parsingError('[highlight] expected an object');
@@ -545,7 +613,8 @@ function parseHighlight(raw: unknown, query: unknown): HighlightOptions | undefi
   for (const k of Object.keys(h)) if (!HL_KEYS.has(k)) throw new EsError(400, 'x_content_parse_exception', `[highlight] unknown field [${k}]`);
   const list = (v: unknown, d: string) => (Array.isArray(v) && v.length > 0 ? String(v[0]) : d);
   const isObj = (v: unknown): v is Q => v !== null && typeof v === 'object' && !Array.isArray(v);
-  const badFields = () => new EsError(400, 'x_content_parse_exception', '[highlight] failed to parse field [fields]: an object of field names, or an array of single-field objects');
+  const badFields = () =>
+    new EsError(400, 'x_content_parse_exception', '[highlight] failed to parse field [fields]: an object of field names, or an array of single-field objects');
   if (h.fields !== undefined && !isObj(h.fields) && !(Array.isArray(h.fields) && h.fields.every(isObj))) throw badFields();
   const fields = h.fields === undefined ? [] : Array.isArray(h.fields) ? (h.fields as Q[]).flatMap((o) => Object.entries(o)) : Object.entries(h.fields as Q);
   if (fields.some(([, o]) => o !== null && !isObj(o))) throw badFields();
@@ -570,7 +639,7 @@ function collectTerms(query: unknown, out: HlTerm[]): void {
     const f = Object.keys(b).find((k) => k !== 'boost' && k !== '_name');
     if (!f) return undefined;
     const v = b[f];
-    return [f, v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Q)[key] ?? (v as Q).value : v];
+    return [f, v !== null && typeof v === 'object' && !Array.isArray(v) ? ((v as Q)[key] ?? (v as Q).value) : v];
   };
   switch (name) {
     case 'bool':
@@ -600,12 +669,14 @@ function collectTerms(query: unknown, out: HlTerm[]): void {
       break;
     }
     case 'multi_match':
-      for (const f of (b.fields as string[] | undefined) ?? ['*']) out.push({ field: f.replace(/\^[\d.]+$/, ''), kind: b.type === 'phrase' ? 'phrase' : 'analyzed', value: String(b.query) });
+      for (const f of (b.fields as string[] | undefined) ?? ['*'])
+        out.push({ field: f.replace(/\^[\d.]+$/, ''), kind: b.type === 'phrase' ? 'phrase' : 'analyzed', value: String(b.query) });
       break;
     case 'prefix':
     case 'wildcard': {
       const fv = fieldValue('value');
-      if (fv) out.push({ field: fv[0], kind: 'pattern', value: name === 'prefix' ? `${String(fv[1])}*` : String(fv[1] ?? (b[fv[0]] as Q | undefined)?.wildcard) });
+      if (fv)
+        out.push({ field: fv[0], kind: 'pattern', value: name === 'prefix' ? `${String(fv[1])}*` : String(fv[1] ?? (b[fv[0]] as Q | undefined)?.wildcard) });
       break;
     }
     case 'query_string': {
@@ -644,7 +715,7 @@ function highlightValue(value: string, kind: 'keyword' | 'text', terms: HlTerm[]
   const marked: [number, number][] = [];
   for (const t of terms) {
     if (t.kind === 'phrase') {
-      const q = (t.value.toLowerCase().match(WORD) ?? []);
+      const q = t.value.toLowerCase().match(WORD) ?? [];
       if (q.length === 0) continue;
       for (let i = 0; i + q.length <= words.length; i++) {
         if (q.every((x, j) => words[i + j]!.w === x)) marked.push([words[i]!.start, words[i + q.length - 1]!.end]);
@@ -652,7 +723,16 @@ function highlightValue(value: string, kind: 'keyword' | 'text', terms: HlTerm[]
       continue;
     }
     const tests: ((w: string) => boolean)[] =
-      t.kind === 'pattern' ? [((re) => (w: string) => re.test(w))(wildcardRegExp(t.value.toLowerCase(), false))] : t.kind === 'term' ? [(w) => w === t.value] : (t.value.toLowerCase().match(WORD) ?? []).map((x) => (w: string) => w === x);
+      t.kind === 'pattern'
+        ? [
+            (
+              (re) => (w: string) =>
+                re.test(w)
+            )(wildcardRegExp(t.value.toLowerCase(), false)),
+          ]
+        : t.kind === 'term'
+          ? [(w) => w === t.value]
+          : (t.value.toLowerCase().match(WORD) ?? []).map((x) => (w: string) => w === x);
     for (const w of words) if (tests.some((f) => f(w.w))) marked.push([w.start, w.end]);
   }
   if (marked.length === 0) return undefined;
@@ -682,7 +762,9 @@ function highlightOf(h: Hit, o: HighlightOptions): Record<string, string[]> | un
       const k = kindOf(m.type ?? 'keyword');
       // only text and keyword values are highlighted (an ip or a number never is, even named)
       if (k !== 'text' && k !== 'keyword') continue;
-      const fieldTerms = terms.filter((t) => !requireMatch || t.field === undefined || t.field === name || (t.field.includes('*') && wildcardRegExp(t.field, false).test(name)));
+      const fieldTerms = terms.filter(
+        (t) => !requireMatch || t.field === undefined || t.field === name || (t.field.includes('*') && wildcardRegExp(t.field, false).test(name)),
+      );
       if (fieldTerms.length === 0) continue;
       const frags: string[] = [];
       for (const v of fieldValues(h.engine, h.doc, name)) {

@@ -16,10 +16,18 @@ interface Caps {
 
 /** Metadata fields every Elasticsearch 8.12 index has, with the capabilities it reports for them. */
 const METADATA: [string, string, boolean, boolean][] = [
-  ['_routing', '_routing', true, false], ['_doc_count', 'integer', false, false], ['_index', '_index', true, true],
-  ['_feature', '_feature', false, false], ['_tier', 'keyword', true, true], ['_ignored', '_ignored', true, false],
-  ['_seq_no', '_seq_no', true, true], ['_nested_path', '_nested_path', true, false], ['_field_names', '_field_names', true, false],
-  ['_data_stream_timestamp', '_data_stream_timestamp', false, false], ['_source', '_source', false, false], ['_id', '_id', true, false],
+  ['_routing', '_routing', true, false],
+  ['_doc_count', 'integer', false, false],
+  ['_index', '_index', true, true],
+  ['_feature', '_feature', false, false],
+  ['_tier', 'keyword', true, true],
+  ['_ignored', '_ignored', true, false],
+  ['_seq_no', '_seq_no', true, true],
+  ['_nested_path', '_nested_path', true, false],
+  ['_field_names', '_field_names', true, false],
+  ['_data_stream_timestamp', '_data_stream_timestamp', false, false],
+  ['_source', '_source', false, false],
+  ['_id', '_id', true, false],
   ['_version', '_version', false, true],
 ];
 
@@ -46,7 +54,12 @@ function capsOf(engine: IndexEngine): Map<string, Caps> {
   return out;
 }
 
-export function fieldCaps(targets: { index: string; engine: IndexEngine }[], patterns: string[], includeUnmapped: boolean, types?: string[]): Record<string, unknown> {
+export function fieldCaps(
+  targets: { index: string; engine: IndexEngine }[],
+  patterns: string[],
+  includeUnmapped: boolean,
+  types?: string[],
+): Record<string, unknown> {
   const res = patterns.map((p) => wildcardRegExp(p.trim(), false));
   const perIndex = targets.map((t) => ({ index: t.index, caps: capsOf(t.engine) }));
   const wanted = (name: string, c: Caps) => (!types || types.includes(c.type)) && (c.metadata_field ? res.some((r) => r.test(name)) : true);

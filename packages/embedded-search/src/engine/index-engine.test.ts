@@ -6,13 +6,19 @@ import { search } from './search.js';
 import { loadFixture, NOW } from './fixtures/audit-docs.js';
 
 const hitIds = (engine: IndexEngine, query: unknown) =>
-  (search([{ index: 'i', engine }], { size: 10_000, query: query as Record<string, unknown> }, {}, NOW).hits as { hits: { _id: string }[] }).hits.map((h) => h._id).sort();
+  (search([{ index: 'i', engine }], { size: 10_000, query: query as Record<string, unknown> }, {}, NOW).hits as { hits: { _id: string }[] }).hits
+    .map((h) => h._id)
+    .sort();
 
 const isEsError = (type: string, reason?: RegExp) => (e: unknown) => e instanceof EsError && e.type === type && (!reason || reason.test(e.message));
 
 test('dynamic mapping follows Elasticsearch defaults: text + .keyword, dates, long, float, boolean, objects', () => {
   const e = new IndexEngine();
-  e.index('1', { msg: 'Hello World', at: '2026-11-20T10:00:00Z', day: '2026-11-20', n: 3, f: 1.5, ok: true, user: { id: 'u1' }, list: ['a', 'b'] }, { seqNo: 0, version: 1 });
+  e.index(
+    '1',
+    { msg: 'Hello World', at: '2026-11-20T10:00:00Z', day: '2026-11-20', n: 3, f: 1.5, ok: true, user: { id: 'u1' }, list: ['a', 'b'] },
+    { seqNo: 0, version: 1 },
+  );
   const p = e.mappings().properties!;
   assert.deepEqual(p.msg, { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } });
   assert.equal(p.at!.type, 'date');
@@ -41,7 +47,9 @@ test('dynamic: strict rejects unmapped fields, false keeps them in _source only'
 });
 
 test('a bad value is rejected with document_parsing_exception before any state changes', () => {
-  const e = new IndexEngine({ properties: { source: { properties: { ip: { type: 'ip' } } }, n: { type: 'long' }, at: { type: 'date' }, ok: { type: 'boolean' } } });
+  const e = new IndexEngine({
+    properties: { source: { properties: { ip: { type: 'ip' } } }, n: { type: 'long' }, at: { type: 'date' }, ok: { type: 'boolean' } },
+  });
   e.index('x', { source: { ip: '10.0.0.1' }, n: 1 }, { seqNo: 0, version: 1 });
   const bad: [Record<string, unknown>, string][] = [
     [{ source: { ip: 'not-an-ip' }, n: 2, fresh: 'field' }, 'source.ip'],
@@ -53,7 +61,12 @@ test('a bad value is rejected with document_parsing_exception before any state c
   for (const [src, field] of bad) {
     assert.throws(
       () => e.index('x', src, { seqNo: 1, version: 2 }),
-      (err: unknown) => err instanceof EsError && err.status === 400 && err.type === 'document_parsing_exception' && err.message.includes(`failed to parse field [${field}]`) && err.message.includes("document with id 'x'"),
+      (err: unknown) =>
+        err instanceof EsError &&
+        err.status === 400 &&
+        err.type === 'document_parsing_exception' &&
+        err.message.includes(`failed to parse field [${field}]`) &&
+        err.message.includes("document with id 'x'"),
     );
   }
   // the original document and its index entries are intact, no field was added dynamically
@@ -76,8 +89,16 @@ test('field parsing: dates in ISO 8601 and epoch_millis, format with ||, numbers
       ok: { type: 'boolean' },
     },
   });
-  e.index('1', { at: '2026-11-20T10:00:00.123+01:00', ms: 1_700_000_000_000, either: '1700000000000', n: '42', d: '2.5', ip: '2001:DB8::1', ok: 'true' }, { seqNo: 0, version: 1 });
-  e.index('2', { at: '2026-11-20', ms: '1700000000001', either: '2026-11-20T00:00:00Z', n: 7.9, d: 1, ip: '192.168.1.20', ok: false }, { seqNo: 1, version: 1 });
+  e.index(
+    '1',
+    { at: '2026-11-20T10:00:00.123+01:00', ms: 1_700_000_000_000, either: '1700000000000', n: '42', d: '2.5', ip: '2001:DB8::1', ok: 'true' },
+    { seqNo: 0, version: 1 },
+  );
+  e.index(
+    '2',
+    { at: '2026-11-20', ms: '1700000000001', either: '2026-11-20T00:00:00Z', n: 7.9, d: 1, ip: '192.168.1.20', ok: false },
+    { seqNo: 1, version: 1 },
+  );
   assert.deepEqual(hitIds(e, { term: { at: '2026-11-20T09:00:00.123Z' } }), ['1']);
   assert.deepEqual(hitIds(e, { range: { at: { gte: '2026-11-20', lt: '2026-11-20T00:00:00.001Z' } } }), ['2']);
   assert.deepEqual(hitIds(e, { term: { ms: 1_700_000_000_001 } }), ['2']);
@@ -91,8 +112,15 @@ test('field parsing: dates in ISO 8601 and epoch_millis, format with ||, numbers
   assert.deepEqual(hitIds(e, { term: { ok: 'false' } }), ['2']);
   // a field that only takes epoch_millis refuses an ISO date; the default format refuses a space for the 'T'
   assert.throws(() => e.index('3', { ms: '2026-11-20' }, { seqNo: 2, version: 1 }), isEsError('document_parsing_exception', /\[ms\] of type \[date\]/));
-  assert.throws(() => e.index('3', { at: '2026-11-20 10:00:00' }, { seqNo: 2, version: 1 }), isEsError('document_parsing_exception', /\[at\] of type \[date\]/));
-  assert.throws(() => e.index('3', { at: '2026-02-30' }, { seqNo: 2, version: 1 }), isEsError('document_parsing_exception', /\[at\]/), 'dates are resolved strictly');
+  assert.throws(
+    () => e.index('3', { at: '2026-11-20 10:00:00' }, { seqNo: 2, version: 1 }),
+    isEsError('document_parsing_exception', /\[at\] of type \[date\]/),
+  );
+  assert.throws(
+    () => e.index('3', { at: '2026-02-30' }, { seqNo: 2, version: 1 }),
+    isEsError('document_parsing_exception', /\[at\]/),
+    'dates are resolved strictly',
+  );
 });
 
 test('date formats: patterns, built-ins, epoch_second, and what is not supported', () => {
@@ -116,7 +144,10 @@ test('date formats: patterns, built-ins, epoch_second, and what is not supported
   assert.throws(() => e.index('3', { eu: '2026-11-20' }, { seqNo: 2, version: 1 }), isEsError('document_parsing_exception', /\[eu\]/));
   assert.throws(() => e.index('3', { day: '2026-11-20T10:00:00Z' }, { seqNo: 2, version: 1 }), isEsError('document_parsing_exception', /\[day\]/));
   // a format the embedded node cannot read is refused when the mapping is made, naming it
-  assert.throws(() => new IndexEngine({ properties: { d: { type: 'date', format: 'EEE, dd MMM yyyy' } } }), isEsError('illegal_argument_exception', /date format \[EEE, dd MMM yyyy\]/));
+  assert.throws(
+    () => new IndexEngine({ properties: { d: { type: 'date', format: 'EEE, dd MMM yyyy' } } }),
+    isEsError('illegal_argument_exception', /date format \[EEE, dd MMM yyyy\]/),
+  );
   assert.throws(() => new IndexEngine({ properties: { d: { type: 'date', format: 'week_date' } } }), isEsError('illegal_argument_exception', /week_date/));
   assert.throws(() => hitIds(e, { range: { eu: { gte: 'x', format: 'hh:mm a' } } }), isEsError('illegal_argument_exception', /hh:mm a/));
 });
@@ -144,9 +175,14 @@ test('multi-fields, ignore_above, index: false, flattened and object fields', ()
 });
 
 test('fields that are not indexed and have no doc values cannot be searched', () => {
-  const e = new IndexEngine({ properties: { k: { type: 'keyword', index: false, doc_values: false }, t: { type: 'text', index: false }, n: { type: 'long', index: false } } });
+  const e = new IndexEngine({
+    properties: { k: { type: 'keyword', index: false, doc_values: false }, t: { type: 'text', index: false }, n: { type: 'long', index: false } },
+  });
   e.index('1', { k: 'a', t: 'hello', n: 5 }, { seqNo: 0, version: 1 });
-  assert.throws(() => hitIds(e, { term: { k: 'a' } }), isEsError('query_shard_exception', /Cannot search on field \[k\] since it is not indexed nor has doc values/));
+  assert.throws(
+    () => hitIds(e, { term: { k: 'a' } }),
+    isEsError('query_shard_exception', /Cannot search on field \[k\] since it is not indexed nor has doc values/),
+  );
   assert.throws(() => hitIds(e, { match: { t: 'hello' } }), isEsError('query_shard_exception', /Cannot search on field \[t\]/));
   assert.deepEqual(hitIds(e, { range: { n: { gte: 5 } } }), ['1'], 'a number keeps its doc values');
   assert.deepEqual(e.get('1')!.source, { k: 'a', t: 'hello', n: 5 });
@@ -170,9 +206,22 @@ test('replace and delete keep every structure consistent', () => {
   const before = f.ids({ query: { term: { 'user.id': 'bob' } } });
   assert.ok(before.includes('d1'));
   // replace d1: bob -> zed, new action and status
-  e.index('d1', { '@timestamp': '2030-01-01T00:00:00Z', user: { id: 'zed' }, event: { action: 'token-revoked' }, http: { response: { status_code: 999 } }, message: 'replaced body' }, { seqNo: 100, version: 2 });
+  e.index(
+    'd1',
+    {
+      '@timestamp': '2030-01-01T00:00:00Z',
+      user: { id: 'zed' },
+      event: { action: 'token-revoked' },
+      http: { response: { status_code: 999 } },
+      message: 'replaced body',
+    },
+    { seqNo: 100, version: 2 },
+  );
   assert.equal(e.size, 60);
-  assert.deepEqual(f.ids({ query: { term: { 'user.id': 'bob' } } }), before.filter((id) => id !== 'd1'));
+  assert.deepEqual(
+    f.ids({ query: { term: { 'user.id': 'bob' } } }),
+    before.filter((id) => id !== 'd1'),
+  );
   assert.deepEqual(f.ids({ query: { term: { 'user.id': 'zed' } } }), ['d1']);
   assert.deepEqual(f.ids({ query: { term: { 'http.response.status_code': 999 } } }), ['d1']);
   assert.deepEqual(f.ids({ query: { range: { '@timestamp': { gte: '2029-01-01' } } } }), ['d1']);
@@ -199,7 +248,10 @@ test('replace and delete keep every structure consistent', () => {
   for (let i = 2; i < 30; i++) e.index(`d${i}`, { user: { id: 'again' }, n: i }, { seqNo: 200 + i, version: 3 });
   assert.deepEqual(f.ids({ query: { term: { 'user.id': 'again' } } }).length, 28);
   assert.deepEqual(f.ids({ query: { match_all: {} } }), ['d1', ...Array.from({ length: 28 }, (_, i) => `d${i + 2}`)]);
-  assert.deepEqual(f.ids({ query: { range: { n: { gte: 10, lt: 20 } } } }), Array.from({ length: 10 }, (_, i) => `d${i + 10}`));
+  assert.deepEqual(
+    f.ids({ query: { range: { n: { gte: 10, lt: 20 } } } }),
+    Array.from({ length: 10 }, (_, i) => `d${i + 10}`),
+  );
 });
 
 test('putMappings merges new fields and refuses a type change', () => {
@@ -209,12 +261,15 @@ test('putMappings merges new fields and refuses a type change', () => {
   assert.equal(p.a!.type, 'keyword');
   assert.equal(p.b!.type, 'long');
   assert.equal(p.o!.properties!.c!.type, 'ip');
-  assert.throws(() => e.putMappings({ properties: { a: { type: 'long' } } }), isEsError('illegal_argument_exception', /mapper \[a\] cannot be changed from type \[keyword\] to \[long\]/));
+  assert.throws(
+    () => e.putMappings({ properties: { a: { type: 'long' } } }),
+    isEsError('illegal_argument_exception', /mapper \[a\] cannot be changed from type \[keyword\] to \[long\]/),
+  );
   assert.throws(() => new IndexEngine({ properties: { x: { type: 'nested' } } }), isEsError('illegal_argument_exception', /nested/));
   assert.throws(() => new IndexEngine({ properties: { x: { type: 'unicorn' } } }), isEsError('mapper_parsing_exception', /No handler for type \[unicorn\]/));
 });
 
-test('constant_keyword: the first value becomes the mapping\'s, any other value is refused as Elasticsearch refuses it', () => {
+test("constant_keyword: the first value becomes the mapping's, any other value is refused as Elasticsearch refuses it", () => {
   // generated: values of every JSON kind a client could send after the first, and first documents with two values
   const seconds: unknown[] = ['b', 'A', ' a', 'a ', '', 7, true, ['a', 'b'], ['b']];
   for (const second of seconds) {
@@ -232,7 +287,10 @@ test('constant_keyword: the first value becomes the mapping\'s, any other value 
     assert.deepEqual(hitIds(e, { term: { 'data_stream.namespace': 'a' } }), ['1', '3']);
   }
   const fresh = new IndexEngine({ properties: { ns: { type: 'constant_keyword' } } });
-  assert.throws(() => fresh.index('1', { ns: ['a', 'b'] }, { seqNo: 0, version: 1 }), isEsError('illegal_argument_exception', /Cannot update parameter \[value\] from \[a\] to \[b\]/));
+  assert.throws(
+    () => fresh.index('1', { ns: ['a', 'b'] }, { seqNo: 0, version: 1 }),
+    isEsError('illegal_argument_exception', /Cannot update parameter \[value\] from \[a\] to \[b\]/),
+  );
   assert.equal((fresh.mappings().properties!.ns as { value?: string }).value, undefined, 'a refused first document sets no value');
   const fixed = new IndexEngine({ properties: { ns: { type: 'constant_keyword', value: 'prod' } } });
   assert.throws(() => fixed.index('1', { ns: 'dev' }, { seqNo: 0, version: 1 }), isEsError('document_parsing_exception'));

@@ -16,10 +16,38 @@ import { Bits, FieldData, type Posting } from './columns.js';
 import { formatIp, ipSortKey, looksLikeDate, parseDate, tokenize } from './values.js';
 import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
 
-export type FieldMapping = { type?: string; properties?: Record<string, FieldMapping>; fields?: Record<string, FieldMapping>; format?: string; ignore_above?: number; index?: boolean; [k: string]: unknown };
+export type FieldMapping = {
+  type?: string;
+  properties?: Record<string, FieldMapping>;
+  fields?: Record<string, FieldMapping>;
+  format?: string;
+  ignore_above?: number;
+  index?: boolean;
+  [k: string]: unknown;
+};
 export type Mappings = { dynamic?: boolean | 'true' | 'false' | 'strict' | 'runtime'; properties?: Record<string, FieldMapping>; [k: string]: unknown };
 
-export const SUPPORTED_TYPES = new Set(['keyword', 'text', 'date', 'long', 'integer', 'short', 'byte', 'float', 'double', 'half_float', 'scaled_float', 'boolean', 'ip', 'object', 'flattened', 'constant_keyword', 'match_only_text', 'wildcard', 'geo_point']);
+export const SUPPORTED_TYPES = new Set([
+  'keyword',
+  'text',
+  'date',
+  'long',
+  'integer',
+  'short',
+  'byte',
+  'float',
+  'double',
+  'half_float',
+  'scaled_float',
+  'boolean',
+  'ip',
+  'object',
+  'flattened',
+  'constant_keyword',
+  'match_only_text',
+  'wildcard',
+  'geo_point',
+]);
 /** Largest magnitude a JSON number may have for each integer type (Jackson's coercion check). */
 const INTEGER_RANGE: Record<string, number> = { long: 2 ** 63, integer: 2 ** 31, short: 2 ** 15, byte: 2 ** 7 };
 
@@ -38,7 +66,12 @@ function parseCause(type: string, value: unknown, format: string | undefined): R
     }
     return { type: 'illegal_argument_exception', reason: `For input string: "${json}"` };
   }
-  if (type === 'date') return { type: 'illegal_argument_exception', reason: `failed to parse date field [${json}] with format [${format ?? 'strict_date_optional_time||epoch_millis'}]`, caused_by: { type: 'date_time_parse_exception', reason: 'Failed to parse with all enclosed parsers' } };
+  if (type === 'date')
+    return {
+      type: 'illegal_argument_exception',
+      reason: `failed to parse date field [${json}] with format [${format ?? 'strict_date_optional_time||epoch_millis'}]`,
+      caused_by: { type: 'date_time_parse_exception', reason: 'Failed to parse with all enclosed parsers' },
+    };
   if (type === 'boolean') return { type: 'illegal_argument_exception', reason: `Failed to parse value [${json}] as only [true] or [false] are allowed.` };
   if (type === 'ip') return { type: 'illegal_argument_exception', reason: `'${json}' is not an IP string literal.` };
   return { type: 'illegal_argument_exception', reason: `failed to parse [${json}]` };
@@ -167,8 +200,10 @@ export class IndexEngine {
   private validateMappings(props: Record<string, FieldMapping>, prefix: string): void {
     for (const [name, m] of Object.entries(props)) {
       const type = m.type ?? (m.properties ? 'object' : undefined);
-      if (type === 'nested') throw new EsError(400, 'illegal_argument_exception', `unsupported by the embedded search node: mapping type [nested] for field [${prefix}${name}]`);
-      if (type && !SUPPORTED_TYPES.has(type)) throw new EsError(400, 'mapper_parsing_exception', `No handler for type [${type}] declared on field [${prefix}${name}]`);
+      if (type === 'nested')
+        throw new EsError(400, 'illegal_argument_exception', `unsupported by the embedded search node: mapping type [nested] for field [${prefix}${name}]`);
+      if (type && !SUPPORTED_TYPES.has(type))
+        throw new EsError(400, 'mapper_parsing_exception', `No handler for type [${type}] declared on field [${prefix}${name}]`);
       // an unusable date format fails at mapping time, as in Elasticsearch, not on the first document
       if (type === 'date' && m.format !== undefined) dateFormat(String(m.format));
       if (m.properties) this.validateMappings(m.properties, `${prefix}${name}.`);
@@ -408,7 +443,12 @@ export class IndexEngine {
     const constants = new Map<string, string>();
     const dynamic = String(this.mapping.dynamic ?? 'true');
     const fail = (path: string, type: string, value: unknown) => {
-      throw new EsError(400, 'document_parsing_exception', `[1:2] failed to parse field [${path}] of type [${type}] in document with id '${id}'. Preview of field's value: '${preview(value)}'`, { caused_by: parseCause(type, value, formatOf(path)) });
+      throw new EsError(
+        400,
+        'document_parsing_exception',
+        `[1:2] failed to parse field [${path}] of type [${type}] in document with id '${id}'. Preview of field's value: '${preview(value)}'`,
+        { caused_by: parseCause(type, value, formatOf(path)) },
+      );
     };
     const formatOf = (path: string) => this.field(path)?.format;
     /** Elasticsearch's constant_keyword: one value per index, set by the mapping or by the first document that has the field. */
@@ -417,10 +457,23 @@ export class IndexEngine {
       if (fixed === undefined) return void constants.set(path, s);
       if (s === fixed) return;
       // two values in the first document: a mapping update that conflicts with itself
-      if (typeof m.value !== 'string') throw new EsError(400, 'illegal_argument_exception', `Mapper for [${path}] conflicts with existing mapper:\n\tCannot update parameter [value] from [${fixed}] to [${s}]`);
-      throw new EsError(400, 'document_parsing_exception', `[1:2] failed to parse field [${path}] of type [constant_keyword] in document with id '${id}'. Preview of field's value: '${preview(s)}'`, {
-        caused_by: { type: 'illegal_argument_exception', reason: `[constant_keyword] field [${path}] only accepts values that are equal to the value defined in the mappings [${fixed}], but got [${s}]` },
-      });
+      if (typeof m.value !== 'string')
+        throw new EsError(
+          400,
+          'illegal_argument_exception',
+          `Mapper for [${path}] conflicts with existing mapper:\n\tCannot update parameter [value] from [${fixed}] to [${s}]`,
+        );
+      throw new EsError(
+        400,
+        'document_parsing_exception',
+        `[1:2] failed to parse field [${path}] of type [constant_keyword] in document with id '${id}'. Preview of field's value: '${preview(s)}'`,
+        {
+          caused_by: {
+            type: 'illegal_argument_exception',
+            reason: `[constant_keyword] field [${path}] only accepts values that are equal to the value defined in the mappings [${fixed}], but got [${s}]`,
+          },
+        },
+      );
     };
     const leaf = (path: string, m: FieldMapping, value: unknown) => {
       if (value === null || value === undefined) return;
@@ -489,7 +542,8 @@ export class IndexEngine {
         const value = obj[k];
         const child = node.kids?.get(k) ?? this.pathNode(node, k);
         const path = child.path;
-        if (path === '_id' || path === '_index' || path === '_source') throw new EsError(400, 'document_parsing_exception', `[1:2] Field [${path}] is a metadata field and cannot be added inside a document.`);
+        if (path === '_id' || path === '_index' || path === '_source')
+          throw new EsError(400, 'document_parsing_exception', `[1:2] Field [${path}] is a metadata field and cannot be added inside a document.`);
         const m = this.flat.get(path) ?? added.get(path);
         if (m && !Array.isArray(value)) {
           leaf(path, m, value);
@@ -509,14 +563,24 @@ export class IndexEngine {
         if (firstPlain !== null && typeof firstPlain === 'object' && !Array.isArray(firstPlain)) {
           if (objectMapping && objectMapping.enabled === false) continue;
           const childDynamic = objectMapping?.dynamic !== undefined ? String(objectMapping.dynamic) : dynamicHere;
-          if (!objectMapping && dynamicHere === 'strict') throw new EsError(400, 'strict_dynamic_mapping_exception', `[1:2] mapping set to strict, dynamic introduction of [${k}] within [${prefix.slice(0, -1) || '_doc'}] is not allowed`);
+          if (!objectMapping && dynamicHere === 'strict')
+            throw new EsError(
+              400,
+              'strict_dynamic_mapping_exception',
+              `[1:2] mapping set to strict, dynamic introduction of [${k}] within [${prefix.slice(0, -1) || '_doc'}] is not allowed`,
+            );
           if (!objectMapping && dynamicHere !== 'false') added.set(path, { type: 'object', __object: true });
           if (!objectMapping && dynamicHere === 'false') continue;
           for (const v of values) if (v && typeof v === 'object') walk(v as Record<string, unknown>, child, childDynamic);
           continue;
         }
         if (firstPlain === undefined) continue;
-        if (dynamicHere === 'strict') throw new EsError(400, 'strict_dynamic_mapping_exception', `[1:2] mapping set to strict, dynamic introduction of [${k}] within [${prefix.slice(0, -1) || '_doc'}] is not allowed`);
+        if (dynamicHere === 'strict')
+          throw new EsError(
+            400,
+            'strict_dynamic_mapping_exception',
+            `[1:2] mapping set to strict, dynamic introduction of [${k}] within [${prefix.slice(0, -1) || '_doc'}] is not allowed`,
+          );
         if (dynamicHere === 'false' || dynamicHere === 'runtime') continue;
         let dm: FieldMapping;
         if (typeof firstPlain === 'boolean') dm = { type: 'boolean' };
@@ -548,7 +612,13 @@ export class IndexEngine {
     let info = this.infos.get(m);
     if (info && info.path === path) return info;
     const type = m.type ?? 'object';
-    info = { path, type, kind: kindOf(type), searchable: isSearchable(m), ...(m.fields ? { subs: Object.entries(m.fields).map(([sub, sm]): [string, FieldMapping] => [`${path}.${sub}`, sm]) } : {}) };
+    info = {
+      path,
+      type,
+      kind: kindOf(type),
+      searchable: isSearchable(m),
+      ...(m.fields ? { subs: Object.entries(m.fields).map(([sub, sm]): [string, FieldMapping] => [`${path}.${sub}`, sm]) } : {}),
+    };
     this.infos.set(m, info);
     return info;
   }
@@ -596,7 +666,8 @@ export class IndexEngine {
    * instead of serialising the parsed object again; without it the object is serialised.
    */
   index(id: string, source: Record<string, unknown>, meta: { seqNo: number; version: number; primaryTerm?: number }, text?: string): void {
-    if (source === null || typeof source !== 'object' || Array.isArray(source)) throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: the document must be an object`);
+    if (source === null || typeof source !== 'object' || Array.isArray(source))
+      throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: the document must be an object`);
     const { entries, added, constants } = this.analyze(id, source);
     // validated: from here on nothing throws
     this.addDynamic(added);

@@ -37,11 +37,18 @@ const SPECIAL = new Set([' ', '\t', '\n', '(', ')', '"', ':', '/']);
 function tokenize(input: string): Tok[] {
   const out: Tok[] = [];
   let i = 0;
-  const err = (msg: string) => parsingError(`Failed to parse query [${input}]: ${msg}`, { 'caused_by': { type: 'parse_exception', reason: msg } });
+  const err = (msg: string) => parsingError(`Failed to parse query [${input}]: ${msg}`, { caused_by: { type: 'parse_exception', reason: msg } });
   while (i < input.length) {
     const c = input[i]!;
-    if (c === ' ' || c === '\t' || c === '\n') { i++; continue; }
-    if (c === '(' || c === ')') { out.push({ t: c }); i++; continue; }
+    if (c === ' ' || c === '\t' || c === '\n') {
+      i++;
+      continue;
+    }
+    if (c === '(' || c === ')') {
+      out.push({ t: c });
+      i++;
+      continue;
+    }
     if (c === '"') {
       let j = i + 1;
       let v = '';
@@ -76,9 +83,22 @@ function tokenize(input: string): Tok[] {
       i += close + 1;
       continue;
     }
-    if (input.startsWith('&&', i)) { out.push({ t: 'AND' }); i += 2; continue; }
-    if (input.startsWith('||', i)) { out.push({ t: 'OR' }); i += 2; continue; }
-    if ((c === '+' || c === '-' || c === '!') && (out.length === 0 || ['(', 'AND', 'OR', 'NOT', '+', '-', 'word', 'phrase', 'regex', ')', 'range', 'cmp'].includes(out[out.length - 1]!.t)) && i + 1 < input.length && input[i + 1] !== ' ') {
+    if (input.startsWith('&&', i)) {
+      out.push({ t: 'AND' });
+      i += 2;
+      continue;
+    }
+    if (input.startsWith('||', i)) {
+      out.push({ t: 'OR' });
+      i += 2;
+      continue;
+    }
+    if (
+      (c === '+' || c === '-' || c === '!') &&
+      (out.length === 0 || ['(', 'AND', 'OR', 'NOT', '+', '-', 'word', 'phrase', 'regex', ')', 'range', 'cmp'].includes(out[out.length - 1]!.t)) &&
+      i + 1 < input.length &&
+      input[i + 1] !== ' '
+    ) {
       out.push(c === '!' ? { t: 'NOT' } : { t: c });
       i++;
       continue;
@@ -147,8 +167,13 @@ export function parseQueryString(input: string, op: 'and' | 'or' = 'or'): QsNode
         continue;
       }
       let mods: '+' | '-' | undefined;
-      if (t.t === '+') { mods = '+'; p++; }
-      else if (t.t === '-' || t.t === 'NOT') { mods = '-'; p++; }
+      if (t.t === '+') {
+        mods = '+';
+        p++;
+      } else if (t.t === '-' || t.t === 'NOT') {
+        mods = '-';
+        p++;
+      }
       const node = primary(field);
       const prev = items[items.length - 1];
       if (prev && prev.occur !== 'must_not') {

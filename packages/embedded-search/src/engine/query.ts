@@ -72,7 +72,12 @@ function idf(ctx: EvalContext, docFreq: number): number {
 
 function searchable(ctx: EvalContext, field: string) {
   const m = ctx.engine.field(field);
-  if (!isSearchable(m)) throw new EsError(400, 'query_shard_exception', `failed to create query: Cannot search on field [${field}] since it is not indexed${m?.doc_values === false ? ' nor has doc values' : ''}.`);
+  if (!isSearchable(m))
+    throw new EsError(
+      400,
+      'query_shard_exception',
+      `failed to create query: Cannot search on field [${field}] since it is not indexed${m?.doc_values === false ? ' nor has doc values' : ''}.`,
+    );
   return m;
 }
 
@@ -143,7 +148,12 @@ function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
   const kind = kindOf(m?.type ?? 'keyword');
   const out: Scores = new Map();
   const boost = boostOf(p);
-  const bounds = { gt: p.gt ?? (p.include_lower === false ? p.from : undefined), gte: p.gte ?? (p.include_lower !== false ? p.from : undefined), lt: p.lt ?? (p.include_upper === false ? p.to : undefined), lte: p.lte ?? (p.include_upper !== false ? p.to : undefined) };
+  const bounds = {
+    gt: p.gt ?? (p.include_lower === false ? p.from : undefined),
+    gte: p.gte ?? (p.include_lower !== false ? p.from : undefined),
+    lt: p.lt ?? (p.include_upper === false ? p.to : undefined),
+    lte: p.lte ?? (p.include_upper !== false ? p.to : undefined),
+  };
   if (kind === 'ip') {
     const conv = (v: unknown): string | undefined => {
       if (v === undefined || v === null) return undefined;
@@ -152,7 +162,11 @@ function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
       return k;
     };
     const [gt, gte, lt, lte] = [conv(bounds.gt), conv(bounds.gte), conv(bounds.lt), conv(bounds.lte)];
-    for (const d of ctx.engine.ipMatching(field, (v) => (gt === undefined || v > gt) && (gte === undefined || v >= gte) && (lt === undefined || v < lt) && (lte === undefined || v <= lte))) out.set(d, boost);
+    for (const d of ctx.engine.ipMatching(
+      field,
+      (v) => (gt === undefined || v > gt) && (gte === undefined || v >= gte) && (lt === undefined || v < lt) && (lte === undefined || v <= lte),
+    ))
+      out.set(d, boost);
     return out;
   }
   if (kind === 'number' || kind === 'date') {
@@ -189,7 +203,8 @@ function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
   const s = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
   const [gt, gte, lt, lte] = [s(bounds.gt), s(bounds.gte), s(bounds.lt), s(bounds.lte)];
   for (const t of ctx.engine.termList(field) ?? []) {
-    if ((gt === undefined || t > gt) && (gte === undefined || t >= gte) && (lt === undefined || t < lt) && (lte === undefined || t <= lte)) for (const d of ctx.engine.termDocs(field, t)!) out.set(d, boost);
+    if ((gt === undefined || t > gt) && (gte === undefined || t >= gte) && (lt === undefined || t < lt) && (lte === undefined || t <= lte))
+      for (const d of ctx.engine.termDocs(field, t)!) out.set(d, boost);
   }
   return out;
 }
@@ -201,7 +216,10 @@ function patternDocs(ctx: EvalContext, field: string, re: RegExp, boost: number)
 }
 
 export function wildcardRegExp(pattern: string, caseInsensitive: boolean): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, caseInsensitive ? 'i' : '');
 }
 
@@ -304,7 +322,11 @@ function fuzzyDocs(ctx: EvalContext, field: string, value: string, params: Q, le
   const kind = kindOf(m?.type ?? 'keyword');
   if (m && kind !== 'keyword' && kind !== 'text') {
     if (lenient) return new Map();
-    throw new EsError(400, 'query_shard_exception', `failed to create query: Can only use fuzzy queries on keyword and text fields - not on [${field}] which is of type [${m.type}]`);
+    throw new EsError(
+      400,
+      'query_shard_exception',
+      `failed to create query: Can only use fuzzy queries on keyword and text fields - not on [${field}] which is of type [${m.type}]`,
+    );
   }
   const max = maxEdits(params.fuzziness, value);
   const prefixLen = Number(params.prefix_length ?? 0);
@@ -323,7 +345,16 @@ function fuzzyDocs(ctx: EvalContext, field: string, value: string, params: Q, le
  * Full-text match on a field: analyses the query for text fields, exact for the others. A value the
  * field cannot hold (a word against a number) is a 400 unless `lenient`, as in Elasticsearch.
  */
-function matchDocs(ctx: EvalContext, field: string, query: unknown, operator: string, boost: number, minimumShouldMatch?: unknown, lenient = false, fuzziness?: unknown): Scores {
+function matchDocs(
+  ctx: EvalContext,
+  field: string,
+  query: unknown,
+  operator: string,
+  boost: number,
+  minimumShouldMatch?: unknown,
+  lenient = false,
+  fuzziness?: unknown,
+): Scores {
   const m = lenient ? ctx.engine.field(field) : searchable(ctx, field);
   if (lenient && !isSearchable(m)) return new Map();
   if (!m && !ctx.engine.hasTerms(field) && !ctx.engine.hasNumbers(field)) return new Map();
@@ -431,7 +462,48 @@ function expandFields(ctx: EvalContext, fields: string[]): string[] {
 }
 
 /** Query names of Elasticsearch 8 (the ones this node does not implement answer as unsupported). */
-const ES_QUERIES = new Set(['match_bool_prefix', 'match_phrase_prefix', 'combined_fields', 'intervals', 'nested', 'has_child', 'has_parent', 'parent_id', 'geo_bounding_box', 'geo_distance', 'geo_grid', 'geo_polygon', 'geo_shape', 'shape', 'more_like_this', 'script', 'script_score', 'function_score', 'percolate', 'rank_feature', 'wrapper', 'pinned', 'distance_feature', 'dis_max', 'boosting', 'span_term', 'span_near', 'span_or', 'span_not', 'span_first', 'span_multi', 'span_containing', 'span_within', 'field_masking_span', 'terms_set', 'type', 'knn', 'text_expansion', 'sparse_vector', 'semantic']);
+const ES_QUERIES = new Set([
+  'match_bool_prefix',
+  'match_phrase_prefix',
+  'combined_fields',
+  'intervals',
+  'nested',
+  'has_child',
+  'has_parent',
+  'parent_id',
+  'geo_bounding_box',
+  'geo_distance',
+  'geo_grid',
+  'geo_polygon',
+  'geo_shape',
+  'shape',
+  'more_like_this',
+  'script',
+  'script_score',
+  'function_score',
+  'percolate',
+  'rank_feature',
+  'wrapper',
+  'pinned',
+  'distance_feature',
+  'dis_max',
+  'boosting',
+  'span_term',
+  'span_near',
+  'span_or',
+  'span_not',
+  'span_first',
+  'span_multi',
+  'span_containing',
+  'span_within',
+  'field_masking_span',
+  'terms_set',
+  'type',
+  'knn',
+  'text_expansion',
+  'sparse_vector',
+  'semantic',
+]);
 
 /** Elasticsearch's indices.query.bool.max_nested_depth (30): a query nested deeper is refused when parsed. */
 const MAX_NESTED_DEPTH = 30;
@@ -452,7 +524,10 @@ function evaluateOne(query: unknown, ctx: EvalContext): Scores {
   if (query === undefined || query === null) return all(ctx);
   const q = obj(query, 'query');
   const names = Object.keys(q);
-  if (names.length !== 1) throw parsingError(names.length === 0 ? 'query malformed, empty clause found' : `[${names[0]}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]`);
+  if (names.length !== 1)
+    throw parsingError(
+      names.length === 0 ? 'query malformed, empty clause found' : `[${names[0]}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]`,
+    );
   const name = names[0]!;
   const body = q[name];
   switch (name) {
@@ -503,7 +578,8 @@ function evaluateOne(query: unknown, ctx: EvalContext): Scores {
       const ci = params.case_insensitive === true;
       const p = ci ? String(value).toLowerCase() : String(value);
       const out: Scores = new Map();
-      for (const t of ctx.engine.termList(field) ?? []) if ((ci ? t.toLowerCase() : t).startsWith(p)) for (const d of ctx.engine.termDocs(field, t)!) out.set(d, boostOf(params));
+      for (const t of ctx.engine.termList(field) ?? [])
+        if ((ci ? t.toLowerCase() : t).startsWith(p)) for (const d of ctx.engine.termDocs(field, t)!) out.set(d, boostOf(params));
       return out;
     }
     case 'wildcard': {
@@ -518,7 +594,16 @@ function evaluateOne(query: unknown, ctx: EvalContext): Scores {
     }
     case 'match': {
       const { field, value, params } = fieldAndParams(obj(body, name), 'query', name);
-      return matchDocs(ctx, field, value, String(params.operator ?? 'or'), boostOf(params), params.minimum_should_match, params.lenient === true, params.fuzziness);
+      return matchDocs(
+        ctx,
+        field,
+        value,
+        String(params.operator ?? 'or'),
+        boostOf(params),
+        params.minimum_should_match,
+        params.lenient === true,
+        params.fuzziness,
+      );
     }
     case 'fuzzy': {
       const { field, value, params } = fieldAndParams(obj(body, name), 'value', name);
@@ -546,7 +631,11 @@ function evaluateOne(query: unknown, ctx: EvalContext): Scores {
       const type = String(b.type ?? 'best_fields');
       if (!['best_fields', 'most_fields', 'phrase'].includes(type)) throw unsupported(`multi_match type [${type}]`);
       const fields = expandFields(ctx, (b.fields as string[] | undefined) ?? ctx.engine.fieldNames());
-      const parts = fields.map((f) => (type === 'phrase' ? phraseDocs(ctx, f, b.query, boostOf(b)) : matchDocs(ctx, f, b.query, String(b.operator ?? 'or'), boostOf(b), undefined, b.lenient !== false)));
+      const parts = fields.map((f) =>
+        type === 'phrase'
+          ? phraseDocs(ctx, f, b.query, boostOf(b))
+          : matchDocs(ctx, f, b.query, String(b.operator ?? 'or'), boostOf(b), undefined, b.lenient !== false),
+      );
       if (type === 'most_fields') return union(parts);
       const out: Scores = new Map();
       for (const p of parts) for (const [d, s] of p) out.set(d, Math.max(out.get(d) ?? 0, s));
@@ -598,7 +687,9 @@ function clauses(v: unknown): unknown[] {
 }
 
 function evalBool(b: Q, ctx: EvalContext): Scores {
-  for (const k of Object.keys(b)) if (!['must', 'filter', 'should', 'must_not', 'minimum_should_match', 'boost', '_name'].includes(k)) throw parsingError(`[bool] query does not support [${k}]`);
+  for (const k of Object.keys(b))
+    if (!['must', 'filter', 'should', 'must_not', 'minimum_should_match', 'boost', '_name'].includes(k))
+      throw parsingError(`[bool] query does not support [${k}]`);
   // a bool's clause that is nested too deep fails as the field of the bool that holds it, as Elasticsearch's parser reports it
   const inClause = (key: string) => (c: unknown) => {
     try {
@@ -633,10 +724,11 @@ function evalBool(b: Q, ctx: EvalContext): Scores {
   if (should.length > 0) {
     const counts = new Map<number, number>();
     const scores = new Map<number, number>();
-    for (const s of should) for (const [d, sc] of s) {
-      counts.set(d, (counts.get(d) ?? 0) + 1);
-      scores.set(d, (scores.get(d) ?? 0) + sc);
-    }
+    for (const s of should)
+      for (const [d, sc] of s) {
+        counts.set(d, (counts.get(d) ?? 0) + 1);
+        scores.set(d, (scores.get(d) ?? 0) + sc);
+      }
     if (!base) {
       base = new Map();
       for (const [d, c] of counts) if (c >= msm) base.set(d, scores.get(d)!);
@@ -691,9 +783,10 @@ function evalQs(node: QsNode, ctx: EvalContext, defaults: string[], op: 'and' | 
         // an invalid regular expression in query_string matches nothing, as Elasticsearch answers it
         if (node.regex) return safe(() => regexpDocs(ctx, f, kind === 'text' ? node.value.toLowerCase() : node.value, {}, !node.field));
         const fz = node.phrase ? null : /^(.*[^~])~(\d+(?:\.\d+)?)?$/.exec(node.value);
-        if (fz) return fuzzyDocs(ctx, f, kind === 'text' ? fz[1]!.toLowerCase() : fz[1]!, fz[2] !== undefined ? { fuzziness: Math.floor(Number(fz[2])) } : {}, true);
+        if (fz)
+          return fuzzyDocs(ctx, f, kind === 'text' ? fz[1]!.toLowerCase() : fz[1]!, fz[2] !== undefined ? { fuzziness: Math.floor(Number(fz[2])) } : {}, true);
         if (node.phrase) return kind === 'text' ? phraseDocs(ctx, f, node.value, 1) : safe(() => fromSet(termDocs(ctx, f, node.value)));
-        if (node.value === '*' ) return fromSet(ctx.engine.docsWithField(f));
+        if (node.value === '*') return fromSet(ctx.engine.docsWithField(f));
         if (/[*?]/.test(node.value)) {
           const isText = kind === 'text';
           return patternDocs(ctx, f, wildcardRegExp(isText ? node.value.toLowerCase() : node.value, false), 1);
@@ -741,7 +834,13 @@ function evalSqs(node: SqsNode, ctx: EvalContext, fields: string[], op: 'and' | 
       return out;
     }
     case 'phrase':
-      return union(fields.map((f) => (kindOf(ctx.engine.field(f)?.type ?? 'keyword') === 'text' ? phraseDocs(ctx, f, node.value, 1) : safe(() => matchDocs(ctx, f, node.value, op, 1, undefined, true)))));
+      return union(
+        fields.map((f) =>
+          kindOf(ctx.engine.field(f)?.type ?? 'keyword') === 'text'
+            ? phraseDocs(ctx, f, node.value, 1)
+            : safe(() => matchDocs(ctx, f, node.value, op, 1, undefined, true)),
+        ),
+      );
     case 'term':
       return union(
         fields.map((f) => {
@@ -753,7 +852,8 @@ function evalSqs(node: SqsNode, ctx: EvalContext, fields: string[], op: 'and' | 
             for (const t of ctx.engine.termList(f) ?? []) if (t.startsWith(p)) for (const d of ctx.engine.termDocs(f, t)!) out.set(d, 1);
             return out;
           }
-          if (node.fuzzy !== undefined) return fuzzyDocs(ctx, f, kind === 'text' ? node.value.toLowerCase() : node.value, { fuzziness: node.fuzzy === 'auto' ? 'AUTO' : node.fuzzy }, true);
+          if (node.fuzzy !== undefined)
+            return fuzzyDocs(ctx, f, kind === 'text' ? node.value.toLowerCase() : node.value, { fuzziness: node.fuzzy === 'auto' ? 'AUTO' : node.fuzzy }, true);
           return safe(() => matchDocs(ctx, f, node.value, op, 1, undefined, true));
         }),
       );

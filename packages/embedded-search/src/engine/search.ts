@@ -10,7 +10,6 @@ import { dateFormatter, fetchHit, parseFetch } from './fetch.js';
 import { evaluate, fieldValues, wildcardRegExp } from './query.js';
 import { formatIp, ipSortKey, maxOf, parseDate } from './values.js';
 
-
 export interface SearchTarget {
   index: string;
   engine: IndexEngine;
@@ -34,7 +33,37 @@ export interface SearchOptions {
   scrollCache?: { hits?: Hit[]; valued?: { h: Hit; v: (number | string | null)[] }[] };
 }
 
-const KNOWN_BODY = new Set(['query', 'size', 'from', 'sort', 'search_after', 'track_total_hits', '_source', 'aggs', 'aggregations', 'track_scores', 'timeout', 'version', 'seq_no_primary_term', 'fields', 'stored_fields', 'explain', 'highlight', 'runtime_mappings', 'pit', 'collapse', 'post_filter', 'min_score', 'docvalue_fields', 'profile', 'terminate_after', 'script_fields', 'suggest', 'rescore', 'indices_boost']);
+const KNOWN_BODY = new Set([
+  'query',
+  'size',
+  'from',
+  'sort',
+  'search_after',
+  'track_total_hits',
+  '_source',
+  'aggs',
+  'aggregations',
+  'track_scores',
+  'timeout',
+  'version',
+  'seq_no_primary_term',
+  'fields',
+  'stored_fields',
+  'explain',
+  'highlight',
+  'runtime_mappings',
+  'pit',
+  'collapse',
+  'post_filter',
+  'min_score',
+  'docvalue_fields',
+  'profile',
+  'terminate_after',
+  'script_fields',
+  'suggest',
+  'rescore',
+  'indices_boost',
+]);
 const UNSUPPORTED_BODY = new Set(['runtime_mappings', 'collapse', 'post_filter', 'profile', 'suggest', 'rescore', 'indices_boost', 'explain']);
 
 interface SortKey {
@@ -75,7 +104,13 @@ function parseSort(spec: unknown): SortKey[] {
         const order = String(o.order ?? (field === '_score' ? 'desc' : 'asc'));
         if (order !== 'asc' && order !== 'desc') throw parsingError(`[sort] unknown order [${order}]`);
         if (o.mode !== undefined && !['min', 'max'].includes(String(o.mode))) throw unsupported(`sort mode [${String(o.mode)}]`);
-        return { field, order, missing: o.missing === '_first' ? '_first' : '_last', ...(o.unmapped_type !== undefined ? { unmappedType: String(o.unmapped_type) } : {}), ...(o.format !== undefined ? { format: String(o.format) } : {}) };
+        return {
+          field,
+          order,
+          missing: o.missing === '_first' ? '_first' : '_last',
+          ...(o.unmapped_type !== undefined ? { unmappedType: String(o.unmapped_type) } : {}),
+          ...(o.format !== undefined ? { format: String(o.format) } : {}),
+        };
       });
     }
     throw parsingError('[sort] malformed');
@@ -89,7 +124,12 @@ function sortValue(h: Hit, key: SortKey): number | string | null {
   const m = h.engine.field(key.field);
   if (!m) return null;
   const kind = kindOf(m.type ?? 'keyword');
-  if (kind === 'text') throw new EsError(400, 'illegal_argument_exception', `Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [${key.field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory.`);
+  if (kind === 'text')
+    throw new EsError(
+      400,
+      'illegal_argument_exception',
+      `Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [${key.field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory.`,
+    );
   let vals: (number | string)[];
   if (kind === 'number' || kind === 'date') vals = h.engine.numbersOf(key.field, h.doc);
   else if (kind === 'ip') vals = h.engine.ipsOf(key.field, h.doc);
@@ -166,7 +206,13 @@ function matchAll(targets: SearchTarget[], query: unknown, now: number, limits?:
 
 function queryFrom(body: Body | undefined, params: Params): unknown {
   if (params.q !== undefined) {
-    return { query_string: { query: params.q, ...(params.df ? { default_field: params.df } : {}), ...(params.default_operator ? { default_operator: params.default_operator } : {}) } };
+    return {
+      query_string: {
+        query: params.q,
+        ...(params.df ? { default_field: params.df } : {}),
+        ...(params.default_operator ? { default_operator: params.default_operator } : {}),
+      },
+    };
   }
   return body?.query;
 }
@@ -185,7 +231,11 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   if (!Number.isInteger(size) || size < 0) throw new EsError(400, 'illegal_argument_exception', `[size] parameter cannot be negative, found [${size}]`);
   if (!Number.isInteger(from) || from < 0) throw new EsError(400, 'illegal_argument_exception', `[from] parameter cannot be negative, found [${from}]`);
   if (from + size > 10_000 && opts.scrollOffset === undefined) {
-    throw new EsError(400, 'illegal_argument_exception', `Result window is too large, from + size must be less than or equal to: [10000] but was [${from + size}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.`);
+    throw new EsError(
+      400,
+      'illegal_argument_exception',
+      `Result window is too large, from + size must be less than or equal to: [10000] but was [${from + size}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.`,
+    );
   }
   const fetch = parseFetch(b);
   const cached = opts.scrollCache?.valued;
@@ -195,7 +245,8 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
 
   const sortKeys = parseSort(params.sort ?? b.sort);
   if (sortKeys.some((k) => k.field === '_shard_doc')) {
-    if (!opts.pit) throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: [_shard_doc] sort field cannot be used without [point in time];');
+    if (!opts.pit)
+      throw new EsError(400, 'action_request_validation_exception', 'Validation Failed: 1: [_shard_doc] sort field cannot be used without [point in time];');
   } else if (opts.pit && sortKeys.length > 0) sortKeys.push({ field: '_shard_doc', order: 'asc', missing: '_last' });
   const shardPos = new Map(targets.map((t, i) => [t.index, i]));
   for (const k of sortKeys) if (k.field === '_shard_doc') k.shardOf = (index) => shardPos.get(index) ?? 0;
@@ -209,14 +260,19 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   // no page to show (size 0, the aggregation-only search): sorting every hit would be wasted work;
   // sort values are still read once when the sort itself could fail (a text field)
   const pageNeeded = size > 0 || b.search_after !== undefined;
-  const valued = cached ?? (pageNeeded || opts.scrollCache ? kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })) : kept.slice(0, 1).map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })));
+  const valued =
+    cached ??
+    (pageNeeded || opts.scrollCache
+      ? kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) }))
+      : kept.slice(0, 1).map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })));
   // ip sort values compare as 128-bit keys and are shown as addresses, as Elasticsearch shows them
   const isIp = (k: SortKey) => targets.some((t) => t.engine.field(k.field)?.type === 'ip');
   const ipSorts = keys.map(isIp);
   const types = keys.map((k) => targets.map((t) => t.engine.field(k.field)?.type).find((x) => x !== undefined) ?? k.unmappedType);
   const missing = keys.map((k, i) => missingShown(types[i], k));
   const formats = keys.map((k, i) => (k.format !== undefined && types[i] === 'date' ? dateFormatter(k.format) : undefined));
-  const shownSort = (v: (number | string | null)[]) => v.map((x, i) => (x === null ? missing[i]! : ipSorts[i] && typeof x === 'string' ? formatIp(x) : formats[i] && typeof x === 'number' ? formats[i]!(x) : x));
+  const shownSort = (v: (number | string | null)[]) =>
+    v.map((x, i) => (x === null ? missing[i]! : ipSorts[i] && typeof x === 'string' ? formatIp(x) : formats[i] && typeof x === 'number' ? formats[i]!(x) : x));
   if (!cached) valued.sort((x, y) => compare(x.v, y.v, keys) || (x.h.index < y.h.index ? -1 : x.h.index > y.h.index ? 1 : x.h.doc - y.h.doc));
   if (opts.scrollCache && !cached) {
     opts.scrollCache.hits = hits;
@@ -235,7 +291,8 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
       }
       return v as number | string | null;
     });
-    if (after.length !== keys.length) throw new EsError(400, 'illegal_argument_exception', `search_after has ${after.length} value(s) but sort has ${keys.length}.`);
+    if (after.length !== keys.length)
+      throw new EsError(400, 'illegal_argument_exception', `search_after has ${after.length} value(s) but sort has ${keys.length}.`);
     if (from > 0) throw new EsError(400, 'illegal_argument_exception', '[from] parameter must be set to 0 when [search_after] is used.');
     page = valued.filter((x) => compare(x.v, after, keys) > 0);
   }
@@ -281,9 +338,21 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
         const page2 = vs.slice(fromN, fromN + n).map((x) => {
           const d = x.h.engine.doc(x.h.doc)!;
           const src = filterSource(d.source, spec._source);
-          return { _index: x.h.index, _id: d.id, _score: k.length ? null : x.h.score, ...(src !== undefined ? { _source: src } : {}), ...(k.length ? { sort: x.v.map((v, i) => (typeof v === 'string' && isIp(ks[i]!) ? formatIp(v) : v)) } : {}) };
+          return {
+            _index: x.h.index,
+            _id: d.id,
+            _score: k.length ? null : x.h.score,
+            ...(src !== undefined ? { _source: src } : {}),
+            ...(k.length ? { sort: x.v.map((v, i) => (typeof v === 'string' && isIp(ks[i]!) ? formatIp(v) : v)) } : {}),
+          };
         });
-        return { hits: { total: { value: bucketHits.length, relation: 'eq' }, max_score: k.length ? null : (bucketHits.length ? maxOf(bucketHits.map((h) => h.score)) : null), hits: page2 } };
+        return {
+          hits: {
+            total: { value: bucketHits.length, relation: 'eq' },
+            max_score: k.length ? null : bucketHits.length ? maxOf(bucketHits.map((h) => h.score)) : null,
+            hits: page2,
+          },
+        };
       },
     });
   }

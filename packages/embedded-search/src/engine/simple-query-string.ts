@@ -35,11 +35,29 @@ export function parseSimpleQueryString(input: string, defaultOp: 'and' | 'or'): 
     const closed = new Set<SqsNode>();
     while (i < input.length) {
       const c = input[i]!;
-      if (c === ' ' || c === '\t' || c === '\n' || c === '\r') { i++; continue; }
-      if (c === '+') { pending = 'and'; i++; continue; }
-      if (c === '|') { pending = 'or'; i++; continue; }
-      if (c === '-' && !negate) { negate = true; i++; continue; }
-      if (c === ')') { i++; break; }
+      if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+        i++;
+        continue;
+      }
+      if (c === '+') {
+        pending = 'and';
+        i++;
+        continue;
+      }
+      if (c === '|') {
+        pending = 'or';
+        i++;
+        continue;
+      }
+      if (c === '-' && !negate) {
+        negate = true;
+        i++;
+        continue;
+      }
+      if (c === ')') {
+        i++;
+        break;
+      }
       if (c === '(') {
         i++;
         if (depth >= MAX_DEPTH) continue;
@@ -62,13 +80,20 @@ export function parseSimpleQueryString(input: string, defaultOp: 'and' | 'or'): 
         i = j + 1;
         let slop: number | undefined;
         const m = /^~(\d+)/.exec(input.slice(i));
-        if (m) { slop = Number(m[1]); i += m[0].length; }
+        if (m) {
+          slop = Number(m[1]);
+          i += m[0].length;
+        }
         add({ type: 'phrase', value: v, ...(slop !== undefined ? { slop } : {}) });
         continue;
       }
       let v = '';
       while (i < input.length && !' \t\n\r+|()"'.includes(input[i]!)) {
-        if (input[i] === '\\' && i + 1 < input.length) { v += input[i + 1]; i += 2; continue; }
+        if (input[i] === '\\' && i + 1 < input.length) {
+          v += input[i + 1];
+          i += 2;
+          continue;
+        }
         if (input[i] === '~') break;
         v += input[i++];
       }

@@ -110,10 +110,16 @@ export function formatIp(key: bigint | string): string {
   let best = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hexes = groups.map((g) => g.toString(16));
@@ -132,7 +138,7 @@ export function cidrRange(cidr: string): [string, string] | undefined {
   const hostBits = BigInt(width - bits);
   const base = (p.v >> hostBits) << hostBits;
   const top = base | ((1n << hostBits) - 1n);
-  const shift = p.family === 4 ? (0xffffn << 32n) : 0n;
+  const shift = p.family === 4 ? 0xffffn << 32n : 0n;
   return [hex128(base | shift), hex128(top | shift)];
 }
 
@@ -152,7 +158,10 @@ export function minOf(xs: number[]): number {
 /** A time zone's offset from UTC in ms at an instant: a fixed "+05:30" or an IANA id (through Intl). */
 export function zoneOffset(zone: string, owner: string): (ms: number) => number {
   const fixed = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
-  if (fixed && (Number(fixed[2]) > 18 || Number(fixed[3] ?? 0) > 59)) throw new EsError(400, 'x_content_parse_exception', `[${owner}] failed to parse field [time_zone]`, { caused_by: { type: 'date_time_exception', reason: `Zone offset hours not in valid range: value ${Number(fixed[2])} is not in the range -18 to 18` } });
+  if (fixed && (Number(fixed[2]) > 18 || Number(fixed[3] ?? 0) > 59))
+    throw new EsError(400, 'x_content_parse_exception', `[${owner}] failed to parse field [time_zone]`, {
+      caused_by: { type: 'date_time_exception', reason: `Zone offset hours not in valid range: value ${Number(fixed[2])} is not in the range -18 to 18` },
+    });
   if (fixed) {
     const o = (fixed[1] === '-' ? -1 : 1) * (Number(fixed[2]) * 60 + Number(fixed[3] ?? 0)) * 60_000;
     return () => o;
@@ -162,7 +171,9 @@ export function zoneOffset(zone: string, owner: string): (ms: number) => number 
   try {
     fmt = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
   } catch {
-    throw new EsError(400, 'x_content_parse_exception', `[${owner}] failed to parse field [time_zone]`, { caused_by: { type: 'zone_rules_exception', reason: `Unknown time-zone ID: ${zone}` } });
+    throw new EsError(400, 'x_content_parse_exception', `[${owner}] failed to parse field [time_zone]`, {
+      caused_by: { type: 'zone_rules_exception', reason: `Unknown time-zone ID: ${zone}` },
+    });
   }
   return (ms) => {
     const name = fmt.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
@@ -170,4 +181,3 @@ export function zoneOffset(zone: string, owner: string): (ms: number) => number 
     return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) * 60_000 : 0;
   };
 }
-

@@ -41,7 +41,8 @@ await runService<FixtureConfig, { opsUrl: string }>({
         logger.info('component starting');
         if (behaviour === 'slow') await new Promise((r) => setTimeout(r, startMs));
         if (behaviour === 'fail') throw new AuditError('AUDIT_ERR_FIXTURE', 'the dependency is unreachable', { retriable: true });
-        if (behaviour === 'refused') throw settingsRefused('the broker refused the SASL credentials: check AUDIT_KAFKA_SASL_USERNAME and AUDIT_KAFKA_SASL_PASSWORD');
+        if (behaviour === 'refused')
+          throw settingsRefused('the broker refused the SASL credentials: check AUDIT_KAFKA_SASL_USERNAME and AUDIT_KAFKA_SASL_PASSWORD');
         if (behaviour === 'fail-later') setTimeout(() => onFailure(new AuditError('AUDIT_ERR_CONSUMER_CRASHED', 'the consumer stopped for good')), 50);
         started = true;
         alive = setInterval(() => undefined, 1 << 30);

@@ -32,7 +32,15 @@ export interface ServiceConfigTestOptions<C> {
   create?: (config: C) => Component;
 }
 
-type SchemaNode = { type?: string | string[]; properties?: Record<string, SchemaNode>; items?: SchemaNode; enum?: unknown[]; maximum?: number; maxLength?: number; additionalProperties?: unknown };
+type SchemaNode = {
+  type?: string | string[];
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  enum?: unknown[];
+  maximum?: number;
+  maxLength?: number;
+  additionalProperties?: unknown;
+};
 
 /** Every [dotted path, schema node] below the root, objects and leaves. */
 function schemaPaths(node: SchemaNode, prefix: string[] = []): Array<[string[], SchemaNode]> {
@@ -45,7 +53,8 @@ function schemaPaths(node: SchemaNode, prefix: string[] = []): Array<[string[], 
 }
 
 function types(node: SchemaNode): string[] {
-  if (node.type === undefined) return node.properties ? ['object'] : node.enum ? [...new Set(node.enum.map((v) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v)))] : [];
+  if (node.type === undefined)
+    return node.properties ? ['object'] : node.enum ? [...new Set(node.enum.map((v) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v)))] : [];
   return Array.isArray(node.type) ? node.type : [node.type];
 }
 
@@ -68,13 +77,42 @@ function setAt(target: Record<string, unknown>, at: string[], value: unknown): v
 }
 
 const HUGE = 'x'.repeat(1 << 20); // 1 MiB
-const ENV_VALUES = ['', ' ', 'not-a-value', '-1', '1e309', 'NaN', '0x10', 'true', '[', '[1,2', '{', '{"a":1}', '[{"a":null}]', 'null', '\u0000', 'a\u001b[31mb', '\ud800', '../../../../etc/passwd', HUGE];
+const ENV_VALUES = [
+  '',
+  ' ',
+  'not-a-value',
+  '-1',
+  '1e309',
+  'NaN',
+  '0x10',
+  'true',
+  '[',
+  '[1,2',
+  '{',
+  '{"a":1}',
+  '[{"a":null}]',
+  'null',
+  '\u0000',
+  'a\u001b[31mb',
+  '\ud800',
+  '../../../../etc/passwd',
+  HUGE,
+];
 
 /** Registers the tests listed at the top of this file. */
 export function testServiceConfig<C>(options: ServiceConfigTestOptions<C>): void {
   const o = { ...options, service: options.name, schema: options.configSchema };
   const load = (environment: Record<string, string>, file?: string) =>
-    loadConfig<C>({ service: o.service, schema: o.schema, defaults: o.defaults, env: o.env, environment, argv: [], ...(o.check ? { check: o.check } : {}), ...(file ? { file } : {}) });
+    loadConfig<C>({
+      service: o.service,
+      schema: o.schema,
+      defaults: o.defaults,
+      env: o.env,
+      environment,
+      argv: [],
+      ...(o.check ? { check: o.check } : {}),
+      ...(file ? { file } : {}),
+    });
   const valid = path.join(o.testdata, 'valid.json');
   const invalid = path.join(o.testdata, 'invalid.json');
 
@@ -92,7 +130,11 @@ export function testServiceConfig<C>(options: ServiceConfigTestOptions<C>): void
       () => load(o.environment ?? {}, invalid),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError, String(err));
-        for (const field of expected) assert.ok(err.problems.some((p) => p.startsWith(field)), `a problem naming ${field} in:\n${err.message}`);
+        for (const field of expected)
+          assert.ok(
+            err.problems.some((p) => p.startsWith(field)),
+            `a problem naming ${field} in:\n${err.message}`,
+          );
         assert.equal(err.problems.length, expected.length, err.message);
         return true;
       },
@@ -128,21 +170,33 @@ export function testServiceConfig<C>(options: ServiceConfigTestOptions<C>): void
         assert.ok(!mustFail, `${what}: accepted`);
       } catch (err) {
         assert.ok(err instanceof ConfigError, `${what}: ${String(err)}`);
-        assert.ok(err.problems.some((p) => p.startsWith(field)), `${what}: ${field} not named in:\n${err.message.slice(0, 2000)}`);
+        assert.ok(
+          err.problems.some((p) => p.startsWith(field)),
+          `${what}: ${field} not named in:\n${err.message.slice(0, 2000)}`,
+        );
       }
     };
     const objects: string[][] = [[]];
     // a setting the environment gives (a secret) wins over the file: not probed through the file
-    const fromEnvironment = Object.keys(o.environment ?? {}).map((v) => o.env[v.replace(/_FILE$/, '')]).filter((f): f is string => f !== undefined);
+    const fromEnvironment = Object.keys(o.environment ?? {})
+      .map((v) => o.env[v.replace(/_FILE$/, '')])
+      .filter((f): f is string => f !== undefined);
     for (const [at, node] of schemaPaths(o.schema as SchemaNode)) {
       const field = at.join('.');
       if (fromEnvironment.some((f) => f === field || f.startsWith(`${field}.`))) continue;
       if (types(node).includes('object') && node.properties && node.additionalProperties === false) objects.push(at);
       const wrong = wrongType(node);
       // a node with neither a type nor an enum (oneOf, anyOf) may accept the value: it must only not crash
-      if (wrong !== undefined) attempt(`${field} = ${JSON.stringify(wrong)}`, field, (c) => setAt(c, at, wrong), node.type !== undefined || node.enum !== undefined || node.properties !== undefined);
+      if (wrong !== undefined)
+        attempt(
+          `${field} = ${JSON.stringify(wrong)}`,
+          field,
+          (c) => setAt(c, at, wrong),
+          node.type !== undefined || node.enum !== undefined || node.properties !== undefined,
+        );
       if (types(node).includes('string') && node.maxLength !== undefined) attempt(`${field} = 1 MiB string`, field, (c) => setAt(c, at, HUGE), true);
-      if ((types(node).includes('integer') || types(node).includes('number')) && node.maximum !== undefined) attempt(`${field} = 1e308`, field, (c) => setAt(c, at, 1e308), true);
+      if ((types(node).includes('integer') || types(node).includes('number')) && node.maximum !== undefined)
+        attempt(`${field} = 1e308`, field, (c) => setAt(c, at, 1e308), true);
       if (types(node).includes('integer')) attempt(`${field} = 1.5`, field, (c) => setAt(c, at, 1.5), true);
     }
     for (const at of objects) {

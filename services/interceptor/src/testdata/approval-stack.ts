@@ -34,13 +34,37 @@ export async function startApprovalStack() {
       audience: auth.audience,
       upstreams: { api: upstream.url },
       routes: [
-        { name: 'admin', path: '/api/admin/*', upstream: 'api', approvals: [{ name: 'admin-delete', mode: 'ticket', methods: ['DELETE'], decideSec: 120, validSec: 120, reason: 'deleting admin objects needs a second person' }] },
-        { name: 'payments', path: '/api/payments', upstream: 'api', methods: ['POST'], approvals: [{ name: 'large-payment', mode: 'hold', body: { field: 'amount', above: 1000 }, holdSec: 30 }] },
+        {
+          name: 'admin',
+          path: '/api/admin/*',
+          upstream: 'api',
+          approvals: [
+            {
+              name: 'admin-delete',
+              mode: 'ticket',
+              methods: ['DELETE'],
+              decideSec: 120,
+              validSec: 120,
+              reason: 'deleting admin objects needs a second person',
+            },
+          ],
+        },
+        {
+          name: 'payments',
+          path: '/api/payments',
+          upstream: 'api',
+          methods: ['POST'],
+          approvals: [{ name: 'large-payment', mode: 'hold', body: { field: 'amount', above: 1000 }, holdSec: 30 }],
+        },
         { name: 'slow', path: '/api/slow', upstream: 'api', methods: ['POST'], approvals: [{ name: 'slow', mode: 'hold', holdSec: 1 }] },
         { name: 'dual', path: '/api/dual/*', upstream: 'api', approvals: [{ name: 'dual', mode: 'ticket', approvers: 2, methods: ['POST'] }] },
         { name: 'api', path: '/api/*', upstream: 'api' },
       ],
-      approvals: { enabled: true, startupTimeoutMs: 10_000, callback: { path: CALLBACK, hmacKeys: [{ id: 'chat', secret: CALLBACK_SECRET }], maxSkewSec: 300, maxBodyBytes: 4_096 } },
+      approvals: {
+        enabled: true,
+        startupTimeoutMs: 10_000,
+        callback: { path: CALLBACK, hmacKeys: [{ id: 'chat', secret: CALLBACK_SECRET }], maxSkewSec: 300, maxBodyBytes: 4_096 },
+      },
     });
   const a = createInterceptor(config('a'), { logger });
   const b = createInterceptor(config('b'), { logger });
@@ -56,7 +80,11 @@ export async function startApprovalStack() {
   const send = async (base: string, method: string, p: string, o: { sub?: string; body?: unknown; headers?: Record<string, string> } = {}) => {
     const res = await fetch(`${base}${p}`, {
       method,
-      headers: { authorization: `Bearer ${await auth.sign({ sub: o.sub ?? 'alice' })}`, ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...o.headers },
+      headers: {
+        authorization: `Bearer ${await auth.sign({ sub: o.sub ?? 'alice' })}`,
+        ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...o.headers,
+      },
       ...(o.body !== undefined ? { body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) } : {}),
     });
     const text = await res.text();
@@ -64,10 +92,28 @@ export async function startApprovalStack() {
   };
   const callback = (body: unknown, o: { secret?: string; t?: number; sig?: string; contentType?: string } = {}) => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    return fetch(`${urlB}${CALLBACK}`, { method: 'POST', headers: { 'content-type': o.contentType ?? 'application/json', 'x-audit-signature': o.sig ?? signCallbackBody(o.secret ?? CALLBACK_SECRET, text, o.t ?? Date.now()) }, body: text });
+    return fetch(`${urlB}${CALLBACK}`, {
+      method: 'POST',
+      headers: {
+        'content-type': o.contentType ?? 'application/json',
+        'x-audit-signature': o.sig ?? signCallbackBody(o.secret ?? CALLBACK_SECRET, text, o.t ?? Date.now()),
+      },
+      body: text,
+    });
   };
   return {
-    broker, kafka, auth, upstream, a, b, urlA, urlB, raw, alerts, send, callback,
+    broker,
+    kafka,
+    auth,
+    upstream,
+    a,
+    b,
+    urlA,
+    urlB,
+    raw,
+    alerts,
+    send,
+    callback,
     seenUpstream: (p: string) => upstream.seen.filter((s) => s.url === p),
     events: (id: string, kind: string) => raw.events.filter((e) => e.kind === kind && e.approval?.id === id),
     async stop() {
@@ -88,8 +134,13 @@ const ROOT = path.resolve(import.meta.dirname, '../../../..');
 /** One `audit` command line in its own process (the real bin, from source). */
 export function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/cli/src/bin.ts', ...args], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', 'packages/cli/src/bin.ts', ...args],
+      { cwd: ROOT, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }

@@ -48,7 +48,10 @@ export async function startTestAuthServer(opts: { issuer?: string; audience?: st
   let jwksFetches = 0;
   const audience = opts.audience ?? 'test-api';
   let issuer = opts.issuer ?? '';
-  const sign = async (claims: Record<string, unknown> = {}, o: { kid?: string; expiresInSec?: number; aud?: string; iss?: string; nbfOffsetSec?: number } = {}) => {
+  const sign = async (
+    claims: Record<string, unknown> = {},
+    o: { kid?: string; expiresInSec?: number; aud?: string; iss?: string; nbfOffsetSec?: number } = {},
+  ) => {
     const key = keys.find((k) => k.kid === o.kid) ?? keys[keys.length - 1]!;
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ sub: 'alice', scope: 'orders:read', roles: ['customer'], ...claims })
@@ -66,7 +69,8 @@ export async function startTestAuthServer(opts: { issuer?: string; audience?: st
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
       const form = new URLSearchParams(Buffer.concat(chunks).toString());
-      const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+      const json = (status: number, body: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
       if (req.url === '/jwks.json') {
         jwksFetches++;
         return json(200, { keys: keys.map((k) => k.jwk) });
@@ -128,7 +132,9 @@ export async function startEchoUpstream() {
 /** The fingerprint key ring of test interceptors (secret header values: hmac:test:<hex>). */
 export const TEST_FINGERPRINT_KEYS = 'test:test-fingerprint-secret-0123456789';
 
-export function testConfig(over: Partial<InterceptorConfig> & { brokers: string[]; spoolDir: string; jwksUrl: string; issuer: string; audience: string }): InterceptorConfig {
+export function testConfig(
+  over: Partial<InterceptorConfig> & { brokers: string[]; spoolDir: string; jwksUrl: string; issuer: string; audience: string },
+): InterceptorConfig {
   const { brokers, spoolDir, jwksUrl, issuer, audience, ...rest } = over;
   return {
     ...structuredClone(defaults),

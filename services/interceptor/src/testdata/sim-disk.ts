@@ -24,7 +24,10 @@ export class SimDisk implements SpoolFs {
   calls: Record<SimOp, number> = { write: 0, datasync: 0, truncate: 0, freeBytes: 0 };
   private readonly sizes = new Map<SpoolFile, number>();
 
-  constructor(public capacity: number, private readonly dir: string) {}
+  constructor(
+    public capacity: number,
+    private readonly dir: string,
+  ) {}
 
   async write(file: SpoolFile, fh: FileHandle, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
     this.calls.write++;
@@ -63,8 +66,17 @@ export class SimDisk implements SpoolFs {
     this.calls.freeBytes++;
     const f = this.fault?.('freeBytes', 'events');
     if (f) throw f;
-    for (const [file, name] of [['events', 'events.spool'], ['cursor', 'events.cursor']] as const) {
-      this.sizes.set(file, await stat(path.join(this.dir, name)).then((s) => s.size, () => 0));
+    for (const [file, name] of [
+      ['events', 'events.spool'],
+      ['cursor', 'events.cursor'],
+    ] as const) {
+      this.sizes.set(
+        file,
+        await stat(path.join(this.dir, name)).then(
+          (s) => s.size,
+          () => 0,
+        ),
+      );
     }
     return this.reportFree ?? Math.max(0, this.capacity - this.used());
   }
