@@ -1,4 +1,4 @@
-import { AuditError } from './errors.js';
+import { RUNTIME_ERRORS } from './errors.js';
 
 /**
  * The contract every service and every long-lived part of one keeps (as OpenTelemetry Collector
@@ -13,7 +13,7 @@ export interface Component<Started = unknown> {
 }
 
 /** Started after stop(): a component is not restarted; make a new one. */
-export const STOPPED = 'AUDIT_ERR_STOPPED';
+export const STOPPED = RUNTIME_ERRORS.AUDIT_ERR_STOPPED.code;
 
 /**
  * A Component from a service's two halves: `start` runs at most once, `stop` runs at most once
@@ -24,7 +24,7 @@ export function defineComponent<Started>(parts: { start: () => Promise<Started>;
   let stopped: Promise<void> | undefined;
   return {
     start() {
-      if (stopped && !started) return Promise.reject(new AuditError(STOPPED, 'start() after stop(): a stopped component is not restarted'));
+      if (stopped && !started) return Promise.reject(RUNTIME_ERRORS.AUDIT_ERR_STOPPED.create());
       return (started ??= Promise.resolve().then(parts.start));
     },
     stop() {

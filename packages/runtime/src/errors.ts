@@ -79,6 +79,8 @@ export const RUNTIME_ERRORS = defineErrors({
   AUDIT_ERR_INTERNAL: { message: '%s' },
   AUDIT_ERR_CONFIG: { message: 'invalid configuration for %s:\n  - %s' },
   AUDIT_ERR_SETTINGS_REFUSED: { message: '%s' },
+  /** start() after stop(): a stopped component is not restarted (component.ts). */
+  AUDIT_ERR_STOPPED: { message: 'start() after stop(): a stopped component is not restarted' },
 });
 
 /** Normalises anything thrown into an AuditError, once, at the boundary where it was caught. */

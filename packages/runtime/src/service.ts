@@ -3,6 +3,7 @@ import type { Component } from './component.js';
 import { ConfigError, loadConfig } from './config.js';
 import { isSettingsRefused } from './connection-errors.js';
 import { createLogger } from './logger.js';
+import { RUNTIME_ERRORS } from './errors.js';
 
 /**
  * The exit codes of every service process, one set (the root README's "Running a service" and
@@ -84,7 +85,7 @@ export async function runService<C, Started>(opts: RunServiceOptions<C, Started>
     });
   } catch (err) {
     const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-    logger.fatal({ err: { code: 'AUDIT_ERR_CONFIG' }, problems, exitCode: EXIT_CODES.config }, (err as Error).message);
+    logger.fatal({ err: { code: RUNTIME_ERRORS.AUDIT_ERR_CONFIG.code }, problems, exitCode: EXIT_CODES.config }, (err as Error).message);
     return exit(EXIT_CODES.config);
   }
 

@@ -1,5 +1,5 @@
 import { Client, type estypes } from '@elastic/elasticsearch';
-import { esClientOptions, type EsConnectionConfig } from '@jwt-audit/runtime';
+import { esClientOptions, RUNTIME_ERRORS, type EsConnectionConfig } from '@jwt-audit/runtime';
 import { ALERT_FIELDS } from '@jwt-audit/ecs';
 import { histogramInterval, searchQuery, type SearchParams } from './search-query.js';
 import { SF, sessionScope, sessionsQuery, sessionView, type SessionParams, type SessionView } from './session-query.js';
@@ -57,28 +57,28 @@ const ROW_FIELDS = [
   'event.action',
   'event.outcome',
   'event.reason',
-  'jwt.typ',
-  'jwt.client_id',
+  'jwt_audit.token.typ',
+  'jwt_audit.token.client_id',
   'user.id',
   'source.ip',
   'http.request.method',
   'url.path',
   'http.response.status_code',
-  'audit.attributes',
+  'jwt_audit.attributes',
 ];
 
 /** A missing index is an empty answer, not an error: nothing was indexed yet. */
 const common = { ignore_unavailable: true, allow_no_indices: true } as const;
 
 const alertField = (p: string) => {
-  if (!ALERT_FIELDS.has(p)) throw new Error(`console: the alerts index template has no ${p}`);
+  if (!ALERT_FIELDS.has(p)) throw RUNTIME_ERRORS.AUDIT_ERR_INTERNAL.create(`console: the alerts index template has no ${p}`);
   return p;
 };
 const ALERT_KEY = {
-  sessionId: alertField('audit.alert.session_id'),
-  familyId: alertField('jwt.family_id'),
+  sessionId: alertField('jwt_audit.alert.session_id'),
+  familyId: alertField('jwt_audit.token.family_id'),
   subject: alertField('user.id'),
-  clientId: alertField('jwt.client_id'),
+  clientId: alertField('jwt_audit.token.client_id'),
 };
 
 export function createReader(conn: EsConnectionConfig, indices: { events: string; alerts: string; sessions: string }): Reader {

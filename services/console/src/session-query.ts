@@ -1,6 +1,7 @@
 import type { estypes } from '@elastic/elasticsearch';
 import { EVENT_FIELDS, SESSION_FIELDS, type FieldTable } from '@jwt-audit/ecs';
 import { SESSION_END_REASONS } from '@jwt-audit/events';
+import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
 import type { Doc } from './reader.js';
 import { intParam, PAGE_SIZES, parseTime, text, type ParamError } from './search-query.js';
 
@@ -18,18 +19,21 @@ import { intParam, PAGE_SIZES, parseTime, text, type ParamError } from './search
 
 function resolve(table: FieldTable, leaf: RegExp, what: string): string {
   const found = [...table.keys()].filter((k) => leaf.test(k));
-  if (found.length !== 1) throw new Error(`console: expected one ${what} field in the index template, found ${found.length ? found.join(', ') : 'none'}`);
+  if (found.length !== 1)
+    throw RUNTIME_ERRORS.AUDIT_ERR_INTERNAL.create(
+      `console: expected one ${what} field in the index template, found ${found.length ? found.join(', ') : 'none'}`,
+    );
   return found[0]!;
 }
 
 const sessionPrefix = resolve(SESSION_FIELDS, /(^|\.)session\.last_seen_at$/, 'session last_seen_at').replace(/last_seen_at$/, '');
 const sf = (leaf: string) => {
   const p = sessionPrefix + leaf;
-  if (!SESSION_FIELDS.has(p)) throw new Error(`console: the sessions index template has no ${p}`);
+  if (!SESSION_FIELDS.has(p)) throw RUNTIME_ERRORS.AUDIT_ERR_INTERNAL.create(`console: the sessions index template has no ${p}`);
   return p;
 };
 const ef = (path: string, table: FieldTable = EVENT_FIELDS) => {
-  if (!table.has(path)) throw new Error(`console: the events index template has no ${path}`);
+  if (!table.has(path)) throw RUNTIME_ERRORS.AUDIT_ERR_INTERNAL.create(`console: the events index template has no ${path}`);
   return path;
 };
 

@@ -124,8 +124,16 @@ interface Summary {
 
 async function summaries(): Promise<{ sub: string; s: Summary }[]> {
   await es.indices.refresh({ index: 'audit-sessions-*' });
-  const r = await es.search<{ user: { id: string }; audit: { session: Summary } }>({ index: 'audit-sessions-*', size: 100, query: { match_all: {} } });
-  return r.hits.hits.map((h) => ({ sub: h._source!.user.id, s: h._source!.audit.session }));
+  const r = await es.search<{ user: { id: string }; event: { reason?: string }; jwt_audit: { session: Summary } }>({
+    index: 'audit-sessions-*',
+    size: 100,
+    query: { match_all: {} },
+  });
+  // the end reason is ECS's event.reason since the ECS rename; the test keeps reading it beside the summary
+  return r.hits.hits.map((h) => ({
+    sub: h._source!.user.id,
+    s: { ...h._source!.jwt_audit.session, ...(h._source!.event.reason !== undefined ? { end_reason: h._source!.event.reason } : {}) },
+  }));
 }
 
 const get = (p: string, accept = 'text/html') => fetch(`${base}${p}`, { headers: { cookie, accept }, redirect: 'manual' });
