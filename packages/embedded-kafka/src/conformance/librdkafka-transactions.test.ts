@@ -1,35 +1,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker, type Broker } from '../index.js';
+import { PYTHON, requireTools, run as runTool } from '../testdata/librdkafka-tools.js';
 
 // Transactions checked by librdkafka 2.0.2 (python3-confluent-kafka and kcat from Debian, which
 // .ci/run installs): its transactional producer (InitProducerId v4, AddPartitionsToTxn,
 // AddOffsetsToTxn, TxnOffsetCommit v3 with group metadata, EndTxn) and its read_committed consumer.
 
-const PYTHON = '/usr/bin/python3';
 const CLIENT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', 'testdata', 'rdkafka-transactions.py');
 
-function requireTools(): void {
-  const missing: string[] = [];
-  if (spawnSync('kcat', ['-V']).status !== 0) missing.push('kcat');
-  if (spawnSync(PYTHON, ['-c', 'import confluent_kafka']).status !== 0) missing.push('python3-confluent-kafka');
-  if (missing.length > 0)
-    throw new Error(`the librdkafka conformance tests need ${missing.join(' and ')}: apt-get install -y kcat python3-confluent-kafka (.ci/run installs them)`);
-}
-
-function run(cmd: string, args: string[], input?: string, timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
+/** The transaction clients run longer than the plain ones: 90 s each. */
+const run = (cmd: string, args: string[], input?: string, timeoutMs = 90_000) => runTool(cmd, args, input, timeoutMs);
 
 const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop()!) as Record<string, unknown>;
 

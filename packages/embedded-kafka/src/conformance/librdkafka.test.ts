@@ -1,37 +1,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker, type Broker } from '../index.js';
+import { PYTHON, requireTools, run } from '../testdata/librdkafka-tools.js';
 import { storedCodecs as storedCodecsOf } from '../testdata/wire.js';
 
 // Conformance with a client nobody here wrote: librdkafka 2.0.2, through kcat and
 // python3-confluent-kafka from Debian (.ci/run installs both). Each expectation is Kafka's
 // documented behaviour (protocol guide, KIPs named below), checked on the wire by librdkafka.
 
-const PYTHON = '/usr/bin/python3';
 const CLIENT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', 'testdata', 'rdkafka-client.py');
-
-function requireTools(): void {
-  const missing: string[] = [];
-  if (spawnSync('kcat', ['-V']).status !== 0) missing.push('kcat');
-  if (spawnSync(PYTHON, ['-c', 'import confluent_kafka']).status !== 0) missing.push('python3-confluent-kafka');
-  if (missing.length > 0)
-    throw new Error(`the librdkafka conformance tests need ${missing.join(' and ')}: apt-get install -y kcat python3-confluent-kafka (.ci/run installs them)`);
-}
-
-function run(cmd: string, args: string[], input?: string, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
 
 let broker: Broker;
 let dir: string;
