@@ -5,6 +5,8 @@
  * process.cpuUsage() here). Baseline in the same run: a pass-through consumer group reading the
  * same records with the same runner and doing nothing with them.
  *   npm run bench -w services/indexer          (BENCH_EVENTS=20000 by default)
+ * BENCH_PROF=<dir> writes CPU profiles of the broker and the search node there (node --cpu-prof);
+ * run the bench itself with `node --cpu-prof` for the indexer's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,8 +35,9 @@ async function freePort(): Promise<number> {
   return p;
 }
 
+const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
 function child(script: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(root, script), ...args, '--log-level', 'warn'], { stdio: 'ignore' });
+  return spawn(process.execPath, [...prof, '--conditions=source', '--import', 'tsx', path.join(root, script), ...args, '--log-level', 'warn'], { stdio: 'ignore' });
 }
 
 const cpuSeconds = (pid: number): number => cpuMicros(pid) / 1e6;
