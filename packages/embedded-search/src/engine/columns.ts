@@ -150,7 +150,12 @@ export class FieldData {
   // ---- presence
   readonly present = new Bits();
 
+  /** The doc last marked: a text field marks its doc once per token, and the bit is set only once. */
+  private lastPresent = -1;
+
   markPresent(doc: number): void {
+    if (doc === this.lastPresent) return;
+    this.lastPresent = doc;
     this.present.add(doc);
   }
 

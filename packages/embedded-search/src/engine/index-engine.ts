@@ -103,15 +103,6 @@ export function kindOf(type: string): 'keyword' | 'text' | 'number' | 'date' | '
   return 'keyword';
 }
 
-interface Entry {
-  field: string;
-  term?: string;
-  num?: number;
-  ip?: string;
-  /** The term is also the field's doc value (keyword, boolean). */
-  dv?: boolean;
-}
-
 /** A node of the cache of dotted paths (documents repeat the same keys). */
 interface PathNode {
   path: string;
@@ -120,6 +111,10 @@ interface PathNode {
   /** objectMapping(path) as of structureVersion objVersion. */
   obj?: FieldMapping | undefined;
   objVersion?: number;
+  /** The leaf's mapping (flat.get(path)) and its FieldInfo as of structureVersion leafVersion: one lookup per path and mapping change, not per document. */
+  leaf?: FieldMapping | undefined;
+  leafInfo?: FieldInfo | undefined;
+  leafVersion?: number;
 }
 
 interface FieldInfo {
@@ -128,7 +123,18 @@ interface FieldInfo {
   kind: ReturnType<typeof kindOf>;
   searchable: boolean;
   subs?: [string, FieldMapping][];
+  subInfos?: FieldInfo[];
+  /** The field's columns once it has any (a FieldData is never replaced, so it is cached here). */
+  col?: FieldData;
+  /** Text fields: value -> tokens, for values that repeat (user agents, paths); switched off for a field whose values rarely repeat. */
+  tokens?: Map<string, string[]> | undefined;
+  tokenHits?: number;
+  tokenMisses?: number;
 }
+
+/** Token cache bounds: entries per field before it is cleared, and misses before a field whose values rarely repeat stops caching. */
+const TOKEN_CACHE_MAX = 4096;
+const TOKEN_CACHE_TRIAL = 2048;
 
 /** A stored document as callers see it; `source` is parsed from its JSON text when read. */
 export interface StoredDoc {
@@ -172,8 +178,22 @@ export class IndexEngine {
   private flat = new Map<string, FieldMapping>();
   /** Bumped whenever the mappings change (dynamic additions included), so callers persist only then. */
   mappingVersion = 0;
+  // ---- scratch of analyze() for one document: its index entries as parallel arrays (reused, eCount of them) and what dynamic mapping adds
+  private readonly eField: (FieldInfo | string)[] = [];
+  private readonly eTerm: (string | undefined)[] = [];
+  private readonly eNum: (number | undefined)[] = [];
+  private readonly eIp: (string | undefined)[] = [];
+  private readonly eDv: boolean[] = [];
+  private eCount = 0;
+  private readonly added = new Map<string, FieldMapping>();
+  /** constant_keyword fields without a `value` yet: the first document's value becomes the mapping's. */
+  private readonly constants = new Map<string, string>();
+  private curId = '';
+  /** Every document through the uncached path (no path, mapping, column or token caches): the reference tests hold the caches to. */
+  private readonly uncached: boolean;
 
-  constructor(mappings: Mappings = {}) {
+  constructor(mappings: Mappings = {}, options: { uncached?: boolean } = {}) {
+    this.uncached = options.uncached === true;
     this.mapping = { ...structuredClone(mappings), properties: structuredClone(mappings.properties ?? {}) };
     this.validateMappings(this.mapping.properties!, '');
     this.reflatten();
@@ -433,166 +453,222 @@ export class IndexEngine {
   }
 
   /**
-   * Walks a source and returns the index entries plus the mappings dynamic mapping would add.
-   * Throws document_parsing_exception / strict_dynamic_mapping_exception without side effects.
+   * Walks a source into the entry buffers (eField/eTerm/eNum/eIp/eDv, eCount of them) and collects
+   * the mappings dynamic mapping would add (this.added) and first constant_keyword values
+   * (this.constants). Throws document_parsing_exception / strict_dynamic_mapping_exception without
+   * side effects on the index. Written as methods over reused buffers, not closures over fresh
+   * arrays: this runs once per document, and the per-document allocations were a tenth of the
+   * indexing time (see README "Where the CPU goes").
    */
-  private analyze(id: string, source: Record<string, unknown>): { entries: Entry[]; added: Map<string, FieldMapping>; constants: Map<string, string> } {
-    const entries: Entry[] = [];
-    const added = new Map<string, FieldMapping>();
-    // constant_keyword fields without a `value` yet: the first document's value becomes the mapping's
-    const constants = new Map<string, string>();
+  private analyze(id: string, source: Record<string, unknown>): void {
+    this.eCount = 0;
+    this.added.clear();
+    this.constants.clear();
+    this.curId = id;
     const dynamic = String(this.mapping.dynamic ?? 'true');
-    const fail = (path: string, type: string, value: unknown) => {
+    this.walk(source, this.paths, dynamic === 'false' ? 'false' : dynamic);
+  }
+
+  private fail(path: string, type: string, value: unknown): never {
+    throw new EsError(
+      400,
+      'document_parsing_exception',
+      `[1:2] failed to parse field [${path}] of type [${type}] in document with id '${this.curId}'. Preview of field's value: '${preview(value)}'`,
+      { caused_by: parseCause(type, value, this.field(path)?.format) },
+    );
+  }
+
+  /** Elasticsearch's constant_keyword: one value per index, set by the mapping or by the first document that has the field. */
+  private constantValue(path: string, m: FieldMapping, s: string): void {
+    const fixed = typeof m.value === 'string' ? m.value : this.constants.get(path);
+    if (fixed === undefined) return void this.constants.set(path, s);
+    if (s === fixed) return;
+    // two values in the first document: a mapping update that conflicts with itself
+    if (typeof m.value !== 'string')
       throw new EsError(
         400,
-        'document_parsing_exception',
-        `[1:2] failed to parse field [${path}] of type [${type}] in document with id '${id}'. Preview of field's value: '${preview(value)}'`,
-        { caused_by: parseCause(type, value, formatOf(path)) },
+        'illegal_argument_exception',
+        `Mapper for [${path}] conflicts with existing mapper:\n\tCannot update parameter [value] from [${fixed}] to [${s}]`,
       );
-    };
-    const formatOf = (path: string) => this.field(path)?.format;
-    /** Elasticsearch's constant_keyword: one value per index, set by the mapping or by the first document that has the field. */
-    const constantValue = (path: string, m: FieldMapping, s: string) => {
-      const fixed = typeof m.value === 'string' ? m.value : constants.get(path);
-      if (fixed === undefined) return void constants.set(path, s);
-      if (s === fixed) return;
-      // two values in the first document: a mapping update that conflicts with itself
-      if (typeof m.value !== 'string')
-        throw new EsError(
-          400,
-          'illegal_argument_exception',
-          `Mapper for [${path}] conflicts with existing mapper:\n\tCannot update parameter [value] from [${fixed}] to [${s}]`,
-        );
-      throw new EsError(
-        400,
-        'document_parsing_exception',
-        `[1:2] failed to parse field [${path}] of type [constant_keyword] in document with id '${id}'. Preview of field's value: '${preview(s)}'`,
-        {
-          caused_by: {
-            type: 'illegal_argument_exception',
-            reason: `[constant_keyword] field [${path}] only accepts values that are equal to the value defined in the mappings [${fixed}], but got [${s}]`,
-          },
+    throw new EsError(
+      400,
+      'document_parsing_exception',
+      `[1:2] failed to parse field [${path}] of type [constant_keyword] in document with id '${this.curId}'. Preview of field's value: '${preview(s)}'`,
+      {
+        caused_by: {
+          type: 'illegal_argument_exception',
+          reason: `[constant_keyword] field [${path}] only accepts values that are equal to the value defined in the mappings [${fixed}], but got [${s}]`,
         },
-      );
-    };
-    const leaf = (path: string, m: FieldMapping, value: unknown) => {
-      if (value === null || value === undefined) return;
-      const info = this.infoOf(path, m);
-      const type = info.type;
-      // kept in our structures whenever Elasticsearch could still query it (doc-value-only fields)
-      if (!info.searchable) return;
-      switch (info.kind) {
-        case 'stored':
-          break;
-        case 'text': {
-          if (typeof value === 'object') fail(path, type, value);
-          for (const t of tokenize(String(value))) entries.push({ field: path, term: t });
-          break;
-        }
-        case 'keyword': {
-          if (typeof value === 'object') fail(path, type, value);
-          const s = String(value);
-          if (type === 'constant_keyword') constantValue(path, m, s);
-          if (m.ignore_above === undefined || s.length <= m.ignore_above) entries.push({ field: path, term: s, dv: true });
-          break;
-        }
-        case 'number': {
-          const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-          if (!Number.isFinite(n)) fail(path, type, value);
-          if (typeof value === 'number' && INTEGER_RANGE[type] !== undefined && Math.abs(value) > INTEGER_RANGE[type]!) fail(path, type, value);
-          const v = type === 'long' || type === 'integer' || type === 'short' || type === 'byte' ? Math.trunc(n) : n;
-          entries.push({ field: path, num: v, term: String(v) });
-          break;
-        }
-        case 'date': {
-          const ms = parseDate(value, m.format);
-          if (ms === undefined) fail(path, type, value);
-          entries.push({ field: path, num: ms });
-          break;
-        }
-        case 'boolean': {
-          const b = value === true || value === 'true' ? 'true' : value === false || value === 'false' || value === '' ? 'false' : undefined;
-          if (!b) fail(path, type, value);
-          entries.push({ field: path, term: b, dv: true });
-          break;
-        }
-        case 'ip': {
-          const k = typeof value === 'string' ? ipSortKey(value.trim()) : undefined;
-          if (k === undefined) fail(path, type, value);
-          entries.push({ field: path, term: formatIp(k!), ip: k });
-          break;
-        }
-        case 'flattened': {
-          const walk = (v: unknown, sub: string) => {
-            if (v === null || v === undefined) return;
-            if (Array.isArray(v)) return v.forEach((x) => walk(x, sub));
-            if (typeof v === 'object') return Object.entries(v as Record<string, unknown>).forEach(([k, x]) => walk(x, sub ? `${sub}.${k}` : k));
-            entries.push({ field: path, term: String(v) });
-            if (sub) entries.push({ field: `${path}.${sub}`, term: String(v) });
-          };
-          walk(value, '');
-          break;
-        }
+      },
+    );
+  }
+
+  private emit(field: FieldInfo | string, term: string | undefined, num: number | undefined, ip: string | undefined, dv: boolean): void {
+    const i = this.eCount++;
+    this.eField[i] = field;
+    this.eTerm[i] = term;
+    this.eNum[i] = num;
+    this.eIp[i] = ip;
+    this.eDv[i] = dv;
+  }
+
+  /** The tokens of a text value, from the field's cache when its values repeat (the array is shared: never modified). */
+  private tokensOf(info: FieldInfo, s: string): string[] {
+    const cache = info.tokens;
+    if (cache === undefined || this.uncached) return tokenize(s);
+    const hit = cache.get(s);
+    if (hit !== undefined) {
+      info.tokenHits!++;
+      return hit;
+    }
+    const tokens = tokenize(s);
+    // values unique to a document (ids, fingerprints) would only fill the cache: stop trying for this field
+    if (++info.tokenMisses! >= TOKEN_CACHE_TRIAL && info.tokenMisses! > info.tokenHits!) {
+      info.tokens = undefined;
+      return tokens;
+    }
+    if (cache.size >= TOKEN_CACHE_MAX) cache.clear();
+    cache.set(s, tokens);
+    return tokens;
+  }
+
+  private leaf(info: FieldInfo, m: FieldMapping, value: unknown): void {
+    if (value === null || value === undefined) return;
+    const type = info.type;
+    const path = info.path;
+    // kept in our structures whenever Elasticsearch could still query it (doc-value-only fields)
+    if (!info.searchable) return;
+    switch (info.kind) {
+      case 'stored':
+        break;
+      case 'text': {
+        if (typeof value === 'object') this.fail(path, type, value);
+        const tokens = this.tokensOf(info, String(value));
+        for (let i = 0; i < tokens.length; i++) this.emit(info, tokens[i], undefined, undefined, false);
+        break;
       }
-      if (info.subs) for (const [subPath, sm] of info.subs) leaf(subPath, sm, value);
-    };
-    const walk = (obj: Record<string, unknown>, node: PathNode, dynamicHere: string) => {
-      const prefix = node.prefix;
-      for (const k of Object.keys(obj)) {
-        const value = obj[k];
-        const child = node.kids?.get(k) ?? this.pathNode(node, k);
-        const path = child.path;
-        if (path === '_id' || path === '_index' || path === '_source')
-          throw new EsError(400, 'document_parsing_exception', `[1:2] Field [${path}] is a metadata field and cannot be added inside a document.`);
-        const m = this.flat.get(path) ?? added.get(path);
-        if (m && !Array.isArray(value)) {
-          leaf(path, m, value);
-          continue;
-        }
-        const values = Array.isArray(value) ? value.flat(Infinity) : [value];
-        if (m) {
-          for (const v of values) leaf(path, m, v);
-          continue;
-        }
-        if (child.objVersion !== this.structureVersion) {
-          child.obj = this.objectMapping(path);
-          child.objVersion = this.structureVersion;
-        }
-        const objectMapping = child.obj;
-        const firstPlain = values.find((v) => v !== null && v !== undefined);
-        if (firstPlain !== null && typeof firstPlain === 'object' && !Array.isArray(firstPlain)) {
-          if (objectMapping && objectMapping.enabled === false) continue;
-          const childDynamic = objectMapping?.dynamic !== undefined ? String(objectMapping.dynamic) : dynamicHere;
-          if (!objectMapping && dynamicHere === 'strict')
-            throw new EsError(
-              400,
-              'strict_dynamic_mapping_exception',
-              `[1:2] mapping set to strict, dynamic introduction of [${k}] within [${prefix.slice(0, -1) || '_doc'}] is not allowed`,
-            );
-          if (!objectMapping && dynamicHere !== 'false') added.set(path, { type: 'object', __object: true });
-          if (!objectMapping && dynamicHere === 'false') continue;
-          for (const v of values) if (v && typeof v === 'object') walk(v as Record<string, unknown>, child, childDynamic);
-          continue;
-        }
-        if (firstPlain === undefined) continue;
-        if (dynamicHere === 'strict')
+      case 'keyword': {
+        if (typeof value === 'object') this.fail(path, type, value);
+        const s = String(value);
+        if (type === 'constant_keyword') this.constantValue(path, m, s);
+        if (m.ignore_above === undefined || s.length <= m.ignore_above) this.emit(info, s, undefined, undefined, true);
+        break;
+      }
+      case 'number': {
+        const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+        if (!Number.isFinite(n)) this.fail(path, type, value);
+        if (typeof value === 'number' && INTEGER_RANGE[type] !== undefined && Math.abs(value) > INTEGER_RANGE[type]!) this.fail(path, type, value);
+        const v = type === 'long' || type === 'integer' || type === 'short' || type === 'byte' ? Math.trunc(n) : n;
+        this.emit(info, String(v), v, undefined, false);
+        break;
+      }
+      case 'date': {
+        const ms = parseDate(value, m.format);
+        if (ms === undefined) this.fail(path, type, value);
+        this.emit(info, undefined, ms, undefined, false);
+        break;
+      }
+      case 'boolean': {
+        const b = value === true || value === 'true' ? 'true' : value === false || value === 'false' || value === '' ? 'false' : undefined;
+        if (!b) this.fail(path, type, value);
+        this.emit(info, b, undefined, undefined, true);
+        break;
+      }
+      case 'ip': {
+        const k = typeof value === 'string' ? ipSortKey(value.trim()) : undefined;
+        if (k === undefined) this.fail(path, type, value);
+        this.emit(info, formatIp(k), undefined, k, false);
+        break;
+      }
+      case 'flattened':
+        this.flattened(info, value, '');
+        break;
+    }
+    if (info.subs) {
+      const subs = (info.subInfos ??= info.subs.map(([subPath, sm]) => this.infoOf(subPath, sm)));
+      for (let i = 0; i < subs.length; i++) this.leaf(subs[i]!, info.subs[i]![1], value);
+    }
+  }
+
+  private flattened(info: FieldInfo, v: unknown, sub: string): void {
+    if (v === null || v === undefined) return;
+    if (Array.isArray(v)) return v.forEach((x) => this.flattened(info, x, sub));
+    if (typeof v === 'object') return Object.entries(v as Record<string, unknown>).forEach(([k, x]) => this.flattened(info, x, sub ? `${sub}.${k}` : k));
+    this.emit(info, String(v), undefined, undefined, false);
+    if (sub) this.emit(`${info.path}.${sub}`, String(v), undefined, undefined, false);
+  }
+
+  /** The mapping of a leaf path and its FieldInfo, from the path node while the mappings have not changed. */
+  private leafOf(node: PathNode): FieldInfo | undefined {
+    if (node.leafVersion === this.structureVersion && !this.uncached) return node.leafInfo;
+    const m = this.flat.get(node.path);
+    node.leaf = m;
+    node.leafInfo = m ? this.infoOf(node.path, m) : undefined;
+    node.leafVersion = this.structureVersion;
+    return node.leafInfo;
+  }
+
+  private walk(obj: Record<string, unknown>, node: PathNode, dynamicHere: string): void {
+    const prefix = node.prefix;
+    const added = this.added;
+    for (const k of Object.keys(obj)) {
+      const value = obj[k];
+      const child = (this.uncached ? undefined : node.kids?.get(k)) ?? this.pathNode(node, k);
+      const path = child.path;
+      if (path === '_id' || path === '_index' || path === '_source')
+        throw new EsError(400, 'document_parsing_exception', `[1:2] Field [${path}] is a metadata field and cannot be added inside a document.`);
+      let info = this.leafOf(child);
+      let m = child.leaf;
+      if (m === undefined && added.size > 0) {
+        m = added.get(path);
+        info = m ? this.infoOf(path, m) : undefined;
+      }
+      if (m && !Array.isArray(value)) {
+        this.leaf(info!, m, value);
+        continue;
+      }
+      const values = Array.isArray(value) ? value.flat(Infinity) : [value];
+      if (m) {
+        for (const v of values) this.leaf(info!, m, v);
+        continue;
+      }
+      if (child.objVersion !== this.structureVersion || this.uncached) {
+        child.obj = this.objectMapping(path);
+        child.objVersion = this.structureVersion;
+      }
+      const objectMapping = child.obj;
+      const firstPlain = values.find((v) => v !== null && v !== undefined);
+      if (firstPlain !== null && typeof firstPlain === 'object' && !Array.isArray(firstPlain)) {
+        if (objectMapping && objectMapping.enabled === false) continue;
+        const childDynamic = objectMapping?.dynamic !== undefined ? String(objectMapping.dynamic) : dynamicHere;
+        if (!objectMapping && dynamicHere === 'strict')
           throw new EsError(
             400,
             'strict_dynamic_mapping_exception',
             `[1:2] mapping set to strict, dynamic introduction of [${k}] within [${prefix.slice(0, -1) || '_doc'}] is not allowed`,
           );
-        if (dynamicHere === 'false' || dynamicHere === 'runtime') continue;
-        let dm: FieldMapping;
-        if (typeof firstPlain === 'boolean') dm = { type: 'boolean' };
-        else if (typeof firstPlain === 'number') dm = Number.isInteger(firstPlain) ? { type: 'long' } : { type: 'float' };
-        else if (typeof firstPlain === 'string' && looksLikeDate(firstPlain)) dm = { type: 'date' };
-        else dm = { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } };
-        added.set(path, dm);
-        for (const v of values) leaf(path, dm, v);
+        if (!objectMapping && dynamicHere !== 'false') added.set(path, { type: 'object', __object: true });
+        if (!objectMapping && dynamicHere === 'false') continue;
+        for (const v of values) if (v && typeof v === 'object') this.walk(v as Record<string, unknown>, child, childDynamic);
+        continue;
       }
-    };
-    walk(source, this.paths, String(this.mapping.dynamic ?? 'true') === 'false' ? 'false' : dynamic);
-    return { entries, added, constants };
+      if (firstPlain === undefined) continue;
+      if (dynamicHere === 'strict')
+        throw new EsError(
+          400,
+          'strict_dynamic_mapping_exception',
+          `[1:2] mapping set to strict, dynamic introduction of [${k}] within [${prefix.slice(0, -1) || '_doc'}] is not allowed`,
+        );
+      if (dynamicHere === 'false' || dynamicHere === 'runtime') continue;
+      let dm: FieldMapping;
+      if (typeof firstPlain === 'boolean') dm = { type: 'boolean' };
+      else if (typeof firstPlain === 'number') dm = Number.isInteger(firstPlain) ? { type: 'long' } : { type: 'float' };
+      else if (typeof firstPlain === 'string' && looksLikeDate(firstPlain)) dm = { type: 'date' };
+      else dm = { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } };
+      added.set(path, dm);
+      const dinfo = this.infoOf(path, dm);
+      for (const v of values) this.leaf(dinfo, dm, v);
+    }
   }
 
   /** The cached node of `parent.key`: its dotted path is built and hashed once, not per document. */
@@ -600,7 +676,7 @@ export class IndexEngine {
     const path = parent.prefix + key;
     const node: PathNode = { path, prefix: `${path}.` };
     // bounded: documents with ever-new keys (dynamic: false) must not grow the cache without end
-    if (this.pathCount < 100_000) {
+    if (this.pathCount < 100_000 && !this.uncached) {
       (parent.kids ??= new Map()).set(key, node);
       this.pathCount++;
     }
@@ -610,14 +686,16 @@ export class IndexEngine {
   /** Type, kind and multi-fields of a leaf mapping, computed once per mapping object. */
   private infoOf(path: string, m: FieldMapping): FieldInfo {
     let info = this.infos.get(m);
-    if (info && info.path === path) return info;
+    if (info && info.path === path && !this.uncached) return info;
     const type = m.type ?? 'object';
+    const kind = kindOf(type);
     info = {
       path,
       type,
-      kind: kindOf(type),
+      kind,
       searchable: isSearchable(m),
       ...(m.fields ? { subs: Object.entries(m.fields).map(([sub, sm]): [string, FieldMapping] => [`${path}.${sub}`, sm]) } : {}),
+      ...(kind === 'text' ? { tokens: new Map<string, string[]>(), tokenHits: 0, tokenMisses: 0 } : {}),
     };
     this.infos.set(m, info);
     return info;
@@ -668,10 +746,10 @@ export class IndexEngine {
   index(id: string, source: Record<string, unknown>, meta: { seqNo: number; version: number; primaryTerm?: number }, text?: string): void {
     if (source === null || typeof source !== 'object' || Array.isArray(source))
       throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: the document must be an object`);
-    const { entries, added, constants } = this.analyze(id, source);
+    this.analyze(id, source);
     // validated: from here on nothing throws
-    this.addDynamic(added);
-    this.fixConstants(constants);
+    this.addDynamic(this.added);
+    this.fixConstants(this.constants);
     const existing = this.idMap.get(id);
     if (existing !== undefined) this.kill(existing);
     const n = this.maxDoc++;
@@ -683,15 +761,25 @@ export class IndexEngine {
     this.versions[n] = meta.version;
     this.texts.set(n, text ?? JSON.stringify(source));
     this.idMap.set(id, n);
-    for (const e of entries) {
-      let f = this.fields.get(e.field);
-      if (!f) this.fields.set(e.field, (f = new FieldData()));
+    const { eField, eTerm, eNum, eIp, eDv } = this;
+    for (let i = 0; i < this.eCount; i++) {
+      const field = eField[i]!;
+      const f = typeof field === 'string' ? this.columnFor(field) : this.uncached ? this.columnFor(field.path) : (field.col ??= this.columnFor(field.path));
       f.markPresent(n);
+      const term = eTerm[i];
       // the event id is usually also a field (event.id): one string for both
-      if (e.term !== undefined) f.addTerm(n, e.term === id ? id : e.term, e.dv === true);
-      if (e.num !== undefined) f.addNumber(n, e.num);
-      if (e.ip !== undefined) f.addIp(n, e.ip);
+      if (term !== undefined) f.addTerm(n, term === id ? id : term, eDv[i]!);
+      const num = eNum[i];
+      if (num !== undefined) f.addNumber(n, num);
+      const ip = eIp[i];
+      if (ip !== undefined) f.addIp(n, ip);
     }
+  }
+
+  private columnFor(path: string): FieldData {
+    let f = this.fields.get(path);
+    if (!f) this.fields.set(path, (f = new FieldData()));
+    return f;
   }
 
   private grow(n: number): void {

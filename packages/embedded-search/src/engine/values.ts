@@ -28,6 +28,10 @@ export function looksLikeDate(s: string): boolean {
  * maximum (see date-format.ts). Throws a 400 for an unsupported format.
  */
 export function parseDate(v: unknown, format?: string, roundUp = false): number | undefined {
+  if (typeof v === 'string' && v.length === 24 && (format === undefined || DEFAULT_FORMATS.has(format))) {
+    const ms = canonicalIso(v);
+    if (ms !== undefined) return ms;
+  }
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return undefined;
     v = Number.isInteger(v) ? v.toFixed(0) : String(v);
@@ -35,6 +39,39 @@ export function parseDate(v: unknown, format?: string, roundUp = false): number 
   if (typeof v !== 'string') return undefined;
   return dateFormat(format).parse(v.trim(), roundUp);
 }
+
+const DEFAULT_FORMATS = new Set(['strict_date_optional_time||epoch_millis', 'strict_date_optional_time', 'date_optional_time', 'strict_date_optional_time_nanos']);
+
+/** The digit at s[i], or NaN. */
+function digit(s: string, i: number): number {
+  const c = s.charCodeAt(i) - 48;
+  return c >= 0 && c <= 9 ? c : NaN;
+}
+
+/**
+ * `yyyy-MM-ddTHH:mm:ss.SSSZ` (what toISOString writes, and most events carry) read without the
+ * format's regular expression and field resolution, which were most of a date's indexing cost.
+ * Undefined for anything else, which then takes the format's own parser; the checks are
+ * date-format.ts resolve()'s, and years below 100 are left to it (Date.UTC reads them as 19xx).
+ */
+function canonicalIso(s: string): number | undefined {
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58) return undefined;
+  if (s.charCodeAt(16) !== 58 || s.charCodeAt(19) !== 46 || s.charCodeAt(23) !== 90) return undefined;
+  const y = digit(s, 0) * 1000 + digit(s, 1) * 100 + digit(s, 2) * 10 + digit(s, 3);
+  const M = digit(s, 5) * 10 + digit(s, 6);
+  const d = digit(s, 8) * 10 + digit(s, 9);
+  const H = digit(s, 11) * 10 + digit(s, 12);
+  const m = digit(s, 14) * 10 + digit(s, 15);
+  const sec = digit(s, 17) * 10 + digit(s, 18);
+  const ms = digit(s, 20) * 100 + digit(s, 21) * 10 + digit(s, 22);
+  // NaN fails every comparison below: a non-digit anywhere goes to the slow path
+  if (!(y >= 100 && M >= 1 && M <= 12 && d >= 1 && H <= 23 && m <= 59 && sec <= 59 && ms >= 0)) return undefined;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  if (d > (M === 2 && !leap ? 28 : DAYS_IN_MONTH[M - 1]!)) return undefined;
+  return Date.UTC(y, M - 1, d, H, m, sec, ms);
+}
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 export function formatDate(ms: number): string {
   return new Date(ms).toISOString();
