@@ -277,7 +277,7 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
   // ---------- documents ----------
 
   /** `text` is the document's JSON as received (a bulk line): stored and logged as is, not serialised again. */
-  function writeDoc(li: LiveIndex, id: string, source: unknown, op: 'index' | 'create', dataStream?: string, text?: string): Json {
+  function writeDoc(li: LiveIndex, id: string, source: unknown, op: 'index' | 'create', dataStream?: string, text?: string, bulkItem = false): Json {
     if (source === null || typeof source !== 'object' || Array.isArray(source))
       throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: document is not an object`);
     const src = source as Json;
@@ -286,29 +286,33 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         caused_by: { type: 'illegal_argument_exception', reason: 'data stream timestamp field [@timestamp] is missing' },
         _index: li.meta.name,
       });
-    const current = li.engine.get(id);
-    if (op === 'create' && current) {
-      throw new EsError(409, 'version_conflict_engine_exception', `[${id}]: version conflict, document already exists (current version [${current.version}])`, {
+    // the version alone, not a document view: this runs once per bulk item
+    const currentVersion = li.engine.versionOf(id);
+    if (op === 'create' && currentVersion !== undefined) {
+      throw new EsError(409, 'version_conflict_engine_exception', `[${id}]: version conflict, document already exists (current version [${currentVersion}])`, {
         index_uuid: li.meta.uuid,
         shard: '0',
         index: li.meta.name,
       });
     }
     const seqNo = li.seqNo + 1;
-    const version = (current?.version ?? 0) + 1;
+    const version = (currentVersion ?? 0) + 1;
     const srcText = text ?? JSON.stringify(src);
     li.engine.index(id, src, { seqNo, version }, srcText);
     li.seqNo = seqNo;
     store.record(li, { o: 'i', id, s: seqNo, v: version, src: srcText, doc: li.engine.numOf(id)! });
-    return {
+    const res: Json = {
       _index: li.meta.name,
       _id: id,
       _version: version,
-      result: current ? 'updated' : 'created',
+      result: currentVersion !== undefined ? 'updated' : 'created',
       _shards: { total: 1, successful: 1, failed: 0 },
       _seq_no: seqNo,
       _primary_term: 1,
     };
+    // a bulk item carries its status last, as Elasticsearch writes it
+    if (bulkItem) res.status = currentVersion !== undefined ? 200 : 201;
+    return res;
   }
 
   function deleteDoc(li: LiveIndex, id: string): Json {
@@ -334,6 +338,21 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     if (params.refresh === 'true' || params.refresh === 'wait_for' || params.refresh === '') for (const li of lis) store.sync(li);
   }
 
+  /**
+   * The action line as clients write it (`{"create":{"_index":"x","_id":"y"}}`, either key or both
+   * in that order) read without JSON.parse, which was a tenth of a bulk's CPU. The pattern admits
+   * only valid JSON: `[^"\\\x00-\x1f]` are the characters a JSON string holds unescaped, so the
+   * groups are what JSON.parse would give; anything else (escapes, spaces, other keys) is parsed.
+   */
+  const ACTION_LINE = /^\{"(create|index|delete)":\{(?:"_index":"([^"\\\x00-\x1f]*)"(?:,"_id":"([^"\\\x00-\x1f]*)")?|"_id":"([^"\\\x00-\x1f]*)")?\}\}$/;
+  function actionOf(m: RegExpExecArray): Json {
+    const meta: Json = {};
+    if (m[2] !== undefined) meta._index = m[2];
+    const id = m[3] ?? m[4];
+    if (id !== undefined) meta._id = id;
+    return { [m[1]!]: meta };
+  }
+
   function bulk(body: Buffer, defaultIndex: string | undefined, params: Params): Res {
     const started = now();
     const lines = body.toString('utf8').split('\n');
@@ -344,8 +363,9 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
       const line = lines[i]!.trim();
       if (!line) continue;
       let action: Json;
+      const fast = ACTION_LINE.exec(line);
       try {
-        action = JSON.parse(line);
+        action = fast ? actionOf(fast) : JSON.parse(line);
       } catch {
         throw new EsError(
           400,
@@ -394,9 +414,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
         }
         id ??= randomBytes(15).toString('base64url');
         const { li, dataStream } = writeTarget(index, opType);
-        const r = writeDoc(li, id, doc, opType as 'index' | 'create', dataStream, docText);
         touched.add(li);
-        items.push({ [op]: { ...r, status: r.result === 'created' ? 201 : 200 } });
+        items.push({ [op]: writeDoc(li, id, doc, opType as 'index' | 'create', dataStream, docText, true) });
       } catch (err) {
         if (!(err instanceof EsError)) throw err;
         errors = true;

@@ -37,7 +37,9 @@ async function freePort(): Promise<number> {
 
 const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
 function child(script: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, [...prof, '--conditions=source', '--import', 'tsx', path.join(root, script), ...args, '--log-level', 'warn'], { stdio: 'ignore' });
+  return spawn(process.execPath, [...prof, '--conditions=source', '--import', 'tsx', path.join(root, script), ...args, '--log-level', 'warn'], {
+    stdio: 'ignore',
+  });
 }
 
 const cpuSeconds = (pid: number): number => cpuMicros(pid) / 1e6;

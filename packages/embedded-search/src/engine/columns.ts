@@ -132,6 +132,9 @@ export class FieldData {
   /** Whether dictionary values are ordinals; decided by the field's first term (a field has one type). */
   private ordered: boolean | undefined;
   private termCache: string[] = [];
+  /** The last term added and its dictionary value (ordinal, or posting for fields without ordinals). */
+  private lastTerm: string | undefined;
+  private lastValue: number | Posting | undefined;
   // ---- keyword / boolean doc values (term ordinals)
   private ords = new Int32Array(0);
   private readonly multiOrds = new Map<number, number[]>();
@@ -162,16 +165,21 @@ export class FieldData {
   /** Adds `doc` to the posting of `term`; `docValue` also records the ordinal as its doc value. */
   addTerm(doc: number, term: string, docValue: boolean): void {
     this.ordered ??= docValue;
+    // the field's previous term again (a constant service name, a token of a repeated value): no dictionary lookup
+    const again = term === this.lastTerm;
     if (!this.ordered) {
-      const p = this.dict.get(term) as Posting | undefined;
-      if (p === undefined) this.dict.set(term, doc);
+      const p = again ? (this.lastValue as Posting) : (this.dict.get(term) as Posting | undefined);
+      let next: Posting;
+      if (p === undefined) this.dict.set(term, (next = doc));
       else {
-        const next = this.grown(p, doc);
+        next = this.grown(p, doc);
         if (next !== p) this.dict.set(term, next);
       }
+      this.lastTerm = term;
+      this.lastValue = next;
       return;
     }
-    let ord = this.dict.get(term) as number | undefined;
+    let ord = again ? (this.lastValue as number) : (this.dict.get(term) as number | undefined);
     if (ord === undefined) {
       ord = this.postings.length;
       this.dict.set(term, ord);
@@ -181,6 +189,8 @@ export class FieldData {
       const next = this.grown(p, doc);
       if (next !== p) this.postings[ord] = next;
     }
+    this.lastTerm = term;
+    this.lastValue = ord;
     if (!docValue) return;
     this.ords = ensureInt32(this.ords, doc, -1);
     const cur = this.ords[doc]!;

@@ -812,4 +812,10 @@ export class IndexEngine {
     this.idMap.delete(id);
     return true;
   }
+
+  /** The version of a live document, without a document view (a bulk item asks this once). */
+  versionOf(id: string): number | undefined {
+    const n = this.idMap.get(id);
+    return n === undefined ? undefined : this.versions[n];
+  }
 }

@@ -40,7 +40,12 @@ export function parseDate(v: unknown, format?: string, roundUp = false): number 
   return dateFormat(format).parse(v.trim(), roundUp);
 }
 
-const DEFAULT_FORMATS = new Set(['strict_date_optional_time||epoch_millis', 'strict_date_optional_time', 'date_optional_time', 'strict_date_optional_time_nanos']);
+const DEFAULT_FORMATS = new Set([
+  'strict_date_optional_time||epoch_millis',
+  'strict_date_optional_time',
+  'date_optional_time',
+  'strict_date_optional_time_nanos',
+]);
 
 /** The digit at s[i], or NaN. */
 function digit(s: string, i: number): number {
