@@ -153,6 +153,9 @@ export class FieldData {
   // ---- presence
   readonly present = new Bits();
 
+  /** `memo: false` (tests) looks every term up, the reference the previous-term shortcut is held to. */
+  constructor(private readonly memo = true) {}
+
   /** The doc last marked: a text field marks its doc once per token, and the bit is set only once. */
   private lastPresent = -1;
 
@@ -166,7 +169,7 @@ export class FieldData {
   addTerm(doc: number, term: string, docValue: boolean): void {
     this.ordered ??= docValue;
     // the field's previous term again (a constant service name, a token of a repeated value): no dictionary lookup
-    const again = term === this.lastTerm;
+    const again = term === this.lastTerm && this.memo;
     if (!this.ordered) {
       const p = again ? (this.lastValue as Posting) : (this.dict.get(term) as Posting | undefined);
       let next: Posting;

@@ -778,7 +778,7 @@ export class IndexEngine {
 
   private columnFor(path: string): FieldData {
     let f = this.fields.get(path);
-    if (!f) this.fields.set(path, (f = new FieldData()));
+    if (!f) this.fields.set(path, (f = new FieldData(!this.uncached)));
     return f;
   }
 
