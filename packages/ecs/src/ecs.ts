@@ -144,18 +144,34 @@ export function splitHost(host: string): { domain: string; port?: number } {
 const distinct = (xs: (string | null | undefined)[]): string[] | undefined =>
   nonEmpty([...new Set(xs.filter((x): x is string => typeof x === 'string' && x !== ''))]);
 
-/** Removes undefined values and empty objects, so documents carry only what is known. */
+/**
+ * Removes undefined values and empty objects, so documents carry only what is known. Once per
+ * indexed document over every field: written with Object.keys and a for-in emptiness test rather
+ * than Object.entries, whose pair arrays were most of the indexer's document-building time.
+ */
 export function compact<T>(v: T): T {
   if (Array.isArray(v)) return v.map(compact) as T;
   if (v === null || typeof v !== 'object') return v;
+  const src = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+  for (const k of Object.keys(src)) {
+    const x = src[k];
     if (x === undefined || x === null) continue;
+    if (typeof x !== 'object') {
+      out[k] = x;
+      continue;
+    }
     const c = compact(x);
-    if (c && typeof c === 'object' && !Array.isArray(c) && Object.keys(c).length === 0) continue;
+    if (!Array.isArray(c) && isEmpty(c as object)) continue;
     out[k] = c;
   }
   return out as T;
+}
+
+/** Whether compact()'s result has no keys (it is a plain object: nothing enumerable is inherited). */
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 /** A key set change says what changed, where (it has no actor: it was "key-rotated unknown"). */
