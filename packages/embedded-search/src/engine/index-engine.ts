@@ -623,13 +623,15 @@ export class IndexEngine {
         m = added.get(path);
         info = m ? this.infoOf(path, m) : undefined;
       }
-      if (m && !Array.isArray(value)) {
+      const many = Array.isArray(value);
+      if (m && !many) {
         this.leaf(info!, m, value);
         continue;
       }
-      const values = Array.isArray(value) ? value.flat(Infinity) : [value];
+      // a single value (most objects) needs no array around it
+      const values = many ? value.flat(Infinity) : undefined;
       if (m) {
-        for (const v of values) this.leaf(info!, m, v);
+        for (const v of values!) this.leaf(info!, m, v);
         continue;
       }
       if (child.objVersion !== this.structureVersion || this.uncached) {
@@ -637,7 +639,7 @@ export class IndexEngine {
         child.objVersion = this.structureVersion;
       }
       const objectMapping = child.obj;
-      const firstPlain = values.find((v) => v !== null && v !== undefined);
+      const firstPlain = values ? values.find((v) => v !== null && v !== undefined) : (value ?? undefined);
       if (firstPlain !== null && typeof firstPlain === 'object' && !Array.isArray(firstPlain)) {
         if (objectMapping && objectMapping.enabled === false) continue;
         const childDynamic = objectMapping?.dynamic !== undefined ? String(objectMapping.dynamic) : dynamicHere;
@@ -649,7 +651,8 @@ export class IndexEngine {
           );
         if (!objectMapping && dynamicHere !== 'false') added.set(path, { type: 'object', __object: true });
         if (!objectMapping && dynamicHere === 'false') continue;
-        for (const v of values) if (v && typeof v === 'object') this.walk(v as Record<string, unknown>, child, childDynamic);
+        if (!values) this.walk(value as Record<string, unknown>, child, childDynamic);
+        else for (const v of values) if (v && typeof v === 'object') this.walk(v as Record<string, unknown>, child, childDynamic);
         continue;
       }
       if (firstPlain === undefined) continue;
@@ -667,7 +670,8 @@ export class IndexEngine {
       else dm = { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } };
       added.set(path, dm);
       const dinfo = this.infoOf(path, dm);
-      for (const v of values) this.leaf(dinfo, dm, v);
+      if (!values) this.leaf(dinfo, dm, value);
+      else for (const v of values) this.leaf(dinfo, dm, v);
     }
   }
 
