@@ -107,6 +107,11 @@ export function kindOf(type: string): 'keyword' | 'text' | 'number' | 'date' | '
 interface PathNode {
   path: string;
   prefix: string;
+  /** A metadata field's name (`_id`, `_index`, `_source`): refused inside a document. */
+  reserved: boolean;
+  /** The keys of the last object seen here and their nodes, by position (walk()). */
+  order?: string[];
+  orderKids?: PathNode[];
   kids?: Map<string, PathNode>;
   /** objectMapping(path) as of structureVersion objVersion. */
   obj?: FieldMapping | undefined;
@@ -135,6 +140,8 @@ interface FieldInfo {
 /** Token cache bounds: entries per field before it is cleared, and misses before a field whose values rarely repeat stops caching. */
 const TOKEN_CACHE_MAX = 4096;
 const TOKEN_CACHE_TRIAL = 2048;
+/** Key positions per object remembered by walk(): objects with more keys look the rest up. */
+const MAX_ORDER = 256;
 
 /** A stored document as callers see it; `source` is parsed from its JSON text when read. */
 export interface StoredDoc {
@@ -168,7 +175,7 @@ export class IndexEngine {
   private reader: SourceReader | undefined;
   private readonly idMap = new Map<string, number>();
   private readonly fields = new Map<string, FieldData>();
-  private readonly paths: PathNode = { path: '', prefix: '' };
+  private readonly paths: PathNode = { path: '', prefix: '', reserved: false };
   private pathCount = 0;
   /** Bumped on every change of the mappings, so cached object mappings are looked up again. */
   private structureVersion = 0;
@@ -611,11 +618,25 @@ export class IndexEngine {
   private walk(obj: Record<string, unknown>, node: PathNode, dynamicHere: string): void {
     const prefix = node.prefix;
     const added = this.added;
-    for (const k of Object.keys(obj)) {
+    const keys = Object.keys(obj);
+    // the keys of the last object at this path, by position: documents of one shape find each child
+    // without a Map lookup (JSON.parse interns keys, so the comparison is by reference)
+    const order = this.uncached ? undefined : (node.order ??= []);
+    const orderKids = this.uncached ? undefined : (node.orderKids ??= []);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
       const value = obj[k];
-      const child = (this.uncached ? undefined : node.kids?.get(k)) ?? this.pathNode(node, k);
+      let child: PathNode;
+      if (order !== undefined && order[i] === k) child = orderKids![i]!;
+      else {
+        child = (this.uncached ? undefined : node.kids?.get(k)) ?? this.pathNode(node, k);
+        if (order !== undefined && i < MAX_ORDER) {
+          order[i] = k;
+          orderKids![i] = child;
+        }
+      }
       const path = child.path;
-      if (path === '_id' || path === '_index' || path === '_source')
+      if (child.reserved)
         throw new EsError(400, 'document_parsing_exception', `[1:2] Field [${path}] is a metadata field and cannot be added inside a document.`);
       let info = this.leafOf(child);
       let m = child.leaf;
@@ -678,7 +699,7 @@ export class IndexEngine {
   /** The cached node of `parent.key`: its dotted path is built and hashed once, not per document. */
   private pathNode(parent: PathNode, key: string): PathNode {
     const path = parent.prefix + key;
-    const node: PathNode = { path, prefix: `${path}.` };
+    const node: PathNode = { path, prefix: `${path}.`, reserved: path === '_id' || path === '_index' || path === '_source' };
     // bounded: documents with ever-new keys (dynamic: false) must not grow the cache without end
     if (this.pathCount < 100_000 && !this.uncached) {
       (parent.kids ??= new Map()).set(key, node);
