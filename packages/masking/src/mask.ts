@@ -120,7 +120,7 @@ const FORM_PLAIN = /^[A-Za-z0-9*._-]*$/;
 const FORM_KEPT_BY_URI = /[!'()~]/;
 
 /**
- * `memo: false` turns off the memos of per-value verdicts (shapes, header names, media types)
+ * `memo: false` turns off the memos of per-value verdicts (shapes, header names, JSON member names, media types)
  * that createMasker keeps by default: every value is then judged afresh. Same output either way;
  * it is the reference the memos are tested against (fast-path.test.ts).
  */
@@ -414,7 +414,19 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
    * masks it with the loose scanner); null when nothing changed.
    */
   let jsonCtx: Ctx = { applied: new Set() };
-  const memberName = (name: string): string => (name.length < 6 || !textChanges(name) ? name : fingerprinted(name, 'name:json-member:hash', jsonCtx));
+  // member names repeat on every body of the same API: their verdict is kept (bounded: from outside)
+  const memberVerdicts = new Map<string, boolean>();
+  const memberChanges = (name: string): boolean => {
+    if (!memo) return textChanges(name);
+    let changes = memberVerdicts.get(name);
+    if (changes === undefined) {
+      changes = textChanges(name);
+      if (memberVerdicts.size >= 5_000) memberVerdicts.clear();
+      memberVerdicts.set(name, changes);
+    }
+    return changes;
+  };
+  const memberName = (name: string): string => (name.length < 6 || !memberChanges(name) ? name : fingerprinted(name, 'name:json-member:hash', jsonCtx));
   const jsonHooks = {
     string: (s: string) => text(s, jsonCtx),
     matches: (name: string) => fieldRule(name) !== undefined,
