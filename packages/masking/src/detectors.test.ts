@@ -163,3 +163,49 @@ test('the features of a text only grow with the text around it (what makes check
     }
   }
 });
+
+test('compiled needs: any() answers as every row asked in turn, on generated features and generated rows', () => {
+  let seed = 11;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const features = (): Features => ({
+    digits: rand(30),
+    upperOrDigit: rand(40),
+    run: rand(70),
+    at: rand(2) === 0,
+    eq: rand(2) === 0,
+    colon: rand(2) === 0,
+    percent: rand(2) === 0,
+    space: rand(2) === 0,
+  });
+  const meets = (f: Features, n: (typeof DETECTORS)[number]['needs']) =>
+    f.run >= (n.run ?? 0) &&
+    f.digits >= (n.digits ?? 0) &&
+    f.upperOrDigit >= (n.upperOrDigit ?? 0) &&
+    (!n.at || f.at) &&
+    (!n.eq || f.eq) &&
+    (!n.colon || f.colon) &&
+    (!n.space || f.space);
+  const generatedRows = () =>
+    Array.from({ length: 1 + rand(12) }, () => ({
+      ...(rand(2) ? { run: rand(60) } : {}),
+      ...(rand(3) ? {} : { digits: rand(20) }),
+      ...(rand(3) ? {} : { upperOrDigit: rand(30) }),
+      ...(rand(4) ? {} : { at: true as const }),
+      ...(rand(4) ? {} : { eq: true as const }),
+      ...(rand(5) ? {} : { colon: true as const }),
+      ...(rand(4) ? {} : { space: true as const }),
+    }));
+  const sets = [DETECTORS.map((d) => d.needs), ...Array.from({ length: 300 }, generatedRows)];
+  let met = 0;
+  for (const rows of sets) {
+    const compiled = compileNeeds(rows);
+    for (let k = 0; k < 200; k++) {
+      const f = features();
+      const want = rows.some((n) => meets(f, n));
+      assert.equal(compiled.any(f), want, JSON.stringify({ rows, f }));
+      rows.forEach((n, i) => assert.equal(compiled.one(f, i), meets(f, n)));
+      if (want) met++;
+    }
+  }
+  assert.ok(met > 1_000 && met < 300 * 200, `rows met ${met} times`); // both answers reached
+});

@@ -102,14 +102,31 @@ const ruleName = (name: string) => (/^[a-z0-9_.-]{1,40}$/.test(name) ? name : 'o
  * (which it refuses) goes through URLSearchParams, which writes U+FFFD for it.
  */
 export const formEncode = (x: string): string => {
+  // most names and values need no escape at all (measured: the two replaces below were a few % of
+  // masking a query string); the same output either way (mask.test.ts compares with URLSearchParams)
+  if (FORM_PLAIN.test(x)) return x;
+  let e: string;
   try {
-    return encodeURIComponent(x)
-      .replace(/%20/g, '+')
-      .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    e = encodeURIComponent(x);
   } catch {
     return new URLSearchParams([['', x]]).toString().slice(1);
   }
+  if (e.includes('%20')) e = e.replace(/%20/g, '+');
+  return FORM_KEPT_BY_URI.test(e) ? e.replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : e;
 };
+/** What the urlencoded serializer writes as it is. */
+const FORM_PLAIN = /^[A-Za-z0-9*._-]*$/;
+/** What encodeURIComponent keeps and the urlencoded serializer escapes. */
+const FORM_KEPT_BY_URI = /[!'()~]/;
+
+/**
+ * `memo: false` turns off the memos of per-value verdicts (shapes, header names, JSON member names, media types)
+ * that createMasker keeps by default: every value is then judged afresh. Same output either way;
+ * it is the reference the memos are tested against (fast-path.test.ts).
+ */
+export interface MaskerOptions {
+  memo?: boolean;
+}
 
 export interface Masker {
   mask(event: AuditEvent): AuditEvent;
@@ -117,7 +134,8 @@ export interface Masker {
   maskText(text: string): { text: string; rules: string[] };
 }
 
-export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
+export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: MaskerOptions = {}): Masker {
+  const memo = options.memo !== false;
   const fieldRules = Object.entries(policy.fields).map(([p, a]) => ({ re: new RegExp(p, 'i'), action: a }));
   const words = compileKeyWords({ words: policy.words, notSensitive: policy.notSensitive });
   const detectors = DETECTORS.filter((d) => policy.detectors[d.name]).map((d) => {
@@ -355,11 +373,29 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
   };
 
   /** A value with a strict shape: kept when it has it and nothing is detected in it, else fingerprinted. */
+  /** Whether a value is kept under a shape: it has the shape and nothing is detected in it. */
+  const keeps = (value: string, shape: ShapeName): boolean => SHAPES[shape](value) && (CLOSED_SHAPES.has(shape) || !textChanges(value));
+  // The verdicts of the open shapes (identifiers, names, scope tokens, URLs, hosts), by shape:
+  // the same subjects, clients, issuers, audiences, kids, roles and hosts come back on nearly
+  // every event, and one lookup replaces a regex and a features scan. Closed shapes are cheaper
+  // to test than to look up. Bounded, since the values come from outside.
+  const shapeMemo = new Map<ShapeName, Map<string, boolean>>();
+  const keepsMemo = (value: string, shape: ShapeName): boolean => {
+    let byValue = shapeMemo.get(shape);
+    if (byValue === undefined) shapeMemo.set(shape, (byValue = new Map()));
+    let kept = byValue.get(value);
+    if (kept === undefined) {
+      kept = keeps(value, shape);
+      if (byValue.size >= 2_000) byValue.clear();
+      byValue.set(value, kept);
+    }
+    return kept;
+  };
   const shaped = (value: string, shape: ShapeName, field: string, ctx: Ctx): string => {
     if (alreadyMasked(value)) return value;
     // closed shapes (UUIDs, SHA-256 hex, trace ids, addresses, methods) cannot hold anything a
     // detector knows (a 16-hex span id can be a card number: not closed)
-    if (SHAPES[shape](value) && (CLOSED_SHAPES.has(shape) || !textChanges(value))) return value;
+    if (memo && !CLOSED_SHAPES.has(shape) ? keepsMemo(value, shape) : keeps(value, shape)) return value;
     ctx.applied.add(`shape:${field}:hash`);
     return hash(value);
   };
@@ -378,7 +414,19 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
    * masks it with the loose scanner); null when nothing changed.
    */
   let jsonCtx: Ctx = { applied: new Set() };
-  const memberName = (name: string): string => (name.length < 6 || !textChanges(name) ? name : fingerprinted(name, 'name:json-member:hash', jsonCtx));
+  // member names repeat on every body of the same API: their verdict is kept (bounded: from outside)
+  const memberVerdicts = new Map<string, boolean>();
+  const memberChanges = (name: string): boolean => {
+    if (!memo) return textChanges(name);
+    let changes = memberVerdicts.get(name);
+    if (changes === undefined) {
+      changes = textChanges(name);
+      if (memberVerdicts.size >= 5_000) memberVerdicts.clear();
+      memberVerdicts.set(name, changes);
+    }
+    return changes;
+  };
+  const memberName = (name: string): string => (name.length < 6 || !memberChanges(name) ? name : fingerprinted(name, 'name:json-member:hash', jsonCtx));
   const jsonHooks = {
     string: (s: string) => text(s, jsonCtx),
     matches: (name: string) => fieldRule(name) !== undefined,
@@ -435,10 +483,13 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
 
   /** A Content-Type value: the media type kept, each parameter masked by name and value; unparseable: fingerprinted. */
   // content types repeat from event to event: keep their results (output and rules)
-  const mediaTypeCache = new Map<string, { out: string; rules: string[] }>();
+  // (by field, then value: a key made of both was a new string to build and hash per call)
+  const mediaTypeCache = new Map<string, Map<string, { out: string; rules: string[] }>>();
   const mediaType = (v: string, field: string, ctx: Ctx): string => {
-    const key = `${field}\u0000${v}`;
-    const hit = mediaTypeCache.get(key);
+    if (!memo) return mediaTypeUncached(v, field, ctx);
+    let byValue = mediaTypeCache.get(field);
+    if (byValue === undefined) mediaTypeCache.set(field, (byValue = new Map()));
+    const hit = byValue.get(v);
     if (hit) {
       for (const r of hit.rules) ctx.applied.add(r);
       return hit.out;
@@ -446,8 +497,8 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     const sub: Ctx = { applied: new Set() };
     const out = mediaTypeUncached(v, field, sub);
     for (const r of sub.applied) ctx.applied.add(r);
-    if (mediaTypeCache.size >= 1_000) mediaTypeCache.clear();
-    mediaTypeCache.set(key, { out, rules: [...sub.applied] });
+    if (byValue.size >= 1_000) byValue.clear();
+    byValue.set(v, { out, rules: [...sub.applied] });
     return out;
   };
   const mediaTypeUncached = (v: string, field: string, ctx: Ctx): string => {
@@ -639,15 +690,45 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
     tracestate: (v, ctx) => shaped(v, 'tracestate', 'header.tracestate', ctx),
   };
 
+  /**
+   * What is done with a header by its name alone: fingerprinted with its value (a name that is
+   * not a token, or holds a secret), masked by a rule, given a shape, or masked as text.
+   */
+  interface HeaderPlan {
+    fingerprint: boolean;
+    rule: Rule | undefined;
+    special: ((v: string, ctx: Ctx) => string) | undefined;
+  }
+  const headerPlanOf = (name: string): HeaderPlan => {
+    if (!SHAPES.headerName(name) || textChanges(name)) return { fingerprint: true, rule: undefined, special: undefined };
+    const rule = headerRule(name);
+    return { fingerprint: false, rule, special: rule ? undefined : HEADER_SHAPES[name.toLowerCase()] };
+  };
+  // header names repeat on every event: one lookup instead of a regex, a features scan, a
+  // lower-casing and two map lookups per header. Bounded, since names come from outside.
+  const headerPlans = new Map<string, HeaderPlan>();
+  const headerPlan = (name: string): HeaderPlan => {
+    if (!memo) return headerPlanOf(name);
+    let plan = headerPlans.get(name);
+    if (plan === undefined) {
+      plan = headerPlanOf(name);
+      if (headerPlans.size >= 2_000) headerPlans.clear();
+      headerPlans.set(name, plan);
+    }
+    return plan;
+  };
+
   const headers = (h: Record<string, string>, ctx: Ctx): Record<string, string> => {
     const out: Record<string, string> = {};
-    for (const [name, v] of Object.entries(h)) {
-      if (!SHAPES.headerName(name) || textChanges(name)) {
+    for (const name in h) {
+      const v = h[name]!;
+      const plan = headerPlan(name);
+      if (plan.fingerprint) {
         // a header name that is not a token, or holds a secret: both name and value fingerprinted
         out[fingerprinted(name, 'name:header:hash', ctx)] = fingerprinted(v, 'name:header:hash', ctx);
         continue;
       }
-      const rule = headerRule(name);
+      const rule = plan.rule;
       if (rule) {
         if (FINGERPRINT.test(v)) out[name] = v;
         else {
@@ -656,8 +737,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey): Masker {
         }
         continue;
       }
-      const special = HEADER_SHAPES[name.toLowerCase()];
-      out[name] = special ? special(v, ctx) : textRepeated(v, ctx);
+      out[name] = plan.special ? plan.special(v, ctx) : textRepeated(v, ctx);
     }
     return out;
   };
