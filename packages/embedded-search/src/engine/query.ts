@@ -722,7 +722,11 @@ function termProbe(c: unknown, ctx: EvalContext): ((d: number) => boolean) | und
  * instead of listing every document it holds (event.outcome: failure is a fifth of all events).
  * Such a clause is not evaluated as a query (no nesting depth counted), in either evaluation.
  */
-function splitProbes(mustCount: number, filterClauses: unknown[], ctx: EvalContext): { probes: ((d: number) => boolean)[]; rest: unknown[]; probed: unknown[] } {
+function splitProbes(
+  mustCount: number,
+  filterClauses: unknown[],
+  ctx: EvalContext,
+): { probes: ((d: number) => boolean)[]; rest: unknown[]; probed: unknown[] } {
   const probes: ((d: number) => boolean)[] = [];
   const probed: unknown[] = [];
   const rest = filterClauses.filter((c) => {
@@ -1013,7 +1017,7 @@ function rangeBits(ctx: BitsContext, r: RangeSpec): DocBits {
   if (r.type !== 'numbers') return listBits(rangeList(ctx, r), ctx);
   const out = noBits(ctx);
   const col = ctx.engine.column(r.field);
-  if (!col || !col.hasNumbers || Number.isNaN(r.lo) || Number.isNaN(r.hi) || r.lo > r.hi) return out;
+  if (!col?.hasNumbers || Number.isNaN(r.lo) || Number.isNaN(r.hi) || r.lo > r.hi) return out;
   col.numberRange(r.lo, r.hi, (d) => setBit(out, d));
   return andInto(out, ctx.live);
 }
@@ -1040,7 +1044,7 @@ function requiredPart(c: unknown, ctx: BitsContext): DocBits | NumberRange {
 
 function applyRange(base: DocBits, r: NumberRange, ctx: BitsContext): DocBits {
   const col = ctx.engine.column(r.field);
-  if (!col || !col.hasNumbers || Number.isNaN(r.lo) || Number.isNaN(r.hi) || r.lo > r.hi) return base.fill(0);
+  if (!col?.hasNumbers || Number.isNaN(r.lo) || Number.isNaN(r.hi) || r.lo > r.hi) return base.fill(0);
   if (countBits(base) >= col.countInRange(r.lo, r.hi)) return andInto(base, rangeBits(ctx, r));
   const { lo, hi } = r;
   for (let i = 0; i < base.length; i++) {

@@ -222,21 +222,23 @@ function matchSets(targets: SearchTarget[], query: unknown, now: number, limits?
 }
 
 /**
- * Whether a search can do without scores: sorted on fields only (not `_score`), no min_score,
- * track_scores or top_hits (which shows scores), and not a scroll (whose context keeps its sorted hits).
- * A sort that does not parse takes the scored path, which gives its error where it always did.
+ * Whether a search can do without scores: no page (size 0: Elasticsearch's max_score is null then)
+ * or a page sorted on fields only (not `_score`); no min_score, track_scores or top_hits (which
+ * shows scores), and not a scroll (whose context keeps its sorted hits). A sort that does not parse
+ * takes the scored path, which gives its error where it always did.
  */
-function scoreless(b: Body, params: Params, opts: SearchOptions): boolean {
+function scoreless(b: Body, params: Params, opts: SearchOptions, size: number): boolean {
   if (opts.scrollCache || typeof b.min_score === 'number' || b.track_scores === true) return false;
+  const aggs = b.aggs ?? b.aggregations;
+  if (aggs !== undefined && JSON.stringify(aggs).includes('top_hits')) return false;
+  if (size === 0 && b.search_after === undefined) return true;
   let keys: SortKey[];
   try {
     keys = parseSort(params.sort ?? b.sort);
   } catch {
     return false;
   }
-  if (keys.length === 0 || keys.some((k) => k.field === '_score')) return false;
-  const aggs = b.aggs ?? b.aggregations;
-  return aggs === undefined || !JSON.stringify(aggs).includes('top_hits');
+  return keys.length > 0 && !keys.some((k) => k.field === '_score');
 }
 
 function queryFrom(body: Body | undefined, params: Params): unknown {
@@ -275,7 +277,7 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   const fetch = parseFetch(b);
   const cached = opts.scrollCache?.valued;
   // no score asked for: the matches as bits, no Map of scores nor a hit object per match
-  const matched = opts.plain || !scoreless(b, params, opts) ? undefined : matchSets(targets, queryFrom(b, params), now, opts.docLimits);
+  const matched = opts.plain || !scoreless(b, params, opts, size) ? undefined : matchSets(targets, queryFrom(b, params), now, opts.docLimits);
   const hits = matched ? [] : (opts.scrollCache?.hits ?? matchAll(targets, queryFrom(b, params), now, opts.docLimits));
   const minScore = typeof b.min_score === 'number' ? b.min_score : undefined;
   let kept = minScore === undefined ? hits : hits.filter((h) => h.score >= minScore);
@@ -298,10 +300,10 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   // no page to show (size 0, the aggregation-only search): sorting every hit would be wasted work;
   // sort values are still read once when the sort itself could fail (a text field)
   const pageNeeded = size > 0 || b.search_after !== undefined;
-  const valueOf = (h: Hit): Valued => ({ h, v: keys.map((k) => sortValue(h, k)) });
+  const sortValues = (h: Hit): Valued => ({ h, v: keys.map((k) => sortValue(h, k)) });
   // with bits, the sort values of each target's first match: they fail as the first of all would (a text field)
-  if (matched) for (const p of matched.parts) if (firstBit(p.bits) >= 0) valueOf({ engine: p.engine, index: p.index, doc: firstBit(p.bits), score: 0 });
-  let valued = matched ? [] : (cached ?? (pageNeeded || opts.scrollCache ? kept.map(valueOf) : kept.slice(0, 1).map(valueOf)));
+  if (matched) for (const p of matched.parts) if (firstBit(p.bits) >= 0) sortValues({ engine: p.engine, index: p.index, doc: firstBit(p.bits), score: 0 });
+  let valued = matched ? [] : (cached ?? (pageNeeded || opts.scrollCache ? kept.map(sortValues) : kept.slice(0, 1).map(sortValues)));
   // ip sort values compare as 128-bit keys and are shown as addresses, as Elasticsearch shows them
   const isIp = (k: SortKey) => targets.some((t) => t.engine.field(k.field)?.type === 'ip');
   const ipSorts = keys.map(isIp);
@@ -337,10 +339,10 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
     // the page's candidates by the first sort key (sort-candidates.ts), sorted exactly; every match when that cannot be done
     const candidates = sortCandidates(matched.parts, keys[0]!, from + size, after?.[0]);
     if (candidates)
-      valued = matched.parts.flatMap((p, i) => candidates[i]!.map((doc) => valueOf({ engine: p.engine, index: p.index, doc, score: 0 }))).sort(inOrder);
+      valued = matched.parts.flatMap((p, i) => candidates[i]!.map((doc) => sortValues({ engine: p.engine, index: p.index, doc, score: 0 }))).sort(inOrder);
     else {
       kept = matched.hits();
-      valued = kept.map(valueOf).sort(inOrder);
+      valued = kept.map(sortValues).sort(inOrder);
     }
   }
   const page = after ? valued.filter((x) => compare(x.v, after, keys) > 0) : valued;
@@ -353,7 +355,8 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   const total = limit < 0 ? undefined : matchCount > limit ? { value: limit, relation: 'gte' } : { value: matchCount, relation: 'eq' };
   const sourceSpec = params._source !== undefined ? (params._source === 'false' ? false : params._source === 'true' ? true : params._source) : b._source;
   const trackScores = b.track_scores === true;
-  const maxScore = byScore || trackScores ? (kept.length ? maxOf(kept.map((h) => h.score)) : null) : null;
+  // no page, no max_score: Elasticsearch answers null for size 0 (every recorded case of the differential corpus)
+  const maxScore = (byScore || trackScores) && pageNeeded && kept.length ? maxOf(kept.map((h) => h.score)) : null;
 
   const toHit = (x: { h: Hit; v: (number | string | null)[] }) => {
     const d = x.h.engine.doc(x.h.doc)!;
