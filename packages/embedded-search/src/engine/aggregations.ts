@@ -152,36 +152,52 @@ function countBuckets(set: MatchSet, field: string, floor: (v: number) => number
   for (const p of set.parts) {
     const col = p.engine.column(field);
     if (!col) continue;
-    forEachBit(p.bits, (d) => {
-      const v = col.firstNumber(d);
-      if (Number.isNaN(v)) return;
-      const more = col.moreNumbers(d);
-      if (!more) return bump(floor(v));
-      for (const k of new Set([v, ...more].map(floor))) bump(k);
-    });
+    const multi = col.hasMultiNumbers();
+    const bits = p.bits;
+    // the words walked here rather than through forEachBit: a callback per document was most of the time over 1M matches
+    for (let w = 0; w < bits.length; w++) {
+      let x = bits[w]!;
+      while (x !== 0) {
+        const t = x & -x;
+        x ^= t;
+        const d = (w << 5) + 31 - Math.clz32(t);
+        const v = col.firstNumber(d);
+        if (Number.isNaN(v)) continue;
+        const more = multi ? col.moreNumbers(d) : undefined;
+        if (!more) {
+          const k = floor(v);
+          if (k === lastKey) last.length++;
+          else bump(k);
+          continue;
+        }
+        for (const k of new Set([v, ...more].map(floor))) bump(k);
+      }
+    }
   }
   return out;
 }
 
-/** The smallest and largest value of a field over bits (min, max): all the two need of the values. */
+/**
+ * The smallest and largest value of a field over bits (min, max: all the two need of the values):
+ * the first and last entries of the field's sorted doc values (every value of every document)
+ * whose document matched, found by walking in from each end.
+ */
 function minMaxOnBits(set: MatchSet, field: string): number[] {
   let lo = Infinity;
   let hi = -Infinity;
   for (const p of set.parts) {
     const col = p.engine.column(field);
-    if (!col) continue;
-    forEachBit(p.bits, (d) => {
-      const v = col.firstNumber(d);
-      if (Number.isNaN(v)) return;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-      const more = col.moreNumbers(d);
-      if (more)
-        for (const x of more) {
-          if (x < lo) lo = x;
-          if (x > hi) hi = x;
-        }
-    });
+    if (!col?.hasNumbers) continue;
+    const { vals, docs } = col.sortedRun();
+    const bits = p.bits;
+    const matched = (i: number) => (bits[docs[i]! >>> 5]! & (1 << (docs[i]! & 31))) !== 0;
+    let i = 0;
+    while (i < vals.length && !matched(i)) i++;
+    if (i === vals.length) continue;
+    let j = vals.length - 1;
+    while (!matched(j)) j--;
+    if (vals[i]! < lo) lo = vals[i]!;
+    if (vals[j]! > hi) hi = vals[j]!;
   }
   return lo === Infinity ? [] : lo === hi ? [lo] : [lo, hi];
 }

@@ -1018,7 +1018,9 @@ function rangeBits(ctx: BitsContext, r: RangeSpec): DocBits {
   const out = noBits(ctx);
   const col = ctx.engine.column(r.field);
   if (!col?.hasNumbers || Number.isNaN(r.lo) || Number.isNaN(r.hi) || r.lo > r.hi) return out;
-  col.numberRange(r.lo, r.hi, (d) => setBit(out, d));
+  // the sorted doc values between two binary searches (columns.ts numberRange, without a callback per entry)
+  const { vals, docs } = col.sortedRun();
+  for (let i = lowerBound(vals, r.lo); i < vals.length && vals[i]! <= r.hi; i++) out[docs[i]! >>> 5] = out[docs[i]! >>> 5]! | (1 << (docs[i]! & 31));
   return andInto(out, ctx.live);
 }
 
@@ -1047,6 +1049,7 @@ function applyRange(base: DocBits, r: NumberRange, ctx: BitsContext): DocBits {
   if (!col?.hasNumbers || Number.isNaN(r.lo) || Number.isNaN(r.hi) || r.lo > r.hi) return base.fill(0);
   if (countBits(base) >= col.countInRange(r.lo, r.hi)) return andInto(base, rangeBits(ctx, r));
   const { lo, hi } = r;
+  const multi = col.hasMultiNumbers();
   for (let i = 0; i < base.length; i++) {
     let x = base[i]!;
     while (x !== 0) {
@@ -1055,12 +1058,24 @@ function applyRange(base: DocBits, r: NumberRange, ctx: BitsContext): DocBits {
       const d = (i << 5) + 31 - Math.clz32(t);
       const v = col.firstNumber(d);
       if (v >= lo && v <= hi) continue;
-      const more = col.moreNumbers(d);
+      const more = multi ? col.moreNumbers(d) : undefined;
       if (more?.some((m) => m >= lo && m <= hi)) continue;
       base[i] = base[i]! & ~t;
     }
   }
   return base;
+}
+
+/** The first index whose value is >= x. */
+function lowerBound(vals: Float64Array, x: number): number {
+  let a = 0;
+  let b = vals.length;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    if (vals[m]! < x) a = m + 1;
+    else b = m;
+  }
+  return a;
 }
 
 function boolBits(b: Q, ctx: BitsContext): DocBits {

@@ -164,10 +164,12 @@ function wildcards(patterns: string[]): RegExp[] {
   return patterns.map((p) => wildcardRegExp(p, false));
 }
 
-/** `_source` filtering: false, "field", ["a.*"], { includes, excludes }. */
-export function filterSource(source: Record<string, unknown>, spec: unknown): Record<string, unknown> | undefined {
-  if (spec === undefined || spec === true) return source;
-  if (spec === false) return undefined;
+type Source = Record<string, unknown>;
+
+/** `_source` filtering: false, "field", ["a.*"], { includes, excludes }; its patterns compiled once per search, not per hit. */
+function sourceFilter(spec: unknown): (source: Source) => Source | undefined {
+  if (spec === undefined || spec === true) return (source) => source;
+  if (spec === false) return () => undefined;
   let includes: string[] = [];
   let excludes: string[] = [];
   if (typeof spec === 'string') includes = spec.split(',');
@@ -198,7 +200,7 @@ export function filterSource(source: Record<string, unknown>, spec: unknown): Re
     }
     return out;
   };
-  return walk(source, '');
+  return (source) => walk(source, '');
 }
 
 function matchAll(targets: SearchTarget[], query: unknown, now: number, limits?: Map<string, number>): Hit[] {
@@ -358,9 +360,10 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   // no page, no max_score: Elasticsearch answers null for size 0 (every recorded case of the differential corpus)
   const maxScore = (byScore || trackScores) && pageNeeded && kept.length ? maxOf(kept.map((h) => h.score)) : null;
 
+  const filterSource = sourceFilter(sourceSpec);
   const toHit = (x: { h: Hit; v: (number | string | null)[] }) => {
     const d = x.h.engine.doc(x.h.doc)!;
-    const src = filterSource(d.source, sourceSpec);
+    const src = filterSource(d.source);
     return {
       _index: x.h.index,
       _id: d.id,
@@ -386,9 +389,10 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
         vs.sort((x, y) => compare(x.v, y.v, ks) || x.h.doc - y.h.doc);
         const n = Number(spec.size ?? 3);
         const fromN = Number(spec.from ?? 0);
+        const topSource = sourceFilter(spec._source);
         const page2 = vs.slice(fromN, fromN + n).map((x) => {
           const d = x.h.engine.doc(x.h.doc)!;
-          const src = filterSource(d.source, spec._source);
+          const src = topSource(d.source);
           return {
             _index: x.h.index,
             _id: d.id,

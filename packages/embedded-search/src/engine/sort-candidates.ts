@@ -69,10 +69,11 @@ export function sortCandidates(parts: CandidatePart[], key: RankKey, k: number, 
     }
     const col = cols[i];
     if (!col) return heapTake(p.bits, () => nullRank, take);
+    const multi = col.hasMultiNumbers();
     const rankOf = (d: number) => {
       let v = col.firstNumber(d);
       if (Number.isNaN(v)) return nullRank;
-      const more = col.moreNumbers(d);
+      const more = multi ? col.moreNumbers(d) : undefined;
       if (more) for (const x of more) if (sign > 0 ? x < v : x > v) v = x;
       return sign * v;
     };
