@@ -71,21 +71,6 @@ export function forEachBit(b: DocBits, fn: (d: number) => void): void {
   }
 }
 
-/** The doc numbers, ascending. */
-export function bitsToDocs(b: DocBits): Int32Array {
-  const out = new Int32Array(countBits(b));
-  let k = 0;
-  for (let i = 0; i < b.length; i++) {
-    let x = b[i]!;
-    while (x !== 0) {
-      const t = x & -x;
-      out[k++] = (i << 5) + 31 - Math.clz32(t);
-      x ^= t;
-    }
-  }
-  return out;
-}
-
 /** The first doc number of the set, or -1. */
 export function firstBit(b: DocBits): number {
   for (let i = 0; i < b.length; i++) if (b[i] !== 0) return (i << 5) + 31 - Math.clz32(b[i]! & -b[i]!);
