@@ -136,7 +136,7 @@ function countKeywordTermsOnBits(set: MatchSet, field: string, missing: unknown)
  * document once per distinct bucket of its values. Matches are met in doc order, which is mostly
  * time order, so the bucket of the previous document is tried first.
  */
-function countBuckets(set: MatchSet, field: string, floor: (v: number) => number): Map<number, { length: number }> {
+function countBuckets(set: MatchSet, field: string, floor: (v: number) => number, width: number | undefined): Map<number, { length: number }> {
   const out = new Map<number, { length: number }>();
   let lastKey = NaN;
   let last: { length: number } = { length: 0 };
@@ -165,7 +165,7 @@ function countBuckets(set: MatchSet, field: string, floor: (v: number) => number
         if (Number.isNaN(v)) continue;
         const more = multi ? col.moreNumbers(d) : undefined;
         if (!more) {
-          const k = floor(v);
+          const k = width === undefined ? floor(v) : Math.floor(v / width) * width;
           if (k === lastKey) last.length++;
           else bump(k);
           continue;
@@ -655,10 +655,13 @@ export function aggregate(specs: unknown, input: Hit[] | MatchSet, ctx: AggConte
         if (!field) throw parsingError(`Required [field] for ${type} aggregation [${name}]`);
         let floor: (v: number) => number;
         let next: (v: number) => number;
+        /** Set while buckets are plain multiples of a width (floor is Math.floor(v / width) * width): counted inline. */
+        let width: number | undefined;
         if (type === 'histogram') {
           const interval = Number(body.interval);
           if (!(interval > 0)) throw parsingError(`[interval] must be >0 for histogram aggregation [${name}]`);
           floor = (v) => Math.floor(v / interval) * interval;
+          width = interval;
           next = (v) => v + interval;
         } else if (body.calendar_interval !== undefined) {
           const unit = CALENDAR[String(body.calendar_interval)];
@@ -673,6 +676,7 @@ export function aggregate(specs: unknown, input: Hit[] | MatchSet, ctx: AggConte
         } else if (body.fixed_interval !== undefined) {
           const ms = fixedInterval(String(body.fixed_interval));
           floor = (v) => Math.floor(v / ms) * ms;
+          width = ms;
           next = (v) => v + ms;
         } else if (body.interval !== undefined) {
           throw unsupported('date_histogram [interval] (deprecated): use fixed_interval or calendar_interval');
@@ -702,7 +706,8 @@ export function aggregate(specs: unknown, input: Hit[] | MatchSet, ctx: AggConte
           const fmt = body.format !== undefined ? javaDateFormatter(String(body.format)) : undefined;
           keyString = (k) => (fmt ? fmt(k + off(k)) : isoInZone(k, off(k)));
         }
-        const groups = set ? countBuckets(set, field, floor) : new Map<number, Hit[]>();
+        if (type === 'date_histogram' && (body.offset !== undefined || body.time_zone !== undefined)) width = undefined;
+        const groups = set ? countBuckets(set, field, floor, width) : new Map<number, Hit[]>();
         if (!set) {
           const lists = groups as Map<number, Hit[]>;
           for (const h of hits) {

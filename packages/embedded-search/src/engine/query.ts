@@ -1020,7 +1020,11 @@ function rangeBits(ctx: BitsContext, r: RangeSpec): DocBits {
   if (!col?.hasNumbers || Number.isNaN(r.lo) || Number.isNaN(r.hi) || r.lo > r.hi) return out;
   // the sorted doc values between two binary searches (columns.ts numberRange, without a callback per entry)
   const { vals, docs } = col.sortedRun();
-  for (let i = lowerBound(vals, r.lo); i < vals.length && vals[i]! <= r.hi; i++) out[docs[i]! >>> 5] = out[docs[i]! >>> 5]! | (1 << (docs[i]! & 31));
+  const hi = r.hi;
+  for (let i = lowerBound(vals, r.lo); i < vals.length && vals[i]! <= hi; i++) {
+    const d = docs[i]!;
+    out[d >>> 5] = out[d >>> 5]! | (1 << (d & 31));
+  }
   return andInto(out, ctx.live);
 }
 
