@@ -69,6 +69,15 @@ function countKeywordTerms(hits: Hit[], field: string, missing: unknown): Map<st
     const more = e.col!.moreOrds(h.doc);
     if (more) for (const o of more) e.counts[o]!++;
   }
+  return termGroups(perEngine, missing, missingCount);
+}
+
+/** Per-ordinal counts of each engine as doc counts per term (terms of several indices added up), `missing` last. */
+function termGroups(
+  perEngine: Map<IndexEngine, { col: FieldData | undefined; counts: Int32Array }>,
+  missing: unknown,
+  missingCount: number,
+): Map<string | number, { length: number }> {
   const out = new Map<string | number, { length: number }>();
   const add = (k: string | number, n: number) => {
     const g = out.get(k);
@@ -116,19 +125,7 @@ function countKeywordTermsOnBits(set: MatchSet, field: string, missing: unknown)
       if (more) for (const o of more) counts[o]!++;
     });
   }
-  const out = new Map<string | number, { length: number }>();
-  const add = (k: string | number, n: number) => {
-    const g = out.get(k);
-    if (g) g.length += n;
-    else out.set(k, { length: n });
-  };
-  for (const { col, counts } of perEngine.values()) {
-    if (!col) continue;
-    const terms = col.terms();
-    for (let o = 0; o < counts.length; o++) if (counts[o]! > 0) add(terms[o]!, counts[o]!);
-  }
-  if (missing !== undefined && missingCount > 0) add(missing as string, missingCount);
-  return out;
+  return termGroups(perEngine, missing, missingCount);
 }
 
 /**

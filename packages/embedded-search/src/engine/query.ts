@@ -11,6 +11,7 @@ import { isSearchable, kindOf, type IndexEngine } from './index-engine.js';
 import { parseQueryString, type QsNode } from './query-string.js';
 import { parseSimpleQueryString, type SqsNode } from './simple-query-string.js';
 import { cidrRange, formatIp, ipSortKey, tokenize, zoneOffset } from './values.js';
+import { lowerBound } from './sort-candidates.js';
 import { andInto, andNotInto, countBits, type DocBits, docsToBits, emptyBits, forEachBit, liveBits, orInto, postingToBits, setBit } from './doc-bits.js';
 
 export type Scores = Map<number, number>;
@@ -1068,18 +1069,6 @@ function applyRange(base: DocBits, r: NumberRange, ctx: BitsContext): DocBits {
     }
   }
   return base;
-}
-
-/** The first index whose value is >= x. */
-function lowerBound(vals: Float64Array, x: number): number {
-  let a = 0;
-  let b = vals.length;
-  while (a < b) {
-    const m = (a + b) >>> 1;
-    if (vals[m]! < x) a = m + 1;
-    else b = m;
-  }
-  return a;
 }
 
 function boolBits(b: Q, ctx: BitsContext): DocBits {

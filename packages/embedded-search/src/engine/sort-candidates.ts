@@ -204,7 +204,7 @@ function walkTake(bits: DocBits, col: FieldData, run: { vals: Float64Array; docs
 }
 
 /** The first index whose value is >= x (> x when `after`). */
-function lowerBound(vals: Float64Array, x: number, after = false): number {
+export function lowerBound(vals: Float64Array, x: number, after = false): number {
   let lo = 0;
   let hi = vals.length;
   while (lo < hi) {
