@@ -62,7 +62,14 @@ function nextMessage(child: ChildProcess, type: string): Promise<{ type: string;
 
 const loadStarted = performance.now();
 const child = fork(fileURLToPath(new URL('./search-node.ts', import.meta.url)), [path.join(dir, 'search')], {
-  execArgv: ['--max-old-space-size=8192', '--conditions=source', '--import', 'tsx'],
+  // CONSOLE_BENCH_NODE_PROF=<dir>: a CPU profile of the search node (written when it closes)
+  execArgv: [
+    '--max-old-space-size=8192',
+    '--conditions=source',
+    '--import',
+    'tsx',
+    ...(process.env.CONSOLE_BENCH_NODE_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CONSOLE_BENCH_NODE_PROF}`] : []),
+  ],
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 const esUrl = (await nextMessage(child, 'url')).url!;

@@ -11,6 +11,7 @@ import type { FieldData } from './columns.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
 import { cidrRange, formatIp, formatDate, ipSortKey, maxOf, minOf, parseDate, zoneOffset } from './values.js';
 import { runBucketScript } from './fetch.js';
+import { countBits, firstBit, forEachBit, MatchSet } from './doc-bits.js';
 
 export interface Hit {
   engine: IndexEngine;
@@ -68,6 +69,15 @@ function countKeywordTerms(hits: Hit[], field: string, missing: unknown): Map<st
     const more = e.col!.moreOrds(h.doc);
     if (more) for (const o of more) e.counts[o]!++;
   }
+  return termGroups(perEngine, missing, missingCount);
+}
+
+/** Per-ordinal counts of each engine as doc counts per term (terms of several indices added up), `missing` last. */
+function termGroups(
+  perEngine: Map<IndexEngine, { col: FieldData | undefined; counts: Int32Array }>,
+  missing: unknown,
+  missingCount: number,
+): Map<string | number, { length: number }> {
   const out = new Map<string | number, { length: number }>();
   const add = (k: string | number, n: number) => {
     const g = out.get(k);
@@ -81,6 +91,112 @@ function countKeywordTerms(hits: Hit[], field: string, missing: unknown): Map<st
   }
   if (missing !== undefined && missingCount > 0) add(missing as string, missingCount);
   return out;
+}
+
+/** The engines of the targets that matched anything, in target order. */
+function matchedEngines(set: MatchSet): IndexEngine[] {
+  return set.parts.filter((p) => firstBit(p.bits) >= 0).map((p) => p.engine);
+}
+
+/** countKeywordTerms over bits: one pass over each target's matches reading term ordinals. */
+function countKeywordTermsOnBits(set: MatchSet, field: string, missing: unknown): Map<string | number, { length: number }> | undefined {
+  const perEngine = new Map<IndexEngine, { col: FieldData | undefined; counts: Int32Array }>();
+  let missingCount = 0;
+  for (const p of set.parts) {
+    if (firstBit(p.bits) < 0) continue;
+    let e = perEngine.get(p.engine);
+    if (!e) {
+      const m = p.engine.field(field);
+      if (!m || kindOf(m.type ?? 'keyword') !== 'keyword') return undefined;
+      const col = p.engine.column(field);
+      e = { col, counts: new Int32Array(col?.termCount ?? 0) };
+      perEngine.set(p.engine, e);
+    }
+    const { col, counts } = e;
+    if (!col) {
+      missingCount += countBits(p.bits);
+      continue;
+    }
+    forEachBit(p.bits, (d) => {
+      const ord = col.ordOf(d);
+      if (ord === -1) return void missingCount++;
+      counts[ord]!++;
+      const more = col.moreOrds(d);
+      if (more) for (const o of more) counts[o]!++;
+    });
+  }
+  return termGroups(perEngine, missing, missingCount);
+}
+
+/**
+ * Doc counts per bucket key over bits (date_histogram, histogram without sub-aggregations): each
+ * document once per distinct bucket of its values. Matches are met in doc order, which is mostly
+ * time order, so the bucket of the previous document is tried first.
+ */
+function countBuckets(set: MatchSet, field: string, floor: (v: number) => number, width: number | undefined): Map<number, { length: number }> {
+  const out = new Map<number, { length: number }>();
+  let lastKey = NaN;
+  let last: { length: number } = { length: 0 };
+  const bump = (k: number) => {
+    if (k !== lastKey) {
+      lastKey = k;
+      const g = out.get(k);
+      if (g) last = g;
+      else out.set(k, (last = { length: 0 }));
+    }
+    last.length++;
+  };
+  for (const p of set.parts) {
+    const col = p.engine.column(field);
+    if (!col) continue;
+    const multi = col.hasMultiNumbers();
+    const bits = p.bits;
+    // the words walked here rather than through forEachBit: a callback per document was most of the time over 1M matches
+    for (let w = 0; w < bits.length; w++) {
+      let x = bits[w]!;
+      while (x !== 0) {
+        const t = x & -x;
+        x ^= t;
+        const d = (w << 5) + 31 - Math.clz32(t);
+        const v = col.firstNumber(d);
+        if (Number.isNaN(v)) continue;
+        const more = multi ? col.moreNumbers(d) : undefined;
+        if (!more) {
+          const k = width === undefined ? floor(v) : Math.floor(v / width) * width;
+          if (k === lastKey) last.length++;
+          else bump(k);
+          continue;
+        }
+        for (const k of new Set([v, ...more].map(floor))) bump(k);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The smallest and largest value of a field over bits (min, max: all the two need of the values):
+ * the first and last entries of the field's sorted doc values (every value of every document)
+ * whose document matched, found by walking in from each end.
+ */
+function minMaxOnBits(set: MatchSet, field: string): number[] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const p of set.parts) {
+    const col = p.engine.column(field);
+    if (!col?.hasNumbers) continue;
+    const { vals, docs } = col.sortedRun();
+    const bits = p.bits;
+    const matched = (i: number) => (bits[docs[i]! >>> 5]! & (1 << (docs[i]! & 31))) !== 0;
+    let i = 0;
+    while (i < vals.length && !matched(i)) i++;
+    if (i === vals.length) continue;
+    let j = vals.length - 1;
+    while (!matched(j)) j--;
+    if (vals[i]! < lo) lo = vals[i]!;
+    if (vals[j]! > hi) hi = vals[j]!;
+  }
+  return lo === Infinity ? [] : lo === hi ? [lo] : [lo, hi];
 }
 
 /** The values of a field for `missing`: a text field has no doc values but may still be present. */
@@ -435,9 +551,19 @@ export interface AggContext {
   topHits: (hits: Hit[], spec: Agg) => Record<string, unknown>;
 }
 
-export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<string, unknown> {
+/** Aggregations counted on doc values over the bits of a search's matches, without a hit object per match (when they have no sub-aggregations). */
+const ON_BITS = new Set(['date_histogram', 'histogram', 'terms', 'min', 'max']);
+
+/**
+ * The aggregations of `specs` over the matches: a list of hits, or at the top of a search that
+ * needed no score the matches as bits (doc-bits.ts MatchSet), turned into hits only for the
+ * aggregations that read them one by one.
+ */
+export function aggregate(specs: unknown, input: Hit[] | MatchSet, ctx: AggContext): Record<string, unknown> {
   if (specs === null || typeof specs !== 'object') throw parsingError('Expected [START_OBJECT] under [aggregations]');
   const out: Record<string, unknown> = {};
+  let list = Array.isArray(input) ? input : undefined;
+  const all = () => (list ??= (input as MatchSet).hits());
   for (const [name, raw] of Object.entries(specs as Record<string, unknown>)) {
     const spec = raw as Agg;
     const sub = spec.aggs ?? spec.aggregations;
@@ -447,6 +573,9 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
     // pipelines read the results of others: computed after them (below, and by the bucketing parent)
     if (PARENT_PIPELINES.has(type) || SIBLING_PIPELINES.has(type)) continue;
     const body = (spec[type] ?? {}) as Agg;
+    const set = input instanceof MatchSet && !sub && ON_BITS.has(type) ? input : undefined;
+    // with bits these read doc values themselves (and all() where they cannot)
+    const hits = set ? [] : all();
     const withSub = (bucketHits: Hit[], bucket: Record<string, unknown>) => (sub ? { ...bucket, ...aggregate(sub, bucketHits, ctx) } : bucket);
     const field = body.field as string | undefined;
     switch (type) {
@@ -454,10 +583,14 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         if (!field) throw parsingError(`Required [field] for terms aggregation [${name}]`);
         const size = Number(body.size ?? 10);
         // without sub-aggregations a bucket is only its count: counted on term ordinals (the fast path)
-        let groups: Map<string | number, { length: number }> | undefined = sub ? undefined : countKeywordTerms(hits, field, body.missing);
+        let groups: Map<string | number, { length: number }> | undefined = sub
+          ? undefined
+          : set
+            ? countKeywordTermsOnBits(set, field, body.missing)
+            : countKeywordTerms(hits, field, body.missing);
         if (!groups) {
           const lists = new Map<string | number, Hit[]>();
-          for (const h of hits) {
+          for (const h of set ? all() : hits) {
             const vals = new Set(keyValues(h, field));
             if (vals.size === 0 && body.missing !== undefined) vals.add(body.missing as string);
             for (const v of vals) {
@@ -497,8 +630,9 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           return diff !== 0 ? diff : a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
         });
         const kept = entries.slice(0, size);
-        const date = isDateField(hits, field);
-        const bool = hits.some((h) => h.engine.field(field)?.type === 'boolean');
+        const typed = (t: string) => (set ? matchedEngines(set).some((e) => e.field(field)?.type === t) : hits.some((h) => h.engine.field(field)?.type === t));
+        const date = typed('date');
+        const bool = typed('boolean');
         out[name] = {
           doc_count_error_upper_bound: 0,
           sum_other_doc_count: entries.slice(size).reduce((n, [, g]) => n + g.length, 0),
@@ -518,10 +652,13 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         if (!field) throw parsingError(`Required [field] for ${type} aggregation [${name}]`);
         let floor: (v: number) => number;
         let next: (v: number) => number;
+        /** Set while buckets are plain multiples of a width (floor is Math.floor(v / width) * width): counted inline. */
+        let width: number | undefined;
         if (type === 'histogram') {
           const interval = Number(body.interval);
           if (!(interval > 0)) throw parsingError(`[interval] must be >0 for histogram aggregation [${name}]`);
           floor = (v) => Math.floor(v / interval) * interval;
+          width = interval;
           next = (v) => v + interval;
         } else if (body.calendar_interval !== undefined) {
           const unit = CALENDAR[String(body.calendar_interval)];
@@ -536,6 +673,7 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         } else if (body.fixed_interval !== undefined) {
           const ms = fixedInterval(String(body.fixed_interval));
           floor = (v) => Math.floor(v / ms) * ms;
+          width = ms;
           next = (v) => v + ms;
         } else if (body.interval !== undefined) {
           throw unsupported('date_histogram [interval] (deprecated): use fixed_interval or calendar_interval');
@@ -565,12 +703,16 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
           const fmt = body.format !== undefined ? javaDateFormatter(String(body.format)) : undefined;
           keyString = (k) => (fmt ? fmt(k + off(k)) : isoInZone(k, off(k)));
         }
-        const groups = new Map<number, Hit[]>();
-        for (const h of hits) {
-          for (const v of new Set(numericValues(h, field).map(floor))) {
-            const g = groups.get(v);
-            if (g) g.push(h);
-            else groups.set(v, [h]);
+        if (type === 'date_histogram' && (body.offset !== undefined || body.time_zone !== undefined)) width = undefined;
+        const groups = set ? countBuckets(set, field, floor, width) : new Map<number, Hit[]>();
+        if (!set) {
+          const lists = groups as Map<number, Hit[]>;
+          for (const h of hits) {
+            for (const v of new Set(numericValues(h, field).map(floor))) {
+              const g = lists.get(v);
+              if (g) g.push(h);
+              else lists.set(v, [h]);
+            }
           }
         }
         const minDocCount = Number(body.min_doc_count ?? 0);
@@ -591,7 +733,7 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
         const buckets = keys
           .map((k) => ({ k, g: groups.get(k) ?? [] }))
           .filter(({ g }) => g.length >= minDocCount)
-          .map(({ k, g }) => withSub(g, { ...(type === 'date_histogram' ? { key_as_string: keyString(k) } : {}), key: k, doc_count: g.length }));
+          .map(({ k, g }) => withSub(g as Hit[], { ...(type === 'date_histogram' ? { key_as_string: keyString(k) } : {}), key: k, doc_count: g.length }));
         out[name] = { buckets };
         break;
       }
@@ -615,14 +757,16 @@ export function aggregate(specs: unknown, hits: Hit[], ctx: AggContext): Record<
       case 'sum':
       case 'stats': {
         if (!field) throw parsingError(`Required [field] for ${type} aggregation [${name}]`);
-        const kind = kindOf(hits.find((h) => h.engine.field(field))?.engine.field(field)?.type ?? 'long');
+        const engines = set ? matchedEngines(set) : undefined;
+        const mapped = engines ? engines.find((e) => e.field(field)) : hits.find((h) => h.engine.field(field))?.engine;
+        const kind = kindOf(mapped?.field(field)?.type ?? 'long');
         if (kind !== 'number' && kind !== 'date')
           throw new EsError(
             400,
             'illegal_argument_exception',
-            `Field [${field}] of type [${hits[0]?.engine.field(field)?.type}] is not supported for aggregation [${type}]`,
+            `Field [${field}] of type [${(engines ? engines[0] : hits[0]?.engine)?.field(field)?.type}] is not supported for aggregation [${type}]`,
           );
-        const vals = hits.flatMap((h) => numericValues(h, field));
+        const vals = set ? minMaxOnBits(set, field) : hits.flatMap((h) => numericValues(h, field));
         const sum = vals.reduce((a, b) => a + b, 0);
         const min = vals.length ? minOf(vals) : null;
         const max = vals.length ? maxOf(vals) : null;

@@ -391,4 +391,34 @@ export class FieldData {
     this.tailVals.n = 0;
     this.tailDocs.n = 0;
   }
+
+  // ---- read methods added for the query side (search.ts, query.ts)
+
+  /** How many (doc, value) pairs have lo <= value <= hi: two binary searches (a range's cost, before running it). */
+  countInRange(lo: number, hi: number): number {
+    this.mergeTail();
+    const vals = this.sortedVals;
+    const lower = (x: number, strict: boolean) => {
+      let a = 0;
+      let b = vals.length;
+      while (a < b) {
+        const m = (a + b) >>> 1;
+        if (strict ? vals[m]! <= x : vals[m]! < x) a = m + 1;
+        else b = m;
+      }
+      return a;
+    };
+    return Math.max(0, lower(hi, true) - lower(lo, false));
+  }
+
+  /** Every (value, doc) pair sorted by value, dead docs included: what a sort on the field walks from either end. */
+  sortedRun(): { vals: Float64Array; docs: Int32Array } {
+    this.mergeTail();
+    return { vals: this.sortedVals, docs: this.sortedDocs };
+  }
+
+  /** Whether any document has more than one numeric value (else firstNumber is each doc's only value). */
+  hasMultiNumbers(): boolean {
+    return this.multiNums.size > 0;
+  }
 }

@@ -11,6 +11,8 @@ import { isSearchable, kindOf, type IndexEngine } from './index-engine.js';
 import { parseQueryString, type QsNode } from './query-string.js';
 import { parseSimpleQueryString, type SqsNode } from './simple-query-string.js';
 import { cidrRange, formatIp, ipSortKey, tokenize, zoneOffset } from './values.js';
+import { lowerBound } from './sort-candidates.js';
+import { andInto, andNotInto, countBits, type DocBits, docsToBits, emptyBits, forEachBit, liveBits, orInto, postingToBits, setBit } from './doc-bits.js';
 
 export type Scores = Map<number, number>;
 type Q = Record<string, unknown>;
@@ -143,11 +145,15 @@ function nextDown(x: number): number {
 
 const notAnIp = (s: string) => new EsError(400, 'query_shard_exception', `failed to create query: '${s}' is not an IP string literal.`);
 
-function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
+/** A range query's bounds, parsed and checked (every error it can give is given here), not yet run. */
+type RangeSpec =
+  | { type: 'numbers'; field: string; lo: number; hi: number }
+  | { type: 'ips'; field: string; test: (key: string) => boolean }
+  | { type: 'terms'; field: string; test: (term: string) => boolean };
+
+function rangeSpec(ctx: EvalContext, field: string, p: Q): RangeSpec {
   const m = searchable(ctx, field);
   const kind = kindOf(m?.type ?? 'keyword');
-  const out: Scores = new Map();
-  const boost = boostOf(p);
   const bounds = {
     gt: p.gt ?? (p.include_lower === false ? p.from : undefined),
     gte: p.gte ?? (p.include_lower !== false ? p.from : undefined),
@@ -162,12 +168,11 @@ function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
       return k;
     };
     const [gt, gte, lt, lte] = [conv(bounds.gt), conv(bounds.gte), conv(bounds.lt), conv(bounds.lte)];
-    for (const d of ctx.engine.ipMatching(
+    return {
+      type: 'ips',
       field,
-      (v) => (gt === undefined || v > gt) && (gte === undefined || v >= gte) && (lt === undefined || v < lt) && (lte === undefined || v <= lte),
-    ))
-      out.set(d, boost);
-    return out;
+      test: (v) => (gt === undefined || v > gt) && (gte === undefined || v >= gte) && (lt === undefined || v < lt) && (lte === undefined || v <= lte),
+    };
   }
   if (kind === 'number' || kind === 'date') {
     const conv = (v: unknown, roundUp: boolean): number | undefined => {
@@ -196,17 +201,28 @@ function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
     if (gte !== undefined) lo = Math.max(lo, gte);
     if (lt !== undefined) hi = Math.min(hi, nextDown(lt));
     if (lte !== undefined) hi = Math.min(hi, lte);
-    if (Number.isNaN(lo) || Number.isNaN(hi)) return out;
-    for (const d of ctx.engine.numberRange(field, lo, hi)) out.set(d, boost);
-    return out;
+    return { type: 'numbers', field, lo, hi };
   }
   const s = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
   const [gt, gte, lt, lte] = [s(bounds.gt), s(bounds.gte), s(bounds.lt), s(bounds.lte)];
-  for (const t of ctx.engine.termList(field) ?? []) {
-    if ((gt === undefined || t > gt) && (gte === undefined || t >= gte) && (lt === undefined || t < lt) && (lte === undefined || t <= lte))
-      for (const d of ctx.engine.termDocs(field, t)!) out.set(d, boost);
-  }
+  return {
+    type: 'terms',
+    field,
+    test: (t) => (gt === undefined || t > gt) && (gte === undefined || t >= gte) && (lt === undefined || t < lt) && (lte === undefined || t <= lte),
+  };
+}
+
+/** The live documents a range matches, ascending (numbers and dates from the sorted doc values). */
+function rangeList(ctx: EvalContext, r: RangeSpec): Iterable<number> {
+  if (r.type === 'ips') return ctx.engine.ipMatching(r.field, r.test);
+  if (r.type === 'numbers') return Number.isNaN(r.lo) || Number.isNaN(r.hi) ? [] : ctx.engine.numberRange(r.field, r.lo, r.hi);
+  const out = new Set<number>();
+  for (const t of ctx.engine.termList(r.field) ?? []) if (r.test(t)) for (const d of ctx.engine.termDocs(r.field, t)!) out.add(d);
   return out;
+}
+
+function rangeDocs(ctx: EvalContext, field: string, p: Q): Scores {
+  return fromSet(rangeList(ctx, rangeSpec(ctx, field, p)), boostOf(p));
 }
 
 function patternDocs(ctx: EvalContext, field: string, re: RegExp, boost: number): Scores {
@@ -520,6 +536,39 @@ export function evaluate(query: unknown, ctx: EvalContext): Scores {
   }
 }
 
+function termsQuery(body: unknown, name: string): { b: Q; field: string; values: unknown[] } {
+  const b = obj(body, name);
+  const fields = Object.keys(b).filter((k) => k !== 'boost' && k !== '_name');
+  if (fields.length !== 1) throw parsingError('[terms] query does not support multiple fields');
+  const values = b[fields[0]!];
+  if (!Array.isArray(values)) throw unsupported('terms lookup (terms query with an object instead of an array)');
+  return { b, field: fields[0]!, values };
+}
+
+function rangeQuery(body: unknown, ctx: EvalContext): { spec: RangeSpec; boost: number } {
+  const b = obj(body, 'range');
+  const fields = Object.keys(b);
+  if (fields.length !== 1) throw parsingError('[range] query does not support more than one field');
+  const p = obj(b[fields[0]!], 'range');
+  return { spec: rangeSpec(ctx, fields[0]!, p), boost: boostOf(p) };
+}
+
+/** The fields an `exists` query looks at: the field (or pattern) and, for an object field, every sub-field. */
+function existsQuery(body: unknown, ctx: EvalContext): { b: Q; fields: string[] } {
+  const b = obj(body, 'exists');
+  if (typeof b.field !== 'string') throw parsingError('[exists] must be provided with a [field]');
+  const prefix = `${b.field}.`;
+  return { b, fields: [...expandFields(ctx, [b.field]), ...ctx.engine.fieldNames().filter((f) => f.startsWith(prefix))] };
+}
+
+function queryStringQuery(body: unknown): { tree: QsNode; defaults: string[]; op: 'and' | 'or' } {
+  const b = obj(body, 'query_string');
+  if (typeof b.query !== 'string') throw parsingError('[query_string] requires query');
+  const defaults = (b.fields as string[] | undefined) ?? (b.default_field ? [String(b.default_field)] : ['*']);
+  const op = String(b.default_operator ?? 'or').toLowerCase() === 'and' ? 'and' : 'or';
+  return { tree: parseQueryString(b.query, op), defaults, op };
+}
+
 function evaluateOne(query: unknown, ctx: EvalContext): Scores {
   if (query === undefined || query === null) return all(ctx);
   const q = obj(query, 'query');
@@ -540,13 +589,9 @@ function evaluateOne(query: unknown, ctx: EvalContext): Scores {
       return fromSet(termDocs(ctx, field, value, params.case_insensitive === true), boostOf(params));
     }
     case 'terms': {
-      const b = obj(body, name);
-      const fields = Object.keys(b).filter((k) => k !== 'boost' && k !== '_name');
-      if (fields.length !== 1) throw parsingError('[terms] query does not support multiple fields');
-      const values = b[fields[0]!];
-      if (!Array.isArray(values)) throw unsupported('terms lookup (terms query with an object instead of an array)');
+      const { b, field, values } = termsQuery(body, name);
       const out = new Set<number>();
-      for (const v of values) for (const d of termDocs(ctx, fields[0]!, v)) out.add(d);
+      for (const v of values) for (const d of termDocs(ctx, field, v)) out.add(d);
       return fromSet(out, boostOf(b));
     }
     case 'ids': {
@@ -559,18 +604,13 @@ function evaluateOne(query: unknown, ctx: EvalContext): Scores {
       return out;
     }
     case 'range': {
-      const b = obj(body, name);
-      const fields = Object.keys(b);
-      if (fields.length !== 1) throw parsingError('[range] query does not support more than one field');
-      return rangeDocs(ctx, fields[0]!, obj(b[fields[0]!], name));
+      const { spec, boost } = rangeQuery(body, ctx);
+      return fromSet(rangeList(ctx, spec), boost);
     }
     case 'exists': {
-      const b = obj(body, name);
-      if (typeof b.field !== 'string') throw parsingError('[exists] must be provided with a [field]');
+      const { b, fields } = existsQuery(body, ctx);
       const out = new Set<number>();
-      for (const f of expandFields(ctx, [b.field])) for (const d of ctx.engine.docsWithField(f) ?? []) out.add(d);
-      // an object field exists when any sub-field does
-      for (const f of ctx.engine.fieldNames()) if (f.startsWith(`${b.field}.`)) for (const d of ctx.engine.docsWithField(f) ?? []) out.add(d);
+      for (const f of fields) for (const d of ctx.engine.docsWithField(f) ?? []) out.add(d);
       return fromSet(out, boostOf(b));
     }
     case 'prefix': {
@@ -648,11 +688,8 @@ function evaluateOne(query: unknown, ctx: EvalContext): Scores {
       return fromSet(evaluate(b.filter, ctx).keys(), boostOf(b));
     }
     case 'query_string': {
-      const b = obj(body, name);
-      if (typeof b.query !== 'string') throw parsingError('[query_string] requires query');
-      const defaults = (b.fields as string[] | undefined) ?? (b.default_field ? [String(b.default_field)] : ['*']);
-      const op = String(b.default_operator ?? 'or').toLowerCase() === 'and' ? 'and' : 'or';
-      return evalQs(parseQueryString(b.query, op), ctx, defaults, op);
+      const { tree, defaults, op } = queryStringQuery(body);
+      return evalQs(tree, ctx, defaults, op);
     }
     default:
       // a query Elasticsearch has but this node lacks is named as unsupported; any other name is
@@ -681,37 +718,58 @@ function termProbe(c: unknown, ctx: EvalContext): ((d: number) => boolean) | und
   return ctx.engine.termProbe(field, value.value);
 }
 
+/**
+ * A keyword term among other required clauses is checked per candidate against its posting
+ * instead of listing every document it holds (event.outcome: failure is a fifth of all events).
+ * Such a clause is not evaluated as a query (no nesting depth counted), in either evaluation.
+ */
+function splitProbes(
+  mustCount: number,
+  filterClauses: unknown[],
+  ctx: EvalContext,
+): { probes: ((d: number) => boolean)[]; rest: unknown[]; probed: unknown[] } {
+  const probes: ((d: number) => boolean)[] = [];
+  const probed: unknown[] = [];
+  const rest = filterClauses.filter((c) => {
+    if (mustCount + filterClauses.length < 2 || probes.length + 1 >= mustCount + filterClauses.length) return true;
+    const probe = termProbe(c, ctx);
+    if (probe) {
+      probes.push(probe);
+      probed.push(c);
+    }
+    return !probe;
+  });
+  return { probes, rest, probed };
+}
+
 function clauses(v: unknown): unknown[] {
   if (v === undefined || v === null) return [];
   return Array.isArray(v) ? v : [v];
 }
 
-function evalBool(b: Q, ctx: EvalContext): Scores {
+function checkBoolKeys(b: Q): void {
   for (const k of Object.keys(b))
     if (!['must', 'filter', 'should', 'must_not', 'minimum_should_match', 'boost', '_name'].includes(k))
       throw parsingError(`[bool] query does not support [${k}]`);
-  // a bool's clause that is nested too deep fails as the field of the bool that holds it, as Elasticsearch's parser reports it
-  const inClause = (key: string) => (c: unknown) => {
-    try {
-      return evaluate(c, ctx);
-    } catch (err) {
-      if (err instanceof EsError && (err.message === NESTED_TOO_DEEP || err.extra.nestedTooDeep === true)) {
-        throw new EsError(400, 'x_content_parse_exception', `[bool] failed to parse field [${key}]`, { caused_by: err.toCause(), nestedTooDeep: true });
-      }
-      throw err;
+}
+
+/** A bool's clause that is nested too deep fails as the field of the bool that holds it, as Elasticsearch's parser reports it. */
+function inBoolClause<T>(key: string, run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof EsError && (err.message === NESTED_TOO_DEEP || err.extra.nestedTooDeep === true)) {
+      throw new EsError(400, 'x_content_parse_exception', `[bool] failed to parse field [${key}]`, { caused_by: err.toCause(), nestedTooDeep: true });
     }
-  };
+    throw err;
+  }
+}
+
+function evalBool(b: Q, ctx: EvalContext): Scores {
+  checkBoolKeys(b);
+  const inClause = (key: string) => (c: unknown) => inBoolClause(key, () => evaluate(c, ctx));
   const must = clauses(b.must).map(inClause('must'));
-  // a keyword term among other required clauses is checked per candidate against its posting
-  // instead of listing every document it holds (event.outcome: failure is a fifth of all events)
-  const filterClauses = clauses(b.filter);
-  const probes: ((d: number) => boolean)[] = [];
-  const rest = filterClauses.filter((c) => {
-    if (must.length + filterClauses.length < 2 || probes.length + 1 >= must.length + filterClauses.length) return true;
-    const probe = termProbe(c, ctx);
-    if (probe) probes.push(probe);
-    return !probe;
-  });
+  const { probes, rest } = splitProbes(must.length, clauses(b.filter), ctx);
   const filter = rest.map(inClause('filter'));
   const should = clauses(b.should).map(inClause('should'));
   const mustNot = clauses(b.must_not).map(inClause('must_not'));
@@ -778,22 +836,7 @@ function evalQs(node: QsNode, ctx: EvalContext, defaults: string[], op: 'and' | 
     }
     case 'term': {
       const fields = node.field ? expandFields(ctx, [node.field]) : expandFields(ctx, defaults);
-      const parts = fields.map((f) => {
-        const kind = kindOf(ctx.engine.field(f)?.type ?? 'keyword');
-        // an invalid regular expression in query_string matches nothing, as Elasticsearch answers it
-        if (node.regex) return safe(() => regexpDocs(ctx, f, kind === 'text' ? node.value.toLowerCase() : node.value, {}, !node.field));
-        const fz = node.phrase ? null : /^(.*[^~])~(\d+(?:\.\d+)?)?$/.exec(node.value);
-        if (fz)
-          return fuzzyDocs(ctx, f, kind === 'text' ? fz[1]!.toLowerCase() : fz[1]!, fz[2] !== undefined ? { fuzziness: Math.floor(Number(fz[2])) } : {}, true);
-        if (node.phrase) return kind === 'text' ? phraseDocs(ctx, f, node.value, 1) : safe(() => fromSet(termDocs(ctx, f, node.value)));
-        if (node.value === '*') return fromSet(ctx.engine.docsWithField(f));
-        if (/[*?]/.test(node.value)) {
-          const isText = kind === 'text';
-          return patternDocs(ctx, f, wildcardRegExp(isText ? node.value.toLowerCase() : node.value, false), 1);
-        }
-        return safe(() => matchDocs(ctx, f, node.value, 'and', 1, undefined, true));
-      });
-      return union(parts);
+      return union(fields.map((f) => qsTermDocs(node, f, ctx)));
     }
     case 'range': {
       const fields = node.field ? [node.field] : defaults;
@@ -803,6 +846,29 @@ function evalQs(node: QsNode, ctx: EvalContext, defaults: string[], op: 'and' | 
       return union(expandFields(ctx, fields).map((f) => rangeDocs(ctx, f, p)));
     }
   }
+}
+
+const FUZZY_TERM = /^(.*[^~])~(\d+(?:\.\d+)?)?$/;
+
+/** A query_string term without regex, fuzziness, phrase or wildcards: a plain match of its value. */
+function isPlainQsTerm(node: QsNode & { type: 'term' }): boolean {
+  return !node.regex && !node.phrase && !FUZZY_TERM.test(node.value) && node.value !== '*' && !/[*?]/.test(node.value);
+}
+
+/** One field's matches of a query_string term. */
+function qsTermDocs(node: QsNode & { type: 'term' }, f: string, ctx: EvalContext): Scores {
+  const kind = kindOf(ctx.engine.field(f)?.type ?? 'keyword');
+  // an invalid regular expression in query_string matches nothing, as Elasticsearch answers it
+  if (node.regex) return safe(() => regexpDocs(ctx, f, kind === 'text' ? node.value.toLowerCase() : node.value, {}, !node.field));
+  const fz = node.phrase ? null : FUZZY_TERM.exec(node.value);
+  if (fz) return fuzzyDocs(ctx, f, kind === 'text' ? fz[1]!.toLowerCase() : fz[1]!, fz[2] !== undefined ? { fuzziness: Math.floor(Number(fz[2])) } : {}, true);
+  if (node.phrase) return kind === 'text' ? phraseDocs(ctx, f, node.value, 1) : safe(() => fromSet(termDocs(ctx, f, node.value)));
+  if (node.value === '*') return fromSet(ctx.engine.docsWithField(f));
+  if (/[*?]/.test(node.value)) {
+    const isText = kind === 'text';
+    return patternDocs(ctx, f, wildcardRegExp(isText ? node.value.toLowerCase() : node.value, false), 1);
+  }
+  return safe(() => matchDocs(ctx, f, node.value, 'and', 1, undefined, true));
 }
 
 function addScores(a: Scores, b: Scores): Scores {
@@ -858,4 +924,256 @@ function evalSqs(node: SqsNode, ctx: EvalContext, fields: string[], op: 'and' | 
         }),
       );
   }
+}
+
+// ---------- evaluation without scores: sets of doc numbers as bits ----------
+
+interface BitsContext extends EvalContext {
+  /** The engine's live documents (shared: read only). */
+  live: DocBits;
+}
+
+/**
+ * The documents a query matches, as bits (doc-bits.ts), for a search that needs no score (sorted
+ * on fields, `_count`, aggregations without top_hits): the same set as evaluate(query)'s keys, with
+ * the same errors in the same order (the same parsing helpers, clauses taken in the same order,
+ * the same nesting depth counted), but no Map entry per match. Query types without a form of
+ * their own here run through evaluate's code and become bits.
+ */
+export function matchBits(query: unknown, ctx: EvalContext): DocBits {
+  return bitsOf(query, { ...ctx, live: liveBits(ctx.engine) });
+}
+
+function bitsOf(query: unknown, ctx: BitsContext): DocBits {
+  if (depth >= MAX_NESTED_DEPTH) throw new EsError(400, 'illegal_argument_exception', NESTED_TOO_DEEP);
+  depth++;
+  try {
+    return bitsOne(query, ctx);
+  } finally {
+    depth--;
+  }
+}
+
+const noBits = (ctx: BitsContext) => emptyBits(ctx.live.length);
+const listBits = (docs: Iterable<number> | undefined, ctx: BitsContext) => docsToBits(docs ?? [], ctx.live.length);
+const postingBits = (ctx: BitsContext, field: string, term: string) => postingToBits(ctx.engine.column(field)?.postingOf(term), ctx.live);
+
+function bitsOne(query: unknown, ctx: BitsContext): DocBits {
+  if (query === undefined || query === null) return ctx.live.slice();
+  const q = obj(query, 'query');
+  const names = Object.keys(q);
+  if (names.length !== 1) return listBits(evaluateOne(query, ctx).keys(), ctx); // its parse error
+  const name = names[0]!;
+  const body = q[name];
+  switch (name) {
+    case 'match_all':
+      obj(body ?? {}, name);
+      return ctx.live.slice();
+    case 'match_none':
+      return noBits(ctx);
+    case 'term': {
+      const { field, value, params } = fieldAndParams(obj(body, name), 'value', name);
+      return termBits(ctx, field, value, params.case_insensitive === true);
+    }
+    case 'terms': {
+      const { field, values } = termsQuery(body, name);
+      const out = noBits(ctx);
+      for (const v of values) orInto(out, termBits(ctx, field, v));
+      return out;
+    }
+    case 'range':
+      return rangeBits(ctx, rangeQuery(body, ctx).spec);
+    case 'exists': {
+      const out = noBits(ctx);
+      for (const f of existsQuery(body, ctx).fields) {
+        const present = ctx.engine.column(f)?.present;
+        if (present) orInto(out, postingToBits(present, ctx.live));
+      }
+      return out;
+    }
+    case 'bool':
+      return boolBits(obj(body, name), ctx);
+    case 'constant_score':
+      return bitsOf(obj(body, name).filter, ctx);
+    case 'query_string': {
+      const { tree, defaults, op } = queryStringQuery(body);
+      return qsBits(tree, ctx, defaults, op);
+    }
+    default:
+      return listBits(evaluateOne(query, ctx).keys(), ctx);
+  }
+}
+
+/** termDocs as bits: keyword and boolean terms straight from their postings. */
+function termBits(ctx: BitsContext, field: string, value: unknown, caseInsensitive = false): DocBits {
+  const m = searchable(ctx, field);
+  const kind = kindOf(m?.type ?? 'keyword');
+  if (!caseInsensitive && kind === 'keyword' && value !== null && value !== undefined) return postingBits(ctx, field, String(value));
+  if (!caseInsensitive && kind === 'boolean' && (value === true || value === false || value === 'true' || value === 'false'))
+    return postingBits(ctx, field, String(value === true || value === 'true'));
+  return listBits(termDocs(ctx, field, value, caseInsensitive), ctx);
+}
+
+function rangeBits(ctx: BitsContext, r: RangeSpec): DocBits {
+  if (r.type !== 'numbers') return listBits(rangeList(ctx, r), ctx);
+  const out = noBits(ctx);
+  const col = ctx.engine.column(r.field);
+  if (!col?.hasNumbers || Number.isNaN(r.lo) || Number.isNaN(r.hi) || r.lo > r.hi) return out;
+  // the sorted doc values between two binary searches (columns.ts numberRange, without a callback per entry)
+  const { vals, docs } = col.sortedRun();
+  const hi = r.hi;
+  for (let i = lowerBound(vals, r.lo); i < vals.length && vals[i]! <= hi; i++) {
+    const d = docs[i]!;
+    out[d >>> 5] = out[d >>> 5]! | (1 << (d & 31));
+  }
+  return andInto(out, ctx.live);
+}
+
+type NumberRange = RangeSpec & { type: 'numbers' };
+
+/**
+ * A required clause of a bool: its bits, or for a range on numbers or dates its parsed bounds, run
+ * last: as a check of each document the other required clauses left when they are fewer than the
+ * range holds (the day's range of a search for one user: 2,000 checks instead of a million bits).
+ * The clause is parsed where evaluate parses it, inside the same nesting depth.
+ */
+function requiredPart(c: unknown, ctx: BitsContext): DocBits | NumberRange {
+  if (!c || typeof c !== 'object' || Array.isArray(c) || Object.keys(c).length !== 1 || Object.keys(c)[0] !== 'range') return bitsOf(c, ctx);
+  if (depth >= MAX_NESTED_DEPTH) throw new EsError(400, 'illegal_argument_exception', NESTED_TOO_DEEP);
+  depth++;
+  try {
+    const { spec } = rangeQuery((c as Q).range, ctx);
+    return spec.type === 'numbers' ? spec : rangeBits(ctx, spec);
+  } finally {
+    depth--;
+  }
+}
+
+function applyRange(base: DocBits, r: NumberRange, ctx: BitsContext): DocBits {
+  const col = ctx.engine.column(r.field);
+  if (!col?.hasNumbers || Number.isNaN(r.lo) || Number.isNaN(r.hi) || r.lo > r.hi) return base.fill(0);
+  if (countBits(base) >= col.countInRange(r.lo, r.hi)) return andInto(base, rangeBits(ctx, r));
+  const { lo, hi } = r;
+  const multi = col.hasMultiNumbers();
+  for (let i = 0; i < base.length; i++) {
+    let x = base[i]!;
+    while (x !== 0) {
+      const t = x & -x;
+      x ^= t;
+      const d = (i << 5) + 31 - Math.clz32(t);
+      const v = col.firstNumber(d);
+      if (v >= lo && v <= hi) continue;
+      const more = multi ? col.moreNumbers(d) : undefined;
+      if (more?.some((m) => m >= lo && m <= hi)) continue;
+      base[i] = base[i]! & ~t;
+    }
+  }
+  return base;
+}
+
+function boolBits(b: Q, ctx: BitsContext): DocBits {
+  checkBoolKeys(b);
+  const must = clauses(b.must).map((c) => inBoolClause('must', () => requiredPart(c, ctx)));
+  const { rest, probed } = splitProbes(must.length, clauses(b.filter), ctx);
+  const filter = rest.map((c) => inBoolClause('filter', () => requiredPart(c, ctx)));
+  const should = clauses(b.should).map((c) => inBoolClause('should', () => bitsOf(c, ctx)));
+  const mustNot = clauses(b.must_not).map((c) => inBoolClause('must_not', () => bitsOf(c, ctx)));
+  let base: DocBits | undefined;
+  const ranges: NumberRange[] = [];
+  for (const p of [...must, ...filter]) {
+    if (p instanceof Uint32Array) base = base ? andInto(base, p) : p;
+    else ranges.push(p);
+  }
+  // the probed clauses are keyword terms (splitProbes): their postings
+  for (const c of probed) {
+    const [field, raw] = Object.entries((c as { term: Q }).term)[0]!;
+    const term = raw !== null && typeof raw === 'object' ? (raw as Q).value : raw;
+    const x = postingBits(ctx, field, term as string);
+    base = base ? andInto(base, x) : x;
+  }
+  for (const r of ranges) base = base ? applyRange(base, r, ctx) : rangeBits(ctx, r);
+  const hasRequired = must.length + filter.length > 0;
+  const msm = b.minimum_should_match !== undefined ? resolveMsm(b.minimum_should_match, should.length) : hasRequired ? 0 : should.length > 0 ? 1 : 0;
+  if (should.length > 0 && (!base || msm > 0)) {
+    let matched: DocBits;
+    if (msm <= 1) {
+      matched = noBits(ctx);
+      for (const s of should) orInto(matched, s);
+    } else {
+      // at least msm of the should clauses
+      const counts = new Int32Array(ctx.live.length * 32);
+      for (const s of should) forEachBit(s, (d) => counts[d]!++);
+      matched = noBits(ctx);
+      for (let d = 0; d < counts.length; d++) if (counts[d]! >= msm) setBit(matched, d);
+    }
+    base = base ? andInto(base, matched) : matched;
+  }
+  if (!base) base = ctx.live.slice();
+  for (const n of mustNot) andNotInto(base, n);
+  return base;
+}
+
+function qsBits(node: QsNode, ctx: BitsContext, defaults: string[], op: 'and' | 'or'): DocBits {
+  switch (node.type) {
+    case 'and':
+      return node.children.map((c) => qsBits(c, ctx, defaults, op)).reduce((a, b) => andInto(a, b));
+    case 'or': {
+      const out = noBits(ctx);
+      for (const c of node.children) orInto(out, qsBits(c, ctx, defaults, op));
+      return out;
+    }
+    case 'not':
+      return andNotInto(ctx.live.slice(), qsBits(node.child, ctx, defaults, op));
+    case 'group': {
+      const required = node.children.filter((c) => c.occur === 'must');
+      const prohibited = node.children.filter((c) => c.occur === 'must_not');
+      const optional = node.children.filter((c) => c.occur === 'should');
+      let base: DocBits | undefined;
+      for (const r of required) {
+        const x = qsBits(r.node, ctx, defaults, op);
+        base = base ? andInto(base, x) : x;
+      }
+      if (optional.length > 0) {
+        // optional clauses only add to the score of required ones, or match alone when none is required
+        const parts = optional.map((o) => qsBits(o.node, ctx, defaults, op));
+        if (!base) base = parts.reduce((a, b) => orInto(a, b));
+      }
+      if (!base) base = ctx.live.slice();
+      for (const p of prohibited) andNotInto(base, qsBits(p.node, ctx, defaults, op));
+      return base;
+    }
+    case 'term': {
+      const fields = node.field ? expandFields(ctx, [node.field]) : expandFields(ctx, defaults);
+      const out = noBits(ctx);
+      for (const f of fields) orInto(out, isPlainQsTerm(node) ? plainQsTermBits(ctx, f, node.value) : listBits(qsTermDocs(node, f, ctx).keys(), ctx));
+      return out;
+    }
+    case 'range': {
+      const fields = node.field ? [node.field] : defaults;
+      const p: Q = {};
+      if (node.from !== '*' && node.from !== undefined) p[node.includeFrom ? 'gte' : 'gt'] = node.from;
+      if (node.to !== '*' && node.to !== undefined) p[node.includeTo ? 'lte' : 'lt'] = node.to;
+      const out = noBits(ctx);
+      for (const f of expandFields(ctx, fields)) orInto(out, rangeBits(ctx, rangeSpec(ctx, f, p)));
+      return out;
+    }
+  }
+}
+
+/** A plain query_string term on one field: matchDocs(value, 'and', lenient) as bits, postings read directly. */
+function plainQsTermBits(ctx: BitsContext, field: string, value: string): DocBits {
+  const m = ctx.engine.field(field);
+  if (!isSearchable(m)) return noBits(ctx);
+  if (!m && !ctx.engine.hasTerms(field) && !ctx.engine.hasNumbers(field)) return noBits(ctx);
+  if (kindOf(m?.type ?? 'keyword') !== 'text') {
+    try {
+      return termBits(ctx, field, value);
+    } catch (err) {
+      if (err instanceof EsError && (err.type === 'query_shard_exception' || err.type === 'parse_exception')) return noBits(ctx);
+      throw err;
+    }
+  }
+  const tokens = tokenize(value);
+  if (tokens.length === 0) return noBits(ctx);
+  return tokens.map((t) => postingBits(ctx, field, t)).reduce((a, b) => andInto(a, b));
 }

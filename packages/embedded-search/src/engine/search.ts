@@ -7,7 +7,9 @@ import { EsError, parsingError, unsupported } from '../errors.js';
 import { aggregate, type Hit } from './aggregations.js';
 import { kindOf, type IndexEngine } from './index-engine.js';
 import { dateFormatter, fetchHit, parseFetch } from './fetch.js';
-import { evaluate, fieldValues, wildcardRegExp } from './query.js';
+import { countBits, firstBit, MatchSet, truncateBits } from './doc-bits.js';
+import { evaluate, fieldValues, matchBits, wildcardRegExp } from './query.js';
+import { sortCandidates } from './sort-candidates.js';
 import { formatIp, ipSortKey, maxOf, parseDate } from './values.js';
 
 export interface SearchTarget {
@@ -30,8 +32,12 @@ export interface SearchOptions {
    * A scroll's matched and sorted hits, kept by its context after the first page so that later pages
    * are slices, not the whole search again (a scroll of n hits would otherwise cost n²/size).
    */
-  scrollCache?: { hits?: Hit[]; valued?: { h: Hit; v: (number | string | null)[] }[] };
+  scrollCache?: { hits?: Hit[]; valued?: Valued[] };
+  /** Evaluate with scores and sort every match, as before the bit-set path (the oracle of the tests that compare the two). */
+  plain?: boolean;
 }
+
+type Valued = { h: Hit; v: (number | string | null)[] };
 
 const KNOWN_BODY = new Set([
   'query',
@@ -158,10 +164,12 @@ function wildcards(patterns: string[]): RegExp[] {
   return patterns.map((p) => wildcardRegExp(p, false));
 }
 
-/** `_source` filtering: false, "field", ["a.*"], { includes, excludes }. */
-export function filterSource(source: Record<string, unknown>, spec: unknown): Record<string, unknown> | undefined {
-  if (spec === undefined || spec === true) return source;
-  if (spec === false) return undefined;
+type Source = Record<string, unknown>;
+
+/** `_source` filtering: false, "field", ["a.*"], { includes, excludes }; its patterns compiled once per search, not per hit. */
+function sourceFilter(spec: unknown): (source: Source) => Source | undefined {
+  if (spec === undefined || spec === true) return (source) => source;
+  if (spec === false) return () => undefined;
   let includes: string[] = [];
   let excludes: string[] = [];
   if (typeof spec === 'string') includes = spec.split(',');
@@ -192,7 +200,7 @@ export function filterSource(source: Record<string, unknown>, spec: unknown): Re
     }
     return out;
   };
-  return walk(source, '');
+  return (source) => walk(source, '');
 }
 
 function matchAll(targets: SearchTarget[], query: unknown, now: number, limits?: Map<string, number>): Hit[] {
@@ -202,6 +210,37 @@ function matchAll(targets: SearchTarget[], query: unknown, now: number, limits?:
     for (const [doc, score] of evaluate(query, { engine: t.engine, now })) if (doc < limit) hits.push({ engine: t.engine, index: t.index, doc, score });
   }
   return hits;
+}
+
+/** The matches of every target as bits (query.ts matchBits), below each one's point-in-time limit. */
+function matchSets(targets: SearchTarget[], query: unknown, now: number, limits?: Map<string, number>): MatchSet {
+  return new MatchSet(
+    targets.map((t) => {
+      const bits = matchBits(query, { engine: t.engine, now });
+      const limit = limits?.get(t.index);
+      return { engine: t.engine, index: t.index, bits: limit === undefined ? bits : truncateBits(bits, limit) };
+    }),
+  );
+}
+
+/**
+ * Whether a search can do without scores: no page (size 0: Elasticsearch's max_score is null then)
+ * or a page sorted on fields only (not `_score`); no min_score, track_scores or top_hits (which
+ * shows scores), and not a scroll (whose context keeps its sorted hits). A sort that does not parse
+ * takes the scored path, which gives its error where it always did.
+ */
+function scoreless(b: Body, params: Params, opts: SearchOptions, size: number): boolean {
+  if (opts.scrollCache || typeof b.min_score === 'number' || b.track_scores === true) return false;
+  const aggs = b.aggs ?? b.aggregations;
+  if (aggs !== undefined && JSON.stringify(aggs).includes('top_hits')) return false;
+  if (size === 0 && b.search_after === undefined) return true;
+  let keys: SortKey[];
+  try {
+    keys = parseSort(params.sort ?? b.sort);
+  } catch {
+    return false;
+  }
+  return keys.length > 0 && !keys.some((k) => k.field === '_score');
 }
 
 function queryFrom(body: Body | undefined, params: Params): unknown {
@@ -239,9 +278,12 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   }
   const fetch = parseFetch(b);
   const cached = opts.scrollCache?.valued;
-  const hits = opts.scrollCache?.hits ?? matchAll(targets, queryFrom(b, params), now, opts.docLimits);
+  // no score asked for: the matches as bits, no Map of scores nor a hit object per match
+  const matched = opts.plain || !scoreless(b, params, opts, size) ? undefined : matchSets(targets, queryFrom(b, params), now, opts.docLimits);
+  const hits = matched ? [] : (opts.scrollCache?.hits ?? matchAll(targets, queryFrom(b, params), now, opts.docLimits));
   const minScore = typeof b.min_score === 'number' ? b.min_score : undefined;
-  const kept = minScore === undefined ? hits : hits.filter((h) => h.score >= minScore);
+  let kept = minScore === undefined ? hits : hits.filter((h) => h.score >= minScore);
+  const matchCount = matched ? matched.count : kept.length;
 
   const sortKeys = parseSort(params.sort ?? b.sort);
   if (sortKeys.some((k) => k.field === '_shard_doc')) {
@@ -260,11 +302,10 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   // no page to show (size 0, the aggregation-only search): sorting every hit would be wasted work;
   // sort values are still read once when the sort itself could fail (a text field)
   const pageNeeded = size > 0 || b.search_after !== undefined;
-  const valued =
-    cached ??
-    (pageNeeded || opts.scrollCache
-      ? kept.map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) }))
-      : kept.slice(0, 1).map((h) => ({ h, v: keys.map((k) => sortValue(h, k)) })));
+  const sortValues = (h: Hit): Valued => ({ h, v: keys.map((k) => sortValue(h, k)) });
+  // with bits, the sort values of each target's first match: they fail as the first of all would (a text field)
+  if (matched) for (const p of matched.parts) if (firstBit(p.bits) >= 0) sortValues({ engine: p.engine, index: p.index, doc: firstBit(p.bits), score: 0 });
+  let valued = matched ? [] : (cached ?? (pageNeeded || opts.scrollCache ? kept.map(sortValues) : kept.slice(0, 1).map(sortValues)));
   // ip sort values compare as 128-bit keys and are shown as addresses, as Elasticsearch shows them
   const isIp = (k: SortKey) => targets.some((t) => t.engine.field(k.field)?.type === 'ip');
   const ipSorts = keys.map(isIp);
@@ -273,16 +314,17 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   const formats = keys.map((k, i) => (k.format !== undefined && types[i] === 'date' ? dateFormatter(k.format) : undefined));
   const shownSort = (v: (number | string | null)[]) =>
     v.map((x, i) => (x === null ? missing[i]! : ipSorts[i] && typeof x === 'string' ? formatIp(x) : formats[i] && typeof x === 'number' ? formats[i]!(x) : x));
-  if (!cached) valued.sort((x, y) => compare(x.v, y.v, keys) || (x.h.index < y.h.index ? -1 : x.h.index > y.h.index ? 1 : x.h.doc - y.h.doc));
+  const inOrder = (x: Valued, y: Valued) => compare(x.v, y.v, keys) || (x.h.index < y.h.index ? -1 : x.h.index > y.h.index ? 1 : x.h.doc - y.h.doc);
+  if (!cached) valued.sort(inOrder);
   if (opts.scrollCache && !cached) {
     opts.scrollCache.hits = hits;
     opts.scrollCache.valued = valued;
   }
 
-  let page = valued;
+  let after: (number | string | null)[] | undefined;
   if (b.search_after !== undefined) {
     if (byScore && !Array.isArray(b.search_after)) throw parsingError('[search_after] must be an array');
-    const after = (b.search_after as unknown[]).map((v, i) => {
+    after = (b.search_after as unknown[]).map((v, i) => {
       const k = keys[i];
       if (k && k.field !== '_score' && k.field !== '_doc' && k.field !== '_shard_doc' && typeof v === 'string') {
         if (isIp(k)) return ipSortKey(v) ?? v;
@@ -294,22 +336,34 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
     if (after.length !== keys.length)
       throw new EsError(400, 'illegal_argument_exception', `search_after has ${after.length} value(s) but sort has ${keys.length}.`);
     if (from > 0) throw new EsError(400, 'illegal_argument_exception', '[from] parameter must be set to 0 when [search_after] is used.');
-    page = valued.filter((x) => compare(x.v, after, keys) > 0);
   }
+  if (matched && pageNeeded) {
+    // the page's candidates by the first sort key (sort-candidates.ts), sorted exactly; every match when that cannot be done
+    const candidates = sortCandidates(matched.parts, keys[0]!, from + size, after?.[0]);
+    if (candidates)
+      valued = matched.parts.flatMap((p, i) => candidates[i]!.map((doc) => sortValues({ engine: p.engine, index: p.index, doc, score: 0 }))).sort(inOrder);
+    else {
+      kept = matched.hits();
+      valued = kept.map(sortValues).sort(inOrder);
+    }
+  }
+  const page = after ? valued.filter((x) => compare(x.v, after, keys) > 0) : valued;
   // a scroll's kept hits may include a document deleted since its first page: it is left out
   const selected = cached ? page.slice(from, from + size).filter((x) => x.h.engine.isLive(x.h.doc)) : page.slice(from, from + size);
 
   const trackTotal = params.track_total_hits ?? b.track_total_hits ?? 10_000;
   const exact = trackTotal === true || trackTotal === 'true';
   const limit = exact ? Infinity : trackTotal === false || trackTotal === 'false' ? -1 : Number(trackTotal);
-  const total = limit < 0 ? undefined : kept.length > limit ? { value: limit, relation: 'gte' } : { value: kept.length, relation: 'eq' };
+  const total = limit < 0 ? undefined : matchCount > limit ? { value: limit, relation: 'gte' } : { value: matchCount, relation: 'eq' };
   const sourceSpec = params._source !== undefined ? (params._source === 'false' ? false : params._source === 'true' ? true : params._source) : b._source;
   const trackScores = b.track_scores === true;
-  const maxScore = byScore || trackScores ? (kept.length ? maxOf(kept.map((h) => h.score)) : null) : null;
+  // no page, no max_score: Elasticsearch answers null for size 0 (every recorded case of the differential corpus)
+  const maxScore = (byScore || trackScores) && pageNeeded && kept.length ? maxOf(kept.map((h) => h.score)) : null;
 
+  const filterSource = sourceFilter(sourceSpec);
   const toHit = (x: { h: Hit; v: (number | string | null)[] }) => {
     const d = x.h.engine.doc(x.h.doc)!;
-    const src = filterSource(d.source, sourceSpec);
+    const src = filterSource(d.source);
     return {
       _index: x.h.index,
       _id: d.id,
@@ -326,7 +380,7 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
   };
   const aggs = b.aggs ?? b.aggregations;
   if (aggs !== undefined && !opts.scrollOffset) {
-    response.aggregations = aggregate(aggs, kept, {
+    response.aggregations = aggregate(aggs, matched ?? kept, {
       now,
       topHits: (bucketHits, spec) => {
         const k = parseSort(spec.sort);
@@ -335,9 +389,10 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
         vs.sort((x, y) => compare(x.v, y.v, ks) || x.h.doc - y.h.doc);
         const n = Number(spec.size ?? 3);
         const fromN = Number(spec.from ?? 0);
+        const topSource = sourceFilter(spec._source);
         const page2 = vs.slice(fromN, fromN + n).map((x) => {
           const d = x.h.engine.doc(x.h.doc)!;
-          const src = filterSource(d.source, spec._source);
+          const src = topSource(d.source);
           return {
             _index: x.h.index,
             _id: d.id,
@@ -362,5 +417,8 @@ export function search(targets: SearchTarget[], body: Body | undefined, params: 
 export function count(targets: SearchTarget[], body: Body | undefined, params: Params, now: number): { count: number } {
   const b = body ?? {};
   for (const k of Object.keys(b)) if (k !== 'query') throw parsingError(`request does not support [${k}]`);
-  return { count: matchAll(targets, queryFrom(b, params), now).length };
+  const query = queryFrom(b, params);
+  let n = 0;
+  for (const t of targets) n += countBits(matchBits(query, { engine: t.engine, now }));
+  return { count: n };
 }
