@@ -217,6 +217,46 @@ describe('createVerifier with a remote JWKS', () => {
     now += 11_000;
     expectRejected(await v.verify(token), 'expired');
   });
+
+  it('refuses a remembered token on the first request after its jti is revoked or its subject deprovisioned, and accepts it again once lifted', async () => {
+    const v = verifier();
+    const revokedJtis = new Set<string>();
+    const gone = new Set<string>();
+    const revocations = { isJtiRevoked: (j: string) => revokedJtis.has(j), isSubjectRevoked: (s: string) => gone.has(s) };
+    // generated tokens: several subjects and jtis, each verified (and remembered) first
+    const tokens = await Promise.all(Array.from({ length: 12 }, (_, i) => sign(k1, { sub: `user-${i % 4}`, jti: `jti-${i}` })));
+    for (const t of tokens) assert.equal((await v.verify(t, { revocations })).ok, true);
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      if (i % 2 === 0) {
+        revokedJtis.add(`jti-${i}`);
+        expectRejected(await v.verify(t, { revocations }), 'revoked');
+        revokedJtis.delete(`jti-${i}`);
+      } else {
+        gone.add(`user-${i % 4}`);
+        expectRejected(await v.verify(t, { revocations }), 'subject_deprovisioned');
+        gone.delete(`user-${i % 4}`);
+      }
+      assert.equal((await v.verify(t, { revocations })).ok, true, 'a lifted revocation lets the remembered token through again');
+    }
+  });
+
+  it('checks expiry and the max-lifetime policy on remembered tokens as on fresh ones', async () => {
+    let now = Date.now();
+    const store = remoteJwksStore({ url: jwks.url });
+    const v = createVerifier({ keys: store, algorithms: ['RS256'], issuer: ISS, audience: AUD, clockToleranceSec: 0, maxLifetimeSec: 600, now: () => now });
+    const nowSec = Math.floor(now / 1000);
+    const short = await sign(k1, {}, { exp: nowSec + 300 });
+    assert.equal((await v.verify(short)).ok, true);
+    assert.equal((await v.verify(short)).ok, true); // from the cache
+    // remembered, then its expiry passes: refused though the signature was verified before
+    now += 301_000;
+    expectRejected(await v.verify(short), 'expired');
+    const long = await sign(k1, {}, { exp: Math.floor(now / 1000) + 3_600 });
+    // its signature verifies (remembered), its lifetime does not pass: refused the first time and from the cache
+    expectRejected(await v.verify(long), 'lifetime_too_long');
+    expectRejected(await v.verify(long), 'lifetime_too_long');
+  });
 });
 
 describe('verifier configuration', () => {

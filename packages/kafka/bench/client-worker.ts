@@ -1,9 +1,9 @@
 /**
  * One Kafka client publishing, in a process of its own (run by client-floor.ts): BENCH_CLIENT
  * `kafkajs-idempotent` (our createAuditProducer: idempotent, acks all, one request in flight),
- * `kafkajs` (kafkajs, acks all, not idempotent) or `platformatic` (@platformatic/kafka 1.x, acks
- * all, not idempotent: its idempotent producer needs InitProducerId v3+, which the embedded
- * broker does not offer). Sends BENCH_RECORDS records of BENCH_VALUE_BYTES bytes with 2 headers
+ * `platformatic-idempotent` (our createPlatformaticProducer: the same contract on
+ * @platformatic/kafka), `kafkajs` (kafkajs, acks all, not idempotent) or `platformatic`
+ * (@platformatic/kafka used directly, acks all, not idempotent). Sends BENCH_RECORDS records of BENCH_VALUE_BYTES bytes with 2 headers
  * (as the interceptor's), BENCH_BATCH per send, keyed over 1,000 subjects, to BENCH_TOPIC, one
  * send after another. Prints one JSON line: records, CPU µs per record of this process and of
  * the broker (BENCH_BROKER_PID), wall time; all over the timed sends only.
@@ -13,7 +13,7 @@ import { Writable } from 'node:stream';
 import { Producer as PlatformaticProducer, ProduceAcks } from '@platformatic/kafka';
 import { createLogger } from '@jwt-audit/runtime';
 import { cpuMicros } from '../../../scripts/lib/proc-cpu.js';
-import { createAuditProducer, createKafkaClient, Partitioners, type OutRecord } from '../src/index.js';
+import { createAuditProducer, createKafkaClient, createPlatformaticProducer, Partitioners, type OutRecord } from '../src/index.js';
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -42,6 +42,11 @@ if (client === 'kafkajs-idempotent') {
   await p.connect();
   send = (records) => p.send(topic, records);
   close = () => p.disconnect();
+} else if (client === 'platformatic-idempotent') {
+  const p = createPlatformaticProducer({ brokers, clientId: 'bench-platformatic-idempotent' }, { logger });
+  await p.connect();
+  send = (records) => p.send(topic, records);
+  close = () => p.disconnect();
 } else if (client === 'kafkajs') {
   const p = createKafkaClient({ brokers, clientId: 'bench-kafkajs' }, logger).producer({
     idempotent: false,
@@ -58,7 +63,7 @@ if (client === 'kafkajs-idempotent') {
   send = (records) => p.send({ messages: records.map((r) => ({ topic, key: Buffer.from(r.key as string), value: r.value as Buffer, headers: hb })) });
   close = () => p.close();
 } else {
-  throw new Error(`BENCH_CLIENT must be kafkajs-idempotent, kafkajs or platformatic, not ${client}`);
+  throw new Error(`BENCH_CLIENT must be kafkajs-idempotent, platformatic-idempotent, kafkajs or platformatic, not ${client}`);
 }
 
 let next = 0;

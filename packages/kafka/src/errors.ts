@@ -57,6 +57,10 @@ const BY_TYPE: Record<string, FailureClass> = {
   GROUP_LOAD_IN_PROGRESS: 'rebalance',
   MEMBER_ID_REQUIRED: 'rebalance',
   FENCED_INSTANCE_ID: 'rebalance',
+  // the protocol's own names, as @platformatic/kafka gives them (`apiId`), where kafkajs renamed them
+  NOT_COORDINATOR: 'rebalance',
+  COORDINATOR_NOT_AVAILABLE: 'rebalance',
+  COORDINATOR_LOAD_IN_PROGRESS: 'rebalance',
   OUT_OF_ORDER_SEQUENCE_NUMBER: 'producer-state',
   UNKNOWN_PRODUCER_ID: 'producer-state',
   INVALID_PRODUCER_EPOCH: 'producer-state',
@@ -86,6 +90,14 @@ const BY_NAME: Record<string, FailureClass> = {
   KafkaJSFetcherRebalanceError: 'rebalance',
 };
 
+/** @platformatic/kafka error codes (`code`, PLT_KFK_*) that are not transient; its protocol errors are classed by `apiId`. */
+const BY_PLATFORMATIC_CODE: Record<string, FailureClass> = {
+  PLT_KFK_AUTHENTICATION: 'fatal',
+  PLT_KFK_UNSUPPORTED_API: 'fatal',
+  PLT_KFK_UNSUPPORTED_COMPRESSION: 'fatal',
+  PLT_KFK_UNSUPPORTED: 'fatal',
+};
+
 /** Codes of our own errors (AuditError) with a class other than their `retriable` flag says. */
 const BY_CODE: Record<string, FailureClass> = {
   [KAFKA_ERRORS.AUDIT_ERR_KAFKA_REBALANCE.code]: 'rebalance',
@@ -113,13 +125,15 @@ const RANK: FailureClass[] = ['fatal', 'producer-state', 'rebalance', 'record', 
 interface KafkaLike {
   name?: string;
   type?: string;
+  /** @platformatic/kafka's protocol error name (OUT_OF_ORDER_SEQUENCE_NUMBER ...) */
+  apiId?: string;
   retriable?: boolean;
   cause?: unknown;
   errors?: unknown[];
   code?: string;
 }
 
-/** The class of a kafkajs error: its protocol type or error class, through causes and aggregates. */
+/** The class of a kafkajs or @platformatic/kafka error: its protocol type or error class, through causes and aggregates. */
 function kafkaClass(err: unknown, depth = 0): FailureClass {
   if (err === null || typeof err !== 'object' || depth > 8) return 'transient';
   const e = err as KafkaLike;
@@ -128,9 +142,11 @@ function kafkaClass(err: unknown, depth = 0): FailureClass {
   if (depth === 0 && untrustedCertificate(err)) found.push('fatal');
   if (e.type && BY_TYPE[e.type]) found.push(BY_TYPE[e.type]!);
   if (e.name && BY_NAME[e.name]) found.push(BY_NAME[e.name]!);
+  if (e.apiId && BY_TYPE[e.apiId]) found.push(BY_TYPE[e.apiId]!);
+  if (typeof e.code === 'string' && BY_PLATFORMATIC_CODE[e.code]) found.push(BY_PLATFORMATIC_CODE[e.code]!);
   // a retry wrapper (NumberOfRetriesExceeded, NonRetriableError) names what it wrapped as its cause
   if (e.cause !== undefined && e.cause !== err) found.push(kafkaClass(e.cause, depth + 1));
-  // KafkaJSAggregateError: one send to several brokers failed in several ways
+  // KafkaJSAggregateError (one send to several brokers failed in several ways), platformatic's MultipleErrors (retries, a response's errors)
   if (Array.isArray(e.errors)) for (const inner of e.errors) found.push(kafkaClass(inner, depth + 1));
   return RANK.find((c) => found.includes(c)) ?? 'transient';
 }
@@ -193,16 +209,21 @@ export function kafkaSettingsRefused(err: unknown, config?: KafkaConnectionConfi
   if (err instanceof AuditError && err.code === SETTINGS_REFUSED) return err;
   const mech = config?.sasl ? SASL_NAME[config.sasl.mechanism] : undefined;
   const user = config?.sasl ? ` of user ${JSON.stringify(config.sasl.username)}` : '';
-  if (findIn(err, (e) => e.name === 'KafkaJSSASLAuthenticationError' || e.type === 'SASL_AUTHENTICATION_FAILED')) {
+  const saslRefused = (e: KafkaLike) =>
+    e.name === 'KafkaJSSASLAuthenticationError' ||
+    e.type === 'SASL_AUTHENTICATION_FAILED' ||
+    e.apiId === 'SASL_AUTHENTICATION_FAILED' ||
+    (e.code === 'PLT_KFK_AUTHENTICATION' && /SASL authentication failed/.test(String((e as { message?: unknown }).message)));
+  if (findIn(err, (e) => e.type === 'UNSUPPORTED_SASL_MECHANISM' || e.apiId === 'UNSUPPORTED_SASL_MECHANISM')) {
+    return settingsRefused(`the Kafka broker does not offer SASL mechanism ${mech ?? '(the configured one)'}: check AUDIT_KAFKA_SASL_MECHANISM`, err);
+  }
+  if (findIn(err, saslRefused)) {
     return settingsRefused(
       `Kafka refused the SASL credentials${user}${mech ? ` (${mech})` : ''}: check AUDIT_KAFKA_SASL_USERNAME and AUDIT_KAFKA_SASL_PASSWORD`,
       err,
     );
   }
-  if (findIn(err, (e) => e.type === 'UNSUPPORTED_SASL_MECHANISM')) {
-    return settingsRefused(`the Kafka broker does not offer SASL mechanism ${mech ?? '(the configured one)'}: check AUDIT_KAFKA_SASL_MECHANISM`, err);
-  }
-  if (findIn(err, (e) => e.type === 'ILLEGAL_SASL_STATE')) {
+  if (findIn(err, (e) => e.type === 'ILLEGAL_SASL_STATE' || e.apiId === 'ILLEGAL_SASL_STATE')) {
     return settingsRefused('the Kafka broker does not expect SASL on this listener: unset AUDIT_KAFKA_SASL_MECHANISM, or use its SASL listener', err);
   }
   const untrusted = untrustedCertificate(err);
@@ -225,7 +246,10 @@ export function kafkaSettingsRefused(err: unknown, config?: KafkaConnectionConfi
 export async function explainKafkaError(err: unknown, config: KafkaConnectionConfig): Promise<AuditError | undefined> {
   const refused = kafkaSettingsRefused(err, config);
   if (refused) return refused;
-  const closed = findIn(err, (e) => e.name === 'KafkaJSConnectionClosedError' || /closed connection/i.test(String((e as { message?: unknown }).message ?? '')));
+  const closed = findIn(
+    err,
+    (e) => e.name === 'KafkaJSConnectionClosedError' || /closed connection|connection closed/i.test(String((e as { message?: unknown }).message ?? '')),
+  );
   if (!closed) return undefined;
   const tlsOn = config.ssl === true || Boolean(config.tls?.caFile || config.tls?.certFile);
   if (!tlsOn) {
@@ -254,6 +278,8 @@ export function kafkaCause(err: unknown): unknown {
 
 /** kafkajs error classes that mean "the broker could not be reached", whatever it was asked. */
 const CONNECTION_NAMES = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSNoBrokerAvailableError']);
+/** @platformatic/kafka's: NetworkError and TimeoutError both carry PLT_KFK_NETWORK. */
+const CONNECTION_CODES = new Set(['PLT_KFK_NETWORK']);
 /** The same in words: kafkajs' log lines carry a message, and its wrappers quote the cause in theirs. */
 const CONNECTION_TEXT =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection error|Connection timeout|Closed connection|connection (?:was )?closed|Failed to connect|not connected|Broker not connected|Request .* timed out|Kafka unreachable|No broker available/i;
@@ -267,7 +293,12 @@ export function isConnectionError(err: unknown): boolean {
   if (typeof err === 'string') return CONNECTION_TEXT.test(err) && !untrustedCertificate({ message: err });
   if (kafkaSettingsRefused(err)) return false;
   return (
-    findIn(err, (e) => (e.name !== undefined && CONNECTION_NAMES.has(e.name)) || CONNECTION_TEXT.test(String((e as { message?: unknown }).message ?? ''))) !==
-    undefined
+    findIn(
+      err,
+      (e) =>
+        (e.name !== undefined && CONNECTION_NAMES.has(e.name)) ||
+        (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) ||
+        CONNECTION_TEXT.test(String((e as { message?: unknown }).message ?? '')),
+    ) !== undefined
   );
 }

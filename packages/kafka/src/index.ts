@@ -11,6 +11,8 @@ export {
   type OutRecord,
   type TransactionScope,
 } from './producer.js';
+export { createProducerClient, PRODUCER_CLIENTS, type ProducerClient, type ProducerClientOptions } from './producer-client.js';
+export { createPlatformaticProducer, type PlatformaticProducerOptions } from './platformatic-producer.js';
 export {
   createConsumerRunner,
   type ConsumerRunner,

@@ -62,8 +62,8 @@ export interface AuditProducer {
    * the requests before it are already written, and a retry writes them again (at least once).
    */
   send(topic: string, records: OutRecord[]): Promise<void>;
-  /** The kafkajs producer in use now (a new one after each re-creation). */
-  readonly raw: Producer;
+  /** The client's producer in use now (a new one after each re-creation): kafkajs's, or @platformatic/kafka's (platformatic-producer.ts). */
+  readonly raw: object;
   /**
    * Only on a transactional producer (createAuditProducer with `transactionalId`): runs `fn` in one
    * Kafka transaction, one at a time per producer. Every send() made from inside `fn` (however

@@ -152,11 +152,19 @@ const headers = { authorization: `Bearer ${token}` };
 type Kind = 'bare' | 'interceptor' | 'compare';
 /** BENCH_COMPARE_DIR: a checkout of another version (npm ci + build done there) measured as a third target, for A/B work */
 const compareDir = process.env.BENCH_COMPARE_DIR;
+/** BENCH_COMPARE_CLIENT: the same build with the producer on this Kafka client (AUDIT_INTERCEPTOR_KAFKA_CLIENT) as the third target */
+const compareClient = process.env.BENCH_COMPARE_CLIENT;
 /** BENCH_INTERCEPTOR_NODE_ARGS: node options for the interceptor target only (say, GC settings against BENCH_COMPARE_DIR=. without them) */
 const interceptorNodeArgs = (process.env.BENCH_INTERCEPTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const kinds: Kind[] = compareDir ? ['bare', 'interceptor', 'compare'] : ['bare', 'interceptor'];
+const kinds: Kind[] = compareDir || compareClient ? ['bare', 'interceptor', 'compare'] : ['bare', 'interceptor'];
 const labelOf = (kind: Kind) =>
-  kind === 'bare' ? 'bare node proxy' : kind === 'interceptor' ? 'interceptor (enforce, RS256)' : `interceptor from ${compareDir}`;
+  kind === 'bare'
+    ? 'bare node proxy'
+    : kind === 'interceptor'
+      ? `interceptor (enforce, RS256${process.env.BENCH_KAFKA_CLIENT ? `, ${process.env.BENCH_KAFKA_CLIENT} producer` : ''})`
+      : compareDir
+        ? `interceptor from ${compareDir}`
+        : `interceptor (enforce, RS256, ${compareClient} producer)`;
 /** CPU µs per request during the saturation run: the proxy process (all its threads), the broker, the upstream, the load generator (this process). */
 interface Cpu {
   proxy: number;
@@ -199,7 +207,8 @@ async function withTarget<T>(
     './target.ts',
     {
       BENCH_TARGET: kind === 'compare' ? 'interceptor' : kind,
-      ...(kind === 'compare' ? { BENCH_INTERCEPTOR_DIR: compareDir! } : {}),
+      ...(kind === 'compare' && compareDir ? { BENCH_INTERCEPTOR_DIR: compareDir } : {}),
+      ...(kind === 'compare' && compareClient ? { BENCH_KAFKA_CLIENT: compareClient } : {}),
       BENCH_UPSTREAM: upstreamUrl,
       BENCH_BROKER: brokerAddress,
       BENCH_DIR: path.join(dir, `${kind}-${label}${pin ? '-pinned' : ''}`),
@@ -268,9 +277,9 @@ async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; ad
 
   // phase 1b (unpinned): the publishing floor (bench/publish-floor.ts): kafkajs alone publishing the
   // records the interceptor just published, in its batch size, in a process of its own; the broker's share too
-  let floor: { records: number; batch: number; valueBytes: number; headers: number; cpuPerRecord: number; brokerPerRecord: number } | undefined;
+  let floor: { client: string; records: number; batch: number; valueBytes: number; headers: number; cpuPerRecord: number; brokerPerRecord: number } | undefined;
   if (!pin) {
-    progress("publishing floor: kafkajs alone, the interceptor's records and batch size");
+    progress("publishing floor: the interceptor's Kafka client alone, its records and batch size");
     const fastest = best('interceptor');
     const floorChild = child('./publish-floor.ts', {
       BENCH_BROKER: brokerAddress,
@@ -336,6 +345,12 @@ async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; ad
       ? `${tag}: throughput ${ratio.toFixed(2)}x the bare proxy on the same CPU budget (target >= 0.7x: ${ratio >= 0.7 ? 'met' : 'NOT met'}); added at a steady ${rate} req/s (half the bare proxy's saturation): p50 ${addedP50.toFixed(2)} ms, p99 ${added.toFixed(2)} ms (target <= +1 ms: ${added <= 1 ? 'met' : 'NOT met'})`
       : `throughput: ${ratio.toFixed(2)}x the bare proxy (target >= 0.85x); added at a steady ${rate} req/s: p50 ${addedP50.toFixed(2)} ms, p99 ${added.toFixed(2)} ms (target <= 1 ms)`,
   );
+  if (kinds.includes('compare')) {
+    const c = best('compare').max.requests.average;
+    lines.push(
+      `${tag}: ${labelOf('compare')}: throughput ${(c / best('bare').max.requests.average).toFixed(2)}x the bare proxy (the interceptor above: ${ratio.toFixed(2)}x, ${(best('interceptor').max.requests.average / c).toFixed(2)}x this one); proxy CPU per request ${Math.round(leastCpu('compare'))} µs (event loop ${Math.round(leastCpu('compare', 'loop'))} µs)`,
+    );
+  }
   lines.push(
     `proxy CPU per request: bare ${Math.round(leastCpu('bare'))} µs, interceptor ${Math.round(leastCpu('interceptor'))} µs: requests per core ${cpuRatio.toFixed(2)}x the bare proxy`,
   );
@@ -356,9 +371,9 @@ async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; ad
     const publishing = floor.cpuPerRecord + floor.brokerPerRecord;
     const ceiling = bareTotal / (bareTotal + publishing);
     lines.push(
-      `publishing floor: kafkajs alone spends ${floor.cpuPerRecord.toFixed(0)} µs CPU per record and the broker ${floor.brokerPerRecord.toFixed(0)} µs (the interceptor's ${floor.valueBytes}-byte records with ${floor.headers} headers, batches of ${floor.batch.toFixed(0)}); ` +
+      `publishing floor: ${floor.client} alone spends ${floor.cpuPerRecord.toFixed(0)} µs CPU per record and the broker ${floor.brokerPerRecord.toFixed(0)} µs (the interceptor's ${floor.valueBytes}-byte records with ${floor.headers} headers, batches of ${floor.batch.toFixed(0)}); ` +
         `the bare setup spends ${bareTotal.toFixed(0)} µs per request in all (proxy ${b.proxy.toFixed(0)}, upstream ${b.upstream.toFixed(0)}, load generator ${b.loadgen.toFixed(0)}): ` +
-        `on these shared cores no design that publishes each request through kafkajs to this broker exceeds ${ceiling.toFixed(2)}x, before building or encoding any event`,
+        `on these shared cores no design that publishes each request through ${floor.client} to this broker exceeds ${ceiling.toFixed(2)}x, before building or encoding any event`,
     );
   } else {
     // pinned: the proxy's core pays for kafkajs too; the floor's own figure bounds it there

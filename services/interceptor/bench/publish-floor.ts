@@ -1,9 +1,10 @@
 /**
- * The publishing floor: what kafkajs alone costs to publish the interceptor's own records, with
- * the interceptor's producer settings (@jwt-audit/kafka createAuditProducer: idempotent, acks
- * all) and its batch size, on a process of its own. No interceptor design that publishes each
- * exchange to Kafka through kafkajs can spend less than this per request, so it bounds the
- * throughput ratio the benchmark can reach on this machine.
+ * The publishing floor: what the interceptor's Kafka client alone costs to publish the
+ * interceptor's own records, with its producer settings (@jwt-audit/kafka createProducerClient:
+ * idempotent, acks all; BENCH_KAFKA_CLIENT, default the interceptor's default client) and its
+ * batch size, on a process of its own. No interceptor design that publishes each exchange through
+ * that client can spend less than this per request, so it bounds the throughput ratio the
+ * benchmark can reach on this machine.
  *
  * Run by proxy-throughput.ts after the interceptor's runs: it reads back up to BENCH_SAMPLE
  * records the interceptor published to audit.raw.v1, then produces BENCH_RECORDS copies of them
@@ -11,7 +12,8 @@
  * a time. Prints one JSON line: records, batch, value bytes, CPU µs per record of this process and
  * (BENCH_BROKER_PID) of the broker, both over the timed sends only.
  */
-import { createAuditProducer, createKafkaClient } from '@jwt-audit/kafka';
+import { createKafkaClient, createProducerClient, type ProducerClient } from '@jwt-audit/kafka';
+import { defaults } from '../src/config.js';
 import { TOPICS } from '@jwt-audit/events';
 import { cpuMicros } from '../../../scripts/lib/proc-cpu.js';
 import { quietLogger } from '../src/testdata/harness.js';
@@ -63,7 +65,8 @@ const topic = `bench.floor.${process.pid}`;
 await admin.createTopics({ topics: [{ topic, numPartitions: meta.topics[0]!.partitions.length }], waitForLeaders: true });
 await admin.disconnect();
 
-const producer = createAuditProducer(kafka, { logger });
+const client = (process.env.BENCH_KAFKA_CLIENT ?? defaults.queue.client ?? 'platformatic') as ProducerClient;
+const producer = createProducerClient({ brokers, clientId: 'bench-floor' }, { client, logger });
 await producer.connect();
 let next = 0;
 const take = () => Array.from({ length: batch }, () => sample[next++ % sample.length]!);
@@ -80,6 +83,7 @@ await producer.disconnect();
 const valueBytes = sample.reduce((n, s) => n + s.value.length, 0) / sample.length;
 process.stdout.write(
   JSON.stringify({
+    client,
     records: sent,
     batch,
     valueBytes: Math.round(valueBytes),

@@ -105,7 +105,12 @@ if (kind === 'bare') {
       upstreams: { api: upstreamUrl },
       routes: [{ name: 'orders', path: '/api/orders', upstream: 'api', scopes: ['orders:read'] }],
       revocations: { enabled: true, startupTimeoutMs: 5_000 },
-      ...(process.env.BENCH_LINGER_MS ? { queue: { ...defaults.queue, lingerMs: Number(process.env.BENCH_LINGER_MS) } } : {}),
+      queue: {
+        ...defaults.queue,
+        ...(process.env.BENCH_LINGER_MS ? { lingerMs: Number(process.env.BENCH_LINGER_MS) } : {}),
+        // BENCH_KAFKA_CLIENT: the producer's client (config queue.client); the default otherwise
+        ...(process.env.BENCH_KAFKA_CLIENT ? { client: process.env.BENCH_KAFKA_CLIENT as 'kafkajs' | 'platformatic' } : {}),
+      },
     }),
     { logger: quietLogger() },
   );

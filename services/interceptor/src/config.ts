@@ -21,6 +21,7 @@ import {
   type SamplingRule,
   type SpoolFullPolicy,
 } from '@jwt-audit/edge';
+import { PRODUCER_CLIENTS, type ProducerClient } from '@jwt-audit/kafka';
 
 export type { Mode, RouteConfig, SpoolFullPolicy };
 
@@ -76,7 +77,12 @@ export interface InterceptorConfig {
   /** Open client connections allowed, in all and per socket peer address (0: no per-address cap). */
   connections: { max: number; maxPerIp: number };
   /** sendTimeoutMs: one send of a batch to Kafka; past it the batch is spooled (the publisherSend retry policy). */
-  queue: { maxEvents: number; batchSize: number; lingerMs: number; sendTimeoutMs?: number };
+  /**
+   * client: the Kafka client of the producer thread: `platformatic` (@platformatic/kafka, about a
+   * third of kafkajs's CPU per record) or `kafkajs` (the fallback). Both idempotent, acks all, the
+   * same partitions for the same keys.
+   */
+  queue: { maxEvents: number; batchSize: number; lingerMs: number; sendTimeoutMs?: number; client?: ProducerClient };
   /** How long an idle keep-alive connection from a client stays open (ms). */
   keepAliveTimeoutMs?: number;
   /**
@@ -154,7 +160,7 @@ export const defaults: InterceptorConfig = {
   // lingerMs: a partial batch waits that long for more records. kafkajs spends ~200 µs per send
   // besides its per-record work, so larger batches cost less CPU per event; 20 ms more before an
   // event reaches Kafka is invisible to an audit trail and to no request.
-  queue: { maxEvents: 20_000, batchSize: 500, lingerMs: 20, sendTimeoutMs: RETRY_POLICIES.publisherSend.timeoutMs }, // send: 10 s
+  queue: { maxEvents: 20_000, batchSize: 500, lingerMs: 20, sendTimeoutMs: RETRY_POLICIES.publisherSend.timeoutMs, client: 'platformatic' }, // send: 10 s
   keepAliveTimeoutMs: 5_000, // 5 s
   spool: { dir: './.data/spool', maxBytes: 512 * 1024 * 1024, fsync: 'always', minFreeBytes: DEFAULT_SPOOL_MIN_FREE_BYTES }, // 512 MiB, 64 MiB
   onSpoolFull: 'fail-open',
@@ -346,6 +352,7 @@ export const configSchema = {
         batchSize: { type: 'integer', minimum: 1 },
         lingerMs: { type: 'integer', minimum: 0, maximum: 1000 },
         sendTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
+        client: { enum: [...PRODUCER_CLIENTS] },
       },
     },
     spool: {
@@ -431,6 +438,7 @@ export const env: Record<string, string> = {
   AUDIT_INTERCEPTOR_PORT: 'listen.port',
   AUDIT_INTERCEPTOR_MODE: 'mode',
   AUDIT_INTERCEPTOR_SEND_TIMEOUT_MS: 'queue.sendTimeoutMs',
+  AUDIT_INTERCEPTOR_KAFKA_CLIENT: 'queue.client',
   AUDIT_INTERCEPTOR_KEEP_ALIVE_TIMEOUT_MS: 'keepAliveTimeoutMs',
   AUDIT_INTERCEPTOR_UPSTREAMS: 'upstreams',
   AUDIT_INTERCEPTOR_ROUTES: 'routes',

@@ -92,7 +92,17 @@ export function createInterceptor(config: InterceptorConfig, deps: InterceptorDe
     deps.sink ??
     (deps.kafka
       ? createAuditProducer(deps.kafka, { logger })
-      : new ThreadSink({ kafka: config.kafka, clientOverrides, loggerName: 'interceptor', logLevel: deps.logger.level }, logger));
+      : new ThreadSink(
+          {
+            kafka: config.kafka,
+            client: config.queue.client ?? 'platformatic',
+            retry: RETRY_POLICIES.interceptorKafkaClient,
+            clientOverrides,
+            loggerName: 'interceptor',
+            logLevel: deps.logger.level,
+          },
+          logger,
+        ));
   const spool = new Spool(config.spool.dir, config.spool.maxBytes, config.spool.fsync, {
     minFreeBytes: config.spool.minFreeBytes ?? DEFAULT_SPOOL_MIN_FREE_BYTES,
     ...(deps.spoolFs ? { fs: deps.spoolFs } : {}),

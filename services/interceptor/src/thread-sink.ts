@@ -1,13 +1,17 @@
 import type { Worker } from 'node:worker_threads';
-import type { KafkaConfig } from '@jwt-audit/kafka';
-import { siblingModule, startWorker, type KafkaConnectionConfig, type Logger } from '@jwt-audit/runtime';
+import type { KafkaConfig, ProducerClient } from '@jwt-audit/kafka';
+import { siblingModule, startWorker, type KafkaConnectionConfig, type Logger, type RetryPolicy } from '@jwt-audit/runtime';
 import { headerTable, packBuffers, type OutRecord } from '@jwt-audit/kafka';
 import type { RecordSink } from './publisher.js';
 import { INTERCEPTOR_ERRORS } from './errors.js';
 
 export interface ProducerThreadData {
   kafka: KafkaConnectionConfig;
-  /** kafkajs client settings (retry, timeouts): plain data only. */
+  /** The producer's client (config queue.client). */
+  client: ProducerClient;
+  /** The client's own request retries and attempt timeout (the @platformatic/kafka producer's). */
+  retry: RetryPolicy;
+  /** kafkajs client settings (retry, timeouts) when the client is kafkajs: plain data only. */
   clientOverrides: Pick<KafkaConfig, 'retry' | 'connectionTimeout'>;
   loggerName: string;
   logLevel: string;
