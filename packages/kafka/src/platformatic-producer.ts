@@ -22,7 +22,7 @@ import {
   type RetryPolicy,
 } from '@jwt-audit/runtime';
 import { failureClass, fromKafkaError, isConnectionError } from './errors.js';
-import { chunkRecords, DEFAULT_MAX_REQUEST_BYTES, type AuditProducer, type AuditProducerOptions, type OutRecord } from './producer.js';
+import { chunkRecords, DEFAULT_MAX_REQUEST_BYTES, producerRecreations, type AuditProducer, type AuditProducerOptions, type OutRecord } from './producer.js';
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
@@ -63,10 +63,7 @@ export function createPlatformaticProducer(config: KafkaConnectionConfig, opts: 
   const policy = opts.retry ?? RETRY_POLICIES.kafkaClient;
   const maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const connection = platformaticConnection(config);
-  const recreated = opts.metrics?.counter(
-    'audit_kafka_producer_recreated_total',
-    'Idempotent producers replaced after a producer-state error (sequence, producer id, epoch)',
-  );
+  const recreated = producerRecreations(opts.metrics, log);
   const make = () =>
     new Producer<Buffer, Buffer, Buffer, Buffer>({
       clientId: config.clientId,
@@ -137,8 +134,7 @@ export function createPlatformaticProducer(config: KafkaConnectionConfig, opts: 
     if (old !== producer) return;
     producer = make();
     connected = undefined;
-    recreated?.inc();
-    log.warn({ reason }, 'idempotent producer re-created after a producer-state error; the batch is retried');
+    recreated(reason);
     await closeNow(old).catch(() => undefined);
   }
 

@@ -19,6 +19,18 @@ export interface OutRecord {
  * batch record by record (slow, and a lone record over it is the only one that is really too large).
  */
 export const DEFAULT_MAX_REQUEST_BYTES = 1_000_000;
+
+/** Counts and logs one idempotent producer replaced after a producer-state error (both clients' producers report it alike). */
+export function producerRecreations(metrics: Metrics | undefined, log: Logger): (reason: string) => void {
+  const recreated = metrics?.counter(
+    'audit_kafka_producer_recreated_total',
+    'Idempotent producers replaced after a producer-state error (sequence, producer id, epoch)',
+  );
+  return (reason) => {
+    recreated?.inc();
+    log.warn({ reason }, 'idempotent producer re-created after a producer-state error; the batch is retried');
+  };
+}
 /** A record's share of a batch beyond its key, value and headers (varint lengths, deltas, attributes). */
 const RECORD_OVERHEAD = 24;
 
@@ -124,10 +136,7 @@ export function createAuditProducer(kafka: Kafka, opts: AuditProducerOptions): A
   const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   const log = opts.logger.child({ component: 'producer' });
   const maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-  const recreated = opts.metrics?.counter(
-    'audit_kafka_producer_recreated_total',
-    'Idempotent producers replaced after a producer-state error (sequence, producer id, epoch)',
-  );
+  const recreated = producerRecreations(opts.metrics, log);
   let producer = make();
   let connected: Promise<void> | undefined;
   let closed = false;
@@ -142,8 +151,7 @@ export function createAuditProducer(kafka: Kafka, opts: AuditProducerOptions): A
     if (failed !== producer) return;
     producer = make();
     connected = undefined;
-    recreated?.inc();
-    log.warn({ reason }, 'idempotent producer re-created after a producer-state error; the batch is retried');
+    recreated(reason);
     await failed.disconnect().catch(() => undefined);
   }
 
