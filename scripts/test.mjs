@@ -20,7 +20,10 @@ function collect(dir, out) {
 }
 
 const args = process.argv.slice(2);
-const roots = args.length > 0 ? args.map((a) => path.resolve(a)) : ['packages', 'services', 'test', 'bench'].map((d) => path.join(root, d));
+// test/ first: its end-to-end files are the longest (the secured pipeline, every main.ts, npm start),
+// and the runner starts files in the order given, so the many short unit files fill the other slot
+// around them instead of one long file finishing alone at the end.
+const roots = args.length > 0 ? args.map((a) => path.resolve(a)) : ['test', 'services', 'packages', 'bench'].map((d) => path.join(root, d));
 const files = [];
 for (const r of roots) {
   try {
@@ -34,7 +37,9 @@ if (files.length === 0) {
   process.stderr.write('no test files found\n');
   process.exit(1);
 }
-files.sort();
+// sorted within each root, roots kept in the order given
+const rank = (f) => roots.findIndex((r) => f === r || f.startsWith(r + path.sep));
+files.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 const child = spawn(
   process.execPath,
   [
