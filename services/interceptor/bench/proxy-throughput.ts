@@ -365,7 +365,9 @@ async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; ad
   if (kinds.includes('compare')) {
     // the A/B figure least moved by a shared machine: both builds at the same offered rate, per round
     const steady = (kind: Kind) => results[kind].map((r) => `${Math.round(r.steadyCpu!.proxy)} (${Math.round(r.steadyCpu!.loop)})`).join(', ');
-    lines.push(`${tag}: at the steady ${rate} req/s, proxy CPU µs per request (event loop) by round: interceptor ${steady('interceptor')}; ${labelOf('compare')} ${steady('compare')}`);
+    lines.push(
+      `${tag}: at the steady ${rate} req/s, proxy CPU µs per request (event loop) by round: interceptor ${steady('interceptor')}; ${labelOf('compare')} ${steady('compare')}`,
+    );
   }
   if (floor) {
     // On two shared cores every process's CPU comes out of the same budget: the bare setup spends

@@ -84,7 +84,7 @@ describe('the upstream response through the dispatch handler', () => {
       const head = [Buffer.from(`HTTP/1.1 ${k.status} Whatever${CRLF}`), ...k.lines.map((l) => Buffer.concat([l, Buffer.from(CRLF)]))];
       if (k.status === 204 || k.status === 304) return Buffer.concat([...head, Buffer.from(CRLF)]);
       if (!k.chunked) return Buffer.concat([...head, Buffer.from(`content-length: ${k.body.length}${CRLF}${CRLF}`), k.body]);
-      const parts = [...head, Buffer.from(`transfer-encoding: chunked${CRLF}${CRLF}`)];
+      const parts: Buffer[] = [...head, Buffer.from(`transfer-encoding: chunked${CRLF}${CRLF}`)];
       for (let at = 0, i = 0; at < k.body.length; i++) {
         const n = Math.min(k.splits[i % k.splits.length]!, k.body.length - at);
         parts.push(Buffer.from(`${n.toString(16)}${CRLF}`), k.body.subarray(at, at + n), Buffer.from(CRLF));
