@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RouteConfigError } from './errors.js';
 import { compilePattern, createRouter, DEFAULT_METHODS, type RouteConfig, type RouterOptions } from './routes.js';
+import { prng } from './testdata/prng.js';
 
 const options: RouterOptions = {
   upstreams: { api: 'http://127.0.0.1:1' },
@@ -164,5 +165,72 @@ describe('router', () => {
     assert.ok(compilePattern('/a.b').test('/a.b'));
     assert.ok(!compilePattern('/a.b').test('/axb'), 'a dot in a pattern is a dot');
     assert.ok(compilePattern('/api/orders*').test('/api/orders-old'));
+  });
+
+  it('remembers resolutions without changing one: 30,000 generated (method, target) pairs, asked in random order with repeats, equal the plain judgement', () => {
+    const rnd = prng(4711);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const segments = [
+      'api',
+      'API',
+      'admin',
+      '%61dmin',
+      'orders',
+      'Orders',
+      '1041',
+      '..',
+      '.',
+      '%2e%2E',
+      '',
+      '%2F',
+      ';x',
+      '%00',
+      'Exact',
+      'Case',
+      'strict',
+      'oauth',
+      'token',
+      'é',
+      '%C0%AF',
+      'a b',
+      '*',
+      'x?y=1',
+      '#f',
+    ];
+    const methods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT', 'PROPFIND', 'get'];
+    const targets = Array.from({ length: 1000 }, () => {
+      const n = Math.floor(rnd() * 5);
+      const path = (rnd() < 0.9 ? '/' : pick(['', '*', 'http://h/', 'h:443'])) + Array.from({ length: n }, () => pick(segments)).join('/');
+      return rnd() < 0.3 ? `${path}?${pick(['a=1', '', 'q=%20x', 'p=/../admin'])}` : path;
+    });
+    // ~9,500 distinct pairs: more than the cache holds, so its starting over when full is exercised too
+    const cached = router([
+      { name: 'token', path: '/oauth/token', methods: ['POST'], auth: 'none' },
+      { name: 'admin', path: '/api/admin/*', scopes: ['admin'] },
+      { name: 'orders', path: '/api/orders', scopes: { GET: ['orders:read'], POST: ['orders:write'] } },
+      { name: 'order', path: '/api/orders/:id', scopes: { GET: ['orders:read'], '*': ['orders:write'] } },
+      { name: 'exact', path: '/Exact/Case', caseSensitive: true },
+      { name: 'strict', path: '/strict/', strictTrailingSlash: true },
+      { name: 'api', path: '/api/*' },
+    ]);
+    let hits = 0;
+    const seen = new Set<string>();
+    for (let i = 0; i < 30_000; i++) {
+      const method = pick(methods);
+      const target = pick(targets);
+      const key = `${method} ${target}`;
+      if (seen.has(key)) hits++;
+      seen.add(key);
+      const got = cached.resolve(method, target);
+      assert.deepEqual(got, cached.resolveUncached(method, target, null), `${method} ${target}`);
+      // what the cache hands out cannot be changed by a reader
+      assert.ok(Object.isFrozen(got) && (got.refusal === null || Object.isFrozen(got.refusal)));
+    }
+    assert.ok(hits > 10_000, `repeats exercised the cache (${hits})`);
+    // a genuine preflight depends on its headers: judged afresh, never from (or into) the cache
+    const preflight = { origin: 'https://app.example', method: 'GET', headers: [] };
+    const asPreflight = cached.resolve('OPTIONS', '/api/orders', preflight);
+    assert.deepEqual(asPreflight.preflight, { action: 'forward', request: preflight });
+    assert.equal(cached.resolve('OPTIONS', '/api/orders').preflight, null);
   });
 });

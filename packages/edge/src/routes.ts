@@ -113,6 +113,8 @@ export interface Router {
   readonly routes: readonly Route[];
   /** `preflight`: what preflightOf() made of the request's headers (null: not a genuine preflight). */
   resolve(method: string, target: string, preflight?: PreflightRequest | null): Resolution;
+  /** The same judgement made afresh every time (resolve remembers frequent targets'): for the differential test. */
+  resolveUncached(method: string, target: string, preflight: PreflightRequest | null): Resolution;
 }
 
 /** Methods served by a route that does not name its own. HEAD comes with GET. */
@@ -263,48 +265,75 @@ const CONNECT_REFUSAL: Refusal = { status: 405, reason: 'method_not_allowed', de
 export function createRouter(routes: RouteConfig[], o: RouterOptions): Router {
   const compiled = compileRoutes(routes, o);
   const known = new Set([...KNOWN_METHODS, ...compiled.flatMap((r) => [...r.methods.keys()])]);
+  const plain = (method: string, target: string, preflight: PreflightRequest | null): Resolution => {
+    // node hands a CONNECT to the server's 'connect' listener, not to the request handler; its
+    // target is authority-form ("host:443"), which is not a path: recorded as sent
+    if (method === 'CONNECT') return { route: null, method, scopes: NONE, path: target, query: null, rawPath: null, refusal: CONNECT_REFUSAL, preflight: null };
+    const judged = method === 'HEAD' ? 'GET' : method;
+    const c = canonicalTarget(target, o.ambiguousPaths);
+    if (!c.ok) {
+      return {
+        route: null,
+        method: judged,
+        scopes: NONE,
+        path: c.rawPath,
+        query: c.query,
+        rawPath: null,
+        refusal: { status: 400, reason: c.reason, detail: c.detail },
+        preflight: null,
+      };
+    }
+    const base = { method: judged, path: c.path, query: c.query, rawPath: c.rawPath, preflight: null };
+    if (!known.has(method))
+      return {
+        ...base,
+        route: null,
+        scopes: NONE,
+        refusal: { status: 501, reason: 'method_not_implemented', detail: `${method} is not a method this edge serves` },
+      };
+    const route = matchRoute(compiled, c.path);
+    if (!route) return { ...base, route: null, scopes: NONE, refusal: { status: 404, reason: 'no_route', detail: 'no route matches this path' } };
+    if (preflight !== null && route.auth === 'jwt')
+      return { ...base, route, scopes: NONE, refusal: null, preflight: { action: route.preflight, request: preflight } };
+    const scopes = route.methods.get(judged);
+    if (!scopes)
+      return {
+        ...base,
+        route,
+        scopes: NONE,
+        refusal: { status: 405, reason: 'method_not_allowed', detail: `${method} is not served on this path`, allow: route.allow },
+      };
+    return { ...base, route, scopes, refusal: null };
+  };
+  // A service sees the same few targets over and over (/api/orders?page=2 ...): their resolutions
+  // are remembered, frozen (every reader copies, none may change a shared one), keyed by method
+  // and target as sent, so canonicalisation and matching run once per distinct target. Bounded:
+  // targets longer than RESOLVE_CACHE_TARGET are judged each time, and a full cache starts over
+  // (a client sending endless distinct targets costs a Map insert each, never memory). A genuine
+  // preflight depends on its headers too: never cached. routes.test.ts proves the cached answer
+  // equal to the plain one on generated targets.
+  const cache = new Map<string, Resolution>();
   return {
     routes: compiled,
     resolve(method, target, preflight = null) {
-      // node hands a CONNECT to the server's 'connect' listener, not to the request handler; its
-      // target is authority-form ("host:443"), which is not a path: recorded as sent
-      if (method === 'CONNECT')
-        return { route: null, method, scopes: NONE, path: target, query: null, rawPath: null, refusal: CONNECT_REFUSAL, preflight: null };
-      const judged = method === 'HEAD' ? 'GET' : method;
-      const c = canonicalTarget(target, o.ambiguousPaths);
-      if (!c.ok) {
-        return {
-          route: null,
-          method: judged,
-          scopes: NONE,
-          path: c.rawPath,
-          query: c.query,
-          rawPath: null,
-          refusal: { status: 400, reason: c.reason, detail: c.detail },
-          preflight: null,
-        };
+      if (preflight !== null || target.length > RESOLVE_CACHE_TARGET) return plain(method, target, preflight);
+      // a method is a token (no NUL), so the key splits one way only
+      const key = `${method}\u0000${target}`;
+      let r = cache.get(key);
+      if (r === undefined) {
+        r = plain(method, target, null);
+        if (r.refusal) Object.freeze(r.refusal);
+        Object.freeze(r);
+        if (cache.size >= RESOLVE_CACHE_SIZE) cache.clear();
+        cache.set(key, r);
       }
-      const base = { method: judged, path: c.path, query: c.query, rawPath: c.rawPath, preflight: null };
-      if (!known.has(method))
-        return {
-          ...base,
-          route: null,
-          scopes: NONE,
-          refusal: { status: 501, reason: 'method_not_implemented', detail: `${method} is not a method this edge serves` },
-        };
-      const route = matchRoute(compiled, c.path);
-      if (!route) return { ...base, route: null, scopes: NONE, refusal: { status: 404, reason: 'no_route', detail: 'no route matches this path' } };
-      if (preflight !== null && route.auth === 'jwt')
-        return { ...base, route, scopes: NONE, refusal: null, preflight: { action: route.preflight, request: preflight } };
-      const scopes = route.methods.get(judged);
-      if (!scopes)
-        return {
-          ...base,
-          route,
-          scopes: NONE,
-          refusal: { status: 405, reason: 'method_not_allowed', detail: `${method} is not served on this path`, allow: route.allow },
-        };
-      return { ...base, route, scopes, refusal: null };
+      return r;
     },
+    resolveUncached: plain,
   };
 }
+
+/** Distinct (method, target) resolutions remembered per router. */
+const RESOLVE_CACHE_SIZE = 4096;
+/** Longest target (characters) whose resolution is remembered: 4,096 of them stay under ~2 MiB. */
+const RESOLVE_CACHE_TARGET = 256;

@@ -362,6 +362,13 @@ async function suite(pin: Pinning): Promise<{ lines: string[]; ratio: number; ad
       `proxy CPU per request bare ${Math.round(leastSteadyCpu('bare', 'proxy'))} µs, interceptor ${Math.round(leastSteadyCpu('interceptor', 'proxy'))} µs; ` +
       `event loop bare ${Math.round(leastSteadyCpu('bare', 'loop'))} µs, interceptor ${Math.round(leastSteadyCpu('interceptor', 'loop'))} µs (${(leastSteadyCpu('bare', 'loop') / leastSteadyCpu('interceptor', 'loop')).toFixed(2)}x)`,
   );
+  if (kinds.includes('compare')) {
+    // the A/B figure least moved by a shared machine: both builds at the same offered rate, per round
+    const steady = (kind: Kind) => results[kind].map((r) => `${Math.round(r.steadyCpu!.proxy)} (${Math.round(r.steadyCpu!.loop)})`).join(', ');
+    lines.push(
+      `${tag}: at the steady ${rate} req/s, proxy CPU µs per request (event loop) by round: interceptor ${steady('interceptor')}; ${labelOf('compare')} ${steady('compare')}`,
+    );
+  }
   if (floor) {
     // On two shared cores every process's CPU comes out of the same budget: the bare setup spends
     // `bareTotal` per request; the interceptor must add at least what publishing one record costs

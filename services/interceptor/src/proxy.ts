@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
@@ -10,7 +9,7 @@ import { headerString, type Engine, type RequestContext } from './engine.js';
 import { failureEvent, upstreamFailure, type FailureReason } from './exchange-failure.js';
 import { INTERCEPTOR_ERRORS } from './errors.js';
 import { problem, PROBLEMS, sendDecision, sendProblem, type Problem } from './problem.js';
-import { writableResponseHeaders } from './response-headers.js';
+import { parseResponseHeaders, writableResponseHeaders } from './response-headers.js';
 import {
   actorOf,
   APPROVAL_HEADER,
@@ -295,6 +294,139 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     );
   };
 
+  /**
+   * One forwarded request's upstream side, as undici's dispatch handler: the head is judged and
+   * rewritten (writableResponseHeaders) when it arrives and written to the client with the first
+   * body byte (or the end), not before, so a body that fails before its first byte (a bad chunk
+   * size, a close) still gets a problem document and a head node refuses ends this exchange only.
+   * Body chunks go straight to `res`, with backpressure: onData answers false while `res` is
+   * full, and its 'drain' resumes undici's parser.
+   */
+  class UpstreamExchange implements Dispatcher.DispatchHandlers {
+    private abortUpstream: ((err?: Error) => void) | null = null;
+    /** By this proxy (413, 408) or the client left: the upstream's outcome no longer matters. */
+    private answered = false;
+    /** The response is being dropped (the client is gone, or this exchange already failed). */
+    private discarding = false;
+    private status = 0;
+    /** The final head's headers as the client gets them; null until it arrived. */
+    private headers: Record<string, string | string[]> | null = null;
+    private headWritten = false;
+
+    constructor(
+      private readonly req: IncomingMessage,
+      private readonly res: ServerResponse,
+      private readonly route: Route,
+      private readonly ctx: RequestContext,
+      private readonly finish: Finish,
+      private readonly state: ExchangeState,
+    ) {}
+
+    /** Cancels the upstream request (a no-op once it completed): this proxy answers the client itself, or the client left. */
+    cancel(): void {
+      this.answered = true;
+      this.abortUpstream?.();
+    }
+
+    onConnect(abort: (err?: Error) => void): void {
+      if (this.answered) return abort();
+      this.abortUpstream = abort;
+    }
+
+    onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+      // interim (1xx) heads are not passed on, as undici's request() did not
+      if (statusCode < 200 || this.discarding) return true;
+      try {
+        this.head(statusCode, rawHeaders, resume);
+      } catch (err) {
+        this.drop();
+        fail(this.req, this.res, this.state, 500, 'internal', err);
+      }
+      return true;
+    }
+
+    private head(status: number, rawHeaders: Buffer[], resume: () => void): void {
+      const { req, res, route, ctx } = this;
+      if (res.destroyed) return this.drop();
+      // a final status node cannot write: the upstream is broken
+      if (status > 599) {
+        this.drop();
+        return fail(req, res, this.state, 502, 'upstream_invalid_status', INTERCEPTOR_ERRORS.AUDIT_ERR_UPSTREAM_STATUS.create(status));
+      }
+      const { headers, dropped, droppedCount } = writableResponseHeaders(parseResponseHeaders(rawHeaders));
+      // a route whose preflights the edge answers: the actual response tells the browser too (unless the upstream already did)
+      const cors = route.preflight === 'answer' ? corsResponseHeaders(route, req.headers.origin) : null;
+      if (cors && headers['access-control-allow-origin'] === undefined) Object.assign(headers, cors);
+      if (droppedCount > 0) {
+        metrics.droppedResponseHeaders(droppedCount);
+        ctx.attributes = { ...ctx.attributes, 'proxy.droppedHeaders': dropped.join(','), 'proxy.droppedHeaderCount': String(droppedCount) };
+        log.warn({ route: route.name, dropped, count: droppedCount }, 'dropped upstream response headers node cannot write');
+      }
+      this.status = status;
+      this.headers = headers;
+      res.on('drain', resume);
+      res.on('finish', () => {
+        try {
+          finished(req, route, ctx, status, headers, this.finish);
+        } catch (err) {
+          fail(req, res, this.state, status, 'internal', err);
+        }
+      });
+    }
+
+    onData(chunk: Buffer): boolean {
+      if (this.discarding || this.headers === null) return true;
+      this.ctx.responseBody?.push(chunk);
+      if (!this.writeHead()) return true;
+      return this.res.write(chunk);
+    }
+
+    onComplete(): void {
+      if (this.discarding || this.headers === null) return;
+      if (this.writeHead()) this.res.end();
+    }
+
+    onError(err: Error): void {
+      if (this.discarding) return;
+      if (this.headers === null) {
+        // no response: 502 / 504, after the current call returns (as request()'s rejection did:
+        // undici reports a request it refuses, a bad header value say, inside dispatch())
+        queueMicrotask(() => {
+          if (this.answered || this.res.headersSent) return;
+          const reason = upstreamFailure(err);
+          fail(this.req, this.res, this.state, reason === 'upstream_timeout' ? 504 : 502, reason, err);
+        });
+        return;
+      }
+      // the client left first (its 499 is recorded) or this proxy answered: the abort is no upstream failure
+      if (this.res.destroyed || this.answered) return;
+      // the upstream failed mid-body (reset, body timeout, a bad chunk): the client gets a
+      // problem if nothing went out yet, a cut response otherwise
+      const reason = upstreamFailure(err);
+      fail(this.req, this.res, this.state, this.res.headersSent ? this.status : 502, reason === 'upstream_failed' ? 'upstream_body_error' : reason, err);
+    }
+
+    private writeHead(): boolean {
+      if (this.headWritten) return true;
+      this.headWritten = true;
+      try {
+        this.res.writeHead(this.status, this.headers!);
+        return true;
+      } catch (err) {
+        this.drop();
+        fail(this.req, this.res, this.state, 502, 'upstream_malformed_response', err);
+        return false;
+      }
+    }
+
+    /** Drops the rest of the upstream's response (and its connection, unless it already completed). */
+    private drop(): void {
+      this.discarding = true;
+      // not from inside undici's parser callback: after it returns, as a body destroy() used to
+      queueMicrotask(() => this.abortUpstream?.());
+    }
+  }
+
   const forward = (
     req: IncomingMessage,
     res: ServerResponse,
@@ -323,12 +455,11 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     const hasBody = buffered ? buffered.length > 0 : req.headers['transfer-encoding'] !== undefined || declared > 0;
     if (!hasBody) delete headers['content-length'];
     else if (buffered) headers['content-length'] = String(buffered.length);
-    const abort = new Abort();
-    let answered = false; // by this proxy (413, 408) or the client left: the upstream's outcome no longer matters
-    state.abortUpstream = () => {
-      answered = true;
-      abort.abort();
-    };
+    // the upstream's answer arrives through a dispatch handler (UpstreamExchange below), not
+    // undici's request(): that API wraps every response in an AsyncResource, a body Readable and
+    // a promise, which this proxy only turned back into writes on `res`
+    const up = new UpstreamExchange(req, res, route, ctx, finish, state);
+    state.abortUpstream = () => up.cancel();
 
     // the body reaches undici as it pulls (an eager 'data' listener would drop what flows before
     // undici has a connection), counted against the cap and captured on the way
@@ -338,8 +469,7 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
         : null
       : hasBody
         ? pullBody(req, ctx, () => {
-            answered = true;
-            abort.abort();
+            up.cancel();
             tooLarge();
           })
         : null;
@@ -347,8 +477,7 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
 
     res.on('close', () => {
       if (!res.writableFinished) {
-        answered = true;
-        abort.abort();
+        up.cancel();
         finish(499, res.getHeaders()); // client went away (nginx's 499)
       }
     });
@@ -356,30 +485,16 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
     const base = upstream.pathname.endsWith('/') ? upstream.pathname.slice(0, -1) : upstream.pathname;
     // the upstream gets the path the route was judged on, never the client's spelling of it
     const path = base + target.path + (target.query === null ? '' : `?${target.query}`);
-    poolFor(upstream)
+    poolFor(upstream).dispatch(
       // undici takes an async iterable body (lib/core/request.js isIterable); its types list only Readable
-      .request({
+      {
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
         path,
         headers: headers as Record<string, string | string[]>,
         body: body as unknown as Readable | null,
-        signal: abort,
-      })
-      .then(
-        (upRes) => {
-          try {
-            respond(req, res, route, ctx, upRes, finish, state);
-          } catch (err) {
-            discard(upRes.body);
-            fail(req, res, state, 500, 'internal', err);
-          }
-        },
-        (err: unknown) => {
-          if (answered || res.headersSent) return;
-          const reason = upstreamFailure(err);
-          fail(req, res, state, reason === 'upstream_timeout' ? 504 : 502, reason, err);
-        },
-      );
+      },
+      up,
+    );
   };
 
   async function* pullBody(req: IncomingMessage, ctx: RequestContext, onTooLarge: () => void): AsyncGenerator<Buffer> {
@@ -392,76 +507,6 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
       yield chunk;
     }
   }
-
-  const respond = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    route: Route,
-    ctx: RequestContext,
-    upRes: Dispatcher.ResponseData,
-    finish: Finish,
-    state: ExchangeState,
-  ) => {
-    if (res.destroyed) {
-      discard(upRes.body);
-      return;
-    }
-    const status = upRes.statusCode;
-    // a final status node cannot write, or one that is not final: the upstream is broken
-    if (!(status >= 200 && status <= 599)) {
-      discard(upRes.body);
-      return fail(req, res, state, 502, 'upstream_invalid_status', INTERCEPTOR_ERRORS.AUDIT_ERR_UPSTREAM_STATUS.create(status));
-    }
-    const { headers, dropped, droppedCount } = writableResponseHeaders(upRes.headers);
-    // a route whose preflights the edge answers: the actual response tells the browser too (unless the upstream already did)
-    const cors = route.preflight === 'answer' ? corsResponseHeaders(route, req.headers.origin) : null;
-    if (cors && headers['access-control-allow-origin'] === undefined) Object.assign(headers, cors);
-    if (droppedCount > 0) {
-      metrics.droppedResponseHeaders(droppedCount);
-      ctx.attributes = { ...ctx.attributes, 'proxy.droppedHeaders': dropped.join(','), 'proxy.droppedHeaderCount': String(droppedCount) };
-      log.warn({ route: route.name, dropped, count: droppedCount }, 'dropped upstream response headers node cannot write');
-    }
-    // The head is written with the first body byte (or the end), not before: a body that fails
-    // before its first byte (a bad chunk size, a close) still gets a problem document, and a
-    // head node refuses ends this exchange only. The pump is stream.pipe's, with backpressure.
-    const body = upRes.body;
-    let headWritten = false;
-    const writeHead = (): boolean => {
-      if (headWritten) return true;
-      headWritten = true;
-      try {
-        res.writeHead(status, headers);
-        return true;
-      } catch (err) {
-        discard(body);
-        fail(req, res, state, 502, 'upstream_malformed_response', err);
-        return false;
-      }
-    };
-    body.on('data', (chunk: Buffer) => {
-      ctx.responseBody?.push(chunk);
-      if (writeHead() && !res.write(chunk)) body.pause();
-    });
-    res.on('drain', () => body.resume());
-    body.on('end', () => {
-      if (writeHead()) res.end();
-    });
-    body.on('error', (err: Error) => {
-      // the client left first: its 499 is recorded, and undici's abort is no upstream failure
-      if (res.destroyed) return;
-      // the upstream failed mid-body (reset, body timeout, a bad chunk): the client gets a
-      // problem if nothing went out yet, a cut response otherwise
-      const reason = upstreamFailure(err);
-      fail(req, res, state, res.headersSent ? status : 502, reason === 'upstream_failed' ? 'upstream_body_error' : reason, err);
-    });
-    res.on('finish', () => {
-      try {
-        finished(req, route, ctx, status, headers, finish);
-      } catch (err) {
-        fail(req, res, state, status, 'internal', err);
-      }
-    });
-  };
 
   /** The response reached the client: the exchange's events (and a token endpoint's lifecycle events). */
   const finished = (req: IncomingMessage, route: Route, ctx: RequestContext, status: number, headers: Record<string, string | string[]>, finish: Finish) => {
@@ -534,12 +579,6 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
   return Object.assign(handler, { close, clientError, connect });
 }
 
-/** Drops an upstream body nobody will read. undici's destroy() emits an AbortError, which without a listener would be an uncaught exception. */
-function discard(body: Readable): void {
-  if (body.listenerCount('error') === 0) body.on('error', () => {});
-  body.destroy();
-}
-
 type Finish = (status: number, headers: Record<string, string | string[] | number | undefined>, extra?: Parameters<Engine['finish']>[3]) => void;
 
 /** What is known of one exchange, for ending it when something fails. */
@@ -559,17 +598,4 @@ function failureProblem(status: number): Problem {
   if (status === 504) return problem(PROBLEMS.AUDIT_ERR_HTTP_UPSTREAM_TIMEOUT, 'the upstream did not answer in time');
   if (status === 502) return problem(PROBLEMS.AUDIT_ERR_HTTP_BAD_GATEWAY, 'the upstream could not be reached or did not answer with valid HTTP');
   return problem(PROBLEMS.AUDIT_ERR_HTTP_INTERNAL);
-}
-
-/**
- * What undici listens to for cancelling a request (it takes an EventEmitter as a signal): an
- * AbortController per proxied request measured as longer GC pauses and a worse p99 under load.
- */
-class Abort extends EventEmitter {
-  aborted = false;
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.emit('abort');
-  }
 }

@@ -45,3 +45,29 @@ export function writableResponseHeaders(upstream: Record<string, string | string
   }
   return { headers, dropped, droppedCount };
 }
+
+/**
+ * A response head's raw `[name, value, ...]` list (undici's dispatch handler API) as a header
+ * object, the way undici's request() parsed it (lib/core/util.js parseHeaders): names lower-cased
+ * (Latin-1), values decoded as UTF-8, a repeated field as an array of its values in order, and
+ * Content-Disposition re-read as Latin-1 when Content-Length is present (nodejs/node#46528). One
+ * difference, on purpose: the object has no prototype, so a field named `constructor` or
+ * `__proto__` is a field like any other (on a plain object undici's parse threw on its repeat).
+ * src/response-headers.test.ts checks it against undici's own on generated heads.
+ */
+export function parseResponseHeaders(raw: Buffer[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('utf8');
+    const prior = out[name];
+    // a prior empty value is replaced, not extended (undici tests the value's truthiness)
+    if (prior) {
+      if (typeof prior === 'string') out[name] = [prior, value];
+      else prior.push(value);
+    } else out[name] = value;
+  }
+  const disposition = out['content-disposition'];
+  if (out['content-length'] !== undefined && disposition !== undefined) out['content-disposition'] = Buffer.from(disposition as string).toString('latin1');
+  return out;
+}
