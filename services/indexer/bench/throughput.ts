@@ -6,7 +6,8 @@
  * same records with the same runner and doing nothing with them.
  *   npm run bench -w services/indexer          (BENCH_EVENTS=20000 by default)
  * BENCH_PROF=<dir> writes CPU profiles of the broker and the search node there (node --cpu-prof);
- * run the bench itself with `node --cpu-prof` for the indexer's.
+ * run the bench itself with `node --cpu-prof` for the indexer's. BENCH_BULK_DOCUMENTS sets the
+ * indexer's bulkDocuments (100000: one request per consumed batch, as before 2026-12-03 evening).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -95,7 +96,14 @@ try {
   const cpu0 = { self: process.cpuUsage(), kafka: cpuSeconds(kafkaProc.pid!), es: cpuSeconds(esProc.pid!) };
   t = process.hrtime.bigint();
   const svc = createIndexerService(
-    { ...indexerDefaults, kafka: { brokers, clientId: 'bench-indexer' }, elasticsearch: { url: esUrl }, ops: {}, groupId: 'bench-indexer' },
+    {
+      ...indexerDefaults,
+      ...(process.env.BENCH_BULK_DOCUMENTS ? { bulkDocuments: Number(process.env.BENCH_BULK_DOCUMENTS) } : {}),
+      kafka: { brokers, clientId: 'bench-indexer' },
+      elasticsearch: { url: esUrl },
+      ops: {},
+      groupId: 'bench-indexer',
+    },
     { logger },
   );
   await svc.start();
@@ -130,7 +138,13 @@ try {
   console.log(
     `CPU share: indexer ${result.cpuShare.indexer}, search node ${result.cpuShare.searchNode}, broker ${result.cpuShare.broker} (${result.cpuShare.cpuSeconds} CPU s)`,
   );
-  console.log(JSON.stringify(result));
+  console.log(
+    JSON.stringify({
+      ...result,
+      bulkDocuments: process.env.BENCH_BULK_DOCUMENTS ?? indexerDefaults.bulkDocuments,
+      cpuMicrosPerEvent: { indexer: Math.round((indexerCpu / N) * 1e6), searchNode: Math.round((esCpu / N) * 1e6), broker: Math.round((kafkaCpu / N) * 1e6) },
+    }),
+  );
 } finally {
   kafkaProc.kill('SIGTERM');
   esProc.kill('SIGTERM');
