@@ -291,3 +291,20 @@ test('the same generated batch indexed in requests of 3 and in one request: the 
   assert.equal(again.written + again.duplicates, split.written);
   assert.equal(again.written, new Set(batch.sessionIds).size);
 });
+
+test('Elasticsearch unreachable: a batch sent as several requests fails once, retriable, after every request answered', async () => {
+  const closed = await startSearchNode({ dir: path.join(dir, 'closed'), port: 0 });
+  const url = closed.url;
+  await closed.close();
+  const down = new Client({ node: url, maxRetries: 0 });
+  try {
+    const batch = records(33, 20);
+    await assert.rejects(indexBatch(down, batch.events, 'down', undefined, 2), (err: { code?: string; retriable?: boolean }) => {
+      assert.equal(err.code, 'AUDIT_ERR_ES_UNAVAILABLE');
+      assert.equal(err.retriable, true);
+      return true;
+    });
+  } finally {
+    await down.close();
+  }
+});
