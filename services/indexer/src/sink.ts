@@ -13,12 +13,13 @@ export interface BulkOutcome {
 }
 
 /**
- * Documents per `_bulk` request. A consumed batch (~650-860 records per partition fetch in the
- * bench) is sent as several requests, each as soon as it is built, so the search node indexes one
- * while the indexer decodes and maps the next: one request per batch left the node and the indexer
- * each idle half the time (services/indexer/README.md, Benchmark, 2026-12-03 evening).
+ * Documents per `_bulk` request. The default sends each consumed batch (~650-860 records per
+ * partition fetch in the bench; kafkajs fetches at most 1 MB per partition) as one request. A
+ * smaller value sends a batch as several requests, each as soon as it is built, so that the search
+ * node indexes one while the indexer builds the next; on the loaded 2-core machine of 2026-12-03
+ * that measured no faster (services/indexer/README.md, Benchmark), so it is a setting, not the default.
  */
-export const BULK_DOCUMENTS = 200;
+export const BULK_DOCUMENTS = 100_000;
 
 /** One `_bulk` request: its ndjson body and, line pair by line pair, the record each document came from. */
 export interface Bulk {
