@@ -7,7 +7,7 @@
  *   npm run bench -w services/indexer          (BENCH_EVENTS=20000 by default)
  * BENCH_PROF=<dir> writes CPU profiles of the broker and the search node there (node --cpu-prof);
  * run the bench itself with `node --cpu-prof` for the indexer's. BENCH_BULK_DOCUMENTS sets the
- * indexer's bulkDocuments (100000, the default: one request per consumed batch; 200: four or so);
+ * indexer's bulkDocuments (200, the default: four or so requests per batch; 100000: one per batch);
  * a comma list and BENCH_ROUNDS compare settings in one run, interleaved.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

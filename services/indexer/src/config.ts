@@ -30,7 +30,7 @@ export const defaults: IndexerConfig = {
   namespace: 'default',
   installTemplates: true,
   concurrency: 3,
-  bulkDocuments: BULK_DOCUMENTS, // 100000: one request per consumed batch
+  bulkDocuments: BULK_DOCUMENTS, // 200: a batch in several requests, sent as each is built
   requestTimeoutMs: 30_000, // 30 s
 };
 

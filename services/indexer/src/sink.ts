@@ -13,13 +13,13 @@ export interface BulkOutcome {
 }
 
 /**
- * Documents per `_bulk` request. The default sends each consumed batch (~650-860 records per
- * partition fetch in the bench; kafkajs fetches at most 1 MB per partition) as one request. A
- * smaller value sends a batch as several requests, each as soon as it is built, so that the search
- * node indexes one while the indexer builds the next; on the loaded 2-core machine of 2026-12-03
- * that measured no faster (services/indexer/README.md, Benchmark), so it is a setting, not the default.
+ * Documents per `_bulk` request. A consumed batch (~650-860 records per partition fetch in the
+ * bench) is sent as several requests, each as soon as it is built, so that the search node indexes
+ * one while the indexer builds the next: with one request per batch the two took turns (both had
+ * work in 2-3 % of the indexing window, 16-17 % with 200; bench/profile-overlap.ts). That this is
+ * faster needs a machine where each has a core (services/indexer/README.md, Benchmark).
  */
-export const BULK_DOCUMENTS = 100_000;
+export const BULK_DOCUMENTS = 200;
 
 /** One `_bulk` request: its ndjson body and, line pair by line pair, the record each document came from. */
 export interface Bulk {
