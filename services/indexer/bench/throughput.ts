@@ -6,12 +6,14 @@
  * same records with the same runner and doing nothing with them.
  *   npm run bench -w services/indexer          (BENCH_EVENTS=20000 by default)
  * BENCH_PROF=<dir> writes CPU profiles of the broker and the search node there (node --cpu-prof);
- * run the bench itself with `node --cpu-prof` for the indexer's.
+ * run the bench itself with `node --cpu-prof` for the indexer's. BENCH_BULK_DOCUMENTS sets the
+ * indexer's bulkDocuments (200, the default: four or so requests per batch; 100000: one per batch);
+ * a comma list and BENCH_ROUNDS compare settings in one run, interleaved.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
@@ -74,63 +76,87 @@ try {
     await producer.send(TOPICS.enriched, batch);
   }
 
-  // baseline: the same runner, a handler that does nothing
-  let seen = 0;
-  let t = process.hrtime.bigint();
-  const pass = createConsumerRunner({
-    kafka,
-    groupId: 'bench-pass',
-    topics: [TOPICS.enriched],
-    stage: 'pass',
-    logger,
-    producer,
-    partitionsConsumedConcurrently: 3,
-    handler: async (r) => void (seen += r.length),
-  });
-  await pass.start();
-  await until(async () => seen >= N);
-  const passSecs = Number(process.hrtime.bigint() - t) / 1e9;
-  await pass.stop();
+  // BENCH_BULK_DOCUMENTS=100000,200 BENCH_ROUNDS=3: each variant in each round, in alternating
+  // order, against the same broker and node (each run its own consumer group and namespace), each
+  // round with its own pass-through baseline: same-run ratios on a shared machine
+  const variants = (process.env.BENCH_BULK_DOCUMENTS ?? String(indexerDefaults.bulkDocuments)).split(',').map(Number);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
+  for (let round = 0; round < rounds; round++) {
+    // baseline: the same runner, a handler that does nothing
+    let seen = 0;
+    let t = process.hrtime.bigint();
+    const pass = createConsumerRunner({
+      kafka,
+      groupId: `bench-pass-${round}`,
+      topics: [TOPICS.enriched],
+      stage: 'pass',
+      logger,
+      producer,
+      partitionsConsumedConcurrently: 3,
+      handler: async (r) => void (seen += r.length),
+    });
+    await pass.start();
+    await until(async () => seen >= N);
+    const passSecs = Number(process.hrtime.bigint() - t) / 1e9;
+    await pass.stop();
 
-  const cpu0 = { self: process.cpuUsage(), kafka: cpuSeconds(kafkaProc.pid!), es: cpuSeconds(esProc.pid!) };
-  t = process.hrtime.bigint();
-  const svc = createIndexerService(
-    { ...indexerDefaults, kafka: { brokers, clientId: 'bench-indexer' }, elasticsearch: { url: esUrl }, ops: {}, groupId: 'bench-indexer' },
-    { logger },
-  );
-  await svc.start();
-  await until(async () => {
-    await es.indices.refresh({ index: 'logs-jwt_audit.events-default' });
-    return (await es.count({ index: 'logs-jwt_audit.events-default' })).count >= N;
-  });
-  const secs = Number(process.hrtime.bigint() - t) / 1e9;
-  const selfCpu = process.cpuUsage(cpu0.self);
-  const indexerCpu = (selfCpu.user + selfCpu.system) / 1e6;
-  const kafkaCpu = cpuSeconds(kafkaProc.pid!) - cpu0.kafka;
-  const esCpu = cpuSeconds(esProc.pid!) - cpu0.es;
-  await svc.stop();
+    const order = round % 2 === 0 ? variants : [...variants].reverse();
+    for (const bulkDocuments of order) {
+      const namespace = rounds === 1 && variants.length === 1 ? 'default' : `r${round}b${bulkDocuments}`;
+      const index = `logs-jwt_audit.events-${namespace}`;
+      const cpu0 = { self: process.cpuUsage(), kafka: cpuSeconds(kafkaProc.pid!), es: cpuSeconds(esProc.pid!) };
+      t = process.hrtime.bigint();
+      const svc = createIndexerService(
+        {
+          ...indexerDefaults,
+          bulkDocuments,
+          namespace,
+          kafka: { brokers, clientId: 'bench-indexer' },
+          elasticsearch: { url: esUrl },
+          ops: {},
+          groupId: `bench-indexer-${namespace}`,
+        },
+        { logger },
+      );
+      await svc.start();
+      await until(async () => {
+        await es.indices.refresh({ index });
+        return (await es.count({ index })).count >= N;
+      });
+      const secs = Number(process.hrtime.bigint() - t) / 1e9;
+      const selfCpu = process.cpuUsage(cpu0.self);
+      const indexerCpu = (selfCpu.user + selfCpu.system) / 1e6;
+      const kafkaCpu = cpuSeconds(kafkaProc.pid!) - cpu0.kafka;
+      const esCpu = cpuSeconds(esProc.pid!) - cpu0.es;
+      await svc.stop();
+      const total = indexerCpu + kafkaCpu + esCpu;
+      const result = {
+        bench: 'indexer',
+        events: N,
+        round,
+        bulkDocuments,
+        indexer: { eventsPerSec: Math.round(N / secs), ofPassThrough: +(passSecs / secs).toFixed(3) },
+        passThrough: { eventsPerSec: Math.round(N / passSecs) },
+        cpuShare: {
+          indexer: +(indexerCpu / total).toFixed(2),
+          searchNode: +(esCpu / total).toFixed(2),
+          broker: +(kafkaCpu / total).toFixed(2),
+          cpuSeconds: +total.toFixed(1),
+        },
+        cpuMicrosPerEvent: { indexer: Math.round((indexerCpu / N) * 1e6), searchNode: Math.round((esCpu / N) * 1e6), broker: Math.round((kafkaCpu / N) * 1e6) },
+        loadAverage: loadavg()[0]!.toFixed(1),
+      };
+      console.log(
+        `events=${N} (bulkDocuments ${bulkDocuments}, round ${round}): indexed and searchable at ${result.indexer.eventsPerSec} events/s (${result.indexer.ofPassThrough}x a pass-through consumer at ${result.passThrough.eventsPerSec} events/s)`,
+      );
+      console.log(
+        `CPU share: indexer ${result.cpuShare.indexer}, search node ${result.cpuShare.searchNode}, broker ${result.cpuShare.broker} (${result.cpuShare.cpuSeconds} CPU s); CPU per event: indexer ${result.cpuMicrosPerEvent.indexer} us, search node ${result.cpuMicrosPerEvent.searchNode} us, broker ${result.cpuMicrosPerEvent.broker} us`,
+      );
+      console.log(JSON.stringify(result));
+    }
+  }
   await producer.disconnect();
   await es.close();
-  const total = indexerCpu + kafkaCpu + esCpu;
-  const result = {
-    bench: 'indexer',
-    events: N,
-    indexer: { eventsPerSec: Math.round(N / secs), ofPassThrough: +(passSecs / secs).toFixed(3) },
-    passThrough: { eventsPerSec: Math.round(N / passSecs) },
-    cpuShare: {
-      indexer: +(indexerCpu / total).toFixed(2),
-      searchNode: +(esCpu / total).toFixed(2),
-      broker: +(kafkaCpu / total).toFixed(2),
-      cpuSeconds: +total.toFixed(1),
-    },
-  };
-  console.log(
-    `events=${N}: indexed and searchable at ${result.indexer.eventsPerSec} events/s (${result.indexer.ofPassThrough}x a pass-through consumer at ${result.passThrough.eventsPerSec} events/s)`,
-  );
-  console.log(
-    `CPU share: indexer ${result.cpuShare.indexer}, search node ${result.cpuShare.searchNode}, broker ${result.cpuShare.broker} (${result.cpuShare.cpuSeconds} CPU s)`,
-  );
-  console.log(JSON.stringify(result));
 } finally {
   kafkaProc.kill('SIGTERM');
   esProc.kill('SIGTERM');

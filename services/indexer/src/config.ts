@@ -8,6 +8,7 @@ import {
   type EsConnectionConfig,
   type ConsumerServiceConfig,
 } from '@jwt-audit/runtime';
+import { BULK_DOCUMENTS } from './sink.js';
 
 export interface IndexerConfig extends ConsumerServiceConfig {
   /** One Elasticsearch request's time limit (ms); a timed-out bulk is retried by the runner. */
@@ -19,6 +20,8 @@ export interface IndexerConfig extends ConsumerServiceConfig {
   installTemplates: boolean;
   /** Partitions indexed in parallel (each in order). */
   concurrency: number;
+  /** Documents per `_bulk` request: a batch is sent as several, each as soon as it is built. */
+  bulkDocuments: number;
 }
 
 export const defaults: IndexerConfig = {
@@ -27,6 +30,7 @@ export const defaults: IndexerConfig = {
   namespace: 'default',
   installTemplates: true,
   concurrency: 3,
+  bulkDocuments: BULK_DOCUMENTS, // 200: a batch in several requests, sent as each is built
   requestTimeoutMs: 30_000, // 30 s
 };
 
@@ -35,6 +39,7 @@ export const schema = consumerServiceSchema(['elasticsearch', 'namespace'], {
   namespace: { type: 'string', pattern: '^[a-z0-9_]{1,100}$' },
   installTemplates: { type: 'boolean' },
   concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+  bulkDocuments: { type: 'integer', minimum: 1, maximum: 100_000 },
   requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
 });
 
@@ -46,6 +51,7 @@ export const env: Record<string, string> = {
   AUDIT_INDEXER_NAMESPACE: 'namespace',
   AUDIT_INDEXER_INSTALL_TEMPLATES: 'installTemplates',
   AUDIT_INDEXER_CONCURRENCY: 'concurrency',
+  AUDIT_INDEXER_BULK_DOCUMENTS: 'bulkDocuments',
   AUDIT_INDEXER_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
 };
 

@@ -89,7 +89,7 @@ export function createIndexerService(
           metrics,
           partitionsConsumedConcurrently: config.concurrency,
           handler: async (records, ctx) => {
-            const out = await indexBatch(es, records, config.namespace, metrics);
+            const out = await indexBatch(es, records, config.namespace, metrics, config.bulkDocuments);
             indexed.inc({ outcome: 'written' }, out.written);
             indexed.inc({ outcome: 'duplicate' }, out.duplicates);
             indexed.inc({ outcome: 'dead_lettered' }, out.deadLetters.length);
