@@ -872,10 +872,30 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
           : null,
         enrichment: null,
         attributes: attributes(e.attributes, ctx),
-        masking: { rulesApplied: [...ctx.applied].sort(), policyVersion: policy.version, keyId: key.id },
+        masking: { rulesApplied: sortedRules(ctx.applied), policyVersion: policy.version, keyId: key.id },
       };
     },
   };
+}
+
+/**
+ * The rules applied, in Array.prototype.sort's order (UTF-16 code units), sorted in place by
+ * insertion: an event has a dozen or so, and the built-in sort allocated ~0.9 KiB per event
+ * for them (sampling heap profile of mask(): a tenth of what it allocates). fast-path.test.ts
+ * checks the order against the built-in sort on generated events.
+ */
+function sortedRules(applied: Set<string>): string[] {
+  const out = [...applied];
+  for (let i = 1; i < out.length; i++) {
+    const x = out[i]!;
+    let j = i - 1;
+    while (j >= 0 && out[j]! > x) {
+      out[j + 1] = out[j]!;
+      j--;
+    }
+    out[j + 1] = x;
+  }
+  return out;
 }
 
 const cache = new WeakMap<MaskingPolicy, WeakMap<MaskingKeys, Masker>>();

@@ -5,6 +5,7 @@
  */
 import { TOPICS } from '@jwt-audit/events';
 import { createMaskerService, maskerDefaults } from '../src/index.js';
+import { threadShares, threadTimes } from './thread-cpu.js';
 import {
   cpuSeconds,
   identityStage,
@@ -40,12 +41,17 @@ try {
     },
     { logger, metrics },
   );
+  const tidsBefore = new Set(threadTimes().keys());
   await svc.start();
+  // the threads the stage started (its transform threads)
+  const transformTids = new Set([...threadTimes().keys()].filter((tid) => !tidsBefore.has(tid)));
+  const threads0 = threadTimes();
   const cpu0 = { self: process.cpuUsage(), broker: cpuSeconds(b.brokerProc.pid!) };
   const t = process.hrtime.bigint();
   await until(async () => (await processed(metrics, 'masker')) >= N);
   const secs = Number(process.hrtime.bigint() - t) / 1e9;
   const self = process.cpuUsage(cpu0.self);
+  const threads = threadShares(threads0, threadTimes(), transformTids, N, secs);
   const brokerCpu = cpuSeconds(b.brokerProc.pid!) - cpu0.broker;
   await svc.stop();
   // the baseline again, now that the client code is as warm as it was for the stage; the faster
@@ -68,6 +74,8 @@ try {
       stage: Math.round((self.user + self.system) / N),
     },
     cpuSeconds: { maskerProcess: +stageCpu.toFixed(1), broker: +brokerCpu.toFixed(1) },
+    // the masker's run by thread (Linux): which one is the limit (see thread-cpu.ts)
+    threads,
   };
   console.log(
     `events=${N}: decode + encode alone (identity transform stage) ${result.identityStage.eventsPerSec} events/s = ${result.identityStage.ofPassThrough}x`,
@@ -78,6 +86,12 @@ try {
   console.log(
     `CPU per event in this process: pass-through ${result.cpuUsPerEvent.passThrough} µs, identity stage ${result.cpuUsPerEvent.identityStage} µs, ${result.bench} ${result.cpuUsPerEvent.stage} µs`,
   );
+  if (transformTids.size > 0) {
+    const t = result.threads;
+    console.log(
+      `masker by thread: main ${t.main.usPerEvent} µs/event (busy ${t.main.busyPct} %, waiting for a CPU ${t.main.waitPct} %), transform ${t.transform.usPerEvent} µs/event (busy ${t.transform.busyPct} %, waiting ${t.transform.waitPct} %), other threads (GC, compiler) ${t.other.usPerEvent} µs/event`,
+    );
+  }
   console.log(JSON.stringify(result));
 } finally {
   await b.close();
