@@ -199,8 +199,12 @@ export class IndexEngine {
   /** Every document through the uncached path (no path, mapping, column or token caches): the reference tests hold the caches to. */
   private readonly uncached: boolean;
 
-  constructor(mappings: Mappings = {}, options: { uncached?: boolean } = {}) {
+  /** When a field's term dictionary leaves its Map for the byte arena (term-dict.ts); tests set it low, or Infinity for the Map alone. */
+  private readonly arenaAfter: number | undefined;
+
+  constructor(mappings: Mappings = {}, options: { uncached?: boolean; arenaAfter?: number } = {}) {
     this.uncached = options.uncached === true;
+    this.arenaAfter = options.arenaAfter;
     this.mapping = { ...structuredClone(mappings), properties: structuredClone(mappings.properties ?? {}) };
     this.validateMappings(this.mapping.properties!, '');
     this.reflatten();
@@ -803,7 +807,7 @@ export class IndexEngine {
 
   private columnFor(path: string): FieldData {
     let f = this.fields.get(path);
-    if (!f) this.fields.set(path, (f = new FieldData(!this.uncached)));
+    if (!f) this.fields.set(path, (f = new FieldData(!this.uncached, this.arenaAfter)));
     return f;
   }
 
