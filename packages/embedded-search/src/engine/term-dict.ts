@@ -180,7 +180,7 @@ export class TermDict {
     const mask = size - 1;
     const wide = this.wide;
     for (let ord = 0; ord < this.n; ord++) {
-      if (wide !== undefined && wide.has(ord)) continue;
+      if (wide?.has(ord)) continue;
       let i = this.hashes[ord]! & mask;
       while (table[i] !== 0) i = (i + 1) & mask;
       table[i] = ord + 1;
