@@ -1,6 +1,6 @@
 /**
  * The term dictionary (term-dict.ts) against a Map of term -> ordinal in insertion order, the plain
- * dictionary it replaced: generated terms (repeated and unique, empty, one-byte ASCII and Latin-1,
+ * dictionary it replaced: generated terms (repeated and unique, empty, one-byte ASCII and Latin-1, hex digits packed or not,
  * wider code units, surrogate pairs, terms that share prefixes or differ in their last unit) interned
  * and looked up in any order, with the move from the Map into the arena at several points (before the
  * first term, mid-stream, never), must give the same ordinals, the same answers for absent terms and
@@ -18,7 +18,23 @@ function term(r: ReturnType<typeof rng>): string {
     case 0:
       return `jti-${r.int(1e9)}`;
     case 1:
-      return r.pick(['', 'a', 'user-1', 'user-2', 'Straße', '東京', 'x'.repeat(40), 'ab', 'ba']);
+      // hex at and around the packed form's bounds: 16 digits, 15, upper case, a non-digit last
+      return r.pick([
+        '',
+        'a',
+        'user-1',
+        'user-2',
+        'Straße',
+        '東京',
+        'x'.repeat(40),
+        'ab',
+        'ba',
+        '0123456789abcdef',
+        '0123456789abcde',
+        '0123456789ABCDEF',
+        '0123456789abcdeg',
+        `${r.int(1e9).toString(16).padStart(8, '0')}${'f'.repeat(8 + 2 * r.int(3))}`,
+      ]);
     case 2:
       return (r.int(2 ** 31) * 2654435761).toString(16).padStart(64, '0');
     default: {

@@ -5,8 +5,11 @@
  * tokens): a Map entry (~36 bytes with the table's slack) plus a JS string (16 bytes of header,
  * rounded up to 8) for each. Here a term costs its bytes and ~16 bytes of typed arrays:
  *   - bytes:  the terms one after another, one byte per UTF-16 code unit; start[ord] .. start[ord + 1]
- *   - hashes: the term's hash per ordinal (probe comparisons and rehashing read it, not the bytes)
+ *   - hashes: the term's hash per ordinal (probe comparisons and rehashing read it, not the bytes);
+ *             its lowest bit says the term is packed hex (below)
  *   - table:  open addressing with linear probing, ordinal + 1 per slot (0 = empty), at most half full
+ * A term of lower-case hex digits, of even length and at least HEX_MIN (token fingerprints: SHA-256 as
+ * 64 hex digits, held by the keyword and by its text token) is packed two digits to a byte.
  * A term with a code unit above 0xff (rare in audit events: non-Latin names, paths) cannot be one
  * byte per unit; it keeps a JS string in `wide` (ordinal -> term) and `wideOrd`, and an empty span in
  * the arena. Lookups hash the JS string's code units directly, so no bytes are made to look a term up.
@@ -20,7 +23,13 @@
 /** Terms a dictionary holds as a Map before it moves into the arena (fields of repeated values stay below it). */
 const ARENA_AFTER = 8192;
 
-/** FNV-1a over UTF-16 code units with a final avalanche (murmur3 fmix32): linear probing needs well-spread low bits. */
+/** Shortest hex term that is packed (shorter ones would save little). */
+const HEX_MIN = 16;
+
+/**
+ * FNV-1a over UTF-16 code units with a final avalanche (murmur3 fmix32), bit 0 cleared (the stored
+ * hash's bit 0 is the packed flag); the table is indexed by the bits above it.
+ */
 function hashOf(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
@@ -28,13 +37,26 @@ function hashOf(s: string): number {
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+  return ((h ^ (h >>> 16)) & ~1) >>> 0;
 }
 
-/** Whether every code unit fits a byte (checked only for terms not found, before they are stored). */
-function oneByte(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
-  return true;
+const WIDE = 0;
+const BYTES = 1;
+const HEX = 2;
+/** How a new term is stored: WIDE (a code unit above 0xff), HEX (packed) or BYTES (one byte per unit). */
+function storageOf(s: string): number {
+  let hex = s.length >= HEX_MIN && (s.length & 1) === 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff) return WIDE;
+    if (hex && !((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) hex = false;
+  }
+  return hex ? HEX : BYTES;
+}
+
+/** The value of a hex digit's code (0-9, a-f), -1 otherwise. */
+function nibble(c: number): number {
+  return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
 }
 
 export class TermDict {
@@ -101,6 +123,17 @@ export class TermDict {
       if (w !== undefined) return w;
     }
     const bytes = this.bytes;
+    if ((this.hashes[ord]! & 1) === 1) {
+      const out = Buffer.allocUnsafe((b - a) * 2);
+      for (let i = a, j = 0; i < b; i++) {
+        const x = bytes[i]!;
+        const hi = x >> 4;
+        const lo = x & 15;
+        out[j++] = hi < 10 ? 48 + hi : 87 + hi;
+        out[j++] = lo < 10 ? 48 + lo : 87 + lo;
+      }
+      return out.toString('latin1');
+    }
     if (b - a <= 24) {
       let s = '';
       for (let i = a; i < b; i++) s += String.fromCharCode(bytes[i]!);
@@ -114,15 +147,17 @@ export class TermDict {
     const table = this.table;
     const mask = this.mask;
     const len = term.length;
-    let i = h & mask;
+    let i = (h >>> 1) & mask;
     for (;;) {
       const v = table[i]!;
       if (v === 0) return ~i;
       const ord = v - 1;
-      if (this.hashes[ord] === h) {
+      const stored = this.hashes[ord]!;
+      // equal but for bit 0, the packed flag (wide terms are not in the table)
+      if ((stored ^ h) >>> 1 === 0) {
         const a = this.start[ord]!;
-        // wide terms are not in the table, so a match here is a one-byte term
-        if (this.start[ord + 1]! - a === len && this.same(term, a)) return ord;
+        const span = this.start[ord + 1]! - a;
+        if ((stored & 1) === 0 ? span === len && this.same(term, a) : span * 2 === len && this.sameHex(term, a)) return ord;
       }
       i = (i + 1) & mask;
     }
@@ -134,22 +169,34 @@ export class TermDict {
     return true;
   }
 
+  private sameHex(term: string, at: number): boolean {
+    const bytes = this.bytes;
+    for (let i = 0; i < term.length; i += 2) {
+      const x = bytes[at + (i >> 1)]!;
+      if (nibble(term.charCodeAt(i)) !== x >> 4 || nibble(term.charCodeAt(i + 1)) !== (x & 15)) return false;
+    }
+    return true;
+  }
+
   private add(term: string, h: number, slot: number): number {
     const ord = this.n++;
     if (ord + 1 >= this.start.length) this.start = grow32(this.start, ord + 2) as Uint32Array<ArrayBuffer>;
     if (ord >= this.hashes.length) this.hashes = grow32(this.hashes, ord + 1) as Uint32Array<ArrayBuffer>;
-    this.hashes[ord] = h;
-    if (oneByte(term)) {
-      if (this.used + term.length > this.bytes.length) {
+    const storage = storageOf(term);
+    this.hashes[ord] = storage === HEX ? h | 1 : h;
+    if (storage !== WIDE) {
+      const need = storage === HEX ? term.length >> 1 : term.length;
+      if (this.used + need > this.bytes.length) {
         let len = this.bytes.length;
-        while (len < this.used + term.length) len = len < 1 << 24 ? len * 2 : len + (len >> 2);
+        while (len < this.used + need) len = len < 1 << 24 ? len * 2 : len + (len >> 2);
         const next = new Uint8Array(len);
         next.set(this.bytes.subarray(0, this.used));
         this.bytes = next;
       }
       const bytes = this.bytes;
       let u = this.used;
-      for (let i = 0; i < term.length; i++) bytes[u++] = term.charCodeAt(i);
+      if (storage === HEX) for (let i = 0; i < term.length; i += 2) bytes[u++] = (nibble(term.charCodeAt(i)) << 4) | nibble(term.charCodeAt(i + 1));
+      else for (let i = 0; i < term.length; i++) bytes[u++] = term.charCodeAt(i);
       this.used = u;
       this.table[slot] = ord + 1;
     } else {
@@ -181,7 +228,7 @@ export class TermDict {
     const wide = this.wide;
     for (let ord = 0; ord < this.n; ord++) {
       if (wide?.has(ord)) continue;
-      let i = this.hashes[ord]! & mask;
+      let i = (this.hashes[ord]! >>> 1) & mask;
       while (table[i] !== 0) i = (i + 1) & mask;
       table[i] = ord + 1;
     }
