@@ -300,7 +300,8 @@ export async function startSearchNode(opts: SearchNodeOptions): Promise<SearchNo
     const srcText = text ?? JSON.stringify(src);
     li.engine.index(id, src, { seqNo, version }, srcText);
     li.seqNo = seqNo;
-    store.record(li, { o: 'i', id, s: seqNo, v: version, src: srcText, doc: li.engine.numOf(id)! });
+    // the doc number index() just gave out (the last one): no second lookup of the id
+    store.record(li, { o: 'i', id, s: seqNo, v: version, src: srcText, doc: li.engine.docLimit - 1 });
     const res: Json = {
       _index: li.meta.name,
       _id: id,

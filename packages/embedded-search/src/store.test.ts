@@ -3,7 +3,8 @@
  * position off by one byte would serve a neighbour's bytes or broken JSON. Generated writes
  * (ids and sources with multi-byte characters, quotes, backslashes, line separators, the text
  * `"src":` itself; raw texts with their own spacing) are replaced, deleted, flushed, compacted
- * and replayed at random points, and every read is checked against a model.
+ * and replayed at random points, and every read is checked against a model, as is the order of the
+ * live documents (the order of their last writes: a compaction and a restart keep the `_doc` order).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,8 +39,10 @@ function write(store: Store, li: LiveIndex, id: string, src: Record<string, unkn
   store.record(li, { o: 'i', id, s: seq, v: 1, src: raw, doc: li.engine.numOf(id)! });
 }
 
+/** The model's order is the order of last writes (a write moves its id to the end). */
 function check(li: LiveIndex, model: Map<string, Record<string, unknown>>, where: string): void {
   assert.equal(li.engine.size, model.size, where);
+  assert.deepEqual([...li.engine.ids()], [...model.keys()], `${where}: doc order`);
   for (const [id, src] of model) assert.deepEqual(li.engine.get(id)?.source, src, `${where}: ${JSON.stringify(id)}`);
 }
 
@@ -58,6 +61,7 @@ test('sources read back from the log by position survive flushes, replaces, dele
         if (roll < 70) {
           const src = genSource(r);
           write(store, li, id, src, rawOf(r, src));
+          model.delete(id);
           model.set(id, src);
         } else if (roll < 85) {
           if (li.engine.delete(id)) store.record(li, { o: 'd', id, s: ++li.seqNo });

@@ -86,8 +86,8 @@ function termGroups(
   };
   for (const { col, counts } of perEngine.values()) {
     if (!col) continue;
-    const terms = col.terms();
-    for (let o = 0; o < counts.length; o++) if (counts[o]! > 0) add(terms[o]!, counts[o]!);
+    // one term decoded per bucket: a field of values unique to a document would otherwise decode all of them
+    for (let o = 0; o < counts.length; o++) if (counts[o]! > 0) add(col.term(o), counts[o]!);
   }
   if (missing !== undefined && missingCount > 0) add(missing as string, missingCount);
   return out;

@@ -16,6 +16,8 @@
  * appended in ascending order; deleted numbers are filtered through the engine's live bitmap.
  */
 
+import { TermDict } from './term-dict.js';
+
 const V4_MAPPED = '00000000000000000000ffff';
 
 /** A growable list of int32, appended in ascending order. */
@@ -122,19 +124,16 @@ const BITS_MIN = 4096;
 
 export class FieldData {
   // ---- inverted index
-  /**
-   * term -> ordinal for fields with doc values (keyword, boolean: the ordinal is the doc value),
-   * term -> posting for the others (text, numbers, ips): no ordinal array to keep per term.
-   * Map order is insertion order, so ordinal i is the i-th key.
-   */
-  private readonly dict = new Map<string, number | Posting>();
+  /** term -> ordinal (insertion order); postings[ordinal] holds its doc numbers. */
+  private readonly dict: TermDict;
   private readonly postings: Posting[] = [];
-  /** Whether dictionary values are ordinals; decided by the field's first term (a field has one type). */
+  /** Whether the ordinal is also the doc value (keyword, boolean); decided by the field's first term (a field has one type). */
   private ordered: boolean | undefined;
-  private termCache: string[] = [];
-  /** The last term added and its dictionary value (ordinal, or posting for fields without ordinals). */
+  /** terms() decoded so far, ordinal i at i (appended as new terms arrive). */
+  private readonly termCache: string[] = [];
+  /** The last term added and its ordinal. */
   private lastTerm: string | undefined;
-  private lastValue: number | Posting | undefined;
+  private lastOrd = -1;
   // ---- keyword / boolean doc values (term ordinals)
   private ords = new Int32Array(0);
   private readonly multiOrds = new Map<number, number[]>();
@@ -153,8 +152,16 @@ export class FieldData {
   // ---- presence
   readonly present = new Bits();
 
-  /** `memo: false` (tests) looks every term up, the reference the previous-term shortcut is held to. */
-  constructor(private readonly memo = true) {}
+  /**
+   * `memo: false` (tests) looks every term up, the reference the previous-term shortcut is held to;
+   * `arenaAfter` (tests) is when the term dictionary leaves its Map for the byte arena (term-dict.ts).
+   */
+  constructor(
+    private readonly memo = true,
+    arenaAfter?: number,
+  ) {
+    this.dict = new TermDict(arenaAfter);
+  }
 
   /** The doc last marked: a text field marks its doc once per token, and the bit is set only once. */
   private lastPresent = -1;
@@ -168,33 +175,26 @@ export class FieldData {
   /** Adds `doc` to the posting of `term`; `docValue` also records the ordinal as its doc value. */
   addTerm(doc: number, term: string, docValue: boolean): void {
     this.ordered ??= docValue;
+    let ord: number;
     // the field's previous term again (a constant service name, a token of a repeated value): no dictionary lookup
-    const again = term === this.lastTerm && this.memo;
-    if (!this.ordered) {
-      const p = again ? (this.lastValue as Posting) : (this.dict.get(term) as Posting | undefined);
-      let next: Posting;
-      if (p === undefined) this.dict.set(term, (next = doc));
-      else {
-        next = this.grown(p, doc);
-        if (next !== p) this.dict.set(term, next);
-      }
-      this.lastTerm = term;
-      this.lastValue = next;
-      return;
-    }
-    let ord = again ? (this.lastValue as number) : (this.dict.get(term) as number | undefined);
-    if (ord === undefined) {
-      ord = this.postings.length;
-      this.dict.set(term, ord);
-      this.postings.push(doc);
-    } else {
+    if (term === this.lastTerm && this.memo) {
+      ord = this.lastOrd;
       const p = this.postings[ord]!;
       const next = this.grown(p, doc);
       if (next !== p) this.postings[ord] = next;
+    } else {
+      const size = this.dict.size;
+      ord = this.dict.intern(term);
+      if (ord === size) this.postings.push(doc);
+      else {
+        const p = this.postings[ord]!;
+        const next = this.grown(p, doc);
+        if (next !== p) this.postings[ord] = next;
+      }
+      this.lastTerm = term;
+      this.lastOrd = ord;
     }
-    this.lastTerm = term;
-    this.lastValue = ord;
-    if (!docValue) return;
+    if (!docValue || !this.ordered) return;
     this.ords = ensureInt32(this.ords, doc, -1);
     const cur = this.ords[doc]!;
     if (cur === -1) this.ords[doc] = ord;
@@ -232,10 +232,16 @@ export class FieldData {
     return this.dict.size;
   }
 
-  /** Every term, in ordinal order (rebuilt from the dictionary after new terms arrive). */
+  /** Every term, in ordinal order (decoded once; terms added since are appended). */
   terms(): readonly string[] {
-    if (this.termCache.length !== this.dict.size) this.termCache = [...this.dict.keys()];
-    return this.termCache;
+    const cache = this.termCache;
+    for (let o = cache.length; o < this.dict.size; o++) cache.push(this.dict.term(o));
+    return cache;
+  }
+
+  /** The term of one ordinal, without decoding the others (a field of values unique to a document has a million). */
+  term(ord: number): string {
+    return ord < this.termCache.length ? this.termCache[ord]! : this.dict.term(ord);
   }
 
   addNumber(doc: number, v: number): void {
@@ -266,9 +272,8 @@ export class FieldData {
 
   /** Doc numbers of a term's posting (dead ones included; the engine filters). */
   postingOf(term: string): Posting | undefined {
-    const v = this.dict.get(term);
-    if (v === undefined) return undefined;
-    return this.ordered ? this.postings[v as number] : (v as Posting);
+    const ord = this.dict.find(term);
+    return ord < 0 ? undefined : this.postings[ord];
   }
 
   /** The doc's term values in the order they were indexed (keyword / boolean doc values). */
@@ -276,9 +281,8 @@ export class FieldData {
     const ord = doc < this.ords.length ? this.ords[doc]! : -1;
     if (ord === -1) return [];
     const more = this.multiOrds.get(doc);
-    const terms = this.terms();
-    if (!more) return [terms[ord]!];
-    return [terms[ord]!, ...more.map((o) => terms[o]!)];
+    if (!more) return [this.term(ord)];
+    return [this.term(ord), ...more.map((o) => this.term(o))];
   }
 
   /** The first term ordinal of a doc, or -1; `multi` says whether it has more (terms aggregation fast path). */

@@ -13,6 +13,7 @@
 import { EsError } from '../errors.js';
 import { dateFormat } from './date-format.js';
 import { Bits, FieldData, type Posting } from './columns.js';
+import { TermDict } from './term-dict.js';
 import { formatIp, ipSortKey, looksLikeDate, parseDate, tokenize } from './values.js';
 import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
 
@@ -164,7 +165,8 @@ export class IndexEngine {
   private maxDoc = 0;
   private live = new Uint8Array(1024);
   private liveCount = 0;
-  private docIds: (string | undefined)[] = [];
+  /** doc number -> ordinal of its id in `idDict` (the id of a dead doc is not read). */
+  private docIdOrd = new Int32Array(1024);
   private seqNos = new Float64Array(1024);
   private versions = new Float64Array(1024);
   /** JSON text of each document's _source while held in memory; undefined once stored elsewhere. */
@@ -173,7 +175,12 @@ export class IndexEngine {
   private textPos = new Float64Array(1024);
   private textLen = new Int32Array(1024);
   private reader: SourceReader | undefined;
-  private readonly idMap = new Map<string, number>();
+  /**
+   * The ids: a term dictionary (term-dict.ts: a byte arena once past a few thousand, where a Map entry
+   * and a string per document were ~70 bytes of it), id ordinal -> live doc number (-1: none).
+   */
+  private readonly idDict: TermDict;
+  private idDoc = new Int32Array(1024);
   private readonly fields = new Map<string, FieldData>();
   private readonly paths: PathNode = { path: '', prefix: '', reserved: false };
   private pathCount = 0;
@@ -199,8 +206,13 @@ export class IndexEngine {
   /** Every document through the uncached path (no path, mapping, column or token caches): the reference tests hold the caches to. */
   private readonly uncached: boolean;
 
-  constructor(mappings: Mappings = {}, options: { uncached?: boolean } = {}) {
+  /** When a field's term dictionary leaves its Map for the byte arena (term-dict.ts); tests set it low, or Infinity for the Map alone. */
+  private readonly arenaAfter: number | undefined;
+
+  constructor(mappings: Mappings = {}, options: { uncached?: boolean; arenaAfter?: number } = {}) {
     this.uncached = options.uncached === true;
+    this.arenaAfter = options.arenaAfter;
+    this.idDict = new TermDict(options.arenaAfter);
     this.mapping = { ...structuredClone(mappings), properties: structuredClone(mappings.properties ?? {}) };
     this.validateMappings(this.mapping.properties!, '');
     this.reflatten();
@@ -219,9 +231,18 @@ export class IndexEngine {
     return structuredClone(this.mapping);
   }
 
-  /** All ids (persistence snapshots). */
-  ids(): IterableIterator<string> {
-    return this.idMap.keys();
+  /** The ids of the live documents, in doc-number order (persistence snapshots: a restart keeps the `_doc` order). */
+  *ids(): IterableIterator<string> {
+    const live = this.live;
+    for (let n = 0; n < this.maxDoc; n++) if (live[n] === 1) yield this.idDict.term(this.docIdOrd[n]!);
+  }
+
+  /** The live doc number of an id. */
+  private docOf(id: string): number | undefined {
+    const ord = this.idDict.find(id);
+    if (ord < 0) return undefined;
+    const n = this.idDoc[ord]!;
+    return n < 0 ? undefined : n;
   }
 
   private validateMappings(props: Record<string, FieldMapping>, prefix: string): void {
@@ -292,11 +313,11 @@ export class IndexEngine {
   }
 
   has(id: string): boolean {
-    return this.idMap.has(id);
+    return this.docOf(id) !== undefined;
   }
 
   get(id: string): StoredDoc | undefined {
-    const n = this.idMap.get(id);
+    const n = this.docOf(id);
     return n === undefined ? undefined : this.doc(n);
   }
 
@@ -306,7 +327,7 @@ export class IndexEngine {
     const engine = this;
     let parsed: Record<string, unknown> | undefined;
     return {
-      id: this.docIds[n]!,
+      id: this.idDict.term(this.docIdOrd[n]!),
       seqNo: this.seqNos[n]!,
       version: this.versions[n]!,
       get source() {
@@ -334,7 +355,7 @@ export class IndexEngine {
 
   /** Doc number of an id (the `ids` query). */
   numOf(id: string): number | undefined {
-    return this.idMap.get(id);
+    return this.docOf(id);
   }
 
   isLive(n: number): boolean {
@@ -775,25 +796,31 @@ export class IndexEngine {
     // validated: from here on nothing throws
     this.addDynamic(this.added);
     this.fixConstants(this.constants);
-    const existing = this.idMap.get(id);
-    if (existing !== undefined) this.kill(existing);
+    const ids = this.idDict.size;
+    const ord = this.idDict.intern(id);
+    if (ord === ids) {
+      if (ord >= this.idDoc.length) {
+        const next = new Int32Array(ord < 65_536 ? ord * 2 : ord + (ord >> 2)).fill(-1);
+        next.set(this.idDoc);
+        this.idDoc = next;
+      }
+    } else if (this.idDoc[ord]! >= 0) this.kill(this.idDoc[ord]!);
     const n = this.maxDoc++;
     this.grow(n);
     this.live[n] = 1;
     this.liveCount++;
-    this.docIds[n] = id;
+    this.docIdOrd[n] = ord;
+    this.idDoc[ord] = n;
     this.seqNos[n] = meta.seqNo;
     this.versions[n] = meta.version;
     this.texts.set(n, text ?? JSON.stringify(source));
-    this.idMap.set(id, n);
     const { eField, eTerm, eNum, eIp, eDv } = this;
     for (let i = 0; i < this.eCount; i++) {
       const field = eField[i]!;
       const f = typeof field === 'string' ? this.columnFor(field) : this.uncached ? this.columnFor(field.path) : (field.col ??= this.columnFor(field.path));
       f.markPresent(n);
       const term = eTerm[i];
-      // the event id is usually also a field (event.id): one string for both
-      if (term !== undefined) f.addTerm(n, term === id ? id : term, eDv[i]!);
+      if (term !== undefined) f.addTerm(n, term, eDv[i]!);
       const num = eNum[i];
       if (num !== undefined) f.addNumber(n, num);
       const ip = eIp[i];
@@ -803,7 +830,7 @@ export class IndexEngine {
 
   private columnFor(path: string): FieldData {
     let f = this.fields.get(path);
-    if (!f) this.fields.set(path, (f = new FieldData(!this.uncached)));
+    if (!f) this.fields.set(path, (f = new FieldData(!this.uncached, this.arenaAfter)));
     return f;
   }
 
@@ -821,26 +848,28 @@ export class IndexEngine {
     const lens = new Int32Array(len);
     lens.set(this.textLen);
     this.textLen = lens;
+    const ords = new Int32Array(len);
+    ords.set(this.docIdOrd);
+    this.docIdOrd = ords;
   }
 
   private kill(n: number): void {
     this.live[n] = 0;
     this.liveCount--;
-    this.docIds[n] = undefined;
     this.texts.delete(n);
   }
 
   delete(id: string): boolean {
-    const n = this.idMap.get(id);
+    const n = this.docOf(id);
     if (n === undefined) return false;
     this.kill(n);
-    this.idMap.delete(id);
+    this.idDoc[this.docIdOrd[n]!] = -1;
     return true;
   }
 
   /** The version of a live document, without a document view (a bulk item asks this once). */
   versionOf(id: string): number | undefined {
-    const n = this.idMap.get(id);
+    const n = this.docOf(id);
     return n === undefined ? undefined : this.versions[n];
   }
 }
