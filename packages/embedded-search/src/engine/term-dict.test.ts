@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TermDict } from './term-dict.js';
+import { hashOf, TermDict } from './term-dict.js';
 import { rng } from './fixtures/rng.js';
 
 const UNITS = ['a', 'b', 'z', '0', '9', '-', '.', ' ', 'é', 'ÿ', '\u0080', '\u00ff', '\u0100', '東', '€', '\ud83d\ude00', '\u0000'];
@@ -78,3 +78,46 @@ for (const arenaAfter of [0, 1, 100, 5000, Infinity]) {
     }
   });
 }
+
+/**
+ * Pairs of distinct terms of one length with the same 31-bit hash, found by generating terms until
+ * enough collide (~1M terms of one length give hundreds of pairs): the only inputs on which the
+ * arena's lookup has to compare bytes after a hash match, which generated terms almost never reach.
+ */
+function collisions(gen: (i: number) => string, want: number): Array<[string, string]> {
+  const seen = new Map<number, string>();
+  const out: Array<[string, string]> = [];
+  for (let i = 0; out.length < want && i < 1 << 22; i++) {
+    const s = gen(i);
+    const h = hashOf(s);
+    const other = seen.get(h);
+    if (other === undefined) seen.set(h, s);
+    else if (other !== s) out.push([other, s]);
+  }
+  assert.equal(out.length, want, 'enough colliding pairs were found');
+  return out;
+}
+
+test('terms that share a hash stay distinct terms in the arena (one-byte and packed hex)', () => {
+  const oneByte = collisions((i) => `user-${i.toString(36).padStart(6, '0')}`, 40);
+  // 16 hex digits: the packed form
+  const hex = collisions((i) => ((BigInt(i) * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn).toString(16).padStart(16, '0'), 40);
+  for (const pairs of [oneByte, hex]) {
+    const dict = new TermDict(0);
+    for (const [a, b] of pairs) {
+      assert.equal(hashOf(a), hashOf(b));
+      assert.equal(dict.find(b), -1, `${b} absent while only ${a} could be`);
+      const ordA = dict.intern(a);
+      assert.equal(dict.find(b), -1, `${b} absent after ${a} (same hash)`);
+      const ordB = dict.intern(b);
+      assert.notEqual(ordA, ordB);
+      assert.equal(dict.intern(a), ordA);
+      assert.equal(dict.intern(b), ordB);
+      assert.equal(dict.find(a), ordA);
+      assert.equal(dict.find(b), ordB);
+      assert.equal(dict.term(ordA), a);
+      assert.equal(dict.term(ordB), b);
+    }
+    assert.equal(dict.size, pairs.length * 2);
+  }
+});

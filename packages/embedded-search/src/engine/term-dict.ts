@@ -30,7 +30,7 @@ const HEX_MIN = 16;
  * FNV-1a over UTF-16 code units with a final avalanche (murmur3 fmix32), bit 0 cleared (the stored
  * hash's bit 0 is the packed flag); the table is indexed by the bits above it.
  */
-function hashOf(s: string): number {
+export function hashOf(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   h ^= h >>> 16;
