@@ -22,6 +22,7 @@ import {
   type VerifyOptions,
 } from './index.js';
 import { sha256hex } from './segment.js';
+import { rng } from '@jwt-audit/runtime/testing/prng';
 
 /**
  * Completeness: what was removed is named as surely as what was changed. Archives are generated
@@ -31,17 +32,6 @@ import { sha256hex } from './segment.js';
 const TOPIC = 'audit.enriched.v1';
 const base = readSchemaFile('examples/http.exchange.json') as AuditEvent;
 const T0 = 1_795_000_000_000;
-
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return (n: number) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 function records(from: number, n: number): ArchivedRecord[] {
   return Array.from({ length: n }, (_, i) => {
@@ -67,7 +57,7 @@ interface Shape {
 
 /** An archive as the archiver writes it: after every seal, a checkpoint covering every partition. */
 async function build(root: string, shape: Shape) {
-  const rand = prng(shape.seed);
+  const rand = rng(shape.seed).int;
   const keys = await generateSigningKey(path.join(root, 'keys'), 'k1');
   const signer = await loadSigner(keys.privateFile);
   const storage = localStorage(path.join(root, 'data'));
@@ -107,7 +97,7 @@ async function build(root: string, shape: Shape) {
 
 function shapes(count: number): Shape[] {
   return Array.from({ length: count }, (_, i) => {
-    const rand = prng(1000 + i);
+    const rand = rng(1000 + i).int;
     const partitions = 1 + rand(4);
     // at least one partition with 2+ seals; sometimes one with none
     const seals = Array.from({ length: partitions }, (_, p) => (p === 0 ? 2 + rand(3) : rand(5)));
@@ -297,7 +287,7 @@ test('verify while the archiver seals: seals and checkpoints landing between any
   const root = mkdtempSync(path.join(tmpdir(), 'archive-concurrent-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   for (let round = 0; round < 40; round++) {
-    const rand = prng(7000 + round);
+    const rand = rng(7000 + round).int;
     const dir = path.join(root, String(round));
     const partitions = 2 + rand(3);
     const keys = await generateSigningKey(path.join(dir, 'keys'), 'k1');

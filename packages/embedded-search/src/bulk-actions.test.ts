@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { startSearchNode, type SearchNode } from './index.js';
-import { rng } from './engine/fixtures/rng.js';
+import { rng } from '@jwt-audit/runtime/testing/prng';
 
 let node: SearchNode;
 let es: Client;

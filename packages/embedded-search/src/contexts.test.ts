@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { startSearchNode, type SearchNode } from './index.js';
+import { prng } from '@jwt-audit/runtime/testing/prng';
 
 const T0 = Date.parse('2026-11-20T00:00:00Z');
 const users = ['alice', 'bob', 'carol'];
@@ -23,17 +24,6 @@ const IDX = 'paging';
 let node: SearchNode;
 let es: Client;
 let dir: string;
-
-/** mulberry32: deterministic variants, the same every run. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function raw(method: string, p: string, body?: string, type = 'application/json'): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(node.url + p, { method, headers: body !== undefined ? { 'content-type': type } : {}, body });
@@ -186,7 +176,7 @@ test('fields, highlight and script_fields on the same hits', async () => {
 });
 
 test('generated scripts: every one runs or is refused with an error, never a 500', async () => {
-  const r = rng(23);
+  const r = prng(23);
   const atoms = [
     "doc['status'].value",
     "doc['user.id'].value",
@@ -247,7 +237,7 @@ test('generated scripts: every one runs or is refused with an error, never a 500
 });
 
 test('generated _msearch bodies, context ids and fetch options: never a 500', async () => {
-  const r = rng(7);
+  const r = prng(7);
   const lines = [
     '{}',
     `{"index":"${IDX}"}`,
@@ -316,7 +306,7 @@ test('generated _msearch bodies, context ids and fetch options: never a 500', as
 });
 
 test('generated simple_query_string, regexp, fuzzy and query_string inputs: never a 500', async () => {
-  const r = rng(42);
+  const r = prng(42);
   const parts = [
     'alice',
     'bob',
@@ -393,7 +383,7 @@ test('async search as Kibana submits it, kept with keep_on_completion, and _reso
 });
 
 test('generated pipeline paths, ip ranges and time zones: never a 500', async () => {
-  const r = rng(5);
+  const r = prng(5);
   const pathParts = ['_count', 's', 's.value', 'f', 'f._count', 'f>s', 'nope', '>', '.', 'a>s', 'a._count', '', 's.avg', 's[0]'];
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
   for (let i = 0; i < 120; i++) {

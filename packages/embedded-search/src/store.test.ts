@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Store, type LiveIndex } from './store.js';
-import { rng } from './engine/fixtures/rng.js';
+import { rng } from '@jwt-audit/runtime/testing/prng';
 
 const PIECES = ['a', 'é', '日本', '😀', '"', '\\', '\u2028', '\n', '"src":', '}', '{', ' ', 'x'.repeat(40), '\u0000', 'ß'];
 

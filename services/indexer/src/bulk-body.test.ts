@@ -35,18 +35,7 @@ import type { DeadLetterRequest, InputRecord } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
 import { installTemplates } from './templates.js';
 import { bulkBodies, indexBatch } from './sink.js';
-
-/** A small seeded generator (mulberry32): the same batches on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '@jwt-audit/runtime/testing/prng';
 
 const ODD_STRINGS = ['"quoted"', 'back\\slash', 'line\nbreak\ttab', '\u0001\u001f', 'ü€😀', '</script>', '\u2028\u2029', ''];
 

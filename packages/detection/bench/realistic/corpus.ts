@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AuditEvent } from '@jwt-audit/events';
 import { AUDIENCE, createEdge, ISSUER, STAGING_ISSUER, type Caller, type Edge, type Route } from './edge.js';
 import { addressIn, CITIES, HOMES, NETWORKS, type Network } from './world.js';
+import { prng } from '@jwt-audit/runtime/testing/prng';
 
 /**
  * A realistic evaluation corpus, independent of the rules and of the unit-test scenario:
@@ -48,17 +49,6 @@ export interface CorpusOptions {
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const UA = {
   chromeWin: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
@@ -259,7 +249,7 @@ class Idp {
 type Step = { at: number; seq: number; run: () => Promise<void> };
 
 export async function generateCorpus(options: CorpusOptions = {}): Promise<Corpus> {
-  const rand = mulberry32(options.seed ?? 7);
+  const rand = prng(options.seed ?? 7);
   const nPeople = options.people ?? 290;
   const days = Math.max(2, options.days ?? 3);
   const start = options.start ?? Date.UTC(2026, 8, 7); // a Monday

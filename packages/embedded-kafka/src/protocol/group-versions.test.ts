@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker, type Broker } from '../index.js';
 import { Reader, Writer } from './primitives.js';
-import { RawConnection, exchange, frame, prng } from '../testdata/wire.js';
+import { prng } from '@jwt-audit/runtime/testing/prng';
+import { RawConnection, exchange, frame } from '../testdata/wire.js';
 
 // The classic consumer group APIs at every version Kafka 3.9 advertises, on the raw wire: each
 // request encoded as apache/kafka's clients/src/main/resources/common/message/<Api>Request.json

@@ -11,7 +11,8 @@ import { compress as snappyCompress, uncompress as snappyUncompress } from 'snap
 import { startBroker, type Broker } from '../index.js';
 import { decodeRecords, readBatchHeader } from '../storage/record-batch.js';
 import { Reader, Writer } from './primitives.js';
-import { buildBatch, prng, produceBody as produceV3Body, RawConnection, readProduceResult } from '../testdata/wire.js';
+import { prng } from '@jwt-audit/runtime/testing/prng';
+import { buildBatch, produceBody as produceV3Body, RawConnection, readProduceResult } from '../testdata/wire.js';
 
 // The old message formats on the raw wire, as Kafka 3.9 serves them (Produce v0-2 and Fetch v0-3 are
 // "deprecatedVersions" there, removed in 4.0 by KIP-896): message sets v0/v1 produced are converted

@@ -7,6 +7,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { startBroker, type Broker, type BrokerOptions } from '../index.js';
 import { Reader, Writer } from './primitives.js';
 import { buildBatch, exchange, frame, produceBody, RawConnection, readProduceResult } from '../testdata/wire.js';
+import { prng } from '@jwt-audit/runtime/testing/prng';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -293,18 +294,6 @@ test('a broker stopped between PrepareCommit and the markers finishes the commit
   await admin.disconnect();
   assert.equal((JSON.parse(readFileSync(file, 'utf8')) as Record<string, { state: string }>).prepare!.state, 'CompleteCommit');
 });
-
-/** A small seeded generator, so a failure names the case that reproduces it. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('generated interleavings of three transactional producers and a plain one read as a model says', async () => {
   for (const seed of [11, 29, 47]) {

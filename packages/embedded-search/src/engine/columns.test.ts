@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { IndexEngine } from './index-engine.js';
 import { search } from './search.js';
 import { ipKey, ipSortKey } from './values.js';
-import { rng } from './fixtures/rng.js';
+import { rng } from '@jwt-audit/runtime/testing/prng';
 
 type Doc = { n?: number | number[]; f?: number; k?: string | string[]; at?: string; ip?: string | string[] };
 const KEYS = ['a', 'b', 'c', 'dd', 'e e', 'ü', ''];

@@ -14,7 +14,7 @@ import { EsError } from '../errors.js';
 import { dateFormat, DEFAULT_DATE_FORMAT } from './date-format.js';
 import { IndexEngine, type Mappings } from './index-engine.js';
 import { parseDate } from './values.js';
-import { rng } from './fixtures/rng.js';
+import { rng } from '@jwt-audit/runtime/testing/prng';
 
 type R = ReturnType<typeof rng>;
 

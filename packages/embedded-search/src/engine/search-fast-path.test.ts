@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EsError } from '../errors.js';
 import { FIXTURE_MAPPINGS, makeDocs, NOW, T0 } from './fixtures/audit-docs.js';
-import { rng } from './fixtures/rng.js';
+import { rng } from '@jwt-audit/runtime/testing/prng';
 import { IndexEngine } from './index-engine.js';
 import { count, search, type SearchOptions, type SearchTarget } from './search.js';
 

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hashOf, TermDict } from './term-dict.js';
-import { rng } from './fixtures/rng.js';
+import { rng } from '@jwt-audit/runtime/testing/prng';
 
 const UNITS = ['a', 'b', 'z', '0', '9', '-', '.', ' ', 'é', 'ÿ', '\u0080', '\u00ff', '\u0100', '東', '€', '\ud83d\ude00', '\u0000'];
 
