@@ -29,7 +29,9 @@ function printable(name: string): string {
 }
 
 export function writableResponseHeaders(upstream: Record<string, string | string[] | undefined>): ResponseHeaders {
-  const headers: Record<string, string | string[]> = {};
+  // no prototype, as parseResponseHeaders': on a plain object a field named __proto__ would set
+  // the object's prototype instead (lost on the way to the client, or, repeated, an array as prototype)
+  const headers: Record<string, string | string[]> = Object.create(null);
   const dropped: string[] = [];
   let droppedCount = 0;
   const listed = connectionTokens(headerString(upstream.connection));
