@@ -28,6 +28,12 @@ const PROTO_NAMES = [
 /** What the upstream's flood offers: far more than any buffer between it and a client that reads nothing. */
 const FLOOD_BYTES = 256 * 1024 * 1024;
 
+function bigBody(n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i + n) & 0xff;
+  return b;
+}
+
 /** An upstream over node:net whose answer the request's path names; it records each connection's close. */
 async function scriptedUpstream() {
   const closed = new Set<string>();
@@ -57,6 +63,13 @@ async function scriptedUpstream() {
         socket.end(
           `HTTP/1.1 200 OK${CRLF}content-length: 2${CRLF}connection: close${CRLF}${Buffer.from(target.split('/')[4]!, 'base64url').toString('latin1')}${CRLF}ok`,
         );
+      } else if (target.startsWith('/r/big/')) {
+        // a sized body of the named length, each byte its offset's low bits plus the length's
+        const n = Number(target.slice('/r/big/'.length));
+        socket.write(`HTTP/1.1 200 OK${CRLF}content-length: ${n}${CRLF}${CRLF}`);
+        socket.write(bigBody(n));
+        // a GET has no body: the connection's next bytes are the next request
+        head = '';
       } else if (target === '/r/flood') {
         socket.write(`HTTP/1.1 200 OK${CRLF}content-type: application/octet-stream${CRLF}transfer-encoding: chunked${CRLF}${CRLF}`);
         const piece = Buffer.alloc(64 * 1024, 0x61);
@@ -142,6 +155,47 @@ describe('the response path and what an upstream or a client does to it', () => 
         if (!['content-length', 'date', 'connection', 'keep-alive'].includes(res.rawHeaders[i]!.toLowerCase()))
           sent.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
       assert.deepEqual(sent.sort(), ['__proto__: one', '__proto__: two', 'constructor: c1', 'constructor: c2', 'tostring: t', 'x-after: z']);
+    });
+
+    it('answers pipelined requests in order, each large body whole, while the client reads slowly', async () => {
+      // node holds a pipelined request's response until the one before it is done: its writes are
+      // buffered, answer false, and the upstream is paused until node drains it onto the socket
+      const sizes = [3_000_000, 1_000_000, 2_500_000, 17, 1_500_000];
+      const client = net.connect(Number(new URL(url).port), '127.0.0.1');
+      client.on('error', () => {});
+      client.write(sizes.map((n) => `GET /r/big/${n} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+      const got: Buffer[] = [];
+      let size = 0;
+      const want = Buffer.concat(sizes.map(bigBody));
+      // the bodies, in order, once the heads are taken out (undefined until all arrived)
+      const split = (raw: Buffer): Buffer[] | undefined => {
+        const bodies: Buffer[] = [];
+        let at = 0;
+        for (const n of sizes) {
+          const end = raw.indexOf('\r\n\r\n', at);
+          if (end < 0 || end + 4 + n > raw.length) return undefined;
+          assert.match(raw.subarray(at, end).toString('latin1'), new RegExp(`^HTTP/1.1 200 OK\r\ncontent-length: ${n}\r\n`));
+          bodies.push(raw.subarray(end + 4, end + 4 + n));
+          at = end + 4 + n;
+        }
+        return bodies;
+      };
+      const bodies = await waitFor(
+        'every pipelined body',
+        async () => {
+          // a slow reader: what has arrived, every 5 ms
+          let c: Buffer | null;
+          while ((c = client.read() as Buffer | null) !== null) {
+            got.push(c);
+            size += c.length;
+          }
+          await new Promise((r) => setTimeout(r, 5));
+          return size > want.length ? split(Buffer.concat(got)) : undefined;
+        },
+        30_000,
+      );
+      client.destroy();
+      assert.ok(Buffer.concat(bodies).equals(want), 'every body byte for byte, in order');
     });
 
     it('a client that reads nothing holds the upstream back (backpressure, no unbounded buffer), and leaving closes the upstream connection', async () => {
