@@ -233,4 +233,39 @@ describe('router', () => {
     assert.deepEqual(asPreflight.preflight, { action: 'forward', request: preflight });
     assert.equal(cached.resolve('OPTIONS', '/api/orders').preflight, null);
   });
+  it('answers targets either side of the 256-character cache limit, and a flood of distinct targets between asks, as the plain judgement', () => {
+    const rnd = prng(256);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const cached = router([
+      { name: 'admin', path: '/api/admin/*', scopes: ['admin'] },
+      { name: 'orders', path: '/api/orders/:id', scopes: { GET: ['orders:read'], '*': ['orders:write'] } },
+      { name: 'api', path: '/api/*' },
+    ]);
+    // a prefix that canonicalises to /api/admin/ (or not) and a filler that brings the target to an exact length
+    const prefixes = [
+      '/api/admin/',
+      '/api/x/../admin/',
+      '/api/%61dmin/',
+      '/API/admin/',
+      '/api//admin/',
+      '/api/orders/',
+      '/api/./orders/',
+      '/other/../api/admin/',
+    ];
+    const victims: Array<[string, string]> = [];
+    for (let len = 250; len <= 262; len++)
+      for (const prefix of prefixes)
+        for (const tail of ['', '/', '?q=1', '/..', '/%2e%2e/admin']) {
+          const fill = len - prefix.length - tail.length;
+          if (fill > 0) victims.push([pick(['GET', 'HEAD', 'POST', 'OPTIONS']), prefix + 'a'.repeat(fill) + tail]);
+        }
+    assert.ok(victims.some(([, t]) => t.length === 256) && victims.some(([, t]) => t.length === 257));
+    for (let round = 0; round < 3; round++) {
+      for (const [method, target] of victims) {
+        assert.deepEqual(cached.resolve(method, target), cached.resolveUncached(method, target, null), `${method} ${target} (${target.length})`);
+        // an attacker's distinct targets in between: the cache fills and starts over, the answers stay
+        for (let i = 0; i < 40; i++) cached.resolve('GET', `/api/admin/${round}-${i}-${Math.floor(rnd() * 1e9)}`);
+      }
+    }
+  });
 });

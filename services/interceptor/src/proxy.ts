@@ -364,7 +364,10 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
       }
       this.status = status;
       this.headers = headers;
-      res.on('drain', resume);
+      // not from inside the 'drain': node emits it synchronously when a pipelined response gets
+      // its socket, which can be inside another upstream connection's parser callback (res.end()
+      // in its onComplete), where undici's resume() asserts no parser is running and throws
+      res.on('drain', () => queueMicrotask(resume));
       res.on('finish', () => {
         try {
           finished(req, route, ctx, status, headers, this.finish);

@@ -29,7 +29,9 @@ function printable(name: string): string {
 }
 
 export function writableResponseHeaders(upstream: Record<string, string | string[] | undefined>): ResponseHeaders {
-  const headers: Record<string, string | string[]> = {};
+  // no prototype, as parseResponseHeaders': on a plain object a field named __proto__ would set
+  // the object's prototype instead (lost on the way to the client, or, repeated, an array as prototype)
+  const headers: Record<string, string | string[]> = Object.create(null);
   const dropped: string[] = [];
   let droppedCount = 0;
   const listed = connectionTokens(headerString(upstream.connection));
@@ -53,7 +55,8 @@ export function writableResponseHeaders(upstream: Record<string, string | string
  * Content-Disposition re-read as Latin-1 when Content-Length is present (nodejs/node#46528). One
  * difference, on purpose: the object has no prototype, so a field named `constructor` or
  * `__proto__` is a field like any other (on a plain object undici's parse threw on its repeat).
- * src/response-headers.test.ts checks it against undici's own on generated heads.
+ * upstream-response.test.ts checks it against undici's own on generated heads, response-edges.test.ts on
+ * names Object.prototype already has.
  */
 export function parseResponseHeaders(raw: Buffer[]): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = Object.create(null);
