@@ -14,6 +14,7 @@ import {
 } from './approvals.js';
 import { RouteConfigError } from './errors.js';
 import { createRouter, DEFAULT_METHODS, type RouteConfig } from './routes.js';
+import { prng } from '@jwt-audit/runtime/testing/prng';
 
 const options = {
   upstreams: { api: 'http://127.0.0.1:1' },
@@ -28,17 +29,6 @@ const router = (routes: RouteConfig[]) =>
     routes.map((r) => ({ upstream: 'api', ...r })),
     options,
   );
-
-/** mulberry32: generated cases are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rulesOf = (approvals: ApprovalRuleConfig[], route: Partial<RouteConfig> = {}) =>
   router([{ name: 'api', path: '/api/*', approvals, ...route }]).routes[0]!.approvals;

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalTarget, removeDotSegments, type CanonicalTarget } from './canonical-path.js';
-import { prng } from './testdata/prng.js';
+import { prng } from '@jwt-audit/runtime/testing/prng';
 
 const path = (t: string, mode: 'reject' | 'keep-encoded' = 'reject') => {
   const c = canonicalTarget(t, mode);

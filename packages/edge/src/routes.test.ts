@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RouteConfigError } from './errors.js';
 import { compilePattern, createRouter, DEFAULT_METHODS, type RouteConfig, type RouterOptions } from './routes.js';
-import { prng } from './testdata/prng.js';
+import { prng } from '@jwt-audit/runtime/testing/prng';
 
 const options: RouterOptions = {
   upstreams: { api: 'http://127.0.0.1:1' },

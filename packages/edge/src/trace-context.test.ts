@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { hopTrace, parseTraceparent } from './trace-context.js';
-import { prng } from './testdata/prng.js';
+import { prng } from '@jwt-audit/runtime/testing/prng';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN = '00f067aa0ba902b7';

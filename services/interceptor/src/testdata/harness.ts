@@ -226,13 +226,5 @@ export async function startStackWith<U extends { url: string; close(): Promise<v
   return { dir, broker, kafka, auth, upstream, interceptor, url, opsUrl, reader, logger, stop };
 }
 
-/** mulberry32: a small seeded PRNG, so generated test cases are the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The repository's seeded generator, for this harness's users. */
+export { prng } from '@jwt-audit/runtime/testing/prng';
