@@ -24,6 +24,7 @@ import { createHash } from 'node:crypto';
 import { EVENT_KINDS, type AuditEvent, type Body, type TokenInfo } from '@jwt-audit/events';
 import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
 import { Applied } from './applied.js';
+import { mapFormPairs } from './form-pairs.js';
 import { anyHint, compileNeeds, DETECTORS, scanFeatures } from './detectors.js';
 import { EVENT_FIELDS, KNOWN_ATTRIBUTES } from './event-fields.js';
 import { JsonDepthError, JsonSyntaxError, maskJson } from './json-body.js';
@@ -468,28 +469,26 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
    * kept byte for byte (their encoding is the client's); a masked pair is re-encoded as
    * URLSearchParams would, and a dropped pair is removed.
    */
-  const form = (s: string, ctx: Ctx): string => {
-    const out: string[] = [];
-    for (const pair of s.split('&')) {
-      if (pair === '') continue;
-      const eq = pair.indexOf('=');
-      const k = formDecode(eq < 0 ? pair : pair.slice(0, eq));
-      const v = eq < 0 ? '' : formDecode(pair.slice(eq + 1));
-      const rule = fieldRule(k);
-      // the key can carry a secret too (a token used as a parameter name)
-      const maskedKey = text(k, ctx);
-      let masked: string | undefined;
-      if (rule && v !== '') masked = apply(v, rule, ctx);
-      else {
-        masked = text(v, ctx);
-        if (masked === v && maskedKey === k) {
-          out.push(pair);
-          continue;
-        }
-      }
-      if (masked !== undefined) out.push(`${formEncode(maskedKey)}=${formEncode(masked)}`);
+  // the ctx of the form being masked, for formPair (made once, not per form; form() does not nest)
+  let formCtx: Ctx = { applied: new Applied() };
+  const formPair = (s: string, start: number, eq: number, end: number): string | null | undefined => {
+    const ctx = formCtx;
+    const k = formDecode(s.slice(start, eq < 0 ? end : eq));
+    const v = eq < 0 ? '' : formDecode(s.slice(eq + 1, end));
+    const rule = fieldRule(k);
+    // the key can carry a secret too (a token used as a parameter name)
+    const maskedKey = text(k, ctx);
+    let masked: string | undefined;
+    if (rule && v !== '') masked = apply(v, rule, ctx);
+    else {
+      masked = text(v, ctx);
+      if (masked === v && maskedKey === k) return null;
     }
-    return out.join('&');
+    return masked === undefined ? undefined : `${formEncode(maskedKey)}=${formEncode(masked)}`;
+  };
+  const form = (s: string, ctx: Ctx): string => {
+    formCtx = ctx;
+    return mapFormPairs(s, formPair);
   };
 
   /** A Content-Type value: the media type kept, each parameter masked by name and value; unparseable: fingerprinted. */
