@@ -23,6 +23,8 @@
 import { createHash } from 'node:crypto';
 import { EVENT_KINDS, type AuditEvent, type Body, type TokenInfo } from '@jwt-audit/events';
 import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
+import { Applied } from './applied.js';
+import { mapFormPairs } from './form-pairs.js';
 import { anyHint, compileNeeds, DETECTORS, scanFeatures } from './detectors.js';
 import { EVENT_FIELDS, KNOWN_ATTRIBUTES } from './event-fields.js';
 import { JsonDepthError, JsonSyntaxError, maskJson } from './json-body.js';
@@ -34,7 +36,7 @@ import type { Action, MaskingPolicy } from './policy.js';
 import { SHAPES, type ShapeName } from './shapes.js';
 
 interface Ctx {
-  applied: Set<string>;
+  applied: Applied;
 }
 
 /** The interceptor's fingerprints of secret headers (one per value of a repeated header). */
@@ -46,6 +48,8 @@ const alreadyMasked = (v: string): boolean => {
   const c = v.charCodeAt(0);
   return (c === 91 || c === 104) && ALREADY_MASKED.test(v);
 };
+/** A detector's match that is already a mask (left as it is). */
+const MASKED_MATCH = /^\[redacted:|^hmac:[a-z0-9-]+:[0-9a-f]{32}$/;
 /** A partial mask is only recognised as such for a partial rule: `****abcd` may well be a password. */
 const ALREADY_PARTIAL = /^\*{4}[A-Za-z0-9]{0,8}$/;
 const KV = /(["']?)([A-Za-z_][A-Za-z0-9_.-]{0,40})\1(\s*[:=]\s*)(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s&,;"'}{]+))/g;
@@ -138,9 +142,20 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
   const memo = options.memo !== false;
   const fieldRules = Object.entries(policy.fields).map(([p, a]) => ({ re: new RegExp(p, 'i'), action: a }));
   const words = compileKeyWords({ words: policy.words, notSensitive: policy.notSensitive });
+  // The ctx of the text plain() is masking, for the replacers below (set before each replace;
+  // apply() never masks text, so no replace runs inside another).
+  let replaceCtx: Ctx = { applied: new Applied() };
   const detectors = DETECTORS.filter((d) => policy.detectors[d.name]).map((d) => {
-    const rule = makeRule('detector', d.name, policy.detectors[d.name]!);
-    return { ...d, rule: d.redacted ? { ...rule, redacted: d.redacted } : rule };
+    const made = makeRule('detector', d.name, policy.detectors[d.name]!);
+    const rule = d.redacted ? { ...made, redacted: d.redacted } : made;
+    // made once per detector: a closure made per replace (with the loop's block context it
+    // captured) was allocated for every detector plain() tried on every text
+    const replacer = (m: string): string => {
+      if (MASKED_MATCH.test(m)) return m;
+      if (d.valid && !d.valid(m)) return m;
+      return apply(m, rule, replaceCtx) ?? '';
+    };
+    return { ...d, rule, replacer };
   });
   const hintOfAny = anyHint(detectors);
   /** Whether a detector could match a text with these features (their `needs`). */
@@ -220,11 +235,11 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
       for (const r of hit.rules) ctx.applied.add(r);
       return hit.out;
     }
-    const sub: Ctx = { applied: new Set() };
+    const sub: Ctx = { applied: new Applied() };
     const out = text(s, sub);
-    for (const r of sub.applied) ctx.applied.add(r);
+    for (const r of sub.applied.items) ctx.applied.add(r);
     if (textCache.size >= 5_000) textCache.clear();
-    textCache.set(s, { out, rules: [...sub.applied] });
+    textCache.set(s, { out, rules: sub.applied.items });
     return out;
   };
 
@@ -269,11 +284,8 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
       if (!needs.one(f, i) || !d.hint.test(out)) continue;
       d.pattern.lastIndex = 0;
       const before = out;
-      out = out.replace(d.pattern, (m) => {
-        if (/^\[redacted:|^hmac:[a-z0-9-]+:[0-9a-f]{32}$/.test(m)) return m;
-        if (d.valid && !d.valid(m)) return m;
-        return apply(m, d.rule, ctx) ?? '';
-      });
+      replaceCtx = ctx;
+      out = out.replace(d.pattern, d.replacer);
       // what a later detector needs is judged on the text it will see
       if (out !== before) f = scanFeatures(out);
     }
@@ -293,7 +305,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
    */
   const decodedHit = (decoded: string | null, depth = 1): boolean => {
     if (decoded === null) return false;
-    if (plain(decoded, { applied: new Set() }) !== decoded) return true;
+    if (plain(decoded, { applied: new Applied() }) !== decoded) return true;
     return depth > 0 && encodedHit(decoded, depth - 1);
   };
   /**
@@ -365,7 +377,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
     if (!f.colon && !f.eq && !f.percent && f.run < 24 && !needs.any(f)) return false;
     let r = unsafeCache.get(s);
     if (r === undefined) {
-      r = text(s, { applied: new Set() }) !== s;
+      r = text(s, { applied: new Applied() }) !== s;
       if (unsafeCache.size >= 10_000) unsafeCache.clear();
       unsafeCache.set(s, r);
     }
@@ -413,7 +425,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
    * member names that hold a secret fingerprinted. Throws on invalid or too deep JSON (the caller
    * masks it with the loose scanner); null when nothing changed.
    */
-  let jsonCtx: Ctx = { applied: new Set() };
+  let jsonCtx: Ctx = { applied: new Applied() };
   // member names repeat on every body of the same API: their verdict is kept (bounded: from outside)
   const memberVerdicts = new Map<string, boolean>();
   const memberChanges = (name: string): boolean => {
@@ -457,28 +469,26 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
    * kept byte for byte (their encoding is the client's); a masked pair is re-encoded as
    * URLSearchParams would, and a dropped pair is removed.
    */
-  const form = (s: string, ctx: Ctx): string => {
-    const out: string[] = [];
-    for (const pair of s.split('&')) {
-      if (pair === '') continue;
-      const eq = pair.indexOf('=');
-      const k = formDecode(eq < 0 ? pair : pair.slice(0, eq));
-      const v = eq < 0 ? '' : formDecode(pair.slice(eq + 1));
-      const rule = fieldRule(k);
-      // the key can carry a secret too (a token used as a parameter name)
-      const maskedKey = text(k, ctx);
-      let masked: string | undefined;
-      if (rule && v !== '') masked = apply(v, rule, ctx);
-      else {
-        masked = text(v, ctx);
-        if (masked === v && maskedKey === k) {
-          out.push(pair);
-          continue;
-        }
-      }
-      if (masked !== undefined) out.push(`${formEncode(maskedKey)}=${formEncode(masked)}`);
+  // the ctx of the form being masked, for formPair (made once, not per form; form() does not nest)
+  let formCtx: Ctx = { applied: new Applied() };
+  const formPair = (s: string, start: number, eq: number, end: number): string | null | undefined => {
+    const ctx = formCtx;
+    const k = formDecode(s.slice(start, eq < 0 ? end : eq));
+    const v = eq < 0 ? '' : formDecode(s.slice(eq + 1, end));
+    const rule = fieldRule(k);
+    // the key can carry a secret too (a token used as a parameter name)
+    const maskedKey = text(k, ctx);
+    let masked: string | undefined;
+    if (rule && v !== '') masked = apply(v, rule, ctx);
+    else {
+      masked = text(v, ctx);
+      if (masked === v && maskedKey === k) return null;
     }
-    return out.join('&');
+    return masked === undefined ? undefined : `${formEncode(maskedKey)}=${formEncode(masked)}`;
+  };
+  const form = (s: string, ctx: Ctx): string => {
+    formCtx = ctx;
+    return mapFormPairs(s, formPair);
   };
 
   /** A Content-Type value: the media type kept, each parameter masked by name and value; unparseable: fingerprinted. */
@@ -494,11 +504,11 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
       for (const r of hit.rules) ctx.applied.add(r);
       return hit.out;
     }
-    const sub: Ctx = { applied: new Set() };
+    const sub: Ctx = { applied: new Applied() };
     const out = mediaTypeUncached(v, field, sub);
-    for (const r of sub.applied) ctx.applied.add(r);
+    for (const r of sub.applied.items) ctx.applied.add(r);
     if (byValue.size >= 1_000) byValue.clear();
-    byValue.set(v, { out, rules: [...sub.applied] });
+    byValue.set(v, { out, rules: sub.applied.items });
     return out;
   };
   const mediaTypeUncached = (v: string, field: string, ctx: Ctx): string => {
@@ -602,11 +612,10 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
       try {
         return json(s, ctx) ?? s;
       } catch (err) {
-        // not JSON after all, or nested too deep: forget what the partial scan recorded (a Set
-        // keeps insertion order) and scan it loosely
+        // not JSON after all, or nested too deep: forget what the partial scan recorded (the
+        // rules are kept in insertion order) and scan it loosely
         if (!(err instanceof JsonSyntaxError || err instanceof JsonDepthError || err instanceof RangeError || err instanceof SyntaxError)) throw err;
-        let i = 0;
-        for (const r of [...ctx.applied]) if (i++ >= applied) ctx.applied.delete(r);
+        ctx.applied.truncate(applied);
       }
     }
     return text(loose(s, ctx), ctx);
@@ -786,11 +795,12 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
 
   return {
     maskText(s: string) {
-      const ctx: Ctx = { applied: new Set() };
-      return { text: text(s, ctx), rules: [...ctx.applied].sort() };
+      const ctx: Ctx = { applied: new Applied() };
+      return { text: text(s, ctx), rules: ctx.applied.items.sort() };
     },
     mask(e: AuditEvent): AuditEvent {
-      const ctx: Ctx = { applied: new Set((e.masking?.rulesApplied ?? []).filter((r) => SHAPES.ruleId(r))) };
+      const ctx: Ctx = { applied: new Applied() };
+      for (const r of e.masking?.rulesApplied ?? []) if (SHAPES.ruleId(r)) ctx.applied.add(r);
       const unverified = e.attributes['token.signatureVerified'] === 'false' || (e.rejection !== null && UNVERIFIED_REASONS.has(e.rejection.reason));
       const req = e.http?.request;
       const http = e.http
@@ -872,7 +882,7 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
           : null,
         enrichment: null,
         attributes: attributes(e.attributes, ctx),
-        masking: { rulesApplied: sortedRules(ctx.applied), policyVersion: policy.version, keyId: key.id },
+        masking: { rulesApplied: sortedRules(ctx.applied.items), policyVersion: policy.version, keyId: key.id },
       };
     },
   };
@@ -882,10 +892,10 @@ export function createMasker(policy: MaskingPolicy, key: MaskingKey, options: Ma
  * The rules applied, in Array.prototype.sort's order (UTF-16 code units), sorted in place by
  * insertion: an event has a dozen or so, and the built-in sort allocated ~0.9 KiB per event
  * for them (sampling heap profile of mask(): a tenth of what it allocates). fast-path.test.ts
- * checks the order against the built-in sort on generated events.
+ * checks the order against the built-in sort on generated events. Sorts `out` itself (the
+ * event's Applied list, not used after) rather than a copy.
  */
-function sortedRules(applied: Set<string>): string[] {
-  const out = [...applied];
+function sortedRules(out: string[]): string[] {
   for (let i = 1; i < out.length; i++) {
     const x = out[i]!;
     let j = i - 1;
