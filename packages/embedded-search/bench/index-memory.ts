@@ -8,6 +8,8 @@
  * instead (a baseline extracted with `git archive <commit> packages/embedded-search/src | tar -x -C
  * <dir>` beside a node_modules link), so a baseline and a candidate run alternately in one window.
  */
+import { benchDoc } from './bench-docs.js';
+
 const N = Number(process.env.BENCH_DOCS ?? 200_000);
 const CHUNK = 5_000;
 type Engine = {
@@ -21,24 +23,7 @@ const { IndexEngine } = (await import(process.env.BENCH_ENGINE ?? '../src/engine
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
 
-const DAY = 86_400_000;
-const T0 = Date.parse('2026-11-20T00:00:00Z');
-const actions = ['token-validated', 'token-rejected', 'token-issued', 'token-refreshed', 'http-exchange'];
-// the documents of bulk-and-query.ts
-function doc(i: number) {
-  const user = `user-${i % 5000}`;
-  return {
-    '@timestamp': new Date(T0 + Math.floor((i / N) * 3 * DAY)).toISOString(),
-    event: { kind: 'event', category: ['authentication'], action: actions[i % 5], outcome: i % 5 === 1 ? 'failure' : 'success', id: `ev-${i}` },
-    user: { id: user, name: user, roles: ['customer'] },
-    source: { ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` },
-    http: { request: { method: 'GET' }, response: { status_code: i % 5 === 1 ? 401 : 200 } },
-    url: { path: `/api/orders/${i % 1000}` },
-    user_agent: { original: 'Mozilla/5.0 (X11; Linux x86_64)' },
-    service: { name: 'orders-api' },
-    jwt: { jti: `jti-${i}`, iss: 'https://id.example/', kid: 'k1', alg: 'RS256', fingerprint: (i * 2654435761).toString(16).padStart(64, '0') },
-  };
-}
+const doc = (i: number) => benchDoc(i, N);
 
 const engine = new IndexEngine({
   dynamic: 'true',
