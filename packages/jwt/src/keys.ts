@@ -33,6 +33,12 @@ export interface KeyStore {
   kids(): string[];
   /** Loads the key set now (a remote store fetches); rejects if it cannot. */
   refresh(): Promise<void>;
+  /**
+   * Changes whenever the keys the store verifies with change (a key added, removed or replaced
+   * under its kid). The verifier remembers a verification under the generation it was made in and
+   * does it again under any other, so a removed key verifies nothing more, remembered or not.
+   */
+  readonly generation: number;
 }
 
 interface Entry {
@@ -118,6 +124,7 @@ export async function staticKeyStore(keys: StaticKey[]): Promise<KeyStore> {
     },
     kids: () => [...entries.keys()],
     refresh: async () => {},
+    generation: 0,
   };
 }
 
@@ -168,6 +175,8 @@ export function remoteJwksStore(opts: RemoteJwksOptions): KeyStore & { readonly 
   let current: string[] | undefined;
   let lastGood: ReturnType<typeof createLocalJWKSet> | undefined;
   let failedAt = -Infinity;
+  let generation = 0;
+  let loaded: string | undefined; // the last usable set, serialised: what `generation` counts changes of
 
   const cappedFetch: FetchImplementation = async (href, init) => {
     fetchCount++;
@@ -193,7 +202,12 @@ export function remoteJwksStore(opts: RemoteJwksOptions): KeyStore & { readonly 
     }
     current = ids;
     lastGood = createLocalJWKSet({ keys: usable });
-    return new Response(JSON.stringify({ keys: usable }), { status: 200, headers: { 'content-type': 'application/json' } });
+    const served = JSON.stringify({ keys: usable });
+    if (served !== loaded) {
+      loaded = served;
+      generation++;
+    }
+    return new Response(served, { status: 200, headers: { 'content-type': 'application/json' } });
   };
 
   const remote = createRemoteJWKSet(url, {
@@ -231,6 +245,9 @@ export function remoteJwksStore(opts: RemoteJwksOptions): KeyStore & { readonly 
     url: opts.url,
     get fetchCount() {
       return fetchCount;
+    },
+    get generation() {
+      return generation;
     },
     asymmetric: true,
     async lookup(kid, alg) {

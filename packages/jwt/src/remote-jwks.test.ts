@@ -2,8 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import { remoteJwksStore, type KeySetChange } from './index.js';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { createVerifier, remoteJwksStore, type KeySetChange } from './index.js';
 
 /**
  * What the layer over jose's createRemoteJWKSet adds (keys.ts): the size cap, lenient reading of
@@ -146,5 +146,70 @@ describe('remote JWKS over jose createRemoteJWKSet', () => {
     assert.deepEqual(await store.lookup(undefined, 'RS256'), { ok: false, reason: 'unknown_kid', detail: 'no key in the set can verify RS256' });
     const both = await store.lookup(undefined, 'ES256');
     assert.ok(both.ok && both.keys.length === 1);
+  });
+});
+
+describe('a verifier over a remote JWKS, when keys leave the set', () => {
+  let server: Awaited<ReturnType<typeof jwksServer>>;
+  const pool: { jwk: JWK; privateKey: CryptoKey }[] = [];
+  before(async () => {
+    server = await jwksServer();
+    for (let i = 0; i < 5; i++) {
+      const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+      pool.push({ jwk: { ...(await exportJWK(publicKey)), kid: `r${i}`, alg: 'ES256', use: 'sig' }, privateKey });
+    }
+  });
+  after(() => server.close());
+
+  const sign = (k: { jwk: JWK; privateKey: CryptoKey }, jti: string) =>
+    new SignJWT({ sub: 'alice', jti }).setProtectedHeader({ alg: 'ES256', kid: k.jwk.kid! }).setIssuedAt().setExpirationTime('10m').sign(k.privateKey);
+
+  it('refuses a token already verified (and remembered) once its key is removed, though no other token asks for a key, for generated removals', async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const rnd = rng(seed);
+      server.set(JSON.stringify({ keys: pool.map((k) => k.jwk) }));
+      // what the interceptor runs with, scaled down: the set is refetched when older than its max
+      // age, and only by a key lookup; nothing here clears the verifier's cache on a change
+      const store = remoteJwksStore({ url: server.url, cacheMaxAgeMs: 40, cooldownMs: 0 });
+      const verifier = createVerifier({ keys: store, algorithms: ['ES256'], cacheTtlMs: 20 });
+      const tokens = await Promise.all(pool.map((k, i) => sign(k, `s${seed}-${i}`)));
+      for (const t of tokens) assert.equal((await verifier.verify(t)).ok, true, `seed ${seed}: verifies while its key is in the set`);
+      const kept = pool.filter(() => rnd() < 0.5);
+      server.set(JSON.stringify({ keys: kept.map((k) => k.jwk) }));
+      await new Promise((r) => setTimeout(r, 80));
+      // each token presented again and again, alone: a remembered verification must not outlive its key
+      for (let round = 0; round < 3; round++) {
+        for (const [i, t] of tokens.entries()) {
+          const out = await verifier.verify(t);
+          const stays = kept.includes(pool[i]!);
+          assert.equal(out.ok, stays, `seed ${seed} round ${round} key ${pool[i]!.jwk.kid}: ${stays ? 'kept' : 'removed'}`);
+          if (!out.ok) assert.equal(out.reason, 'unknown_kid');
+        }
+        await new Promise((r) => setTimeout(r, 30));
+      }
+    }
+  });
+
+  it('refuses every remembered token of a removed key as soon as any lookup loaded the new set, long before the remembered verifications expire', async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const rnd = rng(seed * 7);
+      server.set(JSON.stringify({ keys: pool.map((k) => k.jwk) }));
+      const store = remoteJwksStore({ url: server.url, cacheMaxAgeMs: 40, cooldownMs: 0 });
+      const verifier = createVerifier({ keys: store, algorithms: ['ES256'], cacheTtlMs: 600_000 });
+      const tokens = await Promise.all(pool.map((k, i) => sign(k, `g${seed}-${i}`)));
+      for (const t of tokens) assert.equal((await verifier.verify(t)).ok, true);
+      const gone = Math.floor(rnd() * pool.length); // at least one key leaves
+      const kept = pool.filter((_, i) => i !== gone && rnd() < 0.5);
+      server.set(JSON.stringify({ keys: kept.map((k) => k.jwk) }));
+      await new Promise((r) => setTimeout(r, 80));
+      // one new token (of any key, known or not) makes the store load the new set
+      const fresh = await sign(pool[Math.floor(rnd() * pool.length)]!, `fresh-${seed}`);
+      await verifier.verify(fresh);
+      assert.equal(store.generation, 2, `seed ${seed}: the new set was loaded`);
+      for (const [i, t] of tokens.entries()) {
+        const out = await verifier.verify(t);
+        assert.equal(out.ok, kept.includes(pool[i]!), `seed ${seed} key ${pool[i]!.jwk.kid}`);
+      }
+    }
   });
 });

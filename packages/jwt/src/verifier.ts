@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { jwtVerify, type CryptoKey, type JWTVerifyOptions } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { RejectionReason } from '@jwt-audit/events';
@@ -34,6 +35,13 @@ export interface VerifierOptions {
   claimsPolicy?: 'reject' | 'flag';
   /** Verified tokens remembered so repeated use skips the signature check. Default 10 000; 0 disables. */
   cacheSize?: number;
+  /**
+   * How long a verification is remembered (ms). Default 60 000. Past it the token is verified
+   * again, which looks its key up, and that lookup is what makes a remote store refetch a key set
+   * older than its max age: a key removed from the JWKS stops verifying a remembered token within
+   * the store's max age plus this, even when no other token is presented.
+   */
+  cacheTtlMs?: number;
   now?: () => number;
 }
 
@@ -84,6 +92,12 @@ export interface Verifier {
   readonly keys: KeyStore;
 }
 
+interface Remembered {
+  verified: Verified;
+  /** KeyStore.generation when it was verified. */
+  generation: number;
+}
+
 const DEFAULT_MAX_TOKEN_BYTES = 16 * 1024;
 const KID_MAX = 256;
 
@@ -118,7 +132,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const now = options.now ?? Date.now;
   const required = [...new Set(['exp', ...(options.requiredClaims ?? [])])];
   const cacheSize = options.cacheSize ?? 10_000;
-  const cache = cacheSize > 0 ? new LRUCache<string, Verified>({ max: cacheSize }) : undefined;
+  // keyed by the token's SHA-256, not the token: the cache holds no bearer token for a heap dump to show
+  const cache = cacheSize > 0 ? new LRUCache<string, Remembered>({ max: cacheSize, ttl: options.cacheTtlMs ?? 60_000 }) : undefined;
   const maxLifetime = options.maxLifetimeSec ?? 86_400;
   const flagOnly = options.claimsPolicy === 'flag';
 
@@ -173,8 +188,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 
   const verify = async (token: string, ctx?: VerifyContext): Promise<VerifyOutcome> => {
-    const cached = cache?.get(token);
-    if (cached) return policy(cached, ctx);
+    const cacheKey = cache ? hash('sha256', token, 'base64url') : '';
+    const cached = cache?.get(cacheKey);
+    // remembered under another key set: its key may be gone, so it is verified again
+    if (cached && cached.generation === options.keys.generation) return policy(cached.verified, ctx);
     if (token.length > maxBytes) return reject(tokenFingerprint(token), null, 'malformed', `token longer than ${maxBytes} bytes`);
     // over the canonical form, so a variant below has the fingerprint of the token it varies
     const fingerprint = tokenFingerprint(token);
@@ -194,6 +211,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // RFC 7515 4.1.11: a token naming an extension this verifier does not implement must be refused (no extension is implemented)
     if (header.crit !== undefined)
       return reject(fingerprint, decoded, 'unknown_crit', `crit names extensions not understood: ${JSON.stringify(header.crit).slice(0, 64)}`);
+    // the generation before the lookup: a set loaded by it makes the next use verify once more, never the reverse
+    const generation = options.keys.generation;
     const found = await options.keys.lookup(header.kid as string | undefined, header.alg);
     if (!found.ok) return reject(fingerprint, decoded, found.reason, found.detail);
 
@@ -202,7 +221,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       try {
         const result = await jwtVerify(token, key as CryptoKey, joseOptions());
         const v: Verified = { ok: true, fingerprint, header: result.protectedHeader as Claims, claims: result.payload as Claims, decoded };
-        cache?.set(token, v);
+        cache?.set(cacheKey, { verified: v, generation });
         return policy(v, ctx);
       } catch (err) {
         lastError = err;
