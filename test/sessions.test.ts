@@ -14,6 +14,7 @@ import { createLogger } from '@jwt-audit/runtime';
 import { createIndexerService, indexerDefaults } from '@jwt-audit/indexer';
 import { createSessionizerService, defaults as sessionizerDefaults, type SessionizerConfig, type SessionizerService } from '@jwt-audit/sessionizer';
 import { until as waitFor } from '@jwt-audit/runtime/testing/wait';
+import { sessionLifecycle, sessionRequest, type SessionRequestOptions } from '@jwt-audit/events/testing/sessions';
 
 /**
  * Sessions end to end on the embedded broker and search node: enriched events and an alert in,
@@ -50,41 +51,10 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const base = readSchemaFile('examples/token.validated.json') as AuditEvent;
-
-function request(sub: string, o: { sid?: string | null; jti?: string; expInMs?: number; ip?: string; at?: number } = {}): AuditEvent {
-  const at = o.at ?? Date.now();
-  return {
-    ...base,
-    id: newId(),
-    occurredAt: at,
-    observedAt: at,
-    actor: { ...base.actor, sub },
-    token: { ...base.token!, sid: o.sid === undefined ? null : o.sid, jti: o.jti ?? newId(), exp: Math.floor((at + (o.expInMs ?? 60 * MIN)) / 1000) },
-    network: { ...base.network!, clientIp: o.ip ?? '203.0.113.24' },
-  };
-}
-
-function lifecycle(
-  kind: 'session.started' | 'session.ended' | 'token.revoked' | 'subject.deprovisioned',
-  sub: string,
-  o: { sid?: string; jti?: string; reason?: string } = {},
-): AuditEvent {
-  const at = Date.now();
-  return {
-    ...base,
-    id: newId(),
-    kind,
-    occurredAt: at,
-    observedAt: at,
-    actor: { ...base.actor, sub },
-    http: null,
-    trace: null,
-    token: kind === 'token.revoked' ? { ...base.token!, sid: null, jti: o.jti ?? null } : null,
-    session: o.sid ? { id: o.sid, reason: o.reason ?? null } : null,
-    attributes: o.reason && kind === 'token.revoked' ? { reason: o.reason } : {},
-  };
-}
+// the events happen now: the sessionizer's own clock moves from here
+const request = (sub: string, o: SessionRequestOptions & { at?: number } = {}) => sessionRequest(sub, o.at ?? Date.now(), o);
+const lifecycle = (kind: Parameters<typeof sessionLifecycle>[0], sub: string, o: Parameters<typeof sessionLifecycle>[3] = {}) =>
+  sessionLifecycle(kind, sub, Date.now(), o);
 
 const send = (events: AuditEvent[]) =>
   producer.send(

@@ -1,6 +1,6 @@
 import type { estypes } from '@elastic/elasticsearch';
 import { EVENT_FIELDS, SESSION_FIELDS, type FieldTable } from '@jwt-audit/ecs';
-import { SESSION_END_REASONS } from '@jwt-audit/events';
+import { SESSION_END_REASONS, type SessionSummary } from '@jwt-audit/events';
 import { RUNTIME_ERRORS } from '@jwt-audit/runtime';
 import type { Doc } from './reader.js';
 import { intParam, PAGE_SIZES, parseTime, text, type ParamError } from './search-query.js';
@@ -174,36 +174,41 @@ export function sessionsHref(s: SessionParams, change: Partial<SessionParams> = 
 const at = (d: Doc, path: string): unknown =>
   path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), d);
 
+/** The summary's counters and lists, as the sessionizer writes them (packages/events). */
+type SessionCounts = Pick<
+  SessionSummary,
+  | 'id'
+  | 'subject'
+  | 'startedAt'
+  | 'lastSeenAt'
+  | 'durationMs'
+  | 'ips'
+  | 'ipsDropped'
+  | 'countries'
+  | 'cities'
+  | 'requests'
+  | 'routes'
+  | 'routesDropped'
+  | 'bytesIn'
+  | 'bytesOut'
+  | 'rejections'
+  | 'alerts'
+  | 'alertRules'
+  | 'approvals'
+  | 'afterEnd'
+  | 'events'
+>;
+
 /** A summary document read into what the pages show (missing values as undefined / 0 / []). */
-export interface SessionView {
-  id: string;
-  subject: string;
+export interface SessionView extends SessionCounts {
   basis: string;
   sid: string | undefined;
   familyId: string | undefined;
   clientId: string | undefined;
   open: boolean;
-  startedAt: number;
-  lastSeenAt: number;
   endedAt: number | undefined;
-  durationMs: number;
   endReason: string | undefined;
   endDetail: string | undefined;
-  ips: string[];
-  ipsDropped: number;
-  countries: string[];
-  cities: string[];
-  requests: number;
-  routes: string[];
-  routesDropped: number;
-  bytesIn: number;
-  bytesOut: number;
-  rejections: number;
-  alerts: number;
-  alertRules: string[];
-  approvals: number;
-  afterEnd: number;
-  events: number;
   /** The sessionizer's clock at the last revision. */
   updatedAt: number | undefined;
 }

@@ -19,6 +19,7 @@ import { alertCodec, eventCodec, newId, partitionKey, readSchemaFile, TOPICS, ty
 import { createIndexerService, indexerDefaults, type IndexerService } from '@jwt-audit/indexer';
 import { createAuditProducer, createKafkaClient, defaultTopics, ensureTopics, type AuditProducer, type Kafka } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
+import { sessionLifecycle, sessionRequest, type SessionRequestOptions } from '@jwt-audit/events/testing/sessions';
 import { createSessionizerService, defaults as sessionizerDefaults, type SessionizerService } from '@jwt-audit/sessionizer';
 import { defaults } from './config.js';
 import { rawEventsWhen } from './fixtures.js';
@@ -53,58 +54,10 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 9
   }
 }
 
-const example = readSchemaFile('examples/token.validated.json') as AuditEvent;
 const T0 = Date.now() - 20 * MIN;
-
-function request(
-  sub: string,
-  at: number,
-  o: { sid?: string | null; jti?: string; ip?: string; path?: string; route?: string; status?: number; kind?: AuditEvent['kind']; bodySize?: number } = {},
-): AuditEvent {
-  const kind = o.kind ?? 'token.validated';
-  return {
-    ...example,
-    id: newId(),
-    kind,
-    outcome: kind === 'token.rejected' ? 'failure' : 'success',
-    rejection: kind === 'token.rejected' ? { reason: 'expired', detail: null } : null,
-    occurredAt: at,
-    observedAt: at,
-    actor: { ...example.actor, sub },
-    token: { ...example.token!, sid: o.sid === undefined ? null : o.sid, jti: o.jti ?? newId(), exp: Math.floor((at + 600 * MIN) / 1000) },
-    network: { ...example.network!, clientIp: o.ip ?? '203.0.113.24' },
-    http: {
-      request: {
-        ...example.http!.request,
-        path: o.path ?? '/orders/1',
-        route: o.route ?? '/orders/:id',
-        body: o.bodySize ? { contentType: 'application/json', size: o.bodySize, truncated: false, content: null, sha256: null } : null,
-      },
-      response: { ...example.http!.response!, status: o.status ?? 200 },
-    },
-  };
-}
-
-function lifecycle(
-  kind: 'session.started' | 'session.ended' | 'token.revoked' | 'subject.deprovisioned',
-  sub: string,
-  at: number,
-  o: { sid?: string; jti?: string; reason?: string } = {},
-): AuditEvent {
-  return {
-    ...example,
-    id: newId(),
-    kind,
-    occurredAt: at,
-    observedAt: at,
-    actor: { ...example.actor, sub },
-    http: null,
-    trace: null,
-    token: kind === 'token.revoked' ? { ...example.token!, sid: null, jti: o.jti ?? null } : null,
-    session: o.sid ? { id: o.sid, reason: o.reason ?? null } : null,
-    attributes: o.reason && kind === 'token.revoked' ? { reason: o.reason } : {},
-  };
-}
+// the console's sessions run long: tokens valid for ten hours unless a test says otherwise
+const request = (sub: string, at: number, o: SessionRequestOptions = {}) => sessionRequest(sub, at, { expInMs: 600 * MIN, ...o });
+const lifecycle = sessionLifecycle;
 
 const send = (events: AuditEvent[]) =>
   producer.send(
