@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { createLogger } from '@jwt-audit/runtime';
-import { startBroker } from './broker.js';
+import { closeOnSignals, createLogger, nonNegativeInteger, readFlagFile, readSecretTable } from '@jwt-audit/runtime';
+import { startBroker, type BrokerOptions } from './broker.js';
 
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+const int = (flag: string) => (v: string) => {
+  const n = nonNegativeInteger(flag, v);
+  if (typeof n === 'string') throw new InvalidArgumentError(n);
   return n;
 };
 
@@ -52,85 +51,45 @@ const program = new Command('embedded-kafka')
   .option('--log-level <level>', 'pino level', 'info')
   .showHelpAfterError();
 program.parse();
-const o = program.opts<{
-  dir: string;
-  port: number;
-  host: string;
-  advertisedHost?: string;
-  advertisedPort?: number;
-  autoCreateTopics: boolean;
-  defaultPartitions: number;
-  fsync: string;
-  fsyncIntervalMs: number;
-  logLevel: string;
-  socketRequestMaxBytes?: number;
-  queuedMaxRequests?: number;
-  queuedMaxRequestBytes?: number;
-  connectionsMaxIdleMs?: number;
-  fetchMaxBytes?: number;
-  maxIncrementalFetchSessionCacheSlots?: number;
-  messageMaxBytes?: number;
-  groupMinSessionTimeoutMs?: number;
-  groupMaxSessionTimeoutMs?: number;
-  transactionMaxTimeoutMs?: number;
-  transactionAbortTimedOutIntervalMs?: number;
-  saslUsersFile?: string;
-  saslMechanisms: string;
-  tlsCertFile?: string;
-  tlsKeyFile?: string;
-  tlsClientCaFile?: string;
-}>();
 // Limits given on the command line; the others keep startBroker's (Kafka's) defaults.
-const limits = Object.fromEntries(
-  (
-    [
-      'socketRequestMaxBytes',
-      'queuedMaxRequests',
-      'queuedMaxRequestBytes',
-      'connectionsMaxIdleMs',
-      'fetchMaxBytes',
-      'maxIncrementalFetchSessionCacheSlots',
-      'messageMaxBytes',
-      'groupMinSessionTimeoutMs',
-      'groupMaxSessionTimeoutMs',
-      'transactionMaxTimeoutMs',
-      'transactionAbortTimedOutIntervalMs',
-    ] as const
-  )
-    .filter((k) => o[k] !== undefined)
-    .map((k) => [k, o[k]]),
-);
+const LIMITS = [
+  'socketRequestMaxBytes',
+  'queuedMaxRequests',
+  'queuedMaxRequestBytes',
+  'connectionsMaxIdleMs',
+  'fetchMaxBytes',
+  'maxIncrementalFetchSessionCacheSlots',
+  'messageMaxBytes',
+  'groupMinSessionTimeoutMs',
+  'groupMaxSessionTimeoutMs',
+  'transactionMaxTimeoutMs',
+  'transactionAbortTimedOutIntervalMs',
+] as const satisfies readonly (keyof BrokerOptions)[];
+const o = program.opts<
+  Pick<BrokerOptions, 'dir' | 'advertisedHost' | 'advertisedPort' | (typeof LIMITS)[number]> &
+    Required<Pick<BrokerOptions, 'port' | 'host' | 'autoCreateTopics' | 'defaultPartitions' | 'fsyncIntervalMs'>> & {
+      fsync: string;
+      logLevel: string;
+      saslUsersFile?: string;
+      saslMechanisms: string;
+      tlsCertFile?: string;
+      tlsKeyFile?: string;
+      tlsClientCaFile?: string;
+    }
+>();
+const limits = Object.fromEntries(LIMITS.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 if (!['always', 'interval', 'never'].includes(o.fsync)) program.error(`--fsync must be always, interval or never (got ${o.fsync})`, { exitCode: 2 });
 
-const read = (flag: string, file: string) => {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    return program.error(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { exitCode: 2 });
-  }
-};
+const fail = (message: string): never => program.error(message, { exitCode: 2 });
+const read = (flag: string, file: string) => readFlagFile(flag, file, fail);
 let sasl: { users: Record<string, string>; mechanisms: ('PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512')[] } | undefined;
 if (o.saslUsersFile) {
-  let users: unknown;
-  try {
-    users = JSON.parse(read('--sasl-users-file', o.saslUsersFile));
-  } catch {
-    program.error(`--sasl-users-file: ${o.saslUsersFile} is not JSON`, { exitCode: 2 });
-  }
-  if (
-    !users ||
-    typeof users !== 'object' ||
-    Array.isArray(users) ||
-    Object.values(users).some((p) => typeof p !== 'string') ||
-    Object.keys(users).length === 0
-  ) {
-    program.error('--sasl-users-file: expected a JSON object of user names to password strings, at least one', { exitCode: 2 });
-  }
+  const users = readSecretTable('--sasl-users-file', o.saslUsersFile, fail, 'user names to password strings');
   const mechanisms = o.saslMechanisms.split(',').map((m) => m.trim().toUpperCase());
   const unknown = mechanisms.filter((m) => !['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'].includes(m));
   if (unknown.length > 0 || mechanisms.length === 0)
     program.error(`--sasl-mechanisms: unknown ${unknown.join(', ')} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)`, { exitCode: 2 });
-  sasl = { users: users as Record<string, string>, mechanisms: mechanisms as ('PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512')[] };
+  sasl = { users, mechanisms: mechanisms as ('PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512')[] };
 }
 if (Boolean(o.tlsCertFile) !== Boolean(o.tlsKeyFile)) program.error('--tls-cert-file and --tls-key-file go together', { exitCode: 2 });
 if (o.tlsClientCaFile && !o.tlsCertFile) program.error('--tls-client-ca-file needs --tls-cert-file and --tls-key-file', { exitCode: 2 });
@@ -159,17 +118,7 @@ try {
     ...(tlsOpts ? { tls: tlsOpts } : {}),
     logger,
   });
-  let stopping = false;
-  const stop = () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    broker.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  closeOnSignals(() => broker.close());
 } catch (err) {
   logger.fatal({ err: (err as Error).message }, 'cannot start the broker');
   process.exit(3);

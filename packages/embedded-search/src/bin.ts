@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { createLogger } from '@jwt-audit/runtime';
+import { closeOnSignals, createLogger, nonNegativeInteger, readFlagFile, readSecretTable } from '@jwt-audit/runtime';
 import { startSearchNode } from './server.js';
 
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+const int = (flag: string) => (v: string) => {
+  const n = nonNegativeInteger(flag, v);
+  if (typeof n === 'string') throw new InvalidArgumentError(n);
   return n;
 };
 
@@ -34,26 +33,9 @@ const o = program.opts<{
   tlsCertFile?: string;
   tlsKeyFile?: string;
 }>();
-const read = (flag: string, file: string) => {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    return program.error(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { exitCode: 2 });
-  }
-};
-const table = (flag: string, file: string | undefined): Record<string, string> | undefined => {
-  if (!file) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(read(flag, file));
-  } catch {
-    program.error(`${flag}: ${file} is not JSON`, { exitCode: 2 });
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string') || Object.keys(v).length === 0) {
-    program.error(`${flag}: expected a JSON object of names to secret strings, at least one`, { exitCode: 2 });
-  }
-  return v as Record<string, string>;
-};
+const fail = (message: string): never => program.error(message, { exitCode: 2 });
+const read = (flag: string, file: string) => readFlagFile(flag, file, fail);
+const table = (flag: string, file: string | undefined) => (file ? readSecretTable(flag, file, fail) : undefined);
 const users = table('--users-file', o.usersFile);
 const apiKeys = table('--api-keys-file', o.apiKeysFile);
 if (Boolean(o.tlsCertFile) !== Boolean(o.tlsKeyFile)) program.error('--tls-cert-file and --tls-key-file go together', { exitCode: 2 });
@@ -62,17 +44,7 @@ const tls = o.tlsCertFile ? { tls: { cert: read('--tls-cert-file', o.tlsCertFile
 const logger = createLogger({ name: 'embedded-search', level: o.logLevel });
 try {
   const node = await startSearchNode({ dir: o.dir, port: o.port, host: o.host, ilmPollIntervalMs: o.ilmIntervalMs, logger, ...security, ...tls });
-  let stopping = false;
-  const stop = () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    node.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  closeOnSignals(() => node.close());
 } catch (err) {
   logger.fatal({ err: (err as Error).message }, 'cannot start the search node');
   process.exit(3);

@@ -49,3 +49,4 @@ export { backoffDelay, sleep, retryDelay, retryPolicy, retriesStatus, attemptsLe
 export { startWorker, siblingModule } from './worker.js';
 export { pooledRandomBytes } from './random.js';
 export { writeFileAtomic, appendDurable, lockDirectory } from './state-files.js';
+export { closeOnSignals, nonNegativeInteger, readFlagFile, readSecretTable } from './bin-support.js';
