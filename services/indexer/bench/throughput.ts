@@ -8,7 +8,10 @@
  * BENCH_PROF=<dir> writes CPU profiles of the broker and the search node there (node --cpu-prof);
  * run the bench itself with `node --cpu-prof` for the indexer's. BENCH_BULK_DOCUMENTS sets the
  * indexer's bulkDocuments (200, the default: four or so requests per batch; 100000: one per batch);
- * a comma list and BENCH_ROUNDS compare settings in one run, interleaved.
+ * a comma list and BENCH_ROUNDS compare settings in one run, interleaved. BENCH_UNAWAITED=1 adds,
+ * to each round, a consumer whose handler sends the same bulks without waiting for them: not a
+ * valid indexer (it would commit before the documents are written), but the bound that any
+ * pipelining of the indexer could reach, which is what the search node alone sustains.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,7 +25,7 @@ import { eventCodec, newId, partitionKey, readSchemaFile, TOPICS, type AuditEven
 import { createAuditProducer, createConsumerRunner, createKafkaClient, defaultTopics, ensureTopics } from '@jwt-audit/kafka';
 import { createLogger } from '@jwt-audit/runtime';
 import { cpuMicros } from '../../../scripts/lib/proc-cpu.js';
-import { createIndexerService, indexerDefaults } from '../src/index.js';
+import { createEsClient, createIndexerService, indexBatch, indexerDefaults, installTemplates } from '../src/index.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -79,8 +82,31 @@ try {
   // BENCH_BULK_DOCUMENTS=100000,200 BENCH_ROUNDS=3: each variant in each round, in alternating
   // order, against the same broker and node (each run its own consumer group and namespace), each
   // round with its own pass-through baseline: same-run ratios on a shared machine
-  const variants = (process.env.BENCH_BULK_DOCUMENTS ?? String(indexerDefaults.bulkDocuments)).split(',').map(Number);
+  const variants: (number | 'unawaited')[] = (process.env.BENCH_BULK_DOCUMENTS ?? String(indexerDefaults.bulkDocuments)).split(',').map(Number);
+  if (process.env.BENCH_UNAWAITED === '1') variants.push('unawaited');
   const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
+  /** The indexer's bulks, from the same runner, sent without waiting for their answers (BENCH_UNAWAITED). */
+  const unawaited = async (namespace: string) => {
+    const client = createEsClient({ url: esUrl });
+    await installTemplates(client, logger);
+    const runner = createConsumerRunner({
+      kafka,
+      groupId: `bench-unawaited-${namespace}`,
+      topics: [TOPICS.enriched],
+      stage: 'unawaited',
+      logger,
+      producer,
+      partitionsConsumedConcurrently: indexerDefaults.concurrency,
+      handler: async (records) => void indexBatch(client, records, namespace).catch(() => undefined),
+    });
+    return {
+      start: () => runner.start(),
+      async stop() {
+        await runner.stop();
+        await client.close();
+      },
+    };
+  };
   for (let round = 0; round < rounds; round++) {
     // baseline: the same runner, a handler that does nothing
     let seen = 0;
@@ -102,22 +128,25 @@ try {
 
     const order = round % 2 === 0 ? variants : [...variants].reverse();
     for (const bulkDocuments of order) {
-      const namespace = rounds === 1 && variants.length === 1 ? 'default' : `r${round}b${bulkDocuments}`;
+      const namespace = rounds === 1 && variants.length === 1 ? 'default' : `r${round}b${bulkDocuments === 'unawaited' ? 'u' : bulkDocuments}`;
       const index = `logs-jwt_audit.events-${namespace}`;
       const cpu0 = { self: process.cpuUsage(), kafka: cpuSeconds(kafkaProc.pid!), es: cpuSeconds(esProc.pid!) };
       t = process.hrtime.bigint();
-      const svc = createIndexerService(
-        {
-          ...indexerDefaults,
-          bulkDocuments,
-          namespace,
-          kafka: { brokers, clientId: 'bench-indexer' },
-          elasticsearch: { url: esUrl },
-          ops: {},
-          groupId: `bench-indexer-${namespace}`,
-        },
-        { logger },
-      );
+      const svc =
+        bulkDocuments === 'unawaited'
+          ? await unawaited(namespace)
+          : createIndexerService(
+              {
+                ...indexerDefaults,
+                bulkDocuments,
+                namespace,
+                kafka: { brokers, clientId: 'bench-indexer' },
+                elasticsearch: { url: esUrl },
+                ops: {},
+                groupId: `bench-indexer-${namespace}`,
+              },
+              { logger },
+            );
       await svc.start();
       await until(async () => {
         await es.indices.refresh({ index });
