@@ -1,6 +1,6 @@
 import type { EachBatchPayload, Kafka } from 'kafkajs';
 import { newId, TOPICS } from '@jwt-audit/events';
-import { AuditError, dependencyLog, retryDelay, retryPolicy, RETRY_POLICIES, sleep, toAuditError, type Logger, type Metrics } from '@jwt-audit/runtime';
+import { type AuditError, dependencyLog, retryDelay, retryPolicy, RETRY_POLICIES, sleep, toAuditError, type Logger, type Metrics } from '@jwt-audit/runtime';
 import { DEAD_LETTER_RATE_RULE, deadLetterAlertRecord, deadLetterRecord, DLQ_TOPIC } from './dead-letter.js';
 
 const ALERTS_TOPIC = TOPICS.alerts;
@@ -288,17 +288,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     const raised = noteDeadLetters(records.length, dead.length);
     if (raised) {
       // raised by this batch: on audit.alerts.v1 before the batch commits, so it is never lost
-      const alert = deadLetterAlertRecord({
-        stage: opts.stage,
-        groupId: opts.groupId,
-        topic: batch.topic,
-        partition: batch.partition,
-        deadLettered: raised.dead,
-        records: raised.total,
-        ratio: dlRatio,
-        windowMs: dlWindowMs,
-        evidence: lastLetters?.ids ?? [],
-      });
+      const alert = deadLetterRateAlert(batch, raised, lastLetters?.ids ?? []);
       const sentAlert = await withRetry('alert', payload, () => opts.producer.send(ALERTS_TOPIC, [alert]));
       if (sentAlert === ABORTED) return;
       alertsRaised?.inc();
@@ -349,17 +339,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
             // counted once per attempt: an aborted attempt that dead-lettered counts its letters again
             const raised = noteDeadLetters(records.length, dead.length);
             if (raised) {
-              const alert = deadLetterAlertRecord({
-                stage: opts.stage,
-                groupId: opts.groupId,
-                topic: batch.topic,
-                partition: batch.partition,
-                deadLettered: raised.dead,
-                records: raised.total,
-                ratio: dlRatio,
-                windowMs: dlWindowMs,
-                evidence: ids.length > 0 ? ids : (lastLetters?.ids ?? []),
-              });
+              const alert = deadLetterRateAlert(batch, raised, ids.length > 0 ? ids : (lastLetters?.ids ?? []));
               await opts.producer.send(ALERTS_TOPIC, [alert]);
             }
             // The group moved the partition to another member, which reads from the committed offset: abort, do not commit twice.
@@ -408,6 +388,21 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       }
     }
     return dead;
+  }
+
+  /** The dead-letter-rate alert a batch raised, naming the letters that are its evidence. */
+  function deadLetterRateAlert(batch: { topic: string; partition: number }, raised: { total: number; dead: number }, evidence: string[]) {
+    return deadLetterAlertRecord({
+      stage: opts.stage,
+      groupId: opts.groupId,
+      topic: batch.topic,
+      partition: batch.partition,
+      deadLettered: raised.dead,
+      records: raised.total,
+      ratio: dlRatio,
+      windowMs: dlWindowMs,
+      evidence,
+    });
   }
 
   /** The window's counts when this batch raised the alert (the rate passed the threshold with it), else undefined. */
