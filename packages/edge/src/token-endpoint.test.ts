@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventCodec, type Source } from '@jwt-audit/events';
-import { tokenFingerprint } from '@jwt-audit/jwt';
+import { tokenFingerprint, type RevocationCheck } from '@jwt-audit/jwt';
+import { rng } from '@jwt-audit/runtime/testing/prng';
 import type { Exchange } from './exchange-events.js';
 import { FamilyTracker, observeTokenEndpoint, type TokenEndpointInput } from './token-endpoint.js';
 import { sign, testVerifier } from './testdata/tokens.js';
@@ -102,6 +103,32 @@ describe('token endpoint observation', () => {
     assert.equal(f.revocations.length, 0, 'an unverified token revokes nothing');
     assert.equal(f.events[0]!.actor.sub, null);
     assert.equal((await observeTokenEndpoint(input({ kind: 'revocation', form: { token: good }, status: 400 }), source, families, v)).events.length, 0);
+  });
+
+  it('revocation: the record names the jti the verifier checks, whatever its length or alphabet (400 generated jtis)', async () => {
+    const v = await testVerifier();
+    const families = new FamilyTracker();
+    const r = rng(7009);
+    const alphabets = ['abcdefghijklmnopqrstuvwxyz0123456789-', 'ABCDEFabcdef0123456789._~:@|+', ' \t=/%"\\', 'éüß日本語😀\u0301'];
+    const revoked = new Set<string>();
+    const check: RevocationCheck = { isJtiRevoked: (jti) => revoked.has(jti), isSubjectRevoked: () => false };
+    for (let c = 0; c < 400; c++) {
+      // lengths around and far past what an event keeps of a claim (256 characters)
+      const length = r.pick([1, 36, 255, 256, 257, 300, 1000, 2000]) + r.int(3);
+      const chars = [...r.pick(alphabets)];
+      // the case number first: a short jti of a small alphabet would repeat an earlier one
+      const jti = `${c}${Array.from({ length }, () => chars[r.int(chars.length)]).join('')}`;
+      const token = sign({ sub: `user-${c}`, jti });
+      // another token whose jti differs only past the first 256 characters
+      const sibling = sign({ sub: `user-${c}`, jti: `${jti.slice(0, 256)}${jti.length > 256 ? '!' : ''}~sibling` });
+      assert.equal((await v.verify(token, { revocations: check })).ok, true, `case ${c}: the token verifies before it is revoked`);
+      const out = await observeTokenEndpoint(input({ kind: 'revocation', form: { token } }), source, families, v, 60);
+      for (const x of out.revocations) revoked.add(x.value);
+      const after = await v.verify(token, { revocations: check });
+      assert.equal(after.ok ? 'accepted' : after.reason, 'revoked', `case ${c}: a jti of ${jti.length} characters`);
+      const other = await v.verify(sibling, { revocations: check });
+      assert.equal(other.ok, true, `case ${c}: the sibling token is not revoked with it`);
+    }
   });
 
   it('bad input never throws: garbage bodies, JSON forms, non-JSON responses, a bounded family table', async () => {

@@ -126,7 +126,9 @@ export async function observeTokenEndpoint(
     const e = mk('token.revoked', 'success', claims, info);
     e.attributes['oauth.tokenTypeHint'] = (hint ?? '').slice(0, 32);
     const revocations: Revocation[] = [];
-    const jti = claimString(claims?.jti);
+    // the whole jti, as the verifier compares it: claimString's 256-character cut would revoke a
+    // jti no token has (the token's length is bounded by the verifier's maxTokenBytes)
+    const jti = typeof claims?.jti === 'string' && claims.jti !== '' ? claims.jti : null;
     if (jti) {
       const exp = typeof claims?.exp === 'number' ? claims.exp * 1000 : null;
       revocations.push({ target: 'jti', value: jti, revokedAt: now, expiresAt: exp, reason: 'rfc7009', eventId: e.id });

@@ -368,13 +368,6 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
       // its socket, which can be inside another upstream connection's parser callback (res.end()
       // in its onComplete), where undici's resume() asserts no parser is running and throws
       res.on('drain', () => queueMicrotask(resume));
-      res.on('finish', () => {
-        try {
-          finished(req, route, ctx, status, headers, this.finish);
-        } catch (err) {
-          fail(req, res, this.state, status, 'internal', err);
-        }
-      });
     }
 
     onData(chunk: Buffer): boolean {
@@ -414,6 +407,17 @@ export function createProxyHandler(o: ProxyOptions): ProxyHandler {
       this.headWritten = true;
       try {
         this.res.writeHead(this.status, this.headers!);
+        // only the upstream's own response, once written, is observed when it ends: a problem
+        // document sent in its place (a body that failed before its first byte, a 408 / 413) is
+        // not a 200 from a token or revocation endpoint, and a cut response never emits 'finish'
+        const { req, res, route, ctx, status, headers } = this;
+        res.on('finish', () => {
+          try {
+            finished(req, route, ctx, status, headers!, this.finish);
+          } catch (err) {
+            fail(req, res, this.state, status, 'internal', err);
+          }
+        });
         return true;
       } catch (err) {
         this.drop();
