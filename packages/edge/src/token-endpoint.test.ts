@@ -102,6 +102,22 @@ describe('token endpoint observation', () => {
     const f = await observeTokenEndpoint(input({ kind: 'revocation', form: { token: forged } }), source, families, v, 50);
     assert.equal(f.revocations.length, 0, 'an unverified token revokes nothing');
     assert.equal(f.events[0]!.actor.sub, null);
+    // the event says whether the edge refuses the token from now on
+    assert.equal(r.events[0]!.attributes['revocation.enforced'], 'true');
+    assert.equal(f.events[0]!.attributes['revocation.enforced'], 'false', 'unverified');
+    for (const claims of [{ sub: 'bob' }, { sub: 'bob', jti: 42 }, { sub: 'bob', jti: '' }, { sub: 'bob', jti: ['j'] }]) {
+      const n = await observeTokenEndpoint(input({ kind: 'revocation', form: { token: sign(claims) } }), source, families, v, 55);
+      assert.equal(n.revocations.length, 0, JSON.stringify(claims));
+      assert.equal(n.events[0]!.attributes['revocation.enforced'], 'false', `${JSON.stringify(claims)}: no string jti, nothing the edge can refuse`);
+    }
+    const opaque = await observeTokenEndpoint(
+      input({ kind: 'revocation', form: { token: 'opaque-refresh-token', token_type_hint: 'refresh_token' } }),
+      source,
+      families,
+      v,
+      56,
+    );
+    assert.equal(opaque.events[0]!.attributes['revocation.enforced'], 'false', 'an opaque refresh token');
     assert.equal((await observeTokenEndpoint(input({ kind: 'revocation', form: { token: good }, status: 400 }), source, families, v)).events.length, 0);
   });
 

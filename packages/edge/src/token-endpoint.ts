@@ -133,6 +133,9 @@ export async function observeTokenEndpoint(
       const exp = typeof claims?.exp === 'number' ? claims.exp * 1000 : null;
       revocations.push({ target: 'jti', value: jti, revokedAt: now, expiresAt: exp, reason: 'rfc7009', eventId: e.id });
     }
+    // whether the edge refuses the token from now on: a revocation record names a jti, so a token
+    // without one (or one the edge cannot verify, or an opaque refresh token) is revoked only at its issuer
+    e.attributes['revocation.enforced'] = jti ? 'true' : 'false';
     return { events: [e], revocations };
   }
 

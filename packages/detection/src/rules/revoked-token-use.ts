@@ -14,9 +14,13 @@ import type { CommonRuleConfig, RuleDefinition } from '../types.js';
  * device and network, within `tailMs`), and requests in flight or stamped by an instance whose
  * clock runs a few seconds ahead (`graceMs`, measured from the revocation's own event time).
  *
- * State: per jti, the revocation time, event id and the revoking client's device and network,
- * kept until the token's own exp (it cannot be used after that anyway) or `retainMs` when the
- * event carries no exp.
+ * A token without a jti is followed by its fingerprint instead: the edge cannot refuse such a
+ * token after an RFC 7009 revocation (a revocation record names a jti or a subject), so its use
+ * after the revocation is accepted there and this alert is the only sign of it.
+ *
+ * State: per jti (else fingerprint), the revocation time, event id and the revoking client's
+ * device and network, kept until the token's own exp (it cannot be used after that anyway) or
+ * `retainMs` when the event carries no exp.
  */
 export interface RevokedTokenUseConfig extends CommonRuleConfig {
   /**
@@ -49,6 +53,17 @@ const originOf = (e: AuditEvent): string | null => {
   return `${deviceOf(e) ?? '?'}|${asnOf(e) ?? ip}`;
 };
 
+/**
+ * The token's jti (as before, so state kept by an earlier version still matches), else its
+ * fingerprint behind a NUL, which no issuer puts at the start of a jti.
+ */
+function tokenKey(e: AuditEvent): string | null {
+  const t = e.token;
+  if (!t) return null;
+  if (t.jti !== null) return t.jti;
+  return t.fingerprint ? `\u0000fp:${t.fingerprint}` : null;
+}
+
 export const revokedTokenUse: RuleDefinition<RevokedTokenUseConfig, Entry> = {
   id: 'revoked-token-use',
   name: 'revoked-token-use',
@@ -57,10 +72,10 @@ export const revokedTokenUse: RuleDefinition<RevokedTokenUseConfig, Entry> = {
   respond:
     "the token is already refused where revocation is enforced; find where the copy came from (the IP and device below), revoke the subject's other sessions and check the device that revoked it for malware",
   defaults: { enabled: true, severity: 'high', suppressMs: 10 * 60_000, maxKeys: 200_000, graceMs: 5_000, retainMs: 24 * 3_600_000, tailMs: 10 * 60_000 },
-  key: (e: AuditEvent) => e.token?.jti ?? null,
+  key: tokenKey,
   ttlMs: (c) => c.retainMs,
   step(entry, e, c) {
-    const jti = e.token!.jti!;
+    const jti = e.token!.jti ?? `with fingerprint ${e.token!.fingerprint.slice(0, 16)}`;
     if (e.kind === 'token.revoked') {
       const exp = e.token?.exp ? e.token.exp * 1000 : e.occurredAt + c.retainMs;
       const o = originOf(e);

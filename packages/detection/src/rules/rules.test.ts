@@ -51,6 +51,35 @@ test("revoked-token-use: a presentation after token.revoked from elsewhere fires
   );
 });
 
+test('revoked-token-use: a token without a jti is followed by its fingerprint (the edge cannot refuse it), for generated tokens', () => {
+  for (let i = 0; i < 40; i++) {
+    const mine = fp(`no-jti-${i}`);
+    const other = fp(`other-${i}`);
+    const base = [
+      { kind: 'token.validated' as const, at: T0, jti: null, fingerprint: mine },
+      { kind: 'token.revoked' as const, at: T0 + MIN, jti: null, fingerprint: mine },
+    ];
+    const later = T0 + MIN + ((i % 20) + 1) * 30_000; // before the token expires (exp 14 min after T0)
+    const alerts = run('revoked-token-use', [...base, { at: later, jti: null, fingerprint: mine, ip: '198.51.100.9', asn: 64999 }]);
+    assert.equal(alerts.length, 1, `token ${i}: accepted after its revocation`);
+    assert.match(alerts[0]!.description, /with fingerprint [0-9a-f]{16} was presented/);
+    assert.equal(alerts[0]!.attributes.enforced, 'false');
+    assert.equal(
+      run('revoked-token-use', [...base, { at: later, jti: null, fingerprint: other, ip: '198.51.100.9', asn: 64999 }]).length,
+      0,
+      `token ${i}: another token`,
+    );
+    // a token with a jti is still followed by its jti alone: the same fingerprint under another jti is another token
+    assert.equal(
+      run('revoked-token-use', [
+        { kind: 'token.revoked', at: T0 + MIN, jti: `j-${i}`, fingerprint: mine },
+        { at: later, jti: `k-${i}`, fingerprint: mine, ip: '198.51.100.9', asn: 64999 },
+      ]).length,
+      0,
+    );
+  }
+});
+
 test('refresh-token-reuse: the same previousFingerprint exchanged twice in a family fires critical', () => {
   const r = (at: number, prev: string, f: string) => ({
     kind: 'token.refreshed' as const,
