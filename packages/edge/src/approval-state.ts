@@ -8,6 +8,9 @@ import type { ApprovalRecord, ApprovalRequest } from '@jwt-audit/events';
  * request is kept until the request arrives); the outcome depends only on the records' `at`:
  *
  *   - a decision by the requester is ignored (separation of duties), as is one after decideBy;
+ *     names are compared as the person they designate (partyOf: Unicode compatibility form,
+ *     invisible characters dropped, blanks trimmed, case folded), so " Alice" or "ali\u200bce" is
+ *     the requester "alice", and one approver under two spellings counts once;
  *   - decisions count in time order: the first denial, or the approversRequired-th distinct
  *     approver, settles it; later decisions change nothing;
  *   - pending past decideBy is expired; a granted ticket not used within validSec is expired;
@@ -55,6 +58,23 @@ const NONCE = /^[0-9a-f-]{36}$/;
 /** The key of a ticket's use claim (see the header comment); `nonce` is a random UUID of the claiming instance. */
 export function useClaimKey(approvalId: string, nonce: string): string {
   return `use:${approvalId}:${nonce}`;
+}
+
+/**
+ * The person a name designates, for separation of duties. Names arrive from a JWT's sub, a
+ * signer's "approver" field and `--approver`: spellings no reader of the Approvals page or an
+ * event can tell apart (blanks, zero-width and other format characters, NFD or full-width
+ * letters, case) must not make the requester someone else, or one approver two people. Folding
+ * too much only ever refuses a decision (fail closed).
+ */
+export function partyOf(name: string): string {
+  return name
+    .normalize('NFKC')
+    .replace(/\p{Default_Ignorable_Code_Point}/gu, '')
+    .replace(/\s+/gu, ' ')
+    .trim()
+    .toLowerCase()
+    .normalize('NFKC');
 }
 
 export function approvalKey(r: Pick<ApprovalRecord, 'approvalId' | 'step' | 'by'>): string {
@@ -124,9 +144,10 @@ export class ApprovalBook {
       usedBy: null,
     };
     const decisions = [...e.decisions.values()].sort((a, b) => a.at - b.at || (a.by < b.by ? -1 : 1));
+    const requester = partyOf(req.requester);
     for (const d of decisions) {
       const step = d.step === 'denied' ? 'denied' : 'granted';
-      if (d.by === req.requester) {
+      if (partyOf(d.by) === requester) {
         view.ignored.push({ by: d.by, step, why: 'self_approval' });
         continue;
       }
@@ -139,7 +160,7 @@ export class ApprovalBook {
         view.status = 'denied';
         view.deniedBy = d.by;
         view.reason = d.reason;
-      } else if (!view.approvers.includes(d.by)) {
+      } else if (!view.approvers.some((a) => partyOf(a) === partyOf(d.by))) {
         view.approvers.push(d.by);
         if (view.approvers.length >= req.approversRequired) {
           view.status = 'granted';
@@ -210,9 +231,10 @@ export type DecisionCheck =
 export function checkDecision(book: ApprovalBook, id: string, approver: string, now: number): DecisionCheck {
   const view = book.get(id, now);
   if (!view) return { ok: false, code: 'unknown_approval', detail: `no approval ${id}` };
-  if (approver === view.request.requester) return { ok: false, code: 'self_approval', detail: 'a requester cannot decide their own request', view };
+  if (partyOf(approver) === partyOf(view.request.requester))
+    return { ok: false, code: 'self_approval', detail: 'a requester cannot decide their own request', view };
   if (view.status !== 'pending') return { ok: false, code: 'not_pending', detail: `approval ${id} is ${view.status}`, view };
-  if (view.approvers.includes(approver))
+  if (view.approvers.some((a) => partyOf(a) === partyOf(approver)))
     return { ok: false, code: 'already_decided', detail: `${approver} already approved ${id}; another approver is needed`, view };
   return { ok: true, view };
 }

@@ -360,6 +360,48 @@ describe('approval state fold', () => {
     assert.equal(p.size(), 0, 'settled approvals are forgotten after the horizon');
   });
 
+  it('another spelling of a name is the same person: the requester respelled is refused and ignored, one approver respelled counts once (generated)', () => {
+    const r01 = prng(37);
+    const pick = <T>(xs: T[]) => xs[Math.floor(r01() * xs.length)]!;
+    // what a signer (chat tool, CLI flag) may pass along and no reader of the Approvals page or an event can tell apart
+    const respell: Array<(n: string) => string> = [
+      (n) => ` ${n}`,
+      (n) => `${n} `,
+      (n) => `${n}\t`,
+      (n) => `\u00a0${n}`,
+      (n) => n.toUpperCase(),
+      (n) => n[0]!.toUpperCase() + n.slice(1),
+      (n) => `${n.slice(0, 1)}\u200b${n.slice(1)}`,
+      (n) => `${n}\u200d`,
+      (n) => `\ufeff${n}`,
+      (n) => `${n}\u00ad`,
+      (n) => n.replace('a', '\uff41'),
+      (n) => n.normalize('NFD'),
+    ];
+    const names = ['alice', 'amélie', 'bob.a'];
+    for (let round = 0; round < 200; round++) {
+      const requester = pick(names);
+      const other = pick(names.filter((n) => n !== requester));
+      let self = requester;
+      for (let k = 1 + Math.floor(r01() * 3); k > 0; k--) self = pick(respell)(self);
+      if (self === requester) self = ` ${self}`;
+      let twice = other;
+      for (let k = 1 + Math.floor(r01() * 3); k > 0; k--) twice = pick(respell)(twice);
+      if (twice === other) twice = `${twice} `;
+      const req = requested({ approvers: 2 });
+      req.request = { ...req.request!, requester };
+      const b = book([req, decision(other, 'granted', T + 10)]);
+      const c = checkDecision(b, id, self, T + 20);
+      assert.equal(c.ok ? 'ok' : c.code, 'self_approval', `${JSON.stringify(self)} deciding ${JSON.stringify(requester)}'s request`);
+      const again = checkDecision(b, id, twice, T + 20);
+      assert.equal(again.ok ? 'ok' : again.code, 'already_decided', `${JSON.stringify(twice)} after ${JSON.stringify(other)}`);
+      // written anyway (anyone with the topic's ACL): the fold does not count them either
+      const written = book([req, decision(other, 'granted', T + 10), decision(self, 'granted', T + 11), decision(twice, 'granted', T + 12)]).get(id, T + 20)!;
+      assert.deepEqual([written.status, written.approvers], ['pending', [other]], `${JSON.stringify(self)}, ${JSON.stringify(twice)}`);
+      assert.equal(checkDecision(b, id, pick(names.filter((n) => n !== requester && n !== other)) ?? 'carol', T + 20).ok, true, 'a third person still may');
+    }
+  });
+
   it('sweep names every key a forgotten approval had, so its tombstones leave the compacted topic holding only live approvals (generated logs)', () => {
     const r01 = prng(11);
     const rnd = (n: number) => Math.floor(r01() * n);

@@ -73,6 +73,9 @@ export class HttpProblem extends Error {
   }
 }
 
+/** The client of an export hung up: the scan stops (not an error of the console). */
+class ExportAbandoned extends Error {}
+
 const MAX_FORM = 32 * 1024;
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -233,14 +236,38 @@ export function createConsoleServer(d: ConsoleDeps): Server {
           'content-type': 'application/x-ndjson; charset=utf-8',
           'content-disposition': 'attachment; filename="audit-events.ndjson"',
         });
-        const n = await d.reader.scan(
-          s,
-          (hits) =>
-            new Promise<void>((ok) => (res.write(hits.map((h) => `${JSON.stringify({ _id: h.id, ...h.doc })}\n`).join('')) ? ok() : res.once('drain', ok))),
-          100_000,
-        );
-        res.end();
-        record(req, user, 'export', { status: 200, started, url, query: s.q, results: n, target: 'search' });
+        // who read the audit log is in the audit log, also when the download stops half-way (the
+        // client hung up: 499; the index failed: 502): the events written before it count
+        let written = 0;
+        let status = 502;
+        try {
+          await d.reader.scan(
+            s,
+            (hits) => {
+              if (res.destroyed) throw new ExportAbandoned();
+              written += hits.length;
+              return new Promise<void>((ok) => {
+                if (res.write(hits.map((h) => `${JSON.stringify({ _id: h.id, ...h.doc })}\n`).join(''))) return ok();
+                // a client that leaves never drains: its close ends the wait
+                const go = () => {
+                  res.off('drain', go);
+                  res.off('close', go);
+                  ok();
+                };
+                res.once('drain', go);
+                res.once('close', go);
+              });
+            },
+            100_000,
+          );
+          status = res.destroyed ? 499 : 200;
+          res.end();
+        } catch (err) {
+          if (!(err instanceof ExportAbandoned)) throw err;
+          status = 499;
+        } finally {
+          record(req, user, 'export', { status, started, url, query: s.q, results: written, target: 'search' });
+        }
         return;
       }
       const r = await d.reader.search(s);

@@ -139,6 +139,34 @@ describe('just-in-time approval: hostile input, on the embedded broker', () => {
     const r = await send(s.urlA, 'DELETE', '/api/admin/users/4', { headers: { 'audit-approval': id } });
     assert.deepEqual([r.status, r.body.reason], [403, 'approval_denied']);
   });
+
+  it("generated respellings of the requester's name through the callback (blanks, zero-width, case, NFD, full-width): 403 self_approval, nothing decided", async () => {
+    const rnd = prng(41);
+    const id = await ticket('/api/admin/users/5');
+    await waitFor('B knows the approval', () => s.b.approvals.book.get(id, Date.now()));
+    const respell = [
+      (n: string) => ` ${n}`,
+      (n: string) => `${n}\u00a0`,
+      (n: string) => n.toUpperCase(),
+      (n: string) => `A${n.slice(1)}`,
+      (n: string) => `${n.slice(0, 2)}\u200b${n.slice(2)}`,
+      (n: string) => `\ufeff${n}`,
+      (n: string) => `${n}\u00ad`,
+      (n: string) => n.replace('a', '\uff41'),
+    ];
+    for (let i = 0; i < 30; i++) {
+      let approver = 'alice';
+      for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) approver = pick(rnd, respell)(approver);
+      if (approver === 'alice') approver = ` ${approver}`;
+      const res = await callback({ approvalId: id, decision: 'approve', approver });
+      const body = (await res.json()) as { reason?: string };
+      assert.deepEqual([res.status, body.reason], [403, 'self_approval'], JSON.stringify(approver));
+    }
+    assert.equal(s.b.approvals.book.get(id, Date.now())?.status, 'pending');
+    const r = await send(s.urlA, 'DELETE', '/api/admin/users/5', { headers: { 'audit-approval': id } });
+    assert.deepEqual([r.status, r.body.reason], [403, 'approval_pending']);
+    assert.equal(seenUpstream('/api/admin/users/5').length, 0);
+  });
 });
 
 function pick<T>(rnd: () => number, xs: T[]): T {
