@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AuditEvent } from '@jwt-audit/events';
 import { ingestHandler, signIngestBody } from './ingest.js';
-import { closeServer, listen } from './testdata/harness.js';
+import { closeServer, listen, prng } from './testdata/harness.js';
 
 /** The ingest API accepts a signed body once: replays within the window are 409, not new events. */
 const SECRET = 'ingest-secret-of-at-least-32-bytes-long';
@@ -87,4 +87,29 @@ it('past the window a signature is refused as stale, and an event id may come ag
   nowMs += (2 * SKEW + 1) * 1000;
   assert.equal((await post(body, t)).status, 401, 'the old signature is outside the window');
   assert.equal((await post(body)).status, 202, 'a fresh signature for the id, after the window');
+});
+
+it('a signed body is accepted once for as long as its signature is valid, whatever its timestamp and the clock within its second (generated)', async () => {
+  let seed = 20261204;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let i = 0; i < 120; i++) {
+    nowMs = Date.UTC(2026, 11, 3, 12, 0, 0) + i * 10_000_000 + Math.floor(rand() * 1000);
+    const nowSec = Math.floor(nowMs / 1000);
+    // a client clock anywhere in the window, the edges most of all
+    const offset = i % 3 === 0 ? SKEW : i % 3 === 1 ? -SKEW : Math.floor(rand() * (2 * SKEW + 1)) - SKEW;
+    const t = nowSec + offset;
+    const body = JSON.stringify(event(10_000 + i, i % 2 === 0 ? `evt-edge-${i}` : undefined));
+    assert.equal((await post(body, t)).status, 202, `first ${i}`);
+    const acceptedAt = nowMs;
+    // the last second the signature is valid in (|floor(now / 1000) - t| <= SKEW), then the first it is not
+    for (const ms of [0, 1, 500, 999, 1000]) {
+      nowMs = Math.max(acceptedAt, (t + SKEW) * 1000 + ms);
+      const replay = await post(body, t);
+      assert.equal(
+        replay.status,
+        ms < 1000 ? 409 : 401,
+        `replay ${i} (t = now ${offset >= 0 ? '+' : ''}${offset} s) ${nowMs - acceptedAt} ms after it was accepted`,
+      );
+    }
+  }
 });

@@ -18,7 +18,7 @@ import { problem, PROBLEMS, sendProblem } from './problem.js';
  * 202 { accepted, ids }; 400 problem document naming every bad field; 401; 409; 413; 415; 503.
  *
  * Replay: a body is accepted once. Within the window a signature is valid in (|now - t| <=
- * maxSkewSec, so 2 x maxSkewSec in all), every accepted signature and every provider event id
+ * maxSkewSec in whole seconds, so 2 x maxSkewSec + 1 s in all), every accepted signature and every provider event id
  * (`id`, per principal) is remembered; a repeat gets 409 (`replayed`) naming what was seen.
  * Remembered only once the events were queued (a 503 may be retried as is). The memory is
  * bounded (`replayCacheSize` entries, least recently used dropped first): a flood of distinct
@@ -151,7 +151,10 @@ export function ingestHandler(o: IngestOptions): (req: IncomingMessage, res: Ser
   const now = o.now ?? Date.now;
   // value: when the entry stops mattering (ms); ttl checked here with the handler's clock
   const seen = new LRUCache<string, number>({ max: o.replayCacheSize ?? 100_000 });
-  const windowMs = 2 * o.maxSkewSec * 1000;
+  // A signature stays valid while floor(now / 1000) is within maxSkewSec of t: to the end of the second
+  // t + maxSkewSec, up to (2 x maxSkewSec + 1) s after it was first accepted (a client clock ahead by
+  // maxSkewSec, accepted early in its second), so it is remembered that long.
+  const windowMs = (2 * o.maxSkewSec + 1) * 1000;
   const wasSeen = (key: string, t: number) => {
     const until = seen.get(key);
     return until !== undefined && until > t;
