@@ -40,6 +40,11 @@ export interface LifecycleEventInput {
 // Compiled once at load, never per request.
 const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
 addFormats(ajv);
+// RFC 3339 admits what a Date cannot hold: a leap second (23:59:60) and, as ajv-formats reads it, an
+// hour-only offset (+01). Both pass the format but Date.parse gives NaN, so the event could not be
+// encoded; the format is narrowed to what parses.
+const rfc3339 = ajv.formats['date-time'] as { validate: (s: string) => boolean; compare: (a: string, b: string) => number | undefined };
+ajv.addFormat('date-time', { type: 'string', validate: (s: string) => rfc3339.validate(s) && Number.isFinite(Date.parse(s)), compare: rfc3339.compare });
 ajv.addSchema(readSchemaFile('json/shapes.json') as object);
 ajv.addSchema(readSchemaFile('json/lifecycle-event.json') as object, 'lifecycle-event.json');
 const validateRequest = ajv.compile(readSchemaFile('json/ingest-request.json') as object);
